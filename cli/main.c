@@ -1,0 +1,63 @@
+/*
+ * main.c - the tessera command: dispatch to subcommands (cli/commands.def).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "cli.h"
+
+struct cmd {
+  const char *name;
+  const char *summary;
+  int (*fn)(int, char **);
+};
+
+static const struct cmd commands[] = {
+#define X(name, summary) {#name, summary, tsr_cmd_##name},
+#include "commands.def"
+#undef X
+};
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: tessera <command> [<options>] [<file>...]\n"
+          "       tessera <command> --help\n\ncommands:\n");
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+    fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f,
+          "\nexit codes: 0 ok, 1 failure, 2 usage, 3 bad input, 4 too many "
+          "rejected rows,\n            5 fit did not converge, 6 database "
+          "error\n");
+}
+
+int main(int argc, char **argv) {
+  gsl_set_error_handler_off();
+  if (argc < 2) {
+    usage(stderr);
+    return TSR_EXIT_USAGE;
+  }
+  const char *c = argv[1];
+  if (!strcmp(c, "--help") || !strcmp(c, "-h") || !strcmp(c, "help")) {
+    if (argc > 2 && strcmp(c, "help") == 0) return cli_help(argv[2]);
+    usage(stdout);
+    return TSR_EXIT_OK;
+  }
+  if (!strcmp(c, "--version") || !strcmp(c, "version")) {
+    printf("tessera %s\n", tsr_version());
+    return TSR_EXIT_OK;
+  }
+  for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+    if (!strcmp(c, commands[i].name)) {
+      for (int k = 2; k < argc; k++) {
+        if (!strcmp(argv[k], "--")) break;
+        if (!strcmp(argv[k], "--help") || !strcmp(argv[k], "-h"))
+          return cli_help(c);
+      }
+      return commands[i].fn(argc - 1, argv + 1);
+    }
+  }
+  fprintf(stderr, "tessera: '%s' is not a tessera command; see 'tessera --help'\n", c);
+  return TSR_EXIT_USAGE;
+}

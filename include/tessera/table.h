@@ -1,0 +1,57 @@
+/*
+ * tessera/table.h - a small CSV table held in memory: header + rows of
+ * strings, with numeric views of columns. For per-customer tables
+ * (summary, customers.csv), not for transaction logs (use tessera/csv.h).
+ */
+#ifndef TESSERA_TABLE_H
+#define TESSERA_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tessera/csv.h"
+#include "tessera/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tsr_table tsr_table;
+
+/* Reads a whole CSV file with a header line ("-" = stdin). opts may be NULL
+ * (comma). Every record must have as many fields as the header
+ * (else TSR_EPARSE naming file:line). *out owned by caller (tsr_table_free). */
+TSR_API tsr_status tsr_table_read(const char *path, const tsr_csv_opts *opts,
+                                  tsr_table **out, tsr_error *err);
+/* Same from memory; name is used in error reports. */
+TSR_API tsr_status tsr_table_read_mem(const char *buf, size_t len,
+                                      const char *name, tsr_table **out,
+                                      tsr_error *err);
+TSR_API void tsr_table_free(tsr_table *t);
+
+TSR_API size_t tsr_table_nrows(const tsr_table *t);
+TSR_API size_t tsr_table_ncols(const tsr_table *t);
+/* Column name (borrowed). */
+TSR_API const char *tsr_table_colname(const tsr_table *t, size_t col);
+/* Index of the column with that name, or -1. */
+TSR_API ptrdiff_t tsr_table_find(const tsr_table *t, const char *name);
+/* Cell text (borrowed, NUL-terminated). */
+TSR_API const char *tsr_table_cell(const tsr_table *t, size_t row, size_t col);
+/* 1-based input line of a row (for error messages). */
+TSR_API int64_t tsr_table_row_line(const tsr_table *t, size_t row);
+/* The file name used in error reports. */
+TSR_API const char *tsr_table_name(const tsr_table *t);
+
+/* Parses column `col` as finite doubles into a new array *out
+ * (caller frees with free()). A cell that is not a number gives TSR_EPARSE:
+ * "FILE:LINE:COLUMN: error: NAME: expected a number, got 'x'". */
+TSR_API tsr_status tsr_table_column_double(const tsr_table *t, size_t col,
+                                           double **out, tsr_error *err);
+/* Same, looking the column up by name (TSR_ENOTFOUND naming it if absent). */
+TSR_API tsr_status tsr_table_get_double(const tsr_table *t, const char *name,
+                                        double **out, tsr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

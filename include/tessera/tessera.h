@@ -1,0 +1,27 @@
+/*
+ * tessera/tessera.h - umbrella header of libtessera, the computation core of
+ * tessera (customer profiling and micro-segmentation).
+ *
+ * Conventions: every function returns tsr_status and fills the optional last
+ * tsr_error *; inputs are borrowed; returned objects are owned by the caller
+ * and freed with the matching _free; no global state, no printing. Objects are
+ * not thread-safe; distinct objects may be used from distinct threads.
+ */
+#ifndef TESSERA_TESSERA_H
+#define TESSERA_TESSERA_H
+
+#include "tessera/error.h"
+#include "tessera/csv.h"
+#include "tessera/table.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* "0.1.0" */
+TSR_API const char *tsr_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

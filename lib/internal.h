@@ -1,0 +1,32 @@
+/*
+ * internal.h - helpers shared by lib/ and store/ files; not public API.
+ * Internal names carry the tsr__ prefix.
+ */
+#ifndef TESSERA_INTERNAL_H
+#define TESSERA_INTERNAL_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tessera/error.h"
+
+/* Allocation through one place so tests can fail any allocation
+ * (tsr__alloc_fail_after: -1 = never; n = the (n+1)-th call fails). */
+void *tsr__malloc(size_t n);
+void *tsr__calloc(size_t count, size_t size);
+void *tsr__realloc(void *p, size_t n);
+void tsr__free(void *p);
+char *tsr__strdup(const char *s);
+char *tsr__strndup(const char *s, size_t n);
+/* Test hook: make the allocation after `n` more successful ones fail. */
+TSR_API void tsr__alloc_fail_after(long n);
+
+/* Grows *buf (of *cap elements of size elsize) to hold at least need. */
+tsr_status tsr__grow(void **buf, size_t *cap, size_t need, size_t elsize);
+
+#define TSR__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+#endif

@@ -1,0 +1,3 @@
+/* table.c - placeholder */
+#include "internal.h"
+#include "tessera/table.h"
