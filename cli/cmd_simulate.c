@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tessera/datetime.h"
 #include "tessera/simulate.h"
 
 #define CMD "simulate"
@@ -27,12 +28,7 @@ static int64_t parse_day(const char *s) {
   int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   if (y < 1970 || y > 2099 || m < 1 || m > 12 || d < 1) return -1;
   if (d > mdays[m - 1] + (m == 2 && leap)) return -1;
-  /* days_from_civil (H. Hinnant) */
-  y -= m <= 2;
-  int64_t era = y / 400, yoe = y - era * 400;
-  int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
+  return tsr_days_from_civil(y, (unsigned)m, (unsigned)d);
 }
 
 /* Parses "r=..,alpha=..,..." into o; prints the usage error. */

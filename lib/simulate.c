@@ -11,6 +11,7 @@
  * customer plus the purchases of one day.
  */
 #include "internal.h"
+#include "tessera/datetime.h"
 #include "tessera/rng.h"
 #include "tessera/simulate.h"
 
@@ -338,17 +339,14 @@ done:
 
 /* ------------------------------------------------------------ writer */
 
-/* Proleptic Gregorian date of a day number (H. Hinnant, civil_from_days). */
+/* Proleptic Gregorian date of a day number. */
 static void civil_from_days(int64_t z, int *y, int *m, int *d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  *d = (int)(doy - (153 * mp + 2) / 5 + 1);
-  *m = (int)(mp < 10 ? mp + 3 : mp - 9);
-  *y = (int)(yoe + era * 400 + (*m <= 2));
+  int64_t yy;
+  unsigned mm, dd;
+  tsr_civil_from_days(z, &yy, &mm, &dd);
+  *y = (int)yy;
+  *m = (int)mm;
+  *d = (int)dd;
 }
 
 #define WBUF_CAP ((size_t)1 << 20)
