@@ -118,7 +118,7 @@ static void test_messy(void **state) {
       "tx.csv:10:15: error: Amount: expected a finite number, got 'inf'",
       "tx.csv:11:15: error: Amount: expected a number, got 'abc'",
       "tx.csv:12:2: error: Customer ID: expected valid UTF-8, got byte \\xff",
-      "tx.csv:13:4: error: expected 4 fields, got 2",
+      "tx.csv:13:14: error: expected 4 fields, got 2",
       "tx.csv:14:16: error: unexpected character after closing quote",
   };
   assert_int_equal(rj.n, (int)(sizeof want / sizeof want[0]));
