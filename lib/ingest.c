@@ -183,7 +183,7 @@ static rowent *row_find(tsr_ledger *lg, uint64_t key) {
 }
 
 static int rows_reserve(tsr_ledger *lg) {
-  if ((lg->rows_n + 1) * 4 <= lg->rows_cap * 3) return 0;
+  if ((lg->rows_n + 1) * 2 <= lg->rows_cap) return 0;
   size_t nc = lg->rows_cap ? lg->rows_cap * 2 : 4096;
   rowent *old = lg->rows;
   size_t oc = lg->rows_cap;
