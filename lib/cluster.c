@@ -27,63 +27,63 @@ static tsr_status check_opts(const tsr_cluster_opts *o, size_t n,
   if (o->method != TSR_CLUSTER_KMEANS && o->method != TSR_CLUSTER_GMM &&
       o->method != TSR_CLUSTER_DBSCAN)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "method",
-                         "method: expected kmeans, gmm or dbscan, got %d",
+                         "expected kmeans, gmm or dbscan, got %d",
                          (int)o->method);
   if (o->method != TSR_CLUSTER_DBSCAN) {
     if (o->k > 0 && o->k > n)
       return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k",
-                           "k: expected a value in [1, %zu] (rows), got %zu", n,
+                           "expected a value in [1, %zu] (rows), got %zu", n,
                            o->k);
     if (o->k == 0 && (o->k_min < 2 || o->k_min > o->k_max || o->k_max > 100))
-      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k_min",
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
                            "k range: expected 2 <= k_min <= k_max <= 100, got "
                            "%zu..%zu",
                            o->k_min, o->k_max);
     if (o->k == 0 && o->k_min > n)
       return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k_min",
-                           "k_min: expected at most %zu (rows), got %zu", n,
+                           "expected at most %zu (rows), got %zu", n,
                            o->k_min);
   }
   if (o->n_init > 1000)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "n_init",
-                         "n_init: expected a value in [1, 1000], got %zu",
+                         "expected a value in [1, 1000], got %zu",
                          o->n_init);
   if (o->max_iter > 100000)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "max_iter",
-                         "max_iter: expected a value in [1, 100000], got %zu",
+                         "expected a value in [1, 100000], got %zu",
                          o->max_iter);
   if (!isfinite(o->tol))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "tol",
-                         "tol: expected a finite value, got %g", o->tol);
+                         "expected a finite value, got %g", o->tol);
   if (!(o->reg_covar >= 0) || !isfinite(o->reg_covar))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "reg_covar",
-                         "reg_covar: expected a value >= 0, got %g",
+                         "expected a value >= 0, got %g",
                          o->reg_covar);
   if (o->cov != TSR_COV_FULL && o->cov != TSR_COV_DIAG)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "covariance",
-                         "covariance: expected full or diag, got %d",
+                         "expected full or diag, got %d",
                          (int)o->cov);
   if (!isfinite(o->eps))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "eps",
-                         "eps: expected a finite value, got %g", o->eps);
+                         "expected a finite value, got %g", o->eps);
   if (o->min_samples < 1 || o->min_samples > 10000)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "min_samples",
-                         "min_samples: expected a value in [1, 10000], got %zu",
+                         "expected a value in [1, 10000], got %zu",
                          o->min_samples);
   if (o->sample_size < 100)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "sample_size",
-                         "sample_size: expected a value >= 100, got %zu",
+                         "expected a value >= 100, got %zu",
                          o->sample_size);
   if (o->n_threads < 1 || o->n_threads > 64)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "n_threads",
-                         "n_threads: expected a value in [1, 64], got %d",
+                         "expected a value in [1, 64], got %d",
                          o->n_threads);
   if (o->transform > (TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "transform",
-                         "transform: unknown bits 0x%x", o->transform);
+                         "unknown bits 0x%x", o->transform);
   if (o->features && (o->nfeatures < 1 || o->nfeatures > 64))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "features",
-                         "features: expected 1 to 64 names, got %zu",
+                         "expected 1 to 64 names, got %zu",
                          o->nfeatures);
   return TSR_OK;
 }
@@ -188,7 +188,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
     ptrdiff_t c = find_col(names, ncols, fnames[j]);
     if (c < 0)
       return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, fnames[j],
-                           "features: no column named '%s'", fnames[j]);
+                           "no column named '%s'", fnames[j]);
     fcols[j] = columns[c];
   }
 

@@ -100,7 +100,7 @@ tsr_status tsr_cluster_model_assign(const tsr_cluster_model *m,
       if (names[c] && !strcmp(names[c], m->feats[j].name)) cols[j] = columns[c];
     if (!cols[j])
       return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, m->feats[j].name,
-                           "features: no column named '%s' (the model needs it)",
+                           "no column named '%s' (the model needs it)",
                            m->feats[j].name);
   }
   double *Z = tsr__malloc((nrows ? nrows : 1) * d * sizeof *Z);

@@ -53,7 +53,7 @@ tsr_status tsr_cluster_method_parse(const char *s, tsr_cluster_method *out,
   else if (s && !strcmp(s, "dbscan")) *out = TSR_CLUSTER_DBSCAN;
   else
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "method",
-                         "method: expected kmeans, gmm or dbscan, got '%s'",
+                         "expected kmeans, gmm or dbscan, got '%s'",
                          s ? s : "");
   return TSR_OK;
 }
@@ -67,7 +67,7 @@ tsr_status tsr_cluster_transform_parse(const char *s, unsigned *out,
     *out = TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE;
   else
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "transform",
-                         "transform: expected none, log1p, standardize or "
+                         "expected none, log1p, standardize or "
                          "log1p,standardize, got '%s'",
                          s ? s : "");
   return TSR_OK;

@@ -89,10 +89,10 @@ tsr_status tsr_dbscan_fit(const double *X, size_t n, size_t d, double eps,
                          "dbscan: X and labels must not be NULL, d >= 1");
   if (!(eps > 0) || !isfinite(eps))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "eps",
-                         "eps: expected a value > 0, got %g", eps);
+                         "expected a value > 0, got %g", eps);
   if (min_samples < 1)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "min_samples",
-                         "min_samples: expected a value >= 1, got %zu",
+                         "expected a value >= 1, got %zu",
                          min_samples);
   if (n_threads < 1) n_threads = 2;
   tsr__kdtree t;

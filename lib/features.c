@@ -30,13 +30,13 @@ static tsr_status raw_value(const tsr__feature *f, double x, size_t row,
                             double *out, tsr_error *err) {
   if (!isfinite(x))
     return tsr_error_set(err, TSR_ERANGE, NULL, (int64_t)row + 1, 0, f->name,
-                         "%s: expected a finite number, got %g", f->name, x);
+                         "expected a finite number, got %g", x);
   if (f->log1p) {
     if (x <= -1)
       return tsr_error_set(
           err, TSR_ERANGE, NULL, (int64_t)row + 1, 0, f->name,
-          "%s: log1p needs values > -1, got %.17g (use --transform standardize)",
-          f->name, x);
+          "log1p needs values > -1, got %.17g (use --transform standardize)",
+          x);
     x = log1p(x);
   }
   *out = x;

@@ -322,14 +322,14 @@ tsr_status tsr_gmm_fit(const double *X, size_t n, size_t d, size_t k,
                          "gmm: X and out must not be NULL, d >= 1");
   if (d > MAXD)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "features",
-                         "features: expected at most %d, got %zu", MAXD, d);
+                         "expected at most %d, got %zu", MAXD, d);
   if (k < 1 || k > n || k > MAXK)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k",
-                         "k: expected a value in [1, %zu], got %zu",
+                         "expected a value in [1, %zu], got %zu",
                          n < MAXK ? n : (size_t)MAXK, k);
   if (!(opts->reg_covar >= 0))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "reg_covar",
-                         "reg_covar: expected a value >= 0, got %g",
+                         "expected a value >= 0, got %g",
                          opts->reg_covar);
   size_t n_init = opts->n_init ? opts->n_init : 1;
   size_t max_iter = opts->max_iter ? opts->max_iter : 100;

@@ -360,7 +360,7 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
                          "kmeans: X and centers must not be NULL, d >= 1");
   if (k < 1 || k > n)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k",
-                         "k: expected a value in [1, %zu] (rows), got %zu", n,
+                         "expected a value in [1, %zu] (rows), got %zu", n,
                          k);
   size_t n_init = opts->n_init ? opts->n_init : 10;
   size_t max_iter = opts->max_iter ? opts->max_iter : 300;

@@ -176,7 +176,7 @@ static void bad_params(void **state) {
   double X[4] = {1, 2, 3, 4}, C[8];
   tsr_error e;
   assert_int_equal(tsr_kmeans_fit(X, 4, 1, 5, NULL, C, NULL, NULL, NULL, &e), TSR_EINVAL);
-  assert_string_equal(e.msg, "k: expected a value in [1, 4] (rows), got 5");
+  assert_string_equal(e.msg, "expected a value in [1, 4] (rows), got 5");
   assert_int_equal(tsr_kmeans_fit(X, 4, 1, 0, NULL, C, NULL, NULL, NULL, &e), TSR_EINVAL);
 }
 
