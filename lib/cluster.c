@@ -393,20 +393,25 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
       if (r->labels[i] >= 0) r->labels[i] = (int)pm[r->labels[i]];
     for (size_t q = 0; q < m->ncore; q++)
       if (m->core_labels[q] >= 0) m->core_labels[q] = (int)pm[m->core_labels[q]];
-    if (gbest && permute_gmm(gbest, pm) != TSR_OK) {
+    double *Cp = tsr__malloc((k ? k : 1) * d * sizeof *Cp);
+    if (!Cp || (gbest && permute_gmm(gbest, pm) != TSR_OK)) {
+      tsr__free(Cp);
       if (pm != perm) tsr__free(pm);
       goto nomem;
     }
+    /* centres in the new order: k-means centres; GMM means; DBSCAN member
+     * means */
+    if (o.method == TSR_CLUSTER_KMEANS)
+      for (size_t j = 0; j < k; j++) memcpy(Cp + pm[j] * d, C + j * d, d * sizeof *C);
     if (pm != perm) tsr__free(pm);
+    tsr__free(C);
+    C = Cp;
   }
-  /* centres in the new order: k-means/DBSCAN member means; GMM means */
-  tsr__free(C);
-  C = tsr__malloc((k ? k : 1) * d * sizeof *C);
   cnt = tsr__malloc((k ? k : 1) * sizeof *cnt);
-  if (!C || !cnt) goto nomem;
+  if (!cnt) goto nomem;
   if (gbest)
     memcpy(C, gbest->means, k * d * sizeof *C);
-  else
+  else if (o.method == TSR_CLUSTER_DBSCAN)
     cluster_means(Z, n, d, r->labels, k, C, cnt);
   if (o.method == TSR_CLUSTER_DBSCAN) r->inertia = tsr__inertia(Z, n, d, r->labels, C);
   if (k >= 2 && isnan(r->silhouette)) {

@@ -24,7 +24,7 @@ static double tu_norm(void) {
 }
 
 /* n points in d dims around k centres spaced `sep` apart (sd 1); truth in lab. */
-static void tu_blobs(size_t n, size_t d, size_t k, double sep, uint64_t seed,
+__attribute__((unused)) static void tu_blobs(size_t n, size_t d, size_t k, double sep, uint64_t seed,
                      double *X, int *lab) {
   tu_state = seed;
   for (size_t i = 0; i < n; i++) {
@@ -39,7 +39,7 @@ static void tu_blobs(size_t n, size_t d, size_t k, double sep, uint64_t seed,
 }
 
 /* Reads frequency, recency, T of cdnow_customers_summary.csv (ID,f,r,T). */
-static size_t tu_cdnow(double **f, double **r, double **T) {
+__attribute__((unused)) static size_t tu_cdnow(double **f, double **r, double **T) {
   char path[1024];
   const char *dir = getenv("TSR_SHARED_DATA");
   snprintf(path, sizeof path, "%s/cdnow/cdnow_customers_summary.csv",
