@@ -111,7 +111,7 @@ static double now_s(void) {
 }
 
 static void event(actx *x, int level, const char *step, int64_t rows_in, int64_t rows_out,
-                  double ms, const char *fmt, ...) __attribute__((format(printf, 8, 9)));
+                  double ms, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
 static void event(actx *x, int level, const char *step, int64_t rows_in, int64_t rows_out,
                   double ms, const char *fmt, ...) {
