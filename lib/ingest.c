@@ -183,7 +183,7 @@ static rowent *row_find(tsr_ledger *lg, uint64_t key) {
 }
 
 static int rows_reserve(tsr_ledger *lg) {
-  if ((lg->rows_n + 1) * 4 <= lg->rows_cap * 3) return 0;
+  if ((lg->rows_n + 1) * 2 <= lg->rows_cap) return 0;
   size_t nc = lg->rows_cap ? lg->rows_cap * 2 : 4096;
   rowent *old = lg->rows;
   size_t oc = lg->rows_cap;
@@ -444,8 +444,11 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
   tsr_status st = TSR_OK;
   char got[200];
   if (rec->nfields != x->nfields) {
-    const tsr_csv_field *lf = &rec->fields[rec->nfields - 1];
-    return reject(x, rec, TSR_EPARSE, lf->line, lf->column, "",
+    /* point at the first extra field, or just after the last one */
+    const tsr_csv_field *lf = &rec->fields[rec->nfields > x->nfields ? x->nfields : rec->nfields - 1];
+    int64_t col = rec->nfields > x->nfields ? lf->column
+                                            : lf->column + (int64_t)lf->len + (lf->quoted ? 2 : 0);
+    return reject(x, rec, TSR_EPARSE, lf->line, col, "",
                   "expected %zu fields, got %zu", x->nfields, rec->nfields);
   }
   const char *cid;
