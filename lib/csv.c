@@ -45,6 +45,8 @@ struct tsr_csv {
   int64_t line_start; /* absolute offset of the start of that line */
   int started;
 
+  tsr__hash_stream hash; /* checksum of every byte read */
+
   tsr_csv_field *fields;
   size_t fcap;
   char *fbuf;
@@ -78,6 +80,7 @@ static tsr_status csv_init(tsr_csv *c, const char *name,
   c->name = tsr__strdup(name);
   if (!c->name) return tsr_error_set(err, TSR_ENOMEM, name, 0, 0, NULL, "out of memory");
   c->line = 1;
+  tsr__hash_stream_init(&c->hash);
   memset(c->special, 0, sizeof c->special);
   c->special['"'] = 1;
   c->special['\n'] = 1;
@@ -155,6 +158,7 @@ tsr_status tsr_csv_open_mem(const char *buf, size_t len, const char *name,
   c->cap = len;
   c->eof = 1;
   c->size = (int64_t)len;
+  tsr__hash_stream_update(&c->hash, buf, len);
   *out = c;
   return TSR_OK;
 }
@@ -174,6 +178,7 @@ int64_t tsr_csv_bytes_read(const tsr_csv *c) {
 }
 int64_t tsr_csv_size(const tsr_csv *c) { return c->size; }
 const char *tsr_csv_name(const tsr_csv *c) { return c->name; }
+uint64_t tsr_csv_checksum(const tsr_csv *c) { return tsr__hash_stream_final(&c->hash); }
 
 /* Moves the unread part to the front and reads more. Grows the buffer when
  * the unread part fills it (one record larger than a chunk). */
@@ -203,6 +208,7 @@ static tsr_status csv_fill(tsr_csv *c, tsr_error *err) {
       c->eof = 1;
       break;
     }
+    tsr__hash_stream_update(&c->hash, c->buf + c->len, (size_t)k);
     c->len += (size_t)k;
   }
   return TSR_OK;

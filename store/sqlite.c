@@ -665,7 +665,7 @@ static tsr_status sq_dataset_update(void *impl, const tsr_dataset *d,
 }
 
 static tsr_status sq_rejects_add(void *impl, int64_t dataset_id,
-                                 const tsr_reject *rows, size_t n,
+                                 const tsr_reject_row *rows, size_t n,
                                  tsr_error *err) {
   sq *q = impl;
   int outer;
@@ -681,7 +681,7 @@ static tsr_status sq_rejects_add(void *impl, int64_t dataset_id,
   if (!st && !s) st = TSR_ESTORE;
   if (s) sqlite3_bind_int64(s, 1, dataset_id);
   for (size_t i = 0; st == TSR_OK && i < n; i++) {
-    const tsr_reject *r = &rows[i];
+    const tsr_reject_row *r = &rows[i];
     sqlite3_bind_int64(s, 2, r->line);
     sqlite3_bind_int64(s, 3, r->column);
     bind_text(s, 4, r->field);
@@ -796,7 +796,7 @@ static tsr_status sq_datasets_list(void *impl, int64_t limit, int64_t offset,
 }
 
 static int row_reject_cb(sqlite3_stmt *s, any_cb cb, void *ctx) {
-  tsr_reject r;
+  tsr_reject_row r;
   r.dataset_id = sqlite3_column_int64(s, 0);
   r.line = sqlite3_column_int64(s, 1);
   r.column = sqlite3_column_int64(s, 2);

@@ -361,7 +361,7 @@ tsr_status tsr_store_dataset_update(tsr_store *s, const tsr_dataset *d,
 }
 
 tsr_status tsr_store_rejects_add(tsr_store *s, int64_t dataset_id,
-                                 const tsr_reject *rows, size_t n,
+                                 const tsr_reject_row *rows, size_t n,
                                  tsr_error *err) {
   CHECK_STORE(s, "insert rejects");
   tsr_status st = need_id("insert rejects", dataset_id, err);

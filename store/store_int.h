@@ -47,7 +47,7 @@ typedef struct tsr_store_methods {
   tsr_status (*dataset_update)(void *impl, const tsr_dataset *d,
                                tsr_error *err);
   tsr_status (*rejects_add)(void *impl, int64_t dataset_id,
-                            const tsr_reject *rows, size_t n, tsr_error *err);
+                            const tsr_reject_row *rows, size_t n, tsr_error *err);
   /* by id (> 0) or, when id == 0, the newest with checksum */
   tsr_status (*dataset_get)(void *impl, int64_t id, const char *checksum,
                             tsr_store_dataset_cb cb, void *ctx,

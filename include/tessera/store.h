@@ -152,14 +152,14 @@ typedef struct tsr_dataset {
 } tsr_dataset;
 
 /* One rejected input row. */
-typedef struct tsr_reject {
+typedef struct tsr_reject_row {
   int64_t dataset_id; /* ignored by tsr_store_rejects_add (argument wins) */
   int64_t line;       /* 1-based */
   int64_t column;     /* 1-based; 0 = unknown */
   const char *field;  /* column name, or NULL */
   const char *reason; /* "amount: expected a number, got '12,50'"; required */
   const char *raw;    /* raw record text, or NULL (caller keeps the first N) */
-} tsr_reject;
+} tsr_reject_row;
 
 /* Inserts a dataset. OUT: *id (may be NULL). */
 TSR_API tsr_status tsr_store_dataset_add(tsr_store *s, const tsr_dataset *d,
@@ -170,7 +170,7 @@ TSR_API tsr_status tsr_store_dataset_update(tsr_store *s, const tsr_dataset *d,
                                             tsr_error *err);
 /* Appends n rejects of a dataset in one transaction. */
 TSR_API tsr_status tsr_store_rejects_add(tsr_store *s, int64_t dataset_id,
-                                         const tsr_reject *rows, size_t n,
+                                         const tsr_reject_row *rows, size_t n,
                                          tsr_error *err);
 /* OUT: *out, caller frees with tsr_store_free. TSR_ENOTFOUND
  * "dataset 7: not found". */
@@ -187,7 +187,7 @@ TSR_API tsr_status tsr_store_datasets_list(tsr_store *s, int64_t limit,
                                            tsr_store_dataset_cb cb, void *ctx,
                                            tsr_error *err);
 
-typedef int (*tsr_store_reject_cb)(void *ctx, const tsr_reject *row);
+typedef int (*tsr_store_reject_cb)(void *ctx, const tsr_reject_row *row);
 /* Rejects of a dataset in line order; limit 0 = all. */
 TSR_API tsr_status tsr_store_rejects_list(tsr_store *s, int64_t dataset_id,
                                           int64_t limit, int64_t offset,

@@ -217,7 +217,7 @@ static int collect_dataset(void *ctx, const tsr_dataset *d) {
   return 0;
 }
 
-static int collect_reject(void *ctx, const tsr_reject *r) {
+static int collect_reject(void *ctx, const tsr_reject_row *r) {
   collect *c = ctx;
   if (c->n < 16) {
     c->ids[c->n] = r->line;
@@ -289,7 +289,7 @@ static void test_dataset_roundtrip(void **state) {
   assert_int_equal(c.ids[1], id);
 
   /* rejects */
-  tsr_reject rj[3] = {
+  tsr_reject_row rj[3] = {
       {0, 12, 3, "amount", "amount: expected a number, got '12,50'", "C1,2020-01-01,\"12,50\""},
       {0, 4, 0, NULL, "wrong field count: expected 3, got 2", NULL},
       {0, 40, 2, "date", "date: out of range", "x"},
