@@ -53,6 +53,12 @@ typedef struct cust {
   } id;
 } cust;
 
+/* Entry blocks of cap = 2^k entries, k < POOL_CLASSES, come from
+ * POOL_CHUNK chunks; larger ones from tsr__malloc. */
+#define POOL_CHUNK ((size_t)4 << 20)
+#define POOL_CLASSES 12
+#define BLK_BYTES(cap) ((size_t)(cap) * (sizeof(tsr_ledger_entry) + sizeof(uint64_t)))
+
 typedef char cust_is_one_line[sizeof(cust) == 64 ? 1 : -1];
 
 typedef struct rowent {
@@ -73,6 +79,12 @@ struct tsr_ledger {
   size_t rows_n, rows_cap;
   uint64_t *extra;      /* set of content hashes of 2nd+ rows of a customer-day */
   size_t extra_n, extra_cap;
+  /* entry blocks: carved from chunks, recycled by capacity class */
+  void *pool_free[POOL_CLASSES];
+  char *pool_cur;
+  size_t pool_left;
+  void **chunks;
+  size_t nchunks, chunks_cap;
   int finished;
 };
 
@@ -94,9 +106,53 @@ tsr_status tsr_ledger_new(tsr_ledger **out, tsr_error *err) {
   return TSR_OK;
 }
 
+/* A block for cap (a power of two) entries and their row hashes. */
+static void *blk_alloc(tsr_ledger *lg, uint32_t cap) {
+  unsigned k = (unsigned)__builtin_ctz(cap);
+  if (k >= POOL_CLASSES) return tsr__malloc(BLK_BYTES(cap));
+  void *p = lg->pool_free[k];
+  if (p) {
+    memcpy(&lg->pool_free[k], p, sizeof p);
+    return p;
+  }
+  size_t need = BLK_BYTES(cap);
+  if (lg->pool_left < need) {
+    if (lg->nchunks == lg->chunks_cap) {
+      void *c = lg->chunks;
+      if (tsr__grow(&c, &lg->chunks_cap, lg->nchunks + 1, sizeof(void *)) != TSR_OK) return NULL;
+      lg->chunks = c;
+    }
+    char *chunk = tsr__malloc(POOL_CHUNK);
+    if (!chunk) return NULL;
+    lg->chunks[lg->nchunks++] = chunk;
+    lg->pool_cur = chunk;
+    lg->pool_left = POOL_CHUNK;
+  }
+  p = lg->pool_cur;
+  lg->pool_cur += need;
+  lg->pool_left -= need;
+  return p;
+}
+
+static void blk_free(tsr_ledger *lg, void *p, uint32_t cap) {
+  if (!p) return;
+  unsigned k = (unsigned)__builtin_ctz(cap);
+  if (k >= POOL_CLASSES) {
+    tsr__free(p);
+    return;
+  }
+  memcpy(p, &lg->pool_free[k], sizeof p);
+  lg->pool_free[k] = p;
+}
+
 void tsr_ledger_free(tsr_ledger *lg) {
   if (!lg) return;
-  for (size_t i = 0; i < lg->n; i++) tsr__free(lg->slots[lg->order[i]].e);
+  for (size_t i = 0; i < lg->n; i++) {
+    const cust *c = &lg->slots[lg->order[i]];
+    if (c->e && (unsigned)__builtin_ctz(c->cap) >= POOL_CLASSES) tsr__free(c->e);
+  }
+  for (size_t i = 0; i < lg->nchunks; i++) tsr__free(lg->chunks[i]);
+  tsr__free(lg->chunks);
   tsr__free(lg->slots_mem);
   tsr__free(lg->order);
   tsr__free(lg->ids);
@@ -272,13 +328,13 @@ static int cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_
     if (n == c->cap) {
       uint32_t nc = c->cap ? c->cap * 2 : 2;
       if (nc < c->cap) return ROW_ENOMEM;
-      tsr_ledger_entry *ne = tsr__malloc((size_t)nc * (sizeof *ne + sizeof(uint64_t)));
+      tsr_ledger_entry *ne = blk_alloc(lg, nc);
       if (!ne) return ROW_ENOMEM;
       if (n) {
         memcpy(ne, e, (size_t)n * sizeof *ne);
         memcpy(ne + nc, cust_rh(c), (size_t)n * sizeof(uint64_t));
       }
-      tsr__free(e);
+      blk_free(lg, e, c->cap);
       c->e = e = ne;
       c->cap = nc;
     }
@@ -1050,18 +1106,61 @@ static int id_cmp(const char *s, size_t n, const char *t, size_t m) {
   return (n > m) - (n < m);
 }
 
-static int order_cmp(const void *a, const void *b, void *arg) {
-  const tsr_ledger *lg = arg;
-  const cust *x = &lg->slots[*(const uint32_t *)a], *y = &lg->slots[*(const uint32_t *)b];
-  return id_cmp(cust_id(lg, x), x->id_len, cust_id(lg, y), y->id_len);
+/* Sort record of a customer: the comparison of id_cmp, decided in most
+ * cases by num (digit-only ids of up to 19 significant digits: their value)
+ * or pfx (the first 8 bytes, big-endian, zero-padded: bytewise order). */
+typedef struct skey {
+  uint64_t num, pfx;
+  const char *id;
+  uint32_t len, slot;
+  int digits; /* 1: digit-only; 2: and num is exact */
+} skey;
+
+static int skey_cmp(const void *a, const void *b) {
+  const skey *x = a, *y = b;
+  if (x->digits && y->digits) {
+    if (x->digits == 2 && y->digits == 2) {
+      if (x->num != y->num) return x->num < y->num ? -1 : 1;
+      return (x->len > y->len) - (x->len < y->len);
+    }
+  } else if (x->pfx != y->pfx) {
+    return x->pfx < y->pfx ? -1 : 1;
+  }
+  return id_cmp(x->id, x->len, y->id, y->len);
 }
 
 tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err) {
-  (void)err;
   if (lg->finished) return TSR_OK;
   /* entries are kept sorted by day and merged while ingesting */
-  if (lg->n) qsort_r(lg->order, lg->n, sizeof *lg->order, order_cmp, lg);
-  for (size_t i = 0; i < lg->n; i++) lg->slots[lg->order[i]].rank = (uint32_t)i;
+  skey *k = tsr__malloc((lg->n ? lg->n : 1) * sizeof *k);
+  if (!k) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  for (size_t i = 0; i < lg->n; i++) {
+    const cust *c = &lg->slots[lg->order[i]];
+    skey *q = &k[i];
+    q->id = cust_id(lg, c);
+    q->len = c->id_len;
+    q->slot = lg->order[i];
+    q->pfx = 0;
+    for (size_t j = 0; j < 8; j++)
+      q->pfx = (q->pfx << 8) | (j < q->len ? (unsigned char)q->id[j] : 0);
+    q->digits = all_digits(q->id, q->len);
+    q->num = 0;
+    if (q->digits) {
+      const char *d = q->id;
+      size_t n = q->len;
+      while (n > 1 && *d == '0') d++, n--;
+      if (n <= 19) {
+        for (size_t j = 0; j < n; j++) q->num = q->num * 10 + (uint64_t)(d[j] - '0');
+        q->digits = 2;
+      }
+    }
+  }
+  if (lg->n) qsort(k, lg->n, sizeof *k, skey_cmp);
+  for (size_t i = 0; i < lg->n; i++) {
+    lg->order[i] = k[i].slot;
+    lg->slots[k[i].slot].rank = (uint32_t)i;
+  }
+  tsr__free(k);
   lg->finished = 1;
   return TSR_OK;
 }
