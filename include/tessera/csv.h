@@ -78,6 +78,8 @@ TSR_API tsr_status tsr_csv_next(tsr_csv *c, tsr_csv_record *rec,
 /* Bytes consumed so far (for progress) and total size when known (else -1). */
 TSR_API int64_t tsr_csv_bytes_read(const tsr_csv *c);
 TSR_API int64_t tsr_csv_size(const tsr_csv *c);
+/* 64-bit checksum of the bytes read so far (of the whole input at end). */
+TSR_API uint64_t tsr_csv_checksum(const tsr_csv *c);
 /* The name used in error reports. */
 TSR_API const char *tsr_csv_name(const tsr_csv *c);
 

@@ -3,7 +3,9 @@
  * without libFuzzer, so ctest runs every corpus file (under ASan in CI).
  * Usage: fuzz_x_replay DIR_OR_FILE...
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>

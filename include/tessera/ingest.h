@@ -1,0 +1,139 @@
+/*
+ * tessera/ingest.h - reading transaction logs into a ledger.
+ *
+ * A ledger holds, per customer, one entry per active day (purchases and
+ * refunds of that day summed). Its memory grows with customers and their
+ * active days, never with the file: a transaction log is streamed once.
+ * Several files may be ingested into one ledger (old + new data); with a
+ * transaction id column, rows repeated across files are dropped.
+ *
+ * Bad rows are never fatal and never silently dropped: each is passed to the
+ * on_reject callback with file, line, column, field and reason, and counted.
+ * With max_errors >= 0, ingestion stops with TSR_EMAXERR when more rows than
+ * that were rejected.
+ */
+#ifndef TESSERA_INGEST_H
+#define TESSERA_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tessera/csv.h"
+#include "tessera/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TSR_INGEST_MAX_ID 256 /* bytes of a customer or transaction id */
+
+typedef enum tsr_dedupe {
+  TSR_DEDUPE_NONE = 0, /* identical rows are kept (and counted as a warning) */
+  TSR_DEDUPE_EXACT = 1 /* identical rows after the first are dropped */
+} tsr_dedupe;
+
+typedef enum tsr_refunds {
+  TSR_REFUNDS_EXCLUDE = 0, /* negative amounts are kept out of spend */
+  TSR_REFUNDS_NET = 1      /* refunds are subtracted from spend */
+} tsr_refunds;
+
+/* A rejected row, passed to on_reject (all pointers borrowed for the call). */
+typedef struct tsr_reject {
+  tsr_status code;    /* TSR_EPARSE, TSR_ERANGE, TSR_ELIMIT */
+  const char *source; /* file name */
+  int64_t line;
+  int64_t column;
+  const char *field;  /* column name ("" for record-level problems) */
+  const char *reason; /* "expected a number, got '12,50'" */
+  const char *raw;    /* the raw record (first line for multi-line errors) */
+  size_t raw_len;
+} tsr_reject;
+
+typedef struct tsr_ingest_opts {
+  tsr_csv_opts csv;         /* delimiter and limits */
+  int header;               /* 1: first line names the columns (default);
+                               0: no header, columns by 1-based number */
+  const char *customer_col; /* name or 1-based number; NULL = auto */
+  const char *date_col;     /* name or number; NULL = auto */
+  const char *amount_col;   /* name or number; NULL = auto; "" = none */
+  const char *id_col;       /* transaction id; NULL = none */
+  const char *date_format;  /* strptime-style extra format, or NULL */
+  tsr_dedupe dedupe;
+  int64_t max_errors;       /* -1 = unlimited (default) */
+  /* Optional callbacks (may be NULL); ud is passed back. */
+  void (*on_reject)(void *ud, const tsr_reject *r);
+  void (*on_progress)(void *ud, int64_t bytes_done, int64_t bytes_total,
+                      int64_t rows);
+  void *ud;
+} tsr_ingest_opts;
+
+/* Sets the defaults above. */
+TSR_API void tsr_ingest_opts_init(tsr_ingest_opts *o);
+
+typedef struct tsr_ingest_stats {
+  int64_t bytes;            /* bytes of the input */
+  int64_t rows_read;        /* data records (header excluded) */
+  int64_t rows_accepted;    /* rows that entered the ledger */
+  int64_t rows_rejected;    /* rows passed to on_reject */
+  int64_t duplicate_ids;    /* rows dropped: same id, identical content */
+  int64_t identical_rows;   /* rows identical to an earlier row (no id col) */
+  int64_t identical_dropped;/* of those, dropped by TSR_DEDUPE_EXACT */
+  int64_t refunds;          /* rows with a negative amount */
+  double refund_amount;     /* their sum (<= 0) */
+  int64_t min_time, max_time; /* epoch seconds of accepted rows */
+  uint64_t checksum;        /* of the input bytes */
+  char customer_col[64], date_col[64], amount_col[64], id_col[64]; /* resolved names */
+} tsr_ingest_stats;
+
+/* One active day of a customer. */
+typedef struct tsr_ledger_entry {
+  int32_t day;       /* days since 1970-01-01 (UTC) */
+  uint32_t ntx;      /* purchase rows (amount >= 0) */
+  uint32_t nrefund;  /* refund rows (amount < 0) */
+  double amount;     /* sum of purchase amounts */
+  double refund;     /* sum of refund amounts (<= 0) */
+} tsr_ledger_entry;
+
+typedef struct tsr_ledger tsr_ledger;
+
+TSR_API tsr_status tsr_ledger_new(tsr_ledger **out, tsr_error *err);
+TSR_API void tsr_ledger_free(tsr_ledger *lg);
+
+/* Streams path ("-" = stdin) into the ledger. stats (may be NULL) receives
+ * this file's counts. Returns TSR_OK also when rows were rejected; TSR_EIO
+ * when the file cannot be read; TSR_EPARSE when the header lacks a required
+ * column (err names it); TSR_EMAXERR when max_errors was exceeded;
+ * TSR_EINVAL for bad options. After an error the ledger keeps the rows
+ * accepted so far. */
+TSR_API tsr_status tsr_ingest_file(tsr_ledger *lg, const char *path,
+                                   const tsr_ingest_opts *opts,
+                                   tsr_ingest_stats *stats, tsr_error *err);
+/* Same from memory (name used in messages). */
+TSR_API tsr_status tsr_ingest_mem(tsr_ledger *lg, const char *buf, size_t len,
+                                  const char *name, const tsr_ingest_opts *opts,
+                                  tsr_ingest_stats *stats, tsr_error *err);
+
+/* Sorts every customer's entries by day (merging equal days) and the
+ * customers by id (digit-only ids numerically, others bytewise). Call once
+ * after ingesting and before reading entries; idempotent. */
+TSR_API tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err);
+
+TSR_API size_t tsr_ledger_ncustomers(const tsr_ledger *lg);
+/* Customer id (borrowed, NUL-terminated). i in finish order. */
+TSR_API const char *tsr_ledger_customer(const tsr_ledger *lg, size_t i);
+/* Entries of customer i, sorted by day after tsr_ledger_finish (borrowed). */
+TSR_API const tsr_ledger_entry *tsr_ledger_entries(const tsr_ledger *lg,
+                                                   size_t i, size_t *n);
+/* Index of a customer id, or -1. */
+TSR_API ptrdiff_t tsr_ledger_find(const tsr_ledger *lg, const char *id);
+
+/* Parses an amount: optional sign or parentheses, currency symbol ($, €, £,
+ * ¥, ₹) or ISO code (USD...) before or after, thousands separators ',' in
+ * groups of three, '.' decimal point, exponent. TSR_EPARSE if not a number,
+ * TSR_ERANGE if not finite. */
+TSR_API tsr_status tsr_amount_parse(const char *s, size_t len, double *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

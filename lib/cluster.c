@@ -1,0 +1,474 @@
+/*
+ * cluster.c - the clustering pipeline behind `tessera cluster` and
+ * `tessera analyze`: feature columns -> transform (features.c) -> fit with
+ * k-means, GMM or DBSCAN, k chosen automatically over a range when asked
+ * (cluster_select.c) -> stable cluster ids (cluster_profile.c) -> profiles
+ * -> a model that assigns new customers (cluster_model.c).
+ */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "cluster_internal.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static const char *const default_features[] = {"frequency", "recency",
+                                               "monetary_value", "T"};
+
+static ptrdiff_t find_col(const char *const *names, size_t ncols,
+                          const char *name) {
+  for (size_t c = 0; c < ncols; c++)
+    if (names[c] && !strcmp(names[c], name)) return (ptrdiff_t)c;
+  return -1;
+}
+
+/* Checks the options before any work (naming parameter, range, value). */
+static tsr_status check_opts(const tsr_cluster_opts *o, size_t n,
+                             tsr_error *err) {
+  if (o->method != TSR_CLUSTER_KMEANS && o->method != TSR_CLUSTER_GMM &&
+      o->method != TSR_CLUSTER_DBSCAN)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "method",
+                         "expected kmeans, gmm or dbscan, got %d",
+                         (int)o->method);
+  if (o->method != TSR_CLUSTER_DBSCAN) {
+    if (o->k > 0 && o->k > n)
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k",
+                           "expected a value in [1, %zu] (rows), got %zu", n,
+                           o->k);
+    if (o->k == 0 && (o->k_min < 2 || o->k_min > o->k_max || o->k_max > 100))
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                           "k range: expected 2 <= k_min <= k_max <= 100, got "
+                           "%zu..%zu",
+                           o->k_min, o->k_max);
+    if (o->k == 0 && o->k_min > n)
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k_min",
+                           "expected at most %zu (rows), got %zu", n,
+                           o->k_min);
+  }
+  if (o->n_init > 1000)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "n_init",
+                         "expected a value in [1, 1000], got %zu",
+                         o->n_init);
+  if (o->max_iter > 100000)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "max_iter",
+                         "expected a value in [1, 100000], got %zu",
+                         o->max_iter);
+  if (!isfinite(o->tol))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "tol",
+                         "expected a finite value, got %g", o->tol);
+  if (!(o->reg_covar >= 0) || !isfinite(o->reg_covar))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "reg_covar",
+                         "expected a value >= 0, got %g",
+                         o->reg_covar);
+  if (o->cov != TSR_COV_FULL && o->cov != TSR_COV_DIAG)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "covariance",
+                         "expected full or diag, got %d",
+                         (int)o->cov);
+  if (!isfinite(o->eps))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "eps",
+                         "expected a finite value, got %g", o->eps);
+  if (o->min_samples < 1 || o->min_samples > 10000)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "min_samples",
+                         "expected a value in [1, 10000], got %zu",
+                         o->min_samples);
+  if (o->sample_size < 100)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "sample_size",
+                         "expected a value >= 100, got %zu",
+                         o->sample_size);
+  if (o->n_threads < 1 || o->n_threads > 64)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "n_threads",
+                         "expected a value in [1, 64], got %d",
+                         o->n_threads);
+  if (o->transform > (TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "transform",
+                         "unknown bits 0x%x", o->transform);
+  if (o->features && (o->nfeatures < 1 || o->nfeatures > 64))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "features",
+                         "expected 1 to 64 names, got %zu",
+                         o->nfeatures);
+  return TSR_OK;
+}
+
+void tsr_cluster_result_free(tsr_cluster_result *r) {
+  if (!r) return;
+  tsr__free(r->labels);
+  tsr__free(r->probability);
+  if (r->features)
+    for (size_t j = 0; j < r->nfeatures; j++) tsr__free(r->features[j]);
+  tsr__free(r->features);
+  if (r->profiles)
+    for (size_t c = 0; c < r->k; c++) {
+      tsr_cluster_profile *p = &r->profiles[c];
+      tsr__free(p->centroid);
+      for (size_t s = 0; s < p->n_segments; s++) tsr__free(p->segments[s]);
+      tsr__free(p->label);
+    }
+  tsr__free(r->profiles);
+  tsr__free(r->kscores);
+  tsr__free(r->loglik_trace);
+  tsr_cluster_model_free(r->model);
+  tsr__free(r);
+}
+
+tsr_cluster_model *tsr_cluster_result_take_model(tsr_cluster_result *r) {
+  if (!r) return NULL;
+  tsr_cluster_model *m = r->model;
+  r->model = NULL;
+  return m;
+}
+
+static void progress(const tsr_cluster_opts *o, const char *stage, double f) {
+  if (o->progress) o->progress(o->progress_ud, stage, f);
+}
+
+/* Means of the members of each cluster in Z (labels < 0 left out). */
+static void cluster_means(const double *Z, size_t n, size_t d, const int *lab,
+                          size_t k, double *C, double *cnt) {
+  memset(C, 0, k * d * sizeof *C);
+  memset(cnt, 0, k * sizeof *cnt);
+  for (size_t i = 0; i < n; i++) {
+    if (lab[i] < 0) continue;
+    size_t j = (size_t)lab[i];
+    cnt[j] += 1;
+    for (size_t t = 0; t < d; t++) C[j * d + t] += Z[i * d + t];
+  }
+  for (size_t j = 0; j < k; j++)
+    if (cnt[j] > 0)
+      for (size_t t = 0; t < d; t++) C[j * d + t] /= cnt[j];
+}
+
+/* Reorders the k components of g by perm (perm[old] = new). */
+static tsr_status permute_gmm(tsr_gmm *g, const size_t *perm) {
+  size_t k = g->k, d = g->d;
+  size_t cs = g->cov == TSR_COV_FULL ? d * d : d;
+  double *w = tsr__malloc(k * sizeof *w), *m = tsr__malloc(k * d * sizeof *m),
+         *c = tsr__malloc(k * cs * sizeof *c);
+  if (!w || !m || !c) {
+    tsr__free(w);
+    tsr__free(m);
+    tsr__free(c);
+    return TSR_ENOMEM;
+  }
+  for (size_t j = 0; j < k; j++) {
+    w[perm[j]] = g->weights[j];
+    memcpy(m + perm[j] * d, g->means + j * d, d * sizeof *m);
+    memcpy(c + perm[j] * cs, g->covariances + j * cs, cs * sizeof *c);
+  }
+  memcpy(g->weights, w, k * sizeof *w);
+  memcpy(g->means, m, k * d * sizeof *m);
+  memcpy(g->covariances, c, k * cs * sizeof *c);
+  tsr__free(w);
+  tsr__free(m);
+  tsr__free(c);
+  return tsr__gmm_prepare(g, NULL);
+}
+
+tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
+                           const double *const *columns,
+                           const char *const *names, size_t n, size_t ncols,
+                           const char *const *segments,
+                           tsr_cluster_result **out, tsr_error *err) {
+  tsr_cluster_opts o;
+  if (opts)
+    o = *opts;
+  else
+    tsr_cluster_opts_init(&o);
+  if (!out || (!columns && ncols) || (!names && ncols))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                         "cluster: columns, names and out must not be NULL");
+  *out = NULL;
+  if (n == 0)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                         "cluster: no rows to cluster");
+  tsr_status st = check_opts(&o, n, err);
+  if (st != TSR_OK) return st;
+  const char *const *fnames = o.features ? o.features : default_features;
+  size_t d = o.features ? o.nfeatures : 4;
+  const double *fcols[64];
+  for (size_t j = 0; j < d; j++) {
+    ptrdiff_t c = find_col(names, ncols, fnames[j]);
+    if (c < 0)
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, fnames[j],
+                           "no column named '%s'", fnames[j]);
+    fcols[j] = columns[c];
+  }
+
+  tsr_cluster_result *r = tsr__calloc(1, sizeof *r);
+  tsr_cluster_model *m = tsr__cluster_model_new();
+  double *Z = tsr__malloc(n * d * sizeof *Z);
+  int *lab = tsr__malloc(n * sizeof *lab);
+  double *C = NULL, *cnt = NULL, *prob = NULL;
+  int *tmp_lab = NULL;
+  tsr_gmm *gbest = NULL;
+  if (!r || !m || !Z || !lab) goto nomem;
+  r->model = m;
+  r->labels = lab;
+  lab = NULL;
+  r->method = o.method;
+  r->n = n;
+  r->inertia = r->silhouette = r->loglik = r->bic = r->aic = r->eps = NAN;
+  r->min_samples = o.min_samples;
+  r->nfeatures = d;
+  r->features = tsr__calloc(d, sizeof *r->features);
+  m->feats = tsr__calloc(d, sizeof *m->feats);
+  if (!r->features || !m->feats) goto nomem;
+  m->method = o.method;
+  m->transform = o.transform;
+  m->d = d;
+  for (size_t j = 0; j < d; j++) {
+    r->features[j] = tsr__strdup(fnames[j]);
+    m->feats[j].name = tsr__strdup(fnames[j]);
+    if (!r->features[j] || !m->feats[j].name) goto nomem;
+  }
+  double t0 = now_s(), t1;
+  st = tsr__features_fit(m->feats, d, o.transform, fcols, n, Z, err);
+  if (st != TSR_OK) goto fail;
+  t1 = now_s();
+  r->seconds_transform = t1 - t0;
+  t0 = t1;
+
+  size_t sample = o.sample_size;
+  if (o.method == TSR_CLUSTER_DBSCAN) {
+    /* ------------------------------------------------------ DBSCAN */
+    double eps = o.eps;
+    if (eps <= 0) {
+      progress(&o, "eps", 0);
+      st = tsr_dbscan_eps_auto(Z, n, d, o.min_samples, sample, o.seed, &eps,
+                               err);
+      if (st != TSR_OK) goto fail;
+    }
+    r->eps = eps;
+    unsigned char *core = tsr__malloc(n);
+    if (!core) goto nomem;
+    size_t nc = 0;
+    progress(&o, "dbscan", 0);
+    st = tsr_dbscan_fit(Z, n, d, eps, o.min_samples, o.n_threads, r->labels,
+                        core, &nc, err);
+    if (st != TSR_OK) {
+      tsr__free(core);
+      goto fail;
+    }
+    r->k = nc;
+    size_t ncore = 0;
+    for (size_t i = 0; i < n; i++) ncore += core[i];
+    m->eps = eps;
+    m->min_samples = o.min_samples;
+    m->ncore = ncore;
+    m->core = tsr__malloc((ncore ? ncore : 1) * d * sizeof *m->core);
+    m->core_labels = tsr__malloc((ncore ? ncore : 1) * sizeof *m->core_labels);
+    if (!m->core || !m->core_labels) {
+      tsr__free(core);
+      goto nomem;
+    }
+    size_t q = 0;
+    for (size_t i = 0; i < n; i++)
+      if (core[i]) {
+        memcpy(m->core + q * d, Z + i * d, d * sizeof *Z);
+        m->core_labels[q++] = r->labels[i];
+      }
+    tsr__free(core);
+    for (size_t i = 0; i < n; i++) r->n_noise += r->labels[i] < 0;
+  } else {
+    /* ------------------------------------------------ k-means / GMM */
+    size_t kmin = o.k ? o.k : o.k_min, kmax = o.k ? o.k : o.k_max;
+    if (kmax > n) kmax = n;
+    size_t nk = kmax - kmin + 1;
+    int autok = o.k == 0;
+    if (autok) {
+      r->kscores = tsr__calloc(nk, sizeof *r->kscores);
+      tmp_lab = tsr__malloc(n * sizeof *tmp_lab);
+      if (!r->kscores || !tmp_lab) goto nomem;
+      r->n_kscores = nk;
+    }
+    C = tsr__malloc(kmax * d * sizeof *C);
+    double *Cbest = tsr__malloc(kmax * d * sizeof *Cbest);
+    if (!C || !Cbest) {
+      tsr__free(Cbest);
+      goto nomem;
+    }
+    if (o.method == TSR_CLUSTER_GMM) {
+      prob = tsr__malloc(n * sizeof *prob);
+      r->probability = tsr__malloc(n * sizeof *r->probability);
+      if (!prob || !r->probability) {
+        tsr__free(Cbest);
+        goto nomem;
+      }
+    }
+    double best_score = 0;
+    size_t best_k = 0;
+    for (size_t k = kmin; k <= kmax; k++) {
+      int *L = autok ? tmp_lab : r->labels;
+      double inert = NAN, sil = NAN;
+      size_t it = 0;
+      tsr_gmm *g = NULL;
+      progress(&o, o.method == TSR_CLUSTER_GMM ? "gmm" : "kmeans",
+               (double)(k - kmin) / (double)nk);
+      tsr_cluster_opts fo = o;
+      fo.progress = NULL;
+      if (o.method == TSR_CLUSTER_KMEANS) {
+        st = tsr_kmeans_fit(Z, n, d, k, &fo, C, L, &inert, &it, err);
+      } else {
+        st = tsr_gmm_fit(Z, n, d, k, &fo, &g, L, autok ? prob : r->probability,
+                         err);
+        if (st == TSR_OK) {
+          memcpy(C, g->means, k * d * sizeof *C);
+          inert = tsr__inertia(Z, n, d, L, C);
+          it = g->n_iter;
+        }
+      }
+      if (st != TSR_OK) {
+        tsr__free(Cbest);
+        goto fail;
+      }
+      if (autok && k >= 2) {
+        double ts = now_s();
+        st = tsr_cluster_silhouette(Z, n, d, L, sample, o.seed, o.n_threads,
+                                    &sil, err);
+        r->seconds_silhouette += now_s() - ts;
+        if (st != TSR_OK) {
+          tsr_gmm_free(g);
+          tsr__free(Cbest);
+          goto fail;
+        }
+      }
+      if (autok) {
+        tsr_cluster_kscore *ks = &r->kscores[k - kmin];
+        ks->k = k;
+        ks->inertia = inert;
+        ks->silhouette = sil;
+        ks->bic = g ? g->bic : NAN;
+        ks->aic = g ? g->aic : NAN;
+        ks->loglik = g ? g->loglik : NAN;
+      }
+      /* auto k: k-means by the highest silhouette, GMM by the lowest BIC;
+       * ties keep the smaller k */
+      double score = o.method == TSR_CLUSTER_GMM ? -g->bic : sil;
+      int better = !autok || best_k == 0 || score > best_score;
+      if (better) {
+        best_score = score;
+        best_k = k;
+        r->inertia = inert;
+        r->silhouette = sil;
+        r->n_iter = it;
+        memcpy(Cbest, C, k * d * sizeof *C);
+        if (autok) {
+          memcpy(r->labels, tmp_lab, n * sizeof *tmp_lab);
+          if (prob) memcpy(r->probability, prob, n * sizeof *prob);
+        }
+        if (g) {
+          tsr_gmm_free(gbest);
+          gbest = g;
+          g = NULL;
+        }
+      }
+      tsr_gmm_free(g);
+    }
+    r->k = best_k;
+    memcpy(C, Cbest, best_k * d * sizeof *C);
+    tsr__free(Cbest);
+    if (autok && o.method == TSR_CLUSTER_KMEANS && nk >= 3) {
+      double xs[101], ys[101];
+      for (size_t i = 0; i < nk; i++) {
+        xs[i] = (double)r->kscores[i].k;
+        ys[i] = r->kscores[i].inertia;
+      }
+      r->elbow_k = r->kscores[tsr__knee(xs, ys, nk)].k;
+    }
+    r->converged = 1;
+    if (gbest) {
+      r->loglik = gbest->loglik;
+      r->bic = gbest->bic;
+      r->aic = gbest->aic;
+      r->converged = gbest->converged;
+      r->n_trace = gbest->n_trace;
+      r->loglik_trace = tsr__malloc((gbest->n_trace ? gbest->n_trace : 1) *
+                                    sizeof(double));
+      if (!r->loglik_trace) goto nomem;
+      memcpy(r->loglik_trace, gbest->trace, gbest->n_trace * sizeof(double));
+    }
+  }
+
+  t1 = now_s();
+  r->seconds_fit = t1 - t0 - r->seconds_silhouette;
+  t0 = t1;
+  /* ---------------------------------------------- stable cluster ids */
+  size_t k = r->k;
+  {
+    size_t perm[1024];
+    size_t *pm = k <= 1024 ? perm : tsr__malloc(k * sizeof *pm);
+    if (!pm) goto nomem;
+    ptrdiff_t mc = find_col(names, ncols, "monetary_value");
+    tsr__cluster_order(r->labels, n, k, mc >= 0 ? columns[mc] : NULL, pm);
+    for (size_t i = 0; i < n; i++)
+      if (r->labels[i] >= 0) r->labels[i] = (int)pm[r->labels[i]];
+    for (size_t q = 0; q < m->ncore; q++)
+      if (m->core_labels[q] >= 0) m->core_labels[q] = (int)pm[m->core_labels[q]];
+    double *Cp = tsr__malloc((k ? k : 1) * d * sizeof *Cp);
+    if (!Cp || (gbest && permute_gmm(gbest, pm) != TSR_OK)) {
+      tsr__free(Cp);
+      if (pm != perm) tsr__free(pm);
+      goto nomem;
+    }
+    /* centres in the new order: k-means centres; GMM means; DBSCAN member
+     * means */
+    if (o.method == TSR_CLUSTER_KMEANS)
+      for (size_t j = 0; j < k; j++) memcpy(Cp + pm[j] * d, C + j * d, d * sizeof *C);
+    if (pm != perm) tsr__free(pm);
+    tsr__free(C);
+    C = Cp;
+  }
+  cnt = tsr__malloc((k ? k : 1) * sizeof *cnt);
+  if (!cnt) goto nomem;
+  if (gbest)
+    memcpy(C, gbest->means, k * d * sizeof *C);
+  else if (o.method == TSR_CLUSTER_DBSCAN)
+    cluster_means(Z, n, d, r->labels, k, C, cnt);
+  if (o.method == TSR_CLUSTER_DBSCAN) r->inertia = tsr__inertia(Z, n, d, r->labels, C);
+  if (k >= 2 && isnan(r->silhouette)) {
+    double ts = now_s();
+    st = tsr_cluster_silhouette(Z, n, d, r->labels, sample, o.seed,
+                                o.n_threads, &r->silhouette, err);
+    if (st != TSR_OK) goto fail;
+    t1 = now_s();
+    r->seconds_silhouette += t1 - ts;
+    t0 += t1 - ts;
+  }
+  m->k = k;
+  m->centers = C;
+  C = NULL;
+  m->gmm = gbest;
+  gbest = NULL;
+
+  progress(&o, "profiles", 0);
+  st = tsr__cluster_profiles(r, fcols, columns, names, ncols, segments, err);
+  if (st != TSR_OK) goto fail;
+  r->seconds_profiles = now_s() - t0;
+  progress(&o, "done", 1);
+  tsr__free(Z);
+  tsr__free(C);
+  tsr__free(cnt);
+  tsr__free(prob);
+  tsr__free(tmp_lab);
+  *out = r;
+  return TSR_OK;
+
+nomem:
+  st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+fail:
+  if (!r || r->model != m) tsr_cluster_model_free(m);
+  tsr_cluster_result_free(r);
+  tsr__free(Z);
+  tsr__free(lab);
+  tsr__free(C);
+  tsr__free(cnt);
+  tsr__free(prob);
+  tsr__free(tmp_lab);
+  tsr_gmm_free(gbest);
+  return st;
+}

@@ -1,0 +1,269 @@
+/*
+ * cluster_select.c - scores used to choose and check a clustering: the
+ * silhouette coefficient on a seeded sample (Rousseeuw 1987), the adjusted
+ * Rand index (Hubert & Arabie 1985), the knee of a curve (elbow of the
+ * inertia, eps of DBSCAN: the point farthest from the chord, both axes
+ * scaled to [0,1], as the "kneedle" idea of Satopaa et al. 2011), the
+ * within-cluster sum of squares, and the option helpers.
+ */
+#include <float.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster_internal.h"
+
+/* ================================================================ options */
+
+void tsr_cluster_opts_init(tsr_cluster_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->method = TSR_CLUSTER_KMEANS;
+  o->k = 0;
+  o->k_min = 2;
+  o->k_max = 10;
+  o->transform = TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE;
+  o->n_init = 0;
+  o->max_iter = 0;
+  o->tol = -1;
+  o->seed = 0;
+  o->cov = TSR_COV_FULL;
+  o->reg_covar = 1e-6;
+  o->eps = 0;
+  o->min_samples = 5;
+  o->sample_size = 10000;
+  o->n_threads = 2;
+}
+
+const char *tsr_cluster_method_name(tsr_cluster_method m) {
+  switch (m) {
+    case TSR_CLUSTER_KMEANS:
+      return "kmeans";
+    case TSR_CLUSTER_GMM:
+      return "gmm";
+    case TSR_CLUSTER_DBSCAN:
+      return "dbscan";
+  }
+  return "unknown";
+}
+
+tsr_status tsr_cluster_method_parse(const char *s, tsr_cluster_method *out,
+                                    tsr_error *err) {
+  if (s && !strcmp(s, "kmeans")) *out = TSR_CLUSTER_KMEANS;
+  else if (s && !strcmp(s, "gmm")) *out = TSR_CLUSTER_GMM;
+  else if (s && !strcmp(s, "dbscan")) *out = TSR_CLUSTER_DBSCAN;
+  else
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "method",
+                         "expected kmeans, gmm or dbscan, got '%s'",
+                         s ? s : "");
+  return TSR_OK;
+}
+
+tsr_status tsr_cluster_transform_parse(const char *s, unsigned *out,
+                                       tsr_error *err) {
+  if (s && !strcmp(s, "none")) *out = TSR_XFORM_NONE;
+  else if (s && !strcmp(s, "log1p")) *out = TSR_XFORM_LOG1P;
+  else if (s && !strcmp(s, "standardize")) *out = TSR_XFORM_STANDARDIZE;
+  else if (s && !strcmp(s, "log1p,standardize"))
+    *out = TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE;
+  else
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "transform",
+                         "expected none, log1p, standardize or "
+                         "log1p,standardize, got '%s'",
+                         s ? s : "");
+  return TSR_OK;
+}
+
+/* ============================================================== inertia */
+
+double tsr__inertia(const double *X, size_t n, size_t d, const int *labels,
+                    const double *centers) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++)
+    if (labels[i] >= 0)
+      s += tsr__sqdist(X + i * d, centers + (size_t)labels[i] * d, d);
+  return s;
+}
+
+/* ================================================================= knee */
+
+size_t tsr__knee(const double *x, const double *y, size_t n) {
+  if (n < 3) return 0;
+  double x0 = x[0], x1 = x[n - 1], y0 = y[0], y1 = y[n - 1];
+  double dx = x1 - x0, dy = y1 - y0;
+  if (dx == 0) return 0;
+  if (dy == 0) return 0;
+  size_t best = 0;
+  double bd = -1;
+  for (size_t i = 0; i < n; i++) {
+    double u = (x[i] - x0) / dx, v = (y[i] - y0) / dy;
+    /* chord is v = u; distance proportional to |v - u| */
+    double dist = fabs(v - u);
+    if (dist > bd) {
+      bd = dist;
+      best = i;
+    }
+  }
+  return best;
+}
+
+/* ============================================================ silhouette */
+
+typedef struct sil_ctx {
+  const double *X;
+  size_t d, s, nlab;
+  const size_t *rows;  /* s sampled rows */
+  const int *lab;      /* s compact labels */
+  const size_t *cnt;   /* nlab sizes within the sample */
+  double *val;         /* s silhouette values */
+  double *scratch;     /* nthreads... per block: nlab sums */
+} sil_ctx;
+
+TSR__INLINE void sil_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                        size_t d) {
+  sil_ctx *c = vc;
+  double *sum = c->scratch + b * c->nlab;
+  for (size_t i = lo; i < hi; i++) {
+    memset(sum, 0, c->nlab * sizeof *sum);
+    const double *xi = c->X + c->rows[i] * d;
+    for (size_t j = 0; j < c->s; j++)
+      sum[c->lab[j]] += sqrt(tsr__sqdist(xi, c->X + c->rows[j] * d, d));
+    size_t li = (size_t)c->lab[i];
+    if (c->cnt[li] <= 1) {
+      c->val[i] = 0;
+      continue;
+    }
+    double a = sum[li] / (double)(c->cnt[li] - 1), bmin = DBL_MAX;
+    for (size_t l = 0; l < c->nlab; l++)
+      if (l != li && c->cnt[l] > 0) {
+        double m = sum[l] / (double)c->cnt[l];
+        if (m < bmin) bmin = m;
+      }
+    double mx = a > bmin ? a : bmin;
+    c->val[i] = mx > 0 ? (bmin - a) / mx : 0;
+  }
+}
+
+static void sil_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(sil_block_d, ((sil_ctx *)vc)->d, vc, b, lo, hi)
+}
+
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d,
+                                  const int *labels, size_t sample_size,
+                                  uint64_t seed, int n_threads, double *out,
+                                  tsr_error *err) {
+  if (!X || !labels || !out)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                         "silhouette: X, labels and out must not be NULL");
+  *out = NAN;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) m += labels[i] >= 0;
+  if (sample_size < 2) sample_size = 2;
+  size_t s = m < sample_size ? m : sample_size;
+  size_t *pool = tsr__malloc((m ? m : 1) * sizeof *pool);
+  int *lab = tsr__malloc((s ? s : 1) * sizeof *lab);
+  int *sorted = tsr__malloc((s ? s : 1) * sizeof *sorted);
+  double *val = tsr__malloc((s ? s : 1) * sizeof *val);
+  size_t *cnt = NULL;
+  double *scratch = NULL;
+  tsr_status st = TSR_OK;
+  if (!pool || !lab || !sorted || !val) goto nomem;
+  m = 0;
+  for (size_t i = 0; i < n; i++)
+    if (labels[i] >= 0) pool[m++] = i;
+  tsr__rng rng;
+  tsr__rng_seed(&rng, seed, 0x5111ull);
+  if (s < m)
+    for (size_t i = 0; i < s; i++) {
+      size_t j = i + tsr__rng_below(&rng, m - i);
+      size_t t = pool[i];
+      pool[i] = pool[j];
+      pool[j] = t;
+    }
+  /* compact labels of the sample */
+  for (size_t i = 0; i < s; i++) sorted[i] = labels[pool[i]];
+  qsort(sorted, s, sizeof *sorted, cmp_int);
+  size_t nlab = 0;
+  for (size_t i = 0; i < s; i++)
+    if (i == 0 || sorted[i] != sorted[i - 1]) sorted[nlab++] = sorted[i];
+  if (nlab < 2) goto done;
+  for (size_t i = 0; i < s; i++) {
+    int v = labels[pool[i]];
+    size_t lo = 0, hi = nlab;
+    while (hi - lo > 1) {
+      size_t mid = (lo + hi) / 2;
+      if (sorted[mid] <= v) lo = mid; else hi = mid;
+    }
+    lab[i] = (int)lo;
+  }
+  cnt = tsr__calloc(nlab, sizeof *cnt);
+  scratch = tsr__malloc(((s + 63) / 64) * nlab * sizeof *scratch);
+  if (!cnt || !scratch) goto nomem;
+  for (size_t i = 0; i < s; i++) cnt[lab[i]]++;
+  sil_ctx c = {X, d, s, nlab, pool, lab, cnt, val, scratch};
+  /* small blocks of the sample: quadratic work per row */
+  tsr__parallel_chunks(n_threads > 0 ? n_threads : 2, s, 64, sil_block, &c);
+  double tot = 0;
+  for (size_t i = 0; i < s; i++) tot += val[i];
+  *out = tot / (double)s;
+  goto done;
+nomem:
+  st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+done:
+  tsr__free(pool);
+  tsr__free(lab);
+  tsr__free(sorted);
+  tsr__free(val);
+  tsr__free(cnt);
+  tsr__free(scratch);
+  return st;
+}
+
+/* ================================================================== ARI */
+
+static int cmp_u64(const void *a, const void *b) {
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
+/* Sum over runs of equal keys of C(run, 2). */
+static double pair_sum(uint64_t *keys, size_t n) {
+  qsort(keys, n, sizeof *keys, cmp_u64);
+  double s = 0;
+  size_t run = 0;
+  for (size_t i = 0; i < n; i++) {
+    run = (i > 0 && keys[i] == keys[i - 1]) ? run + 1 : 1;
+    if (i + 1 == n || keys[i + 1] != keys[i])
+      s += (double)run * (double)(run - 1) / 2;
+  }
+  return s;
+}
+
+tsr_status tsr_cluster_ari(const int *a, const int *b, size_t n, double *out,
+                           tsr_error *err) {
+  if ((!a || !b) && n)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                         "ari: labels must not be NULL");
+  uint64_t *k = tsr__malloc((n ? n : 1) * sizeof *k);
+  if (!k) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  for (size_t i = 0; i < n; i++) k[i] = (uint32_t)a[i];
+  double sa = pair_sum(k, n);
+  for (size_t i = 0; i < n; i++) k[i] = (uint32_t)b[i];
+  double sb = pair_sum(k, n);
+  for (size_t i = 0; i < n; i++)
+    k[i] = ((uint64_t)(uint32_t)a[i] << 32) | (uint32_t)b[i];
+  double sab = pair_sum(k, n);
+  tsr__free(k);
+  double tot = (double)n * (double)(n - (n > 0)) / 2;
+  double expct = tot > 0 ? sa * sb / tot : 0;
+  double mx = 0.5 * (sa + sb);
+  if (mx == expct)
+    *out = 1.0; /* both trivial partitions: identical (sklearn) */
+  else
+    *out = (sab - expct) / (mx - expct);
+  return TSR_OK;
+}

@@ -1,0 +1,97 @@
+/*
+ * features.c - feature transforms of the clustering pipeline: optional
+ * log1p, then robust standardisation (x - median) / IQR. The fitted
+ * parameters are stored with the model (cluster_model.c) so new customers
+ * are transformed the same way. IQR 0 falls back to the standard deviation,
+ * then to 1.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cluster_internal.h"
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+double tsr__quantile_sorted(const double *v, size_t n, double q) {
+  if (n == 0) return NAN;
+  double h = q * (double)(n - 1);
+  size_t lo = (size_t)floor(h);
+  if (lo + 1 >= n) return v[n - 1];
+  double f = h - (double)lo;
+  return v[lo] + f * (v[lo + 1] - v[lo]);
+}
+
+/* Transformed value of one raw value (log1p part only); checks the domain. */
+static tsr_status raw_value(const tsr__feature *f, double x, size_t row,
+                            double *out, tsr_error *err) {
+  if (!isfinite(x))
+    return tsr_error_set(err, TSR_ERANGE, NULL, (int64_t)row + 1, 0, f->name,
+                         "expected a finite number, got %g", x);
+  if (f->log1p) {
+    if (x <= -1)
+      return tsr_error_set(
+          err, TSR_ERANGE, NULL, (int64_t)row + 1, 0, f->name,
+          "log1p needs values > -1, got %.17g (use --transform standardize)",
+          x);
+    x = log1p(x);
+  }
+  *out = x;
+  return TSR_OK;
+}
+
+tsr_status tsr__features_apply(const tsr__feature *feats, size_t d,
+                               const double *const *cols, size_t n, double *Z,
+                               tsr_error *err) {
+  for (size_t j = 0; j < d; j++) {
+    const tsr__feature *f = &feats[j];
+    for (size_t i = 0; i < n; i++) {
+      double v = 0;
+      tsr_status st = raw_value(f, cols[j][i], i, &v, err);
+      if (st != TSR_OK) return st;
+      Z[i * d + j] = (v - f->center) / f->scale;
+    }
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr__features_fit(tsr__feature *feats, size_t d, unsigned transform,
+                             const double *const *cols, size_t n, double *Z,
+                             tsr_error *err) {
+  double *tmp = NULL;
+  if (transform & TSR_XFORM_STANDARDIZE) {
+    tmp = tsr__malloc(n * sizeof *tmp);
+    if (!tmp) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  for (size_t j = 0; j < d; j++) {
+    tsr__feature *f = &feats[j];
+    f->log1p = (transform & TSR_XFORM_LOG1P) != 0;
+    f->center = 0;
+    f->scale = 1;
+    if (!tmp) continue;
+    double mean = 0;
+    for (size_t i = 0; i < n; i++) {
+      tsr_status st = raw_value(f, cols[j][i], i, &tmp[i], err);
+      if (st != TSR_OK) {
+        tsr__free(tmp);
+        return st;
+      }
+      mean += tmp[i];
+    }
+    mean /= (double)n;
+    double var = 0;
+    for (size_t i = 0; i < n; i++) var += (tmp[i] - mean) * (tmp[i] - mean);
+    double sd = n > 1 ? sqrt(var / (double)(n - 1)) : 0;
+    qsort(tmp, n, sizeof *tmp, cmp_double);
+    double med = tsr__quantile_sorted(tmp, n, 0.5);
+    double iqr = tsr__quantile_sorted(tmp, n, 0.75) -
+                 tsr__quantile_sorted(tmp, n, 0.25);
+    f->center = med;
+    f->scale = iqr > 0 ? iqr : (sd > 0 ? sd : 1);
+  }
+  tsr__free(tmp);
+  return tsr__features_apply(feats, d, cols, n, Z, err);
+}

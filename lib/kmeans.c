@@ -1,0 +1,448 @@
+/*
+ * kmeans.c - k-means clustering: greedy k-means++ seeding (Arthur &
+ * Vassilvitskii 2007; 2 + floor(ln k) local trials as scikit-learn), Lloyd
+ * iterations accelerated with Hamerly's bounds (Hamerly 2010, "Making
+ * k-means even faster", Alg. 2), several restarts keeping the lowest
+ * inertia. Tolerance as scikit-learn: tol * mean per-feature variance,
+ * compared with the sum of squared centre shifts.
+ */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "cluster_internal.h"
+
+/* ================================================================ seeding */
+
+typedef struct pp_ctx {
+  const double *X;
+  size_t d;
+  double *closest;      /* n: squared distance to the nearest chosen centre */
+  const size_t *cand;   /* trial candidate rows */
+  size_t ntrial;
+  double *bpot;         /* nblocks x ntrial */
+  double *bsum;         /* nblocks: block sums of closest */
+  size_t best;          /* candidate adopted (update pass) */
+} pp_ctx;
+
+/* Potential of each trial candidate over one block. */
+TSR__INLINE void pp_trial_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                             size_t d) {
+  pp_ctx *c = vc;
+  for (size_t t = 0; t < c->ntrial; t++) {
+    const double *q = c->X + c->cand[t] * d;
+    double s = 0;
+    for (size_t i = lo; i < hi; i++) {
+      double dd = tsr__sqdist(c->X + i * d, q, d);
+      s += dd < c->closest[i] ? dd : c->closest[i];
+    }
+    c->bpot[b * c->ntrial + t] = s;
+  }
+}
+
+static void pp_trial_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(pp_trial_block_d, ((pp_ctx *)vc)->d, vc, b, lo, hi)
+}
+
+/* Adopts candidate c->best: closest = min(closest, dist), block sums. */
+TSR__INLINE void pp_update_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                             size_t d) {
+  pp_ctx *c = vc;
+  const double *q = c->X + c->best * d;
+  double s = 0;
+  for (size_t i = lo; i < hi; i++) {
+    double dd = tsr__sqdist(c->X + i * d, q, d);
+    if (dd < c->closest[i]) c->closest[i] = dd;
+    s += c->closest[i];
+  }
+  c->bsum[b] = s;
+}
+
+static void pp_update_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(pp_update_block_d, ((pp_ctx *)vc)->d, vc, b, lo, hi)
+}
+
+/* Row whose cumulative sum of closest first reaches v (searchsorted left),
+ * walking the block sums first. */
+static size_t pp_search(const pp_ctx *c, size_t n, double v) {
+  size_t nb = tsr__nblocks(n);
+  double cum = 0;
+  size_t b = 0;
+  for (; b + 1 < nb; b++) {
+    if (cum + c->bsum[b] >= v) break;
+    cum += c->bsum[b];
+  }
+  size_t lo = b * TSR__BLOCK, hi = lo + TSR__BLOCK;
+  if (hi > n) hi = n;
+  for (size_t i = lo; i < hi; i++) {
+    cum += c->closest[i];
+    if (cum >= v) return i;
+  }
+  return n - 1;
+}
+
+static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
+                           tsr__rng *rng, int nthr, double *centers,
+                           double *closest) {
+  size_t ntrial = 2 + (size_t)floor(log((double)k));
+  size_t nb = tsr__nblocks(n);
+  size_t cand[64];
+  if (ntrial > 64) ntrial = 64;
+  double *bpot = tsr__malloc(nb * ntrial * sizeof *bpot);
+  double *bsum = tsr__malloc(nb * sizeof *bsum);
+  if (!bpot || !bsum) {
+    tsr__free(bpot);
+    tsr__free(bsum);
+    return TSR_ENOMEM;
+  }
+  pp_ctx c = {X, d, closest, cand, ntrial, bpot, bsum, 0};
+  size_t first = tsr__rng_below(rng, n);
+  memcpy(centers, X + first * d, d * sizeof *centers);
+  for (size_t i = 0; i < n; i++) closest[i] = DBL_MAX;
+  c.best = first;
+  tsr__parallel_blocks(nthr, n, pp_update_block, &c);
+  double pot = 0;
+  for (size_t b = 0; b < nb; b++) pot += bsum[b];
+  for (size_t j = 1; j < k; j++) {
+    for (size_t t = 0; t < ntrial; t++)
+      cand[t] = pp_search(&c, n, tsr__rng_unif(rng) * pot);
+    tsr__parallel_blocks(nthr, n, pp_trial_block, &c);
+    size_t best = 0;
+    double bestpot = DBL_MAX;
+    for (size_t t = 0; t < ntrial; t++) {
+      double s = 0;
+      for (size_t b = 0; b < nb; b++) s += bpot[b * ntrial + t];
+      if (s < bestpot) {
+        bestpot = s;
+        best = t;
+      }
+    }
+    c.best = cand[best];
+    memcpy(centers + j * d, X + cand[best] * d, d * sizeof *centers);
+    tsr__parallel_blocks(nthr, n, pp_update_block, &c);
+    pot = 0;
+    for (size_t b = 0; b < nb; b++) pot += bsum[b];
+  }
+  tsr__free(bpot);
+  tsr__free(bsum);
+  return TSR_OK;
+}
+
+/* ================================================================ Hamerly */
+
+typedef struct hm_ctx {
+  const double *X;
+  size_t d, k;
+  const double *C;   /* k x d current centres */
+  const double *s;   /* k: half distance to the nearest other centre */
+  const double *p;   /* k: movement of each centre in the last update */
+  size_t r1;         /* centre that moved most; p2 = second largest */
+  double p1, p2;
+  int first;         /* 1: initialise bounds with a full scan */
+  int *a;            /* n labels */
+  double *u, *l;     /* n upper / lower bounds (Euclidean, not squared) */
+  double *bsum;      /* nblocks x k x d */
+  double *bcnt;      /* nblocks x k */
+  size_t *bchg;      /* nblocks: labels changed */
+  double *binert;    /* nblocks (final pass) */
+} hm_ctx;
+
+/* Nearest and second-nearest centre of x (squared distances). */
+TSR__INLINE void two_nearest(const double *x, const double *C, size_t k, size_t d,
+                        size_t *j1, double *d1, double *d2) {
+  double b1 = DBL_MAX, b2 = DBL_MAX;
+  size_t bj = 0;
+  for (size_t j = 0; j < k; j++) {
+    double dd = tsr__sqdist(x, C + j * d, d);
+    if (dd < b1) {
+      b2 = b1;
+      b1 = dd;
+      bj = j;
+    } else if (dd < b2) {
+      b2 = dd;
+    }
+  }
+  *j1 = bj;
+  *d1 = b1;
+  *d2 = b2;
+}
+
+/* One Hamerly assignment pass over a block plus the block's centre sums. */
+TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                             size_t d) {
+  hm_ctx *c = vc;
+  size_t k = c->k, chg = 0;
+  double *sum = c->bsum + b * k * d, *cnt = c->bcnt + b * k;
+  memset(sum, 0, k * d * sizeof *sum);
+  memset(cnt, 0, k * sizeof *cnt);
+  for (size_t i = lo; i < hi; i++) {
+    const double *x = c->X + i * d;
+    if (c->first) {
+      size_t j1;
+      double d1, d2;
+      two_nearest(x, c->C, k, d, &j1, &d1, &d2);
+      c->a[i] = (int)j1;
+      c->u[i] = sqrt(d1);
+      c->l[i] = k > 1 ? sqrt(d2) : DBL_MAX;
+      chg++;
+    } else {
+      size_t ai = (size_t)c->a[i];
+      c->u[i] += c->p[ai];
+      c->l[i] -= ai == c->r1 ? c->p2 : c->p1;
+      double m = c->s[ai] > c->l[i] ? c->s[ai] : c->l[i];
+      if (c->u[i] > m) {
+        c->u[i] = sqrt(tsr__sqdist(x, c->C + ai * d, d));
+        if (c->u[i] > m) {
+          size_t j1;
+          double d1, d2;
+          two_nearest(x, c->C, k, d, &j1, &d1, &d2);
+          if (j1 != ai) {
+            c->a[i] = (int)j1;
+            chg++;
+          }
+          c->u[i] = sqrt(d1);
+          c->l[i] = k > 1 ? sqrt(d2) : DBL_MAX;
+        }
+      }
+    }
+    size_t ai = (size_t)c->a[i];
+    double *sj = sum + ai * d;
+    for (size_t t = 0; t < d; t++) sj[t] += x[t];
+    cnt[ai] += 1;
+  }
+  c->bchg[b] = chg;
+}
+
+static void hm_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(hm_block_d, ((hm_ctx *)vc)->d, vc, b, lo, hi)
+}
+
+/* Exact labels and inertia with the final centres. */
+TSR__INLINE void final_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                             size_t d) {
+  hm_ctx *c = vc;
+  double s = 0;
+  for (size_t i = lo; i < hi; i++) {
+    size_t j1;
+    double d1, d2;
+    two_nearest(c->X + i * d, c->C, c->k, d, &j1, &d1, &d2);
+    c->a[i] = (int)j1;
+    s += d1;
+  }
+  c->binert[b] = s;
+}
+
+static void final_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(final_block_d, ((hm_ctx *)vc)->d, vc, b, lo, hi)
+}
+
+typedef struct km_work {
+  int *a;
+  double *u, *l, *closest, *bsum, *bcnt, *binert, *C, *Cnew, *s, *p;
+  size_t *bchg;
+} km_work;
+
+static void work_free(km_work *w) {
+  tsr__free(w->a);
+  tsr__free(w->u);
+  tsr__free(w->l);
+  tsr__free(w->closest);
+  tsr__free(w->bsum);
+  tsr__free(w->bcnt);
+  tsr__free(w->binert);
+  tsr__free(w->C);
+  tsr__free(w->Cnew);
+  tsr__free(w->s);
+  tsr__free(w->p);
+  tsr__free(w->bchg);
+}
+
+/* One k-means run from k-means++ seeding; writes C, a, *inertia. */
+static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
+                         size_t max_iter, double tol_abs, tsr__rng *rng,
+                         int nthr, km_work *w, double *inertia,
+                         size_t *n_iter) {
+  tsr_status st = kmeanspp(X, n, d, k, rng, nthr, w->C, w->closest);
+  if (st != TSR_OK) return st;
+  size_t nb = tsr__nblocks(n);
+  hm_ctx c;
+  memset(&c, 0, sizeof c);
+  c.X = X;
+  c.d = d;
+  c.k = k;
+  c.C = w->C;
+  c.s = w->s;
+  c.p = w->p;
+  c.a = w->a;
+  c.u = w->u;
+  c.l = w->l;
+  c.bsum = w->bsum;
+  c.bcnt = w->bcnt;
+  c.bchg = w->bchg;
+  c.binert = w->binert;
+  c.first = 1;
+  size_t it = 0;
+  for (; it < max_iter; it++) {
+    /* s[j] = half the distance from centre j to its nearest other centre */
+    for (size_t j = 0; j < k; j++) {
+      double m = DBL_MAX;
+      for (size_t t = 0; t < k; t++)
+        if (t != j) {
+          double dd = tsr__sqdist(w->C + j * d, w->C + t * d, d);
+          if (dd < m) m = dd;
+        }
+      w->s[j] = k > 1 ? 0.5 * sqrt(m) : DBL_MAX;
+    }
+    tsr__parallel_blocks(nthr, n, hm_block, &c);
+    size_t chg = 0;
+    for (size_t b = 0; b < nb; b++) chg += w->bchg[b];
+    /* new centres: reduce the block sums in block order */
+    memset(w->Cnew, 0, k * d * sizeof *w->Cnew);
+    double *cnt = w->closest; /* reuse as k counts (closest no longer used) */
+    memset(cnt, 0, k * sizeof *cnt);
+    for (size_t b = 0; b < nb; b++) {
+      for (size_t j = 0; j < k * d; j++) w->Cnew[j] += w->bsum[b * k * d + j];
+      for (size_t j = 0; j < k; j++) cnt[j] += w->bcnt[b * k + j];
+    }
+    size_t relocated = 0;
+    for (size_t j = 0; j < k; j++) {
+      if (cnt[j] > 0) {
+        for (size_t t = 0; t < d; t++) w->Cnew[j * d + t] /= cnt[j];
+        continue;
+      }
+      /* empty cluster: move it to the point farthest from its centre
+       * (bounds stay valid: the move is counted in p[j]) */
+      double far = -1;
+      size_t fi = 0;
+      for (size_t i = 0; i < n; i++) {
+        double dd = tsr__sqdist(X + i * d, w->C + (size_t)w->a[i] * d, d);
+        int taken = 0;
+        for (size_t q = 0; q < j; q++)
+          if (cnt[q] == 0 && !memcmp(w->Cnew + q * d, X + i * d,
+                                     d * sizeof(double)))
+            taken = 1;
+        if (dd > far && !taken) {
+          far = dd;
+          fi = i;
+        }
+      }
+      memcpy(w->Cnew + j * d, X + fi * d, d * sizeof(double));
+      relocated++;
+    }
+    double shift = 0, p1 = 0, p2 = 0;
+    size_t r1 = 0;
+    for (size_t j = 0; j < k; j++) {
+      double dd = tsr__sqdist(w->C + j * d, w->Cnew + j * d, d);
+      shift += dd;
+      w->p[j] = sqrt(dd);
+      if (w->p[j] > p1) {
+        p2 = p1;
+        p1 = w->p[j];
+        r1 = j;
+      } else if (w->p[j] > p2) {
+        p2 = w->p[j];
+      }
+    }
+    memcpy(w->C, w->Cnew, k * d * sizeof *w->C);
+    c.r1 = r1;
+    c.p1 = p1;
+    c.p2 = p2;
+    int was_first = c.first;
+    c.first = 0;
+    if (!was_first && chg == 0 && relocated == 0) {
+      it++;
+      break; /* strict convergence: labels unchanged */
+    }
+    if (shift <= tol_abs) {
+      it++;
+      break;
+    }
+  }
+  tsr__parallel_blocks(nthr, n, final_block, &c);
+  double s = 0;
+  for (size_t b = 0; b < nb; b++) s += w->binert[b];
+  *inertia = s;
+  *n_iter = it;
+  return TSR_OK;
+}
+
+tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
+                          const tsr_cluster_opts *opts, double *centers,
+                          int *labels, double *inertia, size_t *n_iter,
+                          tsr_error *err) {
+  tsr_cluster_opts def;
+  if (!opts) {
+    tsr_cluster_opts_init(&def);
+    opts = &def;
+  }
+  if (!X || !centers || d == 0)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                         "kmeans: X and centers must not be NULL, d >= 1");
+  if (k < 1 || k > n)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k",
+                         "expected a value in [1, %zu] (rows), got %zu", n,
+                         k);
+  size_t n_init = opts->n_init ? opts->n_init : 10;
+  size_t max_iter = opts->max_iter ? opts->max_iter : 300;
+  double tol = opts->tol >= 0 ? opts->tol : 1e-4;
+  int nthr = opts->n_threads > 0 ? opts->n_threads : 2;
+  /* tolerance relative to the mean per-feature variance (sklearn) */
+  double mv = 0;
+  for (size_t t = 0; t < d; t++) {
+    double m = 0, v = 0;
+    for (size_t i = 0; i < n; i++) m += X[i * d + t];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+      double z = X[i * d + t] - m;
+      v += z * z;
+    }
+    mv += v / (double)n;
+  }
+  double tol_abs = tol * mv / (double)d;
+  size_t nb = tsr__nblocks(n);
+  km_work w;
+  memset(&w, 0, sizeof w);
+  w.a = tsr__malloc(n * sizeof *w.a);
+  w.u = tsr__malloc(n * sizeof *w.u);
+  w.l = tsr__malloc(n * sizeof *w.l);
+  w.closest = tsr__malloc((n > k ? n : k) * sizeof *w.closest);
+  w.bsum = tsr__malloc(nb * k * d * sizeof *w.bsum);
+  w.bcnt = tsr__malloc(nb * k * sizeof *w.bcnt);
+  w.binert = tsr__malloc(nb * sizeof *w.binert);
+  w.bchg = tsr__malloc(nb * sizeof *w.bchg);
+  w.C = tsr__malloc(k * d * sizeof *w.C);
+  w.Cnew = tsr__malloc(k * d * sizeof *w.Cnew);
+  w.s = tsr__malloc(k * sizeof *w.s);
+  w.p = tsr__malloc(k * sizeof *w.p);
+  if (!w.a || !w.u || !w.l || !w.closest || !w.bsum || !w.bcnt || !w.binert ||
+      !w.bchg || !w.C || !w.Cnew || !w.s || !w.p) {
+    work_free(&w);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  double best = DBL_MAX;
+  size_t best_it = 0;
+  for (size_t r = 0; r < n_init; r++) {
+    tsr__rng rng;
+    tsr__rng_seed(&rng, opts->seed, r + 1);
+    double in;
+    size_t it;
+    tsr_status st = km_run(X, n, d, k, max_iter, tol_abs, &rng, nthr, &w, &in,
+                           &it);
+    if (st != TSR_OK) {
+      work_free(&w);
+      return tsr_error_set(err, st, NULL, 0, 0, NULL, "out of memory");
+    }
+    if (opts->progress) opts->progress(opts->progress_ud, "kmeans",
+                                       (double)(r + 1) / (double)n_init);
+    if (in < best) {
+      best = in;
+      best_it = it;
+      memcpy(centers, w.C, k * d * sizeof *centers);
+      if (labels) memcpy(labels, w.a, n * sizeof *labels);
+    }
+  }
+  work_free(&w);
+  if (inertia) *inertia = best;
+  if (n_iter) *n_iter = best_it;
+  return TSR_OK;
+}

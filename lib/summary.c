@@ -1,0 +1,310 @@
+/*
+ * summary.c - per-customer frequency/recency/T/monetary summary (see
+ * tessera/summary.h for the exact semantics, which follow lifetimes'
+ * summary_data_from_transaction_data and calibration_and_holdout_data).
+ */
+#include "internal.h"
+#include "tessera/datetime.h"
+#include "tessera/summary.h"
+
+#include <string.h>
+
+void tsr_summary_opts_init(tsr_summary_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->freq = TSR_FREQ_D;
+  o->multiplier = 1;
+  o->end_day = TSR_DAY_NONE;
+  o->cal_end_day = TSR_DAY_NONE;
+  o->refunds = TSR_REFUNDS_EXCLUDE;
+}
+
+tsr_status tsr_freq_parse(const char *s, tsr_freq *out) {
+  if (!strcmp(s, "D") || !strcmp(s, "d")) *out = TSR_FREQ_D;
+  else if (!strcmp(s, "W") || !strcmp(s, "w")) *out = TSR_FREQ_W;
+  else if (!strcmp(s, "M") || !strcmp(s, "m")) *out = TSR_FREQ_M;
+  else return TSR_EINVAL;
+  return TSR_OK;
+}
+
+static int64_t floordiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) q--;
+  return q;
+}
+
+/* Period number of a day. W: weeks Monday..Sunday (1970-01-01 is a Thursday,
+ * so day -3 is a Monday). M: months since 1970-01. */
+static int64_t period_of(tsr_freq f, int64_t day) {
+  switch (f) {
+    case TSR_FREQ_D:
+      return day;
+    case TSR_FREQ_W:
+      return floordiv(day + 3, 7);
+    case TSR_FREQ_M: {
+      int64_t y;
+      unsigned m, d;
+      tsr_civil_from_days(day, &y, &m, &d);
+      return (y - 1970) * 12 + (int64_t)m - 1;
+    }
+  }
+  return day;
+}
+
+tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opts,
+                               tsr_summary **out, tsr_error *err) {
+  *out = NULL;
+  tsr_summary_opts o;
+  if (opts) o = *opts;
+  else tsr_summary_opts_init(&o);
+  if (!(o.multiplier > 0))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "freq-multiplier",
+                         "expected a number > 0, got %g", o.multiplier);
+  size_t n = tsr_ledger_ncustomers(lg);
+  int64_t end = o.end_day;
+  if (end == TSR_DAY_NONE) {
+    int any = 0;
+    for (size_t i = 0; i < n; i++) {
+      size_t k;
+      const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &k);
+      for (size_t j = k; j-- > 0;)
+        if (e[j].ntx) {
+          if (!any || e[j].day > end) end = e[j].day;
+          any = 1;
+          break;
+        }
+    }
+    if (!any)
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL,
+                           "no purchases: every accepted row is a refund or there are no rows");
+  }
+  int split = o.cal_end_day != TSR_DAY_NONE;
+  if (split && o.cal_end_day >= end) {
+    char a[11], b[11];
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "calibration-end",
+                         "expected a date before the observation end %s, got %s",
+                         tsr_day_format(end, a), tsr_day_format(o.cal_end_day, b));
+  }
+  int64_t cal_end = split ? o.cal_end_day : end;
+  const int64_t p_end = period_of(o.freq, end);
+  const int64_t p_cal = period_of(o.freq, cal_end);
+
+  tsr_summary *s = tsr__calloc(1, sizeof *s);
+  if (!s) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  s->rows = tsr__calloc(n ? n : 1, sizeof *s->rows);
+  if (!s->rows) {
+    tsr__free(s);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  s->has_holdout = split;
+  s->end_day = end;
+  s->cal_end_day = split ? cal_end : TSR_DAY_NONE;
+  s->opts = o;
+  const double mult = o.multiplier;
+  const int net = o.refunds == TSR_REFUNDS_NET;
+
+  for (size_t i = 0; i < n; i++) {
+    size_t k;
+    const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &k);
+    tsr_summary_row r;
+    memset(&r, 0, sizeof r);
+    r.customer_id = tsr_ledger_customer(lg, i);
+    /* calibration periods: walk entries, merging days of one period */
+    int64_t first_p = 0, last_p = 0, cur_p = INT64_MIN;
+    int64_t nper = 0;
+    double first_amt = 0, total_amt = 0, cur_amt = 0;
+    int64_t ho_per = 0, ho_cur = INT64_MIN, ho_tx = 0;
+    double ho_amt = 0;
+    int64_t first_day = -1, last_day = -1;
+    for (size_t j = 0; j < k; j++) {
+      int64_t p = period_of(o.freq, e[j].day);
+      if (p > p_end) break; /* period starts after the observation end */
+      double amt = e[j].amount + (net ? e[j].refund : 0);
+      if (e[j].ntx || net) {
+        r.revenue += amt;
+      }
+      r.n_refunds += e[j].nrefund;
+      r.refund_amount += e[j].refund;
+      if (!e[j].ntx) {
+        /* refund-only day: netted into the current period's spend */
+        if (net && p <= p_cal && nper > 0) {
+          cur_amt += e[j].refund;
+          total_amt += e[j].refund;
+          if (nper == 1) first_amt += e[j].refund;
+        } else if (net && p > p_cal && ho_per > 0) {
+          ho_amt += e[j].refund;
+        }
+        continue;
+      }
+      r.n_transactions += e[j].ntx;
+      r.active_days++;
+      if (first_day < 0) first_day = e[j].day;
+      last_day = e[j].day;
+      if (p <= p_cal) {
+        if (p != cur_p) {
+          if (nper == 0) first_p = p;
+          nper++;
+          cur_p = p;
+          cur_amt = 0;
+        }
+        cur_amt += amt;
+        total_amt += amt;
+        if (nper == 1) first_amt += amt;
+        last_p = p;
+      } else {
+        if (nper == 0) break; /* no calibration purchase: not in the summary */
+        if (p != ho_cur) {
+          ho_per++;
+          ho_cur = p;
+        }
+        ho_tx += e[j].ntx + (net ? e[j].nrefund : 0);
+        ho_amt += amt;
+      }
+    }
+    (void)cur_amt;
+    if (nper == 0) {
+      if (r.n_refunds) s->excluded_refund_only++;
+      continue;
+    }
+    r.frequency = (double)(nper - 1);
+    r.recency = (double)(last_p - first_p) / mult;
+    r.T = (double)(p_cal - first_p) / mult;
+    r.monetary_value = nper > 1 ? (total_amt - first_amt) / (double)(nper - 1) : 0.0;
+    r.first_day = first_day;
+    r.last_day = last_day;
+    if (split) {
+      r.frequency_holdout = (double)ho_per;
+      r.monetary_value_holdout = ho_tx > 0 ? ho_amt / (double)ho_tx : 0.0;
+      r.duration_holdout = (double)(p_end - p_cal) / mult;
+    }
+    s->rows[s->n++] = r;
+  }
+  if (s->n == 0) {
+    tsr_summary_free(s);
+    return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL,
+                         "no customer has a purchase by the observation end");
+  }
+  *out = s;
+  return TSR_OK;
+}
+
+void tsr_summary_free(tsr_summary *s) {
+  if (!s) return;
+  tsr__free(s->rows);
+  tsr__free(s);
+}
+
+/* Appends the CSV text of an id: quoted when it holds a delimiter, quote or
+ * line end. */
+static size_t put_id(char *o, const char *id) {
+  size_t n = 0;
+  int q = 0;
+  for (const char *p = id; *p; p++)
+    if (*p == ',' || *p == '"' || *p == '\r' || *p == '\n') q = 1;
+  if (!q) {
+    size_t k = strlen(id);
+    memcpy(o, id, k);
+    return k;
+  }
+  o[n++] = '"';
+  for (const char *p = id; *p; p++) {
+    if (*p == '"') o[n++] = '"';
+    o[n++] = *p;
+  }
+  o[n++] = '"';
+  return n;
+}
+
+static size_t put_dbl(char *o, double v) {
+  char b[32];
+  tsr__fmt_double(v, b);
+  size_t k = strlen(b);
+  memcpy(o, b, k);
+  return k;
+}
+
+static void put_num(FILE *f, double v) {
+  char b[32];
+  fputs(tsr__fmt_double(v, b), f);
+}
+
+tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extras, tsr_error *err) {
+  if (s->has_holdout)
+    fputs("customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,frequency_holdout,"
+          "monetary_value_holdout,duration_holdout", f);
+  else
+    fputs("customer_id,frequency,recency,T,monetary_value", f);
+  if (extras) fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds", f);
+  fputc('\n', f);
+  /* one line: id (quoted: <= 2 * TSR_INGEST_MAX_ID + 2) + 8 numbers +
+   * counts and dates */
+  char line[2 * TSR_INGEST_MAX_ID + 512];
+  for (size_t i = 0; i < s->n; i++) {
+    const tsr_summary_row *r = &s->rows[i];
+    size_t o = put_id(line, r->customer_id);
+    double v[7] = {r->frequency, r->recency, r->T, r->monetary_value, r->frequency_holdout,
+                   r->monetary_value_holdout, r->duration_holdout};
+    int nv = s->has_holdout ? 7 : 4;
+    for (int k = 0; k < nv; k++) {
+      line[o++] = ',';
+      o += put_dbl(line + o, v[k]);
+    }
+    if (extras) {
+      char d1[11], d2[11];
+      line[o++] = ',';
+      o += put_dbl(line + o, r->revenue);
+      o += (size_t)snprintf(line + o, sizeof line - o, ",%lld,%lld,%s,%s,%lld",
+                            (long long)r->n_transactions, (long long)r->active_days,
+                            tsr_day_format(r->first_day, d1), tsr_day_format(r->last_day, d2),
+                            (long long)r->n_refunds);
+    }
+    line[o++] = '\n';
+    fwrite(line, 1, o, f);
+  }
+  if (ferror(f)) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error");
+  return TSR_OK;
+}
+
+static void put_json_str(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+    else if (*p < 0x20) fprintf(f, "\\u%04x", *p);
+    else fputc(*p, f);
+  }
+  fputc('"', f);
+}
+
+tsr_status tsr_summary_write_json(const tsr_summary *s, FILE *f, int extras, tsr_error *err) {
+  static const char *const plain[] = {"frequency", "recency", "T", "monetary_value"};
+  static const char *const split[] = {"frequency_cal", "recency_cal", "T_cal",
+                                      "monetary_value_cal", "frequency_holdout",
+                                      "monetary_value_holdout", "duration_holdout"};
+  fputs("[", f);
+  for (size_t i = 0; i < s->n; i++) {
+    const tsr_summary_row *r = &s->rows[i];
+    fputs(i ? ",\n{" : "\n{", f);
+    fputs("\"customer_id\":", f);
+    put_json_str(f, r->customer_id);
+    double v[7] = {r->frequency, r->recency, r->T, r->monetary_value, r->frequency_holdout,
+                   r->monetary_value_holdout, r->duration_holdout};
+    int nv = s->has_holdout ? 7 : 4;
+    for (int k = 0; k < nv; k++) {
+      fprintf(f, ",\"%s\":", s->has_holdout ? split[k] : plain[k]);
+      put_num(f, v[k]);
+    }
+    if (extras) {
+      char d1[11], d2[11];
+      fputs(",\"revenue\":", f);
+      put_num(f, r->revenue);
+      fprintf(f, ",\"n_transactions\":%lld,\"active_days\":%lld,\"first_purchase\":\"%s\","
+              "\"last_purchase\":\"%s\",\"refunds\":%lld",
+              (long long)r->n_transactions, (long long)r->active_days,
+              tsr_day_format(r->first_day, d1), tsr_day_format(r->last_day, d2),
+              (long long)r->n_refunds);
+    }
+    fputc('}', f);
+  }
+  fputs("\n]\n", f);
+  if (ferror(f)) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error");
+  return TSR_OK;
+}

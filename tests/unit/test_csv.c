@@ -1,0 +1,230 @@
+/* test_csv.c - the streaming CSV reader: RFC 4180 cases, limits, resync. */
+#include "tsr_test.h"
+
+typedef struct {
+  char fields[16][64];
+  size_t nf;
+  int64_t line;
+  tsr_status st;
+  char err[256];
+} got_rec;
+
+/* Reads all records of buf into out (max 32); returns the count. */
+static size_t read_all(const char *buf, size_t len, int delim, size_t max_field,
+                       got_rec *out) {
+  tsr_csv_opts o;
+  tsr_csv_opts_init(&o);
+  o.delim = delim;
+  if (max_field) o.max_field = max_field;
+  tsr_csv *c;
+  tsr_error e;
+  assert_int_equal(tsr_csv_open_mem(buf, len, "t.csv", &o, &c, &e), TSR_OK);
+  size_t n = 0;
+  for (;;) {
+    tsr_csv_record r;
+    tsr_error_clear(&e);
+    tsr_status st = tsr_csv_next(c, &r, &e);
+    if (st == TSR_ENOTFOUND) break;
+    assert_true(n < 32);
+    got_rec *g = &out[n++];
+    memset(g, 0, sizeof *g);
+    g->st = st;
+    g->line = r.line;
+    if (st != TSR_OK) {
+      tsr_error_format(&e, g->err, sizeof g->err);
+      continue;
+    }
+    g->nf = r.nfields;
+    for (size_t k = 0; k < r.nfields && k < 16; k++)
+      snprintf(g->fields[k], sizeof g->fields[k], "%s", r.fields[k].ptr);
+  }
+  tsr_csv_close(c);
+  return n;
+}
+
+static void test_basic(void **state) {
+  (void)state;
+  got_rec g[32];
+  const char *s = "a,b,c\n1,2,3\n";
+  assert_int_equal(read_all(s, strlen(s), ',', 0, g), 2);
+  assert_int_equal(g[0].nf, 3);
+  assert_string_equal(g[1].fields[2], "3");
+  assert_int_equal(g[1].line, 2);
+}
+
+static void test_quotes_crlf_bom(void **state) {
+  (void)state;
+  got_rec g[32];
+  const char *s =
+      "\xEF\xBB\xBFid,note\r\n"
+      "1,\"he said \"\"hi\"\"\"\r\n"
+      "2,\"multi\r\nline\"\r\n"
+      "\r\n"
+      "3,\"a,b\"\r\n"
+      "4,\"\"";
+  size_t n = read_all(s, strlen(s), ',', 0, g);
+  assert_int_equal(n, 5);
+  assert_string_equal(g[0].fields[0], "id");
+  assert_string_equal(g[1].fields[1], "he said \"hi\"");
+  assert_string_equal(g[2].fields[1], "multi\r\nline");
+  assert_int_equal(g[2].line, 3);
+  assert_int_equal(g[3].line, 6); /* after an embedded newline and a blank line */
+  assert_string_equal(g[3].fields[1], "a,b");
+  assert_int_equal(g[4].nf, 2);
+  assert_string_equal(g[4].fields[1], "");
+}
+
+static void test_empty_fields_and_cr(void **state) {
+  (void)state;
+  got_rec g[32];
+  const char *s = ",,\rx,\"\",y\r";
+  size_t n = read_all(s, strlen(s), ',', 0, g);
+  assert_int_equal(n, 2);
+  assert_int_equal(g[0].nf, 3);
+  assert_int_equal(g[1].nf, 3);
+  assert_string_equal(g[1].fields[2], "y");
+  assert_int_equal(g[1].line, 2);
+}
+
+static void test_whitespace_and_tab(void **state) {
+  (void)state;
+  got_rec g[32];
+  const char *s = "  00001   1   19970101  1  11.77\n\n00002 2\t19970112 1 12.00  \n   \n";
+  size_t n = read_all(s, strlen(s), TSR_CSV_WS, 0, g);
+  assert_int_equal(n, 2);
+  assert_int_equal(g[0].nf, 5);
+  assert_string_equal(g[0].fields[4], "11.77");
+  assert_int_equal(g[1].nf, 5);
+  assert_int_equal(g[1].line, 3);
+  const char *t = "a\tb\t\"c\td\"\n";
+  n = read_all(t, strlen(t), '\t', 0, g);
+  assert_int_equal(n, 1);
+  assert_string_equal(g[0].fields[2], "c\td");
+}
+
+static void test_errors_resync(void **state) {
+  (void)state;
+  got_rec g[32];
+  const char *s = "1,\"ab\"x,3\n2,ok\n3,\"never closed\n4,fine\n";
+  size_t n = read_all(s, strlen(s), ',', 0, g);
+  assert_int_equal(n, 4);
+  assert_int_equal(g[0].st, TSR_EPARSE);
+  assert_string_equal(g[0].err, "t.csv:1:7: error: unexpected character after closing quote");
+  assert_int_equal(g[1].st, TSR_OK);
+  assert_string_equal(g[1].fields[1], "ok");
+  /* the unterminated quote runs to EOF: rejected, resume at the next line */
+  assert_int_equal(g[2].st, TSR_EPARSE);
+  assert_string_equal(g[2].err, "t.csv:3:3: error: unterminated quoted field");
+  assert_int_equal(g[3].st, TSR_OK);
+  assert_string_equal(g[3].fields[0], "4");
+  assert_int_equal(g[3].line, 4);
+}
+
+static void test_field_limit(void **state) {
+  (void)state;
+  got_rec g[32];
+  const char *s = "1,abcdefghij\n2,abc\n";
+  size_t n = read_all(s, strlen(s), ',', 5, g);
+  assert_int_equal(n, 2);
+  assert_int_equal(g[0].st, TSR_ELIMIT);
+  assert_string_equal(g[0].err, "t.csv:1:3: error: field longer than 5 bytes");
+  assert_string_equal(g[1].fields[1], "abc");
+}
+
+static void test_literal_quote_in_unquoted(void **state) {
+  (void)state;
+  got_rec g[32];
+  const char *s = "5\" screen,2\n";
+  assert_int_equal(read_all(s, strlen(s), ',', 0, g), 1);
+  assert_string_equal(g[0].fields[0], "5\" screen");
+}
+
+/* A file larger than the read chunk, with records straddling chunk ends. */
+static void test_streaming_file(void **state) {
+  (void)state;
+  size_t nrec = 200000;
+  size_t cap = nrec * 40;
+  char *buf = malloc(cap);
+  size_t len = 0;
+  for (size_t i = 0; i < nrec; i++) {
+    if (i % 3 == 0)
+      len += (size_t)sprintf(buf + len, "%zu,\"q,%zu\"\r\n", i, i);
+    else if (i % 3 == 1)
+      len += (size_t)sprintf(buf + len, "%zu,\"l\n%zu\"\n", i, i);
+    else
+      len += (size_t)sprintf(buf + len, "%zu,p%zu\n", i, i);
+  }
+  char path[64];
+  assert_non_null(tsr_test_tmpfile(buf, len, path, sizeof path));
+  tsr_csv *c;
+  assert_int_equal(tsr_csv_open(path, NULL, &c, NULL), TSR_OK);
+  tsr_csv_record r;
+  size_t i = 0;
+  int64_t line = 1;
+  while (tsr_csv_next(c, &r, NULL) == TSR_OK) {
+    assert_int_equal(r.nfields, 2);
+    assert_int_equal(strtoull(r.fields[0].ptr, NULL, 10), i);
+    assert_int_equal(r.line, line);
+    char want[64];
+    if (i % 3 == 0) sprintf(want, "q,%zu", i);
+    else if (i % 3 == 1) sprintf(want, "l\n%zu", i);
+    else sprintf(want, "p%zu", i);
+    assert_string_equal(r.fields[1].ptr, want);
+    line += (i % 3 == 1) ? 2 : 1;
+    i++;
+  }
+  assert_int_equal(i, nrec);
+  assert_int_equal(tsr_csv_bytes_read(c), (int64_t)len);
+  tsr_csv_close(c);
+  unlink(path);
+  free(buf);
+}
+
+static void test_open_missing(void **state) {
+  (void)state;
+  tsr_csv *c;
+  tsr_error e;
+  assert_int_equal(tsr_csv_open("/nonexistent/x.csv", NULL, &c, &e), TSR_EIO);
+  char b[256];
+  tsr_error_format(&e, b, sizeof b);
+  assert_string_equal(b, "/nonexistent/x.csv: error: cannot open: No such file or directory");
+}
+
+static void test_table(void **state) {
+  (void)state;
+  const char *s = "customer_id,frequency,recency\nA,1,2.5\nB,0,x\n";
+  tsr_table *t;
+  tsr_error e;
+  assert_int_equal(tsr_table_read_mem(s, strlen(s), "s.csv", &t, &e), TSR_OK);
+  assert_int_equal(tsr_table_nrows(t), 2);
+  assert_int_equal(tsr_table_find(t, "recency"), 2);
+  double *v;
+  assert_int_equal(tsr_table_get_double(t, "frequency", &v, &e), TSR_OK);
+  assert_near(v[0], 1.0, 0);
+  free(v);
+  assert_int_equal(tsr_table_get_double(t, "recency", &v, &e), TSR_EPARSE);
+  char b[256];
+  assert_string_equal(tsr_error_format(&e, b, sizeof b),
+                      "s.csv:3:3: error: recency: expected a number, got 'x'");
+  tsr_table_free(t);
+  const char *bad = "a,b\n1\n";
+  assert_int_equal(tsr_table_read_mem(bad, strlen(bad), "s.csv", &t, &e), TSR_EPARSE);
+  assert_string_equal(tsr_error_format(&e, b, sizeof b),
+                      "s.csv:2:1: error: expected 2 fields as in the header, got 1");
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_basic),
+      cmocka_unit_test(test_quotes_crlf_bom),
+      cmocka_unit_test(test_empty_fields_and_cr),
+      cmocka_unit_test(test_whitespace_and_tab),
+      cmocka_unit_test(test_errors_resync),
+      cmocka_unit_test(test_field_limit),
+      cmocka_unit_test(test_literal_quote_in_unquoted),
+      cmocka_unit_test(test_streaming_file),
+      cmocka_unit_test(test_open_missing),
+      cmocka_unit_test(test_table),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,89 @@
+/* test_features.c - feature transforms: log1p, robust standardisation
+ * (median / IQR, numpy's linear quantiles), fallbacks, domain errors, and
+ * the transform stored in the model reapplied to new rows. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cluster_internal.h"
+#include "cluster_test_util.h"
+
+static void quantiles_like_numpy(void **state) {
+  (void)state;
+  double v[] = {1, 2, 3, 4, 10};
+  /* numpy.quantile([1,2,3,4,10], [.25,.5,.75]) = 2, 3, 4 */
+  assert_true(tsr__quantile_sorted(v, 5, 0.25) == 2);
+  assert_true(tsr__quantile_sorted(v, 5, 0.5) == 3);
+  assert_true(tsr__quantile_sorted(v, 5, 0.75) == 4);
+  double w[] = {1, 2, 3, 4};
+  /* numpy: 1.75, 2.5, 3.25 */
+  assert_true(fabs(tsr__quantile_sorted(w, 4, 0.25) - 1.75) < 1e-15);
+  assert_true(fabs(tsr__quantile_sorted(w, 4, 0.75) - 3.25) < 1e-15);
+}
+
+static void robust_standardisation(void **state) {
+  (void)state;
+  double a[] = {1, 2, 3, 4, 10}, b[] = {5, 5, 5, 5, 5}, c[] = {0, 0, 0, 0, 8};
+  const double *cols[] = {a, b, c};
+  tsr__feature f[3] = {{"a", 0, 0, 0}, {"b", 0, 0, 0}, {"c", 0, 0, 0}};
+  double Z[15];
+  assert_int_equal(tsr__features_fit(f, 3, TSR_XFORM_STANDARDIZE, cols, 5, Z, NULL), TSR_OK);
+  assert_true(f[0].center == 3 && f[0].scale == 2); /* median 3, IQR 4-2 */
+  assert_true(Z[4 * 3] == 3.5);                      /* (10-3)/2 */
+  assert_true(f[1].center == 5 && f[1].scale == 1);  /* constant: scale 1 */
+  /* IQR 0: falls back to the sample standard deviation sqrt(12.8) */
+  assert_true(f[2].center == 0 && fabs(f[2].scale - sqrt(12.8)) < 1e-12);
+  /* log1p then standardise */
+  assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE, cols, 5, Z, NULL), TSR_OK);
+  assert_true(f[0].log1p == 1);
+  assert_true(fabs(f[0].center - log1p(3)) < 1e-15);
+  assert_true(fabs(f[0].scale - (log1p(4) - log1p(2))) < 1e-15);
+  assert_true(fabs(Z[0] - (log1p(1) - log1p(3)) / (log1p(4) - log1p(2))) < 1e-15);
+  /* none: identity */
+  assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_NONE, cols, 5, Z, NULL), TSR_OK);
+  assert_true(Z[0] == 1 && Z[4] == 10);
+}
+
+static void apply_new_rows(void **state) {
+  (void)state;
+  double a[] = {1, 2, 3, 4, 10}, z[5];
+  const double *cols[] = {a};
+  tsr__feature f[1] = {{"a", 0, 0, 0}};
+  tsr__features_fit(f, 1, TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE, cols, 5, z, NULL);
+  double nw[] = {3, 100}, out[2];
+  const double *nc[] = {nw};
+  assert_int_equal(tsr__features_apply(f, 1, nc, 2, out, NULL), TSR_OK);
+  assert_true(out[0] == 0); /* the training median maps to 0 */
+  assert_true(fabs(out[1] - (log1p(100) - log1p(3)) / f[0].scale) < 1e-15);
+}
+
+static void domain_errors(void **state) {
+  (void)state;
+  double a[] = {1, 2, -1, 4};
+  const double *cols[] = {a};
+  tsr__feature f[1] = {{"frequency", 0, 0, 0}};
+  double Z[4];
+  tsr_error e;
+  assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_LOG1P, cols, 4, Z, &e), TSR_ERANGE);
+  assert_int_equal(e.line, 3);
+  assert_string_equal(e.field, "frequency");
+  assert_string_equal(e.msg, "log1p needs values > -1, got -1 (use --transform standardize)");
+  double b[] = {1, NAN};
+  const double *cb[] = {b};
+  assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_STANDARDIZE, cb, 2, Z, &e), TSR_ERANGE);
+  assert_int_equal(e.line, 2);
+  /* negative values are fine without log1p */
+  assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_STANDARDIZE, cols, 4, Z, NULL), TSR_OK);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(quantiles_like_numpy),
+      cmocka_unit_test(robust_standardisation),
+      cmocka_unit_test(apply_new_rows),
+      cmocka_unit_test(domain_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,192 @@
+/* test_kmeans.c - k-means: recovery of blobs, inertia against many
+ * restarts on CDNOW features, determinism, bad parameters. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "cluster_test_util.h"
+#include "tessera/cluster.h"
+
+static void blobs_recovered(void **state) {
+  (void)state;
+  size_t n = 3000, d = 3, k = 5;
+  double *X = malloc(n * d * sizeof *X), C[5 * 3], inertia;
+  int *truth = malloc(n * sizeof *truth), *lab = malloc(n * sizeof *lab);
+  tu_blobs(n, d, k, 12, 7, X, truth);
+  tsr_cluster_opts o;
+  tsr_cluster_opts_init(&o);
+  o.seed = 3;
+  assert_int_equal(tsr_kmeans_fit(X, n, d, k, &o, C, lab, &inertia, NULL, NULL), TSR_OK);
+  double ari;
+  assert_int_equal(tsr_cluster_ari(truth, lab, n, &ari, NULL), TSR_OK);
+  printf("blobs ARI %.6f inertia %.3f\n", ari, inertia);
+  assert_true(ari >= 0.99);
+  /* inertia close to n*d (unit variance) */
+  assert_true(inertia / (double)(n * d) > 0.9 && inertia / (double)(n * d) < 1.1);
+  free(X);
+  free(truth);
+  free(lab);
+}
+
+/* Exhaustive Lloyd (every distance, no bounds) from plain k-means++ (D^2)
+ * seeding until the labels stop changing: a reference independent of the
+ * library's greedy seeding and Hamerly bounds. */
+static double lloyd_ref(const double *X, size_t n, size_t d, size_t k,
+                        uint64_t seed) {
+  double C[16 * 8], S[16 * 8], cnt[16];
+  double *dist = malloc(n * sizeof *dist);
+  int *lab = malloc(n * sizeof *lab);
+  tu_state = seed;
+  size_t first = (size_t)(tu_unif() * (double)n);
+  memcpy(C, X + first * d, d * sizeof(double));
+  for (size_t i = 0; i < n; i++) dist[i] = INFINITY;
+  for (size_t j = 1; j <= k; j++) {
+    double tot = 0;
+    for (size_t i = 0; i < n; i++) {
+      double s = 0;
+      for (size_t t = 0; t < d; t++) s += pow(X[i * d + t] - C[(j - 1) * d + t], 2);
+      if (s < dist[i]) dist[i] = s;
+      tot += dist[i];
+    }
+    if (j == k) break;
+    double u = tu_unif() * tot, c = 0;
+    size_t pick = n - 1;
+    for (size_t i = 0; i < n; i++) {
+      c += dist[i];
+      if (c >= u) {
+        pick = i;
+        break;
+      }
+    }
+    memcpy(C + j * d, X + pick * d, d * sizeof(double));
+  }
+  for (size_t i = 0; i < n; i++) lab[i] = -1;
+  double in = 0;
+  for (int it = 0; it < 1000; it++) {
+    memset(S, 0, sizeof S);
+    memset(cnt, 0, sizeof cnt);
+    in = 0;
+    int changed = 0;
+    for (size_t i = 0; i < n; i++) {
+      double bd = INFINITY;
+      size_t bj = 0;
+      for (size_t j = 0; j < k; j++) {
+        double s = 0;
+        for (size_t t = 0; t < d; t++) s += pow(X[i * d + t] - C[j * d + t], 2);
+        if (s < bd) {
+          bd = s;
+          bj = j;
+        }
+      }
+      if (lab[i] != (int)bj) changed = 1;
+      lab[i] = (int)bj;
+      in += bd;
+      cnt[bj]++;
+      for (size_t t = 0; t < d; t++) S[bj * d + t] += X[i * d + t];
+    }
+    if (!changed) break;
+    for (size_t j = 0; j < k; j++)
+      for (size_t t = 0; t < d; t++)
+        if (cnt[j]) C[j * d + t] = S[j * d + t] / cnt[j];
+  }
+  free(dist);
+  free(lab);
+  return in;
+}
+
+static void cdnow_inertia(void **state) {
+  (void)state;
+  double *f = NULL, *r = NULL, *T = NULL;
+  size_t n = tu_cdnow(&f, &r, &T);
+  assert_int_equal(n, 2357);
+  size_t d = 3;
+  double *X = malloc(n * d * sizeof *X);
+  for (size_t i = 0; i < n; i++) { /* log1p then z-score */
+    X[i * d] = log1p(f[i]);
+    X[i * d + 1] = log1p(r[i]);
+    X[i * d + 2] = log1p(T[i]);
+  }
+  for (size_t t = 0; t < d; t++) {
+    double m = 0, v = 0;
+    for (size_t i = 0; i < n; i++) m += X[i * d + t];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) v += pow(X[i * d + t] - m, 2);
+    v = sqrt(v / (double)n);
+    for (size_t i = 0; i < n; i++) X[i * d + t] = (X[i * d + t] - m) / v;
+  }
+  for (size_t k = 2; k <= 8; k++) {
+    double best = INFINITY;
+    for (uint64_t s = 1; s <= 10; s++) { /* best of 10 restarts */
+      double v = lloyd_ref(X, n, d, k, s * 7919 + k);
+      if (v < best) best = v;
+    }
+    double C[8 * 3], in;
+    tsr_cluster_opts o;
+    tsr_cluster_opts_init(&o);
+    o.seed = 11;
+    assert_int_equal(tsr_kmeans_fit(X, n, d, k, &o, C, NULL, &in, NULL, NULL), TSR_OK);
+    printf("k=%zu tessera %.6f reference best of 10 %.6f ratio %.6f\n", k, in,
+           best, in / best);
+    assert_true(in <= best * 1.001);
+  }
+  free(X);
+  free(f);
+  free(r);
+  free(T);
+}
+
+static void deterministic_and_threads(void **state) {
+  (void)state;
+  size_t n = 20000, d = 4, k = 6;
+  double *X = malloc(n * d * sizeof *X), C1[24], C2[24], i1, i2;
+  int *t = malloc(n * sizeof *t), *l1 = malloc(n * sizeof *l1), *l2 = malloc(n * sizeof *l2);
+  tu_blobs(n, d, k, 3, 5, X, t);
+  tsr_cluster_opts o;
+  tsr_cluster_opts_init(&o);
+  o.seed = 42;
+  o.n_threads = 1;
+  assert_int_equal(tsr_kmeans_fit(X, n, d, k, &o, C1, l1, &i1, NULL, NULL), TSR_OK);
+  o.n_threads = 2;
+  assert_int_equal(tsr_kmeans_fit(X, n, d, k, &o, C2, l2, &i2, NULL, NULL), TSR_OK);
+  assert_memory_equal(C1, C2, sizeof C1);
+  assert_memory_equal(l1, l2, n * sizeof *l1);
+  assert_true(i1 == i2);
+  free(X);
+  free(t);
+  free(l1);
+  free(l2);
+}
+
+static void duplicates_and_empty(void **state) {
+  (void)state;
+  /* 10 rows, only 3 distinct: k = 3 must find them exactly; k = 5 must not
+   * crash (empty clusters relocated) */
+  double X[10] = {0, 0, 0, 0, 5, 5, 5, 9, 9, 9}, C[5], in;
+  int lab[10];
+  assert_int_equal(tsr_kmeans_fit(X, 10, 1, 3, NULL, C, lab, &in, NULL, NULL), TSR_OK);
+  assert_true(in == 0);
+  assert_int_equal(tsr_kmeans_fit(X, 10, 1, 5, NULL, C, lab, &in, NULL, NULL), TSR_OK);
+  assert_true(in == 0);
+}
+
+static void bad_params(void **state) {
+  (void)state;
+  double X[4] = {1, 2, 3, 4}, C[8];
+  tsr_error e;
+  assert_int_equal(tsr_kmeans_fit(X, 4, 1, 5, NULL, C, NULL, NULL, NULL, &e), TSR_EINVAL);
+  assert_string_equal(e.msg, "expected a value in [1, 4] (rows), got 5");
+  assert_int_equal(tsr_kmeans_fit(X, 4, 1, 0, NULL, C, NULL, NULL, NULL, &e), TSR_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(blobs_recovered),
+      cmocka_unit_test(cdnow_inertia),
+      cmocka_unit_test(deterministic_and_threads),
+      cmocka_unit_test(duplicates_and_empty),
+      cmocka_unit_test(bad_params),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,187 @@
+/* test_summary.c - lifetimes-equivalent summaries: CDNOW reference, periods,
+ * calibration/holdout, refunds. */
+#include "tsr_test.h"
+#include "tessera/ingest.h"
+#include "tessera/summary.h"
+#include "tessera/datetime.h"
+
+static int64_t day(const char *s) {
+  int64_t t;
+  assert_int_equal(tsr_datetime_parse(s, strlen(s), NULL, &t), TSR_OK);
+  return t / 86400;
+}
+
+static tsr_ledger *load_mem(const char *csv, tsr_ingest_stats *st) {
+  tsr_ledger *lg;
+  tsr_error e;
+  assert_int_equal(tsr_ledger_new(&lg, &e), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, strlen(csv), "t.csv", NULL, st, &e), TSR_OK);
+  assert_int_equal(tsr_ledger_finish(lg, &e), TSR_OK);
+  return lg;
+}
+
+/* The calibration summary of the CDNOW sample equals the published file. */
+static void test_cdnow_calibration(void **state) {
+  (void)state;
+  char path[512], ref[512];
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  o.header = 0;
+  o.csv.delim = TSR_CSV_WS;
+  o.customer_col = "2";
+  o.date_col = "3";
+  o.amount_col = "5";
+  tsr_ledger *lg;
+  tsr_error e;
+  tsr_ingest_stats st;
+  assert_int_equal(tsr_ledger_new(&lg, &e), TSR_OK);
+  assert_int_equal(tsr_ingest_file(lg, tsr_test_data("cdnow/CDNOW_sample.txt", path, sizeof path),
+                                   &o, &st, &e), TSR_OK);
+  assert_int_equal(st.rows_read, 6919);
+  assert_int_equal(st.rows_rejected, 0);
+  assert_int_equal(st.identical_rows, 21); /* pandas duplicated().sum() agrees */
+  assert_int_equal(tsr_ledger_finish(lg, &e), TSR_OK);
+  tsr_summary_opts so;
+  tsr_summary_opts_init(&so);
+  so.freq = TSR_FREQ_D;
+  so.multiplier = 7;
+  so.cal_end_day = day("1997-09-30");
+  so.end_day = day("1998-06-30");
+  tsr_summary *s;
+  assert_int_equal(tsr_summary_compute(lg, &so, &s, &e), TSR_OK);
+  assert_int_equal(s->n, 2357);
+  tsr_table *t;
+  assert_int_equal(tsr_table_read(tsr_test_data("cdnow/cdnow_customers_summary.csv", ref, sizeof ref),
+                                  NULL, &t, &e), TSR_OK);
+  assert_int_equal(tsr_table_nrows(t), 2357);
+  double *fr, *rc, *T;
+  assert_int_equal(tsr_table_get_double(t, "frequency", &fr, &e), TSR_OK);
+  assert_int_equal(tsr_table_get_double(t, "recency", &rc, &e), TSR_OK);
+  assert_int_equal(tsr_table_get_double(t, "T", &T, &e), TSR_OK);
+  size_t zero = 0;
+  double rep = 0, ho = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    assert_int_equal(atoi(s->rows[i].customer_id), atoi(tsr_table_cell(t, i, 0)));
+    assert_near(s->rows[i].frequency, fr[i], 0);
+    assert_near(s->rows[i].recency, rc[i], 0.005); /* the file has 2 decimals */
+    assert_near(s->rows[i].T, T[i], 0.005);
+    assert_near(s->rows[i].duration_holdout, 39.0, 1e-12);
+    zero += s->rows[i].frequency == 0;
+    rep += s->rows[i].frequency;
+    ho += s->rows[i].frequency_holdout;
+  }
+  assert_int_equal(zero, 1411);
+  assert_near(rep, 2457, 0);
+  assert_near(ho, 1882, 0);
+  /* customer 1: purchases 1997-01-01 (29.33), 01-18 (29.73), 08-02 (14.96) */
+  assert_near(s->rows[0].monetary_value, (29.73 + 14.96) / 2, 1e-9);
+  free(fr);
+  free(rc);
+  free(T);
+  tsr_table_free(t);
+  tsr_summary_free(s);
+  tsr_ledger_free(lg);
+}
+
+/* Hand-computed example with same-day merging, weeks and months. */
+static void test_periods(void **state) {
+  (void)state;
+  const char *csv =
+      "customer_id,date,amount\n"
+      "a,2024-01-01,10\n"   /* Monday */
+      "a,2024-01-01T18:00:00Z,5\n"
+      "a,2024-01-03,20\n"   /* same week */
+      "a,2024-01-10,30\n"
+      "a,2024-02-20,40\n"
+      "b,2024-02-01,7\n"
+      "c,2024-03-05,1\n";   /* after end: dropped */
+  tsr_ingest_stats st;
+  tsr_ledger *lg = load_mem(csv, &st);
+  tsr_summary_opts so;
+  tsr_summary_opts_init(&so);
+  so.end_day = day("2024-02-29");
+  tsr_summary *s;
+  tsr_error e;
+  assert_int_equal(tsr_summary_compute(lg, &so, &s, &e), TSR_OK);
+  assert_int_equal(s->n, 2);
+  /* days: 01-01 (15), 01-03 (20), 01-10 (30), 02-20 (40) */
+  assert_near(s->rows[0].frequency, 3, 0);
+  assert_near(s->rows[0].recency, 50, 0);
+  assert_near(s->rows[0].T, 59, 0);
+  assert_near(s->rows[0].monetary_value, 30, 1e-12);
+  assert_near(s->rows[0].revenue, 105, 1e-12);
+  assert_int_equal(s->rows[0].n_transactions, 5);
+  assert_near(s->rows[1].frequency, 0, 0);
+  assert_near(s->rows[1].T, 28, 0);
+  assert_near(s->rows[1].monetary_value, 0, 0);
+  tsr_summary_free(s);
+  /* weeks: W1 {01-01,01-03}=35, W2 01-10=30, W8 02-20=40; end week of 02-29 */
+  so.freq = TSR_FREQ_W;
+  assert_int_equal(tsr_summary_compute(lg, &so, &s, &e), TSR_OK);
+  assert_near(s->rows[0].frequency, 2, 0);
+  assert_near(s->rows[0].recency, 7, 0);
+  assert_near(s->rows[0].T, 8, 0);
+  assert_near(s->rows[0].monetary_value, 35, 1e-12);
+  tsr_summary_free(s);
+  /* months: Jan = 65, Feb = 40 */
+  so.freq = TSR_FREQ_M;
+  assert_int_equal(tsr_summary_compute(lg, &so, &s, &e), TSR_OK);
+  assert_near(s->rows[0].frequency, 1, 0);
+  assert_near(s->rows[0].recency, 1, 0);
+  assert_near(s->rows[0].T, 1, 0);
+  assert_near(s->rows[0].monetary_value, 40, 1e-12);
+  tsr_summary_free(s);
+  /* calibration end 2024-01-31: holdout has a's 02-20 and not b (joins later) */
+  so.freq = TSR_FREQ_D;
+  so.cal_end_day = day("2024-01-31");
+  assert_int_equal(tsr_summary_compute(lg, &so, &s, &e), TSR_OK);
+  assert_int_equal(s->n, 1);
+  assert_near(s->rows[0].frequency, 2, 0);
+  assert_near(s->rows[0].T, 30, 0);
+  assert_near(s->rows[0].frequency_holdout, 1, 0);
+  assert_near(s->rows[0].monetary_value_holdout, 40, 1e-12);
+  assert_near(s->rows[0].duration_holdout, 29, 0);
+  tsr_summary_free(s);
+  so.cal_end_day = day("2024-03-31");
+  assert_int_equal(tsr_summary_compute(lg, &so, &s, &e), TSR_EINVAL);
+  tsr_ledger_free(lg);
+}
+
+static void test_refunds(void **state) {
+  (void)state;
+  const char *csv =
+      "customer_id,date,amount\n"
+      "a,2024-01-01,10\n"
+      "a,2024-01-05,20\n"
+      "a,2024-01-06,-5\n"
+      "a,2024-01-09,30\n";
+  tsr_ingest_stats st;
+  tsr_ledger *lg = load_mem(csv, &st);
+  assert_int_equal(st.refunds, 1);
+  assert_near(st.refund_amount, -5, 0);
+  tsr_summary_opts so;
+  tsr_summary_opts_init(&so);
+  tsr_summary *s;
+  tsr_error e;
+  assert_int_equal(tsr_summary_compute(lg, &so, &s, &e), TSR_OK);
+  assert_near(s->rows[0].frequency, 2, 0); /* the refund day is not a purchase */
+  assert_near(s->rows[0].monetary_value, 25, 1e-12);
+  assert_near(s->rows[0].revenue, 60, 1e-12);
+  tsr_summary_free(s);
+  so.refunds = TSR_REFUNDS_NET;
+  assert_int_equal(tsr_summary_compute(lg, &so, &s, &e), TSR_OK);
+  assert_near(s->rows[0].frequency, 2, 0);
+  assert_near(s->rows[0].monetary_value, 22.5, 1e-12); /* (20-5+30)/2 */
+  assert_near(s->rows[0].revenue, 55, 1e-12);
+  tsr_summary_free(s);
+  tsr_ledger_free(lg);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_cdnow_calibration),
+      cmocka_unit_test(test_periods),
+      cmocka_unit_test(test_refunds),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
