@@ -3,7 +3,8 @@
  * Vassilvitskii 2007; 2 + floor(ln k) local trials as scikit-learn), Lloyd
  * iterations accelerated with Hamerly's bounds (Hamerly 2010, "Making
  * k-means even faster", Alg. 2), several restarts keeping the lowest
- * inertia. Tolerance as scikit-learn: tol * mean per-feature variance,
+ * inertia, then Lloyd steps on the best run until its labels stop changing
+ * (the "polish"; it never raises the inertia). Tolerance as scikit-learn: tol * mean per-feature variance,
  * compared with the sum of squared centre shifts.
  */
 #include <float.h>
@@ -262,8 +263,10 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
                          size_t max_iter, double tol_abs, tsr__rng *rng,
                          int nthr, km_work *w, double *inertia,
                          size_t *n_iter) {
-  tsr_status st = kmeanspp(X, n, d, k, rng, nthr, w->C, w->closest);
-  if (st != TSR_OK) return st;
+  if (rng) { /* else start from the centres already in w->C */
+    tsr_status st = kmeanspp(X, n, d, k, rng, nthr, w->C, w->closest);
+    if (st != TSR_OK) return st;
+  }
   size_t nb = tsr__nblocks(n);
   hm_ctx c;
   memset(&c, 0, sizeof c);
@@ -437,6 +440,20 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
     if (in < best) {
       best = in;
       best_it = it;
+      memcpy(centers, w.C, k * d * sizeof *centers);
+      if (labels) memcpy(labels, w.a, n * sizeof *labels);
+    }
+  }
+  /* polish the best run: Lloyd steps until the labels stop changing (never
+   * raises the inertia; usually a few cheap bounded iterations) */
+  {
+    double in;
+    size_t it;
+    memcpy(w.C, centers, k * d * sizeof *centers);
+    km_run(X, n, d, k, max_iter, 0, NULL, nthr, &w, &in, &it);
+    if (in <= best) {
+      best = in;
+      best_it += it;
       memcpy(centers, w.C, k * d * sizeof *centers);
       if (labels) memcpy(labels, w.a, n * sizeof *labels);
     }
