@@ -64,4 +64,7 @@ int cli_parse_format(const char *cmd, const char *s, cli_format *out);
 FILE *cli_open_out(const char *path);
 int cli_close_out(FILE *f, const char *path);
 
+/* Creates dir and its parents; 1 when it exists afterwards (else prints). */
+int mkdir_p_ok(const char *dir);
+
 #endif

@@ -1,9 +1,251 @@
-/* cmd_analyze.c - `tessera analyze` (not yet implemented). */
-#include "cli.h"
+/*
+ * cmd_analyze.c - `tessera analyze`: the whole pipeline on transaction logs,
+ * results into a folder and the store, a summary table at the end.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <string.h>
+#include <time.h>
+
+#include "ingest_opts.h"
+#include "tessera/analyze.h"
+#include "tessera/datetime.h"
+#include "tessera/report.h"
+
+enum {
+  OPT_DB = OPT_INGEST_LAST + 1, OPT_SCHEME, OPT_MODEL, OPT_NO_SPEND, OPT_HORIZON, OPT_UNIT,
+  OPT_DISCOUNT, OPT_CLUSTER, OPT_K, OPT_SEED, OPT_REPORT, OPT_NO_DB, OPT_LEVEL, OPT_CHURN,
+  OPT_FEATURES
+};
+
+typedef struct actx {
+  cli_ingest *ci;
+  int quiet;
+  cli_progress p;
+} actx;
+
+static void on_progress(void *ud, const char *step, double frac) {
+  actx *a = ud;
+  cli_progress_update(&a->p, frac, step);
+}
+
+static void on_event(void *ud, int level, const char *step, const char *msg) {
+  actx *a = ud;
+  (void)step;
+  /* info lines go to the event log only; ingest warnings are printed by
+   * cli_ingest_end with the reject lines */
+  if (a->quiet || level == 0 || !strcmp(step, "ingest")) return;
+  cli_progress_done(&a->p);
+  fprintf(stderr, "tessera: %s: %s\n", level == 2 ? "error" : "warning", msg);
+}
+
+static void fmt_money(char *b, size_t cap, double v) {
+  if (!isfinite(v)) {
+    snprintf(b, cap, "-");
+    return;
+  }
+  if (fabs(v) >= 1e6) snprintf(b, cap, "%.2fM", v / 1e6);
+  else if (fabs(v) >= 1e4) snprintf(b, cap, "%.1fk", v / 1e3);
+  else snprintf(b, cap, "%.2f", v);
+}
+
+static void print_summary(const tsr_analyze_result *r, const char *out_dir, const char *db) {
+  FILE *f = stdout;
+  const tsr_kpis *k = &r->kpis;
+  char a[32], b[32], d1[11], d2[11];
+  fprintf(f, "tessera analyze: %zu customers, %lld transactions, %lld visits, %s to %s\n",
+          k->customers, (long long)k->transactions, (long long)k->visits,
+          tsr_day_format(k->first_day, d1), tsr_day_format(k->last_day, d2));
+  fmt_money(a, sizeof a, k->revenue);
+  fprintf(f, "  revenue %s; top 20%% of customers bring %.1f%%; %.1f%% bought again\n", a,
+          100 * k->top20_revenue_share, 100 * k->repeat_share);
+  if (r->has_model) {
+    fprintf(f, "  %s: churn rate (P(alive) < 0.5) %.1f%%, mean P(alive) %.3f, expected active %.0f\n",
+            tsr_btyd_kind_name(r->model.kind), 100 * k->churn_rate, k->mean_p_alive,
+            k->expected_alive);
+  }
+  if (r->has_spend) {
+    fmt_money(a, sizeof a, k->clv_total);
+    fmt_money(b, sizeof b, k->clv_mean);
+    fprintf(f, "  CLV over %.4g periods: total %s, mean %s per customer\n", r->horizon_periods, a, b);
+  }
+  if (r->has_holdout && r->has_model)
+    fprintf(f, "  holdout: actual %.0f purchases, predicted %.1f, MAE %.3f per customer\n",
+            r->holdout_actual_total, r->holdout_predicted_total, r->holdout_mae);
+  fprintf(f, "\n  %-22s %9s %7s %10s %8s\n", "segment", "customers", "share", "revenue", "rev.share");
+  for (size_t j = 0; j < r->n_segments; j++) {
+    const tsr_rfm_segment_stats *g = &r->segments[j];
+    if (!g->customers) continue;
+    fmt_money(a, sizeof a, g->revenue);
+    fprintf(f, "  %-22s %9zu %6.1f%% %10s %7.1f%%\n", g->segment, g->customers, 100 * g->share, a,
+            100 * g->revenue_share);
+  }
+  if (r->clusters) {
+    fprintf(f, "\n  %-8s %9s %7s  %s\n", "cluster", "customers", "share", "profile");
+    for (size_t c = 0; c < r->clusters->k; c++) {
+      const tsr_cluster_profile *p = &r->clusters->profiles[c];
+      fprintf(f, "  %-8zu %9zu %6.1f%%  %s\n", c, p->size, 100 * p->share, p->label ? p->label : "");
+    }
+  }
+  fprintf(f, "\n  results: %s/customers.csv, %s/segments.csv", out_dir, out_dir);
+  if (r->clusters) fprintf(f, ", %s/clusters.csv", out_dir);
+  fputc('\n', f);
+  if (db) fprintf(f, "  stored as run %lld in %s (see 'tessera runs', 'tessera log %lld')\n",
+                  (long long)r->run_id, db, (long long)r->run_id);
+  fprintf(f, "  done in %.2f s\n", r->seconds);
+}
 
 int tsr_cmd_analyze(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  cli_msg("analyze: not implemented yet");
-  return TSR_EXIT_FAIL;
+  static const struct option longopts[] = {
+      CLI_INGEST_LONGOPTS,
+      {"db", required_argument, NULL, OPT_DB},
+      {"no-db", no_argument, NULL, OPT_NO_DB},
+      {"output", required_argument, NULL, 'o'},
+      {"scheme", required_argument, NULL, OPT_SCHEME},
+      {"model", required_argument, NULL, OPT_MODEL},
+      {"no-spend", no_argument, NULL, OPT_NO_SPEND},
+      {"horizon", required_argument, NULL, OPT_HORIZON},
+      {"unit", required_argument, NULL, OPT_UNIT},
+      {"discount", required_argument, NULL, OPT_DISCOUNT},
+      {"level", required_argument, NULL, OPT_LEVEL},
+      {"churn-threshold", required_argument, NULL, OPT_CHURN},
+      {"cluster", required_argument, NULL, OPT_CLUSTER},
+      {"k", required_argument, NULL, OPT_K},
+      {"features", required_argument, NULL, OPT_FEATURES},
+      {"seed", required_argument, NULL, OPT_SEED},
+      {"report", required_argument, NULL, OPT_REPORT},
+      {"quiet", no_argument, NULL, 'q'},
+      {NULL, 0, NULL, 0}};
+  cli_ingest ci;
+  cli_ingest_init(&ci, "analyze");
+  ci.so.multiplier = 7; /* weeks as days/7 unless --freq-multiplier says otherwise */
+  tsr_analyze_opts o;
+  tsr_analyze_opts_init(&o);
+  const char *db = NULL, *out_dir = "tessera-out";
+  int no_db = 0;
+  char *features[64];
+  size_t nfeat = 0;
+  char featbuf[1024];
+  int c;
+  long l;
+  double d;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "o:q", longopts, NULL)) != -1) {
+    int r = cli_ingest_option(&ci, c, optarg);
+    if (r < 0) return TSR_EXIT_USAGE;
+    if (r > 0) continue;
+    switch (c) {
+      case OPT_DB: db = optarg; break;
+      case OPT_NO_DB: no_db = 1; break;
+      case 'o': out_dir = optarg; break;
+      case OPT_SCHEME: o.scheme = optarg; break;
+      case OPT_MODEL:
+        if (strcmp(optarg, "bgnbd") && strcmp(optarg, "mbgnbd") && strcmp(optarg, "pnbd") &&
+            strcmp(optarg, "none"))
+          return cli_usage("analyze", "--model: expected bgnbd, mbgnbd, pnbd or none, got '%s'", optarg);
+        o.model = optarg;
+        break;
+      case OPT_NO_SPEND: o.spend = 0; break;
+      case OPT_HORIZON:
+        if (cli_parse_double("analyze", "--horizon", optarg, 1e-6, 1000, &d)) return TSR_EXIT_USAGE;
+        o.horizon = d;
+        break;
+      case OPT_UNIT:
+        if (tsr_unit_parse(optarg, &o.unit) != TSR_OK)
+          return cli_usage("analyze", "--unit: expected days, weeks, months, years or periods, got '%s'", optarg);
+        break;
+      case OPT_DISCOUNT:
+        if (cli_parse_double("analyze", "--discount", optarg, 0, 0.99, &d)) return TSR_EXIT_USAGE;
+        o.discount = d;
+        break;
+      case OPT_LEVEL:
+        if (cli_parse_double("analyze", "--level", optarg, 0.5, 0.999, &d)) return TSR_EXIT_USAGE;
+        o.level = d;
+        break;
+      case OPT_CHURN:
+        if (cli_parse_double("analyze", "--churn-threshold", optarg, 0.01, 0.99, &d)) return TSR_EXIT_USAGE;
+        o.churn_threshold = d;
+        break;
+      case OPT_CLUSTER:
+        if (strcmp(optarg, "kmeans") && strcmp(optarg, "gmm") && strcmp(optarg, "dbscan") &&
+            strcmp(optarg, "none"))
+          return cli_usage("analyze", "--cluster: expected kmeans, gmm, dbscan or none, got '%s'", optarg);
+        o.cluster = optarg;
+        break;
+      case OPT_K:
+        if (!strcmp(optarg, "auto")) {
+          o.cluster_opts.k = 0;
+        } else {
+          if (cli_parse_long("analyze", "--k", optarg, 1, 100, &l)) return TSR_EXIT_USAGE;
+          o.cluster_opts.k = (size_t)l;
+        }
+        break;
+      case OPT_FEATURES: {
+        snprintf(featbuf, sizeof featbuf, "%s", optarg);
+        char *save = NULL;
+        for (char *t = strtok_r(featbuf, ",", &save); t && nfeat < 64; t = strtok_r(NULL, ",", &save))
+          features[nfeat++] = t;
+        o.cluster_opts.features = (const char *const *)features;
+        o.cluster_opts.nfeatures = nfeat;
+        break;
+      }
+      case OPT_SEED:
+        if (cli_parse_long("analyze", "--seed", optarg, 0, 2147483647L, &l)) return TSR_EXIT_USAGE;
+        o.seed = (uint64_t)l;
+        break;
+      case OPT_REPORT: o.report_path = optarg; break;
+      case 'q': ci.quiet = 1; break;
+      default: return cli_usage("analyze", "unknown option");
+    }
+  }
+  if (optind >= argc) return cli_usage("analyze", "expected at least one transaction file");
+  o.inputs = (const char *const *)(argv + optind);
+  o.n_inputs = (size_t)(argc - optind);
+  char rej[4096];
+  if (!ci.rejects_path) {
+    /* rejects go next to the results by default */
+    if (mkdir_p_ok(out_dir)) {
+      snprintf(rej, sizeof rej, "%s/rejects.csv", out_dir);
+      ci.rejects_path = rej;
+    }
+  }
+  if (cli_ingest_begin(&ci)) return TSR_EXIT_FAIL;
+  ci.progress.enabled = 0; /* the pipeline draws its own bar */
+  o.ingest = ci.io;
+  o.summary = ci.so;
+  o.out_dir = out_dir;
+  actx a = {&ci, ci.quiet, {0, 0, NULL}};
+  cli_progress_init(&a.p, "analyze");
+  o.on_progress = on_progress;
+  o.on_event = on_event;
+  o.ud = &a;
+  tsr_store *store = NULL;
+  tsr_error err;
+  tsr_error_clear(&err);
+  const char *url = no_db ? NULL : tsr_store_default_url(db);
+  if (url) {
+    tsr_status st = tsr_store_open(url, TSR_STORE_CREATE, &store, &err);
+    if (st != TSR_OK) {
+      cli_ingest_end(&ci, NULL);
+      return cli_fail(st, &err);
+    }
+  }
+  tsr_analyze_result *res = NULL;
+  tsr_status st = tsr_analyze_run(&o, store, &res, &err);
+  cli_progress_done(&a.p);
+  cli_ingest_end(&ci, res ? &res->ingest : NULL);
+  int rc = TSR_EXIT_OK;
+  if (st != TSR_OK) {
+    rc = cli_fail(st, &err);
+  } else {
+    if (o.report_path) {
+      st = tsr_report_write(res, o.report_path, &err);
+      if (st != TSR_OK) rc = cli_fail(st, &err);
+    }
+    if (!ci.quiet) print_summary(res, out_dir, url);
+    if (o.report_path && st == TSR_OK && !ci.quiet) printf("  report: %s\n", o.report_path);
+  }
+  tsr_analyze_result_free(res);
+  tsr_store_close(store);
+  return rc;
 }

@@ -1,9 +1,132 @@
-/* cmd_fit.c - `tessera fit` (not yet implemented). */
+/*
+ * cmd_fit.c - `tessera fit`: maximum-likelihood fit of a BTYD model
+ * (bgnbd, mbgnbd, pnbd, bgbb) or of the Gamma-Gamma spend model (gg) to a
+ * customer summary; prints the model JSON and writes it with -o.
+ * Help text: docs/cli/fit.md.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli.h"
+#include "summary_io.h"
+#include "tessera/btyd.h"
 
 int tsr_cmd_fit(int argc, char **argv) {
-  (void)argc;
-  (void)argv;
-  cli_msg("fit: not implemented yet");
-  return TSR_EXIT_FAIL;
+  static const struct option opts[] = {
+      {"model", required_argument, NULL, 'm'},
+      {"output", required_argument, NULL, 'o'},
+      {"penalizer", required_argument, NULL, 'p'},
+      {"period-days", required_argument, NULL, 'd'},
+      {"starts", required_argument, NULL, 's'},
+      {"max-iter", required_argument, NULL, 'i'},
+      {"quiet", no_argument, NULL, 'q'},
+      {NULL, 0, NULL, 0}};
+  const char *model = "bgnbd", *out = NULL;
+  tsr_btyd_fit_opts fo;
+  tsr_btyd_fit_opts_init(&fo);
+  int quiet = 0, c;
+  long v;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":m:o:q", opts, NULL)) != -1) {
+    switch (c) {
+      case 'm':
+        model = optarg;
+        break;
+      case 'o':
+        out = optarg;
+        break;
+      case 'p':
+        if (cli_parse_double("fit", "--penalizer", optarg, 0, 1e6, &fo.penalizer))
+          return TSR_EXIT_USAGE;
+        break;
+      case 'd':
+        if (cli_parse_double("fit", "--period-days", optarg, 1e-6, 1e6,
+                             &fo.period_days))
+          return TSR_EXIT_USAGE;
+        break;
+      case 's':
+        if (cli_parse_long("fit", "--starts", optarg, 1, 8, &v)) return TSR_EXIT_USAGE;
+        fo.n_starts = (int)v;
+        break;
+      case 'i':
+        if (cli_parse_long("fit", "--max-iter", optarg, 1, 1000000, &v))
+          return TSR_EXIT_USAGE;
+        fo.max_iter = (int)v;
+        break;
+      case 'q':
+        quiet = 1;
+        break;
+      case ':':
+        return cli_usage("fit", "%s: missing value", argv[optind - 1]);
+      default:
+        return cli_usage("fit", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc - 1)
+    return cli_usage("fit", optind >= argc ? "missing SUMMARY.csv"
+                                           : "expected one SUMMARY.csv");
+  tsr_btyd_kind kind;
+  tsr_error err;
+  tsr_error_clear(&err);
+  if (tsr_btyd_kind_parse(model, &kind, &err))
+    return cli_usage("fit", "--model: %s", err.msg);
+
+  cli_summary s;
+  tsr_status st = cli_summary_read(argv[optind], kind == TSR_BTYD_GG, &s, &err);
+  if (st) return cli_fail(st, &err);
+  tsr_btyd_data d = {s.n, s.x, s.t_x, s.T, NULL, s.w};
+  double *gx = NULL, *gm = NULL, *gw = NULL;
+  if (kind == TSR_BTYD_GG) {
+    /* repeat customers only: x > 0 and a positive mean spend */
+    size_t k = 0;
+    gx = malloc(3 * s.n * sizeof *gx);
+    if (!gx) {
+      cli_summary_free(&s);
+      return cli_fail(TSR_ENOMEM, NULL);
+    }
+    gm = gx + s.n;
+    gw = gm + s.n;
+    for (size_t i = 0; i < s.n; i++)
+      if (s.x[i] > 0 && s.m[i] > 0) {
+        gx[k] = s.x[i];
+        gm[k] = s.m[i];
+        gw[k] = s.w ? s.w[i] : 1.0;
+        k++;
+      }
+    if (k == 0) {
+      cli_msg("fit: %s: no repeat customers (frequency > 0 and "
+              "monetary_value > 0): nothing to fit",
+              argv[optind]);
+      free(gx);
+      cli_summary_free(&s);
+      return TSR_EXIT_INPUT;
+    }
+    d = (tsr_btyd_data){k, gx, NULL, NULL, gm, gw};
+    double r;
+    if (!quiet && tsr_gg_correlation(&d, &r, NULL) == TSR_OK)
+      cli_msg("fit: gg: correlation between frequency and monetary value "
+              "%.3f%s",
+              r,
+              fabs(r) > 0.3 ? " (the model assumes independence: treat the "
+                              "spend predictions with caution)"
+                            : "");
+  }
+  tsr_btyd_model m;
+  st = tsr_btyd_fit(kind, &d, &fo, &m, &err);
+  free(gx);
+  cli_summary_free(&s);
+  if (st) {
+    if (!err.source[0]) snprintf(err.source, sizeof err.source, "%s", argv[optind]);
+    return cli_fail(st, &err);
+  }
+  char *js = NULL;
+  if ((st = tsr_btyd_model_to_json(&m, &js, &err))) return cli_fail(st, &err);
+  fputs(js, stdout);
+  fputc('\n', stdout);
+  free(js);
+  if (out && (st = tsr_btyd_model_save(&m, out, &err))) return cli_fail(st, &err);
+  return fflush(stdout) == 0 ? TSR_EXIT_OK : TSR_EXIT_FAIL;
 }

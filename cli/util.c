@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -183,4 +184,21 @@ int cli_close_out(FILE *f, const char *path) {
     return -1;
   }
   return 0;
+}
+
+int mkdir_p_ok(const char *dir) {
+  char buf[4096];
+  snprintf(buf, sizeof buf, "%s", dir);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p == '/') {
+      *p = '\0';
+      mkdir(buf, 0777);
+      *p = '/';
+    }
+  }
+  if (mkdir(buf, 0777) != 0 && errno != EEXIST) {
+    cli_msg("%s: cannot create directory: %s", dir, strerror(errno));
+    return 0;
+  }
+  return 1;
 }

@@ -1,0 +1,35 @@
+/*
+ * summary_io.h - reads the per-customer summary CSV used by `tessera fit`
+ * and `tessera predict` (the output of `tessera summary`, its calibration
+ * layout, the CDNOW summary, the BG/BB donations layout).
+ */
+#ifndef TESSERA_CLI_SUMMARY_IO_H
+#define TESSERA_CLI_SUMMARY_IO_H
+
+#include <stddef.h>
+
+#include "tessera/tessera.h"
+
+typedef struct cli_summary {
+  size_t n;
+  char **ids;       /* customer ids (row numbers when the file has none) */
+  double *x, *t_x, *T;
+  double *m;        /* monetary value, NULL when the file has none */
+  double *w;        /* weights, NULL when the file has none */
+  char *idbuf;      /* storage of ids */
+} cli_summary;
+
+/* Reads path ("-" = stdin). Columns (first match wins):
+ *   id:        customer_id, ID, id
+ *   frequency: frequency, frequency_cal
+ *   recency:   recency, recency_cal
+ *   T:         T, T_cal, periods
+ *   monetary:  monetary_value, monetary_value_cal   (needed if need_m)
+ *   weights:   weights, weight                      (optional)
+ * A bad cell gives TSR_EPARSE "FILE:LINE:COLUMN: error: NAME: expected ...,
+ * got '...'" in err. */
+tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
+                            tsr_error *err);
+void cli_summary_free(cli_summary *s);
+
+#endif

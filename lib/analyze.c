@@ -1,0 +1,1143 @@
+/*
+ * analyze.c - the analysis pipeline (see tessera/analyze.h): ingest ->
+ * summary -> RFM -> BTYD + Gamma-Gamma -> clusters -> store and files.
+ * Formulas and KPI definitions: docs/analyze.md.
+ */
+#include "internal.h"
+#include "tessera/analyze.h"
+#include "tessera/datetime.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define MAX_STORED_REJECTS 1000
+
+double tsr_unit_days(tsr_horizon_unit u, double period_days) {
+  switch (u) {
+    case TSR_UNIT_DAYS: return 1;
+    case TSR_UNIT_WEEKS: return 7;
+    case TSR_UNIT_MONTHS: return 30.4375;
+    case TSR_UNIT_YEARS: return 365.25;
+    case TSR_UNIT_PERIODS: return period_days;
+  }
+  return period_days;
+}
+
+tsr_status tsr_unit_parse(const char *s, tsr_horizon_unit *out) {
+  static const struct { const char *a, *b; tsr_horizon_unit u; } t[] = {
+      {"days", "day", TSR_UNIT_DAYS},       {"weeks", "week", TSR_UNIT_WEEKS},
+      {"months", "month", TSR_UNIT_MONTHS}, {"years", "year", TSR_UNIT_YEARS},
+      {"periods", "period", TSR_UNIT_PERIODS}};
+  for (size_t i = 0; i < TSR__ARRAY_LEN(t); i++)
+    if (!strcmp(s, t[i].a) || !strcmp(s, t[i].b)) {
+      *out = t[i].u;
+      return TSR_OK;
+    }
+  return TSR_EINVAL;
+}
+
+void tsr_analyze_opts_init(tsr_analyze_opts *o) {
+  memset(o, 0, sizeof *o);
+  tsr_ingest_opts_init(&o->ingest);
+  tsr_summary_opts_init(&o->summary);
+  o->summary.multiplier = 7;
+  o->scheme = "rf10";
+  o->model = "bgnbd";
+  o->spend = 1;
+  o->horizon = 12;
+  o->unit = TSR_UNIT_MONTHS;
+  o->discount = 0.01;
+  o->level = 0.95;
+  o->churn_threshold = 0.5;
+  o->cluster = "kmeans";
+  tsr_cluster_opts_init(&o->cluster_opts);
+  o->cluster_opts.k = 0;
+  o->cluster_opts.k_min = 2;
+  o->cluster_opts.k_max = 8;
+}
+
+void tsr_analyze_result_free(tsr_analyze_result *r) {
+  if (!r) return;
+  tsr_ledger_free(r->ledger);
+  tsr_summary_free(r->summary);
+  tsr__free(r->r);
+  tsr__free(r->f);
+  tsr__free(r->m);
+  tsr__free(r->segment);
+  tsr_rfm_scheme_free(r->scheme);
+  tsr__free(r->segments);
+  tsr__free(r->expected);
+  tsr__free(r->expected_lo);
+  tsr__free(r->expected_hi);
+  tsr__free(r->p_alive);
+  tsr__free(r->clv);
+  tsr__free(r->clv_lo);
+  tsr__free(r->clv_hi);
+  tsr_cluster_result_free(r->clusters);
+  tsr__free(r);
+}
+
+/* ------------------------------------------------------------ context */
+
+typedef struct stored_reject {
+  int64_t line, column;
+  char *field, *reason, *raw;
+} stored_reject;
+
+typedef struct actx {
+  const tsr_analyze_opts *o;
+  tsr_store *store;
+  tsr_analyze_result *res;
+  double t0, step_t0;
+  size_t tlen;
+  stored_reject *rejects;
+  size_t nrejects;
+  void (*user_reject)(void *, const tsr_reject *);
+  void *user_ud;
+  int64_t n_rej_total;
+  double ingest_ms;
+} actx;
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void event(actx *x, int level, const char *step, int64_t rows_in, int64_t rows_out,
+                  double ms, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
+
+static void event(actx *x, int level, const char *step, int64_t rows_in, int64_t rows_out,
+                  double ms, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (x->o->on_event) x->o->on_event(x->o->ud, level, step, msg);
+  if (x->store && x->res->run_id > 0) {
+    tsr_event e = {0, x->res->run_id, 0, (tsr_log_level)level, step, msg, rows_in, rows_out, ms};
+    tsr_store_event_add(x->store, &e, NULL, NULL); /* logging never fails a run */
+  }
+}
+
+static void progress(actx *x, const char *step, double frac) {
+  if (x->o->on_progress) x->o->on_progress(x->o->ud, step, frac);
+}
+
+/* Records the elapsed time of a step in res->timings and returns it (ms). */
+static double step_done(actx *x, const char *step) {
+  double t = now_s();
+  double ms = (t - x->step_t0) * 1000.0;
+  x->step_t0 = t;
+  size_t cap = sizeof x->res->timings;
+  if (x->tlen == 0) x->tlen = (size_t)snprintf(x->res->timings, cap, "{");
+  if (x->tlen < cap)
+    x->tlen += (size_t)snprintf(x->res->timings + x->tlen, cap - x->tlen, "%s\"%s\":%.1f",
+                                x->tlen > 1 ? "," : "", step, ms);
+  return ms;
+}
+
+static int canceled(const actx *x) { return x->o->cancel && *x->o->cancel; }
+
+static void on_reject(void *ud, const tsr_reject *r) {
+  actx *x = ud;
+  x->n_rej_total++;
+  if (x->nrejects < MAX_STORED_REJECTS && x->rejects) {
+    stored_reject *s = &x->rejects[x->nrejects];
+    s->line = r->line;
+    s->column = r->column;
+    s->field = tsr__strdup(r->field);
+    char buf[600];
+    snprintf(buf, sizeof buf, "%s%s%s", r->field, *r->field ? ": " : "", r->reason);
+    s->reason = tsr__strdup(buf);
+    s->raw = tsr__strndup(r->raw, r->raw_len > 4096 ? 4096 : r->raw_len);
+    if (s->field && s->reason && s->raw) x->nrejects++;
+    else {
+      tsr__free(s->field);
+      tsr__free(s->reason);
+      tsr__free(s->raw);
+    }
+  }
+  if (x->user_reject) x->user_reject(x->user_ud, r);
+}
+
+static void on_ingest_progress(void *ud, int64_t done, int64_t total, int64_t rows) {
+  actx *x = ud;
+  (void)rows;
+  if (total > 0) progress(x, "ingest", 0.5 * (double)done / (double)total);
+  if (x->o->ingest.on_progress) x->o->ingest.on_progress(x->o->ingest.ud, done, total, rows);
+}
+
+/* ------------------------------------------------------------ steps */
+
+static tsr_status step_ingest(actx *x, tsr_error *err) {
+  tsr_analyze_result *res = x->res;
+  tsr_status st = tsr_ledger_new(&res->ledger, err);
+  if (st != TSR_OK) return st;
+  tsr_ingest_opts io = x->o->ingest;
+  x->user_reject = io.on_reject;
+  x->user_ud = io.ud;
+  io.on_reject = on_reject;
+  io.on_progress = on_ingest_progress;
+  io.ud = x;
+  memset(&res->ingest, 0, sizeof res->ingest);
+  uint64_t combined = 0;
+  for (size_t i = 0; i < x->o->n_inputs; i++) {
+    tsr_ingest_stats s;
+    st = tsr_ingest_file(res->ledger, x->o->inputs[i], &io, &s, err);
+    tsr_ingest_stats *a = &res->ingest;
+    if (i == 0) {
+      *a = s;
+    } else {
+      a->bytes += s.bytes;
+      a->rows_read += s.rows_read;
+      a->rows_accepted += s.rows_accepted;
+      a->rows_rejected += s.rows_rejected;
+      a->duplicate_ids += s.duplicate_ids;
+      a->identical_rows += s.identical_rows;
+      a->identical_dropped += s.identical_dropped;
+      a->refunds += s.refunds;
+      a->refund_amount += s.refund_amount;
+      if (s.rows_accepted && (s.min_time < a->min_time || !a->rows_accepted)) a->min_time = s.min_time;
+      if (s.rows_accepted && s.max_time > a->max_time) a->max_time = s.max_time;
+    }
+    combined = combined * 0x100000001B3ULL ^ s.checksum;
+    if (st != TSR_OK) return st;
+  }
+  res->ingest.checksum = combined;
+  st = tsr_ledger_finish(res->ledger, err);
+  if (st != TSR_OK) return st;
+  x->ingest_ms = step_done(x, "ingest");
+  return TSR_OK;
+}
+
+/* The ingest events, emitted once the run exists in the store. */
+static void ingest_events(actx *x) {
+  tsr_analyze_result *res = x->res;
+  double ms = x->ingest_ms;
+  const tsr_ingest_stats *s = &res->ingest;
+  event(x, 0, "ingest", s->rows_read, s->rows_accepted, ms,
+        "read %lld rows (%lld bytes), accepted %lld, rejected %lld; %zu customers",
+        (long long)s->rows_read, (long long)s->bytes, (long long)s->rows_accepted,
+        (long long)s->rows_rejected, tsr_ledger_ncustomers(res->ledger));
+  if (s->rows_rejected)
+    event(x, 1, "ingest", -1, -1, -1, "%lld rows rejected (the first %zu are stored with the dataset)",
+          (long long)s->rows_rejected, x->nrejects);
+  if (s->identical_rows)
+    event(x, 1, "ingest", -1, -1, -1, "%lld rows identical to an earlier row (%s)",
+          (long long)s->identical_rows, s->identical_dropped ? "removed" : "kept");
+  if (s->duplicate_ids)
+    event(x, 1, "ingest", -1, -1, -1, "%lld rows repeat a transaction id (dropped)",
+          (long long)s->duplicate_ids);
+  if (s->refunds)
+    event(x, 1, "ingest", -1, -1, -1, "%lld refunds, total %.2f (%s)", (long long)s->refunds,
+          s->refund_amount,
+          x->o->summary.refunds == TSR_REFUNDS_NET ? "netted" : "kept out of spend");
+}
+
+static tsr_status step_summary(actx *x, tsr_error *err) {
+  tsr_analyze_result *res = x->res;
+  tsr_status st = tsr_summary_compute(res->ledger, &x->o->summary, &res->summary, err);
+  if (st != TSR_OK) return st;
+  const tsr_summary_opts *so = &x->o->summary;
+  res->period_days = so->multiplier * (so->freq == TSR_FREQ_D ? 1 : so->freq == TSR_FREQ_W ? 7 : 30.4375);
+  res->has_holdout = res->summary->has_holdout;
+  double ms = step_done(x, "summary");
+  char a[11], b[11];
+  event(x, 0, "summary", (int64_t)tsr_ledger_ncustomers(res->ledger), (int64_t)res->summary->n, ms,
+        "%zu customers; period %g days; observation end %s%s%s", res->summary->n,
+        res->period_days, tsr_day_format(res->summary->end_day, a),
+        res->has_holdout ? ", calibration end " : "",
+        res->has_holdout ? tsr_day_format(res->summary->cal_end_day, b) : "");
+  return TSR_OK;
+}
+
+static tsr_status step_rfm(actx *x, tsr_error *err) {
+  tsr_analyze_result *res = x->res;
+  size_t n = res->summary->n;
+  const char *sch = x->o->scheme ? x->o->scheme : "rf10";
+  tsr_status st;
+  if (!strcmp(sch, "rf10") || !strcmp(sch, "rfm11"))
+    st = tsr_rfm_scheme_builtin(sch, &res->scheme, err);
+  else
+    st = tsr_rfm_scheme_read(sch, &res->scheme, err);
+  if (st != TSR_OK) return st;
+  double *gap = tsr__malloc(n * sizeof *gap), *fr = tsr__malloc(n * sizeof *fr),
+         *mon = tsr__malloc(n * sizeof *mon), *rev = tsr__malloc(n * sizeof *rev);
+  res->r = tsr__malloc(n * sizeof *res->r);
+  res->f = tsr__malloc(n * sizeof *res->f);
+  res->m = tsr__malloc(n * sizeof *res->m);
+  res->segment = tsr__malloc(n * sizeof *res->segment);
+  res->n_segments = tsr_rfm_scheme_nsegments(res->scheme);
+  res->segments = tsr__calloc(res->n_segments, sizeof *res->segments);
+  if (!gap || !fr || !mon || !rev || !res->r || !res->f || !res->m || !res->segment ||
+      !res->segments) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const tsr_summary_row *row = &res->summary->rows[i];
+    gap[i] = row->T - row->recency;
+    fr[i] = row->frequency;
+    mon[i] = row->revenue;
+    rev[i] = row->revenue;
+  }
+  st = tsr_rfm_score(gap, fr, mon, n, res->r, res->f, res->m, err);
+  if (st != TSR_OK) goto out;
+  for (size_t i = 0; i < n; i++)
+    res->segment[i] = tsr_rfm_segment(res->scheme, res->r[i], res->f[i], res->m[i]);
+  st = tsr_rfm_segment_summary(res->scheme, res->r, res->f, res->m, rev, n, res->segments, err);
+  if (st != TSR_OK) goto out;
+  double ms = step_done(x, "rfm");
+  event(x, 0, "rfm", (int64_t)n, (int64_t)n, ms, "RFM scores and %zu segments (scheme %s)",
+        res->n_segments, tsr_rfm_scheme_name(res->scheme));
+out:
+  tsr__free(gap);
+  tsr__free(fr);
+  tsr__free(mon);
+  tsr__free(rev);
+  return st;
+}
+
+static double *alloc_nan(size_t n) {
+  double *p = tsr__malloc((n ? n : 1) * sizeof *p);
+  if (p)
+    for (size_t i = 0; i < n; i++) p[i] = NAN;
+  return p;
+}
+
+static tsr_status step_models(actx *x, tsr_error *err) {
+  tsr_analyze_result *res = x->res;
+  size_t n = res->summary->n;
+  res->expected = alloc_nan(n);
+  res->expected_lo = alloc_nan(n);
+  res->expected_hi = alloc_nan(n);
+  res->p_alive = alloc_nan(n);
+  res->clv = alloc_nan(n);
+  res->clv_lo = alloc_nan(n);
+  res->clv_hi = alloc_nan(n);
+  res->gg_correlation = NAN;
+  if (!res->expected || !res->expected_lo || !res->expected_hi || !res->p_alive || !res->clv ||
+      !res->clv_lo || !res->clv_hi)
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  const char *mname = x->o->model ? x->o->model : "bgnbd";
+  if (!strcmp(mname, "none")) return TSR_OK;
+  tsr_btyd_kind kind;
+  tsr_status st = tsr_btyd_kind_parse(mname, &kind, err);
+  if (st != TSR_OK) return st;
+  if (kind == TSR_BTYD_GG || kind == TSR_BTYD_BGBB)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model",
+                         "expected bgnbd, mbgnbd, pnbd or none, got '%s'", mname);
+  double *xs = tsr__malloc(n * sizeof *xs), *tx = tsr__malloc(n * sizeof *tx),
+         *T = tsr__malloc(n * sizeof *T), *mx = tsr__malloc(n * sizeof *mx);
+  if (!xs || !tx || !T || !mx) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const tsr_summary_row *r = &res->summary->rows[i];
+    xs[i] = r->frequency;
+    tx[i] = r->recency;
+    T[i] = r->T;
+    mx[i] = r->monetary_value;
+  }
+  tsr_btyd_data d = {n, xs, tx, T, mx, NULL};
+  tsr_btyd_fit_opts fo;
+  tsr_btyd_fit_opts_init(&fo);
+  fo.period_days = res->period_days;
+  progress(x, "model", 0.6);
+  tsr_error ferr;
+  tsr_error_clear(&ferr);
+  st = tsr_btyd_fit(kind, &d, &fo, &res->model, &ferr);
+  double ms = step_done(x, "model");
+  if (st != TSR_OK) {
+    event(x, 1, "model", (int64_t)n, 0, ms, "%s fit failed: %s (predictions left empty)",
+          mname, ferr.msg);
+    st = TSR_OK;
+    goto out;
+  }
+  res->has_model = 1;
+  {
+    char ps[256] = "";
+    size_t k = 0;
+    for (size_t j = 0; j < res->model.np; j++)
+      k += (size_t)snprintf(ps + k, sizeof ps - k, "%s%s=%.4g", j ? ", " : "",
+                            tsr_btyd_param_name(kind, j), res->model.params[j]);
+    event(x, 0, "model", (int64_t)n, (int64_t)n, ms, "%s fitted: %s; log-likelihood %.2f, %d iterations",
+          mname, ps, res->model.loglik, res->model.iterations);
+  }
+  res->horizon_periods = x->o->horizon * tsr_unit_days(x->o->unit, res->period_days) / res->period_days;
+  st = tsr_btyd_predict(&res->model, &d, res->horizon_periods, x->o->level, res->expected,
+                        res->expected_lo, res->expected_hi, res->p_alive, err);
+  if (st != TSR_OK) goto out;
+  st = tsr_btyd_churn(&res->model, &d, x->o->churn_threshold, &res->kpis.churn_rate,
+                      &res->kpis.expected_alive, &res->kpis.expected_dropouts, err);
+  if (st != TSR_OK) goto out;
+  /* holdout check */
+  if (res->has_holdout) {
+    memset(res->holdout, 0, sizeof res->holdout);
+    double mae = 0, at = 0, pt = 0;
+    for (size_t i = 0; i < n; i++) {
+      const tsr_summary_row *r = &res->summary->rows[i];
+      double pred;
+      st = tsr_btyd_conditional(&res->model, r->frequency, r->recency, r->T, r->duration_holdout,
+                                &pred, NULL, err);
+      if (st != TSR_OK) goto out;
+      int b = r->frequency >= TSR_HOLDOUT_BUCKETS - 1 ? TSR_HOLDOUT_BUCKETS - 1 : (int)r->frequency;
+      res->holdout[b].customers++;
+      res->holdout[b].actual += r->frequency_holdout;
+      res->holdout[b].predicted += pred;
+      mae += fabs(pred - r->frequency_holdout);
+      at += r->frequency_holdout;
+      pt += pred;
+    }
+    for (int b = 0; b < TSR_HOLDOUT_BUCKETS; b++) {
+      res->holdout[b].frequency = b;
+      if (res->holdout[b].customers) {
+        res->holdout[b].actual /= (double)res->holdout[b].customers;
+        res->holdout[b].predicted /= (double)res->holdout[b].customers;
+      }
+    }
+    res->holdout_mae = mae / (double)n;
+    res->holdout_actual_total = at;
+    res->holdout_predicted_total = pt;
+    event(x, 0, "holdout", (int64_t)n, (int64_t)n, -1,
+          "holdout purchases: actual %.0f, predicted %.1f; MAE per customer %.4f", at, pt,
+          res->holdout_mae);
+  }
+  step_done(x, "predict");
+  if (x->o->spend) {
+    size_t nr = 0;
+    for (size_t i = 0; i < n; i++) nr += xs[i] > 0 && mx[i] > 0;
+    if (nr < 10) {
+      event(x, 1, "spend", (int64_t)n, 0, -1,
+            "only %zu repeat customers with positive spend: no Gamma-Gamma model, no CLV", nr);
+      goto out;
+    }
+    double *gx = tsr__malloc(nr * sizeof *gx), *gm = tsr__malloc(nr * sizeof *gm);
+    if (!gx || !gm) {
+      tsr__free(gx);
+      tsr__free(gm);
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto out;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (xs[i] > 0 && mx[i] > 0) {
+        gx[k] = xs[i];
+        gm[k++] = mx[i];
+      }
+    tsr_btyd_data gd = {nr, gx, NULL, NULL, gm, NULL};
+    tsr_gg_correlation(&gd, &res->gg_correlation, NULL);
+    tsr_error_clear(&ferr);
+    progress(x, "spend", 0.7);
+    st = tsr_btyd_fit(TSR_BTYD_GG, &gd, &fo, &res->spend, &ferr);
+    tsr__free(gx);
+    tsr__free(gm);
+    ms = step_done(x, "spend");
+    if (st != TSR_OK || !(res->spend.params[1] > 1)) {
+      event(x, 1, "spend", (int64_t)nr, 0, ms, "Gamma-Gamma fit failed: %s (no CLV)",
+            st != TSR_OK ? ferr.msg : "q <= 1 (mean spend undefined)");
+      st = TSR_OK;
+      goto out;
+    }
+    res->has_spend = 1;
+    event(x, 0, "spend", (int64_t)nr, (int64_t)nr, ms,
+          "Gamma-Gamma fitted on %zu repeat customers: p=%.4g, q=%.4g, gamma=%.4g; "
+          "corr(frequency, spend) = %.3f%s",
+          nr, res->spend.params[0], res->spend.params[1], res->spend.params[2],
+          res->gg_correlation,
+          fabs(res->gg_correlation) > 0.3 ? " (the model assumes independence: check)" : "");
+    tsr_clv_opts co;
+    co.horizon = res->horizon_periods;
+    co.step = 30.4375 / res->period_days;
+    co.discount = x->o->discount;
+    co.level = x->o->level;
+    st = tsr_clv_compute(&res->model, &res->spend, &d, &co, res->clv, res->clv_lo, res->clv_hi, err);
+    if (st != TSR_OK) goto out;
+    step_done(x, "clv");
+  }
+out:
+  tsr__free(xs);
+  tsr__free(tx);
+  tsr__free(T);
+  tsr__free(mx);
+  return st;
+}
+
+static void cluster_progress(void *ud, const char *stage, double frac) {
+  actx *x = ud;
+  (void)stage;
+  progress(x, "cluster", 0.75 + 0.15 * frac);
+}
+
+static tsr_status step_cluster(actx *x, tsr_error *err) {
+  tsr_analyze_result *res = x->res;
+  const char *meth = x->o->cluster ? x->o->cluster : "kmeans";
+  if (!strcmp(meth, "none")) return TSR_OK;
+  size_t n = res->summary->n;
+  tsr_cluster_opts co = x->o->cluster_opts;
+  tsr_status st = tsr_cluster_method_parse(meth, &co.method, err);
+  if (st != TSR_OK) return st;
+  if (co.k == 0 && n < 2 * co.k_max + 2) {
+    event(x, 1, "cluster", (int64_t)n, 0, -1, "too few customers (%zu) for clustering", n);
+    return TSR_OK;
+  }
+  co.seed = x->o->seed;
+  co.progress = cluster_progress;
+  co.progress_ud = x;
+  double *cols[7];
+  const char *names[7] = {"frequency", "recency", "monetary_value", "T", "revenue", "clv", "p_alive"};
+  size_t nc = res->has_spend ? 7 : res->has_model ? 5 : 5;
+  for (size_t c = 0; c < 7; c++) cols[c] = NULL;
+  for (size_t c = 0; c < 5; c++) {
+    cols[c] = tsr__malloc((n ? n : 1) * sizeof(double));
+    if (!cols[c]) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto out;
+    }
+  }
+  for (size_t i = 0; i < n; i++) {
+    const tsr_summary_row *r = &res->summary->rows[i];
+    cols[0][i] = r->frequency;
+    cols[1][i] = r->recency;
+    cols[2][i] = r->monetary_value;
+    cols[3][i] = r->T;
+    cols[4][i] = r->revenue;
+  }
+  if (res->has_spend) {
+    cols[5] = res->clv;
+    cols[6] = res->p_alive;
+  } else if (res->has_model) {
+    names[5] = "p_alive";
+    cols[5] = res->p_alive;
+    nc = 6;
+  }
+  st = tsr_cluster_run(&co, (const double *const *)cols, names, n, nc, res->segment,
+                       &res->clusters, err);
+  if (st != TSR_OK) goto out;
+  double ms = step_done(x, "cluster");
+  event(x, 0, "cluster", (int64_t)n, (int64_t)n, ms, "%s: %zu clusters%s; silhouette %.3f",
+        meth, res->clusters->k, co.k == 0 ? " (chosen automatically)" : "",
+        res->clusters->silhouette);
+out:
+  for (size_t c = 0; c < 5; c++) tsr__free(cols[c]);
+  return st;
+}
+
+static int cmp_desc(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x < y) - (x > y);
+}
+
+static void compute_kpis(tsr_analyze_result *res) {
+  tsr_kpis *k = &res->kpis;
+  size_t n = res->summary->n;
+  double churn = k->churn_rate, alive = k->expected_alive, drop = k->expected_dropouts;
+  memset(k, 0, sizeof *k);
+  k->customers = n;
+  k->churn_rate = res->has_model ? churn : NAN;
+  k->expected_alive = res->has_model ? alive : NAN;
+  k->expected_dropouts = res->has_model ? drop : NAN;
+  k->first_day = INT64_MAX;
+  k->last_day = INT64_MIN;
+  double *rev = tsr__malloc((n ? n : 1) * sizeof *rev);
+  size_t repeat = 0;
+  double pa = 0, clv = 0;
+  for (size_t i = 0; i < n; i++) {
+    const tsr_summary_row *r = &res->summary->rows[i];
+    k->transactions += r->n_transactions;
+    k->visits += r->active_days;
+    k->revenue += r->revenue;
+    repeat += r->frequency > 0;
+    if (r->first_day < k->first_day) k->first_day = r->first_day;
+    if (r->last_day > k->last_day) k->last_day = r->last_day;
+    if (rev) rev[i] = r->revenue;
+    if (res->has_model) pa += res->p_alive[i];
+    if (res->has_spend) clv += res->clv[i];
+  }
+  k->repeat_share = n ? (double)repeat / (double)n : 0;
+  k->mean_p_alive = res->has_model && n ? pa / (double)n : NAN;
+  k->clv_total = res->has_spend ? clv : NAN;
+  k->clv_mean = res->has_spend && n ? clv / (double)n : NAN;
+  k->top20_revenue_share = NAN;
+  if (rev && n) {
+    /* revenue share of the top 20% customers (ceil) */
+    size_t top = (n + 4) / 5;
+    qsort(rev, n, sizeof *rev, cmp_desc);
+    double s = 0;
+    for (size_t i = 0; i < top; i++) s += rev[i];
+    k->top20_revenue_share = k->revenue > 0 ? s / k->revenue : 0;
+  }
+  tsr__free(rev);
+}
+
+
+/* ------------------------------------------------------------ store */
+
+static void jstr(char *buf, size_t cap, size_t *k, const char *s) {
+  if (*k >= cap) return;
+  buf[(*k)++] = '"';
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && *k + 8 < cap; p++) {
+    if (*p == '"' || *p == '\\') {
+      buf[(*k)++] = '\\';
+      buf[(*k)++] = (char)*p;
+    } else if (*p < 0x20) {
+      *k += (size_t)snprintf(buf + *k, cap - *k, "\\u%04x", *p);
+    } else {
+      buf[(*k)++] = (char)*p;
+    }
+  }
+  if (*k < cap) buf[(*k)++] = '"';
+  if (*k < cap) buf[*k] = '\0';
+}
+
+/* JSON number, null for NaN/inf. */
+static void jnum(char *buf, size_t cap, size_t *k, double v) {
+  if (*k >= cap) return;
+  if (!isfinite(v)) *k += (size_t)snprintf(buf + *k, cap - *k, "null");
+  else {
+    char t[32];
+    *k += (size_t)snprintf(buf + *k, cap - *k, "%s", tsr__fmt_double(v, t));
+  }
+}
+
+tsr_status tsr_analyze_kpis_json(const tsr_analyze_result *r, char **out, tsr_error *err) {
+  size_t cap = 4096, k = 0;
+  char *b = tsr__malloc(cap);
+  if (!b) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  const tsr_kpis *p = &r->kpis;
+  char d1[11], d2[11];
+  k += (size_t)snprintf(b + k, cap - k,
+                        "{\"customers\":%zu,\"transactions\":%lld,\"visits\":%lld,\"revenue\":",
+                        p->customers, (long long)p->transactions, (long long)p->visits);
+  jnum(b, cap, &k, p->revenue);
+  k += (size_t)snprintf(b + k, cap - k, ",\"repeat_share\":");
+  jnum(b, cap, &k, p->repeat_share);
+  k += (size_t)snprintf(b + k, cap - k, ",\"top20_revenue_share\":");
+  jnum(b, cap, &k, p->top20_revenue_share);
+  k += (size_t)snprintf(b + k, cap - k, ",\"first_purchase\":\"%s\",\"last_purchase\":\"%s\"",
+                        tsr_day_format(p->first_day, d1), tsr_day_format(p->last_day, d2));
+  k += (size_t)snprintf(b + k, cap - k, ",\"churn_rate\":");
+  jnum(b, cap, &k, p->churn_rate);
+  k += (size_t)snprintf(b + k, cap - k, ",\"expected_alive\":");
+  jnum(b, cap, &k, p->expected_alive);
+  k += (size_t)snprintf(b + k, cap - k, ",\"expected_dropouts_next_period\":");
+  jnum(b, cap, &k, p->expected_dropouts);
+  k += (size_t)snprintf(b + k, cap - k, ",\"mean_p_alive\":");
+  jnum(b, cap, &k, p->mean_p_alive);
+  k += (size_t)snprintf(b + k, cap - k, ",\"clv_total\":");
+  jnum(b, cap, &k, p->clv_total);
+  k += (size_t)snprintf(b + k, cap - k, ",\"clv_mean\":");
+  jnum(b, cap, &k, p->clv_mean);
+  k += (size_t)snprintf(b + k, cap - k, ",\"period_days\":");
+  jnum(b, cap, &k, r->period_days);
+  k += (size_t)snprintf(b + k, cap - k, ",\"horizon_periods\":");
+  jnum(b, cap, &k, r->horizon_periods);
+  k += (size_t)snprintf(b + k, cap - k,
+                        ",\"rows_read\":%lld,\"rows_rejected\":%lld,\"identical_rows\":%lld,"
+                        "\"duplicate_ids\":%lld,\"refunds\":%lld",
+                        (long long)r->ingest.rows_read, (long long)r->ingest.rows_rejected,
+                        (long long)r->ingest.identical_rows, (long long)r->ingest.duplicate_ids,
+                        (long long)r->ingest.refunds);
+  if (r->has_holdout && r->has_model) {
+    k += (size_t)snprintf(b + k, cap - k, ",\"holdout_mae\":");
+    jnum(b, cap, &k, r->holdout_mae);
+    k += (size_t)snprintf(b + k, cap - k, ",\"holdout_actual\":");
+    jnum(b, cap, &k, r->holdout_actual_total);
+    k += (size_t)snprintf(b + k, cap - k, ",\"holdout_predicted\":");
+    jnum(b, cap, &k, r->holdout_predicted_total);
+  }
+  if (k + 2 < cap) {
+    b[k++] = '}';
+    b[k] = '\0';
+  }
+  *out = b;
+  return TSR_OK;
+}
+
+static tsr_status store_results(actx *x, tsr_error *err) {
+  tsr_analyze_result *res = x->res;
+  tsr_store *s = x->store;
+  size_t n = res->summary->n;
+  tsr_status st = tsr_store_begin(s, err);
+  if (st != TSR_OK) return st;
+  tsr_customer *rows = tsr__malloc((n ? n : 1) * sizeof *rows);
+  char (*cells)[4] = tsr__malloc((n ? n : 1) * sizeof *cells);
+  if (!rows || !cells) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < n; i++) {
+    const tsr_summary_row *r = &res->summary->rows[i];
+    tsr_customer *c = &rows[i];
+    tsr_customer_init(c);
+    c->customer_id = r->customer_id;
+    c->frequency = r->frequency;
+    c->recency = r->recency;
+    c->T = r->T;
+    c->monetary_value = r->monetary_value;
+    c->revenue = r->revenue;
+    c->n_transactions = r->n_transactions;
+    c->first_purchase = r->first_day * 86400000LL;
+    c->last_purchase = r->last_day * 86400000LL;
+    c->r_score = res->r[i];
+    c->f_score = res->f[i];
+    c->m_score = res->m[i];
+    c->rfm_cell = tsr_rfm_cell(res->r[i], res->f[i], res->m[i], cells[i]);
+    c->segment = res->segment[i];
+    c->cluster = res->clusters ? res->clusters->labels[i] : -1;
+    c->expected_purchases = res->expected[i];
+    c->p_alive = res->p_alive[i];
+    c->clv = res->clv[i];
+    c->clv_lo = res->clv_lo[i];
+    c->clv_hi = res->clv_hi[i];
+  }
+  st = tsr_store_customers_add(s, res->run_id, rows, n, err);
+  if (st != TSR_OK) goto fail;
+  tsr_segment_row *segs = tsr__malloc((res->n_segments ? res->n_segments : 1) * sizeof *segs);
+  if (!segs) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto fail;
+  }
+  for (size_t j = 0; j < res->n_segments; j++) {
+    const tsr_rfm_segment_stats *g = &res->segments[j];
+    tsr_segment_row sr = {tsr_rfm_scheme_name(res->scheme), g->segment, (int64_t)g->customers,
+                          g->share, g->mean_r, g->mean_f, g->mean_m, g->revenue, g->revenue_share};
+    segs[j] = sr;
+  }
+  st = tsr_store_segments_add(s, res->run_id, segs, res->n_segments, err);
+  tsr__free(segs);
+  if (st != TSR_OK) goto fail;
+  /* models */
+  const tsr_btyd_model *ms[2] = {res->has_model ? &res->model : NULL,
+                                 res->has_spend ? &res->spend : NULL};
+  for (int j = 0; j < 2; j++) {
+    if (!ms[j]) continue;
+    char *js = NULL;
+    st = tsr_btyd_model_to_json(ms[j], &js, err);
+    if (st != TSR_OK) goto fail;
+    char stats[512];
+    size_t k = 0;
+    k += (size_t)snprintf(stats + k, sizeof stats - k, "{\"loglik\":");
+    jnum(stats, sizeof stats, &k, ms[j]->loglik);
+    k += (size_t)snprintf(stats + k, sizeof stats - k, ",\"iterations\":%d,\"converged\":%s",
+                          ms[j]->iterations, ms[j]->converged ? "true" : "false");
+    if (j == 0 && res->has_holdout) {
+      k += (size_t)snprintf(stats + k, sizeof stats - k, ",\"holdout_mae\":");
+      jnum(stats, sizeof stats, &k, res->holdout_mae);
+    }
+    if (k + 2 < sizeof stats) {
+      stats[k++] = '}';
+      stats[k] = '\0';
+    }
+    tsr_model mo = {0, res->run_id, tsr_btyd_kind_name(ms[j]->kind), 0, js, stats, 0, 0};
+    st = tsr_store_model_add(s, &mo, NULL, NULL, err);
+    free(js);
+    if (st != TSR_OK) goto fail;
+  }
+  if (res->clusters && res->clusters->model) {
+    char *js = NULL;
+    st = tsr_cluster_model_to_json(res->clusters->model, &js, err);
+    if (st != TSR_OK) goto fail;
+    char stats[256];
+    size_t k = 0;
+    k += (size_t)snprintf(stats + k, sizeof stats - k, "{\"k\":%zu,\"inertia\":", res->clusters->k);
+    jnum(stats, sizeof stats, &k, res->clusters->inertia);
+    k += (size_t)snprintf(stats + k, sizeof stats - k, ",\"silhouette\":");
+    jnum(stats, sizeof stats, &k, res->clusters->silhouette);
+    if (k + 2 < sizeof stats) {
+      stats[k++] = '}';
+      stats[k] = '\0';
+    }
+    tsr_model mo = {0, res->run_id, tsr_cluster_method_name(res->clusters->method), 0, js, stats, 0, 0};
+    st = tsr_store_model_add(s, &mo, NULL, NULL, err);
+    free(js);
+    if (st != TSR_OK) goto fail;
+  }
+  st = tsr_store_commit(s, err);
+  if (st != TSR_OK) goto fail;
+  tsr__free(rows);
+  tsr__free(cells);
+  return TSR_OK;
+fail:
+  tsr_store_rollback(s, NULL);
+  tsr__free(rows);
+  tsr__free(cells);
+  return st;
+}
+
+/* Parameters of the run as JSON (stored with it). */
+static void params_json(const tsr_analyze_opts *o, char *b, size_t cap) {
+  size_t k = 0;
+  k += (size_t)snprintf(b + k, cap - k, "{\"inputs\":[");
+  for (size_t i = 0; i < o->n_inputs; i++) {
+    if (i) k += (size_t)snprintf(b + k, cap - k, ",");
+    jstr(b, cap, &k, o->inputs[i]);
+  }
+  k += (size_t)snprintf(b + k, cap - k, "],\"customer_col\":");
+  jstr(b, cap, &k, o->ingest.customer_col);
+  k += (size_t)snprintf(b + k, cap - k, ",\"date_col\":");
+  jstr(b, cap, &k, o->ingest.date_col);
+  k += (size_t)snprintf(b + k, cap - k, ",\"amount_col\":");
+  jstr(b, cap, &k, o->ingest.amount_col);
+  k += (size_t)snprintf(b + k, cap - k, ",\"id_col\":");
+  jstr(b, cap, &k, o->ingest.id_col);
+  k += (size_t)snprintf(b + k, cap - k, ",\"date_format\":");
+  jstr(b, cap, &k, o->ingest.date_format);
+  char d1[11], d2[11];
+  k += (size_t)snprintf(
+      b + k, cap - k,
+      ",\"freq\":\"%c\",\"freq_multiplier\":%g,\"end\":\"%s\",\"calibration_end\":\"%s\","
+      "\"refunds\":\"%s\",\"dedupe\":\"%s\",\"model\":",
+      "DWM"[o->summary.freq], o->summary.multiplier,
+      o->summary.end_day == TSR_DAY_NONE ? "" : tsr_day_format(o->summary.end_day, d1),
+      o->summary.cal_end_day == TSR_DAY_NONE ? "" : tsr_day_format(o->summary.cal_end_day, d2),
+      o->summary.refunds == TSR_REFUNDS_NET ? "net" : "exclude",
+      o->ingest.dedupe == TSR_DEDUPE_EXACT ? "exact" : "none");
+  jstr(b, cap, &k, o->model);
+  k += (size_t)snprintf(b + k, cap - k, ",\"spend\":%s,\"horizon\":%g,\"unit\":\"%s\",\"discount\":%g,"
+                        "\"scheme\":", o->spend ? "true" : "false", o->horizon,
+                        (const char *[]){"days", "weeks", "months", "years", "periods"}[o->unit],
+                        o->discount);
+  jstr(b, cap, &k, o->scheme);
+  k += (size_t)snprintf(b + k, cap - k, ",\"cluster\":");
+  jstr(b, cap, &k, o->cluster);
+  k += (size_t)snprintf(b + k, cap - k, ",\"k\":%zu,\"seed\":%llu}", o->cluster_opts.k,
+                        (unsigned long long)o->seed);
+}
+
+/* ------------------------------------------------------------ run */
+
+static tsr_status check_opts(const tsr_analyze_opts *o, tsr_error *err) {
+  if (!o->inputs || o->n_inputs == 0)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "inputs", "expected at least one transaction file");
+  if (!(o->horizon > 0 && o->horizon <= 1000))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "horizon", "expected a value in (0, 1000], got %g", o->horizon);
+  if (!(o->discount >= 0 && o->discount < 1))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "discount", "expected a rate in [0, 1), got %g", o->discount);
+  if (!(o->level > 0 && o->level < 1))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "level", "expected a value in (0, 1), got %g", o->level);
+  if (!(o->churn_threshold > 0 && o->churn_threshold < 1))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "churn-threshold", "expected a value in (0, 1), got %g", o->churn_threshold);
+  return TSR_OK;
+}
+
+tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
+                           tsr_analyze_result **out, tsr_error *err) {
+  *out = NULL;
+  tsr_status st = check_opts(opts, err);
+  if (st != TSR_OK) return st;
+  tsr_analyze_result *res = tsr__calloc(1, sizeof *res);
+  if (!res) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  actx x;
+  memset(&x, 0, sizeof x);
+  x.o = opts;
+  x.store = store;
+  x.res = res;
+  x.t0 = x.step_t0 = now_s();
+  x.rejects = tsr__calloc(MAX_STORED_REJECTS, sizeof *x.rejects);
+  char params[4096];
+  params_json(opts, params, sizeof params);
+  progress(&x, "ingest", 0);
+  st = step_ingest(&x, err);
+  tsr_status ist = st;
+  if (store && (ist == TSR_OK || ist == TSR_EMAXERR)) {
+    char src[1024] = "";
+    size_t k = 0;
+    for (size_t i = 0; i < opts->n_inputs && k < sizeof src; i++)
+      k += (size_t)snprintf(src + k, sizeof src - k, "%s%s", i ? ";" : "", opts->inputs[i]);
+    char sum[32];
+    snprintf(sum, sizeof sum, "%016llx", (unsigned long long)res->ingest.checksum);
+    char io[1024];
+    size_t ik = 0;
+    ik += (size_t)snprintf(io + ik, sizeof io - ik, "{\"customer_col\":");
+    jstr(io, sizeof io, &ik, res->ingest.customer_col);
+    ik += (size_t)snprintf(io + ik, sizeof io - ik, ",\"date_col\":");
+    jstr(io, sizeof io, &ik, res->ingest.date_col);
+    ik += (size_t)snprintf(io + ik, sizeof io - ik, ",\"amount_col\":");
+    jstr(io, sizeof io, &ik, res->ingest.amount_col);
+    ik += (size_t)snprintf(io + ik, sizeof io - ik, ",\"id_col\":");
+    jstr(io, sizeof io, &ik, res->ingest.id_col);
+    ik += (size_t)snprintf(io + ik, sizeof io - ik, ",\"date_format\":");
+    jstr(io, sizeof io, &ik, opts->ingest.date_format);
+    if (ik + 2 < sizeof io) {
+      io[ik++] = '}';
+      io[ik] = '\0';
+    }
+    tsr_dataset ds = {0, 0, src, sum, res->ingest.bytes, res->ingest.rows_read,
+                      res->ingest.rows_accepted, res->ingest.rows_rejected,
+                      res->ingest.duplicate_ids + res->ingest.identical_rows,
+                      res->ingest.refunds, io, NULL};
+    tsr_error derr;
+    if (tsr_store_dataset_add(store, &ds, &res->dataset_id, &derr) == TSR_OK) {
+      for (size_t i = 0; i < x.nrejects; i++) {
+        tsr_reject_row rj = {res->dataset_id, x.rejects[i].line, x.rejects[i].column,
+                             x.rejects[i].field, x.rejects[i].reason, x.rejects[i].raw};
+        if (tsr_store_rejects_add(store, res->dataset_id, &rj, 1, &derr) != TSR_OK) break;
+      }
+    }
+  }
+  if (store) {
+    tsr_run run;
+    memset(&run, 0, sizeof run);
+    run.command = "analyze";
+    run.dataset_id = res->dataset_id;
+    run.params = params;
+    run.output_dir = opts->out_dir;
+    tsr_error rerr;
+    tsr_status rs = tsr_store_run_begin(store, &run, &res->run_id, &rerr);
+    if (rs != TSR_OK) {
+      if (err) *err = rerr;
+      st = rs;
+      goto fail;
+    }
+  }
+  event(&x, 0, "start", -1, -1, -1, "analyze %s%s", opts->inputs[0], opts->n_inputs > 1 ? " (and more)" : "");
+  if (ist == TSR_OK) ingest_events(&x);
+  if (st != TSR_OK) goto fail;
+  if (canceled(&x)) goto cancel;
+  progress(&x, "summary", 0.5);
+  if ((st = step_summary(&x, err)) != TSR_OK) goto fail;
+  progress(&x, "rfm", 0.55);
+  if ((st = step_rfm(&x, err)) != TSR_OK) goto fail;
+  if (canceled(&x)) goto cancel;
+  if ((st = step_models(&x, err)) != TSR_OK) goto fail;
+  if (canceled(&x)) goto cancel;
+  progress(&x, "cluster", 0.75);
+  if ((st = step_cluster(&x, err)) != TSR_OK) goto fail;
+  if (canceled(&x)) goto cancel;
+  compute_kpis(res);
+  progress(&x, "store", 0.9);
+  if (opts->out_dir) {
+    st = tsr_analyze_write_files(res, opts, opts->out_dir, err);
+    if (st != TSR_OK) goto fail;
+    double ms = step_done(&x, "files");
+    event(&x, 0, "files", (int64_t)res->summary->n, (int64_t)res->summary->n, ms,
+          "results written to %s", opts->out_dir);
+  }
+  res->seconds = now_s() - x.t0;
+  if (store) {
+    st = store_results(&x, err);
+    if (st != TSR_OK) goto fail;
+    double ms = step_done(&x, "store");
+    event(&x, 0, "store", (int64_t)res->summary->n, (int64_t)res->summary->n, ms,
+          "stored %zu customers, %zu segments and the models (run %lld)", res->summary->n,
+          res->n_segments, (long long)res->run_id);
+    char *kj = NULL;
+    if (x.tlen + 2 < sizeof res->timings) {
+      res->timings[x.tlen] = '}';
+      res->timings[x.tlen + 1] = '\0';
+    }
+    tsr_analyze_kpis_json(res, &kj, NULL);
+    res->seconds = now_s() - x.t0;
+    event(&x, 0, "end", -1, -1, res->seconds * 1000, "done in %.2f s", res->seconds);
+    st = tsr_store_run_finish(store, res->run_id, TSR_RUN_DONE, res->timings, kj, NULL, err);
+    free(kj);
+    if (st != TSR_OK) goto fail;
+  } else if (x.tlen + 2 < sizeof res->timings) {
+    res->timings[x.tlen] = '}';
+    res->timings[x.tlen + 1] = '\0';
+  }
+  progress(&x, "done", 1.0);
+  for (size_t i = 0; i < x.nrejects; i++) {
+    tsr__free(x.rejects[i].field);
+    tsr__free(x.rejects[i].reason);
+    tsr__free(x.rejects[i].raw);
+  }
+  tsr__free(x.rejects);
+  *out = res;
+  return TSR_OK;
+cancel:
+  st = tsr_error_set(err, TSR_ECANCELED, NULL, 0, 0, NULL, "run canceled");
+fail:
+  if (store && res->run_id > 0) {
+    char msg[TSR_ERROR_MSG_MAX + 600] = "";
+    if (err) tsr_error_format(err, msg, sizeof msg);
+    event(&x, 2, "end", -1, -1, -1, "%s", msg[0] ? msg : tsr_strerror(st));
+    tsr_store_run_finish(store, res->run_id, st == TSR_ECANCELED ? TSR_RUN_CANCELED : TSR_RUN_FAILED,
+                         NULL, NULL, msg[0] ? msg : tsr_strerror(st), NULL);
+  }
+  for (size_t i = 0; i < x.nrejects; i++) {
+    tsr__free(x.rejects[i].field);
+    tsr__free(x.rejects[i].reason);
+    tsr__free(x.rejects[i].raw);
+  }
+  tsr__free(x.rejects);
+  tsr_analyze_result_free(res);
+  return st;
+}
+
+/* ------------------------------------------------------------ files */
+
+static void csv_str(FILE *f, const char *s) {
+  if (!s) return;
+  if (strpbrk(s, ",\"\r\n")) {
+    fputc('"', f);
+    for (; *s; s++) {
+      if (*s == '"') fputc('"', f);
+      fputc(*s, f);
+    }
+    fputc('"', f);
+  } else {
+    fputs(s, f);
+  }
+}
+
+static void csv_num(FILE *f, double v) {
+  if (!isfinite(v)) return; /* empty cell */
+  char b[32];
+  fputs(tsr__fmt_double(v, b), f);
+}
+
+static FILE *open_in(const char *dir, const char *name, char *path, size_t cap, tsr_error *err) {
+  snprintf(path, cap, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  if (!f) tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
+  return f;
+}
+
+static tsr_status close_out(FILE *f, const char *path, tsr_error *err) {
+  int bad = ferror(f);
+  if (fclose(f) != 0) bad = 1;
+  if (bad) return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "write error");
+  return TSR_OK;
+}
+
+tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                   const char *dir, tsr_error *err) {
+  (void)o;
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s", strerror(errno));
+  char path[4096];
+  tsr_status st;
+  const tsr_summary *s = r->summary;
+  FILE *f = open_in(dir, "customers.csv", path, sizeof path, err);
+  if (!f) return TSR_EIO;
+  fputs(s->has_holdout ? "customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,"
+                         "frequency_holdout,monetary_value_holdout,duration_holdout"
+                       : "customer_id,frequency,recency,T,monetary_value", f);
+  fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds,"
+        "r_score,f_score,m_score,rfm_cell,segment,expected_purchases,expected_purchases_lo,"
+        "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster", f);
+  if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
+  fputc('\n', f);
+  for (size_t i = 0; i < s->n; i++) {
+    const tsr_summary_row *w = &s->rows[i];
+    csv_str(f, w->customer_id);
+    double v[7] = {w->frequency, w->recency, w->T, w->monetary_value, w->frequency_holdout,
+                   w->monetary_value_holdout, w->duration_holdout};
+    for (int k = 0; k < (s->has_holdout ? 7 : 4); k++) {
+      fputc(',', f);
+      csv_num(f, v[k]);
+    }
+    char d1[11], d2[11], cell[4];
+    fputc(',', f);
+    csv_num(f, w->revenue);
+    fprintf(f, ",%lld,%lld,%s,%s,%lld,%d,%d,%d,%s,", (long long)w->n_transactions,
+            (long long)w->active_days, tsr_day_format(w->first_day, d1),
+            tsr_day_format(w->last_day, d2), (long long)w->n_refunds, r->r[i], r->f[i], r->m[i],
+            tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
+    csv_str(f, r->segment[i]);
+    double p[7] = {r->expected[i], r->expected_lo[i], r->expected_hi[i], r->p_alive[i],
+                   r->clv[i], r->clv_lo[i], r->clv_hi[i]};
+    for (int k = 0; k < 7; k++) {
+      fputc(',', f);
+      csv_num(f, p[k]);
+    }
+    fputc(',', f);
+    if (r->clusters) fprintf(f, "%d", r->clusters->labels[i]);
+    if (r->clusters && r->clusters->probability) {
+      fputc(',', f);
+      csv_num(f, r->clusters->probability[i]);
+    }
+    fputc('\n', f);
+  }
+  if ((st = close_out(f, path, err)) != TSR_OK) return st;
+
+  f = open_in(dir, "segments.csv", path, sizeof path, err);
+  if (!f) return TSR_EIO;
+  fputs("segment,customers,share,mean_r,mean_f,mean_m,revenue,revenue_share\n", f);
+  for (size_t j = 0; j < r->n_segments; j++) {
+    const tsr_rfm_segment_stats *g = &r->segments[j];
+    csv_str(f, g->segment);
+    fprintf(f, ",%zu,", g->customers);
+    double v[6] = {g->share, g->mean_r, g->mean_f, g->mean_m, g->revenue, g->revenue_share};
+    for (int k = 0; k < 6; k++) {
+      if (k) fputc(',', f);
+      csv_num(f, v[k]);
+    }
+    fputc('\n', f);
+  }
+  if ((st = close_out(f, path, err)) != TSR_OK) return st;
+
+  if (r->clusters) {
+    const tsr_cluster_result *c = r->clusters;
+    f = open_in(dir, "clusters.csv", path, sizeof path, err);
+    if (!f) return TSR_EIO;
+    fputs("cluster,size,share", f);
+    for (size_t j = 0; j < c->nfeatures; j++) fprintf(f, ",%s", c->features[j]);
+    fputs(",mean_clv,mean_p_alive,revenue_share,top_segment,label\n", f);
+    for (size_t k = 0; k < c->k; k++) {
+      const tsr_cluster_profile *p = &c->profiles[k];
+      fprintf(f, "%zu,%zu,", k, p->size);
+      csv_num(f, p->share);
+      for (size_t j = 0; j < c->nfeatures; j++) {
+        fputc(',', f);
+        csv_num(f, p->centroid[j]);
+      }
+      fputc(',', f);
+      csv_num(f, p->mean_clv);
+      fputc(',', f);
+      csv_num(f, p->mean_p_alive);
+      fputc(',', f);
+      csv_num(f, p->revenue_share);
+      fputc(',', f);
+      csv_str(f, p->n_segments ? p->segments[0] : "");
+      fputc(',', f);
+      csv_str(f, p->label);
+      fputc('\n', f);
+    }
+    if ((st = close_out(f, path, err)) != TSR_OK) return st;
+    snprintf(path, sizeof path, "%s/cluster_model.json", dir);
+    if ((st = tsr_cluster_model_save(c->model, path, err)) != TSR_OK) return st;
+  }
+  if (r->has_model) {
+    snprintf(path, sizeof path, "%s/%s.json", dir, tsr_btyd_kind_name(r->model.kind));
+    if ((st = tsr_btyd_model_save(&r->model, path, err)) != TSR_OK) return st;
+  }
+  if (r->has_spend) {
+    snprintf(path, sizeof path, "%s/gg.json", dir);
+    if ((st = tsr_btyd_model_save(&r->spend, path, err)) != TSR_OK) return st;
+  }
+  if (r->has_holdout && r->has_model) {
+    f = open_in(dir, "holdout.csv", path, sizeof path, err);
+    if (!f) return TSR_EIO;
+    fputs("frequency_cal,customers,actual_holdout,predicted_holdout\n", f);
+    for (int b = 0; b < TSR_HOLDOUT_BUCKETS; b++) {
+      fprintf(f, "%d%s,%zu,", b, b == TSR_HOLDOUT_BUCKETS - 1 ? "+" : "", r->holdout[b].customers);
+      csv_num(f, r->holdout[b].actual);
+      fputc(',', f);
+      csv_num(f, r->holdout[b].predicted);
+      fputc('\n', f);
+    }
+    if ((st = close_out(f, path, err)) != TSR_OK) return st;
+  }
+  char *kj = NULL;
+  if ((st = tsr_analyze_kpis_json(r, &kj, err)) != TSR_OK) return st;
+  f = open_in(dir, "run.json", path, sizeof path, err);
+  if (!f) {
+    free(kj);
+    return TSR_EIO;
+  }
+  fprintf(f, "{\"run_id\":%lld,\"kpis\":%s}\n", (long long)r->run_id, kj);
+  free(kj);
+  return close_out(f, path, err);
+}

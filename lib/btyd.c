@@ -1,0 +1,628 @@
+/*
+ * btyd.c - the generic layer of the BTYD models (tessera/btyd.h): model
+ * registry, parameter and data checks, compression to unique patterns,
+ * maximum-likelihood fitting with several starts, standard errors, and
+ * per-customer predictions with delta-method intervals.
+ *
+ * Model formulas live in one file per model (lib/bgnbd.c, lib/mbgnbd.c,
+ * lib/paretonbd.c, lib/bgbb.c, lib/gammagamma.c) behind tsr__btyd_spec.
+ */
+#include "btyd_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+
+/* ================================================================ registry */
+
+const tsr__btyd_spec *tsr__btyd_get_spec(tsr_btyd_kind k) {
+  switch (k) {
+    case TSR_BTYD_BGNBD:
+      return &tsr__bgnbd_spec;
+    case TSR_BTYD_MBGNBD:
+      return &tsr__mbgnbd_spec;
+    case TSR_BTYD_PNBD:
+      return &tsr__pnbd_spec;
+    case TSR_BTYD_BGBB:
+      return &tsr__bgbb_spec;
+    case TSR_BTYD_GG:
+      return &tsr__gg_spec;
+  }
+  return NULL;
+}
+
+const char *tsr_btyd_kind_name(tsr_btyd_kind k) {
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(k);
+  return s ? s->name : "unknown";
+}
+
+tsr_status tsr_btyd_kind_parse(const char *s, tsr_btyd_kind *out,
+                               tsr_error *err) {
+  for (int k = 0; k < TSR_BTYD_NKINDS; k++) {
+    const tsr__btyd_spec *sp = tsr__btyd_get_spec((tsr_btyd_kind)k);
+    if (s && !strcmp(s, sp->name)) {
+      *out = (tsr_btyd_kind)k;
+      return TSR_OK;
+    }
+  }
+  return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model",
+                       "expected one of bgnbd, mbgnbd, pnbd, bgbb, gg, "
+                       "got '%s'",
+                       s ? s : "");
+}
+
+size_t tsr_btyd_nparams(tsr_btyd_kind k) {
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(k);
+  return s ? s->np : 0;
+}
+
+const char *tsr_btyd_param_name(tsr_btyd_kind k, size_t i) {
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(k);
+  return (s && i < s->np) ? s->pnames[i] : NULL;
+}
+
+tsr_status tsr_btyd_check_params(tsr_btyd_kind kind, const double *params,
+                                 tsr_error *err) {
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(kind);
+  if (!s)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model",
+                         "unknown model kind %d", (int)kind);
+  for (size_t i = 0; i < s->np; i++)
+    if (!(params[i] > 0) || !isfinite(params[i]))
+      return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, s->pnames[i],
+                           "expected a finite value > 0, got %.17g",
+                           params[i]);
+  return TSR_OK;
+}
+
+tsr_status tsr_btyd_model_init(tsr_btyd_model *m, tsr_btyd_kind kind,
+                               const double *params, tsr_error *err) {
+  tsr_status st = tsr_btyd_check_params(kind, params, err);
+  if (st) return st;
+  memset(m, 0, sizeof *m);
+  m->kind = kind;
+  m->np = tsr_btyd_nparams(kind);
+  for (size_t i = 0; i < TSR_BTYD_MAXP; i++) m->se[i] = NAN;
+  memcpy(m->params, params, m->np * sizeof *params);
+  m->loglik = NAN;
+  m->period_days = 7.0;
+  return TSR_OK;
+}
+
+/* Checks one model against its kind. */
+static tsr_status check_model(const tsr_btyd_model *m, tsr_error *err) {
+  if (!m)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model", "no model");
+  return tsr_btyd_check_params(m->kind, m->params, err);
+}
+
+tsr_status tsr_btyd_check_data(tsr_btyd_kind kind, const tsr_btyd_data *d,
+                               tsr_error *err) {
+  if (!d || d->n == 0)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                         "no customers to fit");
+  if (!d->x || (kind != TSR_BTYD_GG && (!d->t_x || !d->T)) ||
+      (kind == TSR_BTYD_GG && !d->m_x))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                         "missing data column");
+  for (size_t i = 0; i < d->n; i++) {
+    double x = d->x[i];
+    size_t row = i + 1;
+    if (d->weights && !(d->weights[i] >= 0 && isfinite(d->weights[i])))
+      return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "weights",
+                           "row %zu: expected a finite value >= 0, got %.17g",
+                           row, d->weights[i]);
+    if (!(x >= 0) || !isfinite(x))
+      return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "frequency",
+                           "row %zu: expected a finite value >= 0, got %.17g",
+                           row, x);
+    if (kind == TSR_BTYD_GG) {
+      double m = d->m_x[i];
+      if (!(x > 0))
+        return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "frequency",
+                             "row %zu: the gamma-gamma model needs repeat "
+                             "customers (frequency > 0), got %.17g",
+                             row, x);
+      if (!(m > 0) || !isfinite(m))
+        return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "monetary_value",
+                             "row %zu: expected a finite value > 0, got %.17g",
+                             row, m);
+      continue;
+    }
+    double tx = d->t_x[i], T = d->T[i];
+    if (!(T > 0) || !isfinite(T))
+      return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "T",
+                           "row %zu: expected a finite value > 0, got %.17g",
+                           row, T);
+    if (!(tx >= 0) || !(tx <= T))
+      return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "recency",
+                           "row %zu: expected a value in [0, T = %.17g], "
+                           "got %.17g",
+                           row, T, tx);
+    if (x == 0 && tx != 0 && kind != TSR_BTYD_BGBB)
+      return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "recency",
+                           "row %zu: expected 0 when frequency is 0, got "
+                           "%.17g",
+                           row, tx);
+    if (kind == TSR_BTYD_BGBB) {
+      if (x != floor(x) || tx != floor(tx) || T != floor(T) || x > tx)
+        return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "frequency",
+                             "row %zu: bg/bb needs integers with frequency "
+                             "<= recency <= periods, got %.17g, %.17g, %.17g",
+                             row, x, tx, T);
+    }
+  }
+  return TSR_OK;
+}
+
+/* ============================================================ compression */
+
+typedef struct {
+  const tsr_btyd_data *d;
+} cmp_ctx;
+
+static int cmp_rows(const void *pa, const void *pb, void *pc) {
+  const tsr_btyd_data *d = ((const cmp_ctx *)pc)->d;
+  size_t i = *(const size_t *)pa, j = *(const size_t *)pb;
+  const double *cols[4] = {d->x, d->t_x, d->T, d->m_x};
+  for (int c = 0; c < 4; c++) {
+    if (!cols[c]) continue;
+    if (cols[c][i] < cols[c][j]) return -1;
+    if (cols[c][i] > cols[c][j]) return 1;
+  }
+  return (i > j) - (i < j);
+}
+
+static int same_row(const tsr_btyd_data *d, size_t i, size_t j) {
+  if (d->x[i] != d->x[j]) return 0;
+  if (d->t_x && d->t_x[i] != d->t_x[j]) return 0;
+  if (d->T && d->T[i] != d->T[j]) return 0;
+  if (d->m_x && d->m_x[i] != d->m_x[j]) return 0;
+  return 1;
+}
+
+tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
+                              tsr__btyd_pat *pat, tsr_error *err) {
+  memset(pat, 0, sizeof *pat);
+  size_t n = d->n;
+  size_t *idx = tsr__malloc(n * sizeof *idx);
+  if (!idx) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  for (size_t i = 0; i < n; i++) idx[i] = i;
+  cmp_ctx cc = {d};
+  qsort_r(idx, n, sizeof *idx, cmp_rows, &cc);
+  /* count unique */
+  size_t u = 0;
+  for (size_t k = 0; k < n; k++)
+    if (k == 0 || !same_row(d, idx[k], idx[k - 1])) u++;
+  pat->buf = tsr__malloc(5 * (u ? u : 1) * sizeof(double));
+  if (want_map) pat->map = tsr__malloc(n * sizeof(size_t));
+  if (!pat->buf || (want_map && !pat->map)) {
+    tsr__free(idx);
+    tsr__btyd_pat_release(pat);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  double *x = pat->buf, *tx = x + u, *T = tx + u, *m = T + u, *w = m + u;
+  size_t p = 0;
+  for (size_t k = 0; k < n; k++) {
+    size_t i = idx[k];
+    if (k == 0 || !same_row(d, i, idx[k - 1])) {
+      x[p] = d->x[i];
+      tx[p] = d->t_x ? d->t_x[i] : 0;
+      T[p] = d->T ? d->T[i] : 0;
+      m[p] = d->m_x ? d->m_x[i] : 0;
+      w[p] = 0;
+      p++;
+    }
+    w[p - 1] += d->weights ? d->weights[i] : 1.0;
+    if (want_map) pat->map[i] = p - 1;
+  }
+  tsr__free(idx);
+  pat->d.n = u;
+  pat->d.x = x;
+  pat->d.t_x = tx;
+  pat->d.T = T;
+  pat->d.m_x = d->m_x ? m : NULL;
+  pat->d.weights = w;
+  return TSR_OK;
+}
+
+void tsr__btyd_pat_release(tsr__btyd_pat *pat) {
+  if (!pat) return;
+  tsr__free(pat->buf);
+  tsr__free(pat->map);
+  memset(pat, 0, sizeof *pat);
+}
+
+double tsr__btyd_mean_T(const tsr_btyd_data *d) {
+  double s = 0, w = 0;
+  if (!d->T) return 1.0;
+  for (size_t i = 0; i < d->n; i++) {
+    double wi = d->weights ? d->weights[i] : 1.0;
+    s += wi * d->T[i];
+    w += wi;
+  }
+  return w > 0 && s / w > 1e-3 ? s / w : 1e-3;
+}
+
+/* ==================================================================== fit */
+
+void tsr_btyd_fit_opts_init(tsr_btyd_fit_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->penalizer = 0;
+  o->grad_tol = 1e-9;
+  o->max_iter = 1000;
+  o->n_starts = 4;
+  o->start = NULL;
+  o->compute_se = 1;
+  o->period_days = 7.0;
+}
+
+typedef struct fit_ctx {
+  const tsr__btyd_spec *spec;
+  const tsr_btyd_data *d; /* compressed */
+  double W;               /* total weight */
+  double pen;
+} fit_ctx;
+
+/* f(theta) = -LL(exp(theta))/W + pen * sum exp(theta)^2 and its gradient. */
+static int fit_fdf(const double *theta, void *vctx, double *f, double *g) {
+  const fit_ctx *c = vctx;
+  size_t np = c->spec->np;
+  double p[TSR_BTYD_MAXP], gn[TSR_BTYD_MAXP], ll;
+  for (size_t i = 0; i < np; i++) {
+    if (!(fabs(theta[i]) < 40)) return -1;
+    p[i] = exp(theta[i]);
+  }
+  if (c->spec->loglik(p, c->d, &ll, g ? gn : NULL) || !isfinite(ll)) return -1;
+  double pen = 0;
+  for (size_t i = 0; i < np; i++) pen += p[i] * p[i];
+  *f = -ll / c->W + c->pen * pen;
+  if (g)
+    for (size_t i = 0; i < np; i++) {
+      g[i] = -gn[i] * p[i] / c->W + 2 * c->pen * p[i] * p[i];
+      if (!isfinite(g[i])) return -1;
+    }
+  return 0;
+}
+
+tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
+                        const tsr_btyd_fit_opts *opts, tsr_btyd_model *out,
+                        tsr_error *err) {
+  tsr_btyd_fit_opts o;
+  const tsr__btyd_spec *spec = tsr__btyd_get_spec(kind);
+  tsr_status st;
+  if (!spec)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model",
+                         "unknown model kind %d", (int)kind);
+  if (opts)
+    o = *opts;
+  else
+    tsr_btyd_fit_opts_init(&o);
+  if (!(o.penalizer >= 0) || !isfinite(o.penalizer))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "penalizer",
+                         "expected a finite value >= 0, got %.17g",
+                         o.penalizer);
+  if (!(o.grad_tol > 0)) o.grad_tol = 1e-9;
+  if (o.max_iter <= 0) o.max_iter = 1000;
+  if (o.n_starts <= 0) o.n_starts = 4;
+  if (o.n_starts > 8) o.n_starts = 8;
+  if (!(o.period_days > 0) || !isfinite(o.period_days)) o.period_days = 7.0;
+  if ((st = tsr_btyd_check_data(kind, d, err))) return st;
+  if (o.start && (st = tsr_btyd_check_params(kind, o.start, err))) return st;
+
+  tsr__btyd_pat pat;
+  if ((st = tsr__btyd_compress(d, 0, &pat, err))) return st;
+  double W = 0;
+  for (size_t i = 0; i < pat.d.n; i++) W += pat.d.weights[i];
+  if (!(W > 0)) {
+    tsr__btyd_pat_release(&pat);
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "weights",
+                         "the weights sum to 0: no customers to fit");
+  }
+  fit_ctx ctx = {spec, &pat.d, W, o.penalizer};
+  tsr__objective obj = {spec->np, fit_fdf, &ctx};
+
+  size_t np = spec->np;
+  double best[TSR_BTYD_MAXP] = {0}, fbest = INFINITY;
+  tsr__min_result bres;
+  int have = 0, iters = 0;
+  memset(&bres, 0, sizeof bres);
+  const char *why = "the log-likelihood is not finite at any starting point";
+  /* Phase 1: every start to a coarse gradient tolerance (no Newton);
+   * stop early once two starts reach the same optimum. */
+  const double coarse = fmax(o.grad_tol, 1e-5);
+  int nstarts = o.n_starts + (o.start ? 1 : 0);
+  for (int k = 0; k < nstarts; k++) {
+    double p0[TSR_BTYD_MAXP], th[TSR_BTYD_MAXP];
+    tsr__min_result r;
+    if (o.start && k == 0)
+      memcpy(p0, o.start, np * sizeof *p0);
+    else
+      spec->start(o.start ? k - 1 : k, &pat.d, p0);
+    for (size_t i = 0; i < np; i++) th[i] = log(p0[i]);
+    st = tsr__minimize(&obj, coarse, o.max_iter, 0, th, &r);
+    if (st) {
+      tsr__btyd_pat_release(&pat);
+      return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
+    }
+    iters += r.iterations;
+    if (!isfinite(r.f)) {
+      why = r.why;
+      continue;
+    }
+    int agree = have && fabs(r.f - fbest) <= 1e-7 * fmax(1.0, fabs(fbest));
+    if (r.f < fbest) {
+      fbest = r.f;
+      memcpy(best, th, np * sizeof *th);
+    }
+    have = 1;
+    if (agree) break;
+  }
+  /* Phase 2: the best point to the full tolerance, Newton polish. */
+  if (have) {
+    st = tsr__minimize(&obj, o.grad_tol, o.max_iter, 1, best, &bres);
+    if (st) {
+      tsr__btyd_pat_release(&pat);
+      return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
+    }
+    iters += bres.iterations;
+    if (!isfinite(bres.f)) have = 0;
+    if (!bres.converged) why = bres.why;
+  }
+  bres.iterations = iters;
+
+  memset(out, 0, sizeof *out);
+  out->kind = kind;
+  out->np = np;
+  for (size_t i = 0; i < TSR_BTYD_MAXP; i++) out->se[i] = NAN;
+  out->n_customers = W;
+  out->penalizer = o.penalizer;
+  out->period_days = o.period_days;
+  out->loglik = NAN;
+  if (!have) {
+    tsr__btyd_pat_release(&pat);
+    return tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, NULL,
+                         "%s fit failed: %s; check the data (T > 0, "
+                         "recency <= T) or give a start",
+                         spec->name, why);
+  }
+  for (size_t i = 0; i < np; i++) out->params[i] = exp(best[i]);
+  double ll;
+  if (spec->loglik(out->params, &pat.d, &ll, NULL) == 0) out->loglik = ll;
+  out->iterations = bres.iterations;
+  out->converged = bres.converged;
+  if (o.compute_se) {
+    double H[TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hi[TSR_BTYD_MAXP * TSR_BTYD_MAXP];
+    if (tsr__hessian(&obj, best, H) == 0) {
+      for (size_t i = 0; i < np * np; i++) H[i] *= W;
+      if (tsr__spd_inverse(np, H, Hi) == 0) {
+        out->has_cov = 1;
+        for (size_t i = 0; i < np; i++)
+          for (size_t j = 0; j < np; j++)
+            out->cov[i][j] = 0.5 * (Hi[i * np + j] + Hi[j * np + i]) *
+                             out->params[i] * out->params[j];
+        for (size_t i = 0; i < np; i++) out->se[i] = sqrt(out->cov[i][i]);
+      }
+    }
+  }
+  tsr__btyd_pat_release(&pat);
+  if (!out->converged)
+    return tsr_error_set(
+        err, TSR_ECONVERGE, NULL, 0, 0, NULL,
+        "%s fit did not converge: %s (gradient norm %.3g after %d "
+        "iterations); try a penalizer (e.g. 0.001), more iterations, or "
+        "check that the data have enough repeat customers",
+        spec->name, why, bres.gnorm, bres.iterations);
+  return TSR_OK;
+}
+
+tsr_status tsr_btyd_loglik(const tsr_btyd_model *m, const tsr_btyd_data *d,
+                           double *out, tsr_error *err) {
+  tsr_status st;
+  if ((st = check_model(m, err))) return st;
+  if ((st = tsr_btyd_check_data(m->kind, d, err))) return st;
+  tsr__btyd_pat pat;
+  if ((st = tsr__btyd_compress(d, 0, &pat, err))) return st;
+  double ll;
+  int bad = tsr__btyd_get_spec(m->kind)->loglik(m->params, &pat.d, &ll, NULL);
+  tsr__btyd_pat_release(&pat);
+  if (bad || !isfinite(ll))
+    return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                         "the log-likelihood is not finite at these "
+                         "parameters");
+  *out = ll;
+  return TSR_OK;
+}
+
+/* ============================================================ predictions */
+
+static tsr_status not_for_gg(const tsr_btyd_model *m, tsr_error *err) {
+  if (m->kind == TSR_BTYD_GG)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model",
+                         "gamma-gamma is a spend model: it predicts no "
+                         "purchases");
+  return TSR_OK;
+}
+
+tsr_status tsr_btyd_conditional(const tsr_btyd_model *m, double x,
+                                double t_x, double T, double t,
+                                double *expected, double *p_alive,
+                                tsr_error *err) {
+  tsr_status st;
+  if ((st = check_model(m, err)) || (st = not_for_gg(m, err))) return st;
+  if (!(x >= 0) || !(t_x >= 0) || !(T >= t_x) || !isfinite(T) || !(t >= 0) ||
+      !isfinite(t))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, NULL,
+                         "expected x >= 0, 0 <= t_x <= T, t >= 0, got x = "
+                         "%.17g, t_x = %.17g, T = %.17g, t = %.17g",
+                         x, t_x, T, t);
+  double e = NAN, pa = NAN;
+  if (tsr__btyd_get_spec(m->kind)->conditional(m->params, x, t_x, T, t, &e,
+                                                &pa))
+    return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                         "cannot evaluate the conditional expectation at "
+                         "x = %.17g, t_x = %.17g, T = %.17g, t = %.17g",
+                         x, t_x, T, t);
+  if (expected) *expected = e;
+  if (p_alive) *p_alive = pa;
+  return TSR_OK;
+}
+
+tsr_status tsr_btyd_expected_new(const tsr_btyd_model *m, double t,
+                                 double *out, tsr_error *err) {
+  tsr_status st;
+  if ((st = check_model(m, err)) || (st = not_for_gg(m, err))) return st;
+  if (!(t >= 0) || !isfinite(t))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "t",
+                         "expected a finite value >= 0, got %.17g", t);
+  if (tsr__btyd_get_spec(m->kind)->expected_new(m->params, t, out))
+    return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                         "cannot evaluate E[X(t)] at t = %.17g", t);
+  return TSR_OK;
+}
+
+tsr_status tsr_btyd_pmf_new(const tsr_btyd_model *m, unsigned n, double t,
+                            double *out, tsr_error *err) {
+  tsr_status st;
+  if ((st = check_model(m, err)) || (st = not_for_gg(m, err))) return st;
+  if (!(t >= 0) || !isfinite(t))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "t",
+                         "expected a finite value >= 0, got %.17g", t);
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
+  if (!s->pmf_new)
+    return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL,
+                         "P(X(t) = n) is not available for %s", s->name);
+  if (s->pmf_new(m->params, n, t, out))
+    return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                         "cannot evaluate P(X(%.17g) = %u)", t, n);
+  return TSR_OK;
+}
+
+/* Covariance of the log-parameters from the natural-parameter covariance. */
+static void cov_log(const tsr_btyd_model *m, double C[TSR_BTYD_MAXP][TSR_BTYD_MAXP]) {
+  for (size_t i = 0; i < m->np; i++)
+    for (size_t j = 0; j < m->np; j++)
+      C[i][j] = m->cov[i][j] / (m->params[i] * m->params[j]);
+}
+
+double tsr__btyd_zlevel(double level) {
+  if (!(level > 0 && level < 1)) return 0;
+  return gsl_cdf_ugaussian_Pinv(0.5 + 0.5 * level);
+}
+
+tsr_status tsr_btyd_predict(const tsr_btyd_model *m, const tsr_btyd_data *d,
+                            double t, double level, double *expected,
+                            double *expected_lo, double *expected_hi,
+                            double *p_alive, tsr_error *err) {
+  tsr_status st;
+  if ((st = check_model(m, err)) || (st = not_for_gg(m, err))) return st;
+  if (!(t >= 0) || !isfinite(t))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "t",
+                         "expected a finite value >= 0, got %.17g", t);
+  if ((expected_lo || expected_hi) && !(level > 0 && level < 1))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "level",
+                         "expected a value in (0, 1), got %.17g", level);
+  tsr_btyd_data dd = *d;
+  dd.weights = NULL;
+  if ((st = tsr_btyd_check_data(m->kind, &dd, err))) return st;
+  tsr__btyd_pat pat;
+  dd.m_x = NULL;
+  if ((st = tsr__btyd_compress(&dd, 1, &pat, err))) return st;
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
+  size_t u = pat.d.n, np = m->np;
+  double *E = tsr__malloc(4 * u * sizeof *E);
+  if (!E) {
+    tsr__btyd_pat_release(&pat);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  double *PA = E + u, *LO = PA + u, *HI = LO + u;
+  double C[TSR_BTYD_MAXP][TSR_BTYD_MAXP];
+  int want_int = (expected_lo || expected_hi) && m->has_cov;
+  double z = tsr__btyd_zlevel(level);
+  if (want_int) cov_log(m, C);
+  for (size_t k = 0; k < u; k++) {
+    double x = pat.d.x[k], tx = pat.d.t_x[k], T = pat.d.T[k];
+    if (s->conditional(m->params, x, tx, T, t, &E[k], &PA[k])) {
+      tsr__free(E);
+      tsr__btyd_pat_release(&pat);
+      return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                           "cannot evaluate the conditional expectation at "
+                           "x = %.17g, t_x = %.17g, T = %.17g",
+                           x, tx, T);
+    }
+    LO[k] = HI[k] = E[k];
+    if (want_int && E[k] > 0) {
+      /* delta method on log E with central differences in log-params */
+      double dlog[TSR_BTYD_MAXP];
+      int ok = 1;
+      for (size_t j = 0; j < np && ok; j++) {
+        double pp[TSR_BTYD_MAXP], ep, em, dummy;
+        const double h = 1e-5;
+        memcpy(pp, m->params, sizeof pp);
+        pp[j] = m->params[j] * exp(h);
+        ok = !s->conditional(pp, x, tx, T, t, &ep, &dummy) && ep > 0;
+        pp[j] = m->params[j] * exp(-h);
+        ok = ok && !s->conditional(pp, x, tx, T, t, &em, &dummy) && em > 0;
+        if (ok) dlog[j] = (log(ep) - log(em)) / (2 * h);
+      }
+      if (ok) {
+        double v = 0;
+        for (size_t i = 0; i < np; i++)
+          for (size_t j = 0; j < np; j++) v += dlog[i] * dlog[j] * C[i][j];
+        double sd = v > 0 ? sqrt(v) : 0;
+        LO[k] = E[k] * exp(-z * sd);
+        HI[k] = E[k] * exp(z * sd);
+      }
+    }
+  }
+  for (size_t i = 0; i < d->n; i++) {
+    size_t k = pat.map[i];
+    if (expected) expected[i] = E[k];
+    if (p_alive) p_alive[i] = PA[k];
+    if (expected_lo) expected_lo[i] = LO[k];
+    if (expected_hi) expected_hi[i] = HI[k];
+  }
+  tsr__free(E);
+  tsr__btyd_pat_release(&pat);
+  return TSR_OK;
+}
+
+tsr_status tsr_btyd_churn(const tsr_btyd_model *m, const tsr_btyd_data *d,
+                          double threshold, double *share_below,
+                          double *expected_alive, double *expected_dropouts,
+                          tsr_error *err) {
+  tsr_status st;
+  if ((st = check_model(m, err)) || (st = not_for_gg(m, err))) return st;
+  if ((st = tsr_btyd_check_data(m->kind, d, err))) return st;
+  if (!(threshold >= 0 && threshold <= 1))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "threshold",
+                         "expected a value in [0, 1], got %.17g", threshold);
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
+  tsr__btyd_pat pat;
+  tsr_btyd_data dd = *d;
+  dd.m_x = NULL;
+  if ((st = tsr__btyd_compress(&dd, 0, &pat, err))) return st;
+  double W = 0, below = 0, alive = 0, drop = 0;
+  for (size_t k = 0; k < pat.d.n; k++) {
+    double x = pat.d.x[k], tx = pat.d.t_x[k], T = pat.d.T[k],
+           w = pat.d.weights[k], e, pa;
+    if (s->conditional(m->params, x, tx, T, 0, &e, &pa)) {
+      tsr__btyd_pat_release(&pat);
+      return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                           "cannot evaluate P(alive) at x = %.17g, t_x = "
+                           "%.17g, T = %.17g",
+                           x, tx, T);
+    }
+    W += w;
+    if (pa < threshold) below += w;
+    alive += w * pa;
+    drop += w * pa * s->hazard(m->params, x, tx, T);
+  }
+  tsr__btyd_pat_release(&pat);
+  if (share_below) *share_below = W > 0 ? below / W : 0;
+  if (expected_alive) *expected_alive = alive;
+  if (expected_dropouts) *expected_dropouts = drop;
+  return TSR_OK;
+}

@@ -1,0 +1,144 @@
+/*
+ * btyd_internal.h - internals shared by the BTYD model files (lib/bgnbd.c,
+ * lib/mbgnbd.c, lib/paretonbd.c, lib/bgbb.c, lib/gammagamma.c), the
+ * optimiser (lib/optim.c), the log 2F1 (lib/hyp2f1.c) and the generic layer
+ * (lib/btyd.c). Not public API.
+ */
+#ifndef TESSERA_BTYD_INTERNAL_H
+#define TESSERA_BTYD_INTERNAL_H
+
+#include "internal.h"
+#include "tessera/btyd.h"
+
+/* ------------------------------------------------------------ 2F1 */
+
+/* log|2F1(a,b;c;z)|, its sign, and (if dlog != NULL) the partial
+ * derivatives of log|2F1| with respect to a, b, c, z (dlog[0..3]).
+ * Returns 0 on success, -1 when it cannot evaluate. */
+int tsr__hyp2f1(double a, double b, double c, double z, double *log_abs,
+                int *sign, double *dlog);
+
+/* ------------------------------------------------------------ optimiser */
+
+/* Objective: f(theta) and gradient g (g may be NULL). Returns 0, or -1 when
+ * f is not finite at theta. */
+typedef int (*tsr__fdf_fn)(const double *theta, void *ctx, double *f,
+                           double *g);
+
+typedef struct tsr__objective {
+  size_t n;
+  tsr__fdf_fn fdf;
+  void *ctx;
+} tsr__objective;
+
+typedef struct tsr__min_result {
+  double f;       /* objective at theta */
+  double gnorm;   /* Euclidean norm of the gradient at theta */
+  int iterations;
+  int converged;  /* 1 when gnorm <= grad_tol */
+  const char *why;/* reason when not converged (static) */
+} tsr__min_result;
+
+/* Minimises obj from theta (IN: start, OUT: minimiser) with GSL's BFGS2
+ * and, when polish is set, Newton steps on the numerical Hessian of the
+ * analytic gradient until the gradient norm is below grad_tol. */
+tsr_status tsr__minimize(const tsr__objective *obj, double grad_tol,
+                         int max_iter, int polish, double *theta,
+                         tsr__min_result *res);
+
+/* Hessian (n x n, row-major) by central differences of the gradient,
+ * symmetrised. Returns 0 or -1. */
+int tsr__hessian(const tsr__objective *obj, const double *theta, double *H);
+
+/* Inverse of a symmetric positive-definite n x n matrix (Cholesky).
+ * Returns 0, or -1 when A is not positive definite. */
+int tsr__spd_inverse(size_t n, const double *A, double *Ainv);
+
+/* ------------------------------------------------------------ models */
+
+/* One model of the registry (vtable at the model seam). Every function works
+ * on natural parameters p[]; data are compressed patterns (weights set). */
+typedef struct tsr__btyd_spec {
+  tsr_btyd_kind kind;
+  const char *name;
+  size_t np;
+  const char *pnames[TSR_BTYD_MAXP];
+  /* Weighted log-likelihood sum and its gradient in natural parameters
+   * (g may be NULL). Returns 0 or -1 (not finite). */
+  int (*loglik)(const double *p, const tsr_btyd_data *d, double *ll,
+                double *g);
+  /* Conditional expectation of purchases in (T, T+t] and P(alive). */
+  int (*conditional)(const double *p, double x, double t_x, double T,
+                     double t, double *expected, double *p_alive);
+  int (*expected_new)(const double *p, double t, double *out);
+  int (*pmf_new)(const double *p, unsigned n, double t, double *out);
+  /* Posterior expected dropout hazard per period given alive at T. */
+  double (*hazard)(const double *p, double x, double t_x, double T);
+  /* Natural-parameter starting points (k-th, k = 0..7) scaled by data. */
+  void (*start)(int k, const tsr_btyd_data *d, double *p);
+} tsr__btyd_spec;
+
+extern const tsr__btyd_spec tsr__bgnbd_spec;
+extern const tsr__btyd_spec tsr__mbgnbd_spec;
+extern const tsr__btyd_spec tsr__pnbd_spec;
+extern const tsr__btyd_spec tsr__bgbb_spec;
+extern const tsr__btyd_spec tsr__gg_spec;
+
+const tsr__btyd_spec *tsr__btyd_get_spec(tsr_btyd_kind k);
+
+/* Data compressed to unique patterns (owned arrays). */
+typedef struct tsr__btyd_pat {
+  tsr_btyd_data d; /* points into buf; weights always set */
+  double *buf;
+  size_t *map;     /* map[i] = pattern of input row i (NULL unless asked) */
+} tsr__btyd_pat;
+
+/* Compresses d to unique (x, t_x, T[, m_x]) rows sorted by x, summing
+ * weights; rows of weight 0 are dropped. want_map: fill pat->map. */
+tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
+                              tsr__btyd_pat *pat, tsr_error *err);
+void tsr__btyd_pat_release(tsr__btyd_pat *pat);
+
+/* log(exp(a) + exp(b)) without overflow. */
+static inline double tsr__logaddexp(double a, double b);
+#include <math.h>
+static inline double tsr__logaddexp(double a, double b) {
+  if (a == -INFINITY) return b;
+  if (b == -INFINITY) return a;
+  return a > b ? a + log1p(exp(b - a)) : b + log1p(exp(a - b));
+}
+
+/* z quantile of a two-sided interval of that level (0 if outside (0,1)). */
+double tsr__btyd_zlevel(double level);
+
+/* lnGamma, digamma and lnBeta through GSL's _e variants (NaN on error). */
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_sf_gamma.h>
+#include <gsl/gsl_sf_psi.h>
+static inline double tsr__lng(double x) {
+  gsl_sf_result r;
+  return gsl_sf_lngamma_e(x, &r) == GSL_SUCCESS ? r.val : NAN;
+}
+static inline double tsr__psi(double x) {
+  gsl_sf_result r;
+  return gsl_sf_psi_e(x, &r) == GSL_SUCCESS ? r.val : NAN;
+}
+static inline double tsr__lnbeta(double a, double b) {
+  return tsr__lng(a) + tsr__lng(b) - tsr__lng(a + b);
+}
+
+/* E over p ~ Beta(a, b) of (1 - (A/(A + p t))^k) / p, by adaptive
+ * quadrature (fallback of the BG/NBD-family expectations when the closed
+ * form is singular, a ~ 1). Returns 0 or -1. */
+int tsr__beta_expect_purch(double a, double b, double A, double k, double t,
+                           double *out);
+
+/* Expected purchases in t periods of an active BG/NBD-family customer with
+ * posterior p ~ Beta(a, B), lambda ~ Gamma(k, A) (lib/bgnbd.c). */
+int tsr__bgnbd_cond_alive(double a, double B, double k, double A, double t,
+                          double *out);
+
+/* Mean of the T column (for data-scaled starting points), >= 1e-3. */
+double tsr__btyd_mean_T(const tsr_btyd_data *d);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * mbgnbd.c - the MBG/NBD model (Batislam, Denizel & Filiztekin 2007,
+ * "Empirical validation and comparison of models for customer base
+ * analysis", IJRM 24(3):201-209; BDF below).
+ *
+ * As BG/NBD, but a customer may also drop out right after the first
+ * purchase (time 0), so customers with no repeat purchase can be inactive.
+ * Parameters: p[0] = r, p[1] = alpha, p[2] = a, p[3] = b (all > 0).
+ *   LL = ln G(r+x) - ln G(r) + r ln alpha
+ *      + ln G(a+b) + ln G(b+x+1) - ln G(b) - ln G(a+b+x+1)
+ *      + ln[ (alpha+T)^-(r+x) + a/(b+x) (alpha+t_x)^-(r+x) ]   (BDF eq. 7)
+ * evaluated with log-sum-exp (no overflow at x = 0 or large x).
+ */
+#include "btyd_internal.h"
+
+#include <math.h>
+
+static int mbgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
+                         double *g) {
+  const double r = p[0], alpha = p[1], a = p[2], b = p[3];
+  const double la = log(alpha), lnr = tsr__lng(r), lab = tsr__lng(a + b),
+               lb = tsr__lng(b), psr = tsr__psi(r), psab = tsr__psi(a + b),
+               psb = tsr__psi(b), lna = log(a);
+  double sum = 0, G[4] = {0, 0, 0, 0};
+  double cx = -1, A12 = 0, dA1r = 0, dA2a = 0, dA2b = 0;
+  for (size_t i = 0; i < d->n; i++) {
+    const double x = d->x[i], tx = d->t_x[i], T = d->T[i], w = d->weights[i];
+    if (x != cx) {
+      cx = x;
+      A12 = tsr__lng(r + x) - lnr + r * la + lab + tsr__lng(b + x + 1) - lb -
+            tsr__lng(a + b + x + 1);
+      if (g) {
+        double pabx = tsr__psi(a + b + x + 1);
+        dA1r = tsr__psi(r + x) - psr + la;
+        dA2a = psab - pabx;
+        dA2b = psab + tsr__psi(b + x + 1) - psb - pabx;
+      }
+    }
+    const double lT = log(alpha + T), ltx = log(alpha + tx);
+    const double A3 = -(r + x) * lT;
+    const double A4 = lna - log(b + x) - (r + x) * ltx;
+    const double M = A3 > A4 ? A3 : A4;
+    const double e3 = exp(A3 - M), e4 = exp(A4 - M);
+    sum += w * (A12 + M + log(e3 + e4));
+    if (g) {
+      const double w3 = e3 / (e3 + e4), w4 = 1 - w3;
+      G[0] += w * (dA1r - w3 * lT - w4 * ltx);
+      G[1] += w * (r / alpha - w3 * (r + x) / (alpha + T) -
+                   w4 * (r + x) / (alpha + tx));
+      G[2] += w * (dA2a + w4 / a);
+      G[3] += w * (dA2b - w4 / (b + x));
+    }
+  }
+  *ll = sum;
+  if (g)
+    for (int k = 0; k < 4; k++) g[k] = G[k];
+  return isfinite(sum) ? 0 : -1;
+}
+
+/* P(alive) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)) (BDF eq. 9);
+ * E[Y(t)|x,t_x,T] = P(alive) (a+b+x)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
+ *   2F1(r+x, b+x+1; a+b+x; t/(alpha+T+t))]  (BDF eq. 10). */
+static int mbgnbd_conditional(const double *p, double x, double tx, double T,
+                              double t, double *expected, double *p_alive) {
+  const double r = p[0], alpha = p[1], a = p[2], b = p[3];
+  double l = log(a) - log(b + x) + (r + x) * (log(alpha + T) - log(alpha + tx));
+  double pa = 1.0 / (1.0 + exp(l)), e;
+  if (tsr__bgnbd_cond_alive(a, b + x + 1, r + x, alpha + T, t, &e)) return -1;
+  *expected = pa * e;
+  *p_alive = pa;
+  return isfinite(*expected) && isfinite(pa) ? 0 : -1;
+}
+
+/* E[X(t)] = b/(a-1) [1 - (alpha/(alpha+t))^r 2F1(r, b+1; a+b; t/(alpha+t))]
+ * (BDF eq. 8): the conditional expectation at x = t_x = T = 0. */
+static int mbgnbd_expected_new(const double *p, double t, double *out) {
+  double pa;
+  return mbgnbd_conditional(p, 0, 0, 0, t, out, &pa);
+}
+
+static double mbgnbd_hazard(const double *p, double x, double tx, double T) {
+  (void)tx;
+  return (p[0] + x) / (p[1] + T) * p[2] / (p[2] + p[3] + x + 1);
+}
+
+static void mbgnbd_start(int k, const tsr_btyd_data *d, double *p) {
+  tsr__bgnbd_spec.start(k, d, p);
+}
+
+const tsr__btyd_spec tsr__mbgnbd_spec = {
+    TSR_BTYD_MBGNBD,      "mbgnbd",           4, {"r", "alpha", "a", "b"},
+    mbgnbd_loglik,        mbgnbd_conditional, mbgnbd_expected_new,
+    NULL,                 mbgnbd_hazard,      mbgnbd_start};

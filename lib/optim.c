@@ -1,0 +1,214 @@
+/*
+ * optim.c - unconstrained minimisation for the model fits: GSL's BFGS2
+ * (gsl_multimin_fdfminimizer_vector_bfgs2) with analytic gradients, then a
+ * few Newton steps on the Hessian obtained by central differences of the
+ * analytic gradient (which also gives the standard errors).
+ *
+ * Role: the objective -> optimiser seam of lib/btyd.c (cjlin1/liblinear
+ * newton.h habit). Parameters are unconstrained (log of the model's
+ * positive parameters).
+ */
+#include "btyd_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_multimin.h>
+#include <gsl/gsl_vector.h>
+
+/* Adapters from the tsr__objective to GSL's function triple. A failed
+ * evaluation returns a huge value so that the line search backs off. */
+static double gsl_f(const gsl_vector *v, void *params) {
+  const tsr__objective *o = params;
+  double f;
+  if (o->fdf(v->data, o->ctx, &f, NULL) || !isfinite(f)) return 1e300;
+  return f;
+}
+
+static void gsl_df(const gsl_vector *v, void *params, gsl_vector *g) {
+  const tsr__objective *o = params;
+  double f;
+  if (o->fdf(v->data, o->ctx, &f, g->data) || !isfinite(f)) {
+    for (size_t i = 0; i < o->n; i++) gsl_vector_set(g, i, 0.0);
+  }
+}
+
+static void gsl_fdf(const gsl_vector *v, void *params, double *f,
+                    gsl_vector *g) {
+  const tsr__objective *o = params;
+  if (o->fdf(v->data, o->ctx, f, g->data) || !isfinite(*f)) {
+    *f = 1e300;
+    for (size_t i = 0; i < o->n; i++) gsl_vector_set(g, i, 0.0);
+  }
+}
+
+static double norm2(const double *g, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += g[i] * g[i];
+  return sqrt(s);
+}
+
+int tsr__spd_inverse(size_t n, const double *A, double *Ainv) {
+  double L[TSR_BTYD_MAXP * TSR_BTYD_MAXP * 4];
+  if (n > 2 * TSR_BTYD_MAXP) return -1;
+  memset(L, 0, sizeof L);
+  /* Cholesky A = L L^T */
+  for (size_t j = 0; j < n; j++) {
+    double s = A[j * n + j];
+    for (size_t k = 0; k < j; k++) s -= L[j * n + k] * L[j * n + k];
+    if (!(s > 0) || !isfinite(s)) return -1;
+    L[j * n + j] = sqrt(s);
+    for (size_t i = j + 1; i < n; i++) {
+      double t = A[i * n + j];
+      for (size_t k = 0; k < j; k++) t -= L[i * n + k] * L[j * n + k];
+      L[i * n + j] = t / L[j * n + j];
+    }
+  }
+  /* columns of A^{-1}: solve L y = e_c, L^T x = y */
+  for (size_t c = 0; c < n; c++) {
+    double y[2 * TSR_BTYD_MAXP], x[2 * TSR_BTYD_MAXP];
+    for (size_t i = 0; i < n; i++) {
+      double t = (i == c) ? 1.0 : 0.0;
+      for (size_t k = 0; k < i; k++) t -= L[i * n + k] * y[k];
+      y[i] = t / L[i * n + i];
+    }
+    for (size_t ii = n; ii-- > 0;) {
+      double t = y[ii];
+      for (size_t k = ii + 1; k < n; k++) t -= L[k * n + ii] * x[k];
+      x[ii] = t / L[ii * n + ii];
+    }
+    for (size_t i = 0; i < n; i++) Ainv[i * n + c] = x[i];
+  }
+  for (size_t i = 0; i < n * n; i++)
+    if (!isfinite(Ainv[i])) return -1;
+  return 0;
+}
+
+int tsr__hessian(const tsr__objective *o, const double *theta, double *H) {
+  size_t n = o->n;
+  double tp[2 * TSR_BTYD_MAXP], gp[2 * TSR_BTYD_MAXP], gm[2 * TSR_BTYD_MAXP];
+  double f;
+  if (n > 2 * TSR_BTYD_MAXP) return -1;
+  for (size_t j = 0; j < n; j++) {
+    /* step ~ cbrt(eps) scaled, as for central differences */
+    double h = 6e-6 * fmax(1.0, fabs(theta[j]));
+    memcpy(tp, theta, n * sizeof *tp);
+    tp[j] = theta[j] + h;
+    if (o->fdf(tp, o->ctx, &f, gp) || !isfinite(f)) return -1;
+    tp[j] = theta[j] - h;
+    if (o->fdf(tp, o->ctx, &f, gm) || !isfinite(f)) return -1;
+    for (size_t i = 0; i < n; i++) H[i * n + j] = (gp[i] - gm[i]) / (2 * h);
+  }
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i + 1; j < n; j++) {
+      double m = 0.5 * (H[i * n + j] + H[j * n + i]);
+      H[i * n + j] = H[j * n + i] = m;
+    }
+  for (size_t i = 0; i < n * n; i++)
+    if (!isfinite(H[i])) return -1;
+  return 0;
+}
+
+/* Newton steps with backtracking from theta; keeps a step only when it
+ * lowers the gradient norm without raising f (beyond rounding). */
+static void newton_polish(const tsr__objective *o, double *theta, double *f,
+                          double *g, int steps, double grad_tol) {
+  size_t n = o->n;
+  double H[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hi[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP];
+  double tn[2 * TSR_BTYD_MAXP], gn[2 * TSR_BTYD_MAXP], fn;
+  for (int s = 0; s < steps && norm2(g, n) > grad_tol; s++) {
+    if (tsr__hessian(o, theta, H) || tsr__spd_inverse(n, H, Hi)) return;
+    double gn0 = norm2(g, n);
+    int ok = 0;
+    for (double lam = 1.0; lam > 1e-3; lam *= 0.5) {
+      for (size_t i = 0; i < n; i++) {
+        double d = 0;
+        for (size_t j = 0; j < n; j++) d -= Hi[i * n + j] * g[j];
+        tn[i] = theta[i] + lam * d;
+      }
+      if (o->fdf(tn, o->ctx, &fn, gn) || !isfinite(fn)) continue;
+      if (fn <= *f + 1e-13 * fabs(*f) && norm2(gn, n) < gn0) {
+        ok = 1;
+        break;
+      }
+    }
+    if (!ok) return;
+    memcpy(theta, tn, n * sizeof *theta);
+    memcpy(g, gn, n * sizeof *g);
+    *f = fn;
+    if (norm2(g, n) < 1e-13) return;
+  }
+}
+
+tsr_status tsr__minimize(const tsr__objective *o, double grad_tol,
+                         int max_iter, int polish, double *theta,
+                         tsr__min_result *res) {
+  size_t n = o->n;
+  gsl_multimin_function_fdf fn;
+  double f, g[2 * TSR_BTYD_MAXP];
+  memset(res, 0, sizeof *res);
+  res->why = "";
+  if (n == 0 || n > 2 * TSR_BTYD_MAXP) return TSR_EINVAL;
+  if (o->fdf(theta, o->ctx, &f, g) || !isfinite(f)) {
+    res->f = INFINITY;
+    res->why = "the log-likelihood is not finite at the starting point";
+    return TSR_OK;
+  }
+  fn.n = n;
+  fn.f = gsl_f;
+  fn.df = gsl_df;
+  fn.fdf = gsl_fdf;
+  fn.params = (void *)o;
+  gsl_vector *x = gsl_vector_alloc(n);
+  gsl_multimin_fdfminimizer *s =
+      gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2, n);
+  if (!x || !s) {
+    if (x) gsl_vector_free(x);
+    if (s) gsl_multimin_fdfminimizer_free(s);
+    return TSR_ENOMEM;
+  }
+  memcpy(x->data, theta, n * sizeof *theta);
+  /* first step 0.1 in log-parameter units; line search tolerance 0.1 */
+  if (gsl_multimin_fdfminimizer_set(s, &fn, x, 0.1, 0.1) != GSL_SUCCESS) {
+    gsl_vector_free(x);
+    gsl_multimin_fdfminimizer_free(s);
+    res->f = INFINITY;
+    res->why = "the optimiser could not start";
+    return TSR_OK;
+  }
+  int iter = 0, status = GSL_CONTINUE;
+  while (iter < max_iter) {
+    iter++;
+    status = gsl_multimin_fdfminimizer_iterate(s);
+    if (status != GSL_SUCCESS) break; /* GSL_ENOPROG: no further progress */
+    status = gsl_multimin_test_gradient(s->gradient, grad_tol);
+    if (status == GSL_SUCCESS) break;
+  }
+  memcpy(theta, s->x->data, n * sizeof *theta);
+  gsl_vector_free(x);
+  gsl_multimin_fdfminimizer_free(s);
+  if (o->fdf(theta, o->ctx, &f, g) || !isfinite(f)) {
+    res->f = INFINITY;
+    res->why = "the log-likelihood became non-finite during the search";
+    res->iterations = iter;
+    return TSR_OK;
+  }
+  /* Newton polish: BFGS often stops (GSL_ENOPROG) at a gradient limited by
+   * the line search; Newton on the numerical Hessian finishes the job. */
+  if (polish) newton_polish(o, theta, &f, g, 8, grad_tol);
+  res->f = f;
+  res->gnorm = norm2(g, n);
+  res->iterations = iter;
+  /* converged: gradient small (GSL_ENOPROG at a tiny gradient counts) */
+  res->converged = res->gnorm <= grad_tol;
+  if (!res->converged) {
+    if (iter >= max_iter)
+      res->why = "the iteration limit was reached";
+    else if (status == GSL_ENOPROG)
+      res->why = "the line search made no progress";
+    else
+      res->why = "the gradient did not vanish";
+  }
+  return TSR_OK;
+}

@@ -1,0 +1,120 @@
+/*
+ * store_int.h - the seam between the store front end (store.c: URL dispatch,
+ * argument checks, defaults, JSON validation, error wording, packing of
+ * returned objects) and its back ends (sqlite.c; later postgresql.c).
+ *
+ * A back end is a versioned method table, in the manner of SQLite's
+ * sqlite3_io_methods: fields are only ever appended; a front end reading a
+ * table checks `version` before using a field added after version 1.
+ * Not public API.
+ *
+ * Contract of every method:
+ *   - impl is the back end's handle from open(); one thread at a time.
+ *   - Arguments have been checked and defaulted by store.c (times filled in,
+ *     JSON validated, required strings non-NULL).
+ *   - Errors: TSR_ESTORE with "store: <what>: <driver message>" in err;
+ *     TSR_ENOTFOUND without a message (store.c words it).
+ *   - Reads call cb once per row with borrowed data; cb != 0 stops.
+ */
+#ifndef TESSERA_STORE_INT_H
+#define TESSERA_STORE_INT_H
+
+#include "internal.h"
+#include "tessera/store.h"
+
+#define TSR_STORE_METHODS_VERSION 1
+
+typedef struct tsr_store_methods {
+  int version;      /* TSR_STORE_METHODS_VERSION this table implements */
+  const char *name; /* "sqlite" */
+
+  tsr_status (*open)(const char *target, unsigned flags, void **impl,
+                     tsr_error *err);
+  void (*close)(void *impl);
+
+  tsr_status (*schema_version)(void *impl, int *version, tsr_error *err);
+  tsr_status (*migrate)(void *impl, int *version, tsr_error *err);
+  tsr_status (*stats)(void *impl, tsr_store_stats *out, tsr_error *err);
+
+  tsr_status (*begin)(void *impl, tsr_error *err);
+  tsr_status (*commit)(void *impl, tsr_error *err);
+  tsr_status (*rollback)(void *impl, tsr_error *err);
+  int (*in_transaction)(void *impl);
+
+  /* datasets */
+  tsr_status (*dataset_add)(void *impl, const tsr_dataset *d, int64_t *id,
+                            tsr_error *err);
+  tsr_status (*dataset_update)(void *impl, const tsr_dataset *d,
+                               tsr_error *err);
+  tsr_status (*rejects_add)(void *impl, int64_t dataset_id,
+                            const tsr_reject_row *rows, size_t n, tsr_error *err);
+  /* by id (> 0) or, when id == 0, the newest with checksum */
+  tsr_status (*dataset_get)(void *impl, int64_t id, const char *checksum,
+                            tsr_store_dataset_cb cb, void *ctx,
+                            tsr_error *err);
+  tsr_status (*datasets_list)(void *impl, int64_t limit, int64_t offset,
+                              tsr_store_dataset_cb cb, void *ctx,
+                              tsr_error *err);
+  tsr_status (*rejects_list)(void *impl, int64_t dataset_id, int64_t limit,
+                             int64_t offset, tsr_store_reject_cb cb, void *ctx,
+                             tsr_error *err);
+
+  /* runs */
+  tsr_status (*run_add)(void *impl, const tsr_run *r, int64_t *id,
+                        tsr_error *err);
+  tsr_status (*run_set)(void *impl, int64_t id, const char *params,
+                        const char *output_dir, tsr_error *err);
+  tsr_status (*run_finish)(void *impl, int64_t id, tsr_run_status status,
+                           int64_t finished_at, const char *timings,
+                           const char *summary, const char *error,
+                           tsr_error *err);
+  tsr_status (*runs_interrupt)(void *impl, int64_t finished_at, int64_t *n,
+                               tsr_error *err);
+  tsr_status (*run_get)(void *impl, int64_t id, tsr_store_run_cb cb, void *ctx,
+                        tsr_error *err);
+  tsr_status (*runs_list)(void *impl, int64_t limit, int64_t offset,
+                          tsr_store_run_cb cb, void *ctx, tsr_error *err);
+
+  /* events */
+  tsr_status (*event_add)(void *impl, const tsr_event *e, int64_t *id,
+                          tsr_error *err);
+  tsr_status (*events_list)(void *impl, int64_t run_id,
+                            tsr_log_level min_level, tsr_store_event_cb cb,
+                            void *ctx, tsr_error *err);
+
+  /* customers */
+  tsr_status (*customers_add)(void *impl, int64_t run_id,
+                              const tsr_customer *rows, size_t n,
+                              tsr_error *err);
+  tsr_status (*customers_list)(void *impl, const tsr_customer_query *q,
+                               tsr_store_customer_cb cb, void *ctx,
+                               tsr_error *err);
+  tsr_status (*customers_count)(void *impl, const tsr_customer_query *q,
+                                int64_t *n, tsr_error *err);
+  tsr_status (*customer_get)(void *impl, int64_t run_id,
+                             const char *customer_id, tsr_store_customer_cb cb,
+                             void *ctx, tsr_error *err);
+
+  /* segments */
+  tsr_status (*segments_add)(void *impl, int64_t run_id,
+                             const tsr_segment_row *rows, size_t n,
+                             tsr_error *err);
+  tsr_status (*segments_list)(void *impl, int64_t run_id, const char *scheme,
+                              tsr_store_segment_cb cb, void *ctx,
+                              tsr_error *err);
+
+  /* models */
+  tsr_status (*model_add)(void *impl, const tsr_model *m, int64_t *id,
+                          int64_t *version, tsr_error *err);
+  tsr_status (*model_promote)(void *impl, int64_t id, tsr_error *err);
+  /* by id (> 0) or, when id == 0, the promoted model of kind */
+  tsr_status (*model_get)(void *impl, int64_t id, const char *kind,
+                          tsr_store_model_cb cb, void *ctx, tsr_error *err);
+  tsr_status (*models_list)(void *impl, int64_t run_id, const char *kind,
+                            tsr_store_model_cb cb, void *ctx, tsr_error *err);
+} tsr_store_methods;
+
+/* The SQLite back end (store/sqlite.c). */
+extern const tsr_store_methods tsr__store_sqlite_methods;
+
+#endif

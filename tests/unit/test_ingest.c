@@ -1,0 +1,278 @@
+/* test_ingest.c - messy transaction logs: exact reject lines, dates,
+ * amounts, duplicates, limits. */
+#include "tsr_test.h"
+#include "tessera/datetime.h"
+#include "tessera/ingest.h"
+#include "internal.h"
+
+typedef struct {
+  char lines[32][300];
+  int n;
+} rejects;
+
+static void on_reject(void *ud, const tsr_reject *r) {
+  rejects *rj = ud;
+  if (rj->n < 32)
+    snprintf(rj->lines[rj->n++], 300, "%s:%lld:%lld: error: %s%s%s", r->source,
+             (long long)r->line, (long long)r->column, r->field, *r->field ? ": " : "",
+             r->reason);
+}
+
+static void test_dates(void **state) {
+  (void)state;
+  int64_t t;
+#define D(s, fmt, want)                                                      \
+  do {                                                                       \
+    assert_int_equal(tsr_datetime_parse(s, strlen(s), fmt, &t), TSR_OK);     \
+    assert_int_equal(t, (int64_t)(want));                                    \
+  } while (0)
+  D("1970-01-01", NULL, 0);
+  D("19970101", NULL, 852076800);
+  D("1997-01-01T00:00:00Z", NULL, 852076800);
+  D("1997-01-01 01:30:00+01:30", NULL, 852076800);
+  D("1997-01-01T02:00-0200", NULL, 852076800 + 4 * 3600);
+  D("1997/01/01", NULL, 852076800);
+  D("1997-01-01T00:00:00.123456Z", NULL, 852076800);
+  D("31/12/1999", "%d/%m/%Y", 946598400);
+  D("1999-12-31", "%d/%m/%Y", 946598400); /* ISO still accepted with a format */
+  D("Dec 31, 1999 11:00 PM", "%b %d, %Y %I:%M %p", 946598400 + 23 * 3600);
+  D("30-Sept-99", "%d-%b-%y", 938649600);
+#undef D
+  assert_int_equal(tsr_datetime_parse("1997-02-29", 10, NULL, &t), TSR_EPARSE);
+  assert_int_equal(tsr_datetime_parse("1969-12-31", 10, NULL, &t), TSR_ERANGE);
+  assert_int_equal(tsr_datetime_parse("2101-01-01", 10, NULL, &t), TSR_ERANGE);
+  assert_int_equal(tsr_datetime_parse("01/02/1997", 10, NULL, &t), TSR_EPARSE);
+  assert_int_equal(tsr_datetime_parse("1997-1-1", 8, NULL, &t), TSR_EPARSE);
+  tsr_error e;
+  assert_int_equal(tsr_datetime_check_format("%d/%m/%Q", &e), TSR_EINVAL);
+  char buf[11];
+  assert_string_equal(tsr_day_format(10956, buf), "1999-12-31");
+}
+
+static void test_amounts(void **state) {
+  (void)state;
+  double v;
+#define A(s, want)                                                      \
+  do {                                                                  \
+    assert_int_equal(tsr_amount_parse(s, strlen(s), &v), TSR_OK);       \
+    assert_near(v, want, 1e-12);                                        \
+  } while (0)
+  A("12.50", 12.5);
+  A(" -3 ", -3);
+  A("$1,234.56", 1234.56);
+  A("-$12.00", -12);
+  A("$-12.00", -12);
+  A("(45.10)", -45.1);
+  A("\xE2\x82\xAC" "9.99", 9.99);
+  A("9.99 EUR", 9.99);
+  A("USD 1,000", 1000);
+  A("1e3", 1000);
+  A(".5", 0.5);
+#undef A
+  assert_int_equal(tsr_amount_parse("12,50", 5, &v), TSR_EPARSE);
+  assert_int_equal(tsr_amount_parse("1,23,456", 8, &v), TSR_EPARSE);
+  assert_int_equal(tsr_amount_parse("abc", 3, &v), TSR_EPARSE);
+  assert_int_equal(tsr_amount_parse("", 0, &v), TSR_EPARSE);
+  assert_int_equal(tsr_amount_parse("inf", 3, &v), TSR_ERANGE);
+  assert_int_equal(tsr_amount_parse("NaN", 3, &v), TSR_ERANGE);
+  assert_int_equal(tsr_amount_parse("1e999", 5, &v), TSR_ERANGE);
+}
+
+/* Every kind of bad row is rejected with its exact line and the good rows
+ * around it are kept. */
+static void test_messy(void **state) {
+  (void)state;
+  static const char csv[] =
+      "\xEF\xBB\xBF" "Customer ID,Date,Amount,Note\r\n"       /* 1 BOM, CRLF, header names */
+      "c1,2024-01-01,10.00,ok\r\n"                             /* 2 */
+      "c1,2024-01-02,\"1,200.50\",\"quoted, with comma\"\r\n"  /* 3 */
+      "c2,02/01/2024,5,\"multi\r\nline note\"\r\n"             /* 4-5 format date */
+      "c3,2024-13-01,5,bad month\r\n"                          /* 6 */
+      "c3,2024-01-05,12,50,too many\r\n"                       /* 7 */
+      ",2024-01-05,12,no id\r\n"                               /* 8 */
+      "c4,1969-07-20,1,too old\r\n"                            /* 9 */
+      "c4,2024-01-05,inf,not finite\r\n"                       /* 10 */
+      "c4,2024-01-05,abc,bad amount\r\n"                       /* 11 */
+      "c\xff" "5,2024-01-05,1,bad utf8\r\n"                    /* 12 */
+      "c6,2024-01-05\r\n"                                      /* 13 short */
+      "c7,\"2024-01-06\"x,1,junk after quote\r\n"              /* 14 */
+      "c1,2024-01-03,-4.00,refund\r\n"                         /* 15 */
+      "c1,2024-01-01,10.00,ok\r\n"                             /* 16 identical to 2 */
+      "c8,2024-01-07T10:00:00+02:00,3,tz\r\n";                 /* 17 */
+  rejects rj = {0};
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  o.date_format = "%d/%m/%Y";
+  o.on_reject = on_reject;
+  o.ud = &rj;
+  tsr_ledger *lg;
+  tsr_error e;
+  tsr_ingest_stats st;
+  assert_int_equal(tsr_ledger_new(&lg, &e), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "tx.csv", &o, &st, &e), TSR_OK);
+  static const char *const want[] = {
+      "tx.csv:6:4: error: Date: expected a date (ISO 8601, YYYYMMDD or %d/%m/%Y), got '2024-13-01'",
+      "tx.csv:7:21: error: expected 4 fields, got 5",
+      "tx.csv:8:1: error: Customer ID: expected an id, got ''",
+      "tx.csv:9:4: error: Date: expected a date between 1970-01-01 and 2100-12-31, got '1969-07-20'",
+      "tx.csv:10:15: error: Amount: expected a finite number, got 'inf'",
+      "tx.csv:11:15: error: Amount: expected a number, got 'abc'",
+      "tx.csv:12:2: error: Customer ID: expected valid UTF-8, got byte \\xff",
+      "tx.csv:13:14: error: expected 4 fields, got 2",
+      "tx.csv:14:16: error: unexpected character after closing quote",
+  };
+  assert_int_equal(rj.n, (int)(sizeof want / sizeof want[0]));
+  for (int i = 0; i < rj.n; i++) assert_string_equal(rj.lines[i], want[i]);
+  assert_int_equal(st.rows_read, 15);
+  assert_int_equal(st.rows_rejected, 9);
+  assert_int_equal(st.rows_accepted, 6);
+  assert_int_equal(st.identical_rows, 1);
+  assert_int_equal(st.refunds, 1);
+  assert_string_equal(st.customer_col, "Customer ID");
+  assert_int_equal(tsr_ledger_finish(lg, &e), TSR_OK);
+  assert_int_equal(tsr_ledger_ncustomers(lg), 3); /* c1, c2, c8 */
+  size_t n;
+  const tsr_ledger_entry *en = tsr_ledger_entries(lg, 0, &n);
+  assert_string_equal(tsr_ledger_customer(lg, 0), "c1");
+  assert_int_equal(n, 3);
+  assert_near(en[0].amount, 20.0, 1e-12); /* the identical row is kept by default */
+  assert_near(en[1].amount, 1200.5, 1e-12);
+  assert_near(en[2].refund, -4.0, 1e-12);
+  /* c8 at 10:00+02:00 is 08:00 UTC the same day */
+  en = tsr_ledger_entries(lg, 2, &n);
+  assert_int_equal(en[0].day, 19729);
+  tsr_ledger_free(lg);
+
+  /* --max-errors 3 stops after the 4th reject */
+  rj.n = 0;
+  o.max_errors = 3;
+  assert_int_equal(tsr_ledger_new(&lg, &e), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "tx.csv", &o, &st, &e), TSR_EMAXERR);
+  assert_int_equal(st.rows_rejected, 4);
+  assert_string_equal(e.msg, "too many rejected rows: more than 3 (--max-errors)");
+  tsr_ledger_free(lg);
+}
+
+static void test_ids_and_dedupe(void **state) {
+  (void)state;
+  static const char csv[] =
+      "tx,customer,date,amount\n"
+      "t1,a,2024-01-01,1\n"
+      "t2,a,2024-01-02,2\n"
+      "t1,a,2024-01-01,1\n"   /* same id, same content: dropped */
+      "t2,b,2024-01-02,2\n"   /* same id, other content: rejected */
+      "t3,a,2024-01-02,2\n";
+  rejects rj = {0};
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  o.id_col = "tx";
+  o.on_reject = on_reject;
+  o.ud = &rj;
+  tsr_ledger *lg;
+  tsr_ingest_stats st;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "ids.csv", &o, &st, NULL), TSR_OK);
+  assert_int_equal(st.duplicate_ids, 1);
+  assert_int_equal(st.rows_rejected, 1);
+  assert_string_equal(rj.lines[0],
+                      "ids.csv:5:1: error: tx: expected a new id, got 't2' already used by a row with other content");
+  assert_int_equal(st.rows_accepted, 3);
+  /* the same file again (old + new data): every row repeats an id */
+  assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "ids.csv", &o, &st, NULL), TSR_OK);
+  assert_int_equal(st.rows_accepted, 0);
+  assert_int_equal(st.duplicate_ids, 4);
+  tsr_ledger_free(lg);
+
+  /* without ids: --dedupe exact drops identical rows */
+  static const char csv2[] = "customer_id,date,amount\na,2024-01-01,1\na,2024-01-01,1\na,2024-01-01, 1 \n";
+  o.id_col = NULL;
+  o.dedupe = TSR_DEDUPE_EXACT;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv2, sizeof csv2 - 1, "d.csv", &o, &st, NULL), TSR_OK);
+  assert_int_equal(st.identical_rows, 2);
+  assert_int_equal(st.identical_dropped, 2);
+  assert_int_equal(st.rows_accepted, 1);
+  tsr_ledger_free(lg);
+}
+
+static void test_header_errors(void **state) {
+  (void)state;
+  tsr_ledger *lg;
+  tsr_error e;
+  char b[300];
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  static const char csv[] = "who,when,howmuch\na,2024-01-01,1\n";
+  assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "h.csv", NULL, NULL, &e), TSR_EPARSE);
+  assert_string_equal(tsr_error_format(&e, b, sizeof b),
+                      "h.csv:1: error: --customer-col: expected a customer id column in the header (name it with --customer-col)");
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  o.customer_col = "who";
+  o.date_col = "when";
+  o.amount_col = "3";
+  assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "h.csv", &o, NULL, &e), TSR_OK);
+  o.amount_col = "price";
+  assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "h.csv", &o, NULL, &e), TSR_EPARSE);
+  assert_string_equal(tsr_error_format(&e, b, sizeof b),
+                      "h.csv:1: error: --amount-col: expected a column named 'price' in the header");
+  assert_int_equal(tsr_ingest_mem(lg, "", 0, "empty.csv", NULL, NULL, &e), TSR_EPARSE);
+  assert_string_equal(tsr_error_format(&e, b, sizeof b),
+                      "empty.csv:1: error: expected a header line, got an empty file");
+  tsr_ledger_free(lg);
+}
+
+/* Huge fields are rejected, not fatal; the next row is read. */
+static void test_huge_field(void **state) {
+  (void)state;
+  size_t big = 200000;
+  char *csv = malloc(big + 200);
+  size_t n = (size_t)sprintf(csv, "customer_id,date,amount,note\na,2024-01-01,1,");
+  memset(csv + n, 'x', big);
+  n += big;
+  n += (size_t)sprintf(csv + n, "\nb,2024-01-02,2,fine\n");
+  rejects rj = {0};
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  o.on_reject = on_reject;
+  o.ud = &rj;
+  char path[64];
+  assert_non_null(tsr_test_tmpfile(csv, n, path, sizeof path));
+  tsr_ledger *lg;
+  tsr_ingest_stats st;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_file(lg, path, &o, &st, NULL), TSR_OK);
+  assert_int_equal(st.rows_rejected, 1);
+  assert_int_equal(st.rows_accepted, 1);
+  char want[300];
+  snprintf(want, sizeof want, "%s:2:16: error: field longer than 65536 bytes", path);
+  assert_string_equal(rj.lines[0], want);
+  tsr_ledger_free(lg);
+  unlink(path);
+  free(csv);
+}
+
+/* Allocation failures anywhere give TSR_ENOMEM (or success), never a crash. */
+static void test_alloc_failures(void **state) {
+  (void)state;
+  static const char csv[] = "customer_id,date,amount\na,2024-01-01,1\nb,2024-01-02,2\na,2024-01-03,3\n";
+  for (long k = 0; k < 40; k++) {
+    tsr_ledger *lg = NULL;
+    tsr__alloc_fail_after(k);
+    tsr_status st = tsr_ledger_new(&lg, NULL);
+    if (st == TSR_OK) st = tsr_ingest_mem(lg, csv, sizeof csv - 1, "m.csv", NULL, NULL, NULL);
+    if (st == TSR_OK) st = tsr_ledger_finish(lg, NULL);
+    tsr__alloc_fail_after(-1);
+    assert_true(st == TSR_OK || st == TSR_ENOMEM);
+    tsr_ledger_free(lg);
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_dates),       cmocka_unit_test(test_amounts),
+      cmocka_unit_test(test_messy),       cmocka_unit_test(test_ids_and_dedupe),
+      cmocka_unit_test(test_header_errors), cmocka_unit_test(test_huge_field),
+      cmocka_unit_test(test_alloc_failures),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

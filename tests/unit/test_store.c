@@ -1,0 +1,1130 @@
+/* test_store.c - the store (tessera/store.h) on its SQLite back end: every
+ * object round-trips, migrations are idempotent, WAL is on, errors are
+ * worded, hostile strings stay data, readers run beside a writer, and a
+ * 200k-customer batch comes back intact. */
+#include "tsr_test.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+#include "internal.h"
+#include "tessera/store.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static char tmpdir[256];
+
+static int setup_dir(void **state) {
+  (void)state;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/tsr_store_XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int teardown_dir(void **state) {
+  (void)state;
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static const char *dbpath(const char *name, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s/%s", tmpdir, name);
+  return buf;
+}
+
+/* Fails the test printing the error when st is not TSR_OK. */
+static void check_ok(tsr_status st, const tsr_error *e, const char *expr,
+                     int line) {
+  if (st != TSR_OK) {
+    char buf[1024];
+    tsr_error_format(e, buf, sizeof buf);
+    fail_msg("line %d: %s returned %s: %s", line, expr, tsr_status_name(st), buf);
+  }
+}
+#define OK(expr)                                   \
+  do {                                             \
+    tsr_error_clear(&err);                         \
+    tsr_status s__ = (expr);                       \
+    check_ok(s__, &err, #expr, __LINE__);          \
+  } while (0)
+
+static tsr_store *open_new(const char *name) {
+  char p[512];
+  tsr_store *s = NULL;
+  tsr_error err;
+  OK(tsr_store_open(dbpath(name, p, sizeof p), TSR_STORE_CREATE, &s, &err));
+  return s;
+}
+
+static void assert_str_eq_null(const char *a, const char *b) {
+  if (!a || !b) {
+    if (a != b) fail_msg("'%s' != '%s'", a ? a : "(null)", b ? b : "(null)");
+    return;
+  }
+  assert_string_equal(a, b);
+}
+
+/* Doubles equal, NaN equal to NaN. */
+static void assert_dbl_same(double a, double b) {
+  if (isnan(a) && isnan(b)) return;
+  if (a != b) fail_msg("%.17g != %.17g", a, b);
+}
+
+/* ---------------------------------------------------------------- open */
+
+static void test_default_url(void **state) {
+  (void)state;
+  unsetenv("TESSERA_DB");
+  assert_string_equal(tsr_store_default_url(NULL), "tessera.db");
+  assert_string_equal(tsr_store_default_url(""), "tessera.db");
+  setenv("TESSERA_DB", "/x/env.db", 1);
+  assert_string_equal(tsr_store_default_url(NULL), "/x/env.db");
+  assert_string_equal(tsr_store_default_url("opt.db"), "opt.db");
+  unsetenv("TESSERA_DB");
+}
+
+static void test_open_errors(void **state) {
+  (void)state;
+  char p[512], msg[1024];
+  tsr_store *s = NULL;
+  tsr_error err;
+
+  /* missing without CREATE */
+  dbpath("missing.db", p, sizeof p);
+  assert_int_equal(tsr_store_open(p, 0, &s, &err), TSR_ESTORE);
+  assert_null(s);
+  snprintf(msg, sizeof msg, "store: open %s: database does not exist", p);
+  assert_string_equal(err.msg, msg);
+  assert_int_equal(access(p, F_OK), -1); /* not created */
+
+  /* bad directory with CREATE */
+  dbpath("no/such/dir/x.db", p, sizeof p);
+  assert_int_equal(tsr_store_open(p, TSR_STORE_CREATE, &s, &err), TSR_ESTORE);
+  snprintf(msg, sizeof msg, "store: open %s: unable to open database file", p);
+  assert_non_null(strstr(err.msg, msg));
+
+  /* a directory */
+  assert_int_equal(tsr_store_open(tmpdir, 0, &s, &err), TSR_ESTORE);
+  assert_non_null(strstr(err.msg, "is a directory"));
+
+  /* a corrupt file */
+  dbpath("corrupt.db", p, sizeof p);
+  FILE *f = fopen(p, "wb");
+  for (int i = 0; i < 200; i++) fputs("this is not a database at all\n", f);
+  fclose(f);
+  assert_int_equal(tsr_store_open(p, 0, &s, &err), TSR_ESTORE);
+  snprintf(msg, sizeof msg, "store: open %s: file is not a database", p);
+  assert_string_equal(err.msg, msg);
+
+  /* a foreign SQLite database */
+  dbpath("foreign.db", p, sizeof p);
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, "CREATE TABLE t(x)", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(tsr_store_open(p, 0, &s, &err), TSR_ESTORE);
+  assert_non_null(strstr(err.msg, "not a tessera database"));
+
+  /* URLs */
+  assert_int_equal(tsr_store_open("postgresql://u:secret@h/db", 0, &s, &err), TSR_EUNSUPPORTED);
+  assert_null(strstr(err.msg, "secret"));
+  assert_non_null(strstr(err.msg, "postgresql"));
+  assert_int_equal(tsr_store_open("mysql://h/db", 0, &s, &err), TSR_EINVAL);
+  assert_non_null(strstr(err.msg, "unknown database URL scheme 'mysql'"));
+  assert_int_equal(tsr_store_open("", 0, &s, &err), TSR_EINVAL);
+  assert_int_equal(tsr_store_open("sqlite:", 0, &s, &err), TSR_EINVAL);
+
+  /* sqlite: prefix works */
+  char url[600];
+  snprintf(url, sizeof url, "sqlite:%s", dbpath("prefixed.db", p, sizeof p));
+  OK(tsr_store_open(url, TSR_STORE_CREATE, &s, &err));
+  assert_string_equal(tsr_store_backend(s), "sqlite");
+  tsr_store_close(s);
+  assert_int_equal(access(p, F_OK), 0);
+  tsr_store_close(NULL);
+  tsr_store_free(NULL);
+}
+
+static void test_wal_and_migrations(void **state) {
+  (void)state;
+  char p[512];
+  tsr_error err;
+  tsr_store *s = open_new("mig.db");
+  tsr_store_stats stats;
+  OK(tsr_store_stats_get(s, &stats, &err));
+  assert_string_equal(stats.journal_mode, "wal");
+  assert_int_equal(stats.schema_version, tsr_store_schema_latest());
+  assert_int_equal(stats.schema_latest, tsr_store_schema_latest());
+  assert_int_equal(stats.runs, 0);
+  int v = -1;
+  OK(tsr_store_migrate(s, &v, &err)); /* again: no-op */
+  assert_int_equal(v, tsr_store_schema_latest());
+  tsr_store_close(s);
+
+  /* open twice more, with and without migration */
+  tsr_store *a = NULL, *b = NULL;
+  dbpath("mig.db", p, sizeof p);
+  OK(tsr_store_open(p, 0, &a, &err));
+  OK(tsr_store_open(p, TSR_STORE_NO_MIGRATE, &b, &err));
+  OK(tsr_store_schema_version(b, &v, &err));
+  assert_int_equal(v, tsr_store_schema_latest());
+  tsr_store_close(a);
+  tsr_store_close(b);
+
+  /* the file itself says WAL, and schema_version has one row per version */
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(p, &db), SQLITE_OK);
+  sqlite3_stmt *st;
+  assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+  sqlite3_finalize(st);
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*), max(version) FROM schema_version", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+  assert_int_equal(sqlite3_column_int(st, 0), tsr_store_schema_latest());
+  assert_int_equal(sqlite3_column_int(st, 1), tsr_store_schema_latest());
+  sqlite3_finalize(st);
+  /* a database from the future is refused */
+  assert_int_equal(sqlite3_exec(db, "INSERT INTO schema_version VALUES (999, 0, 'future')", NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+  assert_int_equal(tsr_store_open(p, 0, &a, &err), TSR_ESTORE);
+  assert_non_null(strstr(err.msg, "schema version 999 is newer"));
+
+  /* an empty database with NO_MIGRATE stays at version 0, migrate brings it up */
+  OK(tsr_store_open(dbpath("empty.db", p, sizeof p), TSR_STORE_CREATE | TSR_STORE_NO_MIGRATE, &a, &err));
+  OK(tsr_store_schema_version(a, &v, &err));
+  assert_int_equal(v, 0);
+  OK(tsr_store_migrate(a, &v, &err));
+  assert_int_equal(v, tsr_store_schema_latest());
+  tsr_store_close(a);
+}
+
+/* ---------------------------------------------------------------- datasets */
+
+typedef struct collect {
+  int n;
+  char buf[16][256];
+  int64_t ids[16];
+} collect;
+
+static int collect_dataset(void *ctx, const tsr_dataset *d) {
+  collect *c = ctx;
+  if (c->n < 16) {
+    c->ids[c->n] = d->id;
+    snprintf(c->buf[c->n], 256, "%s", d->source);
+  }
+  c->n++;
+  return 0;
+}
+
+static int collect_reject(void *ctx, const tsr_reject_row *r) {
+  collect *c = ctx;
+  if (c->n < 16) {
+    c->ids[c->n] = r->line;
+    snprintf(c->buf[c->n], 256, "%lld|%s|%s|%s", (long long)r->column,
+             r->field ? r->field : "(null)", r->reason, r->raw ? r->raw : "(null)");
+  }
+  c->n++;
+  return 0;
+}
+
+static void test_dataset_roundtrip(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("ds.db");
+  tsr_dataset d = {.created_at = 1700000000123,
+                   .source = "tx.csv",
+                   .checksum = "ab12cd",
+                   .bytes = 12345,
+                   .rows_read = 100,
+                   .rows_accepted = 95,
+                   .rows_rejected = 5,
+                   .duplicates = 2,
+                   .refunds = 3,
+                   .options = "{\"customer_col\":\"id\",\"date_format\":\"%d/%m/%Y\"}",
+                   .stored_path = "/var/lib/tessera/1.csv"};
+  int64_t id = 0;
+  OK(tsr_store_dataset_add(s, &d, &id, &err));
+  assert_true(id > 0);
+  tsr_dataset *g = NULL;
+  OK(tsr_store_dataset_get(s, id, &g, &err));
+  assert_int_equal(g->id, id);
+  assert_int_equal(g->created_at, d.created_at);
+  assert_string_equal(g->source, d.source);
+  assert_string_equal(g->checksum, d.checksum);
+  assert_int_equal(g->bytes, 12345);
+  assert_int_equal(g->rows_read, 100);
+  assert_int_equal(g->rows_accepted, 95);
+  assert_int_equal(g->rows_rejected, 5);
+  assert_int_equal(g->duplicates, 2);
+  assert_int_equal(g->refunds, 3);
+  assert_string_equal(g->options, d.options);
+  assert_string_equal(g->stored_path, d.stored_path);
+  tsr_store_free(g);
+
+  /* second dataset with NULLs and default time; update; find by checksum */
+  tsr_dataset d2 = {.source = "upload.csv", .checksum = "ab12cd"};
+  int64_t id2 = 0;
+  int64_t before = tsr_store_now_ms();
+  OK(tsr_store_dataset_add(s, &d2, &id2, &err));
+  OK(tsr_store_dataset_find(s, "ab12cd", &g, &err));
+  assert_int_equal(g->id, id2);
+  assert_true(g->created_at >= before && g->created_at <= tsr_store_now_ms());
+  assert_null(g->options);
+  assert_null(g->stored_path);
+  tsr_store_free(g);
+  d2.id = id2;
+  d2.rows_read = 7;
+  d2.stored_path = "/data/2.csv";
+  OK(tsr_store_dataset_update(s, &d2, &err));
+  OK(tsr_store_dataset_get(s, id2, &g, &err));
+  assert_int_equal(g->rows_read, 7);
+  assert_string_equal(g->stored_path, "/data/2.csv");
+  tsr_store_free(g);
+
+  collect c = {0};
+  OK(tsr_store_datasets_list(s, 0, 0, collect_dataset, &c, &err));
+  assert_int_equal(c.n, 2);
+  assert_int_equal(c.ids[0], id2); /* newest first */
+  assert_int_equal(c.ids[1], id);
+
+  /* rejects */
+  tsr_reject_row rj[3] = {
+      {0, 12, 3, "amount", "amount: expected a number, got '12,50'", "C1,2020-01-01,\"12,50\""},
+      {0, 4, 0, NULL, "wrong field count: expected 3, got 2", NULL},
+      {0, 40, 2, "date", "date: out of range", "x"},
+  };
+  OK(tsr_store_rejects_add(s, id, rj, 3, &err));
+  memset(&c, 0, sizeof c);
+  OK(tsr_store_rejects_list(s, id, 0, 0, collect_reject, &c, &err));
+  assert_int_equal(c.n, 3);
+  assert_int_equal(c.ids[0], 4);
+  assert_string_equal(c.buf[0], "0|(null)|wrong field count: expected 3, got 2|(null)");
+  assert_int_equal(c.ids[1], 12);
+  assert_string_equal(c.buf[1], "3|amount|amount: expected a number, got '12,50'|C1,2020-01-01,\"12,50\"");
+  memset(&c, 0, sizeof c);
+  OK(tsr_store_rejects_list(s, id, 1, 2, collect_reject, &c, &err));
+  assert_int_equal(c.n, 1);
+  assert_int_equal(c.ids[0], 40);
+
+  /* errors */
+  assert_int_equal(tsr_store_dataset_get(s, 999, &g, &err), TSR_ENOTFOUND);
+  assert_string_equal(err.msg, "dataset 999: not found");
+  assert_null(g);
+  assert_int_equal(tsr_store_rejects_add(s, 999, rj, 1, &err), TSR_ENOTFOUND);
+  assert_string_equal(err.msg, "dataset 999: not found");
+  tsr_dataset bad = {.source = "x", .checksum = "y", .options = "{not json"};
+  assert_int_equal(tsr_store_dataset_add(s, &bad, NULL, &err), TSR_EINVAL);
+  assert_string_equal(err.field, "options");
+  assert_non_null(strstr(err.msg, "insert dataset: invalid JSON"));
+  tsr_dataset nosrc = {.checksum = "y"};
+  assert_int_equal(tsr_store_dataset_add(s, &nosrc, NULL, &err), TSR_EINVAL);
+  assert_string_equal(err.field, "source");
+  tsr_store_close(s);
+}
+
+/* ---------------------------------------------------------------- runs */
+
+static int collect_run(void *ctx, const tsr_run *r) {
+  collect *c = ctx;
+  if (c->n < 16) {
+    c->ids[c->n] = r->id;
+    snprintf(c->buf[c->n], 256, "%s|%s|%s|%lld", r->command,
+             tsr_run_status_name(r->status),
+             r->dataset_source ? r->dataset_source : "(null)",
+             (long long)r->n_customers);
+  }
+  c->n++;
+  return 0;
+}
+
+static void test_run_roundtrip(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("runs.db");
+  tsr_dataset d = {.source = "tx.csv", .checksum = "00ff"};
+  int64_t did = 0;
+  OK(tsr_store_dataset_add(s, &d, &did, &err));
+
+  tsr_run r = {.dataset_id = did,
+               .created_at = 1700000000000,
+               .command = "analyze",
+               .params = "{\"freq\":\"D\",\"multiplier\":7}",
+               .started_at = 1700000000500,
+               .output_dir = "out/"};
+  int64_t rid = 0;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  tsr_run *g = NULL;
+  OK(tsr_store_run_get(s, rid, &g, &err));
+  assert_int_equal(g->id, rid);
+  assert_int_equal(g->dataset_id, did);
+  assert_int_equal(g->created_at, 1700000000000);
+  assert_int_equal(g->started_at, 1700000000500);
+  assert_int_equal(g->finished_at, 0);
+  assert_int_equal(g->status, TSR_RUN_RUNNING);
+  assert_string_equal(g->command, "analyze");
+  assert_string_equal(g->params, r.params);
+  assert_null(g->timings);
+  assert_null(g->summary);
+  assert_null(g->error);
+  assert_string_equal(g->output_dir, "out/");
+  assert_string_equal(g->dataset_source, "tx.csv");
+  assert_int_equal(g->n_customers, 0);
+  tsr_store_free(g);
+
+  OK(tsr_store_run_set(s, rid, NULL, "out2/", &err));
+  OK(tsr_store_run_finish(s, rid, TSR_RUN_DONE, "{\"ingest\":12.5,\"rfm\":3}",
+                          "{\"customers\":2357,\"revenue\":1.5e5}", NULL, &err));
+  OK(tsr_store_run_get(s, rid, &g, &err));
+  assert_int_equal(g->status, TSR_RUN_DONE);
+  assert_true(g->finished_at >= g->started_at);
+  assert_string_equal(g->timings, "{\"ingest\":12.5,\"rfm\":3}");
+  assert_string_equal(g->summary, "{\"customers\":2357,\"revenue\":1.5e5}");
+  assert_string_equal(g->params, r.params); /* kept */
+  assert_string_equal(g->output_dir, "out2/");
+  tsr_store_free(g);
+
+  /* a failed run without dataset; a running one gets interrupted */
+  tsr_run r2 = {.command = "fit"};
+  int64_t rid2 = 0, rid3 = 0;
+  OK(tsr_store_run_begin(s, &r2, &rid2, &err));
+  OK(tsr_store_run_finish(s, rid2, TSR_RUN_FAILED, NULL, NULL, "fit did not converge", &err));
+  OK(tsr_store_run_begin(s, &r2, &rid3, &err));
+  int64_t n = 0;
+  OK(tsr_store_runs_interrupt(s, &n, &err));
+  assert_int_equal(n, 1);
+  OK(tsr_store_run_get(s, rid2, &g, &err));
+  assert_int_equal(g->status, TSR_RUN_FAILED);
+  assert_string_equal(g->error, "fit did not converge");
+  assert_int_equal(g->dataset_id, 0);
+  assert_null(g->dataset_source);
+  tsr_store_free(g);
+
+  collect c = {0};
+  OK(tsr_store_runs_list(s, 0, 0, collect_run, &c, &err));
+  assert_int_equal(c.n, 3);
+  assert_int_equal(c.ids[0], rid3); /* newest first */
+  assert_string_equal(c.buf[0], "fit|interrupted|(null)|0");
+  assert_string_equal(c.buf[1], "fit|failed|(null)|0");
+  assert_string_equal(c.buf[2], "analyze|done|tx.csv|0");
+  memset(&c, 0, sizeof c);
+  OK(tsr_store_runs_list(s, 1, 1, collect_run, &c, &err));
+  assert_int_equal(c.n, 1);
+  assert_int_equal(c.ids[0], rid2);
+
+  /* errors */
+  assert_int_equal(tsr_store_run_get(s, 42, &g, &err), TSR_ENOTFOUND);
+  assert_string_equal(err.msg, "run 42: not found");
+  assert_int_equal(tsr_store_run_finish(s, 42, TSR_RUN_DONE, NULL, NULL, NULL, &err), TSR_ENOTFOUND);
+  assert_string_equal(err.msg, "run 42: not found");
+  assert_int_equal(tsr_store_run_finish(s, rid, TSR_RUN_RUNNING, NULL, NULL, NULL, &err), TSR_EINVAL);
+  tsr_run bad = {.command = "x", .params = "[1,"};
+  assert_int_equal(tsr_store_run_begin(s, &bad, NULL, &err), TSR_EINVAL);
+  assert_string_equal(err.field, "params");
+  tsr_run nods = {.command = "x", .dataset_id = 77};
+  assert_int_equal(tsr_store_run_begin(s, &nods, NULL, &err), TSR_ENOTFOUND);
+  assert_string_equal(err.msg, "dataset 77: not found");
+
+  tsr_run_status rs;
+  assert_int_equal(tsr_run_status_parse("canceled", &rs), TSR_OK);
+  assert_int_equal(rs, TSR_RUN_CANCELED);
+  assert_int_equal(tsr_run_status_parse("nope", &rs), TSR_EINVAL);
+  tsr_store_close(s);
+}
+
+/* ---------------------------------------------------------------- events */
+
+typedef struct ev_collect {
+  int n;
+  tsr_event ev[8];
+  char step[8][64], msg[8][128];
+} ev_collect;
+
+static int collect_event(void *ctx, const tsr_event *e) {
+  ev_collect *c = ctx;
+  if (c->n < 8) {
+    c->ev[c->n] = *e;
+    snprintf(c->step[c->n], 64, "%s", e->step);
+    snprintf(c->msg[c->n], 128, "%s", e->message);
+  }
+  c->n++;
+  return 0;
+}
+
+static void test_events(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("ev.db");
+  tsr_run r = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  tsr_event e1 = {.run_id = rid, .ts = 1700000000001, .level = TSR_LOG_INFO, .step = "ingest",
+                  .message = "read 100 rows", .rows_in = 100, .rows_out = 95, .duration_ms = 12.25};
+  tsr_event e2 = {.run_id = rid, .level = TSR_LOG_WARN, .step = "ingest",
+                  .message = "19 identical rows kept", .rows_in = -1, .rows_out = -1, .duration_ms = NAN};
+  tsr_event e3 = {.run_id = rid, .level = TSR_LOG_ERROR, .step = "fit",
+                  .message = "did not converge", .rows_in = 0, .rows_out = -1, .duration_ms = -1};
+  int64_t id1;
+  OK(tsr_store_event_add(s, &e1, &id1, &err));
+  OK(tsr_store_event_add(s, &e2, NULL, &err));
+  OK(tsr_store_event_add(s, &e3, NULL, &err));
+  ev_collect c = {0};
+  OK(tsr_store_events_list(s, rid, TSR_LOG_INFO, collect_event, &c, &err));
+  assert_int_equal(c.n, 3);
+  assert_int_equal(c.ev[0].id, id1);
+  assert_int_equal(c.ev[0].run_id, rid);
+  assert_int_equal(c.ev[0].ts, 1700000000001);
+  assert_int_equal(c.ev[0].level, TSR_LOG_INFO);
+  assert_string_equal(c.step[0], "ingest");
+  assert_string_equal(c.msg[0], "read 100 rows");
+  assert_int_equal(c.ev[0].rows_in, 100);
+  assert_int_equal(c.ev[0].rows_out, 95);
+  assert_dbl_same(c.ev[0].duration_ms, 12.25);
+  assert_true(c.ev[1].ts > 0);
+  assert_int_equal(c.ev[1].rows_in, -1);
+  assert_int_equal(c.ev[1].rows_out, -1);
+  assert_true(isnan(c.ev[1].duration_ms));
+  assert_int_equal(c.ev[2].rows_in, 0);
+  assert_true(isnan(c.ev[2].duration_ms));
+  memset(&c, 0, sizeof c);
+  OK(tsr_store_events_list(s, rid, TSR_LOG_WARN, collect_event, &c, &err));
+  assert_int_equal(c.n, 2);
+  assert_int_equal(c.ev[0].level, TSR_LOG_WARN);
+  memset(&c, 0, sizeof c);
+  OK(tsr_store_events_list(s, rid, TSR_LOG_ERROR, collect_event, &c, &err));
+  assert_int_equal(c.n, 1);
+  assert_string_equal(c.step[0], "fit");
+
+  /* an event without run, listed under "all runs" */
+  tsr_event e4 = {.level = TSR_LOG_INFO, .step = "server", .message = "started", .rows_in = -1, .rows_out = -1, .duration_ms = NAN};
+  OK(tsr_store_event_add(s, &e4, NULL, &err));
+  memset(&c, 0, sizeof c);
+  OK(tsr_store_events_list(s, 0, TSR_LOG_INFO, collect_event, &c, &err));
+  assert_int_equal(c.n, 4);
+  assert_int_equal(c.ev[3].run_id, 0);
+
+  e4.run_id = 999;
+  assert_int_equal(tsr_store_event_add(s, &e4, NULL, &err), TSR_ENOTFOUND);
+  assert_string_equal(err.msg, "run 999: not found");
+  tsr_log_level lv;
+  assert_int_equal(tsr_log_level_parse("warn", &lv), TSR_OK);
+  assert_int_equal(lv, TSR_LOG_WARN);
+  assert_int_equal(tsr_log_level_parse("debug", &lv), TSR_EINVAL);
+  tsr_store_close(s);
+}
+
+/* ---------------------------------------------------------------- customers */
+
+static void assert_customer_eq(const tsr_customer *a, const tsr_customer *b) {
+  assert_string_equal(a->customer_id, b->customer_id);
+  assert_dbl_same(a->frequency, b->frequency);
+  assert_dbl_same(a->recency, b->recency);
+  assert_dbl_same(a->T, b->T);
+  assert_dbl_same(a->monetary_value, b->monetary_value);
+  assert_dbl_same(a->revenue, b->revenue);
+  assert_int_equal(a->n_transactions, b->n_transactions);
+  assert_int_equal(a->first_purchase, b->first_purchase);
+  assert_int_equal(a->last_purchase, b->last_purchase);
+  assert_int_equal(a->r_score, b->r_score);
+  assert_int_equal(a->f_score, b->f_score);
+  assert_int_equal(a->m_score, b->m_score);
+  assert_str_eq_null(a->rfm_cell, b->rfm_cell);
+  assert_str_eq_null(a->segment, b->segment);
+  assert_int_equal(a->cluster, b->cluster);
+  assert_dbl_same(a->expected_purchases, b->expected_purchases);
+  assert_dbl_same(a->p_alive, b->p_alive);
+  assert_dbl_same(a->clv, b->clv);
+  assert_dbl_same(a->clv_lo, b->clv_lo);
+  assert_dbl_same(a->clv_hi, b->clv_hi);
+  assert_str_eq_null(a->extra, b->extra);
+}
+
+typedef struct cust_collect {
+  int n;
+  char ids[32][32];
+} cust_collect;
+
+static int collect_customer(void *ctx, const tsr_customer *c) {
+  cust_collect *cc = ctx;
+  if (cc->n < 32) snprintf(cc->ids[cc->n], 32, "%s", c->customer_id);
+  cc->n++;
+  return 0;
+}
+
+static void test_customers_roundtrip(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("cust.db");
+  tsr_run r = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+
+  tsr_customer c[3];
+  tsr_customer_init(&c[0]);
+  c[0] = (tsr_customer){.customer_id = "C001",
+                        .frequency = 3,
+                        .recency = 30.5,
+                        .T = 38.142857142857146,
+                        .monetary_value = 22.345678901234567,
+                        .revenue = 100.01,
+                        .n_transactions = 4,
+                        .first_purchase = 852076800000,
+                        .last_purchase = 870048000000,
+                        .r_score = 5,
+                        .f_score = 4,
+                        .m_score = 3,
+                        .rfm_cell = "543",
+                        .segment = "champions",
+                        .cluster = 2,
+                        .expected_purchases = 1.2345,
+                        .p_alive = 0.987,
+                        .clv = 250.5,
+                        .clv_lo = 200.25,
+                        .clv_hi = 300.75,
+                        .extra = "{\"channel\":\"web\"}"};
+  tsr_customer_init(&c[1]); /* every nullable field NULL */
+  c[1].customer_id = "C002";
+  c[1].frequency = 0;
+  c[1].n_transactions = 1;
+  tsr_customer_init(&c[2]);
+  c[2].customer_id = "C003";
+  c[2].frequency = 1;
+  c[2].segment = "champions";
+  c[2].cluster = 0;
+  c[2].clv = 10;
+  OK(tsr_store_customers_add(s, rid, c, 3, &err));
+
+  for (int i = 0; i < 3; i++) {
+    tsr_customer *g = NULL;
+    OK(tsr_store_customer_get(s, rid, c[i].customer_id, &g, &err));
+    assert_customer_eq(g, &c[i]);
+    tsr_store_free(g);
+  }
+  tsr_run *rg;
+  OK(tsr_store_run_get(s, rid, &rg, &err));
+  assert_int_equal(rg->n_customers, 3);
+  tsr_store_free(rg);
+
+  /* list: filters, sort, paging, count */
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, rid);
+  cust_collect cc = {0};
+  OK(tsr_store_customers_list(s, &q, collect_customer, &cc, &err));
+  assert_int_equal(cc.n, 3);
+  assert_string_equal(cc.ids[0], "C001");
+  q.segment = "champions";
+  memset(&cc, 0, sizeof cc);
+  OK(tsr_store_customers_list(s, &q, collect_customer, &cc, &err));
+  assert_int_equal(cc.n, 2);
+  int64_t n = 0;
+  OK(tsr_store_customers_count(s, &q, &n, &err));
+  assert_int_equal(n, 2);
+  q.cluster = 0;
+  OK(tsr_store_customers_count(s, &q, &n, &err));
+  assert_int_equal(n, 1);
+  tsr_customer_query_init(&q, rid);
+  q.sort = TSR_CUSTOMER_SORT_CLV;
+  q.descending = 1;
+  memset(&cc, 0, sizeof cc);
+  OK(tsr_store_customers_list(s, &q, collect_customer, &cc, &err));
+  assert_string_equal(cc.ids[0], "C001");
+  assert_string_equal(cc.ids[1], "C003");
+  assert_string_equal(cc.ids[2], "C002"); /* NULL last when descending */
+  q.limit = 1;
+  q.offset = 1;
+  memset(&cc, 0, sizeof cc);
+  OK(tsr_store_customers_list(s, &q, collect_customer, &cc, &err));
+  assert_int_equal(cc.n, 1);
+  assert_string_equal(cc.ids[0], "C003");
+
+  /* a duplicate in a batch: nothing of that batch is stored */
+  tsr_customer dup[3];
+  for (int i = 0; i < 3; i++) tsr_customer_init(&dup[i]);
+  dup[0].customer_id = "D1";
+  dup[1].customer_id = "D2";
+  dup[2].customer_id = "D1";
+  assert_int_equal(tsr_store_customers_add(s, rid, dup, 3, &err), TSR_ESTORE);
+  char expect[200];
+  snprintf(expect, sizeof expect,
+           "store: insert customers: run %lld: customer 'D1' appears twice", (long long)rid);
+  assert_string_equal(err.msg, expect);
+  tsr_customer *g = NULL;
+  assert_int_equal(tsr_store_customer_get(s, rid, "D2", &g, &err), TSR_ENOTFOUND);
+  snprintf(expect, sizeof expect, "run %lld: customer 'D2': not found", (long long)rid);
+  assert_string_equal(err.msg, expect);
+  OK(tsr_store_run_get(s, rid, &rg, &err));
+  assert_int_equal(rg->n_customers, 3);
+  tsr_store_free(rg);
+
+  /* errors */
+  assert_int_equal(tsr_store_customers_add(s, 999, c, 1, &err), TSR_ENOTFOUND);
+  assert_string_equal(err.msg, "run 999: not found");
+  dup[0].r_score = 6;
+  assert_int_equal(tsr_store_customers_add(s, rid, dup, 1, &err), TSR_EINVAL);
+  dup[0].r_score = 0;
+  dup[0].extra = "{";
+  assert_int_equal(tsr_store_customers_add(s, rid, dup, 1, &err), TSR_EINVAL);
+  assert_string_equal(err.field, "extra");
+  OK(tsr_store_customers_add(s, rid, NULL, 0, &err));
+  tsr_store_close(s);
+}
+
+/* ---------------------------------------------------------------- segments */
+
+typedef struct seg_collect {
+  int n;
+  tsr_segment_row row[8];
+  char scheme[8][32], seg[8][32];
+} seg_collect;
+
+static int collect_segment(void *ctx, const tsr_segment_row *r) {
+  seg_collect *c = ctx;
+  if (c->n < 8) {
+    c->row[c->n] = *r;
+    snprintf(c->scheme[c->n], 32, "%s", r->scheme);
+    snprintf(c->seg[c->n], 32, "%s", r->segment);
+  }
+  c->n++;
+  return 0;
+}
+
+static void test_segments_roundtrip(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("seg.db");
+  tsr_run r = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  tsr_segment_row rows[3] = {
+      {"rfm10", "champions", 100, 0.25, 4.8, 4.5, 4.2, 5000.5, 0.5},
+      {"rfm10", "hibernating", 300, 0.75, 1.2, 1.1, 1.5, 5000.5, 0.5},
+      {"rfm11", "lost", 50, 0.125, 1, 1, 1, 10, NAN},
+  };
+  OK(tsr_store_segments_add(s, rid, rows, 3, &err));
+  seg_collect c = {0};
+  OK(tsr_store_segments_list(s, rid, NULL, collect_segment, &c, &err));
+  assert_int_equal(c.n, 3);
+  assert_string_equal(c.seg[0], "hibernating"); /* customers desc within scheme */
+  assert_string_equal(c.seg[1], "champions");
+  assert_string_equal(c.scheme[2], "rfm11");
+  assert_int_equal(c.row[1].customers, 100);
+  assert_dbl_same(c.row[1].share, 0.25);
+  assert_dbl_same(c.row[1].mean_r, 4.8);
+  assert_dbl_same(c.row[1].mean_f, 4.5);
+  assert_dbl_same(c.row[1].mean_m, 4.2);
+  assert_dbl_same(c.row[1].revenue, 5000.5);
+  assert_dbl_same(c.row[1].revenue_share, 0.5);
+  assert_true(isnan(c.row[2].revenue_share));
+  memset(&c, 0, sizeof c);
+  OK(tsr_store_segments_list(s, rid, "rfm11", collect_segment, &c, &err));
+  assert_int_equal(c.n, 1);
+  assert_int_equal(tsr_store_segments_add(s, rid, rows, 1, &err), TSR_ESTORE);
+  assert_non_null(strstr(err.msg, "segment 'champions' of scheme 'rfm10' appears twice"));
+  tsr_store_close(s);
+}
+
+/* ---------------------------------------------------------------- models */
+
+static int collect_model(void *ctx, const tsr_model *m) {
+  collect *c = ctx;
+  if (c->n < 16) {
+    c->ids[c->n] = m->id;
+    snprintf(c->buf[c->n], 256, "%s v%lld%s", m->kind, (long long)m->version,
+             m->promoted ? " *" : "");
+  }
+  c->n++;
+  return 0;
+}
+
+static void test_models_roundtrip(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("models.db");
+  tsr_run r = {.command = "fit"};
+  int64_t rid;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  tsr_model m = {.run_id = rid,
+                 .kind = "bgnbd",
+                 .params = "{\"r\":0.243,\"alpha\":4.414,\"a\":0.793,\"b\":2.426}",
+                 .fit_stats = "{\"ll\":-9582.43,\"iterations\":16}",
+                 .created_at = 1700000000000,
+                 .promoted = 1};
+  int64_t id1, v1, id2, v2, id3, v3;
+  OK(tsr_store_model_add(s, &m, &id1, &v1, &err));
+  assert_int_equal(v1, 1);
+  tsr_model *g;
+  OK(tsr_store_model_get(s, id1, &g, &err));
+  assert_int_equal(g->id, id1);
+  assert_int_equal(g->run_id, rid);
+  assert_string_equal(g->kind, "bgnbd");
+  assert_int_equal(g->version, 1);
+  assert_string_equal(g->params, m.params);
+  assert_string_equal(g->fit_stats, m.fit_stats);
+  assert_int_equal(g->created_at, 1700000000000);
+  assert_int_equal(g->promoted, 1);
+  tsr_store_free(g);
+
+  m.promoted = 0;
+  m.created_at = 0;
+  OK(tsr_store_model_add(s, &m, &id2, &v2, &err));
+  assert_int_equal(v2, 2);
+  tsr_model gg = {.kind = "gg", .promoted = 1};
+  OK(tsr_store_model_add(s, &gg, &id3, &v3, &err));
+  assert_int_equal(v3, 1);
+  OK(tsr_store_model_promoted(s, "bgnbd", &g, &err));
+  assert_int_equal(g->id, id1);
+  tsr_store_free(g);
+  OK(tsr_store_model_promote(s, id2, &err));
+  OK(tsr_store_model_promoted(s, "bgnbd", &g, &err));
+  assert_int_equal(g->id, id2);
+  assert_int_equal(g->run_id, rid);
+  tsr_store_free(g);
+
+  collect c = {0};
+  OK(tsr_store_models_list(s, 0, NULL, collect_model, &c, &err));
+  assert_int_equal(c.n, 3);
+  assert_string_equal(c.buf[0], "bgnbd v2 *");
+  assert_string_equal(c.buf[1], "bgnbd v1");
+  assert_string_equal(c.buf[2], "gg v1 *");
+  memset(&c, 0, sizeof c);
+  OK(tsr_store_models_list(s, rid, NULL, collect_model, &c, &err));
+  assert_int_equal(c.n, 2);
+  memset(&c, 0, sizeof c);
+  OK(tsr_store_models_list(s, 0, "gg", collect_model, &c, &err));
+  assert_int_equal(c.n, 1);
+
+  m.version = 2;
+  assert_int_equal(tsr_store_model_add(s, &m, NULL, NULL, &err), TSR_EEXIST);
+  assert_int_equal(tsr_store_model_promote(s, 999, &err), TSR_ENOTFOUND);
+  assert_string_equal(err.msg, "model 999: not found");
+  assert_int_equal(tsr_store_model_promoted(s, "kmeans", &g, &err), TSR_ENOTFOUND);
+  tsr_store_close(s);
+}
+
+/* ---------------------------------------------------------------- hostile */
+
+static void test_hostile_strings(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("hostile.db");
+  const char *evil[] = {
+      "'; DROP TABLE runs; --",
+      "Robert'); DROP TABLE customers;--",
+      "\"quoted\" and 'single' and `back`",
+      "semi;colon\nnew line\ttab",
+      "unicode: \xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80",
+      "%s%n%x",
+      "",
+  };
+  for (size_t i = 0; i < sizeof evil / sizeof evil[0]; i++) {
+    tsr_dataset d = {.source = evil[i], .checksum = evil[i], .stored_path = evil[i]};
+    int64_t did;
+    OK(tsr_store_dataset_add(s, &d, &did, &err));
+    tsr_run r = {.dataset_id = did, .command = evil[i], .output_dir = evil[i]};
+    int64_t rid;
+    OK(tsr_store_run_begin(s, &r, &rid, &err));
+    OK(tsr_store_run_finish(s, rid, TSR_RUN_FAILED, NULL, NULL, evil[i], &err));
+    tsr_event e = {.run_id = rid, .step = evil[i], .message = evil[i], .rows_in = -1,
+                   .rows_out = -1, .duration_ms = NAN};
+    OK(tsr_store_event_add(s, &e, NULL, &err));
+    tsr_customer c;
+    tsr_customer_init(&c);
+    c.customer_id = evil[i];
+    c.segment = evil[i];
+    c.rfm_cell = evil[i];
+    OK(tsr_store_customers_add(s, rid, &c, 1, &err));
+    tsr_segment_row sr = {.scheme = evil[i], .segment = evil[i]};
+    OK(tsr_store_segments_add(s, rid, &sr, 1, &err));
+
+    tsr_run *g;
+    OK(tsr_store_run_get(s, rid, &g, &err));
+    assert_string_equal(g->command, evil[i]);
+    assert_string_equal(g->error, evil[i]);
+    assert_string_equal(g->dataset_source, evil[i]);
+    tsr_store_free(g);
+    tsr_customer *gc;
+    OK(tsr_store_customer_get(s, rid, evil[i], &gc, &err));
+    assert_string_equal(gc->segment, evil[i]);
+    tsr_store_free(gc);
+    tsr_customer_query q;
+    tsr_customer_query_init(&q, rid);
+    q.segment = evil[i];
+    int64_t n;
+    OK(tsr_store_customers_count(s, &q, &n, &err));
+    assert_int_equal(n, 1);
+    tsr_dataset *gd;
+    OK(tsr_store_dataset_find(s, evil[i], &gd, &err));
+    assert_int_equal(gd->id, did);
+    tsr_store_free(gd);
+  }
+  tsr_store_stats st;
+  OK(tsr_store_stats_get(s, &st, &err));
+  assert_int_equal(st.runs, 7);
+  assert_int_equal(st.customers, 7);
+  assert_int_equal(st.datasets, 7);
+  tsr_store_close(s);
+}
+
+/* ---------------------------------------------------------------- transactions */
+
+static void test_transactions(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("tx.db");
+  tsr_run r = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_begin(s, &err));
+  assert_int_equal(tsr_store_begin(s, &err), TSR_EINVAL);
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  OK(tsr_store_rollback(s, &err));
+  tsr_run *g;
+  assert_int_equal(tsr_store_run_get(s, rid, &g, &err), TSR_ENOTFOUND);
+  assert_int_equal(tsr_store_commit(s, &err), TSR_EINVAL);
+  OK(tsr_store_rollback(s, &err)); /* no-op */
+
+  OK(tsr_store_begin(s, &err));
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  tsr_customer c[2];
+  tsr_customer_init(&c[0]);
+  tsr_customer_init(&c[1]);
+  c[0].customer_id = "a";
+  c[1].customer_id = "a";
+  /* a failing batch inside a transaction rolls back only itself */
+  assert_int_equal(tsr_store_customers_add(s, rid, c, 2, &err), TSR_ESTORE);
+  c[1].customer_id = "b";
+  OK(tsr_store_customers_add(s, rid, c, 2, &err));
+  OK(tsr_store_commit(s, &err));
+  OK(tsr_store_run_get(s, rid, &g, &err));
+  assert_int_equal(g->n_customers, 2);
+  tsr_store_free(g);
+  tsr_store_close(s);
+}
+
+/* ---------------------------------------------------------------- concurrency */
+
+typedef struct reader_arg {
+  char path[512];
+  volatile int stop;
+  int reads;
+  int errors;
+  char last_err[512];
+} reader_arg;
+
+static int count_run_cb(void *ctx, const tsr_run *r) {
+  (void)r;
+  (*(int *)ctx)++;
+  return 0;
+}
+
+/* Reads runs and customer counts on its own handle until told to stop. */
+static void *reader_main(void *p) {
+  reader_arg *a = p;
+  tsr_store *s = NULL;
+  tsr_error err;
+  if (tsr_store_open(a->path, 0, &s, &err) != TSR_OK) {
+    a->errors++;
+    snprintf(a->last_err, sizeof a->last_err, "%s", err.msg);
+    return NULL;
+  }
+  while (!a->stop) {
+    int n = 0;
+    tsr_store_stats st;
+    if (tsr_store_runs_list(s, 10, 0, count_run_cb, &n, &err) != TSR_OK ||
+        tsr_store_stats_get(s, &st, &err) != TSR_OK) {
+      a->errors++;
+      snprintf(a->last_err, sizeof a->last_err, "%s", err.msg);
+      break;
+    }
+    a->reads++;
+  }
+  tsr_store_close(s);
+  return NULL;
+}
+
+static void test_concurrent_reader(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *w = open_new("conc.db");
+  reader_arg ra;
+  memset(&ra, 0, sizeof ra);
+  dbpath("conc.db", ra.path, sizeof ra.path);
+
+  /* two handles, one thread: the reader sees the last committed state while
+   * the writer holds an open transaction, and is not blocked */
+  tsr_store *r = NULL;
+  OK(tsr_store_open(ra.path, 0, &r, &err));
+  tsr_run run = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_begin(w, &err));
+  OK(tsr_store_run_begin(w, &run, &rid, &err));
+  int n = 0;
+  OK(tsr_store_runs_list(r, 0, 0, count_run_cb, &n, &err));
+  assert_int_equal(n, 0);
+  OK(tsr_store_commit(w, &err));
+  n = 0;
+  OK(tsr_store_runs_list(r, 0, 0, count_run_cb, &n, &err));
+  assert_int_equal(n, 1);
+  tsr_store_close(r);
+
+  /* a reader thread polls while the writer inserts batches */
+  pthread_t th;
+  assert_int_equal(pthread_create(&th, NULL, reader_main, &ra), 0);
+  enum { B = 2000 };
+  tsr_customer *rows = calloc(B, sizeof *rows);
+  char(*ids)[16] = calloc(B, 16);
+  for (int batch = 0; batch < 20; batch++) {
+    OK(tsr_store_run_begin(w, &run, &rid, &err));
+    for (int i = 0; i < B; i++) {
+      tsr_customer_init(&rows[i]);
+      snprintf(ids[i], 16, "c%d", i);
+      rows[i].customer_id = ids[i];
+      rows[i].frequency = i;
+    }
+    OK(tsr_store_customers_add(w, rid, rows, B, &err));
+    tsr_event e = {.run_id = rid, .step = "store", .message = "batch", .rows_in = B,
+                   .rows_out = B, .duration_ms = 1};
+    OK(tsr_store_event_add(w, &e, NULL, &err));
+    OK(tsr_store_run_finish(w, rid, TSR_RUN_DONE, NULL, NULL, NULL, &err));
+  }
+  ra.stop = 1;
+  pthread_join(th, NULL);
+  if (ra.errors) fail_msg("reader failed: %s", ra.last_err);
+  assert_true(ra.reads > 0);
+  tsr_store_stats st;
+  OK(tsr_store_stats_get(w, &st, &err));
+  assert_int_equal(st.customers, 20 * B);
+  free(rows);
+  free(ids);
+  tsr_store_close(w);
+}
+
+/* ---------------------------------------------------------------- large batch */
+
+typedef struct sum_ctx {
+  int64_t n;
+  double freq_sum;
+  int64_t ntx_sum;
+  int bad;
+} sum_ctx;
+
+static int sum_customer(void *ctx, const tsr_customer *c) {
+  sum_ctx *sc = ctx;
+  /* ids are "cust%07d" and ascending in id order */
+  long k = strtol(c->customer_id + 4, NULL, 10);
+  if (k != sc->n || c->frequency != (double)(k % 97) || c->clv != (double)k * 0.5 ||
+      c->r_score != (int)(k % 5) + 1 || (k % 3 == 0 ? c->segment != NULL : strcmp(c->segment, "loyal_customers") != 0))
+    sc->bad++;
+  sc->n++;
+  sc->freq_sum += c->frequency;
+  sc->ntx_sum += c->n_transactions;
+  return 0;
+}
+
+static void test_large_batch(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("large.db");
+  tsr_run r = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  enum { N = 200000 };
+  tsr_customer *rows = malloc(N * sizeof *rows);
+  char(*ids)[16] = malloc((size_t)N * 16);
+  double fsum = 0;
+  int64_t tsum = 0;
+  /* insert in a scrambled order */
+  for (int i = 0; i < N; i++) {
+    int k = (int)(((int64_t)i * 7919) % N);
+    snprintf(ids[i], 16, "cust%07d", k);
+    tsr_customer_init(&rows[i]);
+    rows[i].customer_id = ids[i];
+    rows[i].frequency = k % 97;
+    rows[i].n_transactions = k % 97 + 1;
+    rows[i].clv = k * 0.5;
+    rows[i].r_score = k % 5 + 1;
+    rows[i].segment = k % 3 == 0 ? NULL : "loyal_customers";
+    fsum += rows[i].frequency;
+    tsum += rows[i].n_transactions;
+  }
+  OK(tsr_store_customers_add(s, rid, rows, N, &err));
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, rid);
+  sum_ctx sc = {0};
+  OK(tsr_store_customers_list(s, &q, sum_customer, &sc, &err));
+  assert_int_equal(sc.n, N);
+  assert_int_equal(sc.bad, 0);
+  assert_dbl_same(sc.freq_sum, fsum);
+  assert_int_equal(sc.ntx_sum, tsum);
+  int64_t n;
+  q.segment = "loyal_customers";
+  OK(tsr_store_customers_count(s, &q, &n, &err));
+  assert_int_equal(n, N - (N + 2) / 3);
+  tsr_run *g;
+  OK(tsr_store_run_get(s, rid, &g, &err));
+  assert_int_equal(g->n_customers, N);
+  tsr_store_free(g);
+  free(rows);
+  free(ids);
+  tsr_store_close(s);
+}
+
+/* ---------------------------------------------------------------- misc */
+
+static void test_time_format(void **state) {
+  (void)state;
+  char buf[40];
+  assert_string_equal(tsr_store_time_format(0, buf, sizeof buf), "");
+  assert_string_equal(tsr_store_time_format(1700000000000, buf, sizeof buf), "2023-11-14T22:13:20Z");
+  assert_string_equal(tsr_store_time_format(1700000000123, buf, sizeof buf), "2023-11-14T22:13:20.123Z");
+  assert_string_equal(tsr_store_time_format(-1, buf, sizeof buf), "1969-12-31T23:59:59.999Z");
+  assert_true(tsr_store_now_ms() > 1700000000000);
+}
+
+/* Every allocation of open/get failing in turn gives TSR_ENOMEM, never a
+ * crash or leak (checked under ASan). */
+static void test_alloc_failures(void **state) {
+  (void)state;
+  tsr_error err;
+  char p[512];
+  tsr_store *s = open_new("oom.db");
+  tsr_run r = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  tsr_store_close(s);
+  dbpath("oom.db", p, sizeof p);
+  int ok = 0;
+  for (long k = 0; k < 20 && !ok; k++) {
+    tsr__alloc_fail_after(k);
+    tsr_status st = tsr_store_open(p, 0, &s, &err);
+    tsr_run *g = NULL;
+    if (st == TSR_OK) st = tsr_store_run_get(s, rid, &g, &err);
+    tsr__alloc_fail_after(-1);
+    if (st == TSR_OK) ok = 1;
+    else assert_int_equal(st, TSR_ENOMEM);
+    tsr_store_free(g);
+    tsr_store_close(s); /* NULL when open failed */
+    s = NULL;
+  }
+  assert_true(ok);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_default_url),
+      cmocka_unit_test(test_open_errors),
+      cmocka_unit_test(test_wal_and_migrations),
+      cmocka_unit_test(test_dataset_roundtrip),
+      cmocka_unit_test(test_run_roundtrip),
+      cmocka_unit_test(test_events),
+      cmocka_unit_test(test_customers_roundtrip),
+      cmocka_unit_test(test_segments_roundtrip),
+      cmocka_unit_test(test_models_roundtrip),
+      cmocka_unit_test(test_hostile_strings),
+      cmocka_unit_test(test_transactions),
+      cmocka_unit_test(test_concurrent_reader),
+      cmocka_unit_test(test_large_batch),
+      cmocka_unit_test(test_time_format),
+      cmocka_unit_test(test_alloc_failures),
+  };
+  return cmocka_run_group_tests(tests, setup_dir, teardown_dir);
+}
