@@ -26,6 +26,8 @@ typedef struct db_ctx {
                            eps of each other) */
   size_t *up;         /* per node: parent (SIZE_MAX for the root) */
   unsigned char *owned; /* per row: inside a maximal tight node */
+  unsigned char *uni;   /* per node: all its core rows in one component
+                           (stays true: components only merge) */
 } db_ctx;
 
 /* Number of rows within eps of q, stopping at cap (nearer child first). */
@@ -136,22 +138,35 @@ static void prepare_geometry(db_ctx *c) {
  * node are joined at once. */
 static void prepare_reps(db_ctx *c) {
   const tsr__kdtree *t = c->t;
+  size_t d = c->d;
   for (size_t v = t->nnodes; v-- > 0;) {
     const tsr__kdnode *nd = &t->nodes[v];
     size_t r = SIZE_MAX;
     if (!nd->left) {
+      /* join the core rows of the leaf that are within eps of each other */
       for (size_t i = nd->lo; i < nd->hi; i++) {
-        size_t j = t->idx[i];
-        if (!c->core[j]) continue;
-        if (r == SIZE_MAX)
-          r = j;
-        else if (c->tight[v])
-          uf_union(c->parent, r, j);
+        if (!c->core[i]) continue;
+        if (r == SIZE_MAX) r = i;
+        if (c->tight[v]) {
+          uf_union(c->parent, r, i);
+          continue;
+        }
+        for (size_t j = nd->lo; j < i; j++)
+          if (c->core[j] && tsr__sqdist(t->X + i * d, t->X + j * d, d) <= c->r2)
+            uf_union(c->parent, i, j);
       }
+      int u = 1;
+      size_t rr = r == SIZE_MAX ? 0 : uf_find(c->parent, r);
+      for (size_t i = nd->lo; i < nd->hi && u && r != SIZE_MAX; i++)
+        if (c->core[i] && uf_find(c->parent, i) != rr) u = 0;
+      c->uni[v] = (unsigned char)u;
     } else {
       size_t a = c->rep[nd->left], b = c->rep[nd->right];
       r = a != SIZE_MAX ? a : b;
       if (c->tight[v] && a != SIZE_MAX && b != SIZE_MAX) uf_union(c->parent, a, b);
+      c->uni[v] = c->uni[nd->left] && c->uni[nd->right] &&
+                  (a == SIZE_MAX || b == SIZE_MAX ||
+                   uf_find(c->parent, a) == uf_find(c->parent, b));
     }
     c->rep[v] = r;
   }
@@ -239,15 +254,32 @@ TSR__INLINE void union_query_d(db_ctx *c, size_t i, size_t d) {
     size_t v = stack[--sp];
     const tsr__kdnode *nd = &t->nodes[v];
     if (c->rep[v] == SIZE_MAX || tsr__box_dist(nd, q, d) > c->r2) continue;
-    if (c->tight[v] && tsr__box_far(nd, q, d) <= c->r2) {
-      uf_union(c->parent, i, c->rep[v]);
-      continue;
+    int uni = __atomic_load_n(&c->uni[v], __ATOMIC_RELAXED);
+    if (uni) {
+      /* one component: skip it when already joined, join it when inside */
+      if (uf_find(c->parent, c->rep[v]) == uf_find(c->parent, i)) continue;
+      if (tsr__box_far(nd, q, d) <= c->r2) {
+        uf_union(c->parent, i, c->rep[v]);
+        continue;
+      }
     }
     if (!nd->left) {
       for (size_t j = nd->lo; j < nd->hi; j++) /* rows in leaf order */
-        if (j != i && c->core[j] && tsr__sqdist(t->X + j * d, q, d) <= c->r2)
+        if (j != i && c->core[j] && tsr__sqdist(t->X + j * d, q, d) <= c->r2) {
           uf_union(c->parent, i, j);
+          if (uni) break; /* the rest of the leaf is joined with j */
+        }
       continue;
+    }
+    /* a node whose children are one component becomes uniform */
+    if (!uni && c->uni[nd->left] && c->uni[nd->right]) {
+      size_t a = c->rep[nd->left], b = c->rep[nd->right];
+      if (a == SIZE_MAX || b == SIZE_MAX ||
+          uf_find(c->parent, a) == uf_find(c->parent, b)) {
+        __atomic_store_n(&c->uni[v], 1, __ATOMIC_RELAXED);
+        stack[sp++] = v; /* look again with the shortcut */
+        continue;
+      }
     }
     stack[sp++] = nd->right;
     stack[sp++] = nd->left;
@@ -276,7 +308,7 @@ static int border_query(const db_ctx *c, const double *q) {
     size_t v = stack[--sp];
     const tsr__kdnode *nd = &t->nodes[v];
     if (c->rep[v] == SIZE_MAX || tsr__box_dist(nd, q, d) > c->r2) continue;
-    if (c->tight[v] && tsr__box_far(nd, q, d) <= c->r2) {
+    if (c->uni[v] && tsr__box_far(nd, q, d) <= c->r2) {
       int l = c->labels[c->rep[v]]; /* one component: one label */
       if (best < 0 || l < best) best = l;
       continue;
@@ -328,7 +360,7 @@ tsr_status tsr_dbscan_fit(const double *X, size_t n, size_t d, double eps,
   unsigned char *core = tsr__calloc(nn, 1), *owned = tsr__calloc(nn, 1);
   int *lab = tsr__malloc(nn * sizeof *lab);
   size_t *rep = NULL, *up = NULL;
-  unsigned char *tight = NULL;
+  unsigned char *tight = NULL, *uni = NULL;
   int built = 0;
   if (Xp && perm && parent && core && owned && lab &&
       tsr__kdtree_build(X, n, d, &t) == TSR_OK) {
@@ -336,9 +368,10 @@ tsr_status tsr_dbscan_fit(const double *X, size_t n, size_t d, double eps,
     rep = tsr__malloc((t.nnodes ? t.nnodes : 1) * sizeof *rep);
     up = tsr__malloc((t.nnodes ? t.nnodes : 1) * sizeof *up);
     tight = tsr__malloc(t.nnodes ? t.nnodes : 1);
+    uni = tsr__malloc(t.nnodes ? t.nnodes : 1);
   }
   tsr_status st = TSR_OK;
-  if (!built || !rep || !tight || !up) {
+  if (!built || !rep || !tight || !up || !uni) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
@@ -348,7 +381,7 @@ tsr_status tsr_dbscan_fit(const double *X, size_t n, size_t d, double eps,
     t.idx[a] = a;
   }
   t.X = Xp;
-  db_ctx c = {&t, Xp, d, eps * eps, min_samples, core, lab, parent, rep, tight, up, owned};
+  db_ctx c = {&t, Xp, d, eps * eps, min_samples, core, lab, parent, rep, tight, up, owned, uni};
   prepare_geometry(&c);
   tsr__parallel_blocks(n_threads, n, core_block, &c);
   for (size_t a = 0; a < n; a++) parent[a] = a;
@@ -395,6 +428,7 @@ done:
   tsr__free(rep);
   tsr__free(up);
   tsr__free(tight);
+  tsr__free(uni);
   return st;
 }
 
