@@ -213,6 +213,13 @@ tsr_status tsr__cluster_model_assign_z(const tsr_cluster_model *m,
                                        int *labels, double *prob,
                                        tsr_error *err);
 
+/* Lloyd steps (Hamerly) from the given centres until the labels stop
+ * changing (or max_iter; 0 = 300); centres updated in place, labels (n, may
+ * be NULL) exact for them. TSR_ENOMEM only. */
+tsr_status tsr__kmeans_polish(const double *X, size_t n, size_t d, size_t k,
+                              int n_threads, size_t max_iter, double *centers,
+                              int *labels);
+
 /* GMM internals used by the model file. */
 tsr_gmm *tsr__gmm_new(size_t k, size_t d, tsr_cov_type cov);
 tsr_status tsr__gmm_prepare(tsr_gmm *g, tsr_error *err);

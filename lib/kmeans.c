@@ -519,3 +519,40 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
   if (n_iter) *n_iter = best_it;
   return TSR_OK;
 }
+
+tsr_status tsr__kmeans_polish(const double *X, size_t n, size_t d, size_t k,
+                              int n_threads, size_t max_iter, double *centers,
+                              int *labels) {
+  size_t nb = tsr__nblocks(n);
+  km_work w;
+  memset(&w, 0, sizeof w);
+  w.a = tsr__malloc(n * sizeof *w.a);
+  w.u = tsr__malloc(n * sizeof *w.u);
+  w.l = tsr__malloc(n * sizeof *w.l);
+  w.closest = tsr__malloc((n > k ? n : k) * sizeof *w.closest);
+  w.bsum = tsr__malloc(nb * k * d * sizeof *w.bsum);
+  w.bcnt = tsr__malloc(nb * k * sizeof *w.bcnt);
+  w.binert = tsr__malloc(nb * sizeof *w.binert);
+  w.bchg = tsr__malloc(nb * sizeof *w.bchg);
+  w.C = tsr__malloc(k * d * sizeof *w.C);
+  w.Cnew = tsr__malloc(k * d * sizeof *w.Cnew);
+  w.s = tsr__malloc(k * sizeof *w.s);
+  w.p = tsr__malloc(k * sizeof *w.p);
+  w.sum = tsr__malloc(k * d * sizeof *w.sum);
+  w.cnt = tsr__malloc(k * sizeof *w.cnt);
+  if (!w.a || !w.u || !w.l || !w.closest || !w.bsum || !w.bcnt || !w.binert ||
+      !w.bchg || !w.C || !w.Cnew || !w.s || !w.p || !w.sum || !w.cnt) {
+    work_free(&w);
+    return TSR_ENOMEM;
+  }
+  double in;
+  size_t it;
+  int strict;
+  memcpy(w.C, centers, k * d * sizeof *centers);
+  km_run(X, n, d, k, max_iter ? max_iter : 300, 0, NULL, n_threads > 0 ? n_threads : 2,
+         &w, 1, &in, &it, &strict);
+  memcpy(centers, w.C, k * d * sizeof *centers);
+  if (labels) memcpy(labels, w.a, n * sizeof *labels);
+  work_free(&w);
+  return TSR_OK;
+}
