@@ -541,12 +541,12 @@ static void assert_customer_eq(const tsr_customer *a, const tsr_customer *b) {
 
 typedef struct cust_collect {
   int n;
-  char ids[32][32];
+  char ids[32][48];
 } cust_collect;
 
 static int collect_customer(void *ctx, const tsr_customer *c) {
   cust_collect *cc = ctx;
-  if (cc->n < 32) snprintf(cc->ids[cc->n], 32, "%s", c->customer_id);
+  if (cc->n < 32) snprintf(cc->ids[cc->n], 48, "%s", c->customer_id);
   cc->n++;
   return 0;
 }
@@ -666,6 +666,79 @@ static void test_customers_roundtrip(void **state) {
   assert_int_equal(tsr_store_customers_add(s, rid, dup, 1, &err), TSR_EINVAL);
   assert_string_equal(err.field, "extra");
   OK(tsr_store_customers_add(s, rid, NULL, 0, &err));
+  tsr_store_close(s);
+}
+
+/* Unsorted ids of mixed lengths and shared prefixes come back in strcmp
+ * order; a batch overlapping stored rows fails whole, on the multi-row and
+ * on the single-row path. */
+static void test_customers_order_and_overlap(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("order.db");
+  tsr_run r = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  enum { N = 100 };
+  static char ids[N][40];
+  tsr_customer rows[N];
+  for (int i = 0; i < N; i++) {
+    int k = (i * 37) % N;
+    if (k % 4 == 0)
+      snprintf(ids[i], 40, "%d", k * 13);
+    else if (k % 4 == 1)
+      snprintf(ids[i], 40, "customer-with-a-long-common-prefix-%d", k);
+    else if (k % 4 == 2)
+      snprintf(ids[i], 40, "x%c", 'A' + k % 26);
+    else
+      snprintf(ids[i], 40, "x%c%d", 'A' + k % 26, k);
+    tsr_customer_init(&rows[i]);
+    rows[i].customer_id = ids[i];
+  }
+  /* make ids unique (the x%c ones may repeat) */
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < i; j++)
+      if (!strcmp(ids[i], ids[j])) snprintf(ids[i], 40, "dup-fixed-%d", i);
+  OK(tsr_store_customers_add(s, rid, rows, N, &err));
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, rid);
+  cust_collect cc = {0};
+  OK(tsr_store_customers_list(s, &q, collect_customer, &cc, &err));
+  assert_int_equal(cc.n, N);
+  for (int i = 1; i < 32; i++)
+    if (strcmp(cc.ids[i - 1], cc.ids[i]) >= 0) fail_msg("'%s' before '%s'", cc.ids[i - 1], cc.ids[i]);
+
+  /* overlap: 40 rows (one multi-row statement + 8 single) sharing one id */
+  static char more[40][16];
+  tsr_customer m[40];
+  for (int i = 0; i < 40; i++) {
+    snprintf(more[i], 16, "zz%03d", i);
+    tsr_customer_init(&m[i]);
+    m[i].customer_id = more[i];
+  }
+  m[5].customer_id = ids[0]; /* already stored: in the multi-row part */
+  assert_int_equal(tsr_store_customers_add(s, rid, m, 40, &err), TSR_ESTORE);
+  assert_non_null(strstr(err.msg, "overlap customers already stored"));
+  m[5].customer_id = more[5];
+  tsr_customer last;
+  tsr_customer_init(&last);
+  last.customer_id = "zzz-stored";
+  OK(tsr_store_customers_add(s, rid, &last, 1, &err));
+  m[39].customer_id = "zzz-stored"; /* sorts last: in the single-row tail */
+  OK(tsr_store_begin(s, &err));
+  assert_int_equal(tsr_store_customers_add(s, rid, m, 40, &err), TSR_ESTORE);
+  char expect[200];
+  snprintf(expect, sizeof expect,
+           "store: insert customers: run %lld: customer 'zzz-stored' appears twice", (long long)rid);
+  assert_string_equal(err.msg, expect);
+  OK(tsr_store_commit(s, &err));
+  int64_t n;
+  OK(tsr_store_customers_count(s, &q, &n, &err));
+  assert_int_equal(n, N + 1);
+  tsr_run *g;
+  OK(tsr_store_run_get(s, rid, &g, &err));
+  assert_int_equal(g->n_customers, N + 1);
+  tsr_store_free(g);
   tsr_store_close(s);
 }
 
@@ -1117,6 +1190,7 @@ int main(void) {
       cmocka_unit_test(test_run_roundtrip),
       cmocka_unit_test(test_events),
       cmocka_unit_test(test_customers_roundtrip),
+      cmocka_unit_test(test_customers_order_and_overlap),
       cmocka_unit_test(test_segments_roundtrip),
       cmocka_unit_test(test_models_roundtrip),
       cmocka_unit_test(test_hostile_strings),
