@@ -1055,7 +1055,7 @@ static const tsr_customer **sorted_rows(const tsr_customer *rows, size_t n, int 
     uint64_t k = 0;
     int b = 0;
     for (; b < 8 && id[b]; b++) k = (k << 8) | id[b];
-    k <<= 8 * (8 - b);
+    if (b < 8) k = b ? k << (8 * (8 - b)) : 0; /* no shift by 64 */
     x[i].key = k;
     x[i].idx = i;
   }

@@ -1179,6 +1179,34 @@ static void test_alloc_failures(void **state) {
     s = NULL;
   }
   assert_true(ok);
+
+  /* an unsorted batch needs memory to be sorted: failing it stores nothing */
+  OK(tsr_store_open(p, 0, &s, &err));
+  tsr_customer c[2];
+  tsr_customer_init(&c[0]);
+  tsr_customer_init(&c[1]);
+  c[0].customer_id = "b";
+  c[1].customer_id = "a";
+  tsr__alloc_fail_after(0);
+  tsr_status st = tsr_store_customers_add(s, rid, c, 2, &err);
+  tsr__alloc_fail_after(-1);
+  assert_int_equal(st, TSR_ENOMEM);
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, rid);
+  int64_t n = -1;
+  OK(tsr_store_customers_count(s, &q, &n, &err));
+  assert_int_equal(n, 0);
+  OK(tsr_store_customers_add(s, rid, c, 2, &err));
+  OK(tsr_store_customers_count(s, &q, &n, &err));
+  assert_int_equal(n, 2);
+  /* gets fail cleanly when the result cannot be allocated */
+  tsr_customer *g = NULL;
+  tsr__alloc_fail_after(0);
+  st = tsr_store_customer_get(s, rid, "a", &g, &err);
+  tsr__alloc_fail_after(-1);
+  assert_int_equal(st, TSR_ENOMEM);
+  assert_null(g);
+  tsr_store_close(s);
 }
 
 int main(void) {
