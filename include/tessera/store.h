@@ -243,7 +243,10 @@ TSR_API tsr_status tsr_store_run_finish(tsr_store *s, int64_t id,
                                         const char *summary,
                                         const char *error, tsr_error *err);
 /* Marks every run still "running" as interrupted (server start/stop, or a
- * crashed process). OUT (may be NULL): *n runs changed. */
+ * crashed process). It cannot tell a crashed run from one another process
+ * is running right now: call it only when no other writer runs pipelines
+ * (a later schema version will record the owner of each run).
+ * OUT (may be NULL): *n runs changed. */
 TSR_API tsr_status tsr_store_runs_interrupt(tsr_store *s, int64_t *n,
                                             tsr_error *err);
 
