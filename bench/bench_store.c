@@ -92,10 +92,11 @@ int main(int argc, char **argv) {
 
   /* explicit transaction, so the insert and the commit (WAL write, fsync,
    * auto-checkpoint into the database file) are timed apart */
-  double t0 = now_s(), c0 = cpu_s();
+  double t0 = now_s(), c0 = cpu_s(), t1, c1;
   if (tsr_store_begin(s, &err)) return die(&err);
   if (tsr_store_customers_add(s, rid, rows, (size_t)n, &err)) return die(&err);
-  double t1 = now_s(), c1 = cpu_s();
+  t1 = now_s();
+  c1 = cpu_s();
   if (tsr_store_commit(s, &err)) return die(&err);
   double t2 = now_s(), c2 = cpu_s();
   printf("customers insert: %ld rows (22 columns) in %.3f s wall = %.0f rows/s; "
@@ -115,6 +116,19 @@ int main(int argc, char **argv) {
   t1 = now_s();
   printf("events: %ld appends in %.3f s = %.0f events/s (%.1f us each, autocommit)\n",
          ne, t1 - t0, (double)ne / (t1 - t0), (t1 - t0) / (double)ne * 1e6);
+  /* point lookups, as the web app's customer page does */
+  long ng = n < 100000 ? n : 100000;
+  t0 = now_s();
+  c0 = cpu_s();
+  for (long i = 0; i < ng; i++) {
+    tsr_customer *g = NULL;
+    if (tsr_store_customer_get(s, rid, ids[(i * 31) % n], &g, &err)) return die(&err);
+    tsr_store_free(g);
+  }
+  t1 = now_s();
+  c1 = cpu_s();
+  printf("customer get: %ld lookups in %.3f s wall = %.0f/s; %.3f s CPU = %.0f/CPU-s\n", ng,
+         t1 - t0, (double)ng / (t1 - t0), c1 - c0, (double)ng / (c1 - c0));
   tsr_store_close(s);
   free(rows);
   free(ids);

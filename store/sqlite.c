@@ -221,11 +221,18 @@ static const char *const stmt_sql[] = {
 #undef X
 };
 
+#define QCACHE_SIZE 64 /* read queries kept prepared per handle */
+
 typedef struct sq {
   sqlite3 *db;
   char *path;
   sqlite3_stmt *st[S_COUNT];
   sqlite3_stmt *cust_multi; /* multi-row customers INSERT, lazily built */
+  struct {
+    char *sql;
+    sqlite3_stmt *st;
+  } qc[QCACHE_SIZE]; /* read queries by SQL text (see query_stmt) */
+  int nqc;
 } sq;
 
 /* TSR_ESTORE "store: <what>: <sqlite message>", read at once. */
@@ -429,6 +436,10 @@ static void sq_close(void *impl) {
   if (!q) return;
   for (int k = 0; k < S_COUNT; k++) sqlite3_finalize(q->st[k]);
   sqlite3_finalize(q->cust_multi);
+  for (int k = 0; k < q->nqc; k++) {
+    sqlite3_finalize(q->qc[k].st);
+    tsr__free(q->qc[k].sql);
+  }
   if (q->db) {
     if (!sqlite3_get_autocommit(q->db))
       sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
@@ -712,19 +723,53 @@ static void row_dataset(sqlite3_stmt *s, tsr_dataset *d) {
   d->stored_path = col_text(s, 11);
 }
 
-/* Generic query loop: prepares sql, lets bind() bind, calls row() for each
- * row until it returns nonzero. found (may be NULL) counts rows. */
+/* Generic query loop: runs sql (from the handle's query cache when
+ * possible), lets bind() bind, calls row() for each row until it returns
+ * nonzero. found (may be NULL) counts rows. A callback may call back into
+ * the store, even the same query: a statement still stepping is never
+ * reused, a fresh one is prepared instead. */
 typedef void (*bind_fn)(sqlite3_stmt *s, const void *args);
 typedef void (*any_cb)(void); /* a tsr_store_*_cb, cast back by row_fn */
 typedef int (*row_fn)(sqlite3_stmt *s, any_cb cb, void *ctx);
+
+/* The cached statement for sql, or a new one (*cached tells which; a new
+ * one is cached when there is room). NULL on failure (err set). */
+static sqlite3_stmt *query_stmt(sq *q, const char *sql, const char *what,
+                                int *cached, tsr_error *err) {
+  *cached = 0;
+  int i = 0;
+  for (; i < q->nqc; i++) {
+    if (strcmp(q->qc[i].sql, sql) != 0) continue;
+    if (sqlite3_stmt_busy(q->qc[i].st)) break; /* re-entered: use a fresh one */
+    *cached = 1;
+    return q->qc[i].st;
+  }
+  int room = i == q->nqc && q->nqc < QCACHE_SIZE;
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v3(q->db, sql, -1, room ? SQLITE_PREPARE_PERSISTENT : 0, &s,
+                         NULL) != SQLITE_OK) {
+    sq_fail(q, what, err);
+    return NULL;
+  }
+  if (room) {
+    char *copy = tsr__strdup(sql);
+    if (copy) {
+      q->qc[q->nqc].sql = copy;
+      q->qc[q->nqc].st = s;
+      q->nqc++;
+      *cached = 1;
+    }
+  }
+  return s;
+}
 
 static tsr_status sq_query(sq *q, const char *sql, const char *what,
                            bind_fn bind, const void *args, row_fn row,
                            any_cb cb, void *ctx, int64_t *found,
                            tsr_error *err) {
-  sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
-    return sq_fail(q, what, err);
+  int cached;
+  sqlite3_stmt *s = query_stmt(q, sql, what, &cached, err);
+  if (!s) return TSR_ESTORE;
   if (bind) bind(s, args);
   tsr_status st = TSR_OK;
   int64_t k = 0;
@@ -738,7 +783,12 @@ static tsr_status sq_query(sq *q, const char *sql, const char *what,
     k++;
     if (row(s, cb, ctx)) break;
   }
-  sqlite3_finalize(s);
+  if (cached) {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+  } else {
+    sqlite3_finalize(s);
+  }
   if (found) *found = k;
   return st;
 }

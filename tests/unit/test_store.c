@@ -1141,6 +1141,48 @@ static void test_large_batch(void **state) {
   tsr_store_close(s);
 }
 
+/* A callback may call back into the store, even the query it runs in. */
+typedef struct reenter_ctx {
+  tsr_store *s;
+  int outer, inner;
+  tsr_status st;
+} reenter_ctx;
+
+static int count_inner(void *ctx, const tsr_run *r) {
+  (void)r;
+  ((reenter_ctx *)ctx)->inner++;
+  return 0;
+}
+
+static int reenter(void *ctx, const tsr_run *r) {
+  reenter_ctx *c = ctx;
+  tsr_error err;
+  c->outer++;
+  tsr_run *g = NULL;
+  c->st |= tsr_store_run_get(c->s, r->id, &g, &err);
+  tsr_store_free(g);
+  c->st |= tsr_store_runs_list(c->s, 0, 0, count_inner, c, &err);
+  return 0;
+}
+
+static void test_reentrant_reads(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("reenter.db");
+  tsr_run r = {.command = "analyze"};
+  for (int i = 0; i < 3; i++) OK(tsr_store_run_begin(s, &r, NULL, &err));
+  reenter_ctx c = {s, 0, 0, TSR_OK};
+  OK(tsr_store_runs_list(s, 0, 0, reenter, &c, &err));
+  assert_int_equal(c.st, TSR_OK);
+  assert_int_equal(c.outer, 3);
+  assert_int_equal(c.inner, 9);
+  /* and the cached statements still work afterwards */
+  c.outer = c.inner = 0;
+  OK(tsr_store_runs_list(s, 0, 0, reenter, &c, &err));
+  assert_int_equal(c.outer, 3);
+  tsr_store_close(s);
+}
+
 /* ---------------------------------------------------------------- misc */
 
 static void test_time_format(void **state) {
@@ -1225,6 +1267,7 @@ int main(void) {
       cmocka_unit_test(test_transactions),
       cmocka_unit_test(test_concurrent_reader),
       cmocka_unit_test(test_large_batch),
+      cmocka_unit_test(test_reentrant_reads),
       cmocka_unit_test(test_time_format),
       cmocka_unit_test(test_alloc_failures),
   };
