@@ -1071,6 +1071,66 @@ static void test_concurrent_reader(void **state) {
   tsr_store_close(w);
 }
 
+/* Writes runs, events and customer batches on its own handle. */
+static void *writer_main(void *p) {
+  reader_arg *a = p;
+  tsr_store *s = NULL;
+  tsr_error err;
+  if (tsr_store_open(a->path, 0, &s, &err) != TSR_OK) {
+    a->errors++;
+    snprintf(a->last_err, sizeof a->last_err, "%s", err.msg);
+    return NULL;
+  }
+  char ids[50][16];
+  tsr_customer rows[50];
+  for (int i = 0; i < 50; i++) {
+    snprintf(ids[i], 16, "w%d", 49 - i);
+    tsr_customer_init(&rows[i]);
+    rows[i].customer_id = ids[i];
+  }
+  for (int k = 0; k < 100; k++) {
+    tsr_run r = {.command = "writer"};
+    int64_t rid;
+    tsr_event e = {.step = "w", .message = "m", .rows_in = -1, .rows_out = -1, .duration_ms = NAN};
+    if (tsr_store_run_begin(s, &r, &rid, &err) != TSR_OK ||
+        (e.run_id = rid, tsr_store_event_add(s, &e, NULL, &err)) != TSR_OK ||
+        tsr_store_customers_add(s, rid, rows, 50, &err) != TSR_OK ||
+        tsr_store_run_finish(s, rid, TSR_RUN_DONE, NULL, NULL, NULL, &err) != TSR_OK) {
+      a->errors++;
+      snprintf(a->last_err, sizeof a->last_err, "%s", err.msg);
+      break;
+    }
+    a->reads++;
+  }
+  tsr_store_close(s);
+  return NULL;
+}
+
+/* Two writers on two handles: the busy timeout queues them, nothing fails. */
+static void test_concurrent_writers(void **state) {
+  (void)state;
+  tsr_store *s = open_new("writers.db");
+  reader_arg a[2];
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) {
+    memset(&a[i], 0, sizeof a[i]);
+    dbpath("writers.db", a[i].path, sizeof a[i].path);
+    assert_int_equal(pthread_create(&th[i], NULL, writer_main, &a[i]), 0);
+  }
+  for (int i = 0; i < 2; i++) {
+    pthread_join(th[i], NULL);
+    if (a[i].errors) fail_msg("writer %d failed: %s", i, a[i].last_err);
+    assert_int_equal(a[i].reads, 100);
+  }
+  tsr_store_stats st;
+  tsr_error err;
+  OK(tsr_store_stats_get(s, &st, &err));
+  assert_int_equal(st.runs, 200);
+  assert_int_equal(st.events, 200);
+  assert_int_equal(st.customers, 200 * 50);
+  tsr_store_close(s);
+}
+
 /* ---------------------------------------------------------------- large batch */
 
 typedef struct sum_ctx {
@@ -1266,6 +1326,7 @@ int main(void) {
       cmocka_unit_test(test_hostile_strings),
       cmocka_unit_test(test_transactions),
       cmocka_unit_test(test_concurrent_reader),
+      cmocka_unit_test(test_concurrent_writers),
       cmocka_unit_test(test_large_batch),
       cmocka_unit_test(test_reentrant_reads),
       cmocka_unit_test(test_time_format),
