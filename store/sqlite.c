@@ -206,7 +206,9 @@ int tsr_store_schema_latest(void) { return LATEST_VERSION; }
     " promoted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)")                           \
   X(MODEL_KIND, "SELECT kind FROM models WHERE id = ?1")                       \
   X(MODEL_DEMOTE, "UPDATE models SET promoted = 0 WHERE kind = ?1 AND promoted = 1") \
-  X(MODEL_PROMOTE, "UPDATE models SET promoted = 1 WHERE id = ?1")
+  X(MODEL_PROMOTE, "UPDATE models SET promoted = 1 WHERE id = ?1")           \
+  X(DATASET_DELETE, "DELETE FROM datasets WHERE id = ?1")                      \
+  X(RUN_DELETE, "DELETE FROM runs WHERE id = ?1")
 
 enum {
 #define X(name, sql) S_##name,
@@ -1628,6 +1630,34 @@ static tsr_status sq_models_list(void *impl, int64_t run_id, const char *kind,
                   (any_cb)cb, ctx, NULL, err);
 }
 
+/* ================================================================ deletes */
+
+/* Runs the cached DELETE k for id in one write transaction; TSR_ENOTFOUND
+ * when no row had that id. */
+static tsr_status sq_delete(sq *q, int k, int64_t id, const char *what,
+                            tsr_error *err) {
+  int outer;
+  tsr_status st = wr_begin(q, &outer, what, err);
+  if (st) return st;
+  sqlite3_stmt *s = sq_stmt(q, k, err);
+  if (!s) {
+    st = TSR_ESTORE;
+  } else {
+    sqlite3_bind_int64(s, 1, id);
+    st = sq_run(q, s, what, err);
+    if (st == TSR_OK && sqlite3_changes(q->db) == 0) st = TSR_ENOTFOUND;
+  }
+  return wr_end(q, outer, st, what, err);
+}
+
+static tsr_status sq_dataset_delete(void *impl, int64_t id, tsr_error *err) {
+  return sq_delete(impl, S_DATASET_DELETE, id, "delete dataset", err);
+}
+
+static tsr_status sq_run_delete(void *impl, int64_t id, tsr_error *err) {
+  return sq_delete(impl, S_RUN_DELETE, id, "delete run", err);
+}
+
 /* ================================================================ table */
 
 const tsr_store_methods tsr__store_sqlite_methods = {
@@ -1666,4 +1696,6 @@ const tsr_store_methods tsr__store_sqlite_methods = {
     .model_promote = sq_model_promote,
     .model_get = sq_model_get,
     .models_list = sq_models_list,
+    .dataset_delete = sq_dataset_delete,
+    .run_delete = sq_run_delete,
 };

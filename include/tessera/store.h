@@ -172,6 +172,11 @@ TSR_API tsr_status tsr_store_dataset_update(tsr_store *s, const tsr_dataset *d,
 TSR_API tsr_status tsr_store_rejects_add(tsr_store *s, int64_t dataset_id,
                                          const tsr_reject_row *rows, size_t n,
                                          tsr_error *err);
+/* Deletes dataset id and its rejects; its runs stay, detached (dataset_id
+ * becomes 0). Does not touch the file at stored_path. TSR_ENOTFOUND
+ * "dataset 7: not found". */
+TSR_API tsr_status tsr_store_dataset_delete(tsr_store *s, int64_t id,
+                                            tsr_error *err);
 /* OUT: *out, caller frees with tsr_store_free. TSR_ENOTFOUND
  * "dataset 7: not found". */
 TSR_API tsr_status tsr_store_dataset_get(tsr_store *s, int64_t id,
@@ -249,6 +254,11 @@ TSR_API tsr_status tsr_store_run_finish(tsr_store *s, int64_t id,
  * OUT (may be NULL): *n runs changed. */
 TSR_API tsr_status tsr_store_runs_interrupt(tsr_store *s, int64_t *n,
                                             tsr_error *err);
+
+/* Deletes run id with its customers, segments and events; its models stay,
+ * detached (run_id becomes 0). TSR_ENOTFOUND "run 42: not found". */
+TSR_API tsr_status tsr_store_run_delete(tsr_store *s, int64_t id,
+                                        tsr_error *err);
 
 /* OUT: *out (tsr_store_free). TSR_ENOTFOUND "run 42: not found". */
 TSR_API tsr_status tsr_store_run_get(tsr_store *s, int64_t id, tsr_run **out,

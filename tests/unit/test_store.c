@@ -874,6 +874,63 @@ static void test_models_roundtrip(void **state) {
   tsr_store_close(s);
 }
 
+/* ---------------------------------------------------------------- deletes */
+
+static void test_deletes(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("del.db");
+  tsr_dataset d = {.source = "tx.csv", .checksum = "c1"};
+  int64_t did, rid, rid2, mid;
+  OK(tsr_store_dataset_add(s, &d, &did, &err));
+  tsr_reject_row rj = {0, 3, 1, "date", "date: bad", "x"};
+  OK(tsr_store_rejects_add(s, did, &rj, 1, &err));
+  tsr_run r = {.dataset_id = did, .command = "analyze"};
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  OK(tsr_store_run_begin(s, &r, &rid2, &err));
+  tsr_customer c;
+  tsr_customer_init(&c);
+  c.customer_id = "a";
+  OK(tsr_store_customers_add(s, rid, &c, 1, &err));
+  OK(tsr_store_customers_add(s, rid2, &c, 1, &err));
+  tsr_segment_row sr = {"rf10", "champions", 1, 1, 5, 5, 5, 10, 1};
+  OK(tsr_store_segments_add(s, rid, &sr, 1, &err));
+  tsr_event e = {.run_id = rid, .step = "x", .message = "y", .rows_in = -1, .rows_out = -1, .duration_ms = NAN};
+  OK(tsr_store_event_add(s, &e, NULL, &err));
+  tsr_model m = {.run_id = rid, .kind = "bgnbd", .promoted = 1};
+  OK(tsr_store_model_add(s, &m, &mid, NULL, &err));
+
+  OK(tsr_store_run_delete(s, rid, &err));
+  tsr_store_stats st;
+  OK(tsr_store_stats_get(s, &st, &err));
+  assert_int_equal(st.runs, 1);
+  assert_int_equal(st.customers, 1); /* the other run's */
+  assert_int_equal(st.segments, 0);
+  assert_int_equal(st.events, 0);
+  assert_int_equal(st.models, 1);
+  tsr_model *gm;
+  OK(tsr_store_model_get(s, mid, &gm, &err));
+  assert_int_equal(gm->run_id, 0);
+  tsr_store_free(gm);
+  assert_int_equal(tsr_store_run_delete(s, rid, &err), TSR_ENOTFOUND);
+  char expect[64];
+  snprintf(expect, sizeof expect, "run %lld: not found", (long long)rid);
+  assert_string_equal(err.msg, expect);
+
+  OK(tsr_store_dataset_delete(s, did, &err));
+  OK(tsr_store_stats_get(s, &st, &err));
+  assert_int_equal(st.datasets, 0);
+  assert_int_equal(st.rejects, 0);
+  tsr_run *g;
+  OK(tsr_store_run_get(s, rid2, &g, &err));
+  assert_int_equal(g->dataset_id, 0);
+  assert_null(g->dataset_source);
+  tsr_store_free(g);
+  assert_int_equal(tsr_store_dataset_delete(s, did, &err), TSR_ENOTFOUND);
+  assert_int_equal(tsr_store_dataset_delete(s, 0, &err), TSR_EINVAL);
+  tsr_store_close(s);
+}
+
 /* ---------------------------------------------------------------- hostile */
 
 static void test_hostile_strings(void **state) {
@@ -1323,6 +1380,7 @@ int main(void) {
       cmocka_unit_test(test_customers_order_and_overlap),
       cmocka_unit_test(test_segments_roundtrip),
       cmocka_unit_test(test_models_roundtrip),
+      cmocka_unit_test(test_deletes),
       cmocka_unit_test(test_hostile_strings),
       cmocka_unit_test(test_transactions),
       cmocka_unit_test(test_concurrent_reader),
