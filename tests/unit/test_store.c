@@ -5,6 +5,7 @@
 #include "tsr_test.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 
 #include "internal.h"
@@ -1034,7 +1035,7 @@ static void test_transactions(void **state) {
 
 typedef struct reader_arg {
   char path[512];
-  volatile int stop;
+  atomic_int stop; /* set by the main thread */
   int reads;
   int errors;
   char last_err[512];
@@ -1056,7 +1057,7 @@ static void *reader_main(void *p) {
     snprintf(a->last_err, sizeof a->last_err, "%s", err.msg);
     return NULL;
   }
-  while (!a->stop) {
+  while (!atomic_load(&a->stop)) {
     int n = 0;
     tsr_store_stats st;
     if (tsr_store_runs_list(s, 10, 0, count_run_cb, &n, &err) != TSR_OK ||
@@ -1116,7 +1117,7 @@ static void test_concurrent_reader(void **state) {
     OK(tsr_store_event_add(w, &e, NULL, &err));
     OK(tsr_store_run_finish(w, rid, TSR_RUN_DONE, NULL, NULL, NULL, &err));
   }
-  ra.stop = 1;
+  atomic_store(&ra.stop, 1);
   pthread_join(th, NULL);
   if (ra.errors) fail_msg("reader failed: %s", ra.last_err);
   assert_true(ra.reads > 0);
