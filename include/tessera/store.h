@@ -336,9 +336,12 @@ typedef struct tsr_customer {
  * five summary measures 0, cluster -1, scores 0). */
 TSR_API void tsr_customer_init(tsr_customer *c);
 
-/* Inserts n customer rows of run run_id in one transaction (joining an open
- * one), reusing one prepared statement: >= 1M rows/s on SQLite. The rows are
- * all stored or none. A repeated customer_id is TSR_ESTORE naming it. */
+/* Inserts n customer rows of run run_id in one transaction (a savepoint
+ * when the caller has one open), in customer_id order (sorted by the store
+ * unless already sorted), 32 rows per reused prepared statement: about
+ * 0.5M rows per CPU second on SQLite (docs/store.md). The rows are all
+ * stored or none. A repeated customer_id is TSR_ESTORE naming it. Pass all of
+ * a run's customers in one call rather than many small ones. */
 TSR_API tsr_status tsr_store_customers_add(tsr_store *s, int64_t run_id,
                                            const tsr_customer *rows, size_t n,
                                            tsr_error *err);
