@@ -32,7 +32,9 @@ static void on_progress(void *ud, const char *step, double frac) {
 static void on_event(void *ud, int level, const char *step, const char *msg) {
   actx *a = ud;
   (void)step;
-  if (a->quiet || level == 0) return; /* info lines go to the event log only */
+  /* info lines go to the event log only; ingest warnings are printed by
+   * cli_ingest_end with the reject lines */
+  if (a->quiet || level == 0 || !strcmp(step, "ingest")) return;
   cli_progress_done(&a->p);
   fprintf(stderr, "tessera: %s: %s\n", level == 2 ? "error" : "warning", msg);
 }

@@ -69,6 +69,21 @@ static inline double tsr__sqdist(const double *a, const double *b, size_t d) {
   return s;
 }
 
+/* Calls fn(args..., D) with D a compile-time constant for the common small
+ * dimensions so that always-inline bodies get specialised loops. */
+#define TSR__INLINE static inline __attribute__((always_inline))
+#define TSR__SPECIALIZE_D(fn, d, ...) \
+  switch (d) {                        \
+    case 1: fn(__VA_ARGS__, 1); break; \
+    case 2: fn(__VA_ARGS__, 2); break; \
+    case 3: fn(__VA_ARGS__, 3); break; \
+    case 4: fn(__VA_ARGS__, 4); break; \
+    case 5: fn(__VA_ARGS__, 5); break; \
+    case 6: fn(__VA_ARGS__, 6); break; \
+    case 8: fn(__VA_ARGS__, 8); break; \
+    default: fn(__VA_ARGS__, d); break; \
+  }
+
 /* ---------------------------------------------------------- parallel for */
 
 /* Blocks of this many rows: results reduced per block in block order so

@@ -25,6 +25,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define CSV_CHUNK ((size_t)1 << 20)
 #define CSV_MAX_RECORD_FLOOR ((size_t)1 << 20)
@@ -565,4 +568,101 @@ tsr_status tsr_csv_next(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {
     c->line_start = c->base_off + (int64_t)s.end;
     return TSR_OK;
   }
+}
+
+/* ------------------------------------------------------------ fast path */
+
+/* Records a field [fs, j) of the fast path; 0 or -1 (limit or no memory). */
+static inline int span_field(tsr_csv *c, size_t *nf, size_t fs, size_t j, int64_t colbase) {
+  if (*nf >= c->opts.max_fields || j - fs > c->opts.max_field) return -1;
+  if (*nf >= c->fcap) {
+    void *b = c->fields;
+    if (tsr__grow(&b, &c->fcap, *nf + 1, sizeof(tsr_csv_field)) != TSR_OK) return -1;
+    c->fields = b;
+  }
+  tsr_csv_field *f = &c->fields[(*nf)++];
+  f->ptr = c->buf + fs;
+  f->len = j - fs;
+  f->line = c->line;
+  f->column = colbase + (int64_t)fs;
+  f->quoted = 0;
+  return 0;
+}
+
+/* Internal fast reader (lib/internal.h): a record that lies wholly in the
+ * buffer, holds no quote and ends with LF or CRLF is split in one pass
+ * (16 bytes at a time) and its fields point into the read buffer; anything
+ * else (quotes, lone CR, blank lines, limits, the buffer end, whitespace
+ * mode, the first record) goes through tsr_csv_next. */
+tsr_status tsr__csv_next_span(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {
+  if (!c->started || c->opts.delim == TSR_CSV_WS) return tsr_csv_next(c, rec, err);
+  const char *b = c->buf;
+  const size_t len = c->len, pos = c->pos;
+  if (pos >= len || b[pos] == '\n' || b[pos] == '\r') return tsr_csv_next(c, rec, err);
+  const char dl = (char)c->opts.delim;
+  const int64_t colbase = c->base_off - c->line_start + 1;
+  size_t nf = 0, fs = pos, i = pos, end, next;
+#ifdef __SSE2__
+  const __m128i vd = _mm_set1_epi8(dl), vn = _mm_set1_epi8('\n'), vq = _mm_set1_epi8('"'),
+                vr = _mm_set1_epi8('\r');
+  for (; i + 16 <= len; i += 16) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+    unsigned m = (unsigned)_mm_movemask_epi8(
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vd), _mm_cmpeq_epi8(v, vn)),
+                     _mm_or_si128(_mm_cmpeq_epi8(v, vq), _mm_cmpeq_epi8(v, vr))));
+    while (m) {
+      size_t j = i + (size_t)__builtin_ctz(m);
+      m &= m - 1;
+      char ch = b[j];
+      if (ch == dl) {
+        if (span_field(c, &nf, fs, j, colbase)) return tsr_csv_next(c, rec, err);
+        fs = j + 1;
+        continue;
+      }
+      if (ch == '\n') {
+        end = j;
+        next = j + 1;
+        goto found;
+      }
+      if (ch == '\r' && j + 1 < len && b[j + 1] == '\n') {
+        end = j;
+        next = j + 2;
+        goto found;
+      }
+      return tsr_csv_next(c, rec, err); /* quote or lone CR */
+    }
+  }
+#endif
+  for (; i < len; i++) {
+    char ch = b[i];
+    if (ch == dl) {
+      if (span_field(c, &nf, fs, i, colbase)) return tsr_csv_next(c, rec, err);
+      fs = i + 1;
+    } else if (ch == '\n') {
+      end = i;
+      next = i + 1;
+      goto found;
+    } else if (ch == '\r' || ch == '"') {
+      if (ch == '\r' && i + 1 < len && b[i + 1] == '\n') {
+        end = i;
+        next = i + 2;
+        goto found;
+      }
+      return tsr_csv_next(c, rec, err);
+    }
+  }
+  return tsr_csv_next(c, rec, err); /* no line end in the buffer */
+found:
+  if (span_field(c, &nf, fs, end, colbase)) return tsr_csv_next(c, rec, err);
+  rec->fields = c->fields;
+  rec->nfields = nf;
+  rec->line = c->line;
+  rec->end_line = c->line;
+  rec->raw = b + pos;
+  rec->raw_len = end - pos;
+  rec->offset = c->base_off + (int64_t)pos;
+  c->pos = next;
+  c->line++;
+  c->line_start = c->base_off + (int64_t)next;
+  return TSR_OK;
 }

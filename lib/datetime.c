@@ -310,8 +310,41 @@ tsr_status tsr_datetime_check_format(const char *fmt, tsr_error *err) {
   return TSR_OK;
 }
 
+/* Two digits at p, or -1. */
+static inline int dig2(const char *p) {
+  unsigned a = (unsigned)(p[0] - '0'), b = (unsigned)(p[1] - '0');
+  return (a <= 9 && b <= 9) ? (int)(a * 10 + b) : -1;
+}
+
+/* Fast path for the common exact forms YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS and
+ * YYYY-MM-DDTHH:MM:SSZ (T or space): fixed offsets, no scanning. Returns 1
+ * with *out set only for a valid in-range value (the general parser gives
+ * the same result); 0 sends everything else to the general parser. */
+static int parse_iso_fixed(const char *p, size_t len, int64_t *out) {
+  if (len != 10 && len != 19 && len != 20) return 0;
+  if (p[4] != '-' || p[7] != '-') return 0;
+  int y1 = dig2(p), y2 = dig2(p + 2), mo = dig2(p + 5), d = dig2(p + 8);
+  if ((y1 | y2 | mo | d) < 0) return 0;
+  int h = 0, mi = 0, sec = 0;
+  if (len > 10) {
+    if ((p[10] != 'T' && p[10] != ' ') || p[13] != ':' || p[16] != ':') return 0;
+    if (len == 20 && p[19] != 'Z') return 0;
+    h = dig2(p + 11);
+    mi = dig2(p + 14);
+    sec = dig2(p + 17);
+    if ((h | mi | sec) < 0 || h > 23 || mi > 59 || sec > 59) return 0;
+  }
+  int64_t y = y1 * 100 + y2;
+  if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (unsigned)mo)) return 0;
+  int64_t day = tsr_days_from_civil(y, (unsigned)mo, (unsigned)d);
+  if (day < TSR_DATE_MIN_DAY || day > TSR_DATE_MAX_DAY) return 0;
+  *out = day * 86400 + h * 3600 + mi * 60 + sec;
+  return 1;
+}
+
 tsr_status tsr_datetime_parse(const char *s, size_t len, const char *fmt,
                               int64_t *epoch_s) {
+  if (parse_iso_fixed(s, len, epoch_s)) return TSR_OK;
   const char *e = s + len;
   while (s < e && (*s == ' ' || *s == '\t')) s++;
   while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;

@@ -87,6 +87,21 @@ char *tsr__fmt_double(double d, char *buf) {
     strcpy(buf, "0");
     return buf;
   }
+  if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d) {
+    /* an integer: "%.15g" prints exactly its digits */
+    int64_t v = (int64_t)d;
+    char tmp[24];
+    size_t n = 0, o = 0;
+    uint64_t u = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
+    do {
+      tmp[n++] = (char)('0' + u % 10);
+      u /= 10;
+    } while (u);
+    if (v < 0) buf[o++] = '-';
+    while (n) buf[o++] = tmp[--n];
+    buf[o] = '\0';
+    return buf;
+  }
   for (int prec = 15; prec <= 17; prec++) {
     snprintf(buf, 32, "%.*g", prec, d);
     if (prec == 17 || strtod(buf, NULL) == d) break;

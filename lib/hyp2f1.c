@@ -106,6 +106,55 @@ static int hyp_series(double a, double b, double c, double z, double *lf,
   return isfinite(*lf) ? 0 : -1;
 }
 
+/* The same series in double precision when every term is positive
+ * (a, b, c > 0 and 0 <= z < 1): no cancellation, relative error ~ k eps for
+ * k terms, about 5x faster than long double. Rescales by 2^-600. */
+static int hyp_series_pos(double a, double b, double c, double z, double *lf,
+                          int *sign, double *dlog) {
+  double t = 1.0, S = 1.0, Ha = 0, Hb = 0, Hc = 0, Sa = 0, Sb = 0, Sc = 0,
+         Sz = 0, scale = 0;
+  const double eps = DBL_EPSILON * 0.25;
+  long k;
+  for (k = 0; k < TSR__HYP_MAXTERMS; k++) {
+    const double ak = a + (double)k, bk = b + (double)k, ck = c + (double)k,
+                 k1 = (double)(k + 1);
+    const double rho = ak * bk * z / (ck * k1);
+    t *= rho;
+    S += t;
+    if (dlog) {
+      Ha += 1.0 / ak;
+      Hb += 1.0 / bk;
+      Hc += 1.0 / ck;
+      Sa += t * Ha;
+      Sb += t * Hb;
+      Sc += t * Hc;
+      Sz += t * k1;
+    }
+    if (S > 1e280) {
+      const double f = 0x1p-600;
+      S *= f, t *= f, Sa *= f, Sb *= f, Sc *= f, Sz *= f;
+      scale += 600 * 0.69314718055994530942;
+    }
+    const double q = rho > z ? rho : z;
+    if (q < 1.0 && k > 0) {
+      double tail = t * q / (1.0 - q);
+      if (dlog) tail *= Ha + Hb + Hc + k1 + 2;
+      if (tail <= eps * (dlog ? S + Sa + Sb + Sc + Sz : S)) break;
+    }
+    if (t == 0) break;
+  }
+  if (k >= TSR__HYP_MAXTERMS || !(S > 0) || !isfinite(S)) return -1;
+  *sign = 1;
+  *lf = log(S) + scale;
+  if (dlog) {
+    dlog[0] = Sa / S;
+    dlog[1] = Sb / S;
+    dlog[2] = -Sc / S;
+    dlog[3] = z != 0 ? Sz / S / z : a * b / c;
+  }
+  return isfinite(*lf) ? 0 : -1;
+}
+
 /* 1 when the series of 2F1(a,b;c;.) terminates (a or b a non-positive
  * integer). */
 static int terminates(double a, double b) {
@@ -189,6 +238,8 @@ int tsr__hyp2f1(double a, double b, double c, double z, double *log_abs,
     return isfinite(*log_abs) ? 0 : -1;
   }
   if (terms_needed(a, b, z) > (double)TSR__HYP_MAXTERMS) return -1;
+  if (a > 0 && b > 0 && c > 0)
+    return hyp_series_pos(a, b, c, z, log_abs, sign, dlog);
   return hyp_series(a, b, c, z, log_abs, sign, dlog);
 }
 

@@ -5,9 +5,25 @@
  * Each record: field count checked against the header, customer id (trimmed,
  * non-empty, valid UTF-8, no NUL, at most TSR_INGEST_MAX_ID bytes), date
  * (tessera/datetime.h), amount (tsr_amount_parse), optional transaction id.
- * Duplicates: with an id column a hash table maps id -> content hash; without,
- * a hash set of row contents finds identical rows. Accepted rows are added to
- * the customer's day entries (merged when the day repeats the last entry).
+ * Parsed rows are queued in a batch of compact tuples; a full batch is
+ * applied to the ledger with software prefetching (customer slot BATCH_D1
+ * rows ahead, the customer's last entry BATCH_D2 rows ahead), so the cache
+ * misses of many rows overlap instead of adding up.
+ *
+ * Ledger layout: an open-addressing customer table whose slot is the
+ * customer itself (one cache line: id hash, short id inline, entries), and
+ * per customer one block holding its day entries (sorted by day, one per
+ * day) followed by one 64-bit row-content hash per entry.
+ *
+ * Duplicates: identical rows necessarily share customer and day, so the
+ * hash of the first row of a customer-day is kept with that day's entry;
+ * later distinct rows of the same customer-day go to a small ledger-wide
+ * hash set (lg->extra). Memory thus grows with customer-days (plus rows that
+ * repeat a customer-day with other content), not with rows. A row counts as
+ * identical when its full 64-bit content hash equals an earlier one: exact
+ * up to hash collisions (probability about 2^-64 per pair of rows of the
+ * same customer-day). With an id column a hash table maps id -> content hash
+ * (it grows with the number of distinct ids: that is what --id-col asks).
  */
 #include "internal.h"
 #include "tessera/datetime.h"
@@ -21,13 +37,29 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define CUST_INLINE 32
+
+/* A customer, stored in its slot of the customer table (64 bytes). */
 typedef struct cust {
-  size_t id_off;
-  uint32_t id_len;
+  uint64_t hash;        /* of the id; 0 = empty slot */
+  tsr_ledger_entry *e;  /* [cap] entries sorted by day, then [cap] uint64_t
+                           content hashes of each day's first row */
   uint32_t n, cap;
-  uint64_t hash;
-  tsr_ledger_entry *e;
+  uint32_t id_len;
+  uint32_t rank;        /* index in lg->order */
+  union {
+    char in[CUST_INLINE]; /* id_len < CUST_INLINE: the id, NUL-terminated */
+    size_t off;           /* else its offset in lg->ids */
+  } id;
 } cust;
+
+/* Entry blocks of cap = 2^k entries, k < POOL_CLASSES, come from
+ * POOL_CHUNK chunks; larger ones from tsr__malloc. */
+#define POOL_CHUNK ((size_t)4 << 20)
+#define POOL_CLASSES 12
+#define BLK_BYTES(cap) ((size_t)(cap) * (sizeof(tsr_ledger_entry) + sizeof(uint64_t)))
+
+typedef char cust_is_one_line[sizeof(cust) == 64 ? 1 : -1];
 
 typedef struct rowent {
   uint64_t key; /* 0 = empty */
@@ -35,16 +67,31 @@ typedef struct rowent {
 } rowent;
 
 struct tsr_ledger {
-  cust *c;
-  size_t n, cap;
-  uint32_t *slots; /* customer index + 1; 0 = empty */
-  size_t nslots;
-  char *ids;
+  void *slots_mem;
+  cust *slots;          /* nslots (power of two, load <= 1/2), 64-byte aligned */
+  size_t nslots, n;
+  uint32_t *order;      /* slot of each customer: insertion order, sorted by
+                           tsr_ledger_finish */
+  size_t order_cap;
+  char *ids;            /* ids of CUST_INLINE bytes or more */
   size_t ids_len, ids_cap;
-  rowent *rows;
+  rowent *rows;         /* id column: id hash -> content hash */
   size_t rows_n, rows_cap;
+  uint64_t *extra;      /* set of content hashes of 2nd+ rows of a customer-day */
+  size_t extra_n, extra_cap;
+  /* entry blocks: carved from chunks, recycled by capacity class */
+  void *pool_free[POOL_CLASSES];
+  char *pool_cur;
+  size_t pool_left;
+  void **chunks;
+  size_t nchunks, chunks_cap;
   int finished;
 };
+
+static inline uint64_t *cust_rh(const cust *c) { return (uint64_t *)(void *)(c->e + c->cap); }
+static inline const char *cust_id(const tsr_ledger *lg, const cust *c) {
+  return c->id_len < CUST_INLINE ? c->id.in : lg->ids + c->id.off;
+}
 
 void tsr_ingest_opts_init(tsr_ingest_opts *o) {
   memset(o, 0, sizeof *o);
@@ -59,120 +106,260 @@ tsr_status tsr_ledger_new(tsr_ledger **out, tsr_error *err) {
   return TSR_OK;
 }
 
+/* A block for cap (a power of two) entries and their row hashes. */
+static void *blk_alloc(tsr_ledger *lg, uint32_t cap) {
+  unsigned k = (unsigned)__builtin_ctz(cap);
+  if (k >= POOL_CLASSES) return tsr__malloc(BLK_BYTES(cap));
+  void *p = lg->pool_free[k];
+  if (p) {
+    memcpy(&lg->pool_free[k], p, sizeof p);
+    return p;
+  }
+  size_t need = BLK_BYTES(cap);
+  if (lg->pool_left < need) {
+    if (lg->nchunks == lg->chunks_cap) {
+      void *c = lg->chunks;
+      if (tsr__grow(&c, &lg->chunks_cap, lg->nchunks + 1, sizeof(void *)) != TSR_OK) return NULL;
+      lg->chunks = c;
+    }
+    char *chunk = tsr__malloc(POOL_CHUNK);
+    if (!chunk) return NULL;
+    lg->chunks[lg->nchunks++] = chunk;
+    lg->pool_cur = chunk;
+    lg->pool_left = POOL_CHUNK;
+  }
+  p = lg->pool_cur;
+  lg->pool_cur += need;
+  lg->pool_left -= need;
+  return p;
+}
+
+static void blk_free(tsr_ledger *lg, void *p, uint32_t cap) {
+  if (!p) return;
+  unsigned k = (unsigned)__builtin_ctz(cap);
+  if (k >= POOL_CLASSES) {
+    tsr__free(p);
+    return;
+  }
+  memcpy(p, &lg->pool_free[k], sizeof p);
+  lg->pool_free[k] = p;
+}
+
 void tsr_ledger_free(tsr_ledger *lg) {
   if (!lg) return;
-  for (size_t i = 0; i < lg->n; i++) tsr__free(lg->c[i].e);
-  tsr__free(lg->c);
-  tsr__free(lg->slots);
+  for (size_t i = 0; i < lg->n; i++) {
+    const cust *c = &lg->slots[lg->order[i]];
+    if (c->e && (unsigned)__builtin_ctz(c->cap) >= POOL_CLASSES) tsr__free(c->e);
+  }
+  for (size_t i = 0; i < lg->nchunks; i++) tsr__free(lg->chunks[i]);
+  tsr__free(lg->chunks);
+  tsr__free(lg->slots_mem);
+  tsr__free(lg->order);
   tsr__free(lg->ids);
   tsr__free(lg->rows);
+  tsr__free(lg->extra);
   tsr__free(lg);
 }
 
 size_t tsr_ledger_ncustomers(const tsr_ledger *lg) { return lg->n; }
 const char *tsr_ledger_customer(const tsr_ledger *lg, size_t i) {
-  return i < lg->n ? lg->ids + lg->c[i].id_off : NULL;
+  return i < lg->n ? cust_id(lg, &lg->slots[lg->order[i]]) : NULL;
 }
 const tsr_ledger_entry *tsr_ledger_entries(const tsr_ledger *lg, size_t i, size_t *n) {
   if (i >= lg->n) {
     *n = 0;
     return NULL;
   }
-  *n = lg->c[i].n;
-  return lg->c[i].e;
+  const cust *c = &lg->slots[lg->order[i]];
+  *n = c->n;
+  return c->e;
 }
 
 /* ------------------------------------------------------------ customers */
 
-static tsr_status slots_rebuild(tsr_ledger *lg, size_t nslots) {
-  uint32_t *s = tsr__calloc(nslots, sizeof *s);
-  if (!s) return TSR_ENOMEM;
-  for (size_t i = 0; i < lg->n; i++) {
-    size_t k = (size_t)lg->c[i].hash & (nslots - 1);
-    while (s[k]) k = (k + 1) & (nslots - 1);
-    s[k] = (uint32_t)(i + 1);
+static inline uint64_t id_hash(const char *id, size_t len) {
+  uint64_t h = tsr__hash_bytes(id, len, 0);
+  return h ? h : 1;
+}
+
+/* The slot holding id, or the empty slot where it belongs. */
+static inline cust *cust_probe(const tsr_ledger *lg, const char *id, size_t len, uint64_t h) {
+  size_t m = lg->nslots - 1, k = (size_t)h & m;
+  for (;;) {
+    cust *c = &lg->slots[k];
+    if (!c->hash) return c;
+    if (c->hash == h && c->id_len == len && memcmp(cust_id(lg, c), id, len) == 0) return c;
+    k = (k + 1) & m;
   }
-  tsr__free(lg->slots);
-  lg->slots = s;
-  lg->nslots = nslots;
+}
+
+/* Makes room for `more` new customers without a rehash. */
+static tsr_status cust_reserve(tsr_ledger *lg, size_t more) {
+  size_t need = lg->n + more;
+  if (need > lg->order_cap) {
+    void *p = lg->order;
+    if (need > UINT32_MAX || tsr__grow(&p, &lg->order_cap, need, sizeof *lg->order) != TSR_OK)
+      return TSR_ENOMEM;
+    lg->order = p;
+  }
+  if (need * 2 <= lg->nslots) return TSR_OK;
+  size_t ns = lg->nslots ? lg->nslots : 1024;
+  while (need * 2 > ns) ns *= 2;
+  if (ns > ((size_t)1 << 32) || ns > (SIZE_MAX - 64) / sizeof(cust)) return TSR_ENOMEM;
+  void *mem = tsr__calloc(1, ns * sizeof(cust) + 64);
+  if (!mem) return TSR_ENOMEM;
+  cust *slots = (cust *)(void *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+  for (size_t i = 0; i < lg->n; i++) {
+    const cust *c = &lg->slots[lg->order[i]];
+    size_t k = (size_t)c->hash & (ns - 1);
+    while (slots[k].hash) k = (k + 1) & (ns - 1);
+    slots[k] = *c;
+    lg->order[i] = (uint32_t)k;
+  }
+  tsr__free(lg->slots_mem);
+  lg->slots_mem = mem;
+  lg->slots = slots;
+  lg->nslots = ns;
   return TSR_OK;
 }
 
-static ptrdiff_t cust_lookup(const tsr_ledger *lg, const char *id, size_t len, uint64_t h,
-                             size_t *slot) {
-  if (!lg->nslots) return -1;
-  size_t k = (size_t)h & (lg->nslots - 1);
-  while (lg->slots[k]) {
-    const cust *c = &lg->c[lg->slots[k] - 1];
-    if (c->hash == h && c->id_len == len && memcmp(lg->ids + c->id_off, id, len) == 0)
-      return (ptrdiff_t)lg->slots[k] - 1;
-    k = (k + 1) & (lg->nslots - 1);
-  }
-  if (slot) *slot = k;
-  return -1;
-}
-
 ptrdiff_t tsr_ledger_find(const tsr_ledger *lg, const char *id) {
+  if (!lg->n) return -1;
   size_t len = strlen(id);
-  return cust_lookup(lg, id, len, tsr__hash_bytes(id, len, 0), NULL);
+  const cust *c = cust_probe(lg, id, len, id_hash(id, len));
+  return c->hash ? (ptrdiff_t)c->rank : -1;
 }
 
-/* Index of the customer with this id, added when new; -1 on ENOMEM. */
-static ptrdiff_t cust_get(tsr_ledger *lg, const char *id, size_t len) {
-  uint64_t h = tsr__hash_bytes(id, len, 0);
-  size_t slot = 0;
-  ptrdiff_t i = cust_lookup(lg, id, len, h, &slot);
-  if (i >= 0) return i;
-  if ((lg->n + 1) * 4 > lg->nslots * 3) {
-    if (slots_rebuild(lg, lg->nslots ? lg->nslots * 2 : 1024) != TSR_OK) return -1;
-    cust_lookup(lg, id, len, h, &slot);
-  }
-  void *p = lg->c;
-  if (tsr__grow(&p, &lg->cap, lg->n + 1, sizeof(cust)) != TSR_OK) return -1;
-  lg->c = p;
-  p = lg->ids;
-  if (tsr__grow(&p, &lg->ids_cap, lg->ids_len + len + 1, 1) != TSR_OK) return -1;
-  lg->ids = p;
-  cust *c = &lg->c[lg->n];
-  memset(c, 0, sizeof *c);
-  c->id_off = lg->ids_len;
-  c->id_len = (uint32_t)len;
-  c->hash = h;
-  memcpy(lg->ids + lg->ids_len, id, len);
-  lg->ids[lg->ids_len + len] = '\0';
-  lg->ids_len += len + 1;
-  lg->slots[slot] = (uint32_t)(lg->n + 1);
-  lg->finished = 0;
-  return (ptrdiff_t)lg->n++;
-}
-
-static int cust_add(tsr_ledger *lg, size_t ci, int32_t day, double amount) {
-  cust *c = &lg->c[ci];
-  tsr_ledger_entry *last = c->n ? &c->e[c->n - 1] : NULL;
-  if (!last || last->day != day) {
-    if (c->n == c->cap) {
-      uint32_t nc = c->cap ? c->cap * 2 : 2;
-      tsr_ledger_entry *e = tsr__realloc(c->e, nc * sizeof *e);
-      if (!e) return -1;
-      c->e = e;
-      c->cap = nc;
-    }
-    last = &c->e[c->n++];
-    memset(last, 0, sizeof *last);
-    last->day = day;
-    lg->finished = 0;
-  }
-  if (amount < 0) {
-    last->nrefund++;
-    last->refund += amount;
+/* Fills the empty slot c with a new customer (room reserved); -1 on ENOMEM. */
+static int cust_insert(tsr_ledger *lg, cust *c, const char *id, size_t len, uint64_t h) {
+  if (len >= CUST_INLINE) {
+    void *p = lg->ids;
+    if (tsr__grow(&p, &lg->ids_cap, lg->ids_len + len + 1, 1) != TSR_OK) return -1;
+    lg->ids = p;
+    c->id.off = lg->ids_len;
+    memcpy(lg->ids + lg->ids_len, id, len);
+    lg->ids[lg->ids_len + len] = '\0';
+    lg->ids_len += len + 1;
   } else {
-    last->ntx++;
-    last->amount += amount;
+    memcpy(c->id.in, id, len);
+    c->id.in[len] = '\0';
+  }
+  c->hash = h;
+  c->e = NULL;
+  c->n = c->cap = 0;
+  c->id_len = (uint32_t)len;
+  c->rank = (uint32_t)lg->n;
+  lg->order[lg->n++] = (uint32_t)(c - lg->slots);
+  lg->finished = 0;
+  return 0;
+}
+
+/* ------------------------------------------------------------ row hashes */
+
+/* Set of content hashes of the 2nd and later distinct rows of a customer-day. */
+static int extra_has(const tsr_ledger *lg, uint64_t h) {
+  size_t m = lg->extra_cap - 1, k = (size_t)h & m;
+  while (lg->extra[k]) {
+    if (lg->extra[k] == h) return 1;
+    k = (k + 1) & m;
   }
   return 0;
 }
 
-/* ------------------------------------------------------------ row table */
+static int extra_add(tsr_ledger *lg, uint64_t h) {
+  if ((lg->extra_n + 1) * 2 > lg->extra_cap) {
+    size_t nc = lg->extra_cap ? lg->extra_cap * 2 : 1024;
+    uint64_t *t = tsr__calloc(nc, sizeof *t);
+    if (!t) return -1;
+    for (size_t i = 0; i < lg->extra_cap; i++) {
+      uint64_t v = lg->extra[i];
+      if (!v) continue;
+      size_t k = (size_t)v & (nc - 1);
+      while (t[k]) k = (k + 1) & (nc - 1);
+      t[k] = v;
+    }
+    tsr__free(lg->extra);
+    lg->extra = t;
+    lg->extra_cap = nc;
+  }
+  size_t m = lg->extra_cap - 1, k = (size_t)h & m;
+  while (lg->extra[k]) {
+    if (lg->extra[k] == h) return 0;
+    k = (k + 1) & m;
+  }
+  lg->extra[k] = h;
+  lg->extra_n++;
+  return 0;
+}
+
+enum { ROW_ADDED = 0, ROW_DROPPED = 1, ROW_ENOMEM = -1 };
+
+/* Adds a row (day, amount, content hash rh) to customer c. With track,
+ * a row identical to an earlier one is counted in *identical and, with
+ * drop, left out (ROW_DROPPED). */
+static int cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t rh,
+                    int track, int drop, int64_t *identical) {
+  uint32_t n = c->n, pos;
+  tsr_ledger_entry *e = c->e;
+  if (n == 0 || day > e[n - 1].day) {
+    pos = n;
+  } else if (day == e[n - 1].day) {
+    pos = n - 1;
+  } else {
+    uint32_t lo = 0, hi = n - 1; /* first entry with e.day >= day */
+    while (lo < hi) {
+      uint32_t mid = (lo + hi) / 2;
+      if (e[mid].day < day) lo = mid + 1;
+      else hi = mid;
+    }
+    pos = lo;
+  }
+  if (pos < n && e[pos].day == day) {
+    if (track) {
+      uint64_t *h = cust_rh(c);
+      if (h[pos] == rh || (lg->extra_n && extra_has(lg, rh))) {
+        (*identical)++;
+        if (drop) return ROW_DROPPED;
+      } else if (extra_add(lg, rh) != 0) {
+        return ROW_ENOMEM;
+      }
+    }
+  } else {
+    if (n == c->cap) {
+      uint32_t nc = c->cap ? c->cap * 2 : 2;
+      if (nc < c->cap) return ROW_ENOMEM;
+      tsr_ledger_entry *ne = blk_alloc(lg, nc);
+      if (!ne) return ROW_ENOMEM;
+      if (n) {
+        memcpy(ne, e, (size_t)n * sizeof *ne);
+        memcpy(ne + nc, cust_rh(c), (size_t)n * sizeof(uint64_t));
+      }
+      blk_free(lg, e, c->cap);
+      c->e = e = ne;
+      c->cap = nc;
+    }
+    uint64_t *h = cust_rh(c);
+    if (pos < n) {
+      memmove(e + pos + 1, e + pos, (size_t)(n - pos) * sizeof *e);
+      memmove(h + pos + 1, h + pos, (size_t)(n - pos) * sizeof *h);
+    }
+    memset(&e[pos], 0, sizeof e[pos]);
+    e[pos].day = day;
+    h[pos] = rh;
+    c->n = n + 1;
+    lg->finished = 0;
+  }
+  if (amount < 0) {
+    e[pos].nrefund++;
+    e[pos].refund += amount;
+  } else {
+    e[pos].ntx++;
+    e[pos].amount += amount;
+  }
+  return ROW_ADDED;
+}
+
+/* ------------------------------------------------------------ id table */
 
 /* Finds key; returns the slot (key present or empty slot for it). */
 static rowent *row_find(tsr_ledger *lg, uint64_t key) {
@@ -201,7 +388,41 @@ static int rows_reserve(tsr_ledger *lg) {
 
 /* ------------------------------------------------------------ parsing */
 
+/* Fast path of tsr_amount_parse for -?D+(.D{1,6})? with at most 15 digits:
+ * the digits form an integer m < 2^53 and 10^k (k <= 6) is exact, so the
+ * IEEE quotient m / 10^k is the correctly rounded value of the decimal, the
+ * same double strtod returns. 0 sends anything else to the general path. */
+static int amount_fast(const char *p, size_t len, double *out) {
+  static const double pow10[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+  const char *e = p + len;
+  int neg = 0;
+  if (p < e && *p == '-') {
+    neg = 1;
+    p++;
+  }
+  uint64_t m = 0;
+  int nd = 0, k = 0;
+  while (p < e && (unsigned)(*p - '0') <= 9) {
+    m = m * 10 + (uint64_t)(*p++ - '0');
+    if (++nd > 15) return 0;
+  }
+  if (nd == 0) return 0;
+  if (p < e && *p == '.') {
+    p++;
+    while (p < e && (unsigned)(*p - '0') <= 9) {
+      m = m * 10 + (uint64_t)(*p++ - '0');
+      if (++nd > 15 || ++k > 6) return 0;
+    }
+    if (k == 0) return 0;
+  }
+  if (p != e) return 0;
+  double v = (double)m / pow10[k];
+  *out = neg ? -v : v;
+  return 1;
+}
+
 tsr_status tsr_amount_parse(const char *s, size_t len, double *out) {
+  if (amount_fast(s, len, out)) return TSR_OK;
   const char *p = s, *e = s + len;
   char buf[128];
   size_t n = 0;
@@ -369,6 +590,26 @@ static const char *fmt_got(char *buf, size_t cap, const char *s, size_t len) {
 
 /* ------------------------------------------------------------ ingestion */
 
+/* A parsed row waiting in the batch. */
+typedef struct pending {
+  uint64_t ch;     /* customer id hash */
+  uint64_t rh;     /* row content hash */
+  cust *c;         /* resolved in apply_batch */
+  int64_t t;       /* epoch seconds */
+  double amount;
+  uint32_t id_off, id_len; /* customer id in the batch arena */
+} pending;
+
+#define BATCH 256
+#define BATCH_D1 16 /* rows ahead: prefetch the customer slot */
+#define BATCH_D2 8  /* rows ahead: resolve the customer, prefetch its last entry */
+
+typedef struct batch {
+  size_t n, used;
+  pending p[BATCH];
+  char arena[BATCH * (TSR_INGEST_MAX_ID + 1)];
+} batch;
+
 typedef struct ictx {
   tsr_ledger *lg;
   const tsr_ingest_opts *o;
@@ -377,6 +618,9 @@ typedef struct ictx {
   size_t nfields;      /* expected per record */
   ptrdiff_t ci, di, ai, ti; /* column indexes (-1 = none) */
   char names[4][64];
+  batch *b;
+  char *scratch;       /* canonical row text for hashing */
+  size_t scratch_cap;
 } ictx;
 
 static void trim(const char **p, size_t *n) {
@@ -415,6 +659,12 @@ static int check_id(ictx *x, const tsr_csv_record *rec, size_t fi, const char *n
   char got[200];
   *p = f->ptr;
   *n = f->len;
+  if (*n && *n <= TSR_INGEST_MAX_ID) {
+    /* printable ASCII without spaces: nothing to trim or check */
+    size_t i = 0;
+    while (i < *n && (unsigned char)((*p)[i] - 0x21) < 0x5E) i++;
+    if (i == *n) return 0;
+  }
   trim(p, n);
   if (*n == 0) {
     *st = reject(x, rec, TSR_EPARSE, f->line, f->column, name, "expected an id, got ''");
@@ -438,6 +688,112 @@ static int check_id(ictx *x, const tsr_csv_record *rec, size_t fi, const char *n
     return -1;
   }
   return 0;
+}
+
+static inline int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+/* 64-bit hash of a row's content: its trimmed, unquoted fields. Rows are
+ * identical when these fields are. The hashed text is the fields joined by
+ * the delimiter, each quoted CSV-style when it holds the delimiter, a quote,
+ * a line end (or, with the whitespace delimiter, a space or tab) - an
+ * injective encoding, which for the common row (no quotes, nothing to trim)
+ * is the raw record itself. Never 0; 0 means out of memory. */
+static uint64_t row_hash(ictx *x, const tsr_csv_record *rec) {
+  const int ws = x->o->csv.delim == TSR_CSV_WS;
+  int plain = !ws && !memchr(rec->raw, '"', rec->raw_len);
+  for (size_t k = 0; plain && k < rec->nfields; k++) {
+    const tsr_csv_field *f = &rec->fields[k];
+    if (f->quoted || (f->len && (is_space((unsigned char)f->ptr[0]) ||
+                                 is_space((unsigned char)f->ptr[f->len - 1]))))
+      plain = 0;
+  }
+  uint64_t h;
+  if (plain) {
+    h = tsr__hash_bytes(rec->raw, rec->raw_len, 0x51ED270B27CE0A17ULL);
+  } else {
+    const char sep = ws ? ' ' : (char)x->o->csv.delim;
+    size_t o = 0;
+    for (size_t k = 0; k < rec->nfields; k++) {
+      const char *p = rec->fields[k].ptr;
+      size_t n = rec->fields[k].len;
+      trim(&p, &n);
+      if (o + 2 * n + 3 > x->scratch_cap) {
+        void *sp = x->scratch;
+        if (tsr__grow(&sp, &x->scratch_cap, o + 2 * n + 3, 1) != TSR_OK) return 0;
+        x->scratch = sp;
+      }
+      char *d = x->scratch;
+      if (k) d[o++] = sep;
+      int q = 0;
+      for (size_t i = 0; i < n && !q; i++) {
+        char ch = p[i];
+        q = ch == sep || ch == '"' || ch == '\n' || ch == '\r' || (ws && ch == '\t');
+      }
+      if (!q) {
+        memcpy(d + o, p, n);
+        o += n;
+      } else {
+        d[o++] = '"';
+        for (size_t i = 0; i < n; i++) {
+          if (p[i] == '"') d[o++] = '"';
+          d[o++] = p[i];
+        }
+        d[o++] = '"';
+      }
+    }
+    h = tsr__hash_bytes(x->scratch, o, 0x51ED270B27CE0A17ULL);
+  }
+  return h ? h : 1;
+}
+
+/* Applies the queued rows to the ledger, in order, prefetching ahead. */
+static tsr_status apply_batch(ictx *x) {
+  batch *bt = x->b;
+  const size_t m = bt->n;
+  bt->n = 0;
+  bt->used = 0;
+  if (!m) return TSR_OK;
+  tsr_ledger *lg = x->lg;
+  tsr_ingest_stats *st = x->st;
+  if (cust_reserve(lg, m) != TSR_OK) return TSR_ENOMEM;
+  const size_t mask = lg->nslots - 1;
+  const int track = x->ti < 0, drop = x->o->dedupe == TSR_DEDUPE_EXACT;
+  pending *p = bt->p;
+  for (size_t i = 0; i < m && i < BATCH_D1; i++) __builtin_prefetch(&lg->slots[p[i].ch & mask]);
+  for (size_t i = 0; i < m + BATCH_D2; i++) {
+    if (i + BATCH_D1 < m) __builtin_prefetch(&lg->slots[p[i + BATCH_D1].ch & mask]);
+    if (i < m) {
+      /* resolve row i, BATCH_D2 rows before applying it */
+      pending *q = &p[i];
+      const char *id = bt->arena + q->id_off;
+      cust *c = cust_probe(lg, id, q->id_len, q->ch);
+      if (!c->hash && cust_insert(lg, c, id, q->id_len, q->ch) != 0) c = NULL;
+      q->c = c;
+      if (c && c->n) {
+        __builtin_prefetch(&c->e[c->n - 1]);
+        __builtin_prefetch(&cust_rh(c)[c->n - 1]);
+      }
+    }
+    if (i < BATCH_D2) continue;
+    pending *q = &p[i - BATCH_D2];
+    if (!q->c) return TSR_ENOMEM;
+    int64_t t = q->t;
+    int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
+    int r = cust_add(lg, q->c, (int32_t)day, q->amount, q->rh, track, drop, &st->identical_rows);
+    if (r == ROW_ENOMEM) return TSR_ENOMEM;
+    if (r == ROW_DROPPED) {
+      st->identical_dropped++;
+      continue;
+    }
+    if (q->amount < 0) {
+      st->refunds++;
+      st->refund_amount += q->amount;
+    }
+    if (st->rows_accepted == 0 || t < st->min_time) st->min_time = t;
+    if (st->rows_accepted == 0 || t > st->max_time) st->max_time = t;
+    st->rows_accepted++;
+  }
+  return TSR_OK;
 }
 
 static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
@@ -482,17 +838,10 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
       return reject(x, rec, TSR_EPARSE, af->line, af->column, x->names[2],
                     "expected a number, got '%s'", fmt_got(got, sizeof got, af->ptr, af->len));
   }
-  /* duplicates */
-  uint64_t content = 0x51ED270B27CE0A17ULL;
-  for (size_t k = 0; k < rec->nfields; k++) {
-    const char *p = rec->fields[k].ptr;
-    size_t n = rec->fields[k].len;
-    trim(&p, &n);
-    content = tsr__hash_bytes(p, n, content + k);
-  }
-  if (!content) content = 1;
-  if (rows_reserve(x->lg) != 0) return TSR_ENOMEM;
+  uint64_t content = row_hash(x, rec);
+  if (!content) return TSR_ENOMEM;
   if (x->ti >= 0) {
+    if (rows_reserve(x->lg) != 0) return TSR_ENOMEM;
     const char *tid;
     size_t tlen;
     if (check_id(x, rec, (size_t)x->ti, x->names[3], &tid, &tlen, &st)) return st;
@@ -512,30 +861,18 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
     r->key = key;
     r->val = content;
     x->lg->rows_n++;
-  } else {
-    rowent *r = row_find(x->lg, content);
-    if (r->key) {
-      x->st->identical_rows++;
-      if (x->o->dedupe == TSR_DEDUPE_EXACT) {
-        x->st->identical_dropped++;
-        return TSR_OK;
-      }
-    } else {
-      r->key = content;
-      x->lg->rows_n++;
-    }
   }
-  ptrdiff_t ci = cust_get(x->lg, cid, clen);
-  if (ci < 0) return TSR_ENOMEM;
-  int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-  if (cust_add(x->lg, (size_t)ci, (int32_t)day, amount) != 0) return TSR_ENOMEM;
-  if (amount < 0) {
-    x->st->refunds++;
-    x->st->refund_amount += amount;
-  }
-  if (x->st->rows_accepted == 0 || t < x->st->min_time) x->st->min_time = t;
-  if (x->st->rows_accepted == 0 || t > x->st->max_time) x->st->max_time = t;
-  x->st->rows_accepted++;
+  batch *bt = x->b;
+  pending *pd = &bt->p[bt->n++];
+  pd->ch = id_hash(cid, clen);
+  pd->rh = content;
+  pd->t = t;
+  pd->amount = amount;
+  pd->id_off = (uint32_t)bt->used;
+  pd->id_len = (uint32_t)clen;
+  memcpy(bt->arena + bt->used, cid, clen);
+  bt->used += clen;
+  if (bt->n == BATCH) return apply_batch(x);
   return TSR_OK;
 }
 
@@ -635,7 +972,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
     tsr_status fs = tsr_datetime_check_format(opts->date_format, err);
     if (fs != TSR_OK) return fs;
   }
-  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}};
+  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0};
   tsr_csv_record rec;
   tsr_status st;
   /* first record: header, or the first data row of a headerless file */
@@ -675,6 +1012,9 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   if (x.ci == x.di || (x.ai >= 0 && (x.ai == x.ci || x.ai == x.di)))
     return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 1, 0, NULL,
                          "customer, date and amount must be distinct columns");
+  x.b = tsr__malloc(sizeof *x.b);
+  if (!x.b) return tsr_error_set(err, TSR_ENOMEM, tsr_csv_name(c), 0, 0, NULL, "out of memory");
+  x.b->n = x.b->used = 0;
   if (!hdr) {
     stats->rows_read++;
     st = do_record(&x, &rec);
@@ -682,7 +1022,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   }
   for (;;) {
     tsr_error rerr;
-    st = tsr_csv_next(c, &rec, &rerr);
+    st = tsr__csv_next_span(c, &rec, &rerr);
     if (st == TSR_ENOTFOUND) {
       st = TSR_OK;
       break;
@@ -702,6 +1042,10 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
       opts->on_progress(opts->ud, tsr_csv_bytes_read(c), tsr_csv_size(c), stats->rows_read);
   }
 done:
+  /* rows parsed before a stop stay accepted */
+  if (apply_batch(&x) != TSR_OK && (st == TSR_OK || st == TSR_EMAXERR)) st = TSR_ENOMEM;
+  tsr__free(x.b);
+  tsr__free(x.scratch);
   stats->bytes = tsr_csv_bytes_read(c);
   stats->checksum = tsr_csv_checksum(c);
   if (opts->on_progress)
@@ -737,11 +1081,6 @@ tsr_status tsr_ingest_mem(tsr_ledger *lg, const char *buf, size_t len, const cha
 
 /* ------------------------------------------------------------ finish */
 
-static int entry_cmp(const void *a, const void *b) {
-  const tsr_ledger_entry *x = a, *y = b;
-  return (x->day > y->day) - (x->day < y->day);
-}
-
 static int all_digits(const char *s, size_t n) {
   if (!n) return 0;
   for (size_t i = 0; i < n; i++)
@@ -749,17 +1088,17 @@ static int all_digits(const char *s, size_t n) {
   return 1;
 }
 
-static int cust_cmp(const void *a, const void *b, void *ids) {
-  const cust *x = a, *y = b;
-  const char *s = (const char *)ids + x->id_off, *t = (const char *)ids + y->id_off;
-  size_t n = x->id_len, m = y->id_len;
+/* Customer order: digit-only ids numerically (leading zeros ignored, then
+ * shorter first), others bytewise. */
+static int id_cmp(const char *s, size_t n, const char *t, size_t m) {
+  size_t n0 = n, m0 = m;
   if (all_digits(s, n) && all_digits(t, m)) {
     while (n > 1 && *s == '0') s++, n--;
     while (m > 1 && *t == '0') t++, m--;
     if (n != m) return n < m ? -1 : 1;
     int c = memcmp(s, t, n);
     if (c) return c;
-    return (x->id_len > y->id_len) - (x->id_len < y->id_len);
+    return (n0 > m0) - (n0 < m0);
   }
   size_t k = n < m ? n : m;
   int c = memcmp(s, t, k);
@@ -767,36 +1106,61 @@ static int cust_cmp(const void *a, const void *b, void *ids) {
   return (n > m) - (n < m);
 }
 
+/* Sort record of a customer: the comparison of id_cmp, decided in most
+ * cases by num (digit-only ids of up to 19 significant digits: their value)
+ * or pfx (the first 8 bytes, big-endian, zero-padded: bytewise order). */
+typedef struct skey {
+  uint64_t num, pfx;
+  const char *id;
+  uint32_t len, slot;
+  int digits; /* 1: digit-only; 2: and num is exact */
+} skey;
+
+static int skey_cmp(const void *a, const void *b) {
+  const skey *x = a, *y = b;
+  if (x->digits && y->digits) {
+    if (x->digits == 2 && y->digits == 2) {
+      if (x->num != y->num) return x->num < y->num ? -1 : 1;
+      return (x->len > y->len) - (x->len < y->len);
+    }
+  } else if (x->pfx != y->pfx) {
+    return x->pfx < y->pfx ? -1 : 1;
+  }
+  return id_cmp(x->id, x->len, y->id, y->len);
+}
+
 tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err) {
   if (lg->finished) return TSR_OK;
+  /* entries are kept sorted by day and merged while ingesting */
+  skey *k = tsr__malloc((lg->n ? lg->n : 1) * sizeof *k);
+  if (!k) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   for (size_t i = 0; i < lg->n; i++) {
-    cust *c = &lg->c[i];
-    int sorted = 1;
-    for (uint32_t k = 1; k < c->n; k++)
-      if (c->e[k].day <= c->e[k - 1].day) {
-        sorted = 0;
-        break;
-      }
-    if (sorted) continue;
-    qsort(c->e, c->n, sizeof *c->e, entry_cmp);
-    uint32_t o = 0;
-    for (uint32_t k = 0; k < c->n; k++) {
-      if (o && c->e[o - 1].day == c->e[k].day) {
-        c->e[o - 1].ntx += c->e[k].ntx;
-        c->e[o - 1].nrefund += c->e[k].nrefund;
-        c->e[o - 1].amount += c->e[k].amount;
-        c->e[o - 1].refund += c->e[k].refund;
-      } else {
-        c->e[o++] = c->e[k];
+    const cust *c = &lg->slots[lg->order[i]];
+    skey *q = &k[i];
+    q->id = cust_id(lg, c);
+    q->len = c->id_len;
+    q->slot = lg->order[i];
+    q->pfx = 0;
+    for (size_t j = 0; j < 8; j++)
+      q->pfx = (q->pfx << 8) | (j < q->len ? (unsigned char)q->id[j] : 0);
+    q->digits = all_digits(q->id, q->len);
+    q->num = 0;
+    if (q->digits) {
+      const char *d = q->id;
+      size_t n = q->len;
+      while (n > 1 && *d == '0') d++, n--;
+      if (n <= 19) {
+        for (size_t j = 0; j < n; j++) q->num = q->num * 10 + (uint64_t)(d[j] - '0');
+        q->digits = 2;
       }
     }
-    c->n = o;
   }
-  qsort_r(lg->c, lg->n, sizeof *lg->c, cust_cmp, lg->ids);
-  size_t ns = 1024;
-  while (ns * 3 < lg->n * 4 + 4) ns *= 2;
-  if (slots_rebuild(lg, ns) != TSR_OK)
-    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (lg->n) qsort(k, lg->n, sizeof *k, skey_cmp);
+  for (size_t i = 0; i < lg->n; i++) {
+    lg->order[i] = k[i].slot;
+    lg->slots[k[i].slot].rank = (uint32_t)i;
+  }
+  tsr__free(k);
   lg->finished = 1;
   return TSR_OK;
 }

@@ -43,5 +43,13 @@ void tsr__hash_stream_init(tsr__hash_stream *s);
 void tsr__hash_stream_update(tsr__hash_stream *s, const void *p, size_t n);
 uint64_t tsr__hash_stream_final(const tsr__hash_stream *s);
 
+/* ---- CSV (lib/csv.c) ---- */
+struct tsr_csv;
+struct tsr_csv_record;
+/* Like tsr_csv_next, but the fields of a simple record (no quotes, in the
+ * buffer) point into the read buffer and are NOT NUL-terminated (len
+ * counts). Same records, errors and positions as tsr_csv_next. */
+tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr_error *err);
+
 /* Shortest "%.Ng" (N = 15..17) that round-trips d; buf >= 32 bytes. */
 char *tsr__fmt_double(double d, char *buf);

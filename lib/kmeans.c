@@ -26,30 +26,40 @@ typedef struct pp_ctx {
 } pp_ctx;
 
 /* Potential of each trial candidate over one block. */
-static void pp_trial_block(void *vc, size_t b, size_t lo, size_t hi) {
+TSR__INLINE void pp_trial_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                             size_t d) {
   pp_ctx *c = vc;
   for (size_t t = 0; t < c->ntrial; t++) {
-    const double *q = c->X + c->cand[t] * c->d;
+    const double *q = c->X + c->cand[t] * d;
     double s = 0;
     for (size_t i = lo; i < hi; i++) {
-      double dd = tsr__sqdist(c->X + i * c->d, q, c->d);
+      double dd = tsr__sqdist(c->X + i * d, q, d);
       s += dd < c->closest[i] ? dd : c->closest[i];
     }
     c->bpot[b * c->ntrial + t] = s;
   }
 }
 
+static void pp_trial_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(pp_trial_block_d, ((pp_ctx *)vc)->d, vc, b, lo, hi)
+}
+
 /* Adopts candidate c->best: closest = min(closest, dist), block sums. */
-static void pp_update_block(void *vc, size_t b, size_t lo, size_t hi) {
+TSR__INLINE void pp_update_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                             size_t d) {
   pp_ctx *c = vc;
-  const double *q = c->X + c->best * c->d;
+  const double *q = c->X + c->best * d;
   double s = 0;
   for (size_t i = lo; i < hi; i++) {
-    double dd = tsr__sqdist(c->X + i * c->d, q, c->d);
+    double dd = tsr__sqdist(c->X + i * d, q, d);
     if (dd < c->closest[i]) c->closest[i] = dd;
     s += c->closest[i];
   }
   c->bsum[b] = s;
+}
+
+static void pp_update_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(pp_update_block_d, ((pp_ctx *)vc)->d, vc, b, lo, hi)
 }
 
 /* Row whose cumulative sum of closest first reaches v (searchsorted left),
@@ -138,7 +148,7 @@ typedef struct hm_ctx {
 } hm_ctx;
 
 /* Nearest and second-nearest centre of x (squared distances). */
-static void two_nearest(const double *x, const double *C, size_t k, size_t d,
+TSR__INLINE void two_nearest(const double *x, const double *C, size_t k, size_t d,
                         size_t *j1, double *d1, double *d2) {
   double b1 = DBL_MAX, b2 = DBL_MAX;
   size_t bj = 0;
@@ -158,9 +168,10 @@ static void two_nearest(const double *x, const double *C, size_t k, size_t d,
 }
 
 /* One Hamerly assignment pass over a block plus the block's centre sums. */
-static void hm_block(void *vc, size_t b, size_t lo, size_t hi) {
+TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                             size_t d) {
   hm_ctx *c = vc;
-  size_t d = c->d, k = c->k, chg = 0;
+  size_t k = c->k, chg = 0;
   double *sum = c->bsum + b * k * d, *cnt = c->bcnt + b * k;
   memset(sum, 0, k * d * sizeof *sum);
   memset(cnt, 0, k * sizeof *cnt);
@@ -202,18 +213,27 @@ static void hm_block(void *vc, size_t b, size_t lo, size_t hi) {
   c->bchg[b] = chg;
 }
 
+static void hm_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(hm_block_d, ((hm_ctx *)vc)->d, vc, b, lo, hi)
+}
+
 /* Exact labels and inertia with the final centres. */
-static void final_block(void *vc, size_t b, size_t lo, size_t hi) {
+TSR__INLINE void final_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                             size_t d) {
   hm_ctx *c = vc;
   double s = 0;
   for (size_t i = lo; i < hi; i++) {
     size_t j1;
     double d1, d2;
-    two_nearest(c->X + i * c->d, c->C, c->k, c->d, &j1, &d1, &d2);
+    two_nearest(c->X + i * d, c->C, c->k, d, &j1, &d1, &d2);
     c->a[i] = (int)j1;
     s += d1;
   }
   c->binert[b] = s;
+}
+
+static void final_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(final_block_d, ((hm_ctx *)vc)->d, vc, b, lo, hi)
 }
 
 typedef struct km_work {

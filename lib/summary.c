@@ -193,18 +193,33 @@ void tsr_summary_free(tsr_summary *s) {
   tsr__free(s);
 }
 
-/* CSV text of an id: quoted when it holds a delimiter, quote or line end. */
-static void put_id(FILE *f, const char *id) {
-  if (strpbrk(id, ",\"\r\n")) {
-    fputc('"', f);
-    for (const char *p = id; *p; p++) {
-      if (*p == '"') fputc('"', f);
-      fputc(*p, f);
-    }
-    fputc('"', f);
-  } else {
-    fputs(id, f);
+/* Appends the CSV text of an id: quoted when it holds a delimiter, quote or
+ * line end. */
+static size_t put_id(char *o, const char *id) {
+  size_t n = 0;
+  int q = 0;
+  for (const char *p = id; *p; p++)
+    if (*p == ',' || *p == '"' || *p == '\r' || *p == '\n') q = 1;
+  if (!q) {
+    size_t k = strlen(id);
+    memcpy(o, id, k);
+    return k;
   }
+  o[n++] = '"';
+  for (const char *p = id; *p; p++) {
+    if (*p == '"') o[n++] = '"';
+    o[n++] = *p;
+  }
+  o[n++] = '"';
+  return n;
+}
+
+static size_t put_dbl(char *o, double v) {
+  char b[32];
+  tsr__fmt_double(v, b);
+  size_t k = strlen(b);
+  memcpy(o, b, k);
+  return k;
 }
 
 static void put_num(FILE *f, double v) {
@@ -220,25 +235,30 @@ tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extras, tsr_
     fputs("customer_id,frequency,recency,T,monetary_value", f);
   if (extras) fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds", f);
   fputc('\n', f);
+  /* one line: id (quoted: <= 2 * TSR_INGEST_MAX_ID + 2) + 8 numbers +
+   * counts and dates */
+  char line[2 * TSR_INGEST_MAX_ID + 512];
   for (size_t i = 0; i < s->n; i++) {
     const tsr_summary_row *r = &s->rows[i];
-    put_id(f, r->customer_id);
+    size_t o = put_id(line, r->customer_id);
     double v[7] = {r->frequency, r->recency, r->T, r->monetary_value, r->frequency_holdout,
                    r->monetary_value_holdout, r->duration_holdout};
     int nv = s->has_holdout ? 7 : 4;
     for (int k = 0; k < nv; k++) {
-      fputc(',', f);
-      put_num(f, v[k]);
+      line[o++] = ',';
+      o += put_dbl(line + o, v[k]);
     }
     if (extras) {
       char d1[11], d2[11];
-      fputc(',', f);
-      put_num(f, r->revenue);
-      fprintf(f, ",%lld,%lld,%s,%s,%lld", (long long)r->n_transactions, (long long)r->active_days,
-              tsr_day_format(r->first_day, d1), tsr_day_format(r->last_day, d2),
-              (long long)r->n_refunds);
+      line[o++] = ',';
+      o += put_dbl(line + o, r->revenue);
+      o += (size_t)snprintf(line + o, sizeof line - o, ",%lld,%lld,%s,%s,%lld",
+                            (long long)r->n_transactions, (long long)r->active_days,
+                            tsr_day_format(r->first_day, d1), tsr_day_format(r->last_day, d2),
+                            (long long)r->n_refunds);
     }
-    fputc('\n', f);
+    line[o++] = '\n';
+    fwrite(line, 1, o, f);
   }
   if (ferror(f)) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error");
   return TSR_OK;

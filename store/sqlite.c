@@ -15,6 +15,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -224,6 +225,7 @@ typedef struct sq {
   sqlite3 *db;
   char *path;
   sqlite3_stmt *st[S_COUNT];
+  sqlite3_stmt *cust_multi; /* multi-row customers INSERT, lazily built */
 } sq;
 
 /* TSR_ESTORE "store: <what>: <sqlite message>", read at once. */
@@ -426,6 +428,7 @@ static void sq_close(void *impl) {
   sq *q = impl;
   if (!q) return;
   for (int k = 0; k < S_COUNT; k++) sqlite3_finalize(q->st[k]);
+  sqlite3_finalize(q->cust_multi);
   if (q->db) {
     if (!sqlite3_get_autocommit(q->db))
       sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
@@ -1006,41 +1009,149 @@ static tsr_status need_run(sq *q, int64_t id, const char *what, tsr_error *err) 
   return TSR_OK;
 }
 
+static int cmp_customer_ptr(const void *a, const void *b) {
+  const tsr_customer *x = *(const tsr_customer *const *)a;
+  const tsr_customer *y = *(const tsr_customer *const *)b;
+  return strcmp(x->customer_id, y->customer_id);
+}
+
+/* The rows in key order: NULL when rows already are (then use rows as is),
+ * else a new array of pointers sorted by customer_id (strcmp order is the
+ * BINARY collation of the key). Appending in key order to the WITHOUT ROWID
+ * b-tree is 3-4x faster than inserting at random places. *oom on failure. */
+static const tsr_customer **sorted_rows(const tsr_customer *rows, size_t n, int *oom) {
+  *oom = 0;
+  size_t i = 1;
+  while (i < n && strcmp(rows[i - 1].customer_id, rows[i].customer_id) < 0) i++;
+  if (i >= n) return NULL;
+  const tsr_customer **p = tsr__malloc(n * sizeof *p);
+  if (!p) {
+    *oom = 1;
+    return NULL;
+  }
+  for (i = 0; i < n; i++) p[i] = &rows[i];
+  qsort(p, n, sizeof *p, cmp_customer_ptr);
+  return p;
+}
+
+/* Binds customer c to the 22 parameters starting at base+1 (run_id first). */
+static void bind_customer(sqlite3_stmt *s, int base, int64_t run_id,
+                          const tsr_customer *c) {
+  sqlite3_bind_int64(s, base + 1, run_id);
+  sqlite3_bind_text(s, base + 2, c->customer_id, -1, SQLITE_STATIC);
+  bind_dbl(s, base + 3, c->frequency);
+  bind_dbl(s, base + 4, c->recency);
+  bind_dbl(s, base + 5, c->T);
+  bind_dbl(s, base + 6, c->monetary_value);
+  bind_dbl(s, base + 7, c->revenue);
+  sqlite3_bind_int64(s, base + 8, c->n_transactions);
+  sqlite3_bind_int64(s, base + 9, c->first_purchase);
+  sqlite3_bind_int64(s, base + 10, c->last_purchase);
+  bind_i64_or_null(s, base + 11, c->r_score, 1);
+  bind_i64_or_null(s, base + 12, c->f_score, 1);
+  bind_i64_or_null(s, base + 13, c->m_score, 1);
+  bind_text(s, base + 14, c->rfm_cell);
+  bind_text(s, base + 15, c->segment);
+  bind_i64_or_null(s, base + 16, c->cluster, 0);
+  bind_dbl(s, base + 17, c->expected_purchases);
+  bind_dbl(s, base + 18, c->p_alive);
+  bind_dbl(s, base + 19, c->clv);
+  bind_dbl(s, base + 20, c->clv_lo);
+  bind_dbl(s, base + 21, c->clv_hi);
+  bind_text(s, base + 22, c->extra);
+}
+
+#define CUSTOMER_NCOLS 22
+#define CUSTOMER_MULTI 32 /* rows per multi-row INSERT (704 parameters) */
+
+/* The cached INSERT of CUSTOMER_MULTI rows (built from constant text). */
+static sqlite3_stmt *customer_multi_stmt(sq *q, tsr_error *err) {
+  if (q->cust_multi) return q->cust_multi;
+  const char *head = stmt_sql[S_CUSTOMER_ADD];
+  const char *values = strstr(head, " VALUES");
+  size_t hlen = (size_t)(values - head);
+  size_t cap = hlen + 16 + CUSTOMER_MULTI * (CUSTOMER_NCOLS * 2 + 4);
+  char *sql = tsr__malloc(cap);
+  if (!sql) {
+    tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: insert customers: out of memory");
+    return NULL;
+  }
+  size_t o = 0;
+  memcpy(sql, head, hlen);
+  o = hlen;
+  o += (size_t)snprintf(sql + o, cap - o, " VALUES ");
+  for (int r = 0; r < CUSTOMER_MULTI; r++) {
+    sql[o++] = r ? ',' : ' ';
+    sql[o++] = '(';
+    for (int c = 0; c < CUSTOMER_NCOLS; c++) {
+      if (c) sql[o++] = ',';
+      sql[o++] = '?';
+    }
+    sql[o++] = ')';
+  }
+  sql[o] = '\0';
+  if (sqlite3_prepare_v3(q->db, sql, (int)o, SQLITE_PREPARE_PERSISTENT, &q->cust_multi, NULL) != SQLITE_OK) {
+    sq_fail(q, "prepare", err);
+    q->cust_multi = NULL;
+  }
+  tsr__free(sql);
+  return q->cust_multi;
+}
+
+/* Inserts the rows in key order, CUSTOMER_MULTI per statement (fewer VM
+ * starts and resets per row), the tail one by one. */
 static tsr_status sq_customers_add(void *impl, int64_t run_id,
                                    const tsr_customer *rows, size_t n,
                                    tsr_error *err) {
   sq *q = impl;
   const char *what = "insert customers";
+  int oom;
+  const tsr_customer **order = sorted_rows(rows, n, &oom);
+  if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
+#define ROW(i) (order ? order[i] : &rows[i])
+  /* in key order a repeated id is a neighbour: name it before SQLite would */
+  for (size_t i = 1; order && i < n; i++) {
+    if (!strcmp(order[i - 1]->customer_id, order[i]->customer_id)) {
+      tsr_status st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, "customer_id",
+                                    "store: %s: run %lld: customer '%.80s' appears twice",
+                                    what, (long long)run_id, order[i]->customer_id);
+      tsr__free(order);
+      return st;
+    }
+  }
   int outer;
   tsr_status st = wr_begin(q, &outer, what, err);
-  if (st) return st;
+  if (st) {
+    tsr__free(order);
+    return st;
+  }
   st = need_run(q, run_id, what, err);
-  sqlite3_stmt *s = st ? NULL : sq_stmt(q, S_CUSTOMER_ADD, err);
-  if (!st && !s) st = TSR_ESTORE;
-  if (s) sqlite3_bind_int64(s, 1, run_id);
-  for (size_t i = 0; st == TSR_OK && i < n; i++) {
-    const tsr_customer *c = &rows[i];
-    sqlite3_bind_text(s, 2, c->customer_id, -1, SQLITE_STATIC);
-    bind_dbl(s, 3, c->frequency);
-    bind_dbl(s, 4, c->recency);
-    bind_dbl(s, 5, c->T);
-    bind_dbl(s, 6, c->monetary_value);
-    bind_dbl(s, 7, c->revenue);
-    sqlite3_bind_int64(s, 8, c->n_transactions);
-    sqlite3_bind_int64(s, 9, c->first_purchase);
-    sqlite3_bind_int64(s, 10, c->last_purchase);
-    bind_i64_or_null(s, 11, c->r_score, 1);
-    bind_i64_or_null(s, 12, c->f_score, 1);
-    bind_i64_or_null(s, 13, c->m_score, 1);
-    bind_text(s, 14, c->rfm_cell);
-    bind_text(s, 15, c->segment);
-    bind_i64_or_null(s, 16, c->cluster, 0);
-    bind_dbl(s, 17, c->expected_purchases);
-    bind_dbl(s, 18, c->p_alive);
-    bind_dbl(s, 19, c->clv);
-    bind_dbl(s, 20, c->clv_lo);
-    bind_dbl(s, 21, c->clv_hi);
-    bind_text(s, 22, c->extra);
+  size_t i = 0;
+  if (st == TSR_OK && n >= CUSTOMER_MULTI) {
+    sqlite3_stmt *m = customer_multi_stmt(q, err);
+    if (!m) st = TSR_ESTORE;
+    for (; st == TSR_OK && i + CUSTOMER_MULTI <= n; i += CUSTOMER_MULTI) {
+      for (int r = 0; r < CUSTOMER_MULTI; r++)
+        bind_customer(m, r * CUSTOMER_NCOLS, run_id, ROW(i + (size_t)r));
+      if (sqlite3_step(m) != SQLITE_DONE) {
+        if (sqlite3_extended_errcode(q->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
+          st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, "customer_id",
+                             "store: %s: run %lld: customers '%.80s'..'%.80s' "
+                             "overlap customers already stored",
+                             what, (long long)run_id, ROW(i)->customer_id,
+                             ROW(i + CUSTOMER_MULTI - 1)->customer_id);
+        else
+          st = sq_fail(q, what, err);
+      }
+      sqlite3_reset(m);
+    }
+    if (m) sqlite3_clear_bindings(m);
+  }
+  sqlite3_stmt *s = st || i == n ? NULL : sq_stmt(q, S_CUSTOMER_ADD, err);
+  if (!st && i < n && !s) st = TSR_ESTORE;
+  for (; st == TSR_OK && i < n; i++) {
+    const tsr_customer *c = ROW(i);
+    bind_customer(s, 0, run_id, c);
     if (sqlite3_step(s) != SQLITE_DONE) {
       if (sqlite3_extended_errcode(q->db) == SQLITE_CONSTRAINT_PRIMARYKEY)
         st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, "customer_id",
@@ -1051,6 +1162,7 @@ static tsr_status sq_customers_add(void *impl, int64_t run_id,
     }
     sqlite3_reset(s);
   }
+#undef ROW
   if (s) sqlite3_clear_bindings(s);
   if (st == TSR_OK) {
     sqlite3_stmt *u = sq_stmt(q, S_RUN_ADD_CUSTOMERS, err);
@@ -1062,6 +1174,7 @@ static tsr_status sq_customers_add(void *impl, int64_t run_id,
       st = sq_run(q, u, what, err);
     }
   }
+  tsr__free(order);
   return wr_end(q, outer, st, what, err);
 }
 
