@@ -43,7 +43,8 @@ int tsr_cmd_report(int argc, char **argv) {
   tsr_report_opts ro;
   tsr_report_opts_init(&ro);
   optind = 1;
-  while ((c = getopt_long(argc, argv, "o:h", longopts, NULL)) != -1) {
+  opterr = 0;
+  while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
     switch (c) {
     case 'h': return cli_help("report");
     case 'o': out = optarg; break;
@@ -62,7 +63,8 @@ int tsr_cmd_report(int argc, char **argv) {
       if (cli_parse_double("report", "--churn-threshold", optarg, 0.01, 0.99, &d)) return TSR_EXIT_USAGE;
       ro.churn_threshold = d;
       break;
-    default: return cli_usage("report", "unknown option");
+    case ':': return cli_usage("report", "option '%s' needs a value", argv[optind - 1]);
+    default: return cli_usage("report", "unknown option '%s'", argv[optind - 1]);
     }
   }
   if (optind >= argc) return cli_usage("report", "missing RUN (a run id or 'latest')");
