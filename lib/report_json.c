@@ -243,8 +243,11 @@ static tsr_status section_features(jb *b, json_t *root, const tsr__report_src *s
     push(b, labels, js(b, c[j].label));
   }
   double P[144], S[144];
-  if (tsr__report_corr(cols, k, s->n, 0, P) != TSR_OK || tsr__report_corr(cols, k, s->n, 1, S) != TSR_OK)
+  if (tsr__report_corr(cols, k, s->n, 0, P) != TSR_OK || tsr__report_corr(cols, k, s->n, 1, S) != TSR_OK) {
+    json_decref(names);
+    json_decref(labels);
     return TSR_ENOMEM;
+  }
   json_t *co = jobj(b);
   put(b, co, "features", names);
   put(b, co, "labels", labels);
@@ -529,6 +532,7 @@ static tsr_status section_model(jb *b, json_t *root, const tsr__report_src *s, t
   if (!E || !PA) {
     tsr__free(E);
     tsr__free(PA);
+    json_decref(o);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
   tsr__report_fr_matrix(m, nf, fstep, nr, max_T, s->horizon_periods, E, PA, err);
@@ -564,6 +568,7 @@ static tsr_status section_model(jb *b, json_t *root, const tsr__report_src *s, t
     put(b, o, "repeat_purchases", rh);
   } else if (e2.code == TSR_ENOMEM) {
     if (err) *err = e2;
+    json_decref(o);
     return TSR_ENOMEM;
   }
   put(b, root, "model", o);

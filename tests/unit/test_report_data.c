@@ -375,6 +375,110 @@ static void test_alloc_failures(void **state) {
   unlink(path);
 }
 
+
+/* A hand-made column view with a model, clusters and a ledger: the
+ * at-risk ranking, cluster sizes and every section under allocation
+ * failures. */
+static void fill_src(tsr__report_src *s, tsr_ledger *lg) {
+  assert_int_equal(tsr__report_src_alloc(s, 4, 0, NULL), TSR_OK);
+  static const char *ids[4] = {"a", "b", "c", "d"};
+  static const char *segs[4] = {"x", "y", "x", "y"};
+  static int cl[4] = {0, 1, 0, -1};
+  double f[4] = {0, 3, 1, 5}, rec[4] = {0, 20, 5, 30}, T[4] = {40, 40, 30, 35};
+  double mon[4] = {0, 20, 10, 50}, rev[4] = {10, 100, 30, 400}, pa[4] = {1, 0.2, 0.4, 0.9};
+  s->cluster = tsr__malloc(4 * sizeof *s->cluster);
+  assert_non_null(s->cluster);
+  for (int i = 0; i < 4; i++) {
+    s->id[i] = ids[i];
+    s->segment[i] = segs[i];
+    s->cluster[i] = cl[i];
+    s->frequency[i] = f[i];
+    s->recency[i] = rec[i];
+    s->T[i] = T[i];
+    s->monetary[i] = mon[i];
+    s->revenue[i] = rev[i];
+    s->n_tx[i] = f[i] + 1;
+    s->active_days[i] = f[i] + 1;
+    s->first_day[i] = tsr_days_from_civil(2024, 1, 1 + (unsigned)i);
+    s->last_day[i] = tsr_days_from_civil(2024, 2, 1 + (unsigned)i);
+    s->r[i] = 1 + i;
+    s->f[i] = 2 + i;
+    s->m[i] = 1;
+    s->p_alive[i] = pa[i];
+    s->expected[i] = 2 * pa[i];
+  }
+  s->n_clusters = 2;
+  s->has_model = 1;
+  s->model = bgnbd();
+  s->period_days = 7;
+  s->horizon_periods = 10;
+  s->ledger = lg;
+  s->freq = TSR_FREQ_D;
+  s->end_day = tsr_days_from_civil(2024, 1, 12);
+  s->cal_end_day = TSR_DAY_NONE;
+}
+
+static void test_sections_by_hand(void **state) {
+  (void)state;
+  tsr_ledger *lg = ledger();
+  tsr__report_src s;
+  memset(&s, 0, sizeof s);
+  fill_src(&s, lg);
+  tsr_report_opts o;
+  tsr_report_opts_init(&o);
+  char *js = NULL;
+  assert_int_equal(tsr__report_json(&s, &o, &js, NULL), TSR_OK);
+  json_t *d = json_loads(js, 0, NULL);
+  assert_non_null(d);
+  /* at risk: P(alive) < 0.5 (b, c), by revenue x (1 - P(alive)): b 80, c 18 */
+  json_t *ar = json_object_get(d, "at_risk");
+  assert_int_equal(json_array_size(ar), 2);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(ar, 0), "customer_id")), "b");
+  assert_near(num(json_array_get(ar, 0), "revenue_at_risk"), 80, 1e-12);
+  assert_near(num(json_array_get(ar, 1), "revenue_at_risk"), 18, 1e-12);
+  /* top by revenue without a spend model: d, b, c, a */
+  json_t *top = json_object_get(d, "top_customers");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(top, 0), "customer_id")), "d");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(top, 3), "customer_id")), "a");
+  /* churn per segment: x = {a 1.0, c 0.4} -> 1/2; y = {b 0.2, d 0.9} -> 1/2 */
+  json_t *sg = json_array_get(json_object_get(d, "segments"), 0);
+  assert_string_equal(json_string_value(json_object_get(sg, "segment")), "x");
+  assert_near(num(sg, "churn_rate"), 0.5, 0);
+  assert_near(num(sg, "revenue"), 40, 0);
+  assert_near(num(json_object_get(d, "kpis"), "churn_rate"), 0.5, 0);
+  /* clusters: 0 = {a, c}, 1 = {b}, noise = {d}; mean revenue of cluster 0 = 20 */
+  json_t *cs = json_object_get(json_object_get(d, "clusters"), "clusters");
+  assert_int_equal(json_array_size(cs), 3);
+  assert_near(num(json_array_get(cs, 0), "size"), 2, 0);
+  assert_near(json_number_value(json_array_get(json_object_get(json_array_get(cs, 0), "mean"), 4)), 20, 0);
+  assert_near(num(json_array_get(cs, 2), "id"), -1, 0);
+  /* leavers: last purchase in 2024-02 of b and c */
+  json_t *lv = json_object_get(json_object_get(d, "monthly"), "leavers");
+  assert_near(json_number_value(json_array_get(lv, 1)), 2, 0);
+  /* tracking: 3 repeat purchases of A and B by Jan 12 */
+  json_t *tr = json_object_get(d, "tracking");
+  json_t *ac = json_object_get(tr, "actual_cumulative");
+  assert_near(json_number_value(json_array_get(ac, json_array_size(ac) - 1)), 3, 0);
+  json_decref(d);
+  free(js);
+  /* every allocation failing in turn */
+  int ok = 0;
+  for (long k = 0; k < 400 && !ok; k++) {
+    tsr__alloc_fail_after(k);
+    tsr_status st = tsr__report_json(&s, &o, &js, NULL);
+    tsr__alloc_fail_after(-1);
+    if (st == TSR_OK) {
+      ok = 1;
+      free(js);
+    } else {
+      assert_int_equal(st, TSR_ENOMEM);
+    }
+  }
+  assert_true(ok);
+  tsr__report_src_release(&s);
+  tsr_ledger_free(lg);
+}
+
 static void test_assets(void **state) {
   (void)state;
   size_t n = 0;
@@ -395,7 +499,8 @@ int main(void) {
       cmocka_unit_test(test_pareto),            cmocka_unit_test(test_repeat_hist),
       cmocka_unit_test(test_fr_matrix),         cmocka_unit_test(test_tracking),
       cmocka_unit_test(test_kpis_json),         cmocka_unit_test(test_opts_checked),
-      cmocka_unit_test(test_alloc_failures),    cmocka_unit_test(test_assets),
+      cmocka_unit_test(test_alloc_failures),    cmocka_unit_test(test_sections_by_hand),
+      cmocka_unit_test(test_assets),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
