@@ -138,8 +138,8 @@ static size_t seg_index(const char **names, size_t *nn, size_t cap, const char *
 
 #define MAX_SEGMENTS 64
 
-static void section_kpis(jb *b, json_t *root, const tsr__report_src *s, const tsr_report_opts *o,
-                         double top20) {
+static tsr_status section_kpis(jb *b, json_t *root, const tsr__report_src *s,
+                               const tsr_report_opts *o, double top20) {
   kacc all = {0};
   all.first = INT64_MAX;
   all.last = INT64_MIN;
@@ -172,9 +172,22 @@ static void section_kpis(jb *b, json_t *root, const tsr__report_src *s, const ts
     json_decref(rk);
   }
   put(b, root, "kpis", k);
+  /* revenue share of the top 20 % within each segment: revenues grouped
+   * by segment (counting sort), then the Pareto share of each group */
+  double *rv = tsr__malloc((s->n ? s->n : 1) * sizeof *rv);
+  size_t off[MAX_SEGMENTS + 1] = {0}, fill[MAX_SEGMENTS] = {0};
+  if (!rv) return TSR_ENOMEM;
+  for (size_t j = 0; j < nn; j++) off[j + 1] = off[j] + (size_t)seg[j].customers;
+  for (size_t i = 0; i < s->n; i++) {
+    size_t j = seg_index(names, &nn, MAX_SEGMENTS, s->segment[i]);
+    if (j < MAX_SEGMENTS) rv[off[j] + fill[j]++] = s->revenue[i];
+  }
   json_t *arr = jarr(b);
   for (size_t j = 0; j < nn; j++) {
     json_t *so = kacc_json(b, &seg[j], s, all.revenue);
+    double one, t20 = NAN;
+    if (tsr__report_pareto(rv + off[j], (size_t)seg[j].customers, 1, &one, &t20) != TSR_OK) b->oom = 1;
+    put(b, so, "top20_revenue_share", jr(b, seg[j].customers ? t20 : NAN));
     put(b, so, "segment", js(b, names[j]));
     put(b, so, "share", jr(b, s->n ? (double)seg[j].customers / (double)s->n : NAN));
     double c = (double)seg[j].customers;
@@ -184,6 +197,8 @@ static void section_kpis(jb *b, json_t *root, const tsr__report_src *s, const ts
     push(b, arr, so);
   }
   put(b, root, "segments", arr);
+  tsr__free(rv);
+  return TSR_OK;
 }
 
 /* ------------------------------------------------------------ distributions */
@@ -835,7 +850,9 @@ tsr_status tsr__report_json(const tsr__report_src *s, const tsr_report_opts *opt
     put(&b, p, "revenue_share", darr(&b, pts, PARETO_POINTS));
     put(&b, p, "top20_share", jr(&b, top20));
     put(&b, root, "pareto", p);
-    section_kpis(&b, root, s, &o, top20);
+    st = section_kpis(&b, root, s, &o, top20);
+  }
+  if (st == TSR_OK) {
     st = section_features(&b, root, s, &o);
   }
   if (st == TSR_OK) section_rfm(&b, root, s);

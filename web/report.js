@@ -324,6 +324,7 @@
       { key: "churn_rate", label: "churn rate", num: 1, fmt: fmtPct },
       { key: "clv_mean", label: "mean CLV", num: 1, fmt: fmtMoney },
       { key: "clv_total", label: "total CLV", num: 1, fmt: fmtMoney },
+      { key: "top20_revenue_share", label: "top-20% rev. share", num: 1, fmt: fmtPct },
       { key: "first_purchase", label: "first join" },
       { key: "last_purchase", label: "last activity" }
     ], segs, true, function (r, c) { return { "data-segment": r.segment, "data-col": c.key }; });

@@ -445,6 +445,8 @@ static void test_sections_by_hand(void **state) {
   assert_string_equal(json_string_value(json_object_get(sg, "segment")), "x");
   assert_near(num(sg, "churn_rate"), 0.5, 0);
   assert_near(num(sg, "revenue"), 40, 0);
+  /* top 20 % of segment x = ceil(2 / 5) = 1 customer: c, 30 of 40 */
+  assert_near(num(sg, "top20_revenue_share"), 0.75, 1e-12);
   assert_near(num(json_object_get(d, "kpis"), "churn_rate"), 0.5, 0);
   /* clusters: 0 = {a, c}, 1 = {b}, noise = {d}; mean revenue of cluster 0 = 20 */
   json_t *cs = json_object_get(json_object_get(d, "clusters"), "clusters");
