@@ -96,6 +96,7 @@
     if (caption) fig.appendChild(el("p", { class: "tsr-caption", text: caption }));
     grid.appendChild(fig);
     if (!global.Chart) {
+      box.className += " tsr-nochart";
       box.appendChild(el("p", { class: "tsr-notice", text: "Chart unavailable: this tessera was built without its chart library (npm was missing at build time)." }));
       return null;
     }
