@@ -16,7 +16,8 @@
 
 #include "srv.h"
 
-#define RL_MAX_FAILS 5
+#define RL_MAX_FAILS 5     /* per user name */
+#define RL_MAX_FAILS_IP 20 /* per client address */
 #define RL_WINDOW_MS (5LL * 60 * 1000)
 #define MAX_CONCURRENT_LOGINS 2
 
@@ -142,14 +143,14 @@ static uint64_t rl_key(const char *kind, const char *v) {
   return h | 1;
 }
 
-/* 1 when key is locked out now. */
-static int rl_locked(srv *S, uint64_t key, int64_t now) {
+/* 1 when key is locked out now (max failures in the window). */
+static int rl_locked(srv *S, uint64_t key, int64_t now, int max) {
   int locked = 0;
   pthread_mutex_lock(&S->rl_mu);
   for (size_t i = 0; i < 512; i++) {
     if (S->rl[i].key == key) {
       if (now - S->rl[i].window_ms > RL_WINDOW_MS) S->rl[i].key = 0;
-      else locked = S->rl[i].fails >= RL_MAX_FAILS;
+      else locked = S->rl[i].fails >= max;
       break;
     }
   }
@@ -210,7 +211,7 @@ int auth_login(req *r, const char *name, const char *pw, tsr_web_user **user, ch
   char ip[64];
   client_ip(r, ip, sizeof ip);
   uint64_t kip = rl_key("ip:", ip), kuser = rl_key("user:", name);
-  if (rl_locked(S, kip, now) || rl_locked(S, kuser, now)) {
+  if (rl_locked(S, kip, now, RL_MAX_FAILS_IP) || rl_locked(S, kuser, now, RL_MAX_FAILS)) {
     atomic_fetch_add(&S->m_login_fail, 1);
     snprintf(msg, cap, "too many failed logins; wait 5 minutes and try again");
     return 429;
