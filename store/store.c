@@ -44,10 +44,8 @@ tsr_status tsr_store_open(const char *url, unsigned flags, tsr_store **out,
   const tsr_store_methods *m = NULL;
   const char *target = url;
   if (has_prefix(url, "postgresql://") || has_prefix(url, "postgres://")) {
-    /* The URL may hold a password: never echo it. */
-    return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL,
-                         "store: postgresql URLs are not supported yet; use a "
-                         "SQLite database file (--db FILE)");
+    /* libpq parses the URL; messages never echo its password */
+    m = &tsr__store_pg_methods;
   } else if (has_prefix(url, "sqlite:")) {
     m = &tsr__store_sqlite_methods;
     target = url + strlen("sqlite:");

@@ -120,6 +120,8 @@ typedef struct tsr_store_methods {
 
 /* The SQLite back end (store/sqlite.c). */
 extern const tsr_store_methods tsr__store_sqlite_methods;
+/* The PostgreSQL back end (store/postgres.c). */
+extern const tsr_store_methods tsr__store_pg_methods;
 
 /* The back-end handle of s (and its method table in *m, may be NULL), for
  * the web tables (store/sqlite_web.c). */
