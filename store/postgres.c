@@ -257,6 +257,7 @@ static const pg_migration pg_migrations[] = {
   X(MODEL_KIND, "SELECT kind FROM models WHERE id = $1")                       \
   X(MODEL_DEMOTE, "UPDATE models SET promoted = 0 WHERE kind = $1 AND promoted = 1") \
   X(MODEL_PROMOTE, "UPDATE models SET promoted = 1 WHERE id = $1")             \
+  X(MODEL_SET_STATS, "UPDATE models SET fit_stats = $2 WHERE id = $1")         \
   X(DATASET_DELETE, "DELETE FROM datasets WHERE id = $1")                      \
   X(RUN_DELETE, "DELETE FROM runs WHERE id = $1")
 
@@ -1601,6 +1602,17 @@ static tsr_status pg_model_promote(void *impl, int64_t id, tsr_error *err) {
   return wr_end(q, outer, st, what, err);
 }
 
+static tsr_status pg_model_set_stats(void *impl, int64_t id, const char *fit_stats,
+                                     tsr_error *err) {
+  pparams p = {.n = 0};
+  p_i64(&p, id);
+  p_text(&p, fit_stats);
+  int64_t n = 0;
+  tsr_status st = pg_write_k(impl, P_MODEL_SET_STATS, &p, "update model", NULL, &n, NULL, err);
+  if (st == TSR_OK && n == 0) return TSR_ENOTFOUND;
+  return st;
+}
+
 #define MODEL_COLS \
   "id, run_id, kind, version, params, fit_stats, created_at, promoted"
 
@@ -1707,5 +1719,6 @@ const tsr_store_methods tsr__store_pg_methods = {
     .models_list = pg_models_list,
     .dataset_delete = pg_dataset_delete,
     .run_delete = pg_run_delete,
+    .model_set_stats = pg_model_set_stats,
 };
 

@@ -35,6 +35,21 @@ static int has_prefix(const char *s, const char *p) {
   return strncmp(s, p, strlen(p)) == 0;
 }
 
+char *tsr_store_data_dir(const char *url, const char *data_dir, char *buf, size_t cap) {
+  if (!buf || !cap) return buf;
+  if (data_dir && *data_dir) {
+    snprintf(buf, cap, "%s", data_dir);
+  } else if (!url || has_prefix(url, "postgresql://") || has_prefix(url, "postgres://")) {
+    snprintf(buf, cap, "tessera-data");
+  } else {
+    const char *p = url;
+    if (has_prefix(p, "sqlite:")) p += strlen("sqlite:");
+    if (has_prefix(p, "//")) p += 2;
+    snprintf(buf, cap, "%s.files", p);
+  }
+  return buf;
+}
+
 tsr_status tsr_store_open(const char *url, unsigned flags, tsr_store **out,
                           tsr_error *err) {
   if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "store: open: out is NULL");
@@ -699,6 +714,19 @@ tsr_status tsr_store_model_add(tsr_store *s, const tsr_model *m, int64_t *id,
     if (version) *version = nver;
   }
   return st;
+}
+
+tsr_status tsr_store_model_set_stats(tsr_store *s, int64_t id, const char *fit_stats,
+                                     tsr_error *err) {
+  CHECK_STORE(s, "update model");
+  tsr_status st = need_id("update model", id, err);
+  if (st) return st;
+  if ((st = check_json("update model", "fit_stats", fit_stats, err))) return st;
+  if (s->m->version < 2 || !s->m->model_set_stats)
+    return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL,
+                         "store: update model: not supported by the %s back end", s->m->name);
+  st = s->m->model_set_stats(s->impl, id, fit_stats, err);
+  return not_found(st, err, "model %lld", (long long)id);
 }
 
 tsr_status tsr_store_model_promote(tsr_store *s, int64_t id, tsr_error *err) {

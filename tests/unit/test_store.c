@@ -1184,7 +1184,7 @@ static void test_transactions(void **state) {
 typedef struct reader_arg {
   char path[600];
   atomic_int stop; /* set by the main thread */
-  int reads;
+  atomic_int reads;
   int errors;
   char last_err[512];
 } reader_arg;
@@ -1265,6 +1265,8 @@ static void test_concurrent_reader(void **state) {
     OK(tsr_store_event_add(w, &e, NULL, &err));
     OK(tsr_store_run_finish(w, rid, TSR_RUN_DONE, NULL, NULL, NULL, &err));
   }
+  /* on a loaded machine the writer may finish first: let the reader read */
+  for (int w = 0; w < 10000 && atomic_load(&ra.reads) == 0 && !ra.errors; w++) usleep(1000);
   atomic_store(&ra.stop, 1);
   pthread_join(th, NULL);
   if (ra.errors) fail_msg("reader failed: %s", ra.last_err);
