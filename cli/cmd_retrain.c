@@ -14,7 +14,7 @@
 #include "tessera/datetime.h"
 #include "tessera/retrain.h"
 
-enum { OPT_DB = 256, OPT_SINCE, OPT_DATASETS, OPT_FORCE, OPT_CAL_END, OPT_MODEL, OPT_CLUSTER,
+enum { OPT_DB = 256, OPT_ID_COL, OPT_SINCE, OPT_DATASETS, OPT_FORCE, OPT_CAL_END, OPT_MODEL, OPT_CLUSTER,
        OPT_SEED, OPT_FORMAT };
 
 /* Parses YYYY-MM-DD (or any ISO date) into a day number. */
@@ -52,6 +52,7 @@ int tsr_cmd_retrain(int argc, char **argv) {
       {"model", required_argument, NULL, OPT_MODEL},
       {"cluster", required_argument, NULL, OPT_CLUSTER},
       {"seed", required_argument, NULL, OPT_SEED},
+      {"id-col", required_argument, NULL, OPT_ID_COL},
       {"format", required_argument, NULL, OPT_FORMAT},
       {"quiet", no_argument, NULL, 'q'},
       {NULL, 0, NULL, 0}};
@@ -90,6 +91,7 @@ int tsr_cmd_retrain(int argc, char **argv) {
         break;
       }
       case OPT_FORCE: o.force = 1; break;
+      case OPT_ID_COL: o.id_col = optarg; break;
       case OPT_CAL_END:
         if (parse_day("--calibration-end", optarg, &o.cal_end_day)) return TSR_EXIT_USAGE;
         break;
@@ -141,8 +143,8 @@ int tsr_cmd_retrain(int argc, char **argv) {
     free(txt);
   } else if (!quiet) {
     char d1[11], d2[11];
-    printf("tessera retrain: run %lld, %zu customers from %zu dataset(s)\n", (long long)r.run_id,
-           r.customers, r.n_datasets);
+    printf("tessera retrain: run %lld, %zu customers from %zu dataset(s), %lld repeated rows dropped\n",
+           (long long)r.run_id, r.customers, r.n_datasets, (long long)r.duplicates_dropped);
     printf("  %s v%lld (model %lld) %s: %s\n", o.model, (long long)r.model_version,
            (long long)r.model_id, r.promoted ? "PROMOTED" : "not promoted", r.reason);
     if (r.old_model_id)

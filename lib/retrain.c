@@ -391,6 +391,14 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
       if (json_is_string(v) && *json_string_value(v)) *dst[k] = json_string_value(v);
     }
   }
+  if (o->id_col && *o->id_col) ao.ingest.id_col = o->id_col;
+  if (!ao.ingest.id_col && nuse > 1) {
+    /* no transaction id: overlapping uploads repeat identical rows */
+    ao.ingest.dedupe = TSR_DEDUPE_EXACT;
+    rt_event(o, 1, "retrain",
+             "no transaction id column: rows identical across the %zu datasets are dropped "
+             "(--dedupe exact)", nuse);
+  }
   ao.inputs = (const char *const *)inputs;
   ao.n_inputs = ninputs;
   ao.model = mname;
@@ -417,6 +425,8 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
   if (st == TSR_OK) {
     out->run_id = full->run_id;
     out->customers = full->summary->n;
+    out->duplicates_dropped = full->ingest.duplicate_ids +
+                              (ao.ingest.dedupe == TSR_DEDUPE_EXACT ? full->ingest.identical_rows : 0);
     out->end_day = full->summary->end_day;
     run_models rm = {0, 0, 0, mname, full->clusters ? cname : NULL};
     st = tsr_store_models_list(s, full->run_id, NULL, collect_models, &rm, err);
@@ -555,6 +565,7 @@ tsr_status tsr_retrain_result_json(const tsr_retrain_result *r, char **out, tsr_
   json_object_set_new(j, "run_id", json_integer(r->run_id));
   json_object_set_new(j, "datasets", ds);
   json_object_set_new(j, "customers", json_integer((json_int_t)r->customers));
+  json_object_set_new(j, "duplicates_dropped", json_integer((json_int_t)r->duplicates_dropped));
   json_object_set_new(j, "calibration_end", json_string(tsr_day_format(r->cal_end_day, d1)));
   json_object_set_new(j, "end", json_string(tsr_day_format(r->end_day, d2)));
   json_object_set_new(j, "model_id", json_integer(r->model_id));

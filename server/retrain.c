@@ -1,6 +1,6 @@
 /*
  * retrain.c - the admin action "retrain" of the web application:
- *   POST /api/v1/retrain   {"force":bool, "since":"YYYY-MM-DD",
+ *   POST /api/v1/retrain   {"force":bool, "since":"YYYY-MM-DD", "id_col":"order_id",
  *                           "datasets":[ids], "calibration_end":"YYYY-MM-DD"}
  *                          (all optional; JSON or form fields) -> 200 with the
  *                          evaluation of tsr_retrain_result_json
@@ -63,6 +63,11 @@ static int do_retrain(req *r, tsr_store *st, tsr_retrain_result *res, int *http,
     int64_t d;
     if (day_of(v, &d)) bad = snprintf(msg, cap, "since: expected a date (YYYY-MM-DD), got '%.40s'", v);
     else o.since_ms = d * 86400000LL;
+  }
+  char idcol[128] = "";
+  if ((v = arg_text(r, b, "id_col")) && *v) {
+    snprintf(idcol, sizeof idcol, "%s", v);
+    o.id_col = idcol;
   }
   if (!bad && (v = arg_text(r, b, "calibration_end")) && *v) {
     if (day_of(v, &o.cal_end_day))

@@ -46,6 +46,10 @@ typedef struct tsr_retrain_opts {
   const char *model;           /* "bgnbd" (default), "mbgnbd", "pnbd" */
   const char *cluster;         /* "kmeans" (default), "gmm", "none" */
   uint64_t seed;
+  const char *id_col;          /* transaction id column; NULL = the one
+                                * recorded with the first dataset. Without
+                                * any, several datasets are de-duplicated by
+                                * identical rows (--dedupe exact) */
   /* Event lines (level 0 info, 1 warn, 2 error); may be NULL. */
   void (*on_event)(void *ud, int level, const char *step, const char *msg);
   void *ud;
@@ -58,6 +62,7 @@ typedef struct tsr_retrain_result {
   size_t n_datasets;
   int64_t dataset_ids[TSR_RETRAIN_MAX_DATASETS];
   size_t customers;
+  int64_t duplicates_dropped;    /* rows dropped as repeated across uploads */
   int64_t cal_end_day, end_day;  /* holdout window (cal_end_day, end_day] */
   int64_t model_id, model_version; /* new BTYD model */
   int64_t spend_id, cluster_id;  /* new spend / cluster models (0 = none) */
