@@ -1015,6 +1015,15 @@ static void test_models_roundtrip(void **state) {
   OK(tsr_store_models_list(s, 0, "gg", collect_model, &c, &err));
   assert_int_equal(c.n, 1);
 
+  /* fit_stats replaced (retrain adds its evaluation) */
+  OK(tsr_store_model_set_stats(s, id2, "{\"ll\":-1,\"evaluation\":{\"promoted\":true}}", &err));
+  OK(tsr_store_model_get(s, id2, &g, &err));
+  assert_string_equal(g->fit_stats, "{\"ll\":-1,\"evaluation\":{\"promoted\":true}}");
+  tsr_store_free(g);
+  assert_int_equal(tsr_store_model_set_stats(s, 999, "{}", &err), TSR_ENOTFOUND);
+  assert_string_equal(err.msg, "model 999: not found");
+  assert_int_equal(tsr_store_model_set_stats(s, id2, "{", &err), TSR_EINVAL);
+
   m.version = 2;
   assert_int_equal(tsr_store_model_add(s, &m, NULL, NULL, &err), TSR_EEXIST);
   assert_int_equal(tsr_store_model_promote(s, 999, &err), TSR_ENOTFOUND);
