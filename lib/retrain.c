@@ -318,13 +318,13 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
     ds_list_release(&dl);
     return st;
   }
-  qsort(dl.v, dl.n, sizeof *dl.v, cmp_ds_id);
+  if (dl.n) qsort(dl.v, dl.n, sizeof *dl.v, cmp_ds_id);
   ds_item *use[TSR_RETRAIN_MAX_DATASETS];
   size_t nuse = 0;
   if (o->dataset_ids && o->n_dataset_ids) {
     for (size_t k = 0; k < o->n_dataset_ids && st == TSR_OK; k++) {
       ds_item key = {o->dataset_ids[k], 0, NULL, NULL};
-      ds_item *d = bsearch(&key, dl.v, dl.n, sizeof *dl.v, cmp_ds_id);
+      ds_item *d = dl.n ? bsearch(&key, dl.v, dl.n, sizeof *dl.v, cmp_ds_id) : NULL;
       if (!d)
         st = tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "dataset %lld: not found",
                            (long long)o->dataset_ids[k]);
@@ -640,8 +640,8 @@ tsr_status tsr_segment_migration(tsr_store *s, int64_t run_a, int64_t run_b, int
   int64_t *counts = NULL;
   size_t K = TSR__ARRAY_LEN(names.v);
   if (st == TSR_OK) {
-    qsort(a.v, a.n, sizeof *a.v, cmp_old_id);
-    qsort(b.v, b.n, sizeof *b.v, cmp_old_id);
+    if (a.n) qsort(a.v, a.n, sizeof *a.v, cmp_old_id);
+    if (b.n) qsort(b.v, b.n, sizeof *b.v, cmp_old_id);
     counts = tsr__calloc(K * K, sizeof *counts);
     if (!counts) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
