@@ -90,6 +90,8 @@ static void print_summary(const tsr_analyze_result *r, const char *out_dir, cons
   fprintf(f, "\n  results: %s/customers.csv, %s/segments.csv", out_dir, out_dir);
   if (r->clusters) fprintf(f, ", %s/clusters.csv", out_dir);
   fputc('\n', f);
+  char shown[1024];
+  if (db) db = tsr_store_url_display(db, shown, sizeof shown);
   if (db) fprintf(f, "  stored as run %lld in %s (see 'tessera runs', 'tessera log %lld')\n",
                   (long long)r->run_id, db, (long long)r->run_id);
   fprintf(f, "  done in %.2f s\n", r->seconds);

@@ -531,23 +531,11 @@ static tsr_status pg_query(pg *q, const char *sql, const pparams *p,
 
 /* ================================================================ open, migrate */
 
-/* The URL without its password (user:pw@ -> user@), for messages. */
+/* The URL without its password, for messages. */
 static char *redact_url(const char *url) {
-  char *out = tsr__strdup(url);
-  if (!out) return NULL;
-  char *s = strstr(out, "://");
-  if (!s) return out;
-  s += 3;
-  char *at = strchr(s, '@'), *slash = strchr(s, '/');
-  if (!at || (slash && slash < at)) return out;
-  char *colon = memchr(s, ':', (size_t)(at - s));
-  if (colon) memmove(colon, at, strlen(at) + 1);
-  /* password=... in the query string */
-  char *pw = strstr(out, "password=");
-  if (pw) {
-    char *end = strchr(pw, '&');
-    memmove(pw + 9, end ? end : pw + strlen(pw), strlen(end ? end : pw + strlen(pw)) + 1);
-  }
+  size_t cap = strlen(url) + 1;
+  char *out = tsr__malloc(cap);
+  if (out) tsr_store_url_display(url, out, cap);
   return out;
 }
 

@@ -35,6 +35,28 @@ static int has_prefix(const char *s, const char *p) {
   return strncmp(s, p, strlen(p)) == 0;
 }
 
+char *tsr_store_url_display(const char *url, char *buf, size_t cap) {
+  if (!buf || !cap) return buf;
+  snprintf(buf, cap, "%s", url ? url : "");
+  char *s = strstr(buf, "://");
+  if (!s) return buf;
+  s += 3;
+  char *at = strchr(s, '@'), *slash = strchr(s, '/');
+  if (at && (!slash || at < slash)) {
+    char *colon = memchr(s, ':', (size_t)(at - s));
+    if (colon) memmove(colon, at, strlen(at) + 1);
+  }
+  char *pw = strstr(buf, "password=");
+  if (pw) {
+    char *end = strchr(pw, '&');
+    if (end)
+      memmove(pw + 9, end, strlen(end) + 1);
+    else
+      pw[9] = '\0';
+  }
+  return buf;
+}
+
 char *tsr_store_data_dir(const char *url, const char *data_dir, char *buf, size_t cap) {
   if (!buf || !cap) return buf;
   if (data_dir && *data_dir) {

@@ -80,6 +80,10 @@ TSR_API const char *tsr_store_default_url(const char *db_opt);
 TSR_API char *tsr_store_data_dir(const char *url, const char *data_dir, char *buf,
                                  size_t cap);
 
+/* url for display: a password in it ("user:pw@", "password=...") is left
+ * out. Written to buf (truncated to cap); returns buf. */
+TSR_API char *tsr_store_url_display(const char *url, char *buf, size_t cap);
+
 /* Opens the store at url:
  *   "PATH" or "sqlite:PATH"   SQLite database file
  *   "postgresql://..." or "postgres://..."  PostgreSQL (libpq connection

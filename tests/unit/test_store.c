@@ -164,6 +164,16 @@ static void test_default_url(void **state) {
   assert_string_equal(tsr_store_default_url(NULL), "/x/env.db");
   assert_string_equal(tsr_store_default_url("opt.db"), "opt.db");
   unsetenv("TESSERA_DB");
+  char b[128];
+  assert_string_equal(tsr_store_url_display("postgresql://u:pw@h:5432/db", b, sizeof b), "postgresql://u@h:5432/db");
+  assert_string_equal(tsr_store_url_display("postgresql:///db?password=pw&host=/tmp", b, sizeof b),
+                      "postgresql:///db?password=&host=/tmp");
+  assert_string_equal(tsr_store_url_display("postgresql://h/db?password=pw", b, sizeof b), "postgresql://h/db?password=");
+  assert_string_equal(tsr_store_url_display("a/b.db", b, sizeof b), "a/b.db");
+  assert_string_equal(tsr_store_data_dir("x/t.db", NULL, b, sizeof b), "x/t.db.files");
+  assert_string_equal(tsr_store_data_dir("sqlite:t.db", NULL, b, sizeof b), "t.db.files");
+  assert_string_equal(tsr_store_data_dir("postgresql://h/db", NULL, b, sizeof b), "tessera-data");
+  assert_string_equal(tsr_store_data_dir("postgresql://h/db", "/srv/d", b, sizeof b), "/srv/d");
 }
 
 /* PostgreSQL: connection failures are TSR_ESTORE with libpq's message and
