@@ -538,6 +538,9 @@
         options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: axis("milliseconds", { beginAtZero: true }), y: axis("step") } }
       });
     }
+    if (m.events && m.events.length)
+      table(grid, "Event log", [{ key: "ts", label: "time" }, { key: "level", label: "level" }, { key: "step", label: "step" },
+        { key: "message", label: "message" }, { key: "duration_ms", label: "ms", num: 1, fmt: function (v) { return isNum(v) ? fmtInt(v) : ""; } }], m.events, true);
     if (m.rejects && m.rejects.length)
       table(grid, "First rejected rows", [{ key: "line", label: "line", num: 1 }, { key: "column", label: "column", num: 1 },
         { key: "field", label: "field" }, { key: "reason", label: "reason" }], m.rejects, true);
