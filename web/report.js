@@ -360,7 +360,7 @@
       chart(grid, "Frequency vs monetary value (repeat customers)",
         "Gamma-Gamma independence check: Pearson r = " + fmtNum(fm.pearson) + ", Spearman ρ = " + fmtNum(fm.spearman) + " over " + fmtInt(fm.repeat_customers) +
         " repeat customers — " + (ok ? "weak, the spend model's assumption holds." : "not weak: the spend model's independence assumption is doubtful.") +
-        (fm.sample_step > 1 ? " Every " + fm.sample_step + "th customer shown." : ""), {
+        (fm.sample_step > 1 ? " One customer in " + fm.sample_step + " shown." : ""), {
           type: "scatter",
           data: { datasets: [{ label: "customer", data: fm.points.map(function (p) { return { x: p[0], y: p[1] }; }), backgroundColor: "rgba(0,114,178,0.35)", pointRadius: 2 }] },
           options: { plugins: { legend: { display: false }, tooltip: { callbacks: { label: function (c) { return "frequency " + c.parsed.x + ", monetary " + fmtMoney(c.parsed.y); } } } },
@@ -403,7 +403,7 @@
       var by = {};
       pr.points.forEach(function (p) { (by[p[2]] = by[p[2]] || []).push({ x: p[0], y: p[1] }); });
       chart(grid, "2-D projection (principal components)", "Standardised log(1 + x) of frequency, recency, T, monetary value and revenue; the two axes explain " +
-        fmtPct(pr.explained) + " of the variance." + (pr.sample_step > 1 ? " Every " + pr.sample_step + "th customer shown." : ""), {
+        fmtPct(pr.explained) + " of the variance." + (pr.sample_step > 1 ? " One customer in " + pr.sample_step + " shown." : ""), {
           type: "scatter",
           data: { datasets: Object.keys(by).map(function (k) {
             var i = Number(k), x = c.clusters.filter(function (q) { return q.id === i; })[0];
