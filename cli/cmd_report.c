@@ -108,6 +108,11 @@ int tsr_cmd_report(int argc, char **argv) {
   free(data);
   tsr_store_close(store);
   if (st == TSR_EIO && !err.msg[0]) return TSR_EXIT_FAIL;
+  if (st == TSR_EINVAL) {
+    /* not a finished analyze run: the operation failed, the command line was fine */
+    cli_fail(st, &err);
+    return TSR_EXIT_FAIL;
+  }
   if (st != TSR_OK) return cli_fail(st, &err);
   return TSR_EXIT_OK;
 }

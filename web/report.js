@@ -561,12 +561,13 @@
     }
     [renderHeader, renderKpis, renderSegments, renderFeatures, renderRfm, renderClusters, renderModels, renderCustomers, renderRun]
       .forEach(function (f) { f(root, data); });
+    var mine = charts; /* this render's charts (render may be called again) */
     if (global.addEventListener) {
-      global.addEventListener("beforeprint", function () { charts.forEach(function (c) { c.resize(); }); });
-      global.addEventListener("afterprint", function () { charts.forEach(function (c) { c.resize(); }); });
+      global.addEventListener("beforeprint", function () { mine.forEach(function (c) { c.resize(); }); });
+      global.addEventListener("afterprint", function () { mine.forEach(function (c) { c.resize(); }); });
     }
-    root.setAttribute("data-rendered", String(charts.length));
-    return charts;
+    root.setAttribute("data-rendered", String(mine.length));
+    return mine;
   }
 
   global.TesseraReport = { render: render, version: 1 };
