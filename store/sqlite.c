@@ -21,6 +21,8 @@
 
 #include <sqlite3.h>
 
+#include "store_web_sql.h"
+
 /* ================================================================ schema */
 
 typedef struct migration {
@@ -139,6 +141,8 @@ static const migration migrations[] = {
      "  duration_ms REAL\n"
      ");\n"
      "CREATE INDEX events_run ON events(run_id, id);\n"},
+    {2, "web accounts, sessions, API tokens, request log, uploads, histories (issue 6)",
+     TSR__STORE_WEB_MIGRATION_2},
 };
 
 #define LATEST_VERSION (migrations[TSR__ARRAY_LEN(migrations) - 1].version)
@@ -1708,3 +1712,6 @@ const tsr_store_methods tsr__store_sqlite_methods = {
     .dataset_delete = sq_dataset_delete,
     .run_delete = sq_run_delete,
 };
+
+/* The SQLite connection of a handle of this back end (store/sqlite_web.c). */
+struct sqlite3 *tsr__sqlite_db(void *impl) { return impl ? ((sq *)impl)->db : NULL; }

@@ -89,6 +89,13 @@ void tsr_store_close(tsr_store *s) {
 
 void tsr_store_free(void *obj) { tsr__free(obj); }
 
+void *tsr__store_impl(tsr_store *s, const tsr_store_methods **m) {
+  if (m) *m = s ? s->m : NULL;
+  return s ? s->impl : NULL;
+}
+
+int tsr__store_in_tx(tsr_store *s) { return s && s->m->in_transaction(s->impl); }
+
 const char *tsr_store_backend(const tsr_store *s) { return s ? s->m->name : ""; }
 
 /* ================================================================ checks */

@@ -121,4 +121,12 @@ typedef struct tsr_store_methods {
 /* The SQLite back end (store/sqlite.c). */
 extern const tsr_store_methods tsr__store_sqlite_methods;
 
+/* The back-end handle of s (and its method table in *m, may be NULL), for
+ * the web tables (store/sqlite_web.c). */
+void *tsr__store_impl(tsr_store *s, const tsr_store_methods **m);
+/* The sqlite3 connection of an impl of tsr__store_sqlite_methods. */
+struct sqlite3 *tsr__sqlite_db(void *impl);
+/* 1 when s has an open transaction (tsr_store_begin). */
+int tsr__store_in_tx(tsr_store *s);
+
 #endif
