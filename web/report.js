@@ -526,7 +526,7 @@
     add("observation end", m.end);
     add("calibration end", m.calibration_end);
     add("period", isNum(m.period_days) ? m.period_days + " days" : null);
-    add("horizon", isNum(m.horizon_periods) ? fmtNum(m.horizon_periods) + " periods" : null);
+    add("horizon", m.has_model && isNum(m.horizon_periods) ? fmtNum(m.horizon_periods) + " periods" : null);
     add("wall time", isNum(m.seconds) ? m.seconds.toFixed(2) + " s" : null);
     if (m.params) Object.keys(m.params).forEach(function (k) { var v = m.params[k]; add("parameter " + k, typeof v === "object" ? JSON.stringify(v) : v); });
     table(grid, "Run metadata", [{ key: "k", label: "item" }, { key: "v", label: "value" }], rows);
