@@ -236,6 +236,7 @@ typedef struct tsr_cluster_result {
   double seconds_fit;        /* of the fits (all k; eps auto included) */
   double seconds_silhouette; /* of the silhouette scores */
   double seconds_profiles;   /* of the ids, profiles and labels */
+  double cpu_seconds_fit;    /* process CPU time (all threads) of the fits */
   double *loglik_trace; /* GMM mean log-likelihood per EM iteration */
   size_t n_trace;
   tsr_cluster_model *model; /* owned by the result; detach with
