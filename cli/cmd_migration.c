@@ -11,7 +11,7 @@
 #include "cli.h"
 #include "tessera/retrain.h"
 
-enum { OPT_DB = 256, OPT_FORMAT, OPT_BY };
+enum { OPT_DB = 256, OPT_FORMAT, OPT_BY, OPT_MODELS };
 
 typedef struct mig_out {
   int json;
@@ -56,10 +56,11 @@ int tsr_cmd_migration(int argc, char **argv) {
       {"db", required_argument, NULL, OPT_DB},
       {"format", required_argument, NULL, OPT_FORMAT},
       {"by", required_argument, NULL, OPT_BY},
+      {"models", no_argument, NULL, OPT_MODELS},
       {NULL, 0, NULL, 0}};
   const char *db = NULL;
   cli_format fmt = CLI_FMT_CSV;
-  int by_cluster = 0, c;
+  int by_cluster = 0, models = 0, c;
   optind = 1;
   opterr = 0;
   while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
@@ -73,20 +74,38 @@ int tsr_cmd_migration(int argc, char **argv) {
         else if (strcmp(optarg, "segment"))
           return cli_usage("migration", "--by: expected segment or cluster, got '%s'", optarg);
         break;
+      case OPT_MODELS: models = 1; break;
       case ':': return cli_usage("migration", "%s: missing value", argv[optind - 1]);
       default: return cli_usage("migration", "unknown option '%s'", argv[optind - 1]);
     }
   }
-  if (argc - optind != 2) return cli_usage("migration", "expected RUN_A RUN_B");
+  if (argc - optind != 2)
+    return cli_usage("migration", models ? "expected MODEL_A MODEL_B" : "expected RUN_A RUN_B");
   long a, b;
-  if (cli_parse_long("migration", "RUN_A", argv[optind], 1, 0x7fffffffL, &a) ||
-      cli_parse_long("migration", "RUN_B", argv[optind + 1], 1, 0x7fffffffL, &b))
+  if (cli_parse_long("migration", models ? "MODEL_A" : "RUN_A", argv[optind], 1, 0x7fffffffL, &a) ||
+      cli_parse_long("migration", models ? "MODEL_B" : "RUN_B", argv[optind + 1], 1, 0x7fffffffL, &b))
     return TSR_EXIT_USAGE;
   tsr_store *s = NULL;
   tsr_error err;
   tsr_error_clear(&err);
   tsr_status st = tsr_store_open(tsr_store_default_url(db), 0, &s, &err);
   if (st != TSR_OK) return cli_fail(st, &err);
+  if (models) {
+    /* model versions: compare the runs that fitted them */
+    long *ids[2] = {&a, &b};
+    for (int k = 0; k < 2 && st == TSR_OK; k++) {
+      tsr_model *m = NULL;
+      st = tsr_store_model_get(s, *ids[k], &m, &err);
+      if (st == TSR_OK && m->run_id <= 0)
+        st = tsr_error_set(&err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "model %ld: its run was deleted", *ids[k]);
+      if (st == TSR_OK) *ids[k] = (long)m->run_id;
+      tsr_store_free(m);
+    }
+    if (st != TSR_OK) {
+      tsr_store_close(s);
+      return cli_fail(st, &err);
+    }
+  }
   mig_out m = {fmt == CLI_FMT_JSON, NULL, 0};
   if (m.json) m.arr = json_array();
   st = tsr_segment_migration(s, a, b, by_cluster, print_row, &m, &err);
