@@ -216,4 +216,5 @@ static void bgbb_start(int k, const tsr_btyd_data *d, double *p) {
 const tsr__btyd_spec tsr__bgbb_spec = {
     TSR_BTYD_BGBB,     "bgbb",           4, {"alpha", "beta", "gamma", "delta"},
     bgbb_loglik,       bgbb_conditional, bgbb_expected_new,
-    bgbb_pmf_new,      bgbb_hazard,      bgbb_start};
+    bgbb_pmf_new,      NULL,             NULL,
+    bgbb_hazard,       bgbb_start};

@@ -187,6 +187,17 @@ static int bgnbd_pmf_new(const double *p, unsigned n, double t, double *out) {
   return isfinite(v) ? 0 : -1;
 }
 
+static int bgnbd_p_alive(const double *p, double x, double tx, double T,
+                         double *out) {
+  *out = bgnbd_palive(p[0], p[1], p[2], p[3], x, tx, T);
+  return isfinite(*out) ? 0 : -1;
+}
+
+static int bgnbd_cond_alive(const double *p, double x, double T, double t,
+                            double *out) {
+  return tsr__bgnbd_cond_alive(p[2], p[3] + x, p[0] + x, p[1] + T, t, out);
+}
+
 /* Dropout hazard given alive: E[lambda p | alive] with lambda ~
  * Gamma(r+x, alpha+T), p ~ Beta(a, b+x). */
 static double bgnbd_hazard(const double *p, double x, double tx, double T) {
@@ -211,4 +222,5 @@ static void bgnbd_start(int k, const tsr_btyd_data *d, double *p) {
 const tsr__btyd_spec tsr__bgnbd_spec = {
     TSR_BTYD_BGNBD,      "bgnbd",           4, {"r", "alpha", "a", "b"},
     bgnbd_loglik,        bgnbd_conditional, bgnbd_expected_new,
-    bgnbd_pmf_new,       bgnbd_hazard,      bgnbd_start};
+    bgnbd_pmf_new,       bgnbd_p_alive,     bgnbd_cond_alive,
+    bgnbd_hazard,        bgnbd_start};

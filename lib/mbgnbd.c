@@ -60,12 +60,24 @@ static int mbgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
 /* P(alive) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)) (BDF eq. 9);
  * E[Y(t)|x,t_x,T] = P(alive) (a+b+x)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
  *   2F1(r+x, b+x+1; a+b+x; t/(alpha+T+t))]  (BDF eq. 10). */
-static int mbgnbd_conditional(const double *p, double x, double tx, double T,
-                              double t, double *expected, double *p_alive) {
+static int mbgnbd_p_alive(const double *p, double x, double tx, double T,
+                          double *out) {
   const double r = p[0], alpha = p[1], a = p[2], b = p[3];
   double l = log(a) - log(b + x) + (r + x) * (log(alpha + T) - log(alpha + tx));
-  double pa = 1.0 / (1.0 + exp(l)), e;
-  if (tsr__bgnbd_cond_alive(a, b + x + 1, r + x, alpha + T, t, &e)) return -1;
+  *out = 1.0 / (1.0 + exp(l));
+  return isfinite(*out) ? 0 : -1;
+}
+
+static int mbgnbd_cond_alive(const double *p, double x, double T, double t,
+                             double *out) {
+  return tsr__bgnbd_cond_alive(p[2], p[3] + x + 1, p[0] + x, p[1] + T, t, out);
+}
+
+static int mbgnbd_conditional(const double *p, double x, double tx, double T,
+                              double t, double *expected, double *p_alive) {
+  double pa, e;
+  if (mbgnbd_p_alive(p, x, tx, T, &pa)) return -1;
+  if (mbgnbd_cond_alive(p, x, T, t, &e)) return -1;
   *expected = pa * e;
   *p_alive = pa;
   return isfinite(*expected) && isfinite(pa) ? 0 : -1;
@@ -90,4 +102,5 @@ static void mbgnbd_start(int k, const tsr_btyd_data *d, double *p) {
 const tsr__btyd_spec tsr__mbgnbd_spec = {
     TSR_BTYD_MBGNBD,      "mbgnbd",           4, {"r", "alpha", "a", "b"},
     mbgnbd_loglik,        mbgnbd_conditional, mbgnbd_expected_new,
-    NULL,                 mbgnbd_hazard,      mbgnbd_start};
+    NULL,                 mbgnbd_p_alive,     mbgnbd_cond_alive,
+    mbgnbd_hazard,        mbgnbd_start};

@@ -210,14 +210,25 @@ static double pow_ratio(double y, double s) {
 
 /* E[Y(t) | x, t_x, T] = (r+x)(beta+T)/(alpha+T) * [1 - ((beta+T)/(beta+T+t))^(s-1)]
  *   / (s-1) * P(alive)   (FH05 section 6, SMC eq. 22). */
+static int pnbd_p_alive(const double *p, double x, double tx, double T,
+                        double *out) {
+  double lb;
+  return pnbd_one(p, x, tx, T, &lb, NULL, out);
+}
+
+static int pnbd_cond_alive(const double *p, double x, double T, double t,
+                           double *out) {
+  const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
+  *out = (r + x) * (beta + T) / (alpha + T) * pow_ratio((beta + T) / (beta + T + t), s);
+  return isfinite(*out) ? 0 : -1;
+}
+
 static int pnbd_conditional(const double *p, double x, double tx, double T,
                             double t, double *expected, double *p_alive) {
-  const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
-  double lb, pa;
-  if (pnbd_one(p, x, tx, T, &lb, NULL, &pa)) return -1;
+  double pa, e;
+  if (pnbd_p_alive(p, x, tx, T, &pa) || pnbd_cond_alive(p, x, T, t, &e)) return -1;
   *p_alive = pa;
-  *expected = (r + x) * (beta + T) / (alpha + T) *
-              pow_ratio((beta + T) / (beta + T + t), s) * pa;
+  *expected = pa * e;
   return isfinite(*expected) ? 0 : -1;
 }
 
@@ -249,4 +260,5 @@ static void pnbd_start(int k, const tsr_btyd_data *d, double *p) {
 const tsr__btyd_spec tsr__pnbd_spec = {
     TSR_BTYD_PNBD,     "pnbd",           4, {"r", "alpha", "s", "beta"},
     pnbd_loglik,       pnbd_conditional, pnbd_expected_new,
-    NULL,              pnbd_hazard,      pnbd_start};
+    NULL,              pnbd_p_alive,     pnbd_cond_alive,
+    pnbd_hazard,       pnbd_start};
