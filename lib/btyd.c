@@ -389,7 +389,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
   /* Phase 1: every start to a coarse gradient tolerance (BFGS only), on a
    * subsample of at most 20000 patterns when the data are larger; stop
    * early once two starts reach the same optimum. */
-  const double coarse = fmax(o.grad_tol, 1e-5);
+  const double coarse = fmax(o.grad_tol, 1e-4);
   int nstarts = o.n_starts + (o.start ? 1 : 0);
   size_t stride = pat.d.n > 20000 ? (pat.d.n + 19999) / 20000 : 1;
   double *sub = NULL;
@@ -429,7 +429,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
       why = r.why;
       continue;
     }
-    int agree = have && fabs(r.f - fbest) <= 1e-7 * fmax(1.0, fabs(fbest));
+    int agree = have && fabs(r.f - fbest) <= 1e-6 * fmax(1.0, fabs(fbest));
     if (r.f < fbest) {
       fbest = r.f;
       memcpy(best, th, np * sizeof *th);
@@ -438,10 +438,10 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     if (agree) break;
   }
   tsr__free(sub);
-  /* Phase 2: the best point to the full tolerance, Newton polish. */
+  /* Phase 2: the best point on all data to the full tolerance: Newton
+   * steps (quadratic from this close), BFGS then Newton if they fail. */
   if (have) {
-    st = tsr__minimize(&obj, o.grad_tol, o.max_iter,
-                       stride > 1 ? TSR__MIN_NEWTON_FIRST : TSR__MIN_BFGS_NEWTON,
+    st = tsr__minimize(&obj, o.grad_tol, o.max_iter, TSR__MIN_NEWTON_FIRST,
                        best, &bres);
     if (st) {
       tsr__btyd_pat_release(&pat);
