@@ -6,8 +6,8 @@ data compressed to unique rows with counts (as tessera does), log-parameters,
 scipy.optimize.minimize(method="L-BFGS-B") with its default finite-difference
 gradient, starting from tessera's first starting point.
 
-    python3 fit_scipy.py MODEL SUMMARY.csv
-prints one line: model=.. n=.. seconds=.. loglik=.. params=.. success=..
+    python3 fit_scipy.py MODEL SUMMARY.csv [raw]
+("raw": no compression, one term per customer as lifetimes does) prints one line: model=.. n=.. seconds=.. loglik=.. params=.. success=..
 (seconds: the fit only, after reading the CSV).
 """
 import sys
@@ -101,8 +101,11 @@ def main():
         w0 = w0[keep]
     else:
         data = np.column_stack([x, tx, T])
-    u, inv = np.unique(data, axis=0, return_inverse=True)
-    w = np.bincount(inv.ravel(), weights=w0)
+    if len(sys.argv) > 3 and sys.argv[3] == "raw":
+        u, w = data, w0
+    else:
+        u, inv = np.unique(data, axis=0, return_inverse=True)
+        w = np.bincount(inv.ravel(), weights=w0)
     cols = [u[:, k] for k in range(u.shape[1])]
     meanT = float(np.sum(w0 * T) / np.sum(w0)) if model != "gg" else 1.0
     if model == "bgnbd":
