@@ -198,6 +198,19 @@ static int bgnbd_cond_alive(const double *p, double x, double T, double t,
   return tsr__bgnbd_cond_alive(p[2], p[3] + x, p[0] + x, p[1] + T, t, out);
 }
 
+/* P(X(T, T+t] = n | x, t_x, T): inactive customers make none; an active
+ * one is a new BG/NBD customer with the posterior (r+x, alpha+T, a, b+x)
+ * (Fader, Hardie & Lee, "Deriving the conditional PMF of the BG/NBD model"):
+ *   [n = 0] (1 - P(alive)) + P(alive) P(X(t) = n | r+x, alpha+T, a, b+x). */
+static int bgnbd_pmf_cond(const double *p, double x, double tx, double T,
+                          unsigned n, double t, double *out) {
+  const double q[4] = {p[0] + x, p[1] + T, p[2], p[3] + x};
+  double pa = bgnbd_palive(p[0], p[1], p[2], p[3], x, tx, T), f;
+  if (bgnbd_pmf_new(q, n, t, &f)) return -1;
+  *out = (n == 0 ? 1 - pa : 0) + pa * f;
+  return isfinite(*out) ? 0 : -1;
+}
+
 /* Dropout hazard given alive: E[lambda p | alive] with lambda ~
  * Gamma(r+x, alpha+T), p ~ Beta(a, b+x). */
 static double bgnbd_hazard(const double *p, double x, double tx, double T) {
@@ -223,4 +236,4 @@ const tsr__btyd_spec tsr__bgnbd_spec = {
     TSR_BTYD_BGNBD,      "bgnbd",           4, {"r", "alpha", "a", "b"},
     bgnbd_loglik,        bgnbd_conditional, bgnbd_expected_new,
     bgnbd_pmf_new,       bgnbd_p_alive,     bgnbd_cond_alive,
-    bgnbd_hazard,        bgnbd_start};
+    bgnbd_pmf_cond,      bgnbd_hazard,      bgnbd_start};

@@ -603,6 +603,31 @@ tsr_status tsr_btyd_pmf_new(const tsr_btyd_model *m, unsigned n, double t,
   return TSR_OK;
 }
 
+tsr_status tsr_btyd_pmf_conditional(const tsr_btyd_model *m, double x,
+                                    double t_x, double T, unsigned n, double t,
+                                    double *out, tsr_error *err) {
+  tsr_status st;
+  if ((st = check_model(m, err)) || (st = not_for_gg(m, err))) return st;
+  if (!(x >= 0) || !(t_x >= 0) || !(T >= t_x) || !isfinite(T) || !(t >= 0) ||
+      !isfinite(t))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, NULL,
+                         "expected x >= 0, 0 <= t_x <= T, t >= 0, got x = "
+                         "%.17g, t_x = %.17g, T = %.17g, t = %.17g",
+                         x, t_x, T, t);
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
+  if (!s->pmf_cond)
+    return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL,
+                         "P(X(T, T+t] = n) is not available for %s (bgnbd, "
+                         "bgbb)",
+                         s->name);
+  if (s->pmf_cond(m->params, x, t_x, T, n, t, out))
+    return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                         "cannot evaluate P(X = %u) at x = %.17g, t_x = "
+                         "%.17g, T = %.17g",
+                         n, x, t_x, T);
+  return TSR_OK;
+}
+
 /* Covariance of the log-parameters from the natural-parameter covariance. */
 static void cov_log(const tsr_btyd_model *m, double C[TSR_BTYD_MAXP][TSR_BTYD_MAXP]) {
   for (size_t i = 0; i < m->np; i++)

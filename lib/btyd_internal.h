@@ -88,6 +88,9 @@ typedef struct tsr__btyd_spec {
                  double *out);
   int (*cond_alive)(const double *p, double x, double T, double t,
                     double *out);
+  /* P(X(T, T+t] = n | x, t_x, T) (NULL when not available). */
+  int (*pmf_cond)(const double *p, double x, double t_x, double T, unsigned n,
+                  double t, double *out);
   /* Posterior expected dropout hazard per period given alive at T. */
   double (*hazard)(const double *p, double x, double t_x, double T);
   /* Natural-parameter starting points (k-th, k = 0..7) scaled by data. */

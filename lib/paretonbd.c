@@ -261,4 +261,4 @@ const tsr__btyd_spec tsr__pnbd_spec = {
     TSR_BTYD_PNBD,     "pnbd",           4, {"r", "alpha", "s", "beta"},
     pnbd_loglik,       pnbd_conditional, pnbd_expected_new,
     NULL,              pnbd_p_alive,     pnbd_cond_alive,
-    pnbd_hazard,       pnbd_start};
+    NULL,              pnbd_hazard,      pnbd_start};
