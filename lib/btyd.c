@@ -368,8 +368,11 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
   if ((st = tsr_btyd_check_data(kind, d, err))) return st;
   if (o.start && (st = tsr_btyd_check_params(kind, o.start, err))) return st;
 
+  /* only Gamma-Gamma reads m_x: keep it out of the other patterns */
+  tsr_btyd_data dd = *d;
+  if (kind != TSR_BTYD_GG) dd.m_x = NULL;
   tsr__btyd_pat pat;
-  if ((st = tsr__btyd_compress(d, 0, &pat, err))) return st;
+  if ((st = tsr__btyd_compress(&dd, 0, &pat, err))) return st;
   double W = 0;
   for (size_t i = 0; i < pat.d.n; i++) W += pat.d.weights[i];
   if (!(W > 0)) {
@@ -526,8 +529,10 @@ tsr_status tsr_btyd_loglik(const tsr_btyd_model *m, const tsr_btyd_data *d,
   tsr_status st;
   if ((st = check_model(m, err))) return st;
   if ((st = tsr_btyd_check_data(m->kind, d, err))) return st;
+  tsr_btyd_data dd = *d;
+  if (m->kind != TSR_BTYD_GG) dd.m_x = NULL;
   tsr__btyd_pat pat;
-  if ((st = tsr__btyd_compress(d, 0, &pat, err))) return st;
+  if ((st = tsr__btyd_compress(&dd, 0, &pat, err))) return st;
   double ll;
   int bad = tsr__btyd_get_spec(m->kind)->loglik(m->params, &pat.d, &ll, NULL);
   tsr__btyd_pat_release(&pat);
