@@ -15,6 +15,13 @@
 
 #include <gsl/gsl_cdf.h>
 
+/* lib/parallel.c (declared in cluster_internal.h, which cannot be
+ * included here: lib/internal.h has declarations outside its include
+ * guard) */
+typedef void (*tsr__block_fn)(void *ctx, size_t block, size_t lo, size_t hi);
+void tsr__parallel_chunks(int n_threads, size_t n, size_t chunk,
+                          tsr__block_fn fn, void *ctx);
+
 /* ================================================================ registry */
 
 const tsr__btyd_spec *tsr__btyd_get_spec(tsr_btyd_kind k) {
@@ -313,6 +320,7 @@ void tsr_btyd_fit_opts_init(tsr_btyd_fit_opts *o) {
   o->start = NULL;
   o->compute_se = 1;
   o->period_days = 7.0;
+  o->n_threads = 1;
 }
 
 typedef struct fit_ctx {
@@ -320,18 +328,54 @@ typedef struct fit_ctx {
   const tsr_btyd_data *d; /* compressed */
   double W;               /* total weight */
   double pen;
+  int n_threads;
+  /* per-block partial sums (blocks of FIT_BLOCK patterns) */
+  size_t nblocks;
+  double *bll, *bg;
+  int *bbad;
 } fit_ctx;
+
+/* Patterns per block of the log-likelihood sum: partial sums are reduced
+ * in block order, so the result does not depend on the thread count. */
+#define FIT_BLOCK 65536
+
+typedef struct {
+  const fit_ctx *c;
+  const double *p;
+  int want_g;
+} blk_job;
+
+static void fit_block(void *v, size_t b, size_t lo, size_t hi) {
+  const blk_job *j = v;
+  const tsr_btyd_data *d = j->c->d;
+  tsr_btyd_data s = {hi - lo, d->x + lo, d->t_x + lo, d->T + lo,
+                     d->m_x ? d->m_x + lo : NULL, d->weights + lo};
+  j->c->bbad[b] = j->c->spec->loglik(j->p, &s, &j->c->bll[b],
+                                     j->want_g ? &j->c->bg[b * TSR_BTYD_MAXP] : NULL);
+}
 
 /* f(theta) = -LL(exp(theta))/W + pen * sum exp(theta)^2 and its gradient. */
 static int fit_fdf(const double *theta, void *vctx, double *f, double *g) {
   const fit_ctx *c = vctx;
   size_t np = c->spec->np;
-  double p[TSR_BTYD_MAXP], gn[TSR_BTYD_MAXP], ll;
+  double p[TSR_BTYD_MAXP], gn[TSR_BTYD_MAXP] = {0, 0, 0, 0}, ll = 0;
   for (size_t i = 0; i < np; i++) {
     if (!(fabs(theta[i]) < 40)) return -1;
     p[i] = exp(theta[i]);
   }
-  if (c->spec->loglik(p, c->d, &ll, g ? gn : NULL) || !isfinite(ll)) return -1;
+  if (c->nblocks <= 1) {
+    if (c->spec->loglik(p, c->d, &ll, g ? gn : NULL) || !isfinite(ll)) return -1;
+  } else {
+    blk_job job = {c, p, g != NULL};
+    tsr__parallel_chunks(c->n_threads, c->d->n, FIT_BLOCK, fit_block, &job);
+    for (size_t b = 0; b < c->nblocks; b++) {
+      if (c->bbad[b]) return -1;
+      ll += c->bll[b];
+      if (g)
+        for (size_t i = 0; i < np; i++) gn[i] += c->bg[b * TSR_BTYD_MAXP + i];
+    }
+    if (!isfinite(ll)) return -1;
+  }
   double pen = 0;
   for (size_t i = 0; i < np; i++) pen += p[i] * p[i];
   *f = -ll / c->W + c->pen * pen;
@@ -365,6 +409,8 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
   if (o.n_starts <= 0) o.n_starts = 4;
   if (o.n_starts > 8) o.n_starts = 8;
   if (!(o.period_days > 0) || !isfinite(o.period_days)) o.period_days = 7.0;
+  if (o.n_threads < 1) o.n_threads = 1;
+  if (o.n_threads > 64) o.n_threads = 64;
   if ((st = tsr_btyd_check_data(kind, d, err))) return st;
   if (o.start && (st = tsr_btyd_check_params(kind, o.start, err))) return st;
 
@@ -380,7 +426,18 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "weights",
                          "the weights sum to 0: no customers to fit");
   }
-  fit_ctx ctx = {spec, &pat.d, W, o.penalizer};
+  fit_ctx ctx = {spec, &pat.d, W, o.penalizer, o.n_threads > 0 ? o.n_threads : 1,
+                 (pat.d.n + FIT_BLOCK - 1) / FIT_BLOCK, NULL, NULL, NULL};
+  if (ctx.nblocks > 1) {
+    ctx.bll = tsr__malloc(ctx.nblocks * (1 + TSR_BTYD_MAXP) * sizeof(double));
+    ctx.bbad = tsr__malloc(ctx.nblocks * sizeof(int));
+    if (!ctx.bll || !ctx.bbad) {
+      tsr__free(ctx.bll), tsr__free(ctx.bbad);
+      tsr__btyd_pat_release(&pat);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
+    ctx.bg = ctx.bll + ctx.nblocks;
+  }
   tsr__objective obj = {spec->np, fit_fdf, &ctx};
 
   size_t np = spec->np;
@@ -402,6 +459,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     sub = tsr__malloc(5 * ns * sizeof *sub);
     if (!sub) {
       tsr__btyd_pat_release(&pat);
+      tsr__free(ctx.bll), tsr__free(ctx.bbad);
       return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     }
     double *cols[5] = {sub, sub + ns, sub + 2 * ns, sub + 3 * ns, sub + 4 * ns};
@@ -410,7 +468,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
       for (int c = 0; c < 5; c++) cols[c][j] = src[c] ? src[c][k] : 0;
     sd = (tsr_btyd_data){ns, cols[0], cols[1], cols[2], pat.d.m_x ? cols[3] : NULL, cols[4]};
   }
-  fit_ctx sctx = {spec, &sd, 0, o.penalizer};
+  fit_ctx sctx = {spec, &sd, 0, o.penalizer, 1, 1, NULL, NULL, NULL};
   for (size_t i = 0; i < sd.n; i++) sctx.W += sd.weights[i];
   tsr__objective sobj = {spec->np, fit_fdf, &sctx};
   for (int k = 0; k < nstarts; k++) {
@@ -425,6 +483,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     if (st) {
       tsr__free(sub);
       tsr__btyd_pat_release(&pat);
+      tsr__free(ctx.bll), tsr__free(ctx.bbad);
       return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
     }
     iters += r.iterations;
@@ -448,6 +507,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
                        best, &bres);
     if (st) {
       tsr__btyd_pat_release(&pat);
+      tsr__free(ctx.bll), tsr__free(ctx.bbad);
       return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
     }
     iters += bres.iterations;
@@ -466,6 +526,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
   out->loglik = NAN;
   if (!have) {
     tsr__btyd_pat_release(&pat);
+    tsr__free(ctx.bll), tsr__free(ctx.bbad);
     return tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, NULL,
                          "%s fit failed: %s; check the data (T > 0, "
                          "recency <= T) or give a start",
@@ -491,6 +552,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     }
   }
   tsr__btyd_pat_release(&pat);
+  tsr__free(ctx.bll), tsr__free(ctx.bbad);
   if (out->converged) {
     /* a vanishing gradient at the edge of the parameter space is no
      * maximum: the data do not identify the model */

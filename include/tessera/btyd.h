@@ -141,6 +141,9 @@ typedef struct tsr_btyd_fit_opts {
   const double *start;/* optional natural-parameter start (tried first) */
   int compute_se;     /* 1 (default): Hessian, standard errors, covariance */
   double period_days; /* recorded in the model; default 7 */
+  int n_threads;      /* threads for the log-likelihood sums of large data
+                         (> 65536 patterns), 1..64; default 1. The result
+                         does not depend on it. */
 } tsr_btyd_fit_opts;
 
 TSR_API void tsr_btyd_fit_opts_init(tsr_btyd_fit_opts *o);
