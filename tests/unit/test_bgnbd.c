@@ -116,6 +116,14 @@ static void recovery(void **state) {
   if (tsr_btyd_fit(TSR_BTYD_BGNBD, &d, NULL, &f, &err)) fail_msg("%s", err.msg);
   double tol = 0.05;
   for (int i = 0; i < 4; i++) assert_close(f.params[i], truth[i], tol);
+  /* > 65536 patterns: block sums; the thread count does not change a bit */
+  tsr_btyd_fit_opts o;
+  tsr_btyd_model f2;
+  tsr_btyd_fit_opts_init(&o);
+  o.n_threads = 3;
+  assert_ok(tsr_btyd_fit(TSR_BTYD_BGNBD, &d, &o, &f2, NULL));
+  for (int i = 0; i < 4; i++) assert_true(f2.params[i] == f.params[i]);
+  assert_true(f2.loglik == f.loglik);
   free(x), free(tx), free(T);
 }
 
