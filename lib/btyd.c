@@ -685,7 +685,7 @@ tsr_status tsr_btyd_pmf_conditional(const tsr_btyd_model *m, double x,
   if (!s->pmf_cond)
     return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL,
                          "P(X(T, T+t] = n) is not available for %s (bgnbd, "
-                         "bgbb)",
+                         "pnbd, bgbb)",
                          s->name);
   if (s->pmf_cond(m->params, x, t_x, T, n, t, out))
     return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,

@@ -238,6 +238,60 @@ static int pnbd_expected_new(const double *p, double t, double *out) {
   return isfinite(*out) ? 0 : -1;
 }
 
+/* P(X(t) = n) for a new customer (Fader & Hardie 2006, "Deriving an
+ * expression for P(X(t) = x) under the Pareto/NBD model", eq. 18):
+ *   G(r+n)/(G(r) n!) (alpha/(alpha+t))^r (t/(alpha+t))^n (beta/(beta+t))^s
+ * + alpha^r beta^s B(r+n, s+1)/B(r, s)
+ *   * [ B1 - sum_{j=0}^{n} G(r+s+j)/(G(r+s) j!) t^j B2(j) ]
+ * with, for alpha >= beta (m = alpha, b2 = s+1, d = alpha-beta; else
+ * m = beta, b2 = r+n, d = beta-alpha), c = r+s+n+1:
+ *   B1 = 2F1(r+s, b2; c; d/m) / m^(r+s),
+ *   B2(j) = 2F1(r+s+j, b2; c; d/(m+t)) / (m+t)^(r+s+j).
+ * The bracket (dying before t with n purchases) is summed in logs. */
+static int pnbd_pmf_new(const double *p, unsigned n, double t, double *out) {
+  const double r = p[0], alpha = p[1], s = p[2], beta = p[3], x = n;
+  if (t == 0) {
+    *out = n == 0 ? 1.0 : 0.0;
+    return 0;
+  }
+  const double l0 = tsr__lng(r + x) - tsr__lng(r) - tsr__lng(x + 1) +
+                    r * log(alpha / (alpha + t)) + x * log(t / (alpha + t)) +
+                    s * log(beta / (beta + t));
+  const int ab = alpha >= beta;
+  const double m = ab ? alpha : beta, b2 = ab ? s + 1 : r + x,
+               d = ab ? alpha - beta : beta - alpha, c = r + s + x + 1;
+  double lf;
+  int sg;
+  if (tsr__hyp2f1(r + s, b2, c, d / m, &lf, &sg, NULL) || sg < 0) return -1;
+  const double lB1 = lf - (r + s) * log(m);
+  /* B1 - sum: B1 is the j -> infinity completion of the sum, so the
+   * difference is positive; subtract term by term in scaled space */
+  double S = 1.0; /* B1 / e^lB1 */
+  for (double j = 0; j <= x; j++) {
+    if (tsr__hyp2f1(r + s + j, b2, c, d / (m + t), &lf, &sg, NULL) || sg < 0) return -1;
+    double lt = tsr__lng(r + s + j) - tsr__lng(r + s) - tsr__lng(j + 1) +
+                j * log(t) + lf - (r + s + j) * log(m + t);
+    S -= exp(lt - lB1);
+  }
+  double v = exp(l0);
+  if (S > 0)
+    v += exp(r * log(alpha) + s * log(beta) + tsr__lnbeta(r + x, s + 1) -
+             tsr__lnbeta(r, s) + lB1 + log(S));
+  *out = v;
+  return isfinite(v) ? 0 : -1;
+}
+
+/* P(X(T, T+t] = n | x, t_x, T): an active customer is a new Pareto/NBD
+ * customer with the posterior (r+x, alpha+T, s, beta+T); others buy none. */
+static int pnbd_pmf_cond(const double *p, double x, double tx, double T,
+                         unsigned n, double t, double *out) {
+  const double q[4] = {p[0] + x, p[1] + T, p[2], p[3] + T};
+  double pa, f;
+  if (pnbd_p_alive(p, x, tx, T, &pa) || pnbd_pmf_new(q, n, t, &f)) return -1;
+  *out = (n == 0 ? 1 - pa : 0) + pa * f;
+  return isfinite(*out) ? 0 : -1;
+}
+
 /* Posterior dropout hazard given alive at T: mu ~ Gamma(s, beta+T). */
 static double pnbd_hazard(const double *p, double x, double tx, double T) {
   (void)x, (void)tx;
@@ -260,5 +314,5 @@ static void pnbd_start(int k, const tsr_btyd_data *d, double *p) {
 const tsr__btyd_spec tsr__pnbd_spec = {
     TSR_BTYD_PNBD,     "pnbd",           4, {"r", "alpha", "s", "beta"},
     pnbd_loglik,       pnbd_conditional, pnbd_expected_new,
-    NULL,              pnbd_p_alive,     pnbd_cond_alive,
-    NULL,              pnbd_hazard,      pnbd_start};
+    pnbd_pmf_new,      pnbd_p_alive,     pnbd_cond_alive,
+    pnbd_pmf_cond,     pnbd_hazard,      pnbd_start};

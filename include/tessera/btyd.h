@@ -181,14 +181,14 @@ TSR_API tsr_status tsr_btyd_conditional(const tsr_btyd_model *m, double x,
 TSR_API tsr_status tsr_btyd_expected_new(const tsr_btyd_model *m, double t,
                                          double *out, tsr_error *err);
 
-/* P(X(t) = n) for a new customer (BG/NBD, BG/BB; TSR_EUNSUPPORTED for the
- * others). */
+/* P(X(t) = n) for a new customer (BG/NBD, Pareto/NBD, BG/BB;
+ * TSR_EUNSUPPORTED for MBG/NBD). */
 TSR_API tsr_status tsr_btyd_pmf_new(const tsr_btyd_model *m, unsigned n,
                                     double t, double *out, tsr_error *err);
 
 /* P(X(T, T+t] = n | x, t_x, T): probability that a customer with this
- * history makes exactly n purchases in the next t periods (BG/NBD, BG/BB;
- * TSR_EUNSUPPORTED for the others). */
+ * history makes exactly n purchases in the next t periods (BG/NBD,
+ * Pareto/NBD, BG/BB; TSR_EUNSUPPORTED for MBG/NBD). */
 TSR_API tsr_status tsr_btyd_pmf_conditional(const tsr_btyd_model *m,
                                             double x, double t_x, double T,
                                             unsigned n, double t, double *out,
