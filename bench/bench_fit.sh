@@ -37,7 +37,7 @@ timeit() {
   t1=$(now)
   echo "$t1 - $t0" | bc -l | awk '{ printf "%.3f", $1 }'
 }
-ratio() { echo "$1 $2" | awk '{ if ($2 > 0) printf "%.1fx", $1 / $2; else print "-" }'; }
+ratio() { echo "$1 $2" | awk '{ if ($1 != "-" && $2 > 0) printf "%.1fx", $1 / $2; else print "-" }'; }
 scipy_secs() { "$PY" "$DIR/fit_scipy.py" "$@" | sed -n 's/.* seconds=\([0-9.]*\).*/\1/p'; }
 
 "$BIN" summary "$DATA/cdnow/cdnow_sample.csv" --freq D --freq-multiplier 7 \
