@@ -120,8 +120,23 @@ static int a0_term(double r, double alpha, double s, double beta, double x,
 
 /* log of the bracket of L for one customer, its gradient (dl may be NULL)
  * and P(alive) = first term / bracket (FH05 section 5). */
+/* The A0 term at tau = T depends on (x, T) only: cached across
+ * consecutive patterns (sorted by x, then T) within one evaluation. */
+typedef struct {
+  int valid, with_d;
+  double x, T, l2, d2[4];
+} pnbd_cache;
+
+static int pnbd_one_c(const double *p, double x, double tx, double T,
+                      double *lb, double *dl, double *palive, pnbd_cache *c);
+
 static int pnbd_one(const double *p, double x, double tx, double T, double *lb,
                     double *dl, double *palive) {
+  return pnbd_one_c(p, x, tx, T, lb, dl, palive, NULL);
+}
+
+static int pnbd_one_c(const double *p, double x, double tx, double T,
+                      double *lb, double *dl, double *palive, pnbd_cache *c) {
   const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
   const int ab = alpha >= beta;
   const double a2 = r + s + x;
@@ -148,8 +163,21 @@ static int pnbd_one(const double *p, double x, double tx, double T, double *lb,
     l2 = l1;
     if (dl)
       for (int k = 0; k < 4; k++) d2[k] = d1[k];
-  } else if (a0_term(r, alpha, s, beta, x, T, ab, &l2, dl ? d2 : NULL)) {
-    return -1;
+  } else if (c && c->valid && c->x == x && c->T == T && (c->with_d || !dl)) {
+    l2 = c->l2;
+    if (dl)
+      for (int k = 0; k < 4; k++) d2[k] = c->d2[k];
+  } else {
+    if (a0_term(r, alpha, s, beta, x, T, ab, &l2, dl ? d2 : NULL)) return -1;
+    if (c) {
+      c->valid = 1;
+      c->with_d = dl != NULL;
+      c->x = x;
+      c->T = T;
+      c->l2 = l2;
+      if (dl)
+        for (int k = 0; k < 4; k++) c->d2[k] = d2[k];
+    }
   }
   const double lE = -(r + x) * log(alpha + T) - s * log(beta + T);
   const double ls = log(s) - log(a2);
@@ -178,6 +206,7 @@ static int pnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
   const double C0 = -tsr__lng(r) + r * log(alpha) + s * log(beta);
   const double psr = tsr__psi(r);
   double sum = 0, G[4] = {0, 0, 0, 0}, cx = -1, lgx = 0, psx = 0;
+  pnbd_cache cache = {0, 0, 0, 0, 0, {0, 0, 0, 0}};
   for (size_t i = 0; i < d->n; i++) {
     const double x = d->x[i], w = d->weights[i];
     double lb, dl[4];
@@ -186,7 +215,8 @@ static int pnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
       lgx = tsr__lng(r + x);
       if (g) psx = tsr__psi(r + x);
     }
-    if (pnbd_one(p, x, d->t_x[i], d->T[i], &lb, g ? dl : NULL, NULL)) return -1;
+    if (pnbd_one_c(p, x, d->t_x[i], d->T[i], &lb, g ? dl : NULL, NULL, &cache))
+      return -1;
     sum += w * (C0 + lgx + lb);
     if (g) {
       G[0] += w * (psx - psr + log(alpha) + dl[0]);
