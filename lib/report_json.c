@@ -781,6 +781,26 @@ static int on_reject(void *ctx, const tsr_reject_row *r) {
   return 0;
 }
 
+typedef struct ev_ctx {
+  jb *b;
+  json_t *a;
+  size_t n;
+} ev_ctx;
+
+static int on_event(void *ctx, const tsr_event *e) {
+  ev_ctx *c = ctx;
+  if (c->n++ >= 500) return 1;
+  json_t *o = jobj(c->b);
+  char ts[40];
+  put(c->b, o, "ts", js(c->b, tsr_store_time_format(e->ts, ts, sizeof ts)));
+  put(c->b, o, "level", js(c->b, tsr_log_level_name(e->level)));
+  put(c->b, o, "step", js(c->b, e->step));
+  put(c->b, o, "message", js(c->b, e->message));
+  put(c->b, o, "duration_ms", jr(c->b, e->duration_ms >= 0 ? e->duration_ms : NAN));
+  push(c->b, c->a, o);
+  return 0;
+}
+
 static void section_meta(jb *b, json_t *root, const tsr__report_src *s, const tsr_report_opts *o) {
   json_t *m = jobj(b);
   put(b, m, "title", js(b, o->title ? o->title : "tessera analysis report"));
@@ -826,6 +846,12 @@ static void section_meta(jb *b, json_t *root, const tsr__report_src *s, const ts
     tsr_store_rejects_list(o->store, s->dataset_id, (int64_t)o->max_rejects, 0, on_reject, &c, NULL);
   }
   put(b, m, "rejects", rj);
+  json_t *ev = jarr(b);
+  if (o->store && s->run_id > 0) {
+    ev_ctx c = {b, ev, 0};
+    tsr_store_events_list(o->store, s->run_id, TSR_LOG_INFO, on_event, &c, NULL);
+  }
+  put(b, m, "events", ev);
   put(b, root, "meta", m);
 }
 
