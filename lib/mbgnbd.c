@@ -22,11 +22,13 @@ static int mbgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
                lb = tsr__lng(b), psr = tsr__psi(r), psab = tsr__psi(a + b),
                psb = tsr__psi(b), lna = log(a);
   double sum = 0, G[4] = {0, 0, 0, 0};
-  double cx = -1, A12 = 0, dA1r = 0, dA2a = 0, dA2b = 0;
+  double cx = -1, A12 = 0, dA1r = 0, dA2a = 0, dA2b = 0, lbx = 0;
+  double cT = -1, lT = 0, iT = 0; /* log(alpha+T), 1/(alpha+T) of the T run */
   for (size_t i = 0; i < d->n; i++) {
     const double x = d->x[i], tx = d->t_x[i], T = d->T[i], w = d->weights[i];
     if (x != cx) {
       cx = x;
+      lbx = log(b + x);
       A12 = tsr__lng(r + x) - lnr + r * la + lab + tsr__lng(b + x + 1) - lb -
             tsr__lng(a + b + x + 1);
       if (g) {
@@ -36,16 +38,21 @@ static int mbgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
         dA2b = psab + tsr__psi(b + x + 1) - psb - pabx;
       }
     }
-    const double lT = log(alpha + T), ltx = log(alpha + tx);
+    if (T != cT) {
+      cT = T;
+      lT = log(alpha + T);
+      iT = 1 / (alpha + T);
+    }
+    const double ltx = log(alpha + tx);
     const double A3 = -(r + x) * lT;
-    const double A4 = lna - log(b + x) - (r + x) * ltx;
+    const double A4 = lna - lbx - (r + x) * ltx;
     const double M = A3 > A4 ? A3 : A4;
     const double e3 = exp(A3 - M), e4 = exp(A4 - M);
     sum += w * (A12 + M + log(e3 + e4));
     if (g) {
       const double w3 = e3 / (e3 + e4), w4 = 1 - w3;
       G[0] += w * (dA1r - w3 * lT - w4 * ltx);
-      G[1] += w * (r / alpha - w3 * (r + x) / (alpha + T) -
+      G[1] += w * (r / alpha - w3 * (r + x) * iT -
                    w4 * (r + x) / (alpha + tx));
       G[2] += w * (dA2a + w4 / a);
       G[3] += w * (dA2b - w4 / (b + x));
