@@ -29,7 +29,6 @@ tsr_status tsr__grow(void **buf, size_t *cap, size_t need, size_t elsize);
 
 #define TSR__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-#endif
 
 /* ---- hashing (lib/hash.c): fast non-cryptographic 64-bit hashes ---- */
 uint64_t tsr__hash_bytes(const void *p, size_t n, uint64_t seed);
@@ -53,3 +52,5 @@ tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr
 
 /* Shortest "%.Ng" (N = 15..17) that round-trips d; buf >= 32 bytes. */
 char *tsr__fmt_double(double d, char *buf);
+
+#endif
