@@ -15,7 +15,7 @@
 enum {
   OPT_DB = OPT_INGEST_LAST + 1, OPT_SCHEME, OPT_MODEL, OPT_NO_SPEND, OPT_HORIZON, OPT_UNIT,
   OPT_DISCOUNT, OPT_CLUSTER, OPT_K, OPT_SEED, OPT_REPORT, OPT_NO_DB, OPT_LEVEL, OPT_CHURN,
-  OPT_FEATURES
+  OPT_FEATURES, OPT_N_INIT
 };
 
 typedef struct actx {
@@ -112,6 +112,7 @@ int tsr_cmd_analyze(int argc, char **argv) {
       {"cluster", required_argument, NULL, OPT_CLUSTER},
       {"k", required_argument, NULL, OPT_K},
       {"features", required_argument, NULL, OPT_FEATURES},
+      {"n-init", required_argument, NULL, OPT_N_INIT},
       {"seed", required_argument, NULL, OPT_SEED},
       {"report", required_argument, NULL, OPT_REPORT},
       {"quiet", no_argument, NULL, 'q'},
@@ -179,6 +180,10 @@ int tsr_cmd_analyze(int argc, char **argv) {
           if (cli_parse_long("analyze", "--k", optarg, 1, 100, &l)) return TSR_EXIT_USAGE;
           o.cluster_opts.k = (size_t)l;
         }
+        break;
+      case OPT_N_INIT:
+        if (cli_parse_long("analyze", "--n-init", optarg, 1, 1000, &l)) return TSR_EXIT_USAGE;
+        o.cluster_opts.n_init = (size_t)l;
         break;
       case OPT_FEATURES: {
         snprintf(featbuf, sizeof featbuf, "%s", optarg);
