@@ -61,6 +61,7 @@ void tsr_analyze_opts_init(tsr_analyze_opts *o) {
   o->cluster_opts.k_min = 2;
   o->cluster_opts.k_max = 8;
   o->cluster_opts.n_init = 3; /* per k of the automatic choice; tessera cluster uses 10 */
+  o->cluster_opts.sample_size = 4000; /* silhouette sample per k */
 }
 
 void tsr_analyze_result_free(tsr_analyze_result *r) {
