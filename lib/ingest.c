@@ -85,6 +85,8 @@ struct tsr_ledger {
   size_t pool_left;
   void **chunks;
   size_t nchunks, chunks_cap;
+  int32_t last_purchase; /* day of the last purchase row (has_purchase) */
+  int has_purchase;
   int finished;
 };
 
@@ -173,6 +175,22 @@ const tsr_ledger_entry *tsr_ledger_entries(const tsr_ledger *lg, size_t i, size_
   const cust *c = &lg->slots[lg->order[i]];
   *n = c->n;
   return c->e;
+}
+
+void tsr__ledger_prefetch(const tsr_ledger *lg, size_t i, int stage) {
+  if (i >= lg->n) return;
+  const cust *c = &lg->slots[lg->order[i]];
+  if (stage == 0) {
+    __builtin_prefetch(c);
+  } else if (c->n) {
+    const char *e = (const char *)c->e, *end = (const char *)(c->e + c->n);
+    for (int k = 0; k < 4 && e < end; k++, e += 64) __builtin_prefetch(e);
+  }
+}
+
+int tsr__ledger_last_purchase(const tsr_ledger *lg, int64_t *day) {
+  if (lg->has_purchase) *day = lg->last_purchase;
+  return lg->has_purchase;
 }
 
 /* ------------------------------------------------------------ customers */
@@ -355,6 +373,8 @@ static int cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_
   } else {
     e[pos].ntx++;
     e[pos].amount += amount;
+    if (!lg->has_purchase || day > lg->last_purchase) lg->last_purchase = day;
+    lg->has_purchase = 1;
   }
   return ROW_ADDED;
 }

@@ -62,17 +62,8 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
   size_t n = tsr_ledger_ncustomers(lg);
   int64_t end = o.end_day;
   if (end == TSR_DAY_NONE) {
-    int any = 0;
-    for (size_t i = 0; i < n; i++) {
-      size_t k;
-      const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &k);
-      for (size_t j = k; j-- > 0;)
-        if (e[j].ntx) {
-          if (!any || e[j].day > end) end = e[j].day;
-          any = 1;
-          break;
-        }
-    }
+    /* the last day with a purchase (the ledger keeps it) */
+    int any = tsr__ledger_last_purchase(lg, &end);
     if (!any)
       return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL,
                            "no purchases: every accepted row is a refund or there are no rows");
@@ -102,7 +93,11 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
   const double mult = o.multiplier;
   const int net = o.refunds == TSR_REFUNDS_NET;
 
+  for (size_t i = 0; i < n && i < 16; i++) tsr__ledger_prefetch(lg, i, 0);
+  for (size_t i = 0; i < n && i < 8; i++) tsr__ledger_prefetch(lg, i, 1);
   for (size_t i = 0; i < n; i++) {
+    tsr__ledger_prefetch(lg, i + 16, 0); /* slots, then entries, ahead */
+    tsr__ledger_prefetch(lg, i + 8, 1);
     size_t k;
     const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &k);
     tsr_summary_row r;
