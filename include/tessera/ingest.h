@@ -65,6 +65,12 @@ typedef struct tsr_ingest_opts {
   void (*on_progress)(void *ud, int64_t bytes_done, int64_t bytes_total,
                       int64_t rows);
   void *ud;
+  int threads;              /* 0 or 1: one thread (default); 2 or more: rows
+                               are parsed and applied to the ledger by two
+                               threads working concurrently (inputs under
+                               256 KiB use one). Results, rejects and their
+                               order are identical; callbacks are always
+                               called from the calling thread. */
 } tsr_ingest_opts;
 
 /* Sets the defaults above. */

@@ -410,6 +410,148 @@ static void test_shuffled_same_ledger(void **state) {
   free(b);
 }
 
+
+/* Every reject, in order (for the thread comparisons). */
+typedef struct {
+  char *text;
+  size_t len, cap;
+  long n;
+} reject_log;
+
+static void log_reject(void *ud, const tsr_reject *r) {
+  reject_log *l = ud;
+  char b[1200];
+  int k = snprintf(b, sizeof b, "%s:%lld:%lld: %s: %s [%.*s]\n", r->source, (long long)r->line,
+                   (long long)r->column, r->field, r->reason, (int)(r->raw_len > 500 ? 500 : r->raw_len),
+                   r->raw);
+  if (l->len + (size_t)k + 1 > l->cap) {
+    l->cap = (l->len + (size_t)k + 1) * 2;
+    l->text = realloc(l->text, l->cap);
+  }
+  memcpy(l->text + l->len, b, (size_t)k + 1);
+  l->len += (size_t)k;
+  l->n++;
+}
+
+/* A messy log of about 3 MB: unsorted, duplicates, quotes, CRLF, bad rows. */
+static char *messy_log(size_t nrows, size_t *len) {
+  size_t cap = nrows * 80 + 100;
+  char *b = malloc(cap);
+  size_t n = (size_t)sprintf(b, "customer_id,date,amount,note\r\n");
+  unsigned x = 99;
+  for (size_t i = 0; i < nrows; i++) {
+    x = x * 1103515245u + 12345u;
+    unsigned c = (x >> 8) % 9000, d = (x >> 18) % 300, kind = (x >> 27) % 32;
+    x = x * 1103515245u + 12345u;
+    unsigned amt = (x >> 8) % 50000;
+    const char *eol = (x >> 28) % 2 ? "\r\n" : "\n";
+    switch (kind) {
+      case 0: n += (size_t)sprintf(b + n, "c%u,2024-02-30,1,x%s", c, eol); break;
+      case 1: n += (size_t)sprintf(b + n, "c%u,2024-01-01,12,50,x%s", c, eol); break;
+      case 2: n += (size_t)sprintf(b + n, "\"c%u\",\"2024-03-%02u\",\"%u.%02u\",\"multi\nline\"%s", c, 1 + d % 28, amt / 100, amt % 100, eol); break;
+      case 3: n += (size_t)sprintf(b + n, "c%u,2024-01-%02u,-%u.5,refund%s", c, 1 + d % 28, amt % 100, eol); break;
+      case 4: n += (size_t)sprintf(b + n, "c%u,2024-01-01,1,\"bad\"quote%s", c, eol); break;
+      case 5: n += (size_t)sprintf(b + n, "c1,2024-01-01,1.25,dup%s", eol); break;
+      default:
+        n += (size_t)sprintf(b + n, "c%u,2024-%02u-%02uT%02u:00:00Z,%u.%02u,x%s", c, 1 + d % 12,
+                             1 + d % 28, d % 24, amt / 100, amt % 100, eol);
+    }
+  }
+  *len = n;
+  return b;
+}
+
+/* Two threads give the same ledger, stats and rejects (in order) as one,
+ * also when --max-errors stops the run and with --dedupe exact. */
+static void test_threads_same(void **state) {
+  (void)state;
+  size_t len;
+  char *csv = messy_log(70000, &len);
+  assert_true(len > 2000000);
+  char path[64];
+  assert_non_null(tsr_test_tmpfile(csv, len, path, sizeof path));
+  for (int variant = 0; variant < 4; variant++) {
+    tsr_ledger *lg[2];
+    tsr_ingest_stats st[2];
+    reject_log rl[2];
+    tsr_status rc[2];
+    for (int t = 0; t < 2; t++) {
+      tsr_ingest_opts o;
+      tsr_ingest_opts_init(&o);
+      o.threads = t ? 2 : 1;
+      o.on_reject = log_reject;
+      memset(&rl[t], 0, sizeof rl[t]);
+      o.ud = &rl[t];
+      if (variant == 1) o.max_errors = 3000;
+      if (variant == 2) o.dedupe = TSR_DEDUPE_EXACT;
+      assert_int_equal(tsr_ledger_new(&lg[t], NULL), TSR_OK);
+      tsr_error e;
+      if (variant == 3) rc[t] = tsr_ingest_mem(lg[t], csv, len, path, &o, &st[t], &e);
+      else rc[t] = tsr_ingest_file(lg[t], path, &o, &st[t], &e);
+      assert_int_equal(tsr_ledger_finish(lg[t], NULL), TSR_OK);
+    }
+    assert_int_equal(rc[0], variant == 1 ? TSR_EMAXERR : TSR_OK);
+    assert_int_equal(rc[0], rc[1]);
+    assert_int_equal(rl[0].n, rl[1].n);
+    assert_true(rl[0].n > 1000);
+    assert_string_equal(rl[0].text, rl[1].text);
+    assert_int_equal(st[0].rows_read, st[1].rows_read);
+    assert_int_equal(st[0].rows_accepted, st[1].rows_accepted);
+    assert_int_equal(st[0].rows_rejected, st[1].rows_rejected);
+    assert_int_equal(st[0].identical_rows, st[1].identical_rows);
+    assert_int_equal(st[0].identical_dropped, st[1].identical_dropped);
+    assert_int_equal(st[0].refunds, st[1].refunds);
+    assert_true(st[0].refund_amount == st[1].refund_amount);
+    assert_int_equal(st[0].min_time, st[1].min_time);
+    assert_int_equal(st[0].max_time, st[1].max_time);
+    assert_int_equal(st[0].checksum, st[1].checksum);
+    assert_int_equal(tsr_ledger_ncustomers(lg[0]), tsr_ledger_ncustomers(lg[1]));
+    for (size_t i = 0; i < tsr_ledger_ncustomers(lg[0]); i++) {
+      assert_string_equal(tsr_ledger_customer(lg[0], i), tsr_ledger_customer(lg[1], i));
+      size_t n0, n1;
+      const tsr_ledger_entry *e0 = tsr_ledger_entries(lg[0], i, &n0);
+      const tsr_ledger_entry *e1 = tsr_ledger_entries(lg[1], i, &n1);
+      assert_int_equal(n0, n1);
+      for (size_t k = 0; k < n0; k++) {
+        assert_int_equal(e0[k].day, e1[k].day);
+        assert_int_equal(e0[k].ntx, e1[k].ntx);
+        assert_int_equal(e0[k].nrefund, e1[k].nrefund);
+        assert_true(e0[k].amount == e1[k].amount); /* bit-identical sums */
+        assert_true(e0[k].refund == e1[k].refund);
+      }
+    }
+    for (int t = 0; t < 2; t++) {
+      tsr_ledger_free(lg[t]);
+      free(rl[t].text);
+    }
+  }
+  unlink(path);
+  free(csv);
+}
+
+
+/* Allocation failures with two threads: TSR_ENOMEM or success, no leak. */
+static void test_threads_alloc_failures(void **state) {
+  (void)state;
+  size_t len;
+  char *csv = messy_log(9000, &len);
+  assert_true(len > 270000); /* over the 256 KiB threshold */
+  for (long k = 0; k < 30; k++) {
+    tsr_ledger *lg = NULL;
+    tsr_ingest_opts o;
+    tsr_ingest_opts_init(&o);
+    o.threads = 2;
+    tsr__alloc_fail_after(k);
+    tsr_status st = tsr_ledger_new(&lg, NULL);
+    if (st == TSR_OK) st = tsr_ingest_mem(lg, csv, len, "m.csv", &o, NULL, NULL);
+    if (st == TSR_OK) st = tsr_ledger_finish(lg, NULL);
+    tsr__alloc_fail_after(-1);
+    assert_true(st == TSR_OK || st == TSR_ENOMEM);
+    tsr_ledger_free(lg);
+  }
+  free(csv);
+}
+
 /* Allocation failures anywhere give TSR_ENOMEM (or success), never a crash. */
 static void test_alloc_failures(void **state) {
   (void)state;
@@ -433,7 +575,8 @@ int main(void) {
       cmocka_unit_test(test_header_errors), cmocka_unit_test(test_huge_field),
       cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_amount_fast_exact),
       cmocka_unit_test(test_date_fast_same),  cmocka_unit_test(test_dedupe_unsorted),
-      cmocka_unit_test(test_shuffled_same_ledger),
+      cmocka_unit_test(test_shuffled_same_ledger), cmocka_unit_test(test_threads_same),
+      cmocka_unit_test(test_threads_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

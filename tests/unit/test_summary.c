@@ -230,12 +230,67 @@ static void test_fmt_double(void **state) {
   }
 }
 
+
+/* Summaries computed and written with several threads equal one thread's. */
+static void test_summary_threads_same(void **state) {
+  (void)state;
+  size_t nrows = 200000, cap = nrows * 48 + 64, len = 0;
+  char *csv = malloc(cap);
+  unsigned x;
+  len = (size_t)sprintf(csv, "customer_id,date,amount\n");
+  x = 5;
+  for (size_t i = 0; i < nrows; i++) {
+    x = x * 1103515245u + 12345u;
+    unsigned c = (x >> 8) % 70000, d = (x >> 20) % 600;
+    x = x * 1103515245u + 12345u;
+    char day[11];
+    tsr_day_format(19723 + d, day);
+    len += (size_t)sprintf(csv + len, "%u,%s,%u.%02u\n", c, day, (x >> 8) % 300, (x >> 16) % 100);
+  }
+  tsr_ledger *lg;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, len, "s.csv", NULL, NULL, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+  assert_true(tsr_ledger_ncustomers(lg) > 60000);
+  for (int split = 0; split < 2; split++) {
+    char *text[2];
+    size_t tlen[2];
+    tsr_summary *s[2];
+    for (int t = 0; t < 2; t++) {
+      tsr_summary_opts o;
+      tsr_summary_opts_init(&o);
+      o.threads = t ? 3 : 1;
+      if (split) {
+        o.cal_end_day = 19723 + 400;
+        o.multiplier = 7;
+      }
+      assert_int_equal(tsr_summary_compute(lg, &o, &s[t], NULL), TSR_OK);
+      FILE *f = open_memstream(&text[t], &tlen[t]);
+      assert_int_equal(tsr_summary_write_csv(s[t], f, 1, NULL), TSR_OK);
+      fclose(f);
+    }
+    assert_int_equal(s[0]->n, s[1]->n);
+    assert_int_equal(s[0]->excluded_refund_only, s[1]->excluded_refund_only);
+    assert_memory_equal(s[0]->rows, s[1]->rows, s[0]->n * sizeof *s[0]->rows);
+    assert_int_equal(tlen[0], tlen[1]);
+    assert_true(tlen[0] > 60000 * 20);
+    assert_memory_equal(text[0], text[1], tlen[0]);
+    for (int t = 0; t < 2; t++) {
+      tsr_summary_free(s[t]);
+      free(text[t]);
+    }
+  }
+  tsr_ledger_free(lg);
+  free(csv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cdnow_calibration),
       cmocka_unit_test(test_periods),
       cmocka_unit_test(test_refunds),
       cmocka_unit_test(test_fmt_double),
+      cmocka_unit_test(test_summary_threads_same),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
