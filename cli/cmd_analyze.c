@@ -32,7 +32,9 @@ static void on_progress(void *ud, const char *step, double frac) {
 static void on_event(void *ud, int level, const char *step, const char *msg) {
   actx *a = ud;
   (void)step;
-  if (a->quiet || level == 0) return; /* info lines go to the event log only */
+  /* info lines go to the event log only; ingest warnings are printed by
+   * cli_ingest_end with the reject lines */
+  if (a->quiet || level == 0 || !strcmp(step, "ingest")) return;
   cli_progress_done(&a->p);
   fprintf(stderr, "tessera: %s: %s\n", level == 2 ? "error" : "warning", msg);
 }
@@ -237,7 +239,16 @@ int tsr_cmd_analyze(int argc, char **argv) {
     rc = cli_fail(st, &err);
   } else {
     if (o.report_path) {
-      st = tsr_report_write(res, o.report_path, &err);
+      tsr_report_opts ro;
+      tsr_report_opts_init(&ro);
+      char src[1024] = "";
+      size_t k = 0;
+      for (size_t i = 0; i < o.n_inputs && k < sizeof src; i++)
+        k += (size_t)snprintf(src + k, sizeof src - k, "%s%s", i ? ", " : "", o.inputs[i]);
+      ro.source = src;
+      ro.churn_threshold = o.churn_threshold;
+      ro.store = store;
+      st = tsr_report_write_opts(res, &ro, o.report_path, &err);
       if (st != TSR_OK) rc = cli_fail(st, &err);
     }
     if (!ci.quiet) print_summary(res, out_dir, url);

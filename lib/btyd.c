@@ -325,12 +325,14 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
   tsr__objective obj = {spec->np, fit_fdf, &ctx};
 
   size_t np = spec->np;
-  double best[TSR_BTYD_MAXP] = {0};
+  double best[TSR_BTYD_MAXP] = {0}, fbest = INFINITY;
   tsr__min_result bres;
-  int have = 0, tried = 0, nconv = 0;
+  int have = 0, iters = 0;
   memset(&bres, 0, sizeof bres);
-  bres.f = INFINITY;
   const char *why = "the log-likelihood is not finite at any starting point";
+  /* Phase 1: every start to a coarse gradient tolerance (no Newton);
+   * stop early once two starts reach the same optimum. */
+  const double coarse = fmax(o.grad_tol, 1e-5);
   int nstarts = o.n_starts + (o.start ? 1 : 0);
   for (int k = 0; k < nstarts; k++) {
     double p0[TSR_BTYD_MAXP], th[TSR_BTYD_MAXP];
@@ -340,39 +342,36 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     else
       spec->start(o.start ? k - 1 : k, &pat.d, p0);
     for (size_t i = 0; i < np; i++) th[i] = log(p0[i]);
-    st = tsr__minimize(&obj, o.grad_tol, o.max_iter, th, &r);
+    st = tsr__minimize(&obj, coarse, o.max_iter, 0, th, &r);
     if (st) {
       tsr__btyd_pat_release(&pat);
       return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
     }
-    tried++;
+    iters += r.iterations;
     if (!isfinite(r.f)) {
       why = r.why;
       continue;
     }
-    if (!r.converged) why = r.why;
-    /* prefer converged points, then lower objective */
-    int better = !have || (r.converged && !bres.converged) ||
-                 (r.converged == bres.converged && r.f < bres.f);
-    if (r.converged) {
-      nconv++;
-      /* two converged starts agreeing: enough */
-      if (have && bres.converged &&
-          fabs(r.f - bres.f) <= 1e-10 * fmax(1.0, fabs(bres.f)) && nconv >= 2) {
-        if (better) {
-          bres = r;
-          memcpy(best, th, sizeof best);
-        }
-        break;
-      }
-    }
-    if (better) {
-      bres = r;
+    int agree = have && fabs(r.f - fbest) <= 1e-7 * fmax(1.0, fabs(fbest));
+    if (r.f < fbest) {
+      fbest = r.f;
       memcpy(best, th, np * sizeof *th);
-      have = 1;
     }
+    have = 1;
+    if (agree) break;
   }
-  (void)tried;
+  /* Phase 2: the best point to the full tolerance, Newton polish. */
+  if (have) {
+    st = tsr__minimize(&obj, o.grad_tol, o.max_iter, 1, best, &bres);
+    if (st) {
+      tsr__btyd_pat_release(&pat);
+      return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
+    }
+    iters += bres.iterations;
+    if (!isfinite(bres.f)) have = 0;
+    if (!bres.converged) why = bres.why;
+  }
+  bres.iterations = iters;
 
   memset(out, 0, sizeof *out);
   out->kind = kind;
@@ -409,6 +408,29 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     }
   }
   tsr__btyd_pat_release(&pat);
+  if (out->converged) {
+    /* a vanishing gradient at the edge of the parameter space is no
+     * maximum: the data do not identify the model */
+    for (size_t i = 0; i < np; i++)
+      if (fabs(best[i]) > 18) {
+        out->converged = 0;
+        return tsr_error_set(
+            err, TSR_ECONVERGE, NULL, 0, 0, spec->pnames[i],
+            "%s fit did not converge: parameter %s ran to the boundary "
+            "(%.3g), so the data do not identify the model (too few repeat "
+            "purchases?); try a penalizer (e.g. 0.001) or more data",
+            spec->name, spec->pnames[i], out->params[i]);
+      }
+    if (o.compute_se && !out->has_cov) {
+      out->converged = 0;
+      return tsr_error_set(
+          err, TSR_ECONVERGE, NULL, 0, 0, NULL,
+          "%s fit did not converge: the Hessian is not positive definite "
+          "at the end point (flat or saddle); try a penalizer (e.g. 0.001) "
+          "or another model",
+          spec->name);
+    }
+  }
   if (!out->converged)
     return tsr_error_set(
         err, TSR_ECONVERGE, NULL, 0, 0, NULL,

@@ -39,10 +39,12 @@ typedef struct tsr__min_result {
   const char *why;/* reason when not converged (static) */
 } tsr__min_result;
 
-/* Minimises obj from theta (IN: start, OUT: minimiser) with GSL's BFGS2 and
- * a Newton polish on the numerical Hessian of the analytic gradient. */
+/* Minimises obj from theta (IN: start, OUT: minimiser) with GSL's BFGS2
+ * and, when polish is set, Newton steps on the numerical Hessian of the
+ * analytic gradient until the gradient norm is below grad_tol. */
 tsr_status tsr__minimize(const tsr__objective *obj, double grad_tol,
-                         int max_iter, double *theta, tsr__min_result *res);
+                         int max_iter, int polish, double *theta,
+                         tsr__min_result *res);
 
 /* Hessian (n x n, row-major) by central differences of the gradient,
  * symmetrised. Returns 0 or -1. */

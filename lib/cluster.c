@@ -8,8 +8,15 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #include "cluster_internal.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
 
 static const char *const default_features[] = {"frequency", "recency",
                                                "monetary_value", "T"};
@@ -219,8 +226,12 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
     m->feats[j].name = tsr__strdup(fnames[j]);
     if (!r->features[j] || !m->feats[j].name) goto nomem;
   }
+  double t0 = now_s(), t1;
   st = tsr__features_fit(m->feats, d, o.transform, fcols, n, Z, err);
   if (st != TSR_OK) goto fail;
+  t1 = now_s();
+  r->seconds_transform = t1 - t0;
+  t0 = t1;
 
   size_t sample = o.sample_size;
   if (o.method == TSR_CLUSTER_DBSCAN) {
@@ -316,8 +327,10 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
         goto fail;
       }
       if (autok && k >= 2) {
+        double ts = now_s();
         st = tsr_cluster_silhouette(Z, n, d, L, sample, o.seed, o.n_threads,
                                     &sil, err);
+        r->seconds_silhouette += now_s() - ts;
         if (st != TSR_OK) {
           tsr_gmm_free(g);
           tsr__free(Cbest);
@@ -381,6 +394,9 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
     }
   }
 
+  t1 = now_s();
+  r->seconds_fit = t1 - t0 - r->seconds_silhouette;
+  t0 = t1;
   /* ---------------------------------------------- stable cluster ids */
   size_t k = r->k;
   {
@@ -415,9 +431,13 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
     cluster_means(Z, n, d, r->labels, k, C, cnt);
   if (o.method == TSR_CLUSTER_DBSCAN) r->inertia = tsr__inertia(Z, n, d, r->labels, C);
   if (k >= 2 && isnan(r->silhouette)) {
+    double ts = now_s();
     st = tsr_cluster_silhouette(Z, n, d, r->labels, sample, o.seed,
                                 o.n_threads, &r->silhouette, err);
     if (st != TSR_OK) goto fail;
+    t1 = now_s();
+    r->seconds_silhouette += t1 - ts;
+    t0 += t1 - ts;
   }
   m->k = k;
   m->centers = C;
@@ -428,6 +448,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
   progress(&o, "profiles", 0);
   st = tsr__cluster_profiles(r, fcols, columns, names, ncols, segments, err);
   if (st != TSR_OK) goto fail;
+  r->seconds_profiles = now_s() - t0;
   progress(&o, "done", 1);
   tsr__free(Z);
   tsr__free(C);
@@ -440,10 +461,8 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
 nomem:
   st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
 fail:
-  if (r)
-    tsr_cluster_result_free(r);
-  else
-    tsr_cluster_model_free(m);
+  if (!r || r->model != m) tsr_cluster_model_free(m);
+  tsr_cluster_result_free(r);
   tsr__free(Z);
   tsr__free(lab);
   tsr__free(C);

@@ -70,25 +70,47 @@ static double mid_rank(const double *s, size_t n, double v) {
   return ((double)less + 0.5 * (double)(lo - less)) / (double)n;
 }
 
-/* Mean mid-rank percentile of each cluster's members for column col;
- * out: k values. */
+/* Reference sample for percentiles: every step-th value, at most this many. */
+#define RANK_REF 20000
+
+/* Mean mid-rank percentile of each cluster's members for column col
+ * against the column's values (a systematic sample of RANK_REF values when
+ * n is larger); out: k values. */
 static tsr_status cluster_ranks(const double *col, const int *lab, size_t n,
                                 size_t k, double *out) {
-  double *s = tsr__malloc(n * sizeof *s);
+  size_t step = (n + RANK_REF - 1) / RANK_REF, m = (n + step - 1) / step;
+  double *s = tsr__malloc((m ? m : 1) * sizeof *s);
   size_t *cnt = tsr__calloc(k ? k : 1, sizeof *cnt);
   if (!s || !cnt) {
     tsr__free(s);
     tsr__free(cnt);
     return TSR_ENOMEM;
   }
-  memcpy(s, col, n * sizeof *s);
-  qsort(s, n, sizeof *s, cmp_double);
+  for (size_t i = 0; i < m; i++) s[i] = col[i * step];
+  qsort(s, m, sizeof *s, cmp_double);
   for (size_t j = 0; j < k; j++) out[j] = 0;
-  for (size_t i = 0; i < n; i++) {
+  /* members of the sample first; clusters with fewer than 100 of them
+   * then use all their members */
+  for (size_t i = 0; i < n; i += step) {
     if (lab[i] < 0) continue;
-    out[lab[i]] += mid_rank(s, n, col[i]);
+    out[lab[i]] += mid_rank(s, m, col[i]);
     cnt[lab[i]]++;
   }
+  unsigned char *few = tsr__calloc(k ? k : 1, 1);
+  if (!few) {
+    tsr__free(s);
+    tsr__free(cnt);
+    return TSR_ENOMEM;
+  }
+  int any = 0;
+  for (size_t j = 0; j < k; j++) any |= few[j] = cnt[j] < 100;
+  if (any && step > 1)
+    for (size_t i = 0; i < n; i++) {
+      if (lab[i] < 0 || i % step == 0 || !few[lab[i]]) continue;
+      out[lab[i]] += mid_rank(s, m, col[i]);
+      cnt[lab[i]]++;
+    }
+  tsr__free(few);
   for (size_t j = 0; j < k; j++) out[j] = cnt[j] ? out[j] / (double)cnt[j] : 0.5;
   tsr__free(s);
   tsr__free(cnt);
@@ -363,6 +385,12 @@ tsr_status tsr_cluster_result_summary_json(const tsr_cluster_result *r,
     json_object_set_new(o, "k_table", kt);
     if (r->elbow_k) json_object_set_new(o, "elbow_k", json_integer((json_int_t)r->elbow_k));
   }
+  json_t *tm = json_object();
+  json_object_set_new(tm, "transform", json_real(r->seconds_transform));
+  json_object_set_new(tm, "fit", json_real(r->seconds_fit));
+  json_object_set_new(tm, "silhouette", json_real(r->seconds_silhouette));
+  json_object_set_new(tm, "profiles", json_real(r->seconds_profiles));
+  json_object_set_new(o, "seconds", tm);
   json_t *cl = json_array();
   for (size_t j = 0; j < r->k && r->profiles; j++) {
     const tsr_cluster_profile *p = &r->profiles[j];
@@ -389,7 +417,7 @@ tsr_status tsr_cluster_result_summary_json(const tsr_cluster_result *r,
     json_array_append_new(cl, e);
   }
   json_object_set_new(o, "clusters", cl);
-  char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+  char *s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
   json_decref(o);
   if (!s) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   *json = s;

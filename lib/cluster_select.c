@@ -118,14 +118,15 @@ typedef struct sil_ctx {
   double *scratch;     /* nthreads... per block: nlab sums */
 } sil_ctx;
 
-static void sil_block(void *vc, size_t b, size_t lo, size_t hi) {
+TSR__INLINE void sil_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                        size_t d) {
   sil_ctx *c = vc;
   double *sum = c->scratch + b * c->nlab;
   for (size_t i = lo; i < hi; i++) {
     memset(sum, 0, c->nlab * sizeof *sum);
-    const double *xi = c->X + c->rows[i] * c->d;
+    const double *xi = c->X + c->rows[i] * d;
     for (size_t j = 0; j < c->s; j++)
-      sum[c->lab[j]] += sqrt(tsr__sqdist(xi, c->X + c->rows[j] * c->d, c->d));
+      sum[c->lab[j]] += sqrt(tsr__sqdist(xi, c->X + c->rows[j] * d, d));
     size_t li = (size_t)c->lab[i];
     if (c->cnt[li] <= 1) {
       c->val[i] = 0;
@@ -140,6 +141,10 @@ static void sil_block(void *vc, size_t b, size_t lo, size_t hi) {
     double mx = a > bmin ? a : bmin;
     c->val[i] = mx > 0 ? (bmin - a) / mx : 0;
   }
+}
+
+static void sil_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(sil_block_d, ((sil_ctx *)vc)->d, vc, b, lo, hi)
 }
 
 static int cmp_int(const void *a, const void *b) {

@@ -1,8 +1,11 @@
 /*
  * gmm.c - Gaussian mixture fitted by EM (Dempster, Laird & Rubin 1977;
  * Bishop 2006, sec. 9.2.2, eqs. 9.23-9.27) with full or diagonal
- * covariances, k-means initialisation (one-hot responsibilities, as
- * scikit-learn), reg_covar added to the covariance diagonals, responsibilities
+ * covariances, k-means initialisation (one-hot responsibilities from the
+ * best of 10 k-means++ restarts, on a sample of max(50000, n/10) rows
+ * followed by Lloyd steps on all rows when n > 2 x that; scikit-learn uses
+ * one restart on all rows), reg_covar added to
+ * the covariance diagonals, responsibilities
  * by log-sum-exp. Each EM iteration is one pass over the data: the E-step
  * with the current parameters accumulates, per block, the mean
  * log-likelihood and the sufficient statistics shifted by the current means;
@@ -15,6 +18,9 @@
 #include "cluster_internal.h"
 
 #define LOG_2PI 1.8378770664093454836
+#define MAXK 256
+#define INIT_SAMPLE 50000 /* rows for the k-means restarts of the init */
+#define MAXD 64
 
 tsr_gmm *tsr__gmm_new(size_t k, size_t d, tsr_cov_type cov) {
   tsr_gmm *g = tsr__calloc(1, sizeof *g);
@@ -44,13 +50,15 @@ void tsr_gmm_free(tsr_gmm *g) {
   tsr__free(g);
 }
 
-/* prec_chol holds, per component, the lower Cholesky factor L of the
- * covariance (full: d x d; diag: the d standard deviations), then k values
- * -sum(log diag L) (the log-determinant term). */
+/* prec_chol holds, per component, the inverse of the lower Cholesky factor
+ * L of the covariance (full: d x d lower triangular, so that
+ * (x-mu)' Sigma^-1 (x-mu) = |L^-1 (x-mu)|^2; diag: the d inverse standard
+ * deviations), then k values -sum(log diag L) (the log-determinant term). */
 tsr_status tsr__gmm_prepare(tsr_gmm *g, tsr_error *err) {
   size_t k = g->k, d = g->d;
   size_t cs = g->cov == TSR_COV_FULL ? k * d * d : k * d;
   double *ld = g->prec_chol + cs;
+  double L[64 * 64];
   for (size_t j = 0; j < k; j++) {
     double s = 0;
     if (g->cov == TSR_COV_DIAG) {
@@ -61,12 +69,12 @@ tsr_status tsr__gmm_prepare(tsr_gmm *g, tsr_error *err) {
                                "gmm: component %zu has a non-positive "
                                "variance; increase reg_covar",
                                j);
-        g->prec_chol[j * d + a] = sqrt(v);
+        g->prec_chol[j * d + a] = 1 / sqrt(v);
         s += 0.5 * log(v);
       }
     } else {
       const double *S = g->covariances + j * d * d;
-      double *L = g->prec_chol + j * d * d;
+      double *Li = g->prec_chol + j * d * d;
       memset(L, 0, d * d * sizeof *L);
       for (size_t a = 0; a < d; a++) {
         for (size_t b = 0; b <= a; b++) {
@@ -85,32 +93,42 @@ tsr_status tsr__gmm_prepare(tsr_gmm *g, tsr_error *err) {
           }
         }
       }
+      /* Li = L^-1 by forward substitution, column by column */
+      memset(Li, 0, d * d * sizeof *Li);
+      for (size_t c = 0; c < d; c++) {
+        Li[c * d + c] = 1 / L[c * d + c];
+        for (size_t a = c + 1; a < d; a++) {
+          double v = 0;
+          for (size_t b = c; b < a; b++) v -= L[a * d + b] * Li[b * d + c];
+          Li[a * d + c] = v / L[a * d + a];
+        }
+      }
     }
     ld[j] = -s;
   }
   return TSR_OK;
 }
 
-/* log N(x | mu_j, Sigma_j) using the prepared factors; y: scratch of d. */
-static double log_gauss(const tsr_gmm *g, size_t j, const double *x,
-                        double *y) {
-  size_t d = g->d;
+/* log N(x | mu_j, Sigma_j) using the prepared factors (d: see
+ * TSR__SPECIALIZE_D). */
+TSR__INLINE double log_gauss(const tsr_gmm *g, size_t j, const double *x,
+                             size_t d) {
   const double *mu = g->means + j * d;
   size_t cs = g->cov == TSR_COV_FULL ? g->k * d * d : g->k * d;
-  double q = 0;
+  double q = 0, z[MAXD];
   if (g->cov == TSR_COV_DIAG) {
-    const double *sd = g->prec_chol + j * d;
+    const double *is = g->prec_chol + j * d;
     for (size_t a = 0; a < d; a++) {
-      double z = (x[a] - mu[a]) / sd[a];
-      q += z * z;
+      double t = (x[a] - mu[a]) * is[a];
+      q += t * t;
     }
   } else {
-    const double *L = g->prec_chol + j * d * d;
-    for (size_t a = 0; a < d; a++) { /* forward substitution L y = x - mu */
-      double v = x[a] - mu[a];
-      for (size_t b = 0; b < a; b++) v -= L[a * d + b] * y[b];
-      y[a] = v / L[a * d + a];
-      q += y[a] * y[a];
+    const double *Li = g->prec_chol + j * d * d;
+    for (size_t a = 0; a < d; a++) z[a] = x[a] - mu[a];
+    for (size_t a = 0; a < d; a++) {
+      double y = 0;
+      for (size_t b = 0; b <= a; b++) y += Li[a * d + b] * z[b];
+      q += y * y;
     }
   }
   return -0.5 * ((double)d * LOG_2PI + q) + g->prec_chol[cs + j];
@@ -128,14 +146,13 @@ typedef struct em_ctx {
   double *prob;
 } em_ctx;
 
-#define MAXK 256
-#define MAXD 64
 
-static void em_block(void *vc, size_t b, size_t lo, size_t hi) {
+TSR__INLINE void em_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                            size_t d) {
   em_ctx *c = vc;
   const tsr_gmm *g = c->g;
-  size_t k = g->k, d = g->d, w = 1 + d + d * d;
-  double lp[MAXK], y[MAXD], z[MAXD], ll = 0;
+  size_t k = g->k, w = 1 + d + d * d;
+  double lp[MAXK], z[MAXD], ll = 0;
   double *st = c->bstat ? c->bstat + b * k * w : NULL;
   if (st) memset(st, 0, k * w * sizeof *st);
   for (size_t i = lo; i < hi; i++) {
@@ -143,21 +160,21 @@ static void em_block(void *vc, size_t b, size_t lo, size_t hi) {
     double mx = -DBL_MAX;
     size_t am = 0;
     for (size_t j = 0; j < k; j++) {
-      lp[j] = c->logw[j] + log_gauss(g, j, x, y);
+      lp[j] = c->logw[j] + log_gauss(g, j, x, d);
       if (lp[j] > mx) {
         mx = lp[j];
         am = j;
       }
     }
     double s = 0;
-    for (size_t j = 0; j < k; j++) s += exp(lp[j] - mx);
-    double lse = mx + log(s);
-    ll += lse;
+    for (size_t j = 0; j < k; j++) s += lp[j] = exp(lp[j] - mx);
+    ll += mx + log(s);
+    double inv = 1 / s; /* responsibilities r_j = lp[j] / s */
     if (c->labels) c->labels[i] = (int)am;
-    if (c->prob) c->prob[i] = exp(lp[am] - lse);
+    if (c->prob) c->prob[i] = lp[am] * inv;
     if (!st) continue;
     for (size_t j = 0; j < k; j++) {
-      double r = exp(lp[j] - lse);
+      double r = lp[j] * inv;
       if (r < 1e-300) continue;
       double *sj = st + j * w;
       const double *mu = g->means + j * d;
@@ -178,6 +195,10 @@ static void em_block(void *vc, size_t b, size_t lo, size_t hi) {
     }
   }
   c->bll[b] = ll;
+}
+
+static void em_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(em_block_d, ((em_ctx *)vc)->g->d, vc, b, lo, hi)
 }
 
 /* ================================================================ M-step */
@@ -273,13 +294,31 @@ static tsr_status em_run(const double *X, size_t n, size_t d, size_t k,
                          int *lab, double *stat, double *bstat, double *bll,
                          double *logw, tsr_error *err) {
   tsr_cluster_opts ko = *o;
-  ko.n_init = 1;
+  ko.n_init = 10; /* best of 10 k-means++ restarts (sklearn: 1) */
   ko.seed = o->seed + 0x9E3779B97F4A7C15ull * r;
   ko.max_iter = 300;
   ko.tol = 1e-4;
   ko.progress = NULL;
-  tsr_status st = tsr_kmeans_fit(X, n, d, k, &ko, g->means, lab, NULL, NULL, err);
-  if (st != TSR_OK) return st;
+  tsr_status st;
+  size_t m = n / 10 > INIT_SAMPLE ? n / 10 : INIT_SAMPLE;
+  if (n <= 2 * m || m < 10 * k) {
+    st = tsr_kmeans_fit(X, n, d, k, &ko, g->means, lab, NULL, NULL, err);
+    if (st != TSR_OK) return st;
+  } else {
+    /* large n: the restarts on a seeded sample of m rows, then Lloyd steps
+     * on all rows from the sample's centres */
+    double *S = tsr__malloc(m * d * sizeof *S);
+    if (!S) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    tsr__rng rng;
+    tsr__rng_seed(&rng, ko.seed, 0x6A11ull);
+    for (size_t i = 0; i < m; i++) /* m draws with replacement */
+      memcpy(S + i * d, X + tsr__rng_below(&rng, n) * d, d * sizeof *S);
+    st = tsr_kmeans_fit(S, m, d, k, &ko, g->means, NULL, NULL, NULL, err);
+    tsr__free(S);
+    if (st != TSR_OK) return st;
+    if (tsr__kmeans_polish(X, n, d, k, nthr, 300, g->means, lab) != TSR_OK)
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
   size_t w = 1 + d + d * d, nb = tsr__nblocks(n);
   hard_stats(g, X, n, lab, stat);
   m_step(g, stat, n, reg);

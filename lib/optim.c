@@ -113,11 +113,11 @@ int tsr__hessian(const tsr__objective *o, const double *theta, double *H) {
 /* Newton steps with backtracking from theta; keeps a step only when it
  * lowers the gradient norm without raising f (beyond rounding). */
 static void newton_polish(const tsr__objective *o, double *theta, double *f,
-                          double *g, int steps) {
+                          double *g, int steps, double grad_tol) {
   size_t n = o->n;
   double H[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hi[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP];
   double tn[2 * TSR_BTYD_MAXP], gn[2 * TSR_BTYD_MAXP], fn;
-  for (int s = 0; s < steps; s++) {
+  for (int s = 0; s < steps && norm2(g, n) > grad_tol; s++) {
     if (tsr__hessian(o, theta, H) || tsr__spd_inverse(n, H, Hi)) return;
     double gn0 = norm2(g, n);
     int ok = 0;
@@ -142,7 +142,8 @@ static void newton_polish(const tsr__objective *o, double *theta, double *f,
 }
 
 tsr_status tsr__minimize(const tsr__objective *o, double grad_tol,
-                         int max_iter, double *theta, tsr__min_result *res) {
+                         int max_iter, int polish, double *theta,
+                         tsr__min_result *res) {
   size_t n = o->n;
   gsl_multimin_function_fdf fn;
   double f, g[2 * TSR_BTYD_MAXP];
@@ -195,7 +196,7 @@ tsr_status tsr__minimize(const tsr__objective *o, double grad_tol,
   }
   /* Newton polish: BFGS often stops (GSL_ENOPROG) at a gradient limited by
    * the line search; Newton on the numerical Hessian finishes the job. */
-  newton_polish(o, theta, &f, g, 6);
+  if (polish) newton_polish(o, theta, &f, g, 8, grad_tol);
   res->f = f;
   res->gnorm = norm2(g, n);
   res->iterations = iter;

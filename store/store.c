@@ -89,6 +89,13 @@ void tsr_store_close(tsr_store *s) {
 
 void tsr_store_free(void *obj) { tsr__free(obj); }
 
+void *tsr__store_impl(tsr_store *s, const tsr_store_methods **m) {
+  if (m) *m = s ? s->m : NULL;
+  return s ? s->impl : NULL;
+}
+
+int tsr__store_in_tx(tsr_store *s) { return s && s->m->in_transaction(s->impl); }
+
 const char *tsr_store_backend(const tsr_store *s) { return s ? s->m->name : ""; }
 
 /* ================================================================ checks */
@@ -375,6 +382,14 @@ tsr_status tsr_store_rejects_add(tsr_store *s, int64_t dataset_id,
   return s->m->rejects_add(s->impl, dataset_id, rows, n, err);
 }
 
+tsr_status tsr_store_dataset_delete(tsr_store *s, int64_t id, tsr_error *err) {
+  CHECK_STORE(s, "delete dataset");
+  tsr_status st = need_id("delete dataset", id, err);
+  if (st) return st;
+  st = s->m->dataset_delete(s->impl, id, err);
+  return not_found(st, err, "dataset %lld", (long long)id);
+}
+
 tsr_status tsr_store_dataset_get(tsr_store *s, int64_t id, tsr_dataset **out,
                                  tsr_error *err) {
   CHECK_STORE(s, "get dataset");
@@ -486,6 +501,14 @@ tsr_status tsr_store_runs_interrupt(tsr_store *s, int64_t *n, tsr_error *err) {
   tsr_status st = s->m->runs_interrupt(s->impl, tsr_store_now_ms(), &k, err);
   if (st == TSR_OK && n) *n = k;
   return st;
+}
+
+tsr_status tsr_store_run_delete(tsr_store *s, int64_t id, tsr_error *err) {
+  CHECK_STORE(s, "delete run");
+  tsr_status st = need_id("delete run", id, err);
+  if (st) return st;
+  st = s->m->run_delete(s->impl, id, err);
+  return not_found(st, err, "run %lld", (long long)id);
 }
 
 tsr_status tsr_store_run_get(tsr_store *s, int64_t id, tsr_run **out,

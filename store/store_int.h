@@ -112,9 +112,21 @@ typedef struct tsr_store_methods {
                           tsr_store_model_cb cb, void *ctx, tsr_error *err);
   tsr_status (*models_list)(void *impl, int64_t run_id, const char *kind,
                             tsr_store_model_cb cb, void *ctx, tsr_error *err);
+
+  /* deletes (children go by the schema's cascades) */
+  tsr_status (*dataset_delete)(void *impl, int64_t id, tsr_error *err);
+  tsr_status (*run_delete)(void *impl, int64_t id, tsr_error *err);
 } tsr_store_methods;
 
 /* The SQLite back end (store/sqlite.c). */
 extern const tsr_store_methods tsr__store_sqlite_methods;
+
+/* The back-end handle of s (and its method table in *m, may be NULL), for
+ * the web tables (store/sqlite_web.c). */
+void *tsr__store_impl(tsr_store *s, const tsr_store_methods **m);
+/* The sqlite3 connection of an impl of tsr__store_sqlite_methods. */
+struct sqlite3 *tsr__sqlite_db(void *impl);
+/* 1 when s has an open transaction (tsr_store_begin). */
+int tsr__store_in_tx(tsr_store *s);
 
 #endif

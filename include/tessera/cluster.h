@@ -229,6 +229,10 @@ typedef struct tsr_cluster_result {
   tsr_cluster_kscore *kscores; /* auto k table (n_kscores rows) or NULL */
   size_t n_kscores;
   size_t elbow_k;       /* k-means elbow of the inertia curve (0 = none) */
+  double seconds_transform;  /* wall time of the feature transform */
+  double seconds_fit;        /* of the fits (all k; eps auto included) */
+  double seconds_silhouette; /* of the silhouette scores */
+  double seconds_profiles;   /* of the ids, profiles and labels */
   double *loglik_trace; /* GMM mean log-likelihood per EM iteration */
   size_t n_trace;
   tsr_cluster_model *model; /* owned by the result; detach with

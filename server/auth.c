@@ -1,0 +1,274 @@
+/*
+ * auth.c - accounts and sessions of the web application: argon2id password
+ * hashes (libsodium crypto_pwhash_str; MIN limits under
+ * TESSERA_TEST_FAST_HASH=1 for tests), API tokens and session ids stored as
+ * hashes only and compared in constant time by the database lookup of their
+ * hash, CSRF secrets per session (sodium_memcmp), login rate limiting per IP
+ * and per user name, and at most two password hashes computed at once
+ * (each takes 64 MiB).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include "srv.h"
+
+#define RL_MAX_FAILS 5     /* per user name */
+#define RL_MAX_FAILS_IP 20 /* per client address */
+#define RL_WINDOW_MS (5LL * 60 * 1000)
+#define MAX_CONCURRENT_LOGINS 2
+
+static int fast_hash(void) {
+  const char *e = getenv("TESSERA_TEST_FAST_HASH");
+  return e && !strcmp(e, "1");
+}
+
+int tsr_server_hash_password(const char *pw, char *out) {
+  if (sodium_init() < 0) return -1;
+  unsigned long long ops = fast_hash() ? crypto_pwhash_OPSLIMIT_MIN : crypto_pwhash_OPSLIMIT_INTERACTIVE;
+  size_t mem = fast_hash() ? crypto_pwhash_MEMLIMIT_MIN : crypto_pwhash_MEMLIMIT_INTERACTIVE;
+  return crypto_pwhash_str(out, pw, strlen(pw), ops, mem) == 0 ? 0 : -1;
+}
+
+static void to_hex(const unsigned char *b, size_t n, char *out) {
+  sodium_bin2hex(out, 2 * n + 1, b, n);
+}
+
+void tsr_server_token_hash(const char *token, char *hash) {
+  unsigned char h[32];
+  crypto_generichash(h, sizeof h, (const unsigned char *)token, strlen(token),
+                     (const unsigned char *)"tessera-token-v1", 16);
+  to_hex(h, sizeof h, hash);
+}
+
+int tsr_server_new_token(char *token, char *hash) {
+  if (sodium_init() < 0) return -1;
+  unsigned char b[32];
+  randombytes_buf(b, sizeof b);
+  to_hex(b, sizeof b, token);
+  tsr_server_token_hash(token, hash);
+  return 0;
+}
+
+void auth_init(srv *S) {
+  /* a hash to verify against for unknown users (same timing either way) */
+  if (tsr_server_hash_password("tessera-no-such-user", S->dummy_hash) != 0)
+    S->dummy_hash[0] = '\0';
+}
+
+int role_rank(const char *role) {
+  if (!role) return 0;
+  if (!strcmp(role, "admin")) return 3;
+  if (!strcmp(role, "analyst")) return 2;
+  if (!strcmp(role, "viewer")) return 1;
+  return 0;
+}
+
+/* Value of cookie name in the Cookie header, copied into out. */
+static int cookie_value(req *r, const char *name, char *out, size_t cap) {
+  const char *v = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
+  if (!v || strlen(v) >= cap) return 0;
+  snprintf(out, cap, "%s", v);
+  return 1;
+}
+
+void auth_resolve(req *r) {
+  if (r->auth_done) return;
+  r->auth_done = 1;
+  tsr_store *st = srv_store(r->S);
+  if (!st) return;
+  const char *h = req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+  if (h && !strncasecmp(h, "Bearer ", 7)) {
+    const char *tok = h + 7;
+    if (strlen(tok) != 64) return;
+    char hash[65];
+    tsr_server_token_hash(tok, hash);
+    if (tsr_web_token_get(st, hash, &r->user, NULL) == TSR_OK) r->via_token = 1;
+    return;
+  }
+  char sid[80];
+  if (!cookie_value(r, "tsr_session", sid, sizeof sid) || strlen(sid) != 64) return;
+  tsr_server_token_hash(sid, r->session_hash);
+  if (tsr_web_session_get(st, r->session_hash, tsr_store_now_ms(), &r->user, r->csrf,
+                          sizeof r->csrf, NULL) != TSR_OK) {
+    r->user = NULL;
+    r->csrf[0] = '\0';
+  }
+}
+
+int auth_need(req *r, const char *role, enum MHD_Result *ret) {
+  auth_resolve(r);
+  if (!r->user) {
+    if (!req_is_api(r) && strcmp(r->path, "/metrics")) {
+      sbuf b = {0};
+      sb_puts(&b, "/login?next=");
+      sb_url(&b, r->path);
+      if (!b.oom) snprintf(r->location, sizeof r->location, "%s", b.p);
+      sb_free(&b);
+      *ret = send_body(r, 303, "text/plain; charset=utf-8", "", 0);
+      return 0;
+    }
+    *ret = send_error(r, 401, "EAUTH", "authentication required: log in or send 'Authorization: Bearer TOKEN'");
+    return 0;
+  }
+  if (role_rank(r->user->role) < role_rank(role)) {
+    *ret = send_error(r, 403, "EPERM", "your role (%s) may not do this; it needs the %s role",
+                      r->user->role, role);
+    return 0;
+  }
+  return 1;
+}
+
+int auth_csrf(req *r, enum MHD_Result *ret) {
+  if (r->via_token) return 1; /* bearer tokens are not sent by browsers on their own */
+  const char *t = req_header(r, "X-CSRF-Token");
+  if (!t) t = req_field(r, "csrf");
+  size_t n = strlen(r->csrf);
+  if (t && n && strlen(t) == n && sodium_memcmp(t, r->csrf, n) == 0) return 1;
+  *ret = send_error(r, 403, "ECSRF",
+                    "missing or wrong CSRF token: reload the page and try again (API clients send "
+                    "the token from the login answer in the X-CSRF-Token header)");
+  return 0;
+}
+
+/* ---------------------------------------------------------------- rate limits */
+
+static uint64_t rl_key(const char *kind, const char *v) {
+  uint64_t h = 1469598103934665603ULL;
+  for (const char *p = kind; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+  for (const char *p = v; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+  return h | 1;
+}
+
+/* 1 when key is locked out now (max failures in the window). */
+static int rl_locked(srv *S, uint64_t key, int64_t now, int max) {
+  int locked = 0;
+  pthread_mutex_lock(&S->rl_mu);
+  for (size_t i = 0; i < 512; i++) {
+    if (S->rl[i].key == key) {
+      if (now - S->rl[i].window_ms > RL_WINDOW_MS) S->rl[i].key = 0;
+      else locked = S->rl[i].fails >= max;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&S->rl_mu);
+  return locked;
+}
+
+static void rl_fail(srv *S, uint64_t key, int64_t now) {
+  pthread_mutex_lock(&S->rl_mu);
+  size_t slot = 512, oldest = 0;
+  for (size_t i = 0; i < 512; i++) {
+    if (S->rl[i].key == key) {
+      slot = i;
+      break;
+    }
+    if (S->rl[i].window_ms < S->rl[oldest].window_ms) oldest = i;
+  }
+  if (slot == 512) {
+    slot = oldest;
+    S->rl[slot].key = key;
+    S->rl[slot].fails = 0;
+    S->rl[slot].window_ms = now;
+  }
+  if (now - S->rl[slot].window_ms > RL_WINDOW_MS) {
+    S->rl[slot].fails = 0;
+    S->rl[slot].window_ms = now;
+  }
+  S->rl[slot].fails++;
+  pthread_mutex_unlock(&S->rl_mu);
+}
+
+static void rl_clear(srv *S, uint64_t key) {
+  pthread_mutex_lock(&S->rl_mu);
+  for (size_t i = 0; i < 512; i++)
+    if (S->rl[i].key == key) S->rl[i].key = 0;
+  pthread_mutex_unlock(&S->rl_mu);
+}
+
+static void client_ip(req *r, char *out, size_t cap) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  out[0] = '\0';
+  if (!ci || !ci->client_addr) return;
+  const struct sockaddr *sa = ci->client_addr;
+  char host[64] = "";
+  if (sa->sa_family == AF_INET)
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, host, sizeof host);
+  else if (sa->sa_family == AF_INET6)
+    inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, host, sizeof host);
+  snprintf(out, cap, "%s", host);
+}
+
+int auth_login(req *r, const char *name, const char *pw, tsr_web_user **user, char *msg,
+               size_t cap) {
+  srv *S = r->S;
+  *user = NULL;
+  int64_t now = tsr_store_now_ms();
+  char ip[64];
+  client_ip(r, ip, sizeof ip);
+  uint64_t kip = rl_key("ip:", ip), kuser = rl_key("user:", name);
+  if (rl_locked(S, kip, now, RL_MAX_FAILS_IP) || rl_locked(S, kuser, now, RL_MAX_FAILS)) {
+    atomic_fetch_add(&S->m_login_fail, 1);
+    snprintf(msg, cap, "too many failed logins; wait 5 minutes and try again");
+    return 429;
+  }
+  if (strlen(name) > 64 || strlen(pw) > 1024) {
+    snprintf(msg, cap, "wrong user name or password");
+    return 401;
+  }
+  if (atomic_fetch_add(&S->logins_active, 1) >= MAX_CONCURRENT_LOGINS) {
+    atomic_fetch_sub(&S->logins_active, 1);
+    atomic_fetch_add(&S->m_login_fail, 1);
+    snprintf(msg, cap, "the server is busy checking other logins; try again in a moment");
+    return 503;
+  }
+  tsr_store *st = srv_store(S);
+  tsr_web_user *u = NULL;
+  int ok = 0;
+  if (st && tsr_web_user_get(st, 0, name, &u, NULL) == TSR_OK) {
+    ok = crypto_pwhash_str_verify(u->pwhash, pw, strlen(pw)) == 0;
+  } else if (S->dummy_hash[0]) {
+    if (crypto_pwhash_str_verify(S->dummy_hash, pw, strlen(pw)) == 0) ok = 0;
+  }
+  atomic_fetch_sub(&S->logins_active, 1);
+  if (!ok) {
+    tsr_store_free(u);
+    rl_fail(S, kip, now);
+    rl_fail(S, kuser, now);
+    atomic_fetch_add(&S->m_login_fail, 1);
+    snprintf(msg, cap, "wrong user name or password");
+    return 401;
+  }
+  rl_clear(S, kuser);
+  *user = u;
+  return 0;
+}
+
+int auth_session_new(req *r, const tsr_web_user *u) {
+  char sid[65], hash[65];
+  if (tsr_server_new_token(sid, hash) != 0) return -1;
+  unsigned char c[32];
+  randombytes_buf(c, sizeof c);
+  sodium_bin2hex(r->csrf, sizeof r->csrf, c, sizeof c);
+  tsr_store *st = srv_store(r->S);
+  if (!st || tsr_web_session_add(st, hash, u->id, r->csrf, tsr_store_now_ms() + SRV_SESSION_MS,
+                                 NULL) != TSR_OK)
+    return -1;
+  snprintf(r->cookie, sizeof r->cookie,
+           "tsr_session=%s; Path=/; HttpOnly; SameSite=Strict; Max-Age=%lld%s", sid,
+           SRV_SESSION_MS / 1000, r->S->tls ? "; Secure" : "");
+  r->set_cookie = 1;
+  return 0;
+}
+
+void auth_logout(req *r) {
+  tsr_store *st = srv_store(r->S);
+  if (st && r->session_hash[0]) tsr_web_session_del(st, r->session_hash, NULL);
+  snprintf(r->cookie, sizeof r->cookie, "tsr_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
+           r->S->tls ? "; Secure" : "");
+  r->set_cookie = 1;
+}

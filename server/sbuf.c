@@ -1,0 +1,111 @@
+/*
+ * sbuf.c - growable string buffer of the server, with HTML, CSV and URL
+ * escaping. Allocation failure sets oom and makes further writes no-ops.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "srv.h"
+
+void sb_put(sbuf *b, const char *s, size_t n) {
+  if (b->oom) return;
+  if (b->n + n + 1 > b->cap) {
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->n + n + 1) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) {
+      b->oom = 1;
+      return;
+    }
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, s, n);
+  b->n += n;
+  b->p[b->n] = '\0';
+}
+
+void sb_puts(sbuf *b, const char *s) { sb_put(b, s, strlen(s)); }
+
+void sb_printf(sbuf *b, const char *fmt, ...) {
+  char tmp[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+  va_end(ap);
+  if (n < 0) return;
+  if ((size_t)n < sizeof tmp) {
+    sb_put(b, tmp, (size_t)n);
+    return;
+  }
+  char *big = malloc((size_t)n + 1);
+  if (!big) {
+    b->oom = 1;
+    return;
+  }
+  va_start(ap, fmt);
+  vsnprintf(big, (size_t)n + 1, fmt, ap);
+  va_end(ap);
+  sb_put(b, big, (size_t)n);
+  free(big);
+}
+
+void sb_html(sbuf *b, const char *s) {
+  if (!s) return;
+  const char *run = s;
+  for (; *s; s++) {
+    const char *rep = NULL;
+    switch (*s) {
+      case '&': rep = "&amp;"; break;
+      case '<': rep = "&lt;"; break;
+      case '>': rep = "&gt;"; break;
+      case '"': rep = "&quot;"; break;
+      case '\'': rep = "&#39;"; break;
+      default: break;
+    }
+    if (rep) {
+      sb_put(b, run, (size_t)(s - run));
+      sb_puts(b, rep);
+      run = s + 1;
+    }
+  }
+  sb_put(b, run, (size_t)(s - run));
+}
+
+void sb_csv(sbuf *b, const char *s) {
+  if (!s) s = "";
+  int formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' ||
+                s[0] == '\r';
+  int quote = formula || strpbrk(s, ",\"\r\n") != NULL;
+  if (!quote) {
+    sb_puts(b, s);
+    return;
+  }
+  sb_put(b, "\"", 1);
+  if (formula) sb_put(b, "'", 1);
+  for (const char *p = s; *p; p++) {
+    if (*p == '"') sb_put(b, "\"", 1);
+    sb_put(b, p, 1);
+  }
+  sb_put(b, "\"", 1);
+}
+
+void sb_url(sbuf *b, const char *s) {
+  static const char hex[] = "0123456789ABCDEF";
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+        *p == '-' || *p == '_' || *p == '.' || *p == '~') {
+      sb_put(b, (const char *)p, 1);
+    } else {
+      char e[3] = {'%', hex[*p >> 4], hex[*p & 15]};
+      sb_put(b, e, 3);
+    }
+  }
+}
+
+void sb_free(sbuf *b) {
+  free(b->p);
+  b->p = NULL;
+  b->n = b->cap = 0;
+}

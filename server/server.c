@@ -1,0 +1,834 @@
+/*
+ * server.c - `tessera serve`: the libmicrohttpd daemon (thread pool with its
+ * internal polling thread), the request life cycle (bodies streamed in
+ * chunks, size limits, response queued on the final call, state freed in
+ * NOTIFY_COMPLETED), routing, security headers, the embedded static files,
+ * /healthz, /metrics (Prometheus text) and the request log (every request
+ * is queued and written to the store in batches by one logger thread).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "srv.h"
+
+/* ================================================================ helpers */
+
+double srv_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static __thread tsr_store *tl_store;
+
+/* The store handle of the calling thread (opened on first use; all closed
+ * when the server stops). */
+tsr_store *srv_store(srv *S) {
+  if (tl_store) return tl_store;
+  tsr_store *s = NULL;
+  if (tsr_store_open(S->db, TSR_STORE_CREATE, &s, NULL) != TSR_OK) return NULL;
+  pthread_mutex_lock(&S->stores_mu);
+  if (S->nstores == S->capstores) {
+    size_t cap = S->capstores ? 2 * S->capstores : 16;
+    tsr_store **p = realloc(S->stores, cap * sizeof *p);
+    if (!p) {
+      pthread_mutex_unlock(&S->stores_mu);
+      tsr_store_close(s);
+      return NULL;
+    }
+    S->stores = p;
+    S->capstores = cap;
+  }
+  S->stores[S->nstores++] = s;
+  pthread_mutex_unlock(&S->stores_mu);
+  tl_store = s;
+  return s;
+}
+
+const char *req_arg(req *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *req_header(req *r, const char *name) {
+  return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *req_field(req *r, const char *name) {
+  for (size_t i = 0; i < r->nfields; i++)
+    if (!strcmp(r->fields[i].name, name)) return r->fields[i].value ? r->fields[i].value : "";
+  return NULL;
+}
+
+int req_is_api(const req *r) { return !strncmp(r->path, "/api/", 5); }
+
+int status_http(tsr_status st) {
+  switch (st) {
+    case TSR_OK: return 200;
+    case TSR_ENOTFOUND: return 404;
+    case TSR_EINVAL:
+    case TSR_EPARSE:
+    case TSR_ERANGE: return 400;
+    case TSR_ELIMIT: return 413;
+    case TSR_EEXIST: return 409;
+    case TSR_EAUTH: return 401;
+    case TSR_EPERM: return 403;
+    case TSR_EUNSUPPORTED: return 501;
+    default: return 500;
+  }
+}
+
+/* ================================================================ responses */
+
+static const char CSP[] =
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+static enum MHD_Result queue(req *r, int status, struct MHD_Response *resp, const char *ctype,
+                             size_t len, int is_static) {
+  if (!resp) return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+  MHD_add_response_header(resp, "Content-Security-Policy", CSP);
+  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+  MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+  MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
+                          is_static ? "public, max-age=3600" : "no-store");
+  if (r->S->tls)
+    MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
+  if (r->set_cookie) MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->cookie);
+  if (r->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
+  if (status == 429) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "60");
+  if (status == 401 && req_is_api(r))
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"tessera\"");
+  r->status = status;
+  r->bytes_out = (int64_t)len;
+  enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+enum MHD_Result send_body(req *r, int status, const char *ctype, const char *body, size_t len) {
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+  return queue(r, status, resp, ctype, len, 0);
+}
+
+enum MHD_Result send_sbuf(req *r, int status, const char *ctype, sbuf *b) {
+  if (b->oom) {
+    sb_free(b);
+    return send_error(r, 500, "ENOMEM", "out of memory");
+  }
+  size_t len = b->n;
+  struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
+      len, b->p ? b->p : (char *)"", b->p ? free : NULL);
+  if (!resp) sb_free(b);
+  b->p = NULL;
+  b->n = b->cap = 0;
+  return queue(r, status, resp, ctype, len, 0);
+}
+
+enum MHD_Result send_json(req *r, int status, json_t *j) {
+  char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+  json_decref(j);
+  if (!s) return send_body(r, 500, "application/json", "{\"error\":{\"code\":\"ENOMEM\",\"message\":\"out of memory\"}}", 55);
+  size_t len = strlen(s);
+  struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, s, free);
+  if (!resp) free(s);
+  return queue(r, status, resp, "application/json", len, 0);
+}
+
+enum MHD_Result send_error(req *r, int status, const char *code, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (req_is_api(r) || !strcmp(r->path, "/metrics") || !strcmp(r->path, "/healthz")) {
+    json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    return send_json(r, status, e);
+  }
+  const char *title = status == 401   ? "Please log in"
+                      : status == 403 ? "Not allowed"
+                      : status == 404 ? "Page not found"
+                      : status == 413 ? "Too large"
+                      : status == 429 ? "Too many attempts"
+                      : status >= 500 ? "Something went wrong"
+                                      : "Request not understood";
+  return page_error(r, status, title, msg);
+}
+
+enum MHD_Result send_redirect(req *r, const char *location) {
+  snprintf(r->location, sizeof r->location, "%s", location);
+  return send_body(r, 303, "text/plain; charset=utf-8", "", 0);
+}
+
+/* ================================================================ results cache */
+
+char *cache_get(srv *S, int64_t run_id, size_t *len) {
+  char *out = NULL;
+  pthread_mutex_lock(&S->cache_mu);
+  for (size_t i = 0; i < 16; i++) {
+    if (S->cache[i].run_id == run_id && S->cache[i].json) {
+      out = malloc(S->cache[i].len + 1);
+      if (out) {
+        memcpy(out, S->cache[i].json, S->cache[i].len + 1);
+        *len = S->cache[i].len;
+      }
+      break;
+    }
+  }
+  pthread_mutex_unlock(&S->cache_mu);
+  return out;
+}
+
+void cache_put(srv *S, int64_t run_id, const char *json, size_t len) {
+  char *c = malloc(len + 1);
+  if (!c) return;
+  memcpy(c, json, len);
+  c[len] = '\0';
+  pthread_mutex_lock(&S->cache_mu);
+  unsigned i = S->cache_next++ % 16;
+  free(S->cache[i].json);
+  S->cache[i].run_id = run_id;
+  S->cache[i].json = c;
+  S->cache[i].len = len;
+  pthread_mutex_unlock(&S->cache_mu);
+}
+
+void cache_drop(srv *S, int64_t run_id) {
+  pthread_mutex_lock(&S->cache_mu);
+  for (size_t i = 0; i < 16; i++) {
+    if (S->cache[i].run_id == run_id) {
+      free(S->cache[i].json);
+      S->cache[i].json = NULL;
+      S->cache[i].run_id = 0;
+    }
+  }
+  pthread_mutex_unlock(&S->cache_mu);
+}
+
+/* ================================================================ metrics */
+
+static const int status_codes[M_STATUS_N] = {200, 201, 202, 204, 301, 302, 303, 304, 400, 401,
+                                              403, 404, 405, 409, 413, 414, 415, 429, 500, 503};
+static const double buckets[M_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                          0.05,   0.1,   0.25,   0.5,   1,    5};
+
+static void metrics_record(srv *S, int status, double secs, int64_t in, int64_t out) {
+  for (int i = 0; i < M_STATUS_N; i++)
+    if (status_codes[i] == status) {
+      atomic_fetch_add(&S->m_status[i], 1);
+      break;
+    }
+  int b = 0;
+  while (b < M_BUCKETS && secs > buckets[b]) b++;
+  atomic_fetch_add(&S->m_bucket[b], 1);
+  atomic_fetch_add(&S->m_requests, 1);
+  atomic_fetch_add(&S->m_lat_us, (long long)(secs * 1e6));
+  atomic_fetch_add(&S->m_bytes_in, in);
+  atomic_fetch_add(&S->m_bytes_out, out);
+}
+
+static enum MHD_Result serve_metrics(req *r) {
+  srv *S = r->S;
+  sbuf b = {0};
+  sb_puts(&b, "# HELP tessera_http_requests_total HTTP requests served, by status code.\n"
+              "# TYPE tessera_http_requests_total counter\n");
+  for (int i = 0; i < M_STATUS_N; i++) {
+    long long v = atomic_load(&S->m_status[i]);
+    if (v) sb_printf(&b, "tessera_http_requests_total{code=\"%d\"} %lld\n", status_codes[i], v);
+  }
+  sb_puts(&b, "# HELP tessera_http_request_duration_seconds Time to serve a request.\n"
+              "# TYPE tessera_http_request_duration_seconds histogram\n");
+  long long cum = 0;
+  for (int i = 0; i < M_BUCKETS; i++) {
+    cum += atomic_load(&S->m_bucket[i]);
+    sb_printf(&b, "tessera_http_request_duration_seconds_bucket{le=\"%g\"} %lld\n", buckets[i], cum);
+  }
+  cum += atomic_load(&S->m_bucket[M_BUCKETS]);
+  sb_printf(&b, "tessera_http_request_duration_seconds_bucket{le=\"+Inf\"} %lld\n", cum);
+  sb_printf(&b, "tessera_http_request_duration_seconds_sum %.6f\n",
+            (double)atomic_load(&S->m_lat_us) / 1e6);
+  sb_printf(&b, "tessera_http_request_duration_seconds_count %lld\n", atomic_load(&S->m_requests));
+  sb_printf(&b,
+            "# HELP tessera_http_bytes_received_total Request body bytes received.\n"
+            "# TYPE tessera_http_bytes_received_total counter\n"
+            "tessera_http_bytes_received_total %lld\n"
+            "# HELP tessera_http_bytes_sent_total Response body bytes sent.\n"
+            "# TYPE tessera_http_bytes_sent_total counter\n"
+            "tessera_http_bytes_sent_total %lld\n",
+            atomic_load(&S->m_bytes_in), atomic_load(&S->m_bytes_out));
+  sb_printf(&b,
+            "# HELP tessera_jobs_total Analysis jobs by outcome.\n"
+            "# TYPE tessera_jobs_total counter\n"
+            "tessera_jobs_total{state=\"started\"} %lld\n"
+            "tessera_jobs_total{state=\"done\"} %lld\n"
+            "tessera_jobs_total{state=\"failed\"} %lld\n"
+            "tessera_jobs_total{state=\"canceled\"} %lld\n"
+            "# HELP tessera_jobs_running Analysis jobs running now.\n"
+            "# TYPE tessera_jobs_running gauge\n"
+            "tessera_jobs_running %d\n"
+            "# HELP tessera_rows_processed_total Transaction rows read by analysis jobs.\n"
+            "# TYPE tessera_rows_processed_total counter\n"
+            "tessera_rows_processed_total %lld\n"
+            "# HELP tessera_login_failures_total Failed or refused logins.\n"
+            "# TYPE tessera_login_failures_total counter\n"
+            "tessera_login_failures_total %lld\n"
+            "# HELP tessera_request_log_dropped_total Request log rows dropped (queue full).\n"
+            "# TYPE tessera_request_log_dropped_total counter\n"
+            "tessera_request_log_dropped_total %lld\n"
+            "# HELP tessera_uptime_seconds Seconds since the server started.\n"
+            "# TYPE tessera_uptime_seconds gauge\n"
+            "tessera_uptime_seconds %.3f\n",
+            atomic_load(&S->m_jobs_started), atomic_load(&S->m_jobs_done),
+            atomic_load(&S->m_jobs_failed), atomic_load(&S->m_jobs_canceled),
+            atomic_load(&S->jobs_running), atomic_load(&S->m_rows), atomic_load(&S->m_login_fail),
+            atomic_load(&S->m_log_dropped), (double)(tsr_store_now_ms() - S->started_ms) / 1000);
+  return send_sbuf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+}
+
+/* ================================================================ request log */
+
+#define LOGQ_MAX 8192
+
+static void log_push(srv *S, const req *r) {
+  pthread_mutex_lock(&S->log_mu);
+  if (S->nlog >= LOGQ_MAX) {
+    pthread_mutex_unlock(&S->log_mu);
+    atomic_fetch_add(&S->m_log_dropped, 1);
+    return;
+  }
+  size_t i = S->nlog++;
+  tsr_web_request *q = &S->logq[i];
+  q->ts = tsr_store_now_ms();
+  snprintf(S->logq_user[i], 65, "%.64s", r->user ? r->user->name : "");
+  snprintf(S->logq_method[i], 8, "%.7s", r->method);
+  snprintf(S->logq_path[i], 256, "%.255s", r->path);
+  q->status = r->status ? r->status : 500;
+  q->duration_ms = (srv_now() - r->t0) * 1000;
+  q->bytes_in = r->bytes_in;
+  q->bytes_out = r->bytes_out;
+  if (S->nlog >= 512) pthread_cond_signal(&S->log_cv);
+  pthread_mutex_unlock(&S->log_mu);
+}
+
+/* Logger thread: takes the queue every 200 ms (or when 512 are pending)
+ * and writes it in one transaction. */
+static void *log_main(void *arg) {
+  srv *S = arg;
+  tsr_web_request *rows = calloc(LOGQ_MAX, sizeof *rows);
+  char(*user)[65] = calloc(LOGQ_MAX, 65);
+  char(*path)[256] = calloc(LOGQ_MAX, 256);
+  char(*method)[8] = calloc(LOGQ_MAX, 8);
+  for (;;) {
+    pthread_mutex_lock(&S->log_mu);
+    if (!S->log_stop && S->nlog < 512) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 200000000L;
+      if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+      }
+      pthread_cond_timedwait(&S->log_cv, &S->log_mu, &ts);
+    }
+    size_t n = S->nlog;
+    int stop = S->log_stop;
+    if (rows && user && path && method) {
+      memcpy(rows, S->logq, n * sizeof *rows);
+      memcpy(user, S->logq_user, n * 65);
+      memcpy(path, S->logq_path, n * 256);
+      memcpy(method, S->logq_method, n * 8);
+    }
+    S->nlog = 0;
+    pthread_mutex_unlock(&S->log_mu);
+    if (n && rows && user && path && method) {
+      for (size_t i = 0; i < n; i++) {
+        rows[i].user = user[i][0] ? user[i] : NULL;
+        rows[i].path = path[i];
+        rows[i].method = method[i];
+      }
+      tsr_store *st = srv_store(S);
+      if (!st || tsr_web_requests_add(st, rows, n, NULL) != TSR_OK)
+        atomic_fetch_add(&S->m_log_dropped, (long long)n);
+    }
+    if (stop) break;
+  }
+  free(rows);
+  free(user);
+  free(path);
+  free(method);
+  return NULL;
+}
+
+/* ================================================================ bodies */
+
+/* Appends upload bytes to the temporary file (opened on first use). */
+static void upload_write(req *r, const char *data, size_t n) {
+  srv *S = r->S;
+  if (r->too_large || r->bad_body) return;
+  if (r->up_bytes + (int64_t)n > S->cfg.max_upload) {
+    r->too_large = 1;
+    return;
+  }
+  if (r->up_fd < 0) {
+    snprintf(r->up_tmp, sizeof r->up_tmp, "%s/uploads/.upload-XXXXXX", S->data_dir);
+    r->up_fd = mkstemp(r->up_tmp);
+    if (r->up_fd < 0) {
+      r->up_tmp[0] = '\0';
+      r->bad_body = 1;
+      snprintf(r->bad_msg, sizeof r->bad_msg, "cannot store the upload: %s", strerror(errno));
+      return;
+    }
+    crypto_generichash_init(&r->up_hash, NULL, 0, 32);
+  }
+  size_t off = 0;
+  while (off < n) {
+    ssize_t w = write(r->up_fd, data + off, n - off);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      r->bad_body = 1;
+      snprintf(r->bad_msg, sizeof r->bad_msg, "cannot store the upload: %s", strerror(errno));
+      return;
+    }
+    off += (size_t)w;
+  }
+  crypto_generichash_update(&r->up_hash, (const unsigned char *)data, n);
+  r->up_bytes += (int64_t)n;
+}
+
+static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *filename, const char *content_type,
+                                 const char *transfer_encoding, const char *data, uint64_t off,
+                                 size_t size) {
+  req *r = cls;
+  (void)kind;
+  (void)content_type;
+  (void)transfer_encoding;
+  if (!key) return MHD_YES;
+  if (r->upload_route && !strcmp(key, "file")) {
+    if (filename && !r->up_name[0]) snprintf(r->up_name, sizeof r->up_name, "%s", filename);
+    if (size) upload_write(r, data, size);
+    return MHD_YES;
+  }
+  field *f = NULL;
+  for (size_t i = 0; i < r->nfields; i++)
+    if (!strcmp(r->fields[i].name, key)) f = &r->fields[i];
+  if (!f || off == 0) {
+    if (f && off == 0) {
+      /* a repeated field: keep the first */
+      return MHD_YES;
+    }
+    if (r->nfields >= SRV_MAX_FIELDS || strlen(key) >= sizeof f->name) {
+      r->bad_body = 1;
+      snprintf(r->bad_msg, sizeof r->bad_msg, "too many form fields or field name too long");
+      return MHD_YES;
+    }
+    f = &r->fields[r->nfields++];
+    snprintf(f->name, sizeof f->name, "%s", key);
+    f->value = NULL;
+    f->len = 0;
+  }
+  if (f->len + size > SRV_MAX_FIELD) {
+    r->too_large = 1;
+    snprintf(r->bad_msg, sizeof r->bad_msg, "form field '%.39s' is longer than %d bytes", key,
+             SRV_MAX_FIELD);
+    return MHD_YES;
+  }
+  char *p = realloc(f->value, f->len + size + 1);
+  if (!p) return MHD_NO;
+  memcpy(p + f->len, data, size);
+  f->len += size;
+  p[f->len] = '\0';
+  f->value = p;
+  return MHD_YES;
+}
+
+int api_upload_finish(req *r, int64_t *dataset_id, char *msg, size_t cap);
+
+/* ================================================================ dispatch */
+
+static enum MHD_Result serve_static(req *r) {
+  for (const tsr_web_asset *a = tsr_web_assets; a->path; a++) {
+    if (!strcmp(a->path, r->path)) {
+      struct MHD_Response *resp =
+          MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
+      return queue(r, 200, resp, a->mime, a->len, 1);
+    }
+  }
+  return send_error(r, 404, "ENOTFOUND", "no such file: %s", r->path);
+}
+
+static enum MHD_Result dispatch(req *r) {
+  if (r->pp) {
+    MHD_destroy_post_processor(r->pp);
+    r->pp = NULL;
+  }
+  if (r->up_fd >= 0) {
+    close(r->up_fd);
+    r->up_fd = -1;
+  }
+  if (r->bad_body && !r->too_large)
+    return send_error(r, 400, "EPARSE", "%s", r->bad_msg[0] ? r->bad_msg : "malformed request body");
+  if (r->too_large) {
+    if (r->bad_msg[0]) return send_error(r, 413, "ELIMIT", "%s", r->bad_msg);
+    if (r->upload_route)
+      return send_error(r, 413, "ELIMIT",
+                        "the file is larger than the upload limit of %lld bytes (--max-upload)",
+                        (long long)r->S->cfg.max_upload);
+    return send_error(r, 413, "ELIMIT", "the request body is larger than %d bytes", SRV_MAX_BODY);
+  }
+  if (!strcmp(r->path, "/healthz")) {
+    tsr_store *st = srv_store(r->S);
+    int ok = st != NULL;
+    return send_json(r, ok ? 200 : 503,
+                     json_pack("{s:s,s:I,s:i}", "status", ok ? "ok" : "store unavailable",
+                               "uptime_ms", (json_int_t)(tsr_store_now_ms() - r->S->started_ms),
+                               "jobs_running", atomic_load(&r->S->jobs_running)));
+  }
+  if (!strncmp(r->path, "/static/", 8)) return serve_static(r);
+  if (!strcmp(r->path, "/favicon.ico")) return send_body(r, 204, "image/x-icon", "", 0);
+  if (!strcmp(r->path, "/metrics")) {
+    enum MHD_Result ret;
+    auth_resolve(r);
+    if (!auth_need(r, "viewer", &ret)) return ret;
+    return serve_metrics(r);
+  }
+  if (!strncmp(r->path, "/api/", 5)) return api_dispatch(r);
+  return pages_dispatch(r);
+}
+
+static int is_upload_route(const char *method, const char *path) {
+  return !strcmp(method, "POST") && (!strcmp(path, "/api/v1/datasets") || !strcmp(path, "/datasets"));
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+  srv *S = cls;
+  (void)version;
+  req *r = *con_cls;
+  if (!r) {
+    r = calloc(1, sizeof *r);
+    if (!r) return MHD_NO;
+    r->S = S;
+    r->conn = c;
+    r->t0 = srv_now();
+    r->up_fd = -1;
+    snprintf(r->method, sizeof r->method, "%s", method);
+    if (strlen(url) >= sizeof r->path) {
+      r->bad_body = 1;
+      snprintf(r->bad_msg, sizeof r->bad_msg, "the address is longer than %d bytes", SRV_MAX_URL);
+      snprintf(r->path, sizeof r->path, "/too-long");
+    } else {
+      snprintf(r->path, sizeof r->path, "%s", url);
+    }
+    *con_cls = r;
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+      const char *ct = req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+      const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+      r->upload_route = is_upload_route(method, r->path);
+      long long limit = r->upload_route ? (long long)S->cfg.max_upload + 65536 : SRV_MAX_BODY;
+      if (cl) {
+        char *end = NULL;
+        long long v = strtoll(cl, &end, 10);
+        if (end && !*end && v > limit) r->too_large = 1;
+      }
+      /* uploads: multipart (browser form) or any other type as the raw file */
+      if (ct && (!strncasecmp(ct, "multipart/form-data", 19) ||
+                 (!r->upload_route && !strncasecmp(ct, "application/x-www-form-urlencoded", 33)))) {
+        r->kind = BODY_FORM;
+        r->pp = MHD_create_post_processor(c, 65536, post_iter, r);
+        if (!r->pp) {
+          r->bad_body = 1;
+          snprintf(r->bad_msg, sizeof r->bad_msg, "malformed form encoding (no multipart boundary)");
+        }
+      } else if (r->upload_route) {
+        r->kind = BODY_RAW_UPLOAD;
+      } else {
+        r->kind = BODY_BUFFER;
+      }
+    }
+    return MHD_YES;
+  }
+  if (*upload_data_size) {
+    size_t n = *upload_data_size;
+    r->bytes_in += (int64_t)n;
+    if (!r->too_large && !r->bad_body) {
+      switch (r->kind) {
+        case BODY_BUFFER:
+          if (r->body_len + n > SRV_MAX_BODY) {
+            r->too_large = 1;
+            free(r->body);
+            r->body = NULL;
+            r->body_len = r->body_cap = 0;
+          } else {
+            if (r->body_len + n + 1 > r->body_cap) {
+              size_t cap = r->body_cap ? r->body_cap * 2 : 4096;
+              while (cap < r->body_len + n + 1) cap *= 2;
+              char *p = realloc(r->body, cap);
+              if (!p) return MHD_NO;
+              r->body = p;
+              r->body_cap = cap;
+            }
+            memcpy(r->body + r->body_len, upload_data, n);
+            r->body_len += n;
+            r->body[r->body_len] = '\0';
+          }
+          break;
+        case BODY_RAW_UPLOAD: upload_write(r, upload_data, n); break;
+        case BODY_FORM:
+          if (MHD_post_process(r->pp, upload_data, n) != MHD_YES && !r->too_large) {
+            r->bad_body = 1;
+            if (!r->bad_msg[0]) snprintf(r->bad_msg, sizeof r->bad_msg, "malformed form data");
+          }
+          break;
+        default: break;
+      }
+    }
+    *upload_data_size = 0;
+    return MHD_YES;
+  }
+  return dispatch(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  srv *S = cls;
+  (void)c;
+  (void)toe;
+  req *r = *con_cls;
+  if (!r) return;
+  metrics_record(S, r->status ? r->status : 500, srv_now() - r->t0, r->bytes_in, r->bytes_out);
+  log_push(S, r);
+  if (r->pp) MHD_destroy_post_processor(r->pp);
+  if (r->up_fd >= 0) close(r->up_fd);
+  if (r->up_tmp[0]) unlink(r->up_tmp);
+  free(r->body);
+  for (size_t i = 0; i < r->nfields; i++) free(r->fields[i].value);
+  tsr_store_free(r->user);
+  free(r);
+  *con_cls = NULL;
+}
+
+/* ================================================================ start, stop */
+
+void tsr_server_config_init(tsr_server_config *c) {
+  memset(c, 0, sizeof *c);
+  c->listen = "127.0.0.1:8080";
+  c->max_upload = (int64_t)1 << 30;
+  c->threads = 2;
+  c->workers = 2;
+}
+
+static char *read_file(const char *path, size_t max) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  char *b = malloc(max + 1);
+  size_t n = b ? fread(b, 1, max, f) : 0;
+  fclose(f);
+  if (!b) return NULL;
+  b[n] = '\0';
+  return b;
+}
+
+static int mkdir_p(const char *dir) {
+  char buf[1200];
+  snprintf(buf, sizeof buf, "%s", dir);
+  for (char *p = buf + 1; *p; p++) {
+    if (*p == '/') {
+      *p = '\0';
+      mkdir(buf, 0700);
+      *p = '/';
+    }
+  }
+  return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
+  if (sodium_init() < 0) {
+    snprintf(errbuf, cap, "serve: libsodium failed to initialise");
+    return 1;
+  }
+  srv *S = calloc(1, sizeof *S);
+  if (!S) {
+    snprintf(errbuf, cap, "serve: out of memory");
+    return 1;
+  }
+  int rc = 1;
+  S->cfg = *cfg;
+  S->started_ms = tsr_store_now_ms();
+  pthread_mutex_init(&S->stores_mu, NULL);
+  pthread_mutex_init(&S->log_mu, NULL);
+  pthread_cond_init(&S->log_cv, NULL);
+  pthread_mutex_init(&S->jobs_mu, NULL);
+  pthread_cond_init(&S->jobs_cv, NULL);
+  pthread_mutex_init(&S->cache_mu, NULL);
+  pthread_mutex_init(&S->rl_mu, NULL);
+  snprintf(S->db, sizeof S->db, "%s", tsr_store_default_url(cfg->db));
+  const char *dbpath = S->db;
+  if (!strncmp(dbpath, "sqlite:", 7)) dbpath += 7;
+  if (cfg->data_dir) snprintf(S->data_dir, sizeof S->data_dir, "%s", cfg->data_dir);
+  else snprintf(S->data_dir, sizeof S->data_dir, "%.1000s.data", dbpath);
+  char sub[1100];
+  snprintf(sub, sizeof sub, "%s/uploads", S->data_dir);
+  int dir_ok = mkdir_p(sub) == 0;
+  snprintf(sub, sizeof sub, "%s/runs", S->data_dir);
+  dir_ok = dir_ok && mkdir_p(sub) == 0;
+  if (!dir_ok) {
+    snprintf(errbuf, cap, "serve: %s: cannot create the data folder: %s", S->data_dir, strerror(errno));
+    goto out;
+  }
+  /* open (create, migrate) the store once in this thread */
+  tsr_store *main_store = NULL;
+  tsr_error err;
+  tsr_error_clear(&err);
+  if (tsr_store_open(S->db, TSR_STORE_CREATE, &main_store, &err) != TSR_OK) {
+    tsr_error_format(&err, errbuf, cap);
+    rc = 6;
+    goto out;
+  }
+  tsr_store_close(main_store);
+  S->logq = calloc(LOGQ_MAX, sizeof *S->logq);
+  S->logq_user = calloc(LOGQ_MAX, 65);
+  S->logq_path = calloc(LOGQ_MAX, 256);
+  S->logq_method = calloc(LOGQ_MAX, 8);
+  if (!S->logq || !S->logq_user || !S->logq_path || !S->logq_method) {
+    snprintf(errbuf, cap, "serve: out of memory");
+    goto out;
+  }
+  auth_init(S);
+
+  /* listen address */
+  char host[256] = "127.0.0.1", port[16] = "8080";
+  const char *l = cfg->listen;
+  const char *colon = strrchr(l, ':');
+  if (l[0] == '[') {
+    const char *rb = strchr(l, ']');
+    if (!rb || rb[1] != ':') {
+      snprintf(errbuf, cap, "serve: --listen: expected HOST:PORT, got '%s'", l);
+      rc = 2;
+      goto out;
+    }
+    snprintf(host, sizeof host, "%.*s", (int)(rb - l - 1), l + 1);
+    snprintf(port, sizeof port, "%s", rb + 2);
+  } else if (colon) {
+    if (colon > l) snprintf(host, sizeof host, "%.*s", (int)(colon - l), l);
+    snprintf(port, sizeof port, "%s", colon + 1);
+  } else {
+    snprintf(port, sizeof port, "%s", l);
+  }
+  struct addrinfo hints = {0}, *ai = NULL;
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+  int gai = getaddrinfo(host, port, &hints, &ai);
+  if (gai != 0 || !ai) {
+    snprintf(errbuf, cap, "serve: --listen: cannot resolve '%s': %s", l, gai_strerror(gai));
+    rc = 2;
+    goto out;
+  }
+  char *cert = NULL, *key = NULL;
+  if (cfg->tls_cert && cfg->tls_key) {
+    cert = read_file(cfg->tls_cert, 1 << 20);
+    key = read_file(cfg->tls_key, 1 << 20);
+    if (!cert || !key) {
+      snprintf(errbuf, cap, "serve: cannot read %s", !cert ? cfg->tls_cert : cfg->tls_key);
+      free(cert);
+      free(key);
+      freeaddrinfo(ai);
+      rc = 3;
+      goto out;
+    }
+    S->tls = 1;
+  }
+
+  /* signals: blocked in every thread, taken by sigwait below */
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  if (jobs_start(S) != 0 || pthread_create(&S->log_thread, NULL, log_main, S) != 0) {
+    snprintf(errbuf, cap, "serve: cannot start threads");
+    free(cert);
+    free(key);
+    freeaddrinfo(ai);
+    goto out;
+  }
+  unsigned flags = MHD_USE_AUTO | MHD_USE_INTERNAL_POLLING_THREAD;
+  if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+  if (S->tls) flags |= MHD_USE_TLS;
+  unsigned threads = cfg->threads ? cfg->threads : 2;
+  if (S->tls) {
+    S->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, S,
+                            MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
+                            MHD_OPTION_END);
+  } else {
+    S->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                            MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
+                            (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                            MHD_OPTION_NOTIFY_COMPLETED, on_completed, S, MHD_OPTION_END);
+  }
+  freeaddrinfo(ai);
+  if (!S->d) {
+    snprintf(errbuf, cap, "serve: cannot listen on %s (address in use, or TLS files invalid)", l);
+    rc = 1;
+  } else {
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(S->d, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned p = di ? di->port : 0;
+    int v6 = strchr(host, ':') != NULL;
+    printf("tessera: listening on %s://%s%s%s:%u\n", S->tls ? "https" : "http", v6 ? "[" : "",
+           host, v6 ? "]" : "", p);
+    fflush(stdout);
+    int sig = 0;
+    sigwait(&set, &sig);
+    fprintf(stderr, "tessera: %s received, shutting down\n", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+    rc = 0;
+  }
+  /* stop: jobs first (canceled, marked interrupted), then HTTP, then log */
+  jobs_stop(S);
+  if (S->d) MHD_stop_daemon(S->d);
+  pthread_mutex_lock(&S->log_mu);
+  S->log_stop = 1;
+  pthread_cond_signal(&S->log_cv);
+  pthread_mutex_unlock(&S->log_mu);
+  pthread_join(S->log_thread, NULL);
+  free(cert);
+  free(key);
+out:
+  for (size_t i = 0; i < S->nstores; i++) tsr_store_close(S->stores[i]);
+  free(S->stores);
+  for (size_t i = 0; i < 16; i++) free(S->cache[i].json);
+  for (size_t i = 0; i < SRV_MAX_JOBS; i++) free(S->jobs[i]);
+  free(S->workers);
+  free(S->logq);
+  free(S->logq_user);
+  free(S->logq_path);
+  free(S->logq_method);
+  pthread_mutex_destroy(&S->stores_mu);
+  pthread_mutex_destroy(&S->log_mu);
+  pthread_cond_destroy(&S->log_cv);
+  pthread_mutex_destroy(&S->jobs_mu);
+  pthread_cond_destroy(&S->jobs_cv);
+  pthread_mutex_destroy(&S->cache_mu);
+  pthread_mutex_destroy(&S->rl_mu);
+  free(S);
+  return rc;
+}
