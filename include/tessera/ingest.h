@@ -7,6 +7,11 @@
  * Several files may be ingested into one ledger (old + new data); with a
  * transaction id column, rows repeated across files are dropped.
  *
+ * Identical rows (no id column) are found by a 64-bit hash of their trimmed
+ * fields kept per customer-day: exact up to hash collisions (about 2^-64 per
+ * pair of rows of one customer and day). A day's amounts are summed in file
+ * order.
+ *
  * Bad rows are never fatal and never silently dropped: each is passed to the
  * on_reject callback with file, line, column, field and reason, and counted.
  * With max_errors >= 0, ingestion stops with TSR_EMAXERR when more rows than
