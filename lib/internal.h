@@ -50,6 +50,15 @@ struct tsr_csv_record;
  * counts). Same records, errors and positions as tsr_csv_next. */
 tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr_error *err);
 
+/* ---- ledger (lib/ingest.c) ---- */
+struct tsr_ledger;
+/* Prefetch hints for customer i (finish order): stage 0 its slot, stage 1
+ * (a few customers later, slot cached) its entries. */
+void tsr__ledger_prefetch(const struct tsr_ledger *lg, size_t i, int stage);
+/* Day of the last purchase (row with amount >= 0) in the ledger; 0 when
+ * there is none. */
+int tsr__ledger_last_purchase(const struct tsr_ledger *lg, int64_t *day);
+
 /* Shortest "%.Ng" (N = 15..17) that round-trips d; buf >= 32 bytes. */
 char *tsr__fmt_double(double d, char *buf);
 
