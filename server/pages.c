@@ -1136,6 +1136,7 @@ enum MHD_Result pages_dispatch(req *r) {
       tsr_error e;
       if (!strcmp(seg[1], r->user->name)) return users_page(r, st, "You cannot delete your own account.", 409);
       if (tsr_web_user_del(st, seg[1], &e) != TSR_OK) return users_page(r, st, e.msg, status_http(e.code));
+      auth_cache_clear(r->S);
       return send_redirect(r, "/users");
     }
   }

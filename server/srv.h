@@ -53,6 +53,10 @@ void sb_csv(sbuf *b, const char *s);
 /* Percent-encodes s for a URL query or path segment. */
 void sb_url(sbuf *b, const char *s);
 void sb_free(sbuf *b);
+/* A JSON string (escaped; NULL -> null). */
+void sb_json_str(sbuf *b, const char *s);
+/* A JSON number, shortest exact form; non-finite -> null. */
+void sb_json_num(sbuf *b, double v);
 
 /* ---------------------------------------------------------------- jobs */
 enum { JOB_QUEUED = 0, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELED, JOB_INTERRUPTED };
@@ -81,6 +85,11 @@ typedef struct job {
 } job;
 
 /* ---------------------------------------------------------------- server state */
+typedef struct logrec {
+  tsr_web_request q;
+  char user[65], method[8], path[256];
+} logrec;
+
 enum { M_STATUS_N = 20, M_BUCKETS = 12 };
 
 typedef struct srv {
@@ -107,10 +116,8 @@ typedef struct srv {
   /* request log queue */
   pthread_mutex_t log_mu;
   pthread_cond_t log_cv;
-  tsr_web_request *logq;
-  char (*logq_user)[65];
-  char (*logq_path)[256];
-  char (*logq_method)[8];
+  struct logrec *logq;  /* filled by request threads */
+  struct logrec *logq2; /* written by the logger thread (swapped) */
   size_t nlog;
   int log_stop;
   pthread_t log_thread;
@@ -132,6 +139,14 @@ typedef struct srv {
   pthread_mutex_t rl_mu;
   struct { uint64_t key; int fails; int64_t window_ms; } rl[512];
   atomic_int logins_active;
+  /* auth cache: token/session hash -> user for a few seconds */
+  pthread_mutex_t ac_mu;
+  struct {
+    char hash[65];
+    int64_t user_id, expires_ms;
+    char name[65], role[16], csrf[80];
+    int via_token;
+  } ac[256];
   char dummy_hash[crypto_pwhash_STRBYTES];
 } srv;
 
@@ -168,7 +183,9 @@ typedef struct req {
   crypto_generichash_state up_hash;
   /* auth */
   int auth_done;
-  tsr_web_user *user;   /* owned, or NULL */
+  tsr_web_user *user;   /* &user_s when logged in, else NULL */
+  tsr_web_user user_s;
+  char user_name[65], user_role[16];
   char csrf[80];
   int via_token;
   char session_hash[65];
@@ -218,6 +235,8 @@ int auth_login(req *r, const char *name, const char *pw, tsr_web_user **user, ch
 /* Creates a session for user: sets r->cookie and r->csrf. 0 or -1. */
 int auth_session_new(req *r, const tsr_web_user *u);
 void auth_logout(req *r);
+/* Forgets every cached login (after account changes). */
+void auth_cache_clear(srv *S);
 
 /* jobs.c */
 int jobs_start(srv *S);

@@ -121,6 +121,12 @@ typedef int (*tsr_web_history_cb)(void *ctx, const tsr_web_history_row *row);
 TSR_API tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *customer_id,
                                         tsr_web_history_cb cb, void *ctx, tsr_error *err);
 
+/* on = 1: keeps the frequent statements of this module prepared on s's
+ * connection (logins, histories) until called with on = 0, which must happen
+ * before tsr_store_close(s). For long-lived handles (the server's, one per
+ * thread). TSR_ELIMIT when too many connections are registered. */
+TSR_API tsr_status tsr_web_store_cache(tsr_store *s, int on);
+
 /* Aggregates of a run's customers for the dashboard, as JSON text:
  *   {"clusters":[{"cluster":0,"customers":..,"revenue":..,"mean_frequency":..,
  *     "mean_recency":..,"mean_T":..,"mean_monetary":..,"mean_clv":..,
