@@ -17,6 +17,7 @@ labelings and the time ratio sklearn / tessera.
 """
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -51,24 +52,49 @@ def write_csv(path, X):
                    fmt=["%d"] + ["%.10g"] * 4)
 
 
+def cpu_children():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_self():
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+LAST_CPU = {}
+
+
 def run_tessera(binary, csv, args, out_csv, summary):
     cmd = [binary, "cluster", csv] + args + ["--features", ",".join(FEATS),
                                         "--transform", "none", "--quiet",
                                         "-o", out_csv, "--summary-out", summary]
+    c0 = cpu_children()
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True)
     dt = time.perf_counter() - t0
+    LAST_CPU["tessera"] = cpu_children() - c0
     with open(summary) as f:
         s = json.load(f)
     labels = np.loadtxt(out_csv, delimiter=",", skiprows=1, usecols=1, dtype=np.int64)
     return dt, s, labels
 
 
-def row(name, t_sk, t_ts, a_sk, a_ts, ari, what):
-    ratio = t_sk / t_ts if t_ts > 0 else float("nan")
-    print(f"{name:<8} {what:<8} sklearn {a_sk:>16.6f}  tessera {a_ts:>16.6f}  "
-          f"ARI {ari:8.5f}  time sklearn {t_sk:8.2f}s tessera {t_ts:8.2f}s  "
-          f"ratio {ratio:6.2f}x")
+def fit_seconds(s):
+    t = s["seconds"]
+    return t["transform"] + t["fit"]
+
+
+def row(name, t_sk, t_ts, s, a_sk, a_ts, ari, what, cpu_sk):
+    t_fit = fit_seconds(s)
+    rel = (a_ts - a_sk) / abs(a_sk)
+    cmp = "equal" if abs(rel) <= 1e-9 else ("<=" if rel < 0 else ">")
+    print(f"{name:<7} {what:<7} sklearn {a_sk:.6f}  tessera {a_ts:.6f}  ({cmp}, rel {rel:+.2e}) "
+          f"ARI {ari:.5f}\n        time sklearn fit {t_sk:.2f}s | tessera fit {t_fit:.2f}s "
+          f"(x{t_sk / t_fit:.1f}), whole command incl. CSV parse + silhouette + profiles "
+          f"{t_ts:.2f}s (x{t_sk / t_ts:.1f})\n        CPU seconds (user+sys, all threads): sklearn fit "
+          f"{cpu_sk:.2f} | tessera whole command {LAST_CPU['tessera']:.2f} "
+          f"(x{cpu_sk / LAST_CPU['tessera']:.1f})")
 
 
 def main():
@@ -82,42 +108,49 @@ def main():
     csv = os.path.join(work, "customers.csv")
     write_csv(csv, X)
     X = np.loadtxt(csv, delimiter=",", skiprows=1, usecols=(1, 2, 3, 4))
-    print(f"n = {n}, d = 4, k = {k}; tessera times include parsing the CSV; "
-          f"{os.cpu_count()} CPUs")
+    print(f"n = {n}, d = 4, k = {k}; {os.cpu_count()} CPUs, load average "
+          f"{os.getloadavg()[0]:.1f} at start")
 
     # ---------------------------------------------------------- k-means
+    c0 = cpu_self()
     t0 = time.perf_counter()
     km = KMeans(n_clusters=k, n_init=10, random_state=0).fit(X)
     t_sk = time.perf_counter() - t0
+    cpu_sk = cpu_self() - c0
     t_ts, s, lab = run_tessera(binary, csv, ["--method", "kmeans", "--k", str(k), "--n-init", "10",
                                         "--seed", "0"], os.path.join(work, "km.csv"),
                                os.path.join(work, "km.json"))
-    row("kmeans", t_sk, t_ts, km.inertia_, s["inertia"],
-        adjusted_rand_score(km.labels_, lab), "inertia")
+    row("kmeans", t_sk, t_ts, s, km.inertia_, s["inertia"],
+        adjusted_rand_score(km.labels_, lab), "inertia", cpu_sk)
 
     # -------------------------------------------------------------- GMM
+    c0 = cpu_self()
     t0 = time.perf_counter()
     gm = GaussianMixture(n_components=k, covariance_type="full", random_state=0).fit(X)
     gl = gm.predict(X)
     t_sk = time.perf_counter() - t0
+    cpu_sk = cpu_self() - c0
     bic_sk = gm.bic(X)
     t_ts, s, lab = run_tessera(binary, csv, ["--method", "gmm", "--k", str(k), "--seed", "0"],
                                os.path.join(work, "gmm.csv"), os.path.join(work, "gmm.json"))
-    row("gmm", t_sk, t_ts, bic_sk, s["bic"], adjusted_rand_score(gl, lab), "BIC")
+    row("gmm", t_sk, t_ts, s, bic_sk, s["bic"], adjusted_rand_score(gl, lab), "BIC", cpu_sk)
     print(f"         sklearn iterations {gm.n_iter_}, tessera iterations {s['n_iter']}")
 
     # ----------------------------------------------------------- DBSCAN
     eps, ms = 0.25, 10
     sub = os.path.join(work, "sub.csv")
     write_csv(sub, X[:n_db])
+    c0 = cpu_self()
     t0 = time.perf_counter()
     db = DBSCAN(eps=eps, min_samples=ms).fit(X[:n_db])
     t_sk = time.perf_counter() - t0
+    cpu_sk = cpu_self() - c0
     t_ts, s, lab = run_tessera(binary, csv, ["--method", "dbscan", "--eps", str(eps),
                                         "--min-samples", str(ms)],
                                os.path.join(work, "dbsub.csv"), os.path.join(work, "dbsub.json"))
+    cpu_db_full = LAST_CPU["tessera"]
     # the same subset for the comparison with sklearn
-    t_ts_sub, _, lab_sub = run_tessera(binary, sub, ["--method", "dbscan", "--eps", str(eps),
+    t_ts_sub, s_sub, lab_sub = run_tessera(binary, sub, ["--method", "dbscan", "--eps", str(eps),
                                                      "--min-samples", str(ms)],
                                        os.path.join(work, "dbsub2.csv"),
                                        os.path.join(work, "dbsub2.json"))
@@ -126,12 +159,16 @@ def main():
           f"{int(np.sum(db.labels_ < 0))} noise), tessera {t_ts_sub:.2f}s, "
           f"ARI {adjusted_rand_score(db.labels_, lab_sub):.5f}, "
           f"same noise points {bool(np.array_equal(db.labels_ < 0, lab_sub < 0))}, "
-          f"ratio {t_sk / t_ts_sub:.2f}x")
-    print(f"dbscan   on all {n} rows: tessera {t_ts:.2f}s ({s['k']} clusters, {s['n_noise']} noise)")
+          f"tessera fit {fit_seconds(s_sub):.2f}s (x{t_sk / fit_seconds(s_sub):.1f}); CPU seconds "
+          f"sklearn {cpu_sk:.2f}, tessera whole command {LAST_CPU['tessera']:.2f}")
+    print(f"dbscan   on all {n} rows: tessera fit {fit_seconds(s):.2f}s, whole command {t_ts:.2f}s "
+          f"({cpu_db_full:.2f} CPU s) "
+          f"({s['k']} clusters, {s['n_noise']} noise)")
     t_ts2, s2, _ = run_tessera(binary, csv, ["--method", "dbscan", "--eps", "auto", "--min-samples",
                                         str(ms)], os.path.join(work, "dba.csv"),
                                os.path.join(work, "dba.json"))
-    print(f"dbscan   --eps auto on all {n} rows: tessera {t_ts2:.2f}s (eps {s2['eps']:.4f}, "
+    print(f"dbscan   --eps auto on all {n} rows: tessera fit {fit_seconds(s2):.2f}s, "
+          f"whole command {t_ts2:.2f}s ({LAST_CPU['tessera']:.2f} CPU s) (eps {s2['eps']:.4f}, "
           f"{s2['k']} clusters, {s2['n_noise']} noise)")
     # the same file through the CSV reader alone, for reference
     t0 = time.perf_counter()

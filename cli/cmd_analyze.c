@@ -239,7 +239,16 @@ int tsr_cmd_analyze(int argc, char **argv) {
     rc = cli_fail(st, &err);
   } else {
     if (o.report_path) {
-      st = tsr_report_write(res, o.report_path, &err);
+      tsr_report_opts ro;
+      tsr_report_opts_init(&ro);
+      char src[1024] = "";
+      size_t k = 0;
+      for (size_t i = 0; i < o.n_inputs && k < sizeof src; i++)
+        k += (size_t)snprintf(src + k, sizeof src - k, "%s%s", i ? ", " : "", o.inputs[i]);
+      ro.source = src;
+      ro.churn_threshold = o.churn_threshold;
+      ro.store = store;
+      st = tsr_report_write_opts(res, &ro, o.report_path, &err);
       if (st != TSR_OK) rc = cli_fail(st, &err);
     }
     if (!ci.quiet) print_summary(res, out_dir, url);

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "tessera/datetime.h"
+#include "tessera/btyd.h"
 #include "tessera/simulate.h"
 
 #define CMD "simulate"
@@ -92,9 +93,102 @@ static int write_latent(const tsr_simulate_opts *o, const char *path) {
   return cli_close_out(f, path) ? TSR_EXIT_FAIL : TSR_EXIT_OK;
 }
 
+/* --model KIND: draws a summary (customer_id,frequency,recency,T[,
+ * monetary_value]) from a BTYD model given by --model-params or a model
+ * file, instead of a transaction log. */
+static int simulate_model(const char *kind_s, const char *mparams, const char *model_file,
+                          const char *spend_file, double T0, uint64_t n, uint64_t seed,
+                          const char *out_path) {
+  tsr_error err;
+  tsr_btyd_model m, gg;
+  tsr_status st;
+  if (model_file) {
+    st = tsr_btyd_model_load(model_file, &m, &err);
+    if (st != TSR_OK) return cli_fail(st, &err);
+    if (kind_s && strcmp(kind_s, tsr_btyd_kind_name(m.kind)))
+      return cli_usage(CMD, "--model %s: the model file holds a %s model", kind_s,
+                       tsr_btyd_kind_name(m.kind));
+  } else {
+    tsr_btyd_kind kind;
+    if (tsr_btyd_kind_parse(kind_s, &kind, &err) != TSR_OK || kind == TSR_BTYD_GG)
+      return cli_usage(CMD, "--model: expected bgnbd, mbgnbd, pnbd or bgbb, got '%s'", kind_s);
+    if (!mparams)
+      return cli_usage(CMD, "--model %s needs --model-params or --model-file", kind_s);
+    double pv[8];
+    size_t np = tsr_btyd_nparams(kind);
+    int seen[8] = {0};
+    const char *p = mparams;
+    while (*p) {
+      const char *eq = strchr(p, '='), *comma = strchr(p, ',');
+      if (!comma) comma = p + strlen(p);
+      if (!eq || eq > comma)
+        return cli_usage(CMD, "--model-params: expected NAME=VALUE, got '%.*s'", (int)(comma - p), p);
+      size_t j = 0;
+      for (; j < np; j++)
+        if (strlen(tsr_btyd_param_name(kind, j)) == (size_t)(eq - p) &&
+            !strncmp(tsr_btyd_param_name(kind, j), p, (size_t)(eq - p)))
+          break;
+      if (j == np) return cli_usage(CMD, "--model-params: unknown parameter '%.*s' for %s", (int)(eq - p), p, kind_s);
+      char val[64];
+      snprintf(val, sizeof val, "%.*s", (int)(comma - eq - 1), eq + 1);
+      char opt[64];
+      snprintf(opt, sizeof opt, "--model-params %s", tsr_btyd_param_name(kind, j));
+      if (cli_parse_double(CMD, opt, val, 1e-9, 1e9, &pv[j])) return TSR_EXIT_USAGE;
+      seen[j] = 1;
+      p = *comma ? comma + 1 : comma;
+    }
+    for (size_t j = 0; j < np; j++)
+      if (!seen[j]) return cli_usage(CMD, "--model-params: missing %s", tsr_btyd_param_name(kind, j));
+    st = tsr_btyd_model_init(&m, kind, pv, &err);
+    if (st != TSR_OK) return cli_fail(st, &err);
+  }
+  int spend = 0;
+  if (spend_file) {
+    st = tsr_btyd_model_load(spend_file, &gg, &err);
+    if (st != TSR_OK) return cli_fail(st, &err);
+    if (gg.kind != TSR_BTYD_GG) return cli_usage(CMD, "--spend: expected a gg model file");
+    spend = 1;
+  }
+  double *x = malloc(n * sizeof *x), *tx = malloc(n * sizeof *tx), *T = malloc(n * sizeof *T),
+         *mx = spend ? malloc(n * sizeof *mx) : NULL;
+  int rc = TSR_EXIT_OK;
+  if (!x || !tx || !T || (spend && !mx)) {
+    cli_msg("out of memory");
+    rc = TSR_EXIT_FAIL;
+    goto out;
+  }
+  st = tsr_btyd_simulate(&m, (size_t)n, T0, NULL, seed, x, tx, T, &err);
+  if (st == TSR_OK && spend) st = tsr_gg_simulate(&gg, (size_t)n, x, seed ^ 0x9E3779B97F4A7C15ULL, mx, &err);
+  if (st != TSR_OK) {
+    rc = cli_fail(st, &err);
+    goto out;
+  }
+  FILE *f = cli_open_out(out_path);
+  if (!f) {
+    rc = TSR_EXIT_FAIL;
+    goto out;
+  }
+  int bgbb = m.kind == TSR_BTYD_BGBB;
+  fputs(bgbb ? "customer_id,frequency,recency,periods" : "customer_id,frequency,recency,T", f);
+  fputs(spend ? ",monetary_value\n" : "\n", f);
+  for (uint64_t i = 0; i < n; i++) {
+    fprintf(f, "C%07llu,%.17g,%.17g,%.17g", (unsigned long long)i + 1, x[i], tx[i], T[i]);
+    if (spend) fprintf(f, ",%.17g", mx[i]);
+    fputc('\n', f);
+  }
+  if (cli_close_out(f, out_path)) rc = TSR_EXIT_FAIL;
+out:
+  free(x);
+  free(tx);
+  free(T);
+  free(mx);
+  return rc;
+}
+
 int tsr_cmd_simulate(int argc, char **argv) {
   enum { OPT_CUSTOMERS = 256, OPT_SEED, OPT_START, OPT_WEEKS, OPT_PARAMS, OPT_MESSY,
-         OPT_JOIN, OPT_LATENT };
+         OPT_JOIN, OPT_LATENT, OPT_MODEL, OPT_MODEL_PARAMS, OPT_MODEL_FILE, OPT_SPEND,
+         OPT_T };
   static const struct option longopts[] = {
       {"customers", required_argument, NULL, OPT_CUSTOMERS},
       {"seed", required_argument, NULL, OPT_SEED},
@@ -105,7 +199,14 @@ int tsr_cmd_simulate(int argc, char **argv) {
       {"messy", no_argument, NULL, OPT_MESSY},
       {"latent", required_argument, NULL, OPT_LATENT},
       {"output", required_argument, NULL, 'o'},
+      {"model", required_argument, NULL, OPT_MODEL},
+      {"model-params", required_argument, NULL, OPT_MODEL_PARAMS},
+      {"model-file", required_argument, NULL, OPT_MODEL_FILE},
+      {"spend", required_argument, NULL, OPT_SPEND},
+      {"T", required_argument, NULL, OPT_T},
       {NULL, 0, NULL, 0}};
+  const char *model_kind = NULL, *model_params = NULL, *model_file = NULL, *spend_file = NULL;
+  double T0 = 52;
   tsr_simulate_opts o;
   tsr_simulate_opts_init(&o);
   const char *out_path = NULL, *latent_path = NULL;
@@ -158,6 +259,13 @@ int tsr_cmd_simulate(int argc, char **argv) {
       case OPT_LATENT:
         latent_path = optarg;
         break;
+      case OPT_MODEL: model_kind = optarg; break;
+      case OPT_MODEL_PARAMS: model_params = optarg; break;
+      case OPT_MODEL_FILE: model_file = optarg; break;
+      case OPT_SPEND: spend_file = optarg; break;
+      case OPT_T:
+        if (cli_parse_double(CMD, "--T", optarg, 1e-6, 1e6, &T0)) return TSR_EXIT_USAGE;
+        break;
       case 'o':
         out_path = optarg;
         break;
@@ -169,6 +277,9 @@ int tsr_cmd_simulate(int argc, char **argv) {
   }
   if (optind < argc) return cli_usage(CMD, "unexpected argument '%s'", argv[optind]);
   if (!have_customers) return cli_usage(CMD, "--customers is required");
+  if (model_kind || model_file)
+    return simulate_model(model_kind, model_params, model_file, spend_file, T0, o.customers, o.seed,
+                          out_path);
 
   tsr_error err;
   tsr_status st = tsr_simulate_check_opts(&o, &err);

@@ -408,6 +408,29 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     }
   }
   tsr__btyd_pat_release(&pat);
+  if (out->converged) {
+    /* a vanishing gradient at the edge of the parameter space is no
+     * maximum: the data do not identify the model */
+    for (size_t i = 0; i < np; i++)
+      if (fabs(best[i]) > 18) {
+        out->converged = 0;
+        return tsr_error_set(
+            err, TSR_ECONVERGE, NULL, 0, 0, spec->pnames[i],
+            "%s fit did not converge: parameter %s ran to the boundary "
+            "(%.3g), so the data do not identify the model (too few repeat "
+            "purchases?); try a penalizer (e.g. 0.001) or more data",
+            spec->name, spec->pnames[i], out->params[i]);
+      }
+    if (o.compute_se && !out->has_cov) {
+      out->converged = 0;
+      return tsr_error_set(
+          err, TSR_ECONVERGE, NULL, 0, 0, NULL,
+          "%s fit did not converge: the Hessian is not positive definite "
+          "at the end point (flat or saddle); try a penalizer (e.g. 0.001) "
+          "or another model",
+          spec->name);
+    }
+  }
   if (!out->converged)
     return tsr_error_set(
         err, TSR_ECONVERGE, NULL, 0, 0, NULL,

@@ -120,6 +120,35 @@ typedef struct tsr__kdnode {
   double *bmin, *bmax;/* bounding box (d each, into a shared array) */
 } tsr__kdnode;
 
+/* Squared distance from q to the box of nd (0 inside). */
+static inline double tsr__box_dist(const tsr__kdnode *nd, const double *q,
+                                   size_t d) {
+  double s = 0;
+  for (size_t j = 0; j < d; j++) {
+    double t = 0;
+    if (q[j] < nd->bmin[j])
+      t = nd->bmin[j] - q[j];
+    else if (q[j] > nd->bmax[j])
+      t = q[j] - nd->bmax[j];
+    s += t * t;
+  }
+  return s;
+}
+
+/* Squared distance from q to the farthest corner of the box of nd. */
+static inline double tsr__box_far(const tsr__kdnode *nd, const double *q,
+                                  size_t d) {
+  double s = 0;
+  for (size_t j = 0; j < d; j++) {
+    double a = q[j] - nd->bmin[j], b = nd->bmax[j] - q[j];
+    if (a < 0) a = -a;
+    if (b < 0) b = -b;
+    double t = a > b ? a : b;
+    s += t * t;
+  }
+  return s;
+}
+
 tsr_status tsr__kdtree_build(const double *X, size_t n, size_t d,
                              tsr__kdtree *t);
 void tsr__kdtree_release(tsr__kdtree *t);
@@ -183,6 +212,13 @@ tsr_status tsr__cluster_model_assign_z(const tsr_cluster_model *m,
                                        const double *Z, size_t nrows,
                                        int *labels, double *prob,
                                        tsr_error *err);
+
+/* Lloyd steps (Hamerly) from the given centres until the labels stop
+ * changing (or max_iter; 0 = 300); centres updated in place, labels (n, may
+ * be NULL) exact for them. TSR_ENOMEM only. */
+tsr_status tsr__kmeans_polish(const double *X, size_t n, size_t d, size_t k,
+                              int n_threads, size_t max_iter, double *centers,
+                              int *labels);
 
 /* GMM internals used by the model file. */
 tsr_gmm *tsr__gmm_new(size_t k, size_t d, tsr_cov_type cov);

@@ -2,7 +2,9 @@
  * gmm.c - Gaussian mixture fitted by EM (Dempster, Laird & Rubin 1977;
  * Bishop 2006, sec. 9.2.2, eqs. 9.23-9.27) with full or diagonal
  * covariances, k-means initialisation (one-hot responsibilities from the
- * best of 10 k-means++ restarts; scikit-learn uses one), reg_covar added to
+ * best of 10 k-means++ restarts, on a sample of max(50000, n/10) rows
+ * followed by Lloyd steps on all rows when n > 2 x that; scikit-learn uses
+ * one restart on all rows), reg_covar added to
  * the covariance diagonals, responsibilities
  * by log-sum-exp. Each EM iteration is one pass over the data: the E-step
  * with the current parameters accumulates, per block, the mean
@@ -17,6 +19,7 @@
 
 #define LOG_2PI 1.8378770664093454836
 #define MAXK 256
+#define INIT_SAMPLE 50000 /* rows for the k-means restarts of the init */
 #define MAXD 64
 
 tsr_gmm *tsr__gmm_new(size_t k, size_t d, tsr_cov_type cov) {
@@ -296,8 +299,26 @@ static tsr_status em_run(const double *X, size_t n, size_t d, size_t k,
   ko.max_iter = 300;
   ko.tol = 1e-4;
   ko.progress = NULL;
-  tsr_status st = tsr_kmeans_fit(X, n, d, k, &ko, g->means, lab, NULL, NULL, err);
-  if (st != TSR_OK) return st;
+  tsr_status st;
+  size_t m = n / 10 > INIT_SAMPLE ? n / 10 : INIT_SAMPLE;
+  if (n <= 2 * m || m < 10 * k) {
+    st = tsr_kmeans_fit(X, n, d, k, &ko, g->means, lab, NULL, NULL, err);
+    if (st != TSR_OK) return st;
+  } else {
+    /* large n: the restarts on a seeded sample of m rows, then Lloyd steps
+     * on all rows from the sample's centres */
+    double *S = tsr__malloc(m * d * sizeof *S);
+    if (!S) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    tsr__rng rng;
+    tsr__rng_seed(&rng, ko.seed, 0x6A11ull);
+    for (size_t i = 0; i < m; i++) /* m draws with replacement */
+      memcpy(S + i * d, X + tsr__rng_below(&rng, n) * d, d * sizeof *S);
+    st = tsr_kmeans_fit(S, m, d, k, &ko, g->means, NULL, NULL, NULL, err);
+    tsr__free(S);
+    if (st != TSR_OK) return st;
+    if (tsr__kmeans_polish(X, n, d, k, nthr, 300, g->means, lab) != TSR_OK)
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
   size_t w = 1 + d + d * d, nb = tsr__nblocks(n);
   hard_stats(g, X, n, lab, stat);
   m_step(g, stat, n, reg);

@@ -20,9 +20,13 @@
  *     2F1(c-a,c-b;c;z) when it shortens the series (c-a or c-b a
  *     non-positive integer terminates it), else the series itself up to
  *     TSR__HYP_MAXTERMS terms (z >= 1 - 4e-6 is refused).
- * Accuracy (tests/unit/test_hyp2f1.c against mpmath at 30 digits): relative
- * error of 2F1 below 1e-13 over a in [-5, 500], b in [-5, 500],
- * c in (0, 1000], z in [-1e6, 0.999].
+ * Accuracy (tests/unit/test_hyp2f1.c against mpmath at 40 digits), for
+ * a, b, c > 0 (the models' range): |error of log 2F1| <= 1e-13 max(1, |log
+ * 2F1|) for 0 <= z <= 0.999 (a, b up to 300, c up to 800); about 1e-10 at
+ * z = 0.99999 (rounding over ~40/(1-z) terms); for z < 0 (Pfaff) ~1e-12
+ * absolute, limited by the rounding of w = z/(z-1). Negative parameters
+ * are evaluated (terminating or alternating series) without an accuracy
+ * guarantee: the alternating series can cancel.
  */
 #include "btyd_internal.h"
 
@@ -161,9 +165,16 @@ static int terminates(double a, double b) {
   return (a <= 0 && a == floor(a)) || (b <= 0 && b == floor(b));
 }
 
+/* Length of a terminating series (the non-positive integer parameter). */
+static double term_len(double a, double b) {
+  double la = (a <= 0 && a == floor(a)) ? -a : INFINITY;
+  double lb = (b <= 0 && b == floor(b)) ? -b : INFINITY;
+  return fmin(la, lb);
+}
+
 /* Number of series terms needed at z (rough), for choosing a transform. */
 static double terms_needed(double a, double b, double z) {
-  if (terminates(a, b)) return fmin(fabs(a), fabs(b));
+  if (terminates(a, b)) return term_len(a, b);
   if (z <= 0) return 0;
   /* terms grow while (a+k)(b+k) z > (c+k)(k+1), then decay like z^k */
   double peak = fmax(0.0, (fabs(a) + fabs(b)) * z / (1 - z));
@@ -195,8 +206,8 @@ int tsr__hyp2f1(double a, double b, double c, double z, double *log_abs,
     double g[4];
     int sg;
     double lg;
-    int use_a = (c - b >= 0) || terminates(a, c - b);
-    if (!use_a && !(c - a >= 0) && !terminates(c - a, b)) use_a = 1;
+    /* prefer the form whose series has positive terms */
+    int use_a = (c - b > 0 && a > 0) || !(c - a > 0 && b > 0);
     if (use_a) {
       if (hyp_series(a, c - b, c, w, &lg, &sg, dlog ? g : NULL)) return -1;
       *log_abs = -a * l1z + lg;
@@ -221,7 +232,8 @@ int tsr__hyp2f1(double a, double b, double c, double z, double *log_abs,
     return isfinite(*log_abs) ? 0 : -1;
   }
   /* 0 < z < 1 */
-  if (z > 0.5 && !terminates(a, b) && terminates(c - a, c - b)) {
+  if (terms_needed(a, b, z) > 1e5 && !terminates(a, b) &&
+      terminates(c - a, c - b) && term_len(c - a, c - b) <= 30) {
     /* Euler: F = (1-z)^{c-a-b} G(c-a, c-b; c; z), a finite sum */
     double g[4], lg;
     int sg;

@@ -123,32 +123,8 @@ void tsr__kdtree_release(tsr__kdtree *t) {
   memset(t, 0, sizeof *t);
 }
 
-/* Squared distance from q to the box of nd. */
-static double box_dist(const tsr__kdnode *nd, const double *q, size_t d) {
-  double s = 0;
-  for (size_t j = 0; j < d; j++) {
-    double t = 0;
-    if (q[j] < nd->bmin[j])
-      t = nd->bmin[j] - q[j];
-    else if (q[j] > nd->bmax[j])
-      t = q[j] - nd->bmax[j];
-    s += t * t;
-  }
-  return s;
-}
-
-/* Squared distance from q to the farthest corner of the box of nd. */
-static double box_far(const tsr__kdnode *nd, const double *q, size_t d) {
-  double s = 0;
-  for (size_t j = 0; j < d; j++) {
-    double a = q[j] - nd->bmin[j], b = nd->bmax[j] - q[j];
-    if (a < 0) a = -a;
-    if (b < 0) b = -b;
-    double t = a > b ? a : b;
-    s += t * t;
-  }
-  return s;
-}
+#define box_dist tsr__box_dist
+#define box_far tsr__box_far
 
 size_t tsr__kdtree_radius(const tsr__kdtree *t, const double *q, double r2,
                           int (*fn)(void *ctx, size_t j), void *ctx) {
@@ -193,8 +169,15 @@ size_t tsr__kdtree_count(const tsr__kdtree *t, const double *q, double r2,
           if (++cnt >= cap) return cnt;
       continue;
     }
-    stack[sp++] = nd->right;
-    stack[sp++] = nd->left;
+    /* nearer child popped first: reaches cap sooner */
+    const tsr__kdnode *l = &t->nodes[nd->left], *r = &t->nodes[nd->right];
+    if (box_dist(l, q, t->d) <= box_dist(r, q, t->d)) {
+      stack[sp++] = nd->right;
+      stack[sp++] = nd->left;
+    } else {
+      stack[sp++] = nd->left;
+      stack[sp++] = nd->right;
+    }
   }
   return cnt;
 }

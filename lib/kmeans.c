@@ -3,8 +3,12 @@
  * Vassilvitskii 2007; 2 + floor(ln k) local trials as scikit-learn), Lloyd
  * iterations accelerated with Hamerly's bounds (Hamerly 2010, "Making
  * k-means even faster", Alg. 2), several restarts keeping the lowest
- * inertia. Tolerance as scikit-learn: tol * mean per-feature variance,
- * compared with the sum of squared centre shifts.
+ * inertia, then Lloyd steps on the best run until its labels stop changing
+ * (the "polish"; it never raises the inertia). Tolerance as scikit-learn:
+ * tol * mean per-feature variance, compared with the sum of squared centre
+ * shifts. The data are memory-bound at small d: the seeding adopts each
+ * centre inside the next candidates' pass, and the centre sums are updated
+ * only for the points that change cluster.
  */
 #include <float.h>
 #include <math.h>
@@ -23,21 +27,32 @@ typedef struct pp_ctx {
   double *bpot;         /* nblocks x ntrial */
   double *bsum;         /* nblocks: block sums of closest */
   size_t best;          /* candidate adopted (update pass) */
+  size_t pending;       /* centre chosen but not yet folded into closest
+                           (SIZE_MAX: none) */
 } pp_ctx;
 
-/* Potential of each trial candidate over one block. */
+/* Folds the pending centre into closest, then the potential of each trial
+ * candidate over one block (sums over i in row order, as separate passes
+ * would). */
 TSR__INLINE void pp_trial_block_d(void *vc, size_t b, size_t lo, size_t hi,
                              size_t d) {
   pp_ctx *c = vc;
-  for (size_t t = 0; t < c->ntrial; t++) {
-    const double *q = c->X + c->cand[t] * d;
-    double s = 0;
-    for (size_t i = lo; i < hi; i++) {
-      double dd = tsr__sqdist(c->X + i * d, q, d);
-      s += dd < c->closest[i] ? dd : c->closest[i];
+  double acc[64];
+  const double *P = c->pending != SIZE_MAX ? c->X + c->pending * d : NULL;
+  for (size_t t = 0; t < c->ntrial; t++) acc[t] = 0;
+  for (size_t i = lo; i < hi; i++) {
+    const double *x = c->X + i * d;
+    double cl = c->closest[i];
+    if (P) {
+      double dd = tsr__sqdist(x, P, d);
+      if (dd < cl) c->closest[i] = cl = dd;
     }
-    c->bpot[b * c->ntrial + t] = s;
+    for (size_t t = 0; t < c->ntrial; t++) {
+      double dd = tsr__sqdist(x, c->X + c->cand[t] * d, d);
+      acc[t] += dd < cl ? dd : cl;
+    }
   }
+  for (size_t t = 0; t < c->ntrial; t++) c->bpot[b * c->ntrial + t] = acc[t];
 }
 
 static void pp_trial_block(void *vc, size_t b, size_t lo, size_t hi) {
@@ -74,8 +89,14 @@ static size_t pp_search(const pp_ctx *c, size_t n, double v) {
   }
   size_t lo = b * TSR__BLOCK, hi = lo + TSR__BLOCK;
   if (hi > n) hi = n;
+  const double *P = c->pending != SIZE_MAX ? c->X + c->pending * c->d : NULL;
   for (size_t i = lo; i < hi; i++) {
-    cum += c->closest[i];
+    double cl = c->closest[i];
+    if (P) {
+      double dd = tsr__sqdist(c->X + i * c->d, P, c->d);
+      if (dd < cl) cl = dd;
+    }
+    cum += cl;
     if (cum >= v) return i;
   }
   return n - 1;
@@ -95,7 +116,7 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
     tsr__free(bsum);
     return TSR_ENOMEM;
   }
-  pp_ctx c = {X, d, closest, cand, ntrial, bpot, bsum, 0};
+  pp_ctx c = {X, d, closest, cand, ntrial, bpot, bsum, 0, SIZE_MAX};
   size_t first = tsr__rng_below(rng, n);
   memcpy(centers, X + first * d, d * sizeof *centers);
   for (size_t i = 0; i < n; i++) closest[i] = DBL_MAX;
@@ -117,11 +138,10 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
         best = t;
       }
     }
-    c.best = cand[best];
+    c.pending = cand[best]; /* folded in by the next pass or search */
     memcpy(centers + j * d, X + cand[best] * d, d * sizeof *centers);
-    tsr__parallel_blocks(nthr, n, pp_update_block, &c);
     pot = 0;
-    for (size_t b = 0; b < nb; b++) pot += bsum[b];
+    for (size_t b = 0; b < nb; b++) pot += bsum[b] = bpot[b * ntrial + best];
   }
   tsr__free(bpot);
   tsr__free(bsum);
@@ -167,7 +187,9 @@ TSR__INLINE void two_nearest(const double *x, const double *C, size_t k, size_t 
   *d2 = b2;
 }
 
-/* One Hamerly assignment pass over a block plus the block's centre sums. */
+/* One Hamerly assignment pass over a block plus the block's contribution to
+ * the centre sums: all its points on the first pass, afterwards only the
+ * moves (minus from the old cluster, plus to the new). */
 TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi,
                              size_t d) {
   hm_ctx *c = vc;
@@ -199,11 +221,19 @@ TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi,
           if (j1 != ai) {
             c->a[i] = (int)j1;
             chg++;
+            double *so = sum + ai * d, *sn = sum + j1 * d;
+            for (size_t t = 0; t < d; t++) {
+              so[t] -= x[t];
+              sn[t] += x[t];
+            }
+            cnt[ai] -= 1;
+            cnt[j1] += 1;
           }
           c->u[i] = sqrt(d1);
           c->l[i] = k > 1 ? sqrt(d2) : DBL_MAX;
         }
       }
+      continue;
     }
     size_t ai = (size_t)c->a[i];
     double *sj = sum + ai * d;
@@ -236,9 +266,24 @@ static void final_block(void *vc, size_t b, size_t lo, size_t hi) {
   TSR__SPECIALIZE_D(final_block_d, ((hm_ctx *)vc)->d, vc, b, lo, hi)
 }
 
+/* Inertia with the current labels (exact when the labels are). */
+TSR__INLINE void inert_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                               size_t d) {
+  hm_ctx *c = vc;
+  double s = 0;
+  for (size_t i = lo; i < hi; i++)
+    s += tsr__sqdist(c->X + i * d, c->C + (size_t)c->a[i] * d, d);
+  c->binert[b] = s;
+}
+
+static void inert_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(inert_block_d, ((hm_ctx *)vc)->d, vc, b, lo, hi)
+}
+
 typedef struct km_work {
   int *a;
   double *u, *l, *closest, *bsum, *bcnt, *binert, *C, *Cnew, *s, *p;
+  double *sum, *cnt; /* k x d centre sums and k counts of the run */
   size_t *bchg;
 } km_work;
 
@@ -255,15 +300,23 @@ static void work_free(km_work *w) {
   tsr__free(w->s);
   tsr__free(w->p);
   tsr__free(w->bchg);
+  tsr__free(w->sum);
+  tsr__free(w->cnt);
 }
 
-/* One k-means run from k-means++ seeding; writes C, a, *inertia. */
+/* One k-means run from k-means++ seeding (or from w->C when rng is NULL);
+ * writes C, a, *inertia. *strict = 1 when it ended with unchanged labels:
+ * then labels and inertia are exact for C. Otherwise the inertia is that of
+ * the last labels (an upper bound), or exact after a full pass when
+ * exact_end is set. */
 static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
                          size_t max_iter, double tol_abs, tsr__rng *rng,
-                         int nthr, km_work *w, double *inertia,
-                         size_t *n_iter) {
-  tsr_status st = kmeanspp(X, n, d, k, rng, nthr, w->C, w->closest);
-  if (st != TSR_OK) return st;
+                         int nthr, km_work *w, int exact_end, double *inertia,
+                         size_t *n_iter, int *strict) {
+  if (rng) { /* else start from the centres already in w->C */
+    tsr_status st = kmeanspp(X, n, d, k, rng, nthr, w->C, w->closest);
+    if (st != TSR_OK) return st;
+  }
   size_t nb = tsr__nblocks(n);
   hm_ctx c;
   memset(&c, 0, sizeof c);
@@ -282,6 +335,7 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
   c.binert = w->binert;
   c.first = 1;
   size_t it = 0;
+  *strict = 0;
   for (; it < max_iter; it++) {
     /* s[j] = half the distance from centre j to its nearest other centre */
     for (size_t j = 0; j < k; j++) {
@@ -296,18 +350,20 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
     tsr__parallel_blocks(nthr, n, hm_block, &c);
     size_t chg = 0;
     for (size_t b = 0; b < nb; b++) chg += w->bchg[b];
-    /* new centres: reduce the block sums in block order */
-    memset(w->Cnew, 0, k * d * sizeof *w->Cnew);
-    double *cnt = w->closest; /* reuse as k counts (closest no longer used) */
-    memset(cnt, 0, k * sizeof *cnt);
+    /* new centres: add the block sums (or moves) in block order */
+    double *cnt = w->cnt;
+    if (c.first) {
+      memset(w->sum, 0, k * d * sizeof *w->sum);
+      memset(cnt, 0, k * sizeof *cnt);
+    }
     for (size_t b = 0; b < nb; b++) {
-      for (size_t j = 0; j < k * d; j++) w->Cnew[j] += w->bsum[b * k * d + j];
+      for (size_t j = 0; j < k * d; j++) w->sum[j] += w->bsum[b * k * d + j];
       for (size_t j = 0; j < k; j++) cnt[j] += w->bcnt[b * k + j];
     }
     size_t relocated = 0;
     for (size_t j = 0; j < k; j++) {
-      if (cnt[j] > 0) {
-        for (size_t t = 0; t < d; t++) w->Cnew[j * d + t] /= cnt[j];
+      if (cnt[j] > 0.5) {
+        for (size_t t = 0; t < d; t++) w->Cnew[j * d + t] = w->sum[j * d + t] / cnt[j];
         continue;
       }
       /* empty cluster: move it to the point farthest from its centre
@@ -318,7 +374,7 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
         double dd = tsr__sqdist(X + i * d, w->C + (size_t)w->a[i] * d, d);
         int taken = 0;
         for (size_t q = 0; q < j; q++)
-          if (cnt[q] == 0 && !memcmp(w->Cnew + q * d, X + i * d,
+          if (cnt[q] < 0.5 && !memcmp(w->Cnew + q * d, X + i * d,
                                      d * sizeof(double)))
             taken = 1;
         if (dd > far && !taken) {
@@ -351,14 +407,15 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
     c.first = 0;
     if (!was_first && chg == 0 && relocated == 0) {
       it++;
-      break; /* strict convergence: labels unchanged */
+      *strict = 1; /* labels unchanged, so the centres too */
+      break;
     }
     if (shift <= tol_abs) {
       it++;
       break;
     }
   }
-  tsr__parallel_blocks(nthr, n, final_block, &c);
+  tsr__parallel_blocks(nthr, n, *strict || !exact_end ? inert_block : final_block, &c);
   double s = 0;
   for (size_t b = 0; b < nb; b++) s += w->binert[b];
   *inertia = s;
@@ -414,8 +471,10 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
   w.Cnew = tsr__malloc(k * d * sizeof *w.Cnew);
   w.s = tsr__malloc(k * sizeof *w.s);
   w.p = tsr__malloc(k * sizeof *w.p);
+  w.sum = tsr__malloc(k * d * sizeof *w.sum);
+  w.cnt = tsr__malloc(k * sizeof *w.cnt);
   if (!w.a || !w.u || !w.l || !w.closest || !w.bsum || !w.bcnt || !w.binert ||
-      !w.bchg || !w.C || !w.Cnew || !w.s || !w.p) {
+      !w.bchg || !w.C || !w.Cnew || !w.s || !w.p || !w.sum || !w.cnt) {
     work_free(&w);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
@@ -426,23 +485,74 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
     tsr__rng_seed(&rng, opts->seed, r + 1);
     double in;
     size_t it;
-    tsr_status st = km_run(X, n, d, k, max_iter, tol_abs, &rng, nthr, &w, &in,
-                           &it);
+    int strict;
+    tsr_status st = km_run(X, n, d, k, max_iter, tol_abs, &rng, nthr, &w, 0,
+                           &in, &it, &strict);
     if (st != TSR_OK) {
       work_free(&w);
       return tsr_error_set(err, st, NULL, 0, 0, NULL, "out of memory");
     }
     if (opts->progress) opts->progress(opts->progress_ud, "kmeans",
                                        (double)(r + 1) / (double)n_init);
-    if (in < best) {
+    if (in < best) { /* in: inertia of the run's last labels */
       best = in;
       best_it = it;
       memcpy(centers, w.C, k * d * sizeof *centers);
-      if (labels) memcpy(labels, w.a, n * sizeof *labels);
     }
+  }
+  /* polish the best run: Lloyd steps until the labels stop changing (never
+   * raises the inertia; usually a few cheap bounded iterations); its labels
+   * and inertia are exact */
+  {
+    double in;
+    size_t it;
+    int strict;
+    memcpy(w.C, centers, k * d * sizeof *centers);
+    km_run(X, n, d, k, max_iter, 0, NULL, nthr, &w, 1, &in, &it, &strict);
+    best = in;
+    best_it += it;
+    memcpy(centers, w.C, k * d * sizeof *centers);
+    if (labels) memcpy(labels, w.a, n * sizeof *labels);
   }
   work_free(&w);
   if (inertia) *inertia = best;
   if (n_iter) *n_iter = best_it;
+  return TSR_OK;
+}
+
+tsr_status tsr__kmeans_polish(const double *X, size_t n, size_t d, size_t k,
+                              int n_threads, size_t max_iter, double *centers,
+                              int *labels) {
+  size_t nb = tsr__nblocks(n);
+  km_work w;
+  memset(&w, 0, sizeof w);
+  w.a = tsr__malloc(n * sizeof *w.a);
+  w.u = tsr__malloc(n * sizeof *w.u);
+  w.l = tsr__malloc(n * sizeof *w.l);
+  w.closest = tsr__malloc((n > k ? n : k) * sizeof *w.closest);
+  w.bsum = tsr__malloc(nb * k * d * sizeof *w.bsum);
+  w.bcnt = tsr__malloc(nb * k * sizeof *w.bcnt);
+  w.binert = tsr__malloc(nb * sizeof *w.binert);
+  w.bchg = tsr__malloc(nb * sizeof *w.bchg);
+  w.C = tsr__malloc(k * d * sizeof *w.C);
+  w.Cnew = tsr__malloc(k * d * sizeof *w.Cnew);
+  w.s = tsr__malloc(k * sizeof *w.s);
+  w.p = tsr__malloc(k * sizeof *w.p);
+  w.sum = tsr__malloc(k * d * sizeof *w.sum);
+  w.cnt = tsr__malloc(k * sizeof *w.cnt);
+  if (!w.a || !w.u || !w.l || !w.closest || !w.bsum || !w.bcnt || !w.binert ||
+      !w.bchg || !w.C || !w.Cnew || !w.s || !w.p || !w.sum || !w.cnt) {
+    work_free(&w);
+    return TSR_ENOMEM;
+  }
+  double in;
+  size_t it;
+  int strict;
+  memcpy(w.C, centers, k * d * sizeof *centers);
+  km_run(X, n, d, k, max_iter ? max_iter : 300, 0, NULL, n_threads > 0 ? n_threads : 2,
+         &w, 1, &in, &it, &strict);
+  memcpy(centers, w.C, k * d * sizeof *centers);
+  if (labels) memcpy(labels, w.a, n * sizeof *labels);
+  work_free(&w);
   return TSR_OK;
 }

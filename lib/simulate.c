@@ -63,10 +63,16 @@ const char *tsr_simulate_category_name(int category) {
   return category_names[category];
 }
 
-/* Index drawn with probability proportional to w[0..n-1]. */
-static int draw_weighted(tsr_rng *g, const double *w, int n) {
+/* Sum of w[0..n-1], in index order. */
+static double weights_total(const double *w, int n) {
   double tot = 0;
   for (int i = 0; i < n; i++) tot += w[i];
+  return tot;
+}
+
+/* Index drawn with probability proportional to w[0..n-1] (tot is their
+ * weights_total). */
+static int draw_weighted_tot(tsr_rng *g, const double *w, int n, double tot) {
   double u = tsr_rng_uniform(g) * tot;
   for (int i = 0; i < n; i++) {
     if (u < w[i]) return i;
@@ -75,6 +81,23 @@ static int draw_weighted(tsr_rng *g, const double *w, int n) {
   for (int i = n - 1; i > 0; i--)
     if (w[i] > 0) return i;
   return 0;
+}
+
+static int draw_weighted(tsr_rng *g, const double *w, int n) {
+  return draw_weighted_tot(g, w, n, weights_total(w, n));
+}
+
+/* Totals of the weight tables, computed once per run. */
+typedef struct sim_totals {
+  double channel[NPERSONAS], category[NPERSONAS], hour[TSR_SIMULATE_NCHANNELS];
+} sim_totals;
+
+static void totals_init(sim_totals *t) {
+  for (int k = 0; k < NPERSONAS; k++) {
+    t->channel[k] = weights_total(persona_channel[k], TSR_SIMULATE_NCHANNELS);
+    t->category[k] = weights_total(persona_category[k], CASH);
+  }
+  for (int c = 0; c < TSR_SIMULATE_NCHANNELS; c++) t->hour[c] = weights_total(hour_weights[c], 24);
 }
 
 /* ------------------------------------------------------------ options */
@@ -185,20 +208,22 @@ typedef struct sim_ev {
 
 /* Draws the attributes of one purchase of customer c (in this order:
  * channel, category, hour, second in hour, amount). */
-static void draw_event(const tsr_simulate_opts *o, sim_cust *c, uint32_t idx,
-                       sim_ev *ev) {
+static void draw_event(const tsr_simulate_opts *o, const sim_totals *tot, sim_cust *c,
+                       uint32_t idx, sim_ev *ev) {
   tsr_rng *g = &c->rng;
   int ch = tsr_rng_uniform(g) < 0.4
                ? c->fav_channel
-               : draw_weighted(g, persona_channel[c->persona], TSR_SIMULATE_NCHANNELS);
+               : draw_weighted_tot(g, persona_channel[c->persona], TSR_SIMULATE_NCHANNELS,
+                                   tot->channel[c->persona]);
   int cat;
   if (ch == 3) {
     cat = CASH;
   } else {
     cat = tsr_rng_uniform(g) < 0.35 ? c->fav_category
-                                    : draw_weighted(g, persona_category[c->persona], CASH);
+                                    : draw_weighted_tot(g, persona_category[c->persona], CASH,
+                                                        tot->category[c->persona]);
   }
-  int hour = draw_weighted(g, hour_weights[ch], 24);
+  int hour = draw_weighted_tot(g, hour_weights[ch], 24, tot->hour[ch]);
   uint32_t sec = (uint32_t)hour * 3600u + (uint32_t)tsr_rng_bounded(g, 3600);
   double amount = tsr_rng_gamma(g, o->p, c->nu);
   double cents = nearbyint(amount * 100.0);
@@ -262,6 +287,8 @@ tsr_status tsr_simulate_run(const tsr_simulate_opts *o, tsr_simulate_row_fn fn,
   day_list *days = tsr__calloc(ndays, sizeof *days);
   sim_ev *ev = NULL, *tmp = NULL;
   size_t ev_cap = 0, tmp_cap = 0;
+  sim_totals tot;
+  totals_init(&tot);
   if (!cust || !days) goto nomem;
   for (size_t i = 0; i < n; i++) {
     sim_cust *c = &cust[i];
@@ -290,7 +317,7 @@ tsr_status tsr_simulate_run(const tsr_simulate_opts *o, tsr_simulate_row_fn fn,
       uint32_t i = l->ids[k];
       sim_cust *c = &cust[i];
       if (m == ev_cap && tsr__grow((void **)&ev, &ev_cap, m + 1, sizeof *ev)) goto nomem;
-      draw_event(o, c, i, &ev[m++]);
+      draw_event(o, &tot, c, i, &ev[m++]);
       /* BG/NBD: dropout only after a repeat purchase. */
       if (c->started && tsr_rng_uniform(&c->rng) < c->p) continue;
       c->started = 1;

@@ -5,5 +5,5 @@ TSR=$1
 DIR=$2
 mkdir -p "$DIR"
 "$TSR" simulate --customers 5000 --seed 42 -o "$DIR/transactions.csv"
-"$TSR" analyze "$DIR/transactions.csv" --db "$DIR/tessera.db" -o "$DIR"
-echo "tessera: demo results in $DIR (customers.csv, segments.csv, tessera.db)"
+"$TSR" analyze "$DIR/transactions.csv" --db "$DIR/tessera.db" -o "$DIR" --report "$DIR/report.html"
+echo "tessera: demo results in $DIR (customers.csv, segments.csv, tessera.db, report.html)"

@@ -210,7 +210,9 @@ int tsr_store_schema_latest(void) { return LATEST_VERSION; }
     " promoted) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)")                           \
   X(MODEL_KIND, "SELECT kind FROM models WHERE id = ?1")                       \
   X(MODEL_DEMOTE, "UPDATE models SET promoted = 0 WHERE kind = ?1 AND promoted = 1") \
-  X(MODEL_PROMOTE, "UPDATE models SET promoted = 1 WHERE id = ?1")
+  X(MODEL_PROMOTE, "UPDATE models SET promoted = 1 WHERE id = ?1")           \
+  X(DATASET_DELETE, "DELETE FROM datasets WHERE id = ?1")                      \
+  X(RUN_DELETE, "DELETE FROM runs WHERE id = ?1")
 
 enum {
 #define X(name, sql) S_##name,
@@ -225,11 +227,18 @@ static const char *const stmt_sql[] = {
 #undef X
 };
 
+#define QCACHE_SIZE 64 /* read queries kept prepared per handle */
+
 typedef struct sq {
   sqlite3 *db;
   char *path;
   sqlite3_stmt *st[S_COUNT];
   sqlite3_stmt *cust_multi; /* multi-row customers INSERT, lazily built */
+  struct {
+    char *sql;
+    sqlite3_stmt *st;
+  } qc[QCACHE_SIZE]; /* read queries by SQL text (see query_stmt) */
+  int nqc;
 } sq;
 
 /* TSR_ESTORE "store: <what>: <sqlite message>", read at once. */
@@ -433,6 +442,10 @@ static void sq_close(void *impl) {
   if (!q) return;
   for (int k = 0; k < S_COUNT; k++) sqlite3_finalize(q->st[k]);
   sqlite3_finalize(q->cust_multi);
+  for (int k = 0; k < q->nqc; k++) {
+    sqlite3_finalize(q->qc[k].st);
+    tsr__free(q->qc[k].sql);
+  }
   if (q->db) {
     if (!sqlite3_get_autocommit(q->db))
       sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
@@ -716,19 +729,53 @@ static void row_dataset(sqlite3_stmt *s, tsr_dataset *d) {
   d->stored_path = col_text(s, 11);
 }
 
-/* Generic query loop: prepares sql, lets bind() bind, calls row() for each
- * row until it returns nonzero. found (may be NULL) counts rows. */
+/* Generic query loop: runs sql (from the handle's query cache when
+ * possible), lets bind() bind, calls row() for each row until it returns
+ * nonzero. found (may be NULL) counts rows. A callback may call back into
+ * the store, even the same query: a statement still stepping is never
+ * reused, a fresh one is prepared instead. */
 typedef void (*bind_fn)(sqlite3_stmt *s, const void *args);
 typedef void (*any_cb)(void); /* a tsr_store_*_cb, cast back by row_fn */
 typedef int (*row_fn)(sqlite3_stmt *s, any_cb cb, void *ctx);
+
+/* The cached statement for sql, or a new one (*cached tells which; a new
+ * one is cached when there is room). NULL on failure (err set). */
+static sqlite3_stmt *query_stmt(sq *q, const char *sql, const char *what,
+                                int *cached, tsr_error *err) {
+  *cached = 0;
+  int i = 0;
+  for (; i < q->nqc; i++) {
+    if (strcmp(q->qc[i].sql, sql) != 0) continue;
+    if (sqlite3_stmt_busy(q->qc[i].st)) break; /* re-entered: use a fresh one */
+    *cached = 1;
+    return q->qc[i].st;
+  }
+  int room = i == q->nqc && q->nqc < QCACHE_SIZE;
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v3(q->db, sql, -1, room ? SQLITE_PREPARE_PERSISTENT : 0, &s,
+                         NULL) != SQLITE_OK) {
+    sq_fail(q, what, err);
+    return NULL;
+  }
+  if (room) {
+    char *copy = tsr__strdup(sql);
+    if (copy) {
+      q->qc[q->nqc].sql = copy;
+      q->qc[q->nqc].st = s;
+      q->nqc++;
+      *cached = 1;
+    }
+  }
+  return s;
+}
 
 static tsr_status sq_query(sq *q, const char *sql, const char *what,
                            bind_fn bind, const void *args, row_fn row,
                            any_cb cb, void *ctx, int64_t *found,
                            tsr_error *err) {
-  sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(q->db, sql, -1, &s, NULL) != SQLITE_OK)
-    return sq_fail(q, what, err);
+  int cached;
+  sqlite3_stmt *s = query_stmt(q, sql, what, &cached, err);
+  if (!s) return TSR_ESTORE;
   if (bind) bind(s, args);
   tsr_status st = TSR_OK;
   int64_t k = 0;
@@ -742,7 +789,12 @@ static tsr_status sq_query(sq *q, const char *sql, const char *what,
     k++;
     if (row(s, cb, ctx)) break;
   }
-  sqlite3_finalize(s);
+  if (cached) {
+    sqlite3_reset(s);
+    sqlite3_clear_bindings(s);
+  } else {
+    sqlite3_finalize(s);
+  }
   if (found) *found = k;
   return st;
 }
@@ -1019,22 +1071,74 @@ static int cmp_customer_ptr(const void *a, const void *b) {
   return strcmp(x->customer_id, y->customer_id);
 }
 
+typedef struct sort_item {
+  uint64_t key; /* 8 bytes of the id after the common prefix, big-endian */
+  size_t idx;
+} sort_item;
+
 /* The rows in key order: NULL when rows already are (then use rows as is),
- * else a new array of pointers sorted by customer_id (strcmp order is the
+ * else a new array of pointers sorted by customer_id in strcmp order (the
  * BINARY collation of the key). Appending in key order to the WITHOUT ROWID
- * b-tree is 3-4x faster than inserting at random places. *oom on failure. */
+ * b-tree is 3-4x faster than inserting at random places.
+ * The sort is an LSD radix sort on the 8 bytes that follow the prefix all
+ * ids share (zero-padded, so a shorter id sorts first, as in strcmp),
+ * skipping byte positions where all keys agree; groups of equal keys are
+ * then ordered with strcmp. *oom on allocation failure. */
 static const tsr_customer **sorted_rows(const tsr_customer *rows, size_t n, int *oom) {
   *oom = 0;
   size_t i = 1;
   while (i < n && strcmp(rows[i - 1].customer_id, rows[i].customer_id) < 0) i++;
   if (i >= n) return NULL;
+  const char *first = rows[0].customer_id;
+  size_t d = strlen(first);
+  for (i = 1; i < n && d > 0; i++) {
+    const char *id = rows[i].customer_id;
+    size_t k = 0;
+    while (k < d && id[k] == first[k]) k++;
+    d = k;
+  }
   const tsr_customer **p = tsr__malloc(n * sizeof *p);
-  if (!p) {
+  sort_item *x = tsr__malloc(n * sizeof *x), *y = tsr__malloc(n * sizeof *y);
+  if (!p || !x || !y) {
+    tsr__free(p);
+    tsr__free(x);
+    tsr__free(y);
     *oom = 1;
     return NULL;
   }
-  for (i = 0; i < n; i++) p[i] = &rows[i];
-  qsort(p, n, sizeof *p, cmp_customer_ptr);
+  for (i = 0; i < n; i++) {
+    const unsigned char *id = (const unsigned char *)rows[i].customer_id + d;
+    uint64_t k = 0;
+    int b = 0;
+    for (; b < 8 && id[b]; b++) k = (k << 8) | id[b];
+    if (b < 8) k = b ? k << (8 * (8 - b)) : 0; /* no shift by 64 */
+    x[i].key = k;
+    x[i].idx = i;
+  }
+  for (int shift = 0; shift < 64; shift += 8) {
+    size_t count[256] = {0};
+    for (i = 0; i < n; i++) count[(x[i].key >> shift) & 0xff]++;
+    if (count[(x[0].key >> shift) & 0xff] == n) continue; /* all agree */
+    size_t pos = 0;
+    for (int c = 0; c < 256; c++) {
+      size_t t = count[c];
+      count[c] = pos;
+      pos += t;
+    }
+    for (i = 0; i < n; i++) y[count[(x[i].key >> shift) & 0xff]++] = x[i];
+    sort_item *t = x;
+    x = y;
+    y = t;
+  }
+  for (i = 0; i < n; i++) p[i] = &rows[x[i].idx];
+  for (i = 0; i < n;) { /* order runs of equal keys by the whole id */
+    size_t j = i + 1;
+    while (j < n && x[j].key == x[i].key) j++;
+    if (j - i > 1) qsort(p + i, j - i, sizeof *p, cmp_customer_ptr);
+    i = j;
+  }
+  tsr__free(x);
+  tsr__free(y);
   return p;
 }
 
@@ -1530,6 +1634,34 @@ static tsr_status sq_models_list(void *impl, int64_t run_id, const char *kind,
                   (any_cb)cb, ctx, NULL, err);
 }
 
+/* ================================================================ deletes */
+
+/* Runs the cached DELETE k for id in one write transaction; TSR_ENOTFOUND
+ * when no row had that id. */
+static tsr_status sq_delete(sq *q, int k, int64_t id, const char *what,
+                            tsr_error *err) {
+  int outer;
+  tsr_status st = wr_begin(q, &outer, what, err);
+  if (st) return st;
+  sqlite3_stmt *s = sq_stmt(q, k, err);
+  if (!s) {
+    st = TSR_ESTORE;
+  } else {
+    sqlite3_bind_int64(s, 1, id);
+    st = sq_run(q, s, what, err);
+    if (st == TSR_OK && sqlite3_changes(q->db) == 0) st = TSR_ENOTFOUND;
+  }
+  return wr_end(q, outer, st, what, err);
+}
+
+static tsr_status sq_dataset_delete(void *impl, int64_t id, tsr_error *err) {
+  return sq_delete(impl, S_DATASET_DELETE, id, "delete dataset", err);
+}
+
+static tsr_status sq_run_delete(void *impl, int64_t id, tsr_error *err) {
+  return sq_delete(impl, S_RUN_DELETE, id, "delete run", err);
+}
+
 /* ================================================================ table */
 
 const tsr_store_methods tsr__store_sqlite_methods = {
@@ -1568,6 +1700,8 @@ const tsr_store_methods tsr__store_sqlite_methods = {
     .model_promote = sq_model_promote,
     .model_get = sq_model_get,
     .models_list = sq_models_list,
+    .dataset_delete = sq_dataset_delete,
+    .run_delete = sq_run_delete,
 };
 
 /* The SQLite connection of a handle of this back end (store/sqlite_web.c). */

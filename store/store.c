@@ -382,6 +382,14 @@ tsr_status tsr_store_rejects_add(tsr_store *s, int64_t dataset_id,
   return s->m->rejects_add(s->impl, dataset_id, rows, n, err);
 }
 
+tsr_status tsr_store_dataset_delete(tsr_store *s, int64_t id, tsr_error *err) {
+  CHECK_STORE(s, "delete dataset");
+  tsr_status st = need_id("delete dataset", id, err);
+  if (st) return st;
+  st = s->m->dataset_delete(s->impl, id, err);
+  return not_found(st, err, "dataset %lld", (long long)id);
+}
+
 tsr_status tsr_store_dataset_get(tsr_store *s, int64_t id, tsr_dataset **out,
                                  tsr_error *err) {
   CHECK_STORE(s, "get dataset");
@@ -493,6 +501,14 @@ tsr_status tsr_store_runs_interrupt(tsr_store *s, int64_t *n, tsr_error *err) {
   tsr_status st = s->m->runs_interrupt(s->impl, tsr_store_now_ms(), &k, err);
   if (st == TSR_OK && n) *n = k;
   return st;
+}
+
+tsr_status tsr_store_run_delete(tsr_store *s, int64_t id, tsr_error *err) {
+  CHECK_STORE(s, "delete run");
+  tsr_status st = need_id("delete run", id, err);
+  if (st) return st;
+  st = s->m->run_delete(s->impl, id, err);
+  return not_found(st, err, "run %lld", (long long)id);
 }
 
 tsr_status tsr_store_run_get(tsr_store *s, int64_t id, tsr_run **out,

@@ -112,6 +112,10 @@ typedef struct tsr_store_methods {
                           tsr_store_model_cb cb, void *ctx, tsr_error *err);
   tsr_status (*models_list)(void *impl, int64_t run_id, const char *kind,
                             tsr_store_model_cb cb, void *ctx, tsr_error *err);
+
+  /* deletes (children go by the schema's cascades) */
+  tsr_status (*dataset_delete)(void *impl, int64_t id, tsr_error *err);
+  tsr_status (*run_delete)(void *impl, int64_t id, tsr_error *err);
 } tsr_store_methods;
 
 /* The SQLite back end (store/sqlite.c). */

@@ -20,7 +20,9 @@
  *
  * Rows are produced in timestamp order (ties: generation order) while
  * holding O(customers + rows of one day) memory, about 72 bytes per customer.
- * Output depends only on the options: same options, same bytes.
+ * Output depends only on the options: same options, same bytes (on one
+ * platform: the draws use libm log/exp/sqrt, whose last bits may differ
+ * between C libraries or CPU-specific variants).
  */
 #ifndef TESSERA_SIMULATE_H
 #define TESSERA_SIMULATE_H

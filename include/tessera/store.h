@@ -172,6 +172,11 @@ TSR_API tsr_status tsr_store_dataset_update(tsr_store *s, const tsr_dataset *d,
 TSR_API tsr_status tsr_store_rejects_add(tsr_store *s, int64_t dataset_id,
                                          const tsr_reject_row *rows, size_t n,
                                          tsr_error *err);
+/* Deletes dataset id and its rejects; its runs stay, detached (dataset_id
+ * becomes 0). Does not touch the file at stored_path. TSR_ENOTFOUND
+ * "dataset 7: not found". */
+TSR_API tsr_status tsr_store_dataset_delete(tsr_store *s, int64_t id,
+                                            tsr_error *err);
 /* OUT: *out, caller frees with tsr_store_free. TSR_ENOTFOUND
  * "dataset 7: not found". */
 TSR_API tsr_status tsr_store_dataset_get(tsr_store *s, int64_t id,
@@ -243,9 +248,17 @@ TSR_API tsr_status tsr_store_run_finish(tsr_store *s, int64_t id,
                                         const char *summary,
                                         const char *error, tsr_error *err);
 /* Marks every run still "running" as interrupted (server start/stop, or a
- * crashed process). OUT (may be NULL): *n runs changed. */
+ * crashed process). It cannot tell a crashed run from one another process
+ * is running right now: call it only when no other writer runs pipelines
+ * (a later schema version will record the owner of each run).
+ * OUT (may be NULL): *n runs changed. */
 TSR_API tsr_status tsr_store_runs_interrupt(tsr_store *s, int64_t *n,
                                             tsr_error *err);
+
+/* Deletes run id with its customers, segments and events; its models stay,
+ * detached (run_id becomes 0). TSR_ENOTFOUND "run 42: not found". */
+TSR_API tsr_status tsr_store_run_delete(tsr_store *s, int64_t id,
+                                        tsr_error *err);
 
 /* OUT: *out (tsr_store_free). TSR_ENOTFOUND "run 42: not found". */
 TSR_API tsr_status tsr_store_run_get(tsr_store *s, int64_t id, tsr_run **out,
@@ -323,9 +336,12 @@ typedef struct tsr_customer {
  * five summary measures 0, cluster -1, scores 0). */
 TSR_API void tsr_customer_init(tsr_customer *c);
 
-/* Inserts n customer rows of run run_id in one transaction (joining an open
- * one), reusing one prepared statement: >= 1M rows/s on SQLite. The rows are
- * all stored or none. A repeated customer_id is TSR_ESTORE naming it. */
+/* Inserts n customer rows of run run_id in one transaction (a savepoint
+ * when the caller has one open), in customer_id order (sorted by the store
+ * unless already sorted), 32 rows per reused prepared statement: about
+ * 0.5M rows per CPU second on SQLite (docs/store.md). The rows are all
+ * stored or none. A repeated customer_id is TSR_ESTORE naming it. Pass all of
+ * a run's customers in one call rather than many small ones. */
 TSR_API tsr_status tsr_store_customers_add(tsr_store *s, int64_t run_id,
                                            const tsr_customer *rows, size_t n,
                                            tsr_error *err);

@@ -13,6 +13,17 @@
 #include "tessera/error.h"
 #include "tessera/csv.h"
 #include "tessera/table.h"
+#include "tessera/datetime.h"
+#include "tessera/ingest.h"
+#include "tessera/summary.h"
+#include "tessera/rfm.h"
+#include "tessera/rng.h"
+#include "tessera/simulate.h"
+#include "tessera/btyd.h"
+#include "tessera/cluster.h"
+#include "tessera/store.h"
+#include "tessera/analyze.h"
+#include "tessera/report.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -105,14 +105,4 @@ static inline void tu_cdnow_free(tu_cdnow *c) {
   free(c->id), free(c->x), free(c->tx), free(c->T);
 }
 
-/* 1 when running under the sanitizers (fewer simulated customers). */
-static inline int tu_asan(void) {
-#if defined(__SANITIZE_ADDRESS__)
-  return 1;
-#else
-  const char *e = getenv("TSR_TEST_SMALL");
-  return e && *e == '1';
-#endif
-}
-
 #endif

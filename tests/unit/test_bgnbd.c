@@ -90,7 +90,7 @@ static void robustness(void **state) {
 
 static void recovery(void **state) {
   (void)state;
-  size_t n = tu_asan() ? 20000 : 100000;
+  size_t n = 100000;
   double truth[4] = {0.25, 4.0, 0.8, 2.5};
   tsr_btyd_model m, f;
   assert_ok(tsr_btyd_model_init(&m, TSR_BTYD_BGNBD, truth, NULL));
@@ -103,7 +103,7 @@ static void recovery(void **state) {
   tsr_btyd_data d = {n, x, tx, T, NULL, NULL};
   tsr_error err;
   if (tsr_btyd_fit(TSR_BTYD_BGNBD, &d, NULL, &f, &err)) fail_msg("%s", err.msg);
-  double tol = tu_asan() ? 0.12 : 0.05;
+  double tol = 0.05;
   for (int i = 0; i < 4; i++) assert_close(f.params[i], truth[i], tol);
   free(x), free(tx), free(T);
 }

@@ -71,7 +71,7 @@ static void fit_cdnow(void **state) {
 
 static void recovery(void **state) {
   (void)state;
-  size_t n = tu_asan() ? 20000 : 100000;
+  size_t n = 100000;
   double truth[3] = {6.0, 4.0, 15.0};
   tsr_btyd_model g, f;
   assert_ok(tsr_btyd_model_init(&g, TSR_BTYD_GG, truth, NULL));
@@ -82,7 +82,7 @@ static void recovery(void **state) {
   tsr_error err;
   if (tsr_btyd_fit(TSR_BTYD_GG, &d, NULL, &f, &err)) fail_msg("%s", err.msg);
   printf("gg recovery: %g (%g) %g (%g) %g (%g)\n", f.params[0], f.se[0], f.params[1], f.se[1], f.params[2], f.se[2]);
-  double tol = tu_asan() ? 0.12 : 0.05;
+  double tol = 0.05;
   for (int i = 0; i < 3; i++) assert_close(f.params[i], truth[i], tol);
   free(x), free(m);
 }

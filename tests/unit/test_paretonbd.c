@@ -102,7 +102,7 @@ static void robustness(void **state) {
 
 static void recovery(void **state) {
   (void)state;
-  size_t n = tu_asan() ? 20000 : 100000;
+  size_t n = 100000;
   double truth[4] = {0.55, 10.5, 0.6, 11.5};
   tsr_btyd_model m, f;
   assert_ok(tsr_btyd_model_init(&m, TSR_BTYD_PNBD, truth, NULL));
@@ -117,7 +117,7 @@ static void recovery(void **state) {
   if (tsr_btyd_fit(TSR_BTYD_PNBD, &d, NULL, &f, &err)) fail_msg("%s", err.msg);
   printf("pnbd recovery: %g (%g) %g (%g) %g (%g) %g (%g)\n", f.params[0], f.se[0],
          f.params[1], f.se[1], f.params[2], f.se[2], f.params[3], f.se[3]);
-  double tol = tu_asan() ? 0.15 : 0.05;
+  double tol = 0.05;
   for (int i = 0; i < 4; i++) assert_close(f.params[i], truth[i], tol);
   free(x), free(tx), free(T);
 }

@@ -5,6 +5,7 @@
 #include "tsr_test.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <sqlite3.h>
 
 #include "internal.h"
@@ -541,12 +542,12 @@ static void assert_customer_eq(const tsr_customer *a, const tsr_customer *b) {
 
 typedef struct cust_collect {
   int n;
-  char ids[32][32];
+  char ids[32][48];
 } cust_collect;
 
 static int collect_customer(void *ctx, const tsr_customer *c) {
   cust_collect *cc = ctx;
-  if (cc->n < 32) snprintf(cc->ids[cc->n], 32, "%s", c->customer_id);
+  if (cc->n < 32) snprintf(cc->ids[cc->n], 48, "%s", c->customer_id);
   cc->n++;
   return 0;
 }
@@ -666,6 +667,79 @@ static void test_customers_roundtrip(void **state) {
   assert_int_equal(tsr_store_customers_add(s, rid, dup, 1, &err), TSR_EINVAL);
   assert_string_equal(err.field, "extra");
   OK(tsr_store_customers_add(s, rid, NULL, 0, &err));
+  tsr_store_close(s);
+}
+
+/* Unsorted ids of mixed lengths and shared prefixes come back in strcmp
+ * order; a batch overlapping stored rows fails whole, on the multi-row and
+ * on the single-row path. */
+static void test_customers_order_and_overlap(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("order.db");
+  tsr_run r = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  enum { N = 100 };
+  static char ids[N][40];
+  tsr_customer rows[N];
+  for (int i = 0; i < N; i++) {
+    int k = (i * 37) % N;
+    if (k % 4 == 0)
+      snprintf(ids[i], 40, "%d", k * 13);
+    else if (k % 4 == 1)
+      snprintf(ids[i], 40, "customer-with-a-long-common-prefix-%d", k);
+    else if (k % 4 == 2)
+      snprintf(ids[i], 40, "x%c", 'A' + k % 26);
+    else
+      snprintf(ids[i], 40, "x%c%d", 'A' + k % 26, k);
+    tsr_customer_init(&rows[i]);
+    rows[i].customer_id = ids[i];
+  }
+  /* make ids unique (the x%c ones may repeat) */
+  for (int i = 0; i < N; i++)
+    for (int j = 0; j < i; j++)
+      if (!strcmp(ids[i], ids[j])) snprintf(ids[i], 40, "dup-fixed-%d", i);
+  OK(tsr_store_customers_add(s, rid, rows, N, &err));
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, rid);
+  cust_collect cc = {0};
+  OK(tsr_store_customers_list(s, &q, collect_customer, &cc, &err));
+  assert_int_equal(cc.n, N);
+  for (int i = 1; i < 32; i++)
+    if (strcmp(cc.ids[i - 1], cc.ids[i]) >= 0) fail_msg("'%s' before '%s'", cc.ids[i - 1], cc.ids[i]);
+
+  /* overlap: 40 rows (one multi-row statement + 8 single) sharing one id */
+  static char more[40][16];
+  tsr_customer m[40];
+  for (int i = 0; i < 40; i++) {
+    snprintf(more[i], 16, "zz%03d", i);
+    tsr_customer_init(&m[i]);
+    m[i].customer_id = more[i];
+  }
+  m[5].customer_id = ids[0]; /* already stored: in the multi-row part */
+  assert_int_equal(tsr_store_customers_add(s, rid, m, 40, &err), TSR_ESTORE);
+  assert_non_null(strstr(err.msg, "overlap customers already stored"));
+  m[5].customer_id = more[5];
+  tsr_customer last;
+  tsr_customer_init(&last);
+  last.customer_id = "zzz-stored";
+  OK(tsr_store_customers_add(s, rid, &last, 1, &err));
+  m[39].customer_id = "zzz-stored"; /* sorts last: in the single-row tail */
+  OK(tsr_store_begin(s, &err));
+  assert_int_equal(tsr_store_customers_add(s, rid, m, 40, &err), TSR_ESTORE);
+  char expect[200];
+  snprintf(expect, sizeof expect,
+           "store: insert customers: run %lld: customer 'zzz-stored' appears twice", (long long)rid);
+  assert_string_equal(err.msg, expect);
+  OK(tsr_store_commit(s, &err));
+  int64_t n;
+  OK(tsr_store_customers_count(s, &q, &n, &err));
+  assert_int_equal(n, N + 1);
+  tsr_run *g;
+  OK(tsr_store_run_get(s, rid, &g, &err));
+  assert_int_equal(g->n_customers, N + 1);
+  tsr_store_free(g);
   tsr_store_close(s);
 }
 
@@ -801,6 +875,63 @@ static void test_models_roundtrip(void **state) {
   tsr_store_close(s);
 }
 
+/* ---------------------------------------------------------------- deletes */
+
+static void test_deletes(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("del.db");
+  tsr_dataset d = {.source = "tx.csv", .checksum = "c1"};
+  int64_t did, rid, rid2, mid;
+  OK(tsr_store_dataset_add(s, &d, &did, &err));
+  tsr_reject_row rj = {0, 3, 1, "date", "date: bad", "x"};
+  OK(tsr_store_rejects_add(s, did, &rj, 1, &err));
+  tsr_run r = {.dataset_id = did, .command = "analyze"};
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  OK(tsr_store_run_begin(s, &r, &rid2, &err));
+  tsr_customer c;
+  tsr_customer_init(&c);
+  c.customer_id = "a";
+  OK(tsr_store_customers_add(s, rid, &c, 1, &err));
+  OK(tsr_store_customers_add(s, rid2, &c, 1, &err));
+  tsr_segment_row sr = {"rf10", "champions", 1, 1, 5, 5, 5, 10, 1};
+  OK(tsr_store_segments_add(s, rid, &sr, 1, &err));
+  tsr_event e = {.run_id = rid, .step = "x", .message = "y", .rows_in = -1, .rows_out = -1, .duration_ms = NAN};
+  OK(tsr_store_event_add(s, &e, NULL, &err));
+  tsr_model m = {.run_id = rid, .kind = "bgnbd", .promoted = 1};
+  OK(tsr_store_model_add(s, &m, &mid, NULL, &err));
+
+  OK(tsr_store_run_delete(s, rid, &err));
+  tsr_store_stats st;
+  OK(tsr_store_stats_get(s, &st, &err));
+  assert_int_equal(st.runs, 1);
+  assert_int_equal(st.customers, 1); /* the other run's */
+  assert_int_equal(st.segments, 0);
+  assert_int_equal(st.events, 0);
+  assert_int_equal(st.models, 1);
+  tsr_model *gm;
+  OK(tsr_store_model_get(s, mid, &gm, &err));
+  assert_int_equal(gm->run_id, 0);
+  tsr_store_free(gm);
+  assert_int_equal(tsr_store_run_delete(s, rid, &err), TSR_ENOTFOUND);
+  char expect[64];
+  snprintf(expect, sizeof expect, "run %lld: not found", (long long)rid);
+  assert_string_equal(err.msg, expect);
+
+  OK(tsr_store_dataset_delete(s, did, &err));
+  OK(tsr_store_stats_get(s, &st, &err));
+  assert_int_equal(st.datasets, 0);
+  assert_int_equal(st.rejects, 0);
+  tsr_run *g;
+  OK(tsr_store_run_get(s, rid2, &g, &err));
+  assert_int_equal(g->dataset_id, 0);
+  assert_null(g->dataset_source);
+  tsr_store_free(g);
+  assert_int_equal(tsr_store_dataset_delete(s, did, &err), TSR_ENOTFOUND);
+  assert_int_equal(tsr_store_dataset_delete(s, 0, &err), TSR_EINVAL);
+  tsr_store_close(s);
+}
+
 /* ---------------------------------------------------------------- hostile */
 
 static void test_hostile_strings(void **state) {
@@ -904,7 +1035,7 @@ static void test_transactions(void **state) {
 
 typedef struct reader_arg {
   char path[512];
-  volatile int stop;
+  atomic_int stop; /* set by the main thread */
   int reads;
   int errors;
   char last_err[512];
@@ -926,7 +1057,7 @@ static void *reader_main(void *p) {
     snprintf(a->last_err, sizeof a->last_err, "%s", err.msg);
     return NULL;
   }
-  while (!a->stop) {
+  while (!atomic_load(&a->stop)) {
     int n = 0;
     tsr_store_stats st;
     if (tsr_store_runs_list(s, 10, 0, count_run_cb, &n, &err) != TSR_OK ||
@@ -986,7 +1117,7 @@ static void test_concurrent_reader(void **state) {
     OK(tsr_store_event_add(w, &e, NULL, &err));
     OK(tsr_store_run_finish(w, rid, TSR_RUN_DONE, NULL, NULL, NULL, &err));
   }
-  ra.stop = 1;
+  atomic_store(&ra.stop, 1);
   pthread_join(th, NULL);
   if (ra.errors) fail_msg("reader failed: %s", ra.last_err);
   assert_true(ra.reads > 0);
@@ -996,6 +1127,66 @@ static void test_concurrent_reader(void **state) {
   free(rows);
   free(ids);
   tsr_store_close(w);
+}
+
+/* Writes runs, events and customer batches on its own handle. */
+static void *writer_main(void *p) {
+  reader_arg *a = p;
+  tsr_store *s = NULL;
+  tsr_error err;
+  if (tsr_store_open(a->path, 0, &s, &err) != TSR_OK) {
+    a->errors++;
+    snprintf(a->last_err, sizeof a->last_err, "%s", err.msg);
+    return NULL;
+  }
+  char ids[50][16];
+  tsr_customer rows[50];
+  for (int i = 0; i < 50; i++) {
+    snprintf(ids[i], 16, "w%d", 49 - i);
+    tsr_customer_init(&rows[i]);
+    rows[i].customer_id = ids[i];
+  }
+  for (int k = 0; k < 100; k++) {
+    tsr_run r = {.command = "writer"};
+    int64_t rid;
+    tsr_event e = {.step = "w", .message = "m", .rows_in = -1, .rows_out = -1, .duration_ms = NAN};
+    if (tsr_store_run_begin(s, &r, &rid, &err) != TSR_OK ||
+        (e.run_id = rid, tsr_store_event_add(s, &e, NULL, &err)) != TSR_OK ||
+        tsr_store_customers_add(s, rid, rows, 50, &err) != TSR_OK ||
+        tsr_store_run_finish(s, rid, TSR_RUN_DONE, NULL, NULL, NULL, &err) != TSR_OK) {
+      a->errors++;
+      snprintf(a->last_err, sizeof a->last_err, "%s", err.msg);
+      break;
+    }
+    a->reads++;
+  }
+  tsr_store_close(s);
+  return NULL;
+}
+
+/* Two writers on two handles: the busy timeout queues them, nothing fails. */
+static void test_concurrent_writers(void **state) {
+  (void)state;
+  tsr_store *s = open_new("writers.db");
+  reader_arg a[2];
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) {
+    memset(&a[i], 0, sizeof a[i]);
+    dbpath("writers.db", a[i].path, sizeof a[i].path);
+    assert_int_equal(pthread_create(&th[i], NULL, writer_main, &a[i]), 0);
+  }
+  for (int i = 0; i < 2; i++) {
+    pthread_join(th[i], NULL);
+    if (a[i].errors) fail_msg("writer %d failed: %s", i, a[i].last_err);
+    assert_int_equal(a[i].reads, 100);
+  }
+  tsr_store_stats st;
+  tsr_error err;
+  OK(tsr_store_stats_get(s, &st, &err));
+  assert_int_equal(st.runs, 200);
+  assert_int_equal(st.events, 200);
+  assert_int_equal(st.customers, 200 * 50);
+  tsr_store_close(s);
 }
 
 /* ---------------------------------------------------------------- large batch */
@@ -1068,6 +1259,48 @@ static void test_large_batch(void **state) {
   tsr_store_close(s);
 }
 
+/* A callback may call back into the store, even the query it runs in. */
+typedef struct reenter_ctx {
+  tsr_store *s;
+  int outer, inner;
+  tsr_status st;
+} reenter_ctx;
+
+static int count_inner(void *ctx, const tsr_run *r) {
+  (void)r;
+  ((reenter_ctx *)ctx)->inner++;
+  return 0;
+}
+
+static int reenter(void *ctx, const tsr_run *r) {
+  reenter_ctx *c = ctx;
+  tsr_error err;
+  c->outer++;
+  tsr_run *g = NULL;
+  c->st |= tsr_store_run_get(c->s, r->id, &g, &err);
+  tsr_store_free(g);
+  c->st |= tsr_store_runs_list(c->s, 0, 0, count_inner, c, &err);
+  return 0;
+}
+
+static void test_reentrant_reads(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("reenter.db");
+  tsr_run r = {.command = "analyze"};
+  for (int i = 0; i < 3; i++) OK(tsr_store_run_begin(s, &r, NULL, &err));
+  reenter_ctx c = {s, 0, 0, TSR_OK};
+  OK(tsr_store_runs_list(s, 0, 0, reenter, &c, &err));
+  assert_int_equal(c.st, TSR_OK);
+  assert_int_equal(c.outer, 3);
+  assert_int_equal(c.inner, 9);
+  /* and the cached statements still work afterwards */
+  c.outer = c.inner = 0;
+  OK(tsr_store_runs_list(s, 0, 0, reenter, &c, &err));
+  assert_int_equal(c.outer, 3);
+  tsr_store_close(s);
+}
+
 /* ---------------------------------------------------------------- misc */
 
 static void test_time_format(void **state) {
@@ -1106,6 +1339,34 @@ static void test_alloc_failures(void **state) {
     s = NULL;
   }
   assert_true(ok);
+
+  /* an unsorted batch needs memory to be sorted: failing it stores nothing */
+  OK(tsr_store_open(p, 0, &s, &err));
+  tsr_customer c[2];
+  tsr_customer_init(&c[0]);
+  tsr_customer_init(&c[1]);
+  c[0].customer_id = "b";
+  c[1].customer_id = "a";
+  tsr__alloc_fail_after(0);
+  tsr_status st = tsr_store_customers_add(s, rid, c, 2, &err);
+  tsr__alloc_fail_after(-1);
+  assert_int_equal(st, TSR_ENOMEM);
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, rid);
+  int64_t n = -1;
+  OK(tsr_store_customers_count(s, &q, &n, &err));
+  assert_int_equal(n, 0);
+  OK(tsr_store_customers_add(s, rid, c, 2, &err));
+  OK(tsr_store_customers_count(s, &q, &n, &err));
+  assert_int_equal(n, 2);
+  /* gets fail cleanly when the result cannot be allocated */
+  tsr_customer *g = NULL;
+  tsr__alloc_fail_after(0);
+  st = tsr_store_customer_get(s, rid, "a", &g, &err);
+  tsr__alloc_fail_after(-1);
+  assert_int_equal(st, TSR_ENOMEM);
+  assert_null(g);
+  tsr_store_close(s);
 }
 
 int main(void) {
@@ -1117,12 +1378,16 @@ int main(void) {
       cmocka_unit_test(test_run_roundtrip),
       cmocka_unit_test(test_events),
       cmocka_unit_test(test_customers_roundtrip),
+      cmocka_unit_test(test_customers_order_and_overlap),
       cmocka_unit_test(test_segments_roundtrip),
       cmocka_unit_test(test_models_roundtrip),
+      cmocka_unit_test(test_deletes),
       cmocka_unit_test(test_hostile_strings),
       cmocka_unit_test(test_transactions),
       cmocka_unit_test(test_concurrent_reader),
+      cmocka_unit_test(test_concurrent_writers),
       cmocka_unit_test(test_large_batch),
+      cmocka_unit_test(test_reentrant_reads),
       cmocka_unit_test(test_time_format),
       cmocka_unit_test(test_alloc_failures),
   };

@@ -1,0 +1,99 @@
+/* test_analyze.c - the pipeline's KPIs against hand computation, the store
+ * round trip of a run, and failure recording. */
+#include "tsr_test.h"
+#include "tessera/analyze.h"
+
+static const char tx[] =
+    "customer_id,date,amount\n"
+    "a,2024-01-01,10\n"
+    "a,2024-01-01,5\n"   /* same day: one visit */
+    "a,2024-01-15,20\n"
+    "b,2024-01-03,100\n"
+    "c,2024-01-10,1\n"
+    "c,2024-01-11,-1\n"  /* refund */
+    "d,2024-02-01,4\n"
+    "e,2024-02-05,2\n";
+
+static void test_kpis(void **state) {
+  (void)state;
+  char path[64];
+  assert_non_null(tsr_test_tmpfile(tx, sizeof tx - 1, path, sizeof path));
+  const char *inputs[] = {path};
+  tsr_analyze_opts o;
+  tsr_analyze_opts_init(&o);
+  o.inputs = inputs;
+  o.n_inputs = 1;
+  o.model = "none";
+  o.cluster = "none";
+  tsr_analyze_result *r;
+  tsr_error e;
+  assert_int_equal(tsr_analyze_run(&o, NULL, &r, &e), TSR_OK);
+  const tsr_kpis *k = &r->kpis;
+  assert_int_equal(k->customers, 5);
+  assert_int_equal(k->transactions, 7);
+  assert_int_equal(k->visits, 6);
+  assert_near(k->revenue, 142, 1e-9);
+  assert_near(k->repeat_share, 0.2, 1e-12);
+  /* top 20% = 1 customer: b with 100 of 142 */
+  assert_near(k->top20_revenue_share, 100.0 / 142.0, 1e-12);
+  assert_true(isnan(k->churn_rate));
+  assert_int_equal(r->ingest.refunds, 1);
+  /* segment counts add up */
+  size_t s = 0;
+  for (size_t j = 0; j < r->n_segments; j++) s += r->segments[j].customers;
+  assert_int_equal(s, 5);
+  tsr_analyze_result_free(r);
+  unlink(path);
+}
+
+static void test_store_round_trip(void **state) {
+  (void)state;
+  char path[64], db[80], out[80];
+  assert_non_null(tsr_test_tmpfile(tx, sizeof tx - 1, path, sizeof path));
+  snprintf(db, sizeof db, "%s.db", path);
+  snprintf(out, sizeof out, "%s.out", path);
+  const char *inputs[] = {path};
+  tsr_analyze_opts o;
+  tsr_analyze_opts_init(&o);
+  o.inputs = inputs;
+  o.n_inputs = 1;
+  o.model = "none";
+  o.cluster = "none";
+  o.out_dir = out;
+  tsr_store *st;
+  tsr_error e;
+  assert_int_equal(tsr_store_open(db, TSR_STORE_CREATE, &st, &e), TSR_OK);
+  tsr_analyze_result *r;
+  assert_int_equal(tsr_analyze_run(&o, st, &r, &e), TSR_OK);
+  assert_true(r->run_id > 0);
+  tsr_run *run;
+  assert_int_equal(tsr_store_run_get(st, r->run_id, &run, &e), TSR_OK);
+  assert_int_equal(run->status, TSR_RUN_DONE);
+  assert_int_equal(run->n_customers, 5);
+  assert_non_null(strstr(run->summary, "\"customers\":5"));
+  tsr_store_free(run);
+  tsr_customer *c;
+  assert_int_equal(tsr_store_customer_get(st, r->run_id, "a", &c, &e), TSR_OK);
+  assert_near(c->frequency, 1, 0);
+  assert_near(c->revenue, 35, 1e-12);
+  tsr_store_free(c);
+  tsr_analyze_result_free(r);
+  /* a missing file: the run is recorded as failed with the error */
+  const char *bad[] = {"/nonexistent/tx.csv"};
+  o.inputs = bad;
+  assert_int_equal(tsr_analyze_run(&o, st, &r, &e), TSR_EIO);
+  assert_null(r);
+  tsr_store_close(st);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf %s %s %s-wal %s-shm", out, db, db, db);
+  assert_int_equal(system(cmd), 0);
+  unlink(path);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_kpis),
+      cmocka_unit_test(test_store_round_trip),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
