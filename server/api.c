@@ -17,6 +17,7 @@
 #include "srv.h"
 #include "tessera/csv.h"
 #include "tessera/datetime.h"
+#include "tessera/report.h"
 
 /* ================================================================ helpers */
 
@@ -517,6 +518,20 @@ char *api_run_results(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_er
   return s;
 }
 
+char *api_run_report(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_error *err) {
+  /* cached under the negated run id (the results use the run id) */
+  char *c = cache_get(S, -run_id, len);
+  if (c) return c;
+  tsr_report_opts o;
+  tsr_report_opts_init(&o);
+  o.store = st;
+  char *json = NULL;
+  if (tsr_report_data_json_stored(st, run_id, &o, &json, err) != TSR_OK) return NULL;
+  *len = strlen(json);
+  cache_put(S, -run_id, json, *len);
+  return json;
+}
+
 int tsr__srv_seg_cb(void *ctx, const tsr_segment_row *s) {
   json_array_append_new(ctx, json_pack("{s:s,s:s,s:I,s:o,s:o,s:o,s:o,s:o,s:o}", "scheme", s->scheme,
                                        "segment", s->segment, "customers", (json_int_t)s->customers,
@@ -985,6 +1000,14 @@ enum MHD_Result api_dispatch(req *r) {
     if (n == 3 && get && !strcmp(seg[2], "results")) {
       size_t len = 0;
       char *s = api_run_results(r->S, st, id, &len, &e);
+      if (!s) return fail_err(r, e.code, &e);
+      enum MHD_Result res = send_body(r, 200, "application/json", s, len);
+      free(s);
+      return res;
+    }
+    if (n == 3 && get && !strcmp(seg[2], "report")) {
+      size_t len = 0;
+      char *s = api_run_report(r->S, st, id, &len, &e);
       if (!s) return fail_err(r, e.code, &e);
       enum MHD_Result res = send_body(r, 200, "application/json", s, len);
       free(s);

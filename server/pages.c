@@ -24,8 +24,13 @@ static void head(req *r, sbuf *b, const char *title) {
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
              "<title>");
   sb_html(b, title);
-  sb_puts(b, " - tessera</title><link rel=\"stylesheet\" href=\"/static/app.css\">"
-             "<script src=\"/static/app.js\" defer></script>");
+  sb_puts(b, " - tessera</title><link rel=\"stylesheet\" href=\"/static/app.css\">");
+  if (r->want_report)
+    sb_puts(b, "<link rel=\"stylesheet\" href=\"/static/report.css\">"
+               "<script src=\"/static/chart.js\" defer></script>"
+               "<script src=\"/static/chartjs-chart-matrix.js\" defer></script>"
+               "<script src=\"/static/report.js\" defer></script>");
+  sb_puts(b, "<script src=\"/static/app.js\" defer></script>");
   if (r->user && r->csrf[0]) {
     sb_puts(b, "<meta name=\"csrf-token\" content=\"");
     sb_html(b, r->csrf);
@@ -517,6 +522,7 @@ static enum MHD_Result run_page(req *r, tsr_store *st, int64_t id) {
   sbuf b = {0};
   char title[64];
   snprintf(title, sizeof title, "Run %lld", (long long)id);
+  r->want_report = !strcmp(js(run, "status"), "done");
   head(r, &b, title);
   sb_printf(&b, "<h1>Run %lld <span class=\"status ", (long long)id);
   sb_html(&b, js(run, "status"));
@@ -649,6 +655,11 @@ static enum MHD_Result run_page(req *r, tsr_store *st, int64_t id) {
     sb_puts(&b, "</code></td></tr>");
   }
   sb_puts(&b, "</tbody></table>");
+  sb_printf(&b, "<h2>Detailed report</h2><p class=\"hint\">The same charts as the HTML report of "
+                "<code>tessera report %lld</code>: feature distributions and relations, RFM, clusters, "
+                "model checks, top customers and those at risk.</p>"
+                "<div class=\"tsr-report\" id=\"report\" data-run=\"%lld\"><p class=\"hint\">Loading the report...</p></div>",
+            (long long)id, (long long)id);
   sb_printf(&b, "<form class=\"lookup\" method=\"get\" action=\"/runs/%lld/customer\"><label>Look up a customer <input name=\"id\" id=\"lookup-id\" required maxlength=\"256\"></label><button type=\"submit\">Open</button></form>",
             (long long)id);
   json_decref(res);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "srv.h"
+#include "tessera/report.h"
 
 /* ================================================================ helpers */
 
@@ -460,6 +461,19 @@ static enum MHD_Result serve_static(req *r) {
           MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
       return queue(r, 200, resp, a->mime, a->len, 1);
     }
+  }
+  /* the report's chart code and vendored chart library (lib/report.c) */
+  static const char *const report_assets[][2] = {{"chart.js", "text/javascript; charset=utf-8"},
+                                                 {"chartjs-chart-matrix.js", "text/javascript; charset=utf-8"},
+                                                 {"report.js", "text/javascript; charset=utf-8"},
+                                                 {"report.css", "text/css; charset=utf-8"}};
+  for (size_t i = 0; i < sizeof report_assets / sizeof *report_assets; i++) {
+    if (strcmp(r->path + 8, report_assets[i][0])) continue;
+    size_t len = 0;
+    const char *data = tsr_report_asset(report_assets[i][0], &len);
+    if (!len) break;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
+    return queue(r, 200, resp, report_assets[i][1], len, 1);
   }
   return send_error(r, 404, "ENOTFOUND", "no such file: %s", r->path);
 }

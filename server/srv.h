@@ -192,6 +192,7 @@ typedef struct req {
   int set_cookie;       /* a Set-Cookie header to add */
   char cookie[256];
   char location[512];
+  int want_report;      /* page loads the report's chart code */
 } req;
 
 enum { BODY_NONE = 0, BODY_BUFFER, BODY_RAW_UPLOAD, BODY_FORM };
@@ -261,6 +262,8 @@ enum MHD_Result api_dispatch(req *r);
 json_t *api_dataset_json(tsr_store *st, int64_t id, int preview, tsr_error *err);
 json_t *api_customer_json(const tsr_customer *c);
 char *api_run_results(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_error *err);
+/* The report data JSON of a finished run (lib/report, cached). */
+char *api_run_report(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_error *err);
 int api_upload_finish(req *r, int64_t *dataset_id, char *msg, size_t cap);
 
 /* pages.c */

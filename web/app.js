@@ -218,6 +218,17 @@
       setTimeout(() => window.location.reload(), 1500);
     const charts = document.getElementById('charts');
     if (charts) dashboard(charts);
+    const rep = document.getElementById('report');
+    if (rep) {
+      fetch('/api/v1/runs/' + encodeURIComponent(rep.getAttribute('data-run')) + '/report', { credentials: 'same-origin' })
+        .then(r => { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
+        .then(d => {
+          if (!window.TesseraReport) throw new Error('the report code is missing');
+          window.TesseraReport.render(rep, d);
+          rep.setAttribute('data-report-rendered', '1');
+        })
+        .catch(e => { rep.textContent = 'The detailed report could not be loaded: ' + e.message; });
+    }
     const hist = document.getElementById('chart-history');
     if (hist) history(hist);
     const form = document.getElementById('analysis-form');
