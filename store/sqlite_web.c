@@ -148,7 +148,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v) {
 static tsr_status web_done(sqlite3 *db, sqlite3_stmt *st, const char *what, tsr_error *err) {
   int rc = sqlite3_step(st);
   tsr_status r = TSR_OK;
-  if (rc == SQLITE_CONSTRAINT) {
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
     r = tsr_error_set(err, TSR_EEXIST, NULL, 0, 0, NULL, "store: %s: %s", what, sqlite3_errmsg(db));
   } else if (rc != SQLITE_DONE) {
     r = web_fail(db, what, err);
@@ -275,7 +275,12 @@ tsr_status tsr_web_user_get(tsr_store *s, int64_t id, const char *name, tsr_web_
   if (!st) return err ? err->code : TSR_ESTORE;
   if (id) sqlite3_bind_int64(st, 1, id);
   else bind_text(st, 1, name ? name : "");
-  return one_user(db, st, cached, out, "user", err);
+  tsr_status r = one_user(db, st, cached, out, "user", err);
+  if (r == TSR_ENOTFOUND) {
+    if (id) tsr_error_set(err, r, NULL, 0, 0, NULL, "user %lld: not found", (long long)id);
+    else tsr_error_set(err, r, NULL, 0, 0, NULL, "user '%s': not found", name ? name : "");
+  }
+  return r;
 }
 
 tsr_status tsr_web_users_list(tsr_store *s, tsr_web_user_cb cb, void *ctx, tsr_error *err) {
