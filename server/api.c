@@ -391,7 +391,13 @@ static json_t *run_json(srv *S, tsr_store *st, const tsr_run *run) {
   int64_t upload = 0, owner = 0;
   tsr_web_run_get(st, run->id, &upload, &owner, NULL);
   json_object_set_new(o, "dataset_id", upload ? json_integer(upload) : json_null());
-  json_object_set_new(o, "source", jstr(run->dataset_source));
+  /* the uploaded file's name rather than the server's path of it */
+  tsr_dataset *d = NULL;
+  if (upload && tsr_store_dataset_get(st, upload, &d, NULL) == TSR_OK)
+    json_object_set_new(o, "source", json_string(d->source));
+  else
+    json_object_set_new(o, "source", jstr(run->dataset_source));
+  tsr_store_free(d);
   json_object_set_new(o, "command", json_string(run->command));
   json_object_set_new(o, "status", json_string(tsr_run_status_name(run->status)));
   json_object_set_new(o, "created_at", jtime(run->created_at));
@@ -525,6 +531,14 @@ char *api_run_report(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_err
   tsr_report_opts o;
   tsr_report_opts_init(&o);
   o.store = st;
+  int64_t upload = 0;
+  tsr_dataset *d = NULL;
+  char name[300] = "";
+  if (tsr_web_run_get(st, run_id, &upload, NULL, NULL) == TSR_OK && upload &&
+      tsr_store_dataset_get(st, upload, &d, NULL) == TSR_OK)
+    snprintf(name, sizeof name, "%s", d->source);
+  tsr_store_free(d);
+  if (name[0]) o.source = name;
   char *json = NULL;
   if (tsr_report_data_json_stored(st, run_id, &o, &json, err) != TSR_OK) return NULL;
   *len = strlen(json);

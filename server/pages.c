@@ -462,6 +462,7 @@ static enum MHD_Result job_page(req *r, int64_t id) {
 typedef struct runs_pg {
   sbuf *b;
   size_t n;
+  tsr_store *st;
 } runs_pg;
 
 static int runs_row_cb(void *ctx, const tsr_run *run) {
@@ -478,7 +479,16 @@ static int runs_row_cb(void *ctx, const tsr_run *run) {
   sb_puts(b, "\">");
   sb_html(b, tsr_run_status_name(run->status));
   sb_puts(b, "</span></td><td>");
-  sb_html(b, run->dataset_source ? run->dataset_source : "");
+  {
+    int64_t upload = 0;
+    tsr_dataset *d = NULL;
+    if (tsr_web_run_get(p->st, run->id, &upload, NULL, NULL) == TSR_OK && upload &&
+        tsr_store_dataset_get(p->st, upload, &d, NULL) == TSR_OK)
+      sb_html(b, d->source);
+    else
+      sb_html(b, run->dataset_source ? run->dataset_source : "");
+    tsr_store_free(d);
+  }
   sb_printf(b, "</td><td class=\"num\">%lld</td><td>", (long long)run->n_customers);
   sb_html(b, run->error ? run->error : "");
   sb_puts(b, "</td></tr>");
@@ -489,7 +499,7 @@ static enum MHD_Result runs_page(req *r, tsr_store *st) {
   sbuf b = {0};
   head(r, &b, "Runs");
   sb_puts(&b, "<h1>Runs</h1><table class=\"data\"><thead><tr><th>run</th><th>created</th><th>command</th><th>status</th><th>input</th><th>customers</th><th>error</th></tr></thead><tbody>");
-  runs_pg p = {&b, 0};
+  runs_pg p = {&b, 0, st};
   tsr_store_runs_list(st, 200, 0, runs_row_cb, &p, NULL);
   if (!p.n) sb_puts(&b, "<tr><td colspan=\"7\">No runs yet.</td></tr>");
   sb_puts(&b, "</tbody></table>");
