@@ -475,6 +475,11 @@ static enum MHD_Result run_start(req *r, tsr_store *st) {
   snprintf(j->owner_name, sizeof j->owner_name, "%s", r->user->name);
   snprintf(j->input, sizeof j->input, "%s", d->stored_path ? d->stored_path : "");
   tsr_store_free(d);
+  if (jobs_check_columns(j, msg, sizeof msg, fname, sizeof fname)) {
+    free(j);
+    json_t *err = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "EINVAL", "message", msg, "field", fname);
+    return send_json(r, 400, err);
+  }
   unsigned char rnd[6];
   char hex[13];
   randombytes_buf(rnd, sizeof rnd);

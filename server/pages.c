@@ -1029,6 +1029,11 @@ static enum MHD_Result run_post(req *r, tsr_store *st) {
   snprintf(j->owner_name, sizeof j->owner_name, "%s", r->user->name);
   snprintf(j->input, sizeof j->input, "%s", d->stored_path ? d->stored_path : "");
   tsr_store_free(d);
+  if (jobs_check_columns(j, msg, sizeof msg, field, sizeof field)) {
+    enum MHD_Result ret = dataset_page(r, st, ds, j, field, msg, 400);
+    free(j);
+    return ret;
+  }
   unsigned char rnd[6];
   char hex[13];
   randombytes_buf(rnd, sizeof rnd);

@@ -255,6 +255,10 @@ void jobs_each(srv *S, void (*cb)(void *ctx, const job *j), void *ctx);
 int jobs_params_json(job *j, json_t *params, char *msg, size_t cap, char *field_name, size_t fcap);
 int jobs_params_form(job *j, req *r, char *msg, size_t cap, char *field_name, size_t fcap);
 json_t *job_json(const job *j);
+/* Checks the column mapping of j against the header and first rows of
+ * j->input (columns exist; the date and amount columns read on at least one
+ * row). 0, or -1 with msg and the field. */
+int jobs_check_columns(job *j, char *msg, size_t cap, char *field_name, size_t fcap);
 
 /* api.c */
 enum MHD_Result api_dispatch(req *r);
