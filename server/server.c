@@ -487,6 +487,10 @@ static enum MHD_Result dispatch(req *r) {
     close(r->up_fd);
     r->up_fd = -1;
   }
+  if (r->discard) {
+    enum MHD_Result ret;
+    if (!auth_need(r, "analyst", &ret)) return ret;
+  }
   if (r->bad_body && !r->too_large)
     return send_error(r, 400, "EPARSE", "%s", r->bad_msg[0] ? r->bad_msg : "malformed request body");
   if (r->too_large) {
@@ -548,6 +552,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       const char *ct = req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
       const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
       r->upload_route = is_upload_route(method, r->path);
+      if (r->upload_route) {
+        /* never store a body that will be refused: the answer (401/403) is
+         * sent once the body has been read and dropped */
+        auth_resolve(r);
+        if (!r->user || role_rank(r->user->role) < 2) r->discard = 1;
+      }
       long long limit = r->upload_route ? (long long)S->cfg.max_upload + 65536 : SRV_MAX_BODY;
       if (cl) {
         char *end = NULL;
@@ -574,7 +584,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_data_size) {
     size_t n = *upload_data_size;
     r->bytes_in += (int64_t)n;
-    if (!r->too_large && !r->bad_body) {
+    if (!r->too_large && !r->bad_body && !r->discard) {
       switch (r->kind) {
         case BODY_BUFFER:
           if (r->body_len + n > SRV_MAX_BODY) {

@@ -170,6 +170,7 @@ typedef struct req {
   char *body;
   size_t body_len, body_cap;
   int too_large, bad_body;
+  int discard;            /* body read and dropped (refused upload) */
   char bad_msg[200];
   struct MHD_PostProcessor *pp;
   field fields[SRV_MAX_FIELDS];
