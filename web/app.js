@@ -179,6 +179,8 @@
         else {
           const f = document.getElementById('cancel-form');
           if (f) f.remove();
+          const a = document.getElementById('run-link');
+          if (a && j.state === 'done') a.textContent = 'Open the dashboard of run ' + j.run_id;
           box.setAttribute('data-finished', j.state);
         }
       })
