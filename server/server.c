@@ -718,6 +718,10 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
     rc = 6;
     goto out;
   }
+  int64_t stale = 0;
+  if (tsr_web_runs_interrupt(main_store, &stale, NULL) == TSR_OK && stale > 0)
+    fprintf(stderr, "tessera: %lld run%s left running by an earlier server marked interrupted\n",
+            (long long)stale, stale == 1 ? "" : "s");
   tsr_store_close(main_store);
   S->logq = calloc(LOGQ_MAX, sizeof *S->logq);
   S->logq2 = calloc(LOGQ_MAX, sizeof *S->logq2);

@@ -531,6 +531,20 @@ tsr_status tsr_web_run_by_output(tsr_store *s, const char *dir, int64_t *run_id,
   return r;
 }
 
+tsr_status tsr_web_runs_interrupt(tsr_store *s, int64_t *n, tsr_error *err) {
+  sqlite3 *db;
+  sqlite3_stmt *st = web_prep(s, &db,
+                              "UPDATE runs SET status = 'interrupted', finished_at = ?, error = "
+                              "coalesce(error, 'interrupted: the server stopped before the run ended') "
+                              "WHERE status = 'running' AND id IN (SELECT run_id FROM web_runs)",
+                              "interrupt web runs", err);
+  if (!st) return err ? err->code : TSR_ESTORE;
+  sqlite3_bind_int64(st, 1, tsr_store_now_ms());
+  tsr_status r = web_done(db, st, "interrupt web runs", err);
+  if (r == TSR_OK && n) *n = sqlite3_changes(db);
+  return r;
+}
+
 tsr_status tsr_web_run_delete(tsr_store *s, int64_t run_id, tsr_error *err) {
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db, "DELETE FROM runs WHERE id = ?", "delete run", err);

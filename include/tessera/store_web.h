@@ -102,6 +102,10 @@ TSR_API tsr_status tsr_web_run_get(tsr_store *s, int64_t run_id, int64_t *upload
 /* The run (newest first) whose output_dir equals dir. OUT: *run_id. */
 TSR_API tsr_status tsr_web_run_by_output(tsr_store *s, const char *dir, int64_t *run_id,
                                          tsr_error *err);
+/* Marks every web run still "running" as interrupted (a server that stopped
+ * without finishing them: crash, kill -9). Runs of other processes (the CLI)
+ * are left alone. OUT (may be NULL): *n runs changed. */
+TSR_API tsr_status tsr_web_runs_interrupt(tsr_store *s, int64_t *n, tsr_error *err);
 /* Deletes a run with its customers, segments, events and history. */
 TSR_API tsr_status tsr_web_run_delete(tsr_store *s, int64_t run_id, tsr_error *err);
 

@@ -136,7 +136,22 @@ static void runs_uploads_history(void **state) {
   assert_int_equal(tsr_web_run_by_output(f->s, "/data/runs/x1", &found, &e), TSR_OK);
   assert_int_equal(found, run);
   assert_int_equal(tsr_web_run_by_output(f->s, "/data/runs/none", &found, &e), TSR_ENOTFOUND);
+  /* a run of the CLI (not a web run) is never touched by the interrupt */
+  tsr_run cli;
+  memset(&cli, 0, sizeof cli);
+  cli.command = "analyze";
+  int64_t cli_run = 0, changed = -1;
+  assert_int_equal(tsr_store_run_begin(f->s, &cli, &cli_run, &e), TSR_OK);
   assert_int_equal(tsr_web_run_add(f->s, run, ds, uid, &e), TSR_OK);
+  assert_int_equal(tsr_web_runs_interrupt(f->s, &changed, &e), TSR_OK);
+  assert_int_equal(changed, 1);
+  tsr_run *got = NULL;
+  assert_int_equal(tsr_store_run_get(f->s, run, &got, &e), TSR_OK);
+  assert_int_equal(got->status, TSR_RUN_INTERRUPTED);
+  tsr_store_free(got);
+  assert_int_equal(tsr_store_run_get(f->s, cli_run, &got, &e), TSR_OK);
+  assert_int_equal(got->status, TSR_RUN_RUNNING);
+  tsr_store_free(got);
   assert_int_equal(tsr_web_run_get(f->s, run, &up, &owner, &e), TSR_OK);
   assert_int_equal(up, ds);
   assert_int_equal(owner, uid);
