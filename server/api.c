@@ -685,20 +685,84 @@ static int csv_cb(void *ctx, const tsr_customer *c) {
   return b->oom;
 }
 
+/* The CSV export is streamed: pages of CSV_PAGE customers are read into a
+ * buffer as the client takes the bytes (in the connection's own thread, with
+ * that thread's store handle), so a segment of a million customers is never
+ * held in memory. */
+#define CSV_PAGE 20000
+
+typedef struct csv_stream {
+  srv *S;
+  tsr_customer_query q;
+  char segment[TSR_PARAM_TEXT_MAX + 1];
+  sbuf buf;
+  size_t pos;
+  int64_t rows;
+  int done;
+} csv_stream;
+
+static int csv_count_cb(void *ctx, const tsr_customer *c) {
+  csv_stream *cs = ctx;
+  cs->rows++;
+  return csv_cb(&cs->buf, c);
+}
+
+static ssize_t csv_reader(void *cls, uint64_t pos, char *out, size_t max) {
+  csv_stream *cs = cls;
+  (void)pos;
+  while (cs->pos >= cs->buf.n) {
+    if (cs->done) return MHD_CONTENT_READER_END_OF_STREAM;
+    cs->buf.n = 0;
+    cs->pos = 0;
+    tsr_store *st = srv_store(cs->S);
+    int64_t before = cs->rows;
+    cs->q.limit = CSV_PAGE;
+    if (!st || tsr_store_customers_list(st, &cs->q, csv_count_cb, cs, NULL) != TSR_OK || cs->buf.oom)
+      return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (cs->rows - before < CSV_PAGE) cs->done = 1;
+    cs->q.offset += CSV_PAGE;
+  }
+  size_t n = cs->buf.n - cs->pos < max ? cs->buf.n - cs->pos : max;
+  memcpy(out, cs->buf.p + cs->pos, n);
+  cs->pos += n;
+  atomic_fetch_add(&cs->S->m_bytes_out, (long long)n);
+  return (ssize_t)n;
+}
+
+static void csv_free(void *cls) {
+  csv_stream *cs = cls;
+  sb_free(&cs->buf);
+  free(cs);
+}
+
 static enum MHD_Result customers_csv(req *r, tsr_store *st, int64_t run_id) {
   tsr_customer_query q;
   enum MHD_Result ret;
   if (customer_query(r, run_id, &q, 0, &ret)) return ret;
-  sbuf b = {0};
-  sb_puts(&b, "customer_id,frequency,recency,T,monetary_value,revenue,transactions,first_purchase,"
-              "last_purchase,rfm_cell,segment,cluster,expected_purchases,p_alive,clv,clv_lo,clv_hi\n");
+  tsr_run *run = NULL;
   tsr_error e;
-  tsr_status s = tsr_store_customers_list(st, &q, csv_cb, &b, &e);
-  if (s != TSR_OK) {
-    sb_free(&b);
-    return fail_err(r, s, &e);
+  tsr_status s = tsr_store_run_get(st, run_id, &run, &e);
+  if (s != TSR_OK) return fail_err(r, s, &e);
+  tsr_store_free(run);
+  csv_stream *cs = calloc(1, sizeof *cs);
+  if (!cs) return send_error(r, 500, "ENOMEM", "out of memory");
+  cs->S = r->S;
+  cs->q = q;
+  if (q.segment) {
+    snprintf(cs->segment, sizeof cs->segment, "%s", q.segment);
+    cs->q.segment = cs->segment;
   }
-  return send_sbuf(r, 200, "text/csv; charset=utf-8", &b);
+  sb_puts(&cs->buf, "customer_id,frequency,recency,T,monetary_value,revenue,transactions,first_purchase,"
+                    "last_purchase,rfm_cell,segment,cluster,expected_purchases,p_alive,clv,clv_lo,clv_hi\n");
+  struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, csv_reader, cs, csv_free);
+  if (!resp) {
+    csv_free(cs);
+    return send_error(r, 500, "ENOMEM", "out of memory");
+  }
+  char disp[128];
+  snprintf(disp, sizeof disp, "attachment; filename=\"run-%lld-customers.csv\"", (long long)run_id);
+  MHD_add_response_header(resp, "Content-Disposition", disp);
+  return send_response(r, 200, resp, "text/csv; charset=utf-8");
 }
 
 static int hist_cb(void *ctx, const tsr_web_history_row *h) {

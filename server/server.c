@@ -119,6 +119,10 @@ static enum MHD_Result queue(req *r, int status, struct MHD_Response *resp, cons
   return ret;
 }
 
+enum MHD_Result send_response(req *r, int status, struct MHD_Response *resp, const char *ctype) {
+  return queue(r, status, resp, ctype, 0, 0);
+}
+
 enum MHD_Result send_body(req *r, int status, const char *ctype, const char *body, size_t len) {
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);

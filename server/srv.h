@@ -212,6 +212,8 @@ enum MHD_Result send_error(req *r, int status, const char *code, const char *fmt
     __attribute__((format(printf, 4, 5)));
 enum MHD_Result send_redirect(req *r, const char *location);
 enum MHD_Result send_sbuf(req *r, int status, const char *ctype, sbuf *b); /* frees b */
+/* Queues resp (a streamed body) with the usual headers. */
+enum MHD_Result send_response(req *r, int status, struct MHD_Response *resp, const char *ctype);
 /* HTTP status for a tsr_status (404, 400, 409, 500...). */
 int status_http(tsr_status st);
 /* Invalidate a cached run result. */
