@@ -878,10 +878,15 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
                       res->ingest.refunds, io, NULL};
     tsr_error derr;
     if (tsr_store_dataset_add(store, &ds, &res->dataset_id, &derr) == TSR_OK) {
-      for (size_t i = 0; i < x.nrejects; i++) {
-        tsr_reject_row rj = {res->dataset_id, x.rejects[i].line, x.rejects[i].column,
-                             x.rejects[i].field, x.rejects[i].reason, x.rejects[i].raw};
-        if (tsr_store_rejects_add(store, res->dataset_id, &rj, 1, &derr) != TSR_OK) break;
+      tsr_reject_row *rj = x.nrejects ? tsr__malloc(x.nrejects * sizeof *rj) : NULL;
+      if (rj) {
+        for (size_t i = 0; i < x.nrejects; i++) {
+          tsr_reject_row one = {res->dataset_id, x.rejects[i].line, x.rejects[i].column,
+                                x.rejects[i].field, x.rejects[i].reason, x.rejects[i].raw};
+          rj[i] = one;
+        }
+        tsr_store_rejects_add(store, res->dataset_id, rj, x.nrejects, &derr);
+        tsr__free(rj);
       }
     }
   }

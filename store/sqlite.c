@@ -478,15 +478,19 @@ static tsr_status sq_open(const char *target, unsigned flags, void **impl,
                           tsr_error *err) {
   *impl = NULL;
   int memory = !strcmp(target, ":memory:");
+  int fresh = memory; /* a new database: its page size can still be chosen */
   struct stat sb;
   if (!memory) {
     if (stat(target, &sb) != 0) {
+      fresh = 1;
       if (errno == ENOENT && !(flags & TSR_STORE_CREATE))
         return tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL,
                              "store: open %s: database does not exist", target);
     } else if (S_ISDIR(sb.st_mode)) {
       return tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL,
                            "store: open %s: is a directory", target);
+    } else if (sb.st_size == 0) {
+      fresh = 1;
     }
   }
   sq *q = tsr__calloc(1, sizeof *q);
@@ -517,7 +521,12 @@ static tsr_status sq_open(const char *target, unsigned flags, void **impl,
   char what[300];
   snprintf(what, sizeof what, "open %s", target);
   char mode[32];
-  tsr_status st = sq_pragma(q, "PRAGMA journal_mode = WAL", mode, sizeof mode, err);
+  tsr_status st = TSR_OK;
+  /* 16 KiB pages: a 1M-customer insert takes 25-30% less CPU than with the
+   * default 4 KiB (fewer page splits and WAL frames; docs/store.md). Only
+   * possible before the first table exists and before WAL is on. */
+  if (fresh) st = sq_exec(q, "PRAGMA page_size = 16384", what, err);
+  if (st == TSR_OK) st = sq_pragma(q, "PRAGMA journal_mode = WAL", mode, sizeof mode, err);
   if (st == TSR_OK && strcmp(mode, "wal") != 0 && !(memory && !strcmp(mode, "memory")))
     st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL,
                        "store: open %s: cannot switch to WAL journal (got '%s')",
