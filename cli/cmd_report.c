@@ -16,10 +16,10 @@ typedef struct latest_ctx {
   int64_t id;
 } latest_ctx;
 
-/* The newest finished analyze run. */
+/* The newest finished analyze (or retrain) run. */
 static int on_run(void *ctx, const tsr_run *r) {
   latest_ctx *c = ctx;
-  if (r->status == TSR_RUN_DONE && !strcmp(r->command, "analyze")) {
+  if (r->status == TSR_RUN_DONE && (!strcmp(r->command, "analyze") || !strcmp(r->command, "retrain"))) {
     c->id = r->id;
     return 1;
   }

@@ -287,7 +287,9 @@ tsr_status tsr_report_data_json_stored(tsr_store *store, int64_t run_id,
   tsr_dataset *ds = NULL;
   st = tsr_store_run_get(store, run_id, &run, err);
   if (st != TSR_OK) return st;
-  if (strcmp(run->command, "analyze") != 0 || run->status != TSR_RUN_DONE) {
+  /* retrain runs (issue 7) are whole analyze runs on stored datasets */
+  if ((strcmp(run->command, "analyze") != 0 && strcmp(run->command, "retrain") != 0) ||
+      run->status != TSR_RUN_DONE) {
     st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
                        "run %lld: not a finished analyze run (%s, %s)", (long long)run_id,
                        run->command, tsr_run_status_name(run->status));

@@ -331,6 +331,24 @@
       { key: "first_purchase", label: "first join" },
       { key: "last_purchase", label: "last activity" }
     ], segs, true, function (r, c) { return { "data-segment": r.segment, "data-col": c.key }; });
+    renderMigration(grid, d.migration);
+  }
+
+  /* Customers moving between segments since the previous stored run. */
+  function renderMigration(grid, mg) {
+    if (!mg || !mg.moves || !mg.moves.length) return;
+    var from = [], to = [];
+    mg.moves.forEach(function (m) {
+      if (from.indexOf(m.from) < 0) from.push(m.from);
+      if (to.indexOf(m.to) < 0) to.push(m.to);
+    });
+    from.sort(); to.sort();
+    var mat = from.map(function () { return to.map(function () { return null; }); });
+    mg.moves.forEach(function (m) { mat[from.indexOf(m.from)][to.indexOf(m.to)] = m.customers; });
+    heatmap(grid, "Segment migration since run " + mg.from_run,
+      "Customers by their segment in run " + mg.from_run + " (rows) and in run " + mg.to_run +
+      " (columns); (new) and (gone): customers in only one run. 'tessera migration " + mg.from_run + " " + mg.to_run + "' prints the table.",
+      to, from, mat, { xName: "run " + mg.to_run, yName: "run " + mg.from_run, fmt: fmtInt });
   }
 
   function histChart(grid, h) {
