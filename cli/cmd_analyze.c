@@ -205,8 +205,8 @@ int tsr_cmd_analyze(int argc, char **argv) {
         }
         break;
       case OPT_N_INIT:
-        if (cli_parse_long("analyze", "--n-init", optarg, 1, 1000, &l)) return TSR_EXIT_USAGE;
-        o.cluster_opts.n_init = (size_t)l;
+        if (param_value("n_init", optarg, &d)) return TSR_EXIT_USAGE;
+        o.cluster_opts.n_init = (size_t)d;
         break;
       case OPT_FEATURES: {
         snprintf(featbuf, sizeof featbuf, "%s", optarg);
