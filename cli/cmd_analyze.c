@@ -10,12 +10,13 @@
 #include "ingest_opts.h"
 #include "tessera/analyze.h"
 #include "tessera/datetime.h"
+#include "tessera/params.h"
 #include "tessera/report.h"
 
 enum {
   OPT_DB = OPT_INGEST_LAST + 1, OPT_SCHEME, OPT_MODEL, OPT_NO_SPEND, OPT_HORIZON, OPT_UNIT,
   OPT_DISCOUNT, OPT_CLUSTER, OPT_K, OPT_SEED, OPT_REPORT, OPT_NO_DB, OPT_LEVEL, OPT_CHURN,
-  OPT_FEATURES, OPT_KEEP_INPUT, OPT_DATA_DIR
+  OPT_FEATURES, OPT_N_INIT, OPT_KEEP_INPUT, OPT_DATA_DIR
 };
 
 typedef struct actx {
@@ -97,6 +98,26 @@ static void print_summary(const tsr_analyze_result *r, const char *out_dir, cons
   fprintf(f, "  done in %.2f s\n", r->seconds);
 }
 
+/* Checks the value of an option against the params table (lib/params.def,
+ * shared with the web server and its help page). 0, or -1 after the usage
+ * message "--NAME: expected ..., got '...'". */
+static int param_value(const char *name, const char *arg, double *num) {
+  const tsr_param *p = tsr_param_find(name);
+  tsr_error e;
+  tsr_error_clear(&e);
+  if (!*arg) {
+    cli_usage("analyze", "%s: expected a value", p->option);
+    return -1;
+  }
+  if (tsr_param_check(p, arg, num, &e) != TSR_OK) {
+    /* "horizon: expected ..." -> "--horizon: expected ..." */
+    const char *rest = strchr(e.msg, ':');
+    cli_usage("analyze", "%s%s", p->option, rest ? rest : e.msg);
+    return -1;
+  }
+  return 0;
+}
+
 int tsr_cmd_analyze(int argc, char **argv) {
   static const struct option longopts[] = {
       CLI_INGEST_LONGOPTS,
@@ -114,6 +135,7 @@ int tsr_cmd_analyze(int argc, char **argv) {
       {"cluster", required_argument, NULL, OPT_CLUSTER},
       {"k", required_argument, NULL, OPT_K},
       {"features", required_argument, NULL, OPT_FEATURES},
+      {"n-init", required_argument, NULL, OPT_N_INIT},
       {"seed", required_argument, NULL, OPT_SEED},
       {"report", required_argument, NULL, OPT_REPORT},
       {"keep-input", no_argument, NULL, OPT_KEEP_INPUT},
@@ -134,7 +156,6 @@ int tsr_cmd_analyze(int argc, char **argv) {
   size_t nfeat = 0;
   char featbuf[1024];
   int c;
-  long l;
   double d;
   optind = 1;
   while ((c = getopt_long(argc, argv, "o:q", longopts, NULL)) != -1) {
@@ -147,45 +168,45 @@ int tsr_cmd_analyze(int argc, char **argv) {
       case 'o': out_dir = optarg; break;
       case OPT_SCHEME: o.scheme = optarg; break;
       case OPT_MODEL:
-        if (strcmp(optarg, "bgnbd") && strcmp(optarg, "mbgnbd") && strcmp(optarg, "pnbd") &&
-            strcmp(optarg, "none"))
-          return cli_usage("analyze", "--model: expected bgnbd, mbgnbd, pnbd or none, got '%s'", optarg);
+        if (param_value("model", optarg, NULL)) return TSR_EXIT_USAGE;
         o.model = optarg;
         break;
       case OPT_NO_SPEND: o.spend = 0; break;
       case OPT_HORIZON:
-        if (cli_parse_double("analyze", "--horizon", optarg, 1e-6, 1000, &d)) return TSR_EXIT_USAGE;
+        if (param_value("horizon", optarg, &d)) return TSR_EXIT_USAGE;
         o.horizon = d;
         break;
       case OPT_UNIT:
-        if (tsr_unit_parse(optarg, &o.unit) != TSR_OK)
-          return cli_usage("analyze", "--unit: expected days, weeks, months, years or periods, got '%s'", optarg);
+        if (tsr_unit_parse(optarg, &o.unit) != TSR_OK && param_value("unit", optarg, NULL))
+          return TSR_EXIT_USAGE;
         break;
       case OPT_DISCOUNT:
-        if (cli_parse_double("analyze", "--discount", optarg, 0, 0.99, &d)) return TSR_EXIT_USAGE;
+        if (param_value("discount", optarg, &d)) return TSR_EXIT_USAGE;
         o.discount = d;
         break;
       case OPT_LEVEL:
-        if (cli_parse_double("analyze", "--level", optarg, 0.5, 0.999, &d)) return TSR_EXIT_USAGE;
+        if (param_value("level", optarg, &d)) return TSR_EXIT_USAGE;
         o.level = d;
         break;
       case OPT_CHURN:
-        if (cli_parse_double("analyze", "--churn-threshold", optarg, 0.01, 0.99, &d)) return TSR_EXIT_USAGE;
+        if (param_value("churn_threshold", optarg, &d)) return TSR_EXIT_USAGE;
         o.churn_threshold = d;
         break;
       case OPT_CLUSTER:
-        if (strcmp(optarg, "kmeans") && strcmp(optarg, "gmm") && strcmp(optarg, "dbscan") &&
-            strcmp(optarg, "none"))
-          return cli_usage("analyze", "--cluster: expected kmeans, gmm, dbscan or none, got '%s'", optarg);
+        if (param_value("cluster", optarg, NULL)) return TSR_EXIT_USAGE;
         o.cluster = optarg;
         break;
       case OPT_K:
         if (!strcmp(optarg, "auto")) {
           o.cluster_opts.k = 0;
         } else {
-          if (cli_parse_long("analyze", "--k", optarg, 1, 100, &l)) return TSR_EXIT_USAGE;
-          o.cluster_opts.k = (size_t)l;
+          if (param_value("k", optarg, &d)) return TSR_EXIT_USAGE;
+          o.cluster_opts.k = (size_t)d; /* 0 = auto, as "auto" */
         }
+        break;
+      case OPT_N_INIT:
+        if (param_value("n_init", optarg, &d)) return TSR_EXIT_USAGE;
+        o.cluster_opts.n_init = (size_t)d;
         break;
       case OPT_FEATURES: {
         snprintf(featbuf, sizeof featbuf, "%s", optarg);
@@ -197,8 +218,8 @@ int tsr_cmd_analyze(int argc, char **argv) {
         break;
       }
       case OPT_SEED:
-        if (cli_parse_long("analyze", "--seed", optarg, 0, 2147483647L, &l)) return TSR_EXIT_USAGE;
-        o.seed = (uint64_t)l;
+        if (param_value("seed", optarg, &d)) return TSR_EXIT_USAGE;
+        o.seed = (uint64_t)d;
         break;
       case OPT_REPORT: o.report_path = optarg; break;
       case OPT_KEEP_INPUT: keep_input = 1; break;

@@ -137,8 +137,6 @@ int tsr_cmd_predict(int argc, char **argv) {
                      unit);
   if (horizon_set && !spend && !promoted)
     return cli_usage("predict", "--horizon needs --spend GG.json (the clv)");
-  if (pmf >= 0 && !is_new)
-    return cli_usage("predict", "--pmf needs --new");
 
   tsr_error err;
   tsr_error_clear(&err);
@@ -232,6 +230,10 @@ int tsr_cmd_predict(int argc, char **argv) {
     co.level = level;
     st = tsr_clv_compute(&m, &gg, &d, &co, C, CL, CH, &err);
   }
+  if (!st && pmf >= 0) {
+    double q; /* fail before any output when the model has no pmf */
+    st = tsr_btyd_pmf_conditional(&m, s.x[0], s.t_x[0], s.T[0], 0, t, &q, &err);
+  }
   if (st) {
     if (!err.source[0])
       snprintf(err.source, sizeof err.source, "%s", argv[optind + 1]);
@@ -244,11 +246,24 @@ int tsr_cmd_predict(int argc, char **argv) {
         "expected_purchases_hi,p_alive",
         f);
   if (spend) fputs(",clv,clv_lo,clv_hi", f);
+  for (long k = 0; k <= pmf; k++) fprintf(f, ",p_%ld", k);
   fputc('\n', f);
   for (size_t i = 0; i < n; i++) {
     put_field(f, s.ids[i]);
     fprintf(f, ",%.10g,%.10g,%.10g,%.10g", E[i], LO[i], HI[i], PA[i]);
     if (spend) fprintf(f, ",%.10g,%.10g,%.10g", C[i], CL[i], CH[i]);
+    for (long k = 0; k <= pmf; k++) {
+      double q;
+      st = tsr_btyd_pmf_conditional(&m, s.x[i], s.t_x[i], s.T[i], (unsigned)k, t,
+                                    &q, &err);
+      if (st) {
+        free(buf);
+        cli_summary_free(&s);
+        cli_close_out(f, out);
+        return cli_fail(st, &err);
+      }
+      fprintf(f, ",%.10g", q);
+    }
     fputc('\n', f);
   }
   if (!quiet) {

@@ -60,6 +60,8 @@ void tsr_analyze_opts_init(tsr_analyze_opts *o) {
   o->cluster_opts.k = 0;
   o->cluster_opts.k_min = 2;
   o->cluster_opts.k_max = 8;
+  o->cluster_opts.n_init = 3; /* per k of the automatic choice; tessera cluster uses 10 */
+  o->cluster_opts.sample_size = 4000; /* silhouette sample per k */
 }
 
 void tsr_analyze_result_free(tsr_analyze_result *r) {
@@ -352,6 +354,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   tsr_btyd_fit_opts fo;
   tsr_btyd_fit_opts_init(&fo);
   fo.period_days = res->period_days;
+  fo.n_threads = 2;
   progress(x, "model", 0.6);
   tsr_error ferr;
   tsr_error_clear(&ferr);

@@ -17,6 +17,7 @@
 #include "srv.h"
 #include "tessera/csv.h"
 #include "tessera/datetime.h"
+#include "tessera/report.h"
 
 /* ================================================================ helpers */
 
@@ -390,7 +391,13 @@ static json_t *run_json(srv *S, tsr_store *st, const tsr_run *run) {
   int64_t upload = 0, owner = 0;
   tsr_web_run_get(st, run->id, &upload, &owner, NULL);
   json_object_set_new(o, "dataset_id", upload ? json_integer(upload) : json_null());
-  json_object_set_new(o, "source", jstr(run->dataset_source));
+  /* the uploaded file's name rather than the server's path of it */
+  tsr_dataset *d = NULL;
+  if (upload && tsr_store_dataset_get(st, upload, &d, NULL) == TSR_OK)
+    json_object_set_new(o, "source", json_string(d->source));
+  else
+    json_object_set_new(o, "source", jstr(run->dataset_source));
+  tsr_store_free(d);
   json_object_set_new(o, "command", json_string(run->command));
   json_object_set_new(o, "status", json_string(tsr_run_status_name(run->status)));
   json_object_set_new(o, "created_at", jtime(run->created_at));
@@ -468,6 +475,11 @@ static enum MHD_Result run_start(req *r, tsr_store *st) {
   snprintf(j->owner_name, sizeof j->owner_name, "%s", r->user->name);
   snprintf(j->input, sizeof j->input, "%s", d->stored_path ? d->stored_path : "");
   tsr_store_free(d);
+  if (jobs_check_columns(j, msg, sizeof msg, fname, sizeof fname)) {
+    free(j);
+    json_t *err = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "EINVAL", "message", msg, "field", fname);
+    return send_json(r, 400, err);
+  }
   unsigned char rnd[6];
   char hex[13];
   randombytes_buf(rnd, sizeof rnd);
@@ -515,6 +527,28 @@ char *api_run_results(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_er
   *len = strlen(s);
   if (done) cache_put(S, run_id, s, *len);
   return s;
+}
+
+char *api_run_report(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_error *err) {
+  /* cached under the negated run id (the results use the run id) */
+  char *c = cache_get(S, -run_id, len);
+  if (c) return c;
+  tsr_report_opts o;
+  tsr_report_opts_init(&o);
+  o.store = st;
+  int64_t upload = 0;
+  tsr_dataset *d = NULL;
+  char name[300] = "";
+  if (tsr_web_run_get(st, run_id, &upload, NULL, NULL) == TSR_OK && upload &&
+      tsr_store_dataset_get(st, upload, &d, NULL) == TSR_OK)
+    snprintf(name, sizeof name, "%s", d->source);
+  tsr_store_free(d);
+  if (name[0]) o.source = name;
+  char *json = NULL;
+  if (tsr_report_data_json_stored(st, run_id, &o, &json, err) != TSR_OK) return NULL;
+  *len = strlen(json);
+  cache_put(S, -run_id, json, *len);
+  return json;
 }
 
 int tsr__srv_seg_cb(void *ctx, const tsr_segment_row *s) {
@@ -651,27 +685,132 @@ static int csv_cb(void *ctx, const tsr_customer *c) {
   return b->oom;
 }
 
+/* The CSV export is streamed: pages of CSV_PAGE customers are read into a
+ * buffer as the client takes the bytes (in the connection's own thread, with
+ * that thread's store handle), so a segment of a million customers is never
+ * held in memory. */
+#define CSV_PAGE 20000
+
+typedef struct csv_stream {
+  srv *S;
+  tsr_customer_query q;
+  char segment[TSR_PARAM_TEXT_MAX + 1];
+  sbuf buf;
+  size_t pos;
+  int64_t rows;
+  int done;
+} csv_stream;
+
+static int csv_count_cb(void *ctx, const tsr_customer *c) {
+  csv_stream *cs = ctx;
+  cs->rows++;
+  return csv_cb(&cs->buf, c);
+}
+
+static ssize_t csv_reader(void *cls, uint64_t pos, char *out, size_t max) {
+  csv_stream *cs = cls;
+  (void)pos;
+  while (cs->pos >= cs->buf.n) {
+    if (cs->done) return MHD_CONTENT_READER_END_OF_STREAM;
+    cs->buf.n = 0;
+    cs->pos = 0;
+    tsr_store *st = srv_store(cs->S);
+    int64_t before = cs->rows;
+    cs->q.limit = CSV_PAGE;
+    if (!st || tsr_store_customers_list(st, &cs->q, csv_count_cb, cs, NULL) != TSR_OK || cs->buf.oom)
+      return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (cs->rows - before < CSV_PAGE) cs->done = 1;
+    cs->q.offset += CSV_PAGE;
+  }
+  size_t n = cs->buf.n - cs->pos < max ? cs->buf.n - cs->pos : max;
+  memcpy(out, cs->buf.p + cs->pos, n);
+  cs->pos += n;
+  atomic_fetch_add(&cs->S->m_bytes_out, (long long)n);
+  return (ssize_t)n;
+}
+
+static void csv_free(void *cls) {
+  csv_stream *cs = cls;
+  sb_free(&cs->buf);
+  free(cs);
+}
+
 static enum MHD_Result customers_csv(req *r, tsr_store *st, int64_t run_id) {
   tsr_customer_query q;
   enum MHD_Result ret;
   if (customer_query(r, run_id, &q, 0, &ret)) return ret;
-  sbuf b = {0};
-  sb_puts(&b, "customer_id,frequency,recency,T,monetary_value,revenue,transactions,first_purchase,"
-              "last_purchase,rfm_cell,segment,cluster,expected_purchases,p_alive,clv,clv_lo,clv_hi\n");
+  tsr_run *run = NULL;
   tsr_error e;
-  tsr_status s = tsr_store_customers_list(st, &q, csv_cb, &b, &e);
-  if (s != TSR_OK) {
-    sb_free(&b);
-    return fail_err(r, s, &e);
+  tsr_status s = tsr_store_run_get(st, run_id, &run, &e);
+  if (s != TSR_OK) return fail_err(r, s, &e);
+  tsr_store_free(run);
+  csv_stream *cs = calloc(1, sizeof *cs);
+  if (!cs) return send_error(r, 500, "ENOMEM", "out of memory");
+  cs->S = r->S;
+  cs->q = q;
+  if (q.segment) {
+    snprintf(cs->segment, sizeof cs->segment, "%s", q.segment);
+    cs->q.segment = cs->segment;
   }
-  return send_sbuf(r, 200, "text/csv; charset=utf-8", &b);
+  sb_puts(&cs->buf, "customer_id,frequency,recency,T,monetary_value,revenue,transactions,first_purchase,"
+                    "last_purchase,rfm_cell,segment,cluster,expected_purchases,p_alive,clv,clv_lo,clv_hi\n");
+  struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, csv_reader, cs, csv_free);
+  if (!resp) {
+    csv_free(cs);
+    return send_error(r, 500, "ENOMEM", "out of memory");
+  }
+  char disp[128];
+  snprintf(disp, sizeof disp, "attachment; filename=\"run-%lld-customers.csv\"", (long long)run_id);
+  MHD_add_response_header(resp, "Content-Disposition", disp);
+  return send_response(r, 200, resp, "text/csv; charset=utf-8");
 }
 
 static int hist_cb(void *ctx, const tsr_web_history_row *h) {
+  sbuf *b = ctx;
   char d[16];
-  json_array_append_new(ctx, json_pack("{s:s,s:I,s:f}", "date", tsr_day_format(h->day, d),
-                                       "purchases", (json_int_t)h->ntx, "amount", h->amount));
+  if (b->p && b->p[b->n - 1] != '[') sb_put(b, ",", 1);
+  sb_puts(b, "{\"date\":\"");
+  sb_puts(b, tsr_day_format(h->day, d));
+  sb_printf(b, "\",\"purchases\":%lld,\"amount\":", (long long)h->ntx);
+  sb_json_num(b, h->amount);
+  sb_put(b, "}", 1);
   return 0;
+}
+
+/* Writes "name":value pairs of a customer (the hot path of the API: built by
+ * hand rather than through a jansson tree). */
+static void customer_fields(sbuf *b, const tsr_customer *c) {
+  char d[16];
+  sb_puts(b, "\"customer_id\":");
+  sb_json_str(b, c->customer_id);
+  const struct { const char *k; double v; } nums[] = {
+      {"frequency", c->frequency}, {"recency", c->recency}, {"T", c->T},
+      {"monetary_value", c->monetary_value}, {"revenue", c->revenue}};
+  for (size_t i = 0; i < 5; i++) {
+    sb_printf(b, ",\"%s\":", nums[i].k);
+    sb_json_num(b, nums[i].v);
+  }
+  sb_printf(b, ",\"transactions\":%lld,\"first_purchase\":\"%s\"", (long long)c->n_transactions,
+            tsr_day_format(c->first_purchase / 86400000, d));
+  sb_printf(b, ",\"last_purchase\":\"%s\"", tsr_day_format(c->last_purchase / 86400000, d));
+  const struct { const char *k; int v; } sc[] = {{"r_score", c->r_score}, {"f_score", c->f_score}, {"m_score", c->m_score}};
+  for (size_t i = 0; i < 3; i++) {
+    if (sc[i].v) sb_printf(b, ",\"%s\":%d", sc[i].k, sc[i].v);
+    else sb_printf(b, ",\"%s\":null", sc[i].k);
+  }
+  sb_puts(b, ",\"rfm_cell\":");
+  sb_json_str(b, c->rfm_cell);
+  sb_puts(b, ",\"segment\":");
+  sb_json_str(b, c->segment);
+  if (c->cluster >= 0) sb_printf(b, ",\"cluster\":%lld", (long long)c->cluster);
+  else sb_puts(b, ",\"cluster\":null");
+  const struct { const char *k; double v; } m[] = {
+      {"expected_purchases", c->expected_purchases}, {"p_alive", c->p_alive}, {"clv", c->clv},
+      {"clv_lo", c->clv_lo}, {"clv_hi", c->clv_hi}};
+  for (size_t i = 0; i < 5; i++) {
+    sb_printf(b, ",\"%s\":", m[i].k);
+    sb_json_num(b, m[i].v);
+  }
 }
 
 static enum MHD_Result customer_one(req *r, tsr_store *st, int64_t run_id, const char *cid) {
@@ -679,13 +818,14 @@ static enum MHD_Result customer_one(req *r, tsr_store *st, int64_t run_id, const
   tsr_error e;
   tsr_status s = tsr_store_customer_get(st, run_id, cid, &c, &e);
   if (s != TSR_OK) return fail_err(r, s, &e);
-  json_t *o = api_customer_json(c);
+  sbuf b = {0};
+  sb_put(&b, "{", 1);
+  customer_fields(&b, c);
   tsr_store_free(c);
-  json_t *h = json_array();
-  tsr_web_history_list(st, run_id, cid, hist_cb, h, NULL);
-  json_object_set_new(o, "history", h);
-  json_object_set_new(o, "run_id", json_integer(run_id));
-  return send_json(r, 200, o);
+  sb_printf(&b, ",\"run_id\":%lld,\"history\":[", (long long)run_id);
+  tsr_web_history_list(st, run_id, cid, hist_cb, &b, NULL);
+  sb_puts(&b, "]}");
+  return send_sbuf(r, 200, "application/json", &b);
 }
 
 /* ================================================================ events, users */
@@ -774,6 +914,7 @@ static enum MHD_Result users_api(req *r, tsr_store *st, const char *name) {
   if (!strcmp(r->method, "DELETE") && name) {
     if (!strcmp(name, r->user->name)) return send_error(r, 409, "EINVAL", "you cannot delete your own account");
     if ((s = tsr_web_user_del(st, name, &e)) != TSR_OK) return fail_err(r, s, &e);
+    auth_cache_clear(r->S);
     return send_json(r, 200, json_pack("{s:s,s:b}", "name", name, "deleted", 1));
   }
   return send_error(r, 405, "EINVAL", "method %s not allowed here", r->method);
@@ -942,6 +1083,14 @@ enum MHD_Result api_dispatch(req *r) {
     if (n == 3 && get && !strcmp(seg[2], "results")) {
       size_t len = 0;
       char *s = api_run_results(r->S, st, id, &len, &e);
+      if (!s) return fail_err(r, e.code, &e);
+      enum MHD_Result res = send_body(r, 200, "application/json", s, len);
+      free(s);
+      return res;
+    }
+    if (n == 3 && get && !strcmp(seg[2], "report")) {
+      size_t len = 0;
+      char *s = api_run_report(r->S, st, id, &len, &e);
       if (!s) return fail_err(r, e.code, &e);
       enum MHD_Result res = send_body(r, 200, "application/json", s, len);
       free(s);

@@ -75,28 +75,108 @@ static int cookie_value(req *r, const char *name, char *out, size_t cap) {
   return 1;
 }
 
+#define AC_TTL_MS 5000
+
+static size_t ac_slot(const char *hash) {
+  size_t h = 0;
+  for (int i = 0; i < 8 && hash[i]; i++) h = h * 16 + (size_t)(hash[i] <= '9' ? hash[i] - '0' : hash[i] - 'a' + 10);
+  return h % 256;
+}
+
+/* Sets r->user from copies in r (user_s, user_name, user_role). */
+static void set_user(req *r, int64_t id, const char *name, const char *role) {
+  snprintf(r->user_name, sizeof r->user_name, "%s", name);
+  snprintf(r->user_role, sizeof r->user_role, "%s", role);
+  memset(&r->user_s, 0, sizeof r->user_s);
+  r->user_s.id = id;
+  r->user_s.name = r->user_name;
+  r->user_s.role = r->user_role;
+  r->user_s.pwhash = "";
+  r->user = &r->user_s;
+}
+
+/* 1 when hash is in the cache (r->user and r->csrf set). */
+static int ac_get(req *r, const char *hash, int via_token) {
+  srv *S = r->S;
+  size_t k = ac_slot(hash);
+  int hit = 0;
+  pthread_mutex_lock(&S->ac_mu);
+  if (S->ac[k].expires_ms > tsr_store_now_ms() && S->ac[k].via_token == via_token &&
+      !strcmp(S->ac[k].hash, hash)) {
+    set_user(r, S->ac[k].user_id, S->ac[k].name, S->ac[k].role);
+    snprintf(r->csrf, sizeof r->csrf, "%s", S->ac[k].csrf);
+    hit = 1;
+  }
+  pthread_mutex_unlock(&S->ac_mu);
+  return hit;
+}
+
+static void ac_put(req *r, const char *hash, int via_token) {
+  srv *S = r->S;
+  size_t k = ac_slot(hash);
+  pthread_mutex_lock(&S->ac_mu);
+  snprintf(S->ac[k].hash, sizeof S->ac[k].hash, "%s", hash);
+  S->ac[k].user_id = r->user->id;
+  snprintf(S->ac[k].name, sizeof S->ac[k].name, "%s", r->user->name);
+  snprintf(S->ac[k].role, sizeof S->ac[k].role, "%s", r->user->role);
+  snprintf(S->ac[k].csrf, sizeof S->ac[k].csrf, "%s", r->csrf);
+  S->ac[k].via_token = via_token;
+  S->ac[k].expires_ms = tsr_store_now_ms() + AC_TTL_MS;
+  pthread_mutex_unlock(&S->ac_mu);
+}
+
+static void ac_del(srv *S, const char *hash) {
+  size_t k = ac_slot(hash);
+  pthread_mutex_lock(&S->ac_mu);
+  if (!strcmp(S->ac[k].hash, hash)) S->ac[k].expires_ms = 0;
+  pthread_mutex_unlock(&S->ac_mu);
+}
+
+void auth_cache_clear(srv *S) {
+  pthread_mutex_lock(&S->ac_mu);
+  for (size_t i = 0; i < 256; i++) S->ac[i].expires_ms = 0;
+  pthread_mutex_unlock(&S->ac_mu);
+}
+
+/* Resolves the user from a bearer token or the session cookie, through a
+ * cache of a few seconds (a deleted account or ended session stops working
+ * within AC_TTL_MS even when changed by another process). */
 void auth_resolve(req *r) {
   if (r->auth_done) return;
   r->auth_done = 1;
-  tsr_store *st = srv_store(r->S);
-  if (!st) return;
   const char *h = req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+  tsr_web_user *u = NULL;
   if (h && !strncasecmp(h, "Bearer ", 7)) {
     const char *tok = h + 7;
     if (strlen(tok) != 64) return;
     char hash[65];
     tsr_server_token_hash(tok, hash);
-    if (tsr_web_token_get(st, hash, &r->user, NULL) == TSR_OK) r->via_token = 1;
+    if (ac_get(r, hash, 1)) {
+      r->via_token = 1;
+      return;
+    }
+    tsr_store *st = srv_store(r->S);
+    if (st && tsr_web_token_get(st, hash, &u, NULL) == TSR_OK) {
+      set_user(r, u->id, u->name, u->role);
+      r->via_token = 1;
+      ac_put(r, hash, 1);
+    }
+    tsr_store_free(u);
     return;
   }
   char sid[80];
   if (!cookie_value(r, "tsr_session", sid, sizeof sid) || strlen(sid) != 64) return;
   tsr_server_token_hash(sid, r->session_hash);
-  if (tsr_web_session_get(st, r->session_hash, tsr_store_now_ms(), &r->user, r->csrf,
-                          sizeof r->csrf, NULL) != TSR_OK) {
-    r->user = NULL;
+  if (ac_get(r, r->session_hash, 0)) return;
+  tsr_store *st = srv_store(r->S);
+  if (st && tsr_web_session_get(st, r->session_hash, tsr_store_now_ms(), &u, r->csrf, sizeof r->csrf,
+                                NULL) == TSR_OK) {
+    set_user(r, u->id, u->name, u->role);
+    ac_put(r, r->session_hash, 0);
+  } else {
     r->csrf[0] = '\0';
   }
+  tsr_store_free(u);
 }
 
 int auth_need(req *r, const char *role, enum MHD_Result *ret) {
@@ -267,6 +347,7 @@ int auth_session_new(req *r, const tsr_web_user *u) {
 
 void auth_logout(req *r) {
   tsr_store *st = srv_store(r->S);
+  if (r->session_hash[0]) ac_del(r->S, r->session_hash);
   if (st && r->session_hash[0]) tsr_web_session_del(st, r->session_hash, NULL);
   snprintf(r->cookie, sizeof r->cookie, "tsr_session=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0%s",
            r->S->tls ? "; Secure" : "");

@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "srv.h"
+#include "tessera/csv.h"
 #include "tessera/datetime.h"
+#include "tessera/ingest.h"
 
 const char *job_state_name(int st) {
   switch (st) {
@@ -124,6 +126,98 @@ int jobs_params_form(job *j, req *r, char *msg, size_t cap, char *fname, size_t 
     if (v && kv_set(j, p->name, v, msg, cap, fname, fcap)) return -1;
   }
   return kv_check_all(j, msg, cap, fname, fcap);
+}
+
+static void build_opts(job *j, tsr_analyze_opts *o);
+
+/* ---------------------------------------------------------------- column check */
+
+/* Index of column spec (a header name, or a 1-based number) in the header,
+ * or -1. */
+static long find_col(const tsr_csv_record *hdr, const char *spec) {
+  char *end = NULL;
+  long n = strtol(spec, &end, 10);
+  if (end && !*end && n >= 1) return n <= (long)hdr->nfields ? n - 1 : -1;
+  for (size_t i = 0; i < hdr->nfields; i++)
+    if (hdr->fields[i].len == strlen(spec) && !memcmp(hdr->fields[i].ptr, spec, hdr->fields[i].len)) return (long)i;
+  return -1;
+}
+
+int jobs_check_columns(job *j, char *msg, size_t cap, char *fname, size_t fcap) {
+  tsr_csv_opts co;
+  tsr_csv_opts_init(&co);
+  tsr_analyze_opts o;
+  build_opts(j, &o);
+  co.delim = o.ingest.csv.delim;
+  tsr_csv *c = NULL;
+  tsr_error e;
+  if (tsr_csv_open(j->input, &co, &c, &e) != TSR_OK) {
+    snprintf(fname, fcap, "dataset_id");
+    snprintf(msg, cap, "the uploaded file cannot be read: %s", e.msg);
+    return -1;
+  }
+  tsr_csv_record rec;
+  tsr_status st;
+  while ((st = tsr_csv_next(c, &rec, &e)) == TSR_EPARSE || st == TSR_ELIMIT) {
+  }
+  if (st != TSR_OK) {
+    tsr_csv_close(c);
+    snprintf(fname, fcap, "dataset_id");
+    snprintf(msg, cap, "the uploaded file has no header line");
+    return -1;
+  }
+  /* copy the header: the record is overwritten by the next read */
+  char cols[4096];
+  size_t k = 0;
+  static const char *const names[] = {"customer_col", "date_col", "amount_col", "id_col"};
+  long idx[4] = {-1, -1, -1, -1};
+  int rc = 0;
+  for (size_t i = 0; i < 4 && rc == 0; i++) {
+    const char *spec = kv_get(j, names[i]);
+    if (!*spec) continue;
+    idx[i] = find_col(&rec, spec);
+    if (idx[i] < 0) {
+      for (size_t f = 0; f < rec.nfields && k + 8 < sizeof cols; f++)
+        k += (size_t)snprintf(cols + k, sizeof cols - k, "%s%.*s", f ? ", " : "",
+                              (int)(rec.fields[f].len < 64 ? rec.fields[f].len : 64), rec.fields[f].ptr);
+      snprintf(fname, fcap, "%s", names[i]);
+      snprintf(msg, cap, "%s: the file has no column '%s'; its columns are: %s", names[i], spec, cols);
+      rc = -1;
+    }
+  }
+  /* the date and amount columns must read on at least one of the first rows */
+  int rows = 0, dates_ok = 0, amounts_ok = 0;
+  char bad_date[80] = "", bad_amount[80] = "";
+  while (rc == 0 && rows < SRV_PREVIEW_ROWS && (st = tsr_csv_next(c, &rec, &e)) != TSR_ENOTFOUND && st != TSR_EIO) {
+    if (st != TSR_OK) continue;
+    rows++;
+    if (idx[1] >= 0 && (size_t)idx[1] < rec.nfields) {
+      const tsr_csv_field *f = &rec.fields[idx[1]];
+      int64_t t;
+      if (tsr_datetime_parse(f->ptr, f->len, o.ingest.date_format, &t) == TSR_OK) dates_ok++;
+      else if (!bad_date[0]) snprintf(bad_date, sizeof bad_date, "%.*s", (int)(f->len < 60 ? f->len : 60), f->ptr);
+    }
+    if (idx[2] >= 0 && (size_t)idx[2] < rec.nfields) {
+      const tsr_csv_field *f = &rec.fields[idx[2]];
+      double v;
+      if (tsr_amount_parse(f->ptr, f->len, &v) == TSR_OK) amounts_ok++;
+      else if (!bad_amount[0]) snprintf(bad_amount, sizeof bad_amount, "%.*s", (int)(f->len < 60 ? f->len : 60), f->ptr);
+    }
+  }
+  tsr_csv_close(c);
+  if (rc == 0 && rows > 0 && idx[1] >= 0 && dates_ok == 0) {
+    snprintf(fname, fcap, "date_col");
+    snprintf(msg, cap, "date_col: none of the first %d rows holds a date in column '%s' (for example '%s'); "
+             "choose the date column or give its date_format", rows, kv_get(j, "date_col"), bad_date);
+    rc = -1;
+  }
+  if (rc == 0 && rows > 0 && idx[2] >= 0 && amounts_ok == 0) {
+    snprintf(fname, fcap, "amount_col");
+    snprintf(msg, cap, "amount_col: none of the first %d rows holds an amount in column '%s' (for example '%s')",
+             rows, kv_get(j, "amount_col"), bad_amount);
+    rc = -1;
+  }
+  return rc;
 }
 
 /* Fills o from the validated values of j (strings borrowed from j). */

@@ -24,8 +24,13 @@ static void head(req *r, sbuf *b, const char *title) {
              "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
              "<title>");
   sb_html(b, title);
-  sb_puts(b, " - tessera</title><link rel=\"stylesheet\" href=\"/static/app.css\">"
-             "<script src=\"/static/app.js\" defer></script>");
+  sb_puts(b, " - tessera</title><link rel=\"stylesheet\" href=\"/static/app.css\">");
+  if (r->want_report)
+    sb_puts(b, "<link rel=\"stylesheet\" href=\"/static/report.css\">"
+               "<script src=\"/static/chart.js\" defer></script>"
+               "<script src=\"/static/chartjs-chart-matrix.js\" defer></script>"
+               "<script src=\"/static/report.js\" defer></script>");
+  sb_puts(b, "<script src=\"/static/app.js\" defer></script>");
   if (r->user && r->csrf[0]) {
     sb_puts(b, "<meta name=\"csrf-token\" content=\"");
     sb_html(b, r->csrf);
@@ -457,6 +462,7 @@ static enum MHD_Result job_page(req *r, int64_t id) {
 typedef struct runs_pg {
   sbuf *b;
   size_t n;
+  tsr_store *st;
 } runs_pg;
 
 static int runs_row_cb(void *ctx, const tsr_run *run) {
@@ -473,7 +479,16 @@ static int runs_row_cb(void *ctx, const tsr_run *run) {
   sb_puts(b, "\">");
   sb_html(b, tsr_run_status_name(run->status));
   sb_puts(b, "</span></td><td>");
-  sb_html(b, run->dataset_source ? run->dataset_source : "");
+  {
+    int64_t upload = 0;
+    tsr_dataset *d = NULL;
+    if (tsr_web_run_get(p->st, run->id, &upload, NULL, NULL) == TSR_OK && upload &&
+        tsr_store_dataset_get(p->st, upload, &d, NULL) == TSR_OK)
+      sb_html(b, d->source);
+    else
+      sb_html(b, run->dataset_source ? run->dataset_source : "");
+    tsr_store_free(d);
+  }
   sb_printf(b, "</td><td class=\"num\">%lld</td><td>", (long long)run->n_customers);
   sb_html(b, run->error ? run->error : "");
   sb_puts(b, "</td></tr>");
@@ -484,7 +499,7 @@ static enum MHD_Result runs_page(req *r, tsr_store *st) {
   sbuf b = {0};
   head(r, &b, "Runs");
   sb_puts(&b, "<h1>Runs</h1><table class=\"data\"><thead><tr><th>run</th><th>created</th><th>command</th><th>status</th><th>input</th><th>customers</th><th>error</th></tr></thead><tbody>");
-  runs_pg p = {&b, 0};
+  runs_pg p = {&b, 0, st};
   tsr_store_runs_list(st, 200, 0, runs_row_cb, &p, NULL);
   if (!p.n) sb_puts(&b, "<tr><td colspan=\"7\">No runs yet.</td></tr>");
   sb_puts(&b, "</tbody></table>");
@@ -517,6 +532,7 @@ static enum MHD_Result run_page(req *r, tsr_store *st, int64_t id) {
   sbuf b = {0};
   char title[64];
   snprintf(title, sizeof title, "Run %lld", (long long)id);
+  r->want_report = !strcmp(js(run, "status"), "done");
   head(r, &b, title);
   sb_printf(&b, "<h1>Run %lld <span class=\"status ", (long long)id);
   sb_html(&b, js(run, "status"));
@@ -649,6 +665,11 @@ static enum MHD_Result run_page(req *r, tsr_store *st, int64_t id) {
     sb_puts(&b, "</code></td></tr>");
   }
   sb_puts(&b, "</tbody></table>");
+  sb_printf(&b, "<h2>Detailed report</h2><p class=\"hint\">The same charts as the HTML report of "
+                "<code>tessera report %lld</code>: feature distributions and relations, RFM, clusters, "
+                "model checks, top customers and those at risk.</p>"
+                "<div class=\"tsr-report\" id=\"report\" data-run=\"%lld\"><p class=\"hint\">Loading the report...</p></div>",
+            (long long)id, (long long)id);
   sb_printf(&b, "<form class=\"lookup\" method=\"get\" action=\"/runs/%lld/customer\"><label>Look up a customer <input name=\"id\" id=\"lookup-id\" required maxlength=\"256\"></label><button type=\"submit\">Open</button></form>",
             (long long)id);
   json_decref(res);
@@ -1014,6 +1035,11 @@ static enum MHD_Result run_post(req *r, tsr_store *st) {
   snprintf(j->owner_name, sizeof j->owner_name, "%s", r->user->name);
   snprintf(j->input, sizeof j->input, "%s", d->stored_path ? d->stored_path : "");
   tsr_store_free(d);
+  if (jobs_check_columns(j, msg, sizeof msg, field, sizeof field)) {
+    enum MHD_Result ret = dataset_page(r, st, ds, j, field, msg, 400);
+    free(j);
+    return ret;
+  }
   unsigned char rnd[6];
   char hex[13];
   randombytes_buf(rnd, sizeof rnd);
@@ -1146,6 +1172,7 @@ enum MHD_Result pages_dispatch(req *r) {
       tsr_error e;
       if (!strcmp(seg[1], r->user->name)) return users_page(r, st, "You cannot delete your own account.", 409);
       if (tsr_web_user_del(st, seg[1], &e) != TSR_OK) return users_page(r, st, e.msg, status_http(e.code));
+      auth_cache_clear(r->S);
       return send_redirect(r, "/users");
     }
   }

@@ -2,6 +2,7 @@
  * sbuf.c - growable string buffer of the server, with HTML, CSV and URL
  * escaping. Allocation failure sets oom and makes further writes no-ops.
  */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,4 +109,48 @@ void sb_free(sbuf *b) {
   free(b->p);
   b->p = NULL;
   b->n = b->cap = 0;
+}
+
+void sb_json_str(sbuf *b, const char *s) {
+  static const char hex[] = "0123456789abcdef";
+  if (!s) {
+    sb_puts(b, "null");
+    return;
+  }
+  sb_put(b, "\"", 1);
+  const char *run = s;
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f) continue;
+    sb_put(b, run, (size_t)(s - run));
+    if (c == '"') sb_puts(b, "\\\"");
+    else if (c == '\\') sb_puts(b, "\\\\");
+    else if (c == '\n') sb_puts(b, "\\n");
+    else if (c == '\t') sb_puts(b, "\\t");
+    else {
+      char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+      sb_put(b, e, 6);
+    }
+    run = s + 1;
+  }
+  sb_put(b, run, (size_t)(s - run));
+  sb_put(b, "\"", 1);
+}
+
+void sb_json_num(sbuf *b, double v) {
+  if (!isfinite(v)) {
+    sb_puts(b, "null");
+    return;
+  }
+  char t[40];
+  if (v == (double)(long long)v && fabs(v) < 1e15) {
+    snprintf(t, sizeof t, "%lld.0", (long long)v);
+  } else {
+    /* the shortest of 15..17 significant digits that reads back exactly */
+    for (int p = 15; p <= 17; p++) {
+      snprintf(t, sizeof t, "%.*g", p, v);
+      if (strtod(t, NULL) == v) break;
+    }
+  }
+  sb_puts(b, t);
 }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "srv.h"
+#include "tessera/report.h"
 
 /* ================================================================ helpers */
 
@@ -36,6 +37,7 @@ tsr_store *srv_store(srv *S) {
   if (tl_store) return tl_store;
   tsr_store *s = NULL;
   if (tsr_store_open(S->db, TSR_STORE_CREATE, &s, NULL) != TSR_OK) return NULL;
+  tsr_web_store_cache(s, 1); /* keep the web statements prepared */
   pthread_mutex_lock(&S->stores_mu);
   if (S->nstores == S->capstores) {
     size_t cap = S->capstores ? 2 * S->capstores : 16;
@@ -115,6 +117,10 @@ static enum MHD_Result queue(req *r, int status, struct MHD_Response *resp, cons
   enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
   MHD_destroy_response(resp);
   return ret;
+}
+
+enum MHD_Result send_response(req *r, int status, struct MHD_Response *resp, const char *ctype) {
+  return queue(r, status, resp, ctype, 0, 0);
 }
 
 enum MHD_Result send_body(req *r, int status, const char *ctype, const char *body, size_t len) {
@@ -299,7 +305,7 @@ static enum MHD_Result serve_metrics(req *r) {
 
 /* ================================================================ request log */
 
-#define LOGQ_MAX 8192
+#define LOGQ_MAX 32768
 
 static void log_push(srv *S, const req *r) {
   pthread_mutex_lock(&S->log_mu);
@@ -308,31 +314,28 @@ static void log_push(srv *S, const req *r) {
     atomic_fetch_add(&S->m_log_dropped, 1);
     return;
   }
-  size_t i = S->nlog++;
-  tsr_web_request *q = &S->logq[i];
-  q->ts = tsr_store_now_ms();
-  snprintf(S->logq_user[i], 65, "%.64s", r->user ? r->user->name : "");
-  snprintf(S->logq_method[i], 8, "%.7s", r->method);
-  snprintf(S->logq_path[i], 256, "%.255s", r->path);
-  q->status = r->status ? r->status : 500;
-  q->duration_ms = (srv_now() - r->t0) * 1000;
-  q->bytes_in = r->bytes_in;
-  q->bytes_out = r->bytes_out;
-  if (S->nlog >= 512) pthread_cond_signal(&S->log_cv);
+  logrec *l = &S->logq[S->nlog++];
+  l->q.ts = tsr_store_now_ms();
+  snprintf(l->user, sizeof l->user, "%.64s", r->user ? r->user->name : "");
+  snprintf(l->method, sizeof l->method, "%.7s", r->method);
+  snprintf(l->path, sizeof l->path, "%.255s", r->path);
+  l->q.status = r->status ? r->status : 500;
+  l->q.duration_ms = (srv_now() - r->t0) * 1000;
+  l->q.bytes_in = r->bytes_in;
+  l->q.bytes_out = r->bytes_out;
+  if (S->nlog == LOGQ_MAX / 2) pthread_cond_signal(&S->log_cv);
   pthread_mutex_unlock(&S->log_mu);
 }
 
-/* Logger thread: takes the queue every 200 ms (or when 512 are pending)
- * and writes it in one transaction. */
+/* Logger thread: every 200 ms (or when the queue is half full) swaps the
+ * queue with its own buffer under the lock and writes the rows in one
+ * transaction outside it, so request threads never wait for the database. */
 static void *log_main(void *arg) {
   srv *S = arg;
   tsr_web_request *rows = calloc(LOGQ_MAX, sizeof *rows);
-  char(*user)[65] = calloc(LOGQ_MAX, 65);
-  char(*path)[256] = calloc(LOGQ_MAX, 256);
-  char(*method)[8] = calloc(LOGQ_MAX, 8);
   for (;;) {
     pthread_mutex_lock(&S->log_mu);
-    if (!S->log_stop && S->nlog < 512) {
+    if (!S->log_stop && S->nlog < LOGQ_MAX / 2) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       ts.tv_nsec += 200000000L;
@@ -344,30 +347,27 @@ static void *log_main(void *arg) {
     }
     size_t n = S->nlog;
     int stop = S->log_stop;
-    if (rows && user && path && method) {
-      memcpy(rows, S->logq, n * sizeof *rows);
-      memcpy(user, S->logq_user, n * 65);
-      memcpy(path, S->logq_path, n * 256);
-      memcpy(method, S->logq_method, n * 8);
-    }
+    logrec *batch = S->logq;
+    S->logq = S->logq2;
+    S->logq2 = batch;
     S->nlog = 0;
     pthread_mutex_unlock(&S->log_mu);
-    if (n && rows && user && path && method) {
+    if (n && rows) {
       for (size_t i = 0; i < n; i++) {
-        rows[i].user = user[i][0] ? user[i] : NULL;
-        rows[i].path = path[i];
-        rows[i].method = method[i];
+        rows[i] = batch[i].q;
+        rows[i].user = batch[i].user[0] ? batch[i].user : NULL;
+        rows[i].path = batch[i].path;
+        rows[i].method = batch[i].method;
       }
       tsr_store *st = srv_store(S);
       if (!st || tsr_web_requests_add(st, rows, n, NULL) != TSR_OK)
         atomic_fetch_add(&S->m_log_dropped, (long long)n);
+    } else if (n) {
+      atomic_fetch_add(&S->m_log_dropped, (long long)n);
     }
     if (stop) break;
   }
   free(rows);
-  free(user);
-  free(path);
-  free(method);
   return NULL;
 }
 
@@ -466,6 +466,19 @@ static enum MHD_Result serve_static(req *r) {
       return queue(r, 200, resp, a->mime, a->len, 1);
     }
   }
+  /* the report's chart code and vendored chart library (lib/report.c) */
+  static const char *const report_assets[][2] = {{"chart.js", "text/javascript; charset=utf-8"},
+                                                 {"chartjs-chart-matrix.js", "text/javascript; charset=utf-8"},
+                                                 {"report.js", "text/javascript; charset=utf-8"},
+                                                 {"report.css", "text/css; charset=utf-8"}};
+  for (size_t i = 0; i < sizeof report_assets / sizeof *report_assets; i++) {
+    if (strcmp(r->path + 8, report_assets[i][0])) continue;
+    size_t len = 0;
+    const char *data = tsr_report_asset(report_assets[i][0], &len);
+    if (!len) break;
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
+    return queue(r, 200, resp, report_assets[i][1], len, 1);
+  }
   return send_error(r, 404, "ENOTFOUND", "no such file: %s", r->path);
 }
 
@@ -477,6 +490,10 @@ static enum MHD_Result dispatch(req *r) {
   if (r->up_fd >= 0) {
     close(r->up_fd);
     r->up_fd = -1;
+  }
+  if (r->discard) {
+    enum MHD_Result ret;
+    if (!auth_need(r, "analyst", &ret)) return ret;
   }
   if (r->bad_body && !r->too_large)
     return send_error(r, 400, "EPARSE", "%s", r->bad_msg[0] ? r->bad_msg : "malformed request body");
@@ -539,6 +556,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       const char *ct = req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
       const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
       r->upload_route = is_upload_route(method, r->path);
+      if (r->upload_route) {
+        /* never store a body that will be refused: the answer (401/403) is
+         * sent once the body has been read and dropped */
+        auth_resolve(r);
+        if (!r->user || role_rank(r->user->role) < 2) r->discard = 1;
+      }
       long long limit = r->upload_route ? (long long)S->cfg.max_upload + 65536 : SRV_MAX_BODY;
       if (cl) {
         char *end = NULL;
@@ -565,7 +588,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_data_size) {
     size_t n = *upload_data_size;
     r->bytes_in += (int64_t)n;
-    if (!r->too_large && !r->bad_body) {
+    if (!r->too_large && !r->bad_body && !r->discard) {
       switch (r->kind) {
         case BODY_BUFFER:
           if (r->body_len + n > SRV_MAX_BODY) {
@@ -617,7 +640,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   if (r->up_tmp[0]) unlink(r->up_tmp);
   free(r->body);
   for (size_t i = 0; i < r->nfields; i++) free(r->fields[i].value);
-  tsr_store_free(r->user);
   free(r);
   *con_cls = NULL;
 }
@@ -676,6 +698,7 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   pthread_cond_init(&S->jobs_cv, NULL);
   pthread_mutex_init(&S->cache_mu, NULL);
   pthread_mutex_init(&S->rl_mu, NULL);
+  pthread_mutex_init(&S->ac_mu, NULL);
   snprintf(S->db, sizeof S->db, "%s", tsr_store_default_url(cfg->db));
   const char *dbpath = S->db;
   if (!strncmp(dbpath, "sqlite:", 7)) dbpath += 7;
@@ -699,12 +722,14 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
     rc = 6;
     goto out;
   }
+  int64_t stale = 0;
+  if (tsr_web_runs_interrupt(main_store, &stale, NULL) == TSR_OK && stale > 0)
+    fprintf(stderr, "tessera: %lld run%s left running by an earlier server marked interrupted\n",
+            (long long)stale, stale == 1 ? "" : "s");
   tsr_store_close(main_store);
   S->logq = calloc(LOGQ_MAX, sizeof *S->logq);
-  S->logq_user = calloc(LOGQ_MAX, 65);
-  S->logq_path = calloc(LOGQ_MAX, 256);
-  S->logq_method = calloc(LOGQ_MAX, 8);
-  if (!S->logq || !S->logq_user || !S->logq_path || !S->logq_method) {
+  S->logq2 = calloc(LOGQ_MAX, sizeof *S->logq2);
+  if (!S->logq || !S->logq2) {
     snprintf(errbuf, cap, "serve: out of memory");
     goto out;
   }
@@ -813,15 +838,16 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   free(cert);
   free(key);
 out:
-  for (size_t i = 0; i < S->nstores; i++) tsr_store_close(S->stores[i]);
+  for (size_t i = 0; i < S->nstores; i++) {
+    tsr_web_store_cache(S->stores[i], 0);
+    tsr_store_close(S->stores[i]);
+  }
   free(S->stores);
   for (size_t i = 0; i < 16; i++) free(S->cache[i].json);
   for (size_t i = 0; i < SRV_MAX_JOBS; i++) free(S->jobs[i]);
   free(S->workers);
   free(S->logq);
-  free(S->logq_user);
-  free(S->logq_path);
-  free(S->logq_method);
+  free(S->logq2);
   pthread_mutex_destroy(&S->stores_mu);
   pthread_mutex_destroy(&S->log_mu);
   pthread_cond_destroy(&S->log_cv);
@@ -829,6 +855,7 @@ out:
   pthread_cond_destroy(&S->jobs_cv);
   pthread_mutex_destroy(&S->cache_mu);
   pthread_mutex_destroy(&S->rl_mu);
+  pthread_mutex_destroy(&S->ac_mu);
   free(S);
   return rc;
 }

@@ -53,6 +53,10 @@ void sb_csv(sbuf *b, const char *s);
 /* Percent-encodes s for a URL query or path segment. */
 void sb_url(sbuf *b, const char *s);
 void sb_free(sbuf *b);
+/* A JSON string (escaped; NULL -> null). */
+void sb_json_str(sbuf *b, const char *s);
+/* A JSON number, shortest exact form; non-finite -> null. */
+void sb_json_num(sbuf *b, double v);
 
 /* ---------------------------------------------------------------- jobs */
 enum { JOB_QUEUED = 0, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELED, JOB_INTERRUPTED };
@@ -81,6 +85,11 @@ typedef struct job {
 } job;
 
 /* ---------------------------------------------------------------- server state */
+typedef struct logrec {
+  tsr_web_request q;
+  char user[65], method[8], path[256];
+} logrec;
+
 enum { M_STATUS_N = 20, M_BUCKETS = 12 };
 
 typedef struct srv {
@@ -107,10 +116,8 @@ typedef struct srv {
   /* request log queue */
   pthread_mutex_t log_mu;
   pthread_cond_t log_cv;
-  tsr_web_request *logq;
-  char (*logq_user)[65];
-  char (*logq_path)[256];
-  char (*logq_method)[8];
+  struct logrec *logq;  /* filled by request threads */
+  struct logrec *logq2; /* written by the logger thread (swapped) */
   size_t nlog;
   int log_stop;
   pthread_t log_thread;
@@ -132,6 +139,14 @@ typedef struct srv {
   pthread_mutex_t rl_mu;
   struct { uint64_t key; int fails; int64_t window_ms; } rl[512];
   atomic_int logins_active;
+  /* auth cache: token/session hash -> user for a few seconds */
+  pthread_mutex_t ac_mu;
+  struct {
+    char hash[65];
+    int64_t user_id, expires_ms;
+    char name[65], role[16], csrf[80];
+    int via_token;
+  } ac[256];
   char dummy_hash[crypto_pwhash_STRBYTES];
 } srv;
 
@@ -155,6 +170,7 @@ typedef struct req {
   char *body;
   size_t body_len, body_cap;
   int too_large, bad_body;
+  int discard;            /* body read and dropped (refused upload) */
   char bad_msg[200];
   struct MHD_PostProcessor *pp;
   field fields[SRV_MAX_FIELDS];
@@ -168,13 +184,16 @@ typedef struct req {
   crypto_generichash_state up_hash;
   /* auth */
   int auth_done;
-  tsr_web_user *user;   /* owned, or NULL */
+  tsr_web_user *user;   /* &user_s when logged in, else NULL */
+  tsr_web_user user_s;
+  char user_name[65], user_role[16];
   char csrf[80];
   int via_token;
   char session_hash[65];
   int set_cookie;       /* a Set-Cookie header to add */
   char cookie[256];
   char location[512];
+  int want_report;      /* page loads the report's chart code */
 } req;
 
 enum { BODY_NONE = 0, BODY_BUFFER, BODY_RAW_UPLOAD, BODY_FORM };
@@ -193,6 +212,8 @@ enum MHD_Result send_error(req *r, int status, const char *code, const char *fmt
     __attribute__((format(printf, 4, 5)));
 enum MHD_Result send_redirect(req *r, const char *location);
 enum MHD_Result send_sbuf(req *r, int status, const char *ctype, sbuf *b); /* frees b */
+/* Queues resp (a streamed body) with the usual headers. */
+enum MHD_Result send_response(req *r, int status, struct MHD_Response *resp, const char *ctype);
 /* HTTP status for a tsr_status (404, 400, 409, 500...). */
 int status_http(tsr_status st);
 /* Invalidate a cached run result. */
@@ -218,6 +239,8 @@ int auth_login(req *r, const char *name, const char *pw, tsr_web_user **user, ch
 /* Creates a session for user: sets r->cookie and r->csrf. 0 or -1. */
 int auth_session_new(req *r, const tsr_web_user *u);
 void auth_logout(req *r);
+/* Forgets every cached login (after account changes). */
+void auth_cache_clear(srv *S);
 
 /* jobs.c */
 int jobs_start(srv *S);
@@ -235,6 +258,10 @@ void jobs_each(srv *S, void (*cb)(void *ctx, const job *j), void *ctx);
 int jobs_params_json(job *j, json_t *params, char *msg, size_t cap, char *field_name, size_t fcap);
 int jobs_params_form(job *j, req *r, char *msg, size_t cap, char *field_name, size_t fcap);
 json_t *job_json(const job *j);
+/* Checks the column mapping of j against the header and first rows of
+ * j->input (columns exist; the date and amount columns read on at least one
+ * row). 0, or -1 with msg and the field. */
+int jobs_check_columns(job *j, char *msg, size_t cap, char *field_name, size_t fcap);
 
 /* api.c */
 enum MHD_Result api_dispatch(req *r);
@@ -242,6 +269,8 @@ enum MHD_Result api_dispatch(req *r);
 json_t *api_dataset_json(tsr_store *st, int64_t id, int preview, tsr_error *err);
 json_t *api_customer_json(const tsr_customer *c);
 char *api_run_results(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_error *err);
+/* The report data JSON of a finished run (lib/report, cached). */
+char *api_run_report(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_error *err);
 int api_upload_finish(req *r, int64_t *dataset_id, char *msg, size_t cap);
 
 /* pages.c */

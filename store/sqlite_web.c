@@ -6,6 +6,7 @@
  */
 #include "store_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +48,97 @@ static sqlite3_stmt *web_prep(tsr_store *s, sqlite3 **dbp, const char *sql, cons
   return st;
 }
 
+/* ---------------------------------------------------------------- statement cache
+ * Connections registered with tsr_web_store_cache keep the hot statements
+ * (logins, customer histories) prepared. The registry is keyed by the
+ * sqlite3 connection; each connection is used by one thread at a time, so a
+ * cached statement is never shared between threads. */
+
+enum { K_TOKEN = 0, K_SESSION, K_USER_ID, K_USER_NAME, K_HISTORY, K_HISTORY_ADD, K_COUNT };
+
+#define CACHE_MAX 256
+static pthread_mutex_t cache_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  sqlite3 *db;
+  sqlite3_stmt *st[K_COUNT];
+} cache[CACHE_MAX];
+
+tsr_status tsr_web_store_cache(tsr_store *s, int on) {
+  sqlite3 *db = web_db(s, NULL);
+  if (!db) return TSR_EUNSUPPORTED;
+  tsr_status r = on ? TSR_ELIMIT : TSR_OK;
+  pthread_mutex_lock(&cache_mu);
+  for (size_t i = 0; i < CACHE_MAX; i++) {
+    if (cache[i].db == db) {
+      if (!on) {
+        for (int k = 0; k < K_COUNT; k++) sqlite3_finalize(cache[i].st[k]);
+        memset(&cache[i], 0, sizeof cache[i]);
+      }
+      r = TSR_OK;
+      break;
+    }
+  }
+  if (on && r != TSR_OK) {
+    for (size_t i = 0; i < CACHE_MAX; i++) {
+      if (!cache[i].db) {
+        cache[i].db = db;
+        r = TSR_OK;
+        break;
+      }
+    }
+  }
+  pthread_mutex_unlock(&cache_mu);
+  return r;
+}
+
+/* Like web_prep, through the cache when the connection is registered
+ * (*cached = 1: release with web_fin, never finalize). */
+static sqlite3_stmt *web_prep_k(tsr_store *s, sqlite3 **dbp, int k, const char *sql,
+                                const char *what, int *cached, tsr_error *err) {
+  *cached = 0;
+  sqlite3 *db = web_db(s, err);
+  if (!db) return NULL;
+  *dbp = db;
+  sqlite3_stmt *st = NULL;
+  int slot = -1;
+  pthread_mutex_lock(&cache_mu);
+  for (int i = 0; i < CACHE_MAX; i++) {
+    if (cache[i].db == db) {
+      slot = i;
+      st = cache[i].st[k];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&cache_mu);
+  if (st) {
+    *cached = 1;
+    return st;
+  }
+  if (sqlite3_prepare_v3(db, sql, -1, slot >= 0 ? SQLITE_PREPARE_PERSISTENT : 0, &st, NULL) != SQLITE_OK) {
+    web_fail(db, what, err);
+    return NULL;
+  }
+  if (slot >= 0) {
+    pthread_mutex_lock(&cache_mu);
+    if (cache[slot].db == db && !cache[slot].st[k]) {
+      cache[slot].st[k] = st;
+      *cached = 1;
+    }
+    pthread_mutex_unlock(&cache_mu);
+  }
+  return st;
+}
+
+/* Ends the use of a statement from web_prep / web_prep_k. */
+static void web_fin(sqlite3_stmt *st, int cached) {
+  if (cached) {
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+  } else {
+    sqlite3_finalize(st);
+  }
+}
+
 static void bind_text(sqlite3_stmt *st, int i, const char *v) {
   if (v) sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
   else sqlite3_bind_null(st, i);
@@ -56,7 +148,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *v) {
 static tsr_status web_done(sqlite3 *db, sqlite3_stmt *st, const char *what, tsr_error *err) {
   int rc = sqlite3_step(st);
   tsr_status r = TSR_OK;
-  if (rc == SQLITE_CONSTRAINT) {
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
     r = tsr_error_set(err, TSR_EEXIST, NULL, 0, 0, NULL, "store: %s: %s", what, sqlite3_errmsg(db));
   } else if (rc != SQLITE_DONE) {
     r = web_fail(db, what, err);
@@ -92,8 +184,8 @@ static tsr_web_user *pack_user(sqlite3_stmt *st) {
 }
 
 /* Steps a one-row user query into *out. */
-static tsr_status one_user(sqlite3 *db, sqlite3_stmt *st, tsr_web_user **out, const char *what,
-                           tsr_error *err) {
+static tsr_status one_user(sqlite3 *db, sqlite3_stmt *st, int cached, tsr_web_user **out,
+                           const char *what, tsr_error *err) {
   int rc = sqlite3_step(st);
   tsr_status r = TSR_OK;
   if (rc == SQLITE_ROW) {
@@ -104,7 +196,7 @@ static tsr_status one_user(sqlite3 *db, sqlite3_stmt *st, tsr_web_user **out, co
   } else {
     r = web_fail(db, what, err);
   }
-  sqlite3_finalize(st);
+  web_fin(st, cached);
   return r;
 }
 
@@ -175,14 +267,20 @@ tsr_status tsr_web_user_get(tsr_store *s, int64_t id, const char *name, tsr_web_
                             tsr_error *err) {
   *out = NULL;
   sqlite3 *db;
-  sqlite3_stmt *st = web_prep(s, &db,
-                              id ? "SELECT " USER_COLS " FROM web_users u WHERE u.id = ?"
-                                 : "SELECT " USER_COLS " FROM web_users u WHERE u.name = ?",
-                              "get user", err);
+  int cached;
+  sqlite3_stmt *st = web_prep_k(s, &db, id ? K_USER_ID : K_USER_NAME,
+                                id ? "SELECT " USER_COLS " FROM web_users u WHERE u.id = ?"
+                                   : "SELECT " USER_COLS " FROM web_users u WHERE u.name = ?",
+                                "get user", &cached, err);
   if (!st) return err ? err->code : TSR_ESTORE;
   if (id) sqlite3_bind_int64(st, 1, id);
   else bind_text(st, 1, name ? name : "");
-  return one_user(db, st, out, "user", err);
+  tsr_status r = one_user(db, st, cached, out, "user", err);
+  if (r == TSR_ENOTFOUND) {
+    if (id) tsr_error_set(err, r, NULL, 0, 0, NULL, "user %lld: not found", (long long)id);
+    else tsr_error_set(err, r, NULL, 0, 0, NULL, "user '%s': not found", name ? name : "");
+  }
+  return r;
 }
 
 tsr_status tsr_web_users_list(tsr_store *s, tsr_web_user_cb cb, void *ctx, tsr_error *err) {
@@ -226,11 +324,12 @@ tsr_status tsr_web_session_get(tsr_store *s, const char *token_hash, int64_t now
                                tsr_web_user **user, char *csrf_buf, size_t cap, tsr_error *err) {
   *user = NULL;
   sqlite3 *db;
-  sqlite3_stmt *st = web_prep(s, &db,
-                              "SELECT " USER_COLS ", x.csrf FROM web_sessions x "
-                              "JOIN web_users u ON u.id = x.user_id "
-                              "WHERE x.token_hash = ? AND x.expires_at > ?",
-                              "get session", err);
+  int cached;
+  sqlite3_stmt *st = web_prep_k(s, &db, K_SESSION,
+                                "SELECT " USER_COLS ", x.csrf FROM web_sessions x "
+                                "JOIN web_users u ON u.id = x.user_id "
+                                "WHERE x.token_hash = ? AND x.expires_at > ?",
+                                "get session", &cached, err);
   if (!st) return err ? err->code : TSR_ESTORE;
   bind_text(st, 1, token_hash);
   sqlite3_bind_int64(st, 2, now);
@@ -245,7 +344,7 @@ tsr_status tsr_web_session_get(tsr_store *s, const char *token_hash, int64_t now
   } else {
     r = web_fail(db, "get session", err);
   }
-  sqlite3_finalize(st);
+  web_fin(st, cached);
   return r;
 }
 
@@ -277,13 +376,14 @@ tsr_status tsr_web_token_get(tsr_store *s, const char *token_hash, tsr_web_user 
                              tsr_error *err) {
   *user = NULL;
   sqlite3 *db;
-  sqlite3_stmt *st = web_prep(s, &db,
-                              "SELECT " USER_COLS " FROM web_tokens t "
-                              "JOIN web_users u ON u.id = t.user_id WHERE t.token_hash = ?",
-                              "get token", err);
+  int cached;
+  sqlite3_stmt *st = web_prep_k(s, &db, K_TOKEN,
+                                "SELECT " USER_COLS " FROM web_tokens t "
+                                "JOIN web_users u ON u.id = t.user_id WHERE t.token_hash = ?",
+                                "get token", &cached, err);
   if (!st) return err ? err->code : TSR_ESTORE;
   bind_text(st, 1, token_hash);
-  return one_user(db, st, user, "token", err);
+  return one_user(db, st, cached, user, "token", err);
 }
 
 /* ================================================================ request log */
@@ -431,6 +531,20 @@ tsr_status tsr_web_run_by_output(tsr_store *s, const char *dir, int64_t *run_id,
   return r;
 }
 
+tsr_status tsr_web_runs_interrupt(tsr_store *s, int64_t *n, tsr_error *err) {
+  sqlite3 *db;
+  sqlite3_stmt *st = web_prep(s, &db,
+                              "UPDATE runs SET status = 'interrupted', finished_at = ?, error = "
+                              "coalesce(error, 'interrupted: the server stopped before the run ended') "
+                              "WHERE status = 'running' AND id IN (SELECT run_id FROM web_runs)",
+                              "interrupt web runs", err);
+  if (!st) return err ? err->code : TSR_ESTORE;
+  sqlite3_bind_int64(st, 1, tsr_store_now_ms());
+  tsr_status r = web_done(db, st, "interrupt web runs", err);
+  if (r == TSR_OK && n) *n = sqlite3_changes(db);
+  return r;
+}
+
 tsr_status tsr_web_run_delete(tsr_store *s, int64_t run_id, tsr_error *err) {
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db, "DELETE FROM runs WHERE id = ?", "delete run", err);
@@ -447,10 +561,11 @@ tsr_status tsr_web_run_delete(tsr_store *s, int64_t run_id, tsr_error *err) {
 tsr_status tsr_web_history_add(tsr_store *s, int64_t run_id, const char *customer_id,
                                const tsr_web_history_row *rows, size_t n, tsr_error *err) {
   sqlite3 *db;
-  sqlite3_stmt *st = web_prep(s, &db,
-                              "INSERT OR REPLACE INTO web_history(run_id, customer_id, day, ntx, "
-                              "amount) VALUES (?,?,?,?,?)",
-                              "add history", err);
+  int cached;
+  sqlite3_stmt *st = web_prep_k(s, &db, K_HISTORY_ADD,
+                                "INSERT OR REPLACE INTO web_history(run_id, customer_id, day, ntx, "
+                                "amount) VALUES (?,?,?,?,?)",
+                                "add history", &cached, err);
   if (!st) return err ? err->code : TSR_ESTORE;
   tsr_status r = TSR_OK;
   for (size_t i = 0; i < n && r == TSR_OK; i++) {
@@ -462,17 +577,18 @@ tsr_status tsr_web_history_add(tsr_store *s, int64_t run_id, const char *custome
     sqlite3_bind_double(st, 5, rows[i].amount);
     if (sqlite3_step(st) != SQLITE_DONE) r = web_fail(db, "add history", err);
   }
-  sqlite3_finalize(st);
+  web_fin(st, cached);
   return r;
 }
 
 tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *customer_id,
                                 tsr_web_history_cb cb, void *ctx, tsr_error *err) {
   sqlite3 *db;
-  sqlite3_stmt *st = web_prep(s, &db,
-                              "SELECT day, ntx, amount FROM web_history WHERE run_id = ? AND "
-                              "customer_id = ? ORDER BY day",
-                              "list history", err);
+  int cached;
+  sqlite3_stmt *st = web_prep_k(s, &db, K_HISTORY,
+                                "SELECT day, ntx, amount FROM web_history WHERE run_id = ? AND "
+                                "customer_id = ? ORDER BY day",
+                                "list history", &cached, err);
   if (!st) return err ? err->code : TSR_ESTORE;
   sqlite3_bind_int64(st, 1, run_id);
   bind_text(st, 2, customer_id);
@@ -486,7 +602,7 @@ tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *custom
     }
   }
   tsr_status r = rc == SQLITE_DONE ? TSR_OK : web_fail(db, "list history", err);
-  sqlite3_finalize(st);
+  web_fin(st, cached);
   return r;
 }
 

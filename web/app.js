@@ -179,6 +179,8 @@
         else {
           const f = document.getElementById('cancel-form');
           if (f) f.remove();
+          const a = document.getElementById('run-link');
+          if (a && j.state === 'done') a.textContent = 'Open the dashboard of run ' + j.run_id;
           box.setAttribute('data-finished', j.state);
         }
       })
@@ -218,6 +220,17 @@
       setTimeout(() => window.location.reload(), 1500);
     const charts = document.getElementById('charts');
     if (charts) dashboard(charts);
+    const rep = document.getElementById('report');
+    if (rep) {
+      fetch('/api/v1/runs/' + encodeURIComponent(rep.getAttribute('data-run')) + '/report', { credentials: 'same-origin' })
+        .then(r => { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
+        .then(d => {
+          if (!window.TesseraReport) throw new Error('the report code is missing');
+          window.TesseraReport.render(rep, d);
+          rep.setAttribute('data-report-rendered', '1');
+        })
+        .catch(e => { rep.textContent = 'The detailed report could not be loaded: ' + e.message; });
+    }
     const hist = document.getElementById('chart-history');
     if (hist) history(hist);
     const form = document.getElementById('analysis-form');

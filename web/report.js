@@ -216,7 +216,9 @@
     /* colour scale legend under the chart */
     var fig = grid.lastChild, stops = [];
     for (var q = 0; q <= 10; q++) stops.push((opts.diverging ? diverging(-1 + q / 5) : viridis(q / 10)) + " " + (q * 10) + "%");
-    var bar = el("div", { class: "tsr-scale-bar", style: "background: linear-gradient(to right, " + stops.join(", ") + ")" });
+    var bar = el("div", { class: "tsr-scale-bar" });
+    /* CSSOM, not a style attribute: allowed by the web server's CSP */
+    bar.style.background = "linear-gradient(to right, " + stops.join(", ") + ")";
     var legend = el("div", { class: "tsr-scale", role: "img", "aria-label": "colour scale from " + fmt(lo) + " to " + fmt(hi) }, [
       el("span", { text: isNum(lo) ? fmt(lo) : "" }), bar, el("span", { text: isNum(hi) ? fmt(hi) : "" })]);
     fig.insertBefore(legend, fig.querySelector(".tsr-caption"));

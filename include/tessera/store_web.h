@@ -102,6 +102,10 @@ TSR_API tsr_status tsr_web_run_get(tsr_store *s, int64_t run_id, int64_t *upload
 /* The run (newest first) whose output_dir equals dir. OUT: *run_id. */
 TSR_API tsr_status tsr_web_run_by_output(tsr_store *s, const char *dir, int64_t *run_id,
                                          tsr_error *err);
+/* Marks every web run still "running" as interrupted (a server that stopped
+ * without finishing them: crash, kill -9). Runs of other processes (the CLI)
+ * are left alone. OUT (may be NULL): *n runs changed. */
+TSR_API tsr_status tsr_web_runs_interrupt(tsr_store *s, int64_t *n, tsr_error *err);
 /* Deletes a run with its customers, segments, events and history. */
 TSR_API tsr_status tsr_web_run_delete(tsr_store *s, int64_t run_id, tsr_error *err);
 
@@ -120,6 +124,12 @@ typedef int (*tsr_web_history_cb)(void *ctx, const tsr_web_history_row *row);
 /* By day. */
 TSR_API tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *customer_id,
                                         tsr_web_history_cb cb, void *ctx, tsr_error *err);
+
+/* on = 1: keeps the frequent statements of this module prepared on s's
+ * connection (logins, histories) until called with on = 0, which must happen
+ * before tsr_store_close(s). For long-lived handles (the server's, one per
+ * thread). TSR_ELIMIT when too many connections are registered. */
+TSR_API tsr_status tsr_web_store_cache(tsr_store *s, int on);
 
 /* Aggregates of a run's customers for the dashboard, as JSON text:
  *   {"clusters":[{"cluster":0,"customers":..,"revenue":..,"mean_frequency":..,

@@ -201,6 +201,12 @@ def body(port, tmp, db, tx, pw):
     check(st == 400 and "bgnbd" in js["error"]["message"], "bad model -> 400 listing the choices", js)
     st, js, _, _ = ana.req("POST", "/api/v1/runs", {"dataset_id": ds, "params": {"colour": "red"}})
     check(st == 400 and "unknown parameter" in js["error"]["message"], "unknown parameter -> 400", js)
+    st, js, _, _ = ana.req("POST", "/api/v1/runs", {"dataset_id": ds, "params": {"customer_col": "client"}})
+    check(st == 400 and js["error"]["field"] == "customer_col" and "no column 'client'" in js["error"]["message"]
+          and "customer_id" in js["error"]["message"], "unknown column -> 400 listing the columns", js)
+    st, js, _, _ = ana.req("POST", "/api/v1/runs", {"dataset_id": ds, "params": {"date_col": "channel"}})
+    check(st == 400 and js["error"]["field"] == "date_col" and "holds a date" in js["error"]["message"],
+          "a date column without dates -> 400 before the job starts", js)
     st, js, _, _ = ana.req("POST", "/api/v1/runs", {"dataset_id": 999999})
     check(st == 404, "run of a missing dataset -> 404", (st, js))
 

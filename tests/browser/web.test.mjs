@@ -77,8 +77,13 @@ try {
   assert.equal(Number(shown), res.kpis.customers);
   const purchases = (await page.textContent('#kpi-purchases .value')).replace(/,/g, '');
   assert.equal(Number(purchases), res.kpis.transactions);
+  await page.waitForSelector('#report[data-report-rendered="1"]');
+  const reportCharts = Number(await page.getAttribute('#report', 'data-rendered'));
+  assert.ok(reportCharts >= 5, 'the report drew ' + reportCharts + ' charts');
+  const canvases = await page.locator('#report canvas').count();
+  assert.ok(canvases >= 5, 'report canvases: ' + canvases);
   await page.screenshot({ path: shots + '/dashboard.png', fullPage: true });
-  ok('dashboard: ' + plots + ' charts rendered, KPIs equal the API');
+  ok('dashboard: ' + plots + ' charts and ' + reportCharts + ' report charts rendered, KPIs equal the API');
 
   await Promise.all([page.waitForURL(/\/segments\//), page.locator('#segments tbody a').first().click()]);
   assert.ok(await page.locator('#customers tbody tr').count() > 0);

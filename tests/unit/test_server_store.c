@@ -1,0 +1,234 @@
+/*
+ * test_server_store.c - the web application's tables in the store
+ * (tessera/store_web.h, store/sqlite_web.c): accounts, sessions, tokens,
+ * request log, uploads, web runs, histories, dashboard aggregates, and the
+ * statement cache of long-lived handles.
+ */
+#include "tsr_test.h"
+#include "tessera/store_web.h"
+
+typedef struct fx {
+  char dir[256], db[300];
+  tsr_store *s;
+} fx;
+
+static int setup(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  snprintf(f->dir, sizeof f->dir, "/tmp/tsr-web-XXXXXX");
+  assert_non_null(mkdtemp(f->dir));
+  snprintf(f->db, sizeof f->db, "%s/w.db", f->dir);
+  tsr_error e;
+  if (tsr_store_open(f->db, TSR_STORE_CREATE, &f->s, &e) != TSR_OK) fail_msg("open: %s", e.msg);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fx *f = *state;
+  tsr_web_store_cache(f->s, 0);
+  tsr_store_close(f->s);
+  char cmd[400];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
+  if (system(cmd) != 0) return 1;
+  free(f);
+  return 0;
+}
+
+static int count_users(void *ctx, const tsr_web_user *u) {
+  (void)u;
+  (*(int *)ctx)++;
+  return 0;
+}
+
+static void users(void **state) {
+  fx *f = *state;
+  tsr_error e;
+  int64_t id = 0, id2 = 0;
+  assert_int_equal(tsr_web_user_add(f->s, "ana", "analyst", "$argon2id$x", &id, &e), TSR_OK);
+  assert_true(id > 0);
+  assert_int_equal(tsr_web_user_add(f->s, "ana", "viewer", "$argon2id$y", NULL, &e), TSR_EEXIST);
+  assert_string_equal(e.msg, "user 'ana': already exists");
+  assert_int_equal(tsr_web_user_add(f->s, "bob", "root", "h", NULL, &e), TSR_EINVAL);
+  assert_string_equal(e.msg, "role: expected admin, analyst or viewer, got 'root'");
+  assert_int_equal(tsr_web_user_add(f->s, "", "viewer", "h", NULL, &e), TSR_EINVAL);
+  /* hostile names are data, not SQL */
+  assert_int_equal(tsr_web_user_add(f->s, "x'); DROP TABLE web_users; --", "viewer", "h", &id2, &e), TSR_OK);
+  tsr_web_user *u = NULL;
+  assert_int_equal(tsr_web_user_get(f->s, 0, "ana", &u, &e), TSR_OK);
+  assert_int_equal(u->id, id);
+  assert_string_equal(u->role, "analyst");
+  assert_string_equal(u->pwhash, "$argon2id$x");
+  tsr_store_free(u);
+  assert_int_equal(tsr_web_user_get(f->s, id2, NULL, &u, &e), TSR_OK);
+  assert_string_equal(u->name, "x'); DROP TABLE web_users; --");
+  tsr_store_free(u);
+  assert_int_equal(tsr_web_user_update(f->s, "ana", "admin", NULL, &e), TSR_OK);
+  assert_int_equal(tsr_web_user_get(f->s, 0, "ana", &u, &e), TSR_OK);
+  assert_string_equal(u->role, "admin");
+  assert_string_equal(u->pwhash, "$argon2id$x");
+  tsr_store_free(u);
+  assert_int_equal(tsr_web_user_update(f->s, "nobody", NULL, "h", &e), TSR_ENOTFOUND);
+  int n = 0;
+  assert_int_equal(tsr_web_users_list(f->s, count_users, &n, &e), TSR_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(tsr_web_user_del(f->s, "nobody", &e), TSR_ENOTFOUND);
+  assert_string_equal(e.msg, "user 'nobody': not found");
+}
+
+static void sessions_tokens(void **state) {
+  fx *f = *state;
+  tsr_error e;
+  int64_t id = 0;
+  char csrf[80];
+  assert_int_equal(tsr_web_user_add(f->s, "vic", "viewer", "h", &id, &e), TSR_OK);
+  int64_t now = tsr_store_now_ms();
+  assert_int_equal(tsr_web_session_add(f->s, "aaaa", id, "csrf-1", now + 60000, &e), TSR_OK);
+  assert_int_equal(tsr_web_session_add(f->s, "old", id, "csrf-2", now - 1, &e), TSR_OK);
+  tsr_web_user *u = NULL;
+  assert_int_equal(tsr_web_session_get(f->s, "aaaa", now, &u, csrf, sizeof csrf, &e), TSR_OK);
+  assert_string_equal(u->name, "vic");
+  assert_string_equal(csrf, "csrf-1");
+  tsr_store_free(u);
+  assert_int_equal(tsr_web_session_get(f->s, "old", now, &u, csrf, sizeof csrf, &e), TSR_ENOTFOUND);
+  assert_null(u);
+  assert_int_equal(tsr_web_token_add(f->s, id, "tokhash", &e), TSR_OK);
+  assert_int_equal(tsr_web_token_add(f->s, id, "tokhash", &e), TSR_EEXIST);
+  assert_int_equal(tsr_web_token_get(f->s, "tokhash", &u, &e), TSR_OK);
+  assert_string_equal(u->role, "viewer");
+  tsr_store_free(u);
+  assert_int_equal(tsr_web_token_get(f->s, "other", &u, &e), TSR_ENOTFOUND);
+  /* deleting the session; deleting the user removes its tokens */
+  assert_int_equal(tsr_web_session_del(f->s, "aaaa", &e), TSR_OK);
+  assert_int_equal(tsr_web_session_get(f->s, "aaaa", now, &u, csrf, sizeof csrf, &e), TSR_ENOTFOUND);
+  assert_int_equal(tsr_web_user_del(f->s, "vic", &e), TSR_OK);
+  assert_int_equal(tsr_web_token_get(f->s, "tokhash", &u, &e), TSR_ENOTFOUND);
+}
+
+static int hist_cb(void *ctx, const tsr_web_history_row *h) {
+  double *sum = ctx;
+  sum[0] += h->amount;
+  sum[1] += (double)h->ntx;
+  sum[2] = (double)h->day; /* last day, in order */
+  return 0;
+}
+
+static void runs_uploads_history(void **state) {
+  fx *f = *state;
+  tsr_error e;
+  int64_t uid = 0, ds = 0, run = 0, n = 0, owner = -1, up = -1;
+  assert_int_equal(tsr_web_user_add(f->s, "ana", "analyst", "h", &uid, &e), TSR_OK);
+  tsr_dataset d;
+  memset(&d, 0, sizeof d);
+  d.source = "tx.csv";
+  d.checksum = "abc";
+  assert_int_equal(tsr_store_dataset_add(f->s, &d, &ds, &e), TSR_OK);
+  assert_int_equal(tsr_web_upload_add(f->s, ds, uid, "tx.csv", &e), TSR_OK);
+  assert_int_equal(tsr_web_upload_owner(f->s, ds, &owner, &e), TSR_OK);
+  assert_int_equal(owner, uid);
+  assert_int_equal(tsr_web_upload_owner(f->s, ds + 1, &owner, &e), TSR_ENOTFOUND);
+  tsr_run r;
+  memset(&r, 0, sizeof r);
+  r.command = "analyze";
+  r.dataset_id = ds;
+  r.output_dir = "/data/runs/x1";
+  assert_int_equal(tsr_store_run_begin(f->s, &r, &run, &e), TSR_OK);
+  int64_t found = 0;
+  assert_int_equal(tsr_web_run_by_output(f->s, "/data/runs/x1", &found, &e), TSR_OK);
+  assert_int_equal(found, run);
+  assert_int_equal(tsr_web_run_by_output(f->s, "/data/runs/none", &found, &e), TSR_ENOTFOUND);
+  /* a run of the CLI (not a web run) is never touched by the interrupt */
+  tsr_run cli;
+  memset(&cli, 0, sizeof cli);
+  cli.command = "analyze";
+  int64_t cli_run = 0, changed = -1;
+  assert_int_equal(tsr_store_run_begin(f->s, &cli, &cli_run, &e), TSR_OK);
+  assert_int_equal(tsr_web_run_add(f->s, run, ds, uid, &e), TSR_OK);
+  assert_int_equal(tsr_web_runs_interrupt(f->s, &changed, &e), TSR_OK);
+  assert_int_equal(changed, 1);
+  tsr_run *got = NULL;
+  assert_int_equal(tsr_store_run_get(f->s, run, &got, &e), TSR_OK);
+  assert_int_equal(got->status, TSR_RUN_INTERRUPTED);
+  tsr_store_free(got);
+  assert_int_equal(tsr_store_run_get(f->s, cli_run, &got, &e), TSR_OK);
+  assert_int_equal(got->status, TSR_RUN_RUNNING);
+  tsr_store_free(got);
+  assert_int_equal(tsr_web_run_get(f->s, run, &up, &owner, &e), TSR_OK);
+  assert_int_equal(up, ds);
+  assert_int_equal(owner, uid);
+  /* customers and histories */
+  tsr_customer c[3];
+  const char *ids[3] = {"C1", "C2", "=C3"};
+  for (int i = 0; i < 3; i++) {
+    tsr_customer_init(&c[i]);
+    c[i].customer_id = ids[i];
+    c[i].frequency = i;
+    c[i].revenue = 10.0 * (i + 1);
+    c[i].r_score = i + 1;
+    c[i].f_score = 1;
+    c[i].cluster = i % 2;
+    c[i].p_alive = 0.45 * i;
+    c[i].clv = 5.0 * i;
+  }
+  assert_int_equal(tsr_store_customers_add(f->s, run, c, 3, &e), TSR_OK);
+  tsr_web_history_row h[3] = {{19000, 1, 5.5}, {19005, 2, 4.5}, {19010, 1, 0.25}};
+  assert_int_equal(tsr_store_begin(f->s, &e), TSR_OK);
+  assert_int_equal(tsr_web_history_add(f->s, run, "C1", h, 3, &e), TSR_OK);
+  assert_int_equal(tsr_store_commit(f->s, &e), TSR_OK);
+  double sum[3] = {0, 0, 0};
+  assert_int_equal(tsr_web_history_list(f->s, run, "C1", hist_cb, sum, &e), TSR_OK);
+  assert_near(sum[0], 10.25, 0);
+  assert_near(sum[1], 4, 0);
+  assert_near(sum[2], 19010, 0);
+  char *agg = NULL;
+  assert_int_equal(tsr_web_run_aggregates(f->s, run, &agg, &e), TSR_OK);
+  assert_non_null(strstr(agg, "\"clusters\":[{\"cluster\":0,\"customers\":2"));
+  assert_non_null(strstr(agg, "\"p_alive_hist\":[1,0,0,0,1,0,0,0,0,1]"));
+  assert_non_null(strstr(agg, "\"clv_hist\""));
+  free(agg);
+  /* deleting the run removes customers and history; deleting the dataset its upload row */
+  assert_int_equal(tsr_web_run_delete(f->s, run, &e), TSR_OK);
+  memset(sum, 0, sizeof sum);
+  assert_int_equal(tsr_web_history_list(f->s, run, "C1", hist_cb, sum, &e), TSR_OK);
+  assert_near(sum[1], 0, 0);
+  assert_int_equal(tsr_web_run_delete(f->s, run, &e), TSR_ENOTFOUND);
+  assert_int_equal(tsr_web_dataset_delete(f->s, ds, &e), TSR_OK);
+  assert_int_equal(tsr_web_upload_owner(f->s, ds, &owner, &e), TSR_ENOTFOUND);
+  assert_int_equal(tsr_web_dataset_delete(f->s, ds, &e), TSR_ENOTFOUND);
+  (void)n;
+}
+
+static void request_log_and_cache(void **state) {
+  fx *f = *state;
+  tsr_error e;
+  assert_int_equal(tsr_web_store_cache(f->s, 1), TSR_OK);
+  assert_int_equal(tsr_web_store_cache(f->s, 1), TSR_OK); /* idempotent */
+  tsr_web_request rows[3] = {
+      {1000, "ana", "GET", "/api/v1/runs", 200, 1.5, 0, 120},
+      {1001, NULL, "POST", "/api/v1/login", 401, 70.0, 40, 90},
+      {1002, "ana", "POST", "/api/v1/datasets", 201, 12.0, 183756, 900}};
+  assert_int_equal(tsr_web_requests_add(f->s, rows, 3, &e), TSR_OK);
+  int64_t n = 0;
+  assert_int_equal(tsr_web_requests_count(f->s, &n, &e), TSR_OK);
+  assert_int_equal(n, 3);
+  /* cached statements are reused across calls */
+  int64_t id = 0;
+  assert_int_equal(tsr_web_user_add(f->s, "c", "viewer", "h", &id, &e), TSR_OK);
+  for (int i = 0; i < 3; i++) {
+    tsr_web_user *u = NULL;
+    assert_int_equal(tsr_web_user_get(f->s, 0, "c", &u, &e), TSR_OK);
+    assert_int_equal(u->id, id);
+    tsr_store_free(u);
+    assert_int_equal(tsr_web_user_get(f->s, 0, "d", &u, &e), TSR_ENOTFOUND);
+  }
+  assert_int_equal(tsr_web_store_cache(f->s, 0), TSR_OK);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(users, setup, teardown),
+      cmocka_unit_test_setup_teardown(sessions_tokens, setup, teardown),
+      cmocka_unit_test_setup_teardown(runs_uploads_history, setup, teardown),
+      cmocka_unit_test_setup_teardown(request_log_and_cache, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
