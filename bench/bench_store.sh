@@ -19,5 +19,5 @@ fi
 [ $# -gt 0 ] && shift
 OUT=$BUILD/bench_store
 cc -std=c11 -O2 -D_GNU_SOURCE -I"$SRC/include" "$SRC/bench/bench_store.c" \
-  "$BUILD/libtessera.a" $(pkg-config --libs sqlite3 jansson gsl) -lpthread -lm -o "$OUT"
+  "$BUILD/libtessera.a" $(pkg-config --libs sqlite3 libpq jansson gsl) -lpthread -lm -o "$OUT"
 "$OUT" "$N" "$@"

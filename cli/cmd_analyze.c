@@ -16,7 +16,7 @@
 enum {
   OPT_DB = OPT_INGEST_LAST + 1, OPT_SCHEME, OPT_MODEL, OPT_NO_SPEND, OPT_HORIZON, OPT_UNIT,
   OPT_DISCOUNT, OPT_CLUSTER, OPT_K, OPT_SEED, OPT_REPORT, OPT_NO_DB, OPT_LEVEL, OPT_CHURN,
-  OPT_FEATURES
+  OPT_FEATURES, OPT_N_INIT, OPT_KEEP_INPUT, OPT_DATA_DIR
 };
 
 typedef struct actx {
@@ -91,6 +91,8 @@ static void print_summary(const tsr_analyze_result *r, const char *out_dir, cons
   fprintf(f, "\n  results: %s/customers.csv, %s/segments.csv", out_dir, out_dir);
   if (r->clusters) fprintf(f, ", %s/clusters.csv", out_dir);
   fputc('\n', f);
+  char shown[1024];
+  if (db) db = tsr_store_url_display(db, shown, sizeof shown);
   if (db) fprintf(f, "  stored as run %lld in %s (see 'tessera runs', 'tessera log %lld')\n",
                   (long long)r->run_id, db, (long long)r->run_id);
   fprintf(f, "  done in %.2f s\n", r->seconds);
@@ -133,12 +135,18 @@ int tsr_cmd_analyze(int argc, char **argv) {
       {"cluster", required_argument, NULL, OPT_CLUSTER},
       {"k", required_argument, NULL, OPT_K},
       {"features", required_argument, NULL, OPT_FEATURES},
+      {"n-init", required_argument, NULL, OPT_N_INIT},
       {"seed", required_argument, NULL, OPT_SEED},
       {"report", required_argument, NULL, OPT_REPORT},
+      {"keep-input", no_argument, NULL, OPT_KEEP_INPUT},
+      {"data-dir", required_argument, NULL, OPT_DATA_DIR},
       {"quiet", no_argument, NULL, 'q'},
       {NULL, 0, NULL, 0}};
   cli_ingest ci;
   cli_ingest_init(&ci, "analyze");
+  int keep_input = 0;
+  const char *data_dir = NULL;
+  char keep_dir[4096];
   ci.so.multiplier = 7; /* weeks as days/7 unless --freq-multiplier says otherwise */
   tsr_analyze_opts o;
   tsr_analyze_opts_init(&o);
@@ -196,6 +204,10 @@ int tsr_cmd_analyze(int argc, char **argv) {
           o.cluster_opts.k = (size_t)d; /* 0 = auto, as "auto" */
         }
         break;
+      case OPT_N_INIT:
+        if (param_value("n_init", optarg, &d)) return TSR_EXIT_USAGE;
+        o.cluster_opts.n_init = (size_t)d;
+        break;
       case OPT_FEATURES: {
         snprintf(featbuf, sizeof featbuf, "%s", optarg);
         char *save = NULL;
@@ -210,6 +222,8 @@ int tsr_cmd_analyze(int argc, char **argv) {
         o.seed = (uint64_t)d;
         break;
       case OPT_REPORT: o.report_path = optarg; break;
+      case OPT_KEEP_INPUT: keep_input = 1; break;
+      case OPT_DATA_DIR: data_dir = optarg; break;
       case 'q': ci.quiet = 1; break;
       default: return cli_usage("analyze", "unknown option");
     }
@@ -239,6 +253,11 @@ int tsr_cmd_analyze(int argc, char **argv) {
   tsr_error err;
   tsr_error_clear(&err);
   const char *url = no_db ? NULL : tsr_store_default_url(db);
+  if (keep_input && !url) {
+    cli_ingest_end(&ci, NULL);
+    return cli_usage("analyze", "--keep-input needs a database (not --no-db)");
+  }
+  if (keep_input) o.keep_dir = tsr_store_data_dir(url, data_dir, keep_dir, sizeof keep_dir);
   if (url) {
     tsr_status st = tsr_store_open(url, TSR_STORE_CREATE, &store, &err);
     if (st != TSR_OK) {

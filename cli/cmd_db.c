@@ -13,6 +13,8 @@
 #include "tessera/store.h"
 
 static int db_migrate(const char *url) {
+  char shown[1024];
+  tsr_store_url_display(url, shown, sizeof shown);
   tsr_store *s = NULL;
   tsr_error err;
   tsr_error_clear(&err);
@@ -24,17 +26,19 @@ static int db_migrate(const char *url) {
   tsr_store_close(s);
   if (st != TSR_OK) return cli_fail(st, &err);
   if (before == after)
-    printf("%s: schema version %d (up to date)\n", url, after);
+    printf("%s: schema version %d (up to date)\n", shown, after);
   else
-    printf("%s: schema version %d (migrated from %d)\n", url, after, before);
+    printf("%s: schema version %d (migrated from %d)\n", shown, after, before);
   return cli_close_out(stdout, "-") ? TSR_EXIT_FAIL : TSR_EXIT_OK;
 }
 
-static int db_info(const char *url, int fmt_set, cli_format fmt) {
+static int db_info(const char *real_url, int fmt_set, cli_format fmt) {
+  char url[1024];
+  tsr_store_url_display(real_url, url, sizeof url);
   tsr_store *s = NULL;
   tsr_error err;
   tsr_error_clear(&err);
-  tsr_status st = tsr_store_open(url, TSR_STORE_NO_MIGRATE, &s, &err);
+  tsr_status st = tsr_store_open(real_url, TSR_STORE_NO_MIGRATE, &s, &err);
   if (st != TSR_OK) return cli_fail(st, &err);
   tsr_store_stats t;
   st = tsr_store_stats_get(s, &t, &err);

@@ -21,11 +21,13 @@ int tsr_cmd_fit(int argc, char **argv) {
       {"period-days", required_argument, NULL, 'd'},
       {"starts", required_argument, NULL, 's'},
       {"max-iter", required_argument, NULL, 'i'},
+      {"threads", required_argument, NULL, 't'},
       {"quiet", no_argument, NULL, 'q'},
       {NULL, 0, NULL, 0}};
   const char *model = "bgnbd", *out = NULL;
   tsr_btyd_fit_opts fo;
   tsr_btyd_fit_opts_init(&fo);
+  fo.n_threads = 2;
   int quiet = 0, c;
   long v;
   opterr = 0;
@@ -55,6 +57,10 @@ int tsr_cmd_fit(int argc, char **argv) {
         if (cli_parse_long("fit", "--max-iter", optarg, 1, 1000000, &v))
           return TSR_EXIT_USAGE;
         fo.max_iter = (int)v;
+        break;
+      case 't':
+        if (cli_parse_long("fit", "--threads", optarg, 1, 64, &v)) return TSR_EXIT_USAGE;
+        fo.n_threads = (int)v;
         break;
       case 'q':
         quiet = 1;

@@ -51,7 +51,12 @@ int tsr_cmd_predict(int argc, char **argv) {
       {"new", no_argument, NULL, 'n'},
       {"pmf", required_argument, NULL, 'p'},
       {"quiet", no_argument, NULL, 'q'},
+      {"db", required_argument, NULL, 'D'},
+      {"promoted", no_argument, NULL, 'P'},
+      {"model", required_argument, NULL, 'M'},
       {NULL, 0, NULL, 0}};
+  const char *db = NULL, *pkind = "bgnbd";
+  int promoted = 0;
   double t = NAN, horizon = 12, discount = 0, level = 0.95, thr = 0.5;
   const char *spend = NULL, *unit = "months", *out = NULL;
   int is_new = 0, quiet = 0, c, horizon_set = 0;
@@ -99,6 +104,15 @@ int tsr_cmd_predict(int argc, char **argv) {
       case 'q':
         quiet = 1;
         break;
+      case 'D':
+        db = optarg;
+        break;
+      case 'P':
+        promoted = 1;
+        break;
+      case 'M':
+        pkind = optarg;
+        break;
       case ':':
         return cli_usage("predict", "%s: missing value", argv[optind - 1]);
       default:
@@ -106,6 +120,10 @@ int tsr_cmd_predict(int argc, char **argv) {
     }
   }
   int nfiles = argc - optind;
+  /* --promoted: the model (and spend model) are the promoted versions in
+   * the store; the files shift by one */
+  if (promoted) optind--;
+  if (promoted) nfiles++;
   if (nfiles < 1) return cli_usage("predict", "missing MODEL.json");
   if (is_new ? nfiles != 1 : nfiles != 2)
     return cli_usage("predict", is_new ? "--new takes only MODEL.json"
@@ -117,23 +135,44 @@ int tsr_cmd_predict(int argc, char **argv) {
                      "--unit: expected periods, days, weeks, months or years, "
                      "got '%s'",
                      unit);
-  if (horizon_set && !spend)
+  if (horizon_set && !spend && !promoted)
     return cli_usage("predict", "--horizon needs --spend GG.json (the clv)");
-  if (pmf >= 0 && !is_new)
-    return cli_usage("predict", "--pmf needs --new");
 
   tsr_error err;
   tsr_error_clear(&err);
   tsr_btyd_model m, gg;
-  tsr_status st = tsr_btyd_model_load(argv[optind], &m, &err);
-  if (st) return cli_fail(st, &err);
+  tsr_status st;
+  const char *model_name = promoted ? "promoted model" : argv[optind];
+  if (promoted) {
+    tsr_store *store = NULL;
+    if ((st = tsr_store_open(tsr_store_default_url(db), 0, &store, &err))) return cli_fail(st, &err);
+    tsr_model *pm = NULL;
+    st = tsr_store_model_promoted(store, pkind, &pm, &err);
+    if (st == TSR_OK)
+      st = tsr_btyd_model_from_json(pm->params ? pm->params : "", pm->params ? strlen(pm->params) : 0,
+                                    model_name, &m, &err);
+    tsr_store_free(pm);
+    if (st == TSR_OK && horizon_set && !spend) {
+      st = tsr_store_model_promoted(store, "gg", &pm, &err);
+      if (st == TSR_OK)
+        st = tsr_btyd_model_from_json(pm->params ? pm->params : "", pm->params ? strlen(pm->params) : 0,
+                                      "promoted gg model", &gg, &err);
+      tsr_store_free(pm);
+      spend = "promoted";
+    }
+    tsr_store_close(store);
+    if (st) return cli_fail(st, &err);
+  } else {
+    st = tsr_btyd_model_load(argv[optind], &m, &err);
+    if (st) return cli_fail(st, &err);
+  }
   if (m.kind == TSR_BTYD_GG) {
     cli_msg("predict: %s: a gamma-gamma model predicts no purchases; give it "
             "with --spend next to a bgnbd, mbgnbd, pnbd or bgbb model",
-            argv[optind]);
+            model_name);
     return TSR_EXIT_USAGE;
   }
-  if (spend) {
+  if (spend && strcmp(spend, "promoted")) {
     if ((st = tsr_btyd_model_load(spend, &gg, &err))) return cli_fail(st, &err);
     if (gg.kind != TSR_BTYD_GG) {
       cli_msg("predict: %s: --spend expects a gamma-gamma model, got %s",
@@ -191,6 +230,10 @@ int tsr_cmd_predict(int argc, char **argv) {
     co.level = level;
     st = tsr_clv_compute(&m, &gg, &d, &co, C, CL, CH, &err);
   }
+  if (!st && pmf >= 0) {
+    double q; /* fail before any output when the model has no pmf */
+    st = tsr_btyd_pmf_conditional(&m, s.x[0], s.t_x[0], s.T[0], 0, t, &q, &err);
+  }
   if (st) {
     if (!err.source[0])
       snprintf(err.source, sizeof err.source, "%s", argv[optind + 1]);
@@ -203,11 +246,24 @@ int tsr_cmd_predict(int argc, char **argv) {
         "expected_purchases_hi,p_alive",
         f);
   if (spend) fputs(",clv,clv_lo,clv_hi", f);
+  for (long k = 0; k <= pmf; k++) fprintf(f, ",p_%ld", k);
   fputc('\n', f);
   for (size_t i = 0; i < n; i++) {
     put_field(f, s.ids[i]);
     fprintf(f, ",%.10g,%.10g,%.10g,%.10g", E[i], LO[i], HI[i], PA[i]);
     if (spend) fprintf(f, ",%.10g,%.10g,%.10g", C[i], CL[i], CH[i]);
+    for (long k = 0; k <= pmf; k++) {
+      double q;
+      st = tsr_btyd_pmf_conditional(&m, s.x[i], s.t_x[i], s.T[i], (unsigned)k, t,
+                                    &q, &err);
+      if (st) {
+        free(buf);
+        cli_summary_free(&s);
+        cli_close_out(f, out);
+        return cli_fail(st, &err);
+      }
+      fprintf(f, ",%.10g", q);
+    }
     fputc('\n', f);
   }
   if (!quiet) {

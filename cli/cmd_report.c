@@ -10,16 +10,16 @@
 #include "cli.h"
 #include "tessera/report.h"
 
-enum { OPT_DB = 256, OPT_TITLE, OPT_TOP, OPT_CHURN, OPT_JSON, OPT_SAMPLE };
+enum { OPT_DB = 256, OPT_TITLE, OPT_TOP, OPT_CHURN, OPT_JSON, OPT_SAMPLE, OPT_NO_INPUT };
 
 typedef struct latest_ctx {
   int64_t id;
 } latest_ctx;
 
-/* The newest finished analyze run. */
+/* The newest finished analyze (or retrain) run. */
 static int on_run(void *ctx, const tsr_run *r) {
   latest_ctx *c = ctx;
-  if (r->status == TSR_RUN_DONE && !strcmp(r->command, "analyze")) {
+  if (r->status == TSR_RUN_DONE && (!strcmp(r->command, "analyze") || !strcmp(r->command, "retrain"))) {
     c->id = r->id;
     return 1;
   }
@@ -34,6 +34,7 @@ int tsr_cmd_report(int argc, char **argv) {
                                            {"sample", required_argument, NULL, OPT_SAMPLE},
                                            {"churn-threshold", required_argument, NULL, OPT_CHURN},
                                            {"json", no_argument, NULL, OPT_JSON},
+                                           {"no-input", no_argument, NULL, OPT_NO_INPUT},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   const char *db = NULL, *out = NULL;
@@ -51,6 +52,7 @@ int tsr_cmd_report(int argc, char **argv) {
     case OPT_DB: db = optarg; break;
     case OPT_TITLE: ro.title = optarg; break;
     case OPT_JSON: json = 1; break;
+    case OPT_NO_INPUT: ro.no_input = 1; break;
     case OPT_TOP:
       if (cli_parse_long("report", "--top", optarg, 1, 1000, &l)) return TSR_EXIT_USAGE;
       ro.top_n = (size_t)l;
@@ -106,6 +108,11 @@ int tsr_cmd_report(int argc, char **argv) {
   free(data);
   tsr_store_close(store);
   if (st == TSR_EIO && !err.msg[0]) return TSR_EXIT_FAIL;
+  if (st == TSR_EINVAL) {
+    /* not a finished analyze run: the operation failed, the command line was fine */
+    cli_fail(st, &err);
+    return TSR_EXIT_FAIL;
+  }
   if (st != TSR_OK) return cli_fail(st, &err);
   return TSR_EXIT_OK;
 }

@@ -4,6 +4,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ingest_opts.h"
 #include "tessera/datetime.h"
@@ -14,6 +15,9 @@ void cli_ingest_init(cli_ingest *ci, const char *cmd) {
   tsr_summary_opts_init(&ci->so);
   ci->cmd = cmd;
   ci->show_max = 20;
+  /* default: one thread per core, at most 8 */
+  long nc = sysconf(_SC_NPROCESSORS_ONLN);
+  ci->io.threads = ci->so.threads = nc < 1 ? 1 : nc > 8 ? 8 : (int)nc;
 }
 
 static int parse_day(cli_ingest *ci, const char *opt, const char *arg, int64_t *day) {
@@ -67,6 +71,10 @@ int cli_ingest_option(cli_ingest *ci, int opt, const char *arg) {
       ci->io.csv.max_field = (size_t)l;
       return 1;
     case OPT_REJECTS: ci->rejects_path = arg; return 1;
+    case OPT_THREADS:
+      if (cli_parse_long(ci->cmd, "--threads", arg, 1, 64, &l)) return -1;
+      ci->io.threads = ci->so.threads = (int)l;
+      return 1;
     case OPT_DEDUPE:
       if (!strcmp(arg, "exact")) ci->io.dedupe = TSR_DEDUPE_EXACT;
       else if (!strcmp(arg, "none")) ci->io.dedupe = TSR_DEDUPE_NONE;

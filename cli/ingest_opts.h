@@ -15,7 +15,7 @@
 enum {
   OPT_CUSTOMER_COL = 1000, OPT_DATE_COL, OPT_AMOUNT_COL, OPT_ID_COL, OPT_NO_AMOUNT,
   OPT_DELIMITER, OPT_NO_HEADER, OPT_DATE_FORMAT, OPT_MAX_ERRORS, OPT_REJECTS, OPT_DEDUPE,
-  OPT_REFUNDS, OPT_FREQ, OPT_FREQ_MULT, OPT_END, OPT_CAL_END, OPT_MAX_FIELD,
+  OPT_REFUNDS, OPT_FREQ, OPT_FREQ_MULT, OPT_END, OPT_CAL_END, OPT_MAX_FIELD, OPT_THREADS,
   OPT_INGEST_LAST
 };
 
@@ -36,7 +36,8 @@ enum {
   {"freq-multiplier", required_argument, NULL, OPT_FREQ_MULT},      \
   {"end", required_argument, NULL, OPT_END},                        \
   {"calibration-end", required_argument, NULL, OPT_CAL_END},        \
-  {"max-field", required_argument, NULL, OPT_MAX_FIELD}
+  {"max-field", required_argument, NULL, OPT_MAX_FIELD},            \
+  {"threads", required_argument, NULL, OPT_THREADS}
 
 typedef struct cli_ingest {
   tsr_ingest_opts io;

@@ -60,6 +60,8 @@ void tsr_analyze_opts_init(tsr_analyze_opts *o) {
   o->cluster_opts.k = 0;
   o->cluster_opts.k_min = 2;
   o->cluster_opts.k_max = 8;
+  o->cluster_opts.n_init = 3; /* per k of the automatic choice; tessera cluster uses 10 */
+  o->cluster_opts.sample_size = 4000; /* silhouette sample per k */
 }
 
 void tsr_analyze_result_free(tsr_analyze_result *r) {
@@ -352,6 +354,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   tsr_btyd_fit_opts fo;
   tsr_btyd_fit_opts_init(&fo);
   fo.period_days = res->period_days;
+  fo.n_threads = 2;
   progress(x, "model", 0.6);
   tsr_error ferr;
   tsr_error_clear(&ferr);
@@ -724,7 +727,7 @@ static tsr_status store_results(actx *x, tsr_error *err) {
     char *js = NULL;
     st = tsr_btyd_model_to_json(ms[j], &js, err);
     if (st != TSR_OK) goto fail;
-    char stats[512];
+    char stats[4096];
     size_t k = 0;
     k += (size_t)snprintf(stats + k, sizeof stats - k, "{\"loglik\":");
     jnum(stats, sizeof stats, &k, ms[j]->loglik);
@@ -734,6 +737,8 @@ static tsr_status store_results(actx *x, tsr_error *err) {
       k += (size_t)snprintf(stats + k, sizeof stats - k, ",\"holdout_mae\":");
       jnum(stats, sizeof stats, &k, res->holdout_mae);
     }
+    if (x->o->model_stats && *x->o->model_stats)
+      k += (size_t)snprintf(stats + k, sizeof stats - k, ",%s", x->o->model_stats);
     if (k + 2 < sizeof stats) {
       stats[k++] = '}';
       stats[k] = '\0';
@@ -747,12 +752,14 @@ static tsr_status store_results(actx *x, tsr_error *err) {
     char *js = NULL;
     st = tsr_cluster_model_to_json(res->clusters->model, &js, err);
     if (st != TSR_OK) goto fail;
-    char stats[256];
+    char stats[4096];
     size_t k = 0;
     k += (size_t)snprintf(stats + k, sizeof stats - k, "{\"k\":%zu,\"inertia\":", res->clusters->k);
     jnum(stats, sizeof stats, &k, res->clusters->inertia);
     k += (size_t)snprintf(stats + k, sizeof stats - k, ",\"silhouette\":");
     jnum(stats, sizeof stats, &k, res->clusters->silhouette);
+    if (x->o->model_stats && *x->o->model_stats)
+      k += (size_t)snprintf(stats + k, sizeof stats - k, ",%s", x->o->model_stats);
     if (k + 2 < sizeof stats) {
       stats[k++] = '}';
       stats[k] = '\0';
@@ -830,6 +837,55 @@ static tsr_status check_opts(const tsr_analyze_opts *o, tsr_error *err) {
   return TSR_OK;
 }
 
+/* Copies file src to dst (created or truncated). */
+static tsr_status copy_file(const char *src, const char *dst, tsr_error *err) {
+  FILE *in = fopen(src, "rb");
+  if (!in) return tsr_error_set(err, TSR_EIO, src, 0, 0, NULL, "cannot open: %s", strerror(errno));
+  FILE *out = fopen(dst, "wb");
+  if (!out) {
+    fclose(in);
+    return tsr_error_set(err, TSR_EIO, dst, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
+  }
+  char buf[1 << 16];
+  size_t n;
+  int bad = 0;
+  while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+    if (fwrite(buf, 1, n, out) != n) bad = 1;
+  if (ferror(in)) bad = 1;
+  fclose(in);
+  if (fclose(out) != 0) bad = 1;
+  if (bad) return tsr_error_set(err, TSR_EIO, dst, 0, 0, NULL, "copy from %s failed", src);
+  return TSR_OK;
+}
+
+/* Copies every input into opts->keep_dir as <sum>.csv (one input) or
+ * <sum>-<i>.csv, writing the ';'-separated paths into out. Standard input
+ * cannot be kept (TSR_EINVAL). */
+static tsr_status keep_inputs(const tsr_analyze_opts *opts, const char *sum, char *out,
+                              size_t cap, tsr_error *err) {
+  if (mkdir(opts->keep_dir, 0777) != 0 && errno != EEXIST)
+    return tsr_error_set(err, TSR_EIO, opts->keep_dir, 0, 0, NULL,
+                         "cannot create directory: %s", strerror(errno));
+  size_t k = 0;
+  out[0] = '\0';
+  for (size_t i = 0; i < opts->n_inputs; i++) {
+    if (!strcmp(opts->inputs[i], "-"))
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "keep-input",
+                           "standard input cannot be kept; give a file");
+    char path[4096];
+    if (opts->n_inputs == 1)
+      snprintf(path, sizeof path, "%s/%s.csv", opts->keep_dir, sum);
+    else
+      snprintf(path, sizeof path, "%s/%s-%zu.csv", opts->keep_dir, sum, i + 1);
+    tsr_status st = copy_file(opts->inputs[i], path, err);
+    if (st != TSR_OK) return st;
+    if (k + strlen(path) + 2 >= cap)
+      return tsr_error_set(err, TSR_ELIMIT, NULL, 0, 0, NULL, "stored paths too long");
+    k += (size_t)snprintf(out + k, cap - k, "%s%s", i ? ";" : "", path);
+  }
+  return TSR_OK;
+}
+
 tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
                            tsr_analyze_result **out, tsr_error *err) {
   *out = NULL;
@@ -849,7 +905,9 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   progress(&x, "ingest", 0);
   st = step_ingest(&x, err);
   tsr_status ist = st;
-  if (store && (ist == TSR_OK || ist == TSR_EMAXERR)) {
+  if (store && opts->dataset_id > 0) {
+    res->dataset_id = opts->dataset_id;
+  } else if (store && (ist == TSR_OK || ist == TSR_EMAXERR)) {
     char src[1024] = "";
     size_t k = 0;
     for (size_t i = 0; i < opts->n_inputs && k < sizeof src; i++)
@@ -877,6 +935,15 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
                       res->ingest.duplicate_ids + res->ingest.identical_rows,
                       res->ingest.refunds, io, NULL};
     tsr_error derr;
+    char kept[4096] = "";
+    if (opts->keep_dir && ist == TSR_OK) {
+      tsr_status ks = keep_inputs(opts, sum, kept, sizeof kept, err);
+      if (ks != TSR_OK) {
+        st = ks;
+        goto fail;
+      }
+      ds.stored_path = kept;
+    }
     if (tsr_store_dataset_add(store, &ds, &res->dataset_id, &derr) == TSR_OK) {
       tsr_reject_row *rj = x.nrejects ? tsr__malloc(x.nrejects * sizeof *rj) : NULL;
       if (rj) {
@@ -893,7 +960,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if (store) {
     tsr_run run;
     memset(&run, 0, sizeof run);
-    run.command = "analyze";
+    run.command = opts->command ? opts->command : "analyze";
     run.dataset_id = res->dataset_id;
     run.params = params;
     run.output_dir = opts->out_dir;

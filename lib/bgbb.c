@@ -193,6 +193,25 @@ static int bgbb_pmf_new(const double *p, unsigned xx, double t, double *out) {
   return isfinite(v) ? 0 : -1;
 }
 
+/* P(X(n, n+n*) = k | x, t_x, n): a customer alive after the n-th
+ * opportunity (posterior p ~ Beta(alpha+x, beta+n-x), theta ~
+ * Beta(gamma, delta+n)) is a new BG/BB customer; others make none:
+ *   [k = 0] (1 - P(alive after n)) + P(alive after n) P(X(n*) = k | ...). */
+static int bgbb_pmf_cond(const double *p, double x, double tx, double T,
+                         unsigned k, double t, double *out) {
+  size_t n = (size_t)floor(T + 0.5);
+  bgbb_tab tb;
+  if (tab_init(&tb, p, n + 1, 0)) return -1;
+  double l0, lL = bgbb_one(p, &tb, (size_t)x, (size_t)tx, n, NULL, &l0);
+  tsr__free(tb.buf);
+  const double pa = exp(l0 - lL);
+  const double q[4] = {p[0] + x, p[1] + (double)n - x, p[2], p[3] + (double)n};
+  double f;
+  if (bgbb_pmf_new(q, k, t, &f)) return -1;
+  *out = (k == 0 ? 1 - pa : 0) + pa * f;
+  return isfinite(*out) ? 0 : -1;
+}
+
 /* Dropout probability of the next opportunity given alive after n:
  * theta | alive ~ Beta(gamma, delta+n). */
 static double bgbb_hazard(const double *p, double x, double tx, double T) {
@@ -216,4 +235,5 @@ static void bgbb_start(int k, const tsr_btyd_data *d, double *p) {
 const tsr__btyd_spec tsr__bgbb_spec = {
     TSR_BTYD_BGBB,     "bgbb",           4, {"alpha", "beta", "gamma", "delta"},
     bgbb_loglik,       bgbb_conditional, bgbb_expected_new,
-    bgbb_pmf_new,      bgbb_hazard,      bgbb_start};
+    bgbb_pmf_new,      NULL,             NULL,
+    bgbb_pmf_cond,     bgbb_hazard,      bgbb_start};

@@ -33,11 +33,13 @@ static int bgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
                lb = tsr__lng(b), psr = tsr__psi(r), psab = tsr__psi(a + b),
                psb = tsr__psi(b), lna = log(a);
   double sum = 0, G[4] = {0, 0, 0, 0};
-  double cx = -1, A12 = 0, dA1r = 0, dA2a = 0, dA2b = 0;
+  double cx = -1, A12 = 0, dA1r = 0, dA2a = 0, dA2b = 0, lbx = 0;
+  double cT = -1, lT = 0, iT = 0; /* log(alpha+T), 1/(alpha+T) of the T run */
   for (size_t i = 0; i < d->n; i++) {
     const double x = d->x[i], tx = d->t_x[i], T = d->T[i], w = d->weights[i];
     if (x != cx) {
       cx = x;
+      lbx = x > 0 ? log(b + x - 1) : 0;
       A12 = tsr__lng(r + x) - lnr + r * la + lab + tsr__lng(b + x) - lb -
             tsr__lng(a + b + x);
       if (g) {
@@ -47,19 +49,23 @@ static int bgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
         dA2b = psab + tsr__psi(b + x) - psb - pabx;
       }
     }
-    const double lT = log(alpha + T);
+    if (T != cT) {
+      cT = T;
+      lT = log(alpha + T);
+      iT = 1 / (alpha + T);
+    }
     const double A3 = -(r + x) * lT;
     double li;
     if (x > 0) {
       const double ltx = log(alpha + tx);
-      const double A4 = lna - log(b + x - 1) - (r + x) * ltx;
+      const double A4 = lna - lbx - (r + x) * ltx;
       const double M = A3 > A4 ? A3 : A4;
       const double e3 = exp(A3 - M), e4 = exp(A4 - M);
       li = A12 + M + log(e3 + e4);
       if (g) {
         const double w3 = e3 / (e3 + e4), w4 = 1 - w3;
         G[0] += w * (dA1r - w3 * lT - w4 * ltx);
-        G[1] += w * (r / alpha - w3 * (r + x) / (alpha + T) -
+        G[1] += w * (r / alpha - w3 * (r + x) * iT -
                      w4 * (r + x) / (alpha + tx));
         G[2] += w * (dA2a + w4 / a);
         G[3] += w * (dA2b - w4 / (b + x - 1));
@@ -68,7 +74,7 @@ static int bgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
       li = A12 + A3;
       if (g) {
         G[0] += w * (dA1r - lT);
-        G[1] += w * (r / alpha - (r + x) / (alpha + T));
+        G[1] += w * (r / alpha - (r + x) * iT);
         G[2] += w * dA2a;
         G[3] += w * dA2b;
       }
@@ -187,6 +193,30 @@ static int bgnbd_pmf_new(const double *p, unsigned n, double t, double *out) {
   return isfinite(v) ? 0 : -1;
 }
 
+static int bgnbd_p_alive(const double *p, double x, double tx, double T,
+                         double *out) {
+  *out = bgnbd_palive(p[0], p[1], p[2], p[3], x, tx, T);
+  return isfinite(*out) ? 0 : -1;
+}
+
+static int bgnbd_cond_alive(const double *p, double x, double T, double t,
+                            double *out) {
+  return tsr__bgnbd_cond_alive(p[2], p[3] + x, p[0] + x, p[1] + T, t, out);
+}
+
+/* P(X(T, T+t] = n | x, t_x, T): inactive customers make none; an active
+ * one is a new BG/NBD customer with the posterior (r+x, alpha+T, a, b+x)
+ * (Fader, Hardie & Lee, "Deriving the conditional PMF of the BG/NBD model"):
+ *   [n = 0] (1 - P(alive)) + P(alive) P(X(t) = n | r+x, alpha+T, a, b+x). */
+static int bgnbd_pmf_cond(const double *p, double x, double tx, double T,
+                          unsigned n, double t, double *out) {
+  const double q[4] = {p[0] + x, p[1] + T, p[2], p[3] + x};
+  double pa = bgnbd_palive(p[0], p[1], p[2], p[3], x, tx, T), f;
+  if (bgnbd_pmf_new(q, n, t, &f)) return -1;
+  *out = (n == 0 ? 1 - pa : 0) + pa * f;
+  return isfinite(*out) ? 0 : -1;
+}
+
 /* Dropout hazard given alive: E[lambda p | alive] with lambda ~
  * Gamma(r+x, alpha+T), p ~ Beta(a, b+x). */
 static double bgnbd_hazard(const double *p, double x, double tx, double T) {
@@ -211,4 +241,5 @@ static void bgnbd_start(int k, const tsr_btyd_data *d, double *p) {
 const tsr__btyd_spec tsr__bgnbd_spec = {
     TSR_BTYD_BGNBD,      "bgnbd",           4, {"r", "alpha", "a", "b"},
     bgnbd_loglik,        bgnbd_conditional, bgnbd_expected_new,
-    bgnbd_pmf_new,       bgnbd_hazard,      bgnbd_start};
+    bgnbd_pmf_new,       bgnbd_p_alive,     bgnbd_cond_alive,
+    bgnbd_pmf_cond,      bgnbd_hazard,      bgnbd_start};

@@ -15,6 +15,13 @@
 
 #include <gsl/gsl_cdf.h>
 
+/* lib/parallel.c (declared in cluster_internal.h, which cannot be
+ * included here: lib/internal.h has declarations outside its include
+ * guard) */
+typedef void (*tsr__block_fn)(void *ctx, size_t block, size_t lo, size_t hi);
+void tsr__parallel_chunks(int n_threads, size_t n, size_t chunk,
+                          tsr__block_fn fn, void *ctx);
+
 /* ================================================================ registry */
 
 const tsr__btyd_spec *tsr__btyd_get_spec(tsr_btyd_kind k) {
@@ -159,67 +166,123 @@ tsr_status tsr_btyd_check_data(tsr_btyd_kind kind, const tsr_btyd_data *d,
 
 /* ============================================================ compression */
 
+/* One unique row during compression. */
 typedef struct {
-  const tsr_btyd_data *d;
-} cmp_ctx;
+  double x, T, tx, m, w;
+} pat_row;
 
-static int cmp_rows(const void *pa, const void *pb, void *pc) {
-  const tsr_btyd_data *d = ((const cmp_ctx *)pc)->d;
-  size_t i = *(const size_t *)pa, j = *(const size_t *)pb;
-  const double *cols[4] = {d->x, d->t_x, d->T, d->m_x};
-  for (int c = 0; c < 4; c++) {
-    if (!cols[c]) continue;
-    if (cols[c][i] < cols[c][j]) return -1;
-    if (cols[c][i] > cols[c][j]) return 1;
-  }
-  return (i > j) - (i < j);
+/* Order of the patterns: x, then T, then t_x, then m (the models cache
+ * x-only and (x, T)-only terms across consecutive patterns). */
+static int cmp_pat(const void *pa, const void *pb) {
+  const pat_row *a = pa, *b = pb;
+  if (a->x != b->x) return a->x < b->x ? -1 : 1;
+  if (a->T != b->T) return a->T < b->T ? -1 : 1;
+  if (a->tx != b->tx) return a->tx < b->tx ? -1 : 1;
+  if (a->m != b->m) return a->m < b->m ? -1 : 1;
+  return 0;
 }
 
-static int same_row(const tsr_btyd_data *d, size_t i, size_t j) {
-  if (d->x[i] != d->x[j]) return 0;
-  if (d->t_x && d->t_x[i] != d->t_x[j]) return 0;
-  if (d->T && d->T[i] != d->T[j]) return 0;
-  if (d->m_x && d->m_x[i] != d->m_x[j]) return 0;
-  return 1;
+static uint64_t mix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+static uint64_t dbits(double v) {
+  uint64_t u;
+  if (v == 0) v = 0; /* -0.0 and 0.0 are one key */
+  memcpy(&u, &v, sizeof u);
+  return u;
 }
 
 tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
                               tsr__btyd_pat *pat, tsr_error *err) {
   memset(pat, 0, sizeof *pat);
-  size_t n = d->n;
-  size_t *idx = tsr__malloc(n * sizeof *idx);
-  if (!idx) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  for (size_t i = 0; i < n; i++) idx[i] = i;
-  cmp_ctx cc = {d};
-  qsort_r(idx, n, sizeof *idx, cmp_rows, &cc);
-  /* count unique */
+  size_t n = d->n, cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  /* open addressing: slot -> 1 + index of the unique row */
+  size_t *slot = tsr__calloc(cap, sizeof *slot);
+  pat_row *rows = tsr__malloc((n ? n : 1) * sizeof *rows);
+  size_t *rowof = tsr__malloc((n ? n : 1) * sizeof *rowof);
+  if (want_map) pat->map = tsr__malloc((n ? n : 1) * sizeof(size_t));
+  if (!slot || !rows || !rowof || (want_map && !pat->map)) {
+    tsr__free(slot), tsr__free(rows), tsr__free(rowof);
+    tsr__btyd_pat_release(pat);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
   size_t u = 0;
-  for (size_t k = 0; k < n; k++)
-    if (k == 0 || !same_row(d, idx[k], idx[k - 1])) u++;
+  for (size_t i = 0; i < n; i++) {
+    pat_row r = {d->x[i], d->T ? d->T[i] : 0, d->t_x ? d->t_x[i] : 0,
+                 d->m_x ? d->m_x[i] : 0, d->weights ? d->weights[i] : 1.0};
+    uint64_t h = mix64(dbits(r.x) ^ mix64(dbits(r.T) ^ mix64(dbits(r.tx) ^ mix64(dbits(r.m)))));
+    size_t k = (size_t)h & (cap - 1);
+    for (;;) {
+      if (!slot[k]) {
+        rows[u] = r;
+        slot[k] = ++u;
+        rowof[i] = u - 1;
+        break;
+      }
+      pat_row *q = &rows[slot[k] - 1];
+      if (q->x == r.x && q->T == r.T && q->tx == r.tx && q->m == r.m) {
+        q->w += r.w;
+        rowof[i] = slot[k] - 1;
+        break;
+      }
+      k = (k + 1) & (cap - 1);
+    }
+  }
+  tsr__free(slot);
+  /* sort the unique rows; with a map, remember where each went */
+  size_t *pos = NULL;
+  if (want_map && !(pos = tsr__malloc((u ? u : 1) * sizeof *pos))) {
+    tsr__free(rows), tsr__free(rowof);
+    tsr__btyd_pat_release(pat);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  pat_row *sorted = rows;
+  if (want_map) {
+    /* sort indices by row */
+    typedef struct { pat_row r; size_t i; } tagged;
+    tagged *tg = tsr__malloc((u ? u : 1) * sizeof *tg);
+    if (!tg) {
+      tsr__free(rows), tsr__free(rowof), tsr__free(pos);
+      tsr__btyd_pat_release(pat);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
+    for (size_t k = 0; k < u; k++) tg[k].r = rows[k], tg[k].i = k;
+    qsort(tg, u, sizeof *tg, cmp_pat); /* pat_row is the first member */
+    for (size_t k = 0; k < u; k++) {
+      rows[k] = tg[k].r;
+      pos[tg[k].i] = k;
+    }
+    tsr__free(tg);
+    for (size_t i = 0; i < n; i++) pat->map[i] = pos[rowof[i]];
+    tsr__free(pos);
+  } else {
+    qsort(rows, u, sizeof *rows, cmp_pat);
+  }
+  tsr__free(rowof);
+  /* drop weight-0 patterns only when no map is needed */
   pat->buf = tsr__malloc(5 * (u ? u : 1) * sizeof(double));
-  if (want_map) pat->map = tsr__malloc(n * sizeof(size_t));
-  if (!pat->buf || (want_map && !pat->map)) {
-    tsr__free(idx);
+  if (!pat->buf) {
+    tsr__free(rows);
     tsr__btyd_pat_release(pat);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
   double *x = pat->buf, *tx = x + u, *T = tx + u, *m = T + u, *w = m + u;
   size_t p = 0;
-  for (size_t k = 0; k < n; k++) {
-    size_t i = idx[k];
-    if (k == 0 || !same_row(d, i, idx[k - 1])) {
-      x[p] = d->x[i];
-      tx[p] = d->t_x ? d->t_x[i] : 0;
-      T[p] = d->T ? d->T[i] : 0;
-      m[p] = d->m_x ? d->m_x[i] : 0;
-      w[p] = 0;
-      p++;
-    }
-    w[p - 1] += d->weights ? d->weights[i] : 1.0;
-    if (want_map) pat->map[i] = p - 1;
+  for (size_t k = 0; k < u; k++) {
+    if (!want_map && !(sorted[k].w > 0)) continue;
+    x[p] = sorted[k].x;
+    tx[p] = sorted[k].tx;
+    T[p] = sorted[k].T;
+    m[p] = sorted[k].m;
+    w[p] = sorted[k].w;
+    p++;
   }
-  tsr__free(idx);
-  pat->d.n = u;
+  tsr__free(rows);
+  pat->d.n = p;
   pat->d.x = x;
   pat->d.t_x = tx;
   pat->d.T = T;
@@ -257,6 +320,7 @@ void tsr_btyd_fit_opts_init(tsr_btyd_fit_opts *o) {
   o->start = NULL;
   o->compute_se = 1;
   o->period_days = 7.0;
+  o->n_threads = 1;
 }
 
 typedef struct fit_ctx {
@@ -264,18 +328,54 @@ typedef struct fit_ctx {
   const tsr_btyd_data *d; /* compressed */
   double W;               /* total weight */
   double pen;
+  int n_threads;
+  /* per-block partial sums (blocks of FIT_BLOCK patterns) */
+  size_t nblocks;
+  double *bll, *bg;
+  int *bbad;
 } fit_ctx;
+
+/* Patterns per block of the log-likelihood sum: partial sums are reduced
+ * in block order, so the result does not depend on the thread count. */
+#define FIT_BLOCK 65536
+
+typedef struct {
+  const fit_ctx *c;
+  const double *p;
+  int want_g;
+} blk_job;
+
+static void fit_block(void *v, size_t b, size_t lo, size_t hi) {
+  const blk_job *j = v;
+  const tsr_btyd_data *d = j->c->d;
+  tsr_btyd_data s = {hi - lo, d->x + lo, d->t_x + lo, d->T + lo,
+                     d->m_x ? d->m_x + lo : NULL, d->weights + lo};
+  j->c->bbad[b] = j->c->spec->loglik(j->p, &s, &j->c->bll[b],
+                                     j->want_g ? &j->c->bg[b * TSR_BTYD_MAXP] : NULL);
+}
 
 /* f(theta) = -LL(exp(theta))/W + pen * sum exp(theta)^2 and its gradient. */
 static int fit_fdf(const double *theta, void *vctx, double *f, double *g) {
   const fit_ctx *c = vctx;
   size_t np = c->spec->np;
-  double p[TSR_BTYD_MAXP], gn[TSR_BTYD_MAXP], ll;
+  double p[TSR_BTYD_MAXP], gn[TSR_BTYD_MAXP] = {0, 0, 0, 0}, ll = 0;
   for (size_t i = 0; i < np; i++) {
     if (!(fabs(theta[i]) < 40)) return -1;
     p[i] = exp(theta[i]);
   }
-  if (c->spec->loglik(p, c->d, &ll, g ? gn : NULL) || !isfinite(ll)) return -1;
+  if (c->nblocks <= 1) {
+    if (c->spec->loglik(p, c->d, &ll, g ? gn : NULL) || !isfinite(ll)) return -1;
+  } else {
+    blk_job job = {c, p, g != NULL};
+    tsr__parallel_chunks(c->n_threads, c->d->n, FIT_BLOCK, fit_block, &job);
+    for (size_t b = 0; b < c->nblocks; b++) {
+      if (c->bbad[b]) return -1;
+      ll += c->bll[b];
+      if (g)
+        for (size_t i = 0; i < np; i++) gn[i] += c->bg[b * TSR_BTYD_MAXP + i];
+    }
+    if (!isfinite(ll)) return -1;
+  }
   double pen = 0;
   for (size_t i = 0; i < np; i++) pen += p[i] * p[i];
   *f = -ll / c->W + c->pen * pen;
@@ -309,11 +409,16 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
   if (o.n_starts <= 0) o.n_starts = 4;
   if (o.n_starts > 8) o.n_starts = 8;
   if (!(o.period_days > 0) || !isfinite(o.period_days)) o.period_days = 7.0;
+  if (o.n_threads < 1) o.n_threads = 1;
+  if (o.n_threads > 64) o.n_threads = 64;
   if ((st = tsr_btyd_check_data(kind, d, err))) return st;
   if (o.start && (st = tsr_btyd_check_params(kind, o.start, err))) return st;
 
+  /* only Gamma-Gamma reads m_x: keep it out of the other patterns */
+  tsr_btyd_data dd = *d;
+  if (kind != TSR_BTYD_GG) dd.m_x = NULL;
   tsr__btyd_pat pat;
-  if ((st = tsr__btyd_compress(d, 0, &pat, err))) return st;
+  if ((st = tsr__btyd_compress(&dd, 0, &pat, err))) return st;
   double W = 0;
   for (size_t i = 0; i < pat.d.n; i++) W += pat.d.weights[i];
   if (!(W > 0)) {
@@ -321,7 +426,18 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "weights",
                          "the weights sum to 0: no customers to fit");
   }
-  fit_ctx ctx = {spec, &pat.d, W, o.penalizer};
+  fit_ctx ctx = {spec, &pat.d, W, o.penalizer, o.n_threads > 0 ? o.n_threads : 1,
+                 (pat.d.n + FIT_BLOCK - 1) / FIT_BLOCK, NULL, NULL, NULL};
+  if (ctx.nblocks > 1) {
+    ctx.bll = tsr__malloc(ctx.nblocks * (1 + TSR_BTYD_MAXP) * sizeof(double));
+    ctx.bbad = tsr__malloc(ctx.nblocks * sizeof(int));
+    if (!ctx.bll || !ctx.bbad) {
+      tsr__free(ctx.bll), tsr__free(ctx.bbad);
+      tsr__btyd_pat_release(&pat);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
+    ctx.bg = ctx.bll + ctx.nblocks;
+  }
   tsr__objective obj = {spec->np, fit_fdf, &ctx};
 
   size_t np = spec->np;
@@ -330,10 +446,31 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
   int have = 0, iters = 0;
   memset(&bres, 0, sizeof bres);
   const char *why = "the log-likelihood is not finite at any starting point";
-  /* Phase 1: every start to a coarse gradient tolerance (no Newton);
-   * stop early once two starts reach the same optimum. */
-  const double coarse = fmax(o.grad_tol, 1e-5);
+  /* Phase 1: every start to a coarse gradient tolerance (BFGS only), on a
+   * subsample of at most 20000 patterns when the data are larger; stop
+   * early once two starts reach the same optimum. */
+  const double coarse = fmax(o.grad_tol, 1e-4);
   int nstarts = o.n_starts + (o.start ? 1 : 0);
+  size_t stride = pat.d.n > 20000 ? (pat.d.n + 19999) / 20000 : 1;
+  double *sub = NULL;
+  tsr_btyd_data sd = pat.d;
+  if (stride > 1) {
+    size_t ns = (pat.d.n + stride - 1) / stride;
+    sub = tsr__malloc(5 * ns * sizeof *sub);
+    if (!sub) {
+      tsr__btyd_pat_release(&pat);
+      tsr__free(ctx.bll), tsr__free(ctx.bbad);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
+    double *cols[5] = {sub, sub + ns, sub + 2 * ns, sub + 3 * ns, sub + 4 * ns};
+    const double *src[5] = {pat.d.x, pat.d.t_x, pat.d.T, pat.d.m_x, pat.d.weights};
+    for (size_t k = 0, j = 0; j < ns; k += stride, j++)
+      for (int c = 0; c < 5; c++) cols[c][j] = src[c] ? src[c][k] : 0;
+    sd = (tsr_btyd_data){ns, cols[0], cols[1], cols[2], pat.d.m_x ? cols[3] : NULL, cols[4]};
+  }
+  fit_ctx sctx = {spec, &sd, 0, o.penalizer, 1, 1, NULL, NULL, NULL};
+  for (size_t i = 0; i < sd.n; i++) sctx.W += sd.weights[i];
+  tsr__objective sobj = {spec->np, fit_fdf, &sctx};
   for (int k = 0; k < nstarts; k++) {
     double p0[TSR_BTYD_MAXP], th[TSR_BTYD_MAXP];
     tsr__min_result r;
@@ -342,9 +479,11 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     else
       spec->start(o.start ? k - 1 : k, &pat.d, p0);
     for (size_t i = 0; i < np; i++) th[i] = log(p0[i]);
-    st = tsr__minimize(&obj, coarse, o.max_iter, 0, th, &r);
+    st = tsr__minimize(&sobj, coarse, o.max_iter, TSR__MIN_BFGS, th, &r);
     if (st) {
+      tsr__free(sub);
       tsr__btyd_pat_release(&pat);
+      tsr__free(ctx.bll), tsr__free(ctx.bbad);
       return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
     }
     iters += r.iterations;
@@ -352,7 +491,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
       why = r.why;
       continue;
     }
-    int agree = have && fabs(r.f - fbest) <= 1e-7 * fmax(1.0, fabs(fbest));
+    int agree = have && fabs(r.f - fbest) <= 1e-6 * fmax(1.0, fabs(fbest));
     if (r.f < fbest) {
       fbest = r.f;
       memcpy(best, th, np * sizeof *th);
@@ -360,11 +499,15 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     have = 1;
     if (agree) break;
   }
-  /* Phase 2: the best point to the full tolerance, Newton polish. */
+  tsr__free(sub);
+  /* Phase 2: the best point on all data to the full tolerance: Newton
+   * steps (quadratic from this close), BFGS then Newton if they fail. */
   if (have) {
-    st = tsr__minimize(&obj, o.grad_tol, o.max_iter, 1, best, &bres);
+    st = tsr__minimize(&obj, o.grad_tol, o.max_iter, TSR__MIN_NEWTON_FIRST,
+                       best, &bres);
     if (st) {
       tsr__btyd_pat_release(&pat);
+      tsr__free(ctx.bll), tsr__free(ctx.bbad);
       return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
     }
     iters += bres.iterations;
@@ -383,6 +526,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
   out->loglik = NAN;
   if (!have) {
     tsr__btyd_pat_release(&pat);
+    tsr__free(ctx.bll), tsr__free(ctx.bbad);
     return tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, NULL,
                          "%s fit failed: %s; check the data (T > 0, "
                          "recency <= T) or give a start",
@@ -395,7 +539,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
   out->converged = bres.converged;
   if (o.compute_se) {
     double H[TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hi[TSR_BTYD_MAXP * TSR_BTYD_MAXP];
-    if (tsr__hessian(&obj, best, H) == 0) {
+    if (tsr__hessian(&obj, best, NULL, H) == 0) {
       for (size_t i = 0; i < np * np; i++) H[i] *= W;
       if (tsr__spd_inverse(np, H, Hi) == 0) {
         out->has_cov = 1;
@@ -408,6 +552,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     }
   }
   tsr__btyd_pat_release(&pat);
+  tsr__free(ctx.bll), tsr__free(ctx.bbad);
   if (out->converged) {
     /* a vanishing gradient at the edge of the parameter space is no
      * maximum: the data do not identify the model */
@@ -446,8 +591,10 @@ tsr_status tsr_btyd_loglik(const tsr_btyd_model *m, const tsr_btyd_data *d,
   tsr_status st;
   if ((st = check_model(m, err))) return st;
   if ((st = tsr_btyd_check_data(m->kind, d, err))) return st;
+  tsr_btyd_data dd = *d;
+  if (m->kind != TSR_BTYD_GG) dd.m_x = NULL;
   tsr__btyd_pat pat;
-  if ((st = tsr__btyd_compress(d, 0, &pat, err))) return st;
+  if ((st = tsr__btyd_compress(&dd, 0, &pat, err))) return st;
   double ll;
   int bad = tsr__btyd_get_spec(m->kind)->loglik(m->params, &pat.d, &ll, NULL);
   tsr__btyd_pat_release(&pat);
@@ -523,6 +670,31 @@ tsr_status tsr_btyd_pmf_new(const tsr_btyd_model *m, unsigned n, double t,
   return TSR_OK;
 }
 
+tsr_status tsr_btyd_pmf_conditional(const tsr_btyd_model *m, double x,
+                                    double t_x, double T, unsigned n, double t,
+                                    double *out, tsr_error *err) {
+  tsr_status st;
+  if ((st = check_model(m, err)) || (st = not_for_gg(m, err))) return st;
+  if (!(x >= 0) || !(t_x >= 0) || !(T >= t_x) || !isfinite(T) || !(t >= 0) ||
+      !isfinite(t))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, NULL,
+                         "expected x >= 0, 0 <= t_x <= T, t >= 0, got x = "
+                         "%.17g, t_x = %.17g, T = %.17g, t = %.17g",
+                         x, t_x, T, t);
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
+  if (!s->pmf_cond)
+    return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL,
+                         "P(X(T, T+t] = n) is not available for %s (bgnbd, "
+                         "pnbd, bgbb)",
+                         s->name);
+  if (s->pmf_cond(m->params, x, t_x, T, n, t, out))
+    return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                         "cannot evaluate P(X = %u) at x = %.17g, t_x = "
+                         "%.17g, T = %.17g",
+                         n, x, t_x, T);
+  return TSR_OK;
+}
+
 /* Covariance of the log-parameters from the natural-parameter covariance. */
 static void cov_log(const tsr_btyd_model *m, double C[TSR_BTYD_MAXP][TSR_BTYD_MAXP]) {
   for (size_t i = 0; i < m->np; i++)
@@ -565,9 +737,40 @@ tsr_status tsr_btyd_predict(const tsr_btyd_model *m, const tsr_btyd_data *d,
   int want_int = (expected_lo || expected_hi) && m->has_cov;
   double z = tsr__btyd_zlevel(level);
   if (want_int) cov_log(m, C);
+  /* parameter sets: 0 = estimates, j+1 = p_j * e^h (forward differences
+   * in the log-parameters for the delta method) */
+  const double h = 1e-6;
+  double P[TSR_BTYD_MAXP + 1][TSR_BTYD_MAXP];
+  size_t J = want_int ? np : 0;
+  if (J > TSR_BTYD_MAXP) J = TSR_BTYD_MAXP;
+  for (size_t j = 0; j <= J; j++) {
+    memcpy(P[j], m->params, sizeof P[j]);
+    if (j > 0) P[j][j - 1] = m->params[j - 1] * exp(h);
+  }
+  /* the alive-part of the expectation depends on (x, T) only: cached over
+   * consecutive patterns (sorted by x, then T) */
+  int split = s->p_alive && s->cond_alive, cvalid = 0;
+  double cx = 0, cT = 0, EA[TSR_BTYD_MAXP + 1];
   for (size_t k = 0; k < u; k++) {
     double x = pat.d.x[k], tx = pat.d.t_x[k], T = pat.d.T[k];
-    if (s->conditional(m->params, x, tx, T, t, &E[k], &PA[k])) {
+    double Ej[TSR_BTYD_MAXP + 1], pa;
+    int bad = 0;
+    if (split && !(cvalid && x == cx && T == cT)) {
+      for (size_t j = 0; j <= J && !bad; j++) bad = s->cond_alive(P[j], x, T, t, &EA[j]);
+      cvalid = !bad;
+      cx = x;
+      cT = T;
+    }
+    for (size_t j = 0; j <= J && !bad; j++) {
+      if (split) {
+        bad = s->p_alive(P[j], x, tx, T, &pa);
+        Ej[j] = pa * EA[j];
+      } else {
+        bad = s->conditional(P[j], x, tx, T, t, &Ej[j], &pa);
+      }
+      if (j == 0) PA[k] = pa;
+    }
+    if (bad || !isfinite(Ej[0])) {
       tsr__free(E);
       tsr__btyd_pat_release(&pat);
       return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
@@ -575,23 +778,15 @@ tsr_status tsr_btyd_predict(const tsr_btyd_model *m, const tsr_btyd_data *d,
                            "x = %.17g, t_x = %.17g, T = %.17g",
                            x, tx, T);
     }
-    LO[k] = HI[k] = E[k];
+    E[k] = LO[k] = HI[k] = Ej[0];
     if (want_int && E[k] > 0) {
-      /* delta method on log E with central differences in log-params */
-      double dlog[TSR_BTYD_MAXP];
+      double dlog[TSR_BTYD_MAXP], v = 0;
       int ok = 1;
-      for (size_t j = 0; j < np && ok; j++) {
-        double pp[TSR_BTYD_MAXP], ep, em, dummy;
-        const double h = 1e-5;
-        memcpy(pp, m->params, sizeof pp);
-        pp[j] = m->params[j] * exp(h);
-        ok = !s->conditional(pp, x, tx, T, t, &ep, &dummy) && ep > 0;
-        pp[j] = m->params[j] * exp(-h);
-        ok = ok && !s->conditional(pp, x, tx, T, t, &em, &dummy) && em > 0;
-        if (ok) dlog[j] = (log(ep) - log(em)) / (2 * h);
+      for (size_t j = 0; j < np; j++) {
+        ok = ok && Ej[j + 1] > 0;
+        if (ok) dlog[j] = (log(Ej[j + 1]) - log(Ej[0])) / h;
       }
       if (ok) {
-        double v = 0;
         for (size_t i = 0; i < np; i++)
           for (size_t j = 0; j < np; j++) v += dlog[i] * dlog[j] * C[i][j];
         double sd = v > 0 ? sqrt(v) : 0;

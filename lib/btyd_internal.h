@@ -39,16 +39,25 @@ typedef struct tsr__min_result {
   const char *why;/* reason when not converged (static) */
 } tsr__min_result;
 
+/* Minimisation modes. */
+enum {
+  TSR__MIN_BFGS = 0,        /* BFGS2 only */
+  TSR__MIN_BFGS_NEWTON = 1, /* BFGS2, then Newton steps to grad_tol */
+  TSR__MIN_NEWTON_FIRST = 2 /* Newton from a good start; else as 1 */
+};
+
 /* Minimises obj from theta (IN: start, OUT: minimiser) with GSL's BFGS2
- * and, when polish is set, Newton steps on the numerical Hessian of the
- * analytic gradient until the gradient norm is below grad_tol. */
+ * and/or Newton steps on the numerical Hessian of the analytic gradient
+ * until the gradient norm is below grad_tol. */
 tsr_status tsr__minimize(const tsr__objective *obj, double grad_tol,
-                         int max_iter, int polish, double *theta,
+                         int max_iter, int mode, double *theta,
                          tsr__min_result *res);
 
-/* Hessian (n x n, row-major) by central differences of the gradient,
- * symmetrised. Returns 0 or -1. */
-int tsr__hessian(const tsr__objective *obj, const double *theta, double *H);
+/* Hessian (n x n, row-major) by forward differences of the gradient
+ * (g0 = gradient at theta, or NULL to compute it), symmetrised. Returns 0
+ * or -1. */
+int tsr__hessian(const tsr__objective *obj, const double *theta,
+                 const double *g0, double *H);
 
 /* Inverse of a symmetric positive-definite n x n matrix (Cholesky).
  * Returns 0, or -1 when A is not positive definite. */
@@ -72,6 +81,16 @@ typedef struct tsr__btyd_spec {
                      double t, double *expected, double *p_alive);
   int (*expected_new)(const double *p, double t, double *out);
   int (*pmf_new)(const double *p, unsigned n, double t, double *out);
+  /* Optional split of conditional (NULL when the model has none):
+   * expected = p_alive(x, t_x, T) * cond_alive(x, T, t), the second part
+   * independent of t_x (cached across patterns by the callers). */
+  int (*p_alive)(const double *p, double x, double t_x, double T,
+                 double *out);
+  int (*cond_alive)(const double *p, double x, double T, double t,
+                    double *out);
+  /* P(X(T, T+t] = n | x, t_x, T) (NULL when not available). */
+  int (*pmf_cond)(const double *p, double x, double t_x, double T, unsigned n,
+                  double t, double *out);
   /* Posterior expected dropout hazard per period given alive at T. */
   double (*hazard)(const double *p, double x, double t_x, double T);
   /* Natural-parameter starting points (k-th, k = 0..7) scaled by data. */
@@ -93,8 +112,9 @@ typedef struct tsr__btyd_pat {
   size_t *map;     /* map[i] = pattern of input row i (NULL unless asked) */
 } tsr__btyd_pat;
 
-/* Compresses d to unique (x, t_x, T[, m_x]) rows sorted by x, summing
- * weights; rows of weight 0 are dropped. want_map: fill pat->map. */
+/* Compresses d to unique (x, t_x, T[, m_x]) rows (hashing), sorted by x,
+ * then T, then t_x, then m_x, summing weights; patterns of weight 0 are
+ * dropped unless want_map (fill pat->map). */
 tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
                               tsr__btyd_pat *pat, tsr_error *err);
 void tsr__btyd_pat_release(tsr__btyd_pat *pat);

@@ -18,6 +18,13 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* CPU time of the process (every thread). */
+static double cpu_s(void) {
+  struct timespec ts;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static const char *const default_features[] = {"frequency", "recency",
                                                "monetary_value", "T"};
 
@@ -232,6 +239,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
   t1 = now_s();
   r->seconds_transform = t1 - t0;
   t0 = t1;
+  double c0 = cpu_s(), csil = 0;
 
   size_t sample = o.sample_size;
   if (o.method == TSR_CLUSTER_DBSCAN) {
@@ -327,10 +335,11 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
         goto fail;
       }
       if (autok && k >= 2) {
-        double ts = now_s();
+        double ts = now_s(), cs = cpu_s();
         st = tsr_cluster_silhouette(Z, n, d, L, sample, o.seed, o.n_threads,
                                     &sil, err);
         r->seconds_silhouette += now_s() - ts;
+        csil += cpu_s() - cs;
         if (st != TSR_OK) {
           tsr_gmm_free(g);
           tsr__free(Cbest);
@@ -396,6 +405,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
 
   t1 = now_s();
   r->seconds_fit = t1 - t0 - r->seconds_silhouette;
+  r->cpu_seconds_fit = cpu_s() - c0 - csil;
   t0 = t1;
   /* ---------------------------------------------- stable cluster ids */
   size_t k = r->k;

@@ -203,7 +203,6 @@ struct tsr_cluster_model {
   double *core;        /* DBSCAN core points, ncore x d (transformed) */
   int *core_labels;    /* ncore */
   size_t ncore;
-  tsr__kdtree core_tree; /* built lazily at assign time */
 };
 
 tsr_cluster_model *tsr__cluster_model_new(void);

@@ -32,7 +32,6 @@ void tsr_cluster_model_free(tsr_cluster_model *m) {
   tsr_gmm_free(m->gmm);
   tsr__free(m->core);
   tsr__free(m->core_labels);
-  tsr__kdtree_release(&m->core_tree);
   tsr__free(m);
 }
 

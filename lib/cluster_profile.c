@@ -390,6 +390,7 @@ tsr_status tsr_cluster_result_summary_json(const tsr_cluster_result *r,
   json_object_set_new(tm, "fit", json_real(r->seconds_fit));
   json_object_set_new(tm, "silhouette", json_real(r->seconds_silhouette));
   json_object_set_new(tm, "profiles", json_real(r->seconds_profiles));
+  json_object_set_new(tm, "cpu_fit", json_real(r->cpu_seconds_fit));
   json_object_set_new(o, "seconds", tm);
   json_t *cl = json_array();
   for (size_t j = 0; j < r->k && r->profiles; j++) {

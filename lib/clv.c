@@ -9,13 +9,32 @@
  * the discount rate per step and E[M_i] the Gamma-Gamma conditional expected
  * spend (FH13 eq. 5). This is lifetimes' customer_lifetime_value with an
  * explicit step. Intervals: delta method on log CLV with both models'
- * parameter covariances (independent fits), derivatives by central
- * differences in the log-parameters.
+ * parameter covariances (independent fits), derivatives by forward
+ * differences in the log-parameters. For BG/NBD, MBG/NBD and Pareto/NBD the
+ * discounted sum factors into P(alive) times a part that depends on (x, T)
+ * only, computed once per (x, T).
  */
 #include "btyd_internal.h"
 
 #include <math.h>
 #include <string.h>
+
+/* Discounted expected transactions of an active customer with (x, T) under
+ * params P (models with the p_alive/cond_alive split): independent of t_x. */
+static int det_alive(const tsr__btyd_spec *s, const double *P, double x,
+                     double T, const tsr_clv_opts *o, double *out) {
+  double prev = 0, sum = 0;
+  double K = ceil(o->horizon / o->step - 1e-9);
+  if (K < 1) K = 1;
+  for (double k = 1; k <= K; k++) {
+    double tk = fmin(k * o->step, o->horizon), e;
+    if (s->cond_alive(P, x, T, tk, &e)) return -1;
+    sum += (e - prev) * pow(1 + o->discount, -tk / o->step);
+    prev = e;
+  }
+  *out = sum;
+  return isfinite(sum) ? 0 : -1;
+}
 
 /* Discounted expected transactions of one pattern under params P. */
 static int det(const tsr__btyd_spec *s, const double *P, double x, double tx,
@@ -109,11 +128,39 @@ tsr_status tsr_clv_compute(const tsr_btyd_model *m, const tsr_btyd_model *gg,
   double *LO = V + u, *HI = LO + u;
   double z = tsr__btyd_zlevel(o->level);
   int want = (clv_lo || clv_hi);
-  const double h = 1e-5;
+  /* parameter sets: 0 = estimates, j+1 = p_j e^h (forward differences in
+   * the log-parameters for the delta method) */
+  const double h = 1e-6;
+  size_t J = (want && m->has_cov) ? m->np : 0;
+  if (J > TSR_BTYD_MAXP) J = TSR_BTYD_MAXP;
+  double P[TSR_BTYD_MAXP + 1][TSR_BTYD_MAXP];
+  for (size_t j = 0; j <= J; j++) {
+    memcpy(P[j], m->params, sizeof P[j]);
+    if (j > 0) P[j][j - 1] = m->params[j - 1] * exp(h);
+  }
+  /* the active-customer part depends on (x, T) only: cached over
+   * consecutive patterns (sorted by x, then T) */
+  int split = s->p_alive && s->cond_alive, cvalid = 0;
+  double cx = 0, cT = 0, DA[TSR_BTYD_MAXP + 1];
   for (size_t k = 0; k < u; k++) {
     double x = pat.d.x[k], tx = pat.d.t_x[k], T = pat.d.T[k], mx = pat.d.m_x[k];
-    double D, S = spend(gg->params, x, mx);
-    if (det(s, m->params, x, tx, T, o, &D)) {
+    double Dj[TSR_BTYD_MAXP + 1], S = spend(gg->params, x, mx), pa;
+    int bad = 0;
+    if (split && !(cvalid && x == cx && T == cT)) {
+      for (size_t j = 0; j <= J && !bad; j++) bad = det_alive(s, P[j], x, T, o, &DA[j]);
+      cvalid = !bad;
+      cx = x;
+      cT = T;
+    }
+    for (size_t j = 0; j <= J && !bad; j++) {
+      if (split) {
+        bad = s->p_alive(P[j], x, tx, T, &pa);
+        Dj[j] = pa * DA[j];
+      } else {
+        bad = det(s, P[j], x, tx, T, o, &Dj[j]);
+      }
+    }
+    if (bad) {
       tsr__free(V);
       tsr__btyd_pat_release(&pat);
       return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
@@ -121,19 +168,14 @@ tsr_status tsr_clv_compute(const tsr_btyd_model *m, const tsr_btyd_model *gg,
                            "%.17g, T = %.17g",
                            x, tx, T);
     }
-    V[k] = LO[k] = HI[k] = S * D;
+    V[k] = LO[k] = HI[k] = S * Dj[0];
     if (!want || !(V[k] > 0)) continue;
     double var = 0, dl[TSR_BTYD_MAXP];
-    if (m->has_cov) {
+    if (J > 0) {
       int ok = 1;
       for (size_t j = 0; j < m->np && ok; j++) {
-        double pp[TSR_BTYD_MAXP], dp, dm;
-        memcpy(pp, m->params, sizeof pp);
-        pp[j] = m->params[j] * exp(h);
-        ok = !det(s, pp, x, tx, T, o, &dp) && dp > 0;
-        pp[j] = m->params[j] * exp(-h);
-        ok = ok && !det(s, pp, x, tx, T, o, &dm) && dm > 0;
-        if (ok) dl[j] = (log(dp) - log(dm)) / (2 * h);
+        ok = Dj[j + 1] > 0;
+        if (ok) dl[j] = (log(Dj[j + 1]) - log(Dj[0])) / h;
       }
       if (ok) var += delta_var(m, dl);
     }
@@ -143,9 +185,7 @@ tsr_status tsr_clv_compute(const tsr_btyd_model *m, const tsr_btyd_model *gg,
         memcpy(pp, gg->params, sizeof pp);
         pp[j] = gg->params[j] * exp(h);
         double sp = spend(pp, x, mx);
-        pp[j] = gg->params[j] * exp(-h);
-        double sm = spend(pp, x, mx);
-        dl[j] = (sp > 0 && sm > 0) ? (log(sp) - log(sm)) / (2 * h) : 0;
+        dl[j] = sp > 0 ? (log(sp) - log(S)) / h : 0;
       }
       var += delta_var(gg, dl);
     }

@@ -32,6 +32,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,8 @@ struct tsr_ledger {
   size_t pool_left;
   void **chunks;
   size_t nchunks, chunks_cap;
+  int32_t last_purchase; /* day of the last purchase row (has_purchase) */
+  int has_purchase;
   int finished;
 };
 
@@ -173,6 +176,22 @@ const tsr_ledger_entry *tsr_ledger_entries(const tsr_ledger *lg, size_t i, size_
   const cust *c = &lg->slots[lg->order[i]];
   *n = c->n;
   return c->e;
+}
+
+void tsr__ledger_prefetch(const tsr_ledger *lg, size_t i, int stage) {
+  if (i >= lg->n) return;
+  const cust *c = &lg->slots[lg->order[i]];
+  if (stage == 0) {
+    __builtin_prefetch(c);
+  } else if (c->n) {
+    const char *e = (const char *)c->e, *end = (const char *)(c->e + c->n);
+    for (int k = 0; k < 4 && e < end; k++, e += 64) __builtin_prefetch(e);
+  }
+}
+
+int tsr__ledger_last_purchase(const tsr_ledger *lg, int64_t *day) {
+  if (lg->has_purchase) *day = lg->last_purchase;
+  return lg->has_purchase;
 }
 
 /* ------------------------------------------------------------ customers */
@@ -355,6 +374,8 @@ static int cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_
   } else {
     e[pos].ntx++;
     e[pos].amount += amount;
+    if (!lg->has_purchase || day > lg->last_purchase) lg->last_purchase = day;
+    lg->has_purchase = 1;
   }
   return ROW_ADDED;
 }
@@ -610,6 +631,25 @@ typedef struct batch {
   char arena[BATCH * (TSR_INGEST_MAX_ID + 1)];
 } batch;
 
+/* Two-thread pipeline: the calling thread parses rows into batches, a
+ * worker applies them to the ledger in the same order. */
+#define NBATCH 4
+#define PIPE_MIN_BYTES ((int64_t)256 << 10)
+
+typedef struct pipeline {
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;       /* a batch was queued, freed, or the run ended */
+  batch *full[NBATCH + 1]; /* FIFO of parsed batches (the ingest's own batch
+                              plus NBATCH more circulate) */
+  size_t full_head, full_n;
+  batch *spare[NBATCH + 1]; /* applied batches, free for parsing */
+  size_t spare_n;
+  batch *all[NBATCH];
+  int done;                /* the parser has queued its last batch */
+  int failed;              /* the worker ran out of memory */
+} pipeline;
+
 typedef struct ictx {
   tsr_ledger *lg;
   const tsr_ingest_opts *o;
@@ -621,6 +661,7 @@ typedef struct ictx {
   batch *b;
   char *scratch;       /* canonical row text for hashing */
   size_t scratch_cap;
+  pipeline *pp;        /* NULL: one thread */
 } ictx;
 
 static void trim(const char **p, size_t *n) {
@@ -747,11 +788,8 @@ static uint64_t row_hash(ictx *x, const tsr_csv_record *rec) {
 }
 
 /* Applies the queued rows to the ledger, in order, prefetching ahead. */
-static tsr_status apply_batch(ictx *x) {
-  batch *bt = x->b;
+static tsr_status apply_batch(ictx *x, batch *bt) {
   const size_t m = bt->n;
-  bt->n = 0;
-  bt->used = 0;
   if (!m) return TSR_OK;
   tsr_ledger *lg = x->lg;
   tsr_ingest_stats *st = x->st;
@@ -794,6 +832,105 @@ static tsr_status apply_batch(ictx *x) {
     st->rows_accepted++;
   }
   return TSR_OK;
+}
+
+/* Worker of the pipeline: applies queued batches in order. */
+static void *pipe_worker(void *arg) {
+  ictx *x = arg;
+  pipeline *pp = x->pp;
+  pthread_mutex_lock(&pp->mu);
+  for (;;) {
+    while (!pp->full_n && !pp->done) pthread_cond_wait(&pp->cv, &pp->mu);
+    if (!pp->full_n) break;
+    batch *b = pp->full[pp->full_head];
+    pp->full_head = (pp->full_head + 1) % (NBATCH + 1);
+    pp->full_n--;
+    int failed = pp->failed;
+    pthread_mutex_unlock(&pp->mu);
+    tsr_status st = failed ? TSR_OK : apply_batch(x, b);
+    b->n = b->used = 0;
+    pthread_mutex_lock(&pp->mu);
+    if (st != TSR_OK) pp->failed = 1;
+    pp->spare[pp->spare_n++] = b;
+    pthread_cond_broadcast(&pp->cv);
+  }
+  pthread_mutex_unlock(&pp->mu);
+  return NULL;
+}
+
+/* Hands the current batch to the worker and takes a free one. */
+static tsr_status pipe_submit(ictx *x) {
+  pipeline *pp = x->pp;
+  pthread_mutex_lock(&pp->mu);
+  pp->full[(pp->full_head + pp->full_n) % (NBATCH + 1)] = x->b;
+  pp->full_n++;
+  pthread_cond_broadcast(&pp->cv);
+  while (!pp->spare_n && !pp->failed) pthread_cond_wait(&pp->cv, &pp->mu);
+  int failed = pp->failed;
+  x->b = pp->spare_n ? pp->spare[--pp->spare_n] : NULL;
+  pthread_mutex_unlock(&pp->mu);
+  return failed ? TSR_ENOMEM : TSR_OK;
+}
+
+/* Starts the worker; 0, or -1 (then ingestion uses one thread). */
+static int pipe_start(ictx *x) {
+  pipeline *pp = tsr__calloc(1, sizeof *pp);
+  if (!pp) return -1;
+  for (int i = 0; i < NBATCH; i++) {
+    pp->all[i] = tsr__malloc(sizeof(batch));
+    if (!pp->all[i]) goto fail;
+    pp->all[i]->n = pp->all[i]->used = 0;
+  }
+  if (pthread_mutex_init(&pp->mu, NULL) != 0) goto fail;
+  if (pthread_cond_init(&pp->cv, NULL) != 0) {
+    pthread_mutex_destroy(&pp->mu);
+    goto fail;
+  }
+  x->pp = pp;
+  if (pthread_create(&pp->th, NULL, pipe_worker, x) != 0) {
+    x->pp = NULL;
+    pthread_cond_destroy(&pp->cv);
+    pthread_mutex_destroy(&pp->mu);
+    goto fail;
+  }
+  /* the parser fills the ingest's own batch; the pool holds the others */
+  for (int i = 0; i < NBATCH; i++) pp->spare[pp->spare_n++] = pp->all[i];
+  return 0;
+fail:
+  for (int i = 0; i < NBATCH; i++) tsr__free(pp->all[i]);
+  tsr__free(pp);
+  return -1;
+}
+
+/* Queues the last rows, waits for the worker; TSR_ENOMEM if it failed. */
+static tsr_status pipe_finish(ictx *x) {
+  pipeline *pp = x->pp;
+  pthread_mutex_lock(&pp->mu);
+  if (x->b && x->b->n) {
+    pp->full[(pp->full_head + pp->full_n) % (NBATCH + 1)] = x->b;
+    pp->full_n++;
+    x->b = NULL;
+  }
+  pp->done = 1;
+  pthread_cond_broadcast(&pp->cv);
+  pthread_mutex_unlock(&pp->mu);
+  pthread_join(pp->th, NULL);
+  int failed = pp->failed;
+  pthread_cond_destroy(&pp->cv);
+  pthread_mutex_destroy(&pp->mu);
+  for (int i = 0; i < NBATCH; i++)
+    if (pp->all[i] != x->b) tsr__free(pp->all[i]);
+  tsr__free(pp);
+  x->pp = NULL;
+  return failed ? TSR_ENOMEM : TSR_OK;
+}
+
+/* Queued rows: a full batch is applied now (one thread) or handed over. */
+static tsr_status batch_full(ictx *x) {
+  if (x->pp) return pipe_submit(x);
+  tsr_status st = apply_batch(x, x->b);
+  x->b->n = x->b->used = 0;
+  return st;
 }
 
 static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
@@ -872,7 +1009,7 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
   pd->id_len = (uint32_t)clen;
   memcpy(bt->arena + bt->used, cid, clen);
   bt->used += clen;
-  if (bt->n == BATCH) return apply_batch(x);
+  if (bt->n == BATCH) return batch_full(x);
   return TSR_OK;
 }
 
@@ -972,7 +1109,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
     tsr_status fs = tsr_datetime_check_format(opts->date_format, err);
     if (fs != TSR_OK) return fs;
   }
-  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0};
+  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0, NULL};
   tsr_csv_record rec;
   tsr_status st;
   /* first record: header, or the first data row of a headerless file */
@@ -1015,6 +1152,9 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   x.b = tsr__malloc(sizeof *x.b);
   if (!x.b) return tsr_error_set(err, TSR_ENOMEM, tsr_csv_name(c), 0, 0, NULL, "out of memory");
   x.b->n = x.b->used = 0;
+  batch *own = x.b;
+  if (opts->threads >= 2 && (tsr_csv_size(c) < 0 || tsr_csv_size(c) >= PIPE_MIN_BYTES))
+    pipe_start(&x); /* on failure: one thread */
   if (!hdr) {
     stats->rows_read++;
     st = do_record(&x, &rec);
@@ -1043,8 +1183,17 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   }
 done:
   /* rows parsed before a stop stay accepted */
-  if (apply_batch(&x) != TSR_OK && (st == TSR_OK || st == TSR_EMAXERR)) st = TSR_ENOMEM;
-  tsr__free(x.b);
+  {
+    tsr_status fs;
+    if (x.pp) {
+      fs = pipe_finish(&x);
+    } else {
+      fs = x.b ? apply_batch(&x, x.b) : TSR_OK;
+    }
+    if (fs != TSR_OK && (st == TSR_OK || st == TSR_EMAXERR)) st = TSR_ENOMEM;
+  }
+  if (x.b != own) tsr__free(x.b);
+  tsr__free(own);
   tsr__free(x.scratch);
   stats->bytes = tsr_csv_bytes_read(c);
   stats->checksum = tsr_csv_checksum(c);

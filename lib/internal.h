@@ -29,7 +29,6 @@ tsr_status tsr__grow(void **buf, size_t *cap, size_t need, size_t elsize);
 
 #define TSR__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-#endif
 
 /* ---- hashing (lib/hash.c): fast non-cryptographic 64-bit hashes ---- */
 uint64_t tsr__hash_bytes(const void *p, size_t n, uint64_t seed);
@@ -51,5 +50,16 @@ struct tsr_csv_record;
  * counts). Same records, errors and positions as tsr_csv_next. */
 tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr_error *err);
 
+/* ---- ledger (lib/ingest.c) ---- */
+struct tsr_ledger;
+/* Prefetch hints for customer i (finish order): stage 0 its slot, stage 1
+ * (a few customers later, slot cached) its entries. */
+void tsr__ledger_prefetch(const struct tsr_ledger *lg, size_t i, int stage);
+/* Day of the last purchase (row with amount >= 0) in the ledger; 0 when
+ * there is none. */
+int tsr__ledger_last_purchase(const struct tsr_ledger *lg, int64_t *day);
+
 /* Shortest "%.Ng" (N = 15..17) that round-trips d; buf >= 32 bytes. */
 char *tsr__fmt_double(double d, char *buf);
+
+#endif

@@ -7,8 +7,9 @@
  * (the "polish"; it never raises the inertia). Tolerance as scikit-learn:
  * tol * mean per-feature variance, compared with the sum of squared centre
  * shifts. The data are memory-bound at small d: the seeding adopts each
- * centre inside the next candidates' pass, and the centre sums are updated
- * only for the points that change cluster.
+ * centre inside the next candidates' pass and leaves every point's nearest
+ * centre for the first Lloyd step, and the centre sums are updated only for
+ * the points that change cluster.
  */
 #include <float.h>
 #include <math.h>
@@ -22,63 +23,85 @@ typedef struct pp_ctx {
   const double *X;
   size_t d;
   double *closest;      /* n: squared distance to the nearest chosen centre */
+  int *near;            /* n: index of that centre (ties: the earlier) */
   const size_t *cand;   /* trial candidate rows */
   size_t ntrial;
   double *bpot;         /* nblocks x ntrial */
   double *bsum;         /* nblocks: block sums of closest */
-  size_t best;          /* candidate adopted (update pass) */
-  size_t pending;       /* centre chosen but not yet folded into closest
-                           (SIZE_MAX: none) */
+  size_t best;          /* first centre (initial pass) */
+  const double *P;      /* centre chosen but not yet folded into closest
+                           (NULL: none) */
+  int pj;               /* its index */
 } pp_ctx;
+
+/* Folds P into closest/near for row i. */
+TSR__INLINE double pp_fold(pp_ctx *c, size_t i, const double *x, size_t d) {
+  double cl = c->closest[i];
+  if (c->P) {
+    double dd = tsr__sqdist(x, c->P, d);
+    if (dd < cl) {
+      c->closest[i] = cl = dd;
+      c->near[i] = c->pj;
+    }
+  }
+  return cl;
+}
 
 /* Folds the pending centre into closest, then the potential of each trial
  * candidate over one block (sums over i in row order, as separate passes
  * would). */
 TSR__INLINE void pp_trial_block_d(void *vc, size_t b, size_t lo, size_t hi,
-                             size_t d) {
+                                  size_t d) {
   pp_ctx *c = vc;
   double acc[64];
-  const double *P = c->pending != SIZE_MAX ? c->X + c->pending * d : NULL;
-  for (size_t t = 0; t < c->ntrial; t++) acc[t] = 0;
+  size_t nt = c->ntrial;
+  for (size_t t = 0; t < nt; t++) acc[t] = 0;
   for (size_t i = lo; i < hi; i++) {
     const double *x = c->X + i * d;
-    double cl = c->closest[i];
-    if (P) {
-      double dd = tsr__sqdist(x, P, d);
-      if (dd < cl) c->closest[i] = cl = dd;
-    }
-    for (size_t t = 0; t < c->ntrial; t++) {
+    double cl = pp_fold(c, i, x, d);
+    for (size_t t = 0; t < nt; t++) {
       double dd = tsr__sqdist(x, c->X + c->cand[t] * d, d);
       acc[t] += dd < cl ? dd : cl;
     }
   }
-  for (size_t t = 0; t < c->ntrial; t++) c->bpot[b * c->ntrial + t] = acc[t];
+  for (size_t t = 0; t < nt; t++) c->bpot[b * nt + t] = acc[t];
+}
+
+TSR__INLINE void pp_fold_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                                 size_t d) {
+  pp_ctx *c = vc;
+  (void)b;
+  for (size_t i = lo; i < hi; i++) pp_fold(c, i, c->X + i * d, d);
 }
 
 static void pp_trial_block(void *vc, size_t b, size_t lo, size_t hi) {
   TSR__SPECIALIZE_D(pp_trial_block_d, ((pp_ctx *)vc)->d, vc, b, lo, hi)
 }
 
-/* Adopts candidate c->best: closest = min(closest, dist), block sums. */
-TSR__INLINE void pp_update_block_d(void *vc, size_t b, size_t lo, size_t hi,
-                             size_t d) {
+static void pp_fold_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(pp_fold_block_d, ((pp_ctx *)vc)->d, vc, b, lo, hi)
+}
+
+/* The first centre: closest = its distance, block sums. */
+TSR__INLINE void pp_first_block_d(void *vc, size_t b, size_t lo, size_t hi,
+                                  size_t d) {
   pp_ctx *c = vc;
   const double *q = c->X + c->best * d;
   double s = 0;
   for (size_t i = lo; i < hi; i++) {
-    double dd = tsr__sqdist(c->X + i * d, q, d);
-    if (dd < c->closest[i]) c->closest[i] = dd;
+    c->closest[i] = tsr__sqdist(c->X + i * d, q, d);
+    c->near[i] = 0;
     s += c->closest[i];
   }
   c->bsum[b] = s;
 }
 
-static void pp_update_block(void *vc, size_t b, size_t lo, size_t hi) {
-  TSR__SPECIALIZE_D(pp_update_block_d, ((pp_ctx *)vc)->d, vc, b, lo, hi)
+static void pp_first_block(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(pp_first_block_d, ((pp_ctx *)vc)->d, vc, b, lo, hi)
 }
 
-/* Row whose cumulative sum of closest first reaches v (searchsorted left),
- * walking the block sums first. */
+/* Row whose cumulative sum of closest (P folded in) first reaches v
+ * (searchsorted left), walking the block sums first. */
 static size_t pp_search(const pp_ctx *c, size_t n, double v) {
   size_t nb = tsr__nblocks(n);
   double cum = 0;
@@ -89,11 +112,10 @@ static size_t pp_search(const pp_ctx *c, size_t n, double v) {
   }
   size_t lo = b * TSR__BLOCK, hi = lo + TSR__BLOCK;
   if (hi > n) hi = n;
-  const double *P = c->pending != SIZE_MAX ? c->X + c->pending * c->d : NULL;
   for (size_t i = lo; i < hi; i++) {
     double cl = c->closest[i];
-    if (P) {
-      double dd = tsr__sqdist(c->X + i * c->d, P, c->d);
+    if (c->P) {
+      double dd = tsr__sqdist(c->X + i * c->d, c->P, c->d);
       if (dd < cl) cl = dd;
     }
     cum += cl;
@@ -102,9 +124,11 @@ static size_t pp_search(const pp_ctx *c, size_t n, double v) {
   return n - 1;
 }
 
+/* Greedy k-means++; on return closest/near hold every row's nearest centre
+ * (exact, ties to the lower index) for the first Lloyd step. */
 static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
                            tsr__rng *rng, int nthr, double *centers,
-                           double *closest) {
+                           double *closest, int *near) {
   size_t ntrial = 2 + (size_t)floor(log((double)k));
   size_t nb = tsr__nblocks(n);
   size_t cand[64];
@@ -116,12 +140,11 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
     tsr__free(bsum);
     return TSR_ENOMEM;
   }
-  pp_ctx c = {X, d, closest, cand, ntrial, bpot, bsum, 0, SIZE_MAX};
+  pp_ctx c = {X, d, closest, near, cand, ntrial, bpot, bsum, 0, NULL, 0};
   size_t first = tsr__rng_below(rng, n);
   memcpy(centers, X + first * d, d * sizeof *centers);
-  for (size_t i = 0; i < n; i++) closest[i] = DBL_MAX;
   c.best = first;
-  tsr__parallel_blocks(nthr, n, pp_update_block, &c);
+  tsr__parallel_blocks(nthr, n, pp_first_block, &c);
   double pot = 0;
   for (size_t b = 0; b < nb; b++) pot += bsum[b];
   for (size_t j = 1; j < k; j++) {
@@ -138,11 +161,13 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
         best = t;
       }
     }
-    c.pending = cand[best]; /* folded in by the next pass or search */
     memcpy(centers + j * d, X + cand[best] * d, d * sizeof *centers);
+    c.P = centers + j * d; /* folded in by the next pass or search */
+    c.pj = (int)j;
     pot = 0;
     for (size_t b = 0; b < nb; b++) pot += bsum[b] = bpot[b * ntrial + best];
   }
+  if (c.P) tsr__parallel_blocks(nthr, n, pp_fold_block, &c); /* the last */
   tsr__free(bpot);
   tsr__free(bsum);
   return TSR_OK;
@@ -158,7 +183,9 @@ typedef struct hm_ctx {
   const double *p;   /* k: movement of each centre in the last update */
   size_t r1;         /* centre that moved most; p2 = second largest */
   double p1, p2;
-  int first;         /* 1: initialise bounds with a full scan */
+  int first;         /* 1: initialise bounds with a full scan; 2: labels
+                        and upper bounds from the seeding (closest) */
+  const double *closest;
   int *a;            /* n labels */
   double *u, *l;     /* n upper / lower bounds (Euclidean, not squared) */
   double *bsum;      /* nblocks x k x d */
@@ -199,7 +226,11 @@ TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi,
   memset(cnt, 0, k * sizeof *cnt);
   for (size_t i = lo; i < hi; i++) {
     const double *x = c->X + i * d;
-    if (c->first) {
+    if (c->first == 2) { /* exact nearest centre known from the seeding */
+      c->u[i] = sqrt(c->closest[i]);
+      c->l[i] = 0; /* a valid (loose) lower bound */
+      chg++;
+    } else if (c->first) {
       size_t j1;
       double d1, d2;
       two_nearest(x, c->C, k, d, &j1, &d1, &d2);
@@ -314,7 +345,7 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
                          int nthr, km_work *w, int exact_end, double *inertia,
                          size_t *n_iter, int *strict) {
   if (rng) { /* else start from the centres already in w->C */
-    tsr_status st = kmeanspp(X, n, d, k, rng, nthr, w->C, w->closest);
+    tsr_status st = kmeanspp(X, n, d, k, rng, nthr, w->C, w->closest, w->a);
     if (st != TSR_OK) return st;
   }
   size_t nb = tsr__nblocks(n);
@@ -333,7 +364,8 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
   c.bcnt = w->bcnt;
   c.bchg = w->bchg;
   c.binert = w->binert;
-  c.first = 1;
+  c.first = rng ? 2 : 1;
+  c.closest = w->closest;
   size_t it = 0;
   *strict = 0;
   for (; it < max_iter; it++) {

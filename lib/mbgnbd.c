@@ -22,11 +22,13 @@ static int mbgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
                lb = tsr__lng(b), psr = tsr__psi(r), psab = tsr__psi(a + b),
                psb = tsr__psi(b), lna = log(a);
   double sum = 0, G[4] = {0, 0, 0, 0};
-  double cx = -1, A12 = 0, dA1r = 0, dA2a = 0, dA2b = 0;
+  double cx = -1, A12 = 0, dA1r = 0, dA2a = 0, dA2b = 0, lbx = 0;
+  double cT = -1, lT = 0, iT = 0; /* log(alpha+T), 1/(alpha+T) of the T run */
   for (size_t i = 0; i < d->n; i++) {
     const double x = d->x[i], tx = d->t_x[i], T = d->T[i], w = d->weights[i];
     if (x != cx) {
       cx = x;
+      lbx = log(b + x);
       A12 = tsr__lng(r + x) - lnr + r * la + lab + tsr__lng(b + x + 1) - lb -
             tsr__lng(a + b + x + 1);
       if (g) {
@@ -36,16 +38,21 @@ static int mbgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
         dA2b = psab + tsr__psi(b + x + 1) - psb - pabx;
       }
     }
-    const double lT = log(alpha + T), ltx = log(alpha + tx);
+    if (T != cT) {
+      cT = T;
+      lT = log(alpha + T);
+      iT = 1 / (alpha + T);
+    }
+    const double ltx = log(alpha + tx);
     const double A3 = -(r + x) * lT;
-    const double A4 = lna - log(b + x) - (r + x) * ltx;
+    const double A4 = lna - lbx - (r + x) * ltx;
     const double M = A3 > A4 ? A3 : A4;
     const double e3 = exp(A3 - M), e4 = exp(A4 - M);
     sum += w * (A12 + M + log(e3 + e4));
     if (g) {
       const double w3 = e3 / (e3 + e4), w4 = 1 - w3;
       G[0] += w * (dA1r - w3 * lT - w4 * ltx);
-      G[1] += w * (r / alpha - w3 * (r + x) / (alpha + T) -
+      G[1] += w * (r / alpha - w3 * (r + x) * iT -
                    w4 * (r + x) / (alpha + tx));
       G[2] += w * (dA2a + w4 / a);
       G[3] += w * (dA2b - w4 / (b + x));
@@ -60,12 +67,24 @@ static int mbgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
 /* P(alive) = 1 / (1 + a/(b+x) ((alpha+T)/(alpha+t_x))^(r+x)) (BDF eq. 9);
  * E[Y(t)|x,t_x,T] = P(alive) (a+b+x)/(a-1) [1 - ((alpha+T)/(alpha+T+t))^(r+x)
  *   2F1(r+x, b+x+1; a+b+x; t/(alpha+T+t))]  (BDF eq. 10). */
-static int mbgnbd_conditional(const double *p, double x, double tx, double T,
-                              double t, double *expected, double *p_alive) {
+static int mbgnbd_p_alive(const double *p, double x, double tx, double T,
+                          double *out) {
   const double r = p[0], alpha = p[1], a = p[2], b = p[3];
   double l = log(a) - log(b + x) + (r + x) * (log(alpha + T) - log(alpha + tx));
-  double pa = 1.0 / (1.0 + exp(l)), e;
-  if (tsr__bgnbd_cond_alive(a, b + x + 1, r + x, alpha + T, t, &e)) return -1;
+  *out = 1.0 / (1.0 + exp(l));
+  return isfinite(*out) ? 0 : -1;
+}
+
+static int mbgnbd_cond_alive(const double *p, double x, double T, double t,
+                             double *out) {
+  return tsr__bgnbd_cond_alive(p[2], p[3] + x + 1, p[0] + x, p[1] + T, t, out);
+}
+
+static int mbgnbd_conditional(const double *p, double x, double tx, double T,
+                              double t, double *expected, double *p_alive) {
+  double pa, e;
+  if (mbgnbd_p_alive(p, x, tx, T, &pa)) return -1;
+  if (mbgnbd_cond_alive(p, x, T, t, &e)) return -1;
   *expected = pa * e;
   *p_alive = pa;
   return isfinite(*expected) && isfinite(pa) ? 0 : -1;
@@ -90,4 +109,5 @@ static void mbgnbd_start(int k, const tsr_btyd_data *d, double *p) {
 const tsr__btyd_spec tsr__mbgnbd_spec = {
     TSR_BTYD_MBGNBD,      "mbgnbd",           4, {"r", "alpha", "a", "b"},
     mbgnbd_loglik,        mbgnbd_conditional, mbgnbd_expected_new,
+    NULL,                 mbgnbd_p_alive,     mbgnbd_cond_alive,
     NULL,                 mbgnbd_hazard,      mbgnbd_start};

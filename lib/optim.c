@@ -85,20 +85,25 @@ int tsr__spd_inverse(size_t n, const double *A, double *Ainv) {
   return 0;
 }
 
-int tsr__hessian(const tsr__objective *o, const double *theta, double *H) {
+int tsr__hessian(const tsr__objective *o, const double *theta,
+                 const double *g0, double *H) {
   size_t n = o->n;
-  double tp[2 * TSR_BTYD_MAXP], gp[2 * TSR_BTYD_MAXP], gm[2 * TSR_BTYD_MAXP];
+  double tp[2 * TSR_BTYD_MAXP], gp[2 * TSR_BTYD_MAXP], gb[2 * TSR_BTYD_MAXP];
   double f;
   if (n > 2 * TSR_BTYD_MAXP) return -1;
+  if (!g0) {
+    if (o->fdf(theta, o->ctx, &f, gb) || !isfinite(f)) return -1;
+    g0 = gb;
+  }
+  /* forward differences of the analytic gradient: n evaluations; the
+   * truncation error (~h) and rounding (~1e-15/h) stay near 1e-6 */
   for (size_t j = 0; j < n; j++) {
-    /* step ~ cbrt(eps) scaled, as for central differences */
-    double h = 6e-6 * fmax(1.0, fabs(theta[j]));
+    double h = 1e-6 * fmax(1.0, fabs(theta[j]));
     memcpy(tp, theta, n * sizeof *tp);
     tp[j] = theta[j] + h;
+    h = tp[j] - theta[j]; /* the step actually taken */
     if (o->fdf(tp, o->ctx, &f, gp) || !isfinite(f)) return -1;
-    tp[j] = theta[j] - h;
-    if (o->fdf(tp, o->ctx, &f, gm) || !isfinite(f)) return -1;
-    for (size_t i = 0; i < n; i++) H[i * n + j] = (gp[i] - gm[i]) / (2 * h);
+    for (size_t i = 0; i < n; i++) H[i * n + j] = (gp[i] - g0[i]) / h;
   }
   for (size_t i = 0; i < n; i++)
     for (size_t j = i + 1; j < n; j++) {
@@ -111,14 +116,16 @@ int tsr__hessian(const tsr__objective *o, const double *theta, double *H) {
 }
 
 /* Newton steps with backtracking from theta; keeps a step only when it
- * lowers the gradient norm without raising f (beyond rounding). */
-static void newton_polish(const tsr__objective *o, double *theta, double *f,
-                          double *g, int steps, double grad_tol) {
+ * lowers the gradient norm without raising f (beyond rounding). Returns
+ * the number of steps taken. */
+static int newton_polish(const tsr__objective *o, double *theta, double *f,
+                         double *g, int steps, double grad_tol) {
   size_t n = o->n;
   double H[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hi[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP];
   double tn[2 * TSR_BTYD_MAXP], gn[2 * TSR_BTYD_MAXP], fn;
-  for (int s = 0; s < steps && norm2(g, n) > grad_tol; s++) {
-    if (tsr__hessian(o, theta, H) || tsr__spd_inverse(n, H, Hi)) return;
+  int s;
+  for (s = 0; s < steps && norm2(g, n) > grad_tol; s++) {
+    if (tsr__hessian(o, theta, g, H) || tsr__spd_inverse(n, H, Hi)) return s;
     double gn0 = norm2(g, n);
     int ok = 0;
     for (double lam = 1.0; lam > 1e-3; lam *= 0.5) {
@@ -133,20 +140,21 @@ static void newton_polish(const tsr__objective *o, double *theta, double *f,
         break;
       }
     }
-    if (!ok) return;
+    if (!ok) return s;
     memcpy(theta, tn, n * sizeof *theta);
     memcpy(g, gn, n * sizeof *g);
     *f = fn;
-    if (norm2(g, n) < 1e-13) return;
   }
+  return s;
 }
 
 tsr_status tsr__minimize(const tsr__objective *o, double grad_tol,
-                         int max_iter, int polish, double *theta,
+                         int max_iter, int mode, double *theta,
                          tsr__min_result *res) {
   size_t n = o->n;
   gsl_multimin_function_fdf fn;
   double f, g[2 * TSR_BTYD_MAXP];
+  int polish = mode != TSR__MIN_BFGS;
   memset(res, 0, sizeof *res);
   res->why = "";
   if (n == 0 || n > 2 * TSR_BTYD_MAXP) return TSR_EINVAL;
@@ -154,6 +162,25 @@ tsr_status tsr__minimize(const tsr__objective *o, double grad_tol,
     res->f = INFINITY;
     res->why = "the log-likelihood is not finite at the starting point";
     return TSR_OK;
+  }
+  if (mode == TSR__MIN_NEWTON_FIRST) {
+    /* near the optimum Newton converges in a few steps */
+    double th0[2 * TSR_BTYD_MAXP], f0 = f, g0[2 * TSR_BTYD_MAXP];
+    memcpy(th0, theta, n * sizeof *th0);
+    memcpy(g0, g, n * sizeof *g0);
+    int k = newton_polish(o, theta, &f, g, 10, grad_tol);
+    if (norm2(g, n) <= grad_tol) {
+      res->f = f;
+      res->gnorm = norm2(g, n);
+      res->iterations = k;
+      res->converged = 1;
+      return TSR_OK;
+    }
+    if (!(f <= f0)) {
+      memcpy(theta, th0, n * sizeof *th0);
+      memcpy(g, g0, n * sizeof *g0);
+      f = f0;
+    }
   }
   fn.n = n;
   fn.f = gsl_f;

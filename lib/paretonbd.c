@@ -120,8 +120,23 @@ static int a0_term(double r, double alpha, double s, double beta, double x,
 
 /* log of the bracket of L for one customer, its gradient (dl may be NULL)
  * and P(alive) = first term / bracket (FH05 section 5). */
+/* The A0 term at tau = T depends on (x, T) only: cached across
+ * consecutive patterns (sorted by x, then T) within one evaluation. */
+typedef struct {
+  int valid, with_d;
+  double x, T, l2, d2[4];
+} pnbd_cache;
+
+static int pnbd_one_c(const double *p, double x, double tx, double T,
+                      double *lb, double *dl, double *palive, pnbd_cache *c);
+
 static int pnbd_one(const double *p, double x, double tx, double T, double *lb,
                     double *dl, double *palive) {
+  return pnbd_one_c(p, x, tx, T, lb, dl, palive, NULL);
+}
+
+static int pnbd_one_c(const double *p, double x, double tx, double T,
+                      double *lb, double *dl, double *palive, pnbd_cache *c) {
   const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
   const int ab = alpha >= beta;
   const double a2 = r + s + x;
@@ -148,8 +163,21 @@ static int pnbd_one(const double *p, double x, double tx, double T, double *lb,
     l2 = l1;
     if (dl)
       for (int k = 0; k < 4; k++) d2[k] = d1[k];
-  } else if (a0_term(r, alpha, s, beta, x, T, ab, &l2, dl ? d2 : NULL)) {
-    return -1;
+  } else if (c && c->valid && c->x == x && c->T == T && (c->with_d || !dl)) {
+    l2 = c->l2;
+    if (dl)
+      for (int k = 0; k < 4; k++) d2[k] = c->d2[k];
+  } else {
+    if (a0_term(r, alpha, s, beta, x, T, ab, &l2, dl ? d2 : NULL)) return -1;
+    if (c) {
+      c->valid = 1;
+      c->with_d = dl != NULL;
+      c->x = x;
+      c->T = T;
+      c->l2 = l2;
+      if (dl)
+        for (int k = 0; k < 4; k++) c->d2[k] = d2[k];
+    }
   }
   const double lE = -(r + x) * log(alpha + T) - s * log(beta + T);
   const double ls = log(s) - log(a2);
@@ -178,6 +206,7 @@ static int pnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
   const double C0 = -tsr__lng(r) + r * log(alpha) + s * log(beta);
   const double psr = tsr__psi(r);
   double sum = 0, G[4] = {0, 0, 0, 0}, cx = -1, lgx = 0, psx = 0;
+  pnbd_cache cache = {0, 0, 0, 0, 0, {0, 0, 0, 0}};
   for (size_t i = 0; i < d->n; i++) {
     const double x = d->x[i], w = d->weights[i];
     double lb, dl[4];
@@ -186,7 +215,8 @@ static int pnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
       lgx = tsr__lng(r + x);
       if (g) psx = tsr__psi(r + x);
     }
-    if (pnbd_one(p, x, d->t_x[i], d->T[i], &lb, g ? dl : NULL, NULL)) return -1;
+    if (pnbd_one_c(p, x, d->t_x[i], d->T[i], &lb, g ? dl : NULL, NULL, &cache))
+      return -1;
     sum += w * (C0 + lgx + lb);
     if (g) {
       G[0] += w * (psx - psr + log(alpha) + dl[0]);
@@ -210,20 +240,85 @@ static double pow_ratio(double y, double s) {
 
 /* E[Y(t) | x, t_x, T] = (r+x)(beta+T)/(alpha+T) * [1 - ((beta+T)/(beta+T+t))^(s-1)]
  *   / (s-1) * P(alive)   (FH05 section 6, SMC eq. 22). */
+static int pnbd_p_alive(const double *p, double x, double tx, double T,
+                        double *out) {
+  double lb;
+  return pnbd_one(p, x, tx, T, &lb, NULL, out);
+}
+
+static int pnbd_cond_alive(const double *p, double x, double T, double t,
+                           double *out) {
+  const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
+  *out = (r + x) * (beta + T) / (alpha + T) * pow_ratio((beta + T) / (beta + T + t), s);
+  return isfinite(*out) ? 0 : -1;
+}
+
 static int pnbd_conditional(const double *p, double x, double tx, double T,
                             double t, double *expected, double *p_alive) {
-  const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
-  double lb, pa;
-  if (pnbd_one(p, x, tx, T, &lb, NULL, &pa)) return -1;
+  double pa, e;
+  if (pnbd_p_alive(p, x, tx, T, &pa) || pnbd_cond_alive(p, x, T, t, &e)) return -1;
   *p_alive = pa;
-  *expected = (r + x) * (beta + T) / (alpha + T) *
-              pow_ratio((beta + T) / (beta + T + t), s) * pa;
+  *expected = pa * e;
   return isfinite(*expected) ? 0 : -1;
 }
 
 /* E[X(t)] = r beta / (alpha (s-1)) [1 - (beta/(beta+t))^(s-1)] (FH05 eq. 8). */
 static int pnbd_expected_new(const double *p, double t, double *out) {
   *out = p[0] * p[3] / p[1] * pow_ratio(p[3] / (p[3] + t), p[2]);
+  return isfinite(*out) ? 0 : -1;
+}
+
+/* P(X(t) = n) for a new customer (Fader & Hardie 2006, "Deriving an
+ * expression for P(X(t) = x) under the Pareto/NBD model", eq. 18):
+ *   G(r+n)/(G(r) n!) (alpha/(alpha+t))^r (t/(alpha+t))^n (beta/(beta+t))^s
+ * + alpha^r beta^s B(r+n, s+1)/B(r, s)
+ *   * [ B1 - sum_{j=0}^{n} G(r+s+j)/(G(r+s) j!) t^j B2(j) ]
+ * with, for alpha >= beta (m = alpha, b2 = s+1, d = alpha-beta; else
+ * m = beta, b2 = r+n, d = beta-alpha), c = r+s+n+1:
+ *   B1 = 2F1(r+s, b2; c; d/m) / m^(r+s),
+ *   B2(j) = 2F1(r+s+j, b2; c; d/(m+t)) / (m+t)^(r+s+j).
+ * The bracket (dying before t with n purchases) is summed in logs. */
+static int pnbd_pmf_new(const double *p, unsigned n, double t, double *out) {
+  const double r = p[0], alpha = p[1], s = p[2], beta = p[3], x = n;
+  if (t == 0) {
+    *out = n == 0 ? 1.0 : 0.0;
+    return 0;
+  }
+  const double l0 = tsr__lng(r + x) - tsr__lng(r) - tsr__lng(x + 1) +
+                    r * log(alpha / (alpha + t)) + x * log(t / (alpha + t)) +
+                    s * log(beta / (beta + t));
+  const int ab = alpha >= beta;
+  const double m = ab ? alpha : beta, b2 = ab ? s + 1 : r + x,
+               d = ab ? alpha - beta : beta - alpha, c = r + s + x + 1;
+  double lf;
+  int sg;
+  if (tsr__hyp2f1(r + s, b2, c, d / m, &lf, &sg, NULL) || sg < 0) return -1;
+  const double lB1 = lf - (r + s) * log(m);
+  /* B1 - sum: B1 is the j -> infinity completion of the sum, so the
+   * difference is positive; subtract term by term in scaled space */
+  double S = 1.0; /* B1 / e^lB1 */
+  for (double j = 0; j <= x; j++) {
+    if (tsr__hyp2f1(r + s + j, b2, c, d / (m + t), &lf, &sg, NULL) || sg < 0) return -1;
+    double lt = tsr__lng(r + s + j) - tsr__lng(r + s) - tsr__lng(j + 1) +
+                j * log(t) + lf - (r + s + j) * log(m + t);
+    S -= exp(lt - lB1);
+  }
+  double v = exp(l0);
+  if (S > 0)
+    v += exp(r * log(alpha) + s * log(beta) + tsr__lnbeta(r + x, s + 1) -
+             tsr__lnbeta(r, s) + lB1 + log(S));
+  *out = v;
+  return isfinite(v) ? 0 : -1;
+}
+
+/* P(X(T, T+t] = n | x, t_x, T): an active customer is a new Pareto/NBD
+ * customer with the posterior (r+x, alpha+T, s, beta+T); others buy none. */
+static int pnbd_pmf_cond(const double *p, double x, double tx, double T,
+                         unsigned n, double t, double *out) {
+  const double q[4] = {p[0] + x, p[1] + T, p[2], p[3] + T};
+  double pa, f;
+  if (pnbd_p_alive(p, x, tx, T, &pa) || pnbd_pmf_new(q, n, t, &f)) return -1;
+  *out = (n == 0 ? 1 - pa : 0) + pa * f;
   return isfinite(*out) ? 0 : -1;
 }
 
@@ -249,4 +344,5 @@ static void pnbd_start(int k, const tsr_btyd_data *d, double *p) {
 const tsr__btyd_spec tsr__pnbd_spec = {
     TSR_BTYD_PNBD,     "pnbd",           4, {"r", "alpha", "s", "beta"},
     pnbd_loglik,       pnbd_conditional, pnbd_expected_new,
-    NULL,              pnbd_hazard,      pnbd_start};
+    pnbd_pmf_new,      pnbd_p_alive,     pnbd_cond_alive,
+    pnbd_pmf_cond,     pnbd_hazard,      pnbd_start};

@@ -15,6 +15,7 @@
 
 #include "internal.h"
 #include "report_internal.h"
+#include "tessera/datetime.h"
 #include "tessera/tessera.h"
 
 void tsr_report_opts_init(tsr_report_opts *o) {
@@ -184,6 +185,94 @@ static double json_num(json_t *o, const char *k) {
   return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
+/* "YYYY-MM-DD" (or longer) to a day number; TSR_DAY_NONE otherwise. */
+static int64_t parse_day(const char *t) {
+  if (!t || strlen(t) < 10) return TSR_DAY_NONE;
+  unsigned y = 0, m = 0, d = 0;
+  for (int i = 0; i < 10; i++) {
+    if (i == 4 || i == 7) {
+      if (t[i] != '-') return TSR_DAY_NONE;
+      continue;
+    }
+    if (t[i] < '0' || t[i] > '9') return TSR_DAY_NONE;
+    unsigned v = (unsigned)(t[i] - '0');
+    if (i < 4) y = y * 10 + v;
+    else if (i < 7) m = m * 10 + v;
+    else d = d * 10 + v;
+  }
+  if (m < 1 || m > 12 || d < 1 || d > 31) return TSR_DAY_NONE;
+  return tsr_days_from_civil(y, m, d);
+}
+
+static const char *jstr_or_null(json_t *o, const char *k) {
+  const char *v = json_string_value(json_object_get(o, k));
+  return v && *v ? v : NULL;
+}
+
+/* The transaction ledger of a stored run, re-read from its input files when
+ * they are still there and unchanged (same checksum and accepted rows as
+ * the stored dataset), for the tracking plots; NULL otherwise. Also sets
+ * the summary period and the observation/calibration ends from the run's
+ * parameters. */
+static tsr_ledger *reload_ledger(const tsr_run *run, const tsr_dataset *ds, tsr__report_src *s) {
+  json_t *p = run->params ? json_loads(run->params, 0, NULL) : NULL;
+  json_t *io_js = ds->options ? json_loads(ds->options, 0, NULL) : NULL;
+  tsr_ledger *lg = NULL;
+  json_t *inputs = json_object_get(p, "inputs");
+  if (!p || !json_is_array(inputs) || json_array_size(inputs) == 0) goto fail;
+  tsr_ingest_opts io;
+  tsr_ingest_opts_init(&io);
+  io.customer_col = jstr_or_null(io_js, "customer_col");
+  io.date_col = jstr_or_null(io_js, "date_col");
+  io.amount_col = jstr_or_null(io_js, "amount_col");
+  io.id_col = jstr_or_null(io_js, "id_col");
+  io.date_format = jstr_or_null(io_js, "date_format");
+  const char *dd = jstr_or_null(p, "dedupe");
+  io.dedupe = dd && !strcmp(dd, "exact") ? TSR_DEDUPE_EXACT : TSR_DEDUPE_NONE;
+  if (tsr_ledger_new(&lg, NULL) != TSR_OK) goto fail;
+  uint64_t combined = 0;
+  int64_t accepted = 0;
+  size_t i;
+  json_t *in;
+  json_array_foreach(inputs, i, in) {
+    const char *path = json_string_value(in);
+    if (!path || !strcmp(path, "-")) goto fail;
+    tsr_ingest_stats st;
+    if (tsr_ingest_file(lg, path, &io, &st, NULL) != TSR_OK) goto fail;
+    combined = combined * 0x100000001B3ULL ^ st.checksum;
+    accepted += st.rows_accepted;
+  }
+  char sum[32];
+  snprintf(sum, sizeof sum, "%016llx", (unsigned long long)combined);
+  if (!ds->checksum || strcmp(sum, ds->checksum) != 0 || accepted != ds->rows_accepted) goto fail;
+  if (tsr_ledger_finish(lg, NULL) != TSR_OK) goto fail;
+  tsr_freq fq = TSR_FREQ_D;
+  const char *fs = jstr_or_null(p, "freq");
+  if (fs && tsr_freq_parse(fs, &fq) != TSR_OK) goto fail;
+  s->freq = fq;
+  s->end_day = parse_day(jstr_or_null(p, "end"));
+  s->cal_end_day = parse_day(jstr_or_null(p, "calibration_end"));
+  if (s->end_day == TSR_DAY_NONE) {
+    /* the last date in the data, as the summary takes it */
+    int64_t mx = INT64_MIN;
+    for (size_t c = 0; c < tsr_ledger_ncustomers(lg); c++) {
+      size_t ne = 0;
+      const tsr_ledger_entry *e = tsr_ledger_entries(lg, c, &ne);
+      if (ne && e[ne - 1].day > mx) mx = e[ne - 1].day;
+    }
+    if (mx == INT64_MIN) goto fail;
+    s->end_day = mx;
+  }
+  json_decref(p);
+  json_decref(io_js);
+  return lg;
+fail:
+  tsr_ledger_free(lg);
+  json_decref(p);
+  json_decref(io_js);
+  return NULL;
+}
+
 tsr_status tsr_report_data_json_stored(tsr_store *store, int64_t run_id,
                                        const tsr_report_opts *opts, char **json,
                                        tsr_error *err) {
@@ -198,7 +287,9 @@ tsr_status tsr_report_data_json_stored(tsr_store *store, int64_t run_id,
   tsr_dataset *ds = NULL;
   st = tsr_store_run_get(store, run_id, &run, err);
   if (st != TSR_OK) return st;
-  if (strcmp(run->command, "analyze") != 0 || run->status != TSR_RUN_DONE) {
+  /* retrain runs (issue 7) are whole analyze runs on stored datasets */
+  if ((strcmp(run->command, "analyze") != 0 && strcmp(run->command, "retrain") != 0) ||
+      run->status != TSR_RUN_DONE) {
     st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
                        "run %lld: not a finished analyze run (%s, %s)", (long long)run_id,
                        run->command, tsr_run_status_name(run->status));
@@ -222,6 +313,7 @@ tsr_status tsr_report_data_json_stored(tsr_store *store, int64_t run_id,
   memset(&sc, 0, sizeof sc);
   sc.lc = &lc;
   json_t *kp = NULL;
+  tsr_ledger *lg = NULL;
   tsr_ingest_stats ing;
   memset(&ing, 0, sizeof ing);
   st = tsr__report_src_alloc(&s, (size_t)n, 0, err);
@@ -279,9 +371,14 @@ tsr_status tsr_report_data_json_stored(tsr_store *store, int64_t run_id,
     ing.bytes = ds->bytes;
     s.ingest = &ing;
     if (!o.source) o.source = ds->source;
+    if (s.has_model && !o.no_input) {
+      lg = reload_ledger(run, ds, &s);
+      s.ledger = lg;
+    }
   }
   st = tsr__report_json(&s, &o, json, err);
 done:
+  tsr_ledger_free(lg);
   json_decref(kp);
   for (size_t j = 0; j < lc.nsegs; j++) tsr__free(lc.segs[j]);
   tsr__free(lc.ids);

@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "report_internal.h"
+#include "tessera/retrain.h"
 #include "tessera/tessera.h"
 #include "tessera/datetime.h"
 
@@ -781,6 +782,26 @@ static int on_reject(void *ctx, const tsr_reject_row *r) {
   return 0;
 }
 
+typedef struct ev_ctx {
+  jb *b;
+  json_t *a;
+  size_t n;
+} ev_ctx;
+
+static int on_event(void *ctx, const tsr_event *e) {
+  ev_ctx *c = ctx;
+  if (c->n++ >= 500) return 1;
+  json_t *o = jobj(c->b);
+  char ts[40];
+  put(c->b, o, "ts", js(c->b, tsr_store_time_format(e->ts, ts, sizeof ts)));
+  put(c->b, o, "level", js(c->b, tsr_log_level_name(e->level)));
+  put(c->b, o, "step", js(c->b, e->step));
+  put(c->b, o, "message", js(c->b, e->message));
+  put(c->b, o, "duration_ms", jr(c->b, e->duration_ms >= 0 ? e->duration_ms : NAN));
+  push(c->b, c->a, o);
+  return 0;
+}
+
 static void section_meta(jb *b, json_t *root, const tsr__report_src *s, const tsr_report_opts *o) {
   json_t *m = jobj(b);
   put(b, m, "title", js(b, o->title ? o->title : "tessera analysis report"));
@@ -826,7 +847,65 @@ static void section_meta(jb *b, json_t *root, const tsr__report_src *s, const ts
     tsr_store_rejects_list(o->store, s->dataset_id, (int64_t)o->max_rejects, 0, on_reject, &c, NULL);
   }
   put(b, m, "rejects", rj);
+  json_t *ev = jarr(b);
+  if (o->store && s->run_id > 0) {
+    ev_ctx c = {b, ev, 0};
+    tsr_store_events_list(o->store, s->run_id, TSR_LOG_INFO, on_event, &c, NULL);
+  }
+  put(b, m, "events", ev);
   put(b, root, "meta", m);
+}
+
+/* ------------------------------------------------------------ migration */
+
+typedef struct prev_ctx {
+  int64_t cur, prev;
+} prev_ctx;
+
+/* The newest earlier run that stored customers. */
+static int find_prev(void *ctx, const tsr_run *r) {
+  prev_ctx *p = ctx;
+  if (r->id < p->cur && r->status == TSR_RUN_DONE && r->n_customers > 0) {
+    p->prev = r->id;
+    return 1;
+  }
+  return 0;
+}
+
+typedef struct mig_ctx {
+  jb *b;
+  json_t *rows;
+} mig_ctx;
+
+static int on_move(void *ctx, const tsr_migration_row *m) {
+  mig_ctx *c = ctx;
+  json_t *o = jobj(c->b);
+  put(c->b, o, "from", js(c->b, m->from));
+  put(c->b, o, "to", js(c->b, m->to));
+  put(c->b, o, "customers", ji(c->b, m->customers));
+  if (o) json_array_append_new(c->rows, o);
+  return 0;
+}
+
+/* Segment migration from the previous stored run to this one (issue 7):
+ * {"from_run", "to_run", "moves": [{"from","to","customers"}]}; absent
+ * without a store or an earlier run. */
+static void section_migration(jb *b, json_t *root, const tsr__report_src *s,
+                              const tsr_report_opts *o) {
+  if (!o->store || s->run_id <= 0) return;
+  prev_ctx p = {s->run_id, 0};
+  if (tsr_store_runs_list(o->store, 0, 0, find_prev, &p, NULL) != TSR_OK || !p.prev) return;
+  mig_ctx c = {b, jarr(b)};
+  if (!c.rows) return;
+  if (tsr_segment_migration(o->store, p.prev, s->run_id, 0, on_move, &c, NULL) != TSR_OK) {
+    json_decref(c.rows);
+    return;
+  }
+  json_t *m = jobj(b);
+  put(b, m, "from_run", ji(b, p.prev));
+  put(b, m, "to_run", ji(b, s->run_id));
+  put(b, m, "moves", c.rows);
+  put(b, root, "migration", m);
 }
 
 /* ------------------------------------------------------------ whole */
@@ -862,6 +941,7 @@ tsr_status tsr__report_json(const tsr__report_src *s, const tsr_report_opts *opt
   if (st == TSR_OK) section_holdout(&b, root, s);
   if (st == TSR_OK) st = section_customers(&b, root, s, &o);
   if (st == TSR_OK) st = section_monthly(&b, root, s, &o);
+  if (st == TSR_OK) section_migration(&b, root, s, &o);
   if (st == TSR_OK && !b.oom) {
     *out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(12));
     if (!*out) b.oom = 1;

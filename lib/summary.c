@@ -7,6 +7,8 @@
 #include "tessera/datetime.h"
 #include "tessera/summary.h"
 
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
 
 void tsr_summary_opts_init(tsr_summary_opts *o) {
@@ -50,59 +52,30 @@ static int64_t period_of(tsr_freq f, int64_t day) {
   return day;
 }
 
-tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opts,
-                               tsr_summary **out, tsr_error *err) {
-  *out = NULL;
+/* Summary rows of customers [from, to) of a ledger (one thread's share). */
+typedef struct sum_job {
+  const tsr_ledger *lg;
   tsr_summary_opts o;
-  if (opts) o = *opts;
-  else tsr_summary_opts_init(&o);
-  if (!(o.multiplier > 0))
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "freq-multiplier",
-                         "expected a number > 0, got %g", o.multiplier);
-  size_t n = tsr_ledger_ncustomers(lg);
-  int64_t end = o.end_day;
-  if (end == TSR_DAY_NONE) {
-    int any = 0;
-    for (size_t i = 0; i < n; i++) {
-      size_t k;
-      const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &k);
-      for (size_t j = k; j-- > 0;)
-        if (e[j].ntx) {
-          if (!any || e[j].day > end) end = e[j].day;
-          any = 1;
-          break;
-        }
-    }
-    if (!any)
-      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL,
-                           "no purchases: every accepted row is a refund or there are no rows");
-  }
-  int split = o.cal_end_day != TSR_DAY_NONE;
-  if (split && o.cal_end_day >= end) {
-    char a[11], b[11];
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "calibration-end",
-                         "expected a date before the observation end %s, got %s",
-                         tsr_day_format(end, a), tsr_day_format(o.cal_end_day, b));
-  }
-  int64_t cal_end = split ? o.cal_end_day : end;
-  const int64_t p_end = period_of(o.freq, end);
-  const int64_t p_cal = period_of(o.freq, cal_end);
+  int split;
+  int64_t p_end, p_cal;
+  size_t from, to;
+  tsr_summary_row *out; /* kept rows, contiguous */
+  size_t n, excluded;
+} sum_job;
 
-  tsr_summary *s = tsr__calloc(1, sizeof *s);
-  if (!s) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  s->rows = tsr__calloc(n ? n : 1, sizeof *s->rows);
-  if (!s->rows) {
-    tsr__free(s);
-    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  }
-  s->has_holdout = split;
-  s->end_day = end;
-  s->cal_end_day = split ? cal_end : TSR_DAY_NONE;
-  s->opts = o;
+static void *sum_range(void *arg) {
+  sum_job *j0 = arg;
+  const tsr_ledger *lg = j0->lg;
+  const tsr_summary_opts o = j0->o;
+  const int split = j0->split;
+  const int64_t p_end = j0->p_end, p_cal = j0->p_cal;
   const double mult = o.multiplier;
   const int net = o.refunds == TSR_REFUNDS_NET;
-
-  for (size_t i = 0; i < n; i++) {
+  for (size_t i = j0->from; i < j0->to && i < j0->from + 16; i++) tsr__ledger_prefetch(lg, i, 0);
+  for (size_t i = j0->from; i < j0->to && i < j0->from + 8; i++) tsr__ledger_prefetch(lg, i, 1);
+  for (size_t i = j0->from; i < j0->to; i++) {
+    tsr__ledger_prefetch(lg, i + 16, 0); /* slots, then entries, ahead */
+    tsr__ledger_prefetch(lg, i + 8, 1);
     size_t k;
     const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &k);
     tsr_summary_row r;
@@ -162,7 +135,7 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
     }
     (void)cur_amt;
     if (nper == 0) {
-      if (r.n_refunds) s->excluded_refund_only++;
+      if (r.n_refunds) j0->excluded++;
       continue;
     }
     r.frequency = (double)(nper - 1);
@@ -176,7 +149,79 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
       r.monetary_value_holdout = ho_tx > 0 ? ho_amt / (double)ho_tx : 0.0;
       r.duration_holdout = (double)(p_end - p_cal) / mult;
     }
-    s->rows[s->n++] = r;
+    j0->out[j0->n++] = r;
+  }
+  return NULL;
+}
+
+tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opts,
+                               tsr_summary **out, tsr_error *err) {
+  *out = NULL;
+  tsr_summary_opts o;
+  if (opts) o = *opts;
+  else tsr_summary_opts_init(&o);
+  if (!(o.multiplier > 0))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "freq-multiplier",
+                         "expected a number > 0, got %g", o.multiplier);
+  size_t n = tsr_ledger_ncustomers(lg);
+  int64_t end = o.end_day;
+  if (end == TSR_DAY_NONE) {
+    /* the last day with a purchase (the ledger keeps it) */
+    int any = tsr__ledger_last_purchase(lg, &end);
+    if (!any)
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL,
+                           "no purchases: every accepted row is a refund or there are no rows");
+  }
+  int split = o.cal_end_day != TSR_DAY_NONE;
+  if (split && o.cal_end_day >= end) {
+    char a[11], b[11];
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "calibration-end",
+                         "expected a date before the observation end %s, got %s",
+                         tsr_day_format(end, a), tsr_day_format(o.cal_end_day, b));
+  }
+  int64_t cal_end = split ? o.cal_end_day : end;
+  const int64_t p_end = period_of(o.freq, end);
+  const int64_t p_cal = period_of(o.freq, cal_end);
+
+  tsr_summary *s = tsr__calloc(1, sizeof *s);
+  if (!s) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  s->rows = tsr__calloc(n ? n : 1, sizeof *s->rows);
+  if (!s->rows) {
+    tsr__free(s);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  s->has_holdout = split;
+  s->end_day = end;
+  s->cal_end_day = split ? cal_end : TSR_DAY_NONE;
+  s->opts = o;
+  /* customers in contiguous shares, one per thread; rows kept in order */
+  size_t nt = o.threads >= 2 && n >= 50000 ? (size_t)(o.threads > 8 ? 8 : o.threads) : 1;
+  sum_job jobs[8];
+  pthread_t th[8];
+  int started[8] = {0};
+  for (size_t t = 0; t < nt; t++) {
+    sum_job *j = &jobs[t];
+    memset(j, 0, sizeof *j);
+    j->lg = lg;
+    j->o = o;
+    j->split = split;
+    j->p_end = p_end;
+    j->p_cal = p_cal;
+    j->from = n * t / nt;
+    j->to = n * (t + 1) / nt;
+    j->out = s->rows + j->from;
+  }
+  for (size_t t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, sum_range, &jobs[t]) == 0;
+  sum_range(&jobs[0]);
+  for (size_t t = 1; t < nt; t++) {
+    if (started[t]) pthread_join(th[t], NULL);
+    else sum_range(&jobs[t]);
+  }
+  for (size_t t = 0; t < nt; t++) {
+    if (s->rows + s->n != jobs[t].out)
+      memmove(s->rows + s->n, jobs[t].out, jobs[t].n * sizeof *s->rows);
+    s->n += jobs[t].n;
+    s->excluded_refund_only += jobs[t].excluded;
   }
   if (s->n == 0) {
     tsr_summary_free(s);
@@ -227,6 +272,59 @@ static void put_num(FILE *f, double v) {
   fputs(tsr__fmt_double(v, b), f);
 }
 
+/* One CSV line of r into line (at least SUM_LINE_MAX bytes); its length. */
+#define SUM_LINE_MAX (2 * TSR_INGEST_MAX_ID + 512)
+static size_t fmt_line(const tsr_summary *s, const tsr_summary_row *r, int extras, char *line) {
+  size_t o = put_id(line, r->customer_id);
+  double v[7] = {r->frequency, r->recency, r->T, r->monetary_value, r->frequency_holdout,
+                 r->monetary_value_holdout, r->duration_holdout};
+  int nv = s->has_holdout ? 7 : 4;
+  for (int k = 0; k < nv; k++) {
+    line[o++] = ',';
+    o += put_dbl(line + o, v[k]);
+  }
+  if (extras) {
+    char d1[11], d2[11];
+    line[o++] = ',';
+    o += put_dbl(line + o, r->revenue);
+    o += (size_t)snprintf(line + o, SUM_LINE_MAX - o, ",%lld,%lld,%s,%s,%lld",
+                          (long long)r->n_transactions, (long long)r->active_days,
+                          tsr_day_format(r->first_day, d1), tsr_day_format(r->last_day, d2),
+                          (long long)r->n_refunds);
+  }
+  line[o++] = '\n';
+  return o;
+}
+
+/* Lines of rows [from, to) into a growing buffer (one thread's block). */
+typedef struct fmt_job {
+  const tsr_summary *s;
+  int extras;
+  size_t from, to;
+  char *buf;
+  size_t len, cap;
+  int failed;
+} fmt_job;
+
+static void *fmt_range(void *arg) {
+  fmt_job *j = arg;
+  j->len = 0;
+  for (size_t i = j->from; i < j->to; i++) {
+    if (j->len + SUM_LINE_MAX > j->cap) {
+      void *b = j->buf;
+      if (tsr__grow(&b, &j->cap, j->len + SUM_LINE_MAX, 1) != TSR_OK) {
+        j->failed = 1;
+        return NULL;
+      }
+      j->buf = b;
+    }
+    j->len += fmt_line(j->s, &j->s->rows[i], j->extras, j->buf + j->len);
+  }
+  return NULL;
+}
+
+#define FMT_BLOCK 16384 /* rows per thread and round */
+
 tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extras, tsr_error *err) {
   if (s->has_holdout)
     fputs("customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,frequency_holdout,"
@@ -235,30 +333,38 @@ tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extras, tsr_
     fputs("customer_id,frequency,recency,T,monetary_value", f);
   if (extras) fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds", f);
   fputc('\n', f);
-  /* one line: id (quoted: <= 2 * TSR_INGEST_MAX_ID + 2) + 8 numbers +
-   * counts and dates */
-  char line[2 * TSR_INGEST_MAX_ID + 512];
-  for (size_t i = 0; i < s->n; i++) {
-    const tsr_summary_row *r = &s->rows[i];
-    size_t o = put_id(line, r->customer_id);
-    double v[7] = {r->frequency, r->recency, r->T, r->monetary_value, r->frequency_holdout,
-                   r->monetary_value_holdout, r->duration_holdout};
-    int nv = s->has_holdout ? 7 : 4;
-    for (int k = 0; k < nv; k++) {
-      line[o++] = ',';
-      o += put_dbl(line + o, v[k]);
+  size_t nt = s->opts.threads >= 2 && s->n >= 50000 ? (size_t)(s->opts.threads > 8 ? 8 : s->opts.threads) : 1;
+  if (nt > 1) {
+    /* rounds: each thread formats one block, then the blocks are written in order */
+    fmt_job jobs[8];
+    memset(jobs, 0, sizeof jobs);
+    int failed = 0;
+    for (size_t at = 0; at < s->n && !failed;) {
+      pthread_t th[8];
+      int started[8] = {0};
+      for (size_t t = 0; t < nt; t++) {
+        jobs[t].s = s;
+        jobs[t].extras = extras;
+        jobs[t].from = at < s->n ? at : s->n;
+        at = jobs[t].from + FMT_BLOCK < s->n ? jobs[t].from + FMT_BLOCK : s->n;
+        jobs[t].to = at;
+      }
+      for (size_t t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, fmt_range, &jobs[t]) == 0;
+      fmt_range(&jobs[0]);
+      for (size_t t = 1; t < nt; t++) {
+        if (started[t]) pthread_join(th[t], NULL);
+        else fmt_range(&jobs[t]);
+      }
+      for (size_t t = 0; t < nt; t++) {
+        if (jobs[t].failed) failed = 1;
+        else fwrite(jobs[t].buf, 1, jobs[t].len, f);
+      }
     }
-    if (extras) {
-      char d1[11], d2[11];
-      line[o++] = ',';
-      o += put_dbl(line + o, r->revenue);
-      o += (size_t)snprintf(line + o, sizeof line - o, ",%lld,%lld,%s,%s,%lld",
-                            (long long)r->n_transactions, (long long)r->active_days,
-                            tsr_day_format(r->first_day, d1), tsr_day_format(r->last_day, d2),
-                            (long long)r->n_refunds);
-    }
-    line[o++] = '\n';
-    fwrite(line, 1, o, f);
+    for (size_t t = 0; t < nt; t++) tsr__free(jobs[t].buf);
+    if (failed) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  } else {
+    char line[SUM_LINE_MAX];
+    for (size_t i = 0; i < s->n; i++) fwrite(line, 1, fmt_line(s, &s->rows[i], extras, line), f);
   }
   if (ferror(f)) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error");
   return TSR_OK;

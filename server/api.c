@@ -1125,6 +1125,10 @@ enum MHD_Result api_dispatch(req *r) {
     if (!auth_need(r, "admin", &ret)) return ret;
     return users_api(r, st, n == 2 ? seg[1] : NULL);
   }
+  if (n == 1 && !strcmp(seg[0], "retrain") && post) {
+    if (!auth_need(r, "admin", &ret)) return ret;
+    return retrain_api(r, st);
+  }
   return send_error(r, 404, "ENOTFOUND", "%s /api/v1/%s is not an endpoint (see /api/v1/openapi.json)", m, p);
 }
 

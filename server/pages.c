@@ -947,6 +947,12 @@ static enum MHD_Result users_page(req *r, tsr_store *st, const char *msg, int st
   sb_puts(&b, "<label>Name <input name=\"name\" required maxlength=\"64\"></label><label>Role <select name=\"role\"><option>viewer</option><option>analyst</option><option>admin</option></select></label>"
               "<label>Password <input name=\"password\" type=\"password\" required minlength=\"8\" maxlength=\"1024\" autocomplete=\"new-password\"></label>"
               "<span class=\"range\">at least 8 characters</span><button type=\"submit\">Add</button></form></section>");
+  sb_puts(&b, "<section class=\"card\"><h2>Retrain the models</h2><p class=\"hint\">Refits the models on every "
+              "uploaded dataset and promotes the new version only if it is not worse on a holdout window "
+              "(<code>tessera retrain</code>).</p><form method=\"post\" action=\"/retrain\">");
+  csrf_field(r, &b);
+  sb_puts(&b, "<label><input type=\"checkbox\" name=\"force\" value=\"1\"> promote even if worse</label>"
+              "<button type=\"submit\" id=\"retrain\">Retrain</button></form></section>");
   return finish(r, &b, status);
 }
 
@@ -1144,6 +1150,10 @@ enum MHD_Result pages_dispatch(req *r) {
     }
   }
   if (n == 1 && !strcmp(seg[0], "events") && get) return events_page(r, st);
+  if (n == 1 && !strcmp(seg[0], "retrain") && post) {
+    if (!auth_need(r, "admin", &ret)) return ret;
+    return retrain_page(r, st);
+  }
   if (!strcmp(seg[0], "users")) {
     if (!auth_need(r, "admin", &ret)) return ret;
     if (n == 1 && get) return users_page(r, st, NULL, 200);

@@ -275,6 +275,9 @@ int api_upload_finish(req *r, int64_t *dataset_id, char *msg, size_t cap);
 
 /* pages.c */
 enum MHD_Result pages_dispatch(req *r);
+/* retrain.c: POST /api/v1/retrain and POST /retrain (admin; caller checks) */
+enum MHD_Result retrain_api(req *r, tsr_store *st);
+enum MHD_Result retrain_page(req *r, tsr_store *st);
 enum MHD_Result page_error(req *r, int status, const char *title, const char *msg);
 
 #endif

@@ -211,6 +211,7 @@ int tsr_store_schema_latest(void) { return LATEST_VERSION; }
   X(MODEL_KIND, "SELECT kind FROM models WHERE id = ?1")                       \
   X(MODEL_DEMOTE, "UPDATE models SET promoted = 0 WHERE kind = ?1 AND promoted = 1") \
   X(MODEL_PROMOTE, "UPDATE models SET promoted = 1 WHERE id = ?1")           \
+  X(MODEL_SET_STATS, "UPDATE models SET fit_stats = ?2 WHERE id = ?1")         \
   X(DATASET_DELETE, "DELETE FROM datasets WHERE id = ?1")                      \
   X(RUN_DELETE, "DELETE FROM runs WHERE id = ?1")
 
@@ -1586,6 +1587,18 @@ static tsr_status sq_model_promote(void *impl, int64_t id, tsr_error *err) {
   return wr_end(q, outer, st, what, err);
 }
 
+static tsr_status sq_model_set_stats(void *impl, int64_t id, const char *fit_stats,
+                                     tsr_error *err) {
+  sq *q = impl;
+  sqlite3_stmt *s = sq_stmt(q, S_MODEL_SET_STATS, err);
+  if (!s) return TSR_ESTORE;
+  sqlite3_bind_int64(s, 1, id);
+  bind_text(s, 2, fit_stats);
+  tsr_status st = sq_run(q, s, "update model", err);
+  if (st == TSR_OK && sqlite3_changes(q->db) == 0) return TSR_ENOTFOUND;
+  return st;
+}
+
 #define MODEL_COLS \
   "id, run_id, kind, version, params, fit_stats, created_at, promoted"
 
@@ -1711,6 +1724,7 @@ const tsr_store_methods tsr__store_sqlite_methods = {
     .models_list = sq_models_list,
     .dataset_delete = sq_dataset_delete,
     .run_delete = sq_run_delete,
+    .model_set_stats = sq_model_set_stats,
 };
 
 /* The SQLite connection of a handle of this back end (store/sqlite_web.c). */

@@ -35,6 +35,43 @@ static int has_prefix(const char *s, const char *p) {
   return strncmp(s, p, strlen(p)) == 0;
 }
 
+char *tsr_store_url_display(const char *url, char *buf, size_t cap) {
+  if (!buf || !cap) return buf;
+  snprintf(buf, cap, "%s", url ? url : "");
+  char *s = strstr(buf, "://");
+  if (!s) return buf;
+  s += 3;
+  char *at = strchr(s, '@'), *slash = strchr(s, '/');
+  if (at && (!slash || at < slash)) {
+    char *colon = memchr(s, ':', (size_t)(at - s));
+    if (colon) memmove(colon, at, strlen(at) + 1);
+  }
+  char *pw = strstr(buf, "password=");
+  if (pw) {
+    char *end = strchr(pw, '&');
+    if (end)
+      memmove(pw + 9, end, strlen(end) + 1);
+    else
+      pw[9] = '\0';
+  }
+  return buf;
+}
+
+char *tsr_store_data_dir(const char *url, const char *data_dir, char *buf, size_t cap) {
+  if (!buf || !cap) return buf;
+  if (data_dir && *data_dir) {
+    snprintf(buf, cap, "%s", data_dir);
+  } else if (!url || has_prefix(url, "postgresql://") || has_prefix(url, "postgres://")) {
+    snprintf(buf, cap, "tessera-data");
+  } else {
+    const char *p = url;
+    if (has_prefix(p, "sqlite:")) p += strlen("sqlite:");
+    if (has_prefix(p, "//")) p += 2;
+    snprintf(buf, cap, "%s.files", p);
+  }
+  return buf;
+}
+
 tsr_status tsr_store_open(const char *url, unsigned flags, tsr_store **out,
                           tsr_error *err) {
   if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "store: open: out is NULL");
@@ -44,10 +81,8 @@ tsr_status tsr_store_open(const char *url, unsigned flags, tsr_store **out,
   const tsr_store_methods *m = NULL;
   const char *target = url;
   if (has_prefix(url, "postgresql://") || has_prefix(url, "postgres://")) {
-    /* The URL may hold a password: never echo it. */
-    return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL,
-                         "store: postgresql URLs are not supported yet; use a "
-                         "SQLite database file (--db FILE)");
+    /* libpq parses the URL; messages never echo its password */
+    m = &tsr__store_pg_methods;
   } else if (has_prefix(url, "sqlite:")) {
     m = &tsr__store_sqlite_methods;
     target = url + strlen("sqlite:");
@@ -701,6 +736,19 @@ tsr_status tsr_store_model_add(tsr_store *s, const tsr_model *m, int64_t *id,
     if (version) *version = nver;
   }
   return st;
+}
+
+tsr_status tsr_store_model_set_stats(tsr_store *s, int64_t id, const char *fit_stats,
+                                     tsr_error *err) {
+  CHECK_STORE(s, "update model");
+  tsr_status st = need_id("update model", id, err);
+  if (st) return st;
+  if ((st = check_json("update model", "fit_stats", fit_stats, err))) return st;
+  if (s->m->version < 2 || !s->m->model_set_stats)
+    return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL,
+                         "store: update model: not supported by the %s back end", s->m->name);
+  st = s->m->model_set_stats(s->impl, id, fit_stats, err);
+  return not_found(st, err, "model %lld", (long long)id);
 }
 
 tsr_status tsr_store_model_promote(tsr_store *s, int64_t id, tsr_error *err) {

@@ -22,7 +22,7 @@
 #include "internal.h"
 #include "tessera/store.h"
 
-#define TSR_STORE_METHODS_VERSION 1
+#define TSR_STORE_METHODS_VERSION 2
 
 typedef struct tsr_store_methods {
   int version;      /* TSR_STORE_METHODS_VERSION this table implements */
@@ -116,10 +116,16 @@ typedef struct tsr_store_methods {
   /* deletes (children go by the schema's cascades) */
   tsr_status (*dataset_delete)(void *impl, int64_t id, tsr_error *err);
   tsr_status (*run_delete)(void *impl, int64_t id, tsr_error *err);
+
+  /* version 2 */
+  tsr_status (*model_set_stats)(void *impl, int64_t id, const char *fit_stats,
+                                tsr_error *err);
 } tsr_store_methods;
 
 /* The SQLite back end (store/sqlite.c). */
 extern const tsr_store_methods tsr__store_sqlite_methods;
+/* The PostgreSQL back end (store/postgres.c). */
+extern const tsr_store_methods tsr__store_pg_methods;
 
 /* The back-end handle of s (and its method table in *m, may be NULL), for
  * the web tables (store/sqlite_web.c). */

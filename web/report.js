@@ -331,6 +331,24 @@
       { key: "first_purchase", label: "first join" },
       { key: "last_purchase", label: "last activity" }
     ], segs, true, function (r, c) { return { "data-segment": r.segment, "data-col": c.key }; });
+    renderMigration(grid, d.migration);
+  }
+
+  /* Customers moving between segments since the previous stored run. */
+  function renderMigration(grid, mg) {
+    if (!mg || !mg.moves || !mg.moves.length) return;
+    var from = [], to = [];
+    mg.moves.forEach(function (m) {
+      if (from.indexOf(m.from) < 0) from.push(m.from);
+      if (to.indexOf(m.to) < 0) to.push(m.to);
+    });
+    from.sort(); to.sort();
+    var mat = from.map(function () { return to.map(function () { return null; }); });
+    mg.moves.forEach(function (m) { mat[from.indexOf(m.from)][to.indexOf(m.to)] = m.customers; });
+    heatmap(grid, "Segment migration since run " + mg.from_run,
+      "Customers by their segment in run " + mg.from_run + " (rows) and in run " + mg.to_run +
+      " (columns); (new) and (gone): customers in only one run. 'tessera migration " + mg.from_run + " " + mg.to_run + "' prints the table.",
+      to, from, mat, { xName: "run " + mg.to_run, yName: "run " + mg.from_run, fmt: fmtInt });
   }
 
   function histChart(grid, h) {
@@ -362,7 +380,7 @@
       chart(grid, "Frequency vs monetary value (repeat customers)",
         "Gamma-Gamma independence check: Pearson r = " + fmtNum(fm.pearson) + ", Spearman ρ = " + fmtNum(fm.spearman) + " over " + fmtInt(fm.repeat_customers) +
         " repeat customers — " + (ok ? "weak, the spend model's assumption holds." : "not weak: the spend model's independence assumption is doubtful.") +
-        (fm.sample_step > 1 ? " Every " + fm.sample_step + "th customer shown." : ""), {
+        (fm.sample_step > 1 ? " One customer in " + fm.sample_step + " shown." : ""), {
           type: "scatter",
           data: { datasets: [{ label: "customer", data: fm.points.map(function (p) { return { x: p[0], y: p[1] }; }), backgroundColor: "rgba(0,114,178,0.35)", pointRadius: 2 }] },
           options: { plugins: { legend: { display: false }, tooltip: { callbacks: { label: function (c) { return "frequency " + c.parsed.x + ", monetary " + fmtMoney(c.parsed.y); } } } },
@@ -405,7 +423,7 @@
       var by = {};
       pr.points.forEach(function (p) { (by[p[2]] = by[p[2]] || []).push({ x: p[0], y: p[1] }); });
       chart(grid, "2-D projection (principal components)", "Standardised log(1 + x) of frequency, recency, T, monetary value and revenue; the two axes explain " +
-        fmtPct(pr.explained) + " of the variance." + (pr.sample_step > 1 ? " Every " + pr.sample_step + "th customer shown." : ""), {
+        fmtPct(pr.explained) + " of the variance." + (pr.sample_step > 1 ? " One customer in " + pr.sample_step + " shown." : ""), {
           type: "scatter",
           data: { datasets: Object.keys(by).map(function (k) {
             var i = Number(k), x = c.clusters.filter(function (q) { return q.id === i; })[0];
@@ -528,7 +546,7 @@
     add("observation end", m.end);
     add("calibration end", m.calibration_end);
     add("period", isNum(m.period_days) ? m.period_days + " days" : null);
-    add("horizon", isNum(m.horizon_periods) ? fmtNum(m.horizon_periods) + " periods" : null);
+    add("horizon", m.has_model && isNum(m.horizon_periods) ? fmtNum(m.horizon_periods) + " periods" : null);
     add("wall time", isNum(m.seconds) ? m.seconds.toFixed(2) + " s" : null);
     if (m.params) Object.keys(m.params).forEach(function (k) { var v = m.params[k]; add("parameter " + k, typeof v === "object" ? JSON.stringify(v) : v); });
     table(grid, "Run metadata", [{ key: "k", label: "item" }, { key: "v", label: "value" }], rows);
@@ -540,6 +558,9 @@
         options: { indexAxis: "y", plugins: { legend: { display: false } }, scales: { x: axis("milliseconds", { beginAtZero: true }), y: axis("step") } }
       });
     }
+    if (m.events && m.events.length)
+      table(grid, "Event log", [{ key: "ts", label: "time" }, { key: "level", label: "level" }, { key: "step", label: "step" },
+        { key: "message", label: "message" }, { key: "duration_ms", label: "ms", num: 1, fmt: function (v) { return isNum(v) ? fmtInt(v) : ""; } }], m.events, true);
     if (m.rejects && m.rejects.length)
       table(grid, "First rejected rows", [{ key: "line", label: "line", num: 1 }, { key: "column", label: "column", num: 1 },
         { key: "field", label: "field" }, { key: "reason", label: "reason" }], m.rejects, true);
@@ -560,12 +581,13 @@
     }
     [renderHeader, renderKpis, renderSegments, renderFeatures, renderRfm, renderClusters, renderModels, renderCustomers, renderRun]
       .forEach(function (f) { f(root, data); });
+    var mine = charts; /* this render's charts (render may be called again) */
     if (global.addEventListener) {
-      global.addEventListener("beforeprint", function () { charts.forEach(function (c) { c.resize(); }); });
-      global.addEventListener("afterprint", function () { charts.forEach(function (c) { c.resize(); }); });
+      global.addEventListener("beforeprint", function () { mine.forEach(function (c) { c.resize(); }); });
+      global.addEventListener("afterprint", function () { mine.forEach(function (c) { c.resize(); }); });
     }
-    root.setAttribute("data-rendered", String(charts.length));
-    return charts;
+    root.setAttribute("data-rendered", String(mine.length));
+    return mine;
   }
 
   global.TesseraReport = { render: render, version: 1 };

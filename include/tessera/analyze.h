@@ -57,6 +57,17 @@ typedef struct tsr_analyze_opts {
   const char *report_path;   /* reserved for the HTML report; NULL = none */
   uint64_t seed;
   const volatile int *cancel; /* set non-zero to stop (TSR_ECANCELED) */
+  /* Stored runs (issue 7). */
+  const char *command;       /* run command stored; NULL = "analyze" */
+  const char *keep_dir;      /* non-NULL: copy each input to
+                              * keep_dir/<checksum>[-<i>].csv (created) and
+                              * record it as the dataset's stored_path
+                              * (';'-separated for several inputs) */
+  int64_t dataset_id;        /* > 0: the inputs are stored datasets (retrain):
+                              * no new dataset is registered, the run refers
+                              * to this one */
+  const char *model_stats;   /* JSON object members ("\"k\":v,...") added to
+                              * the fit_stats of every stored model, or NULL */
   /* Progress: step name, fraction of the whole run in [0,1]. */
   void (*on_progress)(void *ud, const char *step, double frac);
   /* Event log line (also stored): level 0 info, 1 warn, 2 error. */

@@ -141,6 +141,9 @@ typedef struct tsr_btyd_fit_opts {
   const double *start;/* optional natural-parameter start (tried first) */
   int compute_se;     /* 1 (default): Hessian, standard errors, covariance */
   double period_days; /* recorded in the model; default 7 */
+  int n_threads;      /* threads for the log-likelihood sums of large data
+                         (> 65536 patterns), 1..64; default 1. The result
+                         does not depend on it. */
 } tsr_btyd_fit_opts;
 
 TSR_API void tsr_btyd_fit_opts_init(tsr_btyd_fit_opts *o);
@@ -178,9 +181,18 @@ TSR_API tsr_status tsr_btyd_conditional(const tsr_btyd_model *m, double x,
 TSR_API tsr_status tsr_btyd_expected_new(const tsr_btyd_model *m, double t,
                                          double *out, tsr_error *err);
 
-/* P(X(t) = n) for a new customer (BG/NBD, MBG/NBD, Pareto/NBD, BG/BB). */
+/* P(X(t) = n) for a new customer (BG/NBD, Pareto/NBD, BG/BB;
+ * TSR_EUNSUPPORTED for MBG/NBD). */
 TSR_API tsr_status tsr_btyd_pmf_new(const tsr_btyd_model *m, unsigned n,
                                     double t, double *out, tsr_error *err);
+
+/* P(X(T, T+t] = n | x, t_x, T): probability that a customer with this
+ * history makes exactly n purchases in the next t periods (BG/NBD,
+ * Pareto/NBD, BG/BB; TSR_EUNSUPPORTED for MBG/NBD). */
+TSR_API tsr_status tsr_btyd_pmf_conditional(const tsr_btyd_model *m,
+                                            double x, double t_x, double T,
+                                            unsigned n, double t, double *out,
+                                            tsr_error *err);
 
 /* Per-customer predictions for every row of d (evaluated once per unique
  * pattern). Arrays have d->n elements, owned by the caller; any may be NULL.

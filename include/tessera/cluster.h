@@ -102,7 +102,9 @@ TSR_API tsr_status tsr_cluster_transform_parse(const char *s, unsigned *out,
 
 /* k-means (k-means++ greedy seeding with 2+floor(ln k) local trials, n_init
  * restarts, Lloyd iterations accelerated by Hamerly's bounds; empty clusters
- * are moved to the points farthest from their centres).
+ * are moved to the points farthest from their centres; the best restart is
+ * then iterated until its labels stop changing, so labels and inertia are
+ * exact for the returned centres).
  * X: n x d row-major. OUT: centers (k x d, caller-allocated), labels (n,
  * caller-allocated, may be NULL), *inertia (sum of squared distances, may be
  * NULL), *n_iter (iterations of the best run, may be NULL).
@@ -114,7 +116,8 @@ TSR_API tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d,
                                   double *inertia, size_t *n_iter,
                                   tsr_error *err);
 
-/* Gaussian mixture fitted by EM (k-means initialisation). */
+/* Gaussian mixture fitted by EM; initialised from k-means (best of 10
+ * restarts, on a sample of max(50000, n/10) rows for large n). */
 typedef struct tsr_gmm {
   size_t k, d;
   tsr_cov_type cov;
@@ -233,6 +236,7 @@ typedef struct tsr_cluster_result {
   double seconds_fit;        /* of the fits (all k; eps auto included) */
   double seconds_silhouette; /* of the silhouette scores */
   double seconds_profiles;   /* of the ids, profiles and labels */
+  double cpu_seconds_fit;    /* process CPU time (all threads) of the fits */
   double *loglik_trace; /* GMM mean log-likelihood per EM iteration */
   size_t n_trace;
   tsr_cluster_model *model; /* owned by the result; detach with

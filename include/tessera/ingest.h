@@ -7,6 +7,11 @@
  * Several files may be ingested into one ledger (old + new data); with a
  * transaction id column, rows repeated across files are dropped.
  *
+ * Identical rows (no id column) are found by a 64-bit hash of their trimmed
+ * fields kept per customer-day: exact up to hash collisions (about 2^-64 per
+ * pair of rows of one customer and day). A day's amounts are summed in file
+ * order.
+ *
  * Bad rows are never fatal and never silently dropped: each is passed to the
  * on_reject callback with file, line, column, field and reason, and counted.
  * With max_errors >= 0, ingestion stops with TSR_EMAXERR when more rows than
@@ -65,6 +70,12 @@ typedef struct tsr_ingest_opts {
   void (*on_progress)(void *ud, int64_t bytes_done, int64_t bytes_total,
                       int64_t rows);
   void *ud;
+  int threads;              /* 0 or 1: one thread (default); 2 or more: rows
+                               are parsed and applied to the ledger by two
+                               threads working concurrently (inputs under
+                               256 KiB use one). Results, rejects and their
+                               order are identical; callbacks are always
+                               called from the calling thread. */
 } tsr_ingest_opts;
 
 /* Sets the defaults above. */

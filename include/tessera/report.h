@@ -33,6 +33,7 @@ typedef struct tsr_report_opts {
   size_t sample;          /* points of the scatter plots, 100..100000; default 2000 */
   size_t max_rejects;     /* rejected rows listed, 0..1000; default 20 */
   tsr_store *store;       /* optional (borrowed): rejects and events of the run */
+  int no_input;           /* stored runs: 1 = do not re-read the input files */
 } tsr_report_opts;
 
 TSR_API void tsr_report_opts_init(tsr_report_opts *o);
@@ -45,10 +46,12 @@ TSR_API tsr_status tsr_report_data_json(const tsr_analyze_result *r,
                                         tsr_error *err);
 
 /* The same for a stored run read back from the store (customers, segments,
- * models, run, dataset and its rejects). The stored run carries no
- * transaction ledger and no holdout columns: the tracking and holdout
- * sections are then absent. TSR_ENOTFOUND for a missing run, TSR_EINVAL for
- * a run that is not a finished analyze run. */
+ * models, run, dataset with its rejects, events). The store keeps no
+ * transaction ledger: for the tracking plots the run's input files are
+ * re-read when they still exist unchanged (same checksum; skipped with
+ * opts->no_input), else the tracking section is absent. The holdout
+ * columns are not stored: no holdout section. TSR_ENOTFOUND for a missing
+ * run, TSR_EINVAL for a run that is not a finished analyze run. */
 TSR_API tsr_status tsr_report_data_json_stored(tsr_store *s, int64_t run_id,
                                                const tsr_report_opts *opts,
                                                char **json, tsr_error *err);

@@ -6,7 +6,7 @@
  *
  * One interface, several back ends chosen by URL (see tsr_store_open):
  *   "tessera.db", "sqlite:tessera.db"  SQLite (the embedded default, WAL)
- *   "postgresql://..."                  reserved for the PostgreSQL back end
+ *   "postgresql://..."                  PostgreSQL (libpq; store/postgres.c)
  * The back end is reached through a versioned method table (store/store_int.h,
  * in the manner of sqlite3_io_methods); callers never see it.
  *
@@ -72,9 +72,23 @@ typedef struct tsr_store tsr_store;
  * borrowed pointer (db_opt, the environment's storage, or a literal). */
 TSR_API const char *tsr_store_default_url(const char *db_opt);
 
+/* The folder where copies of raw inputs are kept (analyze --keep-input,
+ * uploads) so retraining can re-read them: data_dir when non-NULL and
+ * non-empty; for a SQLite url "<database file>.files"; for PostgreSQL
+ * "tessera-data" (relative to the current directory). Written to buf
+ * (truncated to cap); returns buf. */
+TSR_API char *tsr_store_data_dir(const char *url, const char *data_dir, char *buf,
+                                 size_t cap);
+
+/* url for display: a password in it ("user:pw@", "password=...") is left
+ * out. Written to buf (truncated to cap); returns buf. */
+TSR_API char *tsr_store_url_display(const char *url, char *buf, size_t cap);
+
 /* Opens the store at url:
  *   "PATH" or "sqlite:PATH"   SQLite database file
- *   "postgresql://..." or "postgres://..."  TSR_EUNSUPPORTED for now
+ *   "postgresql://..." or "postgres://..."  PostgreSQL (libpq connection
+ *                             URI; the database must exist, tables are
+ *                             created by the migrations)
  * Without TSR_STORE_CREATE a missing file is TSR_ESTORE
  * ("store: open x.db: database does not exist"). A file that is not a tessera
  * SQLite database is TSR_ESTORE ("store: open x.db: file is not a database").
@@ -89,7 +103,7 @@ TSR_API void tsr_store_close(tsr_store *s);
 /* Releases an object returned by a tsr_store_*_get function. Accepts NULL. */
 TSR_API void tsr_store_free(void *obj);
 
-/* Back end name: "sqlite". Static storage. */
+/* Back end name: "sqlite" or "postgresql". Static storage. */
 TSR_API const char *tsr_store_backend(const tsr_store *s);
 
 /* ------------------------------------------------------------ schema */
@@ -428,6 +442,11 @@ typedef struct tsr_model {
 TSR_API tsr_status tsr_store_model_add(tsr_store *s, const tsr_model *m,
                                        int64_t *id, int64_t *version,
                                        tsr_error *err);
+/* Replaces the fit_stats JSON of model id (retrain adds its evaluation).
+ * TSR_ENOTFOUND "model 3: not found". */
+TSR_API tsr_status tsr_store_model_set_stats(tsr_store *s, int64_t id,
+                                             const char *fit_stats,
+                                             tsr_error *err);
 /* Makes model id the promoted version of its kind. */
 TSR_API tsr_status tsr_store_model_promote(tsr_store *s, int64_t id,
                                            tsr_error *err);

@@ -42,6 +42,8 @@ typedef struct tsr_summary_opts {
   int64_t end_day;        /* observation end (day number); TSR_DAY_NONE = last date in data */
   int64_t cal_end_day;    /* calibration end; TSR_DAY_NONE = no split */
   tsr_refunds refunds;    /* refunds excluded (default) or netted into spend */
+  int threads;            /* 0 or 1 (default): one thread; 2+: compute and
+                             write (CSV) in parallel, identical results */
 } tsr_summary_opts;
 
 TSR_API void tsr_summary_opts_init(tsr_summary_opts *o);

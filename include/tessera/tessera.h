@@ -22,6 +22,7 @@
 #include "tessera/btyd.h"
 #include "tessera/cluster.h"
 #include "tessera/store.h"
+#include "tessera/retrain.h"
 #include "tessera/analyze.h"
 #include "tessera/report.h"
 

@@ -31,6 +31,11 @@ run(["analyze", path.join(tmp, "tx.csv"), "--db", db, "-o", path.join(tmp, "out"
 run(["analyze", path.join(tmp, "tx.csv"), "--db", db, "-o", path.join(tmp, "hold"), "--calibration-end", "2025-06-30",
      "--report", path.join(tmp, "hold", "report.html"), "-q"]);
 run(["report", "1", "--db", db, "-o", path.join(tmp, "stored.html")]);
+// messy input, no model, no clusters: the sections without their inputs are
+// left out cleanly and the rejected rows are listed
+run(["simulate", "--customers", "800", "--seed", "5", "--messy", "-o", path.join(tmp, "messy.csv")]);
+run(["analyze", path.join(tmp, "messy.csv"), "--db", path.join(tmp, "m.db"), "-o", path.join(tmp, "messy"), "--model", "none",
+     "--cluster", "none", "--report", path.join(tmp, "messy", "report.html"), "-q"]);
 
 // customers.csv -> KPIs (ids of the simulator carry no commas or quotes)
 function kpisFromCsv(file) {
@@ -57,7 +62,7 @@ const ctx = await chromium.launchPersistentContext(profile, {
   viewport: { width: 1366, height: 900 },
 });
 
-async function open(name, file, csvDir) {
+async function open(name, file, csvDir, minCharts = 10) {
   const html = fs.readFileSync(file, "utf8");
   check(!/\b(src|href)\s*=\s*["']?\s*(https?:)?\/\//i.test(html), `${name}: no network URL in src/href`);
   check(!/<link\b|<script[^>]+\bsrc=/i.test(html), `${name}: no external script or stylesheet`);
@@ -84,7 +89,7 @@ async function open(name, file, csvDir) {
     return { charts: out, rendered: Number(document.querySelector("main").getAttribute("data-rendered")),
              notices: document.querySelectorAll(".tsr-notice").length };
   });
-  check(info.charts.length >= 10 && info.charts.length === info.rendered, `${name}: ${info.charts.length} charts rendered`);
+  check(info.charts.length >= minCharts && info.charts.length === info.rendered, `${name}: ${info.charts.length} charts rendered`);
   check(info.notices === 0, `${name}: no 'chart unavailable' notice`);
   for (const c of info.charts)
     check(c.w > 0 && c.h > 0 && c.painted > 500, `${name}: chart '${c.title}' drew pixels (${c.painted})`);
@@ -106,6 +111,23 @@ async function open(name, file, csvDir) {
     check(kp.first_purchase === rj.first_purchase && kp.last_purchase === rj.last_purchase, `${name}: first/last purchase ${kp.first_purchase} ${kp.last_purchase}`);
     check(Math.abs(num(kp.clv_total) - rj.clv_total) < 0.006, `${name}: total CLV shown ${kp.clv_total} = run.json ${rj.clv_total}`);
     check(kp.top20_revenue_share === (100 * rj.top20_revenue_share).toFixed(1) + "%", `${name}: top 20% share ${kp.top20_revenue_share}`);
+    // the segment table against segments.csv
+    const seg = await page.evaluate(() => {
+      const o = {};
+      for (const td of document.querySelectorAll("td[data-segment]"))
+        (o[td.getAttribute("data-segment")] ||= {})[td.getAttribute("data-col")] = td.textContent;
+      return o;
+    });
+    const lines = fs.readFileSync(path.join(csvDir, "segments.csv"), "utf8").trim().split("\n").slice(1);
+    let segOk = 0;
+    for (const l of lines) {
+      const f = l.split(",");
+      if (Number(f[1]) === 0) continue;
+      const row = seg[f[0]];
+      if (row && num(row.customers) === Number(f[1]) && Math.abs(num(row.revenue) - Number(f[6])) < 0.006) segOk++;
+      else console.log(`     segment ${f[0]}: shown ${JSON.stringify(row)}, segments.csv ${f[1]} ${f[6]}`);
+    }
+    check(segOk > 0 && segOk === lines.filter((l) => Number(l.split(",")[1]) > 0).length, `${name}: ${segOk} segment rows equal segments.csv`);
   }
   const shot = path.join(OUT, name + ".png");
   await page.screenshot({ path: shot, fullPage: true });
@@ -119,6 +141,17 @@ await open("report-holdout", path.join(tmp, "hold", "report.html"), path.join(tm
 const s = await open("report-stored", path.join(tmp, "stored.html"), null);
 check(s.customers === a.customers && s.revenue === a.revenue && s.clv_total === a.clv_total,
       `stored run report shows the same KPIs (${s.customers}, ${s.revenue})`);
+const m = await open("report-messy", path.join(tmp, "messy", "report.html"), null, 5);
+check(m.churn_rate === "n/a" && m.clv_total === "n/a", `report-messy: no model: churn ${m.churn_rate}, CLV ${m.clv_total}`);
+{
+  const page = await ctx.newPage();
+  await page.goto("file://" + path.join(tmp, "messy", "report.html"));
+  await page.waitForSelector("main[data-rendered]");
+  const t = await page.evaluate(() => [...document.querySelectorAll(".tsr-fig-title")].map((e) => e.textContent));
+  check(t.includes("First rejected rows") && !t.some((x) => /Cluster|Repeat purchases|alive/.test(x)),
+        `report-messy: rejects listed, no model or cluster charts`);
+  await page.close();
+}
 await ctx.close();
 fs.rmSync(tmp, { recursive: true, force: true });
 fs.rmSync(profile, { recursive: true, force: true });

@@ -79,6 +79,17 @@ static void predictions(void **state) {
   assert_ok(tsr_btyd_conditional(&m, 3, 3, 6, 5, &e2, &pa2, NULL));
   assert_true(pa1 > 0.9 && pa1 < 1);
   assert_true(pa2 < pa1 && e2 < e1);
+  /* conditional pmf over the next 5 opportunities: sums to 1, mean = E */
+  s = 0, mean = 0;
+  for (unsigned k = 0; k <= 5; k++) {
+    double q;
+    assert_ok(tsr_btyd_pmf_conditional(&m, 3, 5, 6, k, 5, &q, NULL));
+    s += q;
+    mean += k * q;
+  }
+  assert_ok(tsr_btyd_conditional(&m, 3, 5, 6, 5, &e1, &pa1, NULL));
+  assert_close(s, 1.0, 1e-12);
+  assert_close(mean, e1, 1e-10);
   /* gamma = 1 uses the digamma limit: continuous */
   double q1[4] = {1.2, 0.75, 1.0, 2.8}, q2[4] = {1.2, 0.75, 1.0 + 1e-6, 2.8};
   tsr_btyd_model m1, m2;

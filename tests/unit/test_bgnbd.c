@@ -52,6 +52,17 @@ static void predictions(void **state) {
   assert_ok(tsr_btyd_expected_new(&m, 39, &e, NULL));
   assert_close(s, 1.0, 1e-9);
   assert_close(mean, e, 1e-6);
+  /* conditional pmf: sums to 1, mean = conditional expectation */
+  s = 0, mean = 0;
+  for (unsigned n = 0; n < 400; n++) {
+    double q;
+    assert_ok(tsr_btyd_pmf_conditional(&m, 26, 30.857, 31.0, n, 52, &q, NULL));
+    s += q;
+    mean += n * q;
+  }
+  assert_ok(tsr_btyd_conditional(&m, 26, 30.857, 31.0, 52, &e, &pa, NULL));
+  assert_close(s, 1.0, 1e-9);
+  assert_close(mean, e, 1e-6);
   /* a ~ 1 uses the quadrature fallback: continuous across a = 1 */
   double p1[4] = {0.5, 4, 1.0, 2}, p2[4] = {0.5, 4, 1.001, 2};
   double e1, e2;
@@ -105,6 +116,14 @@ static void recovery(void **state) {
   if (tsr_btyd_fit(TSR_BTYD_BGNBD, &d, NULL, &f, &err)) fail_msg("%s", err.msg);
   double tol = 0.05;
   for (int i = 0; i < 4; i++) assert_close(f.params[i], truth[i], tol);
+  /* > 65536 patterns: block sums; the thread count does not change a bit */
+  tsr_btyd_fit_opts o;
+  tsr_btyd_model f2;
+  tsr_btyd_fit_opts_init(&o);
+  o.n_threads = 3;
+  assert_ok(tsr_btyd_fit(TSR_BTYD_BGNBD, &d, &o, &f2, NULL));
+  for (int i = 0; i < 4; i++) assert_true(f2.params[i] == f.params[i]);
+  assert_true(f2.loglik == f.loglik);
   free(x), free(tx), free(T);
 }
 

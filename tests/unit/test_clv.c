@@ -146,7 +146,7 @@ static void no_convergence(void **state) {
   double z[3] = {0, 0, 0};
   tsr_btyd_data dz = {3, z, z, T, NULL, NULL};
   assert_int_equal(tsr_btyd_fit(TSR_BTYD_BGNBD, &dz, NULL, &m, &err), TSR_ECONVERGE);
-  assert_non_null(strstr(err.msg, "boundary"));
+  assert_true(strstr(err.msg, "boundary") || strstr(err.msg, "not positive definite"));
   (void)d;
   tu_cdnow_free(&c);
 }

@@ -1,5 +1,6 @@
 /* test_csv.c - the streaming CSV reader: RFC 4180 cases, limits, resync. */
 #include "tsr_test.h"
+#include "internal.h"
 
 typedef struct {
   char fields[16][64];
@@ -180,6 +181,146 @@ static void test_streaming_file(void **state) {
   free(buf);
 }
 
+
+/* ---- the zero-copy reader (tsr__csv_next_span) against tsr_csv_next ---- */
+
+/* Reads a and b in lockstep, one with each reader, and asserts identical
+ * records, fields, positions and errors. Returns the record count. */
+static size_t same_records(tsr_csv *a, tsr_csv *b) {
+  size_t n = 0;
+  for (;;) {
+    tsr_csv_record ra, rb;
+    tsr_error ea, eb;
+    tsr_error_clear(&ea);
+    tsr_error_clear(&eb);
+    tsr_status sa = tsr_csv_next(a, &ra, &ea);
+    tsr_status sb = tsr__csv_next_span(b, &rb, &eb);
+    assert_int_equal(sa, sb);
+    if (sa == TSR_ENOTFOUND) break;
+    n++;
+    assert_int_equal(ra.line, rb.line);
+    assert_int_equal(ra.end_line, rb.end_line);
+    assert_int_equal(ra.offset, rb.offset);
+    assert_int_equal(ra.raw_len, rb.raw_len);
+    assert_memory_equal(ra.raw, rb.raw, ra.raw_len);
+    if (sa != TSR_OK) {
+      assert_int_equal(ea.line, eb.line);
+      assert_int_equal(ea.column, eb.column);
+      assert_string_equal(ea.msg, eb.msg);
+      continue;
+    }
+    assert_int_equal(ra.nfields, rb.nfields);
+    for (size_t k = 0; k < ra.nfields; k++) {
+      const tsr_csv_field *fa = &ra.fields[k], *fb = &rb.fields[k];
+      assert_int_equal(fa->len, fb->len);
+      assert_memory_equal(fa->ptr, fb->ptr, fa->len);
+      assert_int_equal(fa->line, fb->line);
+      assert_int_equal(fa->column, fb->column);
+      assert_int_equal(fa->quoted, fb->quoted);
+    }
+  }
+  assert_int_equal(tsr_csv_bytes_read(a), tsr_csv_bytes_read(b));
+  return n;
+}
+
+/* Random text mostly made of plain records, with quotes, CRLF, lone CR,
+ * blank lines, NULs and long fields mixed in. */
+static size_t random_csv(char *buf, size_t len, unsigned seed) {
+  static const char alpha[] = "abc012,,,,;\t  \n\n\n\r\"\"\0x";
+  unsigned x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < len; i++) {
+    x = x * 1103515245u + 12345u;
+    unsigned r = (x >> 16) & 1023;
+    if (r < 900) {
+      buf[i] = (r % 37 == 0) ? '\n' : (r % 5 == 0) ? ',' : (char)('a' + r % 26);
+    } else {
+      buf[i] = alpha[r % (sizeof alpha - 1)];
+    }
+    if (r == 1000 && i + 3 < len) { buf[i++] = '\r'; buf[i] = '\n'; }
+  }
+  return len;
+}
+
+static void test_span_reader_same(void **state) {
+  (void)state;
+  static const int delims[] = {',', ';', '\t', TSR_CSV_WS};
+  size_t len = 20000;
+  char *buf = malloc(len);
+  for (unsigned seed = 1; seed <= 60; seed++) {
+    random_csv(buf, len, seed);
+    for (size_t d = 0; d < TSR__ARRAY_LEN(delims); d++) {
+      tsr_csv_opts o;
+      tsr_csv_opts_init(&o);
+      o.delim = delims[d];
+      o.max_field = 40 + seed; /* reach the field limit now and then */
+      o.max_fields = 4 + seed % 8;
+      tsr_csv *a, *b;
+      assert_int_equal(tsr_csv_open_mem(buf, len, "r.csv", &o, &a, NULL), TSR_OK);
+      assert_int_equal(tsr_csv_open_mem(buf, len, "r.csv", &o, &b, NULL), TSR_OK);
+      assert_true(same_records(a, b) > 0);
+      tsr_csv_close(a);
+      tsr_csv_close(b);
+    }
+  }
+  free(buf);
+}
+
+/* Files over the 1 MiB read chunk: records straddle chunk ends, with a CRLF
+ * split exactly at the first chunk end and a quoted newline across the
+ * second. */
+static void test_span_reader_chunks(void **state) {
+  (void)state;
+  const size_t chunk = (size_t)1 << 20;
+  size_t cap = 3 * chunk + 4096, len = 0;
+  char *buf = malloc(cap);
+  len += (size_t)sprintf(buf, "\xEF\xBB\xBF" "id,val\r\n");
+  for (size_t i = 0; len + 64 < chunk; i++)
+    len += (size_t)sprintf(buf + len, "%zu,v%zu\r\n", i, i * 7);
+  /* pad so that the CR of this record is the chunk's last byte */
+  size_t r = chunk - len;
+  buf[len++] = 'z';
+  buf[len++] = ',';
+  memset(buf + len, 'y', r - 3);
+  len += r - 3;
+  buf[len++] = '\r';
+  assert_int_equal(len, chunk);
+  buf[len++] = '\n';
+  for (size_t i = 0; len + 64 < 2 * chunk; i++)
+    len += (size_t)sprintf(buf + len, "%zu,w%zu\n", i, i);
+  /* a quoted field whose embedded newline straddles the second boundary */
+  r = 2 * chunk - len;
+  buf[len++] = 'q';
+  buf[len++] = ',';
+  buf[len++] = '"';
+  memset(buf + len, 'k', r - 4);
+  len += r - 4;
+  buf[len++] = '\n';
+  assert_int_equal(len, 2 * chunk);
+  len += (size_t)sprintf(buf + len, "tail\",x\n");
+  for (size_t i = 0; i < 1000; i++) len += (size_t)sprintf(buf + len, "%zu,\"a\"\"b\",c\r\n", i);
+  len += (size_t)sprintf(buf + len, "last,no-newline");
+  char path[64];
+  assert_non_null(tsr_test_tmpfile(buf, len, path, sizeof path));
+  tsr_csv *a, *b;
+  assert_int_equal(tsr_csv_open(path, NULL, &a, NULL), TSR_OK);
+  assert_int_equal(tsr_csv_open(path, NULL, &b, NULL), TSR_OK);
+  size_t n = same_records(a, b);
+  assert_true(n > 100000);
+  tsr_csv_close(a);
+  tsr_csv_close(b);
+  /* and random text over several chunks */
+  random_csv(buf, cap, 99);
+  unlink(path);
+  assert_non_null(tsr_test_tmpfile(buf, cap, path, sizeof path));
+  assert_int_equal(tsr_csv_open(path, NULL, &a, NULL), TSR_OK);
+  assert_int_equal(tsr_csv_open(path, NULL, &b, NULL), TSR_OK);
+  same_records(a, b);
+  tsr_csv_close(a);
+  tsr_csv_close(b);
+  unlink(path);
+  free(buf);
+}
+
 static void test_open_missing(void **state) {
   (void)state;
   tsr_csv *c;
@@ -223,6 +364,8 @@ int main(void) {
       cmocka_unit_test(test_field_limit),
       cmocka_unit_test(test_literal_quote_in_unquoted),
       cmocka_unit_test(test_streaming_file),
+      cmocka_unit_test(test_span_reader_same),
+      cmocka_unit_test(test_span_reader_chunks),
       cmocka_unit_test(test_open_missing),
       cmocka_unit_test(test_table),
   };

@@ -119,6 +119,32 @@ static void cdnow_loglik_monotone(void **state) {
   free(T);
 }
 
+/* Same seed: same mixture whatever the number of threads. */
+static void thread_independent(void **state) {
+  (void)state;
+  size_t n = 30000, d = 3, k = 4;
+  double *X = malloc(n * d * sizeof *X);
+  int *t = malloc(n * sizeof *t), *l1 = malloc(n * sizeof *l1), *l2 = malloc(n * sizeof *l2);
+  tu_blobs(n, d, k, 2, 21, X, t);
+  tsr_cluster_opts o;
+  tsr_cluster_opts_init(&o);
+  o.seed = 9;
+  o.n_threads = 1;
+  tsr_gmm *g1 = NULL, *g2 = NULL;
+  assert_int_equal(tsr_gmm_fit(X, n, d, k, &o, &g1, l1, NULL, NULL), TSR_OK);
+  o.n_threads = 2;
+  assert_int_equal(tsr_gmm_fit(X, n, d, k, &o, &g2, l2, NULL, NULL), TSR_OK);
+  assert_true(g1->loglik == g2->loglik);
+  assert_memory_equal(g1->means, g2->means, k * d * sizeof(double));
+  assert_memory_equal(l1, l2, n * sizeof *l1);
+  tsr_gmm_free(g1);
+  tsr_gmm_free(g2);
+  free(X);
+  free(t);
+  free(l1);
+  free(l2);
+}
+
 static void bad_params(void **state) {
   (void)state;
   double X[4] = {1, 2, 3, 4};
@@ -143,6 +169,7 @@ int main(void) {
       cmocka_unit_test(blobs_recovered),
       cmocka_unit_test(parameters_recovered),
       cmocka_unit_test(cdnow_loglik_monotone),
+      cmocka_unit_test(thread_independent),
       cmocka_unit_test(bad_params),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

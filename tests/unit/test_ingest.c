@@ -251,6 +251,307 @@ static void test_huge_field(void **state) {
   free(csv);
 }
 
+
+/* The fast amount path must give exactly strtod's double. */
+static void test_amount_fast_exact(void **state) {
+  (void)state;
+  char buf[64];
+  unsigned x = 12345;
+  for (long i = 0; i < 2000000; i++) {
+    size_t p = 0;
+    x = x * 1103515245u + 12345u;
+    int nd = 1 + (int)((x >> 8) % 17), k = (int)((x >> 16) % 8);
+    if (k >= nd) k = nd - 1;
+    if ((x >> 24) % 4 == 0) buf[p++] = '-';
+    for (int j = 0; j < nd; j++) {
+      if (j == nd - k && k) buf[p++] = '.';
+      x = x * 1103515245u + 12345u;
+      buf[p++] = (char)('0' + (x >> 16) % 10);
+    }
+    buf[p] = '\0';
+    double v = 0, w = strtod(buf, NULL);
+    assert_int_equal(tsr_amount_parse(buf, p, &v), TSR_OK);
+    if (memcmp(&v, &w, sizeof v) != 0) fail_msg("%s: %.17g, strtod %.17g", buf, v, w);
+  }
+}
+
+/* The fixed-offset ISO path must agree with the general parser (a trailing
+ * space sends the same text through the general parser). */
+static void test_date_fast_same(void **state) {
+  (void)state;
+  char a[40], b[48];
+  unsigned x = 777;
+  for (long i = 0; i < 300000; i++) {
+    x = x * 1103515245u + 12345u;
+    unsigned y = 1960 + (x >> 8) % 150, mo = (x >> 12) % 14, d = (x >> 16) % 33;
+    x = x * 1103515245u + 12345u;
+    unsigned h = (x >> 8) % 26, mi = (x >> 13) % 62, se = (x >> 19) % 62, form = (x >> 26) % 4;
+    if (form == 0) snprintf(a, sizeof a, "%04u-%02u-%02u", y, mo, d);
+    else if (form == 1) snprintf(a, sizeof a, "%04u-%02u-%02uT%02u:%02u:%02u", y, mo, d, h, mi, se);
+    else if (form == 2) snprintf(a, sizeof a, "%04u-%02u-%02uT%02u:%02u:%02uZ", y, mo, d, h, mi, se);
+    else snprintf(a, sizeof a, "%04u-%02u-%02u %02u:%02u:%02uZ", y, mo, d, h, mi, se);
+    snprintf(b, sizeof b, "%s ", a);
+    int64_t ta = -1, tb = -2;
+    tsr_status sa = tsr_datetime_parse(a, strlen(a), NULL, &ta);
+    tsr_status sb = tsr_datetime_parse(b, strlen(b), NULL, &tb);
+    if (sa != sb || (sa == TSR_OK && ta != tb))
+      fail_msg("%s: status %d/%d, %lld/%lld", a, sa, sb, (long long)ta, (long long)tb);
+  }
+}
+
+/* Identical rows far apart in unsorted input, several distinct rows on one
+ * customer-day, quoting and padding that do not change the content. */
+static void test_dedupe_unsorted(void **state) {
+  (void)state;
+  static const char csv[] =
+      "customer_id,date,amount,note\n"
+      "a,2024-01-05,1,x\n"
+      "a,2024-01-03,2,x\n"
+      "b,2024-01-05,1,x\n"   /* other customer, same day and amount */
+      "a,2024-01-05,4,x\n"   /* 2nd distinct row of a's day */
+      "a,2024-01-04,8,x\n"
+      "a,2024-01-05,16,x\n"  /* 3rd distinct row */
+      "\"a\",2024-01-05,1,x\n" /* = row 1 */
+      "a,2024-01-05, 4 ,x\n" /* = row 4 */
+      "a,2024-01-05,16,\"x\"\n" /* = row 6 */
+      "a,2024-01-03,2,x\n"   /* = row 2 */
+      "a,2024-01-05,16,y\n"  /* distinct */
+      "a,\"2024-01-05\",32,\"a,b\"\n"
+      "a,2024-01-05,32,\"a,b\"\n"; /* = previous */
+  for (int exact = 0; exact <= 1; exact++) {
+    tsr_ingest_opts o;
+    tsr_ingest_opts_init(&o);
+    o.dedupe = exact ? TSR_DEDUPE_EXACT : TSR_DEDUPE_NONE;
+    tsr_ledger *lg;
+    tsr_ingest_stats st;
+    assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "u.csv", &o, &st, NULL), TSR_OK);
+    assert_int_equal(st.identical_rows, 5);
+    assert_int_equal(st.identical_dropped, exact ? 5 : 0);
+    assert_int_equal(st.rows_accepted, exact ? 8 : 13);
+    assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+    ptrdiff_t ia = tsr_ledger_find(lg, "a");
+    assert_int_equal(ia, 0);
+    size_t n;
+    const tsr_ledger_entry *e = tsr_ledger_entries(lg, (size_t)ia, &n);
+    assert_int_equal(n, 3);
+    assert_int_equal(e[0].day, 19725);
+    assert_near(e[0].amount, exact ? 2 : 4, 0);
+    assert_near(e[1].amount, 8, 0);
+    assert_int_equal(e[2].ntx, exact ? 5 : 9);
+    assert_near(e[2].amount, exact ? 1 + 4 + 16 + 16 + 32 : 1 + 4 + 16 + 1 + 4 + 16 + 16 + 32 + 32, 0);
+    /* the same file again: every row is now identical to an earlier one */
+    assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "u.csv", &o, &st, NULL), TSR_OK);
+    assert_int_equal(st.identical_rows, 13);
+    tsr_ledger_free(lg);
+  }
+}
+
+/* Many customers (table growth), ids long and short, rows in random order:
+ * the ledger equals the one of the same rows in sorted order. */
+static void test_shuffled_same_ledger(void **state) {
+  (void)state;
+  size_t nrows = 60000, cap = nrows * 120 + 100;
+  char **rows = malloc(nrows * sizeof *rows);
+  unsigned x = 4242;
+  for (size_t i = 0; i < nrows; i++) {
+    rows[i] = malloc(120);
+    x = x * 1103515245u + 12345u;
+    unsigned c = (x >> 8) % 5000, d = (x >> 20) % 400;
+    x = x * 1103515245u + 12345u;
+    if (c % 3 == 0)
+      snprintf(rows[i], 120, "customer-with-a-rather-long-identifier-%05u,%s,%u.%02u\n", c,
+               "2024-01-01", (x >> 8) % 100, (x >> 16) % 100);
+    else
+      snprintf(rows[i], 120, "%u,2024-%02u-%02uT10:00:00Z,%u\n", c, 1 + d % 12, 1 + d % 28,
+               (x >> 8) % 1000);
+  }
+  char *a = malloc(cap), *b = malloc(cap);
+  size_t la = (size_t)sprintf(a, "customer_id,date,amount\n"), lb = la;
+  memcpy(b, a, la);
+  for (size_t i = 0; i < nrows; i++) la += (size_t)sprintf(a + la, "%s", rows[i]);
+  /* b: the same rows sorted by customer then text */
+  qsort(rows, nrows, sizeof *rows, (int (*)(const void *, const void *))strcmp);
+  for (size_t i = 0; i < nrows; i++) lb += (size_t)sprintf(b + lb, "%s", rows[(i * 7919) % nrows]);
+  tsr_ledger *l1, *l2;
+  tsr_ingest_stats s1, s2;
+  assert_int_equal(tsr_ledger_new(&l1, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_new(&l2, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(l1, a, la, "a.csv", NULL, &s1, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(l2, b, lb, "b.csv", NULL, &s2, NULL), TSR_OK);
+  assert_int_equal(s1.rows_accepted, (int64_t)nrows);
+  assert_int_equal(s1.identical_rows, s2.identical_rows);
+  assert_int_equal(tsr_ledger_finish(l1, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_finish(l2, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_ncustomers(l1), tsr_ledger_ncustomers(l2));
+  assert_true(tsr_ledger_ncustomers(l1) > 4900);
+  for (size_t i = 0; i < tsr_ledger_ncustomers(l1); i++) {
+    assert_string_equal(tsr_ledger_customer(l1, i), tsr_ledger_customer(l2, i));
+    assert_int_equal(tsr_ledger_find(l1, tsr_ledger_customer(l1, i)), (ptrdiff_t)i);
+    if (i) assert_true(strcmp(tsr_ledger_customer(l1, i - 1), tsr_ledger_customer(l1, i)) != 0);
+    size_t n1, n2;
+    const tsr_ledger_entry *e1 = tsr_ledger_entries(l1, i, &n1), *e2 = tsr_ledger_entries(l2, i, &n2);
+    assert_int_equal(n1, n2);
+    for (size_t k = 0; k < n1; k++) {
+      assert_int_equal(e1[k].day, e2[k].day);
+      if (k) assert_true(e1[k].day > e1[k - 1].day);
+      assert_int_equal(e1[k].ntx, e2[k].ntx);
+      assert_near(e1[k].amount, e2[k].amount, 1e-9 * fabs(e1[k].amount));
+    }
+  }
+  /* numeric ids sort numerically before the others */
+  assert_string_equal(tsr_ledger_customer(l1, 0), "1");
+  assert_int_equal(tsr_ledger_find(l1, "no-such-customer"), -1);
+  tsr_ledger_free(l1);
+  tsr_ledger_free(l2);
+  for (size_t i = 0; i < nrows; i++) free(rows[i]);
+  free(rows);
+  free(a);
+  free(b);
+}
+
+
+/* Every reject, in order (for the thread comparisons). */
+typedef struct {
+  char *text;
+  size_t len, cap;
+  long n;
+} reject_log;
+
+static void log_reject(void *ud, const tsr_reject *r) {
+  reject_log *l = ud;
+  char b[1200];
+  int k = snprintf(b, sizeof b, "%s:%lld:%lld: %s: %s [%.*s]\n", r->source, (long long)r->line,
+                   (long long)r->column, r->field, r->reason, (int)(r->raw_len > 500 ? 500 : r->raw_len),
+                   r->raw);
+  if (l->len + (size_t)k + 1 > l->cap) {
+    l->cap = (l->len + (size_t)k + 1) * 2;
+    l->text = realloc(l->text, l->cap);
+  }
+  memcpy(l->text + l->len, b, (size_t)k + 1);
+  l->len += (size_t)k;
+  l->n++;
+}
+
+/* A messy log of about 3 MB: unsorted, duplicates, quotes, CRLF, bad rows. */
+static char *messy_log(size_t nrows, size_t *len) {
+  size_t cap = nrows * 80 + 100;
+  char *b = malloc(cap);
+  size_t n = (size_t)sprintf(b, "customer_id,date,amount,note\r\n");
+  unsigned x = 99;
+  for (size_t i = 0; i < nrows; i++) {
+    x = x * 1103515245u + 12345u;
+    unsigned c = (x >> 8) % 9000, d = (x >> 18) % 300, kind = (x >> 27) % 32;
+    x = x * 1103515245u + 12345u;
+    unsigned amt = (x >> 8) % 50000;
+    const char *eol = (x >> 28) % 2 ? "\r\n" : "\n";
+    switch (kind) {
+      case 0: n += (size_t)sprintf(b + n, "c%u,2024-02-30,1,x%s", c, eol); break;
+      case 1: n += (size_t)sprintf(b + n, "c%u,2024-01-01,12,50,x%s", c, eol); break;
+      case 2: n += (size_t)sprintf(b + n, "\"c%u\",\"2024-03-%02u\",\"%u.%02u\",\"multi\nline\"%s", c, 1 + d % 28, amt / 100, amt % 100, eol); break;
+      case 3: n += (size_t)sprintf(b + n, "c%u,2024-01-%02u,-%u.5,refund%s", c, 1 + d % 28, amt % 100, eol); break;
+      case 4: n += (size_t)sprintf(b + n, "c%u,2024-01-01,1,\"bad\"quote%s", c, eol); break;
+      case 5: n += (size_t)sprintf(b + n, "c1,2024-01-01,1.25,dup%s", eol); break;
+      default:
+        n += (size_t)sprintf(b + n, "c%u,2024-%02u-%02uT%02u:00:00Z,%u.%02u,x%s", c, 1 + d % 12,
+                             1 + d % 28, d % 24, amt / 100, amt % 100, eol);
+    }
+  }
+  *len = n;
+  return b;
+}
+
+/* Two threads give the same ledger, stats and rejects (in order) as one,
+ * also when --max-errors stops the run and with --dedupe exact. */
+static void test_threads_same(void **state) {
+  (void)state;
+  size_t len;
+  char *csv = messy_log(70000, &len);
+  assert_true(len > 2000000);
+  char path[64];
+  assert_non_null(tsr_test_tmpfile(csv, len, path, sizeof path));
+  for (int variant = 0; variant < 4; variant++) {
+    tsr_ledger *lg[2];
+    tsr_ingest_stats st[2];
+    reject_log rl[2];
+    tsr_status rc[2];
+    for (int t = 0; t < 2; t++) {
+      tsr_ingest_opts o;
+      tsr_ingest_opts_init(&o);
+      o.threads = t ? 2 : 1;
+      o.on_reject = log_reject;
+      memset(&rl[t], 0, sizeof rl[t]);
+      o.ud = &rl[t];
+      if (variant == 1) o.max_errors = 3000;
+      if (variant == 2) o.dedupe = TSR_DEDUPE_EXACT;
+      assert_int_equal(tsr_ledger_new(&lg[t], NULL), TSR_OK);
+      tsr_error e;
+      if (variant == 3) rc[t] = tsr_ingest_mem(lg[t], csv, len, path, &o, &st[t], &e);
+      else rc[t] = tsr_ingest_file(lg[t], path, &o, &st[t], &e);
+      assert_int_equal(tsr_ledger_finish(lg[t], NULL), TSR_OK);
+    }
+    assert_int_equal(rc[0], variant == 1 ? TSR_EMAXERR : TSR_OK);
+    assert_int_equal(rc[0], rc[1]);
+    assert_int_equal(rl[0].n, rl[1].n);
+    assert_true(rl[0].n > 1000);
+    assert_string_equal(rl[0].text, rl[1].text);
+    assert_int_equal(st[0].rows_read, st[1].rows_read);
+    assert_int_equal(st[0].rows_accepted, st[1].rows_accepted);
+    assert_int_equal(st[0].rows_rejected, st[1].rows_rejected);
+    assert_int_equal(st[0].identical_rows, st[1].identical_rows);
+    assert_int_equal(st[0].identical_dropped, st[1].identical_dropped);
+    assert_int_equal(st[0].refunds, st[1].refunds);
+    assert_true(st[0].refund_amount == st[1].refund_amount);
+    assert_int_equal(st[0].min_time, st[1].min_time);
+    assert_int_equal(st[0].max_time, st[1].max_time);
+    assert_int_equal(st[0].checksum, st[1].checksum);
+    assert_int_equal(tsr_ledger_ncustomers(lg[0]), tsr_ledger_ncustomers(lg[1]));
+    for (size_t i = 0; i < tsr_ledger_ncustomers(lg[0]); i++) {
+      assert_string_equal(tsr_ledger_customer(lg[0], i), tsr_ledger_customer(lg[1], i));
+      size_t n0, n1;
+      const tsr_ledger_entry *e0 = tsr_ledger_entries(lg[0], i, &n0);
+      const tsr_ledger_entry *e1 = tsr_ledger_entries(lg[1], i, &n1);
+      assert_int_equal(n0, n1);
+      for (size_t k = 0; k < n0; k++) {
+        assert_int_equal(e0[k].day, e1[k].day);
+        assert_int_equal(e0[k].ntx, e1[k].ntx);
+        assert_int_equal(e0[k].nrefund, e1[k].nrefund);
+        assert_true(e0[k].amount == e1[k].amount); /* bit-identical sums */
+        assert_true(e0[k].refund == e1[k].refund);
+      }
+    }
+    for (int t = 0; t < 2; t++) {
+      tsr_ledger_free(lg[t]);
+      free(rl[t].text);
+    }
+  }
+  unlink(path);
+  free(csv);
+}
+
+
+/* Allocation failures with two threads: TSR_ENOMEM or success, no leak. */
+static void test_threads_alloc_failures(void **state) {
+  (void)state;
+  size_t len;
+  char *csv = messy_log(9000, &len);
+  assert_true(len > 270000); /* over the 256 KiB threshold */
+  for (long k = 0; k < 30; k++) {
+    tsr_ledger *lg = NULL;
+    tsr_ingest_opts o;
+    tsr_ingest_opts_init(&o);
+    o.threads = 2;
+    tsr__alloc_fail_after(k);
+    tsr_status st = tsr_ledger_new(&lg, NULL);
+    if (st == TSR_OK) st = tsr_ingest_mem(lg, csv, len, "m.csv", &o, NULL, NULL);
+    if (st == TSR_OK) st = tsr_ledger_finish(lg, NULL);
+    tsr__alloc_fail_after(-1);
+    assert_true(st == TSR_OK || st == TSR_ENOMEM);
+    tsr_ledger_free(lg);
+  }
+  free(csv);
+}
+
 /* Allocation failures anywhere give TSR_ENOMEM (or success), never a crash. */
 static void test_alloc_failures(void **state) {
   (void)state;
@@ -272,7 +573,10 @@ int main(void) {
       cmocka_unit_test(test_dates),       cmocka_unit_test(test_amounts),
       cmocka_unit_test(test_messy),       cmocka_unit_test(test_ids_and_dedupe),
       cmocka_unit_test(test_header_errors), cmocka_unit_test(test_huge_field),
-      cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_amount_fast_exact),
+      cmocka_unit_test(test_date_fast_same),  cmocka_unit_test(test_dedupe_unsorted),
+      cmocka_unit_test(test_shuffled_same_ledger), cmocka_unit_test(test_threads_same),
+      cmocka_unit_test(test_threads_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -70,6 +70,25 @@ static void predictions(void **state) {
   assert_ok(tsr_btyd_conditional(&m, 2, 30.43, 38.86, 39, &e, &pa, NULL));
   assert_true(pa > 0 && pa < 1);
   assert_true(e > 0.5 && e < 1.5);
+  /* pmf (new customer and conditional): sums to 1, mean = expectation */
+  double sum = 0, mean = 0, q;
+  for (unsigned k = 0; k < 300; k++) {
+    assert_ok(tsr_btyd_pmf_new(&m, k, 39, &q, NULL));
+    sum += q;
+    mean += k * q;
+  }
+  assert_ok(tsr_btyd_expected_new(&m, 39, &e, NULL));
+  assert_close(sum, 1.0, 1e-8);
+  assert_close(mean, e, 1e-6);
+  sum = mean = 0;
+  for (unsigned k = 0; k < 300; k++) {
+    assert_ok(tsr_btyd_pmf_conditional(&m, 4, 30, 38.86, k, 39, &q, NULL));
+    sum += q;
+    mean += k * q;
+  }
+  assert_ok(tsr_btyd_conditional(&m, 4, 30, 38.86, 39, &e, &pa, NULL));
+  assert_close(sum, 1.0, 1e-8);
+  assert_close(mean, e, 1e-6);
   /* x = 0 and P(alive) <= 1; t_x = T gives P(alive) = 1 */
   assert_ok(tsr_btyd_conditional(&m, 5, 38.86, 38.86, 10, &e, &pa, NULL));
   assert_close(pa, 1.0, 1e-12);

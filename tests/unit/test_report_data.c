@@ -481,6 +481,80 @@ static void test_sections_by_hand(void **state) {
   tsr_ledger_free(lg);
 }
 
+
+/* A stored run's report data equals the report data of the run itself
+ * (the web dashboard and the file report agree), tracking included since
+ * the input is still there; the holdout section is the one difference. */
+static void test_stored_equals_result(void **state) {
+  (void)state;
+  char tx[64], db[96];
+  snprintf(tx, sizeof tx, "/tmp/tsr_rep_XXXXXX");
+  int fd = mkstemp(tx);
+  assert_true(fd >= 0);
+  FILE *f = fdopen(fd, "w");
+  tsr_simulate_opts so;
+  tsr_simulate_opts_init(&so);
+  so.customers = 400;
+  so.seed = 9;
+  assert_int_equal(tsr_simulate_write(f, &so, NULL), TSR_OK);
+  fclose(f);
+  snprintf(db, sizeof db, "%s.db", tx);
+  tsr_store *st = NULL;
+  assert_int_equal(tsr_store_open(db, TSR_STORE_CREATE, &st, NULL), TSR_OK);
+  tsr_analyze_opts o;
+  tsr_analyze_opts_init(&o);
+  const char *in[1] = {tx};
+  o.inputs = in;
+  o.n_inputs = 1;
+  o.cluster_opts.k = 2;
+  o.summary.cal_end_day = tsr_days_from_civil(2025, 6, 30);
+  tsr_analyze_result *r = NULL;
+  tsr_error err;
+  if (tsr_analyze_run(&o, st, &r, &err) != TSR_OK) fail_msg("analyze: %s", err.msg);
+  tsr_report_opts ro;
+  tsr_report_opts_init(&ro);
+  ro.store = st;
+  ro.source = tx;
+  char *a = NULL, *b = NULL;
+  assert_int_equal(tsr_report_data_json(r, &ro, &a, NULL), TSR_OK);
+  assert_int_equal(tsr_report_data_json_stored(st, r->run_id, &ro, &b, NULL), TSR_OK);
+  json_t *ja = json_loads(a, 0, NULL), *jb2 = json_loads(b, 0, NULL);
+  assert_non_null(ja);
+  assert_non_null(jb2);
+  const char *same[] = {"kpis", "pareto", "monthly", "distributions", "correlation",
+                        "frequency_monetary", "rfm", "model", "tracking", "top_customers",
+                        "at_risk"};
+  for (size_t i = 0; i < sizeof same / sizeof *same; i++) {
+    json_t *x = json_object_get(ja, same[i]), *y = json_object_get(jb2, same[i]);
+    if (!x || !json_equal(x, y)) fail_msg("section %s differs between the run and the stored run", same[i]);
+  }
+  assert_non_null(json_object_get(ja, "holdout"));
+  assert_null(json_object_get(jb2, "holdout"));
+  /* with no_input the tracking plots are left out */
+  free(b);
+  ro.no_input = 1;
+  assert_int_equal(tsr_report_data_json_stored(st, r->run_id, &ro, &b, NULL), TSR_OK);
+  json_decref(jb2);
+  jb2 = json_loads(b, 0, NULL);
+  assert_null(json_object_get(jb2, "tracking"));
+  /* a missing run */
+  free(b);
+  b = NULL;
+  assert_int_equal(tsr_report_data_json_stored(st, 999, &ro, &b, &err), TSR_ENOTFOUND);
+  json_decref(ja);
+  json_decref(jb2);
+  free(a);
+  tsr_analyze_result_free(r);
+  tsr_store_close(st);
+  unlink(tx);
+  unlink(db);
+  char side[128];
+  snprintf(side, sizeof side, "%s-wal", db);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", db);
+  unlink(side);
+}
+
 static void test_assets(void **state) {
   (void)state;
   size_t n = 0;
@@ -502,7 +576,7 @@ int main(void) {
       cmocka_unit_test(test_fr_matrix),         cmocka_unit_test(test_tracking),
       cmocka_unit_test(test_kpis_json),         cmocka_unit_test(test_opts_checked),
       cmocka_unit_test(test_alloc_failures),    cmocka_unit_test(test_sections_by_hand),
-      cmocka_unit_test(test_assets),
+      cmocka_unit_test(test_stored_equals_result), cmocka_unit_test(test_assets),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 #include "tessera/ingest.h"
 #include "tessera/summary.h"
 #include "tessera/datetime.h"
+#include "internal.h"
 
 static int64_t day(const char *s) {
   int64_t t;
@@ -177,11 +178,119 @@ static void test_refunds(void **state) {
   tsr_ledger_free(lg);
 }
 
+
+/* The fast number formatter prints what the reference algorithm (first of
+ * %.15g %.16g %.17g that round-trips) prints. */
+static void ref_fmt(double d, char *buf) {
+  if (d == 0) {
+    strcpy(buf, "0");
+    return;
+  }
+  for (int prec = 15; prec <= 17; prec++) {
+    snprintf(buf, 32, "%.*g", prec, d);
+    if (prec == 17 || strtod(buf, NULL) == d) break;
+  }
+}
+
+static void test_fmt_double(void **state) {
+  (void)state;
+  char a[32], b[32];
+  uint64_t x = 88172645463325252ULL;
+  for (long i = 0; i < 600000; i++) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    double d;
+    switch (i % 6) {
+      case 0: /* random bits */
+        memcpy(&d, &x, sizeof d);
+        if (!isfinite(d)) continue;
+        break;
+      case 1: d = (double)(x % 100000000) / 100.0 / (double)(1 + (x >> 40) % 97); break;
+      case 2: d = (double)(x % 1000) / 7.0; break;
+      case 3: d = ldexp((double)(x >> 11), -(int)((x >> 3) % 120)); break;
+      case 4: d = (double)(x % 10000000) * 0.01 + 0.1 * (double)((x >> 30) % 10); break;
+      default: d = pow(10, (double)((int)(x % 40) - 10)) * (1 + (double)((x >> 20) % 3) * 1e-15); break;
+    }
+    if ((x >> 60) & 1) d = -d;
+    ref_fmt(d, a);
+    tsr__fmt_double(d, b);
+    if (strcmp(a, b) != 0) fail_msg("%a: expected %s, got %s", d, a, b);
+  }
+  double edge[] = {1e-4, 9.9999999999999995e-5, 0.1, 0.3, 1.0 / 3, 2.0 / 3, 99999999999999.99,
+                   999999999999999.9, 1e15, 123456789012345.6, 0.00012345678901234567,
+                   5e-324, 1.7976931348623157e308, 72.738, 46.260000000000005, 9.5, 0.5};
+  for (size_t i = 0; i < sizeof edge / sizeof edge[0]; i++) {
+    for (int s = 0; s < 2; s++) {
+      double d = s ? -edge[i] : edge[i];
+      ref_fmt(d, a);
+      tsr__fmt_double(d, b);
+      if (strcmp(a, b) != 0) fail_msg("%a: expected %s, got %s", d, a, b);
+    }
+  }
+}
+
+
+/* Summaries computed and written with several threads equal one thread's. */
+static void test_summary_threads_same(void **state) {
+  (void)state;
+  size_t nrows = 200000, cap = nrows * 48 + 64, len = 0;
+  char *csv = malloc(cap);
+  unsigned x;
+  len = (size_t)sprintf(csv, "customer_id,date,amount\n");
+  x = 5;
+  for (size_t i = 0; i < nrows; i++) {
+    x = x * 1103515245u + 12345u;
+    unsigned c = (x >> 8) % 70000, d = (x >> 20) % 600;
+    x = x * 1103515245u + 12345u;
+    char day[11];
+    tsr_day_format(19723 + d, day);
+    len += (size_t)sprintf(csv + len, "%u,%s,%u.%02u\n", c, day, (x >> 8) % 300, (x >> 16) % 100);
+  }
+  tsr_ledger *lg;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, len, "s.csv", NULL, NULL, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+  assert_true(tsr_ledger_ncustomers(lg) > 60000);
+  for (int split = 0; split < 2; split++) {
+    char *text[2];
+    size_t tlen[2];
+    tsr_summary *s[2];
+    for (int t = 0; t < 2; t++) {
+      tsr_summary_opts o;
+      tsr_summary_opts_init(&o);
+      o.threads = t ? 3 : 1;
+      if (split) {
+        o.cal_end_day = 19723 + 400;
+        o.multiplier = 7;
+      }
+      assert_int_equal(tsr_summary_compute(lg, &o, &s[t], NULL), TSR_OK);
+      FILE *f = open_memstream(&text[t], &tlen[t]);
+      assert_int_equal(tsr_summary_write_csv(s[t], f, 1, NULL), TSR_OK);
+      fclose(f);
+    }
+    assert_int_equal(s[0]->n, s[1]->n);
+    assert_int_equal(s[0]->excluded_refund_only, s[1]->excluded_refund_only);
+    assert_memory_equal(s[0]->rows, s[1]->rows, s[0]->n * sizeof *s[0]->rows);
+    assert_int_equal(tlen[0], tlen[1]);
+    assert_true(tlen[0] > 60000 * 20);
+    assert_memory_equal(text[0], text[1], tlen[0]);
+    for (int t = 0; t < 2; t++) {
+      tsr_summary_free(s[t]);
+      free(text[t]);
+    }
+  }
+  tsr_ledger_free(lg);
+  free(csv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cdnow_calibration),
       cmocka_unit_test(test_periods),
       cmocka_unit_test(test_refunds),
+      cmocka_unit_test(test_fmt_double),
+      cmocka_unit_test(test_summary_threads_same),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
