@@ -973,19 +973,18 @@ enum MHD_Result api_dispatch(req *r) {
   int get = !strcmp(m, "GET") || !strcmp(m, "HEAD"), post = !strcmp(m, "POST"), del = !strcmp(m, "DELETE");
   enum MHD_Result ret;
   if (n == 0) return send_json(r, 200, json_pack("{s:s,s:s}", "api", "tessera", "openapi", "/api/v1/openapi.json"));
-  if (n == 1 && !strcmp(seg[0], "openapi.json") && get)
-  {
-    const tsr_web_asset *a = openapi_asset();
-    if (!a) return send_error(r, 500, "ENOTFOUND", "the OpenAPI description is missing from this build");
-    return send_body(r, 200, "application/json", (const char *)a->data, a->len);
-  }
   if (n == 1 && !strcmp(seg[0], "login")) {
     if (!post) return send_error(r, 405, "EINVAL", "use POST to log in");
     return api_login(r);
   }
-  if (n == 1 && !strcmp(seg[0], "params") && get) return send_json(r, 200, json_pack("{s:o}", "params", params_json()));
   /* everything below needs a user */
   if (!auth_need(r, "viewer", &ret)) return ret;
+  if (n == 1 && !strcmp(seg[0], "openapi.json") && get) {
+    const tsr_web_asset *a = openapi_asset();
+    if (!a) return send_error(r, 500, "ENOTFOUND", "the OpenAPI description is missing from this build");
+    return send_body(r, 200, "application/json", (const char *)a->data, a->len);
+  }
+  if (n == 1 && !strcmp(seg[0], "params") && get) return send_json(r, 200, json_pack("{s:o}", "params", params_json()));
   if (!get && !auth_csrf(r, &ret)) return ret;
   tsr_store *st = srv_store(r->S);
   if (!st) return send_error(r, 503, "ESTORE", "the database is not available");

@@ -41,8 +41,9 @@ static void head(req *r, sbuf *b, const char *title) {
     sb_puts(b, "<a href=\"/datasets\">Datasets</a><a href=\"/jobs\">Jobs</a><a href=\"/runs\">Runs</a>"
                "<a href=\"/events\">Event log</a>");
     if (role_rank(r->user->role) >= 3) sb_puts(b, "<a href=\"/users\">Users</a>");
+    sb_puts(b, "<a href=\"/help\">Help</a>");
   }
-  sb_puts(b, "<a href=\"/help\">Help</a></nav>");
+  sb_puts(b, "</nav>");
   if (r->user) {
     sb_puts(b, "<form class=\"logout\" method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"");
     sb_html(b, r->csrf);
@@ -79,7 +80,7 @@ enum MHD_Result page_error(req *r, int status, const char *title, const char *ms
   else if (status == 403) sb_puts(&b, "Ask an administrator for an account with more rights. <a href=\"/\">Back to the start page</a>");
   else if (status == 413) sb_puts(&b, "Split the file or ask the administrator to raise --max-upload. <a href=\"/datasets\">Back to datasets</a>");
   else if (status == 404) sb_puts(&b, "Check the address, or <a href=\"/\">go to the start page</a>.");
-  else sb_puts(&b, "<a href=\"/\">Back to the start page</a> &middot; <a href=\"/help\">Help</a>");
+  else sb_puts(&b, "<a href=\"/\">Back to the start page</a>");
   sb_puts(&b, "</p></section>");
   return finish(r, &b, status);
 }
@@ -1069,11 +1070,8 @@ enum MHD_Result pages_dispatch(req *r) {
     if (get) return login_page(r, NULL, 200);
     if (post) return login_post(r);
   }
-  if (n == 1 && !strcmp(seg[0], "help") && get) {
-    auth_resolve(r);
-    return help_page(r);
-  }
   if (!auth_need(r, "viewer", &ret)) return ret;
+  if (n == 1 && !strcmp(seg[0], "help") && get) return help_page(r);
   if (!get && !auth_csrf(r, &ret)) return ret;
   tsr_store *st = srv_store(r->S);
   if (!st) return page_error(r, 503, "Database unavailable", "the database cannot be opened; try again later");

@@ -327,7 +327,7 @@ static void log_push(srv *S, const req *r) {
   pthread_mutex_unlock(&S->log_mu);
 }
 
-/* Logger thread: every 200 ms (or when the queue is half full) swaps the
+/* Logger thread: every 50 ms (or when the queue is half full) swaps the
  * queue with its own buffer under the lock and writes the rows in one
  * transaction outside it, so request threads never wait for the database. */
 static void *log_main(void *arg) {
@@ -338,7 +338,7 @@ static void *log_main(void *arg) {
     if (!S->log_stop && S->nlog < LOGQ_MAX / 2) {
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_nsec += 200000000L;
+      ts.tv_nsec += 50000000L;
       if (ts.tv_nsec >= 1000000000L) {
         ts.tv_sec++;
         ts.tv_nsec -= 1000000000L;

@@ -143,11 +143,9 @@ def body(port, tmp, db, tx, pw):
     check(st == 401 and js["error"]["code"] == "EAUTH", "unauthenticated API call -> 401 EAUTH", (st, js))
     st, js, _, _ = anon.req("GET", "/metrics")
     check(st == 401, "metrics need an account", st)
-    st, js, _, _ = anon.req("GET", "/api/v1/openapi.json")
-    check(st == 200 and js["openapi"].startswith("3.") and "/runs/{id}/results" in js["paths"], "openapi.json served")
-    st, js, _, _ = anon.req("GET", "/api/v1/params")
-    names = [p["name"] for p in js["params"]]
-    check(st == 200 and "horizon" in names and "discount" in names, "params table served")
+    for path in ("/api/v1/openapi.json", "/api/v1/params", "/help", "/datasets"):
+        st, _, _, _ = anon.req("GET", path)
+        check(st in (401, 303), "%s needs a login" % path, st)
     st, _, _, _ = anon.req("GET", "/static/../../../etc/passwd")
     check(st in (400, 404), "no traversal out of the static table", st)
     st, js, _, _ = anon.req("POST", "/api/v1/login", {"name": "ana", "password": "wrong-password"})
@@ -169,6 +167,11 @@ def body(port, tmp, db, tx, pw):
           "login sets an HttpOnly SameSite=Strict session cookie", h.get("set-cookie"))
     st, js, _, _ = vic.req("GET", "/api/v1/datasets")
     check(st == 200, "viewer can list datasets", st)
+    st, js, _, _ = vic.req("GET", "/api/v1/openapi.json")
+    check(st == 200 and js["openapi"].startswith("3.") and "/runs/{id}/results" in js["paths"], "openapi.json served")
+    st, js, _, _ = vic.req("GET", "/api/v1/params")
+    names = [p["name"] for p in js["params"]]
+    check(st == 200 and "horizon" in names and "discount" in names, "params table served")
     st, js, _, _ = vic.req("POST", "/api/v1/datasets?name=x.csv", b"customer_id,date,amount\n", ctype="text/csv")
     check(st == 403 and js["error"]["code"] == "EPERM", "viewer upload -> 403 EPERM", (st, js))
     st, js, _, _ = vic.req("GET", "/api/v1/users")
