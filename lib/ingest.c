@@ -967,7 +967,20 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
   double amount = 0;
   if (x->ai >= 0) {
     const tsr_csv_field *af = &rec->fields[x->ai];
-    tsr_status as = tsr_amount_parse(af->ptr, af->len, &amount);
+    tsr_status as;
+    if (x->o->decimal_comma) {
+      /* swap the marks: "1.234,56" -> "1,234.56" */
+      char sw[128];
+      if (af->len >= sizeof sw) {
+        as = TSR_EPARSE;
+      } else {
+        for (size_t k = 0; k < af->len; k++)
+          sw[k] = af->ptr[k] == ',' ? '.' : af->ptr[k] == '.' ? ',' : af->ptr[k];
+        as = tsr_amount_parse(sw, af->len, &amount);
+      }
+    } else {
+      as = tsr_amount_parse(af->ptr, af->len, &amount);
+    }
     if (as == TSR_ERANGE)
       return reject(x, rec, TSR_ERANGE, af->line, af->column, x->names[2],
                     "expected a finite number, got '%s'", fmt_got(got, sizeof got, af->ptr, af->len));

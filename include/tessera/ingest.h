@@ -76,6 +76,8 @@ typedef struct tsr_ingest_opts {
                                256 KiB use one). Results, rejects and their
                                order are identical; callbacks are always
                                called from the calling thread. */
+  int decimal_comma;        /* 1: amounts use ',' as the decimal mark and '.'
+                               as thousands separator ("1.234,56"); default 0 */
 } tsr_ingest_opts;
 
 /* Sets the defaults above. */
