@@ -12,21 +12,6 @@
 #include "cli.h"
 #include "tessera/store.h"
 
-/* Writes s as one CSV field (quoted when it holds , " CR or LF). */
-static void put_csv(FILE *f, const char *s) {
-  if (!s) return;
-  if (!strpbrk(s, ",\"\r\n")) {
-    fputs(s, f);
-    return;
-  }
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s, f);
-  }
-  fputc('"', f);
-}
-
 typedef struct log_out {
   FILE *f;
   cli_format fmt;
@@ -42,9 +27,9 @@ static int print_event(void *ctx, const tsr_event *e) {
   int has_ms = !(e->duration_ms != e->duration_ms) && e->duration_ms >= 0;
   if (o->fmt == CLI_FMT_CSV) {
     fprintf(o->f, "%lld,%s,%s,", (long long)e->id, ts, tsr_log_level_name(e->level));
-    put_csv(o->f, e->step);
+    cli_put_csv(o->f, e->step);
     fputc(',', o->f);
-    put_csv(o->f, e->message);
+    cli_put_csv(o->f, e->message);
     fputc(',', o->f);
     if (e->rows_in >= 0) fprintf(o->f, "%lld", (long long)e->rows_in);
     fputc(',', o->f);

@@ -26,20 +26,6 @@ static const char *fmt_double(double v, char *buf, size_t cap) {
   return buf;
 }
 
-/* Writes s as a CSV field (quoted when needed). */
-static void put_csv(FILE *f, const char *s) {
-  if (!strpbrk(s, ",\"\r\n")) {
-    fputs(s, f);
-    return;
-  }
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s, f);
-  }
-  fputc('"', f);
-}
-
 typedef struct rfm_data {
   tsr_table *t;
   size_t n;
@@ -124,18 +110,18 @@ static int load(const char *path, rfm_data *d) {
 static void write_customers_csv(FILE *f, const rfm_data *d, const tsr_rfm_scheme *s) {
   size_t nc = tsr_table_ncols(d->t);
   for (size_t j = 0; j < nc; j++) {
-    put_csv(f, tsr_table_colname(d->t, j));
+    cli_put_csv(f, tsr_table_colname(d->t, j));
     fputc(',', f);
   }
   fputs("r_score,f_score,m_score,rfm_cell,segment\n", f);
   for (size_t i = 0; i < d->n; i++) {
     for (size_t j = 0; j < nc; j++) {
-      put_csv(f, tsr_table_cell(d->t, i, j));
+      cli_put_csv(f, tsr_table_cell(d->t, i, j));
       fputc(',', f);
     }
     char cell[4];
     fprintf(f, "%d,%d,%d,%s,", d->r[i], d->f[i], d->m[i], tsr_rfm_cell(d->r[i], d->f[i], d->m[i], cell));
-    put_csv(f, tsr_rfm_scheme_segment_name(s, (size_t)d->seg[i]));
+    cli_put_csv(f, tsr_rfm_scheme_segment_name(s, (size_t)d->seg[i]));
     fputc('\n', f);
   }
 }
@@ -182,7 +168,7 @@ static void write_segments(FILE *f, const tsr_rfm_segment_stats *st, size_t ns, 
   if (fmt == CLI_FMT_CSV) {
     fputs("segment,customers,share,mean_r,mean_f,mean_m,revenue,revenue_share\n", f);
     for (size_t j = 0; j < ns; j++) {
-      put_csv(f, st[j].segment);
+      cli_put_csv(f, st[j].segment);
       fprintf(f, ",%zu,%s,%s,%s,%s,%s,%s\n", st[j].customers, fmt_double(st[j].share, b[0], 40),
               fmt_double(st[j].mean_r, b[1], 40), fmt_double(st[j].mean_f, b[2], 40),
               fmt_double(st[j].mean_m, b[3], 40), fmt_double(st[j].revenue, b[4], 40),

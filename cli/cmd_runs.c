@@ -11,21 +11,6 @@
 #include "cli.h"
 #include "tessera/store.h"
 
-/* Writes s as one CSV field (quoted when it holds , " CR or LF). */
-static void put_csv(FILE *f, const char *s) {
-  if (!s) return;
-  if (!strpbrk(s, ",\"\r\n")) {
-    fputs(s, f);
-    return;
-  }
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s, f);
-  }
-  fputc('"', f);
-}
-
 typedef struct runs_out {
   FILE *f;
   cli_format fmt;
@@ -61,9 +46,9 @@ static int print_run(void *ctx, const tsr_run *r) {
   if (o->fmt == CLI_FMT_CSV) {
     if (o->n == 0) fputs("id,created,command,status,dataset,customers,duration_s\n", o->f);
     fprintf(o->f, "%lld,%s,", (long long)r->id, created);
-    put_csv(o->f, r->command);
+    cli_put_csv(o->f, r->command);
     fprintf(o->f, ",%s,", tsr_run_status_name(r->status));
-    put_csv(o->f, r->dataset_source);
+    cli_put_csv(o->f, r->dataset_source);
     fprintf(o->f, ",%lld,", (long long)r->n_customers);
     if (secs >= 0) fprintf(o->f, "%.3f", secs);
     fputc('\n', o->f);
