@@ -28,6 +28,8 @@
 
 #include <libpq-fe.h>
 
+#include "postgres_web.h"
+
 /* ================================================================ schema */
 
 typedef struct pg_migration {
@@ -624,6 +626,9 @@ static tsr_status pg_migrate(void *impl, int *version, tsr_error *err) {
   if (st == TSR_OK && version) *version = cur;
   return st;
 }
+
+/* The connection of impl, for the web tables (store/postgres_web.c). */
+PGconn *tsr__pg_conn(void *impl) { return ((pg *)impl)->c; }
 
 static void pg_close(void *impl) {
   pg *q = impl;
