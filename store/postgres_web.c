@@ -66,17 +66,18 @@ static tsr_status sql(PGconn *c, const char *text, const char *what, tsr_error *
 }
 
 /* Runs text with p. OK: *res (caller clears, may be NULL), *changed rows
- * (may be NULL). Failure: TSR_ESTORE (TSR_EEXIST on a unique or primary key
- * violation) worded with what. */
-static tsr_status run(PGconn *c, const char *text, const params *p, const char *what,
-                      PGresult **res, int64_t *changed, tsr_error *err) {
+ * (may be NULL). Failure: TSR_ESTORE worded with what; TSR_EEXIST instead
+ * on an integrity violation (SQLSTATE class 23) when constraint is set, as
+ * sqlite_web.c's web_done says for SQLITE_CONSTRAINT. */
+static tsr_status run_c(PGconn *c, const char *text, const params *p, const char *what,
+                        PGresult **res, int64_t *changed, int constraint, tsr_error *err) {
   if (res) *res = NULL;
   PGresult *r = PQexecParams(c, text, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
   ExecStatusType es = PQresultStatus(r);
   if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     tsr_status st = fail(c, r, what, err);
-    if (state && !strcmp(state, "23505")) {
+    if (constraint && state && !strncmp(state, "23", 2)) {
       if (err) err->code = TSR_EEXIST;
       st = TSR_EEXIST;
     }
@@ -92,13 +93,18 @@ static tsr_status run(PGconn *c, const char *text, const params *p, const char *
   return TSR_OK;
 }
 
+static tsr_status run(PGconn *c, const char *text, const params *p, const char *what,
+                      PGresult **res, int64_t *changed, tsr_error *err) {
+  return run_c(c, text, p, what, res, changed, 0, err);
+}
+
 /* One write statement; under a savepoint inside an open transaction. */
 static tsr_status write1(PGconn *c, const char *text, const params *p, const char *what,
                          int64_t *changed, tsr_error *err) {
   int outer = in_tx(c);
   tsr_status st;
   if (outer && (st = sql(c, "SAVEPOINT tsr_web", what, err)) != TSR_OK) return st;
-  st = run(c, text, p, what, NULL, changed, err);
+  st = run_c(c, text, p, what, NULL, changed, 1, err);
   if (outer) {
     tsr_error scratch;
     if (st != TSR_OK) sql(c, "ROLLBACK TO tsr_web", what, &scratch);
@@ -205,9 +211,9 @@ tsr_status tsr__pgweb_user_add(PGconn *c, const char *name, const char *role, co
   tsr_status st;
   if (outer && (st = sql(c, "SAVEPOINT tsr_web", "add user", err)) != TSR_OK) return st;
   PGresult *r;
-  st = run(c, "INSERT INTO web_users(name, role, pwhash, created_at) VALUES ($1,$2,$3,$4) "
-              "RETURNING id",
-           &p, "add user", &r, NULL, err);
+  st = run_c(c, "INSERT INTO web_users(name, role, pwhash, created_at) VALUES ($1,$2,$3,$4) "
+                "RETURNING id",
+             &p, "add user", &r, NULL, 1, err);
   if (st == TSR_OK) {
     if (id) *id = ci64(r, 0, 0);
     PQclear(r);

@@ -2,7 +2,8 @@
  * postgres_web.h - the web tables on PostgreSQL (store/postgres_web.c),
  * called by store/sqlite_web.c for a store on the PostgreSQL back end once
  * it has checked the arguments. Errors: TSR_ESTORE with libpq's message,
- * TSR_EEXIST on a unique violation (message set), TSR_ENOTFOUND without a
+ * TSR_EEXIST on an integrity violation of a one-statement write (as
+ * sqlite_web.c for SQLITE_CONSTRAINT; message set), TSR_ENOTFOUND without a
  * message (sqlite_web.c words it). *changed: rows affected. Not public API.
  */
 #ifndef TESSERA_POSTGRES_WEB_H

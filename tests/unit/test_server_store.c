@@ -100,6 +100,17 @@ static void users(void **state) {
   assert_string_equal(u->pwhash, "$argon2id$x");
   tsr_store_free(u);
   assert_int_equal(tsr_web_user_update(f->s, "nobody", NULL, "h", &e), TSR_ENOTFOUND);
+  /* a failed write inside a transaction leaves the transaction usable
+   * (PostgreSQL: a savepoint around the statement) */
+  assert_int_equal(tsr_store_begin(f->s, &e), TSR_OK);
+  assert_int_equal(tsr_web_user_add(f->s, "ana", "viewer", "h", NULL, &e), TSR_EEXIST);
+  assert_int_equal(tsr_web_user_add(f->s, "tx", "viewer", "h", NULL, &e), TSR_OK);
+  assert_int_equal(tsr_store_commit(f->s, &e), TSR_OK);
+  assert_int_equal(tsr_web_user_get(f->s, 0, "tx", &u, &e), TSR_OK);
+  tsr_store_free(u);
+  assert_int_equal(tsr_web_user_del(f->s, "tx", &e), TSR_OK);
+  assert_int_equal(tsr_web_user_del(f->s, "tx", &e), TSR_ENOTFOUND);
+  assert_string_equal(e.msg, "user 'tx': not found");
   int n = 0;
   assert_int_equal(tsr_web_users_list(f->s, count_users, &n, &e), TSR_OK);
   assert_int_equal(n, 2);
