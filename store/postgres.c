@@ -638,6 +638,7 @@ static void pg_close(void *impl) {
       PGresult *r = PQexec(q->c, "ROLLBACK");
       PQclear(r);
     }
+    tsr__pgweb_forget(q->c);
     PQfinish(q->c);
   }
   for (int i = 0; i < q->nq; i++) tsr__free(q->qsql[i]);

@@ -2,8 +2,9 @@
  * postgres_web.c - the web application's tables (tessera/store_web.h) on the
  * PostgreSQL back end; store/sqlite_web.c hands every call on a PostgreSQL
  * store to the tsr__pgweb_* functions here. Schema: migration 2 of
- * store/postgres.c. Parameters are always bound (PQexecParams, the extended
- * protocol), never written into SQL text. A write inside an open transaction
+ * store/postgres.c. Statements are prepared once per connection
+ * (PQprepare/PQexecPrepared), parameters always bound, never written into
+ * SQL text. A write inside an open transaction
  * runs under a savepoint so that a failure (duplicate user) does not abort
  * the caller's transaction.
  */
@@ -11,6 +12,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,62 @@ static tsr_status sql(PGconn *c, const char *text, const char *what, tsr_error *
   return st;
 }
 
+/* ---------------------------------------------------------------- prepared statements
+ * Each statement text (a literal of this file, compared by address) is
+ * prepared once per connection as "tw<i>" and then run with PQexecPrepared.
+ * The registry is keyed by connection and forgotten when postgres.c closes
+ * it; a connection is used by one thread at a time, so only registration
+ * needs the lock. A full registry falls back to PQexecParams (an unnamed
+ * statement, parameters still bound). */
+#define REG_CONNS 256
+#define REG_STMTS 48
+static pthread_mutex_t reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  PGconn *c;
+  const char *sql[REG_STMTS];
+  int n;
+} reg[REG_CONNS];
+
+void tsr__pgweb_forget(PGconn *c) {
+  pthread_mutex_lock(&reg_mu);
+  for (int i = 0; i < REG_CONNS; i++)
+    if (reg[i].c == c) memset(&reg[i], 0, sizeof reg[i]);
+  pthread_mutex_unlock(&reg_mu);
+}
+
+static PGresult *exec(PGconn *c, const char *text, const params *p) {
+  int slot = -1, idx = -1;
+  pthread_mutex_lock(&reg_mu);
+  for (int i = 0; i < REG_CONNS && slot < 0; i++)
+    if (reg[i].c == c) slot = i;
+  for (int i = 0; i < REG_CONNS && slot < 0; i++)
+    if (!reg[i].c) {
+      reg[i].c = c;
+      slot = i;
+    }
+  if (slot >= 0)
+    for (int i = 0; i < reg[slot].n; i++)
+      if (reg[slot].sql[i] == text) idx = i;
+  int fresh = slot >= 0 && idx < 0 && reg[slot].n < REG_STMTS;
+  if (fresh) idx = reg[slot].n;
+  pthread_mutex_unlock(&reg_mu);
+  int np = p ? p->n : 0;
+  const char *const *v = p ? p->v : NULL;
+  if (idx < 0) return PQexecParams(c, text, np, NULL, v, NULL, NULL, 0);
+  char name[16];
+  snprintf(name, sizeof name, "tw%d", idx);
+  if (fresh) {
+    PGresult *r = PQprepare(c, name, text, 0, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) return r; /* the caller reports it */
+    PQclear(r);
+    pthread_mutex_lock(&reg_mu);
+    reg[slot].sql[idx] = text;
+    reg[slot].n = idx + 1;
+    pthread_mutex_unlock(&reg_mu);
+  }
+  return PQexecPrepared(c, name, np, v, NULL, NULL, 0);
+}
+
 /* Runs text with p. OK: *res (caller clears, may be NULL), *changed rows
  * (may be NULL). Failure: TSR_ESTORE worded with what; TSR_EEXIST instead
  * on an integrity violation (SQLSTATE class 23) when constraint is set, as
@@ -72,7 +130,7 @@ static tsr_status sql(PGconn *c, const char *text, const char *what, tsr_error *
 static tsr_status run_c(PGconn *c, const char *text, const params *p, const char *what,
                         PGresult **res, int64_t *changed, int constraint, tsr_error *err) {
   if (res) *res = NULL;
-  PGresult *r = PQexecParams(c, text, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
+  PGresult *r = exec(c, text, p);
   ExecStatusType es = PQresultStatus(r);
   if (es != PGRES_COMMAND_OK && es != PGRES_TUPLES_OK) {
     const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);

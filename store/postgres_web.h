@@ -15,6 +15,8 @@
 
 /* The connection of an impl of tsr__store_pg_methods (store/postgres.c). */
 PGconn *tsr__pg_conn(void *impl);
+/* Forgets the statements prepared on c (store/postgres.c, before PQfinish). */
+void tsr__pgweb_forget(PGconn *c);
 
 tsr_status tsr__pgweb_user_add(PGconn *c, const char *name, const char *role, const char *pwhash,
                                int64_t *id, tsr_error *err);
