@@ -2,7 +2,9 @@
  * sqlite_web.c - the web application's tables (tessera/store_web.h) on the
  * SQLite back end: accounts, sessions, API tokens, request log, uploads, web
  * runs and purchase histories. Schema: migration 2 (store_web_sql.h).
- * Every statement is prepared with bound parameters.
+ * Every statement is prepared with bound parameters. On a PostgreSQL store
+ * each function hands over to store/postgres_web.c after its argument
+ * checks and words the not-found and already-exists errors the same way.
  */
 #include "store_int.h"
 
