@@ -49,16 +49,6 @@ int tsr_cmd_serve(int argc, char **argv) {
   }
   if (optind < argc) return cli_usage("serve", "unexpected argument '%s'", argv[optind]);
   if (!cfg.tls_cert != !cfg.tls_key) return cli_usage("serve", "--tls-cert and --tls-key go together");
-  {
-    /* the web tables (accounts, sessions, uploads) are SQLite-only for now
-     * (docs/store.md, PostgreSQL): say so instead of failing every login */
-    const char *url = tsr_store_default_url(cfg.db);
-    if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
-      cli_msg("serve: the web application's tables (accounts, sessions, uploads) need a "
-              "SQLite database for now; give --db FILE (see docs/store.md, PostgreSQL)");
-      return TSR_EXIT_USAGE;
-    }
-  }
   char msg[1024] = "";
   int rc = tsr_server_run(&cfg, msg, sizeof msg);
   if (rc) cli_msg("%s", msg);

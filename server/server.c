@@ -702,7 +702,9 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   snprintf(S->db, sizeof S->db, "%s", tsr_store_default_url(cfg->db));
   const char *dbpath = S->db;
   if (!strncmp(dbpath, "sqlite:", 7)) dbpath += 7;
+  int on_pg = !strncmp(dbpath, "postgresql://", 13) || !strncmp(dbpath, "postgres://", 11);
   if (cfg->data_dir) snprintf(S->data_dir, sizeof S->data_dir, "%s", cfg->data_dir);
+  else if (on_pg) snprintf(S->data_dir, sizeof S->data_dir, "tessera.data"); /* no file to sit by */
   else snprintf(S->data_dir, sizeof S->data_dir, "%.1000s.data", dbpath);
   char sub[1100];
   snprintf(sub, sizeof sub, "%s/uploads", S->data_dir);

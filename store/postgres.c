@@ -28,6 +28,8 @@
 
 #include <libpq-fe.h>
 
+#include "postgres_web.h"
+
 /* ================================================================ schema */
 
 typedef struct pg_migration {
@@ -625,6 +627,9 @@ static tsr_status pg_migrate(void *impl, int *version, tsr_error *err) {
   return st;
 }
 
+/* The connection of impl, for the web tables (store/postgres_web.c). */
+PGconn *tsr__pg_conn(void *impl) { return ((pg *)impl)->c; }
+
 static void pg_close(void *impl) {
   pg *q = impl;
   if (!q) return;
@@ -633,6 +638,7 @@ static void pg_close(void *impl) {
       PGresult *r = PQexec(q->c, "ROLLBACK");
       PQclear(r);
     }
+    tsr__pgweb_forget(q->c);
     PQfinish(q->c);
   }
   for (int i = 0; i < q->nq; i++) tsr__free(q->qsql[i]);

@@ -2,7 +2,9 @@
  * sqlite_web.c - the web application's tables (tessera/store_web.h) on the
  * SQLite back end: accounts, sessions, API tokens, request log, uploads, web
  * runs and purchase histories. Schema: migration 2 (store_web_sql.h).
- * Every statement is prepared with bound parameters.
+ * Every statement is prepared with bound parameters. On a PostgreSQL store
+ * each function hands over to store/postgres_web.c after its argument
+ * checks and words the not-found and already-exists errors the same way.
  */
 #include "store_int.h"
 
@@ -15,8 +17,17 @@
 #include <sqlite3.h>
 
 #include "tessera/store_web.h"
+#include "postgres_web.h"
 
 /* ================================================================ helpers */
+
+/* The PostgreSQL connection of s when s is on the PostgreSQL back end (the
+ * web tables then go to store/postgres_web.c), else NULL. */
+static PGconn *web_pg(tsr_store *s) {
+  const tsr_store_methods *m = NULL;
+  void *impl = tsr__store_impl(s, &m);
+  return impl && m == &tsr__store_pg_methods ? tsr__pg_conn(impl) : NULL;
+}
 
 /* The connection of s, or NULL with TSR_EUNSUPPORTED in err. */
 static sqlite3 *web_db(tsr_store *s, tsr_error *err) {
@@ -64,6 +75,7 @@ static struct {
 } cache[CACHE_MAX];
 
 tsr_status tsr_web_store_cache(tsr_store *s, int on) {
+  if (web_pg(s)) return TSR_OK; /* PostgreSQL: nothing kept per connection */
   sqlite3 *db = web_db(s, NULL);
   if (!db) return TSR_EUNSUPPORTED;
   tsr_status r = on ? TSR_ELIMIT : TSR_OK;
@@ -216,6 +228,13 @@ tsr_status tsr_web_user_add(tsr_store *s, const char *name, const char *role,
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "role",
                          "role: expected admin, analyst or viewer, got '%s'", role ? role : "");
   if (!pwhash || !*pwhash) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "user: no password hash");
+  PGconn *pc = web_pg(s);
+  if (pc) {
+    tsr_status r = tsr__pgweb_user_add(pc, name, role, pwhash, id, err);
+    if (r == TSR_EEXIST)
+      return tsr_error_set(err, TSR_EEXIST, NULL, 0, 0, NULL, "user '%s': already exists", name);
+    return r;
+  }
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db,
                               "INSERT INTO web_users(name, role, pwhash, created_at) VALUES (?,?,?,?)",
@@ -237,6 +256,14 @@ tsr_status tsr_web_user_update(tsr_store *s, const char *name, const char *role,
   if (role && !role_ok(role))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "role",
                          "role: expected admin, analyst or viewer, got '%s'", role);
+  PGconn *pc = web_pg(s);
+  if (pc) {
+    int64_t changed = 0;
+    tsr_status r = tsr__pgweb_user_update(pc, name, role, pwhash, &changed, err);
+    if (r == TSR_OK && changed == 0)
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "user '%s': not found", name);
+    return r;
+  }
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db,
                               "UPDATE web_users SET role = coalesce(?, role), "
@@ -253,6 +280,14 @@ tsr_status tsr_web_user_update(tsr_store *s, const char *name, const char *role,
 }
 
 tsr_status tsr_web_user_del(tsr_store *s, const char *name, tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) {
+    int64_t changed = 0;
+    tsr_status r = tsr__pgweb_user_del(pc, name, &changed, err);
+    if (r == TSR_OK && changed == 0)
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "user '%s': not found", name);
+    return r;
+  }
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db, "DELETE FROM web_users WHERE name = ?", "delete user", err);
   if (!st) return err ? err->code : TSR_ESTORE;
@@ -266,16 +301,22 @@ tsr_status tsr_web_user_del(tsr_store *s, const char *name, tsr_error *err) {
 tsr_status tsr_web_user_get(tsr_store *s, int64_t id, const char *name, tsr_web_user **out,
                             tsr_error *err) {
   *out = NULL;
-  sqlite3 *db;
-  int cached;
-  sqlite3_stmt *st = web_prep_k(s, &db, id ? K_USER_ID : K_USER_NAME,
-                                id ? "SELECT " USER_COLS " FROM web_users u WHERE u.id = ?"
-                                   : "SELECT " USER_COLS " FROM web_users u WHERE u.name = ?",
-                                "get user", &cached, err);
-  if (!st) return err ? err->code : TSR_ESTORE;
-  if (id) sqlite3_bind_int64(st, 1, id);
-  else bind_text(st, 1, name ? name : "");
-  tsr_status r = one_user(db, st, cached, out, "user", err);
+  PGconn *pc = web_pg(s);
+  tsr_status r;
+  if (pc) {
+    r = tsr__pgweb_user_get(pc, id, name, out, err);
+  } else {
+    sqlite3 *db;
+    int cached;
+    sqlite3_stmt *st = web_prep_k(s, &db, id ? K_USER_ID : K_USER_NAME,
+                                  id ? "SELECT " USER_COLS " FROM web_users u WHERE u.id = ?"
+                                     : "SELECT " USER_COLS " FROM web_users u WHERE u.name = ?",
+                                  "get user", &cached, err);
+    if (!st) return err ? err->code : TSR_ESTORE;
+    if (id) sqlite3_bind_int64(st, 1, id);
+    else bind_text(st, 1, name ? name : "");
+    r = one_user(db, st, cached, out, "user", err);
+  }
   if (r == TSR_ENOTFOUND) {
     if (id) tsr_error_set(err, r, NULL, 0, 0, NULL, "user %lld: not found", (long long)id);
     else tsr_error_set(err, r, NULL, 0, 0, NULL, "user '%s': not found", name ? name : "");
@@ -284,6 +325,8 @@ tsr_status tsr_web_user_get(tsr_store *s, int64_t id, const char *name, tsr_web_
 }
 
 tsr_status tsr_web_users_list(tsr_store *s, tsr_web_user_cb cb, void *ctx, tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) return tsr__pgweb_users_list(pc, cb, ctx, err);
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db, "SELECT " USER_COLS " FROM web_users u ORDER BY u.name",
                               "list users", err);
@@ -306,6 +349,8 @@ tsr_status tsr_web_users_list(tsr_store *s, tsr_web_user_cb cb, void *ctx, tsr_e
 
 tsr_status tsr_web_session_add(tsr_store *s, const char *token_hash, int64_t user_id,
                                const char *csrf, int64_t expires_at, tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) return tsr__pgweb_session_add(pc, token_hash, user_id, csrf, expires_at, err);
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db,
                               "INSERT INTO web_sessions(token_hash, user_id, csrf, created_at, "
@@ -323,6 +368,13 @@ tsr_status tsr_web_session_add(tsr_store *s, const char *token_hash, int64_t use
 tsr_status tsr_web_session_get(tsr_store *s, const char *token_hash, int64_t now,
                                tsr_web_user **user, char *csrf_buf, size_t cap, tsr_error *err) {
   *user = NULL;
+  PGconn *pc = web_pg(s);
+  if (pc) {
+    tsr_status r = tsr__pgweb_session_get(pc, token_hash, now, user, csrf_buf, cap, err);
+    if (r == TSR_ENOTFOUND)
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "session: not found");
+    return r;
+  }
   sqlite3 *db;
   int cached;
   sqlite3_stmt *st = web_prep_k(s, &db, K_SESSION,
@@ -349,6 +401,8 @@ tsr_status tsr_web_session_get(tsr_store *s, const char *token_hash, int64_t now
 }
 
 tsr_status tsr_web_session_del(tsr_store *s, const char *token_hash, tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) return tsr__pgweb_session_del(pc, token_hash, err);
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db,
                               "DELETE FROM web_sessions WHERE token_hash = ? OR expires_at < ?",
@@ -361,6 +415,8 @@ tsr_status tsr_web_session_del(tsr_store *s, const char *token_hash, tsr_error *
 
 tsr_status tsr_web_token_add(tsr_store *s, int64_t user_id, const char *token_hash,
                              tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) return tsr__pgweb_token_add(pc, user_id, token_hash, err);
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db,
                               "INSERT INTO web_tokens(user_id, token_hash, created_at) VALUES (?,?,?)",
@@ -375,6 +431,13 @@ tsr_status tsr_web_token_add(tsr_store *s, int64_t user_id, const char *token_ha
 tsr_status tsr_web_token_get(tsr_store *s, const char *token_hash, tsr_web_user **user,
                              tsr_error *err) {
   *user = NULL;
+  PGconn *pc = web_pg(s);
+  if (pc) {
+    tsr_status r = tsr__pgweb_token_get(pc, token_hash, user, err);
+    if (r == TSR_ENOTFOUND)
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "token: not found");
+    return r;
+  }
   sqlite3 *db;
   int cached;
   sqlite3_stmt *st = web_prep_k(s, &db, K_TOKEN,
@@ -391,6 +454,8 @@ tsr_status tsr_web_token_get(tsr_store *s, const char *token_hash, tsr_web_user 
 tsr_status tsr_web_requests_add(tsr_store *s, const tsr_web_request *rows, size_t n,
                                 tsr_error *err) {
   if (n == 0) return TSR_OK;
+  PGconn *pc = web_pg(s);
+  if (pc) return tsr__pgweb_requests_add(pc, rows, n, err);
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db,
                               "INSERT INTO web_requests(ts, user_name, method, path, status, "
@@ -447,6 +512,8 @@ static tsr_status one_int(tsr_store *s, const char *sql, int64_t a, const char *
 }
 
 tsr_status tsr_web_requests_count(tsr_store *s, int64_t *n, tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) return tsr__pgweb_requests_count(pc, n, err);
   return one_int(s, "SELECT count(*) FROM web_requests", 0, NULL, n, "count requests", err);
 }
 
@@ -454,6 +521,8 @@ tsr_status tsr_web_requests_count(tsr_store *s, int64_t *n, tsr_error *err) {
 
 tsr_status tsr_web_upload_add(tsr_store *s, int64_t dataset_id, int64_t owner, const char *name,
                               tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) return tsr__pgweb_upload_add(pc, dataset_id, owner, name, err);
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db,
                               "INSERT INTO web_uploads(dataset_id, owner, name) VALUES (?,?,?)",
@@ -467,8 +536,10 @@ tsr_status tsr_web_upload_add(tsr_store *s, int64_t dataset_id, int64_t owner, c
 }
 
 tsr_status tsr_web_upload_owner(tsr_store *s, int64_t dataset_id, int64_t *owner, tsr_error *err) {
-  tsr_status r = one_int(s, "SELECT coalesce(owner, 0) FROM web_uploads WHERE dataset_id = ?",
-                         dataset_id, NULL, owner, "get upload", err);
+  PGconn *pc = web_pg(s);
+  tsr_status r = pc ? tsr__pgweb_upload_owner(pc, dataset_id, owner, err)
+                    : one_int(s, "SELECT coalesce(owner, 0) FROM web_uploads WHERE dataset_id = ?",
+                              dataset_id, NULL, owner, "get upload", err);
   if (r == TSR_ENOTFOUND)
     return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "dataset %lld: not found",
                          (long long)dataset_id);
@@ -476,6 +547,15 @@ tsr_status tsr_web_upload_owner(tsr_store *s, int64_t dataset_id, int64_t *owner
 }
 
 tsr_status tsr_web_dataset_delete(tsr_store *s, int64_t id, tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) {
+    int64_t changed = 0;
+    tsr_status r = tsr__pgweb_dataset_delete(pc, id, &changed, err);
+    if (r == TSR_OK && changed == 0)
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "dataset %lld: not found",
+                           (long long)id);
+    return r;
+  }
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db, "DELETE FROM datasets WHERE id = ?", "delete dataset", err);
   if (!st) return err ? err->code : TSR_ESTORE;
@@ -488,6 +568,8 @@ tsr_status tsr_web_dataset_delete(tsr_store *s, int64_t id, tsr_error *err) {
 
 tsr_status tsr_web_run_add(tsr_store *s, int64_t run_id, int64_t upload_id, int64_t owner,
                            tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) return tsr__pgweb_run_add(pc, run_id, upload_id, owner, err);
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db,
                               "INSERT OR REPLACE INTO web_runs(run_id, upload_id, owner) VALUES (?,?,?)",
@@ -502,6 +584,14 @@ tsr_status tsr_web_run_add(tsr_store *s, int64_t run_id, int64_t upload_id, int6
 
 tsr_status tsr_web_run_get(tsr_store *s, int64_t run_id, int64_t *upload_id, int64_t *owner,
                            tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) {
+    tsr_status r = tsr__pgweb_run_get(pc, run_id, upload_id, owner, err);
+    if (r == TSR_ENOTFOUND)
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "run %lld: not found",
+                           (long long)run_id);
+    return r;
+  }
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db,
                               "SELECT coalesce(upload_id, 0), coalesce(owner, 0) FROM web_runs "
@@ -524,14 +614,24 @@ tsr_status tsr_web_run_get(tsr_store *s, int64_t run_id, int64_t *upload_id, int
 }
 
 tsr_status tsr_web_run_by_output(tsr_store *s, const char *dir, int64_t *run_id, tsr_error *err) {
-  tsr_status r = one_int(s, "SELECT id FROM runs WHERE output_dir = ? ORDER BY id DESC LIMIT 1", 0,
-                         dir, run_id, "find run", err);
+  PGconn *pc = web_pg(s);
+  tsr_status r =
+      pc ? tsr__pgweb_run_by_output(pc, dir, run_id, err)
+         : one_int(s, "SELECT id FROM runs WHERE output_dir = ? ORDER BY id DESC LIMIT 1", 0, dir,
+                   run_id, "find run", err);
   if (r == TSR_ENOTFOUND)
     return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "run of %s: not found", dir);
   return r;
 }
 
 tsr_status tsr_web_runs_interrupt(tsr_store *s, int64_t *n, tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) {
+    int64_t changed = 0;
+    tsr_status r = tsr__pgweb_runs_interrupt(pc, &changed, err);
+    if (r == TSR_OK && n) *n = changed;
+    return r;
+  }
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db,
                               "UPDATE runs SET status = 'interrupted', finished_at = ?, error = "
@@ -546,6 +646,15 @@ tsr_status tsr_web_runs_interrupt(tsr_store *s, int64_t *n, tsr_error *err) {
 }
 
 tsr_status tsr_web_run_delete(tsr_store *s, int64_t run_id, tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) {
+    int64_t changed = 0;
+    tsr_status r = tsr__pgweb_run_delete(pc, run_id, &changed, err);
+    if (r == TSR_OK && changed == 0)
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "run %lld: not found",
+                           (long long)run_id);
+    return r;
+  }
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db, "DELETE FROM runs WHERE id = ?", "delete run", err);
   if (!st) return err ? err->code : TSR_ESTORE;
@@ -560,6 +669,8 @@ tsr_status tsr_web_run_delete(tsr_store *s, int64_t run_id, tsr_error *err) {
 
 tsr_status tsr_web_history_add(tsr_store *s, int64_t run_id, const char *customer_id,
                                const tsr_web_history_row *rows, size_t n, tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) return tsr__pgweb_history_add(pc, run_id, customer_id, rows, n, err);
   sqlite3 *db;
   int cached;
   sqlite3_stmt *st = web_prep_k(s, &db, K_HISTORY_ADD,
@@ -583,6 +694,8 @@ tsr_status tsr_web_history_add(tsr_store *s, int64_t run_id, const char *custome
 
 tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *customer_id,
                                 tsr_web_history_cb cb, void *ctx, tsr_error *err) {
+  PGconn *pc = web_pg(s);
+  if (pc) return tsr__pgweb_history_list(pc, run_id, customer_id, cb, ctx, err);
   sqlite3 *db;
   int cached;
   sqlite3_stmt *st = web_prep_k(s, &db, K_HISTORY,
@@ -620,6 +733,8 @@ static json_t *col_json(sqlite3_stmt *st, int i) {
 
 tsr_status tsr_web_run_aggregates(tsr_store *s, int64_t run_id, char **json, tsr_error *err) {
   *json = NULL;
+  PGconn *pc = web_pg(s);
+  if (pc) return tsr__pgweb_run_aggregates(pc, run_id, json, err);
   sqlite3 *db = web_db(s, err);
   if (!db) return err ? err->code : TSR_EUNSUPPORTED;
   static const char *const sqls[] = {

@@ -6,9 +6,9 @@
  * histories of web runs.
  *
  * Same conventions as tessera/store.h: tsr_status return, tsr_error *err
- * last, borrowed inputs, callbacks receive borrowed rows. SQLite back end
- * only (TSR_EUNSUPPORTED otherwise). One thread per handle. Every statement
- * is prepared with bound parameters.
+ * last, borrowed inputs, callbacks receive borrowed rows. SQLite and
+ * PostgreSQL back ends (store/sqlite_web.c, store/postgres_web.c). One
+ * thread per handle. Every statement is prepared with bound parameters.
  * Hashing is the caller's job: this layer stores and compares text only.
  */
 #ifndef TESSERA_STORE_WEB_H

@@ -3,12 +3,39 @@
  * (tessera/store_web.h, store/sqlite_web.c): accounts, sessions, tokens,
  * request log, uploads, web runs, histories, dashboard aggregates, and the
  * statement cache of long-lived handles.
+ *
+ * With TSR_TEST_PG_URL set (tests/pg/with_pg.sh, ctest unit/test_server_store_pg)
+ * the same tests run on PostgreSQL: each starts from an empty public schema.
  */
 #include "tsr_test.h"
 #include "tessera/store_web.h"
 
+#include <libpq-fe.h>
+
+/* The PostgreSQL URL to test against, or NULL for SQLite. */
+static const char *pg_url(void) {
+  const char *u = getenv("TSR_TEST_PG_URL");
+  return u && *u ? u : NULL;
+}
+
+static void pg_quiet(void *arg, const char *msg) {
+  (void)arg;
+  (void)msg;
+}
+
+/* Empties the test database (drops and recreates the public schema). */
+static void pg_reset(const char *url) {
+  PGconn *c = PQconnectdb(url);
+  if (PQstatus(c) != CONNECTION_OK) fail_msg("connect: %s", PQerrorMessage(c));
+  PQsetNoticeProcessor(c, pg_quiet, NULL);
+  PGresult *r = PQexec(c, "DROP SCHEMA public CASCADE; CREATE SCHEMA public");
+  if (PQresultStatus(r) != PGRES_COMMAND_OK) fail_msg("reset: %s", PQerrorMessage(c));
+  PQclear(r);
+  PQfinish(c);
+}
+
 typedef struct fx {
-  char dir[256], db[300];
+  char dir[256], db[1024];
   tsr_store *s;
 } fx;
 
@@ -17,6 +44,11 @@ static int setup(void **state) {
   snprintf(f->dir, sizeof f->dir, "/tmp/tsr-web-XXXXXX");
   assert_non_null(mkdtemp(f->dir));
   snprintf(f->db, sizeof f->db, "%s/w.db", f->dir);
+  const char *url = pg_url();
+  if (url) {
+    pg_reset(url);
+    snprintf(f->db, sizeof f->db, "%s", url);
+  }
   tsr_error e;
   if (tsr_store_open(f->db, TSR_STORE_CREATE, &f->s, &e) != TSR_OK) fail_msg("open: %s", e.msg);
   *state = f;
@@ -68,6 +100,17 @@ static void users(void **state) {
   assert_string_equal(u->pwhash, "$argon2id$x");
   tsr_store_free(u);
   assert_int_equal(tsr_web_user_update(f->s, "nobody", NULL, "h", &e), TSR_ENOTFOUND);
+  /* a failed write inside a transaction leaves the transaction usable
+   * (PostgreSQL: a savepoint around the statement) */
+  assert_int_equal(tsr_store_begin(f->s, &e), TSR_OK);
+  assert_int_equal(tsr_web_user_add(f->s, "ana", "viewer", "h", NULL, &e), TSR_EEXIST);
+  assert_int_equal(tsr_web_user_add(f->s, "tx", "viewer", "h", NULL, &e), TSR_OK);
+  assert_int_equal(tsr_store_commit(f->s, &e), TSR_OK);
+  assert_int_equal(tsr_web_user_get(f->s, 0, "tx", &u, &e), TSR_OK);
+  tsr_store_free(u);
+  assert_int_equal(tsr_web_user_del(f->s, "tx", &e), TSR_OK);
+  assert_int_equal(tsr_web_user_del(f->s, "tx", &e), TSR_ENOTFOUND);
+  assert_string_equal(e.msg, "user 'tx': not found");
   int n = 0;
   assert_int_equal(tsr_web_users_list(f->s, count_users, &n, &e), TSR_OK);
   assert_int_equal(n, 2);
