@@ -600,22 +600,10 @@ static tsr_status sq_stats(void *impl, tsr_store_stats *out, tsr_error *err) {
   if ((st = count_rows(q, "PRAGMA page_size", &psize, err))) return st;
   out->size_bytes = pages * psize;
   if (out->schema_version < 1) return TSR_OK;
-  static const struct {
-    const char *sql;
-    size_t off;
-  } counts[] = {
-      {"SELECT count(*) FROM datasets", offsetof(tsr_store_stats, datasets)},
-      {"SELECT count(*) FROM runs", offsetof(tsr_store_stats, runs)},
-      {"SELECT count(*) FROM customers", offsetof(tsr_store_stats, customers)},
-      {"SELECT count(*) FROM segments", offsetof(tsr_store_stats, segments)},
-      {"SELECT count(*) FROM models", offsetof(tsr_store_stats, models)},
-      {"SELECT count(*) FROM events", offsetof(tsr_store_stats, events)},
-      {"SELECT count(*) FROM rejects", offsetof(tsr_store_stats, rejects)},
-  };
-  for (size_t i = 0; i < TSR__ARRAY_LEN(counts); i++) {
+  for (size_t i = 0; i < tsr__store_ncounts; i++) {
     int64_t v = 0;
-    if ((st = count_rows(q, counts[i].sql, &v, err))) return st;
-    memcpy((char *)out + counts[i].off, &v, sizeof v);
+    if ((st = count_rows(q, tsr__store_counts[i].sql, &v, err))) return st;
+    memcpy((char *)out + tsr__store_counts[i].off, &v, sizeof v);
   }
   return TSR_OK;
 }

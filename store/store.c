@@ -789,3 +789,14 @@ tsr_status tsr_store_models_list(tsr_store *s, int64_t run_id, const char *kind,
   if (st) return st;
   return s->m->models_list(s->impl, run_id, kind, cb, ctx, err);
 }
+
+const tsr__store_count tsr__store_counts[] = {
+    {"SELECT count(*) FROM datasets", offsetof(tsr_store_stats, datasets)},
+    {"SELECT count(*) FROM runs", offsetof(tsr_store_stats, runs)},
+    {"SELECT count(*) FROM customers", offsetof(tsr_store_stats, customers)},
+    {"SELECT count(*) FROM segments", offsetof(tsr_store_stats, segments)},
+    {"SELECT count(*) FROM models", offsetof(tsr_store_stats, models)},
+    {"SELECT count(*) FROM events", offsetof(tsr_store_stats, events)},
+    {"SELECT count(*) FROM rejects", offsetof(tsr_store_stats, rejects)},
+};
+const size_t tsr__store_ncounts = TSR__ARRAY_LEN(tsr__store_counts);

@@ -135,4 +135,13 @@ struct sqlite3 *tsr__sqlite_db(void *impl);
 /* 1 when s has an open transaction (tsr_store_begin). */
 int tsr__store_in_tx(tsr_store *s);
 
+/* Row counts of tsr_store_stats: the query of each and where it goes; the
+ * same SQL on every back end (store/store.c). */
+typedef struct tsr__store_count {
+  const char *sql;
+  size_t off; /* offsetof(tsr_store_stats, ...) of an int64_t */
+} tsr__store_count;
+extern const tsr__store_count tsr__store_counts[];
+extern const size_t tsr__store_ncounts;
+
 #endif
