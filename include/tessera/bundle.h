@@ -276,6 +276,61 @@ TSR_API void tsr_bundle_reader_stats(const tsr_bundle_reader *r, tsr_bundle_stat
 TSR_API tsr_status tsr_date_parse_form(const char *s, size_t len, tsr_datefmt f,
                                        const char *fmt, int64_t *epoch_s);
 
+/* ------------------------------------------------------------ simulation */
+
+/* A simulated retail-bank bundle (lib/simulate/simulate_bundle.c; the
+ * latent model and every latent file's columns are documented in
+ * docs/simulate-bundle.md). Persons live in households, have one CRM record
+ * (a few have two: moved, new e-mail, typo, missing phone), a life stage
+ * that drives their product openings, transactions with injected anomalies,
+ * interactions whose text carries a sentiment, and may be in a randomised
+ * campaign with a heterogeneous treatment effect. Output depends only on the
+ * options (one platform). */
+typedef struct tsr_bundle_sim_opts {
+  uint64_t customers;     /* persons, 1..TSR_SIMULATE_MAX_CUSTOMERS; default 1000 */
+  uint64_t seed;          /* default 1 */
+  int64_t start_day;      /* first day of the window (days since 1970-01-01);
+                             default 19723 (2024-01-01) */
+  int weeks;              /* window length, 1..520; default 104 */
+  double tx_per_customer; /* mean transactions per person over the window if
+                             it stayed active throughout, (0, 1000]; default 14
+                             (about 10 on average after dropouts and joins) */
+  double interactions_per_customer; /* mean interactions per person, [0, 100];
+                             default 1 */
+  double duplicate_rate;  /* share of persons with a duplicate CRM record,
+                             [0, 0.5]; default 0.03 */
+  double anomaly_rate;    /* share of transactions that are injected
+                             anomalies, [0, 0.2]; default 0.005 */
+  double campaign_share;  /* share of persons in the campaign, [0, 1];
+                             default 0.2 */
+  /* Progress (may be NULL): persons done, persons total. */
+  void (*on_progress)(void *ud, uint64_t done, uint64_t total);
+  void *ud;
+} tsr_bundle_sim_opts;
+
+TSR_API void tsr_bundle_sim_opts_init(tsr_bundle_sim_opts *o);
+/* Checks every field; TSR_EINVAL names field, range and value. */
+TSR_API tsr_status tsr_bundle_sim_check_opts(const tsr_bundle_sim_opts *o,
+                                             tsr_error *err);
+
+/* Counts of a simulated bundle. */
+typedef struct tsr_bundle_sim_stats {
+  uint64_t persons, households, customer_records, duplicates;
+  uint64_t transactions, anomalies, interactions, product_events;
+  uint64_t campaign_rows, offers;
+} tsr_bundle_sim_stats;
+
+/* Writes transactions.csv, customers.csv, products_events.csv,
+ * interactions.csv, campaign.csv and offers.csv into dir (created), and the
+ * latent truth (persons.csv, records.csv, anomalies.csv, sentiment.csv,
+ * campaign_truth.csv) into latent_dir when non-NULL (created). stats may be
+ * NULL. TSR_EINVAL (bad options), TSR_EIO (cannot create or write a file:
+ * err names it), TSR_ENOMEM. */
+TSR_API tsr_status tsr_bundle_simulate(const tsr_bundle_sim_opts *o,
+                                       const char *dir, const char *latent_dir,
+                                       tsr_bundle_sim_stats *stats,
+                                       tsr_error *err);
+
 #ifdef __cplusplus
 }
 #endif
