@@ -1008,7 +1008,7 @@ static void latent_person(simctx *x, const person *p) {
   w_ch(w, ',');
   w_field(w, cities[p->city].name);
   w_ch(w, ',');
-  w_dbl(w, 0.45 * p->digital);
+  w_dbl(w, 0.45 * p->digital / (1.04 - 0.15 * p->digital)); /* P(web or mobile) */
   w_ch(w, ',');
   w_dbl(w, p->satisfaction);
   w_ch(w, ',');
