@@ -237,10 +237,12 @@ int tsr_cmd_resolve(int argc, char **argv) {
     tsr_resolve_stats s;
     tsr_resolver_stats(r, &s);
     cli_msg("resolve: %zu records, %zu persons (%zu records merged), %zu households; %zu "
-            "candidate pairs, %zu blocks over --max-block; EM %d iterations%s; %.2f s",
+            "candidate pairs, %zu blocks over --max-block; EM %d iterations%s; %.2f s (blocking %.2f, "
+            "comparing %.2f, EM %.2f, clustering %.2f)",
             s.records, s.persons, s.merged_records, s.households, s.candidate_pairs,
             s.blocks_skipped, s.em_iterations, s.em_converged ? "" : " (not converged)",
-            s.seconds_block + s.seconds_compare + s.seconds_em + s.seconds_cluster);
+            s.seconds_block + s.seconds_compare + s.seconds_em + s.seconds_cluster, s.seconds_block,
+            s.seconds_compare, s.seconds_em, s.seconds_cluster);
   }
 done:
   tsr_resolver_free(r);

@@ -294,6 +294,30 @@ size_t tsr_resolve_levenshtein(const char *a, size_t na, const char *b, size_t n
   return row[nb];
 }
 
+/* Levenshtein distance when it is <= k, else k + 1 (stops as soon as every
+ * cell of a row exceeds k). */
+static size_t lev_bounded(const char *a, size_t na, const char *b, size_t nb, size_t k) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if ((na > nb ? na - nb : nb - na) > k) return k + 1;
+  size_t row[256];
+  for (size_t j = 0; j <= nb; j++) row[j] = j;
+  for (size_t i = 1; i <= na; i++) {
+    size_t diag = row[0], lo = row[0] = i;
+    for (size_t j = 1; j <= nb; j++) {
+      size_t up = row[j];
+      size_t v = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < v) v = up + 1;
+      if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+      row[j] = v;
+      diag = up;
+      if (v < lo) lo = v;
+    }
+    if (lo > k) return k + 1;
+  }
+  return row[nb] <= k ? row[nb] : k + 1;
+}
+
 static int is_title(const char *w, size_t n) {
   static const char *const t[] = {"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "herr", "frau", NULL};
   for (const char *const *p = t; *p; p++)
@@ -691,7 +715,7 @@ static int cmp_name(const char *a, size_t na, const char *b, size_t nb) {
   double jw = tsr_resolve_jaro_winkler(a, na, b, nb);
   if (jw >= 0.94) return L_AGREE;
   if (jw >= 0.85 || ((na == 1 || nb == 1) && a[0] == b[0])) return L_PART;
-  if (na >= 3 && nb >= 3 && tsr_resolve_levenshtein(a, na, b, nb) <= 1) return L_PART;
+  if (na >= 3 && nb >= 3 && lev_bounded(a, na, b, nb, 1) <= 1) return L_PART;
   return L_DIS;
 }
 
@@ -725,20 +749,19 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
   if (!x->nemail || !y->nemail) l[F_EMAIL] = L_MISSING;
   else if (x->nemail == y->nemail && !memcmp(S(r, x->email), S(r, y->email), x->nemail))
     l[F_EMAIL] = L_AGREE;
-  else if ((x->email_at == y->email_at && !memcmp(S(r, x->email), S(r, y->email), x->email_at)) ||
-           tsr_resolve_levenshtein(S(r, x->email), x->nemail, S(r, y->email), y->nemail) <= 1)
-    l[F_EMAIL] = L_PART;
+  else if (lev_bounded(S(r, x->email), x->nemail, S(r, y->email), y->nemail, 1) <= 1)
+    l[F_EMAIL] = L_PART; /* a typo (the same local part elsewhere is often a namesake) */
   else
     l[F_EMAIL] = L_DIS;
   if (!x->phone[0] || !y->phone[0]) l[F_PHONE] = L_MISSING;
   else if (!strcmp(x->phone, y->phone)) l[F_PHONE] = L_AGREE;
   else
-    l[F_PHONE] = tsr_resolve_levenshtein(x->phone, strlen(x->phone), y->phone, strlen(y->phone)) <= 1
+    l[F_PHONE] = lev_bounded(x->phone, strlen(x->phone), y->phone, strlen(y->phone), 1) <= 1
                      ? L_PART : L_DIS;
   if (!x->naddr || !y->naddr) l[F_ADDR] = L_MISSING;
   else {
-    size_t d = tsr_resolve_levenshtein(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr);
     size_t mx = x->naddr > y->naddr ? x->naddr : y->naddr;
+    size_t d = lev_bounded(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr, (size_t)(0.3 * (double)mx));
     double sim = 1 - (double)d / (double)mx;
     l[F_ADDR] = sim >= 0.9 ? L_AGREE : sim >= 0.7 ? L_PART : L_DIS;
   }
@@ -780,12 +803,21 @@ static void em_init(tsr_resolver *r) {
   r->prior[C_U] = 0.7;
 }
 
+static int identity_veto(unsigned pat);
+static int household_like(unsigned pat);
+
+/* pi_c * P(pattern | c). Structural zeros: a vetoed pattern (see
+ * identity_veto) is never the same person, and a pattern without the same
+ * surname and address (or postcode and phone) never the same household, so
+ * that those classes are learned from plausible pairs only. */
 static void class_lik(const tsr_resolver *r, unsigned pat, double *w) {
   for (int c = 0; c < NCLASS; c++) {
     double p = r->prior[c];
     for (int f = 0; f < NFIELDS; f++) p *= r->theta[c][f][level(pat, f)];
     w[c] = p;
   }
+  if (identity_veto(pat)) w[C_M] = 0;
+  if (!household_like(pat)) w[C_H] = 0;
 }
 
 /* u-probabilities from random record pairs (almost all of them are pairs
@@ -854,16 +886,26 @@ static tsr_status em_fit(tsr_resolver *r, const uint32_t *pats, const double *cn
 
 /* Identity veto: a different first name or birth date is another person,
  * and so is a different surname unless the e-mail or the phone is the same
- * (a change of name); a near birth date (a typo) with no contact field
- * (e-mail, phone, address, postcode) same or similar is a namesake. */
+ * (a change of name); a near first name, surname or birth date (a typo)
+ * with no contact field (e-mail, phone, address, postcode) same or similar
+ * is a namesake. */
 static int identity_veto(unsigned pat) {
   if (level(pat, F_FIRST) == L_DIS || level(pat, F_DOB) == L_DIS) return 1;
-  /* a near birth date needs support from some contact field */
-  if (level(pat, F_DOB) == L_PART && level(pat, F_EMAIL) < L_PART && level(pat, F_PHONE) < L_PART &&
+  /* a near (not equal) name or birth date needs support from a contact field */
+  int near = level(pat, F_DOB) == L_PART || level(pat, F_FIRST) == L_PART || level(pat, F_LAST) == L_PART;
+  if (near && level(pat, F_EMAIL) < L_PART && level(pat, F_PHONE) < L_PART &&
       level(pat, F_ADDR) < L_PART && level(pat, F_POST) < L_PART)
     return 1;
   return level(pat, F_LAST) == L_DIS && level(pat, F_EMAIL) != L_AGREE &&
          level(pat, F_PHONE) != L_AGREE;
+}
+
+/* Same surname (or similar) and same address (or similar, or the same
+ * postcode and phone): a pair that can be one household. */
+static int household_like(unsigned pat) {
+  if (level(pat, F_LAST) < L_PART) return 0;
+  return level(pat, F_ADDR) >= L_PART ||
+         (level(pat, F_POST) == L_AGREE && level(pat, F_PHONE) == L_AGREE);
 }
 
 /* ---------------------------------------------------------- clustering */
@@ -970,9 +1012,7 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
     unsigned pat = ppat[k];
     if (r->canon[i] == r->canon[j]) continue;
     if (ph[pat] < r->p.household_threshold && pm[pat] < r->p.threshold) continue;
-    if (level(pat, F_LAST) < L_PART) continue;
-    if (level(pat, F_ADDR) < L_PART && !(level(pat, F_POST) == L_AGREE && level(pat, F_PHONE) == L_AGREE))
-      continue;
+    if (!household_like(pat)) continue;
     r->st.household_pairs++;
     uf_union(r, hpar, r->canon[i], r->canon[j]);
   }

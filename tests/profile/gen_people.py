@@ -122,10 +122,22 @@ def postcode(rng):
             str(rng.randrange(10)) + rng.choice(L) + rng.choice(L))
 
 
-def pick_weighted(rng, lst):
-    # Zipf-like: earlier names are more common
-    i = int(len(lst) * (rng.random() ** 2.2))
+def pick_weighted(rng, lst, skew=1.4):
+    # Zipf-like: earlier names are more common (the first of 70 ~ 5 %)
+    i = int(len(lst) * (rng.random() ** skew))
     return lst[min(i, len(lst) - 1)]
+
+
+USED_EMAILS = set()
+
+
+def unique_email(rng, em):
+    """An e-mail address belongs to one person: add digits until unused."""
+    while em in USED_EMAILS:
+        local, dom = em.split("@")
+        em = "%s%d@%s" % (local, rng.randrange(10), dom)
+    USED_EMAILS.add(em)
+    return em
 
 
 def customers(n, out, truth, seed):
@@ -161,8 +173,9 @@ def customers(n, out, truth, seed):
                 dob = rows[-1][6]  # twins: same birth date, another first name
             mobile = "7" + "%09d" % rng.randrange(10 ** 9)
             ph = mobile if (landline is None or rng.random() < 0.6) else landline
-            em = "%s.%s%s@%s" % (ascii_fold(fn).lower(), ascii_fold(sur).lower().replace(" ", "").replace("'", ""),
-                                 rng.choice(["", "", str(rng.randrange(100))]), rng.choice(DOMAINS))
+            em = unique_email(rng, "%s.%s%s@%s" % (
+                ascii_fold(fn).lower(), ascii_fold(sur).lower().replace(" ", "").replace("'", ""),
+                rng.choice(["", "", str(rng.randrange(100))]), rng.choice(DOMAINS)))
             if rng.random() < 0.05:
                 em = ""
             jy = min(max(y + 18, 1990), 2019)
@@ -187,8 +200,9 @@ def customers(n, out, truth, seed):
                     if ph2 != mobile:
                         ph2 = mobile
                 if rng.random() < 0.3:
-                    em2 = "%s%d@%s" % (ascii_fold(fn).lower()[0] + ascii_fold(sur).lower().replace(" ", "").replace("'", ""),
-                                       rng.randrange(1000), rng.choice(DOMAINS))
+                    em2 = unique_email(rng, "%s%d@%s" % (
+                        ascii_fold(fn).lower()[0] + ascii_fold(sur).lower().replace(" ", "").replace("'", ""),
+                        rng.randrange(1000), rng.choice(DOMAINS)))
                 if rng.random() < 0.3:
                     if rng.random() < 0.5:
                         f2 = typo(rng, fn)
