@@ -437,7 +437,14 @@ tsr_status tsr_resolver_add(tsr_resolver *r, const tsr_person_record *in, tsr_er
   const char *prod = in->products_held ? in->products_held : "";
   bad = bad || tsr__strpool_add(&r->pool, prod, strlen(prod), &x.products);
   if (bad) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  tsr_resolve_phone(in->phone, r->p.phone_country, x.phone, sizeof x.phone);
+  /* compared and blocked on the last 9 digits of E.164 (the national
+   * number), so that a national form read with the wrong default country
+   * code still matches its international form */
+  char e164[24];
+  if (tsr_resolve_phone(in->phone, r->p.phone_country, e164, sizeof e164)) {
+    size_t ne164 = strlen(e164);
+    snprintf(x.phone, sizeof x.phone, "%s", e164 + (ne164 > 10 ? ne164 - 9 : 1));
+  }
   if (in->gender && *in->gender) {
     int g = tolower((unsigned char)*in->gender);
     x.gender = (uint8_t)(g == 'f' || g == 'w' ? 'f' : g == 'm' ? 'm' : 0);
@@ -767,9 +774,8 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
   }
   if (!x->npost || !y->npost) l[F_POST] = L_MISSING;
   else if (x->npost == y->npost && !memcmp(S(r, x->post), S(r, y->post), x->npost)) l[F_POST] = L_AGREE;
-  else if (x->npost > 3 && y->npost > 3 && x->npost - 3 == y->npost - 3 &&
-           !memcmp(S(r, x->post), S(r, y->post), x->npost - 3u))
-    l[F_POST] = L_PART; /* same outward code (UK) / same leading digits */
+  else if (x->npost >= 6 && x->npost == y->npost && !memcmp(S(r, x->post), S(r, y->post), x->npost - 3u))
+    l[F_POST] = L_PART; /* same outward code of a UK-style postcode */
   else
     l[F_POST] = L_DIS;
   unsigned pat = 0;
