@@ -680,7 +680,7 @@ static tsr_status detect_dates(tsr_bundle_reader *r, tsr_error *err) {
       return tsr_error_set(err, TSR_EPARSE, r->name, 0, 0, cn,
                            "date column '%s' mixes day-first and month-first values "
                            "(DD/MM/YYYY and MM/DD/YYYY both occur); choose one with "
-                           "--date-format %s=dmy or %s=mdy",
+                           "--table-date-format %s=dmy or %s=mdy",
                            r->hdr_name[c], schemas[r->t].name, schemas[r->t].name);
     } else if (d->max_a > 12) {
       r->fmt[c] = TSR_DATEFMT_DMY;
@@ -690,7 +690,7 @@ static tsr_status detect_dates(tsr_bundle_reader *r, tsr_error *err) {
       return tsr_error_set(err, TSR_EPARSE, r->name, 0, 0, cn,
                            "date column '%s' is ambiguous: its values fit both day-first "
                            "(DD/MM/YYYY) and month-first (MM/DD/YYYY); choose with "
-                           "--date-format %s=dmy or %s=mdy",
+                           "--table-date-format %s=dmy or %s=mdy",
                            r->hdr_name[c], schemas[r->t].name, schemas[r->t].name);
     }
     note(r, cn, "date column '%s': %s", r->hdr_name[c], form_name(r->fmt[c], d->has_time, d->yyyymmdd));
