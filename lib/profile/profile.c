@@ -207,6 +207,7 @@ void tsr_profiles_free(tsr_profiles *p) {
   }
   tsr__free(p->seg);
   tsr__free(p->seg_names);
+  tsr__free(p->ev);
   tsr__free(p);
 }
 
