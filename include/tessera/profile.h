@@ -161,7 +161,7 @@ typedef struct tsr_segment_opts {
   size_t min_cell;      /* micro-segments smaller than this are merged up
                            (docs/profiles.md); >= 1; default 50 */
   size_t sample;        /* k-means fitted on at most this many customers,
-                           then all assigned; >= 1000; default 200000 */
+                           then all assigned; >= 1000; default 50000 */
   uint64_t seed;        /* default 1 */
   int n_threads;        /* default 2 */
 } tsr_segment_opts;

@@ -19,7 +19,7 @@ void tsr_segment_opts_init(tsr_segment_opts *o) {
   o->behaviour_k = 5;
   o->affinity_k = 5;
   o->min_cell = 50;
-  o->sample = 200000;
+  o->sample = 50000;
   o->seed = 1;
   o->n_threads = 2;
 }
