@@ -66,6 +66,11 @@ void tsr_analyze_opts_init(tsr_analyze_opts *o) {
 
 void tsr_analyze_result_free(tsr_analyze_result *r) {
   if (!r) return;
+  if (r->pii) {
+    for (size_t i = 0; r->profiles && i < tsr_profiles_count(r->profiles); i++) free(r->pii[i]);
+    free(r->pii);
+  }
+  tsr_profiles_free(r->profiles);
   tsr_ledger_free(r->ledger);
   tsr_summary_free(r->summary);
   tsr__free(r->r);
@@ -347,7 +352,10 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     const tsr_summary_row *r = &res->summary->rows[i];
     xs[i] = r->frequency;
     tx[i] = r->recency;
-    T[i] = r->T;
+    /* a first purchase on the last day gives T = 0, which the models
+     * reject: such a customer was observed for part of that day, counted
+     * as half a day */
+    T[i] = r->T > 0 ? r->T : 0.5 / res->period_days;
     mx[i] = r->monetary_value;
   }
   tsr_btyd_data d = {n, xs, tx, T, mx, NULL};
@@ -666,6 +674,37 @@ tsr_status tsr_analyze_kpis_json(const tsr_analyze_result *r, char **out, tsr_er
   return TSR_OK;
 }
 
+/* lib/analyze_profiles.c */
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                                 int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
+size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
+                         size_t cap);
+
+/* The profile step (bundle inputs): profiles, segments, data-quality events. */
+static tsr_status step_profiles(actx *x, tsr_error *err) {
+  int64_t counts[TSR_BT_COUNT][3];
+  memset(counts, 0, sizeof counts);
+  tsr_status st = tsr__analyze_profiles(x->o, x->res, counts, err);
+  if (st != TSR_OK) return st;
+  for (int t = 0; t < TSR_BT_COUNT; t++) {
+    if (t == TSR_BT_TRANSACTIONS || !tsr_bundle_path(x->o->bundle, (tsr_bundle_table)t)) continue;
+    event(x, counts[t][2] ? 1 : 0, "profiles", counts[t][0], counts[t][1], -1,
+          "%s: %lld rows read, %lld accepted, %lld rejected", tsr_bundle_table_name((tsr_bundle_table)t),
+          (long long)counts[t][0], (long long)counts[t][1], (long long)counts[t][2]);
+  }
+  const tsr_profiles *p = x->res->profiles;
+  size_t merged = 0;
+  for (size_t i = 0; i < tsr_profiles_count(p); i++) {
+    const tsr_profile *r = tsr_profiles_get(p, i);
+    if (r->n_records > 1) merged += r->n_records - 1;
+  }
+  double ms = step_done(x, "profiles");
+  event(x, 0, "profiles", -1, (int64_t)tsr_profiles_count(p), ms,
+        "%zu customer profiles, %zu records merged, %zu segment values",
+        tsr_profiles_count(p), merged, tsr_profiles_nsegments(p));
+  return TSR_OK;
+}
+
 static tsr_status store_results(actx *x, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   tsr_store *s = x->store;
@@ -703,7 +742,51 @@ static tsr_status store_results(actx *x, tsr_error *err) {
     c->clv_lo = res->clv_lo[i];
     c->clv_hi = res->clv_hi[i];
   }
-  st = tsr_store_customers_add(s, res->run_id, rows, n, err);
+  /* profiles (bundle runs): as JSON in extra; customers only in the CRM
+   * or other tables get a row of their own. Stored in batches so that the
+   * JSON texts of one batch only are in memory. */
+  size_t n_all = n;
+  const tsr_profiles *pf = res->profiles;
+  if (pf) {
+    size_t np = tsr_profiles_count(pf);
+    tsr_customer *grown = tsr__realloc(rows, (n + np + 1) * sizeof *rows);
+    if (!grown) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
+    }
+    rows = grown;
+    for (size_t j = 0; j < np; j++) {
+      const tsr_profile *r = tsr_profiles_get(pf, j);
+      if (tsr_ledger_find(res->ledger, r->id) >= 0) continue;
+      tsr_customer *c = &rows[n_all++];
+      tsr_customer_init(c);
+      c->customer_id = r->id;
+      c->revenue = r->tx_amount;
+    }
+  }
+  {
+    const size_t BATCH = pf ? 20000 : (n_all ? n_all : 1);
+    const size_t XCAP = 4096;
+    char *extra = pf ? tsr__malloc(BATCH * XCAP) : NULL;
+    if (pf && !extra) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
+    }
+    for (size_t b0 = 0; b0 < n_all || (b0 == 0 && n_all == 0); b0 += BATCH) {
+      size_t nb = n_all - b0 < BATCH ? n_all - b0 : BATCH;
+      for (size_t i = 0; pf && i < nb; i++) {
+        tsr_customer *c = &rows[b0 + i];
+        ptrdiff_t j = tsr_profiles_find(pf, tsr_profiles_resolve(pf, c->customer_id));
+        c->extra = NULL;
+        if (j >= 0 && tsr__profile_json(pf, tsr_profiles_get(pf, (size_t)j),
+                                        res->pii ? res->pii[j] : NULL, extra + i * XCAP, XCAP))
+          c->extra = extra + i * XCAP;
+      }
+      st = tsr_store_customers_add(s, res->run_id, rows + b0, nb, err);
+      if (st != TSR_OK || n_all == 0) break;
+    }
+    tsr__free(extra);
+  }
   if (st != TSR_OK) goto fail;
   tsr_segment_row *segs = tsr__malloc((res->n_segments ? res->n_segments : 1) * sizeof *segs);
   if (!segs) {
@@ -719,6 +802,37 @@ static tsr_status store_results(actx *x, tsr_error *err) {
   st = tsr_store_segments_add(s, res->run_id, segs, res->n_segments, err);
   tsr__free(segs);
   if (st != TSR_OK) goto fail;
+  if (res->profiles) {
+    /* segment profiles: scheme "profile_<kind>"; mean_r = mean CLV, mean_f
+     * = mean age, mean_m = mean digital share (docs/profiles.md) */
+    const tsr_profiles *pf = res->profiles;
+    size_t ns = tsr_profiles_nsegments(pf), np = tsr_profiles_count(pf);
+    double rev = 0;
+    for (size_t i = 0; i < ns; i++) {
+      const tsr_segment_summary *g = tsr_profiles_segment_get(pf, i);
+      if (!strcmp(g->kind, "life_stage")) rev += g->revenue;
+    }
+    char (*scheme)[40] = tsr__malloc((ns ? ns : 1) * sizeof *scheme);
+    tsr_segment_row *ps = tsr__malloc((ns ? ns : 1) * sizeof *ps);
+    if (!scheme || !ps) {
+      tsr__free(scheme);
+      tsr__free(ps);
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
+    }
+    for (size_t i = 0; i < ns; i++) {
+      const tsr_segment_summary *g = tsr_profiles_segment_get(pf, i);
+      snprintf(scheme[i], sizeof scheme[i], "profile_%s", g->kind);
+      tsr_segment_row sr = {scheme[i], g->name, (int64_t)g->size,
+                            np ? (double)g->size / (double)np : 0, g->clv_mean, g->age_mean,
+                            g->digital_share, g->revenue, rev != 0 ? g->revenue / rev : 0};
+      ps[i] = sr;
+    }
+    st = tsr_store_segments_add(s, res->run_id, ps, ns, err);
+    tsr__free(scheme);
+    tsr__free(ps);
+    if (st != TSR_OK) goto fail;
+  }
   /* models */
   const tsr_btyd_model *ms[2] = {res->has_model ? &res->model : NULL,
                                  res->has_spend ? &res->spend : NULL};
@@ -986,6 +1100,11 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   progress(&x, "cluster", 0.75);
   if ((st = step_cluster(&x, err)) != TSR_OK) goto fail;
   if (canceled(&x)) goto cancel;
+  if (opts->bundle) {
+    progress(&x, "profiles", 0.8);
+    if ((st = step_profiles(&x, err)) != TSR_OK) goto fail;
+    if (canceled(&x)) goto cancel;
+  }
   compute_kpis(res);
   progress(&x, "store", 0.9);
   if (opts->out_dir) {
@@ -1201,6 +1320,16 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
       fputc('\n', f);
     }
     if ((st = close_out(f, path, err)) != TSR_OK) return st;
+  }
+  if (r->profiles) {
+    f = open_in(dir, "profiles.csv", path, sizeof path, err);
+    if (!f) return TSR_EIO;
+    tsr_status ps = tsr_profiles_write_csv(r->profiles, f, err);
+    if ((st = close_out(f, path, err)) != TSR_OK || (st = ps) != TSR_OK) return st;
+    f = open_in(dir, "segment_profiles.csv", path, sizeof path, err);
+    if (!f) return TSR_EIO;
+    ps = tsr_profiles_write_segments_csv(r->profiles, f, err);
+    if ((st = close_out(f, path, err)) != TSR_OK || (st = ps) != TSR_OK) return st;
   }
   char *kj = NULL;
   if ((st = tsr_analyze_kpis_json(r, &kj, err)) != TSR_OK) return st;
