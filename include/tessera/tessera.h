@@ -25,6 +25,7 @@
 #include "tessera/retrain.h"
 #include "tessera/analyze.h"
 #include "tessera/report.h"
+#include "tessera/gbm.h"
 
 #ifdef __cplusplus
 extern "C" {
