@@ -26,6 +26,7 @@
 #include "tessera/analyze.h"
 #include "tessera/report.h"
 #include "tessera/gbm.h"
+#include "tessera/evaluate.h"
 
 #ifdef __cplusplus
 extern "C" {
