@@ -27,6 +27,7 @@
 #include "tessera/report.h"
 #include "tessera/gbm.h"
 #include "tessera/evaluate.h"
+#include "tessera/churn.h"
 
 #ifdef __cplusplus
 extern "C" {
