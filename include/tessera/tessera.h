@@ -28,6 +28,7 @@
 #include "tessera/gbm.h"
 #include "tessera/evaluate.h"
 #include "tessera/churn.h"
+#include "tessera/recommend.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -36,10 +36,26 @@ static int find_col(const tsr_csv_record *hdr, const char *const *names) {
   return -1;
 }
 
+/* YYYY-MM-DD with a year in 1900..2100 (birth dates before 1970, which the
+ * transaction date parser rejects). */
+static int parse_ymd(const char *s, size_t len, int32_t *day) {
+  if (len < 10 || s[4] != '-' || s[7] != '-') return -1;
+  for (int i = 0; i < 10; i++)
+    if (i != 4 && i != 7 && !isdigit((unsigned char)s[i])) return -1;
+  if (len > 10 && s[10] != 'T' && s[10] != ' ') return -1;
+  int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+  unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0')), d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
+  static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (y < 1900 || y > 2100 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1]) return -1;
+  if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return -1;
+  *day = (int32_t)tsr_days_from_civil(y, m, d);
+  return 1;
+}
+
 static int parse_day(const tsr_csv_field *f, int32_t *day) {
   int64_t e;
   if (f->len == 0) return 0;
-  if (tsr_datetime_parse(f->ptr, f->len, NULL, &e) != TSR_OK) return -1;
+  if (tsr_datetime_parse(f->ptr, f->len, NULL, &e) != TSR_OK) return parse_ymd(f->ptr, f->len, day);
   int64_t d = e >= 0 ? e / 86400 : -((-e + 86399) / 86400);
   *day = (int32_t)d;
   return 1;
