@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 #include "predict_internal.h"
+#include "tessera/bundle.h"
 #include "tessera/csv.h"
 #include "tessera/datetime.h"
 
@@ -23,66 +24,6 @@ static void norm_name(const char *s, size_t len, char *buf, size_t cap) {
   for (size_t i = 0; i < len && k + 1 < cap; i++)
     if (isalnum((unsigned char)s[i])) buf[k++] = (char)tolower((unsigned char)s[i]);
   buf[k] = '\0';
-}
-
-/* Column index of the first of the names (normalised), or -1. */
-static int find_col(const tsr_csv_record *hdr, const char *const *names) {
-  char b[64];
-  for (const char *const *n = names; *n; n++)
-    for (size_t i = 0; i < hdr->nfields; i++) {
-      norm_name(hdr->fields[i].ptr, hdr->fields[i].len, b, sizeof b);
-      if (!strcmp(b, *n)) return (int)i;
-    }
-  return -1;
-}
-
-/* YYYY-MM-DD with a year in 1900..2100 (birth dates before 1970, which the
- * transaction date parser rejects). */
-static int parse_ymd(const char *s, size_t len, int32_t *day) {
-  if (len < 10 || s[4] != '-' || s[7] != '-') return -1;
-  for (int i = 0; i < 10; i++)
-    if (i != 4 && i != 7 && !isdigit((unsigned char)s[i])) return -1;
-  if (len > 10 && s[10] != 'T' && s[10] != ' ') return -1;
-  int y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + (s[3] - '0');
-  unsigned m = (unsigned)((s[5] - '0') * 10 + (s[6] - '0')), d = (unsigned)((s[8] - '0') * 10 + (s[9] - '0'));
-  static const unsigned mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  if (y < 1900 || y > 2100 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1]) return -1;
-  if (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) return -1;
-  *day = (int32_t)tsr_days_from_civil(y, m, d);
-  return 1;
-}
-
-static int parse_day(const tsr_csv_field *f, int32_t *day) {
-  int64_t e;
-  if (f->len == 0) return 0;
-  if (tsr_datetime_parse(f->ptr, f->len, NULL, &e) != TSR_OK) return parse_ymd(f->ptr, f->len, day);
-  int64_t d = e >= 0 ? e / 86400 : -((-e + 86399) / 86400);
-  *day = (int32_t)d;
-  return 1;
-}
-
-static void reject(tsr__pdata *d, const char *src, const tsr_csv_field *f,
-                   const char *field, const char *what) {
-  d->rejected++;
-  if (d->first_reject.code == TSR_OK)
-    tsr_error_set(&d->first_reject, TSR_EPARSE, src, f ? f->line : 0, f ? f->column : 0,
-                  field, "%s, got '%.*s'", what, f ? (int)(f->len > 40 ? 40 : f->len) : 0,
-                  f ? f->ptr : "");
-}
-
-/* Customer index of an id field, or -1 (counted as unmatched). */
-static ptrdiff_t cust_of(tsr__pdata *d, const tsr_csv_field *f) {
-  char id[TSR_INGEST_MAX_ID + 1];
-  size_t len = f->len;
-  const char *p = f->ptr;
-  while (len && isspace((unsigned char)*p)) { p++; len--; }
-  while (len && isspace((unsigned char)p[len - 1])) len--;
-  if (len > TSR_INGEST_MAX_ID) len = TSR_INGEST_MAX_ID;
-  memcpy(id, p, len);
-  id[len] = '\0';
-  ptrdiff_t i = tsr_ledger_find(d->lg, id);
-  if (i < 0) d->unmatched++;
-  return i;
 }
 
 static int file_exists(const char *p) {
@@ -173,62 +114,42 @@ static tsr_status index_events(tsr__pdata *d, ev_row *rows, size_t nr, int prod,
   return TSR_OK;
 }
 
-/* Reads one optional table; kind 0 customers, 1 products, 2 interactions. */
+/* Counts a rejected row (the bundle reader has validated and reported it). */
+static void on_reject(void *ud, const tsr_reject *r) {
+  tsr__pdata *d = ud;
+  d->rejected++;
+  if (d->first_reject.code == TSR_OK)
+    tsr_error_set(&d->first_reject, r->code, r->source, r->line, r->column, r->field, "%s",
+                  r->reason);
+}
+
+static int32_t day_of(int64_t t) {
+  return (int32_t)(t >= 0 ? t / 86400 : -((-t + 86399) / 86400));
+}
+
+/* Reads one optional table through the bundle reader (tessera/bundle.h);
+ * kind 0 customers, 1 products, 2 interactions. */
 static tsr_status read_table(tsr__pdata *d, const char *path, int kind, tsr_error *err) {
-  tsr_csv *c = NULL;
-  tsr_csv_opts o;
-  tsr_csv_opts_init(&o);
-  tsr_status st = tsr_csv_open(path, &o, &c, err);
+  static const tsr_bundle_table tabs[3] = {TSR_BT_CUSTOMERS, TSR_BT_PRODUCTS, TSR_BT_INTERACTIONS};
+  tsr_bundle_opts bo;
+  tsr_bundle_opts_init(&bo);
+  bo.on_reject = on_reject;
+  bo.ud = d;
+  tsr_bundle_reader *rd = NULL;
+  tsr_status st = tsr_bundle_reader_open(tabs[kind], path, &bo, &rd, err);
   if (st != TSR_OK) return st;
-  tsr_csv_record rec;
-  tsr_error e2;
+  tsr_bundle_row row;
   ev_row *rows = NULL;
   size_t nr = 0, cap = 0;
-  st = tsr_csv_next(c, &rec, err);
-  if (st == TSR_ENOTFOUND) {
-    st = tsr_error_set(err, TSR_EPARSE, path, 1, 1, NULL, "empty file: expected a header");
-    goto done;
-  }
-  if (st != TSR_OK) goto done;
-  static const char *const ID[] = {"customerid", "customer", "clientid", "id", NULL};
-  static const char *const DATE[] = {"date", "timestamp", "time", "datetime", "eventdate", NULL};
-  static const char *const BIRTH[] = {"birthdate", "dateofbirth", "dob", NULL};
-  static const char *const JOIN[] = {"joindate", "joined", "since", "customersince", NULL};
-  static const char *const INCOME[] = {"incomeband", "income", NULL};
-  static const char *const RISK[] = {"riskscore", "risk", NULL};
-  static const char *const TYPE[] = {"customertype", "segment", "type", NULL};
-  static const char *const OPENED[] = {"productopened", NULL};
-  static const char *const PRODUCT[] = {"product", NULL};
-  static const char *const EVENT[] = {"event", "action", NULL};
-  static const char *const TOPIC[] = {"topic", NULL};
-  static const char *const MSG[] = {"message", "text", NULL};
-  int cid = find_col(&rec, ID);
-  int cdate = find_col(&rec, kind == 0 ? BIRTH : DATE);
-  int cjoin = kind == 0 ? find_col(&rec, JOIN) : -1;
-  int cinc = kind == 0 ? find_col(&rec, INCOME) : -1;
-  int crisk = kind == 0 ? find_col(&rec, RISK) : -1;
-  int ctype = kind == 0 ? find_col(&rec, TYPE) : -1;
-  int cprod = kind == 1 ? find_col(&rec, OPENED) : -1;
-  int cevent = -1;
-  if (kind == 1 && cprod < 0) {
-    cprod = find_col(&rec, PRODUCT);
-    cevent = find_col(&rec, EVENT);
-  }
-  int ctopic = kind == 2 ? find_col(&rec, TOPIC) : -1;
-  int cmsg = kind == 2 ? find_col(&rec, MSG) : -1;
-  if (cid < 0 || (kind != 0 && cdate < 0) || (kind == 1 && cprod < 0)) {
-    st = tsr_error_set(err, TSR_EPARSE, path, 1, 1, NULL,
-                       "header lacks a required column: %s",
-                       cid < 0 ? "customer_id" : cdate < 0 ? "date" : "product_opened (or product and event)");
-    goto done;
-  }
+  uint8_t *seen = NULL;
   if (kind == 0) {
     d->birth = tsr__malloc(d->n * sizeof *d->birth);
     d->join = tsr__malloc(d->n * sizeof *d->join);
     d->income = tsr__malloc(d->n * sizeof *d->income);
     d->risk = tsr__malloc(d->n * sizeof *d->risk);
     d->business = tsr__calloc(d->n, 1);
-    if (!d->birth || !d->join || !d->income || !d->risk || !d->business) {
+    seen = tsr__calloc(d->n, 1);
+    if (!d->birth || !d->join || !d->income || !d->risk || !d->business || !seen) {
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
       goto done;
     }
@@ -238,98 +159,51 @@ static tsr_status read_table(tsr__pdata *d, const char *path, int kind, tsr_erro
     }
     d->has_customers = 1;
   }
-  uint8_t *seen = kind == 0 ? tsr__calloc(d->n, 1) : NULL;
-  if (kind == 0 && !seen) {
-    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    goto done;
-  }
   for (;;) {
-    st = tsr_csv_next(c, &rec, &e2);
+    st = tsr_bundle_next(rd, &row, err);
     if (st == TSR_ENOTFOUND) { st = TSR_OK; break; }
-    if (st == TSR_EIO) { *err = e2; break; }
-    if (st != TSR_OK) {
-      d->rejected++;
-      if (d->first_reject.code == TSR_OK) d->first_reject = e2;
-      continue;
-    }
-    int need = cid;
-    if (cdate > need) need = cdate;
-    if (cprod > need) need = cprod;
-    if ((size_t)need >= rec.nfields) {
-      reject(d, path, NULL, "", "expected more fields");
-      d->first_reject.line = d->first_reject.line ? d->first_reject.line : rec.line;
-      continue;
-    }
-    ptrdiff_t ci = cust_of(d, &rec.fields[cid]);
-    if (ci < 0) continue;
+    if (st != TSR_OK) break;
+    const tsr_value *v = row.v;
+    ptrdiff_t ci = tsr_ledger_find(d->lg, v[0].s);
+    if (ci < 0) { d->unmatched++; continue; }
     if (kind == 0) {
       if (seen[ci]) continue; /* the first record of a customer wins */
       seen[ci] = 1;
-      int32_t day;
-      if (cdate >= 0) {
-        int r = parse_day(&rec.fields[cdate], &day);
-        if (r < 0) reject(d, path, &rec.fields[cdate], "birth_date", "expected a date");
-        else if (r > 0) d->birth[ci] = day;
+      if (v[TSR_CU_BIRTH_DATE].present) d->birth[ci] = day_of(v[TSR_CU_BIRTH_DATE].t);
+      if (v[TSR_CU_JOIN_DATE].present) d->join[ci] = day_of(v[TSR_CU_JOIN_DATE].t);
+      if (v[TSR_CU_INCOME_BAND].present) {
+        tsr_csv_field f;
+        memset(&f, 0, sizeof f);
+        f.ptr = v[TSR_CU_INCOME_BAND].s;
+        f.len = v[TSR_CU_INCOME_BAND].len;
+        d->income[ci] = parse_income(&f);
       }
-      if (cjoin >= 0 && (size_t)cjoin < rec.nfields) {
-        int r = parse_day(&rec.fields[cjoin], &day);
-        if (r < 0) reject(d, path, &rec.fields[cjoin], "join_date", "expected a date");
-        else if (r > 0) d->join[ci] = day;
-      }
-      if (cinc >= 0 && (size_t)cinc < rec.nfields) d->income[ci] = parse_income(&rec.fields[cinc]);
-      if (crisk >= 0 && (size_t)crisk < rec.nfields && rec.fields[crisk].len) {
-        char *end;
-        double v = strtod(rec.fields[crisk].ptr, &end);
-        if (end == rec.fields[crisk].ptr || !(v >= 0 && v <= 100))
-          reject(d, path, &rec.fields[crisk], "risk_score", "expected a number in 0..100");
-        else d->risk[ci] = (float)v;
-      }
-      if (ctype >= 0 && (size_t)ctype < rec.nfields) {
-        char b[32];
-        norm_name(rec.fields[ctype].ptr, rec.fields[ctype].len, b, sizeof b);
-        d->business[ci] = !strncmp(b, "business", 8) || !strcmp(b, "sme") ||
-                          !strcmp(b, "corporate") || !strcmp(b, "company");
-      }
-      continue;
-    }
-    int32_t day;
-    if (parse_day(&rec.fields[cdate], &day) <= 0) {
-      reject(d, path, &rec.fields[cdate], kind == 1 ? "date" : "timestamp", "expected a date");
+      if (v[TSR_CU_RISK_SCORE].present) d->risk[ci] = (float)v[TSR_CU_RISK_SCORE].num;
       continue;
     }
     ev_row r;
     memset(&r, 0, sizeof r);
     r.cust = (size_t)ci;
     if (kind == 1) {
-      int open = 1;
-      if (cevent >= 0 && (size_t)cevent < rec.nfields) {
-        char b[16];
-        norm_name(rec.fields[cevent].ptr, rec.fields[cevent].len, b, sizeof b);
-        if (!strcmp(b, "close") || !strcmp(b, "closed") || !strcmp(b, "closure")) open = 0;
-        else if (b[0] && strcmp(b, "open") && strcmp(b, "opened") && strcmp(b, "opening")) {
-          reject(d, path, &rec.fields[cevent], "event", "expected open or close");
-          continue;
-        }
-      }
-      int k = add_product(d, rec.fields[cprod].ptr, rec.fields[cprod].len);
+      int k = add_product(d, v[TSR_PE_PRODUCT].s, v[TSR_PE_PRODUCT].len);
       if (k == -2) {
-        st = tsr_error_set(err, TSR_ELIMIT, path, rec.line, rec.fields[cprod].column, "product",
+        st = tsr_error_set(err, TSR_ELIMIT, path, row.line, 0, "product",
                            "more than %d distinct products", TSR__MAX_PRODUCTS);
         break;
       }
       if (k == -3) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); break; }
-      if (k < 0) { reject(d, path, &rec.fields[cprod], "product", "expected a product name"); continue; }
-      r.e.p.day = day;
+      if (k < 0) continue;
+      r.e.p.day = day_of(v[TSR_PE_DATE].t);
       r.e.p.product = (int16_t)k;
-      r.e.p.open = (int8_t)open;
+      r.e.p.open = (int8_t)(!v[TSR_PE_EVENT].present || v[TSR_PE_EVENT].num > 0);
     } else {
-      r.e.i.day = day;
+      r.e.i.day = day_of(v[TSR_IN_TIMESTAMP].t);
       int complaint = 0;
       for (int cc = 0; cc < 2 && !complaint; cc++) {
-        int col = cc ? cmsg : ctopic;
-        if (col < 0 || (size_t)col >= rec.nfields) continue;
+        const tsr_value *t = &v[cc ? TSR_IN_MESSAGE : TSR_IN_TOPIC];
+        if (!t->present) continue;
         char b[256];
-        norm_name(rec.fields[col].ptr, rec.fields[col].len, b, sizeof b);
+        norm_name(t->s, t->len, b, sizeof b);
         complaint = strstr(b, "complain") != NULL;
       }
       r.e.i.complaint = (uint8_t)complaint;
@@ -340,7 +214,6 @@ static tsr_status read_table(tsr__pdata *d, const char *path, int kind, tsr_erro
     }
     rows[nr++] = r;
   }
-  tsr__free(seen);
   if (st == TSR_OK && kind != 0) {
     st = index_events(d, rows, nr, kind == 1, err);
     if (st == TSR_OK) {
@@ -349,8 +222,9 @@ static tsr_status read_table(tsr__pdata *d, const char *path, int kind, tsr_erro
     }
   }
 done:
+  tsr__free(seen);
   tsr__free(rows);
-  tsr_csv_close(c);
+  tsr_bundle_reader_close(rd);
   return st;
 }
 
