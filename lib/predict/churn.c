@@ -255,9 +255,9 @@ static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, 
       pa[k] = 1.0 - fx[TSR__F_PALIVE];
       double bx = fx[TSR__F_VISITS] - 1, T = fx[TSR__F_TENURE] / 7.0;
       double tx = (fx[TSR__F_TENURE] - fx[TSR__F_RECENCY]) / 7.0;
-      if (tsr_btyd_pmf_conditional(&m, bx, tx, T, 0, W / 7.0, &pz[k], NULL) != TSR_OK ||
-          !isfinite(pz[k]))
-        ok = 0;
+      tsr_status ps = T > 0 ? tsr_btyd_pmf_conditional(&m, bx, tx, T, 0, W / 7.0, &pz[k], NULL)
+                            : tsr_btyd_pmf_new(&m, 0, W / 7.0, &pz[k], NULL);
+      if (ps != TSR_OK || !isfinite(pz[k])) ok = 0;
       if (pz[k] < 0) pz[k] = 0;
       if (pz[k] > 1) pz[k] = 1;
       if (!isfinite(pa[k])) ok = 0;

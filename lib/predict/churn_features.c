@@ -13,6 +13,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *const feature_names[TSR__NFEAT] = {
@@ -75,10 +76,14 @@ tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window, f
     }
     f[TSR__F_REFUNDS] = (float)refunds;
     /* BG/NBD inputs in weeks (lifetimes: freq D, multiplier 7) */
-    bx[na] = visits - 1;
-    btx[na] = (double)(last - first) / 7.0;
-    bT[na] = (double)(c - first) / 7.0;
-    map[na++] = i;
+    /* first purchase on the cutoff day: T = 0 is outside the model's
+     * data; such customers get the values of a new customer below */
+    if (c > first) {
+      bx[na] = visits - 1;
+      btx[na] = (double)(last - first) / 7.0;
+      bT[na] = (double)(c - first) / 7.0;
+      map[na++] = i;
+    }
 
     if (d->has_customers) {
       if (d->birth[i] != TSR__NODAY && d->birth[i] <= c)
@@ -140,6 +145,13 @@ tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window, f
           x[map[k] * TSR__NFEAT + TSR__F_PALIVE] = (float)pa[k];
           x[map[k] * TSR__NFEAT + TSR__F_EXPECTED] = (float)ex[k];
         }
+        double enew = NAN;
+        tsr_btyd_expected_new(&m, (double)window / 7.0, &enew, NULL);
+        for (size_t i = 0; i < n; i++)
+          if (active[i] && x[i * TSR__NFEAT + TSR__F_TENURE] == 0) {
+            x[i * TSR__NFEAT + TSR__F_PALIVE] = 1.0f;
+            x[i * TSR__NFEAT + TSR__F_EXPECTED] = (float)enew;
+          }
       }
     }
   }

@@ -114,6 +114,17 @@ static tsr_status index_events(tsr__pdata *d, ev_row *rows, size_t nr, int prod,
   return TSR_OK;
 }
 
+/* A complaint: the topic or message (lowercase alphanumerics) says so, or
+ * the message uses words of an unhappy customer (docs/predict.md). */
+static int is_complaint(const char *b) {
+  static const char *const words[] = {"complain", "nothappy", "unhappy", "frustrat", "angry",
+                                      "terrible", "scandal", "closemyaccount", "unacceptable",
+                                      "disappointed", "awful", "worst", "furious", NULL};
+  for (const char *const *w = words; *w; w++)
+    if (strstr(b, *w)) return 1;
+  return 0;
+}
+
 /* Counts a rejected row (the bundle reader has validated and reported it). */
 static void on_reject(void *ud, const tsr_reject *r) {
   tsr__pdata *d = ud;
@@ -204,7 +215,7 @@ static tsr_status read_table(tsr__pdata *d, const char *path, int kind, tsr_erro
         if (!t->present) continue;
         char b[256];
         norm_name(t->s, t->len, b, sizeof b);
-        complaint = strstr(b, "complain") != NULL;
+        complaint = is_complaint(b);
       }
       r.e.i.complaint = (uint8_t)complaint;
     }

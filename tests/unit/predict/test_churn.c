@@ -5,6 +5,7 @@
  */
 #include "tsr_test.h"
 #include "predict_sim.h"
+#include "tessera/bundle.h"
 #include "predict/predict_internal.h"
 
 #include <sys/stat.h>
@@ -201,6 +202,45 @@ static void test_transactions_only_cdnow(void **state) {
   tsr_churn_result_free(r);
 }
 
+/* The bundle simulator of tessera simulate --bundle (dropout driven by
+ * satisfaction, which also colours the sparse interactions). */
+static void test_simulate_bundle(void **state) {
+  (void)state;
+  char dir[256];
+  snprintf(dir, sizeof dir, "/tmp/tsr_churn3_XXXXXX");
+  assert_non_null(mkdtemp(dir));
+  tsr_bundle_sim_opts so;
+  tsr_bundle_sim_opts_init(&so);
+  so.customers = 8000;
+  so.seed = 5;
+  tsr_error err;
+  assert_int_equal(tsr_bundle_simulate(&so, dir, NULL, NULL, &err), TSR_OK);
+  tsr_churn_opts o;
+  tsr_churn_opts_init(&o);
+  o.cal_end_day = day(2025, 6, 30);
+  o.window_days = 180;
+  o.gbm.threads = 1;
+  o.score = 0;
+  tsr_churn_result *r = NULL;
+  tsr_status st = tsr_churn_run(dir, &o, &r, &err);
+  if (st != TSR_OK) fail_msg("%s", err.msg);
+  assert_int_equal(r->n_methods, 3);
+  assert_int_equal(r->n, 0);
+  print_message("simulate --bundle: churn rate %.3f, test %zu: AUC %.4f vs p_alive %.4f / p_zero %.4f; "
+                "Brier %.4f vs %.4f\n", r->churn_rate, r->n_test, r->eval[0].m.auc,
+                r->eval[1].m.auc, r->eval[2].m.auc, r->eval[0].m.brier, r->eval[2].m.brier);
+  if (!(r->eval[0].m.auc > r->eval[1].m.auc + 0.1)) fail_msg("AUC not above P(alive) + 0.1");
+  if (!(r->eval[0].m.auc > r->eval[2].m.auc - 0.01)) fail_msg("AUC below P(zero) - 0.01");
+  tsr_churn_result_free(r);
+  const char *f[6] = {"transactions.csv", "customers.csv", "products_events.csv", "interactions.csv", "campaign.csv", "offers.csv"};
+  char p[512];
+  for (int i = 0; i < 6; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, f[i]);
+    unlink(p);
+  }
+  rmdir(dir);
+}
+
 static void test_errors(void **state) {
   (void)state;
   tsr_churn_opts o;
@@ -236,6 +276,7 @@ int main(void) {
       cmocka_unit_test(test_beats_p_alive),
       cmocka_unit_test(test_no_leakage),
       cmocka_unit_test(test_transactions_only_cdnow),
+      cmocka_unit_test(test_simulate_bundle),
       cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
