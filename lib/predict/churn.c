@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define SHAP_EXACT_MAX 200000
+
 void tsr_churn_opts_init(tsr_churn_opts *o) {
   memset(o, 0, sizeof *o);
   o->cal_end_day = TSR__NODAY;
@@ -361,7 +363,9 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
   double imp[TSR__NFEAT] = {0};
   for (size_t off = 0; off < n; off += CH) {
     size_t k = n - off < CH ? n - off : CH;
-    st = tsr_gbm_contributions(f.gbm, x + off * TSR__NFEAT, k, 0, contrib, err);
+    /* exact TreeSHAP up to SHAP_EXACT_MAX customers, XGBoost's approximate
+     * (Saabas) contributions beyond (about 20x faster; docs/predict.md) */
+    st = tsr_gbm_contributions(f.gbm, x + off * TSR__NFEAT, k, n > SHAP_EXACT_MAX, contrib, err);
     if (st != TSR_OK) goto done;
     for (size_t i = 0; i < k; i++) {
       const double *c = contrib + i * (TSR__NFEAT + 1);

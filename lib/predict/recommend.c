@@ -28,6 +28,9 @@ static const char *const goal_names[TSR_NBP_NGOALS] = {"home", "retirement", "sa
 #define ALS_LAMBDA 0.1
 #define ALS_SWEEPS 10
 #define CF_SHRINK 10.0
+/* propensity training rows per product (openers kept, others sampled and
+ * weighted by the inverse sampling rate) */
+#define PROP_MAX_ROWS 50000
 
 void tsr_nbp_opts_init(tsr_nbp_opts *o) {
   memset(o, 0, sizeof *o);
@@ -312,9 +315,10 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
   uint8_t *a0 = tsr__malloc(n), *a1 = tsr__malloc(n), *h0 = tsr__malloc(n * P), *h1 = tsr__malloc(n * P);
   uint8_t *cand0 = tsr__malloc(n * P), *rel0 = tsr__malloc(n * P);
   float *xt = tsr__malloc(n * nf * sizeof *xt), *yt = tsr__malloc(n * sizeof *yt);
+  float *wt = tsr__malloc(n * sizeof *wt);
   double *pr = tsr__malloc(n * sizeof *pr);
   size_t *rows = tsr__malloc(n * sizeof *rows);
-  if (!x0 || !x1 || !a0 || !a1 || !h0 || !h1 || !cand0 || !rel0 || !xt || !yt || !pr || !rows) {
+  if (!x0 || !x1 || !a0 || !a1 || !h0 || !h1 || !cand0 || !rel0 || !xt || !yt || !wt || !pr || !rows) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
@@ -325,8 +329,22 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
   for (size_t i = 0; i < n * P; i++) out[i] = NAN;
   for (size_t p = 0; p < P; p++) {
     size_t m = 0, pos = 0;
+    /* at most PROP_MAX_ROWS training rows per product: every customer who
+     * opened it, and a seeded sample of the others */
+    size_t ncand = 0, nopen = 0;
+    for (size_t i = 0; i < n; i++)
+      if (cand0[i * P + p]) { ncand++; nopen += rel0[i * P + p]; }
+    double keep = ncand > PROP_MAX_ROWS && ncand > nopen
+                      ? (double)(PROP_MAX_ROWS - (nopen < PROP_MAX_ROWS / 2 ? nopen : PROP_MAX_ROWS / 2)) /
+                            (double)(ncand - nopen)
+                      : 1.0;
+    tsr_rng rg;
+    tsr_rng_seed(&rg, s->seed, 0x9e0 + p);
+    double wneg = keep < 1 ? 1.0 / keep : 1.0;
     for (size_t i = 0; i < n; i++) {
       if (!cand0[i * P + p]) continue;
+      if (!rel0[i * P + p] && keep < 1 && tsr_rng_uniform(&rg) >= keep) continue;
+      wt[m] = rel0[i * P + p] ? 1.0f : (float)wneg;
       memcpy(xt + m * nf, x0 + i * nf, nf * sizeof *xt);
       yt[m] = rel0[i * P + p];
       pos += rel0[i * P + p];
@@ -342,9 +360,11 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
       gp.threads = s->threads;
       gp.seed = s->seed + p;
       gp.max_depth = 3;
-      gp.n_rounds = 200;
+      gp.n_rounds = 100;
+      gp.eta = 0.2;
       gp.early_stopping = 20;
-      tsr_gbm_data gd = {m, nf, xt, yt, NULL};
+      gp.tree_method = TSR_GBM_HIST;
+      tsr_gbm_data gd = {m, nf, xt, yt, keep < 1 ? wt : NULL};
       tsr_error e2;
       if (tsr_gbm_train(&gp, &gd, NULL, &g, NULL, &e2) == TSR_OK) fitted = 1;
     }
@@ -363,7 +383,8 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
   }
 done:
   tsr__free(x0); tsr__free(x1); tsr__free(a0); tsr__free(a1); tsr__free(h0); tsr__free(h1);
-  tsr__free(cand0); tsr__free(rel0); tsr__free(xt); tsr__free(yt); tsr__free(pr); tsr__free(rows);
+  tsr__free(cand0); tsr__free(rel0); tsr__free(xt); tsr__free(yt); tsr__free(wt); tsr__free(pr);
+  tsr__free(rows);
   return st;
 }
 
