@@ -195,6 +195,24 @@ TSR_API tsr_status tsr_bandit_replay(const tsr_bandit_opts *policy, size_t n, co
                                      const double *reward, uint64_t seed, double alpha,
                                      tsr_ope_result *out, tsr_error *err);
 
+/* ------------------------------------------------------------ eligibility rules
+ * offers.csv's `eligible` column: comparisons of profile fields joined by
+ * `and` / `or` (and binds tighter), e.g. "frequency >= 2 and segment !=
+ * lost". Fields: frequency, recency, T, monetary_value, revenue, p_alive,
+ * clv, segment; operators < <= > >= = !=; a number, or a word (segment).
+ * A comparison with a NaN field is false. The empty rule is always true. */
+typedef struct tsr_offer_profile {
+  double frequency, recency, T, monetary_value, revenue, p_alive, clv; /* NaN = unknown */
+  const char *segment; /* NULL = unknown */
+} tsr_offer_profile;
+typedef struct tsr_offer_rule tsr_offer_rule;
+/* OUT: *out (tsr_offer_rule_free). TSR_EPARSE with err->column the 1-based
+ * byte column: "eligible: unknown field 'age' (expected frequency, recency,
+ * T, monetary_value, revenue, p_alive, clv or segment)". */
+TSR_API tsr_status tsr_offer_rule_parse(const char *text, tsr_offer_rule **out, tsr_error *err);
+TSR_API int tsr_offer_rule_eval(const tsr_offer_rule *r, const tsr_offer_profile *p);
+TSR_API void tsr_offer_rule_free(tsr_offer_rule *r);
+
 #ifdef __cplusplus
 }
 #endif
