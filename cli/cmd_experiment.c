@@ -434,6 +434,7 @@ int tsr_cmd_experiment(int argc, char **argv) {
       if (!err.source[0]) snprintf(err.source, sizeof err.source, "%s", path);
       cli_msg("campaign %s:", camps.v[k]);
       rc = cli_fail(s, &err);
+      if (s == TSR_EINVAL) rc = TSR_EXIT_INPUT; /* the data, not the command line */
     }
     if (res) {
       if (json) json_array_append_new(jall, result_json(camps.v[k], &o, &groups, &segs, res));
