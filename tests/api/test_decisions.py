@@ -21,6 +21,7 @@ import tempfile
 TSR = os.path.abspath(sys.argv[1])
 FAILS = []
 ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1", TESSERA_NO_PROGRESS="1")
+DATA_ARGS = []
 
 
 def check(cond, what, detail=""):
@@ -45,7 +46,8 @@ def req(port, method, path, token, body=None):
 
 
 def start(db, offers, extra=()):
-    args = [TSR, "serve", "--listen", "127.0.0.1:0", "--db", db] + (["--offers", offers] if offers else []) + list(extra)
+    args = ([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db] + DATA_ARGS +
+            (["--offers", offers] if offers else []) + list(extra))
     srv = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
     line = srv.stdout.readline()
     if "listening" not in line:
@@ -64,7 +66,10 @@ def stop(srv):
 
 def main():
     tmp = tempfile.mkdtemp(prefix="tsr-decisions-")
-    db = os.path.join(tmp, "web.db")
+    pg_url = os.environ.get("TSR_TEST_PG_URL", "")  # tests/pg/with_pg.sh (ctest api/test_decisions_pg)
+    db = pg_url or os.path.join(tmp, "web.db")
+    global DATA_ARGS
+    DATA_ARGS = ["--data-dir", os.path.join(tmp, "data")] if pg_url else []
     for name, role in (("ana", "analyst"), ("vic", "viewer")):
         subprocess.run([TSR, "user", "add", name, "--role", role, "--db", db], input="pw-pw-pw-pw\n",
                        text=True, env=ENV, check=True, capture_output=True)
@@ -92,7 +97,7 @@ def main():
     bad = os.path.join(tmp, "bad.csv")
     with open(bad, "w") as f:
         f.write("offer_id,eligible\nO1,age > 3\n")
-    r = subprocess.run([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db, "--offers", bad], text=True,
+    r = subprocess.run([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db, "--offers", bad] + DATA_ARGS, text=True,
                        env=ENV, capture_output=True, timeout=30)
     check(r.returncode == 3 and "bad.csv:2: error: eligible: unknown field 'age'" in r.stderr,
           "a bad eligibility rule stops serve with FILE:LINE", (r.returncode, r.stderr))
@@ -145,10 +150,11 @@ def main():
         check(st == 200 and js["rewards"] == 2 and js["decisions"] == 101, "2 rewards, 101 decisions", js)
     finally:
         stop(srv)
-    con = sqlite3.connect(db)
-    n, nr, s = con.execute("select count(*), count(reward), sum(reward) from act_decisions").fetchone()
-    con.close()
-    check((n, nr, s) == (101, 2, 1.0), "stored: 101 decisions, 2 rewards summing to 1", (n, nr, s))
+    if not pg_url:
+        con = sqlite3.connect(db)
+        n, nr, s = con.execute("select count(*), count(reward), sum(reward) from act_decisions").fetchone()
+        con.close()
+        check((n, nr, s) == (101, 2, 1.0), "stored: 101 decisions, 2 rewards summing to 1", (n, nr, s))
 
     srv, port = start(db, offers)
     try:
