@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "server.h"
 
-enum { OPT_LISTEN = 1, OPT_DB, OPT_MAX_UPLOAD, OPT_THREADS, OPT_WORKERS, OPT_CERT, OPT_KEY, OPT_DATA };
+enum { OPT_LISTEN = 1, OPT_DB, OPT_MAX_UPLOAD, OPT_THREADS, OPT_WORKERS, OPT_CERT, OPT_KEY, OPT_DATA, OPT_OFFERS, OPT_POLICY, OPT_REWARD };
 
 int tsr_cmd_serve(int argc, char **argv) {
   static const struct option longopts[] = {{"listen", required_argument, NULL, OPT_LISTEN},
@@ -19,6 +19,9 @@ int tsr_cmd_serve(int argc, char **argv) {
                                            {"workers", required_argument, NULL, OPT_WORKERS},
                                            {"tls-cert", required_argument, NULL, OPT_CERT},
                                            {"tls-key", required_argument, NULL, OPT_KEY},
+                                           {"offers", required_argument, NULL, OPT_OFFERS},
+                                           {"policy", required_argument, NULL, OPT_POLICY},
+                                           {"reward", required_argument, NULL, OPT_REWARD},
                                            {NULL, 0, NULL, 0}};
   tsr_server_config cfg;
   tsr_server_config_init(&cfg);
@@ -44,6 +47,13 @@ int tsr_cmd_serve(int argc, char **argv) {
         break;
       case OPT_CERT: cfg.tls_cert = optarg; break;
       case OPT_KEY: cfg.tls_key = optarg; break;
+      case OPT_OFFERS: cfg.offers = optarg; break;
+      case OPT_POLICY: cfg.policy = optarg; break;
+      case OPT_REWARD:
+        if (strcmp(optarg, "binary") && strcmp(optarg, "amount"))
+          return cli_usage("serve", "--reward: expected binary or amount, got '%s'", optarg);
+        cfg.reward_amount = !strcmp(optarg, "amount");
+        break;
       default: return cli_usage("serve", "unknown option");
     }
   }

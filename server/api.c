@@ -1146,6 +1146,10 @@ enum MHD_Result api_dispatch(req *r) {
     }
     return send_error(r, 404, "ENOTFOUND", "%s /api/v1/%s is not an endpoint", m, p);
   }
+  if (!strcmp(seg[0], "decisions")) {
+    if (!auth_need(r, "analyst", &ret)) return ret;
+    return decisions_api(r, st, n, seg);
+  }
   if (n == 1 && !strcmp(seg[0], "events") && get) return events_list(r, st, 0);
   if (n == 1 && !strcmp(seg[0], "models") && get) {
     json_t *a = json_array();

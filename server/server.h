@@ -29,6 +29,9 @@ typedef struct tsr_server_config {
   unsigned threads;     /* HTTP threads (default 2) */
   unsigned workers;     /* analysis job threads (default 2) */
   const char *tls_cert, *tls_key; /* PEM files, both or neither */
+  const char *offers;   /* offers.csv for POST /api/v1/decisions; NULL = off */
+  const char *policy;   /* bandit policy of the decisions (default thompson) */
+  int reward_amount;    /* 1: rewards are amounts (Gaussian Thompson) */
 } tsr_server_config;
 
 void tsr_server_config_init(tsr_server_config *c);
