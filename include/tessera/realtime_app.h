@@ -1,0 +1,105 @@
+/*
+ * tessera/realtime_app.h - the real-time path's application layer (issue
+ * 14): events (parsing and validation with the CSV reader's rules), the
+ * scorer built from an analysis or from the store's promoted models, and
+ * the durable event log (idempotent by event key) the live state is
+ * rebuilt from. docs/realtime.md describes the formats and guarantees.
+ */
+#ifndef TESSERA_REALTIME_APP_H
+#define TESSERA_REALTIME_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tessera/analyze.h"
+#include "tessera/error.h"
+#include "tessera/ingest.h"
+#include "tessera/realtime.h"
+#include "tessera/store.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum tsr_rt_event_type {
+  TSR_RT_TRANSACTION = 0,
+  TSR_RT_PRODUCT = 1,
+  TSR_RT_INTERACTION = 2
+} tsr_rt_event_type;
+
+#define TSR_RT_MAX_BATCH 10000   /* events per HTTP request / Redis read */
+#define TSR_RT_MAX_LINE 65536    /* bytes of one NDJSON event */
+
+/* One validated event (strings NUL-terminated, within the struct). */
+typedef struct tsr_rt_event {
+  tsr_rt_event_type type;
+  char customer_id[TSR_INGEST_MAX_ID + 1];
+  char key[TSR_INGEST_MAX_ID + 1]; /* transaction_id (or the caller's key); "" = none */
+  int64_t ts;                      /* epoch seconds (UTC) */
+  int64_t day;                     /* ts / 86400 */
+  double amount;                   /* transactions; negative = refund; else 0 */
+  char detail[128];                /* product (product events), channel (interactions) */
+} tsr_rt_event;
+
+/* Parses one NDJSON line: an object with "type" ("transaction", "product",
+ * "interaction"; default transaction) and the columns of DATA.md:
+ * customer_id (required, <= 256 bytes), timestamp or date (required; ISO
+ * 8601, YYYYMMDD), amount (transactions, required: a JSON number or a
+ * string in the CSV reader's amount forms), transaction_id (optional),
+ * product_opened / product (product events), channel (interactions).
+ * Errors TSR_EPARSE / TSR_ERANGE / TSR_ELIMIT with field and reason in err
+ * (source "event", line = line). */
+TSR_API tsr_status tsr_rt_event_parse(const char *line, size_t len, int64_t lineno,
+                                      tsr_rt_event *ev, tsr_error *err);
+
+/* The scorer of an analysis result (its options, models and summary rows). */
+TSR_API tsr_status tsr_rt_scorer_from_analysis(const tsr_analyze_result *r,
+                                               const tsr_analyze_opts *o,
+                                               tsr_rt_scorer **out, tsr_error *err);
+/* The scorer of the store's promoted models: the promoted BTYD model, the
+ * Gamma-Gamma and cluster models of the same run, the run's options and its
+ * customers as the RFM reference. TSR_ENOTFOUND without a promoted model. */
+TSR_API tsr_status tsr_rt_scorer_from_store(tsr_store *s, tsr_rt_scorer **out, tsr_error *err);
+
+/* ------------------------------------------------------------ event log */
+
+/* The durable event log (table rt_events, created when missing; SQLite
+ * stores). One handle per thread, over an open store. */
+typedef struct tsr_rt_log tsr_rt_log;
+TSR_API tsr_status tsr_rt_log_open(tsr_store *s, tsr_rt_log **out, tsr_error *err);
+TSR_API void tsr_rt_log_close(tsr_rt_log *l);
+/* Appends ev (inside the store's open transaction, if any). *fresh = 1
+ * when stored, 0 when an event with the same non-empty key was stored
+ * before (nothing written: idempotent). */
+TSR_API tsr_status tsr_rt_log_add(tsr_rt_log *l, const tsr_rt_event *ev, int *fresh,
+                                  tsr_error *err);
+typedef int (*tsr_rt_log_cb)(void *ctx, const tsr_rt_event *ev);
+/* Events of one customer (NULL = all customers, by customer) in (day,
+ * arrival) order. */
+TSR_API tsr_status tsr_rt_log_list(tsr_rt_log *l, const char *customer_id, tsr_rt_log_cb cb,
+                                   void *ctx, tsr_error *err);
+/* Number of stored events. */
+TSR_API tsr_status tsr_rt_log_count(tsr_rt_log *l, int64_t *n, tsr_error *err);
+
+/* Applies ev to its customer's state in t (transactions only change the
+ * summary; product and interaction events count). A late event (earlier
+ * than the customer's latest) rebuilds the customer's state from the
+ * store's log (the event must already be stored) or, with l == NULL,
+ * returns TSR_ERANGE. */
+TSR_API tsr_status tsr_rt_table_apply(tsr_rt_table *t, const tsr_rt_opts *o, tsr_rt_log *l,
+                                      const tsr_rt_event *ev, tsr_rt_state **state,
+                                      tsr_error *err);
+/* Rebuilds t from the store's log (all customers). */
+TSR_API tsr_status tsr_rt_table_load(tsr_rt_table *t, const tsr_rt_opts *o, tsr_rt_log *l,
+                                     tsr_error *err);
+
+/* The live profile of a customer as a JSON object text (free()): summary,
+ * scores, segment, cluster, evaluated at day `at`. */
+TSR_API tsr_status tsr_rt_profile_json(const tsr_rt_scorer *sc, const char *id,
+                                       const tsr_rt_state *s, int64_t at, char **out,
+                                       tsr_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
