@@ -99,6 +99,47 @@ TSR_API tsr_status tsr_rt_profile_json(const tsr_rt_scorer *sc, const char *id,
                                        const tsr_rt_state *s, int64_t at, char **out,
                                        tsr_error *err);
 
+
+/* ------------------------------------------------------------ engine */
+
+/* A segment (or cluster) change caused by an event. */
+typedef struct tsr_rt_change {
+  const char *customer_id;
+  const char *old_segment;      /* NULL: none before (new customer) */
+  const char *new_segment;
+  int old_cluster, new_cluster; /* -1: none */
+  const tsr_rt_scores *scores;  /* at the event's day */
+  const tsr_rt_event *event;    /* the triggering event */
+} tsr_rt_change;
+typedef void (*tsr_rt_change_cb)(void *ud, const tsr_rt_change *c);
+
+/* The real-time engine: a store, its event log, the scorer and the live
+ * table (rebuilt from the log when opened, unless TSR_RT_READONLY: then
+ * only profiles can be read). One caller at a time (the HTTP server
+ * serialises with a mutex). */
+typedef struct tsr_rt_engine tsr_rt_engine;
+#define TSR_RT_READONLY 0x1u
+TSR_API tsr_status tsr_rt_engine_open(const char *db_url, unsigned flags, tsr_rt_engine **out,
+                                      tsr_error *err);
+TSR_API void tsr_rt_engine_close(tsr_rt_engine *e);
+/* Partition (0..nparts-1) of a customer id: FNV-1a 64 of its bytes mod nparts. */
+TSR_API unsigned tsr_rt_partition(const char *customer_id, unsigned nparts);
+/* Makes evs[0..n) durable in one store transaction (an event whose key was
+ * stored before is skipped: applied[i] = 0, else 1), then applies the fresh
+ * ones to the live table, re-scores each touched customer at the event's
+ * day and calls cb for every segment or cluster change. Nothing is applied
+ * when the transaction fails (TSR_ESTORE: retry later). */
+TSR_API tsr_status tsr_rt_engine_ingest(tsr_rt_engine *e, const tsr_rt_event *evs, size_t n,
+                                        unsigned char *applied, tsr_rt_change_cb cb, void *ud,
+                                        tsr_error *err);
+/* The live profile of id at day `at` as JSON (free()), its state rebuilt
+ * from the durable log (so it sees every consumer's events). TSR_ENOTFOUND
+ * for a customer without events. */
+TSR_API tsr_status tsr_rt_engine_profile(tsr_rt_engine *e, const char *id, int64_t at,
+                                         char **json, tsr_error *err);
+TSR_API tsr_rt_table *tsr_rt_engine_table(tsr_rt_engine *e);
+TSR_API const tsr_rt_scorer *tsr_rt_engine_scorer(tsr_rt_engine *e);
+
 #ifdef __cplusplus
 }
 #endif
