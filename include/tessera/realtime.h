@@ -140,7 +140,8 @@ typedef struct tsr_rt_scores {
   double p_alive;        /* NAN: no model */
   double clv;            /* NAN: no spend model */
   int churned;           /* p_alive < churn threshold (0 without model) */
-  int cluster;           /* -1: no cluster model */
+  int cluster;           /* -1: no cluster model, or features outside its
+                            transform (T = 0 under a log transform) */
 } tsr_rt_scores;
 
 /* Evaluates state s of customer `id` at `at` and scores it. The RFM score

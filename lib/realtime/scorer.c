@@ -173,7 +173,14 @@ tsr_status tsr_rt_score(const tsr_rt_scorer *sc, const char *id, const tsr_rt_st
   tsr_rfm_cell(o->r, o->f, o->m, o->cell);
   o->segment = tsr_rfm_segment_index(sc->scheme, o->r, o->f, o->m);
   o->segment_name = tsr_rfm_scheme_segment_name(sc->scheme, (size_t)o->segment);
-  if (sc->has_model) {
+  if (sc->has_model && !(r->T > 0)) {
+    /* first purchase period = evaluation period: T = 0, which the model's
+     * data check refuses. Such a customer is a new one: E[X(t)] of a new
+     * customer, alive (BG/NBD, Pareto/NBD); no CLV (docs/realtime.md) */
+    if (tsr_btyd_expected_new(&sc->model, sc->horizon_periods, &o->expected, NULL) != TSR_OK)
+      o->expected = NAN;
+    o->p_alive = sc->model.kind == TSR_BTYD_MBGNBD ? NAN : 1.0;
+  } else if (sc->has_model) {
     double x = r->frequency, tx = r->recency, T = r->T, mx = r->monetary_value;
     tsr_btyd_data d = {1, &x, &tx, &T, &mx, NULL};
     st = tsr_btyd_predict(&sc->model, &d, sc->horizon_periods, sc->level, &o->expected, NULL, NULL,
@@ -197,9 +204,10 @@ tsr_status tsr_rt_score(const tsr_rt_scorer *sc, const char *id, const tsr_rt_st
     static const char *const names[7] = {"frequency", "recency", "monetary_value", "T",
                                          "revenue", "clv", "p_alive"};
     int lab = -1;
-    st = tsr_cluster_model_assign(sc->cluster, cp, names, 1, 7, &lab, NULL, err);
-    if (st != TSR_OK) return st;
-    o->cluster = lab;
+    /* features outside the model's transform (T = 0 under a log transform,
+     * a missing CLV): no cluster rather than no scores */
+    if (tsr_cluster_model_assign(sc->cluster, cp, names, 1, 7, &lab, NULL, NULL) == TSR_OK)
+      o->cluster = lab;
   }
   return TSR_OK;
 }
