@@ -68,6 +68,8 @@ typedef struct sctx {
   size_t pending_cmds; /* pipelined XADDs */
   double *lat;         /* per-batch update time per event, seconds */
   size_t nlat, caplat;
+  double *blat;        /* per-batch time from read to XACK, seconds */
+  size_t nblat, capblat;
   int verbose;
 } sctx;
 
@@ -119,7 +121,21 @@ static int cmp_dbl(const void *a, const void *b) {
 
 /* Processes the entries of one XREADGROUP/XAUTOCLAIM reply array. Returns
  * the number of entries, or -1 on a fatal error. */
+static long process_entries1(sctx *x, redisReply *ents);
 static long process_entries(sctx *x, redisReply *ents) {
+  double t0 = now_s();
+  long n = process_entries1(x, ents);
+  if (n > 0) {
+    if (x->nblat == x->capblat) {
+      x->capblat = x->capblat ? 2 * x->capblat : 4096;
+      x->blat = realloc(x->blat, x->capblat * sizeof *x->blat);
+    }
+    x->blat[x->nblat++] = now_s() - t0;
+  }
+  return n;
+}
+
+static long process_entries1(sctx *x, redisReply *ents) {
   size_t ne = ents->elements, nv = 0;
   if (ne == 0) return 0;
   for (size_t i = 0; i < ne; i++) {
@@ -396,20 +412,26 @@ int tsr_cmd_stream(int argc, char **argv) {
 out:;
   double el = now_s() - last_data > 0 && idle_exit ? last_data - t0 : now_s() - t0;
   if (el <= 0) el = 1e-9;
-  double p50 = NAN, p99 = NAN;
+  double p50 = NAN, p99 = NAN, b50 = NAN, b99 = NAN;
   if (x.nlat) {
     qsort(x.lat, x.nlat, sizeof *x.lat, cmp_dbl);
     p50 = x.lat[x.nlat / 2];
     p99 = x.lat[(size_t)((double)(x.nlat - 1) * 0.99)];
   }
+  if (x.nblat) {
+    qsort(x.blat, x.nblat, sizeof *x.blat, cmp_dbl);
+    b50 = x.blat[x.nblat / 2];
+    b99 = x.blat[(size_t)((double)(x.nblat - 1) * 0.99)];
+  }
   fprintf(stderr,
           "tessera stream: %s: %lld read, %lld applied, %lld duplicates, %lld rejected, "
           "%lld segment changes; %.0f events/s; update per event p50 %.1f us, p99 %.1f us "
-          "(batch mean)\n",
+          "(batch mean); batch read-to-XACK p50 %.2f ms, p99 %.2f ms\n",
           sname, (long long)x.n_read, (long long)x.n_applied, (long long)x.n_dup,
           (long long)x.n_rejected, (long long)x.n_changes, (double)x.n_read / el, p50 * 1e6,
-          p99 * 1e6);
+          p99 * 1e6, b50 * 1e3, b99 * 1e3);
   free(x.lat);
+  free(x.blat);
   free(x.evs);
   free(x.applied);
   free(x.ids);
