@@ -133,6 +133,16 @@ tsr_status tsr_rt_event_parse(const char *line, size_t len, int64_t ln, tsr_rt_e
                    r == 2 ? "at most 127 bytes" : "a product name", NULL);
       goto out;
     }
+    if (ev->type == TSR_RT_PRODUCT) {
+      char act[16];
+      int ra = text_field(o, "event", act, sizeof act, &n);
+      if (ra == 0 || (ra == 1 && (!strcmp(act, "open") || !strcmp(act, "opened")))) ev->amount = 1;
+      else if (ra == 1 && (!strcmp(act, "close") || !strcmp(act, "closed"))) ev->amount = -1;
+      else {
+        st = ev_fail(err, TSR_EPARSE, ln, "event", "open or close", ra == 1 ? act : NULL);
+        goto out;
+      }
+    }
   }
 out:
   json_decref(o);
@@ -344,20 +354,33 @@ tsr_status tsr_rt_scorer_from_store(tsr_store *s, tsr_rt_scorer **out, tsr_error
 
 /* ================================================================ live table */
 
-static void apply_one(tsr_rt_state *s, const tsr_rt_opts *o, const tsr_rt_event *ev, int *late) {
-  if (ev->type == TSR_RT_TRANSACTION) {
-    if (tsr_rt_apply(s, o, ev->day, ev->amount) == TSR_ERANGE) *late = 1;
-  } else if (ev->type == TSR_RT_PRODUCT) {
+tsr_status tsr_rt_state_event(tsr_rt_state *s, const tsr_rt_opts *o, tsr_rt_table *t,
+                              const tsr_rt_event *ev) {
+  if (ev->type == TSR_RT_TRANSACTION) return tsr_rt_apply(s, o, ev->day, ev->amount);
+  if (ev->type == TSR_RT_PRODUCT) {
     s->n_products++;
+    int bit = t ? tsr_rt_table_product_bit(t, ev->detail) : -1;
+    if (bit >= 0) {
+      if (ev->amount < 0) s->products_held &= ~((uint64_t)1 << bit);
+      else s->products_held |= (uint64_t)1 << bit;
+    }
   } else {
     s->n_interactions++;
+    if (ev->day > s->last_contact_day) s->last_contact_day = (int32_t)ev->day;
   }
+  return TSR_OK;
+}
+
+static void apply_one(tsr_rt_state *s, const tsr_rt_opts *o, tsr_rt_table *t,
+                      const tsr_rt_event *ev, int *late) {
+  if (tsr_rt_state_event(s, o, t, ev) == TSR_ERANGE) *late = 1;
 }
 
 typedef struct rebuild_ctx {
   tsr_rt_state *s;
   const tsr_rt_opts *o;
   tsr_rt_table *t;
+  tsr_rt_table *reg; /* product registry */
   char last[TSR_INGEST_MAX_ID + 1];
   int late;
 } rebuild_ctx;
@@ -369,7 +392,7 @@ static int rebuild_cb(void *ctx, const tsr_rt_event *ev) {
     if (!x->s) return 1;
     snprintf(x->last, sizeof x->last, "%s", ev->customer_id);
   }
-  apply_one(x->s, x->o, ev, &x->late);
+  apply_one(x->s, x->o, x->reg, ev, &x->late);
   return 0;
 }
 
@@ -379,7 +402,7 @@ tsr_status tsr_rt_table_apply(tsr_rt_table *t, const tsr_rt_opts *o, tsr_rt_log 
   if (!s) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (state) *state = s;
   int late = 0;
-  apply_one(s, o, ev, &late);
+  apply_one(s, o, t, ev, &late);
   if (!late) return TSR_OK;
   if (!l)
     return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, NULL,
@@ -394,6 +417,7 @@ tsr_status tsr_rt_table_apply(tsr_rt_table *t, const tsr_rt_opts *o, tsr_rt_log 
   memset(&x, 0, sizeof x);
   x.s = s;
   x.o = o;
+  x.reg = t;
   return tsr_rt_log_list(l, ev->customer_id, rebuild_cb, &x, err);
 }
 
@@ -402,6 +426,7 @@ tsr_status tsr_rt_table_load(tsr_rt_table *t, const tsr_rt_opts *o, tsr_rt_log *
   memset(&x, 0, sizeof x);
   x.o = o;
   x.t = t;
+  x.reg = t;
   x.last[0] = 0;
   x.last[1] = 1; /* no id matches before the first */
   tsr_status st = tsr_rt_log_list(l, NULL, rebuild_cb, &x, err);
@@ -414,8 +439,8 @@ tsr_status tsr_rt_table_load(tsr_rt_table *t, const tsr_rt_opts *o, tsr_rt_log *
 
 static json_t *jreal(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
-tsr_status tsr_rt_profile_json(const tsr_rt_scorer *sc, const char *id, const tsr_rt_state *s,
-                               int64_t at, char **out, tsr_error *err) {
+tsr_status tsr_rt_profile_json(const tsr_rt_scorer *sc, const tsr_rt_table *t, const char *id,
+                               const tsr_rt_state *s, int64_t at, char **out, tsr_error *err) {
   *out = NULL;
   tsr_rt_scores r;
   tsr_status st = tsr_rt_score(sc, id, s, at, &r, err);
@@ -441,6 +466,17 @@ tsr_status tsr_rt_profile_json(const tsr_rt_scorer *sc, const char *id, const ts
   json_object_set_new(sm, "refund_amount", json_real(r.row.refund_amount));
   json_object_set_new(sm, "products", json_integer(s->n_products));
   json_object_set_new(sm, "interactions", json_integer(s->n_interactions));
+  char d4[11];
+  json_object_set_new(sm, "last_interaction", s->last_contact_day == TSR_RT_NODAY
+                                                  ? json_null()
+                                                  : json_string(tsr_day_format(s->last_contact_day, d4)));
+  json_t *held = json_array();
+  for (int b = 0; b < 64; b++)
+    if (s->products_held >> b & 1) {
+      const char *pn = t ? tsr_rt_table_product_name(t, b) : NULL;
+      if (pn) json_array_append_new(held, json_string(pn));
+    }
+  json_object_set_new(sm, "products_held", held);
   json_object_set_new(o, "summary", sm);
   if (st == TSR_OK) {
     json_t *sco = json_object();

@@ -119,15 +119,14 @@ tsr_status tsr_rt_engine_ingest(tsr_rt_engine *e, const tsr_rt_event *evs, size_
 typedef struct prof_ctx {
   tsr_rt_state s;
   const tsr_rt_opts *o;
+  tsr_rt_table *t;
   int any;
 } prof_ctx;
 
 static int prof_cb(void *ctx, const tsr_rt_event *ev) {
   prof_ctx *x = ctx;
   x->any = 1;
-  if (ev->type == TSR_RT_TRANSACTION) tsr_rt_apply(&x->s, x->o, ev->day, ev->amount);
-  else if (ev->type == TSR_RT_PRODUCT) x->s.n_products++;
-  else x->s.n_interactions++;
+  tsr_rt_state_event(&x->s, x->o, x->t, ev);
   return 0;
 }
 
@@ -138,8 +137,9 @@ tsr_status tsr_rt_engine_profile(tsr_rt_engine *e, const char *id, int64_t at, c
   tsr_rt_state_init(&x.s);
   x.o = tsr_rt_scorer_opts(e->scorer);
   x.any = 0;
+  x.t = e->table;
   tsr_status st = tsr_rt_log_list(e->log, id, prof_cb, &x, err);
   if (st != TSR_OK) return st;
   if (!x.any) return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "customer '%s': no events", id);
-  return tsr_rt_profile_json(e->scorer, id, &x.s, at, json, err);
+  return tsr_rt_profile_json(e->scorer, e->table, id, &x.s, at, json, err);
 }

@@ -53,7 +53,7 @@ typedef struct tsr_rt_opts {
 
 TSR_API void tsr_rt_opts_init(tsr_rt_opts *o);
 
-/* One customer's incremental state: 104 bytes, no pointers. */
+/* One customer's incremental state: 120 bytes, no pointers. */
 typedef struct tsr_rt_state {
   /* committed: every day before open_day */
   double first_amt;      /* spend of the first purchase period */
@@ -70,8 +70,11 @@ typedef struct tsr_rt_state {
   uint32_t active_days;  /* days with a purchase */
   uint32_t n_refunds;    /* refund rows, open day included */
   uint32_t o_ntx, o_nrefund;
+  uint64_t products_held; /* product set: bit i = product i of the table's
+                            registry (the first 64 distinct names) held */
   uint32_t n_products;   /* product events (opened or closed) */
   uint32_t n_interactions; /* interaction events */
+  int32_t last_contact_day; /* latest interaction day (TSR_RT_NODAY none) */
   int16_t segment;       /* last published RFM segment index (-1 none) */
   int16_t cluster;       /* last published cluster (-1 none) */
 } tsr_rt_state;
@@ -172,6 +175,11 @@ TSR_API size_t tsr_rt_table_size(const tsr_rt_table *t);
 /* Customer i (0..size-1, insertion order) and its state. */
 TSR_API const char *tsr_rt_table_id(const tsr_rt_table *t, size_t i);
 TSR_API tsr_rt_state *tsr_rt_table_state(tsr_rt_table *t, size_t i);
+/* The product registry of the table: the bit of a product name (added
+ * when new; the first 64 distinct names get bits 0..63), -1 when the
+ * registry is full. tsr_rt_table_product_name(t, bit) is the name. */
+TSR_API int tsr_rt_table_product_bit(tsr_rt_table *t, const char *name);
+TSR_API const char *tsr_rt_table_product_name(const tsr_rt_table *t, int bit);
 /* Bytes held by the table (states, ids, hash slots). */
 TSR_API size_t tsr_rt_table_bytes(const tsr_rt_table *t);
 

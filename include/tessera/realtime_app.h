@@ -37,7 +37,8 @@ typedef struct tsr_rt_event {
   char key[TSR_INGEST_MAX_ID + 1]; /* transaction_id (or the caller's key); "" = none */
   int64_t ts;                      /* epoch seconds (UTC) */
   int64_t day;                     /* ts / 86400 */
-  double amount;                   /* transactions; negative = refund; else 0 */
+  double amount;                   /* transactions; negative = refund; product
+                                      events: 1 opened, -1 closed; else 0 */
   char detail[128];                /* product (product events), channel (interactions) */
 } tsr_rt_event;
 
@@ -46,7 +47,8 @@ typedef struct tsr_rt_event {
  * customer_id (required, <= 256 bytes), timestamp or date (required; ISO
  * 8601, YYYYMMDD), amount (transactions, required: a JSON number or a
  * string in the CSV reader's amount forms), transaction_id (optional),
- * product_opened / product (product events), channel (interactions).
+ * product_opened / product (product events, with "event": "open" (default)
+ * or "close"), channel (interactions).
  * Errors TSR_EPARSE / TSR_ERANGE / TSR_ELIMIT with field and reason in err
  * (source "event", line = line). */
 TSR_API tsr_status tsr_rt_event_parse(const char *line, size_t len, int64_t lineno,
@@ -95,9 +97,14 @@ TSR_API tsr_status tsr_rt_table_load(tsr_rt_table *t, const tsr_rt_opts *o, tsr_
 
 /* The live profile of a customer as a JSON object text (free()): summary,
  * scores, segment, cluster, evaluated at day `at`. */
-TSR_API tsr_status tsr_rt_profile_json(const tsr_rt_scorer *sc, const char *id,
-                                       const tsr_rt_state *s, int64_t at, char **out,
-                                       tsr_error *err);
+TSR_API tsr_status tsr_rt_profile_json(const tsr_rt_scorer *sc, const tsr_rt_table *t,
+                                       const char *id, const tsr_rt_state *s, int64_t at,
+                                       char **out, tsr_error *err);
+/* Applies one event to a state (transactions: tsr_rt_apply; products: the
+ * product set through t's registry; interactions: count, latest day).
+ * TSR_ERANGE for a late transaction. */
+TSR_API tsr_status tsr_rt_state_event(tsr_rt_state *s, const tsr_rt_opts *o, tsr_rt_table *t,
+                                      const tsr_rt_event *ev);
 
 
 /* ------------------------------------------------------------ engine */

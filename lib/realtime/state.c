@@ -26,6 +26,7 @@ void tsr_rt_state_init(tsr_rt_state *s) {
   s->first_p = s->last_p = 0;
   s->segment = -1;
   s->cluster = -1;
+  s->last_contact_day = TSR_RT_NODAY;
 }
 
 /* One day entry into the committed sums (summary.c's walk). */

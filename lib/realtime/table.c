@@ -17,6 +17,8 @@ struct tsr_rt_table {
   size_t ids_len, ids_cap;
   uint32_t *slots;    /* entry + 1; 0 = empty */
   size_t nslots;      /* power of two */
+  char *products[64]; /* product registry */
+  int nproducts;
 };
 
 tsr_status tsr_rt_table_new(tsr_rt_table **out, tsr_error *err) {
@@ -31,7 +33,22 @@ void tsr_rt_table_free(tsr_rt_table *t) {
   tsr__free(t->id_off);
   tsr__free(t->ids);
   tsr__free(t->slots);
+  for (int i = 0; i < t->nproducts; i++) tsr__free(t->products[i]);
   tsr__free(t);
+}
+
+int tsr_rt_table_product_bit(tsr_rt_table *t, const char *name) {
+  for (int i = 0; i < t->nproducts; i++)
+    if (!strcmp(t->products[i], name)) return i;
+  if (t->nproducts == 64) return -1;
+  char *c = tsr__strdup(name);
+  if (!c) return -1;
+  t->products[t->nproducts] = c;
+  return t->nproducts++;
+}
+
+const char *tsr_rt_table_product_name(const tsr_rt_table *t, int bit) {
+  return bit >= 0 && bit < t->nproducts ? t->products[bit] : NULL;
 }
 
 static uint64_t hash_id(const char *id, size_t len) { return tsr__hash_bytes(id, len, 0x7e55e7a); }

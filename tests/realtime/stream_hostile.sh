@@ -39,6 +39,7 @@ grep -q "customer_id: expected at most 256 bytes\|expected an event of at most 6
 [ "$(sqlite3 "$T/t.db" 'SELECT count(*) FROM rt_events')" = 2 ] || fail "stored events"
 "$TSR" profile C000001 --at 2025-12-31 --db "$T/t.db" > "$T/p"
 grep -q '"products":1' "$T/p" || fail "product event counted"
+grep -q '"products_held":\["savings"\]' "$T/p" || fail "product set"
 # usage errors
 set +e
 "$TSR" stream --stream tx --group g --db "$T/t.db" 2>"$T/err"; rc1=$?

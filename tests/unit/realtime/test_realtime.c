@@ -220,7 +220,7 @@ static void test_state_semantics(void **state) {
   o.multiplier = 1;
   tsr_rt_state s;
   tsr_rt_state_init(&s);
-  assert_int_equal(sizeof s, 104);
+  assert_int_equal(sizeof s, 120);
   tsr_summary_row r;
   assert_int_equal(tsr_rt_summary(&s, &o, 100, &r), TSR_ENOTFOUND);
   assert_int_equal(tsr_rt_apply(&s, &o, 10, -5), TSR_OK);  /* refund before any purchase */
@@ -291,6 +291,32 @@ static void test_table_and_events(void **state) {
   assert_int_equal(tsr_rt_event_parse(prod, strlen(prod), 3, &ev, &err), TSR_OK);
   assert_int_equal(ev.type, TSR_RT_PRODUCT);
   assert_string_equal(ev.detail, "savings");
+  assert_near(ev.amount, 1, 0);
+  /* the product set through the table's registry */
+  tsr_rt_table *reg = NULL;
+  assert_int_equal(tsr_rt_table_new(&reg, NULL), TSR_OK);
+  tsr_rt_state ps;
+  tsr_rt_state_init(&ps);
+  assert_int_equal(tsr_rt_state_event(&ps, NULL, reg, &ev), TSR_OK);
+  const char *prod2 = "{\"type\":\"product\",\"customer_id\":\"C1\",\"date\":\"2024-03-03\",\"product\":\"card\"}";
+  assert_int_equal(tsr_rt_event_parse(prod2, strlen(prod2), 4, &ev, &err), TSR_OK);
+  assert_int_equal(tsr_rt_state_event(&ps, NULL, reg, &ev), TSR_OK);
+  const char *close1 = "{\"type\":\"product\",\"customer_id\":\"C1\",\"date\":\"2024-03-04\",\"product\":\"savings\",\"event\":\"close\"}";
+  assert_int_equal(tsr_rt_event_parse(close1, strlen(close1), 5, &ev, &err), TSR_OK);
+  assert_near(ev.amount, -1, 0);
+  assert_int_equal(tsr_rt_state_event(&ps, NULL, reg, &ev), TSR_OK);
+  assert_int_equal(ps.n_products, 3);
+  assert_true(ps.products_held == 2u); /* card (bit 1) held, savings (bit 0) closed */
+  assert_string_equal(tsr_rt_table_product_name(reg, 1), "card");
+  const char *contact = "{\"type\":\"interaction\",\"customer_id\":\"C1\",\"timestamp\":\"2024-03-05T09:00:00Z\",\"channel\":\"phone\"}";
+  assert_int_equal(tsr_rt_event_parse(contact, strlen(contact), 6, &ev, &err), TSR_OK);
+  assert_int_equal(tsr_rt_state_event(&ps, NULL, reg, &ev), TSR_OK);
+  assert_int_equal(ps.n_interactions, 1);
+  assert_string_equal(tsr_day_format(ps.last_contact_day, d), "2024-03-05");
+  tsr_rt_table_free(reg);
+  const char *badact = "{\"type\":\"product\",\"customer_id\":\"C1\",\"date\":\"2024-03-04\",\"product\":\"x\",\"event\":\"sell\"}";
+  assert_int_equal(tsr_rt_event_parse(badact, strlen(badact), 5, &ev, &err), TSR_EPARSE);
+  assert_string_equal(err.field, "event");
   struct {
     const char *line, *field, *msg;
     tsr_status st;
