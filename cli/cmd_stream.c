@@ -141,6 +141,7 @@ static long process_entries1(sctx *x, redisReply *ents) {
   if (ne == 0) return 0;
   for (size_t i = 0; i < ne; i++) {
     redisReply *e = ents->element[i];
+    x->ids[i][0] = 0;
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 2 || e->element[0]->type != REDIS_REPLY_STRING) continue;
     snprintf(x->ids[i], sizeof x->ids[i], "%s", e->element[0]->str);
     redisReply *kv = e->element[1];
@@ -205,8 +206,14 @@ static long process_entries1(sctx *x, redisReply *ents) {
   argv[0] = "XACK";
   argv[1] = x->stream;
   argv[2] = x->group;
-  for (size_t i = 0; i < ne; i++) argv[3 + i] = x->ids[i];
-  redisReply *r = redisCommandArgv(x->rc, (int)(3 + ne), argv, NULL);
+  size_t na = 3;
+  for (size_t i = 0; i < ne; i++)
+    if (x->ids[i][0]) argv[na++] = x->ids[i];
+  if (na == 3) {
+    free(argv);
+    return (long)ne;
+  }
+  redisReply *r = redisCommandArgv(x->rc, (int)na, argv, NULL);
   free(argv);
   if (!r || r->type == REDIS_REPLY_ERROR) {
     cli_msg("redis: XACK: %s", r ? r->str : x->rc->errstr);
