@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "srv.h"
+#include "events.h"
 #include "tessera/csv.h"
 #include "tessera/datetime.h"
 #include "tessera/report.h"
@@ -1151,6 +1152,11 @@ enum MHD_Result api_dispatch(req *r) {
     return decisions_api(r, st, n, seg);
   }
   if (n == 1 && !strcmp(seg[0], "events") && get) return events_list(r, st, 0);
+  /* real time (server/events.c) */
+  if (n == 1 && !strcmp(seg[0], "events") && post) return rt_events_post(r);
+  if (n == 2 && !strcmp(seg[0], "profiles") && get) return rt_profile_get(r, seg[1]);
+  if (n == 2 && !strcmp(seg[0], "stream") && !strcmp(seg[1], "segment-changes") && get)
+    return rt_changes_sse(r);
   if (n == 1 && !strcmp(seg[0], "models") && get) {
     json_t *a = json_array();
     const char *kind = req_arg(r, "kind");

@@ -1268,6 +1268,8 @@ static int id_cmp(const char *s, size_t n, const char *t, size_t m) {
   return (n > m) - (n < m);
 }
 
+int tsr__id_cmp(const char *s, size_t n, const char *t, size_t m) { return id_cmp(s, n, t, m); }
+
 /* Sort record of a customer: the comparison of id_cmp, decided in most
  * cases by num (digit-only ids of up to 19 significant digits: their value)
  * or pfx (the first 8 bytes, big-endian, zero-padded: bytewise order). */
