@@ -7,6 +7,8 @@
 #include "tessera/datetime.h"
 #include "tessera/summary.h"
 
+#include <float.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,7 @@ typedef struct sum_job {
   size_t from, to;
   tsr_summary_row *out; /* kept rows, contiguous */
   size_t n, excluded;
+  const char *overflow; /* first customer whose sums are not finite, or NULL */
 } sum_job;
 
 static void *sum_range(void *arg) {
@@ -134,6 +137,9 @@ static void *sum_range(void *arg) {
       }
     }
     (void)cur_amt;
+    if (!j0->overflow && !(isfinite(r.revenue) && isfinite(total_amt) && isfinite(ho_amt) &&
+                           isfinite(r.refund_amount)))
+      j0->overflow = r.customer_id; /* huge amounts add up to inf */
     if (nper == 0) {
       if (r.n_refunds) j0->excluded++;
       continue;
@@ -223,6 +229,15 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
     s->n += jobs[t].n;
     s->excluded_refund_only += jobs[t].excluded;
   }
+  for (size_t t = 0; t < nt; t++)
+    if (jobs[t].overflow) {
+      tsr_status st = tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "amount",
+                                    "customer '%.200s': the sum of the amounts overflows "
+                                    "(exceeds %g); amounts this large cannot be summed",
+                                    jobs[t].overflow, DBL_MAX);
+      tsr_summary_free(s);
+      return st;
+    }
   if (s->n == 0) {
     tsr_summary_free(s);
     return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL,
