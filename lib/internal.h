@@ -30,7 +30,7 @@ tsr_status tsr__grow(void **buf, size_t *cap, size_t need, size_t elsize);
 #define TSR__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 
-/* ---- hashing (lib/hash.c): fast non-cryptographic 64-bit hashes ---- */
+/* ---- hashing (lib/base/hash.c): fast non-cryptographic 64-bit hashes ---- */
 uint64_t tsr__hash_bytes(const void *p, size_t n, uint64_t seed);
 typedef struct tsr__hash_stream {
   uint64_t h;
@@ -42,7 +42,7 @@ void tsr__hash_stream_init(tsr__hash_stream *s);
 void tsr__hash_stream_update(tsr__hash_stream *s, const void *p, size_t n);
 uint64_t tsr__hash_stream_final(const tsr__hash_stream *s);
 
-/* ---- CSV (lib/csv.c) ---- */
+/* ---- CSV (lib/ingest/csv.c) ---- */
 struct tsr_csv;
 struct tsr_csv_record;
 /* Like tsr_csv_next, but the fields of a simple record (no quotes, in the
@@ -53,7 +53,7 @@ tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr
  * count rows. */
 int tsr__csv_fatal(const struct tsr_csv *c);
 
-/* ---- ledger (lib/ingest.c) ---- */
+/* ---- ledger (lib/ingest/ingest.c) ---- */
 struct tsr_ledger;
 /* Prefetch hints for customer i (finish order): stage 0 its slot, stage 1
  * (a few customers later, slot cached) its entries. */

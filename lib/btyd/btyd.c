@@ -4,8 +4,8 @@
  * maximum-likelihood fitting with several starts, standard errors, and
  * per-customer predictions with delta-method intervals.
  *
- * Model formulas live in one file per model (lib/bgnbd.c, lib/mbgnbd.c,
- * lib/paretonbd.c, lib/bgbb.c, lib/gammagamma.c) behind tsr__btyd_spec.
+ * Model formulas live in one file per model (lib/btyd/bgnbd.c, lib/btyd/mbgnbd.c,
+ * lib/btyd/paretonbd.c, lib/btyd/bgbb.c, lib/btyd/gammagamma.c) behind tsr__btyd_spec.
  */
 #include "btyd_internal.h"
 
@@ -15,7 +15,7 @@
 
 #include <gsl/gsl_cdf.h>
 
-/* lib/parallel.c (declared in cluster_internal.h, which cannot be
+/* lib/cluster/parallel.c (declared in cluster_internal.h, which cannot be
  * included here: lib/internal.h has declarations outside its include
  * guard) */
 typedef void (*tsr__block_fn)(void *ctx, size_t block, size_t lo, size_t hi);
