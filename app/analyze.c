@@ -627,8 +627,8 @@ static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
    * may still overflow */
   if (!isfinite(k->revenue) || (res->has_spend && !isfinite(k->clv_total)))
     return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "amount",
-                         "the total %s of all customers overflows (exceeds %g); amounts this "
-                         "large cannot be summed",
+                         "the total %s of all customers overflows (is beyond the largest "
+                         "number, %.2g)",
                          isfinite(k->revenue) ? "CLV" : "revenue", DBL_MAX);
   return TSR_OK;
 }

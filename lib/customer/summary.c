@@ -233,7 +233,7 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
     if (jobs[t].overflow) {
       tsr_status st = tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "amount",
                                     "customer '%.200s': the sum of the amounts overflows "
-                                    "(exceeds %g); amounts this large cannot be summed",
+                                    "(is beyond the largest number, %.2g)",
                                     jobs[t].overflow, DBL_MAX);
       tsr_summary_free(s);
       return st;
