@@ -7,6 +7,7 @@
  * is queued and written to the store in batches by one logger thread).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -566,7 +567,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       if (cl) {
         char *end = NULL;
         long long v = strtoll(cl, &end, 10);
-        if (end && !*end && v > limit) r->too_large = 1;
+        if (end && !*end && v > limit) {
+          /* answered at once, before any of the body is read; MHD then
+           * closes the connection instead of reading the rest */
+          r->too_large = 1;
+          if (r->upload_route)
+            return send_error(r, 413, "ELIMIT",
+                              "the file is larger than the upload limit of %lld bytes (--max-upload)",
+                              (long long)S->cfg.max_upload);
+          return send_error(r, 413, "ELIMIT", "the request body is larger than %d bytes", SRV_MAX_BODY);
+        }
       }
       /* uploads: multipart (browser form) or any other type as the raw file */
       if (ct && (!strncasecmp(ct, "multipart/form-data", 19) ||
@@ -588,6 +598,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_data_size) {
     size_t n = *upload_data_size;
     r->bytes_in += (int64_t)n;
+    if (srv_now() - r->t0 > (double)S->cfg.body_timeout_s) {
+      /* a body trickling in for longer than --body-timeout: drop the
+       * connection (logged as 408) */
+      r->status = 408;
+      return MHD_NO;
+    }
     if (!r->too_large && !r->bad_body && !r->discard) {
       switch (r->kind) {
         case BODY_BUFFER:
@@ -652,6 +668,12 @@ void tsr_server_config_init(tsr_server_config *c) {
   c->max_upload = (int64_t)1 << 30;
   c->threads = 2;
   c->workers = 2;
+  c->max_connections = 1000;
+  c->max_per_address = 32;
+  c->idle_timeout_s = 30;
+  c->body_timeout_s = 600;
+  c->log_keep_days = 30;
+  c->log_max_rows = 1000000;
 }
 
 static char *read_file(const char *path, size_t max) {
@@ -676,6 +698,91 @@ static int mkdir_p(const char *dir) {
     }
   }
   return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* ================================================================ leftovers */
+
+typedef struct keep_dirs {
+  char (*dir)[1200];
+  size_t n, cap;
+} keep_dirs;
+
+static int keep_dir_cb(void *ctx, const tsr_run *run) {
+  keep_dirs *k = ctx;
+  if (run->status == TSR_RUN_RUNNING || !run->output_dir) return 0;
+  if (run->status != TSR_RUN_DONE) return 0; /* a failed or killed job's folder is partial */
+  if (k->n == k->cap) {
+    size_t nc = k->cap ? k->cap * 2 : 64;
+    void *p = realloc(k->dir, nc * sizeof *k->dir);
+    if (!p) return 1;
+    k->dir = p;
+    k->cap = nc;
+  }
+  snprintf(k->dir[k->n++], sizeof k->dir[0], "%s", run->output_dir);
+  return 0;
+}
+
+static void remove_tree(const char *path) {
+  DIR *d = opendir(path);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d))) {
+      if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+      char sub[2400];
+      snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+      struct stat sb;
+      if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(sub);
+      else unlink(sub);
+    }
+    closedir(d);
+  }
+  rmdir(path);
+}
+
+/* At start-up, before any job or upload: removes what killed uploads and
+ * jobs left behind (docs/web.md): uploads/.upload-* temporary files, and the
+ * folders under runs/ that belong to no finished ("done") run. Returns the
+ * number of entries removed, or -1 when the runs could not be listed (then
+ * nothing under runs/ is touched). */
+static long clean_leftovers(srv *S, tsr_store *st) {
+  long removed = 0;
+  char dir[1200];
+  snprintf(dir, sizeof dir, "%s/uploads", S->data_dir);
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d)))
+      if (!strncmp(de->d_name, ".upload-", 8)) {
+        char p[2400];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (unlink(p) == 0) removed++;
+      }
+    closedir(d);
+  }
+  keep_dirs k = {NULL, 0, 0};
+  if (tsr_store_runs_list(st, 0, 0, keep_dir_cb, &k, NULL) != TSR_OK) {
+    free(k.dir);
+    return -1;
+  }
+  snprintf(dir, sizeof dir, "%s/runs", S->data_dir);
+  d = opendir(dir);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d))) {
+      if (de->d_name[0] == '.') continue;
+      char p[2400];
+      snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+      int keep = 0;
+      for (size_t i = 0; i < k.n && !keep; i++) keep = !strcmp(k.dir[i], p);
+      if (!keep) {
+        remove_tree(p);
+        removed++;
+      }
+    }
+    closedir(d);
+  }
+  free(k.dir);
+  return removed;
 }
 
 int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
@@ -728,6 +835,12 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   if (tsr_web_runs_interrupt(main_store, &stale, NULL) == TSR_OK && stale > 0)
     fprintf(stderr, "tessera: %lld run%s left running by an earlier server marked interrupted\n",
             (long long)stale, stale == 1 ? "" : "s");
+  long left = clean_leftovers(S, main_store);
+  if (left > 0)
+    fprintf(stderr, "tessera: removed %ld partial upload%s and run folder%s left by a stopped server\n",
+            left, left == 1 ? "" : "s", left == 1 ? "" : "s");
+  else if (left < 0)
+    fprintf(stderr, "tessera: warning: could not list the runs; run folders not cleaned\n");
   tsr_store_close(main_store);
   S->logq = calloc(LOGQ_MAX, sizeof *S->logq);
   S->logq2 = calloc(LOGQ_MAX, sizeof *S->logq2);
@@ -803,14 +916,16 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   if (S->tls) {
     S->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                            cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_address,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, S,
                             MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
                             MHD_OPTION_END);
   } else {
     S->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                            cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_address,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, S, MHD_OPTION_END);
   }
   freeaddrinfo(ai);
