@@ -334,6 +334,7 @@ static void log_push(srv *S, const req *r) {
 static void *log_main(void *arg) {
   srv *S = arg;
   tsr_web_request *rows = calloc(LOGQ_MAX, sizeof *rows);
+  int64_t last_prune = 0;
   for (;;) {
     pthread_mutex_lock(&S->log_mu);
     if (!S->log_stop && S->nlog < LOGQ_MAX / 2) {
@@ -354,17 +355,50 @@ static void *log_main(void *arg) {
     S->nlog = 0;
     pthread_mutex_unlock(&S->log_mu);
     if (n && rows) {
+      /* repeated failures (same status, method, path and user within one
+       * batch of <= 50 ms) become one row with a repeat count: a flood of
+       * 401s writes a few rows per batch instead of one per request */
+      size_t m = 0;
       for (size_t i = 0; i < n; i++) {
-        rows[i] = batch[i].q;
-        rows[i].user = batch[i].user[0] ? batch[i].user : NULL;
-        rows[i].path = batch[i].path;
-        rows[i].method = batch[i].method;
+        const logrec *l = &batch[i];
+        int merged = 0;
+        if (l->q.status >= 400) {
+          for (size_t k = m, lo = m > 64 ? m - 64 : 0; k-- > lo;) {
+            tsr_web_request *w = &rows[k];
+            if (w->status == l->q.status && !strcmp(w->method, l->method) &&
+                !strcmp(w->path, l->path) && !strcmp(w->user ? w->user : "", l->user)) {
+              w->repeats++;
+              w->bytes_in += l->q.bytes_in;
+              w->bytes_out += l->q.bytes_out;
+              if (l->q.duration_ms > w->duration_ms) w->duration_ms = l->q.duration_ms;
+              merged = 1;
+              break;
+            }
+          }
+        }
+        if (merged) continue;
+        rows[m] = l->q;
+        rows[m].user = l->user[0] ? l->user : NULL;
+        rows[m].path = l->path;
+        rows[m].method = l->method;
+        rows[m].repeats = 1;
+        m++;
       }
       tsr_store *st = srv_store(S);
-      if (!st || tsr_web_requests_add(st, rows, n, NULL) != TSR_OK)
+      if (!st || tsr_web_requests_add(st, rows, m, NULL) != TSR_OK)
         atomic_fetch_add(&S->m_log_dropped, (long long)n);
     } else if (n) {
       atomic_fetch_add(&S->m_log_dropped, (long long)n);
+    }
+    /* retention: every minute (and at the first batch), rows older than
+     * --log-keep-days and the oldest beyond --log-max-rows are deleted */
+    int64_t now = tsr_store_now_ms();
+    if (!stop && now - last_prune >= 60000) {
+      tsr_store *st = srv_store(S);
+      last_prune = now;
+      if (st)
+        tsr_web_requests_prune(st, now - (int64_t)S->cfg.log_keep_days * 86400000LL,
+                               S->cfg.log_max_rows, NULL, NULL); /* retried next minute */
     }
     if (stop) break;
   }
