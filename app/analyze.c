@@ -8,6 +8,7 @@
 #include "tessera/datetime.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_STORED_REJECTS 1000
 
@@ -109,6 +111,11 @@ typedef struct actx {
   void *user_ud;
   int64_t n_rej_total;
   double ingest_ms;
+  /* reasons of rejected rows, for the message when every row is rejected */
+  struct { char key[160], source[256]; int64_t n, line; } reasons[16];
+  size_t nreasons;
+  int64_t events_lost; /* events the store did not take */
+  char event_err[256];
 } actx;
 
 static double now_s(void) {
@@ -130,7 +137,10 @@ static void event(actx *x, int level, const char *step, int64_t rows_in, int64_t
   if (x->o->on_event) x->o->on_event(x->o->ud, level, step, msg);
   if (x->store && x->res->run_id > 0) {
     tsr_event e = {0, x->res->run_id, 0, (tsr_log_level)level, step, msg, rows_in, rows_out, ms};
-    tsr_store_event_add(x->store, &e, NULL, NULL); /* logging never fails a run */
+    tsr_error eerr;
+    /* logging never fails a run, but a lost event is counted and reported */
+    if (tsr_store_event_add(x->store, &e, NULL, &eerr) != TSR_OK && x->events_lost++ == 0)
+      tsr_error_format(&eerr, x->event_err, sizeof x->event_err);
   }
 }
 
@@ -153,9 +163,31 @@ static double step_done(actx *x, const char *step) {
 
 static int canceled(const actx *x) { return x->o->cancel && *x->o->cancel; }
 
+/* Counts the reason of a rejected row; the value in "…, got '…'" is left
+ * out so that rows with one problem share a key. */
+static void tally_reason(actx *x, const tsr_reject *r) {
+  char key[160];
+  const char *got = strstr(r->reason, ", got ");
+  int len = got ? (int)(got - r->reason) : (int)strlen(r->reason);
+  snprintf(key, sizeof key, "%s%s%.*s", r->field, *r->field ? ": " : "", len, r->reason);
+  for (size_t i = 0; i < x->nreasons; i++)
+    if (!strcmp(x->reasons[i].key, key)) {
+      x->reasons[i].n++;
+      return;
+    }
+  if (x->nreasons == TSR__ARRAY_LEN(x->reasons)) return;
+  snprintf(x->reasons[x->nreasons].key, sizeof x->reasons[0].key, "%s", key);
+  snprintf(x->reasons[x->nreasons].source, sizeof x->reasons[0].source, "%s",
+           r->source ? r->source : "");
+  x->reasons[x->nreasons].n = 1;
+  x->reasons[x->nreasons].line = r->line;
+  x->nreasons++;
+}
+
 static void on_reject(void *ud, const tsr_reject *r) {
   actx *x = ud;
   x->n_rej_total++;
+  tally_reason(x, r);
   if (x->nrejects < MAX_STORED_REJECTS && x->rejects) {
     stored_reject *s = &x->rejects[x->nrejects];
     s->line = r->line;
@@ -221,6 +253,17 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
   res->ingest.checksum = combined;
   st = tsr_ledger_finish(res->ledger, err);
   if (st != TSR_OK) return st;
+  if (res->ingest.rows_accepted == 0 && res->ingest.rows_rejected > 0 && x->nreasons > 0) {
+    size_t top = 0;
+    for (size_t i = 1; i < x->nreasons; i++)
+      if (x->reasons[i].n > x->reasons[top].n) top = i;
+    return tsr_error_set(err, TSR_EPARSE, x->reasons[top].source, 0, 0, NULL,
+                         "every row was rejected (%lld of %lld); most common reason (%lld rows, "
+                         "first on line %lld): %s",
+                         (long long)res->ingest.rows_rejected, (long long)res->ingest.rows_read,
+                         (long long)x->reasons[top].n, (long long)x->reasons[top].line,
+                         x->reasons[top].key);
+  }
   x->ingest_ms = step_done(x, "ingest");
   return TSR_OK;
 }
@@ -548,7 +591,7 @@ static int cmp_desc(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-static void compute_kpis(tsr_analyze_result *res) {
+static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
   tsr_kpis *k = &res->kpis;
   size_t n = res->summary->n;
   double churn = k->churn_rate, alive = k->expected_alive, drop = k->expected_dropouts;
@@ -588,6 +631,14 @@ static void compute_kpis(tsr_analyze_result *res) {
     k->top20_revenue_share = k->revenue > 0 ? s / k->revenue : 0;
   }
   tsr__free(rev);
+  /* every customer's revenue is finite (the summary checks), their total
+   * may still overflow */
+  if (!isfinite(k->revenue) || (res->has_spend && !isfinite(k->clv_total)))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "amount",
+                         "the total %s of all customers overflows (is beyond the largest "
+                         "number, %.2g)",
+                         isfinite(k->revenue) ? "CLV" : "revenue", DBL_MAX);
+  return TSR_OK;
 }
 
 
@@ -1058,17 +1109,32 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
       }
       ds.stored_path = kept;
     }
-    if (tsr_store_dataset_add(store, &ds, &res->dataset_id, &derr) == TSR_OK) {
-      tsr_reject_row *rj = x.nrejects ? tsr__malloc(x.nrejects * sizeof *rj) : NULL;
-      if (rj) {
+    /* the dataset and its rejects are stored together or not at all; a
+     * failure (a lock held past the busy timeout, a full disk) fails the
+     * run: retrain would otherwise miss the data without a word */
+    tsr_status ds_st = tsr_store_begin(store, &derr);
+    if (ds_st == TSR_OK) ds_st = tsr_store_dataset_add(store, &ds, &res->dataset_id, &derr);
+    if (ds_st == TSR_OK && x.nrejects) {
+      tsr_reject_row *rj = tsr__malloc(x.nrejects * sizeof *rj);
+      if (!rj) {
+        ds_st = tsr_error_set(&derr, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      } else {
         for (size_t i = 0; i < x.nrejects; i++) {
           tsr_reject_row one = {res->dataset_id, x.rejects[i].line, x.rejects[i].column,
                                 x.rejects[i].field, x.rejects[i].reason, x.rejects[i].raw};
           rj[i] = one;
         }
-        tsr_store_rejects_add(store, res->dataset_id, rj, x.nrejects, &derr);
+        ds_st = tsr_store_rejects_add(store, res->dataset_id, rj, x.nrejects, &derr);
         tsr__free(rj);
       }
+    }
+    if (ds_st == TSR_OK) ds_st = tsr_store_commit(store, &derr);
+    if (ds_st != TSR_OK) {
+      tsr_store_rollback(store, NULL);
+      res->dataset_id = 0; /* a kept copy stays: it may be another dataset's too */
+      if (err) *err = derr;
+      st = ds_st;
+      goto fail;
     }
   }
   if (store) {
@@ -1105,7 +1171,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     if ((st = step_profiles(&x, err)) != TSR_OK) goto fail;
     if (canceled(&x)) goto cancel;
   }
-  compute_kpis(res);
+  if ((st = compute_kpis(res, err)) != TSR_OK) goto fail;
   progress(&x, "store", 0.9);
   if (opts->out_dir) {
     st = tsr_analyze_write_files(res, opts, opts->out_dir, err);
@@ -1129,6 +1195,12 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     }
     tsr_analyze_kpis_json(res, &kj, NULL);
     res->seconds = now_s() - x.t0;
+    if (x.events_lost) {
+      /* say so in the log (if it takes this one) and to the caller */
+      int64_t lost = x.events_lost;
+      event(&x, 1, "store", -1, -1, -1, "%lld event(s) of this run could not be logged: %s",
+            (long long)lost, x.event_err);
+    }
     event(&x, 0, "end", -1, -1, res->seconds * 1000, "done in %.2f s", res->seconds);
     st = tsr_store_run_finish(store, res->run_id, TSR_RUN_DONE, res->timings, kj, NULL, err);
     free(kj);
@@ -1188,18 +1260,43 @@ static void csv_num(FILE *f, double v) {
   fputs(tsr__fmt_double(v, b), f);
 }
 
+/* Output files are written as DIR/.NAME.tmp-PID and renamed into place
+ * once complete (rename is atomic within a folder): a reader never sees a
+ * file cut short. run.json is removed first and written last, so a folder
+ * with a run.json holds the complete results of that run (docs/analyze.md). */
+static void tmp_name(const char *dir, const char *name, char *tmp, size_t cap) {
+  snprintf(tmp, cap, "%s/.%s.tmp-%ld", dir, name, (long)getpid());
+}
+
 static FILE *open_in(const char *dir, const char *name, char *path, size_t cap, tsr_error *err) {
-  snprintf(path, cap, "%s/%s", dir, name);
+  tmp_name(dir, name, path, cap);
   FILE *f = fopen(path, "w");
   if (!f) tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
   return f;
 }
 
-static tsr_status close_out(FILE *f, const char *path, tsr_error *err) {
-  int bad = ferror(f);
-  if (fclose(f) != 0) bad = 1;
-  if (bad) return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "write error");
+/* Renames the finished temporary file tmp (named by tmp_name) to DIR/NAME. */
+static tsr_status put_in_place(const char *dir, const char *name, const char *tmp, tsr_error *err) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (rename(tmp, path) != 0) {
+    tsr_status st = tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    remove(tmp);
+    return st;
+  }
   return TSR_OK;
+}
+
+static tsr_status close_out(FILE *f, const char *dir, const char *name, const char *tmp,
+                            tsr_error *err) {
+  int bad = ferror(f);
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0) bad = 1;
+  if (fclose(f) != 0) bad = 1;
+  if (bad) {
+    remove(tmp);
+    return tsr_error_set(err, TSR_EIO, tmp, 0, 0, NULL, "write error");
+  }
+  return put_in_place(dir, name, tmp, err);
 }
 
 tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyze_opts *o,
@@ -1208,6 +1305,12 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s", strerror(errno));
   char path[4096];
+  /* no run.json until every file of this run is in place */
+  snprintf(path, sizeof path, "%s/run.json", dir);
+  if (remove(path) != 0 && errno != ENOENT)
+    return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot remove: %s", strerror(errno));
+  char files[512] = "";
+  size_t fk = 0;
   tsr_status st;
   const tsr_summary *s = r->summary;
   FILE *f = open_in(dir, "customers.csv", path, sizeof path, err);
@@ -1251,7 +1354,8 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     }
     fputc('\n', f);
   }
-  if ((st = close_out(f, path, err)) != TSR_OK) return st;
+  if ((st = close_out(f, dir, "customers.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"customers.csv\"", fk ? "," : "");
 
   f = open_in(dir, "segments.csv", path, sizeof path, err);
   if (!f) return TSR_EIO;
@@ -1267,7 +1371,8 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     }
     fputc('\n', f);
   }
-  if ((st = close_out(f, path, err)) != TSR_OK) return st;
+  if ((st = close_out(f, dir, "segments.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"segments.csv\"", fk ? "," : "");
 
   if (r->clusters) {
     const tsr_cluster_result *c = r->clusters;
@@ -1296,17 +1401,35 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
       csv_str(f, p->label);
       fputc('\n', f);
     }
-    if ((st = close_out(f, path, err)) != TSR_OK) return st;
-    snprintf(path, sizeof path, "%s/cluster_model.json", dir);
-    if ((st = tsr_cluster_model_save(c->model, path, err)) != TSR_OK) return st;
+    if ((st = close_out(f, dir, "clusters.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"clusters.csv\"", fk ? "," : "");
+    tmp_name(dir, "cluster_model.json", path, sizeof path);
+    if ((st = tsr_cluster_model_save(c->model, path, err)) != TSR_OK ||
+        (st = put_in_place(dir, "cluster_model.json", path, err)) != TSR_OK) {
+      remove(path);
+      return st;
+    }
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"cluster_model.json\"");
   }
   if (r->has_model) {
-    snprintf(path, sizeof path, "%s/%s.json", dir, tsr_btyd_kind_name(r->model.kind));
-    if ((st = tsr_btyd_model_save(&r->model, path, err)) != TSR_OK) return st;
+    char name[64];
+    snprintf(name, sizeof name, "%s.json", tsr_btyd_kind_name(r->model.kind));
+    tmp_name(dir, name, path, sizeof path);
+    if ((st = tsr_btyd_model_save(&r->model, path, err)) != TSR_OK ||
+        (st = put_in_place(dir, name, path, err)) != TSR_OK) {
+      remove(path);
+      return st;
+    }
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"%s\"", name);
   }
   if (r->has_spend) {
-    snprintf(path, sizeof path, "%s/gg.json", dir);
-    if ((st = tsr_btyd_model_save(&r->spend, path, err)) != TSR_OK) return st;
+    tmp_name(dir, "gg.json", path, sizeof path);
+    if ((st = tsr_btyd_model_save(&r->spend, path, err)) != TSR_OK ||
+        (st = put_in_place(dir, "gg.json", path, err)) != TSR_OK) {
+      remove(path);
+      return st;
+    }
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"gg.json\"");
   }
   if (r->has_holdout && r->has_model) {
     f = open_in(dir, "holdout.csv", path, sizeof path, err);
@@ -1319,17 +1442,30 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
       csv_num(f, r->holdout[b].predicted);
       fputc('\n', f);
     }
-    if ((st = close_out(f, path, err)) != TSR_OK) return st;
+    if ((st = close_out(f, dir, "holdout.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"holdout.csv\"", fk ? "," : "");
   }
   if (r->profiles) {
     f = open_in(dir, "profiles.csv", path, sizeof path, err);
     if (!f) return TSR_EIO;
     tsr_status ps = tsr_profiles_write_csv(r->profiles, f, err);
-    if ((st = close_out(f, path, err)) != TSR_OK || (st = ps) != TSR_OK) return st;
+    if (ps != TSR_OK) {
+      fclose(f);
+      unlink(path);
+      return ps;
+    }
+    if ((st = close_out(f, dir, "profiles.csv", path, err)) != TSR_OK) return st;
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"profiles.csv\"");
     f = open_in(dir, "segment_profiles.csv", path, sizeof path, err);
     if (!f) return TSR_EIO;
     ps = tsr_profiles_write_segments_csv(r->profiles, f, err);
-    if ((st = close_out(f, path, err)) != TSR_OK || (st = ps) != TSR_OK) return st;
+    if (ps != TSR_OK) {
+      fclose(f);
+      unlink(path);
+      return ps;
+    }
+    if ((st = close_out(f, dir, "segment_profiles.csv", path, err)) != TSR_OK) return st;
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"segment_profiles.csv\"");
   }
   char *kj = NULL;
   if ((st = tsr_analyze_kpis_json(r, &kj, err)) != TSR_OK) return st;
@@ -1338,7 +1474,8 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     free(kj);
     return TSR_EIO;
   }
-  fprintf(f, "{\"run_id\":%lld,\"kpis\":%s}\n", (long long)r->run_id, kj);
+  fprintf(f, "{\"run_id\":%lld,\"complete\":true,\"files\":[%s],\"kpis\":%s}\n",
+          (long long)r->run_id, files, kj);
   free(kj);
-  return close_out(f, path, err);
+  return close_out(f, dir, "run.json", path, err);
 }

@@ -37,6 +37,7 @@ static void on_event(void *ud, int level, const char *step, const char *msg) {
   /* info lines go to the event log only; ingest warnings are printed by
    * cli_ingest_end with the reject lines */
   if (a->quiet || level == 0 || !strcmp(step, "ingest")) return;
+  if (level == 2 && !strcmp(step, "end")) return; /* the failure: printed once by cli_fail */
   cli_progress_done(&a->p);
   fprintf(stderr, "tessera: %s: %s\n", level == 2 ? "error" : "warning", msg);
 }

@@ -49,6 +49,9 @@ struct tsr_csv_record;
  * buffer) point into the read buffer and are NOT NUL-terminated (len
  * counts). Same records, errors and positions as tsr_csv_next. */
 tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr_error *err);
+/* 1 when the input cannot be read as CSV at all (UTF-16): stop, do not
+ * count rows. */
+int tsr__csv_fatal(const struct tsr_csv *c);
 
 /* ---- ledger (lib/ingest/ingest.c) ---- */
 struct tsr_ledger;

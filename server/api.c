@@ -224,6 +224,8 @@ static json_t *preview_json(const char *path) {
   return p;
 }
 
+static void clean_text(const char *in, char *out, size_t cap);
+
 json_t *api_dataset_json(tsr_store *st, int64_t id, int preview, tsr_error *err) {
   tsr_dataset *d = NULL;
   if (tsr_store_dataset_get(st, id, &d, err) != TSR_OK) return NULL;
@@ -234,7 +236,9 @@ json_t *api_dataset_json(tsr_store *st, int64_t id, int preview, tsr_error *err)
   }
   json_t *o = json_object();
   json_object_set_new(o, "id", json_integer(d->id));
-  json_object_set_new(o, "name", json_string(d->source));
+  char nm[256];
+  clean_text(d->source ? d->source : "", nm, sizeof nm); /* valid UTF-8 even for old rows */
+  json_object_set_new(o, "name", json_string(nm));
   json_object_set_new(o, "created_at", jtime(d->created_at));
   json_object_set_new(o, "checksum", json_string(d->checksum));
   json_object_set_new(o, "bytes", json_integer(d->bytes));
@@ -280,16 +284,56 @@ static enum MHD_Result datasets_list(req *r, tsr_store *st) {
 }
 
 /* Keeps a safe display name: the base name, printable, at most 200 bytes. */
+/* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
+static size_t utf8_len(const unsigned char *p) {
+  if (p[0] < 0x80) return 1;
+  if (p[0] >= 0xC2 && p[0] <= 0xDF) return (p[1] & 0xC0) == 0x80 ? 2 : 0;
+  if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+    if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+    if (p[0] == 0xE0 && p[1] < 0xA0) return 0;
+    if (p[0] == 0xED && p[1] >= 0xA0) return 0;
+    return 3;
+  }
+  if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+    if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+    if (p[0] == 0xF0 && p[1] < 0x90) return 0;
+    if (p[0] == 0xF4 && p[1] >= 0x90) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+/* Text for display and storage: control characters as '_', invalid UTF-8
+ * bytes as U+FFFD, at most ~200 bytes (cut at a character boundary). */
+static void clean_text(const char *b, char *out, size_t cap) {
+  size_t k = 0;
+  for (const unsigned char *p = (const unsigned char *)b; *p && k < 200;) {
+    size_t n = utf8_len(p);
+    if (n == 0) {
+      if (k + 4 > cap) break;
+      memcpy(out + k, "\xEF\xBF\xBD", 3);
+      k += 3;
+      p++;
+      continue;
+    }
+    if (k + n + 1 > cap) break;
+    if (n == 1) out[k++] = (*p < 0x20 || *p == 0x7f) ? '_' : (char)*p;
+    else memcpy(out + k, p, n), k += n;
+    p += n;
+  }
+  out[k] = '\0';
+}
+
+/* A file name: the last path component of in as clean_text, "upload.csv"
+ * when empty. */
 static void clean_name(const char *in, char *out, size_t cap) {
   const char *b = strrchr(in, '/');
   b = b ? b + 1 : in;
   const char *b2 = strrchr(b, '\\');
   b = b2 ? b2 + 1 : b;
-  size_t k = 0;
-  for (const unsigned char *p = (const unsigned char *)b; *p && k + 1 < cap && k < 200; p++)
-    out[k++] = (*p < 0x20 || *p == 0x7f) ? '_' : (char)*p;
-  out[k] = '\0';
-  if (!k) snprintf(out, cap, "upload.csv");
+  clean_text(b, out, cap);
+  if (!out[0]) snprintf(out, cap, "upload.csv");
 }
 
 int api_upload_finish(req *r, int64_t *dataset_id, char *msg, size_t cap) {

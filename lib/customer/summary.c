@@ -7,6 +7,8 @@
 #include "tessera/datetime.h"
 #include "tessera/summary.h"
 
+#include <float.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,6 +63,7 @@ typedef struct sum_job {
   size_t from, to;
   tsr_summary_row *out; /* kept rows, contiguous */
   size_t n, excluded;
+  const char *overflow; /* first customer whose sums are not finite, or NULL */
 } sum_job;
 
 /* One customer's row from its entries (see tessera/summary.h). Returns 1
@@ -167,8 +170,13 @@ static void *sum_range(void *arg) {
     tsr_summary_row *r = &j0->out[j0->n];
     r->customer_id = tsr_ledger_customer(lg, i);
     int refund_only;
-    if (row_from_entries(e, k, &j0->o, j0->split, j0->p_end, j0->p_cal, r, &refund_only))
+    if (row_from_entries(e, k, &j0->o, j0->split, j0->p_end, j0->p_cal, r, &refund_only)) {
+      if (!j0->overflow &&
+          !(isfinite(r->revenue) && isfinite(r->refund_amount) && isfinite(r->monetary_value) &&
+            isfinite(r->monetary_value_holdout)))
+        j0->overflow = r->customer_id; /* huge amounts add up to inf */
       j0->n++;
+    }
     else if (refund_only)
       j0->excluded++;
   }
@@ -244,6 +252,15 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
     s->n += jobs[t].n;
     s->excluded_refund_only += jobs[t].excluded;
   }
+  for (size_t t = 0; t < nt; t++)
+    if (jobs[t].overflow) {
+      tsr_status st = tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "amount",
+                                    "customer '%.200s': the sum of the amounts overflows "
+                                    "(is beyond the largest number, %.2g)",
+                                    jobs[t].overflow, DBL_MAX);
+      tsr_summary_free(s);
+      return st;
+    }
   if (s->n == 0) {
     tsr_summary_free(s);
     return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL,
