@@ -86,7 +86,7 @@ tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
     ptrdiff_t bad = -1;
     const char *want = NULL;
     if (!(x >= 0)) bad = cx, want = "a value >= 0";
-    else if (!(T > 0)) bad = cT, want = "a value > 0";
+    else if (!(T >= 0)) bad = cT, want = "a value >= 0";
     else if (!(tx >= 0 && tx <= T)) bad = cr, want = "a value in [0, T]";
     else if (s->m && !(s->m[r] >= 0)) bad = cm, want = "a value >= 0";
     else if (s->w && !(s->w[r] >= 0)) bad = cw, want = "a value >= 0";
