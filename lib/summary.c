@@ -94,6 +94,7 @@ static void *sum_range(void *arg) {
       double amt = e[j].amount + (net ? e[j].refund : 0);
       if (e[j].ntx || net) {
         r.revenue += amt;
+        if (p <= p_cal) r.revenue_cal += amt;
       }
       r.n_refunds += e[j].nrefund;
       r.refund_amount += e[j].refund;
