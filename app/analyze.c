@@ -4,7 +4,7 @@
  * Formulas and KPI definitions: docs/analyze.md.
  */
 #include "internal.h"
-#include "textbuf.h"
+#include "base/textbuf.h"
 #include "tessera/analyze.h"
 #include "tessera/datetime.h"
 
@@ -364,9 +364,9 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   tsr_status st = TSR_OK;
   if (!is_auto) {
     if ((st = tsr_btyd_kind_parse(mname, &kind, err)) != TSR_OK) return st;
-    if (kind == TSR_BTYD_GG || kind == TSR_BTYD_BGBB)
-      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model",
-                           "expected auto, pnbd, mbgnbd, bgnbd or none, got '%s'", mname);
+    if (tsr_btyd_kind_role(kind) != TSR_MODEL_PURCHASE)
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model", "expected auto, %s or none, got '%s'",
+                           tsr_btyd_role_names(TSR_MODEL_PURCHASE), mname);
   }
   double *xs = tsr__malloc(n * sizeof *xs), *tx = tsr__malloc(n * sizeof *tx),
          *T = tsr__malloc(n * sizeof *T), *mx = tsr__malloc(n * sizeof *mx);
