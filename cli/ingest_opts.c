@@ -43,6 +43,10 @@ int cli_ingest_option(cli_ingest *ci, int opt, const char *arg) {
     case OPT_NO_AMOUNT: ci->io.amount_col = ""; return 1;
     case OPT_NO_HEADER: ci->io.header = 0; return 1;
     case OPT_DECIMAL_COMMA: ci->io.decimal_comma = 1; return 1;
+    case OPT_MAX_AMOUNT:
+      if (cli_parse_double(ci->cmd, "--max-amount", arg, 1e-6, 1e300, &d)) return -1;
+      ci->io.max_amount = d;
+      return 1;
     case OPT_DATE_FORMAT: {
       tsr_error e;
       if (tsr_datetime_check_format(arg, &e) != TSR_OK) {

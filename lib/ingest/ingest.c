@@ -987,6 +987,11 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
     if (as != TSR_OK)
       return reject(x, rec, TSR_EPARSE, af->line, af->column, x->names[2],
                     "expected a number, got '%s'", fmt_got(got, sizeof got, af->ptr, af->len));
+    double lim = x->o->max_amount > 0 ? x->o->max_amount : TSR_INGEST_MAX_AMOUNT;
+    if (!(fabs(amount) <= lim))
+      return reject(x, rec, TSR_ERANGE, af->line, af->column, x->names[2],
+                    "expected an amount of at most %g in magnitude, got '%s'",
+                    lim, fmt_got(got, sizeof got, af->ptr, af->len));
   }
   uint64_t content = row_hash(x, rec);
   if (!content) return TSR_ENOMEM;
