@@ -441,7 +441,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
       event(x, 2, "model", (int64_t)n, 0, ms, "auto: no model could be fitted");
       st = tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, "model",
                          "no model could be fitted (pnbd: %s; mbgnbd: %s); the data "
-                         "may have too few repeat purchases: choose --model none for "
+                         "may have too few repeat purchases: choose the model none for "
                          "segments without predictions",
                          why[0], why[1]);
       goto out;
@@ -518,7 +518,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
             "only %zu repeat customers with positive spend: no Gamma-Gamma model, no CLV", nr);
       st = tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, "spend",
                          "only %zu repeat customers with positive spend: the spend model "
-                         "(CLV) needs at least 10; run without it (--no-spend)", nr);
+                         "(CLV) needs at least 10; run without the spend model", nr);
       goto out;
     }
     double *gx = tsr__malloc(nr * sizeof *gx), *gm = tsr__malloc(nr * sizeof *gm);
@@ -546,8 +546,8 @@ static tsr_status step_models(actx *x, tsr_error *err) {
       const char *why = st != TSR_OK ? ferr.msg : "q <= 1 (mean spend undefined)";
       event(x, 2, "spend", (int64_t)nr, 0, ms, "Gamma-Gamma fit failed: %s (no CLV)", why);
       st = tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, "spend",
-                         "the Gamma-Gamma spend model (CLV) failed: %s; run without it "
-                         "(--no-spend)", why);
+                         "the Gamma-Gamma spend model (CLV) failed: %s; run without the "
+                         "spend model", why);
       goto out;
     }
     res->has_spend = 1;
