@@ -343,6 +343,39 @@ static tsr_status fit_with_fallback(actx *x, tsr_btyd_kind kind, const tsr_btyd_
   return st;
 }
 
+/* Warns about segments whose churn contradicts their recency: a segment
+ * of customers who last bought long ago (mean R score <= 2 of 5) with a
+ * churn rate below the base's, or of recent customers (mean R >= 4) with a
+ * churn rate above it. Usually the model cannot let one-time buyers churn
+ * (BG/NBD) or fits the data badly. */
+static void churn_recency_check(actx *x) {
+  tsr_analyze_result *res = x->res;
+  size_t n = res->summary->n;
+  double thr = x->o->churn_threshold, all = 0;
+  if (!res->has_model || n == 0) return;
+  for (size_t i = 0; i < n; i++) all += res->p_alive[i] < thr;
+  all /= (double)n;
+  for (size_t j = 0; j < res->n_segments; j++) {
+    const tsr_rfm_segment_stats *g = &res->segments[j];
+    if (g->customers < 10) continue;
+    double ch = 0;
+    for (size_t i = 0; i < n; i++)
+      if (res->segment[i] == g->segment || (res->segment[i] && !strcmp(res->segment[i], g->segment)))
+        ch += res->p_alive[i] < thr;
+    ch /= (double)g->customers;
+    if (g->mean_r <= 2 && ch < all)
+      event(x, 1, "churn", (int64_t)g->customers, (int64_t)g->customers, -1,
+            "segment %s: customers who last bought long ago (mean R score %.1f of 5) but a churn "
+            "rate of %.1f %%, below the base's %.1f %%: the %s model may not fit these customers",
+            g->segment, g->mean_r, 100 * ch, 100 * all, tsr_btyd_kind_name(res->model.kind));
+    else if (g->mean_r >= 4 && ch > all)
+      event(x, 1, "churn", (int64_t)g->customers, (int64_t)g->customers, -1,
+            "segment %s: recent customers (mean R score %.1f of 5) but a churn rate of %.1f %%, "
+            "above the base's %.1f %%: the %s model may not fit these customers",
+            g->segment, g->mean_r, 100 * ch, 100 * all, tsr_btyd_kind_name(res->model.kind));
+  }
+}
+
 static tsr_status step_models(actx *x, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   size_t n = res->summary->n;
@@ -1065,6 +1098,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if ((st = step_rfm(&x, err)) != TSR_OK) goto fail;
   if (canceled(&x)) goto cancel;
   if ((st = step_models(&x, err)) != TSR_OK) goto fail;
+  churn_recency_check(&x);
   if (canceled(&x)) goto cancel;
   progress(&x, "cluster", 0.75);
   if ((st = step_cluster(&x, err)) != TSR_OK) goto fail;
