@@ -51,6 +51,8 @@ typedef struct cli_ingest {
   long show_max;    /* at most this many (rest only in the rejects file) */
   int quiet;
   cli_progress progress;
+  char *date_samples[32]; /* dates that could not be read (for the hint) */
+  size_t n_date_samples;
 } cli_ingest;
 
 void cli_ingest_init(cli_ingest *ci, const char *cmd);
