@@ -91,6 +91,7 @@ static int row_from_entries(const tsr_ledger_entry *e, size_t k, const tsr_summa
     double amt = e[j].amount + (net ? e[j].refund : 0);
     if (e[j].ntx || net) {
       r.revenue += amt;
+      if (p <= p_cal) r.revenue_cal += amt;
     }
     r.n_refunds += e[j].nrefund;
     r.refund_amount += e[j].refund;

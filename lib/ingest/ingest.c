@@ -987,6 +987,11 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
     if (as != TSR_OK)
       return reject(x, rec, TSR_EPARSE, af->line, af->column, x->names[2],
                     "expected a number, got '%s'", fmt_got(got, sizeof got, af->ptr, af->len));
+    double lim = x->o->max_amount > 0 ? x->o->max_amount : TSR_INGEST_MAX_AMOUNT;
+    if (!(fabs(amount) <= lim))
+      return reject(x, rec, TSR_ERANGE, af->line, af->column, x->names[2],
+                    "expected an amount of at most %g in magnitude, got '%s'",
+                    lim, fmt_got(got, sizeof got, af->ptr, af->len));
   }
   uint64_t content = row_hash(x, rec);
   if (!content) return TSR_ENOMEM;
@@ -1077,6 +1082,21 @@ static tsr_status match_norm(ictx *x, const tsr_csv_record *hdr, const char *ns,
 }
 
 /* Resolves one column spec against the header (or by number). */
+/* The header's column names as "a, b, c" (cut at cap, with "..."). */
+static void header_list(const tsr_csv_record *hdr, char *buf, size_t cap) {
+  size_t k = 0;
+  buf[0] = '\0';
+  for (size_t f = 0; hdr && f < hdr->nfields && k + 8 < cap; f++) {
+    size_t len = hdr->fields[f].len, room = cap - k - 8;
+    if (len > room) len = room;
+    k += (size_t)snprintf(buf + k, cap - k, "%s'%.*s'", f ? ", " : "", (int)len, hdr->fields[f].ptr);
+    if (len < hdr->fields[f].len || (f + 1 < hdr->nfields && k + 8 >= cap)) {
+      snprintf(buf + (k < cap - 4 ? k : cap - 4), 4, "...");
+      break;
+    }
+  }
+}
+
 static tsr_status resolve_col(ictx *x, const tsr_csv_record *hdr, const char *spec,
                               const char *const *auto_names, const char *what,
                               const char *opt, int required, ptrdiff_t *out, char *name,
@@ -1112,8 +1132,11 @@ static tsr_status resolve_col(ictx *x, const tsr_csv_record *hdr, const char *sp
       else snprintf(name, 64, "%s", what);
       return TSR_OK;
     }
+    char cols[320];
+    header_list(hdr, cols, sizeof cols);
     return tsr_error_set(err, TSR_EPARSE, src, 1, 0, opt,
-                         "expected a column named '%s' in the header", spec);
+                         "expected a column named '%s' in the header; the columns are %s",
+                         spec, cols);
   }
   if (spec && !*spec) return TSR_OK; /* explicitly none */
   if (hdr) {
@@ -1122,9 +1145,11 @@ static tsr_status resolve_col(ictx *x, const tsr_csv_record *hdr, const char *sp
       if (*out >= 0) return TSR_OK;
     }
     if (!required) return TSR_OK;
+    char cols[320];
+    header_list(hdr, cols, sizeof cols);
     return tsr_error_set(err, TSR_EPARSE, src, 1, 0, opt,
-                         "expected %s %s column in the header (name it with %s)",
-                         strchr("aeiou", what[0]) ? "an" : "a", what, opt);
+                         "expected %s %s column in the header (name it with %s); the columns "
+                         "are %s", strchr("aeiou", what[0]) ? "an" : "a", what, opt, cols);
   }
   return TSR_OK;
 }
