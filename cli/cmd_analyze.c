@@ -98,7 +98,7 @@ static void print_summary(const tsr_analyze_result *r, const char *out_dir, cons
   fprintf(f, "  done in %.2f s\n", r->seconds);
 }
 
-/* Checks the value of an option against the params table (lib/params.def,
+/* Checks the value of an option against the params table (lib/base/params.def,
  * shared with the web server and its help page). 0, or -1 after the usage
  * message "--NAME: expected ..., got '...'". */
 static int param_value(const char *name, const char *arg, double *num) {

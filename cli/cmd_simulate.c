@@ -185,7 +185,12 @@ out:
   return rc;
 }
 
+int cli_simulate_bundle(int argc, char **argv); /* cli/simulate_bundle.c */
+
 int tsr_cmd_simulate(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (!strcmp(argv[i], "--bundle") || !strncmp(argv[i], "--bundle=", 9))
+      return cli_simulate_bundle(argc, argv);
   enum { OPT_CUSTOMERS = 256, OPT_SEED, OPT_START, OPT_WEEKS, OPT_PARAMS, OPT_MESSY,
          OPT_JOIN, OPT_LATENT, OPT_MODEL, OPT_MODEL_PARAMS, OPT_MODEL_FILE, OPT_SPEND,
          OPT_T };

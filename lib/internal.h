@@ -30,7 +30,7 @@ tsr_status tsr__grow(void **buf, size_t *cap, size_t need, size_t elsize);
 #define TSR__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 
-/* ---- hashing (lib/hash.c): fast non-cryptographic 64-bit hashes ---- */
+/* ---- hashing (lib/base/hash.c): fast non-cryptographic 64-bit hashes ---- */
 uint64_t tsr__hash_bytes(const void *p, size_t n, uint64_t seed);
 typedef struct tsr__hash_stream {
   uint64_t h;
@@ -42,7 +42,7 @@ void tsr__hash_stream_init(tsr__hash_stream *s);
 void tsr__hash_stream_update(tsr__hash_stream *s, const void *p, size_t n);
 uint64_t tsr__hash_stream_final(const tsr__hash_stream *s);
 
-/* ---- CSV (lib/csv.c) ---- */
+/* ---- CSV (lib/ingest/csv.c) ---- */
 struct tsr_csv;
 struct tsr_csv_record;
 /* Like tsr_csv_next, but the fields of a simple record (no quotes, in the
@@ -50,7 +50,7 @@ struct tsr_csv_record;
  * counts). Same records, errors and positions as tsr_csv_next. */
 tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr_error *err);
 
-/* ---- ledger (lib/ingest.c) ---- */
+/* ---- ledger (lib/ingest/ingest.c) ---- */
 struct tsr_ledger;
 /* Prefetch hints for customer i (finish order): stage 0 its slot, stage 1
  * (a few customers later, slot cached) its entries. */
@@ -58,6 +58,29 @@ void tsr__ledger_prefetch(const struct tsr_ledger *lg, size_t i, int stage);
 /* Day of the last purchase (row with amount >= 0) in the ledger; 0 when
  * there is none. */
 int tsr__ledger_last_purchase(const struct tsr_ledger *lg, int64_t *day);
+
+/* ---- random numbers: the one xoshiro256** generator of the core ----
+ * (Blackman & Vigna 2021). tsr_rng (tessera/rng.h, lib/base/rng.c) and the
+ * clustering code's tsr__rng (lib/cluster/cluster_internal.h) both step it
+ * through these two functions; they differ only in how a (seed, stream)
+ * pair is turned into a state, which each keeps for reproducible outputs. */
+static inline uint64_t tsr__splitmix64(uint64_t *x) {
+  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+static inline uint64_t tsr__xoshiro_next(uint64_t s[4]) {
+  const uint64_t result = ((s[1] * 5) << 7 | (s[1] * 5) >> 57) * 9;
+  const uint64_t t = s[1] << 17;
+  s[2] ^= s[0];
+  s[3] ^= s[1];
+  s[1] ^= s[2];
+  s[0] ^= s[3];
+  s[2] ^= t;
+  s[3] = (s[3] << 45) | (s[3] >> 19);
+  return result;
+}
 
 /* Shortest "%.Ng" (N = 15..17) that round-trips d; buf >= 32 bytes. */
 char *tsr__fmt_double(double d, char *buf);

@@ -466,7 +466,7 @@ static enum MHD_Result serve_static(req *r) {
       return queue(r, 200, resp, a->mime, a->len, 1);
     }
   }
-  /* the report's chart code and vendored chart library (lib/report.c) */
+  /* the report's chart code and vendored chart library (app/report.c) */
   static const char *const report_assets[][2] = {{"chart.js", "text/javascript; charset=utf-8"},
                                                  {"chartjs-chart-matrix.js", "text/javascript; charset=utf-8"},
                                                  {"report.js", "text/javascript; charset=utf-8"},

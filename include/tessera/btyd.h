@@ -51,15 +51,30 @@ typedef struct tsr_btyd_data {
 
 /* ---------------------------------------------------------------- models */
 
+/* The models, in the order of include/tessera/models.def:
+ * BGNBD and MBGNBD: params r, alpha, a, b; PNBD: r, alpha, s, beta;
+ * BGBB: alpha, beta, gamma, delta; GG: p, q, gamma. */
 typedef enum tsr_btyd_kind {
-  TSR_BTYD_BGNBD = 0,  /* params r, alpha, a, b */
-  TSR_BTYD_MBGNBD = 1, /* params r, alpha, a, b */
-  TSR_BTYD_PNBD = 2,   /* params r, alpha, s, beta */
-  TSR_BTYD_BGBB = 3,   /* params alpha, beta, gamma, delta */
-  TSR_BTYD_GG = 4      /* params p, q, gamma */
+#define TSR_MODEL(KIND, name, spec, role, title) TSR_BTYD_##KIND,
+#include "tessera/models.def"
+#undef TSR_MODEL
 } tsr_btyd_kind;
 
-#define TSR_BTYD_NKINDS 5
+/* The number of models (the lines of models.def). */
+enum {
+  TSR_BTYD_NKINDS = 0
+#define TSR_MODEL(KIND, name, spec, role, title) +1
+#include "tessera/models.def"
+#undef TSR_MODEL
+};
+
+/* What a model describes (models.def's role column). */
+typedef enum tsr_model_role {
+  TSR_MODEL_PURCHASE, /* continuous-time purchases: analyze, predict, CLV */
+  TSR_MODEL_DISCRETE, /* discrete purchase opportunities */
+  TSR_MODEL_SPEND     /* spend per purchase */
+} tsr_model_role;
+
 #define TSR_BTYD_MAXP 4
 
 /* Typed parameter views (same order as tsr_btyd_model.params). */
@@ -106,6 +121,13 @@ typedef struct tsr_btyd_model {
 
 /* "bgnbd", "mbgnbd", "pnbd", "bgbb", "gg" (static storage). */
 TSR_API const char *tsr_btyd_kind_name(tsr_btyd_kind k);
+/* The model's role (models.def). */
+TSR_API tsr_model_role tsr_btyd_kind_role(tsr_btyd_kind k);
+/* The names of the models of one role, ", "-separated, "or" before the last
+ * ("bgnbd, mbgnbd or pnbd"): for messages. */
+TSR_API const char *tsr_btyd_role_names(tsr_model_role role);
+/* Every model's name, ", "-separated (models.def order). */
+TSR_API const char *tsr_btyd_all_names(void);
 /* Parses a kind name; TSR_EINVAL naming the valid ones otherwise. */
 TSR_API tsr_status tsr_btyd_kind_parse(const char *s, tsr_btyd_kind *out,
                                        tsr_error *err);

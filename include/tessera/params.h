@@ -1,5 +1,5 @@
 /*
- * tessera/params.h - the table of user-facing analysis inputs (lib/params.def):
+ * tessera/params.h - the table of user-facing analysis inputs (lib/base/params.def):
  * name, CLI option, type, unit, valid range, default, choices, meaning.
  *
  * The CLI, the web server's validators, its forms and its help page all read

@@ -80,6 +80,16 @@ TSR_API tsr_status tsr_summary_compute(const tsr_ledger *lg,
                                        tsr_summary **out, tsr_error *err);
 TSR_API void tsr_summary_free(tsr_summary *s);
 
+/* One customer's row from its ledger entries (sorted by day, one entry per
+ * day, as tsr_ledger_entries gives them), with the observation end end_day
+ * (> 0 days of data; o->end_day is ignored) and o's period, multiplier,
+ * refunds and calibration end. out->customer_id is kept. Returns 1 and fills
+ * *out when the customer has a purchase by the (calibration) end, else 0.
+ * The batch summary and the in-database aggregate (pgext/) both use it. */
+TSR_API int tsr_summary_row_from_entries(const tsr_ledger_entry *e, size_t k,
+                                         const tsr_summary_opts *o, int64_t end_day,
+                                         tsr_summary_row *out);
+
 /* Writes the summary as CSV (header customer_id,frequency,recency,T,
  * monetary_value or the calibration/holdout layout; with extras != 0 the
  * profile columns follow) or as JSON (an array of objects). */

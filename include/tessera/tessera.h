@@ -15,6 +15,7 @@
 #include "tessera/table.h"
 #include "tessera/datetime.h"
 #include "tessera/ingest.h"
+#include "tessera/bundle.h"
 #include "tessera/summary.h"
 #include "tessera/rfm.h"
 #include "tessera/rng.h"

@@ -16,7 +16,7 @@
  *      - 2F1(r+s+x, s+1; r+s+x+1; (alpha-beta)/(alpha+T)) / (alpha+T)^(r+s+x)
  *   for alpha >= beta, and with (r+x, beta-alpha, beta) in place of
  *   (s+1, alpha-beta, alpha) for alpha < beta, so that 0 <= z < 1.
- * Everything is in logs (log 2F1 of lib/hyp2f1.c, log-sum-exp, expm1 for the
+ * Everything is in logs (log 2F1 of lib/btyd/hyp2f1.c, log-sum-exp, expm1 for the
  * difference); the gradient uses the derivatives of log 2F1 in a, b, c, z.
  */
 #include "btyd_internal.h"

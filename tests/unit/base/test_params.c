@@ -1,5 +1,5 @@
 /*
- * test_params.c - the table of analysis inputs (lib/params.def,
+ * test_params.c - the table of analysis inputs (lib/base/params.def,
  * tessera/params.h): lookup, range wording, validation messages, and
  * agreement with the CLI help of `tessera analyze` (docs/cli/analyze.md).
  */

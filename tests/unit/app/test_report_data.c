@@ -1,6 +1,6 @@
 /*
- * test_report_data.c - the numbers behind the HTML report (lib/report_data.c,
- * lib/report_json.c) against hand computation on small inputs, the HTML
+ * test_report_data.c - the numbers behind the HTML report (app/report_data.c,
+ * app/report_json.c) against hand computation on small inputs, the HTML
  * escaping of data strings, and allocation failures.
  */
 #include "tsr_test.h"

@@ -334,9 +334,9 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   tsr_btyd_kind kind;
   tsr_status st = tsr_btyd_kind_parse(mname, &kind, err);
   if (st != TSR_OK) return st;
-  if (kind == TSR_BTYD_GG || kind == TSR_BTYD_BGBB)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model",
-                         "expected bgnbd, mbgnbd, pnbd or none, got '%s'", mname);
+  if (tsr_btyd_kind_role(kind) != TSR_MODEL_PURCHASE)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model", "expected %s or none, got '%s'",
+                         tsr_btyd_role_names(TSR_MODEL_PURCHASE), mname);
   double *xs = tsr__malloc(n * sizeof *xs), *tx = tsr__malloc(n * sizeof *tx),
          *T = tsr__malloc(n * sizeof *T), *mx = tsr__malloc(n * sizeof *mx);
   if (!xs || !tx || !T || !mx) {

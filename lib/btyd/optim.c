@@ -4,7 +4,7 @@
  * few Newton steps on the Hessian obtained by central differences of the
  * analytic gradient (which also gives the standard errors).
  *
- * Role: the objective -> optimiser seam of lib/btyd.c (cjlin1/liblinear
+ * Role: the objective -> optimiser seam of lib/btyd/btyd.c (cjlin1/liblinear
  * newton.h habit). Parameters are unconstrained (log of the model's
  * positive parameters).
  */

@@ -63,14 +63,100 @@ typedef struct sum_job {
   size_t n, excluded;
 } sum_job;
 
+/* One customer's row from its entries (see tessera/summary.h). Returns 1
+ * when the customer has a purchase by the (calibration) end; 0 otherwise,
+ * with *refund_only set when the customer has refunds but no purchase. */
+static int row_from_entries(const tsr_ledger_entry *e, size_t k, const tsr_summary_opts *op,
+                            int split, int64_t p_end, int64_t p_cal, tsr_summary_row *out,
+                            int *refund_only) {
+  const tsr_summary_opts o = *op;
+  const double mult = o.multiplier;
+  const int net = o.refunds == TSR_REFUNDS_NET;
+  tsr_summary_row r;
+  memset(&r, 0, sizeof r);
+  r.customer_id = out->customer_id;
+  /* calibration periods: walk entries, merging days of one period */
+  int64_t first_p = 0, last_p = 0, cur_p = INT64_MIN;
+  int64_t nper = 0;
+  double first_amt = 0, total_amt = 0, cur_amt = 0;
+  int64_t ho_per = 0, ho_cur = INT64_MIN, ho_tx = 0;
+  double ho_amt = 0;
+  int64_t first_day = -1, last_day = -1;
+  for (size_t j = 0; j < k; j++) {
+    int64_t p = period_of(o.freq, e[j].day);
+    if (p > p_end) break; /* period starts after the observation end */
+    double amt = e[j].amount + (net ? e[j].refund : 0);
+    if (e[j].ntx || net) {
+      r.revenue += amt;
+    }
+    r.n_refunds += e[j].nrefund;
+    r.refund_amount += e[j].refund;
+    if (!e[j].ntx) {
+      /* refund-only day: netted into the current period's spend */
+      if (net && p <= p_cal && nper > 0) {
+        cur_amt += e[j].refund;
+        total_amt += e[j].refund;
+        if (nper == 1) first_amt += e[j].refund;
+      } else if (net && p > p_cal && ho_per > 0) {
+        ho_amt += e[j].refund;
+      }
+      continue;
+    }
+    r.n_transactions += e[j].ntx;
+    r.active_days++;
+    if (first_day < 0) first_day = e[j].day;
+    last_day = e[j].day;
+    if (p <= p_cal) {
+      if (p != cur_p) {
+        if (nper == 0) first_p = p;
+        nper++;
+        cur_p = p;
+        cur_amt = 0;
+      }
+      cur_amt += amt;
+      total_amt += amt;
+      if (nper == 1) first_amt += amt;
+      last_p = p;
+    } else {
+      if (nper == 0) break; /* no calibration purchase: not in the summary */
+      if (p != ho_cur) {
+        ho_per++;
+        ho_cur = p;
+      }
+      ho_tx += e[j].ntx + (net ? e[j].nrefund : 0);
+      ho_amt += amt;
+    }
+  }
+  (void)cur_amt;
+  *refund_only = nper == 0 && r.n_refunds;
+  if (nper == 0) return 0;
+  r.frequency = (double)(nper - 1);
+  r.recency = (double)(last_p - first_p) / mult;
+  r.T = (double)(p_cal - first_p) / mult;
+  r.monetary_value = nper > 1 ? (total_amt - first_amt) / (double)(nper - 1) : 0.0;
+  r.first_day = first_day;
+  r.last_day = last_day;
+  if (split) {
+    r.frequency_holdout = (double)ho_per;
+    r.monetary_value_holdout = ho_tx > 0 ? ho_amt / (double)ho_tx : 0.0;
+    r.duration_holdout = (double)(p_end - p_cal) / mult;
+  }
+  *out = r;
+  return 1;
+}
+
+int tsr_summary_row_from_entries(const tsr_ledger_entry *e, size_t k, const tsr_summary_opts *o,
+                                 int64_t end_day, tsr_summary_row *out) {
+  const int split = o->cal_end_day != TSR_DAY_NONE && o->cal_end_day < end_day;
+  const int64_t p_end = period_of(o->freq, end_day);
+  const int64_t p_cal = period_of(o->freq, split ? o->cal_end_day : end_day);
+  int refund_only;
+  return row_from_entries(e, k, o, split, p_end, p_cal, out, &refund_only);
+}
+
 static void *sum_range(void *arg) {
   sum_job *j0 = arg;
   const tsr_ledger *lg = j0->lg;
-  const tsr_summary_opts o = j0->o;
-  const int split = j0->split;
-  const int64_t p_end = j0->p_end, p_cal = j0->p_cal;
-  const double mult = o.multiplier;
-  const int net = o.refunds == TSR_REFUNDS_NET;
   for (size_t i = j0->from; i < j0->to && i < j0->from + 16; i++) tsr__ledger_prefetch(lg, i, 0);
   for (size_t i = j0->from; i < j0->to && i < j0->from + 8; i++) tsr__ledger_prefetch(lg, i, 1);
   for (size_t i = j0->from; i < j0->to; i++) {
@@ -78,78 +164,13 @@ static void *sum_range(void *arg) {
     tsr__ledger_prefetch(lg, i + 8, 1);
     size_t k;
     const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &k);
-    tsr_summary_row r;
-    memset(&r, 0, sizeof r);
-    r.customer_id = tsr_ledger_customer(lg, i);
-    /* calibration periods: walk entries, merging days of one period */
-    int64_t first_p = 0, last_p = 0, cur_p = INT64_MIN;
-    int64_t nper = 0;
-    double first_amt = 0, total_amt = 0, cur_amt = 0;
-    int64_t ho_per = 0, ho_cur = INT64_MIN, ho_tx = 0;
-    double ho_amt = 0;
-    int64_t first_day = -1, last_day = -1;
-    for (size_t j = 0; j < k; j++) {
-      int64_t p = period_of(o.freq, e[j].day);
-      if (p > p_end) break; /* period starts after the observation end */
-      double amt = e[j].amount + (net ? e[j].refund : 0);
-      if (e[j].ntx || net) {
-        r.revenue += amt;
-      }
-      r.n_refunds += e[j].nrefund;
-      r.refund_amount += e[j].refund;
-      if (!e[j].ntx) {
-        /* refund-only day: netted into the current period's spend */
-        if (net && p <= p_cal && nper > 0) {
-          cur_amt += e[j].refund;
-          total_amt += e[j].refund;
-          if (nper == 1) first_amt += e[j].refund;
-        } else if (net && p > p_cal && ho_per > 0) {
-          ho_amt += e[j].refund;
-        }
-        continue;
-      }
-      r.n_transactions += e[j].ntx;
-      r.active_days++;
-      if (first_day < 0) first_day = e[j].day;
-      last_day = e[j].day;
-      if (p <= p_cal) {
-        if (p != cur_p) {
-          if (nper == 0) first_p = p;
-          nper++;
-          cur_p = p;
-          cur_amt = 0;
-        }
-        cur_amt += amt;
-        total_amt += amt;
-        if (nper == 1) first_amt += amt;
-        last_p = p;
-      } else {
-        if (nper == 0) break; /* no calibration purchase: not in the summary */
-        if (p != ho_cur) {
-          ho_per++;
-          ho_cur = p;
-        }
-        ho_tx += e[j].ntx + (net ? e[j].nrefund : 0);
-        ho_amt += amt;
-      }
-    }
-    (void)cur_amt;
-    if (nper == 0) {
-      if (r.n_refunds) j0->excluded++;
-      continue;
-    }
-    r.frequency = (double)(nper - 1);
-    r.recency = (double)(last_p - first_p) / mult;
-    r.T = (double)(p_cal - first_p) / mult;
-    r.monetary_value = nper > 1 ? (total_amt - first_amt) / (double)(nper - 1) : 0.0;
-    r.first_day = first_day;
-    r.last_day = last_day;
-    if (split) {
-      r.frequency_holdout = (double)ho_per;
-      r.monetary_value_holdout = ho_tx > 0 ? ho_amt / (double)ho_tx : 0.0;
-      r.duration_holdout = (double)(p_end - p_cal) / mult;
-    }
-    j0->out[j0->n++] = r;
+    tsr_summary_row *r = &j0->out[j0->n];
+    r->customer_id = tsr_ledger_customer(lg, i);
+    int refund_only;
+    if (row_from_entries(e, k, &j0->o, j0->split, j0->p_end, j0->p_cal, r, &refund_only))
+      j0->n++;
+    else if (refund_only)
+      j0->excluded++;
   }
   return NULL;
 }

@@ -1,5 +1,5 @@
 /*
- * report_internal.h - the numbers behind the HTML report (lib/report_data.c):
+ * report_internal.h - the numbers behind the HTML report (app/report_data.c):
  * histograms, correlation matrices, R x F matrices, the model's
  * frequency/recency matrices, repeat-transaction histograms, tracking
  * series, Pareto curve, and the column view of a run they are computed from.

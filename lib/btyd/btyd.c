@@ -4,8 +4,8 @@
  * maximum-likelihood fitting with several starts, standard errors, and
  * per-customer predictions with delta-method intervals.
  *
- * Model formulas live in one file per model (lib/bgnbd.c, lib/mbgnbd.c,
- * lib/paretonbd.c, lib/bgbb.c, lib/gammagamma.c) behind tsr__btyd_spec.
+ * Model formulas live in one file per model (lib/btyd/bgnbd.c, lib/btyd/mbgnbd.c,
+ * lib/btyd/paretonbd.c, lib/btyd/bgbb.c, lib/btyd/gammagamma.c) behind tsr__btyd_spec.
  */
 #include "btyd_internal.h"
 
@@ -15,7 +15,7 @@
 
 #include <gsl/gsl_cdf.h>
 
-/* lib/parallel.c (declared in cluster_internal.h, which cannot be
+/* lib/cluster/parallel.c (declared in cluster_internal.h, which cannot be
  * included here: lib/internal.h has declarations outside its include
  * guard) */
 typedef void (*tsr__block_fn)(void *ctx, size_t block, size_t lo, size_t hi);
@@ -26,19 +26,68 @@ void tsr__parallel_chunks(int n_threads, size_t n, size_t chunk,
 
 const tsr__btyd_spec *tsr__btyd_get_spec(tsr_btyd_kind k) {
   switch (k) {
-    case TSR_BTYD_BGNBD:
-      return &tsr__bgnbd_spec;
-    case TSR_BTYD_MBGNBD:
-      return &tsr__mbgnbd_spec;
-    case TSR_BTYD_PNBD:
-      return &tsr__pnbd_spec;
-    case TSR_BTYD_BGBB:
-      return &tsr__bgbb_spec;
-    case TSR_BTYD_GG:
-      return &tsr__gg_spec;
+#define TSR_MODEL(KIND, name, spec, role, title) \
+  case TSR_BTYD_##KIND:                          \
+    return &spec;
+#include "tessera/models.def"
+#undef TSR_MODEL
   }
   return NULL;
 }
+
+tsr_model_role tsr_btyd_kind_role(tsr_btyd_kind k) {
+  switch (k) {
+#define TSR_MODEL(KIND, name, spec, role, title) \
+  case TSR_BTYD_##KIND:                          \
+    return TSR_MODEL_##role;
+#include "tessera/models.def"
+#undef TSR_MODEL
+  }
+  return TSR_MODEL_PURCHASE;
+}
+
+/* Name lists for messages, generated from models.def: every model, and the
+ * models of one role; each item expands to ", name", so lists start at +2. */
+#define TSR__SEL_PURCHASE_PURCHASE(n) ", " n
+#define TSR__SEL_PURCHASE_DISCRETE(n)
+#define TSR__SEL_PURCHASE_SPEND(n)
+#define TSR__SEL_DISCRETE_PURCHASE(n)
+#define TSR__SEL_DISCRETE_DISCRETE(n) ", " n
+#define TSR__SEL_DISCRETE_SPEND(n)
+#define TSR__SEL_SPEND_PURCHASE(n)
+#define TSR__SEL_SPEND_DISCRETE(n)
+#define TSR__SEL_SPEND_SPEND(n) ", " n
+static const char tsr__names_all[] = ""
+#define TSR_MODEL(KIND, name, spec, role, title) ", " name
+#include "tessera/models.def"
+#undef TSR_MODEL
+    ;
+static const char tsr__names_purchase[] = ""
+#define TSR_MODEL(KIND, name, spec, role, title) TSR__SEL_PURCHASE_##role(name)
+#include "tessera/models.def"
+#undef TSR_MODEL
+    ;
+static const char tsr__names_discrete[] = ""
+#define TSR_MODEL(KIND, name, spec, role, title) TSR__SEL_DISCRETE_##role(name)
+#include "tessera/models.def"
+#undef TSR_MODEL
+    ;
+static const char tsr__names_spend[] = ""
+#define TSR_MODEL(KIND, name, spec, role, title) TSR__SEL_SPEND_##role(name)
+#include "tessera/models.def"
+#undef TSR_MODEL
+    ;
+
+const char *tsr_btyd_role_names(tsr_model_role role) {
+  switch (role) {
+    case TSR_MODEL_PURCHASE: return tsr__names_purchase + 2;
+    case TSR_MODEL_DISCRETE: return tsr__names_discrete + 2;
+    case TSR_MODEL_SPEND: return tsr__names_spend + 2;
+  }
+  return "";
+}
+
+const char *tsr_btyd_all_names(void) { return tsr__names_all + 2; }
 
 const char *tsr_btyd_kind_name(tsr_btyd_kind k) {
   const tsr__btyd_spec *s = tsr__btyd_get_spec(k);
@@ -54,10 +103,8 @@ tsr_status tsr_btyd_kind_parse(const char *s, tsr_btyd_kind *out,
       return TSR_OK;
     }
   }
-  return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model",
-                       "expected one of bgnbd, mbgnbd, pnbd, bgbb, gg, "
-                       "got '%s'",
-                       s ? s : "");
+  return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model", "expected one of %s, got '%s'",
+                       tsr_btyd_all_names(), s ? s : "");
 }
 
 size_t tsr_btyd_nparams(tsr_btyd_kind k) {

@@ -13,38 +13,17 @@
 
 #include <math.h>
 
-/* splitmix64 step: the seeding generator recommended for xoshiro. */
-static uint64_t splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
 void tsr_rng_seed(tsr_rng *g, uint64_t seed, uint64_t stream) {
   uint64_t x = seed;
-  uint64_t h = splitmix64(&x);
+  uint64_t h = tsr__splitmix64(&x);
   /* Mix the stream number into a second splitmix sequence. */
   uint64_t y = h ^ (stream * 0xD1B54A32D192ED03ULL + 0x8CB92BA72F3D8DD7ULL);
-  (void)splitmix64(&y);
-  for (int i = 0; i < 4; i++) g->s[i] = splitmix64(&y);
+  (void)tsr__splitmix64(&y);
+  for (int i = 0; i < 4; i++) g->s[i] = tsr__splitmix64(&y);
   if (!(g->s[0] | g->s[1] | g->s[2] | g->s[3])) g->s[0] = 1;
 }
 
-uint64_t tsr_rng_next(tsr_rng *g) {
-  uint64_t *s = g->s;
-  const uint64_t result = rotl(s[1] * 5, 7) * 9;
-  const uint64_t t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return result;
-}
+uint64_t tsr_rng_next(tsr_rng *g) { return tsr__xoshiro_next(g->s); }
 
 double tsr_rng_uniform(tsr_rng *g) {
   return (double)(tsr_rng_next(g) >> 11) * 0x1.0p-53;

@@ -1,8 +1,8 @@
 /*
- * btyd_internal.h - internals shared by the BTYD model files (lib/bgnbd.c,
- * lib/mbgnbd.c, lib/paretonbd.c, lib/bgbb.c, lib/gammagamma.c), the
- * optimiser (lib/optim.c), the log 2F1 (lib/hyp2f1.c) and the generic layer
- * (lib/btyd.c). Not public API.
+ * btyd_internal.h - internals shared by the BTYD model files (lib/btyd/bgnbd.c,
+ * lib/btyd/mbgnbd.c, lib/btyd/paretonbd.c, lib/btyd/bgbb.c, lib/btyd/gammagamma.c), the
+ * optimiser (lib/btyd/optim.c), the log 2F1 (lib/btyd/hyp2f1.c) and the generic layer
+ * (lib/btyd/btyd.c). Not public API.
  */
 #ifndef TESSERA_BTYD_INTERNAL_H
 #define TESSERA_BTYD_INTERNAL_H
@@ -154,7 +154,7 @@ int tsr__beta_expect_purch(double a, double b, double A, double k, double t,
                            double *out);
 
 /* Expected purchases in t periods of an active BG/NBD-family customer with
- * posterior p ~ Beta(a, B), lambda ~ Gamma(k, A) (lib/bgnbd.c). */
+ * posterior p ~ Beta(a, B), lambda ~ Gamma(k, A) (lib/btyd/bgnbd.c). */
 int tsr__bgnbd_cond_alive(double a, double B, double k, double A, double t,
                           double *out);
 

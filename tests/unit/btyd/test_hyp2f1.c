@@ -1,5 +1,5 @@
 /*
- * test_hyp2f1.c - log 2F1 of lib/hyp2f1.c against mpmath references
+ * test_hyp2f1.c - log 2F1 of lib/btyd/hyp2f1.c against mpmath references
  * (hyp2f1_ref.h), closed forms, derivatives and refusals.
  */
 #include "btyd_testutil.h"
@@ -40,7 +40,7 @@ static void closed_forms(void **state) {
     assert_ok(tsr_hyp2f1_log(1, 1, 2, z, &l, &sg, NULL));
     double want = z == 0 ? 0 : log(-log1p(-z) / z);
     /* beyond z = 0.999 the series needs ~40/(1-z) terms and rounding
-     * accumulates (documented in lib/hyp2f1.c) */
+     * accumulates (documented in lib/btyd/hyp2f1.c) */
     assert_abs(l, want, z <= 0.999 ? 1e-13 : 1e-10);
   }
 }

@@ -1,5 +1,5 @@
 /*
- * params.c - the table of analysis inputs (lib/params.def) and its
+ * params.c - the table of analysis inputs (lib/base/params.def) and its
  * validator (tessera/params.h).
  */
 #include <errno.h>

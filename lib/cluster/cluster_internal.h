@@ -16,38 +16,17 @@
 
 /* ------------------------------------------------------------------ PRNG */
 
-/* xoshiro256** seeded by splitmix64 (Blackman & Vigna 2018). */
+/* The core's xoshiro256** (lib/internal.h) with the clustering seeding. */
 typedef struct tsr__rng {
   uint64_t s[4];
 } tsr__rng;
-
-static inline uint64_t tsr__splitmix64(uint64_t *x) {
-  uint64_t z = (*x += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
 
 static inline void tsr__rng_seed(tsr__rng *r, uint64_t seed, uint64_t stream) {
   uint64_t x = seed ^ (stream * 0xD1B54A32D192ED03ull);
   for (int i = 0; i < 4; i++) r->s[i] = tsr__splitmix64(&x);
 }
 
-static inline uint64_t tsr__rotl(uint64_t x, int k) {
-  return (x << k) | (x >> (64 - k));
-}
-
-static inline uint64_t tsr__rng_next(tsr__rng *r) {
-  uint64_t *s = r->s;
-  uint64_t res = tsr__rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = tsr__rotl(s[3], 45);
-  return res;
-}
+static inline uint64_t tsr__rng_next(tsr__rng *r) { return tsr__xoshiro_next(r->s); }
 
 /* Uniform in [0,1). */
 static inline double tsr__rng_unif(tsr__rng *r) {
