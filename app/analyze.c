@@ -1387,10 +1387,55 @@ static void tmp_name(const char *dir, const char *name, char *tmp, size_t cap) {
   snprintf(tmp, cap, "%s/.%s.tmp-%ld", dir, name, (long)getpid());
 }
 
+/* Line builders of customers.csv: each writes at o and returns the end.
+ * The same bytes as csv_str / csv_num / "%lld" / "%s". */
+static char *put_raw(char *o, const char *s) {
+  size_t n = strlen(s);
+  memcpy(o, s, n);
+  return o + n;
+}
+
+static char *put_str(char *o, const char *s) {
+  if (!s) return o;
+  size_t n = strlen(s), i = 0;
+  while (i < n && s[i] != ',' && s[i] != '"' && s[i] != '\r' && s[i] != '\n') i++;
+  if (i == n) {
+    memcpy(o, s, n);
+    return o + n;
+  }
+  *o++ = '"';
+  for (; *s; s++) {
+    if (*s == '"') *o++ = '"';
+    *o++ = *s;
+  }
+  *o++ = '"';
+  return o;
+}
+
+static char *put_num(char *o, double v) {
+  if (!isfinite(v)) return o; /* empty cell */
+  tsr__fmt_double(v, o); /* writes a NUL after the digits: room is left */
+  return o + strlen(o);
+}
+
+static char *put_int(char *o, long long v) {
+  char tmp[24];
+  size_t n = 0;
+  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *o++ = '-';
+  while (n) *o++ = tmp[--n];
+  return o;
+}
+
 static FILE *open_in(const char *dir, const char *name, char *path, size_t cap, tsr_error *err) {
   tmp_name(dir, name, path, cap);
   FILE *f = fopen(path, "w");
   if (!f) tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
+  else setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
   return f;
 }
 
@@ -1442,37 +1487,68 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
         "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster", f);
   if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
   fputc('\n', f);
+  /* one line built in memory, written with one fwrite into a large buffer */
+  char *line = NULL;
+  size_t line_cap = 0;
   for (size_t i = 0; i < s->n; i++) {
     const tsr_summary_row *w = &s->rows[i];
-    csv_str(f, w->customer_id);
+    size_t need = 2 * strlen(w->customer_id) + 2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
+    if (need > line_cap) {
+      char *nl = tsr__realloc(line, need);
+      if (!nl) {
+        tsr__free(line);
+        fclose(f);
+        return tsr_error_set(err, TSR_ENOMEM, path, 0, 0, NULL, "out of memory");
+      }
+      line = nl;
+      line_cap = need;
+    }
+    char *o = put_str(line, w->customer_id);
     double v[7] = {w->frequency, w->recency, w->T, w->monetary_value, w->frequency_holdout,
                    w->monetary_value_holdout, w->duration_holdout};
     for (int k = 0; k < (s->has_holdout ? 7 : 4); k++) {
-      fputc(',', f);
-      csv_num(f, v[k]);
+      *o++ = ',';
+      o = put_num(o, v[k]);
     }
     char d1[11], d2[11], cell[4];
-    fputc(',', f);
-    csv_num(f, w->revenue);
-    fprintf(f, ",%lld,%lld,%s,%s,%lld,%d,%d,%d,%s,", (long long)w->n_transactions,
-            (long long)w->active_days, tsr_day_format(w->first_day, d1),
-            tsr_day_format(w->last_day, d2), (long long)w->n_refunds, r->r[i], r->f[i], r->m[i],
-            tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
-    csv_str(f, r->segment[i]);
+    *o++ = ',';
+    o = put_num(o, w->revenue);
+    *o++ = ',';
+    o = put_int(o, (long long)w->n_transactions);
+    *o++ = ',';
+    o = put_int(o, (long long)w->active_days);
+    *o++ = ',';
+    o = put_raw(o, tsr_day_format(w->first_day, d1));
+    *o++ = ',';
+    o = put_raw(o, tsr_day_format(w->last_day, d2));
+    *o++ = ',';
+    o = put_int(o, (long long)w->n_refunds);
+    *o++ = ',';
+    o = put_int(o, r->r[i]);
+    *o++ = ',';
+    o = put_int(o, r->f[i]);
+    *o++ = ',';
+    o = put_int(o, r->m[i]);
+    *o++ = ',';
+    o = put_raw(o, tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
+    *o++ = ',';
+    o = put_str(o, r->segment[i]);
     double p[7] = {r->expected[i], r->expected_lo[i], r->expected_hi[i], r->p_alive[i],
                    r->clv[i], r->clv_lo[i], r->clv_hi[i]};
     for (int k = 0; k < 7; k++) {
-      fputc(',', f);
-      csv_num(f, p[k]);
+      *o++ = ',';
+      o = put_num(o, p[k]);
     }
-    fputc(',', f);
-    if (r->clusters) fprintf(f, "%d", r->clusters->labels[i]);
+    *o++ = ',';
+    if (r->clusters) o = put_int(o, r->clusters->labels[i]);
     if (r->clusters && r->clusters->probability) {
-      fputc(',', f);
-      csv_num(f, r->clusters->probability[i]);
+      *o++ = ',';
+      o = put_num(o, r->clusters->probability[i]);
     }
-    fputc('\n', f);
+    *o++ = '\n';
+    fwrite(line, 1, (size_t)(o - line), f);
   }
+  tsr__free(line);
   if ((st = close_out(f, dir, "customers.csv", path, err)) != TSR_OK) return st;
   fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"customers.csv\"", fk ? "," : "");
 
