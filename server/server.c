@@ -838,7 +838,6 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   pthread_mutex_init(&S->jobs_mu, NULL);
   pthread_cond_init(&S->jobs_cv, NULL);
   pthread_mutex_init(&S->cache_mu, NULL);
-  pthread_mutex_init(&S->rl_mu, NULL);
   pthread_mutex_init(&S->ac_mu, NULL);
   snprintf(S->db, sizeof S->db, "%s", tsr_store_default_url(cfg->db));
   const char *dbpath = S->db;
@@ -1005,7 +1004,6 @@ out:
   pthread_mutex_destroy(&S->jobs_mu);
   pthread_cond_destroy(&S->jobs_cv);
   pthread_mutex_destroy(&S->cache_mu);
-  pthread_mutex_destroy(&S->rl_mu);
   pthread_mutex_destroy(&S->ac_mu);
   free(S);
   return rc;
