@@ -9,7 +9,7 @@
 #include "server.h"
 
 enum { OPT_LISTEN = 1, OPT_DB, OPT_MAX_UPLOAD, OPT_THREADS, OPT_WORKERS, OPT_CERT, OPT_KEY, OPT_DATA,
-       OPT_MAXCONN, OPT_PERADDR, OPT_IDLE, OPT_BODYT, OPT_PROXY, OPT_LOGDAYS, OPT_LOGROWS };
+       OPT_MAXCONN, OPT_PERADDR, OPT_IDLE, OPT_BODYT, OPT_PROXY, OPT_LOGDAYS, OPT_LOGROWS, OPT_OFFERS, OPT_POLICY, OPT_REWARD };
 
 int tsr_cmd_serve(int argc, char **argv) {
   static const struct option longopts[] = {{"listen", required_argument, NULL, OPT_LISTEN},
@@ -20,6 +20,9 @@ int tsr_cmd_serve(int argc, char **argv) {
                                            {"workers", required_argument, NULL, OPT_WORKERS},
                                            {"tls-cert", required_argument, NULL, OPT_CERT},
                                            {"tls-key", required_argument, NULL, OPT_KEY},
+                                           {"offers", required_argument, NULL, OPT_OFFERS},
+                                           {"policy", required_argument, NULL, OPT_POLICY},
+                                           {"reward", required_argument, NULL, OPT_REWARD},
                                            {"max-connections", required_argument, NULL, OPT_MAXCONN},
                                            {"max-per-address", required_argument, NULL, OPT_PERADDR},
                                            {"idle-timeout", required_argument, NULL, OPT_IDLE},
@@ -52,6 +55,13 @@ int tsr_cmd_serve(int argc, char **argv) {
         break;
       case OPT_CERT: cfg.tls_cert = optarg; break;
       case OPT_KEY: cfg.tls_key = optarg; break;
+      case OPT_OFFERS: cfg.offers = optarg; break;
+      case OPT_POLICY: cfg.policy = optarg; break;
+      case OPT_REWARD:
+        if (strcmp(optarg, "binary") && strcmp(optarg, "amount"))
+          return cli_usage("serve", "--reward: expected binary or amount, got '%s'", optarg);
+        cfg.reward_amount = !strcmp(optarg, "amount");
+        break;
       case OPT_MAXCONN:
         if (cli_parse_long("serve", "--max-connections", optarg, 4, 100000, &l)) return TSR_EXIT_USAGE;
         cfg.max_connections = (unsigned)l;

@@ -62,6 +62,12 @@ void tsr__ledger_prefetch(const struct tsr_ledger *lg, size_t i, int stage);
  * there is none. */
 int tsr__ledger_last_purchase(const struct tsr_ledger *lg, int64_t *day);
 
+/* Period number of a day for tsr_freq f (lib/summary.c): D the day, W
+ * weeks Monday..Sunday, M months since 1970-01. */
+int64_t tsr__period_of(int f, int64_t day);
+/* Customer order of tsr_ledger_finish (lib/ingest.c). */
+int tsr__id_cmp(const char *s, size_t n, const char *t, size_t m);
+
 /* ---- random numbers: the one xoshiro256** generator of the core ----
  * (Blackman & Vigna 2021). tsr_rng (tessera/rng.h, lib/base/rng.c) and the
  * clustering code's tsr__rng (lib/cluster/cluster_internal.h) both step it

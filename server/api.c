@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "srv.h"
+#include "events.h"
 #include "tessera/csv.h"
 #include "tessera/datetime.h"
 #include "tessera/report.h"
@@ -865,11 +866,42 @@ static enum MHD_Result customer_one(req *r, tsr_store *st, int64_t run_id, const
   sbuf b = {0};
   sb_put(&b, "{", 1);
   customer_fields(&b, c);
+  /* a bundle run's profile (docs/profiles.md): the JSON kept in extra */
+  if (c->extra && !strncmp(c->extra, "{\"profile\":", 11)) sb_printf(&b, ",\"profile\":%s", c->extra);
   tsr_store_free(c);
   sb_printf(&b, ",\"run_id\":%lld,\"history\":[", (long long)run_id);
   tsr_web_history_list(st, run_id, cid, hist_cb, &b, NULL);
   sb_puts(&b, "]}");
   return send_sbuf(r, 200, "application/json", &b);
+}
+
+/* GET /api/v1/profiles/{id}: the customer's profile in the newest run
+ * that has it (runs of bundle analyses, docs/profiles.md). */
+typedef struct prof_ctx {
+  int64_t ids[200];
+  size_t n;
+} prof_ctx;
+
+static int prof_run_cb(void *ctx, const tsr_run *run) {
+  prof_ctx *c = ctx;
+  if (c->n < 200 && run->status == TSR_RUN_DONE) c->ids[c->n++] = run->id;
+  return c->n >= 200;
+}
+
+static enum MHD_Result profile_latest(req *r, tsr_store *st, const char *cid) {
+  prof_ctx c = {{0}, 0};
+  tsr_store_runs_list(st, 200, 0, prof_run_cb, &c, NULL);
+  int64_t best = 0;
+  for (size_t i = 0; i < c.n; i++) {
+    if (c.ids[i] <= best) continue;
+    tsr_customer *cu = NULL;
+    if (tsr_store_customer_get(st, c.ids[i], cid, &cu, NULL) == TSR_OK) {
+      if (cu->extra && !strncmp(cu->extra, "{\"profile\":", 11)) best = c.ids[i];
+      tsr_store_free(cu);
+    }
+  }
+  if (!best) return send_error(r, 404, "ENOTFOUND", "no profile of customer '%.64s'", cid);
+  return customer_one(r, st, best, cid);
 }
 
 /* ================================================================ events, users */
@@ -1040,6 +1072,7 @@ enum MHD_Result api_dispatch(req *r) {
     return send_json(r, 200, json_pack("{s:s,s:s,s:s}", "user", r->user->name, "role", r->user->role,
                                        "csrf", r->csrf));
   int64_t id = 0;
+  if (n == 2 && get && !strcmp(seg[0], "profiles")) return profile_latest(r, st, seg[1]);
   if (!strcmp(seg[0], "datasets")) {
     if (n == 1 && get) return datasets_list(r, st);
     if (n == 1 && post) {
@@ -1158,7 +1191,16 @@ enum MHD_Result api_dispatch(req *r) {
     }
     return send_error(r, 404, "ENOTFOUND", "%s /api/v1/%s is not an endpoint", m, p);
   }
+  if (!strcmp(seg[0], "decisions")) {
+    if (!auth_need(r, "analyst", &ret)) return ret;
+    return decisions_api(r, st, n, seg);
+  }
   if (n == 1 && !strcmp(seg[0], "events") && get) return events_list(r, st, 0);
+  /* real time (server/events.c) */
+  if (n == 1 && !strcmp(seg[0], "events") && post) return rt_events_post(r);
+  if (n == 2 && !strcmp(seg[0], "profiles") && get) return rt_profile_get(r, seg[1]);
+  if (n == 2 && !strcmp(seg[0], "stream") && !strcmp(seg[1], "segment-changes") && get)
+    return rt_changes_sse(r);
   if (n == 1 && !strcmp(seg[0], "models") && get) {
     json_t *a = json_array();
     const char *kind = req_arg(r, "kind");

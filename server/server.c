@@ -882,6 +882,8 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
     goto out;
   }
   auth_init(S);
+  if ((rc = decisions_start(S, errbuf, cap)) != 0) goto out;
+  rc = 1;
 
   /* listen address */
   char host[256] = "127.0.0.1", port[16] = "8080";
@@ -988,6 +990,7 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   free(cert);
   free(key);
 out:
+  decisions_stop(S); /* after the HTTP threads: flushes the decisions */
   for (size_t i = 0; i < S->nstores; i++) {
     tsr_web_store_cache(S->stores[i], 0);
     tsr_store_close(S->stores[i]);

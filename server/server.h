@@ -29,6 +29,9 @@ typedef struct tsr_server_config {
   unsigned threads;     /* HTTP threads (default 2) */
   unsigned workers;     /* analysis job threads (default 2) */
   const char *tls_cert, *tls_key; /* PEM files, both or neither */
+  const char *offers;   /* offers.csv for POST /api/v1/decisions; NULL = off */
+  const char *policy;   /* bandit policy of the decisions (default thompson) */
+  int reward_amount;    /* 1: rewards are amounts (Gaussian Thompson) */
   /* limits against slow or many clients (issue 11; docs/web.md) */
   unsigned max_connections;   /* open connections in all (default 1000) */
   unsigned max_per_address;   /* open connections per client address (default 32) */
