@@ -605,11 +605,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
           /* answered at once, before any of the body is read; MHD then
            * closes the connection instead of reading the rest */
           r->too_large = 1;
-          if (r->upload_route)
+          if (r->upload_route) /* other bodies (<= 1 MiB) are read and dropped */
             return send_error(r, 413, "ELIMIT",
                               "the file is larger than the upload limit of %lld bytes (--max-upload)",
                               (long long)S->cfg.max_upload);
-          return send_error(r, 413, "ELIMIT", "the request body is larger than %d bytes", SRV_MAX_BODY);
         }
       }
       /* uploads: multipart (browser form) or any other type as the raw file */
