@@ -605,11 +605,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
           /* answered at once, before any of the body is read; MHD then
            * closes the connection instead of reading the rest */
           r->too_large = 1;
-          if (r->upload_route)
+          if (r->upload_route) /* other bodies (<= 1 MiB) are read and dropped */
             return send_error(r, 413, "ELIMIT",
                               "the file is larger than the upload limit of %lld bytes (--max-upload)",
                               (long long)S->cfg.max_upload);
-          return send_error(r, 413, "ELIMIT", "the request body is larger than %d bytes", SRV_MAX_BODY);
         }
       }
       /* uploads: multipart (browser form) or any other type as the raw file */
@@ -838,7 +837,6 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   pthread_mutex_init(&S->jobs_mu, NULL);
   pthread_cond_init(&S->jobs_cv, NULL);
   pthread_mutex_init(&S->cache_mu, NULL);
-  pthread_mutex_init(&S->rl_mu, NULL);
   pthread_mutex_init(&S->ac_mu, NULL);
   snprintf(S->db, sizeof S->db, "%s", tsr_store_default_url(cfg->db));
   const char *dbpath = S->db;
@@ -1008,7 +1006,6 @@ out:
   pthread_mutex_destroy(&S->jobs_mu);
   pthread_cond_destroy(&S->jobs_cv);
   pthread_mutex_destroy(&S->cache_mu);
-  pthread_mutex_destroy(&S->rl_mu);
   pthread_mutex_destroy(&S->ac_mu);
   free(S);
   return rc;

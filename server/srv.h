@@ -136,8 +136,6 @@ typedef struct srv {
   struct { int64_t run_id; char *json; size_t len; } cache[16];
   unsigned cache_next;
   /* login limiting */
-  pthread_mutex_t rl_mu;
-  struct { uint64_t key; int fails; int64_t window_ms; } rl[512];
   atomic_int logins_active;
   /* auth cache: token/session hash -> user for a few seconds */
   pthread_mutex_t ac_mu;
