@@ -34,7 +34,10 @@ static void print_k_table(const tsr_cluster_result *r) {
   if (gmm)
     fprintf(stderr, "chosen k = %zu (lowest BIC)\n", r->k);
   else
-    fprintf(stderr, "chosen k = %zu (highest silhouette); elbow at k = %zu\n",
+    fprintf(stderr,
+            "chosen k = %zu (the largest k with a silhouette within 5%% of the best, or the "
+            "elbow when its silhouette is within 20%%; clusters of at least 2%%); elbow at "
+            "k = %zu\n",
             r->k, r->elbow_k);
 }
 

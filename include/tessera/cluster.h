@@ -89,6 +89,11 @@ typedef struct tsr_cluster_opts {
                                  default 50000 */
   tsr_cluster_progress_fn progress; /* optional */
   void *progress_ud;
+  double min_share;           /* auto k: every cluster holds at least this
+                                 share of the rows, in [0, 0.5); default 0.02 */
+  double sil_tolerance;       /* auto k (k-means): the largest k whose
+                                 silhouette is >= (1 - tol) x the best one,
+                                 in [0, 1); default 0.05 */
 } tsr_cluster_opts;
 
 /* Fills the defaults above. */

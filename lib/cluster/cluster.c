@@ -53,6 +53,12 @@ static tsr_status check_opts(const tsr_cluster_opts *o, size_t n,
                            "k range: expected 2 <= k_min <= k_max <= 100, got "
                            "%zu..%zu",
                            o->k_min, o->k_max);
+    if (o->k == 0 && !(o->min_share >= 0 && o->min_share < 0.5))
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "min_share",
+                           "expected a share in [0, 0.5), got %g", o->min_share);
+    if (o->k == 0 && !(o->sil_tolerance >= 0 && o->sil_tolerance < 1))
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "sil_tolerance",
+                           "expected a value in [0, 1), got %g", o->sil_tolerance);
     if (o->k == 0 && o->k_min > n)
       return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k_min",
                            "expected at most %zu (rows), got %zu", n,
@@ -350,6 +356,8 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
     }
     double best_score = 0;
     size_t best_k = 0;
+    /* auto k-means: silhouette and smallest cluster share of every k */
+    double ksil[101], kmin_share[101];
     for (size_t k = kmin; k <= kmax; k++) {
       int *L = autok ? tmp_lab : r->labels;
       double inert = NAN, sil = NAN;
@@ -386,6 +394,21 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
           goto fail;
         }
       }
+      if (autok && k - kmin < 101) {
+        size_t *cnt = tsr__calloc(k, sizeof *cnt), small = n;
+        if (!cnt) {
+          tsr_gmm_free(g);
+          tsr__free(Cbest);
+          goto nomem;
+        }
+        for (size_t i = 0; i < n; i++)
+          if (L[i] >= 0 && (size_t)L[i] < k) cnt[L[i]]++;
+        for (size_t c = 0; c < k; c++)
+          if (cnt[c] < small) small = cnt[c];
+        tsr__free(cnt);
+        ksil[k - kmin] = sil;
+        kmin_share[k - kmin] = (double)small / (double)n;
+      }
       if (autok) {
         tsr_cluster_kscore *ks = &r->kscores[k - kmin];
         ks->k = k;
@@ -417,6 +440,46 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
         }
       }
       tsr_gmm_free(g);
+    }
+    /* auto k-means (docs/clustering.md): among the k whose every cluster
+     * holds at least min_share of the rows, the largest k whose silhouette
+     * is within sil_tolerance of the best one; the best-silhouette k when
+     * no k passes. Refitted with the same seed (deterministic). */
+    if (autok && o.method == TSR_CLUSTER_KMEANS && nk <= 101) {
+      double top = -INFINITY;
+      for (size_t q = 0; q < nk; q++)
+        if (kmin_share[q] >= o.min_share && ksil[q] > top) top = ksil[q];
+      size_t pick = 0;
+      if (isfinite(top))
+        for (size_t q = 0; q < nk; q++)
+          if (kmin_share[q] >= o.min_share && ksil[q] >= (1 - o.sil_tolerance) * top)
+            pick = kmin + q;
+      /* the elbow of the inertia curve when its silhouette is acceptable
+       * (within 4 x the tolerance of the best): customer data rarely have
+       * separated groups, where the silhouette alone prefers k = 2 */
+      if (pick && nk >= 3) {
+        double xs[101], ys[101];
+        for (size_t q = 0; q < nk; q++) xs[q] = (double)(kmin + q), ys[q] = r->kscores[q].inertia;
+        size_t e = tsr__knee(xs, ys, nk);
+        if (kmin + e > pick && kmin_share[e] >= o.min_share &&
+            ksil[e] >= (1 - 4 * o.sil_tolerance) * top)
+          pick = kmin + e;
+      }
+      if (pick && pick != best_k) {
+        double inert = NAN;
+        size_t it = 0;
+        tsr_cluster_opts fo = o;
+        fo.progress = NULL;
+        st = tsr_kmeans_fit(Z, n, d, pick, &fo, Cbest, r->labels, &inert, &it, err);
+        if (st != TSR_OK) {
+          tsr__free(Cbest);
+          goto fail;
+        }
+        best_k = pick;
+        r->inertia = inert;
+        r->silhouette = ksil[pick - kmin];
+        r->n_iter = it;
+      }
     }
     r->k = best_k;
     memcpy(C, Cbest, best_k * d * sizeof *C);

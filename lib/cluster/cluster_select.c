@@ -39,6 +39,8 @@ void tsr_cluster_opts_init(tsr_cluster_opts *o) {
   o->min_samples = 5;
   o->sample_size = 10000;
   o->n_threads = 2;
+  o->min_share = 0.02;
+  o->sil_tolerance = 0.05;
   o->k_sample = 50000;
 }
 
