@@ -159,14 +159,13 @@ void tsr_sentiment_score(const char *text, size_t len, tsr_sentiment_result *out
       if (d != '\'') {
         letters++;
         if (isupper(d)) up++;
-        if (o + 1 < sizeof tok[0]) tok[nt < MAXTOK ? nt : 0][o++] = (char)tolower(d);
+        if (nt < MAXTOK && o + 1 < sizeof tok[0]) tok[nt][o++] = (char)tolower(d);
       }
       j++;
     }
     if (nt < MAXTOK) {
       tok[nt][o] = '\0';
       caps[nt] = letters > 1 && up == letters;
-      /* "n't" endings ("doesn't" -> "doesnt") are negations */
       nt++;
     }
     if (up == letters) nupper++;
