@@ -1,9 +1,11 @@
 /*
- * profile_internal.h - helpers shared by lib/profile/ (resolve, anomaly,
- * sentiment); not public API.
+ * profile_internal.h - helpers shared by lib/profile/: the string tools of
+ * resolve, anomaly and sentiment, and the profile builder's internals
+ * (profile.c, profile_segment.c); not public API.
  */
 #ifndef TESSERA_PROFILE_INTERNAL_H
 #define TESSERA_PROFILE_INTERNAL_H
+
 
 #include <stddef.h>
 #include <stdint.h>
@@ -44,5 +46,69 @@ typedef struct tsr__intern {
 int tsr__intern_get(tsr__intern *t, const char *s, size_t n, uint32_t *idx);
 const char *tsr__intern_str(const tsr__intern *t, uint32_t idx);
 void tsr__intern_release(tsr__intern *t);
+
+
+/* ---- the profile builder ---- */
+
+
+#include "tessera/profile.h"
+
+/* Open-addressing map of strings to uint32 values (the key is found from
+ * the value by a callback, so the map stores no strings). */
+typedef struct tsr__smap {
+  uint32_t *slot; /* UINT32_MAX = empty */
+  uint64_t *hash;
+  size_t n, cap;
+} tsr__smap;
+void tsr__smap_release(tsr__smap *m);
+
+typedef struct tsr__arena_blk {
+  struct tsr__arena_blk *next;
+  char data[];
+} tsr__arena_blk;
+
+/* A product event kept until finish. */
+typedef struct tsr__pevent {
+  uint32_t row;
+  int32_t day;
+  uint8_t prod;
+  uint8_t open;
+} tsr__pevent;
+
+struct tsr_profiles {
+  tsr_profile_opts o;
+  tsr_profile *rows;
+  size_t n, cap;
+  tsr__smap ids;              /* resolved id -> row */
+  tsr__smap map;              /* record id -> mapping index */
+  const char **map_from, **map_to;
+  size_t map_n, map_cap;
+  const char **pool;          /* interned strings */
+  size_t pool_n, pool_cap;
+  tsr__smap pool_map;
+  tsr__arena_blk *arena;
+  size_t arena_used, arena_cap;
+  const char *prod[TSR_PROFILE_MAX_PRODUCTS];
+  size_t nprod;
+  int64_t products_dropped;   /* product names beyond the catalogue limit */
+  tsr__pevent *ev;
+  size_t ev_n, ev_cap;
+  int64_t max_day, today;
+  int has_interactions, has_events, has_anomalies, finished;
+  void (*on_record)(void *ud, size_t profile, const tsr_bundle_row *row);
+  void *on_record_ud;
+  /* segments */
+  tsr_segment_summary *seg;
+  size_t nseg;
+  char (*seg_names)[64];      /* behaviour names, affinity names, micro names */
+  size_t nseg_names, nseg_names_cap;
+  size_t micro_name0;         /* first micro-segment name */
+  int micro_started, tier_by_clv;
+  size_t behaviour_k, affinity_k;
+  size_t behaviour_name0, affinity_name0; /* first index in seg_names */
+};
+
+tsr_profile *tsr__profiles_row(tsr_profiles *p, const char *rec, size_t n);
+tsr_status tsr__profiles_summaries(tsr_profiles *p, tsr_error *err);
 
 #endif
