@@ -11,7 +11,7 @@ cd "$(dirname "$0")"
 export OMP_WAIT_POLICY=PASSIVE
 status=0
 if [ "${BENCH_ALL:-0}" = 1 ]; then
-  for b in bench_summary.sh bench_fit.sh bench_cluster.sh bench_store.sh bench_pg.sh bench_web.sh bench_bundle.sh bench_predict.sh bench_realtime.sh bench_pgext.sh; do
+  for b in bench_summary.sh bench_fit.sh bench_cluster.sh bench_store.sh bench_pg.sh bench_web.sh bench_bundle.sh bench_predict.sh bench_realtime.sh bench_pgext.sh bench_resolve.sh; do
     [ -f "$b" ] || continue
     echo "=== $b"
     sh "$b" "$TSR" || { echo "bench: $b failed" >&2; status=1; }

@@ -169,7 +169,8 @@ TSR_API void tsr_resolver_field_probs(const tsr_resolver *r, size_t f,
  * trimmed. Returns the length written (buf NUL-terminated, truncated). */
 TSR_API size_t tsr_resolve_fold(const char *s, char *buf, size_t cap);
 /* Phone number to E.164 ("+441632960001"): digits kept, "00" or "+" start an
- * international number, a leading 0 is replaced by the country code.
+ * international number, a leading 0 is replaced by the country code, a
+ * "(0)" after the country code is dropped.
  * Returns 0 and buf "" when fewer than 7 or more than 15 digits remain. */
 TSR_API int tsr_resolve_phone(const char *s, const char *country, char *buf,
                               size_t cap);

@@ -185,6 +185,10 @@ int tsr_resolve_phone(const char *s, const char *country, char *buf, size_t cap)
   }
   buf[0] = '\0';
   for (const char *p = s ? s : ""; *p; p++) {
+    if (p[0] == '(' && p[1] == '0' && p[2] == ')' && seen) {
+      p += 2; /* "+44 (0)20 ...": the national trunk 0 in brackets is not dialled */
+      continue;
+    }
     if (*p == '+' && !seen) intl = 1;
     if (isdigit((unsigned char)*p)) {
       seen = 1;

@@ -1,0 +1,188 @@
+/*
+ * test_resolve.c - entity resolution (tessera/resolve.h): normalisation,
+ * string similarity, and a small population with duplicates, a household
+ * and namesakes whose right answer is known.
+ */
+#include "tsr_test.h"
+#include "tessera/resolve.h"
+
+static void test_fold(void **state) {
+  (void)state;
+  char b[64];
+  assert_int_equal(tsr_resolve_fold("  Jürgen   MÜLLER-Lüdenscheidt ", b, sizeof b), 29);
+  assert_string_equal(b, "juergen mueller luedenscheidt");
+  tsr_resolve_fold("Zoë Łukasiewicz O'Brien Straße", b, sizeof b);
+  assert_string_equal(b, "zoe lukasiewicz obrien strasse");
+  tsr_resolve_fold("José García", b, sizeof b);
+  assert_string_equal(b, "jose garcia");
+  assert_int_equal(tsr_resolve_fold("", b, sizeof b), 0);
+  /* truncation keeps a NUL */
+  assert_int_equal(tsr_resolve_fold("abcdefgh", b, 4), 3);
+  assert_string_equal(b, "abc");
+}
+
+static void test_phone(void **state) {
+  (void)state;
+  char b[24];
+  assert_int_equal(tsr_resolve_phone("07700 900123", "44", b, sizeof b), 1);
+  assert_string_equal(b, "+447700900123");
+  tsr_resolve_phone("+44 (0)7700-900123", "44", b, sizeof b);
+  assert_string_equal(b, "+447700900123"); /* the bracketed trunk 0 is dropped */
+  tsr_resolve_phone("0041 79 123 45 67", "44", b, sizeof b);
+  assert_string_equal(b, "+41791234567");
+  tsr_resolve_phone("+41791234567", "44", b, sizeof b);
+  assert_string_equal(b, "+41791234567");
+  assert_int_equal(tsr_resolve_phone("12 34", "44", b, sizeof b), 0);
+  assert_string_equal(b, "");
+  assert_int_equal(tsr_resolve_phone("call me", "44", b, sizeof b), 0);
+}
+
+static void test_similarity(void **state) {
+  (void)state;
+  char s[5];
+  assert_string_equal(tsr_resolve_soundex("robert", s), "R163");
+  assert_string_equal(tsr_resolve_soundex("rupert", s), "R163");
+  assert_string_equal(tsr_resolve_soundex("ashcraft", s), "A261");
+  assert_string_equal(tsr_resolve_soundex("tymczak", s), "T522");
+  /* published Jaro-Winkler values (Winkler 1990): MARTHA/MARHTA 0.961,
+   * DWAYNE/DUANE 0.84, DIXON/DICKSONX 0.813 */
+  assert_near(tsr_resolve_jaro_winkler("martha", 6, "marhta", 6), 0.9611, 1e-4);
+  assert_near(tsr_resolve_jaro_winkler("dwayne", 6, "duane", 5), 0.84, 1e-4);
+  assert_near(tsr_resolve_jaro_winkler("dixon", 5, "dicksonx", 8), 0.8133, 1e-4);
+  assert_near(tsr_resolve_jaro_winkler("abc", 3, "xyz", 3), 0, 1e-12);
+  assert_int_equal(tsr_resolve_levenshtein("kitten", 6, "sitting", 7), 3);
+  assert_int_equal(tsr_resolve_levenshtein("", 0, "abc", 3), 3);
+}
+
+typedef struct person {
+  const char *id, *name, *email, *phone, *dob, *address, *postcode, *join;
+} person;
+
+/* Adds p, with distinct filler persons so that EM has unrelated pairs. */
+static void add(tsr_resolver *r, const person *p) {
+  tsr_person_record rec;
+  memset(&rec, 0, sizeof rec);
+  rec.customer_id = p->id;
+  rec.name = p->name;
+  rec.email = p->email;
+  rec.phone = p->phone;
+  rec.birth_date = p->dob;
+  rec.address = p->address;
+  rec.postcode = p->postcode;
+  rec.join_date = p->join;
+  tsr_error err;
+  assert_int_equal(tsr_resolver_add(r, &rec, &err), TSR_OK);
+}
+
+static size_t find(const tsr_resolver *r, const char *id) {
+  for (size_t i = 0; i < tsr_resolver_count(r); i++)
+    if (!strcmp(tsr_resolver_id(r, i), id)) return i;
+  fail_msg("id %s not found", id);
+  return 0;
+}
+
+static void test_population(void **state) {
+  (void)state;
+  static const char *const first[] = {"Anna", "Ben", "Clara", "David", "Eva", "Felix", "Greta", "Hugo",
+                                      "Ida", "Jonas", "Kira", "Lars", "Mila", "Nils", "Olga", "Paul"};
+  static const char *const last[] = {"Keller", "Brunner", "Frei", "Huber", "Meier", "Suter", "Vogel",
+                                     "Wyss", "Zbinden", "Amstutz", "Baumann", "Christen", "Egli",
+                                     "Fuchs", "Gerber", "Hess", "Imhof", "Jost", "Kunz", "Lehmann"};
+  tsr_resolver *r = NULL;
+  tsr_error err;
+  assert_int_equal(tsr_resolver_new(NULL, &r, &err), TSR_OK);
+  char id[16], name[64], email[64], phone[32], dob[16], addr[64], pc[16];
+  /* 320 distinct persons */
+  for (int i = 0; i < 320; i++) {
+    snprintf(id, sizeof id, "F%03d", i);
+    snprintf(name, sizeof name, "%s %s", first[i % 16], last[(i / 16) % 20]);
+    snprintf(email, sizeof email, "p%d@example.org", i);
+    snprintf(phone, sizeof phone, "07700 9%05d", i);
+    snprintf(dob, sizeof dob, "19%02d-%02d-%02d", 40 + i % 60, 1 + i % 12, 1 + i % 28);
+    snprintf(addr, sizeof addr, "%d Station Road", i + 1);
+    snprintf(pc, sizeof pc, "AB%d %dCD", i % 30, i % 10);
+    person p = {id, name, email, phone, dob, addr, pc, "2015-01-01"};
+    add(r, &p);
+  }
+  /* A: three records of one person (a move + new e-mail, an umlaut typo) */
+  person a1 = {"A1", "Jürgen Müller", "jm@mail.ch", "079 123 45 67", "1970-05-04", "Bahnhofstrasse 12", "8001", "2010-03-01"};
+  person a2 = {"A2", "JUERGEN MUELLER", "juergen.mueller@web.de", "+41 79 123 45 67", "1970-05-04", "Seeweg 3", "3000", "2016-07-01"};
+  person a3 = {"A3", "Jurgen Muller", "jm@mail.ch", "", "1970-05-04", "Bahnhofstr. 12", "8001", "2012-01-01"};
+  /* B: a household member of A (same surname and address, another person) */
+  person b1 = {"B1", "Maria Müller", "maria@mail.ch", "079 765 43 21", "1972-11-30", "Bahnhofstrasse 12", "8001", "2011-01-01"};
+  /* C: a namesake of A elsewhere with another birth date */
+  person c1 = {"C1", "Jürgen Müller", "jmueller@gmx.de", "078 111 22 33", "1985-02-17", "Dorfweg 8", "6000", "2009-01-01"};
+  /* D: one person, birth date typo (digits swapped) but same e-mail */
+  person d1 = {"D1", "Sophie Rochat", "sophie.rochat@bluewin.ch", "", "1991-03-12", "Rue du Lac 4", "1200", "2018-01-01"};
+  person d2 = {"D2", "Sophie Rochat", "sophie.rochat@bluewin.ch", "", "1991-03-21", "Rue du Lac 4", "1200", "2020-01-01"};
+  add(r, &a1);
+  add(r, &a2);
+  add(r, &a3);
+  add(r, &b1);
+  add(r, &c1);
+  add(r, &d1);
+  add(r, &d2);
+  assert_int_equal(tsr_resolver_run(r, &err), TSR_OK);
+  size_t ia1 = find(r, "A1"), ia2 = find(r, "A2"), ia3 = find(r, "A3"), ib1 = find(r, "B1"),
+         ic1 = find(r, "C1"), id1 = find(r, "D1"), id2 = find(r, "D2");
+  /* canonical = earliest join date: A1 (2010) */
+  assert_int_equal(tsr_resolver_canonical(r, ia1), ia1);
+  assert_int_equal(tsr_resolver_canonical(r, ia2), ia1);
+  assert_int_equal(tsr_resolver_canonical(r, ia3), ia1);
+  assert_true(tsr_resolver_score(r, ia2) >= 0.5);
+  assert_int_equal(tsr_resolver_canonical(r, ib1), ib1);
+  assert_int_equal(tsr_resolver_canonical(r, ic1), ic1);
+  assert_int_equal(tsr_resolver_canonical(r, id2), id1);
+  /* A and B form a household; C is not in it */
+  assert_true(tsr_resolver_household(r, ia1) >= 0);
+  assert_int_equal(tsr_resolver_household(r, ib1), tsr_resolver_household(r, ia1));
+  assert_int_equal(tsr_resolver_household(r, ia2), tsr_resolver_household(r, ia1));
+  assert_true(tsr_resolver_household(r, ic1) < 0 ||
+              tsr_resolver_household(r, ic1) != tsr_resolver_household(r, ia1));
+  /* the fillers stay apart */
+  tsr_resolve_stats st;
+  tsr_resolver_stats(r, &st);
+  assert_int_equal(st.records, 327);
+  assert_int_equal(st.merged_records, 3);
+  assert_int_equal(st.persons, 324);
+  char buf[512];
+  tsr_resolver_reasons(r, ia3, buf, sizeof buf);
+  assert_non_null(strstr(buf, "merged into the earliest record"));
+  assert_null(strstr(buf, "Müller")); /* no personal data */
+  assert_null(strstr(buf, "1970"));
+  tsr_resolver_free(r);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  tsr_resolve_params p;
+  tsr_resolve_params_init(&p);
+  p.threshold = 1.5;
+  tsr_resolver *r = NULL;
+  tsr_error err;
+  assert_int_equal(tsr_resolver_new(&p, &r, &err), TSR_EINVAL);
+  assert_string_equal(err.field, "threshold");
+  assert_null(r);
+  assert_int_equal(tsr_resolver_new(NULL, &r, &err), TSR_OK);
+  tsr_person_record rec;
+  memset(&rec, 0, sizeof rec);
+  rec.customer_id = "X";
+  rec.birth_date = "1970-13-45";
+  assert_int_equal(tsr_resolver_add(r, &rec, &err), TSR_EPARSE);
+  assert_string_equal(err.field, "birth_date");
+  assert_null(strstr(err.msg, "1970")); /* the value is personal data */
+  rec.birth_date = NULL;
+  rec.customer_id = "  ";
+  assert_int_equal(tsr_resolver_add(r, &rec, &err), TSR_EPARSE);
+  assert_int_equal(tsr_resolver_run(r, &err), TSR_OK); /* empty: fine */
+  assert_int_equal(tsr_resolver_count(r), 0);
+  tsr_resolver_free(r);
+  tsr_resolver_free(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold), cmocka_unit_test(test_phone),
+                                     cmocka_unit_test(test_similarity),
+                                     cmocka_unit_test(test_population), cmocka_unit_test(test_errors)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
