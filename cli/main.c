@@ -65,6 +65,16 @@ int main(int argc, char **argv) {
       return commands[i].fn(argc - 1, argv + 1);
     }
   }
+  {
+    const char *names[sizeof commands / sizeof commands[0]];
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) names[i] = commands[i].name;
+    const char *best = cli_closest(c, strlen(c), names, sizeof commands / sizeof commands[0]);
+    if (best) {
+      fprintf(stderr, "tessera: '%s' is not a tessera command; did you mean '%s'? See 'tessera --help'\n",
+              c, best);
+      return TSR_EXIT_USAGE;
+    }
+  }
   fprintf(stderr, "tessera: '%s' is not a tessera command; see 'tessera --help'\n", c);
   return TSR_EXIT_USAGE;
 }
