@@ -206,8 +206,12 @@ char *tsr__churn_reason(int j, float fv, char *buf, size_t cap) {
     snprintf(buf, cap, "%.0f purchase %s in the last year", v, plural(v, "day", "days"));
     break;
   case TSR__F_TREND:
-    if (v < 0) snprintf(buf, cap, "%.0f fewer purchase days than in the previous 90 days", -v);
-    else if (v > 0) snprintf(buf, cap, "%.0f more purchase days than in the previous 90 days", v);
+    if (v < 0)
+      snprintf(buf, cap, "%.0f fewer purchase %s than in the previous 90 days", -v,
+               plural(-v, "day", "days"));
+    else if (v > 0)
+      snprintf(buf, cap, "%.0f more purchase %s than in the previous 90 days", v,
+               plural(v, "day", "days"));
     else snprintf(buf, cap, "purchases flat over the last 180 days");
     break;
   case TSR__F_SPEND90:

@@ -90,7 +90,7 @@ static int cmp_ev_i(const void *a, const void *b) {
 /* Sorts rows by customer and fills the per-customer offsets. */
 static tsr_status index_events(tsr__pdata *d, ev_row *rows, size_t nr, int prod,
                                tsr_error *err) {
-  qsort(rows, nr, sizeof *rows, prod ? cmp_ev_p : cmp_ev_i);
+  if (nr) qsort(rows, nr, sizeof *rows, prod ? cmp_ev_p : cmp_ev_i);
   size_t *off = tsr__calloc(d->n + 1, sizeof *off);
   void *ev = tsr__malloc((nr ? nr : 1) * (prod ? sizeof(tsr__pevent) : sizeof(tsr__ievent)));
   if (!off || !ev) {
