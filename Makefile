@@ -3,6 +3,7 @@
 #   make test   build and run every test (ctest)
 #   make asan   the tests again under AddressSanitizer + UndefinedBehaviorSanitizer
 #   make bench  benchmarks against pandas / scipy / scikit-learn (not part of test)
+#   make pg-extension  the PostgreSQL extension (CREATE EXTENSION tessera)
 #   make install  the binary, public headers, libtessera and tessera.pc (PREFIX=/usr/local)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
@@ -10,7 +11,7 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 DEMO_DIR ?= $(BUILD)/demo
 
-.PHONY: all deps build demo test asan bench clean install
+.PHONY: all deps build demo test asan bench clean install pg-extension
 
 all: build
 
@@ -38,6 +39,12 @@ asan: deps
 bench: build
 	@sh scripts/install-deps.sh --all
 	@sh bench/run.sh $(BUILD)/tessera
+
+# The PostgreSQL extension (pgext/, docs/pg-extension.md): built with PGXS
+# from build/libtessera.a and installed into the local PostgreSQL.
+pg-extension: build
+	$(MAKE) -C pgext TSR_BUILD=$(abspath $(BUILD)) install
+	$(MAKE) -C pgext TSR_BUILD=$(abspath $(BUILD)) clean >/dev/null
 
 install: build
 	cmake --install $(BUILD) $(if $(PREFIX),--prefix $(PREFIX))

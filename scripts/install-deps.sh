@@ -5,7 +5,7 @@
 set -eu
 
 BUILD_PKGS="build-essential cmake pkg-config libgsl-dev libsqlite3-dev sqlite3 libjansson-dev libcmocka-dev python3 openssl"
-EXTRA_PKGS="libpq-dev postgresql libmicrohttpd-dev libsodium-dev libxgboost-dev libhiredis-dev clang libclang-rt-14-dev"
+EXTRA_PKGS="libpq-dev postgresql postgresql-server-dev-15 libmicrohttpd-dev libsodium-dev libxgboost-dev libhiredis-dev clang libclang-rt-14-dev"
 PEER_PKGS="python3-pandas python3-sklearn python3-scipy chromium wrk curl"
 
 pkgs="$BUILD_PKGS $EXTRA_PKGS"
