@@ -4,10 +4,12 @@
  * Formulas and KPI definitions: docs/analyze.md.
  */
 #include "internal.h"
+#include "base/textbuf.h"
 #include "tessera/analyze.h"
 #include "tessera/datetime.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_STORED_REJECTS 1000
 
@@ -48,7 +51,7 @@ void tsr_analyze_opts_init(tsr_analyze_opts *o) {
   tsr_summary_opts_init(&o->summary);
   o->summary.multiplier = 7;
   o->scheme = "rf10";
-  o->model = "bgnbd";
+  o->model = "auto";
   o->spend = 1;
   o->horizon = 12;
   o->unit = TSR_UNIT_MONTHS;
@@ -66,6 +69,11 @@ void tsr_analyze_opts_init(tsr_analyze_opts *o) {
 
 void tsr_analyze_result_free(tsr_analyze_result *r) {
   if (!r) return;
+  if (r->pii) {
+    for (size_t i = 0; r->profiles && i < tsr_profiles_count(r->profiles); i++) free(r->pii[i]);
+    free(r->pii);
+  }
+  tsr_profiles_free(r->profiles);
   tsr_ledger_free(r->ledger);
   tsr_summary_free(r->summary);
   tsr__free(r->r);
@@ -104,6 +112,11 @@ typedef struct actx {
   void *user_ud;
   int64_t n_rej_total;
   double ingest_ms;
+  /* reasons of rejected rows, for the message when every row is rejected */
+  struct { char key[160], source[256]; int64_t n, line; } reasons[16];
+  size_t nreasons;
+  int64_t events_lost; /* events the store did not take */
+  char event_err[256];
 } actx;
 
 static double now_s(void) {
@@ -125,7 +138,10 @@ static void event(actx *x, int level, const char *step, int64_t rows_in, int64_t
   if (x->o->on_event) x->o->on_event(x->o->ud, level, step, msg);
   if (x->store && x->res->run_id > 0) {
     tsr_event e = {0, x->res->run_id, 0, (tsr_log_level)level, step, msg, rows_in, rows_out, ms};
-    tsr_store_event_add(x->store, &e, NULL, NULL); /* logging never fails a run */
+    tsr_error eerr;
+    /* logging never fails a run, but a lost event is counted and reported */
+    if (tsr_store_event_add(x->store, &e, NULL, &eerr) != TSR_OK && x->events_lost++ == 0)
+      tsr_error_format(&eerr, x->event_err, sizeof x->event_err);
   }
 }
 
@@ -148,9 +164,31 @@ static double step_done(actx *x, const char *step) {
 
 static int canceled(const actx *x) { return x->o->cancel && *x->o->cancel; }
 
+/* Counts the reason of a rejected row; the value in "…, got '…'" is left
+ * out so that rows with one problem share a key. */
+static void tally_reason(actx *x, const tsr_reject *r) {
+  char key[160];
+  const char *got = strstr(r->reason, ", got ");
+  int len = got ? (int)(got - r->reason) : (int)strlen(r->reason);
+  snprintf(key, sizeof key, "%s%s%.*s", r->field, *r->field ? ": " : "", len, r->reason);
+  for (size_t i = 0; i < x->nreasons; i++)
+    if (!strcmp(x->reasons[i].key, key)) {
+      x->reasons[i].n++;
+      return;
+    }
+  if (x->nreasons == TSR__ARRAY_LEN(x->reasons)) return;
+  snprintf(x->reasons[x->nreasons].key, sizeof x->reasons[0].key, "%s", key);
+  snprintf(x->reasons[x->nreasons].source, sizeof x->reasons[0].source, "%s",
+           r->source ? r->source : "");
+  x->reasons[x->nreasons].n = 1;
+  x->reasons[x->nreasons].line = r->line;
+  x->nreasons++;
+}
+
 static void on_reject(void *ud, const tsr_reject *r) {
   actx *x = ud;
   x->n_rej_total++;
+  tally_reason(x, r);
   if (x->nrejects < MAX_STORED_REJECTS && x->rejects) {
     stored_reject *s = &x->rejects[x->nrejects];
     s->line = r->line;
@@ -216,6 +254,17 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
   res->ingest.checksum = combined;
   st = tsr_ledger_finish(res->ledger, err);
   if (st != TSR_OK) return st;
+  if (res->ingest.rows_accepted == 0 && res->ingest.rows_rejected > 0 && x->nreasons > 0) {
+    size_t top = 0;
+    for (size_t i = 1; i < x->nreasons; i++)
+      if (x->reasons[i].n > x->reasons[top].n) top = i;
+    return tsr_error_set(err, TSR_EPARSE, x->reasons[top].source, 0, 0, NULL,
+                         "every row was rejected (%lld of %lld); most common reason (%lld rows, "
+                         "first on line %lld): %s",
+                         (long long)res->ingest.rows_rejected, (long long)res->ingest.rows_read,
+                         (long long)x->reasons[top].n, (long long)x->reasons[top].line,
+                         x->reasons[top].key);
+  }
   x->ingest_ms = step_done(x, "ingest");
   return TSR_OK;
 }
@@ -288,8 +337,10 @@ static tsr_status step_rfm(actx *x, tsr_error *err) {
     const tsr_summary_row *row = &res->summary->rows[i];
     gap[i] = row->T - row->recency;
     fr[i] = row->frequency;
-    mon[i] = row->revenue;
-    rev[i] = row->revenue;
+    /* with a holdout, segments are those at the calibration end: M and
+     * the segments' revenue count calibration spend only */
+    mon[i] = res->has_holdout ? row->revenue_cal : row->revenue;
+    rev[i] = mon[i];
   }
   st = tsr_rfm_score(gap, fr, mon, n, res->r, res->f, res->m, err);
   if (st != TSR_OK) goto out;
@@ -315,6 +366,64 @@ static double *alloc_nan(size_t n) {
   return p;
 }
 
+/* Penalizer of the fallback fit (lifetimes' usual small value). */
+#define FALLBACK_PENALIZER 0.001
+
+/* Fits kind; when the unpenalized fit does not converge (too little data
+ * for the model), fits again with the documented fallback penalizer and
+ * says so in a warning event. The error of the last attempt in *ferr. */
+static tsr_status fit_with_fallback(actx *x, tsr_btyd_kind kind, const tsr_btyd_data *d,
+                                    const tsr_btyd_fit_opts *fo, tsr_btyd_model *m,
+                                    tsr_error *ferr) {
+  tsr_error_clear(ferr);
+  tsr_status st = tsr_btyd_fit(kind, d, fo, m, ferr);
+  if (st != TSR_ECONVERGE || fo->penalizer >= FALLBACK_PENALIZER) return st;
+  char first[TSR_ERROR_MSG_MAX];
+  snprintf(first, sizeof first, "%s", ferr->msg);
+  tsr_btyd_fit_opts o2 = *fo;
+  o2.penalizer = FALLBACK_PENALIZER;
+  tsr_error_clear(ferr);
+  st = tsr_btyd_fit(kind, d, &o2, m, ferr);
+  if (st == TSR_OK)
+    event(x, 1, "model", (int64_t)d->n, (int64_t)d->n, -1,
+          "%s: the unpenalized fit did not converge (%s); fitted with penalizer %g instead",
+          tsr_btyd_kind_name(kind), first, FALLBACK_PENALIZER);
+  return st;
+}
+
+/* Warns about segments whose churn contradicts their recency: a segment
+ * of customers who last bought long ago (mean R score <= 2 of 5) with a
+ * churn rate below the base's, or of recent customers (mean R >= 4) with a
+ * churn rate above it. Usually the model cannot let one-time buyers churn
+ * (BG/NBD) or fits the data badly. */
+static void churn_recency_check(actx *x) {
+  tsr_analyze_result *res = x->res;
+  size_t n = res->summary->n;
+  double thr = x->o->churn_threshold, all = 0;
+  if (!res->has_model || n == 0) return;
+  for (size_t i = 0; i < n; i++) all += res->p_alive[i] < thr;
+  all /= (double)n;
+  for (size_t j = 0; j < res->n_segments; j++) {
+    const tsr_rfm_segment_stats *g = &res->segments[j];
+    if (g->customers < 10) continue;
+    double ch = 0;
+    for (size_t i = 0; i < n; i++)
+      if (res->segment[i] == g->segment || (res->segment[i] && !strcmp(res->segment[i], g->segment)))
+        ch += res->p_alive[i] < thr;
+    ch /= (double)g->customers;
+    if (g->mean_r <= 2 && ch < all)
+      event(x, 1, "churn", (int64_t)g->customers, (int64_t)g->customers, -1,
+            "segment %s: customers who last bought long ago (mean R score %.1f of 5) but a churn "
+            "rate of %.1f %%, below the base's %.1f %%: the %s model may not fit these customers",
+            g->segment, g->mean_r, 100 * ch, 100 * all, tsr_btyd_kind_name(res->model.kind));
+    else if (g->mean_r >= 4 && ch > all)
+      event(x, 1, "churn", (int64_t)g->customers, (int64_t)g->customers, -1,
+            "segment %s: recent customers (mean R score %.1f of 5) but a churn rate of %.1f %%, "
+            "above the base's %.1f %%: the %s model may not fit these customers",
+            g->segment, g->mean_r, 100 * ch, 100 * all, tsr_btyd_kind_name(res->model.kind));
+  }
+}
+
 static tsr_status step_models(actx *x, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   size_t n = res->summary->n;
@@ -329,14 +438,17 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   if (!res->expected || !res->expected_lo || !res->expected_hi || !res->p_alive || !res->clv ||
       !res->clv_lo || !res->clv_hi)
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  const char *mname = x->o->model ? x->o->model : "bgnbd";
+  const char *mname = x->o->model ? x->o->model : "auto";
   if (!strcmp(mname, "none")) return TSR_OK;
-  tsr_btyd_kind kind;
-  tsr_status st = tsr_btyd_kind_parse(mname, &kind, err);
-  if (st != TSR_OK) return st;
-  if (tsr_btyd_kind_role(kind) != TSR_MODEL_PURCHASE)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model", "expected %s or none, got '%s'",
-                         tsr_btyd_role_names(TSR_MODEL_PURCHASE), mname);
+  int is_auto = !strcmp(mname, "auto");
+  tsr_btyd_kind kind = TSR_BTYD_PNBD;
+  tsr_status st = TSR_OK;
+  if (!is_auto) {
+    if ((st = tsr_btyd_kind_parse(mname, &kind, err)) != TSR_OK) return st;
+    if (tsr_btyd_kind_role(kind) != TSR_MODEL_PURCHASE)
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model", "expected auto, %s or none, got '%s'",
+                           tsr_btyd_role_names(TSR_MODEL_PURCHASE), mname);
+  }
   double *xs = tsr__malloc(n * sizeof *xs), *tx = tsr__malloc(n * sizeof *tx),
          *T = tsr__malloc(n * sizeof *T), *mx = tsr__malloc(n * sizeof *mx);
   if (!xs || !tx || !T || !mx) {
@@ -347,7 +459,10 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     const tsr_summary_row *r = &res->summary->rows[i];
     xs[i] = r->frequency;
     tx[i] = r->recency;
-    T[i] = r->T;
+    /* a first purchase on the last day gives T = 0, which the models
+     * reject: such a customer was observed for part of that day, counted
+     * as half a day */
+    T[i] = r->T > 0 ? r->T : 0.5 / res->period_days;
     mx[i] = r->monetary_value;
   }
   tsr_btyd_data d = {n, xs, tx, T, mx, NULL};
@@ -357,24 +472,87 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   fo.n_threads = 2;
   progress(x, "model", 0.6);
   tsr_error ferr;
-  tsr_error_clear(&ferr);
-  st = tsr_btyd_fit(kind, &d, &fo, &res->model, &ferr);
-  double ms = step_done(x, "model");
-  if (st != TSR_OK) {
-    event(x, 1, "model", (int64_t)n, 0, ms, "%s fit failed: %s (predictions left empty)",
-          mname, ferr.msg);
-    st = TSR_OK;
-    goto out;
+  double ms;
+  if (!is_auto) {
+    st = fit_with_fallback(x, kind, &d, &fo, &res->model, &ferr);
+    ms = step_done(x, "model");
+    if (st != TSR_OK) {
+      /* the run promised predictions: it fails, saying what to try */
+      event(x, 2, "model", (int64_t)n, 0, ms, "%s fit failed: %s", mname, ferr.msg);
+      st = tsr_error_set(err, st == TSR_ECONVERGE ? TSR_ECONVERGE : st, NULL, 0, 0, "model",
+                         "%s fit failed: %s; or choose another model (auto, pnbd, "
+                         "mbgnbd, bgnbd) or none for no predictions",
+                         mname, ferr.msg);
+      goto out;
+    }
+  } else {
+    /* auto: the models in which one-time buyers can churn (Pareto/NBD,
+     * MBG/NBD); the better on the holdout (mean absolute error of the
+     * holdout purchases per customer) when there is one, else the larger
+     * log-likelihood (both have 4 parameters). A model that fails is
+     * skipped with a warning; the run fails only when both do. */
+    static const tsr_btyd_kind cand[2] = {TSR_BTYD_PNBD, TSR_BTYD_MBGNBD};
+    tsr_btyd_model fit[2];
+    double score[2] = {INFINITY, INFINITY};
+    int ok[2] = {0, 0};
+    char why[2][TSR_ERROR_MSG_MAX];
+    for (int c = 0; c < 2; c++) {
+      if (fit_with_fallback(x, cand[c], &d, &fo, &fit[c], &ferr) != TSR_OK) {
+        snprintf(why[c], sizeof why[c], "%s", ferr.msg);
+        event(x, 1, "model", (int64_t)n, 0, -1, "auto: %s skipped: %s",
+              tsr_btyd_kind_name(cand[c]), ferr.msg);
+        continue;
+      }
+      ok[c] = 1;
+      if (res->has_holdout) {
+        double mae = 0;
+        for (size_t i = 0; i < n && ok[c]; i++) {
+          const tsr_summary_row *r = &res->summary->rows[i];
+          double pred;
+          if (tsr_btyd_conditional(&fit[c], r->frequency, r->recency, r->T, r->duration_holdout,
+                                   &pred, NULL, NULL) != TSR_OK)
+            ok[c] = 0;
+          else
+            mae += fabs(pred - r->frequency_holdout);
+        }
+        score[c] = mae / (double)n;
+      } else {
+        score[c] = -fit[c].loglik;
+      }
+    }
+    ms = step_done(x, "model");
+    if (!ok[0] && !ok[1]) {
+      event(x, 2, "model", (int64_t)n, 0, ms, "auto: no model could be fitted");
+      st = tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, "model",
+                         "no model could be fitted (pnbd: %s; mbgnbd: %s); the data "
+                         "may have too few repeat purchases: choose the model none for "
+                         "segments without predictions",
+                         why[0], why[1]);
+      goto out;
+    }
+    int c = !ok[0] ? 1 : !ok[1] ? 0 : (score[1] < score[0] ? 1 : 0);
+    kind = cand[c];
+    res->model = fit[c];
+    mname = tsr_btyd_kind_name(kind);
+    if (ok[0] && ok[1])
+      event(x, 0, "model", (int64_t)n, (int64_t)n, -1,
+            "auto: %s chosen (%s: pnbd %.6g, mbgnbd %.6g)", mname,
+            res->has_holdout ? "holdout MAE per customer" : "negative log-likelihood",
+            score[0], score[1]);
+    else
+      event(x, 1, "model", (int64_t)n, (int64_t)n, -1, "auto: %s chosen (the other failed)",
+            mname);
   }
   res->has_model = 1;
   {
-    char ps[256] = "";
-    size_t k = 0;
+    tsr__tb ps = {0};
     for (size_t j = 0; j < res->model.np; j++)
-      k += (size_t)snprintf(ps + k, sizeof ps - k, "%s%s=%.4g", j ? ", " : "",
-                            tsr_btyd_param_name(kind, j), res->model.params[j]);
+      tsr__tb_printf(&ps, "%s%s=%.4g", j ? ", " : "", tsr_btyd_param_name(kind, j),
+                     res->model.params[j]);
+    char *pstr = tsr__tb_take(&ps);
     event(x, 0, "model", (int64_t)n, (int64_t)n, ms, "%s fitted: %s; log-likelihood %.2f, %d iterations",
-          mname, ps, res->model.loglik, res->model.iterations);
+          mname, pstr ? pstr : "", res->model.loglik, res->model.iterations);
+    tsr__free(pstr);
   }
   res->horizon_periods = x->o->horizon * tsr_unit_days(x->o->unit, res->period_days) / res->period_days;
   st = tsr_btyd_predict(&res->model, &d, res->horizon_periods, x->o->level, res->expected,
@@ -420,8 +598,11 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     size_t nr = 0;
     for (size_t i = 0; i < n; i++) nr += xs[i] > 0 && mx[i] > 0;
     if (nr < 10) {
-      event(x, 1, "spend", (int64_t)n, 0, -1,
+      event(x, 2, "spend", (int64_t)n, 0, -1,
             "only %zu repeat customers with positive spend: no Gamma-Gamma model, no CLV", nr);
+      st = tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, "spend",
+                         "only %zu repeat customers with positive spend: the spend model "
+                         "(CLV) needs at least 10; run without the spend model", nr);
       goto out;
     }
     double *gx = tsr__malloc(nr * sizeof *gx), *gm = tsr__malloc(nr * sizeof *gm);
@@ -446,9 +627,11 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     tsr__free(gm);
     ms = step_done(x, "spend");
     if (st != TSR_OK || !(res->spend.params[1] > 1)) {
-      event(x, 1, "spend", (int64_t)nr, 0, ms, "Gamma-Gamma fit failed: %s (no CLV)",
-            st != TSR_OK ? ferr.msg : "q <= 1 (mean spend undefined)");
-      st = TSR_OK;
+      const char *why = st != TSR_OK ? ferr.msg : "q <= 1 (mean spend undefined)";
+      event(x, 2, "spend", (int64_t)nr, 0, ms, "Gamma-Gamma fit failed: %s (no CLV)", why);
+      st = tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, "spend",
+                         "the Gamma-Gamma spend model (CLV) failed: %s; run without the "
+                         "spend model", why);
       goto out;
     }
     res->has_spend = 1;
@@ -540,7 +723,7 @@ static int cmp_desc(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-static void compute_kpis(tsr_analyze_result *res) {
+static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
   tsr_kpis *k = &res->kpis;
   size_t n = res->summary->n;
   double churn = k->churn_rate, alive = k->expected_alive, drop = k->expected_dropouts;
@@ -580,89 +763,96 @@ static void compute_kpis(tsr_analyze_result *res) {
     k->top20_revenue_share = k->revenue > 0 ? s / k->revenue : 0;
   }
   tsr__free(rev);
+  /* every customer's revenue is finite (the summary checks), their total
+   * may still overflow */
+  if (!isfinite(k->revenue) || (res->has_spend && !isfinite(k->clv_total)))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "amount",
+                         "the total %s of all customers overflows (is beyond the largest "
+                         "number, %.2g)",
+                         isfinite(k->revenue) ? "CLV" : "revenue", DBL_MAX);
+  return TSR_OK;
 }
 
 
 /* ------------------------------------------------------------ store */
 
-static void jstr(char *buf, size_t cap, size_t *k, const char *s) {
-  if (*k >= cap) return;
-  buf[(*k)++] = '"';
-  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p && *k + 8 < cap; p++) {
-    if (*p == '"' || *p == '\\') {
-      buf[(*k)++] = '\\';
-      buf[(*k)++] = (char)*p;
-    } else if (*p < 0x20) {
-      *k += (size_t)snprintf(buf + *k, cap - *k, "\\u%04x", *p);
-    } else {
-      buf[(*k)++] = (char)*p;
-    }
-  }
-  if (*k < cap) buf[(*k)++] = '"';
-  if (*k < cap) buf[*k] = '\0';
-}
-
-/* JSON number, null for NaN/inf. */
-static void jnum(char *buf, size_t cap, size_t *k, double v) {
-  if (*k >= cap) return;
-  if (!isfinite(v)) *k += (size_t)snprintf(buf + *k, cap - *k, "null");
-  else {
-    char t[32];
-    *k += (size_t)snprintf(buf + *k, cap - *k, "%s", tsr__fmt_double(v, t));
-  }
-}
-
 tsr_status tsr_analyze_kpis_json(const tsr_analyze_result *r, char **out, tsr_error *err) {
-  size_t cap = 4096, k = 0;
-  char *b = tsr__malloc(cap);
-  if (!b) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  tsr__tb b = {0};
   const tsr_kpis *p = &r->kpis;
   char d1[11], d2[11];
-  k += (size_t)snprintf(b + k, cap - k,
-                        "{\"customers\":%zu,\"transactions\":%lld,\"visits\":%lld,\"revenue\":",
-                        p->customers, (long long)p->transactions, (long long)p->visits);
-  jnum(b, cap, &k, p->revenue);
-  k += (size_t)snprintf(b + k, cap - k, ",\"repeat_share\":");
-  jnum(b, cap, &k, p->repeat_share);
-  k += (size_t)snprintf(b + k, cap - k, ",\"top20_revenue_share\":");
-  jnum(b, cap, &k, p->top20_revenue_share);
-  k += (size_t)snprintf(b + k, cap - k, ",\"first_purchase\":\"%s\",\"last_purchase\":\"%s\"",
-                        tsr_day_format(p->first_day, d1), tsr_day_format(p->last_day, d2));
-  k += (size_t)snprintf(b + k, cap - k, ",\"churn_rate\":");
-  jnum(b, cap, &k, p->churn_rate);
-  k += (size_t)snprintf(b + k, cap - k, ",\"expected_alive\":");
-  jnum(b, cap, &k, p->expected_alive);
-  k += (size_t)snprintf(b + k, cap - k, ",\"expected_dropouts_next_period\":");
-  jnum(b, cap, &k, p->expected_dropouts);
-  k += (size_t)snprintf(b + k, cap - k, ",\"mean_p_alive\":");
-  jnum(b, cap, &k, p->mean_p_alive);
-  k += (size_t)snprintf(b + k, cap - k, ",\"clv_total\":");
-  jnum(b, cap, &k, p->clv_total);
-  k += (size_t)snprintf(b + k, cap - k, ",\"clv_mean\":");
-  jnum(b, cap, &k, p->clv_mean);
-  k += (size_t)snprintf(b + k, cap - k, ",\"period_days\":");
-  jnum(b, cap, &k, r->period_days);
-  k += (size_t)snprintf(b + k, cap - k, ",\"horizon_periods\":");
-  jnum(b, cap, &k, r->horizon_periods);
-  k += (size_t)snprintf(b + k, cap - k,
-                        ",\"rows_read\":%lld,\"rows_rejected\":%lld,\"identical_rows\":%lld,"
-                        "\"duplicate_ids\":%lld,\"refunds\":%lld",
-                        (long long)r->ingest.rows_read, (long long)r->ingest.rows_rejected,
-                        (long long)r->ingest.identical_rows, (long long)r->ingest.duplicate_ids,
-                        (long long)r->ingest.refunds);
+  tsr__tb_printf(&b, "{\"customers\":%zu,\"transactions\":%lld,\"visits\":%lld,\"revenue\":",
+                 p->customers, (long long)p->transactions, (long long)p->visits);
+  tsr__tb_jnum(&b, p->revenue);
+  tsr__tb_printf(&b, ",\"repeat_share\":");
+  tsr__tb_jnum(&b, p->repeat_share);
+  tsr__tb_printf(&b, ",\"top20_revenue_share\":");
+  tsr__tb_jnum(&b, p->top20_revenue_share);
+  tsr__tb_printf(&b, ",\"first_purchase\":\"%s\",\"last_purchase\":\"%s\"",
+                 tsr_day_format(p->first_day, d1), tsr_day_format(p->last_day, d2));
+  tsr__tb_printf(&b, ",\"churn_rate\":");
+  tsr__tb_jnum(&b, p->churn_rate);
+  tsr__tb_printf(&b, ",\"expected_alive\":");
+  tsr__tb_jnum(&b, p->expected_alive);
+  tsr__tb_printf(&b, ",\"expected_dropouts_next_period\":");
+  tsr__tb_jnum(&b, p->expected_dropouts);
+  tsr__tb_printf(&b, ",\"mean_p_alive\":");
+  tsr__tb_jnum(&b, p->mean_p_alive);
+  tsr__tb_printf(&b, ",\"clv_total\":");
+  tsr__tb_jnum(&b, p->clv_total);
+  tsr__tb_printf(&b, ",\"clv_mean\":");
+  tsr__tb_jnum(&b, p->clv_mean);
+  tsr__tb_printf(&b, ",\"period_days\":");
+  tsr__tb_jnum(&b, r->period_days);
+  tsr__tb_printf(&b, ",\"horizon_periods\":");
+  tsr__tb_jnum(&b, r->horizon_periods);
+  tsr__tb_printf(&b,
+                 ",\"rows_read\":%lld,\"rows_rejected\":%lld,\"identical_rows\":%lld,"
+                 "\"duplicate_ids\":%lld,\"refunds\":%lld",
+                 (long long)r->ingest.rows_read, (long long)r->ingest.rows_rejected,
+                 (long long)r->ingest.identical_rows, (long long)r->ingest.duplicate_ids,
+                 (long long)r->ingest.refunds);
   if (r->has_holdout && r->has_model) {
-    k += (size_t)snprintf(b + k, cap - k, ",\"holdout_mae\":");
-    jnum(b, cap, &k, r->holdout_mae);
-    k += (size_t)snprintf(b + k, cap - k, ",\"holdout_actual\":");
-    jnum(b, cap, &k, r->holdout_actual_total);
-    k += (size_t)snprintf(b + k, cap - k, ",\"holdout_predicted\":");
-    jnum(b, cap, &k, r->holdout_predicted_total);
+    tsr__tb_printf(&b, ",\"holdout_mae\":");
+    tsr__tb_jnum(&b, r->holdout_mae);
+    tsr__tb_printf(&b, ",\"holdout_actual\":");
+    tsr__tb_jnum(&b, r->holdout_actual_total);
+    tsr__tb_printf(&b, ",\"holdout_predicted\":");
+    tsr__tb_jnum(&b, r->holdout_predicted_total);
   }
-  if (k + 2 < cap) {
-    b[k++] = '}';
-    b[k] = '\0';
+  tsr__tb_printf(&b, "}");
+  if (!(*out = tsr__tb_take(&b)))
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  return TSR_OK;
+}
+
+/* lib/analyze_profiles.c */
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                                 int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
+size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
+                         size_t cap);
+
+/* The profile step (bundle inputs): profiles, segments, data-quality events. */
+static tsr_status step_profiles(actx *x, tsr_error *err) {
+  int64_t counts[TSR_BT_COUNT][3];
+  memset(counts, 0, sizeof counts);
+  tsr_status st = tsr__analyze_profiles(x->o, x->res, counts, err);
+  if (st != TSR_OK) return st;
+  for (int t = 0; t < TSR_BT_COUNT; t++) {
+    if (t == TSR_BT_TRANSACTIONS || !tsr_bundle_path(x->o->bundle, (tsr_bundle_table)t)) continue;
+    event(x, counts[t][2] ? 1 : 0, "profiles", counts[t][0], counts[t][1], -1,
+          "%s: %lld rows read, %lld accepted, %lld rejected", tsr_bundle_table_name((tsr_bundle_table)t),
+          (long long)counts[t][0], (long long)counts[t][1], (long long)counts[t][2]);
   }
-  *out = b;
+  const tsr_profiles *p = x->res->profiles;
+  size_t merged = 0;
+  for (size_t i = 0; i < tsr_profiles_count(p); i++) {
+    const tsr_profile *r = tsr_profiles_get(p, i);
+    if (r->n_records > 1) merged += r->n_records - 1;
+  }
+  double ms = step_done(x, "profiles");
+  event(x, 0, "profiles", -1, (int64_t)tsr_profiles_count(p), ms,
+        "%zu customer profiles, %zu records merged, %zu segment values",
+        tsr_profiles_count(p), merged, tsr_profiles_nsegments(p));
   return TSR_OK;
 }
 
@@ -703,7 +893,51 @@ static tsr_status store_results(actx *x, tsr_error *err) {
     c->clv_lo = res->clv_lo[i];
     c->clv_hi = res->clv_hi[i];
   }
-  st = tsr_store_customers_add(s, res->run_id, rows, n, err);
+  /* profiles (bundle runs): as JSON in extra; customers only in the CRM
+   * or other tables get a row of their own. Stored in batches so that the
+   * JSON texts of one batch only are in memory. */
+  size_t n_all = n;
+  const tsr_profiles *pf = res->profiles;
+  if (pf) {
+    size_t np = tsr_profiles_count(pf);
+    tsr_customer *grown = tsr__realloc(rows, (n + np + 1) * sizeof *rows);
+    if (!grown) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
+    }
+    rows = grown;
+    for (size_t j = 0; j < np; j++) {
+      const tsr_profile *r = tsr_profiles_get(pf, j);
+      if (tsr_ledger_find(res->ledger, r->id) >= 0) continue;
+      tsr_customer *c = &rows[n_all++];
+      tsr_customer_init(c);
+      c->customer_id = r->id;
+      c->revenue = r->tx_amount;
+    }
+  }
+  {
+    const size_t BATCH = pf ? 20000 : (n_all ? n_all : 1);
+    const size_t XCAP = 4096;
+    char *extra = pf ? tsr__malloc(BATCH * XCAP) : NULL;
+    if (pf && !extra) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
+    }
+    for (size_t b0 = 0; b0 < n_all || (b0 == 0 && n_all == 0); b0 += BATCH) {
+      size_t nb = n_all - b0 < BATCH ? n_all - b0 : BATCH;
+      for (size_t i = 0; pf && i < nb; i++) {
+        tsr_customer *c = &rows[b0 + i];
+        ptrdiff_t j = tsr_profiles_find(pf, tsr_profiles_resolve(pf, c->customer_id));
+        c->extra = NULL;
+        if (j >= 0 && tsr__profile_json(pf, tsr_profiles_get(pf, (size_t)j),
+                                        res->pii ? res->pii[j] : NULL, extra + i * XCAP, XCAP))
+          c->extra = extra + i * XCAP;
+      }
+      st = tsr_store_customers_add(s, res->run_id, rows + b0, nb, err);
+      if (st != TSR_OK || n_all == 0) break;
+    }
+    tsr__free(extra);
+  }
   if (st != TSR_OK) goto fail;
   tsr_segment_row *segs = tsr__malloc((res->n_segments ? res->n_segments : 1) * sizeof *segs);
   if (!segs) {
@@ -719,6 +953,37 @@ static tsr_status store_results(actx *x, tsr_error *err) {
   st = tsr_store_segments_add(s, res->run_id, segs, res->n_segments, err);
   tsr__free(segs);
   if (st != TSR_OK) goto fail;
+  if (res->profiles) {
+    /* segment profiles: scheme "profile_<kind>"; mean_r = mean CLV, mean_f
+     * = mean age, mean_m = mean digital share (docs/profiles.md) */
+    const tsr_profiles *pf = res->profiles;
+    size_t ns = tsr_profiles_nsegments(pf), np = tsr_profiles_count(pf);
+    double rev = 0;
+    for (size_t i = 0; i < ns; i++) {
+      const tsr_segment_summary *g = tsr_profiles_segment_get(pf, i);
+      if (!strcmp(g->kind, "life_stage")) rev += g->revenue;
+    }
+    char (*scheme)[40] = tsr__malloc((ns ? ns : 1) * sizeof *scheme);
+    tsr_segment_row *ps = tsr__malloc((ns ? ns : 1) * sizeof *ps);
+    if (!scheme || !ps) {
+      tsr__free(scheme);
+      tsr__free(ps);
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
+    }
+    for (size_t i = 0; i < ns; i++) {
+      const tsr_segment_summary *g = tsr_profiles_segment_get(pf, i);
+      snprintf(scheme[i], sizeof scheme[i], "profile_%s", g->kind);
+      tsr_segment_row sr = {scheme[i], g->name, (int64_t)g->size,
+                            np ? (double)g->size / (double)np : 0, g->clv_mean, g->age_mean,
+                            g->digital_share, g->revenue, rev != 0 ? g->revenue / rev : 0};
+      ps[i] = sr;
+    }
+    st = tsr_store_segments_add(s, res->run_id, ps, ns, err);
+    tsr__free(scheme);
+    tsr__free(ps);
+    if (st != TSR_OK) goto fail;
+  }
   /* models */
   const tsr_btyd_model *ms[2] = {res->has_model ? &res->model : NULL,
                                  res->has_spend ? &res->spend : NULL};
@@ -727,46 +992,50 @@ static tsr_status store_results(actx *x, tsr_error *err) {
     char *js = NULL;
     st = tsr_btyd_model_to_json(ms[j], &js, err);
     if (st != TSR_OK) goto fail;
-    char stats[4096];
-    size_t k = 0;
-    k += (size_t)snprintf(stats + k, sizeof stats - k, "{\"loglik\":");
-    jnum(stats, sizeof stats, &k, ms[j]->loglik);
-    k += (size_t)snprintf(stats + k, sizeof stats - k, ",\"iterations\":%d,\"converged\":%s",
-                          ms[j]->iterations, ms[j]->converged ? "true" : "false");
+    tsr__tb sb = {0};
+    tsr__tb_printf(&sb, "{\"loglik\":");
+    tsr__tb_jnum(&sb, ms[j]->loglik);
+    tsr__tb_printf(&sb, ",\"iterations\":%d,\"converged\":%s", ms[j]->iterations,
+                   ms[j]->converged ? "true" : "false");
     if (j == 0 && res->has_holdout) {
-      k += (size_t)snprintf(stats + k, sizeof stats - k, ",\"holdout_mae\":");
-      jnum(stats, sizeof stats, &k, res->holdout_mae);
+      tsr__tb_printf(&sb, ",\"holdout_mae\":");
+      tsr__tb_jnum(&sb, res->holdout_mae);
     }
-    if (x->o->model_stats && *x->o->model_stats)
-      k += (size_t)snprintf(stats + k, sizeof stats - k, ",%s", x->o->model_stats);
-    if (k + 2 < sizeof stats) {
-      stats[k++] = '}';
-      stats[k] = '\0';
+    if (x->o->model_stats && *x->o->model_stats) tsr__tb_printf(&sb, ",%s", x->o->model_stats);
+    tsr__tb_printf(&sb, "}");
+    char *stats = tsr__tb_take(&sb);
+    if (!stats) {
+      free(js);
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
     }
     tsr_model mo = {0, res->run_id, tsr_btyd_kind_name(ms[j]->kind), 0, js, stats, 0, 0};
     st = tsr_store_model_add(s, &mo, NULL, NULL, err);
     free(js);
+    tsr__free(stats);
     if (st != TSR_OK) goto fail;
   }
   if (res->clusters && res->clusters->model) {
     char *js = NULL;
     st = tsr_cluster_model_to_json(res->clusters->model, &js, err);
     if (st != TSR_OK) goto fail;
-    char stats[4096];
-    size_t k = 0;
-    k += (size_t)snprintf(stats + k, sizeof stats - k, "{\"k\":%zu,\"inertia\":", res->clusters->k);
-    jnum(stats, sizeof stats, &k, res->clusters->inertia);
-    k += (size_t)snprintf(stats + k, sizeof stats - k, ",\"silhouette\":");
-    jnum(stats, sizeof stats, &k, res->clusters->silhouette);
-    if (x->o->model_stats && *x->o->model_stats)
-      k += (size_t)snprintf(stats + k, sizeof stats - k, ",%s", x->o->model_stats);
-    if (k + 2 < sizeof stats) {
-      stats[k++] = '}';
-      stats[k] = '\0';
+    tsr__tb sb = {0};
+    tsr__tb_printf(&sb, "{\"k\":%zu,\"inertia\":", res->clusters->k);
+    tsr__tb_jnum(&sb, res->clusters->inertia);
+    tsr__tb_printf(&sb, ",\"silhouette\":");
+    tsr__tb_jnum(&sb, res->clusters->silhouette);
+    if (x->o->model_stats && *x->o->model_stats) tsr__tb_printf(&sb, ",%s", x->o->model_stats);
+    tsr__tb_printf(&sb, "}");
+    char *stats = tsr__tb_take(&sb);
+    if (!stats) {
+      free(js);
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
     }
     tsr_model mo = {0, res->run_id, tsr_cluster_method_name(res->clusters->method), 0, js, stats, 0, 0};
     st = tsr_store_model_add(s, &mo, NULL, NULL, err);
     free(js);
+    tsr__free(stats);
     if (st != TSR_OK) goto fail;
   }
   st = tsr_store_commit(s, err);
@@ -781,27 +1050,28 @@ fail:
   return st;
 }
 
-/* Parameters of the run as JSON (stored with it). */
-static void params_json(const tsr_analyze_opts *o, char *b, size_t cap) {
-  size_t k = 0;
-  k += (size_t)snprintf(b + k, cap - k, "{\"inputs\":[");
+/* Parameters of the run as JSON (stored with it); NULL when out of memory
+ * (caller frees with tsr__free). */
+static char *params_json(const tsr_analyze_opts *o) {
+  tsr__tb b = {0};
+  tsr__tb_printf(&b, "{\"inputs\":[");
   for (size_t i = 0; i < o->n_inputs; i++) {
-    if (i) k += (size_t)snprintf(b + k, cap - k, ",");
-    jstr(b, cap, &k, o->inputs[i]);
+    if (i) tsr__tb_printf(&b, ",");
+    tsr__tb_jstr(&b, o->inputs[i]);
   }
-  k += (size_t)snprintf(b + k, cap - k, "],\"customer_col\":");
-  jstr(b, cap, &k, o->ingest.customer_col);
-  k += (size_t)snprintf(b + k, cap - k, ",\"date_col\":");
-  jstr(b, cap, &k, o->ingest.date_col);
-  k += (size_t)snprintf(b + k, cap - k, ",\"amount_col\":");
-  jstr(b, cap, &k, o->ingest.amount_col);
-  k += (size_t)snprintf(b + k, cap - k, ",\"id_col\":");
-  jstr(b, cap, &k, o->ingest.id_col);
-  k += (size_t)snprintf(b + k, cap - k, ",\"date_format\":");
-  jstr(b, cap, &k, o->ingest.date_format);
+  tsr__tb_printf(&b, "],\"customer_col\":");
+  tsr__tb_jstr(&b, o->ingest.customer_col);
+  tsr__tb_printf(&b, ",\"date_col\":");
+  tsr__tb_jstr(&b, o->ingest.date_col);
+  tsr__tb_printf(&b, ",\"amount_col\":");
+  tsr__tb_jstr(&b, o->ingest.amount_col);
+  tsr__tb_printf(&b, ",\"id_col\":");
+  tsr__tb_jstr(&b, o->ingest.id_col);
+  tsr__tb_printf(&b, ",\"date_format\":");
+  tsr__tb_jstr(&b, o->ingest.date_format);
   char d1[11], d2[11];
-  k += (size_t)snprintf(
-      b + k, cap - k,
+  tsr__tb_printf(
+      &b,
       ",\"freq\":\"%c\",\"freq_multiplier\":%g,\"end\":\"%s\",\"calibration_end\":\"%s\","
       "\"refunds\":\"%s\",\"dedupe\":\"%s\",\"model\":",
       "DWM"[o->summary.freq], o->summary.multiplier,
@@ -809,16 +1079,17 @@ static void params_json(const tsr_analyze_opts *o, char *b, size_t cap) {
       o->summary.cal_end_day == TSR_DAY_NONE ? "" : tsr_day_format(o->summary.cal_end_day, d2),
       o->summary.refunds == TSR_REFUNDS_NET ? "net" : "exclude",
       o->ingest.dedupe == TSR_DEDUPE_EXACT ? "exact" : "none");
-  jstr(b, cap, &k, o->model);
-  k += (size_t)snprintf(b + k, cap - k, ",\"spend\":%s,\"horizon\":%g,\"unit\":\"%s\",\"discount\":%g,"
-                        "\"scheme\":", o->spend ? "true" : "false", o->horizon,
-                        (const char *[]){"days", "weeks", "months", "years", "periods"}[o->unit],
-                        o->discount);
-  jstr(b, cap, &k, o->scheme);
-  k += (size_t)snprintf(b + k, cap - k, ",\"cluster\":");
-  jstr(b, cap, &k, o->cluster);
-  k += (size_t)snprintf(b + k, cap - k, ",\"k\":%zu,\"seed\":%llu}", o->cluster_opts.k,
-                        (unsigned long long)o->seed);
+  tsr__tb_jstr(&b, o->model);
+  tsr__tb_printf(&b, ",\"spend\":%s,\"horizon\":%g,\"unit\":\"%s\",\"discount\":%g,"
+                 "\"scheme\":", o->spend ? "true" : "false", o->horizon,
+                 (const char *[]){"days", "weeks", "months", "years", "periods"}[o->unit],
+                 o->discount);
+  tsr__tb_jstr(&b, o->scheme);
+  tsr__tb_printf(&b, ",\"cluster\":");
+  tsr__tb_jstr(&b, o->cluster);
+  tsr__tb_printf(&b, ",\"k\":%zu,\"seed\":%llu}", o->cluster_opts.k,
+                 (unsigned long long)o->seed);
+  return tsr__tb_take(&b);
 }
 
 /* ------------------------------------------------------------ run */
@@ -861,28 +1132,39 @@ static tsr_status copy_file(const char *src, const char *dst, tsr_error *err) {
 /* Copies every input into opts->keep_dir as <sum>.csv (one input) or
  * <sum>-<i>.csv, writing the ';'-separated paths into out. Standard input
  * cannot be kept (TSR_EINVAL). */
-static tsr_status keep_inputs(const tsr_analyze_opts *opts, const char *sum, char *out,
-                              size_t cap, tsr_error *err) {
+static tsr_status keep_inputs(const tsr_analyze_opts *opts, const char *sum, char **out,
+                              tsr_error *err) {
+  *out = NULL;
   if (mkdir(opts->keep_dir, 0777) != 0 && errno != EEXIST)
     return tsr_error_set(err, TSR_EIO, opts->keep_dir, 0, 0, NULL,
                          "cannot create directory: %s", strerror(errno));
-  size_t k = 0;
-  out[0] = '\0';
+  tsr__tb all = {0};
   for (size_t i = 0; i < opts->n_inputs; i++) {
-    if (!strcmp(opts->inputs[i], "-"))
+    if (!strcmp(opts->inputs[i], "-")) {
+      tsr__tb_free(&all);
       return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "keep-input",
                            "standard input cannot be kept; give a file");
-    char path[4096];
+    }
+    tsr__tb pb = {0};
     if (opts->n_inputs == 1)
-      snprintf(path, sizeof path, "%s/%s.csv", opts->keep_dir, sum);
+      tsr__tb_printf(&pb, "%s/%s.csv", opts->keep_dir, sum);
     else
-      snprintf(path, sizeof path, "%s/%s-%zu.csv", opts->keep_dir, sum, i + 1);
+      tsr__tb_printf(&pb, "%s/%s-%zu.csv", opts->keep_dir, sum, i + 1);
+    char *path = tsr__tb_take(&pb);
+    if (!path) {
+      tsr__tb_free(&all);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
     tsr_status st = copy_file(opts->inputs[i], path, err);
-    if (st != TSR_OK) return st;
-    if (k + strlen(path) + 2 >= cap)
-      return tsr_error_set(err, TSR_ELIMIT, NULL, 0, 0, NULL, "stored paths too long");
-    k += (size_t)snprintf(out + k, cap - k, "%s%s", i ? ";" : "", path);
+    if (st == TSR_OK) tsr__tb_printf(&all, "%s%s", i ? ";" : "", path);
+    tsr__free(path);
+    if (st != TSR_OK) {
+      tsr__tb_free(&all);
+      return st;
+    }
   }
+  if (!(*out = tsr__tb_take(&all)))
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   return TSR_OK;
 }
 
@@ -900,61 +1182,75 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   x.res = res;
   x.t0 = x.step_t0 = now_s();
   x.rejects = tsr__calloc(MAX_STORED_REJECTS, sizeof *x.rejects);
-  char params[4096];
-  params_json(opts, params, sizeof params);
+  char *params = params_json(opts);
+  char *src = NULL, *io = NULL, *kept = NULL;
   progress(&x, "ingest", 0);
   st = step_ingest(&x, err);
   tsr_status ist = st;
   if (store && opts->dataset_id > 0) {
     res->dataset_id = opts->dataset_id;
   } else if (store && (ist == TSR_OK || ist == TSR_EMAXERR)) {
-    char src[1024] = "";
-    size_t k = 0;
-    for (size_t i = 0; i < opts->n_inputs && k < sizeof src; i++)
-      k += (size_t)snprintf(src + k, sizeof src - k, "%s%s", i ? ";" : "", opts->inputs[i]);
+    tsr__tb sb = {0}, ib = {0};
+    for (size_t i = 0; i < opts->n_inputs; i++)
+      tsr__tb_printf(&sb, "%s%s", i ? ";" : "", opts->inputs[i]);
+    src = tsr__tb_take(&sb);
     char sum[32];
     snprintf(sum, sizeof sum, "%016llx", (unsigned long long)res->ingest.checksum);
-    char io[1024];
-    size_t ik = 0;
-    ik += (size_t)snprintf(io + ik, sizeof io - ik, "{\"customer_col\":");
-    jstr(io, sizeof io, &ik, res->ingest.customer_col);
-    ik += (size_t)snprintf(io + ik, sizeof io - ik, ",\"date_col\":");
-    jstr(io, sizeof io, &ik, res->ingest.date_col);
-    ik += (size_t)snprintf(io + ik, sizeof io - ik, ",\"amount_col\":");
-    jstr(io, sizeof io, &ik, res->ingest.amount_col);
-    ik += (size_t)snprintf(io + ik, sizeof io - ik, ",\"id_col\":");
-    jstr(io, sizeof io, &ik, res->ingest.id_col);
-    ik += (size_t)snprintf(io + ik, sizeof io - ik, ",\"date_format\":");
-    jstr(io, sizeof io, &ik, opts->ingest.date_format);
-    if (ik + 2 < sizeof io) {
-      io[ik++] = '}';
-      io[ik] = '\0';
+    tsr__tb_printf(&ib, "{\"customer_col\":");
+    tsr__tb_jstr(&ib, res->ingest.customer_col);
+    tsr__tb_printf(&ib, ",\"date_col\":");
+    tsr__tb_jstr(&ib, res->ingest.date_col);
+    tsr__tb_printf(&ib, ",\"amount_col\":");
+    tsr__tb_jstr(&ib, res->ingest.amount_col);
+    tsr__tb_printf(&ib, ",\"id_col\":");
+    tsr__tb_jstr(&ib, res->ingest.id_col);
+    tsr__tb_printf(&ib, ",\"date_format\":");
+    tsr__tb_jstr(&ib, opts->ingest.date_format);
+    tsr__tb_printf(&ib, "}");
+    io = tsr__tb_take(&ib);
+    if (!params || !src || !io) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
     }
     tsr_dataset ds = {0, 0, src, sum, res->ingest.bytes, res->ingest.rows_read,
                       res->ingest.rows_accepted, res->ingest.rows_rejected,
                       res->ingest.duplicate_ids + res->ingest.identical_rows,
                       res->ingest.refunds, io, NULL};
     tsr_error derr;
-    char kept[4096] = "";
     if (opts->keep_dir && ist == TSR_OK) {
-      tsr_status ks = keep_inputs(opts, sum, kept, sizeof kept, err);
+      tsr_status ks = keep_inputs(opts, sum, &kept, err);
       if (ks != TSR_OK) {
         st = ks;
         goto fail;
       }
       ds.stored_path = kept;
     }
-    if (tsr_store_dataset_add(store, &ds, &res->dataset_id, &derr) == TSR_OK) {
-      tsr_reject_row *rj = x.nrejects ? tsr__malloc(x.nrejects * sizeof *rj) : NULL;
-      if (rj) {
+    /* the dataset and its rejects are stored together or not at all; a
+     * failure (a lock held past the busy timeout, a full disk) fails the
+     * run: retrain would otherwise miss the data without a word */
+    tsr_status ds_st = tsr_store_begin(store, &derr);
+    if (ds_st == TSR_OK) ds_st = tsr_store_dataset_add(store, &ds, &res->dataset_id, &derr);
+    if (ds_st == TSR_OK && x.nrejects) {
+      tsr_reject_row *rj = tsr__malloc(x.nrejects * sizeof *rj);
+      if (!rj) {
+        ds_st = tsr_error_set(&derr, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      } else {
         for (size_t i = 0; i < x.nrejects; i++) {
           tsr_reject_row one = {res->dataset_id, x.rejects[i].line, x.rejects[i].column,
                                 x.rejects[i].field, x.rejects[i].reason, x.rejects[i].raw};
           rj[i] = one;
         }
-        tsr_store_rejects_add(store, res->dataset_id, rj, x.nrejects, &derr);
+        ds_st = tsr_store_rejects_add(store, res->dataset_id, rj, x.nrejects, &derr);
         tsr__free(rj);
       }
+    }
+    if (ds_st == TSR_OK) ds_st = tsr_store_commit(store, &derr);
+    if (ds_st != TSR_OK) {
+      tsr_store_rollback(store, NULL);
+      res->dataset_id = 0; /* a kept copy stays: it may be another dataset's too */
+      if (err) *err = derr;
+      st = ds_st;
+      goto fail;
     }
   }
   if (store) {
@@ -982,11 +1278,17 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if ((st = step_rfm(&x, err)) != TSR_OK) goto fail;
   if (canceled(&x)) goto cancel;
   if ((st = step_models(&x, err)) != TSR_OK) goto fail;
+  churn_recency_check(&x);
   if (canceled(&x)) goto cancel;
   progress(&x, "cluster", 0.75);
   if ((st = step_cluster(&x, err)) != TSR_OK) goto fail;
   if (canceled(&x)) goto cancel;
-  compute_kpis(res);
+  if (opts->bundle) {
+    progress(&x, "profiles", 0.8);
+    if ((st = step_profiles(&x, err)) != TSR_OK) goto fail;
+    if (canceled(&x)) goto cancel;
+  }
+  if ((st = compute_kpis(res, err)) != TSR_OK) goto fail;
   progress(&x, "store", 0.9);
   if (opts->out_dir) {
     st = tsr_analyze_write_files(res, opts, opts->out_dir, err);
@@ -1010,6 +1312,12 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     }
     tsr_analyze_kpis_json(res, &kj, NULL);
     res->seconds = now_s() - x.t0;
+    if (x.events_lost) {
+      /* say so in the log (if it takes this one) and to the caller */
+      int64_t lost = x.events_lost;
+      event(&x, 1, "store", -1, -1, -1, "%lld event(s) of this run could not be logged: %s",
+            (long long)lost, x.event_err);
+    }
     event(&x, 0, "end", -1, -1, res->seconds * 1000, "done in %.2f s", res->seconds);
     st = tsr_store_run_finish(store, res->run_id, TSR_RUN_DONE, res->timings, kj, NULL, err);
     free(kj);
@@ -1025,6 +1333,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     tsr__free(x.rejects[i].raw);
   }
   tsr__free(x.rejects);
+  tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   *out = res;
   return TSR_OK;
 cancel:
@@ -1043,6 +1352,7 @@ fail:
     tsr__free(x.rejects[i].raw);
   }
   tsr__free(x.rejects);
+  tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   tsr_analyze_result_free(res);
   return st;
 }
@@ -1069,18 +1379,88 @@ static void csv_num(FILE *f, double v) {
   fputs(tsr__fmt_double(v, b), f);
 }
 
+/* Output files are written as DIR/.NAME.tmp-PID and renamed into place
+ * once complete (rename is atomic within a folder): a reader never sees a
+ * file cut short. run.json is removed first and written last, so a folder
+ * with a run.json holds the complete results of that run (docs/analyze.md). */
+static void tmp_name(const char *dir, const char *name, char *tmp, size_t cap) {
+  snprintf(tmp, cap, "%s/.%s.tmp-%ld", dir, name, (long)getpid());
+}
+
+/* Line builders of customers.csv: each writes at o and returns the end.
+ * The same bytes as csv_str / csv_num / "%lld" / "%s". */
+static char *put_raw(char *o, const char *s) {
+  size_t n = strlen(s);
+  memcpy(o, s, n);
+  return o + n;
+}
+
+static char *put_str(char *o, const char *s) {
+  if (!s) return o;
+  size_t n = strlen(s), i = 0;
+  while (i < n && s[i] != ',' && s[i] != '"' && s[i] != '\r' && s[i] != '\n') i++;
+  if (i == n) {
+    memcpy(o, s, n);
+    return o + n;
+  }
+  *o++ = '"';
+  for (; *s; s++) {
+    if (*s == '"') *o++ = '"';
+    *o++ = *s;
+  }
+  *o++ = '"';
+  return o;
+}
+
+static char *put_num(char *o, double v) {
+  if (!isfinite(v)) return o; /* empty cell */
+  tsr__fmt_double(v, o); /* writes a NUL after the digits: room is left */
+  return o + strlen(o);
+}
+
+static char *put_int(char *o, long long v) {
+  char tmp[24];
+  size_t n = 0;
+  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *o++ = '-';
+  while (n) *o++ = tmp[--n];
+  return o;
+}
+
 static FILE *open_in(const char *dir, const char *name, char *path, size_t cap, tsr_error *err) {
-  snprintf(path, cap, "%s/%s", dir, name);
+  tmp_name(dir, name, path, cap);
   FILE *f = fopen(path, "w");
   if (!f) tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
+  else setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
   return f;
 }
 
-static tsr_status close_out(FILE *f, const char *path, tsr_error *err) {
-  int bad = ferror(f);
-  if (fclose(f) != 0) bad = 1;
-  if (bad) return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "write error");
+/* Renames the finished temporary file tmp (named by tmp_name) to DIR/NAME. */
+static tsr_status put_in_place(const char *dir, const char *name, const char *tmp, tsr_error *err) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (rename(tmp, path) != 0) {
+    tsr_status st = tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    remove(tmp);
+    return st;
+  }
   return TSR_OK;
+}
+
+static tsr_status close_out(FILE *f, const char *dir, const char *name, const char *tmp,
+                            tsr_error *err) {
+  int bad = ferror(f);
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0) bad = 1;
+  if (fclose(f) != 0) bad = 1;
+  if (bad) {
+    remove(tmp);
+    return tsr_error_set(err, TSR_EIO, tmp, 0, 0, NULL, "write error");
+  }
+  return put_in_place(dir, name, tmp, err);
 }
 
 tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyze_opts *o,
@@ -1089,6 +1469,12 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s", strerror(errno));
   char path[4096];
+  /* no run.json until every file of this run is in place */
+  snprintf(path, sizeof path, "%s/run.json", dir);
+  if (remove(path) != 0 && errno != ENOENT)
+    return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot remove: %s", strerror(errno));
+  char files[512] = "";
+  size_t fk = 0;
   tsr_status st;
   const tsr_summary *s = r->summary;
   FILE *f = open_in(dir, "customers.csv", path, sizeof path, err);
@@ -1101,38 +1487,70 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
         "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster", f);
   if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
   fputc('\n', f);
+  /* one line built in memory, written with one fwrite into a large buffer */
+  char *line = NULL;
+  size_t line_cap = 0;
   for (size_t i = 0; i < s->n; i++) {
     const tsr_summary_row *w = &s->rows[i];
-    csv_str(f, w->customer_id);
+    size_t need = 2 * strlen(w->customer_id) + 2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
+    if (need > line_cap) {
+      char *nl = tsr__realloc(line, need);
+      if (!nl) {
+        tsr__free(line);
+        fclose(f);
+        return tsr_error_set(err, TSR_ENOMEM, path, 0, 0, NULL, "out of memory");
+      }
+      line = nl;
+      line_cap = need;
+    }
+    char *o = put_str(line, w->customer_id);
     double v[7] = {w->frequency, w->recency, w->T, w->monetary_value, w->frequency_holdout,
                    w->monetary_value_holdout, w->duration_holdout};
     for (int k = 0; k < (s->has_holdout ? 7 : 4); k++) {
-      fputc(',', f);
-      csv_num(f, v[k]);
+      *o++ = ',';
+      o = put_num(o, v[k]);
     }
     char d1[11], d2[11], cell[4];
-    fputc(',', f);
-    csv_num(f, w->revenue);
-    fprintf(f, ",%lld,%lld,%s,%s,%lld,%d,%d,%d,%s,", (long long)w->n_transactions,
-            (long long)w->active_days, tsr_day_format(w->first_day, d1),
-            tsr_day_format(w->last_day, d2), (long long)w->n_refunds, r->r[i], r->f[i], r->m[i],
-            tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
-    csv_str(f, r->segment[i]);
+    *o++ = ',';
+    o = put_num(o, w->revenue);
+    *o++ = ',';
+    o = put_int(o, (long long)w->n_transactions);
+    *o++ = ',';
+    o = put_int(o, (long long)w->active_days);
+    *o++ = ',';
+    o = put_raw(o, tsr_day_format(w->first_day, d1));
+    *o++ = ',';
+    o = put_raw(o, tsr_day_format(w->last_day, d2));
+    *o++ = ',';
+    o = put_int(o, (long long)w->n_refunds);
+    *o++ = ',';
+    o = put_int(o, r->r[i]);
+    *o++ = ',';
+    o = put_int(o, r->f[i]);
+    *o++ = ',';
+    o = put_int(o, r->m[i]);
+    *o++ = ',';
+    o = put_raw(o, tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
+    *o++ = ',';
+    o = put_str(o, r->segment[i]);
     double p[7] = {r->expected[i], r->expected_lo[i], r->expected_hi[i], r->p_alive[i],
                    r->clv[i], r->clv_lo[i], r->clv_hi[i]};
     for (int k = 0; k < 7; k++) {
-      fputc(',', f);
-      csv_num(f, p[k]);
+      *o++ = ',';
+      o = put_num(o, p[k]);
     }
-    fputc(',', f);
-    if (r->clusters) fprintf(f, "%d", r->clusters->labels[i]);
+    *o++ = ',';
+    if (r->clusters) o = put_int(o, r->clusters->labels[i]);
     if (r->clusters && r->clusters->probability) {
-      fputc(',', f);
-      csv_num(f, r->clusters->probability[i]);
+      *o++ = ',';
+      o = put_num(o, r->clusters->probability[i]);
     }
-    fputc('\n', f);
+    *o++ = '\n';
+    fwrite(line, 1, (size_t)(o - line), f);
   }
-  if ((st = close_out(f, path, err)) != TSR_OK) return st;
+  tsr__free(line);
+  if ((st = close_out(f, dir, "customers.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"customers.csv\"", fk ? "," : "");
 
   f = open_in(dir, "segments.csv", path, sizeof path, err);
   if (!f) return TSR_EIO;
@@ -1148,7 +1566,8 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     }
     fputc('\n', f);
   }
-  if ((st = close_out(f, path, err)) != TSR_OK) return st;
+  if ((st = close_out(f, dir, "segments.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"segments.csv\"", fk ? "," : "");
 
   if (r->clusters) {
     const tsr_cluster_result *c = r->clusters;
@@ -1177,17 +1596,35 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
       csv_str(f, p->label);
       fputc('\n', f);
     }
-    if ((st = close_out(f, path, err)) != TSR_OK) return st;
-    snprintf(path, sizeof path, "%s/cluster_model.json", dir);
-    if ((st = tsr_cluster_model_save(c->model, path, err)) != TSR_OK) return st;
+    if ((st = close_out(f, dir, "clusters.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"clusters.csv\"", fk ? "," : "");
+    tmp_name(dir, "cluster_model.json", path, sizeof path);
+    if ((st = tsr_cluster_model_save(c->model, path, err)) != TSR_OK ||
+        (st = put_in_place(dir, "cluster_model.json", path, err)) != TSR_OK) {
+      remove(path);
+      return st;
+    }
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"cluster_model.json\"");
   }
   if (r->has_model) {
-    snprintf(path, sizeof path, "%s/%s.json", dir, tsr_btyd_kind_name(r->model.kind));
-    if ((st = tsr_btyd_model_save(&r->model, path, err)) != TSR_OK) return st;
+    char name[64];
+    snprintf(name, sizeof name, "%s.json", tsr_btyd_kind_name(r->model.kind));
+    tmp_name(dir, name, path, sizeof path);
+    if ((st = tsr_btyd_model_save(&r->model, path, err)) != TSR_OK ||
+        (st = put_in_place(dir, name, path, err)) != TSR_OK) {
+      remove(path);
+      return st;
+    }
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"%s\"", name);
   }
   if (r->has_spend) {
-    snprintf(path, sizeof path, "%s/gg.json", dir);
-    if ((st = tsr_btyd_model_save(&r->spend, path, err)) != TSR_OK) return st;
+    tmp_name(dir, "gg.json", path, sizeof path);
+    if ((st = tsr_btyd_model_save(&r->spend, path, err)) != TSR_OK ||
+        (st = put_in_place(dir, "gg.json", path, err)) != TSR_OK) {
+      remove(path);
+      return st;
+    }
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"gg.json\"");
   }
   if (r->has_holdout && r->has_model) {
     f = open_in(dir, "holdout.csv", path, sizeof path, err);
@@ -1200,7 +1637,30 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
       csv_num(f, r->holdout[b].predicted);
       fputc('\n', f);
     }
-    if ((st = close_out(f, path, err)) != TSR_OK) return st;
+    if ((st = close_out(f, dir, "holdout.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"holdout.csv\"", fk ? "," : "");
+  }
+  if (r->profiles) {
+    f = open_in(dir, "profiles.csv", path, sizeof path, err);
+    if (!f) return TSR_EIO;
+    tsr_status ps = tsr_profiles_write_csv(r->profiles, f, err);
+    if (ps != TSR_OK) {
+      fclose(f);
+      unlink(path);
+      return ps;
+    }
+    if ((st = close_out(f, dir, "profiles.csv", path, err)) != TSR_OK) return st;
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"profiles.csv\"");
+    f = open_in(dir, "segment_profiles.csv", path, sizeof path, err);
+    if (!f) return TSR_EIO;
+    ps = tsr_profiles_write_segments_csv(r->profiles, f, err);
+    if (ps != TSR_OK) {
+      fclose(f);
+      unlink(path);
+      return ps;
+    }
+    if ((st = close_out(f, dir, "segment_profiles.csv", path, err)) != TSR_OK) return st;
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"segment_profiles.csv\"");
   }
   char *kj = NULL;
   if ((st = tsr_analyze_kpis_json(r, &kj, err)) != TSR_OK) return st;
@@ -1209,7 +1669,8 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     free(kj);
     return TSR_EIO;
   }
-  fprintf(f, "{\"run_id\":%lld,\"kpis\":%s}\n", (long long)r->run_id, kj);
+  fprintf(f, "{\"run_id\":%lld,\"complete\":true,\"files\":[%s],\"kpis\":%s}\n",
+          (long long)r->run_id, files, kj);
   free(kj);
-  return close_out(f, path, err);
+  return close_out(f, dir, "run.json", path, err);
 }

@@ -5,6 +5,7 @@
 #ifndef TESSERA_CLI_H
 #define TESSERA_CLI_H
 
+#include <getopt.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -24,6 +25,18 @@ enum {
 #define X(name, summary) int tsr_cmd_##name(int argc, char **argv);
 #include "commands.def"
 #undef X
+
+/* The candidate closest to word[0..len) by edit distance (at most 2, or a
+ * third of its length; a full prefix of 3+ characters counts as 1), or NULL
+ * (suggest.c). */
+const char *cli_closest(const char *word, size_t len, const char *const *cands, size_t n);
+/* getopt_long that also prints "did you mean '--x'?" for an unknown long
+ * option; the commands use it through the macro below. */
+int cli_getopt_long(int argc, char *const argv[], const char *shortopts,
+                    const struct option *longopts, int *longind);
+#ifndef CLI_NO_GETOPT_WRAP
+#define getopt_long cli_getopt_long
+#endif
 
 /* Help text of a command (from docs/cli/<cmd>.md), or NULL. */
 const char *tsr_cli_help(const char *cmd);

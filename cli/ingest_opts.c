@@ -3,6 +3,7 @@
  * commands that read transaction logs.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -43,6 +44,10 @@ int cli_ingest_option(cli_ingest *ci, int opt, const char *arg) {
     case OPT_NO_AMOUNT: ci->io.amount_col = ""; return 1;
     case OPT_NO_HEADER: ci->io.header = 0; return 1;
     case OPT_DECIMAL_COMMA: ci->io.decimal_comma = 1; return 1;
+    case OPT_MAX_AMOUNT:
+      if (cli_parse_double(ci->cmd, "--max-amount", arg, 1e-6, 1e300, &d)) return -1;
+      ci->io.max_amount = d;
+      return 1;
     case OPT_DATE_FORMAT: {
       tsr_error e;
       if (tsr_datetime_check_format(arg, &e) != TSR_OK) {
@@ -118,8 +123,24 @@ static void csv_field(FILE *f, const char *s, size_t n) {
   fputc('"', f);
 }
 
+/* Keeps the value of a rejected date ("... got 'VALUE'") for the
+ * --date-format hint. */
+static void keep_date_sample(cli_ingest *ci, const tsr_reject *r) {
+  if (strcmp(r->field, "date") && strcmp(r->field, ci->io.date_col ? ci->io.date_col : "date"))
+    return;
+  if (ci->n_date_samples >= sizeof ci->date_samples / sizeof *ci->date_samples) return;
+  const char *g = strstr(r->reason, "got '");
+  if (!g) return;
+  g += 5;
+  const char *e = strrchr(g, '\'');
+  if (!e || e <= g) return;
+  char *v = strndup(g, (size_t)(e - g));
+  if (v) ci->date_samples[ci->n_date_samples++] = v;
+}
+
 static void on_reject(void *ud, const tsr_reject *r) {
   cli_ingest *ci = ud;
+  keep_date_sample(ci, r);
   if (ci->shown < ci->show_max && !ci->quiet) {
     if (ci->progress.enabled) cli_progress_done(&ci->progress);
     fprintf(stderr, "%s:%lld:%lld: error: %s%s%s\n", r->source, (long long)r->line,
@@ -168,6 +189,23 @@ void cli_ingest_end(cli_ingest *ci, const tsr_ingest_stats *st) {
     fclose(ci->rejects);
     ci->rejects = NULL;
   }
+  if (st && st->rows_accepted == 0 && ci->n_date_samples > 0) {
+    int amb = 0;
+    const char *fmt = tsr_datetime_guess_format((const char *const *)ci->date_samples,
+                                                ci->n_date_samples, &amb);
+    if (fmt && !amb)
+      cli_msg("hint: no row has a date in a known form; the dates look like '%s' (e.g. '%s'): "
+              "try --date-format '%s'", fmt, ci->date_samples[0], fmt);
+    else if (fmt)
+      cli_msg("hint: no row has a date in a known form; the dates look like '%s' (e.g. '%s'; "
+              "day and month cannot be told apart here, so check): try --date-format '%s'",
+              fmt, ci->date_samples[0], fmt);
+    else
+      cli_msg("hint: no row has a date in a known form (e.g. '%s'): give its format with "
+              "--date-format (strptime style, e.g. '%%d/%%m/%%Y')", ci->date_samples[0]);
+  }
+  for (size_t i = 0; i < ci->n_date_samples; i++) free(ci->date_samples[i]);
+  ci->n_date_samples = 0;
   if (ci->quiet || !st) return;
   if (st->rows_rejected > 0) {
     if (ci->shown > ci->show_max)

@@ -15,7 +15,7 @@
 enum {
   OPT_CUSTOMER_COL = 1000, OPT_DATE_COL, OPT_AMOUNT_COL, OPT_ID_COL, OPT_NO_AMOUNT,
   OPT_DELIMITER, OPT_NO_HEADER, OPT_DATE_FORMAT, OPT_MAX_ERRORS, OPT_REJECTS, OPT_DEDUPE,
-  OPT_REFUNDS, OPT_FREQ, OPT_FREQ_MULT, OPT_END, OPT_CAL_END, OPT_MAX_FIELD, OPT_DECIMAL_COMMA, OPT_THREADS,
+  OPT_REFUNDS, OPT_FREQ, OPT_FREQ_MULT, OPT_END, OPT_CAL_END, OPT_MAX_FIELD, OPT_DECIMAL_COMMA, OPT_THREADS, OPT_MAX_AMOUNT,
   OPT_INGEST_LAST
 };
 
@@ -38,7 +38,8 @@ enum {
   {"calibration-end", required_argument, NULL, OPT_CAL_END},        \
   {"max-field", required_argument, NULL, OPT_MAX_FIELD},            \
   {"decimal-comma", no_argument, NULL, OPT_DECIMAL_COMMA},            \
-  {"threads", required_argument, NULL, OPT_THREADS}
+  {"threads", required_argument, NULL, OPT_THREADS},                \
+  {"max-amount", required_argument, NULL, OPT_MAX_AMOUNT}
 
 typedef struct cli_ingest {
   tsr_ingest_opts io;
@@ -50,6 +51,8 @@ typedef struct cli_ingest {
   long show_max;    /* at most this many (rest only in the rejects file) */
   int quiet;
   cli_progress progress;
+  char *date_samples[32]; /* dates that could not be read (for the hint) */
+  size_t n_date_samples;
 } cli_ingest;
 
 void cli_ingest_init(cli_ingest *ci, const char *cmd);

@@ -44,10 +44,17 @@ tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
   const char *miss = cx < 0 ? "frequency" : cr < 0 ? "recency" : cT < 0 ? "T" :
                      (need_m && cm < 0) ? "monetary_value" : NULL;
   if (miss) {
+    /* a transaction log (a date or an amount column, no frequency) */
+    static const char *const TXCOLS[] = {"date", "timestamp", "time", "datetime", "order_date",
+                                         "transaction_date", "amount", "value", "price",
+                                         "transaction_id", "order_id", NULL};
+    int txlog = cx < 0 && find_col(t, TXCOLS) >= 0;
     st = tsr_error_set(err, TSR_EPARSE, name, 1, 0, miss,
                        "missing column (expected a header with frequency, "
-                       "recency, T%s)",
-                       need_m ? ", monetary_value" : "");
+                       "recency, T%s)%s",
+                       need_m ? ", monetary_value" : "",
+                       txlog ? "; this looks like a transaction log: run 'tessera summary "
+                               "FILE -o summary.csv' first and give that summary" : "");
     tsr_table_free(t);
     return st;
   }
@@ -86,7 +93,7 @@ tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
     ptrdiff_t bad = -1;
     const char *want = NULL;
     if (!(x >= 0)) bad = cx, want = "a value >= 0";
-    else if (!(T > 0)) bad = cT, want = "a value > 0";
+    else if (!(T >= 0)) bad = cT, want = "a value >= 0";
     else if (!(tx >= 0 && tx <= T)) bad = cr, want = "a value in [0, T]";
     else if (s->m && !(s->m[r] >= 0)) bad = cm, want = "a value >= 0";
     else if (s->w && !(s->w[r] >= 0)) bad = cw, want = "a value >= 0";

@@ -45,6 +45,15 @@ TSR_API char *tsr_day_format(int64_t day, char *buf);
  * directive in err. */
 TSR_API tsr_status tsr_datetime_check_format(const char *fmt, tsr_error *err);
 
+/* Guesses the strptime-style format of date strings that the built-in forms
+ * do not read: the first of a fixed list of common formats (day-first
+ * before month-first, 4-digit years before 2-digit ones, then month names)
+ * that reads every one of the n values. Returns the format (a static
+ * string) or NULL when none reads them all. *ambiguous (may be NULL) is set
+ * to 1 when the day-first and the month-first form both read them all. */
+TSR_API const char *tsr_datetime_guess_format(const char *const *values, size_t n,
+                                              int *ambiguous);
+
 #ifdef __cplusplus
 }
 #endif

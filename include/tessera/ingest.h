@@ -78,7 +78,12 @@ typedef struct tsr_ingest_opts {
                                called from the calling thread. */
   int decimal_comma;        /* 1: amounts use ',' as the decimal mark and '.'
                                as thousands separator ("1.234,56"); default 0 */
+  double max_amount;        /* amounts with |amount| above it are rejected as
+                               implausible; 0 = TSR_INGEST_MAX_AMOUNT */
 } tsr_ingest_opts;
+
+/* Default largest plausible |amount| of one transaction (1e12). */
+#define TSR_INGEST_MAX_AMOUNT 1e12
 
 /* Sets the defaults above. */
 TSR_API void tsr_ingest_opts_init(tsr_ingest_opts *o);

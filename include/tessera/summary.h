@@ -59,6 +59,8 @@ typedef struct tsr_summary_row {
   int64_t first_day, last_day; /* first and last purchase day */
   int64_t n_refunds;
   double refund_amount;     /* <= 0 */
+  double revenue_cal;       /* spend up to the calibration end (= revenue
+                               without a calibration/holdout split) */
 } tsr_summary_row;
 
 typedef struct tsr_summary {

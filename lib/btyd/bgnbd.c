@@ -109,7 +109,18 @@ int tsr__beta_expect_purch(double a, double b, double A, double k, double t,
   gsl_integration_workspace *w = gsl_integration_workspace_alloc(256);
   double res, abserr;
   if (!w) return -1;
-  int st = gsl_integration_qags(&F, 0.0, 1.0, 0.0, 1e-11, 256, w, &res, &abserr);
+  /* for long horizons (t >> A) the integrand changes within p ~ A/t of
+   * 0: break the interval there (decades around A/t) */
+  double pts[8];
+  size_t np = 0;
+  pts[np++] = 0.0;
+  for (double f = 1e-3; f <= 1e3 * 1.0001 && t > 0; f *= 31.6227766) {
+    double q = f * A / t;
+    if (q > 1e-300 && q < 0.5 && q > pts[np - 1]) pts[np++] = q;
+  }
+  pts[np++] = 1.0;
+  int st = np > 2 ? gsl_integration_qagp(&F, pts, np, 0.0, 1e-11, 256, w, &res, &abserr)
+                  : gsl_integration_qags(&F, 0.0, 1.0, 0.0, 1e-11, 256, w, &res, &abserr);
   gsl_integration_workspace_free(w);
   if (st != GSL_SUCCESS && !(abserr <= 1e-8 * fabs(res))) return -1;
   *out = res;

@@ -186,10 +186,12 @@ tsr_status tsr_btyd_check_data(tsr_btyd_kind kind, const tsr_btyd_data *d,
       continue;
     }
     double tx = d->t_x[i], T = d->T[i];
-    if (!(T > 0) || !isfinite(T))
+    /* T = 0 (first purchase on the end date) is valid in continuous
+     * time: the customer adds exactly 0 to the log-likelihood */
+    if (!(kind == TSR_BTYD_BGBB ? T > 0 : T >= 0) || !isfinite(T))
       return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "T",
-                           "row %zu: expected a finite value > 0, got %.17g",
-                           row, T);
+                           "row %zu: expected a finite value %s, got %.17g",
+                           row, kind == TSR_BTYD_BGBB ? "> 0" : ">= 0", T);
     if (!(tx >= 0) || !(tx <= T))
       return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "recency",
                            "row %zu: expected a value in [0, T = %.17g], "
@@ -375,6 +377,7 @@ typedef struct fit_ctx {
   const tsr_btyd_data *d; /* compressed */
   double W;               /* total weight */
   double pen;
+  double pscale[TSR_BTYD_MAXP]; /* penalty scale of each parameter */
   int n_threads;
   /* per-block partial sums (blocks of FIT_BLOCK patterns) */
   size_t nblocks;
@@ -401,7 +404,26 @@ static void fit_block(void *v, size_t b, size_t lo, size_t hi) {
                                      j->want_g ? &j->c->bg[b * TSR_BTYD_MAXP] : NULL);
 }
 
-/* f(theta) = -LL(exp(theta))/W + pen * sum exp(theta)^2 and its gradient. */
+/* Scale of each parameter in the penalty (lifetimes' convention): the
+ * time-rate parameters (alpha of BG/NBD and MBG/NBD, alpha and beta of
+ * Pareto/NBD) are taken in a time unit where the largest T is 10, i.e.
+ * multiplied by 10 / max T; the others are dimensionless (scale 1). So the
+ * penalized objective is the same whatever the time unit of the data. */
+static void penalty_scales(tsr_btyd_kind kind, const tsr_btyd_data *d,
+                           double *sc) {
+  double Tmax = 0;
+  for (size_t i = 0; i < TSR_BTYD_MAXP; i++) sc[i] = 1.0;
+  if (kind != TSR_BTYD_BGNBD && kind != TSR_BTYD_MBGNBD && kind != TSR_BTYD_PNBD)
+    return;
+  for (size_t i = 0; i < d->n; i++)
+    if (d->T[i] > Tmax) Tmax = d->T[i];
+  if (!(Tmax > 0)) return;
+  sc[1] = 10.0 / Tmax;
+  if (kind == TSR_BTYD_PNBD) sc[3] = 10.0 / Tmax;
+}
+
+/* f(theta) = -LL(exp(theta))/W + pen * sum (s_i exp(theta_i))^2 and its
+ * gradient (s_i: penalty_scales). */
 static int fit_fdf(const double *theta, void *vctx, double *f, double *g) {
   const fit_ctx *c = vctx;
   size_t np = c->spec->np;
@@ -424,11 +446,12 @@ static int fit_fdf(const double *theta, void *vctx, double *f, double *g) {
     if (!isfinite(ll)) return -1;
   }
   double pen = 0;
-  for (size_t i = 0; i < np; i++) pen += p[i] * p[i];
+  for (size_t i = 0; i < np; i++) pen += (c->pscale[i] * p[i]) * (c->pscale[i] * p[i]);
   *f = -ll / c->W + c->pen * pen;
   if (g)
     for (size_t i = 0; i < np; i++) {
-      g[i] = -gn[i] * p[i] / c->W + 2 * c->pen * p[i] * p[i];
+      double q = c->pscale[i] * p[i];
+      g[i] = -gn[i] * p[i] / c->W + 2 * c->pen * q * q;
       if (!isfinite(g[i])) return -1;
     }
   return 0;
@@ -473,8 +496,10 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "weights",
                          "the weights sum to 0: no customers to fit");
   }
-  fit_ctx ctx = {spec, &pat.d, W, o.penalizer, o.n_threads > 0 ? o.n_threads : 1,
+  fit_ctx ctx = {spec, &pat.d, W, o.penalizer, {1, 1, 1, 1},
+                 o.n_threads > 0 ? o.n_threads : 1,
                  (pat.d.n + FIT_BLOCK - 1) / FIT_BLOCK, NULL, NULL, NULL};
+  penalty_scales(kind, &pat.d, ctx.pscale);
   if (ctx.nblocks > 1) {
     ctx.bll = tsr__malloc(ctx.nblocks * (1 + TSR_BTYD_MAXP) * sizeof(double));
     ctx.bbad = tsr__malloc(ctx.nblocks * sizeof(int));
@@ -515,7 +540,8 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
       for (int c = 0; c < 5; c++) cols[c][j] = src[c] ? src[c][k] : 0;
     sd = (tsr_btyd_data){ns, cols[0], cols[1], cols[2], pat.d.m_x ? cols[3] : NULL, cols[4]};
   }
-  fit_ctx sctx = {spec, &sd, 0, o.penalizer, 1, 1, NULL, NULL, NULL};
+  fit_ctx sctx = {spec, &sd, 0, o.penalizer, {1, 1, 1, 1}, 1, 1, NULL, NULL, NULL};
+  memcpy(sctx.pscale, ctx.pscale, sizeof sctx.pscale);
   for (size_t i = 0; i < sd.n; i++) sctx.W += sd.weights[i];
   tsr__objective sobj = {spec->np, fit_fdf, &sctx};
   for (int k = 0; k < nstarts; k++) {
@@ -604,7 +630,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     /* a vanishing gradient at the edge of the parameter space is no
      * maximum: the data do not identify the model */
     for (size_t i = 0; i < np; i++)
-      if (fabs(best[i]) > 18) {
+      if (fabs(best[i]) > TSR__BTYD_LOG_BOUND) {
         out->converged = 0;
         return tsr_error_set(
             err, TSR_ECONVERGE, NULL, 0, 0, spec->pnames[i],
@@ -612,6 +638,22 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
             "(%.3g), so the data do not identify the model (too few repeat "
             "purchases?); try a penalizer (e.g. 0.001) or more data",
             spec->name, spec->pnames[i], out->params[i]);
+      }
+    /* a positive definite but nearly singular Hessian: some direction
+     * of the log-parameters is not identified (standard error of log p
+     * above 100: the data say nothing about p within a factor e^100) */
+    for (size_t i = 0; i < np && out->has_cov; i++)
+      if (!(out->se[i] / out->params[i] <= 100)) {
+        out->converged = 0;
+        return tsr_error_set(
+            err, TSR_ECONVERGE, NULL, 0, 0, spec->pnames[i],
+            "%s fit did not converge: the optimum is degenerate (parameter "
+            "%s = %.3g has a relative standard error of %.3g: the Hessian "
+            "is nearly singular, so the data do not identify the model; "
+            "too few repeat purchases?); try a penalizer (e.g. 0.001), "
+            "another model or more data",
+            spec->name, spec->pnames[i], out->params[i],
+            out->se[i] / out->params[i]);
       }
     if (o.compute_se && !out->has_cov) {
       out->converged = 0;

@@ -9,13 +9,14 @@
 #   expect_out_has STR / expect_err_has STR   substring checks
 #   expect_file_eq A B     files must be identical
 #   fail MSG               fail the test
-# $T is a fresh temporary directory, $DATA the shared reference data folder,
+# $T is a fresh temporary directory, $DATA the reference data folder
+# (tests/data, or $TSR_SHARED_DATA), need_data FILE skips (77) without it,
 # $SRC the source tree.
 set -eu
 TSR_BIN=$1
 TEST=$2
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
-DATA=${TSR_SHARED_DATA:-$SRC/../shared/data}
+DATA=${TSR_SHARED_DATA:-$SRC/tests/data}
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
 OUT=$T/.stdout
@@ -41,6 +42,10 @@ tsr_in() {
   "$TSR_BIN" "$@" >"$OUT" 2>"$ERR" <"$f"
   RC=$?
   set -e
+}
+need_data() { # larger outside files live in ../shared/data beside the checkout
+  if [ ! -f "$DATA/$1" ] && [ -f "$SRC/../shared/data/$1" ]; then DATA=$SRC/../shared/data; fi
+  [ -f "$DATA/$1" ] || { echo "skip: $TEST: reference file $1 missing (\$TSR_SHARED_DATA or ../shared/data)" >&2; exit 77; }
 }
 expect_rc() { [ "$RC" -eq "$1" ] || fail "exit code $RC, expected $1"; }
 expect_out() {
