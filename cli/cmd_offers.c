@@ -18,6 +18,8 @@ typedef struct simctx {
   FILE *curve, *log;
   const char *policy;
   const tsr_offer_sim *sim;
+  int64_t *mix; /* TSR_OFFER_SIM_SEGMENTS x offers: decisions of the policy */
+  size_t K;
 } simctx;
 
 static int curve_cb(void *ctx, int64_t step, double reward, double regret) {
@@ -29,6 +31,8 @@ static int curve_cb(void *ctx, int64_t step, double reward, double regret) {
 static int log_cb(void *ctx, uint64_t customer, size_t segment, const double *x, size_t offer,
                   double prop, double reward) {
   simctx *c = ctx;
+  if (c->mix) c->mix[segment * c->K + offer]++;
+  if (!c->log) return 0;
   fprintf(c->log, "C%06llu,S%zu,O%zu,%.17g,%.0f", (unsigned long long)customer + 1, segment,
           offer + 1, prop, reward);
   for (int j = 1; j < TSR_BANDIT_PROFILE_DIM; j++) fprintf(c->log, ",%.10g", x[j]);
@@ -120,7 +124,12 @@ static int cmd_simulate(int argc, char **argv) {
   tsr_offer_sim *sim = NULL;
   tsr_status st = tsr_offer_sim_new(&so, &sim, &err);
   if (st) return cli_fail(st, &err);
-  simctx cx = {NULL, NULL, NULL, sim};
+  simctx cx = {NULL, NULL, NULL, sim, NULL, so.offers};
+  cx.mix = calloc(TSR_OFFER_SIM_SEGMENTS * so.offers, sizeof *cx.mix);
+  if (!cx.mix) {
+    tsr_offer_sim_free(sim);
+    return cli_fail(TSR_ENOMEM, NULL);
+  }
   int rc = TSR_EXIT_OK;
   if (curve && !(cx.curve = cli_open_out(curve))) {
     tsr_offer_sim_free(sim);
@@ -144,7 +153,8 @@ static int cmd_simulate(int argc, char **argv) {
     po.policy = list[i];
     cx.policy = tsr_bandit_policy_name(list[i]);
     tsr_offer_sim_result res;
-    st = tsr_offer_sim_run(sim, &po, steps, so.seed, every, curve_cb, cx.log ? log_cb : NULL, &cx, &res, &err);
+    memset(cx.mix, 0, TSR_OFFER_SIM_SEGMENTS * so.offers * sizeof *cx.mix);
+    st = tsr_offer_sim_run(sim, &po, steps, so.seed, every, curve_cb, log_cb, &cx, &res, &err);
     if (st) {
       rc = cli_fail(st, &err);
       break;
@@ -153,6 +163,25 @@ static int cmd_simulate(int argc, char **argv) {
            res.reward / (double)res.steps, res.best_reward / (double)res.steps, res.regret,
            1000 * res.regret / (double)res.steps);
   }
+  if (rc == TSR_EXIT_OK && np == 1) {
+    /* offer mix per segment of the last decisions: share of each offer */
+    printf("offer mix per segment (%s; share of the segment's decisions):\n%-8s", cx.policy, "segment");
+    for (size_t k = 0; k < so.offers && k < 16; k++) {
+      char lab[16];
+      snprintf(lab, sizeof lab, "O%zu", k + 1);
+      printf(" %7s", lab);
+    }
+    printf("\n");
+    for (size_t q = 0; q < TSR_OFFER_SIM_SEGMENTS; q++) {
+      int64_t tot = 0;
+      for (size_t k = 0; k < so.offers; k++) tot += cx.mix[q * so.offers + k];
+      printf("S%-7zu", q);
+      for (size_t k = 0; k < so.offers && k < 16; k++)
+        printf(" %7.3f", tot ? (double)cx.mix[q * so.offers + k] / (double)tot : 0.0);
+      printf("\n");
+    }
+  }
+  free(cx.mix);
   if (cx.curve && cli_close_out(cx.curve, curve) && rc == TSR_EXIT_OK) rc = TSR_EXIT_FAIL;
   if (cx.log && cli_close_out(cx.log, logp) && rc == TSR_EXIT_OK) rc = TSR_EXIT_FAIL;
   tsr_offer_sim_free(sim);
