@@ -395,19 +395,20 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
         }
       }
       if (autok && k - kmin < 101) {
-        size_t *cnt = tsr__calloc(k, sizeof *cnt), small = n;
+        /* L holds the nr rows k is chosen on (all, or the sample) */
+        size_t *cnt = tsr__calloc(k, sizeof *cnt), small = nr;
         if (!cnt) {
           tsr_gmm_free(g);
           tsr__free(Cbest);
           goto nomem;
         }
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < nr; i++)
           if (L[i] >= 0 && (size_t)L[i] < k) cnt[L[i]]++;
         for (size_t c = 0; c < k; c++)
           if (cnt[c] < small) small = cnt[c];
         tsr__free(cnt);
         ksil[k - kmin] = sil;
-        kmin_share[k - kmin] = (double)small / (double)n;
+        kmin_share[k - kmin] = (double)small / (double)nr;
       }
       if (autok) {
         tsr_cluster_kscore *ks = &r->kscores[k - kmin];
