@@ -207,6 +207,12 @@ void cli_ingest_end(cli_ingest *ci, const tsr_ingest_stats *st) {
   for (size_t i = 0; i < ci->n_date_samples; i++) free(ci->date_samples[i]);
   ci->n_date_samples = 0;
   if (ci->quiet || !st) return;
+  if (st->columns_by_rule)
+    cli_msg("warning: no header: columns taken as customer id = %s, date = %s%s%s (the rule "
+            "for headerless files; choose them with --customer-col, --date-col, --amount-col)",
+            ci->io.customer_col ? ci->io.customer_col : "1", ci->io.date_col ? ci->io.date_col : "2",
+            st->amount_col[0] ? ", amount = " : ", no amount",
+            st->amount_col[0] ? (ci->io.amount_col ? ci->io.amount_col : "3") : "");
   if (st->rows_rejected > 0) {
     if (ci->shown > ci->show_max)
       cli_msg("warning: %lld more rejected rows not shown%s%s", (long long)(ci->shown - ci->show_max),

@@ -1165,9 +1165,18 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   const tsr_csv_record *hdr = opts->header ? &rec : NULL;
   const char *cspec = opts->customer_col, *dspec = opts->date_col, *aspec = opts->amount_col;
   if (!hdr) {
+    /* a headerless file: columns 1, 2 (and 3 when there are exactly 3
+     * fields) by rule, reported in stats for a warning; with more fields
+     * the amount column is never guessed */
+    if (!aspec && x.nfields > 3)
+      return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 1, 0, "--amount-col",
+                           "a file without a header and %zu columns: say which column "
+                           "holds the amount (--amount-col N) or that there is none "
+                           "(--no-amount)", x.nfields);
+    if (!cspec || !dspec || !aspec) stats->columns_by_rule = 1;
     if (!cspec) cspec = "1";
     if (!dspec) dspec = "2";
-    if (!aspec) aspec = x.nfields >= 3 ? "3" : "";
+    if (!aspec) aspec = x.nfields == 3 ? "3" : "";
   }
   if ((st = resolve_col(&x, hdr, cspec, auto_customer, "customer id", "--customer-col", 1, &x.ci, x.names[0], err)) ||
       (st = resolve_col(&x, hdr, dspec, auto_date, "date", "--date-col", 1, &x.di, x.names[1], err)) ||
