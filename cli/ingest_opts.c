@@ -223,8 +223,9 @@ void cli_ingest_end(cli_ingest *ci, const tsr_ingest_stats *st) {
             ci->rejects_path ? ci->rejects_path : "");
   }
   if (st->duplicate_ids > 0)
-    cli_msg("warning: %lld rows repeat an earlier transaction id with identical content (dropped)",
-            (long long)st->duplicate_ids);
+    cli_msg("warning: %lld rows repeat an earlier transaction id (column %s) with identical "
+            "content (dropped; --id-col none keeps them)",
+            (long long)st->duplicate_ids, st->id_col);
   if (st->identical_rows > 0) {
     if (st->identical_dropped > 0)
       cli_msg("warning: %lld rows identical to an earlier row (removed by --dedupe exact)",

@@ -1051,6 +1051,12 @@ static const char *const auto_amount[] = {"amount", "value", "monetaryvalue", "m
                                           "revenue", "sales", "spend", "total", "price",
                                           "amt", "transactionamount", "ordervalue", NULL};
 
+/* A transaction id column found by name: repeated ids are dropped by
+ * default (documented; --id-col none turns it off). */
+static const char *const auto_txid[] = {"transactionid", "txid", "txnid", "transid", "orderid",
+                                        "ordernumber", "orderno", "invoiceid", "invoiceno",
+                                        "invoicenumber", "receiptid", "paymentid", NULL};
+
 /* Resolves one column spec against the header (or by number). */
 /* The header's column names as "a, b, c" (cut at cap, with "..."). */
 static void header_list(const tsr_csv_record *hdr, char *buf, size_t cap) {
@@ -1178,12 +1184,14 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
     if (!dspec) dspec = "2";
     if (!aspec) aspec = x.nfields == 3 ? "3" : "";
   }
+  const char *ispec = opts->id_col;
+  if (ispec && !strcmp(ispec, "none")) ispec = ""; /* explicitly none */
+  x.ti = -1;
   if ((st = resolve_col(&x, hdr, cspec, auto_customer, "customer id", "--customer-col", 1, &x.ci, x.names[0], err)) ||
       (st = resolve_col(&x, hdr, dspec, auto_date, "date", "--date-col", 1, &x.di, x.names[1], err)) ||
       (st = resolve_col(&x, hdr, aspec, auto_amount, "amount", "--amount-col", 1, &x.ai, x.names[2], err)) ||
-      (st = resolve_col(&x, hdr, opts->id_col, auto_customer, "transaction id", "--id-col", 0, &x.ti, x.names[3], err)))
+      (st = resolve_col(&x, hdr, ispec, auto_txid, "transaction id", "--id-col", 0, &x.ti, x.names[3], err)))
     return st;
-  if (!opts->id_col) x.ti = -1;
   if (!hdr) {
     snprintf(x.names[0], 64, "customer_id");
     snprintf(x.names[1], 64, "date");
