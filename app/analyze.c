@@ -9,6 +9,7 @@
 #include "tessera/datetime.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAX_STORED_REJECTS 1000
 
@@ -67,6 +69,11 @@ void tsr_analyze_opts_init(tsr_analyze_opts *o) {
 
 void tsr_analyze_result_free(tsr_analyze_result *r) {
   if (!r) return;
+  if (r->pii) {
+    for (size_t i = 0; r->profiles && i < tsr_profiles_count(r->profiles); i++) free(r->pii[i]);
+    free(r->pii);
+  }
+  tsr_profiles_free(r->profiles);
   tsr_ledger_free(r->ledger);
   tsr_summary_free(r->summary);
   tsr__free(r->r);
@@ -105,6 +112,11 @@ typedef struct actx {
   void *user_ud;
   int64_t n_rej_total;
   double ingest_ms;
+  /* reasons of rejected rows, for the message when every row is rejected */
+  struct { char key[160], source[256]; int64_t n, line; } reasons[16];
+  size_t nreasons;
+  int64_t events_lost; /* events the store did not take */
+  char event_err[256];
 } actx;
 
 static double now_s(void) {
@@ -126,7 +138,10 @@ static void event(actx *x, int level, const char *step, int64_t rows_in, int64_t
   if (x->o->on_event) x->o->on_event(x->o->ud, level, step, msg);
   if (x->store && x->res->run_id > 0) {
     tsr_event e = {0, x->res->run_id, 0, (tsr_log_level)level, step, msg, rows_in, rows_out, ms};
-    tsr_store_event_add(x->store, &e, NULL, NULL); /* logging never fails a run */
+    tsr_error eerr;
+    /* logging never fails a run, but a lost event is counted and reported */
+    if (tsr_store_event_add(x->store, &e, NULL, &eerr) != TSR_OK && x->events_lost++ == 0)
+      tsr_error_format(&eerr, x->event_err, sizeof x->event_err);
   }
 }
 
@@ -149,9 +164,31 @@ static double step_done(actx *x, const char *step) {
 
 static int canceled(const actx *x) { return x->o->cancel && *x->o->cancel; }
 
+/* Counts the reason of a rejected row; the value in "…, got '…'" is left
+ * out so that rows with one problem share a key. */
+static void tally_reason(actx *x, const tsr_reject *r) {
+  char key[160];
+  const char *got = strstr(r->reason, ", got ");
+  int len = got ? (int)(got - r->reason) : (int)strlen(r->reason);
+  snprintf(key, sizeof key, "%s%s%.*s", r->field, *r->field ? ": " : "", len, r->reason);
+  for (size_t i = 0; i < x->nreasons; i++)
+    if (!strcmp(x->reasons[i].key, key)) {
+      x->reasons[i].n++;
+      return;
+    }
+  if (x->nreasons == TSR__ARRAY_LEN(x->reasons)) return;
+  snprintf(x->reasons[x->nreasons].key, sizeof x->reasons[0].key, "%s", key);
+  snprintf(x->reasons[x->nreasons].source, sizeof x->reasons[0].source, "%s",
+           r->source ? r->source : "");
+  x->reasons[x->nreasons].n = 1;
+  x->reasons[x->nreasons].line = r->line;
+  x->nreasons++;
+}
+
 static void on_reject(void *ud, const tsr_reject *r) {
   actx *x = ud;
   x->n_rej_total++;
+  tally_reason(x, r);
   if (x->nrejects < MAX_STORED_REJECTS && x->rejects) {
     stored_reject *s = &x->rejects[x->nrejects];
     s->line = r->line;
@@ -217,6 +254,17 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
   res->ingest.checksum = combined;
   st = tsr_ledger_finish(res->ledger, err);
   if (st != TSR_OK) return st;
+  if (res->ingest.rows_accepted == 0 && res->ingest.rows_rejected > 0 && x->nreasons > 0) {
+    size_t top = 0;
+    for (size_t i = 1; i < x->nreasons; i++)
+      if (x->reasons[i].n > x->reasons[top].n) top = i;
+    return tsr_error_set(err, TSR_EPARSE, x->reasons[top].source, 0, 0, NULL,
+                         "every row was rejected (%lld of %lld); most common reason (%lld rows, "
+                         "first on line %lld): %s",
+                         (long long)res->ingest.rows_rejected, (long long)res->ingest.rows_read,
+                         (long long)x->reasons[top].n, (long long)x->reasons[top].line,
+                         x->reasons[top].key);
+  }
   x->ingest_ms = step_done(x, "ingest");
   return TSR_OK;
 }
@@ -411,7 +459,10 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     const tsr_summary_row *r = &res->summary->rows[i];
     xs[i] = r->frequency;
     tx[i] = r->recency;
-    T[i] = r->T;
+    /* a first purchase on the last day gives T = 0, which the models
+     * reject: such a customer was observed for part of that day, counted
+     * as half a day */
+    T[i] = r->T > 0 ? r->T : 0.5 / res->period_days;
     mx[i] = r->monetary_value;
   }
   tsr_btyd_data d = {n, xs, tx, T, mx, NULL};
@@ -672,7 +723,7 @@ static int cmp_desc(const void *a, const void *b) {
   return (x < y) - (x > y);
 }
 
-static void compute_kpis(tsr_analyze_result *res) {
+static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
   tsr_kpis *k = &res->kpis;
   size_t n = res->summary->n;
   double churn = k->churn_rate, alive = k->expected_alive, drop = k->expected_dropouts;
@@ -712,6 +763,14 @@ static void compute_kpis(tsr_analyze_result *res) {
     k->top20_revenue_share = k->revenue > 0 ? s / k->revenue : 0;
   }
   tsr__free(rev);
+  /* every customer's revenue is finite (the summary checks), their total
+   * may still overflow */
+  if (!isfinite(k->revenue) || (res->has_spend && !isfinite(k->clv_total)))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "amount",
+                         "the total %s of all customers overflows (is beyond the largest "
+                         "number, %.2g)",
+                         isfinite(k->revenue) ? "CLV" : "revenue", DBL_MAX);
+  return TSR_OK;
 }
 
 
@@ -766,6 +825,37 @@ tsr_status tsr_analyze_kpis_json(const tsr_analyze_result *r, char **out, tsr_er
   return TSR_OK;
 }
 
+/* lib/analyze_profiles.c */
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                                 int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
+size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
+                         size_t cap);
+
+/* The profile step (bundle inputs): profiles, segments, data-quality events. */
+static tsr_status step_profiles(actx *x, tsr_error *err) {
+  int64_t counts[TSR_BT_COUNT][3];
+  memset(counts, 0, sizeof counts);
+  tsr_status st = tsr__analyze_profiles(x->o, x->res, counts, err);
+  if (st != TSR_OK) return st;
+  for (int t = 0; t < TSR_BT_COUNT; t++) {
+    if (t == TSR_BT_TRANSACTIONS || !tsr_bundle_path(x->o->bundle, (tsr_bundle_table)t)) continue;
+    event(x, counts[t][2] ? 1 : 0, "profiles", counts[t][0], counts[t][1], -1,
+          "%s: %lld rows read, %lld accepted, %lld rejected", tsr_bundle_table_name((tsr_bundle_table)t),
+          (long long)counts[t][0], (long long)counts[t][1], (long long)counts[t][2]);
+  }
+  const tsr_profiles *p = x->res->profiles;
+  size_t merged = 0;
+  for (size_t i = 0; i < tsr_profiles_count(p); i++) {
+    const tsr_profile *r = tsr_profiles_get(p, i);
+    if (r->n_records > 1) merged += r->n_records - 1;
+  }
+  double ms = step_done(x, "profiles");
+  event(x, 0, "profiles", -1, (int64_t)tsr_profiles_count(p), ms,
+        "%zu customer profiles, %zu records merged, %zu segment values",
+        tsr_profiles_count(p), merged, tsr_profiles_nsegments(p));
+  return TSR_OK;
+}
+
 static tsr_status store_results(actx *x, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   tsr_store *s = x->store;
@@ -803,7 +893,51 @@ static tsr_status store_results(actx *x, tsr_error *err) {
     c->clv_lo = res->clv_lo[i];
     c->clv_hi = res->clv_hi[i];
   }
-  st = tsr_store_customers_add(s, res->run_id, rows, n, err);
+  /* profiles (bundle runs): as JSON in extra; customers only in the CRM
+   * or other tables get a row of their own. Stored in batches so that the
+   * JSON texts of one batch only are in memory. */
+  size_t n_all = n;
+  const tsr_profiles *pf = res->profiles;
+  if (pf) {
+    size_t np = tsr_profiles_count(pf);
+    tsr_customer *grown = tsr__realloc(rows, (n + np + 1) * sizeof *rows);
+    if (!grown) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
+    }
+    rows = grown;
+    for (size_t j = 0; j < np; j++) {
+      const tsr_profile *r = tsr_profiles_get(pf, j);
+      if (tsr_ledger_find(res->ledger, r->id) >= 0) continue;
+      tsr_customer *c = &rows[n_all++];
+      tsr_customer_init(c);
+      c->customer_id = r->id;
+      c->revenue = r->tx_amount;
+    }
+  }
+  {
+    const size_t BATCH = pf ? 20000 : (n_all ? n_all : 1);
+    const size_t XCAP = 4096;
+    char *extra = pf ? tsr__malloc(BATCH * XCAP) : NULL;
+    if (pf && !extra) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
+    }
+    for (size_t b0 = 0; b0 < n_all || (b0 == 0 && n_all == 0); b0 += BATCH) {
+      size_t nb = n_all - b0 < BATCH ? n_all - b0 : BATCH;
+      for (size_t i = 0; pf && i < nb; i++) {
+        tsr_customer *c = &rows[b0 + i];
+        ptrdiff_t j = tsr_profiles_find(pf, tsr_profiles_resolve(pf, c->customer_id));
+        c->extra = NULL;
+        if (j >= 0 && tsr__profile_json(pf, tsr_profiles_get(pf, (size_t)j),
+                                        res->pii ? res->pii[j] : NULL, extra + i * XCAP, XCAP))
+          c->extra = extra + i * XCAP;
+      }
+      st = tsr_store_customers_add(s, res->run_id, rows + b0, nb, err);
+      if (st != TSR_OK || n_all == 0) break;
+    }
+    tsr__free(extra);
+  }
   if (st != TSR_OK) goto fail;
   tsr_segment_row *segs = tsr__malloc((res->n_segments ? res->n_segments : 1) * sizeof *segs);
   if (!segs) {
@@ -819,6 +953,37 @@ static tsr_status store_results(actx *x, tsr_error *err) {
   st = tsr_store_segments_add(s, res->run_id, segs, res->n_segments, err);
   tsr__free(segs);
   if (st != TSR_OK) goto fail;
+  if (res->profiles) {
+    /* segment profiles: scheme "profile_<kind>"; mean_r = mean CLV, mean_f
+     * = mean age, mean_m = mean digital share (docs/profiles.md) */
+    const tsr_profiles *pf = res->profiles;
+    size_t ns = tsr_profiles_nsegments(pf), np = tsr_profiles_count(pf);
+    double rev = 0;
+    for (size_t i = 0; i < ns; i++) {
+      const tsr_segment_summary *g = tsr_profiles_segment_get(pf, i);
+      if (!strcmp(g->kind, "life_stage")) rev += g->revenue;
+    }
+    char (*scheme)[40] = tsr__malloc((ns ? ns : 1) * sizeof *scheme);
+    tsr_segment_row *ps = tsr__malloc((ns ? ns : 1) * sizeof *ps);
+    if (!scheme || !ps) {
+      tsr__free(scheme);
+      tsr__free(ps);
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
+    }
+    for (size_t i = 0; i < ns; i++) {
+      const tsr_segment_summary *g = tsr_profiles_segment_get(pf, i);
+      snprintf(scheme[i], sizeof scheme[i], "profile_%s", g->kind);
+      tsr_segment_row sr = {scheme[i], g->name, (int64_t)g->size,
+                            np ? (double)g->size / (double)np : 0, g->clv_mean, g->age_mean,
+                            g->digital_share, g->revenue, rev != 0 ? g->revenue / rev : 0};
+      ps[i] = sr;
+    }
+    st = tsr_store_segments_add(s, res->run_id, ps, ns, err);
+    tsr__free(scheme);
+    tsr__free(ps);
+    if (st != TSR_OK) goto fail;
+  }
   /* models */
   const tsr_btyd_model *ms[2] = {res->has_model ? &res->model : NULL,
                                  res->has_spend ? &res->spend : NULL};
@@ -1060,17 +1225,32 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
       }
       ds.stored_path = kept;
     }
-    if (tsr_store_dataset_add(store, &ds, &res->dataset_id, &derr) == TSR_OK) {
-      tsr_reject_row *rj = x.nrejects ? tsr__malloc(x.nrejects * sizeof *rj) : NULL;
-      if (rj) {
+    /* the dataset and its rejects are stored together or not at all; a
+     * failure (a lock held past the busy timeout, a full disk) fails the
+     * run: retrain would otherwise miss the data without a word */
+    tsr_status ds_st = tsr_store_begin(store, &derr);
+    if (ds_st == TSR_OK) ds_st = tsr_store_dataset_add(store, &ds, &res->dataset_id, &derr);
+    if (ds_st == TSR_OK && x.nrejects) {
+      tsr_reject_row *rj = tsr__malloc(x.nrejects * sizeof *rj);
+      if (!rj) {
+        ds_st = tsr_error_set(&derr, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      } else {
         for (size_t i = 0; i < x.nrejects; i++) {
           tsr_reject_row one = {res->dataset_id, x.rejects[i].line, x.rejects[i].column,
                                 x.rejects[i].field, x.rejects[i].reason, x.rejects[i].raw};
           rj[i] = one;
         }
-        tsr_store_rejects_add(store, res->dataset_id, rj, x.nrejects, &derr);
+        ds_st = tsr_store_rejects_add(store, res->dataset_id, rj, x.nrejects, &derr);
         tsr__free(rj);
       }
+    }
+    if (ds_st == TSR_OK) ds_st = tsr_store_commit(store, &derr);
+    if (ds_st != TSR_OK) {
+      tsr_store_rollback(store, NULL);
+      res->dataset_id = 0; /* a kept copy stays: it may be another dataset's too */
+      if (err) *err = derr;
+      st = ds_st;
+      goto fail;
     }
   }
   if (store) {
@@ -1103,7 +1283,12 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   progress(&x, "cluster", 0.75);
   if ((st = step_cluster(&x, err)) != TSR_OK) goto fail;
   if (canceled(&x)) goto cancel;
-  compute_kpis(res);
+  if (opts->bundle) {
+    progress(&x, "profiles", 0.8);
+    if ((st = step_profiles(&x, err)) != TSR_OK) goto fail;
+    if (canceled(&x)) goto cancel;
+  }
+  if ((st = compute_kpis(res, err)) != TSR_OK) goto fail;
   progress(&x, "store", 0.9);
   if (opts->out_dir) {
     st = tsr_analyze_write_files(res, opts, opts->out_dir, err);
@@ -1127,6 +1312,12 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     }
     tsr_analyze_kpis_json(res, &kj, NULL);
     res->seconds = now_s() - x.t0;
+    if (x.events_lost) {
+      /* say so in the log (if it takes this one) and to the caller */
+      int64_t lost = x.events_lost;
+      event(&x, 1, "store", -1, -1, -1, "%lld event(s) of this run could not be logged: %s",
+            (long long)lost, x.event_err);
+    }
     event(&x, 0, "end", -1, -1, res->seconds * 1000, "done in %.2f s", res->seconds);
     st = tsr_store_run_finish(store, res->run_id, TSR_RUN_DONE, res->timings, kj, NULL, err);
     free(kj);
@@ -1188,18 +1379,88 @@ static void csv_num(FILE *f, double v) {
   fputs(tsr__fmt_double(v, b), f);
 }
 
+/* Output files are written as DIR/.NAME.tmp-PID and renamed into place
+ * once complete (rename is atomic within a folder): a reader never sees a
+ * file cut short. run.json is removed first and written last, so a folder
+ * with a run.json holds the complete results of that run (docs/analyze.md). */
+static void tmp_name(const char *dir, const char *name, char *tmp, size_t cap) {
+  snprintf(tmp, cap, "%s/.%s.tmp-%ld", dir, name, (long)getpid());
+}
+
+/* Line builders of customers.csv: each writes at o and returns the end.
+ * The same bytes as csv_str / csv_num / "%lld" / "%s". */
+static char *put_raw(char *o, const char *s) {
+  size_t n = strlen(s);
+  memcpy(o, s, n);
+  return o + n;
+}
+
+static char *put_str(char *o, const char *s) {
+  if (!s) return o;
+  size_t n = strlen(s), i = 0;
+  while (i < n && s[i] != ',' && s[i] != '"' && s[i] != '\r' && s[i] != '\n') i++;
+  if (i == n) {
+    memcpy(o, s, n);
+    return o + n;
+  }
+  *o++ = '"';
+  for (; *s; s++) {
+    if (*s == '"') *o++ = '"';
+    *o++ = *s;
+  }
+  *o++ = '"';
+  return o;
+}
+
+static char *put_num(char *o, double v) {
+  if (!isfinite(v)) return o; /* empty cell */
+  tsr__fmt_double(v, o); /* writes a NUL after the digits: room is left */
+  return o + strlen(o);
+}
+
+static char *put_int(char *o, long long v) {
+  char tmp[24];
+  size_t n = 0;
+  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *o++ = '-';
+  while (n) *o++ = tmp[--n];
+  return o;
+}
+
 static FILE *open_in(const char *dir, const char *name, char *path, size_t cap, tsr_error *err) {
-  snprintf(path, cap, "%s/%s", dir, name);
+  tmp_name(dir, name, path, cap);
   FILE *f = fopen(path, "w");
   if (!f) tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
+  else setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
   return f;
 }
 
-static tsr_status close_out(FILE *f, const char *path, tsr_error *err) {
-  int bad = ferror(f);
-  if (fclose(f) != 0) bad = 1;
-  if (bad) return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "write error");
+/* Renames the finished temporary file tmp (named by tmp_name) to DIR/NAME. */
+static tsr_status put_in_place(const char *dir, const char *name, const char *tmp, tsr_error *err) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (rename(tmp, path) != 0) {
+    tsr_status st = tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    remove(tmp);
+    return st;
+  }
   return TSR_OK;
+}
+
+static tsr_status close_out(FILE *f, const char *dir, const char *name, const char *tmp,
+                            tsr_error *err) {
+  int bad = ferror(f);
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0) bad = 1;
+  if (fclose(f) != 0) bad = 1;
+  if (bad) {
+    remove(tmp);
+    return tsr_error_set(err, TSR_EIO, tmp, 0, 0, NULL, "write error");
+  }
+  return put_in_place(dir, name, tmp, err);
 }
 
 tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyze_opts *o,
@@ -1208,6 +1469,12 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s", strerror(errno));
   char path[4096];
+  /* no run.json until every file of this run is in place */
+  snprintf(path, sizeof path, "%s/run.json", dir);
+  if (remove(path) != 0 && errno != ENOENT)
+    return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot remove: %s", strerror(errno));
+  char files[512] = "";
+  size_t fk = 0;
   tsr_status st;
   const tsr_summary *s = r->summary;
   FILE *f = open_in(dir, "customers.csv", path, sizeof path, err);
@@ -1220,38 +1487,70 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
         "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster", f);
   if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
   fputc('\n', f);
+  /* one line built in memory, written with one fwrite into a large buffer */
+  char *line = NULL;
+  size_t line_cap = 0;
   for (size_t i = 0; i < s->n; i++) {
     const tsr_summary_row *w = &s->rows[i];
-    csv_str(f, w->customer_id);
+    size_t need = 2 * strlen(w->customer_id) + 2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
+    if (need > line_cap) {
+      char *nl = tsr__realloc(line, need);
+      if (!nl) {
+        tsr__free(line);
+        fclose(f);
+        return tsr_error_set(err, TSR_ENOMEM, path, 0, 0, NULL, "out of memory");
+      }
+      line = nl;
+      line_cap = need;
+    }
+    char *o = put_str(line, w->customer_id);
     double v[7] = {w->frequency, w->recency, w->T, w->monetary_value, w->frequency_holdout,
                    w->monetary_value_holdout, w->duration_holdout};
     for (int k = 0; k < (s->has_holdout ? 7 : 4); k++) {
-      fputc(',', f);
-      csv_num(f, v[k]);
+      *o++ = ',';
+      o = put_num(o, v[k]);
     }
     char d1[11], d2[11], cell[4];
-    fputc(',', f);
-    csv_num(f, w->revenue);
-    fprintf(f, ",%lld,%lld,%s,%s,%lld,%d,%d,%d,%s,", (long long)w->n_transactions,
-            (long long)w->active_days, tsr_day_format(w->first_day, d1),
-            tsr_day_format(w->last_day, d2), (long long)w->n_refunds, r->r[i], r->f[i], r->m[i],
-            tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
-    csv_str(f, r->segment[i]);
+    *o++ = ',';
+    o = put_num(o, w->revenue);
+    *o++ = ',';
+    o = put_int(o, (long long)w->n_transactions);
+    *o++ = ',';
+    o = put_int(o, (long long)w->active_days);
+    *o++ = ',';
+    o = put_raw(o, tsr_day_format(w->first_day, d1));
+    *o++ = ',';
+    o = put_raw(o, tsr_day_format(w->last_day, d2));
+    *o++ = ',';
+    o = put_int(o, (long long)w->n_refunds);
+    *o++ = ',';
+    o = put_int(o, r->r[i]);
+    *o++ = ',';
+    o = put_int(o, r->f[i]);
+    *o++ = ',';
+    o = put_int(o, r->m[i]);
+    *o++ = ',';
+    o = put_raw(o, tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
+    *o++ = ',';
+    o = put_str(o, r->segment[i]);
     double p[7] = {r->expected[i], r->expected_lo[i], r->expected_hi[i], r->p_alive[i],
                    r->clv[i], r->clv_lo[i], r->clv_hi[i]};
     for (int k = 0; k < 7; k++) {
-      fputc(',', f);
-      csv_num(f, p[k]);
+      *o++ = ',';
+      o = put_num(o, p[k]);
     }
-    fputc(',', f);
-    if (r->clusters) fprintf(f, "%d", r->clusters->labels[i]);
+    *o++ = ',';
+    if (r->clusters) o = put_int(o, r->clusters->labels[i]);
     if (r->clusters && r->clusters->probability) {
-      fputc(',', f);
-      csv_num(f, r->clusters->probability[i]);
+      *o++ = ',';
+      o = put_num(o, r->clusters->probability[i]);
     }
-    fputc('\n', f);
+    *o++ = '\n';
+    fwrite(line, 1, (size_t)(o - line), f);
   }
-  if ((st = close_out(f, path, err)) != TSR_OK) return st;
+  tsr__free(line);
+  if ((st = close_out(f, dir, "customers.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"customers.csv\"", fk ? "," : "");
 
   f = open_in(dir, "segments.csv", path, sizeof path, err);
   if (!f) return TSR_EIO;
@@ -1267,7 +1566,8 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     }
     fputc('\n', f);
   }
-  if ((st = close_out(f, path, err)) != TSR_OK) return st;
+  if ((st = close_out(f, dir, "segments.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"segments.csv\"", fk ? "," : "");
 
   if (r->clusters) {
     const tsr_cluster_result *c = r->clusters;
@@ -1296,17 +1596,35 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
       csv_str(f, p->label);
       fputc('\n', f);
     }
-    if ((st = close_out(f, path, err)) != TSR_OK) return st;
-    snprintf(path, sizeof path, "%s/cluster_model.json", dir);
-    if ((st = tsr_cluster_model_save(c->model, path, err)) != TSR_OK) return st;
+    if ((st = close_out(f, dir, "clusters.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"clusters.csv\"", fk ? "," : "");
+    tmp_name(dir, "cluster_model.json", path, sizeof path);
+    if ((st = tsr_cluster_model_save(c->model, path, err)) != TSR_OK ||
+        (st = put_in_place(dir, "cluster_model.json", path, err)) != TSR_OK) {
+      remove(path);
+      return st;
+    }
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"cluster_model.json\"");
   }
   if (r->has_model) {
-    snprintf(path, sizeof path, "%s/%s.json", dir, tsr_btyd_kind_name(r->model.kind));
-    if ((st = tsr_btyd_model_save(&r->model, path, err)) != TSR_OK) return st;
+    char name[64];
+    snprintf(name, sizeof name, "%s.json", tsr_btyd_kind_name(r->model.kind));
+    tmp_name(dir, name, path, sizeof path);
+    if ((st = tsr_btyd_model_save(&r->model, path, err)) != TSR_OK ||
+        (st = put_in_place(dir, name, path, err)) != TSR_OK) {
+      remove(path);
+      return st;
+    }
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"%s\"", name);
   }
   if (r->has_spend) {
-    snprintf(path, sizeof path, "%s/gg.json", dir);
-    if ((st = tsr_btyd_model_save(&r->spend, path, err)) != TSR_OK) return st;
+    tmp_name(dir, "gg.json", path, sizeof path);
+    if ((st = tsr_btyd_model_save(&r->spend, path, err)) != TSR_OK ||
+        (st = put_in_place(dir, "gg.json", path, err)) != TSR_OK) {
+      remove(path);
+      return st;
+    }
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"gg.json\"");
   }
   if (r->has_holdout && r->has_model) {
     f = open_in(dir, "holdout.csv", path, sizeof path, err);
@@ -1319,7 +1637,30 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
       csv_num(f, r->holdout[b].predicted);
       fputc('\n', f);
     }
-    if ((st = close_out(f, path, err)) != TSR_OK) return st;
+    if ((st = close_out(f, dir, "holdout.csv", path, err)) != TSR_OK) return st;
+  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"holdout.csv\"", fk ? "," : "");
+  }
+  if (r->profiles) {
+    f = open_in(dir, "profiles.csv", path, sizeof path, err);
+    if (!f) return TSR_EIO;
+    tsr_status ps = tsr_profiles_write_csv(r->profiles, f, err);
+    if (ps != TSR_OK) {
+      fclose(f);
+      unlink(path);
+      return ps;
+    }
+    if ((st = close_out(f, dir, "profiles.csv", path, err)) != TSR_OK) return st;
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"profiles.csv\"");
+    f = open_in(dir, "segment_profiles.csv", path, sizeof path, err);
+    if (!f) return TSR_EIO;
+    ps = tsr_profiles_write_segments_csv(r->profiles, f, err);
+    if (ps != TSR_OK) {
+      fclose(f);
+      unlink(path);
+      return ps;
+    }
+    if ((st = close_out(f, dir, "segment_profiles.csv", path, err)) != TSR_OK) return st;
+    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"segment_profiles.csv\"");
   }
   char *kj = NULL;
   if ((st = tsr_analyze_kpis_json(r, &kj, err)) != TSR_OK) return st;
@@ -1328,7 +1669,8 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     free(kj);
     return TSR_EIO;
   }
-  fprintf(f, "{\"run_id\":%lld,\"kpis\":%s}\n", (long long)r->run_id, kj);
+  fprintf(f, "{\"run_id\":%lld,\"complete\":true,\"files\":[%s],\"kpis\":%s}\n",
+          (long long)r->run_id, files, kj);
   free(kj);
-  return close_out(f, path, err);
+  return close_out(f, dir, "run.json", path, err);
 }

@@ -8,7 +8,7 @@ gradient, starting from tessera's first starting point.
 
     python3 fit_scipy.py MODEL SUMMARY.csv [raw]
 ("raw": no compression, one term per customer as lifetimes does) prints one line: model=.. n=.. seconds=.. loglik=.. params=.. success=..
-(seconds: the fit only, after reading the CSV).
+(seconds, cpu: wall and CPU seconds of the fit only, after reading the CSV).
 """
 import sys
 import time
@@ -95,6 +95,7 @@ def main():
     if w0 is None:
         w0 = np.ones_like(x)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     if model == "gg":
         keep = (x > 0) & (m > 0)
         data = np.column_stack([x[keep], m[keep]])
@@ -129,10 +130,11 @@ def main():
 
     res = minimize(obj, np.log(start), method="L-BFGS-B")
     secs = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     p = np.exp(res.x)
-    print("model=%s n=%d seconds=%.3f loglik=%.4f params=%s success=%s nit=%d"
+    print("model=%s n=%d seconds=%.3f loglik=%.4f params=%s success=%s nit=%d cpu=%.3f"
           % (model, int(W), secs, -res.fun * W, ",".join("%.5g" % v for v in p),
-             res.success, res.nit))
+             res.success, res.nit, cpu))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "ingest_opts.h"
+#include "analyze_bundle.h"
 #include "tessera/analyze.h"
 #include "tessera/datetime.h"
 #include "tessera/params.h"
@@ -36,6 +37,7 @@ static void on_event(void *ud, int level, const char *step, const char *msg) {
   /* info lines go to the event log only; ingest warnings are printed by
    * cli_ingest_end with the reject lines */
   if (a->quiet || level == 0 || !strcmp(step, "ingest")) return;
+  if (level == 2 && !strcmp(step, "end")) return; /* the failure: printed once by cli_fail */
   cli_progress_done(&a->p);
   fprintf(stderr, "tessera: %s: %s\n", level == 2 ? "error" : "warning", msg);
 }
@@ -148,7 +150,10 @@ int tsr_cmd_analyze(int argc, char **argv) {
       {"keep-input", no_argument, NULL, OPT_KEEP_INPUT},
       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
       {"quiet", no_argument, NULL, 'q'},
+      CLI_BUNDLE_LONGOPTS,
       {NULL, 0, NULL, 0}};
+  cli_bundle cb;
+  cli_bundle_init(&cb);
   cli_ingest ci;
   cli_ingest_init(&ci, "analyze");
   int keep_input = 0;
@@ -168,6 +173,8 @@ int tsr_cmd_analyze(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, "o:q", longopts, NULL)) != -1) {
     int r = cli_ingest_option(&ci, c, optarg);
     if (r < 0) return TSR_EXIT_USAGE;
+    if (r > 0) continue;
+    if ((r = cli_bundle_option(&cb, c, optarg)) < 0) return TSR_EXIT_USAGE;
     if (r > 0) continue;
     switch (c) {
       case OPT_DB: db = optarg; break;
@@ -247,6 +254,12 @@ int tsr_cmd_analyze(int argc, char **argv) {
     }
   }
   if (cli_ingest_begin(&ci)) return TSR_EXIT_FAIL;
+  int br = cli_bundle_setup(&cb, &ci, &o, ci.quiet);
+  if (br < 0) {
+    cli_ingest_end(&ci, NULL);
+    cli_bundle_release(&cb);
+    return -br;
+  }
   ci.progress.enabled = 0; /* the pipeline draws its own bar */
   o.ingest = ci.io;
   o.summary = ci.so;
@@ -294,9 +307,11 @@ int tsr_cmd_analyze(int argc, char **argv) {
       if (st != TSR_OK) rc = cli_fail(st, &err);
     }
     if (!ci.quiet) print_summary(res, &o, out_dir, url);
+    if (!ci.quiet) cli_bundle_print(res, out_dir);
     if (o.report_path && st == TSR_OK && !ci.quiet) printf("  report: %s\n", o.report_path);
   }
   tsr_analyze_result_free(res);
   tsr_store_close(store);
+  cli_bundle_release(&cb);
   return rc;
 }

@@ -28,6 +28,9 @@ static void print_k_table(const tsr_cluster_result *r) {
     if (gmm) fprintf(stderr, " %16.6f %16.6f", s->bic, s->aic);
     fprintf(stderr, "%s\n", s->k == r->k ? "  <-" : "");
   }
+  if (r->k_sample_n)
+    fprintf(stderr, "(k table on a seeded sample of %zu of the %zu rows; the chosen k fitted on all)\n",
+            r->k_sample_n, r->n);
   if (gmm)
     fprintf(stderr, "chosen k = %zu (lowest BIC)\n", r->k);
   else
@@ -43,7 +46,7 @@ int tsr_cmd_cluster(int argc, char **argv) {
   enum {
     O_METHOD = 256, O_K, O_KMIN, O_KMAX, O_FEATURES, O_TRANSFORM, O_NINIT,
     O_SEED, O_EPS, O_MINS, O_MODEL, O_SUMMARY, O_IDCOL, O_SEGCOL, O_COV,
-    O_MAXITER, O_TOL, O_SAMPLE, O_THREADS, O_QUIET, O_REG
+    O_MAXITER, O_TOL, O_SAMPLE, O_THREADS, O_QUIET, O_REG, O_KSAMPLE
   };
   static const struct option lopts[] = {
       {"method", required_argument, 0, O_METHOD},
@@ -61,6 +64,7 @@ int tsr_cmd_cluster(int argc, char **argv) {
       {"max-iter", required_argument, 0, O_MAXITER},
       {"tol", required_argument, 0, O_TOL},
       {"sample-size", required_argument, 0, O_SAMPLE},
+      {"k-sample", required_argument, 0, O_KSAMPLE},
       {"threads", required_argument, 0, O_THREADS},
       {"output", required_argument, 0, 'o'},
       {"model-out", required_argument, 0, O_MODEL},
@@ -166,6 +170,14 @@ int tsr_cmd_cluster(int argc, char **argv) {
       case O_SAMPLE:
         if (cli_parse_long(cmd, "--sample-size", optarg, 100, 1000000, &lv)) return TSR_EXIT_USAGE;
         o.sample_size = (size_t)lv;
+        break;
+      case O_KSAMPLE:
+        if (strcmp(optarg, "all") == 0) {
+          o.k_sample = 0;
+          break;
+        }
+        if (cli_parse_long(cmd, "--k-sample", optarg, 100, 100000000, &lv)) return TSR_EXIT_USAGE;
+        o.k_sample = (size_t)lv;
         break;
       case O_THREADS:
         if (cli_parse_long(cmd, "--threads", optarg, 1, 64, &lv)) return TSR_EXIT_USAGE;

@@ -2,7 +2,9 @@
  * main.c - the tessera command: dispatch to subcommands (cli/commands.def).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gsl/gsl_errno.h>
 
@@ -33,6 +35,11 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* XGBoost's OpenMP threads spin-wait unless OMP_WAIT_POLICY=PASSIVE is in
+   * the environment when libgomp loads (before main): set it and re-execute
+   * once (14-27x slowdowns on a busy machine otherwise; docs/predict.md). */
+  if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0)
+    execv("/proc/self/exe", argv); /* on failure, carry on */
   gsl_set_error_handler_off();
   if (argc < 2) {
     usage(stderr);

@@ -49,6 +49,9 @@ struct tsr_csv_record;
  * buffer) point into the read buffer and are NOT NUL-terminated (len
  * counts). Same records, errors and positions as tsr_csv_next. */
 tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr_error *err);
+/* 1 when the input cannot be read as CSV at all (UTF-16): stop, do not
+ * count rows. */
+int tsr__csv_fatal(const struct tsr_csv *c);
 
 /* ---- ledger (lib/ingest/ingest.c) ---- */
 struct tsr_ledger;
@@ -58,6 +61,12 @@ void tsr__ledger_prefetch(const struct tsr_ledger *lg, size_t i, int stage);
 /* Day of the last purchase (row with amount >= 0) in the ledger; 0 when
  * there is none. */
 int tsr__ledger_last_purchase(const struct tsr_ledger *lg, int64_t *day);
+
+/* Period number of a day for tsr_freq f (lib/summary.c): D the day, W
+ * weeks Monday..Sunday, M months since 1970-01. */
+int64_t tsr__period_of(int f, int64_t day);
+/* Customer order of tsr_ledger_finish (lib/ingest.c). */
+int tsr__id_cmp(const char *s, size_t n, const char *t, size_t m);
 
 /* ---- random numbers: the one xoshiro256** generator of the core ----
  * (Blackman & Vigna 2021). tsr_rng (tessera/rng.h, lib/base/rng.c) and the

@@ -4,7 +4,7 @@
 # Usage: scripts/install-deps.sh [--all]   (--all adds benchmark/browser peers)
 set -eu
 
-BUILD_PKGS="build-essential cmake pkg-config libgsl-dev libsqlite3-dev sqlite3 libjansson-dev libcmocka-dev python3 openssl"
+BUILD_PKGS="build-essential cmake pkg-config libgsl-dev libsqlite3-dev sqlite3 libjansson-dev libcmocka-dev python3 openssl libhiredis-dev redis-server"
 EXTRA_PKGS="libpq-dev postgresql postgresql-server-dev-15 libmicrohttpd-dev libsodium-dev libxgboost-dev libhiredis-dev clang libclang-rt-14-dev"
 PEER_PKGS="python3-pandas python3-sklearn python3-scipy chromium wrk curl"
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "srv.h"
+#include "events.h"
 #include "tessera/csv.h"
 #include "tessera/datetime.h"
 #include "tessera/report.h"
@@ -223,6 +224,8 @@ static json_t *preview_json(const char *path) {
   return p;
 }
 
+static void clean_text(const char *in, char *out, size_t cap);
+
 json_t *api_dataset_json(tsr_store *st, int64_t id, int preview, tsr_error *err) {
   tsr_dataset *d = NULL;
   if (tsr_store_dataset_get(st, id, &d, err) != TSR_OK) return NULL;
@@ -233,7 +236,9 @@ json_t *api_dataset_json(tsr_store *st, int64_t id, int preview, tsr_error *err)
   }
   json_t *o = json_object();
   json_object_set_new(o, "id", json_integer(d->id));
-  json_object_set_new(o, "name", json_string(d->source));
+  char nm[256];
+  clean_text(d->source ? d->source : "", nm, sizeof nm); /* valid UTF-8 even for old rows */
+  json_object_set_new(o, "name", json_string(nm));
   json_object_set_new(o, "created_at", jtime(d->created_at));
   json_object_set_new(o, "checksum", json_string(d->checksum));
   json_object_set_new(o, "bytes", json_integer(d->bytes));
@@ -279,16 +284,56 @@ static enum MHD_Result datasets_list(req *r, tsr_store *st) {
 }
 
 /* Keeps a safe display name: the base name, printable, at most 200 bytes. */
+/* Length of the valid UTF-8 sequence at p (1..4), 0 when invalid
+ * (overlong forms, surrogates and code points above U+10FFFF included). */
+static size_t utf8_len(const unsigned char *p) {
+  if (p[0] < 0x80) return 1;
+  if (p[0] >= 0xC2 && p[0] <= 0xDF) return (p[1] & 0xC0) == 0x80 ? 2 : 0;
+  if (p[0] >= 0xE0 && p[0] <= 0xEF) {
+    if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return 0;
+    if (p[0] == 0xE0 && p[1] < 0xA0) return 0;
+    if (p[0] == 0xED && p[1] >= 0xA0) return 0;
+    return 3;
+  }
+  if (p[0] >= 0xF0 && p[0] <= 0xF4) {
+    if ((p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 || (p[3] & 0xC0) != 0x80) return 0;
+    if (p[0] == 0xF0 && p[1] < 0x90) return 0;
+    if (p[0] == 0xF4 && p[1] >= 0x90) return 0;
+    return 4;
+  }
+  return 0;
+}
+
+/* Text for display and storage: control characters as '_', invalid UTF-8
+ * bytes as U+FFFD, at most ~200 bytes (cut at a character boundary). */
+static void clean_text(const char *b, char *out, size_t cap) {
+  size_t k = 0;
+  for (const unsigned char *p = (const unsigned char *)b; *p && k < 200;) {
+    size_t n = utf8_len(p);
+    if (n == 0) {
+      if (k + 4 > cap) break;
+      memcpy(out + k, "\xEF\xBF\xBD", 3);
+      k += 3;
+      p++;
+      continue;
+    }
+    if (k + n + 1 > cap) break;
+    if (n == 1) out[k++] = (*p < 0x20 || *p == 0x7f) ? '_' : (char)*p;
+    else memcpy(out + k, p, n), k += n;
+    p += n;
+  }
+  out[k] = '\0';
+}
+
+/* A file name: the last path component of in as clean_text, "upload.csv"
+ * when empty. */
 static void clean_name(const char *in, char *out, size_t cap) {
   const char *b = strrchr(in, '/');
   b = b ? b + 1 : in;
   const char *b2 = strrchr(b, '\\');
   b = b2 ? b2 + 1 : b;
-  size_t k = 0;
-  for (const unsigned char *p = (const unsigned char *)b; *p && k + 1 < cap && k < 200; p++)
-    out[k++] = (*p < 0x20 || *p == 0x7f) ? '_' : (char)*p;
-  out[k] = '\0';
-  if (!k) snprintf(out, cap, "upload.csv");
+  clean_text(b, out, cap);
+  if (!out[0]) snprintf(out, cap, "upload.csv");
 }
 
 int api_upload_finish(req *r, int64_t *dataset_id, char *msg, size_t cap) {
@@ -821,11 +866,42 @@ static enum MHD_Result customer_one(req *r, tsr_store *st, int64_t run_id, const
   sbuf b = {0};
   sb_put(&b, "{", 1);
   customer_fields(&b, c);
+  /* a bundle run's profile (docs/profiles.md): the JSON kept in extra */
+  if (c->extra && !strncmp(c->extra, "{\"profile\":", 11)) sb_printf(&b, ",\"profile\":%s", c->extra);
   tsr_store_free(c);
   sb_printf(&b, ",\"run_id\":%lld,\"history\":[", (long long)run_id);
   tsr_web_history_list(st, run_id, cid, hist_cb, &b, NULL);
   sb_puts(&b, "]}");
   return send_sbuf(r, 200, "application/json", &b);
+}
+
+/* GET /api/v1/profiles/{id}: the customer's profile in the newest run
+ * that has it (runs of bundle analyses, docs/profiles.md). */
+typedef struct prof_ctx {
+  int64_t ids[200];
+  size_t n;
+} prof_ctx;
+
+static int prof_run_cb(void *ctx, const tsr_run *run) {
+  prof_ctx *c = ctx;
+  if (c->n < 200 && run->status == TSR_RUN_DONE) c->ids[c->n++] = run->id;
+  return c->n >= 200;
+}
+
+static enum MHD_Result profile_latest(req *r, tsr_store *st, const char *cid) {
+  prof_ctx c = {{0}, 0};
+  tsr_store_runs_list(st, 200, 0, prof_run_cb, &c, NULL);
+  int64_t best = 0;
+  for (size_t i = 0; i < c.n; i++) {
+    if (c.ids[i] <= best) continue;
+    tsr_customer *cu = NULL;
+    if (tsr_store_customer_get(st, c.ids[i], cid, &cu, NULL) == TSR_OK) {
+      if (cu->extra && !strncmp(cu->extra, "{\"profile\":", 11)) best = c.ids[i];
+      tsr_store_free(cu);
+    }
+  }
+  if (!best) return send_error(r, 404, "ENOTFOUND", "no profile of customer '%.64s'", cid);
+  return customer_one(r, st, best, cid);
 }
 
 /* ================================================================ events, users */
@@ -996,6 +1072,7 @@ enum MHD_Result api_dispatch(req *r) {
     return send_json(r, 200, json_pack("{s:s,s:s,s:s}", "user", r->user->name, "role", r->user->role,
                                        "csrf", r->csrf));
   int64_t id = 0;
+  if (n == 2 && get && !strcmp(seg[0], "profiles")) return profile_latest(r, st, seg[1]);
   if (!strcmp(seg[0], "datasets")) {
     if (n == 1 && get) return datasets_list(r, st);
     if (n == 1 && post) {
@@ -1114,7 +1191,16 @@ enum MHD_Result api_dispatch(req *r) {
     }
     return send_error(r, 404, "ENOTFOUND", "%s /api/v1/%s is not an endpoint", m, p);
   }
+  if (!strcmp(seg[0], "decisions")) {
+    if (!auth_need(r, "analyst", &ret)) return ret;
+    return decisions_api(r, st, n, seg);
+  }
   if (n == 1 && !strcmp(seg[0], "events") && get) return events_list(r, st, 0);
+  /* real time (server/events.c) */
+  if (n == 1 && !strcmp(seg[0], "events") && post) return rt_events_post(r);
+  if (n == 2 && !strcmp(seg[0], "profiles") && get) return rt_profile_get(r, seg[1]);
+  if (n == 2 && !strcmp(seg[0], "stream") && !strcmp(seg[1], "segment-changes") && get)
+    return rt_changes_sse(r);
   if (n == 1 && !strcmp(seg[0], "models") && get) {
     json_t *a = json_array();
     const char *kind = req_arg(r, "kind");

@@ -16,8 +16,7 @@
 
 #include "srv.h"
 
-#define RL_MAX_FAILS 5     /* per user name */
-#define RL_MAX_FAILS_IP 20 /* per client address */
+#define RL_MAX_FAILS 5 /* per user name and client address, in RL_WINDOW_MS */
 #define RL_WINDOW_MS (5LL * 60 * 1000)
 #define MAX_CONCURRENT_LOGINS 2
 
@@ -216,63 +215,24 @@ int auth_csrf(req *r, enum MHD_Result *ret) {
 
 /* ---------------------------------------------------------------- rate limits */
 
-static uint64_t rl_key(const char *kind, const char *v) {
-  uint64_t h = 1469598103934665603ULL;
-  for (const char *p = kind; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-  for (const char *p = v; *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-  return h | 1;
-}
-
-/* 1 when key is locked out now (max failures in the window). */
-static int rl_locked(srv *S, uint64_t key, int64_t now, int max) {
-  int locked = 0;
-  pthread_mutex_lock(&S->rl_mu);
-  for (size_t i = 0; i < 512; i++) {
-    if (S->rl[i].key == key) {
-      if (now - S->rl[i].window_ms > RL_WINDOW_MS) S->rl[i].key = 0;
-      else locked = S->rl[i].fails >= max;
-      break;
-    }
-  }
-  pthread_mutex_unlock(&S->rl_mu);
-  return locked;
-}
-
-static void rl_fail(srv *S, uint64_t key, int64_t now) {
-  pthread_mutex_lock(&S->rl_mu);
-  size_t slot = 512, oldest = 0;
-  for (size_t i = 0; i < 512; i++) {
-    if (S->rl[i].key == key) {
-      slot = i;
-      break;
-    }
-    if (S->rl[i].window_ms < S->rl[oldest].window_ms) oldest = i;
-  }
-  if (slot == 512) {
-    slot = oldest;
-    S->rl[slot].key = key;
-    S->rl[slot].fails = 0;
-    S->rl[slot].window_ms = now;
-  }
-  if (now - S->rl[slot].window_ms > RL_WINDOW_MS) {
-    S->rl[slot].fails = 0;
-    S->rl[slot].window_ms = now;
-  }
-  S->rl[slot].fails++;
-  pthread_mutex_unlock(&S->rl_mu);
-}
-
-static void rl_clear(srv *S, uint64_t key) {
-  pthread_mutex_lock(&S->rl_mu);
-  for (size_t i = 0; i < 512; i++)
-    if (S->rl[i].key == key) S->rl[i].key = 0;
-  pthread_mutex_unlock(&S->rl_mu);
-}
-
+/* The client's address: with --proxy-header NAME the last entry of that
+ * header (the one the trusted proxy appended), else the connection's. */
 static void client_ip(req *r, char *out, size_t cap) {
+  out[0] = '\0';
+  const char *ph = r->S->cfg.proxy_header;
+  const char *hv = ph && *ph ? req_header(r, ph) : NULL;
+  if (hv) {
+    const char *last = strrchr(hv, ',');
+    last = last ? last + 1 : hv;
+    while (*last == ' ' || *last == '\t') last++;
+    size_t n = strcspn(last, " \t");
+    if (n && n < 64) {
+      snprintf(out, cap, "%.*s", (int)n, last);
+      return;
+    }
+  }
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-  out[0] = '\0';
   if (!ci || !ci->client_addr) return;
   const struct sockaddr *sa = ci->client_addr;
   char host[64] = "";
@@ -290,15 +250,25 @@ int auth_login(req *r, const char *name, const char *pw, tsr_web_user **user, ch
   int64_t now = tsr_store_now_ms();
   char ip[64];
   client_ip(r, ip, sizeof ip);
-  uint64_t kip = rl_key("ip:", ip), kuser = rl_key("user:", name);
-  if (rl_locked(S, kip, now, RL_MAX_FAILS_IP) || rl_locked(S, kuser, now, RL_MAX_FAILS)) {
-    atomic_fetch_add(&S->m_login_fail, 1);
-    snprintf(msg, cap, "too many failed logins; wait 5 minutes and try again");
-    return 429;
-  }
   if (strlen(name) > 64 || strlen(pw) > 1024) {
     snprintf(msg, cap, "wrong user name or password");
     return 401;
+  }
+  /* the lock-out is keyed on user name and client address and kept in the
+   * store: failures from one address (every user behind one proxy) do not
+   * lock out another user, and a restart does not reset it. Without the
+   * store the login fails closed (503). */
+  tsr_store *lst = srv_store(S);
+  int64_t fails = 0;
+  if (!lst || tsr_web_login_fails(lst, name, ip, now - RL_WINDOW_MS, &fails, NULL) != TSR_OK) {
+    atomic_fetch_add(&S->m_login_fail, 1);
+    snprintf(msg, cap, "the login cannot be checked now (database unavailable); try again");
+    return 503;
+  }
+  if (fails >= RL_MAX_FAILS) {
+    atomic_fetch_add(&S->m_login_fail, 1);
+    snprintf(msg, cap, "too many failed logins; wait 5 minutes and try again");
+    return 429;
   }
   if (atomic_fetch_add(&S->logins_active, 1) >= MAX_CONCURRENT_LOGINS) {
     atomic_fetch_sub(&S->logins_active, 1);
@@ -317,13 +287,12 @@ int auth_login(req *r, const char *name, const char *pw, tsr_web_user **user, ch
   atomic_fetch_sub(&S->logins_active, 1);
   if (!ok) {
     tsr_store_free(u);
-    rl_fail(S, kip, now);
-    rl_fail(S, kuser, now);
+    tsr_web_login_fail(lst, name, ip, now, RL_WINDOW_MS, NULL); /* best effort: see docs/web.md */
     atomic_fetch_add(&S->m_login_fail, 1);
     snprintf(msg, cap, "wrong user name or password");
     return 401;
   }
-  rl_clear(S, kuser);
+  tsr_web_login_clear(lst, name, ip, NULL);
   *user = u;
   return 0;
 }

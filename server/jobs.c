@@ -357,12 +357,23 @@ static void run_job(srv *S, job *j) {
   tsr_status st = w.st ? tsr_analyze_run(&o, w.st, &res, &err)
                        : tsr_error_set(&err, TSR_ESTORE, NULL, 0, 0, NULL, "store: cannot open");
   if (st == TSR_OK && res && w.st) {
+    tsr_status ws = TSR_OK;
     if (j->run_id == 0) {
       j->run_id = res->run_id;
-      tsr_web_run_add(w.st, res->run_id, j->upload_id, j->owner, NULL);
+      ws = tsr_web_run_add(w.st, res->run_id, j->upload_id, j->owner, &err);
     }
     on_progress(&w, "history", 0.97);
-    store_history(w.st, res);
+    if (ws == TSR_OK && (ws = store_history(w.st, res)) != TSR_OK)
+      tsr_error_set(&err, ws, NULL, 0, 0, NULL, "store: customer purchase histories: %s",
+                    tsr_strerror(ws));
+    if (ws != TSR_OK) {
+      /* the run's results are stored, its web records are not: the job
+       * fails and says so rather than show a run without its histories */
+      char m[TSR_ERROR_MSG_MAX + 64];
+      tsr_error_format(&err, m, sizeof m);
+      tsr_store_run_finish(w.st, res->run_id, TSR_RUN_FAILED, NULL, NULL, m, NULL);
+      st = ws;
+    }
   } else if (j->run_id == 0 && w.st) {
     on_event(&w, 2, "end", "");
   }

@@ -164,9 +164,14 @@ static enum MHD_Result login_page(req *r, const char *err, int status) {
   return finish(r, &b, status);
 }
 
-/* A local path to go to after login ("/" when next is anything else). */
+/* A local path to go to after login ("/" when next is anything else): one
+ * leading '/', then no '/' or '\\' right after it, no backslash, space or
+ * control character anywhere (browsers drop tabs and newlines and read '\\'
+ * as '/', so "/\t/evil.example" and "/\\evil.example" leave the origin). */
 static const char *safe_next(const char *next) {
-  if (!next || next[0] != '/' || next[1] == '/' || next[1] == '\\' || strpbrk(next, "\r\n")) return "/";
+  if (!next || next[0] != '/' || next[1] == '/') return "/";
+  for (const unsigned char *p = (const unsigned char *)next; *p; p++)
+    if (*p <= 0x20 || *p == 0x7f || *p == '\\') return "/";
   return next;
 }
 

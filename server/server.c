@@ -7,6 +7,7 @@
  * is queued and written to the store in batches by one logger thread).
  */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -333,6 +334,7 @@ static void log_push(srv *S, const req *r) {
 static void *log_main(void *arg) {
   srv *S = arg;
   tsr_web_request *rows = calloc(LOGQ_MAX, sizeof *rows);
+  int64_t last_prune = 0;
   for (;;) {
     pthread_mutex_lock(&S->log_mu);
     if (!S->log_stop && S->nlog < LOGQ_MAX / 2) {
@@ -353,17 +355,50 @@ static void *log_main(void *arg) {
     S->nlog = 0;
     pthread_mutex_unlock(&S->log_mu);
     if (n && rows) {
+      /* repeated failures (same status, method, path and user within one
+       * batch of <= 50 ms) become one row with a repeat count: a flood of
+       * 401s writes a few rows per batch instead of one per request */
+      size_t m = 0;
       for (size_t i = 0; i < n; i++) {
-        rows[i] = batch[i].q;
-        rows[i].user = batch[i].user[0] ? batch[i].user : NULL;
-        rows[i].path = batch[i].path;
-        rows[i].method = batch[i].method;
+        const logrec *l = &batch[i];
+        int merged = 0;
+        if (l->q.status >= 400) {
+          for (size_t k = m, lo = m > 64 ? m - 64 : 0; k-- > lo;) {
+            tsr_web_request *w = &rows[k];
+            if (w->status == l->q.status && !strcmp(w->method, l->method) &&
+                !strcmp(w->path, l->path) && !strcmp(w->user ? w->user : "", l->user)) {
+              w->repeats++;
+              w->bytes_in += l->q.bytes_in;
+              w->bytes_out += l->q.bytes_out;
+              if (l->q.duration_ms > w->duration_ms) w->duration_ms = l->q.duration_ms;
+              merged = 1;
+              break;
+            }
+          }
+        }
+        if (merged) continue;
+        rows[m] = l->q;
+        rows[m].user = l->user[0] ? l->user : NULL;
+        rows[m].path = l->path;
+        rows[m].method = l->method;
+        rows[m].repeats = 1;
+        m++;
       }
       tsr_store *st = srv_store(S);
-      if (!st || tsr_web_requests_add(st, rows, n, NULL) != TSR_OK)
+      if (!st || tsr_web_requests_add(st, rows, m, NULL) != TSR_OK)
         atomic_fetch_add(&S->m_log_dropped, (long long)n);
     } else if (n) {
       atomic_fetch_add(&S->m_log_dropped, (long long)n);
+    }
+    /* retention: every minute (and at the first batch), rows older than
+     * --log-keep-days and the oldest beyond --log-max-rows are deleted */
+    int64_t now = tsr_store_now_ms();
+    if (!stop && now - last_prune >= 60000) {
+      tsr_store *st = srv_store(S);
+      last_prune = now;
+      if (st)
+        tsr_web_requests_prune(st, now - (int64_t)S->cfg.log_keep_days * 86400000LL,
+                               S->cfg.log_max_rows, NULL, NULL); /* retried next minute */
     }
     if (stop) break;
   }
@@ -566,7 +601,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       if (cl) {
         char *end = NULL;
         long long v = strtoll(cl, &end, 10);
-        if (end && !*end && v > limit) r->too_large = 1;
+        if (end && !*end && v > limit) {
+          /* answered at once, before any of the body is read; MHD then
+           * closes the connection instead of reading the rest */
+          r->too_large = 1;
+          if (r->upload_route)
+            return send_error(r, 413, "ELIMIT",
+                              "the file is larger than the upload limit of %lld bytes (--max-upload)",
+                              (long long)S->cfg.max_upload);
+          return send_error(r, 413, "ELIMIT", "the request body is larger than %d bytes", SRV_MAX_BODY);
+        }
       }
       /* uploads: multipart (browser form) or any other type as the raw file */
       if (ct && (!strncasecmp(ct, "multipart/form-data", 19) ||
@@ -588,6 +632,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_data_size) {
     size_t n = *upload_data_size;
     r->bytes_in += (int64_t)n;
+    if (srv_now() - r->t0 > (double)S->cfg.body_timeout_s) {
+      /* a body trickling in for longer than --body-timeout: drop the
+       * connection (logged as 408) */
+      r->status = 408;
+      return MHD_NO;
+    }
     if (!r->too_large && !r->bad_body && !r->discard) {
       switch (r->kind) {
         case BODY_BUFFER:
@@ -652,6 +702,12 @@ void tsr_server_config_init(tsr_server_config *c) {
   c->max_upload = (int64_t)1 << 30;
   c->threads = 2;
   c->workers = 2;
+  c->max_connections = 1000;
+  c->max_per_address = 32;
+  c->idle_timeout_s = 30;
+  c->body_timeout_s = 600;
+  c->log_keep_days = 30;
+  c->log_max_rows = 1000000;
 }
 
 static char *read_file(const char *path, size_t max) {
@@ -676,6 +732,91 @@ static int mkdir_p(const char *dir) {
     }
   }
   return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+/* ================================================================ leftovers */
+
+typedef struct keep_dirs {
+  char (*dir)[1200];
+  size_t n, cap;
+} keep_dirs;
+
+static int keep_dir_cb(void *ctx, const tsr_run *run) {
+  keep_dirs *k = ctx;
+  if (run->status == TSR_RUN_RUNNING || !run->output_dir) return 0;
+  if (run->status != TSR_RUN_DONE) return 0; /* a failed or killed job's folder is partial */
+  if (k->n == k->cap) {
+    size_t nc = k->cap ? k->cap * 2 : 64;
+    void *p = realloc(k->dir, nc * sizeof *k->dir);
+    if (!p) return 1;
+    k->dir = p;
+    k->cap = nc;
+  }
+  snprintf(k->dir[k->n++], sizeof k->dir[0], "%s", run->output_dir);
+  return 0;
+}
+
+static void remove_tree(const char *path) {
+  DIR *d = opendir(path);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d))) {
+      if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..")) continue;
+      char sub[2400];
+      snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+      struct stat sb;
+      if (lstat(sub, &sb) == 0 && S_ISDIR(sb.st_mode)) remove_tree(sub);
+      else unlink(sub);
+    }
+    closedir(d);
+  }
+  rmdir(path);
+}
+
+/* At start-up, before any job or upload: removes what killed uploads and
+ * jobs left behind (docs/web.md): uploads/.upload-* temporary files, and the
+ * folders under runs/ that belong to no finished ("done") run. Returns the
+ * number of entries removed, or -1 when the runs could not be listed (then
+ * nothing under runs/ is touched). */
+static long clean_leftovers(srv *S, tsr_store *st) {
+  long removed = 0;
+  char dir[1200];
+  snprintf(dir, sizeof dir, "%s/uploads", S->data_dir);
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d)))
+      if (!strncmp(de->d_name, ".upload-", 8)) {
+        char p[2400];
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        if (unlink(p) == 0) removed++;
+      }
+    closedir(d);
+  }
+  keep_dirs k = {NULL, 0, 0};
+  if (tsr_store_runs_list(st, 0, 0, keep_dir_cb, &k, NULL) != TSR_OK) {
+    free(k.dir);
+    return -1;
+  }
+  snprintf(dir, sizeof dir, "%s/runs", S->data_dir);
+  d = opendir(dir);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d))) {
+      if (de->d_name[0] == '.') continue;
+      char p[2400];
+      snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+      int keep = 0;
+      for (size_t i = 0; i < k.n && !keep; i++) keep = !strcmp(k.dir[i], p);
+      if (!keep) {
+        remove_tree(p);
+        removed++;
+      }
+    }
+    closedir(d);
+  }
+  free(k.dir);
+  return removed;
 }
 
 int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
@@ -728,6 +869,12 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   if (tsr_web_runs_interrupt(main_store, &stale, NULL) == TSR_OK && stale > 0)
     fprintf(stderr, "tessera: %lld run%s left running by an earlier server marked interrupted\n",
             (long long)stale, stale == 1 ? "" : "s");
+  long left = clean_leftovers(S, main_store);
+  if (left > 0)
+    fprintf(stderr, "tessera: removed %ld partial upload%s and run folder%s left by a stopped server\n",
+            left, left == 1 ? "" : "s", left == 1 ? "" : "s");
+  else if (left < 0)
+    fprintf(stderr, "tessera: warning: could not list the runs; run folders not cleaned\n");
   tsr_store_close(main_store);
   S->logq = calloc(LOGQ_MAX, sizeof *S->logq);
   S->logq2 = calloc(LOGQ_MAX, sizeof *S->logq2);
@@ -736,6 +883,8 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
     goto out;
   }
   auth_init(S);
+  if ((rc = decisions_start(S, errbuf, cap)) != 0) goto out;
+  rc = 1;
 
   /* listen address */
   char host[256] = "127.0.0.1", port[16] = "8080";
@@ -803,14 +952,16 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   if (S->tls) {
     S->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                            cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_address,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, S,
                             MHD_OPTION_HTTPS_MEM_CERT, cert, MHD_OPTION_HTTPS_MEM_KEY, key,
                             MHD_OPTION_END);
   } else {
     S->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, S, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                             MHD_OPTION_THREAD_POOL_SIZE, threads, MHD_OPTION_CONNECTION_TIMEOUT,
-                            (unsigned)60, MHD_OPTION_CONNECTION_LIMIT, (unsigned)1000,
+                            cfg->idle_timeout_s, MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+                            MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_per_address,
                             MHD_OPTION_NOTIFY_COMPLETED, on_completed, S, MHD_OPTION_END);
   }
   freeaddrinfo(ai);
@@ -840,6 +991,7 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   free(cert);
   free(key);
 out:
+  decisions_stop(S); /* after the HTTP threads: flushes the decisions */
   for (size_t i = 0; i < S->nstores; i++) {
     tsr_web_store_cache(S->stores[i], 0);
     tsr_store_close(S->stores[i]);

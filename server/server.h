@@ -29,6 +29,21 @@ typedef struct tsr_server_config {
   unsigned threads;     /* HTTP threads (default 2) */
   unsigned workers;     /* analysis job threads (default 2) */
   const char *tls_cert, *tls_key; /* PEM files, both or neither */
+  const char *offers;   /* offers.csv for POST /api/v1/decisions; NULL = off */
+  const char *policy;   /* bandit policy of the decisions (default thompson) */
+  int reward_amount;    /* 1: rewards are amounts (Gaussian Thompson) */
+  /* limits against slow or many clients (issue 11; docs/web.md) */
+  unsigned max_connections;   /* open connections in all (default 1000) */
+  unsigned max_per_address;   /* open connections per client address (default 32) */
+  unsigned idle_timeout_s;    /* a connection silent this long is closed (default 30) */
+  unsigned body_timeout_s;    /* a request body must arrive within this (default 600) */
+  /* the client address behind a reverse proxy: the last address in this
+   * header (e.g. "X-Forwarded-For"); NULL = the connection's address */
+  const char *proxy_header;
+  /* request log retention: rows older than this many days, and the oldest
+   * rows beyond log_max_rows, are deleted (defaults 30 and 1000000) */
+  unsigned log_keep_days;
+  int64_t log_max_rows;
 } tsr_server_config;
 
 void tsr_server_config_init(tsr_server_config *c);

@@ -148,6 +148,7 @@ typedef struct srv {
     int via_token;
   } ac[256];
   char dummy_hash[crypto_pwhash_STRBYTES];
+  struct decisions *dec; /* offer decisions (decisions.c), NULL when off */
 } srv;
 
 /* ---------------------------------------------------------------- requests */
@@ -272,6 +273,11 @@ char *api_run_results(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_er
 /* The report data JSON of a finished run (lib/report, cached). */
 char *api_run_report(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_error *err);
 int api_upload_finish(req *r, int64_t *dataset_id, char *msg, size_t cap);
+
+/* decisions.c: POST /api/v1/decisions, .../{id}/reward (docs/api.md) */
+int decisions_start(srv *S, char *errbuf, size_t cap); /* 0 or an exit code */
+void decisions_stop(srv *S);                           /* flushes the writer */
+enum MHD_Result decisions_api(req *r, tsr_store *st, int n, char **seg);
 
 /* pages.c */
 enum MHD_Result pages_dispatch(req *r);

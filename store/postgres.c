@@ -201,6 +201,16 @@ static const pg_migration pg_migrations[] = {
      "  ntx         BIGINT NOT NULL,\n"
      "  amount      DOUBLE PRECISION NOT NULL,\n"
      "  PRIMARY KEY (run_id, customer_id, day)\n"
+     ");\n"},    {3, "run owners, request log repeats, login failures (issue 11)",
+     "ALTER TABLE runs ADD COLUMN owner TEXT;\n"
+     "ALTER TABLE web_requests ADD COLUMN repeats BIGINT NOT NULL DEFAULT 1;\n"
+     "CREATE TABLE web_login_failures (\n"
+     "  user_name TEXT NOT NULL,\n"
+     "  address   TEXT NOT NULL,\n"
+     "  fails     BIGINT NOT NULL,\n"
+     "  first_ts  BIGINT NOT NULL,\n"
+     "  last_ts   BIGINT NOT NULL,\n"
+     "  PRIMARY KEY (user_name, address)\n"
      ");\n"},
 };
 
@@ -1663,6 +1673,39 @@ static tsr_status pg_run_delete(void *impl, int64_t id, tsr_error *err) {
 
 /* ================================================================ table */
 
+/* ---------------------------------------------------------------- owners */
+
+static tsr_status pg_run_owner_set(void *impl, int64_t id, const char *owner, tsr_error *err) {
+  pg *q = impl;
+  pparams p = {.n = 0};
+  p_i64(&p, id);
+  p_text(&p, owner);
+  PGresult *r = PQexecParams(q->c, "UPDATE runs SET owner = $2 WHERE id = $1", p.n, NULL, p.v,
+                             NULL, NULL, 0);
+  tsr_status st = PQresultStatus(r) == PGRES_COMMAND_OK ? TSR_OK
+                                                        : pg_fail_res(r, q, "set run owner", err);
+  PQclear(r);
+  return st;
+}
+
+static tsr_status pg_runs_owned_list(void *impl,
+                                     int (*cb)(void *ctx, int64_t id, const char *owner),
+                                     void *ctx, tsr_error *err) {
+  pg *q = impl;
+  PGresult *r = PQexec(q->c,
+                       "SELECT id, owner FROM runs WHERE status = 'running' AND owner IS NOT NULL"
+                       " ORDER BY id");
+  if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+    tsr_status st = pg_fail_res(r, q, "list run owners", err);
+    PQclear(r);
+    return st;
+  }
+  for (int i = 0; i < PQntuples(r); i++)
+    if (cb(ctx, strtoll(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1))) break;
+  PQclear(r);
+  return TSR_OK;
+}
+
 const tsr_store_methods tsr__store_pg_methods = {
     .version = TSR_STORE_METHODS_VERSION,
     .name = "postgresql",
@@ -1702,5 +1745,7 @@ const tsr_store_methods tsr__store_pg_methods = {
     .dataset_delete = pg_dataset_delete,
     .run_delete = pg_run_delete,
     .model_set_stats = pg_model_set_stats,
+    .run_owner_set = pg_run_owner_set,
+    .runs_owned_list = pg_runs_owned_list,
 };
 

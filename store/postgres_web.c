@@ -24,7 +24,7 @@
 
 /* ================================================================ helpers */
 
-#define NP 8
+#define NP 9
 typedef struct params {
   const char *v[NP];
   char num[NP][32];
@@ -403,9 +403,10 @@ tsr_status tsr__pgweb_requests_add(PGconn *c, const tsr_web_request *rows, size_
     p_dbl(&p, q->duration_ms);
     p_i64(&p, q->bytes_in);
     p_i64(&p, q->bytes_out);
+    p_i64(&p, q->repeats > 0 ? q->repeats : 1);
     st = run(c,
              "INSERT INTO web_requests(ts, user_name, method, path, status, duration_ms, "
-             "bytes_in, bytes_out) VALUES ($1,$2,$3,$4,$5,$6,$7,$8)",
+             "bytes_in, bytes_out, repeats) VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9)",
              &p, "log requests", NULL, NULL, err);
   }
   return wend(c, outer, st, "log requests", err);

@@ -143,6 +143,17 @@ static const migration migrations[] = {
      "CREATE INDEX events_run ON events(run_id, id);\n"},
     {2, "web accounts, sessions, API tokens, request log, uploads, histories (issue 6)",
      TSR__STORE_WEB_MIGRATION_2},
+    {3, "run owners, request log repeats, login failures (issue 11)",
+     "ALTER TABLE runs ADD COLUMN owner TEXT;\n"
+     "ALTER TABLE web_requests ADD COLUMN repeats INTEGER NOT NULL DEFAULT 1;\n"
+     "CREATE TABLE web_login_failures (\n"
+     "  user_name TEXT NOT NULL,\n"
+     "  address   TEXT NOT NULL,\n"
+     "  fails     INTEGER NOT NULL,\n"
+     "  first_ts  INTEGER NOT NULL,\n"
+     "  last_ts   INTEGER NOT NULL,\n"
+     "  PRIMARY KEY (user_name, address)\n"
+     ");\n"},
 };
 
 #define LATEST_VERSION (migrations[TSR__ARRAY_LEN(migrations) - 1].version)
@@ -1674,6 +1685,40 @@ static tsr_status sq_run_delete(void *impl, int64_t id, tsr_error *err) {
 
 /* ================================================================ table */
 
+/* ---------------------------------------------------------------- owners */
+
+static tsr_status sq_run_owner_set(void *impl, int64_t id, const char *owner, tsr_error *err) {
+  sq *q = impl;
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(q->db, "UPDATE runs SET owner = ?2 WHERE id = ?1", -1, &s, NULL) !=
+      SQLITE_OK)
+    return sq_fail(q, "set run owner", err);
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_text(s, 2, owner, -1, SQLITE_STATIC);
+  tsr_status st = sqlite3_step(s) == SQLITE_DONE ? TSR_OK : sq_fail(q, "set run owner", err);
+  sqlite3_finalize(s);
+  return st;
+}
+
+static tsr_status sq_runs_owned_list(void *impl,
+                                     int (*cb)(void *ctx, int64_t id, const char *owner),
+                                     void *ctx, tsr_error *err) {
+  sq *q = impl;
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(q->db,
+                         "SELECT id, owner FROM runs WHERE status = 'running' AND owner IS NOT NULL"
+                         " ORDER BY id",
+                         -1, &s, NULL) != SQLITE_OK)
+    return sq_fail(q, "list run owners", err);
+  tsr_status st = TSR_OK;
+  int rc;
+  while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+    if (cb(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1))) break;
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) st = sq_fail(q, "list run owners", err);
+  sqlite3_finalize(s);
+  return st;
+}
+
 const tsr_store_methods tsr__store_sqlite_methods = {
     .version = TSR_STORE_METHODS_VERSION,
     .name = "sqlite",
@@ -1713,6 +1758,8 @@ const tsr_store_methods tsr__store_sqlite_methods = {
     .dataset_delete = sq_dataset_delete,
     .run_delete = sq_run_delete,
     .model_set_stats = sq_model_set_stats,
+    .run_owner_set = sq_run_owner_set,
+    .runs_owned_list = sq_runs_owned_list,
 };
 
 /* The SQLite connection of a handle of this back end (store/sqlite_web.c). */

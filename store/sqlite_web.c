@@ -459,7 +459,7 @@ tsr_status tsr_web_requests_add(tsr_store *s, const tsr_web_request *rows, size_
   sqlite3 *db;
   sqlite3_stmt *st = web_prep(s, &db,
                               "INSERT INTO web_requests(ts, user_name, method, path, status, "
-                              "duration_ms, bytes_in, bytes_out) VALUES (?,?,?,?,?,?,?,?)",
+                              "duration_ms, bytes_in, bytes_out, repeats) VALUES (?,?,?,?,?,?,?,?,?)",
                               "log requests", err);
   if (!st) return err ? err->code : TSR_ESTORE;
   int outer = tsr__store_in_tx(s);
@@ -480,6 +480,7 @@ tsr_status tsr_web_requests_add(tsr_store *s, const tsr_web_request *rows, size_
     sqlite3_bind_double(st, 6, q->duration_ms);
     sqlite3_bind_int64(st, 7, q->bytes_in);
     sqlite3_bind_int64(st, 8, q->bytes_out);
+    sqlite3_bind_int64(st, 9, q->repeats > 0 ? q->repeats : 1);
     if (sqlite3_step(st) != SQLITE_DONE) r = web_fail(db, "log requests", err);
   }
   sqlite3_finalize(st);

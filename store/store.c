@@ -112,6 +112,10 @@ tsr_status tsr_store_open(const char *url, unsigned flags, tsr_store **out,
     tsr__free(s);
     return st;
   }
+  /* runs whose process died (kill -9, crash, power loss) are marked
+   * interrupted. Not fatal: a busy database must not stop an open, and the
+   * next open tries again; a stale run loses no data. */
+  if (!(flags & TSR_STORE_NO_MIGRATE)) tsr__store_reap_runs(s, NULL, NULL);
   *out = s;
   return TSR_OK;
 }
@@ -498,7 +502,20 @@ tsr_status tsr_store_run_begin(tsr_store *s, const tsr_run *r, int64_t *id,
   if (!c.started_at) c.started_at = c.created_at;
   c.finished_at = 0;
   int64_t nid = 0;
+  /* the run and its owner in one transaction: a run is never left running
+   * without a process to check (tsr__store_reap_runs) */
+  int own_tx = s->m->version >= 3 && !s->m->in_transaction(s->impl);
+  if (own_tx && (st = s->m->begin(s->impl, err)) != TSR_OK) return st;
   st = s->m->run_add(s->impl, &c, &nid, err);
+  if (st == TSR_OK && s->m->version >= 3) {
+    char owner[400];
+    tsr__run_owner_self(owner, sizeof owner);
+    st = s->m->run_owner_set(s->impl, nid, owner, err);
+  }
+  if (own_tx) {
+    if (st == TSR_OK) st = s->m->commit(s->impl, err);
+    else s->m->rollback(s->impl, NULL);
+  }
   if (st == TSR_OK && id) *id = nid;
   return st;
 }

@@ -22,7 +22,7 @@
 #include "internal.h"
 #include "tessera/store.h"
 
-#define TSR_STORE_METHODS_VERSION 2
+#define TSR_STORE_METHODS_VERSION 3
 
 typedef struct tsr_store_methods {
   int version;      /* TSR_STORE_METHODS_VERSION this table implements */
@@ -120,6 +120,14 @@ typedef struct tsr_store_methods {
   /* version 2 */
   tsr_status (*model_set_stats)(void *impl, int64_t id, const char *fit_stats,
                                 tsr_error *err);
+
+  /* version 3: the process that owns a running run (issue 11) */
+  tsr_status (*run_owner_set)(void *impl, int64_t id, const char *owner,
+                              tsr_error *err);
+  /* Running runs with an owner: cb(ctx, id, owner) per row. */
+  tsr_status (*runs_owned_list)(void *impl,
+                                int (*cb)(void *ctx, int64_t id, const char *owner),
+                                void *ctx, tsr_error *err);
 } tsr_store_methods;
 
 /* The SQLite back end (store/sqlite.c). */
@@ -132,6 +140,12 @@ extern const tsr_store_methods tsr__store_pg_methods;
 void *tsr__store_impl(tsr_store *s, const tsr_store_methods **m);
 /* The sqlite3 connection of an impl of tsr__store_sqlite_methods. */
 struct sqlite3 *tsr__sqlite_db(void *impl);
+/* Run owners (store/run_owner.c): this process as "HOST|BOOT|PID|START";
+ * 1 when the owner ran on this host and is gone; marks the runs of gone
+ * owners interrupted (OUT: *n, may be NULL). */
+void tsr__run_owner_self(char *buf, size_t cap);
+int tsr__run_owner_gone(const char *owner);
+tsr_status tsr__store_reap_runs(tsr_store *s, int64_t *n, tsr_error *err);
 /* 1 when s has an open transaction (tsr_store_begin). */
 int tsr__store_in_tx(tsr_store *s);
 

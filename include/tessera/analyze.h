@@ -17,6 +17,7 @@
 #include "tessera/cluster.h"
 #include "tessera/error.h"
 #include "tessera/ingest.h"
+#include "tessera/profile.h"
 #include "tessera/rfm.h"
 #include "tessera/store.h"
 #include "tessera/summary.h"
@@ -68,6 +69,18 @@ typedef struct tsr_analyze_opts {
                               * to this one */
   const char *model_stats;   /* JSON object members ("\"k\":v,...") added to
                               * the fit_stats of every stored model, or NULL */
+  /* Multi-source profiles (issue 12, docs/profiles.md): with a bundle, its
+   * tables are read after the models and give profiles.csv,
+   * segment_profiles.csv and the stored profiles (customers.extra). The
+   * transaction inputs are the bundle's transactions. NULL = none. */
+  const tsr_bundle *bundle;
+  const tsr_bundle_opts *bundle_opts;   /* NULL = defaults */
+  const tsr_segment_opts *segment_opts; /* NULL = defaults */
+  const tsr_profile_opts *profile_opts; /* NULL = defaults */
+  /* Personal data in the store: TSR_PII_DROP (default) or TSR_PII_ENCRYPT
+   * with pii_key (docs/profiles.md "Personal data"). */
+  int pii_mode;
+  const unsigned char *pii_key;         /* TSR_PII_KEY_BYTES, borrowed */
   /* Progress: step name, fraction of the whole run in [0,1]. */
   void (*on_progress)(void *ud, const char *step, double frac);
   /* Event log line (also stored): level 0 info, 1 warn, 2 error. */
@@ -128,6 +141,9 @@ typedef struct tsr_analyze_result {
   double period_days;
   double seconds;              /* wall time of the run */
   char timings[512];           /* JSON {"ingest": ms, ...} */
+  tsr_profiles *profiles;      /* owned; NULL without a bundle */
+  char **pii;                  /* owned; per profile the sealed personal
+                                  data (base64) or NULL (TSR_PII_ENCRYPT) */
 } tsr_analyze_result;
 
 /* Runs the pipeline. store may be NULL (nothing stored). On success *out is

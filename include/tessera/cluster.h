@@ -82,6 +82,11 @@ typedef struct tsr_cluster_opts {
   size_t sample_size;         /* silhouette / eps-auto sample, >= 100;
                                  default 10000 */
   int n_threads;              /* 1..64; default 2 */
+  size_t k_sample;            /* automatic k with more rows than this: the
+                                 k table is computed on a seeded sample of
+                                 k_sample rows and only the chosen k is
+                                 fitted on all rows; 0 = always all rows;
+                                 default 50000 */
   tsr_cluster_progress_fn progress; /* optional */
   void *progress_ud;
   double min_share;           /* auto k: every cluster holds at least this
@@ -237,6 +242,8 @@ typedef struct tsr_cluster_result {
   tsr_cluster_kscore *kscores; /* auto k table (n_kscores rows) or NULL */
   size_t n_kscores;
   size_t elbow_k;       /* k-means elbow of the inertia curve (0 = none) */
+  size_t k_sample_n;    /* rows of the sample the k table was computed on
+                           (0 = all n rows) */
   double seconds_transform;  /* wall time of the feature transform */
   double seconds_fit;        /* of the fits (all k; eps auto included) */
   double seconds_silhouette; /* of the silhouette scores */

@@ -75,6 +75,8 @@ typedef struct tsr_web_request {
   int status;
   double duration_ms;
   int64_t bytes_in, bytes_out;
+  int64_t repeats;    /* requests this row stands for (repeated failures are
+                         aggregated); 0 = 1 */
 } tsr_web_request;
 
 /* Appends n requests in one transaction. */
@@ -82,6 +84,23 @@ TSR_API tsr_status tsr_web_requests_add(tsr_store *s, const tsr_web_request *row
                                         tsr_error *err);
 /* OUT: *n rows in the request log. */
 TSR_API tsr_status tsr_web_requests_count(tsr_store *s, int64_t *n, tsr_error *err);
+/* Retention (store/web_limits.c): deletes requests older than before_ts and,
+ * when max_rows > 0, the oldest beyond the newest max_rows. OUT (may be
+ * NULL): *deleted. */
+TSR_API tsr_status tsr_web_requests_prune(tsr_store *s, int64_t before_ts, int64_t max_rows,
+                                          int64_t *deleted, tsr_error *err);
+
+/* Failed logins per (user name, client address), kept in the store so a
+ * restart does not reset a lock-out. fails: failures of the pair counted
+ * since `since` (0 when none). fail: records one at `now`; a pair whose
+ * count started before now - window_ms starts again at 1. clear: after a
+ * successful login. */
+TSR_API tsr_status tsr_web_login_fails(tsr_store *s, const char *user, const char *address,
+                                       int64_t since, int64_t *fails, tsr_error *err);
+TSR_API tsr_status tsr_web_login_fail(tsr_store *s, const char *user, const char *address,
+                                      int64_t now, int64_t window_ms, tsr_error *err);
+TSR_API tsr_status tsr_web_login_clear(tsr_store *s, const char *user, const char *address,
+                                       tsr_error *err);
 
 /* Uploads: the dataset of an uploaded file, its owner (user id) and name. */
 TSR_API tsr_status tsr_web_upload_add(tsr_store *s, int64_t dataset_id, int64_t owner,

@@ -26,6 +26,10 @@
 #include "tessera/retrain.h"
 #include "tessera/analyze.h"
 #include "tessera/report.h"
+#include "tessera/gbm.h"
+#include "tessera/evaluate.h"
+#include "tessera/churn.h"
+#include "tessera/recommend.h"
 
 #ifdef __cplusplus
 extern "C" {

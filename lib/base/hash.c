@@ -120,17 +120,48 @@ static char *put_fixed(char *buf, int neg, uint64_t M, int P, int E) {
   return buf;
 }
 
+/* a * b = *hi + *lo exactly (Dekker's product with Veltkamp splitting; no
+ * overflow or underflow for the magnitudes used here). */
+static inline void two_prod(double a, double b, double *hi, double *lo) {
+  const double sp = 134217729.0; /* 2^27 + 1 */
+  double p = a * b;
+  double t = sp * a, ah = t - (t - a), al = a - ah;
+  t = sp * b;
+  double bh = t - (t - b), bl = b - bh;
+  *hi = p;
+  *lo = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
+}
+
 /* Same output as fmt_double_slow, faster: for 1e-4 <= |d| < 1e15, the
- * P-digit rounding R_P(d) is computed as round(|d| * 10^k) in long double
- * (64-bit significand: error far below 0.5 ulp of the integer; values near
- * a rounding tie go to the slow path), the round trip of R_15 and R_16 is
- * checked exactly (an integer < 2^53 divided by an exact power of ten is
- * correctly rounded), and R_17 always round-trips. %g prints these values
- * in fixed notation. */
+ * P-digit rounding R_P(d) is round(|d| * 10^k) with the product computed
+ * exactly as a sum of two doubles (10^k, k <= 20, is exact), so its integer
+ * and fractional parts are exact up to one rounding of the fraction (error
+ * below 1e-15; values within 0.01 of a rounding tie go to the slow path).
+ * The round trip of R_15 and R_16 is checked exactly (an integer < 2^53
+ * divided by an exact power of ten is correctly rounded), and R_17 always
+ * round-trips. %g prints these values in fixed notation. */
 char *tsr__fmt_double(double d, char *buf) {
   static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+  static const uint64_t u10[18] = {1ull,
+                                   10ull,
+                                   100ull,
+                                   1000ull,
+                                   10000ull,
+                                   100000ull,
+                                   1000000ull,
+                                   10000000ull,
+                                   100000000ull,
+                                   1000000000ull,
+                                   10000000000ull,
+                                   100000000000ull,
+                                   1000000000000ull,
+                                   10000000000000ull,
+                                   100000000000000ull,
+                                   1000000000000000ull,
+                                   10000000000000000ull,
+                                   100000000000000000ull};
   if (d == 0) {
     strcpy(buf, "0");
     return buf;
@@ -158,18 +189,31 @@ char *tsr__fmt_double(double d, char *buf) {
   while (E > -4 && (E >= 0 ? a < p10[E] : a * p10[-E] < 1)) E--;
   for (int P = 15; P <= 17; P++) {
     int k = P - 1 - E; /* fractional digits: 0..20 */
-    long double x = (long double)a;
-    long double sc = 1;
-    for (int i = 0; i < k; i++) sc *= 10; /* exact: 10^20 < 2^67, 5^20 < 2^47 */
-    x *= sc;
-    long double fl = floorl(x), fr = x - fl;
-    if (fr > 0.49L && fr < 0.51L) return fmt_double_slow(d, buf);
-    uint64_t M = (uint64_t)fl + (fr > 0.5L);
-    uint64_t lim = 1;
-    for (int i = 0; i < P; i++) lim *= 10;
-    if (M >= lim || M < lim / 10) return fmt_double_slow(d, buf);
+    double hi, lo;
+    two_prod(a, p10[k], &hi, &lo);
+    uint64_t fl;
+    double fr;
+    if (hi < 4503599627370496.0) { /* 2^52: hi has a fraction */
+      double f0 = floor(hi);
+      fl = (uint64_t)f0;
+      fr = (hi - f0) + lo;
+    } else { /* hi is an integer (< 2^64 as a < 10^(E+1)) */
+      double fe = floor(lo);
+      fl = (uint64_t)hi + (uint64_t)(int64_t)fe;
+      fr = lo - fe;
+    }
+    if (fr < 0) {
+      fl--;
+      fr += 1;
+    } else if (fr >= 1) {
+      fl++;
+      fr -= 1;
+    }
+    if (fr > 0.49 && fr < 0.51) return fmt_double_slow(d, buf);
+    uint64_t M = fl + (fr > 0.5);
+    if (M >= u10[P] || M < u10[P - 1]) return fmt_double_slow(d, buf);
     if (P < 17) {
-      if (M >= ((uint64_t)1 << 53) || k > 22) return fmt_double_slow(d, buf);
+      if (M >= ((uint64_t)1 << 53)) return fmt_double_slow(d, buf);
       if ((double)M / p10[k] != a) continue; /* does not round-trip */
     }
     return put_fixed(buf, neg, M, P, E);

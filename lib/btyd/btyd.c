@@ -630,7 +630,7 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     /* a vanishing gradient at the edge of the parameter space is no
      * maximum: the data do not identify the model */
     for (size_t i = 0; i < np; i++)
-      if (fabs(best[i]) > 18) {
+      if (fabs(best[i]) > TSR__BTYD_LOG_BOUND) {
         out->converged = 0;
         return tsr_error_set(
             err, TSR_ECONVERGE, NULL, 0, 0, spec->pnames[i],

@@ -67,6 +67,11 @@ int tsr__spd_inverse(size_t n, const double *A, double *Ainv);
 
 /* One model of the registry (vtable at the model seam). Every function works
  * on natural parameters p[]; data are compressed patterns (weights set). */
+/* A fit works on log parameters and stops with "ran to the boundary" past
+ * |log p| > 18, so a fitted parameter lies in [e^-18, e^18] = [1.5e-8,
+ * 6.6e7]; model files are checked against the same range on load. */
+#define TSR__BTYD_LOG_BOUND 18.0
+
 typedef struct tsr__btyd_spec {
   tsr_btyd_kind kind;
   const char *name;

@@ -143,6 +143,16 @@ tsr_status tsr_btyd_model_from_json(const char *text, size_t len,
     if (err) snprintf(err->source, sizeof err->source, "%s", src);
     goto done;
   }
+  /* a fit never yields a parameter outside the range it searches: such a
+   * file was edited or corrupted and would predict nonsense (r = 1e308
+   * predicts -0) */
+  for (size_t i = 0; i < m.np; i++)
+    if (fabs(log(m.params[i])) > TSR__BTYD_LOG_BOUND) {
+      st = tsr_error_set(err, TSR_ERANGE, src, 0, 0, tsr_btyd_param_name(m.kind, i),
+                         "expected a value in [%.3g, %.3g] (the range a fit searches), got %.17g",
+                         exp(-TSR__BTYD_LOG_BOUND), exp(TSR__BTYD_LOG_BOUND), m.params[i]);
+      goto done;
+    }
   json_t *cov = json_object_get(o, "cov");
   if (json_is_array(cov) && json_array_size(cov) == m.np) {
     m.has_cov = 1;

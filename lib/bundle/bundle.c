@@ -680,7 +680,7 @@ static tsr_status detect_dates(tsr_bundle_reader *r, tsr_error *err) {
       return tsr_error_set(err, TSR_EPARSE, r->name, 0, 0, cn,
                            "date column '%s' mixes day-first and month-first values "
                            "(DD/MM/YYYY and MM/DD/YYYY both occur); choose one with "
-                           "--date-format %s=dmy or %s=mdy",
+                           "--table-date-format %s=dmy or %s=mdy",
                            r->hdr_name[c], schemas[r->t].name, schemas[r->t].name);
     } else if (d->max_a > 12) {
       r->fmt[c] = TSR_DATEFMT_DMY;
@@ -690,7 +690,7 @@ static tsr_status detect_dates(tsr_bundle_reader *r, tsr_error *err) {
       return tsr_error_set(err, TSR_EPARSE, r->name, 0, 0, cn,
                            "date column '%s' is ambiguous: its values fit both day-first "
                            "(DD/MM/YYYY) and month-first (MM/DD/YYYY); choose with "
-                           "--date-format %s=dmy or %s=mdy",
+                           "--table-date-format %s=dmy or %s=mdy",
                            r->hdr_name[c], schemas[r->t].name, schemas[r->t].name);
     }
     note(r, cn, "date column '%s': %s", r->hdr_name[c], form_name(r->fmt[c], d->has_time, d->yyyymmdd));
@@ -817,8 +817,13 @@ static tsr_status reject(tsr_bundle_reader *r, const tsr_csv_record *rec, tsr_st
   va_end(ap);
   r->st.rows_rejected++;
   if (r->o.on_reject) {
+    /* the raw record of a table with personal data is withheld (the row is
+     * at FILE:LINE of the input) unless show_pii */
+    int hide = 0;
+    for (size_t c = 0; c < r->ncols && !r->o.show_pii; c++)
+      if (r->cols[c].pii && r->bind[c] >= 0) hide = 1;
     tsr_reject rj = {code, r->name, line, col, field ? field : "", reason,
-                     rec ? rec->raw : "", rec ? rec->raw_len : 0};
+                     rec && !hide ? rec->raw : "", rec && !hide ? rec->raw_len : 0};
     r->o.on_reject(r->o.ud, &rj);
   }
   if (r->o.max_errors >= 0 && r->st.rows_rejected > r->o.max_errors) return TSR_EMAXERR;

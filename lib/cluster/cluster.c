@@ -182,6 +182,34 @@ static tsr_status permute_gmm(tsr_gmm *g, const size_t *perm) {
   return tsr__gmm_prepare(g, NULL);
 }
 
+/* m rows of X (n x d) drawn without replacement with a seeded generator,
+ * kept in their original order, into *out (m x d, owned by the caller). */
+static tsr_status sample_rows(const double *X, size_t n, size_t d, size_t m,
+                              uint64_t seed, double **out) {
+  *out = NULL;
+  unsigned char *pick = tsr__calloc(n, 1);
+  double *S = tsr__malloc(m * d * sizeof *S);
+  if (!pick || !S) {
+    tsr__free(pick);
+    tsr__free(S);
+    return TSR_ENOMEM;
+  }
+  /* Floyd's algorithm: m distinct rows, O(m) draws */
+  tsr__rng rng;
+  tsr__rng_seed(&rng, seed, 0x6B5A3Dull);
+  for (size_t j = n - m; j < n; j++) {
+    size_t t = (size_t)tsr__rng_below(&rng, j + 1);
+    if (pick[t]) t = j;
+    pick[t] = 1;
+  }
+  size_t q = 0;
+  for (size_t i = 0; i < n; i++)
+    if (pick[i]) memcpy(S + (q++) * d, X + i * d, d * sizeof *S);
+  tsr__free(pick);
+  *out = S;
+  return TSR_OK;
+}
+
 tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
                            const double *const *columns,
                            const char *const *names, size_t n, size_t ncols,
@@ -218,6 +246,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
   int *lab = tsr__malloc(n * sizeof *lab);
   double *C = NULL, *cnt = NULL, *prob = NULL;
   int *tmp_lab = NULL;
+  double *Zs = NULL; /* rows sampled for the automatic k */
   tsr_gmm *gbest = NULL;
   if (!r || !m || !Z || !lab) goto nomem;
   r->model = m;
@@ -294,9 +323,20 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
     if (kmax > n) kmax = n;
     size_t nk = kmax - kmin + 1;
     int autok = o.k == 0;
+    /* automatic k on many rows: the k table on a seeded sample (rows kept
+     * in their order), then the chosen k fitted on all rows */
+    const double *Zk = Z;
+    size_t nr = n;
+    if (autok && o.k_sample >= kmax && n > o.k_sample) {
+      st = sample_rows(Z, n, d, o.k_sample, o.seed, &Zs);
+      if (st != TSR_OK) goto nomem;
+      Zk = Zs;
+      nr = o.k_sample;
+      r->k_sample_n = nr;
+    }
     if (autok) {
       r->kscores = tsr__calloc(nk, sizeof *r->kscores);
-      tmp_lab = tsr__malloc(n * sizeof *tmp_lab);
+      tmp_lab = tsr__malloc(nr * sizeof *tmp_lab);
       if (!r->kscores || !tmp_lab) goto nomem;
       r->n_kscores = nk;
     }
@@ -307,7 +347,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
       goto nomem;
     }
     if (o.method == TSR_CLUSTER_GMM) {
-      prob = tsr__malloc(n * sizeof *prob);
+      prob = tsr__malloc(nr * sizeof *prob);
       r->probability = tsr__malloc(n * sizeof *r->probability);
       if (!prob || !r->probability) {
         tsr__free(Cbest);
@@ -328,13 +368,13 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
       tsr_cluster_opts fo = o;
       fo.progress = NULL;
       if (o.method == TSR_CLUSTER_KMEANS) {
-        st = tsr_kmeans_fit(Z, n, d, k, &fo, C, L, &inert, &it, err);
+        st = tsr_kmeans_fit(Zk, nr, d, k, &fo, C, L, &inert, &it, err);
       } else {
-        st = tsr_gmm_fit(Z, n, d, k, &fo, &g, L, autok ? prob : r->probability,
+        st = tsr_gmm_fit(Zk, nr, d, k, &fo, &g, L, autok ? prob : r->probability,
                          err);
         if (st == TSR_OK) {
           memcpy(C, g->means, k * d * sizeof *C);
-          inert = tsr__inertia(Z, n, d, L, C);
+          inert = tsr__inertia(Zk, nr, d, L, C);
           it = g->n_iter;
         }
       }
@@ -344,7 +384,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
       }
       if (autok && k >= 2) {
         double ts = now_s(), cs = cpu_s();
-        st = tsr_cluster_silhouette(Z, n, d, L, sample, o.seed, o.n_threads,
+        st = tsr_cluster_silhouette(Zk, nr, d, L, sample, o.seed, o.n_threads,
                                     &sil, err);
         r->seconds_silhouette += now_s() - ts;
         csil += cpu_s() - cs;
@@ -389,7 +429,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
         r->silhouette = sil;
         r->n_iter = it;
         memcpy(Cbest, C, k * d * sizeof *C);
-        if (autok) {
+        if (autok && !Zs) {
           memcpy(r->labels, tmp_lab, n * sizeof *tmp_lab);
           if (prob) memcpy(r->probability, prob, n * sizeof *prob);
         }
@@ -444,6 +484,32 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
     r->k = best_k;
     memcpy(C, Cbest, best_k * d * sizeof *C);
     tsr__free(Cbest);
+    if (Zs) {
+      /* the chosen k on all rows; its silhouette is computed below */
+      tsr_cluster_opts fo = o;
+      fo.progress = NULL;
+      progress(&o, o.method == TSR_CLUSTER_GMM ? "gmm" : "kmeans", 1);
+      r->silhouette = NAN;
+      if (o.method == TSR_CLUSTER_KMEANS) {
+        double inert = NAN;
+        size_t it = 0;
+        st = tsr_kmeans_fit(Z, n, d, best_k, &fo, C, r->labels, &inert, &it, err);
+        if (st != TSR_OK) goto fail;
+        r->inertia = inert;
+        r->n_iter = it;
+      } else {
+        tsr_gmm *g = NULL;
+        st = tsr_gmm_fit(Z, n, d, best_k, &fo, &g, r->labels, r->probability, err);
+        if (st != TSR_OK) goto fail;
+        tsr_gmm_free(gbest);
+        gbest = g;
+        memcpy(C, g->means, best_k * d * sizeof *C);
+        r->inertia = tsr__inertia(Z, n, d, r->labels, C);
+        r->n_iter = g->n_iter;
+      }
+      tsr__free(Zs);
+      Zs = NULL;
+    }
     if (autok && o.method == TSR_CLUSTER_KMEANS && nk >= 3) {
       double xs[101], ys[101];
       for (size_t i = 0; i < nk; i++) {
@@ -528,6 +594,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
   tsr__free(cnt);
   tsr__free(prob);
   tsr__free(tmp_lab);
+  tsr__free(Zs);
   *out = r;
   return TSR_OK;
 
@@ -542,6 +609,7 @@ fail:
   tsr__free(cnt);
   tsr__free(prob);
   tsr__free(tmp_lab);
+  tsr__free(Zs);
   tsr_gmm_free(gbest);
   return st;
 }

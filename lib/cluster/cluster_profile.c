@@ -383,6 +383,8 @@ tsr_status tsr_cluster_result_summary_json(const tsr_cluster_result *r,
       json_array_append_new(kt, e);
     }
     json_object_set_new(o, "k_table", kt);
+    json_object_set_new(o, "k_table_rows",
+                        json_integer((json_int_t)(r->k_sample_n ? r->k_sample_n : r->n)));
     if (r->elbow_k) json_object_set_new(o, "elbow_k", json_integer((json_int_t)r->elbow_k));
   }
   json_t *tm = json_object();

@@ -13,6 +13,13 @@
 
 #include "cluster_internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
 /* ================================================================ options */
 
 void tsr_cluster_opts_init(tsr_cluster_opts *o) {
@@ -34,6 +41,7 @@ void tsr_cluster_opts_init(tsr_cluster_opts *o) {
   o->n_threads = 2;
   o->min_share = 0.02;
   o->sil_tolerance = 0.05;
+  o->k_sample = 50000;
 }
 
 const char *tsr_cluster_method_name(tsr_cluster_method m) {
@@ -116,19 +124,99 @@ typedef struct sil_ctx {
   const size_t *rows;  /* s sampled rows */
   const int *lab;      /* s compact labels */
   const size_t *cnt;   /* nlab sizes within the sample */
+  const size_t *start; /* nlab + 1: label l occupies [start[l], start[l+1])
+                          of Xs */
+  const double *Xs;    /* d x s: the sample by feature, grouped by label */
   double *val;         /* s silhouette values */
   double *scratch;     /* nthreads... per block: nlab sums */
+  int avx;             /* the CPU has AVX: sil_sum_avx */
 } sil_ctx;
+
+/* Sum of the distances from x to the points lo..hi-1 of Xs (d x s). */
+TSR__INLINE double sil_sum(const double *x, const double *Xs, size_t s,
+                           size_t lo, size_t hi, size_t d) {
+  size_t j = lo;
+  double tot = 0;
+#ifdef __SSE2__
+  __m128d a0 = _mm_setzero_pd(), a1 = _mm_setzero_pd();
+  for (; j + 4 <= hi; j += 4) {
+    __m128d s0 = _mm_setzero_pd(), s1 = _mm_setzero_pd();
+    for (size_t t = 0; t < d; t++) {
+      __m128d xv = _mm_set1_pd(x[t]);
+      __m128d u0 = _mm_sub_pd(xv, _mm_loadu_pd(Xs + t * s + j));
+      __m128d u1 = _mm_sub_pd(xv, _mm_loadu_pd(Xs + t * s + j + 2));
+      s0 = _mm_add_pd(s0, _mm_mul_pd(u0, u0));
+      s1 = _mm_add_pd(s1, _mm_mul_pd(u1, u1));
+    }
+    a0 = _mm_add_pd(a0, _mm_sqrt_pd(s0));
+    a1 = _mm_add_pd(a1, _mm_sqrt_pd(s1));
+  }
+  double buf[2];
+  _mm_storeu_pd(buf, _mm_add_pd(a0, a1));
+  tot = buf[0] + buf[1];
+#endif
+  for (; j < hi; j++) {
+    double q = 0;
+    for (size_t t = 0; t < d; t++) {
+      double u = x[t] - Xs[t * s + j];
+      q += u * u;
+    }
+    tot += sqrt(q);
+  }
+  return tot;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define SIL_AVX 1
+/* sil_sum with 256-bit vectors, for CPUs with AVX (checked at run time). */
+__attribute__((target("avx"))) static double sil_sum_avx(const double *x, const double *Xs,
+                                                         size_t s, size_t lo, size_t hi,
+                                                         size_t d) {
+  size_t j = lo;
+  __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+  for (; j + 8 <= hi; j += 8) {
+    __m256d s0 = _mm256_setzero_pd(), s1 = _mm256_setzero_pd();
+    for (size_t t = 0; t < d; t++) {
+      __m256d xv = _mm256_set1_pd(x[t]);
+      __m256d u0 = _mm256_sub_pd(xv, _mm256_loadu_pd(Xs + t * s + j));
+      __m256d u1 = _mm256_sub_pd(xv, _mm256_loadu_pd(Xs + t * s + j + 4));
+      s0 = _mm256_add_pd(s0, _mm256_mul_pd(u0, u0));
+      s1 = _mm256_add_pd(s1, _mm256_mul_pd(u1, u1));
+    }
+    a0 = _mm256_add_pd(a0, _mm256_sqrt_pd(s0));
+    a1 = _mm256_add_pd(a1, _mm256_sqrt_pd(s1));
+  }
+  double buf[4];
+  _mm256_storeu_pd(buf, _mm256_add_pd(a0, a1));
+  double tot = (buf[0] + buf[1]) + (buf[2] + buf[3]);
+  for (; j < hi; j++) {
+    double q = 0;
+    for (size_t t = 0; t < d; t++) {
+      double u = x[t] - Xs[t * s + j];
+      q += u * u;
+    }
+    tot += sqrt(q);
+  }
+  return tot;
+}
+#else
+#define SIL_AVX 0
+#endif
 
 TSR__INLINE void sil_block_d(void *vc, size_t b, size_t lo, size_t hi,
                         size_t d) {
   sil_ctx *c = vc;
   double *sum = c->scratch + b * c->nlab;
   for (size_t i = lo; i < hi; i++) {
-    memset(sum, 0, c->nlab * sizeof *sum);
     const double *xi = c->X + c->rows[i] * d;
-    for (size_t j = 0; j < c->s; j++)
-      sum[c->lab[j]] += sqrt(tsr__sqdist(xi, c->X + c->rows[j] * d, d));
+#if SIL_AVX
+    if (c->avx)
+      for (size_t l = 0; l < c->nlab; l++)
+        sum[l] = sil_sum_avx(xi, c->Xs, c->s, c->start[l], c->start[l + 1], d);
+    else
+#endif
+      for (size_t l = 0; l < c->nlab; l++)
+        sum[l] = sil_sum(xi, c->Xs, c->s, c->start[l], c->start[l + 1], d);
     size_t li = (size_t)c->lab[i];
     if (c->cnt[li] <= 1) {
       c->val[i] = 0;
@@ -170,8 +258,8 @@ tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d,
   int *lab = tsr__malloc((s ? s : 1) * sizeof *lab);
   int *sorted = tsr__malloc((s ? s : 1) * sizeof *sorted);
   double *val = tsr__malloc((s ? s : 1) * sizeof *val);
-  size_t *cnt = NULL;
-  double *scratch = NULL;
+  size_t *cnt = NULL, *start = NULL, *fill = NULL;
+  double *scratch = NULL, *Xs = NULL;
   tsr_status st = TSR_OK;
   if (!pool || !lab || !sorted || !val) goto nomem;
   m = 0;
@@ -203,10 +291,24 @@ tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d,
     lab[i] = (int)lo;
   }
   cnt = tsr__calloc(nlab, sizeof *cnt);
+  start = tsr__calloc(nlab + 1, sizeof *start);
+  fill = tsr__malloc(nlab * sizeof *fill);
+  Xs = tsr__malloc(s * d * sizeof *Xs);
   scratch = tsr__malloc(((s + 63) / 64) * nlab * sizeof *scratch);
-  if (!cnt || !scratch) goto nomem;
+  if (!cnt || !start || !fill || !Xs || !scratch) goto nomem;
   for (size_t i = 0; i < s; i++) cnt[lab[i]]++;
-  sil_ctx c = {X, d, s, nlab, pool, lab, cnt, val, scratch};
+  /* the sample by feature (contiguous, vector loads), grouped by label */
+  for (size_t l = 0; l < nlab; l++) start[l + 1] = start[l] + cnt[l];
+  memcpy(fill, start, nlab * sizeof *fill);
+  for (size_t i = 0; i < s; i++) {
+    size_t q = fill[lab[i]]++;
+    const double *xi = X + pool[i] * d;
+    for (size_t t = 0; t < d; t++) Xs[t * s + q] = xi[t];
+  }
+  sil_ctx c = {X, d, s, nlab, pool, lab, cnt, start, Xs, val, scratch, 0};
+#if SIL_AVX
+  c.avx = __builtin_cpu_supports("avx");
+#endif
   /* small blocks of the sample: quadratic work per row */
   tsr__parallel_chunks(n_threads > 0 ? n_threads : 2, s, 64, sil_block, &c);
   double tot = 0;
@@ -221,6 +323,9 @@ done:
   tsr__free(sorted);
   tsr__free(val);
   tsr__free(cnt);
+  tsr__free(start);
+  tsr__free(fill);
+  tsr__free(Xs);
   tsr__free(scratch);
   return st;
 }

@@ -7,6 +7,8 @@
 #include "tessera/datetime.h"
 #include "tessera/summary.h"
 
+#include <float.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,7 +38,7 @@ static int64_t floordiv(int64_t a, int64_t b) {
 
 /* Period number of a day. W: weeks Monday..Sunday (1970-01-01 is a Thursday,
  * so day -3 is a Monday). M: months since 1970-01. */
-static int64_t period_of(tsr_freq f, int64_t day) {
+int64_t tsr__period_of(int f, int64_t day) {
   switch (f) {
     case TSR_FREQ_D:
       return day;
@@ -61,6 +63,7 @@ typedef struct sum_job {
   size_t from, to;
   tsr_summary_row *out; /* kept rows, contiguous */
   size_t n, excluded;
+  const char *overflow; /* first customer whose sums are not finite, or NULL */
 } sum_job;
 
 /* One customer's row from its entries (see tessera/summary.h). Returns 1
@@ -83,7 +86,7 @@ static int row_from_entries(const tsr_ledger_entry *e, size_t k, const tsr_summa
   double ho_amt = 0;
   int64_t first_day = -1, last_day = -1;
   for (size_t j = 0; j < k; j++) {
-    int64_t p = period_of(o.freq, e[j].day);
+    int64_t p = tsr__period_of(o.freq, e[j].day);
     if (p > p_end) break; /* period starts after the observation end */
     double amt = e[j].amount + (net ? e[j].refund : 0);
     if (e[j].ntx || net) {
@@ -149,8 +152,8 @@ static int row_from_entries(const tsr_ledger_entry *e, size_t k, const tsr_summa
 int tsr_summary_row_from_entries(const tsr_ledger_entry *e, size_t k, const tsr_summary_opts *o,
                                  int64_t end_day, tsr_summary_row *out) {
   const int split = o->cal_end_day != TSR_DAY_NONE && o->cal_end_day < end_day;
-  const int64_t p_end = period_of(o->freq, end_day);
-  const int64_t p_cal = period_of(o->freq, split ? o->cal_end_day : end_day);
+  const int64_t p_end = tsr__period_of(o->freq, end_day);
+  const int64_t p_cal = tsr__period_of(o->freq, split ? o->cal_end_day : end_day);
   int refund_only;
   return row_from_entries(e, k, o, split, p_end, p_cal, out, &refund_only);
 }
@@ -168,8 +171,13 @@ static void *sum_range(void *arg) {
     tsr_summary_row *r = &j0->out[j0->n];
     r->customer_id = tsr_ledger_customer(lg, i);
     int refund_only;
-    if (row_from_entries(e, k, &j0->o, j0->split, j0->p_end, j0->p_cal, r, &refund_only))
+    if (row_from_entries(e, k, &j0->o, j0->split, j0->p_end, j0->p_cal, r, &refund_only)) {
+      if (!j0->overflow &&
+          !(isfinite(r->revenue) && isfinite(r->refund_amount) && isfinite(r->monetary_value) &&
+            isfinite(r->monetary_value_holdout)))
+        j0->overflow = r->customer_id; /* huge amounts add up to inf */
       j0->n++;
+    }
     else if (refund_only)
       j0->excluded++;
   }
@@ -202,8 +210,8 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
                          tsr_day_format(end, a), tsr_day_format(o.cal_end_day, b));
   }
   int64_t cal_end = split ? o.cal_end_day : end;
-  const int64_t p_end = period_of(o.freq, end);
-  const int64_t p_cal = period_of(o.freq, cal_end);
+  const int64_t p_end = tsr__period_of(o.freq, end);
+  const int64_t p_cal = tsr__period_of(o.freq, cal_end);
 
   tsr_summary *s = tsr__calloc(1, sizeof *s);
   if (!s) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -245,6 +253,15 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
     s->n += jobs[t].n;
     s->excluded_refund_only += jobs[t].excluded;
   }
+  for (size_t t = 0; t < nt; t++)
+    if (jobs[t].overflow) {
+      tsr_status st = tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "amount",
+                                    "customer '%.200s': the sum of the amounts overflows "
+                                    "(is beyond the largest number, %.2g)",
+                                    jobs[t].overflow, DBL_MAX);
+      tsr_summary_free(s);
+      return st;
+    }
   if (s->n == 0) {
     tsr_summary_free(s);
     return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL,

@@ -47,6 +47,7 @@ struct tsr_csv {
   int64_t line;       /* line number at buf[pos] */
   int64_t line_start; /* absolute offset of the start of that line */
   int started;
+  int fatal;          /* the input cannot be read as CSV at all (UTF-16) */
 
   tsr__hash_stream hash; /* checksum of every byte read */
 
@@ -439,6 +440,41 @@ static size_t skip_line(const tsr_csv *c, size_t from, size_t *raw_end) {
   return i;
 }
 
+/* True when the input starts like UTF-16: a byte order mark (FF FE or
+ * FE FF) or, without one, a NUL in every other byte of the first four
+ * (ASCII text in UTF-16LE/BE). */
+static int looks_utf16(const tsr_csv *c) {
+  const unsigned char *b = (const unsigned char *)c->buf + c->pos;
+  size_t n = c->len - c->pos;
+  if (n >= 2 && ((b[0] == 0xFF && b[1] == 0xFE) || (b[0] == 0xFE && b[1] == 0xFF))) return 1;
+  if (n >= 4 && ((b[0] && !b[1] && b[2] && !b[3]) || (!b[0] && b[1] && !b[2] && b[3]))) return 1;
+  return 0;
+}
+
+int tsr__csv_fatal(const struct tsr_csv *c) { return c->fatal; }
+
+/* Drops the rest of the line that starts at c->pos when it does not end
+ * inside the buffer (a record longer than the buffer): reads on until the
+ * next line end, so one oversized record is reported once, at its line. */
+static tsr_status drop_long_line(tsr_csv *c, tsr_error *err) {
+  size_t re;
+  if (skip_line(c, c->pos, &re) < c->len || c->eof) return TSR_OK;
+  tsr_error keep;
+  if (err) keep = *err;
+  for (;;) {
+    c->pos = c->len;
+    tsr_status st = csv_fill(c, err);
+    if (st != TSR_OK) return st;
+    size_t k = skip_line(c, 0, &re);
+    if (k < c->len || c->eof) {
+      c->pos = k;
+      break;
+    }
+  }
+  if (err) *err = keep;
+  return TSR_OK;
+}
+
 /* True when the record at pos is a blank line. */
 static int blank_line(const tsr_csv *c, size_t *next) {
   size_t i = c->pos;
@@ -463,6 +499,15 @@ tsr_status tsr_csv_next(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {
     if (!c->started) {
       if (c->len - c->pos < 3 && !c->eof) continue;
       c->started = 1;
+      if (looks_utf16(c)) {
+        c->fatal = 1;
+        rec->line = rec->end_line = 1;
+        rec->raw = "";
+        c->pos = c->len;
+        c->eof = 1;
+        return tsr_error_set(err, TSR_EPARSE, c->name, 1, 1, NULL,
+                             "file is UTF-16 (convert to UTF-8, e.g. iconv -f UTF-16 -t UTF-8)");
+      }
       if (c->len - c->pos >= 3 && (unsigned char)c->buf[c->pos] == 0xEF &&
           (unsigned char)c->buf[c->pos + 1] == 0xBB &&
           (unsigned char)c->buf[c->pos + 2] == 0xBF) {
@@ -547,6 +592,15 @@ tsr_status tsr_csv_next(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {
       rec->raw_len = raw_end - c->pos;
       rec->offset = c->base_off + (int64_t)c->pos;
       tsr_error_set(err, s.code, c->name, s.eline, s.ecol, NULL, "%s", s.emsg);
+      if (nx >= c->len && !c->eof) {
+        /* the bad line goes on past the buffer (a huge field): drop all of
+         * it here rather than parse its tail as further records */
+        tsr_status st = drop_long_line(c, err);
+        if (st != TSR_OK) return st;
+        rec->raw = "";
+        rec->raw_len = 0;
+        nx = c->pos;
+      }
       c->pos = nx;
       c->line++;
       c->line_start = c->base_off + (int64_t)nx;

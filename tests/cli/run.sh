@@ -43,8 +43,9 @@ tsr_in() {
   RC=$?
   set -e
 }
-need_data() {
-  [ -f "$DATA/$1" ] || { echo "skip: $TEST: reference file $DATA/$1 missing" >&2; exit 77; }
+need_data() { # larger outside files live in ../shared/data beside the checkout
+  if [ ! -f "$DATA/$1" ] && [ -f "$SRC/../shared/data/$1" ]; then DATA=$SRC/../shared/data; fi
+  [ -f "$DATA/$1" ] || { echo "skip: $TEST: reference file $1 missing (\$TSR_SHARED_DATA or ../shared/data)" >&2; exit 77; }
 }
 expect_rc() { [ "$RC" -eq "$1" ] || fail "exit code $RC, expected $1"; }
 expect_out() {

@@ -30,13 +30,25 @@
     }                                                                         \
   } while (0)
 
-/* Path of a shared reference data file (../shared/data/...). */
-static inline const char *tsr_test_data(const char *rel, char *buf, size_t cap) {
+/* Path of a reference data file: $TSR_SHARED_DATA (default tests/data, the
+ * small public files kept in the repository), then ../shared/data beside the
+ * checkout (larger outside files). A test whose file is in neither place is
+ * skipped with a message naming the file. */
+static inline const char *tsr__test_data_find(const char *rel, char *buf, size_t cap) {
   const char *d = getenv("TSR_SHARED_DATA");
   if (!d || !*d) d = TSR_SHARED_DATA;
   snprintf(buf, cap, "%s/%s", d, rel);
-  return buf;
+  if (access(buf, R_OK) == 0) return buf;
+  snprintf(buf, cap, "%s/../shared/data/%s", TSR_SOURCE_DIR, rel);
+  if (access(buf, R_OK) == 0) return buf;
+  return NULL;
 }
+#define tsr_test_data(rel, buf, cap)                                                      \
+  (tsr__test_data_find((rel), (buf), (cap))                                              \
+       ? (const char *)(buf)                                                              \
+       : (print_message("skipped: needs the outside data file %s ($TSR_SHARED_DATA or "  \
+                        "../shared/data)\n", (rel)),                                      \
+          skip(), (const char *)(buf)))
 
 /* Writes len bytes to a fresh temporary file; returns its path (static buf). */
 static inline const char *tsr_test_tmpfile(const char *data, size_t len, char *path, size_t cap) {

@@ -194,6 +194,52 @@ static void auto_k_tables(void **state) {
   unload(&c);
 }
 
+/* --k auto on more rows than k_sample: the k table comes from a sample,
+ * the chosen k is then fitted on all rows exactly as a fixed-k run. */
+static void auto_k_sampled(void **state) {
+  (void)state;
+  cdn c;
+  load(&c);
+  tsr_cluster_opts o;
+  tsr_cluster_opts_init(&o);
+  o.k_min = 2;
+  o.k_max = 6;
+  o.n_init = 3;
+  o.seed = 7;
+  o.k_sample = 1000;
+  tsr_cluster_result *r = NULL, *f = NULL, *all = NULL;
+  assert_int_equal(tsr_cluster_run(&o, c.cols, c.names, c.n, 5, c.seg, &r, NULL), TSR_OK);
+  assert_int_equal(r->k_sample_n, 1000);
+  assert_int_equal(r->n_kscores, 5);
+  size_t best = 0;
+  for (size_t i = 0; i < r->n_kscores; i++) {
+    assert_int_equal(r->kscores[i].k, i + 2);
+    if (r->kscores[i].silhouette > r->kscores[best].silhouette) best = i;
+  }
+  assert_int_equal(r->k, r->kscores[best].k);
+  /* the same k fixed: same labels, inertia and silhouette */
+  tsr_cluster_opts of = o;
+  of.k = r->k;
+  assert_int_equal(tsr_cluster_run(&of, c.cols, c.names, c.n, 5, c.seg, &f, NULL), TSR_OK);
+  assert_int_equal(f->k_sample_n, 0);
+  assert_memory_equal(r->labels, f->labels, c.n * sizeof(int));
+  assert_true(r->inertia == f->inertia);
+  assert_true(r->silhouette == f->silhouette);
+  assert_true(r->silhouette > 0 && r->silhouette < 1);
+  /* the sample's inertia is that of 1000 of the 2357 rows: smaller */
+  assert_true(r->kscores[best].inertia < r->inertia);
+  /* k_sample 0: every k on all rows (the unsampled table) */
+  o.k_sample = 0;
+  assert_int_equal(tsr_cluster_run(&o, c.cols, c.names, c.n, 5, c.seg, &all, NULL), TSR_OK);
+  assert_int_equal(all->k_sample_n, 0);
+  for (size_t i = 0; i < all->n_kscores; i++)
+    if (all->kscores[i].k == all->k) assert_true(all->kscores[i].inertia == all->inertia);
+  tsr_cluster_result_free(r);
+  tsr_cluster_result_free(f);
+  tsr_cluster_result_free(all);
+  unload(&c);
+}
+
 static void dbscan_pipeline(void **state) {
   (void)state;
   cdn c;
@@ -316,6 +362,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(kmeans_pipeline),
       cmocka_unit_test(auto_k_tables),
+      cmocka_unit_test(auto_k_sampled),
       cmocka_unit_test(dbscan_pipeline),
       cmocka_unit_test(errors),
       cmocka_unit_test(allocation_failures),

@@ -246,9 +246,9 @@ static void request_log_and_cache(void **state) {
   assert_int_equal(tsr_web_store_cache(f->s, 1), TSR_OK);
   assert_int_equal(tsr_web_store_cache(f->s, 1), TSR_OK); /* idempotent */
   tsr_web_request rows[3] = {
-      {1000, "ana", "GET", "/api/v1/runs", 200, 1.5, 0, 120},
-      {1001, NULL, "POST", "/api/v1/login", 401, 70.0, 40, 90},
-      {1002, "ana", "POST", "/api/v1/datasets", 201, 12.0, 183756, 900}};
+      {1000, "ana", "GET", "/api/v1/runs", 200, 1.5, 0, 120, 1},
+      {1001, NULL, "POST", "/api/v1/login", 401, 70.0, 40, 90, 1},
+      {1002, "ana", "POST", "/api/v1/datasets", 201, 12.0, 183756, 900, 1}};
   assert_int_equal(tsr_web_requests_add(f->s, rows, 3, &e), TSR_OK);
   int64_t n = 0;
   assert_int_equal(tsr_web_requests_count(f->s, &n, &e), TSR_OK);
@@ -266,12 +266,61 @@ static void request_log_and_cache(void **state) {
   assert_int_equal(tsr_web_store_cache(f->s, 0), TSR_OK);
 }
 
+/* issue 11: request log retention by age and by rows */
+static void request_log_retention(void **state) {
+  fx *f = *state;
+  tsr_error e;
+  tsr_web_request rows[5];
+  for (int i = 0; i < 5; i++) {
+    tsr_web_request q = {1000 + i, NULL, "POST", "/api/v1/login", 401, 1.0, 10, 20, i == 4 ? 250 : 1};
+    rows[i] = q;
+  }
+  assert_int_equal(tsr_web_requests_add(f->s, rows, 5, &e), TSR_OK);
+  int64_t n = 0, del = 0;
+  assert_int_equal(tsr_web_requests_prune(f->s, 1002, 0, &del, &e), TSR_OK); /* age */
+  assert_int_equal(del, 2);
+  assert_int_equal(tsr_web_requests_count(f->s, &n, &e), TSR_OK);
+  assert_int_equal(n, 3);
+  assert_int_equal(tsr_web_requests_prune(f->s, 0, 1, &del, &e), TSR_OK); /* rows */
+  assert_int_equal(del, 2);
+  assert_int_equal(tsr_web_requests_count(f->s, &n, &e), TSR_OK);
+  assert_int_equal(n, 1);
+}
+
+/* issue 11: failed logins per (user, address), in the store */
+static void login_failures(void **state) {
+  fx *f = *state;
+  tsr_error e;
+  int64_t k = -1;
+  const int64_t W = 300000;
+  assert_int_equal(tsr_web_login_fails(f->s, "admin", "10.0.0.1", 0, &k, &e), TSR_OK);
+  assert_int_equal(k, 0);
+  for (int i = 0; i < 3; i++)
+    assert_int_equal(tsr_web_login_fail(f->s, "admin", "10.0.0.1", 1000000 + i, W, &e), TSR_OK);
+  assert_int_equal(tsr_web_login_fail(f->s, "admin", "10.0.0.2", 1000000, W, &e), TSR_OK);
+  assert_int_equal(tsr_web_login_fails(f->s, "admin", "10.0.0.1", 1000000 - W, &k, &e), TSR_OK);
+  assert_int_equal(k, 3);
+  assert_int_equal(tsr_web_login_fails(f->s, "admin", "10.0.0.2", 1000000 - W, &k, &e), TSR_OK);
+  assert_int_equal(k, 1);
+  assert_int_equal(tsr_web_login_fails(f->s, "ana", "10.0.0.1", 1000000 - W, &k, &e), TSR_OK);
+  assert_int_equal(k, 0);
+  /* a failure after the window starts a new count */
+  assert_int_equal(tsr_web_login_fail(f->s, "admin", "10.0.0.1", 1000000 + W + 10, W, &e), TSR_OK);
+  assert_int_equal(tsr_web_login_fails(f->s, "admin", "10.0.0.1", 1000000 + 10, &k, &e), TSR_OK);
+  assert_int_equal(k, 1);
+  assert_int_equal(tsr_web_login_clear(f->s, "admin", "10.0.0.1", &e), TSR_OK);
+  assert_int_equal(tsr_web_login_fails(f->s, "admin", "10.0.0.1", 0, &k, &e), TSR_OK);
+  assert_int_equal(k, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(users, setup, teardown),
       cmocka_unit_test_setup_teardown(sessions_tokens, setup, teardown),
       cmocka_unit_test_setup_teardown(runs_uploads_history, setup, teardown),
       cmocka_unit_test_setup_teardown(request_log_and_cache, setup, teardown),
+      cmocka_unit_test_setup_teardown(request_log_retention, setup, teardown),
+      cmocka_unit_test_setup_teardown(login_failures, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,234 @@
+/*
+ * analyze_profiles.c - the profiles step of `tessera analyze` on a bundle
+ * (tessera/analyze.h opts->bundle): reads the bundle's tables into a
+ * profile builder (tessera/profile.h), joins the analysis values, derives
+ * the segments and, with TSR_PII_ENCRYPT, seals each customer's personal
+ * data. Application layer (moves to app/ with analyze.c).
+ */
+#include "internal.h"
+#include "tessera/analyze.h"
+#include "tessera/profile.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct pii_ctx {
+  tsr_analyze_result *res;
+  char **plain;     /* per profile: JSON array text of its records */
+  size_t *len, cap; /* capacity of the arrays */
+  int failed;
+} pii_ctx;
+
+/* Appends s as a JSON string to buf. */
+static void jput(char *buf, size_t cap, size_t *k, const char *s) {
+  if (*k + 2 >= cap) return;
+  buf[(*k)++] = '"';
+  for (; *s && *k + 8 < cap; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      buf[(*k)++] = '\\';
+      buf[(*k)++] = (char)c;
+    } else if (c < 0x20) {
+      *k += (size_t)snprintf(buf + *k, cap - *k, "\\u%04x", c);
+    } else {
+      buf[(*k)++] = (char)c;
+    }
+  }
+  if (*k + 1 < cap) buf[(*k)++] = '"';
+  buf[*k] = '\0';
+}
+
+/* Collects the personal data of a CRM record (plaintext in memory only
+ * until sealed). */
+static void on_record(void *ud, size_t profile, const tsr_bundle_row *row) {
+  pii_ctx *c = ud;
+  if (c->failed) return;
+  if (profile >= c->cap) {
+    size_t nc = c->cap ? c->cap * 2 : 1024;
+    while (nc <= profile) nc *= 2;
+    char **np = realloc(c->plain, nc * sizeof *np);
+    if (!np) {
+      c->failed = 1;
+      return;
+    }
+    memset(np + c->cap, 0, (nc - c->cap) * sizeof *np);
+    c->plain = np;
+    c->cap = nc;
+  }
+  static const size_t cols[] = {TSR_CU_CUSTOMER_ID, TSR_CU_NAME, TSR_CU_EMAIL, TSR_CU_PHONE,
+                                TSR_CU_ADDRESS, TSR_CU_BIRTH_DATE};
+  static const char *const keys[] = {"customer_id", "name", "email", "phone", "address",
+                                     "birth_date"};
+  char buf[4096];
+  size_t k = 0;
+  buf[k++] = '{';
+  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+    const tsr_value *v = &row->v[cols[i]];
+    if (!v->present) continue;
+    if (k > 1) buf[k++] = ',';
+    jput(buf, sizeof buf, &k, keys[i]);
+    buf[k++] = ':';
+    jput(buf, sizeof buf, &k, v->s);
+  }
+  if (k + 1 < sizeof buf) buf[k++] = '}';
+  buf[k] = '\0';
+  char *old = c->plain[profile];
+  size_t ol = old ? strlen(old) : 0;
+  char *nw = realloc(old, ol + k + 3);
+  if (!nw) {
+    c->failed = 1;
+    return;
+  }
+  if (ol) {
+    nw[ol - 1] = ','; /* "[{..}]" -> "[{..},{..}]" */
+    memcpy(nw + ol, buf, k);
+    nw[ol + k] = ']';
+    nw[ol + k + 1] = '\0';
+  } else {
+    nw[0] = '[';
+    memcpy(nw + 1, buf, k);
+    nw[k + 1] = ']';
+    nw[k + 2] = '\0';
+  }
+  c->plain[profile] = nw;
+}
+
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                                 int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
+
+/* Runs the profile step; counts[t] = rows read, accepted, rejected. */
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                                 int64_t counts[TSR_BT_COUNT][3], tsr_error *err) {
+  tsr_profiles *p;
+  tsr_status st = tsr_profiles_new(o->profile_opts, &p, err);
+  if (st != TSR_OK) return st;
+  res->profiles = p;
+  pii_ctx pc = {res, NULL, NULL, 0, 0};
+  if (o->pii_mode == TSR_PII_ENCRYPT && o->pii_key) tsr_profiles_on_record(p, on_record, &pc);
+  tsr_bundle_opts bo;
+  if (o->bundle_opts) bo = *o->bundle_opts;
+  else tsr_bundle_opts_init(&bo);
+  static const tsr_bundle_table order[] = {TSR_BT_CUSTOMERS, TSR_BT_PRODUCTS, TSR_BT_INTERACTIONS,
+                                           TSR_BT_TRANSACTIONS, TSR_BT_CAMPAIGN, TSR_BT_OFFERS};
+  for (size_t i = 0; i < sizeof order / sizeof order[0] && st == TSR_OK; i++) {
+    tsr_bundle_table t = order[i];
+    if (!tsr_bundle_path(o->bundle, t)) continue;
+    if (t == TSR_BT_TRANSACTIONS) bo.on_reject = NULL; /* reported by the ingest already */
+    else if (o->bundle_opts) bo.on_reject = o->bundle_opts->on_reject;
+    tsr_bundle_reader *r;
+    st = tsr_bundle_open_table(o->bundle, t, &bo, &r, err);
+    if (st != TSR_OK) break;
+    st = tsr_profiles_add_table(p, r, err);
+    tsr_bundle_stats bs;
+    tsr_bundle_reader_stats(r, &bs);
+    counts[t][0] = bs.rows_read;
+    counts[t][1] = bs.rows_accepted;
+    counts[t][2] = bs.rows_rejected;
+    tsr_bundle_reader_close(r);
+  }
+  if (st != TSR_OK) goto out;
+  /* the analysis values */
+  const tsr_summary *s = res->summary;
+  for (size_t i = 0; s && i < s->n && st == TSR_OK; i++) {
+    const tsr_summary_row *row = &s->rows[i];
+    tsr_profile_value v = {row->frequency, row->recency, row->T, row->monetary_value,
+                           res->p_alive ? res->p_alive[i] : NAN,
+                           res->expected ? res->expected[i] : NAN,
+                           res->clv ? res->clv[i] : NAN,
+                           res->segment ? res->segment[i] : NULL};
+    st = tsr_profiles_set_value(p, row->customer_id, &v, err);
+  }
+  if (st != TSR_OK) goto out;
+  if ((st = tsr_profiles_finish(p, err)) != TSR_OK) goto out;
+  if ((st = tsr_profiles_segment(p, o->segment_opts, err)) != TSR_OK) goto out;
+  if (pc.failed) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto out;
+  }
+  if (pc.plain) {
+    size_t n = tsr_profiles_count(p);
+    res->pii = calloc(n ? n : 1, sizeof *res->pii);
+    if (!res->pii) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto out;
+    }
+    for (size_t i = 0; i < n && i < pc.cap && st == TSR_OK; i++) {
+      if (!pc.plain[i]) continue;
+      st = tsr_pii_seal(o->pii_key, pc.plain[i], strlen(pc.plain[i]), &res->pii[i], err);
+    }
+  }
+out:
+  for (size_t i = 0; i < pc.cap; i++) {
+    if (pc.plain[i]) {
+      memset(pc.plain[i], 0, strlen(pc.plain[i]));
+      free(pc.plain[i]);
+    }
+  }
+  free(pc.plain);
+  return st;
+}
+
+/* One profile as a JSON object (the store's customers.extra); buf >= 2 KiB.
+ * Returns the length or 0 when it does not fit. */
+size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
+                         size_t cap);
+size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
+                         size_t cap) {
+  size_t k = 0;
+#define NUM(key, v, prec)                                                               \
+  do {                                                                                  \
+    double nv_ = (v);                                                                   \
+    if (!isnan(nv_) && k < cap) k += (size_t)snprintf(buf + k, cap - k, ",\"" key "\":%.*f", prec, nv_); \
+  } while (0)
+#define STR(key, v)                                                                     \
+  do {                                                                                  \
+    const char *sv_ = (v);                                                              \
+    if (sv_ && *sv_ && k + 8 < cap) {                                                   \
+      k += (size_t)snprintf(buf + k, cap - k, ",\"" key "\":");                         \
+      if (k < cap) jput(buf, cap, &k, sv_);                                             \
+    }                                                                                   \
+  } while (0)
+  k += (size_t)snprintf(buf, cap, "{\"profile\":1");
+  NUM("age", r->age, 2);
+  STR("gender", r->gender);
+  STR("income_band", r->income_band);
+  STR("city", r->city);
+  NUM("tenure_years", r->tenure_years, 2);
+  STR("life_stage", tsr_life_stage_name(r->life_stage));
+  if (k + 16 < cap) {
+    k += (size_t)snprintf(buf + k, cap - k, ",\"products\":[");
+    int first = 1;
+    for (size_t j = 0; j < tsr_profiles_nproducts(p); j++) {
+      if (!(r->products >> j & 1) || k + 8 >= cap) continue;
+      if (!first) buf[k++] = ',';
+      jput(buf, cap, &k, tsr_profiles_product(p, j));
+      first = 0;
+    }
+    if (k + 2 < cap) buf[k++] = ']';
+  }
+  if (k < cap)
+    k += (size_t)snprintf(buf + k, cap - k, ",\"records\":%u,\"product_count\":%u,\"recent_openings\":%u,"
+                          "\"transactions\":%lld,\"revenue\":%.2f,\"service_contacts\":%u",
+                          r->n_records, r->product_count, r->recent_openings, (long long)r->tx_count,
+                          r->tx_amount, r->service_contacts);
+  NUM("risk_score", r->risk_score, 1);
+  STR("risk_band", r->risk_band);
+  STR("channel_preference", r->channel_preference);
+  NUM("digital_share", r->digital_share, 4);
+  NUM("sentiment_mean", r->sentiment_mean, 4);
+  NUM("sentiment_last", r->sentiment_last, 4);
+  if (r->anomalies >= 0 && k < cap) k += (size_t)snprintf(buf + k, cap - k, ",\"anomalies\":%lld", (long long)r->anomalies);
+  STR("behaviour_segment", tsr_profiles_behaviour_name(p, r->behaviour));
+  STR("value_tier", r->value_tier >= 0 ? tsr_value_tier_name(r->value_tier) : "");
+  STR("product_affinity", tsr_profiles_affinity_name(p, r->affinity));
+  STR("micro_segment", r->micro);
+  STR("pii", pii);
+#undef NUM
+#undef STR
+  if (k + 2 >= cap) return 0;
+  buf[k++] = '}';
+  buf[k] = '\0';
+  return k;
+}

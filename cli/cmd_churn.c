@@ -1,0 +1,238 @@
+/*
+ * cmd_churn.c - `tessera churn`: churn risk by gradient boosting with
+ * reasons, evaluated against the BG/NBD P(alive) baseline; optionally
+ * stored as a versioned model. Help text: docs/cli/churn.md.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "tessera/churn.h"
+#include "tessera/datetime.h"
+#include "tessera/store.h"
+
+enum { OPT_CAL_END = 256, OPT_WINDOW, OPT_CALIB, OPT_SEED, OPT_THREADS, OPT_EVAL, OPT_MODEL, OPT_DB };
+
+static int parse_day(const char *cmd, const char *opt, const char *s, int64_t *day) {
+  int64_t sec = 0;
+  if (tsr_datetime_parse(s, strlen(s), NULL, &sec) != TSR_OK) {
+    cli_usage(cmd, "%s: expected a date (YYYY-MM-DD), got '%s'", opt, s);
+    return -1;
+  }
+  *day = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
+  return 0;
+}
+
+/* "90", "90d", "13w", "3m" (months of 30.4375 days), "1y". */
+static int parse_window(const char *cmd, const char *s, int64_t *days) {
+  char *end;
+  double v = strtod(s, &end);
+  double mult = 1;
+  if (end == s) goto bad;
+  if (*end == 'd') mult = 1, end++;
+  else if (*end == 'w') mult = 7, end++;
+  else if (*end == 'm') mult = 30.4375, end++;
+  else if (*end == 'y') mult = 365.25, end++;
+  if (*end || !(v > 0) || v * mult > 36500) goto bad;
+  *days = (int64_t)floor(v * mult + 0.5);
+  if (*days < 1) goto bad;
+  return 0;
+bad:
+  cli_usage(cmd, "--window: expected a length such as 90, 90d, 13w, 3m or 1y (at most 100 years), got '%s'", s);
+  return -1;
+}
+
+static int write_text(const char *path, const char *text) {
+  FILE *f = cli_open_out(path);
+  if (!f) return -1;
+  fputs(text, f);
+  fputc('\n', f);
+  return cli_close_out(f, path) == 0 ? 0 : -1;
+}
+
+static void print_eval(FILE *f, const tsr_churn_result *r) {
+  char d1[16], d2[16];
+  fprintf(f, "churn: calibration end %s, window %lld days; %zu customers (%zu learn, %zu test); "
+             "churn rate %.1f %%\n",
+          tsr_day_format(r->cal_end_day, d1), (long long)r->window_days, r->n_learn + r->n_test,
+          r->n_learn, r->n_test, 100 * r->churn_rate);
+  fprintf(f, "%-22s", "test customers");
+  for (size_t k = 0; k < r->n_methods; k++) fprintf(f, " %13s", r->eval[k].method);
+  fputc('\n', f);
+  static const char *rows[5] = {"AUC", "PR-AUC", "Brier score", "log loss", "lift top 10 %"};
+  for (int m = 0; m < 5; m++) {
+    fprintf(f, "%-22s", rows[m]);
+    for (size_t k = 0; k < r->n_methods; k++) {
+      const tsr_eval_binary *e = &r->eval[k].m;
+      double v = m == 0 ? e->auc : m == 1 ? e->pr_auc : m == 2 ? e->brier : m == 3 ? e->log_loss : e->lift_top10;
+      fprintf(f, " %13.4f", v);
+    }
+    fputc('\n', f);
+  }
+  if (r->n_methods == 1) fprintf(f, "(no BG/NBD baseline: the model could not be fitted)\n");
+  fprintf(f, "reliability (test, predicted vs observed churn):\n");
+  for (int b = 0; b < TSR_CHURN_REL_BINS; b++) {
+    const tsr_reliability_bin *rb = &r->reliability[b];
+    if (!rb->n) continue;
+    fprintf(f, "  %.1f-%.1f %6zu customers  predicted %5.1f %%  observed %5.1f %%\n", rb->lo, rb->hi,
+            rb->n, 100 * rb->mean_pred, 100 * rb->observed);
+  }
+  if (r->n) {
+    fprintf(f, "scored %zu customers at %s for the next %lld days (model of the window after %s, "
+               "%d rounds)\n",
+            r->n, tsr_day_format(r->last_day, d1), (long long)r->window_days,
+            tsr_day_format(r->score_cutoff_day, d2), r->score_info.rounds);
+    /* the five most important features */
+    int used[TSR_CHURN_MAX_FEATURES] = {0};
+    fprintf(f, "most important (mean |SHAP|, log-odds):");
+    for (int t = 0; t < 5; t++) {
+      int best = -1;
+      for (size_t j = 0; j < r->nfeat; j++)
+        if (!used[j] && r->importance[j] > 0 && (best < 0 || r->importance[j] > r->importance[best]))
+          best = (int)j;
+      if (best < 0) break;
+      used[best] = 1;
+      fprintf(f, "%s %s %.3f", t ? "," : "", r->feature[best], r->importance[best]);
+    }
+    fputc('\n', f);
+  }
+}
+
+/* Stores the present model with its evaluation; promoted when there is no
+ * promoted churn model yet or its test AUC is not lower. */
+static int store_model(const char *db, const tsr_churn_result *r, int quiet) {
+  tsr_store *s = NULL;
+  tsr_error err;
+  const char *url = tsr_store_default_url(db);
+  tsr_status st = tsr_store_open(url, TSR_STORE_CREATE, &s, &err);
+  if (st != TSR_OK) return cli_fail(st, &err);
+  char *ev = NULL;
+  st = tsr_churn_eval_json(r, &ev, &err);
+  if (st != TSR_OK) { tsr_store_close(s); return cli_fail(st, &err); }
+  int promote = 1;
+  char why[160] = "no promoted churn model yet";
+  tsr_model *old = NULL;
+  if (tsr_store_model_promoted(s, "churn", &old, NULL) == TSR_OK && old) {
+    const char *p = old->fit_stats ? strstr(old->fit_stats, "\"xgboost\":{") : NULL;
+    p = p ? strstr(p, "\"auc\":") : NULL;
+    double old_auc = p ? strtod(p + 6, NULL) : NAN;
+    if (isfinite(old_auc) && r->eval[0].m.auc < old_auc) {
+      promote = 0;
+      snprintf(why, sizeof why, "test AUC %.4f lower than the promoted version's %.4f", r->eval[0].m.auc, old_auc);
+    } else {
+      snprintf(why, sizeof why, "test AUC %.4f not lower than the promoted version's %.4f", r->eval[0].m.auc, old_auc);
+    }
+    tsr_store_free(old);
+  }
+  tsr_model m = {0};
+  m.kind = "churn";
+  m.params = r->model_json;
+  m.fit_stats = ev;
+  m.promoted = promote;
+  int64_t id = 0, version = 0;
+  st = tsr_store_model_add(s, &m, &id, &version, &err);
+  free(ev);
+  tsr_store_close(s);
+  if (st != TSR_OK) return cli_fail(st, &err);
+  if (!quiet)
+    fprintf(stderr, "tessera: churn: stored model churn v%lld (id %lld), %s: %s\n", (long long)version,
+            (long long)id, promote ? "promoted" : "not promoted", why);
+  return TSR_EXIT_OK;
+}
+
+int tsr_cmd_churn(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"calibration-end", required_argument, NULL, OPT_CAL_END},
+      {"window", required_argument, NULL, OPT_WINDOW},
+      {"calibration", required_argument, NULL, OPT_CALIB},
+      {"seed", required_argument, NULL, OPT_SEED},
+      {"threads", required_argument, NULL, OPT_THREADS},
+      {"eval", required_argument, NULL, OPT_EVAL},
+      {"model", required_argument, NULL, OPT_MODEL},
+      {"db", required_argument, NULL, OPT_DB},
+      {"output", required_argument, NULL, 'o'},
+      {"quiet", no_argument, NULL, 'q'},
+      {NULL, 0, NULL, 0}};
+  tsr_churn_opts o;
+  tsr_churn_opts_init(&o);
+  o.gbm.threads = 0;
+  const char *out = NULL, *eval_out = NULL, *model_out = NULL, *db = NULL;
+  int quiet = 0, c, have_cal = 0;
+  long v;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":o:q", opts, NULL)) != -1) {
+    switch (c) {
+    case OPT_CAL_END:
+      if (parse_day("churn", "--calibration-end", optarg, &o.cal_end_day)) return TSR_EXIT_USAGE;
+      have_cal = 1;
+      break;
+    case OPT_WINDOW:
+      if (parse_window("churn", optarg, &o.window_days)) return TSR_EXIT_USAGE;
+      break;
+    case OPT_CALIB:
+      if (tsr_calib_kind_parse(optarg, &o.calibration) != TSR_OK)
+        return cli_usage("churn", "--calibration: expected none, platt or isotonic, got '%s'", optarg);
+      break;
+    case OPT_SEED:
+      if (cli_parse_long("churn", "--seed", optarg, 0, 2147483646L, &v)) return TSR_EXIT_USAGE;
+      o.gbm.seed = (uint64_t)v;
+      break;
+    case OPT_THREADS:
+      if (cli_parse_long("churn", "--threads", optarg, 0, 256, &v)) return TSR_EXIT_USAGE;
+      o.gbm.threads = (int)v;
+      break;
+    case OPT_EVAL: eval_out = optarg; break;
+    case OPT_MODEL: model_out = optarg; break;
+    case OPT_DB: db = optarg; break;
+    case 'o': out = optarg; break;
+    case 'q': quiet = 1; break;
+    case ':': return cli_usage("churn", "option '%s' needs a value", argv[optind - 1]);
+    default: return cli_usage("churn", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc - 1) return cli_usage("churn", "expected one DIR (a bundle folder or a transaction file)");
+  if (!have_cal) return cli_usage("churn", "--calibration-end DATE is required");
+  const char *dir = argv[optind];
+  tsr_churn_result *r = NULL;
+  tsr_error err;
+  tsr_status st = tsr_churn_run(dir, &o, &r, &err);
+  if (st == TSR_EINVAL) { /* the options were checked: the data does not fit them */
+    cli_fail(st, &err);
+    return TSR_EXIT_INPUT;
+  }
+  if (st != TSR_OK) return cli_fail(st, &err);
+  if (r->rejected_rows && !quiet) {
+    char b[TSR_ERROR_MSG_MAX + 512];
+    cli_msg("churn: %lld rows rejected; first: %s", (long long)r->rejected_rows,
+            tsr_error_format(&r->first_reject, b, sizeof b));
+  }
+  int rc = TSR_EXIT_OK;
+  FILE *f = cli_open_out(out);
+  if (!f) { tsr_churn_result_free(r); return TSR_EXIT_FAIL; }
+  fputs("customer_id,churn_probability,reason_1,reason_2,reason_3\n", f);
+  char buf[128];
+  for (size_t i = 0; i < r->n; i++) {
+    cli_put_csv(f, r->customer_id[i]);
+    fprintf(f, ",%.4f", r->probability[i]);
+    for (int k = 0; k < 3; k++) {
+      fputc(',', f);
+      cli_put_csv(f, tsr_churn_reason(r, i, k, buf, sizeof buf));
+    }
+    fputc('\n', f);
+  }
+  if (cli_close_out(f, out) != 0) rc = TSR_EXIT_FAIL;
+  if (!quiet) print_eval(out && strcmp(out, "-") ? stdout : stderr, r);
+  if (rc == 0 && eval_out) {
+    char *js = NULL;
+    if (tsr_churn_eval_json(r, &js, &err) != TSR_OK) rc = cli_fail(err.code, &err);
+    else if (write_text(eval_out, js)) rc = TSR_EXIT_FAIL;
+    free(js);
+  }
+  if (rc == 0 && model_out && write_text(model_out, r->model_json)) rc = TSR_EXIT_FAIL;
+  if (rc == 0 && db) rc = store_model(db, r, quiet);
+  tsr_churn_result_free(r);
+  return rc;
+}

@@ -1,0 +1,156 @@
+/*
+ * cmd_recommend.c - `tessera recommend`: next-best-product per customer
+ * with reasons and goal propensities, evaluated against popularity.
+ * Help text: docs/cli/recommend.md.
+ */
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "tessera/datetime.h"
+#include "tessera/recommend.h"
+
+enum { OPT_CAL_END = 256, OPT_WINDOW, OPT_TOP, OPT_SEED, OPT_THREADS, OPT_GOALS };
+
+static int parse_day(const char *opt, const char *s, int64_t *day) {
+  int64_t sec = 0;
+  if (tsr_datetime_parse(s, strlen(s), NULL, &sec) != TSR_OK) {
+    cli_usage("recommend", "%s: expected a date (YYYY-MM-DD), got '%s'", opt, s);
+    return -1;
+  }
+  *day = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
+  return 0;
+}
+
+static int parse_window(const char *s, int64_t *days) {
+  char *end;
+  double v = strtod(s, &end), mult = 1;
+  if (end == s) goto bad;
+  if (*end == 'd') end++;
+  else if (*end == 'w') mult = 7, end++;
+  else if (*end == 'm') mult = 30.4375, end++;
+  else if (*end == 'y') mult = 365.25, end++;
+  if (*end || !(v > 0) || v * mult > 36500) goto bad;
+  *days = (int64_t)floor(v * mult + 0.5);
+  if (*days < 1) goto bad;
+  return 0;
+bad:
+  cli_usage("recommend", "--window: expected a length such as 90, 90d, 13w, 3m or 1y (at most 100 years), got '%s'", s);
+  return -1;
+}
+
+static void print_eval(FILE *f, const tsr_nbp_result *r) {
+  char d1[16], d2[16];
+  fprintf(f, "recommend: calibration end %s, window %lld days; %zu customers opened a product "
+             "between %s and the window's end\n",
+          tsr_day_format(r->cal_end_day, d1), (long long)r->window_days, r->n_eval_users,
+          tsr_day_format(r->cal_end_day + 1, d2));
+  fprintf(f, "%-14s %10s %10s %10s %8s\n", "scorer", "hit@3", "NDCG@3", "MAP@3", "weight");
+  for (int k = 0; k <= TSR_NBP_NSCORERS; k++) {
+    fprintf(f, "%-14s %10.4f %10.4f %10.4f", r->scorer[k], r->eval[k].hit_rate, r->eval[k].ndcg,
+            r->eval[k].map);
+    if (k < TSR_NBP_NSCORERS) fprintf(f, " %8.1f\n", r->weight[k]);
+    else fputc('\n', f);
+  }
+  fprintf(f, "propensity AUC per product (openings in the window):\n");
+  for (size_t p = 0; p < r->nprod; p++) {
+    if (isnan(r->product_auc[p]))
+      fprintf(f, "  %-24s %6s (%zu)\n", r->products[p], "n/a", r->product_openings[p]);
+    else
+      fprintf(f, "  %-24s %6.3f (%zu)\n", r->products[p], r->product_auc[p], r->product_openings[p]);
+  }
+}
+
+int tsr_cmd_recommend(int argc, char **argv) {
+  static const struct option opts[] = {
+      {"calibration-end", required_argument, NULL, OPT_CAL_END},
+      {"window", required_argument, NULL, OPT_WINDOW},
+      {"top", required_argument, NULL, OPT_TOP},
+      {"seed", required_argument, NULL, OPT_SEED},
+      {"threads", required_argument, NULL, OPT_THREADS},
+      {"goals", required_argument, NULL, OPT_GOALS},
+      {"output", required_argument, NULL, 'o'},
+      {"quiet", no_argument, NULL, 'q'},
+      {NULL, 0, NULL, 0}};
+  tsr_nbp_opts o;
+  tsr_nbp_opts_init(&o);
+  const char *out = NULL, *goals = NULL;
+  int quiet = 0, c, have_cal = 0;
+  long v;
+  opterr = 0;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, ":o:q", opts, NULL)) != -1) {
+    switch (c) {
+    case OPT_CAL_END:
+      if (parse_day("--calibration-end", optarg, &o.cal_end_day)) return TSR_EXIT_USAGE;
+      have_cal = 1;
+      break;
+    case OPT_WINDOW:
+      if (parse_window(optarg, &o.window_days)) return TSR_EXIT_USAGE;
+      break;
+    case OPT_TOP:
+      if (cli_parse_long("recommend", "--top", optarg, 1, 50, &v)) return TSR_EXIT_USAGE;
+      o.top = (int)v;
+      break;
+    case OPT_SEED:
+      if (cli_parse_long("recommend", "--seed", optarg, 0, 2147483646L, &v)) return TSR_EXIT_USAGE;
+      o.seed = (uint64_t)v;
+      break;
+    case OPT_THREADS:
+      if (cli_parse_long("recommend", "--threads", optarg, 0, 256, &v)) return TSR_EXIT_USAGE;
+      o.threads = (int)v;
+      break;
+    case OPT_GOALS: goals = optarg; break;
+    case 'o': out = optarg; break;
+    case 'q': quiet = 1; break;
+    case ':': return cli_usage("recommend", "option '%s' needs a value", argv[optind - 1]);
+    default: return cli_usage("recommend", "unknown option '%s'", argv[optind - 1]);
+    }
+  }
+  if (optind != argc - 1) return cli_usage("recommend", "expected one DIR (a bundle folder)");
+  if (!have_cal) return cli_usage("recommend", "--calibration-end DATE is required");
+  tsr_nbp_result *r = NULL;
+  tsr_error err;
+  tsr_status st = tsr_nbp_run(argv[optind], &o, &r, &err);
+  if (st == TSR_EINVAL) {
+    cli_fail(st, &err);
+    return TSR_EXIT_INPUT;
+  }
+  if (st != TSR_OK) return cli_fail(st, &err);
+  int rc = TSR_EXIT_OK;
+  FILE *f = cli_open_out(out);
+  if (!f) { tsr_nbp_result_free(r); return TSR_EXIT_FAIL; }
+  fputs("customer_id,rank,product,score,reason\n", f);
+  for (size_t i = 0; i < r->n; i++)
+    for (size_t j = 0; j < r->top; j++) {
+      const tsr_nbp_rec *rec = &r->rec[i * r->top + j];
+      if (rec->product < 0) break;
+      cli_put_csv(f, r->customer_id[i]);
+      fprintf(f, ",%zu,", j + 1);
+      cli_put_csv(f, r->products[rec->product]);
+      fprintf(f, ",%.4f,", (double)rec->score);
+      cli_put_csv(f, rec->reason);
+      fputc('\n', f);
+    }
+  if (cli_close_out(f, out) != 0) rc = TSR_EXIT_FAIL;
+  if (rc == 0 && goals) {
+    FILE *g = cli_open_out(goals);
+    if (!g) rc = TSR_EXIT_FAIL;
+    else {
+      fputs("customer_id", g);
+      for (int k = 0; k < TSR_NBP_NGOALS; k++) fprintf(g, ",%s", tsr_nbp_goal_name(k));
+      fputc('\n', g);
+      for (size_t i = 0; i < r->n; i++) {
+        cli_put_csv(g, r->customer_id[i]);
+        for (int k = 0; k < TSR_NBP_NGOALS; k++) fprintf(g, ",%.4f", (double)r->goal[i][k]);
+        fputc('\n', g);
+      }
+      if (cli_close_out(g, goals) != 0) rc = TSR_EXIT_FAIL;
+    }
+  }
+  if (!quiet) print_eval(out && strcmp(out, "-") ? stdout : stderr, r);
+  tsr_nbp_result_free(r);
+  return rc;
+}

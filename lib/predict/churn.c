@@ -1,0 +1,549 @@
+/*
+ * churn.c - churn risk by gradient boosting with SHAP reasons and the
+ * BG/NBD baselines (tessera/churn.h).
+ */
+#include "internal.h"
+#include "predict_internal.h"
+#include "tessera/churn.h"
+#include "tessera/datetime.h"
+#include "tessera/rng.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SHAP_EXACT_MAX 200000
+
+void tsr_churn_opts_init(tsr_churn_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->cal_end_day = TSR__NODAY;
+  o->window_days = 0;
+  tsr_gbm_params_init(&o->gbm);
+  o->gbm.pos_weight = 0;
+  o->calibration = TSR_CALIB_ISOTONIC;
+  o->test_fraction = 0.3;
+  o->min_customers = 50;
+  o->score = 1;
+}
+
+/* ------------------------------------------------------------ buffers */
+
+typedef struct sbuf {
+  char *p;
+  size_t len, cap;
+  int oom;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+  if (b->oom) return;
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (k < 0) { b->oom = 1; return; }
+    if (b->p && b->len + (size_t)k < b->cap) {
+      b->len += (size_t)k;
+      return;
+    }
+    size_t nc = b->cap ? b->cap * 2 : 4096;
+    while (nc < b->len + (size_t)k + 1) nc *= 2;
+    char *q = tsr__realloc(b->p, nc);
+    if (!q) { b->oom = 1; return; }
+    b->p = q;
+    b->cap = nc;
+  }
+}
+
+static void sb_num(sbuf *b, double v) {
+  if (isfinite(v)) sb_printf(b, "%.17g", v);
+  else sb_printf(b, "null");
+}
+
+static void sb_mem(sbuf *b, const char *s, size_t n) {
+  if (b->oom) return;
+  if (b->len + n + 1 > b->cap) {
+    size_t nc = b->cap ? b->cap : 4096;
+    while (nc < b->len + n + 1) nc *= 2;
+    char *q = tsr__realloc(b->p, nc);
+    if (!q) { b->oom = 1; return; }
+    b->p = q;
+    b->cap = nc;
+  }
+  memcpy(b->p + b->len, s, n);
+  b->len += n;
+  b->p[b->len] = '\0';
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static float *gather(const float *x, const size_t *idx, size_t k) {
+  float *o = tsr__malloc((k ? k : 1) * TSR__NFEAT * sizeof *o);
+  if (!o) return NULL;
+  for (size_t i = 0; i < k; i++)
+    memcpy(o + i * TSR__NFEAT, x + idx[i] * TSR__NFEAT, TSR__NFEAT * sizeof *o);
+  return o;
+}
+
+static char *day_str(int64_t d, char *b) { return tsr_day_format(d, b); }
+
+/* A fitted, calibrated model on one cutoff. */
+typedef struct fitted {
+  tsr_gbm *gbm;
+  tsr_calibrator cal;
+  tsr_gbm_info info;
+} fitted;
+
+static void fitted_release(fitted *f) {
+  tsr_gbm_free(f->gbm);
+  tsr_calibrator_release(&f->cal);
+  memset(f, 0, sizeof *f);
+}
+
+/* Trains on rows learn[0..nl) of x/y: a seeded 80/20 split into fit and
+ * early-stopping/calibration rows. */
+static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const float *y,
+                                 const size_t *learn, size_t nl, int64_t cutoff,
+                                 int64_t window, fitted *out, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  memset(out, 0, sizeof *out);
+  size_t *fi = tsr__malloc((nl ? nl : 1) * sizeof *fi), *vi = tsr__malloc((nl ? nl : 1) * sizeof *vi);
+  float *xf = NULL, *xv = NULL, *yf = NULL, *yv = NULL;
+  double *pv = NULL;
+  uint8_t *lv = NULL;
+  size_t nf = 0, nv = 0;
+  if (!fi || !vi) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+  tsr_rng g;
+  tsr_rng_seed(&g, o->gbm.seed, 0xc41);
+  for (size_t k = 0; k < nl; k++) {
+    if (tsr_rng_uniform(&g) < 0.2) vi[nv++] = learn[k];
+    else fi[nf++] = learn[k];
+  }
+  size_t pos_f = 0, pos_v = 0;
+  xf = gather(x, fi, nf);
+  xv = gather(x, vi, nv);
+  yf = tsr__malloc((nf ? nf : 1) * sizeof *yf);
+  yv = tsr__malloc((nv ? nv : 1) * sizeof *yv);
+  pv = tsr__malloc((nv ? nv : 1) * sizeof *pv);
+  lv = tsr__malloc(nv ? nv : 1);
+  if (!xf || !xv || !yf || !yv || !pv || !lv) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  for (size_t k = 0; k < nf; k++) pos_f += (yf[k] = y[fi[k]]) == 1.0f;
+  for (size_t k = 0; k < nv; k++) {
+    yv[k] = y[vi[k]];
+    lv[k] = yv[k] == 1.0f;
+    pos_v += lv[k];
+  }
+  char b1[16];
+  if (pos_f == 0 || pos_f == nf || pos_v == 0 || pos_v == nv) {
+    st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                       "one class only at cutoff %s: %s of the %zu customers churned in the "
+                       "%lld days after it; choose another --calibration-end or --window",
+                       day_str(cutoff, b1), pos_f + pos_v == 0 ? "none" : "all", nl,
+                       (long long)window);
+    goto done;
+  }
+  tsr_gbm_data df = {nf, TSR__NFEAT, xf, yf, NULL}, dv = {nv, TSR__NFEAT, xv, yv, NULL};
+  st = tsr_gbm_train(&o->gbm, &df, &dv, &out->gbm, &out->info, err);
+  if (st != TSR_OK) goto done;
+  st = tsr_gbm_predict(out->gbm, xv, nv, pv, err);
+  if (st != TSR_OK) goto done;
+  st = tsr_calibrator_fit(o->calibration, pv, lv, nv, &out->cal, err);
+done:
+  if (st != TSR_OK) fitted_release(out);
+  tsr__free(fi);
+  tsr__free(vi);
+  tsr__free(xf);
+  tsr__free(xv);
+  tsr__free(yf);
+  tsr__free(yv);
+  tsr__free(pv);
+  tsr__free(lv);
+  return st;
+}
+
+static tsr_status too_few(tsr_error *err, size_t k, int64_t cutoff, size_t min) {
+  char b[16];
+  return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                       "too few customers: %zu with a purchase by %s, need at least %zu",
+                       k, day_str(cutoff, b), min);
+}
+
+/* ----------------------------------------------------------------- run */
+
+static tsr_status check_opts(const tsr_churn_opts *o, tsr_error *err) {
+  if (o->cal_end_day == TSR__NODAY)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "calibration_end", "required");
+  if (o->window_days < 0 || o->window_days > 36500)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "window",
+                         "expected 1..36500 days (or 0 = the rest of the data), got %lld",
+                         (long long)o->window_days);
+  if (!(o->test_fraction >= 0.1 && o->test_fraction <= 0.5))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "test_fraction",
+                         "expected a value in [0.1, 0.5], got %g", o->test_fraction);
+  if (o->min_customers < 20)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "min_customers",
+                         "expected at least 20, got %zu", o->min_customers);
+  return tsr_gbm_check_params(&o->gbm, err);
+}
+
+static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, int32_t C,
+                                  int32_t W, tsr_churn_result *r, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  size_t n = d->n;
+  float *x = tsr__malloc(n * TSR__NFEAT * sizeof *x), *y = tsr__malloc(n * sizeof *y);
+  uint8_t *active = tsr__malloc(n), *lt = NULL;
+  size_t *learn = tsr__malloc(n * sizeof *learn), *test = tsr__malloc(n * sizeof *test);
+  float *xt = NULL;
+  double *pt = NULL, *pa = NULL, *pz = NULL;
+  fitted f;
+  memset(&f, 0, sizeof f);
+  if (!x || !y || !active || !learn || !test) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  tsr_btyd_model m;
+  int has_btyd = 0;
+  st = tsr__churn_features(d, C, W, x, active, &m, &has_btyd, err);
+  if (st != TSR_OK) goto done;
+  size_t nl = 0, nt = 0, na = 0, nchurn = 0;
+  tsr_rng g;
+  tsr_rng_seed(&g, o->gbm.seed, 0x7e57);
+  for (size_t i = 0; i < n; i++) {
+    if (!active[i]) continue;
+    na++;
+    y[i] = tsr__churn_label(d, i, C, W);
+    nchurn += y[i] == 1.0f;
+    if (tsr_rng_uniform(&g) < o->test_fraction) test[nt++] = i;
+    else learn[nl++] = i;
+  }
+  if (na < o->min_customers) { st = too_few(err, na, C, o->min_customers); goto done; }
+  r->churn_rate = (double)nchurn / (double)na;
+  r->n_learn = nl;
+  r->n_test = nt;
+  st = fit_calibrated(o, x, y, learn, nl, C, W, &f, err);
+  if (st != TSR_OK) goto done;
+  r->eval_info = f.info;
+  xt = gather(x, test, nt);
+  pt = tsr__malloc((nt ? nt : 1) * sizeof *pt);
+  pa = tsr__malloc((nt ? nt : 1) * sizeof *pa);
+  pz = tsr__malloc((nt ? nt : 1) * sizeof *pz);
+  lt = tsr__malloc(nt ? nt : 1);
+  if (!xt || !pt || !pa || !pz || !lt) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  st = tsr_gbm_predict(f.gbm, xt, nt, pt, err);
+  if (st != TSR_OK) goto done;
+  for (size_t k = 0; k < nt; k++) {
+    pt[k] = tsr_calibrator_apply(&f.cal, pt[k]);
+    lt[k] = y[test[k]] == 1.0f;
+  }
+  r->eval[0].method = "xgboost";
+  st = tsr_eval_binary_compute(pt, lt, nt, &r->eval[0].m, err);
+  if (st != TSR_OK) goto done;
+  st = tsr_eval_reliability(pt, lt, nt, TSR_CHURN_REL_BINS, r->reliability, err);
+  if (st != TSR_OK) goto done;
+  r->n_methods = 1;
+  if (has_btyd) {
+    int ok = 1;
+    for (size_t k = 0; k < nt && ok; k++) {
+      const float *fx = x + test[k] * TSR__NFEAT;
+      pa[k] = 1.0 - fx[TSR__F_PALIVE];
+      double bx = fx[TSR__F_VISITS] - 1, T = fx[TSR__F_TENURE] / 7.0;
+      double tx = (fx[TSR__F_TENURE] - fx[TSR__F_RECENCY]) / 7.0;
+      tsr_status ps = T > 0 ? tsr_btyd_pmf_conditional(&m, bx, tx, T, 0, W / 7.0, &pz[k], NULL)
+                            : tsr_btyd_pmf_new(&m, 0, W / 7.0, &pz[k], NULL);
+      if (ps != TSR_OK || !isfinite(pz[k])) ok = 0;
+      if (pz[k] < 0) pz[k] = 0;
+      if (pz[k] > 1) pz[k] = 1;
+      if (!isfinite(pa[k])) ok = 0;
+    }
+    if (ok && tsr_eval_binary_compute(pa, lt, nt, &r->eval[1].m, NULL) == TSR_OK &&
+        tsr_eval_binary_compute(pz, lt, nt, &r->eval[2].m, NULL) == TSR_OK) {
+      r->eval[1].method = "btyd_p_alive";
+      r->eval[2].method = "btyd_p_zero";
+      r->n_methods = 3;
+    }
+  }
+done:
+  fitted_release(&f);
+  tsr__free(x);
+  tsr__free(y);
+  tsr__free(active);
+  tsr__free(learn);
+  tsr__free(test);
+  tsr__free(xt);
+  tsr__free(pt);
+  tsr__free(pa);
+  tsr__free(pz);
+  tsr__free(lt);
+  return st;
+}
+
+static void cal_json(sbuf *b, const tsr_calibrator *c) {
+  sb_printf(b, "{\"kind\":\"%s\"", tsr_calib_kind_name(c->kind));
+  if (c->kind == TSR_CALIB_PLATT) {
+    sb_printf(b, ",\"a\":");
+    sb_num(b, c->a);
+    sb_printf(b, ",\"b\":");
+    sb_num(b, c->b);
+  } else if (c->kind == TSR_CALIB_ISOTONIC) {
+    for (int pass = 0; pass < 2; pass++) {
+      sb_printf(b, pass ? ",\"y\":[" : ",\"x\":[");
+      for (size_t k = 0; k < c->n; k++) {
+        if (k) sb_printf(b, ",");
+        sb_num(b, pass ? c->y[k] : c->x[k]);
+      }
+      sb_printf(b, "]");
+    }
+  }
+  sb_printf(b, "}");
+}
+
+static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, int32_t W,
+                                tsr_churn_result *r, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  size_t n = d->n;
+  int32_t E = d->last_day, C2 = E - W;
+  r->score_cutoff_day = C2;
+  float *x = tsr__malloc(n * TSR__NFEAT * sizeof *x), *y = tsr__malloc(n * sizeof *y);
+  uint8_t *active = tsr__malloc(n);
+  size_t *learn = tsr__malloc(n * sizeof *learn);
+  double *contrib = NULL;
+  char *booster = NULL;
+  fitted f;
+  memset(&f, 0, sizeof f);
+  if (!x || !y || !active || !learn) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  int has_btyd;
+  st = tsr__churn_features(d, C2, W, x, active, NULL, &has_btyd, err);
+  if (st != TSR_OK) goto done;
+  size_t nl = 0;
+  for (size_t i = 0; i < n; i++)
+    if (active[i]) {
+      y[i] = tsr__churn_label(d, i, C2, W);
+      learn[nl++] = i;
+    }
+  if (nl < o->min_customers) { st = too_few(err, nl, C2, o->min_customers); goto done; }
+  st = fit_calibrated(o, x, y, learn, nl, C2, W, &f, err);
+  if (st != TSR_OK) goto done;
+  r->score_info = f.info;
+  /* the present: features at E for every customer */
+  st = tsr__churn_features(d, E, W, x, active, NULL, &has_btyd, err);
+  if (st != TSR_OK) goto done;
+  r->n = n;
+  r->customer_id = tsr__calloc(n, sizeof *r->customer_id);
+  r->probability = tsr__malloc(n * sizeof *r->probability);
+  r->reason_feature = tsr__malloc(n * sizeof *r->reason_feature);
+  r->reason_value = tsr__malloc(n * sizeof *r->reason_value);
+  if (!r->customer_id || !r->probability || !r->reason_feature || !r->reason_value) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (!(r->customer_id[i] = tsr__strdup(tsr_ledger_customer(d->lg, i)))) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto done;
+    }
+  st = tsr_gbm_predict(f.gbm, x, n, r->probability, err);
+  if (st != TSR_OK) goto done;
+  for (size_t i = 0; i < n; i++) r->probability[i] = tsr_calibrator_apply(&f.cal, r->probability[i]);
+  /* SHAP in chunks (n x 24 doubles at once would be large) */
+  const size_t CH = 65536;
+  contrib = tsr__malloc(CH * (TSR__NFEAT + 1) * sizeof *contrib);
+  if (!contrib) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+  double imp[TSR__NFEAT] = {0};
+  for (size_t off = 0; off < n; off += CH) {
+    size_t k = n - off < CH ? n - off : CH;
+    /* exact TreeSHAP up to SHAP_EXACT_MAX customers, XGBoost's approximate
+     * (Saabas) contributions beyond (about 20x faster; docs/predict.md) */
+    st = tsr_gbm_contributions(f.gbm, x + off * TSR__NFEAT, k, n > SHAP_EXACT_MAX, contrib, err);
+    if (st != TSR_OK) goto done;
+    for (size_t i = 0; i < k; i++) {
+      const double *c = contrib + i * (TSR__NFEAT + 1);
+      int top[3] = {-1, -1, -1};
+      for (int j = 0; j < TSR__NFEAT; j++) {
+        imp[j] += fabs(c[j]);
+        if (!(c[j] > 1e-6)) continue;
+        for (int s = 0; s < 3; s++)
+          if (top[s] < 0 || c[j] > c[top[s]]) {
+            for (int t = 2; t > s; t--) top[t] = top[t - 1];
+            top[s] = j;
+            break;
+          }
+      }
+      for (int s = 0; s < 3; s++) {
+        r->reason_feature[off + i][s] = (int8_t)top[s];
+        r->reason_value[off + i][s] = top[s] >= 0 ? x[(off + i) * TSR__NFEAT + top[s]] : NAN;
+      }
+    }
+  }
+  for (int j = 0; j < TSR__NFEAT; j++) r->importance[j] = imp[j] / (double)n;
+  /* the model document */
+  size_t blen;
+  st = tsr_gbm_save(f.gbm, &booster, &blen, err);
+  if (st != TSR_OK) goto done;
+  sbuf b = {0};
+  char d1[16], d2[16];
+  sb_printf(&b, "{\"format\":\"tessera-churn\",\"version\":1,\"cutoff\":\"%s\",\"window_days\":%d,"
+                "\"last_day\":\"%s\",\"features\":[",
+            day_str(C2, d1), (int)W, day_str(E, d2));
+  for (int j = 0; j < TSR__NFEAT; j++) sb_printf(&b, "%s\"%s\"", j ? "," : "", tsr__churn_feature_name(j));
+  sb_printf(&b, "],\"calibration\":");
+  cal_json(&b, &f.cal);
+  sb_printf(&b, ",\"booster\":");
+  sb_mem(&b, booster, blen);
+  sb_printf(&b, "}");
+  if (b.oom) {
+    tsr__free(b.p);
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  r->model_json = b.p;
+done:
+  fitted_release(&f);
+  tsr__free(x);
+  tsr__free(y);
+  tsr__free(active);
+  tsr__free(learn);
+  tsr__free(contrib);
+  free(booster);
+  return st;
+}
+
+tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_result **out,
+                         tsr_error *err) {
+  tsr_churn_opts o;
+  if (opts) o = *opts;
+  else tsr_churn_opts_init(&o);
+  if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no output");
+  *out = NULL;
+  tsr_status st = check_opts(&o, err);
+  if (st != TSR_OK) return st;
+  tsr__pdata d;
+  st = tsr__pdata_read(dir, &d, err);
+  if (st != TSR_OK) return st;
+  tsr_churn_result *r = tsr__calloc(1, sizeof *r);
+  if (!r) {
+    tsr__pdata_release(&d);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  char b1[16], b2[16], b3[16];
+  int32_t E = d.last_day, C = (int32_t)o.cal_end_day;
+  if (C < d.first_day || C >= E) {
+    st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "calibration_end",
+                       "%s is outside the data: expected a day from %s to the day before %s",
+                       day_str(C, b1), day_str(d.first_day, b2), day_str(E, b3));
+    goto fail;
+  }
+  int32_t W = o.window_days ? (int32_t)o.window_days : E - C;
+  if ((int64_t)C + W > E) {
+    st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "window",
+                       "%d days after %s end after the last transaction day %s (at most %d)",
+                       (int)W, day_str(C, b1), day_str(E, b2), (int)(E - C));
+    goto fail;
+  }
+  r->cal_end_day = C;
+  r->window_days = W;
+  r->last_day = E;
+  r->nfeat = TSR__NFEAT;
+  for (int j = 0; j < TSR__NFEAT; j++) r->feature[j] = tsr__churn_feature_name(j);
+  r->has_customers = d.has_customers;
+  r->has_products = d.has_products;
+  r->has_interactions = d.has_interactions;
+  r->rejected_rows = d.rejected;
+  r->first_reject = d.first_reject;
+  st = evaluate_cutoff(&d, &o, C, W, r, err);
+  if (st != TSR_OK) goto fail;
+  if (o.score) {
+    st = score_present(&d, &o, W, r, err);
+    if (st != TSR_OK) goto fail;
+  }
+  tsr__pdata_release(&d);
+  *out = r;
+  return TSR_OK;
+fail:
+  tsr__pdata_release(&d);
+  tsr_churn_result_free(r);
+  return st;
+}
+
+void tsr_churn_result_free(tsr_churn_result *r) {
+  if (!r) return;
+  if (r->customer_id)
+    for (size_t i = 0; i < r->n; i++) tsr__free(r->customer_id[i]);
+  tsr__free(r->customer_id);
+  tsr__free(r->probability);
+  tsr__free(r->reason_feature);
+  tsr__free(r->reason_value);
+  tsr__free(r->model_json);
+  tsr__free(r);
+}
+
+char *tsr_churn_reason(const tsr_churn_result *r, size_t i, int k, char *buf, size_t cap) {
+  if (cap) buf[0] = '\0';
+  if (!r || i >= r->n || k < 0 || k > 2 || !r->reason_feature) return buf;
+  int j = r->reason_feature[i][k];
+  if (j < 0) return buf;
+  return tsr__churn_reason(j, r->reason_value[i][k], buf, cap);
+}
+
+static void eval_json(sbuf *b, const tsr_eval_binary *m) {
+  sb_printf(b, "{\"n\":%zu,\"n_churned\":%zu,\"auc\":", m->n, m->n_pos);
+  sb_num(b, m->auc);
+  sb_printf(b, ",\"pr_auc\":");
+  sb_num(b, m->pr_auc);
+  sb_printf(b, ",\"brier\":");
+  sb_num(b, m->brier);
+  sb_printf(b, ",\"log_loss\":");
+  sb_num(b, m->log_loss);
+  sb_printf(b, ",\"lift_top10\":");
+  sb_num(b, m->lift_top10);
+  sb_printf(b, "}");
+}
+
+tsr_status tsr_churn_eval_json(const tsr_churn_result *r, char **json, tsr_error *err) {
+  sbuf b = {0};
+  char d1[16], d2[16], d3[16];
+  sb_printf(&b,
+            "{\"calibration_end\":\"%s\",\"window_days\":%lld,\"last_day\":\"%s\","
+            "\"score_cutoff\":\"%s\",\"n_learn\":%zu,\"n_test\":%zu,\"churn_rate\":",
+            day_str(r->cal_end_day, d1), (long long)r->window_days, day_str(r->last_day, d2),
+            r->n ? day_str(r->score_cutoff_day, d3) : "", r->n_learn, r->n_test);
+  sb_num(&b, r->churn_rate);
+  sb_printf(&b, ",\"rounds\":%d,\"methods\":{", r->eval_info.rounds);
+  for (size_t k = 0; k < r->n_methods; k++) {
+    sb_printf(&b, "%s\"%s\":", k ? "," : "", r->eval[k].method);
+    eval_json(&b, &r->eval[k].m);
+  }
+  sb_printf(&b, "},\"reliability\":[");
+  for (int k = 0; k < TSR_CHURN_REL_BINS; k++) {
+    const tsr_reliability_bin *rb = &r->reliability[k];
+    sb_printf(&b, "%s{\"lo\":%g,\"hi\":%g,\"n\":%zu,\"mean_predicted\":", k ? "," : "", rb->lo,
+              rb->hi, rb->n);
+    sb_num(&b, rb->mean_pred);
+    sb_printf(&b, ",\"observed\":");
+    sb_num(&b, rb->observed);
+    sb_printf(&b, "}");
+  }
+  sb_printf(&b, "],\"importance\":{");
+  for (size_t j = 0; j < r->nfeat; j++) {
+    sb_printf(&b, "%s\"%s\":", j ? "," : "", r->feature[j]);
+    sb_num(&b, r->importance[j]);
+  }
+  sb_printf(&b, "}}");
+  if (b.oom) {
+    tsr__free(b.p);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  *json = b.p;
+  return TSR_OK;
+}

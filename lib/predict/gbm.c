@@ -1,0 +1,514 @@
+/*
+ * gbm.c - gradient-boosted trees over XGBoost's C API (tessera/gbm.h).
+ *
+ * Every XGBoost call is checked and its message copied at once
+ * (XGBGetLastError is thread-local and overwritten by the next call);
+ * prediction buffers belong to the booster and are copied before the next
+ * call. Early stopping is done here, round by round, so that the split and
+ * the kept round are ours; the returned booster is sliced to the best round.
+ */
+#include "internal.h"
+#include "tessera/gbm.h"
+#include "tessera/rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <xgboost/c_api.h>
+
+struct tsr_gbm {
+  BoosterHandle b;
+  size_t nfeat;
+  tsr_gbm_objective objective;
+};
+
+/* Rows per DMatrix when predicting (bounds the copy XGBoost makes). */
+#define GBM_CHUNK 131072
+
+void tsr_gbm_params_init(tsr_gbm_params *p) {
+  memset(p, 0, sizeof *p);
+  p->objective = TSR_GBM_BINARY;
+  p->tree_method = TSR_GBM_EXACT;
+  p->max_depth = 4;
+  p->eta = 0.1;
+  p->n_rounds = 500;
+  p->early_stopping = 30;
+  p->valid_fraction = 0.2;
+  p->subsample = 0.8;
+  p->colsample = 0.8;
+  p->min_child_weight = 1.0;
+  p->lambda = 1.0;
+  p->gamma = 0.0;
+  p->pos_weight = 1.0;
+  p->threads = 0;
+  p->seed = 42;
+}
+
+static tsr_status bad_param(tsr_error *err, const char *name, const char *range,
+                            double v) {
+  return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, name,
+                       "expected %s, got %g", range, v);
+}
+
+tsr_status tsr_gbm_check_params(const tsr_gbm_params *p, tsr_error *err) {
+  if (!p) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no parameters");
+  if (p->objective != TSR_GBM_BINARY && p->objective != TSR_GBM_REGRESSION)
+    return bad_param(err, "objective", "binary (0) or regression (1)", p->objective);
+  if (p->tree_method != TSR_GBM_EXACT && p->tree_method != TSR_GBM_HIST)
+    return bad_param(err, "tree_method", "exact (0) or hist (1)", p->tree_method);
+  if (p->max_depth < 1 || p->max_depth > 16)
+    return bad_param(err, "max_depth", "an integer in 1..16", p->max_depth);
+  if (!(p->eta > 0 && p->eta <= 1)) return bad_param(err, "eta", "a value in (0, 1]", p->eta);
+  if (p->n_rounds < 1 || p->n_rounds > 100000)
+    return bad_param(err, "n_rounds", "an integer in 1..100000", p->n_rounds);
+  if (p->early_stopping < 0 || p->early_stopping > 100000)
+    return bad_param(err, "early_stopping", "an integer in 0..100000", p->early_stopping);
+  if (!(p->valid_fraction >= 0 && p->valid_fraction <= 0.5))
+    return bad_param(err, "valid_fraction", "a value in [0, 0.5]", p->valid_fraction);
+  if (!(p->subsample > 0 && p->subsample <= 1))
+    return bad_param(err, "subsample", "a value in (0, 1]", p->subsample);
+  if (!(p->colsample > 0 && p->colsample <= 1))
+    return bad_param(err, "colsample", "a value in (0, 1]", p->colsample);
+  if (!(p->min_child_weight >= 0 && isfinite(p->min_child_weight)))
+    return bad_param(err, "min_child_weight", "a finite value >= 0", p->min_child_weight);
+  if (!(p->lambda >= 0 && isfinite(p->lambda)))
+    return bad_param(err, "lambda", "a finite value >= 0", p->lambda);
+  if (!(p->gamma >= 0 && isfinite(p->gamma)))
+    return bad_param(err, "gamma", "a finite value >= 0", p->gamma);
+  if (!(p->pos_weight >= 0 && isfinite(p->pos_weight)))
+    return bad_param(err, "pos_weight", "a finite value > 0, or 0 for balanced", p->pos_weight);
+  if (p->threads < 0 || p->threads > 256)
+    return bad_param(err, "threads", "an integer in 0..256", p->threads);
+  return TSR_OK;
+}
+
+/* Copies XGBoost's last error into err. */
+static tsr_status xgb_fail(tsr_error *err, tsr_status code, const char *what) {
+  const char *m = XGBGetLastError();
+  char msg[TSR_ERROR_MSG_MAX - 64];
+  snprintf(msg, sizeof msg, "%s", m && *m ? m : "unknown error");
+  /* XGBoost messages may span lines; keep the first. */
+  char *nl = strchr(msg, '\n');
+  if (nl) *nl = '\0';
+  return tsr_error_set(err, code, NULL, 0, 0, NULL, "xgboost: %s: %s", what, msg);
+}
+
+#define XGB_CHECK(call, what)                                       \
+  do {                                                              \
+    if ((call) != 0) {                                              \
+      st = xgb_fail(err, TSR_ENUMERIC, what);                       \
+      goto done;                                                    \
+    }                                                               \
+  } while (0)
+
+static tsr_status check_data(const tsr_gbm_data *d, tsr_gbm_objective obj,
+                             const char *name, tsr_error *err) {
+  if (!d || !d->x || !d->y)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, name, "no data");
+  if (d->nfeat < 1 || d->nfeat > 1000000)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, name,
+                         "expected 1..1000000 features, got %zu", d->nfeat);
+  for (size_t i = 0; i < d->n; i++) {
+    float y = d->y[i];
+    if (!isfinite(y))
+      return tsr_error_set(err, TSR_EINVAL, NULL, (int64_t)i + 1, 0, name,
+                           "label of row %zu is not finite", i + 1);
+    if (obj == TSR_GBM_BINARY && y != 0.0f && y != 1.0f)
+      return tsr_error_set(err, TSR_EINVAL, NULL, (int64_t)i + 1, 0, name,
+                           "binary label of row %zu must be 0 or 1, got %g", i + 1,
+                           (double)y);
+    if (d->w && !(d->w[i] >= 0 && isfinite(d->w[i])))
+      return tsr_error_set(err, TSR_EINVAL, NULL, (int64_t)i + 1, 0, name,
+                           "weight of row %zu must be finite and >= 0, got %g", i + 1,
+                           (double)d->w[i]);
+  }
+  return TSR_OK;
+}
+
+/* A DMatrix of rows idx (or all rows when idx is NULL) of d, with labels and
+ * the weights w (NULL = none). */
+static tsr_status make_dmatrix(const tsr_gbm_data *d, const size_t *idx, size_t n,
+                               const float *w, DMatrixHandle *out, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  float *x = NULL, *y = NULL;
+  const float *xs = d->x, *ys = d->y;
+  *out = NULL;
+  if (idx) {
+    x = tsr__malloc(n * d->nfeat * sizeof *x);
+    y = tsr__malloc(n * sizeof *y);
+    if (!x || !y) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory (%zu rows)", n);
+      goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+      memcpy(x + i * d->nfeat, d->x + idx[i] * d->nfeat, d->nfeat * sizeof *x);
+      y[i] = d->y[idx[i]];
+    }
+    xs = x;
+    ys = y;
+  }
+  XGB_CHECK(XGDMatrixCreateFromMat(xs, (bst_ulong)n, (bst_ulong)d->nfeat, NAN, out),
+            "creating the data matrix");
+  XGB_CHECK(XGDMatrixSetFloatInfo(*out, "label", ys, (bst_ulong)n), "setting labels");
+  if (w) XGB_CHECK(XGDMatrixSetFloatInfo(*out, "weight", w, (bst_ulong)n), "setting weights");
+done:
+  if (st != TSR_OK && *out) {
+    XGDMatrixFree(*out);
+    *out = NULL;
+  }
+  tsr__free(x);
+  tsr__free(y);
+  return st;
+}
+
+/* Parses "name-metric:value" out of an XGBoost evaluation string. */
+static double parse_eval(const char *s, const char *key) {
+  const char *p = strstr(s, key);
+  if (!p) return NAN;
+  p = strchr(p, ':');
+  if (!p) return NAN;
+  return strtod(p + 1, NULL);
+}
+
+static tsr_status set_param(BoosterHandle b, const char *k, const char *v, tsr_error *err) {
+  if (XGBoosterSetParam(b, k, v) != 0) {
+    char what[96];
+    snprintf(what, sizeof what, "setting %s=%s", k, v);
+    return xgb_fail(err, TSR_ENUMERIC, what);
+  }
+  return TSR_OK;
+}
+
+static tsr_status set_params(BoosterHandle b, const tsr_gbm_params *p, tsr_error *err) {
+  char v[64];
+  tsr_status st;
+#define SETP(k, ...)                                 \
+  do {                                               \
+    snprintf(v, sizeof v, __VA_ARGS__);              \
+    if ((st = set_param(b, k, v, err)) != TSR_OK) return st; \
+  } while (0)
+  SETP("verbosity", "0");
+  SETP("objective", "%s", p->objective == TSR_GBM_BINARY ? "binary:logistic" : "reg:squarederror");
+  SETP("eval_metric", "%s", p->objective == TSR_GBM_BINARY ? "logloss" : "rmse");
+  SETP("tree_method", "%s", p->tree_method == TSR_GBM_EXACT ? "exact" : "hist");
+  SETP("max_depth", "%d", p->max_depth);
+  SETP("eta", "%.17g", p->eta);
+  SETP("subsample", "%.17g", p->subsample);
+  SETP("colsample_bytree", "%.17g", p->colsample);
+  SETP("min_child_weight", "%.17g", p->min_child_weight);
+  SETP("lambda", "%.17g", p->lambda);
+  SETP("gamma", "%.17g", p->gamma);
+  SETP("nthread", "%d", p->threads);
+  SETP("seed", "%d", (int)(p->seed % 2147483647u));
+#undef SETP
+  return TSR_OK;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+tsr_status tsr_gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
+                         const tsr_gbm_data *valid, tsr_gbm **out,
+                         tsr_gbm_info *info, tsr_error *err) {
+  tsr_status st;
+  tsr_gbm_info inf;
+  double t0 = now_s();
+  memset(&inf, 0, sizeof inf);
+  inf.best_valid_loss = NAN;
+  if (out) *out = NULL;
+  if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no output");
+  if ((st = tsr_gbm_check_params(p, err)) != TSR_OK) return st;
+  if ((st = check_data(train, p->objective, "train", err)) != TSR_OK) return st;
+  if (valid) {
+    if ((st = check_data(valid, p->objective, "valid", err)) != TSR_OK) return st;
+    if (valid->nfeat != train->nfeat)
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "valid",
+                           "expected %zu features as in train, got %zu", train->nfeat,
+                           valid->nfeat);
+  }
+  if (train->n < 2)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "train",
+                         "expected at least 2 rows, got %zu", train->n);
+
+  DMatrixHandle dtrain = NULL, dvalid = NULL;
+  BoosterHandle b = NULL, best = NULL;
+  size_t *idx = NULL;
+  float *wtrain = NULL, *wvalid = NULL;
+  double *vloss = NULL, *tloss = NULL;
+  tsr_gbm *m = NULL;
+  size_t n_train = train->n, n_valid = 0;
+  const tsr_gbm_data *vd = valid;
+
+  /* class counts and the positive weight */
+  double wpos = 1.0;
+  if (p->objective == TSR_GBM_BINARY) {
+    size_t npos = 0;
+    for (size_t i = 0; i < train->n; i++) npos += train->y[i] == 1.0f;
+    if (npos == 0 || npos == train->n)
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "train",
+                           "one class only: every label is %d (%zu rows)",
+                           npos ? 1 : 0, train->n);
+    wpos = p->pos_weight > 0 ? p->pos_weight
+                             : (double)(train->n - npos) / (double)npos;
+  }
+  inf.pos_weight = wpos;
+
+  if (!valid && p->valid_fraction > 0) {
+    idx = tsr__malloc(2 * train->n * sizeof *idx);
+    if (!idx) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+    /* stratified seeded split: shuffle each class, take its first share */
+    tsr_rng g;
+    tsr_rng_seed(&g, p->seed, 0x9b3d);
+    size_t nt = 0, nv = 0;
+    size_t *vpart = idx + train->n;
+    int nclass = p->objective == TSR_GBM_BINARY ? 2 : 1;
+    size_t *grp = tsr__malloc(train->n * sizeof *grp);
+    if (!grp) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+    for (int c = 0; c < nclass; c++) {
+      size_t mm = 0;
+      for (size_t i = 0; i < train->n; i++)
+        if (nclass == 1 || (int)train->y[i] == c) grp[mm++] = i;
+      for (size_t i = mm; i > 1; i--) {
+        size_t j = (size_t)tsr_rng_bounded(&g, i);
+        size_t t = grp[i - 1];
+        grp[i - 1] = grp[j];
+        grp[j] = t;
+      }
+      size_t k = (size_t)floor(p->valid_fraction * (double)mm + 0.5);
+      if (k >= mm) k = mm - 1; /* keep one of each class for training */
+      for (size_t i = 0; i < k; i++) vpart[nv++] = grp[i];
+      for (size_t i = k; i < mm; i++) idx[nt++] = grp[i];
+    }
+    tsr__free(grp);
+    memmove(idx + nt, vpart, nv * sizeof *idx);
+    n_train = nt;
+    n_valid = nv;
+  } else if (valid) {
+    n_valid = valid->n;
+  }
+
+  /* weights: row weights times the positive-class weight */
+  if (train->w || wpos != 1.0) {
+    wtrain = tsr__malloc((n_train ? n_train : 1) * sizeof *wtrain);
+    wvalid = tsr__malloc((n_valid ? n_valid : 1) * sizeof *wvalid);
+    if (!wtrain || !wvalid) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+    for (size_t i = 0; i < n_train; i++) {
+      size_t r = idx ? idx[i] : i;
+      double w = train->w ? train->w[r] : 1.0;
+      if (p->objective == TSR_GBM_BINARY && train->y[r] == 1.0f) w *= wpos;
+      wtrain[i] = (float)w;
+    }
+    for (size_t i = 0; i < n_valid; i++) {
+      const tsr_gbm_data *src = vd ? vd : train;
+      size_t r = vd ? i : idx[n_train + i];
+      double w = src->w ? src->w[r] : 1.0;
+      if (p->objective == TSR_GBM_BINARY && src->y[r] == 1.0f) w *= wpos;
+      wvalid[i] = (float)w;
+    }
+  }
+
+  if ((st = make_dmatrix(train, idx, n_train, wtrain, &dtrain, err)) != TSR_OK) goto done;
+  if (n_valid > 0) {
+    if (vd)
+      st = make_dmatrix(vd, NULL, n_valid, (vd->w || wpos != 1.0) ? wvalid : NULL, &dvalid, err);
+    else
+      st = make_dmatrix(train, idx + n_train, n_valid, wvalid, &dvalid, err);
+    if (st != TSR_OK) goto done;
+  }
+
+  DMatrixHandle cache[2] = {dtrain, dvalid};
+  XGB_CHECK(XGBoosterCreate(cache, dvalid ? 2 : 1, &b), "creating the booster");
+  if ((st = set_params(b, p, err)) != TSR_OK) goto done;
+
+  vloss = tsr__malloc((size_t)p->n_rounds * sizeof *vloss);
+  tloss = tsr__malloc((size_t)p->n_rounds * sizeof *tloss);
+  if (!vloss || !tloss) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+  const char *metric = p->objective == TSR_GBM_BINARY ? "-logloss" : "-rmse";
+  char vkey[32], tkey[32];
+  snprintf(vkey, sizeof vkey, "valid%s", metric);
+  snprintf(tkey, sizeof tkey, "train%s", metric);
+  int best_it = 0, it;
+  for (it = 0; it < p->n_rounds; it++) {
+    XGB_CHECK(XGBoosterUpdateOneIter(b, it, dtrain), "training a round");
+    const char *names[2] = {"train", "valid"};
+    const char *res = NULL;
+    XGB_CHECK(XGBoosterEvalOneIter(b, it, cache, names, dvalid ? 2 : 1, &res),
+              "evaluating a round");
+    tloss[it] = parse_eval(res, tkey);
+    vloss[it] = dvalid ? parse_eval(res, vkey) : NAN;
+    if (dvalid) {
+      if (!isfinite(vloss[it])) {
+        st = tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                           "xgboost: unreadable evaluation '%.80s'", res ? res : "");
+        goto done;
+      }
+      if (vloss[it] < vloss[best_it]) best_it = it;
+      if (p->early_stopping > 0 && it - best_it >= p->early_stopping) {
+        it++;
+        break;
+      }
+    } else {
+      best_it = it;
+    }
+  }
+  inf.rounds_run = it;
+  inf.rounds = best_it + 1;
+  inf.best_valid_loss = vloss[best_it];
+  inf.train_loss = tloss[best_it];
+  if (best_it + 1 < it) {
+    int rc = XGBoosterSlice(b, 0, best_it + 1, 1, &best);
+    if (rc != 0) { st = xgb_fail(err, TSR_ENUMERIC, "keeping the best round"); goto done; }
+    XGBoosterFree(b);
+    b = best;
+    best = NULL;
+  }
+  if (XGBoosterSetAttr(b, "tessera_objective",
+                       p->objective == TSR_GBM_BINARY ? "binary" : "regression") != 0) {
+    st = xgb_fail(err, TSR_ENUMERIC, "setting an attribute");
+    goto done;
+  }
+  m = tsr__calloc(1, sizeof *m);
+  if (!m) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+  m->b = b;
+  b = NULL;
+  m->nfeat = train->nfeat;
+  m->objective = p->objective;
+  inf.n_train = n_train;
+  inf.n_valid = n_valid;
+  *out = m;
+  m = NULL;
+  st = TSR_OK;
+done:
+  if (b) XGBoosterFree(b);
+  if (best) XGBoosterFree(best);
+  if (dtrain) XGDMatrixFree(dtrain);
+  if (dvalid) XGDMatrixFree(dvalid);
+  tsr__free(idx);
+  tsr__free(wtrain);
+  tsr__free(wvalid);
+  tsr__free(vloss);
+  tsr__free(tloss);
+  tsr__free(m);
+  inf.seconds = now_s() - t0;
+  if (info) *info = inf;
+  return st;
+}
+
+void tsr_gbm_free(tsr_gbm *m) {
+  if (!m) return;
+  if (m->b) XGBoosterFree(m->b);
+  tsr__free(m);
+}
+
+size_t tsr_gbm_nfeatures(const tsr_gbm *m) { return m ? m->nfeat : 0; }
+tsr_gbm_objective tsr_gbm_objective_of(const tsr_gbm *m) {
+  return m ? m->objective : TSR_GBM_BINARY;
+}
+
+/* Prediction of type 0 (value), 2 (contributions) or 3 (approximate
+ * contributions) in chunks; width = output values per row. */
+static tsr_status predict_type(tsr_gbm *m, const float *x, size_t n, int type,
+                               size_t width, double *out, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  if (!m || (!x && n) || (!out && n))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no model or data");
+  char cfg[160];
+  snprintf(cfg, sizeof cfg,
+           "{\"type\": %d, \"training\": false, \"iteration_begin\": 0, "
+           "\"iteration_end\": 0, \"strict_shape\": false}",
+           type);
+  DMatrixHandle d = NULL;
+  for (size_t off = 0; off < n; off += GBM_CHUNK) {
+    size_t k = n - off < GBM_CHUNK ? n - off : GBM_CHUNK;
+    XGB_CHECK(XGDMatrixCreateFromMat(x + off * m->nfeat, (bst_ulong)k, (bst_ulong)m->nfeat,
+                                     NAN, &d),
+              "creating the data matrix");
+    const bst_ulong *shape = NULL;
+    bst_ulong dim = 0;
+    const float *res = NULL;
+    XGB_CHECK(XGBoosterPredictFromDMatrix(m->b, d, cfg, &shape, &dim, &res), "predicting");
+    bst_ulong total = 1;
+    for (bst_ulong i = 0; i < dim; i++) total *= shape[i];
+    if (total != (bst_ulong)(k * width)) {
+      st = tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                         "xgboost: expected %zu predictions, got %llu", k * width,
+                         (unsigned long long)total);
+      goto done;
+    }
+    for (size_t i = 0; i < k * width; i++) out[off * width + i] = res[i];
+    XGDMatrixFree(d);
+    d = NULL;
+  }
+done:
+  if (d) XGDMatrixFree(d);
+  return st;
+}
+
+tsr_status tsr_gbm_predict(tsr_gbm *m, const float *x, size_t n, double *out,
+                           tsr_error *err) {
+  return predict_type(m, x, n, 0, 1, out, err);
+}
+
+tsr_status tsr_gbm_contributions(tsr_gbm *m, const float *x, size_t n, int approximate,
+                                 double *out, tsr_error *err) {
+  if (!m) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no model");
+  return predict_type(m, x, n, approximate ? 3 : 2, m->nfeat + 1, out, err);
+}
+
+tsr_status tsr_gbm_save(tsr_gbm *m, char **buf, size_t *len, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  if (!m || !buf || !len) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no model");
+  *buf = NULL;
+  *len = 0;
+  bst_ulong n = 0;
+  const char *p = NULL;
+  XGB_CHECK(XGBoosterSaveModelToBuffer(m->b, "{\"format\": \"json\"}", &n, &p),
+            "saving the model");
+  *buf = tsr__malloc((size_t)n + 1);
+  if (!*buf) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  memcpy(*buf, p, (size_t)n);
+  (*buf)[n] = '\0';
+  *len = (size_t)n;
+done:
+  return st;
+}
+
+tsr_status tsr_gbm_load(const void *buf, size_t len, int threads, tsr_gbm **out,
+                        tsr_error *err) {
+  tsr_status st = TSR_OK;
+  BoosterHandle b = NULL;
+  if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no output");
+  *out = NULL;
+  if (!buf || len == 0)
+    return tsr_error_set(err, TSR_EPARSE, NULL, 0, 0, NULL, "empty model");
+  if (threads < 0 || threads > 256) return bad_param(err, "threads", "an integer in 0..256", threads);
+  XGB_CHECK(XGBoosterCreate(NULL, 0, &b), "creating the booster");
+  if (XGBoosterLoadModelFromBuffer(b, buf, (bst_ulong)len) != 0) {
+    st = xgb_fail(err, TSR_EPARSE, "loading the model");
+    goto done;
+  }
+  char v[16];
+  snprintf(v, sizeof v, "%d", threads);
+  if ((st = set_param(b, "nthread", v, err)) != TSR_OK) goto done;
+  bst_ulong nf = 0;
+  XGB_CHECK(XGBoosterGetNumFeature(b, &nf), "reading the feature count");
+  const char *obj = NULL;
+  int ok = 0;
+  XGB_CHECK(XGBoosterGetAttr(b, "tessera_objective", &obj, &ok), "reading an attribute");
+  tsr_gbm *m = tsr__calloc(1, sizeof *m);
+  if (!m) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+  m->b = b;
+  b = NULL;
+  m->nfeat = (size_t)nf;
+  m->objective = (ok && obj && strcmp(obj, "regression") == 0) ? TSR_GBM_REGRESSION : TSR_GBM_BINARY;
+  *out = m;
+done:
+  if (b) XGBoosterFree(b);
+  return st;
+}

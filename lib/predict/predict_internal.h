@@ -1,0 +1,115 @@
+/*
+ * predict_internal.h - the customer data the prediction models read (a
+ * minimal reader of the bundle of /work/shared/DATA.md: transactions,
+ * customers, products_events, interactions) and the feature builders
+ * shared by churn and next-best-product. Not public API.
+ *
+ * Customers are those of the transaction ledger (with at least one
+ * transaction row); rows of the other tables naming other ids are counted
+ * (unmatched) and left out.
+ */
+#ifndef TSR_PREDICT_INTERNAL_H
+#define TSR_PREDICT_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tessera/btyd.h"
+#include "tessera/error.h"
+#include "tessera/ingest.h"
+
+#define TSR__NODAY INT32_MIN
+#define TSR__MAX_PRODUCTS 256
+
+typedef struct tsr__pevent {
+  int32_t day;
+  int16_t product; /* index into pdata.products */
+  int8_t open;     /* 1 open, 0 close */
+} tsr__pevent;
+
+typedef struct tsr__ievent {
+  int32_t day;
+  uint8_t complaint; /* topic or message mentions a complaint */
+} tsr__ievent;
+
+typedef struct tsr__pdata {
+  tsr_ledger *lg;          /* owned */
+  size_t n;                /* customers (ledger order) */
+  int32_t first_day, last_day; /* first and last transaction day */
+  /* customers.csv (NULL arrays when absent) */
+  int has_customers;
+  int32_t *birth, *join;   /* TSR__NODAY when unknown */
+  float *income, *risk;    /* NaN when unknown */
+  uint8_t *business;       /* 1 business, 0 personal, from customer_type/segment */
+  /* products_events.csv */
+  int has_products;
+  size_t nprod;
+  char *products[TSR__MAX_PRODUCTS]; /* owned names */
+  tsr__pevent *pev;        /* sorted by customer then day */
+  size_t *pev_off;         /* n + 1 */
+  /* interactions.csv */
+  int has_interactions;
+  tsr__ievent *iev;
+  size_t *iev_off;         /* n + 1 */
+  /* reading counts */
+  int64_t rejected, unmatched;
+  tsr_error first_reject;  /* the first rejected row (code 0 when none) */
+} tsr__pdata;
+
+/* Reads DIR/transactions.csv (required) and the optional tables. A file
+ * path instead of a folder is read as the transaction log alone. */
+tsr_status tsr__pdata_read(const char *dir, tsr__pdata *d, tsr_error *err);
+void tsr__pdata_release(tsr__pdata *d);
+/* Product index by name, or -1. */
+int tsr__pdata_product(const tsr__pdata *d, const char *name);
+
+/* --------------------------------------------------------- churn features */
+
+enum {
+  TSR__F_RECENCY = 0,   /* days since the last purchase */
+  TSR__F_TENURE,        /* days since the first purchase */
+  TSR__F_VISITS,        /* purchase days, all history */
+  TSR__F_VISITS90,      /* purchase days in the last 90 days */
+  TSR__F_VISITS365,     /* purchase days in the last 365 days */
+  TSR__F_TREND,         /* visits last 90 days - visits the 90 before */
+  TSR__F_SPEND90,       /* spend in the last 90 days */
+  TSR__F_MEANSPEND,     /* mean spend per purchase day */
+  TSR__F_GAP,           /* mean days between purchase days (NaN with one) */
+  TSR__F_OVERDUE,       /* recency / mean gap */
+  TSR__F_REFUNDS,       /* refund rows, all history */
+  TSR__F_PALIVE,        /* BG/NBD P(alive) at the cutoff */
+  TSR__F_EXPECTED,      /* BG/NBD expected purchases in the window */
+  TSR__F_AGE,           /* years */
+  TSR__F_MEMBER,        /* days since join_date */
+  TSR__F_INCOME,        /* income band code */
+  TSR__F_RISK,          /* risk score 0-100 */
+  TSR__F_HELD,          /* products held at the cutoff */
+  TSR__F_OPENS365,      /* products opened in the last 365 days */
+  TSR__F_CLOSES365,     /* products closed in the last 365 days */
+  TSR__F_CONTACTS90,    /* service contacts in the last 90 days */
+  TSR__F_COMPLAINTS90,  /* complaints in the last 90 days */
+  TSR__F_SINCE_COMPLAINT, /* days since the last complaint (NaN: none) */
+  TSR__NFEAT
+};
+
+/* Feature names (snake_case, static). */
+const char *tsr__churn_feature_name(int j);
+
+/* Features of every customer at cutoff day c, from data on days <= c
+ * only: x is n * TSR__NFEAT floats (NaN = missing or not available);
+ * active[i] = 1 when customer i has a purchase on or before c. The BG/NBD
+ * model is fitted on the customers active at c (weekly periods); window
+ * is the horizon of the expected-purchases feature in days. m (may be NULL)
+ * receives the model; *has_btyd = 0 when it could not be fitted. */
+tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window,
+                               float *x, uint8_t *active, tsr_btyd_model *m,
+                               int *has_btyd, tsr_error *err);
+/* Label of customer i: 1 when no purchase (and no product event) on days
+ * c+1 .. c+window. */
+uint8_t tsr__churn_label(const tsr__pdata *d, size_t i, int32_t c, int32_t window);
+
+/* The plain-words reason of feature j with value v ("no purchase for 21
+ * weeks"); buf >= 96 bytes. */
+char *tsr__churn_reason(int j, float v, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,770 @@
+/*
+ * recommend.c - next-best-product (tessera/recommend.h): popularity,
+ * item-item collaborative filtering with shrinkage, implicit ALS (Hu, Koren
+ * & Volinsky 2008, "Collaborative filtering for implicit feedback
+ * datasets", eqs. 3-4) and per-product XGBoost propensities, blended with
+ * weights chosen on a validation window.
+ */
+#include "internal.h"
+#include "predict_internal.h"
+#include "tessera/datetime.h"
+#include "tessera/gbm.h"
+#include "tessera/recommend.h"
+#include "tessera/rng.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { S_POP = 0, S_CF, S_ALS, S_PROP, NS = TSR_NBP_NSCORERS };
+static const char *const scorer_names[NS + 1] = {"popularity", "item_cf", "als", "propensity", "blend"};
+static const char *const goal_names[TSR_NBP_NGOALS] = {"home", "retirement", "saving", "travel",
+                                                       "business_growth"};
+
+#define ALS_K 8
+#define ALS_ALPHA 20.0
+#define ALS_LAMBDA 0.1
+#define ALS_SWEEPS 10
+#define CF_SHRINK 10.0
+/* propensity training rows per product (openers kept, others sampled and
+ * weighted by the inverse sampling rate) */
+#define PROP_MAX_ROWS 50000
+
+void tsr_nbp_opts_init(tsr_nbp_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->cal_end_day = TSR__NODAY;
+  o->top = 3;
+  o->seed = 42;
+}
+
+const char *tsr_nbp_goal_name(int g) {
+  return g >= 0 && g < TSR_NBP_NGOALS ? goal_names[g] : "?";
+}
+
+static void lower(const char *s, char *b, size_t cap) {
+  size_t k = 0;
+  for (; *s && k + 1 < cap; s++) b[k++] = (char)tolower((unsigned char)*s);
+  b[k] = 0;
+}
+
+/* Goal family of a product name, or -1 (docs/predict.md). */
+static int goal_of(const char *name) {
+  char b[128];
+  lower(name, b, sizeof b);
+  if (strstr(b, "business")) return 4;
+  if (strstr(b, "mortgage") || strstr(b, "home")) return 0;
+  if (strstr(b, "pension") || strstr(b, "retire")) return 1;
+  if (strstr(b, "saving") || strstr(b, "invest") || strstr(b, "deposit") || strstr(b, "fund")) return 2;
+  if (strstr(b, "travel") || strstr(b, "currency") || strstr(b, "fx")) return 3;
+  return -1;
+}
+
+/* Product rules: age limits and business-only. */
+typedef struct rule {
+  double min_age, max_age; /* inclusive min, exclusive max; NaN = none */
+  int business_only;
+} rule;
+
+static rule rule_of(const char *name) {
+  char b[128];
+  lower(name, b, sizeof b);
+  rule r = {NAN, NAN, 0};
+  if (strstr(b, "business")) r.business_only = 1;
+  if (strstr(b, "student")) r.min_age = 18, r.max_age = 26;
+  else if (strstr(b, "junior") || strstr(b, "child")) r.min_age = 0, r.max_age = 18;
+  else if (strstr(b, "mortgage")) r.min_age = 18, r.max_age = 71;
+  else if (strstr(b, "pension")) r.min_age = 18, r.max_age = 75;
+  else if (strstr(b, "loan") || strstr(b, "credit") || strstr(b, "card")) r.min_age = 18;
+  return r;
+}
+
+typedef struct nbp {
+  const tsr__pdata *d;
+  size_t n, P;
+  rule rules[TSR__MAX_PRODUCTS];
+  int business_prod[TSR__MAX_PRODUCTS];
+  int threads;
+  uint64_t seed;
+} nbp;
+
+/* Ownership at day c (open and not closed by c). */
+static void ownership(const nbp *s, int32_t c, uint8_t *held) {
+  memset(held, 0, s->n * s->P);
+  for (size_t i = 0; i < s->n; i++)
+    for (size_t k = s->d->pev_off[i]; k < s->d->pev_off[i + 1] && s->d->pev[k].day <= c; k++)
+      held[i * s->P + (size_t)s->d->pev[k].product] = (uint8_t)s->d->pev[k].open;
+}
+
+/* Candidates at c: active customer, not held, eligible. */
+static void candidates(const nbp *s, int32_t c, const uint8_t *held, const uint8_t *active,
+                       uint8_t *cand) {
+  const tsr__pdata *d = s->d;
+  for (size_t i = 0; i < s->n; i++) {
+    int business = d->business ? d->business[i] : 0;
+    for (size_t p = 0; p < s->P && !business; p++)
+      if (held[i * s->P + p] && s->business_prod[p]) business = 1;
+    double age = NAN;
+    if (d->has_customers && d->birth[i] != TSR__NODAY) age = (double)(c - d->birth[i]) / 365.25;
+    for (size_t p = 0; p < s->P; p++) {
+      uint8_t ok = active[i] && !held[i * s->P + p];
+      const rule *r = &s->rules[p];
+      if (ok && r->business_only && !business) ok = 0;
+      if (ok && !isnan(age) && !isnan(r->min_age) && age < r->min_age) ok = 0;
+      if (ok && !isnan(age) && !isnan(r->max_age) && age >= r->max_age) ok = 0;
+      cand[i * s->P + p] = ok;
+    }
+  }
+}
+
+/* Products opened in (c, c+W] that were not held at c (rel[i*P+p] = 1). */
+static void openings(const nbp *s, int32_t c, int32_t W, const uint8_t *held, uint8_t *rel) {
+  memset(rel, 0, s->n * s->P);
+  for (size_t i = 0; i < s->n; i++)
+    for (size_t k = s->d->pev_off[i]; k < s->d->pev_off[i + 1]; k++) {
+      const tsr__pevent *e = &s->d->pev[k];
+      if (e->day > c && e->day <= c + W && e->open && !held[i * s->P + (size_t)e->product])
+        rel[i * s->P + (size_t)e->product] = 1;
+    }
+}
+
+/* ------------------------------------------------------------ scorers */
+
+static void score_popularity(const nbp *s, int32_t c, float *out) {
+  double cnt[TSR__MAX_PRODUCTS] = {0};
+  for (size_t i = 0; i < s->n; i++)
+    for (size_t k = s->d->pev_off[i]; k < s->d->pev_off[i + 1]; k++) {
+      const tsr__pevent *e = &s->d->pev[k];
+      if (e->open && e->day <= c && c - e->day < 365) cnt[e->product] += 1;
+    }
+  for (size_t i = 0; i < s->n; i++)
+    for (size_t p = 0; p < s->P; p++) out[i * s->P + p] = (float)cnt[p];
+}
+
+/* Cosine similarity with shrinkage; best[i*P+p] = the held product
+ * contributing most (for the reason). */
+static void score_cf(const nbp *s, const uint8_t *held, float *out, int16_t *best) {
+  size_t P = s->P;
+  double *co = tsr__calloc(P * P, sizeof *co);
+  if (!co) return;
+  for (size_t i = 0; i < s->n; i++) {
+    const uint8_t *h = held + i * P;
+    for (size_t a = 0; a < P; a++)
+      if (h[a])
+        for (size_t b = 0; b < P; b++)
+          if (h[b]) co[a * P + b] += 1;
+  }
+  double *sim = tsr__calloc(P * P, sizeof *sim);
+  if (!sim) { tsr__free(co); return; }
+  for (size_t a = 0; a < P; a++)
+    for (size_t b = 0; b < P; b++)
+      if (a != b) sim[a * P + b] = co[a * P + b] / (sqrt(co[a * P + a] * co[b * P + b]) + CF_SHRINK);
+  for (size_t i = 0; i < s->n; i++) {
+    const uint8_t *h = held + i * P;
+    for (size_t b = 0; b < P; b++) {
+      double v = 0, bv = 0;
+      int16_t ba = -1;
+      for (size_t a = 0; a < P; a++)
+        if (h[a]) {
+          v += sim[a * P + b];
+          if (sim[a * P + b] > bv) { bv = sim[a * P + b]; ba = (int16_t)a; }
+        }
+      out[i * P + b] = (float)v;
+      best[i * P + b] = ba;
+    }
+  }
+  tsr__free(co);
+  tsr__free(sim);
+}
+
+/* Solves A x = b (k x k, symmetric positive definite) by Cholesky in place. */
+static int chol_solve(double *A, double *b, int k) {
+  for (int j = 0; j < k; j++) {
+    double s = A[j * k + j];
+    for (int m = 0; m < j; m++) s -= A[j * k + m] * A[j * k + m];
+    if (!(s > 0)) return -1;
+    A[j * k + j] = sqrt(s);
+    for (int i = j + 1; i < k; i++) {
+      double t = A[i * k + j];
+      for (int m = 0; m < j; m++) t -= A[i * k + m] * A[j * k + m];
+      A[i * k + j] = t / A[j * k + j];
+    }
+  }
+  for (int i = 0; i < k; i++) {
+    double t = b[i];
+    for (int m = 0; m < i; m++) t -= A[i * k + m] * b[m];
+    b[i] = t / A[i * k + i];
+  }
+  for (int i = k - 1; i >= 0; i--) {
+    double t = b[i];
+    for (int m = i + 1; m < k; m++) t -= A[m * k + i] * b[m];
+    b[i] = t / A[i * k + i];
+  }
+  return 0;
+}
+
+/* One ALS half-step: solves the factors F (nf rows) against the fixed G
+ * (ng rows), r(f, g) = held. transpose: rows of held are g. */
+static void als_step(const uint8_t *held, size_t n, size_t P, int users, double *F,
+                     const double *G) {
+  const int k = ALS_K;
+  size_t nf = users ? n : P, ng = users ? P : n;
+  double GtG[ALS_K * ALS_K] = {0};
+  for (size_t g = 0; g < ng; g++)
+    for (int a = 0; a < k; a++)
+      for (int b = 0; b < k; b++) GtG[a * k + b] += G[g * k + a] * G[g * k + b];
+  if (users) {
+    for (size_t f = 0; f < nf; f++) {
+      double A[ALS_K * ALS_K], bb[ALS_K] = {0};
+      memcpy(A, GtG, sizeof A);
+      for (int a = 0; a < k; a++) A[a * k + a] += ALS_LAMBDA;
+      int any = 0;
+      for (size_t g = 0; g < ng; g++) {
+        if (!held[f * P + g]) continue;
+        any = 1;
+        const double *y = G + g * k;
+        for (int a = 0; a < k; a++) {
+          bb[a] += (1 + ALS_ALPHA) * y[a];
+          for (int b = 0; b < k; b++) A[a * k + b] += ALS_ALPHA * y[a] * y[b];
+        }
+      }
+      if (!any || chol_solve(A, bb, k)) memset(bb, 0, sizeof bb);
+      memcpy(F + f * k, bb, sizeof bb);
+    }
+  } else {
+    /* items: accumulate over users per item */
+    double *A = tsr__malloc(P * k * k * sizeof *A), *bb = tsr__calloc(P * k, sizeof *bb);
+    if (!A || !bb) { tsr__free(A); tsr__free(bb); return; }
+    for (size_t p = 0; p < P; p++) {
+      memcpy(A + p * k * k, GtG, sizeof GtG);
+      for (int a = 0; a < k; a++) A[p * k * k + a * k + a] += ALS_LAMBDA;
+    }
+    for (size_t u = 0; u < n; u++) {
+      const double *x = G + u * k;
+      for (size_t p = 0; p < P; p++) {
+        if (!held[u * P + p]) continue;
+        for (int a = 0; a < k; a++) {
+          bb[p * k + a] += (1 + ALS_ALPHA) * x[a];
+          for (int b = 0; b < k; b++) A[p * k * k + a * k + b] += ALS_ALPHA * x[a] * x[b];
+        }
+      }
+    }
+    for (size_t p = 0; p < P; p++) {
+      if (chol_solve(A + p * k * k, bb + p * k, k)) memset(bb + p * k, 0, k * sizeof *bb);
+      memcpy(F + p * k, bb + p * k, k * sizeof *bb);
+    }
+    tsr__free(A);
+    tsr__free(bb);
+  }
+}
+
+static tsr_status score_als(const nbp *s, const uint8_t *held, float *out, tsr_error *err) {
+  size_t n = s->n, P = s->P;
+  double *X = tsr__calloc(n * ALS_K, sizeof *X), *Y = tsr__malloc(P * ALS_K * sizeof *Y);
+  if (!X || !Y) {
+    tsr__free(X);
+    tsr__free(Y);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  tsr_rng g;
+  tsr_rng_seed(&g, s->seed, 0xa15);
+  for (size_t i = 0; i < P * ALS_K; i++) Y[i] = 0.1 * tsr_rng_normal(&g);
+  for (int it = 0; it < ALS_SWEEPS; it++) {
+    als_step(held, n, P, 1, X, Y);
+    als_step(held, n, P, 0, Y, X);
+  }
+  for (size_t u = 0; u < n; u++)
+    for (size_t p = 0; p < P; p++) {
+      double v = 0;
+      for (int a = 0; a < ALS_K; a++) v += X[u * ALS_K + a] * Y[p * ALS_K + a];
+      out[u * P + p] = (float)v;
+    }
+  tsr__free(X);
+  tsr__free(Y);
+  return TSR_OK;
+}
+
+/* Features for propensity: the churn features plus ownership. */
+static tsr_status prop_features(const nbp *s, int32_t c, int32_t W, float *x, uint8_t *active,
+                                uint8_t *held, tsr_error *err) {
+  size_t nf = TSR__NFEAT + s->P;
+  float *fx = tsr__malloc(s->n * TSR__NFEAT * sizeof *fx);
+  if (!fx) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  int hb;
+  tsr_status st = tsr__churn_features(s->d, c, W, fx, active, NULL, &hb, err);
+  if (st == TSR_OK) {
+    ownership(s, c, held);
+    for (size_t i = 0; i < s->n; i++) {
+      memcpy(x + i * nf, fx + i * TSR__NFEAT, TSR__NFEAT * sizeof *x);
+      for (size_t p = 0; p < s->P; p++) x[i * nf + TSR__NFEAT + p] = held[i * s->P + p];
+    }
+  }
+  tsr__free(fx);
+  return st;
+}
+
+/* Per-product XGBoost: trained on the candidates at c-W with the openings of
+ * (c-W, c], applied to the candidates at c. out = probability (NaN for
+ * non-candidates). */
+static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uint8_t *cand_c,
+                                   float *out, tsr_error *err) {
+  size_t n = s->n, P = s->P, nf = TSR__NFEAT + P;
+  tsr_status st = TSR_OK;
+  float *x0 = tsr__malloc(n * nf * sizeof *x0), *x1 = tsr__malloc(n * nf * sizeof *x1);
+  uint8_t *a0 = tsr__malloc(n), *a1 = tsr__malloc(n), *h0 = tsr__malloc(n * P), *h1 = tsr__malloc(n * P);
+  uint8_t *cand0 = tsr__malloc(n * P), *rel0 = tsr__malloc(n * P);
+  float *xt = tsr__malloc(n * nf * sizeof *xt), *yt = tsr__malloc(n * sizeof *yt);
+  float *wt = tsr__malloc(n * sizeof *wt);
+  double *pr = tsr__malloc(n * sizeof *pr);
+  size_t *rows = tsr__malloc(n * sizeof *rows);
+  if (!x0 || !x1 || !a0 || !a1 || !h0 || !h1 || !cand0 || !rel0 || !xt || !yt || !wt || !pr || !rows) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  if ((st = prop_features(s, c - W, W, x0, a0, h0, err)) != TSR_OK) goto done;
+  if ((st = prop_features(s, c, W, x1, a1, h1, err)) != TSR_OK) goto done;
+  candidates(s, c - W, h0, a0, cand0);
+  openings(s, c - W, W, h0, rel0);
+  for (size_t i = 0; i < n * P; i++) out[i] = NAN;
+  for (size_t p = 0; p < P; p++) {
+    size_t m = 0, pos = 0;
+    /* at most PROP_MAX_ROWS training rows per product: every customer who
+     * opened it, and a seeded sample of the others */
+    size_t ncand = 0, nopen = 0;
+    for (size_t i = 0; i < n; i++)
+      if (cand0[i * P + p]) { ncand++; nopen += rel0[i * P + p]; }
+    double keep = ncand > PROP_MAX_ROWS && ncand > nopen
+                      ? (double)(PROP_MAX_ROWS - (nopen < PROP_MAX_ROWS / 2 ? nopen : PROP_MAX_ROWS / 2)) /
+                            (double)(ncand - nopen)
+                      : 1.0;
+    tsr_rng rg;
+    tsr_rng_seed(&rg, s->seed, 0x9e0 + p);
+    double wneg = keep < 1 ? 1.0 / keep : 1.0;
+    for (size_t i = 0; i < n; i++) {
+      if (!cand0[i * P + p]) continue;
+      if (!rel0[i * P + p] && keep < 1 && tsr_rng_uniform(&rg) >= keep) continue;
+      wt[m] = rel0[i * P + p] ? 1.0f : (float)wneg;
+      memcpy(xt + m * nf, x0 + i * nf, nf * sizeof *xt);
+      yt[m] = rel0[i * P + p];
+      pos += rel0[i * P + p];
+      m++;
+    }
+    /* the training base rate when a model cannot be fitted */
+    double base = m ? (double)pos / (double)m : 0;
+    int fitted = 0;
+    tsr_gbm *g = NULL;
+    if (pos >= 5 && m - pos >= 5) {
+      tsr_gbm_params gp;
+      tsr_gbm_params_init(&gp);
+      gp.threads = s->threads;
+      gp.seed = s->seed + p;
+      gp.max_depth = 3;
+      gp.n_rounds = 100;
+      gp.eta = 0.2;
+      gp.early_stopping = 20;
+      gp.tree_method = TSR_GBM_HIST;
+      tsr_gbm_data gd = {m, nf, xt, yt, keep < 1 ? wt : NULL};
+      tsr_error e2;
+      if (tsr_gbm_train(&gp, &gd, NULL, &g, NULL, &e2) == TSR_OK) fitted = 1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (cand_c[i * P + p]) rows[k++] = i;
+    if (fitted) {
+      for (size_t j = 0; j < k; j++) memcpy(xt + j * nf, x1 + rows[j] * nf, nf * sizeof *xt);
+      st = tsr_gbm_predict(g, xt, k, pr, err);
+      tsr_gbm_free(g);
+      if (st != TSR_OK) goto done;
+      for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)pr[j];
+    } else {
+      for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)base;
+    }
+  }
+done:
+  tsr__free(x0); tsr__free(x1); tsr__free(a0); tsr__free(a1); tsr__free(h0); tsr__free(h1);
+  tsr__free(cand0); tsr__free(rel0); tsr__free(xt); tsr__free(yt); tsr__free(wt); tsr__free(pr);
+  tsr__free(rows);
+  return st;
+}
+
+/* All scorers at cutoff c (window W): S[s] = n*P raw scores; cand, held,
+ * cfbest filled. */
+typedef struct scored_set {
+  float *S[NS];
+  uint8_t *cand, *held, *active;
+  int16_t *cfbest;
+  double mean[NS], sd[NS];
+} scored_set;
+
+static void set_free(scored_set *z) {
+  for (int k = 0; k < NS; k++) tsr__free(z->S[k]);
+  tsr__free(z->cand);
+  tsr__free(z->held);
+  tsr__free(z->active);
+  tsr__free(z->cfbest);
+  memset(z, 0, sizeof *z);
+}
+
+static tsr_status score_all(const nbp *s, int32_t c, int32_t W, scored_set *z, tsr_error *err) {
+  size_t n = s->n, P = s->P;
+  memset(z, 0, sizeof *z);
+  for (int k = 0; k < NS; k++) z->S[k] = tsr__malloc(n * P * sizeof(float));
+  z->cand = tsr__malloc(n * P);
+  z->held = tsr__malloc(n * P);
+  z->active = tsr__malloc(n);
+  z->cfbest = tsr__malloc(n * P * sizeof *z->cfbest);
+  float *tmp = tsr__malloc(n * TSR__NFEAT * sizeof *tmp);
+  tsr_status st = TSR_OK;
+  if (!z->S[0] || !z->S[1] || !z->S[2] || !z->S[3] || !z->cand || !z->held || !z->active ||
+      !z->cfbest || !tmp) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  /* active = a purchase by c */
+  for (size_t i = 0; i < n; i++) {
+    size_t ne;
+    const tsr_ledger_entry *e = tsr_ledger_entries(s->d->lg, i, &ne);
+    z->active[i] = 0;
+    for (size_t k = 0; k < ne && e[k].day <= c; k++)
+      if (e[k].ntx) { z->active[i] = 1; break; }
+  }
+  ownership(s, c, z->held);
+  candidates(s, c, z->held, z->active, z->cand);
+  score_popularity(s, c, z->S[S_POP]);
+  score_cf(s, z->held, z->S[S_CF], z->cfbest);
+  if ((st = score_als(s, z->held, z->S[S_ALS], err)) != TSR_OK) goto done;
+  if ((st = score_propensity(s, c, W, z->cand, z->S[S_PROP], err)) != TSR_OK) goto done;
+  /* standardisation over the candidate pairs */
+  for (int k = 0; k < NS; k++) {
+    double sum = 0, sq = 0, m = 0;
+    for (size_t i = 0; i < n * P; i++)
+      if (z->cand[i] && isfinite(z->S[k][i])) {
+        sum += z->S[k][i];
+        sq += (double)z->S[k][i] * z->S[k][i];
+        m += 1;
+      }
+    z->mean[k] = m ? sum / m : 0;
+    double var = m ? sq / m - z->mean[k] * z->mean[k] : 0;
+    z->sd[k] = var > 1e-18 ? sqrt(var) : 1;
+  }
+done:
+  tsr__free(tmp);
+  if (st != TSR_OK) set_free(z);
+  return st;
+}
+
+static double zval(const scored_set *z, int k, size_t idx) {
+  float v = z->S[k][idx];
+  return isfinite(v) ? (v - z->mean[k]) / z->sd[k] : 0;
+}
+
+/* Top-k candidates of customer i by the blend w (or scorer only >= 0). */
+static void rank_user(const nbp *s, const scored_set *z, size_t i, const double *w, int only,
+                      size_t k, int32_t *outp, double *outs) {
+  for (size_t j = 0; j < k; j++) { outp[j] = -1; outs[j] = -INFINITY; }
+  for (size_t p = 0; p < s->P; p++) {
+    size_t idx = i * s->P + p;
+    if (!z->cand[idx]) continue;
+    double v = 0;
+    if (only >= 0) v = zval(z, only, idx);
+    else
+      for (int q = 0; q < NS; q++) if (w[q] != 0) v += w[q] * zval(z, q, idx);
+    for (size_t j = 0; j < k; j++)
+      if (v > outs[j]) {
+        for (size_t t = k - 1; t > j; t--) { outs[t] = outs[t - 1]; outp[t] = outp[t - 1]; }
+        outs[j] = v;
+        outp[j] = (int32_t)p;
+        break;
+      }
+  }
+}
+
+/* Ranking metrics @3 of users with openings (users listed in us). */
+static tsr_status eval_users(const nbp *s, const scored_set *z, const uint8_t *rel,
+                             const size_t *us, size_t nu, const double *w, int only,
+                             tsr_eval_ranking *out, tsr_error *err) {
+  int32_t *ranked = tsr__malloc((nu ? nu : 1) * 3 * sizeof *ranked);
+  size_t *off = tsr__malloc((nu + 1) * sizeof *off);
+  int32_t *rl = tsr__malloc((nu ? nu : 1) * s->P * sizeof *rl);
+  double sc[3];
+  tsr_status st;
+  if (!ranked || !off || !rl) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  off[0] = 0;
+  for (size_t u = 0; u < nu; u++) {
+    size_t i = us[u];
+    rank_user(s, z, i, w, only, 3, ranked + u * 3, sc);
+    off[u + 1] = off[u];
+    for (size_t p = 0; p < s->P; p++)
+      if (rel[i * s->P + p]) rl[off[u + 1]++] = (int32_t)p;
+  }
+  st = tsr_eval_ranking_compute(ranked, nu, 3, off, rl, out, err);
+done:
+  tsr__free(ranked);
+  tsr__free(off);
+  tsr__free(rl);
+  return st;
+}
+
+/* Users active at c with an opening in (c, c+W]; at most cap (seeded
+ * sample by stride). */
+static size_t eval_user_list(const nbp *s, const scored_set *z, const uint8_t *rel, size_t *us) {
+  size_t nu = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    if (!z->active[i]) continue;
+    for (size_t p = 0; p < s->P; p++)
+      if (rel[i * s->P + p]) { us[nu++] = i; break; }
+  }
+  return nu;
+}
+
+static char *str_day(int64_t d, char *b) { return tsr_day_format(d, b); }
+
+tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result **out,
+                       tsr_error *err) {
+  tsr_nbp_opts o;
+  if (opts) o = *opts;
+  else tsr_nbp_opts_init(&o);
+  if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no output");
+  *out = NULL;
+  if (o.cal_end_day == TSR__NODAY)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "calibration_end", "required");
+  if (o.top < 1 || o.top > 50)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "top", "expected 1..50, got %d", o.top);
+  if (o.window_days < 0 || o.window_days > 36500)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "window", "expected 1..36500 days, got %lld",
+                         (long long)o.window_days);
+  tsr__pdata d;
+  tsr_status st = tsr__pdata_read(dir, &d, err);
+  if (st != TSR_OK) return st;
+  tsr_nbp_result *r = NULL;
+  scored_set val, ev, now;
+  memset(&val, 0, sizeof val);
+  memset(&ev, 0, sizeof ev);
+  memset(&now, 0, sizeof now);
+  uint8_t *rel = NULL;
+  size_t *us = NULL;
+  char b1[16], b2[16], b3[16];
+  if (!d.has_products || d.nprod < 2) {
+    st = tsr_error_set(err, TSR_EINVAL, dir, 0, 0, NULL,
+                       "no product events: next-best-product needs products_events.csv with at "
+                       "least 2 products");
+    goto fail;
+  }
+  int32_t E = d.last_day, C = (int32_t)o.cal_end_day;
+  if (C < d.first_day || C >= E) {
+    st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "calibration_end",
+                       "%s is outside the data: expected a day from %s to the day before %s",
+                       str_day(C, b1), str_day(d.first_day, b2), str_day(E, b3));
+    goto fail;
+  }
+  int32_t W = o.window_days ? (int32_t)o.window_days : E - C;
+  if ((int64_t)C + W > E) {
+    st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "window",
+                       "%d days after %s end after the last transaction day %s (at most %d)", (int)W,
+                       str_day(C, b1), str_day(E, b2), (int)(E - C));
+    goto fail;
+  }
+  if (C - 2 * W < d.first_day) {
+    st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "window",
+                       "%d days is too long: training and validation need two windows before %s, "
+                       "which start on %s, before the first transaction day %s; use a shorter "
+                       "--window or a later --calibration-end",
+                       (int)W, str_day(C, b1), str_day(C - 2 * W, b2), str_day(d.first_day, b3));
+    goto fail;
+  }
+  nbp s;
+  memset(&s, 0, sizeof s);
+  s.d = &d;
+  s.n = d.n;
+  s.P = d.nprod;
+  s.threads = o.threads;
+  s.seed = o.seed;
+  for (size_t p = 0; p < s.P; p++) {
+    s.rules[p] = rule_of(d.products[p]);
+    s.business_prod[p] = s.rules[p].business_only;
+  }
+  r = tsr__calloc(1, sizeof *r);
+  rel = tsr__malloc(s.n * s.P);
+  us = tsr__malloc(s.n * sizeof *us);
+  if (!r || !rel || !us) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto fail;
+  }
+  r->cal_end_day = C;
+  r->window_days = W;
+  r->last_day = E;
+  r->nprod = s.P;
+  r->products = tsr__calloc(s.P, sizeof *r->products);
+  if (!r->products) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto fail; }
+  for (size_t p = 0; p < s.P; p++) {
+    if (!(r->products[p] = tsr__strdup(d.products[p]))) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
+    }
+    r->goal_of[p] = goal_of(d.products[p]);
+  }
+  for (int k = 0; k <= NS; k++) r->scorer[k] = scorer_names[k];
+
+  /* 1. validation at C - W: choose the blend weights */
+  if ((st = score_all(&s, C - W, W, &val, err)) != TSR_OK) goto fail;
+  openings(&s, C - W, W, val.held, rel);
+  size_t nu = eval_user_list(&s, &val, rel, us);
+  if (nu < 10) {
+    st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                       "too few openings to choose the blend: %zu customers opened a product "
+                       "between %s and %s (need 10)",
+                       nu, str_day(C - W + 1, b1), str_day(C, b2));
+    goto fail;
+  }
+  double best = -1, w[NS];
+  for (int a = 0; a <= 10; a++)
+    for (int b = 0; a + b <= 10; b++)
+      for (int c = 0; a + b + c <= 10; c++) {
+        double ww[NS] = {a / 10.0, b / 10.0, c / 10.0, (10 - a - b - c) / 10.0};
+        tsr_eval_ranking er;
+        if ((st = eval_users(&s, &val, rel, us, nu, ww, -1, &er, err)) != TSR_OK) goto fail;
+        if (er.ndcg > best + 1e-12) {
+          best = er.ndcg;
+          memcpy(w, ww, sizeof w);
+        }
+      }
+  memcpy(r->weight, w, sizeof w);
+  set_free(&val);
+
+  /* 2. evaluation at C */
+  if ((st = score_all(&s, C, W, &ev, err)) != TSR_OK) goto fail;
+  openings(&s, C, W, ev.held, rel);
+  nu = eval_user_list(&s, &ev, rel, us);
+  if (nu == 0) {
+    st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                       "no customer opened a product between %s and %s: nothing to evaluate",
+                       str_day(C + 1, b1), str_day(C + W, b2));
+    goto fail;
+  }
+  r->n_eval_users = nu;
+  for (int k = 0; k <= NS; k++)
+    if ((st = eval_users(&s, &ev, rel, us, nu, w, k < NS ? k : -1, &r->eval[k], err)) != TSR_OK)
+      goto fail;
+  /* per-product propensity AUC on the candidates */
+  {
+    double *sc = tsr__malloc(s.n * sizeof *sc);
+    uint8_t *lab = tsr__malloc(s.n);
+    if (!sc || !lab) {
+      tsr__free(sc);
+      tsr__free(lab);
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
+    }
+    for (size_t p = 0; p < s.P; p++) {
+      size_t m = 0, pos = 0;
+      for (size_t i = 0; i < s.n; i++)
+        if (ev.cand[i * s.P + p]) {
+          sc[m] = ev.S[S_PROP][i * s.P + p];
+          lab[m] = rel[i * s.P + p];
+          pos += lab[m++];
+        }
+      r->product_openings[p] = pos;
+      tsr_eval_binary eb;
+      r->product_auc[p] = (pos && pos < m && tsr_eval_binary_compute(sc, lab, m, &eb, NULL) == TSR_OK)
+                              ? eb.auc : NAN;
+    }
+    tsr__free(sc);
+    tsr__free(lab);
+  }
+  set_free(&ev);
+
+  /* 3. the present: cutoff E, propensities trained on (E-W, E] */
+  if ((st = score_all(&s, E, W, &now, err)) != TSR_OK) goto fail;
+  r->n = s.n;
+  r->top = (size_t)o.top;
+  r->customer_id = tsr__calloc(s.n, sizeof *r->customer_id);
+  r->rec = tsr__malloc(s.n * r->top * sizeof *r->rec);
+  r->goal = tsr__malloc(s.n * sizeof *r->goal);
+  int32_t *tp = tsr__malloc(r->top * sizeof *tp);
+  double *ts = tsr__malloc(r->top * sizeof *ts);
+  if (!r->customer_id || !r->rec || !r->goal || !tp || !ts) {
+    tsr__free(tp);
+    tsr__free(ts);
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < s.n; i++) {
+    if (!(r->customer_id[i] = tsr__strdup(tsr_ledger_customer(d.lg, i)))) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      break;
+    }
+    rank_user(&s, &now, i, w, -1, r->top, tp, ts);
+    for (size_t j = 0; j < r->top; j++) {
+      tsr_nbp_rec *rc = &r->rec[i * r->top + j];
+      rc->product = tp[j];
+      rc->score = tp[j] >= 0 ? (float)ts[j] : NAN;
+      rc->reason[0] = 0;
+      if (tp[j] < 0) continue;
+      size_t idx = i * s.P + (size_t)tp[j];
+      int bk = 0;
+      double bv = -INFINITY;
+      for (int k = 0; k < NS; k++)
+        if (w[k] > 0 && w[k] * zval(&now, k, idx) > bv) { bv = w[k] * zval(&now, k, idx); bk = k; }
+      switch (bk) {
+      case S_POP:
+        snprintf(rc->reason, sizeof rc->reason, "popular: %.0f openings in the last year",
+                 (double)now.S[S_POP][idx]);
+        break;
+      case S_CF:
+        if (now.cfbest[idx] >= 0)
+          snprintf(rc->reason, sizeof rc->reason, "often held with %s", d.products[now.cfbest[idx]]);
+        else snprintf(rc->reason, sizeof rc->reason, "often held with this customer's products");
+        break;
+      case S_ALS:
+        snprintf(rc->reason, sizeof rc->reason, "held by customers with similar products");
+        break;
+      default:
+        snprintf(rc->reason, sizeof rc->reason, "%s: %.0f %% chance to open in %d days",
+                 d.has_customers ? "common at this life stage" : "fits this customer's activity",
+                 100.0 * now.S[S_PROP][idx], (int)W);
+      }
+    }
+    for (int g = 0; g < TSR_NBP_NGOALS; g++) {
+      double none = 1;
+      for (size_t p = 0; p < s.P; p++)
+        if (r->goal_of[p] == g && now.cand[i * s.P + p] && isfinite(now.S[S_PROP][i * s.P + p]))
+          none *= 1 - now.S[S_PROP][i * s.P + p];
+      r->goal[i][g] = (float)(1 - none);
+    }
+  }
+  tsr__free(tp);
+  tsr__free(ts);
+  if (st != TSR_OK) goto fail;
+  set_free(&now);
+  tsr__free(rel);
+  tsr__free(us);
+  tsr__pdata_release(&d);
+  *out = r;
+  return TSR_OK;
+fail:
+  set_free(&val);
+  set_free(&ev);
+  set_free(&now);
+  tsr__free(rel);
+  tsr__free(us);
+  tsr_nbp_result_free(r);
+  tsr__pdata_release(&d);
+  return st;
+}
+
+void tsr_nbp_result_free(tsr_nbp_result *r) {
+  if (!r) return;
+  if (r->products)
+    for (size_t p = 0; p < r->nprod; p++) tsr__free(r->products[p]);
+  tsr__free(r->products);
+  if (r->customer_id)
+    for (size_t i = 0; i < r->n; i++) tsr__free(r->customer_id[i]);
+  tsr__free(r->customer_id);
+  tsr__free(r->rec);
+  tsr__free(r->goal);
+  tsr__free(r);
+}

@@ -1,0 +1,1118 @@
+/*
+ * resolve.c - entity resolution of customer records (tessera/resolve.h):
+ * normalisation, blocking, field comparison, a three-class latent model
+ * (same person / same household / unrelated) fitted by EM in the manner of
+ * Fellegi and Sunter (1969) and Winkler (1988), union-find clustering.
+ * See docs/resolve.md.
+ */
+#include "tessera/resolve.h"
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "tessera/datetime.h"
+#include "profile_internal.h"
+
+/* ------------------------------------------------------------ fields */
+
+enum { F_FIRST, F_LAST, F_DOB, F_GENDER, F_EMAIL, F_PHONE, F_ADDR, F_POST, NFIELDS };
+enum { L_MISSING = 0, L_DIS = 1, L_PART = 2, L_AGREE = 3 };
+enum { C_M = 0, C_H = 1, C_U = 2, NCLASS = 3 };
+#define NPAT (1u << (2 * NFIELDS))
+#define DAY_NONE INT32_MIN
+
+static const char *const field_names[NFIELDS] = {"first name", "surname", "birth date", "gender",
+                                                  "e-mail", "phone", "address", "postcode"};
+
+typedef struct prec {
+  uint32_t id, first, last, email, addr, post, products;
+  uint16_t nfirst, nlast, nemail, naddr, npost, email_at;
+  int32_t dob, join;
+  char phone[20];
+  char sx_last[5], sx_first[5];
+  uint8_t gender;
+} prec;
+
+struct tsr_resolver {
+  tsr_resolve_params p;
+  tsr__strpool pool;
+  prec *rec;
+  size_t n, cap;
+  int ran;
+  /* results */
+  uint32_t *canon;
+  double *score;
+  uint32_t *best;     /* other record of the strongest link, UINT32_MAX none */
+  uint16_t *best_pat; /* its comparison pattern */
+  int32_t *house;     /* household of the person, -1 none */
+  uint32_t *heads;    /* canonical record of each household's head */
+  size_t nhouse;
+  double theta[NCLASS][NFIELDS][4];
+  double prior[NCLASS];
+  tsr_resolve_stats st;
+};
+
+void tsr_resolve_params_init(tsr_resolve_params *p) {
+  memset(p, 0, sizeof *p);
+  p->threshold = 0.5;
+  p->household_threshold = 0.5;
+  p->max_block = 200;
+  p->em_max_iter = 500;
+  p->em_tol = 1e-9;
+  snprintf(p->phone_country, sizeof p->phone_country, "44");
+}
+
+tsr_status tsr_resolve_check_params(const tsr_resolve_params *p, tsr_error *err) {
+  if (!(p->threshold > 0 && p->threshold < 1))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "threshold",
+                         "expected a value in (0,1), got %g", p->threshold);
+  if (!(p->household_threshold > 0 && p->household_threshold < 1))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "household_threshold",
+                         "expected a value in (0,1), got %g", p->household_threshold);
+  if (p->max_block < 2)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "max_block",
+                         "expected a value >= 2, got %zu", p->max_block);
+  if (p->em_max_iter < 1)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "em_max_iter",
+                         "expected a value >= 1, got %d", p->em_max_iter);
+  if (!(p->em_tol > 0))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "em_tol", "expected a value > 0, got %g",
+                         p->em_tol);
+  size_t nc = strnlen(p->phone_country, sizeof p->phone_country);
+  int ok = nc >= 1 && nc <= 4;
+  for (size_t i = 0; ok && i < nc; i++) ok = isdigit((unsigned char)p->phone_country[i]);
+  if (!ok)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "phone_country",
+                         "expected a calling code of 1 to 4 digits");
+  return TSR_OK;
+}
+
+tsr_status tsr_resolver_new(const tsr_resolve_params *p, tsr_resolver **out, tsr_error *err) {
+  *out = NULL;
+  tsr_resolve_params d;
+  if (!p) {
+    tsr_resolve_params_init(&d);
+    p = &d;
+  }
+  tsr_status st = tsr_resolve_check_params(p, err);
+  if (st) return st;
+  tsr_resolver *r = tsr__calloc(1, sizeof *r);
+  if (!r) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  r->p = *p;
+  *out = r;
+  return TSR_OK;
+}
+
+void tsr_resolver_free(tsr_resolver *r) {
+  if (!r) return;
+  tsr__strpool_release(&r->pool);
+  tsr__free(r->rec);
+  tsr__free(r->canon);
+  tsr__free(r->score);
+  tsr__free(r->best);
+  tsr__free(r->best_pat);
+  tsr__free(r->house);
+  tsr__free(r->heads);
+  tsr__free(r);
+}
+
+/* ------------------------------------------------------ normalisation */
+
+/* ASCII folds of U+00C0..U+00FF ("" = drop to a space). */
+static const char *const latin1[64] = {
+    "a", "a", "a", "a", "ae", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+    "d", "n", "o", "o", "o", "o", "oe", "", "o", "u", "u", "u", "ue", "y", "th", "ss",
+    "a", "a", "a", "a", "ae", "a", "ae", "c", "e", "e", "e", "e", "i", "i", "i", "i",
+    "d", "n", "o", "o", "o", "o", "oe", "", "o", "u", "u", "u", "ue", "y", "th", "y"};
+/* Base letters of U+0100..U+017F (Latin Extended-A). */
+static const char latin_ext_a[] =
+    "AaAaAaCcCcCcCcDdDdEeEeEeEeEeGgGgGgGgHhHhIiIiIiIiIiIiJjKkkLlLlLlLlLlNnNnNnnNnOoOoOoOoRrRrRr"
+    "SsSsSsSsTtTtTtUuUuUuUuUuUuWwYyYZzZzZzs";
+_Static_assert(sizeof latin_ext_a == 129, "Latin Extended-A table has 128 letters");
+
+size_t tsr_resolve_fold(const char *s, char *buf, size_t cap) {
+  size_t o = 0;
+  int space = 1; /* suppress leading and repeated spaces */
+  if (!cap) return 0;
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p;) {
+    const char *rep = NULL;
+    char one[2] = {0, 0};
+    unsigned c = *p;
+    if (c < 0x80) {
+      p++;
+      if (isalnum(c)) {
+        one[0] = (char)tolower((int)c);
+        rep = one;
+      } else if (c == '\'') {
+        continue; /* O'Brien = OBrien */
+      }
+    } else if ((c & 0xE0) == 0xC0 && (p[1] & 0xC0) == 0x80) {
+      unsigned cp = ((c & 0x1Fu) << 6) | (p[1] & 0x3Fu);
+      p += 2;
+      if (cp >= 0xC0 && cp <= 0xFF) rep = latin1[cp - 0xC0];
+      else if (cp >= 0x100 && cp <= 0x17F) {
+        one[0] = (char)tolower((unsigned char)latin_ext_a[cp - 0x100]);
+        rep = one;
+      }
+      if (rep && !*rep) rep = NULL;
+    } else {
+      /* other code points (and invalid bytes) become a separator */
+      p++;
+      while ((*p & 0xC0) == 0x80) p++;
+    }
+    if (!rep) {
+      if (!space && o + 1 < cap) buf[o++] = ' ';
+      space = 1;
+      continue;
+    }
+    for (; *rep && o + 1 < cap; rep++) buf[o++] = *rep;
+    space = 0;
+  }
+  while (o && buf[o - 1] == ' ') o--;
+  buf[o] = '\0';
+  return o;
+}
+
+int tsr_resolve_phone(const char *s, const char *country, char *buf, size_t cap) {
+  char d[32];
+  size_t n = 0;
+  int intl = 0, seen = 0;
+  if (cap < 17) {
+    if (cap) buf[0] = '\0';
+    return 0;
+  }
+  buf[0] = '\0';
+  for (const char *p = s ? s : ""; *p; p++) {
+    if (*p == '+' && !seen) intl = 1;
+    if (isdigit((unsigned char)*p)) {
+      seen = 1;
+      if (n >= sizeof d - 1) return 0;
+      d[n++] = *p;
+    } else if (isalpha((unsigned char)*p)) {
+      if (seen && (*p == 'x' || *p == 'X')) break; /* extension */
+      return 0;
+    }
+  }
+  d[n] = '\0';
+  const char *digits = d;
+  char tmp[40];
+  if (!intl && n > 2 && d[0] == '0' && d[1] == '0') {
+    digits = d + 2;
+  } else if (!intl && n > 1 && d[0] == '0') {
+    snprintf(tmp, sizeof tmp, "%s%s", country ? country : "", d + 1);
+    digits = tmp;
+  } else if (!intl && country && strncmp(d, country, strlen(country)) != 0 && n <= 10) {
+    snprintf(tmp, sizeof tmp, "%s%s", country, d);
+    digits = tmp;
+  }
+  size_t nd = strlen(digits);
+  if (nd < 7 || nd > 15) return 0;
+  buf[0] = '+';
+  memcpy(buf + 1, digits, nd + 1);
+  return 1;
+}
+
+char *tsr_resolve_soundex(const char *w, char *buf) {
+  /* letters a..z: 0 = vowel-like (separates), 7 = h/w (does not) */
+  static const char code[26] = {0, 1, 2, 3, 0, 1, 2, 7, 0, 2, 2, 4, 5,
+                                5, 0, 1, 2, 6, 2, 3, 0, 1, 7, 2, 0, 2};
+  size_t o = 0;
+  int last = -1;
+  buf[0] = '\0';
+  for (const char *p = w ? w : ""; *p && o < 4; p++) {
+    int c = tolower((unsigned char)*p);
+    if (c < 'a' || c > 'z') continue;
+    int k = code[c - 'a'];
+    if (o == 0) {
+      buf[o++] = (char)toupper(c);
+      last = k;
+      continue;
+    }
+    if (k == 7) continue;
+    if (k != 0 && k != last) buf[o++] = (char)('0' + k);
+    last = k;
+  }
+  if (o == 0) return buf;
+  while (o < 4) buf[o++] = '0';
+  buf[4] = '\0';
+  return buf;
+}
+
+double tsr_resolve_jaro_winkler(const char *a, size_t na, const char *b, size_t nb) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if (!na && !nb) return 1;
+  if (!na || !nb) return 0;
+  if (na == nb && !memcmp(a, b, na)) return 1;
+  unsigned char ma[256] = {0}, mb[256] = {0};
+  size_t win = (na > nb ? na : nb) / 2;
+  win = win ? win - 1 : 0;
+  size_t m = 0;
+  for (size_t i = 0; i < na; i++) {
+    size_t lo = i > win ? i - win : 0, hi = i + win + 1 < nb ? i + win + 1 : nb;
+    for (size_t j = lo; j < hi; j++)
+      if (!mb[j] && a[i] == b[j]) {
+        ma[i] = mb[j] = 1;
+        m++;
+        break;
+      }
+  }
+  if (!m) return 0;
+  size_t t = 0, k = 0;
+  for (size_t i = 0; i < na; i++) {
+    if (!ma[i]) continue;
+    while (!mb[k]) k++;
+    if (a[i] != b[k]) t++;
+    k++;
+  }
+  double md = (double)m;
+  double jaro = (md / (double)na + md / (double)nb + (md - (double)t / 2) / md) / 3;
+  size_t l = 0;
+  while (l < 4 && l < na && l < nb && a[l] == b[l]) l++;
+  return jaro + (double)l * 0.1 * (1 - jaro);
+}
+
+size_t tsr_resolve_levenshtein(const char *a, size_t na, const char *b, size_t nb) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  size_t row[256];
+  for (size_t j = 0; j <= nb; j++) row[j] = j;
+  for (size_t i = 1; i <= na; i++) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= nb; j++) {
+      size_t up = row[j];
+      size_t v = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < v) v = up + 1;
+      if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+      row[j] = v;
+      diag = up;
+    }
+  }
+  return row[nb];
+}
+
+/* Levenshtein distance when it is <= k, else k + 1 (stops as soon as every
+ * cell of a row exceeds k). */
+static size_t lev_bounded(const char *a, size_t na, const char *b, size_t nb, size_t k) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if ((na > nb ? na - nb : nb - na) > k) return k + 1;
+  size_t row[256];
+  for (size_t j = 0; j <= nb; j++) row[j] = j;
+  for (size_t i = 1; i <= na; i++) {
+    size_t diag = row[0], lo = row[0] = i;
+    for (size_t j = 1; j <= nb; j++) {
+      size_t up = row[j];
+      size_t v = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < v) v = up + 1;
+      if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+      row[j] = v;
+      diag = up;
+      if (v < lo) lo = v;
+    }
+    if (lo > k) return k + 1;
+  }
+  return row[nb] <= k ? row[nb] : k + 1;
+}
+
+static int is_title(const char *w, size_t n) {
+  static const char *const t[] = {"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "herr", "frau", NULL};
+  for (const char *const *p = t; *p; p++)
+    if (strlen(*p) == n && !memcmp(*p, w, n)) return 1;
+  return 0;
+}
+
+/* Address words to their usual abbreviation. */
+static const char *addr_abbrev(const char *w, size_t n) {
+  static const char *const map[][2] = {
+      {"street", "st"}, {"strasse", "str"}, {"road", "rd"},   {"avenue", "ave"}, {"av", "ave"},
+      {"lane", "ln"},   {"drive", "dr"},    {"place", "pl"},  {"court", "ct"},   {"square", "sq"},
+      {"crescent", "cres"}, {"terrace", "ter"}, {"close", "cl"}, {"gardens", "gdns"},
+      {"apartment", "apt"}, {"flat", "apt"}, {"north", "n"}, {"south", "s"}, {"east", "e"},
+      {"west", "w"}, {"boulevard", "blvd"}, {"highway", "hwy"}, {NULL, NULL}};
+  for (size_t k = 0; map[k][0]; k++)
+    if (strlen(map[k][0]) == n && !memcmp(map[k][0], w, n)) return map[k][1];
+  return NULL;
+}
+
+static int pool_add(tsr_resolver *r, const char *s, size_t n, uint32_t *off, uint16_t *len) {
+  if (n > 255) n = 255;
+  if (len) *len = (uint16_t)n;
+  return tsr__strpool_add(&r->pool, s, n, off);
+}
+
+static int blank(const char *s) {
+  if (!s) return 1;
+  while (*s && isspace((unsigned char)*s)) s++;
+  return !*s;
+}
+
+tsr_status tsr_resolver_add(tsr_resolver *r, const tsr_person_record *in, tsr_error *err) {
+  if (r->ran)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "records added after the run");
+  if (blank(in->customer_id))
+    return tsr_error_set(err, TSR_EPARSE, NULL, 0, 0, "customer_id", "expected a customer id, got an empty field");
+  prec x;
+  memset(&x, 0, sizeof x);
+  x.dob = x.join = DAY_NONE;
+  if (!blank(in->birth_date) && tsr__parse_day(in->birth_date, strlen(in->birth_date), &x.dob))
+    return tsr_error_set(err, TSR_EPARSE, NULL, 0, 0, "birth_date",
+                         "expected a date (YYYY-MM-DD, YYYYMMDD or DD.MM.YYYY)");
+  if (!blank(in->join_date) && tsr__parse_day(in->join_date, strlen(in->join_date), &x.join))
+    return tsr_error_set(err, TSR_EPARSE, NULL, 0, 0, "join_date",
+                         "expected a date (YYYY-MM-DD, YYYYMMDD or DD.MM.YYYY)");
+  if (tsr__grow((void **)&r->rec, &r->cap, r->n + 1, sizeof *r->rec))
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  char buf[1024], a[512], b[512];
+  size_t na = 0, nb = 0;
+  /* names */
+  if (!blank(in->first_name) || !blank(in->last_name)) {
+    na = tsr_resolve_fold(in->first_name, a, sizeof a);
+    char *sp = strchr(a, ' ');
+    if (sp) na = (size_t)(sp - a), *sp = '\0';
+    nb = tsr_resolve_fold(in->last_name, b, sizeof b);
+  } else {
+    size_t n = tsr_resolve_fold(in->name, buf, sizeof buf);
+    /* tokens without titles: first one is the first name, last one the surname */
+    const char *tok[64];
+    size_t tl[64], nt = 0;
+    for (size_t i = 0; i < n && nt < 64;) {
+      size_t j = i;
+      while (j < n && buf[j] != ' ') j++;
+      if (!is_title(buf + i, j - i)) tok[nt] = buf + i, tl[nt++] = j - i;
+      i = j + 1;
+    }
+    if (nt >= 2) {
+      na = tl[0];
+      memcpy(a, tok[0], na);
+    }
+    if (nt >= 1) {
+      nb = tl[nt - 1];
+      memcpy(b, tok[nt - 1], nb);
+    }
+    a[na] = b[nb] = '\0';
+  }
+  /* surname without spaces for the phonetic key */
+  char bs[512];
+  size_t nbs = 0;
+  for (size_t i = 0; i < nb; i++)
+    if (b[i] != ' ') bs[nbs++] = b[i];
+  bs[nbs] = '\0';
+  tsr_resolve_soundex(bs, x.sx_last);
+  tsr_resolve_soundex(a, x.sx_first);
+  int bad = pool_add(r, in->customer_id, strlen(in->customer_id), &x.id, NULL) ||
+            pool_add(r, a, na, &x.first, &x.nfirst) || pool_add(r, b, nb, &x.last, &x.nlast);
+  /* e-mail: trimmed, lowercase */
+  size_t ne = 0;
+  for (const char *p = in->email ? in->email : ""; *p && ne + 1 < sizeof buf; p++)
+    if (!isspace((unsigned char)*p)) buf[ne++] = (char)tolower((unsigned char)*p);
+  buf[ne] = '\0';
+  char *at = strchr(buf, '@');
+  if (!at || at == buf || !at[1]) ne = 0;
+  bad = bad || pool_add(r, buf, ne, &x.email, &x.nemail);
+  x.email_at = ne ? (uint16_t)(at - buf) : 0;
+  /* address: folded, usual abbreviations */
+  size_t n = tsr_resolve_fold(in->address, a, sizeof a), o = 0;
+  for (size_t i = 0; i < n;) {
+    size_t j = i;
+    while (j < n && a[j] != ' ') j++;
+    const char *ab = addr_abbrev(a + i, j - i);
+    const char *w = ab ? ab : a + i;
+    size_t wl = ab ? strlen(ab) : j - i;
+    if (o && o + 1 < sizeof buf) buf[o++] = ' ';
+    for (size_t k = 0; k < wl && o + 1 < sizeof buf; k++) buf[o++] = w[k];
+    i = j + 1;
+  }
+  buf[o] = '\0';
+  bad = bad || pool_add(r, buf, o, &x.addr, &x.naddr);
+  /* postcode: uppercase letters and digits */
+  o = 0;
+  for (const char *p = in->postcode ? in->postcode : ""; *p && o + 1 < sizeof buf; p++)
+    if (isalnum((unsigned char)*p)) buf[o++] = (char)toupper((unsigned char)*p);
+  buf[o] = '\0';
+  bad = bad || pool_add(r, buf, o, &x.post, &x.npost);
+  const char *prod = in->products_held ? in->products_held : "";
+  bad = bad || tsr__strpool_add(&r->pool, prod, strlen(prod), &x.products);
+  if (bad) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  /* compared and blocked on the last 9 digits of E.164 (the national
+   * number), so that a national form read with the wrong default country
+   * code still matches its international form */
+  char e164[24];
+  if (tsr_resolve_phone(in->phone, r->p.phone_country, e164, sizeof e164)) {
+    size_t ne164 = strlen(e164);
+    snprintf(x.phone, sizeof x.phone, "%s", e164 + (ne164 > 10 ? ne164 - 9 : 1));
+  }
+  if (in->gender && *in->gender) {
+    int g = tolower((unsigned char)*in->gender);
+    x.gender = (uint8_t)(g == 'f' || g == 'w' ? 'f' : g == 'm' ? 'm' : 0);
+  }
+  r->rec[r->n++] = x;
+  return TSR_OK;
+}
+
+/* ---------------------------------------------------------- CSV input */
+
+void tsr_resolve_read_opts_init(tsr_resolve_read_opts *o) {
+  memset(o, 0, sizeof *o);
+  tsr_csv_opts_init(&o->csv);
+  o->max_errors = -1;
+}
+
+enum { K_ID, K_NAME, K_FIRST, K_LAST, K_EMAIL, K_PHONE, K_DOB, K_GENDER, K_ADDR, K_POST, K_CITY,
+       K_JOIN, K_PROD, NK };
+
+tsr_status tsr_resolver_read_csv(tsr_resolver *r, const char *path, const tsr_resolve_read_opts *o,
+                                 int64_t *rejected, tsr_error *err) {
+  static const char *const names[NK][8] = {
+      {"customerid", "id", "customer", "custid", "clientid", NULL},
+      {"name", "fullname", "customername", NULL},
+      {"firstname", "givenname", "forename", NULL},
+      {"lastname", "surname", "familyname", NULL},
+      {"email", "emailaddress", "mail", NULL},
+      {"phone", "phonenumber", "telephone", "mobile", "tel", NULL},
+      {"birthdate", "dob", "dateofbirth", NULL},
+      {"gender", "sex", NULL},
+      {"address", "street", "address1", "addressline1", NULL},
+      {"postcode", "zip", "zipcode", "postalcode", "plz", NULL},
+      {"city", "town", NULL},
+      {"joindate", "customersince", "since", "opened", NULL},
+      {"productsheld", "products", NULL}};
+  static const char *const fname[NK] = {"customer_id", "name", "first_name", "last_name", "email",
+                                        "phone", "birth_date", "gender", "address", "postcode",
+                                        "city", "join_date", "products_held"};
+  tsr_resolve_read_opts defo;
+  if (!o) {
+    tsr_resolve_read_opts_init(&defo);
+    o = &defo;
+  }
+  if (rejected) *rejected = 0;
+  tsr_csv *c = NULL;
+  tsr_status st = tsr_csv_open(path, &o->csv, &c, err);
+  if (st) return st;
+  tsr_csv_record rec;
+  st = tsr_csv_next(c, &rec, err);
+  if (st == TSR_ENOTFOUND) {
+    st = tsr_error_set(err, TSR_EPARSE, tsr_csv_name(c), 1, 1, NULL, "expected a header line, got an empty file");
+    goto done;
+  }
+  if (st) goto done;
+  ptrdiff_t col[NK];
+  for (int k = 0; k < NK; k++) col[k] = tsr__col_find(&rec, names[k]);
+  size_t nhdr = rec.nfields;
+  if (col[K_ID] < 0) {
+    st = tsr_error_set(err, TSR_EPARSE, tsr_csv_name(c), 1, 1, "customer_id",
+                       "expected a customer_id column in the header");
+    goto done;
+  }
+  int64_t nrej = 0;
+  for (;;) {
+    tsr_error e;
+    tsr_error_clear(&e);
+    st = tsr_csv_next(c, &rec, &e);
+    if (st == TSR_ENOTFOUND) {
+      st = TSR_OK;
+      break;
+    }
+    if (st == TSR_EIO) {
+      if (err) *err = e;
+      goto done;
+    }
+    const char *field = "";
+    if (!st && rec.nfields != nhdr) {
+      st = tsr_error_set(&e, TSR_EPARSE, tsr_csv_name(c), rec.line, 1, NULL,
+                         "expected %zu fields as in the header, got %zu", nhdr, rec.nfields);
+    } else if (!st) {
+      tsr_person_record pr;
+      const char *v[NK];
+      for (int k = 0; k < NK; k++) v[k] = col[k] >= 0 ? rec.fields[col[k]].ptr : NULL;
+      pr.customer_id = v[K_ID];
+      pr.name = v[K_NAME];
+      pr.first_name = v[K_FIRST];
+      pr.last_name = v[K_LAST];
+      pr.email = v[K_EMAIL];
+      pr.phone = v[K_PHONE];
+      pr.birth_date = v[K_DOB];
+      pr.gender = v[K_GENDER];
+      pr.address = v[K_ADDR];
+      pr.postcode = v[K_POST];
+      pr.city = v[K_CITY];
+      pr.join_date = v[K_JOIN];
+      pr.products_held = v[K_PROD];
+      st = tsr_resolver_add(r, &pr, &e);
+      if (st == TSR_ENOMEM) {
+        if (err) *err = e;
+        goto done;
+      }
+      if (st) {
+        /* locate the field named by the error */
+        for (int k = 0; k < NK; k++)
+          if (col[k] >= 0 && !strcmp(e.field, fname[k])) {
+            e.line = rec.fields[col[k]].line;
+            e.column = rec.fields[col[k]].column;
+          }
+        snprintf(e.source, sizeof e.source, "%s", tsr_csv_name(c));
+        if (!e.line) e.line = rec.line;
+      }
+    }
+    if (!st) continue;
+    field = e.field;
+    nrej++;
+    if (o->on_reject) {
+      tsr_reject rj = {e.code, tsr_csv_name(c), e.line, e.column, field, e.msg, NULL, 0};
+      o->on_reject(o->ud, &rj);
+    }
+    if (o->max_errors >= 0 && nrej > o->max_errors) {
+      st = tsr_error_set(err, TSR_EMAXERR, tsr_csv_name(c), 0, 0, NULL,
+                         "more than %lld rows rejected", (long long)o->max_errors);
+      if (rejected) *rejected = nrej;
+      goto done;
+    }
+  }
+  if (rejected) *rejected = nrej;
+done:
+  tsr_csv_close(c);
+  return st;
+}
+
+/* ----------------------------------------------------------- blocking */
+
+/* LSD radix sort of keys (with an optional payload), skipping constant bytes. */
+static int radix_sort(uint64_t *k, uint32_t *v, size_t n) {
+  if (n < 2) return 0;
+  uint64_t *k2 = tsr__malloc(n * sizeof *k2);
+  uint32_t *v2 = v ? tsr__malloc(n * sizeof *v2) : NULL;
+  if (!k2 || (v && !v2)) {
+    tsr__free(k2);
+    tsr__free(v2);
+    return -1;
+  }
+  uint64_t *src = k, *dst = k2;
+  uint32_t *vs = v, *vd = v2;
+  for (int pass = 0; pass < 8; pass++) {
+    size_t cnt[256] = {0};
+    int sh = pass * 8;
+    for (size_t i = 0; i < n; i++) cnt[(src[i] >> sh) & 255]++;
+    if (cnt[(src[0] >> sh) & 255] == n) continue;
+    size_t sum = 0;
+    for (int b = 0; b < 256; b++) {
+      size_t t = cnt[b];
+      cnt[b] = sum;
+      sum += t;
+    }
+    for (size_t i = 0; i < n; i++) {
+      size_t pos = cnt[(src[i] >> sh) & 255]++;
+      dst[pos] = src[i];
+      if (v) vd[pos] = vs[i];
+    }
+    uint64_t *t = src;
+    src = dst;
+    dst = t;
+    uint32_t *tv = vs;
+    vs = vd;
+    vd = tv;
+  }
+  if (src != k) {
+    memcpy(k, src, n * sizeof *k);
+    if (v) memcpy(v, vs, n * sizeof *v);
+  }
+  tsr__free(src == k ? k2 : src);
+  tsr__free(v ? (vs == v ? v2 : vs) : NULL);
+  return 0;
+}
+
+static uint64_t key_hash(int type, const char *a, size_t na, const char *b, size_t nb) {
+  char buf[600];
+  size_t n = 0;
+  buf[n++] = (char)type;
+  if (na > 280) na = 280;
+  if (nb > 280) nb = 280;
+  memcpy(buf + n, a, na);
+  n += na;
+  buf[n++] = '\x1f';
+  memcpy(buf + n, b, nb);
+  n += nb;
+  return tsr__hash_bytes(buf, n, 0x7e55e7a);
+}
+
+#define S(r, off) ((r)->pool.buf + (off))
+
+/* Candidate pairs (i << 32 | j, i < j), sorted and unique. */
+static tsr_status make_pairs(tsr_resolver *r, uint64_t **pairs_out, size_t *np_out) {
+  size_t n = r->n, cap = n * 7 + 1, m = 0;
+  uint64_t *key = tsr__malloc(cap * sizeof *key);
+  uint32_t *idx = tsr__malloc(cap * sizeof *idx);
+  uint64_t *pairs = NULL;
+  size_t np = 0, pcap = 0;
+  tsr_status st = TSR_ENOMEM;
+  if (!key || !idx) goto fail;
+  for (size_t i = 0; i < n; i++) {
+    const prec *x = &r->rec[i];
+    char dob[16];
+    snprintf(dob, sizeof dob, "%ld", (long)x->dob);
+    size_t nd = strlen(dob);
+    int hd = x->dob != DAY_NONE;
+    if (x->sx_last[0] && hd) key[m] = key_hash(1, x->sx_last, 4, dob, nd), idx[m++] = (uint32_t)i;
+    if (x->sx_first[0] && hd) key[m] = key_hash(2, x->sx_first, 4, dob, nd), idx[m++] = (uint32_t)i;
+    if (x->nemail) key[m] = key_hash(3, S(r, x->email), x->nemail, "", 0), idx[m++] = (uint32_t)i;
+    if (x->phone[0]) key[m] = key_hash(4, x->phone, strlen(x->phone), "", 0), idx[m++] = (uint32_t)i;
+    if (x->sx_last[0] && x->npost)
+      key[m] = key_hash(5, x->sx_last, 4, S(r, x->post), x->npost), idx[m++] = (uint32_t)i;
+    if (x->sx_last[0] && x->sx_first[0] && hd) {
+      int64_t y;
+      unsigned mo, d;
+      char ln[10], ymd[16];
+      tsr_civil_from_days(x->dob, &y, &mo, &d);
+      memcpy(ln, x->sx_first, 4);
+      memcpy(ln + 4, x->sx_last, 4);
+      snprintf(ymd, sizeof ymd, "%lld", (long long)y);
+      key[m] = key_hash(6, ln, 8, ymd, strlen(ymd)), idx[m++] = (uint32_t)i;
+      snprintf(ymd, sizeof ymd, "%02u%02u", mo, d);
+      key[m] = key_hash(7, ln, 8, ymd, strlen(ymd)), idx[m++] = (uint32_t)i;
+    }
+  }
+  if (radix_sort(key, idx, m)) goto fail;
+  for (size_t a = 0; a < m;) {
+    size_t b = a + 1;
+    while (b < m && key[b] == key[a]) b++;
+    size_t s = b - a;
+    if (s > r->p.max_block) {
+      r->st.blocks_skipped++;
+    } else if (s > 1) {
+      if (tsr__grow((void **)&pairs, &pcap, np + s * (s - 1) / 2, sizeof *pairs)) goto fail;
+      for (size_t u = a; u < b; u++)
+        for (size_t w = u + 1; w < b; w++) {
+          uint32_t i = idx[u], j = idx[w];
+          if (i == j) continue;
+          if (i > j) {
+            uint32_t t = i;
+            i = j;
+            j = t;
+          }
+          pairs[np++] = (uint64_t)i << 32 | j;
+        }
+    }
+    a = b;
+  }
+  tsr__free(key);
+  tsr__free(idx);
+  key = NULL;
+  idx = NULL;
+  if (radix_sort(pairs, NULL, np)) goto fail;
+  size_t u = 0;
+  for (size_t i = 0; i < np; i++)
+    if (!u || pairs[i] != pairs[u - 1]) pairs[u++] = pairs[i];
+  *pairs_out = pairs;
+  *np_out = u;
+  return TSR_OK;
+fail:
+  tsr__free(key);
+  tsr__free(idx);
+  tsr__free(pairs);
+  return st;
+}
+
+/* --------------------------------------------------------- comparison */
+
+static int cmp_name(const char *a, size_t na, const char *b, size_t nb) {
+  if (!na || !nb) return L_MISSING;
+  if (na == nb && !memcmp(a, b, na)) return L_AGREE;
+  double jw = tsr_resolve_jaro_winkler(a, na, b, nb);
+  if (jw >= 0.94) return L_AGREE;
+  if (jw >= 0.85 || ((na == 1 || nb == 1) && a[0] == b[0])) return L_PART;
+  if (na >= 3 && nb >= 3 && lev_bounded(a, na, b, nb, 1) <= 1) return L_PART;
+  return L_DIS;
+}
+
+static int cmp_dob(int32_t a, int32_t b) {
+  if (a == DAY_NONE || b == DAY_NONE) return L_MISSING;
+  if (a == b) return L_AGREE;
+  int64_t ya, yb;
+  unsigned ma, mb, da, db;
+  tsr_civil_from_days(a, &ya, &ma, &da);
+  tsr_civil_from_days(b, &yb, &mb, &db);
+  if (ya == yb && ma == mb && (da > db ? da - db : db - da) <= 3) return L_PART;
+  if (ya == yb && ma == db && da == mb) return L_PART; /* day and month swapped */
+  char sa[16], sb[16];
+  snprintf(sa, sizeof sa, "%04lld%02u%02u", (long long)ya, ma, da);
+  snprintf(sb, sizeof sb, "%04lld%02u%02u", (long long)yb, mb, db);
+  size_t diff = 0, k1 = 0, k2 = 0;
+  for (size_t k = 0; k < 8; k++)
+    if (sa[k] != sb[k]) diff++, k2 = k1, k1 = k;
+  if (diff == 1) return L_PART; /* one wrong digit */
+  if (diff == 2 && k1 == k2 + 1 && sa[k1] == sb[k2] && sa[k2] == sb[k1]) return L_PART; /* swapped digits */
+  return L_DIS;
+}
+
+static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
+  const prec *x = &r->rec[i], *y = &r->rec[j];
+  int l[NFIELDS];
+  l[F_FIRST] = cmp_name(S(r, x->first), x->nfirst, S(r, y->first), y->nfirst);
+  l[F_LAST] = cmp_name(S(r, x->last), x->nlast, S(r, y->last), y->nlast);
+  l[F_DOB] = cmp_dob(x->dob, y->dob);
+  l[F_GENDER] = !x->gender || !y->gender ? L_MISSING : x->gender == y->gender ? L_AGREE : L_DIS;
+  if (!x->nemail || !y->nemail) l[F_EMAIL] = L_MISSING;
+  else if (x->nemail == y->nemail && !memcmp(S(r, x->email), S(r, y->email), x->nemail))
+    l[F_EMAIL] = L_AGREE;
+  else if (lev_bounded(S(r, x->email), x->nemail, S(r, y->email), y->nemail, 1) <= 1)
+    l[F_EMAIL] = L_PART; /* a typo (the same local part elsewhere is often a namesake) */
+  else
+    l[F_EMAIL] = L_DIS;
+  if (!x->phone[0] || !y->phone[0]) l[F_PHONE] = L_MISSING;
+  else if (!strcmp(x->phone, y->phone)) l[F_PHONE] = L_AGREE;
+  else
+    l[F_PHONE] = lev_bounded(x->phone, strlen(x->phone), y->phone, strlen(y->phone), 1) <= 1
+                     ? L_PART : L_DIS;
+  if (!x->naddr || !y->naddr) l[F_ADDR] = L_MISSING;
+  else {
+    size_t mx = x->naddr > y->naddr ? x->naddr : y->naddr;
+    size_t d = lev_bounded(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr, (size_t)(0.3 * (double)mx));
+    double sim = 1 - (double)d / (double)mx;
+    l[F_ADDR] = sim >= 0.9 ? L_AGREE : sim >= 0.7 ? L_PART : L_DIS;
+  }
+  if (!x->npost || !y->npost) l[F_POST] = L_MISSING;
+  else if (x->npost == y->npost && !memcmp(S(r, x->post), S(r, y->post), x->npost)) l[F_POST] = L_AGREE;
+  else if (x->npost >= 6 && x->npost == y->npost && !memcmp(S(r, x->post), S(r, y->post), x->npost - 3u))
+    l[F_POST] = L_PART; /* same outward code of a UK-style postcode */
+  else
+    l[F_POST] = L_DIS;
+  unsigned pat = 0;
+  for (int f = 0; f < NFIELDS; f++) pat |= (unsigned)l[f] << (2 * f);
+  return pat;
+}
+
+static int level(unsigned pat, int f) { return (int)((pat >> (2 * f)) & 3u); }
+
+/* ----------------------------------------------------------------- EM */
+
+/* Starting values: same person agrees on identity fields, one household
+ * agrees on surname and address but not on first name or birth date,
+ * unrelated pairs mostly disagree. theta[c][f][level 1..3]. */
+static void em_init(tsr_resolver *r) {
+  static const double init[NCLASS][NFIELDS][3] = {
+      /* disagree, partial, agree */
+      {{.03, .07, .90}, {.05, .10, .85}, {.03, .07, .90}, {.05, .01, .94},
+       {.40, .10, .50}, {.30, .05, .65}, {.40, .10, .50}, {.40, .10, .50}},
+      {{.85, .10, .05}, {.05, .10, .85}, {.90, .08, .02}, {.50, .01, .49},
+       {.80, .10, .10}, {.30, .05, .65}, {.10, .10, .80}, {.10, .10, .80}},
+      {{.80, .10, .10}, {.60, .20, .20}, {.70, .10, .20}, {.50, .01, .49},
+       {.95, .03, .02}, {.95, .03, .02}, {.95, .03, .02}, {.80, .10, .10}}};
+  for (int c = 0; c < NCLASS; c++)
+    for (int f = 0; f < NFIELDS; f++) {
+      r->theta[c][f][0] = 1;
+      for (int l = 1; l <= 3; l++) r->theta[c][f][l] = init[c][f][l - 1];
+    }
+  r->prior[C_M] = 0.1;
+  r->prior[C_H] = 0.2;
+  r->prior[C_U] = 0.7;
+}
+
+static int identity_veto(unsigned pat);
+static int household_like(unsigned pat);
+
+/* pi_c * P(pattern | c). Structural zeros: a vetoed pattern (see
+ * identity_veto) is never the same person, and a pattern without the same
+ * surname and address (or postcode and phone) never the same household, so
+ * that those classes are learned from plausible pairs only. */
+static void class_lik(const tsr_resolver *r, unsigned pat, double *w) {
+  for (int c = 0; c < NCLASS; c++) {
+    double p = r->prior[c];
+    for (int f = 0; f < NFIELDS; f++) p *= r->theta[c][f][level(pat, f)];
+    w[c] = p;
+  }
+  if (identity_veto(pat)) w[C_M] = 0;
+  if (!household_like(pat)) w[C_H] = 0;
+}
+
+/* u-probabilities from random record pairs (almost all of them are pairs
+ * of unrelated persons): the share of each level among the pairs where the
+ * field is present, with add-one smoothing. Deterministic (fixed seed). */
+static void estimate_u(tsr_resolver *r) {
+  double c[NFIELDS][4];
+  memset(c, 0, sizeof c);
+  size_t n = r->n, draws = n < 2 ? 0 : n * 4 < 400000 ? n * 4 : 400000;
+  uint64_t s = 0x9e3779b97f4a7c15ull;
+  for (size_t k = 0; k < draws; k++) {
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    uint32_t i = (uint32_t)((s >> 11) % n);
+    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+    uint32_t j = (uint32_t)((s >> 11) % n);
+    if (i == j) continue;
+    unsigned pat = compare(r, i, j);
+    for (int f = 0; f < NFIELDS; f++) c[f][level(pat, f)] += 1;
+  }
+  for (int f = 0; f < NFIELDS; f++) {
+    double t = c[f][1] + c[f][2] + c[f][3] + 3;
+    for (int l = 1; l <= 3; l++) r->theta[C_U][f][l] = (c[f][l] + 1) / t;
+  }
+}
+
+static tsr_status em_fit(tsr_resolver *r, const uint32_t *pats, const double *cnt, size_t npat) {
+  double prev = -INFINITY;
+  em_init(r);
+  estimate_u(r);
+  for (int it = 1; it <= r->p.em_max_iter; it++) {
+    double acc[NCLASS][NFIELDS][4], tot[NCLASS] = {0}, ll = 0;
+    memset(acc, 0, sizeof acc);
+    for (size_t k = 0; k < npat; k++) {
+      double w[NCLASS], s = 0;
+      class_lik(r, pats[k], w);
+      for (int c = 0; c < NCLASS; c++) s += w[c];
+      if (!(s > 0)) continue;
+      ll += cnt[k] * log(s);
+      for (int c = 0; c < NCLASS; c++) {
+        double q = cnt[k] * w[c] / s;
+        tot[c] += q;
+        for (int f = 0; f < NFIELDS; f++) acc[c][f][level(pats[k], f)] += q;
+      }
+    }
+    double all = tot[0] + tot[1] + tot[2];
+    for (int c = 0; c < NCLASS; c++) {
+      r->prior[c] = all > 0 ? fmax(tot[c] / all, 1e-9) : 1.0 / NCLASS;
+      if (c == C_U) continue; /* u stays at its random-pair estimate */
+      for (int f = 0; f < NFIELDS; f++) {
+        double s = 0;
+        for (int l = 1; l <= 3; l++) s += acc[c][f][l] + 1e-3; /* small Dirichlet prior */
+        for (int l = 1; l <= 3; l++) r->theta[c][f][l] = (acc[c][f][l] + 1e-3) / s;
+      }
+    }
+    r->st.em_iterations = it;
+    if (fabs(ll - prev) <= r->p.em_tol * fabs(ll)) {
+      r->st.em_converged = 1;
+      break;
+    }
+    prev = ll;
+  }
+  r->st.prior_match = r->prior[C_M];
+  r->st.prior_household = r->prior[C_H];
+  return TSR_OK;
+}
+
+/* Identity veto: a different first name or birth date is another person,
+ * and so is a different surname unless the e-mail or the phone is the same
+ * (a change of name); a near first name, surname or birth date (a typo)
+ * with no contact field (e-mail, phone, address, postcode) same or similar
+ * is a namesake. */
+static int identity_veto(unsigned pat) {
+  if (level(pat, F_FIRST) == L_DIS || level(pat, F_DOB) == L_DIS) return 1;
+  /* a near (not equal) name or birth date needs support from a contact field */
+  int near = level(pat, F_DOB) == L_PART || level(pat, F_FIRST) == L_PART || level(pat, F_LAST) == L_PART;
+  if (near && level(pat, F_EMAIL) < L_PART && level(pat, F_PHONE) < L_PART &&
+      level(pat, F_ADDR) < L_PART && level(pat, F_POST) < L_PART)
+    return 1;
+  return level(pat, F_LAST) == L_DIS && level(pat, F_EMAIL) != L_AGREE &&
+         level(pat, F_PHONE) != L_AGREE;
+}
+
+/* Same surname (or similar) and same address (or similar, or the same
+ * postcode and phone): a pair that can be one household. */
+static int household_like(unsigned pat) {
+  if (level(pat, F_LAST) < L_PART) return 0;
+  return level(pat, F_ADDR) >= L_PART ||
+         (level(pat, F_POST) == L_AGREE && level(pat, F_PHONE) == L_AGREE);
+}
+
+/* ---------------------------------------------------------- clustering */
+
+static uint32_t uf_find(uint32_t *par, uint32_t i) {
+  while (par[i] != i) {
+    par[i] = par[par[i]];
+    i = par[i];
+  }
+  return i;
+}
+
+/* Earlier record: join date, then input order. */
+static int earlier(const tsr_resolver *r, uint32_t a, uint32_t b) {
+  int64_t ja = r->rec[a].join == DAY_NONE ? INT64_MAX : r->rec[a].join;
+  int64_t jb = r->rec[b].join == DAY_NONE ? INT64_MAX : r->rec[b].join;
+  return ja < jb || (ja == jb && a < b);
+}
+
+static void uf_union(const tsr_resolver *r, uint32_t *par, uint32_t a, uint32_t b) {
+  a = uf_find(par, a);
+  b = uf_find(par, b);
+  if (a == b) return;
+  if (earlier(r, a, b)) par[b] = a; /* the root is the earliest record */
+  else par[a] = b;
+}
+
+tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
+  if (r->ran) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "the resolver already ran");
+  r->ran = 1;
+  size_t n = r->n;
+  memset(&r->st, 0, sizeof r->st);
+  r->st.records = n;
+  uint64_t *pairs = NULL;
+  uint16_t *ppat = NULL;
+  uint32_t *par = NULL, *hpar = NULL, *pats = NULL;
+  double *cnt = NULL, *pm = NULL, *ph = NULL;
+  size_t np = 0;
+  tsr_status st = TSR_ENOMEM;
+  double t0 = tsr__now();
+  r->canon = tsr__malloc((n ? n : 1) * sizeof *r->canon);
+  r->score = tsr__calloc(n ? n : 1, sizeof *r->score);
+  r->best = tsr__malloc((n ? n : 1) * sizeof *r->best);
+  r->best_pat = tsr__calloc(n ? n : 1, sizeof *r->best_pat);
+  r->house = tsr__malloc((n ? n : 1) * sizeof *r->house);
+  par = tsr__malloc((n ? n : 1) * sizeof *par);
+  hpar = tsr__malloc((n ? n : 1) * sizeof *hpar);
+  cnt = tsr__calloc(NPAT, sizeof *cnt);
+  pats = tsr__malloc(NPAT * sizeof *pats);
+  pm = tsr__malloc(NPAT * sizeof *pm);
+  ph = tsr__malloc(NPAT * sizeof *ph);
+  if (!r->canon || !r->score || !r->best || !r->best_pat || !r->house || !par || !hpar || !cnt ||
+      !pats || !pm || !ph)
+    goto fail;
+  if ((st = make_pairs(r, &pairs, &np))) goto fail;
+  st = TSR_ENOMEM;
+  r->st.candidate_pairs = np;
+  double t1 = tsr__now();
+  r->st.seconds_block = t1 - t0;
+  ppat = tsr__malloc((np ? np : 1) * sizeof *ppat);
+  if (!ppat) goto fail;
+  for (size_t k = 0; k < np; k++) {
+    unsigned pat = compare(r, (uint32_t)(pairs[k] >> 32), (uint32_t)pairs[k]);
+    ppat[k] = (uint16_t)pat;
+    cnt[pat] += 1;
+  }
+  double t2 = tsr__now();
+  r->st.seconds_compare = t2 - t1;
+  size_t npat = 0;
+  for (uint32_t p = 0; p < NPAT; p++)
+    if (cnt[p] > 0) {
+      pats[npat] = p;
+      cnt[npat++] = cnt[p];
+    }
+  em_fit(r, pats, cnt, npat);
+  for (uint32_t p = 0; p < NPAT; p++) {
+    double w[NCLASS];
+    class_lik(r, p, w);
+    double s = w[0] + w[1] + w[2];
+    pm[p] = s > 0 ? w[C_M] / s : 0;
+    ph[p] = s > 0 ? w[C_H] / s : 0;
+  }
+  double t3 = tsr__now();
+  r->st.seconds_em = t3 - t2;
+  /* links */
+  for (size_t i = 0; i < n; i++) par[i] = hpar[i] = (uint32_t)i, r->best[i] = UINT32_MAX;
+  for (size_t k = 0; k < np; k++) {
+    uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
+    unsigned pat = ppat[k];
+    double s = pm[pat];
+    int veto = identity_veto(pat);
+    if (veto) s = fmin(s, 0.0);
+    if (r->best[i] == UINT32_MAX || s > r->score[i]) r->score[i] = s, r->best[i] = j, r->best_pat[i] = (uint16_t)pat;
+    if (r->best[j] == UINT32_MAX || s > r->score[j]) r->score[j] = s, r->best[j] = i, r->best_pat[j] = (uint16_t)pat;
+    if (s >= r->p.threshold) {
+      r->st.matched_pairs++;
+      uf_union(r, par, i, j);
+    }
+  }
+  for (size_t i = 0; i < n; i++) r->canon[i] = uf_find(par, (uint32_t)i);
+  /* households between distinct persons */
+  for (size_t k = 0; k < np; k++) {
+    uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
+    unsigned pat = ppat[k];
+    if (r->canon[i] == r->canon[j]) continue;
+    if (ph[pat] < r->p.household_threshold && pm[pat] < r->p.threshold) continue;
+    if (!household_like(pat)) continue;
+    r->st.household_pairs++;
+    uf_union(r, hpar, r->canon[i], r->canon[j]);
+  }
+  /* number households (>= 2 persons) in order of their head's index */
+  size_t *members = tsr__calloc(n ? n : 1, sizeof *members);
+  if (!members) goto fail;
+  for (size_t i = 0; i < n; i++)
+    if (r->canon[i] == i) members[uf_find(hpar, (uint32_t)i)]++;
+  int32_t *hid = (int32_t *)par; /* reuse: root -> household number */
+  size_t nh = 0;
+  for (size_t i = 0; i < n; i++) hid[i] = -1;
+  for (size_t i = 0; i < n; i++)
+    if (members[i] >= 2) nh++;
+  r->heads = tsr__malloc((nh ? nh : 1) * sizeof *r->heads);
+  if (!r->heads) {
+    tsr__free(members);
+    goto fail;
+  }
+  nh = 0;
+  for (size_t i = 0; i < n; i++)
+    if (members[i] >= 2) {
+      hid[i] = (int32_t)nh;
+      r->heads[nh++] = (uint32_t)i; /* the root is the earliest person */
+    }
+  for (size_t i = 0; i < n; i++) r->house[i] = hid[uf_find(hpar, r->canon[i])];
+  r->nhouse = nh;
+  tsr__free(members);
+  size_t persons = 0;
+  for (size_t i = 0; i < n; i++) persons += r->canon[i] == i;
+  r->st.persons = persons;
+  r->st.merged_records = n - persons;
+  r->st.households = nh;
+  r->st.seconds_cluster = tsr__now() - t3;
+  st = TSR_OK;
+fail:
+  tsr__free(pairs);
+  tsr__free(ppat);
+  tsr__free(par);
+  tsr__free(hpar);
+  tsr__free(cnt);
+  tsr__free(pats);
+  tsr__free(pm);
+  tsr__free(ph);
+  if (st) return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
+  return TSR_OK;
+}
+
+/* ------------------------------------------------------------ results */
+
+void tsr_resolver_stats(const tsr_resolver *r, tsr_resolve_stats *s) {
+  *s = r->st;
+  s->records = r->n;
+}
+size_t tsr_resolver_count(const tsr_resolver *r) { return r->n; }
+const char *tsr_resolver_id(const tsr_resolver *r, size_t i) { return S(r, r->rec[i].id); }
+size_t tsr_resolver_canonical(const tsr_resolver *r, size_t i) { return r->ran ? r->canon[i] : i; }
+double tsr_resolver_score(const tsr_resolver *r, size_t i) { return r->ran ? r->score[i] : 0; }
+ptrdiff_t tsr_resolver_household(const tsr_resolver *r, size_t i) { return r->ran ? r->house[i] : -1; }
+size_t tsr_resolver_household_head(const tsr_resolver *r, size_t h) { return r->heads[h]; }
+const char *tsr_resolver_products(const tsr_resolver *r, size_t i) { return S(r, r->rec[i].products); }
+size_t tsr_resolver_nfields(void) { return NFIELDS; }
+const char *tsr_resolver_field_name(size_t f) { return f < NFIELDS ? field_names[f] : ""; }
+
+void tsr_resolver_field_probs(const tsr_resolver *r, size_t f, int lv, double *m, double *h, double *u) {
+  int ok = f < NFIELDS && lv >= 1 && lv <= 3;
+  if (m) *m = ok ? r->theta[C_M][f][lv] : 0;
+  if (h) *h = ok ? r->theta[C_H][f][lv] : 0;
+  if (u) *u = ok ? r->theta[C_U][f][lv] : 0;
+}
+
+char *tsr_resolver_reasons(const tsr_resolver *r, size_t i, char *buf, size_t cap) {
+  static const char *const word[4] = {"missing", "different", "similar", "same"};
+  size_t o = 0;
+  if (!cap) return buf;
+  buf[0] = '\0';
+  if (!r->ran || i >= r->n) return buf;
+#define PUT(...)                                                    \
+  do {                                                              \
+    int w_ = snprintf(buf + o, cap - o, __VA_ARGS__);               \
+    o = w_ < 0 ? o : (size_t)w_ >= cap - o ? cap - 1 : o + (size_t)w_; \
+  } while (0)
+  if (r->best[i] == UINT32_MAX) {
+    PUT("distinct: no candidate record");
+    return buf;
+  }
+  size_t c = r->canon[i];
+  if (c != i) PUT("merged into the earliest record");
+  else if (r->canon[r->best[i]] == i) PUT("canonical: earliest record of its person");
+  else PUT("distinct");
+  PUT(" (strongest link P=%.3f:", r->score[i]);
+  for (int f = 0; f < NFIELDS; f++)
+    PUT("%s %s %s", f ? ";" : "", word[level(r->best_pat[i], f)], field_names[f]);
+  PUT(")");
+  if (r->house[i] >= 0) PUT("; household member");
+#undef PUT
+  return buf;
+}

@@ -1,0 +1,741 @@
+/*
+ * decisions.c - offer decisions of `tessera serve` (docs/api.md,
+ * "Decisions"): POST /api/v1/decisions chooses an offer for a customer with
+ * the configured bandit policy (tessera/bandit.h) among the offers of
+ * --offers whose eligibility rule the customer's profile meets, and records
+ * the decision with its propensity; POST /api/v1/decisions/{id}/reward feeds
+ * the outcome back (once: a second reward is refused, never counted).
+ *
+ * State: one bandit behind a mutex. Profiles come from the newest finished
+ * run in the store (loaded at the first request). Decisions and rewards are
+ * written by a writer thread in group commits every 20 ms (and at shutdown)
+ * into act_decisions (tessera/store_act.h); at the first request after a
+ * start the policy state is rebuilt by replaying the stored rewards, so it
+ * survives restarts.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "srv.h"
+#include "tessera/bandit.h"
+#include "tessera/store_act.h"
+#include "tessera/table.h"
+
+#define DEC_FLUSH_MS 20
+#define DEC_ID_MAX 40
+
+typedef struct cust {
+  char *id;
+  uint32_t seg;
+  double x[TSR_BANDIT_PROFILE_DIM];
+  tsr_offer_profile p;
+} cust;
+
+typedef struct rec {
+  char id[DEC_ID_MAX];
+  uint32_t seg;
+  uint32_t arm;     /* UINT32_MAX: offer no longer configured */
+  uint8_t rewarded;
+  double reward;
+  double propensity;
+  int64_t ts;
+  double x[TSR_BANDIT_PROFILE_DIM];
+  char customer_id[64]; /* first 63 bytes, for GET */
+} rec;
+
+typedef struct pend_dec {
+  char id[DEC_ID_MAX];
+  char customer_id[257];
+  char features[200];
+  const char *offer_id, *segment;
+  double propensity;
+  int64_t ts;
+} pend_dec;
+
+typedef struct pend_rew {
+  char id[DEC_ID_MAX];
+  double reward;
+  int64_t ts;
+} pend_rew;
+
+typedef struct decisions {
+  srv *S;
+  pthread_mutex_t mu;
+  int loaded;           /* profiles loaded, bandit built, state replayed */
+  char load_err[300];
+  /* offers */
+  size_t K;
+  char **offer_id, **offer_name;
+  tsr_offer_rule **rule;
+  tsr_bandit_opts bo;
+  tsr_bandit *b;
+  tsr_rng g;
+  /* profiles */
+  int64_t run_id;
+  cust *cu;
+  size_t ncu, capcu;
+  char **segs;
+  size_t nsegs, capsegs;
+  /* decisions: records and an open-addressing index (slot = rec + 1) */
+  rec *recs;
+  size_t nrecs, caprecs;
+  uint32_t *slots;
+  size_t nslots;
+  uint64_t prefix, counter;
+  /* writer */
+  pthread_mutex_t qmu;
+  pthread_cond_t qcv;
+  pend_dec *qd;
+  size_t nqd, capqd;
+  pend_rew *qr;
+  size_t nqr, capqr;
+  int stop;
+  pthread_t writer;
+  int writer_on;
+  atomic_llong written, write_errors;
+} decisions;
+
+/* ---------------------------------------------------------------- index */
+
+static uint64_t fnv(const char *s) {
+  uint64_t h = 1469598103934665603ULL;
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h;
+}
+
+static rec *rec_find(decisions *D, const char *id) {
+  if (!D->nslots) return NULL;
+  for (size_t i = fnv(id) & (D->nslots - 1);; i = (i + 1) & (D->nslots - 1)) {
+    uint32_t s = D->slots[i];
+    if (!s) return NULL;
+    if (!strcmp(D->recs[s - 1].id, id)) return &D->recs[s - 1];
+  }
+}
+
+static void slot_put(decisions *D, size_t k) {
+  for (size_t i = fnv(D->recs[k].id) & (D->nslots - 1);; i = (i + 1) & (D->nslots - 1))
+    if (!D->slots[i]) {
+      D->slots[i] = (uint32_t)(k + 1);
+      return;
+    }
+}
+
+/* Appends a record (copy of *r); NULL when out of memory. */
+static rec *rec_add(decisions *D, const rec *r) {
+  if (D->nrecs >= UINT32_MAX - 1) return NULL;
+  if (D->nrecs == D->caprecs) {
+    size_t c = D->caprecs ? 2 * D->caprecs : 4096;
+    rec *p = realloc(D->recs, c * sizeof *p);
+    if (!p) return NULL;
+    D->recs = p;
+    D->caprecs = c;
+  }
+  if (2 * (D->nrecs + 1) > D->nslots) {
+    size_t ns = D->nslots ? 2 * D->nslots : 8192;
+    uint32_t *s = calloc(ns, sizeof *s);
+    if (!s) return NULL;
+    free(D->slots);
+    D->slots = s;
+    D->nslots = ns;
+    for (size_t k = 0; k < D->nrecs; k++) slot_put(D, k);
+  }
+  D->recs[D->nrecs] = *r;
+  slot_put(D, D->nrecs);
+  return &D->recs[D->nrecs++];
+}
+
+/* ---------------------------------------------------------------- writer */
+
+static void *writer_main(void *arg) {
+  decisions *D = arg;
+  tsr_store *st = NULL;
+  pend_dec *bd = NULL;
+  pend_rew *br = NULL;
+  size_t capbd = 0, capbr = 0;
+  for (;;) {
+    pthread_mutex_lock(&D->qmu);
+    if (!D->stop && !D->nqd && !D->nqr) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += DEC_FLUSH_MS * 1000000L;
+      if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+      }
+      pthread_cond_timedwait(&D->qcv, &D->qmu, &ts);
+    }
+    /* take the queues (swap with the empty batch buffers) */
+    pend_dec *qd = D->qd;
+    size_t nqd = D->nqd, cqd = D->capqd;
+    pend_rew *qr = D->qr;
+    size_t nqr = D->nqr, cqr = D->capqr;
+    D->qd = bd;
+    D->capqd = capbd;
+    D->nqd = 0;
+    D->qr = br;
+    D->capqr = capbr;
+    D->nqr = 0;
+    int stop = D->stop;
+    pthread_mutex_unlock(&D->qmu);
+    bd = qd;
+    capbd = cqd;
+    br = qr;
+    capbr = cqr;
+    if (nqd || nqr) {
+      tsr_error err;
+      tsr_error_clear(&err);
+      if (!st && tsr_store_open(D->S->db, TSR_STORE_CREATE, &st, &err) != TSR_OK) st = NULL;
+      tsr_act_decision *rows = nqd ? calloc(nqd, sizeof *rows) : NULL;
+      const char **ids = nqr ? calloc(nqr, sizeof *ids) : NULL;
+      double *rw = nqr ? calloc(nqr, sizeof *rw) : NULL;
+      int64_t *rts = nqr ? calloc(nqr, sizeof *rts) : NULL;
+      tsr_status s = TSR_ENOMEM;
+      if (st && (!nqd || rows) && (!nqr || (ids && rw && rts))) {
+        for (size_t i = 0; i < nqd; i++)
+          rows[i] = (tsr_act_decision){bd[i].id, bd[i].ts, bd[i].customer_id, bd[i].offer_id,
+                                       tsr_bandit_policy_name(D->bo.policy), bd[i].segment,
+                                       bd[i].propensity, bd[i].features, NAN, 0};
+        for (size_t i = 0; i < nqr; i++) {
+          ids[i] = br[i].id;
+          rw[i] = br[i].reward;
+          rts[i] = br[i].ts;
+        }
+        s = tsr_act_write(st, rows, nqd, ids, rw, rts, nqr, NULL, &err);
+      }
+      if (s == TSR_OK) {
+        atomic_fetch_add(&D->written, (long long)(nqd + nqr));
+      } else {
+        atomic_fetch_add(&D->write_errors, 1);
+        fprintf(stderr, "tessera: decisions: %zu decisions and %zu rewards not stored: %s\n", nqd,
+                nqr, err.msg[0] ? err.msg : tsr_strerror(s));
+      }
+      free(rows);
+      free(ids);
+      free(rw);
+      free(rts);
+    }
+    if (stop) {
+      pthread_mutex_lock(&D->qmu);
+      int more = D->nqd || D->nqr;
+      pthread_mutex_unlock(&D->qmu);
+      if (!more) break;
+    }
+  }
+  free(bd);
+  free(br);
+  tsr_store_close(st);
+  return NULL;
+}
+
+/* Queues a decision (caller holds no lock on qmu). 0 or -1 (memory). */
+static int queue_dec(decisions *D, const pend_dec *p) {
+  pthread_mutex_lock(&D->qmu);
+  if (D->nqd == D->capqd) {
+    size_t c = D->capqd ? 2 * D->capqd : 1024;
+    pend_dec *q = realloc(D->qd, c * sizeof *q);
+    if (!q) {
+      pthread_mutex_unlock(&D->qmu);
+      return -1;
+    }
+    D->qd = q;
+    D->capqd = c;
+  }
+  D->qd[D->nqd++] = *p;
+  pthread_mutex_unlock(&D->qmu);
+  return 0;
+}
+
+static int queue_rew(decisions *D, const pend_rew *p) {
+  pthread_mutex_lock(&D->qmu);
+  if (D->nqr == D->capqr) {
+    size_t c = D->capqr ? 2 * D->capqr : 1024;
+    pend_rew *q = realloc(D->qr, c * sizeof *q);
+    if (!q) {
+      pthread_mutex_unlock(&D->qmu);
+      return -1;
+    }
+    D->qr = q;
+    D->capqr = c;
+  }
+  D->qr[D->nqr++] = *p;
+  pthread_mutex_unlock(&D->qmu);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- loading */
+
+static uint32_t seg_index(decisions *D, const char *name, int add) {
+  if (!name || !*name) return 0;
+  for (size_t i = 1; i < D->nsegs; i++)
+    if (!strcmp(D->segs[i], name)) return (uint32_t)i;
+  if (!add || D->nsegs >= TSR_BANDIT_MAX_SEGMENTS) return 0;
+  if (D->nsegs == D->capsegs) {
+    size_t c = D->capsegs ? 2 * D->capsegs : 16;
+    char **p = realloc(D->segs, c * sizeof *p);
+    if (!p) return 0;
+    D->segs = p;
+    D->capsegs = c;
+  }
+  char *s = strdup(name);
+  if (!s) return 0;
+  D->segs[D->nsegs] = s;
+  return (uint32_t)D->nsegs++;
+}
+
+typedef struct run_pick {
+  int64_t id;
+} run_pick;
+
+static int pick_run(void *ctx, const tsr_run *r) {
+  run_pick *p = ctx;
+  if (r->status == TSR_RUN_DONE && r->n_customers > 0 && !p->id) p->id = r->id;
+  return 0;
+}
+
+static int load_cust(void *ctx, const tsr_customer *c) {
+  decisions *D = ctx;
+  if (D->ncu == D->capcu) {
+    size_t cap = D->capcu ? 2 * D->capcu : 4096;
+    cust *p = realloc(D->cu, cap * sizeof *p);
+    if (!p) return 1;
+    D->cu = p;
+    D->capcu = cap;
+  }
+  cust *u = &D->cu[D->ncu];
+  u->id = strdup(c->customer_id);
+  if (!u->id) return 1;
+  u->seg = seg_index(D, c->segment, 1);
+  tsr_bandit_profile_features(c->frequency, c->recency, c->T, c->monetary_value, c->p_alive, c->clv, u->x);
+  u->p = (tsr_offer_profile){c->frequency, c->recency, c->T, c->monetary_value, c->revenue,
+                             c->p_alive, c->clv, NULL};
+  D->ncu++;
+  return 0;
+}
+
+static int cmp_cust(const void *a, const void *b) {
+  return strcmp(((const cust *)a)->id, ((const cust *)b)->id);
+}
+
+static const cust *cust_find(const decisions *D, const char *id) {
+  cust key = {0};
+  key.id = (char *)id;
+  return bsearch(&key, D->cu, D->ncu, sizeof *D->cu, cmp_cust);
+}
+
+static ptrdiff_t offer_index(const decisions *D, const char *id) {
+  for (size_t k = 0; k < D->K; k++)
+    if (!strcmp(D->offer_id[k], id)) return (ptrdiff_t)k;
+  return -1;
+}
+
+static int replay_cb(void *ctx, const tsr_act_decision *d) {
+  decisions *D = ctx;
+  rec r;
+  memset(&r, 0, sizeof r);
+  snprintf(r.id, sizeof r.id, "%.39s", d->id);
+  snprintf(r.customer_id, sizeof r.customer_id, "%.63s", d->customer_id);
+  ptrdiff_t k = offer_index(D, d->offer_id);
+  r.arm = k < 0 ? UINT32_MAX : (uint32_t)k;
+  r.seg = seg_index(D, d->segment, 0);
+  r.propensity = d->propensity;
+  r.ts = d->ts;
+  const char *p = d->features ? d->features : "";
+  for (int j = 0; j < TSR_BANDIT_PROFILE_DIM; j++) {
+    char *end = NULL;
+    r.x[j] = strtod(p, &end);
+    p = end && *end == ';' ? end + 1 : (end ? end : p);
+  }
+  r.rewarded = !isnan(d->reward);
+  r.reward = d->reward;
+  if (!rec_add(D, &r)) return 1;
+  if (r.rewarded && r.arm != UINT32_MAX) {
+    double rw = d->reward;
+    if (D->bo.reward == TSR_REWARD_BINARY) rw = rw > 0 ? 1 : 0;
+    tsr_bandit_update(D->b, r.seg, r.x, r.arm, rw, NULL);
+  }
+  return 0;
+}
+
+/* Loads profiles, builds the bandit and replays the stored rewards (under
+ * D->mu). 0, or -1 with D->load_err (and *http the status to send). */
+static int ensure_loaded(decisions *D, tsr_store *st, int *http) {
+  if (D->loaded) return 0;
+  tsr_error err;
+  tsr_error_clear(&err);
+  run_pick rp = {0};
+  *http = 503;
+  if (tsr_store_runs_list(st, 1000, 0, pick_run, &rp, &err) != TSR_OK) {
+    snprintf(D->load_err, sizeof D->load_err, "cannot list runs: %.200s", err.msg);
+    return -1;
+  }
+  if (!rp.id) {
+    *http = 409;
+    snprintf(D->load_err, sizeof D->load_err,
+             "no finished analysis with customers in the store: decisions need customer profiles "
+             "(run an analysis first)");
+    return -1;
+  }
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, rp.id);
+  for (size_t i = 0; i < D->ncu; i++) free(D->cu[i].id);
+  D->ncu = 0;
+  if (tsr_store_customers_list(st, &q, load_cust, D, &err) != TSR_OK) {
+    snprintf(D->load_err, sizeof D->load_err, "cannot read the customers of run %lld: %.200s",
+             (long long)rp.id, err.msg[0] ? err.msg : "out of memory");
+    return -1;
+  }
+  qsort(D->cu, D->ncu, sizeof *D->cu, cmp_cust);
+  for (size_t i = 0; i < D->ncu; i++) D->cu[i].p.segment = D->cu[i].seg ? D->segs[D->cu[i].seg] : NULL;
+  D->run_id = rp.id;
+  D->bo.n_segments = D->nsegs;
+  if (tsr_bandit_new(&D->bo, &D->b, &err) != TSR_OK) {
+    snprintf(D->load_err, sizeof D->load_err, "policy: %.200s", err.msg);
+    return -1;
+  }
+  if (tsr_act_decisions_list(st, replay_cb, D, &err) != TSR_OK) {
+    snprintf(D->load_err, sizeof D->load_err, "cannot replay the stored decisions: %.200s", err.msg);
+    tsr_bandit_free(D->b);
+    D->b = NULL;
+    D->nrecs = 0;
+    memset(D->slots, 0, D->nslots * sizeof *D->slots);
+    return -1;
+  }
+  fprintf(stderr, "tessera: decisions: %zu offers, policy %s, %zu profiles of run %lld, %zu "
+                  "stored decisions replayed (%lld rewards)\n",
+          D->K, tsr_bandit_policy_name(D->bo.policy), D->ncu, (long long)rp.id, D->nrecs,
+          (long long)tsr_bandit_updates(D->b));
+  D->loaded = 1;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- start / stop */
+
+static void dec_free(decisions *D) {
+  if (!D) return;
+  for (size_t k = 0; k < D->K; k++) {
+    free(D->offer_id[k]);
+    free(D->offer_name[k]);
+    tsr_offer_rule_free(D->rule[k]);
+  }
+  free(D->offer_id);
+  free(D->offer_name);
+  free(D->rule);
+  for (size_t i = 0; i < D->ncu; i++) free(D->cu[i].id);
+  free(D->cu);
+  for (size_t i = 1; i < D->nsegs; i++) free(D->segs[i]);
+  free(D->segs);
+  free(D->recs);
+  free(D->slots);
+  free(D->qd);
+  free(D->qr);
+  tsr_bandit_free(D->b);
+  pthread_mutex_destroy(&D->mu);
+  pthread_mutex_destroy(&D->qmu);
+  pthread_cond_destroy(&D->qcv);
+  free(D);
+}
+
+static ptrdiff_t col(const tsr_table *t, const char *name) { return tsr_table_find(t, name); }
+
+int decisions_start(srv *S, char *errbuf, size_t cap) {
+  S->dec = NULL;
+  if (!S->cfg.offers) return 0;
+  decisions *D = calloc(1, sizeof *D);
+  if (!D) {
+    snprintf(errbuf, cap, "serve: out of memory");
+    return 1;
+  }
+  D->S = S;
+  pthread_mutex_init(&D->mu, NULL);
+  pthread_mutex_init(&D->qmu, NULL);
+  pthread_cond_init(&D->qcv, NULL);
+  tsr_bandit_opts_init(&D->bo);
+  tsr_error err;
+  tsr_error_clear(&err);
+  if (S->cfg.policy && tsr_bandit_policy_parse(S->cfg.policy, &D->bo.policy, &err)) {
+    snprintf(errbuf, cap, "serve: --policy: %s", err.msg);
+    dec_free(D);
+    return 2;
+  }
+  D->bo.reward = S->cfg.reward_amount ? TSR_REWARD_AMOUNT : TSR_REWARD_BINARY;
+  D->bo.mc_draws = 128;
+  tsr_table *t = NULL;
+  if (tsr_table_read(S->cfg.offers, NULL, &t, &err) != TSR_OK) {
+    tsr_error_format(&err, errbuf, cap);
+    dec_free(D);
+    return 3;
+  }
+  ptrdiff_t ci = col(t, "offer_id"), cn = col(t, "name"), ce = col(t, "eligible");
+  size_t n = tsr_table_nrows(t);
+  if (ci < 0 || n == 0 || n > TSR_BANDIT_MAX_ARMS) {
+    snprintf(errbuf, cap, "%s:1: error: %s", S->cfg.offers,
+             ci < 0 ? "missing column offer_id" : n == 0 ? "no offers: the file has only a header"
+                                                        : "more than 256 offers");
+    tsr_table_free(t);
+    dec_free(D);
+    return 3;
+  }
+  D->offer_id = calloc(n, sizeof *D->offer_id);
+  D->offer_name = calloc(n, sizeof *D->offer_name);
+  D->rule = calloc(n, sizeof *D->rule);
+  int rc = 0;
+  if (!D->offer_id || !D->offer_name || !D->rule) rc = 1;
+  for (size_t i = 0; i < n && !rc; i++, D->K++) {
+    const char *id = tsr_table_cell(t, i, (size_t)ci);
+    int dup = offer_index(D, id) >= 0; /* among the first i */
+    D->offer_id[i] = strdup(id);
+    D->offer_name[i] = strdup(cn >= 0 ? tsr_table_cell(t, i, (size_t)cn) : id);
+    if (!D->offer_id[i] || !D->offer_name[i]) {
+      rc = 1;
+    } else if (!*id || dup) {
+      snprintf(errbuf, cap, "%s:%lld: error: offer_id: %s '%s'", S->cfg.offers,
+               (long long)tsr_table_row_line(t, i), *id ? "repeated" : "empty", id);
+      rc = 3;
+    } else if (ce >= 0 && tsr_offer_rule_parse(tsr_table_cell(t, i, (size_t)ce), &D->rule[i], &err)) {
+      snprintf(errbuf, cap, "%s:%lld: error: eligible: %s (at character %lld of the rule)",
+               S->cfg.offers, (long long)tsr_table_row_line(t, i), err.msg, (long long)err.column);
+      rc = 3;
+    }
+  }
+  tsr_table_free(t);
+  D->bo.n_arms = D->K;
+  if (!rc) {
+    /* segment 0: customers without a segment */
+    D->segs = calloc(16, sizeof *D->segs);
+    D->capsegs = 16;
+    if (!D->segs) rc = 1;
+    else D->segs[D->nsegs++] = "(none)";
+  }
+  tsr_store *st = NULL;
+  if (!rc && (tsr_store_open(S->db, TSR_STORE_CREATE, &st, &err) || tsr_act_store_init(st, &err))) {
+    tsr_error_format(&err, errbuf, cap);
+    rc = 6;
+  }
+  tsr_store_close(st);
+  if (!rc) {
+    unsigned char rb[8];
+    randombytes_buf(rb, sizeof rb);
+    memcpy(&D->prefix, rb, sizeof rb);
+    tsr_rng_seed(&D->g, D->prefix, 0);
+    if (pthread_create(&D->writer, NULL, writer_main, D) != 0) rc = 1;
+    else D->writer_on = 1;
+  }
+  if (rc) {
+    if (rc == 1) snprintf(errbuf, cap, "serve: out of memory");
+    dec_free(D);
+    return rc;
+  }
+  S->dec = D;
+  return 0;
+}
+
+void decisions_stop(srv *S) {
+  decisions *D = S->dec;
+  if (!D) return;
+  if (D->writer_on) {
+    pthread_mutex_lock(&D->qmu);
+    D->stop = 1;
+    pthread_cond_signal(&D->qcv);
+    pthread_mutex_unlock(&D->qmu);
+    pthread_join(D->writer, NULL);
+  }
+  D->segs[0] = NULL; /* static "(none)" */
+  dec_free(D);
+  S->dec = NULL;
+}
+
+/* ---------------------------------------------------------------- API */
+
+static json_t *parse_body(req *r, enum MHD_Result *ret) {
+  if (r->kind == BODY_FORM) { /* a form post: fields as JSON texts / numbers */
+    json_t *o = json_object();
+    for (size_t i = 0; i < r->nfields; i++) {
+      const char *v = r->fields[i].value ? r->fields[i].value : "";
+      char *end = NULL;
+      double d = strtod(v, &end);
+      json_object_set_new(o, r->fields[i].name,
+                          !strcmp(r->fields[i].name, "reward") && *v && end && !*end ? json_real(d) : json_string(v));
+    }
+    return o;
+  }
+  if (!r->body_len) {
+    *ret = send_error(r, 400, "EPARSE", "request body: expected a JSON object");
+    return NULL;
+  }
+  json_error_t je;
+  json_t *j = json_loadb(r->body, r->body_len, 0, &je);
+  if (!j || !json_is_object(j)) {
+    if (j) json_decref(j);
+    *ret = j ? send_error(r, 400, "EPARSE", "request body: expected a JSON object")
+             : send_error(r, 400, "EPARSE", "request body: line %d, column %d: %s", je.line, je.column, je.text);
+    return NULL;
+  }
+  return j;
+}
+
+static enum MHD_Result decide(req *r, decisions *D, tsr_store *st) {
+  enum MHD_Result ret;
+  json_t *b = parse_body(r, &ret);
+  if (!b) return ret;
+  json_t *jc = json_object_get(b, "customer_id");
+  if (!json_is_string(jc) || !json_string_length(jc) || json_string_length(jc) > 256) {
+    json_decref(b);
+    return send_error(r, 400, "EINVAL", "customer_id: expected a text of 1 to 256 bytes");
+  }
+  char cid[257];
+  snprintf(cid, sizeof cid, "%s", json_string_value(jc));
+  json_decref(b);
+  int http = 503;
+  pthread_mutex_lock(&D->mu);
+  if (ensure_loaded(D, st, &http)) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s", D->load_err);
+    pthread_mutex_unlock(&D->mu);
+    return send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
+  }
+  pthread_mutex_unlock(&D->mu);
+  /* profiles and rules are read-only once loaded */
+  const cust *c = cust_find(D, cid);
+  if (!c)
+    return send_error(r, 404, "ENOTFOUND", "customer '%.80s': not found in run %lld", cid, (long long)D->run_id);
+  unsigned char el[TSR_BANDIT_MAX_ARMS];
+  size_t m = 0;
+  for (size_t k = 0; k < D->K; k++) m += el[k] = (unsigned char)tsr_offer_rule_eval(D->rule[k], &c->p);
+  if (!m) return send_error(r, 409, "ENOTFOUND", "customer '%.80s': no eligible offer", cid);
+  rec R;
+  memset(&R, 0, sizeof R);
+  size_t arm = 0;
+  double prop = 0;
+  tsr_error err;
+  tsr_error_clear(&err);
+  R.ts = tsr_store_now_ms();
+  pthread_mutex_lock(&D->mu);
+  tsr_status s = tsr_bandit_choose(D->b, c->seg, c->x, el, &D->g, &arm, &prop, &err);
+  uint64_t no = ++D->counter;
+  snprintf(R.id, sizeof R.id, "d%016" PRIx64 "-%" PRIx64, D->prefix, no);
+  R.seg = c->seg;
+  R.arm = (uint32_t)arm;
+  R.propensity = prop;
+  memcpy(R.x, c->x, sizeof R.x);
+  snprintf(R.customer_id, sizeof R.customer_id, "%.63s", cid);
+  rec *added = s == TSR_OK ? rec_add(D, &R) : NULL;
+  pthread_mutex_unlock(&D->mu);
+  if (s != TSR_OK) return send_error(r, 500, tsr_status_name(s), "policy: %s", err.msg);
+  if (!added) return send_error(r, 503, "ENOMEM", "out of memory");
+  pend_dec p;
+  memset(&p, 0, sizeof p);
+  snprintf(p.id, sizeof p.id, "%s", R.id);
+  snprintf(p.customer_id, sizeof p.customer_id, "%s", cid);
+  int o = 0;
+  for (int j = 0; j < TSR_BANDIT_PROFILE_DIM; j++)
+    o += snprintf(p.features + o, sizeof p.features - (size_t)o, "%s%.9g", j ? ";" : "", c->x[j]);
+  p.offer_id = D->offer_id[arm];
+  p.segment = c->seg ? D->segs[c->seg] : NULL;
+  p.propensity = prop;
+  p.ts = R.ts;
+  if (queue_dec(D, &p)) return send_error(r, 503, "ENOMEM", "out of memory");
+  return send_json(r, 200, json_pack("{s:s,s:s,s:s,s:s,s:f,s:s,s:s?,s:I}", "decision_id", R.id,
+                                     "customer_id", cid, "offer_id", D->offer_id[arm], "offer_name",
+                                     D->offer_name[arm], "propensity", prop, "policy",
+                                     tsr_bandit_policy_name(D->bo.policy), "segment",
+                                     c->seg ? D->segs[c->seg] : NULL, "run_id", (json_int_t)D->run_id));
+}
+
+static enum MHD_Result reward(req *r, decisions *D, tsr_store *st, const char *id) {
+  enum MHD_Result ret;
+  json_t *b = parse_body(r, &ret);
+  if (!b) return ret;
+  json_t *jr = json_object_get(b, "reward");
+  if (!json_is_number(jr) || !isfinite(json_number_value(jr))) {
+    json_decref(b);
+    return send_error(r, 400, "EINVAL", "reward: expected a number (0 or 1, or an amount)");
+  }
+  double v = json_number_value(jr);
+  json_decref(b);
+  if (D->bo.reward == TSR_REWARD_BINARY && v != 0 && v != 1)
+    return send_error(r, 400, "EINVAL", "reward: expected 0 or 1 (the server learns from responses; "
+                                        "start it with --reward amount for amounts), got %g", v);
+  int http = 503;
+  pthread_mutex_lock(&D->mu);
+  if (ensure_loaded(D, st, &http)) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s", D->load_err);
+    pthread_mutex_unlock(&D->mu);
+    return send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
+  }
+  rec *R = rec_find(D, id);
+  if (!R) {
+    pthread_mutex_unlock(&D->mu);
+    return send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
+  }
+  if (R->rewarded) {
+    double old = R->reward;
+    pthread_mutex_unlock(&D->mu);
+    return send_error(r, 409, "EEXIST", "decision '%.60s': a reward (%g) is already recorded; rewards count once", id, old);
+  }
+  tsr_error err;
+  tsr_error_clear(&err);
+  tsr_status s = R->arm == UINT32_MAX ? TSR_OK : tsr_bandit_update(D->b, R->seg, R->x, R->arm, v, &err);
+  if (s == TSR_OK) {
+    R->rewarded = 1;
+    R->reward = v;
+  }
+  pthread_mutex_unlock(&D->mu);
+  if (s != TSR_OK) return send_error(r, 400, "EINVAL", "reward: %s", err.msg);
+  pend_rew p;
+  snprintf(p.id, sizeof p.id, "%.39s", id);
+  p.reward = v;
+  p.ts = tsr_store_now_ms();
+  if (queue_rew(D, &p)) return send_error(r, 503, "ENOMEM", "out of memory");
+  return send_json(r, 200, json_pack("{s:s,s:f,s:b}", "decision_id", id, "reward", v, "recorded", 1));
+}
+
+static enum MHD_Result get_one(req *r, decisions *D, tsr_store *st, const char *id) {
+  int http = 503;
+  pthread_mutex_lock(&D->mu);
+  if (ensure_loaded(D, st, &http)) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s", D->load_err);
+    pthread_mutex_unlock(&D->mu);
+    return send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
+  }
+  rec *R = rec_find(D, id);
+  if (!R) {
+    pthread_mutex_unlock(&D->mu);
+    return send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
+  }
+  json_t *o = json_pack("{s:s,s:s,s:s,s:f,s:o,s:I}", "decision_id", R->id, "customer_id", R->customer_id,
+                        "offer_id", R->arm == UINT32_MAX ? "" : D->offer_id[R->arm], "propensity",
+                        R->propensity, "reward", R->rewarded ? json_real(R->reward) : json_null(),
+                        "ts", (json_int_t)R->ts);
+  pthread_mutex_unlock(&D->mu);
+  return send_json(r, 200, o);
+}
+
+enum MHD_Result decisions_api(req *r, tsr_store *st, int n, char **seg) {
+  decisions *D = r->S->dec;
+  int post = !strcmp(r->method, "POST"), get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
+  if (!D)
+    return send_error(r, 503, "EUNSUPPORTED", "decisions are off: start tessera serve with --offers offers.csv");
+  if (n == 1 && post) return decide(r, D, st);
+  if (n == 2 && get) return get_one(r, D, st, seg[1]);
+  if (n == 3 && post && !strcmp(seg[2], "reward")) return reward(r, D, st, seg[1]);
+  if (n == 1 && get) {
+    pthread_mutex_lock(&D->mu);
+    json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:b,s:I,s:I}", "policy", tsr_bandit_policy_name(D->bo.policy),
+                          "offers", (json_int_t)D->K, "decisions", (json_int_t)D->nrecs, "rewards",
+                          (json_int_t)(D->b ? tsr_bandit_updates(D->b) : 0), "loaded", D->loaded,
+                          "stored", (json_int_t)atomic_load(&D->written), "store_errors",
+                          (json_int_t)atomic_load(&D->write_errors));
+    pthread_mutex_unlock(&D->mu);
+    return send_json(r, 200, o);
+  }
+  return send_error(r, 405, "EINVAL", "%s %s is not an endpoint (POST /api/v1/decisions, POST "
+                                      "/api/v1/decisions/{id}/reward, GET /api/v1/decisions/{id})",
+                    r->method, r->path);
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""API test of the offer decisions (issue 15), run by ctest:
+    test_decisions.py TESSERA_BINARY BUILD_DIR
+Analyses a simulated log into a temporary database, starts `tessera serve
+--offers` on a free loopback port and checks POST /api/v1/decisions and
+POST /api/v1/decisions/{id}/reward: roles, eligibility rules, propensities
+with the exploration floor, the errors (unknown customer, bad body, reward
+for an unknown decision, a second reward, a reward that is not 0/1), the
+decisions and rewards stored, and the policy state after a restart (the
+reward counted once). Standard library only."""
+import csv
+import http.client
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+
+TSR = os.path.abspath(sys.argv[1])
+FAILS = []
+ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1", TESSERA_NO_PROGRESS="1")
+DATA_ARGS = []
+
+
+def check(cond, what, detail=""):
+    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else ": " + str(detail)))
+    if not cond:
+        FAILS.append(what)
+
+
+def req(port, method, path, token, body=None):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    h = {"Authorization": "Bearer " + token} if token else {}
+    if isinstance(body, dict):
+        body = json.dumps(body).encode()
+    if body is not None:
+        h["Content-Type"] = "application/json"
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    js = json.loads(data.decode()) if r.getheader("content-type", "").startswith("application/json") else None
+    return r.status, js
+
+
+def start(db, offers, extra=()):
+    args = ([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db] + DATA_ARGS +
+            (["--offers", offers] if offers else []) + list(extra))
+    srv = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    line = srv.stdout.readline()
+    if "listening" not in line:
+        srv.kill()
+        raise SystemExit("serve did not start: " + line + srv.stderr.read())
+    return srv, int(line.strip().rsplit(":", 1)[1])
+
+
+def stop(srv):
+    srv.send_signal(signal.SIGTERM)
+    try:
+        srv.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        srv.kill()
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="tsr-decisions-")
+    pg_url = os.environ.get("TSR_TEST_PG_URL", "")  # tests/pg/with_pg.sh (ctest api/test_decisions_pg)
+    db = pg_url or os.path.join(tmp, "web.db")
+    global DATA_ARGS
+    DATA_ARGS = ["--data-dir", os.path.join(tmp, "data")] if pg_url else []
+    for name, role in (("ana", "analyst"), ("vic", "viewer")):
+        subprocess.run([TSR, "user", "add", name, "--role", role, "--db", db], input="pw-pw-pw-pw\n",
+                       text=True, env=ENV, check=True, capture_output=True)
+    tok = {n: subprocess.run([TSR, "user", "token", n, "--db", db], text=True, env=ENV, check=True,
+                             capture_output=True).stdout.strip() for n in ("ana", "vic")}
+    tx = os.path.join(tmp, "tx.csv")
+    subprocess.run([TSR, "simulate", "--customers", "400", "--seed", "9", "-o", tx], env=ENV, check=True,
+                   capture_output=True)
+    out = os.path.join(tmp, "out")
+    subprocess.run([TSR, "analyze", "--db", db, "-o", out, tx], env=ENV, check=True, capture_output=True)
+    custs = list(csv.DictReader(open(os.path.join(out, "customers.csv"))))
+    poor = [c["customer_id"] for c in custs if float(c["monetary_value"] or 0) < 20]
+    rich = [c["customer_id"] for c in custs if float(c["monetary_value"] or 0) >= 20]
+    offers = os.path.join(tmp, "offers.csv")
+    with open(offers, "w") as f:
+        f.write("offer_id,name,eligible\nO1,cashback,\nO2,premium card,monetary_value >= 20\nO3,points,\n")
+
+    srv, port = start(db, None)
+    try:
+        st, js = req(port, "POST", "/api/v1/decisions", tok["ana"], {"customer_id": poor[0]})
+        check(st == 503 and js["error"]["code"] == "EUNSUPPORTED", "without --offers: 503", (st, js))
+    finally:
+        stop(srv)
+
+    bad = os.path.join(tmp, "bad.csv")
+    with open(bad, "w") as f:
+        f.write("offer_id,eligible\nO1,age > 3\n")
+    r = subprocess.run([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db, "--offers", bad] + DATA_ARGS, text=True,
+                       env=ENV, capture_output=True, timeout=30)
+    check(r.returncode == 3 and "bad.csv:2: error: eligible: unknown field 'age'" in r.stderr,
+          "a bad eligibility rule stops serve with FILE:LINE", (r.returncode, r.stderr))
+
+    srv, port = start(db, offers)
+    ids = []
+    try:
+        st, js = req(port, "POST", "/api/v1/decisions", tok["vic"], {"customer_id": poor[0]})
+        check(st == 403, "a viewer may not decide", (st, js))
+        st, js = req(port, "POST", "/api/v1/decisions", tok["ana"], {"customer_id": poor[0]})
+        check(st == 200 and set(js) >= {"decision_id", "offer_id", "propensity", "policy", "segment"},
+              "a decision has decision_id, offer_id, propensity", (st, js))
+        check(st == 200 and js["policy"] == "thompson", "default policy thompson", js)
+        got_o2 = False
+        for c in poor[:40]:
+            st, js = req(port, "POST", "/api/v1/decisions", tok["ana"], {"customer_id": c})
+            if st != 200:
+                check(False, "decision for " + c, (st, js))
+                break
+            ids.append(js["decision_id"])
+            got_o2 |= js["offer_id"] == "O2"
+            # two eligible offers: floor 0.01/2
+            if not (0.005 - 1e-12 <= js["propensity"] <= 1):
+                check(False, "propensity within [0.005, 1]", js)
+        check(not got_o2, "an offer is never made to an ineligible customer (40 decisions)")
+        seen = set()
+        for c in rich[:60]:
+            st, js = req(port, "POST", "/api/v1/decisions", tok["ana"], {"customer_id": c})
+            seen.add(js["offer_id"])
+            ids.append(js["decision_id"])
+        check(seen <= {"O1", "O2", "O3"} and len(seen) >= 2, "eligible customers see several offers", seen)
+        st, js = req(port, "POST", "/api/v1/decisions", tok["ana"], {"customer_id": "nobody"})
+        check(st == 404 and js["error"]["code"] == "ENOTFOUND", "unknown customer: 404", (st, js))
+        st, js = req(port, "POST", "/api/v1/decisions", tok["ana"], b"{not json")
+        check(st == 400 and js["error"]["code"] == "EPARSE", "a bad body: 400 EPARSE", (st, js))
+        st, js = req(port, "POST", "/api/v1/decisions", tok["ana"], {"customer": "x"})
+        check(st == 400 and "customer_id" in js["error"]["message"], "missing customer_id: 400", (st, js))
+        d = ids[0]
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % d, tok["ana"], {"reward": 1})
+        check(st == 200 and js["recorded"] is True, "a reward is recorded", (st, js))
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % d, tok["ana"], {"reward": 1})
+        check(st == 409 and js["error"]["code"] == "EEXIST", "a second reward: 409 EEXIST", (st, js))
+        st, js = req(port, "POST", "/api/v1/decisions/nope/reward", tok["ana"], {"reward": 1})
+        check(st == 404 and js["error"]["code"] == "ENOTFOUND", "reward for an unknown decision: 404", (st, js))
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % ids[1], tok["ana"], {"reward": 2})
+        check(st == 400 and js["error"]["code"] == "EINVAL", "reward 2 with binary rewards: 400", (st, js))
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % ids[1], tok["ana"], {"reward": 0})
+        check(st == 200, "reward 0 after a refused one", (st, js))
+        st, js = req(port, "GET", "/api/v1/decisions", tok["ana"])
+        check(st == 200 and js["rewards"] == 2 and js["decisions"] == 101, "2 rewards, 101 decisions", js)
+    finally:
+        stop(srv)
+    if not pg_url:
+        con = sqlite3.connect(db)
+        n, nr, s = con.execute("select count(*), count(reward), sum(reward) from act_decisions").fetchone()
+        con.close()
+        check((n, nr, s) == (101, 2, 1.0), "stored: 101 decisions, 2 rewards summing to 1", (n, nr, s))
+
+    srv, port = start(db, offers)
+    try:
+        st, js = req(port, "GET", "/api/v1/decisions/" + ids[0], tok["ana"])
+        check(st == 200 and js["reward"] == 1.0 and js["offer_id"] in ("O1", "O3"),
+              "after a restart the decision and its reward are known", (st, js))
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % ids[0], tok["ana"], {"reward": 1})
+        check(st == 409, "after a restart a second reward is still refused", (st, js))
+        st, js = req(port, "GET", "/api/v1/decisions", tok["ana"])
+        check(st == 200 and js["rewards"] == 2 and js["decisions"] == 101,
+              "policy state replayed: 2 rewards counted once", js)
+        st, js = req(port, "POST", "/api/v1/decisions", tok["ana"], {"customer_id": rich[0]})
+        check(st == 200 and js["decision_id"] not in ids, "new decision ids after a restart", (st, js))
+    finally:
+        stop(srv)
+    if FAILS:
+        print("%d failures: %s" % (len(FAILS), ", ".join(FAILS)))
+        sys.exit(1)
+    print("all decisions API checks passed")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+/*
+ * test_evaluate.c - metrics and calibration (tessera/evaluate.h) against
+ * hand-computed values.
+ */
+#include "tsr_test.h"
+
+static void test_binary_metrics(void **state) {
+  (void)state;
+  /* scikit-learn's documentation example: AUC 0.75, AP 0.8333 */
+  double s[4] = {0.1, 0.4, 0.35, 0.8};
+  uint8_t y[4] = {0, 0, 1, 1};
+  tsr_eval_binary e;
+  assert_int_equal(tsr_eval_binary_compute(s, y, 4, &e, NULL), TSR_OK);
+  assert_near(e.auc, 0.75, 1e-12);
+  assert_near(e.pr_auc, 5.0 / 6.0, 1e-12);
+  assert_near(e.brier, (0.01 + 0.16 + 0.4225 + 0.04) / 4, 1e-12);
+  assert_near(e.log_loss, -(log(0.9) + log(0.6) + log(0.35) + log(0.8)) / 4, 1e-12);
+  assert_near(e.lift_top10, 2.0, 1e-12); /* top ceil(4/10)=1 row is positive, base 0.5 */
+  assert_near(e.base_rate, 0.5, 0);
+  /* ties: positive 0.5 vs negative 0.5 counts one half */
+  double t[4] = {0.9, 0.5, 0.5, 0.1};
+  uint8_t ty[4] = {1, 0, 1, 0};
+  assert_int_equal(tsr_eval_binary_compute(t, ty, 4, &e, NULL), TSR_OK);
+  assert_near(e.auc, 3.5 / 4, 1e-12);
+  assert_near(e.pr_auc, 0.5 + 0.5 * 2.0 / 3.0, 1e-12);
+  double c[4] = {0.5, 0.5, 0.5, 0.5};
+  assert_int_equal(tsr_eval_binary_compute(c, ty, 4, &e, NULL), TSR_OK);
+  assert_near(e.auc, 0.5, 1e-12);
+  assert_near(e.pr_auc, 0.5, 1e-12);
+  /* scores outside [0,1]: ranking metrics only */
+  double z[4] = {-3, 2, 1, 5};
+  assert_int_equal(tsr_eval_binary_compute(z, y, 4, &e, NULL), TSR_OK);
+  assert_near(e.auc, 0.75, 1e-12);
+  assert_true(isnan(e.brier));
+  /* 20 rows: top 2 both positive, 5 positives: lift (2/2)/(5/20) = 4 */
+  double s20[20];
+  uint8_t y20[20] = {0};
+  for (int i = 0; i < 20; i++) s20[i] = 1.0 - i / 20.0;
+  y20[0] = y20[1] = y20[5] = y20[10] = y20[19] = 1;
+  assert_int_equal(tsr_eval_binary_compute(s20, y20, 20, &e, NULL), TSR_OK);
+  assert_near(e.lift_top10, 4.0, 1e-12);
+  tsr_error err;
+  uint8_t one[4] = {1, 1, 1, 1};
+  assert_int_equal(tsr_eval_binary_compute(s, one, 4, &e, &err), TSR_EINVAL);
+  assert_string_equal(err.msg, "one class only: every label is 1 (4 rows)");
+  double bad[4] = {0.1, NAN, 0.2, 0.3};
+  assert_int_equal(tsr_eval_binary_compute(bad, y, 4, &e, &err), TSR_EINVAL);
+  assert_string_equal(err.msg, "expected a finite score in row 2, got nan");
+}
+
+static void test_reliability(void **state) {
+  (void)state;
+  double p[5] = {0.05, 0.15, 0.12, 0.95, 1.0};
+  uint8_t y[5] = {0, 0, 1, 1, 1};
+  tsr_reliability_bin b[10];
+  assert_int_equal(tsr_eval_reliability(p, y, 5, 10, b, NULL), TSR_OK);
+  assert_int_equal(b[0].n, 1);
+  assert_near(b[0].mean_pred, 0.05, 1e-12);
+  assert_near(b[0].observed, 0, 0);
+  assert_int_equal(b[1].n, 2);
+  assert_near(b[1].mean_pred, 0.135, 1e-12);
+  assert_near(b[1].observed, 0.5, 0);
+  assert_int_equal(b[9].n, 2);
+  assert_near(b[9].mean_pred, 0.975, 1e-12);
+  assert_int_equal(b[5].n, 0);
+  assert_true(isnan(b[5].observed));
+  assert_near(b[3].lo, 0.3, 1e-12);
+}
+
+static void test_isotonic(void **state) {
+  (void)state;
+  double p[4] = {0.3, 0.1, 0.4, 0.2};
+  uint8_t y[4] = {0, 0, 1, 1};
+  /* sorted: (0.1,0) (0.2,1) (0.3,0) (0.4,1): PAV pools 0.2-0.3 at 0.5 */
+  tsr_calibrator c;
+  assert_int_equal(tsr_calibrator_fit(TSR_CALIB_ISOTONIC, p, y, 4, &c, NULL), TSR_OK);
+  assert_int_equal(c.n, 4);
+  assert_near(tsr_calibrator_apply(&c, 0.0), 0.0, 1e-12);
+  assert_near(tsr_calibrator_apply(&c, 0.15), 0.25, 1e-12);
+  assert_near(tsr_calibrator_apply(&c, 0.25), 0.5, 1e-12);
+  assert_near(tsr_calibrator_apply(&c, 0.35), 0.75, 1e-12);
+  assert_near(tsr_calibrator_apply(&c, 0.9), 1.0, 1e-12);
+  tsr_calibrator_release(&c);
+}
+
+static void test_platt_recovers(void **state) {
+  (void)state;
+  /* reported p = sigmoid(z), truth P(y=1) = sigmoid(2 z + 0.5) */
+  size_t n = 40000;
+  double *p = malloc(n * sizeof *p);
+  uint8_t *y = malloc(n);
+  tsr_rng g;
+  tsr_rng_seed(&g, 99, 0);
+  for (size_t i = 0; i < n; i++) {
+    double z = tsr_rng_normal(&g);
+    p[i] = 1 / (1 + exp(-z));
+    y[i] = tsr_rng_uniform(&g) < 1 / (1 + exp(-(2 * z + 0.5)));
+  }
+  tsr_calibrator c;
+  assert_int_equal(tsr_calibrator_fit(TSR_CALIB_PLATT, p, y, n, &c, NULL), TSR_OK);
+  assert_near(c.a, 2.0, 0.1);
+  assert_near(c.b, 0.5, 0.06);
+  assert_near(tsr_calibrator_apply(&c, 0.5), 1 / (1 + exp(-c.b)), 1e-12);
+  tsr_calibrator_release(&c);
+  tsr_calib_kind k;
+  assert_int_equal(tsr_calib_kind_parse("isotonic", &k), TSR_OK);
+  assert_int_equal(k, TSR_CALIB_ISOTONIC);
+  assert_int_equal(tsr_calib_kind_parse("spline", &k), TSR_EINVAL);
+  free(p);
+  free(y);
+}
+
+static void test_ranking(void **state) {
+  (void)state;
+  int32_t ranked[4 * 3] = {1, 2, 3, 4, 5, 6, 9, 9, 9, -1, -1, -1};
+  size_t off[5] = {0, 1, 3, 3, 4};
+  int32_t rel[4] = {2, 7, 4, 1};
+  tsr_eval_ranking r;
+  assert_int_equal(tsr_eval_ranking_compute(ranked, 4, 3, off, rel, &r, NULL), TSR_OK);
+  assert_int_equal(r.n_users, 3); /* user 2 has nothing relevant */
+  assert_near(r.hit_rate, 2.0 / 3.0, 1e-12);
+  double n0 = 1 / log2(3.0), n1 = 1 / (1 + 1 / log2(3.0));
+  assert_near(r.ndcg, (n0 + n1) / 3, 1e-12);
+  assert_near(r.map, (0.5 + 0.5) / 3, 1e-12);
+  assert_near(r.precision, (1.0 / 3 + 1.0 / 3) / 3, 1e-12);
+  size_t off0[2] = {0, 0};
+  tsr_error err;
+  assert_int_equal(tsr_eval_ranking_compute(ranked, 1, 3, off0, rel, &r, &err), TSR_EINVAL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_binary_metrics), cmocka_unit_test(test_reliability),
+      cmocka_unit_test(test_isotonic), cmocka_unit_test(test_platt_recovers),
+      cmocka_unit_test(test_ranking),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,264 @@
+/*
+ * test_gbm.c - the XGBoost wrapper (tessera/gbm.h): learning, determinism
+ * across thread counts, SHAP additivity, save/load, early stopping, errors.
+ */
+#include "tsr_test.h"
+
+#define NF 4
+
+/* y = 1 when 2*x0 + x1 + noise > 0; x2 pure noise; x3 sometimes missing. */
+static void make_binary(size_t n, uint64_t seed, float *x, float *y) {
+  tsr_rng g;
+  tsr_rng_seed(&g, seed, 1);
+  for (size_t i = 0; i < n; i++) {
+    double a = tsr_rng_normal(&g), b = tsr_rng_normal(&g), c = tsr_rng_normal(&g);
+    double d = tsr_rng_normal(&g);
+    x[i * NF + 0] = (float)a;
+    x[i * NF + 1] = (float)b;
+    x[i * NF + 2] = (float)c;
+    x[i * NF + 3] = (i % 5 == 0) ? NAN : (float)d;
+    y[i] = (2 * a + b + 0.5 * tsr_rng_normal(&g) > 0.8) ? 1.0f : 0.0f;
+  }
+}
+
+static double auc_of(const double *p, const float *y, size_t n) {
+  /* O(n^2) reference: P(score_pos > score_neg) + ties/2 */
+  double num = 0, den = 0;
+  for (size_t i = 0; i < n; i++)
+    if (y[i] == 1)
+      for (size_t j = 0; j < n; j++)
+        if (y[j] == 0) {
+          num += p[i] > p[j] ? 1 : p[i] == p[j] ? 0.5 : 0;
+          den += 1;
+        }
+  return num / den;
+}
+
+static void test_binary_learns_and_is_deterministic(void **state) {
+  (void)state;
+  size_t n = 3000, nt = 1000;
+  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y);
+  float *xt = malloc(nt * NF * sizeof *xt), *yt = malloc(nt * sizeof *yt);
+  make_binary(n, 7, x, y);
+  make_binary(nt, 8, xt, yt);
+  for (int method = 0; method < 2; method++) {
+    tsr_gbm_params p;
+    tsr_gbm_params_init(&p);
+    p.tree_method = method ? TSR_GBM_HIST : TSR_GBM_EXACT;
+    tsr_gbm_data d = {n, NF, x, y, NULL};
+    double *pr[2];
+    char *bytes[2];
+    size_t len[2];
+    tsr_gbm_info info[2];
+    for (int t = 0; t < 2; t++) {
+      p.threads = t ? 2 : 1;
+      tsr_gbm *m = NULL;
+      tsr_error err;
+      assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, &info[t], &err), TSR_OK);
+      assert_int_equal(tsr_gbm_nfeatures(m), NF);
+      pr[t] = malloc(nt * sizeof(double));
+      assert_int_equal(tsr_gbm_predict(m, xt, nt, pr[t], &err), TSR_OK);
+      assert_int_equal(tsr_gbm_save(m, &bytes[t], &len[t], &err), TSR_OK);
+      tsr_gbm_free(m);
+    }
+    /* a clearly learnt signal: the Bayes AUC here is about 0.97 */
+    double auc = auc_of(pr[0], yt, nt);
+    if (auc < 0.93) fail_msg("method %d: AUC %.4f < 0.93", method, auc);
+    assert_int_equal(info[0].n_train + info[0].n_valid, n);
+    assert_int_equal(info[0].n_valid, 600); /* 20 % stratified, rounded per class */
+    /* same model for 1 and 2 threads */
+    assert_int_equal(info[0].rounds, info[1].rounds);
+    for (size_t i = 0; i < nt; i++)
+      if (pr[0][i] != pr[1][i])
+        fail_msg("method %d row %zu: %.9g (1 thread) != %.9g (2 threads)", method, i,
+                 pr[0][i], pr[1][i]);
+    for (int t = 0; t < 2; t++) {
+      free(pr[t]);
+      free(bytes[t]);
+    }
+  }
+  free(x); free(y); free(xt); free(yt);
+}
+
+static void test_shap_sums_to_margin_and_ranks_features(void **state) {
+  (void)state;
+  size_t n = 2000;
+  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y);
+  make_binary(n, 11, x, y);
+  tsr_gbm_params p;
+  tsr_gbm_params_init(&p);
+  p.threads = 1;
+  tsr_gbm_data d = {n, NF, x, y, NULL};
+  tsr_gbm *m = NULL;
+  assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, NULL, NULL), TSR_OK);
+  size_t k = 200;
+  double *pr = malloc(k * sizeof *pr), *c = malloc(k * (NF + 1) * sizeof *c);
+  assert_int_equal(tsr_gbm_predict(m, x, k, pr, NULL), TSR_OK);
+  double mean_abs[NF] = {0};
+  for (int approx = 0; approx < 2; approx++) {
+    assert_int_equal(tsr_gbm_contributions(m, x, k, approx, c, NULL), TSR_OK);
+    for (size_t i = 0; i < k; i++) {
+      double s = 0;
+      for (int j = 0; j <= NF; j++) s += c[i * (NF + 1) + j];
+      double logit = log(pr[i] / (1 - pr[i]));
+      assert_near(s, logit, 1e-3);
+      if (!approx)
+        for (int j = 0; j < NF; j++) mean_abs[j] += fabs(c[i * (NF + 1) + j]) / (double)k;
+    }
+  }
+  /* x0 (weight 2) > x1 (weight 1) > the noise features */
+  if (!(mean_abs[0] > mean_abs[1] && mean_abs[1] > 2 * mean_abs[2] && mean_abs[1] > 2 * mean_abs[3]))
+    fail_msg("mean |SHAP| %.3f %.3f %.3f %.3f not ordered", mean_abs[0], mean_abs[1],
+             mean_abs[2], mean_abs[3]);
+  tsr_gbm_free(m);
+  free(pr); free(c); free(x); free(y);
+}
+
+static void test_save_load_round_trip(void **state) {
+  (void)state;
+  size_t n = 1500;
+  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y);
+  make_binary(n, 3, x, y);
+  tsr_gbm_params p;
+  tsr_gbm_params_init(&p);
+  p.threads = 1;
+  tsr_gbm_data d = {n, NF, x, y, NULL};
+  tsr_gbm *m = NULL, *m2 = NULL;
+  assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, NULL, NULL), TSR_OK);
+  char *buf = NULL;
+  size_t len = 0;
+  assert_int_equal(tsr_gbm_save(m, &buf, &len, NULL), TSR_OK);
+  assert_true(len > 100);
+  assert_int_equal(buf[0], '{');
+  assert_int_equal(tsr_gbm_load(buf, len, 1, &m2, NULL), TSR_OK);
+  assert_int_equal(tsr_gbm_nfeatures(m2), NF);
+  assert_int_equal(tsr_gbm_objective_of(m2), TSR_GBM_BINARY);
+  double a[100], b[100];
+  assert_int_equal(tsr_gbm_predict(m, x, 100, a, NULL), TSR_OK);
+  assert_int_equal(tsr_gbm_predict(m2, x, 100, b, NULL), TSR_OK);
+  for (int i = 0; i < 100; i++) assert_true(a[i] == b[i]);
+  tsr_error err;
+  tsr_gbm *bad = NULL;
+  assert_int_equal(tsr_gbm_load("not a model", 11, 1, &bad, &err), TSR_EPARSE);
+  assert_null(bad);
+  assert_non_null(strstr(err.msg, "xgboost: loading the model"));
+  free(buf);
+  tsr_gbm_free(m);
+  tsr_gbm_free(m2);
+  free(x); free(y);
+}
+
+static void test_regression_and_early_stopping(void **state) {
+  (void)state;
+  size_t n = 2000;
+  float *x = malloc(n * 2 * sizeof *x), *y = malloc(n * sizeof *y);
+  tsr_rng g;
+  tsr_rng_seed(&g, 5, 2);
+  for (size_t i = 0; i < n; i++) {
+    double a = tsr_rng_uniform(&g) * 4 - 2, b = tsr_rng_uniform(&g) * 4 - 2;
+    x[2 * i] = (float)a;
+    x[2 * i + 1] = (float)b;
+    y[i] = (float)(2 * a + b * b + 0.1 * tsr_rng_normal(&g));
+  }
+  tsr_gbm_params p;
+  tsr_gbm_params_init(&p);
+  p.objective = TSR_GBM_REGRESSION;
+  p.eta = 0.3;
+  p.n_rounds = 2000;
+  p.early_stopping = 10;
+  p.threads = 1;
+  tsr_gbm_data d = {n, 2, x, y, NULL};
+  tsr_gbm *m = NULL;
+  tsr_gbm_info info;
+  assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, &info, NULL), TSR_OK);
+  assert_int_equal(tsr_gbm_objective_of(m), TSR_GBM_REGRESSION);
+  /* stopped early: 10 rounds after the best, far before 2000 */
+  assert_int_equal(info.rounds_run - info.rounds, 10);
+  assert_true(info.rounds_run < 2000);
+  /* noise sd 0.1; trees approximate the smooth function to about 0.15 */
+  if (!(info.best_valid_loss < 0.25)) fail_msg("validation RMSE %.4f", info.best_valid_loss);
+  double pr[4];
+  float q[8] = {0, 0, 1, 1, -1, 1.5f, 1.5f, -1.5f};
+  assert_int_equal(tsr_gbm_predict(m, q, 4, pr, NULL), TSR_OK);
+  assert_near(pr[0], 0.0, 0.3);
+  assert_near(pr[1], 3.0, 0.3);
+  assert_near(pr[2], 0.25, 0.3);
+  assert_near(pr[3], 5.25, 0.3);
+  /* contributions sum to the prediction */
+  double c[4 * 3];
+  assert_int_equal(tsr_gbm_contributions(m, q, 4, 0, c, NULL), TSR_OK);
+  for (int i = 0; i < 4; i++) assert_near(c[3 * i] + c[3 * i + 1] + c[3 * i + 2], pr[i], 1e-4);
+  tsr_gbm_free(m);
+  free(x); free(y);
+}
+
+static void test_class_weights(void **state) {
+  (void)state;
+  size_t n = 2000;
+  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y);
+  make_binary(n, 21, x, y);
+  size_t npos = 0;
+  for (size_t i = 0; i < n; i++) npos += y[i] == 1;
+  tsr_gbm_params p;
+  tsr_gbm_params_init(&p);
+  p.threads = 1;
+  p.pos_weight = 0; /* balanced */
+  tsr_gbm_data d = {n, NF, x, y, NULL};
+  tsr_gbm *m = NULL, *m1 = NULL;
+  tsr_gbm_info info;
+  assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, &info, NULL), TSR_OK);
+  assert_near(info.pos_weight, (double)(n - npos) / (double)npos, 1e-12);
+  tsr_gbm_free(m);
+  p.pos_weight = 5;
+  assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, &info, NULL), TSR_OK);
+  assert_near(info.pos_weight, 5.0, 0);
+  p.pos_weight = 1;
+  assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m1, NULL, NULL), TSR_OK);
+  /* weighting positives 5x raises the mean probability */
+  double a[500], b[500], ma = 0, mb = 0;
+  assert_int_equal(tsr_gbm_predict(m, x, 500, a, NULL), TSR_OK);
+  assert_int_equal(tsr_gbm_predict(m1, x, 500, b, NULL), TSR_OK);
+  for (int i = 0; i < 500; i++) { ma += a[i] / 500; mb += b[i] / 500; }
+  assert_true(npos < n / 2);
+  if (!(ma > mb + 0.05)) fail_msg("weighted mean %.4f vs unweighted %.4f", ma, mb);
+  tsr_gbm_free(m);
+  tsr_gbm_free(m1);
+  free(x); free(y);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  float x[8] = {1, 2, 3, 4, 5, 6, 7, 8}, y[4] = {1, 1, 1, 1}, y2[4] = {0, 1, 2, 0};
+  tsr_gbm_params p;
+  tsr_gbm_params_init(&p);
+  tsr_gbm_data d = {4, 2, x, y, NULL};
+  tsr_gbm *m = (tsr_gbm *)1;
+  tsr_error err;
+  assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, NULL, &err), TSR_EINVAL);
+  assert_null(m);
+  assert_string_equal(err.msg, "one class only: every label is 1 (4 rows)");
+  d.y = y2;
+  assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, NULL, &err), TSR_EINVAL);
+  assert_string_equal(err.msg, "binary label of row 3 must be 0 or 1, got 2");
+  p.eta = 0;
+  assert_int_equal(tsr_gbm_check_params(&p, &err), TSR_EINVAL);
+  assert_string_equal(err.field, "eta");
+  assert_string_equal(err.msg, "expected a value in (0, 1], got 0");
+  tsr_gbm_params_init(&p);
+  p.max_depth = 17;
+  assert_int_equal(tsr_gbm_check_params(&p, &err), TSR_EINVAL);
+  assert_string_equal(err.field, "max_depth");
+  tsr_gbm_free(NULL);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_binary_learns_and_is_deterministic),
+      cmocka_unit_test(test_shap_sums_to_margin_and_ranks_features),
+      cmocka_unit_test(test_save_load_round_trip),
+      cmocka_unit_test(test_regression_and_early_stopping),
+      cmocka_unit_test(test_class_weights),
+      cmocka_unit_test(test_errors),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,129 @@
+/*
+ * test_recommend.c - next-best-product (tessera/recommend.h) on a simulated
+ * bundle: beats popularity, respects eligibility and holdings, goals.
+ */
+#include "tsr_test.h"
+#include "predict_sim.h"
+
+static char g_dir[256];
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(g_dir, sizeof g_dir, "/tmp/tsr_nbp_XXXXXX");
+  if (!mkdtemp(g_dir)) return -1;
+  return psim_write(g_dir, 5000, 77, 1);
+}
+
+static int teardown(void **state) {
+  (void)state;
+  const char *f[4] = {"transactions.csv", "customers.csv", "products_events.csv", "interactions.csv"};
+  char p[512];
+  for (int i = 0; i < 4; i++) {
+    snprintf(p, sizeof p, "%s/%s", g_dir, f[i]);
+    unlink(p);
+  }
+  rmdir(g_dir);
+  return 0;
+}
+
+static int find_product(const tsr_nbp_result *r, const char *name) {
+  for (size_t p = 0; p < r->nprod; p++)
+    if (!strcmp(r->products[p], name)) return (int)p;
+  return -1;
+}
+
+static void test_beats_popularity(void **state) {
+  (void)state;
+  tsr_nbp_opts o;
+  tsr_nbp_opts_init(&o);
+  o.cal_end_day = tsr_days_from_civil(2025, 8, 31);
+  o.window_days = 120;
+  o.threads = 1;
+  tsr_nbp_result *r = NULL;
+  tsr_error err;
+  tsr_status st = tsr_nbp_run(g_dir, &o, &r, &err);
+  if (st != TSR_OK) fail_msg("%s", err.msg);
+  const tsr_eval_ranking *pop = &r->eval[0], *bl = &r->eval[TSR_NBP_NSCORERS];
+  print_message("users %zu; hit@3 blend %.4f pop %.4f cf %.4f als %.4f prop %.4f; NDCG@3 %.4f vs "
+                "%.4f; MAP@3 %.4f vs %.4f; weights %.1f %.1f %.1f %.1f\n",
+                r->n_eval_users, bl->hit_rate, pop->hit_rate, r->eval[1].hit_rate,
+                r->eval[2].hit_rate, r->eval[3].hit_rate, bl->ndcg, pop->ndcg, bl->map, pop->map,
+                r->weight[0], r->weight[1], r->weight[2], r->weight[3]);
+  assert_true(r->n_eval_users > 100);
+  if (!(bl->hit_rate > pop->hit_rate + 0.05)) fail_msg("hit rate %.4f vs popularity %.4f", bl->hit_rate, pop->hit_rate);
+  if (!(bl->ndcg > pop->ndcg + 0.03)) fail_msg("NDCG %.4f vs popularity %.4f", bl->ndcg, pop->ndcg);
+  assert_true(bl->map > pop->map);
+  assert_near(r->weight[0] + r->weight[1] + r->weight[2] + r->weight[3], 1.0, 1e-9);
+  /* home insurance follows a mortgage: its propensity model ranks well */
+  int home = find_product(r, "home_insurance");
+  assert_true(home >= 0);
+  if (!(r->product_auc[home] > 0.8)) fail_msg("home_insurance AUC %.4f", r->product_auc[home]);
+  /* eligibility against the simulator's customers.csv: business products
+   * only for business customers, student accounts for ages 18-25 */
+  int bacc = find_product(r, "business_account"), bloan = find_product(r, "business_loan");
+  int student = find_product(r, "student_account");
+  char path[512], line[256];
+  snprintf(path, sizeof path, "%s/customers.csv", g_dir);
+  FILE *f = fopen(path, "r");
+  assert_non_null(f);
+  assert_non_null(fgets(line, sizeof line, f));
+  size_t with_rec = 0, n_student = 0;
+  int64_t E = r->last_day;
+  while (fgets(line, sizeof line, f)) {
+    char id[32], birth[16], join[16], type[16];
+    int inc;
+    assert_int_equal(sscanf(line, "%31[^,],%15[^,],%15[^,],%d,%15s", id, birth, join, &inc, type), 5);
+    size_t i = 0;
+    while (i < r->n && strcmp(r->customer_id[i], id)) i++;
+    if (i == r->n) continue; /* no transaction */
+    int y;
+    unsigned mo, da;
+    assert_int_equal(sscanf(birth, "%d-%u-%u", &y, &mo, &da), 3);
+    double age = (double)(E - tsr_days_from_civil(y, mo, da)) / 365.25;
+    for (size_t j = 0; j < r->top; j++) {
+      const tsr_nbp_rec *rc = &r->rec[i * r->top + j];
+      if (rc->product < 0) continue;
+      with_rec++;
+      assert_true(rc->reason[0] != 0);
+      if (rc->product == bacc || rc->product == bloan)
+        if (strcmp(type, "business")) fail_msg("%s (%s) gets %s", id, type, r->products[rc->product]);
+      if (rc->product == student) {
+        n_student++;
+        if (age < 18 || age >= 26) fail_msg("%s aged %.1f gets a student account", id, age);
+      }
+      if (j) assert_true(rc->score <= r->rec[i * r->top + j - 1].score);
+    }
+    for (int g = 0; g < TSR_NBP_NGOALS; g++) assert_true(r->goal[i][g] >= 0 && r->goal[i][g] <= 1);
+  }
+  fclose(f);
+  assert_true(with_rec > r->n);
+  tsr_nbp_result_free(r);
+}
+
+static void test_errors(void **state) {
+  (void)state;
+  tsr_nbp_opts o;
+  tsr_nbp_opts_init(&o);
+  tsr_nbp_result *r = NULL;
+  tsr_error err;
+  char path[512];
+  tsr_test_data("cdnow/cdnow_master.csv", path, sizeof path);
+  o.cal_end_day = tsr_days_from_civil(1997, 9, 30);
+  assert_int_equal(tsr_nbp_run(path, &o, &r, &err), TSR_EINVAL);
+  assert_non_null(strstr(err.msg, "no product events"));
+  o.cal_end_day = tsr_days_from_civil(2024, 6, 30);
+  o.window_days = 100;
+  assert_int_equal(tsr_nbp_run(g_dir, &o, &r, &err), TSR_EINVAL);
+  assert_string_equal(err.msg, "100 days is too long: training and validation need two windows before 2024-06-30, which start on 2023-12-13, before the first transaction day 2024-01-01; use a shorter --window or a later --calibration-end");
+  o.top = 0;
+  assert_int_equal(tsr_nbp_run(g_dir, &o, &r, &err), TSR_EINVAL);
+  assert_null(r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_beats_popularity),
+      cmocka_unit_test(test_errors),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}

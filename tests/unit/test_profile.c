@@ -1,0 +1,257 @@
+/* test_profile.c - profiles and segments against the bundle simulator's
+ * latent truth (life stage, age, products, digital share), the segment
+ * rules, and the sealing of personal data. */
+#include "tsr_test.h"
+#include "tessera/profile.h"
+
+#include <sys/stat.h>
+
+static char dir[64], lat[80];
+static tsr_profiles *P;
+
+/* Reads a latent CSV into rows of fields (at most 32 columns). */
+typedef struct {
+  char id[32], stage[32], dup[32], products[256];
+  double age, digital;
+} truth_row;
+
+static truth_row *truth;
+static size_t ntruth;
+
+static void load_truth(void) {
+  char path[128];
+  snprintf(path, sizeof path, "%s/persons.csv", lat);
+  tsr_csv *c;
+  tsr_error e;
+  assert_int_equal(tsr_csv_open(path, NULL, &c, &e), TSR_OK);
+  tsr_csv_record r;
+  size_t cap = 0;
+  int hdr = 1;
+  while (tsr_csv_next(c, &r, &e) == TSR_OK) {
+    if (hdr) {
+      hdr = 0;
+      continue;
+    }
+    if (ntruth == cap) {
+      cap = cap ? cap * 2 : 1024;
+      truth = realloc(truth, cap * sizeof *truth);
+    }
+    truth_row *t = &truth[ntruth++];
+    /* person_id,primary_customer_id,duplicate_customer_id,duplicate_kind,
+     * household_id,age,birth_date,gender,life_stage,family,income_band,city,
+     * digital_share,... products_held (19) */
+    snprintf(t->id, sizeof t->id, "%s", r.fields[1].ptr);
+    snprintf(t->dup, sizeof t->dup, "%s", r.fields[2].ptr);
+    t->age = atof(r.fields[5].ptr);
+    snprintf(t->stage, sizeof t->stage, "%s", r.fields[8].ptr);
+    t->digital = atof(r.fields[12].ptr);
+    snprintf(t->products, sizeof t->products, "%s", r.fields[19].ptr);
+  }
+  tsr_csv_close(c);
+}
+
+static int setup(void **state) {
+  (void)state;
+  snprintf(dir, sizeof dir, "/tmp/tsr_prof_XXXXXX");
+  if (!mkdtemp(dir)) return -1;
+  snprintf(lat, sizeof lat, "%s/latent", dir);
+  tsr_bundle_sim_opts so;
+  tsr_bundle_sim_opts_init(&so);
+  so.customers = 6000;
+  so.seed = 11;
+  so.tx_per_customer = 30;
+  tsr_error e;
+  if (tsr_bundle_simulate(&so, dir, lat, NULL, &e) != TSR_OK) return -1;
+  tsr_bundle *b;
+  if (tsr_bundle_open_dir(dir, &b, &e) != TSR_OK) return -1;
+  if (tsr_profiles_new(NULL, &P, &e) != TSR_OK) return -1;
+  for (int t = 0; t < TSR_BT_COUNT; t++) {
+    tsr_bundle_reader *r;
+    if (tsr_bundle_open_table(b, (tsr_bundle_table)t, NULL, &r, &e) != TSR_OK) return -1;
+    if (tsr_profiles_add_table(P, r, &e) != TSR_OK) return -1;
+    tsr_bundle_reader_close(r);
+  }
+  tsr_bundle_free(b);
+  if (tsr_profiles_finish(P, &e) != TSR_OK) return -1;
+  load_truth();
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  tsr_profiles_free(P);
+  free(truth);
+  char cmd[160];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_life_stage_rule(void **state) {
+  (void)state;
+  assert_int_equal(tsr_life_stage_rule(NAN, 1, 1), TSR_LS_UNKNOWN);
+  assert_int_equal(tsr_life_stage_rule(21, 1, 0), TSR_LS_STUDENT);
+  assert_int_equal(tsr_life_stage_rule(21, 0, 0), TSR_LS_YOUNG_ADULT);
+  assert_int_equal(tsr_life_stage_rule(30, 1, 0), TSR_LS_YOUNG_ADULT);
+  assert_int_equal(tsr_life_stage_rule(30, 0, 1), TSR_LS_FAMILY);
+  assert_int_equal(tsr_life_stage_rule(40, 0, 0), TSR_LS_ESTABLISHED);
+  assert_int_equal(tsr_life_stage_rule(54.9, 0, 1), TSR_LS_FAMILY);
+  assert_int_equal(tsr_life_stage_rule(55, 0, 1), TSR_LS_PRE_RETIREMENT);
+  assert_int_equal(tsr_life_stage_rule(65, 0, 0), TSR_LS_RETIRED);
+  assert_string_equal(tsr_life_stage_name(TSR_LS_PRE_RETIREMENT), "pre_retirement");
+}
+
+static void test_truth_recovery(void **state) {
+  (void)state;
+  /* one profile per CRM record (no resolution module), plus none extra */
+  assert_true(tsr_profiles_count(P) >= ntruth);
+  size_t n = 0, ok = 0, age_ok = 0, prod_n = 0, prod_ok = 0, dig_n = 0;
+  double dig_err = 0;
+  for (size_t i = 0; i < ntruth; i++) {
+    const truth_row *t = &truth[i];
+    ptrdiff_t j = tsr_profiles_find(P, t->id);
+    assert_true(j >= 0);
+    const tsr_profile *r = tsr_profiles_get(P, (size_t)j);
+    if (isnan(r->age)) continue; /* 1 % of birth dates missing */
+    n++;
+    ok += !strcmp(tsr_life_stage_name(r->life_stage), t->stage);
+    age_ok += fabs(r->age - t->age) < 1.0;
+    if (!*t->dup) {
+      /* products held: the events replayed equal the latent holdings */
+      prod_n++;
+      char got[256] = "";
+      size_t o = 0;
+      for (size_t k = 0; k < tsr_profiles_nproducts(P); k++)
+        if (r->products >> k & 1)
+          o += (size_t)snprintf(got + o, sizeof got - o, "%s%s", o ? ";" : "", tsr_profiles_product(P, k));
+      /* same set: compare counts and membership */
+      unsigned cnt = 1;
+      for (const char *c = t->products; *c; c++) cnt += *c == ';';
+      int same = cnt == r->product_count;
+      for (const char *s = t->products; same && *s;) {
+        const char *e = strchr(s, ';');
+        size_t l = e ? (size_t)(e - s) : strlen(s);
+        char one[64];
+        snprintf(one, sizeof one, "%.*s", (int)l, s);
+        same = strstr(got, one) != NULL;
+        s = e ? e + 1 : s + l;
+      }
+      prod_ok += same;
+    }
+    if (r->tx_count >= 40) {
+      dig_n++;
+      dig_err += fabs(r->digital_share - t->digital);
+    }
+  }
+  double acc = (double)ok / (double)n;
+  print_message("life stage accuracy %.4f over %zu customers; products %zu/%zu; "
+                "digital share MAE %.4f over %zu\n", acc, n, prod_ok, prod_n,
+                dig_err / (double)dig_n, dig_n);
+  assert_true(n > 5500);
+  assert_true(acc >= 0.90);
+  assert_int_equal(age_ok, n);
+  assert_true((double)prod_ok / (double)prod_n >= 0.995);
+  assert_true(dig_n > 500);
+  assert_true(dig_err / (double)dig_n < 0.07);
+}
+
+static void test_segments(void **state) {
+  (void)state;
+  tsr_segment_opts so;
+  tsr_segment_opts_init(&so);
+  so.min_cell = 40;
+  tsr_error e;
+  assert_int_equal(tsr_profiles_segment(P, &so, &e), TSR_OK);
+  size_t n = tsr_profiles_count(P), tiers[4] = {0}, other = 0, micro_total = 0;
+  for (size_t i = 0; i < n; i++) {
+    const tsr_profile *r = tsr_profiles_get(P, i);
+    assert_true(r->behaviour >= 0 && r->behaviour < 5);
+    assert_true(r->affinity >= 0 && r->affinity < 5);
+    assert_true(r->value_tier >= 0 && r->value_tier < 4);
+    tiers[r->value_tier]++;
+    assert_true(*r->micro);
+    other += !strcmp(r->micro, "other");
+  }
+  /* value tiers by revenue (no CLV here): 10 / 20 / 30 / 40 % */
+  assert_near((double)tiers[0] / (double)n, 0.10, 0.01);
+  assert_near((double)tiers[1] / (double)n, 0.20, 0.01);
+  assert_near((double)tiers[2] / (double)n, 0.30, 0.01);
+  for (size_t i = 0; i < tsr_profiles_nsegments(P); i++) {
+    const tsr_segment_summary *s = tsr_profiles_segment_get(P, i);
+    if (strcmp(s->kind, "micro")) continue;
+    micro_total += s->size;
+    if (strcmp(s->name, "other")) assert_true(s->size >= so.min_cell);
+  }
+  assert_int_equal(micro_total, n);
+  assert_true(other < n / 20);
+  /* the family segment holds child savings more than anyone */
+  for (size_t i = 0; i < tsr_profiles_nsegments(P); i++) {
+    const tsr_segment_summary *s = tsr_profiles_segment_get(P, i);
+    if (!strcmp(s->kind, "life_stage") && !strcmp(s->name, "family"))
+      assert_non_null(strstr(s->top_products, "child_savings"));
+    if (!strcmp(s->kind, "life_stage") && !strcmp(s->name, "retired"))
+      assert_true(s->age_mean >= 65 && s->age_mean < 91);
+  }
+  char path[128];
+  snprintf(path, sizeof path, "%s/profiles_out.csv", dir);
+  FILE *f = fopen(path, "w");
+  assert_int_equal(tsr_profiles_write_csv(P, f, &e), TSR_OK);
+  assert_int_equal(tsr_profiles_write_segments_csv(P, f, &e), TSR_OK);
+  fclose(f);
+}
+
+static void test_pii(void **state) {
+  (void)state;
+  unsigned char k1[TSR_PII_KEY_BYTES], k2[TSR_PII_KEY_BYTES];
+  for (int i = 0; i < TSR_PII_KEY_BYTES; i++) {
+    k1[i] = (unsigned char)i;
+    k2[i] = (unsigned char)(255 - i);
+  }
+  const char *plain = "[{\"name\":\"Anna M\\u00fcller\",\"email\":\"anna@example.org\"}]";
+  char *s1, *s2, *back;
+  size_t len;
+  tsr_error e;
+  assert_int_equal(tsr_pii_seal(k1, plain, strlen(plain), &s1, &e), TSR_OK);
+  assert_int_equal(tsr_pii_seal(k1, plain, strlen(plain), &s2, &e), TSR_OK);
+  assert_string_not_equal(s1, s2); /* random nonces */
+  assert_null(strstr(s1, "anna"));
+  assert_int_equal(strncmp(s1, "v1:", 3), 0);
+  assert_int_equal(tsr_pii_open(k1, s1, &back, &len, &e), TSR_OK);
+  assert_string_equal(back, plain);
+  assert_int_equal(len, strlen(plain));
+  free(back);
+  assert_int_equal(tsr_pii_open(k2, s1, &back, &len, &e), TSR_EAUTH);
+  s1[strlen(s1) - 3] = s1[strlen(s1) - 3] == 'A' ? 'B' : 'A'; /* tamper */
+  assert_int_equal(tsr_pii_open(k1, s1, &back, &len, &e), TSR_EAUTH);
+  free(s1);
+  free(s2);
+  /* key loading: env var, hex file, raw file, malformed */
+  setenv("TSR_PII_KEY", "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f", 1);
+  unsigned char k[TSR_PII_KEY_BYTES];
+  assert_int_equal(tsr_pii_key_load(NULL, k, &e), TSR_OK);
+  assert_memory_equal(k, k1, sizeof k);
+  setenv("TSR_PII_KEY", "xyz", 1);
+  assert_int_equal(tsr_pii_key_load(NULL, k, &e), TSR_EINVAL);
+  assert_null(strstr(e.msg, "xyz"));
+  unsetenv("TSR_PII_KEY");
+  unsetenv("TSR_PII_KEY_FILE");
+  assert_int_equal(tsr_pii_key_load(NULL, k, &e), TSR_ENOTFOUND);
+  char path[128];
+  snprintf(path, sizeof path, "%s/key", dir);
+  FILE *f = fopen(path, "wb");
+  fwrite(k2, 1, sizeof k2, f);
+  fclose(f);
+  assert_int_equal(tsr_pii_key_load(path, k, &e), TSR_OK);
+  assert_memory_equal(k, k2, sizeof k);
+  char id1[9], id2[9];
+  tsr_pii_key_id(k1, id1);
+  tsr_pii_key_id(k2, id2);
+  assert_string_not_equal(id1, id2);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_life_stage_rule), cmocka_unit_test(test_truth_recovery),
+      cmocka_unit_test(test_segments),        cmocka_unit_test(test_pii),
+  };
+  return cmocka_run_group_tests(tests, setup, teardown);
+}
