@@ -1072,7 +1072,8 @@ enum MHD_Result api_dispatch(req *r) {
     return send_json(r, 200, json_pack("{s:s,s:s,s:s}", "user", r->user->name, "role", r->user->role,
                                        "csrf", r->csrf));
   int64_t id = 0;
-  if (n == 2 && get && !strcmp(seg[0], "profiles")) return profile_latest(r, st, seg[1]);
+  /* live profile from the event log (server/events.c), else the newest bundle run */
+  if (n == 2 && get && !strcmp(seg[0], "profiles")) return rt_profile_get_or(r, seg[1], profile_latest, st);
   if (!strcmp(seg[0], "datasets")) {
     if (n == 1 && get) return datasets_list(r, st);
     if (n == 1 && post) {

@@ -218,7 +218,13 @@ enum MHD_Result rt_events_post(req *r) {
                                      "segment_changes", (json_int_t)nchg, "results", results));
 }
 
-enum MHD_Result rt_profile_get(req *r, const char *id) {
+enum MHD_Result rt_profile_get(req *r, const char *id) { return rt_profile_get_or(r, id, NULL, NULL); }
+
+/* The live profile; a customer without events gets fallback(r, st, id)
+ * (the profile of the newest bundle analysis) when fallback is given. */
+enum MHD_Result rt_profile_get_or(req *r, const char *id,
+                                  enum MHD_Result (*fallback)(req *, tsr_store *, const char *),
+                                  tsr_store *store) {
   enum MHD_Result ret;
   int64_t at = (int64_t)time(NULL) / 86400;
   const char *as = req_arg(r, "at");
@@ -233,6 +239,7 @@ enum MHD_Result rt_profile_get(req *r, const char *id) {
   tsr_error e;
   tsr_status st = tsr_rt_engine_profile(RT.eng, id, at, &js, &e);
   pthread_mutex_unlock(&RT.mu);
+  if (st == TSR_ENOTFOUND && fallback) return fallback(r, store, id);
   if (st != TSR_OK) return send_tsr(r, st, &e);
   ret = send_body(r, 200, "application/json", js, strlen(js));
   free(js);

@@ -14,5 +14,9 @@
 
 enum MHD_Result rt_events_post(req *r);
 enum MHD_Result rt_profile_get(req *r, const char *id);
+/* The live profile, or fallback(r, st, id) for a customer without events. */
+enum MHD_Result rt_profile_get_or(req *r, const char *id,
+                                  enum MHD_Result (*fallback)(req *, tsr_store *, const char *),
+                                  tsr_store *st);
 enum MHD_Result rt_changes_sse(req *r);
 #endif

@@ -42,7 +42,11 @@ def req(port, method, path, body=None, token=None, timeout=60):
         h["Authorization"] = "Bearer " + token
     if body is not None:
         h["Content-Type"] = "application/x-ndjson"
-    c.request(method, path, body=body, headers=h)
+    try:
+        c.request(method, path, body=body, headers=h)
+    except (BrokenPipeError, ConnectionResetError):
+        # the server answered (413) before reading the whole body and closed
+        pass
     r = c.getresponse()
     data = r.read()
     hdrs = {k.lower(): v for k, v in r.getheaders()}
