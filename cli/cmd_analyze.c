@@ -52,7 +52,8 @@ static void fmt_money(char *b, size_t cap, double v) {
   else snprintf(b, cap, "%.2f", v);
 }
 
-static void print_summary(const tsr_analyze_result *r, const char *out_dir, const char *db) {
+static void print_summary(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                          const char *out_dir, const char *db) {
   FILE *f = stdout;
   const tsr_kpis *k = &r->kpis;
   char a[32], b[32], d1[11], d2[11];
@@ -63,14 +64,20 @@ static void print_summary(const tsr_analyze_result *r, const char *out_dir, cons
   fprintf(f, "  revenue %s; top 20%% of customers bring %.1f%%; %.1f%% bought again\n", a,
           100 * k->top20_revenue_share, 100 * k->repeat_share);
   if (r->has_model) {
-    fprintf(f, "  %s: churn rate (P(alive) < 0.5) %.1f%%, mean P(alive) %.3f, expected active %.0f\n",
-            tsr_btyd_kind_name(r->model.kind), 100 * k->churn_rate, k->mean_p_alive,
-            k->expected_alive);
+    fprintf(f, "  %s: churn rate %.1f%% (share of customers with P(alive) < %g, the probability "
+               "of still being active), mean P(alive) %.3f, expected active %.0f\n",
+            tsr_btyd_kind_name(r->model.kind), 100 * k->churn_rate, o->churn_threshold,
+            k->mean_p_alive, k->expected_alive);
   }
   if (r->has_spend) {
     fmt_money(a, sizeof a, k->clv_total);
     fmt_money(b, sizeof b, k->clv_mean);
-    fprintf(f, "  CLV over %.4g periods: total %s, mean %s per customer\n", r->horizon_periods, a, b);
+    static const char *const UN[] = {"days", "weeks", "months", "years", "periods"};
+    const char *un = (unsigned)o->unit < 5 ? UN[o->unit] : "periods";
+    char hz[48];
+    snprintf(hz, sizeof hz, "%g %s", o->horizon, un);
+    if (o->horizon == 1) hz[strlen(hz) - 1] = '\0'; /* "1 month" */
+    fprintf(f, "  CLV over %s: total %s, mean %s per customer\n", hz, a, b);
   }
   if (r->has_holdout && r->has_model)
     fprintf(f, "  holdout: actual %.0f purchases, predicted %.1f, MAE %.3f per customer\n",
@@ -299,7 +306,7 @@ int tsr_cmd_analyze(int argc, char **argv) {
       st = tsr_report_write_opts(res, &ro, o.report_path, &err);
       if (st != TSR_OK) rc = cli_fail(st, &err);
     }
-    if (!ci.quiet) print_summary(res, out_dir, url);
+    if (!ci.quiet) print_summary(res, &o, out_dir, url);
     if (!ci.quiet) cli_bundle_print(res, out_dir);
     if (o.report_path && st == TSR_OK && !ci.quiet) printf("  report: %s\n", o.report_path);
   }

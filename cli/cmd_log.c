@@ -94,11 +94,11 @@ int tsr_cmd_log(int argc, char **argv) {
         return cli_usage("log", "unknown option '%s'", argv[optind - 1]);
     }
   }
-  if (optind >= argc) return cli_usage("log", "expected a run id (see 'tessera runs') or 'last'");
+  if (optind >= argc) return cli_usage("log", "expected a run id (see 'tessera runs'), 'last' or 'latest'");
   if (optind + 1 < argc) return cli_usage("log", "unexpected argument '%s'", argv[optind + 1]);
   const char *run_arg = argv[optind];
   long run_id = 0;
-  int last = !strcmp(run_arg, "last");
+  int last = !strcmp(run_arg, "last") || !strcmp(run_arg, "latest");
   if (!last && cli_parse_long("log", "RUN", run_arg, 1, LONG_MAX, &run_id))
     return TSR_EXIT_USAGE;
 

@@ -57,7 +57,7 @@ int tsr_cmd_predict(int argc, char **argv) {
       {NULL, 0, NULL, 0}};
   const char *db = NULL, *pkind = "bgnbd";
   int promoted = 0;
-  double t = NAN, horizon = 12, discount = 0, level = 0.95, thr = 0.5;
+  double t = NAN, horizon = 12, discount = NAN, level = 0.95, thr = 0.5;
   const char *spend = NULL, *unit = "months", *out = NULL;
   int is_new = 0, quiet = 0, c, horizon_set = 0;
   long pmf = -1;
@@ -226,7 +226,8 @@ int tsr_cmd_predict(int argc, char **argv) {
     unit_days(unit, m.period_days, &udays);
     co.step = udays / m.period_days;
     co.horizon = horizon * co.step;
-    co.discount = discount;
+    /* default: 1 % per month, as tessera analyze, per --unit step */
+    co.discount = isnan(discount) ? pow(1.01, udays / 30.4375) - 1 : discount;
     co.level = level;
     st = tsr_clv_compute(&m, &gg, &d, &co, C, CL, CH, &err);
   }

@@ -69,12 +69,12 @@ int tsr_cmd_report(int argc, char **argv) {
     default: return cli_usage("report", "unknown option '%s'", argv[optind - 1]);
     }
   }
-  if (optind >= argc) return cli_usage("report", "missing RUN (a run id or 'latest')");
+  if (optind >= argc) return cli_usage("report", "missing RUN (a run id, 'latest' or 'last')");
   if (optind + 1 < argc) return cli_usage("report", "unexpected argument '%s'", argv[optind + 1]);
   if (!out) return cli_usage("report", "missing -o FILE (use -o - for stdout)");
   const char *run_arg = argv[optind];
   int64_t run_id = 0;
-  if (strcmp(run_arg, "latest") != 0) {
+  if (strcmp(run_arg, "latest") != 0 && strcmp(run_arg, "last") != 0) {
     if (cli_parse_long("report", "RUN", run_arg, 1, INT32_MAX, &l)) return TSR_EXIT_USAGE;
     run_id = l;
   }

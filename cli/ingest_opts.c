@@ -207,6 +207,12 @@ void cli_ingest_end(cli_ingest *ci, const tsr_ingest_stats *st) {
   for (size_t i = 0; i < ci->n_date_samples; i++) free(ci->date_samples[i]);
   ci->n_date_samples = 0;
   if (ci->quiet || !st) return;
+  if (st->columns_by_rule)
+    cli_msg("warning: no header: columns taken as customer id = %s, date = %s%s%s (the rule "
+            "for headerless files; choose them with --customer-col, --date-col, --amount-col)",
+            ci->io.customer_col ? ci->io.customer_col : "1", ci->io.date_col ? ci->io.date_col : "2",
+            st->amount_col[0] ? ", amount = " : ", no amount",
+            st->amount_col[0] ? (ci->io.amount_col ? ci->io.amount_col : "3") : "");
   if (st->rows_rejected > 0) {
     if (ci->shown > ci->show_max)
       cli_msg("warning: %lld more rejected rows not shown%s%s", (long long)(ci->shown - ci->show_max),
@@ -217,8 +223,9 @@ void cli_ingest_end(cli_ingest *ci, const tsr_ingest_stats *st) {
             ci->rejects_path ? ci->rejects_path : "");
   }
   if (st->duplicate_ids > 0)
-    cli_msg("warning: %lld rows repeat an earlier transaction id with identical content (dropped)",
-            (long long)st->duplicate_ids);
+    cli_msg("warning: %lld rows repeat an earlier transaction id (column %s) with identical "
+            "content (dropped; --id-col none keeps them)",
+            (long long)st->duplicate_ids, st->id_col);
   if (st->identical_rows > 0) {
     if (st->identical_dropped > 0)
       cli_msg("warning: %lld rows identical to an earlier row (removed by --dedupe exact)",

@@ -22,8 +22,20 @@ int cli_help(const char *cmd) {
   return TSR_EXIT_OK;
 }
 
+/* 1 while a progress line is on the terminal: a message first clears it,
+ * so that warnings never land in the middle of the bar (the bar is drawn
+ * again below by its next update). */
+static int bar_on;
+
+static void clear_bar(void) {
+  if (!bar_on) return;
+  fputs("\r\033[K", stderr);
+  bar_on = 0;
+}
+
 void cli_msg(const char *fmt, ...) {
   va_list ap;
+  clear_bar();
   va_start(ap, fmt);
   fputs("tessera: ", stderr);
   vfprintf(stderr, fmt, ap);
@@ -33,6 +45,7 @@ void cli_msg(const char *fmt, ...) {
 
 int cli_usage(const char *cmd, const char *fmt, ...) {
   va_list ap;
+  clear_bar();
   va_start(ap, fmt);
   fputs("tessera: ", stderr);
   vfprintf(stderr, fmt, ap);
@@ -156,12 +169,14 @@ void cli_progress_update(cli_progress *p, double frac, const char *detail) {
   fprintf(stderr, "\r%-10s [%s] %3d%% %s\033[K", p->label, bar, (int)(frac * 100),
           detail ? detail : "");
   fflush(stderr);
+  bar_on = 1;
 }
 
 void cli_progress_done(cli_progress *p) {
-  if (!p->enabled) return;
+  if (!p->enabled && !bar_on) return;
   fprintf(stderr, "\r\033[K");
   fflush(stderr);
+  bar_on = 0;
 }
 
 FILE *cli_open_out(const char *path) {

@@ -42,16 +42,21 @@
   function fmtMoney(v) { return isNum(v) ? nf2.format(v) : "n/a"; }
   function fmtNum(v) {
     if (!isNum(v)) return "n/a";
-    return v !== 0 && Math.abs(v) < 1e-3 ? v.toExponential(2) : nf3.format(v);
+    /* never scientific notation: tiny values as "< 0.001" */
+    return v !== 0 && Math.abs(v) < 1e-3 ? (v < 0 ? "> -0.001" : "< 0.001") : nf3.format(v);
   }
-  function fmtPct(v) { return isNum(v) ? (100 * v).toFixed(1) + "%" : "n/a"; }
+  function fmtPct(v) {
+    if (!isNum(v)) return "n/a";
+    if (v > 0 && v < 5e-4) return "< 0.1%";
+    return (100 * v).toFixed(1) + "%";
+  }
   function fmtCompact(v) {
     if (!isNum(v)) return "n/a";
     var a = Math.abs(v);
     if (a >= 1e9) return (v / 1e9).toFixed(2) + "G";
     if (a >= 1e6) return (v / 1e6).toFixed(2) + "M";
     if (a >= 1e4) return (v / 1e3).toFixed(1) + "k";
-    if (a > 0 && a < 1e-3) return v.toExponential(1);
+    if (a > 0 && a < 1e-3) return v < 0 ? "> -0.001" : "< 0.001";
     return nf3.format(v);
   }
 
@@ -242,19 +247,54 @@
     ["last_purchase", "Last activity", String]
   ];
 
+  /* Plain-language meaning of every term the report uses (tooltips of the
+   * key figures and the glossary at the end). */
+  var GLOSSARY = [
+    ["CLV", "Customer lifetime value: the spend a customer is expected to bring over the CLV horizon (12 months unless chosen otherwise), discounted by 1% per month, from the purchase and spend models."],
+    ["P(alive)", "The probability that a customer is still active (has not left for good) at the end of the data, given how often and how recently they bought."],
+    ["Churn rate", "The share of customers whose P(alive) is below the churn threshold (0.5 unless chosen otherwise): those the model thinks have left."],
+    ["RFM", "Recency, frequency, monetary value: each customer is scored 1 to 5 on how recently they bought, how often, and how much they spent; the segments are named from these scores."],
+    ["Recency", "Time between a customer's first and last purchase; the time since the last purchase is T minus recency."],
+    ["T", "A customer's age: the time from their first purchase to the end of the data."],
+    ["Frequency", "The number of repeat purchases (days with a purchase after the first one)."],
+    ["BG/NBD", "Beta-geometric/negative binomial model: while active a customer buys at random at a personal rate; after each purchase they may leave for good. One-time buyers can never leave in it."],
+    ["MBG/NBD", "Modified BG/NBD: as BG/NBD, but a customer may also leave right after the first purchase, so one-time buyers can churn."],
+    ["Pareto/NBD", "A customer buys at random at a personal rate and leaves at a random time with a personal rate; one-time buyers can churn."],
+    ["Gamma-Gamma", "The spend model: each customer's average purchase value varies around a personal mean."]
+  ];
+  var KPI_TIPS = {
+    churn_rate: GLOSSARY[2][1], mean_p_alive: GLOSSARY[1][1], clv_total: GLOSSARY[0][1], clv_mean: GLOSSARY[0][1],
+    repeat_share: "Share of customers who bought more than once.",
+    top20_revenue_share: "Share of the revenue brought by the 20% of customers who spent most.",
+    visits: "Days with at least one purchase, summed over the customers."
+  };
+
+  function renderGlossary(root) {
+    var grid = section(root, "glossary", "Glossary", "What the terms of this report mean.");
+    var dl = el("dl", { class: "tsr-glossary tsr-wide" });
+    GLOSSARY.forEach(function (g) {
+      dl.appendChild(el("dt", { text: g[0] }));
+      dl.appendChild(el("dd", { text: g[1] }));
+    });
+    grid.appendChild(dl);
+  }
+
   function renderHeader(root, d) {
     var m = d.meta || {};
     var h = el("header", { class: "tsr-header" });
     h.appendChild(el("h1", { text: m.title || "tessera analysis report" }));
     var parts = [];
-    if (m.source) parts.push("input: " + m.source);
+    /* the file names only: a full path says nothing to the reader */
+    if (m.source) parts.push("input: " + String(m.source).split(";").map(function (p) {
+      return p.split(/[\\/]/).pop();
+    }).join(", "));
     if (m.run_id) parts.push("run " + m.run_id);
     if (m.generated_at) parts.push("generated " + m.generated_at);
     if (m.tessera_version) parts.push("tessera " + m.tessera_version);
     h.appendChild(el("p", { class: "tsr-sub", text: parts.join(" · ") }));
     var nav = el("nav", { class: "tsr-nav", "aria-label": "sections" });
     [["kpis", "KPIs"], ["segments", "Segments"], ["features", "Features"], ["rfm", "RFM"], ["clusters", "Clusters"],
-     ["models", "Models"], ["customers", "Customers"], ["run", "Run"]].forEach(function (s) {
+     ["models", "Models"], ["customers", "Customers"], ["run", "Run"], ["glossary", "Glossary"]].forEach(function (s) {
       nav.appendChild(el("a", { href: "#tsr-" + s[0], text: s[1] }));
     });
     h.appendChild(nav);
@@ -265,14 +305,14 @@
   }
 
   function renderKpis(root, d) {
-    var grid = section(root, "kpis", "Key figures", "The whole customer base. Churn rate: share of customers whose P(alive) is below " +
-      fmtNum((d.meta || {}).churn_threshold) + ".");
+    var grid = section(root, "kpis", "Key figures", "The whole customer base. Churn rate: share of customers whose P(alive) — the probability of still being an active customer — is below " +
+      fmtNum((d.meta || {}).churn_threshold) + ". Hover a figure for its meaning; the glossary is at the end.");
     var k = d.kpis || {};
     var cards = el("div", { class: "tsr-kpis tsr-wide" });
     KPI_LIST.forEach(function (x) {
       var v = k[x[0]];
       if (v === undefined) return;
-      cards.appendChild(el("div", { class: "tsr-kpi", "data-kpi": x[0], "data-value": v === null ? "" : String(v) }, [
+      cards.appendChild(el("div", { class: "tsr-kpi", "data-kpi": x[0], title: KPI_TIPS[x[0]] || x[1], "data-value": v === null ? "" : String(v) }, [
         el("div", { class: "tsr-kpi-value", text: v === null ? "n/a" : x[2](v) }),
         el("div", { class: "tsr-kpi-label", text: x[1] })
       ]));
@@ -579,7 +619,7 @@
       global.Chart.defaults.font.family = "system-ui, -apple-system, 'Segoe UI', Roboto, sans-serif";
       global.Chart.defaults.color = "#222";
     }
-    [renderHeader, renderKpis, renderSegments, renderFeatures, renderRfm, renderClusters, renderModels, renderCustomers, renderRun]
+    [renderHeader, renderKpis, renderSegments, renderFeatures, renderRfm, renderClusters, renderModels, renderCustomers, renderRun, renderGlossary]
       .forEach(function (f) { f(root, data); });
     var mine = charts; /* this render's charts (render may be called again) */
     if (global.addEventListener) {

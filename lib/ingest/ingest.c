@@ -1069,6 +1069,11 @@ static const char *const auto_amount[] = {"amount", "value", "monetaryvalue", "m
                                           "revenue", "sales", "spend", "total", "price",
                                           "amt", "transactionamount", "ordervalue", NULL};
 
+/* A transaction id column found by name: repeated ids are dropped by
+ * default (documented; --id-col none turns it off). */
+static const char *const auto_txid[] = {"transactionid", "txid", "txnid", "transid", "orderid",
+                                        "ordernumber", "orderno", "invoiceid", "invoiceno",
+                                        "invoicenumber", "receiptid", "paymentid", NULL};
 /* Column k of the header as text (at most 63 bytes) into name. */
 static void hdr_name(const tsr_csv_record *hdr, size_t k, char *name) {
   snprintf(name, 64, "%.*s", (int)(hdr->fields[k].len > 63 ? 63 : hdr->fields[k].len),
@@ -1203,16 +1208,27 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   const tsr_csv_record *hdr = opts->header ? &rec : NULL;
   const char *cspec = opts->customer_col, *dspec = opts->date_col, *aspec = opts->amount_col;
   if (!hdr) {
+    /* a headerless file: columns 1, 2 (and 3 when there are exactly 3
+     * fields) by rule, reported in stats for a warning; with more fields
+     * the amount column is never guessed */
+    if (!aspec && x.nfields > 3)
+      return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 1, 0, "--amount-col",
+                           "a file without a header and %zu columns: say which column "
+                           "holds the amount (--amount-col N) or that there is none "
+                           "(--no-amount)", x.nfields);
+    if (!cspec || !dspec || !aspec) stats->columns_by_rule = 1;
     if (!cspec) cspec = "1";
     if (!dspec) dspec = "2";
-    if (!aspec) aspec = x.nfields >= 3 ? "3" : "";
+    if (!aspec) aspec = x.nfields == 3 ? "3" : "";
   }
+  const char *ispec = opts->id_col;
+  if (ispec && !strcmp(ispec, "none")) ispec = ""; /* explicitly none */
+  x.ti = -1;
   if ((st = resolve_col(&x, hdr, cspec, auto_customer, "customer id", "--customer-col", 1, &x.ci, x.names[0], err)) ||
       (st = resolve_col(&x, hdr, dspec, auto_date, "date", "--date-col", 1, &x.di, x.names[1], err)) ||
       (st = resolve_col(&x, hdr, aspec, auto_amount, "amount", "--amount-col", 1, &x.ai, x.names[2], err)) ||
-      (opts->id_col && (st = resolve_col(&x, hdr, opts->id_col, auto_customer, "transaction id", "--id-col", 0, &x.ti, x.names[3], err))))
+      (st = resolve_col(&x, hdr, ispec, auto_txid, "transaction id", "--id-col", 0, &x.ti, x.names[3], err)))
     return st;
-  if (!opts->id_col) x.ti = -1;
   if (!hdr) {
     snprintf(x.names[0], 64, "customer_id");
     snprintf(x.names[1], 64, "date");
