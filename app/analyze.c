@@ -830,6 +830,8 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *
                                  int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
 size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
                          size_t cap);
+void tsr__dq_tally(tsr_analyze_result *res, const char *table, const char *field,
+                   const char *reason, int64_t n);
 
 /* The profile step (bundle inputs): profiles, segments, data-quality events. */
 static tsr_status step_profiles(actx *x, tsr_error *err) {
@@ -839,6 +841,11 @@ static tsr_status step_profiles(actx *x, tsr_error *err) {
   if (st != TSR_OK) return st;
   for (int t = 0; t < TSR_BT_COUNT; t++)
     x->res->dq_rejected[t] = t == TSR_BT_TRANSACTIONS ? 0 : counts[t][2];
+  for (size_t i = 0; i < x->nreasons; i++) /* the ingest's, keyed like the tables' */
+    tsr__dq_tally(x->res, "transactions", "", x->reasons[i].key, x->reasons[i].n);
+  for (size_t i = 0; i < x->res->dq_nreasons; i++)
+    event(x, 1, "rejects", -1, x->res->dq_reasons[i].n, -1, "%lld rows rejected: %s",
+          (long long)x->res->dq_reasons[i].n, x->res->dq_reasons[i].key);
   for (int t = 0; t < TSR_BT_COUNT; t++) {
     if (t == TSR_BT_TRANSACTIONS || !tsr_bundle_path(x->o->bundle, (tsr_bundle_table)t)) continue;
     event(x, counts[t][2] ? 1 : 0, "profiles", counts[t][0], counts[t][1], -1,
@@ -1689,7 +1696,7 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     free(kj);
     return TSR_EIO;
   }
-  char dq[512] = "";
+  char dq[3072] = "";
   if (r->profiles) {
     /* data quality of a bundle run: counts only (docs/profiles.md) */
     int64_t rej = 0;
@@ -1702,6 +1709,19 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
              (long long)r->dq_households, (long long)r->dq_household_links,
              (long long)r->dq_transactions_scored, (long long)r->dq_anomalies,
              (long long)(rej + r->ingest.rows_rejected), (long long)r->ingest.rows_rejected);
+    /* rejects by reason: "rejects_by_reason":{"TABLE: FIELD: reason":n,...} */
+    tsr__tb rb = {0};
+    tsr__tb_printf(&rb, ",\"rejects_by_reason\":{");
+    for (size_t i = 0; i < r->dq_nreasons; i++) {
+      if (i) tsr__tb_printf(&rb, ",");
+      tsr__tb_jstr(&rb, r->dq_reasons[i].key);
+      tsr__tb_printf(&rb, ":%lld", (long long)r->dq_reasons[i].n);
+    }
+    tsr__tb_printf(&rb, "}}");
+    char *rt = tsr__tb_take(&rb);
+    size_t dl = strlen(dq);
+    if (rt && dl > 0 && dl + strlen(rt) < sizeof dq) snprintf(dq + dl - 1, sizeof dq - dl + 1, "%s", rt);
+    tsr__free(rt);
   }
   fprintf(f, "{\"run_id\":%lld,\"complete\":true,\"files\":[%s],\"kpis\":%s%s}\n",
           (long long)r->run_id, files, kj, dq);

@@ -198,6 +198,43 @@ static tsr_status count_anomalies(const tsr_analyze_opts *o, const tsr_bundle_op
   return st;
 }
 
+/* Counts n rejected rows of table under their reason; the value quoted in
+ * "…, got '…'" is left out (it may be personal data). */
+void tsr__dq_tally(tsr_analyze_result *res, const char *table, const char *field,
+                   const char *reason, int64_t n);
+void tsr__dq_tally(tsr_analyze_result *res, const char *table, const char *field,
+                   const char *reason, int64_t n) {
+  char key[sizeof res->dq_reasons[0].key];
+  const char *got = strstr(reason, ", got ");
+  int len = got ? (int)(got - reason) : (int)strlen(reason);
+  snprintf(key, sizeof key, "%s: %s%s%.*s", table, field, *field ? ": " : "", len, reason);
+  for (size_t i = 0; i < res->dq_nreasons; i++)
+    if (!strcmp(res->dq_reasons[i].key, key)) {
+      res->dq_reasons[i].n += n;
+      return;
+    }
+  if (res->dq_nreasons == sizeof res->dq_reasons / sizeof res->dq_reasons[0]) return;
+  memcpy(res->dq_reasons[res->dq_nreasons].key, key, sizeof key);
+  res->dq_reasons[res->dq_nreasons++].n = n;
+}
+
+/* The bundle reader's callbacks: rejects are tallied by reason, then
+ * passed on to the caller's. */
+typedef struct dq_ctx {
+  tsr_analyze_result *res;
+  const tsr_bundle_opts *user;
+  const char *table;
+} dq_ctx;
+static void dq_on_reject(void *ud, const tsr_reject *r) {
+  dq_ctx *c = ud;
+  tsr__dq_tally(c->res, c->table, r->field ? r->field : "", r->reason ? r->reason : "", 1);
+  if (c->user && c->user->on_reject) c->user->on_reject(c->user->ud, r);
+}
+static void dq_on_note(void *ud, const tsr_bundle_note *n) {
+  dq_ctx *c = ud;
+  if (c->user && c->user->on_note) c->user->on_note(c->user->ud, n);
+}
+
 tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
                                  int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
 
@@ -219,6 +256,9 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *
   tsr_bundle_opts bo;
   if (o->bundle_opts) bo = *o->bundle_opts;
   else tsr_bundle_opts_init(&bo);
+  dq_ctx dq = {res, o->bundle_opts, ""};
+  bo.ud = &dq;
+  bo.on_note = dq_on_note;
   /* resolved ids first: every table below is keyed by them */
   if ((st = resolve_customers(o, &bo, p, res, err)) != TSR_OK) return st;
   static const tsr_bundle_table order[] = {TSR_BT_CUSTOMERS, TSR_BT_PRODUCTS, TSR_BT_INTERACTIONS,
@@ -226,8 +266,9 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *
   for (size_t i = 0; i < sizeof order / sizeof order[0] && st == TSR_OK; i++) {
     tsr_bundle_table t = order[i];
     if (!tsr_bundle_path(o->bundle, t)) continue;
+    dq.table = tsr_bundle_table_name(t);
     if (t == TSR_BT_TRANSACTIONS) bo.on_reject = NULL; /* reported by the ingest already */
-    else if (o->bundle_opts) bo.on_reject = o->bundle_opts->on_reject;
+    else bo.on_reject = dq_on_reject;
     tsr_bundle_reader *r;
     st = tsr_bundle_open_table(o->bundle, t, &bo, &r, err);
     if (st != TSR_OK) break;

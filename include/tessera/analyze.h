@@ -154,6 +154,11 @@ typedef struct tsr_analyze_result {
   int64_t dq_anomalies;        /* transactions flagged (never dropped) */
   int64_t dq_rejected[TSR_BT_COUNT]; /* rows rejected per bundle table
                                   (transactions: see ingest) */
+  struct {
+    char key[128];             /* "TABLE: FIELD: reason", the value left out */
+    int64_t n;
+  } dq_reasons[16];            /* rejected rows by reason (first 16 reasons) */
+  size_t dq_nreasons;
 } tsr_analyze_result;
 
 /* Runs the pipeline. store may be NULL (nothing stored). On success *out is
