@@ -1688,6 +1688,9 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     }
     if ((st = close_out(f, dir, "segment_profiles.csv", path, err)) != TSR_OK) return st;
     fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"segment_profiles.csv\"");
+    /* written by the profile step (entity resolution) into opts->out_dir */
+    if (r->dq_records_merged >= 0 && o && o->out_dir && !strcmp(o->out_dir, dir))
+      fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"graph.csv\"");
   }
   char *kj = NULL;
   if ((st = tsr_analyze_kpis_json(r, &kj, err)) != TSR_OK) return st;

@@ -12,10 +12,12 @@
 #include "tessera/resolve.h"
 #include "tessera/sentiment.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct pii_ctx {
   tsr_analyze_result *res;
@@ -107,6 +109,51 @@ static double lexicon_sentiment(void *ud, const char *text, size_t len) {
   return r.compound;
 }
 
+static void put_id(FILE *f, const char *prefix, const char *s) {
+  if (strpbrk(s, ",\"\r\n")) {
+    fprintf(f, "\"%s", prefix);
+    for (; *s; s++) {
+      if (*s == '"') fputc('"', f);
+      fputc(*s, f);
+    }
+    fputc('"', f);
+  } else {
+    fprintf(f, "%s%s", prefix, s);
+  }
+}
+
+/* OUT/graph.csv: the relations found by entity resolution, ids only:
+ * source,target,type with record -> canonical id "same_person" and
+ * canonical id -> "H:" household head id "member_of" (docs/profiles.md). */
+static tsr_status write_graph(const tsr_resolver *rv, const char *dir, tsr_error *err) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/graph.csv", dir);
+  (void)mkdir(dir, 0777); /* as tsr_analyze_write_files; fopen says why not */
+  FILE *f = fopen(path, "w");
+  if (!f) return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+  size_t n = tsr_resolver_count(rv);
+  fputs("source,target,type\n", f);
+  for (size_t i = 0; i < n; i++) {
+    size_t c = tsr_resolver_canonical(rv, i);
+    if (c == i) continue;
+    put_id(f, "", tsr_resolver_id(rv, i));
+    fputc(',', f);
+    put_id(f, "", tsr_resolver_id(rv, c));
+    fputs(",same_person\n", f);
+  }
+  for (size_t i = 0; i < n; i++) {
+    ptrdiff_t h = tsr_resolver_household(rv, i);
+    if (tsr_resolver_canonical(rv, i) != i || h < 0) continue;
+    put_id(f, "", tsr_resolver_id(rv, i));
+    fputc(',', f);
+    put_id(f, "H:", tsr_resolver_id(rv, tsr_resolver_household_head(rv, (size_t)h)));
+    fputs(",member_of\n", f);
+  }
+  if (ferror(f) | fclose(f))
+    return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "write failed: %s", strerror(errno));
+  return TSR_OK;
+}
+
 /* Entity resolution of the bundle's customers table (tessera/resolve.h):
  * every record whose canonical record is another one is mapped to that
  * record's id, so its products, interactions and transactions count for
@@ -149,6 +196,7 @@ static tsr_status resolve_customers(const tsr_analyze_opts *o, const tsr_bundle_
       if (h >= 0 && tsr_resolver_household_head(rv, (size_t)h) != i) linked++;
     }
   }
+  if (st == TSR_OK && o->out_dir) st = write_graph(rv, o->out_dir, err);
   tsr_resolve_stats rs;
   tsr_resolver_stats(rv, &rs);
   res->dq_crm_records = (int64_t)n;
