@@ -830,6 +830,8 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *
                                  int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
 size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
                          size_t cap);
+void tsr__dq_tally(tsr_analyze_result *res, const char *table, const char *field,
+                   const char *reason, int64_t n);
 
 /* The profile step (bundle inputs): profiles, segments, data-quality events. */
 static tsr_status step_profiles(actx *x, tsr_error *err) {
@@ -837,6 +839,13 @@ static tsr_status step_profiles(actx *x, tsr_error *err) {
   memset(counts, 0, sizeof counts);
   tsr_status st = tsr__analyze_profiles(x->o, x->res, counts, err);
   if (st != TSR_OK) return st;
+  for (int t = 0; t < TSR_BT_COUNT; t++)
+    x->res->dq_rejected[t] = t == TSR_BT_TRANSACTIONS ? 0 : counts[t][2];
+  for (size_t i = 0; i < x->nreasons; i++) /* the ingest's, keyed like the tables' */
+    tsr__dq_tally(x->res, "transactions", "", x->reasons[i].key, x->reasons[i].n);
+  for (size_t i = 0; i < x->res->dq_nreasons; i++)
+    event(x, 1, "rejects", -1, x->res->dq_reasons[i].n, -1, "%lld rows rejected: %s",
+          (long long)x->res->dq_reasons[i].n, x->res->dq_reasons[i].key);
   for (int t = 0; t < TSR_BT_COUNT; t++) {
     if (t == TSR_BT_TRANSACTIONS || !tsr_bundle_path(x->o->bundle, (tsr_bundle_table)t)) continue;
     event(x, counts[t][2] ? 1 : 0, "profiles", counts[t][0], counts[t][1], -1,
@@ -850,6 +859,24 @@ static tsr_status step_profiles(actx *x, tsr_error *err) {
     if (r->n_records > 1) merged += r->n_records - 1;
   }
   double ms = step_done(x, "profiles");
+  const tsr_analyze_result *r = x->res;
+  /* data quality (ids and counts only, never personal data) */
+  if (r->dq_records_merged >= 0)
+    event(x, 0, "resolve", r->dq_crm_records, r->dq_crm_records - r->dq_records_merged, -1,
+          "entity resolution: %lld CRM records, %lld records merged into another record's id, "
+          "%lld households (%lld persons linked, not merged)",
+          (long long)r->dq_crm_records, (long long)r->dq_records_merged, (long long)r->dq_households,
+          (long long)r->dq_household_links);
+  else if (tsr_bundle_path(x->o->bundle, TSR_BT_CUSTOMERS))
+    event(x, 1, "resolve", -1, -1, -1,
+          "entity resolution skipped: the customers table could not be resolved; ids kept as given");
+  if (r->dq_anomalies >= 0)
+    event(x, 0, "anomalies", r->dq_transactions_scored, r->dq_anomalies, -1,
+          "anomalies: %lld of %lld transactions flagged (kept in every value)",
+          (long long)r->dq_anomalies, (long long)r->dq_transactions_scored);
+  else
+    event(x, 1, "anomalies", -1, -1, -1,
+          "anomalies not computed: the transactions table could not be scored");
   event(x, 0, "profiles", -1, (int64_t)tsr_profiles_count(p), ms,
         "%zu customer profiles, %zu records merged, %zu segment values",
         tsr_profiles_count(p), merged, tsr_profiles_nsegments(p));
@@ -1661,6 +1688,9 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     }
     if ((st = close_out(f, dir, "segment_profiles.csv", path, err)) != TSR_OK) return st;
     fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"segment_profiles.csv\"");
+    /* written by the profile step (entity resolution) into opts->out_dir */
+    if (r->dq_records_merged >= 0 && o && o->out_dir && !strcmp(o->out_dir, dir))
+      fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"graph.csv\"");
   }
   char *kj = NULL;
   if ((st = tsr_analyze_kpis_json(r, &kj, err)) != TSR_OK) return st;
@@ -1669,8 +1699,35 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     free(kj);
     return TSR_EIO;
   }
-  fprintf(f, "{\"run_id\":%lld,\"complete\":true,\"files\":[%s],\"kpis\":%s}\n",
-          (long long)r->run_id, files, kj);
+  char dq[3072] = "";
+  if (r->profiles) {
+    /* data quality of a bundle run: counts only (docs/profiles.md) */
+    int64_t rej = 0;
+    for (int t = 0; t < TSR_BT_COUNT; t++) rej += r->dq_rejected[t];
+    snprintf(dq, sizeof dq,
+             ",\"data_quality\":{\"crm_records\":%lld,\"records_merged\":%lld,\"households\":%lld,"
+             "\"household_links\":%lld,\"transactions_scored\":%lld,\"anomalies_flagged\":%lld,"
+             "\"rows_rejected\":%lld,\"transactions_rejected\":%lld}",
+             (long long)r->dq_crm_records, (long long)r->dq_records_merged,
+             (long long)r->dq_households, (long long)r->dq_household_links,
+             (long long)r->dq_transactions_scored, (long long)r->dq_anomalies,
+             (long long)(rej + r->ingest.rows_rejected), (long long)r->ingest.rows_rejected);
+    /* rejects by reason: "rejects_by_reason":{"TABLE: FIELD: reason":n,...} */
+    tsr__tb rb = {0};
+    tsr__tb_printf(&rb, ",\"rejects_by_reason\":{");
+    for (size_t i = 0; i < r->dq_nreasons; i++) {
+      if (i) tsr__tb_printf(&rb, ",");
+      tsr__tb_jstr(&rb, r->dq_reasons[i].key);
+      tsr__tb_printf(&rb, ":%lld", (long long)r->dq_reasons[i].n);
+    }
+    tsr__tb_printf(&rb, "}}");
+    char *rt = tsr__tb_take(&rb);
+    size_t dl = strlen(dq);
+    if (rt && dl > 0 && dl + strlen(rt) < sizeof dq) snprintf(dq + dl - 1, sizeof dq - dl + 1, "%s", rt);
+    tsr__free(rt);
+  }
+  fprintf(f, "{\"run_id\":%lld,\"complete\":true,\"files\":[%s],\"kpis\":%s%s}\n",
+          (long long)r->run_id, files, kj, dq);
   free(kj);
   return close_out(f, dir, "run.json", path, err);
 }

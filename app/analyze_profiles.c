@@ -7,12 +7,17 @@
  */
 #include "internal.h"
 #include "tessera/analyze.h"
+#include "tessera/anomaly.h"
 #include "tessera/profile.h"
+#include "tessera/resolve.h"
+#include "tessera/sentiment.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 typedef struct pii_ctx {
   tsr_analyze_result *res;
@@ -95,6 +100,189 @@ static void on_record(void *ud, size_t profile, const tsr_bundle_row *row) {
   c->plain[profile] = nw;
 }
 
+/* The lexicon scorer (tessera/sentiment.h) as the builder's sentiment hook:
+ * the compound score in (-1, 1), 0 for a text without a lexicon word. */
+static double lexicon_sentiment(void *ud, const char *text, size_t len) {
+  (void)ud;
+  tsr_sentiment_result r;
+  tsr_sentiment_score(text, len, &r);
+  return r.compound;
+}
+
+static void put_id(FILE *f, const char *prefix, const char *s) {
+  if (strpbrk(s, ",\"\r\n")) {
+    fprintf(f, "\"%s", prefix);
+    for (; *s; s++) {
+      if (*s == '"') fputc('"', f);
+      fputc(*s, f);
+    }
+    fputc('"', f);
+  } else {
+    fprintf(f, "%s%s", prefix, s);
+  }
+}
+
+/* OUT/graph.csv: the relations found by entity resolution, ids only:
+ * source,target,type with record -> canonical id "same_person" and
+ * canonical id -> "H:" household head id "member_of" (docs/profiles.md). */
+static tsr_status write_graph(const tsr_resolver *rv, const char *dir, tsr_error *err) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/graph.csv", dir);
+  (void)mkdir(dir, 0777); /* as tsr_analyze_write_files; fopen says why not */
+  FILE *f = fopen(path, "w");
+  if (!f) return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+  size_t n = tsr_resolver_count(rv);
+  fputs("source,target,type\n", f);
+  for (size_t i = 0; i < n; i++) {
+    size_t c = tsr_resolver_canonical(rv, i);
+    if (c == i) continue;
+    put_id(f, "", tsr_resolver_id(rv, i));
+    fputc(',', f);
+    put_id(f, "", tsr_resolver_id(rv, c));
+    fputs(",same_person\n", f);
+  }
+  for (size_t i = 0; i < n; i++) {
+    ptrdiff_t h = tsr_resolver_household(rv, i);
+    if (tsr_resolver_canonical(rv, i) != i || h < 0) continue;
+    put_id(f, "", tsr_resolver_id(rv, i));
+    fputc(',', f);
+    put_id(f, "H:", tsr_resolver_id(rv, tsr_resolver_household_head(rv, (size_t)h)));
+    fputs(",member_of\n", f);
+  }
+  if (ferror(f) | fclose(f))
+    return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "write failed: %s", strerror(errno));
+  return TSR_OK;
+}
+
+/* Entity resolution of the bundle's customers table (tessera/resolve.h):
+ * every record whose canonical record is another one is mapped to that
+ * record's id, so its products, interactions and transactions count for
+ * the resolved customer. Households stay distinct persons (counted, not
+ * merged). A customers file the resolver cannot read (no id column, too
+ * many bad rows) leaves the ids unresolved: the run goes on, the counts
+ * stay -1 and the caller logs it. Errors never name personal data. */
+static tsr_status resolve_customers(const tsr_analyze_opts *o, const tsr_bundle_opts *bo,
+                                    tsr_profiles *p, tsr_analyze_result *res, tsr_error *err) {
+  const char *path = tsr_bundle_path(o->bundle, TSR_BT_CUSTOMERS);
+  if (!path) return TSR_OK;
+  tsr_resolver *rv;
+  tsr_status st = tsr_resolver_new(NULL, &rv, err);
+  if (st != TSR_OK) return st;
+  tsr_resolve_read_opts ro;
+  tsr_resolve_read_opts_init(&ro);
+  ro.csv = bo->csv;
+  int64_t rejected = 0;
+  tsr_error rerr;
+  st = tsr_resolver_read_csv(rv, path, &ro, &rejected, &rerr);
+  if (st == TSR_OK) st = tsr_resolver_run(rv, &rerr);
+  if (st == TSR_ENOMEM || st == TSR_EIO) {
+    if (err) *err = rerr;
+    tsr_resolver_free(rv);
+    return st;
+  }
+  if (st != TSR_OK) { /* unresolved ids, not a failed run */
+    tsr_resolver_free(rv);
+    return TSR_OK;
+  }
+  size_t n = tsr_resolver_count(rv);
+  int64_t merged = 0, linked = 0;
+  for (size_t i = 0; i < n && st == TSR_OK; i++) {
+    size_t c = tsr_resolver_canonical(rv, i);
+    if (c != i) {
+      merged++;
+      st = tsr_profiles_map_id(p, tsr_resolver_id(rv, i), tsr_resolver_id(rv, c), err);
+    } else {
+      ptrdiff_t h = tsr_resolver_household(rv, i);
+      if (h >= 0 && tsr_resolver_household_head(rv, (size_t)h) != i) linked++;
+    }
+  }
+  if (st == TSR_OK && o->out_dir) st = write_graph(rv, o->out_dir, err);
+  tsr_resolve_stats rs;
+  tsr_resolver_stats(rv, &rs);
+  res->dq_crm_records = (int64_t)n;
+  res->dq_records_merged = merged;
+  res->dq_households = (int64_t)rs.households;
+  res->dq_household_links = linked;
+  tsr_resolver_free(rv);
+  return st;
+}
+
+/* Anomalies of the bundle's transactions (tessera/anomaly.h): the number
+ * of flagged transactions of each customer (resolved) becomes the profile's
+ * anomaly count; every customer with a transaction gets a count (0 when
+ * nothing was flagged). Flagged transactions are never dropped. An
+ * unreadable file leaves the column empty (counts -1). */
+static tsr_status count_anomalies(const tsr_analyze_opts *o, const tsr_bundle_opts *bo,
+                                  tsr_profiles *p, tsr_analyze_result *res, tsr_error *err) {
+  const char *path = tsr_bundle_path(o->bundle, TSR_BT_TRANSACTIONS);
+  if (!path) return TSR_OK;
+  tsr_anomaly_detector *d;
+  tsr_status st = tsr_anomaly_new(NULL, &d, err);
+  if (st != TSR_OK) return st;
+  tsr_anomaly_read_opts ao;
+  tsr_anomaly_read_opts_init(&ao);
+  ao.csv = bo->csv;
+  int64_t rejected = 0;
+  tsr_error aerr;
+  st = tsr_anomaly_read_csv(d, path, &ao, &rejected, &aerr);
+  if (st == TSR_OK) st = tsr_anomaly_run(d, &aerr);
+  if (st == TSR_ENOMEM || st == TSR_EIO) {
+    if (err) *err = aerr;
+    tsr_anomaly_free(d);
+    return st;
+  }
+  if (st != TSR_OK) {
+    tsr_anomaly_free(d);
+    return TSR_OK;
+  }
+  size_t n = tsr_anomaly_count(d);
+  st = TSR_OK;
+  for (size_t i = 0; i < n && st == TSR_OK; i++)
+    st = tsr_profiles_add_anomalies(p, tsr_anomaly_customer(d, i), tsr_anomaly_flagged(d, i) ? 1 : 0,
+                                    err);
+  res->dq_transactions_scored = (int64_t)n;
+  res->dq_anomalies = (int64_t)tsr_anomaly_nflagged(d);
+  tsr_anomaly_free(d);
+  return st;
+}
+
+/* Counts n rejected rows of table under their reason; the value quoted in
+ * "…, got '…'" is left out (it may be personal data). */
+void tsr__dq_tally(tsr_analyze_result *res, const char *table, const char *field,
+                   const char *reason, int64_t n);
+void tsr__dq_tally(tsr_analyze_result *res, const char *table, const char *field,
+                   const char *reason, int64_t n) {
+  char key[sizeof res->dq_reasons[0].key];
+  const char *got = strstr(reason, ", got ");
+  int len = got ? (int)(got - reason) : (int)strlen(reason);
+  snprintf(key, sizeof key, "%s: %s%s%.*s", table, field, *field ? ": " : "", len, reason);
+  for (size_t i = 0; i < res->dq_nreasons; i++)
+    if (!strcmp(res->dq_reasons[i].key, key)) {
+      res->dq_reasons[i].n += n;
+      return;
+    }
+  if (res->dq_nreasons == sizeof res->dq_reasons / sizeof res->dq_reasons[0]) return;
+  memcpy(res->dq_reasons[res->dq_nreasons].key, key, sizeof key);
+  res->dq_reasons[res->dq_nreasons++].n = n;
+}
+
+/* The bundle reader's callbacks: rejects are tallied by reason, then
+ * passed on to the caller's. */
+typedef struct dq_ctx {
+  tsr_analyze_result *res;
+  const tsr_bundle_opts *user;
+  const char *table;
+} dq_ctx;
+static void dq_on_reject(void *ud, const tsr_reject *r) {
+  dq_ctx *c = ud;
+  tsr__dq_tally(c->res, c->table, r->field ? r->field : "", r->reason ? r->reason : "", 1);
+  if (c->user && c->user->on_reject) c->user->on_reject(c->user->ud, r);
+}
+static void dq_on_note(void *ud, const tsr_bundle_note *n) {
+  dq_ctx *c = ud;
+  if (c->user && c->user->on_note) c->user->on_note(c->user->ud, n);
+}
+
 tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
                                  int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
 
@@ -102,7 +290,13 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *
 tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
                                  int64_t counts[TSR_BT_COUNT][3], tsr_error *err) {
   tsr_profiles *p;
-  tsr_status st = tsr_profiles_new(o->profile_opts, &p, err);
+  tsr_profile_opts po;
+  if (o->profile_opts) po = *o->profile_opts;
+  else tsr_profile_opts_init(&po);
+  if (!po.sentiment) po.sentiment = lexicon_sentiment; /* the sentiment module */
+  res->dq_crm_records = res->dq_records_merged = res->dq_households = res->dq_household_links = -1;
+  res->dq_transactions_scored = res->dq_anomalies = -1;
+  tsr_status st = tsr_profiles_new(&po, &p, err);
   if (st != TSR_OK) return st;
   res->profiles = p;
   pii_ctx pc = {res, NULL, NULL, 0, 0};
@@ -110,13 +304,19 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *
   tsr_bundle_opts bo;
   if (o->bundle_opts) bo = *o->bundle_opts;
   else tsr_bundle_opts_init(&bo);
+  dq_ctx dq = {res, o->bundle_opts, ""};
+  bo.ud = &dq;
+  bo.on_note = dq_on_note;
+  /* resolved ids first: every table below is keyed by them */
+  if ((st = resolve_customers(o, &bo, p, res, err)) != TSR_OK) return st;
   static const tsr_bundle_table order[] = {TSR_BT_CUSTOMERS, TSR_BT_PRODUCTS, TSR_BT_INTERACTIONS,
                                            TSR_BT_TRANSACTIONS, TSR_BT_CAMPAIGN, TSR_BT_OFFERS};
   for (size_t i = 0; i < sizeof order / sizeof order[0] && st == TSR_OK; i++) {
     tsr_bundle_table t = order[i];
     if (!tsr_bundle_path(o->bundle, t)) continue;
+    dq.table = tsr_bundle_table_name(t);
     if (t == TSR_BT_TRANSACTIONS) bo.on_reject = NULL; /* reported by the ingest already */
-    else if (o->bundle_opts) bo.on_reject = o->bundle_opts->on_reject;
+    else bo.on_reject = dq_on_reject;
     tsr_bundle_reader *r;
     st = tsr_bundle_open_table(o->bundle, t, &bo, &r, err);
     if (st != TSR_OK) break;
@@ -129,6 +329,7 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *
     tsr_bundle_reader_close(r);
   }
   if (st != TSR_OK) goto out;
+  if ((st = count_anomalies(o, &bo, p, res, err)) != TSR_OK) goto out;
   /* the analysis values */
   const tsr_summary *s = res->summary;
   for (size_t i = 0; s && i < s->n && st == TSR_OK; i++) {

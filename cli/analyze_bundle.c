@@ -182,6 +182,12 @@ void cli_bundle_print(const tsr_analyze_result *r, const char *out_dir) {
     if (pr->n_records > 1) merged += pr->n_records - 1;
   }
   printf("\n  profiles: %zu customers (%zu CRM records merged)\n", n, merged);
+  if (r->dq_records_merged >= 0)
+    printf("  entity resolution: %lld records merged, %lld households\n",
+           (long long)r->dq_records_merged, (long long)r->dq_households);
+  if (r->dq_anomalies >= 0)
+    printf("  anomalies: %lld of %lld transactions flagged\n", (long long)r->dq_anomalies,
+           (long long)r->dq_transactions_scored);
   printf("  %-28s %9s %7s %10s %6s\n", "life stage / value tier", "customers", "share", "revenue", "age");
   for (size_t i = 0; i < tsr_profiles_nsegments(p); i++) {
     const tsr_segment_summary *s = tsr_profiles_segment_get(p, i);

@@ -144,6 +144,21 @@ typedef struct tsr_analyze_result {
   tsr_profiles *profiles;      /* owned; NULL without a bundle */
   char **pii;                  /* owned; per profile the sealed personal
                                   data (base64) or NULL (TSR_PII_ENCRYPT) */
+  /* Data quality of a bundle run (docs/profiles.md "Wiring"); -1 = not
+   * computed (no customers table / no bundle). */
+  int64_t dq_crm_records;      /* CRM records given to entity resolution */
+  int64_t dq_records_merged;   /* records re-keyed to another record's id */
+  int64_t dq_households;       /* households of two or more persons */
+  int64_t dq_household_links;  /* persons linked to a household head */
+  int64_t dq_transactions_scored; /* transactions scored for anomalies */
+  int64_t dq_anomalies;        /* transactions flagged (never dropped) */
+  int64_t dq_rejected[TSR_BT_COUNT]; /* rows rejected per bundle table
+                                  (transactions: see ingest) */
+  struct {
+    char key[128];             /* "TABLE: FIELD: reason", the value left out */
+    int64_t n;
+  } dq_reasons[16];            /* rejected rows by reason (first 16 reasons) */
+  size_t dq_nreasons;
 } tsr_analyze_result;
 
 /* Runs the pipeline. store may be NULL (nothing stored). On success *out is

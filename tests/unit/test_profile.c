@@ -248,10 +248,59 @@ static void test_pii(void **state) {
   assert_string_not_equal(id1, id2);
 }
 
+/* Entity resolution hook (the wiring of analyze): a merged record's
+ * transactions, interactions and anomalies land on the canonical id. */
+static double fixed_sentiment(void *ud, const char *text, size_t len) {
+  (void)ud;
+  return len && text[0] == 'g' ? 0.5 : -0.5;
+}
+static void add_mem(tsr_profiles *p, tsr_bundle_table t, const char *csv) {
+  tsr_bundle_reader *r;
+  tsr_error e;
+  assert_int_equal(tsr_bundle_reader_open_mem(t, csv, strlen(csv), "mem.csv", NULL, &r, &e), TSR_OK);
+  assert_int_equal(tsr_profiles_add_table(p, r, &e), TSR_OK);
+  tsr_bundle_reader_close(r);
+}
+static void test_map_id(void **state) {
+  (void)state;
+  tsr_profile_opts o;
+  tsr_profile_opts_init(&o);
+  o.sentiment = fixed_sentiment;
+  tsr_profiles *p;
+  tsr_error e;
+  assert_int_equal(tsr_profiles_new(&o, &p, &e), TSR_OK);
+  assert_int_equal(tsr_profiles_map_id(p, "C2", "C1", &e), TSR_OK);
+  add_mem(p, TSR_BT_CUSTOMERS, "customer_id,join_date\nC1,2020-01-01\nC2,2022-01-01\nC3,2021-01-01\n");
+  add_mem(p, TSR_BT_TRANSACTIONS,
+          "customer_id,timestamp,amount\nC1,2024-01-01,10\nC2,2024-01-02,20\nC2,2024-01-03,30\n"
+          "C3,2024-01-04,5\n");
+  add_mem(p, TSR_BT_INTERACTIONS,
+          "customer_id,timestamp,message\nC2,2024-01-05,good\nC1,2024-01-06,bad\n");
+  assert_int_equal(tsr_profiles_add_anomalies(p, "C2", 2, &e), TSR_OK);
+  assert_int_equal(tsr_profiles_finish(p, &e), TSR_OK);
+  assert_int_equal(tsr_profiles_count(p), 2);
+  assert_true(tsr_profiles_find(p, "C2") < 0);
+  assert_string_equal(tsr_profiles_resolve(p, "C2"), "C1");
+  ptrdiff_t i = tsr_profiles_find(p, "C1");
+  assert_true(i >= 0);
+  const tsr_profile *r = tsr_profiles_get(p, (size_t)i);
+  assert_int_equal(r->n_records, 2);
+  assert_int_equal(r->tx_count, 3);
+  assert_true(fabs(r->tx_amount - 60) < 1e-9);
+  assert_int_equal(r->service_contacts, 2);
+  assert_true(fabs(r->sentiment_mean) < 1e-9);
+  assert_true(fabs(r->sentiment_last + 0.5) < 1e-9);
+  assert_int_equal(r->anomalies, 2);
+  const tsr_profile *r3 = tsr_profiles_get(p, (size_t)tsr_profiles_find(p, "C3"));
+  assert_int_equal(r3->tx_count, 1);
+  tsr_profiles_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_life_stage_rule), cmocka_unit_test(test_truth_recovery),
       cmocka_unit_test(test_segments),        cmocka_unit_test(test_pii),
+      cmocka_unit_test(test_map_id),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
