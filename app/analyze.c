@@ -337,10 +337,12 @@ static tsr_status step_rfm(actx *x, tsr_error *err) {
     const tsr_summary_row *row = &res->summary->rows[i];
     gap[i] = row->T - row->recency;
     fr[i] = row->frequency;
-    /* with a holdout, segments are those at the calibration end: M and
-     * the segments' revenue count calibration spend only */
+    /* with a holdout, segments are those at the calibration end: M is
+     * scored on calibration spend only (no holdout leak); the segments'
+     * revenue column stays the revenue of the whole window, as the report's
+     * segment table shows it */
     mon[i] = res->has_holdout ? row->revenue_cal : row->revenue;
-    rev[i] = mon[i];
+    rev[i] = row->revenue;
   }
   st = tsr_rfm_score(gap, fr, mon, n, res->r, res->f, res->m, err);
   if (st != TSR_OK) goto out;
