@@ -1,12 +1,12 @@
 /*
  * realtime_log.c - the durable event log of the real-time path
- * (tessera/realtime_app.h): SQLite table rt_events, created when missing
+ * (tessera/store_events.h): SQLite table rt_events, created when missing
  * (CREATE TABLE IF NOT EXISTS, outside the numbered migrations so the
  * optional real-time path adds nothing to stores that never use it). The
  * UNIQUE key makes a repeated delivery a no-op (ON CONFLICT DO NOTHING).
  */
 #include "store_int.h"
-#include "tessera/realtime_app.h"
+#include "tessera/store_events.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
