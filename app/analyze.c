@@ -1701,35 +1701,37 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     free(kj);
     return TSR_EIO;
   }
-  char dq[3072] = "";
+  /* data quality of a bundle run: counts only (docs/profiles.md), with the
+   * rejects by reason {"TABLE: FIELD: reason":n,...}; any length */
+  tsr__tb dq = {0};
   if (r->profiles) {
-    /* data quality of a bundle run: counts only (docs/profiles.md) */
     int64_t rej = 0;
     for (int t = 0; t < TSR_BT_COUNT; t++) rej += r->dq_rejected[t];
-    snprintf(dq, sizeof dq,
-             ",\"data_quality\":{\"crm_records\":%lld,\"records_merged\":%lld,\"households\":%lld,"
-             "\"household_links\":%lld,\"transactions_scored\":%lld,\"anomalies_flagged\":%lld,"
-             "\"rows_rejected\":%lld,\"transactions_rejected\":%lld}",
-             (long long)r->dq_crm_records, (long long)r->dq_records_merged,
-             (long long)r->dq_households, (long long)r->dq_household_links,
-             (long long)r->dq_transactions_scored, (long long)r->dq_anomalies,
-             (long long)(rej + r->ingest.rows_rejected), (long long)r->ingest.rows_rejected);
-    /* rejects by reason: "rejects_by_reason":{"TABLE: FIELD: reason":n,...} */
-    tsr__tb rb = {0};
-    tsr__tb_printf(&rb, ",\"rejects_by_reason\":{");
+    tsr__tb_printf(&dq,
+                   ",\"data_quality\":{\"crm_records\":%lld,\"records_merged\":%lld,\"households\":%lld,"
+                   "\"household_links\":%lld,\"transactions_scored\":%lld,\"anomalies_flagged\":%lld,"
+                   "\"rows_rejected\":%lld,\"transactions_rejected\":%lld,\"rejects_by_reason\":{",
+                   (long long)r->dq_crm_records, (long long)r->dq_records_merged,
+                   (long long)r->dq_households, (long long)r->dq_household_links,
+                   (long long)r->dq_transactions_scored, (long long)r->dq_anomalies,
+                   (long long)(rej + r->ingest.rows_rejected), (long long)r->ingest.rows_rejected);
     for (size_t i = 0; i < r->dq_nreasons; i++) {
-      if (i) tsr__tb_printf(&rb, ",");
-      tsr__tb_jstr(&rb, r->dq_reasons[i].key);
-      tsr__tb_printf(&rb, ":%lld", (long long)r->dq_reasons[i].n);
+      if (i) tsr__tb_printf(&dq, ",");
+      tsr__tb_jstr(&dq, r->dq_reasons[i].key);
+      tsr__tb_printf(&dq, ":%lld", (long long)r->dq_reasons[i].n);
     }
-    tsr__tb_printf(&rb, "}}");
-    char *rt = tsr__tb_take(&rb);
-    size_t dl = strlen(dq);
-    if (rt && dl > 0 && dl + strlen(rt) < sizeof dq) snprintf(dq + dl - 1, sizeof dq - dl + 1, "%s", rt);
-    tsr__free(rt);
+    tsr__tb_printf(&dq, "}}");
+  }
+  char *dqs = tsr__tb_take(&dq);
+  if (!dqs) {
+    free(kj);
+    fclose(f);
+    remove(path);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
   fprintf(f, "{\"run_id\":%lld,\"complete\":true,\"files\":[%s],\"kpis\":%s%s}\n",
-          (long long)r->run_id, files, kj, dq);
+          (long long)r->run_id, files, kj, dqs);
+  tsr__free(dqs);
   free(kj);
   return close_out(f, dir, "run.json", path, err);
 }
