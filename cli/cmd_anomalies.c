@@ -83,6 +83,13 @@ int tsr_cmd_anomalies(int argc, char **argv) {
     goto done;
   }
   if (nrej) cli_msg("%s: %lld rows rejected%s", in_path, (long long)nrej, nrej > 10 ? " (10 shown)" : "");
+  if (tsr_anomaly_count(d) == 0) {
+    /* nothing accepted: no scores to write, so the run did not do its job */
+    cli_msg("%s: error: no transaction accepted%s", in_path,
+            nrej ? " (every row was rejected, see above)" : " (the file has no rows)");
+    rc = TSR_EXIT_INPUT;
+    goto done;
+  }
   FILE *f = cli_open_out(out_path);
   if (!f) {
     rc = TSR_EXIT_FAIL;
