@@ -7,6 +7,9 @@
 #include "base/textbuf.h"
 #include "tessera/analyze.h"
 #include "tessera/datetime.h"
+#include "tessera/params.h"
+
+#include <jansson.h>
 
 #include <errno.h>
 #include <float.h>
@@ -778,55 +781,6 @@ static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
 
 /* ------------------------------------------------------------ store */
 
-tsr_status tsr_analyze_kpis_json(const tsr_analyze_result *r, char **out, tsr_error *err) {
-  tsr__tb b = {0};
-  const tsr_kpis *p = &r->kpis;
-  char d1[11], d2[11];
-  tsr__tb_printf(&b, "{\"customers\":%zu,\"transactions\":%lld,\"visits\":%lld,\"revenue\":",
-                 p->customers, (long long)p->transactions, (long long)p->visits);
-  tsr__tb_jnum(&b, p->revenue);
-  tsr__tb_printf(&b, ",\"repeat_share\":");
-  tsr__tb_jnum(&b, p->repeat_share);
-  tsr__tb_printf(&b, ",\"top20_revenue_share\":");
-  tsr__tb_jnum(&b, p->top20_revenue_share);
-  tsr__tb_printf(&b, ",\"first_purchase\":\"%s\",\"last_purchase\":\"%s\"",
-                 tsr_day_format(p->first_day, d1), tsr_day_format(p->last_day, d2));
-  tsr__tb_printf(&b, ",\"churn_rate\":");
-  tsr__tb_jnum(&b, p->churn_rate);
-  tsr__tb_printf(&b, ",\"expected_alive\":");
-  tsr__tb_jnum(&b, p->expected_alive);
-  tsr__tb_printf(&b, ",\"expected_dropouts_next_period\":");
-  tsr__tb_jnum(&b, p->expected_dropouts);
-  tsr__tb_printf(&b, ",\"mean_p_alive\":");
-  tsr__tb_jnum(&b, p->mean_p_alive);
-  tsr__tb_printf(&b, ",\"clv_total\":");
-  tsr__tb_jnum(&b, p->clv_total);
-  tsr__tb_printf(&b, ",\"clv_mean\":");
-  tsr__tb_jnum(&b, p->clv_mean);
-  tsr__tb_printf(&b, ",\"period_days\":");
-  tsr__tb_jnum(&b, r->period_days);
-  tsr__tb_printf(&b, ",\"horizon_periods\":");
-  tsr__tb_jnum(&b, r->horizon_periods);
-  tsr__tb_printf(&b,
-                 ",\"rows_read\":%lld,\"rows_rejected\":%lld,\"identical_rows\":%lld,"
-                 "\"duplicate_ids\":%lld,\"refunds\":%lld",
-                 (long long)r->ingest.rows_read, (long long)r->ingest.rows_rejected,
-                 (long long)r->ingest.identical_rows, (long long)r->ingest.duplicate_ids,
-                 (long long)r->ingest.refunds);
-  if (r->has_holdout && r->has_model) {
-    tsr__tb_printf(&b, ",\"holdout_mae\":");
-    tsr__tb_jnum(&b, r->holdout_mae);
-    tsr__tb_printf(&b, ",\"holdout_actual\":");
-    tsr__tb_jnum(&b, r->holdout_actual_total);
-    tsr__tb_printf(&b, ",\"holdout_predicted\":");
-    tsr__tb_jnum(&b, r->holdout_predicted_total);
-  }
-  tsr__tb_printf(&b, "}");
-  if (!(*out = tsr__tb_take(&b)))
-    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  return TSR_OK;
-}
-
 /* lib/analyze_profiles.c */
 tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
                                  int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
@@ -1079,45 +1033,44 @@ fail:
   return st;
 }
 
-/* Parameters of the run as JSON (stored with it); NULL when out of memory
- * (caller frees with tsr__free). */
+/* Parameters of the run as JSON (stored with it): the inputs and every
+ * input of tessera/params.def; NULL when out of memory (caller frees with
+ * tsr__free). */
 static char *params_json(const tsr_analyze_opts *o) {
-  tsr__tb b = {0};
-  tsr__tb_printf(&b, "{\"inputs\":[");
-  for (size_t i = 0; i < o->n_inputs; i++) {
-    if (i) tsr__tb_printf(&b, ",");
-    tsr__tb_jstr(&b, o->inputs[i]);
+  tsr_params p;
+  tsr_analyze_opts_params(o, &p);
+  json_t *j = json_object(), *in = json_array(), *v = tsr_params_to_json(&p, 0);
+  int bad = !j || !in || !v || json_object_set(j, "inputs", in) != 0;
+  for (size_t i = 0; !bad && i < o->n_inputs; i++)
+    bad = json_array_append_new(in, json_string(o->inputs[i])) != 0;
+  if (!bad) bad = json_object_update(j, v) != 0;
+  char *text = NULL;
+  if (!bad) {
+    tsr__tb b = {0};
+    tsr__tb_json(&b, j);
+    text = tsr__tb_take(&b);
   }
-  tsr__tb_printf(&b, "],\"customer_col\":");
-  tsr__tb_jstr(&b, o->ingest.customer_col);
-  tsr__tb_printf(&b, ",\"date_col\":");
-  tsr__tb_jstr(&b, o->ingest.date_col);
-  tsr__tb_printf(&b, ",\"amount_col\":");
-  tsr__tb_jstr(&b, o->ingest.amount_col);
-  tsr__tb_printf(&b, ",\"id_col\":");
-  tsr__tb_jstr(&b, o->ingest.id_col);
-  tsr__tb_printf(&b, ",\"date_format\":");
-  tsr__tb_jstr(&b, o->ingest.date_format);
-  char d1[11], d2[11];
-  tsr__tb_printf(
-      &b,
-      ",\"freq\":\"%c\",\"freq_multiplier\":%g,\"end\":\"%s\",\"calibration_end\":\"%s\","
-      "\"refunds\":\"%s\",\"dedupe\":\"%s\",\"model\":",
-      "DWM"[o->summary.freq], o->summary.multiplier,
-      o->summary.end_day == TSR_DAY_NONE ? "" : tsr_day_format(o->summary.end_day, d1),
-      o->summary.cal_end_day == TSR_DAY_NONE ? "" : tsr_day_format(o->summary.cal_end_day, d2),
-      o->summary.refunds == TSR_REFUNDS_NET ? "net" : "exclude",
-      o->ingest.dedupe == TSR_DEDUPE_EXACT ? "exact" : "none");
-  tsr__tb_jstr(&b, o->model);
-  tsr__tb_printf(&b, ",\"spend\":%s,\"horizon\":%g,\"unit\":\"%s\",\"discount\":%g,"
-                 "\"scheme\":", o->spend ? "true" : "false", o->horizon,
-                 (const char *[]){"days", "weeks", "months", "years", "periods"}[o->unit],
-                 o->discount);
-  tsr__tb_jstr(&b, o->scheme);
-  tsr__tb_printf(&b, ",\"cluster\":");
-  tsr__tb_jstr(&b, o->cluster);
-  tsr__tb_printf(&b, ",\"k\":%zu,\"seed\":%llu}", o->cluster_opts.k,
-                 (unsigned long long)o->seed);
+  json_decref(j);
+  json_decref(in);
+  json_decref(v);
+  return text;
+}
+
+/* The columns the ingest resolved, as JSON (the dataset's options, read
+ * back by tsr_params_from_json); NULL when out of memory. */
+static char *columns_json(const tsr_analyze_opts *o, const tsr_ingest_stats *st) {
+  tsr_params p;
+  tsr_params_init(&p);
+  const char *cols[] = {st->customer_col, st->date_col, st->amount_col, st->id_col,
+                        o->ingest.date_format};
+  const char *names[] = {"customer_col", "date_col", "amount_col", "id_col", "date_format"};
+  for (size_t i = 0; i < TSR__ARRAY_LEN(names); i++)
+    tsr_params_set_raw(&p, (size_t)(tsr_param_find(names[i]) - tsr_param_at(0)), cols[i] ? cols[i] : "");
+  json_t *v = tsr_params_to_json(&p, 1);
+  if (!v) return NULL;
+  tsr__tb b = {0};
+  tsr__tb_json(&b, v);
+  json_decref(v);
   return tsr__tb_take(&b);
 }
 
@@ -1219,24 +1172,13 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if (store && opts->dataset_id > 0) {
     res->dataset_id = opts->dataset_id;
   } else if (store && (ist == TSR_OK || ist == TSR_EMAXERR)) {
-    tsr__tb sb = {0}, ib = {0};
+    tsr__tb sb = {0};
     for (size_t i = 0; i < opts->n_inputs; i++)
       tsr__tb_printf(&sb, "%s%s", i ? ";" : "", opts->inputs[i]);
     src = tsr__tb_take(&sb);
     char sum[32];
     snprintf(sum, sizeof sum, "%016llx", (unsigned long long)res->ingest.checksum);
-    tsr__tb_printf(&ib, "{\"customer_col\":");
-    tsr__tb_jstr(&ib, res->ingest.customer_col);
-    tsr__tb_printf(&ib, ",\"date_col\":");
-    tsr__tb_jstr(&ib, res->ingest.date_col);
-    tsr__tb_printf(&ib, ",\"amount_col\":");
-    tsr__tb_jstr(&ib, res->ingest.amount_col);
-    tsr__tb_printf(&ib, ",\"id_col\":");
-    tsr__tb_jstr(&ib, res->ingest.id_col);
-    tsr__tb_printf(&ib, ",\"date_format\":");
-    tsr__tb_jstr(&ib, opts->ingest.date_format);
-    tsr__tb_printf(&ib, "}");
-    io = tsr__tb_take(&ib);
+    io = columns_json(opts, &res->ingest);
     if (!params || !src || !io) {
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
       goto fail;
@@ -1384,354 +1326,4 @@ fail:
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   tsr_analyze_result_free(res);
   return st;
-}
-
-/* ------------------------------------------------------------ files */
-
-static void csv_str(FILE *f, const char *s) {
-  if (!s) return;
-  if (strpbrk(s, ",\"\r\n")) {
-    fputc('"', f);
-    for (; *s; s++) {
-      if (*s == '"') fputc('"', f);
-      fputc(*s, f);
-    }
-    fputc('"', f);
-  } else {
-    fputs(s, f);
-  }
-}
-
-static void csv_num(FILE *f, double v) {
-  if (!isfinite(v)) return; /* empty cell */
-  char b[32];
-  fputs(tsr__fmt_double(v, b), f);
-}
-
-/* Output files are written as DIR/.NAME.tmp-PID and renamed into place
- * once complete (rename is atomic within a folder): a reader never sees a
- * file cut short. run.json is removed first and written last, so a folder
- * with a run.json holds the complete results of that run (docs/analyze.md). */
-static void tmp_name(const char *dir, const char *name, char *tmp, size_t cap) {
-  snprintf(tmp, cap, "%s/.%s.tmp-%ld", dir, name, (long)getpid());
-}
-
-/* Line builders of customers.csv: each writes at o and returns the end.
- * The same bytes as csv_str / csv_num / "%lld" / "%s". */
-static char *put_raw(char *o, const char *s) {
-  size_t n = strlen(s);
-  memcpy(o, s, n);
-  return o + n;
-}
-
-static char *put_str(char *o, const char *s) {
-  if (!s) return o;
-  size_t n = strlen(s), i = 0;
-  while (i < n && s[i] != ',' && s[i] != '"' && s[i] != '\r' && s[i] != '\n') i++;
-  if (i == n) {
-    memcpy(o, s, n);
-    return o + n;
-  }
-  *o++ = '"';
-  for (; *s; s++) {
-    if (*s == '"') *o++ = '"';
-    *o++ = *s;
-  }
-  *o++ = '"';
-  return o;
-}
-
-static char *put_num(char *o, double v) {
-  if (!isfinite(v)) return o; /* empty cell */
-  tsr__fmt_double(v, o); /* writes a NUL after the digits: room is left */
-  return o + strlen(o);
-}
-
-static char *put_int(char *o, long long v) {
-  char tmp[24];
-  size_t n = 0;
-  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-  do {
-    tmp[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  if (v < 0) *o++ = '-';
-  while (n) *o++ = tmp[--n];
-  return o;
-}
-
-static FILE *open_in(const char *dir, const char *name, char *path, size_t cap, tsr_error *err) {
-  tmp_name(dir, name, path, cap);
-  FILE *f = fopen(path, "w");
-  if (!f) tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
-  else setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
-  return f;
-}
-
-/* Renames the finished temporary file tmp (named by tmp_name) to DIR/NAME. */
-static tsr_status put_in_place(const char *dir, const char *name, const char *tmp, tsr_error *err) {
-  char path[4096];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  if (rename(tmp, path) != 0) {
-    tsr_status st = tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
-    remove(tmp);
-    return st;
-  }
-  return TSR_OK;
-}
-
-static tsr_status close_out(FILE *f, const char *dir, const char *name, const char *tmp,
-                            tsr_error *err) {
-  int bad = ferror(f);
-  if (fflush(f) != 0 || fsync(fileno(f)) != 0) bad = 1;
-  if (fclose(f) != 0) bad = 1;
-  if (bad) {
-    remove(tmp);
-    return tsr_error_set(err, TSR_EIO, tmp, 0, 0, NULL, "write error");
-  }
-  return put_in_place(dir, name, tmp, err);
-}
-
-tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyze_opts *o,
-                                   const char *dir, tsr_error *err) {
-  (void)o;
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-    return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s", strerror(errno));
-  char path[4096];
-  /* no run.json until every file of this run is in place */
-  snprintf(path, sizeof path, "%s/run.json", dir);
-  if (remove(path) != 0 && errno != ENOENT)
-    return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot remove: %s", strerror(errno));
-  char files[512] = "";
-  size_t fk = 0;
-  tsr_status st;
-  const tsr_summary *s = r->summary;
-  FILE *f = open_in(dir, "customers.csv", path, sizeof path, err);
-  if (!f) return TSR_EIO;
-  fputs(s->has_holdout ? "customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,"
-                         "frequency_holdout,monetary_value_holdout,duration_holdout"
-                       : "customer_id,frequency,recency,T,monetary_value", f);
-  fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds,"
-        "r_score,f_score,m_score,rfm_cell,segment,expected_purchases,expected_purchases_lo,"
-        "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster", f);
-  if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
-  fputc('\n', f);
-  /* one line built in memory, written with one fwrite into a large buffer */
-  char *line = NULL;
-  size_t line_cap = 0;
-  for (size_t i = 0; i < s->n; i++) {
-    const tsr_summary_row *w = &s->rows[i];
-    size_t need = 2 * strlen(w->customer_id) + 2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
-    if (need > line_cap) {
-      char *nl = tsr__realloc(line, need);
-      if (!nl) {
-        tsr__free(line);
-        fclose(f);
-        return tsr_error_set(err, TSR_ENOMEM, path, 0, 0, NULL, "out of memory");
-      }
-      line = nl;
-      line_cap = need;
-    }
-    char *o = put_str(line, w->customer_id);
-    double v[7] = {w->frequency, w->recency, w->T, w->monetary_value, w->frequency_holdout,
-                   w->monetary_value_holdout, w->duration_holdout};
-    for (int k = 0; k < (s->has_holdout ? 7 : 4); k++) {
-      *o++ = ',';
-      o = put_num(o, v[k]);
-    }
-    char d1[11], d2[11], cell[4];
-    *o++ = ',';
-    o = put_num(o, w->revenue);
-    *o++ = ',';
-    o = put_int(o, (long long)w->n_transactions);
-    *o++ = ',';
-    o = put_int(o, (long long)w->active_days);
-    *o++ = ',';
-    o = put_raw(o, tsr_day_format(w->first_day, d1));
-    *o++ = ',';
-    o = put_raw(o, tsr_day_format(w->last_day, d2));
-    *o++ = ',';
-    o = put_int(o, (long long)w->n_refunds);
-    *o++ = ',';
-    o = put_int(o, r->r[i]);
-    *o++ = ',';
-    o = put_int(o, r->f[i]);
-    *o++ = ',';
-    o = put_int(o, r->m[i]);
-    *o++ = ',';
-    o = put_raw(o, tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
-    *o++ = ',';
-    o = put_str(o, r->segment[i]);
-    double p[7] = {r->expected[i], r->expected_lo[i], r->expected_hi[i], r->p_alive[i],
-                   r->clv[i], r->clv_lo[i], r->clv_hi[i]};
-    for (int k = 0; k < 7; k++) {
-      *o++ = ',';
-      o = put_num(o, p[k]);
-    }
-    *o++ = ',';
-    if (r->clusters) o = put_int(o, r->clusters->labels[i]);
-    if (r->clusters && r->clusters->probability) {
-      *o++ = ',';
-      o = put_num(o, r->clusters->probability[i]);
-    }
-    *o++ = '\n';
-    fwrite(line, 1, (size_t)(o - line), f);
-  }
-  tsr__free(line);
-  if ((st = close_out(f, dir, "customers.csv", path, err)) != TSR_OK) return st;
-  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"customers.csv\"", fk ? "," : "");
-
-  f = open_in(dir, "segments.csv", path, sizeof path, err);
-  if (!f) return TSR_EIO;
-  fputs("segment,customers,share,mean_r,mean_f,mean_m,revenue,revenue_share\n", f);
-  for (size_t j = 0; j < r->n_segments; j++) {
-    const tsr_rfm_segment_stats *g = &r->segments[j];
-    csv_str(f, g->segment);
-    fprintf(f, ",%zu,", g->customers);
-    double v[6] = {g->share, g->mean_r, g->mean_f, g->mean_m, g->revenue, g->revenue_share};
-    for (int k = 0; k < 6; k++) {
-      if (k) fputc(',', f);
-      csv_num(f, v[k]);
-    }
-    fputc('\n', f);
-  }
-  if ((st = close_out(f, dir, "segments.csv", path, err)) != TSR_OK) return st;
-  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"segments.csv\"", fk ? "," : "");
-
-  if (r->clusters) {
-    const tsr_cluster_result *c = r->clusters;
-    f = open_in(dir, "clusters.csv", path, sizeof path, err);
-    if (!f) return TSR_EIO;
-    fputs("cluster,size,share", f);
-    for (size_t j = 0; j < c->nfeatures; j++) fprintf(f, ",%s", c->features[j]);
-    fputs(",mean_clv,mean_p_alive,revenue_share,top_segment,label\n", f);
-    for (size_t k = 0; k < c->k; k++) {
-      const tsr_cluster_profile *p = &c->profiles[k];
-      fprintf(f, "%zu,%zu,", k, p->size);
-      csv_num(f, p->share);
-      for (size_t j = 0; j < c->nfeatures; j++) {
-        fputc(',', f);
-        csv_num(f, p->centroid[j]);
-      }
-      fputc(',', f);
-      csv_num(f, p->mean_clv);
-      fputc(',', f);
-      csv_num(f, p->mean_p_alive);
-      fputc(',', f);
-      csv_num(f, p->revenue_share);
-      fputc(',', f);
-      csv_str(f, p->n_segments ? p->segments[0] : "");
-      fputc(',', f);
-      csv_str(f, p->label);
-      fputc('\n', f);
-    }
-    if ((st = close_out(f, dir, "clusters.csv", path, err)) != TSR_OK) return st;
-  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"clusters.csv\"", fk ? "," : "");
-    tmp_name(dir, "cluster_model.json", path, sizeof path);
-    if ((st = tsr_cluster_model_save(c->model, path, err)) != TSR_OK ||
-        (st = put_in_place(dir, "cluster_model.json", path, err)) != TSR_OK) {
-      remove(path);
-      return st;
-    }
-    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"cluster_model.json\"");
-  }
-  if (r->has_model) {
-    char name[64];
-    snprintf(name, sizeof name, "%s.json", tsr_btyd_kind_name(r->model.kind));
-    tmp_name(dir, name, path, sizeof path);
-    if ((st = tsr_btyd_model_save(&r->model, path, err)) != TSR_OK ||
-        (st = put_in_place(dir, name, path, err)) != TSR_OK) {
-      remove(path);
-      return st;
-    }
-    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"%s\"", name);
-  }
-  if (r->has_spend) {
-    tmp_name(dir, "gg.json", path, sizeof path);
-    if ((st = tsr_btyd_model_save(&r->spend, path, err)) != TSR_OK ||
-        (st = put_in_place(dir, "gg.json", path, err)) != TSR_OK) {
-      remove(path);
-      return st;
-    }
-    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"gg.json\"");
-  }
-  if (r->has_holdout && r->has_model) {
-    f = open_in(dir, "holdout.csv", path, sizeof path, err);
-    if (!f) return TSR_EIO;
-    fputs("frequency_cal,customers,actual_holdout,predicted_holdout\n", f);
-    for (int b = 0; b < TSR_HOLDOUT_BUCKETS; b++) {
-      fprintf(f, "%d%s,%zu,", b, b == TSR_HOLDOUT_BUCKETS - 1 ? "+" : "", r->holdout[b].customers);
-      csv_num(f, r->holdout[b].actual);
-      fputc(',', f);
-      csv_num(f, r->holdout[b].predicted);
-      fputc('\n', f);
-    }
-    if ((st = close_out(f, dir, "holdout.csv", path, err)) != TSR_OK) return st;
-  fk += (size_t)snprintf(files + fk, sizeof files - fk, "%s\"holdout.csv\"", fk ? "," : "");
-  }
-  if (r->profiles) {
-    f = open_in(dir, "profiles.csv", path, sizeof path, err);
-    if (!f) return TSR_EIO;
-    tsr_status ps = tsr_profiles_write_csv(r->profiles, f, err);
-    if (ps != TSR_OK) {
-      fclose(f);
-      unlink(path);
-      return ps;
-    }
-    if ((st = close_out(f, dir, "profiles.csv", path, err)) != TSR_OK) return st;
-    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"profiles.csv\"");
-    f = open_in(dir, "segment_profiles.csv", path, sizeof path, err);
-    if (!f) return TSR_EIO;
-    ps = tsr_profiles_write_segments_csv(r->profiles, f, err);
-    if (ps != TSR_OK) {
-      fclose(f);
-      unlink(path);
-      return ps;
-    }
-    if ((st = close_out(f, dir, "segment_profiles.csv", path, err)) != TSR_OK) return st;
-    fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"segment_profiles.csv\"");
-    /* written by the profile step (entity resolution) into opts->out_dir */
-    if (r->dq_records_merged >= 0 && o && o->out_dir && !strcmp(o->out_dir, dir))
-      fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"graph.csv\"");
-  }
-  char *kj = NULL;
-  if ((st = tsr_analyze_kpis_json(r, &kj, err)) != TSR_OK) return st;
-  f = open_in(dir, "run.json", path, sizeof path, err);
-  if (!f) {
-    free(kj);
-    return TSR_EIO;
-  }
-  /* data quality of a bundle run: counts only (docs/profiles.md), with the
-   * rejects by reason {"TABLE: FIELD: reason":n,...}; any length */
-  tsr__tb dq = {0};
-  if (r->profiles) {
-    int64_t rej = 0;
-    for (int t = 0; t < TSR_BT_COUNT; t++) rej += r->dq_rejected[t];
-    tsr__tb_printf(&dq,
-                   ",\"data_quality\":{\"crm_records\":%lld,\"records_merged\":%lld,\"households\":%lld,"
-                   "\"household_links\":%lld,\"transactions_scored\":%lld,\"anomalies_flagged\":%lld,"
-                   "\"rows_rejected\":%lld,\"transactions_rejected\":%lld,\"rejects_by_reason\":{",
-                   (long long)r->dq_crm_records, (long long)r->dq_records_merged,
-                   (long long)r->dq_households, (long long)r->dq_household_links,
-                   (long long)r->dq_transactions_scored, (long long)r->dq_anomalies,
-                   (long long)(rej + r->ingest.rows_rejected), (long long)r->ingest.rows_rejected);
-    for (size_t i = 0; i < r->dq_nreasons; i++) {
-      if (i) tsr__tb_printf(&dq, ",");
-      tsr__tb_jstr(&dq, r->dq_reasons[i].key);
-      tsr__tb_printf(&dq, ":%lld", (long long)r->dq_reasons[i].n);
-    }
-    tsr__tb_printf(&dq, "}}");
-  }
-  char *dqs = tsr__tb_take(&dq);
-  if (!dqs) {
-    free(kj);
-    fclose(f);
-    remove(path);
-    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  }
-  fprintf(f, "{\"run_id\":%lld,\"complete\":true,\"files\":[%s],\"kpis\":%s%s}\n",
-          (long long)r->run_id, files, kj, dqs);
-  tsr__free(dqs);
-  free(kj);
-  return close_out(f, dir, "run.json", path, err);
 }

@@ -17,6 +17,7 @@
 #include "tessera/cluster.h"
 #include "tessera/error.h"
 #include "tessera/ingest.h"
+#include "tessera/params.h"
 #include "tessera/profile.h"
 #include "tessera/rfm.h"
 #include "tessera/store.h"
@@ -89,6 +90,14 @@ typedef struct tsr_analyze_opts {
 } tsr_analyze_opts;
 
 TSR_API void tsr_analyze_opts_init(tsr_analyze_opts *o);
+
+/* The analysis inputs of tessera/params.def (tessera/params.h) onto o: every
+ * non-empty value, or with given_only only the given ones (o keeps the
+ * rest). Strings are borrowed from p (p must outlive o's use). */
+TSR_API void tsr_analyze_opts_apply(tsr_analyze_opts *o, const tsr_params *p, int given_only);
+/* The inverse: o's values as the table's inputs (all marked given; values
+ * outside the table's ranges, e.g. a scheme file, are kept as they are). */
+TSR_API void tsr_analyze_opts_params(const tsr_analyze_opts *o, tsr_params *p);
 
 /* KPIs of the whole base (docs/analyze.md). */
 typedef struct tsr_kpis {

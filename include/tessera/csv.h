@@ -13,6 +13,7 @@
 #define TESSERA_CSV_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "tessera/error.h"
@@ -82,6 +83,22 @@ TSR_API int64_t tsr_csv_size(const tsr_csv *c);
 TSR_API uint64_t tsr_csv_checksum(const tsr_csv *c);
 /* The name used in error reports. */
 TSR_API const char *tsr_csv_name(const tsr_csv *c);
+
+/* ---- writing (one CSV field writer and one number form for every output) */
+
+/* Room tsr_format_double needs. */
+#define TSR_DOUBLE_BUF 32
+/* The shortest of "%.15g", "%.16g", "%.17g" that reads back as exactly d
+ * (so 0.1 prints "0.1", 1e20 "1e+20"); the form of every number in the CSV
+ * and JSON outputs. buf holds TSR_DOUBLE_BUF bytes; returns buf. */
+TSR_API char *tsr_format_double(double d, char *buf);
+
+/* s as one RFC 4180 field: quoted when it holds a comma, a double quote, CR
+ * or LF, with inner quotes doubled; NULL = empty. tsr_csv_quote writes into
+ * out (room for 2 * strlen(s) + 2 bytes, no NUL) and returns the bytes
+ * written; tsr_csv_put_field writes to f. */
+TSR_API size_t tsr_csv_quote(char *out, const char *s);
+TSR_API void tsr_csv_put_field(FILE *f, const char *s);
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /*
- * tessera/params.h - the table of user-facing analysis inputs (lib/base/params.def):
+ * tessera/params.h - the table of user-facing analysis inputs (tessera/params.def):
  * name, CLI option, type, unit, valid range, default, choices, meaning.
  *
  * The CLI, the web server's validators, its forms and its help page all read
@@ -60,6 +60,55 @@ TSR_API char *tsr_param_range(const tsr_param *p, char *buf, size_t cap);
  * "horizon: expected a number in (0, 1000], got '-3'". */
 TSR_API tsr_status tsr_param_check(const tsr_param *p, const char *value,
                                    double *num, tsr_error *err);
+
+/* ---- the option struct generated from params.def */
+
+/* One input's value: the text as given (or the default), and for NUMBER /
+ * INTEGER its number, for DATE the day (days since 1970-01-01), for CHOICE
+ * the index of the choice; NAN when the text is empty. */
+typedef struct tsr_param_value {
+  char text[TSR_PARAM_TEXT_MAX + 1];
+  double num;
+  int given; /* 1 when set by tsr_params_set / tsr_params_from_json */
+} tsr_param_value;
+
+/* Every analysis input, one member per line of params.def. */
+typedef struct tsr_params {
+#define X(name, ...) tsr_param_value name;
+#include "tessera/params.def"
+#undef X
+} tsr_params;
+
+/* Every member at its default, none given. */
+TSR_API void tsr_params_init(tsr_params *p);
+/* The value of the i-th input of the table (NULL when out of range). */
+TSR_API tsr_param_value *tsr_params_value(tsr_params *p, size_t i);
+TSR_API const tsr_param_value *tsr_params_cvalue(const tsr_params *p, size_t i);
+/* Parses and checks value for the input called name (tsr_param_check, and
+ * for date_format the format itself) and keeps it as given; "" resets it
+ * to the default. TSR_ENOTFOUND for an unknown name ("NAME: unknown
+ * parameter"); on any failure p is unchanged and err->field = name. */
+TSR_API tsr_status tsr_params_set(tsr_params *p, const char *name, const char *value,
+                                  tsr_error *err);
+/* Stores text as the value of the i-th input without checking it (values
+ * that come from the library's own options, e.g. a scheme file). */
+TSR_API void tsr_params_set_raw(tsr_params *p, size_t i, const char *text);
+/* Checks across inputs: the calibration end must be before the end. */
+TSR_API tsr_status tsr_params_check(const tsr_params *p, tsr_error *err);
+
+struct json_t; /* jansson */
+/* The inputs as a JSON object (a new jansson reference, NULL when out of
+ * memory), in table order: NUMBER and INTEGER as numbers, the others as
+ * strings. given_only: only the inputs that were given. */
+TSR_API struct json_t *tsr_params_to_json(const tsr_params *p, int given_only);
+/* Reads the members of obj (a JSON object of name: value; strings, numbers,
+ * booleans as "yes"/"no", null = default) with tsr_params_set, then
+ * tsr_params_check. With TSR_PARAMS_LENIENT unknown names and values that
+ * do not check are skipped (stored runs of older versions); else they fail
+ * with err->field = the name. */
+#define TSR_PARAMS_LENIENT 1u
+TSR_API tsr_status tsr_params_from_json(tsr_params *p, const struct json_t *obj,
+                                        unsigned flags, tsr_error *err);
 
 #ifdef __cplusplus
 }

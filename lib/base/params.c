@@ -1,21 +1,43 @@
 /*
- * params.c - the table of analysis inputs (lib/base/params.def) and its
- * validator (tessera/params.h).
+ * params.c - the table of analysis inputs (tessera/params.def), its
+ * validator, and the option struct's parser, JSON writer and reader, all
+ * generated from the table (tessera/params.h).
  */
 #include <errno.h>
+#include <jansson.h>
+#include <stddef.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+#include "tessera/btyd.h"
 #include "tessera/datetime.h"
 #include "tessera/params.h"
 
+/* The choices of --model: auto, the purchase models of models.def, none. */
+#define TSR__CHOICE_PURCHASE(n) "|" n
+#define TSR__CHOICE_DISCRETE(n)
+#define TSR__CHOICE_SPEND(n)
+static const char model_choices[] = "auto"
+#define TSR_MODEL(KIND, name, spec, role, title) TSR__CHOICE_##role(name)
+#include "tessera/models.def"
+#undef TSR_MODEL
+    "|none";
+#define TSR_PARAM_MODEL_CHOICES model_choices
+
 static const tsr_param params[] = {
-#define X(name, option, type, unit, min, max, min_open, def, choices, desc) \
+#define X(name, option, type, unit, min, max, min_open, def, choices, desc, bind) \
   {#name, option, TSR_PARAM_##type, unit, min, max, min_open, def, choices, desc},
-#include "params.def"
+#include "tessera/params.def"
+#undef X
+};
+
+/* Where each member of tsr_params is, in table order. */
+static const size_t value_offset[] = {
+#define X(name, ...) offsetof(tsr_params, name),
+#include "tessera/params.def"
 #undef X
 };
 
@@ -138,4 +160,149 @@ tsr_status tsr_param_check(const tsr_param *p, const char *value, double *num,
       return TSR_OK;
   }
   return TSR_OK;
+}
+
+/* ------------------------------------------------------------ the option struct */
+
+/* Index of value among p's choices, or -1. */
+static int choice_index(const char *choices, const char *value) {
+  size_t n = strlen(value);
+  int i = 0;
+  for (const char *c = choices;; i++) {
+    const char *e = strchr(c, '|');
+    size_t len = e ? (size_t)(e - c) : strlen(c);
+    if (len == n && !memcmp(c, value, n)) return i;
+    if (!e) return -1;
+    c = e + 1;
+  }
+}
+
+/* v = text (already checked) with its number. */
+static void put_value(const tsr_param *p, tsr_param_value *v, const char *text, double num) {
+  snprintf(v->text, sizeof v->text, "%s", text);
+  if (!*text) v->num = NAN;
+  else if (p->type == TSR_PARAM_CHOICE) v->num = choice_index(p->choices, text);
+  else if (p->type == TSR_PARAM_TEXT) v->num = 0;
+  else v->num = num;
+}
+
+tsr_param_value *tsr_params_value(tsr_params *p, size_t i) {
+  return i < TSR__ARRAY_LEN(params) ? (tsr_param_value *)((char *)p + value_offset[i]) : NULL;
+}
+
+const tsr_param_value *tsr_params_cvalue(const tsr_params *p, size_t i) {
+  return tsr_params_value((tsr_params *)p, i);
+}
+
+void tsr_params_init(tsr_params *p) {
+  memset(p, 0, sizeof *p);
+  for (size_t i = 0; i < TSR__ARRAY_LEN(params); i++) {
+    double num = NAN;
+    tsr_param_check(&params[i], params[i].def, &num, NULL); /* the defaults check (unit test) */
+    put_value(&params[i], tsr_params_value(p, i), params[i].def, num);
+  }
+}
+
+void tsr_params_set_raw(tsr_params *p, size_t i, const char *text) {
+  tsr_param_value *v = tsr_params_value(p, i);
+  if (!v) return;
+  double num = NAN;
+  if (params[i].type == TSR_PARAM_NUMBER || params[i].type == TSR_PARAM_INTEGER)
+    num = strtod(text, NULL);
+  else if (params[i].type == TSR_PARAM_DATE)
+    tsr_param_check(&params[i], text, &num, NULL);
+  put_value(&params[i], v, text, num);
+  v->given = 1;
+}
+
+tsr_status tsr_params_set(tsr_params *p, const char *name, const char *value, tsr_error *err) {
+  const tsr_param *pp = tsr_param_find(name);
+  if (!pp)
+    return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, name, "%s: unknown parameter", name);
+  double num = NAN;
+  tsr_status st = tsr_param_check(pp, value, &num, err);
+  if (st != TSR_OK) return st;
+  if (!strcmp(pp->name, "date_format") && *value) {
+    tsr_error e;
+    tsr_error_clear(&e);
+    if ((st = tsr_datetime_check_format(value, &e)) != TSR_OK)
+      return tsr_error_set(err, st, NULL, 0, 0, pp->name, "%s: %s", pp->name, e.msg);
+  }
+  tsr_param_value *v = tsr_params_value(p, (size_t)(pp - params));
+  if (!*value) {
+    tsr_param_check(pp, pp->def, &num, NULL);
+    put_value(pp, v, pp->def, num);
+    v->given = 0;
+    return TSR_OK;
+  }
+  put_value(pp, v, value, num);
+  v->given = 1;
+  return TSR_OK;
+}
+
+tsr_status tsr_params_check(const tsr_params *p, tsr_error *err) {
+  const tsr_param_value *e = &p->end, *c = &p->calibration_end;
+  if (*e->text && *c->text && c->num >= e->num)
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "calibration_end",
+                         "calibration_end: must be before end (%s), got '%s'", e->text, c->text);
+  return TSR_OK;
+}
+
+json_t *tsr_params_to_json(const tsr_params *p, int given_only) {
+  json_t *o = json_object();
+  for (size_t i = 0; o && i < TSR__ARRAY_LEN(params); i++) {
+    const tsr_param_value *v = tsr_params_cvalue(p, i);
+    if (given_only && !v->given) continue;
+    int number = params[i].type == TSR_PARAM_NUMBER || params[i].type == TSR_PARAM_INTEGER;
+    json_t *j;
+    if (!number) j = json_string(v->text);
+    else if (!*v->text) j = json_null();
+    else if (params[i].type == TSR_PARAM_INTEGER && fabs(v->num) < 9e15)
+      j = json_integer((json_int_t)v->num);
+    else j = json_real(v->num);
+    if (!j || json_object_set_new(o, params[i].name, j) != 0) {
+      json_decref(o);
+      return NULL;
+    }
+  }
+  return o;
+}
+
+/* The text of a JSON value as tsr_params_set reads it; 0, or -1 for a
+ * value of another kind. */
+static int value_text(json_t *v, char *buf, size_t cap) {
+  if (json_is_string(v)) snprintf(buf, cap, "%s", json_string_value(v));
+  else if (json_is_integer(v)) snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+  else if (json_is_real(v)) tsr__fmt_double(json_real_value(v), buf);
+  else if (json_is_boolean(v)) snprintf(buf, cap, "%s", json_is_true(v) ? "yes" : "no");
+  else if (json_is_null(v)) buf[0] = '\0';
+  else return -1;
+  return 0;
+}
+
+tsr_status tsr_params_from_json(tsr_params *p, const json_t *obj, unsigned flags, tsr_error *err) {
+  int lenient = (flags & TSR_PARAMS_LENIENT) != 0;
+  if (!json_is_object(obj))
+    return tsr_error_set(err, TSR_EPARSE, NULL, 0, 0, "params",
+                         "params: expected an object of name: value");
+  const char *key;
+  json_t *v;
+  json_object_foreach((json_t *)obj, key, v) {
+    char buf[TSR_PARAM_TEXT_MAX + 64];
+    if (!tsr_param_find(key)) {
+      if (lenient) continue;
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, key, "%s: unknown parameter", key);
+    }
+    if (value_text(v, buf, sizeof buf) != 0) {
+      if (lenient) continue;
+      return tsr_error_set(err, TSR_EPARSE, NULL, 0, 0, key, "%s: expected a string or number", key);
+    }
+    if (json_is_string(v) && strlen(json_string_value(v)) >= sizeof buf) {
+      if (lenient) continue;
+      return tsr_error_set(err, TSR_ELIMIT, NULL, 0, 0, key, "%s: value too long", key);
+    }
+    tsr_status st = tsr_params_set(p, key, buf, lenient ? NULL : err);
+    if (st != TSR_OK && !lenient) return st;
+  }
+  return lenient ? TSR_OK : tsr_params_check(p, err);
 }

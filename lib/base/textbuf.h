@@ -16,12 +16,23 @@ typedef struct {
   int oom;    /* 1 after an allocation failure */
 } tsr__tb;
 
+/* Makes room for extra more bytes (plus a NUL) after len; 0, or -1 when
+ * out of memory. */
+int tsr__tb_reserve(tsr__tb *b, size_t extra);
 /* Appends printf-style text. */
 void tsr__tb_printf(tsr__tb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Appends s as a JSON string (quoted, escaped; NULL as ""). */
 void tsr__tb_jstr(tsr__tb *b, const char *s);
 /* Appends v as a JSON number (shortest round-trip form), null if not finite. */
 void tsr__tb_jnum(tsr__tb *b, double v);
+/* Appends the JSON value v (a jansson tree) in compact form: strings as
+ * tsr__tb_jstr, reals as tsr__tb_jnum (shortest round trip, unlike
+ * jansson's %.17g), object members in insertion order. Outputs are built as
+ * jansson values and written with this, so their bytes stay stable. */
+struct json_t;
+void tsr__tb_json(tsr__tb *b, const struct json_t *v);
+/* A jansson real, or null when v is not finite (jansson refuses those). */
+struct json_t *tsr__json_num(double v);
 /* The text (caller frees with tsr__free), "" when empty; NULL after an
  * allocation failure (the buffer is released either way). */
 char *tsr__tb_take(tsr__tb *b);

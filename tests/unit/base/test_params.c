@@ -48,7 +48,7 @@ static void ranges(void **state) {
   assert_string_equal(tsr_param_range(tsr_param_find("discount"), b, sizeof b), "a number in [0, 0.99]");
   assert_string_equal(tsr_param_range(tsr_param_find("k"), b, sizeof b), "an integer in [0, 100]");
   assert_string_equal(tsr_param_range(tsr_param_find("model"), b, sizeof b),
-                      "one of bgnbd, mbgnbd, pnbd, none");
+                      "one of auto, bgnbd, mbgnbd, pnbd, none");
   assert_string_equal(tsr_param_range(tsr_param_find("end"), b, sizeof b),
                       "a date YYYY-MM-DD between 1970-01-01 and 2100-12-31");
 }
@@ -67,7 +67,7 @@ static void validation(void **state) {
   check_msg("discount", "1", TSR_ERANGE, "discount: expected a number in [0, 0.99], got '1'");
   check_msg("k", "2.5", TSR_EPARSE, "k: expected an integer in [0, 100], got '2.5'");
   check_msg("k", "101", TSR_ERANGE, NULL);
-  check_msg("model", "magic", TSR_ERANGE, "model: expected one of bgnbd, mbgnbd, pnbd, none, got 'magic'");
+  check_msg("model", "magic", TSR_ERANGE, "model: expected one of auto, bgnbd, mbgnbd, pnbd, none, got 'magic'");
   check_msg("model", "pnbd", TSR_OK, NULL);
   check_msg("model", "bgnb", TSR_ERANGE, NULL); /* a prefix is not a choice */
   check_msg("end", "2024-13-01", TSR_EPARSE, NULL);

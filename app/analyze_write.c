@@ -1,0 +1,467 @@
+/*
+ * analyze_write.c - the result files of an analysis (tessera/analyze.h):
+ * customers.csv, segments.csv, clusters.csv, holdout.csv, the model JSON
+ * files, profiles.csv / segment_profiles.csv and run.json, and the KPIs as
+ * JSON. CSV fields go through the one field writer (tsr_csv_quote /
+ * tsr_csv_put_field), numbers through the one shortest-double form, and
+ * JSON is built as jansson values (written by tsr__tb_json). File formats:
+ * docs/analyze.md.
+ */
+#include "internal.h"
+#include "base/textbuf.h"
+#include "tessera/analyze.h"
+#include "tessera/csv.h"
+#include "tessera/datetime.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ JSON */
+
+/* Sets o[k] = v (v consumed); *bad = 1 when v or the member could not be
+ * allocated. */
+static void put(int *bad, json_t *o, const char *k, json_t *v) {
+  if (!v || json_object_set_new(o, k, v) != 0) *bad = 1;
+}
+
+static json_t *jint(int64_t v) { return json_integer((json_int_t)v); }
+
+/* The KPIs of r as a JSON object (docs/analyze.md); NULL when out of memory. */
+static json_t *kpis_value(const tsr_analyze_result *r) {
+  const tsr_kpis *p = &r->kpis;
+  char d1[11], d2[11];
+  int bad = 0;
+  json_t *o = json_object();
+  if (!o) return NULL;
+  put(&bad, o, "customers", jint((int64_t)p->customers));
+  put(&bad, o, "transactions", jint(p->transactions));
+  put(&bad, o, "visits", jint(p->visits));
+  put(&bad, o, "revenue", tsr__json_num(p->revenue));
+  put(&bad, o, "repeat_share", tsr__json_num(p->repeat_share));
+  put(&bad, o, "top20_revenue_share", tsr__json_num(p->top20_revenue_share));
+  put(&bad, o, "first_purchase", json_string(tsr_day_format(p->first_day, d1)));
+  put(&bad, o, "last_purchase", json_string(tsr_day_format(p->last_day, d2)));
+  put(&bad, o, "churn_rate", tsr__json_num(p->churn_rate));
+  put(&bad, o, "expected_alive", tsr__json_num(p->expected_alive));
+  put(&bad, o, "expected_dropouts_next_period", tsr__json_num(p->expected_dropouts));
+  put(&bad, o, "mean_p_alive", tsr__json_num(p->mean_p_alive));
+  put(&bad, o, "clv_total", tsr__json_num(p->clv_total));
+  put(&bad, o, "clv_mean", tsr__json_num(p->clv_mean));
+  put(&bad, o, "period_days", tsr__json_num(r->period_days));
+  put(&bad, o, "horizon_periods", tsr__json_num(r->horizon_periods));
+  put(&bad, o, "rows_read", jint(r->ingest.rows_read));
+  put(&bad, o, "rows_rejected", jint(r->ingest.rows_rejected));
+  put(&bad, o, "identical_rows", jint(r->ingest.identical_rows));
+  put(&bad, o, "duplicate_ids", jint(r->ingest.duplicate_ids));
+  put(&bad, o, "refunds", jint(r->ingest.refunds));
+  if (r->has_holdout && r->has_model) {
+    put(&bad, o, "holdout_mae", tsr__json_num(r->holdout_mae));
+    put(&bad, o, "holdout_actual", tsr__json_num(r->holdout_actual_total));
+    put(&bad, o, "holdout_predicted", tsr__json_num(r->holdout_predicted_total));
+  }
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* Data quality of a bundle run: counts only (docs/profiles.md), with the
+ * rejects by reason {"TABLE: FIELD: reason": n, ...}; NULL when out of
+ * memory. */
+static json_t *data_quality_value(const tsr_analyze_result *r) {
+  int64_t rej = 0;
+  for (int t = 0; t < TSR_BT_COUNT; t++) rej += r->dq_rejected[t];
+  int bad = 0;
+  json_t *o = json_object(), *by = json_object();
+  if (!o || !by) {
+    json_decref(o);
+    json_decref(by);
+    return NULL;
+  }
+  put(&bad, o, "crm_records", jint(r->dq_crm_records));
+  put(&bad, o, "records_merged", jint(r->dq_records_merged));
+  put(&bad, o, "households", jint(r->dq_households));
+  put(&bad, o, "household_links", jint(r->dq_household_links));
+  put(&bad, o, "transactions_scored", jint(r->dq_transactions_scored));
+  put(&bad, o, "anomalies_flagged", jint(r->dq_anomalies));
+  put(&bad, o, "rows_rejected", jint(rej + r->ingest.rows_rejected));
+  put(&bad, o, "transactions_rejected", jint(r->ingest.rows_rejected));
+  for (size_t i = 0; i < r->dq_nreasons; i++)
+    put(&bad, by, r->dq_reasons[i].key, jint(r->dq_reasons[i].n));
+  put(&bad, o, "rejects_by_reason", by);
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return o;
+}
+
+/* v written as compact JSON (plus suffix) into a new string (tsr__free);
+ * v is released. NULL when out of memory. */
+static char *json_text(json_t *v, const char *suffix) {
+  if (!v) return NULL;
+  tsr__tb b = {0};
+  tsr__tb_json(&b, v);
+  tsr__tb_printf(&b, "%s", suffix);
+  json_decref(v);
+  return tsr__tb_take(&b);
+}
+
+tsr_status tsr_analyze_kpis_json(const tsr_analyze_result *r, char **out, tsr_error *err) {
+  if (!(*out = json_text(kpis_value(r), "")))
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  return TSR_OK;
+}
+
+/* ------------------------------------------------------------ file output */
+
+/* Output files are written as DIR/.NAME.tmp-PID and renamed into place
+ * once complete (rename is atomic within a folder): a reader never sees a
+ * file cut short. run.json is removed first and written last, so a folder
+ * with a run.json holds the complete results of that run (docs/analyze.md). */
+static void tmp_name(const char *dir, const char *name, char *tmp, size_t cap) {
+  snprintf(tmp, cap, "%s/.%s.tmp-%ld", dir, name, (long)getpid());
+}
+
+static FILE *open_in(const char *dir, const char *name, char *path, size_t cap, tsr_error *err) {
+  tmp_name(dir, name, path, cap);
+  FILE *f = fopen(path, "w");
+  if (!f) tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
+  else setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
+  return f;
+}
+
+/* Renames the finished temporary file tmp (named by tmp_name) to DIR/NAME. */
+static tsr_status put_in_place(const char *dir, const char *name, const char *tmp, tsr_error *err) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  if (rename(tmp, path) != 0) {
+    tsr_status st = tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    remove(tmp);
+    return st;
+  }
+  return TSR_OK;
+}
+
+static tsr_status close_out(FILE *f, const char *dir, const char *name, const char *tmp,
+                            tsr_error *err) {
+  int bad = ferror(f);
+  if (fflush(f) != 0 || fsync(fileno(f)) != 0) bad = 1;
+  if (fclose(f) != 0) bad = 1;
+  if (bad) {
+    remove(tmp);
+    return tsr_error_set(err, TSR_EIO, tmp, 0, 0, NULL, "write error");
+  }
+  return put_in_place(dir, name, tmp, err);
+}
+
+/* Adds name to the list of files of run.json. */
+static tsr_status add_file(json_t *files, const char *name, tsr_error *err) {
+  if (json_array_append_new(files, json_string(name)) != 0)
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  return TSR_OK;
+}
+
+/* Writes DIR/NAME with fn (through a temporary file) and lists it. */
+typedef tsr_status (*csv_fn)(FILE *f, const tsr_analyze_result *r, tsr_error *err);
+
+static tsr_status write_csv(const char *dir, const char *name, csv_fn fn,
+                            const tsr_analyze_result *r, json_t *files, tsr_error *err) {
+  char path[4096];
+  FILE *f = open_in(dir, name, path, sizeof path, err);
+  if (!f) return TSR_EIO;
+  tsr_status st = fn(f, r, err);
+  if (st != TSR_OK) {
+    fclose(f);
+    remove(path);
+    return st;
+  }
+  if ((st = close_out(f, dir, name, path, err)) != TSR_OK) return st;
+  return add_file(files, name, err);
+}
+
+/* Saves a purchase / spend model (m) or the cluster model (cm) as DIR/NAME
+ * and lists it. */
+static tsr_status write_model(const char *dir, const char *name, const tsr_btyd_model *m,
+                              const tsr_cluster_model *cm, json_t *files, tsr_error *err) {
+  char path[4096];
+  tmp_name(dir, name, path, sizeof path);
+  tsr_status st = m ? tsr_btyd_model_save(m, path, err) : tsr_cluster_model_save(cm, path, err);
+  if (st == TSR_OK) st = put_in_place(dir, name, path, err);
+  if (st != TSR_OK) {
+    remove(path);
+    return st;
+  }
+  return add_file(files, name, err);
+}
+
+/* ------------------------------------------------------------ CSV files */
+
+/* An empty cell for a value not computed (NAN), else the shortest form. */
+static void csv_num(FILE *f, double v) {
+  if (!isfinite(v)) return;
+  char b[TSR_DOUBLE_BUF];
+  fputs(tsr_format_double(v, b), f);
+}
+
+/* Line builders of customers.csv: each writes at o and returns the end. */
+static char *put_raw(char *o, const char *s) {
+  size_t n = strlen(s);
+  memcpy(o, s, n);
+  return o + n;
+}
+
+static char *put_num(char *o, double v) {
+  if (!isfinite(v)) return o; /* empty cell */
+  tsr_format_double(v, o); /* writes a NUL after the digits: room is left */
+  return o + strlen(o);
+}
+
+static char *put_int(char *o, long long v) {
+  char tmp[24];
+  size_t n = 0;
+  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *o++ = '-';
+  while (n) *o++ = tmp[--n];
+  return o;
+}
+
+/* One line of customers.csv for customer i at line (room for 2 * the id
+ * and segment lengths + 1024 bytes); returns its end. */
+static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
+  const tsr_summary *s = r->summary;
+  const tsr_summary_row *w = &s->rows[i];
+  char *o = line + tsr_csv_quote(line, w->customer_id);
+  double v[7] = {w->frequency, w->recency, w->T, w->monetary_value, w->frequency_holdout,
+                 w->monetary_value_holdout, w->duration_holdout};
+  for (int k = 0; k < (s->has_holdout ? 7 : 4); k++) {
+    *o++ = ',';
+    o = put_num(o, v[k]);
+  }
+  char d1[11], d2[11], cell[4];
+  *o++ = ',';
+  o = put_num(o, w->revenue);
+  *o++ = ',';
+  o = put_int(o, (long long)w->n_transactions);
+  *o++ = ',';
+  o = put_int(o, (long long)w->active_days);
+  *o++ = ',';
+  o = put_raw(o, tsr_day_format(w->first_day, d1));
+  *o++ = ',';
+  o = put_raw(o, tsr_day_format(w->last_day, d2));
+  *o++ = ',';
+  o = put_int(o, (long long)w->n_refunds);
+  *o++ = ',';
+  o = put_int(o, r->r[i]);
+  *o++ = ',';
+  o = put_int(o, r->f[i]);
+  *o++ = ',';
+  o = put_int(o, r->m[i]);
+  *o++ = ',';
+  o = put_raw(o, tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
+  *o++ = ',';
+  o += tsr_csv_quote(o, r->segment[i]);
+  double p[7] = {r->expected[i], r->expected_lo[i], r->expected_hi[i], r->p_alive[i],
+                 r->clv[i],      r->clv_lo[i],      r->clv_hi[i]};
+  for (int k = 0; k < 7; k++) {
+    *o++ = ',';
+    o = put_num(o, p[k]);
+  }
+  *o++ = ',';
+  if (r->clusters) o = put_int(o, r->clusters->labels[i]);
+  if (r->clusters && r->clusters->probability) {
+    *o++ = ',';
+    o = put_num(o, r->clusters->probability[i]);
+  }
+  *o++ = '\n';
+  return o;
+}
+
+/* customers.csv: one row per customer, every computed column; each line is
+ * built in memory and written with one fwrite into a large buffer. */
+static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_error *err) {
+  const tsr_summary *s = r->summary;
+  fputs(s->has_holdout ? "customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,"
+                         "frequency_holdout,monetary_value_holdout,duration_holdout"
+                       : "customer_id,frequency,recency,T,monetary_value", f);
+  fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds,"
+        "r_score,f_score,m_score,rfm_cell,segment,expected_purchases,expected_purchases_lo,"
+        "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster", f);
+  if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
+  fputc('\n', f);
+  tsr__tb line = {0};
+  for (size_t i = 0; i < s->n; i++) {
+    size_t need = 2 * strlen(s->rows[i].customer_id) +
+                  2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
+    line.len = 0;
+    if (tsr__tb_reserve(&line, need)) {
+      tsr__tb_free(&line);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
+    char *end = customer_line(line.s, r, i);
+    fwrite(line.s, 1, (size_t)(end - line.s), f);
+  }
+  tsr__tb_free(&line);
+  return TSR_OK;
+}
+
+/* segments.csv: the RFM segments of the scheme. */
+static tsr_status write_segments(FILE *f, const tsr_analyze_result *r, tsr_error *err) {
+  (void)err;
+  fputs("segment,customers,share,mean_r,mean_f,mean_m,revenue,revenue_share\n", f);
+  for (size_t j = 0; j < r->n_segments; j++) {
+    const tsr_rfm_segment_stats *g = &r->segments[j];
+    tsr_csv_put_field(f, g->segment);
+    fprintf(f, ",%zu,", g->customers);
+    double v[6] = {g->share, g->mean_r, g->mean_f, g->mean_m, g->revenue, g->revenue_share};
+    for (int k = 0; k < 6; k++) {
+      if (k) fputc(',', f);
+      csv_num(f, v[k]);
+    }
+    fputc('\n', f);
+  }
+  return TSR_OK;
+}
+
+/* clusters.csv: one row per cluster with its profile. */
+static tsr_status write_clusters(FILE *f, const tsr_analyze_result *r, tsr_error *err) {
+  (void)err;
+  const tsr_cluster_result *c = r->clusters;
+  fputs("cluster,size,share", f);
+  for (size_t j = 0; j < c->nfeatures; j++) {
+    fputc(',', f);
+    tsr_csv_put_field(f, c->features[j]);
+  }
+  fputs(",mean_clv,mean_p_alive,revenue_share,top_segment,label\n", f);
+  for (size_t k = 0; k < c->k; k++) {
+    const tsr_cluster_profile *p = &c->profiles[k];
+    fprintf(f, "%zu,%zu,", k, p->size);
+    csv_num(f, p->share);
+    for (size_t j = 0; j < c->nfeatures; j++) {
+      fputc(',', f);
+      csv_num(f, p->centroid[j]);
+    }
+    double v[3] = {p->mean_clv, p->mean_p_alive, p->revenue_share};
+    for (int j = 0; j < 3; j++) {
+      fputc(',', f);
+      csv_num(f, v[j]);
+    }
+    fputc(',', f);
+    tsr_csv_put_field(f, p->n_segments ? p->segments[0] : "");
+    fputc(',', f);
+    tsr_csv_put_field(f, p->label);
+    fputc('\n', f);
+  }
+  return TSR_OK;
+}
+
+/* holdout.csv: actual vs predicted holdout purchases by calibration
+ * frequency. */
+static tsr_status write_holdout(FILE *f, const tsr_analyze_result *r, tsr_error *err) {
+  (void)err;
+  fputs("frequency_cal,customers,actual_holdout,predicted_holdout\n", f);
+  for (int b = 0; b < TSR_HOLDOUT_BUCKETS; b++) {
+    fprintf(f, "%d%s,%zu,", b, b == TSR_HOLDOUT_BUCKETS - 1 ? "+" : "", r->holdout[b].customers);
+    csv_num(f, r->holdout[b].actual);
+    fputc(',', f);
+    csv_num(f, r->holdout[b].predicted);
+    fputc('\n', f);
+  }
+  return TSR_OK;
+}
+
+static tsr_status write_profiles(FILE *f, const tsr_analyze_result *r, tsr_error *err) {
+  return tsr_profiles_write_csv(r->profiles, f, err);
+}
+
+static tsr_status write_segment_profiles(FILE *f, const tsr_analyze_result *r, tsr_error *err) {
+  return tsr_profiles_write_segments_csv(r->profiles, f, err);
+}
+
+/* Every result file of r except run.json, each listed in files. */
+static tsr_status write_results(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                const char *dir, json_t *files, tsr_error *err) {
+  tsr_status st;
+  if ((st = write_csv(dir, "customers.csv", write_customers, r, files, err)) != TSR_OK ||
+      (st = write_csv(dir, "segments.csv", write_segments, r, files, err)) != TSR_OK)
+    return st;
+  if (r->clusters &&
+      ((st = write_csv(dir, "clusters.csv", write_clusters, r, files, err)) != TSR_OK ||
+       (st = write_model(dir, "cluster_model.json", NULL, r->clusters->model, files, err)) != TSR_OK))
+    return st;
+  if (r->has_model) {
+    char name[64];
+    snprintf(name, sizeof name, "%s.json", tsr_btyd_kind_name(r->model.kind));
+    if ((st = write_model(dir, name, &r->model, NULL, files, err)) != TSR_OK) return st;
+  }
+  if (r->has_spend && (st = write_model(dir, "gg.json", &r->spend, NULL, files, err)) != TSR_OK)
+    return st;
+  if (r->has_holdout && r->has_model &&
+      (st = write_csv(dir, "holdout.csv", write_holdout, r, files, err)) != TSR_OK)
+    return st;
+  if (r->profiles) {
+    if ((st = write_csv(dir, "profiles.csv", write_profiles, r, files, err)) != TSR_OK ||
+        (st = write_csv(dir, "segment_profiles.csv", write_segment_profiles, r, files, err)) != TSR_OK)
+      return st;
+    /* written by the profile step (entity resolution) into opts->out_dir */
+    if (r->dq_records_merged >= 0 && o && o->out_dir && !strcmp(o->out_dir, dir) &&
+        (st = add_file(files, "graph.csv", err)) != TSR_OK)
+      return st;
+  }
+  return TSR_OK;
+}
+
+/* run.json: the run id, the files of the run, the KPIs and (bundle runs)
+ * the data quality; NULL when out of memory. */
+static char *run_json_text(const tsr_analyze_result *r, json_t *files) {
+  int bad = 0;
+  json_t *o = json_object();
+  if (!o) return NULL;
+  put(&bad, o, "run_id", jint(r->run_id));
+  put(&bad, o, "complete", json_true());
+  put(&bad, o, "files", json_incref(files));
+  put(&bad, o, "kpis", kpis_value(r));
+  if (r->profiles) put(&bad, o, "data_quality", data_quality_value(r));
+  if (bad) {
+    json_decref(o);
+    return NULL;
+  }
+  return json_text(o, "\n");
+}
+
+tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                   const char *dir, tsr_error *err) {
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s", strerror(errno));
+  char path[4096];
+  /* no run.json until every file of this run is in place */
+  snprintf(path, sizeof path, "%s/run.json", dir);
+  if (remove(path) != 0 && errno != ENOENT)
+    return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot remove: %s", strerror(errno));
+  json_t *files = json_array();
+  if (!files) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  tsr_status st = write_results(r, o, dir, files, err);
+  char *text = st == TSR_OK ? run_json_text(r, files) : NULL;
+  json_decref(files);
+  if (st != TSR_OK) return st;
+  if (!text) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  FILE *f = open_in(dir, "run.json", path, sizeof path, err);
+  if (!f) {
+    tsr__free(text);
+    return TSR_EIO;
+  }
+  fputs(text, f);
+  tsr__free(text);
+  return close_out(f, dir, "run.json", path, err);
+}
