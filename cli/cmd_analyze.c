@@ -15,9 +15,8 @@
 #include "tessera/report.h"
 
 enum {
-  OPT_DB = OPT_INGEST_LAST + 1, OPT_SCHEME, OPT_MODEL, OPT_NO_SPEND, OPT_HORIZON, OPT_UNIT,
-  OPT_DISCOUNT, OPT_CLUSTER, OPT_K, OPT_SEED, OPT_REPORT, OPT_NO_DB, OPT_LEVEL, OPT_CHURN,
-  OPT_FEATURES, OPT_N_INIT, OPT_KEEP_INPUT, OPT_DATA_DIR
+  OPT_DB = OPT_INGEST_LAST + 1, OPT_SCHEME, OPT_PARAM, OPT_NO_SPEND, OPT_REPORT, OPT_NO_DB,
+  OPT_FEATURES, OPT_KEEP_INPUT, OPT_DATA_DIR
 };
 
 typedef struct actx {
@@ -107,18 +106,26 @@ static void print_summary(const tsr_analyze_result *r, const tsr_analyze_opts *o
   fprintf(f, "  done in %.2f s\n", r->seconds);
 }
 
-/* Checks the value of an option against the params table (lib/base/params.def,
- * shared with the web server and its help page). 0, or -1 after the usage
- * message "--NAME: expected ..., got '...'". */
-static int param_value(const char *name, const char *arg, double *num) {
-  const tsr_param *p = tsr_param_find(name);
-  tsr_error e;
-  tsr_error_clear(&e);
+/* Checks the value of option --NAME against the params table
+ * (tessera/params.def, shared with the web server and its help page) and
+ * keeps it in pv. 0, or -1 after the usage message "--NAME: expected ...,
+ * got '...'". */
+static int param_value(tsr_params *pv, const char *name, const char *arg) {
+  const tsr_param *p = NULL;
+  for (size_t i = 0; i < tsr_params_count() && !p; i++)
+    if (!strcmp(tsr_param_at(i)->option + 2, name)) p = tsr_param_at(i);
+  if (!p) return cli_usage("analyze", "--%s: not an analysis input", name), -1;
   if (!*arg) {
     cli_usage("analyze", "%s: expected a value", p->option);
     return -1;
   }
-  if (tsr_param_check(p, arg, num, &e) != TSR_OK) {
+  tsr_horizon_unit u;
+  if (!strcmp(p->name, "k") && !strcmp(arg, "auto")) arg = "0"; /* 0 = automatic */
+  static const char *const units[] = {"days", "weeks", "months", "years", "periods"};
+  if (!strcmp(p->name, "unit") && tsr_unit_parse(arg, &u) == TSR_OK) arg = units[u]; /* "month" */
+  tsr_error e;
+  tsr_error_clear(&e);
+  if (tsr_params_set(pv, p->name, arg, &e) != TSR_OK) {
     /* "horizon: expected ..." -> "--horizon: expected ..." */
     const char *rest = strchr(e.msg, ':');
     cli_usage("analyze", "%s%s", p->option, rest ? rest : e.msg);
@@ -134,18 +141,18 @@ int tsr_cmd_analyze(int argc, char **argv) {
       {"no-db", no_argument, NULL, OPT_NO_DB},
       {"output", required_argument, NULL, 'o'},
       {"scheme", required_argument, NULL, OPT_SCHEME},
-      {"model", required_argument, NULL, OPT_MODEL},
+      {"model", required_argument, NULL, OPT_PARAM},
       {"no-spend", no_argument, NULL, OPT_NO_SPEND},
-      {"horizon", required_argument, NULL, OPT_HORIZON},
-      {"unit", required_argument, NULL, OPT_UNIT},
-      {"discount", required_argument, NULL, OPT_DISCOUNT},
-      {"level", required_argument, NULL, OPT_LEVEL},
-      {"churn-threshold", required_argument, NULL, OPT_CHURN},
-      {"cluster", required_argument, NULL, OPT_CLUSTER},
-      {"k", required_argument, NULL, OPT_K},
+      {"horizon", required_argument, NULL, OPT_PARAM},
+      {"unit", required_argument, NULL, OPT_PARAM},
+      {"discount", required_argument, NULL, OPT_PARAM},
+      {"level", required_argument, NULL, OPT_PARAM},
+      {"churn-threshold", required_argument, NULL, OPT_PARAM},
+      {"cluster", required_argument, NULL, OPT_PARAM},
+      {"k", required_argument, NULL, OPT_PARAM},
       {"features", required_argument, NULL, OPT_FEATURES},
-      {"n-init", required_argument, NULL, OPT_N_INIT},
-      {"seed", required_argument, NULL, OPT_SEED},
+      {"n-init", required_argument, NULL, OPT_PARAM},
+      {"seed", required_argument, NULL, OPT_PARAM},
       {"report", required_argument, NULL, OPT_REPORT},
       {"keep-input", no_argument, NULL, OPT_KEEP_INPUT},
       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
@@ -162,15 +169,16 @@ int tsr_cmd_analyze(int argc, char **argv) {
   ci.so.multiplier = 7; /* weeks as days/7 unless --freq-multiplier says otherwise */
   tsr_analyze_opts o;
   tsr_analyze_opts_init(&o);
+  tsr_params pv; /* the analysis inputs given (tessera/params.def) */
+  tsr_params_init(&pv);
   const char *db = NULL, *out_dir = "tessera-out";
   int no_db = 0;
   char *features[64];
   size_t nfeat = 0;
   char featbuf[1024];
-  int c;
-  double d;
+  int c, li = -1;
   optind = 1;
-  while ((c = getopt_long(argc, argv, "o:q", longopts, NULL)) != -1) {
+  while ((c = getopt_long(argc, argv, "o:q", longopts, &li)) != -1) {
     int r = cli_ingest_option(&ci, c, optarg);
     if (r < 0) return TSR_EXIT_USAGE;
     if (r > 0) continue;
@@ -181,47 +189,10 @@ int tsr_cmd_analyze(int argc, char **argv) {
       case OPT_NO_DB: no_db = 1; break;
       case 'o': out_dir = optarg; break;
       case OPT_SCHEME: o.scheme = optarg; break;
-      case OPT_MODEL:
-        if (param_value("model", optarg, NULL)) return TSR_EXIT_USAGE;
-        o.model = optarg;
+      case OPT_PARAM:
+        if (param_value(&pv, longopts[li].name, optarg)) return TSR_EXIT_USAGE;
         break;
-      case OPT_NO_SPEND: o.spend = 0; break;
-      case OPT_HORIZON:
-        if (param_value("horizon", optarg, &d)) return TSR_EXIT_USAGE;
-        o.horizon = d;
-        break;
-      case OPT_UNIT:
-        if (tsr_unit_parse(optarg, &o.unit) != TSR_OK && param_value("unit", optarg, NULL))
-          return TSR_EXIT_USAGE;
-        break;
-      case OPT_DISCOUNT:
-        if (param_value("discount", optarg, &d)) return TSR_EXIT_USAGE;
-        o.discount = d;
-        break;
-      case OPT_LEVEL:
-        if (param_value("level", optarg, &d)) return TSR_EXIT_USAGE;
-        o.level = d;
-        break;
-      case OPT_CHURN:
-        if (param_value("churn_threshold", optarg, &d)) return TSR_EXIT_USAGE;
-        o.churn_threshold = d;
-        break;
-      case OPT_CLUSTER:
-        if (param_value("cluster", optarg, NULL)) return TSR_EXIT_USAGE;
-        o.cluster = optarg;
-        break;
-      case OPT_K:
-        if (!strcmp(optarg, "auto")) {
-          o.cluster_opts.k = 0;
-        } else {
-          if (param_value("k", optarg, &d)) return TSR_EXIT_USAGE;
-          o.cluster_opts.k = (size_t)d; /* 0 = auto, as "auto" */
-        }
-        break;
-      case OPT_N_INIT:
-        if (param_value("n_init", optarg, &d)) return TSR_EXIT_USAGE;
-        o.cluster_opts.n_init = (size_t)d;
-        break;
+      case OPT_NO_SPEND: tsr_params_set(&pv, "spend", "no", NULL); break;
       case OPT_FEATURES: {
         snprintf(featbuf, sizeof featbuf, "%s", optarg);
         char *save = NULL;
@@ -231,10 +202,6 @@ int tsr_cmd_analyze(int argc, char **argv) {
         o.cluster_opts.nfeatures = nfeat;
         break;
       }
-      case OPT_SEED:
-        if (param_value("seed", optarg, &d)) return TSR_EXIT_USAGE;
-        o.seed = (uint64_t)d;
-        break;
       case OPT_REPORT: o.report_path = optarg; break;
       case OPT_KEEP_INPUT: keep_input = 1; break;
       case OPT_DATA_DIR: data_dir = optarg; break;
@@ -263,6 +230,7 @@ int tsr_cmd_analyze(int argc, char **argv) {
   ci.progress.enabled = 0; /* the pipeline draws its own bar */
   o.ingest = ci.io;
   o.summary = ci.so;
+  tsr_analyze_opts_apply(&o, &pv, 1);
   o.out_dir = out_dir;
   actx a = {&ci, ci.quiet, {0, 0, NULL}};
   cli_progress_init(&a.p, "analyze");

@@ -30,118 +30,47 @@ const char *job_state_name(int st) {
 
 /* ---------------------------------------------------------------- parameters */
 
+/* The text of an input ("" = default). */
 static const char *kv_get(const job *j, const char *name) {
-  for (size_t i = 0; i < j->nkv; i++)
-    if (!strcmp(j->kv[i].name, name)) return j->kv[i].value;
-  return "";
-}
-
-/* Checks one value against the params table and keeps it. */
-static int kv_set(job *j, const char *name, const char *value, char *msg, size_t cap,
-                  char *fname, size_t fcap) {
   const tsr_param *p = tsr_param_find(name);
-  snprintf(fname, fcap, "%s", name);
-  if (!p) {
-    snprintf(msg, cap, "%s: unknown parameter (see /help for the list)", name);
-    return -1;
-  }
-  tsr_error e;
-  tsr_error_clear(&e);
-  if (tsr_param_check(p, value, NULL, &e) != TSR_OK) {
-    snprintf(msg, cap, "%s", e.msg);
-    return -1;
-  }
-  if (!strcmp(name, "date_format") && *value &&
-      tsr_datetime_check_format(value, &e) != TSR_OK) {
-    snprintf(msg, cap, "date_format: %s", e.msg);
-    return -1;
-  }
-  if (!*value) return 0;
-  for (size_t i = 0; i < j->nkv; i++)
-    if (!strcmp(j->kv[i].name, name)) {
-      snprintf(j->kv[i].value, sizeof j->kv[i].value, "%s", value);
-      return 0;
-    }
-  if (j->nkv >= JOB_MAX_KV) {
-    snprintf(msg, cap, "too many parameters");
-    return -1;
-  }
-  snprintf(j->kv[j->nkv].name, sizeof j->kv[j->nkv].name, "%s", name);
-  snprintf(j->kv[j->nkv].value, sizeof j->kv[j->nkv].value, "%s", value);
-  j->nkv++;
-  return 0;
+  const tsr_param_value *v = p ? tsr_params_cvalue(&j->params, (size_t)(p - tsr_param_at(0))) : NULL;
+  return v && v->given ? v->text : "";
 }
 
-/* Cross-field checks after every value passed on its own. */
-static int kv_check_all(job *j, char *msg, size_t cap, char *fname, size_t fcap) {
-  const char *e = kv_get(j, "end"), *c = kv_get(j, "calibration_end");
-  if (*e && *c && strcmp(c, e) >= 0) {
-    snprintf(fname, fcap, "calibration_end");
-    snprintf(msg, cap, "calibration_end: must be before end (%s), got '%s'", e, c);
-    return -1;
-  }
-  return 0;
+/* The failure of e as msg / field (-1). */
+static int param_error(const tsr_error *e, tsr_status st, char *msg, size_t cap, char *fname,
+                       size_t fcap) {
+  snprintf(fname, fcap, "%s", e->field[0] ? e->field : "params");
+  snprintf(msg, cap, "%s%s", e->msg, st == TSR_ENOTFOUND ? " (see /help for the list)" : "");
+  return -1;
 }
 
 int jobs_params_json(job *j, json_t *params, char *msg, size_t cap, char *fname, size_t fcap) {
+  tsr_params_init(&j->params);
   if (!params) return 0;
-  if (!json_is_object(params)) {
-    snprintf(fname, fcap, "params");
-    snprintf(msg, cap, "params: expected an object of name: value");
-    return -1;
-  }
-  const char *key;
-  json_t *v;
-  json_object_foreach(params, key, v) {
-    char buf[TSR_PARAM_TEXT_MAX + 64];
-    if (json_is_string(v)) {
-      snprintf(buf, sizeof buf, "%s", json_string_value(v));
-      if (strlen(json_string_value(v)) >= sizeof buf) {
-        snprintf(fname, fcap, "%s", key);
-        snprintf(msg, cap, "%s: value too long", key);
-        return -1;
-      }
-    } else if (json_is_integer(v)) {
-      snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
-    } else if (json_is_real(v)) {
-      snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
-    } else if (json_is_boolean(v)) {
-      snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "yes" : "no");
-    } else if (json_is_null(v)) {
-      buf[0] = '\0';
-    } else {
-      snprintf(fname, fcap, "%s", key);
-      snprintf(msg, cap, "%s: expected a string or number", key);
-      return -1;
-    }
-    if (kv_set(j, key, buf, msg, cap, fname, fcap)) return -1;
-  }
-  return kv_check_all(j, msg, cap, fname, fcap);
+  tsr_error e;
+  tsr_error_clear(&e);
+  tsr_status st = tsr_params_from_json(&j->params, params, 0, &e);
+  return st == TSR_OK ? 0 : param_error(&e, st, msg, cap, fname, fcap);
 }
 
 int jobs_params_form(job *j, req *r, char *msg, size_t cap, char *fname, size_t fcap) {
-  for (size_t i = 0; i < tsr_params_count(); i++) {
+  tsr_params_init(&j->params);
+  tsr_error e;
+  tsr_error_clear(&e);
+  tsr_status st = TSR_OK;
+  for (size_t i = 0; i < tsr_params_count() && st == TSR_OK; i++) {
     const tsr_param *p = tsr_param_at(i);
     const char *v = req_field(r, p->name);
-    if (v && kv_set(j, p->name, v, msg, cap, fname, fcap)) return -1;
+    if (v) st = tsr_params_set(&j->params, p->name, v, &e);
   }
-  return kv_check_all(j, msg, cap, fname, fcap);
+  if (st == TSR_OK) st = tsr_params_check(&j->params, &e);
+  return st == TSR_OK ? 0 : param_error(&e, st, msg, cap, fname, fcap);
 }
 
 static void build_opts(job *j, tsr_analyze_opts *o);
 
 /* ---------------------------------------------------------------- column check */
-
-/* Index of column spec (a header name, or a 1-based number) in the header,
- * or -1. */
-static long find_col(const tsr_csv_record *hdr, const char *spec) {
-  char *end = NULL;
-  long n = strtol(spec, &end, 10);
-  if (end && !*end && n >= 1) return n <= (long)hdr->nfields ? n - 1 : -1;
-  for (size_t i = 0; i < hdr->nfields; i++)
-    if (hdr->fields[i].len == strlen(spec) && !memcmp(hdr->fields[i].ptr, spec, hdr->fields[i].len)) return (long)i;
-  return -1;
-}
 
 int jobs_check_columns(job *j, char *msg, size_t cap, char *fname, size_t fcap) {
   tsr_csv_opts co;
@@ -175,7 +104,7 @@ int jobs_check_columns(job *j, char *msg, size_t cap, char *fname, size_t fcap) 
   for (size_t i = 0; i < 4 && rc == 0; i++) {
     const char *spec = kv_get(j, names[i]);
     if (!*spec) continue;
-    idx[i] = find_col(&rec, spec);
+    idx[i] = (long)tsr_csv_column_find(&rec, rec.nfields, spec, NULL);
     if (idx[i] < 0) {
       for (size_t f = 0; f < rec.nfields && k + 8 < sizeof cols; f++)
         k += (size_t)snprintf(cols + k, sizeof cols - k, "%s%.*s", f ? ", " : "",
@@ -222,39 +151,8 @@ int jobs_check_columns(job *j, char *msg, size_t cap, char *fname, size_t fcap) 
 
 /* Fills o from the validated values of j (strings borrowed from j). */
 static void build_opts(job *j, tsr_analyze_opts *o) {
-  const char *v;
   tsr_analyze_opts_init(o);
-  if (*(v = kv_get(j, "customer_col"))) o->ingest.customer_col = v;
-  if (*(v = kv_get(j, "date_col"))) o->ingest.date_col = v;
-  if (*(v = kv_get(j, "amount_col"))) o->ingest.amount_col = v;
-  if (*(v = kv_get(j, "id_col"))) o->ingest.id_col = v;
-  if (*(v = kv_get(j, "date_format"))) o->ingest.date_format = v;
-  v = kv_get(j, "delimiter");
-  if (!strcmp(v, ";")) o->ingest.csv.delim = ';';
-  else if (!strcmp(v, "tab")) o->ingest.csv.delim = '\t';
-  else if (!strcmp(v, "pipe")) o->ingest.csv.delim = '|';
-  else if (!strcmp(v, "whitespace")) o->ingest.csv.delim = TSR_CSV_WS;
-  if (*(v = kv_get(j, "max_errors"))) o->ingest.max_errors = strtoll(v, NULL, 10);
-  if (*(v = kv_get(j, "freq"))) tsr_freq_parse(v, &o->summary.freq);
-  if (*(v = kv_get(j, "freq_multiplier"))) o->summary.multiplier = strtod(v, NULL);
-  int64_t t;
-  if (*(v = kv_get(j, "end")) && tsr_datetime_parse(v, strlen(v), NULL, &t) == TSR_OK)
-    o->summary.end_day = t / 86400;
-  if (*(v = kv_get(j, "calibration_end")) && tsr_datetime_parse(v, strlen(v), NULL, &t) == TSR_OK)
-    o->summary.cal_end_day = t / 86400;
-  if (!strcmp(kv_get(j, "refunds"), "net")) o->summary.refunds = TSR_REFUNDS_NET;
-  if (!strcmp(kv_get(j, "dedupe"), "exact")) o->ingest.dedupe = TSR_DEDUPE_EXACT;
-  if (*(v = kv_get(j, "scheme"))) o->scheme = v;
-  if (*(v = kv_get(j, "model"))) o->model = v;
-  if (!strcmp(kv_get(j, "spend"), "no")) o->spend = 0;
-  if (*(v = kv_get(j, "horizon"))) o->horizon = strtod(v, NULL);
-  if (*(v = kv_get(j, "unit"))) tsr_unit_parse(v, &o->unit);
-  if (*(v = kv_get(j, "discount"))) o->discount = strtod(v, NULL);
-  if (*(v = kv_get(j, "level"))) o->level = strtod(v, NULL);
-  if (*(v = kv_get(j, "churn_threshold"))) o->churn_threshold = strtod(v, NULL);
-  if (*(v = kv_get(j, "cluster"))) o->cluster = v;
-  if (*(v = kv_get(j, "k"))) o->cluster_opts.k = (size_t)strtol(v, NULL, 10);
-  if (*(v = kv_get(j, "seed"))) o->seed = (uint64_t)strtoll(v, NULL, 10);
+  tsr_analyze_opts_apply(o, &j->params, 1);
 }
 
 /* ---------------------------------------------------------------- worker */
@@ -562,7 +460,10 @@ json_t *job_json(const job *j) {
   json_object_set_new(o, "started_at", json_string(tsr_store_time_format(j->started_ms, b, sizeof b)));
   json_object_set_new(o, "finished_at", json_string(tsr_store_time_format(j->finished_ms, b, sizeof b)));
   json_t *p = json_object();
-  for (size_t i = 0; i < j->nkv; i++) json_object_set_new(p, j->kv[i].name, json_string(j->kv[i].value));
+  for (size_t i = 0; i < tsr_params_count(); i++) { /* the given inputs, as text */
+    const tsr_param_value *v = tsr_params_cvalue(&j->params, i);
+    if (v->given) json_object_set_new(p, tsr_param_at(i)->name, json_string(v->text));
+  }
   json_object_set_new(o, "params", p);
   return o;
 }

@@ -384,8 +384,8 @@ static enum MHD_Result dataset_page(req *r, tsr_store *st, int64_t id, job *form
       if (!strcmp(pp->name, "scheme")) sb_puts(&b, "</fieldset><fieldset><legend>Segments, models and clusters</legend>");
       const char *val = NULL;
       if (form) {
-        for (size_t q = 0; q < form->nkv; q++)
-          if (!strcmp(form->kv[q].name, pp->name)) val = form->kv[q].value;
+        const tsr_param_value *fv = tsr_params_cvalue(&form->params, p);
+        if (fv->given) val = fv->text;
         if (!val && err_field && !strcmp(err_field, pp->name)) val = req_field(r, pp->name);
       }
       if (!val && !form && guess) val = js(guess, pp->name);

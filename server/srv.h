@@ -62,7 +62,6 @@ void sb_json_num(sbuf *b, double v);
 enum { JOB_QUEUED = 0, JOB_RUNNING, JOB_DONE, JOB_FAILED, JOB_CANCELED, JOB_INTERRUPTED };
 const char *job_state_name(int st);
 
-#define JOB_MAX_KV 32
 typedef struct job {
   int64_t id;
   int64_t run_id;     /* 0 until the run exists in the store */
@@ -78,8 +77,7 @@ typedef struct job {
   int shutdown;       /* canceled because the server stops */
   char input[1200];   /* stored file */
   char out_dir[1200];
-  size_t nkv;
-  struct { char name[32]; char value[TSR_PARAM_TEXT_MAX + 1]; } kv[JOB_MAX_KV];
+  tsr_params params;  /* the analysis inputs (tessera/params.def) */
   int64_t created_ms, started_ms, finished_ms;
   struct job *next; /* queue */
 } job;
@@ -252,7 +250,7 @@ int jobs_get_by_run(srv *S, int64_t run_id, job *out);
 int jobs_cancel(srv *S, int64_t id);
 /* Calls cb for every remembered job, newest first (copies). */
 void jobs_each(srv *S, void (*cb)(void *ctx, const job *j), void *ctx);
-/* Validates params (JSON object or form fields) into j->kv; on error fills
+/* Validates params (JSON object or form fields) into j->params; on error fills
  * msg/field and returns -1. */
 int jobs_params_json(job *j, json_t *params, char *msg, size_t cap, char *field_name, size_t fcap);
 int jobs_params_form(job *j, req *r, char *msg, size_t cap, char *field_name, size_t fcap);

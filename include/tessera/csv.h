@@ -84,6 +84,16 @@ TSR_API uint64_t tsr_csv_checksum(const tsr_csv *c);
 /* The name used in error reports. */
 TSR_API const char *tsr_csv_name(const tsr_csv *c);
 
+/* The one column resolver (ingestion, the API, the web jobs): the 0-based
+ * index of the column spec names in the header hdr: a name matched without
+ * case, spaces or punctuation ("Customer ID" = "customer_id"), a name of
+ * punctuation only byte for byte, or a 1-based number up to the number of
+ * fields (hdr's, or nfields for a file without header, hdr NULL). -1 when
+ * no column matches, -2 when two names match (*second = the second one's
+ * index, may be NULL). */
+TSR_API ptrdiff_t tsr_csv_column_find(const tsr_csv_record *hdr, size_t nfields, const char *spec,
+                                      size_t *second);
+
 /* ---- writing (one CSV field writer and one number form for every output) */
 
 /* Room tsr_format_double needs. */
