@@ -185,30 +185,6 @@ static double json_num(json_t *o, const char *k) {
   return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-/* "YYYY-MM-DD" (or longer) to a day number; TSR_DAY_NONE otherwise. */
-static int64_t parse_day(const char *t) {
-  if (!t || strlen(t) < 10) return TSR_DAY_NONE;
-  unsigned y = 0, m = 0, d = 0;
-  for (int i = 0; i < 10; i++) {
-    if (i == 4 || i == 7) {
-      if (t[i] != '-') return TSR_DAY_NONE;
-      continue;
-    }
-    if (t[i] < '0' || t[i] > '9') return TSR_DAY_NONE;
-    unsigned v = (unsigned)(t[i] - '0');
-    if (i < 4) y = y * 10 + v;
-    else if (i < 7) m = m * 10 + v;
-    else d = d * 10 + v;
-  }
-  if (m < 1 || m > 12 || d < 1 || d > 31) return TSR_DAY_NONE;
-  return tsr_days_from_civil(y, m, d);
-}
-
-static const char *jstr_or_null(json_t *o, const char *k) {
-  const char *v = json_string_value(json_object_get(o, k));
-  return v && *v ? v : NULL;
-}
-
 /* The transaction ledger of a stored run, re-read from its input files when
  * they are still there and unchanged (same checksum and accepted rows as
  * the stored dataset), for the tracking plots; NULL otherwise. Also sets
@@ -220,15 +196,23 @@ static tsr_ledger *reload_ledger(const tsr_run *run, const tsr_dataset *ds, tsr_
   tsr_ledger *lg = NULL;
   json_t *inputs = json_object_get(p, "inputs");
   if (!p || !json_is_array(inputs) || json_array_size(inputs) == 0) goto fail;
+  /* the run's inputs, then the columns the ingest resolved (the dataset's) */
+  tsr_params pv;
+  tsr_params_init(&pv);
+  tsr_params_from_json(&pv, p, TSR_PARAMS_LENIENT, NULL);
+  if (io_js) tsr_params_from_json(&pv, io_js, TSR_PARAMS_LENIENT, NULL);
+  tsr_analyze_opts ao;
+  tsr_analyze_opts_init(&ao);
+  tsr_analyze_opts_apply(&ao, &pv, 1);
   tsr_ingest_opts io;
   tsr_ingest_opts_init(&io);
-  io.customer_col = jstr_or_null(io_js, "customer_col");
-  io.date_col = jstr_or_null(io_js, "date_col");
-  io.amount_col = jstr_or_null(io_js, "amount_col");
-  io.id_col = jstr_or_null(io_js, "id_col");
-  io.date_format = jstr_or_null(io_js, "date_format");
-  const char *dd = jstr_or_null(p, "dedupe");
-  io.dedupe = dd && !strcmp(dd, "exact") ? TSR_DEDUPE_EXACT : TSR_DEDUPE_NONE;
+  io.customer_col = ao.ingest.customer_col;
+  io.date_col = ao.ingest.date_col;
+  io.amount_col = ao.ingest.amount_col;
+  io.id_col = ao.ingest.id_col;
+  io.date_format = ao.ingest.date_format;
+  io.dedupe = ao.ingest.dedupe;
+  io.csv.delim = ao.ingest.csv.delim;
   if (tsr_ledger_new(&lg, NULL) != TSR_OK) goto fail;
   uint64_t combined = 0;
   int64_t accepted = 0;
@@ -246,12 +230,9 @@ static tsr_ledger *reload_ledger(const tsr_run *run, const tsr_dataset *ds, tsr_
   snprintf(sum, sizeof sum, "%016llx", (unsigned long long)combined);
   if (!ds->checksum || strcmp(sum, ds->checksum) != 0 || accepted != ds->rows_accepted) goto fail;
   if (tsr_ledger_finish(lg, NULL) != TSR_OK) goto fail;
-  tsr_freq fq = TSR_FREQ_D;
-  const char *fs = jstr_or_null(p, "freq");
-  if (fs && tsr_freq_parse(fs, &fq) != TSR_OK) goto fail;
-  s->freq = fq;
-  s->end_day = parse_day(jstr_or_null(p, "end"));
-  s->cal_end_day = parse_day(jstr_or_null(p, "calibration_end"));
+  s->freq = ao.summary.freq;
+  s->end_day = ao.summary.end_day;
+  s->cal_end_day = ao.summary.cal_end_day;
   if (s->end_day == TSR_DAY_NONE) {
     /* the last date in the data, as the summary takes it */
     int64_t mx = INT64_MIN;

@@ -382,15 +382,10 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
   if (st == TSR_OK && use[0]->options) opt = json_loads(use[0]->options, 0, NULL);
   tsr_analyze_opts ao;
   tsr_analyze_opts_init(&ao);
-  if (opt) {
-    const char *keys[] = {"customer_col", "date_col", "amount_col", "id_col", "date_format"};
-    const char **dst[] = {&ao.ingest.customer_col, &ao.ingest.date_col, &ao.ingest.amount_col,
-                          &ao.ingest.id_col, &ao.ingest.date_format};
-    for (size_t k = 0; k < 5; k++) {
-      json_t *v = json_object_get(opt, keys[k]);
-      if (json_is_string(v) && *json_string_value(v)) *dst[k] = json_string_value(v);
-    }
-  }
+  tsr_params pv; /* the dataset's columns as analysis inputs (tessera/params.def) */
+  tsr_params_init(&pv);
+  if (opt) tsr_params_from_json(&pv, opt, TSR_PARAMS_LENIENT, NULL);
+  tsr_analyze_opts_apply(&ao, &pv, 1);
   if (o->id_col && *o->id_col) ao.ingest.id_col = o->id_col;
   if (!ao.ingest.id_col && nuse > 1) {
     /* no transaction id: overlapping uploads repeat identical rows */
