@@ -6,6 +6,8 @@
  * data. Application layer (moves to app/ with analyze.c).
  */
 #include "internal.h"
+#include "base/textbuf.h"
+#include "tessera/csv.h"
 #include "tessera/analyze.h"
 #include "tessera/anomaly.h"
 #include "tessera/profile.h"
@@ -109,17 +111,18 @@ static double lexicon_sentiment(void *ud, const char *text, size_t len) {
   return r.compound;
 }
 
+/* prefix + s as one CSV field. */
 static void put_id(FILE *f, const char *prefix, const char *s) {
-  if (strpbrk(s, ",\"\r\n")) {
-    fprintf(f, "\"%s", prefix);
-    for (; *s; s++) {
-      if (*s == '"') fputc('"', f);
-      fputc(*s, f);
-    }
-    fputc('"', f);
-  } else {
-    fprintf(f, "%s%s", prefix, s);
+  if (!*prefix) {
+    tsr_csv_put_field(f, s);
+    return;
   }
+  tsr__tb b = {0};
+  tsr__tb_printf(&b, "%s%s", prefix, s);
+  char *t = tsr__tb_take(&b);
+  if (!t) fputs(prefix, f); /* out of memory: the prefix outside the quotes */
+  tsr_csv_put_field(f, t ? t : s);
+  tsr__free(t);
 }
 
 /* OUT/graph.csv: the relations found by entity resolution, ids only:

@@ -242,7 +242,7 @@ static char *put_int(char *o, long long v) {
 static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
   const tsr_summary *s = r->summary;
   const tsr_summary_row *w = &s->rows[i];
-  char *o = line + tsr_csv_quote(line, w->customer_id);
+  char *o = line + tsr_csv_quote(line, w->customer_id, 0);
   double v[7] = {w->frequency, w->recency, w->T, w->monetary_value, w->frequency_holdout,
                  w->monetary_value_holdout, w->duration_holdout};
   for (int k = 0; k < (s->has_holdout ? 7 : 4); k++) {
@@ -271,7 +271,7 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
   *o++ = ',';
   o = put_raw(o, tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
   *o++ = ',';
-  o += tsr_csv_quote(o, r->segment[i]);
+  o += tsr_csv_quote(o, r->segment[i], 0);
   double p[7] = {r->expected[i], r->expected_lo[i], r->expected_hi[i], r->p_alive[i],
                  r->clv[i],      r->clv_lo[i],      r->clv_hi[i]};
   for (int k = 0; k < 7; k++) {

@@ -77,10 +77,6 @@ int cli_parse_format(const char *cmd, const char *s, cli_format *out);
 FILE *cli_open_out(const char *path);
 int cli_close_out(FILE *f, const char *path);
 
-/* Writes s as one CSV field, quoted when it holds a comma, quote, CR or LF
- * (NULL writes nothing). */
-void cli_put_csv(FILE *f, const char *s);
-
 /* Creates dir and its parents; 1 when it exists afterwards (else prints). */
 int mkdir_p_ok(const char *dir);
 

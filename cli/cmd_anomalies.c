@@ -102,11 +102,11 @@ int tsr_cmd_anomalies(int argc, char **argv) {
     size_t i = tsr_anomaly_rank(d, k);
     if (top >= 0 && written >= (size_t)top) break;
     if (!all && top < 0 && !tsr_anomaly_flagged(d, i)) break;
-    cli_put_csv(f, tsr_anomaly_id(d, i));
+    tsr_csv_put_field(f, tsr_anomaly_id(d, i));
     fputc(',', f);
-    cli_put_csv(f, tsr_anomaly_customer(d, i));
+    tsr_csv_put_field(f, tsr_anomaly_customer(d, i));
     fprintf(f, ",%.3f,", tsr_anomaly_score(d, i));
-    cli_put_csv(f, tsr_anomaly_reasons(d, i, reasons, sizeof reasons));
+    tsr_csv_put_field(f, tsr_anomaly_reasons(d, i, reasons, sizeof reasons));
     fputc('\n', f);
     written++;
   }

@@ -215,11 +215,11 @@ int tsr_cmd_churn(int argc, char **argv) {
   fputs("customer_id,churn_probability,reason_1,reason_2,reason_3\n", f);
   char buf[128];
   for (size_t i = 0; i < r->n; i++) {
-    cli_put_csv(f, r->customer_id[i]);
+    tsr_csv_put_field(f, r->customer_id[i]);
     fprintf(f, ",%.4f", r->probability[i]);
     for (int k = 0; k < 3; k++) {
       fputc(',', f);
-      cli_put_csv(f, tsr_churn_reason(r, i, k, buf, sizeof buf));
+      tsr_csv_put_field(f, tsr_churn_reason(r, i, k, buf, sizeof buf));
     }
     fputc('\n', f);
   }

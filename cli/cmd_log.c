@@ -27,9 +27,9 @@ static int print_event(void *ctx, const tsr_event *e) {
   int has_ms = !(e->duration_ms != e->duration_ms) && e->duration_ms >= 0;
   if (o->fmt == CLI_FMT_CSV) {
     fprintf(o->f, "%lld,%s,%s,", (long long)e->id, ts, tsr_log_level_name(e->level));
-    cli_put_csv(o->f, e->step);
+    tsr_csv_put_field(o->f, e->step);
     fputc(',', o->f);
-    cli_put_csv(o->f, e->message);
+    tsr_csv_put_field(o->f, e->message);
     fputc(',', o->f);
     if (e->rows_in >= 0) fprintf(o->f, "%lld", (long long)e->rows_in);
     fputc(',', o->f);

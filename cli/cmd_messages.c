@@ -339,18 +339,18 @@ int tsr_cmd_messages(int argc, char **argv) {
         el[arm] = 0; /* too long for the channel: another variant */
         continue;
       }
-      cli_put_csv(out, id);
+      tsr_csv_put_field(out, id);
       fprintf(out, ",%s,", tsr_channel_name(ch));
-      cli_put_csv(out, of);
+      tsr_csv_put_field(out, of);
       fputc(',', out);
-      cli_put_csv(out, text);
+      tsr_csv_put_field(out, text);
       fputc('\n', out);
       if (lg) {
-        cli_put_csv(lg, id);
+        tsr_csv_put_field(lg, id);
         fprintf(lg, ",%s,", tsr_channel_name(ch));
-        cli_put_csv(lg, of);
+        tsr_csv_put_field(lg, of);
         fputc(',', lg);
-        cli_put_csv(lg, tsr_msg_variant(T, arm));
+        tsr_csv_put_field(lg, tsr_msg_variant(T, arm));
         fprintf(lg, ",%.6f\n", prop);
       }
       written++;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tessera/csv.h"
 #include "summary_io.h"
 #include "tessera/btyd.h"
 
@@ -24,19 +25,6 @@ static int unit_days(const char *u, double period_days, double *out) {
   return 0;
 }
 
-/* Writes a CSV field, quoting it when needed. */
-static void put_field(FILE *f, const char *s) {
-  if (!strpbrk(s, ",\"\r\n")) {
-    fputs(s, f);
-    return;
-  }
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s, f);
-  }
-  fputc('"', f);
-}
 
 int tsr_cmd_predict(int argc, char **argv) {
   static const struct option opts[] = {
@@ -250,7 +238,7 @@ int tsr_cmd_predict(int argc, char **argv) {
   for (long k = 0; k <= pmf; k++) fprintf(f, ",p_%ld", k);
   fputc('\n', f);
   for (size_t i = 0; i < n; i++) {
-    put_field(f, s.ids[i]);
+    tsr_csv_put_field(f, s.ids[i]);
     fprintf(f, ",%.10g,%.10g,%.10g,%.10g", E[i], LO[i], HI[i], PA[i]);
     if (spend) fprintf(f, ",%.10g,%.10g,%.10g", C[i], CL[i], CH[i]);
     for (long k = 0; k <= pmf; k++) {

@@ -35,7 +35,7 @@ static int print_all(tsr_rt_engine *e, int64_t at) {
     if (st == TSR_ENOTFOUND) continue; /* no purchase: not in the summary */
     if (st != TSR_OK) return cli_fail(st, &err);
     char d1[11], d2[11];
-    cli_put_csv(stdout, id);
+    tsr_csv_put_field(stdout, id);
     put_num(r.row.frequency);
     put_num(r.row.recency);
     put_num(r.row.T);
@@ -44,7 +44,7 @@ static int print_all(tsr_rt_engine *e, int64_t at) {
     printf(",%lld,%lld,%s,%s,%lld,%d,%d,%d,%s,", (long long)r.row.n_transactions,
            (long long)r.row.active_days, tsr_day_format(r.row.first_day, d1),
            tsr_day_format(r.row.last_day, d2), (long long)r.row.n_refunds, r.r, r.f, r.m, r.cell);
-    cli_put_csv(stdout, r.segment_name);
+    tsr_csv_put_field(stdout, r.segment_name);
     put_num(r.expected);
     put_num(r.p_alive);
     put_num(r.clv);

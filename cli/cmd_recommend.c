@@ -127,11 +127,11 @@ int tsr_cmd_recommend(int argc, char **argv) {
     for (size_t j = 0; j < r->top; j++) {
       const tsr_nbp_rec *rec = &r->rec[i * r->top + j];
       if (rec->product < 0) break;
-      cli_put_csv(f, r->customer_id[i]);
+      tsr_csv_put_field(f, r->customer_id[i]);
       fprintf(f, ",%zu,", j + 1);
-      cli_put_csv(f, r->products[rec->product]);
+      tsr_csv_put_field(f, r->products[rec->product]);
       fprintf(f, ",%.4f,", (double)rec->score);
-      cli_put_csv(f, rec->reason);
+      tsr_csv_put_field(f, rec->reason);
       fputc('\n', f);
     }
   if (cli_close_out(f, out) != 0) rc = TSR_EXIT_FAIL;
@@ -143,7 +143,7 @@ int tsr_cmd_recommend(int argc, char **argv) {
       for (int k = 0; k < TSR_NBP_NGOALS; k++) fprintf(g, ",%s", tsr_nbp_goal_name(k));
       fputc('\n', g);
       for (size_t i = 0; i < r->n; i++) {
-        cli_put_csv(g, r->customer_id[i]);
+        tsr_csv_put_field(g, r->customer_id[i]);
         for (int k = 0; k < TSR_NBP_NGOALS; k++) fprintf(g, ",%.4f", (double)r->goal[i][k]);
         fputc('\n', g);
       }

@@ -44,7 +44,7 @@ static void put_csvn(FILE *f, const char *prefix, const char *s, size_t n) {
   char buf[600];
   int w = snprintf(buf, sizeof buf, "%s%.*s", prefix, (int)(n > 512 ? 512 : n), s);
   (void)w;
-  cli_put_csv(f, buf);
+  tsr_csv_put_field(f, buf);
 }
 
 /* customer-household-product edges: source,target,type. */
@@ -56,16 +56,16 @@ static int write_graph(const tsr_resolver *r, const char *path) {
   for (size_t i = 0; i < n; i++) {
     size_t c = tsr_resolver_canonical(r, i);
     if (c != i) {
-      cli_put_csv(f, tsr_resolver_id(r, i));
+      tsr_csv_put_field(f, tsr_resolver_id(r, i));
       fputc(',', f);
-      cli_put_csv(f, tsr_resolver_id(r, c));
+      tsr_csv_put_field(f, tsr_resolver_id(r, c));
       fputs(",same_person\n", f);
     }
   }
   for (size_t i = 0; i < n; i++) {
     ptrdiff_t h = tsr_resolver_household(r, i);
     if (tsr_resolver_canonical(r, i) != i || h < 0) continue;
-    cli_put_csv(f, tsr_resolver_id(r, i));
+    tsr_csv_put_field(f, tsr_resolver_id(r, i));
     fputc(',', f);
     const char *hid = tsr_resolver_id(r, tsr_resolver_household_head(r, (size_t)h));
     put_csvn(f, "H:", hid, strlen(hid));
@@ -103,7 +103,7 @@ static int write_graph(const tsr_resolver *r, const char *path) {
   if (ne) qsort(e, ne, sizeof *e, cmp_edge);
   for (size_t k = 0; k < ne; k++) {
     if (k && !cmp_edge(&e[k], &e[k - 1])) continue;
-    cli_put_csv(f, tsr_resolver_id(r, e[k].person));
+    tsr_csv_put_field(f, tsr_resolver_id(r, e[k].person));
     fputc(',', f);
     put_csvn(f, "P:", e[k].p, e[k].n);
     fputs(",holds\n", f);
@@ -220,11 +220,11 @@ int tsr_cmd_resolve(int argc, char **argv) {
   fputs("customer_id,resolved_id,score,reasons\n", f);
   char reasons[512];
   for (size_t i = 0; i < n; i++) {
-    cli_put_csv(f, tsr_resolver_id(r, i));
+    tsr_csv_put_field(f, tsr_resolver_id(r, i));
     fputc(',', f);
-    cli_put_csv(f, tsr_resolver_id(r, tsr_resolver_canonical(r, i)));
+    tsr_csv_put_field(f, tsr_resolver_id(r, tsr_resolver_canonical(r, i)));
     fprintf(f, ",%.4f,", tsr_resolver_score(r, i));
-    cli_put_csv(f, tsr_resolver_reasons(r, i, reasons, sizeof reasons));
+    tsr_csv_put_field(f, tsr_resolver_reasons(r, i, reasons, sizeof reasons));
     fputc('\n', f);
   }
   if (cli_close_out(f, out_path)) {

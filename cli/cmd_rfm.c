@@ -15,17 +15,6 @@
 
 #define CMD "rfm"
 
-/* Shortest %g form of v that reads back as v. */
-static const char *fmt_double(double v, char *buf, size_t cap) {
-  for (int prec = 1; prec <= 17; prec++) {
-    snprintf(buf, cap, "%.*g", prec, v);
-    /* no exponent for ordinary magnitudes: 80, not 8e+01 */
-    if (strchr(buf, 'e') && fabs(v) >= 1e-4 && fabs(v) < 1e15) continue;
-    if (strtod(buf, NULL) == v) return buf;
-  }
-  return buf;
-}
-
 typedef struct rfm_data {
   tsr_table *t;
   size_t n;
@@ -110,18 +99,18 @@ static int load(const char *path, rfm_data *d) {
 static void write_customers_csv(FILE *f, const rfm_data *d, const tsr_rfm_scheme *s) {
   size_t nc = tsr_table_ncols(d->t);
   for (size_t j = 0; j < nc; j++) {
-    cli_put_csv(f, tsr_table_colname(d->t, j));
+    tsr_csv_put_field(f, tsr_table_colname(d->t, j));
     fputc(',', f);
   }
   fputs("r_score,f_score,m_score,rfm_cell,segment\n", f);
   for (size_t i = 0; i < d->n; i++) {
     for (size_t j = 0; j < nc; j++) {
-      cli_put_csv(f, tsr_table_cell(d->t, i, j));
+      tsr_csv_put_field(f, tsr_table_cell(d->t, i, j));
       fputc(',', f);
     }
     char cell[4];
     fprintf(f, "%d,%d,%d,%s,", d->r[i], d->f[i], d->m[i], tsr_rfm_cell(d->r[i], d->f[i], d->m[i], cell));
-    cli_put_csv(f, tsr_rfm_scheme_segment_name(s, (size_t)d->seg[i]));
+    tsr_csv_put_field(f, tsr_rfm_scheme_segment_name(s, (size_t)d->seg[i]));
     fputc('\n', f);
   }
 }
@@ -164,15 +153,15 @@ static int write_customers_json(FILE *f, const rfm_data *d, const tsr_rfm_scheme
 }
 
 static void write_segments(FILE *f, const tsr_rfm_segment_stats *st, size_t ns, cli_format fmt) {
-  char b[7][40];
+  char b[7][TSR_DOUBLE_BUF];
   if (fmt == CLI_FMT_CSV) {
     fputs("segment,customers,share,mean_r,mean_f,mean_m,revenue,revenue_share\n", f);
     for (size_t j = 0; j < ns; j++) {
-      cli_put_csv(f, st[j].segment);
-      fprintf(f, ",%zu,%s,%s,%s,%s,%s,%s\n", st[j].customers, fmt_double(st[j].share, b[0], 40),
-              fmt_double(st[j].mean_r, b[1], 40), fmt_double(st[j].mean_f, b[2], 40),
-              fmt_double(st[j].mean_m, b[3], 40), fmt_double(st[j].revenue, b[4], 40),
-              fmt_double(st[j].revenue_share, b[5], 40));
+      tsr_csv_put_field(f, st[j].segment);
+      fprintf(f, ",%zu,%s,%s,%s,%s,%s,%s\n", st[j].customers, tsr_format_double(st[j].share, b[0]),
+              tsr_format_double(st[j].mean_r, b[1]), tsr_format_double(st[j].mean_f, b[2]),
+              tsr_format_double(st[j].mean_m, b[3]), tsr_format_double(st[j].revenue, b[4]),
+              tsr_format_double(st[j].revenue_share, b[5]));
     }
     return;
   }

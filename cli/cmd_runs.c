@@ -46,9 +46,9 @@ static int print_run(void *ctx, const tsr_run *r) {
   if (o->fmt == CLI_FMT_CSV) {
     if (o->n == 0) fputs("id,created,command,status,dataset,customers,duration_s\n", o->f);
     fprintf(o->f, "%lld,%s,", (long long)r->id, created);
-    cli_put_csv(o->f, r->command);
+    tsr_csv_put_field(o->f, r->command);
     fprintf(o->f, ",%s,", tsr_run_status_name(r->status));
-    cli_put_csv(o->f, r->dataset_source);
+    tsr_csv_put_field(o->f, r->dataset_source);
     fprintf(o->f, ",%lld,", (long long)r->n_customers);
     if (secs >= 0) fprintf(o->f, "%.3f", secs);
     fputc('\n', o->f);

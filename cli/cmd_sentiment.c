@@ -50,9 +50,9 @@ static int write_topics(topic_row *t, size_t n, const char *path) {
     size_t b = a;
     double s = 0;
     while (b < n && !cmp_topic(&t[a], &t[b])) s += t[b++].score;
-    cli_put_csv(f, t[a].customer);
+    tsr_csv_put_field(f, t[a].customer);
     fputc(',', f);
-    cli_put_csv(f, t[a].topic);
+    tsr_csv_put_field(f, t[a].topic);
     fprintf(f, ",%zu,%.4f\n", b - a, s / (double)(b - a));
     a = b;
   }
@@ -164,13 +164,13 @@ int tsr_cmd_sentiment(int argc, char **argv) {
     tsr_sentiment_label lab = tsr_sentiment_classify(res.compound, thr);
     counts[lab + 1]++;
     char line[32];
-    if (cid >= 0 && rec.fields[cid].len) cli_put_csv(f, rec.fields[cid].ptr);
+    if (cid >= 0 && rec.fields[cid].len) tsr_csv_put_field(f, rec.fields[cid].ptr);
     else {
       snprintf(line, sizeof line, "L%lld", (long long)rec.line);
       fputs(line, f);
     }
     fputc(',', f);
-    cli_put_csv(f, rec.fields[ccu].ptr);
+    tsr_csv_put_field(f, rec.fields[ccu].ptr);
     fprintf(f, ",%.4f,%s\n", res.compound, tsr_sentiment_label_name(lab));
     if (topics_path) {
       if (ntop == captop) {

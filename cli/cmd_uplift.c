@@ -444,7 +444,7 @@ int tsr_cmd_uplift(int argc, char **argv) {
     int L = last;
     fputs("customer_id,uplift,p_treatment,p_control\n", f);
     for (size_t i = 0; i < N; i++) {
-      cli_put_csv(f, u[i].id);
+      tsr_csv_put_field(f, u[i].id);
       fprintf(f, ",%.6f,%.6f,%.6f\n", tau[L][i], p1[L][i], p0[L][i]);
     }
     if (cli_close_out(f, outp)) goto out;

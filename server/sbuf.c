@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "srv.h"
+#include "tessera/csv.h"
 
 void sb_put(sbuf *b, const char *s, size_t n) {
   if (b->oom) return;
@@ -76,20 +77,14 @@ void sb_html(sbuf *b, const char *s) {
 
 void sb_csv(sbuf *b, const char *s) {
   if (!s) s = "";
-  int formula = s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' ||
-                s[0] == '\r';
-  int quote = formula || strpbrk(s, ",\"\r\n") != NULL;
-  if (!quote) {
-    sb_puts(b, s);
+  size_t need = 2 * strlen(s) + 3;
+  char small[512], *t = need <= sizeof small ? small : malloc(need);
+  if (!t) {
+    b->oom = 1;
     return;
   }
-  sb_put(b, "\"", 1);
-  if (formula) sb_put(b, "'", 1);
-  for (const char *p = s; *p; p++) {
-    if (*p == '"') sb_put(b, "\"", 1);
-    sb_put(b, p, 1);
-  }
-  sb_put(b, "\"", 1);
+  sb_put(b, t, tsr_csv_quote(t, s, TSR_CSV_FORMULA_GUARD)); /* formulas are not run */
+  if (t != small) free(t);
 }
 
 void sb_url(sbuf *b, const char *s) {
@@ -142,15 +137,10 @@ void sb_json_num(sbuf *b, double v) {
     sb_puts(b, "null");
     return;
   }
-  char t[40];
-  if (v == (double)(long long)v && fabs(v) < 1e15) {
-    snprintf(t, sizeof t, "%lld.0", (long long)v);
-  } else {
-    /* the shortest of 15..17 significant digits that reads back exactly */
-    for (int p = 15; p <= 17; p++) {
-      snprintf(t, sizeof t, "%.*g", p, v);
-      if (strtod(t, NULL) == v) break;
-    }
-  }
+  char t[TSR_DOUBLE_BUF + 2];
+  if (v == (double)(long long)v && fabs(v) < 1e15)
+    snprintf(t, sizeof t, "%lld.0", (long long)v); /* a JSON real, not an integer */
+  else
+    tsr_format_double(v, t); /* the shortest form that reads back exactly */
   sb_puts(b, t);
 }

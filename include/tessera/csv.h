@@ -105,9 +105,12 @@ TSR_API char *tsr_format_double(double d, char *buf);
 
 /* s as one RFC 4180 field: quoted when it holds a comma, a double quote, CR
  * or LF, with inner quotes doubled; NULL = empty. tsr_csv_quote writes into
- * out (room for 2 * strlen(s) + 2 bytes, no NUL) and returns the bytes
- * written; tsr_csv_put_field writes to f. */
-TSR_API size_t tsr_csv_quote(char *out, const char *s);
+ * out (room for 2 * strlen(s) + 3 bytes, no NUL) and returns the bytes
+ * written; tsr_csv_put_field writes to f. With TSR_CSV_FORMULA_GUARD a
+ * field starting with = + - @ TAB or CR (a spreadsheet formula) is quoted
+ * and starts with ' (downloads opened in spreadsheets). */
+#define TSR_CSV_FORMULA_GUARD 1u
+TSR_API size_t tsr_csv_quote(char *out, const char *s, unsigned flags);
 TSR_API void tsr_csv_put_field(FILE *f, const char *s);
 
 #ifdef __cplusplus

@@ -4,6 +4,7 @@
  * summary_data_from_transaction_data and calibration_and_holdout_data).
  */
 #include "internal.h"
+#include "tessera/csv.h"
 #include "tessera/datetime.h"
 #include "tessera/summary.h"
 
@@ -277,26 +278,6 @@ void tsr_summary_free(tsr_summary *s) {
   tsr__free(s);
 }
 
-/* Appends the CSV text of an id: quoted when it holds a delimiter, quote or
- * line end. */
-static size_t put_id(char *o, const char *id) {
-  size_t n = 0;
-  int q = 0;
-  for (const char *p = id; *p; p++)
-    if (*p == ',' || *p == '"' || *p == '\r' || *p == '\n') q = 1;
-  if (!q) {
-    size_t k = strlen(id);
-    memcpy(o, id, k);
-    return k;
-  }
-  o[n++] = '"';
-  for (const char *p = id; *p; p++) {
-    if (*p == '"') o[n++] = '"';
-    o[n++] = *p;
-  }
-  o[n++] = '"';
-  return n;
-}
 
 static size_t put_dbl(char *o, double v) {
   char b[32];
@@ -314,7 +295,7 @@ static void put_num(FILE *f, double v) {
 /* One CSV line of r into line (at least SUM_LINE_MAX bytes); its length. */
 #define SUM_LINE_MAX (2 * TSR_INGEST_MAX_ID + 512)
 static size_t fmt_line(const tsr_summary *s, const tsr_summary_row *r, int extras, char *line) {
-  size_t o = put_id(line, r->customer_id);
+  size_t o = tsr_csv_quote(line, r->customer_id, 0);
   double v[7] = {r->frequency, r->recency, r->T, r->monetary_value, r->frequency_holdout,
                  r->monetary_value_holdout, r->duration_holdout};
   int nv = s->has_holdout ? 7 : 4;

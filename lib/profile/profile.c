@@ -5,6 +5,7 @@
  * The rules are written down in docs/profiles.md.
  */
 #include "internal.h"
+#include "tessera/csv.h"
 #include "profile_internal.h"
 #include "tessera/datetime.h"
 
@@ -576,18 +577,6 @@ tsr_status tsr_profiles_finish(tsr_profiles *p, tsr_error *err) {
 
 /* ------------------------------------------------------------ CSV */
 
-static void put_field(FILE *f, const char *s) {
-  if (!strpbrk(s, ",\"\r\n")) {
-    fputs(s, f);
-    return;
-  }
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s, f);
-  }
-  fputc('"', f);
-}
 
 static void put_num(FILE *f, double v, int prec) {
   if (isnan(v)) return;
@@ -602,15 +591,15 @@ tsr_status tsr_profiles_write_csv(const tsr_profiles *p, FILE *f, tsr_error *err
         "behaviour_segment,value_tier,life_stage_segment,product_affinity,micro_segment\n", f);
   for (size_t i = 0; i < p->n; i++) {
     const tsr_profile *r = &p->rows[i];
-    put_field(f, r->id);
+    tsr_csv_put_field(f, r->id);
     fprintf(f, ",%u,", r->n_records);
     put_num(f, r->age, 2);
     fputc(',', f);
-    put_field(f, r->gender);
+    tsr_csv_put_field(f, r->gender);
     fputc(',', f);
-    put_field(f, r->income_band);
+    tsr_csv_put_field(f, r->income_band);
     fputc(',', f);
-    put_field(f, r->city);
+    tsr_csv_put_field(f, r->city);
     fputc(',', f);
     put_num(f, r->tenure_years, 2);
     fprintf(f, ",%s,", tsr_life_stage_name(r->life_stage));
@@ -618,13 +607,13 @@ tsr_status tsr_profiles_write_csv(const tsr_profiles *p, FILE *f, tsr_error *err
     for (size_t k = 0; k < p->nprod; k++) {
       if (!(r->products >> k & 1)) continue;
       if (!first) fputc(';', f);
-      put_field(f, p->prod[k]);
+      tsr_csv_put_field(f, p->prod[k]);
       first = 0;
     }
     fprintf(f, ",%u,%u,", r->product_count, r->recent_openings);
     put_num(f, r->risk_score, 1);
     fprintf(f, ",%s,", r->risk_band);
-    put_field(f, r->channel_preference);
+    tsr_csv_put_field(f, r->channel_preference);
     fprintf(f, ",%lld,%.2f,", (long long)r->tx_count, r->tx_amount);
     put_num(f, r->digital_share, 4);
     fputc(',', f);
@@ -650,15 +639,15 @@ tsr_status tsr_profiles_write_csv(const tsr_profiles *p, FILE *f, tsr_error *err
     fputc(',', f);
     put_num(f, r->clv, 2);
     fputc(',', f);
-    put_field(f, r->rfm_segment);
+    tsr_csv_put_field(f, r->rfm_segment);
     fputc(',', f);
-    if (r->behaviour >= 0) put_field(f, tsr_profiles_behaviour_name(p, r->behaviour));
+    if (r->behaviour >= 0) tsr_csv_put_field(f, tsr_profiles_behaviour_name(p, r->behaviour));
     fputc(',', f);
     if (r->value_tier >= 0) fputs(tsr_value_tier_name(r->value_tier), f);
     fprintf(f, ",%s,", tsr_life_stage_name(r->life_stage));
-    if (r->affinity >= 0) put_field(f, tsr_profiles_affinity_name(p, r->affinity));
+    if (r->affinity >= 0) tsr_csv_put_field(f, tsr_profiles_affinity_name(p, r->affinity));
     fputc(',', f);
-    put_field(f, r->micro);
+    tsr_csv_put_field(f, r->micro);
     fputc('\n', f);
   }
   if (ferror(f)) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error");

@@ -10,6 +10,7 @@
  * transactions come grouped by person, in time order within a person.
  */
 #include "internal.h"
+#include "tessera/csv.h"
 #include "tessera/bundle.h"
 #include "tessera/datetime.h"
 #include "tessera/rng.h"
@@ -164,16 +165,14 @@ static inline void w_ch(wbuf *w, char c) {
 }
 /* A CSV field: quoted when it holds a comma, quote or line end. */
 static void w_field(wbuf *w, const char *s) {
-  if (!strpbrk(s, ",\"\r\n")) {
-    w_str(w, s);
+  size_t need = 2 * strlen(s) + 3;
+  if (need > w->cap) { /* longer than the buffer: straight to the file */
+    w_flush(w);
+    tsr_csv_put_field(w->f, s);
     return;
   }
-  w_ch(w, '"');
-  for (const char *p = s; *p; p++) {
-    if (*p == '"') w_ch(w, '"');
-    w_ch(w, *p);
-  }
-  w_ch(w, '"');
+  w_need(w, need);
+  w->n += tsr_csv_quote(w->buf + w->n, s, 0);
 }
 static inline void w_u64(wbuf *w, uint64_t v, int width) {
   char t[24];
