@@ -1086,7 +1086,7 @@ static tsr_status check_opts(const tsr_analyze_opts *o, tsr_error *err) {
   if (!(o->level > 0 && o->level < 1))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "level", "expected a value in (0, 1), got %g", o->level);
   if (!(o->churn_threshold > 0 && o->churn_threshold < 1))
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "churn-threshold", "expected a value in (0, 1), got %g", o->churn_threshold);
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "churn_threshold", "expected a value in (0, 1), got %g", o->churn_threshold);
   return TSR_OK;
 }
 
@@ -1124,7 +1124,7 @@ static tsr_status keep_inputs(const tsr_analyze_opts *opts, const char *sum, cha
   for (size_t i = 0; i < opts->n_inputs; i++) {
     if (!strcmp(opts->inputs[i], "-")) {
       tsr__tb_free(&all);
-      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "keep-input",
+      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "keep_input",
                            "standard input cannot be kept; give a file");
     }
     tsr__tb pb = {0};

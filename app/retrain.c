@@ -330,7 +330,7 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
                            (long long)o->dataset_ids[k]);
       else if (!d->stored_path)
         st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "datasets",
-                           "dataset %lld: its input was not kept (analyze --keep-input)",
+                           "dataset %lld: its input was not kept when it was analysed",
                            (long long)d->id);
       else if (nuse < TSR_RETRAIN_MAX_DATASETS)
         use[nuse++] = d;
@@ -342,8 +342,7 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
   }
   if (st == TSR_OK && nuse == 0)
     st = tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL,
-                       "no stored datasets with kept inputs%s (store them with "
-                       "'tessera analyze --keep-input')",
+                       "no stored datasets with kept inputs%s",
                        o->since_ms ? " since the given date" : "");
   /* the inputs: every kept file, ';'-separated per dataset */
   char **inputs = NULL;
@@ -392,7 +391,7 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
     ao.ingest.dedupe = TSR_DEDUPE_EXACT;
     rt_event(o, 1, "retrain",
              "no transaction id column: rows identical across the %zu datasets are dropped "
-             "(--dedupe exact)", nuse);
+             "(exact duplicates removed)", nuse);
   }
   ao.inputs = (const char *const *)inputs;
   ao.n_inputs = ninputs;
@@ -504,7 +503,7 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
       if (o->force) {
         out->promoted = 1;
         size_t k = strlen(out->reason);
-        snprintf(out->reason + k, sizeof out->reason - k, " (promoted anyway: --force)");
+        snprintf(out->reason + k, sizeof out->reason - k, " (promoted anyway: forced)");
       }
     }
     json_t *ev = json_object();
@@ -520,7 +519,7 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
     json_object_set_new(ev, "cluster_changed_share", jnum_or_null(out->cluster_changed));
     json_object_set_new(ev, "compared_customers", json_integer((json_int_t)out->compared_customers));
     json_object_set_new(ev, "promoted", json_boolean(out->promoted));
-    json_object_set_new(ev, "forced", json_boolean(o->force && out->promoted && strstr(out->reason, "--force")));
+    json_object_set_new(ev, "forced", json_boolean(o->force && out->promoted && strstr(out->reason, "promoted anyway")));
     json_object_set_new(ev, "reason", json_string(out->reason));
     json_t *add = json_object();
     json_object_set_new(add, "evaluation", ev);

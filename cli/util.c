@@ -85,11 +85,30 @@ int cli_exit_code(tsr_status st) {
   return TSR_EXIT_FAIL;
 }
 
+/* The library's messages describe the input in words (the web shows them
+ * too); the CLI adds the option that changes it. A hint is added when the
+ * message holds needle (and not the hint already). */
+static const struct {
+  const char *needle, *hint;
+} flag_hints[] = {
+    {"too many rejected rows", " (--max-errors)"},
+    {"table's date form: dmy or mdy", " (--table-date-format TABLE=dmy or TABLE=mdy)"},
+    {"log1p needs values > -1", " (use --transform standardize)"},
+    {"another calibration end or churn window", " (--calibration-end, --window)"},
+    {"shorter window or a later calibration end", " (--window, --calibration-end)"},
+    {"its input was not kept", " (tessera analyze --keep-input)"},
+    {"no stored datasets with kept inputs", " (store them with 'tessera analyze --keep-input')"},
+};
+
 int cli_fail(tsr_status st, const tsr_error *err) {
   char buf[1024];
   if (err && err->code != TSR_OK) {
     tsr_error_format(err, buf, sizeof buf);
-    fprintf(stderr, "tessera: %s\n", buf);
+    const char *hint = "";
+    for (size_t i = 0; i < sizeof flag_hints / sizeof *flag_hints; i++)
+      if (strstr(err->msg, flag_hints[i].needle) && !strstr(err->msg, flag_hints[i].hint + 1))
+        hint = flag_hints[i].hint;
+    fprintf(stderr, "tessera: %s%s\n", buf, hint);
   } else {
     fprintf(stderr, "tessera: error: %s\n", tsr_strerror(st));
   }

@@ -679,9 +679,9 @@ static tsr_status detect_dates(tsr_bundle_reader *r, tsr_error *err) {
     } else if (d->max_a > 12 && d->max_b > 12) {
       return tsr_error_set(err, TSR_EPARSE, r->name, 0, 0, cn,
                            "date column '%s' mixes day-first and month-first values "
-                           "(DD/MM/YYYY and MM/DD/YYYY both occur); choose one with "
-                           "--table-date-format %s=dmy or %s=mdy",
-                           r->hdr_name[c], schemas[r->t].name, schemas[r->t].name);
+                           "(DD/MM/YYYY and MM/DD/YYYY both occur); choose the %s table's date form: "
+                           "dmy or mdy",
+                           r->hdr_name[c], schemas[r->t].name);
     } else if (d->max_a > 12) {
       r->fmt[c] = TSR_DATEFMT_DMY;
     } else if (d->max_b > 12) {
@@ -689,9 +689,9 @@ static tsr_status detect_dates(tsr_bundle_reader *r, tsr_error *err) {
     } else {
       return tsr_error_set(err, TSR_EPARSE, r->name, 0, 0, cn,
                            "date column '%s' is ambiguous: its values fit both day-first "
-                           "(DD/MM/YYYY) and month-first (MM/DD/YYYY); choose with "
-                           "--table-date-format %s=dmy or %s=mdy",
-                           r->hdr_name[c], schemas[r->t].name, schemas[r->t].name);
+                           "(DD/MM/YYYY) and month-first (MM/DD/YYYY); choose the %s table's date "
+                           "form: dmy or mdy",
+                           r->hdr_name[c], schemas[r->t].name);
     }
     note(r, cn, "date column '%s': %s", r->hdr_name[c], form_name(r->fmt[c], d->has_time, d->yyyymmdd));
   }
@@ -1037,7 +1037,7 @@ tsr_status tsr_bundle_next(tsr_bundle_reader *r, tsr_bundle_row *row, tsr_error 
     }
     if (st == TSR_EMAXERR)
       return tsr_error_set(err, TSR_EMAXERR, r->name, 0, 0, NULL,
-                           "too many rejected rows: more than %lld (--max-errors)",
+                           "too many rejected rows: more than %lld",
                            (long long)r->o.max_errors);
     if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, r->name, 0, 0, NULL, "out of memory");
   }

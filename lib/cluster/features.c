@@ -35,7 +35,7 @@ static tsr_status raw_value(const tsr__feature *f, double x, size_t row,
     if (x <= -1)
       return tsr_error_set(
           err, TSR_ERANGE, NULL, (int64_t)row + 1, 0, f->name,
-          "log1p needs values > -1, got %.17g (use --transform standardize)",
+          "log1p needs values > -1, got %.17g",
           x);
     x = log1p(x);
   }

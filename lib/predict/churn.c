@@ -143,7 +143,7 @@ static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const 
   if (pos_f == 0 || pos_f == nf || pos_v == 0 || pos_v == nv) {
     st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
                        "one class only at cutoff %s: %s of the %zu customers churned in the "
-                       "%lld days after it; choose another --calibration-end or --window",
+                       "%lld days after it; choose another calibration end or churn window",
                        day_str(cutoff, b1), pos_f + pos_v == 0 ? "none" : "all", nl,
                        (long long)window);
     goto done;

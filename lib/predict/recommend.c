@@ -572,7 +572,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
     st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "window",
                        "%d days is too long: training and validation need two windows before %s, "
                        "which start on %s, before the first transaction day %s; use a shorter "
-                       "--window or a later --calibration-end",
+                       "window or a later calibration end",
                        (int)W, str_day(C, b1), str_day(C - 2 * W, b2), str_day(d.first_day, b3));
     goto fail;
   }

@@ -69,7 +69,7 @@ static void domain_errors(void **state) {
   assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_LOG1P, cols, 4, Z, &e), TSR_ERANGE);
   assert_int_equal(e.line, 3);
   assert_string_equal(e.field, "frequency");
-  assert_string_equal(e.msg, "log1p needs values > -1, got -1 (use --transform standardize)");
+  assert_string_equal(e.msg, "log1p needs values > -1, got -1");
   double b[] = {1, NAN};
   const double *cb[] = {b};
   assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_STANDARDIZE, cb, 2, Z, &e), TSR_ERANGE);

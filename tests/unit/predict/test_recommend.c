@@ -114,7 +114,7 @@ static void test_errors(void **state) {
   o.cal_end_day = tsr_days_from_civil(2024, 6, 30);
   o.window_days = 100;
   assert_int_equal(tsr_nbp_run(g_dir, &o, &r, &err), TSR_EINVAL);
-  assert_string_equal(err.msg, "100 days is too long: training and validation need two windows before 2024-06-30, which start on 2023-12-13, before the first transaction day 2024-01-01; use a shorter --window or a later --calibration-end");
+  assert_string_equal(err.msg, "100 days is too long: training and validation need two windows before 2024-06-30, which start on 2023-12-13, before the first transaction day 2024-01-01; use a shorter window or a later calibration end");
   o.top = 0;
   assert_int_equal(tsr_nbp_run(g_dir, &o, &r, &err), TSR_EINVAL);
   assert_null(r);
