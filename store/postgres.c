@@ -80,10 +80,11 @@ static tsr_status pg_fail_out(pg *q, const PGresult *r, tsr__exec_out *out, cons
 
 /* ================================================================ values */
 
-#define PG_MAXP 1024
+/* Text parameters: NULL = SQL NULL; numbers written into num. Small
+ * statements keep them on the stack. */
 typedef struct ptext {
-  const char *v[PG_MAXP];
-  char num[PG_MAXP][32];
+  const char *v_[24], **v;
+  char num_[24][32], (*num)[32];
 } ptext;
 
 /* A double at 17 significant digits (exact round trip). */
@@ -105,30 +106,26 @@ static const char *val_text(const tsr__val *p, char num[32]) {
   }
 }
 
-/* "?" and "?N" placeholders as "$N", into a new string. */
-static char *number_params(const char *sql) {
-  size_t len = strlen(sql), cap = len * 2 + 16, o = 0;
-  char *out = tsr__malloc(cap);
+/* A copy of sql, then (after its NUL) the same text with "?" and "?N"
+ * placeholders written "$N": one allocation, freed as one. */
+static char *with_numbered(const char *sql, const char **numbered) {
+  size_t len = strlen(sql), k = 0;
+  for (const char *s = sql; *s; s++) k += *s == '?';
+  char *out = tsr__malloc(2 * len + 2 + 8 * k);
   if (!out) return NULL;
-  int k = 0;
+  memcpy(out, sql, len + 1);
+  char *o = out + len + 1;
+  *numbered = o;
+  int n = 0;
   for (const char *s = sql; *s; s++) {
-    if (o + 12 >= cap) {
-      char *n = tsr__realloc(out, cap *= 2);
-      if (!n) {
-        tsr__free(out);
-        return NULL;
-      }
-      out = n;
-    }
-    if (*s != '?') {
-      out[o++] = *s;
-    } else if (s[1] >= '0' && s[1] <= '9') {
-      out[o++] = '$';
-    } else {
-      o += (size_t)snprintf(out + o, cap - o, "$%d", ++k);
-    }
+    if (*s != '?')
+      *o++ = *s;
+    else if (s[1] >= '0' && s[1] <= '9')
+      *o++ = '$';
+    else
+      o += sprintf(o, "$%d", ++n);
   }
-  out[o] = '\0';
+  *o = '\0';
   return out;
 }
 
@@ -143,14 +140,16 @@ static uint64_t hash_sql(const char *s) {
  * (message in err). */
 static PGresult *pg_run(pg *q, const char *sql, const tsr__val *p, int np, const char *what,
                         tsr_error *err) {
-  if (np > PG_MAXP) {
-    tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: too many parameters", what);
-    return NULL;
-  }
-  ptext *t = tsr__malloc(sizeof *t);
-  if (!t) {
+  ptext small, *t = &small;
+  small.v = small.v_;
+  small.num = small.num_;
+  if (np > (int)TSR__ARRAY_LEN(small.v_) && !(t = tsr__malloc(sizeof *t + (size_t)np * 40))) {
     tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
     return NULL;
+  }
+  if (t != &small) {
+    t->v = (const char **)(t + 1);
+    t->num = (char(*)[32])(t->v + np);
   }
   for (int i = 0; i < np; i++) t->v[i] = val_text(&p[i], t->num[i]);
   uint64_t h = hash_sql(sql);
@@ -160,12 +159,10 @@ static PGresult *pg_run(pg *q, const char *sql, const tsr__val *p, int np, const
   char name[16];
   snprintf(name, sizeof name, "q%d", i);
   if (i == q->nq) {
-    char *numbered = number_params(sql);
-    char *copy = tsr__strdup(sql);
-    if (!numbered || !copy) {
-      tsr__free(numbered);
-      tsr__free(copy);
-      tsr__free(t);
+    const char *numbered = NULL;
+    char *copy = with_numbered(sql, &numbered);
+    if (!copy) {
+      if (t != &small) tsr__free(t);
       tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
       return NULL;
     }
@@ -181,11 +178,10 @@ static PGresult *pg_run(pg *q, const char *sql, const tsr__val *p, int np, const
     } else {
       r = PQexecParams(q->c, numbered, np, NULL, t->v, NULL, NULL, 0);
     }
-    tsr__free(numbered);
     tsr__free(copy);
   }
   if (!r) r = PQexecPrepared(q->c, name, np, t->v, NULL, NULL, 0);
-  tsr__free(t);
+  if (t != &small) tsr__free(t);
   return r;
 }
 
