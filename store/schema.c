@@ -345,6 +345,8 @@ static void ddl_version(const tsr_store_methods *m, int v, char *buf, size_t cap
     const tsr__table *t = &tsr__tables[k];
     if (t->since == v) {
       ddl_table(m, t, v, 0, buf, cap, o);
+      for (size_t i = 0; i < TSR__ARRAY_LEN(indexes); i++)
+        if (indexes[i].table == k && indexes[i].since == v) ddl_index(&indexes[i], 0, buf, cap, o);
       continue;
     }
     if (t->since == 0 || t->since > v) continue;
@@ -356,8 +358,8 @@ static void ddl_version(const tsr_store_methods *m, int v, char *buf, size_t cap
       put(buf, cap, o, ";\n");
     }
   }
-  for (size_t i = 0; i < TSR__ARRAY_LEN(indexes); i++)
-    if (indexes[i].since == v && tsr__tables[indexes[i].table].since == v)
+  for (size_t i = 0; i < TSR__ARRAY_LEN(indexes); i++) /* on tables of earlier versions */
+    if (indexes[i].since == v && tsr__tables[indexes[i].table].since != v)
       ddl_index(&indexes[i], 0, buf, cap, o);
 }
 
