@@ -41,26 +41,11 @@ tsr_status tsr_act_write(tsr_store *s, const tsr_act_decision *rows, size_t n,
   return st;
 }
 
-typedef struct list_ctx {
-  tsr_act_decision_cb cb;
-  void *ctx;
-} list_ctx;
-
-static int decision_row(void *ctx, const tsr__cur *c) {
-  list_ctx *l = ctx;
-  tsr_act_decision d;
-  tsr__row_read(TSR__TABLE(act_decisions), c, 0, &d);
-  return l->cb(l->ctx, &d);
-}
-
 tsr_status tsr_act_decisions_list(tsr_store *s, tsr_act_decision_cb cb, void *ctx, tsr_error *err) {
   tsr__db *db = tsr__store_db(s);
   if (!db) return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL, "store: unknown back end");
-  char cols[512], sql[640];
-  snprintf(sql, sizeof sql, "SELECT %s FROM act_decisions ORDER BY ts, id",
-           tsr__select_cols(TSR__TABLE(act_decisions), "", cols, sizeof cols));
-  list_ctx l = {cb, ctx};
-  return db->m->query(db, sql, NULL, 0, decision_row, &l, NULL, "list decisions", err);
+  return tsr__select(db, TSR__TABLE(act_decisions), "", "FROM act_decisions ORDER BY ts, id", NULL,
+                     0, (void *)cb, ctx, NULL, "list decisions", err);
 }
 
 static int two_counts(void *ctx, const tsr__cur *c) {

@@ -26,18 +26,8 @@ typedef struct tsr__norow {
 
 /* the row type of each table, for offsetof */
 #define TABLE(name, ctype, since, flags, cons) typedef ctype row_##name;
-#define COL(...)
-#define DCOL(...)
-#define XCOL(...)
-#define INDEX(...)
-#define MIGRATION(...)
 #include "schema.def"
-#undef TABLE
-#undef COL
-#undef DCOL
-#undef XCOL
 
-#define TABLE(...)
 #define COL(t, name, type, map, field, arg, flags, cons, since)                                   \
   {#name, TSR__T_##type, TSR__M_##map, offsetof(row_##t, field), sizeof(((row_##t *)0)->field),  \
    arg, flags, cons, since},
@@ -48,37 +38,20 @@ typedef struct tsr__norow {
 static const tsr__col all_cols[] = {
 #include "schema.def"
 };
-#undef TABLE
-#undef COL
-#undef DCOL
-#undef XCOL
 
+/* the table of each column of all_cols */
 static const unsigned char col_table[] = {
-#define TABLE(...)
 #define COL(t, ...) TSR__TBL_##t,
 #define DCOL(t, ...) TSR__TBL_##t,
 #define XCOL(t, ...) TSR__TBL_##t,
 #include "schema.def"
-#undef TABLE
-#undef COL
-#undef DCOL
-#undef XCOL
 };
 
 /* The tables; cols/ncols are filled from all_cols (listed table by table). */
 tsr__table tsr__tables[TSR__TBL_COUNT] = {
-#define TABLE(name, ctype, since, flags, cons) {#name, since, flags, cons, NULL, 0},
-#define COL(...)
-#define DCOL(...)
-#define XCOL(...)
+#define TABLE(name, ctype, since, flags, cons) {#name, sizeof(ctype), since, flags, cons, NULL, 0},
 #include "schema.def"
-#undef TABLE
-#undef COL
-#undef DCOL
-#undef XCOL
 };
-#undef INDEX
-#undef MIGRATION
 
 typedef struct index_def {
   const char *name;
@@ -88,15 +61,8 @@ typedef struct index_def {
 } index_def;
 
 static const index_def indexes[] = {
-#define TABLE(...)
-#define COL(...)
-#define DCOL(...)
-#define XCOL(...)
-#define MIGRATION(...)
 #define INDEX(name, t, spec, unique, since) {#name, TSR__TBL_##t, spec, unique, since},
 #include "schema.def"
-#undef INDEX
-#undef MIGRATION
 };
 
 typedef struct migration_def {
@@ -105,16 +71,9 @@ typedef struct migration_def {
 } migration_def;
 
 static const migration_def migrations[] = {
-#define INDEX(...)
 #define MIGRATION(v, d) {v, d},
 #include "schema.def"
-#undef INDEX
-#undef MIGRATION
 };
-#undef TABLE
-#undef COL
-#undef DCOL
-#undef XCOL
 
 #define LATEST_VERSION (migrations[TSR__ARRAY_LEN(migrations) - 1].version)
 
@@ -378,11 +337,21 @@ tsr_status tsr__table_ensure(tsr__db *db, const tsr__table *t, tsr_error *err) {
 
 /* ================================================================ migrations */
 
+/* *ours: the schema_version table exists; *others: objects in the database. */
+static tsr_status catalog(tsr__db *db, int *ours, int64_t *others, tsr_error *err) {
+  int64_t n = 0;
+  tsr__val p = TSR__VT("schema_version");
+  tsr_status st = tsr__one_i64(db, db->m->catalog_has, &p, 1, &n, "read schema", err);
+  *ours = n > 0;
+  if (st == TSR_OK) st = tsr__one_i64(db, db->m->catalog_all, NULL, 0, others, "read schema", err);
+  return st;
+}
+
 tsr_status tsr__schema_version(tsr__db *db, int *version, tsr_error *err) {
   *version = 0;
   int ours = 0;
   int64_t others = 0;
-  tsr_status st = db->m->catalog(db, &ours, &others, err);
+  tsr_status st = catalog(db, &ours, &others, err);
   if (st || !ours) return st;
   int64_t v = 0;
   st = tsr__one_i64(db, "SELECT coalesce(max(version), 0) FROM schema_version", NULL, 0, &v,
@@ -440,7 +409,7 @@ tsr_status tsr__schema_migrate(tsr__db *db, int *version, tsr_error *err) {
 tsr_status tsr__schema_open(tsr__db *db, unsigned flags, tsr_error *err) {
   int ours = 0;
   int64_t others = 0;
-  tsr_status st = db->m->catalog(db, &ours, &others, err);
+  tsr_status st = catalog(db, &ours, &others, err);
   if (st == TSR_OK && !ours && others > 0)
     return tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL,
                          "store: open %s: not a tessera database (no schema_version table)",

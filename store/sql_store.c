@@ -10,6 +10,7 @@
 #include "store_int.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,37 +87,31 @@ typedef struct map_ctx {
 static int map_row(void *ctx, const tsr__cur *c) {
   map_ctx *m = ctx;
   union {
-    tsr_dataset d;
-    tsr_reject_row j;
-    tsr_run r;
-    tsr_event e;
-    tsr_customer c;
-    tsr_segment_row s;
-    tsr_model m;
+    max_align_t align;
+    char bytes[2048];
   } row;
-  memset(&row, 0, sizeof row);
+  memset(&row, 0, m->t->size);
   tsr__row_read(m->t, c, 0, &row);
   return m->cb(m->ctx, &row);
 }
 
-/* Runs "SELECT <t's columns> <rest>" with p; rows to cb. */
-static tsr_status select_rows(tsr__db *db, const tsr__table *t, const char *prefix, const char *rest,
-                              const tsr__val *p, int np, void *cb, void *ctx, int64_t *found,
-                              const char *what, tsr_error *err) {
+tsr_status tsr__select(tsr__db *db, const tsr__table *t, const char *prefix, const char *rest,
+                       const tsr__val *p, int np, void *cb, void *ctx, int64_t *found,
+                       const char *what, tsr_error *err) {
   char cols[1024], sql[2048];
   tsr__select_cols(t, prefix, cols, sizeof cols);
-  if (snprintf(sql, sizeof sql, "SELECT %s %s", cols, rest) >= (int)sizeof sql)
+  if (t->size > 2048 || snprintf(sql, sizeof sql, "SELECT %s %s", cols, rest) >= (int)sizeof sql)
     return tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: query too long", what);
   map_ctx m = {t, (any_cb)cb, ctx};
   return db->m->query(db, sql, p, np, map_row, &m, found, what, err);
 }
 
-/* Like select_rows, TSR_ENOTFOUND when no row came. */
+/* Like tsr__select, TSR_ENOTFOUND when no row came. */
 static tsr_status select_one(tsr__db *db, const tsr__table *t, const char *prefix,
                              const char *rest, const tsr__val *p, int np, void *cb, void *ctx,
                              const char *what, tsr_error *err) {
   int64_t n = 0;
-  tsr_status st = select_rows(db, t, prefix, rest, p, np, cb, ctx, &n, what, err);
+  tsr_status st = tsr__select(db, t, prefix, rest, p, np, cb, ctx, &n, what, err);
   return st == TSR_OK && n == 0 ? TSR_ENOTFOUND : st;
 }
 
@@ -153,8 +148,33 @@ static tsr_status need_row(tsr__db *db, const char *sql, const char *kind, int64
   return st;
 }
 
+/* Inserts row into t (*id from RETURNING id); a foreign key violation is
+ * TSR_ENOTFOUND "<parent> N: not found". */
+static tsr_status insert_child(tsr__db *db, const tsr__table *t, const void *row,
+                               const char *parent, int64_t parent_id, int64_t *id,
+                               const char *what, tsr_error *err) {
+  tsr__exec_out o;
+  tsr_status st = tsr__insert(db, t, NULL, 0, row, 1, &o, what, err);
+  if (st == TSR_OK)
+    *id = o.id;
+  else if (o.violation == TSR__VIOL_FK)
+    st = tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "%s %lld: not found", parent,
+                       (long long)parent_id);
+  return st;
+}
+
 static tsr_status need_run(tsr__db *db, int64_t id, const char *what, tsr_error *err) {
   return need_row(db, "SELECT 1 FROM runs WHERE id = ?", "run", id, what, err);
+}
+
+tsr_status tsr__not_found(tsr_status st, tsr_error *err, const char *fmt, ...) {
+  if (st != TSR_ENOTFOUND) return st;
+  char what[256];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "%s: not found", what);
 }
 
 /* ================================================================ stats */
@@ -224,7 +244,7 @@ tsr_status tsr__sql_datasets_list(tsr__db *db, int64_t limit, int64_t offset,
   char pg[64], rest[160];
   snprintf(rest, sizeof rest, "FROM datasets ORDER BY created_at DESC, id DESC%s",
            page(db, limit, offset, p, &np, pg, sizeof pg));
-  return select_rows(db, TSR__TABLE(datasets), "", rest, p, np, (void *)cb, ctx, NULL,
+  return tsr__select(db, TSR__TABLE(datasets), "", rest, p, np, (void *)cb, ctx, NULL,
                      "list datasets", err);
 }
 
@@ -235,7 +255,7 @@ tsr_status tsr__sql_rejects_list(tsr__db *db, int64_t dataset_id, int64_t limit,
   char pg[64], rest[160];
   snprintf(rest, sizeof rest, "FROM rejects WHERE dataset_id = ? ORDER BY line, %s%s", db->m->rowid,
            page(db, limit, offset, p, &np, pg, sizeof pg));
-  return select_rows(db, TSR__TABLE(rejects), "", rest, p, np, (void *)cb, ctx, NULL,
+  return tsr__select(db, TSR__TABLE(rejects), "", rest, p, np, (void *)cb, ctx, NULL,
                      "list rejects", err);
 }
 
@@ -247,14 +267,7 @@ tsr_status tsr__sql_dataset_delete(tsr__db *db, int64_t id, tsr_error *err) {
 /* ================================================================ runs */
 
 tsr_status tsr__sql_run_add(tsr__db *db, const tsr_run *r, int64_t *id, tsr_error *err) {
-  tsr__exec_out o;
-  tsr_status st = tsr__insert(db, TSR__TABLE(runs), NULL, 0, r, 1, &o, "insert run", err);
-  if (st == TSR_OK)
-    *id = o.id;
-  else if (o.violation == TSR__VIOL_FK)
-    st = tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "dataset %lld: not found",
-                       (long long)r->dataset_id);
-  return st;
+  return insert_child(db, TSR__TABLE(runs), r, "dataset", r->dataset_id, id, "insert run", err);
 }
 
 tsr_status tsr__sql_run_set(tsr__db *db, int64_t id, const char *params, const char *output_dir,
@@ -305,7 +318,7 @@ tsr_status tsr__sql_runs_list(tsr__db *db, int64_t limit, int64_t offset, tsr_st
   char pg[64], rest[256];
   snprintf(rest, sizeof rest, RUN_FROM " ORDER BY r.created_at DESC, r.id DESC%s",
            page(db, limit, offset, p, &np, pg, sizeof pg));
-  return select_rows(db, TSR__TABLE(runs), "r.", rest, p, np, (void *)cb, ctx, NULL, "list runs",
+  return tsr__select(db, TSR__TABLE(runs), "r.", rest, p, np, (void *)cb, ctx, NULL, "list runs",
                      err);
 }
 
@@ -342,14 +355,7 @@ tsr_status tsr__sql_runs_owned_list(tsr__db *db,
 /* ================================================================ events */
 
 tsr_status tsr__sql_event_add(tsr__db *db, const tsr_event *e, int64_t *id, tsr_error *err) {
-  tsr__exec_out o;
-  tsr_status st = tsr__insert(db, TSR__TABLE(events), NULL, 0, e, 1, &o, "insert event", err);
-  if (st == TSR_OK)
-    *id = o.id;
-  else if (o.violation == TSR__VIOL_FK)
-    st = tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "run %lld: not found",
-                       (long long)e->run_id);
-  return st;
+  return insert_child(db, TSR__TABLE(events), e, "run", e->run_id, id, "insert event", err);
 }
 
 tsr_status tsr__sql_events_list(tsr__db *db, int64_t run_id, tsr_log_level min_level,
@@ -363,7 +369,7 @@ tsr_status tsr__sql_events_list(tsr__db *db, int64_t run_id, tsr_log_level min_l
            "FROM events WHERE %s(CASE level WHEN 'error' THEN 2 WHEN 'warn' THEN 1 ELSE 0 END)"
            " >= ? ORDER BY id",
            run_id > 0 ? "run_id = ? AND " : "");
-  return select_rows(db, TSR__TABLE(events), "", rest, p, np, (void *)cb, ctx, NULL,
+  return tsr__select(db, TSR__TABLE(events), "", rest, p, np, (void *)cb, ctx, NULL,
                      "list events", err);
 }
 
@@ -582,7 +588,7 @@ tsr_status tsr__sql_customers_list(tsr__db *db, const tsr_customer_query *q,
              q->descending ? "DESC NULLS LAST" : "ASC NULLS FIRST", idir);
   snprintf(rest, sizeof rest, "FROM customers%s ORDER BY %s%s", where, order,
            page(db, q->limit, q->offset, p, &np, pg, sizeof pg));
-  return select_rows(db, TSR__TABLE(customers), "", rest, p, np, (void *)cb, ctx, NULL,
+  return tsr__select(db, TSR__TABLE(customers), "", rest, p, np, (void *)cb, ctx, NULL,
                      "list customers", err);
 }
 
@@ -630,7 +636,7 @@ tsr_status tsr__sql_segments_add(tsr__db *db, int64_t run_id, const tsr_segment_
 tsr_status tsr__sql_segments_list(tsr__db *db, int64_t run_id, const char *scheme,
                                   tsr_store_segment_cb cb, void *ctx, tsr_error *err) {
   tsr__val p[] = {TSR__VI(run_id), TSR__VT(scheme)};
-  return select_rows(db, TSR__TABLE(segments), "",
+  return tsr__select(db, TSR__TABLE(segments), "",
                      scheme ? "FROM segments WHERE run_id = ? AND scheme = ?"
                               " ORDER BY scheme, customers DESC, segment"
                             : "FROM segments WHERE run_id = ? ORDER BY scheme, customers DESC, segment",
@@ -730,6 +736,6 @@ tsr_status tsr__sql_models_list(tsr__db *db, int64_t run_id, const char *kind,
   snprintf(rest, sizeof rest, "FROM models%s%s%s ORDER BY kind, version DESC",
            run_id != 0 || kind ? " WHERE " : "", run_id != 0 ? "run_id = ?" : "",
            kind ? (run_id != 0 ? " AND kind = ?" : "kind = ?") : "");
-  return select_rows(db, TSR__TABLE(models), "", rest, p, np, (void *)cb, ctx, NULL,
+  return tsr__select(db, TSR__TABLE(models), "", rest, p, np, (void *)cb, ctx, NULL,
                      "list models", err);
 }

@@ -307,19 +307,6 @@ static tsr_status sq_open(const char *target, unsigned flags, tsr__db **out, tsr
   return TSR_OK;
 }
 
-static tsr_status sq_catalog(tsr__db *db, int *ours, int64_t *others, tsr_error *err) {
-  int64_t n = 0;
-  tsr_status st = tsr__one_i64(db,
-                               "SELECT count(*) FROM sqlite_master WHERE type = 'table'"
-                               " AND name = 'schema_version'",
-                               NULL, 0, &n, "read schema", err);
-  *ours = n > 0;
-  if (st == TSR_OK)
-    st = tsr__one_i64(db, "SELECT count(*) FROM sqlite_master", NULL, 0, others, "read schema",
-                      err);
-  return st;
-}
-
 static tsr_status sq_size(tsr__db *db, tsr_store_stats *out, tsr_error *err) {
   sq *q = (sq *)db;
   sq_pragma(q, "PRAGMA journal_mode", out->journal_mode, sizeof out->journal_mode);
@@ -333,37 +320,13 @@ static tsr_status sq_size(tsr__db *db, tsr_store_stats *out, tsr_error *err) {
 const tsr_store_methods tsr__store_sqlite_methods = {
     .version = TSR_STORE_METHODS_VERSION,
     .name = "sqlite",
-    .type_sql = {[TSR__T_ID] = "INTEGER PRIMARY KEY",
-                 [TSR__T_ROWID] = NULL,
-                 [TSR__T_I64] = "INTEGER",
-                 [TSR__T_INT] = "INTEGER",
-                 [TSR__T_DBL] = "REAL",
-                 [TSR__T_TEXT] = "TEXT",
-                 [TSR__T_TEXTC] = "TEXT"},
-    .rowid = "rowid",
-    .without_rowid = " WITHOUT ROWID",
-    .no_limit = "LIMIT -1",
-    .least = "min",
-    .greatest = "max",
-    .trunc_int = "CAST(%s AS INTEGER)",
-    .stmt_savepoint = 0,
-    .open = sq_open,
-    .close = sq_close,
-    .catalog = sq_catalog,
-    .lock_schema = NULL, /* BEGIN IMMEDIATE holds the write lock */
-    .size = sq_size,
-    .script = sq_script,
-    .exec = sq_exec,
-    .query = sq_query,
-    .copy = NULL,
-    .isnull = sq_isnull,
-    .get_i64 = sq_i64,
-    .get_dbl = sq_dbl,
-    .get_text = sq_text,
-    .begin = sq_begin,
-    .commit = sq_commit,
-    .rollback = sq_rollback,
-    .in_transaction = sq_in_transaction,
+    /* ID, ROWID (implicit), I64, INT, DBL, TEXT, TEXTC (BINARY is byte order) */
+    .type_sql = {"INTEGER PRIMARY KEY", NULL, "INTEGER", "INTEGER", "REAL", "TEXT", "TEXT"},
+    .rowid = "rowid", .without_rowid = " WITHOUT ROWID", .no_limit = "LIMIT -1",
+    .least = "min", .greatest = "max", .trunc_int = "CAST(%s AS INTEGER)",
+    .catalog_has = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?",
+    .catalog_all = "SELECT count(*) FROM sqlite_master",
+    TSR__BACKEND_FUNCS(sq),
+    .begin_write = "BEGIN IMMEDIATE", /* takes the write lock: also serialises migrations */
     .random_reads = "PRAGMA cache_size = -65536",
-    .begin_write = "BEGIN IMMEDIATE",
 };

@@ -169,18 +169,7 @@ static tsr_status need_id(const char *what, int64_t id, tsr_error *err) {
                        "%s: expected an id >= 1, got %lld", what, (long long)id);
 }
 
-static tsr_status not_found(tsr_status st, tsr_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Words TSR_ENOTFOUND from a back end as "<object>: not found". */
-static tsr_status not_found(tsr_status st, tsr_error *err, const char *fmt, ...) {
-  if (st != TSR_ENOTFOUND) return st;
-  char what[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
-  return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "%s: not found", what);
-}
+#define not_found tsr__not_found
 
 /* ================================================================ packing */
 

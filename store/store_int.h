@@ -101,8 +101,10 @@ typedef struct tsr_store_methods {
   /* connection */
   tsr_status (*open)(const char *target, unsigned flags, tsr__db **db, tsr_error *err);
   void (*close)(tsr__db *db);
-  /* *ours: the schema_version table exists; *others: other tables exist */
-  tsr_status (*catalog)(tsr__db *db, int *ours, int64_t *others, tsr_error *err);
+  /* one integer: the number of tables named ? (catalog_has), of all
+   * objects (catalog_all); a database with objects but no schema_version
+   * table is not ours */
+  const char *catalog_has, *catalog_all;
   /* inside the migration's transaction: serialise migrators (may be NULL) */
   tsr_status (*lock_schema)(tsr__db *db, tsr_error *err);
   /* size_bytes and journal_mode of stats */
@@ -138,6 +140,14 @@ typedef struct tsr_store_methods {
   const char *random_reads;
 } tsr_store_methods;
 
+/* The function fields of a back end whose functions are named
+ * <prefix>_open, <prefix>_close, ... */
+#define TSR__BACKEND_FUNCS(p)                                                                   \
+  .open = p##_open, .close = p##_close, .size = p##_size, .script = p##_script,                 \
+  .exec = p##_exec, .query = p##_query, .isnull = p##_isnull, .get_i64 = p##_i64,               \
+  .get_dbl = p##_dbl, .get_text = p##_text, .begin = p##_begin, .commit = p##_commit,           \
+  .rollback = p##_rollback, .in_transaction = p##_in_transaction
+
 /* The SQLite back end (store/sqlite.c). */
 extern const tsr_store_methods tsr__store_sqlite_methods;
 /* The PostgreSQL back end (store/postgres.c). */
@@ -170,6 +180,7 @@ typedef struct tsr__col {
 
 typedef struct tsr__table {
   const char *name;
+  size_t size; /* of the C struct */
   int since, flags;
   const char *constraints;
   const tsr__col *cols;
@@ -178,18 +189,7 @@ typedef struct tsr__table {
 
 enum {
 #define TABLE(name, ctype, since, flags, cons) TSR__TBL_##name,
-#define COL(...)
-#define DCOL(...)
-#define XCOL(...)
-#define INDEX(...)
-#define MIGRATION(...)
 #include "schema.def"
-#undef TABLE
-#undef COL
-#undef DCOL
-#undef XCOL
-#undef INDEX
-#undef MIGRATION
   TSR__TBL_COUNT
 };
 
@@ -240,6 +240,15 @@ tsr_status tsr__write(tsr__db *db, const char *sql, const tsr__val *p, int np, t
 /* A query returning one integer: TSR_ENOTFOUND (no message) without a row. */
 tsr_status tsr__one_i64(tsr__db *db, const char *sql, const tsr__val *p, int np, int64_t *out,
                         const char *what, tsr_error *err);
+/* "SELECT <t's columns, each after prefix> <rest>" with p; each row read
+ * into t's struct and passed (borrowed) to cb(ctx, row); *found (may be
+ * NULL) counts rows. */
+tsr_status tsr__select(tsr__db *db, const tsr__table *t, const char *prefix, const char *rest,
+                       const tsr__val *p, int np, void *cb, void *ctx, int64_t *found,
+                       const char *what, tsr_error *err);
+/* Words TSR_ENOTFOUND as "<object>: not found"; other statuses pass. */
+tsr_status tsr__not_found(tsr_status st, tsr_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* Cursor getters with the NULL conventions of schema.def. */
 int64_t tsr__cur_i64(const tsr__cur *c, int col, int64_t if_null);
 double tsr__cur_dbl(const tsr__cur *c, int col); /* NaN for NULL */

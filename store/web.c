@@ -10,7 +10,6 @@
  */
 #include "store_int.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,18 +44,7 @@ static tsr_status web_write(tsr__db *db, const char *sql, const tsr__val *p, int
   return st;
 }
 
-static tsr_status not_found(tsr_status st, tsr_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Words TSR_ENOTFOUND as "<object>: not found". */
-static tsr_status not_found(tsr_status st, tsr_error *err, const char *fmt, ...) {
-  if (st != TSR_ENOTFOUND) return st;
-  char what[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
-  return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "%s: not found", what);
-}
+#define not_found tsr__not_found
 
 /* A row of web_users (then csrf when asked) packed into one allocation. */
 typedef struct user_ctx {
@@ -376,28 +364,13 @@ tsr_status tsr_web_history_add(tsr_store *s, int64_t run_id, const char *custome
   return tsr__wr_end(db, outer, st, what, err);
 }
 
-typedef struct hist_ctx {
-  tsr_web_history_cb cb;
-  void *ctx;
-} hist_ctx;
-
-static int hist_row(void *ctx, const tsr__cur *c) {
-  hist_ctx *h = ctx;
-  tsr_web_history_row r;
-  tsr__row_read(TSR__TABLE(web_history), c, 0, &r);
-  return h->cb(h->ctx, &r);
-}
-
 tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *customer_id,
                                 tsr_web_history_cb cb, void *ctx, tsr_error *err) {
   WEB_DB(s, db);
   tsr__val p[] = {TSR__VI(run_id), TSR__VT(customer_id)};
-  char cols[128], sql[384];
-  snprintf(sql, sizeof sql,
-           "SELECT %s FROM web_history WHERE run_id = ? AND customer_id = ? ORDER BY day",
-           tsr__select_cols(TSR__TABLE(web_history), "", cols, sizeof cols));
-  hist_ctx h = {cb, ctx};
-  return db->m->query(db, sql, p, 2, hist_row, &h, NULL, "list history", err);
+  return tsr__select(db, TSR__TABLE(web_history), "",
+                     "FROM web_history WHERE run_id = ? AND customer_id = ? ORDER BY day", p, 2,
+                     (void *)cb, ctx, NULL, "list history", err);
 }
 
 /* ================================================================ aggregates */
