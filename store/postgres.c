@@ -129,12 +129,6 @@ static char *with_numbered(const char *sql, const char **numbered) {
   return out;
 }
 
-static uint64_t hash_sql(const char *s) {
-  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
-
 /* Runs sql with p: prepared once per connection (a full cache runs it as an
  * unnamed statement, parameters still bound). NULL on a failure to prepare
  * (message in err). */
@@ -152,7 +146,7 @@ static PGresult *pg_run(pg *q, const char *sql, const tsr__val *p, int np, const
     t->num = (char(*)[32])(t->v + np);
   }
   for (int i = 0; i < np; i++) t->v[i] = val_text(&p[i], t->num[i]);
-  uint64_t h = hash_sql(sql);
+  uint64_t h = tsr__sql_hash(sql);
   int i = 0;
   while (i < q->nq && (q->hash[i] != h || strcmp(q->sql[i], sql) != 0)) i++;
   PGresult *r = NULL;

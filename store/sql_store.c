@@ -66,6 +66,12 @@ tsr_status tsr__one_i64(tsr__db *db, const char *sql, const tsr__val *p, int np,
   return st;
 }
 
+uint64_t tsr__sql_hash(const char *s) {
+  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  return h;
+}
+
 int64_t tsr__cur_i64(const tsr__cur *c, int col, int64_t if_null) {
   return c->m->isnull(c, col) ? if_null : c->m->get_i64(c, col);
 }

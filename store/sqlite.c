@@ -42,19 +42,13 @@ static tsr_status sq_fail(sq *q, const char *what, tsr_error *err) {
                        sqlite3_errmsg(q->db));
 }
 
-static uint64_t hash_sql(const char *s) {
-  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
-}
-
 /* The cached statement for sql, or a new one (*cached tells which; a new
  * one is cached when there is room). A statement still stepping (a
  * callback re-entered the store) is never reused. NULL on failure. */
 static sqlite3_stmt *get_stmt(sq *q, const char *sql, const char *what, int *cached,
                               tsr_error *err) {
   *cached = 0;
-  uint64_t h = hash_sql(sql);
+  uint64_t h = tsr__sql_hash(sql);
   int i = 0;
   for (; i < q->nqc; i++) {
     if (q->qc[i].hash != h || strcmp(q->qc[i].sql, sql) != 0) continue;

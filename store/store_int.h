@@ -249,6 +249,8 @@ tsr_status tsr__select(tsr__db *db, const tsr__table *t, const char *prefix, con
 /* Words TSR_ENOTFOUND as "<object>: not found"; other statuses pass. */
 tsr_status tsr__not_found(tsr_status st, tsr_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* A hash of SQL text, for the back ends' statement caches. */
+uint64_t tsr__sql_hash(const char *sql);
 /* Cursor getters with the NULL conventions of schema.def. */
 int64_t tsr__cur_i64(const tsr__cur *c, int col, int64_t if_null);
 double tsr__cur_dbl(const tsr__cur *c, int col); /* NaN for NULL */
