@@ -101,13 +101,10 @@ static int reap_cb(void *ctx, int64_t id, const char *owner) {
 }
 
 tsr_status tsr__store_reap_runs(tsr_store *s, int64_t *n, tsr_error *err) {
-  const tsr_store_methods *m = NULL;
-  void *impl = tsr__store_impl(s, &m);
   if (n) *n = 0;
-  if (m->version < 3 || !m->runs_owned_list) return TSR_OK;
   reap_ctx r;
   r.n = 0;
-  tsr_status st = m->runs_owned_list(impl, reap_cb, &r, err);
+  tsr_status st = tsr__sql_runs_owned_list(tsr__store_db(s), reap_cb, &r, err);
   for (size_t i = 0; st == TSR_OK && i < r.n; i++) {
     st = tsr_store_run_finish(s, r.ids[i], TSR_RUN_INTERRUPTED, NULL, NULL,
                               "interrupted: the process running it ended without finishing it "

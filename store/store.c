@@ -2,8 +2,8 @@
  * store.c - front end of the store (tessera/store.h): picks the back end by
  * URL, checks arguments, fills defaults (times), validates JSON fields, words
  * "not found" errors the same for every back end, and packs objects returned
- * by the _get functions into single allocations. The back ends implement
- * store/store_int.h.
+ * by the _get functions into single allocations. The per-entity SQL is
+ * store/sql_store.c's, over the back end picked here (store/store_int.h).
  */
 #include "store_int.h"
 
@@ -18,8 +18,7 @@
 #include <jansson.h>
 
 struct tsr_store {
-  const tsr_store_methods *m;
-  void *impl;
+  tsr__db *db; /* db->m: the back end's method table */
 };
 
 /* ================================================================ URL */
@@ -106,9 +105,10 @@ tsr_status tsr_store_open(const char *url, unsigned flags, tsr_store **out,
 
   tsr_store *s = tsr__calloc(1, sizeof *s);
   if (!s) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: open: out of memory");
-  s->m = m;
-  tsr_status st = m->open(target, flags, &s->impl, err);
+  tsr_status st = m->open(target, flags, &s->db, err);
+  if (st == TSR_OK) st = tsr__schema_open(s->db, flags, err);
   if (st != TSR_OK) {
+    if (s->db) m->close(s->db);
     tsr__free(s);
     return st;
   }
@@ -122,20 +122,17 @@ tsr_status tsr_store_open(const char *url, unsigned flags, tsr_store **out,
 
 void tsr_store_close(tsr_store *s) {
   if (!s) return;
-  s->m->close(s->impl);
+  s->db->m->close(s->db);
   tsr__free(s);
 }
 
 void tsr_store_free(void *obj) { tsr__free(obj); }
 
-void *tsr__store_impl(tsr_store *s, const tsr_store_methods **m) {
-  if (m) *m = s ? s->m : NULL;
-  return s ? s->impl : NULL;
-}
+tsr__db *tsr__store_db(tsr_store *s) { return s ? s->db : NULL; }
 
-int tsr__store_in_tx(tsr_store *s) { return s && s->m->in_transaction(s->impl); }
+int tsr__store_in_tx(tsr_store *s) { return s && s->db->m->in_transaction(s->db); }
 
-const char *tsr_store_backend(const tsr_store *s) { return s ? s->m->name : ""; }
+const char *tsr_store_backend(const tsr_store *s) { return s ? s->db->m->name : ""; }
 
 /* ================================================================ checks */
 
@@ -172,18 +169,7 @@ static tsr_status need_id(const char *what, int64_t id, tsr_error *err) {
                        "%s: expected an id >= 1, got %lld", what, (long long)id);
 }
 
-static tsr_status not_found(tsr_status st, tsr_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* Words TSR_ENOTFOUND from a back end as "<object>: not found". */
-static tsr_status not_found(tsr_status st, tsr_error *err, const char *fmt, ...) {
-  if (st != TSR_ENOTFOUND) return st;
-  char what[256];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(what, sizeof what, fmt, ap);
-  va_end(ap);
-  return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "%s: not found", what);
-}
+#define not_found tsr__not_found
 
 /* ================================================================ packing */
 
@@ -260,7 +246,7 @@ static tsr_status pack_done(tsr_status st, pack_ctx *pc, void **out,
 tsr_status tsr_store_schema_version(tsr_store *s, int *version, tsr_error *err) {
   CHECK_STORE(s, "schema version");
   int v = 0;
-  tsr_status st = s->m->schema_version(s->impl, &v, err);
+  tsr_status st = tsr__schema_version(s->db, &v, err);
   if (st == TSR_OK && version) *version = v;
   return st;
 }
@@ -268,7 +254,7 @@ tsr_status tsr_store_schema_version(tsr_store *s, int *version, tsr_error *err) 
 tsr_status tsr_store_migrate(tsr_store *s, int *version, tsr_error *err) {
   CHECK_STORE(s, "migrate");
   int v = 0;
-  tsr_status st = s->m->migrate(s->impl, &v, err);
+  tsr_status st = tsr__schema_migrate(s->db, &v, err);
   if (st == TSR_OK && version) *version = v;
   return st;
 }
@@ -277,31 +263,31 @@ tsr_status tsr_store_stats_get(tsr_store *s, tsr_store_stats *out, tsr_error *er
   CHECK_STORE(s, "stats");
   if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "store: stats: out is NULL");
   memset(out, 0, sizeof *out);
-  out->backend = s->m->name;
+  out->backend = s->db->m->name;
   out->schema_latest = tsr_store_schema_latest();
-  return s->m->stats(s->impl, out, err);
+  return tsr__sql_stats(s->db, out, err);
 }
 
 /* ================================================================ transactions */
 
 tsr_status tsr_store_begin(tsr_store *s, tsr_error *err) {
   CHECK_STORE(s, "begin");
-  if (s->m->in_transaction(s->impl))
+  if (s->db->m->in_transaction(s->db))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "store: begin: a transaction is already open");
-  return s->m->begin(s->impl, err);
+  return s->db->m->begin(s->db, err);
 }
 
 tsr_status tsr_store_commit(tsr_store *s, tsr_error *err) {
   CHECK_STORE(s, "commit");
-  if (!s->m->in_transaction(s->impl))
+  if (!s->db->m->in_transaction(s->db))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "store: commit: no open transaction");
-  return s->m->commit(s->impl, err);
+  return s->db->m->commit(s->db, err);
 }
 
 tsr_status tsr_store_rollback(tsr_store *s, tsr_error *err) {
   CHECK_STORE(s, "rollback");
-  if (!s->m->in_transaction(s->impl)) return TSR_OK;
-  return s->m->rollback(s->impl, err);
+  if (!s->db->m->in_transaction(s->db)) return TSR_OK;
+  return s->db->m->rollback(s->db, err);
 }
 
 /* ================================================================ time */
@@ -390,7 +376,7 @@ tsr_status tsr_store_dataset_add(tsr_store *s, const tsr_dataset *d,
   tsr_dataset c = *d;
   if (!c.created_at) c.created_at = tsr_store_now_ms();
   int64_t nid = 0;
-  st = s->m->dataset_add(s->impl, &c, &nid, err);
+  st = tsr__sql_dataset_add(s->db, &c, &nid, err);
   if (st == TSR_OK && id) *id = nid;
   return st;
 }
@@ -402,7 +388,7 @@ tsr_status tsr_store_dataset_update(tsr_store *s, const tsr_dataset *d,
   tsr_status st = need_id("update dataset", d->id, err);
   if (st) return st;
   if ((st = check_json("update dataset", "options", d->options, err))) return st;
-  st = s->m->dataset_update(s->impl, d, err);
+  st = tsr__sql_dataset_update(s->db, d, err);
   return not_found(st, err, "dataset %lld", (long long)d->id);
 }
 
@@ -418,14 +404,14 @@ tsr_status tsr_store_rejects_add(tsr_store *s, int64_t dataset_id,
     if (!rows[i].reason)
       return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "reason",
                            "insert rejects: row %zu: required", i);
-  return s->m->rejects_add(s->impl, dataset_id, rows, n, err);
+  return tsr__sql_rejects_add(s->db, dataset_id, rows, n, err);
 }
 
 tsr_status tsr_store_dataset_delete(tsr_store *s, int64_t id, tsr_error *err) {
   CHECK_STORE(s, "delete dataset");
   tsr_status st = need_id("delete dataset", id, err);
   if (st) return st;
-  st = s->m->dataset_delete(s->impl, id, err);
+  st = tsr__sql_dataset_delete(s->db, id, err);
   return not_found(st, err, "dataset %lld", (long long)id);
 }
 
@@ -435,7 +421,7 @@ tsr_status tsr_store_dataset_get(tsr_store *s, int64_t id, tsr_dataset **out,
   if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "get dataset: out is NULL");
   *out = NULL;
   pack_ctx pc = {NULL, 0};
-  tsr_status st = s->m->dataset_get(s->impl, id, NULL, pack_dataset, &pc, err);
+  tsr_status st = tsr__sql_dataset_get(s->db, id, NULL, pack_dataset, &pc, err);
   st = pack_done(st, &pc, (void **)out, err);
   return not_found(st, err, "dataset %lld", (long long)id);
 }
@@ -447,7 +433,7 @@ tsr_status tsr_store_dataset_find(tsr_store *s, const char *checksum,
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "find dataset: NULL argument");
   *out = NULL;
   pack_ctx pc = {NULL, 0};
-  tsr_status st = s->m->dataset_get(s->impl, 0, checksum, pack_dataset, &pc, err);
+  tsr_status st = tsr__sql_dataset_get(s->db, 0, checksum, pack_dataset, &pc, err);
   st = pack_done(st, &pc, (void **)out, err);
   return not_found(st, err, "dataset with checksum '%.80s'", checksum);
 }
@@ -468,7 +454,7 @@ tsr_status tsr_store_datasets_list(tsr_store *s, int64_t limit, int64_t offset,
   CHECK_STORE(s, "list datasets");
   tsr_status st = check_page("list datasets", limit, offset, cb != NULL, err);
   if (st) return st;
-  return s->m->datasets_list(s->impl, limit, offset, cb, ctx, err);
+  return tsr__sql_datasets_list(s->db, limit, offset, cb, ctx, err);
 }
 
 tsr_status tsr_store_rejects_list(tsr_store *s, int64_t dataset_id,
@@ -478,7 +464,7 @@ tsr_status tsr_store_rejects_list(tsr_store *s, int64_t dataset_id,
   CHECK_STORE(s, "list rejects");
   tsr_status st = check_page("list rejects", limit, offset, cb != NULL, err);
   if (st) return st;
-  return s->m->rejects_list(s->impl, dataset_id, limit, offset, cb, ctx, err);
+  return tsr__sql_rejects_list(s->db, dataset_id, limit, offset, cb, ctx, err);
 }
 
 /* ================================================================ runs */
@@ -504,17 +490,17 @@ tsr_status tsr_store_run_begin(tsr_store *s, const tsr_run *r, int64_t *id,
   int64_t nid = 0;
   /* the run and its owner in one transaction: a run is never left running
    * without a process to check (tsr__store_reap_runs) */
-  int own_tx = s->m->version >= 3 && !s->m->in_transaction(s->impl);
-  if (own_tx && (st = s->m->begin(s->impl, err)) != TSR_OK) return st;
-  st = s->m->run_add(s->impl, &c, &nid, err);
-  if (st == TSR_OK && s->m->version >= 3) {
+  int own_tx = !s->db->m->in_transaction(s->db);
+  if (own_tx && (st = s->db->m->begin(s->db, err)) != TSR_OK) return st;
+  st = tsr__sql_run_add(s->db, &c, &nid, err);
+  if (st == TSR_OK) {
     char owner[400];
     tsr__run_owner_self(owner, sizeof owner);
-    st = s->m->run_owner_set(s->impl, nid, owner, err);
+    st = tsr__sql_run_owner_set(s->db, nid, owner, err);
   }
   if (own_tx) {
-    if (st == TSR_OK) st = s->m->commit(s->impl, err);
-    else s->m->rollback(s->impl, NULL);
+    if (st == TSR_OK) st = s->db->m->commit(s->db, err);
+    else s->db->m->rollback(s->db, NULL);
   }
   if (st == TSR_OK && id) *id = nid;
   return st;
@@ -526,7 +512,7 @@ tsr_status tsr_store_run_set(tsr_store *s, int64_t id, const char *params,
   tsr_status st = need_id("update run", id, err);
   if (st) return st;
   if ((st = check_json("update run", "params", params, err))) return st;
-  st = s->m->run_set(s->impl, id, params, output_dir, err);
+  st = tsr__sql_run_set(s->db, id, params, output_dir, err);
   return not_found(st, err, "run %lld", (long long)id);
 }
 
@@ -542,7 +528,7 @@ tsr_status tsr_store_run_finish(tsr_store *s, int64_t id, tsr_run_status status,
                          "canceled, got %d", (int)status);
   if ((st = check_json("finish run", "timings", timings, err))) return st;
   if ((st = check_json("finish run", "summary", summary, err))) return st;
-  st = s->m->run_finish(s->impl, id, status, tsr_store_now_ms(), timings,
+  st = tsr__sql_run_finish(s->db, id, status, tsr_store_now_ms(), timings,
                         summary, error, err);
   return not_found(st, err, "run %lld", (long long)id);
 }
@@ -550,7 +536,7 @@ tsr_status tsr_store_run_finish(tsr_store *s, int64_t id, tsr_run_status status,
 tsr_status tsr_store_runs_interrupt(tsr_store *s, int64_t *n, tsr_error *err) {
   CHECK_STORE(s, "interrupt runs");
   int64_t k = 0;
-  tsr_status st = s->m->runs_interrupt(s->impl, tsr_store_now_ms(), &k, err);
+  tsr_status st = tsr__sql_runs_interrupt(s->db, tsr_store_now_ms(), &k, err);
   if (st == TSR_OK && n) *n = k;
   return st;
 }
@@ -559,7 +545,7 @@ tsr_status tsr_store_run_delete(tsr_store *s, int64_t id, tsr_error *err) {
   CHECK_STORE(s, "delete run");
   tsr_status st = need_id("delete run", id, err);
   if (st) return st;
-  st = s->m->run_delete(s->impl, id, err);
+  st = tsr__sql_run_delete(s->db, id, err);
   return not_found(st, err, "run %lld", (long long)id);
 }
 
@@ -569,7 +555,7 @@ tsr_status tsr_store_run_get(tsr_store *s, int64_t id, tsr_run **out,
   if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "get run: out is NULL");
   *out = NULL;
   pack_ctx pc = {NULL, 0};
-  tsr_status st = s->m->run_get(s->impl, id, pack_run, &pc, err);
+  tsr_status st = tsr__sql_run_get(s->db, id, pack_run, &pc, err);
   st = pack_done(st, &pc, (void **)out, err);
   return not_found(st, err, "run %lld", (long long)id);
 }
@@ -579,7 +565,7 @@ tsr_status tsr_store_runs_list(tsr_store *s, int64_t limit, int64_t offset,
   CHECK_STORE(s, "list runs");
   tsr_status st = check_page("list runs", limit, offset, cb != NULL, err);
   if (st) return st;
-  return s->m->runs_list(s->impl, limit, offset, cb, ctx, err);
+  return tsr__sql_runs_list(s->db, limit, offset, cb, ctx, err);
 }
 
 /* ================================================================ events */
@@ -597,7 +583,7 @@ tsr_status tsr_store_event_add(tsr_store *s, const tsr_event *e, int64_t *id,
   tsr_event c = *e;
   if (!c.ts) c.ts = tsr_store_now_ms();
   int64_t nid = 0;
-  st = s->m->event_add(s->impl, &c, &nid, err);
+  st = tsr__sql_event_add(s->db, &c, &nid, err);
   if (st == TSR_OK && id) *id = nid;
   return st;
 }
@@ -609,7 +595,7 @@ tsr_status tsr_store_events_list(tsr_store *s, int64_t run_id,
   CHECK_STORE(s, "list events");
   tsr_status st = check_page("list events", 0, 0, cb != NULL, err);
   if (st) return st;
-  return s->m->events_list(s->impl, run_id, min_level, cb, ctx, err);
+  return tsr__sql_events_list(s->db, run_id, min_level, cb, ctx, err);
 }
 
 /* ================================================================ customers */
@@ -655,7 +641,7 @@ tsr_status tsr_store_customers_add(tsr_store *s, int64_t run_id,
       if (st) return st;
     }
   }
-  return s->m->customers_add(s->impl, run_id, rows, n, err);
+  return tsr__sql_customers_add(s->db, run_id, rows, n, err);
 }
 
 static tsr_status check_query(const char *what, const tsr_customer_query *q,
@@ -676,7 +662,7 @@ tsr_status tsr_store_customers_list(tsr_store *s, const tsr_customer_query *q,
   tsr_status st = check_query("list customers", q, err);
   if (st) return st;
   if ((st = check_page("list customers", 0, 0, cb != NULL, err))) return st;
-  return s->m->customers_list(s->impl, q, cb, ctx, err);
+  return tsr__sql_customers_list(s->db, q, cb, ctx, err);
 }
 
 tsr_status tsr_store_customers_count(tsr_store *s, const tsr_customer_query *q,
@@ -685,7 +671,7 @@ tsr_status tsr_store_customers_count(tsr_store *s, const tsr_customer_query *q,
   tsr_status st = check_query("count customers", q, err);
   if (st) return st;
   int64_t k = 0;
-  st = s->m->customers_count(s->impl, q, &k, err);
+  st = tsr__sql_customers_count(s->db, q, &k, err);
   if (st == TSR_OK && n) *n = k;
   return st;
 }
@@ -698,7 +684,7 @@ tsr_status tsr_store_customer_get(tsr_store *s, int64_t run_id,
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "get customer: NULL argument");
   *out = NULL;
   pack_ctx pc = {NULL, 0};
-  tsr_status st = s->m->customer_get(s->impl, run_id, customer_id, pack_customer, &pc, err);
+  tsr_status st = tsr__sql_customer_get(s->db, run_id, customer_id, pack_customer, &pc, err);
   st = pack_done(st, &pc, (void **)out, err);
   return not_found(st, err, "run %lld: customer '%.80s'", (long long)run_id, customer_id);
 }
@@ -718,7 +704,7 @@ tsr_status tsr_store_segments_add(tsr_store *s, int64_t run_id,
       return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, rows[i].scheme ? "segment" : "scheme",
                            "insert segments: row %zu: required", i);
   }
-  return s->m->segments_add(s->impl, run_id, rows, n, err);
+  return tsr__sql_segments_add(s->db, run_id, rows, n, err);
 }
 
 tsr_status tsr_store_segments_list(tsr_store *s, int64_t run_id,
@@ -727,7 +713,7 @@ tsr_status tsr_store_segments_list(tsr_store *s, int64_t run_id,
   CHECK_STORE(s, "list segments");
   tsr_status st = check_page("list segments", 0, 0, cb != NULL, err);
   if (st) return st;
-  return s->m->segments_list(s->impl, run_id, scheme, cb, ctx, err);
+  return tsr__sql_segments_list(s->db, run_id, scheme, cb, ctx, err);
 }
 
 /* ================================================================ models */
@@ -747,7 +733,7 @@ tsr_status tsr_store_model_add(tsr_store *s, const tsr_model *m, int64_t *id,
   if (!c.created_at) c.created_at = tsr_store_now_ms();
   c.promoted = c.promoted ? 1 : 0;
   int64_t nid = 0, nver = 0;
-  st = s->m->model_add(s->impl, &c, &nid, &nver, err);
+  st = tsr__sql_model_add(s->db, &c, &nid, &nver, err);
   if (st == TSR_OK) {
     if (id) *id = nid;
     if (version) *version = nver;
@@ -761,10 +747,7 @@ tsr_status tsr_store_model_set_stats(tsr_store *s, int64_t id, const char *fit_s
   tsr_status st = need_id("update model", id, err);
   if (st) return st;
   if ((st = check_json("update model", "fit_stats", fit_stats, err))) return st;
-  if (s->m->version < 2 || !s->m->model_set_stats)
-    return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL,
-                         "store: update model: not supported by the %s back end", s->m->name);
-  st = s->m->model_set_stats(s->impl, id, fit_stats, err);
+  st = tsr__sql_model_set_stats(s->db, id, fit_stats, err);
   return not_found(st, err, "model %lld", (long long)id);
 }
 
@@ -772,7 +755,7 @@ tsr_status tsr_store_model_promote(tsr_store *s, int64_t id, tsr_error *err) {
   CHECK_STORE(s, "promote model");
   tsr_status st = need_id("promote model", id, err);
   if (st) return st;
-  st = s->m->model_promote(s->impl, id, err);
+  st = tsr__sql_model_promote(s->db, id, err);
   return not_found(st, err, "model %lld", (long long)id);
 }
 
@@ -782,7 +765,7 @@ tsr_status tsr_store_model_get(tsr_store *s, int64_t id, tsr_model **out,
   if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "get model: out is NULL");
   *out = NULL;
   pack_ctx pc = {NULL, 0};
-  tsr_status st = s->m->model_get(s->impl, id, NULL, pack_model, &pc, err);
+  tsr_status st = tsr__sql_model_get(s->db, id, NULL, pack_model, &pc, err);
   st = pack_done(st, &pc, (void **)out, err);
   return not_found(st, err, "model %lld", (long long)id);
 }
@@ -793,7 +776,7 @@ tsr_status tsr_store_model_promoted(tsr_store *s, const char *kind,
   if (!out || !kind) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "get model: NULL argument");
   *out = NULL;
   pack_ctx pc = {NULL, 0};
-  tsr_status st = s->m->model_get(s->impl, 0, kind, pack_model, &pc, err);
+  tsr_status st = tsr__sql_model_get(s->db, 0, kind, pack_model, &pc, err);
   st = pack_done(st, &pc, (void **)out, err);
   return not_found(st, err, "promoted %.40s model", kind);
 }
@@ -804,7 +787,7 @@ tsr_status tsr_store_models_list(tsr_store *s, int64_t run_id, const char *kind,
   CHECK_STORE(s, "list models");
   tsr_status st = check_page("list models", 0, 0, cb != NULL, err);
   if (st) return st;
-  return s->m->models_list(s->impl, run_id, kind, cb, ctx, err);
+  return tsr__sql_models_list(s->db, run_id, kind, cb, ctx, err);
 }
 
 const tsr__store_count tsr__store_counts[] = {

@@ -38,8 +38,8 @@ typedef struct tsr_rt_event {
 
 /* ------------------------------------------------------------ event log */
 
-/* The durable event log (table rt_events, created when missing; SQLite
- * stores). One handle per thread, over an open store. */
+/* The durable event log (table rt_events, created when missing; SQLite and
+ * PostgreSQL stores). One handle per thread, over an open store. */
 typedef struct tsr_rt_log tsr_rt_log;
 TSR_API tsr_status tsr_rt_log_open(tsr_store *s, tsr_rt_log **out, tsr_error *err);
 TSR_API void tsr_rt_log_close(tsr_rt_log *l);

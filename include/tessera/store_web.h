@@ -7,7 +7,7 @@
  *
  * Same conventions as tessera/store.h: tsr_status return, tsr_error *err
  * last, borrowed inputs, callbacks receive borrowed rows. SQLite and
- * PostgreSQL back ends (store/sqlite_web.c, store/postgres_web.c). One
+ * PostgreSQL back ends (store/web.c; tables in store/schema.def). One
  * thread per handle. Every statement is prepared with bound parameters.
  * Hashing is the caller's job: this layer stores and compares text only.
  */

@@ -1,0 +1,500 @@
+/*
+ * web.c - the web application's tables (tessera/store_web.h): accounts,
+ * sessions, API tokens, request log, uploads, web runs and purchase
+ * histories, once for every back end (tables in store/schema.def,
+ * migration 2; primitives of store/store_int.h). Every statement is
+ * prepared with bound parameters and kept prepared per connection. A write
+ * inside an open transaction runs under a savepoint where the back end
+ * needs one, so a failure (duplicate user) does not abort the caller's
+ * transaction.
+ */
+#include "store_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "tessera/store_web.h"
+
+/* ================================================================ helpers */
+
+#define WEB_DB(s, db)                                                                         \
+  tsr__db *db = tsr__store_db(s);                                                             \
+  if (!db)                                                                                    \
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "store: web: store handle is NULL")
+
+tsr_status tsr_web_store_cache(tsr_store *s, int on) {
+  (void)on; /* every connection keeps its statements prepared */
+  return tsr__store_db(s) ? TSR_OK : TSR_EUNSUPPORTED;
+}
+
+/* One write; an integrity violation is TSR_EEXIST (message from the
+ * driver). OUT: *changed (may be NULL). */
+static tsr_status web_write(tsr__db *db, const char *sql, const tsr__val *p, int np,
+                            int64_t *changed, const char *what, tsr_error *err) {
+  tsr__exec_out o;
+  tsr_status st = tsr__write(db, sql, p, np, &o, what, err);
+  if (st != TSR_OK && o.violation) {
+    if (err) err->code = TSR_EEXIST;
+    return TSR_EEXIST;
+  }
+  if (st == TSR_OK && changed) *changed = o.changed;
+  return st;
+}
+
+#define not_found tsr__not_found
+
+/* A row of web_users (then csrf when asked) packed into one allocation. */
+typedef struct user_ctx {
+  tsr_web_user *user;
+  char *csrf;
+  size_t cap;
+  int oom;
+  tsr_web_user_cb cb; /* listing instead of packing */
+  void *ctx;
+} user_ctx;
+
+static const char *nz(const char *s) { return s ? s : ""; }
+
+static int user_row(void *ctx, const tsr__cur *c) {
+  user_ctx *u = ctx;
+  tsr_web_user r;
+  tsr__row_read(TSR__TABLE(web_users), c, 0, &r);
+  r.name = nz(r.name);
+  r.role = nz(r.role);
+  r.pwhash = nz(r.pwhash);
+  if (u->cb) return u->cb(u->ctx, &r);
+  size_t ln = strlen(r.name) + 1, lr = strlen(r.role) + 1, lp = strlen(r.pwhash) + 1;
+  tsr_web_user *p = tsr__malloc(sizeof *p + ln + lr + lp);
+  if (!p) {
+    u->oom = 1;
+    return 1;
+  }
+  char *w = (char *)(p + 1);
+  *p = r;
+  p->name = memcpy(w, r.name, ln);
+  p->role = memcpy(w + ln, r.role, lr);
+  p->pwhash = memcpy(w + ln + lr, r.pwhash, lp);
+  u->user = p;
+  if (u->csrf && u->cap) snprintf(u->csrf, u->cap, "%s", nz(tsr__cur_text(c, 5)));
+  return 1;
+}
+
+/* SELECT of the user columns (as "u.") then rest; one row into *out. */
+static tsr_status one_user(tsr__db *db, const char *extra, const char *rest, const tsr__val *p,
+                           int np, tsr_web_user **out, char *csrf, size_t cap, const char *what,
+                           tsr_error *err) {
+  char cols[256], sql[512];
+  snprintf(sql, sizeof sql, "SELECT %s%s %s",
+           tsr__select_cols(TSR__TABLE(web_users), "u.", cols, sizeof cols), extra, rest);
+  user_ctx u = {NULL, csrf, cap, 0, NULL, NULL};
+  int64_t n = 0;
+  tsr_status st = db->m->query(db, sql, p, np, user_row, &u, &n, what, err);
+  if (st == TSR_OK && u.oom) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (st == TSR_OK && n == 0) st = TSR_ENOTFOUND;
+  if (st == TSR_OK) *out = u.user;
+  else tsr__free(u.user);
+  return st;
+}
+
+/* ================================================================ users */
+
+static int role_ok(const char *r) {
+  return r && (!strcmp(r, "admin") || !strcmp(r, "analyst") || !strcmp(r, "viewer"));
+}
+
+tsr_status tsr_web_user_add(tsr_store *s, const char *name, const char *role,
+                            const char *pwhash, int64_t *id, tsr_error *err) {
+  if (!name || !*name || strlen(name) > 64)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "name", "user name: expected 1 to 64 bytes");
+  if (!role_ok(role))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "role",
+                         "role: expected admin, analyst or viewer, got '%s'", role ? role : "");
+  if (!pwhash || !*pwhash) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "user: no password hash");
+  WEB_DB(s, db);
+  tsr_web_user u = {0, name, role, pwhash, tsr_store_now_ms()};
+  tsr__exec_out o;
+  tsr_status st = tsr__insert(db, TSR__TABLE(web_users), NULL, 0, &u, 1, &o, "add user", err);
+  if (st != TSR_OK && o.violation)
+    return tsr_error_set(err, TSR_EEXIST, NULL, 0, 0, NULL, "user '%s': already exists", name);
+  if (st == TSR_OK && id) *id = o.id;
+  return st;
+}
+
+tsr_status tsr_web_user_update(tsr_store *s, const char *name, const char *role,
+                               const char *pwhash, tsr_error *err) {
+  if (role && !role_ok(role))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "role",
+                         "role: expected admin, analyst or viewer, got '%s'", role);
+  WEB_DB(s, db);
+  tsr__val p[] = {TSR__VT(role), TSR__VT(pwhash), TSR__VT(name)};
+  int64_t n = 0;
+  tsr_status st = web_write(db,
+                            "UPDATE web_users SET role = coalesce(?, role),"
+                            " pwhash = coalesce(?, pwhash) WHERE name = ?",
+                            p, 3, &n, "update user", err);
+  return not_found(st == TSR_OK && n == 0 ? TSR_ENOTFOUND : st, err, "user '%s'", name);
+}
+
+tsr_status tsr_web_user_del(tsr_store *s, const char *name, tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p = TSR__VT(name);
+  int64_t n = 0;
+  tsr_status st = web_write(db, "DELETE FROM web_users WHERE name = ?", &p, 1, &n, "delete user", err);
+  return not_found(st == TSR_OK && n == 0 ? TSR_ENOTFOUND : st, err, "user '%s'", name);
+}
+
+tsr_status tsr_web_user_get(tsr_store *s, int64_t id, const char *name, tsr_web_user **out,
+                            tsr_error *err) {
+  *out = NULL;
+  WEB_DB(s, db);
+  tsr__val p = id ? TSR__VI(id) : TSR__VT(nz(name));
+  tsr_status st = one_user(db, "", id ? "FROM web_users u WHERE u.id = ?" : "FROM web_users u WHERE u.name = ?",
+                           &p, 1, out, NULL, 0, "get user", err);
+  if (id) return not_found(st, err, "user %lld", (long long)id);
+  return not_found(st, err, "user '%s'", nz(name));
+}
+
+tsr_status tsr_web_users_list(tsr_store *s, tsr_web_user_cb cb, void *ctx, tsr_error *err) {
+  WEB_DB(s, db);
+  char cols[256], sql[512];
+  /* byte order: the collation TEXTC columns get (" COLLATE \"C\"" or "") */
+  snprintf(sql, sizeof sql, "SELECT %s FROM web_users u ORDER BY u.name%s",
+           tsr__select_cols(TSR__TABLE(web_users), "u.", cols, sizeof cols),
+           db->m->type_sql[TSR__T_TEXTC] + strlen("TEXT"));
+  user_ctx u = {NULL, NULL, 0, 0, cb, ctx};
+  return db->m->query(db, sql, NULL, 0, user_row, &u, NULL, "list users", err);
+}
+
+/* ================================================================ sessions, tokens */
+
+tsr_status tsr_web_session_add(tsr_store *s, const char *token_hash, int64_t user_id,
+                               const char *csrf, int64_t expires_at, tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p[] = {TSR__VT(token_hash), TSR__VI(user_id), TSR__VT(csrf), TSR__VI(tsr_store_now_ms()),
+                  TSR__VI(expires_at)};
+  return web_write(db,
+                   "INSERT INTO web_sessions(token_hash, user_id, csrf, created_at, expires_at)"
+                   " VALUES (?, ?, ?, ?, ?)",
+                   p, 5, NULL, "add session", err);
+}
+
+tsr_status tsr_web_session_get(tsr_store *s, const char *token_hash, int64_t now,
+                               tsr_web_user **user, char *csrf_buf, size_t cap, tsr_error *err) {
+  *user = NULL;
+  WEB_DB(s, db);
+  tsr__val p[] = {TSR__VT(token_hash), TSR__VI(now)};
+  tsr_status st = one_user(db, ", x.csrf",
+                           "FROM web_sessions x JOIN web_users u ON u.id = x.user_id"
+                           " WHERE x.token_hash = ? AND x.expires_at > ?",
+                           p, 2, user, csrf_buf, cap, "get session", err);
+  return not_found(st, err, "session");
+}
+
+tsr_status tsr_web_session_del(tsr_store *s, const char *token_hash, tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p[] = {TSR__VT(token_hash), TSR__VI(tsr_store_now_ms())};
+  return web_write(db, "DELETE FROM web_sessions WHERE token_hash = ? OR expires_at < ?", p, 2,
+                   NULL, "delete session", err);
+}
+
+tsr_status tsr_web_token_add(tsr_store *s, int64_t user_id, const char *token_hash,
+                             tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p[] = {TSR__VI(user_id), TSR__VT(token_hash), TSR__VI(tsr_store_now_ms())};
+  return web_write(db, "INSERT INTO web_tokens(user_id, token_hash, created_at) VALUES (?, ?, ?)",
+                   p, 3, NULL, "add token", err);
+}
+
+tsr_status tsr_web_token_get(tsr_store *s, const char *token_hash, tsr_web_user **user,
+                             tsr_error *err) {
+  *user = NULL;
+  WEB_DB(s, db);
+  tsr__val p = TSR__VT(token_hash);
+  tsr_status st = one_user(db, "",
+                           "FROM web_tokens t JOIN web_users u ON u.id = t.user_id"
+                           " WHERE t.token_hash = ?",
+                           &p, 1, user, NULL, 0, "get token", err);
+  return not_found(st, err, "token");
+}
+
+/* ================================================================ request log */
+
+tsr_status tsr_web_requests_add(tsr_store *s, const tsr_web_request *rows, size_t n,
+                                tsr_error *err) {
+  if (n == 0) return TSR_OK;
+  WEB_DB(s, db);
+  const char *what = "log requests";
+  int outer;
+  tsr_status st = tsr__wr_begin(db, &outer, what, err);
+  for (size_t i = 0; i < n && st == TSR_OK; i++) {
+    tsr_web_request r = rows[i];
+    r.method = nz(r.method);
+    r.path = nz(r.path);
+    if (r.repeats <= 0) r.repeats = 1;
+    st = tsr__insert(db, TSR__TABLE(web_requests), NULL, 0, &r, 0, NULL, what, err);
+  }
+  return tsr__wr_end(db, outer, st, what, err);
+}
+
+tsr_status tsr_web_requests_count(tsr_store *s, int64_t *n, tsr_error *err) {
+  WEB_DB(s, db);
+  return tsr__one_i64(db, "SELECT count(*) FROM web_requests", NULL, 0, n, "count requests", err);
+}
+
+/* ================================================================ uploads, runs */
+
+tsr_status tsr_web_upload_add(tsr_store *s, int64_t dataset_id, int64_t owner, const char *name,
+                              tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p[] = {TSR__VI(dataset_id), owner > 0 ? TSR__VI(owner) : TSR__VNULL, TSR__VT(nz(name))};
+  return web_write(db, "INSERT INTO web_uploads(dataset_id, owner, name) VALUES (?, ?, ?)", p, 3,
+                   NULL, "add upload", err);
+}
+
+tsr_status tsr_web_upload_owner(tsr_store *s, int64_t dataset_id, int64_t *owner, tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p = TSR__VI(dataset_id);
+  tsr_status st = tsr__one_i64(db, "SELECT coalesce(owner, 0) FROM web_uploads WHERE dataset_id = ?",
+                               &p, 1, owner, "get upload", err);
+  return not_found(st, err, "dataset %lld", (long long)dataset_id);
+}
+
+/* A delete by id: TSR_ENOTFOUND "<kind> N: not found" when no row went. */
+static tsr_status delete_id(tsr_store *s, const char *sql, const char *kind, int64_t id,
+                            const char *what, tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p = TSR__VI(id);
+  int64_t n = 0;
+  tsr_status st = web_write(db, sql, &p, 1, &n, what, err);
+  return not_found(st == TSR_OK && n == 0 ? TSR_ENOTFOUND : st, err, "%s %lld", kind, (long long)id);
+}
+
+tsr_status tsr_web_dataset_delete(tsr_store *s, int64_t id, tsr_error *err) {
+  return delete_id(s, "DELETE FROM datasets WHERE id = ?", "dataset", id, "delete dataset", err);
+}
+
+tsr_status tsr_web_run_add(tsr_store *s, int64_t run_id, int64_t upload_id, int64_t owner,
+                           tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p[] = {TSR__VI(run_id), TSR__VI(upload_id), owner > 0 ? TSR__VI(owner) : TSR__VNULL};
+  return web_write(db,
+                   "INSERT INTO web_runs(run_id, upload_id, owner) VALUES (?, ?, ?)"
+                   " ON CONFLICT (run_id) DO UPDATE SET upload_id = excluded.upload_id,"
+                   " owner = excluded.owner",
+                   p, 3, NULL, "add web run", err);
+}
+
+typedef struct two_ints {
+  int64_t a, b;
+} two_ints;
+
+static int two_ints_row(void *ctx, const tsr__cur *c) {
+  two_ints *t = ctx;
+  t->a = tsr__cur_i64(c, 0, 0);
+  t->b = tsr__cur_i64(c, 1, 0);
+  return 1;
+}
+
+tsr_status tsr_web_run_get(tsr_store *s, int64_t run_id, int64_t *upload_id, int64_t *owner,
+                           tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p = TSR__VI(run_id);
+  two_ints t = {0, 0};
+  int64_t n = 0;
+  tsr_status st = db->m->query(db,
+                               "SELECT coalesce(upload_id, 0), coalesce(owner, 0) FROM web_runs"
+                               " WHERE run_id = ?",
+                               &p, 1, two_ints_row, &t, &n, "get web run", err);
+  if (st == TSR_OK && n == 0) st = TSR_ENOTFOUND;
+  if (st == TSR_OK) {
+    if (upload_id) *upload_id = t.a;
+    if (owner) *owner = t.b;
+  }
+  return not_found(st, err, "run %lld", (long long)run_id);
+}
+
+tsr_status tsr_web_run_by_output(tsr_store *s, const char *dir, int64_t *run_id, tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p = TSR__VT(dir);
+  tsr_status st = tsr__one_i64(db, "SELECT id FROM runs WHERE output_dir = ? ORDER BY id DESC LIMIT 1",
+                               &p, 1, run_id, "find run", err);
+  return not_found(st, err, "run of %s", dir);
+}
+
+tsr_status tsr_web_runs_interrupt(tsr_store *s, int64_t *n, tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p = TSR__VI(tsr_store_now_ms());
+  int64_t k = 0;
+  tsr_status st = web_write(db,
+                            "UPDATE runs SET status = 'interrupted', finished_at = ?, error ="
+                            " coalesce(error, 'interrupted: the server stopped before the run ended')"
+                            " WHERE status = 'running' AND id IN (SELECT run_id FROM web_runs)",
+                            &p, 1, &k, "interrupt web runs", err);
+  if (st == TSR_OK && n) *n = k;
+  return st;
+}
+
+tsr_status tsr_web_run_delete(tsr_store *s, int64_t run_id, tsr_error *err) {
+  return delete_id(s, "DELETE FROM runs WHERE id = ?", "run", run_id, "delete run", err);
+}
+
+/* ================================================================ histories */
+
+tsr_status tsr_web_history_add(tsr_store *s, int64_t run_id, const char *customer_id,
+                               const tsr_web_history_row *rows, size_t n, tsr_error *err) {
+  WEB_DB(s, db);
+  const char *what = "add history";
+  tsr__val lead[] = {TSR__VI(run_id), TSR__VT(customer_id)};
+  char sql[512];
+  int ncols;
+  tsr__insert_sql(TSR__TABLE(web_history), 2, 1,
+                  "ON CONFLICT (run_id, customer_id, day) DO UPDATE"
+                  " SET ntx = excluded.ntx, amount = excluded.amount",
+                  sql, sizeof sql, &ncols);
+  int outer;
+  tsr_status st = tsr__wr_begin(db, &outer, what, err);
+  for (size_t i = 0; i < n && st == TSR_OK; i++) {
+    tsr__val v[8];
+    tsr__row_vals(TSR__TABLE(web_history), lead, 2, &rows[i], v);
+    st = db->m->exec(db, sql, v, ncols, NULL, what, err);
+  }
+  return tsr__wr_end(db, outer, st, what, err);
+}
+
+tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *customer_id,
+                                tsr_web_history_cb cb, void *ctx, tsr_error *err) {
+  WEB_DB(s, db);
+  tsr__val p[] = {TSR__VI(run_id), TSR__VT(customer_id)};
+  return tsr__select(db, TSR__TABLE(web_history), "",
+                     "FROM web_history WHERE run_id = ? AND customer_id = ? ORDER BY day", p, 2,
+                     (void *)cb, ctx, NULL, "list history", err);
+}
+
+/* ================================================================ aggregates */
+
+typedef struct agg_ctx {
+  int q;
+  json_t *clusters, *grid, *fh;
+  long long pa[10], cnt[10];
+  double clv_lo, clv_hi;
+  int have_clv;
+} agg_ctx;
+
+/* json number or null for a NULL column. */
+static json_t *col_json(const tsr__cur *c, int i) {
+  double v = tsr__cur_dbl(c, i);
+  return v != v ? json_null() : json_real(v);
+}
+
+static int agg_row(void *ctx, const tsr__cur *c) {
+  agg_ctx *a = ctx;
+  json_t *o;
+  int64_t b;
+  switch (a->q) {
+    case 0:
+      o = json_object();
+      json_object_set_new(o, "cluster", json_integer(tsr__cur_i64(c, 0, 0)));
+      json_object_set_new(o, "customers", json_integer(tsr__cur_i64(c, 1, 0)));
+      json_object_set_new(o, "revenue", json_real(c->m->isnull(c, 2) ? 0.0 : tsr__cur_dbl(c, 2)));
+      json_object_set_new(o, "mean_frequency", col_json(c, 3));
+      json_object_set_new(o, "mean_recency", col_json(c, 4));
+      json_object_set_new(o, "mean_T", col_json(c, 5));
+      json_object_set_new(o, "mean_monetary", col_json(c, 6));
+      json_object_set_new(o, "mean_clv", col_json(c, 7));
+      json_object_set_new(o, "mean_p_alive", col_json(c, 8));
+      json_array_append_new(a->clusters, o);
+      break;
+    case 1:
+      o = json_object();
+      json_object_set_new(o, "r", json_integer(tsr__cur_i64(c, 0, 0)));
+      json_object_set_new(o, "f", json_integer(tsr__cur_i64(c, 1, 0)));
+      json_object_set_new(o, "customers", json_integer(tsr__cur_i64(c, 2, 0)));
+      json_object_set_new(o, "mean_monetary", col_json(c, 3));
+      json_array_append_new(a->grid, o);
+      break;
+    case 2:
+    case 5:
+      b = tsr__cur_i64(c, 0, 0);
+      if (b >= 0 && b < 10) (a->q == 2 ? a->pa : a->cnt)[b] += tsr__cur_i64(c, 1, 0);
+      break;
+    case 3:
+      o = json_object();
+      json_object_set_new(o, "frequency", json_integer(tsr__cur_i64(c, 0, 0)));
+      json_object_set_new(o, "customers", json_integer(tsr__cur_i64(c, 1, 0)));
+      json_array_append_new(a->fh, o);
+      break;
+    default:
+      if (!c->m->isnull(c, 0)) {
+        a->clv_lo = tsr__cur_dbl(c, 0);
+        a->clv_hi = tsr__cur_dbl(c, 1);
+        a->have_clv = 1;
+      }
+  }
+  return 0;
+}
+
+tsr_status tsr_web_run_aggregates(tsr_store *s, int64_t run_id, char **json, tsr_error *err) {
+  *json = NULL;
+  WEB_DB(s, db);
+  const tsr_store_methods *m = db->m;
+  char t1[64], t2[64], t3[96], sql[6][512];
+  /* integer truncation as SQLite's CAST AS INTEGER, in the dialect's words */
+  snprintf(t1, sizeof t1, m->trunc_int, "p_alive * 10");
+  snprintf(t2, sizeof t2, m->trunc_int, "frequency");
+  snprintf(t3, sizeof t3, m->trunc_int, "(clv - ?) / ?");
+  snprintf(sql[0], sizeof sql[0],
+           "SELECT cluster, count(*), sum(revenue), avg(frequency), avg(recency), avg(T),"
+           " avg(monetary_value), avg(clv), avg(p_alive) FROM customers WHERE run_id = ? AND"
+           " cluster IS NOT NULL GROUP BY cluster ORDER BY cluster");
+  snprintf(sql[1], sizeof sql[1],
+           "SELECT r_score, f_score, count(*), avg(monetary_value) FROM customers WHERE run_id = ?"
+           " AND r_score IS NOT NULL GROUP BY r_score, f_score ORDER BY r_score, f_score");
+  snprintf(sql[2], sizeof sql[2],
+           "SELECT %s(%s, 9), count(*) FROM customers WHERE run_id = ? AND p_alive IS NOT NULL"
+           " GROUP BY 1 ORDER BY 1",
+           m->least, t1);
+  snprintf(sql[3], sizeof sql[3],
+           "SELECT CASE WHEN frequency IS NULL THEN NULL ELSE %s(%s, 20) END, count(*)"
+           " FROM customers WHERE run_id = ? GROUP BY 1 ORDER BY 1 NULLS FIRST",
+           m->least, t2);
+  snprintf(sql[4], sizeof sql[4],
+           "SELECT min(clv), max(clv) FROM customers WHERE run_id = ? AND clv IS NOT NULL");
+  snprintf(sql[5], sizeof sql[5],
+           "SELECT %s(%s(%s, 0), 9), count(*) FROM customers WHERE clv IS NOT NULL AND run_id = ?"
+           " GROUP BY 1",
+           m->least, m->greatest, t3);
+  json_t *root = json_object(), *pah = json_array();
+  agg_ctx a = {0, json_array(), json_array(), json_array(), {0}, {0}, 0, 0, 0};
+  json_object_set_new(root, "clusters", a.clusters);
+  json_object_set_new(root, "rf_grid", a.grid);
+  json_object_set_new(root, "p_alive_hist", pah);
+  json_object_set_new(root, "frequency_hist", a.fh);
+  tsr__val p = TSR__VI(run_id);
+  tsr_status st = TSR_OK;
+  for (a.q = 0; a.q < 5 && st == TSR_OK; a.q++)
+    st = m->query(db, sql[a.q], &p, 1, agg_row, &a, NULL, "aggregates", err);
+  for (int b = 0; b < 10; b++) json_array_append_new(pah, json_integer(a.pa[b]));
+  if (st == TSR_OK && a.have_clv) {
+    /* CLV histogram: 10 equal bins between min and max */
+    json_t *h = json_object(), *edges = json_array(), *counts = json_array();
+    double w = (a.clv_hi - a.clv_lo) / 10;
+    for (int b = 0; b <= 10; b++) json_array_append_new(edges, json_real(a.clv_lo + w * b));
+    tsr__val q[] = {TSR__VD(a.clv_lo), TSR__VD(w > 0 ? w : 1), TSR__VI(run_id)};
+    tsr_error scratch;
+    a.q = 5;
+    m->query(db, sql[5], q, 3, agg_row, &a, NULL, "aggregates", &scratch);
+    for (int b = 0; b < 10; b++) json_array_append_new(counts, json_integer(a.cnt[b]));
+    json_object_set_new(h, "edges", edges);
+    json_object_set_new(h, "counts", counts);
+    json_object_set_new(root, "clv_hist", h);
+  }
+  if (st == TSR_OK) {
+    *json = json_dumps(root, JSON_COMPACT);
+    if (!*json) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  json_decref(root);
+  return st;
+}
