@@ -16,28 +16,28 @@
 #include "tessera/datetime.h"
 #include "tessera/ingest.h"
 
-const char *job_state_name(int st) {
+const char *srv_job_state_name(int st) {
   switch (st) {
-    case JOB_QUEUED: return "queued";
-    case JOB_RUNNING: return "running";
-    case JOB_DONE: return "done";
-    case JOB_FAILED: return "failed";
-    case JOB_CANCELED: return "canceled";
-    case JOB_INTERRUPTED: return "interrupted";
+    case SRV_JOB_QUEUED: return "queued";
+    case SRV_JOB_RUNNING: return "running";
+    case SRV_JOB_DONE: return "done";
+    case SRV_JOB_FAILED: return "failed";
+    case SRV_JOB_CANCELED: return "canceled";
+    case SRV_JOB_INTERRUPTED: return "interrupted";
     default: return "unknown";
   }
 }
 
 /* ---------------------------------------------------------------- parameters */
 
-static const char *kv_get(const job *j, const char *name) {
+static const char *kv_get(const srv_job *j, const char *name) {
   for (size_t i = 0; i < j->nkv; i++)
     if (!strcmp(j->kv[i].name, name)) return j->kv[i].value;
   return "";
 }
 
 /* Checks one value against the params table and keeps it. */
-static int kv_set(job *j, const char *name, const char *value, char *msg, size_t cap,
+static int kv_set(srv_job *j, const char *name, const char *value, char *msg, size_t cap,
                   char *fname, size_t fcap) {
   const tsr_param *p = tsr_param_find(name);
   snprintf(fname, fcap, "%s", name);
@@ -62,7 +62,7 @@ static int kv_set(job *j, const char *name, const char *value, char *msg, size_t
       snprintf(j->kv[i].value, sizeof j->kv[i].value, "%s", value);
       return 0;
     }
-  if (j->nkv >= JOB_MAX_KV) {
+  if (j->nkv >= SRV_JOB_MAX_KV) {
     snprintf(msg, cap, "too many parameters");
     return -1;
   }
@@ -73,7 +73,7 @@ static int kv_set(job *j, const char *name, const char *value, char *msg, size_t
 }
 
 /* Cross-field checks after every value passed on its own. */
-static int kv_check_all(job *j, char *msg, size_t cap, char *fname, size_t fcap) {
+static int kv_check_all(srv_job *j, char *msg, size_t cap, char *fname, size_t fcap) {
   const char *e = kv_get(j, "end"), *c = kv_get(j, "calibration_end");
   if (*e && *c && strcmp(c, e) >= 0) {
     snprintf(fname, fcap, "calibration_end");
@@ -83,7 +83,7 @@ static int kv_check_all(job *j, char *msg, size_t cap, char *fname, size_t fcap)
   return 0;
 }
 
-int jobs_params_json(job *j, json_t *params, char *msg, size_t cap, char *fname, size_t fcap) {
+int srv_jobs_params_json(srv_job *j, json_t *params, char *msg, size_t cap, char *fname, size_t fcap) {
   if (!params) return 0;
   if (!json_is_object(params)) {
     snprintf(fname, fcap, "params");
@@ -119,16 +119,16 @@ int jobs_params_json(job *j, json_t *params, char *msg, size_t cap, char *fname,
   return kv_check_all(j, msg, cap, fname, fcap);
 }
 
-int jobs_params_form(job *j, req *r, char *msg, size_t cap, char *fname, size_t fcap) {
+int srv_jobs_params_form(srv_job *j, srv_req *r, char *msg, size_t cap, char *fname, size_t fcap) {
   for (size_t i = 0; i < tsr_params_count(); i++) {
     const tsr_param *p = tsr_param_at(i);
-    const char *v = req_field(r, p->name);
+    const char *v = srv_req_field(r, p->name);
     if (v && kv_set(j, p->name, v, msg, cap, fname, fcap)) return -1;
   }
   return kv_check_all(j, msg, cap, fname, fcap);
 }
 
-static void build_opts(job *j, tsr_analyze_opts *o);
+static void build_opts(srv_job *j, tsr_analyze_opts *o);
 
 /* ---------------------------------------------------------------- column check */
 
@@ -143,7 +143,7 @@ static long find_col(const tsr_csv_record *hdr, const char *spec) {
   return -1;
 }
 
-int jobs_check_columns(job *j, char *msg, size_t cap, char *fname, size_t fcap) {
+int srv_jobs_check_columns(srv_job *j, char *msg, size_t cap, char *fname, size_t fcap) {
   tsr_csv_opts co;
   tsr_csv_opts_init(&co);
   tsr_analyze_opts o;
@@ -221,7 +221,7 @@ int jobs_check_columns(job *j, char *msg, size_t cap, char *fname, size_t fcap) 
 }
 
 /* Fills o from the validated values of j (strings borrowed from j). */
-static void build_opts(job *j, tsr_analyze_opts *o) {
+static void build_opts(srv_job *j, tsr_analyze_opts *o) {
   const char *v;
   tsr_analyze_opts_init(o);
   if (*(v = kv_get(j, "customer_col"))) o->ingest.customer_col = v;
@@ -261,7 +261,7 @@ static void build_opts(job *j, tsr_analyze_opts *o) {
 
 typedef struct wctx {
   srv *S;
-  job *j;
+  srv_job *j;
   tsr_store *st;
   int64_t last_rows;
 } wctx;
@@ -335,7 +335,7 @@ static tsr_status store_history(tsr_store *st, const tsr_analyze_result *res) {
   return s;
 }
 
-static void run_job(srv *S, job *j) {
+static void run_job(srv *S, srv_job *j) {
   wctx w = {S, j, srv_store(S), 0};
   tsr_analyze_opts o;
   build_opts(j, &o);
@@ -387,14 +387,14 @@ static void run_job(srv *S, job *j) {
   pthread_mutex_lock(&S->jobs_mu);
   j->finished_ms = tsr_store_now_ms();
   if (st == TSR_OK) {
-    j->state = JOB_DONE;
+    j->state = SRV_JOB_DONE;
     j->frac = 1;
     snprintf(j->step, sizeof j->step, "done");
   } else if (st == TSR_ECANCELED) {
-    j->state = j->shutdown ? JOB_INTERRUPTED : JOB_CANCELED;
+    j->state = j->shutdown ? SRV_JOB_INTERRUPTED : SRV_JOB_CANCELED;
     snprintf(j->error, sizeof j->error, "%s", j->shutdown ? "interrupted: the server was stopped" : "canceled");
   } else {
-    j->state = JOB_FAILED;
+    j->state = SRV_JOB_FAILED;
     snprintf(j->error, sizeof j->error, "%s", msg[0] ? msg : tsr_strerror(st));
   }
   pthread_mutex_unlock(&S->jobs_mu);
@@ -413,17 +413,17 @@ static void *worker_main(void *arg) {
       pthread_mutex_unlock(&S->jobs_mu);
       break;
     }
-    job *j = S->q_head;
+    srv_job *j = S->q_head;
     S->q_head = j->next;
     if (!S->q_head) S->q_tail = NULL;
     j->next = NULL;
     if (j->cancel) {
-      j->state = JOB_CANCELED;
+      j->state = SRV_JOB_CANCELED;
       snprintf(j->error, sizeof j->error, "canceled");
       pthread_mutex_unlock(&S->jobs_mu);
       continue;
     }
-    j->state = JOB_RUNNING;
+    j->state = SRV_JOB_RUNNING;
     j->started_ms = tsr_store_now_ms();
     snprintf(j->step, sizeof j->step, "ingest");
     pthread_mutex_unlock(&S->jobs_mu);
@@ -432,7 +432,7 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-int jobs_start(srv *S) {
+int srv_jobs_start(srv *S) {
   unsigned n = S->cfg.workers ? S->cfg.workers : 2;
   S->workers = calloc(n, sizeof *S->workers);
   if (!S->workers) return -1;
@@ -444,17 +444,17 @@ int jobs_start(srv *S) {
   return 0;
 }
 
-void jobs_stop(srv *S) {
+void srv_jobs_stop(srv *S) {
   pthread_mutex_lock(&S->jobs_mu);
   S->jobs_stop = 1;
   for (size_t i = 0; i < SRV_MAX_JOBS; i++) {
-    job *j = S->jobs[i];
+    srv_job *j = S->jobs[i];
     if (!j) continue;
-    if (j->state == JOB_RUNNING) {
+    if (j->state == SRV_JOB_RUNNING) {
       j->shutdown = 1;
       j->cancel = 1;
-    } else if (j->state == JOB_QUEUED) {
-      j->state = JOB_INTERRUPTED;
+    } else if (j->state == SRV_JOB_QUEUED) {
+      j->state = SRV_JOB_INTERRUPTED;
       snprintf(j->error, sizeof j->error, "interrupted: the server was stopped");
     }
   }
@@ -465,16 +465,28 @@ void jobs_stop(srv *S) {
   S->nworkers = 0;
 }
 
-int64_t jobs_submit(srv *S, job *j) {
+void srv_job_bind(srv_job *j, const srv_req *r, const tsr_dataset *d) {
+  j->upload_id = d->id;
+  j->owner = r->user->id;
+  snprintf(j->owner_name, sizeof j->owner_name, "%s", r->user->name);
+  snprintf(j->input, sizeof j->input, "%s", d->stored_path ? d->stored_path : "");
+}
+
+int64_t srv_jobs_submit(srv *S, srv_job *j) {
+  unsigned char rnd[6];
+  char hex[13];
+  randombytes_buf(rnd, sizeof rnd);
+  sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+  snprintf(j->out_dir, sizeof j->out_dir, "%s/runs/%lld-%s", S->data_dir, (long long)tsr_store_now_ms(), hex);
   pthread_mutex_lock(&S->jobs_mu);
   int64_t id = S->next_job++;
   j->id = id;
-  j->state = JOB_QUEUED;
+  j->state = SRV_JOB_QUEUED;
   j->created_ms = tsr_store_now_ms();
   snprintf(j->step, sizeof j->step, "queued");
   size_t slot = (size_t)(id % SRV_MAX_JOBS);
-  job *old = S->jobs[slot];
-  if (old && (old->state == JOB_QUEUED || old->state == JOB_RUNNING)) {
+  srv_job *old = S->jobs[slot];
+  if (old && (old->state == SRV_JOB_QUEUED || old->state == SRV_JOB_RUNNING)) {
     /* the table is full of live jobs */
     S->next_job--;
     pthread_mutex_unlock(&S->jobs_mu);
@@ -491,10 +503,10 @@ int64_t jobs_submit(srv *S, job *j) {
   return id;
 }
 
-int jobs_get(srv *S, int64_t id, job *out) {
+int srv_jobs_get(srv *S, int64_t id, srv_job *out) {
   int rc = -1;
   pthread_mutex_lock(&S->jobs_mu);
-  job *j = id > 0 ? S->jobs[id % SRV_MAX_JOBS] : NULL;
+  srv_job *j = id > 0 ? S->jobs[id % SRV_MAX_JOBS] : NULL;
   if (j && j->id == id) {
     *out = *j;
     out->next = NULL;
@@ -504,11 +516,11 @@ int jobs_get(srv *S, int64_t id, job *out) {
   return rc;
 }
 
-int jobs_get_by_run(srv *S, int64_t run_id, job *out) {
+int srv_jobs_get_by_run(srv *S, int64_t run_id, srv_job *out) {
   int rc = -1;
   pthread_mutex_lock(&S->jobs_mu);
   for (size_t i = 0; i < SRV_MAX_JOBS; i++) {
-    job *j = S->jobs[i];
+    srv_job *j = S->jobs[i];
     if (j && j->run_id == run_id) {
       *out = *j;
       out->next = NULL;
@@ -520,11 +532,11 @@ int jobs_get_by_run(srv *S, int64_t run_id, job *out) {
   return rc;
 }
 
-int jobs_cancel(srv *S, int64_t id) {
+int srv_jobs_cancel(srv *S, int64_t id) {
   int rc = -1;
   pthread_mutex_lock(&S->jobs_mu);
-  job *j = id > 0 ? S->jobs[id % SRV_MAX_JOBS] : NULL;
-  if (j && j->id == id && (j->state == JOB_QUEUED || j->state == JOB_RUNNING)) {
+  srv_job *j = id > 0 ? S->jobs[id % SRV_MAX_JOBS] : NULL;
+  if (j && j->id == id && (j->state == SRV_JOB_QUEUED || j->state == SRV_JOB_RUNNING)) {
     j->cancel = 1;
     rc = 0;
   }
@@ -532,37 +544,16 @@ int jobs_cancel(srv *S, int64_t id) {
   return rc;
 }
 
-void jobs_each(srv *S, void (*cb)(void *ctx, const job *j), void *ctx) {
+void srv_jobs_each(srv *S, void (*cb)(void *ctx, const srv_job *j), void *ctx) {
   pthread_mutex_lock(&S->jobs_mu);
   int64_t last = S->next_job - 1;
-  job *copies = malloc(SRV_MAX_JOBS * sizeof *copies);
+  srv_job *copies = malloc(SRV_MAX_JOBS * sizeof *copies);
   size_t n = 0;
   for (int64_t id = last; copies && id >= 1 && id > last - 200; id--) {
-    job *j = S->jobs[id % SRV_MAX_JOBS];
+    srv_job *j = S->jobs[id % SRV_MAX_JOBS];
     if (j && j->id == id) copies[n++] = *j;
   }
   pthread_mutex_unlock(&S->jobs_mu);
   for (size_t i = 0; i < n; i++) cb(ctx, &copies[i]);
   free(copies);
-}
-
-json_t *job_json(const job *j) {
-  json_t *o = json_object();
-  json_object_set_new(o, "id", json_integer(j->id));
-  json_object_set_new(o, "state", json_string(job_state_name(j->state)));
-  json_object_set_new(o, "step", json_string(j->step));
-  json_object_set_new(o, "progress", json_real(floor(j->frac * 1000 + 0.5) / 10));
-  json_object_set_new(o, "rows_read", json_integer(j->rows));
-  json_object_set_new(o, "run_id", j->run_id ? json_integer(j->run_id) : json_null());
-  json_object_set_new(o, "dataset_id", json_integer(j->upload_id));
-  json_object_set_new(o, "owner", json_string(j->owner_name));
-  json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
-  char b[40];
-  json_object_set_new(o, "created_at", json_string(tsr_store_time_format(j->created_ms, b, sizeof b)));
-  json_object_set_new(o, "started_at", json_string(tsr_store_time_format(j->started_ms, b, sizeof b)));
-  json_object_set_new(o, "finished_at", json_string(tsr_store_time_format(j->finished_ms, b, sizeof b)));
-  json_t *p = json_object();
-  for (size_t i = 0; i < j->nkv; i++) json_object_set_new(p, j->kv[i].name, json_string(j->kv[i].value));
-  json_object_set_new(o, "params", p);
-  return o;
 }
