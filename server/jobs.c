@@ -264,6 +264,8 @@ typedef struct wctx {
   srv_job *j;
   tsr_store *st;
   int64_t last_rows;
+  tsr_status link; /* tsr_web_run_add of the run */
+  tsr_error link_err;
 } wctx;
 
 static void on_progress(void *ud, const char *step, double frac) {
@@ -286,57 +288,18 @@ static void on_rows(void *ud, int64_t done, int64_t total, int64_t rows) {
   pthread_mutex_unlock(&w->S->jobs_mu);
 }
 
-static void on_event(void *ud, int level, const char *step, const char *msg) {
+/* The run exists in the store: the job links it to its dataset and owner
+ * (the library gives the id; nothing is looked up). */
+static void on_run(void *ud, int64_t run_id) {
   wctx *w = ud;
-  (void)level;
-  (void)step;
-  (void)msg;
-  if (w->j->run_id == 0) {
-    int64_t id = 0;
-    if (tsr_web_run_by_output(w->st, w->j->out_dir, &id, NULL) == TSR_OK) {
-      tsr_web_run_add(w->st, id, w->j->upload_id, w->j->owner, NULL);
-      pthread_mutex_lock(&w->S->jobs_mu);
-      w->j->run_id = id;
-      pthread_mutex_unlock(&w->S->jobs_mu);
-    }
-  }
-}
-
-/* Stores the purchase history of every customer (for the customer page). */
-static tsr_status store_history(tsr_store *st, const tsr_analyze_result *res) {
-  const tsr_ledger *lg = res->ledger;
-  if (!lg) return TSR_OK;
-  tsr_status s = tsr_store_begin(st, NULL);
-  if (s != TSR_OK) return s;
-  size_t cap = 0;
-  tsr_web_history_row *rows = NULL;
-  for (size_t i = 0; i < tsr_ledger_ncustomers(lg) && s == TSR_OK; i++) {
-    size_t n = 0;
-    const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &n);
-    if (n > cap) {
-      tsr_web_history_row *p = realloc(rows, n * sizeof *rows);
-      if (!p) {
-        s = TSR_ENOMEM;
-        break;
-      }
-      rows = p;
-      cap = n;
-    }
-    for (size_t k = 0; k < n; k++) {
-      rows[k].day = e[k].day;
-      rows[k].ntx = e[k].ntx;
-      rows[k].amount = e[k].amount;
-    }
-    s = tsr_web_history_add(st, res->run_id, tsr_ledger_customer(lg, i), rows, n, NULL);
-  }
-  free(rows);
-  if (s == TSR_OK) s = tsr_store_commit(st, NULL);
-  else tsr_store_rollback(st, NULL);
-  return s;
+  w->link = tsr_web_run_add(w->st, run_id, w->j->upload_id, w->j->owner, &w->link_err);
+  pthread_mutex_lock(&w->S->jobs_mu);
+  w->j->run_id = run_id;
+  pthread_mutex_unlock(&w->S->jobs_mu);
 }
 
 static void run_job(srv *S, srv_job *j) {
-  wctx w = {S, j, srv_store(S), 0};
+  wctx w = {S, j, srv_store(S), 0, TSR_OK, {0}};
   tsr_analyze_opts o;
   build_opts(j, &o);
   const char *inputs[1] = {j->input};
@@ -345,7 +308,7 @@ static void run_job(srv *S, srv_job *j) {
   o.out_dir = j->out_dir;
   o.cancel = &j->cancel;
   o.on_progress = on_progress;
-  o.on_event = on_event;
+  o.on_run = on_run; /* the purchase histories are stored by the pipeline (app/analyze_history.c) */
   o.ud = &w;
   o.ingest.on_progress = on_rows;
   o.ingest.ud = &w;
@@ -356,26 +319,14 @@ static void run_job(srv *S, srv_job *j) {
   tsr_error_clear(&err);
   tsr_status st = w.st ? tsr_analyze_run(&o, w.st, &res, &err)
                        : tsr_error_set(&err, TSR_ESTORE, NULL, 0, 0, NULL, "store: cannot open");
-  if (st == TSR_OK && res && w.st) {
-    tsr_status ws = TSR_OK;
-    if (j->run_id == 0) {
-      j->run_id = res->run_id;
-      ws = tsr_web_run_add(w.st, res->run_id, j->upload_id, j->owner, &err);
-    }
-    on_progress(&w, "history", 0.97);
-    if (ws == TSR_OK && (ws = store_history(w.st, res)) != TSR_OK)
-      tsr_error_set(&err, ws, NULL, 0, 0, NULL, "store: customer purchase histories: %s",
-                    tsr_strerror(ws));
-    if (ws != TSR_OK) {
-      /* the run's results are stored, its web records are not: the job
-       * fails and says so rather than show a run without its histories */
-      char m[TSR_ERROR_MSG_MAX + 64];
-      tsr_error_format(&err, m, sizeof m);
-      tsr_store_run_finish(w.st, res->run_id, TSR_RUN_FAILED, NULL, NULL, m, NULL);
-      st = ws;
-    }
-  } else if (j->run_id == 0 && w.st) {
-    on_event(&w, 2, "end", "");
+  if (st == TSR_OK && w.link != TSR_OK) {
+    /* the run's results are stored, its link to the dataset and owner is
+     * not: the job fails and says so rather than show an orphan run */
+    err = w.link_err;
+    st = w.link;
+    char m[TSR_ERROR_MSG_MAX + 64];
+    tsr_error_format(&err, m, sizeof m);
+    tsr_store_run_finish(w.st, j->run_id, TSR_RUN_FAILED, NULL, NULL, m, NULL);
   }
   char msg[sizeof j->error];
   msg[0] = '\0';
