@@ -128,6 +128,20 @@ int srv_jobs_params_form(srv_job *j, srv_req *r, char *msg, size_t cap, char *fn
   return kv_check_all(j, msg, cap, fname, fcap);
 }
 
+void srv_jobs_params_prefill(srv_job *j, json_t *params) {
+  char msg[300], fname[64];
+  for (size_t i = 0; i < tsr_params_count(); i++) {
+    const tsr_param *p = tsr_param_at(i);
+    json_t *v = json_object_get(params, p->name);
+    char buf[TSR_PARAM_TEXT_MAX + 1] = "";
+    if (json_is_string(v)) snprintf(buf, sizeof buf, "%s", json_string_value(v));
+    else if (json_is_integer(v)) snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+    else if (json_is_real(v)) snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+    else if (json_is_boolean(v)) snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "yes" : "no");
+    if (buf[0]) kv_set(j, p->name, buf, msg, sizeof msg, fname, sizeof fname); /* invalid: left out */
+  }
+}
+
 static void build_opts(srv_job *j, tsr_analyze_opts *o);
 
 /* ---------------------------------------------------------------- column check */

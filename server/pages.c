@@ -89,6 +89,13 @@ enum MHD_Result srv_page_error(srv_req *r, int status, const char *title, const 
 
 /* ================================================================ formatting */
 
+/* A message in the web's words (srv_web_text), HTML-escaped. */
+static void web_html(srv_req *r, srv_buf *b, const char *msg) {
+  char m[1200];
+  srv_web_text(r->S, msg ? msg : "", m, sizeof m);
+  srv_buf_html(b, m);
+}
+
 static void fmt_num(srv_buf *b, double v, int digits) {
   if (!isfinite(v)) {
     srv_buf_puts(b, "&ndash;");
@@ -362,13 +369,17 @@ static enum MHD_Result dataset_page(srv_req *r, tsr_store *st, int64_t id, srv_j
     srv_buf_puts(&b, "<h2>New analysis</h2>");
     if (err_msg) {
       srv_buf_puts(&b, "<p class=\"alert\" role=\"alert\" id=\"form-error\">Please correct this: ");
-      srv_buf_html(&b, err_msg);
+      web_html(r, &b, err_msg);
       srv_buf_puts(&b, "</p>");
+    } else if (form) {
+      srv_buf_puts(&b, "<p class=\"hint\" id=\"form-from-run\">The inputs of run ");
+      srv_buf_html(&b, srv_req_arg(r, "run"));
+      srv_buf_puts(&b, " are filled in: check the column mapping and start again.</p>");
     }
     srv_buf_puts(&b, "<form method=\"post\" action=\"/runs\" id=\"analysis-form\" novalidate>");
     csrf_field(r, &b);
     srv_buf_printf(&b, "<input type=\"hidden\" name=\"dataset_id\" value=\"%lld\">", (long long)id);
-    srv_buf_puts(&b, "<fieldset><legend>Column mapping</legend>");
+    srv_buf_puts(&b, "<fieldset id=\"column-mapping\"><legend>Column mapping</legend>");
     for (size_t p = 0; p < tsr_params_count(); p++) {
       const tsr_param *pp = tsr_param_at(p);
       if (p == 8) srv_buf_puts(&b, "</fieldset><fieldset><legend>Periods and cleaning</legend>");
@@ -393,13 +404,28 @@ static enum MHD_Result dataset_page(srv_req *r, tsr_store *st, int64_t id, srv_j
 
 /* ================================================================ runs, jobs */
 
+/* After a failed analysis: back to its dataset with the run's inputs
+ * filled in (the column mapping first). */
+static void retry_link(srv_buf *b, int64_t dataset, int64_t run) {
+  if (dataset <= 0) return;
+  srv_buf_printf(b, "<p class=\"retry\" id=\"retry\">Check <a id=\"retry-link\" href=\"/datasets/%lld?run=%lld#column-mapping\">"
+                    "the dataset and its column mapping</a> (the inputs of this run are filled in) and start the analysis again.</p>",
+                 (long long)dataset, (long long)run);
+}
+
 static void progress_bar(srv_buf *b, double pct, const char *id) {
   srv_buf_printf(b, "<div class=\"progress\"%s%s%s><div class=\"bar\" data-pct=\"%.1f\"></div><span>%.0f%%</span></div>",
             id ? " id=\"" : "", id ? id : "", id ? "\"" : "", pct, pct);
 }
 
+typedef struct jobs_pg {
+  srv_req *r;
+  srv_buf *b;
+} jobs_pg;
+
 static void job_row_cb(void *ctx, const srv_job *j) {
-  srv_buf *b = ctx;
+  srv_buf *b = ((jobs_pg *)ctx)->b;
+  srv_req *ctx_req = ((jobs_pg *)ctx)->r;
   srv_buf_printf(b, "<tr data-job=\"%lld\"><td><a href=\"/jobs/%lld\">%lld</a></td><td>", (long long)j->id, (long long)j->id,
             (long long)j->id);
   srv_buf_html(b, srv_job_state_name(j->state));
@@ -412,7 +438,7 @@ static void job_row_cb(void *ctx, const srv_job *j) {
   srv_buf_puts(b, "</td><td>");
   srv_buf_html(b, j->owner_name);
   srv_buf_puts(b, "</td><td>");
-  srv_buf_html(b, j->error);
+  web_html(ctx_req, b, j->error);
   srv_buf_puts(b, "</td></tr>");
 }
 
@@ -422,7 +448,8 @@ static enum MHD_Result jobs_page(srv_req *r) {
   srv_buf_puts(&b, "<h1>Jobs</h1><p class=\"hint\">Analyses started on this server since it started. The page refreshes while jobs run.</p>"
               "<table class=\"data\" id=\"jobs\" data-poll=\"1\"><thead><tr><th>job</th><th>state</th><th>step</th><th>progress</th><th>rows read</th><th>run</th><th>owner</th><th>error</th></tr></thead><tbody>");
   size_t before = b.n;
-  srv_jobs_each(r->S, job_row_cb, &b);
+  jobs_pg pg = {r, &b};
+  srv_jobs_each(r->S, job_row_cb, &pg);
   if (b.n == before) srv_buf_puts(&b, "<tr><td colspan=\"8\">No jobs yet. Start one from a <a href=\"/datasets\">dataset</a>.</td></tr>");
   srv_buf_puts(&b, "</tbody></table>");
   return finish(r, &b, 200);
@@ -443,10 +470,11 @@ static enum MHD_Result job_page(srv_req *r, int64_t id) {
   srv_buf_puts(&b, "<p id=\"job-error\" class=\"alert\"");
   if (!j.error[0]) srv_buf_puts(&b, " hidden");
   srv_buf_puts(&b, ">");
-  srv_buf_html(&b, j.error);
+  web_html(r, &b, j.error);
   srv_buf_puts(&b, "</p><p id=\"job-link\">");
   if (j.run_id) srv_buf_printf(&b, "<a href=\"/runs/%lld\" id=\"run-link\">Open the dashboard of run %lld</a>", (long long)j.run_id, (long long)j.run_id);
   srv_buf_puts(&b, "</p>");
+  if (j.state == SRV_JOB_FAILED) retry_link(&b, j.upload_id, j.run_id);
   if (j.state == SRV_JOB_QUEUED || j.state == SRV_JOB_RUNNING) {
     srv_buf_printf(&b, "<form method=\"post\" action=\"/jobs/%lld/cancel\" id=\"cancel-form\">", (long long)id);
     csrf_field(r, &b);
@@ -460,6 +488,7 @@ typedef struct runs_pg {
   srv_buf *b;
   size_t n;
   tsr_store *st;
+  srv_req *r;
 } runs_pg;
 
 static int runs_row_cb(void *ctx, const tsr_run *run) {
@@ -487,7 +516,7 @@ static int runs_row_cb(void *ctx, const tsr_run *run) {
     tsr_store_free(d);
   }
   srv_buf_printf(b, "</td><td class=\"num\">%lld</td><td>", (long long)run->n_customers);
-  srv_buf_html(b, run->error ? run->error : "");
+  web_html(p->r, b, run->error);
   srv_buf_puts(b, "</td></tr>");
   return p->n >= 200;
 }
@@ -496,7 +525,7 @@ static enum MHD_Result runs_page(srv_req *r, tsr_store *st) {
   srv_buf b = {0};
   head(r, &b, "Runs");
   srv_buf_puts(&b, "<h1>Runs</h1><table class=\"data\"><thead><tr><th>run</th><th>created</th><th>command</th><th>status</th><th>input</th><th>customers</th><th>error</th></tr></thead><tbody>");
-  runs_pg p = {&b, 0, st};
+  runs_pg p = {&b, 0, st, r};
   tsr_store_runs_list(st, 200, 0, runs_row_cb, &p, NULL);
   if (!p.n) srv_buf_puts(&b, "<tr><td colspan=\"7\">No runs yet.</td></tr>");
   srv_buf_puts(&b, "</tbody></table>");
@@ -547,6 +576,7 @@ static enum MHD_Result run_page(srv_req *r, tsr_store *st, int64_t id) {
       srv_buf_html(&b, js(run, "error"));
     }
     srv_buf_puts(&b, "</p>");
+    if (strcmp(status, "running")) retry_link(&b, json_integer_value(json_object_get(run, "dataset_id")), id);
     json_t *rej = json_object_get(run, "rejects");
     if (json_array_size(rej)) {
       srv_buf_puts(&b, "<h2>Rejected rows</h2><table class=\"data\" id=\"rejects\"><thead><tr><th>line</th><th>column</th><th>field</th><th>reason</th><th>row</th></tr></thead><tbody>");
@@ -854,6 +884,7 @@ static enum MHD_Result customer_page(srv_req *r, tsr_store *st, int64_t run, con
 typedef struct ev_pg {
   srv_buf *b;
   size_t n;
+  srv_req *r;
 } ev_pg;
 
 static int ev_row_cb(void *ctx, const tsr_event *e) {
@@ -866,7 +897,7 @@ static int ev_row_cb(void *ctx, const tsr_event *e) {
             tsr_log_level_name(e->level));
   srv_buf_html(p->b, e->step);
   srv_buf_puts(p->b, "</td><td>");
-  srv_buf_html(p->b, e->message);
+  web_html(p->r, p->b, e->message);
   srv_buf_puts(p->b, "</td><td class=\"num\">");
   if (e->rows_in >= 0) srv_buf_printf(p->b, "%lld", (long long)e->rows_in);
   srv_buf_puts(p->b, "</td><td class=\"num\">");
@@ -892,7 +923,7 @@ static enum MHD_Result events_page(srv_req *r, tsr_store *st) {
     srv_buf_printf(&b, "<option value=\"%s\"%s>%s%s</option>", lv[i], (int)lvl == i ? " selected" : "", lv[i], i < 2 ? " and above" : "");
   srv_buf_puts(&b, "</select></label><button type=\"submit\">Filter</button></form>");
   srv_buf_puts(&b, "<table class=\"data\" id=\"events\"><thead><tr><th>time</th><th>run</th><th>level</th><th>step</th><th>message</th><th>rows</th><th>ms</th></tr></thead><tbody>");
-  ev_pg p = {&b, 0};
+  ev_pg p = {&b, 0, r};
   tsr_store_events_list(st, run, lvl, ev_row_cb, &p, NULL);
   if (!p.n) srv_buf_puts(&b, "<tr><td colspan=\"7\">No events match.</td></tr>");
   srv_buf_puts(&b, "</tbody></table>");
@@ -1049,7 +1080,28 @@ enum MHD_Result srv_page_login_post(srv_req *r) { return login_post(r); }
 enum MHD_Result srv_page_home(srv_req *r) { return srv_send_redirect(r, "/runs"); }
 enum MHD_Result srv_page_help(srv_req *r) { return help_page(r); }
 enum MHD_Result srv_page_datasets(srv_req *r) { return datasets_page(r, r->st); }
-enum MHD_Result srv_page_dataset(srv_req *r) { return dataset_page(r, r->st, r->pid[0], NULL, NULL, NULL, 200); }
+/* GET /datasets/{id}[?run=N]: with a run of the dataset, its inputs are
+ * filled in (the link of a failed run). */
+enum MHD_Result srv_page_dataset(srv_req *r) {
+  int64_t run_id = 0;
+  const char *rs = srv_req_arg(r, "run");
+  if (!rs || srv_parse_id(rs, &run_id) || run_id <= 0) return dataset_page(r, r->st, r->pid[0], NULL, NULL, NULL, 200);
+  srv_job *j = calloc(1, sizeof *j);
+  if (!j) return srv_page_error(r, 500, "Something went wrong", "out of memory");
+  if (srv_jobs_get_by_run(r->S, run_id, j) != 0) {
+    memset(j, 0, sizeof *j);
+    tsr_run *run = NULL;
+    if (tsr_store_run_get(r->st, run_id, &run, NULL) == TSR_OK && run->params) {
+      json_t *p = json_loads(run->params, 0, NULL); /* the run's inputs, stored as JSON text */
+      srv_jobs_params_prefill(j, p);
+      json_decref(p);
+    }
+    tsr_store_free(run);
+  }
+  enum MHD_Result ret = dataset_page(r, r->st, r->pid[0], j, NULL, NULL, 200);
+  free(j);
+  return ret;
+}
 enum MHD_Result srv_page_jobs(srv_req *r) { return jobs_page(r); }
 enum MHD_Result srv_page_job(srv_req *r) { return job_page(r, r->pid[0]); }
 enum MHD_Result srv_page_runs(srv_req *r) { return runs_page(r, r->st); }

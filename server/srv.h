@@ -336,6 +336,8 @@ void srv_jobs_each(srv *S, void (*cb)(void *ctx, const srv_job *j), void *ctx);
 /* Validates params (JSON object or form fields) into j->kv; on error fills
  * msg/field and returns -1. */
 int srv_jobs_params_json(srv_job *j, json_t *params, char *msg, size_t cap, char *field_name, size_t fcap);
+/* The valid values of params (a run's stored inputs) into j->kv. */
+void srv_jobs_params_prefill(srv_job *j, json_t *params);
 int srv_jobs_params_form(srv_job *j, srv_req *r, char *msg, size_t cap, char *field_name, size_t fcap);
 /* Checks the column mapping of j against the header and first rows of
  * j->input (columns exist; the date and amount columns read on at least one
