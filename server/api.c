@@ -204,7 +204,6 @@ static int run_list_cb(void *ctx, const tsr_run *run) {
 }
 
 enum MHD_Result srv_api_run_start(srv_req *r) {
-  tsr_store *st = r->st;
   enum MHD_Result ret;
   json_t *b = srv_body_json(r, &ret);
   if (!b) return ret;
@@ -216,38 +215,25 @@ enum MHD_Result srv_api_run_start(srv_req *r) {
     json_decref(b);
     return srv_send_error(r, 400, "EINVAL", "dataset_id: expected the id of an uploaded dataset");
   }
-  tsr_dataset *d = NULL;
-  tsr_error e;
-  int64_t owner;
-  if (tsr_web_upload_owner(st, ds, &owner, &e) != TSR_OK || tsr_store_dataset_get(st, ds, &d, &e) != TSR_OK) {
-    json_decref(b);
-    return srv_send_error(r, 404, "ENOTFOUND", "dataset %lld: not found", (long long)ds);
-  }
-  srv_job *j = calloc(1, sizeof *j);
-  if (!j) {
-    tsr_store_free(d);
-    json_decref(b);
-    return srv_send_error(r, 500, "ENOMEM", "out of memory");
-  }
   char msg[600], fname[64] = "";
   json_t *params = json_object_get(b, "params");
   if (!params && r->kind == SRV_BODY_FORM) params = b;
   if (params == b) json_object_del(b, "dataset_id");
   if (params == b) json_object_del(b, "csrf");
-  if (srv_jobs_params_json(j, params, msg, sizeof msg, fname, sizeof fname)) {
+  srv_job *j = NULL;
+  int code = srv_jobs_prepare(r, ds, params, &j, msg, sizeof msg, fname,
+                              sizeof fname);
+  json_decref(b);
+  if (code == 400) {
     free(j);
-    tsr_store_free(d);
-    json_decref(b);
-    json_t *err = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "EINVAL", "message", msg, "field", fname);
+    char words[700];
+    srv_web_text(r->S, msg, words, sizeof words);
+    json_t *err = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "EINVAL", "message", words, "field", fname);
     return srv_send_json(r, 400, err);
   }
-  json_decref(b);
-  srv_job_bind(j, r, d);
-  tsr_store_free(d);
-  if (srv_jobs_check_columns(j, msg, sizeof msg, fname, sizeof fname)) {
+  if (code) {
     free(j);
-    json_t *err = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "EINVAL", "message", msg, "field", fname);
-    return srv_send_json(r, 400, err);
+    return srv_send_error(r, code, code == 404 ? "ENOTFOUND" : "ENOMEM", "%s", msg);
   }
   int64_t id = srv_jobs_submit(r->S, j);
   if (!id) {

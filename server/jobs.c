@@ -430,7 +430,34 @@ void srv_jobs_stop(srv *S) {
   S->nworkers = 0;
 }
 
-void srv_job_bind(srv_job *j, const srv_req *r, const tsr_dataset *d) {
+static void job_bind(srv_job *j, const srv_req *r, const tsr_dataset *d);
+
+int srv_jobs_prepare(srv_req *r, int64_t ds, json_t *params, srv_job **out, char *msg, size_t cap,
+                     char *fname, size_t fcap) {
+  *out = NULL;
+  tsr_dataset *d = NULL;
+  int64_t owner = 0;
+  if (ds <= 0 || tsr_web_upload_owner(r->st, ds, &owner, NULL) != TSR_OK ||
+      tsr_store_dataset_get(r->st, ds, &d, NULL) != TSR_OK) {
+    snprintf(msg, cap, "dataset %lld: not found", (long long)ds);
+    return 404;
+  }
+  srv_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    tsr_store_free(d);
+    snprintf(msg, cap, "out of memory");
+    return 500;
+  }
+  *out = j;
+  int bad = params ? srv_jobs_params_json(j, params, msg, cap, fname, fcap)
+                   : srv_jobs_params_form(j, r, msg, cap, fname, fcap);
+  if (!bad) job_bind(j, r, d);
+  tsr_store_free(d);
+  if (!bad) bad = srv_jobs_check_columns(j, msg, cap, fname, fcap);
+  return bad ? 400 : 0;
+}
+
+static void job_bind(srv_job *j, const srv_req *r, const tsr_dataset *d) {
   j->upload_id = d->id;
   j->owner = r->user->id;
   snprintf(j->owner_name, sizeof j->owner_name, "%s", r->user->name);

@@ -1039,30 +1039,16 @@ enum MHD_Result srv_page_run_post(srv_req *r) {
   int64_t ds = 0;
   if (srv_parse_id(srv_req_field(r, "dataset_id"), &ds) || ds <= 0)
     return srv_page_error(r, 400, "Request not understood", "the form did not say which dataset to analyse");
-  tsr_dataset *d = NULL;
-  tsr_error e;
-  int64_t owner = 0;
-  if (tsr_web_upload_owner(st, ds, &owner, &e) != TSR_OK || tsr_store_dataset_get(st, ds, &d, &e) != TSR_OK)
-    return srv_page_error(r, 404, "Dataset not found", "the dataset no longer exists");
-  srv_job *j = calloc(1, sizeof *j);
-  if (!j) {
-    tsr_store_free(d);
-    return srv_page_error(r, 500, "Something went wrong", "out of memory");
-  }
   char msg[600], field[64] = "";
-  if (srv_jobs_params_form(j, r, msg, sizeof msg, field, sizeof field)) {
-    tsr_store_free(d);
+  srv_job *j = NULL;
+  int code = srv_jobs_prepare(r, ds, NULL, &j, msg, sizeof msg, field, sizeof field);
+  if (code == 404) return srv_page_error(r, 404, "Dataset not found", "the dataset no longer exists");
+  if (code == 400) {
     enum MHD_Result ret = dataset_page(r, st, ds, j, field, msg, 400);
     free(j);
     return ret;
   }
-  srv_job_bind(j, r, d);
-  tsr_store_free(d);
-  if (srv_jobs_check_columns(j, msg, sizeof msg, field, sizeof field)) {
-    enum MHD_Result ret = dataset_page(r, st, ds, j, field, msg, 400);
-    free(j);
-    return ret;
-  }
+  if (code) return srv_page_error(r, 500, "Something went wrong", msg);
   int64_t id = srv_jobs_submit(r->S, j);
   if (!id) {
     free(j);

@@ -322,8 +322,14 @@ void srv_auth_cache_clear(srv *S);
 /* jobs.c */
 int srv_jobs_start(srv *S);
 void srv_jobs_stop(srv *S);
-/* The dataset d of the job, the user of r as its owner. */
-void srv_job_bind(srv_job *j, const srv_req *r, const tsr_dataset *d);
+/* A new analysis job of the user of r on dataset ds with params (a JSON
+ * object of name: value, or NULL for the form fields of r), checked against
+ * the params table and the file's columns. 0: *out is ready for
+ * srv_jobs_submit (caller frees it otherwise); else an HTTP status with msg
+ * (404 unknown dataset, 400 with the field, 500) and *out is the job as far
+ * as it was read (NULL for 404 and 500), to show the form again. */
+int srv_jobs_prepare(srv_req *r, int64_t ds, json_t *params, srv_job **out, char *msg, size_t cap,
+                     char *fname, size_t fcap);
 /* Queues j (owned by the jobs table afterwards) with a new output folder
  * under the data folder. OUT: id, 0 when too many jobs are queued. */
 int64_t srv_jobs_submit(srv *S, srv_job *j);
