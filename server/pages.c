@@ -491,33 +491,26 @@ typedef struct runs_pg {
   srv_req *r;
 } runs_pg;
 
+/* A row of the runs table, rendered from the run's view (views.c). */
 static int runs_row_cb(void *ctx, const tsr_run *run) {
   runs_pg *p = ctx;
   srv_buf *b = p->b;
-  char t[40];
+  json_t *v = srv_view_run_row(p->r->S, p->st, run);
   p->n++;
   srv_buf_printf(b, "<tr><td><a href=\"/runs/%lld\">%lld</a></td><td>", (long long)run->id, (long long)run->id);
-  srv_buf_html(b, tsr_store_time_format(run->created_at, t, sizeof t));
+  srv_buf_html(b, js(v, "created_at"));
   srv_buf_puts(b, "</td><td>");
-  srv_buf_html(b, run->command);
+  srv_buf_html(b, js(v, "command"));
   srv_buf_puts(b, "</td><td><span class=\"status ");
-  srv_buf_html(b, tsr_run_status_name(run->status));
+  srv_buf_html(b, js(v, "status"));
   srv_buf_puts(b, "\">");
-  srv_buf_html(b, tsr_run_status_name(run->status));
+  srv_buf_html(b, js(v, "status"));
   srv_buf_puts(b, "</span></td><td>");
-  {
-    int64_t upload = 0;
-    tsr_dataset *d = NULL;
-    if (tsr_web_run_get(p->st, run->id, &upload, NULL, NULL) == TSR_OK && upload &&
-        tsr_store_dataset_get(p->st, upload, &d, NULL) == TSR_OK)
-      srv_buf_html(b, d->source);
-    else
-      srv_buf_html(b, run->dataset_source ? run->dataset_source : "");
-    tsr_store_free(d);
-  }
-  srv_buf_printf(b, "</td><td class=\"num\">%lld</td><td>", (long long)run->n_customers);
-  web_html(p->r, b, run->error);
+  srv_buf_html(b, js(v, "source"));
+  srv_buf_printf(b, "</td><td class=\"num\">%.0f</td><td>", jd(v, "customers"));
+  srv_buf_html(b, js(v, "error")); /* in words already */
   srv_buf_puts(b, "</td></tr>");
+  json_decref(v);
   return p->n >= 200;
 }
 
@@ -887,22 +880,25 @@ typedef struct ev_pg {
   srv_req *r;
 } ev_pg;
 
+/* A row of the event log, rendered from the event's view (views.c). */
 static int ev_row_cb(void *ctx, const tsr_event *e) {
   ev_pg *p = ctx;
-  char t[40];
+  json_t *v = srv_view_event(p->r->S, e);
   p->n++;
   srv_buf_printf(p->b, "<tr class=\"lvl-%s\"><td>", tsr_log_level_name(e->level));
-  srv_buf_html(p->b, tsr_store_time_format(e->ts, t, sizeof t));
-  srv_buf_printf(p->b, "</td><td><a href=\"/runs/%lld\">%lld</a></td><td>%s</td><td>", (long long)e->run_id, (long long)e->run_id,
-            tsr_log_level_name(e->level));
-  srv_buf_html(p->b, e->step);
+  srv_buf_html(p->b, js(v, "time"));
+  srv_buf_printf(p->b, "</td><td><a href=\"/runs/%lld\">%lld</a></td><td>", (long long)e->run_id, (long long)e->run_id);
+  srv_buf_html(p->b, js(v, "level"));
   srv_buf_puts(p->b, "</td><td>");
-  web_html(p->r, p->b, e->message);
+  srv_buf_html(p->b, js(v, "step"));
+  srv_buf_puts(p->b, "</td><td>");
+  srv_buf_html(p->b, js(v, "message")); /* in words already */
   srv_buf_puts(p->b, "</td><td class=\"num\">");
-  if (e->rows_in >= 0) srv_buf_printf(p->b, "%lld", (long long)e->rows_in);
+  if (json_is_integer(json_object_get(v, "rows_in"))) srv_buf_printf(p->b, "%.0f", jd(v, "rows_in"));
   srv_buf_puts(p->b, "</td><td class=\"num\">");
-  if (isfinite(e->duration_ms) && e->duration_ms >= 0) srv_buf_printf(p->b, "%.1f", e->duration_ms);
+  if (jd(v, "duration_ms") >= 0) srv_buf_printf(p->b, "%.1f", jd(v, "duration_ms"));
   srv_buf_puts(p->b, "</td></tr>");
+  json_decref(v);
   return p->n >= 2000;
 }
 
