@@ -438,8 +438,8 @@ static void option_words(srv_buf *b, const char *opt, size_t len) {
       if (*c == '_') *c = ' ';
     words = buf;
   }
-  if (!strcmp(key, "max_upload")) words = "upload limit";
-  srv_buf_printf(b, p ? "the \"%s\" input" : "the server's \"%s\" setting", words);
+  if (!strcmp(key, "max_upload")) srv_buf_puts(b, "the upload limit");
+  else srv_buf_printf(b, p ? "the \"%s\" input" : "the \"%s\" setting", words);
 }
 
 /* Appends the web's name of the file or folder at path (len bytes): a
@@ -501,7 +501,7 @@ void srv_web_text(const srv *S, const char *in, char *out, size_t cap) {
       continue;
     }
     int data = dl && !strncmp(p, S->data_dir, dl) && (p[dl] == '/' || !p[dl]);
-    if (at_start && (data || (p[0] == '/' && strncmp(p, "/api/", 5) && strchr(p + 1, '/')))) {
+    if (at_start && (data || (p[0] == '/' && p[1] != '/' && strncmp(p, "/api/", 5) && strchr(p + 1, '/')))) {
       size_t n = path_len(p);
       const char *slash = memchr(p + 1, '/', n ? n - 1 : 0);
       if (data || (slash && n > 1)) {

@@ -290,7 +290,7 @@ const char *srv_json_text(json_t *o, const char *k);
 void srv_clean_text(const char *in, char *out, size_t cap);
 /* A message for the web (issue 10): command-line options become the words
  * of the form ("--date-format" -> the "date format" input, server options
- * -> the server's "upload limit" setting), paths of the server's files
+ * -> the upload limit, others -> the "words" setting), paths of the server's files
  * become the dataset's name or words, other absolute paths their last
  * component. srv_send_error and srv_page_error apply it to every message. */
 void srv_web_text(const srv *S, const char *in, char *out, size_t cap);
