@@ -117,10 +117,10 @@ enum MHD_Result srv_retrain_api(srv_req *r, tsr_store *st) {
   char *txt = NULL;
   tsr_error err;
   if (tsr_retrain_result_json(&res, &txt, &err) != TSR_OK) return srv_send_error(r, 500, "ENOMEM", "out of memory");
-  json_t *j = json_loads(txt, 0, NULL);
+  /* the library's JSON text, sent as it is */
+  enum MHD_Result ret = srv_send_body(r, 200, "application/json", txt, strlen(txt));
   free(txt);
-  if (!j) return srv_send_error(r, 500, "ENOMEM", "out of memory");
-  return srv_send_json(r, 200, j);
+  return ret;
 }
 
 enum MHD_Result srv_retrain_page(srv_req *r, tsr_store *st) {
