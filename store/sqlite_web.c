@@ -675,8 +675,11 @@ tsr_status tsr_web_history_add(tsr_store *s, int64_t run_id, const char *custome
   sqlite3 *db;
   int cached;
   sqlite3_stmt *st = web_prep_k(s, &db, K_HISTORY_ADD,
-                                "INSERT OR REPLACE INTO web_history(run_id, customer_id, day, ntx, "
-                                "amount) VALUES (?,?,?,?,?)",
+                                /* an upsert, as on PostgreSQL: REPLACE with foreign
+                                 * keys on is 4x slower */
+                                "INSERT INTO web_history(run_id, customer_id, day, ntx, amount) "
+                                "VALUES (?,?,?,?,?) ON CONFLICT(run_id, customer_id, day) DO UPDATE SET "
+                                "ntx = excluded.ntx, amount = excluded.amount",
                                 "add history", &cached, err);
   if (!st) return err ? err->code : TSR_ESTORE;
   tsr_status r = TSR_OK;
