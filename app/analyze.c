@@ -839,6 +839,9 @@ static tsr_status step_profiles(actx *x, tsr_error *err) {
   return TSR_OK;
 }
 
+tsr_status tsr__analyze_store_history(tsr_store *st, int64_t run_id, const tsr_ledger *lg,
+                                      tsr_error *err);
+
 static tsr_status store_results(actx *x, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   tsr_store *s = x->store;
@@ -1238,6 +1241,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
       st = rs;
       goto fail;
     }
+    if (opts->on_run) opts->on_run(opts->ud, res->run_id);
   }
   event(&x, 0, "start", -1, -1, -1, "analyze %s%s", opts->inputs[0], opts->n_inputs > 1 ? " (and more)" : "");
   if (ist == TSR_OK) ingest_events(&x);
@@ -1272,6 +1276,8 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if (store) {
     st = store_results(&x, err);
     if (st != TSR_OK) goto fail;
+    /* purchase histories: app/analyze_history.c */
+    if ((st = tsr__analyze_store_history(store, res->run_id, res->ledger, err)) != TSR_OK) goto fail;
     double ms = step_done(&x, "store");
     event(&x, 0, "store", (int64_t)res->summary->n, (int64_t)res->summary->n, ms,
           "stored %zu customers, %zu segments and the models (run %lld)", res->summary->n,

@@ -52,13 +52,13 @@ int tsr_server_new_token(char *token, char *hash) {
   return 0;
 }
 
-void auth_init(srv *S) {
+void srv_auth_init(srv *S) {
   /* a hash to verify against for unknown users (same timing either way) */
   if (tsr_server_hash_password("tessera-no-such-user", S->dummy_hash) != 0)
     S->dummy_hash[0] = '\0';
 }
 
-int role_rank(const char *role) {
+int srv_role_rank(const char *role) {
   if (!role) return 0;
   if (!strcmp(role, "admin")) return 3;
   if (!strcmp(role, "analyst")) return 2;
@@ -67,7 +67,7 @@ int role_rank(const char *role) {
 }
 
 /* Value of cookie name in the Cookie header, copied into out. */
-static int cookie_value(req *r, const char *name, char *out, size_t cap) {
+static int cookie_value(srv_req *r, const char *name, char *out, size_t cap) {
   const char *v = MHD_lookup_connection_value(r->conn, MHD_COOKIE_KIND, name);
   if (!v || strlen(v) >= cap) return 0;
   snprintf(out, cap, "%s", v);
@@ -83,7 +83,7 @@ static size_t ac_slot(const char *hash) {
 }
 
 /* Sets r->user from copies in r (user_s, user_name, user_role). */
-static void set_user(req *r, int64_t id, const char *name, const char *role) {
+static void set_user(srv_req *r, int64_t id, const char *name, const char *role) {
   snprintf(r->user_name, sizeof r->user_name, "%s", name);
   snprintf(r->user_role, sizeof r->user_role, "%s", role);
   memset(&r->user_s, 0, sizeof r->user_s);
@@ -95,7 +95,7 @@ static void set_user(req *r, int64_t id, const char *name, const char *role) {
 }
 
 /* 1 when hash is in the cache (r->user and r->csrf set). */
-static int ac_get(req *r, const char *hash, int via_token) {
+static int ac_get(srv_req *r, const char *hash, int via_token) {
   srv *S = r->S;
   size_t k = ac_slot(hash);
   int hit = 0;
@@ -110,7 +110,7 @@ static int ac_get(req *r, const char *hash, int via_token) {
   return hit;
 }
 
-static void ac_put(req *r, const char *hash, int via_token) {
+static void ac_put(srv_req *r, const char *hash, int via_token) {
   srv *S = r->S;
   size_t k = ac_slot(hash);
   pthread_mutex_lock(&S->ac_mu);
@@ -131,7 +131,7 @@ static void ac_del(srv *S, const char *hash) {
   pthread_mutex_unlock(&S->ac_mu);
 }
 
-void auth_cache_clear(srv *S) {
+void srv_auth_cache_clear(srv *S) {
   pthread_mutex_lock(&S->ac_mu);
   for (size_t i = 0; i < 256; i++) S->ac[i].expires_ms = 0;
   pthread_mutex_unlock(&S->ac_mu);
@@ -140,10 +140,10 @@ void auth_cache_clear(srv *S) {
 /* Resolves the user from a bearer token or the session cookie, through a
  * cache of a few seconds (a deleted account or ended session stops working
  * within AC_TTL_MS even when changed by another process). */
-void auth_resolve(req *r) {
+void srv_auth_resolve(srv_req *r) {
   if (r->auth_done) return;
   r->auth_done = 1;
-  const char *h = req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
+  const char *h = srv_req_header(r, MHD_HTTP_HEADER_AUTHORIZATION);
   tsr_web_user *u = NULL;
   if (h && !strncasecmp(h, "Bearer ", 7)) {
     const char *tok = h + 7;
@@ -178,36 +178,36 @@ void auth_resolve(req *r) {
   tsr_store_free(u);
 }
 
-int auth_need(req *r, const char *role, enum MHD_Result *ret) {
-  auth_resolve(r);
+int srv_auth_need(srv_req *r, const char *role, enum MHD_Result *ret) {
+  srv_auth_resolve(r);
   if (!r->user) {
-    if (!req_is_api(r) && strcmp(r->path, "/metrics")) {
-      sbuf b = {0};
-      sb_puts(&b, "/login?next=");
-      sb_url(&b, r->path);
+    if (!srv_req_is_api(r) && strcmp(r->path, "/metrics")) {
+      srv_buf b = {0};
+      srv_buf_puts(&b, "/login?next=");
+      srv_buf_url(&b, r->path);
       if (!b.oom) snprintf(r->location, sizeof r->location, "%s", b.p);
-      sb_free(&b);
-      *ret = send_body(r, 303, "text/plain; charset=utf-8", "", 0);
+      srv_buf_free(&b);
+      *ret = srv_send_body(r, 303, "text/plain; charset=utf-8", "", 0);
       return 0;
     }
-    *ret = send_error(r, 401, "EAUTH", "authentication required: log in or send 'Authorization: Bearer TOKEN'");
+    *ret = srv_send_error(r, 401, "EAUTH", "authentication required: log in or send 'Authorization: Bearer TOKEN'");
     return 0;
   }
-  if (role_rank(r->user->role) < role_rank(role)) {
-    *ret = send_error(r, 403, "EPERM", "your role (%s) may not do this; it needs the %s role",
+  if (srv_role_rank(r->user->role) < srv_role_rank(role)) {
+    *ret = srv_send_error(r, 403, "EPERM", "your role (%s) may not do this; it needs the %s role",
                       r->user->role, role);
     return 0;
   }
   return 1;
 }
 
-int auth_csrf(req *r, enum MHD_Result *ret) {
+int srv_auth_csrf(srv_req *r, enum MHD_Result *ret) {
   if (r->via_token) return 1; /* bearer tokens are not sent by browsers on their own */
-  const char *t = req_header(r, "X-CSRF-Token");
-  if (!t) t = req_field(r, "csrf");
+  const char *t = srv_req_header(r, "X-CSRF-Token");
+  if (!t) t = srv_req_field(r, "csrf");
   size_t n = strlen(r->csrf);
   if (t && n && strlen(t) == n && sodium_memcmp(t, r->csrf, n) == 0) return 1;
-  *ret = send_error(r, 403, "ECSRF",
+  *ret = srv_send_error(r, 403, "ECSRF",
                     "missing or wrong CSRF token: reload the page and try again (API clients send "
                     "the token from the login answer in the X-CSRF-Token header)");
   return 0;
@@ -217,10 +217,10 @@ int auth_csrf(req *r, enum MHD_Result *ret) {
 
 /* The client's address: with --proxy-header NAME the last entry of that
  * header (the one the trusted proxy appended), else the connection's. */
-static void client_ip(req *r, char *out, size_t cap) {
+static void client_ip(srv_req *r, char *out, size_t cap) {
   out[0] = '\0';
   const char *ph = r->S->cfg.proxy_header;
-  const char *hv = ph && *ph ? req_header(r, ph) : NULL;
+  const char *hv = ph && *ph ? srv_req_header(r, ph) : NULL;
   if (hv) {
     const char *last = strrchr(hv, ',');
     last = last ? last + 1 : hv;
@@ -243,7 +243,7 @@ static void client_ip(req *r, char *out, size_t cap) {
   snprintf(out, cap, "%s", host);
 }
 
-int auth_login(req *r, const char *name, const char *pw, tsr_web_user **user, char *msg,
+int srv_auth_login(srv_req *r, const char *name, const char *pw, tsr_web_user **user, char *msg,
                size_t cap) {
   srv *S = r->S;
   *user = NULL;
@@ -297,7 +297,7 @@ int auth_login(req *r, const char *name, const char *pw, tsr_web_user **user, ch
   return 0;
 }
 
-int auth_session_new(req *r, const tsr_web_user *u) {
+int srv_auth_session_new(srv_req *r, const tsr_web_user *u) {
   char sid[65], hash[65];
   if (tsr_server_new_token(sid, hash) != 0) return -1;
   unsigned char c[32];
@@ -314,7 +314,7 @@ int auth_session_new(req *r, const tsr_web_user *u) {
   return 0;
 }
 
-void auth_logout(req *r) {
+void srv_auth_logout(srv_req *r) {
   tsr_store *st = srv_store(r->S);
   if (r->session_hash[0]) ac_del(r->S, r->session_hash);
   if (st && r->session_hash[0]) tsr_web_session_del(st, r->session_hash, NULL);

@@ -31,7 +31,7 @@ static struct {
 } RT = {PTHREAD_MUTEX_INITIALIZER, NULL, 0, PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
         {0}, 0, 0};
 
-static enum MHD_Result send_busy(req *r, const char *why) {
+static enum MHD_Result send_busy(srv_req *r, const char *why) {
   json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", "EBUSY", "message", why);
   char *s = json_dumps(j, JSON_COMPACT);
   json_decref(j);
@@ -40,27 +40,27 @@ static enum MHD_Result send_busy(req *r, const char *why) {
   free(s);
   if (!resp) return MHD_NO;
   MHD_add_response_header(resp, "Retry-After", "1");
-  return send_response(r, 503, resp, "application/json");
+  return srv_send_response(r, 503, resp, "application/json");
 }
 
-static enum MHD_Result send_tsr(req *r, tsr_status st, const tsr_error *e) {
+static enum MHD_Result send_tsr(srv_req *r, tsr_status st, const tsr_error *e) {
   char msg[1200];
   if (e && e->code != TSR_OK) tsr_error_format(e, msg, sizeof msg);
   else snprintf(msg, sizeof msg, "%s", tsr_strerror(st));
-  return send_error(r, status_http(st), tsr_status_name(st), "%s", msg);
+  return srv_send_error(r, srv_status_http(st), tsr_status_name(st), "%s", msg);
 }
 
 /* Locks the engine (opening it on first use). 0 ok; else the response was sent. */
-static int lock_engine(req *r, enum MHD_Result *ret) {
-  if (atomic_fetch_add(&RT.waiting, 1) >= RT_MAX_WAITING) {
+static int lock_engine(srv_req *r, enum MHD_Result *ret) {
+  if (atomic_fetch_add(&RT.waiting, 1) >= SRV_RT_MAX_WAITING) {
     atomic_fetch_sub(&RT.waiting, 1);
     *ret = send_busy(r, "too many event batches waiting for the store: retry later");
     return -1;
   }
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
-  ts.tv_sec += RT_LOCK_WAIT_MS / 1000;
-  ts.tv_nsec += (long)(RT_LOCK_WAIT_MS % 1000) * 1000000L;
+  ts.tv_sec += SRV_RT_LOCK_WAIT_MS / 1000;
+  ts.tv_nsec += (long)(SRV_RT_LOCK_WAIT_MS % 1000) * 1000000L;
   if (ts.tv_nsec >= 1000000000L) {
     ts.tv_sec++;
     ts.tv_nsec -= 1000000000L;
@@ -123,18 +123,18 @@ static void publish(json_t *changes) {
   pthread_mutex_unlock(&RT.cmu);
 }
 
-enum MHD_Result rt_events_post(req *r) {
+/* POST /api/v1/events (analyst: checked by the route table) */
+enum MHD_Result srv_rt_events_post(srv_req *r) {
   enum MHD_Result ret;
-  if (!auth_need(r, "analyst", &ret)) return ret;
   const char *b = r->body ? r->body : "";
   size_t len = r->body ? r->body_len : 0;
   /* lines */
   size_t nl = 0;
   for (size_t i = 0; i < len; i++) nl += b[i] == '\n';
   size_t cap = nl + 1;
-  if (cap > RT_MAX_LINES + 1)
-    return send_error(r, 413, "ELIMIT", "expected at most %d events per request, got %zu lines",
-                      RT_MAX_LINES, nl);
+  if (cap > SRV_RT_MAX_LINES + 1)
+    return srv_send_error(r, 413, "ELIMIT", "expected at most %d events per request, got %zu lines",
+                      SRV_RT_MAX_LINES, nl);
   tsr_rt_event *evs = malloc(cap * sizeof *evs);
   int64_t *line_of = malloc(cap * sizeof *line_of);
   unsigned char *applied = malloc(cap);
@@ -144,7 +144,7 @@ enum MHD_Result rt_events_post(req *r) {
     free(line_of);
     free(applied);
     json_decref(results);
-    return send_error(r, 500, "ENOMEM", "out of memory");
+    return srv_send_error(r, 500, "ENOMEM", "out of memory");
   }
   size_t nv = 0, nrej = 0;
   int64_t ln = 0;
@@ -213,25 +213,25 @@ enum MHD_Result rt_events_post(req *r) {
   free(line_of);
   free(applied);
   free(slot);
-  return send_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:o}", "accepted", (json_int_t)(nv - ndup),
+  return srv_send_json(r, 200, json_pack("{s:I,s:I,s:I,s:I,s:o}", "accepted", (json_int_t)(nv - ndup),
                                      "duplicates", (json_int_t)ndup, "rejected", (json_int_t)nrej,
                                      "segment_changes", (json_int_t)nchg, "results", results));
 }
 
-enum MHD_Result rt_profile_get(req *r, const char *id) { return rt_profile_get_or(r, id, NULL, NULL); }
+enum MHD_Result srv_rt_profile_get(srv_req *r, const char *id) { return srv_rt_profile_get_or(r, id, NULL, NULL); }
 
 /* The live profile; a customer without events gets fallback(r, st, id)
  * (the profile of the newest bundle analysis) when fallback is given. */
-enum MHD_Result rt_profile_get_or(req *r, const char *id,
-                                  enum MHD_Result (*fallback)(req *, tsr_store *, const char *),
+enum MHD_Result srv_rt_profile_get_or(srv_req *r, const char *id,
+                                  enum MHD_Result (*fallback)(srv_req *, tsr_store *, const char *),
                                   tsr_store *store) {
   enum MHD_Result ret;
   int64_t at = (int64_t)time(NULL) / 86400;
-  const char *as = req_arg(r, "at");
+  const char *as = srv_req_arg(r, "at");
   if (as && *as) {
     int64_t ts;
     if (tsr_datetime_parse(as, strlen(as), NULL, &ts) != TSR_OK)
-      return send_error(r, 400, "EINVAL", "at: expected a date (YYYY-MM-DD) in 1970..2100, got '%.40s'", as);
+      return srv_send_error(r, 400, "EINVAL", "at: expected a date (YYYY-MM-DD) in 1970..2100, got '%.40s'", as);
     at = ts / 86400;
   }
   if (lock_engine(r, &ret)) return ret;
@@ -241,7 +241,7 @@ enum MHD_Result rt_profile_get_or(req *r, const char *id,
   pthread_mutex_unlock(&RT.mu);
   if (st == TSR_ENOTFOUND && fallback) return fallback(r, store, id);
   if (st != TSR_OK) return send_tsr(r, st, &e);
-  ret = send_body(r, 200, "application/json", js, strlen(js));
+  ret = srv_send_body(r, 200, "application/json", js, strlen(js));
   free(js);
   return ret;
 }
@@ -290,7 +290,7 @@ static void sse_free(void *cls) {
   atomic_fetch_sub(&RT.sse_clients, 1);
 }
 
-enum MHD_Result rt_changes_sse(req *r) {
+enum MHD_Result srv_rt_changes_sse(srv_req *r) {
   unsigned limit = r->S->cfg.threads > 1 ? r->S->cfg.threads - 1 : 1;
   if ((unsigned)atomic_fetch_add(&RT.sse_clients, 1) >= limit) {
     atomic_fetch_sub(&RT.sse_clients, 1);
@@ -299,14 +299,14 @@ enum MHD_Result rt_changes_sse(req *r) {
   sse *s = calloc(1, sizeof *s);
   if (!s) {
     atomic_fetch_sub(&RT.sse_clients, 1);
-    return send_error(r, 500, "ENOMEM", "out of memory");
+    return srv_send_error(r, 500, "ENOMEM", "out of memory");
   }
   pthread_mutex_lock(&RT.cmu);
   s->seq = RT.seq;
   pthread_mutex_unlock(&RT.cmu);
-  const char *from = req_arg(r, "from");
+  const char *from = srv_req_arg(r, "from");
   if (from && *from) s->seq = strtoull(from, NULL, 10);
-  const char *to = req_arg(r, "timeout");
+  const char *to = srv_req_arg(r, "timeout");
   if (to && *to) {
     double t = atof(to);
     if (t > 0) s->deadline = srv_now() + t;
@@ -315,7 +315,7 @@ enum MHD_Result rt_changes_sse(req *r) {
       MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, sse_read, s, sse_free);
   if (!resp) {
     sse_free(s);
-    return send_error(r, 500, "ENOMEM", "out of memory");
+    return srv_send_error(r, 500, "ENOMEM", "out of memory");
   }
-  return send_response(r, 200, resp, "text/event-stream");
+  return srv_send_response(r, 200, resp, "text/event-stream");
 }

@@ -16,14 +16,14 @@
 #include "tessera/datetime.h"
 #include "tessera/ingest.h"
 
-const char *job_state_name(int st) {
+const char *srv_job_state_name(int st) {
   switch (st) {
-    case JOB_QUEUED: return "queued";
-    case JOB_RUNNING: return "running";
-    case JOB_DONE: return "done";
-    case JOB_FAILED: return "failed";
-    case JOB_CANCELED: return "canceled";
-    case JOB_INTERRUPTED: return "interrupted";
+    case SRV_JOB_QUEUED: return "queued";
+    case SRV_JOB_RUNNING: return "running";
+    case SRV_JOB_DONE: return "done";
+    case SRV_JOB_FAILED: return "failed";
+    case SRV_JOB_CANCELED: return "canceled";
+    case SRV_JOB_INTERRUPTED: return "interrupted";
     default: return "unknown";
   }
 }
@@ -31,7 +31,7 @@ const char *job_state_name(int st) {
 /* ---------------------------------------------------------------- parameters */
 
 /* The text of an input ("" = default). */
-static const char *kv_get(const job *j, const char *name) {
+static const char *kv_get(const srv_job *j, const char *name) {
   const tsr_param *p = tsr_param_find(name);
   const tsr_param_value *v = p ? tsr_params_cvalue(&j->params, (size_t)(p - tsr_param_at(0))) : NULL;
   return v && v->given ? v->text : "";
@@ -45,7 +45,7 @@ static int param_error(const tsr_error *e, tsr_status st, char *msg, size_t cap,
   return -1;
 }
 
-int jobs_params_json(job *j, json_t *params, char *msg, size_t cap, char *fname, size_t fcap) {
+int srv_jobs_params_json(srv_job *j, json_t *params, char *msg, size_t cap, char *fname, size_t fcap) {
   tsr_params_init(&j->params);
   if (!params) return 0;
   tsr_error e;
@@ -54,25 +54,44 @@ int jobs_params_json(job *j, json_t *params, char *msg, size_t cap, char *fname,
   return st == TSR_OK ? 0 : param_error(&e, st, msg, cap, fname, fcap);
 }
 
-int jobs_params_form(job *j, req *r, char *msg, size_t cap, char *fname, size_t fcap) {
+int srv_jobs_params_form(srv_job *j, srv_req *r, char *msg, size_t cap, char *fname, size_t fcap) {
   tsr_params_init(&j->params);
   tsr_error e;
   tsr_error_clear(&e);
   tsr_status st = TSR_OK;
   for (size_t i = 0; i < tsr_params_count() && st == TSR_OK; i++) {
     const tsr_param *p = tsr_param_at(i);
-    const char *v = req_field(r, p->name);
+    const char *v = srv_req_field(r, p->name);
     if (v) st = tsr_params_set(&j->params, p->name, v, &e);
   }
   if (st == TSR_OK) st = tsr_params_check(&j->params, &e);
   return st == TSR_OK ? 0 : param_error(&e, st, msg, cap, fname, fcap);
 }
 
-static void build_opts(job *j, tsr_analyze_opts *o);
+void srv_jobs_params_prefill(srv_job *j, json_t *params) {
+  tsr_params_init(&j->params);
+  for (size_t i = 0; i < tsr_params_count(); i++) {
+    const tsr_param *p = tsr_param_at(i);
+    json_t *one = json_object();
+    json_t *v = json_object_get(params, p->name);
+    if (!one) return;
+    if (v) json_object_set(one, p->name, v);
+    tsr_params tmp;
+    tsr_params_init(&tmp);
+    tsr_error e;
+    tsr_error_clear(&e);
+    if (v && tsr_params_from_json(&tmp, one, 0, &e) == TSR_OK && tsr_params_cvalue(&tmp, i)->given)
+      /* invalid: left out */
+      tsr_params_set_raw(&j->params, i, tsr_params_cvalue(&tmp, i)->text);
+    json_decref(one);
+  }
+}
+
+static void build_opts(srv_job *j, tsr_analyze_opts *o);
 
 /* ---------------------------------------------------------------- column check */
 
-int jobs_check_columns(job *j, char *msg, size_t cap, char *fname, size_t fcap) {
+int srv_jobs_check_columns(srv_job *j, char *msg, size_t cap, char *fname, size_t fcap) {
   tsr_csv_opts co;
   tsr_csv_opts_init(&co);
   tsr_analyze_opts o;
@@ -150,7 +169,7 @@ int jobs_check_columns(job *j, char *msg, size_t cap, char *fname, size_t fcap) 
 }
 
 /* Fills o from the validated values of j (strings borrowed from j). */
-static void build_opts(job *j, tsr_analyze_opts *o) {
+static void build_opts(srv_job *j, tsr_analyze_opts *o) {
   tsr_analyze_opts_init(o);
   tsr_analyze_opts_apply(o, &j->params, 1);
 }
@@ -159,9 +178,11 @@ static void build_opts(job *j, tsr_analyze_opts *o) {
 
 typedef struct wctx {
   srv *S;
-  job *j;
+  srv_job *j;
   tsr_store *st;
   int64_t last_rows;
+  tsr_status link; /* tsr_web_run_add of the run */
+  tsr_error link_err;
 } wctx;
 
 static void on_progress(void *ud, const char *step, double frac) {
@@ -184,57 +205,18 @@ static void on_rows(void *ud, int64_t done, int64_t total, int64_t rows) {
   pthread_mutex_unlock(&w->S->jobs_mu);
 }
 
-static void on_event(void *ud, int level, const char *step, const char *msg) {
+/* The run exists in the store: the job links it to its dataset and owner
+ * (the library gives the id; nothing is looked up). */
+static void on_run(void *ud, int64_t run_id) {
   wctx *w = ud;
-  (void)level;
-  (void)step;
-  (void)msg;
-  if (w->j->run_id == 0) {
-    int64_t id = 0;
-    if (tsr_web_run_by_output(w->st, w->j->out_dir, &id, NULL) == TSR_OK) {
-      tsr_web_run_add(w->st, id, w->j->upload_id, w->j->owner, NULL);
-      pthread_mutex_lock(&w->S->jobs_mu);
-      w->j->run_id = id;
-      pthread_mutex_unlock(&w->S->jobs_mu);
-    }
-  }
+  w->link = tsr_web_run_add(w->st, run_id, w->j->upload_id, w->j->owner, &w->link_err);
+  pthread_mutex_lock(&w->S->jobs_mu);
+  w->j->run_id = run_id;
+  pthread_mutex_unlock(&w->S->jobs_mu);
 }
 
-/* Stores the purchase history of every customer (for the customer page). */
-static tsr_status store_history(tsr_store *st, const tsr_analyze_result *res) {
-  const tsr_ledger *lg = res->ledger;
-  if (!lg) return TSR_OK;
-  tsr_status s = tsr_store_begin(st, NULL);
-  if (s != TSR_OK) return s;
-  size_t cap = 0;
-  tsr_web_history_row *rows = NULL;
-  for (size_t i = 0; i < tsr_ledger_ncustomers(lg) && s == TSR_OK; i++) {
-    size_t n = 0;
-    const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &n);
-    if (n > cap) {
-      tsr_web_history_row *p = realloc(rows, n * sizeof *rows);
-      if (!p) {
-        s = TSR_ENOMEM;
-        break;
-      }
-      rows = p;
-      cap = n;
-    }
-    for (size_t k = 0; k < n; k++) {
-      rows[k].day = e[k].day;
-      rows[k].ntx = e[k].ntx;
-      rows[k].amount = e[k].amount;
-    }
-    s = tsr_web_history_add(st, res->run_id, tsr_ledger_customer(lg, i), rows, n, NULL);
-  }
-  free(rows);
-  if (s == TSR_OK) s = tsr_store_commit(st, NULL);
-  else tsr_store_rollback(st, NULL);
-  return s;
-}
-
-static void run_job(srv *S, job *j) {
-  wctx w = {S, j, srv_store(S), 0};
+static void run_job(srv *S, srv_job *j) {
+  wctx w = {S, j, srv_store(S), 0, TSR_OK, {0}};
   tsr_analyze_opts o;
   build_opts(j, &o);
   const char *inputs[1] = {j->input};
@@ -243,7 +225,7 @@ static void run_job(srv *S, job *j) {
   o.out_dir = j->out_dir;
   o.cancel = &j->cancel;
   o.on_progress = on_progress;
-  o.on_event = on_event;
+  o.on_run = on_run; /* the purchase histories are stored by the pipeline (app/analyze_history.c) */
   o.ud = &w;
   o.ingest.on_progress = on_rows;
   o.ingest.ud = &w;
@@ -254,26 +236,14 @@ static void run_job(srv *S, job *j) {
   tsr_error_clear(&err);
   tsr_status st = w.st ? tsr_analyze_run(&o, w.st, &res, &err)
                        : tsr_error_set(&err, TSR_ESTORE, NULL, 0, 0, NULL, "store: cannot open");
-  if (st == TSR_OK && res && w.st) {
-    tsr_status ws = TSR_OK;
-    if (j->run_id == 0) {
-      j->run_id = res->run_id;
-      ws = tsr_web_run_add(w.st, res->run_id, j->upload_id, j->owner, &err);
-    }
-    on_progress(&w, "history", 0.97);
-    if (ws == TSR_OK && (ws = store_history(w.st, res)) != TSR_OK)
-      tsr_error_set(&err, ws, NULL, 0, 0, NULL, "store: customer purchase histories: %s",
-                    tsr_strerror(ws));
-    if (ws != TSR_OK) {
-      /* the run's results are stored, its web records are not: the job
-       * fails and says so rather than show a run without its histories */
-      char m[TSR_ERROR_MSG_MAX + 64];
-      tsr_error_format(&err, m, sizeof m);
-      tsr_store_run_finish(w.st, res->run_id, TSR_RUN_FAILED, NULL, NULL, m, NULL);
-      st = ws;
-    }
-  } else if (j->run_id == 0 && w.st) {
-    on_event(&w, 2, "end", "");
+  if (st == TSR_OK && w.link != TSR_OK) {
+    /* the run's results are stored, its link to the dataset and owner is
+     * not: the job fails and says so rather than show an orphan run */
+    err = w.link_err;
+    st = w.link;
+    char m[TSR_ERROR_MSG_MAX + 64];
+    tsr_error_format(&err, m, sizeof m);
+    tsr_store_run_finish(w.st, j->run_id, TSR_RUN_FAILED, NULL, NULL, m, NULL);
   }
   char msg[sizeof j->error];
   msg[0] = '\0';
@@ -285,14 +255,14 @@ static void run_job(srv *S, job *j) {
   pthread_mutex_lock(&S->jobs_mu);
   j->finished_ms = tsr_store_now_ms();
   if (st == TSR_OK) {
-    j->state = JOB_DONE;
+    j->state = SRV_JOB_DONE;
     j->frac = 1;
     snprintf(j->step, sizeof j->step, "done");
   } else if (st == TSR_ECANCELED) {
-    j->state = j->shutdown ? JOB_INTERRUPTED : JOB_CANCELED;
+    j->state = j->shutdown ? SRV_JOB_INTERRUPTED : SRV_JOB_CANCELED;
     snprintf(j->error, sizeof j->error, "%s", j->shutdown ? "interrupted: the server was stopped" : "canceled");
   } else {
-    j->state = JOB_FAILED;
+    j->state = SRV_JOB_FAILED;
     snprintf(j->error, sizeof j->error, "%s", msg[0] ? msg : tsr_strerror(st));
   }
   pthread_mutex_unlock(&S->jobs_mu);
@@ -311,17 +281,17 @@ static void *worker_main(void *arg) {
       pthread_mutex_unlock(&S->jobs_mu);
       break;
     }
-    job *j = S->q_head;
+    srv_job *j = S->q_head;
     S->q_head = j->next;
     if (!S->q_head) S->q_tail = NULL;
     j->next = NULL;
     if (j->cancel) {
-      j->state = JOB_CANCELED;
+      j->state = SRV_JOB_CANCELED;
       snprintf(j->error, sizeof j->error, "canceled");
       pthread_mutex_unlock(&S->jobs_mu);
       continue;
     }
-    j->state = JOB_RUNNING;
+    j->state = SRV_JOB_RUNNING;
     j->started_ms = tsr_store_now_ms();
     snprintf(j->step, sizeof j->step, "ingest");
     pthread_mutex_unlock(&S->jobs_mu);
@@ -330,7 +300,7 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-int jobs_start(srv *S) {
+int srv_jobs_start(srv *S) {
   unsigned n = S->cfg.workers ? S->cfg.workers : 2;
   S->workers = calloc(n, sizeof *S->workers);
   if (!S->workers) return -1;
@@ -342,17 +312,17 @@ int jobs_start(srv *S) {
   return 0;
 }
 
-void jobs_stop(srv *S) {
+void srv_jobs_stop(srv *S) {
   pthread_mutex_lock(&S->jobs_mu);
   S->jobs_stop = 1;
   for (size_t i = 0; i < SRV_MAX_JOBS; i++) {
-    job *j = S->jobs[i];
+    srv_job *j = S->jobs[i];
     if (!j) continue;
-    if (j->state == JOB_RUNNING) {
+    if (j->state == SRV_JOB_RUNNING) {
       j->shutdown = 1;
       j->cancel = 1;
-    } else if (j->state == JOB_QUEUED) {
-      j->state = JOB_INTERRUPTED;
+    } else if (j->state == SRV_JOB_QUEUED) {
+      j->state = SRV_JOB_INTERRUPTED;
       snprintf(j->error, sizeof j->error, "interrupted: the server was stopped");
     }
   }
@@ -363,16 +333,55 @@ void jobs_stop(srv *S) {
   S->nworkers = 0;
 }
 
-int64_t jobs_submit(srv *S, job *j) {
+static void job_bind(srv_job *j, const srv_req *r, const tsr_dataset *d);
+
+int srv_jobs_prepare(srv_req *r, int64_t ds, json_t *params, srv_job **out, char *msg, size_t cap,
+                     char *fname, size_t fcap) {
+  *out = NULL;
+  tsr_dataset *d = NULL;
+  int64_t owner = 0;
+  if (ds <= 0 || tsr_web_upload_owner(r->st, ds, &owner, NULL) != TSR_OK ||
+      tsr_store_dataset_get(r->st, ds, &d, NULL) != TSR_OK) {
+    snprintf(msg, cap, "dataset %lld: not found", (long long)ds);
+    return 404;
+  }
+  srv_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    tsr_store_free(d);
+    snprintf(msg, cap, "out of memory");
+    return 500;
+  }
+  *out = j;
+  int bad = params ? srv_jobs_params_json(j, params, msg, cap, fname, fcap)
+                   : srv_jobs_params_form(j, r, msg, cap, fname, fcap);
+  if (!bad) job_bind(j, r, d);
+  tsr_store_free(d);
+  if (!bad) bad = srv_jobs_check_columns(j, msg, cap, fname, fcap);
+  return bad ? 400 : 0;
+}
+
+static void job_bind(srv_job *j, const srv_req *r, const tsr_dataset *d) {
+  j->upload_id = d->id;
+  j->owner = r->user->id;
+  snprintf(j->owner_name, sizeof j->owner_name, "%s", r->user->name);
+  snprintf(j->input, sizeof j->input, "%s", d->stored_path ? d->stored_path : "");
+}
+
+int64_t srv_jobs_submit(srv *S, srv_job *j) {
+  unsigned char rnd[6];
+  char hex[13];
+  randombytes_buf(rnd, sizeof rnd);
+  sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
+  snprintf(j->out_dir, sizeof j->out_dir, "%s/runs/%lld-%s", S->data_dir, (long long)tsr_store_now_ms(), hex);
   pthread_mutex_lock(&S->jobs_mu);
   int64_t id = S->next_job++;
   j->id = id;
-  j->state = JOB_QUEUED;
+  j->state = SRV_JOB_QUEUED;
   j->created_ms = tsr_store_now_ms();
   snprintf(j->step, sizeof j->step, "queued");
   size_t slot = (size_t)(id % SRV_MAX_JOBS);
-  job *old = S->jobs[slot];
-  if (old && (old->state == JOB_QUEUED || old->state == JOB_RUNNING)) {
+  srv_job *old = S->jobs[slot];
+  if (old && (old->state == SRV_JOB_QUEUED || old->state == SRV_JOB_RUNNING)) {
     /* the table is full of live jobs */
     S->next_job--;
     pthread_mutex_unlock(&S->jobs_mu);
@@ -389,10 +398,10 @@ int64_t jobs_submit(srv *S, job *j) {
   return id;
 }
 
-int jobs_get(srv *S, int64_t id, job *out) {
+int srv_jobs_get(srv *S, int64_t id, srv_job *out) {
   int rc = -1;
   pthread_mutex_lock(&S->jobs_mu);
-  job *j = id > 0 ? S->jobs[id % SRV_MAX_JOBS] : NULL;
+  srv_job *j = id > 0 ? S->jobs[id % SRV_MAX_JOBS] : NULL;
   if (j && j->id == id) {
     *out = *j;
     out->next = NULL;
@@ -402,11 +411,11 @@ int jobs_get(srv *S, int64_t id, job *out) {
   return rc;
 }
 
-int jobs_get_by_run(srv *S, int64_t run_id, job *out) {
+int srv_jobs_get_by_run(srv *S, int64_t run_id, srv_job *out) {
   int rc = -1;
   pthread_mutex_lock(&S->jobs_mu);
   for (size_t i = 0; i < SRV_MAX_JOBS; i++) {
-    job *j = S->jobs[i];
+    srv_job *j = S->jobs[i];
     if (j && j->run_id == run_id) {
       *out = *j;
       out->next = NULL;
@@ -418,11 +427,11 @@ int jobs_get_by_run(srv *S, int64_t run_id, job *out) {
   return rc;
 }
 
-int jobs_cancel(srv *S, int64_t id) {
+int srv_jobs_cancel(srv *S, int64_t id) {
   int rc = -1;
   pthread_mutex_lock(&S->jobs_mu);
-  job *j = id > 0 ? S->jobs[id % SRV_MAX_JOBS] : NULL;
-  if (j && j->id == id && (j->state == JOB_QUEUED || j->state == JOB_RUNNING)) {
+  srv_job *j = id > 0 ? S->jobs[id % SRV_MAX_JOBS] : NULL;
+  if (j && j->id == id && (j->state == SRV_JOB_QUEUED || j->state == SRV_JOB_RUNNING)) {
     j->cancel = 1;
     rc = 0;
   }
@@ -430,40 +439,16 @@ int jobs_cancel(srv *S, int64_t id) {
   return rc;
 }
 
-void jobs_each(srv *S, void (*cb)(void *ctx, const job *j), void *ctx) {
+void srv_jobs_each(srv *S, void (*cb)(void *ctx, const srv_job *j), void *ctx) {
   pthread_mutex_lock(&S->jobs_mu);
   int64_t last = S->next_job - 1;
-  job *copies = malloc(SRV_MAX_JOBS * sizeof *copies);
+  srv_job *copies = malloc(SRV_MAX_JOBS * sizeof *copies);
   size_t n = 0;
   for (int64_t id = last; copies && id >= 1 && id > last - 200; id--) {
-    job *j = S->jobs[id % SRV_MAX_JOBS];
+    srv_job *j = S->jobs[id % SRV_MAX_JOBS];
     if (j && j->id == id) copies[n++] = *j;
   }
   pthread_mutex_unlock(&S->jobs_mu);
   for (size_t i = 0; i < n; i++) cb(ctx, &copies[i]);
   free(copies);
-}
-
-json_t *job_json(const job *j) {
-  json_t *o = json_object();
-  json_object_set_new(o, "id", json_integer(j->id));
-  json_object_set_new(o, "state", json_string(job_state_name(j->state)));
-  json_object_set_new(o, "step", json_string(j->step));
-  json_object_set_new(o, "progress", json_real(floor(j->frac * 1000 + 0.5) / 10));
-  json_object_set_new(o, "rows_read", json_integer(j->rows));
-  json_object_set_new(o, "run_id", j->run_id ? json_integer(j->run_id) : json_null());
-  json_object_set_new(o, "dataset_id", json_integer(j->upload_id));
-  json_object_set_new(o, "owner", json_string(j->owner_name));
-  json_object_set_new(o, "error", j->error[0] ? json_string(j->error) : json_null());
-  char b[40];
-  json_object_set_new(o, "created_at", json_string(tsr_store_time_format(j->created_ms, b, sizeof b)));
-  json_object_set_new(o, "started_at", json_string(tsr_store_time_format(j->started_ms, b, sizeof b)));
-  json_object_set_new(o, "finished_at", json_string(tsr_store_time_format(j->finished_ms, b, sizeof b)));
-  json_t *p = json_object();
-  for (size_t i = 0; i < tsr_params_count(); i++) { /* the given inputs, as text */
-    const tsr_param_value *v = tsr_params_cvalue(&j->params, i);
-    if (v->given) json_object_set_new(p, tsr_param_at(i)->name, json_string(v->text));
-  }
-  json_object_set_new(o, "params", p);
-  return o;
 }

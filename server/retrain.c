@@ -18,14 +18,14 @@
 #include "tessera/retrain.h"
 
 /* A request value: JSON member or form field, as text. */
-static const char *arg_text(req *r, json_t *b, const char *name) {
+static const char *arg_text(srv_req *r, json_t *b, const char *name) {
   if (b) {
     json_t *v = json_object_get(b, name);
     if (json_is_string(v)) return json_string_value(v);
     if (json_is_true(v)) return "1";
     return NULL;
   }
-  return req_field(r, name);
+  return srv_req_field(r, name);
 }
 
 /* Parses a date into a day number; -1 when malformed. */
@@ -38,10 +38,10 @@ static int day_of(const char *s, int64_t *day) {
 
 /* Runs the retrain described by the request. On failure *http and msg say
  * why (code is the stable error code). */
-static int do_retrain(req *r, tsr_store *st, tsr_retrain_result *res, int *http, const char **code,
+static int do_retrain(srv_req *r, tsr_store *st, tsr_retrain_result *res, int *http, const char **code,
                       char *msg, size_t cap) {
   json_t *b = NULL;
-  if (r->kind != BODY_FORM && r->body_len) {
+  if (r->kind != SRV_BODY_FORM && r->body_len) {
     json_error_t je;
     b = json_loadb(r->body, r->body_len, 0, &je);
     if (!json_is_object(b)) {
@@ -99,7 +99,7 @@ static int do_retrain(req *r, tsr_store *st, tsr_retrain_result *res, int *http,
   tsr_error_clear(&err);
   tsr_status s = tsr_retrain_run(&o, st, res, &err);
   if (s != TSR_OK) {
-    *http = status_http(s);
+    *http = srv_status_http(s);
     *code = tsr_status_name(s);
     snprintf(msg, cap, "%s", err.msg[0] ? err.msg : tsr_strerror(s));
     return -1;
@@ -107,29 +107,29 @@ static int do_retrain(req *r, tsr_store *st, tsr_retrain_result *res, int *http,
   return 0;
 }
 
-enum MHD_Result retrain_api(req *r, tsr_store *st) {
+enum MHD_Result srv_retrain_api(srv_req *r, tsr_store *st) {
   tsr_retrain_result res;
   int http = 500;
   const char *code = "EINVAL";
   char msg[600];
   if (do_retrain(r, st, &res, &http, &code, msg, sizeof msg))
-    return send_error(r, http, code, "%s", msg);
+    return srv_send_error(r, http, code, "%s", msg);
   char *txt = NULL;
   tsr_error err;
-  if (tsr_retrain_result_json(&res, &txt, &err) != TSR_OK) return send_error(r, 500, "ENOMEM", "out of memory");
-  json_t *j = json_loads(txt, 0, NULL);
+  if (tsr_retrain_result_json(&res, &txt, &err) != TSR_OK) return srv_send_error(r, 500, "ENOMEM", "out of memory");
+  /* the library's JSON text, sent as it is */
+  enum MHD_Result ret = srv_send_body(r, 200, "application/json", txt, strlen(txt));
   free(txt);
-  if (!j) return send_error(r, 500, "ENOMEM", "out of memory");
-  return send_json(r, 200, j);
+  return ret;
 }
 
-enum MHD_Result retrain_page(req *r, tsr_store *st) {
+enum MHD_Result srv_retrain_page(srv_req *r, tsr_store *st) {
   tsr_retrain_result res;
   int http = 500;
   const char *code = "EINVAL";
   char msg[600];
   if (do_retrain(r, st, &res, &http, &code, msg, sizeof msg))
-    return page_error(r, http, "Retraining failed", msg);
+    return srv_page_error(r, http, "Retraining failed", msg);
   snprintf(r->location, sizeof r->location, "/runs/%lld", (long long)res.run_id);
-  return send_redirect(r, r->location);
+  return srv_send_redirect(r, r->location);
 }

@@ -57,188 +57,21 @@ tsr_store *srv_store(srv *S) {
   return s;
 }
 
-const char *req_arg(req *r, const char *name) {
-  return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-const char *req_header(req *r, const char *name) {
-  return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
-}
-
-const char *req_field(req *r, const char *name) {
-  for (size_t i = 0; i < r->nfields; i++)
-    if (!strcmp(r->fields[i].name, name)) return r->fields[i].value ? r->fields[i].value : "";
-  return NULL;
-}
-
-int req_is_api(const req *r) { return !strncmp(r->path, "/api/", 5); }
-
-int status_http(tsr_status st) {
-  switch (st) {
-    case TSR_OK: return 200;
-    case TSR_ENOTFOUND: return 404;
-    case TSR_EINVAL:
-    case TSR_EPARSE:
-    case TSR_ERANGE: return 400;
-    case TSR_ELIMIT: return 413;
-    case TSR_EEXIST: return 409;
-    case TSR_EAUTH: return 401;
-    case TSR_EPERM: return 403;
-    case TSR_EUNSUPPORTED: return 501;
-    default: return 500;
-  }
-}
-
-/* ================================================================ responses */
-
-static const char CSP[] =
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
-
-static enum MHD_Result queue(req *r, int status, struct MHD_Response *resp, const char *ctype,
-                             size_t len, int is_static) {
-  if (!resp) return MHD_NO;
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-  MHD_add_response_header(resp, "Content-Security-Policy", CSP);
-  MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-  MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-  MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
-  MHD_add_response_header(resp, "Cross-Origin-Opener-Policy", "same-origin");
-  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL,
-                          is_static ? "public, max-age=3600" : "no-store");
-  if (r->S->tls)
-    MHD_add_response_header(resp, "Strict-Transport-Security", "max-age=31536000");
-  if (r->set_cookie) MHD_add_response_header(resp, MHD_HTTP_HEADER_SET_COOKIE, r->cookie);
-  if (r->location[0]) MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, r->location);
-  if (status == 429) MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "60");
-  if (status == 401 && req_is_api(r))
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"tessera\"");
-  r->status = status;
-  r->bytes_out = (int64_t)len;
-  enum MHD_Result ret = MHD_queue_response(r->conn, (unsigned)status, resp);
-  MHD_destroy_response(resp);
-  return ret;
-}
-
-enum MHD_Result send_response(req *r, int status, struct MHD_Response *resp, const char *ctype) {
-  return queue(r, status, resp, ctype, 0, 0);
-}
-
-enum MHD_Result send_body(req *r, int status, const char *ctype, const char *body, size_t len) {
-  struct MHD_Response *resp =
-      MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
-  return queue(r, status, resp, ctype, len, 0);
-}
-
-enum MHD_Result send_sbuf(req *r, int status, const char *ctype, sbuf *b) {
-  if (b->oom) {
-    sb_free(b);
-    return send_error(r, 500, "ENOMEM", "out of memory");
-  }
-  size_t len = b->n;
-  struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(
-      len, b->p ? b->p : (char *)"", b->p ? free : NULL);
-  if (!resp) sb_free(b);
-  b->p = NULL;
-  b->n = b->cap = 0;
-  return queue(r, status, resp, ctype, len, 0);
-}
-
-enum MHD_Result send_json(req *r, int status, json_t *j) {
-  char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
-  json_decref(j);
-  if (!s) return send_body(r, 500, "application/json", "{\"error\":{\"code\":\"ENOMEM\",\"message\":\"out of memory\"}}", 55);
-  size_t len = strlen(s);
-  struct MHD_Response *resp = MHD_create_response_from_buffer_with_free_callback(len, s, free);
-  if (!resp) free(s);
-  return queue(r, status, resp, "application/json", len, 0);
-}
-
-enum MHD_Result send_error(req *r, int status, const char *code, const char *fmt, ...) {
-  char msg[1024];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  va_end(ap);
-  if (req_is_api(r) || !strcmp(r->path, "/metrics") || !strcmp(r->path, "/healthz")) {
-    json_t *e = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
-    return send_json(r, status, e);
-  }
-  const char *title = status == 401   ? "Please log in"
-                      : status == 403 ? "Not allowed"
-                      : status == 404 ? "Page not found"
-                      : status == 413 ? "Too large"
-                      : status == 429 ? "Too many attempts"
-                      : status >= 500 ? "Something went wrong"
-                                      : "Request not understood";
-  return page_error(r, status, title, msg);
-}
-
-enum MHD_Result send_redirect(req *r, const char *location) {
-  snprintf(r->location, sizeof r->location, "%s", location);
-  return send_body(r, 303, "text/plain; charset=utf-8", "", 0);
-}
-
-/* ================================================================ results cache */
-
-char *cache_get(srv *S, int64_t run_id, size_t *len) {
-  char *out = NULL;
-  pthread_mutex_lock(&S->cache_mu);
-  for (size_t i = 0; i < 16; i++) {
-    if (S->cache[i].run_id == run_id && S->cache[i].json) {
-      out = malloc(S->cache[i].len + 1);
-      if (out) {
-        memcpy(out, S->cache[i].json, S->cache[i].len + 1);
-        *len = S->cache[i].len;
-      }
-      break;
-    }
-  }
-  pthread_mutex_unlock(&S->cache_mu);
-  return out;
-}
-
-void cache_put(srv *S, int64_t run_id, const char *json, size_t len) {
-  char *c = malloc(len + 1);
-  if (!c) return;
-  memcpy(c, json, len);
-  c[len] = '\0';
-  pthread_mutex_lock(&S->cache_mu);
-  unsigned i = S->cache_next++ % 16;
-  free(S->cache[i].json);
-  S->cache[i].run_id = run_id;
-  S->cache[i].json = c;
-  S->cache[i].len = len;
-  pthread_mutex_unlock(&S->cache_mu);
-}
-
-void cache_drop(srv *S, int64_t run_id) {
-  pthread_mutex_lock(&S->cache_mu);
-  for (size_t i = 0; i < 16; i++) {
-    if (S->cache[i].run_id == run_id) {
-      free(S->cache[i].json);
-      S->cache[i].json = NULL;
-      S->cache[i].run_id = 0;
-    }
-  }
-  pthread_mutex_unlock(&S->cache_mu);
-}
-
 /* ================================================================ metrics */
 
-static const int status_codes[M_STATUS_N] = {200, 201, 202, 204, 301, 302, 303, 304, 400, 401,
+static const int status_codes[SRV_M_STATUS_N] = {200, 201, 202, 204, 301, 302, 303, 304, 400, 401,
                                               403, 404, 405, 409, 413, 414, 415, 429, 500, 503};
-static const double buckets[M_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+static const double buckets[SRV_M_BUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
                                           0.05,   0.1,   0.25,   0.5,   1,    5};
 
 static void metrics_record(srv *S, int status, double secs, int64_t in, int64_t out) {
-  for (int i = 0; i < M_STATUS_N; i++)
+  for (int i = 0; i < SRV_M_STATUS_N; i++)
     if (status_codes[i] == status) {
       atomic_fetch_add(&S->m_status[i], 1);
       break;
     }
   int b = 0;
-  while (b < M_BUCKETS && secs > buckets[b]) b++;
+  while (b < SRV_M_BUCKETS && secs > buckets[b]) b++;
   atomic_fetch_add(&S->m_bucket[b], 1);
   atomic_fetch_add(&S->m_requests, 1);
   atomic_fetch_add(&S->m_lat_us, (long long)(secs * 1e6));
@@ -246,28 +79,28 @@ static void metrics_record(srv *S, int status, double secs, int64_t in, int64_t 
   atomic_fetch_add(&S->m_bytes_out, out);
 }
 
-static enum MHD_Result serve_metrics(req *r) {
+enum MHD_Result srv_serve_metrics(srv_req *r) {
   srv *S = r->S;
-  sbuf b = {0};
-  sb_puts(&b, "# HELP tessera_http_requests_total HTTP requests served, by status code.\n"
+  srv_buf b = {0};
+  srv_buf_puts(&b, "# HELP tessera_http_requests_total HTTP requests served, by status code.\n"
               "# TYPE tessera_http_requests_total counter\n");
-  for (int i = 0; i < M_STATUS_N; i++) {
+  for (int i = 0; i < SRV_M_STATUS_N; i++) {
     long long v = atomic_load(&S->m_status[i]);
-    if (v) sb_printf(&b, "tessera_http_requests_total{code=\"%d\"} %lld\n", status_codes[i], v);
+    if (v) srv_buf_printf(&b, "tessera_http_requests_total{code=\"%d\"} %lld\n", status_codes[i], v);
   }
-  sb_puts(&b, "# HELP tessera_http_request_duration_seconds Time to serve a request.\n"
+  srv_buf_puts(&b, "# HELP tessera_http_request_duration_seconds Time to serve a request.\n"
               "# TYPE tessera_http_request_duration_seconds histogram\n");
   long long cum = 0;
-  for (int i = 0; i < M_BUCKETS; i++) {
+  for (int i = 0; i < SRV_M_BUCKETS; i++) {
     cum += atomic_load(&S->m_bucket[i]);
-    sb_printf(&b, "tessera_http_request_duration_seconds_bucket{le=\"%g\"} %lld\n", buckets[i], cum);
+    srv_buf_printf(&b, "tessera_http_request_duration_seconds_bucket{le=\"%g\"} %lld\n", buckets[i], cum);
   }
-  cum += atomic_load(&S->m_bucket[M_BUCKETS]);
-  sb_printf(&b, "tessera_http_request_duration_seconds_bucket{le=\"+Inf\"} %lld\n", cum);
-  sb_printf(&b, "tessera_http_request_duration_seconds_sum %.6f\n",
+  cum += atomic_load(&S->m_bucket[SRV_M_BUCKETS]);
+  srv_buf_printf(&b, "tessera_http_request_duration_seconds_bucket{le=\"+Inf\"} %lld\n", cum);
+  srv_buf_printf(&b, "tessera_http_request_duration_seconds_sum %.6f\n",
             (double)atomic_load(&S->m_lat_us) / 1e6);
-  sb_printf(&b, "tessera_http_request_duration_seconds_count %lld\n", atomic_load(&S->m_requests));
-  sb_printf(&b,
+  srv_buf_printf(&b, "tessera_http_request_duration_seconds_count %lld\n", atomic_load(&S->m_requests));
+  srv_buf_printf(&b,
             "# HELP tessera_http_bytes_received_total Request body bytes received.\n"
             "# TYPE tessera_http_bytes_received_total counter\n"
             "tessera_http_bytes_received_total %lld\n"
@@ -275,7 +108,7 @@ static enum MHD_Result serve_metrics(req *r) {
             "# TYPE tessera_http_bytes_sent_total counter\n"
             "tessera_http_bytes_sent_total %lld\n",
             atomic_load(&S->m_bytes_in), atomic_load(&S->m_bytes_out));
-  sb_printf(&b,
+  srv_buf_printf(&b,
             "# HELP tessera_jobs_total Analysis jobs by outcome.\n"
             "# TYPE tessera_jobs_total counter\n"
             "tessera_jobs_total{state=\"started\"} %lld\n"
@@ -301,21 +134,21 @@ static enum MHD_Result serve_metrics(req *r) {
             atomic_load(&S->m_jobs_failed), atomic_load(&S->m_jobs_canceled),
             atomic_load(&S->jobs_running), atomic_load(&S->m_rows), atomic_load(&S->m_login_fail),
             atomic_load(&S->m_log_dropped), (double)(tsr_store_now_ms() - S->started_ms) / 1000);
-  return send_sbuf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
+  return srv_send_buf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
 /* ================================================================ request log */
 
 #define LOGQ_MAX 32768
 
-static void log_push(srv *S, const req *r) {
+static void log_push(srv *S, const srv_req *r) {
   pthread_mutex_lock(&S->log_mu);
   if (S->nlog >= LOGQ_MAX) {
     pthread_mutex_unlock(&S->log_mu);
     atomic_fetch_add(&S->m_log_dropped, 1);
     return;
   }
-  logrec *l = &S->logq[S->nlog++];
+  srv_logrec *l = &S->logq[S->nlog++];
   l->q.ts = tsr_store_now_ms();
   snprintf(l->user, sizeof l->user, "%.64s", r->user ? r->user->name : "");
   snprintf(l->method, sizeof l->method, "%.7s", r->method);
@@ -349,7 +182,7 @@ static void *log_main(void *arg) {
     }
     size_t n = S->nlog;
     int stop = S->log_stop;
-    logrec *batch = S->logq;
+    srv_logrec *batch = S->logq;
     S->logq = S->logq2;
     S->logq2 = batch;
     S->nlog = 0;
@@ -360,7 +193,7 @@ static void *log_main(void *arg) {
        * 401s writes a few rows per batch instead of one per request */
       size_t m = 0;
       for (size_t i = 0; i < n; i++) {
-        const logrec *l = &batch[i];
+        const srv_logrec *l = &batch[i];
         int merged = 0;
         if (l->q.status >= 400) {
           for (size_t k = m, lo = m > 64 ? m - 64 : 0; k-- > lo;) {
@@ -409,7 +242,7 @@ static void *log_main(void *arg) {
 /* ================================================================ bodies */
 
 /* Appends upload bytes to the temporary file (opened on first use). */
-static void upload_write(req *r, const char *data, size_t n) {
+static void upload_write(srv_req *r, const char *data, size_t n) {
   srv *S = r->S;
   if (r->too_large || r->bad_body) return;
   if (r->up_bytes + (int64_t)n > S->cfg.max_upload) {
@@ -446,7 +279,7 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
                                  const char *filename, const char *content_type,
                                  const char *transfer_encoding, const char *data, uint64_t off,
                                  size_t size) {
-  req *r = cls;
+  srv_req *r = cls;
   (void)kind;
   (void)content_type;
   (void)transfer_encoding;
@@ -456,7 +289,7 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
     if (size) upload_write(r, data, size);
     return MHD_YES;
   }
-  field *f = NULL;
+  srv_field *f = NULL;
   for (size_t i = 0; i < r->nfields; i++)
     if (!strcmp(r->fields[i].name, key)) f = &r->fields[i];
   if (!f || off == 0) {
@@ -489,16 +322,13 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
   return MHD_YES;
 }
 
-int api_upload_finish(req *r, int64_t *dataset_id, char *msg, size_t cap);
 
 /* ================================================================ dispatch */
 
-static enum MHD_Result serve_static(req *r) {
+enum MHD_Result srv_serve_static(srv_req *r) {
   for (const tsr_web_asset *a = tsr_web_assets; a->path; a++) {
     if (!strcmp(a->path, r->path)) {
-      struct MHD_Response *resp =
-          MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
-      return queue(r, 200, resp, a->mime, a->len, 1);
+      return srv_send_static(r, a->data, a->len, a->mime);
     }
   }
   /* the report's chart code and vendored chart library (app/report.c) */
@@ -511,13 +341,25 @@ static enum MHD_Result serve_static(req *r) {
     size_t len = 0;
     const char *data = tsr_report_asset(report_assets[i][0], &len);
     if (!len) break;
-    struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
-    return queue(r, 200, resp, report_assets[i][1], len, 1);
+    return srv_send_static(r, data, len, report_assets[i][1]);
   }
-  return send_error(r, 404, "ENOTFOUND", "no such file: %s", r->path);
+  return srv_send_error(r, 404, "ENOTFOUND", "no such file: %s", r->path);
 }
 
-static enum MHD_Result dispatch(req *r) {
+enum MHD_Result srv_serve_health(srv_req *r) {
+  tsr_store *st = srv_store(r->S);
+  int ok = st != NULL;
+  return srv_send_json(r, ok ? 200 : 503,
+                       json_pack("{s:s,s:I,s:i}", "status", ok ? "ok" : "store unavailable", "uptime_ms",
+                                 (json_int_t)(tsr_store_now_ms() - r->S->started_ms), "jobs_running",
+                                 atomic_load(&r->S->jobs_running)));
+}
+
+enum MHD_Result srv_serve_favicon(srv_req *r) { return srv_send_body(r, 204, "image/x-icon", "", 0); }
+
+/* The request's body is complete: refusals found while reading it, then the
+ * route (routes.c). */
+static enum MHD_Result dispatch(srv_req *r) {
   if (r->pp) {
     MHD_destroy_post_processor(r->pp);
     r->pp = NULL;
@@ -528,40 +370,18 @@ static enum MHD_Result dispatch(req *r) {
   }
   if (r->discard) {
     enum MHD_Result ret;
-    if (!auth_need(r, "analyst", &ret)) return ret;
+    if (!srv_auth_need(r, "analyst", &ret)) return ret;
   }
   if (r->bad_body && !r->too_large)
-    return send_error(r, 400, "EPARSE", "%s", r->bad_msg[0] ? r->bad_msg : "malformed request body");
+    return srv_send_error(r, 400, "EPARSE", "%s", r->bad_msg[0] ? r->bad_msg : "malformed request body");
   if (r->too_large) {
-    if (r->bad_msg[0]) return send_error(r, 413, "ELIMIT", "%s", r->bad_msg);
+    if (r->bad_msg[0]) return srv_send_error(r, 413, "ELIMIT", "%s", r->bad_msg);
     if (r->upload_route)
-      return send_error(r, 413, "ELIMIT",
-                        "the file is larger than the upload limit of %lld bytes (--max-upload)",
-                        (long long)r->S->cfg.max_upload);
-    return send_error(r, 413, "ELIMIT", "the request body is larger than %d bytes", SRV_MAX_BODY);
+      return srv_send_error(r, 413, "ELIMIT", "the file is larger than the upload limit of %lld bytes",
+                            (long long)r->S->cfg.max_upload);
+    return srv_send_error(r, 413, "ELIMIT", "the request body is larger than %d bytes", SRV_MAX_BODY);
   }
-  if (!strcmp(r->path, "/healthz")) {
-    tsr_store *st = srv_store(r->S);
-    int ok = st != NULL;
-    return send_json(r, ok ? 200 : 503,
-                     json_pack("{s:s,s:I,s:i}", "status", ok ? "ok" : "store unavailable",
-                               "uptime_ms", (json_int_t)(tsr_store_now_ms() - r->S->started_ms),
-                               "jobs_running", atomic_load(&r->S->jobs_running)));
-  }
-  if (!strncmp(r->path, "/static/", 8)) return serve_static(r);
-  if (!strcmp(r->path, "/favicon.ico")) return send_body(r, 204, "image/x-icon", "", 0);
-  if (!strcmp(r->path, "/metrics")) {
-    enum MHD_Result ret;
-    auth_resolve(r);
-    if (!auth_need(r, "viewer", &ret)) return ret;
-    return serve_metrics(r);
-  }
-  if (!strncmp(r->path, "/api/", 5)) return api_dispatch(r);
-  return pages_dispatch(r);
-}
-
-static int is_upload_route(const char *method, const char *path) {
-  return !strcmp(method, "POST") && (!strcmp(path, "/api/v1/datasets") || !strcmp(path, "/datasets"));
+  return srv_route_request(r);
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -570,7 +390,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   void **con_cls) {
   srv *S = cls;
   (void)version;
-  req *r = *con_cls;
+  srv_req *r = *con_cls;
   if (!r) {
     r = calloc(1, sizeof *r);
     if (!r) return MHD_NO;
@@ -588,14 +408,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     *con_cls = r;
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
-      const char *ct = req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
-      const char *cl = req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
-      r->upload_route = is_upload_route(method, r->path);
+      const char *ct = srv_req_header(r, MHD_HTTP_HEADER_CONTENT_TYPE);
+      const char *cl = srv_req_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+      r->upload_route = srv_route_is_upload(method, r->path);
       if (r->upload_route) {
         /* never store a body that will be refused: the answer (401/403) is
          * sent once the body has been read and dropped */
-        auth_resolve(r);
-        if (!r->user || role_rank(r->user->role) < 2) r->discard = 1;
+        srv_auth_resolve(r);
+        if (!r->user || srv_role_rank(r->user->role) < 2) r->discard = 1;
       }
       long long limit = r->upload_route ? (long long)S->cfg.max_upload + 65536 : SRV_MAX_BODY;
       if (cl) {
@@ -606,24 +426,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
            * closes the connection instead of reading the rest */
           r->too_large = 1;
           if (r->upload_route) /* other bodies (<= 1 MiB) are read and dropped */
-            return send_error(r, 413, "ELIMIT",
-                              "the file is larger than the upload limit of %lld bytes (--max-upload)",
+            return srv_send_error(r, 413, "ELIMIT",
+                              "the file is larger than the upload limit of %lld bytes",
                               (long long)S->cfg.max_upload);
         }
       }
       /* uploads: multipart (browser form) or any other type as the raw file */
       if (ct && (!strncasecmp(ct, "multipart/form-data", 19) ||
                  (!r->upload_route && !strncasecmp(ct, "application/x-www-form-urlencoded", 33)))) {
-        r->kind = BODY_FORM;
+        r->kind = SRV_BODY_FORM;
         r->pp = MHD_create_post_processor(c, 65536, post_iter, r);
         if (!r->pp) {
           r->bad_body = 1;
           snprintf(r->bad_msg, sizeof r->bad_msg, "malformed form encoding (no multipart boundary)");
         }
       } else if (r->upload_route) {
-        r->kind = BODY_RAW_UPLOAD;
+        r->kind = SRV_BODY_RAW_UPLOAD;
       } else {
-        r->kind = BODY_BUFFER;
+        r->kind = SRV_BODY_BUFFER;
       }
     }
     return MHD_YES;
@@ -639,7 +459,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (!r->too_large && !r->bad_body && !r->discard) {
       switch (r->kind) {
-        case BODY_BUFFER:
+        case SRV_BODY_BUFFER:
           if (r->body_len + n > SRV_MAX_BODY) {
             r->too_large = 1;
             free(r->body);
@@ -659,8 +479,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             r->body[r->body_len] = '\0';
           }
           break;
-        case BODY_RAW_UPLOAD: upload_write(r, upload_data, n); break;
-        case BODY_FORM:
+        case SRV_BODY_RAW_UPLOAD: upload_write(r, upload_data, n); break;
+        case SRV_BODY_FORM:
           if (MHD_post_process(r->pp, upload_data, n) != MHD_YES && !r->too_large) {
             r->bad_body = 1;
             if (!r->bad_msg[0]) snprintf(r->bad_msg, sizeof r->bad_msg, "malformed form data");
@@ -680,7 +500,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   srv *S = cls;
   (void)c;
   (void)toe;
-  req *r = *con_cls;
+  srv_req *r = *con_cls;
   if (!r) return;
   metrics_record(S, r->status ? r->status : 500, srv_now() - r->t0, r->bytes_in, r->bytes_out);
   log_push(S, r);
@@ -880,8 +700,8 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
     snprintf(errbuf, cap, "serve: out of memory");
     goto out;
   }
-  auth_init(S);
-  if ((rc = decisions_start(S, errbuf, cap)) != 0) goto out;
+  srv_auth_init(S);
+  if ((rc = srv_decisions_start(S, errbuf, cap)) != 0) goto out;
   rc = 1;
 
   /* listen address */
@@ -936,7 +756,7 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  if (jobs_start(S) != 0 || pthread_create(&S->log_thread, NULL, log_main, S) != 0) {
+  if (srv_jobs_start(S) != 0 || pthread_create(&S->log_thread, NULL, log_main, S) != 0) {
     snprintf(errbuf, cap, "serve: cannot start threads");
     free(cert);
     free(key);
@@ -979,7 +799,7 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
     rc = 0;
   }
   /* stop: jobs first (canceled, marked interrupted), then HTTP, then log */
-  jobs_stop(S);
+  srv_jobs_stop(S);
   if (S->d) MHD_stop_daemon(S->d);
   pthread_mutex_lock(&S->log_mu);
   S->log_stop = 1;
@@ -989,13 +809,13 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   free(cert);
   free(key);
 out:
-  decisions_stop(S); /* after the HTTP threads: flushes the decisions */
+  srv_decisions_stop(S); /* after the HTTP threads: flushes the decisions */
   for (size_t i = 0; i < S->nstores; i++) {
     tsr_web_store_cache(S->stores[i], 0);
     tsr_store_close(S->stores[i]);
   }
   free(S->stores);
-  for (size_t i = 0; i < 16; i++) free(S->cache[i].json);
+  srv_cache_free(S);
   for (size_t i = 0; i < SRV_MAX_JOBS; i++) free(S->jobs[i]);
   free(S->workers);
   free(S->logq);

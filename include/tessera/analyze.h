@@ -86,6 +86,8 @@ typedef struct tsr_analyze_opts {
   void (*on_progress)(void *ud, const char *step, double frac);
   /* Event log line (also stored): level 0 info, 1 warn, 2 error. */
   void (*on_event)(void *ud, int level, const char *step, const char *msg);
+  /* The stored run's id, once it exists (before its first event). */
+  void (*on_run)(void *ud, int64_t run_id);
   void *ud;
 } tsr_analyze_opts;
 

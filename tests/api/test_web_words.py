@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Web messages in words, and a failed run that leads back (issue 10):
+    test_web_words.py TESSERA_BINARY BUILD_DIR
+A run that fails (more rejected rows than max_errors allows) says why in the
+job, the run, its page and the event log without naming a command-line
+option ("--max-errors") or a path of the server's files (the data folder);
+the failed run's page links to its dataset with the column mapping, whose
+form comes back filled in with the run's inputs. The 413 of an oversized
+upload names the upload limit in words. Standard library only."""
+import html
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TSR = os.path.abspath(sys.argv[1])
+FAILS = []
+ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1", TESSERA_NO_PROGRESS="1")
+
+
+def check(cond, what, detail=""):
+    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else ": " + str(detail)))
+    if not cond:
+        FAILS.append(what)
+
+
+class Client:
+    def __init__(self, port):
+        self.port, self.cookie, self.csrf = port, None, None
+
+    def req(self, method, path, body=None, ctype=None, headers=None):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        h = dict(headers or {})
+        if self.cookie:
+            h["Cookie"] = self.cookie
+        if self.csrf and method != "GET":
+            h["X-CSRF-Token"] = self.csrf
+        if isinstance(body, dict):
+            body = json.dumps(body).encode()
+            ctype = "application/json"
+        if ctype:
+            h["Content-Type"] = ctype
+        c.request(method, path, body=body, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        c.close()
+        js = json.loads(data.decode()) if hdrs.get("content-type", "").startswith("application/json") else None
+        return r.status, js, data.decode("utf-8", "replace"), hdrs
+
+
+def clean(text, data_dir, what):
+    check("--" not in text, what + ": no command-line option", text[:300])
+    check(data_dir not in text and "/uploads/" not in text, what + ": no path of the server's files", text[:300])
+
+
+def main():
+    tmp = tempfile.mkdtemp(prefix="tsr-words-")
+    db = os.path.join(tmp, "web.db")
+    data_dir = db + ".data"
+    pw = "correct-horse-battery"
+    subprocess.run([TSR, "user", "add", "ana", "--role", "analyst", "--db", db], input=pw + "\n", text=True,
+                   env=ENV, check=True, capture_output=True)
+    srv = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db, "--max-upload", "5000"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
+    try:
+        port = int(srv.stdout.readline().strip().rsplit(":", 1)[1])
+        body(Client(port), data_dir, pw)
+    finally:
+        srv.send_signal(signal.SIGTERM)
+        try:
+            srv.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+    if FAILS:
+        print("%d failures: %s" % (len(FAILS), ", ".join(FAILS)))
+        sys.exit(1)
+    print("all web wording checks passed")
+
+
+def body(cl, data_dir, pw):
+    st, js, _, h = cl.req("POST", "/api/v1/login", {"name": "ana", "password": pw})
+    cl.cookie, cl.csrf = h["set-cookie"].split(";")[0], js["csrf"]
+    rows = ["customer_id,date,amount"] + ["c%d,2024-01-%02d,%d" % (i % 4, i + 1, 10 + i) for i in range(8)]
+    rows.append("c9,not-a-date,5")
+    st, ds, _, _ = cl.req("POST", "/api/v1/datasets?name=shop-sales.csv", ("\n".join(rows) + "\n").encode(),
+                          ctype="text/csv")
+    check(st == 201, "upload", (st, ds))
+    params = {"customer_col": "customer_id", "date_col": "date", "amount_col": "amount", "max_errors": "0",
+              "model": "none", "cluster": "none"}
+    st, js, _, _ = cl.req("POST", "/api/v1/runs", {"dataset_id": ds["id"], "params": params})
+    check(st == 202, "run start", (st, js))
+    jid = js["job"]["id"]
+    for _ in range(600):
+        st, js, _, _ = cl.req("GET", "/api/v1/jobs/%d" % jid)
+        if js["job"]["state"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    job = js["job"]
+    check(job["state"] == "failed" and job["error"], "the run fails (a rejected row, max_errors 0)", job)
+    err = job["error"] or ""
+    print("     job error: " + err)
+    clean(err, data_dir, "job error")
+    check("maximum rejected rows" in err, "the job error names the input in the form's words", err)
+    run_id = job["run_id"]
+    st, run, _, _ = cl.req("GET", "/api/v1/runs/%d" % run_id)
+    check(st == 200 and run["status"] == "failed", "run failed", run and run.get("status"))
+    clean(run["error"] or "", data_dir, "run error")
+    st, ev, _, _ = cl.req("GET", "/api/v1/runs/%d/events" % run_id)
+    msgs = " | ".join(e["message"] for e in ev["events"])
+    clean(msgs, data_dir, "event log")
+    check("shop-sales.csv" in msgs, "the event log names the dataset by its uploaded name", msgs[:300])
+    st, _, page, _ = cl.req("GET", "/runs/%d" % run_id)
+    check(st == 200, "run page", st)
+    clean(html.unescape(re.sub(r"<[^>]+>", " ", page)), data_dir, "run page")
+    link = "/datasets/%d?run=%d#column-mapping" % (ds["id"], run_id)
+    check('href="%s"' % link in page, "the failed run's page links to its dataset and column mapping", link)
+    st, _, form, _ = cl.req("GET", link.split("#")[0])
+    check(st == 200 and 'id="column-mapping"' in form and 'id="form-from-run"' in form,
+          "the dataset page shows the column mapping of the run", st)
+    check(re.search(r'name="max_errors"[^>]*value="0"', form) is not None, "the run's max_errors is filled in")
+    check(re.search(r'<option value="customer_id" selected>', form) is not None,
+          "the run's customer column is selected")
+    st, _, page, _ = cl.req("GET", "/jobs/%d" % jid)
+    check('href="%s"' % link in page, "the failed job's page links back too")
+    clean(html.unescape(re.sub(r"<[^>]+>", " ", page)), data_dir, "job page")
+    st, js, _, _ = cl.req("POST", "/api/v1/datasets", b"x" * 6000, ctype="text/csv")
+    check(st == 413 and "upload limit" in js["error"]["message"], "413 names the upload limit in words", js)
+    clean(js["error"]["message"], data_dir, "413 message")
+    st, js, _, _ = cl.req("POST", "/api/v1/runs", {"dataset_id": ds["id"], "params": {"date_format": "%Q%Q"}})
+    check(st == 400, "a bad input is refused", (st, js))
+    clean(js["error"]["message"], data_dir, "input error")
+
+
+main()

@@ -1,0 +1,96 @@
+/* test_analyze_history.c - the pipeline stores every customer's purchase
+ * history with the run (app/analyze_history.c), so runs of the CLI have it
+ * as well as the server's jobs; and it reports the run's id once the run
+ * exists (on_run), before its first event. */
+#include "tsr_test.h"
+#include "tessera/analyze.h"
+#include "tessera/store_web.h"
+
+static const char tx[] =
+    "customer_id,date,amount\n"
+    "a,2024-01-01,10\n"
+    "a,2024-01-01,5\n"   /* same day: one row of 2 purchases */
+    "a,2024-01-15,20\n"
+    "b,2024-01-03,100\n"
+    "c,2024-01-10,1\n";
+
+typedef struct seen {
+  int64_t run_id;
+  int events_before_run;
+  int events;
+} seen;
+
+static void on_run(void *ud, int64_t run_id) {
+  seen *s = ud;
+  s->run_id = run_id;
+  s->events_before_run = s->events;
+}
+
+static void on_event(void *ud, int level, const char *step, const char *msg) {
+  (void)level, (void)step, (void)msg;
+  ((seen *)ud)->events++;
+}
+
+typedef struct hist {
+  tsr_web_history_row rows[8];
+  size_t n;
+} hist;
+
+static int hist_cb(void *ctx, const tsr_web_history_row *h) {
+  hist *x = ctx;
+  if (x->n < 8) x->rows[x->n++] = *h;
+  return 0;
+}
+
+static void test_history_stored(void **state) {
+  (void)state;
+  char path[64], db[80];
+  assert_non_null(tsr_test_tmpfile(tx, sizeof tx - 1, path, sizeof path));
+  snprintf(db, sizeof db, "%s.db", path);
+  const char *inputs[] = {path};
+  tsr_analyze_opts o;
+  tsr_analyze_opts_init(&o);
+  o.inputs = inputs;
+  o.n_inputs = 1;
+  o.model = "none";
+  o.cluster = "none";
+  seen s = {0, -1, 0};
+  o.on_run = on_run;
+  o.on_event = on_event;
+  o.ud = &s;
+  tsr_store *st;
+  tsr_error e;
+  assert_int_equal(tsr_store_open(db, TSR_STORE_CREATE, &st, &e), TSR_OK);
+  tsr_analyze_result *r;
+  assert_int_equal(tsr_analyze_run(&o, st, &r, &e), TSR_OK);
+  assert_true(r->run_id > 0);
+  assert_int_equal(s.run_id, r->run_id);
+  assert_int_equal(s.events_before_run, 0);
+  assert_true(s.events > 0);
+  hist h = {{{0}}, 0};
+  assert_int_equal(tsr_web_history_list(st, r->run_id, "a", hist_cb, &h, &e), TSR_OK);
+  assert_int_equal(h.n, 2);
+  assert_int_equal(h.rows[0].day, 19723); /* 2024-01-01 */
+  assert_int_equal(h.rows[0].ntx, 2);
+  assert_near(h.rows[0].amount, 15, 1e-12);
+  assert_int_equal(h.rows[1].day, 19737); /* 2024-01-15 */
+  assert_int_equal(h.rows[1].ntx, 1);
+  assert_near(h.rows[1].amount, 20, 1e-12);
+  h.n = 0;
+  assert_int_equal(tsr_web_history_list(st, r->run_id, "b", hist_cb, &h, &e), TSR_OK);
+  assert_int_equal(h.n, 1);
+  assert_near(h.rows[0].amount, 100, 1e-12);
+  tsr_analyze_result_free(r);
+  tsr_store_close(st);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -f %s %s-wal %s-shm", db, db, db);
+  assert_int_equal(system(cmd), 0);
+  unlink(path);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_history_stored),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
