@@ -5,6 +5,7 @@
  * status/progress, cancel, results), customers (profile with purchase
  * history, filtered and paged lists, CSV export), segments, models, events,
  * users. Errors: HTTP status + {"error":{"code":"E...","message":"..."}}.
+ * The handlers named in routes.def; the JSON values come from views.c.
  */
 #include <ctype.h>
 #include <errno.h>

@@ -5,7 +5,10 @@
  * run dashboard (KPIs, segments, clusters, model fits; charts drawn by
  * web/app.js from /api/v1/runs/ID/results), segment pages (sortable, CSV
  * export), customer pages, the event log, accounts, the help page generated
- * from the params table, and friendly error pages.
+ * from the params table, and friendly error pages. The handlers are named
+ * in routes.def; the run dashboard, the runs table and the event log render
+ * the values of views.c (the same the API sends). A failed run links back
+ * to its dataset with its inputs filled in.
  * Every dynamic string goes through srv_buf_html; no inline scripts or styles
  * (the CSP forbids them).
  */

@@ -2,9 +2,10 @@
  * server.c - `tessera serve`: the libmicrohttpd daemon (thread pool with its
  * internal polling thread), the request life cycle (bodies streamed in
  * chunks, size limits, response queued on the final call, state freed in
- * NOTIFY_COMPLETED), routing, security headers, the embedded static files,
- * /healthz, /metrics (Prometheus text) and the request log (every request
- * is queued and written to the store in batches by one logger thread).
+ * NOTIFY_COMPLETED; the route is found by routes.c), the embedded static
+ * files, /healthz, /metrics (Prometheus text) and the request log (every
+ * request is queued and written to the store in batches by one logger
+ * thread). Responses and security headers: http.c.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
