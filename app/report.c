@@ -296,6 +296,7 @@ tsr_status tsr_report_data_json_stored(tsr_store *store, int64_t run_id,
     tsr_store_free(run);
     return st;
   }
+  if (!o.out_dir) o.out_dir = run->output_dir; /* its files: profiles, churn */
   tsr_customer_query q;
   tsr_customer_query_init(&q, run_id);
   int64_t n = 0;

@@ -252,6 +252,7 @@ static void build_opts(job *j, tsr_analyze_opts *o) {
   if (*(v = kv_get(j, "discount"))) o->discount = strtod(v, NULL);
   if (*(v = kv_get(j, "level"))) o->level = strtod(v, NULL);
   if (*(v = kv_get(j, "churn_threshold"))) o->churn_threshold = strtod(v, NULL);
+  if (*(v = kv_get(j, "currency"))) o->currency = v;
   if (*(v = kv_get(j, "cluster"))) o->cluster = v;
   if (*(v = kv_get(j, "k"))) o->cluster_opts.k = (size_t)strtol(v, NULL, 10);
   if (*(v = kv_get(j, "seed"))) o->seed = (uint64_t)strtoll(v, NULL, 10);

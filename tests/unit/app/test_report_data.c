@@ -43,16 +43,49 @@ static void test_hist_linear_bins(void **state) {
 
 static void test_hist_log_bins(void **state) {
   (void)state;
-  double x[] = {0, 5, 50, 500, 999};
+  double x[] = {0, 5.5, 50, 500, 999};
   tsr__hist h;
   tsr__report_hist(x, 5, 3, 1, &h);
   assert_int_equal(h.log, 1);
+  assert_int_equal(h.integer, 0);
   assert_int_equal(h.nbins, 3);
   /* log1p edges: 10^(k L / 3) - 1 with L = log10(1000) = 3: 0, 9, 99, 999 */
   assert_near(h.edges[0], 0, 0);
   assert_near(h.edges[1], 9, 1e-9);
   assert_near(h.edges[2], 99, 1e-9);
   assert_near(h.edges[3], 999, 0);
+  int64_t want[] = {2, 1, 2};
+  for (int i = 0; i < 3; i++) assert_int_equal(h.counts[i], want[i]);
+}
+
+/* Counts wider than the number of bins: whole-number ranges (issue 10), every
+ * edge half-way between two whole numbers, nothing lost. */
+static void test_hist_whole_number_bins(void **state) {
+  (void)state;
+  double x[100];
+  for (int i = 0; i < 100; i++) x[i] = i;
+  tsr__hist h;
+  tsr__report_hist(x, 100, 30, 0, &h);
+  assert_int_equal(h.integer, 1);
+  assert_int_equal(h.nbins, 25); /* width ceil(100 / 30) = 4 */
+  int64_t tot = 0;
+  for (size_t b = 0; b < h.nbins; b++) {
+    assert_near(h.edges[b] + 0.5, floor(h.edges[b] + 0.5), 0);
+    assert_near(h.edges[b + 1] - h.edges[b], 4, 0);
+    assert_int_equal(h.counts[b], 4);
+    tot += h.counts[b];
+  }
+  assert_int_equal(tot, 100);
+  /* log-spaced whole-number starts: 10^(b L / 3) - 1 rounded up, L = log10(1001) */
+  double y[] = {0, 5, 50, 500, 999};
+  tsr__report_hist(y, 5, 3, 1, &h);
+  assert_int_equal(h.integer, 1);
+  assert_int_equal(h.log, 1);
+  assert_int_equal(h.nbins, 3);
+  assert_near(h.edges[0], -0.5, 0);
+  assert_near(h.edges[1], 9.5, 0);
+  assert_near(h.edges[2], 99.5, 0);
+  assert_near(h.edges[3], 999.5, 0);
   int64_t want[] = {2, 1, 2};
   for (int i = 0; i < 3; i++) assert_int_equal(h.counts[i], want[i]);
 }
@@ -571,6 +604,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hist_integer_bins), cmocka_unit_test(test_hist_linear_bins),
       cmocka_unit_test(test_hist_log_bins),     cmocka_unit_test(test_skewed),
+      cmocka_unit_test(test_hist_whole_number_bins),
       cmocka_unit_test(test_pearson_spearman),  cmocka_unit_test(test_rf_matrix),
       cmocka_unit_test(test_pareto),            cmocka_unit_test(test_repeat_hist),
       cmocka_unit_test(test_fr_matrix),         cmocka_unit_test(test_tracking),
