@@ -642,15 +642,17 @@
     return "";
   }
 
+  var MODEL_NAMES = { bgnbd: "BG/NBD", mbgnbd: "MBG/NBD", pnbd: "Pareto/NBD", bgbb: "BG/BB", gg: "Gamma-Gamma" };
+  function modelName(k) { return MODEL_NAMES[k] || k; }
   function renderModels(root, d) {
     var m = d.model;
     if (!m) return;
-    var grid = section(root, "models", "Purchase and spend models", "Fitted " + m.kind + (d.meta && d.meta.has_spend ? " and Gamma-Gamma" : "") +
+    var grid = section(root, "models", "Purchase and spend models", "Fitted " + modelName(m.kind) + (d.meta && d.meta.has_spend ? " and Gamma-Gamma" : "") +
       " (log-likelihood " + fmtNum(m.loglik) + ", " + (m.converged ? "converged" : "NOT converged") + " in " + m.iterations + " iterations).");
     var byModel = {};
     (m.params || []).forEach(function (p) { (byModel[p.model] = byModel[p.model] || {})[p.name] = p.value; });
     var prow = (m.params || []).map(function (p) {
-      return { model: p.model, name: p.name, value: p.value, se: p.se, words: paramWords(p.model, p.name, byModel[p.model]) };
+      return { model: modelName(p.model), name: p.name, value: p.value, se: p.se, words: paramWords(p.model, p.name, byModel[p.model]) };
     });
     table(grid, "Parameters (time in " + U.periods + ", amounts in " + U.money + ")", [{ key: "model", label: "model" }, { key: "name", label: "parameter" },
       { key: "value", label: "estimate", num: 1, fmt: fmtNum }, { key: "se", label: "std. error", num: 1, fmt: fmtNum },
@@ -822,7 +824,7 @@
   }
   function lineChart(grid, title, caption, spec, wide) {
     var fig = svgFigure(grid, title, caption, wide, spec.cls);
-    var W = 520, H = 300, L = 62, R = 14, T = 12, B = 46;
+    var W = wide ? 1040 : 520, H = 300, L = 62, R = 14, T = 12, B = 46; /* wide: same text size */
     var xs = [], ys = [];
     spec.series.forEach(function (s) { s.points.forEach(function (p) { if (isNum(p[0]) && isNum(p[1])) { xs.push(p[0]); ys.push(p[1]); } }); });
     if (spec.refY !== undefined) ys.push(spec.refY);
@@ -840,7 +842,7 @@
       g.appendChild(sv("line", { x1: L, x2: W - R, y1: Y(v), y2: Y(v) }));
       ax.appendChild(sv("text", { x: L - 6, y: Y(v) + 4, "text-anchor": "end" }, yf(v)));
     });
-    niceTicks(x0, x1, 6).forEach(function (v) {
+    niceTicks(x0, x1, wide ? 10 : 6).forEach(function (v) {
       ax.appendChild(sv("line", { x1: X(v), x2: X(v), y1: H - B, y2: H - B + 4 }));
       ax.appendChild(sv("text", { x: X(v), y: H - B + 16, "text-anchor": "middle" }, xf(v)));
     });
@@ -872,7 +874,7 @@
   function barChart(grid, title, caption, items, spec) {
     spec = spec || {};
     var fig = svgFigure(grid, title, caption, spec.wide, spec.cls);
-    var W = 520, rowH = 20, L = Math.min(220, 12 + 6.2 * Math.max.apply(null, items.map(function (i) { return String(i.label).length; }))), R = 70, T = 6;
+    var W = 520, rowH = 20, L = Math.min(240, 20 + 6.8 * Math.max.apply(null, items.map(function (i) { return String(i.label).length; }))), R = 70, T = 6;
     var H = T + rowH * items.length + 30;
     var mx = Math.max.apply(null, items.map(function (i) { return isNum(i.value) ? i.value : 0; })) || 1;
     var svg = sv("svg", { class: "tsr-svg", viewBox: "0 0 " + W + " " + H, role: "img", "aria-label": title });
