@@ -334,7 +334,31 @@ static void test_kpis_json(void **state) {
   json_t *top = json_array_get(json_object_get(d, "top_customers"), 0);
   assert_string_equal(json_string_value(json_object_get(top, "customer_id")), "</script><b>&'x");
   assert_null(json_object_get(d, "model"));
+  /* R x F mean spend: count x mean spend over the cells gives back the
+   * whole revenue (every customer has an R and an F score) */
+  json_t *rfm = json_object_get(d, "rfm");
+  json_t *cnt = json_object_get(rfm, "count"), *msp = json_object_get(rfm, "mean_spend");
+  double tot = 0, n_cells = 0;
+  for (size_t a = 0; a < json_array_size(cnt); a++)
+    for (size_t b = 0; b < json_array_size(json_array_get(cnt, a)); b++) {
+      double c = json_number_value(json_array_get(json_array_get(cnt, a), b));
+      if (c > 0) tot += c * json_number_value(json_array_get(json_array_get(msp, a), b)), n_cells++;
+      else assert_true(json_is_null(json_array_get(json_array_get(msp, a), b)));
+    }
+  assert_true(n_cells >= 2);
+  assert_near(tot, 571, 1e-9);
+  /* no currency column, no option: amounts in amount units */
+  assert_true(json_is_null(json_object_get(json_object_get(d, "meta"), "currency")));
   json_decref(d);
+  tsr_report_opts ro;
+  tsr_report_opts_init(&ro);
+  ro.currency = "JPY";
+  char *js2 = NULL;
+  assert_int_equal(tsr_report_data_json(r, &ro, &js2, NULL), TSR_OK);
+  d = json_loads(js2, 0, NULL);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(d, "meta"), "currency")), "JPY");
+  json_decref(d);
+  free(js2);
 
   /* the HTML: the id appears only escaped; the data parses back */
   char html[128];
