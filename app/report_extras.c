@@ -21,6 +21,7 @@
 #include "internal.h"
 #include "report_internal.h"
 #include "tessera/csv.h"
+#include "tessera/store_act.h"
 
 #define TSR__REPORT_MAX_FILE ((off_t)64 << 20) /* 64 MiB per JSON input */
 #define MAX_ROWS 5000                         /* rows of a table kept */
@@ -275,8 +276,113 @@ static tsr_status named_input(json_t *root, const char *path, const char *key, c
   return TSR_OK;
 }
 
+/* ------------------------------------------------------------ decisions */
+
+#define MAX_KEYS 64 /* distinct segments, offers and policies kept */
+
+typedef struct keys {
+  char *v[MAX_KEYS];
+  size_t n;
+} keys;
+
+/* Index of s in k (added when new); MAX_KEYS when full ("other" is not
+ * invented: the decision is counted in the totals only). */
+static size_t key_index(keys *k, const char *s, int *oom) {
+  if (!s || !*s) s = "(none)";
+  for (size_t i = 0; i < k->n; i++)
+    if (!strcmp(k->v[i], s)) return i;
+  if (k->n == MAX_KEYS) return MAX_KEYS;
+  if (!(k->v[k->n] = tsr__strdup(s))) {
+    *oom = 1;
+    return MAX_KEYS;
+  }
+  return k->n++;
+}
+
+typedef struct dec_ctx {
+  keys seg, off, pol;
+  int64_t n, rewarded, left_out;
+  int64_t cnt[MAX_KEYS][MAX_KEYS], rcnt[MAX_KEYS][MAX_KEYS], pcnt[MAX_KEYS];
+  double rsum[MAX_KEYS][MAX_KEYS];
+  int oom;
+} dec_ctx;
+
+static int on_decision(void *ctx, const tsr_act_decision *d) {
+  dec_ctx *c = ctx;
+  c->n++;
+  size_t s = key_index(&c->seg, d->segment, &c->oom), f = key_index(&c->off, d->offer_id, &c->oom),
+         p = key_index(&c->pol, d->policy, &c->oom);
+  if (p < MAX_KEYS) c->pcnt[p]++;
+  if (isfinite(d->reward)) c->rewarded++;
+  if (s == MAX_KEYS || f == MAX_KEYS) {
+    c->left_out++;
+    return c->oom;
+  }
+  c->cnt[s][f]++;
+  if (isfinite(d->reward)) {
+    c->rcnt[s][f]++;
+    c->rsum[s][f] += d->reward;
+  }
+  return c->oom;
+}
+
+static json_t *keys_json(const keys *k) {
+  json_t *a = json_array();
+  for (size_t i = 0; a && i < k->n; i++) json_array_append_new(a, json_string(k->v[i]));
+  return a;
+}
+
+/* The offers served and rewarded (the store's act_decisions of `tessera
+ * serve`, tessera/store_act.h): decisions per segment and offer, rewards,
+ * policies. Absent without a store, the table or any decision. */
+static tsr_status store_decisions(json_t *root, tsr_store *store, tsr_error *err) {
+  int64_t n = 0, nr = 0;
+  if (tsr_act_decisions_count(store, &n, &nr, NULL) != TSR_OK || n == 0) return TSR_OK;
+  dec_ctx *c = tsr__calloc(1, sizeof *c);
+  if (!c) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  tsr_status st = tsr_act_decisions_list(store, on_decision, c, NULL);
+  if (c->oom) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  else if (st != TSR_OK) st = TSR_OK; /* unreadable: no section */
+  else {
+    json_t *o = json_object(), *cnt = json_array(), *rc = json_array(), *rs = json_array(),
+           *pol = json_object();
+    for (size_t i = 0; i < c->seg.n; i++) {
+      json_t *a = json_array(), *b = json_array(), *d = json_array();
+      for (size_t j = 0; j < c->off.n; j++) {
+        json_array_append_new(a, json_integer(c->cnt[i][j]));
+        json_array_append_new(b, json_integer(c->rcnt[i][j]));
+        json_array_append_new(d, json_real(c->rsum[i][j]));
+      }
+      json_array_append_new(cnt, a);
+      json_array_append_new(rc, b);
+      json_array_append_new(rs, d);
+    }
+    for (size_t i = 0; i < c->pol.n; i++) json_object_set_new(pol, c->pol.v[i], json_integer(c->pcnt[i]));
+    json_object_set_new(o, "decisions", json_integer(c->n));
+    json_object_set_new(o, "rewarded", json_integer(c->rewarded));
+    json_object_set_new(o, "left_out", json_integer(c->left_out));
+    json_object_set_new(o, "segments", keys_json(&c->seg));
+    json_object_set_new(o, "offers", keys_json(&c->off));
+    json_object_set_new(o, "count", cnt);
+    json_object_set_new(o, "rewarded_count", rc);
+    json_object_set_new(o, "reward_sum", rs);
+    json_object_set_new(o, "policies", pol);
+    if (!o || json_object_set_new(root, "decisions", o) != 0)
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  for (size_t i = 0; i < c->seg.n; i++) tsr__free(c->seg.v[i]);
+  for (size_t i = 0; i < c->off.n; i++) tsr__free(c->off.v[i]);
+  for (size_t i = 0; i < c->pol.n; i++) tsr__free(c->pol.v[i]);
+  tsr__free(c);
+  return st;
+}
+
 tsr_status tsr__report_extras(json_t *root, const tsr_report_opts *o, tsr_error *err) {
   if (o->out_dir && *o->out_dir) run_dir_sections(root, o);
+  if (o->store) {
+    tsr_status ds = store_decisions(root, o->store, err);
+    if (ds != TSR_OK) return ds;
+  }
   tsr_status st = TSR_OK;
   if (o->offers_sim)
     st = named_input(root, o->offers_sim, "offers", "tessera-offers-sim", NULL,

@@ -422,7 +422,7 @@
     var nav = el("nav", { class: "tsr-nav", "aria-label": "sections" });
     [["kpis", "KPIs"], ["segments", "Segments"], ["features", "Features"], ["rfm", "RFM"], ["clusters", "Clusters"],
      ["models", "Models"], ["profiles", "Profiles", d.segment_profiles], ["quality", "Data quality", d.data_quality],
-     ["churn", "Churn", d.churn], ["offers", "Offers", d.offers], ["experiment", "Experiments", d.experiment],
+     ["churn", "Churn", d.churn], ["offers", "Offers", d.offers], ["decisions", "Offers served", d.decisions], ["experiment", "Experiments", d.experiment],
      ["customers", "Customers"], ["run", "Run"], ["glossary", "Glossary"]].forEach(function (s) {
       if (s.length > 2 && !s[2]) return; /* a section without its data: no link */
       nav.appendChild(el("a", { href: "#tsr-" + s[0], text: s[1] }));
@@ -1054,6 +1054,39 @@
     });
   }
 
+  /* Offers served by `tessera serve` (the store's decisions and rewards). */
+  function renderDecisions(root, d) {
+    var q = d.decisions;
+    if (!q || !q.decisions || !q.segments || !q.offers) return;
+    var grid = section(root, "decisions", "Offers served", fmtInt(q.decisions) + " decisions of the decisions API in this store (all runs), " + fmtInt(q.rewarded) +
+      " with a reward (" + fmtPct(q.rewarded / q.decisions) + "); policies: " + Object.keys(q.policies || {}).map(function (k) {
+        return (POLICY_NAMES[k] || k) + " " + fmtInt(q.policies[k]); }).join(", ") + "." +
+      (q.left_out ? " " + fmtInt(q.left_out) + " decisions beyond the first 64 segments or offers are counted in the totals only." : ""));
+    var rows = q.segments.map(function (sname, i) {
+      var tot = q.count[i].reduce(function (a, b) { return a + b; }, 0), x = { segment: sname, total: tot };
+      q.offers.forEach(function (_, j) { x["o" + j] = tot ? q.count[i][j] / tot : null; });
+      return x;
+    });
+    table(grid, "Offer mix per segment (share of the segment's decisions)", [{ key: "segment", label: "segment" }, { key: "total", label: "decisions", num: 1, fmt: fmtInt }]
+      .concat(q.offers.map(function (n, j) { return { key: "o" + j, label: n, num: 1, fmt: fmtPct }; })), rows, true, function (r, c) {
+        var v = r[c.key];
+        if (!/^o\d+$/.test(c.key) || !isNum(v)) return null;
+        return { "data-share": String(v), class: "num tsr-mix" };
+      });
+    var per = q.offers.map(function (n, j) {
+      var c = 0, rc = 0, rs = 0;
+      q.segments.forEach(function (_, i) { c += q.count[i][j]; rc += q.rewarded_count[i][j]; rs += q.reward_sum[i][j]; });
+      return { offer: n, decisions: c, rewarded: rc, mean: rc ? rs / rc : null };
+    });
+    table(grid, "Offers: decisions and mean reward", [{ key: "offer", label: "offer" }, { key: "decisions", label: "decisions", num: 1, fmt: fmtInt },
+      { key: "rewarded", label: "rewarded", num: 1, fmt: fmtInt }, { key: "mean", label: "mean reward (response rate or amount)", num: 1, fmt: fmtNum }], per);
+    Array.prototype.forEach.call(grid.querySelectorAll("td.tsr-mix"), function (td) {
+      var bg = viridis(Number(td.getAttribute("data-share")));
+      td.style.background = bg;
+      td.style.color = textOn(bg);
+    });
+  }
+
   function ciText(ci, f) { return ci && isNum(ci[0]) && isNum(ci[1]) ? f(ci[0]) + " to " + f(ci[1]) : "n/a"; }
   function fmtP(v) { return !isNum(v) ? "n/a" : v < 0.0001 ? "< 0.0001" : v.toFixed(4); }
   function renderExperiment(root, d) {
@@ -1122,7 +1155,7 @@
     setUnits(data.meta || {});
     svgCount = 0;
     [renderHeader, renderKpis, renderSegments, renderFeatures, renderRfm, renderClusters, renderModels, renderProfiles, renderDataQuality,
-     renderChurn, renderOffers, renderExperiment, renderCustomers, renderRun, renderGlossary]
+     renderChurn, renderOffers, renderDecisions, renderExperiment, renderCustomers, renderRun, renderGlossary]
       .forEach(function (f) { f(root, data); });
     root.setAttribute("data-svg-charts", String(svgCount));
     var mine = charts; /* this render's charts (render may be called again) */

@@ -16,6 +16,7 @@
 #include "internal.h"
 #include "report_internal.h"
 #include "tessera/report.h"
+#include "tessera/store_act.h"
 
 tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, tsr_analyze_result *r, char *warn,
                                  size_t cap, tsr_error *err);
@@ -40,7 +41,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   (void)state;
   static const char *const f[] = {"run.json", "segment_profiles.csv", "churn_eval.json", "churn.csv",
-                                  "offers.json", "bad.json", "tx.csv"};
+                                  "offers.json", "bad.json", "tx.csv", "t.db", "t.db-wal", "t.db-shm"};
   char p[512];
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
     snprintf(p, sizeof p, "%s/%s", dir, f[i]);
@@ -185,11 +186,56 @@ static void test_currency(void **state) {
   assert_non_null(strstr(err.msg, "ISO 4217"));
 }
 
+/* The offers served (store act_decisions): counts per segment and offer,
+ * rewards, policies; absent without decisions. */
+static void test_decisions(void **state) {
+  (void)state;
+  char url[512];
+  snprintf(url, sizeof url, "%s/t.db", dir);
+  tsr_store *st = NULL;
+  tsr_error err;
+  assert_int_equal(tsr_store_open(url, TSR_STORE_CREATE, &st, &err), TSR_OK);
+  tsr_report_opts o;
+  tsr_report_opts_init(&o);
+  o.store = st;
+  json_t *root = root_with_meta();
+  assert_int_equal(tsr__report_extras(root, &o, &err), TSR_OK); /* no act table yet */
+  assert_null(json_object_get(root, "decisions"));
+  assert_int_equal(tsr_act_store_init(st, &err), TSR_OK);
+  tsr_act_decision d[4] = {
+      {"d1", 1, "C1", "O1", "thompson", "S0", 0.5, NULL, NAN, 0},
+      {"d2", 2, "C2", "O2", "thompson", "S0", 0.5, NULL, NAN, 0},
+      {"d3", 3, "C3", "O1", "linucb", "S1", 0.9, NULL, NAN, 0},
+      {"d4", 4, "C4", "O1", "thompson", "S0", 0.5, NULL, NAN, 0},
+  };
+  const char *ids[] = {"d1", "d3", "d4"};
+  double rew[] = {1, 0, 1};
+  int64_t ts[] = {10, 11, 12};
+  int64_t applied = 0;
+  assert_int_equal(tsr_act_write(st, d, 4, ids, rew, ts, 3, &applied, &err), TSR_OK);
+  assert_int_equal(applied, 3);
+  assert_int_equal(tsr__report_extras(root, &o, &err), TSR_OK);
+  json_t *q = json_object_get(root, "decisions");
+  assert_int_equal(json_integer_value(json_object_get(q, "decisions")), 4);
+  assert_int_equal(json_integer_value(json_object_get(q, "rewarded")), 3);
+  assert_string_equal(json_string_value(json_array_get(json_object_get(q, "segments"), 0)), "S0");
+  assert_string_equal(json_string_value(json_array_get(json_object_get(q, "offers"), 0)), "O1");
+  json_t *cnt = json_object_get(q, "count"), *rs = json_object_get(q, "reward_sum");
+  assert_int_equal(json_integer_value(json_array_get(json_array_get(cnt, 0), 0)), 2); /* S0 O1 */
+  assert_int_equal(json_integer_value(json_array_get(json_array_get(cnt, 0), 1)), 1); /* S0 O2 */
+  assert_int_equal(json_integer_value(json_array_get(json_array_get(cnt, 1), 0)), 1); /* S1 O1 */
+  assert_near(json_number_value(json_array_get(json_array_get(rs, 0), 0)), 2, 0);
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(q, "policies"), "thompson")), 3);
+  json_decref(root);
+  tsr_store_close(st);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_run_folder),
       cmocka_unit_test(test_named_inputs),
       cmocka_unit_test(test_currency),
+      cmocka_unit_test(test_decisions),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
