@@ -84,9 +84,9 @@ static json_t *cell(const char *p, size_t n) {
 }
 
 /* Reads a CSV file (header + rows, at most max_rows kept) into
- * {"columns": [...], "rows": [[...], ...], "truncated": bool}; each row is
- * passed to keep (NULL = keep all) which may reject it. NULL with err set on
- * a read or parse error. */
+ * {"columns": [...], "rows": [[...], ...], "truncated": bool}. NULL with err
+ * set on a read or parse error (a row whose field count differs from the
+ * header's names its line). */
 static json_t *load_csv(const char *path, size_t max_rows, tsr_error *err) {
   tsr_csv_opts co;
   tsr_csv_opts_init(&co);

@@ -333,7 +333,7 @@
   /* Plain-language meaning of every term the report uses (tooltips of the
    * key figures and the glossary at the end). */
   var GLOSSARY = [
-    ["CLV", "Customer lifetime value: the spend a customer is expected to bring over the CLV horizon (12 months unless chosen otherwise), discounted by 1% per month, from the purchase and spend models."],
+    ["CLV", "Customer lifetime value: the spend a customer is expected to bring over the CLV horizon (12 months unless chosen otherwise), discounted by 1% per month, from the purchase and spend models; in the currency of the amounts (or amount units)."],
     ["P(alive)", "The probability that a customer is still active (has not left for good) at the end of the data, given how often and how recently they bought."],
     ["Churn rate", "The share of customers whose P(alive) is below the churn threshold (0.5 unless chosen otherwise): those the model thinks have left."],
     ["RFM", "Recency, frequency, monetary value: each customer is scored 1 to 5 on how recently they bought, how often, and how much they spent; the segments are named from these scores."],

@@ -92,6 +92,20 @@ for (const k of ["revenue", "clv_total", "clv_mean"]) {
   const v = await kpi(page, k);
   check(v && / CHF$/.test(v.value) && Math.abs(num(v.value) - rj.kpis[k]) < 0.006, `KPI ${k}: '${v && v.value}' carries CHF and equals run.json ${rj.kpis[k]}`);
 }
+// the stored run's report counts the analysed customers only (not the
+// bundle's profile-only CRM records): same customers, Pareto share, months
+{
+  const c = await kpi(page, "customers"), t20 = await kpi(page, "top20_revenue_share");
+  const cap = await page.evaluate(() => [...document.querySelectorAll(".tsr-caption")].map((e) => e.textContent).find((t) => /^Top 20% of customers bring/.test(t)));
+  const months = await page.evaluate(() => {
+    for (const cv of document.querySelectorAll("canvas.tsr-chart"))
+      if (/^Joins and leavers/.test(cv.getAttribute("aria-label"))) return window.Chart.getChart(cv).data.labels;
+    return [];
+  });
+  check(num(c.value) === rj.kpis.customers, `stored report: ${c.value} customers = run.json ${rj.kpis.customers}`);
+  check(cap && cap.includes(t20.value), `Pareto caption '${cap}' agrees with the KPI ${t20.value}`);
+  check(months[0] === rj.kpis.first_purchase.slice(0, 7), `joins start in the first purchase month (${months[0]})`);
+}
 const heads = await page.evaluate(() => [...document.querySelectorAll("th")].map((t) => ({ t: t.textContent, tip: t.getAttribute("title") })));
 check(heads.some((h) => h.t === "mean CLV (CHF)") && heads.some((h) => h.t === "CLV (CHF)"), "CLV columns say CHF");
 check(heads.filter((h) => h.tip !== null).every((h) => h.tip.length > 20), `every header tooltip has a glossary text (${heads.filter((h) => h.tip).length})`);
