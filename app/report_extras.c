@@ -211,6 +211,85 @@ done:
   return out;
 }
 
+/* ------------------------------------------------------------ nbp.csv */
+
+/* The first-ranked products of nbp.csv: {"customers", "products":
+ * [{product, customers, mean_score, reason}]} (an example reason of the
+ * product), most recommended first; the first MAX_NBP products. */
+#define MAX_NBP 64
+static json_t *load_nbp(const char *path, tsr_error *err) {
+  tsr_csv_opts co;
+  tsr_csv_opts_init(&co);
+  tsr_csv *c = NULL;
+  if (tsr_csv_open(path, &co, &c, err) != TSR_OK) return NULL;
+  char *name[MAX_NBP], *why[MAX_NBP];
+  int64_t cnt[MAX_NBP] = {0};
+  double sc[MAX_NBP] = {0};
+  size_t np = 0, col[5] = {0, 1, 2, 3, 4};
+  int64_t customers = 0;
+  tsr_csv_record rec;
+  tsr_status st;
+  int header = 1, oom = 0;
+  while ((st = tsr_csv_next(c, &rec, err)) == TSR_OK && !oom) {
+    if (header) { /* by name: customer_id,rank,product,score,reason */
+      static const char *const want[5] = {"customer_id", "rank", "product", "score", "reason"};
+      for (size_t j = 0; j < rec.nfields; j++)
+        for (int k = 0; k < 5; k++)
+          if (!strcmp(rec.fields[j].ptr, want[k])) col[k] = j;
+      header = 0;
+      continue;
+    }
+    if (rec.nfields <= col[1] || rec.nfields <= col[2] || strcmp(rec.fields[col[1]].ptr, "1") != 0) continue;
+    customers++;
+    const char *prod = rec.fields[col[2]].ptr;
+    size_t k = 0;
+    while (k < np && strcmp(name[k], prod) != 0) k++;
+    if (k == np) {
+      if (np == MAX_NBP) continue;
+      name[np] = tsr__strdup(prod);
+      why[np] = tsr__strdup(rec.nfields > col[4] ? rec.fields[col[4]].ptr : "");
+      if (!name[np] || !why[np]) {
+        tsr__free(name[np]);
+        tsr__free(why[np]);
+        oom = 1;
+        break;
+      }
+      np++;
+    }
+    cnt[k]++;
+    if (rec.nfields > col[3]) sc[k] += strtod(rec.fields[col[3]].ptr, NULL);
+  }
+  tsr_csv_close(c);
+  json_t *out = NULL;
+  if (oom) tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  else if (st == TSR_ENOTFOUND) {
+    /* most recommended first (insertion sort: at most MAX_NBP) */
+    size_t ord[MAX_NBP];
+    for (size_t i = 0; i < np; i++) {
+      size_t q = i;
+      while (q > 0 && cnt[ord[q - 1]] < cnt[i]) {
+        ord[q] = ord[q - 1];
+        q--;
+      }
+      ord[q] = i;
+    }
+    out = json_object();
+    json_t *a = json_array();
+    for (size_t i = 0; i < np && a; i++) {
+      size_t k = ord[i];
+      json_array_append_new(a, json_pack("{s:s,s:I,s:f,s:s}", "product", name[k], "customers", (json_int_t)cnt[k],
+                                         "mean_score", sc[k] / (double)cnt[k], "reason", why[k]));
+    }
+    json_object_set_new(out, "customers", json_integer(customers));
+    json_object_set_new(out, "products", a);
+  }
+  for (size_t i = 0; i < np; i++) {
+    tsr__free(name[i]);
+    tsr__free(why[i]);
+  }
+  return out;
+}
+
 /* ------------------------------------------------------------ sections */
 
 static void run_dir_sections(json_t *root, const tsr_report_opts *o) {
@@ -253,6 +332,11 @@ static void run_dir_sections(json_t *root, const tsr_report_opts *o) {
     }
   }
   if (churn) json_object_set_new(root, "churn", churn);
+  if (join(path, sizeof path, dir, "nbp.csv") && exists(path)) {
+    json_t *nb = load_nbp(path, &e);
+    if (nb) json_object_set_new(root, "next_best_product", nb);
+    else note(root, "nbp.csv left out: %s", e.msg);
+  }
 }
 
 /* A JSON input given by name: must exist and parse, and be the output of

@@ -370,6 +370,7 @@
     ["Feature importance", "The mean absolute SHAP contribution of a feature to the churn score (in log-odds): how much it moves the predictions on average."],
     ["Baseline: 1 − P(alive)", "The purchase model's chance that a customer has left, used as a churn score to compare the churn model with."],
     ["Baseline: P(no purchase)", "The purchase model's probability of no purchase in the evaluation window, used as a churn score."],
+    ["Next-best-product score", "The blended score of a product for a customer (collaborative filtering, matrix factorisation and a propensity model, docs/predict.md); higher ranks first; comparable within a customer, not a probability."],
     ["Regret", "The expected responses lost against always making each customer's best offer; the cumulative regret of a policy that learns grows more slowly over time."],
     ["Offer mix", "The share of each offer among the decisions a policy made for the customers of a segment."],
     ["Thompson sampling", "Chooses each offer with the probability that it is the best, drawn from the response rates learnt so far per segment."],
@@ -422,7 +423,7 @@
     var nav = el("nav", { class: "tsr-nav", "aria-label": "sections" });
     [["kpis", "KPIs"], ["segments", "Segments"], ["features", "Features"], ["rfm", "RFM"], ["clusters", "Clusters"],
      ["models", "Models"], ["profiles", "Profiles", d.segment_profiles], ["quality", "Data quality", d.data_quality],
-     ["churn", "Churn", d.churn], ["offers", "Offers", d.offers], ["decisions", "Offers served", d.decisions], ["experiment", "Experiments", d.experiment],
+     ["churn", "Churn", d.churn], ["nbp", "Next best product", d.next_best_product], ["offers", "Offers", d.offers], ["decisions", "Offers served", d.decisions], ["experiment", "Experiments", d.experiment],
      ["customers", "Customers"], ["run", "Run"], ["glossary", "Glossary"]].forEach(function (s) {
       if (s.length > 2 && !s[2]) return; /* a section without its data: no link */
       nav.appendChild(el("a", { href: "#tsr-" + s[0], text: s[1] }));
@@ -1013,6 +1014,22 @@
     }
   }
 
+  /* The first-ranked next best product of each customer (nbp.csv). */
+  function renderNextBest(root, d) {
+    var nb = d.next_best_product;
+    if (!nb || !nb.products || !nb.products.length) return;
+    var grid = section(root, "nbp", "Next best product", "The product ranked first for each of " + fmtInt(nb.customers) +
+      " customers (nbp.csv): candidates they do not hold and are eligible for, scored by the blend of docs/predict.md.");
+    barChart(grid, "Customers by their first-ranked product", null, nb.products.map(function (p) {
+      return { label: p.product, value: p.customers, tip: p.product + ": " + fmtInt(p.customers) + " customers (" + fmtPct(p.customers / nb.customers) + ")" };
+    }), { fmt: fmtInt, xLabel: "customers", cls: "tsr-nbp-bars" });
+    table(grid, "First-ranked products", [{ key: "product", label: "product" }, { key: "customers", label: "customers", num: 1, fmt: fmtInt },
+      { key: "share", label: "share", num: 1, fmt: fmtPct }, { key: "mean_score", label: "mean score", num: 1, fmt: fmtNum, tip: "Next-best-product score" },
+      { key: "reason", label: "a reason given", wrap: 1 }],
+      nb.products.map(function (p) { return { product: p.product, customers: p.customers, share: p.customers / nb.customers, mean_score: p.mean_score, reason: p.reason }; }),
+      false, function (r, c) { return { "data-product": r.product, "data-col": c.key }; });
+  }
+
   /* ------------------------------------------------------------ offers and experiments (issue 15) */
 
   var POLICY_NAMES = { uniform: "uniform random", egreedy: "epsilon-greedy", thompson: "Thompson sampling", linucb: "LinUCB", lints: "linear Thompson sampling" };
@@ -1155,7 +1172,7 @@
     setUnits(data.meta || {});
     svgCount = 0;
     [renderHeader, renderKpis, renderSegments, renderFeatures, renderRfm, renderClusters, renderModels, renderProfiles, renderDataQuality,
-     renderChurn, renderOffers, renderDecisions, renderExperiment, renderCustomers, renderRun, renderGlossary]
+     renderChurn, renderNextBest, renderOffers, renderDecisions, renderExperiment, renderCustomers, renderRun, renderGlossary]
       .forEach(function (f) { f(root, data); });
     root.setAttribute("data-svg-charts", String(svgCount));
     var mine = charts; /* this render's charts (render may be called again) */

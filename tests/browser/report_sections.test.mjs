@@ -39,6 +39,7 @@ const db = p("t.db");
 run(["analyze", p("b"), "--db", db, "-o", p("out"), "--report", p("out/report.html"), "-q"]);
 run(["churn", p("b"), "--calibration-end", "2025-06-30", "-o", p("out/churn.csv")]);
 fs.copyFileSync(path.join(SRC, "tests/data/report/churn_eval.json"), p("out/churn_eval.json"));
+run(["recommend", p("b"), "--calibration-end", "2025-06-30", "-o", p("out/nbp.csv")]);
 run(["offers", "simulate", "--policy", "all", "--steps", "3000", "--json", p("offers.json")]);
 fs.writeFileSync(p("exp.json"), run(["experiment", p("b/campaign.csv"), "--json"]));
 run(["report", "latest", "--db", db, "-o", p("rep.html"), "--offers-sim", p("offers.json"), "--experiment", p("exp.json")]);
@@ -198,6 +199,15 @@ const top = await page.evaluate(() => [...document.querySelectorAll("#tsr-churn 
 const churnCsv = csv(p("out/churn.csv")).sort((a, b) => b.churn_probability - a.churn_probability);
 check(top.length === 20 && top[0][0] === churnCsv[0].customer_id && top[0][2] === churnCsv[0].reason_1,
   `highest churn risk first with its reasons (${top[0] && top[0].join(" | ")})`);
+// next best product: customers per first-ranked product = nbp.csv
+{
+  const firsts = csv(p("out/nbp.csv")).filter((r) => r.rank === "1");
+  const want = {};
+  for (const r of firsts) want[r.product] = (want[r.product] || 0) + 1;
+  const shownNbp = await page.evaluate(() => Object.fromEntries([...document.querySelectorAll("td[data-product][data-col=customers]")].map((t) => [t.getAttribute("data-product"), t.textContent])));
+  check(Object.keys(want).length > 0 && Object.keys(want).every((k) => num(shownNbp[k]) === want[k]) && Object.keys(shownNbp).length === Object.keys(want).length,
+    `next best product: customers per first-ranked product equal nbp.csv (${JSON.stringify(shownNbp)})`);
+}
 // offers: one regret curve per policy, regret in the table = the JSON
 const offers = JSON.parse(fs.readFileSync(p("offers.json"), "utf8"));
 check(svg.regret === offers.policies.length, `regret curves: ${svg.regret} of ${offers.policies.length} policies`);

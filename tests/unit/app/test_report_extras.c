@@ -41,7 +41,7 @@ static int setup(void **state) {
 static int teardown(void **state) {
   (void)state;
   static const char *const f[] = {"run.json", "segment_profiles.csv", "churn_eval.json", "churn.csv",
-                                  "offers.json", "bad.json", "tx.csv", "t.db", "t.db-wal", "t.db-shm"};
+                                  "offers.json", "bad.json", "tx.csv", "nbp.csv", "t.db", "t.db-wal", "t.db-shm"};
   char p[512];
   for (size_t i = 0; i < sizeof f / sizeof f[0]; i++) {
     snprintf(p, sizeof p, "%s/%s", dir, f[i]);
@@ -67,6 +67,9 @@ static void test_run_folder(void **state) {
   put_file("churn_eval.json", "{\"methods\":{\"xgboost\":{\"auc\":0.72}},\"roc\":{\"xgboost\":[[0,0],[1,1]]}}");
   put_file("churn.csv", "customer_id,churn_probability,reason_1,reason_2,reason_3\n"
                         "C1,0.20,a,b,c\nC2,0.90,no purchase for 21 weeks,x,y\nC3,0.50,d,e,f\nC4,0.95,g,h,i\n");
+  put_file("nbp.csv", "customer_id,rank,product,score,reason\n"
+                      "C1,1,savings,1.5,\"common, at this stage\"\nC1,2,mortgage,0.2,x\n"
+                      "C2,1,mortgage,0.5,often after a loan\nC3,1,mortgage,1.5,y\nC3,2,savings,0.1,z\n");
   tsr_report_opts o;
   tsr_report_opts_init(&o);
   o.out_dir = dir;
@@ -97,6 +100,14 @@ static void test_run_folder(void **state) {
   assert_string_equal(json_string_value(json_array_get(json_array_get(top, 0), 0)), "C4");
   assert_string_equal(json_string_value(json_array_get(json_array_get(top, 1), 0)), "C2");
   assert_string_equal(json_string_value(json_array_get(json_array_get(top, 1), 2)), "no purchase for 21 weeks");
+  /* next best product: first ranks only, most recommended first */
+  json_t *nb = json_object_get(root, "next_best_product");
+  assert_int_equal(json_integer_value(json_object_get(nb, "customers")), 3);
+  json_t *p0 = json_array_get(json_object_get(nb, "products"), 0), *p1 = json_array_get(json_object_get(nb, "products"), 1);
+  assert_string_equal(json_string_value(json_object_get(p0, "product")), "mortgage");
+  assert_int_equal(json_integer_value(json_object_get(p0, "customers")), 2);
+  assert_near(json_number_value(json_object_get(p0, "mean_score")), 1.0, 1e-12);
+  assert_string_equal(json_string_value(json_object_get(p1, "reason")), "common, at this stage");
   assert_null(json_object_get(json_object_get(root, "meta"), "notes"));
   json_decref(root);
   /* a malformed file of the folder: left out with a note naming line and column */
