@@ -1027,7 +1027,7 @@
       { key: "share", label: "share", num: 1, fmt: fmtPct }, { key: "mean_score", label: "mean score", num: 1, fmt: fmtNum, tip: "Next-best-product score" },
       { key: "reason", label: "a reason given", wrap: 1 }],
       nb.products.map(function (p) { return { product: p.product, customers: p.customers, share: p.customers / nb.customers, mean_score: p.mean_score, reason: p.reason }; }),
-      false, function (r, c) { return { "data-product": r.product, "data-col": c.key }; });
+      true, function (r, c) { return { "data-product": r.product, "data-col": c.key }; });
   }
 
   /* ------------------------------------------------------------ offers and experiments (issue 15) */
