@@ -781,6 +781,9 @@ static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
 
 /* ------------------------------------------------------------ store */
 
+/* app/analyze_currency.c */
+tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, tsr_analyze_result *r, char *warn,
+                                 size_t cap, tsr_error *err);
 /* lib/analyze_profiles.c */
 tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
                                  int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
@@ -1246,6 +1249,9 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   event(&x, 0, "start", -1, -1, -1, "analyze %s%s", opts->inputs[0], opts->n_inputs > 1 ? " (and more)" : "");
   if (ist == TSR_OK) ingest_events(&x);
   if (st != TSR_OK) goto fail;
+  char cwarn[512];
+  if ((st = tsr__analyze_currency(opts, res, cwarn, sizeof cwarn, err)) != TSR_OK) goto fail;
+  if (cwarn[0]) event(&x, 1, "currency", -1, -1, -1, "%s", cwarn);
   if (canceled(&x)) goto cancel;
   progress(&x, "summary", 0.5);
   if ((st = step_summary(&x, err)) != TSR_OK) goto fail;

@@ -53,6 +53,8 @@ static json_t *kpis_value(const tsr_analyze_result *r) {
   put(&bad, o, "mean_p_alive", tsr__json_num(p->mean_p_alive));
   put(&bad, o, "clv_total", tsr__json_num(p->clv_total));
   put(&bad, o, "clv_mean", tsr__json_num(p->clv_mean));
+  put(&bad, o, "currency", r->currency[0] ? json_string(r->currency) : json_null());
+  put(&bad, o, "currency_source", r->currency_source ? json_string(r->currency_source) : json_null());
   put(&bad, o, "period_days", tsr__json_num(r->period_days));
   put(&bad, o, "horizon_periods", tsr__json_num(r->horizon_periods));
   put(&bad, o, "rows_read", jint(r->ingest.rows_read));

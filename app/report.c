@@ -108,6 +108,10 @@ static int on_customer(void *ctx, const tsr_customer *row) {
   load_ctx *c = ctx;
   tsr__report_src *s = c->s;
   if (c->i >= s->n) return 1;
+  /* profile-only customers of a bundle run (CRM records without a purchase)
+   * are stored for the profiles but are not in the analysis (run.json's
+   * KPIs count customers with a purchase): left out as analyze leaves them */
+  if (row->n_transactions == 0 && row->first_purchase == 0) return 0;
   size_t i = c->i++;
   size_t l = strlen(row->customer_id) + 1;
   if (tsr__grow((void **)&c->ids, &c->ids_cap, c->ids_len + l, 1) != TSR_OK) {
@@ -277,6 +281,7 @@ tsr_status tsr_report_data_json_stored(tsr_store *store, int64_t run_id,
     tsr_store_free(run);
     return st;
   }
+  if (!o.out_dir) o.out_dir = run->output_dir; /* its files: profiles, churn */
   tsr_customer_query q;
   tsr_customer_query_init(&q, run_id);
   int64_t n = 0;

@@ -68,12 +68,39 @@ void tsr__report_hist(const double *x, size_t n, size_t nbins, int log, tsr__his
   }
   h->min = mn;
   h->max = mx;
-  if (integer && mx - mn + 1 <= (double)nbins) {
-    /* one bin per integer value: [v - 0.5, v + 0.5) */
-    h->nbins = (size_t)(mx - mn + 1);
-    for (size_t b = 0; b <= h->nbins; b++) h->edges[b] = mn - 0.5 + (double)b;
-    for (size_t i = 0; i < n; i++)
-      if (isfinite(x[i])) h->counts[(size_t)(x[i] - mn)]++;
+  if (integer && mx - mn < 1e15) {
+    /* counts: whole-number bins [start_b, start_{b+1} - 1], edges at the
+     * half-integers between them (one bin per value when they fit) */
+    h->integer = 1;
+    double span = mx - mn + 1, st[65];
+    size_t nb = 0;
+    if (span <= (double)nbins) {
+      for (double v = mn; v <= mx + 0.5 && nb < 64; v += 1) st[nb++] = v;
+    } else if (log && mn >= 0) {
+      h->log = 1;
+      double L = log10(2 + mx); /* starts 10^(L b / nbins) - 1, rounded up */
+      st[nb++] = mn;
+      for (size_t b = 1; b < nbins; b++) {
+        double v = ceil(pow(10, L * (double)b / (double)nbins) - 1);
+        if (v > st[nb - 1] && v <= mx) st[nb++] = v;
+      }
+    } else {
+      double w = ceil(span / (double)nbins);
+      for (double v = mn; v <= mx && nb < 64; v += w) st[nb++] = v;
+    }
+    h->nbins = nb;
+    for (size_t b = 0; b < nb; b++) h->edges[b] = st[b] - 0.5;
+    h->edges[nb] = mx + 0.5;
+    for (size_t i = 0; i < n; i++) {
+      if (!isfinite(x[i])) continue;
+      size_t lo = 0, hi = nb; /* last start <= x */
+      while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (st[mid] <= x[i]) lo = mid;
+        else hi = mid;
+      }
+      h->counts[lo]++;
+    }
     return;
   }
   h->nbins = nbins;

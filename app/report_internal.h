@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "tessera/analyze.h"
 #include "tessera/report.h"
 
@@ -19,6 +21,7 @@
 
 typedef struct tsr__hist {
   int log;         /* 1: log1p bins (edges 10^(k L / nbins) - 1) */
+  int integer;     /* 1: whole-number data, bins [edge + 0.5, next edge - 0.5] */
   size_t nbins;
   double edges[65];/* nbins + 1 */
   int64_t counts[64];
@@ -31,7 +34,9 @@ typedef struct tsr__hist {
 int tsr__report_skewed(const double *x, size_t n);
 /* Histogram of the finite values of x in nbins (1..64) equal-width bins
  * over [min, max] (log1p bins when log and min >= 0); the last bin is closed.
- * Integer-valued data with max - min < nbins gets one bin per integer. */
+ * Whole-number data gets whole-number bins: one per value when max - min
+ * < nbins, else ranges of whole numbers (equal widths, or log-spaced
+ * starts when log), edges at the half-integers between them (integer = 1). */
 void tsr__report_hist(const double *x, size_t n, size_t nbins, int log, tsr__hist *out);
 
 /* ------------------------------------------------------------ correlation */
@@ -144,6 +149,15 @@ tsr_status tsr__report_src_from_result(const tsr_analyze_result *r, tsr__report_
 /* The report data JSON (docs/report.md) of src. *out: malloc'd text. */
 tsr_status tsr__report_json(const tsr__report_src *src, const tsr_report_opts *o, char **out,
                             tsr_error *err);
+
+/* The sections read from files (app/report_extras.c, docs/report.md):
+ * "data_quality" and "households" (run.json), "segment_profiles"
+ * (segment_profiles.csv), "churn" (churn_eval.json, churn.csv) from
+ * o->out_dir when present; "offers" (o->offers_sim) and "experiment"
+ * (o->experiment), which must exist and parse (TSR_EIO / TSR_EPARSE with
+ * FILE:LINE:COLUMN). A file of the run folder that does not parse is left
+ * out with a note in meta.notes. */
+tsr_status tsr__report_extras(json_t *root, const tsr_report_opts *o, tsr_error *err);
 
 /* The vendored asset (generated report_assets.c): "chart.js",
  * "chartjs-chart-matrix.js", "report.js", "report.css". Empty (len 0) when

@@ -211,6 +211,7 @@ static json_t *hist_json(jb *b, const double *x, size_t n, const char *label) {
   json_t *o = jobj(b);
   put(b, o, "label", js(b, label));
   put(b, o, "log", chk(b, json_boolean(h.log)));
+  put(b, o, "integer", chk(b, json_boolean(h.integer)));
   put(b, o, "n", ji(b, (int64_t)h.n));
   put(b, o, "min", jr(b, h.min));
   put(b, o, "max", jr(b, h.max));
@@ -334,23 +335,29 @@ static void section_rfm(jb *b, json_t *root, const tsr__report_src *s) {
   if (nf > 10) nf = 10;
   int64_t cnt[100];
   double mm[100];
+  double ms[100];
   tsr__report_rf_matrix(s->r, s->f, s->monetary, s->n, nr, nf, cnt, mm);
+  /* mean spend per customer of each cell: revenue over the whole window */
+  tsr__report_rf_matrix(s->r, s->f, s->revenue, s->n, nr, nf, cnt, ms);
   json_t *o = jobj(b);
   put(b, o, "scheme", js(b, s->scheme_name));
   put(b, o, "r_levels", ji(b, nr));
   put(b, o, "f_levels", ji(b, nf));
-  json_t *ca = jarr(b), *ma = jarr(b);
+  json_t *ca = jarr(b), *ma = jarr(b), *sa = jarr(b);
   for (int r = 0; r < nr; r++) {
-    json_t *cr = jarr(b), *mr = jarr(b);
+    json_t *cr = jarr(b), *mr = jarr(b), *sr = jarr(b);
     for (int f = 0; f < nf; f++) {
       push(b, cr, ji(b, cnt[r * nf + f]));
       push(b, mr, jr4(b, mm[r * nf + f]));
+      push(b, sr, jr(b, ms[r * nf + f]));
     }
     push(b, ca, cr);
     push(b, ma, mr);
+    push(b, sa, sr);
   }
   put(b, o, "count", ca);
   put(b, o, "mean_monetary", ma);
+  put(b, o, "mean_spend", sa);
   put(b, root, "rfm", o);
 }
 
@@ -817,6 +824,17 @@ static void section_meta(jb *b, json_t *root, const tsr__report_src *s, const ts
   put(b, m, "has_holdout", chk(b, json_boolean(s->has_holdout)));
   put(b, m, "churn_threshold", jr(b, o->churn_threshold));
   put(b, m, "period_days", jr(b, s->period_days));
+  /* the currency of the amounts: the report's option, else the run's */
+  const char *cur = o->currency, *cur_src = o->currency ? "option" : NULL;
+  json_t *kp = !cur && s->kpis_json ? json_loads(s->kpis_json, 0, NULL) : NULL;
+  const char *kc = json_string_value(json_object_get(kp, "currency"));
+  if (!cur && kc && tsr_currency_code_valid(kc)) {
+    cur = kc;
+    cur_src = json_string_value(json_object_get(kp, "currency_source"));
+  }
+  put(b, m, "currency", js(b, cur));
+  put(b, m, "currency_source", js(b, cur ? cur_src : NULL));
+  json_decref(kp);
   put(b, m, "horizon_periods", jr(b, s->horizon_periods));
   put(b, m, "end", day_str(b, s->end_day));
   put(b, m, "calibration_end", day_str(b, s->cal_end_day));
@@ -942,6 +960,7 @@ tsr_status tsr__report_json(const tsr__report_src *s, const tsr_report_opts *opt
   if (st == TSR_OK) st = section_customers(&b, root, s, &o);
   if (st == TSR_OK) st = section_monthly(&b, root, s, &o);
   if (st == TSR_OK) section_migration(&b, root, s, &o);
+  if (st == TSR_OK && !b.oom) st = tsr__report_extras(root, &o, err);
   if (st == TSR_OK && !b.oom) {
     *out = json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(12));
     if (!*out) b.oom = 1;

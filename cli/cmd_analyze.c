@@ -16,7 +16,7 @@
 
 enum {
   OPT_DB = OPT_INGEST_LAST + 1, OPT_SCHEME, OPT_PARAM, OPT_NO_SPEND, OPT_REPORT, OPT_NO_DB,
-  OPT_FEATURES, OPT_KEEP_INPUT, OPT_DATA_DIR
+  OPT_FEATURES, OPT_KEEP_INPUT, OPT_DATA_DIR, OPT_CURRENCY
 };
 
 typedef struct actx {
@@ -60,7 +60,8 @@ static void print_summary(const tsr_analyze_result *r, const tsr_analyze_opts *o
           k->customers, (long long)k->transactions, (long long)k->visits,
           tsr_day_format(k->first_day, d1), tsr_day_format(k->last_day, d2));
   fmt_money(a, sizeof a, k->revenue);
-  fprintf(f, "  revenue %s; top 20%% of customers bring %.1f%%; %.1f%% bought again\n", a,
+  const char *cur = r->currency[0] ? r->currency : "amount units";
+  fprintf(f, "  revenue %s %s; top 20%% of customers bring %.1f%%; %.1f%% bought again\n", a, cur,
           100 * k->top20_revenue_share, 100 * k->repeat_share);
   if (r->has_model) {
     fprintf(f, "  %s: churn rate %.1f%% (share of customers with P(alive) < %g, the probability "
@@ -76,12 +77,13 @@ static void print_summary(const tsr_analyze_result *r, const tsr_analyze_opts *o
     char hz[48];
     snprintf(hz, sizeof hz, "%g %s", o->horizon, un);
     if (o->horizon == 1) hz[strlen(hz) - 1] = '\0'; /* "1 month" */
-    fprintf(f, "  CLV over %s: total %s, mean %s per customer\n", hz, a, b);
+    fprintf(f, "  CLV over %s: total %s %s, mean %s %s per customer\n", hz, a, cur, b, cur);
   }
   if (r->has_holdout && r->has_model)
     fprintf(f, "  holdout: actual %.0f purchases, predicted %.1f, MAE %.3f per customer\n",
             r->holdout_actual_total, r->holdout_predicted_total, r->holdout_mae);
-  fprintf(f, "\n  %-22s %9s %7s %10s %8s\n", "segment", "customers", "share", "revenue", "rev.share");
+  fprintf(f, "\n  %-22s %9s %7s %10s %8s   (revenue in %s)\n", "segment", "customers", "share", "revenue",
+          "rev.share", cur);
   for (size_t j = 0; j < r->n_segments; j++) {
     const tsr_rfm_segment_stats *g = &r->segments[j];
     if (!g->customers) continue;
@@ -154,6 +156,7 @@ int tsr_cmd_analyze(int argc, char **argv) {
       {"n-init", required_argument, NULL, OPT_PARAM},
       {"seed", required_argument, NULL, OPT_PARAM},
       {"report", required_argument, NULL, OPT_REPORT},
+      {"currency", required_argument, NULL, OPT_CURRENCY},
       {"keep-input", no_argument, NULL, OPT_KEEP_INPUT},
       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
       {"quiet", no_argument, NULL, 'q'},
@@ -203,6 +206,12 @@ int tsr_cmd_analyze(int argc, char **argv) {
         break;
       }
       case OPT_REPORT: o.report_path = optarg; break;
+      case OPT_CURRENCY:
+        if (param_value(&pv, "currency", optarg)) return TSR_EXIT_USAGE;
+        if (!tsr_currency_code_valid(optarg))
+          return cli_usage("analyze", "--currency: expected a three-letter ISO 4217 code such as EUR, got '%s'", optarg);
+        o.currency = optarg;
+        break;
       case OPT_KEEP_INPUT: keep_input = 1; break;
       case OPT_DATA_DIR: data_dir = optarg; break;
       case 'q': ci.quiet = 1; break;
@@ -271,6 +280,7 @@ int tsr_cmd_analyze(int argc, char **argv) {
       ro.source = src;
       ro.churn_threshold = o.churn_threshold;
       ro.store = store;
+      ro.out_dir = out_dir;
       st = tsr_report_write_opts(res, &ro, o.report_path, &err);
       if (st != TSR_OK) rc = cli_fail(st, &err);
     }

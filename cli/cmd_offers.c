@@ -4,6 +4,7 @@
  * (tessera/bandit.h). Help text: docs/cli/offers.md.
  */
 #include <getopt.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,11 +21,14 @@ typedef struct simctx {
   const tsr_offer_sim *sim;
   int64_t *mix; /* TSR_OFFER_SIM_SEGMENTS x offers: decisions of the policy */
   size_t K;
+  json_t *jcurve; /* --json: [[step, cumulative reward, cumulative regret], ...] */
 } simctx;
 
 static int curve_cb(void *ctx, int64_t step, double reward, double regret) {
   simctx *c = ctx;
   if (c->curve) fprintf(c->curve, "%s,%lld,%.0f,%.6f\n", c->policy, (long long)step, reward, regret);
+  if (c->jcurve && json_array_append_new(c->jcurve, json_pack("[I,f,f]", (json_int_t)step, reward, regret)))
+    return 1;
   return 0;
 }
 
@@ -66,10 +70,13 @@ static int cmd_simulate(int argc, char **argv) {
                                      {"every", required_argument, NULL, 'e'},
                                      {"curve", required_argument, NULL, 'C'},
                                      {"log", required_argument, NULL, 'l'},
+                                     {"json", required_argument, NULL, 'J'},
                                      POLICY_LONGOPTS,
                                      {NULL, 0, NULL, 0}};
   tsr_bandit_opts po;
   tsr_bandit_opts_init(&po);
+  const char *jpath = NULL;
+  json_t *jdoc = NULL, *jpol = NULL;
   tsr_offer_sim_opts so;
   tsr_offer_sim_opts_init(&so);
   const char *policy = "thompson", *curve = NULL, *logp = NULL;
@@ -104,6 +111,7 @@ static int cmd_simulate(int argc, char **argv) {
         break;
       case 'C': curve = optarg; break;
       case 'l': logp = optarg; break;
+      case 'J': jpath = optarg; break;
       case ':': return cli_usage(CMD, "%s: missing value", argv[optind - 1]);
       default: return cli_usage(CMD, "unknown option '%s'", argv[optind - 1]);
     }
@@ -124,7 +132,7 @@ static int cmd_simulate(int argc, char **argv) {
   tsr_offer_sim *sim = NULL;
   tsr_status st = tsr_offer_sim_new(&so, &sim, &err);
   if (st) return cli_fail(st, &err);
-  simctx cx = {NULL, NULL, NULL, sim, NULL, so.offers};
+  simctx cx = {NULL, NULL, NULL, sim, NULL, so.offers, NULL};
   cx.mix = calloc(TSR_OFFER_SIM_SEGMENTS * so.offers, sizeof *cx.mix);
   if (!cx.mix) {
     tsr_offer_sim_free(sim);
@@ -145,6 +153,15 @@ static int cmd_simulate(int argc, char **argv) {
     fputs("customer_id,segment,offer_id,propensity,reward,x1,x2,x3,x4,x5\n", cx.log);
   }
   if (!every) every = steps >= 100 ? steps / 100 : 1;
+  if (jpath) {
+    /* --json: the series per policy for the report (docs/cli/offers.md) */
+    jpol = json_array();
+    jdoc = json_pack("{s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:o}", "format", "tessera-offers-sim", "version", 1,
+                     "customers", (json_int_t)so.customers, "offers", (json_int_t)so.offers,
+                     "segments", (json_int_t)TSR_OFFER_SIM_SEGMENTS, "steps", (json_int_t)steps,
+                     "seed", (json_int_t)so.seed, "policies", jpol);
+    if (!jdoc) rc = cli_fail(TSR_ENOMEM, NULL);
+  }
   printf("offer simulator: %llu customers, %zu offers, %ld steps, seed %llu\n",
          (unsigned long long)so.customers, so.offers, steps, (unsigned long long)so.seed);
   printf("%-9s %12s %10s %12s %14s %12s\n", "policy", "responses", "rate", "best_rate", "regret",
@@ -154,10 +171,28 @@ static int cmd_simulate(int argc, char **argv) {
     cx.policy = tsr_bandit_policy_name(list[i]);
     tsr_offer_sim_result res;
     memset(cx.mix, 0, TSR_OFFER_SIM_SEGMENTS * so.offers * sizeof *cx.mix);
+    if (jdoc) cx.jcurve = json_array();
     st = tsr_offer_sim_run(sim, &po, steps, so.seed, every, curve_cb, log_cb, &cx, &res, &err);
     if (st) {
+      json_decref(cx.jcurve);
       rc = cli_fail(st, &err);
       break;
+    }
+    if (jdoc) {
+      json_t *mix = json_array();
+      for (size_t q = 0; q < TSR_OFFER_SIM_SEGMENTS && mix; q++) {
+        json_t *row = json_array();
+        for (size_t k = 0; k < so.offers && row; k++) json_array_append_new(row, json_integer(cx.mix[q * so.offers + k]));
+        json_array_append_new(mix, row);
+      }
+      json_t *pj = json_pack("{s:s,s:f,s:f,s:f,s:I,s:o,s:o}", "policy", cx.policy, "reward", res.reward,
+                             "best_reward", res.best_reward, "regret", res.regret, "steps",
+                             (json_int_t)res.steps, "curve", cx.jcurve, "mix", mix);
+      cx.jcurve = NULL;
+      if (!pj || json_array_append_new(jpol, pj)) {
+        rc = cli_fail(TSR_ENOMEM, NULL);
+        break;
+      }
     }
     printf("%-9s %12.0f %10.4f %12.4f %14.2f %12.3f\n", cx.policy, res.reward,
            res.reward / (double)res.steps, res.best_reward / (double)res.steps, res.regret,
@@ -181,6 +216,16 @@ static int cmd_simulate(int argc, char **argv) {
       printf("\n");
     }
   }
+  if (jdoc && rc == TSR_EXIT_OK) {
+    FILE *jf = cli_open_out(jpath);
+    if (!jf) rc = TSR_EXIT_FAIL;
+    else {
+      if (json_dumpf(jdoc, jf, JSON_COMPACT | JSON_REAL_PRECISION(12))) rc = TSR_EXIT_FAIL;
+      fputc('\n', jf);
+      if (cli_close_out(jf, jpath) && rc == TSR_EXIT_OK) rc = TSR_EXIT_FAIL;
+    }
+  }
+  json_decref(jdoc);
   free(cx.mix);
   if (cx.curve && cli_close_out(cx.curve, curve) && rc == TSR_EXIT_OK) rc = TSR_EXIT_FAIL;
   if (cx.log && cli_close_out(cx.log, logp) && rc == TSR_EXIT_OK) rc = TSR_EXIT_FAIL;

@@ -10,7 +10,10 @@
 #include "cli.h"
 #include "tessera/report.h"
 
-enum { OPT_DB = 256, OPT_TITLE, OPT_TOP, OPT_CHURN, OPT_JSON, OPT_SAMPLE, OPT_NO_INPUT };
+enum {
+  OPT_DB = 256, OPT_TITLE, OPT_TOP, OPT_CHURN, OPT_JSON, OPT_SAMPLE, OPT_NO_INPUT, OPT_CURRENCY,
+  OPT_OFFERS_SIM, OPT_EXPERIMENT, OPT_OUT_DIR
+};
 
 typedef struct latest_ctx {
   int64_t id;
@@ -35,6 +38,10 @@ int tsr_cmd_report(int argc, char **argv) {
                                            {"churn-threshold", required_argument, NULL, OPT_CHURN},
                                            {"json", no_argument, NULL, OPT_JSON},
                                            {"no-input", no_argument, NULL, OPT_NO_INPUT},
+                                           {"currency", required_argument, NULL, OPT_CURRENCY},
+                                           {"offers-sim", required_argument, NULL, OPT_OFFERS_SIM},
+                                           {"experiment", required_argument, NULL, OPT_EXPERIMENT},
+                                           {"run-dir", required_argument, NULL, OPT_OUT_DIR},
                                            {"help", no_argument, NULL, 'h'},
                                            {NULL, 0, NULL, 0}};
   const char *db = NULL, *out = NULL;
@@ -53,6 +60,14 @@ int tsr_cmd_report(int argc, char **argv) {
     case OPT_TITLE: ro.title = optarg; break;
     case OPT_JSON: json = 1; break;
     case OPT_NO_INPUT: ro.no_input = 1; break;
+    case OPT_CURRENCY:
+      if (!tsr_currency_code_valid(optarg))
+        return cli_usage("report", "--currency: expected a three-letter ISO 4217 code such as EUR, got '%s'", optarg);
+      ro.currency = optarg;
+      break;
+    case OPT_OFFERS_SIM: ro.offers_sim = optarg; break;
+    case OPT_EXPERIMENT: ro.experiment = optarg; break;
+    case OPT_OUT_DIR: ro.out_dir = optarg; break;
     case OPT_TOP:
       if (cli_parse_long("report", "--top", optarg, 1, 1000, &l)) return TSR_EXIT_USAGE;
       ro.top_n = (size_t)l;

@@ -57,6 +57,10 @@ typedef struct tsr_analyze_opts {
   tsr_cluster_opts cluster_opts; /* k (0 = auto), seed, features... */
   const char *out_dir;       /* files written here (created); NULL = none */
   const char *report_path;   /* reserved for the HTML report; NULL = none */
+  const char *currency;      /* ISO 4217 code of the amounts (tsr_currency_code_valid);
+                              * NULL = from a currency column of the first
+                              * input when it holds one code, else unknown
+                              * (docs/analyze.md "Currency") */
   uint64_t seed;
   const volatile int *cancel; /* set non-zero to stop (TSR_ECANCELED) */
   /* Stored runs (issue 7). */
@@ -170,6 +174,8 @@ typedef struct tsr_analyze_result {
     int64_t n;
   } dq_reasons[16];            /* rejected rows by reason (first 16 reasons) */
   size_t dq_nreasons;
+  char currency[4];            /* ISO 4217 code of the amounts, "" = unknown */
+  const char *currency_source; /* "option", "column" or NULL (static) */
 } tsr_analyze_result;
 
 /* Runs the pipeline. store may be NULL (nothing stored). On success *out is

@@ -34,9 +34,24 @@ typedef struct tsr_report_opts {
   size_t max_rejects;     /* rejected rows listed, 0..1000; default 20 */
   tsr_store *store;       /* optional (borrowed): rejects and events of the run */
   int no_input;           /* stored runs: 1 = do not re-read the input files */
+  /* Issue 10/12/13/15 (docs/report.md "Inputs"): */
+  const char *currency;   /* ISO 4217 code shown with every amount (three
+                             letters A-Z); NULL = the run's own (analyze
+                             --currency or the data's currency column), else
+                             amounts are labelled "amount units" */
+  const char *out_dir;    /* folder of the run's files read for the profile,
+                             data-quality and churn sections (run.json,
+                             segment_profiles.csv, churn_eval.json,
+                             churn.csv); NULL = the stored run's folder */
+  const char *offers_sim; /* `tessera offers simulate --json` output, or NULL */
+  const char *experiment; /* `tessera experiment --json` output, or NULL */
 } tsr_report_opts;
 
 TSR_API void tsr_report_opts_init(tsr_report_opts *o);
+
+/* 1 when code has the form of an ISO 4217 currency code (three letters
+ * A-Z, e.g. "EUR"), else 0. */
+TSR_API int tsr_currency_code_valid(const char *code);
 
 /* The report data JSON of r (layout: docs/report.md, "format":
  * "tessera-report", "version": 1). opts may be NULL (defaults).

@@ -99,7 +99,7 @@ async function open(name, file, csvDir, minCharts = 10) {
       o[e.getAttribute("data-kpi")] = e.querySelector(".tsr-kpi-value").textContent;
     return o;
   });
-  const num = (s) => Number(String(s).replace(/,/g, ""));
+  const num = (s) => parseFloat(String(s).replace(/,/g, "")); // "1,234.56 EUR" -> 1234.56
   if (csvDir) {
     const k = kpisFromCsv(path.join(csvDir, "customers.csv"));
     const rj = JSON.parse(fs.readFileSync(path.join(csvDir, "run.json"), "utf8")).kpis;

@@ -43,16 +43,49 @@ static void test_hist_linear_bins(void **state) {
 
 static void test_hist_log_bins(void **state) {
   (void)state;
-  double x[] = {0, 5, 50, 500, 999};
+  double x[] = {0, 5.5, 50, 500, 999};
   tsr__hist h;
   tsr__report_hist(x, 5, 3, 1, &h);
   assert_int_equal(h.log, 1);
+  assert_int_equal(h.integer, 0);
   assert_int_equal(h.nbins, 3);
   /* log1p edges: 10^(k L / 3) - 1 with L = log10(1000) = 3: 0, 9, 99, 999 */
   assert_near(h.edges[0], 0, 0);
   assert_near(h.edges[1], 9, 1e-9);
   assert_near(h.edges[2], 99, 1e-9);
   assert_near(h.edges[3], 999, 0);
+  int64_t want[] = {2, 1, 2};
+  for (int i = 0; i < 3; i++) assert_int_equal(h.counts[i], want[i]);
+}
+
+/* Counts wider than the number of bins: whole-number ranges (issue 10), every
+ * edge half-way between two whole numbers, nothing lost. */
+static void test_hist_whole_number_bins(void **state) {
+  (void)state;
+  double x[100];
+  for (int i = 0; i < 100; i++) x[i] = i;
+  tsr__hist h;
+  tsr__report_hist(x, 100, 30, 0, &h);
+  assert_int_equal(h.integer, 1);
+  assert_int_equal(h.nbins, 25); /* width ceil(100 / 30) = 4 */
+  int64_t tot = 0;
+  for (size_t b = 0; b < h.nbins; b++) {
+    assert_near(h.edges[b] + 0.5, floor(h.edges[b] + 0.5), 0);
+    assert_near(h.edges[b + 1] - h.edges[b], 4, 0);
+    assert_int_equal(h.counts[b], 4);
+    tot += h.counts[b];
+  }
+  assert_int_equal(tot, 100);
+  /* log-spaced whole-number starts: 10^(b L / 3) - 1 rounded up, L = log10(1001) */
+  double y[] = {0, 5, 50, 500, 999};
+  tsr__report_hist(y, 5, 3, 1, &h);
+  assert_int_equal(h.integer, 1);
+  assert_int_equal(h.log, 1);
+  assert_int_equal(h.nbins, 3);
+  assert_near(h.edges[0], -0.5, 0);
+  assert_near(h.edges[1], 9.5, 0);
+  assert_near(h.edges[2], 99.5, 0);
+  assert_near(h.edges[3], 999.5, 0);
   int64_t want[] = {2, 1, 2};
   for (int i = 0; i < 3; i++) assert_int_equal(h.counts[i], want[i]);
 }
@@ -301,7 +334,31 @@ static void test_kpis_json(void **state) {
   json_t *top = json_array_get(json_object_get(d, "top_customers"), 0);
   assert_string_equal(json_string_value(json_object_get(top, "customer_id")), "</script><b>&'x");
   assert_null(json_object_get(d, "model"));
+  /* R x F mean spend: count x mean spend over the cells gives back the
+   * whole revenue (every customer has an R and an F score) */
+  json_t *rfm = json_object_get(d, "rfm");
+  json_t *cnt = json_object_get(rfm, "count"), *msp = json_object_get(rfm, "mean_spend");
+  double tot = 0, n_cells = 0;
+  for (size_t a = 0; a < json_array_size(cnt); a++)
+    for (size_t b = 0; b < json_array_size(json_array_get(cnt, a)); b++) {
+      double c = json_number_value(json_array_get(json_array_get(cnt, a), b));
+      if (c > 0) tot += c * json_number_value(json_array_get(json_array_get(msp, a), b)), n_cells++;
+      else assert_true(json_is_null(json_array_get(json_array_get(msp, a), b)));
+    }
+  assert_true(n_cells >= 2);
+  assert_near(tot, 571, 1e-9);
+  /* no currency column, no option: amounts in amount units */
+  assert_true(json_is_null(json_object_get(json_object_get(d, "meta"), "currency")));
   json_decref(d);
+  tsr_report_opts ro;
+  tsr_report_opts_init(&ro);
+  ro.currency = "JPY";
+  char *js2 = NULL;
+  assert_int_equal(tsr_report_data_json(r, &ro, &js2, NULL), TSR_OK);
+  d = json_loads(js2, 0, NULL);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(d, "meta"), "currency")), "JPY");
+  json_decref(d);
+  free(js2);
 
   /* the HTML: the id appears only escaped; the data parses back */
   char html[128];
@@ -571,6 +628,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_hist_integer_bins), cmocka_unit_test(test_hist_linear_bins),
       cmocka_unit_test(test_hist_log_bins),     cmocka_unit_test(test_skewed),
+      cmocka_unit_test(test_hist_whole_number_bins),
       cmocka_unit_test(test_pearson_spearman),  cmocka_unit_test(test_rf_matrix),
       cmocka_unit_test(test_pareto),            cmocka_unit_test(test_repeat_hist),
       cmocka_unit_test(test_fr_matrix),         cmocka_unit_test(test_tracking),
