@@ -49,7 +49,7 @@ static const unsigned char col_table[] = {
 
 /* The tables; cols/ncols are filled from all_cols (listed table by table). */
 tsr__table tsr__tables[TSR__TBL_COUNT] = {
-#define TABLE(name, ctype, since, flags, cons) {#name, sizeof(ctype), since, flags, cons, NULL, 0},
+#define TABLE(name, ctype, since, flags, cons) {#name, sizeof(ctype), since, flags, cons, NULL, 0, ""},
 #include "schema.def"
 };
 
@@ -86,6 +86,8 @@ __attribute__((constructor)) static void tables_init(void) {
     if (!t->cols) t->cols = &all_cols[i];
     t->ncols++;
   }
+  for (int k = 0; k < TSR__TBL_COUNT; k++)
+    tsr__select_cols(&tsr__tables[k], "", tsr__tables[k].select, sizeof tsr__tables[k].select);
 }
 
 /* ================================================================ SQL text */

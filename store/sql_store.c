@@ -66,9 +66,16 @@ tsr_status tsr__one_i64(tsr__db *db, const char *sql, const tsr__val *p, int np,
   return st;
 }
 
+/* FNV-1a of the length, the first and the last 128 bytes (long multi-row
+ * INSERTs differ in length or at their ends; equal hashes are compared in
+ * full by the caller). */
 uint64_t tsr__sql_hash(const char *s) {
-  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+  size_t n = strlen(s);
+  uint64_t h = 1469598103934665603ULL ^ n;
+  for (size_t i = 0; i < n; i++) {
+    h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    if (i == 127 && n > 256) i = n - 129;
+  }
   return h;
 }
 
@@ -105,8 +112,8 @@ tsr_status tsr__select(tsr__db *db, const tsr__table *t, const char *prefix, con
                        const tsr__val *p, int np, void *cb, void *ctx, int64_t *found,
                        const char *what, tsr_error *err) {
   char cols[1024], sql[2048];
-  tsr__select_cols(t, prefix, cols, sizeof cols);
-  if (t->size > 2048 || snprintf(sql, sizeof sql, "SELECT %s %s", cols, rest) >= (int)sizeof sql)
+  const char *list = *prefix ? tsr__select_cols(t, prefix, cols, sizeof cols) : t->select;
+  if (t->size > 2048 || snprintf(sql, sizeof sql, "SELECT %s %s", list, rest) >= (int)sizeof sql)
     return tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: query too long", what);
   map_ctx m = {t, (any_cb)cb, ctx};
   return db->m->query(db, sql, p, np, map_row, &m, found, what, err);
@@ -487,27 +494,29 @@ static tsr_status customers_dup(const cust_load *l, size_t i, size_t j, const ts
                        CUST_ROW(l, j - 1)->customer_id);
 }
 
-/* Multi-row INSERTs of `rows` rows, then the tail one by one. */
+/* Multi-row INSERTs of CUSTOMER_MULTI rows, then the tail one by one. */
 static tsr_status customers_insert(tsr__db *db, const cust_load *l, size_t n, const char *what,
                                    tsr_error *err) {
   const tsr__table *t = TSR__TABLE(customers);
   int ncols = 0;
-  size_t cap = 65536;
-  char *sql = tsr__malloc(cap);
+  size_t cap = 16384;
+  char *multi = tsr__malloc(cap), one[1024];
   tsr__val *v = tsr__malloc(CUSTOMER_MULTI * 32 * sizeof *v);
   tsr_status st = TSR_OK;
-  if (!sql || !v) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
+  if (!multi || !v) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
+  if (st == TSR_OK && (!tsr__insert_sql(t, 1, CUSTOMER_MULTI, NULL, multi, cap, &ncols) ||
+                       !tsr__insert_sql(t, 1, 1, NULL, one, sizeof one, &ncols) || ncols > 32))
+    st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: statement too long", what);
   for (size_t i = 0; st == TSR_OK && i < n;) {
     size_t k = n - i >= CUSTOMER_MULTI ? CUSTOMER_MULTI : 1;
-    tsr__insert_sql(t, 1, (int)k, NULL, sql, cap, &ncols);
     for (size_t r = 0; r < k; r++) customer_vals((void *)l, i + r, v + r * (size_t)ncols);
     tsr__exec_out o;
     memset(&o, 0, sizeof o);
-    st = db->m->exec(db, sql, v, (int)k * ncols, &o, what, err);
+    st = db->m->exec(db, k > 1 ? multi : one, v, (int)k * ncols, &o, what, err);
     if (st && o.violation == TSR__VIOL_UNIQUE) st = customers_dup(l, i, i + k, &o, what, err);
     i += k;
   }
-  tsr__free(sql);
+  tsr__free(multi);
   tsr__free(v);
   return st;
 }

@@ -185,6 +185,7 @@ typedef struct tsr__table {
   const char *constraints;
   const tsr__col *cols;
   int ncols;
+  char select[512]; /* tsr__select_cols without prefix */
 } tsr__table;
 
 enum {
