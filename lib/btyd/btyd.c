@@ -404,11 +404,13 @@ static void fit_block(void *v, size_t b, size_t lo, size_t hi) {
                                      j->want_g ? &j->c->bg[b * TSR_BTYD_MAXP] : NULL);
 }
 
-/* Scale of each parameter in the penalty (lifetimes' convention): the
- * time-rate parameters (alpha of BG/NBD and MBG/NBD, alpha and beta of
- * Pareto/NBD) are taken in a time unit where the largest T is 10, i.e.
- * multiplied by 10 / max T; the others are dimensionless (scale 1). So the
- * penalized objective is the same whatever the time unit of the data. */
+/* Scale of each parameter in the penalty (lifetimes' convention, its
+ * utils._scale_time since 0.9): the time-rate parameters (alpha of BG/NBD
+ * and MBG/NBD, alpha and beta of Pareto/NBD) are taken in a time unit where
+ * the largest T is 1, i.e. multiplied by 1 / max T; the others are
+ * dimensionless (scale 1). So the penalized objective is the same whatever
+ * the time unit of the data (bench/lifetimes_penalty.py checks it against
+ * lifetimes' objective with scipy). */
 static void penalty_scales(tsr_btyd_kind kind, const tsr_btyd_data *d,
                            double *sc) {
   double Tmax = 0;
@@ -418,8 +420,8 @@ static void penalty_scales(tsr_btyd_kind kind, const tsr_btyd_data *d,
   for (size_t i = 0; i < d->n; i++)
     if (d->T[i] > Tmax) Tmax = d->T[i];
   if (!(Tmax > 0)) return;
-  sc[1] = 10.0 / Tmax;
-  if (kind == TSR_BTYD_PNBD) sc[3] = 10.0 / Tmax;
+  sc[1] = 1.0 / Tmax;
+  if (kind == TSR_BTYD_PNBD) sc[3] = 1.0 / Tmax;
 }
 
 /* f(theta) = -LL(exp(theta))/W + pen * sum (s_i exp(theta_i))^2 and its
