@@ -140,7 +140,7 @@ typedef struct ictx {
   pipeline *pp;        /* NULL: one thread */
 } ictx;
 
-static void trim(const char **p, size_t *n) {
+void tsr__trim(const char **p, size_t *n) {
   while (*n && isspace((unsigned char)**p)) {
     (*p)++;
     (*n)--;
@@ -182,7 +182,7 @@ static int check_id(ictx *x, const tsr_csv_record *rec, size_t fi, const char *n
     while (i < *n && (unsigned char)((*p)[i] - 0x21) < 0x5E) i++;
     if (i == *n) return 0;
   }
-  trim(p, n);
+  tsr__trim(p, n);
   if (*n == 0) {
     *st = reject(x, rec, TSR_EPARSE, f->line, f->column, name, "expected an id, got ''");
     return -1;
@@ -233,7 +233,7 @@ static uint64_t row_hash(ictx *x, const tsr_csv_record *rec) {
     for (size_t k = 0; k < rec->nfields; k++) {
       const char *p = rec->fields[k].ptr;
       size_t n = rec->fields[k].len;
-      trim(&p, &n);
+      tsr__trim(&p, &n);
       if (o + 2 * n + 3 > x->scratch_cap) {
         void *sp = x->scratch;
         if (tsr__grow(&sp, &x->scratch_cap, o + 2 * n + 3, 1) != TSR_OK) return 0;
@@ -521,7 +521,7 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
 }
 
 /* Normalised column name: lowercase letters and digits only. */
-static void norm_name(const char *s, size_t n, char *out, size_t cap) {
+void tsr__norm_name(const char *s, size_t n, char *out, size_t cap) {
   size_t o = 0;
   for (size_t i = 0; i < n && o + 1 < cap; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -559,7 +559,7 @@ static tsr_status match_norm(ictx *x, const tsr_csv_record *hdr, const char *ns,
   *out = -1;
   for (size_t k = 0; k < hdr->nfields && *ns; k++) {
     char nh[64];
-    norm_name(hdr->fields[k].ptr, hdr->fields[k].len, nh, sizeof nh);
+    tsr__norm_name(hdr->fields[k].ptr, hdr->fields[k].len, nh, sizeof nh);
     if (strcmp(nh, ns) != 0) continue;
     if (*out >= 0) {
       char other[64];
@@ -601,7 +601,7 @@ static tsr_status resolve_col(ictx *x, const tsr_csv_record *hdr, const char *sp
   if (spec && *spec) {
     if (hdr) {
       char ns[64];
-      norm_name(spec, strlen(spec), ns, sizeof ns);
+      tsr__norm_name(spec, strlen(spec), ns, sizeof ns);
       if ((st = match_norm(x, hdr, ns, opt, out, name, err)) != TSR_OK) return st;
       if (*out < 0) {
         /* a name of punctuation only ("#") matches byte for byte */
