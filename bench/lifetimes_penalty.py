@@ -62,7 +62,7 @@ def main():
         print("%-28s r=%.6f alpha=%.6f a=%.6f b=%.6f" % ((name,) + tuple(p)))
     if len(sys.argv) > 2:
         out = subprocess.run([sys.argv[2], "fit", "--model", "bgnbd", "--penalizer", str(PEN),
-                              "-q", sys.argv[1], "-o", "-"], capture_output=True, text=True)
+                              "-q", sys.argv[1]], capture_output=True, text=True)
         if out.returncode:
             print(out.stderr, file=sys.stderr)
             return 1
