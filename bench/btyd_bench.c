@@ -8,6 +8,13 @@
  *   cc -O2 -Iinclude bench/btyd_bench.c build/libtessera.a $(pkg-config
  *      --libs gsl jansson sqlite3) -lm -o btyd_bench
  *   btyd_bench bgnbd|mbgnbd|pnbd|bgbb|gg N SEED OUT.csv
+ *   btyd_bench fit MODEL SUMMARY.csv [REPEAT]
+ *
+ * The second form reads a summary written by the first (frequency,
+ * recency, T) and times tsr_btyd_fit alone (standard errors included), the
+ * best of REPEAT (default 5) runs: prints seconds= (wall) and cpu= (CPU
+ * seconds of the process, all threads), the figures bench/perf_table.sh
+ * sets against the scipy fit (also timed after reading the CSV).
  */
 #include <math.h>
 #include <stdio.h>
@@ -19,13 +26,73 @@
 
 #include "tessera/btyd.h"
 
+static double cpu_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
 static double now(void) {
   struct timespec t;
   clock_gettime(CLOCK_MONOTONIC, &t);
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* btyd_bench fit MODEL CSV [REPEAT] */
+static int fit_only(int argc, char **argv) {
+  tsr_btyd_kind kind;
+  tsr_error err;
+  if (tsr_btyd_kind_parse(argv[2], &kind, &err)) {
+    fprintf(stderr, "btyd_bench: %s\n", err.msg);
+    return 2;
+  }
+  FILE *f = fopen(argv[3], "r");
+  if (!f) {
+    perror(argv[3]);
+    return 1;
+  }
+  int rep = argc > 4 ? atoi(argv[4]) : 5;
+  size_t n = 0, cap = 1024;
+  double *x = malloc(cap * sizeof *x), *tx = malloc(cap * sizeof *tx), *T = malloc(cap * sizeof *T);
+  char line[512];
+  if (!fgets(line, sizeof line, f)) return 1; /* header */
+  while (fgets(line, sizeof line, f)) {
+    if (n == cap) {
+      cap *= 2;
+      x = realloc(x, cap * sizeof *x), tx = realloc(tx, cap * sizeof *tx), T = realloc(T, cap * sizeof *T);
+    }
+    char *p = strchr(line, ',');
+    if (!p) continue;
+    x[n] = strtod(p + 1, &p);
+    tx[n] = strtod(p + 1, &p);
+    T[n] = strtod(p + 1, &p);
+    n++;
+  }
+  fclose(f);
+  tsr_btyd_data d = {n, x, tx, T, NULL, NULL};
+  tsr_btyd_model fm;
+  double best = 1e300, bestc = 1e300;
+  tsr_status st = TSR_OK;
+  for (int i = 0; i < (rep > 0 ? rep : 1); i++) {
+    double t0 = now(), c0 = cpu_now();
+    st = tsr_btyd_fit(kind, &d, NULL, &fm, &err);
+    double t1 = now(), c1 = cpu_now();
+    if (t1 - t0 < best) best = t1 - t0, bestc = c1 - c0;
+  }
+  printf("model=%s n=%zu seconds=%.4f cpu=%.4f status=%s loglik=%.4f iterations=%d", argv[2], n,
+         best, bestc, tsr_status_name(st), fm.loglik, fm.iterations);
+  for (size_t i = 0; i < fm.np; i++)
+    printf(" %s=%.10g", tsr_btyd_param_name(kind, i), fm.params[i]);
+  printf("\n");
+  free(x), free(tx), free(T);
+  return st == TSR_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+  if (argc >= 4 && !strcmp(argv[1], "fit")) {
+    gsl_set_error_handler_off();
+    return fit_only(argc, argv);
+  }
   if (argc != 5) {
     fprintf(stderr, "usage: btyd_bench MODEL N SEED OUT.csv\n");
     return 2;

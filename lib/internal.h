@@ -53,7 +53,14 @@ tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr
  * count rows. */
 int tsr__csv_fatal(const struct tsr_csv *c);
 
-/* ---- ledger (lib/ingest/ingest.c) ---- */
+/* ---- header names and fields (lib/ingest/ingest.c; lib/bundle/bundle.c) ---- */
+/* Trims ASCII whitespace from both ends of (*p, *n). */
+void tsr__trim(const char **p, size_t *n);
+/* Normalised column name of s[0..n): its ASCII letters and digits,
+ * lowercase, at most cap - 1 of them, NUL-terminated. */
+void tsr__norm_name(const char *s, size_t n, char *out, size_t cap);
+
+/* ---- ledger (lib/ingest/ledger.c) ---- */
 struct tsr_ledger;
 /* Prefetch hints for customer i (finish order): stage 0 its slot, stage 1
  * (a few customers later, slot cached) its entries. */
@@ -65,7 +72,7 @@ int tsr__ledger_last_purchase(const struct tsr_ledger *lg, int64_t *day);
 /* Period number of a day for tsr_freq f (lib/summary.c): D the day, W
  * weeks Monday..Sunday, M months since 1970-01. */
 int64_t tsr__period_of(int f, int64_t day);
-/* Customer order of tsr_ledger_finish (lib/ingest.c). */
+/* Customer order of tsr_ledger_finish (lib/ingest/ledger.c). */
 int tsr__id_cmp(const char *s, size_t n, const char *t, size_t m);
 
 /* ---- random numbers: the one xoshiro256** generator of the core ----

@@ -87,6 +87,81 @@ static int bgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
   return isfinite(sum) ? 0 : -1;
 }
 
+/* The same sum on indexed patterns: the x-only terms once per distinct x,
+ * log(alpha + t_x) and log(alpha + T) once per distinct t_x and T; per
+ * pattern only the log-sum-exp of A3 and A4 (one exp, one log1p). */
+static int bgnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
+                           const tsr__btyd_index *ix, double *ll, double *g) {
+  const double r = p[0], alpha = p[1], a = p[2], b = p[3];
+  const double la = log(alpha), lnr = tsr__lng(r), lab = tsr__lng(a + b),
+               lb = tsr__lng(b), psr = tsr__psi(r), psab = tsr__psi(a + b),
+               psb = tsr__psi(b), lna = log(a);
+  const size_t nx = ix->nx, ntx = ix->ntx, nT = ix->nT;
+  /* per x: A12, log(b+x-1) and the x-only gradient terms; per t_x and T:
+   * log(alpha + t) and 1/(alpha + t) */
+  double *buf = tsr__malloc((6 * nx + 2 * ntx + 2 * nT) * sizeof *buf);
+  if (!buf) return -1;
+  double *A12 = buf, *lbx = A12 + nx, *d1r = lbx + nx, *d2a = d1r + nx,
+         *d2b = d2a + nx, *ib = d2b + nx, *ltx = ib + nx, *itx = ltx + ntx,
+         *lT = itx + ntx, *iT = lT + nT;
+  for (size_t k = 0; k < nx; k++) {
+    const double x = ix->ux[k];
+    lbx[k] = x > 0 ? log(b + x - 1) : 0;
+    ib[k] = x > 0 ? 1 / (b + x - 1) : 0;
+    A12[k] = tsr__lng(r + x) - lnr + r * la + lab + tsr__lng(b + x) - lb -
+             tsr__lng(a + b + x);
+    if (g) {
+      const double pabx = tsr__psi(a + b + x);
+      d1r[k] = tsr__psi(r + x) - psr + la;
+      d2a[k] = psab - pabx;
+      d2b[k] = psab + tsr__psi(b + x) - psb - pabx;
+    }
+  }
+  for (size_t k = 0; k < ntx; k++) {
+    ltx[k] = log(alpha + ix->utx[k]);
+    itx[k] = 1 / (alpha + ix->utx[k]);
+  }
+  for (size_t k = 0; k < nT; k++) {
+    lT[k] = log(alpha + ix->uT[k]);
+    iT[k] = 1 / (alpha + ix->uT[k]);
+  }
+  double sum = 0, G[4] = {0, 0, 0, 0};
+  for (size_t i = 0; i < d->n; i++) {
+    const uint32_t kx = ix->ix[i], kT = ix->iT[i];
+    const double x = ix->ux[kx], w = d->weights[i], rx = r + x;
+    const double A3 = -rx * lT[kT];
+    if (x > 0) {
+      const uint32_t kt = ix->itx[i];
+      const double A4 = lna - lbx[kx] - rx * ltx[kt];
+      /* log(e^A3 + e^A4) = max + log(1 + e^-|A3 - A4|) (log, not
+       * log1p: 3x faster, absolute error 1e-16 on a term of order 1) */
+      const double e = exp(-fabs(A3 - A4)), l1p = log(1 + e);
+      sum += w * (A12[kx] + (A3 > A4 ? A3 : A4) + l1p);
+      if (g) {
+        const double wmax = 1 / (1 + e), wmin = e * wmax;
+        const double w3 = A3 > A4 ? wmax : wmin, w4 = A3 > A4 ? wmin : wmax;
+        G[0] += w * (d1r[kx] - w3 * lT[kT] - w4 * ltx[kt]);
+        G[1] += w * (r / alpha - rx * (w3 * iT[kT] + w4 * itx[kt]));
+        G[2] += w * (d2a[kx] + w4 / a);
+        G[3] += w * (d2b[kx] - w4 * ib[kx]);
+      }
+    } else {
+      sum += w * (A12[kx] + A3);
+      if (g) {
+        G[0] += w * (d1r[kx] - lT[kT]);
+        G[1] += w * (r / alpha - rx * iT[kT]);
+        G[2] += w * d2a[kx];
+        G[3] += w * d2b[kx];
+      }
+    }
+  }
+  tsr__free(buf);
+  *ll = sum;
+  if (g)
+    for (int k = 0; k < 4; k++) g[k] = G[k];
+  return isfinite(sum) ? 0 : -1;
+}
+
 /* ------------------------------------------------------------ quadrature */
 
 typedef struct {
@@ -253,4 +328,5 @@ const tsr__btyd_spec tsr__bgnbd_spec = {
     TSR_BTYD_BGNBD,      "bgnbd",           4, {"r", "alpha", "a", "b"},
     bgnbd_loglik,        bgnbd_conditional, bgnbd_expected_new,
     bgnbd_pmf_new,       bgnbd_p_alive,     bgnbd_cond_alive,
-    bgnbd_pmf_cond,      bgnbd_hazard,      bgnbd_start};
+    bgnbd_pmf_cond,      bgnbd_hazard,      bgnbd_start,
+    bgnbd_loglik_ix};

@@ -372,14 +372,18 @@ void tsr_btyd_fit_opts_init(tsr_btyd_fit_opts *o) {
   o->n_threads = 1;
 }
 
+/* The objective of one data set (all patterns, or the subsample of the
+ * first phase). */
 typedef struct fit_ctx {
   const tsr__btyd_spec *spec;
-  const tsr_btyd_data *d; /* compressed */
-  double W;               /* total weight */
+  const tsr_btyd_data *d;     /* compressed patterns */
+  const tsr__btyd_index *ix;  /* their index, or NULL: the plain loglik */
+  double W;                   /* total weight */
   double pen;
   double pscale[TSR_BTYD_MAXP]; /* penalty scale of each parameter */
   int n_threads;
-  /* per-block partial sums (blocks of FIT_BLOCK patterns) */
+  /* per-block partial sums of the plain loglik (blocks of FIT_BLOCK
+   * patterns) */
   size_t nblocks;
   double *bll, *bg;
   int *bbad;
@@ -388,6 +392,9 @@ typedef struct fit_ctx {
 /* Patterns per block of the log-likelihood sum: partial sums are reduced
  * in block order, so the result does not depend on the thread count. */
 #define FIT_BLOCK 65536
+
+/* Patterns of the first phase's subsample (every k-th pattern). */
+#define FIT_SUBSAMPLE 5000
 
 typedef struct {
   const fit_ctx *c;
@@ -404,11 +411,13 @@ static void fit_block(void *v, size_t b, size_t lo, size_t hi) {
                                      j->want_g ? &j->c->bg[b * TSR_BTYD_MAXP] : NULL);
 }
 
-/* Scale of each parameter in the penalty (lifetimes' convention): the
- * time-rate parameters (alpha of BG/NBD and MBG/NBD, alpha and beta of
- * Pareto/NBD) are taken in a time unit where the largest T is 10, i.e.
- * multiplied by 10 / max T; the others are dimensionless (scale 1). So the
- * penalized objective is the same whatever the time unit of the data. */
+/* Scale of each parameter in the penalty (lifetimes' convention, its
+ * utils._scale_time): the time-rate parameters (alpha of BG/NBD and
+ * MBG/NBD, alpha and beta of Pareto/NBD) are taken in a time unit where the
+ * largest T is 1, i.e. multiplied by 1 / max T (early lifetimes versions:
+ * 10 / max T); the others are dimensionless (scale 1). So the penalized
+ * objective is the same whatever the time unit of the data
+ * (bench/lifetimes_penalty.py checks it against lifetimes' objective). */
 static void penalty_scales(tsr_btyd_kind kind, const tsr_btyd_data *d,
                            double *sc) {
   double Tmax = 0;
@@ -418,8 +427,8 @@ static void penalty_scales(tsr_btyd_kind kind, const tsr_btyd_data *d,
   for (size_t i = 0; i < d->n; i++)
     if (d->T[i] > Tmax) Tmax = d->T[i];
   if (!(Tmax > 0)) return;
-  sc[1] = 10.0 / Tmax;
-  if (kind == TSR_BTYD_PNBD) sc[3] = 10.0 / Tmax;
+  sc[1] = 1.0 / Tmax;
+  if (kind == TSR_BTYD_PNBD) sc[3] = 1.0 / Tmax;
 }
 
 /* f(theta) = -LL(exp(theta))/W + pen * sum (s_i exp(theta_i))^2 and its
@@ -432,7 +441,9 @@ static int fit_fdf(const double *theta, void *vctx, double *f, double *g) {
     if (!(fabs(theta[i]) < 40)) return -1;
     p[i] = exp(theta[i]);
   }
-  if (c->nblocks <= 1) {
+  if (c->ix) {
+    if (c->spec->loglik_ix(p, c->d, c->ix, &ll, g ? gn : NULL) || !isfinite(ll)) return -1;
+  } else if (c->nblocks <= 1) {
     if (c->spec->loglik(p, c->d, &ll, g ? gn : NULL) || !isfinite(ll)) return -1;
   } else {
     blk_job job = {c, p, g != NULL};
@@ -457,111 +468,121 @@ static int fit_fdf(const double *theta, void *vctx, double *f, double *g) {
   return 0;
 }
 
-tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
-                        const tsr_btyd_fit_opts *opts, tsr_btyd_model *out,
-                        tsr_error *err) {
-  tsr_btyd_fit_opts o;
-  const tsr__btyd_spec *spec = tsr__btyd_get_spec(kind);
-  tsr_status st;
-  if (!spec)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model",
-                         "unknown model kind %d", (int)kind);
-  if (opts)
-    o = *opts;
-  else
-    tsr_btyd_fit_opts_init(&o);
-  if (!(o.penalizer >= 0) || !isfinite(o.penalizer))
-    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "penalizer",
-                         "expected a finite value >= 0, got %.17g",
-                         o.penalizer);
-  if (!(o.grad_tol > 0)) o.grad_tol = 1e-9;
-  if (o.max_iter <= 0) o.max_iter = 1000;
-  if (o.n_starts <= 0) o.n_starts = 4;
-  if (o.n_starts > 8) o.n_starts = 8;
-  if (!(o.period_days > 0) || !isfinite(o.period_days)) o.period_days = 7.0;
-  if (o.n_threads < 1) o.n_threads = 1;
-  if (o.n_threads > 64) o.n_threads = 64;
-  if ((st = tsr_btyd_check_data(kind, d, err))) return st;
-  if (o.start && (st = tsr_btyd_check_params(kind, o.start, err))) return st;
+/* One data set of a fit with its objective: the patterns (borrowed, or the
+ * owned columns of a subsample), their index and the block sums. */
+typedef struct fit_set {
+  tsr_btyd_data d;
+  double *cols; /* subsample columns (owned), or NULL */
+  tsr__btyd_index ix;
+  fit_ctx ctx;
+  tsr__objective obj;
+} fit_set;
 
-  /* only Gamma-Gamma reads m_x: keep it out of the other patterns */
-  tsr_btyd_data dd = *d;
-  if (kind != TSR_BTYD_GG) dd.m_x = NULL;
-  tsr__btyd_pat pat;
-  if ((st = tsr__btyd_compress(&dd, 0, &pat, err))) return st;
-  double W = 0;
-  for (size_t i = 0; i < pat.d.n; i++) W += pat.d.weights[i];
-  if (!(W > 0)) {
-    tsr__btyd_pat_release(&pat);
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "weights",
-                         "the weights sum to 0: no customers to fit");
-  }
-  fit_ctx ctx = {spec, &pat.d, W, o.penalizer, {1, 1, 1, 1},
-                 o.n_threads > 0 ? o.n_threads : 1,
-                 (pat.d.n + FIT_BLOCK - 1) / FIT_BLOCK, NULL, NULL, NULL};
-  penalty_scales(kind, &pat.d, ctx.pscale);
-  if (ctx.nblocks > 1) {
-    ctx.bll = tsr__malloc(ctx.nblocks * (1 + TSR_BTYD_MAXP) * sizeof(double));
-    ctx.bbad = tsr__malloc(ctx.nblocks * sizeof(int));
-    if (!ctx.bll || !ctx.bbad) {
-      tsr__free(ctx.bll), tsr__free(ctx.bbad);
-      tsr__btyd_pat_release(&pat);
-      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    }
-    ctx.bg = ctx.bll + ctx.nblocks;
-  }
-  tsr__objective obj = {spec->np, fit_fdf, &ctx};
+static void fit_set_release(fit_set *fs) {
+  tsr__free(fs->cols);
+  tsr__btyd_index_release(&fs->ix);
+  tsr__free(fs->ctx.bll);
+  tsr__free(fs->ctx.bbad);
+  memset(fs, 0, sizeof *fs);
+}
 
-  size_t np = spec->np;
-  double best[TSR_BTYD_MAXP] = {0}, fbest = INFINITY;
-  tsr__min_result bres;
-  int have = 0, iters = 0;
-  memset(&bres, 0, sizeof bres);
-  const char *why = "the log-likelihood is not finite at any starting point";
-  /* Phase 1: every start to a coarse gradient tolerance (BFGS only), on a
-   * subsample of at most 20000 patterns when the data are larger; stop
-   * early once two starts reach the same optimum. */
-  const double coarse = fmax(o.grad_tol, 1e-4);
-  int nstarts = o.n_starts + (o.start ? 1 : 0);
-  size_t stride = pat.d.n > 20000 ? (pat.d.n + 19999) / 20000 : 1;
-  double *sub = NULL;
-  tsr_btyd_data sd = pat.d;
+/* Sets up the objective of fs->d (already set): total weight, index when
+ * the model has an indexed loglik, block sums otherwise. */
+static tsr_status fit_set_init(fit_set *fs, const tsr__btyd_spec *spec,
+                               const tsr_btyd_fit_opts *o, const double *pscale) {
+  fit_ctx *c = &fs->ctx;
+  memset(c, 0, sizeof *c);
+  c->spec = spec;
+  c->d = &fs->d;
+  c->pen = o->penalizer;
+  c->n_threads = o->n_threads;
+  memcpy(c->pscale, pscale, sizeof c->pscale);
+  for (size_t i = 0; i < fs->d.n; i++) c->W += fs->d.weights[i];
+  fs->obj = (tsr__objective){spec->np, fit_fdf, c};
+  if (spec->loglik_ix && fs->d.t_x && fs->d.T) {
+    if (tsr__btyd_index_build(&fs->d, &fs->ix)) return TSR_ENOMEM;
+    c->ix = &fs->ix;
+    return TSR_OK;
+  }
+  c->nblocks = (fs->d.n + FIT_BLOCK - 1) / FIT_BLOCK;
+  if (c->nblocks > 1) {
+    c->bll = tsr__malloc(c->nblocks * (1 + TSR_BTYD_MAXP) * sizeof(double));
+    c->bbad = tsr__malloc(c->nblocks * sizeof(int));
+    if (!c->bll || !c->bbad) return TSR_ENOMEM;
+    c->bg = c->bll + c->nblocks;
+  }
+  return TSR_OK;
+}
+
+/* fs = every k-th pattern of all, k such that at most FIT_SUBSAMPLE remain
+ * (all of them when there are fewer). */
+static tsr_status fit_set_subsample(fit_set *fs, const tsr_btyd_data *all,
+                                    const tsr__btyd_spec *spec,
+                                    const tsr_btyd_fit_opts *o,
+                                    const double *pscale) {
+  size_t stride = (all->n + FIT_SUBSAMPLE - 1) / FIT_SUBSAMPLE;
+  memset(fs, 0, sizeof *fs);
+  fs->d = *all;
   if (stride > 1) {
-    size_t ns = (pat.d.n + stride - 1) / stride;
-    sub = tsr__malloc(5 * ns * sizeof *sub);
-    if (!sub) {
-      tsr__btyd_pat_release(&pat);
-      tsr__free(ctx.bll), tsr__free(ctx.bbad);
-      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    }
-    double *cols[5] = {sub, sub + ns, sub + 2 * ns, sub + 3 * ns, sub + 4 * ns};
-    const double *src[5] = {pat.d.x, pat.d.t_x, pat.d.T, pat.d.m_x, pat.d.weights};
+    size_t ns = (all->n + stride - 1) / stride;
+    if (!(fs->cols = tsr__malloc(5 * ns * sizeof *fs->cols))) return TSR_ENOMEM;
+    double *cols[5] = {fs->cols, fs->cols + ns, fs->cols + 2 * ns, fs->cols + 3 * ns,
+                       fs->cols + 4 * ns};
+    const double *src[5] = {all->x, all->t_x, all->T, all->m_x, all->weights};
     for (size_t k = 0, j = 0; j < ns; k += stride, j++)
       for (int c = 0; c < 5; c++) cols[c][j] = src[c] ? src[c][k] : 0;
-    sd = (tsr_btyd_data){ns, cols[0], cols[1], cols[2], pat.d.m_x ? cols[3] : NULL, cols[4]};
+    fs->d = (tsr_btyd_data){ns, cols[0], cols[1], cols[2], all->m_x ? cols[3] : NULL, cols[4]};
   }
-  fit_ctx sctx = {spec, &sd, 0, o.penalizer, {1, 1, 1, 1}, 1, 1, NULL, NULL, NULL};
-  memcpy(sctx.pscale, ctx.pscale, sizeof sctx.pscale);
-  for (size_t i = 0; i < sd.n; i++) sctx.W += sd.weights[i];
-  tsr__objective sobj = {spec->np, fit_fdf, &sctx};
+  return fit_set_init(fs, spec, o, pscale);
+}
+
+/* Checked options with defaults filled in. */
+static tsr_status fit_opts(const tsr_btyd_fit_opts *opts, tsr_btyd_fit_opts *o,
+                           tsr_error *err) {
+  if (opts)
+    *o = *opts;
+  else
+    tsr_btyd_fit_opts_init(o);
+  if (!(o->penalizer >= 0) || !isfinite(o->penalizer))
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "penalizer",
+                         "expected a finite value >= 0, got %.17g", o->penalizer);
+  if (!(o->grad_tol > 0)) o->grad_tol = 1e-9;
+  if (o->max_iter <= 0) o->max_iter = 1000;
+  if (o->n_starts <= 0) o->n_starts = 4;
+  if (o->n_starts > 8) o->n_starts = 8;
+  if (!(o->period_days > 0) || !isfinite(o->period_days)) o->period_days = 7.0;
+  if (o->n_threads < 1) o->n_threads = 1;
+  if (o->n_threads > 64) o->n_threads = 64;
+  return TSR_OK;
+}
+
+/* Phase 1: every start (the caller's first, then the model's) to a coarse
+ * gradient tolerance with BFGS on the subsample; stops early once two
+ * starts reach the same optimum. best = the lowest optimum (log
+ * parameters). Returns 1 when some start reached a finite value, 0 when
+ * none did, -1 when the optimiser failed (*st). */
+static int fit_starts(const fit_set *sub, const tsr_btyd_data *all,
+                      const tsr_btyd_fit_opts *o, double *best, int *iters,
+                      const char **why, tsr_status *st) {
+  const tsr__btyd_spec *spec = sub->ctx.spec;
+  const size_t np = spec->np;
+  const double coarse = fmax(o->grad_tol, 1e-4);
+  const int nstarts = o->n_starts + (o->start ? 1 : 0);
+  double fbest = INFINITY;
+  int have = 0;
   for (int k = 0; k < nstarts; k++) {
     double p0[TSR_BTYD_MAXP], th[TSR_BTYD_MAXP];
     tsr__min_result r;
-    if (o.start && k == 0)
-      memcpy(p0, o.start, np * sizeof *p0);
+    if (o->start && k == 0)
+      memcpy(p0, o->start, np * sizeof *p0);
     else
-      spec->start(o.start ? k - 1 : k, &pat.d, p0);
+      spec->start(o->start ? k - 1 : k, all, p0);
     for (size_t i = 0; i < np; i++) th[i] = log(p0[i]);
-    st = tsr__minimize(&sobj, coarse, o.max_iter, TSR__MIN_BFGS, th, &r);
-    if (st) {
-      tsr__free(sub);
-      tsr__btyd_pat_release(&pat);
-      tsr__free(ctx.bll), tsr__free(ctx.bbad);
-      return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
-    }
-    iters += r.iterations;
+    if ((*st = tsr__minimize(&sub->obj, coarse, o->max_iter, TSR__MIN_BFGS, th, &r)))
+      return -1;
+    *iters += r.iterations;
     if (!isfinite(r.f)) {
-      why = r.why;
+      *why = r.why;
       continue;
     }
     int agree = have && fabs(r.f - fbest) <= 1e-6 * fmax(1.0, fabs(fbest));
@@ -572,107 +593,178 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
     have = 1;
     if (agree) break;
   }
-  tsr__free(sub);
-  /* Phase 2: the best point on all data to the full tolerance: Newton
-   * steps (quadratic from this close), BFGS then Newton if they fail. */
+  return have;
+}
+
+/* The fitted model at the optimum best (log parameters): parameters,
+ * log-likelihood and, when asked, the covariance from the Hessian. */
+static void fit_result(const fit_set *all, const double *best,
+                       const tsr_btyd_fit_opts *o, tsr_btyd_model *out) {
+  const tsr__btyd_spec *spec = all->ctx.spec;
+  const size_t np = spec->np;
+  const double W = all->ctx.W;
+  for (size_t i = 0; i < np; i++) out->params[i] = exp(best[i]);
+  double ll; /* without the penalty */
+  if (all->ctx.ix ? spec->loglik_ix(out->params, &all->d, all->ctx.ix, &ll, NULL) == 0
+                  : spec->loglik(out->params, &all->d, &ll, NULL) == 0)
+    out->loglik = ll;
+  if (!o->compute_se) return;
+  double H[TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hi[TSR_BTYD_MAXP * TSR_BTYD_MAXP];
+  if (tsr__hessian(&all->obj, best, NULL, H)) return;
+  for (size_t i = 0; i < np * np; i++) H[i] *= W;
+  if (tsr__spd_inverse(np, H, Hi)) return;
+  out->has_cov = 1;
+  for (size_t i = 0; i < np; i++)
+    for (size_t j = 0; j < np; j++)
+      out->cov[i][j] = 0.5 * (Hi[i * np + j] + Hi[j * np + i]) * out->params[i] *
+                       out->params[j];
+  for (size_t i = 0; i < np; i++) out->se[i] = sqrt(out->cov[i][i]);
+}
+
+/* Whether a fit that reached a vanishing gradient is a maximum the data
+ * identify (issue 10): no parameter at the boundary, no nearly singular or
+ * indefinite Hessian. Clears out->converged and says why otherwise. */
+static tsr_status fit_identified(const tsr__btyd_spec *spec, const double *best,
+                                 int compute_se, tsr_btyd_model *out,
+                                 tsr_error *err) {
+  const size_t np = spec->np;
+  /* a vanishing gradient at the edge of the parameter space is no maximum:
+   * the data do not identify the model */
+  for (size_t i = 0; i < np; i++)
+    if (fabs(best[i]) > TSR__BTYD_LOG_BOUND) {
+      out->converged = 0;
+      return tsr_error_set(
+          err, TSR_ECONVERGE, NULL, 0, 0, spec->pnames[i],
+          "%s fit did not converge: parameter %s ran to the boundary "
+          "(%.3g), so the data do not identify the model (too few repeat "
+          "purchases?); try a penalizer (e.g. 0.001) or more data",
+          spec->name, spec->pnames[i], out->params[i]);
+    }
+  /* a positive definite but nearly singular Hessian: some direction of the
+   * log-parameters is not identified (standard error of log p above 100:
+   * the data say nothing about p within a factor e^100) */
+  for (size_t i = 0; i < np && out->has_cov; i++)
+    if (!(out->se[i] / out->params[i] <= 100)) {
+      out->converged = 0;
+      return tsr_error_set(
+          err, TSR_ECONVERGE, NULL, 0, 0, spec->pnames[i],
+          "%s fit did not converge: the optimum is degenerate (parameter "
+          "%s = %.3g has a relative standard error of %.3g: the Hessian "
+          "is nearly singular, so the data do not identify the model; "
+          "too few repeat purchases?); try a penalizer (e.g. 0.001), "
+          "another model or more data",
+          spec->name, spec->pnames[i], out->params[i],
+          out->se[i] / out->params[i]);
+    }
+  if (compute_se && !out->has_cov) {
+    out->converged = 0;
+    return tsr_error_set(
+        err, TSR_ECONVERGE, NULL, 0, 0, NULL,
+        "%s fit did not converge: the Hessian is not positive definite "
+        "at the end point (flat or saddle); try a penalizer (e.g. 0.001) "
+        "or another model",
+        spec->name);
+  }
+  return TSR_OK;
+}
+
+/* Maximum likelihood: the data compressed to weighted patterns (with their
+ * index of distinct values), the starts on a subsample (fit_starts), the
+ * best point on all patterns to the full tolerance with Newton steps (BFGS
+ * then Newton if they fail), standard errors, then the identification
+ * checks. */
+tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
+                        const tsr_btyd_fit_opts *opts, tsr_btyd_model *out,
+                        tsr_error *err) {
+  const tsr__btyd_spec *spec = tsr__btyd_get_spec(kind);
+  tsr_btyd_fit_opts o;
+  tsr_status st;
+  if (!spec)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model",
+                         "unknown model kind %d", (int)kind);
+  if ((st = fit_opts(opts, &o, err))) return st;
+  if ((st = tsr_btyd_check_data(kind, d, err))) return st;
+  if (o.start && (st = tsr_btyd_check_params(kind, o.start, err))) return st;
+
+  /* only Gamma-Gamma reads m_x: keep it out of the other patterns */
+  tsr_btyd_data dd = *d;
+  if (kind != TSR_BTYD_GG) dd.m_x = NULL;
+  tsr__btyd_pat pat;
+  if ((st = tsr__btyd_compress(&dd, 0, &pat, err))) return st;
+  fit_set all, sub;
+  memset(&all, 0, sizeof all);
+  memset(&sub, 0, sizeof sub);
+  double pscale[TSR_BTYD_MAXP];
+  penalty_scales(kind, &pat.d, pscale);
+  all.d = pat.d;
+  if ((st = fit_set_init(&all, spec, &o, pscale)) ||
+      (st = fit_set_subsample(&sub, &pat.d, spec, &o, pscale))) {
+    fit_set_release(&all), fit_set_release(&sub);
+    tsr__btyd_pat_release(&pat);
+    return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
+  }
+  const double W = all.ctx.W;
+  if (!(W > 0)) {
+    fit_set_release(&all), fit_set_release(&sub);
+    tsr__btyd_pat_release(&pat);
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "weights",
+                         "the weights sum to 0: no customers to fit");
+  }
+
+  double best[TSR_BTYD_MAXP] = {0};
+  const char *why = "the log-likelihood is not finite at any starting point";
+  int iters = 0;
+  int have = fit_starts(&sub, &pat.d, &o, best, &iters, &why, &st);
+  fit_set_release(&sub);
+  if (have < 0) {
+    fit_set_release(&all);
+    tsr__btyd_pat_release(&pat);
+    return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
+  }
+  tsr__min_result res;
+  memset(&res, 0, sizeof res);
   if (have) {
-    st = tsr__minimize(&obj, o.grad_tol, o.max_iter, TSR__MIN_NEWTON_FIRST,
-                       best, &bres);
-    if (st) {
+    /* Phase 2: all patterns, full tolerance; Newton is quadratic from the
+     * coarse optimum */
+    if ((st = tsr__minimize(&all.obj, o.grad_tol, o.max_iter, TSR__MIN_NEWTON_FIRST,
+                            best, &res))) {
+      fit_set_release(&all);
       tsr__btyd_pat_release(&pat);
-      tsr__free(ctx.bll), tsr__free(ctx.bbad);
       return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
     }
-    iters += bres.iterations;
-    if (!isfinite(bres.f)) have = 0;
-    if (!bres.converged) why = bres.why;
+    iters += res.iterations;
+    if (!isfinite(res.f)) have = 0;
+    if (!res.converged) why = res.why;
   }
-  bres.iterations = iters;
 
   memset(out, 0, sizeof *out);
   out->kind = kind;
-  out->np = np;
+  out->np = spec->np;
   for (size_t i = 0; i < TSR_BTYD_MAXP; i++) out->se[i] = NAN;
   out->n_customers = W;
   out->penalizer = o.penalizer;
   out->period_days = o.period_days;
   out->loglik = NAN;
   if (!have) {
+    fit_set_release(&all);
     tsr__btyd_pat_release(&pat);
-    tsr__free(ctx.bll), tsr__free(ctx.bbad);
     return tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, NULL,
                          "%s fit failed: %s; check the data (T > 0, "
                          "recency <= T) or give a start",
                          spec->name, why);
   }
-  for (size_t i = 0; i < np; i++) out->params[i] = exp(best[i]);
-  double ll;
-  if (spec->loglik(out->params, &pat.d, &ll, NULL) == 0) out->loglik = ll;
-  out->iterations = bres.iterations;
-  out->converged = bres.converged;
-  if (o.compute_se) {
-    double H[TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hi[TSR_BTYD_MAXP * TSR_BTYD_MAXP];
-    if (tsr__hessian(&obj, best, NULL, H) == 0) {
-      for (size_t i = 0; i < np * np; i++) H[i] *= W;
-      if (tsr__spd_inverse(np, H, Hi) == 0) {
-        out->has_cov = 1;
-        for (size_t i = 0; i < np; i++)
-          for (size_t j = 0; j < np; j++)
-            out->cov[i][j] = 0.5 * (Hi[i * np + j] + Hi[j * np + i]) *
-                             out->params[i] * out->params[j];
-        for (size_t i = 0; i < np; i++) out->se[i] = sqrt(out->cov[i][i]);
-      }
-    }
-  }
+  fit_result(&all, best, &o, out);
+  out->iterations = iters;
+  out->converged = res.converged;
+  fit_set_release(&all);
   tsr__btyd_pat_release(&pat);
-  tsr__free(ctx.bll), tsr__free(ctx.bbad);
-  if (out->converged) {
-    /* a vanishing gradient at the edge of the parameter space is no
-     * maximum: the data do not identify the model */
-    for (size_t i = 0; i < np; i++)
-      if (fabs(best[i]) > TSR__BTYD_LOG_BOUND) {
-        out->converged = 0;
-        return tsr_error_set(
-            err, TSR_ECONVERGE, NULL, 0, 0, spec->pnames[i],
-            "%s fit did not converge: parameter %s ran to the boundary "
-            "(%.3g), so the data do not identify the model (too few repeat "
-            "purchases?); try a penalizer (e.g. 0.001) or more data",
-            spec->name, spec->pnames[i], out->params[i]);
-      }
-    /* a positive definite but nearly singular Hessian: some direction
-     * of the log-parameters is not identified (standard error of log p
-     * above 100: the data say nothing about p within a factor e^100) */
-    for (size_t i = 0; i < np && out->has_cov; i++)
-      if (!(out->se[i] / out->params[i] <= 100)) {
-        out->converged = 0;
-        return tsr_error_set(
-            err, TSR_ECONVERGE, NULL, 0, 0, spec->pnames[i],
-            "%s fit did not converge: the optimum is degenerate (parameter "
-            "%s = %.3g has a relative standard error of %.3g: the Hessian "
-            "is nearly singular, so the data do not identify the model; "
-            "too few repeat purchases?); try a penalizer (e.g. 0.001), "
-            "another model or more data",
-            spec->name, spec->pnames[i], out->params[i],
-            out->se[i] / out->params[i]);
-      }
-    if (o.compute_se && !out->has_cov) {
-      out->converged = 0;
-      return tsr_error_set(
-          err, TSR_ECONVERGE, NULL, 0, 0, NULL,
-          "%s fit did not converge: the Hessian is not positive definite "
-          "at the end point (flat or saddle); try a penalizer (e.g. 0.001) "
-          "or another model",
-          spec->name);
-    }
-  }
-  if (!out->converged)
-    return tsr_error_set(
-        err, TSR_ECONVERGE, NULL, 0, 0, NULL,
-        "%s fit did not converge: %s (gradient norm %.3g after %d "
-        "iterations); try a penalizer (e.g. 0.001), more iterations, or "
-        "check that the data have enough repeat customers",
-        spec->name, why, bres.gnorm, bres.iterations);
-  return TSR_OK;
+  if (out->converged) return fit_identified(spec, best, o.compute_se, out, err);
+  return tsr_error_set(
+      err, TSR_ECONVERGE, NULL, 0, 0, NULL,
+      "%s fit did not converge: %s (gradient norm %.3g after %d "
+      "iterations); try a penalizer (e.g. 0.001), more iterations, or "
+      "check that the data have enough repeat customers",
+      spec->name, why, res.gnorm, iters);
 }
 
 tsr_status tsr_btyd_loglik(const tsr_btyd_model *m, const tsr_btyd_data *d,

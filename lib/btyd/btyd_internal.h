@@ -63,6 +63,27 @@ int tsr__hessian(const tsr__objective *obj, const double *theta,
  * Returns 0, or -1 when A is not positive definite. */
 int tsr__spd_inverse(size_t n, const double *A, double *Ainv);
 
+/* ------------------------------------------------------------ patterns */
+
+/* The distinct values of a set of (x, t_x, T) patterns (lib/btyd/patindex.c):
+ * a likelihood computes its terms once per distinct x, t_x, T, (x, t_x) and
+ * (x, T) and combines them per pattern. Indices are 32-bit. */
+typedef struct tsr__btyd_index {
+  size_t nx, ntx, nT;      /* distinct x, t_x, T */
+  size_t nxtx, nxT;        /* distinct (x, t_x) and (x, T) pairs */
+  double *ux, *utx, *uT;   /* the distinct values (first-seen order) */
+  uint32_t *ix, *itx, *iT; /* per pattern: its x, t_x, T in ux, utx, uT */
+  uint32_t *ixtx, *ixT;    /* per pattern: its (x, t_x) and (x, T) pair */
+  uint32_t *xtx_x, *xtx_tx;/* per (x, t_x) pair: its x and t_x */
+  uint32_t *xT_x, *xT_T;   /* per (x, T) pair: its x and T */
+  double *dbuf;
+  uint32_t *ubuf;
+} tsr__btyd_index;
+
+/* Builds the index of d (n >= 1). Returns 0, or -1 (out of memory). */
+int tsr__btyd_index_build(const tsr_btyd_data *d, tsr__btyd_index *ix);
+void tsr__btyd_index_release(tsr__btyd_index *ix);
+
 /* ------------------------------------------------------------ models */
 
 /* One model of the registry (vtable at the model seam). Every function works
@@ -100,6 +121,10 @@ typedef struct tsr__btyd_spec {
   double (*hazard)(const double *p, double x, double t_x, double T);
   /* Natural-parameter starting points (k-th, k = 0..7) scaled by data. */
   void (*start)(int k, const tsr_btyd_data *d, double *p);
+  /* Optional: the same sum as loglik on the patterns d with their index
+   * ix (terms computed once per distinct value or pair). */
+  int (*loglik_ix)(const double *p, const tsr_btyd_data *d,
+                   const tsr__btyd_index *ix, double *ll, double *g);
 } tsr__btyd_spec;
 
 extern const tsr__btyd_spec tsr__bgnbd_spec;

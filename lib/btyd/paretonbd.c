@@ -127,6 +127,30 @@ typedef struct {
   double x, T, l2, d2[4];
 } pnbd_cache;
 
+/* The log bracket from its parts: lE = log of the alive term
+ * (alpha+T)^-(r+x) (beta+T)^-s and its gradient dE, l1 and l2 = the log A0
+ * terms at t_x and T and their gradients d1, d2 (d* used only with dl). */
+static int pnbd_bracket(double r, double s, double x, double lE, const double *dE,
+                        double l1, const double *d1, double l2, const double *d2,
+                        double *lb, double *dl, double *palive) {
+  const double a2 = r + s + x;
+  const double ls = log(s) - log(a2);
+  const double M = fmax(lE, ls + l1);
+  const double u0 = exp(lE - M), u1 = exp(ls + l1 - M);
+  /* u1 - u2 = u1 (1 - exp(l2 - l1)) without cancellation */
+  const double u12 = l2 < l1 ? u1 * -expm1(l2 - l1) : 0.0;
+  const double S = u0 + u12;
+  *lb = M + log(S);
+  if (palive) *palive = u0 / S;
+  if (dl) {
+    const double u2 = u1 - u12;
+    const double dS[4] = {-1 / a2, 0, 1 / s - 1 / a2, 0};
+    for (int k = 0; k < 4; k++)
+      dl[k] = (u0 * dE[k] + u12 * dS[k] + u1 * d1[k] - u2 * d2[k]) / S;
+  }
+  return isfinite(*lb) ? 0 : -1;
+}
+
 static int pnbd_one_c(const double *p, double x, double tx, double T,
                       double *lb, double *dl, double *palive, pnbd_cache *c);
 
@@ -139,7 +163,6 @@ static int pnbd_one_c(const double *p, double x, double tx, double T,
                       double *lb, double *dl, double *palive, pnbd_cache *c) {
   const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
   const int ab = alpha >= beta;
-  const double a2 = r + s + x;
   double l1, l2, d1[4], d2[4];
   const double z1 = fabs(alpha - beta) / ((ab ? alpha : beta) + tx);
   if (z1 > PNBD_Z_QUAD) {
@@ -179,24 +202,10 @@ static int pnbd_one_c(const double *p, double x, double tx, double T,
         for (int k = 0; k < 4; k++) c->d2[k] = d2[k];
     }
   }
-  const double lE = -(r + x) * log(alpha + T) - s * log(beta + T);
-  const double ls = log(s) - log(a2);
-  const double M = fmax(lE, ls + l1);
-  const double u0 = exp(lE - M), u1 = exp(ls + l1 - M);
-  /* u1 - u2 = u1 (1 - exp(l2 - l1)) without cancellation */
-  const double u12 = l2 < l1 ? u1 * -expm1(l2 - l1) : 0.0;
-  const double S = u0 + u12;
-  *lb = M + log(S);
-  if (palive) *palive = u0 / S;
-  if (dl) {
-    const double u2 = u1 - u12;
-    const double dE[4] = {-log(alpha + T), -(r + x) / (alpha + T), -log(beta + T),
-                          -s / (beta + T)};
-    const double dS[4] = {-1 / a2, 0, 1 / s - 1 / a2, 0};
-    for (int k = 0; k < 4; k++)
-      dl[k] = (u0 * dE[k] + u12 * dS[k] + u1 * d1[k] - u2 * d2[k]) / S;
-  }
-  return isfinite(*lb) ? 0 : -1;
+  const double lat = log(alpha + T), lbt = log(beta + T);
+  const double dE[4] = {-lat, -(r + x) / (alpha + T), -lbt, -s / (beta + T)};
+  return pnbd_bracket(r, s, x, -(r + x) * lat - s * lbt, dE, l1, d1, l2, d2, lb, dl,
+                      palive);
 }
 
 /* Weighted LL sum and gradient (FH05 eq. 22). */
@@ -225,6 +234,78 @@ static int pnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
       G[3] += w * (s / beta + dl[3]);
     }
   }
+  *ll = sum;
+  if (g)
+    for (int k = 0; k < 4; k++) g[k] = G[k];
+  return isfinite(sum) ? 0 : -1;
+}
+
+/* The same sum on indexed patterns: the log 2F1 terms once per (x, t_x)
+ * and (x, T) pair (those some pattern needs: not on the integral path, and
+ * t_x < T for the second), the x-only terms once per x, the logs of T once
+ * per T; per pattern only the bracket (four exp/log). */
+static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
+                          const tsr__btyd_index *ix, double *ll, double *g) {
+  const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
+  const int ab = alpha >= beta;
+  const double C0 = -tsr__lng(r) + r * log(alpha) + s * log(beta);
+  const double psr = tsr__psi(r), la = log(alpha), lbe = log(beta);
+  const double m = ab ? alpha : beta, dab = fabs(alpha - beta);
+  const size_t nx = ix->nx, n1 = ix->nxtx, n2 = ix->nxT, nT = ix->nT;
+  /* per x: ln G(r+x), psi(r+x); per pair: log A0 term, its gradient and
+   * whether it is needed; per T: log(alpha+T), log(beta+T) */
+  double *buf = tsr__calloc(2 * nx + 6 * (n1 + n2) + 2 * nT, sizeof *buf);
+  if (!buf) return -1;
+  double *lgx = buf, *psx = lgx + nx, *l1 = psx + nx, *d1 = l1 + n1, *need1 = d1 + 4 * n1,
+         *l2 = need1 + n1, *d2 = l2 + n2, *need2 = d2 + 4 * n2, *lat = need2 + n2,
+         *lbt = lat + nT;
+  int bad = 0;
+  for (size_t k = 0; k < nx; k++) {
+    lgx[k] = tsr__lng(r + ix->ux[k]);
+    if (g) psx[k] = tsr__psi(r + ix->ux[k]);
+  }
+  for (size_t k = 0; k < nT; k++) {
+    lat[k] = log(alpha + ix->uT[k]);
+    lbt[k] = log(beta + ix->uT[k]);
+  }
+  for (size_t i = 0; i < d->n; i++) {
+    const double tx = ix->utx[ix->itx[i]];
+    if (dab / (m + tx) > PNBD_Z_QUAD) continue; /* integral form */
+    need1[ix->ixtx[i]] = 1;
+    if (tx != ix->uT[ix->iT[i]]) need2[ix->ixT[i]] = 1;
+  }
+  for (size_t k = 0; k < n1 && !bad; k++)
+    if (need1[k])
+      bad = a0_term(r, alpha, s, beta, ix->ux[ix->xtx_x[k]], ix->utx[ix->xtx_tx[k]], ab,
+                    &l1[k], g ? &d1[4 * k] : NULL);
+  for (size_t k = 0; k < n2 && !bad; k++)
+    if (need2[k])
+      bad = a0_term(r, alpha, s, beta, ix->ux[ix->xT_x[k]], ix->uT[ix->xT_T[k]], ab,
+                    &l2[k], g ? &d2[4 * k] : NULL);
+  double sum = 0, G[4] = {0, 0, 0, 0};
+  for (size_t i = 0; i < d->n && !bad; i++) {
+    const uint32_t kx = ix->ix[i], kT = ix->iT[i], k1 = ix->ixtx[i], k2 = ix->ixT[i];
+    const double x = ix->ux[kx], tx = ix->utx[ix->itx[i]], T = ix->uT[kT], w = d->weights[i];
+    double lb, dl[4];
+    if (!need1[k1] || dab / (m + tx) > PNBD_Z_QUAD) {
+      bad = pnbd_one(p, x, tx, T, &lb, g ? dl : NULL, NULL);
+    } else {
+      const double dE[4] = {-lat[kT], -(r + x) / (alpha + T), -lbt[kT], -s / (beta + T)};
+      const int same = tx == T;
+      bad = pnbd_bracket(r, s, x, -(r + x) * lat[kT] - s * lbt[kT], dE, l1[k1], &d1[4 * k1],
+                         same ? l1[k1] : l2[k2], same ? &d1[4 * k1] : &d2[4 * k2], &lb,
+                         g ? dl : NULL, NULL);
+    }
+    sum += w * (C0 + lgx[kx] + lb);
+    if (g) {
+      G[0] += w * (psx[kx] - psr + la + dl[0]);
+      G[1] += w * (r / alpha + dl[1]);
+      G[2] += w * (lbe + dl[2]);
+      G[3] += w * (s / beta + dl[3]);
+    }
+  }
+  tsr__free(buf);
+  if (bad) return -1;
   *ll = sum;
   if (g)
     for (int k = 0; k < 4; k++) g[k] = G[k];
@@ -345,4 +426,5 @@ const tsr__btyd_spec tsr__pnbd_spec = {
     TSR_BTYD_PNBD,     "pnbd",           4, {"r", "alpha", "s", "beta"},
     pnbd_loglik,       pnbd_conditional, pnbd_expected_new,
     pnbd_pmf_new,      pnbd_p_alive,     pnbd_cond_alive,
-    pnbd_pmf_cond,     pnbd_hazard,      pnbd_start};
+    pnbd_pmf_cond,     pnbd_hazard,      pnbd_start,
+    pnbd_loglik_ix};

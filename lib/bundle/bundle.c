@@ -275,24 +275,6 @@ static const char *fmt_got(char *buf, size_t cap, const char *s, size_t len) {
   return buf;
 }
 
-static void trim(const char **p, size_t *n) {
-  while (*n && isspace((unsigned char)**p)) {
-    (*p)++;
-    (*n)--;
-  }
-  while (*n && isspace((unsigned char)(*p)[*n - 1])) (*n)--;
-}
-
-/* Normalised name: lowercase letters and digits only. */
-static void norm_name(const char *s, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n && o + 1 < cap; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (isalnum(c)) out[o++] = (char)tolower(c);
-  }
-  out[o] = '\0';
-}
-
 static int alias_has(const char *aliases, const char *nh) {
   size_t n = strlen(nh);
   if (!n) return 0;
@@ -515,10 +497,10 @@ static tsr_status bind_header(tsr_bundle_reader *r, const tsr_csv_record *h, tsr
     const char *rn = renamed(r, c);
     if (!rn) continue;
     char want[64];
-    norm_name(rn, strlen(rn), want, sizeof want);
+    tsr__norm_name(rn, strlen(rn), want, sizeof want);
     for (size_t k = 0; k < nf; k++) {
       char nh[64];
-      norm_name(h->fields[k].ptr, h->fields[k].len, nh, sizeof nh);
+      tsr__norm_name(h->fields[k].ptr, h->fields[k].len, nh, sizeof nh);
       if (!used[k] && *want && strcmp(nh, want) == 0) {
         r->bind[c] = (ptrdiff_t)k;
         used[k] = 1;
@@ -533,11 +515,11 @@ static tsr_status bind_header(tsr_bundle_reader *r, const tsr_csv_record *h, tsr
     for (size_t c = 0; c < r->ncols; c++) {
       if (r->bind[c] >= 0) continue;
       char canon[64];
-      norm_name(r->cols[c].name, strlen(r->cols[c].name), canon, sizeof canon);
+      tsr__norm_name(r->cols[c].name, strlen(r->cols[c].name), canon, sizeof canon);
       for (size_t k = 0; k < nf && r->bind[c] < 0; k++) {
         if (used[k]) continue;
         char nh[64];
-        norm_name(h->fields[k].ptr, h->fields[k].len, nh, sizeof nh);
+        tsr__norm_name(h->fields[k].ptr, h->fields[k].len, nh, sizeof nh);
         if (pass == 0 ? strcmp(nh, canon) == 0 : alias_has(r->cols[c].aliases, nh)) {
           r->bind[c] = (ptrdiff_t)k;
           used[k] = 1;
@@ -587,7 +569,7 @@ static const char *form_name(tsr_datefmt f, int has_time, int yyyymmdd) {
 /* Looks at one value of an undecided date column. */
 static void det_value(datedet *d, const char *s, size_t n) {
   const char *e = s + n;
-  trim(&s, &n);
+  tsr__trim(&s, &n);
   e = s + n;
   if (!n) return;
   int64_t t;
@@ -912,7 +894,7 @@ static int do_record(tsr_bundle_reader *r, const tsr_csv_record *rec, tsr_status
     const tsr_csv_field *f = &rec->fields[r->bind[c]];
     const char *p = f->ptr;
     size_t n = f->len;
-    trim(&p, &n);
+    tsr__trim(&p, &n);
     if (n == 0) {
       if (cs->required) {
         *st = reject(r, rec, TSR_EPARSE, f->line, f->column, cs->name, "expected %s, got ''",

@@ -4,30 +4,16 @@
  *
  * Each record: field count checked against the header, customer id (trimmed,
  * non-empty, valid UTF-8, no NUL, at most TSR_INGEST_MAX_ID bytes), date
- * (tessera/datetime.h), amount (tsr_amount_parse), optional transaction id.
- * Parsed rows are queued in a batch of compact tuples; a full batch is
- * applied to the ledger with software prefetching (customer slot BATCH_D1
- * rows ahead, the customer's last entry BATCH_D2 rows ahead), so the cache
- * misses of many rows overlap instead of adding up.
- *
- * Ledger layout: an open-addressing customer table whose slot is the
- * customer itself (one cache line: id hash, short id inline, entries), and
- * per customer one block holding its day entries (sorted by day, one per
- * day) followed by one 64-bit row-content hash per entry.
- *
- * Duplicates: identical rows necessarily share customer and day, so the
- * hash of the first row of a customer-day is kept with that day's entry;
- * later distinct rows of the same customer-day go to a small ledger-wide
- * hash set (lg->extra). Memory thus grows with customer-days (plus rows that
- * repeat a customer-day with other content), not with rows. A row counts as
- * identical when its full 64-bit content hash equals an earlier one: exact
- * up to hash collisions (probability about 2^-64 per pair of rows of the
- * same customer-day). With an id column a hash table maps id -> content hash
- * (it grows with the number of distinct ids: that is what --id-col asks).
+ * (tessera/datetime.h), amount (tsr_amount_parse, lib/ingest/amount.c),
+ * optional transaction id. Parsed rows are queued in a batch of compact
+ * tuples; a full batch is applied to the ledger (lib/ingest/ledger.c) with
+ * software prefetching (customer slot BATCH_D1 rows ahead, the customer's
+ * last entry BATCH_D2 rows ahead), so the cache misses of many rows overlap
+ * instead of adding up. With more than PIPE_MIN_BYTES of input a second
+ * thread applies the batches while the first parses.
  */
-#include "internal.h"
+#include "ledger_internal.h"
 #include "tessera/datetime.h"
-#include "tessera/ingest.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -37,540 +23,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-
-#define CUST_INLINE 32
-
-/* A customer, stored in its slot of the customer table (64 bytes). */
-typedef struct cust {
-  uint64_t hash;        /* of the id; 0 = empty slot */
-  tsr_ledger_entry *e;  /* [cap] entries sorted by day, then [cap] uint64_t
-                           content hashes of each day's first row */
-  uint32_t n, cap;
-  uint32_t id_len;
-  uint32_t rank;        /* index in lg->order */
-  union {
-    char in[CUST_INLINE]; /* id_len < CUST_INLINE: the id, NUL-terminated */
-    size_t off;           /* else its offset in lg->ids */
-  } id;
-} cust;
-
-/* Entry blocks of cap = 2^k entries, k < POOL_CLASSES, come from
- * POOL_CHUNK chunks; larger ones from tsr__malloc. */
-#define POOL_CHUNK ((size_t)8 << 20)
-#define POOL_CLASSES 12
-#define BLK_BYTES(cap) ((size_t)(cap) * (sizeof(tsr_ledger_entry) + sizeof(uint64_t)))
-
-typedef char cust_is_one_line[sizeof(cust) == 64 ? 1 : -1];
-
-typedef struct rowent {
-  uint64_t key; /* 0 = empty */
-  uint64_t val;
-} rowent;
-
-struct tsr_ledger {
-  void *slots_mem;
-  cust *slots;          /* nslots (power of two, load <= 1/2), 64-byte aligned */
-  size_t nslots, n;
-  uint32_t *order;      /* slot of each customer: insertion order, sorted by
-                           tsr_ledger_finish */
-  size_t order_cap;
-  char *ids;            /* ids of CUST_INLINE bytes or more */
-  size_t ids_len, ids_cap;
-  rowent *rows;         /* id column: id hash -> content hash */
-  size_t rows_n, rows_cap;
-  uint64_t *extra;      /* set of content hashes of 2nd+ rows of a customer-day */
-  size_t extra_n, extra_cap;
-  /* entry blocks: carved from chunks, recycled by capacity class */
-  void *pool_free[POOL_CLASSES];
-  char *pool_cur;
-  size_t pool_left;
-  void **chunks;
-  size_t nchunks, chunks_cap;
-  int32_t last_purchase; /* day of the last purchase row (has_purchase) */
-  int has_purchase;
-  int finished;
-};
-
-/* Asks for transparent huge pages on a large fresh block (the customer
- * table, entry chunks): they are touched at random, and one fault per 2 MiB
- * instead of per 4 KiB halves the kernel time of a large ingest. A hint
- * only: errors are ignored. */
-static void hint_huge(void *p, size_t n) {
-#ifdef MADV_HUGEPAGE
-  const uintptr_t h = (uintptr_t)2 << 20;
-  uintptr_t lo = ((uintptr_t)p + h - 1) & ~(h - 1), hi = ((uintptr_t)p + n) & ~(h - 1);
-  if (n >= 2 * h && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
-#else
-  (void)p;
-  (void)n;
-#endif
-}
-
-static inline uint64_t *cust_rh(const cust *c) { return (uint64_t *)(void *)(c->e + c->cap); }
-static inline const char *cust_id(const tsr_ledger *lg, const cust *c) {
-  return c->id_len < CUST_INLINE ? c->id.in : lg->ids + c->id.off;
-}
 
 void tsr_ingest_opts_init(tsr_ingest_opts *o) {
   memset(o, 0, sizeof *o);
   tsr_csv_opts_init(&o->csv);
   o->header = 1;
   o->max_errors = -1;
-}
-
-tsr_status tsr_ledger_new(tsr_ledger **out, tsr_error *err) {
-  *out = tsr__calloc(1, sizeof **out);
-  if (!*out) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  return TSR_OK;
-}
-
-/* A block for cap (a power of two) entries and their row hashes. */
-static void *blk_alloc(tsr_ledger *lg, uint32_t cap) {
-  unsigned k = (unsigned)__builtin_ctz(cap);
-  if (k >= POOL_CLASSES) return tsr__malloc(BLK_BYTES(cap));
-  void *p = lg->pool_free[k];
-  if (p) {
-    memcpy(&lg->pool_free[k], p, sizeof p);
-    return p;
-  }
-  size_t need = BLK_BYTES(cap);
-  if (lg->pool_left < need) {
-    if (lg->nchunks == lg->chunks_cap) {
-      void *c = lg->chunks;
-      if (tsr__grow(&c, &lg->chunks_cap, lg->nchunks + 1, sizeof(void *)) != TSR_OK) return NULL;
-      lg->chunks = c;
-    }
-    char *chunk = tsr__malloc(POOL_CHUNK);
-    if (!chunk) return NULL;
-    hint_huge(chunk, POOL_CHUNK);
-    lg->chunks[lg->nchunks++] = chunk;
-    lg->pool_cur = chunk;
-    lg->pool_left = POOL_CHUNK;
-  }
-  p = lg->pool_cur;
-  lg->pool_cur += need;
-  lg->pool_left -= need;
-  return p;
-}
-
-static void blk_free(tsr_ledger *lg, void *p, uint32_t cap) {
-  if (!p) return;
-  unsigned k = (unsigned)__builtin_ctz(cap);
-  if (k >= POOL_CLASSES) {
-    tsr__free(p);
-    return;
-  }
-  memcpy(p, &lg->pool_free[k], sizeof p);
-  lg->pool_free[k] = p;
-}
-
-void tsr_ledger_free(tsr_ledger *lg) {
-  if (!lg) return;
-  for (size_t i = 0; i < lg->n; i++) {
-    const cust *c = &lg->slots[lg->order[i]];
-    if (c->e && (unsigned)__builtin_ctz(c->cap) >= POOL_CLASSES) tsr__free(c->e);
-  }
-  for (size_t i = 0; i < lg->nchunks; i++) tsr__free(lg->chunks[i]);
-  tsr__free(lg->chunks);
-  tsr__free(lg->slots_mem);
-  tsr__free(lg->order);
-  tsr__free(lg->ids);
-  tsr__free(lg->rows);
-  tsr__free(lg->extra);
-  tsr__free(lg);
-}
-
-size_t tsr_ledger_ncustomers(const tsr_ledger *lg) { return lg->n; }
-const char *tsr_ledger_customer(const tsr_ledger *lg, size_t i) {
-  return i < lg->n ? cust_id(lg, &lg->slots[lg->order[i]]) : NULL;
-}
-const tsr_ledger_entry *tsr_ledger_entries(const tsr_ledger *lg, size_t i, size_t *n) {
-  if (i >= lg->n) {
-    *n = 0;
-    return NULL;
-  }
-  const cust *c = &lg->slots[lg->order[i]];
-  *n = c->n;
-  return c->e;
-}
-
-void tsr__ledger_prefetch(const tsr_ledger *lg, size_t i, int stage) {
-  if (i >= lg->n) return;
-  const cust *c = &lg->slots[lg->order[i]];
-  if (stage == 0) {
-    __builtin_prefetch(c);
-  } else if (c->n) {
-    const char *e = (const char *)c->e, *end = (const char *)(c->e + c->n);
-    for (int k = 0; k < 4 && e < end; k++, e += 64) __builtin_prefetch(e);
-  }
-}
-
-int tsr__ledger_last_purchase(const tsr_ledger *lg, int64_t *day) {
-  if (lg->has_purchase) *day = lg->last_purchase;
-  return lg->has_purchase;
-}
-
-/* ------------------------------------------------------------ customers */
-
-static inline uint64_t id_hash(const char *id, size_t len) {
-  uint64_t h = tsr__hash_bytes(id, len, 0);
-  return h ? h : 1;
-}
-
-/* The slot holding id, or the empty slot where it belongs. */
-static inline cust *cust_probe(const tsr_ledger *lg, const char *id, size_t len, uint64_t h) {
-  size_t m = lg->nslots - 1, k = (size_t)h & m;
-  for (;;) {
-    cust *c = &lg->slots[k];
-    if (!c->hash) return c;
-    if (c->hash == h && c->id_len == len && memcmp(cust_id(lg, c), id, len) == 0) return c;
-    k = (k + 1) & m;
-  }
-}
-
-/* Makes room for `more` new customers without a rehash. */
-static tsr_status cust_reserve(tsr_ledger *lg, size_t more) {
-  size_t need = lg->n + more;
-  if (need > lg->order_cap) {
-    void *p = lg->order;
-    if (need > UINT32_MAX || tsr__grow(&p, &lg->order_cap, need, sizeof *lg->order) != TSR_OK)
-      return TSR_ENOMEM;
-    lg->order = p;
-  }
-  if (need * 2 <= lg->nslots) return TSR_OK;
-  size_t ns = lg->nslots ? lg->nslots : 1024;
-  while (need * 2 > ns) ns *= 2;
-  if (ns > ((size_t)1 << 32) || ns > (SIZE_MAX - 64) / sizeof(cust)) return TSR_ENOMEM;
-  void *mem = tsr__calloc(1, ns * sizeof(cust) + 64);
-  if (!mem) return TSR_ENOMEM;
-  hint_huge(mem, ns * sizeof(cust) + 64);
-  cust *slots = (cust *)(void *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
-  for (size_t i = 0; i < lg->n; i++) {
-    const cust *c = &lg->slots[lg->order[i]];
-    size_t k = (size_t)c->hash & (ns - 1);
-    while (slots[k].hash) k = (k + 1) & (ns - 1);
-    slots[k] = *c;
-    lg->order[i] = (uint32_t)k;
-  }
-  tsr__free(lg->slots_mem);
-  lg->slots_mem = mem;
-  lg->slots = slots;
-  lg->nslots = ns;
-  return TSR_OK;
-}
-
-ptrdiff_t tsr_ledger_find(const tsr_ledger *lg, const char *id) {
-  if (!lg->n) return -1;
-  size_t len = strlen(id);
-  const cust *c = cust_probe(lg, id, len, id_hash(id, len));
-  return c->hash ? (ptrdiff_t)c->rank : -1;
-}
-
-/* Fills the empty slot c with a new customer (room reserved); -1 on ENOMEM. */
-static int cust_insert(tsr_ledger *lg, cust *c, const char *id, size_t len, uint64_t h) {
-  if (len >= CUST_INLINE) {
-    void *p = lg->ids;
-    if (tsr__grow(&p, &lg->ids_cap, lg->ids_len + len + 1, 1) != TSR_OK) return -1;
-    lg->ids = p;
-    c->id.off = lg->ids_len;
-    memcpy(lg->ids + lg->ids_len, id, len);
-    lg->ids[lg->ids_len + len] = '\0';
-    lg->ids_len += len + 1;
-  } else {
-    memcpy(c->id.in, id, len);
-    c->id.in[len] = '\0';
-  }
-  c->hash = h;
-  c->e = NULL;
-  c->n = c->cap = 0;
-  c->id_len = (uint32_t)len;
-  c->rank = (uint32_t)lg->n;
-  lg->order[lg->n++] = (uint32_t)(c - lg->slots);
-  lg->finished = 0;
-  return 0;
-}
-
-/* ------------------------------------------------------------ row hashes */
-
-/* Set of content hashes of the 2nd and later distinct rows of a customer-day. */
-static int extra_has(const tsr_ledger *lg, uint64_t h) {
-  size_t m = lg->extra_cap - 1, k = (size_t)h & m;
-  while (lg->extra[k]) {
-    if (lg->extra[k] == h) return 1;
-    k = (k + 1) & m;
-  }
-  return 0;
-}
-
-static int extra_add(tsr_ledger *lg, uint64_t h) {
-  if ((lg->extra_n + 1) * 2 > lg->extra_cap) {
-    size_t nc = lg->extra_cap ? lg->extra_cap * 2 : 1024;
-    uint64_t *t = tsr__calloc(nc, sizeof *t);
-    if (!t) return -1;
-    for (size_t i = 0; i < lg->extra_cap; i++) {
-      uint64_t v = lg->extra[i];
-      if (!v) continue;
-      size_t k = (size_t)v & (nc - 1);
-      while (t[k]) k = (k + 1) & (nc - 1);
-      t[k] = v;
-    }
-    tsr__free(lg->extra);
-    lg->extra = t;
-    lg->extra_cap = nc;
-  }
-  size_t m = lg->extra_cap - 1, k = (size_t)h & m;
-  while (lg->extra[k]) {
-    if (lg->extra[k] == h) return 0;
-    k = (k + 1) & m;
-  }
-  lg->extra[k] = h;
-  lg->extra_n++;
-  return 0;
-}
-
-enum { ROW_ADDED = 0, ROW_DROPPED = 1, ROW_ENOMEM = -1 };
-
-/* Adds a row (day, amount, content hash rh) to customer c. With track,
- * a row identical to an earlier one is counted in *identical and, with
- * drop, left out (ROW_DROPPED). */
-static int cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t rh,
-                    int track, int drop, int64_t *identical) {
-  uint32_t n = c->n, pos;
-  tsr_ledger_entry *e = c->e;
-  if (n == 0 || day > e[n - 1].day) {
-    pos = n;
-  } else if (day == e[n - 1].day) {
-    pos = n - 1;
-  } else {
-    uint32_t lo = 0, hi = n - 1; /* first entry with e.day >= day */
-    while (lo < hi) {
-      uint32_t mid = (lo + hi) / 2;
-      if (e[mid].day < day) lo = mid + 1;
-      else hi = mid;
-    }
-    pos = lo;
-  }
-  if (pos < n && e[pos].day == day) {
-    if (track) {
-      uint64_t *h = cust_rh(c);
-      if (h[pos] == rh || (lg->extra_n && extra_has(lg, rh))) {
-        (*identical)++;
-        if (drop) return ROW_DROPPED;
-      } else if (extra_add(lg, rh) != 0) {
-        return ROW_ENOMEM;
-      }
-    }
-  } else {
-    if (n == c->cap) {
-      uint32_t nc = c->cap ? c->cap * 2 : 2;
-      if (nc < c->cap) return ROW_ENOMEM;
-      tsr_ledger_entry *ne = blk_alloc(lg, nc);
-      if (!ne) return ROW_ENOMEM;
-      if (n) {
-        memcpy(ne, e, (size_t)n * sizeof *ne);
-        memcpy(ne + nc, cust_rh(c), (size_t)n * sizeof(uint64_t));
-      }
-      blk_free(lg, e, c->cap);
-      c->e = e = ne;
-      c->cap = nc;
-    }
-    uint64_t *h = cust_rh(c);
-    if (pos < n) {
-      memmove(e + pos + 1, e + pos, (size_t)(n - pos) * sizeof *e);
-      memmove(h + pos + 1, h + pos, (size_t)(n - pos) * sizeof *h);
-    }
-    memset(&e[pos], 0, sizeof e[pos]);
-    e[pos].day = day;
-    h[pos] = rh;
-    c->n = n + 1;
-    lg->finished = 0;
-  }
-  if (amount < 0) {
-    e[pos].nrefund++;
-    e[pos].refund += amount;
-  } else {
-    e[pos].ntx++;
-    e[pos].amount += amount;
-    if (!lg->has_purchase || day > lg->last_purchase) lg->last_purchase = day;
-    lg->has_purchase = 1;
-  }
-  return ROW_ADDED;
-}
-
-/* ------------------------------------------------------------ id table */
-
-/* Finds key; returns the slot (key present or empty slot for it). */
-static rowent *row_find(tsr_ledger *lg, uint64_t key) {
-  size_t m = lg->rows_cap - 1;
-  size_t k = (size_t)key & m;
-  while (lg->rows[k].key && lg->rows[k].key != key) k = (k + 1) & m;
-  return &lg->rows[k];
-}
-
-static int rows_reserve(tsr_ledger *lg) {
-  if ((lg->rows_n + 1) * 2 <= lg->rows_cap) return 0;
-  size_t nc = lg->rows_cap ? lg->rows_cap * 2 : 4096;
-  rowent *old = lg->rows;
-  size_t oc = lg->rows_cap;
-  lg->rows = tsr__calloc(nc, sizeof *lg->rows);
-  if (!lg->rows) {
-    lg->rows = old;
-    return -1;
-  }
-  lg->rows_cap = nc;
-  for (size_t i = 0; i < oc; i++)
-    if (old[i].key) *row_find(lg, old[i].key) = old[i];
-  tsr__free(old);
-  return 0;
-}
-
-/* ------------------------------------------------------------ parsing */
-
-/* Fast path of tsr_amount_parse for -?D+(.D{1,6})? with at most 15 digits:
- * the digits form an integer m < 2^53 and 10^k (k <= 6) is exact, so the
- * IEEE quotient m / 10^k is the correctly rounded value of the decimal, the
- * same double strtod returns. 0 sends anything else to the general path. */
-static int amount_fast(const char *p, size_t len, double *out) {
-  static const double pow10[7] = {1, 10, 100, 1000, 10000, 100000, 1000000};
-  const char *e = p + len;
-  int neg = 0;
-  if (p < e && *p == '-') {
-    neg = 1;
-    p++;
-  }
-  uint64_t m = 0;
-  int nd = 0, k = 0;
-  while (p < e && (unsigned)(*p - '0') <= 9) {
-    m = m * 10 + (uint64_t)(*p++ - '0');
-    if (++nd > 15) return 0;
-  }
-  if (nd == 0) return 0;
-  if (p < e && *p == '.') {
-    p++;
-    while (p < e && (unsigned)(*p - '0') <= 9) {
-      m = m * 10 + (uint64_t)(*p++ - '0');
-      if (++nd > 15 || ++k > 6) return 0;
-    }
-    if (k == 0) return 0;
-  }
-  if (p != e) return 0;
-  double v = (double)m / pow10[k];
-  *out = neg ? -v : v;
-  return 1;
-}
-
-tsr_status tsr_amount_parse(const char *s, size_t len, double *out) {
-  if (amount_fast(s, len, out)) return TSR_OK;
-  const char *p = s, *e = s + len;
-  char buf[128];
-  size_t n = 0;
-  int neg = 0, paren = 0, cur = 0;
-  while (p < e && isspace((unsigned char)*p)) p++;
-  while (e > p && isspace((unsigned char)e[-1])) e--;
-  if (p == e) return TSR_EPARSE;
-  if (*p == '(' && e[-1] == ')') {
-    paren = 1;
-    p++;
-    e--;
-  }
-  /* prefix: sign and/or currency, in either order */
-  for (int round = 0; round < 3 && p < e; round++) {
-    if (*p == '-' || *p == '+') {
-      if (neg || paren) return TSR_EPARSE;
-      neg = *p == '-' ? 1 : 2;
-      p++;
-    } else if (!cur && *p == '$') {
-      cur = 1;
-      p++;
-    } else if (!cur && e - p >= 2 && (unsigned char)p[0] == 0xC2 &&
-               ((unsigned char)p[1] == 0xA3 || (unsigned char)p[1] == 0xA5)) {
-      cur = 1; /* £ ¥ */
-      p += 2;
-    } else if (!cur && e - p >= 3 && (unsigned char)p[0] == 0xE2 &&
-               (unsigned char)p[1] == 0x82 &&
-               ((unsigned char)p[2] == 0xAC || (unsigned char)p[2] == 0xB9)) {
-      cur = 1; /* € ₹ */
-      p += 3;
-    } else if (!cur && e - p >= 3 && isupper((unsigned char)p[0]) &&
-               isupper((unsigned char)p[1]) && isupper((unsigned char)p[2])) {
-      cur = 1;
-      p += 3;
-    } else {
-      break;
-    }
-    while (p < e && *p == ' ') p++;
-  }
-  /* suffix currency */
-  while (e > p && e[-1] == ' ') e--;
-  if (!cur) {
-    if (e - p >= 1 && e[-1] == '$') {
-      e--;
-    } else if (e - p >= 2 && (unsigned char)e[-2] == 0xC2 &&
-               ((unsigned char)e[-1] == 0xA3 || (unsigned char)e[-1] == 0xA5)) {
-      e -= 2;
-    } else if (e - p >= 3 && (unsigned char)e[-3] == 0xE2 && (unsigned char)e[-2] == 0x82 &&
-               ((unsigned char)e[-1] == 0xAC || (unsigned char)e[-1] == 0xB9)) {
-      e -= 3;
-    } else if (e - p >= 4 && isupper((unsigned char)e[-1]) && isupper((unsigned char)e[-2]) &&
-               isupper((unsigned char)e[-3]) && e[-4] == ' ') {
-      e -= 4;
-    }
-    while (e > p && e[-1] == ' ') e--;
-  }
-  if (p == e) return TSR_EPARSE;
-  if (neg == 1 || paren) buf[n++] = '-';
-  /* integer part with optional thousands separators */
-  const char *q = p;
-  int digits = 0, group = -1, seps = 0;
-  while (q < e) {
-    if (*q >= '0' && *q <= '9') {
-      if (n >= sizeof buf - 2) return TSR_EPARSE;
-      buf[n++] = *q;
-      digits++;
-      if (group >= 0) group++;
-    } else if (*q == ',') {
-      if (digits == 0 || (seps == 0 && digits > 3) || (seps > 0 && group != 3)) return TSR_EPARSE;
-      seps++;
-      group = 0;
-    } else {
-      break;
-    }
-    q++;
-  }
-  if (seps > 0 && group != 3) return TSR_EPARSE;
-  if (q < e && *q == '.') {
-    buf[n++] = *q++;
-    while (q < e && *q >= '0' && *q <= '9') {
-      if (n >= sizeof buf - 2) return TSR_EPARSE;
-      buf[n++] = *q++;
-      digits++;
-    }
-  }
-  if (digits == 0) {
-    /* inf / nan spelled out: not finite */
-    size_t k = (size_t)(e - p);
-    if ((k == 3 || k == 8) && (strncasecmp(p, "inf", 3) == 0 || strncasecmp(p, "nan", 3) == 0))
-      return TSR_ERANGE;
-    return TSR_EPARSE;
-  }
-  if (q < e && (*q == 'e' || *q == 'E')) {
-    buf[n++] = *q++;
-    if (q < e && (*q == '+' || *q == '-')) buf[n++] = *q++;
-    int ed = 0;
-    while (q < e && *q >= '0' && *q <= '9' && n < sizeof buf - 2) {
-      buf[n++] = *q++;
-      ed++;
-    }
-    if (!ed) return TSR_EPARSE;
-  }
-  if (q != e) return TSR_EPARSE;
-  buf[n] = '\0';
-  errno = 0;
-  double v = strtod(buf, NULL);
-  if (!isfinite(v)) return TSR_ERANGE;
-  *out = v;
-  return TSR_OK;
 }
 
 /* Length of the valid UTF-8 prefix of s[0..n). */
@@ -682,7 +140,7 @@ typedef struct ictx {
   pipeline *pp;        /* NULL: one thread */
 } ictx;
 
-static void trim(const char **p, size_t *n) {
+void tsr__trim(const char **p, size_t *n) {
   while (*n && isspace((unsigned char)**p)) {
     (*p)++;
     (*n)--;
@@ -724,7 +182,7 @@ static int check_id(ictx *x, const tsr_csv_record *rec, size_t fi, const char *n
     while (i < *n && (unsigned char)((*p)[i] - 0x21) < 0x5E) i++;
     if (i == *n) return 0;
   }
-  trim(p, n);
+  tsr__trim(p, n);
   if (*n == 0) {
     *st = reject(x, rec, TSR_EPARSE, f->line, f->column, name, "expected an id, got ''");
     return -1;
@@ -775,7 +233,7 @@ static uint64_t row_hash(ictx *x, const tsr_csv_record *rec) {
     for (size_t k = 0; k < rec->nfields; k++) {
       const char *p = rec->fields[k].ptr;
       size_t n = rec->fields[k].len;
-      trim(&p, &n);
+      tsr__trim(&p, &n);
       if (o + 2 * n + 3 > x->scratch_cap) {
         void *sp = x->scratch;
         if (tsr__grow(&sp, &x->scratch_cap, o + 2 * n + 3, 1) != TSR_OK) return 0;
@@ -811,7 +269,7 @@ static tsr_status apply_batch(ictx *x, batch *bt) {
   if (!m) return TSR_OK;
   tsr_ledger *lg = x->lg;
   tsr_ingest_stats *st = x->st;
-  if (cust_reserve(lg, m) != TSR_OK) return TSR_ENOMEM;
+  if (tsr__cust_reserve(lg, m) != TSR_OK) return TSR_ENOMEM;
   const size_t mask = lg->nslots - 1;
   const int track = x->ti < 0, drop = x->o->dedupe == TSR_DEDUPE_EXACT;
   pending *p = bt->p;
@@ -823,7 +281,7 @@ static tsr_status apply_batch(ictx *x, batch *bt) {
       pending *q = &p[i];
       const char *id = bt->arena + q->id_off;
       cust *c = cust_probe(lg, id, q->id_len, q->ch);
-      if (!c->hash && cust_insert(lg, c, id, q->id_len, q->ch) != 0) c = NULL;
+      if (!c->hash && tsr__cust_insert(lg, c, id, q->id_len, q->ch) != 0) c = NULL;
       q->c = c;
       if (c && c->n) {
         __builtin_prefetch(&c->e[c->n - 1]);
@@ -835,7 +293,7 @@ static tsr_status apply_batch(ictx *x, batch *bt) {
     if (!q->c) return TSR_ENOMEM;
     int64_t t = q->t;
     int64_t day = t >= 0 ? t / 86400 : -((-t + 86399) / 86400);
-    int r = cust_add(lg, q->c, (int32_t)day, q->amount, q->rh, track, drop, &st->identical_rows);
+    int r = tsr__cust_add(lg, q->c, (int32_t)day, q->amount, q->rh, track, drop, &st->identical_rows);
     if (r == ROW_ENOMEM) return TSR_ENOMEM;
     if (r == ROW_DROPPED) {
       st->identical_dropped++;
@@ -965,6 +423,16 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
   const char *cid;
   size_t clen;
   if (check_id(x, rec, (size_t)x->ci, x->names[0], &cid, &clen, &st)) return st;
+  /* the transaction id's slot is a cache miss: fetched now, used after the
+   * date, the amount and the row hash (the hash of the raw field is the
+   * key unless the field needs trimming or unquoting) */
+  uint64_t tkey = 0;
+  if (x->ti >= 0 && x->lg->rows_cap) {
+    const tsr_csv_field *tf = &rec->fields[x->ti];
+    tkey = tsr__hash_bytes(tf->ptr, tf->len, 0x7A5D);
+    if (!tkey) tkey = 1;
+    __builtin_prefetch(&x->lg->rows[tkey & (x->lg->rows_cap - 1)]);
+  }
 
   const tsr_csv_field *df = &rec->fields[x->di];
   int64_t t;
@@ -1014,19 +482,22 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
   uint64_t content = row_hash(x, rec);
   if (!content) return TSR_ENOMEM;
   if (x->ti >= 0) {
-    if (rows_reserve(x->lg) != 0) return TSR_ENOMEM;
+    if (tsr__rows_reserve(x->lg) != 0) return TSR_ENOMEM;
     const char *tid;
     size_t tlen;
     if (check_id(x, rec, (size_t)x->ti, x->names[3], &tid, &tlen, &st)) return st;
-    uint64_t key = tsr__hash_bytes(tid, tlen, 0x7A5D);
-    if (!key) key = 1;
+    const tsr_csv_field *tf = &rec->fields[x->ti];
+    uint64_t key = tkey;
+    if (!key || tid != tf->ptr || tlen != tf->len) {
+      key = tsr__hash_bytes(tid, tlen, 0x7A5D);
+      if (!key) key = 1;
+    }
     rowent *r = row_find(x->lg, key);
     if (r->key) {
       if (r->val == content) {
         x->st->duplicate_ids++;
         return TSR_OK;
       }
-      const tsr_csv_field *tf = &rec->fields[x->ti];
       return reject(x, rec, TSR_EPARSE, tf->line, tf->column, x->names[3],
                     "expected a new id, got '%s' already used by a row with other content",
                     fmt_got(got, sizeof got, tid, tlen));
@@ -1050,7 +521,7 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
 }
 
 /* Normalised column name: lowercase letters and digits only. */
-static void norm_name(const char *s, size_t n, char *out, size_t cap) {
+void tsr__norm_name(const char *s, size_t n, char *out, size_t cap) {
   size_t o = 0;
   for (size_t i = 0; i < n && o + 1 < cap; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -1088,7 +559,7 @@ static tsr_status match_norm(ictx *x, const tsr_csv_record *hdr, const char *ns,
   *out = -1;
   for (size_t k = 0; k < hdr->nfields && *ns; k++) {
     char nh[64];
-    norm_name(hdr->fields[k].ptr, hdr->fields[k].len, nh, sizeof nh);
+    tsr__norm_name(hdr->fields[k].ptr, hdr->fields[k].len, nh, sizeof nh);
     if (strcmp(nh, ns) != 0) continue;
     if (*out >= 0) {
       char other[64];
@@ -1130,7 +601,7 @@ static tsr_status resolve_col(ictx *x, const tsr_csv_record *hdr, const char *sp
   if (spec && *spec) {
     if (hdr) {
       char ns[64];
-      norm_name(spec, strlen(spec), ns, sizeof ns);
+      tsr__norm_name(spec, strlen(spec), ns, sizeof ns);
       if ((st = match_norm(x, hdr, ns, opt, out, name, err)) != TSR_OK) return st;
       if (*out < 0) {
         /* a name of punctuation only ("#") matches byte for byte */
@@ -1319,92 +790,4 @@ tsr_status tsr_ingest_mem(tsr_ledger *lg, const char *buf, size_t len, const cha
   st = ingest(lg, c, opts, stats, err);
   tsr_csv_close(c);
   return st;
-}
-
-/* ------------------------------------------------------------ finish */
-
-static int all_digits(const char *s, size_t n) {
-  if (!n) return 0;
-  for (size_t i = 0; i < n; i++)
-    if (s[i] < '0' || s[i] > '9') return 0;
-  return 1;
-}
-
-/* Customer order: digit-only ids numerically (leading zeros ignored, then
- * shorter first), others bytewise. */
-static int id_cmp(const char *s, size_t n, const char *t, size_t m) {
-  size_t n0 = n, m0 = m;
-  if (all_digits(s, n) && all_digits(t, m)) {
-    while (n > 1 && *s == '0') s++, n--;
-    while (m > 1 && *t == '0') t++, m--;
-    if (n != m) return n < m ? -1 : 1;
-    int c = memcmp(s, t, n);
-    if (c) return c;
-    return (n0 > m0) - (n0 < m0);
-  }
-  size_t k = n < m ? n : m;
-  int c = memcmp(s, t, k);
-  if (c) return c;
-  return (n > m) - (n < m);
-}
-
-int tsr__id_cmp(const char *s, size_t n, const char *t, size_t m) { return id_cmp(s, n, t, m); }
-
-/* Sort record of a customer: the comparison of id_cmp, decided in most
- * cases by num (digit-only ids of up to 19 significant digits: their value)
- * or pfx (the first 8 bytes, big-endian, zero-padded: bytewise order). */
-typedef struct skey {
-  uint64_t num, pfx;
-  const char *id;
-  uint32_t len, slot;
-  int digits; /* 1: digit-only; 2: and num is exact */
-} skey;
-
-static int skey_cmp(const void *a, const void *b) {
-  const skey *x = a, *y = b;
-  if (x->digits && y->digits) {
-    if (x->digits == 2 && y->digits == 2) {
-      if (x->num != y->num) return x->num < y->num ? -1 : 1;
-      return (x->len > y->len) - (x->len < y->len);
-    }
-  } else if (x->pfx != y->pfx) {
-    return x->pfx < y->pfx ? -1 : 1;
-  }
-  return id_cmp(x->id, x->len, y->id, y->len);
-}
-
-tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err) {
-  if (lg->finished) return TSR_OK;
-  /* entries are kept sorted by day and merged while ingesting */
-  skey *k = tsr__malloc((lg->n ? lg->n : 1) * sizeof *k);
-  if (!k) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  for (size_t i = 0; i < lg->n; i++) {
-    const cust *c = &lg->slots[lg->order[i]];
-    skey *q = &k[i];
-    q->id = cust_id(lg, c);
-    q->len = c->id_len;
-    q->slot = lg->order[i];
-    q->pfx = 0;
-    for (size_t j = 0; j < 8; j++)
-      q->pfx = (q->pfx << 8) | (j < q->len ? (unsigned char)q->id[j] : 0);
-    q->digits = all_digits(q->id, q->len);
-    q->num = 0;
-    if (q->digits) {
-      const char *d = q->id;
-      size_t n = q->len;
-      while (n > 1 && *d == '0') d++, n--;
-      if (n <= 19) {
-        for (size_t j = 0; j < n; j++) q->num = q->num * 10 + (uint64_t)(d[j] - '0');
-        q->digits = 2;
-      }
-    }
-  }
-  if (lg->n) qsort(k, lg->n, sizeof *k, skey_cmp);
-  for (size_t i = 0; i < lg->n; i++) {
-    lg->order[i] = k[i].slot;
-    lg->slots[k[i].slot].rank = (uint32_t)i;
-  }
-  tsr__free(k);
-  lg->finished = 1;
-  return TSR_OK;
 }

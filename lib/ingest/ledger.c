@@ -1,0 +1,411 @@
+/*
+ * ledger.c - the per-customer ledger that ingestion fills (tessera/ingest.h;
+ * the parsing side is lib/ingest/ingest.c).
+ *
+ * Ledger layout: an open-addressing customer table whose slot is the
+ * customer itself (one cache line: id hash, short id inline, entries), and
+ * per customer one block holding its day entries (sorted by day, one per
+ * day) followed by one 64-bit row-content hash per entry.
+ *
+ * Duplicates: identical rows necessarily share customer and day, so the
+ * hash of the first row of a customer-day is kept with that day's entry;
+ * later distinct rows of the same customer-day go to a small ledger-wide
+ * hash set (lg->extra). Memory thus grows with customer-days (plus rows that
+ * repeat a customer-day with other content), not with rows. A row counts as
+ * identical when its full 64-bit content hash equals an earlier one: exact
+ * up to hash collisions (probability about 2^-64 per pair of rows of the
+ * same customer-day). With an id column a hash table maps id -> content hash
+ * (it grows with the number of distinct ids: that is what --id-col asks).
+ */
+#include "ledger_internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* Asks for transparent huge pages on a large fresh block (the customer
+ * table, entry chunks): they are touched at random, and one fault per 2 MiB
+ * instead of per 4 KiB halves the kernel time of a large ingest. A hint
+ * only: errors are ignored. */
+static void hint_huge(void *p, size_t n) {
+#ifdef MADV_HUGEPAGE
+  const uintptr_t h = (uintptr_t)2 << 20;
+  uintptr_t lo = ((uintptr_t)p + h - 1) & ~(h - 1), hi = ((uintptr_t)p + n) & ~(h - 1);
+  if (n >= 2 * h && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+
+tsr_status tsr_ledger_new(tsr_ledger **out, tsr_error *err) {
+  *out = tsr__calloc(1, sizeof **out);
+  if (!*out) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  return TSR_OK;
+}
+
+/* A block for cap (a power of two) entries and their row hashes. */
+static void *blk_alloc(tsr_ledger *lg, uint32_t cap) {
+  unsigned k = (unsigned)__builtin_ctz(cap);
+  if (k >= POOL_CLASSES) return tsr__malloc(BLK_BYTES(cap));
+  void *p = lg->pool_free[k];
+  if (p) {
+    memcpy(&lg->pool_free[k], p, sizeof p);
+    return p;
+  }
+  size_t need = BLK_BYTES(cap);
+  if (lg->pool_left < need) {
+    if (lg->nchunks == lg->chunks_cap) {
+      void *c = lg->chunks;
+      if (tsr__grow(&c, &lg->chunks_cap, lg->nchunks + 1, sizeof(void *)) != TSR_OK) return NULL;
+      lg->chunks = c;
+    }
+    char *chunk = tsr__malloc(POOL_CHUNK);
+    if (!chunk) return NULL;
+    hint_huge(chunk, POOL_CHUNK);
+    lg->chunks[lg->nchunks++] = chunk;
+    lg->pool_cur = chunk;
+    lg->pool_left = POOL_CHUNK;
+  }
+  p = lg->pool_cur;
+  lg->pool_cur += need;
+  lg->pool_left -= need;
+  return p;
+}
+
+static void blk_free(tsr_ledger *lg, void *p, uint32_t cap) {
+  if (!p) return;
+  unsigned k = (unsigned)__builtin_ctz(cap);
+  if (k >= POOL_CLASSES) {
+    tsr__free(p);
+    return;
+  }
+  memcpy(p, &lg->pool_free[k], sizeof p);
+  lg->pool_free[k] = p;
+}
+
+void tsr_ledger_free(tsr_ledger *lg) {
+  if (!lg) return;
+  for (size_t i = 0; i < lg->n; i++) {
+    const cust *c = &lg->slots[lg->order[i]];
+    if (c->e && (unsigned)__builtin_ctz(c->cap) >= POOL_CLASSES) tsr__free(c->e);
+  }
+  for (size_t i = 0; i < lg->nchunks; i++) tsr__free(lg->chunks[i]);
+  tsr__free(lg->chunks);
+  tsr__free(lg->slots_mem);
+  tsr__free(lg->order);
+  tsr__free(lg->ids);
+  tsr__free(lg->rows);
+  tsr__free(lg->extra);
+  tsr__free(lg);
+}
+
+size_t tsr_ledger_ncustomers(const tsr_ledger *lg) { return lg->n; }
+const char *tsr_ledger_customer(const tsr_ledger *lg, size_t i) {
+  return i < lg->n ? cust_id(lg, &lg->slots[lg->order[i]]) : NULL;
+}
+const tsr_ledger_entry *tsr_ledger_entries(const tsr_ledger *lg, size_t i, size_t *n) {
+  if (i >= lg->n) {
+    *n = 0;
+    return NULL;
+  }
+  const cust *c = &lg->slots[lg->order[i]];
+  *n = c->n;
+  return c->e;
+}
+
+void tsr__ledger_prefetch(const tsr_ledger *lg, size_t i, int stage) {
+  if (i >= lg->n) return;
+  const cust *c = &lg->slots[lg->order[i]];
+  if (stage == 0) {
+    __builtin_prefetch(c);
+  } else if (c->n) {
+    const char *e = (const char *)c->e, *end = (const char *)(c->e + c->n);
+    for (int k = 0; k < 4 && e < end; k++, e += 64) __builtin_prefetch(e);
+  }
+}
+
+int tsr__ledger_last_purchase(const tsr_ledger *lg, int64_t *day) {
+  if (lg->has_purchase) *day = lg->last_purchase;
+  return lg->has_purchase;
+}
+
+/* ------------------------------------------------------------ customers */
+
+/* Makes room for `more` new customers without a rehash. */
+tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
+  size_t need = lg->n + more;
+  if (need > lg->order_cap) {
+    void *p = lg->order;
+    if (need > UINT32_MAX || tsr__grow(&p, &lg->order_cap, need, sizeof *lg->order) != TSR_OK)
+      return TSR_ENOMEM;
+    lg->order = p;
+  }
+  if (need * 2 <= lg->nslots) return TSR_OK;
+  size_t ns = lg->nslots ? lg->nslots : 1024;
+  while (need * 2 > ns) ns *= 2;
+  if (ns > ((size_t)1 << 32) || ns > (SIZE_MAX - 64) / sizeof(cust)) return TSR_ENOMEM;
+  void *mem = tsr__calloc(1, ns * sizeof(cust) + 64);
+  if (!mem) return TSR_ENOMEM;
+  hint_huge(mem, ns * sizeof(cust) + 64);
+  cust *slots = (cust *)(void *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+  for (size_t i = 0; i < lg->n; i++) {
+    const cust *c = &lg->slots[lg->order[i]];
+    size_t k = (size_t)c->hash & (ns - 1);
+    while (slots[k].hash) k = (k + 1) & (ns - 1);
+    slots[k] = *c;
+    lg->order[i] = (uint32_t)k;
+  }
+  tsr__free(lg->slots_mem);
+  lg->slots_mem = mem;
+  lg->slots = slots;
+  lg->nslots = ns;
+  return TSR_OK;
+}
+
+ptrdiff_t tsr_ledger_find(const tsr_ledger *lg, const char *id) {
+  if (!lg->n) return -1;
+  size_t len = strlen(id);
+  const cust *c = cust_probe(lg, id, len, id_hash(id, len));
+  return c->hash ? (ptrdiff_t)c->rank : -1;
+}
+
+/* Fills the empty slot c with a new customer (room reserved); -1 on ENOMEM. */
+int tsr__cust_insert(tsr_ledger *lg, cust *c, const char *id, size_t len, uint64_t h) {
+  if (len >= CUST_INLINE) {
+    void *p = lg->ids;
+    if (tsr__grow(&p, &lg->ids_cap, lg->ids_len + len + 1, 1) != TSR_OK) return -1;
+    lg->ids = p;
+    c->id.off = lg->ids_len;
+    memcpy(lg->ids + lg->ids_len, id, len);
+    lg->ids[lg->ids_len + len] = '\0';
+    lg->ids_len += len + 1;
+  } else {
+    memcpy(c->id.in, id, len);
+    c->id.in[len] = '\0';
+  }
+  c->hash = h;
+  c->e = NULL;
+  c->n = c->cap = 0;
+  c->id_len = (uint32_t)len;
+  c->rank = (uint32_t)lg->n;
+  lg->order[lg->n++] = (uint32_t)(c - lg->slots);
+  lg->finished = 0;
+  return 0;
+}
+
+/* ------------------------------------------------------------ row hashes */
+
+/* Set of content hashes of the 2nd and later distinct rows of a customer-day. */
+static int extra_has(const tsr_ledger *lg, uint64_t h) {
+  size_t m = lg->extra_cap - 1, k = (size_t)h & m;
+  while (lg->extra[k]) {
+    if (lg->extra[k] == h) return 1;
+    k = (k + 1) & m;
+  }
+  return 0;
+}
+
+static int extra_add(tsr_ledger *lg, uint64_t h) {
+  if ((lg->extra_n + 1) * 2 > lg->extra_cap) {
+    size_t nc = lg->extra_cap ? lg->extra_cap * 2 : 1024;
+    uint64_t *t = tsr__calloc(nc, sizeof *t);
+    if (!t) return -1;
+    for (size_t i = 0; i < lg->extra_cap; i++) {
+      uint64_t v = lg->extra[i];
+      if (!v) continue;
+      size_t k = (size_t)v & (nc - 1);
+      while (t[k]) k = (k + 1) & (nc - 1);
+      t[k] = v;
+    }
+    tsr__free(lg->extra);
+    lg->extra = t;
+    lg->extra_cap = nc;
+  }
+  size_t m = lg->extra_cap - 1, k = (size_t)h & m;
+  while (lg->extra[k]) {
+    if (lg->extra[k] == h) return 0;
+    k = (k + 1) & m;
+  }
+  lg->extra[k] = h;
+  lg->extra_n++;
+  return 0;
+}
+
+/* Adds a row (day, amount, content hash rh) to customer c. With track,
+ * a row identical to an earlier one is counted in *identical and, with
+ * drop, left out (ROW_DROPPED). */
+int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t rh,
+                    int track, int drop, int64_t *identical) {
+  uint32_t n = c->n, pos;
+  tsr_ledger_entry *e = c->e;
+  if (n == 0 || day > e[n - 1].day) {
+    pos = n;
+  } else if (day == e[n - 1].day) {
+    pos = n - 1;
+  } else {
+    uint32_t lo = 0, hi = n - 1; /* first entry with e.day >= day */
+    while (lo < hi) {
+      uint32_t mid = (lo + hi) / 2;
+      if (e[mid].day < day) lo = mid + 1;
+      else hi = mid;
+    }
+    pos = lo;
+  }
+  if (pos < n && e[pos].day == day) {
+    if (track) {
+      uint64_t *h = cust_rh(c);
+      if (h[pos] == rh || (lg->extra_n && extra_has(lg, rh))) {
+        (*identical)++;
+        if (drop) return ROW_DROPPED;
+      } else if (extra_add(lg, rh) != 0) {
+        return ROW_ENOMEM;
+      }
+    }
+  } else {
+    if (n == c->cap) {
+      uint32_t nc = c->cap ? c->cap * 2 : 2;
+      if (nc < c->cap) return ROW_ENOMEM;
+      tsr_ledger_entry *ne = blk_alloc(lg, nc);
+      if (!ne) return ROW_ENOMEM;
+      if (n) {
+        memcpy(ne, e, (size_t)n * sizeof *ne);
+        memcpy(ne + nc, cust_rh(c), (size_t)n * sizeof(uint64_t));
+      }
+      blk_free(lg, e, c->cap);
+      c->e = e = ne;
+      c->cap = nc;
+    }
+    uint64_t *h = cust_rh(c);
+    if (pos < n) {
+      memmove(e + pos + 1, e + pos, (size_t)(n - pos) * sizeof *e);
+      memmove(h + pos + 1, h + pos, (size_t)(n - pos) * sizeof *h);
+    }
+    memset(&e[pos], 0, sizeof e[pos]);
+    e[pos].day = day;
+    h[pos] = rh;
+    c->n = n + 1;
+    lg->finished = 0;
+  }
+  if (amount < 0) {
+    e[pos].nrefund++;
+    e[pos].refund += amount;
+  } else {
+    e[pos].ntx++;
+    e[pos].amount += amount;
+    if (!lg->has_purchase || day > lg->last_purchase) lg->last_purchase = day;
+    lg->has_purchase = 1;
+  }
+  return ROW_ADDED;
+}
+
+/* ------------------------------------------------------------ id table */
+
+int tsr__rows_reserve(tsr_ledger *lg) {
+  if ((lg->rows_n + 1) * 2 <= lg->rows_cap) return 0;
+  size_t nc = lg->rows_cap ? lg->rows_cap * 2 : 4096;
+  rowent *old = lg->rows;
+  size_t oc = lg->rows_cap;
+  lg->rows = tsr__calloc(nc, sizeof *lg->rows);
+  if (!lg->rows) {
+    lg->rows = old;
+    return -1;
+  }
+  /* looked up at random once per row: on a 1.9M-row file with
+   * transaction ids, the TLB misses of 4 KiB pages were a third of the
+   * summary's CPU time (more under virtualisation) */
+  hint_huge(lg->rows, nc * sizeof *lg->rows);
+  lg->rows_cap = nc;
+  for (size_t i = 0; i < oc; i++)
+    if (old[i].key) *row_find(lg, old[i].key) = old[i];
+  tsr__free(old);
+  return 0;
+}
+
+/* ------------------------------------------------------------ finish */
+
+static int all_digits(const char *s, size_t n) {
+  if (!n) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (s[i] < '0' || s[i] > '9') return 0;
+  return 1;
+}
+
+/* Customer order: digit-only ids numerically (leading zeros ignored, then
+ * shorter first), others bytewise. */
+static int id_cmp(const char *s, size_t n, const char *t, size_t m) {
+  size_t n0 = n, m0 = m;
+  if (all_digits(s, n) && all_digits(t, m)) {
+    while (n > 1 && *s == '0') s++, n--;
+    while (m > 1 && *t == '0') t++, m--;
+    if (n != m) return n < m ? -1 : 1;
+    int c = memcmp(s, t, n);
+    if (c) return c;
+    return (n0 > m0) - (n0 < m0);
+  }
+  size_t k = n < m ? n : m;
+  int c = memcmp(s, t, k);
+  if (c) return c;
+  return (n > m) - (n < m);
+}
+
+int tsr__id_cmp(const char *s, size_t n, const char *t, size_t m) { return id_cmp(s, n, t, m); }
+
+/* Sort record of a customer: the comparison of id_cmp, decided in most
+ * cases by num (digit-only ids of up to 19 significant digits: their value)
+ * or pfx (the first 8 bytes, big-endian, zero-padded: bytewise order). */
+typedef struct skey {
+  uint64_t num, pfx;
+  const char *id;
+  uint32_t len, slot;
+  int digits; /* 1: digit-only; 2: and num is exact */
+} skey;
+
+static int skey_cmp(const void *a, const void *b) {
+  const skey *x = a, *y = b;
+  if (x->digits && y->digits) {
+    if (x->digits == 2 && y->digits == 2) {
+      if (x->num != y->num) return x->num < y->num ? -1 : 1;
+      return (x->len > y->len) - (x->len < y->len);
+    }
+  } else if (x->pfx != y->pfx) {
+    return x->pfx < y->pfx ? -1 : 1;
+  }
+  return id_cmp(x->id, x->len, y->id, y->len);
+}
+
+tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err) {
+  if (lg->finished) return TSR_OK;
+  /* entries are kept sorted by day and merged while ingesting */
+  skey *k = tsr__malloc((lg->n ? lg->n : 1) * sizeof *k);
+  if (!k) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  for (size_t i = 0; i < lg->n; i++) {
+    const cust *c = &lg->slots[lg->order[i]];
+    skey *q = &k[i];
+    q->id = cust_id(lg, c);
+    q->len = c->id_len;
+    q->slot = lg->order[i];
+    q->pfx = 0;
+    for (size_t j = 0; j < 8; j++)
+      q->pfx = (q->pfx << 8) | (j < q->len ? (unsigned char)q->id[j] : 0);
+    q->digits = all_digits(q->id, q->len);
+    q->num = 0;
+    if (q->digits) {
+      const char *d = q->id;
+      size_t n = q->len;
+      while (n > 1 && *d == '0') d++, n--;
+      if (n <= 19) {
+        for (size_t j = 0; j < n; j++) q->num = q->num * 10 + (uint64_t)(d[j] - '0');
+        q->digits = 2;
+      }
+    }
+  }
+  if (lg->n) qsort(k, lg->n, sizeof *k, skey_cmp);
+  for (size_t i = 0; i < lg->n; i++) {
+    lg->order[i] = k[i].slot;
+    lg->slots[k[i].slot].rank = (uint32_t)i;
+  }
+  tsr__free(k);
+  lg->finished = 1;
+  return TSR_OK;
+}

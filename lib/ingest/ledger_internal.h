@@ -1,0 +1,109 @@
+/*
+ * ledger_internal.h - the ledger's layout, shared by lib/ingest/ledger.c
+ * (the ledger) and lib/ingest/ingest.c (which fills it). Not public API.
+ */
+#ifndef TESSERA_LEDGER_INTERNAL_H
+#define TESSERA_LEDGER_INTERNAL_H
+
+#include "internal.h"
+#include "tessera/ingest.h"
+
+#include <string.h>
+
+#define CUST_INLINE 32
+
+/* A customer, stored in its slot of the customer table (64 bytes). */
+typedef struct cust {
+  uint64_t hash;        /* of the id; 0 = empty slot */
+  tsr_ledger_entry *e;  /* [cap] entries sorted by day, then [cap] uint64_t
+                           content hashes of each day's first row */
+  uint32_t n, cap;
+  uint32_t id_len;
+  uint32_t rank;        /* index in lg->order */
+  union {
+    char in[CUST_INLINE]; /* id_len < CUST_INLINE: the id, NUL-terminated */
+    size_t off;           /* else its offset in lg->ids */
+  } id;
+} cust;
+
+/* Entry blocks of cap = 2^k entries, k < POOL_CLASSES, come from
+ * POOL_CHUNK chunks; larger ones from tsr__malloc. */
+#define POOL_CHUNK ((size_t)8 << 20)
+#define POOL_CLASSES 12
+#define BLK_BYTES(cap) ((size_t)(cap) * (sizeof(tsr_ledger_entry) + sizeof(uint64_t)))
+
+typedef char cust_is_one_line[sizeof(cust) == 64 ? 1 : -1];
+
+typedef struct rowent {
+  uint64_t key; /* 0 = empty */
+  uint64_t val;
+} rowent;
+
+struct tsr_ledger {
+  void *slots_mem;
+  cust *slots;          /* nslots (power of two, load <= 1/2), 64-byte aligned */
+  size_t nslots, n;
+  uint32_t *order;      /* slot of each customer: insertion order, sorted by
+                           tsr_ledger_finish */
+  size_t order_cap;
+  char *ids;            /* ids of CUST_INLINE bytes or more */
+  size_t ids_len, ids_cap;
+  rowent *rows;         /* id column: id hash -> content hash */
+  size_t rows_n, rows_cap;
+  uint64_t *extra;      /* set of content hashes of 2nd+ rows of a customer-day */
+  size_t extra_n, extra_cap;
+  /* entry blocks: carved from chunks, recycled by capacity class */
+  void *pool_free[POOL_CLASSES];
+  char *pool_cur;
+  size_t pool_left;
+  void **chunks;
+  size_t nchunks, chunks_cap;
+  int32_t last_purchase; /* day of the last purchase row (has_purchase) */
+  int has_purchase;
+  int finished;
+};
+
+static inline uint64_t *cust_rh(const cust *c) { return (uint64_t *)(void *)(c->e + c->cap); }
+static inline const char *cust_id(const tsr_ledger *lg, const cust *c) {
+  return c->id_len < CUST_INLINE ? c->id.in : lg->ids + c->id.off;
+}
+
+static inline uint64_t id_hash(const char *id, size_t len) {
+  uint64_t h = tsr__hash_bytes(id, len, 0);
+  return h ? h : 1;
+}
+
+/* The slot holding id, or the empty slot where it belongs. */
+static inline cust *cust_probe(const tsr_ledger *lg, const char *id, size_t len, uint64_t h) {
+  size_t m = lg->nslots - 1, k = (size_t)h & m;
+  for (;;) {
+    cust *c = &lg->slots[k];
+    if (!c->hash) return c;
+    if (c->hash == h && c->id_len == len && memcmp(cust_id(lg, c), id, len) == 0) return c;
+    k = (k + 1) & m;
+  }
+}
+
+/* Finds key; returns the slot (key present or empty slot for it). */
+static inline rowent *row_find(tsr_ledger *lg, uint64_t key) {
+  size_t m = lg->rows_cap - 1;
+  size_t k = (size_t)key & m;
+  while (lg->rows[k].key && lg->rows[k].key != key) k = (k + 1) & m;
+  return &lg->rows[k];
+}
+
+enum { ROW_ADDED = 0, ROW_DROPPED = 1, ROW_ENOMEM = -1 };
+
+/* Makes room for `more` new customers without a rehash. */
+tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more);
+/* Fills the empty slot c with a new customer (room reserved); -1 on ENOMEM. */
+int tsr__cust_insert(tsr_ledger *lg, cust *c, const char *id, size_t len, uint64_t h);
+/* Adds a row (day, amount, content hash rh) to customer c. With track,
+ * a row identical to an earlier one is counted in *identical and, with
+ * drop, left out (ROW_DROPPED). */
+int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t rh,
+                  int track, int drop, int64_t *identical);
+/* Room for one more transaction id (0, or -1 on ENOMEM). */
+int tsr__rows_reserve(tsr_ledger *lg);
+
+#endif
