@@ -76,7 +76,7 @@ static int parse_query_int(req *r, const char *name, int64_t lo, int64_t hi, int
 }
 
 /* The JSON object body of r (NULL with a 400 sent when it does not parse). */
-static json_t *body_json(req *r, enum MHD_Result *ret) {
+json_t *body_json(req *r, enum MHD_Result *ret) {
   if (r->kind == BODY_FORM) {
     json_t *o = json_object();
     for (size_t i = 0; i < r->nfields; i++)
@@ -1071,6 +1071,7 @@ enum MHD_Result api_dispatch(req *r) {
   if (n == 1 && !strcmp(seg[0], "me") && get)
     return send_json(r, 200, json_pack("{s:s,s:s,s:s}", "user", r->user->name, "role", r->user->role,
                                        "csrf", r->csrf));
+  if (n == 2 && post && !strcmp(seg[0], "me") && !strcmp(seg[1], "password")) return views_password_api(r, st);
   int64_t id = 0;
   /* live profile from the event log (server/events.c), else the newest bundle run */
   if (n == 2 && get && !strcmp(seg[0], "profiles")) return rt_profile_get_or(r, seg[1], profile_latest, st);
@@ -1176,6 +1177,12 @@ enum MHD_Result api_dispatch(req *r) {
     if (n == 3 && get && !strcmp(seg[2], "customers")) return customers_list(r, st, id);
     if (n == 3 && get && !strcmp(seg[2], "customers.csv")) return customers_csv(r, st, id);
     if (n == 4 && get && !strcmp(seg[2], "customers")) return customer_one(r, st, id, seg[3]);
+    /* views of the web pages (server/api_views.c) */
+    if (n == 4 && get && !strcmp(seg[2], "compare")) return views_compare_api(r, st, id, seg[3]);
+    if (n == 3 && get && !strcmp(seg[2], "at-risk")) return views_at_risk_api(r, st, id);
+    if (n == 3 && get && !strcmp(seg[2], "segment-profiles")) return views_segment_profiles_api(r, st, id);
+    if (n == 5 && get && !strcmp(seg[2], "customers") && !strcmp(seg[4], "view")) return views_customer_api(r, st, id, seg[3]);
+    if (n == 5 && post && !strcmp(seg[2], "customers") && !strcmp(seg[4], "message")) return views_message_api(r, st, id, seg[3]);
     if (n == 3 && get && !strcmp(seg[2], "segments")) {
       json_t *a = json_array();
       tsr_store_segments_list(st, id, NULL, tsr__srv_seg_cb, a, NULL);

@@ -271,6 +271,38 @@ char *api_run_results(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_er
 /* The report data JSON of a finished run (lib/report, cached). */
 char *api_run_report(srv *S, tsr_store *st, int64_t run_id, size_t *len, tsr_error *err);
 int api_upload_finish(req *r, int64_t *dataset_id, char *msg, size_t cap);
+/* The JSON object body of r (form fields as strings); NULL with 400 sent. */
+json_t *body_json(req *r, enum MHD_Result *ret);
+
+/* api_views.c: JSON views of the web pages (docs/api.md) */
+enum MHD_Result views_reply(req *r, json_t *view, const tsr_error *e); /* 200 or the error */
+enum MHD_Result views_compare_api(req *r, tsr_store *st, int64_t a, const char *b);
+enum MHD_Result views_at_risk_api(req *r, tsr_store *st, int64_t run);
+enum MHD_Result views_segment_profiles_api(req *r, tsr_store *st, int64_t run);
+enum MHD_Result views_customer_api(req *r, tsr_store *st, int64_t run, const char *cid);
+enum MHD_Result views_message_api(req *r, tsr_store *st, int64_t run, const char *cid);
+enum MHD_Result views_password_api(req *r, tsr_store *st);
+json_t *view_compare(tsr_store *st, int64_t a, int64_t b, int by_cluster, tsr_error *e);
+json_t *view_units(tsr_store *st, int64_t run); /* {"period","currency"} */
+const char *views_default_templates(void);
+/* 200 when the password of r->user was changed, else an HTTP status + msg. */
+int views_password_change(req *r, tsr_store *st, const char *cur, const char *nw, const char *confirm, char *msg,
+                          size_t cap);
+
+/* pages_views.c: the newer pages and page parts (docs/web.md) */
+enum MHD_Result views_home(req *r, tsr_store *st);
+enum MHD_Result views_compare_page(req *r, tsr_store *st, int64_t run);
+enum MHD_Result views_account_page(req *r, tsr_store *st);
+void views_models_table(sbuf *b, json_t *models);
+void views_segment_cells(sbuf *b, const char *segment); /* <td>meaning</td><td>action</td> */
+const char *views_param_label(const char *name);
+int views_param_group(const char *name); /* 0 column mapping, 1 forecast, 2 advanced */
+void views_bytes(sbuf *b, double bytes); /* "1.2 MB" */
+void views_run_top(sbuf *b, int64_t run);
+void views_run_extras(sbuf *b, int64_t run);
+void views_customer_extras(req *r, sbuf *b, int64_t run, const char *cid);
+void views_error_text(srv *S, sbuf *b, const char *msg);
+void views_glossary(sbuf *b); /* <dt>/<dd> of the newer terms */ /* HTML, flags and paths in words */
 
 /* decisions.c: POST /api/v1/decisions, .../{id}/reward (docs/api.md) */
 int decisions_start(srv *S, char *errbuf, size_t cap); /* 0 or an exit code */
@@ -279,6 +311,9 @@ enum MHD_Result decisions_api(req *r, tsr_store *st, int n, char **seg);
 
 /* pages.c */
 enum MHD_Result pages_dispatch(req *r);
+void page_head(req *r, sbuf *b, const char *title);
+enum MHD_Result page_finish(req *r, sbuf *b, int status);
+void page_csrf_field(req *r, sbuf *b);
 /* retrain.c: POST /api/v1/retrain and POST /retrain (admin; caller checks) */
 enum MHD_Result retrain_api(req *r, tsr_store *st);
 enum MHD_Result retrain_page(req *r, tsr_store *st);
