@@ -511,11 +511,11 @@ enum MHD_Result views_segment_profiles_api(req *r, tsr_store *st, int64_t run) {
 static const char DEFAULT_TEMPLATES[] =
     "# The default templates of the web preview (docs/messages.md)\n"
     "[offer=* segment=* channel=sms variant=short]\n"
-    "{first_name}: {offer_name|a new offer} for you{if next_best_product}, with {next_best_product}{end}. STOP to opt out\n"
+    "Hi {first_name}, {offer_name|a new offer} is ready for you{if next_best_product}, with {next_best_product}{end}. STOP to opt out\n"
     "[offer=* segment=* channel=push variant=short]\n"
     "{offer_name|A new offer} is waiting for you{if next_best_product}: have a look at {next_best_product}{end}.\n"
     "[offer=* segment=* channel=email variant=a]\n"
-    "Dear {first_name},\n"
+    "Hello {first_name},\n"
     "{if clv_tier=high}As one of our most valued customers, you{else}You{end} can now get {offer_name|our latest offer}.\n"
     "{if next_best_product}We think {next_best_product} would suit you.{end}\n";
 
