@@ -474,7 +474,10 @@ static enum MHD_Result job_page(req *r, int64_t id) {
   sb_puts(&b, "<p id=\"job-error\" class=\"alert\"");
   if (!j.error[0]) sb_puts(&b, " hidden");
   sb_puts(&b, ">");
-  sb_html(&b, j.error);
+  views_error_text(r->S, &b, j.error);
+  if (j.error[0] && j.upload_id)
+    sb_printf(&b, " <a href=\"/datasets/%lld#analysis-form\" id=\"back-to-dataset\">Check the dataset and its column "
+                  "mapping, then start again</a>.", (long long)j.upload_id);
   sb_puts(&b, "</p><p id=\"job-link\">");
   if (j.run_id) sb_printf(&b, "<a href=\"/runs/%lld\" id=\"run-link\">Open the dashboard of run %lld</a>", (long long)j.run_id, (long long)j.run_id);
   sb_puts(&b, "</p>");
@@ -491,6 +494,7 @@ typedef struct runs_pg {
   sbuf *b;
   size_t n;
   tsr_store *st;
+  srv *S;
 } runs_pg;
 
 static int runs_row_cb(void *ctx, const tsr_run *run) {
@@ -518,7 +522,7 @@ static int runs_row_cb(void *ctx, const tsr_run *run) {
     tsr_store_free(d);
   }
   sb_printf(b, "</td><td class=\"num\">%lld</td><td>", (long long)run->n_customers);
-  sb_html(b, run->error ? run->error : "");
+  views_error_text(p->S, b, run->error);
   sb_puts(b, "</td></tr>");
   return p->n >= 200;
 }
@@ -527,7 +531,7 @@ static enum MHD_Result runs_page(req *r, tsr_store *st) {
   sbuf b = {0};
   head(r, &b, "Runs");
   sb_puts(&b, "<h1>Runs</h1><table class=\"data\"><thead><tr><th>run</th><th>created</th><th>command</th><th>status</th><th>input</th><th>customers</th><th>error</th></tr></thead><tbody>");
-  runs_pg p = {&b, 0, st};
+  runs_pg p = {&b, 0, st, r->S};
   tsr_store_runs_list(st, 200, 0, runs_row_cb, &p, NULL);
   if (!p.n) sb_puts(&b, "<tr><td colspan=\"7\">No runs yet. <a href=\"/datasets\">Upload a file of purchases</a> to start your first analysis.</td></tr>");
   sb_puts(&b, "</tbody></table>");

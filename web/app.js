@@ -267,45 +267,47 @@
      into the same person as squares, products as tags below. */
   function householdMap(host, cid, hh, products) {
     host.textContent = '';
-    const others = (hh.members || []).filter(m => m !== cid);
-    const recs = hh.records || [];
-    const W = 560, H = 340, cx = 280, cy = 150;
+    /* the household on top, its members in a row below (this customer highlighted), records merged
+       into this person as squares under it, the products held as tags at the bottom */
+    const all = hh.household ? (hh.members || []).slice() : [cid];
+    if (all.indexOf(cid) < 0) all.unshift(cid);
+    const shown = all.slice(0, 9), more = all.length - shown.length;
+    const recs = (hh.records || []).slice(0, 6);
+    const W = 900, H = (products || []).length ? 360 : 300, rowY = 150, step = (W - 80) / shown.length;
     const svg = el('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img', 'aria-label': 'household map' }, host);
-    const node = (x, y, name, kind) => {
-      const g = el('g', { class: 'node ' + kind }, svg);
+    const links = el('g', {}, svg);
+    const short = n => n.length > 16 ? n.slice(0, 15) + '\u2026' : n;
+    const node = (x, y, name, kind, tip) => {
+      const g = el('g', { class: 'node ' + kind, 'data-id': name }, svg);
       if (kind === 'record') el('rect', { x: x - 9, y: y - 9, width: 18, height: 18, fill: '#d9822b' }, g);
-      else if (kind === 'household') el('rect', { x: x - 26, y: y - 12, width: 52, height: 24, rx: 6, fill: '#eef1f5', stroke: '#8a94a3' }, g);
-      else el('circle', { cx: x, cy: y, r: kind === 'self' ? 16 : 11, fill: kind === 'self' ? '#1f5fa8' : '#7fa7d6' }, g);
-      text(g, x, y + (kind === 'household' ? 4 : kind === 'self' ? 32 : 24), name.length > 18 ? name.slice(0, 17) + '\u2026' : name, { 'text-anchor': 'middle' });
-      el('title', {}, g).textContent = (kind === 'record' ? 'record merged into this person: ' : kind === 'household' ? 'household ' : kind === 'self' ? 'this customer: ' : 'household member: ') + name;
+      else if (kind === 'household') el('rect', { x: x - 45, y: y - 14, width: 90, height: 28, rx: 6, fill: '#eef1f5', stroke: '#8a94a3' }, g);
+      else el('circle', { cx: x, cy: y, r: kind === 'self' ? 15 : 11, fill: kind === 'self' ? '#1f5fa8' : '#7fa7d6' }, g);
+      text(g, x, kind === 'household' ? y + 4 : y + 30, kind === 'household' ? 'household' : short(name), { 'text-anchor': 'middle', 'font-weight': kind === 'self' ? 700 : 400 });
+      el('title', {}, g).textContent = tip + name;
       return g;
     };
-    const link = (x1, y1, x2, y2, dashed) => el('line', { x1: x1, y1: y1, x2: x2, y2: y2, stroke: dashed ? '#d9822b' : '#8a94a3', 'stroke-width': 1.5, 'stroke-dasharray': dashed ? '4 3' : '' }, svg);
-    let hx = cx, hy = cy;
-    if (hh.household) {
-      hx = cx; hy = 40;
-      link(cx, cy, hx, hy, false);
-      others.forEach((m, i) => {
-        const a = Math.PI * (0.15 + 0.7 * (others.length === 1 ? 0.5 : i / (others.length - 1)));
-        const x = cx + 200 * Math.cos(Math.PI - a), y = 40 + 150 * Math.sin(a) * 0.9;
-        link(hx, hy, x, y, false);
-        const g = node(x, y, m, 'member');
-        g.setAttribute('data-id', m);
-      });
-      node(hx, hy, 'household', 'household');
-    }
+    const link = (x1, y1, x2, y2, dashed) => el('line', { x1: x1, y1: y1, x2: x2, y2: y2, stroke: dashed ? '#d9822b' : '#8a94a3', 'stroke-width': 1.5, 'stroke-dasharray': dashed ? '4 3' : 'none' }, links);
+    let sx = W / 2;
+    shown.forEach((m, i) => {
+      const x = 40 + step * (i + 0.5);
+      if (m === cid) sx = x;
+      if (hh.household) link(W / 2, 44, x, rowY, false);
+      node(x, rowY, m, m === cid ? 'self' : 'member', m === cid ? 'this customer: ' : 'household member: ');
+    });
+    if (more > 0) text(svg, W - 10, rowY + 50, '+' + more + ' more', { 'text-anchor': 'end' });
+    if (hh.household) node(W / 2, 40, hh.household, 'household', 'household ');
     recs.forEach((r, i) => {
-      const x = cx - 60 + 120 * (recs.length === 1 ? 0.5 : i / (recs.length - 1)), y = cy + 70;
-      link(cx, cy, x, y, true);
-      node(x, y, r, 'record');
+      const x = sx + (i - (recs.length - 1) / 2) * 110, y = rowY + 80;
+      link(sx, rowY, x, y, true);
+      node(x, y, r, 'record', 'record merged into this person: ');
     });
-    node(cx, cy, cid, 'self');
-    (products || []).slice(0, 8).forEach((p, i) => {
-      const x = 20 + (i % 4) * 135, y = H - 40 + Math.floor(i / 4) * 20;
-      el('rect', { x: x, y: y - 12, width: 128, height: 16, rx: 8, fill: '#e6f4ea' }, svg);
-      text(svg, x + 64, y, label(p), { 'text-anchor': 'middle', class: 'product' });
+    if (recs.length) text(svg, 10, rowY + 84, 'same person:', {});
+    (products || []).slice(0, 6).forEach((p, i) => {
+      const x = 40 + i * 140, y = H - 24;
+      el('rect', { x: x, y: y - 13, width: 132, height: 18, rx: 9, fill: '#e6f4ea' }, svg);
+      text(svg, x + 66, y, label(p), { 'text-anchor': 'middle', class: 'product' });
     });
-    if ((products || []).length) text(svg, 20, H - 58, 'products held', {});
+    if ((products || []).length) text(svg, 40, H - 46, 'products held by this customer', {});
     host.setAttribute('data-rendered', '1');
   }
 
@@ -355,7 +357,7 @@
           if (Array.isArray(v)) v = v.map(label).join(', ');
           else if (k === 'digital_share' && isFinite(v)) v = pct(v);
           else if (k === 'revenue' && isFinite(v)) v = money(v, u);
-          else if (typeof v === 'number') v = fmt(v, 2) + (PROFILE_UNITS[k] && PROFILE_UNITS[k] !== '%' ? ' ' + PROFILE_UNITS[k] : '');
+          else if (typeof v === 'number') v = (Number.isInteger(v) ? String(v) : fmt(v, 2)) + (PROFILE_UNITS[k] && PROFILE_UNITS[k] !== '%' ? ' ' + PROFILE_UNITS[k] : '');
           return { field: label(k), value: v };
         });
         table(box.querySelector('.body'), [{ label: 'field', key: 'field' }, { label: 'value', key: 'value' }], rows, 'profile-table');
@@ -458,7 +460,9 @@
         const sp = document.querySelector('#job-progress span');
         if (sp) sp.textContent = Math.round(j.progress) + '%';
         const err = document.getElementById('job-error');
-        if (j.error) { err.hidden = false; err.textContent = j.error; }
+        /* the server words the error (no file paths or command-line options) and links back to the
+           dataset: reload once to show it */
+        if (j.error && !err.textContent.trim()) { window.location.reload(); return; }
         const link = document.getElementById('job-link');
         if (j.run_id && !document.getElementById('run-link')) {
           const a = document.createElement('a');

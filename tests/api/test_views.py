@@ -248,6 +248,29 @@ def body(port, tmp, db, pw):
     st, _, raw, _ = anon.req("GET", "/runs/%d/compare" % r1)
     check(st in (302, 303, 401), "the comparison page needs a login", st)
 
+    # ---- a failed run speaks in words and links back to its dataset
+    bad = b"customer_id,date,amount\n" + b"".join(b"C%d,2024-01-%02d,10\n" % (i, 1 + i % 28) for i in range(30)) \
+        + b"".join(b"C%d,%d/01/2024,10\n" % (i, 13 + i % 15) for i in range(10))
+    st, js, _, _ = ana.req("POST", "/api/v1/datasets?name=dmy.csv", bad, ctype="text/csv")
+    ds = js["id"]
+    st, js, _, _ = ana.req("POST", "/api/v1/runs", {"dataset_id": ds, "params": {"customer_col": "customer_id", "date_col": "date",
+                                                                                 "amount_col": "amount", "max_errors": 1}})
+    if st == 202:
+        job = test_api.wait_job(ana, js["job"]["id"])
+        print("     raw job error: " + job["error"][:300])
+        st, _, raw, _ = ana.req("GET", "/jobs/%d" % job["id"])
+        page = raw.decode()
+        err = page[page.index('id="job-error"'):page.index('id="job-link"')]
+        check(job["state"] == "failed" and 'href="/datasets/%d#analysis-form"' % ds in err, "a failed job links back to its dataset", err)
+        check(not re.search(r"(^|[ (])--[a-z]", re.sub("<[^>]*>", "", err)) and tmp not in err and "/uploads/" not in err,
+              "a failed job's error names no command-line option or file path", err)
+        if job.get("run_id"):
+            st, _, raw, _ = ana.req("GET", "/runs/%d" % job["run_id"])
+            page = raw.decode()
+            check('id="back-to-dataset"' in page and "--date-format" not in page, "a failed run links back to its dataset, in words")
+    else:
+        check(st == 400 and "--" not in js["error"]["message"], "unreadable dates are refused when the run starts", js)
+
     # ---- password change
     vic = Client(port)
     check(vic.login("vic", pw) == 200, "viewer logs in")
