@@ -222,6 +222,24 @@ static void num(sbuf *b, double v) {
   else sb_printf(b, "%.4f", v);
 }
 
+/* The fitted parameters in words: the mean purchase rate and chance to leave
+ * of the purchase models, the mean spend of the spend model. */
+static void model_words(sbuf *b, const char *kind, json_t *pp, double period_days) {
+  const char *per = period_days == 7 ? "week" : period_days == 1 ? "day" : "period";
+  double r = jnum(pp, "r"), al = jnum(pp, "alpha");
+  if (strstr(kind, "nbd") && isfinite(r) && al > 0) {
+    sb_printf(b, " An active customer buys on average %.3g times a %s (r / alpha)", r / al, per);
+    double a = jnum(pp, "a"), bb = jnum(pp, "b"), sv = jnum(pp, "s"), be = jnum(pp, "beta");
+    if (a > 0 && bb > 0) sb_printf(b, "; after each purchase %.1f%% leave for good (a / (a + b)).", 100 * a / (a + bb));
+    else if (sv > 0 && be > 0) sb_printf(b, "; on average %.3g leave per customer and %s (s / beta).", sv / be, per);
+    else sb_puts(b, ".");
+  }
+  double p = jnum(pp, "p"), q = jnum(pp, "q"), g = jnum(pp, "gamma");
+  if (!strcmp(kind, "gg") && p > 0 && q > 1 && g > 0)
+    sb_printf(b, " The mean spend per purchase is about %.2f across customers (p &middot; gamma / (q &minus; 1), in the "
+                 "currency of the data).", p * g / (q - 1));
+}
+
 /* One row per parameter (value, standard error, meaning) and a sentence on
  * the fit of each model; cluster models by their fit figures only. */
 void views_models_table(sbuf *b, json_t *models) {
@@ -265,6 +283,7 @@ void views_models_table(sbuf *b, json_t *models) {
       }
       sb_puts(b, ".");
     }
+    model_words(b, kind, pp, jnum(pj, "period_days"));
     sb_puts(b, "</span></th></tr>");
     if (!strstr(kind, "nbd") && strcmp(kind, "gg") && strcmp(kind, "bgbb")) continue;
     const char *pk;

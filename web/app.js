@@ -265,7 +265,7 @@
 
   /* The household map: the customer in the middle, household members on a ring, records merged
      into the same person as squares, products as tags below. */
-  function householdMap(host, cid, hh, products) {
+  function householdMap(host, cid, hh, products, base) {
     host.textContent = '';
     /* the household on top, its members in a row below (this customer highlighted), records merged
        into this person as squares under it, the products held as tags at the bottom */
@@ -278,7 +278,9 @@
     const links = el('g', {}, svg);
     const short = n => n.length > 16 ? n.slice(0, 15) + '\u2026' : n;
     const node = (x, y, name, kind, tip) => {
-      const g = el('g', { class: 'node ' + kind, 'data-id': name }, svg);
+      /* members and merged records link to their own customer page */
+      const parent = kind === 'member' || kind === 'record' ? el('a', { href: base + encodeURIComponent(name) }, svg) : svg;
+      const g = el('g', { class: 'node ' + kind, 'data-id': name }, parent);
       if (kind === 'record') el('rect', { x: x - 9, y: y - 9, width: 18, height: 18, fill: '#d9822b' }, g);
       else if (kind === 'household') el('rect', { x: x - 45, y: y - 14, width: 90, height: 28, rx: 6, fill: '#eef1f5', stroke: '#8a94a3' }, g);
       else el('circle', { cx: x, cy: y, r: kind === 'self' ? 15 : 11, fill: kind === 'self' ? '#1f5fa8' : '#7fa7d6' }, g);
@@ -343,7 +345,8 @@
       const products = d.profile && Array.isArray(d.profile.products) ? d.profile.products : [];
       if (d.household && (d.household.household || d.household.records.length)) {
         sec.querySelector('#cust-household').hidden = false;
-        householdMap(sec.querySelector('#household-map'), d.household.same_person_as || cid, d.household, products);
+        householdMap(sec.querySelector('#household-map'), d.household.same_person_as || cid, d.household, products,
+          '/runs/' + encodeURIComponent(run) + '/customers/');
         if (d.household.same_person_as) {
           const n = h('p', { class: 'hint' }, sec.querySelector('#cust-household'), 'This record is merged into the profile of ');
           h('a', { href: '/runs/' + encodeURIComponent(run) + '/customers/' + encodeURIComponent(d.household.same_person_as) }, n, d.household.same_person_as);
@@ -356,7 +359,7 @@
           let v = d.profile[k];
           if (Array.isArray(v)) v = v.map(label).join(', ');
           else if (k === 'digital_share' && isFinite(v)) v = pct(v);
-          else if (k === 'revenue' && isFinite(v)) v = money(v, u);
+          else if (k === 'revenue' && isFinite(v)) v = money(v, u) + (u.currency ? '' : ' (currency of the data)');
           else if (typeof v === 'number') v = (Number.isInteger(v) ? String(v) : fmt(v, 2)) + (PROFILE_UNITS[k] && PROFILE_UNITS[k] !== '%' ? ' ' + PROFILE_UNITS[k] : '');
           return { field: label(k), value: v };
         });
