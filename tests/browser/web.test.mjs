@@ -202,13 +202,17 @@ async function checkDashboard(page, res) {
   await page.waitForSelector('#at-risk[data-rendered="1"]');
   assert.ok(await page.locator('#at-risk-customers tbody tr').count() > 0);
   assert.match(await page.textContent('#at-risk-def'), /1 - P\(alive\)/);
-  /* every table fits its width (no horizontal scrolling at 1280 px) */
+  await tablesFit(page);
+  ok('dashboard: lookup at the top, CLV on its own axis, labels apart, model fits in words, segment actions, at-risk list, tables fit');
+}
+
+/* every table fits its width (no horizontal scrolling at 1280 px) */
+async function tablesFit(page) {
   const wide = await page.evaluate(() => Array.from(document.querySelectorAll('main table')).filter(t => {
     const host = t.closest('.scroll') || t.parentElement;
     return t.getBoundingClientRect().width > host.clientWidth + 1 || host.scrollWidth > host.clientWidth + 1;
   }).map(t => t.id || t.className));
   assert.deepEqual(wide, [], 'tables wider than the page');
-  ok('dashboard: lookup at the top, CLV on its own axis, labels apart, model fits in words, segment actions, at-risk list, tables fit');
 }
 
 async function compareRuns(page, runA) {
@@ -263,7 +267,9 @@ async function bundleViews(page) {
   await page.goto(url + '/runs/' + run);
   await page.waitForSelector('#segment-profiles[data-rendered="1"]');
   assert.ok(await page.locator('#segment-profiles table.segprof tbody tr').count() >= 5);
-  ok('bundle run: segment profiles on the dashboard');
+  await page.waitForSelector('#report[data-report-rendered="1"]');
+  await tablesFit(page);
+  ok('bundle run: segment profiles on the dashboard, every table fits');
   await page.goto(url + '/runs/' + run + '/customers/' + encodeURIComponent(cid));
   await page.waitForSelector('#customer-view[data-rendered="1"]');
   assert.ok(await page.locator('#household-map svg g.member').count() >= members[head].length - 1, 'household members drawn');
