@@ -108,6 +108,18 @@ static int csv_rows(const char *path, const char *const *want, size_t nwant, int
   return 0;
 }
 
+/* Copies s into out (cap bytes) without cutting a UTF-8 sequence in two, so
+ * that a truncated text stays valid in JSON. */
+static void copy_utf8(char *out, size_t cap, const char *s) {
+  size_t n = strlen(s);
+  if (n >= cap) {
+    n = cap - 1;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--; /* s[n] starts the first sequence left out */
+  }
+  memcpy(out, s, n);
+  out[n] = '\0';
+}
+
 static double num_or_nan(const char *s) {
   if (!s || !*s) return NAN;
   char *end;
@@ -207,7 +219,7 @@ static int churn_find_cb(void *ctx, const char *const *v) {
   churn_find *c = ctx;
   if (strcmp(v[0], c->cid)) return 0;
   c->out->p = num_or_nan(v[1]);
-  for (int i = 0; i < 3; i++) snprintf(c->out->reasons[i], sizeof c->out->reasons[i], "%s", v[2 + i]);
+  for (int i = 0; i < 3; i++) copy_utf8(c->out->reasons[i], sizeof c->out->reasons[i], v[2 + i]);
   c->found = 1;
   return 1;
 }
@@ -278,9 +290,9 @@ static int hh_pass1(void *ctx, const char *const *v) {
   hh_ctx *h = ctx;
   if (!strcmp(v[2], "same_person")) {
     if (!strcmp(v[1], h->cid) && json_array_size(h->records) < 50) json_array_append_new(h->records, json_string(v[0]));
-    if (!strcmp(v[0], h->cid)) snprintf(h->canonical, sizeof h->canonical, "%s", v[1]);
+    if (!strcmp(v[0], h->cid)) copy_utf8(h->canonical, sizeof h->canonical, v[1]);
   } else if (!strcmp(v[2], "member_of") && !strcmp(v[0], h->cid)) {
-    snprintf(h->household, sizeof h->household, "%s", v[1]);
+    copy_utf8(h->household, sizeof h->household, v[1]);
   }
   return 0;
 }
@@ -304,9 +316,11 @@ static json_t *household_of(const char *dir, const char *cid) {
     json_decref(h.members);
     return NULL;
   }
+  char canon[260];
   if (!h.household[0] && h.canonical[0]) {
     /* a merged record: the household is its profile's */
-    h.cid = h.canonical;
+    snprintf(canon, sizeof canon, "%s", h.canonical);
+    h.cid = canon;
     csv_rows(path, cols, 3, NULL, hh_pass1, &h);
   }
   if (h.household[0]) csv_rows(path, cols, 3, NULL, hh_pass2, &h);
@@ -368,7 +382,9 @@ typedef struct risk_ctx {
 
 static int churn_load_cb(void *ctx, const char *const *v) {
   double p = num_or_nan(v[1]);
-  if (v[0][0] && isfinite(p)) json_object_set_new(ctx, v[0], json_pack("[f,s]", p, v[2]));
+  if (!v[0][0] || !isfinite(p)) return 0;
+  json_t *reason = json_string(v[2]); /* NULL for text that is not UTF-8: then no reason */
+  json_object_set_new(ctx, v[0], json_pack("[f,o]", p, reason ? reason : json_string("")));
   return 0;
 }
 
@@ -390,7 +406,7 @@ static int risk_cb(void *ctx, const tsr_customer *c) {
   const char *sg = c->segment ? c->segment : "(none)";
   size_t k = 0;
   while (k < x->nseg && strcmp(x->seg[k].name, sg)) k++;
-  if (k == x->nseg && x->nseg < RISK_SEGS) snprintf(x->seg[x->nseg++].name, sizeof x->seg[0].name, "%s", sg);
+  if (k == x->nseg && x->nseg < RISK_SEGS) copy_utf8(x->seg[x->nseg++].name, sizeof x->seg[0].name, sg);
   if (k < x->nseg) {
     x->seg[k].customers++;
     if (p >= x->threshold) x->seg[k].at_risk++;
@@ -405,8 +421,8 @@ static int risk_cb(void *ctx, const tsr_customer *c) {
   memmove(&x->top[pos + 1], &x->top[pos], (last - pos) * sizeof x->top[0]);
   risk_item *it = &x->top[pos];
   snprintf(it->cid, sizeof it->cid, "%s", c->customer_id);
-  snprintf(it->segment, sizeof it->segment, "%s", sg);
-  snprintf(it->reason, sizeof it->reason, "%s", reason ? reason : "");
+  copy_utf8(it->segment, sizeof it->segment, sg);
+  copy_utf8(it->reason, sizeof it->reason, reason ? reason : "");
   it->p = p;
   it->revenue = c->revenue;
   it->clv = c->clv;

@@ -186,6 +186,21 @@ def body(port, tmp, db, pw):
     st, _, _, _ = ana.req("GET", "/api/v1/runs/%d/at-risk?limit=0" % r2)
     check(st == 400, "at risk: limit out of range -> 400", st)
 
+    # ---- malformed run files are read without harm
+    o2 = os.path.join(tmp, "o2")
+    with open(os.path.join(o2, "churn.csv"), "wb") as f:
+        f.write(b"customer_id,churn_probability,reason_1\nC000073,abc,x\nC000001,0.9,\xff\xfe bad\n\"open,1\nC000002\n")
+    with open(os.path.join(o2, "graph.csv"), "wb") as f:
+        f.write(b"source,target\nC000073\n,,,,\n")
+    st, v, _, _ = ana.req("GET", "/api/v1/runs/%d/customers/C000073/view" % r2)
+    check(st == 200 and v["churn"]["probability"] is None and v["household"]["household"] is None,
+          "malformed churn.csv and graph.csv: the view still answers", (st, v and v.get("churn")))
+    st, ar3, _, _ = ana.req("GET", "/api/v1/runs/%d/at-risk" % r2)
+    check(st == 200 and ar3["source"] == "churn_model" and [c["customer_id"] for c in ar3["customers"]] == ["C000001"],
+          "malformed churn.csv: only its readable rows count", (st, ar3 and ar3["customers"]))
+    os.remove(os.path.join(o2, "churn.csv"))
+    os.remove(os.path.join(o2, "graph.csv"))
+
     # ---- segment profiles
     st, sp, _, _ = ana.req("GET", "/api/v1/runs/%d/segment-profiles" % rb)
     rows = read_csv(os.path.join(bout, "segment_profiles.csv"))
