@@ -429,8 +429,13 @@ static void progress_bar(sbuf *b, double pct, const char *id) {
             id ? " id=\"" : "", id ? id : "", id ? "\"" : "", pct, pct);
 }
 
+typedef struct jobs_pg {
+  sbuf *b;
+  srv *S;
+} jobs_pg;
+
 static void job_row_cb(void *ctx, const job *j) {
-  sbuf *b = ctx;
+  sbuf *b = ((jobs_pg *)ctx)->b;
   sb_printf(b, "<tr data-job=\"%lld\"><td><a href=\"/jobs/%lld\">%lld</a></td><td>", (long long)j->id, (long long)j->id,
             (long long)j->id);
   sb_html(b, job_state_name(j->state));
@@ -443,7 +448,7 @@ static void job_row_cb(void *ctx, const job *j) {
   sb_puts(b, "</td><td>");
   sb_html(b, j->owner_name);
   sb_puts(b, "</td><td>");
-  sb_html(b, j->error);
+  views_error_text(((jobs_pg *)ctx)->S, b, j->error);
   sb_puts(b, "</td></tr>");
 }
 
@@ -453,7 +458,8 @@ static enum MHD_Result jobs_page(req *r) {
   sb_puts(&b, "<h1>Jobs</h1><p class=\"hint\">Analyses started on this server since it started. The page refreshes while jobs run.</p>"
               "<table class=\"data\" id=\"jobs\" data-poll=\"1\"><thead><tr><th>job</th><th>state</th><th>step</th><th>progress</th><th>rows read</th><th>run</th><th>owner</th><th>error</th></tr></thead><tbody>");
   size_t before = b.n;
-  jobs_each(r->S, job_row_cb, &b);
+  jobs_pg jp = {&b, r->S};
+  jobs_each(r->S, job_row_cb, &jp);
   if (b.n == before) sb_puts(&b, "<tr><td colspan=\"8\">No jobs yet. Start one from a <a href=\"/datasets\">dataset</a>.</td></tr>");
   sb_puts(&b, "</tbody></table>");
   return finish(r, &b, 200);

@@ -272,13 +272,15 @@ def body(port, tmp, db, pw):
                                                                                  "amount_col": "amount", "max_errors": 1}})
     if st == 202:
         job = test_api.wait_job(ana, js["job"]["id"])
-        print("     raw job error: " + job["error"][:300])
         st, _, raw, _ = ana.req("GET", "/jobs/%d" % job["id"])
         page = raw.decode()
         err = page[page.index('id="job-error"'):page.index('id="job-link"')]
         check(job["state"] == "failed" and 'href="/datasets/%d#analysis-form"' % ds in err, "a failed job links back to its dataset", err)
         check(not re.search(r"(^|[ (])--[a-z]", re.sub("<[^>]*>", "", err)) and tmp not in err and "/uploads/" not in err,
               "a failed job's error names no command-line option or file path", err)
+        for path in ("/jobs", "/runs"):
+            st, _, raw, _ = ana.req("GET", path)
+            check(st == 200 and "--max-errors" not in raw.decode() and tmp not in raw.decode(), path + " words errors too")
         if job.get("run_id"):
             st, _, raw, _ = ana.req("GET", "/runs/%d" % job["run_id"])
             page = raw.decode()
