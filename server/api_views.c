@@ -32,13 +32,11 @@
 
 static json_t *jnum_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
-static int view_parse_id(const char *s, int64_t *out) {
-  if (!s || !*s || strlen(s) > 18) return -1;
-  int64_t v = 0;
-  for (const char *p = s; *p; p++) {
-    if (*p < '0' || *p > '9') return -1;
-    v = v * 10 + (*p - '0');
-  }
+int views_id(const char *s, int64_t *out) {
+  char *end;
+  if (!s || *s < '0' || *s > '9' || strlen(s) > 18) return -1;
+  long long v = strtoll(s, &end, 10);
+  if (*end) return -1;
   *out = v;
   return 0;
 }
@@ -193,7 +191,7 @@ json_t *view_compare(tsr_store *st, int64_t a, int64_t b, int by_cluster, tsr_er
 
 enum MHD_Result views_compare_api(req *r, tsr_store *st, int64_t a, const char *bs) {
   int64_t b = 0;
-  if (view_parse_id(bs, &b)) return send_error(r, 400, "EINVAL", "second run id: expected a number, got '%.40s'", bs);
+  if (views_id(bs, &b)) return send_error(r, 400, "EINVAL", "second run id: expected a number, got '%.40s'", bs);
   const char *by = req_arg(r, "by");
   if (by && *by && strcmp(by, "segment") && strcmp(by, "cluster"))
     return send_error(r, 400, "EINVAL", "by: expected segment or cluster, got '%.40s'", by);
@@ -485,7 +483,7 @@ json_t *view_at_risk(tsr_store *st, int64_t run, size_t limit, tsr_error *e) {
 enum MHD_Result views_at_risk_api(req *r, tsr_store *st, int64_t run) {
   int64_t limit = 20;
   const char *ls = req_arg(r, "limit");
-  if (ls && *ls && (view_parse_id(ls, &limit) || limit < 1 || limit > RISK_TOP_MAX))
+  if (ls && *ls && (views_id(ls, &limit) || limit < 1 || limit > RISK_TOP_MAX))
     return send_error(r, 400, "EINVAL", "limit: expected an integer in [1, %d], got '%.40s'", RISK_TOP_MAX, ls);
   tsr_error e;
   tsr_error_clear(&e);

@@ -389,12 +389,8 @@ enum MHD_Result views_compare_page(req *r, tsr_store *st, int64_t run) {
   int64_t other = 0;
   const char *w = req_arg(r, "with"), *by = req_arg(r, "by");
   int by_cluster = by && !strcmp(by, "cluster");
-  if (w && *w) {
-    char *end;
-    long long v = strtoll(w, &end, 10);
-    if (*end || v <= 0) return page_error(r, 400, "Request not understood", "with: expected a run number");
-    other = v;
-  }
+  if (w && *w && (views_id(w, &other) || other <= 0))
+    return page_error(r, 400, "Request not understood", "with: expected a run number");
   sbuf b = {0};
   char title[80];
   snprintf(title, sizeof title, "Compare run %lld", (long long)run);

@@ -276,6 +276,7 @@ json_t *body_json(req *r, enum MHD_Result *ret);
 
 /* api_views.c: JSON views of the web pages (docs/api.md) */
 enum MHD_Result views_reply(req *r, json_t *view, const tsr_error *e); /* 200 or the error */
+int views_id(const char *s, int64_t *out); /* a non-negative integer: 0, else -1 */
 enum MHD_Result views_compare_api(req *r, tsr_store *st, int64_t a, const char *b);
 enum MHD_Result views_at_risk_api(req *r, tsr_store *st, int64_t run);
 enum MHD_Result views_segment_profiles_api(req *r, tsr_store *st, int64_t run);
