@@ -302,8 +302,8 @@ void views_bytes(sbuf *b, double bytes); /* "1.2 MB" */
 void views_run_top(sbuf *b, int64_t run);
 void views_run_extras(sbuf *b, int64_t run);
 void views_customer_extras(req *r, sbuf *b, int64_t run, const char *cid);
-void views_error_text(srv *S, sbuf *b, const char *msg);
-void views_glossary(sbuf *b); /* <dt>/<dd> of the newer terms */ /* HTML, flags and paths in words */
+void views_error_text(srv *S, sbuf *b, const char *msg); /* HTML, flags and paths in words */
+void views_glossary(sbuf *b);                            /* <dt>/<dd> of the newer terms */
 
 /* decisions.c: POST /api/v1/decisions, .../{id}/reward (docs/api.md) */
 int decisions_start(srv *S, char *errbuf, size_t cap); /* 0 or an exit code */
