@@ -358,7 +358,7 @@
         const rows = Object.keys(d.profile).map(k => {
           let v = d.profile[k];
           if (Array.isArray(v)) v = v.map(label).join(', ');
-          else if (k === 'digital_share' && isFinite(v)) v = pct(v);
+          else if (/share|probability|p_alive/.test(k) && typeof v === 'number') v = pct(v);
           else if (k === 'revenue' && isFinite(v)) v = money(v, u) + (u.currency ? '' : ' (currency of the data)');
           else if (typeof v === 'number') v = (Number.isInteger(v) ? String(v) : fmt(v, 2)) + (PROFILE_UNITS[k] && PROFILE_UNITS[k] !== '%' ? ' ' + PROFILE_UNITS[k] : '');
           return { field: label(k), value: v };
