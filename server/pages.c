@@ -50,11 +50,11 @@ static void head(srv_req *r, srv_buf *b, const char *title) {
   if (r->user) {
     srv_buf_puts(b, "<form class=\"logout\" method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" value=\"");
     srv_buf_html(b, r->csrf);
-    srv_buf_puts(b, "\"><span class=\"who\">");
+    srv_buf_puts(b, "\"><a class=\"who\" href=\"/account\" title=\"Your account and password\">");
     srv_buf_html(b, r->user->name);
     srv_buf_puts(b, " (");
     srv_buf_html(b, r->user->role);
-    srv_buf_puts(b, ")</span><button type=\"submit\">Log out</button></form>");
+    srv_buf_puts(b, ")</a><button type=\"submit\">Log out</button></form>");
   }
   srv_buf_puts(b, "</header><main>\n");
 }
@@ -69,6 +69,10 @@ static void csrf_field(srv_req *r, srv_buf *b) {
   srv_buf_html(b, r->csrf);
   srv_buf_puts(b, "\">");
 }
+
+void page_head(srv_req *r, srv_buf *b, const char *title) { head(r, b, title); }
+enum MHD_Result page_finish(srv_req *r, srv_buf *b, int status) { return finish(r, b, status); }
+void page_csrf_field(srv_req *r, srv_buf *b) { csrf_field(r, b); }
 
 enum MHD_Result srv_page_error(srv_req *r, int status, const char *title, const char *text) {
   srv_buf b = {0};
@@ -122,6 +126,13 @@ static void fmt_num(srv_buf *b, double v, int digits) {
 static void fmt_pct(srv_buf *b, double v) {
   if (!isfinite(v)) srv_buf_puts(b, "&ndash;");
   else srv_buf_printf(b, "%.1f%%", 100 * v);
+}
+
+/* " <small>UNIT</small>" after a value. */
+static void sb_unit(srv_buf *b, const char *u) {
+  srv_buf_puts(b, " <small>");
+  srv_buf_html(b, u);
+  srv_buf_puts(b, "</small>");
 }
 
 static double jd(json_t *o, const char *k) {
@@ -214,19 +225,23 @@ static enum MHD_Result datasets_page(srv_req *r, tsr_store *st) {
   srv_buf b = {0};
   head(r, &b, "Datasets");
   srv_buf_puts(&b, "<h1>Datasets</h1>");
+  ids x = {{0}, 0};
+  tsr_store_datasets_list(st, 1000, 0, ids_ds_cb, &x, NULL);
+  if (!x.n)
+    srv_buf_puts(&b, "<section class=\"card welcome\" id=\"welcome\"><h2>Welcome to tessera</h2><p>Start here: upload a "
+                "file of purchases (one row per purchase with a customer, a date and an amount). You then check "
+                "its first rows, say which column is which, and start the analysis. The <a href=\"/help#start\">"
+                "help</a> walks you through it.</p></section>");
   if (srv_role_rank(r->user->role) >= 2) {
     srv_buf_puts(&b, "<section class=\"card\"><h2>Upload a transaction file</h2>"
                 "<form method=\"post\" action=\"/datasets\" enctype=\"multipart/form-data\" id=\"upload-form\">");
     csrf_field(r, &b);
-    srv_buf_printf(&b, "<label>CSV file <input type=\"file\" name=\"file\" id=\"file\" accept=\".csv,.txt,.tsv,text/csv\" required></label>"
-                  "<p class=\"hint\">One row per purchase with a customer id, a date and an amount. "
-                  "Largest file: %lld bytes. See <a href=\"/help#formats\">file formats</a>.</p>"
-                  "<button type=\"submit\">Upload</button></form></section>",
-              (long long)r->S->cfg.max_upload);
+    srv_buf_puts(&b, "<label>CSV file <input type=\"file\" name=\"file\" id=\"file\" accept=\".csv,.txt,.tsv,text/csv\" required></label>"
+                "<p class=\"hint\">One row per purchase with a customer id, a date and an amount. Largest file: ");
+    views_bytes(&b, (double)r->S->cfg.max_upload);
+    srv_buf_puts(&b, ". See <a href=\"/help#formats\">file formats</a>.</p><button type=\"submit\">Upload</button></form></section>");
   }
-  ids x = {{0}, 0};
-  tsr_store_datasets_list(st, 1000, 0, ids_ds_cb, &x, NULL);
-  srv_buf_puts(&b, "<table class=\"data\"><thead><tr><th>id</th><th>name</th><th>uploaded</th><th>bytes</th><th>owner</th><th></th></tr></thead><tbody>");
+  srv_buf_puts(&b, "<div class=\"scroll\"><table class=\"data\"><thead><tr><th>id</th><th>name</th><th>uploaded</th><th>size</th><th>owner</th><th></th></tr></thead><tbody>");
   size_t shown = 0;
   for (size_t i = 0; i < x.n; i++) {
     json_t *o = srv_view_dataset(st, x.v[i], 0, NULL);
@@ -237,14 +252,14 @@ static enum MHD_Result datasets_page(srv_req *r, tsr_store *st) {
     srv_buf_puts(&b, "</a></td><td>");
     srv_buf_html(&b, js(o, "created_at"));
     srv_buf_puts(&b, "</td><td class=\"num\">");
-    fmt_num(&b, jd(o, "bytes"), 0);
+    views_bytes(&b, jd(o, "bytes"));
     srv_buf_puts(&b, "</td><td>");
     srv_buf_html(&b, js(o, "owner"));
     srv_buf_printf(&b, "</td><td><a class=\"button\" href=\"/datasets/%lld\">Preview and analyse</a></td></tr>", (long long)x.v[i]);
     json_decref(o);
   }
   if (!shown) srv_buf_puts(&b, "<tr><td colspan=\"6\">No datasets yet: upload a file above.</td></tr>");
-  srv_buf_puts(&b, "</tbody></table>");
+  srv_buf_puts(&b, "</tbody></table></div>");
   return finish(r, &b, 200);
 }
 
@@ -254,7 +269,7 @@ static void param_input(srv_req *r, srv_buf *b, const tsr_param *p, const char *
   (void)r;
   srv_buf_printf(b, "<div class=\"field%s\" id=\"f-%s\"><label for=\"p-%s\">", err_field && !strcmp(err_field, p->name) ? " invalid" : "",
             p->name, p->name);
-  srv_buf_html(b, p->name);
+  srv_buf_html(b, views_param_label(p->name));
   if (p->unit[0]) {
     srv_buf_puts(b, " <span class=\"unit\">(");
     srv_buf_html(b, p->unit);
@@ -329,8 +344,8 @@ static enum MHD_Result dataset_page(srv_req *r, tsr_store *st, int64_t id, srv_j
   srv_buf_puts(&b, "<h1>Dataset ");
   srv_buf_html(&b, js(o, "name"));
   srv_buf_puts(&b, "</h1><p class=\"meta\">");
-  fmt_num(&b, jd(o, "bytes"), 0);
-  srv_buf_puts(&b, " bytes, uploaded ");
+  views_bytes(&b, jd(o, "bytes"));
+  srv_buf_puts(&b, ", uploaded ");
   srv_buf_html(&b, js(o, "created_at"));
   srv_buf_puts(&b, " by ");
   srv_buf_html(&b, js(o, "owner"));
@@ -382,11 +397,16 @@ static enum MHD_Result dataset_page(srv_req *r, tsr_store *st, int64_t id, srv_j
     srv_buf_puts(&b, "<form method=\"post\" action=\"/runs\" id=\"analysis-form\" novalidate>");
     csrf_field(r, &b);
     srv_buf_printf(&b, "<input type=\"hidden\" name=\"dataset_id\" value=\"%lld\">", (long long)id);
-    srv_buf_puts(&b, "<fieldset id=\"column-mapping\"><legend>Column mapping</legend>");
+    static const char *const groups[] = {"<fieldset id=\"column-mapping\"><legend>Column mapping</legend>",
+                                         "<fieldset><legend>Forecast</legend>",
+                                         "<details class=\"advanced\" id=\"advanced\"%s><summary>Advanced options "
+                                         "(periods, cleaning, segments, models, clusters)</summary><fieldset>"};
+    for (int g = 0; g < 3; g++) {
+    if (g == 2) srv_buf_printf(&b, groups[2], err_field && views_param_group(err_field) == 2 ? " open" : "");
+    else srv_buf_puts(&b, groups[g]);
     for (size_t p = 0; p < tsr_params_count(); p++) {
       const tsr_param *pp = tsr_param_at(p);
-      if (p == 8) srv_buf_puts(&b, "</fieldset><fieldset><legend>Periods and cleaning</legend>");
-      if (!strcmp(pp->name, "scheme")) srv_buf_puts(&b, "</fieldset><fieldset><legend>Segments, models and clusters</legend>");
+      if (views_param_group(pp->name) != g) continue;
       const char *val = NULL;
       if (form) {
         const tsr_param_value *fv = tsr_params_cvalue(&form->params, p);
@@ -396,7 +416,9 @@ static enum MHD_Result dataset_page(srv_req *r, tsr_store *st, int64_t id, srv_j
       if (!val && !form && guess) val = js(guess, pp->name);
       param_input(r, &b, pp, val, cols, err_field, err_msg);
     }
-    srv_buf_puts(&b, "</fieldset><button type=\"submit\" id=\"start\">Start the analysis</button></form>");
+    srv_buf_puts(&b, g == 2 ? "</fieldset></details>" : "</fieldset>");
+    }
+    srv_buf_puts(&b, "<button type=\"submit\" id=\"start\">Start the analysis</button></form>");
     srv_buf_printf(&b, "<form method=\"post\" action=\"/datasets/%lld/delete\" class=\"inline danger\">", (long long)id);
     csrf_field(r, &b);
     srv_buf_puts(&b, "<button type=\"submit\" data-confirm=\"Delete this dataset?\">Delete dataset</button></form>");
@@ -523,7 +545,7 @@ static enum MHD_Result runs_page(srv_req *r, tsr_store *st) {
   srv_buf_puts(&b, "<h1>Runs</h1><table class=\"data\"><thead><tr><th>run</th><th>created</th><th>command</th><th>status</th><th>input</th><th>customers</th><th>error</th></tr></thead><tbody>");
   runs_pg p = {&b, 0, st, r};
   tsr_store_runs_list(st, 200, 0, runs_row_cb, &p, NULL);
-  if (!p.n) srv_buf_puts(&b, "<tr><td colspan=\"7\">No runs yet.</td></tr>");
+  if (!p.n) srv_buf_puts(&b, "<tr><td colspan=\"7\">No runs yet. <a href=\"/datasets\">Upload a file of purchases</a> to start your first analysis.</td></tr>");
   srv_buf_puts(&b, "</tbody></table>");
   return finish(r, &b, 200);
 }
@@ -592,6 +614,8 @@ static enum MHD_Result run_page(srv_req *r, tsr_store *st, int64_t id) {
     json_decref(res);
     return finish(r, &b, 200);
   }
+  views_run_top(&b, id);
+  json_t *units = view_units(st, id);
   /* KPIs */
   srv_buf_puts(&b, "<section class=\"kpis\">");
   kpi(&b, "Customers", "customers"); fmt_num(&b, jd(k, "customers"), 0); srv_buf_puts(&b, "</span></div>");
@@ -606,13 +630,17 @@ static enum MHD_Result run_page(srv_req *r, tsr_store *st, int64_t id) {
   kpi(&b, "Mean CLV", "clvmean"); fmt_num(&b, jd(k, "clv_mean"), 2); srv_buf_puts(&b, "</span></div>");
   kpi(&b, "Bought again", "repeat"); fmt_pct(&b, jd(k, "repeat_share")); srv_buf_puts(&b, "</span></div>");
   kpi(&b, "Revenue of top 20%", "top20"); fmt_pct(&b, jd(k, "top20_revenue_share")); srv_buf_puts(&b, "</span></div>");
-  srv_buf_puts(&b, "</section>");
+  srv_buf_puts(&b, "</section><p class=\"hint\" id=\"units\">Amounts (revenue, spend, CLV) are in ");
+  srv_buf_html(&b, *js(units, "currency") ? js(units, "currency") : "the currency of the data");
+  srv_buf_puts(&b, "; recency and customer age are in ");
+  srv_buf_html(&b, js(units, "period"));
+  srv_buf_puts(&b, ". Every figure is defined in the <a href=\"/help#glossary\">glossary</a>.</p>");
   /* charts (drawn by app.js) */
   srv_buf_printf(&b, "<section class=\"charts\" id=\"charts\" data-run=\"%lld\">", (long long)id);
   static const char *const charts[][2] = {
       {"segments", "Customers and revenue share by RFM segment"},
       {"rfgrid", "Recency x frequency scores: customers (colour) and mean spend"},
-      {"clusters", "Clusters: size and mean CLV"},
+      {"clusters", "Clusters: size (bars, left axis) and mean CLV (dots, right axis)"},
       {"palive", "P(alive): distribution"},
       {"frequency", "Repeat purchases: distribution"},
       {"clvhist", "CLV: distribution"}};
@@ -622,7 +650,7 @@ static enum MHD_Result run_page(srv_req *r, tsr_store *st, int64_t id) {
   }
   srv_buf_puts(&b, "</section>");
   /* segments */
-  srv_buf_puts(&b, "<h2>RFM segments</h2><table class=\"data\" id=\"segments\"><thead><tr><th>segment</th><th>customers</th><th>share</th><th>mean R</th><th>mean F</th><th>mean M</th><th>revenue</th><th>revenue share</th></tr></thead><tbody>");
+  srv_buf_puts(&b, "<h2>RFM segments</h2><div class=\"scroll\"><table class=\"data\" id=\"segments\"><thead><tr><th>segment</th><th>what it means</th><th>suggested action</th><th>customers</th><th>share</th><th>mean R score (1-5)</th><th>mean F score (1-5)</th><th>mean M score (1-5)</th><th>revenue</th><th>revenue share</th></tr></thead><tbody>");
   size_t i;
   json_t *s;
   json_array_foreach(json_object_get(res, "segments"), i, s) {
@@ -632,7 +660,9 @@ static enum MHD_Result run_page(srv_req *r, tsr_store *st, int64_t id) {
     srv_buf_url(&b, js(s, "segment"));
     srv_buf_puts(&b, "\">");
     srv_buf_html(&b, seg_label(js(s, "segment"), lb, sizeof lb));
-    srv_buf_puts(&b, "</a></td><td class=\"num\">");
+    srv_buf_puts(&b, "</a></td>");
+    views_segment_cells(&b, js(s, "segment"));
+    srv_buf_puts(&b, "<td class=\"num\">");
     fmt_num(&b, jd(s, "customers"), 0);
     srv_buf_puts(&b, "</td><td class=\"num\">");
     fmt_pct(&b, jd(s, "share"));
@@ -648,12 +678,16 @@ static enum MHD_Result run_page(srv_req *r, tsr_store *st, int64_t id) {
     fmt_pct(&b, jd(s, "revenue_share"));
     srv_buf_puts(&b, "</td></tr>");
   }
-  srv_buf_puts(&b, "</tbody></table>");
+  srv_buf_puts(&b, "</tbody></table></div>");
   /* clusters */
   json_t *agg = json_object_get(res, "aggregates");
   json_t *cl = json_object_get(agg, "clusters");
   if (json_array_size(cl)) {
-    srv_buf_puts(&b, "<h2>Clusters</h2><table class=\"data\" id=\"clusters\"><thead><tr><th>cluster</th><th>customers</th><th>mean frequency</th><th>mean recency</th><th>mean T</th><th>mean spend</th><th>mean CLV</th><th>mean P(alive)</th><th>revenue</th></tr></thead><tbody>");
+    srv_buf_puts(&b, "<h2>Clusters</h2><div class=\"scroll\"><table class=\"data\" id=\"clusters\"><thead><tr><th>cluster</th><th>customers</th><th>mean frequency (repeat periods)</th><th>mean recency (");
+    srv_buf_html(&b, js(units, "period"));
+    srv_buf_puts(&b, ")</th><th>mean customer age T (");
+    srv_buf_html(&b, js(units, "period"));
+    srv_buf_puts(&b, ")</th><th>mean spend</th><th>mean CLV</th><th>mean P(alive)</th><th>revenue</th></tr></thead><tbody>");
     json_array_foreach(cl, i, s) {
       srv_buf_printf(&b, "<tr><td><a href=\"/runs/%lld/clusters/%.0f\">%.0f</a></td><td class=\"num\">", (long long)id, jd(s, "cluster"), jd(s, "cluster"));
       fmt_num(&b, jd(s, "customers"), 0);
@@ -664,34 +698,18 @@ static enum MHD_Result run_page(srv_req *r, tsr_store *st, int64_t id) {
       }
       srv_buf_puts(&b, "</td></tr>");
     }
-    srv_buf_puts(&b, "</tbody></table>");
+    srv_buf_puts(&b, "</tbody></table></div>");
   }
+  views_run_extras(&b, id);
   /* models */
-  srv_buf_puts(&b, "<h2>Model fits</h2><table class=\"data\" id=\"models\"><thead><tr><th>model</th><th>version</th><th>parameters</th><th>fit</th></tr></thead><tbody>");
-  json_array_foreach(json_object_get(res, "models"), i, s) {
-    srv_buf_puts(&b, "<tr><td>");
-    srv_buf_html(&b, js(s, "kind"));
-    srv_buf_printf(&b, "</td><td class=\"num\">%.0f</td><td><code>", jd(s, "version"));
-    json_t *pp = json_object_get(s, "params");
-    json_t *show = json_object_get(pp, "params");
-    char *t = json_dumps(show ? show : pp, JSON_COMPACT | JSON_REAL_PRECISION(6));
-    if (t && strlen(t) > 400) strcpy(t + 397, "...");
-    srv_buf_html(&b, t ? t : "");
-    free(t);
-    srv_buf_puts(&b, "</code></td><td><code>");
-    t = json_dumps(json_object_get(s, "fit_stats"), JSON_COMPACT | JSON_REAL_PRECISION(6));
-    srv_buf_html(&b, t ? t : "");
-    free(t);
-    srv_buf_puts(&b, "</code></td></tr>");
-  }
-  srv_buf_puts(&b, "</tbody></table>");
+  srv_buf_puts(&b, "<h2>Model fits</h2>");
+  views_models_table(&b, json_object_get(res, "models"));
   srv_buf_printf(&b, "<h2>Detailed report</h2><p class=\"hint\">The same charts as the HTML report of "
                 "<code>tessera report %lld</code>: feature distributions and relations, RFM, clusters, "
                 "model checks, top customers and those at risk.</p>"
                 "<div class=\"tsr-report\" id=\"report\" data-run=\"%lld\"><p class=\"hint\">Loading the report...</p></div>",
             (long long)id, (long long)id);
-  srv_buf_printf(&b, "<form class=\"lookup\" method=\"get\" action=\"/runs/%lld/customer\"><label>Look up a customer <input name=\"id\" id=\"lookup-id\" required maxlength=\"256\"></label><button type=\"submit\">Open</button></form>",
-            (long long)id);
+  json_decref(units);
   json_decref(res);
   return finish(r, &b, 200);
 }
@@ -776,6 +794,11 @@ static enum MHD_Result customers_page(srv_req *r, tsr_store *st, int64_t run, co
   }
   srv_buf_puts(&b, "\">Download as CSV</a></p>");
   if (segment) {
+    srv_buf_puts(&b, "<table class=\"meaning\" id=\"segment-meaning\"><tr><th>What it means</th><th>Suggested action</th></tr><tr>");
+    views_segment_cells(&b, segment);
+    srv_buf_puts(&b, "</tr></table>");
+  }
+  if (segment) {
     srv_buf_printf(&base, "/runs/%lld/segments/", (long long)run);
     srv_buf_url(&base, segment);
   } else {
@@ -846,19 +869,23 @@ static enum MHD_Result customer_page(srv_req *r, tsr_store *st, int64_t run, con
   if (c->cluster >= 0)
     srv_buf_printf(&b, " &middot; <a href=\"/runs/%lld/clusters/%lld\">cluster %lld</a>", (long long)run, (long long)c->cluster,
               (long long)c->cluster);
-  srv_buf_puts(&b, "</p><section class=\"kpis\" id=\"profile\">");
+  srv_buf_puts(&b, "</p>");
+  json_t *units = view_units(st, run);
+  const char *per = js(units, "period"), *cur = js(units, "currency");
+  const char *money = *cur ? cur : "(data's currency)";
+  srv_buf_puts(&b, "<section class=\"kpis\" id=\"profile\">");
   kpi(&b, "Purchases", "transactions"); fmt_num(&b, (double)c->n_transactions, 0); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Revenue", "revenue"); fmt_num(&b, c->revenue, 2); srv_buf_puts(&b, "</span></div>");
+  kpi(&b, "Revenue", "revenue"); fmt_num(&b, c->revenue, 2); sb_unit(&b, money); srv_buf_puts(&b, "</span></div>");
   kpi(&b, "First purchase", "first"); srv_buf_puts(&b, tsr_day_format(c->first_purchase / 86400000, d1)); srv_buf_puts(&b, "</span></div>");
   kpi(&b, "Last purchase", "last"); srv_buf_puts(&b, tsr_day_format(c->last_purchase / 86400000, d2)); srv_buf_puts(&b, "</span></div>");
   kpi(&b, "Frequency (repeat periods)", "frequency"); fmt_num(&b, c->frequency, 0); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Recency", "recency"); fmt_num(&b, c->recency, 2); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Age T", "T"); fmt_num(&b, c->T, 2); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Mean spend", "monetary"); fmt_num(&b, c->monetary_value, 2); srv_buf_puts(&b, "</span></div>");
+  kpi(&b, "Recency (age at last purchase)", "recency"); fmt_num(&b, c->recency, 1); sb_unit(&b, per); srv_buf_puts(&b, "</span></div>");
+  kpi(&b, "Customer age T", "T"); fmt_num(&b, c->T, 1); sb_unit(&b, per); srv_buf_puts(&b, "</span></div>");
+  kpi(&b, "Mean spend per purchase", "monetary"); fmt_num(&b, c->monetary_value, 2); sb_unit(&b, money); srv_buf_puts(&b, "</span></div>");
   kpi(&b, "RFM cell", "rfm"); srv_buf_html(&b, c->rfm_cell ? c->rfm_cell : "-"); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Expected purchases", "expected"); fmt_num(&b, c->expected_purchases, 2); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "P(alive)", "palive"); fmt_num(&b, c->p_alive, 3); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "CLV", "clv"); fmt_num(&b, c->clv, 2);
+  kpi(&b, "Expected purchases (forecast horizon)", "expected"); fmt_num(&b, c->expected_purchases, 2); srv_buf_puts(&b, "</span></div>");
+  kpi(&b, "P(alive)", "palive"); fmt_pct(&b, c->p_alive); srv_buf_puts(&b, "</span></div>");
+  kpi(&b, "CLV", "clv"); fmt_num(&b, c->clv, 2); sb_unit(&b, money);
   if (isfinite(c->clv_lo) && isfinite(c->clv_hi)) {
     srv_buf_puts(&b, " <small>(");
     fmt_num(&b, c->clv_lo, 2);
@@ -867,6 +894,8 @@ static enum MHD_Result customer_page(srv_req *r, tsr_store *st, int64_t run, con
     srv_buf_puts(&b, ")</small>");
   }
   srv_buf_puts(&b, "</span></div></section>");
+  json_decref(units);
+  views_customer_extras(r, &b, run, cid);
   srv_buf_puts(&b, "<figure class=\"chart\"><figcaption>Purchase history (spend per day)</figcaption><div class=\"plot\" id=\"chart-history\" data-chart=\"history\"></div></figure>");
   srv_buf_puts(&b, "<h2>Transactions by day</h2><table class=\"data\" id=\"history\"><thead><tr><th>date</th><th>purchases</th><th>amount</th></tr></thead><tbody>");
   tsr_web_history_list(st, run, cid, hist_row_cb, &b, NULL);
@@ -991,11 +1020,13 @@ static enum MHD_Result help_page(srv_req *r) {
               "<li>Start the analysis and follow it under <a href=\"/jobs\">Jobs</a>.</li>"
               "<li>Read the dashboard of the run: key figures, segments, clusters, model fits; open a segment to see its customers, or look up one customer.</li></ol></section>");
   srv_buf_puts(&b, "<section id=\"inputs\"><h2>Analysis inputs</h2><p>The same table drives this page, the form, the checks of the server and the <code>tessera analyze</code> command line.</p>"
-              "<table class=\"data\" id=\"params\"><thead><tr><th>input</th><th>command line</th><th>meaning</th><th>unit</th><th>valid values</th><th>default</th></tr></thead><tbody>");
+              "<table class=\"data\" id=\"params\"><thead><tr><th>input</th><th>form name</th><th>command line</th><th>meaning</th><th>unit</th><th>valid values</th><th>default</th></tr></thead><tbody>");
   for (size_t i = 0; i < tsr_params_count(); i++) {
     const tsr_param *p = tsr_param_at(i);
     char range[200];
-    srv_buf_printf(&b, "<tr id=\"param-%s\"><td><code>", p->name);
+    srv_buf_printf(&b, "<tr id=\"param-%s\"><td>", p->name);
+    srv_buf_html(&b, views_param_label(p->name));
+    srv_buf_puts(&b, "</td><td><code>");
     srv_buf_html(&b, p->name);
     srv_buf_puts(&b, "</code></td><td><code>");
     srv_buf_html(&b, p->option);
@@ -1027,7 +1058,9 @@ static enum MHD_Result help_page(srv_req *r) {
               "<dt id=\"g-bgnbd\">BG/NBD</dt><dd>The beta-geometric / negative binomial model (Fader, Hardie and Lee, 2005): while active a customer buys at random with a personal rate; after each purchase they may leave for good. It predicts expected purchases and P(alive). Gamma-Gamma models the spend per purchase.</dd>"
               "<dt id=\"g-churn\">Churn rate</dt><dd>The share of customers whose P(alive) is below the churn threshold (0.5 by default).</dd>"
               "<dt id=\"g-cluster\">Clusters</dt><dd>Groups of customers with similar behaviour (frequency, recency, spend, age) found by k-means or a Gaussian mixture; unlike segments they are learned from the data.</dd>"
-              "<dt id=\"g-visits\">Visits</dt><dd>Days on which a customer bought at least once.</dd></dl></section>");
+              "<dt id=\"g-visits\">Visits</dt><dd>Days on which a customer bought at least once.</dd>");
+  views_glossary(&b);
+  srv_buf_puts(&b, "</dl></section>");
   return finish(r, &b, 200);
 }
 
@@ -1062,7 +1095,8 @@ enum MHD_Result srv_page_run_post(srv_req *r) {
 
 enum MHD_Result srv_page_login(srv_req *r) { return login_page(r, NULL, 200); }
 enum MHD_Result srv_page_login_post(srv_req *r) { return login_post(r); }
-enum MHD_Result srv_page_home(srv_req *r) { return srv_send_redirect(r, "/runs"); }
+/* first-time users are led to the upload (server/pages_views.c) */
+enum MHD_Result srv_page_home(srv_req *r) { return views_home(r, r->st); }
 enum MHD_Result srv_page_help(srv_req *r) { return help_page(r); }
 enum MHD_Result srv_page_datasets(srv_req *r) { return datasets_page(r, r->st); }
 /* GET /datasets/{id}[?run=N]: with a run of the dataset, its inputs are

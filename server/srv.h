@@ -381,6 +381,38 @@ int srv_model_cb(void *ctx, const tsr_model *m);
 
 /* api.c */
 int srv_upload_finish(srv_req *r, int64_t *dataset_id, char *msg, size_t cap);
+/* The JSON object body of r (form fields as strings); NULL with 400 sent. */
+
+/* api_views.c: JSON views of the web pages (docs/api.md) */
+enum MHD_Result views_reply(srv_req *r, json_t *view, const tsr_error *e); /* 200 or the error */
+int views_id(const char *s, int64_t *out); /* a non-negative integer: 0, else -1 */
+enum MHD_Result views_compare_api(srv_req *r, tsr_store *st, int64_t a, const char *b);
+enum MHD_Result views_at_risk_api(srv_req *r, tsr_store *st, int64_t run);
+enum MHD_Result views_segment_profiles_api(srv_req *r, tsr_store *st, int64_t run);
+enum MHD_Result views_customer_api(srv_req *r, tsr_store *st, int64_t run, const char *cid);
+enum MHD_Result views_message_api(srv_req *r, tsr_store *st, int64_t run, const char *cid);
+enum MHD_Result views_password_api(srv_req *r, tsr_store *st);
+json_t *view_compare(tsr_store *st, int64_t a, int64_t b, int by_cluster, tsr_error *e);
+json_t *view_units(tsr_store *st, int64_t run); /* {"period","currency"} */
+const char *views_default_templates(void);
+/* 200 when the password of r->user was changed, else an HTTP status + msg. */
+int views_password_change(srv_req *r, tsr_store *st, const char *cur, const char *nw, const char *confirm, char *msg,
+                          size_t cap);
+
+/* pages_views.c: the newer pages and page parts (docs/web.md) */
+enum MHD_Result views_home(srv_req *r, tsr_store *st);
+enum MHD_Result views_compare_page(srv_req *r, tsr_store *st, int64_t run);
+enum MHD_Result views_account_page(srv_req *r, tsr_store *st);
+void views_models_table(srv_buf *b, json_t *models);
+void views_segment_cells(srv_buf *b, const char *segment); /* <td>meaning</td><td>action</td> */
+const char *views_param_label(const char *name);
+int views_param_group(const char *name); /* 0 column mapping, 1 forecast, 2 advanced */
+void views_bytes(srv_buf *b, double bytes); /* "1.2 MB" */
+void views_run_top(srv_buf *b, int64_t run);
+void views_run_extras(srv_buf *b, int64_t run);
+void views_customer_extras(srv_req *r, srv_buf *b, int64_t run, const char *cid);
+void views_error_text(srv *S, srv_buf *b, const char *msg); /* HTML, flags and paths in words */
+void views_glossary(srv_buf *b);                            /* <dt>/<dd> of the newer terms */
 
 /* decisions.c: POST /api/v1/decisions, .../{id}/reward (docs/api.md) */
 int srv_decisions_start(srv *S, char *errbuf, size_t cap); /* 0 or an exit code */
@@ -388,6 +420,9 @@ void srv_decisions_stop(srv *S);                           /* flushes the writer
 enum MHD_Result srv_decisions_api(srv_req *r, tsr_store *st, int n, char **seg);
 
 /* pages.c */
+void page_head(srv_req *r, srv_buf *b, const char *title);
+enum MHD_Result page_finish(srv_req *r, srv_buf *b, int status);
+void page_csrf_field(srv_req *r, srv_buf *b);
 /* retrain.c: POST /api/v1/retrain and POST /retrain (admin; caller checks) */
 enum MHD_Result srv_retrain_api(srv_req *r, tsr_store *st);
 enum MHD_Result srv_retrain_page(srv_req *r, tsr_store *st);

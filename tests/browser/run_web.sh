@@ -32,6 +32,7 @@ export TESSERA_TEST_FAST_HASH=1 TESSERA_NO_PROGRESS=1
 PW=browser-test-pass
 printf '%s\n' "$PW" | "$TSR" user add ana --role analyst --db "$T/web.db"
 "$TSR" simulate --customers 800 --seed 5 -o "$T/demo.csv" >/dev/null
+"$TSR" simulate --bundle "$T/bundle" --customers 150 --seed 3 >/dev/null
 "$TSR" serve --listen 127.0.0.1:0 --db "$T/web.db" >"$T/serve.out" 2>"$T/serve.err" &
 PID=$!
 i=0
@@ -43,5 +44,6 @@ done
 URL=$(sed -n 's/^tessera: listening on //p' "$T/serve.out")
 mkdir -p "$BUILD/screenshots/web"
 cd "$SRC"
+TSR_BIN=$TSR TSR_DB="$T/web.db" TSR_BUNDLE="$T/bundle" TSR_TMP="$T" \
 TSR_URL=$URL TSR_USER=ana TSR_PASS=$PW TSR_TX="$T/demo.csv" TSR_SHOTS="$BUILD/screenshots/web" \
   TSR_PROFILE="$T/profile" CHROMIUM="$CHROMIUM" node tests/browser/web.test.mjs

@@ -1,0 +1,735 @@
+/*
+ * api_views.c - the JSON views behind the web app's newer pages (docs/api.md,
+ * web/openapi.json). Each view is a function returning a jansson object
+ * (NULL with err set); the handlers below wrap them, one registration line
+ * each in api.c:
+ *   GET  /api/v1/runs/{a}/compare/{b}[?by=cluster]  segment migration
+ *   GET  /api/v1/runs/{id}/at-risk[?limit=N]        highest churn x revenue
+ *   GET  /api/v1/runs/{id}/segment-profiles         segment_profiles.csv
+ *   GET  /api/v1/runs/{id}/customers/{cid}/view     profile, churn, next best
+ *                                                   products, household map
+ *   POST /api/v1/runs/{id}/customers/{cid}/message  message preview
+ *   POST /api/v1/me/password                        change one's password
+ * The files of a run (churn.csv, nbp.csv, graph.csv, segment_profiles.csv;
+ * docs/analyze.md) are read from its output folder when they exist; a view
+ * leaves a part out (null or []) when its file is absent.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "srv.h"
+#include "tessera/csv.h"
+#include "tessera/message.h"
+#include "tessera/retrain.h"
+
+#define VIEW_MAX_ROWS 2000000 /* rows read from one run file */
+#define VIEW_TEMPLATES_MAX 65536
+
+/* ================================================================ helpers */
+
+static json_t *jnum_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
+
+int views_id(const char *s, int64_t *out) {
+  char *end;
+  if (!s || *s < '0' || *s > '9' || strlen(s) > 18) return -1;
+  long long v = strtoll(s, &end, 10);
+  if (*end) return -1;
+  *out = v;
+  return 0;
+}
+
+enum MHD_Result views_reply(req *r, json_t *view, const tsr_error *e) {
+  if (view) return send_json(r, 200, view);
+  tsr_status st = e && e->code != TSR_OK ? e->code : TSR_ESTORE;
+  return send_error(r, status_http(st), tsr_status_name(st), "%s", e && e->msg[0] ? e->msg : tsr_strerror(st));
+}
+
+/* The run's parameters (JSON, NULL when none) and output folder. */
+static tsr_status run_info(tsr_store *st, int64_t run, json_t **params, char *dir, size_t cap, tsr_error *e) {
+  tsr_run *rr = NULL;
+  tsr_status s = tsr_store_run_get(st, run, &rr, e);
+  if (s != TSR_OK) return s;
+  if (params) *params = rr->params ? json_loads(rr->params, 0, NULL) : NULL;
+  if (dir) snprintf(dir, cap, "%s", rr->output_dir && rr->status == TSR_RUN_DONE ? rr->output_dir : "");
+  tsr_store_free(rr);
+  return TSR_OK;
+}
+
+/* Path of file name in dir when it exists and is readable: 1, else 0. */
+static int run_file(const char *dir, const char *name, char *path, size_t cap) {
+  if (!dir[0]) return 0;
+  int n = snprintf(path, cap, "%s/%s", dir, name);
+  return n > 0 && (size_t)n < cap && access(path, R_OK) == 0;
+}
+
+/* Calls fn(ctx, v) for every row of the CSV file at path with v[i] the
+ * value of column want[i] ("" when the column or the field is missing);
+ * present[i] = 1 when the header has want[i]. fn returns non-zero to stop.
+ * Malformed records are skipped. -1 when the file cannot be read. */
+typedef int (*csv_row_fn)(void *ctx, const char *const *v);
+static int csv_rows(const char *path, const char *const *want, size_t nwant, int *present, csv_row_fn fn,
+                    void *ctx) {
+  tsr_csv_opts o;
+  tsr_csv_opts_init(&o);
+  tsr_csv *c = NULL;
+  if (nwant > 16 || tsr_csv_open(path, &o, &c, NULL) != TSR_OK) return -1;
+  tsr_csv_record rec;
+  tsr_error e;
+  int idx[16];
+  for (size_t i = 0; i < nwant; i++) idx[i] = -1;
+  if (tsr_csv_next(c, &rec, &e) != TSR_OK) {
+    tsr_csv_close(c);
+    return -1;
+  }
+  for (size_t f = 0; f < rec.nfields; f++) {
+    const char *h = rec.fields[f].ptr;
+    if (f == 0 && !strncmp(h, "\xEF\xBB\xBF", 3)) h += 3;
+    for (size_t i = 0; i < nwant; i++)
+      if (idx[i] < 0 && !strcmp(h, want[i])) idx[i] = (int)f;
+  }
+  for (size_t i = 0; i < nwant; i++)
+    if (present) present[i] = idx[i] >= 0;
+  tsr_status s;
+  size_t rows = 0;
+  while ((s = tsr_csv_next(c, &rec, &e)) != TSR_ENOTFOUND && rows++ < VIEW_MAX_ROWS) {
+    if (s == TSR_EIO) break;
+    if (s != TSR_OK) continue;
+    const char *v[16];
+    for (size_t i = 0; i < nwant; i++)
+      v[i] = idx[i] >= 0 && (size_t)idx[i] < rec.nfields ? rec.fields[idx[i]].ptr : "";
+    if (fn(ctx, v)) break;
+  }
+  tsr_csv_close(c);
+  return 0;
+}
+
+/* Copies s into out (cap bytes) without cutting a UTF-8 sequence in two, so
+ * that a truncated text stays valid in JSON. */
+static void copy_utf8(char *out, size_t cap, const char *s) {
+  size_t n = strlen(s);
+  if (n >= cap) {
+    n = cap - 1;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--; /* s[n] starts the first sequence left out */
+  }
+  memcpy(out, s, n);
+  out[n] = '\0';
+}
+
+static double num_or_nan(const char *s) {
+  if (!s || !*s) return NAN;
+  char *end;
+  double v = strtod(s, &end);
+  return *end ? NAN : v;
+}
+
+/* The units of a run's values: the period of recency and T ("weeks",
+ * "days", "months", "periods of N days") and the currency ("" = unknown). */
+json_t *view_units(tsr_store *st, int64_t run) {
+  json_t *p = NULL;
+  char period[64] = "periods";
+  const char *cur = "";
+  if (run_info(st, run, &p, NULL, 0, NULL) == TSR_OK && p) {
+    json_t *f = json_object_get(p, "freq"), *m = json_object_get(p, "freq_multiplier");
+    const char *fs = json_is_string(f) ? json_string_value(f) : "D";
+    double mult = json_is_number(m) ? json_number_value(m) : 1;
+    if (!strcmp(fs, "D") && mult == 7) snprintf(period, sizeof period, "weeks");
+    else if (!strcmp(fs, "D") && mult == 1) snprintf(period, sizeof period, "days");
+    else if (!strcmp(fs, "W") && mult == 1) snprintf(period, sizeof period, "weeks");
+    else if (!strcmp(fs, "M") && mult == 1) snprintf(period, sizeof period, "months");
+    else if (!strcmp(fs, "D")) snprintf(period, sizeof period, "periods of %g days", mult);
+    else snprintf(period, sizeof period, "periods of %g %s", mult, !strcmp(fs, "W") ? "weeks" : "months");
+    json_t *c = json_object_get(p, "currency");
+    if (json_is_string(c)) cur = json_string_value(c);
+  }
+  json_t *o = json_pack("{s:s,s:s}", "period", period, "currency", cur);
+  json_decref(p);
+  return o;
+}
+
+/* ================================================================ compare */
+
+typedef struct cmp_ctx {
+  json_t *moves, *from, *to;
+  json_int_t stayed, total;
+} cmp_ctx;
+
+static void add_count(json_t *o, const char *k, json_int_t n) {
+  json_t *v = json_object_get(o, k);
+  json_object_set_new(o, k, json_integer((v ? json_integer_value(v) : 0) + n));
+}
+
+static int cmp_cb(void *ctx, const tsr_migration_row *row) {
+  cmp_ctx *c = ctx;
+  json_array_append_new(c->moves, json_pack("{s:s,s:s,s:I}", "from", row->from, "to", row->to, "customers",
+                                            (json_int_t)row->customers));
+  add_count(c->from, row->from, row->customers);
+  add_count(c->to, row->to, row->customers);
+  if (!strcmp(row->from, row->to)) c->stayed += row->customers;
+  if (strcmp(row->from, "(new)") && strcmp(row->to, "(gone)")) c->total += row->customers;
+  return 0;
+}
+
+/* {"run_a","run_b","by","moves":[{from,to,customers}] (as `tessera
+ * migration --format json`), "from":{seg:n}, "to":{seg:n}, "stayed",
+ * "in_both"}. */
+json_t *view_compare(tsr_store *st, int64_t a, int64_t b, int by_cluster, tsr_error *e) {
+  cmp_ctx c = {json_array(), json_object(), json_object(), 0, 0};
+  tsr_status s = tsr_segment_migration(st, a, b, by_cluster, cmp_cb, &c, e);
+  if (s != TSR_OK) {
+    json_decref(c.moves);
+    json_decref(c.from);
+    json_decref(c.to);
+    return NULL;
+  }
+  return json_pack("{s:I,s:I,s:s,s:o,s:o,s:o,s:I,s:I}", "run_a", (json_int_t)a, "run_b", (json_int_t)b, "by",
+                   by_cluster ? "cluster" : "segment", "moves", c.moves, "from", c.from, "to", c.to, "stayed",
+                   c.stayed, "in_both", c.total);
+}
+
+enum MHD_Result views_compare_api(req *r, tsr_store *st, int64_t a, const char *bs) {
+  int64_t b = 0;
+  if (views_id(bs, &b)) return send_error(r, 400, "EINVAL", "second run id: expected a number, got '%.40s'", bs);
+  const char *by = req_arg(r, "by");
+  if (by && *by && strcmp(by, "segment") && strcmp(by, "cluster"))
+    return send_error(r, 400, "EINVAL", "by: expected segment or cluster, got '%.40s'", by);
+  tsr_error e;
+  tsr_error_clear(&e);
+  return views_reply(r, view_compare(st, a, b, by && !strcmp(by, "cluster"), &e), &e);
+}
+
+/* ================================================================ churn files */
+
+typedef struct churn_row {
+  double p;
+  char reasons[3][200];
+} churn_row;
+
+typedef struct churn_find {
+  const char *cid;
+  churn_row *out;
+  int found;
+} churn_find;
+
+static int churn_find_cb(void *ctx, const char *const *v) {
+  churn_find *c = ctx;
+  if (strcmp(v[0], c->cid)) return 0;
+  c->out->p = num_or_nan(v[1]);
+  for (int i = 0; i < 3; i++) copy_utf8(c->out->reasons[i], sizeof c->out->reasons[i], v[2 + i]);
+  c->found = 1;
+  return 1;
+}
+
+static const char *const CHURN_COLS[] = {"customer_id", "churn_probability", "reason_1", "reason_2", "reason_3"};
+
+/* The churn.csv row of cid: {"probability","reasons":[..]} or NULL. */
+static json_t *churn_of(const char *dir, const char *cid) {
+  char path[1200];
+  if (!run_file(dir, "churn.csv", path, sizeof path)) return NULL;
+  churn_row row;
+  churn_find c = {cid, &row, 0};
+  if (csv_rows(path, CHURN_COLS, 5, NULL, churn_find_cb, &c) || !c.found) return NULL;
+  json_t *rs = json_array();
+  for (int i = 0; i < 3; i++)
+    if (row.reasons[i][0]) json_array_append_new(rs, json_string(row.reasons[i]));
+  return json_pack("{s:o,s:o}", "probability", jnum_or_null(row.p), "reasons", rs);
+}
+
+typedef struct nbp_ctx {
+  const char *cid;
+  json_t *arr;
+} nbp_ctx;
+
+static int nbp_cb(void *ctx, const char *const *v) {
+  nbp_ctx *c = ctx;
+  if (strcmp(v[0], c->cid) || json_array_size(c->arr) >= 10) return 0;
+  json_array_append_new(c->arr, json_pack("{s:o,s:s,s:o,s:s}", "rank", jnum_or_null(num_or_nan(v[1])), "product",
+                                          v[2], "score", jnum_or_null(num_or_nan(v[3])), "reason", v[4]));
+  return 0;
+}
+
+static int rank_cmp(const void *x, const void *y) {
+  double a = json_number_value(json_object_get(*(json_t *const *)x, "rank"));
+  double b = json_number_value(json_object_get(*(json_t *const *)y, "rank"));
+  return (a > b) - (a < b);
+}
+
+/* nbp.csv rows of cid by rank (at most 10), [] when absent. */
+static json_t *nbp_of(const char *dir, const char *cid) {
+  char path[1200];
+  static const char *const cols[] = {"customer_id", "rank", "product", "score", "reason"};
+  nbp_ctx c = {cid, json_array()};
+  if (!run_file(dir, "nbp.csv", path, sizeof path)) return c.arr;
+  csv_rows(path, cols, 5, NULL, nbp_cb, &c);
+  size_t n = json_array_size(c.arr);
+  if (n > 1) {
+    json_t *tmp[10];
+    for (size_t i = 0; i < n; i++) tmp[i] = json_incref(json_array_get(c.arr, i));
+    qsort(tmp, n, sizeof *tmp, rank_cmp);
+    json_array_clear(c.arr);
+    for (size_t i = 0; i < n; i++) json_array_append_new(c.arr, tmp[i]);
+  }
+  return c.arr;
+}
+
+/* ================================================================ household */
+
+typedef struct hh_ctx {
+  const char *cid;
+  char canonical[260]; /* cid is a record merged into this profile */
+  char household[260];
+  json_t *records;     /* records merged into cid */
+  json_t *members;
+} hh_ctx;
+
+static int hh_pass1(void *ctx, const char *const *v) {
+  hh_ctx *h = ctx;
+  if (!strcmp(v[2], "same_person")) {
+    if (!strcmp(v[1], h->cid) && json_array_size(h->records) < 50) json_array_append_new(h->records, json_string(v[0]));
+    if (!strcmp(v[0], h->cid)) copy_utf8(h->canonical, sizeof h->canonical, v[1]);
+  } else if (!strcmp(v[2], "member_of") && !strcmp(v[0], h->cid)) {
+    copy_utf8(h->household, sizeof h->household, v[1]);
+  }
+  return 0;
+}
+
+static int hh_pass2(void *ctx, const char *const *v) {
+  hh_ctx *h = ctx;
+  if (!strcmp(v[2], "member_of") && !strcmp(v[1], h->household) && json_array_size(h->members) < 40)
+    json_array_append_new(h->members, json_string(v[0]));
+  return 0;
+}
+
+/* The relations of cid in graph.csv: {"household","members","records",
+ * "same_person_as"}, or NULL when the run has no graph. */
+static json_t *household_of(const char *dir, const char *cid) {
+  char path[1200];
+  static const char *const cols[] = {"source", "target", "type"};
+  if (!run_file(dir, "graph.csv", path, sizeof path)) return NULL;
+  hh_ctx h = {cid, "", "", json_array(), json_array()};
+  if (csv_rows(path, cols, 3, NULL, hh_pass1, &h)) {
+    json_decref(h.records);
+    json_decref(h.members);
+    return NULL;
+  }
+  char canon[260];
+  if (!h.household[0] && h.canonical[0]) {
+    /* a merged record: the household is its profile's */
+    snprintf(canon, sizeof canon, "%s", h.canonical);
+    h.cid = canon;
+    csv_rows(path, cols, 3, NULL, hh_pass1, &h);
+  }
+  if (h.household[0]) csv_rows(path, cols, 3, NULL, hh_pass2, &h);
+  return json_pack("{s:o,s:o,s:o,s:o}", "household", h.household[0] ? json_string(h.household) : json_null(),
+                   "members", h.members, "records", h.records, "same_person_as",
+                   h.canonical[0] ? json_string(h.canonical) : json_null());
+}
+
+/* ================================================================ customer view */
+
+/* {"customer_id","segment","units","profile"|null,"churn"|null,
+ *  "next_best_products":[],"household"|null} */
+json_t *view_customer(tsr_store *st, int64_t run, const char *cid, tsr_error *e) {
+  tsr_customer *c = NULL;
+  if (tsr_store_customer_get(st, run, cid, &c, e) != TSR_OK) return NULL;
+  char dir[1100];
+  run_info(st, run, NULL, dir, sizeof dir, NULL);
+  json_t *profile = NULL;
+  if (c->extra && !strncmp(c->extra, "{\"profile\":", 11)) {
+    profile = json_loads(c->extra, 0, NULL);
+    if (profile) json_object_del(profile, "profile");
+  }
+  json_t *o = json_pack("{s:s,s:o,s:o,s:o,s:o,s:o,s:o}", "customer_id", cid, "segment",
+                        c->segment ? json_string(c->segment) : json_null(), "units", view_units(st, run), "profile",
+                        profile ? profile : json_null(), "churn", json_null(), "next_best_products", nbp_of(dir, cid),
+                        "household", json_null());
+  json_t *ch = churn_of(dir, cid);
+  if (ch) json_object_set_new(o, "churn", ch);
+  json_t *hh = household_of(dir, cid);
+  if (hh) json_object_set_new(o, "household", hh);
+  tsr_store_free(c);
+  return o;
+}
+
+enum MHD_Result views_customer_api(req *r, tsr_store *st, int64_t run, const char *cid) {
+  tsr_error e;
+  tsr_error_clear(&e);
+  return views_reply(r, view_customer(st, run, cid, &e), &e);
+}
+
+/* ================================================================ at risk */
+
+#define RISK_TOP_MAX 100
+#define RISK_SEGS 64
+
+typedef struct risk_item {
+  char cid[260], segment[64], reason[200];
+  double p, revenue, clv, value;
+} risk_item;
+
+typedef struct risk_ctx {
+  json_t *churn; /* customer_id -> [p, reason] from churn.csv, or NULL */
+  double threshold;
+  size_t limit, n;
+  risk_item top[RISK_TOP_MAX];
+  struct { char name[64]; json_int_t customers, at_risk; double revenue_at_risk; } seg[RISK_SEGS];
+  size_t nseg;
+} risk_ctx;
+
+static int churn_load_cb(void *ctx, const char *const *v) {
+  double p = num_or_nan(v[1]);
+  if (!v[0][0] || !isfinite(p)) return 0;
+  json_t *reason = json_string(v[2]); /* NULL for text that is not UTF-8: then no reason */
+  json_object_set_new(ctx, v[0], json_pack("[f,o]", p, reason ? reason : json_string("")));
+  return 0;
+}
+
+static int risk_cb(void *ctx, const tsr_customer *c) {
+  risk_ctx *x = ctx;
+  double p = NAN;
+  const char *reason = "";
+  if (x->churn) {
+    json_t *v = json_object_get(x->churn, c->customer_id);
+    if (v) {
+      p = json_real_value(json_array_get(v, 0));
+      reason = json_string_value(json_array_get(v, 1));
+    }
+  } else if (isfinite(c->p_alive)) {
+    p = 1 - c->p_alive;
+  }
+  if (!isfinite(p)) return 0;
+  double value = p * (isfinite(c->revenue) ? c->revenue : 0);
+  const char *sg = c->segment ? c->segment : "(none)";
+  size_t k = 0;
+  while (k < x->nseg && strcmp(x->seg[k].name, sg)) k++;
+  if (k == x->nseg && x->nseg < RISK_SEGS) copy_utf8(x->seg[x->nseg++].name, sizeof x->seg[0].name, sg);
+  if (k < x->nseg) {
+    x->seg[k].customers++;
+    if (p >= x->threshold) x->seg[k].at_risk++;
+    x->seg[k].revenue_at_risk += value;
+  }
+  if (p < x->threshold) return 0;
+  /* keep the top `limit` by value (insertion into a short sorted array) */
+  size_t pos = x->n;
+  while (pos > 0 && x->top[pos - 1].value < value) pos--;
+  if (pos >= x->limit) return 0;
+  size_t last = x->n < x->limit ? x->n : x->limit - 1;
+  memmove(&x->top[pos + 1], &x->top[pos], (last - pos) * sizeof x->top[0]);
+  risk_item *it = &x->top[pos];
+  snprintf(it->cid, sizeof it->cid, "%s", c->customer_id);
+  copy_utf8(it->segment, sizeof it->segment, sg);
+  copy_utf8(it->reason, sizeof it->reason, reason ? reason : "");
+  it->p = p;
+  it->revenue = c->revenue;
+  it->clv = c->clv;
+  it->value = value;
+  if (x->n < x->limit) x->n++;
+  return 0;
+}
+
+/* {"source":"churn_model"|"p_alive","threshold","units","customers":[..],
+ *  "segments":[{segment,customers,at_risk,revenue_at_risk}]}: customers
+ *  with a churn probability at or above the run's churn threshold, by
+ *  churn probability x revenue. The churn probability is churn.csv's
+ *  when the run has one, else 1 - P(alive). */
+json_t *view_at_risk(tsr_store *st, int64_t run, size_t limit, tsr_error *e) {
+  json_t *params = NULL;
+  char dir[1100], path[1200];
+  if (run_info(st, run, &params, dir, sizeof dir, e) != TSR_OK) return NULL;
+  risk_ctx *x = calloc(1, sizeof *x);
+  if (!x) {
+    json_decref(params);
+    tsr_error_set(e, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    return NULL;
+  }
+  json_t *th = json_object_get(params, "churn_threshold");
+  x->threshold = json_is_number(th) ? json_number_value(th) : 0.5;
+  x->limit = limit < 1 ? 1 : limit > RISK_TOP_MAX ? RISK_TOP_MAX : limit;
+  if (run_file(dir, "churn.csv", path, sizeof path)) {
+    x->churn = json_object();
+    if (csv_rows(path, CHURN_COLS, 3, NULL, churn_load_cb, x->churn) || !json_object_size(x->churn)) {
+      json_decref(x->churn);
+      x->churn = NULL;
+    }
+  }
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, run);
+  tsr_status s = tsr_store_customers_list(st, &q, risk_cb, x, e);
+  json_t *o = NULL;
+  if (s == TSR_OK) {
+    json_t *cs = json_array(), *sg = json_array();
+    for (size_t i = 0; i < x->n; i++) {
+      risk_item *it = &x->top[i];
+      json_array_append_new(cs, json_pack("{s:s,s:s,s:f,s:s,s:o,s:o,s:f}", "customer_id", it->cid, "segment",
+                                          it->segment, "churn_probability", it->p, "reason", it->reason, "revenue",
+                                          jnum_or_null(it->revenue), "clv", jnum_or_null(it->clv),
+                                          "revenue_at_risk", it->value));
+    }
+    for (size_t k = 0; k < x->nseg; k++)
+      json_array_append_new(sg, json_pack("{s:s,s:I,s:I,s:f}", "segment", x->seg[k].name, "customers",
+                                          x->seg[k].customers, "at_risk", x->seg[k].at_risk, "revenue_at_risk",
+                                          x->seg[k].revenue_at_risk));
+    o = json_pack("{s:s,s:f,s:o,s:o,s:o}", "source", x->churn ? "churn_model" : "p_alive", "threshold",
+                  x->threshold, "units", view_units(st, run), "customers", cs, "segments", sg);
+  }
+  json_decref(x->churn);
+  json_decref(params);
+  free(x);
+  return o;
+}
+
+enum MHD_Result views_at_risk_api(req *r, tsr_store *st, int64_t run) {
+  int64_t limit = 20;
+  const char *ls = req_arg(r, "limit");
+  if (ls && *ls && (views_id(ls, &limit) || limit < 1 || limit > RISK_TOP_MAX))
+    return send_error(r, 400, "EINVAL", "limit: expected an integer in [1, %d], got '%.40s'", RISK_TOP_MAX, ls);
+  tsr_error e;
+  tsr_error_clear(&e);
+  return views_reply(r, view_at_risk(st, run, (size_t)limit, &e), &e);
+}
+
+/* ================================================================ segment profiles */
+
+static const char *const SEGP_COLS[] = {"kind", "segment", "customers", "share", "revenue", "clv_mean",
+                                        "age_mean", "digital_share", "sentiment_mean", "p_alive_mean", "top_products"};
+
+static int segp_cb(void *ctx, const char *const *v) {
+  json_t *o = json_object();
+  for (size_t i = 0; i < 11; i++) {
+    if (i < 2 || i == 10) json_object_set_new(o, SEGP_COLS[i], json_string(v[i]));
+    else json_object_set_new(o, SEGP_COLS[i], jnum_or_null(num_or_nan(v[i])));
+  }
+  json_array_append_new(ctx, o);
+  return json_array_size(ctx) >= 1000;
+}
+
+/* {"units","segments":[rows of segment_profiles.csv]} ([] when absent). */
+json_t *view_segment_profiles(tsr_store *st, int64_t run, tsr_error *e) {
+  char dir[1100], path[1200];
+  if (run_info(st, run, NULL, dir, sizeof dir, e) != TSR_OK) return NULL;
+  json_t *a = json_array();
+  if (run_file(dir, "segment_profiles.csv", path, sizeof path)) csv_rows(path, SEGP_COLS, 11, NULL, segp_cb, a);
+  return json_pack("{s:o,s:o}", "units", view_units(st, run), "segments", a);
+}
+
+enum MHD_Result views_segment_profiles_api(req *r, tsr_store *st, int64_t run) {
+  tsr_error e;
+  tsr_error_clear(&e);
+  return views_reply(r, view_segment_profiles(st, run, &e), &e);
+}
+
+/* ================================================================ message preview */
+
+static const char DEFAULT_TEMPLATES[] =
+    "# The default templates of the web preview (docs/messages.md)\n"
+    "[offer=* segment=* channel=sms variant=short]\n"
+    "Hi {first_name}, {offer_name|a new offer} is ready for you{if next_best_product}, with {next_best_product}{end}. STOP to opt out\n"
+    "[offer=* segment=* channel=push variant=short]\n"
+    "{offer_name|A new offer} is waiting for you{if next_best_product}: have a look at {next_best_product}{end}.\n"
+    "[offer=* segment=* channel=email variant=a]\n"
+    "Hello {first_name},\n"
+    "{if clv_tier=high}As one of our most valued customers, you{else}You{end} can now get {offer_name|our latest offer}.\n"
+    "{if next_best_product}We think {next_best_product} would suit you.{end}\n";
+
+const char *views_default_templates(void) { return DEFAULT_TEMPLATES; }
+
+static int clv_pick_cb(void *ctx, const tsr_customer *c) {
+  *(double *)ctx = c->clv;
+  return 1;
+}
+
+/* "high" (CLV at or above the 80th percentile of the run by rank), "medium"
+ * (at or above the median), "low", or NULL when the customer has no CLV. */
+static const char *clv_tier(tsr_store *st, int64_t run, double clv) {
+  if (!isfinite(clv)) return NULL;
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, run);
+  int64_t n = 0;
+  if (tsr_store_customers_count(st, &q, &n, NULL) != TSR_OK || n <= 0) return NULL;
+  double cut[2] = {NAN, NAN};
+  int64_t off[2] = {(int64_t)floor(0.2 * (double)n), n / 2};
+  for (int k = 0; k < 2; k++) {
+    tsr_customer_query_init(&q, run);
+    q.sort = TSR_CUSTOMER_SORT_CLV;
+    q.descending = 1;
+    q.limit = 1;
+    q.offset = off[k] < n ? off[k] : n - 1;
+    tsr_store_customers_list(st, &q, clv_pick_cb, &cut[k], NULL);
+  }
+  if (isfinite(cut[0]) && clv >= cut[0]) return "high";
+  if (isfinite(cut[1]) && clv >= cut[1]) return "medium";
+  return "low";
+}
+
+static const char *jstr_or(json_t *o, const char *k, const char *def) {
+  json_t *v = json_object_get(o, k);
+  return json_is_string(v) && *json_string_value(v) ? json_string_value(v) : def;
+}
+
+/* Renders every variant of the templates (body "templates", else the
+ * defaults) that matches the customer for offer and channel:
+ * {"channel","limit","personal","fields":{..},"variants":[{variant,text,
+ * characters,fits,error}]}. TSR_EPARSE for a template error (FILE:LINE:COL
+ * in the message), TSR_ENOTFOUND when no template matches. */
+json_t *view_message(tsr_store *st, int64_t run, const char *cid, json_t *body, tsr_error *e) {
+  tsr_customer *c = NULL;
+  if (tsr_store_customer_get(st, run, cid, &c, e) != TSR_OK) return NULL;
+  json_t *profile = c->extra && !strncmp(c->extra, "{\"profile\":", 11) ? json_loads(c->extra, 0, NULL) : NULL;
+  char dir[1100];
+  run_info(st, run, NULL, dir, sizeof dir, NULL);
+  json_t *nbp = nbp_of(dir, cid), *o = NULL;
+  const char *text = jstr_or(body, "templates", DEFAULT_TEMPLATES);
+  tsr_msg_templates *t = NULL;
+  tsr_channel ch = TSR_CHANNEL_EMAIL;
+  const char *chs = jstr_or(body, "channel", NULL);
+  if (!chs) {
+    /* the customer's preference, as `tessera messages` does */
+    const char *pref = jstr_or(profile, "channel_preference", "");
+    chs = !strcmp(pref, "mobile") ? "push" : !strcmp(pref, "phone") ? "sms" : "email";
+  }
+  if (strlen(text) > VIEW_TEMPLATES_MAX) {
+    tsr_error_set(e, TSR_ELIMIT, NULL, 0, 0, "templates", "templates: longer than %d bytes", VIEW_TEMPLATES_MAX);
+    goto done;
+  }
+  if (tsr_channel_parse(chs, &ch, e) != TSR_OK) goto done;
+  if (tsr_msg_templates_parse(text, strlen(text), "templates", &t, e) != TSR_OK) goto done;
+  tsr_msg_fields f = {0};
+  json_t *pc = json_object_get(profile, "product_count");
+  f.first_name = NULL; /* names are not kept in the store (docs/profiles.md): the default is used */
+  f.segment = c->segment;
+  f.clv_tier = clv_tier(st, run, c->clv);
+  f.next_best_product = json_string_value(json_object_get(json_array_get(nbp, 0), "product"));
+  f.offer_name = jstr_or(body, "offer_name", NULL);
+  f.product = jstr_or(body, "product", NULL);
+  f.n_products = json_is_number(pc) ? json_number_value(pc) : NAN;
+  const char *offer = jstr_or(body, "offer_id", "*");
+  size_t idx[16];
+  size_t nv = tsr_msg_match(t, offer, c->segment ? c->segment : "*", ch, idx, 16);
+  if (!nv) {
+    tsr_error_set(e, TSR_ENOTFOUND, NULL, 0, 0, "templates", "no template for the %s channel (offer %s, segment %s)",
+                  tsr_channel_name(ch), offer, c->segment ? c->segment : "none");
+    goto done;
+  }
+  json_t *vs = json_array();
+  for (size_t i = 0; i < nv; i++) {
+    char out[4096];
+    tsr_error re;
+    tsr_error_clear(&re);
+    tsr_status rs = tsr_msg_render(t, idx[i], ch, &f, out, sizeof out, &re);
+    json_t *v = json_pack("{s:s,s:b}", "variant", tsr_msg_variant(t, idx[i]), "fits", rs == TSR_OK);
+    if (rs == TSR_OK) {
+      size_t chars = 0;
+      for (const unsigned char *p = (const unsigned char *)out; *p; p++) chars += (*p & 0xC0) != 0x80;
+      json_object_set_new(v, "text", json_string(out));
+      json_object_set_new(v, "characters", json_integer((json_int_t)chars));
+    } else {
+      json_object_set_new(v, "error", json_string(re.msg));
+    }
+    json_array_append_new(vs, v);
+  }
+  json_t *fields = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "first_name", json_null(), "segment",
+                             f.segment ? json_string(f.segment) : json_null(), "clv_tier",
+                             f.clv_tier ? json_string(f.clv_tier) : json_null(), "next_best_product",
+                             f.next_best_product ? json_string(f.next_best_product) : json_null(), "offer_name",
+                             f.offer_name ? json_string(f.offer_name) : json_null(), "product",
+                             f.product ? json_string(f.product) : json_null(), "n_products",
+                             jnum_or_null(f.n_products));
+  o = json_pack("{s:s,s:s,s:I,s:b,s:o,s:o}", "customer_id", cid, "channel", tsr_channel_name(ch), "limit",
+                (json_int_t)tsr_channel_limit(ch), "personal", tsr_channel_personal(ch), "fields", fields, "variants",
+                vs);
+done:
+  tsr_msg_templates_free(t);
+  json_decref(nbp);
+  json_decref(profile);
+  tsr_store_free(c);
+  return o;
+}
+
+enum MHD_Result views_message_api(req *r, tsr_store *st, int64_t run, const char *cid) {
+  enum MHD_Result ret;
+  json_t *b = srv_body_json(r, &ret);
+  if (!b) return ret;
+  tsr_error e;
+  tsr_error_clear(&e);
+  json_t *v = view_message(st, run, cid, b, &e);
+  json_decref(b);
+  if (!v && (e.code == TSR_EPARSE || (e.code == TSR_ENOTFOUND && !strcmp(e.field, "templates")))) {
+    char m[900];
+    return send_error(r, 422, tsr_status_name(e.code), "%s", tsr_error_format(&e, m, sizeof m));
+  }
+  return views_reply(r, v, &e);
+}
+
+/* ================================================================ password */
+
+/* Changes the password of the logged-in user after checking the current one
+ * (with the login's rate limits). 200, or an HTTP status with msg. */
+int views_password_change(req *r, tsr_store *st, const char *cur, const char *nw, const char *confirm, char *msg,
+                          size_t cap) {
+  if (!cur || !*cur || !nw || !*nw) {
+    snprintf(msg, cap, "enter your current password and a new one");
+    return 400;
+  }
+  if (strlen(nw) < 8 || strlen(nw) > 1024) {
+    snprintf(msg, cap, "the new password must have 8 to 1024 characters");
+    return 400;
+  }
+  if (confirm && strcmp(confirm, nw)) {
+    snprintf(msg, cap, "the two new passwords differ");
+    return 400;
+  }
+  tsr_web_user *u = NULL;
+  char m[200];
+  int code = auth_login(r, r->user->name, cur, &u, m, sizeof m);
+  if (code == 401) {
+    snprintf(msg, cap, "the current password is wrong");
+    return 403;
+  }
+  if (code) {
+    snprintf(msg, cap, "%s", m);
+    return code;
+  }
+  tsr_store_free(u);
+  char hash[crypto_pwhash_STRBYTES];
+  tsr_error e;
+  if (tsr_server_hash_password(nw, hash)) {
+    snprintf(msg, cap, "the password could not be hashed");
+    return 500;
+  }
+  if (tsr_web_user_update(st, r->user->name, NULL, hash, &e) != TSR_OK) {
+    snprintf(msg, cap, "%s", e.msg);
+    return status_http(e.code);
+  }
+  auth_cache_clear(r->S);
+  snprintf(msg, cap, "your password was changed");
+  return 200;
+}
+
+enum MHD_Result views_password_api(req *r, tsr_store *st) {
+  enum MHD_Result ret;
+  json_t *b = srv_body_json(r, &ret);
+  if (!b) return ret;
+  char msg[300];
+  int code = views_password_change(r, st, jstr_or(b, "current_password", NULL), jstr_or(b, "new_password", NULL),
+                                   NULL, msg, sizeof msg);
+  json_decref(b);
+  if (code != 200)
+    return send_error(r, code, code == 403 ? "EAUTH" : code == 429 ? "ELIMIT" : code == 400 ? "EINVAL" : "ESTORE", "%s",
+                      msg);
+  return send_json(r, 200, json_pack("{s:s,s:b}", "user", r->user->name, "changed", 1));
+}
+
+/* ================================================================ route table entries (server/routes.def) */
+
+enum MHD_Result srv_api_me_password(srv_req *r) { return views_password_api(r, r->st); }
+enum MHD_Result srv_api_run_compare(srv_req *r) { return views_compare_api(r, r->st, r->pid[0], r->parg[1]); }
+enum MHD_Result srv_api_run_at_risk(srv_req *r) { return views_at_risk_api(r, r->st, r->pid[0]); }
+enum MHD_Result srv_api_run_segment_profiles(srv_req *r) { return views_segment_profiles_api(r, r->st, r->pid[0]); }
+enum MHD_Result srv_api_run_customer_view(srv_req *r) { return views_customer_api(r, r->st, r->pid[0], r->parg[1]); }
+enum MHD_Result srv_api_run_customer_message(srv_req *r) {
+  return views_message_api(r, r->st, r->pid[0], r->parg[1]);
+}
+enum MHD_Result srv_page_run_compare(srv_req *r) { return views_compare_page(r, r->st, r->pid[0]); }
+enum MHD_Result srv_page_account(srv_req *r) { return views_account_page(r, r->st); }
