@@ -41,10 +41,10 @@ int views_id(const char *s, int64_t *out) {
   return 0;
 }
 
-enum MHD_Result views_reply(req *r, json_t *view, const tsr_error *e) {
-  if (view) return send_json(r, 200, view);
+enum MHD_Result views_reply(srv_req *r, json_t *view, const tsr_error *e) {
+  if (view) return srv_send_json(r, 200, view);
   tsr_status st = e && e->code != TSR_OK ? e->code : TSR_ESTORE;
-  return send_error(r, status_http(st), tsr_status_name(st), "%s", e && e->msg[0] ? e->msg : tsr_strerror(st));
+  return srv_send_error(r, srv_status_http(st), tsr_status_name(st), "%s", e && e->msg[0] ? e->msg : tsr_strerror(st));
 }
 
 /* The run's parameters (JSON, NULL when none) and output folder. */
@@ -189,12 +189,12 @@ json_t *view_compare(tsr_store *st, int64_t a, int64_t b, int by_cluster, tsr_er
                    c.stayed, "in_both", c.total);
 }
 
-enum MHD_Result views_compare_api(req *r, tsr_store *st, int64_t a, const char *bs) {
+enum MHD_Result views_compare_api(srv_req *r, tsr_store *st, int64_t a, const char *bs) {
   int64_t b = 0;
-  if (views_id(bs, &b)) return send_error(r, 400, "EINVAL", "second run id: expected a number, got '%.40s'", bs);
-  const char *by = req_arg(r, "by");
+  if (views_id(bs, &b)) return srv_send_error(r, 400, "EINVAL", "second run id: expected a number, got '%.40s'", bs);
+  const char *by = srv_req_arg(r, "by");
   if (by && *by && strcmp(by, "segment") && strcmp(by, "cluster"))
-    return send_error(r, 400, "EINVAL", "by: expected segment or cluster, got '%.40s'", by);
+    return srv_send_error(r, 400, "EINVAL", "by: expected segment or cluster, got '%.40s'", by);
   tsr_error e;
   tsr_error_clear(&e);
   return views_reply(r, view_compare(st, a, b, by && !strcmp(by, "cluster"), &e), &e);
@@ -353,7 +353,7 @@ json_t *view_customer(tsr_store *st, int64_t run, const char *cid, tsr_error *e)
   return o;
 }
 
-enum MHD_Result views_customer_api(req *r, tsr_store *st, int64_t run, const char *cid) {
+enum MHD_Result views_customer_api(srv_req *r, tsr_store *st, int64_t run, const char *cid) {
   tsr_error e;
   tsr_error_clear(&e);
   return views_reply(r, view_customer(st, run, cid, &e), &e);
@@ -480,11 +480,11 @@ json_t *view_at_risk(tsr_store *st, int64_t run, size_t limit, tsr_error *e) {
   return o;
 }
 
-enum MHD_Result views_at_risk_api(req *r, tsr_store *st, int64_t run) {
+enum MHD_Result views_at_risk_api(srv_req *r, tsr_store *st, int64_t run) {
   int64_t limit = 20;
-  const char *ls = req_arg(r, "limit");
+  const char *ls = srv_req_arg(r, "limit");
   if (ls && *ls && (views_id(ls, &limit) || limit < 1 || limit > RISK_TOP_MAX))
-    return send_error(r, 400, "EINVAL", "limit: expected an integer in [1, %d], got '%.40s'", RISK_TOP_MAX, ls);
+    return srv_send_error(r, 400, "EINVAL", "limit: expected an integer in [1, %d], got '%.40s'", RISK_TOP_MAX, ls);
   tsr_error e;
   tsr_error_clear(&e);
   return views_reply(r, view_at_risk(st, run, (size_t)limit, &e), &e);
@@ -514,7 +514,7 @@ json_t *view_segment_profiles(tsr_store *st, int64_t run, tsr_error *e) {
   return json_pack("{s:o,s:o}", "units", view_units(st, run), "segments", a);
 }
 
-enum MHD_Result views_segment_profiles_api(req *r, tsr_store *st, int64_t run) {
+enum MHD_Result views_segment_profiles_api(srv_req *r, tsr_store *st, int64_t run) {
   tsr_error e;
   tsr_error_clear(&e);
   return views_reply(r, view_segment_profiles(st, run, &e), &e);
@@ -647,7 +647,7 @@ done:
   return o;
 }
 
-enum MHD_Result views_message_api(req *r, tsr_store *st, int64_t run, const char *cid) {
+enum MHD_Result views_message_api(srv_req *r, tsr_store *st, int64_t run, const char *cid) {
   enum MHD_Result ret;
   json_t *b = srv_body_json(r, &ret);
   if (!b) return ret;
@@ -657,7 +657,7 @@ enum MHD_Result views_message_api(req *r, tsr_store *st, int64_t run, const char
   json_decref(b);
   if (!v && (e.code == TSR_EPARSE || (e.code == TSR_ENOTFOUND && !strcmp(e.field, "templates")))) {
     char m[900];
-    return send_error(r, 422, tsr_status_name(e.code), "%s", tsr_error_format(&e, m, sizeof m));
+    return srv_send_error(r, 422, tsr_status_name(e.code), "%s", tsr_error_format(&e, m, sizeof m));
   }
   return views_reply(r, v, &e);
 }
@@ -666,7 +666,7 @@ enum MHD_Result views_message_api(req *r, tsr_store *st, int64_t run, const char
 
 /* Changes the password of the logged-in user after checking the current one
  * (with the login's rate limits). 200, or an HTTP status with msg. */
-int views_password_change(req *r, tsr_store *st, const char *cur, const char *nw, const char *confirm, char *msg,
+int views_password_change(srv_req *r, tsr_store *st, const char *cur, const char *nw, const char *confirm, char *msg,
                           size_t cap) {
   if (!cur || !*cur || !nw || !*nw) {
     snprintf(msg, cap, "enter your current password and a new one");
@@ -682,7 +682,7 @@ int views_password_change(req *r, tsr_store *st, const char *cur, const char *nw
   }
   tsr_web_user *u = NULL;
   char m[200];
-  int code = auth_login(r, r->user->name, cur, &u, m, sizeof m);
+  int code = srv_auth_login(r, r->user->name, cur, &u, m, sizeof m);
   if (code == 401) {
     snprintf(msg, cap, "the current password is wrong");
     return 403;
@@ -700,14 +700,14 @@ int views_password_change(req *r, tsr_store *st, const char *cur, const char *nw
   }
   if (tsr_web_user_update(st, r->user->name, NULL, hash, &e) != TSR_OK) {
     snprintf(msg, cap, "%s", e.msg);
-    return status_http(e.code);
+    return srv_status_http(e.code);
   }
-  auth_cache_clear(r->S);
+  srv_auth_cache_clear(r->S);
   snprintf(msg, cap, "your password was changed");
   return 200;
 }
 
-enum MHD_Result views_password_api(req *r, tsr_store *st) {
+enum MHD_Result views_password_api(srv_req *r, tsr_store *st) {
   enum MHD_Result ret;
   json_t *b = srv_body_json(r, &ret);
   if (!b) return ret;
@@ -716,9 +716,9 @@ enum MHD_Result views_password_api(req *r, tsr_store *st) {
                                    NULL, msg, sizeof msg);
   json_decref(b);
   if (code != 200)
-    return send_error(r, code, code == 403 ? "EAUTH" : code == 429 ? "ELIMIT" : code == 400 ? "EINVAL" : "ESTORE", "%s",
+    return srv_send_error(r, code, code == 403 ? "EAUTH" : code == 429 ? "ELIMIT" : code == 400 ? "EINVAL" : "ESTORE", "%s",
                       msg);
-  return send_json(r, 200, json_pack("{s:s,s:b}", "user", r->user->name, "changed", 1));
+  return srv_send_json(r, 200, json_pack("{s:s,s:b}", "user", r->user->name, "changed", 1));
 }
 
 /* ================================================================ route table entries (server/routes.def) */

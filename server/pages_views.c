@@ -6,7 +6,7 @@
  * words, sizes in human units, and the placeholders that web/app.js fills
  * from the views of api_views.c (customers at risk, segment profiles, the
  * customer's churn risk, next best products, household map and message
- * preview). Every dynamic string goes through sb_html.
+ * preview). Every dynamic string goes through srv_buf_html.
  */
 #include <math.h>
 #include <stdio.h>
@@ -85,42 +85,42 @@ static const struct {
      "Leave them out of paid campaigns, or try one last reactivation."},
 };
 
-void views_segment_cells(sbuf *b, const char *segment) {
+void views_segment_cells(srv_buf *b, const char *segment) {
   const char *m = "", *a = "";
   for (size_t i = 0; i < sizeof SEGMENT_WORDS / sizeof *SEGMENT_WORDS; i++)
     if (segment && !strcmp(SEGMENT_WORDS[i].name, segment)) {
       m = SEGMENT_WORDS[i].meaning;
       a = SEGMENT_WORDS[i].action;
     }
-  sb_puts(b, "<td class=\"meaning\">");
-  sb_html(b, m);
-  sb_puts(b, "</td><td class=\"action\">");
-  sb_html(b, a);
-  sb_puts(b, "</td>");
+  srv_buf_puts(b, "<td class=\"meaning\">");
+  srv_buf_html(b, m);
+  srv_buf_puts(b, "</td><td class=\"action\">");
+  srv_buf_html(b, a);
+  srv_buf_puts(b, "</td>");
 }
 
-void views_bytes(sbuf *b, double v) {
+void views_bytes(srv_buf *b, double v) {
   static const char *const u[] = {"bytes", "kB", "MB", "GB", "TB"};
   int k = 0;
   while (v >= 1000 && k < 4) {
     v /= 1000;
     k++;
   }
-  if (k == 0) sb_printf(b, "%.0f bytes", v);
-  else sb_printf(b, "%.*f %s", v < 10 ? 1 : 0, v, u[k]);
+  if (k == 0) srv_buf_printf(b, "%.0f bytes", v);
+  else srv_buf_printf(b, "%.*f %s", v < 10 ? 1 : 0, v, u[k]);
 }
 
 /* msg as HTML with command-line options named by the form's words and the
  * server's file paths left out. */
-void views_error_text(srv *S, sbuf *b, const char *msg) {
+void views_error_text(srv *S, srv_buf *b, const char *msg) {
   if (!msg) return;
   size_t dl = strlen(S->data_dir);
-  sbuf t = {0};
+  srv_buf t = {0};
   for (const char *p = msg; *p;) {
     if (dl && !strncmp(p, S->data_dir, dl)) {
       p += dl;
       while (*p && *p != ' ' && *p != ':' && *p != ',' && *p != ';' && *p != ')') p++;
-      sb_puts(&t, "the uploaded file");
+      srv_buf_puts(&t, "the uploaded file");
       continue;
     }
     if (p[0] == '-' && p[1] == '-' && p[2] >= 'a' && p[2] <= 'z' && (p == msg || p[-1] == ' ' || p[-1] == '(')) {
@@ -131,17 +131,17 @@ void views_error_text(srv *S, sbuf *b, const char *msg) {
         const tsr_param *pp = tsr_param_at(i);
         if (strlen(pp->option) == n && !strncmp(pp->option, p, n)) label = views_param_label(pp->name);
       }
-      sb_puts(&t, "the setting \xE2\x80\x9C");
-      sb_puts(&t, label ? label : "of the form");
-      sb_puts(&t, "\xE2\x80\x9D");
+      srv_buf_puts(&t, "the setting \xE2\x80\x9C");
+      srv_buf_puts(&t, label ? label : "of the form");
+      srv_buf_puts(&t, "\xE2\x80\x9D");
       p += n;
       continue;
     }
-    sb_put(&t, p, 1);
+    srv_buf_put(&t, p, 1);
     p++;
   }
-  sb_html(b, t.p ? t.p : "");
-  sb_free(&t);
+  srv_buf_html(b, t.p ? t.p : "");
+  srv_buf_free(&t);
 }
 
 /* ================================================================ home */
@@ -158,12 +158,12 @@ static int any_dataset_cb(void *ctx, const tsr_dataset *row) {
   return 1;
 }
 
-enum MHD_Result views_home(req *r, tsr_store *st) {
+enum MHD_Result views_home(srv_req *r, tsr_store *st) {
   int runs = 0, sets = 0;
   tsr_store_runs_list(st, 1, 0, any_run_cb, &runs, NULL);
   tsr_store_datasets_list(st, 1, 0, any_dataset_cb, &sets, NULL);
   /* a first-time user is led to the upload */
-  return send_redirect(r, runs || sets ? "/runs" : "/datasets");
+  return srv_send_redirect(r, runs || sets ? "/runs" : "/datasets");
 }
 
 /* ================================================================ model fits */
@@ -216,34 +216,34 @@ static double jnum(json_t *o, const char *k) {
   return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-static void num(sbuf *b, double v) {
-  if (!isfinite(v)) sb_puts(b, "&ndash;");
-  else if (fabs(v) >= 1e5 || (v != 0 && fabs(v) < 1e-3)) sb_printf(b, "%.4g", v);
-  else sb_printf(b, "%.4f", v);
+static void num(srv_buf *b, double v) {
+  if (!isfinite(v)) srv_buf_puts(b, "&ndash;");
+  else if (fabs(v) >= 1e5 || (v != 0 && fabs(v) < 1e-3)) srv_buf_printf(b, "%.4g", v);
+  else srv_buf_printf(b, "%.4f", v);
 }
 
 /* The fitted parameters in words: the mean purchase rate and chance to leave
  * of the purchase models, the mean spend of the spend model. */
-static void model_words(sbuf *b, const char *kind, json_t *pp, double period_days) {
+static void model_words(srv_buf *b, const char *kind, json_t *pp, double period_days) {
   const char *per = period_days == 7 ? "week" : period_days == 1 ? "day" : "period";
   double r = jnum(pp, "r"), al = jnum(pp, "alpha");
   if (strstr(kind, "nbd") && isfinite(r) && al > 0) {
-    sb_printf(b, " An active customer buys on average %.3g times a %s (r / alpha)", r / al, per);
+    srv_buf_printf(b, " An active customer buys on average %.3g times a %s (r / alpha)", r / al, per);
     double a = jnum(pp, "a"), bb = jnum(pp, "b"), sv = jnum(pp, "s"), be = jnum(pp, "beta");
-    if (a > 0 && bb > 0) sb_printf(b, "; after each purchase %.1f%% leave for good (a / (a + b)).", 100 * a / (a + bb));
-    else if (sv > 0 && be > 0) sb_printf(b, "; on average %.3g leave per customer and %s (s / beta).", sv / be, per);
-    else sb_puts(b, ".");
+    if (a > 0 && bb > 0) srv_buf_printf(b, "; after each purchase %.1f%% leave for good (a / (a + b)).", 100 * a / (a + bb));
+    else if (sv > 0 && be > 0) srv_buf_printf(b, "; on average %.3g leave per customer and %s (s / beta).", sv / be, per);
+    else srv_buf_puts(b, ".");
   }
   double p = jnum(pp, "p"), q = jnum(pp, "q"), g = jnum(pp, "gamma");
   if (!strcmp(kind, "gg") && p > 0 && q > 1 && g > 0)
-    sb_printf(b, " The mean spend per purchase is about %.2f across customers (p &middot; gamma / (q &minus; 1), in the "
+    srv_buf_printf(b, " The mean spend per purchase is about %.2f across customers (p &middot; gamma / (q &minus; 1), in the "
                  "currency of the data).", p * g / (q - 1));
 }
 
 /* One row per parameter (value, standard error, meaning) and a sentence on
  * the fit of each model; cluster models by their fit figures only. */
-void views_models_table(sbuf *b, json_t *models) {
-  sb_puts(b, "<div class=\"scroll\"><table class=\"data\" id=\"models\"><thead><tr><th>model</th><th>parameter</th>"
+void views_models_table(srv_buf *b, json_t *models) {
+  srv_buf_puts(b, "<div class=\"scroll\"><table class=\"data\" id=\"models\"><thead><tr><th>model</th><th>parameter</th>"
              "<th>value</th><th>standard error</th><th>meaning</th></tr></thead><tbody>");
   size_t i;
   json_t *m;
@@ -258,84 +258,84 @@ void views_models_table(sbuf *b, json_t *models) {
       }
     json_t *pj = json_object_get(m, "params"), *fs = json_object_get(m, "fit_stats");
     json_t *pp = json_object_get(pj, "params"), *se = json_object_get(pj, "se");
-    sb_puts(b, "<tr class=\"model-head\"><th scope=\"rowgroup\" colspan=\"5\">");
-    sb_html(b, name);
-    sb_printf(b, " <span class=\"hint\">(version %.0f): ", jnum(m, "version"));
-    sb_html(b, meaning);
-    sb_puts(b, ". ");
+    srv_buf_puts(b, "<tr class=\"model-head\"><th scope=\"rowgroup\" colspan=\"5\">");
+    srv_buf_html(b, name);
+    srv_buf_printf(b, " <span class=\"hint\">(version %.0f): ", jnum(m, "version"));
+    srv_buf_html(b, meaning);
+    srv_buf_puts(b, ". ");
     json_t *conv = json_object_get(fs, "converged");
     if (json_is_boolean(conv)) {
-      sb_puts(b, json_is_true(conv) ? "The fit converged" : "<strong>The fit did not converge</strong>");
-      if (isfinite(jnum(fs, "iterations"))) sb_printf(b, " after %.0f iterations", jnum(fs, "iterations"));
+      srv_buf_puts(b, json_is_true(conv) ? "The fit converged" : "<strong>The fit did not converge</strong>");
+      if (isfinite(jnum(fs, "iterations"))) srv_buf_printf(b, " after %.0f iterations", jnum(fs, "iterations"));
       if (isfinite(jnum(fs, "loglik"))) {
-        sb_puts(b, "; log-likelihood ");
+        srv_buf_puts(b, "; log-likelihood ");
         num(b, jnum(fs, "loglik"));
       }
-      if (isfinite(jnum(pj, "n_customers"))) sb_printf(b, " on %.0f customers", jnum(pj, "n_customers"));
-      sb_puts(b, ".");
+      if (isfinite(jnum(pj, "n_customers"))) srv_buf_printf(b, " on %.0f customers", jnum(pj, "n_customers"));
+      srv_buf_puts(b, ".");
     }
     if (isfinite(jnum(fs, "k"))) {
-      sb_printf(b, "%.0f clusters", jnum(fs, "k"));
+      srv_buf_printf(b, "%.0f clusters", jnum(fs, "k"));
       if (isfinite(jnum(fs, "silhouette"))) {
-        sb_puts(b, "; silhouette ");
+        srv_buf_puts(b, "; silhouette ");
         num(b, jnum(fs, "silhouette"));
-        sb_puts(b, " (from -1 to 1: higher means better separated clusters)");
+        srv_buf_puts(b, " (from -1 to 1: higher means better separated clusters)");
       }
-      sb_puts(b, ".");
+      srv_buf_puts(b, ".");
     }
     model_words(b, kind, pp, jnum(pj, "period_days"));
-    sb_puts(b, "</span></th></tr>");
+    srv_buf_puts(b, "</span></th></tr>");
     if (!strstr(kind, "nbd") && strcmp(kind, "gg") && strcmp(kind, "bgbb")) continue;
     const char *pk;
     json_t *pv;
     json_object_foreach(pp, pk, pv) {
-      sb_puts(b, "<tr><td></td><td><code>");
-      sb_html(b, pk);
-      sb_puts(b, "</code></td><td class=\"num\">");
+      srv_buf_puts(b, "<tr><td></td><td><code>");
+      srv_buf_html(b, pk);
+      srv_buf_puts(b, "</code></td><td class=\"num\">");
       num(b, json_is_number(pv) ? json_number_value(pv) : NAN);
-      sb_puts(b, "</td><td class=\"num\">");
+      srv_buf_puts(b, "</td><td class=\"num\">");
       num(b, jnum(se, pk));
-      sb_puts(b, "</td><td>");
-      sb_html(b, param_meaning(kind, pk));
-      sb_puts(b, "</td></tr>");
+      srv_buf_puts(b, "</td><td>");
+      srv_buf_html(b, param_meaning(kind, pk));
+      srv_buf_puts(b, "</td></tr>");
     }
   }
-  sb_puts(b, "</tbody></table></div>");
+  srv_buf_puts(b, "</tbody></table></div>");
 }
 
 /* ================================================================ run page parts */
 
-void views_run_top(sbuf *b, int64_t run) {
-  sb_printf(b, "<form class=\"lookup\" id=\"lookup\" method=\"get\" action=\"/runs/%lld/customer\"><label>Look up a customer "
+void views_run_top(srv_buf *b, int64_t run) {
+  srv_buf_printf(b, "<form class=\"lookup\" id=\"lookup\" method=\"get\" action=\"/runs/%lld/customer\"><label>Look up a customer "
                "<input name=\"id\" id=\"lookup-id\" required maxlength=\"256\" placeholder=\"customer id\"></label>"
                "<button type=\"submit\">Open</button> <a href=\"/runs/%lld/compare\" id=\"compare-link\">Compare with "
                "another run</a></form>",
             (long long)run, (long long)run);
 }
 
-void views_run_extras(sbuf *b, int64_t run) {
-  sb_printf(b, "<section id=\"at-risk\" data-run=\"%lld\" hidden><h2>Customers at risk</h2><p class=\"hint\" "
+void views_run_extras(srv_buf *b, int64_t run) {
+  srv_buf_printf(b, "<section id=\"at-risk\" data-run=\"%lld\" hidden><h2>Customers at risk</h2><p class=\"hint\" "
                "id=\"at-risk-def\"></p><div class=\"scroll\" id=\"at-risk-segments\"></div><div class=\"scroll\" "
                "id=\"at-risk-list\"></div></section>",
             (long long)run);
-  sb_printf(b, "<section id=\"segment-profiles\" data-run=\"%lld\" hidden><h2>Segment profiles</h2><p class=\"hint\">"
+  srv_buf_printf(b, "<section id=\"segment-profiles\" data-run=\"%lld\" hidden><h2>Segment profiles</h2><p class=\"hint\">"
                "Each segment of the customer profiles (<a href=\"/help#g-profiles\">what they mean</a>): its size, "
                "revenue, mean CLV, age, digital share, sentiment and the products most held.</p><div "
                "id=\"segment-profiles-body\"></div></section>",
             (long long)run);
 }
 
-void views_customer_extras(req *r, sbuf *b, int64_t run, const char *cid) {
-  sb_printf(b, "<section id=\"customer-view\" data-run=\"%lld\" data-customer=\"", (long long)run);
-  sb_html(b, cid);
-  sb_puts(b, "\"><div class=\"grid2\"><div id=\"cust-churn\" class=\"card\" hidden><h2>Churn risk</h2>"
+void views_customer_extras(srv_req *r, srv_buf *b, int64_t run, const char *cid) {
+  srv_buf_printf(b, "<section id=\"customer-view\" data-run=\"%lld\" data-customer=\"", (long long)run);
+  srv_buf_html(b, cid);
+  srv_buf_puts(b, "\"><div class=\"grid2\"><div id=\"cust-churn\" class=\"card\" hidden><h2>Churn risk</h2>"
              "<div class=\"body\"></div></div><div id=\"cust-nbp\" class=\"card\" hidden><h2>Next best products</h2>"
              "<div class=\"body\"></div></div></div><div id=\"cust-household\" class=\"card\" hidden><h2>Household "
              "and linked records</h2><p class=\"hint\">Who is linked to this customer by entity resolution: records "
              "merged into the same person and the members of the household (same surname and address), with the "
              "products held.</p><div class=\"plot\" id=\"household-map\"></div></div><div id=\"cust-profile\" "
              "class=\"card\" hidden><h2>Profile</h2><div class=\"body\"></div></div>");
-  sb_puts(b, "<div class=\"card\" id=\"msg\"><h2>Preview a message</h2><p class=\"hint\">How a message of an offer "
+  srv_buf_puts(b, "<div class=\"card\" id=\"msg\"><h2>Preview a message</h2><p class=\"hint\">How a message of an offer "
              "would read for this customer (nothing is sent). The template language and the fields are described "
              "in the <a href=\"/help#g-messages\">help</a>; names are not kept by the analysis, so the greeting "
              "uses its default.</p><form id=\"msg-form\"><div class=\"row\"><label>Channel <select "
@@ -345,8 +345,8 @@ void views_customer_extras(req *r, sbuf *b, int64_t run, const char *cid) {
              "name=\"offer_name\" id=\"msg-offer\" maxlength=\"200\" placeholder=\"e.g. cashback card\"></label>"
              "</div><details><summary>Templates</summary><textarea name=\"templates\" id=\"msg-templates\" "
              "rows=\"9\" maxlength=\"65536\">");
-  sb_html(b, views_default_templates());
-  sb_puts(b, "</textarea></details><button type=\"submit\" id=\"msg-preview-btn\">Preview</button></form>"
+  srv_buf_html(b, views_default_templates());
+  srv_buf_puts(b, "</textarea></details><button type=\"submit\" id=\"msg-preview-btn\">Preview</button></form>"
              "<div id=\"msg-preview\" aria-live=\"polite\"></div></div></section>");
   (void)r;
 }
@@ -354,7 +354,7 @@ void views_customer_extras(req *r, sbuf *b, int64_t run, const char *cid) {
 /* ================================================================ compare */
 
 typedef struct run_opts {
-  sbuf *b;
+  srv_buf *b;
   int64_t self, sel;
   size_t n;
 } run_opts;
@@ -364,73 +364,73 @@ static int run_opt_cb(void *ctx, const tsr_run *run) {
   if (run->id == o->self || run->status != TSR_RUN_DONE) return 0;
   char t[40];
   o->n++;
-  sb_printf(o->b, "<option value=\"%lld\"%s>run %lld, ", (long long)run->id, run->id == o->sel ? " selected" : "",
+  srv_buf_printf(o->b, "<option value=\"%lld\"%s>run %lld, ", (long long)run->id, run->id == o->sel ? " selected" : "",
             (long long)run->id);
-  sb_html(o->b, tsr_store_time_format(run->created_at, t, sizeof t));
-  sb_printf(o->b, ", %lld customers</option>", (long long)run->n_customers);
+  srv_buf_html(o->b, tsr_store_time_format(run->created_at, t, sizeof t));
+  srv_buf_printf(o->b, ", %lld customers</option>", (long long)run->n_customers);
   return o->n >= 200;
 }
 
-static void seg_name(sbuf *b, const char *s) {
+static void seg_name(srv_buf *b, const char *s) {
   char buf[128];
   snprintf(buf, sizeof buf, "%s", s);
   for (char *p = buf; *p; p++)
     if (*p == '_') *p = ' ';
   if (buf[0] >= 'a' && buf[0] <= 'z') buf[0] = (char)(buf[0] - 32);
-  sb_html(b, buf);
+  srv_buf_html(b, buf);
 }
 
-enum MHD_Result views_compare_page(req *r, tsr_store *st, int64_t run) {
+enum MHD_Result views_compare_page(srv_req *r, tsr_store *st, int64_t run) {
   tsr_run *rr = NULL;
   tsr_error e;
   tsr_error_clear(&e);
-  if (tsr_store_run_get(st, run, &rr, &e) != TSR_OK) return page_error(r, 404, "Run not found", e.msg);
+  if (tsr_store_run_get(st, run, &rr, &e) != TSR_OK) return srv_page_error(r, 404, "Run not found", e.msg);
   tsr_store_free(rr);
   int64_t other = 0;
-  const char *w = req_arg(r, "with"), *by = req_arg(r, "by");
+  const char *w = srv_req_arg(r, "with"), *by = srv_req_arg(r, "by");
   int by_cluster = by && !strcmp(by, "cluster");
   if (w && *w && (views_id(w, &other) || other <= 0))
-    return page_error(r, 400, "Request not understood", "with: expected a run number");
-  sbuf b = {0};
+    return srv_page_error(r, 400, "Request not understood", "with: expected a run number");
+  srv_buf b = {0};
   char title[80];
   snprintf(title, sizeof title, "Compare run %lld", (long long)run);
   page_head(r, &b, title);
-  sb_printf(&b, "<h1>Compare run %lld with another run</h1><p class=\"meta\"><a href=\"/runs/%lld\">Back to run "
+  srv_buf_printf(&b, "<h1>Compare run %lld with another run</h1><p class=\"meta\"><a href=\"/runs/%lld\">Back to run "
                 "%lld</a></p><p class=\"hint\">How many customers moved from each segment of this run to each "
                 "segment of the other (for example before and after new data), the same counts as <em>segment "
                 "migration</em> in the <a href=\"/help#g-migration\">help</a>. Customers only in the other run come "
                 "from <em>(new)</em>; those only in this run go to <em>(gone)</em>.</p>",
             (long long)run, (long long)run, (long long)run);
-  sb_printf(&b, "<form method=\"get\" action=\"/runs/%lld/compare\" class=\"filters\"><label>Other run <select "
+  srv_buf_printf(&b, "<form method=\"get\" action=\"/runs/%lld/compare\" class=\"filters\"><label>Other run <select "
                 "name=\"with\" id=\"compare-with\">",
             (long long)run);
   run_opts ro = {&b, run, other, 0};
   tsr_store_runs_list(st, 200, 0, run_opt_cb, &ro, NULL);
-  sb_printf(&b, "</select></label><label>Compare <select name=\"by\" id=\"compare-by\"><option value=\"segment\"%s>RFM "
+  srv_buf_printf(&b, "</select></label><label>Compare <select name=\"by\" id=\"compare-by\"><option value=\"segment\"%s>RFM "
                 "segments</option><option value=\"cluster\"%s>clusters</option></select></label><button "
                 "type=\"submit\" id=\"compare-go\">Compare</button></form>",
             by_cluster ? "" : " selected", by_cluster ? " selected" : "");
-  if (!ro.n) sb_puts(&b, "<p class=\"alert\">There is no other finished run to compare with yet.</p>");
+  if (!ro.n) srv_buf_puts(&b, "<p class=\"alert\">There is no other finished run to compare with yet.</p>");
   if (other) {
     json_t *v = view_compare(st, run, other, by_cluster, &e);
     if (!v) {
-      sb_puts(&b, "<p class=\"alert\" role=\"alert\">");
-      sb_html(&b, e.msg);
-      sb_puts(&b, "</p>");
+      srv_buf_puts(&b, "<p class=\"alert\" role=\"alert\">");
+      srv_buf_html(&b, e.msg);
+      srv_buf_puts(&b, "</p>");
     } else {
       double both = (double)json_integer_value(json_object_get(v, "in_both"));
       double stayed = (double)json_integer_value(json_object_get(v, "stayed"));
       json_t *to = json_object_get(v, "to"), *from = json_object_get(v, "from");
-      sb_printf(&b, "<p id=\"compare-summary\"><strong>%.0f</strong> customers are in both runs; <strong>%.0f</strong> "
+      srv_buf_printf(&b, "<p id=\"compare-summary\"><strong>%.0f</strong> customers are in both runs; <strong>%.0f</strong> "
                     "(%.1f%%) stayed in the same %s. %.0f are new in run %lld and %.0f are gone from it.</p>",
                 both, stayed, both > 0 ? 100 * stayed / both : 0.0, by_cluster ? "cluster" : "segment",
                 (double)json_integer_value(json_object_get(from, "(new)")), (long long)other,
                 (double)json_integer_value(json_object_get(to, "(gone)")));
-      sb_printf(&b, "<figure class=\"chart wide\"><figcaption>Flow of customers from run %lld (left) to run %lld "
+      srv_buf_printf(&b, "<figure class=\"chart wide\"><figcaption>Flow of customers from run %lld (left) to run %lld "
                     "(right); the width of a band is the number of customers</figcaption><div class=\"plot\" "
                     "id=\"chart-sankey\" data-run-a=\"%lld\" data-run-b=\"%lld\" data-by=\"%s\"></div></figure>",
                 (long long)run, (long long)other, (long long)run, (long long)other, by_cluster ? "cluster" : "segment");
-      sb_printf(&b, "<h2>Moves</h2><div class=\"scroll\"><table class=\"data\" id=\"migration\"><thead><tr><th>in run "
+      srv_buf_printf(&b, "<h2>Moves</h2><div class=\"scroll\"><table class=\"data\" id=\"migration\"><thead><tr><th>in run "
                     "%lld</th><th>in run %lld</th><th>customers</th><th>share of the row</th></tr></thead><tbody>",
                 (long long)run, (long long)other);
       size_t i;
@@ -439,13 +439,13 @@ enum MHD_Result views_compare_page(req *r, tsr_store *st, int64_t run) {
         const char *f = json_string_value(json_object_get(m, "from")), *t = json_string_value(json_object_get(m, "to"));
         double n = (double)json_integer_value(json_object_get(m, "customers"));
         double tot = (double)json_integer_value(json_object_get(from, f));
-        sb_printf(&b, "<tr%s><td>", strcmp(f, t) ? "" : " class=\"stay\"");
+        srv_buf_printf(&b, "<tr%s><td>", strcmp(f, t) ? "" : " class=\"stay\"");
         seg_name(&b, f);
-        sb_puts(&b, "</td><td>");
+        srv_buf_puts(&b, "</td><td>");
         seg_name(&b, t);
-        sb_printf(&b, "</td><td class=\"num\">%.0f</td><td class=\"num\">%.1f%%</td></tr>", n, tot > 0 ? 100 * n / tot : 0.0);
+        srv_buf_printf(&b, "</td><td class=\"num\">%.0f</td><td class=\"num\">%.1f%%</td></tr>", n, tot > 0 ? 100 * n / tot : 0.0);
       }
-      sb_puts(&b, "</tbody></table></div>");
+      srv_buf_puts(&b, "</tbody></table></div>");
       json_decref(v);
     }
   }
@@ -454,33 +454,33 @@ enum MHD_Result views_compare_page(req *r, tsr_store *st, int64_t run) {
 
 /* ================================================================ account */
 
-enum MHD_Result views_account_page(req *r, tsr_store *st) {
+enum MHD_Result views_account_page(srv_req *r, tsr_store *st) {
   const char *msg = NULL;
   char buf[300];
   int status = 200, ok = 0;
   if (!strcmp(r->method, "POST")) {
-    status = views_password_change(r, st, req_field(r, "current_password"), req_field(r, "new_password"),
-                                   req_field(r, "confirm_password") ? req_field(r, "confirm_password") : "", buf,
+    status = views_password_change(r, st, srv_req_field(r, "current_password"), srv_req_field(r, "new_password"),
+                                   srv_req_field(r, "confirm_password") ? srv_req_field(r, "confirm_password") : "", buf,
                                    sizeof buf);
     ok = status == 200;
     buf[0] = (char)(buf[0] >= 'a' && buf[0] <= 'z' ? buf[0] - 32 : buf[0]);
     msg = buf;
   }
-  sbuf b = {0};
+  srv_buf b = {0};
   page_head(r, &b, "Account");
-  sb_puts(&b, "<section class=\"narrow\"><h1>Your account</h1><p>");
-  sb_html(&b, r->user->name);
-  sb_puts(&b, " (");
-  sb_html(&b, r->user->role);
-  sb_puts(&b, ")</p>");
+  srv_buf_puts(&b, "<section class=\"narrow\"><h1>Your account</h1><p>");
+  srv_buf_html(&b, r->user->name);
+  srv_buf_puts(&b, " (");
+  srv_buf_html(&b, r->user->role);
+  srv_buf_puts(&b, ")</p>");
   if (msg) {
-    sb_printf(&b, "<p class=\"%s\" role=\"alert\" id=\"account-msg\">", ok ? "notice" : "alert");
-    sb_html(&b, msg);
-    sb_puts(&b, ".</p>");
+    srv_buf_printf(&b, "<p class=\"%s\" role=\"alert\" id=\"account-msg\">", ok ? "notice" : "alert");
+    srv_buf_html(&b, msg);
+    srv_buf_puts(&b, ".</p>");
   }
-  sb_puts(&b, "<h2>Change your password</h2><form method=\"post\" action=\"/account\" id=\"password-form\">");
+  srv_buf_puts(&b, "<h2>Change your password</h2><form method=\"post\" action=\"/account\" id=\"password-form\">");
   page_csrf_field(r, &b);
-  sb_puts(&b, "<label>Current password <input name=\"current_password\" id=\"current-password\" type=\"password\" "
+  srv_buf_puts(&b, "<label>Current password <input name=\"current_password\" id=\"current-password\" type=\"password\" "
               "autocomplete=\"current-password\" required maxlength=\"1024\"></label><label>New password <input "
               "name=\"new_password\" id=\"new-password\" type=\"password\" autocomplete=\"new-password\" required "
               "minlength=\"8\" maxlength=\"1024\"></label><label>New password again <input name=\"confirm_password\" "
@@ -492,8 +492,8 @@ enum MHD_Result views_account_page(req *r, tsr_store *st) {
 
 /* ================================================================ glossary */
 
-void views_glossary(sbuf *b) {
-  sb_puts(b,
+void views_glossary(srv_buf *b) {
+  srv_buf_puts(b,
           "<dt id=\"g-units\">Units</dt><dd>Amounts (revenue, spend, CLV, revenue at risk) are in the currency of "
           "the data file. Recency and customer age T are counted in the run's period (weeks by default: the time "
           "period and days per time unit of the advanced options). Probabilities are shown in percent.</dd>"
