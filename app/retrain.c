@@ -300,6 +300,133 @@ static json_t *jnum_or_null(double v) { return isfinite(v) ? json_real(v) : json
 
 /* ================================================================ run */
 
+/* 3. Backtest: the same pipeline on the calibration part of the data
+ * (*cal), scored on its holdout (out->mae_new, out->loglik_new). */
+static tsr_status backtest(const tsr_retrain_opts *o, const tsr_analyze_opts *ao,
+                           const tsr_analyze_result *full, const char *mname,
+                           tsr_retrain_result *out, tsr_analyze_result **cal, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  int64_t first = full->kpis.first_day, last = full->summary->end_day;
+  int64_t cal_end = o->cal_end_day;
+  if (cal_end == INT64_MIN) cal_end = first + (int64_t)floor(0.75 * (double)(last - first));
+  out->cal_end_day = cal_end;
+  if (cal_end <= first || cal_end >= last) {
+    char d1[11], d2[11];
+    st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "calibration-end",
+                       "retrain: calibration end must fall inside the data (%s .. %s)",
+                       tsr_day_format(first, d1), tsr_day_format(last, d2));
+  }
+  if (st == TSR_OK) {
+    tsr_analyze_opts co = *ao;
+    co.summary.cal_end_day = cal_end;
+    co.summary.end_day = last;
+    co.cluster = "none";
+    co.command = NULL;
+    co.dataset_id = 0;
+    co.on_event = NULL;
+    st = tsr_analyze_run(&co, NULL, cal, err);
+  }
+  if (st == TSR_OK && !(*cal)->has_model)
+    st = tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, NULL,
+                       "retrain: the %s model could not be fitted on the calibration window",
+                       mname);
+  if (st == TSR_OK) st = score_model(&(*cal)->model, (*cal)->summary, &out->mae_new, &out->loglik_new, err);
+  return st;
+}
+
+/* 4. The promoted version (*old, if any) scored on the same calibration
+ * data, and the stability of segments and clusters against its run. */
+static tsr_status compare_promoted(tsr_store *s, const char *mname, const tsr_analyze_result *full,
+                                   const tsr_analyze_result *cal, tsr_retrain_result *out,
+                                   tsr_model **old, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  tsr_error e2;
+  if (tsr_store_model_promoted(s, mname, old, &e2) == TSR_OK) {
+    out->old_model_id = (*old)->id;
+    out->old_model_version = (*old)->version;
+    tsr_btyd_model om;
+    tsr_error e3;
+    if ((*old)->params && tsr_btyd_model_from_json((*old)->params, strlen((*old)->params), "model", &om, &e3) == TSR_OK)
+      st = score_model(&om, cal->summary, &out->mae_old, &out->loglik_old, err);
+    if (st == TSR_OK && (*old)->run_id > 0)
+      st = stability(s, (*old)->run_id, full, &out->segment_changed, &out->cluster_changed,
+                     &out->compared_customers, err);
+  }
+  return st;
+}
+
+/* 5a. The rule: promote when not worse on both holdout MAE and
+ * log-likelihood (or nothing is promoted yet, or o->force). */
+static void decide(const tsr_retrain_opts *o, const char *mname, tsr_retrain_result *out) {
+  const double tol = 1e-9;
+  int better_mae = !(out->mae_new > out->mae_old * (1 + tol) + tol);
+  int better_ll = !(out->loglik_new < out->loglik_old - tol * fabs(out->loglik_old) - tol);
+  if (!out->old_model_id) {
+    out->promoted = 1;
+    snprintf(out->reason, sizeof out->reason, "no promoted %s model yet", mname);
+  } else if (isnan(out->mae_old) || isnan(out->loglik_old)) {
+    out->promoted = 1;
+    snprintf(out->reason, sizeof out->reason, "the promoted version cannot be scored");
+  } else if (better_mae && better_ll) {
+    out->promoted = 1;
+    snprintf(out->reason, sizeof out->reason,
+             "not worse: holdout MAE %.6g <= %.6g and log-likelihood %.6g >= %.6g", out->mae_new,
+             out->mae_old, out->loglik_new, out->loglik_old);
+  } else {
+    snprintf(out->reason, sizeof out->reason, "worse: %s", !better_mae
+                 ? "holdout MAE higher than the promoted version's"
+                 : "log-likelihood lower than the promoted version's");
+    if (o->force) {
+      out->promoted = 1;
+      size_t k = strlen(out->reason);
+      snprintf(out->reason + k, sizeof out->reason - k, " (promoted anyway: forced)");
+    }
+  }
+}
+
+/* 5b. The evaluation stored with the new models, and their promotion, in
+ * one transaction. */
+static tsr_status record_evaluation(const tsr_retrain_opts *o, tsr_store *s, const char *mname,
+                                    tsr_retrain_result *out, tsr_error *err) {
+  tsr_status st;
+  json_t *ev = json_object();
+  json_object_set_new(ev, "calibration_end", json_string(tsr_day_format(out->cal_end_day, (char[11]){0})));
+  json_object_set_new(ev, "end", json_string(tsr_day_format(out->end_day, (char[11]){0})));
+  json_object_set_new(ev, "holdout_mae", jnum_or_null(out->mae_new));
+  json_object_set_new(ev, "calibration_loglik", jnum_or_null(out->loglik_new));
+  json_object_set_new(ev, "compared_to_model", out->old_model_id ? json_integer(out->old_model_id) : json_null());
+  json_object_set_new(ev, "compared_to_version", out->old_model_id ? json_integer(out->old_model_version) : json_null());
+  json_object_set_new(ev, "previous_holdout_mae", jnum_or_null(out->mae_old));
+  json_object_set_new(ev, "previous_calibration_loglik", jnum_or_null(out->loglik_old));
+  json_object_set_new(ev, "segment_changed_share", jnum_or_null(out->segment_changed));
+  json_object_set_new(ev, "cluster_changed_share", jnum_or_null(out->cluster_changed));
+  json_object_set_new(ev, "compared_customers", json_integer((json_int_t)out->compared_customers));
+  json_object_set_new(ev, "promoted", json_boolean(out->promoted));
+  json_object_set_new(ev, "forced", json_boolean(o->force && out->promoted && strstr(out->reason, "promoted anyway")));
+  json_object_set_new(ev, "reason", json_string(out->reason));
+  json_t *add = json_object();
+  json_object_set_new(add, "evaluation", ev);
+  if (!ev || !add)
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  else
+    st = tsr_store_begin(s, err);
+  int64_t ids[3] = {out->model_id, out->spend_id, out->cluster_id};
+  for (int k = 0; k < 3 && st == TSR_OK; k++) {
+    if (!ids[k]) continue;
+    st = merge_stats(s, ids[k], add, err);
+    if (st == TSR_OK && out->promoted) st = tsr_store_model_promote(s, ids[k], err);
+  }
+  if (st == TSR_OK)
+    st = tsr_store_commit(s, err);
+  else
+    tsr_store_rollback(s, NULL);
+  json_decref(add);
+  if (st == TSR_OK)
+    rt_event(o, 0, "retrain", "%s v%lld %s: %s", mname, (long long)out->model_version,
+             out->promoted ? "promoted" : "not promoted", out->reason);
+  return st;
+}
+
 tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_result *out,
                            tsr_error *err) {
   if (!o || !s || !out)
@@ -435,112 +562,14 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
   }
 
   /* 3. backtest: the same pipeline on the calibration part */
-  if (st == TSR_OK) {
-    int64_t first = full->kpis.first_day, last = full->summary->end_day;
-    int64_t cal_end = o->cal_end_day;
-    if (cal_end == INT64_MIN) cal_end = first + (int64_t)floor(0.75 * (double)(last - first));
-    out->cal_end_day = cal_end;
-    if (cal_end <= first || cal_end >= last) {
-      char d1[11], d2[11];
-      st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "calibration-end",
-                         "retrain: calibration end must fall inside the data (%s .. %s)",
-                         tsr_day_format(first, d1), tsr_day_format(last, d2));
-    }
-    if (st == TSR_OK) {
-      tsr_analyze_opts co = ao;
-      co.summary.cal_end_day = cal_end;
-      co.summary.end_day = last;
-      co.cluster = "none";
-      co.command = NULL;
-      co.dataset_id = 0;
-      co.on_event = NULL;
-      st = tsr_analyze_run(&co, NULL, &cal, err);
-    }
-    if (st == TSR_OK && !cal->has_model)
-      st = tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, NULL,
-                         "retrain: the %s model could not be fitted on the calibration window",
-                         mname);
-    if (st == TSR_OK) st = score_model(&cal->model, cal->summary, &out->mae_new, &out->loglik_new, err);
-  }
-
+  if (st == TSR_OK) st = backtest(o, &ao, full, mname, out, &cal, err);
   /* 4. the promoted version on the same data */
   tsr_model *old = NULL;
-  if (st == TSR_OK) {
-    tsr_error e2;
-    if (tsr_store_model_promoted(s, mname, &old, &e2) == TSR_OK) {
-      out->old_model_id = old->id;
-      out->old_model_version = old->version;
-      tsr_btyd_model om;
-      tsr_error e3;
-      if (old->params && tsr_btyd_model_from_json(old->params, strlen(old->params), "model", &om, &e3) == TSR_OK)
-        st = score_model(&om, cal->summary, &out->mae_old, &out->loglik_old, err);
-      if (st == TSR_OK && old->run_id > 0)
-        st = stability(s, old->run_id, full, &out->segment_changed, &out->cluster_changed,
-                       &out->compared_customers, err);
-    }
-  }
-
+  if (st == TSR_OK) st = compare_promoted(s, mname, full, cal, out, &old, err);
   /* 5. the rule */
   if (st == TSR_OK) {
-    const double tol = 1e-9;
-    int better_mae = !(out->mae_new > out->mae_old * (1 + tol) + tol);
-    int better_ll = !(out->loglik_new < out->loglik_old - tol * fabs(out->loglik_old) - tol);
-    if (!out->old_model_id) {
-      out->promoted = 1;
-      snprintf(out->reason, sizeof out->reason, "no promoted %s model yet", mname);
-    } else if (isnan(out->mae_old) || isnan(out->loglik_old)) {
-      out->promoted = 1;
-      snprintf(out->reason, sizeof out->reason, "the promoted version cannot be scored");
-    } else if (better_mae && better_ll) {
-      out->promoted = 1;
-      snprintf(out->reason, sizeof out->reason,
-               "not worse: holdout MAE %.6g <= %.6g and log-likelihood %.6g >= %.6g", out->mae_new,
-               out->mae_old, out->loglik_new, out->loglik_old);
-    } else {
-      snprintf(out->reason, sizeof out->reason, "worse: %s", !better_mae
-                   ? "holdout MAE higher than the promoted version's"
-                   : "log-likelihood lower than the promoted version's");
-      if (o->force) {
-        out->promoted = 1;
-        size_t k = strlen(out->reason);
-        snprintf(out->reason + k, sizeof out->reason - k, " (promoted anyway: forced)");
-      }
-    }
-    json_t *ev = json_object();
-    json_object_set_new(ev, "calibration_end", json_string(tsr_day_format(out->cal_end_day, (char[11]){0})));
-    json_object_set_new(ev, "end", json_string(tsr_day_format(out->end_day, (char[11]){0})));
-    json_object_set_new(ev, "holdout_mae", jnum_or_null(out->mae_new));
-    json_object_set_new(ev, "calibration_loglik", jnum_or_null(out->loglik_new));
-    json_object_set_new(ev, "compared_to_model", out->old_model_id ? json_integer(out->old_model_id) : json_null());
-    json_object_set_new(ev, "compared_to_version", out->old_model_id ? json_integer(out->old_model_version) : json_null());
-    json_object_set_new(ev, "previous_holdout_mae", jnum_or_null(out->mae_old));
-    json_object_set_new(ev, "previous_calibration_loglik", jnum_or_null(out->loglik_old));
-    json_object_set_new(ev, "segment_changed_share", jnum_or_null(out->segment_changed));
-    json_object_set_new(ev, "cluster_changed_share", jnum_or_null(out->cluster_changed));
-    json_object_set_new(ev, "compared_customers", json_integer((json_int_t)out->compared_customers));
-    json_object_set_new(ev, "promoted", json_boolean(out->promoted));
-    json_object_set_new(ev, "forced", json_boolean(o->force && out->promoted && strstr(out->reason, "promoted anyway")));
-    json_object_set_new(ev, "reason", json_string(out->reason));
-    json_t *add = json_object();
-    json_object_set_new(add, "evaluation", ev);
-    if (!ev || !add)
-      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    else
-      st = tsr_store_begin(s, err);
-    int64_t ids[3] = {out->model_id, out->spend_id, out->cluster_id};
-    for (int k = 0; k < 3 && st == TSR_OK; k++) {
-      if (!ids[k]) continue;
-      st = merge_stats(s, ids[k], add, err);
-      if (st == TSR_OK && out->promoted) st = tsr_store_model_promote(s, ids[k], err);
-    }
-    if (st == TSR_OK)
-      st = tsr_store_commit(s, err);
-    else
-      tsr_store_rollback(s, NULL);
-    json_decref(add);
-    if (st == TSR_OK)
-      rt_event(o, 0, "retrain", "%s v%lld %s: %s", mname, (long long)out->model_version,
-               out->promoted ? "promoted" : "not promoted", out->reason);
+    decide(o, mname, out);
+    st = record_evaluation(o, s, mname, out, err);
   }
   tsr_store_free(old);
   tsr_analyze_result_free(full);

@@ -137,31 +137,32 @@ static int param_value(tsr_params *pv, const char *name, const char *arg) {
 }
 
 int tsr_cmd_analyze(int argc, char **argv) {
-  static const struct option longopts[] = {
+  /* the options of this command; every other input of the params table
+   * (tessera/params.def) is added below as --OPTION VALUE (OPT_PARAM) */
+  static const struct option fixed[] = {
       CLI_INGEST_LONGOPTS,
       {"db", required_argument, NULL, OPT_DB},
       {"no-db", no_argument, NULL, OPT_NO_DB},
       {"output", required_argument, NULL, 'o'},
       {"scheme", required_argument, NULL, OPT_SCHEME},
-      {"model", required_argument, NULL, OPT_PARAM},
       {"no-spend", no_argument, NULL, OPT_NO_SPEND},
-      {"horizon", required_argument, NULL, OPT_PARAM},
-      {"unit", required_argument, NULL, OPT_PARAM},
-      {"discount", required_argument, NULL, OPT_PARAM},
-      {"level", required_argument, NULL, OPT_PARAM},
-      {"churn-threshold", required_argument, NULL, OPT_PARAM},
-      {"cluster", required_argument, NULL, OPT_PARAM},
-      {"k", required_argument, NULL, OPT_PARAM},
       {"features", required_argument, NULL, OPT_FEATURES},
-      {"n-init", required_argument, NULL, OPT_PARAM},
-      {"seed", required_argument, NULL, OPT_PARAM},
       {"report", required_argument, NULL, OPT_REPORT},
       {"currency", required_argument, NULL, OPT_CURRENCY},
       {"keep-input", no_argument, NULL, OPT_KEEP_INPUT},
       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
       {"quiet", no_argument, NULL, 'q'},
-      CLI_BUNDLE_LONGOPTS,
-      {NULL, 0, NULL, 0}};
+      CLI_BUNDLE_LONGOPTS};
+  struct option longopts[sizeof fixed / sizeof *fixed + 64];
+  size_t nlong = sizeof fixed / sizeof *fixed;
+  memcpy(longopts, fixed, sizeof fixed);
+  for (size_t i = 0; i < tsr_params_count() && nlong + 1 < sizeof longopts / sizeof *longopts; i++) {
+    const char *name = tsr_param_at(i)->option + 2;
+    size_t k = 0;
+    while (k < nlong && strcmp(longopts[k].name, name)) k++;
+    if (k == nlong) longopts[nlong++] = (struct option){name, required_argument, NULL, OPT_PARAM};
+  }
+  longopts[nlong] = (struct option){NULL, 0, NULL, 0};
   cli_bundle cb;
   cli_bundle_init(&cb);
   cli_ingest ci;

@@ -350,7 +350,7 @@ static int replay_cb(void *ctx, const tsr_act_decision *d) {
     r.x[j] = strtod(p, &end);
     p = end && *end == ';' ? end + 1 : (end ? end : p);
   }
-  r.rewarded = !isnan(d->reward);
+  r.rewarded = (uint8_t)!isnan(d->reward); /* 0 or 1 */
   r.reward = d->reward;
   if (!rec_add(D, &r)) return 1;
   if (r.rewarded && r.arm != UINT32_MAX) {

@@ -65,6 +65,10 @@ typedef struct tsr_error {
 
 /* "ENOMEM" etc.; "UNKNOWN" for a value outside the list. Static storage. */
 TSR_API const char *tsr_status_name(tsr_status s);
+
+/* The library's version, "0.1.0". */
+TSR_API const char *tsr_version(void);
+
 /* "out of memory" etc. Static storage. */
 TSR_API const char *tsr_strerror(tsr_status s);
 

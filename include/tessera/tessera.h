@@ -35,8 +35,8 @@
 extern "C" {
 #endif
 
-/* "0.1.0" */
-TSR_API const char *tsr_version(void);
+/* tsr_version() ("0.1.0") is declared in tessera/error.h, the base header
+ * of the core. */
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /* version.c - library version string. */
 #include "internal.h"
-#include "tessera/tessera.h"
+#include "tessera/error.h" /* the core includes no header of the floors above */
 
 const char *tsr_version(void) { return "0.1.0"; }

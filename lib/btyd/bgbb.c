@@ -156,11 +156,12 @@ static int bgbb_conditional(const double *p, double x, double tx, double T,
   tsr__free(tb.buf);
   /* P(alive at n+1 opportunity) uses B(gamma, delta+n+1) in place of
    * B(gamma, delta+n): one more survival step */
-  double lpa = l0 + log((de + n) / (ga + de + n)) - lL;
+  const double nd = (double)n; /* opportunities, < 2^53 */
+  double lpa = l0 + log((de + nd) / (ga + de + nd)) - lL;
   *p_alive = exp(lpa);
-  double lE = tsr__lnbeta(al + x + 1, be + n - x) - tsr__lnbeta(al, be) + log(de) +
+  double lE = tsr__lnbeta(al + x + 1, be + nd - x) - tsr__lnbeta(al, be) + log(de) +
               tsr__lng(ga + de) - tsr__lng(1 + de) - lL;
-  *expected = s > 0 ? exp(lE + bgbb_logD(ga, de, (double)n, s)) : 0.0;
+  *expected = s > 0 ? exp(lE + bgbb_logD(ga, de, nd, s)) : 0.0;
   return isfinite(*expected) && isfinite(*p_alive) ? 0 : -1;
 }
 

@@ -210,6 +210,53 @@ static tsr_status sample_rows(const double *X, size_t n, size_t d, size_t m,
   return TSR_OK;
 }
 
+/* DBSCAN on the transformed rows Z (eps chosen when o->eps <= 0): labels,
+ * cluster count and noise into r, the core points into the model m. */
+static tsr_status fit_dbscan(const tsr_cluster_opts *o, const double *Z, size_t n, size_t d,
+                             size_t sample, tsr_cluster_result *r, tsr_cluster_model *m,
+                             tsr_error *err) {
+  tsr_status st;
+  double eps = o->eps;
+  if (eps <= 0) {
+    progress(o, "eps", 0);
+    st = tsr_dbscan_eps_auto(Z, n, d, o->min_samples, sample, o->seed, &eps,
+                             err);
+    if (st != TSR_OK) return st;
+  }
+  r->eps = eps;
+  unsigned char *core = tsr__malloc(n);
+  if (!core) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  size_t nc = 0;
+  progress(o, "dbscan", 0);
+  st = tsr_dbscan_fit(Z, n, d, eps, o->min_samples, o->n_threads, r->labels,
+                      core, &nc, err);
+  if (st != TSR_OK) {
+    tsr__free(core);
+    return st;
+  }
+  r->k = nc;
+  size_t ncore = 0;
+  for (size_t i = 0; i < n; i++) ncore += core[i];
+  m->eps = eps;
+  m->min_samples = o->min_samples;
+  m->ncore = ncore;
+  m->core = tsr__malloc((ncore ? ncore : 1) * d * sizeof *m->core);
+  m->core_labels = tsr__malloc((ncore ? ncore : 1) * sizeof *m->core_labels);
+  if (!m->core || !m->core_labels) {
+    tsr__free(core);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  size_t q = 0;
+  for (size_t i = 0; i < n; i++)
+    if (core[i]) {
+      memcpy(m->core + q * d, Z + i * d, d * sizeof *Z);
+      m->core_labels[q++] = r->labels[i];
+    }
+  tsr__free(core);
+  for (size_t i = 0; i < n; i++) r->n_noise += r->labels[i] < 0;
+  return TSR_OK;
+}
+
 tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
                            const double *const *columns,
                            const char *const *names, size_t n, size_t ncols,
@@ -278,45 +325,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
 
   size_t sample = o.sample_size;
   if (o.method == TSR_CLUSTER_DBSCAN) {
-    /* ------------------------------------------------------ DBSCAN */
-    double eps = o.eps;
-    if (eps <= 0) {
-      progress(&o, "eps", 0);
-      st = tsr_dbscan_eps_auto(Z, n, d, o.min_samples, sample, o.seed, &eps,
-                               err);
-      if (st != TSR_OK) goto fail;
-    }
-    r->eps = eps;
-    unsigned char *core = tsr__malloc(n);
-    if (!core) goto nomem;
-    size_t nc = 0;
-    progress(&o, "dbscan", 0);
-    st = tsr_dbscan_fit(Z, n, d, eps, o.min_samples, o.n_threads, r->labels,
-                        core, &nc, err);
-    if (st != TSR_OK) {
-      tsr__free(core);
-      goto fail;
-    }
-    r->k = nc;
-    size_t ncore = 0;
-    for (size_t i = 0; i < n; i++) ncore += core[i];
-    m->eps = eps;
-    m->min_samples = o.min_samples;
-    m->ncore = ncore;
-    m->core = tsr__malloc((ncore ? ncore : 1) * d * sizeof *m->core);
-    m->core_labels = tsr__malloc((ncore ? ncore : 1) * sizeof *m->core_labels);
-    if (!m->core || !m->core_labels) {
-      tsr__free(core);
-      goto nomem;
-    }
-    size_t q = 0;
-    for (size_t i = 0; i < n; i++)
-      if (core[i]) {
-        memcpy(m->core + q * d, Z + i * d, d * sizeof *Z);
-        m->core_labels[q++] = r->labels[i];
-      }
-    tsr__free(core);
-    for (size_t i = 0; i < n; i++) r->n_noise += r->labels[i] < 0;
+    if ((st = fit_dbscan(&o, Z, n, d, sample, r, m, err)) != TSR_OK) goto fail;
   } else {
     /* ------------------------------------------------ k-means / GMM */
     size_t kmin = o.k ? o.k : o.k_min, kmax = o.k ? o.k : o.k_max;

@@ -382,7 +382,7 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
       }
       for (int s = 0; s < 3; s++) {
         r->reason_feature[off + i][s] = (int8_t)top[s];
-        r->reason_value[off + i][s] = top[s] >= 0 ? x[(off + i) * TSR__NFEAT + top[s]] : NAN;
+        r->reason_value[off + i][s] = top[s] >= 0 ? x[(off + i) * TSR__NFEAT + (size_t)top[s]] : NAN;
       }
     }
   }

@@ -208,28 +208,28 @@ static int chol_solve(double *A, double *b, int k) {
  * (ng rows), r(f, g) = held. transpose: rows of held are g. */
 static void als_step(const uint8_t *held, size_t n, size_t P, int users, double *F,
                      const double *G) {
-  const int k = ALS_K;
+  const size_t k = ALS_K;
   size_t nf = users ? n : P, ng = users ? P : n;
   double GtG[ALS_K * ALS_K] = {0};
   for (size_t g = 0; g < ng; g++)
-    for (int a = 0; a < k; a++)
-      for (int b = 0; b < k; b++) GtG[a * k + b] += G[g * k + a] * G[g * k + b];
+    for (size_t a = 0; a < k; a++)
+      for (size_t b = 0; b < k; b++) GtG[a * k + b] += G[g * k + a] * G[g * k + b];
   if (users) {
     for (size_t f = 0; f < nf; f++) {
       double A[ALS_K * ALS_K], bb[ALS_K] = {0};
       memcpy(A, GtG, sizeof A);
-      for (int a = 0; a < k; a++) A[a * k + a] += ALS_LAMBDA;
+      for (size_t a = 0; a < k; a++) A[a * k + a] += ALS_LAMBDA;
       int any = 0;
       for (size_t g = 0; g < ng; g++) {
         if (!held[f * P + g]) continue;
         any = 1;
         const double *y = G + g * k;
-        for (int a = 0; a < k; a++) {
+        for (size_t a = 0; a < k; a++) {
           bb[a] += (1 + ALS_ALPHA) * y[a];
-          for (int b = 0; b < k; b++) A[a * k + b] += ALS_ALPHA * y[a] * y[b];
+          for (size_t b = 0; b < k; b++) A[a * k + b] += ALS_ALPHA * y[a] * y[b];
         }
       }
-      if (!any || chol_solve(A, bb, k)) memset(bb, 0, sizeof bb);
+      if (!any || chol_solve(A, bb, ALS_K)) memset(bb, 0, sizeof bb);
       memcpy(F + f * k, bb, sizeof bb);
     }
   } else {
@@ -238,20 +238,20 @@ static void als_step(const uint8_t *held, size_t n, size_t P, int users, double 
     if (!A || !bb) { tsr__free(A); tsr__free(bb); return; }
     for (size_t p = 0; p < P; p++) {
       memcpy(A + p * k * k, GtG, sizeof GtG);
-      for (int a = 0; a < k; a++) A[p * k * k + a * k + a] += ALS_LAMBDA;
+      for (size_t a = 0; a < k; a++) A[p * k * k + a * k + a] += ALS_LAMBDA;
     }
     for (size_t u = 0; u < n; u++) {
       const double *x = G + u * k;
       for (size_t p = 0; p < P; p++) {
         if (!held[u * P + p]) continue;
-        for (int a = 0; a < k; a++) {
+        for (size_t a = 0; a < k; a++) {
           bb[p * k + a] += (1 + ALS_ALPHA) * x[a];
-          for (int b = 0; b < k; b++) A[p * k * k + a * k + b] += ALS_ALPHA * x[a] * x[b];
+          for (size_t b = 0; b < k; b++) A[p * k * k + a * k + b] += ALS_ALPHA * x[a] * x[b];
         }
       }
     }
     for (size_t p = 0; p < P; p++) {
-      if (chol_solve(A + p * k * k, bb + p * k, k)) memset(bb + p * k, 0, k * sizeof *bb);
+      if (chol_solve(A + p * k * k, bb + p * k, ALS_K)) memset(bb + p * k, 0, k * sizeof *bb);
       memcpy(F + p * k, bb + p * k, k * sizeof *bb);
     }
     tsr__free(A);
@@ -277,7 +277,7 @@ static tsr_status score_als(const nbp *s, const uint8_t *held, float *out, tsr_e
   for (size_t u = 0; u < n; u++)
     for (size_t p = 0; p < P; p++) {
       double v = 0;
-      for (int a = 0; a < ALS_K; a++) v += X[u * ALS_K + a] * Y[p * ALS_K + a];
+      for (size_t a = 0; a < ALS_K; a++) v += X[u * ALS_K + a] * Y[p * ALS_K + a];
       out[u * P + p] = (float)v;
     }
   tsr__free(X);

@@ -1,9 +1,14 @@
 /*
- * test_params.c - the table of analysis inputs (lib/base/params.def,
+ * test_params.c - the table of analysis inputs (tessera/params.def,
  * tessera/params.h): lookup, range wording, validation messages, and
- * agreement with the CLI help of `tessera analyze` (docs/cli/analyze.md).
+ * agreement with the CLI help of `tessera analyze` (docs/cli/analyze.md),
+ * and the option struct generated from the table.
  */
 #include "tsr_test.h"
+#include "tessera/analyze.h"
+
+#include <jansson.h>
+#include <math.h>
 #include "tessera/params.h"
 
 static void check_msg(const char *name, const char *value, tsr_status want, const char *msg) {
@@ -116,8 +121,74 @@ static void cli_help_agrees(void **state) {
   }
 }
 
+/* The generated option struct: parse, reset, cross-check, JSON both ways,
+ * and onto tsr_analyze_opts and back. */
+static void option_struct(void **state) {
+  (void)state;
+  tsr_params p;
+  tsr_params_init(&p);
+  assert_string_equal(p.model.text, "auto");
+  assert_false(p.model.given);
+  assert_true(p.horizon.num == 12);
+  assert_true(isnan(p.max_errors.num)); /* "" = never stop */
+  tsr_error e;
+  tsr_error_clear(&e);
+  assert_int_equal(tsr_params_set(&p, "horizon", "6.5", &e), TSR_OK);
+  assert_true(p.horizon.given && p.horizon.num == 6.5);
+  assert_int_equal(tsr_params_set(&p, "unit", "weeks", &e), TSR_OK);
+  assert_true(p.unit.num == 1); /* index of the choice = TSR_UNIT_WEEKS */
+  assert_int_equal(tsr_params_set(&p, "horizon", "-1", &e), TSR_ERANGE);
+  assert_string_equal(e.field, "horizon");
+  assert_true(p.horizon.num == 6.5); /* unchanged on failure */
+  assert_int_equal(tsr_params_set(&p, "colour", "red", &e), TSR_ENOTFOUND);
+  assert_string_equal(e.msg, "colour: unknown parameter");
+  assert_int_not_equal(tsr_params_set(&p, "date_format", "%Q", &e), TSR_OK);
+  assert_string_equal(e.field, "date_format");
+  assert_non_null(strstr(e.msg, "date_format: "));
+  assert_int_equal(tsr_params_set(&p, "end", "2024-01-31", &e), TSR_OK);
+  assert_int_equal(tsr_params_set(&p, "calibration_end", "2024-02-01", &e), TSR_OK);
+  assert_int_equal(tsr_params_check(&p, &e), TSR_ERANGE);
+  assert_string_equal(e.msg, "calibration_end: must be before end (2024-01-31), got '2024-02-01'");
+  assert_int_equal(tsr_params_set(&p, "calibration_end", "", &e), TSR_OK); /* back to none */
+  assert_false(p.calibration_end.given);
+  assert_int_equal(tsr_params_check(&p, &e), TSR_OK);
+  /* JSON: only the given ones, numbers as numbers; read back equal */
+  json_t *j = tsr_params_to_json(&p, 1);
+  char *txt = json_dumps(j, JSON_COMPACT);
+  assert_string_equal(txt, "{\"end\":\"2024-01-31\",\"horizon\":6.5,\"unit\":\"weeks\"}");
+  free(txt);
+  tsr_params q;
+  tsr_params_init(&q);
+  assert_int_equal(tsr_params_from_json(&q, j, 0, &e), TSR_OK);
+  json_decref(j);
+  assert_true(q.horizon.num == 6.5 && q.unit.num == 1 && q.end.given);
+  /* strict reading names the bad member; lenient skips it */
+  j = json_pack("{s:s,s:i}", "colour", "red", "k", 3);
+  assert_int_equal(tsr_params_from_json(&q, j, 0, &e), TSR_ENOTFOUND);
+  assert_string_equal(e.field, "colour");
+  assert_int_equal(tsr_params_from_json(&q, j, TSR_PARAMS_LENIENT, &e), TSR_OK);
+  assert_true(q.k.num == 3);
+  json_decref(j);
+  /* onto the pipeline's options and back */
+  tsr_analyze_opts o;
+  tsr_analyze_opts_init(&o);
+  tsr_analyze_opts_apply(&o, &q, 1);
+  assert_true(o.horizon == 6.5 && o.unit == TSR_UNIT_WEEKS && o.cluster_opts.k == 3);
+  assert_true(o.summary.end_day == 19753); /* 2024-01-31 */
+  assert_string_equal(o.model, "auto"); /* not given: the default stays */
+  tsr_params back;
+  tsr_analyze_opts_params(&o, &back);
+  assert_string_equal(back.horizon.text, "6.5");
+  assert_string_equal(back.unit.text, "weeks");
+  assert_string_equal(back.end.text, "2024-01-31");
+  assert_string_equal(back.spend.text, "yes");
+  assert_string_equal(back.delimiter.text, ",");
+  assert_string_equal(back.max_errors.text, "");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(option_struct),
       cmocka_unit_test(table),
       cmocka_unit_test(ranges),
       cmocka_unit_test(validation),

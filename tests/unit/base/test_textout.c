@@ -1,0 +1,94 @@
+/* test_textout.c - the one CSV field writer, the one shortest-double form
+ * and the one column resolver (tessera/csv.h). */
+#include "tsr_test.h"
+#include "tessera/csv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *quoted(const char *s, unsigned flags, char *buf) {
+  buf[tsr_csv_quote(buf, s, flags)] = '\0';
+  return buf;
+}
+
+static void csv_field(void **state) {
+  (void)state;
+  char b[64];
+  assert_string_equal(quoted("plain", 0, b), "plain");
+  assert_string_equal(quoted("a,b", 0, b), "\"a,b\"");
+  assert_string_equal(quoted("say \"hi\"", 0, b), "\"say \"\"hi\"\"\"");
+  assert_string_equal(quoted("two\nlines", 0, b), "\"two\nlines\"");
+  assert_string_equal(quoted("cr\r", 0, b), "\"cr\r\"");
+  assert_string_equal(quoted("", 0, b), "");
+  assert_string_equal(quoted(NULL, 0, b), "");
+  assert_string_equal(quoted("=1+2", 0, b), "=1+2");
+  assert_string_equal(quoted("=1+2", TSR_CSV_FORMULA_GUARD, b), "\"'=1+2\"");
+  assert_string_equal(quoted("-3,\"x\"", TSR_CSV_FORMULA_GUARD, b), "\"'-3,\"\"x\"\"\"");
+  assert_string_equal(quoted("a=b", TSR_CSV_FORMULA_GUARD, b), "a=b");
+  /* the FILE writer writes the same bytes */
+  char *mem = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream(&mem, &len);
+  tsr_csv_put_field(f, "say \"hi\", x");
+  fputc('|', f);
+  tsr_csv_put_field(f, "ok");
+  tsr_csv_put_field(f, NULL);
+  fclose(f);
+  assert_string_equal(mem, "\"say \"\"hi\"\", x\"|ok");
+  free(mem);
+}
+
+static void shortest_double(void **state) {
+  (void)state;
+  char b[TSR_DOUBLE_BUF];
+  assert_string_equal(tsr_format_double(0.1, b), "0.1");
+  assert_string_equal(tsr_format_double(12, b), "12");
+  assert_string_equal(tsr_format_double(-2.5, b), "-2.5");
+  assert_string_equal(tsr_format_double(1.0 / 3, b), "0.3333333333333333");
+  assert_string_equal(tsr_format_double(1e20, b), "1e+20");
+  assert_string_equal(tsr_format_double(297351.9900000005, b), "297351.9900000005");
+  /* every printed value reads back exactly */
+  double v = 1.2345e-7;
+  for (int i = 0; i < 2000; i++, v *= 1.0137) {
+    tsr_format_double(v, b);
+    assert_true(strtod(b, NULL) == v);
+  }
+}
+
+static void column_resolver(void **state) {
+  (void)state;
+  const char *names[] = {"Customer ID", "date", "#", "Amount (EUR)", "customer-id"};
+  tsr_csv_field fields[5];
+  memset(fields, 0, sizeof fields);
+  for (int i = 0; i < 5; i++) {
+    fields[i].ptr = names[i];
+    fields[i].len = strlen(names[i]);
+  }
+  tsr_csv_record hdr;
+  memset(&hdr, 0, sizeof hdr);
+  hdr.fields = fields;
+  hdr.nfields = 4;
+  assert_int_equal(tsr_csv_column_find(&hdr, 4, "customer_id", NULL), 0);
+  assert_int_equal(tsr_csv_column_find(&hdr, 4, "DATE", NULL), 1);
+  assert_int_equal(tsr_csv_column_find(&hdr, 4, "#", NULL), 2);
+  assert_int_equal(tsr_csv_column_find(&hdr, 4, "amount eur", NULL), 3);
+  assert_int_equal(tsr_csv_column_find(&hdr, 4, "4", NULL), 3); /* 1-based number */
+  assert_int_equal(tsr_csv_column_find(&hdr, 4, "5", NULL), -1);
+  assert_int_equal(tsr_csv_column_find(&hdr, 4, "client", NULL), -1);
+  assert_int_equal(tsr_csv_column_find(&hdr, 4, "", NULL), -1);
+  hdr.nfields = 5; /* "Customer ID" and "customer-id" both match */
+  size_t second = 0;
+  assert_int_equal(tsr_csv_column_find(&hdr, 5, "customerid", &second), -2);
+  assert_int_equal(second, 4);
+  assert_int_equal(tsr_csv_column_find(NULL, 3, "2", NULL), 1); /* no header */
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(csv_field),
+      cmocka_unit_test(shortest_double),
+      cmocka_unit_test(column_resolver),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
