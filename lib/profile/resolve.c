@@ -910,6 +910,54 @@ static int identity_veto(unsigned pat) {
          level(pat, F_PHONE) != L_AGREE;
 }
 
+/* Records of a common full name (carried by at least COMMON_NAME records:
+ * more than one person's records) whose e-mail or phone differ with neither
+ * the same or similar: namesakes, unless birth date, address and postcode
+ * are all the same (the same person at home with a new address or number).
+ * A mailbox and a mobile number are one person's. Without this rule a small
+ * pool of common names makes namesakes a large share of the candidate
+ * pairs; EM absorbs them into the same-person class, and weights that are
+ * independent given the class no longer tell them apart (on a 100,000-person
+ * simulated bundle precision was 0.91). A rare name keeps the model's
+ * verdict: there, the same name and birth date with every contact changed
+ * is the same person who moved (docs/resolve.md). */
+#define COMMON_NAME 4
+static int namesake_veto(unsigned pat, uint32_t name_count) {
+  if (name_count < COMMON_NAME) return 0;
+  int conflict = (level(pat, F_EMAIL) == L_DIS || level(pat, F_PHONE) == L_DIS) &&
+                 level(pat, F_EMAIL) < L_PART && level(pat, F_PHONE) < L_PART;
+  return conflict && !(level(pat, F_DOB) == L_AGREE && level(pat, F_ADDR) == L_AGREE &&
+                       level(pat, F_POST) == L_AGREE);
+}
+
+/* Per record, how many records carry its full name (first name and
+ * surname as normalised); NULL on allocation failure. */
+static uint32_t *name_counts(const tsr_resolver *r) {
+  size_t n = r->n;
+  uint64_t *k = tsr__malloc((n ? n : 1) * sizeof *k);
+  uint32_t *v = tsr__malloc((n ? n : 1) * sizeof *v), *cnt = tsr__malloc((n ? n : 1) * sizeof *cnt);
+  if (!k || !v || !cnt) goto fail;
+  for (size_t i = 0; i < n; i++) {
+    const prec *x = &r->rec[i];
+    k[i] = key_hash(8, S(r, x->first), x->nfirst, S(r, x->last), x->nlast);
+    v[i] = (uint32_t)i;
+  }
+  if (radix_sort(k, v, n)) goto fail;
+  for (size_t a = 0, b; a < n; a = b) {
+    for (b = a + 1; b < n && k[b] == k[a]; b++) {
+    }
+    for (size_t c = a; c < b; c++) cnt[v[c]] = (uint32_t)(b - a);
+  }
+  tsr__free(k);
+  tsr__free(v);
+  return cnt;
+fail:
+  tsr__free(k);
+  tsr__free(v);
+  tsr__free(cnt);
+  return NULL;
+}
+
 /* Same surname (or similar) and same address (or similar, or the same
  * postcode and phone): a pair that can be one household. */
 static int household_like(unsigned pat) {
@@ -951,7 +999,7 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
   r->st.records = n;
   uint64_t *pairs = NULL;
   uint16_t *ppat = NULL;
-  uint32_t *par = NULL, *hpar = NULL, *pats = NULL;
+  uint32_t *par = NULL, *hpar = NULL, *pats = NULL, *names = NULL;
   double *cnt = NULL, *pm = NULL, *ph = NULL;
   size_t np = 0;
   tsr_status st = TSR_ENOMEM;
@@ -972,6 +1020,7 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
     goto fail;
   if ((st = make_pairs(r, &pairs, &np))) goto fail;
   st = TSR_ENOMEM;
+  if (!(names = name_counts(r))) goto fail;
   r->st.candidate_pairs = np;
   double t1 = tsr__now();
   r->st.seconds_block = t1 - t0;
@@ -1006,7 +1055,7 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
     uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
     unsigned pat = ppat[k];
     double s = pm[pat];
-    int veto = identity_veto(pat);
+    int veto = identity_veto(pat) || namesake_veto(pat, names[i] > names[j] ? names[i] : names[j]);
     if (veto) s = fmin(s, 0.0);
     if (r->best[i] == UINT32_MAX || s > r->score[i]) r->score[i] = s, r->best[i] = j, r->best_pat[i] = (uint16_t)pat;
     if (r->best[j] == UINT32_MAX || s > r->score[j]) r->score[j] = s, r->best[j] = i, r->best_pat[j] = (uint16_t)pat;
@@ -1021,7 +1070,8 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
     uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
     unsigned pat = ppat[k];
     if (r->canon[i] == r->canon[j]) continue;
-    if (ph[pat] < r->p.household_threshold && pm[pat] < r->p.threshold) continue;
+    double pmv = namesake_veto(pat, names[i] > names[j] ? names[i] : names[j]) ? 0 : pm[pat];
+    if (ph[pat] < r->p.household_threshold && pmv < r->p.threshold) continue;
     if (!household_like(pat)) continue;
     r->st.household_pairs++;
     uf_union(r, hpar, r->canon[i], r->canon[j]);
@@ -1060,6 +1110,7 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
 fail:
   tsr__free(pairs);
   tsr__free(ppat);
+  tsr__free(names);
   tsr__free(par);
   tsr__free(hpar);
   tsr__free(cnt);
