@@ -468,117 +468,74 @@ void tsr_resolve_read_opts_init(tsr_resolve_read_opts *o) {
 enum { K_ID, K_NAME, K_FIRST, K_LAST, K_EMAIL, K_PHONE, K_DOB, K_GENDER, K_ADDR, K_POST, K_CITY,
        K_JOIN, K_PROD, NK };
 
+static const char *const read_names[NK][8] = {
+    {"customerid", "id", "customer", "custid", "clientid", NULL},
+    {"name", "fullname", "customername", NULL},
+    {"firstname", "givenname", "forename", NULL},
+    {"lastname", "surname", "familyname", NULL},
+    {"email", "emailaddress", "mail", NULL},
+    {"phone", "phonenumber", "telephone", "mobile", "tel", NULL},
+    {"birthdate", "dob", "dateofbirth", NULL},
+    {"gender", "sex", NULL},
+    {"address", "street", "address1", "addressline1", NULL},
+    {"postcode", "zip", "zipcode", "postalcode", "plz", NULL},
+    {"city", "town", NULL},
+    {"joindate", "customersince", "since", "opened", NULL},
+    {"productsheld", "products", NULL}};
+static const char *const read_fname[NK] = {"customer_id", "name", "first_name", "last_name", "email",
+                                           "phone", "birth_date", "gender", "address", "postcode",
+                                           "city", "join_date", "products_held"};
+
+typedef struct resolve_cols {
+  tsr_resolver *r;
+  ptrdiff_t col[NK];
+} resolve_cols;
+
+static tsr_status resolve_header(void *ctx, const tsr_csv_record *rec, const char *src,
+                                 tsr_error *err) {
+  resolve_cols *k = ctx;
+  for (int f = 0; f < NK; f++) k->col[f] = tsr__col_find(rec, read_names[f]);
+  if (k->col[K_ID] < 0)
+    return tsr_error_set(err, TSR_EPARSE, src, 1, 1, "customer_id",
+                         "expected a customer_id column in the header");
+  return TSR_OK;
+}
+
+static tsr_status resolve_row(void *ctx, const tsr_csv_record *rec, const char *src, tsr_error *e) {
+  resolve_cols *k = ctx;
+  const char *v[NK];
+  for (int f = 0; f < NK; f++) v[f] = k->col[f] >= 0 ? rec->fields[k->col[f]].ptr : NULL;
+  tsr_person_record pr = {.customer_id = v[K_ID], .name = v[K_NAME], .first_name = v[K_FIRST],
+                          .last_name = v[K_LAST], .email = v[K_EMAIL], .phone = v[K_PHONE],
+                          .birth_date = v[K_DOB], .gender = v[K_GENDER], .address = v[K_ADDR],
+                          .postcode = v[K_POST], .city = v[K_CITY], .join_date = v[K_JOIN],
+                          .products_held = v[K_PROD]};
+  tsr_status st = tsr_resolver_add(k->r, &pr, e);
+  if (st && st != TSR_ENOMEM) {
+    /* locate the field named by the error */
+    for (int f = 0; f < NK; f++)
+      if (k->col[f] >= 0 && !strcmp(e->field, read_fname[f])) {
+        e->line = rec->fields[k->col[f]].line;
+        e->column = rec->fields[k->col[f]].column;
+      }
+    snprintf(e->source, sizeof e->source, "%s", src);
+    if (!e->line) e->line = rec->line;
+  }
+  return st;
+}
+
+/* Personal data: rejected rows are reported without their raw text. */
 tsr_status tsr_resolver_read_csv(tsr_resolver *r, const char *path, const tsr_resolve_read_opts *o,
                                  int64_t *rejected, tsr_error *err) {
-  static const char *const names[NK][8] = {
-      {"customerid", "id", "customer", "custid", "clientid", NULL},
-      {"name", "fullname", "customername", NULL},
-      {"firstname", "givenname", "forename", NULL},
-      {"lastname", "surname", "familyname", NULL},
-      {"email", "emailaddress", "mail", NULL},
-      {"phone", "phonenumber", "telephone", "mobile", "tel", NULL},
-      {"birthdate", "dob", "dateofbirth", NULL},
-      {"gender", "sex", NULL},
-      {"address", "street", "address1", "addressline1", NULL},
-      {"postcode", "zip", "zipcode", "postalcode", "plz", NULL},
-      {"city", "town", NULL},
-      {"joindate", "customersince", "since", "opened", NULL},
-      {"productsheld", "products", NULL}};
-  static const char *const fname[NK] = {"customer_id", "name", "first_name", "last_name", "email",
-                                        "phone", "birth_date", "gender", "address", "postcode",
-                                        "city", "join_date", "products_held"};
   tsr_resolve_read_opts defo;
   if (!o) {
     tsr_resolve_read_opts_init(&defo);
     o = &defo;
   }
-  if (rejected) *rejected = 0;
-  tsr_csv *c = NULL;
-  tsr_status st = tsr_csv_open(path, &o->csv, &c, err);
-  if (st) return st;
-  tsr_csv_record rec;
-  st = tsr_csv_next(c, &rec, err);
-  if (st == TSR_ENOTFOUND) {
-    st = tsr_error_set(err, TSR_EPARSE, tsr_csv_name(c), 1, 1, NULL, "expected a header line, got an empty file");
-    goto done;
-  }
-  if (st) goto done;
-  ptrdiff_t col[NK];
-  for (int k = 0; k < NK; k++) col[k] = tsr__col_find(&rec, names[k]);
-  size_t nhdr = rec.nfields;
-  if (col[K_ID] < 0) {
-    st = tsr_error_set(err, TSR_EPARSE, tsr_csv_name(c), 1, 1, "customer_id",
-                       "expected a customer_id column in the header");
-    goto done;
-  }
-  int64_t nrej = 0;
-  for (;;) {
-    tsr_error e;
-    tsr_error_clear(&e);
-    st = tsr_csv_next(c, &rec, &e);
-    if (st == TSR_ENOTFOUND) {
-      st = TSR_OK;
-      break;
-    }
-    if (st == TSR_EIO) {
-      if (err) *err = e;
-      goto done;
-    }
-    const char *field = "";
-    if (!st && rec.nfields != nhdr) {
-      st = tsr_error_set(&e, TSR_EPARSE, tsr_csv_name(c), rec.line, 1, NULL,
-                         "expected %zu fields as in the header, got %zu", nhdr, rec.nfields);
-    } else if (!st) {
-      tsr_person_record pr;
-      const char *v[NK];
-      for (int k = 0; k < NK; k++) v[k] = col[k] >= 0 ? rec.fields[col[k]].ptr : NULL;
-      pr.customer_id = v[K_ID];
-      pr.name = v[K_NAME];
-      pr.first_name = v[K_FIRST];
-      pr.last_name = v[K_LAST];
-      pr.email = v[K_EMAIL];
-      pr.phone = v[K_PHONE];
-      pr.birth_date = v[K_DOB];
-      pr.gender = v[K_GENDER];
-      pr.address = v[K_ADDR];
-      pr.postcode = v[K_POST];
-      pr.city = v[K_CITY];
-      pr.join_date = v[K_JOIN];
-      pr.products_held = v[K_PROD];
-      st = tsr_resolver_add(r, &pr, &e);
-      if (st == TSR_ENOMEM) {
-        if (err) *err = e;
-        goto done;
-      }
-      if (st) {
-        /* locate the field named by the error */
-        for (int k = 0; k < NK; k++)
-          if (col[k] >= 0 && !strcmp(e.field, fname[k])) {
-            e.line = rec.fields[col[k]].line;
-            e.column = rec.fields[col[k]].column;
-          }
-        snprintf(e.source, sizeof e.source, "%s", tsr_csv_name(c));
-        if (!e.line) e.line = rec.line;
-      }
-    }
-    if (!st) continue;
-    field = e.field;
-    nrej++;
-    if (o->on_reject) {
-      tsr_reject rj = {e.code, tsr_csv_name(c), e.line, e.column, field, e.msg, NULL, 0};
-      o->on_reject(o->ud, &rj);
-    }
-    if (o->max_errors >= 0 && nrej > o->max_errors) {
-      st = tsr_error_set(err, TSR_EMAXERR, tsr_csv_name(c), 0, 0, NULL,
-                         "more than %lld rows rejected", (long long)o->max_errors);
-      if (rejected) *rejected = nrej;
-      goto done;
-    }
-  }
-  if (rejected) *rejected = nrej;
-done:
-  tsr_csv_close(c);
-  return st;
+  resolve_cols k = {.r = r};
+  tsr__csv_rows rd = {&o->csv, o->max_errors, o->on_reject, o->ud, 0,
+                      resolve_header, resolve_row, &k};
+  return tsr__csv_read_rows(path, &rd, rejected, err);
 }
 
 /* ----------------------------------------------------------- blocking */
