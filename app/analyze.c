@@ -474,10 +474,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     const tsr_summary_row *r = &res->summary->rows[i];
     xs[i] = r->frequency;
     tx[i] = r->recency;
-    /* a first purchase on the last day gives T = 0, which the models
-     * reject: such a customer was observed for part of that day, counted
-     * as half a day */
-    T[i] = r->T > 0 ? r->T : 0.5 / res->period_days;
+    T[i] = r->T; /* T = 0 (a first purchase on the last day) is valid for the models */
     mx[i] = r->monetary_value;
   }
   tsr_btyd_data d = {n, xs, tx, T, mx, NULL};
