@@ -11,16 +11,13 @@
  * aggregation to each shard (partition-wise aggregate): raw rows never
  * leave the servers, only customer-day rows do.
  *
- * Those rows fill the ledger through the public ingest API (in chunks of
- * CSV text), so same-day merging, refunds, the calibration window and the
- * customer order are exactly those of `tessera analyze` on the exported
- * file. A customer-day with n purchases becomes n rows: the day's purchase
- * sum, then n - 1 purchases of 0; with m refunds, the refund sum then m - 1
- * refunds of -1e-300 (which vanish in the sum: |refund sum| > 1e-280). The
- * ledger entry therefore has the same counts and sums as from the file,
- * except that the database adds a day's amounts in its own order (exactly
- * for numeric columns), where the file path adds doubles in file order: a
- * day with several purchases may differ in the last bit.
+ * Those rows fill the ledger through the public ingest API (ledger_feed.h),
+ * so same-day merging, refunds, the calibration window and the customer
+ * order are exactly those of `tessera analyze` on the exported file, with
+ * the same counts and sums, except that the database adds a day's amounts
+ * in its own order (exactly for numeric columns), where the file path adds
+ * doubles in file order: a day with several purchases may differ in the
+ * last bit.
  *
  * Column names resolve as in the CSV path (a header line made of the
  * table's column names goes through the same matcher), the date column
@@ -33,27 +30,21 @@
 #include "tessera/datetime.h"
 #include "tessera/ingest.h"
 #include "tessera/store.h"
+#include "ledger_feed.h"
 
-#include <float.h>
 #include <libpq-fe.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FEED_CHUNK ((size_t)4 << 20) /* CSV bytes per tsr_ingest_mem call */
-#define FEED_HEADER "customer_id,date,amount\n"
-
 typedef struct indb {
   PGconn *c;
   const char *table;           /* as the user named it (messages) */
-  tsr_ledger *lg;
   const tsr_ingest_opts *io;   /* the caller's options and callbacks */
-  tsr_ingest_opts feed;        /* options of the generated CSV */
   tsr_ingest_stats *st;        /* summed */
-  char *buf;                   /* CSV chunk being built */
-  size_t len, cap;
-  int64_t feed_rows;           /* rows ingested so far (for progress) */
+  tsr__lfeed feed;             /* the ledger being filled */
+  tsr_ingest_stats sql;        /* rows the database could not use */
 } indb;
 
 static void quiet_notices(void *arg, const char *message) {
@@ -71,89 +62,13 @@ static tsr_status pg_error(indb *d, PGresult *r, const char *what, tsr_error *er
   return tsr_error_set(err, TSR_ESTORE, d->table, 0, 0, NULL, "%s: %s", what, msg);
 }
 
-/* A rejected row of the generated CSV, reported against the table (its line
- * numbers mean nothing to the user, nor does its text). */
-static void feed_reject(void *ud, const tsr_reject *r) {
-  indb *d = ud;
-  if (!d->io->on_reject) return;
-  tsr_reject t = *r;
-  t.source = d->table;
-  t.line = 0;
-  t.column = 0;
-  t.raw = "";
-  t.raw_len = 0;
-  d->io->on_reject(d->io->ud, &t);
-}
-
 /* Rows the database could not use: n rejects with reason, counted as read. */
 static void sql_reject(indb *d, int64_t n, const char *field, const char *reason) {
-  d->st->rows_read += n;
-  d->st->rows_rejected += n;
+  d->sql.rows_read += n;
+  d->sql.rows_rejected += n;
   if (!d->io->on_reject) return;
   tsr_reject r = {TSR_EPARSE, d->table, 0, 0, field, reason, "", 0};
   for (int64_t i = 0; i < n; i++) d->io->on_reject(d->io->ud, &r);
-}
-
-/* Adds the stats of one chunk s to the totals. */
-static void stats_add(tsr_ingest_stats *a, const tsr_ingest_stats *s) {
-  a->rows_read += s->rows_read;
-  a->rows_accepted += s->rows_accepted;
-  a->rows_rejected += s->rows_rejected;
-  a->refunds += s->refunds;
-  a->refund_amount += s->refund_amount;
-  if (s->rows_accepted && (s->min_time < a->min_time || a->min_time == INT64_MAX))
-    a->min_time = s->min_time;
-  if (s->rows_accepted && (s->max_time > a->max_time || a->max_time == INT64_MIN))
-    a->max_time = s->max_time;
-}
-
-/* Ingests the chunk built so far. */
-static tsr_status flush(indb *d, tsr_error *err) {
-  if (d->len <= sizeof FEED_HEADER - 1) return TSR_OK;
-  tsr_ingest_stats s;
-  tsr_status st = tsr_ingest_mem(d->lg, d->buf, d->len, d->table, &d->feed, &s, err);
-  if (st != TSR_OK) return st;
-  stats_add(d->st, &s);
-  d->feed_rows += s.rows_read;
-  memcpy(d->buf, FEED_HEADER, sizeof FEED_HEADER - 1);
-  d->len = sizeof FEED_HEADER - 1;
-  if (d->io->on_progress) d->io->on_progress(d->io->ud, 0, 0, d->feed_rows);
-  const int64_t maxe = d->io->max_errors;
-  if (maxe >= 0 && d->st->rows_rejected > maxe)
-    return tsr_error_set(err, TSR_EMAXERR, d->table, 0, 0, NULL,
-                         "more than %lld rows rejected; stopped", (long long)maxe);
-  return TSR_OK;
-}
-
-/* Appends text to the chunk (grown as needed). */
-static tsr_status put(indb *d, const char *s, size_t n) {
-  if (d->len + n + 1 > d->cap) {
-    void *p = d->buf;
-    tsr_status st = tsr__grow(&p, &d->cap, d->len + n + 1, 1);
-    if (st != TSR_OK) return st;
-    d->buf = p;
-  }
-  memcpy(d->buf + d->len, s, n);
-  d->len += n;
-  return TSR_OK;
-}
-
-/* One CSV line: the quoted customer id, the day, the amount text. */
-static tsr_status put_row(indb *d, const char *id, size_t idlen, const char *day,
-                          const char *amount) {
-  if (put(d, "\"", 1)) return TSR_ENOMEM;
-  for (const char *p = id, *q; p < id + idlen; p = q + 1) {
-    q = memchr(p, '"', (size_t)(id + idlen - p));
-    if (!q) {
-      if (put(d, p, (size_t)(id + idlen - p))) return TSR_ENOMEM;
-      break;
-    }
-    if (put(d, p, (size_t)(q - p + 1)) || put(d, "\"", 1)) return TSR_ENOMEM;
-  }
-  if (put(d, "\",", 2) || put(d, day, strlen(day)) || put(d, ",", 1) ||
-      put(d, amount, strlen(amount)) || put(d, "\n", 1))
-    return TSR_ENOMEM;
-  return TSR_OK;
 }
 
 /* ------------------------------------------------------------ the query */
@@ -304,21 +219,10 @@ static tsr_status take_row(indb *d, const PGresult *r, tsr_error *err) {
              d->io->max_amount > 0 ? d->io->max_amount : TSR_INGEST_MAX_AMOUNT);
     sql_reject(d, nrange, "amount", reason);
   }
-  const char *id = PQgetvalue(r, 0, 0);
-  size_t idlen = (size_t)PQgetlength(r, 0, 0);
-  int64_t day = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
-  char ds[16];
-  if (day < INT32_MIN || day > INT32_MAX) snprintf(ds, sizeof ds, "%s", "out-of-range");
-  else tsr_day_format(day, ds);
   /* the sums as PostgreSQL prints them (numeric exact, float8 shortest) */
-  for (int64_t i = 0; i < np; i++)
-    if (put_row(d, id, idlen, ds, i == 0 ? PQgetvalue(r, 0, 3) : "0")) goto oom;
-  for (int64_t i = 0; i < nr; i++)
-    if (put_row(d, id, idlen, ds, i == 0 ? PQgetvalue(r, 0, 5) : "-1e-300")) goto oom;
-  if (d->len >= FEED_CHUNK) return flush(d, err);
-  return TSR_OK;
-oom:
-  return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  return tsr__lfeed_day(&d->feed, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0),
+                        strtoll(PQgetvalue(r, 0, 1), NULL, 10), np, PQgetvalue(r, 0, 3), nr,
+                        PQgetvalue(r, 0, 5), err);
 }
 
 /* An order-independent checksum of the result rows (the database returns
@@ -340,8 +244,8 @@ static tsr_status stream(indb *d, const char *sql, tsr_error *err) {
     ExecStatusType s = PQresultStatus(r);
     if (s == PGRES_SINGLE_TUPLE && st == TSR_OK) {
       /* the DataRow message: type, length, field count, then length + text per field */
-      d->st->bytes += 7;
-      for (int c = 0; c < PQnfields(r); c++) d->st->bytes += 4 + PQgetlength(r, 0, c);
+      d->sql.bytes += 7;
+      for (int c = 0; c < PQnfields(r); c++) d->sql.bytes += 4 + PQgetlength(r, 0, c);
       sum += row_hash(r);
       st = take_row(d, r, err);
     } else if (s != PGRES_SINGLE_TUPLE && s != PGRES_TUPLES_OK && st == TSR_OK) {
@@ -349,8 +253,7 @@ static tsr_status stream(indb *d, const char *sql, tsr_error *err) {
     }
     PQclear(r); /* after an error: read on to the end of the results */
   }
-  d->st->checksum = sum;
-  if (st == TSR_OK) st = flush(d, err);
+  d->sql.checksum = sum;
   return st;
 }
 
@@ -369,11 +272,8 @@ tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledg
                                     char **sql_out, tsr_error *err) {
   *sql_out = NULL;
   memset(stats, 0, sizeof *stats);
-  stats->min_time = INT64_MAX;
-  stats->max_time = INT64_MIN;
   indb d = {0};
   d.table = table;
-  d.lg = lg;
   d.io = io;
   d.st = stats;
   if (io->id_col && *io->id_col)
@@ -414,23 +314,20 @@ tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledg
   if (st == TSR_OK) st = resolve_columns(&d, cols, ncols, names, err);
   if (st == TSR_OK) st = build_sql(&d, regclass, cols, ncols, names, &sql, err);
   if (st == TSR_OK) {
+    st = tsr__lfeed_init(&d.feed, lg, table, io, stats, err);
+    if (st == TSR_OK) st = stream(&d, sql, err);
+    tsr_status fs = tsr__lfeed_finish(&d.feed, st == TSR_OK ? err : NULL);
+    if (st == TSR_OK) st = fs;
+    /* the feed's counts plus the rows the database rejected; the bytes
+     * and checksum of what the database sent */
+    stats->rows_read += d.sql.rows_read;
+    stats->rows_rejected += d.sql.rows_rejected;
+    stats->bytes = d.sql.bytes;
+    stats->checksum = d.sql.checksum;
     snprintf(stats->customer_col, sizeof stats->customer_col, "%s", names[0]);
     snprintf(stats->date_col, sizeof stats->date_col, "%s", names[1]);
     snprintf(stats->amount_col, sizeof stats->amount_col, "%s", names[2]);
-    tsr_ingest_opts_init(&d.feed);
-    d.feed.customer_col = "customer_id";
-    d.feed.date_col = "date";
-    d.feed.amount_col = "amount";
-    d.feed.max_amount = DBL_MAX; /* bounded per row in the query; a day's sum may exceed it */
-    d.feed.threads = io->threads;
-    d.feed.on_reject = feed_reject;
-    d.feed.ud = &d;
-    if (put(&d, FEED_HEADER, sizeof FEED_HEADER - 1))
-      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
-  if (st == TSR_OK) st = stream(&d, sql, err);
-  if (stats->min_time == INT64_MAX) stats->min_time = stats->max_time = 0;
-  tsr__free(d.buf);
   PQfinish(d.c);
   *sql_out = sql;
   return st;
