@@ -116,6 +116,7 @@ typedef struct actx {
   struct { char key[160], source[256]; int64_t n, line; } reasons[16];
   size_t nreasons;
   char *indb_sql;       /* the in-database query (--in-db), owned */
+  int64_t rekeyed;      /* bundle: ledger customers re-keyed to a resolved id */
   int64_t events_lost; /* events the store did not take */
   char event_err[256];
 } actx;
@@ -219,6 +220,8 @@ static void on_ingest_progress(void *ud, int64_t done, int64_t total, int64_t ro
 tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledger *lg,
                                     const tsr_ingest_opts *io, tsr_ingest_stats *stats,
                                     char **sql_out, tsr_error *err);
+tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, int64_t *moved,
+                              tsr_error *err);
 
 /* ------------------------------------------------------------ steps */
 
@@ -276,6 +279,8 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
                          (long long)x->reasons[top].n, (long long)x->reasons[top].line,
                          x->reasons[top].key);
   }
+  /* a bundle: RFM and BTYD per resolved customer (app/analyze_rekey.c) */
+  if (x->o->bundle && (st = tsr__analyze_rekey(x->o, res, &x->rekeyed, err)) != TSR_OK) return st;
   x->ingest_ms = step_done(x, "ingest");
   return TSR_OK;
 }
@@ -289,6 +294,10 @@ static void ingest_events(actx *x) {
         "read %lld rows (%lld bytes), accepted %lld, rejected %lld; %zu customers",
         (long long)s->rows_read, (long long)s->bytes, (long long)s->rows_accepted,
         (long long)s->rows_rejected, tsr_ledger_ncustomers(res->ledger));
+  if (x->rekeyed)
+    event(x, 0, "ingest", -1, -1, -1,
+          "%lld customer ids are records merged by entity resolution: their transactions count "
+          "for the resolved customer", (long long)x->rekeyed);
   if (x->indb_sql)
     event(x, 0, "ingest", -1, -1, -1, "customer-day rows computed in the database: %s", x->indb_sql);
   if (s->rows_rejected)
