@@ -42,7 +42,6 @@ typedef struct indb {
   PGconn *c;
   const char *table;           /* as the user named it (messages) */
   const tsr_ingest_opts *io;   /* the caller's options and callbacks */
-  tsr_ingest_stats *st;        /* summed */
   tsr__lfeed feed;             /* the ledger being filled */
   tsr_ingest_stats sql;        /* rows the database could not use */
 } indb;
@@ -275,7 +274,6 @@ tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledg
   indb d = {0};
   d.table = table;
   d.io = io;
-  d.st = stats;
   if (io->id_col && *io->id_col)
     return tsr_error_set(err, TSR_EINVAL, table, 0, 0, "id_col",
                          "a transaction id column is not used in the database; leave it out");
