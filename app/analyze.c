@@ -118,6 +118,8 @@ typedef struct actx {
   /* reasons of rejected rows, for the message when every row is rejected */
   struct { char key[160], source[256]; int64_t n, line; } reasons[16];
   size_t nreasons;
+  char *indb_sql;       /* the in-database query (--in-db), owned */
+  int64_t rekeyed;      /* bundle: ledger customers re-keyed to a resolved id */
   int64_t events_lost; /* events the store did not take */
   char event_err[256];
 } actx;
@@ -218,6 +220,12 @@ static void on_ingest_progress(void *ud, int64_t done, int64_t total, int64_t ro
   if (x->o->ingest.on_progress) x->o->ingest.on_progress(x->o->ingest.ud, done, total, rows);
 }
 
+tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledger *lg,
+                                    const tsr_ingest_opts *io, tsr_ingest_stats *stats,
+                                    char **sql_out, tsr_error *err);
+tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, int64_t *moved,
+                              tsr_error *err);
+
 /* ------------------------------------------------------------ steps */
 
 static tsr_status step_ingest(actx *x, tsr_error *err) {
@@ -232,7 +240,13 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
   io.ud = x;
   memset(&res->ingest, 0, sizeof res->ingest);
   uint64_t combined = 0;
-  for (size_t i = 0; i < x->o->n_inputs; i++) {
+  if (x->o->indb_table) { /* app/analyze_indb.c */
+    st = tsr__analyze_indb_ingest(x->o->indb_url, x->o->indb_table, res->ledger, &io,
+                                  &res->ingest, &x->indb_sql, err);
+    if (st != TSR_OK) return st;
+    combined = res->ingest.checksum;
+  }
+  for (size_t i = 0; !x->o->indb_table && i < x->o->n_inputs; i++) {
     tsr_ingest_stats s;
     st = tsr_ingest_file(res->ledger, x->o->inputs[i], &io, &s, err);
     tsr_ingest_stats *a = &res->ingest;
@@ -268,6 +282,8 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
                          (long long)x->reasons[top].n, (long long)x->reasons[top].line,
                          x->reasons[top].key);
   }
+  /* a bundle: RFM and BTYD per resolved customer (app/analyze_rekey.c) */
+  if (x->o->bundle && (st = tsr__analyze_rekey(x->o, res, &x->rekeyed, err)) != TSR_OK) return st;
   x->ingest_ms = step_done(x, "ingest");
   return TSR_OK;
 }
@@ -281,6 +297,12 @@ static void ingest_events(actx *x) {
         "read %lld rows (%lld bytes), accepted %lld, rejected %lld; %zu customers",
         (long long)s->rows_read, (long long)s->bytes, (long long)s->rows_accepted,
         (long long)s->rows_rejected, tsr_ledger_ncustomers(res->ledger));
+  if (x->rekeyed)
+    event(x, 0, "ingest", -1, -1, -1,
+          "%lld customer ids are records merged by entity resolution: their transactions count "
+          "for the resolved customer", (long long)x->rekeyed);
+  if (x->indb_sql)
+    event(x, 0, "ingest", -1, -1, -1, "customer-day rows computed in the database: %s", x->indb_sql);
   if (s->rows_rejected)
     event(x, 1, "ingest", -1, -1, -1, "%lld rows rejected (the first %zu are stored with the dataset)",
           (long long)s->rows_rejected, x->nrejects);
@@ -464,10 +486,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     const tsr_summary_row *r = &res->summary->rows[i];
     xs[i] = r->frequency;
     tx[i] = r->recency;
-    /* a first purchase on the last day gives T = 0, which the models
-     * reject: such a customer was observed for part of that day, counted
-     * as half a day */
-    T[i] = r->T > 0 ? r->T : 0.5 / res->period_days;
+    T[i] = r->T; /* T = 0 (a first purchase on the last day) is valid for the models */
     mx[i] = r->monetary_value;
   }
   tsr_btyd_data d = {n, xs, tx, T, mx, NULL};
@@ -1316,6 +1335,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     tsr__free(x.rejects[i].raw);
   }
   tsr__free(x.rejects);
+  tsr__free(x.indb_sql);
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   *out = res;
   return TSR_OK;
@@ -1335,6 +1355,7 @@ fail:
     tsr__free(x.rejects[i].raw);
   }
   tsr__free(x.rejects);
+  tsr__free(x.indb_sql);
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   tsr_analyze_result_free(res);
   return st;

@@ -16,7 +16,7 @@
 
 enum {
   OPT_DB = OPT_INGEST_LAST + 1, OPT_SCHEME, OPT_PARAM, OPT_NO_SPEND, OPT_REPORT, OPT_NO_DB,
-  OPT_FEATURES, OPT_KEEP_INPUT, OPT_DATA_DIR, OPT_CURRENCY
+  OPT_FEATURES, OPT_KEEP_INPUT, OPT_DATA_DIR, OPT_CURRENCY, OPT_IN_DB
 };
 
 typedef struct actx {
@@ -136,6 +136,29 @@ static int param_value(tsr_params *pv, const char *name, const char *arg) {
   return 0;
 }
 
+/* --in-db TABLE: the transactions are that table of the PostgreSQL store
+ * (docs/pg-extension.md); no files, no bundle. 0, or -1 after the usage
+ * message. */
+static int in_db_setup(tsr_analyze_opts *o, const char *db, int no_db, int keep_input,
+                       int nfiles, const cli_bundle *cb) {
+  static const char *table[1];
+  const char *url = no_db ? NULL : tsr_store_default_url(db);
+  if (!*o->indb_table) return cli_usage("analyze", "--in-db: expected a table name"), -1;
+  if (nfiles > 0)
+    return cli_usage("analyze", "--in-db reads the table %s: give no transaction file",
+                     o->indb_table), -1;
+  if (!url || (strncmp(url, "postgresql://", 13) && strncmp(url, "postgres://", 11)))
+    return cli_usage("analyze", "--in-db needs a PostgreSQL database (--db postgresql://...)"), -1;
+  if (keep_input) return cli_usage("analyze", "--keep-input does not apply to --in-db"), -1;
+  for (int t = 0; t < TSR_BT_COUNT; t++)
+    if (cb->files[t]) return cli_usage("analyze", "--in-db does not read a bundle"), -1;
+  table[0] = o->indb_table;
+  o->indb_url = url;
+  o->inputs = table;
+  o->n_inputs = 1;
+  return 0;
+}
+
 int tsr_cmd_analyze(int argc, char **argv) {
   /* the options of this command; every other input of the params table
    * (tessera/params.def) is added below as --OPTION VALUE (OPT_PARAM) */
@@ -151,6 +174,7 @@ int tsr_cmd_analyze(int argc, char **argv) {
       {"currency", required_argument, NULL, OPT_CURRENCY},
       {"keep-input", no_argument, NULL, OPT_KEEP_INPUT},
       {"data-dir", required_argument, NULL, OPT_DATA_DIR},
+      {"in-db", required_argument, NULL, OPT_IN_DB},
       {"quiet", no_argument, NULL, 'q'},
       CLI_BUNDLE_LONGOPTS};
   struct option longopts[sizeof fixed / sizeof *fixed + 64];
@@ -215,13 +239,18 @@ int tsr_cmd_analyze(int argc, char **argv) {
         break;
       case OPT_KEEP_INPUT: keep_input = 1; break;
       case OPT_DATA_DIR: data_dir = optarg; break;
+      case OPT_IN_DB: o.indb_table = optarg; break;
       case 'q': ci.quiet = 1; break;
       default: return cli_usage("analyze", "unknown option");
     }
   }
-  if (optind >= argc) return cli_usage("analyze", "expected at least one transaction file");
-  o.inputs = (const char *const *)(argv + optind);
-  o.n_inputs = (size_t)(argc - optind);
+  if (o.indb_table) {
+    if (in_db_setup(&o, db, no_db, keep_input, argc - optind, &cb)) return TSR_EXIT_USAGE;
+  } else {
+    if (optind >= argc) return cli_usage("analyze", "expected at least one transaction file");
+    o.inputs = (const char *const *)(argv + optind);
+    o.n_inputs = (size_t)(argc - optind);
+  }
   char rej[4096];
   if (!ci.rejects_path) {
     /* rejects go next to the results by default */

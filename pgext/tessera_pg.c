@@ -79,7 +79,8 @@ typedef struct sum_tx {
 typedef struct sum_state {
   int32 n, cap;
   int32 end_day, cal_day; /* cal_day = INT32_MIN: no calibration split */
-  double period_days;
+  double period_days;     /* periods per output unit (--freq-multiplier) */
+  int32 freq;             /* tsr_freq: D, W (Monday..Sunday) or M (calendar month) */
   int32 have_window;
   sum_tx *tx;
 } sum_state;
@@ -105,8 +106,8 @@ static void sum_state_push(sum_state *s, int32 day, double amount) {
   s->n++;
 }
 
-static void sum_state_window(sum_state *s, TimestampTz end, double period_days, int has_cal,
-                             TimestampTz cal) {
+static void sum_state_window(sum_state *s, TimestampTz end, int32 freq, double period_days,
+                             int has_cal, TimestampTz cal) {
   int32 e = ts_day(end), c = has_cal ? ts_day(cal) : INT32_MIN;
   if (!(period_days > 0) || !isfinite(period_days))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -115,11 +116,13 @@ static void sum_state_window(sum_state *s, TimestampTz end, double period_days, 
   if (has_cal && c >= e)
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                     errmsg("tessera_summary: calibration_end: expected a date before period_end")));
-  if (s->have_window && (s->end_day != e || s->period_days != period_days || s->cal_day != c))
+  if (s->have_window && (s->end_day != e || s->period_days != period_days || s->cal_day != c ||
+                         s->freq != freq))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                    errmsg("tessera_summary: period_end, period_days and calibration_end must be "
-                           "the same for every row of a group")));
+                    errmsg("tessera_summary: period_end, period, period_days and calibration_end "
+                           "must be the same for every row of a group")));
   s->end_day = e;
+  s->freq = freq;
   s->cal_day = c;
   s->period_days = period_days;
   s->have_window = 1;
@@ -131,32 +134,54 @@ static double amount_arg(FunctionCallInfo fcinfo, int i) {
   return DatumGetFloat8(DirectFunctionCall1(numeric_float8, PG_GETARG_DATUM(i)));
 }
 
-static Datum sum_transition(FunctionCallInfo fcinfo, int has_cal) {
+/* The period argument ("char" 'D', 'W' or 'M') of the 0.3 variants. */
+static int32 period_arg(FunctionCallInfo fcinfo, int i) {
+  char p[2] = {PG_GETARG_CHAR(i), '\0'};
+  tsr_freq f;
+  if (tsr_freq_parse(p, &f) != TSR_OK)
+    ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+                    errmsg("tessera_summary: period: expected 'D', 'W' or 'M', got '%s'", p)));
+  return (int32)f;
+}
+
+/* The transition of every variant: (state, ts, amount, period_end, [period
+ * text,] multiplier[, calibration_end]); with_period: the period argument
+ * is present (else days). */
+static Datum sum_transition(FunctionCallInfo fcinfo, int has_cal, int with_period) {
   MemoryContext agg;
   if (!AggCheckCallContext(fcinfo, &agg))
     ereport(ERROR, (errmsg("tessera_summary_sfunc called outside an aggregate")));
   sum_state *s = PG_ARGISNULL(0) ? sum_state_new(agg) : (sum_state *)PG_GETARG_POINTER(0);
   /* rows with a NULL timestamp or amount are skipped (documented) */
   if (PG_ARGISNULL(1) || PG_ARGISNULL(2)) PG_RETURN_POINTER(s);
-  if (PG_ARGISNULL(3) || PG_ARGISNULL(4) || (has_cal && PG_ARGISNULL(5)))
-    ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-                    errmsg("tessera_summary: period_end, period_days and calibration_end must "
-                           "not be NULL")));
+  const int m = 4 + with_period; /* the multiplier's argument */
+  for (int i = 3; i <= m + has_cal; i++)
+    if (PG_ARGISNULL(i))
+      ereport(ERROR, (errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+                      errmsg("tessera_summary: period_end, period, period_days and "
+                             "calibration_end must not be NULL")));
   double amount = amount_arg(fcinfo, 2);
   if (!isfinite(amount))
     ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
                     errmsg("tessera_summary: amount: expected a finite number")));
-  sum_state_window(s, PG_GETARG_TIMESTAMPTZ(3), PG_GETARG_FLOAT8(4), has_cal,
-                   has_cal ? PG_GETARG_TIMESTAMPTZ(5) : 0);
+  sum_state_window(s, PG_GETARG_TIMESTAMPTZ(3), with_period ? period_arg(fcinfo, 4) : TSR_FREQ_D,
+                   PG_GETARG_FLOAT8(m), has_cal, has_cal ? PG_GETARG_TIMESTAMPTZ(m + 1) : 0);
   sum_state_push(s, ts_day(PG_GETARG_TIMESTAMPTZ(1)), amount);
   PG_RETURN_POINTER(s);
 }
 
 PG_FUNCTION_INFO_V1(tessera_summary_sfunc);
-Datum tessera_summary_sfunc(PG_FUNCTION_ARGS) { return sum_transition(fcinfo, 0); }
+Datum tessera_summary_sfunc(PG_FUNCTION_ARGS) { return sum_transition(fcinfo, 0, 0); }
 
 PG_FUNCTION_INFO_V1(tessera_summary_cal_sfunc);
-Datum tessera_summary_cal_sfunc(PG_FUNCTION_ARGS) { return sum_transition(fcinfo, 1); }
+Datum tessera_summary_cal_sfunc(PG_FUNCTION_ARGS) { return sum_transition(fcinfo, 1, 0); }
+
+/* 0.3: calendar periods, tessera_summary(ts, amount, period_end, period, multiplier[, cal]) */
+PG_FUNCTION_INFO_V1(tessera_summary_period_sfunc);
+Datum tessera_summary_period_sfunc(PG_FUNCTION_ARGS) { return sum_transition(fcinfo, 0, 1); }
+
+PG_FUNCTION_INFO_V1(tessera_summary_period_cal_sfunc);
+Datum tessera_summary_period_cal_sfunc(PG_FUNCTION_ARGS) { return sum_transition(fcinfo, 1, 1); }
 
 PG_FUNCTION_INFO_V1(tessera_summary_combine);
 Datum tessera_summary_combine(PG_FUNCTION_ARGS) {
@@ -172,11 +197,13 @@ Datum tessera_summary_combine(PG_FUNCTION_ARGS) {
   MemoryContext old = MemoryContextSwitchTo(agg);
   if (b->have_window) {
     if (a->have_window &&
-        (a->end_day != b->end_day || a->period_days != b->period_days || a->cal_day != b->cal_day))
+        (a->end_day != b->end_day || a->period_days != b->period_days ||
+         a->cal_day != b->cal_day || a->freq != b->freq))
       ereport(ERROR, (errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-                      errmsg("tessera_summary: period_end, period_days and calibration_end must "
-                             "be the same for every row of a group")));
+                      errmsg("tessera_summary: period_end, period, period_days and "
+                             "calibration_end must be the same for every row of a group")));
     a->end_day = b->end_day;
+    a->freq = b->freq;
     a->cal_day = b->cal_day;
     a->period_days = b->period_days;
     a->have_window = 1;
@@ -186,16 +213,17 @@ Datum tessera_summary_combine(PG_FUNCTION_ARGS) {
   PG_RETURN_POINTER(a);
 }
 
-/* Serialised state: the header fields then n (day, amount) pairs. */
+/* Serialised state: the header fields (n, end_day, cal_day, have_window,
+ * freq, period_days) then n (day, amount) pairs. */
 PG_FUNCTION_INFO_V1(tessera_summary_serial);
 Datum tessera_summary_serial(PG_FUNCTION_ARGS) {
   sum_state *s = (sum_state *)PG_GETARG_POINTER(0);
-  Size head = 4 * sizeof(int32) + sizeof(double);
+  Size head = 5 * sizeof(int32) + sizeof(double);
   Size sz = head + (Size)s->n * (sizeof(int32) + sizeof(double));
   bytea *out = palloc(VARHDRSZ + sz);
   SET_VARSIZE(out, VARHDRSZ + sz);
   char *p = VARDATA(out);
-  int32 h[4] = {s->n, s->end_day, s->cal_day, s->have_window};
+  int32 h[5] = {s->n, s->end_day, s->cal_day, s->have_window, s->freq};
   memcpy(p, h, sizeof h);
   memcpy(p + sizeof h, &s->period_days, sizeof(double));
   p += head;
@@ -215,16 +243,18 @@ Datum tessera_summary_deserial(PG_FUNCTION_ARGS) {
   bytea *in = PG_GETARG_BYTEA_PP(0);
   const char *p = VARDATA_ANY(in);
   Size len = VARSIZE_ANY_EXHDR(in);
-  Size head = 4 * sizeof(int32) + sizeof(double);
-  int32 h[4];
+  Size head = 5 * sizeof(int32) + sizeof(double);
+  int32 h[5];
   if (len < head) ereport(ERROR, (errmsg("tessera_summary: corrupt state")));
   memcpy(h, p, sizeof h);
-  if (h[0] < 0 || len != head + (Size)h[0] * (sizeof(int32) + sizeof(double)))
+  if (h[0] < 0 || h[4] < TSR_FREQ_D || h[4] > TSR_FREQ_M ||
+      len != head + (Size)h[0] * (sizeof(int32) + sizeof(double)))
     ereport(ERROR, (errmsg("tessera_summary: corrupt state")));
   sum_state *s = sum_state_new(agg);
   s->end_day = h[1];
   s->cal_day = h[2];
   s->have_window = h[3];
+  s->freq = h[4];
   memcpy(&s->period_days, p + sizeof h, sizeof(double));
   p += head;
   for (int32 i = 0; i < h[0]; i++) {
@@ -269,7 +299,7 @@ static Datum sum_final(FunctionCallInfo fcinfo, int split) {
   }
   tsr_summary_opts o;
   tsr_summary_opts_init(&o);
-  o.freq = TSR_FREQ_D;
+  o.freq = (tsr_freq)s->freq;
   o.multiplier = s->period_days;
   o.cal_end_day = split ? s->cal_day : TSR_DAY_NONE;
   tsr_summary_row r;

@@ -86,6 +86,13 @@ typedef struct tsr_analyze_opts {
    * with pii_key (docs/profiles.md "Personal data"). */
   int pii_mode;
   const unsigned char *pii_key;         /* TSR_PII_KEY_BYTES, borrowed */
+  /* In-database analysis (docs/pg-extension.md "analyze --in-db"): when
+   * indb_table is non-NULL the ledger is read from that table of the
+   * PostgreSQL database at indb_url (customer-day aggregates computed by the
+   * server) instead of from the files; inputs[0] then names the table for
+   * the event log and the stored dataset. */
+  const char *indb_url;
+  const char *indb_table;
   /* Progress: step name, fraction of the whole run in [0,1]. */
   void (*on_progress)(void *ud, const char *step, double frac);
   /* Event log line (also stored): level 0 info, 1 warn, 2 error. */

@@ -144,101 +144,66 @@ static int parse_amount(const char *s, size_t n, double *v) {
   return *end || errno || !isfinite(*v) ? -1 : 0;
 }
 
-tsr_status tsr_anomaly_read_csv(tsr_anomaly_detector *d, const char *path,
-                                const tsr_anomaly_read_opts *o, int64_t *rejected, tsr_error *err) {
+typedef struct anomaly_cols {
+  tsr_anomaly_detector *d;
+  ptrdiff_t cc, ct, ca, ci, ch, cm;
+} anomaly_cols;
+
+static tsr_status anomaly_header(void *ctx, const tsr_csv_record *rec, const char *src,
+                                 tsr_error *err) {
   static const char *const n_cust[] = {"customerid", "customer", "custid", "clientid", NULL};
   static const char *const n_time[] = {"timestamp", "date", "datetime", "time", "transactiondate", NULL};
   static const char *const n_amt[] = {"amount", "value", "amt", NULL};
   static const char *const n_id[] = {"transactionid", "txid", "id", NULL};
   static const char *const n_chan[] = {"channel", NULL};
   static const char *const n_cat[] = {"merchantcategory", "category", "mcc", NULL};
+  anomaly_cols *k = ctx;
+  k->cc = tsr__col_find(rec, n_cust), k->ct = tsr__col_find(rec, n_time);
+  k->ca = tsr__col_find(rec, n_amt), k->ci = tsr__col_find(rec, n_id);
+  k->ch = tsr__col_find(rec, n_chan), k->cm = tsr__col_find(rec, n_cat);
+  if (k->cc < 0 || k->ct < 0 || k->ca < 0) {
+    const char *miss = k->cc < 0 ? "customer_id" : k->ct < 0 ? "timestamp" : "amount";
+    return tsr_error_set(err, TSR_EPARSE, src, 1, 1, miss, "expected a %s column in the header", miss);
+  }
+  return TSR_OK;
+}
+
+static tsr_status anomaly_row(void *ctx, const tsr_csv_record *rec, const char *src, tsr_error *e) {
+  const anomaly_cols *k = ctx;
+  tsr_anomaly_tx tx;
+  const tsr_csv_field *ft = &rec->fields[k->ct], *fa = &rec->fields[k->ca], *fc = &rec->fields[k->cc];
+  char idbuf[32];
+  tx.customer_id = fc->ptr;
+  tx.channel = k->ch >= 0 ? rec->fields[k->ch].ptr : NULL;
+  tx.merchant_category = k->cm >= 0 ? rec->fields[k->cm].ptr : NULL;
+  tx.transaction_id = k->ci >= 0 ? rec->fields[k->ci].ptr : NULL;
+  if (!tx.transaction_id || !*tx.transaction_id) {
+    snprintf(idbuf, sizeof idbuf, "L%lld", (long long)rec->line);
+    tx.transaction_id = idbuf;
+  }
+  if (tsr_datetime_parse(ft->ptr, ft->len, NULL, &tx.time))
+    return tsr_error_set(e, TSR_EPARSE, src, ft->line, ft->column, "timestamp",
+                         "expected an ISO 8601 date or timestamp, got '%.40s'", ft->ptr);
+  if (parse_amount(fa->ptr, fa->len, &tx.amount))
+    return tsr_error_set(e, TSR_EPARSE, src, fa->line, fa->column, "amount",
+                         "expected a number, got '%.40s'", fa->ptr);
+  if (!fc->len)
+    return tsr_error_set(e, TSR_EPARSE, src, fc->line, fc->column, "customer_id",
+                         "expected a customer id, got an empty field");
+  return tsr_anomaly_add(k->d, &tx, e);
+}
+
+tsr_status tsr_anomaly_read_csv(tsr_anomaly_detector *d, const char *path,
+                                const tsr_anomaly_read_opts *o, int64_t *rejected, tsr_error *err) {
   tsr_anomaly_read_opts defo;
   if (!o) {
     tsr_anomaly_read_opts_init(&defo);
     o = &defo;
   }
-  if (rejected) *rejected = 0;
-  tsr_csv *c = NULL;
-  tsr_status st = tsr_csv_open(path, &o->csv, &c, err);
-  if (st) return st;
-  tsr_csv_record rec;
-  st = tsr_csv_next(c, &rec, err);
-  if (st == TSR_ENOTFOUND) {
-    st = tsr_error_set(err, TSR_EPARSE, tsr_csv_name(c), 1, 1, NULL, "expected a header line, got an empty file");
-    goto done;
-  }
-  if (st) goto done;
-  ptrdiff_t cc = tsr__col_find(&rec, n_cust), ct = tsr__col_find(&rec, n_time), ca = tsr__col_find(&rec, n_amt),
-            ci = tsr__col_find(&rec, n_id), ch = tsr__col_find(&rec, n_chan), cm = tsr__col_find(&rec, n_cat);
-  size_t nhdr = rec.nfields;
-  if (cc < 0 || ct < 0 || ca < 0) {
-    const char *miss = cc < 0 ? "customer_id" : ct < 0 ? "timestamp" : "amount";
-    st = tsr_error_set(err, TSR_EPARSE, tsr_csv_name(c), 1, 1, miss, "expected a %s column in the header", miss);
-    goto done;
-  }
-  int64_t nrej = 0;
-  for (;;) {
-    tsr_error e;
-    tsr_error_clear(&e);
-    st = tsr_csv_next(c, &rec, &e);
-    if (st == TSR_ENOTFOUND) {
-      st = TSR_OK;
-      break;
-    }
-    if (st == TSR_EIO) {
-      if (err) *err = e;
-      goto done;
-    }
-    if (!st && rec.nfields != nhdr) {
-      st = tsr_error_set(&e, TSR_EPARSE, tsr_csv_name(c), rec.line, 1, NULL,
-                         "expected %zu fields as in the header, got %zu", nhdr, rec.nfields);
-    } else if (!st) {
-      tsr_anomaly_tx tx;
-      const tsr_csv_field *ft = &rec.fields[ct], *fa = &rec.fields[ca];
-      char idbuf[32];
-      tx.customer_id = rec.fields[cc].ptr;
-      tx.channel = ch >= 0 ? rec.fields[ch].ptr : NULL;
-      tx.merchant_category = cm >= 0 ? rec.fields[cm].ptr : NULL;
-      tx.transaction_id = ci >= 0 ? rec.fields[ci].ptr : NULL;
-      if (!tx.transaction_id || !*tx.transaction_id) {
-        snprintf(idbuf, sizeof idbuf, "L%lld", (long long)rec.line);
-        tx.transaction_id = idbuf;
-      }
-      tsr_status ps = tsr_datetime_parse(ft->ptr, ft->len, NULL, &tx.time);
-      if (ps)
-        st = tsr_error_set(&e, TSR_EPARSE, tsr_csv_name(c), ft->line, ft->column, "timestamp",
-                           "expected an ISO 8601 date or timestamp, got '%.40s'", ft->ptr);
-      else if (parse_amount(fa->ptr, fa->len, &tx.amount))
-        st = tsr_error_set(&e, TSR_EPARSE, tsr_csv_name(c), fa->line, fa->column, "amount",
-                           "expected a number, got '%.40s'", fa->ptr);
-      else if (!rec.fields[cc].len)
-        st = tsr_error_set(&e, TSR_EPARSE, tsr_csv_name(c), rec.fields[cc].line, rec.fields[cc].column,
-                           "customer_id", "expected a customer id, got an empty field");
-      else {
-        st = tsr_anomaly_add(d, &tx, &e);
-        if (st == TSR_ENOMEM) {
-          if (err) *err = e;
-          goto done;
-        }
-      }
-    }
-    if (!st) continue;
-    nrej++;
-    if (o->on_reject) {
-      tsr_reject rj = {e.code, tsr_csv_name(c), e.line, e.column, e.field, e.msg, rec.raw, rec.raw_len};
-      o->on_reject(o->ud, &rj);
-    }
-    if (o->max_errors >= 0 && nrej > o->max_errors) {
-      if (rejected) *rejected = nrej;
-      st = tsr_error_set(err, TSR_EMAXERR, tsr_csv_name(c), 0, 0, NULL, "more than %lld rows rejected",
-                         (long long)o->max_errors);
-      goto done;
-    }
-  }
-  if (rejected) *rejected = nrej;
-done:
-  tsr_csv_close(c);
-  return st;
+  anomaly_cols k = {d, -1, -1, -1, -1, -1, -1};
+  tsr__csv_rows rd = {&o->csv, o->max_errors, o->on_reject, o->ud, 1,
+                      anomaly_header, anomaly_row, &k};
+  return tsr__csv_read_rows(path, &rd, rejected, err);
 }
 
 /* ------------------------------------------------------------- scoring */

@@ -17,6 +17,29 @@
  * list, tried in order), or -1. */
 ptrdiff_t tsr__col_find(const tsr_csv_record *hdr, const char *const *names);
 
+/* Reads the CSV table at path row by row with the rules of the profile
+ * readers (resolve, anomalies): a header line is required; header(ctx,
+ * hdr, source, err) binds the columns (non-zero status stops); each data
+ * row with the header's field count goes to row(ctx, rec, source, e), which
+ * returns TSR_OK, TSR_ENOMEM (stops, e copied to err) or another status to
+ * reject the row with e's message. Rejected rows (wrong field count, CSV
+ * errors, row's refusals) go to on_reject with the raw record when
+ * raw_in_rejects (never for personal data); more than max_errors (>= 0)
+ * rejects stop with TSR_EMAXERR. *rejected (may be NULL) = rows rejected. */
+typedef struct tsr_reject tsr_reject;
+typedef struct tsr__csv_rows {
+  const tsr_csv_opts *csv;
+  int64_t max_errors;
+  void (*on_reject)(void *ud, const tsr_reject *r);
+  void *ud;
+  int raw_in_rejects;
+  tsr_status (*header)(void *ctx, const tsr_csv_record *hdr, const char *source, tsr_error *err);
+  tsr_status (*row)(void *ctx, const tsr_csv_record *rec, const char *source, tsr_error *e);
+  void *ctx;
+} tsr__csv_rows;
+tsr_status tsr__csv_read_rows(const char *path, const tsr__csv_rows *rd, int64_t *rejected,
+                              tsr_error *err);
+
 /* Parses a calendar date (YYYY-MM-DD, YYYY/MM/DD, YYYYMMDD, DD.MM.YYYY;
  * anything after a 'T' or a space ignored) into days since 1970-01-01 (any
  * year from 1800 to 2200). 0 on success, -1 otherwise. */

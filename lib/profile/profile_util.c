@@ -10,6 +10,7 @@
 
 #include "internal.h"
 #include "tessera/datetime.h"
+#include "tessera/ingest.h"
 
 static void norm(const char *s, size_t n, char *out, size_t cap) {
   size_t o = 0;
@@ -29,6 +30,63 @@ ptrdiff_t tsr__col_find(const tsr_csv_record *hdr, const char *const *names) {
     }
   }
   return -1;
+}
+
+tsr_status tsr__csv_read_rows(const char *path, const tsr__csv_rows *rd, int64_t *rejected,
+                              tsr_error *err) {
+  if (rejected) *rejected = 0;
+  tsr_csv *c = NULL;
+  tsr_status st = tsr_csv_open(path, rd->csv, &c, err);
+  if (st) return st;
+  const char *src = tsr_csv_name(c);
+  tsr_csv_record rec;
+  st = tsr_csv_next(c, &rec, err);
+  if (st == TSR_ENOTFOUND) {
+    st = tsr_error_set(err, TSR_EPARSE, src, 1, 1, NULL, "expected a header line, got an empty file");
+    goto done;
+  }
+  if (st || (st = rd->header(rd->ctx, &rec, src, err))) goto done;
+  size_t nhdr = rec.nfields;
+  int64_t nrej = 0;
+  for (;;) {
+    tsr_error e;
+    tsr_error_clear(&e);
+    st = tsr_csv_next(c, &rec, &e);
+    if (st == TSR_ENOTFOUND) {
+      st = TSR_OK;
+      break;
+    }
+    if (st == TSR_EIO) {
+      if (err) *err = e;
+      goto done;
+    }
+    if (!st && rec.nfields != nhdr) {
+      st = tsr_error_set(&e, TSR_EPARSE, src, rec.line, 1, NULL,
+                         "expected %zu fields as in the header, got %zu", nhdr, rec.nfields);
+    } else if (!st) {
+      st = rd->row(rd->ctx, &rec, src, &e);
+      if (st == TSR_ENOMEM) {
+        if (err) *err = e;
+        goto done;
+      }
+    }
+    if (!st) continue;
+    nrej++;
+    if (rd->on_reject) {
+      tsr_reject rj = {e.code, src, e.line, e.column, e.field, e.msg,
+                       rd->raw_in_rejects ? rec.raw : NULL, rd->raw_in_rejects ? rec.raw_len : 0};
+      rd->on_reject(rd->ud, &rj);
+    }
+    if (rd->max_errors >= 0 && nrej > rd->max_errors) {
+      st = tsr_error_set(err, TSR_EMAXERR, src, 0, 0, NULL, "more than %lld rows rejected",
+                         (long long)rd->max_errors);
+      break;
+    }
+  }
+  if (rejected) *rejected = nrej;
+done:
+  tsr_csv_close(c);
+  return st;
 }
 
 static int digits(const char *s, size_t n, int *v) {

@@ -383,7 +383,7 @@ static void make_typo(tsr_rng *g, const char *s, char *out, size_t cap) {
 
 /* A Swiss mobile number in one of the forms found in CRM exports. */
 static void fmt_phone(tsr_rng *g, uint64_t num, char *out, size_t cap) {
-  /* num: 9 digits 7XNNNNNNN */
+  /* num: 9 digits, 7XNNNNNNN (mobile) or 2XNNNNNNN (household landline) */
   unsigned a = (unsigned)(num / 10000000), b = (unsigned)(num / 10000 % 1000),
            c = (unsigned)(num / 100 % 100), d = (unsigned)(num % 100);
   switch (tsr_rng_bounded(g, 5)) {
@@ -575,10 +575,13 @@ static void write_record(simctx *x, const person *p, tsr_rng *g, uint64_t id, in
   tsr_rng_seed(&ge, x->o->seed, STREAM_MISC + p->idx * 4 + (kind == 2));
   int dom = (int)tsr_rng_bounded(&ge, sizeof mail_domains / sizeof mail_domains[0]);
   int pat = (int)tsr_rng_bounded(&ge, 3);
-  unsigned num = (unsigned)tsr_rng_bounded(&ge, 100);
-  if (pat == 0) snprintf(mail, sizeof mail, "%s.%s@%s", fa, sa, mail_domains[dom]);
-  else if (pat == 1) snprintf(mail, sizeof mail, "%c%s%u@%s", fa[0], sa, num, mail_domains[dom]);
-  else snprintf(mail, sizeof mail, "%s.%s%u@%s", fa, sa, num, mail_domains[dom]);
+  (void)tsr_rng_bounded(&ge, 100); /* was the number; kept so the other draws stay */
+  /* a mailbox is one person's: the number makes the local part unique per
+   * person and address (names repeat across a million people) */
+  unsigned long long num = (unsigned long long)(p->idx * 2 + (kind == 2));
+  if (pat == 0) snprintf(mail, sizeof mail, "%s.%s.%llu@%s", fa, sa, num, mail_domains[dom]);
+  else if (pat == 1) snprintf(mail, sizeof mail, "%c%s%llu@%s", fa[0], sa, num, mail_domains[dom]);
+  else snprintf(mail, sizeof mail, "%s%llu.%s@%s", fa, num, sa, mail_domains[dom]);
   if (tsr_rng_uniform(g) < 0.1) mail[0] = (char)(mail[0] >= 'a' && mail[0] <= 'z' ? mail[0] - 32 : mail[0]);
   phone[0] = '\0';
   if (p->phone && kind != 4 && tsr_rng_uniform(g) > 0.03) fmt_phone(g, p->phone, phone, sizeof phone);
@@ -1082,7 +1085,9 @@ static tsr_status household(simctx *x, uint64_t hh, uint64_t *next, person *ps, 
   char street[64];
   snprintf(street, sizeof street, "%s %u", streets[tsr_rng_bounded(&g, sizeof streets / sizeof streets[0])],
            (unsigned)(1 + tsr_rng_bounded(&g, 120)));
+  /* a household landline: 0XX numbers (not mobiles), unique per household */
   uint64_t shared_phone = tsr_rng_uniform(&g) < 0.3 ? 700000000 + tsr_rng_bounded(&g, 99999999) : 0;
+  if (shared_phone) shared_phone = 200000000 + (hh * 48271 + 777) % 100000000;
   for (int i = 0; i < n; i++) {
     person *p = &ps[i];
     memset(p, 0, sizeof *p);
@@ -1098,7 +1103,11 @@ static tsr_status household(simctx *x, uint64_t hh, uint64_t *next, person *ps, 
     p->postcode = postcode;
     snprintf(p->street, sizeof p->street, "%s", street);
     person_init(x, p, &pg, ages[i], fam[i], stud[i]);
+    /* a mobile number is one person's: a bijection of the person index onto
+     * 7X XXX XX XX (48271 is prime to 10^8); the draw is kept so that the
+     * other draws of the stream stay as they were */
     p->phone = tsr_rng_uniform(&pg) < 0.92 ? 700000000 + tsr_rng_bounded(&pg, 99999999) : 0;
+    if (p->phone) p->phone = 700000000 + (p->idx * 48271 + 12345) % 100000000;
     if (shared_phone && tsr_rng_uniform(&pg) < 0.5) p->phone = shared_phone;
     /* duplicate record */
     if (tsr_rng_uniform(&pg) < o->duplicate_rate) {

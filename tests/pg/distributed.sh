@@ -5,8 +5,10 @@
 # partitions. Checks that the distributed tessera_summary, tessera_fit and
 # scores equal the single-node results (the same rows in one local table)
 # and `tessera summary`, and that EXPLAIN shows the aggregation pushed to the
-# shards. Installs the extension like pgext.sh; skipped (77) only when the
-# server binaries or PGXS are missing.
+# shards; then that `tessera analyze --in-db` on the coordinator equals the
+# file run with its customer-day aggregate pushed to both shards. Installs
+# the extension like pgext.sh; skipped (77) only when the server binaries or
+# PGXS are missing.
 set -eu
 TSR=$1
 SRC=$(cd "$2" && pwd) BUILD=$(cd "$3" && pwd)
@@ -63,6 +65,7 @@ SELECT 'scores differ ' || count(*) FROM dist d JOIN single s USING (customer_id
  WHERE tessera_p_alive(f.dist, d.frequency, d.recency, d."T") <> tessera_p_alive(f.single, s.frequency, s.recency, s."T");
 SQL
 $PSQL -c "SET timezone = 'UTC'" -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT customer_id, tessera_summary(ts, amount, '$END', 7) FROM transactions GROUP BY customer_id" >"$T/plan.txt"
+$PSQL -c "SET timezone = 'UTC'" -c "EXPLAIN (VERBOSE, COSTS OFF) SELECT customer_id, tessera_summary(ts, amount, '$END', 'W', 1) FROM transactions GROUP BY customer_id" >>"$T/plan.txt"
 n=$(grep -c 'Relations: Aggregate on' "$T/plan.txt" || true)
 echo "aggregates pushed to shards $n" >>"$T/got.txt"
 cat >"$T/want.txt" <<X
@@ -72,7 +75,20 @@ distributed vs single 0
 distributed vs cli 0
 fit equal true
 scores differ 0
-aggregates pushed to shards 2
+aggregates pushed to shards 4
 X
 if ! diff -u "$T/want.txt" "$T/got.txt"; then cat "$T/plan.txt"; echo "distributed.sh: FAILED" >&2; exit 1; fi
-echo "distributed.sh: 7 checks passed"
+
+# tessera analyze --in-db on the coordinator (app/analyze_indb.c): equals the
+# file run, and its customer-day aggregate is pushed to both shards
+$PSQL -c "CREATE SCHEMA tessera"
+DB="$URL&options=-csearch_path%3Dtessera,public"
+{ echo "customer_id,ts,amount"; tr '\t' , <"$T/sim.tsv"; } >"$T/sim3.csv"
+TESSERA_NO_PROGRESS=1 "$TSR" analyze "$T/sim3.csv" --no-db -o "$T/a.file" -q --end "$END"
+TESSERA_NO_PROGRESS=1 "$TSR" analyze --db "$DB" --in-db transactions -o "$T/a.db" -q --end "$END"
+python3 "$SRC/tests/pg/compare_runs.py" "$T/a.file" "$T/a.db" 1e-6 || { echo "distributed.sh: analyze --in-db differs from the file run" >&2; exit 1; }
+SQL=$($PSQL -c "SELECT substr(message, strpos(message, 'SELECT')) FROM tessera.events WHERE message LIKE 'customer-day rows computed in the database:%' ORDER BY id DESC LIMIT 1")
+$PSQL -c "EXPLAIN (VERBOSE, COSTS OFF) $SQL" >"$T/plan2.txt"
+n=$(grep -c 'Relations: Aggregate on' "$T/plan2.txt" || true)
+[ "$n" = 2 ] || { cat "$T/plan2.txt"; echo "distributed.sh: analyze --in-db: aggregate pushed to $n shards, expected 2" >&2; exit 1; }
+echo "distributed.sh: 9 checks passed"
