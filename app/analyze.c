@@ -548,9 +548,9 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     if (!ok[0] && !ok[1]) {
       event(x, 2, "model", (int64_t)n, 0, ms, "auto: no model could be fitted");
       st = tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, "model",
-                         "no model could be fitted (pnbd: %s; mbgnbd: %s); the data "
-                         "may have too few repeat purchases: choose the model none for "
-                         "segments without predictions",
+                         "no model could be fitted; the data may have too few repeat "
+                         "purchases: choose the model none for segments without "
+                         "predictions (pnbd: %s; mbgnbd: %s)",
                          why[0], why[1]);
       goto out;
     }
