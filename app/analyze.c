@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "base/textbuf.h"
 #include "tessera/analyze.h"
+#include "analyze_predict.h"
 #include "tessera/datetime.h"
 
 #include <errno.h>
@@ -74,6 +75,7 @@ void tsr_analyze_result_free(tsr_analyze_result *r) {
     free(r->pii);
   }
   tsr_profiles_free(r->profiles);
+  tsr__analyze_predict_free(r->predict);
   tsr_ledger_free(r->ledger);
   tsr_summary_free(r->summary);
   tsr__free(r->r);
@@ -1316,6 +1318,11 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     progress(&x, "profiles", 0.8);
     if ((st = step_profiles(&x, err)) != TSR_OK) goto fail;
     if (canceled(&x)) goto cancel;
+    progress(&x, "predict", 0.85);
+    char pnote[1024];
+    if ((st = tsr__analyze_predict(opts, store, res, pnote, sizeof pnote, err)) != TSR_OK) goto fail;
+    event(&x, pnote[0] ? 1 : 0, "predict", -1, -1, step_done(&x, "predict"), "%s",
+          pnote[0] ? pnote : "churn risk and next best products scored");
   }
   if ((st = compute_kpis(res, err)) != TSR_OK) goto fail;
   progress(&x, "store", 0.9);
@@ -1694,6 +1701,7 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
     if (r->dq_records_merged >= 0 && o && o->out_dir && !strcmp(o->out_dir, dir))
       fk += (size_t)snprintf(files + fk, sizeof files - fk, ",\"graph.csv\"");
   }
+  if ((st = tsr__analyze_predict_write(r, dir, files, sizeof files, &fk, err)) != TSR_OK) return st;
   char *kj = NULL;
   if ((st = tsr_analyze_kpis_json(r, &kj, err)) != TSR_OK) return st;
   f = open_in(dir, "run.json", path, sizeof path, err);

@@ -12,6 +12,7 @@
 #include "predict_cli.h"
 #include "tessera/churn.h"
 #include "tessera/datetime.h"
+#include "tessera/predict_app.h"
 #include "tessera/store.h"
 
 enum { OPT_CAL_END = 256, OPT_WINDOW, OPT_CALIB, OPT_SEED, OPT_THREADS, OPT_EVAL, OPT_MODEL, OPT_DB };
@@ -64,45 +65,20 @@ static void print_eval(FILE *f, const tsr_churn_result *r) {
   }
 }
 
-/* Stores the present model with its evaluation; promoted when there is no
- * promoted churn model yet or its test AUC is not lower. */
+/* Stores the present model with its evaluation (tessera/predict_app.h:
+ * promoted when nothing is promoted yet or its test AUC is not lower). */
 static int store_model(const char *db, const tsr_churn_result *r, int quiet) {
   tsr_store *s = NULL;
   tsr_error err;
-  const char *url = tsr_store_default_url(db);
-  tsr_status st = tsr_store_open(url, TSR_STORE_CREATE, &s, &err);
+  tsr_status st = tsr_store_open(tsr_store_default_url(db), TSR_STORE_CREATE, &s, &err);
   if (st != TSR_OK) return cli_fail(st, &err);
-  char *ev = NULL;
-  st = tsr_churn_eval_json(r, &ev, &err);
-  if (st != TSR_OK) { tsr_store_close(s); return cli_fail(st, &err); }
-  int promote = 1;
-  char why[160] = "no promoted churn model yet";
-  tsr_model *old = NULL;
-  if (tsr_store_model_promoted(s, "churn", &old, NULL) == TSR_OK && old) {
-    const char *p = old->fit_stats ? strstr(old->fit_stats, "\"xgboost\":{") : NULL;
-    p = p ? strstr(p, "\"auc\":") : NULL;
-    double old_auc = p ? strtod(p + 6, NULL) : NAN;
-    if (isfinite(old_auc) && r->eval[0].m.auc < old_auc) {
-      promote = 0;
-      snprintf(why, sizeof why, "test AUC %.4f lower than the promoted version's %.4f", r->eval[0].m.auc, old_auc);
-    } else {
-      snprintf(why, sizeof why, "test AUC %.4f not lower than the promoted version's %.4f", r->eval[0].m.auc, old_auc);
-    }
-    tsr_store_free(old);
-  }
-  tsr_model m = {0};
-  m.kind = "churn";
-  m.params = r->model_json;
-  m.fit_stats = ev;
-  m.promoted = promote;
-  int64_t id = 0, version = 0;
-  st = tsr_store_model_add(s, &m, &id, &version, &err);
-  free(ev);
+  tsr_model_saved sv;
+  st = tsr_churn_model_store(s, r, 0, 0, &sv, &err);
   tsr_store_close(s);
   if (st != TSR_OK) return cli_fail(st, &err);
   if (!quiet)
-    fprintf(stderr, "tessera: churn: stored model churn v%lld (id %lld), %s: %s\n", (long long)version,
-            (long long)id, promote ? "promoted" : "not promoted", why);
+    fprintf(stderr, "tessera: churn: stored model churn v%lld (id %lld), %s: %s\n", (long long)sv.version,
+            (long long)sv.id, sv.promoted ? "promoted" : "not promoted", sv.why);
   return TSR_EXIT_OK;
 }
 

@@ -159,6 +159,8 @@ typedef struct tsr_analyze_result {
     int64_t n;
   } dq_reasons[16];            /* rejected rows by reason (first 16 reasons) */
   size_t dq_nreasons;
+  struct tsr__predict_out *predict; /* churn and next-best-product of a
+                                  bundle run (app/analyze_predict.c), or NULL */
 } tsr_analyze_result;
 
 /* Runs the pipeline. store may be NULL (nothing stored). On success *out is
