@@ -1192,6 +1192,7 @@ enum MHD_Result api_dispatch(req *r) {
     }
     return send_error(r, 404, "ENOTFOUND", "%s /api/v1/%s is not an endpoint", m, p);
   }
+  if (n == 3 && get && !strcmp(seg[0], "customers")) return api_predict(r, st, seg[1], seg[2]);
   if (!strcmp(seg[0], "decisions")) {
     if (!auth_need(r, "analyst", &ret)) return ret;
     return decisions_api(r, st, n, seg);

@@ -276,6 +276,7 @@ int api_upload_finish(req *r, int64_t *dataset_id, char *msg, size_t cap);
 int decisions_start(srv *S, char *errbuf, size_t cap); /* 0 or an exit code */
 void decisions_stop(srv *S);                           /* flushes the writer */
 enum MHD_Result decisions_api(req *r, tsr_store *st, int n, char **seg);
+enum MHD_Result api_predict(req *r, tsr_store *st, const char *cid, const char *what); /* api_predict.c */
 
 /* pages.c */
 enum MHD_Result pages_dispatch(req *r);
