@@ -109,6 +109,11 @@ enum {
   TSR__NFEAT = TSR__F_HELD_DAYS0 + TSR__NPSLOT
 };
 #define TSR__NFIXED TSR__F_HELD_DAYS0
+/* The features of the product propensity models (recommend.c): the
+ * purchase, profile, product-count and complaint features; the sentiment,
+ * contact, product-event and tenure-per-product ones are churn's only
+ * (they lowered the propensity AUC of rare products in tests). */
+#define TSR__NPROPFEAT TSR__F_CONTACTS
 
 /* Feature names (snake_case, static) of the fixed features; slot features
  * are "days_held_<product>" (tsr__churn_feature_label). */
