@@ -14,20 +14,12 @@ static char g_dir[256];
 
 static int setup(void **state) {
   (void)state;
-  snprintf(g_dir, sizeof g_dir, "/tmp/tsr_churn_XXXXXX");
-  if (!mkdtemp(g_dir)) return -1;
-  return psim_write(g_dir, 4000, 2024, 1);
+  return psim_setup(g_dir, sizeof g_dir, "tsr_churn_", 4000, 2024);
 }
 
 static int teardown(void **state) {
   (void)state;
-  const char *f[4] = {"transactions.csv", "customers.csv", "products_events.csv", "interactions.csv"};
-  char p[512];
-  for (int i = 0; i < 4; i++) {
-    snprintf(p, sizeof p, "%s/%s", g_dir, f[i]);
-    unlink(p);
-  }
-  rmdir(g_dir);
+  psim_remove(g_dir);
   return 0;
 }
 
@@ -95,8 +87,7 @@ static void test_beats_p_alive(void **state) {
 static void test_no_leakage(void **state) {
   (void)state;
   char dir2[256];
-  snprintf(dir2, sizeof dir2, "/tmp/tsr_churn2_XXXXXX");
-  assert_non_null(mkdtemp(dir2));
+  assert_int_equal(psim_mkdir(dir2, sizeof dir2, "tsr_churn2_"), 0);
   int32_t C = (int32_t)day(2025, 3, 31);
   /* copy the bundle, altering every row after C and adding new ones */
   const char *files[4] = {"transactions.csv", "customers.csv", "products_events.csv", "interactions.csv"};
@@ -171,12 +162,7 @@ static void test_no_leakage(void **state) {
   free(x1); free(x2); free(a1); free(a2);
   tsr__pdata_release(&d1);
   tsr__pdata_release(&d2);
-  for (int k = 0; k < 4; k++) {
-    char b[512];
-    snprintf(b, sizeof b, "%s/%s", dir2, files[k]);
-    unlink(b);
-  }
-  rmdir(dir2);
+  psim_remove(dir2);
 }
 
 static void test_transactions_only_cdnow(void **state) {
@@ -209,8 +195,7 @@ static void test_transactions_only_cdnow(void **state) {
 static void test_simulate_bundle(void **state) {
   (void)state;
   char dir[256];
-  snprintf(dir, sizeof dir, "/tmp/tsr_churn3_XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  assert_int_equal(psim_mkdir(dir, sizeof dir, "tsr_churn3_"), 0);
   tsr_bundle_sim_opts so;
   tsr_bundle_sim_opts_init(&so);
   so.customers = 8000;
@@ -256,13 +241,7 @@ static void test_simulate_bundle(void **state) {
   assert_near(mean_lift, 1.0, 0.02);
   assert_true(m->decile_lift[0] > m->decile_lift[9]);
   tsr_churn_result_free(r);
-  const char *f[6] = {"transactions.csv", "customers.csv", "products_events.csv", "interactions.csv", "campaign.csv", "offers.csv"};
-  char p[512];
-  for (int i = 0; i < 6; i++) {
-    snprintf(p, sizeof p, "%s/%s", dir, f[i]);
-    unlink(p);
-  }
-  rmdir(dir);
+  psim_remove(dir);
 }
 
 static void test_errors(void **state) {
