@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "base/textbuf.h"
 #include "tessera/analyze.h"
+#include "analyze_predict.h"
 #include "tessera/datetime.h"
 #include "tessera/params.h"
 
@@ -77,6 +78,7 @@ void tsr_analyze_result_free(tsr_analyze_result *r) {
     free(r->pii);
   }
   tsr_profiles_free(r->profiles);
+  tsr__analyze_predict_free(r->predict);
   tsr_ledger_free(r->ledger);
   tsr_summary_free(r->summary);
   tsr__free(r->r);
@@ -1287,6 +1289,11 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     progress(&x, "profiles", 0.8);
     if ((st = step_profiles(&x, err)) != TSR_OK) goto fail;
     if (canceled(&x)) goto cancel;
+    progress(&x, "predict", 0.85);
+    char pnote[1024];
+    if ((st = tsr__analyze_predict(opts, store, res, pnote, sizeof pnote, err)) != TSR_OK) goto fail;
+    event(&x, pnote[0] ? 1 : 0, "predict", -1, -1, step_done(&x, "predict"), "%s",
+          pnote[0] ? pnote : "churn risk and next best products scored");
   }
   if ((st = compute_kpis(res, err)) != TSR_OK) goto fail;
   progress(&x, "store", 0.9);

@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <jansson.h>
+
+#include "analyze_predict.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -421,7 +423,8 @@ static tsr_status write_results(const tsr_analyze_result *r, const tsr_analyze_o
         (st = add_file(files, "graph.csv", err)) != TSR_OK)
       return st;
   }
-  return TSR_OK;
+  /* churn and next-best-product of a bundle run (app/analyze_predict.c) */
+  return tsr__analyze_predict_write(r, dir, files, err);
 }
 
 /* run.json: the run id, the files of the run, the KPIs and (bundle runs)

@@ -426,6 +426,8 @@ static tsr_status record_evaluation(const tsr_retrain_opts *o, tsr_store *s, con
              out->promoted ? "promoted" : "not promoted", out->reason);
   return st;
 }
+tsr_status tsr__retrain_churn(const tsr_retrain_opts *o, tsr_store *s, const char *input,
+                              int64_t run_id, int64_t end_day, tsr_error *err); /* retrain_predict.c */
 
 tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_result *out,
                            tsr_error *err) {
@@ -572,6 +574,8 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
     st = record_evaluation(o, s, mname, out, err);
   }
   tsr_store_free(old);
+  /* the churn model, when one is in use, with one input (retrain_predict.c) */
+  if (st == TSR_OK && ninputs == 1) st = tsr__retrain_churn(o, s, inputs[0], out->run_id, out->end_day, err);
   tsr_analyze_result_free(full);
   tsr_analyze_result_free(cal);
   json_decref(opt);

@@ -53,7 +53,12 @@ int main(int argc, char **argv) {
   tsr_rng g;
   tsr_rng_seed(&g, 42, 1);
   FILE *f = fopen(argv[4], "w");
-  for (size_t j = 0; j < nf; j++) fprintf(f, "%s,", tsr__churn_feature_name((int)j));
+  char fb[160];
+  for (size_t j = 0; j < nf; j++) {
+    const char *name = tsr__churn_feature_label(&d, (int)j, fb, sizeof fb);
+    if (*name) fprintf(f, "%s,", name);
+    else fprintf(f, "unused_%zu,", j);
+  }
   fprintf(f, "label,test\n");
   for (size_t i = 0; i < n; i++) {
     if (!active[i]) continue;

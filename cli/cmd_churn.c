@@ -9,48 +9,13 @@
 #include <string.h>
 
 #include "cli.h"
+#include "predict_cli.h"
 #include "tessera/churn.h"
 #include "tessera/datetime.h"
+#include "tessera/predict_app.h"
 #include "tessera/store.h"
 
 enum { OPT_CAL_END = 256, OPT_WINDOW, OPT_CALIB, OPT_SEED, OPT_THREADS, OPT_EVAL, OPT_MODEL, OPT_DB };
-
-static int parse_day(const char *cmd, const char *opt, const char *s, int64_t *day) {
-  int64_t sec = 0;
-  if (tsr_datetime_parse(s, strlen(s), NULL, &sec) != TSR_OK) {
-    cli_usage(cmd, "%s: expected a date (YYYY-MM-DD), got '%s'", opt, s);
-    return -1;
-  }
-  *day = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
-  return 0;
-}
-
-/* "90", "90d", "13w", "3m" (months of 30.4375 days), "1y". */
-static int parse_window(const char *cmd, const char *s, int64_t *days) {
-  char *end;
-  double v = strtod(s, &end);
-  double mult = 1;
-  if (end == s) goto bad;
-  if (*end == 'd') mult = 1, end++;
-  else if (*end == 'w') mult = 7, end++;
-  else if (*end == 'm') mult = 30.4375, end++;
-  else if (*end == 'y') mult = 365.25, end++;
-  if (*end || !(v > 0) || v * mult > 36500) goto bad;
-  *days = (int64_t)floor(v * mult + 0.5);
-  if (*days < 1) goto bad;
-  return 0;
-bad:
-  cli_usage(cmd, "--window: expected a length such as 90, 90d, 13w, 3m or 1y (at most 100 years), got '%s'", s);
-  return -1;
-}
-
-static int write_text(const char *path, const char *text) {
-  FILE *f = cli_open_out(path);
-  if (!f) return -1;
-  fputs(text, f);
-  fputc('\n', f);
-  return cli_close_out(f, path) == 0 ? 0 : -1;
-}
 
 static void print_eval(FILE *f, const tsr_churn_result *r) {
   char d1[16], d2[16];
@@ -100,45 +65,20 @@ static void print_eval(FILE *f, const tsr_churn_result *r) {
   }
 }
 
-/* Stores the present model with its evaluation; promoted when there is no
- * promoted churn model yet or its test AUC is not lower. */
+/* Stores the present model with its evaluation (tessera/predict_app.h:
+ * promoted when nothing is promoted yet or its test AUC is not lower). */
 static int store_model(const char *db, const tsr_churn_result *r, int quiet) {
   tsr_store *s = NULL;
   tsr_error err;
-  const char *url = tsr_store_default_url(db);
-  tsr_status st = tsr_store_open(url, TSR_STORE_CREATE, &s, &err);
+  tsr_status st = tsr_store_open(tsr_store_default_url(db), TSR_STORE_CREATE, &s, &err);
   if (st != TSR_OK) return cli_fail(st, &err);
-  char *ev = NULL;
-  st = tsr_churn_eval_json(r, &ev, &err);
-  if (st != TSR_OK) { tsr_store_close(s); return cli_fail(st, &err); }
-  int promote = 1;
-  char why[160] = "no promoted churn model yet";
-  tsr_model *old = NULL;
-  if (tsr_store_model_promoted(s, "churn", &old, NULL) == TSR_OK && old) {
-    const char *p = old->fit_stats ? strstr(old->fit_stats, "\"xgboost\":{") : NULL;
-    p = p ? strstr(p, "\"auc\":") : NULL;
-    double old_auc = p ? strtod(p + 6, NULL) : NAN;
-    if (isfinite(old_auc) && r->eval[0].m.auc < old_auc) {
-      promote = 0;
-      snprintf(why, sizeof why, "test AUC %.4f lower than the promoted version's %.4f", r->eval[0].m.auc, old_auc);
-    } else {
-      snprintf(why, sizeof why, "test AUC %.4f not lower than the promoted version's %.4f", r->eval[0].m.auc, old_auc);
-    }
-    tsr_store_free(old);
-  }
-  tsr_model m = {0};
-  m.kind = "churn";
-  m.params = r->model_json;
-  m.fit_stats = ev;
-  m.promoted = promote;
-  int64_t id = 0, version = 0;
-  st = tsr_store_model_add(s, &m, &id, &version, &err);
-  free(ev);
+  tsr_model_saved sv;
+  st = tsr_churn_model_store(s, r, 0, 0, &sv, &err);
   tsr_store_close(s);
   if (st != TSR_OK) return cli_fail(st, &err);
   if (!quiet)
-    fprintf(stderr, "tessera: churn: stored model churn v%lld (id %lld), %s: %s\n", (long long)version,
-            (long long)id, promote ? "promoted" : "not promoted", why);
+    fprintf(stderr, "tessera: churn: stored model churn v%lld (id %lld), %s: %s\n", (long long)sv.version,
+            (long long)sv.id, sv.promoted ? "promoted" : "not promoted", sv.why);
   return TSR_EXIT_OK;
 }
 
@@ -166,11 +106,11 @@ int tsr_cmd_churn(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, ":o:q", opts, NULL)) != -1) {
     switch (c) {
     case OPT_CAL_END:
-      if (parse_day("churn", "--calibration-end", optarg, &o.cal_end_day)) return TSR_EXIT_USAGE;
+      if (cli_parse_day("churn", "--calibration-end", optarg, &o.cal_end_day)) return TSR_EXIT_USAGE;
       have_cal = 1;
       break;
     case OPT_WINDOW:
-      if (parse_window("churn", optarg, &o.window_days)) return TSR_EXIT_USAGE;
+      if (cli_parse_window("churn", optarg, &o.window_days)) return TSR_EXIT_USAGE;
       break;
     case OPT_CALIB:
       if (tsr_calib_kind_parse(optarg, &o.calibration) != TSR_OK)
@@ -212,26 +152,16 @@ int tsr_cmd_churn(int argc, char **argv) {
   int rc = TSR_EXIT_OK;
   FILE *f = cli_open_out(out);
   if (!f) { tsr_churn_result_free(r); return TSR_EXIT_FAIL; }
-  fputs("customer_id,churn_probability,reason_1,reason_2,reason_3\n", f);
-  char buf[128];
-  for (size_t i = 0; i < r->n; i++) {
-    tsr_csv_put_field(f, r->customer_id[i]);
-    fprintf(f, ",%.4f", r->probability[i]);
-    for (int k = 0; k < 3; k++) {
-      fputc(',', f);
-      tsr_csv_put_field(f, tsr_churn_reason(r, i, k, buf, sizeof buf));
-    }
-    fputc('\n', f);
-  }
+  tsr_churn_write_csv(r, f, NULL);
   if (cli_close_out(f, out) != 0) rc = TSR_EXIT_FAIL;
   if (!quiet) print_eval(out && strcmp(out, "-") ? stdout : stderr, r);
   if (rc == 0 && eval_out) {
     char *js = NULL;
     if (tsr_churn_eval_json(r, &js, &err) != TSR_OK) rc = cli_fail(err.code, &err);
-    else if (write_text(eval_out, js)) rc = TSR_EXIT_FAIL;
+    else if (cli_write_text(eval_out, js)) rc = TSR_EXIT_FAIL;
     free(js);
   }
-  if (rc == 0 && model_out && write_text(model_out, r->model_json)) rc = TSR_EXIT_FAIL;
+  if (rc == 0 && model_out && cli_write_text(model_out, r->model_json)) rc = TSR_EXIT_FAIL;
   if (rc == 0 && db) rc = store_model(db, r, quiet);
   tsr_churn_result_free(r);
   return rc;

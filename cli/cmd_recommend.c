@@ -9,37 +9,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "predict_cli.h"
 #include "tessera/datetime.h"
 #include "tessera/recommend.h"
 
 enum { OPT_CAL_END = 256, OPT_WINDOW, OPT_TOP, OPT_SEED, OPT_THREADS, OPT_GOALS };
-
-static int parse_day(const char *opt, const char *s, int64_t *day) {
-  int64_t sec = 0;
-  if (tsr_datetime_parse(s, strlen(s), NULL, &sec) != TSR_OK) {
-    cli_usage("recommend", "%s: expected a date (YYYY-MM-DD), got '%s'", opt, s);
-    return -1;
-  }
-  *day = sec >= 0 ? sec / 86400 : -((-sec + 86399) / 86400);
-  return 0;
-}
-
-static int parse_window(const char *s, int64_t *days) {
-  char *end;
-  double v = strtod(s, &end), mult = 1;
-  if (end == s) goto bad;
-  if (*end == 'd') end++;
-  else if (*end == 'w') mult = 7, end++;
-  else if (*end == 'm') mult = 30.4375, end++;
-  else if (*end == 'y') mult = 365.25, end++;
-  if (*end || !(v > 0) || v * mult > 36500) goto bad;
-  *days = (int64_t)floor(v * mult + 0.5);
-  if (*days < 1) goto bad;
-  return 0;
-bad:
-  cli_usage("recommend", "--window: expected a length such as 90, 90d, 13w, 3m or 1y (at most 100 years), got '%s'", s);
-  return -1;
-}
 
 static void print_eval(FILE *f, const tsr_nbp_result *r) {
   char d1[16], d2[16];
@@ -84,11 +58,11 @@ int tsr_cmd_recommend(int argc, char **argv) {
   while ((c = getopt_long(argc, argv, ":o:q", opts, NULL)) != -1) {
     switch (c) {
     case OPT_CAL_END:
-      if (parse_day("--calibration-end", optarg, &o.cal_end_day)) return TSR_EXIT_USAGE;
+      if (cli_parse_day("recommend", "--calibration-end", optarg, &o.cal_end_day)) return TSR_EXIT_USAGE;
       have_cal = 1;
       break;
     case OPT_WINDOW:
-      if (parse_window(optarg, &o.window_days)) return TSR_EXIT_USAGE;
+      if (cli_parse_window("recommend", optarg, &o.window_days)) return TSR_EXIT_USAGE;
       break;
     case OPT_TOP:
       if (cli_parse_long("recommend", "--top", optarg, 1, 50, &v)) return TSR_EXIT_USAGE;
@@ -122,31 +96,13 @@ int tsr_cmd_recommend(int argc, char **argv) {
   int rc = TSR_EXIT_OK;
   FILE *f = cli_open_out(out);
   if (!f) { tsr_nbp_result_free(r); return TSR_EXIT_FAIL; }
-  fputs("customer_id,rank,product,score,reason\n", f);
-  for (size_t i = 0; i < r->n; i++)
-    for (size_t j = 0; j < r->top; j++) {
-      const tsr_nbp_rec *rec = &r->rec[i * r->top + j];
-      if (rec->product < 0) break;
-      tsr_csv_put_field(f, r->customer_id[i]);
-      fprintf(f, ",%zu,", j + 1);
-      tsr_csv_put_field(f, r->products[rec->product]);
-      fprintf(f, ",%.4f,", (double)rec->score);
-      tsr_csv_put_field(f, rec->reason);
-      fputc('\n', f);
-    }
+  tsr_nbp_write_csv(r, f, NULL);
   if (cli_close_out(f, out) != 0) rc = TSR_EXIT_FAIL;
   if (rc == 0 && goals) {
     FILE *g = cli_open_out(goals);
     if (!g) rc = TSR_EXIT_FAIL;
     else {
-      fputs("customer_id", g);
-      for (int k = 0; k < TSR_NBP_NGOALS; k++) fprintf(g, ",%s", tsr_nbp_goal_name(k));
-      fputc('\n', g);
-      for (size_t i = 0; i < r->n; i++) {
-        tsr_csv_put_field(g, r->customer_id[i]);
-        for (int k = 0; k < TSR_NBP_NGOALS; k++) fprintf(g, ",%.4f", (double)r->goal[i][k]);
-        fputc('\n', g);
-      }
+      tsr_nbp_write_goals_csv(r, g, NULL);
       if (cli_close_out(g, goals) != 0) rc = TSR_EXIT_FAIL;
     }
   }

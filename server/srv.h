@@ -418,6 +418,7 @@ void views_glossary(srv_buf *b);                            /* <dt>/<dd> of the 
 int srv_decisions_start(srv *S, char *errbuf, size_t cap); /* 0 or an exit code */
 void srv_decisions_stop(srv *S);                           /* flushes the writer */
 enum MHD_Result srv_decisions_api(srv_req *r, tsr_store *st, int n, char **seg);
+enum MHD_Result api_predict(srv_req *r, tsr_store *st, const char *cid, const char *what); /* api_predict.c */
 
 /* pages.c */
 void page_head(srv_req *r, srv_buf *b, const char *title);

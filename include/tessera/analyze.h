@@ -183,6 +183,8 @@ typedef struct tsr_analyze_result {
   size_t dq_nreasons;
   char currency[4];            /* ISO 4217 code of the amounts, "" = unknown */
   const char *currency_source; /* "option", "column" or NULL (static) */
+  struct tsr__predict_out *predict; /* churn and next-best-product of a
+                                  bundle run (app/analyze_predict.c), or NULL */
 } tsr_analyze_result;
 
 /* Runs the pipeline. store may be NULL (nothing stored). On success *out is

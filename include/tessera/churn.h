@@ -31,6 +31,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tessera/error.h"
 #include "tessera/evaluate.h"
@@ -51,6 +52,9 @@ typedef struct tsr_churn_opts {
                               default 0.3 */
   size_t min_customers;    /* fewer customers at a cutoff is an error;
                               default 50 (>= 20) */
+  int history_windows;     /* earlier windows whose rows are added to the
+                              fit rows (cutoffs c - W, c - 2W, ... with a
+                              window of data before them), 0..8; default 0 */
   int score;               /* 1 (default): also fit the present model and
                               score every customer; 0: evaluation only */
 } tsr_churn_opts;
@@ -63,13 +67,14 @@ typedef struct tsr_churn_eval {
   tsr_eval_binary m;
 } tsr_churn_eval;
 
-#define TSR_CHURN_MAX_FEATURES 32
+#define TSR_CHURN_MAX_FEATURES 48
 #define TSR_CHURN_REL_BINS 10
 
 typedef struct tsr_churn_result {
   int64_t cal_end_day, window_days, last_day, score_cutoff_day;
   /* evaluation (fit 1) */
   size_t n_learn, n_test;          /* customers */
+  size_t n_history;                /* fit rows from earlier windows */
   double churn_rate;               /* share churned among all customers at C */
   size_t n_methods;                /* 1, or 3 with the BG/NBD baselines */
   tsr_churn_eval eval[3];          /* eval[0] is the model */
@@ -77,7 +82,9 @@ typedef struct tsr_churn_result {
   tsr_gbm_info eval_info;
   /* features */
   size_t nfeat;
-  const char *feature[TSR_CHURN_MAX_FEATURES]; /* names (static) */
+  const char *feature[TSR_CHURN_MAX_FEATURES]; /* names (static, or in
+                                                  feature_text) */
+  char *feature_text;              /* names of the product features (owned) */
   double importance[TSR_CHURN_MAX_FEATURES];   /* mean |SHAP| on the scored
                                                   customers (log-odds) */
   int has_customers, has_products, has_interactions;
@@ -109,8 +116,14 @@ TSR_API void tsr_churn_result_free(tsr_churn_result *r);
 TSR_API char *tsr_churn_reason(const tsr_churn_result *r, size_t i, int k,
                                char *buf, size_t cap);
 
-/* The evaluation as JSON (methods, metrics, reliability, importance,
- * windows); *json owned by the caller (free()). */
+/* Writes the scores as CSV: customer_id,churn_probability,reason_1,
+ * reason_2,reason_3 (probability with 4 decimals; empty reasons when fewer
+ * than three features push the risk up). TSR_EIO on a write error. */
+TSR_API tsr_status tsr_churn_write_csv(const tsr_churn_result *r, FILE *f, tsr_error *err);
+
+/* The evaluation as JSON (methods, metrics, "roc" {method: [[fpr, tpr],
+ * ...]} with <= 101 points, "lift" {method: [lift of deciles 1..10]},
+ * reliability, importance, windows); *json owned by the caller (free()). */
 TSR_API tsr_status tsr_churn_eval_json(const tsr_churn_result *r, char **json,
                                        tsr_error *err);
 

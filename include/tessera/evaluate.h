@@ -33,6 +33,8 @@
 extern "C" {
 #endif
 
+#define TSR_EVAL_ROC_POINTS 101
+
 typedef struct tsr_eval_binary {
   size_t n, n_pos;   /* rows, positives */
   double base_rate;  /* n_pos / n */
@@ -41,6 +43,12 @@ typedef struct tsr_eval_binary {
   double brier;      /* NaN when the scores are not probabilities in [0,1] */
   double log_loss;   /* NaN likewise */
   double lift_top10; /* lift in the top decile */
+  double decile_lift[10]; /* lift of each decile by decreasing score (ties
+                             by row order): its positive rate / base_rate */
+  size_t n_roc;      /* points of roc, 2..TSR_EVAL_ROC_POINTS */
+  double roc[TSR_EVAL_ROC_POINTS][2]; /* ROC curve (fpr, tpr) from (0,0) to
+                             (1,1) at tie-group ends, thinned to the points
+                             where (fpr + tpr) / 2 passes a new 1/100 */
 } tsr_eval_binary;
 
 /* Evaluates scores s against labels y (0 or 1). The ranking metrics use the

@@ -33,6 +33,7 @@
 #define TESSERA_RECOMMEND_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "tessera/error.h"
@@ -91,6 +92,13 @@ TSR_API const char *tsr_nbp_goal_name(int g);
 TSR_API tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts,
                                tsr_nbp_result **out, tsr_error *err);
 TSR_API void tsr_nbp_result_free(tsr_nbp_result *r);
+
+/* CSV of the recommendations: customer_id,rank,product,score,reason (rank
+ * 1..top; fewer rows when fewer candidates). TSR_EIO on a write error. */
+TSR_API tsr_status tsr_nbp_write_csv(const tsr_nbp_result *r, FILE *f, tsr_error *err);
+/* CSV of the goal propensities: customer_id,home,retirement,saving,travel,
+ * business_growth. */
+TSR_API tsr_status tsr_nbp_write_goals_csv(const tsr_nbp_result *r, FILE *f, tsr_error *err);
 
 #ifdef __cplusplus
 }

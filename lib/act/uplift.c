@@ -2,18 +2,15 @@
  * uplift.c - T- and X-learner uplift models on XGBoost, cross-fitted, and
  * their evaluation (tessera/uplift.h).
  *
- * XGBoost is used through a minimal internal wrapper (fit a booster on a
- * dense float matrix, predict); the generic wrapper of the predict branch
- * (tessera/gbm.h) was not on main when this was written.
+ * XGBoost is used through the one wrapper, tessera/gbm.h.
  */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include <xgboost/c_api.h>
-
 #include "internal.h"
+#include "tessera/gbm.h"
 #include "tessera/rng.h"
 #include "tessera/uplift.h"
 
@@ -30,76 +27,53 @@ void tsr_uplift_opts_init(tsr_uplift_opts *o) {
 
 /* ---------------------------------------------------------------- booster */
 
-static tsr_status xgb_err(tsr_error *err, const char *what) {
-  return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL, "xgboost: %s: %.300s", what, XGBGetLastError());
+/* The rows idx[0..k) of X (all rows when idx is NULL) as floats. */
+static float *rows_f(const double *X, size_t d, const size_t *idx, size_t k) {
+  float *m = tsr__malloc((k ? k : 1) * d * sizeof *m);
+  if (m)
+    for (size_t i = 0; i < k; i++)
+      for (size_t j = 0; j < d; j++) m[i * d + j] = (float)X[(idx ? idx[i] : i) * d + j];
+  return m;
 }
 
-/* Fits a booster on rows idx[0..k) of X with labels lab (k values). */
+/* Fits a booster (tessera/gbm.h: histogram trees, o->rounds rounds, no
+ * early stopping) on rows idx[0..k) of X with labels lab (k values). A
+ * binary fold with one class only is fitted as a regression of the constant
+ * (its predictions are that class's probability, 0 or 1). */
 static tsr_status gbm_fit(const double *X, size_t d, const size_t *idx, size_t k, const float *lab,
-                          const char *objective, const tsr_uplift_opts *o, BoosterHandle *out,
-                          tsr_error *err) {
+                          int binary, const tsr_uplift_opts *o, tsr_gbm **out, tsr_error *err) {
   *out = NULL;
-  float *m = tsr__malloc((k ? k : 1) * d * sizeof *m);
+  tsr_gbm_params p;
+  tsr_gbm_params_init(&p);
+  size_t pos = 0;
+  for (size_t i = 0; i < k && binary; i++) pos += lab[i] > 0.5f;
+  p.objective = binary && pos > 0 && pos < k ? TSR_GBM_BINARY : TSR_GBM_REGRESSION;
+  p.tree_method = TSR_GBM_HIST;
+  p.max_depth = o->depth;
+  p.eta = o->eta;
+  p.min_child_weight = o->min_child_weight;
+  p.threads = o->threads;
+  p.seed = o->seed % 2147483647ULL;
+  p.n_rounds = o->rounds;
+  p.early_stopping = 0;
+  p.valid_fraction = 0;
+  p.subsample = 0.8;
+  p.colsample = 1.0;
+  float *m = rows_f(X, d, idx, k);
   if (!m) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  for (size_t i = 0; i < k; i++)
-    for (size_t j = 0; j < d; j++) m[i * d + j] = (float)X[idx[i] * d + j];
-  DMatrixHandle dm = NULL;
-  BoosterHandle b = NULL;
-  tsr_status st = TSR_OK;
-  char buf[64];
-  if (XGDMatrixCreateFromMat(m, (bst_ulong)k, (bst_ulong)d, NAN, &dm) ||
-      XGDMatrixSetFloatInfo(dm, "label", lab, (bst_ulong)k) || XGBoosterCreate(&dm, 1, &b)) {
-    st = xgb_err(err, "cannot build the training matrix");
-    goto done;
-  }
-  snprintf(buf, sizeof buf, "%d", o->depth);
-  XGBoosterSetParam(b, "max_depth", buf);
-  snprintf(buf, sizeof buf, "%.17g", o->eta);
-  XGBoosterSetParam(b, "eta", buf);
-  snprintf(buf, sizeof buf, "%.17g", o->min_child_weight);
-  XGBoosterSetParam(b, "min_child_weight", buf);
-  snprintf(buf, sizeof buf, "%d", o->threads);
-  XGBoosterSetParam(b, "nthread", buf);
-  snprintf(buf, sizeof buf, "%llu", (unsigned long long)(o->seed % 2147483647ULL));
-  XGBoosterSetParam(b, "seed", buf);
-  XGBoosterSetParam(b, "verbosity", "0");
-  XGBoosterSetParam(b, "tree_method", "hist");
-  XGBoosterSetParam(b, "subsample", "0.8");
-  if (XGBoosterSetParam(b, "objective", objective)) {
-    st = xgb_err(err, "objective");
-    goto done;
-  }
-  for (int it = 0; it < o->rounds; it++)
-    if (XGBoosterUpdateOneIter(b, it, dm)) {
-      st = xgb_err(err, "training");
-      goto done;
-    }
-done:
-  if (dm) XGDMatrixFree(dm);
+  tsr_gbm_data td = {k, d, m, lab, NULL};
+  tsr_status st = tsr_gbm_train(&p, &td, NULL, out, NULL, err);
   tsr__free(m);
-  if (st && b) XGBoosterFree(b);
-  else *out = b;
   return st;
 }
 
 /* Predicts rows idx[0..k) of X (all rows when idx is NULL) into out. */
-static tsr_status gbm_predict(BoosterHandle b, const double *X, size_t d, const size_t *idx, size_t k,
+static tsr_status gbm_predict(tsr_gbm *b, const double *X, size_t d, const size_t *idx, size_t k,
                               double *out, tsr_error *err) {
   if (k == 0) return TSR_OK;
-  float *m = tsr__malloc(k * d * sizeof *m);
+  float *m = rows_f(X, d, idx, k);
   if (!m) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  for (size_t i = 0; i < k; i++)
-    for (size_t j = 0; j < d; j++) m[i * d + j] = (float)X[(idx ? idx[i] : i) * d + j];
-  DMatrixHandle dm = NULL;
-  bst_ulong len = 0;
-  const float *res = NULL;
-  tsr_status st = TSR_OK;
-  if (XGDMatrixCreateFromMat(m, (bst_ulong)k, (bst_ulong)d, NAN, &dm) ||
-      XGBoosterPredict(b, dm, 0, 0, 0, &len, &res) || len != k)
-    st = xgb_err(err, "prediction");
-  else
-    for (size_t i = 0; i < k; i++) out[i] = res[i]; /* copied at once */
-  if (dm) XGDMatrixFree(dm);
+  tsr_status st = tsr_gbm_predict(b, m, k, out, err);
   tsr__free(m);
   return st;
 }
@@ -172,12 +146,12 @@ tsr_status tsr_uplift_fit_predict(const double *X, size_t n, size_t d, const int
       else if (treat[i]) tr1[n1++] = i;
       else tr0[n0++] = i;
     }
-    BoosterHandle mu1 = NULL, mu0 = NULL, t1 = NULL, t0 = NULL;
+    tsr_gbm *mu1 = NULL, *mu0 = NULL, *t1 = NULL, *t0 = NULL;
     /* stage 1: response models */
     for (size_t k = 0; k < n1; k++) lab[k] = (float)y[tr1[k]];
-    if ((st = gbm_fit(X, d, tr1, n1, lab, "binary:logistic", &o, &mu1, err))) goto fold_done;
+    if ((st = gbm_fit(X, d, tr1, n1, lab, 1, &o, &mu1, err))) goto fold_done;
     for (size_t k = 0; k < n0; k++) lab[k] = (float)y[tr0[k]];
-    if ((st = gbm_fit(X, d, tr0, n0, lab, "binary:logistic", &o, &mu0, err))) goto fold_done;
+    if ((st = gbm_fit(X, d, tr0, n0, lab, 1, &o, &mu0, err))) goto fold_done;
     if ((st = gbm_predict(mu1, X, d, te, ne, a, err)) || (st = gbm_predict(mu0, X, d, te, ne, b, err))) goto fold_done;
     for (size_t k = 0; k < ne; k++) {
       p1[te[k]] = a[k];
@@ -196,10 +170,10 @@ tsr_status tsr_uplift_fit_predict(const double *X, size_t n, size_t d, const int
       /* stage 2: imputed effects D1 = y - mu0(x) on the treated, D0 = mu1(x) - y on the controls */
       if ((st = gbm_predict(mu0, X, d, tr1, n1, tmp, err))) goto fold_done;
       for (size_t k = 0; k < n1; k++) lab[k] = (float)(y[tr1[k]] - tmp[k]);
-      if ((st = gbm_fit(X, d, tr1, n1, lab, "reg:squarederror", &o, &t1, err))) goto fold_done;
+      if ((st = gbm_fit(X, d, tr1, n1, lab, 0, &o, &t1, err))) goto fold_done;
       if ((st = gbm_predict(mu1, X, d, tr0, n0, tmp, err))) goto fold_done;
       for (size_t k = 0; k < n0; k++) lab[k] = (float)(tmp[k] - y[tr0[k]]);
-      if ((st = gbm_fit(X, d, tr0, n0, lab, "reg:squarederror", &o, &t0, err))) goto fold_done;
+      if ((st = gbm_fit(X, d, tr0, n0, lab, 0, &o, &t0, err))) goto fold_done;
       /* stage 3: tau = g tau0 + (1 - g) tau1, g = P(treated) (randomised: constant) */
       if ((st = gbm_predict(t1, X, d, te, ne, a, err)) || (st = gbm_predict(t0, X, d, te, ne, b, err))) goto fold_done;
       for (size_t k = 0; k < ne; k++) tau[te[k]] = g * b[k] + (1 - g) * a[k];
@@ -210,10 +184,10 @@ tsr_status tsr_uplift_fit_predict(const double *X, size_t n, size_t d, const int
       }
     }
   fold_done:
-    if (mu1) XGBoosterFree(mu1);
-    if (mu0) XGBoosterFree(mu0);
-    if (t1) XGBoosterFree(t1);
-    if (t0) XGBoosterFree(t0);
+    tsr_gbm_free(mu1);
+    tsr_gbm_free(mu0);
+    tsr_gbm_free(t1);
+    tsr_gbm_free(t0);
   }
 done:
   tsr__free(fold);

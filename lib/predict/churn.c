@@ -25,6 +25,7 @@ void tsr_churn_opts_init(tsr_churn_opts *o) {
   o->calibration = TSR_CALIB_ISOTONIC;
   o->test_fraction = 0.3;
   o->min_customers = 50;
+  o->history_windows = 0;
   o->score = 1;
 }
 
@@ -103,11 +104,72 @@ static void fitted_release(fitted *f) {
   memset(f, 0, sizeof *f);
 }
 
-/* Trains on rows learn[0..nl) of x/y: a seeded 80/20 split into fit and
- * early-stopping/calibration rows. */
+/* Rows of earlier windows: features and labels of learning customers at
+ * cutoffs before the one being fitted (fit rows only). */
+typedef struct history {
+  float *x, *y;
+  size_t n;
+} history;
+
+static void history_release(history *h) {
+  tsr__free(h->x);
+  tsr__free(h->y);
+  memset(h, 0, sizeof *h);
+}
+
+/* gather, followed by the history rows. */
+static float *gather_plus(const float *x, const size_t *idx, size_t k, const history *h) {
+  float *o = tsr__malloc((k + h->n ? k + h->n : 1) * TSR__NFEAT * sizeof *o);
+  if (!o) return NULL;
+  for (size_t i = 0; i < k; i++)
+    memcpy(o + i * TSR__NFEAT, x + idx[i] * TSR__NFEAT, TSR__NFEAT * sizeof *o);
+  if (h->n) memcpy(o + k * TSR__NFEAT, h->x, h->n * TSR__NFEAT * sizeof *o);
+  return o;
+}
+
+/* The rows of the customers with mask[i] = 1 at the cutoffs c - W, c - 2W,
+ * ... (o->history_windows of them, each with at least a window of data
+ * before it): more examples of the same prediction, all of them with
+ * labels that end on or before c. */
+static tsr_status history_rows(const tsr__pdata *d, const tsr_churn_opts *o, int32_t c, int32_t W,
+                               const uint8_t *mask, history *h, tsr_error *err) {
+  memset(h, 0, sizeof *h);
+  size_t n = d->n;
+  int K = 0;
+  while (K < o->history_windows && (int64_t)c - (int64_t)(K + 1) * W >= (int64_t)d->first_day + W) K++;
+  if (K == 0) return TSR_OK;
+  float *xk = tsr__malloc(n * TSR__NFEAT * sizeof *xk);
+  uint8_t *act = tsr__malloc(n);
+  h->x = tsr__malloc((size_t)K * n * TSR__NFEAT * sizeof *h->x);
+  h->y = tsr__malloc((size_t)K * n * sizeof *h->y);
+  tsr_status st = TSR_OK;
+  if (!xk || !act || !h->x || !h->y) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  for (int k = 1; k <= K && st == TSR_OK; k++) {
+    int32_t ck = c - k * W;
+    int hb;
+    st = tsr__churn_features(d, ck, W, xk, act, NULL, &hb, err);
+    for (size_t i = 0; i < n && st == TSR_OK; i++) {
+      if (!mask[i] || !act[i]) continue;
+      memcpy(h->x + h->n * TSR__NFEAT, xk + i * TSR__NFEAT, TSR__NFEAT * sizeof *xk);
+      h->y[h->n++] = tsr__churn_label(d, i, ck, W);
+    }
+  }
+done:
+  tsr__free(xk);
+  tsr__free(act);
+  if (st != TSR_OK) history_release(h);
+  return st;
+}
+
+/* Trains on rows learn[0..nl) of x/y and the history rows h: a seeded
+ * 80/20 split of learn into fit and early-stopping/calibration rows; the
+ * history rows are fit rows. */
 static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const float *y,
-                                 const size_t *learn, size_t nl, int64_t cutoff,
-                                 int64_t window, fitted *out, tsr_error *err) {
+                                 const size_t *learn, size_t nl, const history *h,
+                                 int64_t cutoff, int64_t window, fitted *out, tsr_error *err) {
   tsr_status st = TSR_OK;
   memset(out, 0, sizeof *out);
   size_t *fi = tsr__malloc((nl ? nl : 1) * sizeof *fi), *vi = tsr__malloc((nl ? nl : 1) * sizeof *vi);
@@ -122,9 +184,10 @@ static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const 
     if (tsr_rng_uniform(&g) < 0.2) vi[nv++] = learn[k];
     else fi[nf++] = learn[k];
   }
-  size_t pos_f = 0, pos_v = 0;
-  xf = gather(x, fi, nf);
+  size_t pos_f = 0, pos_v = 0, nf0 = nf;
+  xf = gather_plus(x, fi, nf, h);
   xv = gather(x, vi, nv);
+  nf += h->n;
   yf = tsr__malloc((nf ? nf : 1) * sizeof *yf);
   yv = tsr__malloc((nv ? nv : 1) * sizeof *yv);
   pv = tsr__malloc((nv ? nv : 1) * sizeof *pv);
@@ -133,7 +196,7 @@ static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const 
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
-  for (size_t k = 0; k < nf; k++) pos_f += (yf[k] = y[fi[k]]) == 1.0f;
+  for (size_t k = 0; k < nf; k++) pos_f += (yf[k] = k < nf0 ? y[fi[k]] : h->y[k - nf0]) == 1.0f;
   for (size_t k = 0; k < nv; k++) {
     yv[k] = y[vi[k]];
     lv[k] = yv[k] == 1.0f;
@@ -186,6 +249,9 @@ static tsr_status check_opts(const tsr_churn_opts *o, tsr_error *err) {
   if (!(o->test_fraction >= 0.1 && o->test_fraction <= 0.5))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "test_fraction",
                          "expected a value in [0.1, 0.5], got %g", o->test_fraction);
+  if (o->history_windows < 0 || o->history_windows > 8)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "history_windows",
+                         "expected 0..8 earlier windows, got %d", o->history_windows);
   if (o->min_customers < 20)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "min_customers",
                          "expected at least 20, got %zu", o->min_customers);
@@ -203,6 +269,7 @@ static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, 
   double *pt = NULL, *pa = NULL, *pz = NULL;
   fitted f;
   memset(&f, 0, sizeof f);
+  history hist = {0};
   if (!x || !y || !active || !learn || !test) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
@@ -226,7 +293,13 @@ static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, 
   r->churn_rate = (double)nchurn / (double)na;
   r->n_learn = nl;
   r->n_test = nt;
-  st = fit_calibrated(o, x, y, learn, nl, C, W, &f, err);
+  /* the learning customers' earlier windows: mask = learn */
+  memset(active, 0, n);
+  for (size_t k = 0; k < nl; k++) active[learn[k]] = 1;
+  st = history_rows(d, o, C, W, active, &hist, err);
+  if (st != TSR_OK) goto done;
+  r->n_history = hist.n;
+  st = fit_calibrated(o, x, y, learn, nl, &hist, C, W, &f, err);
   if (st != TSR_OK) goto done;
   r->eval_info = f.info;
   xt = gather(x, test, nt);
@@ -273,6 +346,7 @@ static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, 
   }
 done:
   fitted_release(&f);
+  history_release(&hist);
   tsr__free(x);
   tsr__free(y);
   tsr__free(active);
@@ -319,6 +393,7 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
   char *booster = NULL;
   fitted f;
   memset(&f, 0, sizeof f);
+  history hist = {0};
   if (!x || !y || !active || !learn) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
@@ -333,7 +408,10 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
       learn[nl++] = i;
     }
   if (nl < o->min_customers) { st = too_few(err, nl, C2, o->min_customers); goto done; }
-  st = fit_calibrated(o, x, y, learn, nl, C2, W, &f, err);
+  st = history_rows(d, o, C2, W, active, &hist, err);
+  if (st != TSR_OK) goto done;
+  st = fit_calibrated(o, x, y, learn, nl, &hist, C2, W, &f, err);
+  history_release(&hist);
   if (st != TSR_OK) goto done;
   r->score_info = f.info;
   /* the present: features at E for every customer */
@@ -396,7 +474,7 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
   sb_printf(&b, "{\"format\":\"tessera-churn\",\"version\":1,\"cutoff\":\"%s\",\"window_days\":%d,"
                 "\"last_day\":\"%s\",\"features\":[",
             day_str(C2, d1), (int)W, day_str(E, d2));
-  for (int j = 0; j < TSR__NFEAT; j++) sb_printf(&b, "%s\"%s\"", j ? "," : "", tsr__churn_feature_name(j));
+  for (size_t j = 0; j < r->nfeat; j++) sb_printf(&b, "%s\"%s\"", j ? "," : "", r->feature[j]);
   sb_printf(&b, "],\"calibration\":");
   cal_json(&b, &f.cal);
   sb_printf(&b, ",\"booster\":");
@@ -417,6 +495,30 @@ done:
   tsr__free(contrib);
   free(booster);
   return st;
+}
+
+/* r->feature[] of the data d: the fixed names and the product slots' names
+ * (kept in r->feature_text). */
+static tsr_status set_feature_names(const tsr__pdata *d, tsr_churn_result *r, tsr_error *err) {
+  r->nfeat = tsr__churn_nfeat(d);
+  size_t len = 0, off = 0;
+  char b[160];
+  for (size_t j = TSR__NFIXED; j < r->nfeat; j++)
+    len += strlen(tsr__churn_feature_label(d, (int)j, b, sizeof b)) + 1;
+  r->feature_text = tsr__malloc(len ? len : 1);
+  if (!r->feature_text) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  for (size_t j = 0; j < r->nfeat; j++) {
+    if (j < TSR__NFIXED) {
+      r->feature[j] = tsr__churn_feature_name((int)j);
+      continue;
+    }
+    const char *l = tsr__churn_feature_label(d, (int)j, b, sizeof b);
+    size_t k = strlen(l) + 1;
+    memcpy(r->feature_text + off, l, k);
+    r->feature[j] = r->feature_text + off;
+    off += k;
+  }
+  return TSR_OK;
 }
 
 tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_result **out,
@@ -454,8 +556,8 @@ tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_
   r->cal_end_day = C;
   r->window_days = W;
   r->last_day = E;
-  r->nfeat = TSR__NFEAT;
-  for (int j = 0; j < TSR__NFEAT; j++) r->feature[j] = tsr__churn_feature_name(j);
+  st = set_feature_names(&d, r, err);
+  if (st != TSR_OK) goto fail;
   r->has_customers = d.has_customers;
   r->has_products = d.has_products;
   r->has_interactions = d.has_interactions;
@@ -485,6 +587,7 @@ void tsr_churn_result_free(tsr_churn_result *r) {
   tsr__free(r->reason_feature);
   tsr__free(r->reason_value);
   tsr__free(r->model_json);
+  tsr__free(r->feature_text);
   tsr__free(r);
 }
 
@@ -493,7 +596,7 @@ char *tsr_churn_reason(const tsr_churn_result *r, size_t i, int k, char *buf, si
   if (!r || i >= r->n || k < 0 || k > 2 || !r->reason_feature) return buf;
   int j = r->reason_feature[i][k];
   if (j < 0) return buf;
-  return tsr__churn_reason(j, r->reason_value[i][k], buf, cap);
+  return tsr__churn_reason(j, r->feature[j], r->reason_value[i][k], buf, cap);
 }
 
 static void eval_json(sbuf *b, const tsr_eval_binary *m) {
@@ -519,10 +622,27 @@ tsr_status tsr_churn_eval_json(const tsr_churn_result *r, char **json, tsr_error
             day_str(r->cal_end_day, d1), (long long)r->window_days, day_str(r->last_day, d2),
             r->n ? day_str(r->score_cutoff_day, d3) : "", r->n_learn, r->n_test);
   sb_num(&b, r->churn_rate);
-  sb_printf(&b, ",\"rounds\":%d,\"methods\":{", r->eval_info.rounds);
+  sb_printf(&b, ",\"n_history\":%zu,\"rounds\":%d,\"methods\":{", r->n_history, r->eval_info.rounds);
   for (size_t k = 0; k < r->n_methods; k++) {
     sb_printf(&b, "%s\"%s\":", k ? "," : "", r->eval[k].method);
     eval_json(&b, &r->eval[k].m);
+  }
+  sb_printf(&b, "},\"roc\":{");
+  for (size_t k = 0; k < r->n_methods; k++) {
+    const tsr_eval_binary *m = &r->eval[k].m;
+    sb_printf(&b, "%s\"%s\":[", k ? "," : "", r->eval[k].method);
+    for (size_t q = 0; q < m->n_roc; q++)
+      sb_printf(&b, "%s[%.6g,%.6g]", q ? "," : "", m->roc[q][0], m->roc[q][1]);
+    sb_printf(&b, "]");
+  }
+  sb_printf(&b, "},\"lift\":{");
+  for (size_t k = 0; k < r->n_methods; k++) {
+    sb_printf(&b, "%s\"%s\":[", k ? "," : "", r->eval[k].method);
+    for (int q = 0; q < 10; q++) {
+      if (q) sb_printf(&b, ",");
+      sb_num(&b, r->eval[k].m.decile_lift[q]);
+    }
+    sb_printf(&b, "]");
   }
   sb_printf(&b, "},\"reliability\":[");
   for (int k = 0; k < TSR_CHURN_REL_BINS; k++) {

@@ -16,16 +16,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const feature_names[TSR__NFEAT] = {
+static const char *const feature_names[TSR__NFIXED] = {
     "days_since_purchase", "days_since_first_purchase", "purchase_days", "purchase_days_90d",
     "purchase_days_365d", "purchase_trend_90d", "spend_90d", "mean_spend", "mean_gap_days",
     "overdue_ratio", "refunds", "btyd_p_alive", "btyd_expected_purchases", "age",
     "days_since_join", "income_band", "risk_score", "products_held", "products_opened_365d",
-    "products_closed_365d", "contacts_90d", "complaints_90d", "days_since_complaint"};
+    "products_closed_365d", "contacts_90d", "complaints_90d", "days_since_complaint",
+    "contacts", "days_since_contact", "sentiment_mean", "sentiment_last", "sentiment_min_90d",
+    "product_events_per_year", "days_since_product_event", "btyd_p_no_purchase"};
+
+#define HELD_PREFIX "days_held_"
 
 const char *tsr__churn_feature_name(int j) {
-  return j >= 0 && j < TSR__NFEAT ? feature_names[j] : "?";
+  return j >= 0 && j < TSR__NFIXED ? feature_names[j] : "?";
 }
+
+const char *tsr__churn_feature_label(const tsr__pdata *d, int j, char *buf, size_t cap) {
+  if (j < TSR__NFIXED) return tsr__churn_feature_name(j);
+  size_t k = (size_t)(j - TSR__NFIXED);
+  if (cap) buf[0] = '\0';
+  if (k < d->nslot) snprintf(buf, cap, HELD_PREFIX "%s", d->products[d->slot[k]]);
+  return buf;
+}
+
+size_t tsr__churn_nfeat(const tsr__pdata *d) { return TSR__NFIXED + d->nslot; }
 
 tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window, float *x,
                                uint8_t *active, tsr_btyd_model *mout, int *has_btyd,
@@ -95,10 +109,17 @@ tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window, f
     if (d->has_products) {
       int held[TSR__MAX_PRODUCTS];
       memset(held, 0, sizeof(int) * d->nprod);
-      double opens = 0, closes = 0;
+      int32_t since[TSR__MAX_PRODUCTS];
+      memset(since, 0, sizeof(int32_t) * d->nprod);
+      double opens = 0, closes = 0, nev = 0;
+      int32_t pfirst = TSR__NODAY, plast = TSR__NODAY;
       for (size_t k = d->pev_off[i]; k < d->pev_off[i + 1] && d->pev[k].day <= c; k++) {
         const tsr__pevent *p = &d->pev[k];
+        if (p->open && !held[p->product]) since[p->product] = p->day;
         held[p->product] = p->open;
+        if (pfirst == TSR__NODAY) pfirst = p->day;
+        plast = p->day;
+        nev += 1;
         if (c - p->day < 365) {
           if (p->open) opens += 1; else closes += 1;
         }
@@ -108,21 +129,43 @@ tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window, f
       f[TSR__F_HELD] = (float)h;
       f[TSR__F_OPENS365] = (float)opens;
       f[TSR__F_CLOSES365] = (float)closes;
+      if (plast != TSR__NODAY) {
+        /* at least half a year of history, so one early event is no rate of 700 */
+        double years = (double)(c - pfirst) / 365.25;
+        f[TSR__F_PEV_RATE] = (float)(nev / (years > 0.5 ? years : 0.5));
+        f[TSR__F_SINCE_PEVENT] = (float)(c - plast);
+      }
+      for (size_t k = 0; k < d->nslot; k++)
+        if (held[d->slot[k]]) f[TSR__F_HELD_DAYS0 + k] = (float)(c - since[d->slot[k]]);
     }
     if (d->has_interactions) {
-      double contacts = 0, complaints = 0;
-      int32_t lastc = TSR__NODAY;
+      double contacts = 0, complaints = 0, all = 0, ssum = 0, sn = 0;
+      float slast = NAN, smin90 = NAN;
+      int32_t lastc = TSR__NODAY, lastv = TSR__NODAY;
       for (size_t k = d->iev_off[i]; k < d->iev_off[i + 1] && d->iev[k].day <= c; k++) {
         const tsr__ievent *v = &d->iev[k];
         if (c - v->day < 90) {
           contacts += 1;
           complaints += v->complaint;
+          if (!isnan(v->sentiment) && !(v->sentiment >= smin90)) smin90 = v->sentiment;
         }
         if (v->complaint) lastc = v->day;
+        all += 1;
+        lastv = v->day;
+        if (!isnan(v->sentiment)) {
+          ssum += v->sentiment;
+          sn += 1;
+          slast = v->sentiment;
+        }
       }
       f[TSR__F_CONTACTS90] = (float)contacts;
       f[TSR__F_COMPLAINTS90] = (float)complaints;
       if (lastc != TSR__NODAY) f[TSR__F_SINCE_COMPLAINT] = (float)(c - lastc);
+      f[TSR__F_CONTACTS] = (float)all;
+      if (lastv != TSR__NODAY) f[TSR__F_SINCE_CONTACT] = (float)(c - lastv);
+      if (sn > 0) f[TSR__F_SENT_MEAN] = (float)(ssum / sn);
+      f[TSR__F_SENT_LAST] = slast;
+      f[TSR__F_SENT_MIN90] = smin90;
     }
   }
   /* BG/NBD at the cutoff on the active customers */
@@ -141,16 +184,23 @@ tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window, f
           TSR_OK) {
         *has_btyd = 1;
         if (mout) *mout = m;
+        double hw = (double)window / 7.0;
         for (size_t k = 0; k < na; k++) {
           x[map[k] * TSR__NFEAT + TSR__F_PALIVE] = (float)pa[k];
           x[map[k] * TSR__NFEAT + TSR__F_EXPECTED] = (float)ex[k];
+          double pz = NAN;
+          if (tsr_btyd_pmf_conditional(&m, bx[k], btx[k], bT[k], 0, hw, &pz, NULL) == TSR_OK &&
+              isfinite(pz))
+            x[map[k] * TSR__NFEAT + TSR__F_PZERO] = (float)(pz < 0 ? 0 : pz > 1 ? 1 : pz);
         }
-        double enew = NAN;
-        tsr_btyd_expected_new(&m, (double)window / 7.0, &enew, NULL);
+        double enew = NAN, pznew = NAN;
+        tsr_btyd_expected_new(&m, hw, &enew, NULL);
+        if (tsr_btyd_pmf_new(&m, 0, hw, &pznew, NULL) != TSR_OK || !isfinite(pznew)) pznew = NAN;
         for (size_t i = 0; i < n; i++)
           if (active[i] && x[i * TSR__NFEAT + TSR__F_TENURE] == 0) {
             x[i * TSR__NFEAT + TSR__F_PALIVE] = 1.0f;
             x[i * TSR__NFEAT + TSR__F_EXPECTED] = (float)enew;
+            x[i * TSR__NFEAT + TSR__F_PZERO] = (float)pznew;
           }
       }
     }
@@ -180,9 +230,27 @@ static const char *plural(double v, const char *one, const char *many) {
   return fabs(v - 1) < 1e-9 ? one : many;
 }
 
-char *tsr__churn_reason(int j, float fv, char *buf, size_t cap) {
+static void say_duration(char *buf, size_t cap, const char *what, double days) {
+  if (days < 60) snprintf(buf, cap, "%s %.0f %s", what, days, plural(days, "day", "days"));
+  else if (days < 730) snprintf(buf, cap, "%s %.0f months", what, floor(days / 30.44 + 0.5));
+  else snprintf(buf, cap, "%s %.0f years", what, floor(days / 365.25));
+}
+
+char *tsr__churn_reason(int j, const char *name, float fv, char *buf, size_t cap) {
   double v = fv;
-  if (isnan(v) && j != TSR__F_GAP && j != TSR__F_OVERDUE && j != TSR__F_SINCE_COMPLAINT) {
+  if (j >= TSR__NFIXED) {
+    const char *prod = name && !strncmp(name, HELD_PREFIX, strlen(HELD_PREFIX))
+                           ? name + strlen(HELD_PREFIX) : "a product";
+    char what[160];
+    snprintf(what, sizeof what, "has held %s for", prod);
+    if (isnan(v)) snprintf(buf, cap, "does not hold %s", prod);
+    else say_duration(buf, cap, what, v);
+    return buf;
+  }
+  if (isnan(v) && j != TSR__F_GAP && j != TSR__F_OVERDUE && j != TSR__F_SINCE_COMPLAINT &&
+      j != TSR__F_SINCE_CONTACT && j != TSR__F_SENT_MEAN && j != TSR__F_SENT_LAST &&
+      j != TSR__F_SENT_MIN90 && j != TSR__F_PEV_RATE && j != TSR__F_SINCE_PEVENT &&
+      j != TSR__F_PZERO) {
     snprintf(buf, cap, "%s unknown", tsr__churn_feature_name(j));
     return buf;
   }
@@ -267,6 +335,39 @@ char *tsr__churn_reason(int j, float fv, char *buf, size_t cap) {
   case TSR__F_SINCE_COMPLAINT:
     if (isnan(v)) snprintf(buf, cap, "no complaint on record");
     else snprintf(buf, cap, "complained %.0f days ago", v);
+    break;
+  case TSR__F_CONTACTS:
+    snprintf(buf, cap, "%.0f service %s in all", v, plural(v, "contact", "contacts"));
+    break;
+  case TSR__F_SINCE_CONTACT:
+    if (isnan(v)) snprintf(buf, cap, "no service contact on record");
+    else snprintf(buf, cap, "last service contact %.0f days ago", v);
+    break;
+  case TSR__F_SENT_MEAN:
+  case TSR__F_SENT_LAST:
+  case TSR__F_SENT_MIN90: {
+    static const char *const what[3] = {"messages", "last message", "worst message in 90 days"};
+    int w = j - TSR__F_SENT_MEAN;
+    if (isnan(v)) snprintf(buf, cap, "no message on record%s", w == 2 ? " in 90 days" : "");
+    else snprintf(buf, cap, "%s %s (sentiment %+.2f)",
+                  v <= -0.05 ? "unhappy" : v >= 0.05 ? "happy" : "neutral", what[w], v);
+    break;
+  }
+  case TSR__F_PZERO:
+    if (isnan(v)) snprintf(buf, cap, "no BG/NBD model");
+    else snprintf(buf, cap, "BG/NBD P(no purchase in the window) %.0f %%", 100 * v);
+    break;
+  case TSR__F_PEV_RATE:
+    if (isnan(v)) snprintf(buf, cap, "no product opened or closed");
+    else snprintf(buf, cap, "%.1f product openings or closings a year", v);
+    break;
+  case TSR__F_SINCE_PEVENT:
+    if (isnan(v)) snprintf(buf, cap, "no product opened or closed");
+    else {
+      say_duration(buf, cap, "last product opened or closed", v);
+      size_t l = strlen(buf);
+      if (l + 4 < cap) memcpy(buf + l, " ago", 5);
+    }
     break;
   default:
     snprintf(buf, cap, "feature %d", j);

@@ -69,6 +69,9 @@ tsr_status tsr_eval_binary_compute(const double *s, const uint8_t *y, size_t n,
    * negative after its group, half for those inside it. */
   double auc = 0, ap = 0;
   size_t tp = 0, fp = 0;
+  int last_step = 0;
+  out->roc[0][0] = out->roc[0][1] = 0;
+  out->n_roc = 1;
   for (size_t g = 0; g < n;) {
     size_t h = g, gp = 0, gn = 0;
     while (h < n && v[h].s == v[g].s) {
@@ -84,6 +87,14 @@ tsr_status tsr_eval_binary_compute(const double *s, const uint8_t *y, size_t n,
     double prec = (double)tp / (double)(tp + fp);
     ap += ((double)tp / (double)npos - r0) * prec;
     g = h;
+    double fpr = (double)fp / (double)nneg, tpr = (double)tp / (double)npos;
+    int step = g == n ? 100 : (int)floor(50 * (fpr + tpr));
+    if (step > last_step && out->n_roc < TSR_EVAL_ROC_POINTS) {
+      out->roc[out->n_roc][0] = fpr;
+      out->roc[out->n_roc][1] = tpr;
+      out->n_roc++;
+      last_step = step;
+    }
   }
   out->auc = auc / ((double)npos * (double)nneg);
   out->pr_auc = ap;
@@ -91,6 +102,11 @@ tsr_status tsr_eval_binary_compute(const double *s, const uint8_t *y, size_t n,
   size_t top = (n + 9) / 10, tpos = 0;
   for (size_t k = 0; k < top; k++) tpos += y[v[k].i];
   out->lift_top10 = ((double)tpos / (double)top) / out->base_rate;
+  for (int d = 0; d < 10; d++) {
+    size_t a = n * (size_t)d / 10, b = n * (size_t)(d + 1) / 10, k = 0;
+    for (size_t r = a; r < b; r++) k += y[v[r].i];
+    out->decile_lift[d] = b > a ? ((double)k / (double)(b - a)) / out->base_rate : NAN;
+  }
 
   if (probs) {
     double b = 0, ll = 0;

@@ -10,6 +10,7 @@
 #include "tessera/bundle.h"
 #include "tessera/csv.h"
 #include "tessera/datetime.h"
+#include "tessera/sentiment.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -125,6 +126,32 @@ static int is_complaint(const char *b) {
   return 0;
 }
 
+/* The products with a days-held churn feature: the first TSR__NPSLOT by
+ * the day of their first event (ties: the name). A product that appears
+ * after a cutoff can only take a later slot, so the features at a cutoff
+ * do not depend on rows after it (and not on the row order). */
+static void choose_slots(tsr__pdata *d) {
+  int32_t first[TSR__MAX_PRODUCTS];
+  for (size_t p = 0; p < d->nprod; p++) first[p] = INT32_MAX;
+  size_t ne = d->pev_off[d->n];
+  for (size_t k = 0; k < ne; k++)
+    if (d->pev[k].day < first[d->pev[k].product]) first[d->pev[k].product] = d->pev[k].day;
+  d->nslot = 0;
+  uint8_t used[TSR__MAX_PRODUCTS] = {0};
+  while (d->nslot < TSR__NPSLOT) {
+    int best = -1;
+    for (size_t p = 0; p < d->nprod; p++) {
+      if (used[p] || first[p] == INT32_MAX) continue;
+      if (best < 0 || first[p] < first[best] ||
+          (first[p] == first[best] && strcmp(d->products[p], d->products[best]) < 0))
+        best = (int)p;
+    }
+    if (best < 0) break;
+    used[best] = 1;
+    d->slot[d->nslot++] = (int16_t)best;
+  }
+}
+
 /* Counts a rejected row (the bundle reader has validated and reported it). */
 static void on_reject(void *ud, const tsr_reject *r) {
   tsr__pdata *d = ud;
@@ -218,6 +245,12 @@ static tsr_status read_table(tsr__pdata *d, const char *path, int kind, tsr_erro
         complaint = is_complaint(b);
       }
       r.e.i.complaint = (uint8_t)complaint;
+      r.e.i.sentiment = NAN;
+      if (v[TSR_IN_MESSAGE].present && v[TSR_IN_MESSAGE].len) {
+        tsr_sentiment_result sr;
+        tsr_sentiment_score(v[TSR_IN_MESSAGE].s, v[TSR_IN_MESSAGE].len, &sr);
+        r.e.i.sentiment = (float)sr.compound;
+      }
     }
     if (tsr__grow((void **)&rows, &cap, nr + 1, sizeof *rows) != TSR_OK) {
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -228,8 +261,12 @@ static tsr_status read_table(tsr__pdata *d, const char *path, int kind, tsr_erro
   if (st == TSR_OK && kind != 0) {
     st = index_events(d, rows, nr, kind == 1, err);
     if (st == TSR_OK) {
-      if (kind == 1) d->has_products = 1;
-      else d->has_interactions = 1;
+      if (kind == 1) {
+        d->has_products = 1;
+        choose_slots(d);
+      } else {
+        d->has_interactions = 1;
+      }
     }
   }
 done:

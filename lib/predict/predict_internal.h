@@ -30,7 +30,13 @@ typedef struct tsr__pevent {
 typedef struct tsr__ievent {
   int32_t day;
   uint8_t complaint; /* topic or message mentions a complaint */
+  float sentiment;   /* compound score of the message (tessera/sentiment.h),
+                        NaN without a message */
 } tsr__ievent;
+
+/* Products with a feature of their own (days held): the most frequent ones
+ * in products_events.csv. */
+#define TSR__NPSLOT 12
 
 typedef struct tsr__pdata {
   tsr_ledger *lg;          /* owned */
@@ -46,6 +52,8 @@ typedef struct tsr__pdata {
   size_t nprod;
   char *products[TSR__MAX_PRODUCTS]; /* owned names */
   tsr__pevent *pev;        /* sorted by customer then day */
+  size_t nslot;            /* products with a days-held feature */
+  int16_t slot[TSR__NPSLOT]; /* their indices, most events first */
   size_t *pev_off;         /* n + 1 */
   /* interactions.csv */
   int has_interactions;
@@ -89,11 +97,32 @@ enum {
   TSR__F_CONTACTS90,    /* service contacts in the last 90 days */
   TSR__F_COMPLAINTS90,  /* complaints in the last 90 days */
   TSR__F_SINCE_COMPLAINT, /* days since the last complaint (NaN: none) */
-  TSR__NFEAT
+  TSR__F_CONTACTS,      /* service contacts, all history */
+  TSR__F_SINCE_CONTACT, /* days since the last service contact (NaN: none) */
+  TSR__F_SENT_MEAN,     /* mean sentiment of the messages, all history */
+  TSR__F_SENT_LAST,     /* sentiment of the last message */
+  TSR__F_SENT_MIN90,    /* lowest sentiment in the last 90 days */
+  TSR__F_PEV_RATE,      /* product events per year since the first one */
+  TSR__F_SINCE_PEVENT,  /* days since the last product event */
+  TSR__F_PZERO,         /* BG/NBD P(no purchase in the window) at the cutoff */
+  TSR__F_HELD_DAYS0,    /* days held of product slot 0 (NaN: not held) */
+  TSR__NFEAT = TSR__F_HELD_DAYS0 + TSR__NPSLOT
 };
+#define TSR__NFIXED TSR__F_HELD_DAYS0
+/* The features of the product propensity models (recommend.c): the
+ * purchase, profile, product-count and complaint features; the sentiment,
+ * contact, product-event and tenure-per-product ones are churn's only
+ * (they lowered the propensity AUC of rare products in tests). */
+#define TSR__NPROPFEAT TSR__F_CONTACTS
 
-/* Feature names (snake_case, static). */
+/* Feature names (snake_case, static) of the fixed features; slot features
+ * are "days_held_<product>" (tsr__churn_feature_label). */
 const char *tsr__churn_feature_name(int j);
+/* The name of feature j for the data d (slot features name the product);
+ * "" for an unused slot. */
+const char *tsr__churn_feature_label(const tsr__pdata *d, int j, char *buf, size_t cap);
+/* Number of features used with d: the fixed ones and one per slot. */
+size_t tsr__churn_nfeat(const tsr__pdata *d);
 
 /* Features of every customer at cutoff day c, from data on days <= c
  * only: x is n * TSR__NFEAT floats (NaN = missing or not available);
@@ -108,8 +137,8 @@ tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window,
  * c+1 .. c+window. */
 uint8_t tsr__churn_label(const tsr__pdata *d, size_t i, int32_t c, int32_t window);
 
-/* The plain-words reason of feature j with value v ("no purchase for 21
- * weeks"); buf >= 96 bytes. */
-char *tsr__churn_reason(int j, float v, char *buf, size_t cap);
+/* The plain-words reason of feature j (named name) with value v ("no
+ * purchase for 21 weeks"); buf >= 96 bytes. */
+char *tsr__churn_reason(int j, const char *name, float v, char *buf, size_t cap);
 
 #endif

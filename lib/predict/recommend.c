@@ -285,10 +285,11 @@ static tsr_status score_als(const nbp *s, const uint8_t *held, float *out, tsr_e
   return TSR_OK;
 }
 
-/* Features for propensity: the churn features plus ownership. */
+/* Features for propensity: the fixed churn features (the per-product
+ * tenure ones repeat ownership) plus ownership. */
 static tsr_status prop_features(const nbp *s, int32_t c, int32_t W, float *x, uint8_t *active,
                                 uint8_t *held, tsr_error *err) {
-  size_t nf = TSR__NFEAT + s->P;
+  size_t nf = TSR__NPROPFEAT + s->P;
   float *fx = tsr__malloc(s->n * TSR__NFEAT * sizeof *fx);
   if (!fx) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   int hb;
@@ -296,8 +297,8 @@ static tsr_status prop_features(const nbp *s, int32_t c, int32_t W, float *x, ui
   if (st == TSR_OK) {
     ownership(s, c, held);
     for (size_t i = 0; i < s->n; i++) {
-      memcpy(x + i * nf, fx + i * TSR__NFEAT, TSR__NFEAT * sizeof *x);
-      for (size_t p = 0; p < s->P; p++) x[i * nf + TSR__NFEAT + p] = held[i * s->P + p];
+      memcpy(x + i * nf, fx + i * TSR__NFEAT, TSR__NPROPFEAT * sizeof *x);
+      for (size_t p = 0; p < s->P; p++) x[i * nf + TSR__NPROPFEAT + p] = held[i * s->P + p];
     }
   }
   tsr__free(fx);
@@ -309,7 +310,7 @@ static tsr_status prop_features(const nbp *s, int32_t c, int32_t W, float *x, ui
  * non-candidates). */
 static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uint8_t *cand_c,
                                    float *out, tsr_error *err) {
-  size_t n = s->n, P = s->P, nf = TSR__NFEAT + P;
+  size_t n = s->n, P = s->P, nf = TSR__NPROPFEAT + P;
   tsr_status st = TSR_OK;
   float *x0 = tsr__malloc(n * nf * sizeof *x0), *x1 = tsr__malloc(n * nf * sizeof *x1);
   uint8_t *a0 = tsr__malloc(n), *a1 = tsr__malloc(n), *h0 = tsr__malloc(n * P), *h1 = tsr__malloc(n * P);

@@ -22,7 +22,9 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "tessera/datetime.h"
 #include "tessera/rng.h"
@@ -151,6 +153,31 @@ static int psim_write(const char *dir, size_t n, uint64_t seed, int with_product
   if (fp) bad |= fclose(fp) != 0;
   if (fi) bad |= fclose(fi) != 0;
   return bad ? -1 : 0;
+}
+
+/* A fresh folder /tmp/<prefix>XXXXXX into dir (cap bytes); 0 or -1. */
+static int psim_mkdir(char *dir, size_t cap, const char *prefix) {
+  snprintf(dir, cap, "/tmp/%sXXXXXX", prefix);
+  return mkdtemp(dir) ? 0 : -1;
+}
+
+/* A folder with the bundle of n customers (psim_write with products). */
+static int psim_setup(char *dir, size_t cap, const char *prefix, size_t n, uint64_t seed) {
+  if (psim_mkdir(dir, cap, prefix)) return -1;
+  return psim_write(dir, n, seed, 1);
+}
+
+/* Removes a bundle folder: the tables of psim_write and of tessera
+ * simulate --bundle, then the folder. */
+static void psim_remove(const char *dir) {
+  static const char *const f[] = {"transactions.csv", "customers.csv", "products_events.csv",
+                                  "interactions.csv", "campaign.csv", "offers.csv"};
+  char p[1024];
+  for (size_t i = 0; i < sizeof f / sizeof *f; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, f[i]);
+    unlink(p);
+  }
+  rmdir(dir);
 }
 
 #endif

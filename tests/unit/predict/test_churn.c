@@ -14,20 +14,12 @@ static char g_dir[256];
 
 static int setup(void **state) {
   (void)state;
-  snprintf(g_dir, sizeof g_dir, "/tmp/tsr_churn_XXXXXX");
-  if (!mkdtemp(g_dir)) return -1;
-  return psim_write(g_dir, 4000, 2024, 1);
+  return psim_setup(g_dir, sizeof g_dir, "tsr_churn_", 4000, 2024);
 }
 
 static int teardown(void **state) {
   (void)state;
-  const char *f[4] = {"transactions.csv", "customers.csv", "products_events.csv", "interactions.csv"};
-  char p[512];
-  for (int i = 0; i < 4; i++) {
-    snprintf(p, sizeof p, "%s/%s", g_dir, f[i]);
-    unlink(p);
-  }
-  rmdir(g_dir);
+  psim_remove(g_dir);
   return 0;
 }
 
@@ -95,8 +87,7 @@ static void test_beats_p_alive(void **state) {
 static void test_no_leakage(void **state) {
   (void)state;
   char dir2[256];
-  snprintf(dir2, sizeof dir2, "/tmp/tsr_churn2_XXXXXX");
-  assert_non_null(mkdtemp(dir2));
+  assert_int_equal(psim_mkdir(dir2, sizeof dir2, "tsr_churn2_"), 0);
   int32_t C = (int32_t)day(2025, 3, 31);
   /* copy the bundle, altering every row after C and adding new ones */
   const char *files[4] = {"transactions.csv", "customers.csv", "products_events.csv", "interactions.csv"};
@@ -157,9 +148,11 @@ static void test_no_leakage(void **state) {
     nactive += a1[i];
     for (int j = 0; j < TSR__NFEAT; j++) {
       float u = x1[i * TSR__NFEAT + j], v = x2[i * TSR__NFEAT + j];
+      char fb[160];
       if (!(u == v || (isnan(u) && isnan(v))))
         fail_msg("customer %s feature %s: %g before, %g after changing later rows",
-                 tsr_ledger_customer(d1.lg, i), tsr__churn_feature_name(j), (double)u, (double)v);
+                 tsr_ledger_customer(d1.lg, i), tsr__churn_feature_label(&d1, j, fb, sizeof fb),
+                 (double)u, (double)v);
     }
     if (a1[i]) changed_labels += tsr__churn_label(&d1, i, C, 90) != tsr__churn_label(&d2, i, C, 90);
   }
@@ -169,12 +162,7 @@ static void test_no_leakage(void **state) {
   free(x1); free(x2); free(a1); free(a2);
   tsr__pdata_release(&d1);
   tsr__pdata_release(&d2);
-  for (int k = 0; k < 4; k++) {
-    char b[512];
-    snprintf(b, sizeof b, "%s/%s", dir2, files[k]);
-    unlink(b);
-  }
-  rmdir(dir2);
+  psim_remove(dir2);
 }
 
 static void test_transactions_only_cdnow(void **state) {
@@ -207,8 +195,7 @@ static void test_transactions_only_cdnow(void **state) {
 static void test_simulate_bundle(void **state) {
   (void)state;
   char dir[256];
-  snprintf(dir, sizeof dir, "/tmp/tsr_churn3_XXXXXX");
-  assert_non_null(mkdtemp(dir));
+  assert_int_equal(psim_mkdir(dir, sizeof dir, "tsr_churn3_"), 0);
   tsr_bundle_sim_opts so;
   tsr_bundle_sim_opts_init(&so);
   so.customers = 8000;
@@ -229,16 +216,32 @@ static void test_simulate_bundle(void **state) {
   print_message("simulate --bundle: churn rate %.3f, test %zu: AUC %.4f vs p_alive %.4f / p_zero %.4f; "
                 "Brier %.4f vs %.4f\n", r->churn_rate, r->n_test, r->eval[0].m.auc,
                 r->eval[1].m.auc, r->eval[2].m.auc, r->eval[0].m.brier, r->eval[2].m.brier);
+  /* sentiment, product tenure and product events carry what BG/NBD's
+   * P(no purchase) cannot see (measured 0.8432 vs 0.8361) */
   if (!(r->eval[0].m.auc > r->eval[1].m.auc + 0.1)) fail_msg("AUC not above P(alive) + 0.1");
-  if (!(r->eval[0].m.auc > r->eval[2].m.auc - 0.01)) fail_msg("AUC below P(zero) - 0.01");
+  if (!(r->eval[0].m.auc > r->eval[2].m.auc + 0.005))
+    fail_msg("AUC %.4f not above P(no purchase) %.4f + 0.005", r->eval[0].m.auc, r->eval[2].m.auc);
+  if (!(r->eval[0].m.pr_auc > r->eval[2].m.pr_auc + 0.01)) fail_msg("PR-AUC not above P(no purchase) + 0.01");
+  if (!(r->eval[0].m.brier < r->eval[2].m.brier)) fail_msg("Brier not below P(no purchase)'s");
+  if (!(r->eval[0].m.lift_top10 > r->eval[2].m.lift_top10)) fail_msg("top-decile lift not above P(no purchase)'s");
+  /* the evaluation JSON of the contract: roc and decile lift per method */
+  char *js = NULL;
+  assert_int_equal(tsr_churn_eval_json(r, &js, NULL), TSR_OK);
+  assert_non_null(strstr(js, "\"roc\":{\"xgboost\":[[0,0],"));
+  assert_non_null(strstr(js, "\"lift\":{\"xgboost\":["));
+  assert_non_null(strstr(js, "\"days_held_current_account\":"));
+  free(js);
+  const tsr_eval_binary *m = &r->eval[0].m;
+  assert_true(m->n_roc >= 10 && m->n_roc <= TSR_EVAL_ROC_POINTS);
+  assert_true(m->roc[m->n_roc - 1][0] == 1.0 && m->roc[m->n_roc - 1][1] == 1.0);
+  for (size_t q = 1; q < m->n_roc; q++) assert_true(m->roc[q][0] >= m->roc[q - 1][0] && m->roc[q][1] >= m->roc[q - 1][1]);
+  assert_near(m->decile_lift[0], m->lift_top10, 0.2);
+  double mean_lift = 0;
+  for (int q = 0; q < 10; q++) mean_lift += m->decile_lift[q] / 10;
+  assert_near(mean_lift, 1.0, 0.02);
+  assert_true(m->decile_lift[0] > m->decile_lift[9]);
   tsr_churn_result_free(r);
-  const char *f[6] = {"transactions.csv", "customers.csv", "products_events.csv", "interactions.csv", "campaign.csv", "offers.csv"};
-  char p[512];
-  for (int i = 0; i < 6; i++) {
-    snprintf(p, sizeof p, "%s/%s", dir, f[i]);
-    unlink(p);
-  }
-  rmdir(dir);
+  psim_remove(dir);
 }
 
 static void test_errors(void **state) {

@@ -9,20 +9,12 @@ static char g_dir[256];
 
 static int setup(void **state) {
   (void)state;
-  snprintf(g_dir, sizeof g_dir, "/tmp/tsr_nbp_XXXXXX");
-  if (!mkdtemp(g_dir)) return -1;
-  return psim_write(g_dir, 5000, 77, 1);
+  return psim_setup(g_dir, sizeof g_dir, "tsr_nbp_", 5000, 77);
 }
 
 static int teardown(void **state) {
   (void)state;
-  const char *f[4] = {"transactions.csv", "customers.csv", "products_events.csv", "interactions.csv"};
-  char p[512];
-  for (int i = 0; i < 4; i++) {
-    snprintf(p, sizeof p, "%s/%s", g_dir, f[i]);
-    unlink(p);
-  }
-  rmdir(g_dir);
+  psim_remove(g_dir);
   return 0;
 }
 

@@ -1,0 +1,272 @@
+/*
+ * analyze_predict.c - churn risk and next-best-product in `tessera analyze`
+ * on a bundle (analyze_predict.h).
+ *
+ * Both models read the bundle's folder (transactions.csv and the optional
+ * tables by their standard names) and are trained on the latest complete
+ * window: cutoff = the last transaction day E - W (W = 90 days), labels on
+ * E-W+1 .. E, then every customer is scored with the features at E.
+ */
+#include "internal.h"
+#include "analyze_predict.h"
+
+#include <jansson.h>
+#include "tessera/churn.h"
+#include "tessera/predict_app.h"
+#include "tessera/recommend.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tsr__predict_out {
+  tsr_churn_result *churn;
+  tsr_nbp_result *nbp;
+};
+
+void tsr__analyze_predict_free(struct tsr__predict_out *p) {
+  if (!p) return;
+  tsr_churn_result_free(p->churn);
+  tsr_nbp_result_free(p->nbp);
+  tsr__free(p);
+}
+
+static void add_note(char *note, size_t cap, const char *what, const tsr_error *e) {
+  size_t k = strlen(note);
+  if (k + 1 >= cap) return;
+  snprintf(note + k, cap - k, "%s%s left out: %s", k ? "; " : "", what, e->msg);
+}
+
+tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
+                                tsr_analyze_result *res, char *note, size_t cap,
+                                tsr_error *err) {
+  if (cap) note[0] = '\0';
+  const char *tx = o->bundle ? tsr_bundle_path(o->bundle, TSR_BT_TRANSACTIONS) : NULL;
+  if (!tx || !res->ledger) return TSR_OK;
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s", tx);
+  char *slash = strrchr(dir, '/');
+  if (slash) *slash = '\0';
+  else snprintf(dir, sizeof dir, ".");
+  /* the last transaction day */
+  int64_t first = INT64_MAX, last = INT64_MIN;
+  size_t n = tsr_ledger_ncustomers(res->ledger);
+  for (size_t i = 0; i < n; i++) {
+    size_t ne;
+    const tsr_ledger_entry *e = tsr_ledger_entries(res->ledger, i, &ne);
+    if (!ne) continue;
+    if (e[0].day < first) first = e[0].day;
+    if (e[ne - 1].day > last) last = e[ne - 1].day;
+  }
+  const int W = TSR_ANALYZE_CHURN_WINDOW;
+  tsr_error e;
+  memset(&e, 0, sizeof e);
+  if (n == 0 || last - first < 2 * W) {
+    tsr_error_set(&e, TSR_EINVAL, NULL, 0, 0, NULL,
+                  "the transactions span less than %d days (two churn windows)", 2 * W);
+    add_note(note, cap, "churn and next-best-product", &e);
+    return TSR_OK;
+  }
+  struct tsr__predict_out *p = tsr__calloc(1, sizeof *p);
+  if (!p) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  res->predict = p;
+  tsr_churn_opts co;
+  tsr_churn_opts_init(&co);
+  co.cal_end_day = last - W;
+  co.window_days = W;
+  co.gbm.seed = o->seed ? o->seed : co.gbm.seed;
+  tsr_status st = tsr_churn_run(dir, &co, &p->churn, &e);
+  if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (st != TSR_OK) add_note(note, cap, "churn", &e);
+  tsr_nbp_opts no;
+  tsr_nbp_opts_init(&no);
+  no.cal_end_day = last - W;
+  no.window_days = W;
+  no.seed = o->seed ? o->seed : no.seed;
+  if (tsr_bundle_path(o->bundle, TSR_BT_PRODUCTS)) {
+    st = tsr_nbp_run(dir, &no, &p->nbp, &e);
+    if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    if (st != TSR_OK) add_note(note, cap, "next-best-product", &e);
+  }
+  if (store) {
+    tsr_model_saved sv;
+    if (p->churn && (st = tsr_churn_model_store(store, p->churn, res->run_id, 0, &sv, err)) != TSR_OK)
+      return st;
+    if (p->nbp && (st = tsr_nbp_model_store(store, p->nbp, res->run_id, 0, &sv, err)) != TSR_OK)
+      return st;
+  }
+  return TSR_OK;
+}
+
+/* ------------------------------------------------------------ files */
+
+typedef struct idx {
+  const char *id;
+  size_t i;
+} idx;
+
+static int cmp_idx(const void *a, const void *b) {
+  return strcmp(((const idx *)a)->id, ((const idx *)b)->id);
+}
+
+static idx *make_index(char **ids, size_t n) {
+  idx *v = tsr__malloc((n ? n : 1) * sizeof *v);
+  if (!v) return NULL;
+  for (size_t i = 0; i < n; i++) v[i] = (idx){ids[i], i};
+  qsort(v, n, sizeof *v, cmp_idx);
+  return v;
+}
+
+static ptrdiff_t find(const idx *v, size_t n, const char *id) {
+  idx key = {id, 0};
+  const idx *h = n ? bsearch(&key, v, n, sizeof *v, cmp_idx) : NULL;
+  return h ? (ptrdiff_t)h->i : -1;
+}
+
+static void put_field(FILE *f, const char *s) {
+  if (!strpbrk(s, ",\"\r\n")) {
+    fputs(s, f);
+    return;
+  }
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"') fputc('"', f);
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+/* The first field of a CSV line (unquoted) into buf. */
+static void first_field(const char *line, char *buf, size_t cap) {
+  size_t k = 0;
+  if (*line == '"') {
+    for (const char *s = line + 1; *s && k + 1 < cap; s++) {
+      if (*s == '"') {
+        if (s[1] != '"') break;
+        s++;
+      }
+      buf[k++] = *s;
+    }
+  } else {
+    for (const char *s = line; *s && *s != ',' && *s != '\n' && *s != '\r' && k + 1 < cap; s++)
+      buf[k++] = *s;
+  }
+  buf[k] = '\0';
+}
+
+static tsr_status io_error(tsr_error *err, const char *path) {
+  return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "%s", strerror(errno));
+}
+
+/* profiles.csv with the prediction columns appended (through a temporary
+ * file renamed into place). */
+static tsr_status extend_profiles(const struct tsr__predict_out *p, const char *dir, tsr_error *err) {
+  char path[4096], tmp[4200];
+  snprintf(path, sizeof path, "%s/profiles.csv", dir);
+  snprintf(tmp, sizeof tmp, "%s/.profiles.csv.predict", dir);
+  FILE *in = fopen(path, "r");
+  if (!in) return errno == ENOENT ? TSR_OK : io_error(err, path);
+  FILE *out = fopen(tmp, "w");
+  if (!out) {
+    fclose(in);
+    return io_error(err, tmp);
+  }
+  const tsr_churn_result *c = p->churn;
+  const tsr_nbp_result *r = p->nbp;
+  idx *ci = c ? make_index(c->customer_id, c->n) : NULL;
+  idx *ri = r ? make_index(r->customer_id, r->n) : NULL;
+  tsr_status st = TSR_OK;
+  if ((c && !ci) || (r && !ri)) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  char *line = NULL, id[512], buf[160];
+  size_t lcap = 0;
+  ssize_t len;
+  for (long ln = 0; (len = getline(&line, &lcap, in)) > 0; ln++) {
+    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+    fputs(line, out);
+    if (ln == 0) {
+      if (c) fputs(",churn_probability,churn_reason_1", out);
+      if (r) fputs(",next_best_product", out);
+      fputc('\n', out);
+      continue;
+    }
+    first_field(line, id, sizeof id);
+    if (c) {
+      ptrdiff_t i = find(ci, c->n, id);
+      if (i >= 0) {
+        fprintf(out, ",%.4f,", c->probability[i]);
+        put_field(out, tsr_churn_reason(c, (size_t)i, 0, buf, sizeof buf));
+      } else {
+        fputs(",,", out);
+      }
+    }
+    if (r) {
+      ptrdiff_t i = find(ri, r->n, id);
+      fputc(',', out);
+      if (i >= 0 && r->top && r->rec[(size_t)i * r->top].product >= 0)
+        put_field(out, r->products[r->rec[(size_t)i * r->top].product]);
+    }
+    fputc('\n', out);
+  }
+  free(line);
+  if (ferror(in)) st = io_error(err, path);
+done:
+  fclose(in);
+  if (fclose(out) != 0 && st == TSR_OK) st = io_error(err, tmp);
+  tsr__free(ci);
+  tsr__free(ri);
+  if (st == TSR_OK && rename(tmp, path) != 0) st = io_error(err, path);
+  if (st != TSR_OK) remove(tmp);
+  return st;
+}
+
+static tsr_status write_one(const char *dir, const char *name, const void *obj, int kind,
+                            tsr_error *err) {
+  char path[4096];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  if (!f) return io_error(err, path);
+  tsr_status st = TSR_OK;
+  if (kind == 0) {
+    st = tsr_churn_write_csv(obj, f, err);
+  } else if (kind == 1) {
+    char *js = NULL;
+    st = tsr_churn_eval_json(obj, &js, err);
+    if (st == TSR_OK) fprintf(f, "%s\n", js);
+    free(js);
+  } else {
+    st = tsr_nbp_write_csv(obj, f, err);
+  }
+  if (fclose(f) != 0 && st == TSR_OK) st = io_error(err, path);
+  if (st != TSR_OK) remove(path);
+  return st;
+}
+
+static tsr_status add_file(json_t *files, const char *name, tsr_error *err) {
+  if (json_array_append_new(files, json_string(name)) != 0)
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  return TSR_OK;
+}
+
+tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *dir, json_t *files,
+                                      tsr_error *err) {
+  const struct tsr__predict_out *p = r->predict;
+  if (!p || (!p->churn && !p->nbp)) return TSR_OK;
+  tsr_status st;
+  if (p->churn) {
+    if ((st = write_one(dir, "churn.csv", p->churn, 0, err)) != TSR_OK) return st;
+    if ((st = write_one(dir, "churn_eval.json", p->churn, 1, err)) != TSR_OK) return st;
+    if ((st = add_file(files, "churn.csv", err)) != TSR_OK ||
+        (st = add_file(files, "churn_eval.json", err)) != TSR_OK)
+      return st;
+  }
+  if (p->nbp) {
+    if ((st = write_one(dir, "nbp.csv", p->nbp, 2, err)) != TSR_OK) return st;
+    if ((st = add_file(files, "nbp.csv", err)) != TSR_OK) return st;
+  }
+  return extend_profiles(p, dir, err);
+}
