@@ -149,6 +149,18 @@ def body(port, tmp, db, pw):
     nbp.sort(key=lambda r: float(r["rank"]))
     check([p["product"] for p in v["next_best_products"]] == [r["product"] for r in nbp] and nbp,
           "customer view: next best products of nbp.csv by rank", v["next_best_products"])
+    # ---- the customer's churn and next best products from the newest run that has them
+    st, js, _, _ = ana.req("GET", "/api/v1/customers/%s/churn" % cid)
+    check(st == 200 and js["run_id"] == rb and js["customer_id"] == cid
+          and abs(js["churn_probability"] - float(churn[cid]["churn_probability"])) < 1e-12
+          and js["reasons"][0] == churn[cid]["reason_1"], "GET /customers/{id}/churn equals churn.csv", js)
+    st, js, _, _ = ana.req("GET", "/api/v1/customers/%s/next-best-products" % cid)
+    got = [p["product"] for p in sorted(js["products"], key=lambda p: p["rank"])] if st == 200 else None
+    check(got == [r["product"] for r in nbp], "GET /customers/{id}/next-best-products equals nbp.csv by rank", js)
+    st, js, _, _ = ana.req("GET", "/api/v1/customers/no-such-customer/churn")
+    check(st == 404, "GET /customers/{id}/churn of an unknown customer: 404", st)
+    st, _, _, _ = Client(port).req("GET", "/api/v1/customers/%s/churn" % cid)
+    check(st == 401, "GET /customers/{id}/churn needs a login", st)
     hh = next(k for k, m in house.items() if cid in m)
     check(v["household"]["household"] == hh and sorted(v["household"]["members"]) == sorted(house[hh]),
           "customer view: the household of graph.csv", v["household"])
