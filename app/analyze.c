@@ -227,6 +227,7 @@ tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledg
                                     char **sql_out, tsr_error *err);
 tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, int64_t *moved,
                               tsr_error *err);
+tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_error *err);
 
 /* ------------------------------------------------------------ steps */
 
@@ -284,7 +285,11 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
                          (long long)x->reasons[top].n, (long long)x->reasons[top].line,
                          x->reasons[top].key);
   }
-  /* a bundle: RFM and BTYD per resolved customer (app/analyze_rekey.c) */
+  /* a bundle: flagged transactions out of the ledger (app/analyze_exclude.c),
+   * then RFM and BTYD per resolved customer (app/analyze_rekey.c) */
+  res->dq_anomalies_excluded = -1;
+  if (x->o->bundle && x->o->exclude_anomalies && (st = tsr__analyze_exclude(x->o, res, err)) != TSR_OK)
+    return st;
   if (x->o->bundle && (st = tsr__analyze_rekey(x->o, res, &x->rekeyed, err)) != TSR_OK) return st;
   x->ingest_ms = step_done(x, "ingest");
   return TSR_OK;
@@ -852,8 +857,9 @@ static tsr_status step_profiles(actx *x, tsr_error *err) {
           "entity resolution skipped: the customers table could not be resolved; ids kept as given");
   if (r->dq_anomalies >= 0)
     event(x, 0, "anomalies", r->dq_transactions_scored, r->dq_anomalies, -1,
-          "anomalies: %lld of %lld transactions flagged (kept in every value)",
-          (long long)r->dq_anomalies, (long long)r->dq_transactions_scored);
+          "anomalies: %lld of %lld transactions flagged (%s)", (long long)r->dq_anomalies,
+          (long long)r->dq_transactions_scored,
+          r->dq_anomalies_excluded >= 0 ? "kept out of RFM, BTYD and CLV" : "kept in every value");
   else
     event(x, 1, "anomalies", -1, -1, -1,
           "anomalies not computed: the transactions table could not be scored");

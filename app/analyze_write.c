@@ -95,6 +95,8 @@ static json_t *data_quality_value(const tsr_analyze_result *r) {
   put(&bad, o, "household_links", jint(r->dq_household_links));
   put(&bad, o, "transactions_scored", jint(r->dq_transactions_scored));
   put(&bad, o, "anomalies_flagged", jint(r->dq_anomalies));
+  if (r->dq_anomalies_excluded >= 0)
+    put(&bad, o, "anomalies_excluded", jint(r->dq_anomalies_excluded));
   put(&bad, o, "rows_rejected", jint(rej + r->ingest.rows_rejected));
   put(&bad, o, "transactions_rejected", jint(r->ingest.rows_rejected));
   for (size_t i = 0; i < r->dq_nreasons; i++)

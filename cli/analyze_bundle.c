@@ -188,6 +188,9 @@ void cli_bundle_print(const tsr_analyze_result *r, const char *out_dir) {
   if (r->dq_anomalies >= 0)
     printf("  anomalies: %lld of %lld transactions flagged\n", (long long)r->dq_anomalies,
            (long long)r->dq_transactions_scored);
+  if (r->dq_anomalies_excluded >= 0)
+    printf("  anomalies excluded from RFM, BTYD and CLV: %lld transactions\n",
+           (long long)r->dq_anomalies_excluded);
   printf("  %-28s %9s %7s %10s %6s\n", "life stage / value tier", "customers", "share", "revenue", "age");
   for (size_t i = 0; i < tsr_profiles_nsegments(p); i++) {
     const tsr_segment_summary *s = tsr_profiles_segment_get(p, i);

@@ -16,7 +16,7 @@
 
 enum {
   OPT_DB = OPT_INGEST_LAST + 1, OPT_SCHEME, OPT_PARAM, OPT_NO_SPEND, OPT_REPORT, OPT_NO_DB,
-  OPT_FEATURES, OPT_KEEP_INPUT, OPT_DATA_DIR, OPT_CURRENCY, OPT_IN_DB
+  OPT_FEATURES, OPT_KEEP_INPUT, OPT_DATA_DIR, OPT_CURRENCY, OPT_IN_DB, OPT_EXCLUDE_ANOMALIES
 };
 
 typedef struct actx {
@@ -169,6 +169,7 @@ int tsr_cmd_analyze(int argc, char **argv) {
       {"output", required_argument, NULL, 'o'},
       {"scheme", required_argument, NULL, OPT_SCHEME},
       {"no-spend", no_argument, NULL, OPT_NO_SPEND},
+      {"exclude-anomalies", no_argument, NULL, OPT_EXCLUDE_ANOMALIES},
       {"features", required_argument, NULL, OPT_FEATURES},
       {"report", required_argument, NULL, OPT_REPORT},
       {"currency", required_argument, NULL, OPT_CURRENCY},
@@ -221,6 +222,7 @@ int tsr_cmd_analyze(int argc, char **argv) {
         if (param_value(&pv, longopts[li].name, optarg)) return TSR_EXIT_USAGE;
         break;
       case OPT_NO_SPEND: tsr_params_set(&pv, "spend", "no", NULL); break;
+      case OPT_EXCLUDE_ANOMALIES: tsr_params_set(&pv, "exclude_anomalies", "yes", NULL); break;
       case OPT_FEATURES: {
         snprintf(featbuf, sizeof featbuf, "%s", optarg);
         char *save = NULL;
@@ -270,6 +272,11 @@ int tsr_cmd_analyze(int argc, char **argv) {
   o.ingest = ci.io;
   o.summary = ci.so;
   tsr_analyze_opts_apply(&o, &pv, 1);
+  if (o.exclude_anomalies && !o.bundle) {
+    cli_ingest_end(&ci, NULL);
+    cli_bundle_release(&cb);
+    return cli_usage("analyze", "--exclude-anomalies needs a bundle (a directory holding transactions.csv)");
+  }
   o.out_dir = out_dir;
   actx a = {&ci, ci.quiet, {0, 0, NULL}};
   cli_progress_init(&a.p, "analyze");

@@ -85,6 +85,10 @@ typedef struct tsr_analyze_opts {
   /* Personal data in the store: TSR_PII_DROP (default) or TSR_PII_ENCRYPT
    * with pii_key (docs/profiles.md "Personal data"). */
   int pii_mode;
+  /* 1: transactions flagged by the anomaly detector (tessera/anomaly.h)
+   * are kept out of the ledger, hence of RFM, BTYD and CLV; they still
+   * count in data quality (bundle runs only; default 0). */
+  int exclude_anomalies;
   const unsigned char *pii_key;         /* TSR_PII_KEY_BYTES, borrowed */
   /* In-database analysis (docs/pg-extension.md "analyze --in-db"): when
    * indb_table is non-NULL the ledger is read from that table of the
@@ -173,7 +177,9 @@ typedef struct tsr_analyze_result {
   int64_t dq_households;       /* households of two or more persons */
   int64_t dq_household_links;  /* persons linked to a household head */
   int64_t dq_transactions_scored; /* transactions scored for anomalies */
-  int64_t dq_anomalies;        /* transactions flagged (never dropped) */
+  int64_t dq_anomalies;        /* transactions flagged */
+  int64_t dq_anomalies_excluded; /* flagged transactions kept out of the
+                                  ledger (exclude_anomalies), else -1 */
   int64_t dq_rejected[TSR_BT_COUNT]; /* rows rejected per bundle table
                                   (transactions: see ingest) */
   struct {

@@ -98,6 +98,10 @@ TSR_API int tsr_anomaly_flagged(const tsr_anomaly_detector *d, size_t i);
 TSR_API const char *tsr_anomaly_id(const tsr_anomaly_detector *d, size_t i);
 TSR_API const char *tsr_anomaly_customer(const tsr_anomaly_detector *d,
                                          size_t i);
+/* Time (seconds since the epoch, UTC) and amount of transaction i, as
+ * read. */
+TSR_API int64_t tsr_anomaly_time(const tsr_anomaly_detector *d, size_t i);
+TSR_API double tsr_anomaly_amount(const tsr_anomaly_detector *d, size_t i);
 /* Plain reasons, e.g. "amount 18.3x the customer's median (robust z 9.2);
  * burst: 6 transactions within 60 min". Returns buf. */
 TSR_API char *tsr_anomaly_reasons(const tsr_anomaly_detector *d, size_t i,

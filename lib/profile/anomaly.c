@@ -392,6 +392,8 @@ const char *tsr_anomaly_id(const tsr_anomaly_detector *d, size_t i) { return d->
 const char *tsr_anomaly_customer(const tsr_anomaly_detector *d, size_t i) {
   return tsr__intern_str(&d->cust, d->tx[i].cust);
 }
+int64_t tsr_anomaly_time(const tsr_anomaly_detector *d, size_t i) { return d->tx[i].t; }
+double tsr_anomaly_amount(const tsr_anomaly_detector *d, size_t i) { return d->tx[i].amount; }
 size_t tsr_anomaly_nflagged(const tsr_anomaly_detector *d) { return d->nflag; }
 
 char *tsr_anomaly_reasons(const tsr_anomaly_detector *d, size_t i, char *buf, size_t cap) {
