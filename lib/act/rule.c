@@ -127,25 +127,23 @@ tsr_status tsr_offer_rule_parse(const char *text, tsr_offer_rule **out, tsr_erro
     else if (*p == '=') c->op = OP_EQ, p++;
     else return perr(err, text, o, f >= F_NUM ? "expected an operator (= != in) after %s"
                                                : "expected an operator (< <= > >= = !=) after %s", fields[f]);
-    if (c->op == OP_IN || f == F_HOLDS) {
-      /* the words are read */
-    } else {
-    while (isspace((unsigned char)*p)) p++;
-    const char *v = p;
-    while (*p && !isspace((unsigned char)*p)) p++;
-    if (p == v) return perr(err, text, v, "expected a value after the operator%s", "");
-    if (f >= F_NUM) {
-      if (c->op != OP_EQ && c->op != OP_NE) return perr(err, text, o, "%s: only =, != and in apply", fields[f]);
-      if ((size_t)(p - v) >= sizeof c->word[0]) return perr(err, text, v, "%s value longer than 63 bytes", fields[f]);
-      memcpy(c->word[0], v, (size_t)(p - v));
-      c->word[0][p - v] = '\0';
-      c->nwords = 1;
-    } else {
-      char buf[64], *end = NULL;
-      snprintf(buf, sizeof buf, "%.*s", (int)(p - v > 60 ? 60 : p - v), v);
-      c->num = strtod(buf, &end);
-      if (end == buf || *end || !isfinite(c->num)) return perr(err, text, v, "expected a number, got '%s'", buf);
-    }
+    if (c->op != OP_IN && f != F_HOLDS) { /* else the words are read */
+      while (isspace((unsigned char)*p)) p++;
+      const char *v = p;
+      while (*p && !isspace((unsigned char)*p)) p++;
+      if (p == v) return perr(err, text, v, "expected a value after the operator%s", "");
+      if (f >= F_NUM) {
+        if (c->op != OP_EQ && c->op != OP_NE) return perr(err, text, o, "%s: only =, != and in apply", fields[f]);
+        if ((size_t)(p - v) >= sizeof c->word[0]) return perr(err, text, v, "%s value longer than 63 bytes", fields[f]);
+        memcpy(c->word[0], v, (size_t)(p - v));
+        c->word[0][p - v] = '\0';
+        c->nwords = 1;
+      } else {
+        char buf[64], *end = NULL;
+        snprintf(buf, sizeof buf, "%.*s", (int)(p - v > 60 ? 60 : p - v), v);
+        c->num = strtod(buf, &end);
+        if (end == buf || *end || !isfinite(c->num)) return perr(err, text, v, "expected a number, got '%s'", buf);
+      }
     }
     n++;
     while (isspace((unsigned char)*p)) p++;
