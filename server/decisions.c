@@ -23,6 +23,7 @@
 
 #include "srv.h"
 #include "tessera/bandit.h"
+#include "tessera/csv.h"
 #include "tessera/store_act.h"
 #include "tessera/table.h"
 
@@ -34,6 +35,7 @@ typedef struct cust {
   uint32_t seg;
   double x[TSR_BANDIT_PROFILE_DIM];
   tsr_offer_profile p;
+  char *products; /* owned: p.products */
 } cust;
 
 typedef struct rec {
@@ -81,6 +83,9 @@ typedef struct decisions {
   size_t ncu, capcu;
   char **segs;
   size_t nsegs, capsegs;
+  char **words; /* interned word fields of profiles.csv (income_band ...) */
+  size_t nwords, capwords;
+  size_t nprof; /* customers with a profiles.csv row */
   /* decisions: records and an open-addressing index (slot = rec + 1) */
   rec *recs;
   size_t nrecs, caprecs;
@@ -289,11 +294,15 @@ static uint32_t seg_index(decisions *D, const char *name, int add) {
 
 typedef struct run_pick {
   int64_t id;
+  char dir[4096]; /* the run's output_dir, "" when none */
 } run_pick;
 
 static int pick_run(void *ctx, const tsr_run *r) {
   run_pick *p = ctx;
-  if (r->status == TSR_RUN_DONE && r->n_customers > 0 && !p->id) p->id = r->id;
+  if (r->status == TSR_RUN_DONE && r->n_customers > 0 && !p->id) {
+    p->id = r->id;
+    snprintf(p->dir, sizeof p->dir, "%s", r->output_dir ? r->output_dir : "");
+  }
   return 0;
 }
 
@@ -311,8 +320,15 @@ static int load_cust(void *ctx, const tsr_customer *c) {
   if (!u->id) return 1;
   u->seg = seg_index(D, c->segment, 1);
   tsr_bandit_profile_features(c->frequency, c->recency, c->T, c->monetary_value, c->p_alive, c->clv, u->x);
-  u->p = (tsr_offer_profile){c->frequency, c->recency, c->T, c->monetary_value, c->revenue,
-                             c->p_alive, c->clv, NULL};
+  tsr_offer_profile_init(&u->p);
+  u->p.frequency = c->frequency;
+  u->p.recency = c->recency;
+  u->p.T = c->T;
+  u->p.monetary_value = c->monetary_value;
+  u->p.revenue = c->revenue;
+  u->p.p_alive = c->p_alive;
+  u->p.clv = c->clv;
+  u->products = NULL;
   D->ncu++;
   return 0;
 }
@@ -361,6 +377,71 @@ static int replay_cb(void *ctx, const tsr_act_decision *d) {
   return 0;
 }
 
+/* Interned copy of a word field ("" and "unknown" = NULL); *oom on failure. */
+static const char *word_intern(decisions *D, const char *w, int *oom) {
+  if (!*w || !strcmp(w, "unknown")) return NULL;
+  for (size_t i = 0; i < D->nwords; i++)
+    if (!strcmp(D->words[i], w)) return D->words[i];
+  if (D->nwords == D->capwords) {
+    size_t c = D->capwords ? 2 * D->capwords : 32;
+    char **p = realloc(D->words, c * sizeof *p);
+    if (!p) return (*oom = 1), NULL;
+    D->words = p;
+    D->capwords = c;
+  }
+  char *x = strdup(w);
+  if (!x) return (*oom = 1), NULL;
+  return D->words[D->nwords++] = x;
+}
+
+/* The bundle profile fields of the eligibility rules (docs/act.md) from
+ * dir/profiles.csv of the decisions' run, joined on customer_id; a run
+ * without that file (transactions only) leaves them unknown. -1 out of memory. */
+static int load_profiles(decisions *D, const char *dir) {
+  enum { P_ID, P_AGE, P_RISK, P_DIGITAL, P_TENURE, P_NPROD, P_INCOME, P_STAGE, P_RISKBAND, P_CHANNEL, P_PRODUCTS, NP };
+  static const char *const want[NP] = {"customer_id", "age", "risk_score", "digital_share", "tenure_years",
+                                       "product_count", "income_band", "life_stage", "risk_band",
+                                       "channel_preference", "products"};
+  char path[4200];
+  D->nprof = 0;
+  int n = snprintf(path, sizeof path, "%s/profiles.csv", dir);
+  if (!dir[0] || n < 0 || (size_t)n >= sizeof path) return 0;
+  tsr_csv_opts o;
+  tsr_csv_opts_init(&o);
+  tsr_csv *c = NULL;
+  tsr_csv_record rec;
+  if (tsr_csv_open(path, &o, &c, NULL) != TSR_OK) return 0;
+  int idx[NP], oom = 0;
+  for (int i = 0; i < NP; i++) idx[i] = -1;
+  if (tsr_csv_next(c, &rec, NULL) == TSR_OK)
+    for (size_t f = 0; f < rec.nfields; f++)
+      for (int i = 0; i < NP; i++)
+        if (idx[i] < 0 && !strcmp(rec.fields[f].ptr, want[i])) idx[i] = (int)f;
+  tsr_status s;
+  while (idx[P_ID] >= 0 && !oom && (s = tsr_csv_next(c, &rec, NULL)) != TSR_ENOTFOUND && s != TSR_EIO) {
+    if (s != TSR_OK) continue;
+    const char *v[NP];
+    for (int i = 0; i < NP; i++) v[i] = idx[i] >= 0 && (size_t)idx[i] < rec.nfields ? rec.fields[idx[i]].ptr : "";
+    cust *u = (cust *)cust_find(D, v[P_ID]);
+    if (!u) continue;
+    double *num[] = {&u->p.age, &u->p.risk_score, &u->p.digital_share, &u->p.tenure_years, &u->p.product_count};
+    for (int i = P_AGE; i <= P_NPROD; i++) {
+      char *end = NULL;
+      double x = strtod(v[i], &end);
+      *num[i - P_AGE] = *v[i] && end && !*end && isfinite(x) ? x : NAN;
+    }
+    const char **w[] = {&u->p.income_band, &u->p.life_stage, &u->p.risk_band, &u->p.channel_preference};
+    for (int i = P_INCOME; i <= P_CHANNEL; i++) *w[i - P_INCOME] = word_intern(D, v[i], &oom);
+    free(u->products);
+    u->products = idx[P_PRODUCTS] >= 0 ? strdup(v[P_PRODUCTS]) : NULL;
+    if (idx[P_PRODUCTS] >= 0 && !u->products) oom = 1;
+    u->p.products = u->products;
+    D->nprof++;
+  }
+  tsr_csv_close(c);
+  return oom ? -1 : 0;
+}
+
 /* Loads profiles, builds the bandit and replays the stored rewards (under
  * D->mu). 0, or -1 with D->load_err (and *http the status to send). */
 static int ensure_loaded(decisions *D, tsr_store *st, int *http) {
@@ -382,7 +463,7 @@ static int ensure_loaded(decisions *D, tsr_store *st, int *http) {
   }
   tsr_customer_query q;
   tsr_customer_query_init(&q, rp.id);
-  for (size_t i = 0; i < D->ncu; i++) free(D->cu[i].id);
+  for (size_t i = 0; i < D->ncu; i++) free(D->cu[i].id), free(D->cu[i].products);
   D->ncu = 0;
   if (tsr_store_customers_list(st, &q, load_cust, D, &err) != TSR_OK) {
     snprintf(D->load_err, sizeof D->load_err, "cannot read the customers of run %lld: %.200s",
@@ -391,6 +472,11 @@ static int ensure_loaded(decisions *D, tsr_store *st, int *http) {
   }
   qsort(D->cu, D->ncu, sizeof *D->cu, cmp_cust);
   for (size_t i = 0; i < D->ncu; i++) D->cu[i].p.segment = D->cu[i].seg ? D->segs[D->cu[i].seg] : NULL;
+  if (load_profiles(D, rp.dir) < 0) {
+    snprintf(D->load_err, sizeof D->load_err, "cannot read the profiles of run %lld: out of memory",
+             (long long)rp.id);
+    return -1;
+  }
   D->run_id = rp.id;
   D->bo.n_segments = D->nsegs;
   if (tsr_bandit_new(&D->bo, &D->b, &err) != TSR_OK) {
@@ -405,9 +491,9 @@ static int ensure_loaded(decisions *D, tsr_store *st, int *http) {
     memset(D->slots, 0, D->nslots * sizeof *D->slots);
     return -1;
   }
-  fprintf(stderr, "tessera: decisions: %zu offers, policy %s, %zu profiles of run %lld, %zu "
-                  "stored decisions replayed (%lld rewards)\n",
-          D->K, tsr_bandit_policy_name(D->bo.policy), D->ncu, (long long)rp.id, D->nrecs,
+  fprintf(stderr, "tessera: decisions: %zu offers, policy %s, %zu profiles of run %lld (%zu with "
+                  "the bundle fields of profiles.csv), %zu stored decisions replayed (%lld rewards)\n",
+          D->K, tsr_bandit_policy_name(D->bo.policy), D->ncu, (long long)rp.id, D->nprof, D->nrecs,
           (long long)tsr_bandit_updates(D->b));
   D->loaded = 1;
   return 0;
@@ -425,8 +511,10 @@ static void dec_free(decisions *D) {
   free(D->offer_id);
   free(D->offer_name);
   free(D->rule);
-  for (size_t i = 0; i < D->ncu; i++) free(D->cu[i].id);
+  for (size_t i = 0; i < D->ncu; i++) free(D->cu[i].id), free(D->cu[i].products);
   free(D->cu);
+  for (size_t i = 0; i < D->nwords; i++) free(D->words[i]);
+  free(D->words);
   for (size_t i = 1; i < D->nsegs; i++) free(D->segs[i]);
   free(D->segs);
   free(D->recs);
@@ -441,6 +529,25 @@ static void dec_free(decisions *D) {
 }
 
 static ptrdiff_t col(const tsr_table *t, const char *name) { return tsr_table_find(t, name); }
+
+/* 1-based byte column in the file at path of character rc (1-based) of
+ * field f of the record starting on line; rc when the record is not found. */
+static int64_t file_column(const char *path, int64_t line, size_t f, int64_t rc) {
+  tsr_csv_opts o;
+  tsr_csv_opts_init(&o);
+  tsr_csv *c = NULL;
+  tsr_csv_record rec;
+  int64_t col = rc;
+  tsr_status s;
+  if (tsr_csv_open(path, &o, &c, NULL) != TSR_OK) return rc;
+  while ((s = tsr_csv_next(c, &rec, NULL)) != TSR_ENOTFOUND && s != TSR_EIO) {
+    if (s != TSR_OK || rec.line < line) continue;
+    if (rec.line == line && f < rec.nfields) col = rec.fields[f].column + rec.fields[f].quoted + rc - 1;
+    break;
+  }
+  tsr_csv_close(c);
+  return col;
+}
 
 int decisions_start(srv *S, char *errbuf, size_t cap) {
   S->dec = NULL;
@@ -497,8 +604,11 @@ int decisions_start(srv *S, char *errbuf, size_t cap) {
                (long long)tsr_table_row_line(t, i), *id ? "repeated" : "empty", id);
       rc = 3;
     } else if (ce >= 0 && tsr_offer_rule_parse(tsr_table_cell(t, i, (size_t)ce), &D->rule[i], &err)) {
-      snprintf(errbuf, cap, "%s:%lld: error: eligible: %s (at character %lld of the rule)",
-               S->cfg.offers, (long long)tsr_table_row_line(t, i), err.msg, (long long)err.column);
+      int64_t line = tsr_table_row_line(t, i);
+      snprintf(errbuf, cap, "%s:%lld:%lld: error: eligible: %s (at character %lld of the rule)",
+               S->cfg.offers, (long long)line,
+               (long long)file_column(S->cfg.offers, line, (size_t)ce, err.column), err.msg,
+               (long long)err.column);
       rc = 3;
     }
   }

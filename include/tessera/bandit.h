@@ -196,19 +196,31 @@ TSR_API tsr_status tsr_bandit_replay(const tsr_bandit_opts *policy, size_t n, co
                                      tsr_ope_result *out, tsr_error *err);
 
 /* ------------------------------------------------------------ eligibility rules
- * offers.csv's `eligible` column: comparisons of profile fields joined by
- * `and` / `or` (and binds tighter), e.g. "frequency >= 2 and segment !=
- * lost". Fields: frequency, recency, T, monetary_value, revenue, p_alive,
- * clv, segment; operators < <= > >= = !=; a number, or a word (segment).
- * A comparison with a NaN field is false. The empty rule is always true. */
+ * offers.csv's `eligible` column (docs/act.md "Eligibility rules"):
+ * comparisons of profile fields joined by `and` / `or` (and binds
+ * tighter), each optionally preceded by `not`, e.g. "age >= 25 and age <=
+ * 60 and income_band in (middle, high)", "not holds credit_card".
+ * Number fields: frequency, recency, T, monetary_value, revenue, p_alive,
+ * clv (the store's customer), age, risk_score, digital_share, tenure_years,
+ * product_count (profiles.csv of a bundle run); operators < <= > >= = !=.
+ * Word fields: segment, income_band, life_stage, risk_band,
+ * channel_preference; operators = != and `in (w1, w2, ...)` (up to 16
+ * words). `holds PRODUCT`: PRODUCT is among the products held.
+ * A comparison with an unknown field (NaN, NULL) is false, and so is its
+ * `not`. The empty rule is always true. */
 typedef struct tsr_offer_profile {
   double frequency, recency, T, monetary_value, revenue, p_alive, clv; /* NaN = unknown */
   const char *segment; /* NULL = unknown */
+  /* bundle profile fields (tsr_offer_profile_init: all unknown) */
+  double age, risk_score, digital_share, tenure_years, product_count; /* NaN = unknown */
+  const char *income_band, *life_stage, *risk_band, *channel_preference; /* NULL = unknown */
+  const char *products; /* ';'-separated products held; NULL = unknown */
 } tsr_offer_profile;
+/* Sets every field unknown (NaN / NULL). */
+TSR_API void tsr_offer_profile_init(tsr_offer_profile *p);
 typedef struct tsr_offer_rule tsr_offer_rule;
 /* OUT: *out (tsr_offer_rule_free). TSR_EPARSE with err->column the 1-based
- * byte column: "eligible: unknown field 'age' (expected frequency, recency,
- * T, monetary_value, revenue, p_alive, clv or segment)". */
+ * byte column: "eligible: unknown field 'shoe_size' (expected ...)". */
 TSR_API tsr_status tsr_offer_rule_parse(const char *text, tsr_offer_rule **out, tsr_error *err);
 TSR_API int tsr_offer_rule_eval(const tsr_offer_rule *r, const tsr_offer_profile *p);
 TSR_API void tsr_offer_rule_free(tsr_offer_rule *r);

@@ -64,6 +64,42 @@ def stop(srv):
         srv.kill()
 
 
+def bundle_offers(tmp, db, token):
+    """The bundle's offers.csv (tessera simulate --bundle) on a bundle run:
+    the rules' profile fields (age, holds ...) come from its profiles.csv."""
+    bdir = os.path.join(tmp, "bundle")
+    subprocess.run([TSR, "simulate", "--bundle", bdir, "--customers", "300", "--seed", "5"], env=ENV, check=True,
+                   capture_output=True)
+    out = os.path.join(tmp, "bout")
+    subprocess.run([TSR, "analyze", "--db", db, "-o", out, bdir] + DATA_ARGS, env=ENV, check=True,
+                   capture_output=True)
+    prof = {}
+    for r in csv.DictReader(open(os.path.join(out, "profiles.csv"))):
+        prof[r["customer_id"]] = r
+    old = [c for c, r in prof.items() if r["age"] and float(r["age"]) > 30]
+    young = [c for c, r in prof.items() if r["age"] and 18 <= float(r["age"]) <= 25]
+    card = [c for c, r in prof.items() if "credit_card" in r["products"].split(";")]
+    check(len(old) >= 20 and len(young) >= 3 and len(card) >= 5, "bundle: old, young and card holders",
+          (len(old), len(young), len(card)))
+    srv, port = start(db, os.path.join(bdir, "offers.csv"))
+    try:
+        got = {"old": set(), "young": set(), "card": set()}
+        for group, ids, n in (("old", old, 300), ("young", young, 200), ("card", card, 200)):
+            for i in range(n):
+                st, js = req(port, "POST", "/api/v1/decisions", token, {"customer_id": ids[i % len(ids)]})
+                if st != 200:
+                    check(False, "bundle decision for a %s customer" % group, (st, js))
+                    break
+                got[group].add(js["offer_id"])
+        check("OF-STUDENT" not in got["old"] and len(got["old"]) >= 3,
+              "a customer over 25 never gets OF-STUDENT (age <= 25), 300 decisions", got["old"])
+        check("OF-STUDENT" in got["young"], "customers aged 18-25 get OF-STUDENT", got["young"])
+        check("OF-CARD-CASHBACK" not in got["card"],
+              "a card holder never gets OF-CARD-CASHBACK (not holds credit_card), 200 decisions", got["card"])
+    finally:
+        stop(srv)
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="tsr-decisions-")
     pg_url = os.environ.get("TSR_TEST_PG_URL", "")  # tests/pg/with_pg.sh (ctest api/test_decisions_pg)
@@ -96,11 +132,18 @@ def main():
 
     bad = os.path.join(tmp, "bad.csv")
     with open(bad, "w") as f:
-        f.write("offer_id,eligible\nO1,age > 3\n")
+        f.write("offer_id,eligible\nO1,shoe_size > 3\n")
     r = subprocess.run([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db, "--offers", bad] + DATA_ARGS, text=True,
                        env=ENV, capture_output=True, timeout=30)
-    check(r.returncode == 3 and "bad.csv:2: error: eligible: unknown field 'age'" in r.stderr,
-          "a bad eligibility rule stops serve with FILE:LINE", (r.returncode, r.stderr))
+    check(r.returncode == 3 and "bad.csv:2:4: error: eligible: unknown field 'shoe_size'" in r.stderr,
+          "a bad eligibility rule stops serve with FILE:LINE:COLUMN", (r.returncode, r.stderr))
+    # the bundle's syntax, quoted (column 4 is the quote): ')' missing at rule character 29
+    with open(bad, "w") as f:
+        f.write('offer_id,eligible\nO1,age >= 18 and not holds credit_card\nO2,"income_band in (middle, high"\n')
+    r = subprocess.run([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db, "--offers", bad] + DATA_ARGS, text=True,
+                       env=ENV, capture_output=True, timeout=30)
+    check(r.returncode == 3 and "bad.csv:3:33: error: eligible: expected ',' or ')' in the list of income_band"
+          in r.stderr, "an unclosed in-list stops serve with FILE:LINE:COLUMN", (r.returncode, r.stderr))
 
     srv, port = start(db, offers)
     ids = []
@@ -170,6 +213,7 @@ def main():
         check(st == 200 and js["decision_id"] not in ids, "new decision ids after a restart", (st, js))
     finally:
         stop(srv)
+    bundle_offers(tmp, db, tok["ana"])
     if FAILS:
         print("%d failures: %s" % (len(FAILS), ", ".join(FAILS)))
         sys.exit(1)

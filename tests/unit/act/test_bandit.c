@@ -135,8 +135,64 @@ static void test_replay(void **state) {
   free(seg), free(arm), free(prop), free(rew);
 }
 
+/* Eligibility rules with the bundle's syntax (offers.csv of simulate --bundle). */
+static int rule_ok(const char *text, const tsr_offer_profile *p) {
+  tsr_offer_rule *r = NULL;
+  assert_int_equal(tsr_offer_rule_parse(text, &r, NULL), TSR_OK);
+  int v = tsr_offer_rule_eval(r, p);
+  tsr_offer_rule_free(r);
+  return v;
+}
+
+static void test_rules(void **state) {
+  (void)state;
+  tsr_offer_profile p, u;
+  tsr_offer_profile_init(&p);
+  tsr_offer_profile_init(&u); /* everything unknown */
+  p.age = 30;
+  p.risk_score = 40;
+  p.digital_share = 0.2;
+  p.income_band = "middle";
+  p.life_stage = "family";
+  p.products = "current_account;credit_card";
+  assert_int_equal(rule_ok("age >= 18 and not holds credit_card", &p), 0);
+  assert_int_equal(rule_ok("not holds savings_account", &p), 1);
+  assert_int_equal(rule_ok("holds current_account", &p), 1);
+  assert_int_equal(rule_ok("age <= 25", &p), 0);
+  assert_int_equal(rule_ok("age >= 21 and risk_score <= 60", &p), 1);
+  assert_int_equal(rule_ok("age >= 25 and age <= 60 and income_band in (middle, upper_middle, high)", &p), 1);
+  assert_int_equal(rule_ok("income_band in (upper_middle,high)", &p), 0);
+  assert_int_equal(rule_ok("life_stage = family", &p), 1);
+  assert_int_equal(rule_ok("digital_share < 0.3", &p), 1);
+  assert_int_equal(rule_ok("age <= 25 or digital_share < 0.1 or life_stage != student", &p), 1);
+  /* unknown fields: the comparison and its not are false */
+  assert_int_equal(rule_ok("age <= 25", &u), 0);
+  assert_int_equal(rule_ok("not holds insurance", &u), 0);
+  assert_int_equal(rule_ok("income_band in (middle, high)", &u), 0);
+  assert_int_equal(rule_ok("", &u), 1);
+  static const struct {
+    const char *text, *msg;
+    int64_t column;
+  } bad[] = {{"shoe_size > 3", "unknown field 'shoe_size'", 1},
+             {"income_band in (middle, high", "expected ',' or ')' in the list of income_band", 29},
+             {"income_band < middle", "income_band: only =, != and in apply", 13},
+             {"income_band middle", "expected an operator (= != in) after income_band", 13},
+             {"age in (1, 2)", "expected an operator (< <= > >= = !=) after age", 5},
+             {"not holds", "expected a product name after holds", 10},
+             {"age >= 18 and not", "expected a field name, got 'end of rule'", 18}};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    tsr_offer_rule *r = NULL;
+    tsr_error e;
+    assert_int_equal(tsr_offer_rule_parse(bad[i].text, &r, &e), TSR_EPARSE);
+    assert_non_null(strstr(e.msg, bad[i].msg));
+    assert_int_equal(e.column, bad[i].column);
+    assert_null(r);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_probs_eligibility), cmocka_unit_test(test_ridge),
-                                     cmocka_unit_test(test_regret), cmocka_unit_test(test_replay)};
+                                     cmocka_unit_test(test_regret), cmocka_unit_test(test_replay),
+                                     cmocka_unit_test(test_rules)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
