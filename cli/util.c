@@ -100,13 +100,43 @@ static const struct {
     {"no stored datasets with kept inputs", " (store them with 'tessera analyze --keep-input')"},
 };
 
+/* Hints put right after needle in an error about a column input; "%s" is
+ * the option of the error's field (the library's ingestion names the
+ * column parameter, "amount_col", printed as --amount-col). */
+static const struct {
+  const char *needle, *hint;
+} option_hints[] = {
+    {"column in the header", " (name it with %s)"},
+    {"choose one by number (", "%s "},
+    {"say which column holds the amount", " (--amount-col N)"},
+    {"or that there is none", " (--no-amount)"},
+};
+
+/* e with its field named by its option and option_hints put in. */
+static void add_option_hints(tsr_error *e) {
+  const tsr_param *p = e->field[0] ? tsr_param_find(e->field) : NULL;
+  if (!p || strcmp(p->unit, "column") != 0) return;
+  snprintf(e->field, sizeof e->field, "%s", p->option);
+  for (size_t i = 0; i < sizeof option_hints / sizeof *option_hints; i++) {
+    char *at = strstr(e->msg, option_hints[i].needle);
+    if (!at) continue;
+    at += strlen(option_hints[i].needle);
+    char hint[64], rest[sizeof e->msg];
+    snprintf(hint, sizeof hint, option_hints[i].hint, p->option);
+    snprintf(rest, sizeof rest, "%s", at);
+    snprintf(at, sizeof e->msg - (size_t)(at - e->msg), "%s%s", hint, rest);
+  }
+}
+
 int cli_fail(tsr_status st, const tsr_error *err) {
   char buf[1024];
   if (err && err->code != TSR_OK) {
-    tsr_error_format(err, buf, sizeof buf);
+    tsr_error e = *err;
+    add_option_hints(&e);
+    tsr_error_format(&e, buf, sizeof buf);
     const char *hint = "";
     for (size_t i = 0; i < sizeof flag_hints / sizeof *flag_hints; i++)
-      if (strstr(err->msg, flag_hints[i].needle) && !strstr(err->msg, flag_hints[i].hint + 1))
+      if (strstr(e.msg, flag_hints[i].needle) && !strstr(e.msg, flag_hints[i].hint + 1))
         hint = flag_hints[i].hint;
     fprintf(stderr, "tessera: %s%s\n", buf, hint);
   } else {

@@ -566,8 +566,8 @@ static tsr_status match_norm(ictx *x, const tsr_csv_record *hdr, const char *ns,
       hdr_name(hdr, k, other);
       return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(x->csv), 1, 0, opt,
                            "two columns match '%s': %td '%s' and %zu '%s'; choose one by "
-                           "number (%s %td)",
-                           ns, *out + 1, name, k + 1, other, opt, *out + 1);
+                           "number (%td)",
+                           ns, *out + 1, name, k + 1, other, *out + 1);
     }
     *out = (ptrdiff_t)k;
     hdr_name(hdr, k, name);
@@ -642,8 +642,8 @@ static tsr_status resolve_col(ictx *x, const tsr_csv_record *hdr, const char *sp
     char cols[320];
     header_list(hdr, cols, sizeof cols);
     return tsr_error_set(err, TSR_EPARSE, src, 1, 0, opt,
-                         "expected %s %s column in the header (name it with %s); the columns "
-                         "are %s", strchr("aeiou", what[0]) ? "an" : "a", what, opt, cols);
+                         "expected %s %s column in the header; the columns are %s",
+                         strchr("aeiou", what[0]) ? "an" : "a", what, cols);
   }
   return TSR_OK;
 }
@@ -683,10 +683,9 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
      * fields) by rule, reported in stats for a warning; with more fields
      * the amount column is never guessed */
     if (!aspec && x.nfields > 3)
-      return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 1, 0, "--amount-col",
+      return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 1, 0, "amount_col",
                            "a file without a header and %zu columns: say which column "
-                           "holds the amount (--amount-col N) or that there is none "
-                           "(--no-amount)", x.nfields);
+                           "holds the amount or that there is none", x.nfields);
     if (!cspec || !dspec || !aspec) stats->columns_by_rule = 1;
     if (!cspec) cspec = "1";
     if (!dspec) dspec = "2";
@@ -695,10 +694,10 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   const char *ispec = opts->id_col;
   if (ispec && !strcmp(ispec, "none")) ispec = ""; /* explicitly none */
   x.ti = -1;
-  if ((st = resolve_col(&x, hdr, cspec, auto_customer, "customer id", "--customer-col", 1, &x.ci, x.names[0], err)) ||
-      (st = resolve_col(&x, hdr, dspec, auto_date, "date", "--date-col", 1, &x.di, x.names[1], err)) ||
-      (st = resolve_col(&x, hdr, aspec, auto_amount, "amount", "--amount-col", 1, &x.ai, x.names[2], err)) ||
-      (st = resolve_col(&x, hdr, ispec, auto_txid, "transaction id", "--id-col", 0, &x.ti, x.names[3], err)))
+  if ((st = resolve_col(&x, hdr, cspec, auto_customer, "customer id", "customer_col", 1, &x.ci, x.names[0], err)) ||
+      (st = resolve_col(&x, hdr, dspec, auto_date, "date", "date_col", 1, &x.di, x.names[1], err)) ||
+      (st = resolve_col(&x, hdr, aspec, auto_amount, "amount", "amount_col", 1, &x.ai, x.names[2], err)) ||
+      (st = resolve_col(&x, hdr, ispec, auto_txid, "transaction id", "id_col", 0, &x.ti, x.names[3], err)))
     return st;
   if (!hdr) {
     snprintf(x.names[0], 64, "customer_id");
@@ -765,7 +764,7 @@ done:
     opts->on_progress(opts->ud, tsr_csv_bytes_read(c), tsr_csv_size(c), stats->rows_read);
   if (st == TSR_EMAXERR)
     return tsr_error_set(err, TSR_EMAXERR, tsr_csv_name(c), 0, 0, NULL,
-                         "too many rejected rows: more than %lld (--max-errors)",
+                         "too many rejected rows: more than %lld",
                          (long long)opts->max_errors);
   if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, tsr_csv_name(c), 0, 0, NULL, "out of memory");
   return st;
