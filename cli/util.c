@@ -100,31 +100,33 @@ static const struct {
     {"no stored datasets with kept inputs", " (store them with 'tessera analyze --keep-input')"},
 };
 
-/* Hints put right after needle in an error about a column input; "%s" is
- * the option of the error's field (the library's ingestion names the
- * column parameter, "amount_col", printed as --amount-col). */
+/* Words of the library's messages replaced by the option that changes
+ * them; "%s" is the option of the error's field (ingestion names a column
+ * parameter, "amount_col", printed as --amount-col), those entries only
+ * for such a field. */
 static const struct {
-  const char *needle, *hint;
+  const char *needle, *text;
 } option_hints[] = {
-    {"column in the header", " (name it with %s)"},
-    {"choose one by number (", "%s "},
-    {"say which column holds the amount", " (--amount-col N)"},
-    {"or that there is none", " (--no-amount)"},
+    {"column in the header", "column in the header (name it with %s)"},
+    {"choose one by number (", "choose one by number (%s "},
+    {"say which column holds the amount", "say which column holds the amount (--amount-col N)"},
+    {"or that there is none", "or that there is none (--no-amount)"},
+    {" (the maximum rejected rows)", " (--max-errors)"},
 };
 
-/* e with its field named by its option and option_hints put in. */
+/* e with its column field named by its option and option_hints put in. */
 static void add_option_hints(tsr_error *e) {
   const tsr_param *p = e->field[0] ? tsr_param_find(e->field) : NULL;
-  if (!p || strcmp(p->unit, "column") != 0) return;
-  snprintf(e->field, sizeof e->field, "%s", p->option);
+  if (p && strcmp(p->unit, "column") != 0) p = NULL;
+  if (p) snprintf(e->field, sizeof e->field, "%s", p->option);
   for (size_t i = 0; i < sizeof option_hints / sizeof *option_hints; i++) {
     char *at = strstr(e->msg, option_hints[i].needle);
-    if (!at) continue;
-    at += strlen(option_hints[i].needle);
-    char hint[64], rest[sizeof e->msg];
-    snprintf(hint, sizeof hint, option_hints[i].hint, p->option);
-    snprintf(rest, sizeof rest, "%s", at);
-    snprintf(at, sizeof e->msg - (size_t)(at - e->msg), "%s%s", hint, rest);
+    int per_field = strstr(option_hints[i].text, "%s") != NULL;
+    if (!at || (per_field && !p)) continue;
+    char text[128], rest[sizeof e->msg];
+    snprintf(text, sizeof text, option_hints[i].text, p ? p->option : "");
+    snprintf(rest, sizeof rest, "%s", at + strlen(option_hints[i].needle));
+    snprintf(at, sizeof e->msg - (size_t)(at - e->msg), "%s%s", text, rest);
   }
 }
 

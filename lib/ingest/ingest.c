@@ -740,7 +740,7 @@ done:
     opts->on_progress(opts->ud, tsr_csv_bytes_read(c), tsr_csv_size(c), stats->rows_read);
   if (st == TSR_EMAXERR)
     return tsr_error_set(err, TSR_EMAXERR, tsr_csv_name(c), 0, 0, NULL,
-                         "too many rejected rows: more than %lld",
+                         "too many rejected rows: more than %lld (the maximum rejected rows)",
                          (long long)opts->max_errors);
   if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, tsr_csv_name(c), 0, 0, NULL, "out of memory");
   return st;

@@ -149,7 +149,7 @@ static void test_messy(void **state) {
   assert_int_equal(tsr_ledger_new(&lg, &e), TSR_OK);
   assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "tx.csv", &o, &st, &e), TSR_EMAXERR);
   assert_int_equal(st.rows_rejected, 4);
-  assert_string_equal(e.msg, "too many rejected rows: more than 3");
+  assert_string_equal(e.msg, "too many rejected rows: more than 3 (the maximum rejected rows)");
   tsr_ledger_free(lg);
 }
 
