@@ -100,13 +100,45 @@ static const struct {
     {"no stored datasets with kept inputs", " (store them with 'tessera analyze --keep-input')"},
 };
 
+/* Words of the library's messages replaced by the option that changes
+ * them; "%s" is the option of the error's field (ingestion names a column
+ * parameter, "amount_col", printed as --amount-col), those entries only
+ * for such a field. */
+static const struct {
+  const char *needle, *text;
+} option_hints[] = {
+    {"column in the header", "column in the header (name it with %s)"},
+    {"choose one by number (", "choose one by number (%s "},
+    {"say which column holds the amount", "say which column holds the amount (--amount-col N)"},
+    {"or that there is none", "or that there is none (--no-amount)"},
+    {" (the maximum rejected rows)", " (--max-errors)"},
+};
+
+/* e with its column field named by its option and option_hints put in. */
+static void add_option_hints(tsr_error *e) {
+  const tsr_param *p = e->field[0] ? tsr_param_find(e->field) : NULL;
+  if (p && strcmp(p->unit, "column") != 0) p = NULL;
+  if (p) snprintf(e->field, sizeof e->field, "%s", p->option);
+  for (size_t i = 0; i < sizeof option_hints / sizeof *option_hints; i++) {
+    char *at = strstr(e->msg, option_hints[i].needle);
+    int per_field = strstr(option_hints[i].text, "%s") != NULL;
+    if (!at || (per_field && !p)) continue;
+    char text[128], rest[sizeof e->msg];
+    snprintf(text, sizeof text, option_hints[i].text, p ? p->option : "");
+    snprintf(rest, sizeof rest, "%s", at + strlen(option_hints[i].needle));
+    snprintf(at, sizeof e->msg - (size_t)(at - e->msg), "%s%s", text, rest);
+  }
+}
+
 int cli_fail(tsr_status st, const tsr_error *err) {
   char buf[1024];
   if (err && err->code != TSR_OK) {
-    tsr_error_format(err, buf, sizeof buf);
+    tsr_error e = *err;
+    add_option_hints(&e);
+    tsr_error_format(&e, buf, sizeof buf);
     const char *hint = "";
     for (size_t i = 0; i < sizeof flag_hints / sizeof *flag_hints; i++)
-      if (strstr(err->msg, flag_hints[i].needle) && !strstr(err->msg, flag_hints[i].hint + 1))
+      if (strstr(e.msg, flag_hints[i].needle) && !strstr(e.msg, flag_hints[i].hint + 1))
         hint = flag_hints[i].hint;
     fprintf(stderr, "tessera: %s%s\n", buf, hint);
   } else {

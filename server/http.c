@@ -490,6 +490,19 @@ void srv_web_text(const srv *S, const char *in, char *out, size_t cap) {
       p += n;
       continue;
     }
+    if (at_start && p[0] >= 'a' && p[0] <= 'z') {
+      /* a column input the library names as the error's field ("amount_col: ") */
+      char name[32];
+      size_t n = 0;
+      while (n + 1 < sizeof name && ((p[n] >= 'a' && p[n] <= 'z') || p[n] == '_')) name[n] = p[n], n++;
+      name[n] = '\0';
+      const tsr_param *cp = p[n] == ':' ? tsr_param_find(name) : NULL;
+      if (cp && !strcmp(cp->unit, "column")) {
+        option_words(&b, cp->option, strlen(cp->option));
+        p += n;
+        continue;
+      }
+    }
     int data = dl && !strncmp(p, S->data_dir, dl) && (p[dl] == '/' || !p[dl]);
     if (at_start && (data || (p[0] == '/' && p[1] != '/' && strncmp(p, "/api/", 5) && strchr(p + 1, '/')))) {
       size_t n = path_len(p);

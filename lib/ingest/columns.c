@@ -7,11 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "tessera/csv.h"
 
 /* s without punctuation or spaces, lower case ("Customer ID" ->
- * "customerid"), cut at cap - 1 bytes. */
-static void norm_name(const char *s, size_t n, char *out, size_t cap) {
+ * "customerid"), cut at cap - 1 bytes (internal.h: also the bundle's). */
+void tsr__norm_name(const char *s, size_t n, char *out, size_t cap) {
   size_t o = 0;
   for (size_t i = 0; i < n && o + 1 < cap; i++) {
     unsigned char c = (unsigned char)s[i];
@@ -25,10 +26,10 @@ ptrdiff_t tsr_csv_column_find(const tsr_csv_record *hdr, size_t nfields, const c
   if (!spec || !*spec) return -1;
   ptrdiff_t found = -1;
   char ns[64];
-  norm_name(spec, strlen(spec), ns, sizeof ns);
+  tsr__norm_name(spec, strlen(spec), ns, sizeof ns);
   for (size_t k = 0; hdr && *ns && k < hdr->nfields; k++) {
     char nh[64];
-    norm_name(hdr->fields[k].ptr, hdr->fields[k].len, nh, sizeof nh);
+    tsr__norm_name(hdr->fields[k].ptr, hdr->fields[k].len, nh, sizeof nh);
     if (strcmp(nh, ns) != 0) continue;
     if (found >= 0) {
       if (second) *second = k;

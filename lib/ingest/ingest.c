@@ -520,16 +520,6 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
   return TSR_OK;
 }
 
-/* Normalised column name: lowercase letters and digits only. */
-void tsr__norm_name(const char *s, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n && o + 1 < cap; i++) {
-    unsigned char c = (unsigned char)s[i];
-    if (isalnum(c)) out[o++] = (char)tolower(c);
-  }
-  out[o] = '\0';
-}
-
 static const char *const auto_customer[] = {"customerid", "customer", "custid", "clientid",
                                             "client", "userid", "memberid", "accountid",
                                             "customerno", "customernumber", NULL};
@@ -551,27 +541,30 @@ static void hdr_name(const tsr_csv_record *hdr, size_t k, char *name) {
            hdr->fields[k].ptr);
 }
 
-/* Finds the header column whose normalised name is ns. Two such columns
- * (`amount` and `Amount`) are an error naming both: guessing one would
- * silently read the wrong numbers. *out stays -1 when none matches. */
-static tsr_status match_norm(ictx *x, const tsr_csv_record *hdr, const char *ns, const char *opt,
-                             ptrdiff_t *out, char *name, tsr_error *err) {
-  *out = -1;
-  for (size_t k = 0; k < hdr->nfields && *ns; k++) {
-    char nh[64];
-    tsr__norm_name(hdr->fields[k].ptr, hdr->fields[k].len, nh, sizeof nh);
-    if (strcmp(nh, ns) != 0) continue;
-    if (*out >= 0) {
-      char other[64];
-      hdr_name(hdr, k, other);
-      return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(x->csv), 1, 0, opt,
-                           "two columns match '%s': %td '%s' and %zu '%s'; choose one by "
-                           "number (%s %td)",
-                           ns, *out + 1, name, k + 1, other, opt, *out + 1);
-    }
-    *out = (ptrdiff_t)k;
-    hdr_name(hdr, k, name);
+/* The column spec names (tsr_csv_column_find) into *out and its header
+ * name. Two columns of one normalised name (`amount` and `Amount`) are an
+ * error naming both: guessing one would silently read the wrong numbers.
+ * *out stays -1 when none matches. */
+static tsr_status find_col(ictx *x, const tsr_csv_record *hdr, const char *spec, const char *opt,
+                           ptrdiff_t *out, char *name, tsr_error *err) {
+  size_t second = 0;
+  *out = tsr_csv_column_find(hdr, x->nfields, spec, &second);
+  if (*out == -2) {
+    /* the first match is the only one before the second */
+    tsr_csv_record before = *hdr;
+    before.nfields = second;
+    ptrdiff_t first = tsr_csv_column_find(&before, second, spec, NULL);
+    char ns[64], other[64];
+    tsr__norm_name(spec, strlen(spec), ns, sizeof ns);
+    hdr_name(hdr, (size_t)first, name);
+    hdr_name(hdr, second, other);
+    *out = -1;
+    return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(x->csv), 1, 0, opt,
+                         "two columns match '%s': %td '%s' and %zu '%s'; choose one by "
+                         "number (%td)",
+                         ns, first + 1, name, second + 1, other, first + 1);
   }
+  if (*out >= 0 && hdr) hdr_name(hdr, (size_t)*out, name);
   return TSR_OK;
 }
 
@@ -599,33 +592,16 @@ static tsr_status resolve_col(ictx *x, const tsr_csv_record *hdr, const char *sp
   const char *src = tsr_csv_name(x->csv);
   tsr_status st;
   if (spec && *spec) {
-    if (hdr) {
-      char ns[64];
-      tsr__norm_name(spec, strlen(spec), ns, sizeof ns);
-      if ((st = match_norm(x, hdr, ns, opt, out, name, err)) != TSR_OK) return st;
-      if (*out < 0) {
-        /* a name of punctuation only ("#") matches byte for byte */
-        for (size_t k = 0; k < hdr->nfields; k++)
-          if (hdr->fields[k].len == strlen(spec) &&
-              memcmp(hdr->fields[k].ptr, spec, hdr->fields[k].len) == 0) {
-            *out = (ptrdiff_t)k;
-            snprintf(name, 64, "%.63s", spec);
-            break;
-          }
-      }
-      if (*out >= 0) return TSR_OK;
+    if ((st = find_col(x, hdr, spec, opt, out, name, err)) != TSR_OK) return st;
+    if (*out >= 0) {
+      if (!hdr) snprintf(name, 64, "%s", what);
+      return TSR_OK;
     }
     char *end;
     long v = strtol(spec, &end, 10);
-    if (*end == '\0' && v >= 1) {
-      if ((size_t)v > x->nfields)
-        return tsr_error_set(err, TSR_EINVAL, src, 1, 0, opt,
-                             "expected a column number in 1..%zu, got %ld", x->nfields, v);
-      *out = v - 1;
-      if (hdr) hdr_name(hdr, (size_t)(v - 1), name);
-      else snprintf(name, 64, "%s", what);
-      return TSR_OK;
-    }
+    if (*end == '\0' && v >= 1)
+      return tsr_error_set(err, TSR_EINVAL, src, 1, 0, opt,
+                           "expected a column number in 1..%zu, got %ld", x->nfields, v);
     char cols[320];
     header_list(hdr, cols, sizeof cols);
     return tsr_error_set(err, TSR_EPARSE, src, 1, 0, opt,
@@ -635,15 +611,15 @@ static tsr_status resolve_col(ictx *x, const tsr_csv_record *hdr, const char *sp
   if (spec && !*spec) return TSR_OK; /* explicitly none */
   if (hdr) {
     for (const char *const *a = auto_names; *a; a++) {
-      if ((st = match_norm(x, hdr, *a, opt, out, name, err)) != TSR_OK) return st;
+      if ((st = find_col(x, hdr, *a, opt, out, name, err)) != TSR_OK) return st;
       if (*out >= 0) return TSR_OK;
     }
     if (!required) return TSR_OK;
     char cols[320];
     header_list(hdr, cols, sizeof cols);
     return tsr_error_set(err, TSR_EPARSE, src, 1, 0, opt,
-                         "expected %s %s column in the header (name it with %s); the columns "
-                         "are %s", strchr("aeiou", what[0]) ? "an" : "a", what, opt, cols);
+                         "expected %s %s column in the header; the columns are %s",
+                         strchr("aeiou", what[0]) ? "an" : "a", what, cols);
   }
   return TSR_OK;
 }
@@ -683,10 +659,9 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
      * fields) by rule, reported in stats for a warning; with more fields
      * the amount column is never guessed */
     if (!aspec && x.nfields > 3)
-      return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 1, 0, "--amount-col",
+      return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 1, 0, "amount_col",
                            "a file without a header and %zu columns: say which column "
-                           "holds the amount (--amount-col N) or that there is none "
-                           "(--no-amount)", x.nfields);
+                           "holds the amount or that there is none", x.nfields);
     if (!cspec || !dspec || !aspec) stats->columns_by_rule = 1;
     if (!cspec) cspec = "1";
     if (!dspec) dspec = "2";
@@ -695,10 +670,10 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   const char *ispec = opts->id_col;
   if (ispec && !strcmp(ispec, "none")) ispec = ""; /* explicitly none */
   x.ti = -1;
-  if ((st = resolve_col(&x, hdr, cspec, auto_customer, "customer id", "--customer-col", 1, &x.ci, x.names[0], err)) ||
-      (st = resolve_col(&x, hdr, dspec, auto_date, "date", "--date-col", 1, &x.di, x.names[1], err)) ||
-      (st = resolve_col(&x, hdr, aspec, auto_amount, "amount", "--amount-col", 1, &x.ai, x.names[2], err)) ||
-      (st = resolve_col(&x, hdr, ispec, auto_txid, "transaction id", "--id-col", 0, &x.ti, x.names[3], err)))
+  if ((st = resolve_col(&x, hdr, cspec, auto_customer, "customer id", "customer_col", 1, &x.ci, x.names[0], err)) ||
+      (st = resolve_col(&x, hdr, dspec, auto_date, "date", "date_col", 1, &x.di, x.names[1], err)) ||
+      (st = resolve_col(&x, hdr, aspec, auto_amount, "amount", "amount_col", 1, &x.ai, x.names[2], err)) ||
+      (st = resolve_col(&x, hdr, ispec, auto_txid, "transaction id", "id_col", 0, &x.ti, x.names[3], err)))
     return st;
   if (!hdr) {
     snprintf(x.names[0], 64, "customer_id");
@@ -765,7 +740,7 @@ done:
     opts->on_progress(opts->ud, tsr_csv_bytes_read(c), tsr_csv_size(c), stats->rows_read);
   if (st == TSR_EMAXERR)
     return tsr_error_set(err, TSR_EMAXERR, tsr_csv_name(c), 0, 0, NULL,
-                         "too many rejected rows: more than %lld (--max-errors)",
+                         "too many rejected rows: more than %lld (the maximum rejected rows)",
                          (long long)opts->max_errors);
   if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, tsr_csv_name(c), 0, 0, NULL, "out of memory");
   return st;

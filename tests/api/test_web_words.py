@@ -107,6 +107,23 @@ def body(cl, data_dir, pw):
     print("     job error: " + err)
     clean(err, data_dir, "job error")
     check("maximum rejected rows" in err, "the job error names the input in the form's words", err)
+    # two columns of one name: the library names the column input, the web says it in words
+    rows2 = ["customer_id,date,amount,Amount", "c1,2024-01-01,1,2"]
+    st, ds2, _, _ = cl.req("POST", "/api/v1/datasets?name=twice.csv", ("\n".join(rows2) + "\n").encode(),
+                           ctype="text/csv")
+    check(st == 201, "upload (two amount columns)", (st, ds2))
+    st, js, _, _ = cl.req("POST", "/api/v1/runs", {"dataset_id": ds2["id"], "params": dict(params, amount_col="")})
+    check(st == 202, "run start (two amount columns)", (st, js))
+    for _ in range(600):
+        st, js2, _, _ = cl.req("GET", "/api/v1/jobs/%d" % js["job"]["id"])
+        if js2["job"]["state"] not in ("queued", "running"):
+            break
+        time.sleep(0.1)
+    cerr = js2["job"]["error"] or ""
+    print("     column error: " + cerr)
+    clean(cerr, data_dir, "column error")
+    check('the "amount column" input' in cerr and "amount_col" not in cerr,
+          "the column error names the column input in the form's words", cerr)
     run_id = job["run_id"]
     st, run, _, _ = cl.req("GET", "/api/v1/runs/%d" % run_id)
     check(st == 200 and run["status"] == "failed", "run failed", run and run.get("status"))

@@ -149,7 +149,7 @@ static void test_messy(void **state) {
   assert_int_equal(tsr_ledger_new(&lg, &e), TSR_OK);
   assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "tx.csv", &o, &st, &e), TSR_EMAXERR);
   assert_int_equal(st.rows_rejected, 4);
-  assert_string_equal(e.msg, "too many rejected rows: more than 3 (--max-errors)");
+  assert_string_equal(e.msg, "too many rejected rows: more than 3 (the maximum rejected rows)");
   tsr_ledger_free(lg);
 }
 
@@ -204,7 +204,7 @@ static void test_header_errors(void **state) {
   static const char csv[] = "who,when,howmuch\na,2024-01-01,1\n";
   assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "h.csv", NULL, NULL, &e), TSR_EPARSE);
   assert_string_equal(tsr_error_format(&e, b, sizeof b),
-                      "h.csv:1: error: --customer-col: expected a customer id column in the header (name it with --customer-col); the columns are 'who', 'when', 'howmuch'");
+                      "h.csv:1: error: customer_col: expected a customer id column in the header; the columns are 'who', 'when', 'howmuch'");
   tsr_ingest_opts o;
   tsr_ingest_opts_init(&o);
   o.customer_col = "who";
@@ -214,7 +214,7 @@ static void test_header_errors(void **state) {
   o.amount_col = "price";
   assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "h.csv", &o, NULL, &e), TSR_EPARSE);
   assert_string_equal(tsr_error_format(&e, b, sizeof b),
-                      "h.csv:1: error: --amount-col: expected a column named 'price' in the header; the columns are 'who', 'when', 'howmuch'");
+                      "h.csv:1: error: amount_col: expected a column named 'price' in the header; the columns are 'who', 'when', 'howmuch'");
   assert_int_equal(tsr_ingest_mem(lg, "", 0, "empty.csv", NULL, NULL, &e), TSR_EPARSE);
   assert_string_equal(tsr_error_format(&e, b, sizeof b),
                       "empty.csv:1: error: expected a header line, got an empty file");
