@@ -233,6 +233,11 @@ tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *r
 
 static tsr_status step_ingest(actx *x, tsr_error *err) {
   tsr_analyze_result *res = x->res;
+  /* never ignored silently (the API and the web form can ask for it too) */
+  if (x->o->exclude_anomalies && !x->o->bundle)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "exclude_anomalies",
+                         "excluding anomalies needs a data bundle (a folder holding "
+                         "transactions.csv and the other tables); this run reads a single file");
   tsr_status st = tsr_ledger_new(&res->ledger, err);
   if (st != TSR_OK) return st;
   tsr_ingest_opts io = x->o->ingest;

@@ -176,6 +176,28 @@ static void failed_fit(void **state) {
   unlink(path);
 }
 
+/* Excluding anomalies without a bundle (possible through the API and the
+ * web form) fails the run instead of being ignored. */
+static void exclude_needs_bundle(void **state) {
+  (void)state;
+  char path[64];
+  tsr_test_tmpfile("customer_id,date,amount\nc1,2024-01-01,10\nc1,2024-02-01,5\n", 0, path, sizeof path);
+  tsr_analyze_opts o;
+  tsr_analyze_opts_init(&o);
+  const char *in[] = {path};
+  o.inputs = in;
+  o.n_inputs = 1;
+  o.model = "none";
+  o.cluster = "none";
+  o.exclude_anomalies = 1;
+  tsr_analyze_result *r = NULL;
+  tsr_error e;
+  assert_int_equal(tsr_analyze_run(&o, NULL, &r, &e), TSR_EINVAL);
+  assert_null(r);
+  assert_non_null(strstr(e.msg, "needs a data bundle"));
+  remove(path);
+}
+
 int main(void) {
   gsl_set_error_handler_off();
   const struct CMUnitTest tests[] = {
@@ -183,6 +205,7 @@ int main(void) {
       cmocka_unit_test(rfm_calibration),
       cmocka_unit_test(t_zero),
       cmocka_unit_test(failed_fit),
+      cmocka_unit_test(exclude_needs_bundle),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
