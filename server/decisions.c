@@ -237,39 +237,38 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-/* Queues a decision (caller holds no lock on qmu). 0 or -1 (memory). */
+/* Appends the item of size sz to the growable array arr (*n items, room
+ * for *cap); the array, moved or not, or NULL when out of memory (arr is
+ * then unchanged). The caller holds qmu. */
+static void *append(void *arr, size_t *n, size_t *cap, const void *item, size_t sz) {
+  if (*n == *cap) {
+    size_t c = *cap ? 2 * *cap : 1024;
+    void *q = realloc(arr, c * sz);
+    if (!q) return NULL;
+    arr = q;
+    *cap = c;
+  }
+  memcpy((char *)arr + *n * sz, item, sz);
+  (*n)++;
+  return arr;
+}
+
+/* Queues a decision or a reward for the writer thread (the caller holds
+ * no lock on qmu). 0 or -1 (memory). */
 static int queue_dec(decisions *D, const pend_dec *p) {
   pthread_mutex_lock(&D->qmu);
-  if (D->nqd == D->capqd) {
-    size_t c = D->capqd ? 2 * D->capqd : 1024;
-    pend_dec *q = realloc(D->qd, c * sizeof *q);
-    if (!q) {
-      pthread_mutex_unlock(&D->qmu);
-      return -1;
-    }
-    D->qd = q;
-    D->capqd = c;
-  }
-  D->qd[D->nqd++] = *p;
+  pend_dec *q = append(D->qd, &D->nqd, &D->capqd, p, sizeof *p);
+  if (q) D->qd = q;
   pthread_mutex_unlock(&D->qmu);
-  return 0;
+  return q ? 0 : -1;
 }
 
 static int queue_rew(decisions *D, const pend_rew *p) {
   pthread_mutex_lock(&D->qmu);
-  if (D->nqr == D->capqr) {
-    size_t c = D->capqr ? 2 * D->capqr : 1024;
-    pend_rew *q = realloc(D->qr, c * sizeof *q);
-    if (!q) {
-      pthread_mutex_unlock(&D->qmu);
-      return -1;
-    }
-    D->qr = q;
-    D->capqr = c;
-  }
-  D->qr[D->nqr++] = *p;
+  pend_rew *q = append(D->qr, &D->nqr, &D->capqr, p, sizeof *p);
+  if (q) D->qr = q;
   pthread_mutex_unlock(&D->qmu);
-  return 0;
+  return q ? 0 : -1;
 }
 
 /* ---------------------------------------------------------------- loading */
