@@ -248,14 +248,6 @@ enum MHD_Result srv_api_run_start(srv_req *r) {
 
 /* ================================================================ customers */
 
-static int cust_cb(void *ctx, const tsr_customer *c) {
-  json_array_append_new(ctx, srv_view_customer_row(c));
-  return 0;
-}
-
-static const char *const sort_names[] = {"id", "frequency", "recency", "monetary", "revenue", "rfm",
-                                         "expected", "p_alive", "clv"};
-
 /* Reads segment, cluster, sort, order, limit, offset into q. */
 static int customer_query(srv_req *r, int64_t run_id, tsr_customer_query *q, int paged,
                           enum MHD_Result *ret) {
@@ -267,10 +259,8 @@ static int customer_query(srv_req *r, int64_t run_id, tsr_customer_query *q, int
   q->cluster = v;
   const char *sort = srv_req_arg(r, "sort");
   if (sort && *sort) {
-    size_t i;
-    for (i = 0; i < sizeof sort_names / sizeof *sort_names; i++)
-      if (!strcmp(sort, sort_names[i])) break;
-    if (i == sizeof sort_names / sizeof *sort_names) {
+    int i = srv_customer_sort(sort);
+    if (i < 0) {
       *ret = srv_send_error(r, 400, "EINVAL",
                         "sort: expected one of id, frequency, recency, monetary, revenue, rfm, "
                         "expected, p_alive, clv, got '%.40s'", sort);
@@ -294,26 +284,13 @@ static int customer_query(srv_req *r, int64_t run_id, tsr_customer_query *q, int
 }
 
 enum MHD_Result srv_api_run_customers(srv_req *r) {
-  tsr_store *st = r->st;
-  int64_t run_id = r->pid[0];
   tsr_customer_query q;
   enum MHD_Result ret;
-  if (customer_query(r, run_id, &q, 1, &ret)) return ret;
-  tsr_run *run = NULL;
+  if (customer_query(r, r->pid[0], &q, 1, &ret)) return ret;
   tsr_error e;
-  tsr_status s = tsr_store_run_get(st, run_id, &run, &e);
-  if (s != TSR_OK) return srv_send_tsr(r, s, &e);
-  tsr_store_free(run);
-  int64_t total = 0;
-  if ((s = tsr_store_customers_count(st, &q, &total, &e)) != TSR_OK) return srv_send_tsr(r, s, &e);
-  json_t *arr = json_array();
-  if ((s = tsr_store_customers_list(st, &q, cust_cb, arr, &e)) != TSR_OK) {
-    json_decref(arr);
-    return srv_send_tsr(r, s, &e);
-  }
-  return srv_send_json(r, 200, json_pack("{s:I,s:I,s:I,s:o}", "total", (json_int_t)total, "limit",
-                                     (json_int_t)q.limit, "offset", (json_int_t)q.offset,
-                                     "customers", arr));
+  tsr_error_clear(&e);
+  json_t *v = srv_view_customers(r->st, &q, &e);
+  return v ? srv_send_json(r, 200, v) : srv_send_tsr(r, e.code, &e);
 }
 
 static int csv_cb(void *ctx, const tsr_customer *c) {

@@ -716,66 +716,60 @@ static enum MHD_Result run_page(srv_req *r, tsr_store *st, int64_t id) {
 
 /* ---------------------------------------------------------------- segment / cluster lists */
 
-typedef struct cust_pg {
-  srv_buf *b;
-  int64_t run;
-} cust_pg;
-
-static int cust_row_cb(void *ctx, const tsr_customer *c) {
-  cust_pg *p = ctx;
-  srv_buf *b = p->b;
-  srv_buf_printf(b, "<tr><td><a href=\"/runs/%lld/customers/", (long long)p->run);
-  srv_buf_url(b, c->customer_id);
+/* A row of the customer list, rendered from its view (srv_view_customer_row). */
+static void cust_row(srv_buf *b, int64_t run, json_t *c) {
+  srv_buf_printf(b, "<tr><td><a href=\"/runs/%lld/customers/", (long long)run);
+  srv_buf_url(b, js(c, "customer_id"));
   srv_buf_puts(b, "\">");
-  srv_buf_html(b, c->customer_id);
+  srv_buf_html(b, js(c, "customer_id"));
   srv_buf_puts(b, "</a></td><td class=\"num\">");
-  fmt_num(b, c->frequency, 0);
+  fmt_num(b, jd(c, "frequency"), 0);
   srv_buf_puts(b, "</td><td class=\"num\">");
-  fmt_num(b, c->recency, 1);
+  fmt_num(b, jd(c, "recency"), 1);
   srv_buf_puts(b, "</td><td class=\"num\">");
-  fmt_num(b, c->monetary_value, 2);
+  fmt_num(b, jd(c, "monetary_value"), 2);
   srv_buf_puts(b, "</td><td class=\"num\">");
-  fmt_num(b, c->revenue, 2);
+  fmt_num(b, jd(c, "revenue"), 2);
   srv_buf_puts(b, "</td><td>");
-  srv_buf_html(b, c->rfm_cell ? c->rfm_cell : "");
+  srv_buf_html(b, js(c, "rfm_cell"));
   srv_buf_puts(b, "</td><td class=\"num\">");
-  fmt_num(b, c->expected_purchases, 2);
+  fmt_num(b, jd(c, "expected_purchases"), 2);
   srv_buf_puts(b, "</td><td class=\"num\">");
-  fmt_num(b, c->p_alive, 3);
+  fmt_num(b, jd(c, "p_alive"), 3);
   srv_buf_puts(b, "</td><td class=\"num\">");
-  fmt_num(b, c->clv, 2);
+  fmt_num(b, jd(c, "clv"), 2);
   srv_buf_puts(b, "</td></tr>");
-  return 0;
+}
+
+/* The page of a view that failed: 404 names what was not found. */
+static enum MHD_Result view_error(srv_req *r, const tsr_error *e, const char *not_found) {
+  tsr_status s = e->code != TSR_OK ? e->code : TSR_ESTORE;
+  return srv_page_error(r, srv_status_http(s), s == TSR_ENOTFOUND ? not_found : "Something went wrong", e->msg);
 }
 
 static enum MHD_Result customers_page(srv_req *r, tsr_store *st, int64_t run, const char *segment, int64_t cluster) {
-  static const char *const sorts[][2] = {{"id", "customer"}, {"frequency", "frequency"}, {"recency", "recency"},
-                                         {"monetary", "mean spend"}, {"revenue", "revenue"}, {"rfm", "RFM cell"},
-                                         {"expected", "expected purchases"}, {"p_alive", "P(alive)"}, {"clv", "CLV"}};
+  static const char *const labels[] = {"customer", "frequency", "recency", "mean spend", "revenue",
+                                       "RFM cell", "expected purchases", "P(alive)", "CLV"};
   tsr_customer_query q;
   tsr_customer_query_init(&q, run);
   q.segment = segment;
   q.cluster = cluster;
   q.sort = TSR_CUSTOMER_SORT_CLV;
   q.descending = 1;
-  const char *sort = srv_req_arg(r, "sort"), *order = srv_req_arg(r, "order");
-  if (sort) {
-    for (size_t i = 0; i < 9; i++)
-      if (!strcmp(sort, sorts[i][0])) q.sort = (tsr_customer_sort)i;
-  }
+  const char *order = srv_req_arg(r, "order");
+  int sort = srv_customer_sort(srv_req_arg(r, "sort")); /* the page ignores what it does not know */
+  if (sort >= 0) q.sort = (tsr_customer_sort)sort;
   if (order) q.descending = strcmp(order, "asc") != 0;
   int64_t page = 0;
   const char *pg = srv_req_arg(r, "page");
   if (pg && srv_parse_id(pg, &page)) page = 0;
   q.limit = 100;
   q.offset = page * 100;
-  int64_t total = 0;
   tsr_error e;
-  tsr_run *rr = NULL;
-  tsr_status s = tsr_store_run_get(st, run, &rr, &e);
-  if (s != TSR_OK) return srv_page_error(r, srv_status_http(s), "Run not found", e.msg);
-  tsr_store_free(rr);
-  tsr_store_customers_count(st, &q, &total, NULL);
+  tsr_error_clear(&e);
+  json_t *v = srv_view_customers(st, &q, &e);
+  if (!v) return view_error(r, &e, "Run not found");
+  double total = jd(v, "total");
   srv_buf b = {0}, base = {0};
   char lb[80], title[160];
   if (segment) snprintf(title, sizeof title, "Segment %s", seg_label(segment, lb, sizeof lb));
@@ -784,7 +778,7 @@ static enum MHD_Result customers_page(srv_req *r, tsr_store *st, int64_t run, co
   srv_buf_puts(&b, "<h1>");
   srv_buf_html(&b, title);
   srv_buf_printf(&b, "</h1><p class=\"meta\"><a href=\"/runs/%lld\">Run %lld</a> &middot; ", (long long)run, (long long)run);
-  fmt_num(&b, (double)total, 0);
+  fmt_num(&b, total, 0);
   srv_buf_printf(&b, " customers &middot; <a id=\"csv-export\" href=\"/api/v1/runs/%lld/customers.csv?", (long long)run);
   if (segment) {
     srv_buf_puts(&b, "segment=");
@@ -805,92 +799,92 @@ static enum MHD_Result customers_page(srv_req *r, tsr_store *st, int64_t run, co
     srv_buf_printf(&base, "/runs/%lld/clusters/%lld", (long long)run, (long long)cluster);
   }
   srv_buf_puts(&b, "<table class=\"data\" id=\"customers\"><thead><tr>");
-  static const int col_sort[] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
-  for (size_t i = 0; i < 9; i++) {
-    int cur = (int)q.sort == col_sort[i];
+  for (size_t i = 0; i < sizeof labels / sizeof *labels; i++) {
+    int cur = (size_t)q.sort == i;
     srv_buf_puts(&b, "<th><a href=\"");
     srv_buf_puts(&b, base.p ? base.p : "");
-    srv_buf_printf(&b, "?sort=%s&amp;order=%s\"%s>", sorts[i][0], cur && q.descending ? "asc" : "desc",
-              cur ? (q.descending ? " class=\"sorted desc\"" : " class=\"sorted asc\"") : "");
-    srv_buf_html(&b, sorts[i][1]);
+    srv_buf_printf(&b, "?sort=%s&amp;order=%s\"%s>", srv_customer_sort_name((tsr_customer_sort)i),
+                   cur && q.descending ? "asc" : "desc",
+                   cur ? (q.descending ? " class=\"sorted desc\"" : " class=\"sorted asc\"") : "");
+    srv_buf_html(&b, labels[i]);
     srv_buf_puts(&b, "</a></th>");
   }
   srv_buf_puts(&b, "</tr></thead><tbody>");
-  cust_pg p = {&b, run};
-  tsr_store_customers_list(st, &q, cust_row_cb, &p, NULL);
+  size_t i;
+  json_t *c;
+  json_array_foreach(json_object_get(v, "customers"), i, c) cust_row(&b, run, c);
   srv_buf_puts(&b, "</tbody></table><p class=\"pager\">");
+  const char *sn = srv_customer_sort_name(q.sort), *on = q.descending ? "desc" : "asc";
   if (page > 0) {
     srv_buf_puts(&b, "<a href=\"");
     srv_buf_puts(&b, base.p ? base.p : "");
-    srv_buf_printf(&b, "?sort=%s&amp;order=%s&amp;page=%lld\">Previous</a> ", sorts[q.sort][0], q.descending ? "desc" : "asc",
-              (long long)page - 1);
+    srv_buf_printf(&b, "?sort=%s&amp;order=%s&amp;page=%lld\">Previous</a> ", sn, on, (long long)page - 1);
   }
-  if ((page + 1) * 100 < total) {
+  if ((double)(page + 1) * 100 < total) {
     srv_buf_puts(&b, "<a href=\"");
     srv_buf_puts(&b, base.p ? base.p : "");
-    srv_buf_printf(&b, "?sort=%s&amp;order=%s&amp;page=%lld\">Next</a>", sorts[q.sort][0], q.descending ? "desc" : "asc",
-              (long long)page + 1);
+    srv_buf_printf(&b, "?sort=%s&amp;order=%s&amp;page=%lld\">Next</a>", sn, on, (long long)page + 1);
   }
   srv_buf_puts(&b, "</p>");
   srv_buf_free(&base);
+  json_decref(v);
   return finish(r, &b, 200);
 }
 
-static int hist_row_cb(void *ctx, const tsr_web_history_row *h) {
-  srv_buf *b = ctx;
-  char d[16];
-  srv_buf_printf(b, "<tr data-day=\"%s\" data-amount=\"%.17g\" data-n=\"%lld\"><td>", tsr_day_format(h->day, d), h->amount, (long long)h->ntx);
-  srv_buf_puts(b, d);
-  srv_buf_printf(b, "</td><td class=\"num\">%lld</td><td class=\"num\">", (long long)h->ntx);
-  fmt_num(b, h->amount, 2);
-  srv_buf_puts(b, "</td></tr>");
-  return 0;
+/* A KPI of the customer page: the value (digits, "&ndash;" when missing) and its unit. */
+static void cust_kpi(srv_buf *b, const char *label, const char *id, double v, int digits, const char *unit) {
+  kpi(b, label, id);
+  fmt_num(b, v, digits);
+  if (unit) sb_unit(b, unit);
+  srv_buf_puts(b, "</span></div>");
 }
 
 static enum MHD_Result customer_page(srv_req *r, tsr_store *st, int64_t run, const char *cid) {
-  tsr_customer *c = NULL;
   tsr_error e;
-  tsr_status s = tsr_store_customer_get(st, run, cid, &c, &e);
-  if (s != TSR_OK) return srv_page_error(r, srv_status_http(s), "Customer not found", e.msg);
+  tsr_error_clear(&e);
+  json_t *c = srv_view_customer(st, run, cid, &e);
+  if (!c) return view_error(r, &e, "Customer not found");
   srv_buf b = {0};
-  char title[300], d1[16], d2[16], lb[80];
+  char title[300], lb[80];
   snprintf(title, sizeof title, "Customer %.256s", cid);
   head(r, &b, title);
   srv_buf_puts(&b, "<h1>Customer ");
   srv_buf_html(&b, cid);
   srv_buf_printf(&b, "</h1><p class=\"meta\"><a href=\"/runs/%lld\">Run %lld</a>", (long long)run, (long long)run);
-  if (c->segment) {
+  if (json_is_string(json_object_get(c, "segment"))) {
     srv_buf_printf(&b, " &middot; segment <a href=\"/runs/%lld/segments/", (long long)run);
-    srv_buf_url(&b, c->segment);
+    srv_buf_url(&b, js(c, "segment"));
     srv_buf_puts(&b, "\">");
-    srv_buf_html(&b, seg_label(c->segment, lb, sizeof lb));
+    srv_buf_html(&b, seg_label(js(c, "segment"), lb, sizeof lb));
     srv_buf_puts(&b, "</a>");
   }
-  if (c->cluster >= 0)
-    srv_buf_printf(&b, " &middot; <a href=\"/runs/%lld/clusters/%lld\">cluster %lld</a>", (long long)run, (long long)c->cluster,
-              (long long)c->cluster);
+  json_t *cl = json_object_get(c, "cluster");
+  if (json_is_integer(cl))
+    srv_buf_printf(&b, " &middot; <a href=\"/runs/%lld/clusters/%lld\">cluster %lld</a>", (long long)run,
+                   (long long)json_integer_value(cl), (long long)json_integer_value(cl));
   srv_buf_puts(&b, "</p>");
   json_t *units = view_units(st, run);
   const char *per = js(units, "period"), *cur = js(units, "currency");
   const char *money = *cur ? cur : "(data's currency)";
   srv_buf_puts(&b, "<section class=\"kpis\" id=\"profile\">");
-  kpi(&b, "Purchases", "transactions"); fmt_num(&b, (double)c->n_transactions, 0); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Revenue", "revenue"); fmt_num(&b, c->revenue, 2); sb_unit(&b, money); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "First purchase", "first"); srv_buf_puts(&b, tsr_day_format(c->first_purchase / 86400000, d1)); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Last purchase", "last"); srv_buf_puts(&b, tsr_day_format(c->last_purchase / 86400000, d2)); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Frequency (repeat periods)", "frequency"); fmt_num(&b, c->frequency, 0); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Recency (age at last purchase)", "recency"); fmt_num(&b, c->recency, 1); sb_unit(&b, per); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Customer age T", "T"); fmt_num(&b, c->T, 1); sb_unit(&b, per); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Mean spend per purchase", "monetary"); fmt_num(&b, c->monetary_value, 2); sb_unit(&b, money); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "RFM cell", "rfm"); srv_buf_html(&b, c->rfm_cell ? c->rfm_cell : "-"); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "Expected purchases (forecast horizon)", "expected"); fmt_num(&b, c->expected_purchases, 2); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "P(alive)", "palive"); fmt_pct(&b, c->p_alive); srv_buf_puts(&b, "</span></div>");
-  kpi(&b, "CLV", "clv"); fmt_num(&b, c->clv, 2); sb_unit(&b, money);
-  if (isfinite(c->clv_lo) && isfinite(c->clv_hi)) {
+  cust_kpi(&b, "Purchases", "transactions", jd(c, "transactions"), 0, NULL);
+  cust_kpi(&b, "Revenue", "revenue", jd(c, "revenue"), 2, money);
+  kpi(&b, "First purchase", "first"); srv_buf_puts(&b, js(c, "first_purchase")); srv_buf_puts(&b, "</span></div>");
+  kpi(&b, "Last purchase", "last"); srv_buf_puts(&b, js(c, "last_purchase")); srv_buf_puts(&b, "</span></div>");
+  cust_kpi(&b, "Frequency (repeat periods)", "frequency", jd(c, "frequency"), 0, NULL);
+  cust_kpi(&b, "Recency (age at last purchase)", "recency", jd(c, "recency"), 1, per);
+  cust_kpi(&b, "Customer age T", "T", jd(c, "T"), 1, per);
+  cust_kpi(&b, "Mean spend per purchase", "monetary", jd(c, "monetary_value"), 2, money);
+  kpi(&b, "RFM cell", "rfm"); srv_buf_html(&b, json_is_string(json_object_get(c, "rfm_cell")) ? js(c, "rfm_cell") : "-"); srv_buf_puts(&b, "</span></div>");
+  cust_kpi(&b, "Expected purchases (forecast horizon)", "expected", jd(c, "expected_purchases"), 2, NULL);
+  kpi(&b, "P(alive)", "palive"); fmt_pct(&b, jd(c, "p_alive")); srv_buf_puts(&b, "</span></div>");
+  kpi(&b, "CLV", "clv"); fmt_num(&b, jd(c, "clv"), 2); sb_unit(&b, money);
+  double lo = jd(c, "clv_lo"), hi = jd(c, "clv_hi");
+  if (isfinite(lo) && isfinite(hi)) {
     srv_buf_puts(&b, " <small>(");
-    fmt_num(&b, c->clv_lo, 2);
+    fmt_num(&b, lo, 2);
     srv_buf_puts(&b, " to ");
-    fmt_num(&b, c->clv_hi, 2);
+    fmt_num(&b, hi, 2);
     srv_buf_puts(&b, ")</small>");
   }
   srv_buf_puts(&b, "</span></div></section>");
@@ -898,9 +892,20 @@ static enum MHD_Result customer_page(srv_req *r, tsr_store *st, int64_t run, con
   views_customer_extras(r, &b, run, cid);
   srv_buf_puts(&b, "<figure class=\"chart\"><figcaption>Purchase history (spend per day)</figcaption><div class=\"plot\" id=\"chart-history\" data-chart=\"history\"></div></figure>");
   srv_buf_puts(&b, "<h2>Transactions by day</h2><table class=\"data\" id=\"history\"><thead><tr><th>date</th><th>purchases</th><th>amount</th></tr></thead><tbody>");
-  tsr_web_history_list(st, run, cid, hist_row_cb, &b, NULL);
+  size_t i;
+  json_t *h;
+  json_array_foreach(json_object_get(c, "history"), i, h) {
+    const char *day = js(h, "date");
+    double amount = jd(h, "amount");
+    long long ntx = (long long)json_integer_value(json_object_get(h, "purchases"));
+    srv_buf_printf(&b, "<tr data-day=\"%s\" data-amount=\"%.17g\" data-n=\"%lld\"><td>", day, amount, ntx);
+    srv_buf_puts(&b, day);
+    srv_buf_printf(&b, "</td><td class=\"num\">%lld</td><td class=\"num\">", ntx);
+    fmt_num(&b, amount, 2);
+    srv_buf_puts(&b, "</td></tr>");
+  }
   srv_buf_puts(&b, "</tbody></table>");
-  tsr_store_free(c);
+  json_decref(c);
   return finish(r, &b, 200);
 }
 

@@ -110,40 +110,6 @@ void views_bytes(srv_buf *b, double v) {
   else srv_buf_printf(b, "%.*f %s", v < 10 ? 1 : 0, v, u[k]);
 }
 
-/* msg as HTML with command-line options named by the form's words and the
- * server's file paths left out. */
-void views_error_text(srv *S, srv_buf *b, const char *msg) {
-  if (!msg) return;
-  size_t dl = strlen(S->data_dir);
-  srv_buf t = {0};
-  for (const char *p = msg; *p;) {
-    if (dl && !strncmp(p, S->data_dir, dl)) {
-      p += dl;
-      while (*p && *p != ' ' && *p != ':' && *p != ',' && *p != ';' && *p != ')') p++;
-      srv_buf_puts(&t, "the uploaded file");
-      continue;
-    }
-    if (p[0] == '-' && p[1] == '-' && p[2] >= 'a' && p[2] <= 'z' && (p == msg || p[-1] == ' ' || p[-1] == '(')) {
-      size_t n = 2;
-      while ((p[n] >= 'a' && p[n] <= 'z') || p[n] == '-') n++;
-      const char *label = NULL;
-      for (size_t i = 0; i < tsr_params_count(); i++) {
-        const tsr_param *pp = tsr_param_at(i);
-        if (strlen(pp->option) == n && !strncmp(pp->option, p, n)) label = views_param_label(pp->name);
-      }
-      srv_buf_puts(&t, "the setting \xE2\x80\x9C");
-      srv_buf_puts(&t, label ? label : "of the form");
-      srv_buf_puts(&t, "\xE2\x80\x9D");
-      p += n;
-      continue;
-    }
-    srv_buf_put(&t, p, 1);
-    p++;
-  }
-  srv_buf_html(b, t.p ? t.p : "");
-  srv_buf_free(&t);
-}
-
 /* ================================================================ home */
 
 static int any_run_cb(void *ctx, const tsr_run *row) {

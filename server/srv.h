@@ -352,6 +352,12 @@ int srv_jobs_check_columns(srv_job *j, char *msg, size_t cap, char *field_name, 
  * Each returns a new reference, or NULL with err set. */
 json_t *srv_view_dataset(tsr_store *st, int64_t id, int preview, tsr_error *err);
 json_t *srv_view_customer_row(const tsr_customer *c);
+/* A page of a run's customers: {"total", "limit", "offset", "customers": [rows]}
+ * (total counts every match of q); NULL with err when the run is unknown. */
+json_t *srv_view_customers(tsr_store *st, const tsr_customer_query *q, tsr_error *err);
+/* The index of a customer sort name (id, frequency, ... clv), -1 when unknown. */
+int srv_customer_sort(const char *name);
+const char *srv_customer_sort_name(tsr_customer_sort sort);
 /* A customer of a run with its purchase history (and profile, bundle runs). */
 json_t *srv_view_customer(tsr_store *st, int64_t run_id, const char *cid, tsr_error *err);
 /* A run as listed (status, params, KPIs, error in words, its job). */
@@ -411,7 +417,6 @@ void views_bytes(srv_buf *b, double bytes); /* "1.2 MB" */
 void views_run_top(srv_buf *b, int64_t run);
 void views_run_extras(srv_buf *b, int64_t run);
 void views_customer_extras(srv_req *r, srv_buf *b, int64_t run, const char *cid);
-void views_error_text(srv *S, srv_buf *b, const char *msg); /* HTML, flags and paths in words */
 void views_glossary(srv_buf *b);                            /* <dt>/<dd> of the newer terms */
 
 /* decisions.c: POST /api/v1/decisions, .../{id}/reward (docs/api.md) */

@@ -359,6 +359,40 @@ json_t *srv_view_customer_row(const tsr_customer *c) {
   return o;
 }
 
+static const char *const customer_sorts[] = {"id", "frequency", "recency", "monetary", "revenue",
+                                             "rfm", "expected", "p_alive", "clv"};
+
+int srv_customer_sort(const char *name) {
+  for (size_t i = 0; name && i < sizeof customer_sorts / sizeof *customer_sorts; i++)
+    if (!strcmp(name, customer_sorts[i])) return (int)i;
+  return -1;
+}
+
+const char *srv_customer_sort_name(tsr_customer_sort sort) {
+  size_t i = (size_t)sort;
+  return i < sizeof customer_sorts / sizeof *customer_sorts ? customer_sorts[i] : "id";
+}
+
+static int cust_cb(void *ctx, const tsr_customer *c) {
+  json_array_append_new(ctx, srv_view_customer_row(c));
+  return 0;
+}
+
+json_t *srv_view_customers(tsr_store *st, const tsr_customer_query *q, tsr_error *err) {
+  tsr_run *run = NULL;
+  if (tsr_store_run_get(st, q->run_id, &run, err) != TSR_OK) return NULL;
+  tsr_store_free(run);
+  int64_t total = 0;
+  if (tsr_store_customers_count(st, q, &total, err) != TSR_OK) return NULL;
+  json_t *arr = json_array();
+  if (tsr_store_customers_list(st, q, cust_cb, arr, err) != TSR_OK) {
+    json_decref(arr);
+    return NULL;
+  }
+  return json_pack("{s:I,s:I,s:I,s:o}", "total", (json_int_t)total, "limit", (json_int_t)q->limit,
+                   "offset", (json_int_t)q->offset, "customers", arr);
+}
+
 static int hist_cb(void *ctx, const tsr_web_history_row *h) {
   char d[16];
   json_array_append_new(ctx, json_pack("{s:s,s:I,s:o}", "date", tsr_day_format(h->day, d), "purchases",
