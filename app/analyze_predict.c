@@ -125,18 +125,8 @@ static ptrdiff_t find(const idx *v, size_t n, const char *id) {
   return h ? (ptrdiff_t)h->i : -1;
 }
 
-static void put_field(FILE *f, const char *s) {
-  if (!strpbrk(s, ",\"\r\n")) {
-    fputs(s, f);
-    return;
-  }
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s, f);
-  }
-  fputc('"', f);
-}
+/* One CSV field (the one field writer, tessera/csv.h). */
+static void put_field(FILE *f, const char *s) { tsr_csv_put_field(f, s); }
 
 /* The first field of a CSV line (unquoted) into buf. */
 static void first_field(const char *line, char *buf, size_t cap) {

@@ -10,16 +10,10 @@ set -eu
 TSR=$1
 N=${2:-100000}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-T=$(mktemp -d)
-chmod 755 "$T"
-trap 'sh "$SRC/scripts/pg-cluster.sh" stop "$T/c1" >/dev/null 2>&1; sh "$SRC/scripts/pg-cluster.sh" stop "$T/c2" >/dev/null 2>&1; rm -rf "$T"' EXIT
+. "$SRC/bench/pg_bench.sh"
 export TESSERA_NO_PROGRESS=1
-"$TSR" simulate --customers "$N" --seed 3 -o "$T/sim.csv" 2>/dev/null
-awk -F, 'NR > 1 { print $2 "\t" $3 "\t" $4 }' "$T/sim.csv" >"$T/sim.tsv"
+pgb_init
 { echo "customer_id,ts,amount"; tr '\t' , <"$T/sim.tsv"; } >"$T/sim3.csv"
-ROWS=$(wc -l <"$T/sim.tsv")
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc -l | awk '{ printf "%.2f", $1 }'; }
 OPTS="--cluster none -q"
 
 a=$(now); "$TSR" analyze "$T/sim3.csv" --no-db -o "$T/o.file" $OPTS; b=$(now)
@@ -33,19 +27,16 @@ run_db() { # URL NAME: seconds of analyze --in-db; bytes in $T/NAME.bytes
     grep -o 'rows ([0-9]* bytes)' | head -1 | tr -dc 0-9 >"$T/$3.bytes"
   secs "$a" "$b"
 }
-U1=$(sh "$SRC/scripts/pg-cluster.sh" start "$T/c1" 1 5560)
-P1="psql -X -q -At -v ON_ERROR_STOP=1 $U1"
-$P1 -c "\copy transactions FROM '$T/sim.tsv'" -c "CREATE TABLE local_tx AS SELECT * FROM transactions" \
-    -c "VACUUM ANALYZE local_tx"
+pgb_cluster c1 1 5560 local
+U1=$U P1=$P
 raw=$($P1 -c "SELECT sum(7 + 3 * 4 + octet_length(customer_id) + octet_length(ts::text) + octet_length(amount::text)) FROM local_tx")
 $P1 -c "ALTER TABLE transactions RENAME TO transactions_fdw" -c "ALTER TABLE local_tx RENAME TO transactions"
 local=$(run_db "$U1" "$P1" local)
 $P1 -c "ALTER TABLE transactions RENAME TO local_tx" -c "ALTER TABLE transactions_fdw RENAME TO transactions"
 d1=$(run_db "$U1" "$P1" d1)
 sh "$SRC/scripts/pg-cluster.sh" stop "$T/c1"
-U2=$(sh "$SRC/scripts/pg-cluster.sh" start "$T/c2" 2 5570)
-P2="psql -X -q -At -v ON_ERROR_STOP=1 $U2"
-$P2 -c "\copy transactions FROM '$T/sim.tsv'"
+pgb_cluster c2 2 5570
+U2=$U P2=$P
 d2=$(run_db "$U2" "$P2" d2)
 
 printf '| analyze (%s rows, %s customers, --cluster none) | seconds | vs the file |\n|---|---|---|\n' "$ROWS" "$N"

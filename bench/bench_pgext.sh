@@ -11,35 +11,27 @@ set -eu
 TSR=$1
 N=${2:-200000}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-T=$(mktemp -d)
-chmod 755 "$T"
-trap 'sh "$SRC/scripts/pg-cluster.sh" stop "$T/c1" >/dev/null 2>&1; sh "$SRC/scripts/pg-cluster.sh" stop "$T/c2" >/dev/null 2>&1; rm -rf "$T"' EXIT
-"$TSR" simulate --customers "$N" --seed 3 -o "$T/sim.csv" 2>/dev/null
-awk -F, 'NR > 1 { print $2 "\t" $3 "\t" $4 }' "$T/sim.csv" >"$T/sim.tsv"
-ROWS=$(wc -l <"$T/sim.tsv")
+. "$SRC/bench/pg_bench.sh"
+pgb_init
 END=$(awk -F'\t' '{ print substr($2, 1, 10) }' "$T/sim.tsv" | sort | tail -1)
-now() { date +%s.%N; }
-secs() { echo "$2 - $1" | bc -l | awk '{ printf "%.3f", $1 }'; }
 
 # the CLI on the exported CSV (best of 3)
 best=999999
 for i in 1 2 3; do
   a=$(now); "$TSR" summary "$T/sim.csv" --freq D --freq-multiplier 7 --end "$END" -q -o "$T/s.csv"; b=$(now)
-  s=$(secs "$a" "$b"); best=$(echo "if ($s < $best) $s else $best" | bc -l)
+  s=$(secs "$a" "$b" 3); best=$(echo "if ($s < $best) $s else $best" | bc -l)
 done
 cli=$best
 
-U1=$(sh "$SRC/scripts/pg-cluster.sh" start "$T/c1" 1 5520)
-P1="psql -X -q -At -v ON_ERROR_STOP=1 $U1"
-$P1 -c "\copy transactions FROM '$T/sim.tsv'" -c "CREATE TABLE local_tx AS SELECT * FROM transactions" \
-    -c "VACUUM ANALYZE local_tx"
+pgb_cluster c1 1 5520 local
+U1=$U P1=$P
 q() { # q PSQL SETTINGS TABLE: best-of-3 seconds of the summary query
   best=999999
   for i in 1 2 3; do
     a=$(now)
     $1 -c "SET timezone='UTC'" -c "$2" -c "SELECT count(*) FROM (SELECT customer_id, tessera_summary(ts, amount, '$END', 7) FROM $3 GROUP BY customer_id) q" >/dev/null
     b=$(now)
-    s=$(secs "$a" "$b"); best=$(echo "if ($s < $best) $s else $best" | bc -l)
+    s=$(secs "$a" "$b" 3); best=$(echo "if ($s < $best) $s else $best" | bc -l)
   done
   echo "$best"
 }
@@ -52,9 +44,8 @@ raw=$($P1 -c "SELECT sum(pg_column_size(t.*)) FROM transactions t")
 moved=$($P1 -c "SET timezone='UTC'" -c "SELECT sum(pg_column_size(customer_id) + pg_column_size(s)) FROM (SELECT customer_id, tessera_summary(ts, amount, '$END', 7) s FROM transactions GROUP BY customer_id) q")
 sh "$SRC/scripts/pg-cluster.sh" stop "$T/c1"
 
-U2=$(sh "$SRC/scripts/pg-cluster.sh" start "$T/c2" 2 5530)
-P2="psql -X -q -At -v ON_ERROR_STOP=1 $U2"
-$P2 -c "\copy transactions FROM '$T/sim.tsv'"
+pgb_cluster c2 2 5530
+U2=$U P2=$P
 d2=$(q "$P2" "SELECT 1" transactions)
 
 rate() { echo "$ROWS / $1" | bc -l | awk '{ printf "%.0f", $1 }'; }

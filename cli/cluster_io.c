@@ -129,29 +129,15 @@ int cluster_fail(const cluster_input *in, tsr_status st, tsr_error *err) {
   return cli_fail(st, err);
 }
 
-/* Writes a CSV field, quoting it when needed. */
-static void put_field(FILE *f, const char *s) {
-  if (!strpbrk(s, ",\"\r\n")) {
-    fputs(s, f);
-    return;
-  }
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s, f);
-  }
-  fputc('"', f);
-}
-
 int cluster_write_labels(const cluster_input *in, const char *path,
                          const char *id_name, const int *labels,
                          const double *prob) {
   FILE *f = cli_open_out(path);
   if (!f) return TSR_EXIT_FAIL;
-  put_field(f, id_name);
+  tsr_csv_put_field(f, id_name);
   fputs(prob ? ",cluster,probability\n" : ",cluster\n", f);
   for (size_t i = 0; i < in->n; i++) {
-    put_field(f, tsr_table_cell(in->t, i, (size_t)in->id_col));
+    tsr_csv_put_field(f, tsr_table_cell(in->t, i, (size_t)in->id_col));
     if (prob)
       fprintf(f, ",%d,%.6f\n", labels[i], prob[i]);
     else

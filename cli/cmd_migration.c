@@ -19,19 +19,6 @@ typedef struct mig_out {
   int header; /* CSV header printed */
 } mig_out;
 
-static void csv_field(const char *s) {
-  if (!strpbrk(s, ",\"\r\n")) {
-    fputs(s, stdout);
-    return;
-  }
-  fputc('"', stdout);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', stdout);
-    fputc(*s, stdout);
-  }
-  fputc('"', stdout);
-}
-
 static int print_row(void *ctx, const tsr_migration_row *r) {
   mig_out *m = ctx;
   if (m->json) {
@@ -44,9 +31,9 @@ static int print_row(void *ctx, const tsr_migration_row *r) {
   }
   if (!m->header) printf("from,to,customers\n");
   m->header = 1;
-  csv_field(r->from);
+  tsr_csv_put_field(stdout, r->from);
   fputc(',', stdout);
-  csv_field(r->to);
+  tsr_csv_put_field(stdout, r->to);
   printf(",%lld\n", (long long)r->customers);
   return 0;
 }

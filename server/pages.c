@@ -556,14 +556,6 @@ static void kpi(srv_buf *b, const char *label, const char *id) {
   srv_buf_puts(b, "</span><span class=\"value\">");
 }
 
-static const char *seg_label(const char *s, char *buf, size_t cap) {
-  snprintf(buf, cap, "%s", s);
-  for (char *p = buf; *p; p++)
-    if (*p == '_') *p = ' ';
-  if (buf[0] >= 'a' && buf[0] <= 'z') buf[0] = (char)(buf[0] - 32);
-  return buf;
-}
-
 static enum MHD_Result run_page(srv_req *r, tsr_store *st, int64_t id) {
   tsr_error e;
   tsr_error_clear(&e);
@@ -659,7 +651,7 @@ static enum MHD_Result run_page(srv_req *r, tsr_store *st, int64_t id) {
     srv_buf_printf(&b, "<tr><td><a href=\"/runs/%lld/segments/", (long long)id);
     srv_buf_url(&b, js(s, "segment"));
     srv_buf_puts(&b, "\">");
-    srv_buf_html(&b, seg_label(js(s, "segment"), lb, sizeof lb));
+    srv_buf_html(&b, views_segment_label(js(s, "segment"), lb, sizeof lb));
     srv_buf_puts(&b, "</a></td>");
     views_segment_cells(&b, js(s, "segment"));
     srv_buf_puts(&b, "<td class=\"num\">");
@@ -772,7 +764,7 @@ static enum MHD_Result customers_page(srv_req *r, tsr_store *st, int64_t run, co
   double total = jd(v, "total");
   srv_buf b = {0}, base = {0};
   char lb[80], title[160];
-  if (segment) snprintf(title, sizeof title, "Segment %s", seg_label(segment, lb, sizeof lb));
+  if (segment) snprintf(title, sizeof title, "Segment %s", views_segment_label(segment, lb, sizeof lb));
   else snprintf(title, sizeof title, "Cluster %lld", (long long)cluster);
   head(r, &b, title);
   srv_buf_puts(&b, "<h1>");
@@ -855,7 +847,7 @@ static enum MHD_Result customer_page(srv_req *r, tsr_store *st, int64_t run, con
     srv_buf_printf(&b, " &middot; segment <a href=\"/runs/%lld/segments/", (long long)run);
     srv_buf_url(&b, js(c, "segment"));
     srv_buf_puts(&b, "\">");
-    srv_buf_html(&b, seg_label(js(c, "segment"), lb, sizeof lb));
+    srv_buf_html(&b, views_segment_label(js(c, "segment"), lb, sizeof lb));
     srv_buf_puts(&b, "</a>");
   }
   json_t *cl = json_object_get(c, "cluster");

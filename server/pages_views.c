@@ -85,6 +85,14 @@ static const struct {
      "Leave them out of paid campaigns, or try one last reactivation."},
 };
 
+const char *views_segment_label(const char *segment, char *buf, size_t cap) {
+  snprintf(buf, cap, "%s", segment);
+  for (char *p = buf; *p; p++)
+    if (*p == '_') *p = ' ';
+  if (buf[0] >= 'a' && buf[0] <= 'z') buf[0] = (char)(buf[0] - 32);
+  return buf;
+}
+
 void views_segment_cells(srv_buf *b, const char *segment) {
   const char *m = "", *a = "";
   for (size_t i = 0; i < sizeof SEGMENT_WORDS / sizeof *SEGMENT_WORDS; i++)
@@ -339,11 +347,7 @@ static int run_opt_cb(void *ctx, const tsr_run *run) {
 
 static void seg_name(srv_buf *b, const char *s) {
   char buf[128];
-  snprintf(buf, sizeof buf, "%s", s);
-  for (char *p = buf; *p; p++)
-    if (*p == '_') *p = ' ';
-  if (buf[0] >= 'a' && buf[0] <= 'z') buf[0] = (char)(buf[0] - 32);
-  srv_buf_html(b, buf);
+  srv_buf_html(b, views_segment_label(s, buf, sizeof buf));
 }
 
 enum MHD_Result views_compare_page(srv_req *r, tsr_store *st, int64_t run) {

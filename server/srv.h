@@ -411,6 +411,8 @@ enum MHD_Result views_compare_page(srv_req *r, tsr_store *st, int64_t run);
 enum MHD_Result views_account_page(srv_req *r, tsr_store *st);
 void views_models_table(srv_buf *b, json_t *models);
 void views_segment_cells(srv_buf *b, const char *segment); /* <td>meaning</td><td>action</td> */
+/* "at_risk" -> "At risk" into buf (cap bytes); returns buf. */
+const char *views_segment_label(const char *segment, char *buf, size_t cap);
 const char *views_param_label(const char *name);
 int views_param_group(const char *name); /* 0 column mapping, 1 forecast, 2 advanced */
 void views_bytes(srv_buf *b, double bytes); /* "1.2 MB" */

@@ -235,28 +235,30 @@ int srv_reject_cb(void *ctx, const tsr_reject_row *x) {
 /* ================================================================ runs */
 
 json_t *srv_view_run_row(srv *S, tsr_store *st, const tsr_run *run) {
-  json_t *o = json_object();
-  json_object_set_new(o, "id", json_integer(run->id));
   int64_t upload = 0, owner = 0;
   tsr_web_run_get(st, run->id, &upload, &owner, NULL);
-  json_object_set_new(o, "dataset_id", upload ? json_integer(upload) : json_null());
   /* the uploaded file's name rather than the server's path of it */
   tsr_dataset *d = NULL;
-  if (upload && tsr_store_dataset_get(st, upload, &d, NULL) == TSR_OK)
-    json_object_set_new(o, "source", json_string(d->source));
-  else
-    json_object_set_new(o, "source", jstr(run->dataset_source));
+  json_t *source = upload && tsr_store_dataset_get(st, upload, &d, NULL) == TSR_OK
+                       ? json_string(d->source)
+                       : jstr(run->dataset_source);
   tsr_store_free(d);
-  json_object_set_new(o, "command", json_string(run->command));
-  json_object_set_new(o, "status", json_string(tsr_run_status_name(run->status)));
-  json_object_set_new(o, "created_at", jtime(run->created_at));
-  json_object_set_new(o, "started_at", jtime(run->started_at));
-  json_object_set_new(o, "finished_at", jtime(run->finished_at));
-  json_object_set_new(o, "params", jparse(run->params));
-  json_object_set_new(o, "timings", jparse(run->timings));
-  json_object_set_new(o, "kpis", jparse(run->summary));
-  json_object_set_new(o, "error", jweb(S, run->error));
-  json_object_set_new(o, "customers", json_integer(run->n_customers));
+  /* "o*": a value that cannot be made (invalid UTF-8) leaves its key out */
+  json_t *o = json_pack("{s:I, s:o*, s:o*, s:o*, s:o*, s:o*, s:o*, s:o*, s:o*, s:o*, s:o*, s:o*, s:I}",
+                        "id", (json_int_t)run->id,
+                        "dataset_id", upload ? json_integer(upload) : json_null(),
+                        "source", source,
+                        "command", json_string(run->command),
+                        "status", json_string(tsr_run_status_name(run->status)),
+                        "created_at", jtime(run->created_at),
+                        "started_at", jtime(run->started_at),
+                        "finished_at", jtime(run->finished_at),
+                        "params", jparse(run->params),
+                        "timings", jparse(run->timings),
+                        "kpis", jparse(run->summary),
+                        "error", jweb(S, run->error),
+                        "customers", (json_int_t)run->n_customers);
+  if (!o) return json_object();
   srv_job j;
   if (srv_jobs_get_by_run(S, run->id, &j) == 0) json_object_set_new(o, "job", srv_view_job(S, &j));
   if ((run->status == TSR_RUN_FAILED) && run->dataset_id) {
@@ -334,29 +336,30 @@ int srv_model_cb(void *ctx, const tsr_model *m) {
 }
 
 json_t *srv_view_customer_row(const tsr_customer *c) {
-  json_t *o = json_object();
   char d1[40], d2[40];
-  json_object_set_new(o, "customer_id", json_string(c->customer_id));
-  json_object_set_new(o, "frequency", jnum(c->frequency));
-  json_object_set_new(o, "recency", jnum(c->recency));
-  json_object_set_new(o, "T", jnum(c->T));
-  json_object_set_new(o, "monetary_value", jnum(c->monetary_value));
-  json_object_set_new(o, "revenue", jnum(c->revenue));
-  json_object_set_new(o, "transactions", json_integer(c->n_transactions));
-  json_object_set_new(o, "first_purchase", json_string(tsr_day_format(c->first_purchase / 86400000, d1)));
-  json_object_set_new(o, "last_purchase", json_string(tsr_day_format(c->last_purchase / 86400000, d2)));
-  json_object_set_new(o, "r_score", c->r_score ? json_integer(c->r_score) : json_null());
-  json_object_set_new(o, "f_score", c->f_score ? json_integer(c->f_score) : json_null());
-  json_object_set_new(o, "m_score", c->m_score ? json_integer(c->m_score) : json_null());
-  json_object_set_new(o, "rfm_cell", jstr(c->rfm_cell));
-  json_object_set_new(o, "segment", jstr(c->segment));
-  json_object_set_new(o, "cluster", c->cluster >= 0 ? json_integer(c->cluster) : json_null());
-  json_object_set_new(o, "expected_purchases", jnum(c->expected_purchases));
-  json_object_set_new(o, "p_alive", jnum(c->p_alive));
-  json_object_set_new(o, "clv", jnum(c->clv));
-  json_object_set_new(o, "clv_lo", jnum(c->clv_lo));
-  json_object_set_new(o, "clv_hi", jnum(c->clv_hi));
-  return o;
+  json_t *o = json_pack("{s:o*, s:o, s:o, s:o, s:o, s:o, s:I, s:s, s:s, s:o, s:o, s:o, s:o*, s:o*, s:o,"
+                        " s:o, s:o, s:o, s:o, s:o}",
+                        "customer_id", json_string(c->customer_id),
+                        "frequency", jnum(c->frequency),
+                        "recency", jnum(c->recency),
+                        "T", jnum(c->T),
+                        "monetary_value", jnum(c->monetary_value),
+                        "revenue", jnum(c->revenue),
+                        "transactions", (json_int_t)c->n_transactions,
+                        "first_purchase", tsr_day_format(c->first_purchase / 86400000, d1),
+                        "last_purchase", tsr_day_format(c->last_purchase / 86400000, d2),
+                        "r_score", c->r_score ? json_integer(c->r_score) : json_null(),
+                        "f_score", c->f_score ? json_integer(c->f_score) : json_null(),
+                        "m_score", c->m_score ? json_integer(c->m_score) : json_null(),
+                        "rfm_cell", jstr(c->rfm_cell),
+                        "segment", jstr(c->segment),
+                        "cluster", c->cluster >= 0 ? json_integer(c->cluster) : json_null(),
+                        "expected_purchases", jnum(c->expected_purchases),
+                        "p_alive", jnum(c->p_alive),
+                        "clv", jnum(c->clv),
+                        "clv_lo", jnum(c->clv_lo),
+                        "clv_hi", jnum(c->clv_hi));
+  return o ? o : json_object();
 }
 
 static const char *const customer_sorts[] = {"id", "frequency", "recency", "monetary", "revenue",
@@ -435,20 +438,21 @@ json_t *srv_view_event(const srv *S, const tsr_event *ev) {
 /* ================================================================ jobs */
 
 json_t *srv_view_job(const srv *S, const srv_job *j) {
-  json_t *o = json_object();
-  json_object_set_new(o, "id", json_integer(j->id));
-  json_object_set_new(o, "state", json_string(srv_job_state_name(j->state)));
-  json_object_set_new(o, "step", json_string(j->step));
-  json_object_set_new(o, "progress", json_real(floor(j->frac * 1000 + 0.5) / 10));
-  json_object_set_new(o, "rows_read", json_integer(j->rows));
-  json_object_set_new(o, "run_id", j->run_id ? json_integer(j->run_id) : json_null());
-  json_object_set_new(o, "dataset_id", json_integer(j->upload_id));
-  json_object_set_new(o, "owner", json_string(j->owner_name));
-  json_object_set_new(o, "error", j->error[0] ? jweb(S, j->error) : json_null());
-  char b[40];
-  json_object_set_new(o, "created_at", json_string(tsr_store_time_format(j->created_ms, b, sizeof b)));
-  json_object_set_new(o, "started_at", json_string(tsr_store_time_format(j->started_ms, b, sizeof b)));
-  json_object_set_new(o, "finished_at", json_string(tsr_store_time_format(j->finished_ms, b, sizeof b)));
+  char t1[40], t2[40], t3[40];
+  json_t *o = json_pack("{s:I, s:s, s:o*, s:f, s:I, s:o, s:I, s:o*, s:o, s:s, s:s, s:s}",
+                        "id", (json_int_t)j->id,
+                        "state", srv_job_state_name(j->state),
+                        "step", json_string(j->step),
+                        "progress", floor(j->frac * 1000 + 0.5) / 10,
+                        "rows_read", (json_int_t)j->rows,
+                        "run_id", j->run_id ? json_integer(j->run_id) : json_null(),
+                        "dataset_id", (json_int_t)j->upload_id,
+                        "owner", json_string(j->owner_name),
+                        "error", j->error[0] ? jweb(S, j->error) : json_null(),
+                        "created_at", tsr_store_time_format(j->created_ms, t1, sizeof t1),
+                        "started_at", tsr_store_time_format(j->started_ms, t2, sizeof t2),
+                        "finished_at", tsr_store_time_format(j->finished_ms, t3, sizeof t3));
+  if (!o) return json_object();
   json_t *p = json_object();
   for (size_t i = 0; i < tsr_params_count(); i++) { /* the given inputs, as text */
     const tsr_param_value *v = tsr_params_cvalue(&j->params, i);
