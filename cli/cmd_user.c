@@ -42,6 +42,16 @@ static int list_cb(void *ctx, const tsr_web_user *u) {
   return 0;
 }
 
+/* A new password ends the account's web sessions (a running server stops
+ * accepting them within its few seconds of login cache). */
+static tsr_status end_sessions(tsr_store *s, const char *name, tsr_error *err) {
+  tsr_web_user *u = NULL;
+  tsr_status st = tsr_web_user_get(s, 0, name, &u, err);
+  if (st == TSR_OK) st = tsr_web_sessions_del(s, u->id, NULL, NULL, err);
+  tsr_store_free(u);
+  return st;
+}
+
 int tsr_cmd_user(int argc, char **argv) {
   static const struct option longopts[] = {{"db", required_argument, NULL, OPT_DB},
                                            {"role", required_argument, NULL, OPT_ROLE},
@@ -91,6 +101,7 @@ int tsr_cmd_user(int argc, char **argv) {
     } else {
       st = !strcmp(sub, "add") ? tsr_web_user_add(s, name, role, hash, NULL, &err)
                                : tsr_web_user_update(s, name, role, hash, &err);
+      if (st == TSR_OK && !strcmp(sub, "passwd")) st = end_sessions(s, name, &err);
       if (st != TSR_OK) rc = cli_fail(st, &err);
     }
     sodium_memzero(pw, sizeof pw);

@@ -698,9 +698,15 @@ int views_password_change(srv_req *r, tsr_store *st, const char *cur, const char
     snprintf(msg, cap, "the password could not be hashed");
     return 500;
   }
-  if (tsr_web_user_update(st, r->user->name, NULL, hash, &e) != TSR_OK) {
+  /* the new password and the end of the user's other sessions (whoever
+   * knew the old password) in one transaction; this session stays */
+  tsr_error_clear(&e);
+  if (tsr_store_begin(st, &e) != TSR_OK || tsr_web_user_update(st, r->user->name, NULL, hash, &e) != TSR_OK ||
+      tsr_web_sessions_del(st, r->user->id, r->session_hash[0] ? r->session_hash : NULL, NULL, &e) != TSR_OK ||
+      tsr_store_commit(st, &e) != TSR_OK) {
+    tsr_store_rollback(st, NULL);
     snprintf(msg, cap, "%s", e.msg);
-    return srv_status_http(e.code);
+    return srv_status_http(e.code != TSR_OK ? e.code : TSR_ESTORE);
   }
   srv_auth_cache_clear(r->S);
   snprintf(msg, cap, "your password was changed");

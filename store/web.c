@@ -200,6 +200,18 @@ tsr_status tsr_web_session_del(tsr_store *s, const char *token_hash, tsr_error *
                    NULL, "delete session", err);
 }
 
+tsr_status tsr_web_sessions_del(tsr_store *s, int64_t user_id, const char *keep_hash,
+                                int64_t *ended, tsr_error *err) {
+  WEB_DB(s, db);
+  int64_t n = 0;
+  /* no session hash is empty, so coalesce(NULL, '') keeps none */
+  tsr__val p[] = {TSR__VI(user_id), TSR__VT(keep_hash)};
+  tsr_status st = web_write(db, "DELETE FROM web_sessions WHERE user_id = ? AND token_hash <> coalesce(?, '')",
+                            p, 2, &n, "end sessions", err);
+  if (st == TSR_OK && ended) *ended = n;
+  return st;
+}
+
 tsr_status tsr_web_token_add(tsr_store *s, int64_t user_id, const char *token_hash,
                              tsr_error *err) {
   WEB_DB(s, db);

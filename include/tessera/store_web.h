@@ -58,6 +58,11 @@ TSR_API tsr_status tsr_web_session_get(tsr_store *s, const char *token_hash, int
                                        tsr_web_user **user, char *csrf_buf, size_t cap,
                                        tsr_error *err);
 TSR_API tsr_status tsr_web_session_del(tsr_store *s, const char *token_hash, tsr_error *err);
+/* Ends every session of user_id except the one of keep_hash (NULL: ends
+ * them all), as after a password change. OUT: *ended = sessions deleted
+ * (may be NULL). */
+TSR_API tsr_status tsr_web_sessions_del(tsr_store *s, int64_t user_id, const char *keep_hash,
+                                        int64_t *ended, tsr_error *err);
 
 /* API tokens (hash of the token only). */
 TSR_API tsr_status tsr_web_token_add(tsr_store *s, int64_t user_id, const char *token_hash,

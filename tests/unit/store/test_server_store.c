@@ -147,6 +147,39 @@ static void sessions_tokens(void **state) {
   assert_int_equal(tsr_web_token_get(f->s, "tokhash", &u, &e), TSR_ENOTFOUND);
 }
 
+/* A password change ends the user's other sessions, not the current one
+ * and not another user's. */
+static void sessions_of_user(void **state) {
+  fx *f = *state;
+  tsr_error e;
+  int64_t ana = 0, bob = 0, n = -1;
+  char csrf[80];
+  tsr_web_user *u = NULL;
+  assert_int_equal(tsr_web_user_add(f->s, "ana", "viewer", "h", &ana, &e), TSR_OK);
+  assert_int_equal(tsr_web_user_add(f->s, "bob", "viewer", "h", &bob, &e), TSR_OK);
+  int64_t now = tsr_store_now_ms();
+  const char *ana_s[] = {"a-here", "a-phone", "a-laptop"};
+  for (size_t i = 0; i < 3; i++)
+    assert_int_equal(tsr_web_session_add(f->s, ana_s[i], ana, "c", now + 60000, &e), TSR_OK);
+  assert_int_equal(tsr_web_session_add(f->s, "b-one", bob, "c", now + 60000, &e), TSR_OK);
+  assert_int_equal(tsr_web_sessions_del(f->s, ana, "a-here", &n, &e), TSR_OK);
+  assert_int_equal(n, 2);
+  assert_int_equal(tsr_web_session_get(f->s, "a-here", now, &u, csrf, sizeof csrf, &e), TSR_OK);
+  assert_string_equal(u->name, "ana");
+  tsr_store_free(u);
+  assert_int_equal(tsr_web_session_get(f->s, "a-phone", now, &u, csrf, sizeof csrf, &e), TSR_ENOTFOUND);
+  assert_int_equal(tsr_web_session_get(f->s, "a-laptop", now, &u, csrf, sizeof csrf, &e), TSR_ENOTFOUND);
+  assert_int_equal(tsr_web_session_get(f->s, "b-one", now, &u, csrf, sizeof csrf, &e), TSR_OK);
+  tsr_store_free(u);
+  /* without a session to keep (a change from the command line): all of them */
+  assert_int_equal(tsr_web_sessions_del(f->s, ana, NULL, &n, &e), TSR_OK);
+  assert_int_equal(n, 1);
+  assert_int_equal(tsr_web_session_get(f->s, "a-here", now, &u, csrf, sizeof csrf, &e), TSR_ENOTFOUND);
+  assert_int_equal(tsr_web_sessions_del(f->s, ana, NULL, NULL, &e), TSR_OK);
+  assert_int_equal(tsr_web_session_get(f->s, "b-one", now, &u, csrf, sizeof csrf, &e), TSR_OK);
+  tsr_store_free(u);
+}
+
 static int hist_cb(void *ctx, const tsr_web_history_row *h) {
   double *sum = ctx;
   sum[0] += h->amount;
@@ -317,6 +350,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(users, setup, teardown),
       cmocka_unit_test_setup_teardown(sessions_tokens, setup, teardown),
+      cmocka_unit_test_setup_teardown(sessions_of_user, setup, teardown),
       cmocka_unit_test_setup_teardown(runs_uploads_history, setup, teardown),
       cmocka_unit_test_setup_teardown(request_log_and_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(request_log_retention, setup, teardown),
