@@ -36,8 +36,10 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "tessera/bundle.h"
 #include "tessera/error.h"
 #include "tessera/evaluate.h"
+#include "tessera/ingest.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +55,10 @@ typedef struct tsr_nbp_opts {
   int top;               /* recommendations per customer, 1..50; default 3 */
   int threads;           /* XGBoost threads, 0 = all cores */
   uint64_t seed;         /* default 42 */
+  const tsr_ledger *ledger; /* as tsr_churn_opts.ledger: NULL = read the
+                            transactions from dir, else these, with the
+                            tables of folder dir */
+  const tsr_bundle_opts *table_opts; /* as tsr_churn_opts.table_opts */
 } tsr_nbp_opts;
 
 TSR_API void tsr_nbp_opts_init(tsr_nbp_opts *o);
