@@ -196,6 +196,7 @@ static tsr_status extend_profiles(const struct tsr__predict_out *p, const char *
     if (ln == 0) {
       if (c) fputs(",churn_probability,churn_reason_1", out);
       if (r) fputs(",next_best_product", out);
+      for (int g = 0; r && g < TSR_NBP_NGOALS; g++) fprintf(out, ",goal_%s", tsr_nbp_goal_name(g));
       fputc('\n', out);
       continue;
     }
@@ -214,6 +215,10 @@ static tsr_status extend_profiles(const struct tsr__predict_out *p, const char *
       fputc(',', out);
       if (i >= 0 && r->top && r->rec[(size_t)i * r->top].product >= 0)
         put_field(out, r->products[r->rec[(size_t)i * r->top].product]);
+      /* the goal propensities: P(opening a product of the family in W days) */
+      for (int g = 0; g < TSR_NBP_NGOALS; g++)
+        if (i >= 0) fprintf(out, ",%.4f", (double)r->goal[i][g]);
+        else fputc(',', out);
     }
     fputc('\n', out);
   }
@@ -243,8 +248,10 @@ static tsr_status write_one(const char *dir, const char *name, const void *obj, 
     st = tsr_churn_eval_json(obj, &js, err);
     if (st == TSR_OK) fprintf(f, "%s\n", js);
     free(js);
-  } else {
+  } else if (kind == 2) {
     st = tsr_nbp_write_csv(obj, f, err);
+  } else {
+    st = tsr_nbp_write_goals_csv(obj, f, err);
   }
   if (fclose(f) != 0 && st == TSR_OK) st = io_error(err, path);
   if (st != TSR_OK) remove(path);
@@ -271,7 +278,10 @@ tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *d
   }
   if (p->nbp) {
     if ((st = write_one(dir, "nbp.csv", p->nbp, 2, err)) != TSR_OK) return st;
-    if ((st = add_file(files, "nbp.csv", err)) != TSR_OK) return st;
+    if ((st = write_one(dir, "goals.csv", p->nbp, 3, err)) != TSR_OK) return st;
+    if ((st = add_file(files, "nbp.csv", err)) != TSR_OK ||
+        (st = add_file(files, "goals.csv", err)) != TSR_OK)
+      return st;
   }
   return extend_profiles(p, dir, err);
 }

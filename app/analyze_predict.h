@@ -24,8 +24,10 @@
 tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
                                 tsr_analyze_result *res, char *note, size_t cap,
                                 tsr_error *err);
-/* Writes churn.csv, churn_eval.json, nbp.csv into dir and adds the columns
- * churn_probability, churn_reason_1, next_best_product to dir/profiles.csv;
+/* Writes churn.csv, churn_eval.json, nbp.csv, goals.csv into dir and adds
+ * the columns churn_probability, churn_reason_1, next_best_product,
+ * goal_home, goal_retirement, goal_saving, goal_travel,
+ * goal_business_growth to dir/profiles.csv;
  * appends the file names to files (a jansson array). */
 struct json_t;
 tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *dir,
