@@ -339,7 +339,7 @@
         table(box.querySelector('.body'), [
           { label: 'rank', key: 'rank', num: 1 },
           { label: 'product', get: r => label(r.product) },
-          { label: 'score (0 to 1)', get: r => fmt(r.score, 2), num: 1 },
+          { label: 'score (standardised blend, higher = better)', get: r => fmt(r.score, 2), num: 1 },
           { label: 'why', key: 'reason' }], d.next_best_products, 'nbp');
       }
       if (d.goals) { /* goal propensities (goals.csv): P(opening a product of the family in 90 days) */

@@ -26,8 +26,9 @@
  * Eligibility (by product name, case-insensitive): "student" products for
  * ages 18-25; "junior"/"child" under 18; "mortgage" 18-70; "pension" under
  * 75; "loan", "credit" and "card" 18 and over; "business" products only for
- * business customers (customer_type/segment "business", or holding a
- * business product). An unknown age passes the age rules.
+ * business customers (those holding a business product: the bundle's
+ * customers.csv has no customer-type column). An unknown age passes the
+ * age rules.
  */
 #ifndef TESSERA_RECOMMEND_H
 #define TESSERA_RECOMMEND_H

@@ -48,7 +48,9 @@ typedef struct tsr__pdata {
   int has_customers;
   int32_t *birth, *join;   /* TSR__NODAY when unknown */
   float *income, *risk;    /* NaN when unknown */
-  uint8_t *business;       /* 1 business, 0 personal, from customer_type/segment */
+  uint8_t *business;       /* 1 business, 0 personal: all 0 for now (the
+                              bundle has no customer-type column; a
+                              business product makes a customer business) */
   /* products_events.csv */
   int has_products;
   size_t nprod;
