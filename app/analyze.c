@@ -1129,7 +1129,7 @@ static tsr_status check_opts(const tsr_analyze_opts *o, tsr_error *err) {
 }
 
 /* Copies file src to dst (created or truncated). */
-static tsr_status copy_file(const char *src, const char *dst, tsr_error *err) {
+tsr_status tsr__copy_file(const char *src, const char *dst, tsr_error *err) {
   FILE *in = fopen(src, "rb");
   if (!in) return tsr_error_set(err, TSR_EIO, src, 0, 0, NULL, "cannot open: %s", strerror(errno));
   FILE *out = fopen(dst, "wb");
@@ -1158,6 +1158,7 @@ static tsr_status keep_inputs(const tsr_analyze_opts *opts, const char *sum, cha
   if (mkdir(opts->keep_dir, 0777) != 0 && errno != EEXIST)
     return tsr_error_set(err, TSR_EIO, opts->keep_dir, 0, 0, NULL,
                          "cannot create directory: %s", strerror(errno));
+  if (opts->bundle) return tsr__analyze_keep_bundle(opts, sum, out, err); /* with its tables */
   tsr__tb all = {0};
   for (size_t i = 0; i < opts->n_inputs; i++) {
     if (!strcmp(opts->inputs[i], "-")) {
@@ -1175,7 +1176,7 @@ static tsr_status keep_inputs(const tsr_analyze_opts *opts, const char *sum, cha
       tsr__tb_free(&all);
       return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     }
-    tsr_status st = copy_file(opts->inputs[i], path, err);
+    tsr_status st = tsr__copy_file(opts->inputs[i], path, err);
     if (st == TSR_OK) tsr__tb_printf(&all, "%s%s", i ? ";" : "", path);
     tsr__free(path);
     if (st != TSR_OK) {

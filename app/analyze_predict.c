@@ -11,7 +11,9 @@
 #include "analyze_predict.h"
 
 #include <jansson.h>
+#include "tessera/bundle.h"
 #include "tessera/churn.h"
+#include "tessera/datetime.h"
 #include "tessera/predict_app.h"
 #include "tessera/recommend.h"
 
@@ -20,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 struct tsr__predict_out {
   tsr_churn_result *churn;
@@ -77,6 +80,7 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
   co.cal_end_day = last - W;
   co.window_days = W;
   co.gbm.seed = o->seed ? o->seed : co.gbm.seed;
+  co.table_opts = o->bundle_opts; /* --rename, --table-date-format */
   tsr_status st = tsr_churn_run(dir, &co, &p->churn, &e);
   if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (st != TSR_OK) add_note(note, cap, "churn", &e);
@@ -85,6 +89,7 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
   no.cal_end_day = last - W;
   no.window_days = W;
   no.seed = o->seed ? o->seed : no.seed;
+  no.table_opts = o->bundle_opts;
   if (tsr_bundle_path(o->bundle, TSR_BT_PRODUCTS)) {
     st = tsr_nbp_run(dir, &no, &p->nbp, &e);
     if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -181,6 +186,7 @@ static tsr_status extend_profiles(const struct tsr__predict_out *p, const char *
     if (ln == 0) {
       if (c) fputs(",churn_probability,churn_reason_1", out);
       if (r) fputs(",next_best_product", out);
+      for (int g = 0; r && g < TSR_NBP_NGOALS; g++) fprintf(out, ",goal_%s", tsr_nbp_goal_name(g));
       fputc('\n', out);
       continue;
     }
@@ -199,6 +205,10 @@ static tsr_status extend_profiles(const struct tsr__predict_out *p, const char *
       fputc(',', out);
       if (i >= 0 && r->top && r->rec[(size_t)i * r->top].product >= 0)
         put_field(out, r->products[r->rec[(size_t)i * r->top].product]);
+      /* the goal propensities: P(opening a product of the family in W days) */
+      for (int g = 0; g < TSR_NBP_NGOALS; g++)
+        if (i >= 0) fprintf(out, ",%.4f", (double)r->goal[i][g]);
+        else fputc(',', out);
     }
     fputc('\n', out);
   }
@@ -228,8 +238,10 @@ static tsr_status write_one(const char *dir, const char *name, const void *obj, 
     st = tsr_churn_eval_json(obj, &js, err);
     if (st == TSR_OK) fprintf(f, "%s\n", js);
     free(js);
-  } else {
+  } else if (kind == 2) {
     st = tsr_nbp_write_csv(obj, f, err);
+  } else {
+    st = tsr_nbp_write_goals_csv(obj, f, err);
   }
   if (fclose(f) != 0 && st == TSR_OK) st = io_error(err, path);
   if (st != TSR_OK) remove(path);
@@ -256,7 +268,106 @@ tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *d
   }
   if (p->nbp) {
     if ((st = write_one(dir, "nbp.csv", p->nbp, 2, err)) != TSR_OK) return st;
-    if ((st = add_file(files, "nbp.csv", err)) != TSR_OK) return st;
+    if ((st = write_one(dir, "goals.csv", p->nbp, 3, err)) != TSR_OK) return st;
+    if ((st = add_file(files, "nbp.csv", err)) != TSR_OK ||
+        (st = add_file(files, "goals.csv", err)) != TSR_OK)
+      return st;
   }
   return extend_profiles(p, dir, err);
+}
+
+/* ------------------------------------------------------------ kept bundle */
+
+/* Day number of epoch seconds t (floor). */
+static int64_t day_of_t(int64_t t) { return t >= 0 ? t / 86400 : -((-t + 86399) / 86400); }
+
+static void put_value(FILE *f, const tsr_value *v, tsr_coltype type) {
+  char b[32];
+  if (!v->present) return;
+  if (type == TSR_COL_DATE) {
+    int64_t day = day_of_t(v->t), sec = v->t - day * 86400;
+    fputs(tsr_day_format(day, b), f);
+    if (sec) fprintf(f, "T%02d:%02d:%02d", (int)(sec / 3600), (int)(sec / 60 % 60), (int)(sec % 60));
+  } else if (type == TSR_COL_NUMBER || type == TSR_COL_FLAG) {
+    fprintf(f, "%.17g", v->num);
+  } else {
+    put_field(f, v->s);
+  }
+}
+
+/* Writes table t of the bundle to path with the columns cols (standard
+ * names, ISO dates), read with the run's bundle options (renames, date
+ * forms) so the copy reads back with the defaults. Rejected rows are left
+ * out (the run has reported them). */
+static tsr_status keep_table(const tsr_analyze_opts *o, tsr_bundle_table t, const int *cols,
+                             int ncols, const char *path, tsr_error *err) {
+  tsr_bundle_opts bo;
+  if (o->bundle_opts) bo = *o->bundle_opts;
+  else tsr_bundle_opts_init(&bo);
+  bo.on_reject = NULL;
+  bo.on_note = NULL;
+  bo.max_errors = -1;
+  tsr_bundle_reader *rd = NULL;
+  tsr_status st = tsr_bundle_open_table(o->bundle, t, &bo, &rd, err);
+  if (st != TSR_OK) return st;
+  FILE *f = fopen(path, "w");
+  if (!f) {
+    tsr_bundle_reader_close(rd);
+    return io_error(err, path);
+  }
+  for (int c = 0; c < ncols; c++)
+    fprintf(f, "%s%s", c ? "," : "", tsr_bundle_column_name(t, (size_t)cols[c]));
+  fputc('\n', f);
+  tsr_bundle_row row;
+  while ((st = tsr_bundle_next(rd, &row, err)) == TSR_OK) {
+    for (int c = 0; c < ncols; c++) {
+      if (c) fputc(',', f);
+      if (t == TSR_BT_PRODUCTS && cols[c] == TSR_PE_EVENT)
+        fputs(row.v[TSR_PE_EVENT].present && row.v[TSR_PE_EVENT].num < 0 ? "close" : "open", f);
+      else
+        put_value(f, &row.v[cols[c]], tsr_bundle_column_type(t, (size_t)cols[c]));
+    }
+    fputc('\n', f);
+  }
+  if (st == TSR_ENOTFOUND) st = TSR_OK;
+  tsr_bundle_reader_close(rd);
+  if (fclose(f) != 0 && st == TSR_OK) st = io_error(err, path);
+  if (st != TSR_OK) remove(path);
+  return st;
+}
+
+tsr_status tsr__analyze_keep_bundle(const tsr_analyze_opts *o, const char *sum, char **out,
+                                    tsr_error *err) {
+  static const int cu[] = {TSR_CU_CUSTOMER_ID, TSR_CU_BIRTH_DATE, TSR_CU_JOIN_DATE,
+                           TSR_CU_INCOME_BAND, TSR_CU_RISK_SCORE};
+  static const int pe[] = {TSR_PE_CUSTOMER_ID, TSR_PE_DATE, TSR_PE_PRODUCT, TSR_PE_EVENT};
+  static const int in[] = {TSR_IN_CUSTOMER_ID, TSR_IN_TIMESTAMP, TSR_IN_CHANNEL, TSR_IN_TOPIC,
+                           TSR_IN_MESSAGE};
+  static const struct {
+    tsr_bundle_table t;
+    const int *cols;
+    int n;
+    const char *name;
+  } tabs[] = {{TSR_BT_CUSTOMERS, cu, 5, "customers.csv"},
+              {TSR_BT_PRODUCTS, pe, 4, "products_events.csv"},
+              {TSR_BT_INTERACTIONS, in, 5, "interactions.csv"}};
+  *out = NULL;
+  char dir[4096], path[4200];
+  snprintf(dir, sizeof dir, "%s/%s", o->keep_dir, sum);
+  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+    return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s",
+                         strerror(errno));
+  snprintf(path, sizeof path, "%s/transactions.csv", dir);
+  tsr_status st = tsr__copy_file(o->inputs[0], path, err);
+  for (size_t k = 0; st == TSR_OK && k < TSR__ARRAY_LEN(tabs); k++) {
+    char tp[4200];
+    snprintf(tp, sizeof tp, "%s/%s", dir, tabs[k].name);
+    if (tsr_bundle_path(o->bundle, tabs[k].t))
+      st = keep_table(o, tabs[k].t, tabs[k].cols, tabs[k].n, tp, err);
+    else
+      remove(tp); /* an earlier copy of the same transactions */
+  }
+  if (st == TSR_OK && !(*out = tsr__strdup(path)))
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  return st;
 }

@@ -24,12 +24,28 @@
 tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
                                 tsr_analyze_result *res, char *note, size_t cap,
                                 tsr_error *err);
-/* Writes churn.csv, churn_eval.json, nbp.csv into dir and adds the columns
- * churn_probability, churn_reason_1, next_best_product to dir/profiles.csv;
+/* Writes churn.csv, churn_eval.json, nbp.csv, goals.csv into dir and adds
+ * the columns churn_probability, churn_reason_1, next_best_product,
+ * goal_home, goal_retirement, goal_saving, goal_travel,
+ * goal_business_growth to dir/profiles.csv;
  * appends the file names to files (a jansson array). */
 struct json_t;
 tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *dir,
                                       struct json_t *files, tsr_error *err);
 void tsr__analyze_predict_free(struct tsr__predict_out *p);
+
+/* `analyze --keep-input` on a bundle: keeps folder keep_dir/<sum>/ with
+ * transactions.csv (a copy of the transaction file) and the tables the
+ * prediction models read, rewritten with standard headers and ISO dates so
+ * they read back without the run's options: customers.csv (customer_id,
+ * birth_date, join_date, income_band, risk_score: no names, e-mails,
+ * phones or addresses), products_events.csv (customer_id, date, product_opened,
+ * event) and interactions.csv (customer_id, timestamp, channel, topic,
+ * message). *out = the kept transactions.csv path (tsr__free). `tessera
+ * retrain` finds the tables beside it (docs/store.md "Retraining"). */
+tsr_status tsr__analyze_keep_bundle(const tsr_analyze_opts *o, const char *sum, char **out,
+                                    tsr_error *err);
+/* Copies file src to dst (created or truncated); app/analyze.c. */
+tsr_status tsr__copy_file(const char *src, const char *dst, tsr_error *err);
 
 #endif

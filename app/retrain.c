@@ -4,7 +4,9 @@
  * runs (tessera/retrain.h; rules in docs/store.md, "Retraining").
  */
 #include "internal.h"
+#include "base/textbuf.h"
 #include "tessera/retrain.h"
+#include "retrain_internal.h"
 
 #include <errno.h>
 #include <math.h>
@@ -296,6 +298,18 @@ static tsr_status merge_stats(tsr_store *s, int64_t id, json_t *add, tsr_error *
   return st;
 }
 
+tsr_status tsr__retrain_add_stats(tsr_store *s, int64_t id, const char *members, tsr_error *err) {
+  tsr__tb b = {0};
+  tsr__tb_printf(&b, "{%s}", members);
+  char *txt = tsr__tb_take(&b);
+  json_t *add = txt ? json_loads(txt, 0, NULL) : NULL;
+  tsr__free(txt);
+  if (!add) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  tsr_status st = merge_stats(s, id, add, err);
+  json_decref(add);
+  return st;
+}
+
 static json_t *jnum_or_null(double v) { return isfinite(v) ? json_real(v) : json_null(); }
 
 /* ================================================================ run */
@@ -426,8 +440,19 @@ static tsr_status record_evaluation(const tsr_retrain_opts *o, tsr_store *s, con
              out->promoted ? "promoted" : "not promoted", out->reason);
   return st;
 }
-tsr_status tsr__retrain_churn(const tsr_retrain_opts *o, tsr_store *s, const char *input,
-                              int64_t run_id, int64_t end_day, tsr_error *err); /* retrain_predict.c */
+
+/* The folder of the newest kept bundle among inputs (a kept
+ * ".../transactions.csv" with its tables beside it), or NULL; owned. */
+static char *tables_dir(char *const *inputs, size_t n) {
+  for (size_t k = n; k-- > 0;) {
+    const char *slash = strrchr(inputs[k], '/');
+    if (!slash || strcmp(slash + 1, "transactions.csv")) continue;
+    char *d = tsr__strdup(inputs[k]);
+    if (d) d[slash - inputs[k]] = '\0';
+    return d;
+  }
+  return NULL;
+}
 
 tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_result *out,
                            tsr_error *err) {
@@ -574,8 +599,12 @@ tsr_status tsr_retrain_run(const tsr_retrain_opts *o, tsr_store *s, tsr_retrain_
     st = record_evaluation(o, s, mname, out, err);
   }
   tsr_store_free(old);
-  /* the churn model, when one is in use, with one input (retrain_predict.c) */
-  if (st == TSR_OK && ninputs == 1) st = tsr__retrain_churn(o, s, inputs[0], out->run_id, out->end_day, err);
+  /* the churn and next-best-product models in use, on the same ledger */
+  if (st == TSR_OK) {
+    char *tables = tables_dir(inputs, ninputs);
+    st = tsr__retrain_predict(o, s, full->ledger, tables, out->run_id, out->end_day, mstats, out, err);
+    tsr__free(tables);
+  }
   tsr_analyze_result_free(full);
   tsr_analyze_result_free(cal);
   json_decref(opt);
@@ -610,6 +639,17 @@ tsr_status tsr_retrain_result_json(const tsr_retrain_result *r, char **out, tsr_
   json_object_set_new(j, "compared_customers", json_integer((json_int_t)r->compared_customers));
   json_object_set_new(j, "promoted", json_boolean(r->promoted));
   json_object_set_new(j, "reason", json_string(r->reason));
+  json_t *pm = json_object();
+  for (size_t k = 0; k < r->n_predict; k++) {
+    const struct tsr_retrain_predict *p = &r->predict[k];
+    json_object_set_new(pm, p->kind, json_pack("{s:o,s:o,s:b,s:s,s:o,s:o,s:s}", "model_id",
+                                               p->id ? json_integer(p->id) : json_null(), "version",
+                                               p->id ? json_integer(p->version) : json_null(),
+                                               "promoted", p->promoted, "metric", p->metric,
+                                               "value", jnum_or_null(p->metric_new), "previous_value",
+                                               jnum_or_null(p->metric_old), "reason", p->why));
+  }
+  json_object_set_new(j, "prediction_models", pm);
   char *txt = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(17));
   json_decref(j);
   if (!txt) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");

@@ -159,6 +159,14 @@ int tsr_cmd_retrain(int argc, char **argv) {
     num("calibration log-likelihood (promoted)", r.loglik_old);
     num("customers that changed segment", r.segment_changed);
     num("customers that changed cluster", r.cluster_changed);
+    for (size_t k = 0; k < r.n_predict; k++) { /* churn, next-best-product in use */
+      const struct tsr_retrain_predict *p = &r.predict[k];
+      if (p->id)
+        printf("  %s v%lld (model %lld) %s: %s\n", p->kind, (long long)p->version, (long long)p->id,
+               p->promoted ? "PROMOTED" : "not promoted", p->why);
+      else
+        printf("  %s %s\n", p->kind, p->why);
+    }
   }
   return cli_close_out(stdout, "-") ? TSR_EXIT_FAIL : TSR_EXIT_OK;
 }

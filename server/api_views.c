@@ -274,6 +274,33 @@ static json_t *nbp_of(const char *dir, const char *cid) {
   return c.arr;
 }
 
+typedef struct goals_ctx {
+  const char *cid;
+  json_t *obj; /* NULL until the row is found */
+} goals_ctx;
+
+static const char *const GOAL_COLS[] = {"customer_id", "home", "retirement", "saving", "travel",
+                                        "business_growth"};
+
+static int goals_cb(void *ctx, const char *const *v) {
+  goals_ctx *g = ctx;
+  if (strcmp(v[0], g->cid)) return 0;
+  g->obj = json_object();
+  for (int k = 1; k < 6; k++) json_object_set_new(g->obj, GOAL_COLS[k], jnum_or_null(num_or_nan(v[k])));
+  return 1;
+}
+
+/* The goal propensities of cid in the run's goals.csv ({home, retirement,
+ * saving, travel, business_growth}: P(opening a product of the family in
+ * the window)), or NULL. */
+static json_t *goals_of(const char *dir, const char *cid) {
+  char path[1200];
+  goals_ctx g = {cid, NULL};
+  if (!run_file(dir, "goals.csv", path, sizeof path)) return NULL;
+  csv_rows(path, GOAL_COLS, 6, NULL, goals_cb, &g);
+  return g.obj;
+}
+
 /* ================================================================ household */
 
 typedef struct hh_ctx {
@@ -330,7 +357,7 @@ static json_t *household_of(const char *dir, const char *cid) {
 /* ================================================================ customer view */
 
 /* {"customer_id","segment","units","profile"|null,"churn"|null,
- *  "next_best_products":[],"household"|null} */
+ *  "next_best_products":[],"goals"|null,"household"|null} */
 json_t *view_customer(tsr_store *st, int64_t run, const char *cid, tsr_error *e) {
   tsr_customer *c = NULL;
   if (tsr_store_customer_get(st, run, cid, &c, e) != TSR_OK) return NULL;
@@ -347,6 +374,8 @@ json_t *view_customer(tsr_store *st, int64_t run, const char *cid, tsr_error *e)
                         "household", json_null());
   json_t *ch = churn_of(dir, cid);
   if (ch) json_object_set_new(o, "churn", ch);
+  json_t *gl = goals_of(dir, cid);
+  json_object_set_new(o, "goals", gl ? gl : json_null());
   json_t *hh = household_of(dir, cid);
   if (hh) json_object_set_new(o, "household", hh);
   tsr_store_free(c);

@@ -339,8 +339,17 @@
         table(box.querySelector('.body'), [
           { label: 'rank', key: 'rank', num: 1 },
           { label: 'product', get: r => label(r.product) },
-          { label: 'score (0 to 1)', get: r => fmt(r.score, 2), num: 1 },
+          { label: 'score (standardised blend, higher = better)', get: r => fmt(r.score, 2), num: 1 },
           { label: 'why', key: 'reason' }], d.next_best_products, 'nbp');
+      }
+      if (d.goals) { /* goal propensities (goals.csv): P(opening a product of the family in 90 days) */
+        const box = sec.querySelector('#cust-nbp');
+        box.hidden = false;
+        h('p', {}, box.querySelector('.body'), 'Financial goals: probability of opening a product of the goal\'s family in the next 90 days.');
+        table(box.querySelector('.body'), [
+          { label: 'goal', get: r => label(r.goal) },
+          { label: 'probability (0 to 1)', get: r => fmt(r.p, 2), num: 1 }],
+          Object.keys(d.goals).map(k => ({ goal: k, p: d.goals[k] })), 'goals');
       }
       const products = d.profile && Array.isArray(d.profile.products) ? d.profile.products : [];
       if (d.household && (d.household.household || d.household.records.length)) {

@@ -68,7 +68,10 @@ typedef struct tsr_analyze_opts {
   const char *keep_dir;      /* non-NULL: copy each input to
                               * keep_dir/<checksum>[-<i>].csv (created) and
                               * record it as the dataset's stored_path
-                              * (';'-separated for several inputs) */
+                              * (';'-separated for several inputs); a
+                              * bundle is kept as keep_dir/<checksum>/
+                              * transactions.csv with the tables the
+                              * prediction models read (docs/store.md) */
   int64_t dataset_id;        /* > 0: the inputs are stored datasets (retrain):
                               * no new dataset is registered, the run refers
                               * to this one */

@@ -35,7 +35,9 @@
 
 #include "tessera/error.h"
 #include "tessera/evaluate.h"
+#include "tessera/bundle.h"
 #include "tessera/gbm.h"
+#include "tessera/ingest.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -57,6 +59,16 @@ typedef struct tsr_churn_opts {
                               window of data before them), 0..8; default 0 */
   int score;               /* 1 (default): also fit the present model and
                               score every customer; 0: evaluation only */
+  const tsr_ledger *ledger; /* NULL (default): the transactions are read
+                              from dir; else these (a finished ledger,
+                              borrowed), and dir is the folder of the
+                              optional tables (NULL: none). `tessera
+                              retrain` passes the ledger of its stored
+                              datasets (several files, de-duplicated). */
+  const tsr_bundle_opts *table_opts; /* how the optional tables are read:
+                              column renames, date forms, CSV dialect
+                              (borrowed; NULL = defaults; its callbacks
+                              and max_errors are not used) */
 } tsr_churn_opts;
 
 TSR_API void tsr_churn_opts_init(tsr_churn_opts *o);

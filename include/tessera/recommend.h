@@ -26,8 +26,9 @@
  * Eligibility (by product name, case-insensitive): "student" products for
  * ages 18-25; "junior"/"child" under 18; "mortgage" 18-70; "pension" under
  * 75; "loan", "credit" and "card" 18 and over; "business" products only for
- * business customers (customer_type/segment "business", or holding a
- * business product). An unknown age passes the age rules.
+ * business customers (those holding a business product: the bundle's
+ * customers.csv has no customer-type column). An unknown age passes the
+ * age rules.
  */
 #ifndef TESSERA_RECOMMEND_H
 #define TESSERA_RECOMMEND_H
@@ -36,8 +37,10 @@
 #include <stdio.h>
 #include <stdint.h>
 
+#include "tessera/bundle.h"
 #include "tessera/error.h"
 #include "tessera/evaluate.h"
+#include "tessera/ingest.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -53,6 +56,10 @@ typedef struct tsr_nbp_opts {
   int top;               /* recommendations per customer, 1..50; default 3 */
   int threads;           /* XGBoost threads, 0 = all cores */
   uint64_t seed;         /* default 42 */
+  const tsr_ledger *ledger; /* as tsr_churn_opts.ledger: NULL = read the
+                            transactions from dir, else these, with the
+                            tables of folder dir */
+  const tsr_bundle_opts *table_opts; /* as tsr_churn_opts.table_opts */
 } tsr_nbp_opts;
 
 TSR_API void tsr_nbp_opts_init(tsr_nbp_opts *o);

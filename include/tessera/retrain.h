@@ -74,6 +74,18 @@ typedef struct tsr_retrain_result {
   size_t compared_customers;
   int promoted;                  /* 1 when the new versions were promoted */
   char reason[256];              /* why (not) promoted */
+  /* The prediction models in use (a promoted "churn" / "nbp" version),
+   * retrained on the same data (docs/predict.md): one entry per model
+   * tried; id 0 when it could not be fitted (why says so). */
+  size_t n_predict;
+  struct tsr_retrain_predict {
+    const char *kind;            /* "churn" or "nbp" (static) */
+    int64_t id, version;         /* the new version (0 = none stored) */
+    int promoted;
+    const char *metric;          /* "test AUC" or "hit rate@3" (static) */
+    double metric_new, metric_old; /* NAN = n/a */
+    char why[256];
+  } predict[2];
 } tsr_retrain_result;
 
 /* Retrains on stored datasets (see above). TSR_ENOTFOUND when no dataset

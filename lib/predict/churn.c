@@ -3,13 +3,14 @@
  * BG/NBD baselines (tessera/churn.h).
  */
 #include "internal.h"
+#include "base/textbuf.h"
 #include "predict_internal.h"
 #include "tessera/churn.h"
 #include "tessera/datetime.h"
 #include "tessera/rng.h"
 
+#include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,56 +28,6 @@ void tsr_churn_opts_init(tsr_churn_opts *o) {
   o->min_customers = 50;
   o->history_windows = 0;
   o->score = 1;
-}
-
-/* ------------------------------------------------------------ buffers */
-
-typedef struct sbuf {
-  char *p;
-  size_t len, cap;
-  int oom;
-} sbuf;
-
-static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(sbuf *b, const char *fmt, ...) {
-  if (b->oom) return;
-  for (;;) {
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-    va_end(ap);
-    if (k < 0) { b->oom = 1; return; }
-    if (b->p && b->len + (size_t)k < b->cap) {
-      b->len += (size_t)k;
-      return;
-    }
-    size_t nc = b->cap ? b->cap * 2 : 4096;
-    while (nc < b->len + (size_t)k + 1) nc *= 2;
-    char *q = tsr__realloc(b->p, nc);
-    if (!q) { b->oom = 1; return; }
-    b->p = q;
-    b->cap = nc;
-  }
-}
-
-static void sb_num(sbuf *b, double v) {
-  if (isfinite(v)) sb_printf(b, "%.17g", v);
-  else sb_printf(b, "null");
-}
-
-static void sb_mem(sbuf *b, const char *s, size_t n) {
-  if (b->oom) return;
-  if (b->len + n + 1 > b->cap) {
-    size_t nc = b->cap ? b->cap : 4096;
-    while (nc < b->len + n + 1) nc *= 2;
-    char *q = tsr__realloc(b->p, nc);
-    if (!q) { b->oom = 1; return; }
-    b->p = q;
-    b->cap = nc;
-  }
-  memcpy(b->p + b->len, s, n);
-  b->len += n;
-  b->p[b->len] = '\0';
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -360,24 +311,24 @@ done:
   return st;
 }
 
-static void cal_json(sbuf *b, const tsr_calibrator *c) {
-  sb_printf(b, "{\"kind\":\"%s\"", tsr_calib_kind_name(c->kind));
+static void cal_json(tsr__tb *b, const tsr_calibrator *c) {
+  tsr__tb_printf(b, "{\"kind\":\"%s\"", tsr_calib_kind_name(c->kind));
   if (c->kind == TSR_CALIB_PLATT) {
-    sb_printf(b, ",\"a\":");
-    sb_num(b, c->a);
-    sb_printf(b, ",\"b\":");
-    sb_num(b, c->b);
+    tsr__tb_printf(b, ",\"a\":");
+    tsr__tb_jnum(b, c->a);
+    tsr__tb_printf(b, ",\"b\":");
+    tsr__tb_jnum(b, c->b);
   } else if (c->kind == TSR_CALIB_ISOTONIC) {
     for (int pass = 0; pass < 2; pass++) {
-      sb_printf(b, pass ? ",\"y\":[" : ",\"x\":[");
+      tsr__tb_printf(b, pass ? ",\"y\":[" : ",\"x\":[");
       for (size_t k = 0; k < c->n; k++) {
-        if (k) sb_printf(b, ",");
-        sb_num(b, pass ? c->y[k] : c->x[k]);
+        if (k) tsr__tb_printf(b, ",");
+        tsr__tb_jnum(b, pass ? c->y[k] : c->x[k]);
       }
-      sb_printf(b, "]");
+      tsr__tb_printf(b, "]");
     }
   }
-  sb_printf(b, "}");
+  tsr__tb_printf(b, "}");
 }
 
 static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, int32_t W,
@@ -469,23 +420,25 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
   size_t blen;
   st = tsr_gbm_save(f.gbm, &booster, &blen, err);
   if (st != TSR_OK) goto done;
-  sbuf b = {0};
+  tsr__tb b = {0};
   char d1[16], d2[16];
-  sb_printf(&b, "{\"format\":\"tessera-churn\",\"version\":1,\"cutoff\":\"%s\",\"window_days\":%d,"
+  tsr__tb_printf(&b, "{\"format\":\"tessera-churn\",\"version\":1,\"cutoff\":\"%s\",\"window_days\":%d,"
                 "\"last_day\":\"%s\",\"features\":[",
             day_str(C2, d1), (int)W, day_str(E, d2));
-  for (size_t j = 0; j < r->nfeat; j++) sb_printf(&b, "%s\"%s\"", j ? "," : "", r->feature[j]);
-  sb_printf(&b, "],\"calibration\":");
+  for (size_t j = 0; j < r->nfeat; j++) {
+    if (j) tsr__tb_printf(&b, ",");
+    tsr__tb_jstr(&b, r->feature[j]); /* product names may hold quotes */
+  }
+  tsr__tb_printf(&b, "],\"calibration\":");
   cal_json(&b, &f.cal);
-  sb_printf(&b, ",\"booster\":");
-  sb_mem(&b, booster, blen);
-  sb_printf(&b, "}");
-  if (b.oom) {
-    tsr__free(b.p);
+  tsr__tb_printf(&b, ",\"booster\":");
+  if (blen > (size_t)INT_MAX) b.oom = 1; /* a booster over 2 GB: out of memory */
+  else tsr__tb_printf(&b, "%.*s", (int)blen, booster);
+  tsr__tb_printf(&b, "}");
+  if (!(r->model_json = tsr__tb_take(&b))) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
-  r->model_json = b.p;
 done:
   fitted_release(&f);
   tsr__free(x);
@@ -531,7 +484,7 @@ tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_
   tsr_status st = check_opts(&o, err);
   if (st != TSR_OK) return st;
   tsr__pdata d;
-  st = tsr__pdata_read(dir, &d, err);
+  st = tsr__pdata_read(dir, o.ledger, o.table_opts, &d, err);
   if (st != TSR_OK) return st;
   tsr_churn_result *r = tsr__calloc(1, sizeof *r);
   if (!r) {
@@ -599,71 +552,70 @@ char *tsr_churn_reason(const tsr_churn_result *r, size_t i, int k, char *buf, si
   return tsr__churn_reason(j, r->feature[j], r->reason_value[i][k], buf, cap);
 }
 
-static void eval_json(sbuf *b, const tsr_eval_binary *m) {
-  sb_printf(b, "{\"n\":%zu,\"n_churned\":%zu,\"auc\":", m->n, m->n_pos);
-  sb_num(b, m->auc);
-  sb_printf(b, ",\"pr_auc\":");
-  sb_num(b, m->pr_auc);
-  sb_printf(b, ",\"brier\":");
-  sb_num(b, m->brier);
-  sb_printf(b, ",\"log_loss\":");
-  sb_num(b, m->log_loss);
-  sb_printf(b, ",\"lift_top10\":");
-  sb_num(b, m->lift_top10);
-  sb_printf(b, "}");
+static void eval_json(tsr__tb *b, const tsr_eval_binary *m) {
+  tsr__tb_printf(b, "{\"n\":%zu,\"n_churned\":%zu,\"auc\":", m->n, m->n_pos);
+  tsr__tb_jnum(b, m->auc);
+  tsr__tb_printf(b, ",\"pr_auc\":");
+  tsr__tb_jnum(b, m->pr_auc);
+  tsr__tb_printf(b, ",\"brier\":");
+  tsr__tb_jnum(b, m->brier);
+  tsr__tb_printf(b, ",\"log_loss\":");
+  tsr__tb_jnum(b, m->log_loss);
+  tsr__tb_printf(b, ",\"lift_top10\":");
+  tsr__tb_jnum(b, m->lift_top10);
+  tsr__tb_printf(b, "}");
 }
 
 tsr_status tsr_churn_eval_json(const tsr_churn_result *r, char **json, tsr_error *err) {
-  sbuf b = {0};
+  tsr__tb b = {0};
   char d1[16], d2[16], d3[16];
-  sb_printf(&b,
+  tsr__tb_printf(&b,
             "{\"calibration_end\":\"%s\",\"window_days\":%lld,\"last_day\":\"%s\","
             "\"score_cutoff\":\"%s\",\"n_learn\":%zu,\"n_test\":%zu,\"churn_rate\":",
             day_str(r->cal_end_day, d1), (long long)r->window_days, day_str(r->last_day, d2),
             r->n ? day_str(r->score_cutoff_day, d3) : "", r->n_learn, r->n_test);
-  sb_num(&b, r->churn_rate);
-  sb_printf(&b, ",\"n_history\":%zu,\"rounds\":%d,\"methods\":{", r->n_history, r->eval_info.rounds);
+  tsr__tb_jnum(&b, r->churn_rate);
+  tsr__tb_printf(&b, ",\"n_history\":%zu,\"rounds\":%d,\"methods\":{", r->n_history, r->eval_info.rounds);
   for (size_t k = 0; k < r->n_methods; k++) {
-    sb_printf(&b, "%s\"%s\":", k ? "," : "", r->eval[k].method);
+    tsr__tb_printf(&b, "%s\"%s\":", k ? "," : "", r->eval[k].method);
     eval_json(&b, &r->eval[k].m);
   }
-  sb_printf(&b, "},\"roc\":{");
+  tsr__tb_printf(&b, "},\"roc\":{");
   for (size_t k = 0; k < r->n_methods; k++) {
     const tsr_eval_binary *m = &r->eval[k].m;
-    sb_printf(&b, "%s\"%s\":[", k ? "," : "", r->eval[k].method);
+    tsr__tb_printf(&b, "%s\"%s\":[", k ? "," : "", r->eval[k].method);
     for (size_t q = 0; q < m->n_roc; q++)
-      sb_printf(&b, "%s[%.6g,%.6g]", q ? "," : "", m->roc[q][0], m->roc[q][1]);
-    sb_printf(&b, "]");
+      tsr__tb_printf(&b, "%s[%.6g,%.6g]", q ? "," : "", m->roc[q][0], m->roc[q][1]);
+    tsr__tb_printf(&b, "]");
   }
-  sb_printf(&b, "},\"lift\":{");
+  tsr__tb_printf(&b, "},\"lift\":{");
   for (size_t k = 0; k < r->n_methods; k++) {
-    sb_printf(&b, "%s\"%s\":[", k ? "," : "", r->eval[k].method);
+    tsr__tb_printf(&b, "%s\"%s\":[", k ? "," : "", r->eval[k].method);
     for (int q = 0; q < 10; q++) {
-      if (q) sb_printf(&b, ",");
-      sb_num(&b, r->eval[k].m.decile_lift[q]);
+      if (q) tsr__tb_printf(&b, ",");
+      tsr__tb_jnum(&b, r->eval[k].m.decile_lift[q]);
     }
-    sb_printf(&b, "]");
+    tsr__tb_printf(&b, "]");
   }
-  sb_printf(&b, "},\"reliability\":[");
+  tsr__tb_printf(&b, "},\"reliability\":[");
   for (int k = 0; k < TSR_CHURN_REL_BINS; k++) {
     const tsr_reliability_bin *rb = &r->reliability[k];
-    sb_printf(&b, "%s{\"lo\":%g,\"hi\":%g,\"n\":%zu,\"mean_predicted\":", k ? "," : "", rb->lo,
+    tsr__tb_printf(&b, "%s{\"lo\":%g,\"hi\":%g,\"n\":%zu,\"mean_predicted\":", k ? "," : "", rb->lo,
               rb->hi, rb->n);
-    sb_num(&b, rb->mean_pred);
-    sb_printf(&b, ",\"observed\":");
-    sb_num(&b, rb->observed);
-    sb_printf(&b, "}");
+    tsr__tb_jnum(&b, rb->mean_pred);
+    tsr__tb_printf(&b, ",\"observed\":");
+    tsr__tb_jnum(&b, rb->observed);
+    tsr__tb_printf(&b, "}");
   }
-  sb_printf(&b, "],\"importance\":{");
+  tsr__tb_printf(&b, "],\"importance\":{");
   for (size_t j = 0; j < r->nfeat; j++) {
-    sb_printf(&b, "%s\"%s\":", j ? "," : "", r->feature[j]);
-    sb_num(&b, r->importance[j]);
+    if (j) tsr__tb_printf(&b, ",");
+    tsr__tb_jstr(&b, r->feature[j]);
+    tsr__tb_printf(&b, ":");
+    tsr__tb_jnum(&b, r->importance[j]);
   }
-  sb_printf(&b, "}}");
-  if (b.oom) {
-    tsr__free(b.p);
+  tsr__tb_printf(&b, "}}");
+  if (!(*json = tsr__tb_take(&b)))
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  }
-  *json = b.p;
   return TSR_OK;
 }

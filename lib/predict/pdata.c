@@ -167,10 +167,14 @@ static int32_t day_of(int64_t t) {
 
 /* Reads one optional table through the bundle reader (tessera/bundle.h);
  * kind 0 customers, 1 products, 2 interactions. */
-static tsr_status read_table(tsr__pdata *d, const char *path, int kind, tsr_error *err) {
+static tsr_status read_table(tsr__pdata *d, const char *path, int kind,
+                             const tsr_bundle_opts *topts, tsr_error *err) {
   static const tsr_bundle_table tabs[3] = {TSR_BT_CUSTOMERS, TSR_BT_PRODUCTS, TSR_BT_INTERACTIONS};
   tsr_bundle_opts bo;
-  tsr_bundle_opts_init(&bo);
+  if (topts) bo = *topts; /* the caller's renames, date forms, CSV dialect */
+  else tsr_bundle_opts_init(&bo);
+  bo.max_errors = -1;
+  bo.on_note = NULL;
   bo.on_reject = on_reject;
   bo.ud = d;
   tsr_bundle_reader *rd = NULL;
@@ -276,25 +280,36 @@ done:
   return st;
 }
 
-tsr_status tsr__pdata_read(const char *dir, tsr__pdata *d, tsr_error *err) {
+tsr_status tsr__pdata_read(const char *dir, const tsr_ledger *lg, const tsr_bundle_opts *topts,
+                           tsr__pdata *d, tsr_error *err) {
   memset(d, 0, sizeof *d);
   char path[4096];
-  int is_file = file_exists(dir);
-  if (is_file) snprintf(path, sizeof path, "%s", dir);
-  else snprintf(path, sizeof path, "%s/transactions.csv", dir);
-  if (!file_exists(path))
-    return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL,
-                         "no transaction log (expected a file or a folder with transactions.csv)");
-  tsr_status st = tsr_ledger_new(&d->lg, err);
-  if (st != TSR_OK) return st;
-  tsr_ingest_opts io;
-  tsr_ingest_opts_init(&io);
-  tsr_ingest_stats stats;
-  st = tsr_ingest_file(d->lg, path, &io, &stats, err);
-  if (st != TSR_OK) goto fail;
-  d->rejected += stats.rows_rejected;
-  st = tsr_ledger_finish(d->lg, err);
-  if (st != TSR_OK) goto fail;
+  tsr_status st = TSR_OK;
+  int is_file = dir && file_exists(dir);
+  if (lg) {
+    /* the caller's transactions; the tables of folder dir, if any */
+    d->lg = (tsr_ledger *)lg;
+    d->lg_borrowed = 1;
+    snprintf(path, sizeof path, "%s", dir ? dir : "transactions");
+    is_file = !dir || is_file;
+  } else {
+    if (!dir) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no transaction log given");
+    if (is_file) snprintf(path, sizeof path, "%s", dir);
+    else snprintf(path, sizeof path, "%s/transactions.csv", dir);
+    if (!file_exists(path))
+      return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL,
+                           "no transaction log (expected a file or a folder with transactions.csv)");
+    st = tsr_ledger_new(&d->lg, err);
+    if (st != TSR_OK) return st;
+    tsr_ingest_opts io;
+    tsr_ingest_opts_init(&io);
+    tsr_ingest_stats stats;
+    st = tsr_ingest_file(d->lg, path, &io, &stats, err);
+    if (st != TSR_OK) goto fail;
+    d->rejected += stats.rows_rejected;
+    st = tsr_ledger_finish(d->lg, err);
+    if (st != TSR_OK) goto fail;
+  }
   d->n = tsr_ledger_ncustomers(d->lg);
   if (d->n == 0) {
     st = tsr_error_set(err, TSR_ENOTFOUND, path, 0, 0, NULL, "no customer with a transaction");
@@ -314,7 +329,7 @@ tsr_status tsr__pdata_read(const char *dir, tsr__pdata *d, tsr_error *err) {
     snprintf(path, sizeof path, "%s/%s", dir, names[k]);
     if (k == 1 && !file_exists(path)) snprintf(path, sizeof path, "%s/products.csv", dir);
     if (!file_exists(path)) continue;
-    st = read_table(d, path, k, err);
+    st = read_table(d, path, k, topts, err);
     if (st != TSR_OK) goto fail;
   }
   return TSR_OK;
@@ -325,7 +340,7 @@ fail:
 
 void tsr__pdata_release(tsr__pdata *d) {
   if (!d) return;
-  tsr_ledger_free(d->lg);
+  if (!d->lg_borrowed) tsr_ledger_free(d->lg);
   tsr__free(d->birth);
   tsr__free(d->join);
   tsr__free(d->income);

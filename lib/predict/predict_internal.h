@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "tessera/btyd.h"
+#include "tessera/bundle.h"
 #include "tessera/error.h"
 #include "tessera/ingest.h"
 
@@ -39,14 +40,17 @@ typedef struct tsr__ievent {
 #define TSR__NPSLOT 12
 
 typedef struct tsr__pdata {
-  tsr_ledger *lg;          /* owned */
+  tsr_ledger *lg;          /* owned unless lg_borrowed */
+  int lg_borrowed;         /* 1: the caller's ledger (never changed here) */
   size_t n;                /* customers (ledger order) */
   int32_t first_day, last_day; /* first and last transaction day */
   /* customers.csv (NULL arrays when absent) */
   int has_customers;
   int32_t *birth, *join;   /* TSR__NODAY when unknown */
   float *income, *risk;    /* NaN when unknown */
-  uint8_t *business;       /* 1 business, 0 personal, from customer_type/segment */
+  uint8_t *business;       /* 1 business, 0 personal: all 0 for now (the
+                              bundle has no customer-type column; a
+                              business product makes a customer business) */
   /* products_events.csv */
   int has_products;
   size_t nprod;
@@ -65,8 +69,13 @@ typedef struct tsr__pdata {
 } tsr__pdata;
 
 /* Reads DIR/transactions.csv (required) and the optional tables. A file
- * path instead of a folder is read as the transaction log alone. */
-tsr_status tsr__pdata_read(const char *dir, tsr__pdata *d, tsr_error *err);
+ * path instead of a folder is read as the transaction log alone. With lg
+ * (a finished ledger, borrowed: it must outlive d) the transactions are
+ * lg's and only the optional tables are read from folder dir (NULL or a
+ * file: none). topts: how the optional tables are read (renames, date
+ * forms; NULL = defaults; its callbacks and error limit are not used). */
+tsr_status tsr__pdata_read(const char *dir, const tsr_ledger *lg, const tsr_bundle_opts *topts,
+                           tsr__pdata *d, tsr_error *err);
 void tsr__pdata_release(tsr__pdata *d);
 /* Product index by name, or -1. */
 int tsr__pdata_product(const tsr__pdata *d, const char *name);

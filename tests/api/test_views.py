@@ -53,6 +53,13 @@ def write_contract_files(out, customers):
             for c in customers:
                 w.writerow([c, 2, "savings_account", "0.41", "held by similar customers"])
                 w.writerow([c, 1, "credit_card", "0.73", "propensity model"])
+    goals = os.path.join(out, "goals.csv")
+    if not os.path.exists(goals):
+        with open(goals, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["customer_id", "home", "retirement", "saving", "travel", "business_growth"])
+            for i, c in enumerate(customers):
+                w.writerow([c, "%.4f" % ((i * 13 % 100) / 100.0), "0.0100", "0.2500", "0.0500", "0.0000"])
 
 
 def main():
@@ -149,6 +156,10 @@ def body(port, tmp, db, pw):
     nbp.sort(key=lambda r: float(r["rank"]))
     check([p["product"] for p in v["next_best_products"]] == [r["product"] for r in nbp] and nbp,
           "customer view: next best products of nbp.csv by rank", v["next_best_products"])
+    goals = next(r for r in read_csv(os.path.join(bout, "goals.csv")) if r["customer_id"] == cid)
+    check(v["goals"] is not None and sorted(v["goals"]) == sorted(k for k in goals if k != "customer_id")
+          and all(abs(v["goals"][k] - float(goals[k])) < 1e-12 for k in v["goals"]),
+          "customer view: goal propensities of goals.csv", v.get("goals"))
     # ---- the customer's churn and next best products from the newest run that has them
     st, js, _, _ = ana.req("GET", "/api/v1/customers/%s/churn" % cid)
     check(st == 200 and js["run_id"] == rb and js["customer_id"] == cid

@@ -173,6 +173,30 @@ static void currency_of(const char *csv, const char *opt, const char *want, cons
   else assert_string_equal(warn, "");
 }
 
+/* Two inputs: the currency of the run when both are read. */
+static void currency_of2(const char *csv1, const char *csv2, const char *want, const char *warn_part) {
+  put_file("tx1.csv", csv1);
+  put_file("tx2.csv", csv2);
+  char p1[512], p2[512];
+  snprintf(p1, sizeof p1, "%s/tx1.csv", dir);
+  snprintf(p2, sizeof p2, "%s/tx2.csv", dir);
+  const char *in[] = {p1, p2};
+  tsr_analyze_opts o;
+  tsr_analyze_opts_init(&o);
+  o.inputs = in;
+  o.n_inputs = 2;
+  tsr_analyze_result r;
+  memset(&r, 0, sizeof r);
+  char warn[512];
+  tsr_error err;
+  assert_int_equal(tsr__analyze_currency(&o, &r, warn, sizeof warn, &err), TSR_OK);
+  assert_string_equal(r.currency, want);
+  if (*want) assert_string_equal(r.currency_source, "column");
+  else assert_null(r.currency_source);
+  if (warn_part) assert_non_null(strstr(warn, warn_part));
+  else assert_string_equal(warn, "");
+}
+
 static void test_currency(void **state) {
   (void)state;
   assert_true(tsr_currency_code_valid("EUR"));
@@ -186,6 +210,21 @@ static void test_currency(void **state) {
   currency_of("id,date,amount,currency\na,2024-01-01,5,EUR\nb,2024-01-02,6,euro\n", NULL, "", NULL, "tx.csv:3:");
   currency_of("id,date,amount\na,2024-01-01,5\n", NULL, "", NULL, NULL);
   currency_of("id,date,amount,currency\na,2024-01-01,5,EUR\n", "GBP", "GBP", "option", NULL); /* the option wins */
+  /* every input is read: agreeing inputs give the code; disagreeing ones,
+   * or one without a code, give amount units and say which files */
+  currency_of2("id,date,amount,currency\na,2024-01-01,5,EUR\n", "id,date,amount,ccy\nb,2024-01-02,6,eur\n", "EUR",
+               NULL);
+  currency_of2("id,date,amount,currency\na,2024-01-01,5,EUR\n", "id,date,amount,currency\nb,2024-01-02,6,USD\n", "",
+               "disagree on the currency");
+  currency_of2("id,date,amount,currency\na,2024-01-01,5,EUR\n", "id,date,amount,currency\nb,2024-01-02,6,USD\n", "",
+               "tx1.csv: EUR, ");
+  currency_of2("id,date,amount,currency\na,2024-01-01,5,EUR\n", "id,date,amount\nb,2024-01-02,6\n", "",
+               "tx2.csv has no currency code while ");
+  currency_of2("id,date,amount\na,2024-01-01,5\n", "id,date,amount,currency\nb,2024-01-02,6,GBP\n", "",
+               "is in GBP");
+  currency_of2("id,date,amount\na,2024-01-01,5\n", "id,date,amount\nb,2024-01-02,6\n", "", NULL);
+  currency_of2("id,date,amount,currency\na,2024-01-01,5,EUR\n", "id,date,amount,currency\nb,2024-01-02,6,EUR\nc,2024-01-02,6,JPY\n", "",
+               "tx2.csv: the currency column holds several codes (EUR, JPY");
   tsr_analyze_opts o;
   tsr_analyze_opts_init(&o);
   o.currency = "pounds";

@@ -130,8 +130,8 @@ static void test_no_leakage(void **state) {
     fclose(out);
   }
   tsr__pdata d1, d2;
-  assert_int_equal(tsr__pdata_read(g_dir, &d1, NULL), TSR_OK);
-  assert_int_equal(tsr__pdata_read(dir2, &d2, NULL), TSR_OK);
+  assert_int_equal(tsr__pdata_read(g_dir, NULL, NULL, &d1, NULL), TSR_OK);
+  assert_int_equal(tsr__pdata_read(dir2, NULL, NULL, &d2, NULL), TSR_OK);
   assert_int_equal(d1.n, d2.n);
   size_t n = d1.n;
   float *x1 = malloc(n * TSR__NFEAT * sizeof *x1), *x2 = malloc(n * TSR__NFEAT * sizeof *x2);
