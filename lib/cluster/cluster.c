@@ -182,34 +182,6 @@ static tsr_status permute_gmm(tsr_gmm *g, const size_t *perm) {
   return tsr__gmm_prepare(g, NULL);
 }
 
-/* m rows of X (n x d) drawn without replacement with a seeded generator,
- * kept in their original order, into *out (m x d, owned by the caller). */
-static tsr_status sample_rows(const double *X, size_t n, size_t d, size_t m,
-                              uint64_t seed, double **out) {
-  *out = NULL;
-  unsigned char *pick = tsr__calloc(n, 1);
-  double *S = tsr__malloc(m * d * sizeof *S);
-  if (!pick || !S) {
-    tsr__free(pick);
-    tsr__free(S);
-    return TSR_ENOMEM;
-  }
-  /* Floyd's algorithm: m distinct rows, O(m) draws */
-  tsr__rng rng;
-  tsr__rng_seed(&rng, seed, 0x6B5A3Dull);
-  for (size_t j = n - m; j < n; j++) {
-    size_t t = (size_t)tsr__rng_below(&rng, j + 1);
-    if (pick[t]) t = j;
-    pick[t] = 1;
-  }
-  size_t q = 0;
-  for (size_t i = 0; i < n; i++)
-    if (pick[i]) memcpy(S + (q++) * d, X + i * d, d * sizeof *S);
-  tsr__free(pick);
-  *out = S;
-  return TSR_OK;
-}
-
 /* DBSCAN on the transformed rows Z (eps chosen when o->eps <= 0): labels,
  * cluster count and noise into r, the core points into the model m. */
 static tsr_status fit_dbscan(const tsr_cluster_opts *o, const double *Z, size_t n, size_t d,
@@ -470,7 +442,7 @@ static tsr_status fit_centres(const tsr_cluster_opts *o, const double *Z,
   f.autok = o->k == 0;
   tsr_status st;
   if (f.autok && o->k_sample >= f.kmax && n > o->k_sample) {
-    if (sample_rows(Z, n, d, o->k_sample, o->seed, &f.Zs) != TSR_OK) goto nomem;
+    if (tsr__sample_rows(Z, n, d, o->k_sample, o->seed, 0x6B5A3Dull, &f.Zs) != TSR_OK) goto nomem;
     f.Zk = f.Zs;
     f.nr = o->k_sample;
     r->k_sample_n = f.nr;
