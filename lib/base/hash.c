@@ -132,11 +132,104 @@ static inline void two_prod(double a, double b, double *hi, double *lo) {
   *lo = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
 }
 
+static const uint64_t u10[18] = {1ull,
+                                 10ull,
+                                 100ull,
+                                 1000ull,
+                                 10000ull,
+                                 100000ull,
+                                 1000000ull,
+                                 10000000ull,
+                                 100000000ull,
+                                 1000000000ull,
+                                 10000000000ull,
+                                 100000000000ull,
+                                 1000000000000ull,
+                                 10000000000000ull,
+                                 100000000000000ull,
+                                 1000000000000000ull,
+                                 10000000000000000ull,
+                                 100000000000000000ull};
+
+/* M (exactly P digits, decimal exponent E < -4) as %g writes it in
+ * exponent notation: "d.ddde-XX", trailing zeros and a bare '.' dropped. */
+static char *put_exp(char *buf, int neg, uint64_t M, int P, int E) {
+  char dg[20];
+  for (int i = P - 1; i >= 0; i--) {
+    dg[i] = (char)('0' + M % 10);
+    M /= 10;
+  }
+  int last = P - 1;
+  while (last > 0 && dg[last] == '0') last--;
+  char *o = buf;
+  if (neg) *o++ = '-';
+  *o++ = dg[0];
+  if (last > 0) {
+    *o++ = '.';
+    for (int i = 1; i <= last; i++) *o++ = dg[i];
+  }
+  *o++ = 'e';
+  *o++ = '-';
+  int x = -E;
+  if (x >= 100) *o++ = (char)('0' + x / 100);
+  *o++ = (char)('0' + x / 10 % 10);
+  *o++ = (char)('0' + x % 10);
+  *o = '\0';
+  return buf;
+}
+
+/* fmt_double for 1e-12 <= a = |d| < 1e-4 (exponent notation), in exact
+ * integers: a = m 2^e, X = a 10^k = m 5^k / 2^s (s = -(e + k), k = 16 - E
+ * so that 10^16 <= X < 10^17), R_P = round(X / 10^(17-P)); R_P reads back
+ * as a when |R_P 10^(17-P) - X| is below half an ulp of a, that is
+ * |2 (R_P 10^(17-P) 2^s - m 5^k)| < 5^k (equal: m even). Every quantity is
+ * below 2^125. Exact ties and a power of two go to the slow path. */
+static char *fmt_small(double d, double a, int neg, char *buf) {
+  typedef unsigned __int128 u128;
+  uint64_t bits;
+  memcpy(&bits, &a, sizeof bits);
+  int ex = (int)((bits >> 52) & 0x7ff);
+  uint64_t m = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+  if (ex == 0 || m == (1ull << 52)) return fmt_double_slow(d, buf);
+  int e = ex - 1075; /* a = m 2^e */
+  int E = (int)floor((double)(ex - 1023) * 0.30102999566398120);
+  for (int pass = 0; pass < 2; pass++) {
+    int k = 16 - E, s = -(e + k);
+    if (k < 21 || k > 28 || s < 1 || s > 66) break;
+    u128 p5 = 1;
+    for (int i = 0; i < k; i++) p5 *= 5;
+    u128 N = (u128)m * p5;
+    uint64_t F = (uint64_t)(N >> s);
+    if (F >= u10[17]) { /* E was one too small */
+      E++;
+      continue;
+    }
+    if (F < u10[16]) break;
+    u128 rem = N & (((u128)1 << s) - 1);
+    for (int P = 15; P <= 17; P++) {
+      uint64_t sc = u10[17 - P];
+      u128 twice = ((((u128)(F % sc)) << s) + rem) << 1, full = (u128)sc << s;
+      if (twice == full) return fmt_double_slow(d, buf); /* exact tie */
+      uint64_t M = F / sc + (twice > full);
+      if (M >= u10[P]) return fmt_double_slow(d, buf);
+      if (P < 17) {
+        u128 Ms = (u128)(M * sc) << s;
+        u128 diff = (Ms > N ? Ms - N : N - Ms) << 1;
+        if (diff > p5 || (diff == p5 && (m & 1))) continue; /* no round trip */
+      }
+      return put_exp(buf, neg, M, P, E);
+    }
+    break;
+  }
+  return fmt_double_slow(d, buf);
+}
+
 /* Same output as fmt_double_slow, faster: for 1e-4 <= |d| < 1e15, the
- * P-digit rounding R_P(d) is round(|d| * 10^k) with the product computed
- * exactly as a sum of two doubles (10^k, k <= 20, is exact), so its integer
- * and fractional parts are exact up to one rounding of the fraction (error
- * below 1e-15; values within 0.01 of a rounding tie go to the slow path).
+ * P-digit rounding R_P(d) is round(|d| * 10^(k-17+P)) with |d| * 10^k
+ * computed exactly once as a sum of two doubles (10^k, k <= 20, is exact),
+ * so its integer and fractional parts are exact up to one rounding of the
+ * fraction (error below 1e-14 with the integer rest added; values within
+ * 1e-9 of a rounding tie go to the slow path); R_16 and R_15 divide its integer part by 10 and 100.
  * The round trip of R_15 and R_16 is checked exactly (an integer < 2^53
  * divided by an exact power of ten is correctly rounded), and R_17 always
  * round-trips. %g prints these values in fixed notation. */
@@ -144,24 +237,6 @@ char *tsr__fmt_double(double d, char *buf) {
   static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-  static const uint64_t u10[18] = {1ull,
-                                   10ull,
-                                   100ull,
-                                   1000ull,
-                                   10000ull,
-                                   100000ull,
-                                   1000000ull,
-                                   10000000ull,
-                                   100000000ull,
-                                   1000000000ull,
-                                   10000000000ull,
-                                   100000000000ull,
-                                   1000000000000ull,
-                                   10000000000000ull,
-                                   100000000000000ull,
-                                   1000000000000000ull,
-                                   10000000000000000ull,
-                                   100000000000000000ull};
   if (d == 0) {
     strcpy(buf, "0");
     return buf;
@@ -183,38 +258,78 @@ char *tsr__fmt_double(double d, char *buf) {
   }
   int neg = d < 0;
   double a = neg ? -d : d;
+  if (a >= 1e-12 && a < 1e-4) return fmt_small(d, a, neg, buf);
   if (!(a >= 1e-4 && a < 1e15)) return fmt_double_slow(d, buf);
-  /* 10^E <= a < 10^(E+1); an error near a power of ten is caught below */
-  int E = 14;
-  while (E > -4 && (E >= 0 ? a < p10[E] : a * p10[-E] < 1)) E--;
+  /* a short decimal (amounts, shares): M / 10^j with j <= 4 fractional
+   * digits that reads back as a. Then a decimal of at most 15 digits
+   * round-trips, so "%.15g" prints the nearest 15-digit decimal, and that
+   * is M / 10^j (any other is at least 10x farther than the half ulp
+   * between them). The product is within a few ulps of M when it is one. */
+  for (int j = 1; j <= 4; j++) {
+    double t = a * p10[j];
+    if (t >= 9007199254740992.0) break; /* 2^53 */
+    double r = floor(t + 0.5);
+    if (fabs(t - r) > t * 1e-15) continue;
+    if (r / p10[j] != a) continue;
+    uint64_t M = (uint64_t)r;
+    int m = 1;
+    while (m < 16 && M >= u10[m]) m++; /* digits of M */
+    if (m > 15) break;
+    return put_fixed(buf, neg, M, m, m - 1 - j);
+  }
+  /* 10^E <= a < 10^(E+1), from the binary exponent (2^(e2-1) <= a < 2^e2,
+   * so E is floor((e2-1) log10 2) or one more); an error near a power of
+   * ten is caught below */
+  uint64_t bits;
+  memcpy(&bits, &a, sizeof bits);
+  int e2 = (int)((bits >> 52) & 0x7ff) - 1022;
+  int E = (int)floor((double)(e2 - 1) * 0.30102999566398120);
+  if (E < -4) E = -4;
+  if (E < 14 && (E + 1 >= 0 ? a >= p10[E + 1] : a * p10[-(E + 1)] >= 1)) E++;
+  /* X = a 10^k exactly (hi + lo), k = 16 - E fractional digits (0..20):
+   * R_17 = round(X), R_16 = round(X / 10), R_15 = round(X / 100) from its
+   * integer part F and fraction fr */
+  int k = 16 - E;
+  double hi, lo;
+  two_prod(a, p10[k], &hi, &lo);
+  uint64_t fl;
+  double fr;
+  if (hi < 4503599627370496.0) { /* 2^52: hi has a fraction */
+    double f0 = floor(hi);
+    fl = (uint64_t)f0;
+    fr = (hi - f0) + lo;
+  } else { /* hi is an integer (< 2^64 as a < 10^(E+1)) */
+    double fe = floor(lo);
+    fl = (uint64_t)hi + (uint64_t)(int64_t)fe;
+    fr = lo - fe;
+  }
+  if (fr < 0) {
+    fl--;
+    fr += 1;
+  } else if (fr >= 1) {
+    fl++;
+    fr -= 1;
+  }
   for (int P = 15; P <= 17; P++) {
-    int k = P - 1 - E; /* fractional digits: 0..20 */
-    double hi, lo;
-    two_prod(a, p10[k], &hi, &lo);
-    uint64_t fl;
-    double fr;
-    if (hi < 4503599627370496.0) { /* 2^52: hi has a fraction */
-      double f0 = floor(hi);
-      fl = (uint64_t)f0;
-      fr = (hi - f0) + lo;
-    } else { /* hi is an integer (< 2^64 as a < 10^(E+1)) */
-      double fe = floor(lo);
-      fl = (uint64_t)hi + (uint64_t)(int64_t)fe;
-      fr = lo - fe;
-    }
-    if (fr < 0) {
-      fl--;
-      fr += 1;
-    } else if (fr >= 1) {
-      fl++;
-      fr -= 1;
-    }
-    if (fr > 0.49 && fr < 0.51) return fmt_double_slow(d, buf);
-    uint64_t M = fl + (fr > 0.5);
+    uint64_t sc = u10[17 - P]; /* X / sc has P integer digits */
+    double rest = (double)(fl % sc) + fr, half = 0.5 * (double)sc;
+    if (rest > half - 1e-9 && rest < half + 1e-9) return fmt_double_slow(d, buf);
+    uint64_t M = fl / sc + (rest > half);
     if (M >= u10[P] || M < u10[P - 1]) return fmt_double_slow(d, buf);
-    if (P < 17) {
-      if (M >= ((uint64_t)1 << 53)) return fmt_double_slow(d, buf);
-      if ((double)M / p10[k] != a) continue; /* does not round-trip */
+    if (P < 17 && M < ((uint64_t)1 << 53)) {
+      if ((double)M / p10[k - 17 + P] != a) continue; /* does not round-trip */
+    } else if (P < 17) {
+      /* M too long for an exact division (X >= 2^53, so fl and fr are
+       * exact): round trip when |M sc - X| is below half an ulp of a times
+       * 10^k; near the bound, or at a power of two (a narrower gap below),
+       * the slow path */
+      int e = (int)((bits >> 52) & 0x7ff) - 1075;
+      if ((bits & ((1ull << 52) - 1)) == 0 || hi < 4503599627370496.0)
+        return fmt_double_slow(d, buf);
+      double h = ldexp(p10[k], e - 1);
+      double D = fabs((double)((int64_t)(M * sc) - (int64_t)fl) - fr);
+      if (fabs(D - h) < 1e-9 * h) return fmt_double_slow(d, buf);
+      if (D > h) continue; /* does not round-trip */
     }
     return put_fixed(buf, neg, M, P, E);
   }

@@ -182,34 +182,6 @@ static tsr_status permute_gmm(tsr_gmm *g, const size_t *perm) {
   return tsr__gmm_prepare(g, NULL);
 }
 
-/* m rows of X (n x d) drawn without replacement with a seeded generator,
- * kept in their original order, into *out (m x d, owned by the caller). */
-static tsr_status sample_rows(const double *X, size_t n, size_t d, size_t m,
-                              uint64_t seed, double **out) {
-  *out = NULL;
-  unsigned char *pick = tsr__calloc(n, 1);
-  double *S = tsr__malloc(m * d * sizeof *S);
-  if (!pick || !S) {
-    tsr__free(pick);
-    tsr__free(S);
-    return TSR_ENOMEM;
-  }
-  /* Floyd's algorithm: m distinct rows, O(m) draws */
-  tsr__rng rng;
-  tsr__rng_seed(&rng, seed, 0x6B5A3Dull);
-  for (size_t j = n - m; j < n; j++) {
-    size_t t = (size_t)tsr__rng_below(&rng, j + 1);
-    if (pick[t]) t = j;
-    pick[t] = 1;
-  }
-  size_t q = 0;
-  for (size_t i = 0; i < n; i++)
-    if (pick[i]) memcpy(S + (q++) * d, X + i * d, d * sizeof *S);
-  tsr__free(pick);
-  *out = S;
-  return TSR_OK;
-}
-
 /* DBSCAN on the transformed rows Z (eps chosen when o->eps <= 0): labels,
  * cluster count and noise into r, the core points into the model m. */
 static tsr_status fit_dbscan(const tsr_cluster_opts *o, const double *Z, size_t n, size_t d,
@@ -257,6 +229,282 @@ static tsr_status fit_dbscan(const tsr_cluster_opts *o, const double *Z, size_t 
   return TSR_OK;
 }
 
+/* ----------------------------------------------- k-means and GMM fit */
+
+/* A k-means or GMM fit in three named steps: score the k table (on all rows
+ * or on a seeded sample), pick k, refit the chosen k on all rows. */
+typedef struct kfit {
+  const tsr_cluster_opts *o;
+  const double *Z; /* n x d: all rows */
+  size_t n, d;
+  const double *Zk; /* nr x d: the rows k is chosen on (Z or the sample Zs) */
+  size_t nr;
+  double *Zs;   /* the sample (NULL: k chosen on all rows) */
+  size_t kmin, kmax, nk;
+  int autok;
+  int *L;       /* nr labels of the k being scored (auto k) */
+  double *prob; /* nr probabilities of the k being scored (GMM, auto k) */
+  double *C, *Cbest; /* kmax x d: centres of the k being scored, of the best */
+  tsr_gmm *gbest;
+  size_t best_k;
+  double best_score;
+  double ksil[101], kmin_share[101]; /* silhouette, smallest cluster share */
+  double csil; /* CPU seconds of the silhouettes */
+} kfit;
+
+static void kfit_free(kfit *f) {
+  tsr__free(f->Zs);
+  tsr__free(f->L);
+  tsr__free(f->prob);
+  tsr__free(f->C);
+  tsr__free(f->Cbest);
+  tsr_gmm_free(f->gbest);
+}
+
+static tsr_status kfit_nomem(tsr_error *err) {
+  return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+}
+
+/* Fits k clusters on the n rows X: centres into f->C, labels into L, the
+ * GMM (NULL for k-means) into *g, its inertia and iterations. */
+static tsr_status fit_k(kfit *f, const double *X, size_t n, size_t k, int *L,
+                        double *prob, tsr_gmm **g, double *inert, size_t *it,
+                        tsr_error *err) {
+  tsr_cluster_opts fo = *f->o;
+  fo.progress = NULL;
+  *g = NULL;
+  *inert = NAN;
+  *it = 0;
+  if (f->o->method == TSR_CLUSTER_KMEANS)
+    return tsr_kmeans_fit(X, n, f->d, k, &fo, f->C, L, inert, it, err);
+  tsr_status st = tsr_gmm_fit(X, n, f->d, k, &fo, g, L, prob, err);
+  if (st != TSR_OK) return st;
+  memcpy(f->C, (*g)->means, k * f->d * sizeof *f->C);
+  *inert = tsr__inertia(X, n, f->d, L, f->C);
+  *it = (*g)->n_iter;
+  return TSR_OK;
+}
+
+/* The row of the k table for k: silhouette (on a sample of the nr rows) and
+ * smallest cluster share into f, the scores into r->kscores. */
+static tsr_status score_k(kfit *f, tsr_cluster_result *r, size_t k,
+                          double inert, const tsr_gmm *g, double *sil,
+                          tsr_error *err) {
+  const tsr_cluster_opts *o = f->o;
+  size_t nr = f->nr;
+  *sil = NAN;
+  if (k >= 2) {
+    double ts = now_s(), cs = cpu_s();
+    tsr_status st = tsr_cluster_silhouette(f->Zk, nr, f->d, f->L, o->sample_size,
+                                           o->seed, o->n_threads, sil, err);
+    r->seconds_silhouette += now_s() - ts;
+    f->csil += cpu_s() - cs;
+    if (st != TSR_OK) return st;
+  }
+  if (k - f->kmin < 101) {
+    size_t *cnt = tsr__calloc(k, sizeof *cnt), small = nr;
+    if (!cnt) return kfit_nomem(err);
+    for (size_t i = 0; i < nr; i++)
+      if (f->L[i] >= 0 && (size_t)f->L[i] < k) cnt[f->L[i]]++;
+    for (size_t c = 0; c < k; c++)
+      if (cnt[c] < small) small = cnt[c];
+    tsr__free(cnt);
+    f->ksil[k - f->kmin] = *sil;
+    f->kmin_share[k - f->kmin] = (double)small / (double)nr;
+  }
+  tsr_cluster_kscore *ks = &r->kscores[k - f->kmin];
+  ks->k = k;
+  ks->inertia = inert;
+  ks->silhouette = *sil;
+  ks->bic = g ? g->bic : NAN;
+  ks->aic = g ? g->aic : NAN;
+  ks->loglik = g ? g->loglik : NAN;
+  return TSR_OK;
+}
+
+/* Step 1: every k of the range fitted on the nr rows (the only k when k is
+ * fixed, then on all rows), scored when k is automatic; the best one kept
+ * (k-means: highest silhouette, GMM: lowest BIC; ties keep the smaller k). */
+static tsr_status score_k_table(kfit *f, tsr_cluster_result *r, tsr_error *err) {
+  const tsr_cluster_opts *o = f->o;
+  for (size_t k = f->kmin; k <= f->kmax; k++) {
+    int *L = f->autok ? f->L : r->labels;
+    double inert, sil = NAN;
+    size_t it;
+    tsr_gmm *g = NULL;
+    progress(o, o->method == TSR_CLUSTER_GMM ? "gmm" : "kmeans",
+             (double)(k - f->kmin) / (double)f->nk);
+    tsr_status st = fit_k(f, f->Zk, f->nr, k, L, f->autok ? f->prob : r->probability,
+                          &g, &inert, &it, err);
+    if (st == TSR_OK && f->autok) st = score_k(f, r, k, inert, g, &sil, err);
+    if (st != TSR_OK) {
+      tsr_gmm_free(g);
+      return st;
+    }
+    double score = o->method == TSR_CLUSTER_GMM ? -g->bic : sil;
+    if (!f->autok || f->best_k == 0 || score > f->best_score) {
+      f->best_score = score;
+      f->best_k = k;
+      r->inertia = inert;
+      r->silhouette = sil;
+      r->n_iter = it;
+      memcpy(f->Cbest, f->C, k * f->d * sizeof *f->C);
+      if (f->autok && !f->Zs) {
+        memcpy(r->labels, f->L, f->n * sizeof *f->L);
+        if (f->prob) memcpy(r->probability, f->prob, f->n * sizeof *f->prob);
+      }
+      if (g) {
+        tsr_gmm_free(f->gbest);
+        f->gbest = g;
+        g = NULL;
+      }
+    }
+    tsr_gmm_free(g);
+  }
+  return TSR_OK;
+}
+
+/* Step 2, automatic k-means (docs/clustering.md): among the k whose every
+ * cluster holds at least min_share of the rows, the largest k whose
+ * silhouette is within sil_tolerance of the best one; the elbow of the
+ * inertia curve instead when it is larger and its silhouette within 4 x the
+ * tolerance (customer data rarely have separated groups, where the
+ * silhouette alone prefers k = 2); 0 when no k passes (the best-silhouette
+ * k stays). */
+static size_t pick_k(const kfit *f, const tsr_cluster_result *r) {
+  const tsr_cluster_opts *o = f->o;
+  size_t nk = f->nk, kmin = f->kmin;
+  double top = -INFINITY;
+  for (size_t q = 0; q < nk; q++)
+    if (f->kmin_share[q] >= o->min_share && f->ksil[q] > top) top = f->ksil[q];
+  size_t pick = 0;
+  if (isfinite(top))
+    for (size_t q = 0; q < nk; q++)
+      if (f->kmin_share[q] >= o->min_share &&
+          f->ksil[q] >= (1 - o->sil_tolerance) * top)
+        pick = kmin + q;
+  if (pick && nk >= 3) {
+    double xs[101], ys[101];
+    for (size_t q = 0; q < nk; q++)
+      xs[q] = (double)(kmin + q), ys[q] = r->kscores[q].inertia;
+    size_t e = tsr__knee(xs, ys, nk);
+    if (kmin + e > pick && f->kmin_share[e] >= o->min_share &&
+        f->ksil[e] >= (1 - 4 * o->sil_tolerance) * top)
+      pick = kmin + e;
+  }
+  return pick;
+}
+
+/* Step 3: the chosen k fitted on all rows (same seed: deterministic), when
+ * the k table was computed on a sample or the picked k is not the best
+ * fitted one. Its silhouette: the table's on all rows, computed later (NAN)
+ * on a sample. */
+static tsr_status refit_all(kfit *f, tsr_cluster_result *r, size_t k,
+                            tsr_error *err) {
+  const tsr_cluster_opts *o = f->o;
+  double inert;
+  size_t it;
+  tsr_gmm *g = NULL;
+  if (f->Zs) progress(o, o->method == TSR_CLUSTER_GMM ? "gmm" : "kmeans", 1);
+  tsr_status st = fit_k(f, f->Z, f->n, k, r->labels, r->probability, &g, &inert,
+                        &it, err);
+  if (st != TSR_OK) return st;
+  memcpy(f->Cbest, f->C, k * f->d * sizeof *f->C);
+  if (g) {
+    tsr_gmm_free(f->gbest);
+    f->gbest = g;
+  }
+  f->best_k = k;
+  r->inertia = inert;
+  r->silhouette = f->Zs ? NAN : f->ksil[k - f->kmin];
+  r->n_iter = it;
+  return TSR_OK;
+}
+
+/* k-means or GMM on the transformed rows Z: the k table when k is automatic
+ * (r->kscores, on a seeded sample of o->k_sample rows when there are more),
+ * the chosen k fitted on all rows; labels, probabilities and scores into r,
+ * the k x d centres into *C and the GMM into *gmm (owned by the caller). */
+static tsr_status fit_centres(const tsr_cluster_opts *o, const double *Z,
+                              size_t n, size_t d, tsr_cluster_result *r,
+                              double **C, tsr_gmm **gmm, double *csil,
+                              tsr_error *err) {
+  kfit f;
+  memset(&f, 0, sizeof f);
+  f.o = o;
+  f.Z = f.Zk = Z;
+  f.n = f.nr = n;
+  f.d = d;
+  f.kmin = o->k ? o->k : o->k_min;
+  f.kmax = o->k ? o->k : o->k_max;
+  if (f.kmax > n) f.kmax = n;
+  f.nk = f.kmax - f.kmin + 1;
+  f.autok = o->k == 0;
+  tsr_status st;
+  if (f.autok && o->k_sample >= f.kmax && n > o->k_sample) {
+    if (tsr__sample_rows(Z, n, d, o->k_sample, o->seed, 0x6B5A3Dull, &f.Zs) != TSR_OK) goto nomem;
+    f.Zk = f.Zs;
+    f.nr = o->k_sample;
+    r->k_sample_n = f.nr;
+  }
+  if (f.autok) {
+    r->kscores = tsr__calloc(f.nk, sizeof *r->kscores);
+    f.L = tsr__malloc(f.nr * sizeof *f.L);
+    if (!r->kscores || !f.L) goto nomem;
+    r->n_kscores = f.nk;
+  }
+  f.C = tsr__malloc(f.kmax * d * sizeof *f.C);
+  f.Cbest = tsr__malloc(f.kmax * d * sizeof *f.Cbest);
+  if (!f.C || !f.Cbest) goto nomem;
+  if (o->method == TSR_CLUSTER_GMM) {
+    f.prob = tsr__malloc(f.nr * sizeof *f.prob);
+    r->probability = tsr__malloc(n * sizeof *r->probability);
+    if (!f.prob || !r->probability) goto nomem;
+  }
+  if ((st = score_k_table(&f, r, err)) != TSR_OK) goto fail;
+  size_t k = f.best_k;
+  if (f.autok && o->method == TSR_CLUSTER_KMEANS && f.nk <= 101) {
+    size_t pick = pick_k(&f, r);
+    if (pick) k = pick;
+  }
+  if (f.Zs || k != f.best_k)
+    if ((st = refit_all(&f, r, k, err)) != TSR_OK) goto fail;
+  r->k = f.best_k;
+  if (f.autok && o->method == TSR_CLUSTER_KMEANS && f.nk >= 3) {
+    double xs[101], ys[101];
+    for (size_t i = 0; i < f.nk; i++) {
+      xs[i] = (double)r->kscores[i].k;
+      ys[i] = r->kscores[i].inertia;
+    }
+    r->elbow_k = r->kscores[tsr__knee(xs, ys, f.nk)].k;
+  }
+  r->converged = 1;
+  if (f.gbest) {
+    tsr_gmm *g = f.gbest;
+    r->loglik = g->loglik;
+    r->bic = g->bic;
+    r->aic = g->aic;
+    r->converged = g->converged;
+    r->n_trace = g->n_trace;
+    r->loglik_trace = tsr__malloc((g->n_trace ? g->n_trace : 1) * sizeof(double));
+    if (!r->loglik_trace) goto nomem;
+    memcpy(r->loglik_trace, g->trace, g->n_trace * sizeof(double));
+  }
+  *csil += f.csil;
+  *C = f.Cbest;
+  f.Cbest = NULL;
+  *gmm = f.gbest;
+  f.gbest = NULL;
+  kfit_free(&f);
+  return TSR_OK;
+nomem:
+  st = kfit_nomem(err);
+fail:
+  *csil += f.csil;
+  kfit_free(&f);
+  return st;
+}
+
 tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
                            const double *const *columns,
                            const char *const *names, size_t n, size_t ncols,
@@ -291,9 +539,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
   tsr_cluster_model *m = tsr__cluster_model_new();
   double *Z = tsr__malloc(n * d * sizeof *Z);
   int *lab = tsr__malloc(n * sizeof *lab);
-  double *C = NULL, *cnt = NULL, *prob = NULL;
-  int *tmp_lab = NULL;
-  double *Zs = NULL; /* rows sampled for the automatic k */
+  double *C = NULL, *cnt = NULL;
   tsr_gmm *gbest = NULL;
   if (!r || !m || !Z || !lab) goto nomem;
   r->model = m;
@@ -327,219 +573,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
   if (o.method == TSR_CLUSTER_DBSCAN) {
     if ((st = fit_dbscan(&o, Z, n, d, sample, r, m, err)) != TSR_OK) goto fail;
   } else {
-    /* ------------------------------------------------ k-means / GMM */
-    size_t kmin = o.k ? o.k : o.k_min, kmax = o.k ? o.k : o.k_max;
-    if (kmax > n) kmax = n;
-    size_t nk = kmax - kmin + 1;
-    int autok = o.k == 0;
-    /* automatic k on many rows: the k table on a seeded sample (rows kept
-     * in their order), then the chosen k fitted on all rows */
-    const double *Zk = Z;
-    size_t nr = n;
-    if (autok && o.k_sample >= kmax && n > o.k_sample) {
-      st = sample_rows(Z, n, d, o.k_sample, o.seed, &Zs);
-      if (st != TSR_OK) goto nomem;
-      Zk = Zs;
-      nr = o.k_sample;
-      r->k_sample_n = nr;
-    }
-    if (autok) {
-      r->kscores = tsr__calloc(nk, sizeof *r->kscores);
-      tmp_lab = tsr__malloc(nr * sizeof *tmp_lab);
-      if (!r->kscores || !tmp_lab) goto nomem;
-      r->n_kscores = nk;
-    }
-    C = tsr__malloc(kmax * d * sizeof *C);
-    double *Cbest = tsr__malloc(kmax * d * sizeof *Cbest);
-    if (!C || !Cbest) {
-      tsr__free(Cbest);
-      goto nomem;
-    }
-    if (o.method == TSR_CLUSTER_GMM) {
-      prob = tsr__malloc(nr * sizeof *prob);
-      r->probability = tsr__malloc(n * sizeof *r->probability);
-      if (!prob || !r->probability) {
-        tsr__free(Cbest);
-        goto nomem;
-      }
-    }
-    double best_score = 0;
-    size_t best_k = 0;
-    /* auto k-means: silhouette and smallest cluster share of every k */
-    double ksil[101], kmin_share[101];
-    for (size_t k = kmin; k <= kmax; k++) {
-      int *L = autok ? tmp_lab : r->labels;
-      double inert = NAN, sil = NAN;
-      size_t it = 0;
-      tsr_gmm *g = NULL;
-      progress(&o, o.method == TSR_CLUSTER_GMM ? "gmm" : "kmeans",
-               (double)(k - kmin) / (double)nk);
-      tsr_cluster_opts fo = o;
-      fo.progress = NULL;
-      if (o.method == TSR_CLUSTER_KMEANS) {
-        st = tsr_kmeans_fit(Zk, nr, d, k, &fo, C, L, &inert, &it, err);
-      } else {
-        st = tsr_gmm_fit(Zk, nr, d, k, &fo, &g, L, autok ? prob : r->probability,
-                         err);
-        if (st == TSR_OK) {
-          memcpy(C, g->means, k * d * sizeof *C);
-          inert = tsr__inertia(Zk, nr, d, L, C);
-          it = g->n_iter;
-        }
-      }
-      if (st != TSR_OK) {
-        tsr__free(Cbest);
-        goto fail;
-      }
-      if (autok && k >= 2) {
-        double ts = now_s(), cs = cpu_s();
-        st = tsr_cluster_silhouette(Zk, nr, d, L, sample, o.seed, o.n_threads,
-                                    &sil, err);
-        r->seconds_silhouette += now_s() - ts;
-        csil += cpu_s() - cs;
-        if (st != TSR_OK) {
-          tsr_gmm_free(g);
-          tsr__free(Cbest);
-          goto fail;
-        }
-      }
-      if (autok && k - kmin < 101) {
-        /* L holds the nr rows k is chosen on (all, or the sample) */
-        size_t *cnt = tsr__calloc(k, sizeof *cnt), small = nr;
-        if (!cnt) {
-          tsr_gmm_free(g);
-          tsr__free(Cbest);
-          goto nomem;
-        }
-        for (size_t i = 0; i < nr; i++)
-          if (L[i] >= 0 && (size_t)L[i] < k) cnt[L[i]]++;
-        for (size_t c = 0; c < k; c++)
-          if (cnt[c] < small) small = cnt[c];
-        tsr__free(cnt);
-        ksil[k - kmin] = sil;
-        kmin_share[k - kmin] = (double)small / (double)nr;
-      }
-      if (autok) {
-        tsr_cluster_kscore *ks = &r->kscores[k - kmin];
-        ks->k = k;
-        ks->inertia = inert;
-        ks->silhouette = sil;
-        ks->bic = g ? g->bic : NAN;
-        ks->aic = g ? g->aic : NAN;
-        ks->loglik = g ? g->loglik : NAN;
-      }
-      /* auto k: k-means by the highest silhouette, GMM by the lowest BIC;
-       * ties keep the smaller k */
-      double score = o.method == TSR_CLUSTER_GMM ? -g->bic : sil;
-      int better = !autok || best_k == 0 || score > best_score;
-      if (better) {
-        best_score = score;
-        best_k = k;
-        r->inertia = inert;
-        r->silhouette = sil;
-        r->n_iter = it;
-        memcpy(Cbest, C, k * d * sizeof *C);
-        if (autok && !Zs) {
-          memcpy(r->labels, tmp_lab, n * sizeof *tmp_lab);
-          if (prob) memcpy(r->probability, prob, n * sizeof *prob);
-        }
-        if (g) {
-          tsr_gmm_free(gbest);
-          gbest = g;
-          g = NULL;
-        }
-      }
-      tsr_gmm_free(g);
-    }
-    /* auto k-means (docs/clustering.md): among the k whose every cluster
-     * holds at least min_share of the rows, the largest k whose silhouette
-     * is within sil_tolerance of the best one; the best-silhouette k when
-     * no k passes. Refitted with the same seed (deterministic). */
-    if (autok && o.method == TSR_CLUSTER_KMEANS && nk <= 101) {
-      double top = -INFINITY;
-      for (size_t q = 0; q < nk; q++)
-        if (kmin_share[q] >= o.min_share && ksil[q] > top) top = ksil[q];
-      size_t pick = 0;
-      if (isfinite(top))
-        for (size_t q = 0; q < nk; q++)
-          if (kmin_share[q] >= o.min_share && ksil[q] >= (1 - o.sil_tolerance) * top)
-            pick = kmin + q;
-      /* the elbow of the inertia curve when its silhouette is acceptable
-       * (within 4 x the tolerance of the best): customer data rarely have
-       * separated groups, where the silhouette alone prefers k = 2 */
-      if (pick && nk >= 3) {
-        double xs[101], ys[101];
-        for (size_t q = 0; q < nk; q++) xs[q] = (double)(kmin + q), ys[q] = r->kscores[q].inertia;
-        size_t e = tsr__knee(xs, ys, nk);
-        if (kmin + e > pick && kmin_share[e] >= o.min_share &&
-            ksil[e] >= (1 - 4 * o.sil_tolerance) * top)
-          pick = kmin + e;
-      }
-      if (pick && pick != best_k) {
-        double inert = NAN;
-        size_t it = 0;
-        tsr_cluster_opts fo = o;
-        fo.progress = NULL;
-        st = tsr_kmeans_fit(Z, n, d, pick, &fo, Cbest, r->labels, &inert, &it, err);
-        if (st != TSR_OK) {
-          tsr__free(Cbest);
-          goto fail;
-        }
-        best_k = pick;
-        r->inertia = inert;
-        r->silhouette = ksil[pick - kmin];
-        r->n_iter = it;
-      }
-    }
-    r->k = best_k;
-    memcpy(C, Cbest, best_k * d * sizeof *C);
-    tsr__free(Cbest);
-    if (Zs) {
-      /* the chosen k on all rows; its silhouette is computed below */
-      tsr_cluster_opts fo = o;
-      fo.progress = NULL;
-      progress(&o, o.method == TSR_CLUSTER_GMM ? "gmm" : "kmeans", 1);
-      r->silhouette = NAN;
-      if (o.method == TSR_CLUSTER_KMEANS) {
-        double inert = NAN;
-        size_t it = 0;
-        st = tsr_kmeans_fit(Z, n, d, best_k, &fo, C, r->labels, &inert, &it, err);
-        if (st != TSR_OK) goto fail;
-        r->inertia = inert;
-        r->n_iter = it;
-      } else {
-        tsr_gmm *g = NULL;
-        st = tsr_gmm_fit(Z, n, d, best_k, &fo, &g, r->labels, r->probability, err);
-        if (st != TSR_OK) goto fail;
-        tsr_gmm_free(gbest);
-        gbest = g;
-        memcpy(C, g->means, best_k * d * sizeof *C);
-        r->inertia = tsr__inertia(Z, n, d, r->labels, C);
-        r->n_iter = g->n_iter;
-      }
-      tsr__free(Zs);
-      Zs = NULL;
-    }
-    if (autok && o.method == TSR_CLUSTER_KMEANS && nk >= 3) {
-      double xs[101], ys[101];
-      for (size_t i = 0; i < nk; i++) {
-        xs[i] = (double)r->kscores[i].k;
-        ys[i] = r->kscores[i].inertia;
-      }
-      r->elbow_k = r->kscores[tsr__knee(xs, ys, nk)].k;
-    }
-    r->converged = 1;
-    if (gbest) {
-      r->loglik = gbest->loglik;
-      r->bic = gbest->bic;
-      r->aic = gbest->aic;
-      r->converged = gbest->converged;
-      r->n_trace = gbest->n_trace;
-      r->loglik_trace = tsr__malloc((gbest->n_trace ? gbest->n_trace : 1) *
-                                    sizeof(double));
-      if (!r->loglik_trace) goto nomem;
-      memcpy(r->loglik_trace, gbest->trace, gbest->n_trace * sizeof(double));
-    }
+    if ((st = fit_centres(&o, Z, n, d, r, &C, &gbest, &csil, err)) != TSR_OK) goto fail;
   }
 
   t1 = now_s();
@@ -602,9 +636,6 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
   tsr__free(Z);
   tsr__free(C);
   tsr__free(cnt);
-  tsr__free(prob);
-  tsr__free(tmp_lab);
-  tsr__free(Zs);
   *out = r;
   return TSR_OK;
 
@@ -617,9 +648,6 @@ fail:
   tsr__free(lab);
   tsr__free(C);
   tsr__free(cnt);
-  tsr__free(prob);
-  tsr__free(tmp_lab);
-  tsr__free(Zs);
   tsr_gmm_free(gbest);
   return st;
 }

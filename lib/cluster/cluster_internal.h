@@ -215,6 +215,11 @@ tsr_status tsr__cluster_order(const int *labels, size_t n, size_t k,
  * the chord, both axes scaled to [0,1]); n >= 3 else 0. */
 size_t tsr__knee(const double *x, const double *y, size_t n);
 /* Within-cluster sum of squares of labels (noise left out). */
+/* m rows of X (n x d, m <= n) drawn without replacement with a generator
+ * seeded by (seed, stream), kept in their original order, into *out (m x d,
+ * owned by the caller). */
+tsr_status tsr__sample_rows(const double *X, size_t n, size_t d, size_t m,
+                            uint64_t seed, uint64_t stream, double **out);
 double tsr__inertia(const double *X, size_t n, size_t d, const int *labels,
                     const double *centers);
 

@@ -83,6 +83,35 @@ tsr_status tsr_cluster_transform_parse(const char *s, unsigned *out,
   return TSR_OK;
 }
 
+/* ============================================================== sampling */
+
+/* Floyd's sampler (declared in cluster_internal.h). */
+tsr_status tsr__sample_rows(const double *X, size_t n, size_t d, size_t m,
+                            uint64_t seed, uint64_t stream, double **out) {
+  *out = NULL;
+  unsigned char *pick = tsr__calloc(n, 1);
+  double *S = tsr__malloc(m * d * sizeof *S);
+  if (!pick || !S) {
+    tsr__free(pick);
+    tsr__free(S);
+    return TSR_ENOMEM;
+  }
+  /* Floyd's algorithm: m distinct rows, O(m) draws */
+  tsr__rng rng;
+  tsr__rng_seed(&rng, seed, stream);
+  for (size_t j = n - m; j < n; j++) {
+    size_t t = (size_t)tsr__rng_below(&rng, j + 1);
+    if (pick[t]) t = j;
+    pick[t] = 1;
+  }
+  size_t q = 0;
+  for (size_t i = 0; i < n; i++)
+    if (pick[i]) memcpy(S + (q++) * d, X + i * d, d * sizeof *S);
+  tsr__free(pick);
+  *out = S;
+  return TSR_OK;
+}
+
 /* ============================================================== inertia */
 
 double tsr__inertia(const double *X, size_t n, size_t d, const int *labels,

@@ -9,13 +9,21 @@
  * shifts. The data are memory-bound at small d: the seeding adopts each
  * centre inside the next candidates' pass and leaves every point's nearest
  * centre for the first Lloyd step, and the centre sums are updated only for
- * the points that change cluster.
+ * the points that change cluster. On many rows (at least 2 x 32768, or
+ * 512 per cluster) the restarts run on a seeded sample of 32768 rows (256
+ * per cluster when more) and the best run's centres are refined on all rows
+ * by the polish: n_init restarts cost about one pass over a sample instead
+ * of n_init runs over all rows.
  */
 #include <float.h>
 #include <math.h>
 #include <string.h>
 
 #include "cluster_internal.h"
+
+/* Rows of the sample the restarts run on when there are at least twice as
+ * many (tsr_kmeans_fit). */
+#define KM_SAMPLE 32768
 
 /* ================================================================ seeding */
 
@@ -510,6 +518,20 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
     work_free(&w);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
+  /* many rows: the restarts run on a seeded sample of KM_SAMPLE rows (at
+   * least 256 per cluster); only the best one is refined on all rows */
+  size_t ns = KM_SAMPLE > 256 * k ? KM_SAMPLE : 256 * k;
+  const double *Xr = X;
+  size_t nr = n;
+  double *Xs = NULL;
+  if (n >= 2 * ns) {
+    if (tsr__sample_rows(X, n, d, ns, opts->seed, 0x4B4D53ull, &Xs) != TSR_OK) {
+      work_free(&w);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
+    Xr = Xs;
+    nr = ns;
+  }
   double best = DBL_MAX;
   size_t best_it = 0;
   for (size_t r = 0; r < n_init; r++) {
@@ -518,10 +540,11 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
     double in;
     size_t it;
     int strict;
-    tsr_status st = km_run(X, n, d, k, max_iter, tol_abs, &rng, nthr, &w, 0,
+    tsr_status st = km_run(Xr, nr, d, k, max_iter, tol_abs, &rng, nthr, &w, 0,
                            &in, &it, &strict);
     if (st != TSR_OK) {
       work_free(&w);
+      tsr__free(Xs);
       return tsr_error_set(err, st, NULL, 0, 0, NULL, "out of memory");
     }
     if (opts->progress) opts->progress(opts->progress_ud, "kmeans",
@@ -547,6 +570,7 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
     if (labels) memcpy(labels, w.a, n * sizeof *labels);
   }
   work_free(&w);
+  tsr__free(Xs);
   if (inertia) *inertia = best;
   if (n_iter) *n_iter = best_it;
   return TSR_OK;
