@@ -468,6 +468,32 @@ static int fit_fdf(const double *theta, void *vctx, double *f, double *g) {
   return 0;
 }
 
+/* fit_fdf with the Hessian in theta = log p (models with eval_ix, on the
+ * index): d2f/dtheta_i dtheta_j = -(H_ij p_i p_j + [i = j] g_i p_i) / W
+ * + [i = j] 4 pen (s_i p_i)^2. */
+static int fit_fdh(const double *theta, void *vctx, double *f, double *g, double *Hf) {
+  const fit_ctx *c = vctx;
+  size_t np = c->spec->np;
+  double p[TSR_BTYD_MAXP], gn[TSR_BTYD_MAXP], H[TSR_BTYD_MAXP * TSR_BTYD_MAXP], ll;
+  for (size_t i = 0; i < np; i++) {
+    if (!(fabs(theta[i]) < 40)) return -1;
+    p[i] = exp(theta[i]);
+  }
+  if (c->spec->eval_ix(p, c->d, c->ix, &ll, gn, H) || !isfinite(ll)) return -1;
+  double pen = 0;
+  for (size_t i = 0; i < np; i++) pen += (c->pscale[i] * p[i]) * (c->pscale[i] * p[i]);
+  *f = -ll / c->W + c->pen * pen;
+  for (size_t i = 0; i < np; i++) {
+    double q = c->pscale[i] * p[i];
+    g[i] = -gn[i] * p[i] / c->W + 2 * c->pen * q * q;
+    for (size_t j = 0; j < np; j++)
+      Hf[i * np + j] = -H[i * np + j] * p[i] * p[j] / c->W;
+    Hf[i * np + i] += -gn[i] * p[i] / c->W + 4 * c->pen * q * q;
+    if (!isfinite(g[i])) return -1;
+  }
+  return 0;
+}
+
 /* One data set of a fit with its objective: the patterns (borrowed, or the
  * owned columns of a subsample), their index and the block sums. */
 typedef struct fit_set {
@@ -498,10 +524,11 @@ static tsr_status fit_set_init(fit_set *fs, const tsr__btyd_spec *spec,
   c->n_threads = o->n_threads;
   memcpy(c->pscale, pscale, sizeof c->pscale);
   for (size_t i = 0; i < fs->d.n; i++) c->W += fs->d.weights[i];
-  fs->obj = (tsr__objective){spec->np, fit_fdf, c};
+  fs->obj = (tsr__objective){spec->np, fit_fdf, c, NULL};
   if (spec->loglik_ix && fs->d.t_x && fs->d.T) {
     if (tsr__btyd_index_build(&fs->d, &fs->ix)) return TSR_ENOMEM;
     c->ix = &fs->ix;
+    if (spec->eval_ix) fs->obj.fdh = fit_fdh;
     return TSR_OK;
   }
   c->nblocks = (fs->d.n + FIT_BLOCK - 1) / FIT_BLOCK;

@@ -25,10 +25,16 @@ int tsr__hyp2f1(double a, double b, double c, double z, double *log_abs,
 typedef int (*tsr__fdf_fn)(const double *theta, void *ctx, double *f,
                            double *g);
 
+/* f, gradient g and Hessian H (n x n, row-major) at theta in one pass.
+ * Returns 0, or -1 when not finite. */
+typedef int (*tsr__fdh_fn)(const double *theta, void *ctx, double *f,
+                           double *g, double *H);
+
 typedef struct tsr__objective {
   size_t n;
   tsr__fdf_fn fdf;
   void *ctx;
+  tsr__fdh_fn fdh; /* analytic Hessian, or NULL: differences of g */
 } tsr__objective;
 
 typedef struct tsr__min_result {
@@ -53,8 +59,9 @@ tsr_status tsr__minimize(const tsr__objective *obj, double grad_tol,
                          int max_iter, int mode, double *theta,
                          tsr__min_result *res);
 
-/* Hessian (n x n, row-major) by forward differences of the gradient
- * (g0 = gradient at theta, or NULL to compute it), symmetrised. Returns 0
+/* Hessian (n x n, row-major): the objective's analytic one when it has
+ * fdh, else by forward differences of the gradient (g0 = gradient at
+ * theta, or NULL to compute it), symmetrised. Returns 0
  * or -1. */
 int tsr__hessian(const tsr__objective *obj, const double *theta,
                  const double *g0, double *H);
@@ -125,6 +132,10 @@ typedef struct tsr__btyd_spec {
    * ix (terms computed once per distinct value or pair). */
   int (*loglik_ix)(const double *p, const tsr_btyd_data *d,
                    const tsr__btyd_index *ix, double *ll, double *g);
+  /* Optional: loglik_ix with, when H is not NULL, the analytic Hessian in
+   * natural parameters (np x np, row-major; g may be NULL). */
+  int (*eval_ix)(const double *p, const tsr_btyd_data *d,
+                 const tsr__btyd_index *ix, double *ll, double *g, double *H);
 } tsr__btyd_spec;
 
 extern const tsr__btyd_spec tsr__bgnbd_spec;
@@ -161,7 +172,7 @@ static inline double tsr__logaddexp(double a, double b) {
 /* z quantile of a two-sided interval of that level (0 if outside (0,1)). */
 double tsr__btyd_zlevel(double level);
 
-/* lnGamma, digamma and lnBeta through GSL's _e variants (NaN on error). */
+/* lnGamma, digamma, trigamma and lnBeta through GSL's _e variants (NaN on error). */
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_sf_gamma.h>
 #include <gsl/gsl_sf_psi.h>
@@ -172,6 +183,10 @@ static inline double tsr__lng(double x) {
 static inline double tsr__psi(double x) {
   gsl_sf_result r;
   return gsl_sf_psi_e(x, &r) == GSL_SUCCESS ? r.val : NAN;
+}
+static inline double tsr__psi1(double x) {
+  gsl_sf_result r;
+  return gsl_sf_psi_1_e(x, &r) == GSL_SUCCESS ? r.val : NAN;
 }
 static inline double tsr__lnbeta(double a, double b) {
   return tsr__lng(a) + tsr__lng(b) - tsr__lng(a + b);

@@ -91,6 +91,12 @@ int tsr__hessian(const tsr__objective *o, const double *theta,
   double tp[2 * TSR_BTYD_MAXP], gp[2 * TSR_BTYD_MAXP], gb[2 * TSR_BTYD_MAXP];
   double f;
   if (n > 2 * TSR_BTYD_MAXP) return -1;
+  if (o->fdh) {
+    if (o->fdh(theta, o->ctx, &f, gb, H) || !isfinite(f)) return -1;
+    for (size_t i = 0; i < n * n; i++)
+      if (!isfinite(H[i])) return -1;
+    return 0;
+  }
   if (!g0) {
     if (o->fdf(theta, o->ctx, &f, gb) || !isfinite(f)) return -1;
     g0 = gb;
@@ -116,16 +122,21 @@ int tsr__hessian(const tsr__objective *o, const double *theta,
 }
 
 /* Newton steps with backtracking from theta; keeps a step only when it
- * lowers the gradient norm without raising f (beyond rounding). Returns
- * the number of steps taken. */
+ * lowers the gradient norm without raising f (beyond rounding). With an
+ * analytic Hessian (o->fdh) every trial point is evaluated with its
+ * Hessian, so a step costs one pass over the data. Returns the number of
+ * steps taken. */
 static int newton_polish(const tsr__objective *o, double *theta, double *f,
                          double *g, int steps, double grad_tol) {
   size_t n = o->n;
   double H[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hi[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP];
+  double Hn[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP];
   double tn[2 * TSR_BTYD_MAXP], gn[2 * TSR_BTYD_MAXP], fn;
-  int s;
+  int s, haveH = 0;
   for (s = 0; s < steps && norm2(g, n) > grad_tol; s++) {
-    if (tsr__hessian(o, theta, g, H) || tsr__spd_inverse(n, H, Hi)) return s;
+    if (!haveH && tsr__hessian(o, theta, g, H)) return s;
+    haveH = 0;
+    if (tsr__spd_inverse(n, H, Hi)) return s;
     double gn0 = norm2(g, n);
     int ok = 0;
     for (double lam = 1.0; lam > 1e-3; lam *= 0.5) {
@@ -134,13 +145,20 @@ static int newton_polish(const tsr__objective *o, double *theta, double *f,
         for (size_t j = 0; j < n; j++) d -= Hi[i * n + j] * g[j];
         tn[i] = theta[i] + lam * d;
       }
-      if (o->fdf(tn, o->ctx, &fn, gn) || !isfinite(fn)) continue;
+      if ((o->fdh ? o->fdh(tn, o->ctx, &fn, gn, Hn) : o->fdf(tn, o->ctx, &fn, gn)) ||
+          !isfinite(fn))
+        continue;
       if (fn <= *f + 1e-13 * fabs(*f) && norm2(gn, n) < gn0) {
         ok = 1;
         break;
       }
     }
     if (!ok) return s;
+    if (o->fdh) {
+      haveH = 1;
+      for (size_t i = 0; i < n * n; i++) haveH &= isfinite(Hn[i]) != 0;
+      memcpy(H, Hn, n * n * sizeof *H);
+    }
     memcpy(theta, tn, n * sizeof *theta);
     memcpy(g, gn, n * sizeof *g);
     *f = fn;
