@@ -605,7 +605,10 @@ static int fit_starts(const fit_set *sub, const tsr_btyd_data *all,
     else
       spec->start(o->start ? k - 1 : k, all, p0);
     for (size_t i = 0; i < np; i++) th[i] = log(p0[i]);
-    if ((*st = tsr__minimize(&sub->obj, coarse, o->max_iter, TSR__MIN_BFGS, th, &r)))
+    /* with an analytic Hessian Newton first (a few passes when the start
+     * is in the concave region), else BFGS */
+    if ((*st = tsr__minimize(&sub->obj, coarse, o->max_iter,
+                             sub->obj.fdh ? TSR__MIN_NEWTON_FIRST : TSR__MIN_BFGS, th, &r)))
       return -1;
     *iters += r.iterations;
     if (!isfinite(r.f)) {

@@ -49,7 +49,9 @@ typedef struct tsr__min_result {
 enum {
   TSR__MIN_BFGS = 0,        /* BFGS2 only */
   TSR__MIN_BFGS_NEWTON = 1, /* BFGS2, then Newton steps to grad_tol */
-  TSR__MIN_NEWTON_FIRST = 2 /* Newton from a good start; else as 1 */
+  TSR__MIN_NEWTON_FIRST = 2 /* Newton from a good start (damped Newton from
+                               * any start with an analytic Hessian); else
+                               * as 1 */
 };
 
 /* Minimises obj from theta (IN: start, OUT: minimiser) with GSL's BFGS2
