@@ -231,6 +231,60 @@ static int cmp_pat(const void *pa, const void *pb) {
   return 0;
 }
 
+static inline int pat_less(const pat_row *a, const pat_row *b) {
+  if (a->x != b->x) return a->x < b->x;
+  if (a->T != b->T) return a->T < b->T;
+  if (a->tx != b->tx) return a->tx < b->tx;
+  return a->m < b->m;
+}
+
+/* Sorts distinct rows in cmp_pat's order: quicksort (median of three,
+ * Hoare partition, the comparison inlined) with insertion sort below 16
+ * rows and qsort past a depth of 2 log2 n. glibc's qsort called cmp_pat
+ * through a pointer and moved the 40-byte rows with memmove: a quarter of
+ * a BG/NBD fit on 100k customers. */
+static void sort_pats(pat_row *v, size_t n, int depth) {
+  pat_row t;
+#define PSWAP(i, j) (t = v[i], v[i] = v[j], v[j] = t)
+  while (n > 16) {
+    if (depth-- <= 0) {
+      qsort(v, n, sizeof *v, cmp_pat);
+      return;
+    }
+    size_t mid = n / 2;
+    if (pat_less(&v[mid], &v[0])) PSWAP(0, mid);
+    if (pat_less(&v[n - 1], &v[mid])) {
+      PSWAP(mid, n - 1);
+      if (pat_less(&v[mid], &v[0])) PSWAP(0, mid);
+    }
+    const pat_row piv = v[mid];
+    size_t i = 0, j = n - 1;
+    for (;;) {
+      while (pat_less(&v[i], &piv)) i++;
+      while (pat_less(&piv, &v[j])) j--;
+      if (i >= j) break;
+      PSWAP(i, j);
+      i++, j--;
+    }
+    /* v[0..j] <= piv <= v[j+1..n) */
+    size_t nl = j + 1, nr = n - nl;
+    if (nl < nr) {
+      sort_pats(v, nl, depth);
+      v += nl, n = nr;
+    } else {
+      sort_pats(v + nl, nr, depth);
+      n = nl;
+    }
+  }
+  for (size_t i = 1; i < n; i++) {
+    size_t j = i;
+    t = v[i];
+    for (; j > 0 && pat_less(&t, &v[j - 1]); j--) v[j] = v[j - 1];
+    v[j] = t;
+  }
+#undef PSWAP
+}
+
 static uint64_t mix64(uint64_t z) {
   z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
   z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
@@ -309,7 +363,9 @@ tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
     for (size_t i = 0; i < n; i++) pat->map[i] = pos[rowof[i]];
     tsr__free(pos);
   } else {
-    qsort(rows, u, sizeof *rows, cmp_pat);
+    int depth = 2;
+    for (size_t k = u; k > 1; k >>= 1) depth += 2;
+    sort_pats(rows, u, depth);
   }
   tsr__free(rowof);
   /* drop weight-0 patterns only when no map is needed */
