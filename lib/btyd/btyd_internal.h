@@ -18,6 +18,20 @@
 int tsr__hyp2f1(double a, double b, double c, double z, double *log_abs,
                 int *sign, double *dlog);
 
+/* log 2F1(a,b;c;z[i]) and (dlog != NULL) its derivatives (dlog[4 i ..])
+ * for m values of z sharing a, b, c > 0: the term ratios and the harmonic
+ * sums of the series are computed once for all z (ws: a workspace, zeroed
+ * before first use, kept across calls, freed with tsr__hyp_ws_free).
+ * Returns 0 or -1 (as tsr__hyp2f1, or a negative 2F1). */
+typedef struct tsr__hyp_ws {
+  void *buf;
+  size_t n, cap;
+  double a, b, c;
+} tsr__hyp_ws;
+int tsr__hyp2f1_many(double a, double b, double c, const double *z, size_t m,
+                     double *lf, double *dlog, tsr__hyp_ws *ws);
+void tsr__hyp_ws_free(tsr__hyp_ws *ws);
+
 /* ------------------------------------------------------------ optimiser */
 
 /* Objective: f(theta) and gradient g (g may be NULL). Returns 0, or -1 when
