@@ -303,12 +303,16 @@ tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
   memset(pat, 0, sizeof *pat);
   size_t n = d->n, cap = 16;
   while (cap < 2 * n) cap *= 2;
-  /* open addressing: slot -> 1 + index of the unique row */
-  size_t *slot = tsr__calloc(cap, sizeof *slot);
+  /* open addressing: slot -> 1 + index of the unique row (32 bits: half
+   * the table to clear and fault in) */
+  if (n > UINT32_MAX / 2)
+    return tsr_error_set(err, TSR_ELIMIT, NULL, 0, 0, NULL,
+                         "more than %u customers", (unsigned)(UINT32_MAX / 2));
+  uint32_t *slot = tsr__calloc(cap, sizeof *slot);
   pat_row *rows = tsr__malloc((n ? n : 1) * sizeof *rows);
-  size_t *rowof = tsr__malloc((n ? n : 1) * sizeof *rowof);
+  size_t *rowof = want_map ? tsr__malloc((n ? n : 1) * sizeof *rowof) : NULL; /* map only */
   if (want_map) pat->map = tsr__malloc((n ? n : 1) * sizeof(size_t));
-  if (!slot || !rows || !rowof || (want_map && !pat->map)) {
+  if (!slot || !rows || (want_map && (!rowof || !pat->map))) {
     tsr__free(slot), tsr__free(rows), tsr__free(rowof);
     tsr__btyd_pat_release(pat);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -322,14 +326,14 @@ tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
     for (;;) {
       if (!slot[k]) {
         rows[u] = r;
-        slot[k] = ++u;
-        rowof[i] = u - 1;
+        slot[k] = (uint32_t)++u;
+        if (rowof) rowof[i] = u - 1;
         break;
       }
       pat_row *q = &rows[slot[k] - 1];
       if (q->x == r.x && q->T == r.T && q->tx == r.tx && q->m == r.m) {
         q->w += r.w;
-        rowof[i] = slot[k] - 1;
+        if (rowof) rowof[i] = slot[k] - 1;
         break;
       }
       k = (k + 1) & (cap - 1);
