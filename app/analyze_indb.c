@@ -32,7 +32,7 @@
 #include "tessera/store.h"
 #include "ledger_feed.h"
 
-#include <libpq-fe.h>
+#include "pq_lazy.h" /* libpq, opened on the first connection */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -286,7 +286,7 @@ tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledg
     char what[1100];
     snprintf(what, sizeof what, "connect to %s", tsr_store_url_display(url, shown, sizeof shown));
     tsr_status st = d.c ? pg_error(&d, NULL, what, err)
-                        : tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+                        : tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "%s", tsr__pq_why());
     PQfinish(d.c);
     return st;
   }

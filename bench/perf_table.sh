@@ -30,9 +30,10 @@
 # k-means is scikit-learn KMeans(n_init=10) (the fit alone, after parsing);
 # analyze is the pandas summary + BG/NBD + Gamma-Gamma fits (sum of the
 # three, without CLV, RFM, clustering or any output but the summary CSV).
-# The fit rows come twice: the whole `tessera fit` process (about 0.05 CPU
-# s of it is starting the process: the dynamic loader and the libraries'
-# initialisers) and the library fit alone (bench/btyd_bench.c fit: best of
+# The fit rows come twice: the whole `tessera fit` process (starting the
+# process is about 0.02 CPU s on a loaded machine since XGBoost and libpq are
+# opened on first use; most of the rest is reading the CSV) and the library
+# fit alone (bench/btyd_bench.c fit: best of
 # REPEAT, after reading the CSV, standard errors included), the figure
 # comparable with scipy's.
 set -eu

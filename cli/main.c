@@ -36,10 +36,11 @@ static void usage(FILE *f) {
 
 int main(int argc, char **argv) {
   /* XGBoost's OpenMP threads spin-wait unless OMP_WAIT_POLICY=PASSIVE is in
-   * the environment when libgomp loads (before main): set it and re-execute
-   * once (14-27x slowdowns on a busy machine otherwise; docs/predict.md). */
-  if (!getenv("OMP_WAIT_POLICY") && setenv("OMP_WAIT_POLICY", "PASSIVE", 1) == 0)
-    execv("/proc/self/exe", argv); /* on failure, carry on */
+   * the environment when libgomp loads (14-27x slowdowns on a busy machine
+   * otherwise; docs/predict.md). libgomp loads with XGBoost on first use
+   * (lib/predict/gbm.c opens it), so setting it here is enough: no
+   * re-execution (which doubled every command's start-up cost). */
+  setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
   gsl_set_error_handler_off();
   if (argc < 2) {
     usage(stderr);

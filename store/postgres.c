@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libpq-fe.h>
+#include "pq_lazy.h" /* libpq, opened on the first connection */
 
 /* Key of the advisory lock that serialises migrations ("tessera"). */
 #define PG_MIGRATE_LOCK "7465737365726101"
@@ -402,7 +402,7 @@ static tsr_status pg_open(const char *target, unsigned flags, tsr__db **out, tsr
   q->c = PQconnectdb(target);
   if (!q->c || PQstatus(q->c) != CONNECTION_OK) {
     char buf[512];
-    snprintf(buf, sizeof buf, "%s", q->c ? PQerrorMessage(q->c) : "out of memory");
+    snprintf(buf, sizeof buf, "%s", q->c ? PQerrorMessage(q->c) : tsr__pq_why());
     size_t n = strlen(buf);
     while (n && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) buf[--n] = '\0';
     tsr_status st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: open %s: %s",

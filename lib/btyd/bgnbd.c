@@ -89,21 +89,32 @@ static int bgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
 
 /* The same sum on indexed patterns: the x-only terms once per distinct x,
  * log(alpha + t_x) and log(alpha + T) once per distinct t_x and T; per
- * pattern only the log-sum-exp of A3 and A4 (one exp, one log1p). */
-static int bgnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
-                           const tsr__btyd_index *ix, double *ll, double *g) {
+ * pattern only the log-sum-exp of A3 and A4 (one exp, one log). With H
+ * (4 x 4, row-major) also the analytic Hessian in (r, alpha, a, b): per
+ * pattern, with weights w3 + w4 = 1 of the log-sum-exp and D = dA3 - dA4,
+ *   d2 LL = d2 A12 + w3 d2 A3 + w4 d2 A4 + w3 w4 D D^T,
+ * whose nonzero parts are d2A3/dr dalpha = -1/(alpha+T), d2A3/dalpha2 =
+ * (r+x)/(alpha+T)^2 (t_x for A4), d2A4/da2 = -1/a^2, d2A4/db2 = 1/(b+x-1)^2
+ * and the trigamma terms of A12 per distinct x. */
+static int bgnbd_eval_ix(const double *p, const tsr_btyd_data *d,
+                         const tsr__btyd_index *ix, double *ll, double *g, double *H) {
   const double r = p[0], alpha = p[1], a = p[2], b = p[3];
   const double la = log(alpha), lnr = tsr__lng(r), lab = tsr__lng(a + b),
                lb = tsr__lng(b), psr = tsr__psi(r), psab = tsr__psi(a + b),
                psb = tsr__psi(b), lna = log(a);
   const size_t nx = ix->nx, ntx = ix->ntx, nT = ix->nT;
-  /* per x: A12, log(b+x-1) and the x-only gradient terms; per t_x and T:
-   * log(alpha + t) and 1/(alpha + t) */
-  double *buf = tsr__malloc((6 * nx + 2 * ntx + 2 * nT) * sizeof *buf);
+  double gl[4];
+  if (H && !g) g = gl;
+  /* per x: A12, log(b+x-1) and the x-only gradient (and Hessian) terms;
+   * per t_x and T: log(alpha + t) and 1/(alpha + t) */
+  double *buf = tsr__malloc((9 * nx + 2 * ntx + 2 * nT) * sizeof *buf);
   if (!buf) return -1;
   double *A12 = buf, *lbx = A12 + nx, *d1r = lbx + nx, *d2a = d1r + nx,
-         *d2b = d2a + nx, *ib = d2b + nx, *ltx = ib + nx, *itx = ltx + ntx,
-         *lT = itx + ntx, *iT = lT + nT;
+         *d2b = d2a + nx, *ib = d2b + nx, *h1r = ib + nx, *h2a = h1r + nx,
+         *h2b = h2a + nx, *ltx = h2b + nx, *itx = ltx + ntx, *lT = itx + ntx,
+         *iT = lT + nT;
+  const double t1r = H ? tsr__psi1(r) : 0, t1ab = H ? tsr__psi1(a + b) : 0,
+               t1b = H ? tsr__psi1(b) : 0;
   for (size_t k = 0; k < nx; k++) {
     const double x = ix->ux[k];
     lbx[k] = x > 0 ? log(b + x - 1) : 0;
@@ -116,6 +127,12 @@ static int bgnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
       d2a[k] = psab - pabx;
       d2b[k] = psab + tsr__psi(b + x) - psb - pabx;
     }
+    if (H) {
+      const double t1abx = tsr__psi1(a + b + x);
+      h1r[k] = tsr__psi1(r + x) - t1r;
+      h2a[k] = t1ab - t1abx;
+      h2b[k] = t1ab + tsr__psi1(b + x) - t1b - t1abx;
+    }
   }
   for (size_t k = 0; k < ntx; k++) {
     ltx[k] = log(alpha + ix->utx[k]);
@@ -126,6 +143,9 @@ static int bgnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
     iT[k] = 1 / (alpha + ix->uT[k]);
   }
   double sum = 0, G[4] = {0, 0, 0, 0};
+  /* Hessian sums: rr, r alpha, alpha alpha, the (a, b) block, and the
+   * w3 w4 D D^T outer products (10 entries, upper triangle) */
+  double Hrr = 0, Hra = 0, Haa = 0, Hpa = 0, Hpb = 0, Hpab = 0, O[10] = {0};
   for (size_t i = 0; i < d->n; i++) {
     const uint32_t kx = ix->ix[i], kT = ix->iT[i];
     const double x = ix->ux[kx], w = d->weights[i], rx = r + x;
@@ -144,6 +164,22 @@ static int bgnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
         G[1] += w * (r / alpha - rx * (w3 * iT[kT] + w4 * itx[kt]));
         G[2] += w * (d2a[kx] + w4 / a);
         G[3] += w * (d2b[kx] - w4 * ib[kx]);
+        if (H) {
+          const double it3 = iT[kT], it4 = itx[kt];
+          Hrr += w * h1r[kx];
+          Hra -= w * (w3 * it3 + w4 * it4);
+          Haa += w * rx * (w3 * it3 * it3 + w4 * it4 * it4);
+          Hpa += w * (h2a[kx] - w4 / (a * a));
+          Hpb += w * (h2b[kx] + w4 * ib[kx] * ib[kx]);
+          Hpab += w * h2a[kx];
+          const double ww = w * w3 * w4;
+          const double D0 = ltx[kt] - lT[kT], D1 = -rx * (it3 - it4), D2 = -1 / a,
+                       D3 = ib[kx];
+          O[0] += ww * D0 * D0, O[1] += ww * D0 * D1, O[2] += ww * D0 * D2;
+          O[3] += ww * D0 * D3, O[4] += ww * D1 * D1, O[5] += ww * D1 * D2;
+          O[6] += ww * D1 * D3, O[7] += ww * D2 * D2, O[8] += ww * D2 * D3;
+          O[9] += ww * D3 * D3;
+        }
       }
     } else {
       sum += w * (A12[kx] + A3);
@@ -152,6 +188,14 @@ static int bgnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
         G[1] += w * (r / alpha - rx * iT[kT]);
         G[2] += w * d2a[kx];
         G[3] += w * d2b[kx];
+        if (H) {
+          Hrr += w * h1r[kx];
+          Hra -= w * iT[kT];
+          Haa += w * rx * iT[kT] * iT[kT];
+          Hpa += w * h2a[kx];
+          Hpb += w * h2b[kx];
+          Hpab += w * h2a[kx];
+        }
       }
     }
   }
@@ -159,7 +203,31 @@ static int bgnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
   *ll = sum;
   if (g)
     for (int k = 0; k < 4; k++) g[k] = G[k];
+  if (H) {
+    double W = 0;
+    for (size_t i = 0; i < d->n; i++) W += d->weights[i];
+    /* A12's r ln(alpha): d2/dr dalpha = 1/alpha, d2/dalpha2 = -r/alpha^2 */
+    const double U[10] = {Hrr + O[0],
+                          Hra + W / alpha + O[1],
+                          O[2],
+                          O[3],
+                          Haa - W * r / (alpha * alpha) + O[4],
+                          O[5],
+                          O[6],
+                          Hpa + O[7],
+                          Hpab + O[8],
+                          Hpb + O[9]};
+    for (int i = 0, k = 0; i < 4; i++)
+      for (int j = i; j < 4; j++, k++) H[i * 4 + j] = H[j * 4 + i] = U[k];
+    for (int k = 0; k < 16; k++)
+      if (!isfinite(H[k])) return -1;
+  }
   return isfinite(sum) ? 0 : -1;
+}
+
+static int bgnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
+                           const tsr__btyd_index *ix, double *ll, double *g) {
+  return bgnbd_eval_ix(p, d, ix, ll, g, NULL);
 }
 
 /* ------------------------------------------------------------ quadrature */
@@ -329,4 +397,4 @@ const tsr__btyd_spec tsr__bgnbd_spec = {
     bgnbd_loglik,        bgnbd_conditional, bgnbd_expected_new,
     bgnbd_pmf_new,       bgnbd_p_alive,     bgnbd_cond_alive,
     bgnbd_pmf_cond,      bgnbd_hazard,      bgnbd_start,
-    bgnbd_loglik_ix};
+    bgnbd_loglik_ix,     bgnbd_eval_ix};

@@ -18,6 +18,20 @@
 int tsr__hyp2f1(double a, double b, double c, double z, double *log_abs,
                 int *sign, double *dlog);
 
+/* log 2F1(a,b;c;z[i]) and (dlog != NULL) its derivatives (dlog[4 i ..])
+ * for m values of z sharing a, b, c > 0: the term ratios and the harmonic
+ * sums of the series are computed once for all z (ws: a workspace, zeroed
+ * before first use, kept across calls, freed with tsr__hyp_ws_free).
+ * Returns 0 or -1 (as tsr__hyp2f1, or a negative 2F1). */
+typedef struct tsr__hyp_ws {
+  void *buf;
+  size_t n, cap;
+  double a, b, c;
+} tsr__hyp_ws;
+int tsr__hyp2f1_many(double a, double b, double c, const double *z, size_t m,
+                     double *lf, double *dlog, tsr__hyp_ws *ws);
+void tsr__hyp_ws_free(tsr__hyp_ws *ws);
+
 /* ------------------------------------------------------------ optimiser */
 
 /* Objective: f(theta) and gradient g (g may be NULL). Returns 0, or -1 when
@@ -25,10 +39,16 @@ int tsr__hyp2f1(double a, double b, double c, double z, double *log_abs,
 typedef int (*tsr__fdf_fn)(const double *theta, void *ctx, double *f,
                            double *g);
 
+/* f, gradient g and Hessian H (n x n, row-major) at theta in one pass.
+ * Returns 0, or -1 when not finite. */
+typedef int (*tsr__fdh_fn)(const double *theta, void *ctx, double *f,
+                           double *g, double *H);
+
 typedef struct tsr__objective {
   size_t n;
   tsr__fdf_fn fdf;
   void *ctx;
+  tsr__fdh_fn fdh; /* analytic Hessian, or NULL: differences of g */
 } tsr__objective;
 
 typedef struct tsr__min_result {
@@ -43,7 +63,9 @@ typedef struct tsr__min_result {
 enum {
   TSR__MIN_BFGS = 0,        /* BFGS2 only */
   TSR__MIN_BFGS_NEWTON = 1, /* BFGS2, then Newton steps to grad_tol */
-  TSR__MIN_NEWTON_FIRST = 2 /* Newton from a good start; else as 1 */
+  TSR__MIN_NEWTON_FIRST = 2 /* Newton from a good start (damped Newton from
+                               * any start with an analytic Hessian); else
+                               * as 1 */
 };
 
 /* Minimises obj from theta (IN: start, OUT: minimiser) with GSL's BFGS2
@@ -53,8 +75,9 @@ tsr_status tsr__minimize(const tsr__objective *obj, double grad_tol,
                          int max_iter, int mode, double *theta,
                          tsr__min_result *res);
 
-/* Hessian (n x n, row-major) by forward differences of the gradient
- * (g0 = gradient at theta, or NULL to compute it), symmetrised. Returns 0
+/* Hessian (n x n, row-major): the objective's analytic one when it has
+ * fdh, else by forward differences of the gradient (g0 = gradient at
+ * theta, or NULL to compute it), symmetrised. Returns 0
  * or -1. */
 int tsr__hessian(const tsr__objective *obj, const double *theta,
                  const double *g0, double *H);
@@ -125,6 +148,10 @@ typedef struct tsr__btyd_spec {
    * ix (terms computed once per distinct value or pair). */
   int (*loglik_ix)(const double *p, const tsr_btyd_data *d,
                    const tsr__btyd_index *ix, double *ll, double *g);
+  /* Optional: loglik_ix with, when H is not NULL, the analytic Hessian in
+   * natural parameters (np x np, row-major; g may be NULL). */
+  int (*eval_ix)(const double *p, const tsr_btyd_data *d,
+                 const tsr__btyd_index *ix, double *ll, double *g, double *H);
 } tsr__btyd_spec;
 
 extern const tsr__btyd_spec tsr__bgnbd_spec;
@@ -161,7 +188,7 @@ static inline double tsr__logaddexp(double a, double b) {
 /* z quantile of a two-sided interval of that level (0 if outside (0,1)). */
 double tsr__btyd_zlevel(double level);
 
-/* lnGamma, digamma and lnBeta through GSL's _e variants (NaN on error). */
+/* lnGamma, digamma, trigamma and lnBeta through GSL's _e variants (NaN on error). */
 #include <gsl/gsl_errno.h>
 #include <gsl/gsl_sf_gamma.h>
 #include <gsl/gsl_sf_psi.h>
@@ -172,6 +199,10 @@ static inline double tsr__lng(double x) {
 static inline double tsr__psi(double x) {
   gsl_sf_result r;
   return gsl_sf_psi_e(x, &r) == GSL_SUCCESS ? r.val : NAN;
+}
+static inline double tsr__psi1(double x) {
+  gsl_sf_result r;
+  return gsl_sf_psi_1_e(x, &r) == GSL_SUCCESS ? r.val : NAN;
 }
 static inline double tsr__lnbeta(double a, double b) {
   return tsr__lng(a) + tsr__lng(b) - tsr__lng(a + b);

@@ -32,6 +32,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <string.h>
 
 #include "tessera/btyd.h"
 
@@ -157,6 +158,100 @@ static int hyp_series_pos(double a, double b, double c, double z, double *lf,
     dlog[3] = z != 0 ? Sz / S / z : a * b / c;
   }
   return isfinite(*lf) ? 0 : -1;
+}
+
+/* hyp_series_pos for many z sharing a, b, c > 0: the term ratios without
+ * z, (a+k)(b+k)/((c+k)(k+1)), and the harmonic sums of the derivatives are
+ * tabulated once (ws, grown as the largest z needs), so that a term costs
+ * multiply-adds and no division (Pareto/NBD: every (x, t_x) and (x, T)
+ * pair of one x shares a, b, c). Same sums as hyp_series_pos. */
+typedef struct {
+  double R, Ha, Hb, Hc;
+} hyp_row;
+
+static int hyp_ws_grow(tsr__hyp_ws *ws, double a, double b, double c, size_t need) {
+  if (need <= ws->n) return 0;
+  if (need > ws->cap) {
+    size_t cap = ws->cap ? ws->cap : 256;
+    while (cap < need) cap *= 2;
+    void *nb = tsr__realloc(ws->buf, cap * sizeof(hyp_row));
+    if (!nb) return -1;
+    ws->buf = nb;
+    ws->cap = cap;
+  }
+  hyp_row *t = ws->buf;
+  for (size_t k = ws->n; k < need; k++) {
+    const double ak = a + (double)k, bk = b + (double)k, ck = c + (double)k,
+                 k1 = (double)(k + 1);
+    t[k].R = ak * bk / (ck * k1);
+    t[k].Ha = (k ? t[k - 1].Ha : 0) + 1.0 / ak;
+    t[k].Hb = (k ? t[k - 1].Hb : 0) + 1.0 / bk;
+    t[k].Hc = (k ? t[k - 1].Hc : 0) + 1.0 / ck;
+  }
+  ws->n = need;
+  return 0;
+}
+
+int tsr__hyp2f1_many(double a, double b, double c, const double *z, size_t m,
+                     double *lf, double *dlog, tsr__hyp_ws *ws) {
+  if (!(a > 0 && b > 0 && c > 0)) return -1;
+  if (ws->a != a || ws->b != b || ws->c != c) ws->n = 0, ws->a = a, ws->b = b, ws->c = c;
+  const double eps = DBL_EPSILON * 0.25;
+  for (size_t i = 0; i < m; i++) {
+    const double zi = z[i];
+    double *dl = dlog ? dlog + 4 * i : NULL;
+    int sg;
+    if (!(zi > 0) || !(zi < 1)) {
+      if (tsr__hyp2f1(a, b, c, zi, &lf[i], &sg, dl) || sg < 0) return -1;
+      continue;
+    }
+    double t = 1.0, S = 1.0, Sa = 0, Sb = 0, Sc = 0, Sz = 0, scale = 0;
+    size_t k;
+    for (k = 0;; k++) {
+      if (k >= ws->n && (k >= 1u << 22 || hyp_ws_grow(ws, a, b, c, 2 * k + 64))) break;
+      const hyp_row *row = (const hyp_row *)ws->buf + k;
+      const double rho = row->R * zi, k1 = (double)(k + 1);
+      t *= rho;
+      S += t;
+      if (dl) {
+        Sa += t * row->Ha;
+        Sb += t * row->Hb;
+        Sc += t * row->Hc;
+        Sz += t * k1;
+      }
+      if (S > 1e280) {
+        const double f = 0x1p-600;
+        S *= f, t *= f, Sa *= f, Sb *= f, Sc *= f, Sz *= f;
+        scale += 600 * 0.69314718055994530942;
+      }
+      const double q = rho > zi ? rho : zi;
+      if (q < 1.0 && k > 0) {
+        double tail = t * q;
+        if (dl) tail *= row->Ha + row->Hb + row->Hc + k1 + 2;
+        if (tail <= eps * (dl ? S + Sa + Sb + Sc + Sz : S) * (1.0 - q)) break;
+      }
+      if (t == 0) break;
+    }
+    if (k >= ws->n) { /* past the table: the one-z series */
+      if (hyp_series_pos(a, b, c, zi, &lf[i], &sg, dl)) return -1;
+      continue;
+    }
+    if (!(S > 0) || !isfinite(S)) return -1;
+    lf[i] = log(S) + scale;
+    if (dl) {
+      dl[0] = Sa / S;
+      dl[1] = Sb / S;
+      dl[2] = -Sc / S;
+      dl[3] = Sz / S / zi;
+    }
+    if (!isfinite(lf[i])) return -1;
+  }
+  return 0;
+}
+
+void tsr__hyp_ws_free(tsr__hyp_ws *ws) {
+  tsr__free(ws->buf);
+  memset(ws, 0, sizeof *ws);
 }
 
 /* 1 when the series of 2F1(a,b;c;.) terminates (a or b a non-positive

@@ -91,6 +91,12 @@ int tsr__hessian(const tsr__objective *o, const double *theta,
   double tp[2 * TSR_BTYD_MAXP], gp[2 * TSR_BTYD_MAXP], gb[2 * TSR_BTYD_MAXP];
   double f;
   if (n > 2 * TSR_BTYD_MAXP) return -1;
+  if (o->fdh) {
+    if (o->fdh(theta, o->ctx, &f, gb, H) || !isfinite(f)) return -1;
+    for (size_t i = 0; i < n * n; i++)
+      if (!isfinite(H[i])) return -1;
+    return 0;
+  }
   if (!g0) {
     if (o->fdf(theta, o->ctx, &f, gb) || !isfinite(f)) return -1;
     g0 = gb;
@@ -116,16 +122,21 @@ int tsr__hessian(const tsr__objective *o, const double *theta,
 }
 
 /* Newton steps with backtracking from theta; keeps a step only when it
- * lowers the gradient norm without raising f (beyond rounding). Returns
- * the number of steps taken. */
+ * lowers the gradient norm without raising f (beyond rounding). With an
+ * analytic Hessian (o->fdh) every trial point is evaluated with its
+ * Hessian, so a step costs one pass over the data. Returns the number of
+ * steps taken. */
 static int newton_polish(const tsr__objective *o, double *theta, double *f,
                          double *g, int steps, double grad_tol) {
   size_t n = o->n;
   double H[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hi[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP];
+  double Hn[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP];
   double tn[2 * TSR_BTYD_MAXP], gn[2 * TSR_BTYD_MAXP], fn;
-  int s;
+  int s, haveH = 0;
   for (s = 0; s < steps && norm2(g, n) > grad_tol; s++) {
-    if (tsr__hessian(o, theta, g, H) || tsr__spd_inverse(n, H, Hi)) return s;
+    if (!haveH && tsr__hessian(o, theta, g, H)) return s;
+    haveH = 0;
+    if (tsr__spd_inverse(n, H, Hi)) return s;
     double gn0 = norm2(g, n);
     int ok = 0;
     for (double lam = 1.0; lam > 1e-3; lam *= 0.5) {
@@ -134,18 +145,78 @@ static int newton_polish(const tsr__objective *o, double *theta, double *f,
         for (size_t j = 0; j < n; j++) d -= Hi[i * n + j] * g[j];
         tn[i] = theta[i] + lam * d;
       }
-      if (o->fdf(tn, o->ctx, &fn, gn) || !isfinite(fn)) continue;
+      if ((o->fdh ? o->fdh(tn, o->ctx, &fn, gn, Hn) : o->fdf(tn, o->ctx, &fn, gn)) ||
+          !isfinite(fn))
+        continue;
       if (fn <= *f + 1e-13 * fabs(*f) && norm2(gn, n) < gn0) {
         ok = 1;
         break;
       }
     }
     if (!ok) return s;
+    if (o->fdh) {
+      haveH = 1;
+      for (size_t i = 0; i < n * n; i++) haveH &= isfinite(Hn[i]) != 0;
+      memcpy(H, Hn, n * n * sizeof *H);
+    }
     memcpy(theta, tn, n * sizeof *theta);
     memcpy(g, gn, n * sizeof *g);
     *f = fn;
   }
   return s;
+}
+
+/* Damped Newton on an analytic Hessian (o->fdh) from any start: the step
+ * solves (H + mu I) d = -g, mu = 0 where H is positive definite, else
+ * raised until the Cholesky succeeds (a step between Newton's and steepest
+ * descent); steps longer than 3 log units are shortened; Armijo
+ * backtracking on f. One pass over the data per trial point. Returns 1
+ * when the gradient norm reached grad_tol, 0 otherwise (theta, f, g: the
+ * best point reached). */
+static int newton_damped(const tsr__objective *o, double *theta, double *f,
+                         double *g, int max_steps, double grad_tol, int *steps) {
+  size_t n = o->n;
+  double H[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP], A[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP],
+      Ai[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hn[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP];
+  double tn[2 * TSR_BTYD_MAXP], gn[2 * TSR_BTYD_MAXP], d[2 * TSR_BTYD_MAXP], fn;
+  if (o->fdh(theta, o->ctx, f, g, H) || !isfinite(*f)) return 0;
+  for (*steps = 0; *steps < max_steps; ++*steps) {
+    if (norm2(g, n) <= grad_tol) return 1;
+    double dmax = 0, mu = 0;
+    for (size_t i = 0; i < n; i++) dmax = fmax(dmax, fabs(H[i * n + i]));
+    if (!(dmax > 0) || !isfinite(dmax)) dmax = 1;
+    for (int tries = 0;; tries++) {
+      memcpy(A, H, n * n * sizeof *A);
+      for (size_t i = 0; i < n; i++) A[i * n + i] += mu;
+      if (tsr__spd_inverse(n, A, Ai) == 0) break;
+      if (tries > 40) return 0;
+      mu = mu > 0 ? 4 * mu : 1e-6 * dmax;
+    }
+    double len = 0, slope = 0;
+    for (size_t i = 0; i < n; i++) {
+      d[i] = 0;
+      for (size_t j = 0; j < n; j++) d[i] -= Ai[i * n + j] * g[j];
+      len = fmax(len, fabs(d[i]));
+      slope += d[i] * g[i];
+    }
+    if (!(slope < 0)) return 0;
+    double lam = len > 3 ? 3 / len : 1.0;
+    int ok = 0;
+    for (; lam > 1e-10; lam *= 0.5) {
+      for (size_t i = 0; i < n; i++) tn[i] = theta[i] + lam * d[i];
+      if (o->fdh(tn, o->ctx, &fn, gn, Hn) || !isfinite(fn)) continue;
+      if (fn <= *f + 1e-4 * lam * slope) {
+        ok = 1;
+        break;
+      }
+    }
+    if (!ok) return 0;
+    memcpy(theta, tn, n * sizeof *theta);
+    memcpy(g, gn, n * sizeof *g);
+    memcpy(H, Hn, n * n * sizeof *H);
+    *f = fn;
+  }
+  return norm2(g, n) <= grad_tol;
 }
 
 tsr_status tsr__minimize(const tsr__objective *o, double grad_tol,
@@ -163,7 +234,24 @@ tsr_status tsr__minimize(const tsr__objective *o, double grad_tol,
     res->why = "the log-likelihood is not finite at the starting point";
     return TSR_OK;
   }
-  if (mode == TSR__MIN_NEWTON_FIRST) {
+  if (mode == TSR__MIN_NEWTON_FIRST && o->fdh) {
+    double th0[2 * TSR_BTYD_MAXP], f0 = f, g0[2 * TSR_BTYD_MAXP];
+    int k = 0;
+    memcpy(th0, theta, n * sizeof *th0);
+    memcpy(g0, g, n * sizeof *g0);
+    if (newton_damped(o, theta, &f, g, 100, grad_tol, &k)) {
+      res->f = f;
+      res->gnorm = norm2(g, n);
+      res->iterations = k;
+      res->converged = 1;
+      return TSR_OK;
+    }
+    if (!(f <= f0)) { /* keep the better point for BFGS */
+      memcpy(theta, th0, n * sizeof *th0);
+      memcpy(g, g0, n * sizeof *g0);
+      f = f0;
+    }
+  } else if (mode == TSR__MIN_NEWTON_FIRST) {
     /* near the optimum Newton converges in a few steps */
     double th0[2 * TSR_BTYD_MAXP], f0 = f, g0[2 * TSR_BTYD_MAXP];
     memcpy(th0, theta, n * sizeof *th0);

@@ -22,6 +22,7 @@
 #include "btyd_internal.h"
 
 #include <math.h>
+#include <string.h>
 
 #include <gsl/gsl_integration.h>
 
@@ -89,17 +90,21 @@ static int a0_quad(const double *p, double x, double tx, double T, double *l,
   return isfinite(*l) ? 0 : -1;
 }
 
-/* log of one A0 term, 2F1(a2, b2; a2+1; z) / (m + tau)^a2, and its
- * gradient in (r, alpha, s, beta). ab: 1 when alpha >= beta. */
-static int a0_term(double r, double alpha, double s, double beta, double x,
-                   double tau, int ab, double *l, double *dl) {
+/* The 2F1 parameters of an A0 term: a2 = r+s+x, b2, c = a2+1 and z at
+ * tau. ab: 1 when alpha >= beta. */
+static void a0_args(double r, double alpha, double s, double beta, double x, double tau,
+                    int ab, double *a2, double *b2, double *z) {
+  *a2 = r + s + x;
+  *b2 = ab ? s + 1 : r + x;
+  *z = ab ? (alpha - beta) / (alpha + tau) : (beta - alpha) / (beta + tau);
+}
+
+/* log of one A0 term from lf = log 2F1 and F = its derivatives in (a, b,
+ * c, z), and the term's gradient in (r, alpha, s, beta). */
+static void a0_finish(double r, double alpha, double s, double beta, double x,
+                      double tau, int ab, double lf, const double *F, double *l,
+                      double *dl) {
   const double a2 = r + s + x, m = ab ? alpha : beta;
-  const double b2 = ab ? s + 1 : r + x;
-  const double z = ab ? (alpha - beta) / (alpha + tau) : (beta - alpha) / (beta + tau);
-  double lf, F[4];
-  int sg;
-  if (tsr__hyp2f1(a2, b2, a2 + 1, z, &lf, &sg, dl ? F : NULL) || sg < 0)
-    return -1;
   const double lm = log(m + tau);
   *l = lf - a2 * lm;
   if (dl) {
@@ -115,6 +120,18 @@ static int a0_term(double r, double alpha, double s, double beta, double x,
       dl[3] = F[3] * (alpha + tau) / ((beta + tau) * (beta + tau)) - a2 / (beta + tau);
     }
   }
+}
+
+/* log of one A0 term, 2F1(a2, b2; a2+1; z) / (m + tau)^a2, and its
+ * gradient in (r, alpha, s, beta). ab: 1 when alpha >= beta. */
+static int a0_term(double r, double alpha, double s, double beta, double x,
+                   double tau, int ab, double *l, double *dl) {
+  double a2, b2, z, lf, F[4];
+  int sg;
+  a0_args(r, alpha, s, beta, x, tau, ab, &a2, &b2, &z);
+  if (tsr__hyp2f1(a2, b2, a2 + 1, z, &lf, &sg, dl ? F : NULL) || sg < 0)
+    return -1;
+  a0_finish(r, alpha, s, beta, x, tau, ab, lf, F, l, dl);
   return 0;
 }
 
@@ -128,13 +145,13 @@ typedef struct {
 } pnbd_cache;
 
 /* The log bracket from its parts: lE = log of the alive term
- * (alpha+T)^-(r+x) (beta+T)^-s and its gradient dE, l1 and l2 = the log A0
+ * (alpha+T)^-(r+x) (beta+T)^-s and its gradient dE, ls = log(s/(r+s+x)),
+ * l1 and l2 = the log A0
  * terms at t_x and T and their gradients d1, d2 (d* used only with dl). */
-static int pnbd_bracket(double r, double s, double x, double lE, const double *dE,
+static int pnbd_bracket(double r, double s, double x, double ls, double lE, const double *dE,
                         double l1, const double *d1, double l2, const double *d2,
                         double *lb, double *dl, double *palive) {
   const double a2 = r + s + x;
-  const double ls = log(s) - log(a2);
   const double M = fmax(lE, ls + l1);
   const double u0 = exp(lE - M), u1 = exp(ls + l1 - M);
   /* u1 - u2 = u1 (1 - exp(l2 - l1)) without cancellation */
@@ -204,8 +221,8 @@ static int pnbd_one_c(const double *p, double x, double tx, double T,
   }
   const double lat = log(alpha + T), lbt = log(beta + T);
   const double dE[4] = {-lat, -(r + x) / (alpha + T), -lbt, -s / (beta + T)};
-  return pnbd_bracket(r, s, x, -(r + x) * lat - s * lbt, dE, l1, d1, l2, d2, lb, dl,
-                      palive);
+  return pnbd_bracket(r, s, x, log(s) - log(r + s + x), -(r + x) * lat - s * lbt, dE, l1, d1,
+                      l2, d2, lb, dl, palive);
 }
 
 /* Weighted LL sum and gradient (FH05 eq. 22). */
@@ -252,16 +269,17 @@ static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
   const double psr = tsr__psi(r), la = log(alpha), lbe = log(beta);
   const double m = ab ? alpha : beta, dab = fabs(alpha - beta);
   const size_t nx = ix->nx, n1 = ix->nxtx, n2 = ix->nxT, nT = ix->nT;
-  /* per x: ln G(r+x), psi(r+x); per pair: log A0 term, its gradient and
+  /* per x: log(s/(r+s+x)), ln G(r+x), psi(r+x); per pair: log A0 term, its gradient and
    * whether it is needed; per T: log(alpha+T), log(beta+T) */
-  double *buf = tsr__calloc(2 * nx + 6 * (n1 + n2) + 2 * nT, sizeof *buf);
+  double *buf = tsr__calloc(3 * nx + 6 * (n1 + n2) + 2 * nT, sizeof *buf);
   if (!buf) return -1;
-  double *lgx = buf, *psx = lgx + nx, *l1 = psx + nx, *d1 = l1 + n1, *need1 = d1 + 4 * n1,
+  double *lsx = buf, *lgx = lsx + nx, *psx = lgx + nx, *l1 = psx + nx, *d1 = l1 + n1, *need1 = d1 + 4 * n1,
          *l2 = need1 + n1, *d2 = l2 + n2, *need2 = d2 + 4 * n2, *lat = need2 + n2,
          *lbt = lat + nT;
   int bad = 0;
   for (size_t k = 0; k < nx; k++) {
     lgx[k] = tsr__lng(r + ix->ux[k]);
+    lsx[k] = log(s) - log(r + s + ix->ux[k]);
     if (g) psx[k] = tsr__psi(r + ix->ux[k]);
   }
   for (size_t k = 0; k < nT; k++) {
@@ -274,14 +292,54 @@ static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
     need1[ix->ixtx[i]] = 1;
     if (tx != ix->uT[ix->iT[i]]) need2[ix->ixT[i]] = 1;
   }
+  /* the needed pairs grouped by x (counting sort): one 2F1 table per x */
+  size_t np = 0;
+  for (size_t k = 0; k < n1; k++) np += need1[k] != 0;
+  for (size_t k = 0; k < n2; k++) np += need2[k] != 0;
+  size_t *start = tsr__calloc(nx + 1, sizeof *start);
+  uint32_t *pid = tsr__malloc((np ? np : 1) * sizeof *pid); /* pair (k, or n1 + k) */
+  double *zv = tsr__malloc((np ? np : 1) * 6 * sizeof *zv), *lv = zv + np, *Fv = lv + np;
+  tsr__hyp_ws ws;
+  memset(&ws, 0, sizeof ws);
+  if (!start || !pid || !zv) bad = 1;
   for (size_t k = 0; k < n1 && !bad; k++)
-    if (need1[k])
-      bad = a0_term(r, alpha, s, beta, ix->ux[ix->xtx_x[k]], ix->utx[ix->xtx_tx[k]], ab,
-                    &l1[k], g ? &d1[4 * k] : NULL);
+    if (need1[k]) start[ix->xtx_x[k] + 1]++;
   for (size_t k = 0; k < n2 && !bad; k++)
-    if (need2[k])
-      bad = a0_term(r, alpha, s, beta, ix->ux[ix->xT_x[k]], ix->uT[ix->xT_T[k]], ab,
-                    &l2[k], g ? &d2[4 * k] : NULL);
+    if (need2[k]) start[ix->xT_x[k] + 1]++;
+  for (size_t k = 0; k < nx && !bad; k++) start[k + 1] += start[k];
+  for (size_t k = 0; k < n1 && !bad; k++)
+    if (need1[k]) pid[start[ix->xtx_x[k]]++] = (uint32_t)k;
+  for (size_t k = 0; k < n2 && !bad; k++)
+    if (need2[k]) pid[start[ix->xT_x[k]]++] = (uint32_t)(n1 + k);
+  for (size_t k = nx; k > 0 && !bad; k--) start[k] = start[k - 1];
+  if (!bad) start[0] = 0;
+  for (size_t kx = 0; kx < nx && !bad; kx++) {
+    const size_t lo = start[kx], hi = start[kx + 1];
+    const double x = ix->ux[kx];
+    double a2 = 0, b2 = 0;
+    for (size_t j = lo; j < hi; j++) {
+      const uint32_t q = pid[j];
+      const double tau = q < n1 ? ix->utx[ix->xtx_tx[q]] : ix->uT[ix->xT_T[q - n1]];
+      a0_args(r, alpha, s, beta, x, tau, ab, &a2, &b2, &zv[j]);
+    }
+    if (hi > lo &&
+        tsr__hyp2f1_many(a2, b2, a2 + 1, zv + lo, hi - lo, lv + lo, g ? Fv + 4 * lo : NULL, &ws)) {
+      bad = 1;
+      break;
+    }
+    for (size_t j = lo; j < hi; j++) {
+      const uint32_t q = pid[j];
+      const int first = q < n1;
+      const size_t k = first ? q : q - n1;
+      const double tau = first ? ix->utx[ix->xtx_tx[k]] : ix->uT[ix->xT_T[k]];
+      a0_finish(r, alpha, s, beta, x, tau, ab, lv[j], Fv + 4 * j, first ? &l1[k] : &l2[k],
+                g ? (first ? &d1[4 * k] : &d2[4 * k]) : NULL);
+    }
+  }
+  tsr__hyp_ws_free(&ws);
+  tsr__free(start);
+  tsr__free(pid);
+  tsr__free(zv);
   double sum = 0, G[4] = {0, 0, 0, 0};
   for (size_t i = 0; i < d->n && !bad; i++) {
     const uint32_t kx = ix->ix[i], kT = ix->iT[i], k1 = ix->ixtx[i], k2 = ix->ixT[i];
@@ -292,7 +350,7 @@ static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
     } else {
       const double dE[4] = {-lat[kT], -(r + x) / (alpha + T), -lbt[kT], -s / (beta + T)};
       const int same = tx == T;
-      bad = pnbd_bracket(r, s, x, -(r + x) * lat[kT] - s * lbt[kT], dE, l1[k1], &d1[4 * k1],
+      bad = pnbd_bracket(r, s, x, lsx[kx], -(r + x) * lat[kT] - s * lbt[kT], dE, l1[k1], &d1[4 * k1],
                          same ? l1[k1] : l2[k2], same ? &d1[4 * k1] : &d2[4 * k2], &lb,
                          g ? dl : NULL, NULL);
     }
@@ -427,4 +485,4 @@ const tsr__btyd_spec tsr__pnbd_spec = {
     pnbd_loglik,       pnbd_conditional, pnbd_expected_new,
     pnbd_pmf_new,      pnbd_p_alive,     pnbd_cond_alive,
     pnbd_pmf_cond,     pnbd_hazard,      pnbd_start,
-    pnbd_loglik_ix};
+    pnbd_loglik_ix, NULL};

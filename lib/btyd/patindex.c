@@ -14,19 +14,21 @@
 #include <string.h>
 
 /* Dense numbers of 64-bit keys in the order first seen (open addressing,
- * table of 2^k >= 2 n slots holding 1 + number). */
+ * slots holding 1 + number, at most half full: the table starts small and
+ * doubles, so the few distinct values of a column stay in cache and no
+ * table of 2 n slots is cleared per column). */
 typedef struct {
-  uint64_t *key;
+  uint64_t *key; /* room for every pattern */
   uint32_t *slot;
-  size_t mask, n;
+  size_t mask, n, cap_max;
 } interner;
 
 static int interner_init(interner *t, size_t n) {
-  size_t cap = 16;
-  while (cap < 2 * n) cap *= 2;
+  t->cap_max = 16;
+  while (t->cap_max < 2 * n) t->cap_max *= 2;
   t->key = tsr__malloc(n * sizeof *t->key);
-  t->slot = tsr__calloc(cap, sizeof *t->slot);
-  t->mask = cap - 1;
+  t->slot = tsr__malloc(t->cap_max * sizeof *t->slot);
+  t->mask = 0;
   t->n = 0;
   return t->key && t->slot ? 0 : -1;
 }
@@ -36,12 +38,35 @@ static void interner_free(interner *t) {
   tsr__free(t->slot);
 }
 
-static uint32_t intern(interner *t, uint64_t k) {
+static size_t home(uint64_t k, size_t mask) {
   uint64_t h = k * 0x9e3779b97f4a7c15ULL;
-  size_t i = (size_t)(h ^ (h >> 29)) & t->mask;
-  for (;; i = (i + 1) & t->mask) {
+  return (size_t)(h ^ (h >> 29)) & mask;
+}
+
+/* Empties t with 2^bits slots in use (within cap_max), re-entering its n
+ * keys when keep. */
+static void interner_size(interner *t, size_t cap, int keep) {
+  t->mask = cap - 1;
+  memset(t->slot, 0, cap * sizeof *t->slot);
+  if (!keep) {
+    t->n = 0;
+    return;
+  }
+  for (size_t k = 0; k < t->n; k++) {
+    size_t i = home(t->key[k], t->mask);
+    while (t->slot[i]) i = (i + 1) & t->mask;
+    t->slot[i] = (uint32_t)(k + 1);
+  }
+}
+
+static uint32_t intern(interner *t, uint64_t k) {
+  for (size_t i = home(k, t->mask);; i = (i + 1) & t->mask) {
     uint32_t s = t->slot[i];
     if (!s) {
+      if (2 * (t->n + 1) > t->mask + 1 && t->mask + 1 < t->cap_max) {
+        interner_size(t, 2 * (t->mask + 1), 1);
+        return intern(t, k);
+      }
       t->key[t->n] = k;
       t->slot[i] = (uint32_t)++t->n;
       return (uint32_t)(t->n - 1);
@@ -60,8 +85,7 @@ static uint64_t dkey(double v) {
 /* Distinct values of v[0..n) into u (first-seen order; returns their
  * count) and the number of every v[i] in idx. */
 static size_t distinct(interner *t, const double *v, size_t n, double *u, uint32_t *idx) {
-  t->n = 0;
-  memset(t->slot, 0, (t->mask + 1) * sizeof *t->slot);
+  interner_size(t, t->cap_max < 256 ? t->cap_max : 256, 0);
   for (size_t i = 0; i < n; i++) {
     idx[i] = intern(t, dkey(v[i]));
     if (idx[i] + 1 == t->n) u[idx[i]] = v[i];
@@ -73,8 +97,7 @@ static size_t distinct(interner *t, const double *v, size_t n, double *u, uint32
  * every pair its a and b (pa, pb). Returns the number of pairs. */
 static size_t pairs(interner *t, const uint32_t *a, const uint32_t *b, size_t n,
                     uint32_t *pi, uint32_t *pa, uint32_t *pb) {
-  t->n = 0;
-  memset(t->slot, 0, (t->mask + 1) * sizeof *t->slot);
+  interner_size(t, t->cap_max < 256 ? t->cap_max : 256, 0);
   for (size_t i = 0; i < n; i++) {
     pi[i] = intern(t, (uint64_t)a[i] << 32 | b[i]);
     if (pi[i] + 1 == t->n) pa[pi[i]] = a[i], pb[pi[i]] = b[i];

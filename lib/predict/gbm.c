@@ -17,7 +17,85 @@
 #include <string.h>
 #include <time.h>
 
+#include <dlfcn.h>
+#include <pthread.h>
+
 #include <xgboost/c_api.h>
+
+/* XGBoost is loaded on first use (dlopen), not at process start: linking it
+ * made every tessera command pay its loader and C++ static initialisers
+ * (libxgboost, libdmlc, libstdc++, libgomp: about 14 ms of CPU per
+ * process) although only churn, uplift and recommend train or load
+ * boosters. The header still gives the prototypes; calls go through the
+ * table below (the only process-wide state of this file, set once under
+ * pthread_once). TESSERA_XGBOOST_LIB names another library file. */
+#define XGB_FUNCS(X)                                                                 \
+  X(XGBGetLastError) X(XGDMatrixCreateFromMat) X(XGDMatrixSetFloatInfo)              \
+  X(XGDMatrixFree) X(XGBoosterCreate) X(XGBoosterFree) X(XGBoosterSetParam)          \
+  X(XGBoosterUpdateOneIter) X(XGBoosterEvalOneIter) X(XGBoosterSlice)                \
+  X(XGBoosterSetAttr) X(XGBoosterGetAttr) X(XGBoosterPredictFromDMatrix)             \
+  X(XGBoosterSaveModelToBuffer) X(XGBoosterLoadModelFromBuffer) X(XGBoosterGetNumFeature)
+#define XGB_FIELD(f) __typeof__(&f) p_##f;
+static struct {
+  XGB_FUNCS(XGB_FIELD)
+  int ok;
+  char why[256];
+} xgb;
+static pthread_once_t xgb_once = PTHREAD_ONCE_INIT;
+
+static void xgb_open(void) {
+  static const char *const names[] = {"libxgboost.so.0", "libxgboost.so"};
+  const char *env = getenv("TESSERA_XGBOOST_LIB");
+  void *h = NULL;
+  const char *tried = env && *env ? env : names[0];
+  if (env && *env)
+    h = dlopen(env, RTLD_NOW | RTLD_LOCAL);
+  else
+    for (size_t i = 0; !h && i < sizeof names / sizeof *names; i++) h = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+  if (!h) {
+    const char *e = dlerror();
+    snprintf(xgb.why, sizeof xgb.why, "cannot load the XGBoost library %s (install libxgboost0 or "
+             "libxgboost-dev, or set TESSERA_XGBOOST_LIB): %s", tried, e ? e : "not found");
+    return;
+  }
+#define XGB_SYM(f)                                                                   \
+  *(void **)(&xgb.p_##f) = dlsym(h, #f);                                             \
+  if (!xgb.p_##f) {                                                                  \
+    snprintf(xgb.why, sizeof xgb.why, "the XGBoost library %s has no function %s "   \
+             "(XGBoost >= 1.6 is needed)", tried, #f);                               \
+    return;                                                                          \
+  }
+  XGB_FUNCS(XGB_SYM)
+#undef XGB_SYM
+  xgb.ok = 1;
+}
+
+/* Loads XGBoost once; TSR_EUNSUPPORTED with the library's name when it cannot. */
+static tsr_status xgb_need(tsr_error *err) {
+  pthread_once(&xgb_once, xgb_open);
+  if (xgb.ok) return TSR_OK;
+  return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL, "%s", xgb.why);
+}
+
+/* Every XGBoost call below goes through the table (the models that reach
+ * them were made after xgb_need succeeded). */
+#define XGB_CALL(f) (*xgb.p_##f)
+#define XGBGetLastError XGB_CALL(XGBGetLastError)
+#define XGDMatrixCreateFromMat XGB_CALL(XGDMatrixCreateFromMat)
+#define XGDMatrixSetFloatInfo XGB_CALL(XGDMatrixSetFloatInfo)
+#define XGDMatrixFree XGB_CALL(XGDMatrixFree)
+#define XGBoosterCreate XGB_CALL(XGBoosterCreate)
+#define XGBoosterFree XGB_CALL(XGBoosterFree)
+#define XGBoosterSetParam XGB_CALL(XGBoosterSetParam)
+#define XGBoosterUpdateOneIter XGB_CALL(XGBoosterUpdateOneIter)
+#define XGBoosterEvalOneIter XGB_CALL(XGBoosterEvalOneIter)
+#define XGBoosterSlice XGB_CALL(XGBoosterSlice)
+#define XGBoosterSetAttr XGB_CALL(XGBoosterSetAttr)
+#define XGBoosterGetAttr XGB_CALL(XGBoosterGetAttr)
+#define XGBoosterPredictFromDMatrix XGB_CALL(XGBoosterPredictFromDMatrix)
+#define XGBoosterSaveModelToBuffer XGB_CALL(XGBoosterSaveModelToBuffer)
+#define XGBoosterLoadModelFromBuffer XGB_CALL(XGBoosterLoadModelFromBuffer)
+#define XGBoosterGetNumFeature XGB_CALL(XGBoosterGetNumFeature)
 
 struct tsr_gbm {
   BoosterHandle b;
@@ -225,6 +303,7 @@ tsr_status tsr_gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
   if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no output");
   if ((st = tsr_gbm_check_params(p, err)) != TSR_OK) return st;
   if ((st = check_data(train, p->objective, "train", err)) != TSR_OK) return st;
+  if ((st = xgb_need(err)) != TSR_OK) return st;
   if (valid) {
     if ((st = check_data(valid, p->objective, "valid", err)) != TSR_OK) return st;
     if (valid->nfeat != train->nfeat)
@@ -488,6 +567,7 @@ tsr_status tsr_gbm_load(const void *buf, size_t len, int threads, tsr_gbm **out,
   if (!buf || len == 0)
     return tsr_error_set(err, TSR_EPARSE, NULL, 0, 0, NULL, "empty model");
   if (threads < 0 || threads > 256) return bad_param(err, "threads", "an integer in 0..256", threads);
+  if ((st = xgb_need(err)) != TSR_OK) return st;
   XGB_CHECK(XGBoosterCreate(NULL, 0, &b), "creating the booster");
   if (XGBoosterLoadModelFromBuffer(b, buf, (bst_ulong)len) != 0) {
     st = xgb_fail(err, TSR_EPARSE, "loading the model");

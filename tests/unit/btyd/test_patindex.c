@@ -3,7 +3,8 @@
  * distinct values (lib/btyd/patindex.c) describes every pattern exactly, and
  * the indexed BG/NBD and Pareto/NBD log-likelihoods equal the per-pattern
  * ones (value and gradient) on CDNOW, in both Pareto/NBD branches
- * (alpha >= beta and alpha < beta) and on its integral path (z > 0.99).
+ * (alpha >= beta and alpha < beta) and on its integral path (z > 0.99);
+ * the analytic BG/NBD Hessian equals differences of the gradient.
  */
 #include "btyd_testutil.h"
 
@@ -91,11 +92,52 @@ static void pnbd_equal(void **state) {
   unload(&f);
 }
 
+/* The analytic Hessian of a model with eval_ix equals central differences
+ * of its analytic gradient (relative step 1e-5: truncation ~1e-10, rounding
+ * ~1e-11 relative to the gradient's size), and its value and gradient are
+ * loglik_ix's. */
+static void same_hessian(const tsr__btyd_spec *s, const fixture *f, const double *p) {
+  double l0, l1, g0[4], g1[4], H[16];
+  assert_non_null(s->eval_ix);
+  assert_int_equal(s->loglik_ix(p, &f->pat.d, &f->ix, &l0, g0), 0);
+  assert_int_equal(s->eval_ix(p, &f->pat.d, &f->ix, &l1, g1, H), 0);
+  assert_close(l1, l0, 1e-15);
+  for (int k = 0; k < 4; k++) assert_close(g1[k], g0[k], 1e-15);
+  double gs = 0;
+  for (int k = 0; k < 4; k++) gs = fmax(gs, fabs(g0[k]) * p[k]);
+  for (int j = 0; j < 4; j++) {
+    double q[4] = {p[0], p[1], p[2], p[3]}, gp[4], gm[4], l;
+    double h = 1e-5 * p[j];
+    q[j] = p[j] + h;
+    assert_int_equal(s->loglik_ix(q, &f->pat.d, &f->ix, &l, gp), 0);
+    q[j] = p[j] - h;
+    assert_int_equal(s->loglik_ix(q, &f->pat.d, &f->ix, &l, gm), 0);
+    for (int i = 0; i < 4; i++) {
+      double num = (gp[i] - gm[i]) / (2 * h);
+      /* in log-parameter units (what the fit and the standard errors use) */
+      assert_abs(H[i * 4 + j] * p[i] * p[j], num * p[i] * p[j],
+                 1e-6 * (fabs(num * p[i] * p[j]) + 1e-3 * f->c.n + gs));
+      assert_true(H[i * 4 + j] == H[j * 4 + i]);
+    }
+  }
+}
+
+static void bgnbd_hessian(void **state) {
+  (void)state;
+  fixture f;
+  load(&f);
+  static const double P[][4] = {{0.2426, 4.4137, 0.7930, 2.4262}, {1.5, 0.3, 3.0, 0.4},
+                                {0.05, 80, 0.2, 9}};
+  for (size_t k = 0; k < sizeof P / sizeof *P; k++) same_hessian(&tsr__bgnbd_spec, &f, P[k]);
+  unload(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(index_exact),
       cmocka_unit_test(bgnbd_equal),
       cmocka_unit_test(pnbd_equal),
+      cmocka_unit_test(bgnbd_hessian),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
