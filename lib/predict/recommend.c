@@ -366,8 +366,10 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
       gp.early_stopping = 20;
       gp.tree_method = TSR_GBM_HIST;
       tsr_gbm_data gd = {m, nf, xt, yt, keep < 1 ? wt : NULL};
-      tsr_error e2;
-      if (tsr_gbm_train(&gp, &gd, NULL, &g, NULL, &e2) == TSR_OK) fitted = 1;
+      /* a model that cannot be trained is an error, not a silent base rate
+       * (a missing XGBoost library must not look like AUC 0.5) */
+      if ((st = tsr_gbm_train(&gp, &gd, NULL, &g, NULL, err)) != TSR_OK) goto done;
+      fitted = 1;
     }
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
