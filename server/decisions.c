@@ -548,7 +548,7 @@ static int64_t file_column(const char *path, int64_t line, size_t f, int64_t rc)
   return col;
 }
 
-int decisions_start(srv *S, char *errbuf, size_t cap) {
+int srv_decisions_start(srv *S, char *errbuf, size_t cap) {
   S->dec = NULL;
   if (!S->cfg.offers) return 0;
   decisions *D = calloc(1, sizeof *D);
@@ -643,7 +643,7 @@ int decisions_start(srv *S, char *errbuf, size_t cap) {
   return 0;
 }
 
-void decisions_stop(srv *S) {
+void srv_decisions_stop(srv *S) {
   decisions *D = S->dec;
   if (!D) return;
   if (D->writer_on) {
@@ -660,8 +660,8 @@ void decisions_stop(srv *S) {
 
 /* ---------------------------------------------------------------- API */
 
-static json_t *parse_body(req *r, enum MHD_Result *ret) {
-  if (r->kind == BODY_FORM) { /* a form post: fields as JSON texts / numbers */
+static json_t *parse_body(srv_req *r, enum MHD_Result *ret) {
+  if (r->kind == SRV_BODY_FORM) { /* a form post: fields as JSON texts / numbers */
     json_t *o = json_object();
     for (size_t i = 0; i < r->nfields; i++) {
       const char *v = r->fields[i].value ? r->fields[i].value : "";
@@ -673,28 +673,28 @@ static json_t *parse_body(req *r, enum MHD_Result *ret) {
     return o;
   }
   if (!r->body_len) {
-    *ret = send_error(r, 400, "EPARSE", "request body: expected a JSON object");
+    *ret = srv_send_error(r, 400, "EPARSE", "request body: expected a JSON object");
     return NULL;
   }
   json_error_t je;
   json_t *j = json_loadb(r->body, r->body_len, 0, &je);
   if (!j || !json_is_object(j)) {
     if (j) json_decref(j);
-    *ret = j ? send_error(r, 400, "EPARSE", "request body: expected a JSON object")
-             : send_error(r, 400, "EPARSE", "request body: line %d, column %d: %s", je.line, je.column, je.text);
+    *ret = j ? srv_send_error(r, 400, "EPARSE", "request body: expected a JSON object")
+             : srv_send_error(r, 400, "EPARSE", "request body: line %d, column %d: %s", je.line, je.column, je.text);
     return NULL;
   }
   return j;
 }
 
-static enum MHD_Result decide(req *r, decisions *D, tsr_store *st) {
+static enum MHD_Result decide(srv_req *r, decisions *D, tsr_store *st) {
   enum MHD_Result ret;
   json_t *b = parse_body(r, &ret);
   if (!b) return ret;
   json_t *jc = json_object_get(b, "customer_id");
   if (!json_is_string(jc) || !json_string_length(jc) || json_string_length(jc) > 256) {
     json_decref(b);
-    return send_error(r, 400, "EINVAL", "customer_id: expected a text of 1 to 256 bytes");
+    return srv_send_error(r, 400, "EINVAL", "customer_id: expected a text of 1 to 256 bytes");
   }
   char cid[257];
   snprintf(cid, sizeof cid, "%s", json_string_value(jc));
@@ -705,17 +705,17 @@ static enum MHD_Result decide(req *r, decisions *D, tsr_store *st) {
     char msg[300];
     snprintf(msg, sizeof msg, "%s", D->load_err);
     pthread_mutex_unlock(&D->mu);
-    return send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
+    return srv_send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
   }
   pthread_mutex_unlock(&D->mu);
   /* profiles and rules are read-only once loaded */
   const cust *c = cust_find(D, cid);
   if (!c)
-    return send_error(r, 404, "ENOTFOUND", "customer '%.80s': not found in run %lld", cid, (long long)D->run_id);
+    return srv_send_error(r, 404, "ENOTFOUND", "customer '%.80s': not found in run %lld", cid, (long long)D->run_id);
   unsigned char el[TSR_BANDIT_MAX_ARMS];
   size_t m = 0;
   for (size_t k = 0; k < D->K; k++) m += el[k] = (unsigned char)tsr_offer_rule_eval(D->rule[k], &c->p);
-  if (!m) return send_error(r, 409, "ENOTFOUND", "customer '%.80s': no eligible offer", cid);
+  if (!m) return srv_send_error(r, 409, "ENOTFOUND", "customer '%.80s': no eligible offer", cid);
   rec R;
   memset(&R, 0, sizeof R);
   size_t arm = 0;
@@ -734,8 +734,8 @@ static enum MHD_Result decide(req *r, decisions *D, tsr_store *st) {
   snprintf(R.customer_id, sizeof R.customer_id, "%.63s", cid);
   rec *added = s == TSR_OK ? rec_add(D, &R) : NULL;
   pthread_mutex_unlock(&D->mu);
-  if (s != TSR_OK) return send_error(r, 500, tsr_status_name(s), "policy: %s", err.msg);
-  if (!added) return send_error(r, 503, "ENOMEM", "out of memory");
+  if (s != TSR_OK) return srv_send_error(r, 500, tsr_status_name(s), "policy: %s", err.msg);
+  if (!added) return srv_send_error(r, 503, "ENOMEM", "out of memory");
   pend_dec p;
   memset(&p, 0, sizeof p);
   snprintf(p.id, sizeof p.id, "%s", R.id);
@@ -747,27 +747,27 @@ static enum MHD_Result decide(req *r, decisions *D, tsr_store *st) {
   p.segment = c->seg ? D->segs[c->seg] : NULL;
   p.propensity = prop;
   p.ts = R.ts;
-  if (queue_dec(D, &p)) return send_error(r, 503, "ENOMEM", "out of memory");
-  return send_json(r, 200, json_pack("{s:s,s:s,s:s,s:s,s:f,s:s,s:s?,s:I}", "decision_id", R.id,
+  if (queue_dec(D, &p)) return srv_send_error(r, 503, "ENOMEM", "out of memory");
+  return srv_send_json(r, 200, json_pack("{s:s,s:s,s:s,s:s,s:f,s:s,s:s?,s:I}", "decision_id", R.id,
                                      "customer_id", cid, "offer_id", D->offer_id[arm], "offer_name",
                                      D->offer_name[arm], "propensity", prop, "policy",
                                      tsr_bandit_policy_name(D->bo.policy), "segment",
                                      c->seg ? D->segs[c->seg] : NULL, "run_id", (json_int_t)D->run_id));
 }
 
-static enum MHD_Result reward(req *r, decisions *D, tsr_store *st, const char *id) {
+static enum MHD_Result reward(srv_req *r, decisions *D, tsr_store *st, const char *id) {
   enum MHD_Result ret;
   json_t *b = parse_body(r, &ret);
   if (!b) return ret;
   json_t *jr = json_object_get(b, "reward");
   if (!json_is_number(jr) || !isfinite(json_number_value(jr))) {
     json_decref(b);
-    return send_error(r, 400, "EINVAL", "reward: expected a number (0 or 1, or an amount)");
+    return srv_send_error(r, 400, "EINVAL", "reward: expected a number (0 or 1, or an amount)");
   }
   double v = json_number_value(jr);
   json_decref(b);
   if (D->bo.reward == TSR_REWARD_BINARY && v != 0 && v != 1)
-    return send_error(r, 400, "EINVAL", "reward: expected 0 or 1 (the server learns from responses; "
+    return srv_send_error(r, 400, "EINVAL", "reward: expected 0 or 1 (the server learns from responses; "
                                         "start it with --reward amount for amounts), got %g", v);
   int http = 503;
   pthread_mutex_lock(&D->mu);
@@ -775,17 +775,17 @@ static enum MHD_Result reward(req *r, decisions *D, tsr_store *st, const char *i
     char msg[300];
     snprintf(msg, sizeof msg, "%s", D->load_err);
     pthread_mutex_unlock(&D->mu);
-    return send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
+    return srv_send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
   }
   rec *R = rec_find(D, id);
   if (!R) {
     pthread_mutex_unlock(&D->mu);
-    return send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
+    return srv_send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
   }
   if (R->rewarded) {
     double old = R->reward;
     pthread_mutex_unlock(&D->mu);
-    return send_error(r, 409, "EEXIST", "decision '%.60s': a reward (%g) is already recorded; rewards count once", id, old);
+    return srv_send_error(r, 409, "EEXIST", "decision '%.60s': a reward (%g) is already recorded; rewards count once", id, old);
   }
   tsr_error err;
   tsr_error_clear(&err);
@@ -795,42 +795,42 @@ static enum MHD_Result reward(req *r, decisions *D, tsr_store *st, const char *i
     R->reward = v;
   }
   pthread_mutex_unlock(&D->mu);
-  if (s != TSR_OK) return send_error(r, 400, "EINVAL", "reward: %s", err.msg);
+  if (s != TSR_OK) return srv_send_error(r, 400, "EINVAL", "reward: %s", err.msg);
   pend_rew p;
   snprintf(p.id, sizeof p.id, "%.39s", id);
   p.reward = v;
   p.ts = tsr_store_now_ms();
-  if (queue_rew(D, &p)) return send_error(r, 503, "ENOMEM", "out of memory");
-  return send_json(r, 200, json_pack("{s:s,s:f,s:b}", "decision_id", id, "reward", v, "recorded", 1));
+  if (queue_rew(D, &p)) return srv_send_error(r, 503, "ENOMEM", "out of memory");
+  return srv_send_json(r, 200, json_pack("{s:s,s:f,s:b}", "decision_id", id, "reward", v, "recorded", 1));
 }
 
-static enum MHD_Result get_one(req *r, decisions *D, tsr_store *st, const char *id) {
+static enum MHD_Result get_one(srv_req *r, decisions *D, tsr_store *st, const char *id) {
   int http = 503;
   pthread_mutex_lock(&D->mu);
   if (ensure_loaded(D, st, &http)) {
     char msg[300];
     snprintf(msg, sizeof msg, "%s", D->load_err);
     pthread_mutex_unlock(&D->mu);
-    return send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
+    return srv_send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
   }
   rec *R = rec_find(D, id);
   if (!R) {
     pthread_mutex_unlock(&D->mu);
-    return send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
+    return srv_send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
   }
   json_t *o = json_pack("{s:s,s:s,s:s,s:f,s:o,s:I}", "decision_id", R->id, "customer_id", R->customer_id,
                         "offer_id", R->arm == UINT32_MAX ? "" : D->offer_id[R->arm], "propensity",
                         R->propensity, "reward", R->rewarded ? json_real(R->reward) : json_null(),
                         "ts", (json_int_t)R->ts);
   pthread_mutex_unlock(&D->mu);
-  return send_json(r, 200, o);
+  return srv_send_json(r, 200, o);
 }
 
-enum MHD_Result decisions_api(req *r, tsr_store *st, int n, char **seg) {
+enum MHD_Result srv_decisions_api(srv_req *r, tsr_store *st, int n, char **seg) {
   decisions *D = r->S->dec;
   int post = !strcmp(r->method, "POST"), get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
   if (!D)
-    return send_error(r, 503, "EUNSUPPORTED", "decisions are off: start tessera serve with --offers offers.csv");
+    return srv_send_error(r, 503, "EUNSUPPORTED", "decisions are off: start tessera serve with --offers offers.csv");
   if (n == 1 && post) return decide(r, D, st);
   if (n == 2 && get) return get_one(r, D, st, seg[1]);
   if (n == 3 && post && !strcmp(seg[2], "reward")) return reward(r, D, st, seg[1]);
@@ -842,9 +842,9 @@ enum MHD_Result decisions_api(req *r, tsr_store *st, int n, char **seg) {
                           "stored", (json_int_t)atomic_load(&D->written), "store_errors",
                           (json_int_t)atomic_load(&D->write_errors));
     pthread_mutex_unlock(&D->mu);
-    return send_json(r, 200, o);
+    return srv_send_json(r, 200, o);
   }
-  return send_error(r, 405, "EINVAL", "%s %s is not an endpoint (POST /api/v1/decisions, POST "
+  return srv_send_error(r, 405, "EINVAL", "%s %s is not an endpoint (POST /api/v1/decisions, POST "
                                       "/api/v1/decisions/{id}/reward, GET /api/v1/decisions/{id})",
                     r->method, r->path);
 }
