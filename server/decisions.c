@@ -868,7 +868,7 @@ static enum MHD_Result decide_in(srv_req *r, decisions *D, const profset *P, con
   pthread_mutex_lock(&D->mu);
   tsr_status s = tsr_bandit_choose(D->b, c->seg, c->x, el, &D->g, &arm, &prop, &err);
   uint64_t no = ++D->counter;
-  snprintf(R.id, sizeof R.id, "d%016" PRIx64 "-%" PRIx64, D->prefix, no);
+  snprintf(R.id, sizeof R.id, "d%016" PRIx64 "-%010" PRIx64, D->prefix, no); /* increasing: appended to the index */
   R.seg = c->seg;
   R.arm = (uint32_t)arm;
   R.propensity = prop;
