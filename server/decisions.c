@@ -337,15 +337,6 @@ static void profset_put(profset *P) {
   if (P && atomic_fetch_sub(&P->refs, 1) == 1) profset_free(P);
 }
 
-/* The current set with a reference (NULL before the first load). */
-static profset *profset_get(decisions *D) {
-  pthread_mutex_lock(&D->mu);
-  profset *P = D->ps;
-  if (P) atomic_fetch_add(&P->refs, 1);
-  pthread_mutex_unlock(&D->mu);
-  return P;
-}
-
 typedef struct load_ctx {
   decisions *D;
   profset *P;
@@ -911,10 +902,11 @@ static enum MHD_Result decide(srv_req *r, decisions *D, tsr_store *st) {
     pthread_mutex_unlock(&D->mu);
     return srv_send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
   }
-  pthread_mutex_unlock(&D->mu);
   /* the profiles of the current run, kept while in use (a newer run may
    * replace them meanwhile) */
-  profset *P = profset_get(D);
+  profset *P = D->ps;
+  atomic_fetch_add(&P->refs, 1);
+  pthread_mutex_unlock(&D->mu);
   ret = decide_in(r, D, P, cid);
   profset_put(P);
   return ret;
