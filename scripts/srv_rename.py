@@ -5,8 +5,7 @@ Usage: python3 scripts/srv_rename.py server/FILE.c ...
 Rewrites identifiers outside string and character literals; inside comments
 only names containing '_' (unambiguous). Member accesses (x.name, x->name)
 are left alone. Safe to run twice (already renamed names are not touched).
-Kept for merging branches written against the old names (server/srv_compat.h
-maps them meanwhile)."""
+Kept for merging branches written against the old names."""
 import re, sys
 
 RENAME = {

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "srv.h"
@@ -592,6 +593,41 @@ static const char *clv_tier(tsr_store *st, int64_t run, double clv) {
   return "low";
 }
 
+/* The customer's record in customers.csv of the run's data bundle (the
+ * folder of the run's first input, params "inputs"): the first name (first
+ * word of `name`, docs/messages.md) and opt_out (1/true/yes). Personal data:
+ * only put in the preview's answer, never logged. */
+typedef struct person {
+  const char *cid;
+  char first[128];
+  int found, opted_out;
+} person;
+
+static int person_cb(void *ctx, const char *const *v) {
+  person *p = ctx;
+  if (strcmp(v[0], p->cid)) return 0;
+  size_t k = 0;
+  while (v[1][k] && v[1][k] != ' ' && v[1][k] != '\t' && k + 1 < sizeof p->first) k++;
+  copy_utf8(p->first, k + 1, v[1]);
+  json_t *valid = json_string(p->first); /* not UTF-8: the default instead */
+  if (!valid) p->first[0] = '\0';
+  json_decref(valid);
+  p->opted_out = !strcmp(v[2], "1") || !strcasecmp(v[2], "true") || !strcasecmp(v[2], "yes");
+  p->found = 1;
+  return 1;
+}
+
+static void person_of(json_t *params, const char *cid, person *p) {
+  memset(p, 0, sizeof *p);
+  p->cid = cid;
+  const char *in = json_string_value(json_array_get(json_object_get(params, "inputs"), 0));
+  const char *slash = in ? strrchr(in, '/') : NULL;
+  char path[1200];
+  int n = snprintf(path, sizeof path, "%.*s/customers.csv", slash ? (int)(slash - in) : 1, slash ? in : ".");
+  static const char *const want[] = {"customer_id", "name", "opt_out"};
+  if (in && n > 0 && (size_t)n < sizeof path && access(path, R_OK) == 0) csv_rows(path, want, 3, NULL, person_cb, p);
+}
+
 static const char *jstr_or(json_t *o, const char *k, const char *def) {
   json_t *v = json_object_get(o, k);
   return json_is_string(v) && *json_string_value(v) ? json_string_value(v) : def;
@@ -607,7 +643,11 @@ json_t *view_message(tsr_store *st, int64_t run, const char *cid, json_t *body, 
   if (tsr_store_customer_get(st, run, cid, &c, e) != TSR_OK) return NULL;
   json_t *profile = c->extra && !strncmp(c->extra, "{\"profile\":", 11) ? json_loads(c->extra, 0, NULL) : NULL;
   char dir[1100];
-  run_info(st, run, NULL, dir, sizeof dir, NULL);
+  json_t *params = NULL;
+  run_info(st, run, &params, dir, sizeof dir, NULL);
+  person who;
+  person_of(params, cid, &who);
+  json_decref(params);
   json_t *nbp = nbp_of(dir, cid), *o = NULL;
   const char *text = jstr_or(body, "templates", DEFAULT_TEMPLATES);
   tsr_msg_templates *t = NULL;
@@ -626,7 +666,7 @@ json_t *view_message(tsr_store *st, int64_t run, const char *cid, json_t *body, 
   if (tsr_msg_templates_parse(text, strlen(text), "templates", &t, e) != TSR_OK) goto done;
   tsr_msg_fields f = {0};
   json_t *pc = json_object_get(profile, "product_count");
-  f.first_name = NULL; /* names are not kept in the store (docs/profiles.md): the default is used */
+  f.first_name = who.first[0] ? who.first : NULL; /* from the bundle's customers.csv, else the default */
   f.segment = c->segment;
   f.clv_tier = clv_tier(st, run, c->clv);
   f.next_best_product = json_string_value(json_object_get(json_array_get(nbp, 0), "product"));
@@ -642,7 +682,7 @@ json_t *view_message(tsr_store *st, int64_t run, const char *cid, json_t *body, 
     goto done;
   }
   json_t *vs = json_array();
-  for (size_t i = 0; i < nv; i++) {
+  for (size_t i = 0; i < nv && !who.opted_out; i++) {
     char out[4096];
     tsr_error re;
     tsr_error_clear(&re);
@@ -658,16 +698,18 @@ json_t *view_message(tsr_store *st, int64_t run, const char *cid, json_t *body, 
     }
     json_array_append_new(vs, v);
   }
-  json_t *fields = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "first_name", json_null(), "segment",
+  json_t *fields = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o}", "first_name",
+                             f.first_name ? json_string(f.first_name) : json_null(), "segment",
                              f.segment ? json_string(f.segment) : json_null(), "clv_tier",
                              f.clv_tier ? json_string(f.clv_tier) : json_null(), "next_best_product",
                              f.next_best_product ? json_string(f.next_best_product) : json_null(), "offer_name",
                              f.offer_name ? json_string(f.offer_name) : json_null(), "product",
                              f.product ? json_string(f.product) : json_null(), "n_products",
                              jnum_or_null(f.n_products));
-  o = json_pack("{s:s,s:s,s:I,s:b,s:o,s:o}", "customer_id", cid, "channel", tsr_channel_name(ch), "limit",
-                (json_int_t)tsr_channel_limit(ch), "personal", tsr_channel_personal(ch), "fields", fields, "variants",
-                vs);
+  o = json_pack("{s:s,s:s,s:I,s:b,s:b,s:o,s:o}", "customer_id", cid, "channel", tsr_channel_name(ch), "limit",
+                (json_int_t)tsr_channel_limit(ch), "personal", tsr_channel_personal(ch), "opted_out", who.opted_out,
+                "fields", fields, "variants", vs);
+  if (who.opted_out) json_object_set_new(o, "note", json_string("no message (opted out)"));
 done:
   tsr_msg_templates_free(t);
   json_decref(nbp);

@@ -7,7 +7,9 @@
  * the outcome back (once: a second reward is refused, never counted).
  *
  * State: one bandit behind a mutex. Profiles come from the newest finished
- * run in the store (loaded at the first request). Decisions and rewards are
+ * run in the store (loaded at the first request); a watcher thread looks for
+ * a newer run every second and swaps its profiles in without a restart
+ * (requests hold a reference on the set they use). Decisions and rewards are
  * written by a writer thread in group commits every 20 ms (and at shutdown)
  * into act_decisions (tessera/store_act.h); at the first request after a
  * start the policy state is rebuilt by replaying the stored rewards, so it
@@ -28,6 +30,7 @@
 #include "tessera/table.h"
 
 #define DEC_FLUSH_MS 20
+#define DEC_RUN_CHECK_MS 1000
 #define DEC_ID_MAX 40
 
 typedef struct cust {
@@ -40,6 +43,7 @@ typedef struct cust {
 
 typedef struct rec {
   char id[DEC_ID_MAX];
+  uint64_t h; /* fnv(id), for the index */
   uint32_t seg;
   uint32_t arm;     /* UINT32_MAX: offer no longer configured */
   uint8_t rewarded;
@@ -53,7 +57,7 @@ typedef struct rec {
 typedef struct pend_dec {
   char id[DEC_ID_MAX];
   char customer_id[257];
-  char features[200];
+  double x[TSR_BANDIT_PROFILE_DIM]; /* stored as text "x0;x1;..." */
   const char *offer_id, *segment;
   double propensity;
   int64_t ts;
@@ -64,6 +68,18 @@ typedef struct pend_rew {
   double reward;
   int64_t ts;
 } pend_rew;
+
+/* The customers of one run (immutable once published; freed by the last
+ * reference). */
+typedef struct profset {
+  atomic_int refs;
+  int64_t run_id;
+  cust *cu; /* sorted by id */
+  size_t ncu, capcu;
+  char **words; /* interned word fields of profiles.csv (income_band ...) */
+  size_t nwords, capwords;
+  size_t nprof; /* customers with a profiles.csv row */
+} profset;
 
 typedef struct decisions {
   srv *S;
@@ -77,15 +93,13 @@ typedef struct decisions {
   tsr_bandit_opts bo;
   tsr_bandit *b;
   tsr_rng g;
-  /* profiles */
-  int64_t run_id;
-  cust *cu;
-  size_t ncu, capcu;
+  /* profiles: the current set (under mu) and the segment names, an array of
+   * TSR_BANDIT_MAX_SEGMENTS never moved (appended by the one loader at a
+   * time: the first request, then the watcher) */
+  profset *ps;
   char **segs;
-  size_t nsegs, capsegs;
-  char **words; /* interned word fields of profiles.csv (income_band ...) */
-  size_t nwords, capwords;
-  size_t nprof; /* customers with a profiles.csv row */
+  size_t nsegs;
+  int64_t failed_run; /* a newer run whose profiles could not be loaded */
   /* decisions: records and an open-addressing index (slot = rec + 1) */
   rec *recs;
   size_t nrecs, caprecs;
@@ -100,8 +114,9 @@ typedef struct decisions {
   pend_rew *qr;
   size_t nqr, capqr;
   int stop;
-  pthread_t writer;
-  int writer_on;
+  pthread_t writer, watcher;
+  int writer_on, watcher_on;
+  pthread_cond_t wcv; /* the watcher's sleep (with qmu) */
   atomic_llong written, write_errors;
 } decisions;
 
@@ -115,15 +130,16 @@ static uint64_t fnv(const char *s) {
 
 static rec *rec_find(decisions *D, const char *id) {
   if (!D->nslots) return NULL;
-  for (size_t i = fnv(id) & (D->nslots - 1);; i = (i + 1) & (D->nslots - 1)) {
+  uint64_t h = fnv(id);
+  for (size_t i = h & (D->nslots - 1);; i = (i + 1) & (D->nslots - 1)) {
     uint32_t s = D->slots[i];
     if (!s) return NULL;
-    if (!strcmp(D->recs[s - 1].id, id)) return &D->recs[s - 1];
+    if (D->recs[s - 1].h == h && !strcmp(D->recs[s - 1].id, id)) return &D->recs[s - 1];
   }
 }
 
 static void slot_put(decisions *D, size_t k) {
-  for (size_t i = fnv(D->recs[k].id) & (D->nslots - 1);; i = (i + 1) & (D->nslots - 1))
+  for (size_t i = D->recs[k].h & (D->nslots - 1);; i = (i + 1) & (D->nslots - 1))
     if (!D->slots[i]) {
       D->slots[i] = (uint32_t)(k + 1);
       return;
@@ -150,6 +166,7 @@ static rec *rec_add(decisions *D, const rec *r) {
     for (size_t k = 0; k < D->nrecs; k++) slot_put(D, k);
   }
   D->recs[D->nrecs] = *r;
+  D->recs[D->nrecs].h = fnv(r->id);
   slot_put(D, D->nrecs);
   return &D->recs[D->nrecs++];
 }
@@ -196,15 +213,20 @@ static void *writer_main(void *arg) {
       tsr_error_clear(&err);
       if (!st && tsr_store_open(D->S->db, TSR_STORE_CREATE, &st, &err) != TSR_OK) st = NULL;
       tsr_act_decision *rows = nqd ? calloc(nqd, sizeof *rows) : NULL;
+      char(*feat)[24 * TSR_BANDIT_PROFILE_DIM] = nqd ? malloc(nqd * sizeof *feat) : NULL;
       const char **ids = nqr ? calloc(nqr, sizeof *ids) : NULL;
       double *rw = nqr ? calloc(nqr, sizeof *rw) : NULL;
       int64_t *rts = nqr ? calloc(nqr, sizeof *rts) : NULL;
       tsr_status s = TSR_ENOMEM;
-      if (st && (!nqd || rows) && (!nqr || (ids && rw && rts))) {
-        for (size_t i = 0; i < nqd; i++)
+      if (st && (!nqd || (rows && feat)) && (!nqr || (ids && rw && rts))) {
+        for (size_t i = 0; i < nqd; i++) {
+          size_t o = 0;
+          for (int j = 0; j < TSR_BANDIT_PROFILE_DIM; j++)
+            o += (size_t)snprintf(feat[i] + o, sizeof feat[i] - o, "%s%.9g", j ? ";" : "", bd[i].x[j]);
           rows[i] = (tsr_act_decision){bd[i].id, bd[i].ts, bd[i].customer_id, bd[i].offer_id,
                                        tsr_bandit_policy_name(D->bo.policy), bd[i].segment,
-                                       bd[i].propensity, bd[i].features, NAN, 0};
+                                       bd[i].propensity, feat[i], NAN, 0};
+        }
         for (size_t i = 0; i < nqr; i++) {
           ids[i] = br[i].id;
           rw[i] = br[i].reward;
@@ -220,6 +242,7 @@ static void *writer_main(void *arg) {
                 nqr, err.msg[0] ? err.msg : tsr_strerror(s));
       }
       free(rows);
+      free(feat);
       free(ids);
       free(rw);
       free(rts);
@@ -273,18 +296,13 @@ static int queue_rew(decisions *D, const pend_rew *p) {
 
 /* ---------------------------------------------------------------- loading */
 
+/* The index of segment name (0: none); add: append a new name (the loader
+ * only). */
 static uint32_t seg_index(decisions *D, const char *name, int add) {
   if (!name || !*name) return 0;
   for (size_t i = 1; i < D->nsegs; i++)
     if (!strcmp(D->segs[i], name)) return (uint32_t)i;
   if (!add || D->nsegs >= TSR_BANDIT_MAX_SEGMENTS) return 0;
-  if (D->nsegs == D->capsegs) {
-    size_t c = D->capsegs ? 2 * D->capsegs : 16;
-    char **p = realloc(D->segs, c * sizeof *p);
-    if (!p) return 0;
-    D->segs = p;
-    D->capsegs = c;
-  }
   char *s = strdup(name);
   if (!s) return 0;
   D->segs[D->nsegs] = s;
@@ -305,19 +323,39 @@ static int pick_run(void *ctx, const tsr_run *r) {
   return 0;
 }
 
+static void profset_free(profset *P) {
+  if (!P) return;
+  for (size_t i = 0; i < P->ncu; i++) free(P->cu[i].id), free(P->cu[i].products);
+  free(P->cu);
+  for (size_t i = 0; i < P->nwords; i++) free(P->words[i]);
+  free(P->words);
+  free(P);
+}
+
+/* Drops a reference; the last one frees the set. */
+static void profset_put(profset *P) {
+  if (P && atomic_fetch_sub(&P->refs, 1) == 1) profset_free(P);
+}
+
+typedef struct load_ctx {
+  decisions *D;
+  profset *P;
+} load_ctx;
+
 static int load_cust(void *ctx, const tsr_customer *c) {
-  decisions *D = ctx;
-  if (D->ncu == D->capcu) {
-    size_t cap = D->capcu ? 2 * D->capcu : 4096;
-    cust *p = realloc(D->cu, cap * sizeof *p);
+  load_ctx *L = ctx;
+  profset *P = L->P;
+  if (P->ncu == P->capcu) {
+    size_t cap = P->capcu ? 2 * P->capcu : 4096;
+    cust *p = realloc(P->cu, cap * sizeof *p);
     if (!p) return 1;
-    D->cu = p;
-    D->capcu = cap;
+    P->cu = p;
+    P->capcu = cap;
   }
-  cust *u = &D->cu[D->ncu];
+  cust *u = &P->cu[P->ncu];
   u->id = strdup(c->customer_id);
   if (!u->id) return 1;
-  u->seg = seg_index(D, c->segment, 1);
+  u->seg = seg_index(L->D, c->segment, 1);
   tsr_bandit_profile_features(c->frequency, c->recency, c->T, c->monetary_value, c->p_alive, c->clv, u->x);
   tsr_offer_profile_init(&u->p);
   u->p.frequency = c->frequency;
@@ -328,7 +366,7 @@ static int load_cust(void *ctx, const tsr_customer *c) {
   u->p.p_alive = c->p_alive;
   u->p.clv = c->clv;
   u->products = NULL;
-  D->ncu++;
+  P->ncu++;
   return 0;
 }
 
@@ -336,16 +374,24 @@ static int cmp_cust(const void *a, const void *b) {
   return strcmp(((const cust *)a)->id, ((const cust *)b)->id);
 }
 
-static const cust *cust_find(const decisions *D, const char *id) {
+static const cust *cust_find(const profset *P, const char *id) {
   cust key = {0};
   key.id = (char *)id;
-  return bsearch(&key, D->cu, D->ncu, sizeof *D->cu, cmp_cust);
+  return bsearch(&key, P->cu, P->ncu, sizeof *P->cu, cmp_cust);
 }
 
 static ptrdiff_t offer_index(const decisions *D, const char *id) {
   for (size_t k = 0; k < D->K; k++)
     if (!strcmp(D->offer_id[k], id)) return (ptrdiff_t)k;
   return -1;
+}
+
+/* Feeds a reward into the bandit (binary rewards as 0/1). */
+static void learn(decisions *D, const rec *r) {
+  if (!r->rewarded || r->arm == UINT32_MAX) return;
+  double rw = r->reward;
+  if (D->bo.reward == TSR_REWARD_BINARY) rw = rw > 0 ? 1 : 0;
+  tsr_bandit_update(D->b, r->seg, r->x, r->arm, rw, NULL);
 }
 
 static int replay_cb(void *ctx, const tsr_act_decision *d) {
@@ -368,41 +414,37 @@ static int replay_cb(void *ctx, const tsr_act_decision *d) {
   r.rewarded = (uint8_t)!isnan(d->reward); /* 0 or 1 */
   r.reward = d->reward;
   if (!rec_add(D, &r)) return 1;
-  if (r.rewarded && r.arm != UINT32_MAX) {
-    double rw = d->reward;
-    if (D->bo.reward == TSR_REWARD_BINARY) rw = rw > 0 ? 1 : 0;
-    tsr_bandit_update(D->b, r.seg, r.x, r.arm, rw, NULL);
-  }
+  learn(D, &r);
   return 0;
 }
 
 /* Interned copy of a word field ("" and "unknown" = NULL); *oom on failure. */
-static const char *word_intern(decisions *D, const char *w, int *oom) {
+static const char *word_intern(profset *P, const char *w, int *oom) {
   if (!*w || !strcmp(w, "unknown")) return NULL;
-  for (size_t i = 0; i < D->nwords; i++)
-    if (!strcmp(D->words[i], w)) return D->words[i];
-  if (D->nwords == D->capwords) {
-    size_t c = D->capwords ? 2 * D->capwords : 32;
-    char **p = realloc(D->words, c * sizeof *p);
+  for (size_t i = 0; i < P->nwords; i++)
+    if (!strcmp(P->words[i], w)) return P->words[i];
+  if (P->nwords == P->capwords) {
+    size_t c = P->capwords ? 2 * P->capwords : 32;
+    char **p = realloc(P->words, c * sizeof *p);
     if (!p) return (*oom = 1), NULL;
-    D->words = p;
-    D->capwords = c;
+    P->words = p;
+    P->capwords = c;
   }
   char *x = strdup(w);
   if (!x) return (*oom = 1), NULL;
-  return D->words[D->nwords++] = x;
+  return P->words[P->nwords++] = x;
 }
 
 /* The bundle profile fields of the eligibility rules (docs/act.md) from
  * dir/profiles.csv of the decisions' run, joined on customer_id; a run
  * without that file (transactions only) leaves them unknown. -1 out of memory. */
-static int load_profiles(decisions *D, const char *dir) {
+static int load_profiles(profset *P, const char *dir) {
   enum { P_ID, P_AGE, P_RISK, P_DIGITAL, P_TENURE, P_NPROD, P_INCOME, P_STAGE, P_RISKBAND, P_CHANNEL, P_PRODUCTS, NP };
   static const char *const want[NP] = {"customer_id", "age", "risk_score", "digital_share", "tenure_years",
                                        "product_count", "income_band", "life_stage", "risk_band",
                                        "channel_preference", "products"};
   char path[4200];
-  D->nprof = 0;
+  P->nprof = 0;
   int n = snprintf(path, sizeof path, "%s/profiles.csv", dir);
   if (!dir[0] || n < 0 || (size_t)n >= sizeof path) return 0;
   tsr_csv_opts o;
@@ -421,7 +463,7 @@ static int load_profiles(decisions *D, const char *dir) {
     if (s != TSR_OK) continue;
     const char *v[NP];
     for (int i = 0; i < NP; i++) v[i] = idx[i] >= 0 && (size_t)idx[i] < rec.nfields ? rec.fields[idx[i]].ptr : "";
-    cust *u = (cust *)cust_find(D, v[P_ID]);
+    cust *u = (cust *)cust_find(P, v[P_ID]);
     if (!u) continue;
     double *num[] = {&u->p.age, &u->p.risk_score, &u->p.digital_share, &u->p.tenure_years, &u->p.product_count};
     for (int i = P_AGE; i <= P_NPROD; i++) {
@@ -430,15 +472,46 @@ static int load_profiles(decisions *D, const char *dir) {
       *num[i - P_AGE] = *v[i] && end && !*end && isfinite(x) ? x : NAN;
     }
     const char **w[] = {&u->p.income_band, &u->p.life_stage, &u->p.risk_band, &u->p.channel_preference};
-    for (int i = P_INCOME; i <= P_CHANNEL; i++) *w[i - P_INCOME] = word_intern(D, v[i], &oom);
+    for (int i = P_INCOME; i <= P_CHANNEL; i++) *w[i - P_INCOME] = word_intern(P, v[i], &oom);
     free(u->products);
     u->products = idx[P_PRODUCTS] >= 0 ? strdup(v[P_PRODUCTS]) : NULL;
     if (idx[P_PRODUCTS] >= 0 && !u->products) oom = 1;
     u->p.products = u->products;
-    D->nprof++;
+    P->nprof++;
   }
   tsr_csv_close(c);
   return oom ? -1 : 0;
+}
+
+/* The profiles of run rp (its customers in the store and its profiles.csv):
+ * *out with one reference, or -1 with msg. New segment names are added to
+ * D->segs (the caller is the one loader). */
+static int profset_load(decisions *D, tsr_store *st, const run_pick *rp, profset **out, char *msg, size_t cap) {
+  tsr_error err;
+  tsr_error_clear(&err);
+  *out = NULL;
+  profset *P = calloc(1, sizeof *P);
+  if (!P) return snprintf(msg, cap, "out of memory"), -1;
+  atomic_init(&P->refs, 1);
+  P->run_id = rp->id;
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, rp->id);
+  load_ctx L = {D, P};
+  if (tsr_store_customers_list(st, &q, load_cust, &L, &err) != TSR_OK) {
+    snprintf(msg, cap, "cannot read the customers of run %lld: %.200s", (long long)rp->id,
+             err.msg[0] ? err.msg : "out of memory");
+    profset_free(P);
+    return -1;
+  }
+  qsort(P->cu, P->ncu, sizeof *P->cu, cmp_cust);
+  for (size_t i = 0; i < P->ncu; i++) P->cu[i].p.segment = P->cu[i].seg ? D->segs[P->cu[i].seg] : NULL;
+  if (load_profiles(P, rp->dir) < 0) {
+    snprintf(msg, cap, "cannot read the profiles of run %lld: out of memory", (long long)rp->id);
+    profset_free(P);
+    return -1;
+  }
+  *out = P;
+  return 0;
 }
 
 /* Loads profiles, builds the bandit and replays the stored rewards (under
@@ -460,26 +533,12 @@ static int ensure_loaded(decisions *D, tsr_store *st, int *http) {
              "(run an analysis first)");
     return -1;
   }
-  tsr_customer_query q;
-  tsr_customer_query_init(&q, rp.id);
-  for (size_t i = 0; i < D->ncu; i++) free(D->cu[i].id), free(D->cu[i].products);
-  D->ncu = 0;
-  if (tsr_store_customers_list(st, &q, load_cust, D, &err) != TSR_OK) {
-    snprintf(D->load_err, sizeof D->load_err, "cannot read the customers of run %lld: %.200s",
-             (long long)rp.id, err.msg[0] ? err.msg : "out of memory");
-    return -1;
-  }
-  qsort(D->cu, D->ncu, sizeof *D->cu, cmp_cust);
-  for (size_t i = 0; i < D->ncu; i++) D->cu[i].p.segment = D->cu[i].seg ? D->segs[D->cu[i].seg] : NULL;
-  if (load_profiles(D, rp.dir) < 0) {
-    snprintf(D->load_err, sizeof D->load_err, "cannot read the profiles of run %lld: out of memory",
-             (long long)rp.id);
-    return -1;
-  }
-  D->run_id = rp.id;
+  profset *P = NULL;
+  if (profset_load(D, st, &rp, &P, D->load_err, sizeof D->load_err)) return -1;
   D->bo.n_segments = D->nsegs;
   if (tsr_bandit_new(&D->bo, &D->b, &err) != TSR_OK) {
     snprintf(D->load_err, sizeof D->load_err, "policy: %.200s", err.msg);
+    profset_put(P);
     return -1;
   }
   if (tsr_act_decisions_list(st, replay_cb, D, &err) != TSR_OK) {
@@ -488,14 +547,85 @@ static int ensure_loaded(decisions *D, tsr_store *st, int *http) {
     D->b = NULL;
     D->nrecs = 0;
     memset(D->slots, 0, D->nslots * sizeof *D->slots);
+    profset_put(P);
     return -1;
   }
   fprintf(stderr, "tessera: decisions: %zu offers, policy %s, %zu profiles of run %lld (%zu with "
                   "the bundle fields of profiles.csv), %zu stored decisions replayed (%lld rewards)\n",
-          D->K, tsr_bandit_policy_name(D->bo.policy), D->ncu, (long long)rp.id, D->nprof, D->nrecs,
+          D->K, tsr_bandit_policy_name(D->bo.policy), P->ncu, (long long)rp.id, P->nprof, D->nrecs,
           (long long)tsr_bandit_updates(D->b));
+  D->ps = P;
   D->loaded = 1;
   return 0;
+}
+
+/* A newer run than the loaded one: its profiles replace the current set.
+ * New segments grow the bandit (rebuilt from the rewards kept in memory).
+ * Runs in the watcher, which is the only loader once D->loaded. */
+static void reload_if_newer(decisions *D, tsr_store *st) {
+  run_pick rp = {0};
+  if (tsr_store_runs_list(st, 1000, 0, pick_run, &rp, NULL) != TSR_OK || !rp.id) return;
+  pthread_mutex_lock(&D->mu);
+  int64_t cur = D->ps ? D->ps->run_id : 0;
+  pthread_mutex_unlock(&D->mu);
+  if (rp.id == cur || rp.id == D->failed_run) return;
+  profset *P = NULL;
+  char msg[300];
+  if (profset_load(D, st, &rp, &P, msg, sizeof msg)) {
+    D->failed_run = rp.id;
+    fprintf(stderr, "tessera: decisions: the profiles of run %lld are not used: %s\n", (long long)rp.id, msg);
+    return;
+  }
+  pthread_mutex_lock(&D->mu);
+  if (D->nsegs > D->bo.n_segments) {
+    tsr_bandit_opts o = D->bo;
+    o.n_segments = D->nsegs;
+    tsr_bandit *nb = NULL;
+    if (tsr_bandit_new(&o, &nb, NULL) == TSR_OK) {
+      tsr_bandit *old = D->b;
+      D->b = nb;
+      D->bo = o;
+      for (size_t i = 0; i < D->nrecs; i++) learn(D, &D->recs[i]);
+      tsr_bandit_free(old);
+    } /* else: the new segments' customers share segment 0's posterior */
+  }
+  for (size_t i = 0; i < P->ncu; i++)
+    if (P->cu[i].seg >= D->bo.n_segments) P->cu[i].seg = 0;
+  profset *old = D->ps;
+  D->ps = P;
+  pthread_mutex_unlock(&D->mu);
+  fprintf(stderr, "tessera: decisions: now on run %lld: %zu profiles (%zu with the bundle fields of profiles.csv)\n",
+          (long long)rp.id, P->ncu, P->nprof);
+  profset_put(old);
+}
+
+/* Every DEC_RUN_CHECK_MS: a newer run? (once the first request loaded one) */
+static void *watcher_main(void *arg) {
+  decisions *D = arg;
+  tsr_store *st = NULL;
+  pthread_mutex_lock(&D->qmu);
+  while (!D->stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += DEC_RUN_CHECK_MS / 1000;
+    ts.tv_nsec += (DEC_RUN_CHECK_MS % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&D->wcv, &D->qmu, &ts);
+    if (D->stop) break;
+    pthread_mutex_unlock(&D->qmu);
+    pthread_mutex_lock(&D->mu);
+    int loaded = D->loaded;
+    pthread_mutex_unlock(&D->mu);
+    if (loaded && !st && tsr_store_open(D->S->db, TSR_STORE_CREATE, &st, NULL) != TSR_OK) st = NULL;
+    if (loaded && st) reload_if_newer(D, st);
+    pthread_mutex_lock(&D->qmu);
+  }
+  pthread_mutex_unlock(&D->qmu);
+  tsr_store_close(st);
+  return NULL;
 }
 
 /* ---------------------------------------------------------------- start / stop */
@@ -510,10 +640,7 @@ static void dec_free(decisions *D) {
   free(D->offer_id);
   free(D->offer_name);
   free(D->rule);
-  for (size_t i = 0; i < D->ncu; i++) free(D->cu[i].id), free(D->cu[i].products);
-  free(D->cu);
-  for (size_t i = 0; i < D->nwords; i++) free(D->words[i]);
-  free(D->words);
+  profset_put(D->ps);
   for (size_t i = 1; i < D->nsegs; i++) free(D->segs[i]);
   free(D->segs);
   free(D->recs);
@@ -524,7 +651,22 @@ static void dec_free(decisions *D) {
   pthread_mutex_destroy(&D->mu);
   pthread_mutex_destroy(&D->qmu);
   pthread_cond_destroy(&D->qcv);
+  pthread_cond_destroy(&D->wcv);
   free(D);
+}
+
+/* Stops the threads (the writer flushes its queues) and frees D. */
+static void dec_stop(decisions *D) {
+  if (!D) return;
+  pthread_mutex_lock(&D->qmu);
+  D->stop = 1;
+  pthread_cond_signal(&D->qcv);
+  pthread_cond_signal(&D->wcv);
+  pthread_mutex_unlock(&D->qmu);
+  if (D->watcher_on) pthread_join(D->watcher, NULL);
+  if (D->writer_on) pthread_join(D->writer, NULL);
+  if (D->segs) D->segs[0] = NULL; /* static "(none)" */
+  dec_free(D);
 }
 
 static ptrdiff_t col(const tsr_table *t, const char *name) { return tsr_table_find(t, name); }
@@ -548,7 +690,7 @@ static int64_t file_column(const char *path, int64_t line, size_t f, int64_t rc)
   return col;
 }
 
-int decisions_start(srv *S, char *errbuf, size_t cap) {
+int srv_decisions_start(srv *S, char *errbuf, size_t cap) {
   S->dec = NULL;
   if (!S->cfg.offers) return 0;
   decisions *D = calloc(1, sizeof *D);
@@ -560,6 +702,7 @@ int decisions_start(srv *S, char *errbuf, size_t cap) {
   pthread_mutex_init(&D->mu, NULL);
   pthread_mutex_init(&D->qmu, NULL);
   pthread_cond_init(&D->qcv, NULL);
+  pthread_cond_init(&D->wcv, NULL);
   tsr_bandit_opts_init(&D->bo);
   tsr_error err;
   tsr_error_clear(&err);
@@ -615,8 +758,7 @@ int decisions_start(srv *S, char *errbuf, size_t cap) {
   D->bo.n_arms = D->K;
   if (!rc) {
     /* segment 0: customers without a segment */
-    D->segs = calloc(16, sizeof *D->segs);
-    D->capsegs = 16;
+    D->segs = calloc(TSR_BANDIT_MAX_SEGMENTS, sizeof *D->segs);
     if (!D->segs) rc = 1;
     else D->segs[D->nsegs++] = "(none)";
   }
@@ -633,35 +775,27 @@ int decisions_start(srv *S, char *errbuf, size_t cap) {
     tsr_rng_seed(&D->g, D->prefix, 0);
     if (pthread_create(&D->writer, NULL, writer_main, D) != 0) rc = 1;
     else D->writer_on = 1;
+    if (!rc && pthread_create(&D->watcher, NULL, watcher_main, D) != 0) rc = 1;
+    else if (!rc) D->watcher_on = 1;
   }
   if (rc) {
     if (rc == 1) snprintf(errbuf, cap, "serve: out of memory");
-    dec_free(D);
+    dec_stop(D);
     return rc;
   }
   S->dec = D;
   return 0;
 }
 
-void decisions_stop(srv *S) {
-  decisions *D = S->dec;
-  if (!D) return;
-  if (D->writer_on) {
-    pthread_mutex_lock(&D->qmu);
-    D->stop = 1;
-    pthread_cond_signal(&D->qcv);
-    pthread_mutex_unlock(&D->qmu);
-    pthread_join(D->writer, NULL);
-  }
-  D->segs[0] = NULL; /* static "(none)" */
-  dec_free(D);
+void srv_decisions_stop(srv *S) {
+  dec_stop(S->dec);
   S->dec = NULL;
 }
 
 /* ---------------------------------------------------------------- API */
 
-static json_t *parse_body(req *r, enum MHD_Result *ret) {
-  if (r->kind == BODY_FORM) { /* a form post: fields as JSON texts / numbers */
+static json_t *parse_body(srv_req *r, enum MHD_Result *ret) {
+  if (r->kind == SRV_BODY_FORM) { /* a form post: fields as JSON texts / numbers */
     json_t *o = json_object();
     for (size_t i = 0; i < r->nfields; i++) {
       const char *v = r->fields[i].value ? r->fields[i].value : "";
@@ -673,49 +807,48 @@ static json_t *parse_body(req *r, enum MHD_Result *ret) {
     return o;
   }
   if (!r->body_len) {
-    *ret = send_error(r, 400, "EPARSE", "request body: expected a JSON object");
+    *ret = srv_send_error(r, 400, "EPARSE", "request body: expected a JSON object");
     return NULL;
   }
   json_error_t je;
   json_t *j = json_loadb(r->body, r->body_len, 0, &je);
   if (!j || !json_is_object(j)) {
     if (j) json_decref(j);
-    *ret = j ? send_error(r, 400, "EPARSE", "request body: expected a JSON object")
-             : send_error(r, 400, "EPARSE", "request body: line %d, column %d: %s", je.line, je.column, je.text);
+    *ret = j ? srv_send_error(r, 400, "EPARSE", "request body: expected a JSON object")
+             : srv_send_error(r, 400, "EPARSE", "request body: line %d, column %d: %s", je.line, je.column, je.text);
     return NULL;
   }
   return j;
 }
 
-static enum MHD_Result decide(req *r, decisions *D, tsr_store *st) {
-  enum MHD_Result ret;
-  json_t *b = parse_body(r, &ret);
-  if (!b) return ret;
-  json_t *jc = json_object_get(b, "customer_id");
-  if (!json_is_string(jc) || !json_string_length(jc) || json_string_length(jc) > 256) {
-    json_decref(b);
-    return send_error(r, 400, "EINVAL", "customer_id: expected a text of 1 to 256 bytes");
-  }
-  char cid[257];
-  snprintf(cid, sizeof cid, "%s", json_string_value(jc));
-  json_decref(b);
-  int http = 503;
-  pthread_mutex_lock(&D->mu);
-  if (ensure_loaded(D, st, &http)) {
-    char msg[300];
-    snprintf(msg, sizeof msg, "%s", D->load_err);
-    pthread_mutex_unlock(&D->mu);
-    return send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
-  }
-  pthread_mutex_unlock(&D->mu);
-  /* profiles and rules are read-only once loaded */
-  const cust *c = cust_find(D, cid);
+/* The answer to a decision, written directly (no JSON tree). */
+static enum MHD_Result decision_json(srv_req *r, decisions *D, const rec *R, const char *cid, size_t arm,
+                                     const char *segment, int64_t run_id) {
+  srv_buf b = {0};
+  srv_buf_puts(&b, "{\"decision_id\":");
+  srv_buf_json_str(&b, R->id);
+  srv_buf_puts(&b, ",\"customer_id\":");
+  srv_buf_json_str(&b, cid);
+  srv_buf_puts(&b, ",\"offer_id\":");
+  srv_buf_json_str(&b, D->offer_id[arm]);
+  srv_buf_puts(&b, ",\"offer_name\":");
+  srv_buf_json_str(&b, D->offer_name[arm]);
+  srv_buf_puts(&b, ",\"propensity\":");
+  srv_buf_json_num(&b, R->propensity);
+  srv_buf_printf(&b, ",\"policy\":\"%s\",\"segment\":", tsr_bandit_policy_name(D->bo.policy));
+  srv_buf_json_str(&b, segment); /* null without one */
+  srv_buf_printf(&b, ",\"run_id\":%lld}", (long long)run_id);
+  return srv_send_buf(r, 200, "application/json", &b);
+}
+
+static enum MHD_Result decide_in(srv_req *r, decisions *D, const profset *P, const char *cid) {
+  const cust *c = cust_find(P, cid);
   if (!c)
-    return send_error(r, 404, "ENOTFOUND", "customer '%.80s': not found in run %lld", cid, (long long)D->run_id);
+    return srv_send_error(r, 404, "ENOTFOUND", "customer '%.80s': not found in run %lld", cid, (long long)P->run_id);
   unsigned char el[TSR_BANDIT_MAX_ARMS];
   size_t m = 0;
   for (size_t k = 0; k < D->K; k++) m += el[k] = (unsigned char)tsr_offer_rule_eval(D->rule[k], &c->p);
-  if (!m) return send_error(r, 409, "ENOTFOUND", "customer '%.80s': no eligible offer", cid);
+  if (!m) return srv_send_error(r, 409, "ENOTFOUND", "customer '%.80s': no eligible offer", cid);
   rec R;
   memset(&R, 0, sizeof R);
   size_t arm = 0;
@@ -726,7 +859,7 @@ static enum MHD_Result decide(req *r, decisions *D, tsr_store *st) {
   pthread_mutex_lock(&D->mu);
   tsr_status s = tsr_bandit_choose(D->b, c->seg, c->x, el, &D->g, &arm, &prop, &err);
   uint64_t no = ++D->counter;
-  snprintf(R.id, sizeof R.id, "d%016" PRIx64 "-%" PRIx64, D->prefix, no);
+  snprintf(R.id, sizeof R.id, "d%016" PRIx64 "-%010" PRIx64, D->prefix, no); /* increasing: appended to the index */
   R.seg = c->seg;
   R.arm = (uint32_t)arm;
   R.propensity = prop;
@@ -734,40 +867,64 @@ static enum MHD_Result decide(req *r, decisions *D, tsr_store *st) {
   snprintf(R.customer_id, sizeof R.customer_id, "%.63s", cid);
   rec *added = s == TSR_OK ? rec_add(D, &R) : NULL;
   pthread_mutex_unlock(&D->mu);
-  if (s != TSR_OK) return send_error(r, 500, tsr_status_name(s), "policy: %s", err.msg);
-  if (!added) return send_error(r, 503, "ENOMEM", "out of memory");
+  if (s != TSR_OK) return srv_send_error(r, 500, tsr_status_name(s), "policy: %s", err.msg);
+  if (!added) return srv_send_error(r, 503, "ENOMEM", "out of memory");
+  const char *segment = c->seg ? D->segs[c->seg] : NULL;
   pend_dec p;
-  memset(&p, 0, sizeof p);
-  snprintf(p.id, sizeof p.id, "%s", R.id);
+  memcpy(p.id, R.id, sizeof p.id);
   snprintf(p.customer_id, sizeof p.customer_id, "%s", cid);
-  int o = 0;
-  for (int j = 0; j < TSR_BANDIT_PROFILE_DIM; j++)
-    o += snprintf(p.features + o, sizeof p.features - (size_t)o, "%s%.9g", j ? ";" : "", c->x[j]);
+  memcpy(p.x, c->x, sizeof p.x);
   p.offer_id = D->offer_id[arm];
-  p.segment = c->seg ? D->segs[c->seg] : NULL;
+  p.segment = segment;
   p.propensity = prop;
   p.ts = R.ts;
-  if (queue_dec(D, &p)) return send_error(r, 503, "ENOMEM", "out of memory");
-  return send_json(r, 200, json_pack("{s:s,s:s,s:s,s:s,s:f,s:s,s:s?,s:I}", "decision_id", R.id,
-                                     "customer_id", cid, "offer_id", D->offer_id[arm], "offer_name",
-                                     D->offer_name[arm], "propensity", prop, "policy",
-                                     tsr_bandit_policy_name(D->bo.policy), "segment",
-                                     c->seg ? D->segs[c->seg] : NULL, "run_id", (json_int_t)D->run_id));
+  if (queue_dec(D, &p)) return srv_send_error(r, 503, "ENOMEM", "out of memory");
+  return decision_json(r, D, &R, cid, arm, segment, P->run_id);
 }
 
-static enum MHD_Result reward(req *r, decisions *D, tsr_store *st, const char *id) {
+static enum MHD_Result decide(srv_req *r, decisions *D, tsr_store *st) {
+  enum MHD_Result ret;
+  json_t *b = parse_body(r, &ret);
+  if (!b) return ret;
+  json_t *jc = json_object_get(b, "customer_id");
+  if (!json_is_string(jc) || !json_string_length(jc) || json_string_length(jc) > 256) {
+    json_decref(b);
+    return srv_send_error(r, 400, "EINVAL", "customer_id: expected a text of 1 to 256 bytes");
+  }
+  char cid[257];
+  snprintf(cid, sizeof cid, "%s", json_string_value(jc));
+  json_decref(b);
+  int http = 503;
+  pthread_mutex_lock(&D->mu);
+  if (ensure_loaded(D, st, &http)) {
+    char msg[300];
+    snprintf(msg, sizeof msg, "%s", D->load_err);
+    pthread_mutex_unlock(&D->mu);
+    return srv_send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
+  }
+  /* the profiles of the current run, kept while in use (a newer run may
+   * replace them meanwhile) */
+  profset *P = D->ps;
+  atomic_fetch_add(&P->refs, 1);
+  pthread_mutex_unlock(&D->mu);
+  ret = decide_in(r, D, P, cid);
+  profset_put(P);
+  return ret;
+}
+
+static enum MHD_Result reward(srv_req *r, decisions *D, tsr_store *st, const char *id) {
   enum MHD_Result ret;
   json_t *b = parse_body(r, &ret);
   if (!b) return ret;
   json_t *jr = json_object_get(b, "reward");
   if (!json_is_number(jr) || !isfinite(json_number_value(jr))) {
     json_decref(b);
-    return send_error(r, 400, "EINVAL", "reward: expected a number (0 or 1, or an amount)");
+    return srv_send_error(r, 400, "EINVAL", "reward: expected a number (0 or 1, or an amount)");
   }
   double v = json_number_value(jr);
   json_decref(b);
   if (D->bo.reward == TSR_REWARD_BINARY && v != 0 && v != 1)
-    return send_error(r, 400, "EINVAL", "reward: expected 0 or 1 (the server learns from responses; "
+    return srv_send_error(r, 400, "EINVAL", "reward: expected 0 or 1 (the server learns from responses; "
                                         "start it with --reward amount for amounts), got %g", v);
   int http = 503;
   pthread_mutex_lock(&D->mu);
@@ -775,17 +932,17 @@ static enum MHD_Result reward(req *r, decisions *D, tsr_store *st, const char *i
     char msg[300];
     snprintf(msg, sizeof msg, "%s", D->load_err);
     pthread_mutex_unlock(&D->mu);
-    return send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
+    return srv_send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
   }
   rec *R = rec_find(D, id);
   if (!R) {
     pthread_mutex_unlock(&D->mu);
-    return send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
+    return srv_send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
   }
   if (R->rewarded) {
     double old = R->reward;
     pthread_mutex_unlock(&D->mu);
-    return send_error(r, 409, "EEXIST", "decision '%.60s': a reward (%g) is already recorded; rewards count once", id, old);
+    return srv_send_error(r, 409, "EEXIST", "decision '%.60s': a reward (%g) is already recorded; rewards count once", id, old);
   }
   tsr_error err;
   tsr_error_clear(&err);
@@ -795,56 +952,57 @@ static enum MHD_Result reward(req *r, decisions *D, tsr_store *st, const char *i
     R->reward = v;
   }
   pthread_mutex_unlock(&D->mu);
-  if (s != TSR_OK) return send_error(r, 400, "EINVAL", "reward: %s", err.msg);
+  if (s != TSR_OK) return srv_send_error(r, 400, "EINVAL", "reward: %s", err.msg);
   pend_rew p;
   snprintf(p.id, sizeof p.id, "%.39s", id);
   p.reward = v;
   p.ts = tsr_store_now_ms();
-  if (queue_rew(D, &p)) return send_error(r, 503, "ENOMEM", "out of memory");
-  return send_json(r, 200, json_pack("{s:s,s:f,s:b}", "decision_id", id, "reward", v, "recorded", 1));
+  if (queue_rew(D, &p)) return srv_send_error(r, 503, "ENOMEM", "out of memory");
+  return srv_send_json(r, 200, json_pack("{s:s,s:f,s:b}", "decision_id", id, "reward", v, "recorded", 1));
 }
 
-static enum MHD_Result get_one(req *r, decisions *D, tsr_store *st, const char *id) {
+static enum MHD_Result get_one(srv_req *r, decisions *D, tsr_store *st, const char *id) {
   int http = 503;
   pthread_mutex_lock(&D->mu);
   if (ensure_loaded(D, st, &http)) {
     char msg[300];
     snprintf(msg, sizeof msg, "%s", D->load_err);
     pthread_mutex_unlock(&D->mu);
-    return send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
+    return srv_send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
   }
   rec *R = rec_find(D, id);
   if (!R) {
     pthread_mutex_unlock(&D->mu);
-    return send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
+    return srv_send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
   }
   json_t *o = json_pack("{s:s,s:s,s:s,s:f,s:o,s:I}", "decision_id", R->id, "customer_id", R->customer_id,
                         "offer_id", R->arm == UINT32_MAX ? "" : D->offer_id[R->arm], "propensity",
                         R->propensity, "reward", R->rewarded ? json_real(R->reward) : json_null(),
                         "ts", (json_int_t)R->ts);
   pthread_mutex_unlock(&D->mu);
-  return send_json(r, 200, o);
+  return srv_send_json(r, 200, o);
 }
 
-enum MHD_Result decisions_api(req *r, tsr_store *st, int n, char **seg) {
+enum MHD_Result srv_decisions_api(srv_req *r, tsr_store *st, int n, char **seg) {
   decisions *D = r->S->dec;
   int post = !strcmp(r->method, "POST"), get = !strcmp(r->method, "GET") || !strcmp(r->method, "HEAD");
   if (!D)
-    return send_error(r, 503, "EUNSUPPORTED", "decisions are off: start tessera serve with --offers offers.csv");
+    return srv_send_error(r, 503, "EUNSUPPORTED", "decisions are off: start tessera serve with --offers offers.csv");
   if (n == 1 && post) return decide(r, D, st);
   if (n == 2 && get) return get_one(r, D, st, seg[1]);
   if (n == 3 && post && !strcmp(seg[2], "reward")) return reward(r, D, st, seg[1]);
   if (n == 1 && get) {
     pthread_mutex_lock(&D->mu);
-    json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:b,s:I,s:I}", "policy", tsr_bandit_policy_name(D->bo.policy),
+    json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:b,s:I,s:I,s:I}", "policy", tsr_bandit_policy_name(D->bo.policy),
                           "offers", (json_int_t)D->K, "decisions", (json_int_t)D->nrecs, "rewards",
                           (json_int_t)(D->b ? tsr_bandit_updates(D->b) : 0), "loaded", D->loaded,
+                          "run_id", (json_int_t)(D->ps ? D->ps->run_id : 0),
                           "stored", (json_int_t)atomic_load(&D->written), "store_errors",
                           (json_int_t)atomic_load(&D->write_errors));
     pthread_mutex_unlock(&D->mu);
-    return send_json(r, 200, o);
+    return srv_send_json(r, 200, o);
   }
-  return send_error(r, 405, "EINVAL", "%s %s is not an endpoint (POST /api/v1/decisions, POST "
+  return srv_send_error(r, 405, "EINVAL", "%s %s is not an endpoint (POST /api/v1/decisions, POST "
                                       "/api/v1/decisions/{id}/reward, GET /api/v1/decisions/{id})",
                     r->method, r->path);
 }

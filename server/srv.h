@@ -436,8 +436,4 @@ enum MHD_Result srv_retrain_api(srv_req *r, tsr_store *st);
 enum MHD_Result srv_retrain_page(srv_req *r, tsr_store *st);
 enum MHD_Result srv_page_error(srv_req *r, int status, const char *title, const char *msg);
 
-#ifdef SRV_COMPAT_NAMES
-#include "srv_compat.h"
-#endif
-
 #endif

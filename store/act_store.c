@@ -23,9 +23,7 @@ tsr_status tsr_act_write(tsr_store *s, const tsr_act_decision *rows, size_t n,
   tsr_status st = tsr_store_begin(s, err);
   if (st) return st;
   tsr__db *db = tsr__store_db(s);
-  for (size_t i = 0; i < n && st == TSR_OK; i++)
-    st = tsr__insert(db, TSR__TABLE(act_decisions), NULL, 0, &rows[i], 0, NULL, "insert decision",
-                     err);
+  if (n) st = tsr__insert_rows(db, TSR__TABLE(act_decisions), rows, n, sizeof *rows, "insert decision", err);
   for (size_t i = 0; i < nr && st == TSR_OK; i++) {
     tsr__val p[] = {TSR__VD(rewards[i]), TSR__VI(ts[i]), TSR__VT(ids[i])};
     tsr__exec_out o;

@@ -273,6 +273,31 @@ tsr_status tsr__insert(tsr__db *db, const tsr__table *t, const tsr__val *lead, i
   return tsr__write(db, sql, v, ncols, out, what, err);
 }
 
+tsr_status tsr__insert_rows(tsr__db *db, const tsr__table *t, const void *rows, size_t n,
+                            size_t stride, const char *what, tsr_error *err) {
+  enum { MAXV = 1024 };
+  char one[1024], many[16384];
+  tsr__val v[MAXV];
+  int ncols;
+  if (!tsr__insert_sql(t, 0, 1, NULL, one, sizeof one, &ncols) || ncols > 64)
+    return tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: statement too long", what);
+  /* full groups of per rows share one statement text (prepared once) */
+  int per = MAXV / ncols < 32 ? MAXV / ncols : 32;
+  if (!tsr__insert_sql(t, 0, per, NULL, many, sizeof many, &ncols)) per = 1;
+  const char *base = rows;
+  size_t i = 0;
+  tsr_status st = TSR_OK;
+  for (; st == TSR_OK && per > 1 && n - i >= (size_t)per; i += (size_t)per) {
+    for (int k = 0; k < per; k++) tsr__row_vals(t, NULL, 0, base + (i + (size_t)k) * stride, v + k * ncols);
+    st = db->m->exec(db, many, v, per * ncols, NULL, what, err);
+  }
+  for (; st == TSR_OK && i < n; i++) {
+    tsr__row_vals(t, NULL, 0, base + i * stride, v);
+    st = db->m->exec(db, one, v, ncols, NULL, what, err);
+  }
+  return st;
+}
+
 /* ================================================================ DDL */
 
 static void ddl_col(const tsr_store_methods *m, const tsr__col *c, char *buf, size_t cap,

@@ -218,6 +218,11 @@ int tsr__row_vals(const tsr__table *t, const tsr__val *lead, int nlead, const vo
 tsr_status tsr__insert(tsr__db *db, const tsr__table *t, const tsr__val *lead, int nlead,
                        const void *row, int want_id, tsr__exec_out *out, const char *what,
                        tsr_error *err);
+/* Inserts n rows of t (row i at (char *)rows + i * stride, no lead values)
+ * in statements of many rows, for batches written inside the caller's
+ * transaction: a failure fails the batch (the caller rolls back). */
+tsr_status tsr__insert_rows(tsr__db *db, const tsr__table *t, const void *rows, size_t n,
+                            size_t stride, const char *what, tsr_error *err);
 /* CREATE TABLE IF NOT EXISTS of an on-demand table and its indexes. */
 tsr_status tsr__table_ensure(tsr__db *db, const tsr__table *t, tsr_error *err);
 

@@ -396,6 +396,7 @@
         h('p', { class: 'hint' }, out, 'Channel ' + d.channel + ' (at most ' + d.limit + ' characters' + (d.personal ? '' : ', no personal fields') + '). ' +
           'Segment: ' + (d.fields.segment ? segName(d.fields.segment) : 'none') + '; CLV tier: ' + (d.fields.clv_tier || 'none') +
           '; next best product: ' + (d.fields.next_best_product ? label(d.fields.next_best_product) : 'none') + '.');
+        if (d.opted_out) h('p', { class: 'alert', id: 'msg-opted-out' }, out, d.note);
         d.variants.forEach(v => {
           const box = h('div', { class: 'variant' }, out);
           h('strong', {}, box, 'Variant ' + v.variant + ': ');

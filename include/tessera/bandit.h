@@ -22,7 +22,8 @@
  * from the policy's action distribution pi(a|x), so the recorded propensity
  * pi(a|x) is the probability with which the arm was actually chosen; for the
  * sampling policies pi is estimated by mc_draws posterior draws (thompson:
- * recomputed when the segment's posterior changed).
+ * cached per segment and eligible set, recomputed when the segment's
+ * posterior changed).
  *
  * Objects are not thread-safe (callers serialise); no global state; the
  * random generator is passed in.

@@ -74,9 +74,14 @@ struct tsr_bandit {
   size_t K, S, d;
   double *n, *sum, *sumsq;   /* S x K */
   int64_t *seg_ver;          /* S: updates of the segment */
-  double *cache;             /* S x K: thompson pi of the segment */
-  int64_t *cache_ver;        /* S: seg_ver of the cache (-1 = none) */
-  unsigned char *cache_elig; /* S x K: eligibility the cache is for */
+  /* thompson pi per (segment, set of eligible arms): a cache of NC entries
+   * (a power of two); an entry lives in one of the 4 slots after
+   * hash(segment, set) */
+  size_t NC;
+  double *cache;             /* NC x K: pi */
+  unsigned char *cache_elig; /* NC x K: the eligible set of the entry */
+  uint32_t *cache_seg;       /* NC: the segment of the entry */
+  int64_t *cache_ver;        /* NC: seg_ver of the entry (-1 = empty) */
   double *Ainv, *bv;         /* K x d x d, K x d */
   double *work;              /* 4 K + d scratch */
   int64_t updates;
@@ -91,6 +96,7 @@ void tsr_bandit_free(tsr_bandit *b) {
   tsr__free(b->cache);
   tsr__free(b->cache_ver);
   tsr__free(b->cache_elig);
+  tsr__free(b->cache_seg);
   tsr__free(b->Ainv);
   tsr__free(b->bv);
   tsr__free(b->work);
@@ -109,18 +115,23 @@ tsr_status tsr_bandit_new(const tsr_bandit_opts *o, tsr_bandit **out, tsr_error 
   b->sum = tsr__calloc(S * K, sizeof *b->sum);
   b->sumsq = tsr__calloc(S * K, sizeof *b->sumsq);
   b->seg_ver = tsr__calloc(S, sizeof *b->seg_ver);
-  b->cache = tsr__calloc(S * K, sizeof *b->cache);
-  b->cache_ver = tsr__calloc(S, sizeof *b->cache_ver);
-  b->cache_elig = tsr__calloc(S * K, 1);
+  /* 8 eligible sets per segment, at most 2^20 cached probabilities */
+  size_t NC = 64;
+  while (NC < 8 * S && NC * 2 * K <= ((size_t)1 << 20)) NC *= 2;
+  b->NC = NC;
+  b->cache = tsr__calloc(NC * K, sizeof *b->cache);
+  b->cache_ver = tsr__calloc(NC, sizeof *b->cache_ver);
+  b->cache_elig = tsr__calloc(NC * K, 1);
+  b->cache_seg = tsr__calloc(NC, sizeof *b->cache_seg);
   b->Ainv = tsr__calloc(K * d * d, sizeof *b->Ainv);
   b->bv = tsr__calloc(K * d, sizeof *b->bv);
   b->work = tsr__calloc(4 * K + d, sizeof *b->work);
   if (!b->n || !b->sum || !b->sumsq || !b->seg_ver || !b->cache || !b->cache_ver ||
-      !b->cache_elig || !b->Ainv || !b->bv || !b->work) {
+      !b->cache_elig || !b->cache_seg || !b->Ainv || !b->bv || !b->work) {
     tsr_bandit_free(b);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
-  for (size_t s = 0; s < S; s++) b->cache_ver[s] = -1;
+  for (size_t i = 0; i < NC; i++) b->cache_ver[i] = -1;
   for (size_t k = 0; k < K; k++)
     for (size_t i = 0; i < d; i++) b->Ainv[k * d * d + i * d + i] = 1.0 / o->lambda;
   *out = b;
@@ -216,9 +227,21 @@ tsr_status tsr_bandit_probs(tsr_bandit *b, size_t segment, const double *x,
         if (!el || el[k]) p[k] = b->o.epsilon / (double)m + (1 - b->o.epsilon) * p[k];
       break;
     case TSR_BANDIT_THOMPSON: {
-      double *c = b->cache + segment * K;
-      unsigned char *ce = b->cache_elig + segment * K;
-      int hit = b->cache_ver[segment] == b->seg_ver[segment];
+      uint64_t h = 1469598103934665603ULL ^ segment;
+      for (size_t k = 0; k < K; k++) h = (h ^ (unsigned)(!el || el[k])) * 1099511628211ULL;
+      size_t h0 = (size_t)(h ^ (h >> 29)), slot = SIZE_MAX, spare = SIZE_MAX;
+      for (size_t j = 0; j < 4 && slot == SIZE_MAX; j++) {
+        size_t i = (h0 + j) & (b->NC - 1);
+        int same = b->cache_ver[i] >= 0 && b->cache_seg[i] == segment;
+        for (size_t k = 0; same && k < K; k++) same = b->cache_elig[i * K + k] == (unsigned char)(!el || el[k]);
+        if (same) slot = i; /* this set's entry, current or stale */
+        else if (spare == SIZE_MAX && (b->cache_ver[i] < 0 || b->cache_ver[i] != b->seg_ver[b->cache_seg[i]]))
+          spare = i; /* empty or stale */
+      }
+      if (slot == SIZE_MAX) slot = spare != SIZE_MAX ? spare : h0 & (b->NC - 1);
+      double *c = b->cache + slot * K;
+      unsigned char *ce = b->cache_elig + slot * K;
+      int hit = b->cache_ver[slot] == b->seg_ver[segment] && b->cache_seg[slot] == segment;
       for (size_t k = 0; hit && k < K; k++) hit = ce[k] == (unsigned char)(!el || el[k]);
       if (!hit) {
         for (size_t k = 0; k < K; k++) c[k] = 0;
@@ -239,7 +262,8 @@ tsr_status tsr_bandit_probs(tsr_bandit *b, size_t segment, const double *x,
           c[k] /= (double)b->o.mc_draws;
           ce[k] = (unsigned char)(!el || el[k]);
         }
-        b->cache_ver[segment] = b->seg_ver[segment];
+        b->cache_ver[slot] = b->seg_ver[segment];
+        b->cache_seg[slot] = (uint32_t)segment;
       }
       memcpy(p, c, K * sizeof *p);
       break;

@@ -7,7 +7,8 @@ POST /api/v1/decisions/{id}/reward: roles, eligibility rules, propensities
 with the exploration floor, the errors (unknown customer, bad body, reward
 for an unknown decision, a second reward, a reward that is not 0/1), the
 decisions and rewards stored, and the policy state after a restart (the
-reward counted once). Standard library only."""
+reward counted once), and a new run picked up without a restart.
+Standard library only."""
 import csv
 import http.client
 import json
@@ -17,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 
 TSR = os.path.abspath(sys.argv[1])
 FAILS = []
@@ -64,25 +66,44 @@ def stop(srv):
         srv.kill()
 
 
-def bundle_offers(tmp, db, token):
+def bundle_offers(tmp, db, token, known):
     """The bundle's offers.csv (tessera simulate --bundle) on a bundle run:
-    the rules' profile fields (age, holds ...) come from its profiles.csv."""
+    the rules' profile fields (age, holds ...) come from its profiles.csv.
+    The bundle is analysed while serve runs on the previous run (known: one
+    of its customers): serve picks the new run up without a restart."""
     bdir = os.path.join(tmp, "bundle")
     subprocess.run([TSR, "simulate", "--bundle", bdir, "--customers", "300", "--seed", "5"], env=ENV, check=True,
                    capture_output=True)
-    out = os.path.join(tmp, "bout")
-    subprocess.run([TSR, "analyze", "--db", db, "-o", out, bdir] + DATA_ARGS, env=ENV, check=True,
-                   capture_output=True)
-    prof = {}
-    for r in csv.DictReader(open(os.path.join(out, "profiles.csv"))):
-        prof[r["customer_id"]] = r
-    old = [c for c, r in prof.items() if r["age"] and float(r["age"]) > 30]
-    young = [c for c, r in prof.items() if r["age"] and 18 <= float(r["age"]) <= 25]
-    card = [c for c, r in prof.items() if "credit_card" in r["products"].split(";")]
-    check(len(old) >= 20 and len(young) >= 3 and len(card) >= 5, "bundle: old, young and card holders",
-          (len(old), len(young), len(card)))
     srv, port = start(db, os.path.join(bdir, "offers.csv"))
     try:
+        st, js = req(port, "POST", "/api/v1/decisions", token, {"customer_id": "C0000001"})
+        check(st == 404 and "not found in run" in js["error"]["message"],
+              "before the bundle run: its customer is unknown", (st, js))
+        st0, js0 = req(port, "GET", "/api/v1/decisions", token)
+        out = os.path.join(tmp, "bout")
+        subprocess.run([TSR, "analyze", "--db", db, "-o", out, bdir] + DATA_ARGS, env=ENV, check=True,
+                       capture_output=True)
+        t0 = time.time()
+        while time.time() - t0 < 20:
+            st, js = req(port, "POST", "/api/v1/decisions", token, {"customer_id": "C0000001"})
+            if st != 404:
+                break
+            time.sleep(0.2)
+        waited = time.time() - t0
+        st2, js2 = req(port, "GET", "/api/v1/decisions", token)
+        check(st == 200 and js["run_id"] > js0["run_id"] and js2["run_id"] == js["run_id"],
+              "a new run is used without a restart (%.1f s after it finished)" % waited, (st, js, js0, js2))
+        check(waited < 5, "the new run is seen within 5 s (checked every second)", waited)
+        st, js = req(port, "POST", "/api/v1/decisions", token, {"customer_id": known})
+        check(st == 404, "a customer of the previous run only is unknown now", (st, js))
+        prof = {}
+        for r in csv.DictReader(open(os.path.join(out, "profiles.csv"))):
+            prof[r["customer_id"]] = r
+        old = [c for c, r in prof.items() if r["age"] and float(r["age"]) > 30]
+        young = [c for c, r in prof.items() if r["age"] and 18 <= float(r["age"]) <= 25]
+        card = [c for c, r in prof.items() if "credit_card" in r["products"].split(";")]
+        check(len(old) >= 20 and len(young) >= 3 and len(card) >= 5, "bundle: old, young and card holders",
+              (len(old), len(young), len(card)))
         got = {"old": set(), "young": set(), "card": set()}
         for group, ids, n in (("old", old, 300), ("young", young, 200), ("card", card, 200)):
             for i in range(n):
@@ -213,7 +234,7 @@ def main():
         check(st == 200 and js["decision_id"] not in ids, "new decision ids after a restart", (st, js))
     finally:
         stop(srv)
-    bundle_offers(tmp, db, tok["ana"])
+    bundle_offers(tmp, db, tok["ana"], rich[0])
     if FAILS:
         print("%d failures: %s" % (len(FAILS), ", ".join(FAILS)))
         sys.exit(1)

@@ -47,6 +47,46 @@ static void test_probs_eligibility(void **state) {
   }
 }
 
+/* Thompson's pi is cached per segment and eligible set: alternating sets in
+ * one segment each get their own (repeated exactly, never the other set's),
+ * and a reward in the segment recomputes them. */
+static void test_thompson_cache(void **state) {
+  (void)state;
+  tsr_bandit_opts o;
+  tsr_bandit_opts_init(&o);
+  o.n_arms = 3;
+  o.n_segments = 2;
+  tsr_bandit *b = NULL;
+  assert_int_equal(tsr_bandit_new(&o, &b, NULL), TSR_OK);
+  tsr_rng g;
+  tsr_rng_seed(&g, 5, 0);
+  for (int t = 0; t < 60; t++) assert_int_equal(tsr_bandit_update(b, 0, NULL, (size_t)(t % 3), t % 3 == 1, NULL), TSR_OK);
+  unsigned char e1[3] = {1, 1, 0}, e2[3] = {1, 0, 1};
+  double p1[3], p2[3], q[3];
+  assert_int_equal(tsr_bandit_probs(b, 0, NULL, e1, &g, p1, NULL), TSR_OK);
+  assert_int_equal(tsr_bandit_probs(b, 0, NULL, e2, &g, p2, NULL), TSR_OK);
+  assert_near(p1[2], 0, 0);
+  assert_near(p2[1], 0, 0);
+  assert_true(p1[1] > 0.9); /* arm 1 always paid */
+  for (int t = 0; t < 5; t++) {
+    assert_int_equal(tsr_bandit_probs(b, 0, NULL, e1, &g, q, NULL), TSR_OK);
+    assert_memory_equal(q, p1, sizeof q);
+    assert_int_equal(tsr_bandit_probs(b, 0, NULL, e2, &g, q, NULL), TSR_OK);
+    assert_memory_equal(q, p2, sizeof q);
+  }
+  /* segment 1 has its own posterior (flat: arm 1 near 1/2 of e1) */
+  assert_int_equal(tsr_bandit_probs(b, 1, NULL, e1, &g, q, NULL), TSR_OK);
+  assert_true(q[1] < 0.8);
+  /* arm 0 starts paying, arm 1 stops (100 rewards each): arm 0 is preferred */
+  for (int t = 0; t < 100; t++) {
+    assert_int_equal(tsr_bandit_update(b, 0, NULL, 0, 1, NULL), TSR_OK);
+    assert_int_equal(tsr_bandit_update(b, 0, NULL, 1, 0, NULL), TSR_OK);
+  }
+  assert_int_equal(tsr_bandit_probs(b, 0, NULL, e1, &g, q, NULL), TSR_OK);
+  assert_true(q[0] > 0.9);
+  tsr_bandit_free(b);
+}
+
 /* Sherman-Morrison updates equal the ridge solution: x = (1,1),(1,2),(1,3),
  * r = 1,2,3, lambda 1: A = [[4,6],[6,15]], b = [6,14], theta = A^-1 b =
  * (0.25, 0.8333..), prediction at (1,1) = 1.08333.. */
@@ -191,7 +231,7 @@ static void test_rules(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_probs_eligibility), cmocka_unit_test(test_ridge),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_probs_eligibility), cmocka_unit_test(test_thompson_cache), cmocka_unit_test(test_ridge),
                                      cmocka_unit_test(test_regret), cmocka_unit_test(test_replay),
                                      cmocka_unit_test(test_rules)};
   return cmocka_run_group_tests(tests, NULL, NULL);

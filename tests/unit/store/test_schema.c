@@ -163,11 +163,73 @@ static void test_on_demand_tables(void **state) {
   free(o);
 }
 
+typedef struct listed {
+  int n;
+  int ok;
+} listed;
+
+static int check_listed(void *ctx, const tsr_act_decision *d) {
+  listed *l = ctx;
+  char id[16], cid[16];
+  snprintf(id, sizeof id, "B%03d", l->n);
+  snprintf(cid, sizeof cid, "C%d", l->n);
+  int want_reward = l->n == 3 || l->n == 69;
+  if (strcmp(d->id, id) || strcmp(d->customer_id, cid) || d->ts != 1000 + l->n ||
+      fabs(d->propensity - (l->n + 1) / 100.0) > 1e-12 || strcmp(d->offer_id, l->n % 2 ? "O2" : "O1") ||
+      (l->n % 3 ? d->segment != NULL : strcmp(d->segment, "champions")) ||
+      (want_reward ? d->reward != (l->n == 3 ? 1 : 0) : !isnan(d->reward)))
+    l->ok = 0;
+  l->n++;
+  return 0;
+}
+
+/* A batch of 70 decisions (multi-row statements of 32 and single rows) and
+ * two rewards in one transaction; a repeated id fails the whole batch. */
+static void test_act_batch(void **state) {
+  (void)state;
+  char file[128];
+  snprintf(file, sizeof file, "%s/act_batch.db", dir);
+  tsr_error err;
+  tsr_store *s = NULL;
+  assert_int_equal(tsr_store_open(file, TSR_STORE_CREATE, &s, &err), TSR_OK);
+  assert_int_equal(tsr_act_store_init(s, &err), TSR_OK);
+  enum { N = 70 };
+  tsr_act_decision d[N];
+  char ids[N][16], cids[N][16];
+  for (int i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof ids[i], "B%03d", i);
+    snprintf(cids[i], sizeof cids[i], "C%d", i);
+    d[i] = (tsr_act_decision){ids[i], 1000 + i, cids[i], i % 2 ? "O2" : "O1", "thompson",
+                              i % 3 ? NULL : "champions", (i + 1) / 100.0, "1;0.5", NAN, 0};
+  }
+  const char *rid[] = {"B003", "B069", "nope"};
+  double rw[] = {1, 0, 1};
+  int64_t rts[] = {5000, 5001, 5002}, applied = -1;
+  assert_int_equal(tsr_act_write(s, d, N, rid, rw, rts, 3, &applied, &err), TSR_OK);
+  assert_int_equal(applied, 2);
+  int64_t n = 0, nr = 0;
+  assert_int_equal(tsr_act_decisions_count(s, &n, &nr, &err), TSR_OK);
+  assert_int_equal(n, N);
+  assert_int_equal(nr, 2);
+  listed l = {0, 1};
+  assert_int_equal(tsr_act_decisions_list(s, check_listed, &l, &err), TSR_OK);
+  assert_int_equal(l.n, N);
+  assert_true(l.ok);
+  /* the same ids again: the batch fails, nothing more is stored */
+  for (int i = 0; i < N; i++) snprintf(ids[i], sizeof ids[i], "X%03d", i);
+  snprintf(ids[40], sizeof ids[40], "B010");
+  assert_int_not_equal(tsr_act_write(s, d, N, NULL, NULL, NULL, 0, NULL, &err), TSR_OK);
+  assert_int_equal(tsr_act_decisions_count(s, &n, &nr, &err), TSR_OK);
+  assert_int_equal(n, N);
+  tsr_store_close(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fresh_equals_handwritten),
       cmocka_unit_test(test_version1_migrates),
       cmocka_unit_test(test_on_demand_tables),
+      cmocka_unit_test(test_act_batch),
   };
   return cmocka_run_group_tests(tests, setup, NULL);
 }
