@@ -301,9 +301,10 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
 
 /* ------------------------------------------------------------ id table */
 
-int tsr__rows_reserve(tsr_ledger *lg) {
-  if ((lg->rows_n + 1) * 2 <= lg->rows_cap) return 0;
+int tsr__rows_reserve_n(tsr_ledger *lg, size_t more) {
+  if ((lg->rows_n + more) * 2 <= lg->rows_cap) return 0;
   size_t nc = lg->rows_cap ? lg->rows_cap * 2 : 4096;
+  while ((lg->rows_n + more) * 2 > nc) nc *= 2;
   rowent *old = lg->rows;
   size_t oc = lg->rows_cap;
   lg->rows = tsr__calloc(nc, sizeof *lg->rows);
@@ -321,6 +322,8 @@ int tsr__rows_reserve(tsr_ledger *lg) {
   tsr__free(old);
   return 0;
 }
+
+int tsr__rows_reserve(tsr_ledger *lg) { return tsr__rows_reserve_n(lg, 1); }
 
 /* ------------------------------------------------------------ finish */
 

@@ -105,5 +105,7 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
                   int track, int drop, int64_t *identical);
 /* Room for one more transaction id (0, or -1 on ENOMEM). */
 int tsr__rows_reserve(tsr_ledger *lg);
+/* Room for `more` transaction ids without a rehash (0, or -1 on ENOMEM). */
+int tsr__rows_reserve_n(tsr_ledger *lg, size_t more);
 
 #endif
