@@ -117,7 +117,7 @@ typedef struct staged {
   const char *cid, *tid, *raw;
   size_t clen, tlen, raw_len;
   uint64_t key, content;
-  int64_t t, tline, tcol, ord;
+  int64_t t, tline, tcol, ord, off;
   double amount;
 } staged;
 
@@ -436,7 +436,22 @@ static tsr_status batch_full(ictx *x) {
 /* The transaction id check and the hand-over of a staged row to the
  * batch, in file order. */
 static tsr_status commit(ictx *x, const staged *sr) {
-  if (x->ti >= 0) {
+  if (x->ti >= 0 && !x->lg->ids_hashed) {
+    int a = tsr__ids_append(x->lg, sr->tid, sr->tlen, sr->key, sr->content);
+    if (a < 0) return TSR_ENOMEM;
+    if (a > 0) {
+      /* the first id out of order: the table, with room for the rows of
+       * the rest of the input (estimated from the bytes per row so far:
+       * filled without a rehash) */
+      int64_t size = tsr_csv_size(x->csv);
+      size_t more = 0;
+      if (size > sr->off && sr->off > 0 && sr->ord > 0)
+        more = (size_t)((double)(size - sr->off) / ((double)sr->off / (double)sr->ord));
+      if (more > ((size_t)1 << 30)) more = (size_t)1 << 30;
+      if (tsr__ids_index(x->lg, more) != 0) return TSR_ENOMEM;
+    }
+  }
+  if (x->ti >= 0 && x->lg->ids_hashed) {
     if ((x->lg->rows_n + 1) * 2 > x->lg->rows_cap && tsr__rows_reserve(x->lg) != 0)
       return TSR_ENOMEM;
     rowent *r = row_find(x->lg, sr->key);
@@ -491,19 +506,6 @@ static tsr_status ring_flush(ictx *x) {
     }
   }
   return TSR_OK;
-}
-
-/* A room of the id table big enough for the rows of the rest of the
- * input, estimated from this record's length: the table is then filled
- * without a rehash (each doubling moved every entry and zeroed new
- * pages). An estimate only: the table still grows when it is short. */
-static void rows_presize(ictx *x, const tsr_csv_record *rec) {
-  int64_t size = tsr_csv_size(x->csv);
-  if (size <= 0 || x->lg->rows_cap) return;
-  int64_t left = size - rec->offset;
-  size_t est = (size_t)(left / (int64_t)(rec->raw_len + 1));
-  if (est > ((size_t)1 << 30)) est = (size_t)1 << 30;
-  if (est > 4096) (void)tsr__rows_reserve_n(x->lg, est);
 }
 
 /* Checks one record; a good row is staged (stable: its pointers stay
@@ -570,19 +572,19 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec, int stable) {
   if (!sr.content) return TSR_ENOMEM;
   sr.key = 0;
   if (x->ti >= 0) {
-    if (!x->lg->rows_cap) rows_presize(x, rec);
     if (check_id(x, rec, (size_t)x->ti, x->names[3], &sr.tid, &sr.tlen, &st)) return st;
     const tsr_csv_field *tf = &rec->fields[x->ti];
     sr.key = tsr__hash_bytes(sr.tid, sr.tlen, 0x7A5D);
     if (!sr.key) sr.key = 1;
     sr.tline = tf->line;
     sr.tcol = tf->column;
-    if (x->lg->rows_cap) __builtin_prefetch(&x->lg->rows[sr.key & (x->lg->rows_cap - 1)]);
+    if (x->lg->ids_hashed) __builtin_prefetch(&x->lg->rows[sr.key & (x->lg->rows_cap - 1)]);
   }
   sr.raw = rec->raw;
   sr.raw_len = rec->raw_len;
   sr.ord = x->st->rows_read;
-  if (!stable || !x->ring || x->ti < 0) {
+  sr.off = rec->offset;
+  if (!stable || !x->ring || x->ti < 0 || !x->lg->ids_hashed) {
     if (x->ring_n && (st = ring_flush(x)) != TSR_OK) return st;
     return commit(x, &sr);
   }

@@ -15,7 +15,10 @@
  * identical when its full 64-bit content hash equals an earlier one: exact
  * up to hash collisions (probability about 2^-64 per pair of rows of the
  * same customer-day). With an id column a hash table maps id -> content hash
- * (it grows with the number of distinct ids: that is what --id-col asks).
+ * (it grows with the number of distinct ids: that is what --id-col asks);
+ * while the ids come in increasing order they are only listed, in order
+ * (ledger_internal.h), and the table is built at the first one out of
+ * order.
  */
 #include "ledger_internal.h"
 
@@ -96,6 +99,7 @@ void tsr_ledger_free(tsr_ledger *lg) {
   tsr__free(lg->order);
   tsr__free(lg->ids);
   tsr__free(lg->rows);
+  tsr__free(lg->seq);
   tsr__free(lg->extra);
   tsr__free(lg);
 }
@@ -324,6 +328,39 @@ int tsr__rows_reserve_n(tsr_ledger *lg, size_t more) {
 }
 
 int tsr__rows_reserve(tsr_ledger *lg) { return tsr__rows_reserve_n(lg, 1); }
+
+int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, uint64_t content) {
+  if (lg->seq_n) {
+    /* strictly after the last id: longer, or as long and bytewise after */
+    if (len < lg->last_len) return 1;
+    if (len == lg->last_len && memcmp(id, lg->last_id, len) <= 0) return 1;
+  }
+  if (lg->seq_n == lg->seq_cap) {
+    void *p = lg->seq;
+    if (tsr__grow(&p, &lg->seq_cap, lg->seq_n + 1, sizeof *lg->seq) != TSR_OK) return -1;
+    lg->seq = p;
+  }
+  lg->seq[lg->seq_n].key = key;
+  lg->seq[lg->seq_n].val = content;
+  lg->seq_n++;
+  memcpy(lg->last_id, id, len);
+  lg->last_len = len;
+  return 0;
+}
+
+int tsr__ids_index(tsr_ledger *lg, size_t more) {
+  if (tsr__rows_reserve_n(lg, lg->seq_n + more) != 0) return -1;
+  for (size_t i = 0; i < lg->seq_n; i++) {
+    rowent *r = row_find(lg, lg->seq[i].key);
+    if (!r->key) lg->rows_n++;
+    *r = lg->seq[i]; /* ids in order are distinct up to hash collisions */
+  }
+  tsr__free(lg->seq);
+  lg->seq = NULL;
+  lg->seq_n = lg->seq_cap = 0;
+  lg->ids_hashed = 1;
+  return 0;
+}
 
 /* ------------------------------------------------------------ finish */
 
