@@ -349,7 +349,10 @@ int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, ui
 }
 
 int tsr__ids_index(tsr_ledger *lg, size_t more) {
-  if (tsr__rows_reserve_n(lg, lg->seq_n + more) != 0) return -1;
+  /* more is an estimate: when that much memory is refused, the table
+   * starts at the ids so far and grows as before */
+  if (tsr__rows_reserve_n(lg, lg->seq_n + more) != 0 && tsr__rows_reserve_n(lg, lg->seq_n) != 0)
+    return -1;
   for (size_t i = 0; i < lg->seq_n; i++) {
     rowent *r = row_find(lg, lg->seq[i].key);
     if (!r->key) lg->rows_n++;
