@@ -32,6 +32,9 @@ typedef struct tsr_csv_opts {
   int delim;          /* ',' (default), '\t', ';', '|', or TSR_CSV_WS */
   size_t max_field;   /* bytes per field; 0 = TSR_CSV_DEFAULT_MAX_FIELD */
   size_t max_fields;  /* fields per record; 0 = TSR_CSV_DEFAULT_MAX_FIELDS */
+  int no_checksum;    /* 1: the input is not hashed and tsr_csv_checksum
+                         returns 0 (callers that never store or compare the
+                         input, e.g. `tessera summary`); default 0 */
 } tsr_csv_opts;
 
 /* Sets the defaults above. */
@@ -79,7 +82,8 @@ TSR_API tsr_status tsr_csv_next(tsr_csv *c, tsr_csv_record *rec,
 /* Bytes consumed so far (for progress) and total size when known (else -1). */
 TSR_API int64_t tsr_csv_bytes_read(const tsr_csv *c);
 TSR_API int64_t tsr_csv_size(const tsr_csv *c);
-/* 64-bit checksum of the bytes read so far (of the whole input at end). */
+/* 64-bit checksum of the bytes read so far (of the whole input at end);
+ * 0 when opened with no_checksum. */
 TSR_API uint64_t tsr_csv_checksum(const tsr_csv *c);
 /* The name used in error reports. */
 TSR_API const char *tsr_csv_name(const tsr_csv *c);

@@ -99,7 +99,7 @@ typedef struct tsr_ingest_stats {
   int64_t refunds;          /* rows with a negative amount */
   double refund_amount;     /* their sum (<= 0) */
   int64_t min_time, max_time; /* epoch seconds of accepted rows */
-  uint64_t checksum;        /* of the input bytes */
+  uint64_t checksum;        /* of the input bytes (0 with csv.no_checksum) */
   char customer_col[64], date_col[64], amount_col[64], id_col[64]; /* resolved names */
   int columns_by_rule;      /* 1: a headerless file's columns were taken by
                                the rule customer 1, date 2, amount 3 (the

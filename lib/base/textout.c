@@ -16,7 +16,8 @@ static void csv_field(const char *s, unsigned flags, void (*put)(void *, const c
                       void *ctx) {
   if (!s) return;
   int formula = (flags & TSR_CSV_FORMULA_GUARD) && s[0] && strchr("=+-@\t\r", s[0]);
-  size_t n = strcspn(s, ",\"\r\n");
+  size_t n = 0; /* strcspn(s, ",\"\r\n"), without its set-up for a short id */
+  while (s[n] && s[n] != ',' && s[n] != '"' && s[n] != '\r' && s[n] != '\n') n++;
   if (!s[n] && !formula) {
     put(ctx, s, n);
     return;

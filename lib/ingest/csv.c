@@ -62,6 +62,7 @@ void tsr_csv_opts_init(tsr_csv_opts *o) {
   o->delim = ',';
   o->max_field = TSR_CSV_DEFAULT_MAX_FIELD;
   o->max_fields = TSR_CSV_DEFAULT_MAX_FIELDS;
+  o->no_checksum = 0;
 }
 
 static tsr_status csv_init(tsr_csv *c, const char *name,
@@ -162,7 +163,7 @@ tsr_status tsr_csv_open_mem(const char *buf, size_t len, const char *name,
   c->cap = len;
   c->eof = 1;
   c->size = (int64_t)len;
-  tsr__hash_stream_update(&c->hash, buf, len);
+  if (!c->opts.no_checksum) tsr__hash_stream_update(&c->hash, buf, len);
   *out = c;
   return TSR_OK;
 }
@@ -182,7 +183,9 @@ int64_t tsr_csv_bytes_read(const tsr_csv *c) {
 }
 int64_t tsr_csv_size(const tsr_csv *c) { return c->size; }
 const char *tsr_csv_name(const tsr_csv *c) { return c->name; }
-uint64_t tsr_csv_checksum(const tsr_csv *c) { return tsr__hash_stream_final(&c->hash); }
+uint64_t tsr_csv_checksum(const tsr_csv *c) {
+  return c->opts.no_checksum ? 0 : tsr__hash_stream_final(&c->hash);
+}
 
 /* Moves the unread part to the front and reads more. Grows the buffer when
  * the unread part fills it (one record larger than a chunk). */
@@ -212,7 +215,7 @@ static tsr_status csv_fill(tsr_csv *c, tsr_error *err) {
       c->eof = 1;
       break;
     }
-    tsr__hash_stream_update(&c->hash, c->buf + c->len, (size_t)k);
+    if (!c->opts.no_checksum) tsr__hash_stream_update(&c->hash, c->buf + c->len, (size_t)k);
     c->len += (size_t)k;
   }
   return TSR_OK;
@@ -647,12 +650,13 @@ static inline int span_field(tsr_csv *c, size_t *nf, size_t fs, size_t j, int64_
  * buffer, holds no quote and ends with LF or CRLF is split in one pass
  * (16 bytes at a time) and its fields point into the read buffer; anything
  * else (quotes, lone CR, blank lines, limits, the buffer end, whitespace
- * mode, the first record) goes through tsr_csv_next. */
-tsr_status tsr__csv_next_span(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {
-  if (!c->started || c->opts.delim == TSR_CSV_WS) return tsr_csv_next(c, rec, err);
+ * mode, the first record) goes through tsr_csv_next (tsr__csv_next_fast
+ * returns 0 for those and leaves the reader as it was). */
+int tsr__csv_next_fast(tsr_csv *c, tsr_csv_record *rec) {
+  if (!c->started || c->opts.delim == TSR_CSV_WS) return 0;
   const char *b = c->buf;
   const size_t len = c->len, pos = c->pos;
-  if (pos >= len || b[pos] == '\n' || b[pos] == '\r') return tsr_csv_next(c, rec, err);
+  if (pos >= len || b[pos] == '\n' || b[pos] == '\r') return 0;
   const char dl = (char)c->opts.delim;
   const int64_t colbase = c->base_off - c->line_start + 1;
   size_t nf = 0, fs = pos, i = pos, end, next;
@@ -669,7 +673,7 @@ tsr_status tsr__csv_next_span(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {
       m &= m - 1;
       char ch = b[j];
       if (ch == dl) {
-        if (span_field(c, &nf, fs, j, colbase)) return tsr_csv_next(c, rec, err);
+        if (span_field(c, &nf, fs, j, colbase)) return 0;
         fs = j + 1;
         continue;
       }
@@ -683,14 +687,14 @@ tsr_status tsr__csv_next_span(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {
         next = j + 2;
         goto found;
       }
-      return tsr_csv_next(c, rec, err); /* quote or lone CR */
+      return 0; /* quote or lone CR */
     }
   }
 #endif
   for (; i < len; i++) {
     char ch = b[i];
     if (ch == dl) {
-      if (span_field(c, &nf, fs, i, colbase)) return tsr_csv_next(c, rec, err);
+      if (span_field(c, &nf, fs, i, colbase)) return 0;
       fs = i + 1;
     } else if (ch == '\n') {
       end = i;
@@ -702,12 +706,12 @@ tsr_status tsr__csv_next_span(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {
         next = i + 2;
         goto found;
       }
-      return tsr_csv_next(c, rec, err);
+      return 0;
     }
   }
-  return tsr_csv_next(c, rec, err); /* no line end in the buffer */
+  return 0; /* no line end in the buffer */
 found:
-  if (span_field(c, &nf, fs, end, colbase)) return tsr_csv_next(c, rec, err);
+  if (span_field(c, &nf, fs, end, colbase)) return 0;
   rec->fields = c->fields;
   rec->nfields = nf;
   rec->line = c->line;
@@ -718,5 +722,9 @@ found:
   c->pos = next;
   c->line++;
   c->line_start = c->base_off + (int64_t)next;
-  return TSR_OK;
+  return 1;
+}
+
+tsr_status tsr__csv_next_span(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {
+  return tsr__csv_next_fast(c, rec) ? TSR_OK : tsr_csv_next(c, rec, err);
 }

@@ -107,6 +107,20 @@ typedef struct batch {
   char arena[BATCH * (TSR_INGEST_MAX_ID + 1)];
 } batch;
 
+/* A parsed row whose transaction id is checked RING rows later, so that
+ * the id table's slot (a cache miss on a large file) is fetched while
+ * the rows in between are parsed. Its pointers are into the read buffer:
+ * the ring is emptied before anything that may move it (tsr_csv_next) and
+ * before any reject, so rejects keep the order of the file. */
+#define RING 16
+typedef struct staged {
+  const char *cid, *tid, *raw;
+  size_t clen, tlen, raw_len;
+  uint64_t key, content;
+  int64_t t, tline, tcol, ord, off;
+  double amount;
+} staged;
+
 /* Two-thread pipeline: the calling thread parses rows into batches, a
  * worker applies them to the ledger in the same order. */
 #define NBATCH 4
@@ -138,6 +152,9 @@ typedef struct ictx {
   char *scratch;       /* canonical row text for hashing */
   size_t scratch_cap;
   pipeline *pp;        /* NULL: one thread */
+  struct staged *ring; /* parsed rows waiting for the transaction id check */
+  size_t ring_head, ring_n;
+  int committing;      /* inside commit(): a reject must not flush the ring */
 } ictx;
 
 void tsr__trim(const char **p, size_t *n) {
@@ -152,8 +169,15 @@ static tsr_status reject(ictx *x, const tsr_csv_record *rec, tsr_status code, in
                          int64_t col, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 7, 8)));
 
+static tsr_status ring_flush(ictx *x);
+
 static tsr_status reject(ictx *x, const tsr_csv_record *rec, tsr_status code, int64_t line,
                          int64_t col, const char *field, const char *fmt, ...) {
+  if (x->ring_n && !x->committing) {
+    /* the rows before this one first: their rejects come first */
+    tsr_status fs = ring_flush(x);
+    if (fs != TSR_OK) return fs;
+  }
   char reason[512];
   va_list ap;
   va_start(ap, fmt);
@@ -409,7 +433,84 @@ static tsr_status batch_full(ictx *x) {
   return st;
 }
 
-static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
+/* The transaction id check and the hand-over of a staged row to the
+ * batch, in file order. */
+static tsr_status commit(ictx *x, const staged *sr) {
+  if (x->ti >= 0 && !x->lg->ids_hashed) {
+    int a = tsr__ids_append(x->lg, sr->tid, sr->tlen, sr->key, sr->content);
+    if (a < 0) return TSR_ENOMEM;
+    if (a > 0) {
+      /* the first id out of order: the table, with room for the rows of
+       * the rest of the input (estimated from the bytes per row so far:
+       * filled without a rehash) */
+      int64_t size = tsr_csv_size(x->csv);
+      size_t more = 0;
+      if (size > sr->off && sr->off > 0 && sr->ord > 0)
+        more = (size_t)((double)(size - sr->off) / ((double)sr->off / (double)sr->ord));
+      if (more > ((size_t)1 << 30)) more = (size_t)1 << 30;
+      if (tsr__ids_index(x->lg, more) != 0) return TSR_ENOMEM;
+    }
+  }
+  if (x->ti >= 0 && x->lg->ids_hashed) {
+    if ((x->lg->rows_n + 1) * 2 > x->lg->rows_cap && tsr__rows_reserve(x->lg) != 0)
+      return TSR_ENOMEM;
+    rowent *r = row_find(x->lg, sr->key);
+    if (r->key) {
+      if (r->val == sr->content) {
+        x->st->duplicate_ids++;
+        return TSR_OK;
+      }
+      char got[200];
+      tsr_csv_record rec;
+      memset(&rec, 0, sizeof rec);
+      rec.raw = sr->raw;
+      rec.raw_len = sr->raw_len;
+      x->committing = 1;
+      tsr_status st = reject(x, &rec, TSR_EPARSE, sr->tline, sr->tcol, x->names[3],
+                             "expected a new id, got '%s' already used by a row with other content",
+                             fmt_got(got, sizeof got, sr->tid, sr->tlen));
+      x->committing = 0;
+      return st;
+    }
+    r->key = sr->key;
+    r->val = sr->content;
+    x->lg->rows_n++;
+  }
+  batch *bt = x->b;
+  pending *pd = &bt->p[bt->n++];
+  pd->ch = id_hash(sr->cid, sr->clen);
+  pd->rh = sr->content;
+  pd->t = sr->t;
+  pd->amount = sr->amount;
+  pd->id_off = (uint32_t)bt->used;
+  pd->id_len = (uint32_t)sr->clen;
+  memcpy(bt->arena + bt->used, sr->cid, sr->clen);
+  bt->used += sr->clen;
+  if (bt->n == BATCH) return batch_full(x);
+  return TSR_OK;
+}
+
+/* Commits every staged row. On a stop (too many rejects, no memory) the
+ * rows after the stopping one are dropped unread: rows_read counts up to
+ * it, as without the ring. */
+static tsr_status ring_flush(ictx *x) {
+  while (x->ring_n) {
+    const staged *sr = &x->ring[x->ring_head];
+    x->ring_head = (x->ring_head + 1) % RING;
+    x->ring_n--;
+    tsr_status st = commit(x, sr);
+    if (st != TSR_OK) {
+      x->st->rows_read = sr->ord;
+      x->ring_n = 0;
+      return st;
+    }
+  }
+  return TSR_OK;
+}
+
+/* Checks one record; a good row is staged (stable: its pointers stay
+ * valid until the next tsr_csv_next) or committed at once. */
+static tsr_status do_record(ictx *x, const tsr_csv_record *rec, int stable) {
   tsr_status st = TSR_OK;
   char got[200];
   if (rec->nfields != x->nfields) {
@@ -420,23 +521,10 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
     return reject(x, rec, TSR_EPARSE, lf->line, col, "",
                   "expected %zu fields, got %zu", x->nfields, rec->nfields);
   }
-  const char *cid;
-  size_t clen;
-  if (check_id(x, rec, (size_t)x->ci, x->names[0], &cid, &clen, &st)) return st;
-  /* the transaction id's slot is a cache miss: fetched now, used after the
-   * date, the amount and the row hash (the hash of the raw field is the
-   * key unless the field needs trimming or unquoting) */
-  uint64_t tkey = 0;
-  if (x->ti >= 0 && x->lg->rows_cap) {
-    const tsr_csv_field *tf = &rec->fields[x->ti];
-    tkey = tsr__hash_bytes(tf->ptr, tf->len, 0x7A5D);
-    if (!tkey) tkey = 1;
-    __builtin_prefetch(&x->lg->rows[tkey & (x->lg->rows_cap - 1)]);
-  }
-
+  staged sr;
+  if (check_id(x, rec, (size_t)x->ci, x->names[0], &sr.cid, &sr.clen, &st)) return st;
   const tsr_csv_field *df = &rec->fields[x->di];
-  int64_t t;
-  tsr_status ds = tsr_datetime_parse(df->ptr, df->len, x->o->date_format, &t);
+  tsr_status ds = tsr_datetime_parse(df->ptr, df->len, x->o->date_format, &sr.t);
   if (ds == TSR_ERANGE)
     return reject(x, rec, TSR_ERANGE, df->line, df->column, x->names[1],
                   "expected a date between 1970-01-01 and 2100-12-31, got '%s'",
@@ -479,44 +567,39 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec) {
                     "expected an amount of at most %g in magnitude, got '%s'",
                     lim, fmt_got(got, sizeof got, af->ptr, af->len));
   }
-  uint64_t content = row_hash(x, rec);
-  if (!content) return TSR_ENOMEM;
+  sr.amount = amount;
+  sr.content = row_hash(x, rec);
+  if (!sr.content) return TSR_ENOMEM;
+  sr.key = 0;
   if (x->ti >= 0) {
-    if (tsr__rows_reserve(x->lg) != 0) return TSR_ENOMEM;
-    const char *tid;
-    size_t tlen;
-    if (check_id(x, rec, (size_t)x->ti, x->names[3], &tid, &tlen, &st)) return st;
+    if (check_id(x, rec, (size_t)x->ti, x->names[3], &sr.tid, &sr.tlen, &st)) return st;
     const tsr_csv_field *tf = &rec->fields[x->ti];
-    uint64_t key = tkey;
-    if (!key || tid != tf->ptr || tlen != tf->len) {
-      key = tsr__hash_bytes(tid, tlen, 0x7A5D);
-      if (!key) key = 1;
-    }
-    rowent *r = row_find(x->lg, key);
-    if (r->key) {
-      if (r->val == content) {
-        x->st->duplicate_ids++;
-        return TSR_OK;
-      }
-      return reject(x, rec, TSR_EPARSE, tf->line, tf->column, x->names[3],
-                    "expected a new id, got '%s' already used by a row with other content",
-                    fmt_got(got, sizeof got, tid, tlen));
-    }
-    r->key = key;
-    r->val = content;
-    x->lg->rows_n++;
+    sr.key = tsr__hash_bytes(sr.tid, sr.tlen, 0x7A5D);
+    if (!sr.key) sr.key = 1;
+    sr.tline = tf->line;
+    sr.tcol = tf->column;
+    if (x->lg->ids_hashed) __builtin_prefetch(&x->lg->rows[sr.key & (x->lg->rows_cap - 1)]);
   }
-  batch *bt = x->b;
-  pending *pd = &bt->p[bt->n++];
-  pd->ch = id_hash(cid, clen);
-  pd->rh = content;
-  pd->t = t;
-  pd->amount = amount;
-  pd->id_off = (uint32_t)bt->used;
-  pd->id_len = (uint32_t)clen;
-  memcpy(bt->arena + bt->used, cid, clen);
-  bt->used += clen;
-  if (bt->n == BATCH) return batch_full(x);
+  sr.raw = rec->raw;
+  sr.raw_len = rec->raw_len;
+  sr.ord = x->st->rows_read;
+  sr.off = rec->offset;
+  if (!stable || !x->ring || x->ti < 0 || !x->lg->ids_hashed) {
+    if (x->ring_n && (st = ring_flush(x)) != TSR_OK) return st;
+    return commit(x, &sr);
+  }
+  if (x->ring_n == RING) {
+    const staged *old = &x->ring[x->ring_head];
+    x->ring_head = (x->ring_head + 1) % RING;
+    x->ring_n--;
+    if ((st = commit(x, old)) != TSR_OK) {
+      x->st->rows_read = old->ord;
+      x->ring_n = 0;
+      return st;
+    }
+  }
+  x->ring[(x->ring_head + x->ring_n) % RING] = sr;
+  x->ring_n++;
   return TSR_OK;
 }
 
@@ -638,7 +721,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
     tsr_status fs = tsr_datetime_check_format(opts->date_format, err);
     if (fs != TSR_OK) return fs;
   }
-  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0, NULL};
+  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0, NULL, NULL, 0, 0, 0};
   tsr_csv_record rec;
   tsr_status st;
   /* first record: header, or the first data row of a headerless file */
@@ -696,12 +779,21 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
     pipe_start(&x); /* on failure: one thread */
   if (!hdr) {
     stats->rows_read++;
-    st = do_record(&x, &rec);
+    st = do_record(&x, &rec, 0);
     if (st != TSR_OK) goto done;
   }
+  staged ring[RING];
+  if (x.ti >= 0) x.ring = ring;
   for (;;) {
     tsr_error rerr;
-    st = tsr__csv_next_span(c, &rec, &rerr);
+    int stable = tsr__csv_next_fast(c, &rec);
+    if (stable) {
+      st = TSR_OK;
+    } else {
+      /* tsr_csv_next may move the buffer the staged rows point into */
+      if (x.ring_n && (st = ring_flush(&x)) != TSR_OK) goto done;
+      st = tsr_csv_next(c, &rec, &rerr);
+    }
     if (st == TSR_ENOTFOUND) {
       st = TSR_OK;
       break;
@@ -714,7 +806,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
     if (st != TSR_OK) {
       st = reject(&x, &rec, st, rerr.line, rerr.column, "", "%s", rerr.msg);
     } else {
-      st = do_record(&x, &rec);
+      st = do_record(&x, &rec, stable);
     }
     if (st != TSR_OK) goto done;
     if (opts->on_progress && (stats->rows_read & 0xFFFF) == 0)
@@ -722,6 +814,11 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   }
 done:
   /* rows parsed before a stop stay accepted */
+  if (x.ring_n) {
+    tsr_status fs = ring_flush(&x);
+    if (fs != TSR_OK && st == TSR_OK) st = fs;
+  }
+  x.ring = NULL;
   {
     tsr_status fs;
     if (x.pp) {

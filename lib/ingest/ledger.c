@@ -15,7 +15,10 @@
  * identical when its full 64-bit content hash equals an earlier one: exact
  * up to hash collisions (probability about 2^-64 per pair of rows of the
  * same customer-day). With an id column a hash table maps id -> content hash
- * (it grows with the number of distinct ids: that is what --id-col asks).
+ * (it grows with the number of distinct ids: that is what --id-col asks);
+ * while the ids come in increasing order they are only listed, in order
+ * (ledger_internal.h), and the table is built at the first one out of
+ * order.
  */
 #include "ledger_internal.h"
 
@@ -96,6 +99,7 @@ void tsr_ledger_free(tsr_ledger *lg) {
   tsr__free(lg->order);
   tsr__free(lg->ids);
   tsr__free(lg->rows);
+  tsr__free(lg->seq);
   tsr__free(lg->extra);
   tsr__free(lg);
 }
@@ -301,9 +305,10 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
 
 /* ------------------------------------------------------------ id table */
 
-int tsr__rows_reserve(tsr_ledger *lg) {
-  if ((lg->rows_n + 1) * 2 <= lg->rows_cap) return 0;
+int tsr__rows_reserve_n(tsr_ledger *lg, size_t more) {
+  if ((lg->rows_n + more) * 2 <= lg->rows_cap) return 0;
   size_t nc = lg->rows_cap ? lg->rows_cap * 2 : 4096;
+  while ((lg->rows_n + more) * 2 > nc) nc *= 2;
   rowent *old = lg->rows;
   size_t oc = lg->rows_cap;
   lg->rows = tsr__calloc(nc, sizeof *lg->rows);
@@ -319,6 +324,44 @@ int tsr__rows_reserve(tsr_ledger *lg) {
   for (size_t i = 0; i < oc; i++)
     if (old[i].key) *row_find(lg, old[i].key) = old[i];
   tsr__free(old);
+  return 0;
+}
+
+int tsr__rows_reserve(tsr_ledger *lg) { return tsr__rows_reserve_n(lg, 1); }
+
+int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, uint64_t content) {
+  if (lg->seq_n) {
+    /* strictly after the last id: longer, or as long and bytewise after */
+    if (len < lg->last_len) return 1;
+    if (len == lg->last_len && memcmp(id, lg->last_id, len) <= 0) return 1;
+  }
+  if (lg->seq_n == lg->seq_cap) {
+    void *p = lg->seq;
+    if (tsr__grow(&p, &lg->seq_cap, lg->seq_n + 1, sizeof *lg->seq) != TSR_OK) return -1;
+    lg->seq = p;
+  }
+  lg->seq[lg->seq_n].key = key;
+  lg->seq[lg->seq_n].val = content;
+  lg->seq_n++;
+  memcpy(lg->last_id, id, len);
+  lg->last_len = len;
+  return 0;
+}
+
+int tsr__ids_index(tsr_ledger *lg, size_t more) {
+  /* more is an estimate: when that much memory is refused, the table
+   * starts at the ids so far and grows as before */
+  if (tsr__rows_reserve_n(lg, lg->seq_n + more) != 0 && tsr__rows_reserve_n(lg, lg->seq_n) != 0)
+    return -1;
+  for (size_t i = 0; i < lg->seq_n; i++) {
+    rowent *r = row_find(lg, lg->seq[i].key);
+    if (!r->key) lg->rows_n++;
+    *r = lg->seq[i]; /* ids in order are distinct up to hash collisions */
+  }
+  tsr__free(lg->seq);
+  lg->seq = NULL;
+  lg->seq_n = lg->seq_cap = 0;
+  lg->ids_hashed = 1;
   return 0;
 }
 

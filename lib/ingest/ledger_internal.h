@@ -50,6 +50,16 @@ struct tsr_ledger {
   size_t ids_len, ids_cap;
   rowent *rows;         /* id column: id hash -> content hash */
   size_t rows_n, rows_cap;
+  /* While the transaction ids arrive in increasing order (shorter first,
+   * then bytewise: a total order), a new id cannot repeat an earlier one:
+   * they are only appended here (id hash, content hash), in order, without
+   * the table's random access. The first id out of order moves them into
+   * rows (ids_hashed), which serves every later lookup. */
+  rowent *seq;
+  size_t seq_n, seq_cap;
+  char last_id[TSR_INGEST_MAX_ID];
+  size_t last_len;
+  int ids_hashed;
   uint64_t *extra;      /* set of content hashes of 2nd+ rows of a customer-day */
   size_t extra_n, extra_cap;
   /* entry blocks: carved from chunks, recycled by capacity class */
@@ -105,5 +115,14 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
                   int track, int drop, int64_t *identical);
 /* Room for one more transaction id (0, or -1 on ENOMEM). */
 int tsr__rows_reserve(tsr_ledger *lg);
+/* Room for `more` transaction ids without a rehash (0, or -1 on ENOMEM). */
+int tsr__rows_reserve_n(tsr_ledger *lg, size_t more);
+/* Records a transaction id (id[0..len), its hash key, the row's content
+ * hash) when it comes after every earlier one: 0; 1 when it does not (the
+ * caller switches to the table with tsr__ids_index); -1 on ENOMEM. */
+int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, uint64_t content);
+/* Moves the ids recorded in order into the table, with room for `more`
+ * (0, or -1 on ENOMEM). */
+int tsr__ids_index(tsr_ledger *lg, size_t more);
 
 #endif

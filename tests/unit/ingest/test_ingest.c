@@ -530,6 +530,155 @@ static void test_threads_same(void **state) {
 }
 
 
+/* Transaction ids, checked 16 rows after parsing (lib/ingest/ingest.c) and
+ * listed without the table while they arrive in order: a log whose ids are
+ * in order for its first third, then shuffled, with exact repeats (dropped),
+ * reused ids with other content, bad dates and quoted rows (the slow reader)
+ * mixed in. The generator knows every expected reject (line, column) and
+ * count; one and two threads, file and memory, and a --max-errors stop must
+ * all give exactly those. */
+typedef struct idlog {
+  char *text;
+  size_t len;
+  char *exp;          /* expected reject lines "LINE:COL:FIELD\n" */
+  size_t explen;
+  long dups, accepted, rejects;
+  long stop_line, stop_accepted; /* the (max+1)-th reject and rows before */
+} idlog;
+
+static void log_pos(void *ud, const tsr_reject *r) {
+  reject_log *l = ud;
+  char b[96];
+  int k = snprintf(b, sizeof b, "%lld:%lld:%s\n", (long long)r->line, (long long)r->column, r->field);
+  if (l->len + (size_t)k + 1 > l->cap) {
+    l->cap = (l->len + (size_t)k + 1) * 2;
+    l->text = realloc(l->text, l->cap);
+  }
+  memcpy(l->text + l->len, b, (size_t)k + 1);
+  l->len += (size_t)k;
+  l->n++;
+}
+
+static void make_idlog(idlog *g, size_t nrows, long max_errors) {
+  memset(g, 0, sizeof *g);
+  size_t cap = nrows * 90 + 100;
+  g->text = malloc(cap);
+  g->exp = malloc(nrows * 32 + 1);
+  g->exp[0] = '\0';
+  char (*good)[80] = malloc(nrows * sizeof *good);
+  size_t ngood = 0;
+  size_t n = (size_t)sprintf(g->text, "transaction_id,customer_id,date,amount\n");
+  unsigned x = 7;
+  g->stop_line = -1;
+  for (size_t i = 0; i < nrows; i++) {
+    long line = (long)i + 2;
+    x = x * 1103515245u + 12345u;
+    unsigned kind = (x >> 24) % 16, c = (x >> 8) % 5000;
+    /* new ids: in order for the first third, then a permutation */
+    unsigned idn = i < nrows / 3 ? (unsigned)i : (unsigned)((i * 7919u) % (nrows * 4) + nrows);
+    char row[80];
+    int bad = 0;
+    if (i > 10 && kind == 0 && ngood) {
+      snprintf(row, sizeof row, "%s", good[(x >> 4) % ngood]); /* exact repeat: dropped */
+      g->dups++;
+      n += (size_t)sprintf(g->text + n, "%s\n", row);
+      continue;
+    }
+    if (i > 10 && kind == 1 && ngood) {
+      /* an earlier id with other content: rejected at the id (column 1) */
+      const char *e = good[(x >> 4) % ngood];
+      size_t il = strcspn(e, ",");
+      snprintf(row, sizeof row, "%.*s,z%u,2024-05-05,9.99", (int)il, e, c);
+      bad = 1;
+      g->explen += (size_t)sprintf(g->exp + g->explen, "%ld:1:transaction_id\n", line);
+    } else if (kind == 2) {
+      /* a bad date: column after "tNNNNNNN,cNNNN," */
+      int k = snprintf(row, sizeof row, "t%07u,c%u,", idn, c);
+      snprintf(row + k, sizeof row - (size_t)k, "2024-13-01,1");
+      bad = 1;
+      g->explen += (size_t)sprintf(g->exp + g->explen, "%ld:%d:date\n", line, k + 1);
+    } else if (kind == 3) {
+      snprintf(row, sizeof row, "\"t%07u\",\"c%u\",2024-02-%02u,\"1.5\"", idn, c, 1 + c % 28);
+    } else {
+      snprintf(row, sizeof row, "t%07u,c%u,2024-%02u-%02u,%u.%02u", idn, c, 1 + c % 12, 1 + (x >> 4) % 28,
+               (x >> 10) % 500, (x >> 3) % 100);
+    }
+    n += (size_t)sprintf(g->text + n, "%s\n", row);
+    if (bad) {
+      g->rejects++;
+      if (g->rejects == max_errors + 1 && g->stop_line < 0) {
+        g->stop_line = line;
+        g->stop_accepted = g->accepted;
+      }
+    } else {
+      g->accepted++;
+      snprintf(good[ngood++], sizeof *good, "%s", row);
+    }
+  }
+  g->len = n;
+  free(good);
+}
+
+static void test_ids_ring_exact(void **state) {
+  (void)state;
+  idlog g;
+  const long maxe = 500;
+  make_idlog(&g, 60000, maxe);
+  assert_true(g.dups > 1000 && g.rejects > 2 * maxe && g.stop_line > 0);
+  char path[64];
+  assert_non_null(tsr_test_tmpfile(g.text, g.len, path, sizeof path));
+  for (int v = 0; v < 6; v++) {
+    int threads = v % 2 ? 2 : 1, mem = v >= 4, stop = v == 2 || v == 3;
+    tsr_ingest_opts o;
+    tsr_ingest_opts_init(&o);
+    o.threads = threads;
+    o.on_reject = log_pos;
+    reject_log rl;
+    memset(&rl, 0, sizeof rl);
+    o.ud = &rl;
+    if (stop) o.max_errors = maxe;
+    tsr_ledger *lg;
+    tsr_ingest_stats st;
+    assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    tsr_status rc = mem ? tsr_ingest_mem(lg, g.text, g.len, path, &o, &st, NULL)
+                        : tsr_ingest_file(lg, path, &o, &st, NULL);
+    assert_string_equal(st.id_col, "transaction_id");
+    if (stop) {
+      /* stopped at the reject over the maximum: rows up to it read */
+      assert_int_equal(rc, TSR_EMAXERR);
+      assert_int_equal(st.rows_rejected, maxe + 1);
+      assert_int_equal(st.rows_read, g.stop_line - 1);
+      assert_int_equal(st.rows_accepted, g.stop_accepted);
+      assert_int_equal(strncmp(rl.text, g.exp, rl.len), 0); /* the first rejects, in order */
+      assert_int_equal(rl.n, maxe + 1);
+    } else {
+      assert_int_equal(rc, TSR_OK);
+      assert_int_equal(st.rows_read, 60000);
+      assert_int_equal(st.duplicate_ids, g.dups);
+      assert_int_equal(st.rows_rejected, g.rejects);
+      assert_int_equal(st.rows_accepted, g.accepted);
+      assert_int_equal(rl.len, g.explen);
+      assert_string_equal(rl.text, g.exp);
+    }
+    tsr_ledger_free(lg);
+    free(rl.text);
+  }
+  /* the same file twice into one ledger: every id repeats */
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  tsr_ledger *lg;
+  tsr_ingest_stats st;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_file(lg, path, &o, &st, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_file(lg, path, &o, &st, NULL), TSR_OK);
+  assert_int_equal(st.rows_accepted, 0);
+  assert_int_equal(st.duplicate_ids, g.accepted + g.dups);
+  tsr_ledger_free(lg);
+  unlink(path);
+  free(g.text);
+  free(g.exp);
+}
+
 /* Allocation failures with two threads: TSR_ENOMEM or success, no leak. */
 static void test_threads_alloc_failures(void **state) {
   (void)state;
@@ -576,7 +725,7 @@ int main(void) {
       cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_amount_fast_exact),
       cmocka_unit_test(test_date_fast_same),  cmocka_unit_test(test_dedupe_unsorted),
       cmocka_unit_test(test_shuffled_same_ledger), cmocka_unit_test(test_threads_same),
-      cmocka_unit_test(test_threads_alloc_failures),
+      cmocka_unit_test(test_threads_alloc_failures), cmocka_unit_test(test_ids_ring_exact),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
