@@ -30,6 +30,7 @@ typedef struct prec {
   uint32_t id, first, last, email, addr, post, products;
   uint16_t nfirst, nlast, nemail, naddr, npost, email_at;
   int32_t dob, join;
+  uint32_t ymd; /* birth date as YYYYMMDD (compared digit by digit) */
   char phone[20];
   char sx_last[5], sx_first[5];
   uint8_t gender;
@@ -354,6 +355,8 @@ static int blank(const char *s) {
   return !*s;
 }
 
+static uint32_t civil_ymd(int32_t day);
+
 tsr_status tsr_resolver_add(tsr_resolver *r, const tsr_person_record *in, tsr_error *err) {
   if (r->ran)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "records added after the run");
@@ -453,6 +456,7 @@ tsr_status tsr_resolver_add(tsr_resolver *r, const tsr_person_record *in, tsr_er
     int g = tolower((unsigned char)*in->gender);
     x.gender = (uint8_t)(g == 'f' || g == 'w' ? 'f' : g == 'm' ? 'm' : 0);
   }
+  x.ymd = civil_ymd(x.dob);
   r->rec[r->n++] = x;
   return TSR_OK;
 }
@@ -687,24 +691,34 @@ static int cmp_name(const char *a, size_t na, const char *b, size_t nb) {
   return L_DIS;
 }
 
-static int cmp_dob(int32_t a, int32_t b) {
+/* Birth dates a, b (days) with their civil forms ya, yb (YYYYMMDD). */
+static int cmp_dob(int32_t a, int32_t b, uint32_t ya, uint32_t yb) {
   if (a == DAY_NONE || b == DAY_NONE) return L_MISSING;
   if (a == b) return L_AGREE;
-  int64_t ya, yb;
-  unsigned ma, mb, da, db;
-  tsr_civil_from_days(a, &ya, &ma, &da);
-  tsr_civil_from_days(b, &yb, &mb, &db);
-  if (ya == yb && ma == mb && (da > db ? da - db : db - da) <= 3) return L_PART;
-  if (ya == yb && ma == db && da == mb) return L_PART; /* day and month swapped */
-  char sa[16], sb[16];
-  snprintf(sa, sizeof sa, "%04lld%02u%02u", (long long)ya, ma, da);
-  snprintf(sb, sizeof sb, "%04lld%02u%02u", (long long)yb, mb, db);
+  unsigned da = ya % 100, db = yb % 100, ma = ya / 100 % 100, mb = yb / 100 % 100;
+  int same_year = ya / 10000 == yb / 10000;
+  if (same_year && ma == mb && (da > db ? da - db : db - da) <= 3) return L_PART;
+  if (same_year && ma == db && da == mb) return L_PART; /* day and month swapped */
+  /* the 8 digits of YYYYMMDD, from the last */
   size_t diff = 0, k1 = 0, k2 = 0;
-  for (size_t k = 0; k < 8; k++)
-    if (sa[k] != sb[k]) diff++, k2 = k1, k1 = k;
+  unsigned ca[8], cb[8];
+  for (size_t k = 0; k < 8; k++, ya /= 10, yb /= 10) {
+    ca[k] = ya % 10;
+    cb[k] = yb % 10;
+    if (ca[k] != cb[k]) diff++, k2 = k1, k1 = k;
+  }
   if (diff == 1) return L_PART; /* one wrong digit */
-  if (diff == 2 && k1 == k2 + 1 && sa[k1] == sb[k2] && sa[k2] == sb[k1]) return L_PART; /* swapped digits */
+  if (diff == 2 && k1 == k2 + 1 && ca[k1] == cb[k2] && ca[k2] == cb[k1]) return L_PART; /* swapped digits */
   return L_DIS;
+}
+
+/* YYYYMMDD of a day (0 for none or a year outside 0..9999). */
+static uint32_t civil_ymd(int32_t day) {
+  if (day == DAY_NONE) return 0;
+  int64_t y;
+  unsigned m, d;
+  tsr_civil_from_days(day, &y, &m, &d);
+  return y >= 0 && y <= 9999 ? (uint32_t)y * 10000u + m * 100u + d : 0;
 }
 
 static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
@@ -712,7 +726,7 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
   int l[NFIELDS];
   l[F_FIRST] = cmp_name(S(r, x->first), x->nfirst, S(r, y->first), y->nfirst);
   l[F_LAST] = cmp_name(S(r, x->last), x->nlast, S(r, y->last), y->nlast);
-  l[F_DOB] = cmp_dob(x->dob, y->dob);
+  l[F_DOB] = cmp_dob(x->dob, y->dob, x->ymd, y->ymd);
   l[F_GENDER] = !x->gender || !y->gender ? L_MISSING : x->gender == y->gender ? L_AGREE : L_DIS;
   if (!x->nemail || !y->nemail) l[F_EMAIL] = L_MISSING;
   else if (x->nemail == y->nemail && !memcmp(S(r, x->email), S(r, y->email), x->nemail))
@@ -1086,7 +1100,7 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
     uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
     unsigned pat = ppat[k];
     double s = pm[pat];
-    int veto = identity_veto(pat) || namesake(r, &nw, pat, i, j, names);
+    int veto = identity_veto(pat) || (s > 0 && namesake(r, &nw, pat, i, j, names));
     if (veto) s = fmin(s, 0.0);
     if (r->best[i] == UINT32_MAX || s > r->score[i]) r->score[i] = s, r->best[i] = j, r->best_pat[i] = (uint16_t)pat;
     if (r->best[j] == UINT32_MAX || s > r->score[j]) r->score[j] = s, r->best[j] = i, r->best_pat[j] = (uint16_t)pat;
@@ -1101,9 +1115,10 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
     uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
     unsigned pat = ppat[k];
     if (r->canon[i] == r->canon[j]) continue;
-    double pmv = namesake(r, &nw, pat, i, j, names) ? 0 : pm[pat];
-    if (ph[pat] < r->p.household_threshold && pmv < r->p.threshold) continue;
     if (!household_like(pat)) continue;
+    if (ph[pat] < r->p.household_threshold &&
+        (pm[pat] < r->p.threshold || namesake(r, &nw, pat, i, j, names)))
+      continue;
     r->st.household_pairs++;
     uf_union(r, hpar, r->canon[i], r->canon[j]);
   }
