@@ -9,6 +9,7 @@
 #include "analyze_predict.h"
 #include "tessera/datetime.h"
 #include "tessera/params.h"
+#include "tessera/resolve.h"
 
 #include <jansson.h>
 
@@ -122,6 +123,7 @@ typedef struct actx {
   size_t nreasons;
   char *indb_sql;       /* the in-database query (--in-db), owned */
   int64_t rekeyed;      /* bundle: ledger customers re-keyed to a resolved id */
+  tsr_resolver *resolver; /* bundle: the resolved customers (rekey -> profiles), owned */
   int64_t events_lost; /* events the store did not take */
   char event_err[256];
 } actx;
@@ -225,8 +227,8 @@ static void on_ingest_progress(void *ud, int64_t done, int64_t total, int64_t ro
 tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledger *lg,
                                     const tsr_ingest_opts *io, tsr_ingest_stats *stats,
                                     char **sql_out, tsr_error *err);
-tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, int64_t *moved,
-                              tsr_error *err);
+tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_resolver **rv,
+                              int64_t *moved, tsr_error *err);
 tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_error *err);
 
 /* ------------------------------------------------------------ steps */
@@ -295,7 +297,7 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
   res->dq_anomalies_excluded = -1;
   if (x->o->bundle && x->o->exclude_anomalies && (st = tsr__analyze_exclude(x->o, res, err)) != TSR_OK)
     return st;
-  if (x->o->bundle && (st = tsr__analyze_rekey(x->o, res, &x->rekeyed, err)) != TSR_OK) return st;
+  if (x->o->bundle && (st = tsr__analyze_rekey(x->o, res, &x->resolver, &x->rekeyed, err)) != TSR_OK) return st;
   x->ingest_ms = step_done(x, "ingest");
   return TSR_OK;
 }
@@ -816,8 +818,9 @@ static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
 tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, tsr_analyze_result *r, char *warn,
                                  size_t cap, tsr_error *err);
 /* lib/analyze_profiles.c */
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
-                                 int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *rv,
+                                 tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
+                                 tsr_error *err);
 size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
                          size_t cap);
 void tsr__dq_tally(tsr_analyze_result *res, const char *table, const char *field,
@@ -827,7 +830,9 @@ void tsr__dq_tally(tsr_analyze_result *res, const char *table, const char *field
 static tsr_status step_profiles(actx *x, tsr_error *err) {
   int64_t counts[TSR_BT_COUNT][3];
   memset(counts, 0, sizeof counts);
-  tsr_status st = tsr__analyze_profiles(x->o, x->res, counts, err);
+  tsr_status st = tsr__analyze_profiles(x->o, x->resolver, x->res, counts, err);
+  tsr_resolver_free(x->resolver); /* its last use */
+  x->resolver = NULL;
   if (st != TSR_OK) return st;
   for (int t = 0; t < TSR_BT_COUNT; t++)
     x->res->dq_rejected[t] = t == TSR_BT_TRANSACTIONS ? 0 : counts[t][2];
@@ -1355,6 +1360,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   }
   tsr__free(x.rejects);
   tsr__free(x.indb_sql);
+  tsr_resolver_free(x.resolver);
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   *out = res;
   return TSR_OK;
@@ -1375,6 +1381,7 @@ fail:
   }
   tsr__free(x.rejects);
   tsr__free(x.indb_sql);
+  tsr_resolver_free(x.resolver);
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   tsr_analyze_result_free(res);
   return st;

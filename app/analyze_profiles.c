@@ -157,36 +157,16 @@ static tsr_status write_graph(const tsr_resolver *rv, const char *dir, tsr_error
   return TSR_OK;
 }
 
-/* Entity resolution of the bundle's customers table (tessera/resolve.h):
- * every record whose canonical record is another one is mapped to that
- * record's id, so its products, interactions and transactions count for
- * the resolved customer. Households stay distinct persons (counted, not
- * merged). A customers file the resolver cannot read (no id column, too
- * many bad rows) leaves the ids unresolved: the run goes on, the counts
- * stay -1 and the caller logs it. Errors never name personal data. */
-static tsr_status resolve_customers(const tsr_analyze_opts *o, const tsr_bundle_opts *bo,
+/* The resolved customers (tessera/resolve.h; resolved once per run by
+ * app/analyze_rekey.c, NULL when the customers table could not be
+ * resolved: the ids stay as given and the counts -1): every record whose
+ * canonical record is another one is mapped to that record's id, so its
+ * products, interactions and transactions count for the resolved customer.
+ * Households stay distinct persons (counted, not merged). */
+static tsr_status resolve_customers(const tsr_analyze_opts *o, const tsr_resolver *rv,
                                     tsr_profiles *p, tsr_analyze_result *res, tsr_error *err) {
-  const char *path = tsr_bundle_path(o->bundle, TSR_BT_CUSTOMERS);
-  if (!path) return TSR_OK;
-  tsr_resolver *rv;
-  tsr_status st = tsr_resolver_new(NULL, &rv, err);
-  if (st != TSR_OK) return st;
-  tsr_resolve_read_opts ro;
-  tsr_resolve_read_opts_init(&ro);
-  ro.csv = bo->csv;
-  int64_t rejected = 0;
-  tsr_error rerr;
-  st = tsr_resolver_read_csv(rv, path, &ro, &rejected, &rerr);
-  if (st == TSR_OK) st = tsr_resolver_run(rv, &rerr);
-  if (st == TSR_ENOMEM || st == TSR_EIO) {
-    if (err) *err = rerr;
-    tsr_resolver_free(rv);
-    return st;
-  }
-  if (st != TSR_OK) { /* unresolved ids, not a failed run */
-    tsr_resolver_free(rv);
-    return TSR_OK;
-  }
+  if (!rv) return TSR_OK;
+  tsr_status st = TSR_OK;
   size_t n = tsr_resolver_count(rv);
   int64_t merged = 0, linked = 0;
   for (size_t i = 0; i < n && st == TSR_OK; i++) {
@@ -206,7 +186,6 @@ static tsr_status resolve_customers(const tsr_analyze_opts *o, const tsr_bundle_
   res->dq_records_merged = merged;
   res->dq_households = (int64_t)rs.households;
   res->dq_household_links = linked;
-  tsr_resolver_free(rv);
   return st;
 }
 
@@ -286,12 +265,15 @@ static void dq_on_note(void *ud, const tsr_bundle_note *n) {
   if (c->user && c->user->on_note) c->user->on_note(c->user->ud, n);
 }
 
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
-                                 int64_t counts[TSR_BT_COUNT][3], tsr_error *err);
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *rv,
+                                 tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
+                                 tsr_error *err);
 
-/* Runs the profile step; counts[t] = rows read, accepted, rejected. */
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *res,
-                                 int64_t counts[TSR_BT_COUNT][3], tsr_error *err) {
+/* Runs the profile step on the run's resolved customers rv (NULL: none);
+ * counts[t] = rows read, accepted, rejected. */
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *rv,
+                                 tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
+                                 tsr_error *err) {
   tsr_profiles *p;
   tsr_profile_opts po;
   if (o->profile_opts) po = *o->profile_opts;
@@ -311,7 +293,7 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_analyze_result *
   bo.ud = &dq;
   bo.on_note = dq_on_note;
   /* resolved ids first: every table below is keyed by them */
-  if ((st = resolve_customers(o, &bo, p, res, err)) != TSR_OK) return st;
+  if ((st = resolve_customers(o, rv, p, res, err)) != TSR_OK) return st;
   static const tsr_bundle_table order[] = {TSR_BT_CUSTOMERS, TSR_BT_PRODUCTS, TSR_BT_INTERACTIONS,
                                            TSR_BT_TRANSACTIONS, TSR_BT_CAMPAIGN, TSR_BT_OFFERS};
   for (size_t i = 0; i < sizeof order / sizeof order[0] && st == TSR_OK; i++) {

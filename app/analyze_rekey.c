@@ -4,8 +4,10 @@
  * records of the bundle's customers table are resolved (tessera/resolve.h)
  * and the ledger's entries of every merged record move to its canonical
  * record's id, so that two records of one person are one customer with the
- * purchases of both (same-day entries merge as in the ingest). Application
- * layer; the ledger is rebuilt through ledger_feed.h.
+ * purchases of both (same-day entries merge as in the ingest). The
+ * resolution runs once per run: the resolver is handed on to the profile
+ * step (app/analyze_profiles.c). Application layer; the ledger is rebuilt
+ * through ledger_feed.h.
  */
 #include "internal.h"
 #include "ledger_feed.h"
@@ -15,17 +17,17 @@
 #include <stdio.h>
 #include <string.h>
 
-tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, int64_t *moved,
-                              tsr_error *err);
+tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_resolver **rv,
+                              int64_t *moved, tsr_error *err);
 
-/* Re-keys res->ledger (finished) to resolved ids; *moved = ledger customers
- * whose entries moved to another id (0: the ledger is left as it is). A
- * customers table the resolver cannot read leaves the ids as they are (the
- * profile step reports it). */
-tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, int64_t *moved,
-                              tsr_error *err) {
-  *moved = 0;
-  const char *path = o->bundle ? tsr_bundle_path(o->bundle, TSR_BT_CUSTOMERS) : NULL;
+/* Entity resolution of the bundle's customers table, once per run: *out is
+ * the resolver after its run, or NULL when the bundle has no customers table
+ * or the resolver cannot read it (no id column, too many bad rows: the ids
+ * stay as given, the profile step says so). Out of memory and read errors
+ * fail the run. Errors never name personal data. */
+static tsr_status resolve_bundle(const tsr_analyze_opts *o, tsr_resolver **out, tsr_error *err) {
+  *out = NULL;
+  const char *path = tsr_bundle_path(o->bundle, TSR_BT_CUSTOMERS);
   if (!path) return TSR_OK;
   tsr_resolver *rv;
   tsr_status st = tsr_resolver_new(NULL, &rv, err);
@@ -36,26 +38,40 @@ tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res
   tsr_error rerr;
   st = tsr_resolver_read_csv(rv, path, &ro, NULL, &rerr);
   if (st == TSR_OK) st = tsr_resolver_run(rv, &rerr);
-  if (st == TSR_ENOMEM) {
-    if (err) *err = rerr;
-    tsr_resolver_free(rv);
-    return st;
+  if (st == TSR_OK) {
+    *out = rv;
+    return TSR_OK;
   }
+  tsr_resolver_free(rv);
+  if (st != TSR_ENOMEM && st != TSR_EIO) return TSR_OK; /* unresolved ids, not a failed run */
+  if (err) *err = rerr;
+  return st;
+}
+
+/* Resolves the bundle's customers (*rv: the resolver, owned by the caller,
+ * for the profile step; NULL when unresolved) and re-keys res->ledger
+ * (finished) to resolved ids; *moved = ledger customers whose entries moved
+ * to another id (0: the ledger is left as it is). */
+tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_resolver **rv,
+                              int64_t *moved, tsr_error *err) {
+  *moved = 0;
+  tsr_status st = resolve_bundle(o, rv, err);
+  if (st != TSR_OK || !*rv) return st;
+  const tsr_resolver *r = *rv;
   const tsr_ledger *lg = res->ledger;
   size_t nl = tsr_ledger_ncustomers(lg);
   const char **to = NULL; /* per ledger customer: the resolved id, or NULL */
   if (st == TSR_OK && !(to = tsr__calloc(nl ? nl : 1, sizeof *to))) st = TSR_ENOMEM;
-  for (size_t i = 0; st == TSR_OK && i < tsr_resolver_count(rv); i++) {
-    size_t c = tsr_resolver_canonical(rv, i);
+  for (size_t i = 0; st == TSR_OK && i < tsr_resolver_count(r); i++) {
+    size_t c = tsr_resolver_canonical(r, i);
     if (c == i) continue;
-    ptrdiff_t k = tsr_ledger_find(lg, tsr_resolver_id(rv, i));
+    ptrdiff_t k = tsr_ledger_find(lg, tsr_resolver_id(r, i));
     if (k < 0) continue;
-    to[k] = tsr_resolver_id(rv, c);
+    to[k] = tsr_resolver_id(r, c);
     (*moved)++;
   }
   if (st != TSR_OK || *moved == 0) {
     tsr__free(to);
-    tsr_resolver_free(rv);
     *moved = 0;
     return st == TSR_ENOMEM ? tsr_error_set(err, st, NULL, 0, 0, NULL, "out of memory") : TSR_OK;
   }
@@ -87,6 +103,5 @@ tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res
     tsr_ledger_free(nlg);
   }
   tsr__free(to);
-  tsr_resolver_free(rv);
   return st;
 }

@@ -30,6 +30,7 @@ typedef struct prec {
   uint32_t id, first, last, email, addr, post, products;
   uint16_t nfirst, nlast, nemail, naddr, npost, email_at;
   int32_t dob, join;
+  uint32_t ymd; /* birth date as YYYYMMDD (compared digit by digit) */
   char phone[20];
   char sx_last[5], sx_first[5];
   uint8_t gender;
@@ -354,6 +355,8 @@ static int blank(const char *s) {
   return !*s;
 }
 
+static uint32_t civil_ymd(int32_t day);
+
 tsr_status tsr_resolver_add(tsr_resolver *r, const tsr_person_record *in, tsr_error *err) {
   if (r->ran)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "records added after the run");
@@ -453,6 +456,7 @@ tsr_status tsr_resolver_add(tsr_resolver *r, const tsr_person_record *in, tsr_er
     int g = tolower((unsigned char)*in->gender);
     x.gender = (uint8_t)(g == 'f' || g == 'w' ? 'f' : g == 'm' ? 'm' : 0);
   }
+  x.ymd = civil_ymd(x.dob);
   r->rec[r->n++] = x;
   return TSR_OK;
 }
@@ -687,24 +691,34 @@ static int cmp_name(const char *a, size_t na, const char *b, size_t nb) {
   return L_DIS;
 }
 
-static int cmp_dob(int32_t a, int32_t b) {
+/* Birth dates a, b (days) with their civil forms ya, yb (YYYYMMDD). */
+static int cmp_dob(int32_t a, int32_t b, uint32_t ya, uint32_t yb) {
   if (a == DAY_NONE || b == DAY_NONE) return L_MISSING;
   if (a == b) return L_AGREE;
-  int64_t ya, yb;
-  unsigned ma, mb, da, db;
-  tsr_civil_from_days(a, &ya, &ma, &da);
-  tsr_civil_from_days(b, &yb, &mb, &db);
-  if (ya == yb && ma == mb && (da > db ? da - db : db - da) <= 3) return L_PART;
-  if (ya == yb && ma == db && da == mb) return L_PART; /* day and month swapped */
-  char sa[16], sb[16];
-  snprintf(sa, sizeof sa, "%04lld%02u%02u", (long long)ya, ma, da);
-  snprintf(sb, sizeof sb, "%04lld%02u%02u", (long long)yb, mb, db);
+  unsigned da = ya % 100, db = yb % 100, ma = ya / 100 % 100, mb = yb / 100 % 100;
+  int same_year = ya / 10000 == yb / 10000;
+  if (same_year && ma == mb && (da > db ? da - db : db - da) <= 3) return L_PART;
+  if (same_year && ma == db && da == mb) return L_PART; /* day and month swapped */
+  /* the 8 digits of YYYYMMDD, from the last */
   size_t diff = 0, k1 = 0, k2 = 0;
-  for (size_t k = 0; k < 8; k++)
-    if (sa[k] != sb[k]) diff++, k2 = k1, k1 = k;
+  unsigned ca[8], cb[8];
+  for (size_t k = 0; k < 8; k++, ya /= 10, yb /= 10) {
+    ca[k] = ya % 10;
+    cb[k] = yb % 10;
+    if (ca[k] != cb[k]) diff++, k2 = k1, k1 = k;
+  }
   if (diff == 1) return L_PART; /* one wrong digit */
-  if (diff == 2 && k1 == k2 + 1 && sa[k1] == sb[k2] && sa[k2] == sb[k1]) return L_PART; /* swapped digits */
+  if (diff == 2 && k1 == k2 + 1 && ca[k1] == cb[k2] && ca[k2] == cb[k1]) return L_PART; /* swapped digits */
   return L_DIS;
+}
+
+/* YYYYMMDD of a day (0 for none or a year outside 0..9999). */
+static uint32_t civil_ymd(int32_t day) {
+  if (day == DAY_NONE) return 0;
+  int64_t y;
+  unsigned m, d;
+  tsr_civil_from_days(day, &y, &m, &d);
+  return y >= 0 && y <= 9999 ? (uint32_t)y * 10000u + m * 100u + d : 0;
 }
 
 static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
@@ -712,7 +726,7 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
   int l[NFIELDS];
   l[F_FIRST] = cmp_name(S(r, x->first), x->nfirst, S(r, y->first), y->nfirst);
   l[F_LAST] = cmp_name(S(r, x->last), x->nlast, S(r, y->last), y->nlast);
-  l[F_DOB] = cmp_dob(x->dob, y->dob);
+  l[F_DOB] = cmp_dob(x->dob, y->dob, x->ymd, y->ymd);
   l[F_GENDER] = !x->gender || !y->gender ? L_MISSING : x->gender == y->gender ? L_AGREE : L_DIS;
   if (!x->nemail || !y->nemail) l[F_EMAIL] = L_MISSING;
   else if (x->nemail == y->nemail && !memcmp(S(r, x->email), S(r, y->email), x->nemail))
@@ -867,24 +881,96 @@ static int identity_veto(unsigned pat) {
          level(pat, F_PHONE) != L_AGREE;
 }
 
-/* Records of a common full name (carried by at least COMMON_NAME records:
- * more than one person's records) whose e-mail or phone differ with neither
- * the same or similar: namesakes, unless birth date, address and postcode
- * are all the same (the same person at home with a new address or number).
- * A mailbox and a mobile number are one person's. Without this rule a small
- * pool of common names makes namesakes a large share of the candidate
- * pairs; EM absorbs them into the same-person class, and weights that are
- * independent given the class no longer tell them apart (on a 100,000-person
- * simulated bundle precision was 0.91). A rare name keeps the model's
- * verdict: there, the same name and birth date with every contact changed
- * is the same person who moved (docs/resolve.md). */
-#define COMMON_NAME 4
-static int namesake_veto(unsigned pat, uint32_t name_count) {
-  if (name_count < COMMON_NAME) return 0;
-  int conflict = (level(pat, F_EMAIL) == L_DIS || level(pat, F_PHONE) == L_DIS) &&
-                 level(pat, F_EMAIL) < L_PART && level(pat, F_PHONE) < L_PART;
-  return conflict && !(level(pat, F_DOB) == L_AGREE && level(pat, F_ADDR) == L_AGREE &&
-                       level(pat, F_POST) == L_AGREE);
+/* The namesake test: a frequency-adjusted Fellegi-Sunter weight for names
+ * (Winkler's value-specific u-probabilities; docs/resolve.md "Namesakes").
+ *
+ * A pair whose e-mail or phone differ, with neither the same or similar
+ * (a "conflict"), is where the latent class model is least reliable: a
+ * small pool of common names makes namesakes born on the same day a large
+ * share of the candidate pairs, EM absorbs them into the same-person class,
+ * and weights that are independent given the class no longer tell them
+ * apart (on a 100,000-person simulated bundle precision was 0.91). Such a
+ * pair is decided by the odds of the classic model over all record pairs:
+ *
+ *   log odds = log(delta / N) + sum_f log(m_f / u_f)
+ *
+ * - u_f: the random-pair estimates of each field's level (as in EM);
+ * - m_f: anchored estimates, free of namesakes: the share of each level
+ *   among the pairs EM matches that share an e-mail or a phone (for the
+ *   e-mail, among those sharing the phone; for the phone, among those
+ *   sharing the e-mail);
+ * - delta = 2 D / N, the same-person partners per record, D the pairs
+ *   matched outside conflicts;
+ * - same full names: the two name terms become log(m_first m_last / (n_v /
+ *   N)), the agreement's u being the share n_v / N of the records that
+ *   carry that name: agreement on a rare name is strong evidence, on a
+ *   common one weak.
+ * Below the match threshold the pair is two namesakes. */
+typedef struct namesake_w {
+  double lw[NFIELDS][4]; /* log(m / u) by field and level; 0 for missing */
+  double log_m_name;     /* log(m_first m_last) of agreeing names */
+  double log_delta;      /* log of the same-person partners per record */
+  double log_n;          /* log of the records */
+  double log_odds_min;   /* log(threshold / (1 - threshold)) */
+} namesake_w;
+
+static int is_conflict(unsigned pat) {
+  return (level(pat, F_EMAIL) == L_DIS || level(pat, F_PHONE) == L_DIS) &&
+         level(pat, F_EMAIL) < L_PART && level(pat, F_PHONE) < L_PART;
+}
+
+/* The weights above from the candidate pairs (pattern ppat[k] of pair k,
+ * P(same person | pattern) pm). */
+static void namesake_init(const tsr_resolver *r, const uint16_t *ppat, size_t np, const double *pm,
+                          namesake_w *w) {
+  double c[NFIELDS][4], matched = 0;
+  memset(c, 0, sizeof c);
+  for (size_t k = 0; k < np; k++) {
+    unsigned pat = ppat[k];
+    if (pm[pat] < r->p.threshold || identity_veto(pat) || is_conflict(pat)) continue;
+    matched += 1;
+    int e = level(pat, F_EMAIL) == L_AGREE, ph = level(pat, F_PHONE) == L_AGREE;
+    if (!e && !ph) continue;
+    for (int f = 0; f < NFIELDS; f++) {
+      if (f == F_EMAIL && !ph) continue;
+      if (f == F_PHONE && !e) continue;
+      c[f][level(pat, f)] += 1;
+    }
+  }
+  for (int f = 0; f < NFIELDS; f++) {
+    double t = c[f][1] + c[f][2] + c[f][3] + 1.5;
+    w->lw[f][L_MISSING] = 0;
+    for (int l = 1; l <= 3; l++) w->lw[f][l] = log((c[f][l] + 0.5) / t / r->theta[C_U][f][l]);
+  }
+  w->log_m_name = w->lw[F_FIRST][L_AGREE] + log(r->theta[C_U][F_FIRST][L_AGREE]) +
+                  w->lw[F_LAST][L_AGREE] + log(r->theta[C_U][F_LAST][L_AGREE]);
+  double n = r->n > 1 ? (double)r->n : 2;
+  w->log_n = log(n);
+  w->log_delta = log(fmax(2 * matched / n, 1e-9));
+  w->log_odds_min = log(r->p.threshold / (1 - r->p.threshold));
+}
+
+/* Same normalised full name (first name and surname). */
+static int same_full_name(const tsr_resolver *r, uint32_t i, uint32_t j) {
+  const prec *x = &r->rec[i], *y = &r->rec[j];
+  return x->nfirst == y->nfirst && x->nlast == y->nlast && x->nlast &&
+         !memcmp(S(r, x->first), S(r, y->first), x->nfirst) &&
+         !memcmp(S(r, x->last), S(r, y->last), x->nlast);
+}
+
+/* 1 when i and j are namesakes by the test above; name_count[i]: the
+ * records carrying i's full name. */
+static int namesake(const tsr_resolver *r, const namesake_w *w, unsigned pat, uint32_t i, uint32_t j,
+                    const uint32_t *name_count) {
+  if (!is_conflict(pat)) return 0;
+  double lo = w->log_delta - w->log_n;
+  int f0 = 0;
+  if (same_full_name(r, i, j)) {
+    lo += w->log_m_name - (log((double)name_count[i]) - w->log_n);
+    f0 = F_LAST + 1;
+  }
+  for (int f = f0; f < NFIELDS; f++) lo += w->lw[f][level(pat, f)];
+  return lo < w->log_odds_min;
 }
 
 /* Per record, how many records carry its full name (first name and
@@ -1004,6 +1090,8 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
     pm[p] = s > 0 ? w[C_M] / s : 0;
     ph[p] = s > 0 ? w[C_H] / s : 0;
   }
+  namesake_w nw;
+  namesake_init(r, ppat, np, pm, &nw);
   double t3 = tsr__now();
   r->st.seconds_em = t3 - t2;
   /* links */
@@ -1012,7 +1100,7 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
     uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
     unsigned pat = ppat[k];
     double s = pm[pat];
-    int veto = identity_veto(pat) || namesake_veto(pat, names[i] > names[j] ? names[i] : names[j]);
+    int veto = identity_veto(pat) || (s > 0 && namesake(r, &nw, pat, i, j, names));
     if (veto) s = fmin(s, 0.0);
     if (r->best[i] == UINT32_MAX || s > r->score[i]) r->score[i] = s, r->best[i] = j, r->best_pat[i] = (uint16_t)pat;
     if (r->best[j] == UINT32_MAX || s > r->score[j]) r->score[j] = s, r->best[j] = i, r->best_pat[j] = (uint16_t)pat;
@@ -1027,9 +1115,10 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
     uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
     unsigned pat = ppat[k];
     if (r->canon[i] == r->canon[j]) continue;
-    double pmv = namesake_veto(pat, names[i] > names[j] ? names[i] : names[j]) ? 0 : pm[pat];
-    if (ph[pat] < r->p.household_threshold && pmv < r->p.threshold) continue;
     if (!household_like(pat)) continue;
+    if (ph[pat] < r->p.household_threshold &&
+        (pm[pat] < r->p.threshold || namesake(r, &nw, pat, i, j, names)))
+      continue;
     r->st.household_pairs++;
     uf_union(r, hpar, r->canon[i], r->canon[j]);
   }

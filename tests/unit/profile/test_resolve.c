@@ -153,6 +153,96 @@ static void test_population(void **state) {
   tsr_resolver_free(r);
 }
 
+/* A word of letters from n (Soundex keys need letters). */
+static void word(char *buf, const char *head, unsigned n) {
+  size_t k = strlen(head);
+  n = n * 2654435761u >> 7; /* scrambled: neighbours differ in every letter */
+  memcpy(buf, head, k);
+  for (int i = 0; i < 4; i++, n /= 26) buf[k++] = (char)('a' + n % 26);
+  buf[k] = '\0';
+}
+
+/* The namesake test weighs how common the full name is (docs/resolve.md
+ * "Namesakes"): the same name and birth date with every contact changed is
+ * one person under a rare name (even one carried by 5 records, which the
+ * former fixed rule of 4 records split) and two namesakes under a name that
+ * 300 records carry. */
+static void test_name_frequency(void **state) {
+  (void)state;
+  tsr_resolver *r = NULL;
+  tsr_error err;
+  assert_int_equal(tsr_resolver_new(NULL, &r, &err), TSR_OK);
+  char w[16], id[16], f[16], l[16], name[64], email[64], phone[32], dob[16], addr[64], pc[16];
+  /* 2000 persons of rare names, 300 of them with a second record after a
+   * move, a new e-mail or a new phone (the evidence of the anchored m) */
+  for (unsigned i = 0; i < 2000; i++) {
+    word(f, "a", i * 7919u + 3);
+    word(l, "k", i * 104729u + 11);
+    snprintf(name, sizeof name, "%s %s", f, l);
+    word(w, "p", i * 7u + 1), snprintf(email, sizeof email, "%s@example.org", w);
+    snprintf(phone, sizeof phone, "07700 9%05u", (i * 7919u + 17) % 100000);
+    snprintf(dob, sizeof dob, "19%02u-%02u-%02u", 30 + i % 60, 1 + i / 60 % 12, 1 + i / 720 * 9 + i % 9);
+    word(w, "s", i * 31u + 5), snprintf(addr, sizeof addr, "%u %s Road", i % 9 + 1, w);
+    snprintf(pc, sizeof pc, "AB%u %uCD", i % 97, i % 10);
+    snprintf(id, sizeof id, "F%04u", i);
+    person p = {id, name, email, phone, dob, addr, pc, "2015-01-01"};
+    add(r, &p);
+    if (i % 20 >= 3) continue;
+    char e2[64], ph2[32], a2[64], pc2[16], id2[16];
+    snprintf(id2, sizeof id2, "G%04u", i);
+    snprintf(e2, sizeof e2, "%s", email);
+    snprintf(ph2, sizeof ph2, "%s", phone);
+    snprintf(a2, sizeof a2, "%s", addr);
+    snprintf(pc2, sizeof pc2, "%s", pc);
+    if (i % 20 == 0) snprintf(a2, sizeof a2, "%u Mill Lane", i % 9 + 1), snprintf(pc2, sizeof pc2, "ZZ%u 1XY", i);
+    if (i % 20 == 1) snprintf(e2, sizeof e2, "new%u@example.net", i);
+    if (i % 20 == 2) snprintf(ph2, sizeof ph2, "07801 5%05u", i);
+    person q = {id2, name, e2, ph2, dob, a2, pc2, "2019-01-01"};
+    add(r, &q);
+  }
+  /* a common name: 300 persons, distinct birth dates, two of them born on
+   * the same day */
+  for (unsigned i = 0; i < 300; i++) {
+    snprintf(id, sizeof id, "S%03u", i);
+    word(w, "j", i * 13u + 2), snprintf(email, sizeof email, "%s@example.com", w);
+    snprintf(phone, sizeof phone, "07600 8%05u", (i * 7919u + 29) % 100000);
+    unsigned d = i == 1 ? 0 : i;
+    snprintf(dob, sizeof dob, "19%02u-%02u-%02u", 30 + d % 60, 1 + d / 60 % 12, 3 + d / 60);
+    word(w, "c", i * 37u + 9), snprintf(addr, sizeof addr, "%u %s Street", i % 9 + 1, w);
+    snprintf(pc, sizeof pc, "CD%u %uEF", i % 89, i % 10);
+    person p = {id, "John Smith", email, phone, dob, addr, pc, "2014-01-01"};
+    add(r, &p);
+  }
+  /* a name of 5 records: 4 persons, one of them twice with every contact
+   * changed */
+  for (unsigned i = 0; i < 5; i++) {
+    snprintf(id, sizeof id, "M%u", i);
+    word(w, "m", i * 41u + 3), snprintf(email, sizeof email, "%s@example.com", w);
+    snprintf(phone, sizeof phone, "07500 7%05u", (i * 7919u + 31) % 100000);
+    snprintf(dob, sizeof dob, "19%02u-04-1%u", 50 + (i == 4 ? 0 : i), i == 4 ? 0 : i);
+    word(w, "h", i * 43u + 7), snprintf(addr, sizeof addr, "%u %s View", i + 1, w);
+    if (i == 4) snprintf(addr, sizeof addr, "Flat 9 Quayside Towers");
+    snprintf(pc, sizeof pc, "GH%u 2JK", i);
+    person p = {id, "Mary Jones", email, phone, dob, addr, pc, i == 4 ? "2020-01-01" : "2012-01-01"};
+    add(r, &p);
+  }
+  assert_int_equal(tsr_resolver_run(r, &err), TSR_OK);
+  /* the anchored duplicates are found */
+  assert_int_equal(tsr_resolver_canonical(r, find(r, "G0000")), find(r, "F0000"));
+  assert_int_equal(tsr_resolver_canonical(r, find(r, "G0001")), find(r, "F0001"));
+  assert_int_equal(tsr_resolver_canonical(r, find(r, "G0002")), find(r, "F0002"));
+  /* common name, same birth day, every contact different: namesakes */
+  size_t s0 = find(r, "S000"), s1 = find(r, "S001");
+  assert_int_equal(tsr_resolver_canonical(r, s0), s0);
+  assert_int_equal(tsr_resolver_canonical(r, s1), s1);
+  /* rarer name (5 records), the same evidence: one person */
+  assert_int_equal(tsr_resolver_canonical(r, find(r, "M4")), find(r, "M0"));
+  tsr_resolve_stats st;
+  tsr_resolver_stats(r, &st);
+  assert_int_equal(st.merged_records, 301);
+  tsr_resolver_free(r);
+}
+
 static void test_errors(void **state) {
   (void)state;
   tsr_resolve_params p;
@@ -183,6 +273,7 @@ static void test_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold), cmocka_unit_test(test_phone),
                                      cmocka_unit_test(test_similarity),
-                                     cmocka_unit_test(test_population), cmocka_unit_test(test_errors)};
+                                     cmocka_unit_test(test_population), cmocka_unit_test(test_name_frequency),
+                                     cmocka_unit_test(test_errors)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
