@@ -115,6 +115,9 @@ done:
   return st;
 }
 
+/* The most rows a churn model is fitted on (docs/predict.md). */
+#define TSR__CHURN_MAX_FIT 250000
+
 /* Trains on rows learn[0..nl) of x/y and the history rows h: a seeded
  * 80/20 split of learn into fit and early-stopping/calibration rows; the
  * history rows are fit rows. */
@@ -122,6 +125,8 @@ static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const 
                                  const size_t *learn, size_t nl, const history *h,
                                  int64_t cutoff, int64_t window, fitted *out, tsr_error *err) {
   tsr_status st = TSR_OK;
+  history hk = *h; /* h, or its sample when there are too many rows */
+  int hk_own = 0;
   memset(out, 0, sizeof *out);
   size_t *fi = tsr__malloc((nl ? nl : 1) * sizeof *fi), *vi = tsr__malloc((nl ? nl : 1) * sizeof *vi);
   float *xf = NULL, *xv = NULL, *yf = NULL, *yv = NULL;
@@ -135,6 +140,32 @@ static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const 
     if (tsr_rng_uniform(&g) < 0.2) vi[nv++] = learn[k];
     else fi[nf++] = learn[k];
   }
+  /* At most TSR__CHURN_MAX_FIT fit rows: beyond it, a seeded sample of the
+   * fit and history rows, each kept with the same probability (exact greedy
+   * trees on millions of rows cost many minutes and gain little;
+   * docs/predict.md). Small data is untouched. */
+  if (nf + h->n > TSR__CHURN_MAX_FIT) {
+    double keep = (double)TSR__CHURN_MAX_FIT / (double)(nf + h->n);
+    tsr_rng gs;
+    tsr_rng_seed(&gs, o->gbm.seed, 0xc42);
+    size_t m = 0;
+    for (size_t k = 0; k < nf; k++)
+      if (tsr_rng_uniform(&gs) < keep) fi[m++] = fi[k];
+    nf = m;
+    if (h->n) {
+      hk.n = 0;
+      hk.x = tsr__malloc(h->n * TSR__NFEAT * sizeof *hk.x);
+      hk.y = tsr__malloc(h->n * sizeof *hk.y);
+      hk_own = 1;
+      if (!hk.x || !hk.y) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+      for (size_t k = 0; k < h->n; k++) {
+        if (tsr_rng_uniform(&gs) >= keep) continue;
+        memcpy(hk.x + hk.n * TSR__NFEAT, h->x + k * TSR__NFEAT, TSR__NFEAT * sizeof *hk.x);
+        hk.y[hk.n++] = h->y[k];
+      }
+    }
+  }
+  h = &hk;
   size_t pos_f = 0, pos_v = 0, nf0 = nf;
   xf = gather_plus(x, fi, nf, h);
   xv = gather(x, vi, nv);
@@ -170,6 +201,7 @@ static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const 
   st = tsr_calibrator_fit(o->calibration, pv, lv, nv, &out->cal, err);
 done:
   if (st != TSR_OK) fitted_release(out);
+  if (hk_own) history_release(&hk);
   tsr__free(fi);
   tsr__free(vi);
   tsr__free(xf);
