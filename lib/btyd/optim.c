@@ -201,16 +201,23 @@ static int newton_damped(const tsr__objective *o, double *theta, double *f,
     }
     if (!(slope < 0)) return 0;
     double lam = len > 3 ? 3 / len : 1.0;
+    /* The Newton decrement -slope is the decrease left to gain. Once it is
+     * at the rounding level of f, the gradient cannot shrink further (on
+     * hundreds of thousands of patterns its floor is about 1e-7, above
+     * grad_tol): the point is the optimum, and backtracking is cut short.
+     * A step must lower f strictly (f + 1e-4 lam slope rounds to f for
+     * tiny lam, which accepted zero-length steps until max_steps). */
+    const int at_floor = -slope <= 1e-12 * fmax(1, fabs(*f));
     int ok = 0;
-    for (; lam > 1e-10; lam *= 0.5) {
+    for (; lam > (at_floor ? 1e-3 : 1e-10); lam *= 0.5) {
       for (size_t i = 0; i < n; i++) tn[i] = theta[i] + lam * d[i];
       if (o->fdh(tn, o->ctx, &fn, gn, Hn) || !isfinite(fn)) continue;
-      if (fn <= *f + 1e-4 * lam * slope) {
+      if (fn <= *f + 1e-4 * lam * slope && fn < *f) {
         ok = 1;
         break;
       }
     }
-    if (!ok) return 0;
+    if (!ok) return at_floor;
     memcpy(theta, tn, n * sizeof *theta);
     memcpy(g, gn, n * sizeof *g);
     memcpy(H, Hn, n * n * sizeof *H);
