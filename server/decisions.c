@@ -882,6 +882,19 @@ static enum MHD_Result decide_in(srv_req *r, decisions *D, const profset *P, con
   return decision_json(r, D, &R, cid, arm, segment, P->run_id);
 }
 
+/* Locks D with its profiles loaded (0); else unlocks, sends the error and
+ * returns -1 with *ret the answer. */
+static int lock_loaded(srv_req *r, decisions *D, tsr_store *st, enum MHD_Result *ret) {
+  int http = 503;
+  pthread_mutex_lock(&D->mu);
+  if (!ensure_loaded(D, st, &http)) return 0;
+  char msg[300];
+  snprintf(msg, sizeof msg, "%s", D->load_err);
+  pthread_mutex_unlock(&D->mu);
+  *ret = srv_send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
+  return -1;
+}
+
 static enum MHD_Result decide(srv_req *r, decisions *D, tsr_store *st) {
   enum MHD_Result ret;
   json_t *b = parse_body(r, &ret);
@@ -894,14 +907,7 @@ static enum MHD_Result decide(srv_req *r, decisions *D, tsr_store *st) {
   char cid[257];
   snprintf(cid, sizeof cid, "%s", json_string_value(jc));
   json_decref(b);
-  int http = 503;
-  pthread_mutex_lock(&D->mu);
-  if (ensure_loaded(D, st, &http)) {
-    char msg[300];
-    snprintf(msg, sizeof msg, "%s", D->load_err);
-    pthread_mutex_unlock(&D->mu);
-    return srv_send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
-  }
+  if (lock_loaded(r, D, st, &ret)) return ret;
   /* the profiles of the current run, kept while in use (a newer run may
    * replace them meanwhile) */
   profset *P = D->ps;
@@ -926,14 +932,7 @@ static enum MHD_Result reward(srv_req *r, decisions *D, tsr_store *st, const cha
   if (D->bo.reward == TSR_REWARD_BINARY && v != 0 && v != 1)
     return srv_send_error(r, 400, "EINVAL", "reward: expected 0 or 1 (the server learns from responses; "
                                         "start it with --reward amount for amounts), got %g", v);
-  int http = 503;
-  pthread_mutex_lock(&D->mu);
-  if (ensure_loaded(D, st, &http)) {
-    char msg[300];
-    snprintf(msg, sizeof msg, "%s", D->load_err);
-    pthread_mutex_unlock(&D->mu);
-    return srv_send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
-  }
+  if (lock_loaded(r, D, st, &ret)) return ret;
   rec *R = rec_find(D, id);
   if (!R) {
     pthread_mutex_unlock(&D->mu);
@@ -962,14 +961,8 @@ static enum MHD_Result reward(srv_req *r, decisions *D, tsr_store *st, const cha
 }
 
 static enum MHD_Result get_one(srv_req *r, decisions *D, tsr_store *st, const char *id) {
-  int http = 503;
-  pthread_mutex_lock(&D->mu);
-  if (ensure_loaded(D, st, &http)) {
-    char msg[300];
-    snprintf(msg, sizeof msg, "%s", D->load_err);
-    pthread_mutex_unlock(&D->mu);
-    return srv_send_error(r, http, http == 409 ? "ENOTFOUND" : "ESTORE", "%s", msg);
-  }
+  enum MHD_Result ret;
+  if (lock_loaded(r, D, st, &ret)) return ret;
   rec *R = rec_find(D, id);
   if (!R) {
     pthread_mutex_unlock(&D->mu);
