@@ -67,17 +67,7 @@ static tsr_status rebuild(tsr_analyze_result *res, const flag_tx *fl, size_t nf,
                           tsr__fmt_double(ref, b), err);
     }
   }
-  if (nlg) {
-    tsr_status fst = tsr__lfeed_finish(&f, st == TSR_OK ? err : NULL);
-    if (st == TSR_OK) st = fst;
-  }
-  if (st == TSR_OK) st = tsr_ledger_finish(nlg, err);
-  if (st == TSR_OK) {
-    tsr_ledger_free(res->ledger);
-    res->ledger = nlg;
-  } else {
-    tsr_ledger_free(nlg);
-  }
+  st = tsr__lfeed_replace(&f, nlg, &res->ledger, st, err);
   return st;
 }
 

@@ -91,17 +91,7 @@ tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res
                           e[j].nrefund, tsr__fmt_double(e[j].refund, b), err);
     }
   }
-  if (nlg) {
-    tsr_status fst = tsr__lfeed_finish(&f, st == TSR_OK ? err : NULL);
-    if (st == TSR_OK) st = fst;
-  }
-  if (st == TSR_OK) st = tsr_ledger_finish(nlg, err);
-  if (st == TSR_OK) {
-    tsr_ledger_free(res->ledger);
-    res->ledger = nlg;
-  } else {
-    tsr_ledger_free(nlg);
-  }
+  st = tsr__lfeed_replace(&f, nlg, &res->ledger, st, err);
   tsr__free(to);
   return st;
 }

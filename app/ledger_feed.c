@@ -133,3 +133,19 @@ tsr_status tsr__lfeed_finish(tsr__lfeed *f, tsr_error *err) {
   if (f->st->min_time == INT64_MAX) f->st->min_time = f->st->max_time = 0;
   return st;
 }
+
+tsr_status tsr__lfeed_replace(tsr__lfeed *f, tsr_ledger *nlg, tsr_ledger **dst, tsr_status st,
+                              tsr_error *err) {
+  if (nlg) {
+    tsr_status fst = tsr__lfeed_finish(f, st == TSR_OK ? err : NULL);
+    if (st == TSR_OK) st = fst;
+  }
+  if (st == TSR_OK) st = tsr_ledger_finish(nlg, err);
+  if (st == TSR_OK) {
+    tsr_ledger_free(*dst);
+    *dst = nlg;
+  } else {
+    tsr_ledger_free(nlg);
+  }
+  return st;
+}
