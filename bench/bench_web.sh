@@ -12,27 +12,9 @@ DUR=${2:-10}
 CONN=${3:-32}
 CUSTOMERS=${CUSTOMERS:-20000}
 THREADS=${THREADS:-2}
-command -v wrk >/dev/null || { echo "bench_web: wrk is missing (apt-get install wrk)" >&2; exit 1; }
-command -v curl >/dev/null || { echo "bench_web: curl is missing" >&2; exit 1; }
-T=$(mktemp -d)
-PID=""
-cleanup() {
-  if [ -n "$PID" ]; then kill -TERM "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  rm -rf "$T"
-}
-trap cleanup EXIT
-export TESSERA_NO_PROGRESS=1
-printf 'bench-password\n' | "$TSR" user add bench --role analyst --db "$T/web.db"
-TOKEN=$("$TSR" user token bench --db "$T/web.db")
-"$TSR" simulate --customers "$CUSTOMERS" --seed 3 -o "$T/tx.csv" >/dev/null
-"$TSR" serve --listen 127.0.0.1:0 --db "$T/web.db" --threads "$THREADS" >"$T/serve.out" 2>"$T/serve.err" &
-PID=$!
-i=0
-while ! grep -q listening "$T/serve.out" 2>/dev/null; do
-  i=$((i + 1)); [ $i -lt 200 ] || { cat "$T/serve.err"; exit 1; }; sleep 0.05
-done
-URL=$(sed -n 's/^tessera: listening on //p' "$T/serve.out")
-AUTH="Authorization: Bearer $TOKEN"
+BENCH=bench_web
+. "$(dirname "$0")/serve_common.sh"
+serve_start
 DS=$(curl -sf -H "$AUTH" -H 'Content-Type: text/csv' --data-binary @"$T/tx.csv" "$URL/api/v1/datasets?name=tx.csv" | sed 's/^{"id":\([0-9]*\),.*/\1/')
 JOB=$(curl -sf -H "$AUTH" -H 'Content-Type: application/json' -d "{\"dataset_id\":$DS}" "$URL/api/v1/runs" | sed 's/^{"job":{"id":\([0-9]*\),.*/\1/')
 while :; do
@@ -49,11 +31,7 @@ status=0
 for name in customer dashboard; do
   if [ $name = customer ]; then P="/api/v1/runs/$RUN/customers/$CUST"; else P="/api/v1/runs/$RUN/results"; fi
   wrk -t2 -c"$CONN" -d"${DUR}s" --latency -H "$AUTH" "$URL$P" >"$T/wrk.$name" 2>&1
-  RPS=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$T/wrk.$name")
-  P50=$(awk '$1=="50%"{print $2}' "$T/wrk.$name")
-  P99=$(awk '$1=="99%"{print $2}' "$T/wrk.$name")
-  NON2XX=$(sed -n 's/^ *Non-2xx or 3xx responses: *\([0-9]*\).*/\1/p' "$T/wrk.$name")
-  P99MS=$(echo "$P99" | awk '/us$/{sub("us","");print $1/1000;next} /ms$/{sub("ms","");print $1;next} /s$/{sub("s","");print $1*1000;next}')
+  wrk_stats "$T/wrk.$name"
   OK=$(awk -v r="$RPS" -v p="$P99MS" 'BEGIN{print (r>=10000 && p<10) ? "meets" : "MISSES"}')
   [ "$OK" = meets ] || status=1
   printf '  %-10s %9.0f req/s  p50 %-8s p99 %-8s non-2xx %s  -> %s the target (>= 10000 req/s, p99 < 10 ms)\n' \
@@ -70,8 +48,7 @@ if [ "$JOB_CUSTOMERS" -gt 0 ]; then
   wrk -t2 -c"$CONN" -d"${DUR}s" --latency -H "$AUTH" "$URL/api/v1/runs/$RUN/customers/$CUST" >"$T/wrk.job" 2>&1
   J=$(curl -sf -H "$AUTH" "$URL/api/v1/jobs/$JOB2")
   STATE=$(echo "$J" | sed 's/.*"state":"\([a-z]*\)".*/\1/')
-  RPS=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$T/wrk.job")
-  P99=$(awk '$1=="99%"{print $2}' "$T/wrk.job")
+  wrk_stats "$T/wrk.job"
   printf '  %-10s %9.0f req/s  p99 %-8s while analysing %s rows (job %s at the end of the run)\n' customer "$RPS" "$P99" "$ROWS" "$STATE"
   while :; do
     J=$(curl -sf -H "$AUTH" "$URL/api/v1/jobs/$JOB2")
