@@ -9,7 +9,8 @@
 #include "server.h"
 
 enum { OPT_LISTEN = 1, OPT_DB, OPT_MAX_UPLOAD, OPT_THREADS, OPT_WORKERS, OPT_CERT, OPT_KEY, OPT_DATA,
-       OPT_MAXCONN, OPT_PERADDR, OPT_IDLE, OPT_BODYT, OPT_PROXY, OPT_LOGDAYS, OPT_LOGROWS, OPT_OFFERS, OPT_POLICY, OPT_REWARD };
+       OPT_MAXCONN, OPT_PERADDR, OPT_IDLE, OPT_BODYT, OPT_PROXY, OPT_LOGDAYS, OPT_LOGROWS, OPT_OFFERS, OPT_POLICY, OPT_REWARD,
+       OPT_WINDOW };
 
 int tsr_cmd_serve(int argc, char **argv) {
   static const struct option longopts[] = {{"listen", required_argument, NULL, OPT_LISTEN},
@@ -23,6 +24,7 @@ int tsr_cmd_serve(int argc, char **argv) {
                                            {"offers", required_argument, NULL, OPT_OFFERS},
                                            {"policy", required_argument, NULL, OPT_POLICY},
                                            {"reward", required_argument, NULL, OPT_REWARD},
+                                           {"decision-window", required_argument, NULL, OPT_WINDOW},
                                            {"max-connections", required_argument, NULL, OPT_MAXCONN},
                                            {"max-per-address", required_argument, NULL, OPT_PERADDR},
                                            {"idle-timeout", required_argument, NULL, OPT_IDLE},
@@ -61,6 +63,10 @@ int tsr_cmd_serve(int argc, char **argv) {
         if (strcmp(optarg, "binary") && strcmp(optarg, "amount"))
           return cli_usage("serve", "--reward: expected binary or amount, got '%s'", optarg);
         cfg.reward_amount = !strcmp(optarg, "amount");
+        break;
+      case OPT_WINDOW:
+        if (cli_parse_long("serve", "--decision-window", optarg, 64, 1L << 24, &l)) return TSR_EXIT_USAGE;
+        cfg.decision_window = (size_t)l;
         break;
       case OPT_MAXCONN:
         if (cli_parse_long("serve", "--max-connections", optarg, 4, 100000, &l)) return TSR_EXIT_USAGE;

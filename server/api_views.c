@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "srv.h"
@@ -596,36 +597,168 @@ static const char *clv_tier(tsr_store *st, int64_t run, double clv) {
 /* The customer's record in customers.csv of the run's data bundle (the
  * folder of the run's first input, params "inputs"): the first name (first
  * word of `name`, docs/messages.md) and opt_out (1/true/yes). Personal data:
- * only put in the preview's answer, never logged. */
+ * only put in the preview's answer, never logged.
+ *
+ * The file is read once per version (path, size, modification time) into
+ * an index of its customers (id, first name, opt-out) sorted by id, so a
+ * preview is a binary search; the last PEOPLE_CACHE files stay indexed
+ * (reference counted: a preview keeps the index it started with). */
 typedef struct person {
-  const char *cid;
   char first[128];
   int found, opted_out;
 } person;
 
-static int person_cb(void *ctx, const char *const *v) {
-  person *p = ctx;
-  if (strcmp(v[0], p->cid)) return 0;
+#define PEOPLE_CACHE 4
+
+typedef struct person_row {
+  size_t id, first; /* offsets into the arena (pointers once sorted) */
+  const char *pid, *pfirst;
+  size_t line;
+  int opted_out;
+} person_row;
+
+typedef struct people {
+  atomic_int refs;
+  char path[1200];
+  int64_t size, mtime_ns;
+  char *arena;
+  size_t narena, caparena;
+  person_row *row;
+  size_t n, cap;
+  int oom;
+} people;
+
+static pthread_mutex_t people_mu = PTHREAD_MUTEX_INITIALIZER;
+static people *people_cache[PEOPLE_CACHE]; /* most recent first */
+
+static void people_put(people *P) {
+  if (!P || atomic_fetch_sub(&P->refs, 1) != 1) return;
+  free(P->arena);
+  free(P->row);
+  free(P);
+}
+
+static size_t people_str(people *P, const char *s) {
+  size_t n = strlen(s) + 1;
+  if (P->narena + n > P->caparena) {
+    size_t c = P->caparena ? 2 * P->caparena : 65536;
+    while (c < P->narena + n) c *= 2;
+    char *a = realloc(P->arena, c);
+    if (!a) return P->oom = 1, 0;
+    P->arena = a;
+    P->caparena = c;
+  }
+  memcpy(P->arena + P->narena, s, n);
+  P->narena += n;
+  return P->narena - n;
+}
+
+static int people_add_cb(void *ctx, const char *const *v) {
+  people *P = ctx;
+  if (P->n == P->cap) {
+    size_t c = P->cap ? 2 * P->cap : 4096;
+    person_row *r = realloc(P->row, c * sizeof *r);
+    if (!r) return P->oom = 1;
+    P->row = r;
+    P->cap = c;
+  }
+  char first[128];
   size_t k = 0;
-  while (v[1][k] && v[1][k] != ' ' && v[1][k] != '\t' && k + 1 < sizeof p->first) k++;
-  copy_utf8(p->first, k + 1, v[1]);
-  json_t *valid = json_string(p->first); /* not UTF-8: the default instead */
-  if (!valid) p->first[0] = '\0';
+  while (v[1][k] && v[1][k] != ' ' && v[1][k] != '\t' && k + 1 < sizeof first) k++;
+  copy_utf8(first, k + 1, v[1]);
+  json_t *valid = json_string(first); /* not UTF-8: the default instead */
+  if (!valid) first[0] = '\0';
   json_decref(valid);
-  p->opted_out = !strcmp(v[2], "1") || !strcasecmp(v[2], "true") || !strcasecmp(v[2], "yes");
-  p->found = 1;
-  return 1;
+  person_row *r = &P->row[P->n];
+  r->id = people_str(P, v[0]);
+  r->first = people_str(P, first);
+  r->opted_out = !strcmp(v[2], "1") || !strcasecmp(v[2], "true") || !strcasecmp(v[2], "yes");
+  r->line = P->n++;
+  return P->oom;
+}
+
+static int people_cmp(const void *a, const void *b) {
+  const person_row *x = a, *y = b;
+  int c = strcmp(x->pid, y->pid);
+  return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* The index of path with one reference (people_put), built when missing or
+ * stale; NULL when the file cannot be read (or out of memory). */
+static people *people_get(const char *path) {
+  struct stat sb;
+  if (stat(path, &sb) != 0) return NULL;
+  int64_t mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
+  pthread_mutex_lock(&people_mu);
+  people *P = NULL;
+  int at = -1;
+  for (int i = 0; i < PEOPLE_CACHE && people_cache[i]; i++)
+    if (!strcmp(people_cache[i]->path, path)) at = i;
+  if (at >= 0 && people_cache[at]->size == (int64_t)sb.st_size && people_cache[at]->mtime_ns == mt) {
+    P = people_cache[at];
+  } else {
+    P = calloc(1, sizeof *P);
+    if (P) {
+      atomic_init(&P->refs, 1); /* the cache's */
+      snprintf(P->path, sizeof P->path, "%s", path);
+      P->size = (int64_t)sb.st_size;
+      P->mtime_ns = mt;
+      static const char *const want[] = {"customer_id", "name", "opt_out"};
+      if (csv_rows(path, want, 3, NULL, people_add_cb, P) || P->oom) {
+        people_put(P);
+        P = NULL;
+      } else {
+        for (size_t i = 0; i < P->n; i++) {
+          P->row[i].pid = P->arena + P->row[i].id;
+          P->row[i].pfirst = P->arena + P->row[i].first;
+        }
+        if (P->n) qsort(P->row, P->n, sizeof *P->row, people_cmp);
+        if (at < 0) at = PEOPLE_CACHE - 1; /* replaces the stale one, else the oldest */
+        people_put(people_cache[at]);
+        people_cache[at] = NULL;
+      }
+    }
+  }
+  if (P) { /* to the front */
+    for (int i = at; i > 0; i--) people_cache[i] = people_cache[i - 1];
+    people_cache[0] = P;
+    atomic_fetch_add(&P->refs, 1);
+  }
+  pthread_mutex_unlock(&people_mu);
+  return P;
+}
+
+void srv_views_people_clear(void) {
+  pthread_mutex_lock(&people_mu);
+  for (int i = 0; i < PEOPLE_CACHE; i++) {
+    people_put(people_cache[i]);
+    people_cache[i] = NULL;
+  }
+  pthread_mutex_unlock(&people_mu);
 }
 
 static void person_of(json_t *params, const char *cid, person *p) {
   memset(p, 0, sizeof *p);
-  p->cid = cid;
   const char *in = json_string_value(json_array_get(json_object_get(params, "inputs"), 0));
   const char *slash = in ? strrchr(in, '/') : NULL;
   char path[1200];
   int n = snprintf(path, sizeof path, "%.*s/customers.csv", slash ? (int)(slash - in) : 1, slash ? in : ".");
-  static const char *const want[] = {"customer_id", "name", "opt_out"};
-  if (in && n > 0 && (size_t)n < sizeof path && access(path, R_OK) == 0) csv_rows(path, want, 3, NULL, person_cb, p);
+  if (!in || n <= 0 || (size_t)n >= sizeof path) return;
+  people *P = people_get(path);
+  if (!P) return;
+  /* the first row of cid (lower bound) */
+  size_t lo = 0, hi = P->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(P->row[mid].pid, cid) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < P->n && !strcmp(P->row[lo].pid, cid)) {
+    snprintf(p->first, sizeof p->first, "%s", P->row[lo].pfirst);
+    p->opted_out = P->row[lo].opted_out;
+    p->found = 1;
+  }
+  people_put(P);
 }
 
 static const char *jstr_or(json_t *o, const char *k, const char *def) {

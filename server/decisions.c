@@ -11,9 +11,19 @@
  * a newer run every second and swaps its profiles in without a restart
  * (requests hold a reference on the set they use). Decisions and rewards are
  * written by a writer thread in group commits every 20 ms (and at shutdown)
- * into act_decisions (tessera/store_act.h); at the first request after a
- * start the policy state is rebuilt by replaying the stored rewards, so it
- * survives restarts.
+ * into act_decisions (tessera/store_act.h), never under the bandit lock; at
+ * the first request after a start the policy state is rebuilt by replaying
+ * the stored rewards, so it survives restarts.
+ *
+ * Memory is bounded: the last --decision-window decisions of this process
+ * (default 65,536, about 200 bytes each) are kept in a ring indexed by the
+ * counter in their id; a reward or GET for any other decision (older, or
+ * made before a restart) looks it up in the store. The writer's queues hold
+ * at most a quarter of the window (a request waits for room), so a decision
+ * leaving the ring is always stored. A reward counts once: in the ring it
+ * is marked under the bandit lock; from the store it is applied with
+ * "UPDATE ... WHERE reward IS NULL" while the writer is paused and after
+ * the queued rewards were searched.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +42,8 @@
 #define DEC_FLUSH_MS 20
 #define DEC_RUN_CHECK_MS 1000
 #define DEC_ID_MAX 40
+#define DEC_WINDOW_DEFAULT 65536
+#define DEC_QUEUE_MAX 4096 /* items of one writer queue (and at most window / 4) */
 
 typedef struct cust {
   char *id;
@@ -43,7 +55,6 @@ typedef struct cust {
 
 typedef struct rec {
   char id[DEC_ID_MAX];
-  uint64_t h; /* fnv(id), for the index */
   uint32_t seg;
   uint32_t arm;     /* UINT32_MAX: offer no longer configured */
   uint8_t rewarded;
@@ -100,19 +111,22 @@ typedef struct decisions {
   char **segs;
   size_t nsegs;
   int64_t failed_run; /* a newer run whose profiles could not be loaded */
-  /* decisions: records and an open-addressing index (slot = rec + 1) */
-  rec *recs;
-  size_t nrecs, caprecs;
-  uint32_t *slots;
-  size_t nslots;
+  /* decisions of this process: decision no (the counter in its id) is in
+   * ring[no % W] while counter - no < W */
+  rec *ring;
+  size_t W;
   uint64_t prefix, counter;
-  /* writer */
-  pthread_mutex_t qmu;
-  pthread_cond_t qcv;
-  pend_dec *qd;
-  size_t nqd, capqd;
-  pend_rew *qr;
-  size_t nqr, capqr;
+  int64_t total; /* decisions replayed at the start + made since */
+  /* writer: queues of at most qmax items each (qd, qr) and the writer's
+   * batch buffers (bd, br, swapped with them); wmu is held by the writer
+   * from taking a batch to its commit */
+  pthread_mutex_t qmu, wmu;
+  pthread_cond_t qcv, qroom;
+  size_t qmax;
+  pend_dec *qd, *bd;
+  size_t nqd;
+  pend_rew *qr, *br;
+  size_t nqr;
   int stop;
   pthread_t writer, watcher;
   int writer_on, watcher_on;
@@ -120,55 +134,30 @@ typedef struct decisions {
   atomic_llong written, write_errors;
 } decisions;
 
-/* ---------------------------------------------------------------- index */
+/* ---------------------------------------------------------------- ring */
 
-static uint64_t fnv(const char *s) {
-  uint64_t h = 1469598103934665603ULL;
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-  return h;
+/* The value of n hex digits at p, or -1 when one is not a hex digit. */
+static int64_t hexval(const char *p, int n, uint64_t *out) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) {
+    char c = p[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (d < 0) return -1;
+    v = v << 4 | (uint64_t)d;
+  }
+  *out = v;
+  return 0;
 }
 
-static rec *rec_find(decisions *D, const char *id) {
-  if (!D->nslots) return NULL;
-  uint64_t h = fnv(id);
-  for (size_t i = h & (D->nslots - 1);; i = (i + 1) & (D->nslots - 1)) {
-    uint32_t s = D->slots[i];
-    if (!s) return NULL;
-    if (D->recs[s - 1].h == h && !strcmp(D->recs[s - 1].id, id)) return &D->recs[s - 1];
-  }
-}
-
-static void slot_put(decisions *D, size_t k) {
-  for (size_t i = D->recs[k].h & (D->nslots - 1);; i = (i + 1) & (D->nslots - 1))
-    if (!D->slots[i]) {
-      D->slots[i] = (uint32_t)(k + 1);
-      return;
-    }
-}
-
-/* Appends a record (copy of *r); NULL when out of memory. */
-static rec *rec_add(decisions *D, const rec *r) {
-  if (D->nrecs >= UINT32_MAX - 1) return NULL;
-  if (D->nrecs == D->caprecs) {
-    size_t c = D->caprecs ? 2 * D->caprecs : 4096;
-    rec *p = realloc(D->recs, c * sizeof *p);
-    if (!p) return NULL;
-    D->recs = p;
-    D->caprecs = c;
-  }
-  if (2 * (D->nrecs + 1) > D->nslots) {
-    size_t ns = D->nslots ? 2 * D->nslots : 8192;
-    uint32_t *s = calloc(ns, sizeof *s);
-    if (!s) return NULL;
-    free(D->slots);
-    D->slots = s;
-    D->nslots = ns;
-    for (size_t k = 0; k < D->nrecs; k++) slot_put(D, k);
-  }
-  D->recs[D->nrecs] = *r;
-  D->recs[D->nrecs].h = fnv(r->id);
-  slot_put(D, D->nrecs);
-  return &D->recs[D->nrecs++];
+/* The record of decision id when it is one of the last W of this process
+ * ("d<16 hex prefix>-<10 hex counter>"), else NULL (under mu). */
+static rec *ring_find(decisions *D, const char *id) {
+  uint64_t pre, no;
+  if (id[0] != 'd' || strlen(id) != 28 || id[17] != '-' || hexval(id + 1, 16, &pre) ||
+      hexval(id + 18, 10, &no) || pre != D->prefix || no == 0 || no > D->counter || D->counter - no >= D->W)
+    return NULL;
+  rec *R = &D->ring[no % D->W];
+  return strcmp(R->id, id) ? NULL : R;
 }
 
 /* ---------------------------------------------------------------- writer */
@@ -176,9 +165,12 @@ static rec *rec_add(decisions *D, const rec *r) {
 static void *writer_main(void *arg) {
   decisions *D = arg;
   tsr_store *st = NULL;
-  pend_dec *bd = NULL;
-  pend_rew *br = NULL;
-  size_t capbd = 0, capbr = 0;
+  size_t Q = D->qmax;
+  tsr_act_decision *rows = calloc(Q, sizeof *rows);
+  char(*feat)[24 * TSR_BANDIT_PROFILE_DIM] = malloc(Q * sizeof *feat);
+  const char **ids = calloc(Q, sizeof *ids);
+  double *rw = calloc(Q, sizeof *rw);
+  int64_t *rts = calloc(Q, sizeof *rts);
   for (;;) {
     pthread_mutex_lock(&D->qmu);
     if (!D->stop && !D->nqd && !D->nqr) {
@@ -191,34 +183,28 @@ static void *writer_main(void *arg) {
       }
       pthread_cond_timedwait(&D->qcv, &D->qmu, &ts);
     }
-    /* take the queues (swap with the empty batch buffers) */
-    pend_dec *qd = D->qd;
-    size_t nqd = D->nqd, cqd = D->capqd;
-    pend_rew *qr = D->qr;
-    size_t nqr = D->nqr, cqr = D->capqr;
-    D->qd = bd;
-    D->capqd = capbd;
-    D->nqd = 0;
-    D->qr = br;
-    D->capqr = capbr;
-    D->nqr = 0;
-    int stop = D->stop;
     pthread_mutex_unlock(&D->qmu);
-    bd = qd;
-    capbd = cqd;
-    br = qr;
-    capbr = cqr;
+    /* take the queues (swap with the empty batch buffers), then write them
+     * with wmu held (lock order: wmu, then qmu) */
+    pthread_mutex_lock(&D->wmu);
+    pthread_mutex_lock(&D->qmu);
+    pend_dec *bd = D->qd;
+    pend_rew *br = D->qr;
+    size_t nqd = D->nqd, nqr = D->nqr;
+    D->qd = D->bd;
+    D->bd = bd;
+    D->qr = D->br;
+    D->br = br;
+    D->nqd = D->nqr = 0;
+    int stop = D->stop;
+    pthread_cond_broadcast(&D->qroom);
+    pthread_mutex_unlock(&D->qmu);
     if (nqd || nqr) {
       tsr_error err;
       tsr_error_clear(&err);
       if (!st && tsr_store_open(D->S->db, TSR_STORE_CREATE, &st, &err) != TSR_OK) st = NULL;
-      tsr_act_decision *rows = nqd ? calloc(nqd, sizeof *rows) : NULL;
-      char(*feat)[24 * TSR_BANDIT_PROFILE_DIM] = nqd ? malloc(nqd * sizeof *feat) : NULL;
-      const char **ids = nqr ? calloc(nqr, sizeof *ids) : NULL;
-      double *rw = nqr ? calloc(nqr, sizeof *rw) : NULL;
-      int64_t *rts = nqr ? calloc(nqr, sizeof *rts) : NULL;
       tsr_status s = TSR_ENOMEM;
-      if (st && (!nqd || (rows && feat)) && (!nqr || (ids && rw && rts))) {
+      if (st && rows && feat && ids && rw && rts) {
         for (size_t i = 0; i < nqd; i++) {
           size_t o = 0;
           for (int j = 0; j < TSR_BANDIT_PROFILE_DIM; j++)
@@ -241,12 +227,8 @@ static void *writer_main(void *arg) {
         fprintf(stderr, "tessera: decisions: %zu decisions and %zu rewards not stored: %s\n", nqd,
                 nqr, err.msg[0] ? err.msg : tsr_strerror(s));
       }
-      free(rows);
-      free(feat);
-      free(ids);
-      free(rw);
-      free(rts);
     }
+    pthread_mutex_unlock(&D->wmu);
     if (stop) {
       pthread_mutex_lock(&D->qmu);
       int more = D->nqd || D->nqr;
@@ -254,44 +236,34 @@ static void *writer_main(void *arg) {
       if (!more) break;
     }
   }
-  free(bd);
-  free(br);
+  free(rows);
+  free(feat);
+  free(ids);
+  free(rw);
+  free(rts);
   tsr_store_close(st);
   return NULL;
 }
 
-/* Appends the item of size sz to the growable array arr (*n items, room
- * for *cap); the array, moved or not, or NULL when out of memory (arr is
- * then unchanged). The caller holds qmu. */
-static void *append(void *arr, size_t *n, size_t *cap, const void *item, size_t sz) {
-  if (*n == *cap) {
-    size_t c = *cap ? 2 * *cap : 1024;
-    void *q = realloc(arr, c * sz);
-    if (!q) return NULL;
-    arr = q;
-    *cap = c;
+/* Locks mu and then qmu with room for one more item in the decisions
+ * queue (rewards: 0) or the rewards queue (1), waiting for the writer when
+ * it is full: 0; -1 (nothing locked) when the server stops meanwhile. */
+static int lock_room(decisions *D, int rewards) {
+  for (;;) {
+    pthread_mutex_lock(&D->mu);
+    pthread_mutex_lock(&D->qmu);
+    if ((rewards ? D->nqr : D->nqd) < D->qmax) return 0;
+    pthread_mutex_unlock(&D->mu);
+    while ((rewards ? D->nqr : D->nqd) >= D->qmax && !D->stop) pthread_cond_wait(&D->qroom, &D->qmu);
+    int stop = D->stop;
+    pthread_mutex_unlock(&D->qmu);
+    if (stop) return -1;
   }
-  memcpy((char *)arr + *n * sz, item, sz);
-  (*n)++;
-  return arr;
 }
 
-/* Queues a decision or a reward for the writer thread (the caller holds
- * no lock on qmu). 0 or -1 (memory). */
-static int queue_dec(decisions *D, const pend_dec *p) {
-  pthread_mutex_lock(&D->qmu);
-  pend_dec *q = append(D->qd, &D->nqd, &D->capqd, p, sizeof *p);
-  if (q) D->qd = q;
+static void unlock_room(decisions *D) {
   pthread_mutex_unlock(&D->qmu);
-  return q ? 0 : -1;
-}
-
-static int queue_rew(decisions *D, const pend_rew *p) {
-  pthread_mutex_lock(&D->qmu);
-  pend_rew *q = append(D->qr, &D->nqr, &D->capqr, p, sizeof *p);
-  if (q) D->qr = q;
-  pthread_mutex_unlock(&D->qmu);
-  return q ? 0 : -1;
+  pthread_mutex_unlock(&D->mu);
 }
 
 /* ---------------------------------------------------------------- loading */
@@ -391,11 +363,12 @@ static void learn(decisions *D, const rec *r) {
   if (!r->rewarded || r->arm == UINT32_MAX) return;
   double rw = r->reward;
   if (D->bo.reward == TSR_REWARD_BINARY) rw = rw > 0 ? 1 : 0;
-  tsr_bandit_update(D->b, r->seg, r->x, r->arm, rw, NULL);
+  tsr_bandit_update(D->b, r->seg < D->bo.n_segments ? r->seg : 0, r->x, r->arm, rw, NULL);
 }
 
-static int replay_cb(void *ctx, const tsr_act_decision *d) {
-  decisions *D = ctx;
+/* A stored decision as a record (offer and segment as indexes; the
+ * segment may be beyond the bandit's until it grows: learn maps it to 0). */
+static void rec_from_row(decisions *D, const tsr_act_decision *d, rec *out) {
   rec r;
   memset(&r, 0, sizeof r);
   snprintf(r.id, sizeof r.id, "%.39s", d->id);
@@ -413,9 +386,44 @@ static int replay_cb(void *ctx, const tsr_act_decision *d) {
   }
   r.rewarded = (uint8_t)!isnan(d->reward); /* 0 or 1 */
   r.reward = d->reward;
-  if (!rec_add(D, &r)) return 1;
+  *out = r;
+}
+
+static int replay_cb(void *ctx, const tsr_act_decision *d) {
+  decisions *D = ctx;
+  rec r;
+  rec_from_row(D, d, &r);
   learn(D, &r);
+  D->total++;
   return 0;
+}
+
+/* The first stored decision of tsr_act_decision_get (found: 1). */
+typedef struct got_rec {
+  decisions *D;
+  rec r;
+  int found;
+} got_rec;
+
+static int got_cb(void *ctx, const tsr_act_decision *d) {
+  got_rec *g = ctx;
+  if (!g->found) rec_from_row(g->D, d, &g->r);
+  g->found = 1;
+  return 0;
+}
+
+/* Decision id from the store into g (g->found 0: none); -1 with the error
+ * sent as *ret. The caller holds wmu (not mu: no store access under the
+ * bandit lock). */
+static int stored_get(srv_req *r, decisions *D, tsr_store *st, const char *id, got_rec *g, enum MHD_Result *ret) {
+  tsr_error err;
+  tsr_error_clear(&err);
+  memset(g, 0, sizeof *g);
+  g->D = D;
+  tsr_status s = tsr_act_decision_get(st, id, got_cb, g, &err);
+  if (s == TSR_OK || s == TSR_ENOTFOUND) return 0;
+  *ret = srv_send_error(r, 503, "ESTORE", "decision '%.60s': %s", id, err.msg[0] ? err.msg : tsr_strerror(s));
+  return -1;
 }
 
 /* Interned copy of a word field ("" and "unknown" = NULL); *oom on failure. */
@@ -541,18 +549,17 @@ static int ensure_loaded(decisions *D, tsr_store *st, int *http) {
     profset_put(P);
     return -1;
   }
+  D->total = 0;
   if (tsr_act_decisions_list(st, replay_cb, D, &err) != TSR_OK) {
     snprintf(D->load_err, sizeof D->load_err, "cannot replay the stored decisions: %.200s", err.msg);
     tsr_bandit_free(D->b);
     D->b = NULL;
-    D->nrecs = 0;
-    memset(D->slots, 0, D->nslots * sizeof *D->slots);
     profset_put(P);
     return -1;
   }
   fprintf(stderr, "tessera: decisions: %zu offers, policy %s, %zu profiles of run %lld (%zu with "
                   "the bundle fields of profiles.csv), %zu stored decisions replayed (%lld rewards)\n",
-          D->K, tsr_bandit_policy_name(D->bo.policy), P->ncu, (long long)rp.id, P->nprof, D->nrecs,
+          D->K, tsr_bandit_policy_name(D->bo.policy), P->ncu, (long long)rp.id, P->nprof, (size_t)D->total,
           (long long)tsr_bandit_updates(D->b));
   D->ps = P;
   D->loaded = 1;
@@ -560,7 +567,7 @@ static int ensure_loaded(decisions *D, tsr_store *st, int *http) {
 }
 
 /* A newer run than the loaded one: its profiles replace the current set.
- * New segments grow the bandit (rebuilt from the rewards kept in memory).
+ * New segments grow the bandit (starting at the prior).
  * Runs in the watcher, which is the only loader once D->loaded. */
 static void reload_if_newer(decisions *D, tsr_store *st) {
   run_pick rp = {0};
@@ -577,18 +584,8 @@ static void reload_if_newer(decisions *D, tsr_store *st) {
     return;
   }
   pthread_mutex_lock(&D->mu);
-  if (D->nsegs > D->bo.n_segments) {
-    tsr_bandit_opts o = D->bo;
-    o.n_segments = D->nsegs;
-    tsr_bandit *nb = NULL;
-    if (tsr_bandit_new(&o, &nb, NULL) == TSR_OK) {
-      tsr_bandit *old = D->b;
-      D->b = nb;
-      D->bo = o;
-      for (size_t i = 0; i < D->nrecs; i++) learn(D, &D->recs[i]);
-      tsr_bandit_free(old);
-    } /* else: the new segments' customers share segment 0's posterior */
-  }
+  if (D->nsegs > D->bo.n_segments && tsr_bandit_grow_segments(D->b, D->nsegs, NULL) == TSR_OK)
+    D->bo.n_segments = D->nsegs; /* else: the new segments' customers share segment 0's posterior */
   for (size_t i = 0; i < P->ncu; i++)
     if (P->cu[i].seg >= D->bo.n_segments) P->cu[i].seg = 0;
   profset *old = D->ps;
@@ -643,14 +640,17 @@ static void dec_free(decisions *D) {
   profset_put(D->ps);
   for (size_t i = 1; i < D->nsegs; i++) free(D->segs[i]);
   free(D->segs);
-  free(D->recs);
-  free(D->slots);
+  free(D->ring);
   free(D->qd);
+  free(D->bd);
   free(D->qr);
+  free(D->br);
   tsr_bandit_free(D->b);
   pthread_mutex_destroy(&D->mu);
   pthread_mutex_destroy(&D->qmu);
+  pthread_mutex_destroy(&D->wmu);
   pthread_cond_destroy(&D->qcv);
+  pthread_cond_destroy(&D->qroom);
   pthread_cond_destroy(&D->wcv);
   free(D);
 }
@@ -662,6 +662,7 @@ static void dec_stop(decisions *D) {
   D->stop = 1;
   pthread_cond_signal(&D->qcv);
   pthread_cond_signal(&D->wcv);
+  pthread_cond_broadcast(&D->qroom);
   pthread_mutex_unlock(&D->qmu);
   if (D->watcher_on) pthread_join(D->watcher, NULL);
   if (D->writer_on) pthread_join(D->writer, NULL);
@@ -701,7 +702,9 @@ int srv_decisions_start(srv *S, char *errbuf, size_t cap) {
   D->S = S;
   pthread_mutex_init(&D->mu, NULL);
   pthread_mutex_init(&D->qmu, NULL);
+  pthread_mutex_init(&D->wmu, NULL);
   pthread_cond_init(&D->qcv, NULL);
+  pthread_cond_init(&D->qroom, NULL);
   pthread_cond_init(&D->wcv, NULL);
   tsr_bandit_opts_init(&D->bo);
   tsr_error err;
@@ -756,6 +759,16 @@ int srv_decisions_start(srv *S, char *errbuf, size_t cap) {
   }
   tsr_table_free(t);
   D->bo.n_arms = D->K;
+  if (!rc) {
+    D->W = S->cfg.decision_window ? S->cfg.decision_window : DEC_WINDOW_DEFAULT;
+    D->qmax = D->W / 4 < DEC_QUEUE_MAX ? D->W / 4 : DEC_QUEUE_MAX;
+    D->ring = calloc(D->W, sizeof *D->ring);
+    D->qd = calloc(D->qmax, sizeof *D->qd);
+    D->bd = calloc(D->qmax, sizeof *D->bd);
+    D->qr = calloc(D->qmax, sizeof *D->qr);
+    D->br = calloc(D->qmax, sizeof *D->br);
+    if (!D->ring || !D->qd || !D->bd || !D->qr || !D->br) rc = 1;
+  }
   if (!rc) {
     /* segment 0: customers without a segment */
     D->segs = calloc(TSR_BANDIT_MAX_SEGMENTS, sizeof *D->segs);
@@ -822,11 +835,11 @@ static json_t *parse_body(srv_req *r, enum MHD_Result *ret) {
 }
 
 /* The answer to a decision, written directly (no JSON tree). */
-static enum MHD_Result decision_json(srv_req *r, decisions *D, const rec *R, const char *cid, size_t arm,
-                                     const char *segment, int64_t run_id) {
+static enum MHD_Result decision_json(srv_req *r, decisions *D, const char *id, const char *cid, size_t arm,
+                                     double propensity, const char *segment, int64_t run_id) {
   srv_buf b = {0};
   srv_buf_puts(&b, "{\"decision_id\":");
-  srv_buf_json_str(&b, R->id);
+  srv_buf_json_str(&b, id);
   srv_buf_puts(&b, ",\"customer_id\":");
   srv_buf_json_str(&b, cid);
   srv_buf_puts(&b, ",\"offer_id\":");
@@ -834,7 +847,7 @@ static enum MHD_Result decision_json(srv_req *r, decisions *D, const rec *R, con
   srv_buf_puts(&b, ",\"offer_name\":");
   srv_buf_json_str(&b, D->offer_name[arm]);
   srv_buf_puts(&b, ",\"propensity\":");
-  srv_buf_json_num(&b, R->propensity);
+  srv_buf_json_num(&b, propensity);
   srv_buf_printf(&b, ",\"policy\":\"%s\",\"segment\":", tsr_bandit_policy_name(D->bo.policy));
   srv_buf_json_str(&b, segment); /* null without one */
   srv_buf_printf(&b, ",\"run_id\":%lld}", (long long)run_id);
@@ -849,37 +862,43 @@ static enum MHD_Result decide_in(srv_req *r, decisions *D, const profset *P, con
   size_t m = 0;
   for (size_t k = 0; k < D->K; k++) m += el[k] = (unsigned char)tsr_offer_rule_eval(D->rule[k], &c->p);
   if (!m) return srv_send_error(r, 409, "ENOTFOUND", "customer '%.80s': no eligible offer", cid);
-  rec R;
-  memset(&R, 0, sizeof R);
   size_t arm = 0;
   double prop = 0;
   tsr_error err;
   tsr_error_clear(&err);
-  R.ts = tsr_store_now_ms();
-  pthread_mutex_lock(&D->mu);
+  int64_t ts = tsr_store_now_ms();
+  if (lock_room(D, 0)) return srv_send_error(r, 503, "EUNAVAILABLE", "the server is stopping");
   tsr_status s = tsr_bandit_choose(D->b, c->seg, c->x, el, &D->g, &arm, &prop, &err);
+  if (s != TSR_OK) {
+    unlock_room(D);
+    return srv_send_error(r, 500, tsr_status_name(s), "policy: %s", err.msg);
+  }
+  /* the record in the ring (replacing the decision W before) and the
+   * queued row for the writer */
   uint64_t no = ++D->counter;
-  snprintf(R.id, sizeof R.id, "d%016" PRIx64 "-%010" PRIx64, D->prefix, no); /* increasing: appended to the index */
-  R.seg = c->seg;
-  R.arm = (uint32_t)arm;
-  R.propensity = prop;
-  memcpy(R.x, c->x, sizeof R.x);
-  snprintf(R.customer_id, sizeof R.customer_id, "%.63s", cid);
-  rec *added = s == TSR_OK ? rec_add(D, &R) : NULL;
-  pthread_mutex_unlock(&D->mu);
-  if (s != TSR_OK) return srv_send_error(r, 500, tsr_status_name(s), "policy: %s", err.msg);
-  if (!added) return srv_send_error(r, 503, "ENOMEM", "out of memory");
+  D->total++;
+  rec *R = &D->ring[no % D->W];
+  memset(R, 0, sizeof *R);
+  snprintf(R->id, sizeof R->id, "d%016" PRIx64 "-%010" PRIx64, D->prefix, no);
+  R->seg = c->seg;
+  R->arm = (uint32_t)arm;
+  R->propensity = prop;
+  R->ts = ts;
+  memcpy(R->x, c->x, sizeof R->x);
+  snprintf(R->customer_id, sizeof R->customer_id, "%.63s", cid);
   const char *segment = c->seg ? D->segs[c->seg] : NULL;
-  pend_dec p;
-  memcpy(p.id, R.id, sizeof p.id);
-  snprintf(p.customer_id, sizeof p.customer_id, "%s", cid);
-  memcpy(p.x, c->x, sizeof p.x);
-  p.offer_id = D->offer_id[arm];
-  p.segment = segment;
-  p.propensity = prop;
-  p.ts = R.ts;
-  if (queue_dec(D, &p)) return srv_send_error(r, 503, "ENOMEM", "out of memory");
-  return decision_json(r, D, &R, cid, arm, segment, P->run_id);
+  pend_dec *p = &D->qd[D->nqd++];
+  memcpy(p->id, R->id, sizeof p->id);
+  snprintf(p->customer_id, sizeof p->customer_id, "%s", cid);
+  memcpy(p->x, c->x, sizeof p->x);
+  p->offer_id = D->offer_id[arm];
+  p->segment = segment;
+  p->propensity = prop;
+  p->ts = ts;
+  char id[DEC_ID_MAX];
+  memcpy(id, R->id, sizeof id);
+  unlock_room(D);
+  return decision_json(r, D, id, cid, arm, prop, segment, P->run_id);
 }
 
 /* Locks D with its profiles loaded (0); else unlocks, sends the error and
@@ -918,6 +937,75 @@ static enum MHD_Result decide(srv_req *r, decisions *D, tsr_store *st) {
   return ret;
 }
 
+static enum MHD_Result reward_twice(srv_req *r, const char *id, double old) {
+  return srv_send_error(r, 409, "EEXIST", "decision '%.60s': a reward (%g) is already recorded; rewards count once",
+                        id, old);
+}
+
+static enum MHD_Result reward_ok(srv_req *r, const char *id, double v) {
+  return srv_send_json(r, 200, json_pack("{s:s,s:f,s:b}", "decision_id", id, "reward", v, "recorded", 1));
+}
+
+static enum MHD_Result rec_json(srv_req *r, decisions *D, const rec *R) {
+  return srv_send_json(r, 200, json_pack("{s:s,s:s,s:s,s:f,s:o,s:I}", "decision_id", R->id, "customer_id",
+                                         R->customer_id, "offer_id", R->arm == UINT32_MAX ? "" : D->offer_id[R->arm],
+                                         "propensity", R->propensity, "reward",
+                                         R->rewarded ? json_real(R->reward) : json_null(), "ts", (json_int_t)R->ts));
+}
+
+/* The reward of decision id queued for the writer, else NULL (the caller
+ * holds wmu and qmu: no other reward is on its way to the store). */
+static const pend_rew *queued_reward(const decisions *D, const char *id) {
+  for (size_t i = 0; i < D->nqr; i++)
+    if (!strcmp(D->qr[i].id, id)) return &D->qr[i];
+  return NULL;
+}
+
+/* A reward for a decision outside the ring (older, or of an earlier
+ * process): looked up and recorded in the store with the writer paused
+ * (wmu: no batch in flight), after the queued rewards were searched, so a
+ * reward counts once. */
+static enum MHD_Result reward_stored(srv_req *r, decisions *D, tsr_store *st, const char *id, double v) {
+  enum MHD_Result ret;
+  pthread_mutex_lock(&D->wmu);
+  pthread_mutex_lock(&D->qmu);
+  const pend_rew *q = queued_reward(D, id);
+  double old = q ? q->reward : 0;
+  pthread_mutex_unlock(&D->qmu);
+  if (q) {
+    pthread_mutex_unlock(&D->wmu);
+    return reward_twice(r, id, old);
+  }
+  got_rec g;
+  if (stored_get(r, D, st, id, &g, &ret)) {
+    pthread_mutex_unlock(&D->wmu);
+    return ret;
+  }
+  if (!g.found || g.r.rewarded) {
+    pthread_mutex_unlock(&D->wmu);
+    return g.found ? reward_twice(r, id, g.r.reward)
+                   : srv_send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
+  }
+  tsr_error err;
+  tsr_error_clear(&err);
+  int64_t now = tsr_store_now_ms(), applied = 0;
+  tsr_status s = tsr_act_write(st, NULL, 0, &id, &v, &now, 1, &applied, &err);
+  if (s == TSR_OK && applied == 1) {
+    g.r.rewarded = 1;
+    g.r.reward = v;
+    pthread_mutex_lock(&D->mu);
+    learn(D, &g.r);
+    pthread_mutex_unlock(&D->mu);
+  }
+  pthread_mutex_unlock(&D->wmu);
+  if (s != TSR_OK)
+    return srv_send_error(r, 503, "ESTORE", "decision '%.60s': reward not stored: %s", id,
+                          err.msg[0] ? err.msg : tsr_strerror(s));
+  if (applied != 1) return reward_twice(r, id, v); /* recorded meanwhile by another process */
+  atomic_fetch_add(&D->written, 1);
+  return reward_ok(r, id, v);
+}
+
 static enum MHD_Result reward(srv_req *r, decisions *D, tsr_store *st, const char *id) {
   enum MHD_Result ret;
   json_t *b = parse_body(r, &ret);
@@ -933,47 +1021,59 @@ static enum MHD_Result reward(srv_req *r, decisions *D, tsr_store *st, const cha
     return srv_send_error(r, 400, "EINVAL", "reward: expected 0 or 1 (the server learns from responses; "
                                         "start it with --reward amount for amounts), got %g", v);
   if (lock_loaded(r, D, st, &ret)) return ret;
-  rec *R = rec_find(D, id);
+  pthread_mutex_unlock(&D->mu);
+  if (lock_room(D, 1)) return srv_send_error(r, 503, "EUNAVAILABLE", "the server is stopping");
+  rec *R = ring_find(D, id);
   if (!R) {
-    pthread_mutex_unlock(&D->mu);
-    return srv_send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
+    unlock_room(D);
+    return reward_stored(r, D, st, id, v);
   }
   if (R->rewarded) {
     double old = R->reward;
-    pthread_mutex_unlock(&D->mu);
-    return srv_send_error(r, 409, "EEXIST", "decision '%.60s': a reward (%g) is already recorded; rewards count once", id, old);
+    unlock_room(D);
+    return reward_twice(r, id, old);
   }
   tsr_error err;
   tsr_error_clear(&err);
-  tsr_status s = R->arm == UINT32_MAX ? TSR_OK : tsr_bandit_update(D->b, R->seg, R->x, R->arm, v, &err);
+  tsr_status s = tsr_bandit_update(D->b, R->seg, R->x, R->arm, v, &err);
   if (s == TSR_OK) {
     R->rewarded = 1;
     R->reward = v;
+    pend_rew *p = &D->qr[D->nqr++];
+    snprintf(p->id, sizeof p->id, "%.39s", id);
+    p->reward = v;
+    p->ts = tsr_store_now_ms();
   }
-  pthread_mutex_unlock(&D->mu);
+  unlock_room(D);
   if (s != TSR_OK) return srv_send_error(r, 400, "EINVAL", "reward: %s", err.msg);
-  pend_rew p;
-  snprintf(p.id, sizeof p.id, "%.39s", id);
-  p.reward = v;
-  p.ts = tsr_store_now_ms();
-  if (queue_rew(D, &p)) return srv_send_error(r, 503, "ENOMEM", "out of memory");
-  return srv_send_json(r, 200, json_pack("{s:s,s:f,s:b}", "decision_id", id, "reward", v, "recorded", 1));
+  return reward_ok(r, id, v);
 }
 
+/* GET /api/v1/decisions/{id}: the ring, else the store. */
 static enum MHD_Result get_one(srv_req *r, decisions *D, tsr_store *st, const char *id) {
   enum MHD_Result ret;
   if (lock_loaded(r, D, st, &ret)) return ret;
-  rec *R = rec_find(D, id);
-  if (!R) {
+  rec *R = ring_find(D, id);
+  if (R) {
+    rec c = *R;
     pthread_mutex_unlock(&D->mu);
-    return srv_send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
+    return rec_json(r, D, &c);
   }
-  json_t *o = json_pack("{s:s,s:s,s:s,s:f,s:o,s:I}", "decision_id", R->id, "customer_id", R->customer_id,
-                        "offer_id", R->arm == UINT32_MAX ? "" : D->offer_id[R->arm], "propensity",
-                        R->propensity, "reward", R->rewarded ? json_real(R->reward) : json_null(),
-                        "ts", (json_int_t)R->ts);
   pthread_mutex_unlock(&D->mu);
-  return srv_send_json(r, 200, o);
+  got_rec g;
+  pthread_mutex_lock(&D->wmu); /* no batch in flight */
+  if (stored_get(r, D, st, id, &g, &ret)) {
+    pthread_mutex_unlock(&D->wmu);
+    return ret;
+  }
+  /* a reward still queued for the writer is recorded already */
+  pthread_mutex_lock(&D->qmu);
+  const pend_rew *q = queued_reward(D, id);
+  if (q && g.found && !g.r.rewarded) g.r.rewarded = 1, g.r.reward = q->reward;
+  pthread_mutex_unlock(&D->qmu);
+  pthread_mutex_unlock(&D->wmu);
+  if (!g.found) return srv_send_error(r, 404, "ENOTFOUND", "decision '%.60s': not found", id);
+  return rec_json(r, D, &g.r);
 }
 
 enum MHD_Result srv_decisions_api(srv_req *r, tsr_store *st, int n, char **seg) {
@@ -987,7 +1087,7 @@ enum MHD_Result srv_decisions_api(srv_req *r, tsr_store *st, int n, char **seg) 
   if (n == 1 && get) {
     pthread_mutex_lock(&D->mu);
     json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:b,s:I,s:I,s:I}", "policy", tsr_bandit_policy_name(D->bo.policy),
-                          "offers", (json_int_t)D->K, "decisions", (json_int_t)D->nrecs, "rewards",
+                          "offers", (json_int_t)D->K, "decisions", (json_int_t)D->total, "rewards",
                           (json_int_t)(D->b ? tsr_bandit_updates(D->b) : 0), "loaded", D->loaded,
                           "run_id", (json_int_t)(D->ps ? D->ps->run_id : 0),
                           "stored", (json_int_t)atomic_load(&D->written), "store_errors",

@@ -811,6 +811,7 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
   free(key);
 out:
   srv_decisions_stop(S); /* after the HTTP threads: flushes the decisions */
+  srv_views_people_clear();
   for (size_t i = 0; i < S->nstores; i++) {
     tsr_web_store_cache(S->stores[i], 0);
     tsr_store_close(S->stores[i]);

@@ -32,6 +32,7 @@ typedef struct tsr_server_config {
   const char *offers;   /* offers.csv for POST /api/v1/decisions; NULL = off */
   const char *policy;   /* bandit policy of the decisions (default thompson) */
   int reward_amount;    /* 1: rewards are amounts (Gaussian Thompson) */
+  size_t decision_window; /* decisions kept in memory for rewards (0: 65536) */
   /* limits against slow or many clients (issue 11; docs/web.md) */
   unsigned max_connections;   /* open connections in all (default 1000) */
   unsigned max_per_address;   /* open connections per client address (default 32) */

@@ -401,6 +401,7 @@ enum MHD_Result views_password_api(srv_req *r, tsr_store *st);
 json_t *view_compare(tsr_store *st, int64_t a, int64_t b, int by_cluster, tsr_error *e);
 json_t *view_units(tsr_store *st, int64_t run); /* {"period","currency"} */
 const char *views_default_templates(void);
+void srv_views_people_clear(void); /* frees the customers.csv indexes of the message previews */
 /* 200 when the password of r->user was changed, else an HTTP status + msg. */
 int views_password_change(srv_req *r, tsr_store *st, const char *cur, const char *nw, const char *confirm, char *msg,
                           size_t cap);

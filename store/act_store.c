@@ -46,6 +46,17 @@ tsr_status tsr_act_decisions_list(tsr_store *s, tsr_act_decision_cb cb, void *ct
                      0, (void *)cb, ctx, NULL, "list decisions", err);
 }
 
+tsr_status tsr_act_decision_get(tsr_store *s, const char *id, tsr_act_decision_cb cb, void *ctx,
+                                tsr_error *err) {
+  tsr__db *db = tsr__store_db(s);
+  if (!db) return tsr_error_set(err, TSR_EUNSUPPORTED, NULL, 0, 0, NULL, "store: unknown back end");
+  tsr__val p[] = {TSR__VT(id)};
+  int64_t n = 0;
+  tsr_status st = tsr__select(db, TSR__TABLE(act_decisions), "", "FROM act_decisions WHERE id = ?", p, 1,
+                              (void *)cb, ctx, &n, "get decision", err);
+  return st == TSR_OK && n == 0 ? TSR_ENOTFOUND : st;
+}
+
 static int two_counts(void *ctx, const tsr__cur *c) {
   int64_t *n = ctx;
   n[0] = tsr__cur_i64(c, 0, 0);

@@ -111,6 +111,11 @@ TSR_API tsr_status tsr_bandit_update(tsr_bandit *b, size_t segment, const double
 TSR_API double tsr_bandit_mean(const tsr_bandit *b, size_t segment, const double *x, size_t arm);
 /* Updates seen so far. */
 TSR_API int64_t tsr_bandit_updates(const tsr_bandit *b);
+/* Grows the number of segments to n_segments (>= the current number, at
+ * most TSR_BANDIT_MAX_SEGMENTS): the new segments start at the prior, the
+ * state of the others is kept (the same as a new bandit fed every update
+ * again). TSR_EINVAL out of range, TSR_ENOMEM (b unchanged). */
+TSR_API tsr_status tsr_bandit_grow_segments(tsr_bandit *b, size_t n_segments, tsr_error *err);
 
 /* ------------------------------------------------------------ profile features
  * The documented context of the linear policies (docs/offers.md), from a

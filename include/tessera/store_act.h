@@ -54,6 +54,10 @@ typedef int (*tsr_act_decision_cb)(void *ctx, const tsr_act_decision *d);
 /* Every decision in time order (ts, then insertion). */
 TSR_API tsr_status tsr_act_decisions_list(tsr_store *s, tsr_act_decision_cb cb, void *ctx,
                                           tsr_error *err);
+/* The decision with this id, passed (borrowed) to cb; TSR_ENOTFOUND
+ * (no message) when there is none. */
+TSR_API tsr_status tsr_act_decision_get(tsr_store *s, const char *id, tsr_act_decision_cb cb,
+                                        void *ctx, tsr_error *err);
 /* OUT: *n decisions, *nr of them with a reward. */
 TSR_API tsr_status tsr_act_decisions_count(tsr_store *s, int64_t *n, int64_t *nr,
                                            tsr_error *err);

@@ -141,6 +141,31 @@ tsr_status tsr_bandit_new(const tsr_bandit_opts *o, tsr_bandit **out, tsr_error 
 const tsr_bandit_opts *tsr_bandit_get_opts(const tsr_bandit *b) { return &b->o; }
 int64_t tsr_bandit_updates(const tsr_bandit *b) { return b->updates; }
 
+/* *p (old_n items of sz bytes) grown to new_n, the new items zero. */
+static int grow_zero(void **p, size_t old_n, size_t new_n, size_t sz) {
+  char *q = tsr__realloc(*p, new_n * sz);
+  if (!q) return -1;
+  memset(q + old_n * sz, 0, (new_n - old_n) * sz);
+  *p = q;
+  return 0;
+}
+
+tsr_status tsr_bandit_grow_segments(tsr_bandit *b, size_t n_segments, tsr_error *err) {
+  if (n_segments < b->S || n_segments > TSR_BANDIT_MAX_SEGMENTS)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "n_segments", "expected an integer in [%zu, %d], got %zu",
+                         b->S, TSR_BANDIT_MAX_SEGMENTS, n_segments);
+  size_t S = b->S, K = b->K;
+  /* each array grows on its own: one that grew keeps zeros beyond S * K,
+   * which are never read while b->S is the old count */
+  if (grow_zero((void **)&b->n, S * K, n_segments * K, sizeof *b->n) ||
+      grow_zero((void **)&b->sum, S * K, n_segments * K, sizeof *b->sum) ||
+      grow_zero((void **)&b->sumsq, S * K, n_segments * K, sizeof *b->sumsq) ||
+      grow_zero((void **)&b->seg_ver, S, n_segments, sizeof *b->seg_ver))
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  b->S = b->o.n_segments = n_segments;
+  return TSR_OK;
+}
+
 /* Posterior (or empirical) mean reward of arm k in segment s. */
 static double seg_mean(const tsr_bandit *b, size_t s, size_t k) {
   double n = b->n[s * b->K + k], sm = b->sum[s * b->K + k];
