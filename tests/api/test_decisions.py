@@ -121,6 +121,77 @@ def bundle_offers(tmp, db, token, known):
         stop(srv)
 
 
+def window_checks(db, offers, token, custs):
+    """--decision-window 64: decisions older than the last 64 (and those of
+    an earlier process) are looked up in the store; a reward for one counts
+    once, also when sent concurrently, and an unknown one is 404."""
+    import threading
+    srv, port = start(db, offers, ["--decision-window", "64"])
+    try:
+        req(port, "POST", "/api/v1/decisions", token, {"customer_id": custs[0]})  # loads the state
+        st, js0 = req(port, "GET", "/api/v1/decisions", token)
+        ids = []
+        for i in range(150):
+            st, js = req(port, "POST", "/api/v1/decisions", token, {"customer_id": custs[i % len(custs)]})
+            if st != 200:
+                check(False, "decision %d with a window of 64" % i, (st, js))
+                return
+            ids.append(js["decision_id"])
+        time.sleep(0.2)  # the writer stores them (every 20 ms)
+        st, js = req(port, "GET", "/api/v1/decisions/" + ids[0], token)
+        check(st == 200 and js["reward"] is None and js["customer_id"] == custs[0],
+              "a decision outside the window is read from the store", (st, js))
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % ids[0], token, {"reward": 1})
+        check(st == 200 and js["recorded"] is True, "a reward for a decision outside the window", (st, js))
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % ids[0], token, {"reward": 0})
+        check(st == 409 and js["error"]["code"] == "EEXIST", "a second reward outside the window: 409", (st, js))
+        st, js = req(port, "GET", "/api/v1/decisions/" + ids[0], token)
+        check(st == 200 and js["reward"] == 1.0, "its reward is shown", (st, js))
+        bad = ids[-1][:-10] + "%010x" % (int(ids[-1][-10:], 16) + 5)  # a counter not reached yet
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % bad, token, {"reward": 1})
+        check(st == 404, "a reward for a decision id not made yet: 404", (st, js))
+        # 8 concurrent rewards for one decision outside and one inside the window: one counts
+        for d, where in ((ids[5], "outside"), (ids[-1], "inside")):
+            res = []
+            def one():
+                res.append(req(port, "POST", "/api/v1/decisions/%s/reward" % d, token, {"reward": 1})[0])
+            th = [threading.Thread(target=one) for _ in range(8)]
+            for t in th:
+                t.start()
+            for t in th:
+                t.join()
+            check(sorted(res) == [200] + [409] * 7, "8 concurrent rewards %s the window: one recorded" % where, res)
+        # a reward made in the window, then the decision leaves it: still refused twice
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % ids[-2], token, {"reward": 0})
+        check(st == 200, "a reward inside the window", (st, js))
+        for i in range(70):
+            req(port, "POST", "/api/v1/decisions", token, {"customer_id": custs[i % len(custs)]})
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % ids[-2], token, {"reward": 1})
+        check(st == 409, "after it left the window, a second reward is refused", (st, js))
+        st, js = req(port, "GET", "/api/v1/decisions", token)
+        check(st == 200 and js["rewards"] - js0["rewards"] == 4 and js["decisions"] - js0["decisions"] == 220,
+              "4 rewards counted, 220 decisions", (js0, js))
+    finally:
+        stop(srv)
+    srv, port = start(db, offers, ["--decision-window", "64"])
+    try:
+        req(port, "POST", "/api/v1/decisions", token, {"customer_id": custs[0]})  # loads the state
+        st, js = req(port, "GET", "/api/v1/decisions", token)
+        check(st == 200 and js["rewards"] - js0["rewards"] == 4 and js["decisions"] - js0["decisions"] == 221,
+              "after a restart: the 4 rewards replayed once", (js0, js))
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % ids[5], token, {"reward": 1})
+        check(st == 409, "after a restart a second reward for an old decision is refused", (st, js))
+        st, js = req(port, "POST", "/api/v1/decisions/%s/reward" % ids[7], token, {"reward": 1})
+        check(st == 200, "after a restart a first reward for an old decision is recorded", (st, js))
+        st, js = req(port, "GET", "/api/v1/decisions/" + ids[7], token)
+        check(st == 200 and js["reward"] == 1.0, "and shown", (st, js))
+    finally:
+        stop(srv)
+    r = subprocess.run([TSR, "serve", "--db", db, "--offers", offers, "--decision-window", "10"] + DATA_ARGS,
+                       text=True, env=ENV, capture_output=True, timeout=30)
+    check(r.returncode == 2 and "--decision-window" in r.stderr, "--decision-window 10: usage error", (r.returncode, r.stderr))
+
+
 def main():
     tmp = tempfile.mkdtemp(prefix="tsr-decisions-")
     pg_url = os.environ.get("TSR_TEST_PG_URL", "")  # tests/pg/with_pg.sh (ctest api/test_decisions_pg)
@@ -234,6 +305,7 @@ def main():
         check(st == 200 and js["decision_id"] not in ids, "new decision ids after a restart", (st, js))
     finally:
         stop(srv)
+    window_checks(db, offers, tok["ana"], rich)
     bundle_offers(tmp, db, tok["ana"], rich[0])
     if FAILS:
         print("%d failures: %s" % (len(FAILS), ", ".join(FAILS)))

@@ -87,6 +87,47 @@ static void test_thompson_cache(void **state) {
   tsr_bandit_free(b);
 }
 
+/* A bandit grown from 2 to 5 segments keeps the state of the first two
+ * (means equal to a bandit made with 5 and fed the same rewards), starts
+ * the new ones at the prior (Beta(1,1): mean 1/2), learns in them, and
+ * refuses to shrink or to exceed the maximum. */
+static void test_grow_segments(void **state) {
+  (void)state;
+  tsr_bandit_opts o;
+  tsr_bandit_opts_init(&o);
+  o.n_arms = 3;
+  o.n_segments = 2;
+  tsr_bandit *b = NULL, *ref = NULL;
+  assert_int_equal(tsr_bandit_new(&o, &b, NULL), TSR_OK);
+  o.n_segments = 5;
+  assert_int_equal(tsr_bandit_new(&o, &ref, NULL), TSR_OK);
+  for (int t = 0; t < 40; t++) {
+    size_t seg = (size_t)(t % 2), arm = (size_t)(t % 3);
+    double r = (t % 5) < 2;
+    assert_int_equal(tsr_bandit_update(b, seg, NULL, arm, r, NULL), TSR_OK);
+    assert_int_equal(tsr_bandit_update(ref, seg, NULL, arm, r, NULL), TSR_OK);
+  }
+  assert_int_equal(tsr_bandit_update(b, 4, NULL, 0, 1, NULL), TSR_EINVAL); /* not yet */
+  assert_int_equal(tsr_bandit_grow_segments(b, 1, NULL), TSR_EINVAL);
+  assert_int_equal(tsr_bandit_grow_segments(b, TSR_BANDIT_MAX_SEGMENTS + 1, NULL), TSR_EINVAL);
+  assert_int_equal(tsr_bandit_grow_segments(b, 5, NULL), TSR_OK);
+  assert_int_equal(tsr_bandit_get_opts(b)->n_segments, 5);
+  for (size_t s = 0; s < 5; s++)
+    for (size_t k = 0; k < 3; k++) assert_near(tsr_bandit_mean(b, s, NULL, k), tsr_bandit_mean(ref, s, NULL, k), 0);
+  assert_near(tsr_bandit_mean(b, 4, NULL, 2), 0.5, 1e-12);
+  /* segment 0, arm 0: t = 0, 6, .., 36 (7 updates), rewarded at t = 0, 6, 30, 36 */
+  assert_near(tsr_bandit_mean(b, 0, NULL, 0), (1.0 + 4) / (2 + 7), 1e-12);
+  for (int t = 0; t < 8; t++) assert_int_equal(tsr_bandit_update(b, 4, NULL, 2, 1, NULL), TSR_OK);
+  assert_near(tsr_bandit_mean(b, 4, NULL, 2), 9.0 / 10, 1e-12);
+  tsr_rng g;
+  tsr_rng_seed(&g, 1, 0);
+  double p[3];
+  assert_int_equal(tsr_bandit_probs(b, 4, NULL, NULL, &g, p, NULL), TSR_OK);
+  assert_true(p[2] > 0.8);
+  tsr_bandit_free(b);
+  tsr_bandit_free(ref);
+}
+
 /* Sherman-Morrison updates equal the ridge solution: x = (1,1),(1,2),(1,3),
  * r = 1,2,3, lambda 1: A = [[4,6],[6,15]], b = [6,14], theta = A^-1 b =
  * (0.25, 0.8333..), prediction at (1,1) = 1.08333.. */
@@ -231,7 +272,8 @@ static void test_rules(void **state) {
 }
 
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_probs_eligibility), cmocka_unit_test(test_thompson_cache), cmocka_unit_test(test_ridge),
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_probs_eligibility), cmocka_unit_test(test_thompson_cache), cmocka_unit_test(test_grow_segments),
+                                     cmocka_unit_test(test_ridge),
                                      cmocka_unit_test(test_regret), cmocka_unit_test(test_replay),
                                      cmocka_unit_test(test_rules)};
   return cmocka_run_group_tests(tests, NULL, NULL);
