@@ -55,6 +55,7 @@ wrk_stats "$T/wrk.out"
 OK=$(awk -v r="$RPS" -v p="$P99MS" 'BEGIN{print (r>=20000 && p<5) ? "meets" : "MISSES"}')
 printf '  decisions %9.0f req/s  p50 %-8s p99 %-8s non-2xx %s  server CPU %s us/decision  load average (1 min) at the end %s  -> %s the target (>= 20000/s, p99 < 5 ms)\n' \
   "$RPS" "$P50" "$P99" "${NON2XX:-0}" "$CPUREQ" "$LOAD" "$OK"
+inside_server
 sleep 0.2
 curl -sf -H "$AUTH" "$URL/api/v1/decisions" | sed 's/^/  state: /'
 echo

@@ -55,11 +55,7 @@ if [ "$JOB_CUSTOMERS" -gt 0 ]; then
     case $J in *'"state":"running"'*|*'"state":"queued"'*) sleep 0.5 ;; *) break ;; esac
   done
 fi
-curl -sf -H "$AUTH" "$URL/metrics" >"$T/metrics"
-M=$(grep -E '^tessera_(http_requests_total|request_log_dropped)' "$T/metrics" | tr '\n' ' ')
+M=$(curl -sf -H "$AUTH" "$URL/metrics" | grep -E '^tessera_(http_requests_total|request_log_dropped)' | tr '\n' ' ')
 echo "  server metrics: $M"
-# time inside the server (request start to response done), from its histogram
-awk -F'[ "]' '/^tessera_http_request_duration_seconds_bucket/{b[$2]=$NF}
-  /^tessera_http_request_duration_seconds_count/{n=$NF}
-  END{if(n>0) printf "  inside the server: %.2f%% of %d requests under 1 ms, %.3f%% under 10 ms\n", 100*b["0.001"]/n, n, 100*b["0.01"]/n}' "$T/metrics"
+inside_server
 exit $status

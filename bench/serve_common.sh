@@ -6,7 +6,10 @@
 # serve_start ARGS... starts `tessera serve` on a free loopback port with
 # ARGS and sets PID, URL and AUTH; wrk_stats FILE reads a `wrk --latency`
 # output into RPS, P50, P99, P99MS (p99 in ms) and NON2XX; cpu_ticks prints
-# the server's user + system CPU time in clock ticks (/proc/PID/stat).
+# the server's user + system CPU time in clock ticks (/proc/PID/stat);
+# inside_server prints the share of requests served within 1, 5 and 10 ms
+# inside the server (request start to response done, its /metrics
+# histogram), which tells the server's own tail from queueing outside it.
 command -v wrk >/dev/null || { echo "$BENCH: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "$BENCH: curl is missing" >&2; exit 1; }
 T=$(mktemp -d)
@@ -41,3 +44,10 @@ wrk_stats() {
 }
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$PID/stat"; }
+
+inside_server() {
+  curl -sf -H "$AUTH" "$URL/metrics" >"$T/metrics"
+  awk -F'[ "]' '/^tessera_http_request_duration_seconds_bucket/{b[$2]=$NF}
+    /^tessera_http_request_duration_seconds_count/{n=$NF}
+    END{if(n>0) printf "  inside the server: %.2f%% of %d requests under 1 ms, %.3f%% under 5 ms, %.3f%% under 10 ms\n", 100*b["0.001"]/n, n, 100*b["0.005"]/n, 100*b["0.01"]/n}' "$T/metrics"
+}

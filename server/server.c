@@ -303,6 +303,11 @@ static enum MHD_Result post_iter(void *cls, enum MHD_ValueKind kind, const char 
       snprintf(r->bad_msg, sizeof r->bad_msg, "too many form fields or field name too long");
       return MHD_YES;
     }
+    if (!r->fields && !(r->fields = calloc(SRV_MAX_FIELDS, sizeof *r->fields))) {
+      r->bad_body = 1;
+      snprintf(r->bad_msg, sizeof r->bad_msg, "out of memory");
+      return MHD_YES;
+    }
     f = &r->fields[r->nfields++];
     snprintf(f->name, sizeof f->name, "%s", key);
     f->value = NULL;
@@ -510,6 +515,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   if (r->up_tmp[0]) unlink(r->up_tmp);
   free(r->body);
   for (size_t i = 0; i < r->nfields; i++) free(r->fields[i].value);
+  free(r->fields);
   free(r);
   *con_cls = NULL;
 }

@@ -180,7 +180,7 @@ typedef struct srv_req {
   int discard;            /* body read and dropped (refused upload) */
   char bad_msg[200];
   struct MHD_PostProcessor *pp;
-  srv_field fields[SRV_MAX_FIELDS];
+  srv_field *fields; /* SRV_MAX_FIELDS, allocated at the first form field */
   size_t nfields;
   /* streamed upload */
   int upload_route;
