@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 
 TSR = os.path.abspath(sys.argv[1])
 FAILS = []
@@ -66,6 +67,7 @@ def main():
         w = csv.DictWriter(f, fieldnames=fields)
         w.writeheader()
         w.writerows(rows)
+        w.writerow(dict(greet, name="Other Person", opt_out="yes"))  # a repeated id: the first row counts
     first = greet["name"].split()[0]
     run = int(sqlite3.connect(db).execute("select max(id) from runs").fetchone()[0])
 
@@ -102,6 +104,18 @@ def main():
         st, m = req(port, url % (run, noname["customer_id"]), tok, {"channel": "sms", "templates": tpl})
         check(st == 200 and m["variants"][0]["text"] == "Hi there, news for you" and m["fields"]["first_name"] is None,
               "no name: the default", m)
+        # customers.csv is indexed once per version: a changed file is read again
+        rows2 = [dict(r, name="Zelda Q") if r is greet else r for r in rows]
+        with open(path, "w", newline="", encoding="utf-8") as f:
+            w = csv.DictWriter(f, fieldnames=fields)
+            w.writeheader()
+            w.writerows(rows2)
+        os.utime(path, (time.time() + 5, time.time() + 5))
+        st, m = req(port, url % (run, greet["customer_id"]), tok, {"channel": "sms", "templates": tpl})
+        check(st == 200 and m["variants"][0]["text"] == "Hi Zelda, news for you",
+              "a changed customers.csv is read again", m)
+        st, m = req(port, url % (run, optout["customer_id"]), tok, {"channel": "sms", "templates": tpl})
+        check(st == 200 and m["opted_out"] is True, "opt-out still known from the new version", m)
         st, m = req(port, url % (run2, plain), tok, {"channel": "sms", "templates": tpl})
         check(st == 200 and m["variants"][0]["text"] == "Hi there, news for you" and m["opted_out"] is False,
               "a run without a bundle: the default", m)
