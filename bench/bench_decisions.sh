@@ -59,6 +59,7 @@ inside_server
 sleep 0.2
 curl -sf -H "$AUTH" "$URL/api/v1/decisions" | sed 's/^/  state: /'
 echo
+echo "  server memory: $(awk '/^VmHWM/{printf "peak RSS %.1f MB", $2 / 1024}' /proc/$PID/status) after $N decisions"
 kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; PID=""
 echo "  stored: $(sqlite3 "$T/web.db" 'select count(*) || " decisions, " || count(reward) || " rewards" from act_decisions')"
 [ "$OK" = meets ]
