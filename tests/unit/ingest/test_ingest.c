@@ -757,6 +757,65 @@ static void test_many_customers(void **state) {
   free(b);
 }
 
+/* Customer order after tsr_ledger_finish (radix sort on numbers or 8-byte
+ * prefixes, ties by the full comparison): all-digit ids with leading zeros
+ * (equal numbers: "7", "07", "007"), ids sharing long prefixes, and the two
+ * mixed; consecutive customers must be strictly increasing in the id
+ * order (tsr__id_cmp), every id found at its rank. */
+static void test_customer_order(void **state) {
+  (void)state;
+  for (int kind = 0; kind < 3; kind++) {
+    size_t cap = 40000 * 64 + 64, n = 0;
+    char *b = malloc(cap);
+    n += (size_t)sprintf(b, "customer_id,date,amount\n");
+    unsigned x = 17u + (unsigned)kind;
+    size_t rows = 0;
+    for (unsigned k = 0; k < 40000; k++) {
+      x = x * 1103515245u + 12345u;
+      unsigned v = (x >> 8) % 30000, z = (x >> 24) % 3;
+      int digits = kind == 0 || (kind == 2 && v % 2);
+      if (digits)
+        n += (size_t)sprintf(b + n, "%.*s%u,2024-01-01,1\n", (int)z, "000", v);
+      else
+        n += (size_t)sprintf(b + n, "%s%u,2024-01-01,1\n", v % 3 ? "shared-prefix-" : "sh", v);
+      rows++;
+    }
+    tsr_ledger *lg;
+    assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    tsr_ingest_stats st;
+    assert_int_equal(tsr_ingest_mem(lg, b, n, "o.csv", NULL, &st, NULL), TSR_OK);
+    assert_int_equal(st.rows_accepted, (int64_t)rows);
+    assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+    size_t nc = tsr_ledger_ncustomers(lg);
+    assert_true(nc > 20000);
+    for (size_t i = 0; i < nc; i++) {
+      const char *id = tsr_ledger_customer(lg, i);
+      assert_int_equal(tsr_ledger_find(lg, id), (ptrdiff_t)i);
+      if (i) {
+        const char *p = tsr_ledger_customer(lg, i - 1);
+        assert_true(tsr__id_cmp(p, strlen(p), id, strlen(id)) < 0);
+      }
+    }
+    if (kind == 0) {
+      /* one number written with 0, 1 or 2 leading zeros: adjacent, shortest first */
+      int pairs = 0;
+      for (unsigned v = 1; v < 30000; v++) {
+        char a1[16], a2[16];
+        snprintf(a1, sizeof a1, "%u", v);
+        snprintf(a2, sizeof a2, "0%u", v);
+        ptrdiff_t r1 = tsr_ledger_find(lg, a1), r2 = tsr_ledger_find(lg, a2);
+        if (r1 >= 0 && r2 >= 0) {
+          assert_int_equal(r2, r1 + 1);
+          pairs++;
+        }
+      }
+      assert_true(pairs > 3000);
+    }
+    tsr_ledger_free(lg);
+    free(b);
+  }
+}
+
 /* Allocation failures with two threads: TSR_ENOMEM or success, no leak. */
 static void test_threads_alloc_failures(void **state) {
   (void)state;
@@ -804,7 +863,7 @@ int main(void) {
       cmocka_unit_test(test_date_fast_same),  cmocka_unit_test(test_dedupe_unsorted),
       cmocka_unit_test(test_shuffled_same_ledger), cmocka_unit_test(test_threads_same),
       cmocka_unit_test(test_threads_alloc_failures), cmocka_unit_test(test_ids_ring_exact),
-      cmocka_unit_test(test_many_customers),
+      cmocka_unit_test(test_many_customers), cmocka_unit_test(test_customer_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
