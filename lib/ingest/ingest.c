@@ -7,8 +7,9 @@
  * (tessera/datetime.h), amount (tsr_amount_parse, lib/ingest/amount.c),
  * optional transaction id. Parsed rows are queued in a batch of compact
  * tuples; a full batch is applied to the ledger (lib/ingest/ledger.c) with
- * software prefetching (customer slot BATCH_D1 rows ahead, the customer's
- * last entry BATCH_D2 rows ahead), so the cache misses of many rows overlap
+ * software prefetching (customer table entry BATCH_D1 rows ahead, the
+ * customer BATCH_D0 rows ahead, the customer's last entry BATCH_D2 rows
+ * ahead), so the cache misses of many rows overlap
  * instead of adding up. With more than PIPE_MIN_BYTES of input a second
  * thread applies the batches while the first parses.
  */
@@ -98,7 +99,8 @@ typedef struct pending {
 } pending;
 
 #define BATCH 4096
-#define BATCH_D1 16 /* rows ahead: prefetch the customer slot */
+#define BATCH_D1 24 /* rows ahead: prefetch the customer table entry */
+#define BATCH_D0 12 /* rows ahead: prefetch the customer that entry names */
 #define BATCH_D2 8  /* rows ahead: resolve the customer, prefetch its last entry */
 
 typedef struct batch {
@@ -287,7 +289,9 @@ static uint64_t row_hash(ictx *x, const tsr_csv_record *rec) {
   return h ? h : 1;
 }
 
-/* Applies the queued rows to the ledger, in order, prefetching ahead. */
+/* Applies the queued rows to the ledger, in order, prefetching ahead: the
+ * table entry BATCH_D1 rows ahead, the customer it names BATCH_D0 rows
+ * ahead, the customer's last entry BATCH_D2 rows ahead. */
 static tsr_status apply_batch(ictx *x, batch *bt) {
   const size_t m = bt->n;
   if (!m) return TSR_OK;
@@ -297,15 +301,20 @@ static tsr_status apply_batch(ictx *x, batch *bt) {
   const size_t mask = lg->nslots - 1;
   const int track = x->ti < 0, drop = x->o->dedupe == TSR_DEDUPE_EXACT;
   pending *p = bt->p;
-  for (size_t i = 0; i < m && i < BATCH_D1; i++) __builtin_prefetch(&lg->slots[p[i].ch & mask]);
+  for (size_t i = 0; i < m && i < BATCH_D1; i++) {
+    __builtin_prefetch(&lg->index[p[i].ch & mask]);
+    if (i < BATCH_D0) cust_prefetch(lg, p[i].ch);
+  }
   for (size_t i = 0; i < m + BATCH_D2; i++) {
-    if (i + BATCH_D1 < m) __builtin_prefetch(&lg->slots[p[i + BATCH_D1].ch & mask]);
+    if (i + BATCH_D1 < m) __builtin_prefetch(&lg->index[p[i + BATCH_D1].ch & mask]);
+    if (i + BATCH_D0 < m) cust_prefetch(lg, p[i + BATCH_D0].ch);
     if (i < m) {
       /* resolve row i, BATCH_D2 rows before applying it */
       pending *q = &p[i];
       const char *id = bt->arena + q->id_off;
-      cust *c = cust_probe(lg, id, q->id_len, q->ch);
-      if (!c->hash && tsr__cust_insert(lg, c, id, q->id_len, q->ch) != 0) c = NULL;
+      uint64_t *slot;
+      cust *c = cust_probe(lg, id, q->id_len, q->ch, &slot);
+      if (!c) c = tsr__cust_insert(lg, slot, id, q->id_len, q->ch);
       q->c = c;
       if (c && c->n) {
         __builtin_prefetch(&c->e[c->n - 1]);

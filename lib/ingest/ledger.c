@@ -2,8 +2,9 @@
  * ledger.c - the per-customer ledger that ingestion fills (tessera/ingest.h;
  * the parsing side is lib/ingest/ingest.c).
  *
- * Ledger layout: an open-addressing customer table whose slot is the
- * customer itself (one cache line: id hash, short id inline, entries), and
+ * Ledger layout: customers (one cache line each: id hash, short id inline,
+ * entries) numbered in insertion order in fixed chunks, an open-addressing
+ * table of 8-byte entries (hash tag, customer number) to find them, and
  * per customer one block holding its day entries (sorted by day, one per
  * day) followed by one 64-bit row-content hash per entry.
  *
@@ -90,12 +91,14 @@ static void blk_free(tsr_ledger *lg, void *p, uint32_t cap) {
 void tsr_ledger_free(tsr_ledger *lg) {
   if (!lg) return;
   for (size_t i = 0; i < lg->n; i++) {
-    const cust *c = &lg->slots[lg->order[i]];
+    const cust *c = cust_at(lg, i);
     if (c->e && (unsigned)__builtin_ctz(c->cap) >= POOL_CLASSES) tsr__free(c->e);
   }
   for (size_t i = 0; i < lg->nchunks; i++) tsr__free(lg->chunks[i]);
   tsr__free(lg->chunks);
-  tsr__free(lg->slots_mem);
+  for (size_t i = 0; i < lg->nchunks_c; i++) tsr__free(lg->chunks_c[i].mem);
+  tsr__free(lg->chunks_c);
+  tsr__free(lg->index);
   tsr__free(lg->order);
   tsr__free(lg->ids);
   tsr__free(lg->rows);
@@ -106,21 +109,21 @@ void tsr_ledger_free(tsr_ledger *lg) {
 
 size_t tsr_ledger_ncustomers(const tsr_ledger *lg) { return lg->n; }
 const char *tsr_ledger_customer(const tsr_ledger *lg, size_t i) {
-  return i < lg->n ? cust_id(lg, &lg->slots[lg->order[i]]) : NULL;
+  return i < lg->n ? cust_id(lg, cust_at(lg, lg->order[i])) : NULL;
 }
 const tsr_ledger_entry *tsr_ledger_entries(const tsr_ledger *lg, size_t i, size_t *n) {
   if (i >= lg->n) {
     *n = 0;
     return NULL;
   }
-  const cust *c = &lg->slots[lg->order[i]];
+  const cust *c = cust_at(lg, lg->order[i]);
   *n = c->n;
   return c->e;
 }
 
 void tsr__ledger_prefetch(const tsr_ledger *lg, size_t i, int stage) {
   if (i >= lg->n) return;
-  const cust *c = &lg->slots[lg->order[i]];
+  const cust *c = cust_at(lg, lg->order[i]);
   if (stage == 0) {
     __builtin_prefetch(c);
   } else if (c->n) {
@@ -136,33 +139,50 @@ int tsr__ledger_last_purchase(const tsr_ledger *lg, int64_t *day) {
 
 /* ------------------------------------------------------------ customers */
 
-/* Makes room for `more` new customers without a rehash. */
+/* Makes room for `more` new customers without a rehash or a new chunk. */
 tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
   size_t need = lg->n + more;
+  if (need > UINT32_MAX - 1) return TSR_ENOMEM;
   if (need > lg->order_cap) {
     void *p = lg->order;
-    if (need > UINT32_MAX || tsr__grow(&p, &lg->order_cap, need, sizeof *lg->order) != TSR_OK)
-      return TSR_ENOMEM;
+    if (tsr__grow(&p, &lg->order_cap, need, sizeof *lg->order) != TSR_OK) return TSR_ENOMEM;
     lg->order = p;
+  }
+  size_t nch = (need + CUST_CHUNK - 1) >> CUST_CHUNK_BITS;
+  if (nch > lg->chunks_c_cap) {
+    void *p = lg->chunks_c;
+    if (tsr__grow(&p, &lg->chunks_c_cap, nch, sizeof *lg->chunks_c) != TSR_OK) return TSR_ENOMEM;
+    lg->chunks_c = p;
+  }
+  while (lg->nchunks_c < nch) {
+    /* untouched pages of a chunk cost nothing: small ledgers stay small.
+     * Chunks after the first are 2 MiB-aligned, in huge pages when the system
+     * allows: customers are looked up at random, once per row. */
+    const size_t bytes = CUST_CHUNK * sizeof(cust);
+    const int huge = lg->nchunks_c > 0;
+    const uintptr_t align = huge ? (uintptr_t)2 << 20 : 64;
+    void *mem = tsr__malloc(bytes + align);
+    if (!mem) return TSR_ENOMEM;
+    cust_chunk *ch = &lg->chunks_c[lg->nchunks_c++];
+    ch->mem = mem;
+    ch->c = (cust *)(void *)(((uintptr_t)mem + align - 1) & ~(align - 1));
+    if (huge) hint_huge(ch->c, bytes);
   }
   if (need * 2 <= lg->nslots) return TSR_OK;
   size_t ns = lg->nslots ? lg->nslots : 1024;
   while (need * 2 > ns) ns *= 2;
-  if (ns > ((size_t)1 << 32) || ns > (SIZE_MAX - 64) / sizeof(cust)) return TSR_ENOMEM;
-  void *mem = tsr__calloc(1, ns * sizeof(cust) + 64);
-  if (!mem) return TSR_ENOMEM;
-  hint_huge(mem, ns * sizeof(cust) + 64);
-  cust *slots = (cust *)(void *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+  if (ns > ((size_t)1 << 33) || ns > SIZE_MAX / sizeof(uint64_t)) return TSR_ENOMEM;
+  uint64_t *idx = tsr__calloc(ns, sizeof *idx);
+  if (!idx) return TSR_ENOMEM;
+  hint_huge(idx, ns * sizeof *idx);
   for (size_t i = 0; i < lg->n; i++) {
-    const cust *c = &lg->slots[lg->order[i]];
+    const cust *c = cust_at(lg, i);
     size_t k = (size_t)c->hash & (ns - 1);
-    while (slots[k].hash) k = (k + 1) & (ns - 1);
-    slots[k] = *c;
-    lg->order[i] = (uint32_t)k;
+    while (idx[k]) k = (k + 1) & (ns - 1);
+    idx[k] = (c->hash >> 32) << 32 | (uint64_t)(i + 1);
   }
-  tsr__free(lg->slots_mem);
-  lg->slots_mem = mem;
-  lg->slots = slots;
+  tsr__free(lg->index);
+  lg->index = idx;
   lg->nslots = ns;
   return TSR_OK;
 }
@@ -170,15 +190,18 @@ tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
 ptrdiff_t tsr_ledger_find(const tsr_ledger *lg, const char *id) {
   if (!lg->n) return -1;
   size_t len = strlen(id);
-  const cust *c = cust_probe(lg, id, len, id_hash(id, len));
-  return c->hash ? (ptrdiff_t)c->rank : -1;
+  uint64_t *slot;
+  const cust *c = cust_probe(lg, id, len, id_hash(id, len), &slot);
+  return c ? (ptrdiff_t)c->rank : -1;
 }
 
-/* Fills the empty slot c with a new customer (room reserved); -1 on ENOMEM. */
-int tsr__cust_insert(tsr_ledger *lg, cust *c, const char *id, size_t len, uint64_t h) {
+/* A new customer in the empty table entry slot (room reserved); NULL on
+ * ENOMEM. */
+cust *tsr__cust_insert(tsr_ledger *lg, uint64_t *slot, const char *id, size_t len, uint64_t h) {
+  cust *c = cust_at(lg, lg->n);
   if (len >= CUST_INLINE) {
     void *p = lg->ids;
-    if (tsr__grow(&p, &lg->ids_cap, lg->ids_len + len + 1, 1) != TSR_OK) return -1;
+    if (tsr__grow(&p, &lg->ids_cap, lg->ids_len + len + 1, 1) != TSR_OK) return NULL;
     lg->ids = p;
     c->id.off = lg->ids_len;
     memcpy(lg->ids + lg->ids_len, id, len);
@@ -193,9 +216,11 @@ int tsr__cust_insert(tsr_ledger *lg, cust *c, const char *id, size_t len, uint64
   c->n = c->cap = 0;
   c->id_len = (uint32_t)len;
   c->rank = (uint32_t)lg->n;
-  lg->order[lg->n++] = (uint32_t)(c - lg->slots);
+  *slot = (h >> 32) << 32 | (uint64_t)(lg->n + 1);
+  lg->order[lg->n] = (uint32_t)lg->n;
+  lg->n++;
   lg->finished = 0;
-  return 0;
+  return c;
 }
 
 /* ------------------------------------------------------------ row hashes */
@@ -417,13 +442,74 @@ static int skey_cmp(const void *a, const void *b) {
   return id_cmp(x->id, x->len, y->id, y->len);
 }
 
+/* Sorts k[0..n) by skey_cmp. When every id is digit-only with an exact
+ * num, or none is digit-only, one 64-bit key (num, or pfx) orders any two
+ * records whose keys differ exactly as skey_cmp does: those are sorted by
+ * a stable LSD radix sort on the key (bytes that are equal in every key are
+ * skipped), and only runs of equal keys are left to skey_cmp. Mixed files
+ * are sorted by skey_cmp alone. 0, or -1 when out of memory. On 335k ids
+ * the radix sort took about 6 % of a summary's CPU off the comparison
+ * sort. */
+static int sort_keys(skey *k, size_t n) {
+  int all_num = 1, none_digit = 1;
+  for (size_t i = 0; i < n; i++) {
+    if (k[i].digits != 2) all_num = 0;
+    if (k[i].digits) none_digit = 0;
+  }
+  if (n < 64 || (!all_num && !none_digit)) {
+    qsort(k, n, sizeof *k, skey_cmp);
+    return 0;
+  }
+  typedef struct {
+    uint64_t key;
+    size_t i;
+  } kv;
+  kv *a = tsr__malloc(n * sizeof *a), *b = tsr__malloc(n * sizeof *b);
+  skey *tmp = tsr__malloc(n * sizeof *tmp);
+  if (!a || !b || !tmp) {
+    tsr__free(a);
+    tsr__free(b);
+    tsr__free(tmp);
+    return -1;
+  }
+  uint64_t and_all = ~(uint64_t)0, or_all = 0;
+  for (size_t i = 0; i < n; i++) {
+    a[i].key = all_num ? k[i].num : k[i].pfx;
+    a[i].i = i;
+    and_all &= a[i].key;
+    or_all |= a[i].key;
+  }
+  for (unsigned sh = 0; sh < 64; sh += 8) {
+    if ((((and_all ^ or_all) >> sh) & 0xFF) == 0) continue; /* one value */
+    size_t cnt[257] = {0};
+    for (size_t i = 0; i < n; i++) cnt[((a[i].key >> sh) & 0xFF) + 1]++;
+    for (int d = 0; d < 256; d++) cnt[d + 1] += cnt[d];
+    for (size_t i = 0; i < n; i++) b[cnt[(a[i].key >> sh) & 0xFF]++] = a[i];
+    kv *t = a;
+    a = b;
+    b = t;
+  }
+  for (size_t i = 0; i < n; i++) tmp[i] = k[a[i].i];
+  memcpy(k, tmp, n * sizeof *k);
+  for (size_t i = 0; i < n;) {
+    size_t j = i + 1;
+    while (j < n && a[j].key == a[i].key) j++;
+    if (j - i > 1) qsort(k + i, j - i, sizeof *k, skey_cmp);
+    i = j;
+  }
+  tsr__free(a);
+  tsr__free(b);
+  tsr__free(tmp);
+  return 0;
+}
+
 tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err) {
   if (lg->finished) return TSR_OK;
   /* entries are kept sorted by day and merged while ingesting */
   skey *k = tsr__malloc((lg->n ? lg->n : 1) * sizeof *k);
   if (!k) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   for (size_t i = 0; i < lg->n; i++) {
-    const cust *c = &lg->slots[lg->order[i]];
+    const cust *c = cust_at(lg, lg->order[i]);
     skey *q = &k[i];
     q->id = cust_id(lg, c);
     q->len = c->id_len;
@@ -443,10 +529,13 @@ tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err) {
       }
     }
   }
-  if (lg->n) qsort(k, lg->n, sizeof *k, skey_cmp);
+  if (lg->n && sort_keys(k, lg->n) != 0) {
+    tsr__free(k);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
   for (size_t i = 0; i < lg->n; i++) {
     lg->order[i] = k[i].slot;
-    lg->slots[k[i].slot].rank = (uint32_t)i;
+    cust_at(lg, k[i].slot)->rank = (uint32_t)i;
   }
   tsr__free(k);
   lg->finished = 1;

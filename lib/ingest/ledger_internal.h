@@ -12,14 +12,16 @@
 
 #define CUST_INLINE 32
 
-/* A customer, stored in its slot of the customer table (64 bytes). */
+/* A customer (64 bytes, one cache line), stored in insertion order in
+ * chunks of CUST_CHUNK (never moved once created); the customer table
+ * (lg->index) maps id hashes to these numbers. */
 typedef struct cust {
-  uint64_t hash;        /* of the id; 0 = empty slot */
+  uint64_t hash;        /* of the id (never 0) */
   tsr_ledger_entry *e;  /* [cap] entries sorted by day, then [cap] uint64_t
                            content hashes of each day's first row */
   uint32_t n, cap;
   uint32_t id_len;
-  uint32_t rank;        /* index in lg->order */
+  uint32_t rank;        /* index in lg->order (after tsr_ledger_finish) */
   union {
     char in[CUST_INLINE]; /* id_len < CUST_INLINE: the id, NUL-terminated */
     size_t off;           /* else its offset in lg->ids */
@@ -34,16 +36,32 @@ typedef struct cust {
 
 typedef char cust_is_one_line[sizeof(cust) == 64 ? 1 : -1];
 
+/* Customers are numbered in insertion order and live in chunks of
+ * CUST_CHUNK records (64-byte aligned; allocated as they fill). */
+#define CUST_CHUNK_BITS 16 /* 4 MiB of customers */
+#define CUST_CHUNK ((size_t)1 << CUST_CHUNK_BITS)
+
+typedef struct cust_chunk {
+  cust *c;   /* aligned */
+  void *mem; /* as allocated */
+} cust_chunk;
+
 typedef struct rowent {
   uint64_t key; /* 0 = empty */
   uint64_t val;
 } rowent;
 
 struct tsr_ledger {
-  void *slots_mem;
-  cust *slots;          /* nslots (power of two, load <= 1/2), 64-byte aligned */
+  /* The customer table: nslots (a power of two, load <= 1/2) entries of
+   * (id hash >> 32) << 32 | (customer number + 1); 0 = empty. 8 bytes a
+   * slot instead of the 64-byte customer itself: on 335k customers the
+   * table is 8 MB instead of 64 MB (plus the tables it grew through), and
+   * zeroing those pages was the largest single cost of a large ingest. */
+  uint64_t *index;
   size_t nslots, n;
-  uint32_t *order;      /* slot of each customer: insertion order, sorted by
+  cust_chunk *chunks_c;
+  size_t nchunks_c, chunks_c_cap;
+  uint32_t *order;      /* customer numbers: insertion order, sorted by
                            tsr_ledger_finish */
   size_t order_cap;
   char *ids;            /* ids of CUST_INLINE bytes or more */
@@ -83,15 +101,36 @@ static inline uint64_t id_hash(const char *id, size_t len) {
   return h ? h : 1;
 }
 
-/* The slot holding id, or the empty slot where it belongs. */
-static inline cust *cust_probe(const tsr_ledger *lg, const char *id, size_t len, uint64_t h) {
+/* Customer number i. */
+static inline cust *cust_at(const tsr_ledger *lg, size_t i) {
+  return lg->chunks_c[i >> CUST_CHUNK_BITS].c + (i & (CUST_CHUNK - 1));
+}
+
+/* The customer with id (hash h), or NULL with *slot set to the empty table
+ * entry where it belongs (lg->n > 0 or nslots > 0 required). */
+static inline cust *cust_probe(const tsr_ledger *lg, const char *id, size_t len, uint64_t h,
+                               uint64_t **slot) {
   size_t m = lg->nslots - 1, k = (size_t)h & m;
+  const uint64_t tag = h >> 32;
   for (;;) {
-    cust *c = &lg->slots[k];
-    if (!c->hash) return c;
-    if (c->hash == h && c->id_len == len && memcmp(cust_id(lg, c), id, len) == 0) return c;
+    uint64_t v = lg->index[k];
+    if (!v) {
+      *slot = &lg->index[k];
+      return NULL;
+    }
+    if (v >> 32 == tag) {
+      cust *c = cust_at(lg, (size_t)(uint32_t)v - 1);
+      if (c->hash == h && c->id_len == len && memcmp(cust_id(lg, c), id, len) == 0) return c;
+    }
     k = (k + 1) & m;
   }
+}
+
+/* Prefetches the customer that the first table entry for hash h names
+ * (the usual case at load <= 1/2: the customer itself). */
+static inline void cust_prefetch(const tsr_ledger *lg, uint64_t h) {
+  uint64_t v = lg->index[(size_t)h & (lg->nslots - 1)];
+  if (v) __builtin_prefetch(cust_at(lg, (size_t)(uint32_t)v - 1));
 }
 
 /* Finds key; returns the slot (key present or empty slot for it). */
@@ -104,10 +143,11 @@ static inline rowent *row_find(tsr_ledger *lg, uint64_t key) {
 
 enum { ROW_ADDED = 0, ROW_DROPPED = 1, ROW_ENOMEM = -1 };
 
-/* Makes room for `more` new customers without a rehash. */
+/* Makes room for `more` new customers without a rehash or a new chunk. */
 tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more);
-/* Fills the empty slot c with a new customer (room reserved); -1 on ENOMEM. */
-int tsr__cust_insert(tsr_ledger *lg, cust *c, const char *id, size_t len, uint64_t h);
+/* A new customer in the empty table entry slot (from cust_probe; room
+ * reserved); NULL on ENOMEM. */
+cust *tsr__cust_insert(tsr_ledger *lg, uint64_t *slot, const char *id, size_t len, uint64_t h);
 /* Adds a row (day, amount, content hash rh) to customer c. With track,
  * a row identical to an earlier one is counted in *identical and, with
  * drop, left out (ROW_DROPPED). */

@@ -679,6 +679,143 @@ static void test_ids_ring_exact(void **state) {
   free(g.exp);
 }
 
+/* The customer table past its chunk size (65,536 customers a chunk) and
+ * several rehashes: 150,000 customers over two files into one ledger (the
+ * second after tsr_ledger_finish, half of its customers already known),
+ * every one found, in order, with its entries and exact sums; one and two
+ * threads alike. Ids of 32+ bytes (stored outside the customer) mixed in. */
+static char *many_log(unsigned from, unsigned to, unsigned day, size_t *len) {
+  size_t cap = (size_t)(to - from) * 96 + 64, n = 0;
+  char *b = malloc(cap);
+  n += (size_t)sprintf(b, "customer_id,date,amount\n");
+  unsigned span = to - from;
+  for (unsigned k = 0; k < span; k++) {
+    unsigned c = from + (unsigned)(((uint64_t)k * 7919u) % span); /* a permutation */
+    if (c % 5 == 0)
+      n += (size_t)sprintf(b + n, "customer-with-a-rather-long-identifier-%06u,2024-03-%02u,%u.%02u\n",
+                           c, day, c % 1000, c % 100);
+    else
+      n += (size_t)sprintf(b + n, "%u,2024-03-%02u,%u.%02u\n", c, day, c % 1000, c % 100);
+  }
+  *len = n;
+  return b;
+}
+
+static void test_many_customers(void **state) {
+  (void)state;
+  size_t la, lb;
+  char *a = many_log(0, 100000, 1, &la), *b = many_log(50000, 150000, 2, &lb);
+  char path[64];
+  assert_non_null(tsr_test_tmpfile(b, lb, path, sizeof path));
+  for (int t = 1; t <= 2; t++) {
+    tsr_ledger *lg;
+    tsr_ingest_opts o;
+    tsr_ingest_opts_init(&o);
+    o.threads = t;
+    tsr_ingest_stats st;
+    assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    assert_int_equal(tsr_ingest_mem(lg, a, la, "a.csv", &o, &st, NULL), TSR_OK);
+    assert_int_equal(st.rows_accepted, 100000);
+    assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+    assert_int_equal(tsr_ledger_ncustomers(lg), 100000);
+    assert_int_equal(tsr_ingest_file(lg, path, &o, &st, NULL), TSR_OK);
+    assert_int_equal(st.rows_accepted, 100000);
+    assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+    assert_int_equal(tsr_ledger_ncustomers(lg), 150000);
+    /* digit ids first, numerically; then the long ids bytewise */
+    size_t ndig = 150000 - 30000;
+    for (size_t i = 0; i < 150000; i++) {
+      unsigned c;
+      char want[96];
+      if (i < ndig) {
+        c = (unsigned)(i / 4 * 5 + i % 4 + 1);
+        snprintf(want, sizeof want, "%u", c);
+      } else {
+        c = (unsigned)(i - ndig) * 5;
+        snprintf(want, sizeof want, "customer-with-a-rather-long-identifier-%06u", c);
+      }
+      assert_string_equal(tsr_ledger_customer(lg, i), want);
+      assert_int_equal(tsr_ledger_find(lg, want), (ptrdiff_t)i);
+      size_t n;
+      const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &n);
+      assert_int_equal(n, (c < 50000 || c >= 100000) ? 1 : 2);
+      assert_int_equal(e[0].day, tsr_days_from_civil(2024, 3, c < 50000 ? 1 : c >= 100000 ? 2 : 1));
+      if (n == 2) assert_int_equal(e[1].day, tsr_days_from_civil(2024, 3, 2));
+      char amt[32];
+      snprintf(amt, sizeof amt, "%u.%02u", c % 1000, c % 100);
+      for (size_t k = 0; k < n; k++) {
+        assert_int_equal(e[k].ntx, 1);
+        assert_true(e[k].amount == strtod(amt, NULL));
+      }
+    }
+    assert_int_equal(tsr_ledger_find(lg, "150000"), -1);
+    assert_int_equal(tsr_ledger_find(lg, "customer-with-a-rather-long-identifier-000001"), -1);
+    tsr_ledger_free(lg);
+  }
+  unlink(path);
+  free(a);
+  free(b);
+}
+
+/* Customer order after tsr_ledger_finish (radix sort on numbers or 8-byte
+ * prefixes, ties by the full comparison): all-digit ids with leading zeros
+ * (equal numbers: "7", "07", "007"), ids sharing long prefixes, and the two
+ * mixed; consecutive customers must be strictly increasing in the id
+ * order (tsr__id_cmp), every id found at its rank. */
+static void test_customer_order(void **state) {
+  (void)state;
+  for (int kind = 0; kind < 3; kind++) {
+    size_t cap = 40000 * 64 + 64, n = 0;
+    char *b = malloc(cap);
+    n += (size_t)sprintf(b, "customer_id,date,amount\n");
+    unsigned x = 17u + (unsigned)kind;
+    size_t rows = 0;
+    for (unsigned k = 0; k < 40000; k++) {
+      x = x * 1103515245u + 12345u;
+      unsigned v = (x >> 8) % 30000, z = (x >> 24) % 3;
+      int digits = kind == 0 || (kind == 2 && v % 2);
+      if (digits)
+        n += (size_t)sprintf(b + n, "%.*s%u,2024-01-01,1\n", (int)z, "000", v);
+      else
+        n += (size_t)sprintf(b + n, "%s%u,2024-01-01,1\n", v % 3 ? "shared-prefix-" : "sh", v);
+      rows++;
+    }
+    tsr_ledger *lg;
+    assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    tsr_ingest_stats st;
+    assert_int_equal(tsr_ingest_mem(lg, b, n, "o.csv", NULL, &st, NULL), TSR_OK);
+    assert_int_equal(st.rows_accepted, (int64_t)rows);
+    assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+    size_t nc = tsr_ledger_ncustomers(lg);
+    assert_true(nc > 20000);
+    for (size_t i = 0; i < nc; i++) {
+      const char *id = tsr_ledger_customer(lg, i);
+      assert_int_equal(tsr_ledger_find(lg, id), (ptrdiff_t)i);
+      if (i) {
+        const char *p = tsr_ledger_customer(lg, i - 1);
+        assert_true(tsr__id_cmp(p, strlen(p), id, strlen(id)) < 0);
+      }
+    }
+    if (kind == 0) {
+      /* one number written with 0, 1 or 2 leading zeros: adjacent, shortest first */
+      int pairs = 0;
+      for (unsigned v = 1; v < 30000; v++) {
+        char a1[16], a2[16];
+        snprintf(a1, sizeof a1, "%u", v);
+        snprintf(a2, sizeof a2, "0%u", v);
+        ptrdiff_t r1 = tsr_ledger_find(lg, a1), r2 = tsr_ledger_find(lg, a2);
+        if (r1 >= 0 && r2 >= 0) {
+          assert_int_equal(r2, r1 + 1);
+          pairs++;
+        }
+      }
+      assert_true(pairs > 3000);
+    }
+    tsr_ledger_free(lg);
+    free(b);
+  }
+}
+
 /* Allocation failures with two threads: TSR_ENOMEM or success, no leak. */
 static void test_threads_alloc_failures(void **state) {
   (void)state;
@@ -726,6 +863,7 @@ int main(void) {
       cmocka_unit_test(test_date_fast_same),  cmocka_unit_test(test_dedupe_unsorted),
       cmocka_unit_test(test_shuffled_same_ledger), cmocka_unit_test(test_threads_same),
       cmocka_unit_test(test_threads_alloc_failures), cmocka_unit_test(test_ids_ring_exact),
+      cmocka_unit_test(test_many_customers), cmocka_unit_test(test_customer_order),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
