@@ -42,6 +42,11 @@ void tsr__hash_stream_init(tsr__hash_stream *s);
 void tsr__hash_stream_update(tsr__hash_stream *s, const void *p, size_t n);
 uint64_t tsr__hash_stream_final(const tsr__hash_stream *s);
 
+/* ---- numbers (lib/base/numparse.c) ---- */
+/* strtod, bit for bit (C locale), with an exact fast path for plain
+ * decimals of up to 19 significant digits and small exponents. */
+double tsr__strtod(const char *s, char **end);
+
 /* ---- CSV (lib/ingest/csv.c) ---- */
 struct tsr_csv;
 struct tsr_csv_record;
