@@ -8,6 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* malloc on transparent huge pages (fresh 4 KiB pages are slow to fault
+ * in: on a VM, 12 MB cost 40 ms) for the 2 MiB-aligned inside. */
+static void *malloc_huge(size_t n) {
+  void *p = malloc(n);
+#ifdef MADV_HUGEPAGE
+  const uintptr_t H = (uintptr_t)2 << 20;
+  uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), e = ((uintptr_t)p + n) & ~(H - 1);
+  if (p && e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#endif
+  return p;
+}
 
 /* First column of t named by one of names, or -1. */
 static ptrdiff_t find_col(const tsr_table *t, const char *const *names) {
@@ -67,8 +80,8 @@ tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
     return st;
   }
   s->n = n;
-  s->x = malloc(5 * n * sizeof(double));
-  s->ids = malloc(n * sizeof(char *));
+  s->x = malloc_huge(5 * n * sizeof(double));
+  s->ids = malloc_huge(n * sizeof(char *));
   if (!s->x || !s->ids) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto fail;

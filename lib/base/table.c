@@ -89,9 +89,10 @@ static tsr_status table_load(tsr_csv *c, tsr_table *t, tsr_error *err) {
    * beyond 4M rows) */
   size_t est = t->buf_len / (t->ncols > 1 ? t->ncols - 1 : 1) + 2;
   if (est > ((size_t)1 << 22)) est = (size_t)1 << 22;
-  void *p = t->cells;
-  if (tsr__grow(&p, &t->cells_cap, est * t->ncols, sizeof(size_t)) != TSR_OK) goto nomem;
+  void *p = tsr__malloc_big(est * t->ncols * sizeof(size_t));
+  if (!p) goto nomem;
   t->cells = p;
+  t->cells_cap = est * t->ncols;
   for (;;) {
     st = tsr__csv_next_span(c, &rec, err);
     if (st == TSR_ENOTFOUND) break;
@@ -160,7 +161,7 @@ static tsr_status slurp(int fd, tsr_table *t, tsr_error *err) {
   size_t cap = 1 << 16;
   if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0)
     cap = (size_t)sb.st_size + 1;
-  t->buf = tsr__malloc(cap + 1);
+  t->buf = tsr__malloc_big(cap + 1);
   if (!t->buf) return tsr_error_set(err, TSR_ENOMEM, t->name, 0, 0, NULL, "out of memory");
   for (;;) {
     if (t->buf_len == cap) {
@@ -211,7 +212,7 @@ tsr_status tsr_table_read_mem(const char *buf, size_t len, const char *name,
                               tsr_table **out, tsr_error *err) {
   *out = NULL;
   tsr_table *t = table_new(name ? name : "<memory>");
-  if (!t || !(t->buf = tsr__malloc(len + 1))) {
+  if (!t || !(t->buf = tsr__malloc_big(len + 1))) {
     tsr_table_free(t);
     return tsr_error_set(err, TSR_ENOMEM, name, 0, 0, NULL, "out of memory");
   }
@@ -273,7 +274,7 @@ tsr_status tsr_table_column_double(const tsr_table *t, size_t col,
   *out = NULL;
   if (col >= t->ncols)
     return tsr_error_set(err, TSR_EINVAL, t->name, 0, 0, NULL, "no column %zu", col + 1);
-  double *v = tsr__malloc((t->nrows ? t->nrows : 1) * sizeof *v);
+  double *v = tsr__malloc_big((t->nrows ? t->nrows : 1) * sizeof *v);
   if (!v) return tsr_error_set(err, TSR_ENOMEM, t->name, 0, 0, NULL, "out of memory");
   tsr_status st = tsr_table_column_double_to(t, col, v, err);
   if (st != TSR_OK) {
