@@ -46,7 +46,8 @@ uint64_t tsr__hash_stream_final(const tsr__hash_stream *s);
 /* Asks for transparent huge pages on the 2 MiB-aligned inside of [p, p+n)
  * (blocks of 4 MiB or more; fresh small pages are slow to fault in). */
 void tsr__advise_huge(void *p, size_t n);
-/* tsr__malloc + tsr__advise_huge; free with tsr__free. */
+/* A block for a large array (1 MiB or more: 2 MiB-aligned whole huge
+ * pages; smaller: tsr__malloc); free with tsr__free. */
 void *tsr__malloc_big(size_t n);
 
 /* ---- numbers (lib/base/numparse.c) ---- */
