@@ -8,6 +8,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+
+/* malloc on transparent huge pages (fresh 4 KiB pages are slow to fault
+ * in: on a VM, 12 MB cost 40 ms) for the 2 MiB-aligned inside. */
+static void *malloc_huge(size_t n) {
+  void *p = malloc(n);
+#ifdef MADV_HUGEPAGE
+  const uintptr_t H = (uintptr_t)2 << 20;
+  uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), e = ((uintptr_t)p + n) & ~(H - 1);
+  if (p && e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#endif
+  return p;
+}
 
 /* First column of t named by one of names, or -1. */
 static ptrdiff_t find_col(const tsr_table *t, const char *const *names) {
@@ -23,6 +36,7 @@ void cli_summary_free(cli_summary *s) {
   free(s->ids);
   free(s->x);
   free(s->idbuf);
+  tsr_table_free(s->table);
   memset(s, 0, sizeof *s);
 }
 
@@ -66,8 +80,8 @@ tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
     return st;
   }
   s->n = n;
-  s->x = malloc(5 * n * sizeof(double));
-  s->ids = malloc(n * sizeof(char *));
+  s->x = malloc_huge(5 * n * sizeof(double));
+  s->ids = malloc_huge(n * sizeof(char *));
   if (!s->x || !s->ids) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto fail;
@@ -78,11 +92,8 @@ tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
     ptrdiff_t cols[5] = {cx, cr, cT, cm, cw};
     double *dst[5] = {s->x, s->t_x, s->T, s->T + n, s->T + 2 * n};
     for (int k = 0; k < 5; k++) {
-      double *v;
-      if (cols[k] < 0) continue;
-      if ((st = tsr_table_column_double(t, (size_t)cols[k], &v, err))) goto fail;
-      memcpy(dst[k], v, n * sizeof *v);
-      free(v);
+      if (cols[k] >= 0 && (st = tsr_table_column_double_to(t, (size_t)cols[k], dst[k], err)))
+        goto fail;
     }
     if (cm >= 0) s->m = s->T + n;
     if (cw >= 0) s->w = s->T + 2 * n;
@@ -105,31 +116,26 @@ tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
       goto fail;
     }
   }
-  /* ids */
-  size_t tot = 0;
-  for (size_t r = 0; r < n; r++)
-    tot += (ci >= 0 ? strlen(tsr_table_cell(t, r, (size_t)ci)) : 20) + 1;
-  s->idbuf = malloc(tot ? tot : 1);
-  if (!s->idbuf) {
-    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    goto fail;
-  }
-  char *q = s->idbuf;
-  for (size_t r = 0; r < n; r++) {
-    s->ids[r] = q;
-    if (ci >= 0) {
-      const char *v = tsr_table_cell(t, r, (size_t)ci);
-      size_t L = strlen(v);
-      memcpy(q, v, L + 1);
-      q += L + 1;
-    } else {
-      q += snprintf(q, 21, "%zu", r + 1) + 1;
+  /* ids: the cells of the table, kept until cli_summary_free */
+  if (ci < 0) {
+    s->idbuf = malloc(21 * n);
+    if (!s->idbuf) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto fail;
     }
   }
-  tsr_table_free(t);
+  for (size_t r = 0; r < n; r++) {
+    if (ci >= 0) {
+      s->ids[r] = (char *)tsr_table_cell(t, r, (size_t)ci);
+    } else {
+      s->ids[r] = s->idbuf + 21 * r;
+      snprintf(s->ids[r], 21, "%zu", r + 1);
+    }
+  }
+  s->table = t;
   return TSR_OK;
 fail:
-  tsr_table_free(t);
   cli_summary_free(s);
+  tsr_table_free(t);
   return st;
 }

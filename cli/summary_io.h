@@ -16,7 +16,8 @@ typedef struct cli_summary {
   double *x, *t_x, *T;
   double *m;        /* monetary value, NULL when the file has none */
   double *w;        /* weights, NULL when the file has none */
-  char *idbuf;      /* storage of ids */
+  char *idbuf;      /* storage of ids (row numbers) */
+  tsr_table *table; /* the file, storage of ids read from it */
 } cli_summary;
 
 /* Reads path ("-" = stdin). Columns (first match wins):

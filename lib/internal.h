@@ -42,6 +42,19 @@ void tsr__hash_stream_init(tsr__hash_stream *s);
 void tsr__hash_stream_update(tsr__hash_stream *s, const void *p, size_t n);
 uint64_t tsr__hash_stream_final(const tsr__hash_stream *s);
 
+/* ---- large arrays (lib/base/bigmem.c) ---- */
+/* Asks for transparent huge pages on the 2 MiB-aligned inside of [p, p+n)
+ * (blocks of 4 MiB or more; fresh small pages are slow to fault in). */
+void tsr__advise_huge(void *p, size_t n);
+/* A block for a large array (1 MiB or more: 2 MiB-aligned whole huge
+ * pages; smaller: tsr__malloc); free with tsr__free. */
+void *tsr__malloc_big(size_t n);
+
+/* ---- numbers (lib/base/numparse.c) ---- */
+/* strtod, bit for bit (C locale), with an exact fast path for plain
+ * decimals of up to 19 significant digits and small exponents. */
+double tsr__strtod(const char *s, char **end);
+
 /* ---- CSV (lib/ingest/csv.c) ---- */
 struct tsr_csv;
 struct tsr_csv_record;

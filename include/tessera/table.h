@@ -47,6 +47,9 @@ TSR_API const char *tsr_table_name(const tsr_table *t);
  * "FILE:LINE:COLUMN: error: NAME: expected a number, got 'x'". */
 TSR_API tsr_status tsr_table_column_double(const tsr_table *t, size_t col,
                                            double **out, tsr_error *err);
+/* Same into dst (nrows doubles, the caller's; undefined on error). */
+TSR_API tsr_status tsr_table_column_double_to(const tsr_table *t, size_t col,
+                                              double *dst, tsr_error *err);
 /* Same, looking the column up by name (TSR_ENOTFOUND naming it if absent). */
 TSR_API tsr_status tsr_table_get_double(const tsr_table *t, const char *name,
                                         double **out, tsr_error *err);

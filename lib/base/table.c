@@ -1,24 +1,37 @@
 /*
- * table.c - a CSV table held in memory (see tessera/table.h). Cells are
- * stored in one arena; rows index into it.
+ * table.c - a CSV table held in memory (see tessera/table.h). The whole
+ * input is read into one buffer and split in place: a plain field (no
+ * quotes) is NUL-terminated where it lies (on its delimiter or line end,
+ * which the CSV reader has already passed), so a cell costs one offset and
+ * no copy; only quoted fields (unescaped by the reader) are copied, to a
+ * side arena. Records come from tsr__csv_next_span (same records, lines
+ * and errors as tsr_csv_next).
  */
 #include "internal.h"
 #include "tessera/table.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 struct tsr_table {
   char *name;
   size_t ncols, nrows;
   char **colnames;
-  size_t *cells;    /* nrows*ncols offsets into arena */
+  size_t *cells;    /* nrows*ncols offsets: below buf_len + 1 into buf, else
+                       into arena (offset - buf_len - 1) */
   size_t cells_cap;
-  int64_t *lines;   /* input line of each row */
+  int64_t *lines;   /* input line of each row; NULL while row r is on line
+                       line0 + r */
   size_t lines_cap;
-  char *arena;
+  int64_t line0;
+  char *buf;        /* the input, split in place (buf_len + 1 bytes) */
+  size_t buf_len;
+  char *arena;      /* quoted fields */
   size_t arena_len, arena_cap;
 };
 
@@ -30,91 +43,188 @@ void tsr_table_free(tsr_table *t) {
   tsr__free(t->colnames);
   tsr__free(t->cells);
   tsr__free(t->lines);
+  tsr__free(t->buf);
   tsr__free(t->arena);
   tsr__free(t->name);
   tsr__free(t);
 }
 
-static tsr_status table_load(tsr_csv *c, tsr_table **out, tsr_error *err) {
-  tsr_table *t = tsr__calloc(1, sizeof *t);
-  if (!t) return tsr_error_set(err, TSR_ENOMEM, tsr_csv_name(c), 0, 0, NULL, "out of memory");
-  t->name = tsr__strdup(tsr_csv_name(c));
-  if (!t->name) goto nomem;
+/* Cell offset of a field of the record just read: in place when it lies in
+ * t->buf (NUL-terminated by the caller once the record is done), else
+ * copied to the arena. Returns 0 or -1 (no memory). */
+static int put_field(tsr_table *t, const tsr_csv_field *f, size_t *off) {
+  uintptr_t p = (uintptr_t)f->ptr, b = (uintptr_t)t->buf;
+  if (p >= b && p + f->len <= b + t->buf_len) {
+    *off = (size_t)(p - b);
+    return 0;
+  }
+  size_t need = t->arena_len + f->len + 1;
+  void *a = t->arena;
+  if (tsr__grow(&a, &t->arena_cap, need, 1) != TSR_OK) return -1;
+  t->arena = a;
+  memcpy(t->arena + t->arena_len, f->ptr, f->len);
+  t->arena[t->arena_len + f->len] = '\0';
+  *off = t->buf_len + 1 + t->arena_len;
+  t->arena_len = need;
+  return 0;
+}
+
+/* Loads the records of c, which reads t->buf (from memory). */
+static tsr_status table_load(tsr_csv *c, tsr_table *t, tsr_error *err) {
   tsr_csv_record rec;
   tsr_status st = tsr_csv_next(c, &rec, err);
-  if (st == TSR_ENOTFOUND) {
-    st = tsr_error_set(err, TSR_EPARSE, t->name, 1, 0, NULL,
-                       "expected a header line, got an empty file");
-    goto fail;
-  }
-  if (st != TSR_OK) goto fail;
+  if (st == TSR_ENOTFOUND)
+    return tsr_error_set(err, TSR_EPARSE, t->name, 1, 0, NULL,
+                         "expected a header line, got an empty file");
+  if (st != TSR_OK) return st;
   t->ncols = rec.nfields;
+  t->line0 = rec.end_line + 1;
   t->colnames = tsr__calloc(t->ncols, sizeof *t->colnames);
   if (!t->colnames) goto nomem;
   for (size_t j = 0; j < t->ncols; j++) {
     t->colnames[j] = tsr__strndup(rec.fields[j].ptr, rec.fields[j].len);
     if (!t->colnames[j]) goto nomem;
   }
+  /* rows: a record of ncols fields takes at least ncols - 1 bytes (grown
+   * beyond 4M rows) */
+  size_t est = t->buf_len / (t->ncols > 1 ? t->ncols - 1 : 1) + 2;
+  if (est > ((size_t)1 << 22)) est = (size_t)1 << 22;
+  void *p = tsr__malloc_big(est * t->ncols * sizeof(size_t));
+  if (!p) goto nomem;
+  t->cells = p;
+  t->cells_cap = est * t->ncols;
   for (;;) {
-    st = tsr_csv_next(c, &rec, err);
+    st = tsr__csv_next_span(c, &rec, err);
     if (st == TSR_ENOTFOUND) break;
-    if (st != TSR_OK) goto fail;
+    if (st != TSR_OK) return st;
     if (rec.nfields != t->ncols) {
       int64_t col = rec.nfields > 0 ? rec.fields[rec.nfields - 1].column : 1;
-      st = tsr_error_set(err, TSR_EPARSE, t->name, rec.line, col, NULL,
-                         "expected %zu fields as in the header, got %zu",
-                         t->ncols, rec.nfields);
-      goto fail;
+      return tsr_error_set(err, TSR_EPARSE, t->name, rec.line, col, NULL,
+                           "expected %zu fields as in the header, got %zu",
+                           t->ncols, rec.nfields);
     }
-    void *p = t->cells;
+    p = t->cells;
     if (tsr__grow(&p, &t->cells_cap, (t->nrows + 1) * t->ncols, sizeof(size_t)) != TSR_OK)
       goto nomem;
     t->cells = p;
-    p = t->lines;
-    if (tsr__grow(&p, &t->lines_cap, t->nrows + 1, sizeof(int64_t)) != TSR_OK) goto nomem;
-    t->lines = p;
-    t->lines[t->nrows] = rec.line;
-    for (size_t j = 0; j < t->ncols; j++) {
-      size_t need = t->arena_len + rec.fields[j].len + 1;
-      p = t->arena;
-      if (tsr__grow(&p, &t->arena_cap, need, 1) != TSR_OK) goto nomem;
-      t->arena = p;
-      memcpy(t->arena + t->arena_len, rec.fields[j].ptr, rec.fields[j].len);
-      t->arena[t->arena_len + rec.fields[j].len] = '\0';
-      t->cells[t->nrows * t->ncols + j] = t->arena_len;
-      t->arena_len = need;
+    if (t->lines || rec.line != t->line0 + (int64_t)t->nrows) {
+      /* the lines are kept once a record does not follow its predecessor
+       * (blank lines, embedded line ends) */
+      size_t had = t->lines_cap;
+      p = t->lines;
+      if (tsr__grow(&p, &t->lines_cap, t->nrows + 1, sizeof(int64_t)) != TSR_OK) goto nomem;
+      t->lines = p;
+      if (!had)
+        for (size_t r = 0; r < t->nrows; r++) t->lines[r] = t->line0 + (int64_t)r;
+      t->lines[t->nrows] = rec.line;
     }
+    size_t *row = t->cells + t->nrows * t->ncols;
+    for (size_t j = 0; j < t->ncols; j++)
+      if (put_field(t, &rec.fields[j], &row[j])) goto nomem;
+    /* the record is behind the reader: end its in-place fields */
+    for (size_t j = 0; j < t->ncols; j++)
+      if (row[j] <= t->buf_len) t->buf[row[j] + rec.fields[j].len] = '\0';
     t->nrows++;
   }
-  *out = t;
   return TSR_OK;
 nomem:
-  st = tsr_error_set(err, TSR_ENOMEM, t->name, 0, 0, NULL, "out of memory");
-fail:
-  tsr_table_free(t);
+  return tsr_error_set(err, TSR_ENOMEM, t->name, 0, 0, NULL, "out of memory");
+}
+
+/* Parses t->buf (t->buf_len bytes, one more allocated) into t. */
+static tsr_status table_parse(tsr_table *t, const tsr_csv_opts *opts, tsr_error *err) {
+  tsr_csv_opts o;
+  if (opts) o = *opts;
+  else tsr_csv_opts_init(&o);
+  o.no_checksum = 1;
+  t->buf[t->buf_len] = '\0';
+  tsr_csv *c;
+  tsr_status st = tsr_csv_open_mem(t->buf, t->buf_len, t->name, &o, &c, err);
+  if (st != TSR_OK) return st;
+  st = table_load(c, t, err);
+  tsr_csv_close(c);
   return st;
+}
+
+static tsr_table *table_new(const char *name) {
+  tsr_table *t = tsr__calloc(1, sizeof *t);
+  if (t && !(t->name = tsr__strdup(name))) {
+    tsr__free(t);
+    t = NULL;
+  }
+  return t;
+}
+
+/* Reads all of fd into t->buf (sized from the file when it is regular). */
+static tsr_status slurp(int fd, tsr_table *t, tsr_error *err) {
+  struct stat sb;
+  size_t cap = 1 << 16;
+  if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0)
+    cap = (size_t)sb.st_size + 1;
+  t->buf = tsr__malloc_big(cap + 1);
+  if (!t->buf) return tsr_error_set(err, TSR_ENOMEM, t->name, 0, 0, NULL, "out of memory");
+  for (;;) {
+    if (t->buf_len == cap) {
+      char *nb = tsr__realloc(t->buf, 2 * cap + 1);
+      if (!nb) return tsr_error_set(err, TSR_ENOMEM, t->name, 0, 0, NULL, "out of memory");
+      t->buf = nb;
+      cap *= 2;
+    }
+    ssize_t k = read(fd, t->buf + t->buf_len, cap - t->buf_len);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return tsr_error_set(err, TSR_EIO, t->name, 1, 0, NULL, "read error: %s",
+                           strerror(errno));
+    }
+    if (k == 0) return TSR_OK;
+    t->buf_len += (size_t)k;
+  }
 }
 
 tsr_status tsr_table_read(const char *path, const tsr_csv_opts *opts,
                           tsr_table **out, tsr_error *err) {
   *out = NULL;
-  tsr_csv *c;
-  tsr_status st = tsr_csv_open(path, opts, &c, err);
-  if (st != TSR_OK) return st;
-  st = table_load(c, out, err);
-  tsr_csv_close(c);
-  return st;
+  int is_stdin = strcmp(path, "-") == 0, fd = 0;
+  if (!is_stdin) {
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+      return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open: %s", strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+      close(fd);
+      return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "is a directory");
+    }
+  }
+  tsr_table *t = table_new(is_stdin ? "<stdin>" : path);
+  tsr_status st = t ? slurp(fd, t, err)
+                    : tsr_error_set(err, TSR_ENOMEM, path, 0, 0, NULL, "out of memory");
+  if (!is_stdin) close(fd);
+  if (st == TSR_OK) st = table_parse(t, opts, err);
+  if (st != TSR_OK) {
+    tsr_table_free(t);
+    return st;
+  }
+  *out = t;
+  return TSR_OK;
 }
 
 tsr_status tsr_table_read_mem(const char *buf, size_t len, const char *name,
                               tsr_table **out, tsr_error *err) {
   *out = NULL;
-  tsr_csv *c;
-  tsr_status st = tsr_csv_open_mem(buf, len, name, NULL, &c, err);
-  if (st != TSR_OK) return st;
-  st = table_load(c, out, err);
-  tsr_csv_close(c);
-  return st;
+  tsr_table *t = table_new(name ? name : "<memory>");
+  if (!t || !(t->buf = tsr__malloc_big(len + 1))) {
+    tsr_table_free(t);
+    return tsr_error_set(err, TSR_ENOMEM, name, 0, 0, NULL, "out of memory");
+  }
+  memcpy(t->buf, buf, len);
+  t->buf_len = len;
+  tsr_status st = table_parse(t, NULL, err);
+  if (st != TSR_OK) {
+    tsr_table_free(t);
+    return st;
+  }
+  *out = t;
+  return TSR_OK;
 }
 
 size_t tsr_table_nrows(const tsr_table *t) { return t->nrows; }
@@ -129,36 +239,47 @@ ptrdiff_t tsr_table_find(const tsr_table *t, const char *name) {
 }
 const char *tsr_table_cell(const tsr_table *t, size_t row, size_t col) {
   if (row >= t->nrows || col >= t->ncols) return NULL;
-  return t->arena + t->cells[row * t->ncols + col];
+  size_t off = t->cells[row * t->ncols + col];
+  return off <= t->buf_len ? t->buf + off : t->arena + (off - t->buf_len - 1);
 }
 int64_t tsr_table_row_line(const tsr_table *t, size_t row) {
-  return row < t->nrows ? t->lines[row] : 0;
+  if (row >= t->nrows) return 0;
+  return t->lines ? t->lines[row] : t->line0 + (int64_t)row;
 }
 const char *tsr_table_name(const tsr_table *t) { return t->name; }
+
+tsr_status tsr_table_column_double_to(const tsr_table *t, size_t col, double *v,
+                                      tsr_error *err) {
+  if (col >= t->ncols)
+    return tsr_error_set(err, TSR_EINVAL, t->name, 0, 0, NULL, "no column %zu", col + 1);
+  for (size_t i = 0; i < t->nrows; i++) {
+    const char *s = tsr_table_cell(t, i, col);
+    const char *p = s;
+    while (*p == ' ' || *p == '\t') p++;
+    char *end = NULL;
+    double x = tsr__strtod(p, &end);
+    if (end) {
+      while (*end == ' ' || *end == '\t') end++;
+    }
+    if (!*p || end == p || *end || !isfinite(x))
+      return tsr_error_set(err, TSR_EPARSE, t->name, tsr_table_row_line(t, i), (int64_t)col + 1,
+                           t->colnames[col], "expected a number, got '%.40s'", s);
+    v[i] = x;
+  }
+  return TSR_OK;
+}
 
 tsr_status tsr_table_column_double(const tsr_table *t, size_t col,
                                    double **out, tsr_error *err) {
   *out = NULL;
   if (col >= t->ncols)
     return tsr_error_set(err, TSR_EINVAL, t->name, 0, 0, NULL, "no column %zu", col + 1);
-  double *v = tsr__malloc((t->nrows ? t->nrows : 1) * sizeof *v);
+  double *v = tsr__malloc_big((t->nrows ? t->nrows : 1) * sizeof *v);
   if (!v) return tsr_error_set(err, TSR_ENOMEM, t->name, 0, 0, NULL, "out of memory");
-  for (size_t i = 0; i < t->nrows; i++) {
-    const char *s = tsr_table_cell(t, i, col);
-    const char *p = s;
-    while (*p == ' ' || *p == '\t') p++;
-    char *end = NULL;
-    errno = 0;
-    double x = strtod(p, &end);
-    if (end) {
-      while (*end == ' ' || *end == '\t') end++;
-    }
-    if (!*p || end == p || *end || !isfinite(x)) {
-      tsr__free(v);
-      return tsr_error_set(err, TSR_EPARSE, t->name, t->lines[i], (int64_t)col + 1,
-                           t->colnames[col], "expected a number, got '%.40s'", s);
-    }
-    v[i] = x;
+  tsr_status st = tsr_table_column_double_to(t, col, v, err);
+  if (st != TSR_OK) {
+    tsr__free(v);
+    return st;
   }
   *out = v;
   return TSR_OK;

@@ -308,8 +308,10 @@ tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
   if (n > UINT32_MAX / 2)
     return tsr_error_set(err, TSR_ELIMIT, NULL, 0, 0, NULL,
                          "more than %u customers", (unsigned)(UINT32_MAX / 2));
-  uint32_t *slot = tsr__calloc(cap, sizeof *slot);
-  pat_row *rows = tsr__malloc((n ? n : 1) * sizeof *rows);
+  /* large: on huge pages (fresh small pages cost more than the hashing) */
+  uint32_t *slot = tsr__malloc_big(cap * sizeof *slot);
+  if (slot) memset(slot, 0, cap * sizeof *slot);
+  pat_row *rows = tsr__malloc_big((n ? n : 1) * sizeof *rows);
   size_t *rowof = want_map ? tsr__malloc((n ? n : 1) * sizeof *rowof) : NULL; /* map only */
   if (want_map) pat->map = tsr__malloc((n ? n : 1) * sizeof(size_t));
   if (!slot || !rows || (want_map && (!rowof || !pat->map))) {
@@ -373,7 +375,7 @@ tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
   }
   tsr__free(rowof);
   /* drop weight-0 patterns only when no map is needed */
-  pat->buf = tsr__malloc(5 * (u ? u : 1) * sizeof(double));
+  pat->buf = tsr__malloc_big(5 * (u ? u : 1) * sizeof(double));
   if (!pat->buf) {
     tsr__free(rows);
     tsr__btyd_pat_release(pat);

@@ -111,60 +111,11 @@ static int hyp_series(double a, double b, double c, double z, double *lf,
   return isfinite(*lf) ? 0 : -1;
 }
 
-/* The same series in double precision when every term is positive
- * (a, b, c > 0 and 0 <= z < 1): no cancellation, relative error ~ k eps for
- * k terms, about 5x faster than long double. Rescales by 2^-600. */
-static int hyp_series_pos(double a, double b, double c, double z, double *lf,
-                          int *sign, double *dlog) {
-  double t = 1.0, S = 1.0, Ha = 0, Hb = 0, Hc = 0, Sa = 0, Sb = 0, Sc = 0,
-         Sz = 0, scale = 0;
-  const double eps = DBL_EPSILON * 0.25;
-  long k;
-  for (k = 0; k < TSR__HYP_MAXTERMS; k++) {
-    const double ak = a + (double)k, bk = b + (double)k, ck = c + (double)k,
-                 k1 = (double)(k + 1);
-    const double rho = ak * bk * z / (ck * k1);
-    t *= rho;
-    S += t;
-    if (dlog) {
-      Ha += 1.0 / ak;
-      Hb += 1.0 / bk;
-      Hc += 1.0 / ck;
-      Sa += t * Ha;
-      Sb += t * Hb;
-      Sc += t * Hc;
-      Sz += t * k1;
-    }
-    if (S > 1e280) {
-      const double f = 0x1p-600;
-      S *= f, t *= f, Sa *= f, Sb *= f, Sc *= f, Sz *= f;
-      scale += 600 * 0.69314718055994530942;
-    }
-    const double q = rho > z ? rho : z;
-    if (q < 1.0 && k > 0) {
-      double tail = t * q / (1.0 - q);
-      if (dlog) tail *= Ha + Hb + Hc + k1 + 2;
-      if (tail <= eps * (dlog ? S + Sa + Sb + Sc + Sz : S)) break;
-    }
-    if (t == 0) break;
-  }
-  if (k >= TSR__HYP_MAXTERMS || !(S > 0) || !isfinite(S)) return -1;
-  *sign = 1;
-  *lf = log(S) + scale;
-  if (dlog) {
-    dlog[0] = Sa / S;
-    dlog[1] = Sb / S;
-    dlog[2] = -Sc / S;
-    dlog[3] = z != 0 ? Sz / S / z : a * b / c;
-  }
-  return isfinite(*lf) ? 0 : -1;
-}
-
-/* hyp_series_pos for many z sharing a, b, c > 0: the term ratios without
- * z, (a+k)(b+k)/((c+k)(k+1)), and the harmonic sums of the derivatives are
- * tabulated once (ws, grown as the largest z needs), so that a term costs
- * multiply-adds and no division (Pareto/NBD: every (x, t_x) and (x, T)
- * pair of one x shares a, b, c). Same sums as hyp_series_pos. */
+/* Rows of the all-positive series: the term ratio without z,
+ * R_k = (a+k)(b+k)/((c+k)(k+1)), and the harmonic sums of the derivatives
+ * (H_a = sum_{j<=k} 1/(a+j), ...). Pareto/NBD tabulates them once for every
+ * (x, t_x) and (x, T) pair of one x (tsr__hyp2f1_many: a term then costs
+ * multiply-adds and no division). */
 typedef struct {
   double R, Ha, Hb, Hc;
 } hyp_row;
@@ -192,59 +143,74 @@ static int hyp_ws_grow(tsr__hyp_ws *ws, double a, double b, double c, size_t nee
   return 0;
 }
 
+/* The series in double precision when every term is positive (a, b, c > 0
+ * and 0 < z < 1): no cancellation, relative error ~ k eps for k terms,
+ * about 5x faster than long double. Rescales by 2^-600. The rows come from
+ * ws's table when ws is given (grown up to 2^22 rows), else (and past the
+ * table) are computed term by term with the same arithmetic. Fills log F
+ * and optionally d log F / d(a,b,c,z). Returns 0 or -1. */
+static int series_pos(double a, double b, double c, double z, tsr__hyp_ws *ws,
+                      double *lf, double *dl) {
+  const double eps = DBL_EPSILON * 0.25;
+  double t = 1.0, S = 1.0, Sa = 0, Sb = 0, Sc = 0, Sz = 0, scale = 0, Ha = 0, Hb = 0,
+         Hc = 0, R;
+  long k;
+  for (k = 0; k < TSR__HYP_MAXTERMS; k++) {
+    const size_t ku = (size_t)k;
+    if (ws && (ku < ws->n || (ku < (1u << 22) && !hyp_ws_grow(ws, a, b, c, 2 * ku + 64)))) {
+      const hyp_row *row = (const hyp_row *)ws->buf + ku;
+      R = row->R, Ha = row->Ha, Hb = row->Hb, Hc = row->Hc;
+    } else {
+      const double ak = a + (double)k, bk = b + (double)k, ck = c + (double)k;
+      R = ak * bk / (ck * (double)(k + 1));
+      if (dl) Ha += 1.0 / ak, Hb += 1.0 / bk, Hc += 1.0 / ck;
+    }
+    const double rho = R * z, k1 = (double)(k + 1);
+    t *= rho;
+    S += t;
+    if (dl) {
+      Sa += t * Ha;
+      Sb += t * Hb;
+      Sc += t * Hc;
+      Sz += t * k1;
+    }
+    if (S > 1e280) {
+      const double f = 0x1p-600;
+      S *= f, t *= f, Sa *= f, Sb *= f, Sc *= f, Sz *= f;
+      scale += 600 * 0.69314718055994530942;
+    }
+    /* tail bound: the terms shrink at least by q < 1 */
+    const double q = rho > z ? rho : z;
+    if (q < 1.0 && k > 0) {
+      double tail = t * q;
+      if (dl) tail *= Ha + Hb + Hc + k1 + 2;
+      if (tail <= eps * (dl ? S + Sa + Sb + Sc + Sz : S) * (1.0 - q)) break;
+    }
+    if (t == 0) break;
+  }
+  if (k >= TSR__HYP_MAXTERMS || !(S > 0) || !isfinite(S)) return -1;
+  *lf = log(S) + scale;
+  if (dl) {
+    dl[0] = Sa / S;
+    dl[1] = Sb / S;
+    dl[2] = -Sc / S;
+    dl[3] = Sz / S / z;
+  }
+  return isfinite(*lf) ? 0 : -1;
+}
+
 int tsr__hyp2f1_many(double a, double b, double c, const double *z, size_t m,
                      double *lf, double *dlog, tsr__hyp_ws *ws) {
   if (!(a > 0 && b > 0 && c > 0)) return -1;
   if (ws->a != a || ws->b != b || ws->c != c) ws->n = 0, ws->a = a, ws->b = b, ws->c = c;
-  const double eps = DBL_EPSILON * 0.25;
   for (size_t i = 0; i < m; i++) {
-    const double zi = z[i];
     double *dl = dlog ? dlog + 4 * i : NULL;
     int sg;
-    if (!(zi > 0) || !(zi < 1)) {
-      if (tsr__hyp2f1(a, b, c, zi, &lf[i], &sg, dl) || sg < 0) return -1;
-      continue;
+    if (z[i] > 0 && z[i] < 1) {
+      if (series_pos(a, b, c, z[i], ws, &lf[i], dl)) return -1;
+    } else if (tsr__hyp2f1(a, b, c, z[i], &lf[i], &sg, dl) || sg < 0) {
+      return -1;
     }
-    double t = 1.0, S = 1.0, Sa = 0, Sb = 0, Sc = 0, Sz = 0, scale = 0;
-    size_t k;
-    for (k = 0;; k++) {
-      if (k >= ws->n && (k >= 1u << 22 || hyp_ws_grow(ws, a, b, c, 2 * k + 64))) break;
-      const hyp_row *row = (const hyp_row *)ws->buf + k;
-      const double rho = row->R * zi, k1 = (double)(k + 1);
-      t *= rho;
-      S += t;
-      if (dl) {
-        Sa += t * row->Ha;
-        Sb += t * row->Hb;
-        Sc += t * row->Hc;
-        Sz += t * k1;
-      }
-      if (S > 1e280) {
-        const double f = 0x1p-600;
-        S *= f, t *= f, Sa *= f, Sb *= f, Sc *= f, Sz *= f;
-        scale += 600 * 0.69314718055994530942;
-      }
-      const double q = rho > zi ? rho : zi;
-      if (q < 1.0 && k > 0) {
-        double tail = t * q;
-        if (dl) tail *= row->Ha + row->Hb + row->Hc + k1 + 2;
-        if (tail <= eps * (dl ? S + Sa + Sb + Sc + Sz : S) * (1.0 - q)) break;
-      }
-      if (t == 0) break;
-    }
-    if (k >= ws->n) { /* past the table: the one-z series */
-      if (hyp_series_pos(a, b, c, zi, &lf[i], &sg, dl)) return -1;
-      continue;
-    }
-    if (!(S > 0) || !isfinite(S)) return -1;
-    lf[i] = log(S) + scale;
-    if (dl) {
-      dl[0] = Sa / S;
-      dl[1] = Sb / S;
-      dl[2] = -Sc / S;
-      dl[3] = Sz / S / zi;
-    }
-    if (!isfinite(lf[i])) return -1;
   }
   return 0;
 }
@@ -345,8 +311,10 @@ int tsr__hyp2f1(double a, double b, double c, double z, double *log_abs,
     return isfinite(*log_abs) ? 0 : -1;
   }
   if (terms_needed(a, b, z) > (double)TSR__HYP_MAXTERMS) return -1;
-  if (a > 0 && b > 0 && c > 0)
-    return hyp_series_pos(a, b, c, z, log_abs, sign, dlog);
+  if (a > 0 && b > 0 && c > 0) {
+    *sign = 1;
+    return series_pos(a, b, c, z, NULL, log_abs, dlog);
+  }
   return hyp_series(a, b, c, z, log_abs, sign, dlog);
 }
 

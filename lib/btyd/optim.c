@@ -124,19 +124,30 @@ int tsr__hessian(const tsr__objective *o, const double *theta,
 /* Newton steps with backtracking from theta; keeps a step only when it
  * lowers the gradient norm without raising f (beyond rounding). With an
  * analytic Hessian (o->fdh) every trial point is evaluated with its
- * Hessian, so a step costs one pass over the data. Returns the number of
- * steps taken. */
+ * Hessian, so a step costs one pass over the data. Without one, the
+ * Hessian from differences of the gradient (n passes) is carried to the
+ * next point by the BFGS secant update (the exact Hessian plus the
+ * curvature seen along the step: superlinear from a near start, one pass a
+ * step); it is recomputed when an updated one fails a step. Returns the
+ * number of steps taken. */
 static int newton_polish(const tsr__objective *o, double *theta, double *f,
                          double *g, int steps, double grad_tol) {
   size_t n = o->n;
   double H[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hi[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP];
   double Hn[4 * TSR_BTYD_MAXP * TSR_BTYD_MAXP];
   double tn[2 * TSR_BTYD_MAXP], gn[2 * TSR_BTYD_MAXP], fn;
-  int s, haveH = 0;
+  int s, haveH = 0, updated = 0;
   for (s = 0; s < steps && norm2(g, n) > grad_tol; s++) {
-    if (!haveH && tsr__hessian(o, theta, g, H)) return s;
+    if (!haveH) {
+      if (tsr__hessian(o, theta, g, H)) return s;
+      updated = 0;
+    }
     haveH = 0;
-    if (tsr__spd_inverse(n, H, Hi)) return s;
+    if (tsr__spd_inverse(n, H, Hi)) {
+      if (!updated) return s;
+      s--; /* retry with the exact Hessian */
+      continue;
+    }
     double gn0 = norm2(g, n);
     int ok = 0;
     for (double lam = 1.0; lam > 1e-3; lam *= 0.5) {
@@ -153,11 +164,31 @@ static int newton_polish(const tsr__objective *o, double *theta, double *f,
         break;
       }
     }
-    if (!ok) return s;
+    if (!ok) {
+      if (!updated) return s;
+      s--; /* retry with the exact Hessian */
+      continue;
+    }
     if (o->fdh) {
       haveH = 1;
       for (size_t i = 0; i < n * n; i++) haveH &= isfinite(Hn[i]) != 0;
       memcpy(H, Hn, n * n * sizeof *H);
+    } else {
+      /* BFGS: H += y y'/(y's) - (H d)(H d)'/(d'H d), d = step, y = change of g */
+      double d[2 * TSR_BTYD_MAXP], y[2 * TSR_BTYD_MAXP], Hd[2 * TSR_BTYD_MAXP];
+      double ys = 0, dHd = 0;
+      for (size_t i = 0; i < n; i++) d[i] = tn[i] - theta[i], y[i] = gn[i] - g[i];
+      for (size_t i = 0; i < n; i++) {
+        Hd[i] = 0;
+        for (size_t j = 0; j < n; j++) Hd[i] += H[i * n + j] * d[j];
+        ys += y[i] * d[i];
+        dHd += d[i] * Hd[i];
+      }
+      if (ys > 0 && dHd > 0) {
+        for (size_t i = 0; i < n; i++)
+          for (size_t j = 0; j < n; j++) H[i * n + j] += y[i] * y[j] / ys - Hd[i] * Hd[j] / dHd;
+        haveH = updated = 1;
+      }
     }
     memcpy(theta, tn, n * sizeof *theta);
     memcpy(g, gn, n * sizeof *g);

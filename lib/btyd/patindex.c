@@ -109,8 +109,8 @@ int tsr__btyd_index_build(const tsr_btyd_data *d, tsr__btyd_index *ix) {
   size_t n = d->n;
   memset(ix, 0, sizeof *ix);
   if (n == 0 || n > UINT32_MAX / 2) return -1;
-  ix->dbuf = tsr__malloc(3 * n * sizeof(double));
-  ix->ubuf = tsr__malloc(9 * n * sizeof(uint32_t));
+  ix->dbuf = tsr__malloc_big(3 * n * sizeof(double));
+  ix->ubuf = tsr__malloc_big(9 * n * sizeof(uint32_t));
   interner t;
   if (interner_init(&t, n) || !ix->dbuf || !ix->ubuf) {
     interner_free(&t);

@@ -1,0 +1,233 @@
+/*
+ * test_table.c - the in-memory CSV table (lib/base/table.c, in-place
+ * split) and tsr__strtod (lib/base/numparse.c): bit-identical to strtod on
+ * tricky and random decimals; cells, lines and error reports.
+ */
+#include "tsr_test.h"
+#include "internal.h"
+#include "tessera/table.h"
+
+#include <sys/stat.h>
+
+/* s parsed by tsr__strtod and strtod: same bits, same end. */
+static void same_as_strtod(const char *s) {
+  char *e1 = NULL, *e2 = NULL;
+  double a = tsr__strtod(s, &e1), b = strtod(s, &e2);
+  uint64_t ua, ub;
+  memcpy(&ua, &a, 8);
+  memcpy(&ub, &b, 8);
+  if (ua != ub || e1 != e2)
+    fail_msg("'%s': tsr__strtod %.17g (%016llx, end +%td), strtod %.17g (%016llx, end +%td)", s,
+             a, (unsigned long long)ua, e1 - s, b, (unsigned long long)ub, e2 - s);
+}
+
+static void test_strtod_tricky(void **state) {
+  (void)state;
+  static const char *const V[] = {
+      "0", "-0", "+0", "0.0", "-0.0", "00", "000.000", "1", "-1", "+1.5", "1.", ".5", "-.5",
+      "1e5", "1E5", "1e+5", "1e-5", "1.e5", "1e", "1e+", "1e-", ".", "-", "+", "", " 1", "e5",
+      "0x10", "0X1p3", "0x", "inf", "-inf", "nan", "infinity", "1,5", "1.5,2", "12abc",
+      "0.1", "0.2", "0.3", "0.30000000000000004", "0.1e1", "1e22", "1e23", "1e-22", "1e-23",
+      /* 2^53 + 1, + 3: ties between doubles, to even */
+      "9007199254740993", "9007199254740995", "9007199254740992", "9007199254740994",
+      "18014398509481985", "18014398509481987", "18014398509481986",
+      /* just above and below a tie */
+      "9007199254740993.0000000001", "9007199254740992.9999999999", "900719925474099.25",
+      "4503599627370496.5", "4503599627370497.5", "2251799813685248.25",
+      /* 17 significant digits (the summaries' recency and T) */
+      "26.142857142857142", "9.5714285714285712", "27.449999999999996", "11.649999999999999",
+      "0.14285714285714285", "142857.14285714286", "0.000012345678901234567",
+      "1234567890123456789", "12345678901234567890", "18446744073709551615",
+      "18446744073709551616", "99999999999999999999", "0.99999999999999999999",
+      "1.7976931348623157e308", "2.2250738585072014e-308", "4.9e-324", "1e-400", "1e400",
+      "123456789012345678e-20", "123456789012345678e-38", "1e-38", "1e-39",
+      "1234567890123456789e-21", "1234567890123456789e-19", "1234567890123456789e19",
+      "1234567890123456789e20", "5e-324", "0e99999", "0e9999", "1e0001", "1e00001",
+      "0.000000000000000000000000000000000000001", "7.038531e-26", "3.4028235677973366e38",
+      "0.1000000000000000055511151231257827021181583404541015625",
+      "2.5", "3.5", "-2.5", "1.00000000000000011102230246251565404236316680908203125",
+      "1.0000000000000002220446049250313080847263336181640625"};
+  for (size_t i = 0; i < TSR__ARRAY_LEN(V); i++) same_as_strtod(V[i]);
+}
+
+/* Random decimals: up to 22 digits, a point anywhere, exponents in
+ * [-45, 45], signs, leading zeros; and every tie m.5 * 2^k near 2^53. */
+static void test_strtod_random(void **state) {
+  (void)state;
+  uint64_t z = 0x9e3779b97f4a7c15ULL;
+#define NEXT() (z ^= z << 13, z ^= z >> 7, z ^= z << 17, z)
+  char s[64];
+  for (long it = 0; it < 2000000; it++) {
+    uint64_t r = NEXT();
+    size_t k = 0;
+    if (r & 1) s[k++] = (r & 2) ? '-' : '+';
+    int nd = 1 + (int)((r >> 2) % 22), pt = (int)((r >> 8) % (nd + 2)) - 1;
+    int lead = (r >> 14) % 5 == 0 ? (int)((r >> 17) % 4) : 0;
+    for (int j = 0; j < lead; j++) s[k++] = '0';
+    for (int j = 0; j < nd; j++) {
+      if (j == pt) s[k++] = '.';
+      s[k++] = (char)('0' + NEXT() % 10);
+    }
+    if (pt == nd) s[k++] = '.';
+    if ((r >> 20) % 3 == 0) {
+      k += (size_t)sprintf(s + k, "e%d", (int)((r >> 24) % 91) - 45);
+    }
+    s[k] = '\0';
+    same_as_strtod(s);
+  }
+  /* integers around 2^53..2^64 (ties and near-ties), and divided by 10^k */
+  for (int b = 53; b < 64; b++)
+    for (int d = -3; d <= 3; d++) {
+      uint64_t v = ((uint64_t)1 << b) + (uint64_t)((int64_t)d + (1LL << (b - 53)) * 3);
+      snprintf(s, sizeof s, "%llu", (unsigned long long)v);
+      same_as_strtod(s);
+      for (int e = 1; e <= 25; e += 3) {
+        snprintf(s, sizeof s, "%llue-%d", (unsigned long long)v, e);
+        same_as_strtod(s);
+      }
+    }
+  /* the shortest round-trip text of random doubles */
+  for (long it = 0; it < 300000; it++) {
+    uint64_t u = NEXT();
+    double d;
+    u = (u & 0x800FFFFFFFFFFFFFULL) | ((uint64_t)(0x3FF - 40 + (u >> 52) % 80) << 52);
+    memcpy(&d, &u, 8);
+    snprintf(s, sizeof s, "%.17g", d);
+    same_as_strtod(s);
+    snprintf(s, sizeof s, "%.15g", d);
+    same_as_strtod(s);
+  }
+#undef NEXT
+}
+
+static tsr_table *mem(const char *text, tsr_error *err) {
+  tsr_table *t = NULL;
+  tsr_error_clear(err);
+  tsr_status st = tsr_table_read_mem(text, strlen(text), "s.csv", &t, err);
+  if (st != TSR_OK) {
+    assert_null(t);
+    return NULL;
+  }
+  return t;
+}
+
+static void test_table_cells(void **state) {
+  (void)state;
+  tsr_error err;
+  /* BOM, CRLF, quotes with a doubled quote and a line end, blank lines, no
+   * final line end */
+  const char *text =
+      "\xEF\xBB\xBF" "id,x,name\r\n"
+      "a,1.5,plain\r\n"
+      "b,2,\"q,\"\"uoted\"\"\"\r\n"
+      "\r\n"
+      "c, 3 ,\"two\nlines\"\n"
+      "d,4e1,";
+  tsr_table *t = mem(text, &err);
+  assert_non_null(t);
+  assert_int_equal(tsr_table_ncols(t), 3);
+  assert_int_equal(tsr_table_nrows(t), 4);
+  assert_string_equal(tsr_table_colname(t, 0), "id");
+  assert_string_equal(tsr_table_colname(t, 2), "name");
+  assert_int_equal(tsr_table_find(t, "x"), 1);
+  assert_int_equal(tsr_table_find(t, "y"), -1);
+  assert_string_equal(tsr_table_cell(t, 0, 2), "plain");
+  assert_string_equal(tsr_table_cell(t, 1, 2), "q,\"uoted\"");
+  assert_string_equal(tsr_table_cell(t, 2, 1), " 3 ");
+  assert_string_equal(tsr_table_cell(t, 2, 2), "two\nlines");
+  assert_string_equal(tsr_table_cell(t, 3, 0), "d");
+  assert_string_equal(tsr_table_cell(t, 3, 2), "");
+  assert_null(tsr_table_cell(t, 4, 0));
+  assert_int_equal(tsr_table_row_line(t, 0), 2);
+  assert_int_equal(tsr_table_row_line(t, 1), 3);
+  assert_int_equal(tsr_table_row_line(t, 2), 5); /* after the blank line */
+  assert_int_equal(tsr_table_row_line(t, 3), 7); /* after the embedded one */
+  double v[4];
+  assert_int_equal(tsr_table_column_double_to(t, 1, v, &err), TSR_OK);
+  assert_true(v[0] == 1.5 && v[1] == 2 && v[2] == 3 && v[3] == 40);
+  tsr_table_free(t);
+
+  /* rows on consecutive lines: lines computed, not stored */
+  t = mem("a,b\n1,2\n3,4\n5,x\n", &err);
+  assert_non_null(t);
+  assert_int_equal(tsr_table_row_line(t, 2), 4);
+  double *w = NULL;
+  assert_int_equal(tsr_table_column_double(t, 1, &w, &err), TSR_EPARSE);
+  assert_null(w);
+  char buf[256];
+  assert_string_equal(tsr_error_format(&err, buf, sizeof buf),
+                      "s.csv:4:2: error: b: expected a number, got 'x'");
+  assert_int_equal(tsr_table_get_double(t, "c", &w, &err), TSR_ENOTFOUND);
+  tsr_table_free(t);
+}
+
+static void test_table_errors(void **state) {
+  (void)state;
+  tsr_error err;
+  char buf[256];
+  assert_null(mem("", &err));
+  assert_int_equal(err.code, TSR_EPARSE);
+  assert_string_equal(tsr_error_format(&err, buf, sizeof buf),
+                      "s.csv:1: error: expected a header line, got an empty file");
+  assert_null(mem("a,b\n1,2\n3\n", &err));
+  assert_string_equal(tsr_error_format(&err, buf, sizeof buf),
+                      "s.csv:3:1: error: expected 2 fields as in the header, got 1");
+  assert_null(mem("a,b\n1,2\n\n3,4,5\n", &err));
+  assert_string_equal(tsr_error_format(&err, buf, sizeof buf),
+                      "s.csv:4:5: error: expected 2 fields as in the header, got 3");
+  assert_null(mem("a,b\n1,\"2\n", &err));
+  assert_int_equal(err.code, TSR_EPARSE);
+  assert_int_equal(err.line, 2);
+  assert_null(mem("a,b\n1,\"2\"x\n", &err));
+  assert_int_equal(err.line, 2);
+  assert_int_equal(err.column, 6); /* the text after the quote */
+  /* a bad number: file, line, column, name and the cell */
+  tsr_table *t = mem("a,b\n1,2\n1,2.5.1\n", &err);
+  assert_non_null(t);
+  double v[2];
+  assert_int_equal(tsr_table_column_double_to(t, 1, v, &err), TSR_EPARSE);
+  assert_string_equal(tsr_error_format(&err, buf, sizeof buf),
+                      "s.csv:3:2: error: b: expected a number, got '2.5.1'");
+  tsr_table_free(t);
+  static const char *const BAD[] = {"\"\"", " ", "1e", "inf", "nan", "1e999", "0x", "--1", "1 2"};
+  for (size_t i = 0; i < TSR__ARRAY_LEN(BAD); i++) {
+    char text[64];
+    snprintf(text, sizeof text, "a\n%s\n", BAD[i]);
+    t = mem(text, &err);
+    assert_non_null(t);
+    assert_int_equal(tsr_table_column_double_to(t, 0, v, &err), TSR_EPARSE);
+    assert_int_equal(err.line, 2);
+    tsr_table_free(t);
+  }
+  /* files */
+  t = NULL;
+  assert_int_equal(tsr_table_read("/nonexistent/s.csv", NULL, &t, &err), TSR_EIO);
+  assert_null(t);
+  assert_non_null(strstr(err.msg, "cannot open"));
+  assert_int_equal(tsr_table_read("/tmp", NULL, &t, &err), TSR_EIO);
+  assert_string_equal(err.msg, "is a directory");
+  char path[] = "/tmp/tsr_test_tableXXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  const char *body = "customer_id;frequency\nA;1\nB;0.25\n";
+  assert_int_equal(write(fd, body, strlen(body)), (ssize_t)strlen(body));
+  close(fd);
+  tsr_csv_opts o;
+  tsr_csv_opts_init(&o);
+  o.delim = ';';
+  assert_int_equal(tsr_table_read(path, &o, &t, &err), TSR_OK);
+  assert_int_equal(tsr_table_nrows(t), 2);
+  assert_string_equal(tsr_table_name(t), path);
+  assert_string_equal(tsr_table_cell(t, 1, 0), "B");
+  assert_int_equal(tsr_table_column_double_to(t, 1, v, &err), TSR_OK);
+  assert_true(v[0] == 1 && v[1] == 0.25);
+  tsr_table_free(t);
+  unlink(path);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_strtod_tricky), cmocka_unit_test(test_strtod_random),
+      cmocka_unit_test(test_table_cells), cmocka_unit_test(test_table_errors)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
