@@ -481,12 +481,21 @@ typedef struct cust_load {
   int64_t run_id;
   const tsr_customer *rows;
   const size_t *order;
+  size_t n;
 } cust_load;
 
 #define CUST_ROW(l, i) (&(l)->rows[(l)->order ? (l)->order[i] : (i)])
 
 static void customer_vals(void *ctx, size_t i, tsr__val *out) {
   const cust_load *l = ctx;
+  if (l->order) { /* rows in key order are all over memory: fetch ahead */
+    if (i + 16 < l->n) __builtin_prefetch(&l->rows[l->order[i + 16]]);
+    if (i + 8 < l->n) {
+      const tsr_customer *c = &l->rows[l->order[i + 8]];
+      __builtin_prefetch(c->customer_id);
+      if (c->rfm_cell) __builtin_prefetch(c->rfm_cell);
+    }
+  }
   tsr__val lead = TSR__VI(l->run_id);
   tsr__row_vals(TSR__TABLE(customers), &lead, 1, CUST_ROW(l, i), out);
 }
@@ -539,7 +548,7 @@ tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_custome
   const char *what = "insert customers";
   int oom;
   size_t *order = tsr__id_order(n ? (const void *)&rows[0].customer_id : NULL, sizeof *rows, n, &oom);
-  cust_load l = {run_id, rows, order};
+  cust_load l = {run_id, rows, order, n};
   if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
   /* in key order a repeated id is a neighbour: name it before the database would */
   for (size_t i = 1; order && i < n; i++) {

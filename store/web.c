@@ -405,6 +405,19 @@ static int hist_next(hist_load *h, tsr__val *v) {
   while (h->k >= h->nr) {
     if (h->c >= h->n || h->st != TSR_OK) return 0;
     size_t i = h->order ? h->order[h->c] : h->c;
+    if (h->order) { /* in key order the rows and ids are all over memory */
+      size_t far = h->c + 16, near = h->c + 8, stage;
+      if (far < h->n) {
+        __builtin_prefetch(&h->ids[h->order[far]]);
+        stage = 0;
+        h->src(h->ctx, h->order[far], NULL, &stage, NULL);
+      }
+      if (near < h->n) {
+        __builtin_prefetch(h->ids[h->order[near]]);
+        stage = 1;
+        h->src(h->ctx, h->order[near], NULL, &stage, NULL);
+      }
+    }
     h->c++;
     h->k = h->nr = 0;
     h->st = h->src(h->ctx, i, &h->rows, &h->nr, h->err);

@@ -145,7 +145,9 @@ TSR_API tsr_status tsr_web_history_add(tsr_store *s, int64_t run_id, const char 
                                        const tsr_web_history_row *rows, size_t n,
                                        tsr_error *err);
 /* Customer i's rows for tsr_web_history_load: *rows (valid until the next
- * call) and *n; a status other than TSR_OK stops the load with it. */
+ * call) and *n; a status other than TSR_OK stops the load with it. Called
+ * with rows == NULL as a hint that customer i comes soon (*n: 0 some
+ * customers ahead, 1 nearer; prefetch its memory; the result is ignored). */
 typedef tsr_status (*tsr_web_history_src)(void *ctx, size_t i, const tsr_web_history_row **rows,
                                           size_t *n, tsr_error *err);
 /* The histories of n customers of a run in one bulk load (COPY on

@@ -193,11 +193,17 @@ static int hist_cb(void *ctx, const tsr_web_history_row *h) {
 typedef struct bulk_src {
   tsr_web_history_row rows[4];
   long fail_at;
+  size_t hints; /* calls with rows == NULL */
 } bulk_src;
 
 static tsr_status bulk_rows(void *ctx, size_t i, const tsr_web_history_row **rows, size_t *n,
                             tsr_error *err) {
   bulk_src *b = ctx;
+  if (!rows) {
+    assert_true(i < 601 && *n <= 1);
+    b->hints++;
+    return TSR_OK;
+  }
   if (b->fail_at >= 0 && (long)i == b->fail_at)
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "source failed at %zu", i);
   *n = i % 4;
@@ -231,6 +237,7 @@ static void history_bulk_load(void **state) {
   }
   bulk_src b = {.fail_at = -1};
   assert_int_equal(tsr_web_history_load(f->s, run, ids, N, bulk_rows, &b, &e), TSR_OK);
+  assert_true(b.hints > N); /* ids out of order: rows fetched ahead */
   for (int i = 0; i < N; i++) {
     double sum[3] = {0, 0, 0};
     assert_int_equal(tsr_web_history_list(f->s, run, ids[i], hist_cb, sum, &e), TSR_OK);
