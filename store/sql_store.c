@@ -297,11 +297,21 @@ tsr_status tsr__sql_run_finish(tsr__db *db, int64_t id, tsr_run_status status,
                                const char *error, tsr_error *err) {
   tsr__val p[] = {TSR__VT(tsr_run_status_name(status)), TSR__VI(finished_at), TSR__VT(timings),
                   TSR__VT(summary), TSR__VT(error), TSR__VI(id)};
-  return change_one(db,
+  /* the end of a run is durable (with it everything the run stored) */
+  int sync = db->m->durable_on && !db->m->in_transaction(db);
+  tsr_status st = sync ? db->m->script(db, db->m->durable_on, "finish run", err) : TSR_OK;
+  if (st == TSR_OK)
+    st = change_one(db,
                     "UPDATE runs SET status = ?, finished_at = ?,"
                     " timings = coalesce(?, timings), summary = coalesce(?, summary),"
                     " error = coalesce(?, error) WHERE id = ?",
                     p, 6, "finish run", err);
+  if (sync) {
+    tsr_error scratch;
+    tsr_status s2 = db->m->script(db, db->m->durable_off, "finish run", st ? &scratch : err);
+    if (st == TSR_OK) st = s2;
+  }
+  return st;
 }
 
 tsr_status tsr__sql_runs_interrupt(tsr__db *db, int64_t finished_at, int64_t *n, tsr_error *err) {

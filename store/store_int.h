@@ -138,6 +138,9 @@ typedef struct tsr_store_methods {
   const char *begin_write; /* SQL opening a write transaction */
   /* SQL run on a connection that will probe indexes at random (or NULL) */
   const char *random_reads;
+  /* SQL making the next commits durable (fsync) and back to the default,
+   * or NULL when every commit is durable (PostgreSQL) */
+  const char *durable_on, *durable_off;
 } tsr_store_methods;
 
 /* The function fields of a back end whose functions are named
