@@ -297,11 +297,21 @@ tsr_status tsr__sql_run_finish(tsr__db *db, int64_t id, tsr_run_status status,
                                const char *error, tsr_error *err) {
   tsr__val p[] = {TSR__VT(tsr_run_status_name(status)), TSR__VI(finished_at), TSR__VT(timings),
                   TSR__VT(summary), TSR__VT(error), TSR__VI(id)};
-  return change_one(db,
+  /* the end of a run is durable (with it everything the run stored) */
+  int sync = db->m->durable_on && !db->m->in_transaction(db);
+  tsr_status st = sync ? db->m->script(db, db->m->durable_on, "finish run", err) : TSR_OK;
+  if (st == TSR_OK)
+    st = change_one(db,
                     "UPDATE runs SET status = ?, finished_at = ?,"
                     " timings = coalesce(?, timings), summary = coalesce(?, summary),"
                     " error = coalesce(?, error) WHERE id = ?",
                     p, 6, "finish run", err);
+  if (sync) {
+    tsr_error scratch;
+    tsr_status s2 = db->m->script(db, db->m->durable_off, "finish run", st ? &scratch : err);
+    if (st == TSR_OK) st = s2;
+  }
+  return st;
 }
 
 tsr_status tsr__sql_runs_interrupt(tsr__db *db, int64_t finished_at, int64_t *n, tsr_error *err) {
@@ -388,39 +398,36 @@ tsr_status tsr__sql_events_list(tsr__db *db, int64_t run_id, tsr_log_level min_l
 
 /* ================================================================ customers */
 
-static int cmp_customer_ptr(const void *a, const void *b) {
-  const tsr_customer *x = *(const tsr_customer *const *)a;
-  const tsr_customer *y = *(const tsr_customer *const *)b;
-  return strcmp(x->customer_id, y->customer_id);
-}
-
 typedef struct sort_item {
   uint64_t key; /* 8 bytes of the id after the common prefix, big-endian */
   size_t idx;
 } sort_item;
 
-/* The rows in key order: NULL when rows already are (then use rows as is),
- * else a new array of pointers sorted by customer_id in strcmp order (the
- * byte order of the key on both back ends). Appending in key order to the
- * key's b-tree is 3-4x faster than inserting at random places.
- * The sort is an LSD radix sort on the 8 bytes that follow the prefix all
- * ids share (zero-padded, so a shorter id sorts first, as in strcmp),
- * skipping byte positions where all keys agree; groups of equal keys are
- * then ordered with strcmp. *oom on allocation failure. */
-static const tsr_customer **sorted_rows(const tsr_customer *rows, size_t n, int *oom) {
+typedef struct id_ref {
+  const char *id;
+  size_t idx;
+} id_ref;
+
+static int cmp_id_ref(const void *a, const void *b) {
+  return strcmp(((const id_ref *)a)->id, ((const id_ref *)b)->id);
+}
+
+#define ID_AT(base, stride, i) (*(const char *const *)((const char *)(base) + (i) * (stride)))
+
+size_t *tsr__id_order(const void *ids, size_t stride, size_t n, int *oom) {
   *oom = 0;
   size_t i = 1;
-  while (i < n && strcmp(rows[i - 1].customer_id, rows[i].customer_id) < 0) i++;
+  while (i < n && strcmp(ID_AT(ids, stride, i - 1), ID_AT(ids, stride, i)) < 0) i++;
   if (i >= n) return NULL;
-  const char *first = rows[0].customer_id;
+  const char *first = ID_AT(ids, stride, 0);
   size_t d = strlen(first);
   for (i = 1; i < n && d > 0; i++) {
-    const char *id = rows[i].customer_id;
+    const char *id = ID_AT(ids, stride, i);
     size_t k = 0;
     while (k < d && id[k] == first[k]) k++;
     d = k;
   }
-  const tsr_customer **p = tsr__malloc(n * sizeof *p);
+  size_t *p = tsr__malloc(n * sizeof *p);
   sort_item *x = tsr__malloc(n * sizeof *x), *y = tsr__malloc(n * sizeof *y);
   if (!p || !x || !y) {
     tsr__free(p);
@@ -430,7 +437,7 @@ static const tsr_customer **sorted_rows(const tsr_customer *rows, size_t n, int 
     return NULL;
   }
   for (i = 0; i < n; i++) {
-    const unsigned char *id = (const unsigned char *)rows[i].customer_id + d;
+    const unsigned char *id = (const unsigned char *)ID_AT(ids, stride, i) + d;
     uint64_t k = 0;
     int b = 0;
     for (; b < 8 && id[b]; b++) k = (k << 8) | id[b];
@@ -453,15 +460,28 @@ static const tsr_customer **sorted_rows(const tsr_customer *rows, size_t n, int 
     x = y;
     y = t;
   }
-  for (i = 0; i < n; i++) p[i] = &rows[x[i].idx];
-  for (i = 0; i < n;) { /* order runs of equal keys by the whole id */
+  for (i = 0; i < n; i++) p[i] = x[i].idx;
+  tsr__free(y);
+  /* order runs of equal keys by the whole id */
+  for (i = 0; i < n;) {
     size_t j = i + 1;
     while (j < n && x[j].key == x[i].key) j++;
-    if (j - i > 1) qsort(p + i, j - i, sizeof *p, cmp_customer_ptr);
+    if (j - i > 1) {
+      id_ref *r = tsr__malloc((j - i) * sizeof *r);
+      if (!r) {
+        tsr__free(p);
+        tsr__free(x);
+        *oom = 1;
+        return NULL;
+      }
+      for (size_t k = i; k < j; k++) r[k - i] = (id_ref){ID_AT(ids, stride, p[k]), p[k]};
+      qsort(r, j - i, sizeof *r, cmp_id_ref);
+      for (size_t k = i; k < j; k++) p[k] = r[k - i].idx;
+      tsr__free(r);
+    }
     i = j;
   }
   tsr__free(x);
-  tsr__free(y);
   return p;
 }
 
@@ -469,13 +489,23 @@ static const tsr_customer **sorted_rows(const tsr_customer *rows, size_t n, int 
 
 typedef struct cust_load {
   int64_t run_id;
-  const tsr_customer *rows, **order;
+  const tsr_customer *rows;
+  const size_t *order;
+  size_t n;
 } cust_load;
 
-#define CUST_ROW(l, i) ((l)->order ? (l)->order[i] : &(l)->rows[i])
+#define CUST_ROW(l, i) (&(l)->rows[(l)->order ? (l)->order[i] : (i)])
 
 static void customer_vals(void *ctx, size_t i, tsr__val *out) {
   const cust_load *l = ctx;
+  if (l->order) { /* rows in key order are all over memory: fetch ahead */
+    if (i + 16 < l->n) __builtin_prefetch(&l->rows[l->order[i + 16]]);
+    if (i + 8 < l->n) {
+      const tsr_customer *c = &l->rows[l->order[i + 8]];
+      __builtin_prefetch(c->customer_id);
+      if (c->rfm_cell) __builtin_prefetch(c->rfm_cell);
+    }
+  }
   tsr__val lead = TSR__VI(l->run_id);
   tsr__row_vals(TSR__TABLE(customers), &lead, 1, CUST_ROW(l, i), out);
 }
@@ -527,15 +557,16 @@ tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_custome
                                   tsr_error *err) {
   const char *what = "insert customers";
   int oom;
-  cust_load l = {run_id, rows, sorted_rows(rows, n, &oom)};
+  size_t *order = tsr__id_order(n ? (const void *)&rows[0].customer_id : NULL, sizeof *rows, n, &oom);
+  cust_load l = {run_id, rows, order, n};
   if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
   /* in key order a repeated id is a neighbour: name it before the database would */
-  for (size_t i = 1; l.order && i < n; i++) {
-    if (!strcmp(l.order[i - 1]->customer_id, l.order[i]->customer_id)) {
+  for (size_t i = 1; order && i < n; i++) {
+    if (!strcmp(CUST_ROW(&l, i - 1)->customer_id, CUST_ROW(&l, i)->customer_id)) {
       tsr_status st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, "customer_id",
                                     "store: %s: run %lld: customer '%.80s' appears twice", what,
-                                    (long long)run_id, l.order[i]->customer_id);
-      tsr__free(l.order);
+                                    (long long)run_id, CUST_ROW(&l, i)->customer_id);
+      tsr__free(order);
       return st;
     }
   }
@@ -562,7 +593,7 @@ tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_custome
     st = db->m->exec(db, "UPDATE runs SET n_customers = n_customers + ? WHERE id = ?", p, 2, NULL,
                      what, err);
   }
-  tsr__free(l.order);
+  tsr__free(order);
   return tsr__wr_end(db, outer, st, what, err);
 }
 

@@ -6,7 +6,8 @@
  *
  * One sqlite3 connection per handle, opened NOMUTEX (one thread at a time),
  * WAL journal (checked: the pragma must return "wal"), synchronous=NORMAL
- * (commits append to the WAL without fsync; durable at checkpoints), busy
+ * (commits append to the WAL without fsync; durable at checkpoints and at
+ * the end of a run: synchronous=FULL for that commit), busy
  * timeout 5 s, foreign keys on. Every statement is prepared with bound
  * parameters and kept prepared per handle, by its text. Times are INTEGER
  * ms since the epoch (UTC).
@@ -323,4 +324,7 @@ const tsr_store_methods tsr__store_sqlite_methods = {
     TSR__BACKEND_FUNCS(sq),
     .begin_write = "BEGIN IMMEDIATE", /* takes the write lock: also serialises migrations */
     .random_reads = "PRAGMA cache_size = -65536",
+    /* a finished run is durable: its commit fsyncs the WAL (and with it
+     * every earlier commit of the run) */
+    .durable_on = "PRAGMA synchronous = FULL", .durable_off = "PRAGMA synchronous = NORMAL",
 };

@@ -382,6 +382,127 @@ tsr_status tsr_web_history_add(tsr_store *s, int64_t run_id, const char *custome
   return tsr__wr_end(db, outer, st, what, err);
 }
 
+/* A bulk load of histories: rows visited customer after customer, in key
+ * order. */
+typedef struct hist_load {
+  int64_t run_id;
+  const char *const *ids;
+  const size_t *order; /* NULL: ids are in key order */
+  size_t n;            /* customers */
+  tsr_web_history_src src;
+  void *ctx;
+  size_t c;            /* customers visited */
+  const char *id;      /* the current one, its rows, the next row */
+  const tsr_web_history_row *rows;
+  size_t nr, k;
+  size_t done;         /* rows given */
+  tsr_status st;       /* of src */
+  tsr_error *err;
+} hist_load;
+
+/* The next row's values; 0 at the end or when src failed (h->st). */
+static int hist_next(hist_load *h, tsr__val *v) {
+  while (h->k >= h->nr) {
+    if (h->c >= h->n || h->st != TSR_OK) return 0;
+    size_t i = h->order ? h->order[h->c] : h->c;
+    if (h->order) { /* in key order the rows and ids are all over memory */
+      size_t far = h->c + 16, near = h->c + 8, stage;
+      if (far < h->n) {
+        __builtin_prefetch(&h->ids[h->order[far]]);
+        stage = 0;
+        h->src(h->ctx, h->order[far], NULL, &stage, NULL);
+      }
+      if (near < h->n) {
+        __builtin_prefetch(h->ids[h->order[near]]);
+        stage = 1;
+        h->src(h->ctx, h->order[near], NULL, &stage, NULL);
+      }
+    }
+    h->c++;
+    h->k = h->nr = 0;
+    h->st = h->src(h->ctx, i, &h->rows, &h->nr, h->err);
+    if (h->st != TSR_OK) return 0;
+    h->id = h->ids[i];
+  }
+  tsr__val lead[] = {TSR__VI(h->run_id), TSR__VT(h->id)};
+  tsr__row_vals(TSR__TABLE(web_history), lead, 2, &h->rows[h->k++], v);
+  h->done++;
+  return 1;
+}
+
+/* tsr__rowvals_fn of the bulk load (rows come in order): NULLs past the end
+ * (a NOT NULL violation stops the load). */
+static void hist_vals(void *ctx, size_t i, tsr__val *out) {
+  (void)i;
+  if (!hist_next(ctx, out))
+    for (int k = 0; k < 5; k++) out[k] = TSR__VNULL;
+}
+
+#define HIST_MULTI 200 /* rows per multi-row INSERT (5 values each) */
+
+static tsr_status history_insert(tsr__db *db, hist_load *h, const char *what, tsr_error *err) {
+  const tsr__table *t = TSR__TABLE(web_history);
+  int ncols = 0;
+  size_t cap = 8192;
+  char *multi = tsr__malloc(cap), one[512];
+  tsr__val *v = tsr__malloc(HIST_MULTI * 5 * sizeof *v);
+  tsr_status st = TSR_OK;
+  if (!multi || !v) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
+  if (st == TSR_OK && (!tsr__insert_sql(t, 2, HIST_MULTI, NULL, multi, cap, &ncols) ||
+                       !tsr__insert_sql(t, 2, 1, NULL, one, sizeof one, &ncols) || ncols != 5))
+    st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: statement too long", what);
+  while (st == TSR_OK) {
+    int k = 0;
+    while (k < HIST_MULTI && hist_next(h, v + k * 5)) k++;
+    if (k == HIST_MULTI) {
+      st = db->m->exec(db, multi, v, k * 5, NULL, what, err);
+      continue;
+    }
+    for (int r = 0; r < k && st == TSR_OK; r++) st = db->m->exec(db, one, v + r * 5, 5, NULL, what, err);
+    break;
+  }
+  tsr__free(multi);
+  tsr__free(v);
+  return st;
+}
+
+tsr_status tsr_web_history_load(tsr_store *s, int64_t run_id, const char *const *ids, size_t n,
+                                tsr_web_history_src src, void *ctx, tsr_error *err) {
+  WEB_DB(s, db);
+  const char *what = "add histories";
+  if (n && (!ids || !src))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "store: %s: no ids or rows", what);
+  int oom;
+  size_t *order = tsr__id_order(ids, sizeof *ids, n, &oom);
+  if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
+  hist_load h = {run_id, ids, order, n, src, ctx, 0, NULL, NULL, 0, 0, 0, TSR_OK, err};
+  int outer;
+  tsr_status st = tsr__wr_begin(db, &outer, what, err);
+  if (st == TSR_OK && db->m->copy) {
+    size_t total = 0; /* COPY wants the row count first */
+    for (size_t i = 0; i < n && st == TSR_OK; i++) {
+      const tsr_web_history_row *r = NULL;
+      size_t k = 0;
+      st = src(ctx, i, &r, &k, err);
+      total += k;
+    }
+    char cols[256], ins[300];
+    int ncols = 0;
+    tsr__insert_sql(TSR__TABLE(web_history), 2, 0, NULL, ins, sizeof ins, &ncols);
+    const char *a = strchr(ins, '('), *b = strchr(ins, ')');
+    snprintf(cols, sizeof cols, "%.*s", (int)(b - a - 1), a + 1);
+    if (st == TSR_OK && total)
+      st = db->m->copy(db, "web_history", cols, ncols, total, hist_vals, &h, NULL, what, err);
+    if (st == TSR_OK && h.st == TSR_OK && h.done != total)
+      st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: the rows changed while loading", what);
+  } else if (st == TSR_OK) {
+    st = history_insert(db, &h, what, err);
+  }
+  if (st == TSR_OK && h.st != TSR_OK) st = h.st;
+  tsr__free(order);
+  return tsr__wr_end(db, outer, st, what, err);
+}
+
 tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *customer_id,
                                 tsr_web_history_cb cb, void *ctx, tsr_error *err) {
   WEB_DB(s, db);

@@ -144,6 +144,20 @@ typedef struct tsr_web_history_row {
 TSR_API tsr_status tsr_web_history_add(tsr_store *s, int64_t run_id, const char *customer_id,
                                        const tsr_web_history_row *rows, size_t n,
                                        tsr_error *err);
+/* Customer i's rows for tsr_web_history_load: *rows (valid until the next
+ * call) and *n; a status other than TSR_OK stops the load with it. Called
+ * with rows == NULL as a hint that customer i comes soon (*n: 0 some
+ * customers ahead, 1 nearer; prefetch its memory; the result is ignored). */
+typedef tsr_status (*tsr_web_history_src)(void *ctx, size_t i, const tsr_web_history_row **rows,
+                                          size_t *n, tsr_error *err);
+/* The histories of n customers of a run in one bulk load (COPY on
+ * PostgreSQL, multi-row INSERTs on SQLite) in key order: ids[i] is customer
+ * i, src(ctx, i, ...) gives its rows (called in any order, once or twice).
+ * Joins an open transaction or runs in its own. Rows already stored for a
+ * (customer, day) are an error (tsr_web_history_add replaces them). */
+TSR_API tsr_status tsr_web_history_load(tsr_store *s, int64_t run_id, const char *const *ids,
+                                        size_t n, tsr_web_history_src src, void *ctx,
+                                        tsr_error *err);
 typedef int (*tsr_web_history_cb)(void *ctx, const tsr_web_history_row *row);
 /* By day. */
 TSR_API tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *customer_id,

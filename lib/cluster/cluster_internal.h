@@ -166,6 +166,8 @@ tsr_status tsr__features_apply(const tsr__feature *feats, size_t d,
                                tsr_error *err);
 /* Linear-interpolated quantile (numpy default) of sorted v[0..n-1]. */
 double tsr__quantile_sorted(const double *v, size_t n, double q);
+/* The same quantile of v in any order, by selection (v is reordered). */
+double tsr__quantile_select(double *v, size_t n, double q);
 
 /* ----------------------------------------------------------------- model */
 

@@ -25,6 +25,63 @@ double tsr__quantile_sorted(const double *v, size_t n, double q) {
   return v[lo] + f * (v[lo + 1] - v[lo]);
 }
 
+/* Puts the k-th smallest of v[0..n) at v[k], smaller or equal ones before
+ * it and larger or equal ones after (introselect: quickselect with a
+ * median-of-three pivot; a sort of the range left after 2 log2(n) rounds
+ * bounds the worst case). */
+static void select_kth(double *v, size_t n, size_t k) {
+  size_t lo = 0, hi = n; /* k is in [lo, hi) */
+  int budget = 2;
+  for (size_t m = n; m > 1; m >>= 1) budget += 2;
+  while (hi - lo > 16) {
+    if (budget-- == 0) {
+      qsort(v + lo, hi - lo, sizeof *v, cmp_double);
+      return;
+    }
+    size_t mid = lo + (hi - lo) / 2;
+    double a = v[lo], b = v[mid], c = v[hi - 1];
+    double piv = a < b ? (b < c ? b : (a < c ? c : a)) : (a < c ? a : (b < c ? c : b));
+    /* Hoare partition: [lo, j] <= piv <= [j + 1, hi) */
+    size_t i = lo, j = hi - 1;
+    for (;;) {
+      while (v[i] < piv) i++;
+      while (v[j] > piv) j--;
+      if (i >= j) break;
+      double t = v[i];
+      v[i] = v[j];
+      v[j] = t;
+      i++;
+      j--;
+    }
+    if (k <= j)
+      hi = j + 1;
+    else
+      lo = j + 1;
+  }
+  for (size_t i = lo + 1; i < hi; i++) { /* insertion sort of the rest */
+    double x = v[i];
+    size_t j = i;
+    for (; j > lo && v[j - 1] > x; j--) v[j] = v[j - 1];
+    v[j] = x;
+  }
+}
+
+double tsr__quantile_select(double *v, size_t n, double q) {
+  if (n == 0) return NAN;
+  double h = q * (double)(n - 1);
+  size_t lo = (size_t)floor(h);
+  if (lo + 1 >= n) {
+    select_kth(v, n, n - 1);
+    return v[n - 1];
+  }
+  select_kth(v, n, lo);
+  double next = v[lo + 1]; /* the (lo + 1)-th smallest: the least after lo */
+  for (size_t i = lo + 2; i < n; i++)
+    if (v[i] < next) next = v[i];
+  double f = h - (double)lo;
+  return v[lo] + f * (next - v[lo]);
+}
+
 /* Transformed value of one raw value (log1p part only); checks the domain. */
 static tsr_status raw_value(const tsr__feature *f, double x, size_t row,
                             double *out, tsr_error *err) {
@@ -85,10 +142,11 @@ tsr_status tsr__features_fit(tsr__feature *feats, size_t d, unsigned transform,
     double var = 0;
     for (size_t i = 0; i < n; i++) var += (tmp[i] - mean) * (tmp[i] - mean);
     double sd = n > 1 ? sqrt(var / (double)(n - 1)) : 0;
-    qsort(tmp, n, sizeof *tmp, cmp_double);
-    double med = tsr__quantile_sorted(tmp, n, 0.5);
-    double iqr = tsr__quantile_sorted(tmp, n, 0.75) -
-                 tsr__quantile_sorted(tmp, n, 0.25);
+    /* order statistics by selection, O(n) (a full sort was 1/3 of the
+     * clustering step on a million customers); the same values */
+    double med = tsr__quantile_select(tmp, n, 0.5);
+    double q3 = tsr__quantile_select(tmp, n, 0.75);
+    double iqr = q3 - tsr__quantile_select(tmp, n, 0.25);
     f->center = med;
     f->scale = iqr > 0 ? iqr : (sd > 0 ? sd : 1);
   }

@@ -6,6 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "cluster_internal.h"
 #include "cluster_test_util.h"
@@ -78,9 +81,55 @@ static void domain_errors(void **state) {
   assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_STANDARDIZE, cols, 4, Z, NULL), TSR_OK);
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* Selection gives exactly the quantiles of the sorted values: random data
+ * with and without ties, sorted, reversed, constant and organ-pipe inputs,
+ * sizes around the insertion-sort cut. */
+static void quantiles_by_selection(void **state) {
+  (void)state;
+  static const size_t sizes[] = {1, 2, 3, 16, 17, 18, 33, 100, 1001, 20000};
+  static const double qs[] = {0, 0.25, 0.5, 0.75, 1, 0.1, 0.999};
+  uint64_t x = 88172645463325252ull;
+  for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+    size_t n = sizes[si];
+    double *v = malloc(n * sizeof *v), *w = malloc(n * sizeof *w), *s = malloc(n * sizeof *s);
+    for (int kind = 0; kind < 6; kind++) {
+      for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        double r = (double)(x >> 11) * 0x1p-53;
+        v[i] = kind == 0   ? r
+               : kind == 1 ? floor(r * 5)             /* many ties */
+               : kind == 2 ? (double)i                /* sorted */
+               : kind == 3 ? (double)(n - i)          /* reversed */
+               : kind == 4 ? 7.25                     /* constant */
+                           : (double)(i < n / 2 ? i : n - i); /* organ pipe */
+      }
+      memcpy(s, v, n * sizeof *s);
+      qsort(s, n, sizeof *s, cmp_dbl);
+      for (size_t qi = 0; qi < sizeof qs / sizeof *qs; qi++) {
+        memcpy(w, v, n * sizeof *w);
+        double want = tsr__quantile_sorted(s, n, qs[qi]);
+        double got = tsr__quantile_select(w, n, qs[qi]);
+        if (got != want) fail_msg("n %zu kind %d q %g: %.17g != %.17g", n, kind, qs[qi], got, want);
+        qsort(w, n, sizeof *w, cmp_dbl); /* a permutation of the input */
+        assert_memory_equal(w, s, n * sizeof *w);
+      }
+    }
+    free(v);
+    free(w);
+    free(s);
+  }
+  assert_true(isnan(tsr__quantile_select(NULL, 0, 0.5)));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(quantiles_like_numpy),
+      cmocka_unit_test(quantiles_by_selection),
       cmocka_unit_test(robust_standardisation),
       cmocka_unit_test(apply_new_rows),
       cmocka_unit_test(domain_errors),

@@ -188,6 +188,87 @@ static int hist_cb(void *ctx, const tsr_web_history_row *h) {
   return 0;
 }
 
+/* Source of history_bulk_load: customer i has i % 4 active days; fails at
+ * customer fail_at (when >= 0). */
+typedef struct bulk_src {
+  tsr_web_history_row rows[4];
+  long fail_at;
+  size_t hints; /* calls with rows == NULL */
+} bulk_src;
+
+static tsr_status bulk_rows(void *ctx, size_t i, const tsr_web_history_row **rows, size_t *n,
+                            tsr_error *err) {
+  bulk_src *b = ctx;
+  if (!rows) {
+    assert_true(i < 601 && *n <= 1);
+    b->hints++;
+    return TSR_OK;
+  }
+  if (b->fail_at >= 0 && (long)i == b->fail_at)
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "source failed at %zu", i);
+  *n = i % 4;
+  for (size_t j = 0; j < *n; j++) {
+    b->rows[j].day = 20000 + (int64_t)(3 * j + i % 5);
+    b->rows[j].ntx = (int64_t)j + 1;
+    b->rows[j].amount = 0.25 * (double)i + (double)j;
+  }
+  *rows = b->rows;
+  return TSR_OK;
+}
+
+/* The bulk load stores every row of every customer given in any id order
+ * (more rows than one multi-row statement holds, plus a tail), refuses a
+ * second load of the same rows and rolls back when the source fails. */
+static void history_bulk_load(void **state) {
+  fx *f = *state;
+  tsr_error e;
+  tsr_run r;
+  memset(&r, 0, sizeof r);
+  r.command = "analyze";
+  int64_t run = 0, run2 = 0;
+  assert_int_equal(tsr_store_run_begin(f->s, &r, &run, &e), TSR_OK);
+  assert_int_equal(tsr_store_run_begin(f->s, &r, &run2, &e), TSR_OK);
+  enum { N = 601 };
+  static char names[N][16];
+  const char *ids[N];
+  for (int i = 0; i < N; i++) { /* descending, then a few out of place */
+    snprintf(names[i], sizeof names[i], "K%04d", (N - i) * 7 % 1000 + (i % 3 ? 0 : 1000));
+    ids[i] = names[i];
+  }
+  bulk_src b = {.fail_at = -1};
+  assert_int_equal(tsr_web_history_load(f->s, run, ids, N, bulk_rows, &b, &e), TSR_OK);
+  assert_true(b.hints > N); /* ids out of order: rows fetched ahead */
+  for (int i = 0; i < N; i++) {
+    double sum[3] = {0, 0, 0};
+    assert_int_equal(tsr_web_history_list(f->s, run, ids[i], hist_cb, sum, &e), TSR_OK);
+    int k = i % 4;
+    double amount = 0, ntx = 0;
+    for (int j = 0; j < k; j++) {
+      amount += 0.25 * i + j;
+      ntx += j + 1;
+    }
+    assert_near(sum[0], amount, 0);
+    assert_near(sum[1], ntx, 0);
+    if (k) assert_near(sum[2], 20000 + 3 * (k - 1) + i % 5, 0);
+  }
+  /* the same rows again: refused, nothing changed */
+  assert_int_not_equal(tsr_web_history_load(f->s, run, ids, N, bulk_rows, &b, &e), TSR_OK);
+  double sum[3] = {0, 0, 0};
+  assert_int_equal(tsr_web_history_list(f->s, run, ids[N - 1], hist_cb, sum, &e), TSR_OK);
+  assert_near(sum[0], 0.25 * (N - 1) * 0, 0); /* (N - 1) % 4 == 0: no rows */
+  assert_int_equal(tsr_web_history_list(f->s, run, ids[N - 2], hist_cb, sum, &e), TSR_OK);
+  assert_near(sum[1], 1 + 2 + 3, 0);
+  /* a failing source: its status, nothing of run2 stored */
+  b.fail_at = 450;
+  assert_int_equal(tsr_web_history_load(f->s, run2, ids, N, bulk_rows, &b, &e), TSR_ENOMEM);
+  assert_non_null(strstr(e.msg, "source failed at 450"));
+  memset(sum, 0, sizeof sum);
+  assert_int_equal(tsr_web_history_list(f->s, run2, ids[1], hist_cb, sum, &e), TSR_OK);
+  assert_near(sum[1], 0, 0);
+  /* no customers: nothing to do */
+  assert_int_equal(tsr_web_history_load(f->s, run2, NULL, 0, NULL, NULL, &e), TSR_OK);
+}
+
 static void runs_uploads_history(void **state) {
   fx *f = *state;
   tsr_error e;
@@ -366,6 +447,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(sessions_tokens, setup, teardown),
       cmocka_unit_test_setup_teardown(sessions_of_user, setup, teardown),
       cmocka_unit_test_setup_teardown(runs_uploads_history, setup, teardown),
+      cmocka_unit_test_setup_teardown(history_bulk_load, setup, teardown),
       cmocka_unit_test_setup_teardown(request_log_and_cache, setup, teardown),
       cmocka_unit_test_setup_teardown(request_log_retention, setup, teardown),
       cmocka_unit_test_setup_teardown(login_failures, setup, teardown),
