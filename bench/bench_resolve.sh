@@ -7,7 +7,10 @@
 #
 # usage: bench/bench_resolve.sh BUILD/tessera [N...]     (default: 10000 1000000)
 # env:   BENCH_DIR (default /tmp/tessera-bench; generated files are reused),
-#        PYTHON (interpreter with pandas, default /usr/bin/python3)
+#        PYTHON (interpreter with pandas, default /usr/bin/python3),
+#        BENCH_SOURCE=bundle: the customers.csv of `tessera simulate --bundle
+#        --customers N --seed 1` with its --latent truth instead of
+#        gen_people.py (the 1M-record figure; ~1.03 records/person)
 # Columns: records; tessera s (elapsed, read + resolve + write); CPU s;
 # RSS MB; precision, recall; pandas s, pandas precision, recall; ratio =
 # pandas s / tessera s.
@@ -22,9 +25,16 @@ PY=${PYTHON:-/usr/bin/python3}
 mkdir -p "$DIR"
 printf '%-9s %10s %7s %7s %9s %7s %9s %9s %7s %7s\n' records "tessera_s" cpu_s rss_MB precision recall pandas_s pandas_P pandas_R ratio
 for n in "$@"; do
-  c=$DIR/people_$n.csv
-  t=$DIR/people_${n}_truth.csv
-  [ -s "$c" ] || "$PY" "$HERE/../tests/profile/gen_people.py" customers "$n" "$c" "$t" 7
+  if [ "${BENCH_SOURCE:-people}" = bundle ]; then
+    c=$DIR/bundle_$n/customers.csv
+    t=$DIR/bundle_${n}_latent/records.csv
+    [ -s "$c" ] && [ -s "$t" ] || "$TSR" simulate --bundle "$DIR/bundle_$n" --latent "$DIR/bundle_${n}_latent" \
+      --customers "$n" --seed 1 --quiet
+  else
+    c=$DIR/people_$n.csv
+    t=$DIR/people_${n}_truth.csv
+    [ -s "$c" ] || "$PY" "$HERE/../tests/profile/gen_people.py" customers "$n" "$c" "$t" 7
+  fi
   /usr/bin/time -f '%e %U %S %M' -o "$DIR/time.txt" "$TSR" resolve "$c" -o "$DIR/map_$n.csv" --quiet
   read -r el us sy rss <"$DIR/time.txt"
   pr=$("$PY" "$HERE/../tests/profile/eval_resolve.py" "$DIR/map_$n.csv" "$t")

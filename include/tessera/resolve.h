@@ -10,8 +10,10 @@
  *      phonetic first name + birth date, e-mail, phone, phonetic surname +
  *      postcode, phonetic first name + surname + birth year or birth day
  *      of the year) become candidate pairs;
- *      blocks larger than max_block are skipped (counted), so the number
- *      of pairs grows about linearly with the records;
+ *      blocks larger than max_block are skipped (counted); surname +
+ *      postcode blocks over 24 records are sorted by address and paired
+ *      within a window of 10 records with similar addresses instead, at
+ *      any size; so the number of pairs grows about linearly;
  *   3. compares each pair field by field (Jaro-Winkler names, birth date,
  *      address edit distance, phone, e-mail, postcode, gender) into levels
  *      agree / partial / disagree / missing;

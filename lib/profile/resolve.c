@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -299,25 +300,36 @@ size_t tsr_resolve_levenshtein(const char *a, size_t na, const char *b, size_t n
   return row[nb];
 }
 
-/* Levenshtein distance when it is <= k, else k + 1 (stops as soon as every
- * cell of a row exceeds k). */
+/* Levenshtein distance when it is <= k, else k + 1. Only the diagonal band
+ * |i - j| <= k of the table is filled (a cell outside it is > k), and the
+ * scan stops as soon as every cell of a row's band exceeds k. */
 static size_t lev_bounded(const char *a, size_t na, const char *b, size_t nb, size_t k) {
   if (na > 255) na = 255;
   if (nb > 255) nb = 255;
   if ((na > nb ? na - nb : nb - na) > k) return k + 1;
-  size_t row[256];
-  for (size_t j = 0; j <= nb; j++) row[j] = j;
+  size_t row[257];
+  const size_t big = k + 1;
+  for (size_t j = 0; j <= nb; j++) row[j] = j <= k ? j : big;
   for (size_t i = 1; i <= na; i++) {
-    size_t diag = row[0], lo = row[0] = i;
-    for (size_t j = 1; j <= nb; j++) {
-      size_t up = row[j];
+    size_t lo_j = i > k ? i - k : 1, hi_j = i + k < nb ? i + k : nb;
+    /* row[lo_j - 1] holds the previous row's cell; the new one is i (column
+     * 0) or outside the band */
+    size_t diag = row[lo_j - 1];
+    size_t left = lo_j == 1 ? (i <= k ? i : big) : big;
+    if (lo_j == 1) row[0] = left;
+    size_t lo = left;
+    for (size_t j = lo_j; j <= hi_j; j++) {
+      size_t up = j <= nb && j < i + k ? row[j] : big; /* (i-1, j) in the band iff j <= i-1+k */
       size_t v = diag + (a[i - 1] != b[j - 1]);
       if (up + 1 < v) v = up + 1;
-      if (row[j - 1] + 1 < v) v = row[j - 1] + 1;
+      if (left + 1 < v) v = left + 1;
+      if (v > big) v = big;
       row[j] = v;
       diag = up;
+      left = v;
       if (v < lo) lo = v;
     }
+    if (hi_j < nb) row[hi_j + 1] = big;
     if (lo > k) return k + 1;
   }
   return row[nb] <= k ? row[nb] : k + 1;
@@ -604,27 +616,103 @@ static uint64_t key_hash(int type, const char *a, size_t na, const char *b, size
 
 #define S(r, off) ((r)->pool.buf + (off))
 
+static int cmp_dob(int32_t a, int32_t b, uint32_t ya, uint32_t yb);
+
+/* Address level: similarity 1 - Levenshtein / longer length; agree >= 0.9,
+ * partial >= 0.7. */
+static int addr_level(const tsr_resolver *r, const prec *x, const prec *y) {
+  if (!x->naddr || !y->naddr) return L_MISSING;
+  size_t mx = x->naddr > y->naddr ? x->naddr : y->naddr;
+  size_t d = lev_bounded(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr, (size_t)(0.3 * (double)mx));
+  double sim = 1 - (double)d / (double)mx;
+  return sim >= 0.9 ? L_AGREE : sim >= 0.7 ? L_PART : L_DIS;
+}
+
+/* The surname-code + postcode key (households: same surname and address)
+ * is coarse where postcodes are: its blocks of more than SN_FULL records
+ * are sorted by address and each record is paired with those of the
+ * SN_WINDOW - 1 records after it whose address is similar (the partial
+ * level of the comparison or better; sorted neighbourhood, Hernandez and
+ * Stolfo 1995), at any block size; the other keys pair all records of a
+ * block up to max_block. In a block of the name-code + birth-year key over
+ * SN_FULL records, only pairs whose birth dates agree at least partially
+ * are formed (the key is there for a wrong digit or a swapped day and
+ * month). The key type is kept in the top 3 bits of the block key. */
+enum { K_SUR_POST = 5, K_NAME_YEAR = 6, SN_FULL = 24, SN_WINDOW = 10 };
+#define KEY_TYPE(k) ((int)((k) >> 61))
+
+typedef struct sn_item {
+  const char *addr;
+  uint32_t naddr, idx;
+} sn_item;
+
+static int sn_cmp(const void *pa, const void *pb) {
+  const sn_item *a = pa, *b = pb;
+  size_t n = a->naddr < b->naddr ? a->naddr : b->naddr;
+  int c = memcmp(a->addr, b->addr, n);
+  if (c) return c;
+  if (a->naddr != b->naddr) return a->naddr < b->naddr ? -1 : 1;
+  return a->idx < b->idx ? -1 : a->idx > b->idx;
+}
+
+static uint64_t pair_key(uint32_t i, uint32_t j) {
+  return i < j ? (uint64_t)i << 32 | j : (uint64_t)j << 32 | i;
+}
+
+/* Appends the pairs of one block (records idx[0..s)) to *pairs. */
+static int block_pairs(const tsr_resolver *r, int type, const uint32_t *idx, size_t s, sn_item **sn,
+                       size_t *sncap, uint64_t **pairs, size_t *np, size_t *pcap) {
+  if (type == K_SUR_POST && s > SN_FULL) {
+    if (tsr__grow((void **)sn, sncap, s, sizeof **sn)) return -1;
+    sn_item *v = *sn;
+    for (size_t u = 0; u < s; u++) {
+      const prec *x = &r->rec[idx[u]];
+      v[u] = (sn_item){S(r, x->addr), x->naddr, idx[u]};
+    }
+    qsort(v, s, sizeof *v, sn_cmp);
+    if (tsr__grow((void **)pairs, pcap, *np + s * (SN_WINDOW - 1), sizeof **pairs)) return -1;
+    for (size_t u = 0; u < s; u++)
+      for (size_t w = u + 1; w < s && w < u + SN_WINDOW; w++)
+        if (v[u].idx != v[w].idx &&
+            addr_level(r, &r->rec[v[u].idx], &r->rec[v[w].idx]) >= L_PART)
+          (*pairs)[(*np)++] = pair_key(v[u].idx, v[w].idx);
+    return 0;
+  }
+  int dob_only = type == K_NAME_YEAR && s > SN_FULL;
+  if (tsr__grow((void **)pairs, pcap, *np + s * (s - 1) / 2, sizeof **pairs)) return -1;
+  for (size_t u = 0; u < s; u++)
+    for (size_t w = u + 1; w < s; w++) {
+      if (idx[u] == idx[w]) continue;
+      const prec *x = &r->rec[idx[u]], *y = &r->rec[idx[w]];
+      if (dob_only && cmp_dob(x->dob, y->dob, x->ymd, y->ymd) < L_PART) continue;
+      (*pairs)[(*np)++] = pair_key(idx[u], idx[w]);
+    }
+  return 0;
+}
+
 /* Candidate pairs (i << 32 | j, i < j), sorted and unique. */
 static tsr_status make_pairs(tsr_resolver *r, uint64_t **pairs_out, size_t *np_out) {
   size_t n = r->n, cap = n * 7 + 1, m = 0;
   uint64_t *key = tsr__malloc(cap * sizeof *key);
   uint32_t *idx = tsr__malloc(cap * sizeof *idx);
   uint64_t *pairs = NULL;
-  size_t np = 0, pcap = 0;
+  sn_item *sn = NULL;
+  size_t np = 0, pcap = 0, sncap = 0;
   tsr_status st = TSR_ENOMEM;
   if (!key || !idx) goto fail;
+#define ADD_KEY(t, a, na, b, nb) \
+  (key[m] = key_hash(t, a, na, b, nb) >> 3 | (uint64_t)(t) << 61, idx[m++] = (uint32_t)i)
   for (size_t i = 0; i < n; i++) {
     const prec *x = &r->rec[i];
     char dob[16];
     snprintf(dob, sizeof dob, "%ld", (long)x->dob);
     size_t nd = strlen(dob);
     int hd = x->dob != DAY_NONE;
-    if (x->sx_last[0] && hd) key[m] = key_hash(1, x->sx_last, 4, dob, nd), idx[m++] = (uint32_t)i;
-    if (x->sx_first[0] && hd) key[m] = key_hash(2, x->sx_first, 4, dob, nd), idx[m++] = (uint32_t)i;
-    if (x->nemail) key[m] = key_hash(3, S(r, x->email), x->nemail, "", 0), idx[m++] = (uint32_t)i;
-    if (x->phone[0]) key[m] = key_hash(4, x->phone, strlen(x->phone), "", 0), idx[m++] = (uint32_t)i;
-    if (x->sx_last[0] && x->npost)
-      key[m] = key_hash(5, x->sx_last, 4, S(r, x->post), x->npost), idx[m++] = (uint32_t)i;
+    if (x->sx_last[0] && hd) ADD_KEY(1, x->sx_last, 4, dob, nd);
+    if (x->sx_first[0] && hd) ADD_KEY(2, x->sx_first, 4, dob, nd);
+    if (x->nemail) ADD_KEY(3, S(r, x->email), x->nemail, "", 0);
+    if (x->phone[0]) ADD_KEY(4, x->phone, strlen(x->phone), "", 0);
+    if (x->sx_last[0] && x->npost) ADD_KEY(K_SUR_POST, x->sx_last, 4, S(r, x->post), x->npost);
     if (x->sx_last[0] && x->sx_first[0] && hd) {
       int64_t y;
       unsigned mo, d;
@@ -633,38 +721,31 @@ static tsr_status make_pairs(tsr_resolver *r, uint64_t **pairs_out, size_t *np_o
       memcpy(ln, x->sx_first, 4);
       memcpy(ln + 4, x->sx_last, 4);
       snprintf(ymd, sizeof ymd, "%lld", (long long)y);
-      key[m] = key_hash(6, ln, 8, ymd, strlen(ymd)), idx[m++] = (uint32_t)i;
+      ADD_KEY(K_NAME_YEAR, ln, 8, ymd, strlen(ymd));
       snprintf(ymd, sizeof ymd, "%02u%02u", mo, d);
-      key[m] = key_hash(7, ln, 8, ymd, strlen(ymd)), idx[m++] = (uint32_t)i;
+      ADD_KEY(7, ln, 8, ymd, strlen(ymd));
     }
   }
+#undef ADD_KEY
   if (radix_sort(key, idx, m)) goto fail;
   for (size_t a = 0; a < m;) {
     size_t b = a + 1;
     while (b < m && key[b] == key[a]) b++;
     size_t s = b - a;
-    if (s > r->p.max_block) {
+    int type = KEY_TYPE(key[a]);
+    if (s > r->p.max_block && type != K_SUR_POST) {
       r->st.blocks_skipped++;
     } else if (s > 1) {
-      if (tsr__grow((void **)&pairs, &pcap, np + s * (s - 1) / 2, sizeof *pairs)) goto fail;
-      for (size_t u = a; u < b; u++)
-        for (size_t w = u + 1; w < b; w++) {
-          uint32_t i = idx[u], j = idx[w];
-          if (i == j) continue;
-          if (i > j) {
-            uint32_t t = i;
-            i = j;
-            j = t;
-          }
-          pairs[np++] = (uint64_t)i << 32 | j;
-        }
+      if (block_pairs(r, type, idx + a, s, &sn, &sncap, &pairs, &np, &pcap)) goto fail;
     }
     a = b;
   }
   tsr__free(key);
   tsr__free(idx);
+  tsr__free(sn);
   key = NULL;
   idx = NULL;
+  sn = NULL;
   if (radix_sort(pairs, NULL, np)) goto fail;
   size_t u = 0;
   for (size_t i = 0; i < np; i++)
@@ -675,6 +756,7 @@ static tsr_status make_pairs(tsr_resolver *r, uint64_t **pairs_out, size_t *np_o
 fail:
   tsr__free(key);
   tsr__free(idx);
+  tsr__free(sn);
   tsr__free(pairs);
   return st;
 }
@@ -740,13 +822,7 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
   else
     l[F_PHONE] = lev_bounded(x->phone, strlen(x->phone), y->phone, strlen(y->phone), 1) <= 1
                      ? L_PART : L_DIS;
-  if (!x->naddr || !y->naddr) l[F_ADDR] = L_MISSING;
-  else {
-    size_t mx = x->naddr > y->naddr ? x->naddr : y->naddr;
-    size_t d = lev_bounded(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr, (size_t)(0.3 * (double)mx));
-    double sim = 1 - (double)d / (double)mx;
-    l[F_ADDR] = sim >= 0.9 ? L_AGREE : sim >= 0.7 ? L_PART : L_DIS;
-  }
+  l[F_ADDR] = addr_level(r, x, y);
   if (!x->npost || !y->npost) l[F_POST] = L_MISSING;
   else if (x->npost == y->npost && !memcmp(S(r, x->post), S(r, y->post), x->npost)) l[F_POST] = L_AGREE;
   else if (x->npost >= 6 && x->npost == y->npost && !memcmp(S(r, x->post), S(r, y->post), x->npost - 3u))

@@ -243,6 +243,41 @@ static void test_name_frequency(void **state) {
   tsr_resolver_free(r);
 }
 
+/* One surname and one postcode for 3,000 persons (a coarse postcode): the
+ * surname-code + postcode block is far over --max-block; it is no longer
+ * skipped but paired within a window of similar addresses, so the pairs
+ * stay linear (all pairs would be 4.5 M) and the household of two persons
+ * at one address inside it is still found (the former skip lost it). */
+static void test_big_block(void **state) {
+  (void)state;
+  tsr_resolver *r = NULL;
+  tsr_error err;
+  assert_int_equal(tsr_resolver_new(NULL, &r, &err), TSR_OK);
+  enum { N = 3000 };
+  char id[16], name[64], first[16], street[16], email[64], phone[32], dob[16], addr[64];
+  for (unsigned i = 0; i <= N; i++) {
+    unsigned k = i == N ? 0 : i; /* the last person lives with the first */
+    snprintf(id, sizeof id, "S%04u", i);
+    word(first, "", i);
+    word(street, "", 7777 + k / 60);
+    snprintf(name, sizeof name, "%s Smith", first);
+    snprintf(email, sizeof email, "s%u@example.org", i);
+    snprintf(phone, sizeof phone, "07700 9%05u", i);
+    snprintf(dob, sizeof dob, "19%02u-%02u-%02u", 30 + i % 60, 1 + i / 60 % 12, 1 + i / 720 % 28);
+    snprintf(addr, sizeof addr, "%u %s Street", k % 60 + 1, street);
+    person p = {id, name, email, phone, dob, addr, "8001", "2015-01-01"};
+    add(r, &p);
+  }
+  assert_int_equal(tsr_resolver_run(r, &err), TSR_OK);
+  tsr_resolve_stats st;
+  tsr_resolver_stats(r, &st);
+  assert_true(st.candidate_pairs > 0 && st.candidate_pairs < 10 * (size_t)N);
+  assert_int_equal(st.merged_records, 0);
+  assert_true(tsr_resolver_household(r, 0) >= 0);
+  assert_int_equal(tsr_resolver_household(r, N), tsr_resolver_household(r, 0));
+  tsr_resolver_free(r);
+}
+
 static void test_errors(void **state) {
   (void)state;
   tsr_resolve_params p;
@@ -274,6 +309,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold), cmocka_unit_test(test_phone),
                                      cmocka_unit_test(test_similarity),
                                      cmocka_unit_test(test_population), cmocka_unit_test(test_name_frequency),
+                                     cmocka_unit_test(test_big_block),
                                      cmocka_unit_test(test_errors)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
