@@ -19,6 +19,7 @@ run by ctest as `test_X.py TESSERA_BINARY BUILD_DIR`). Standard library only.
   None, body bytes, lower-case headers); Client: a browser-like session
   (cookie, CSRF token, bearer token); login_token: an API token by login.
 """
+import atexit
 import http.client
 import json
 import os
@@ -175,6 +176,13 @@ class Server:
     def __exit__(self, *exc):
         self.stop()
         return False
+
+
+@atexit.register
+def _stop_all():
+    """No server outlives its test (an exception outside a with block)."""
+    for s in Server.started:
+        s.stop()
 
 
 def finish(message):
