@@ -69,6 +69,12 @@ def user_token(db, name):
     return run("user", "token", name, "--db", db).strip()
 
 
+def analyst_token(db, pw, name="ana"):
+    """A new analyst account and its API token."""
+    add_users(db, ((name, "analyst"),), pw)
+    return user_token(db, name)
+
+
 def request(port, method, path, body=None, token=None, headers=None, ctype=None, timeout=60):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     h = dict(headers or {})

@@ -14,7 +14,7 @@ import sqlite3
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, add_users, check, finish, request, temp_dir, user_token  # noqa: E402
+from harness import Server, analyst_token, check, finish, request, temp_dir  # noqa: E402
 from harness import run as tessera  # noqa: E402  (run is the run id below)
 
 
@@ -26,8 +26,7 @@ def req(port, path, token, body):
 def main():
     tmp = temp_dir("msg-person")
     db = os.path.join(tmp, "web.db")
-    add_users(db, (("ana", "analyst"),), "pw-pw-pw-pw")
-    tok = user_token(db, "ana")
+    tok = analyst_token(db, "pw-pw-pw-pw")
     bdir = os.path.join(tmp, "bundle")
     tessera("simulate", "--bundle", bdir, "--customers", "200", "--seed", "4")
     path = os.path.join(bdir, "customers.csv")

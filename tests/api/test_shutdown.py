@@ -11,7 +11,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Server, add_users, check, finish, request, run, temp_dir, user_token  # noqa: E402
+from harness import Server, analyst_token, check, finish, request, run, temp_dir  # noqa: E402
 
 
 def req(port, method, path, body=None, token=None, ctype="application/json"):
@@ -22,8 +22,7 @@ def req(port, method, path, body=None, token=None, ctype="application/json"):
 def main():
     tmp = temp_dir("stop")
     db = os.path.join(tmp, "w.db")
-    add_users(db, (("ana", "analyst"),), "long-password")
-    token = user_token(db, "ana")
+    token = analyst_token(db, "long-password")
     tx = os.path.join(tmp, "tx.csv")
     run("simulate", "--customers", "60000", "--seed", "2", "-o", tx)
     srv = Server(db)
