@@ -201,12 +201,16 @@ void cli_bundle_print(const tsr_analyze_result *r, const char *out_dir) {
   if (r->dq_anomalies_excluded >= 0)
     printf("  anomalies excluded from RFM, BTYD and CLV: %lld transactions\n",
            (long long)r->dq_anomalies_excluded);
-  printf("  %-28s %9s %7s %10s %6s\n", "life stage / value tier", "customers", "share", "revenue", "age");
+  printf("  %-28s %9s %7s %10s %6s   (revenue in %s; mean age in years)\n", "life stage / value tier",
+         "customers", "share", "revenue", "age", r->currency[0] ? r->currency : "amount units");
   for (size_t i = 0; i < tsr_profiles_nsegments(p); i++) {
     const tsr_segment_summary *s = tsr_profiles_segment_get(p, i);
     if (strcmp(s->kind, "life_stage") && strncmp(s->kind, "value_tier", 10)) continue;
-    printf("  %-28s %9zu %6.1f%% %10.0f %6.1f\n", s->name, s->size, n ? 100.0 * (double)s->size / (double)n : 0,
-           s->revenue, isnan(s->age_mean) ? 0 : s->age_mean);
+    char age[16]; /* no known age: n/a, not 0 */
+    if (isnan(s->age_mean)) snprintf(age, sizeof age, "n/a");
+    else snprintf(age, sizeof age, "%.1f", s->age_mean);
+    printf("  %-28s %9zu %6.1f%% %10.0f %6s\n", s->name, s->size,
+           n ? 100.0 * (double)s->size / (double)n : 0, s->revenue, age);
   }
   printf("  profiles: %s/profiles.csv, %s/segment_profiles.csv\n", out_dir, out_dir);
 }
