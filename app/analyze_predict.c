@@ -9,6 +9,7 @@
  */
 #include "internal.h"
 #include "analyze_predict.h"
+#include "keep_tables.h"
 
 #include <jansson.h>
 #include "tessera/bundle.h"
@@ -351,22 +352,31 @@ tsr_status tsr__analyze_keep_bundle(const tsr_analyze_opts *o, const char *sum, 
   } tabs[] = {{TSR_BT_CUSTOMERS, cu, 5, "customers.csv"},
               {TSR_BT_PRODUCTS, pe, 4, "products_events.csv"},
               {TSR_BT_INTERACTIONS, in, 5, "interactions.csv"}};
+  static const char *const files[] = {"transactions.csv", "customers.csv", "products_events.csv",
+                                      "interactions.csv"};
   *out = NULL;
-  char dir[4096], path[4200];
-  snprintf(dir, sizeof dir, "%s/%s", o->keep_dir, sum);
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-    return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s",
-                         strerror(errno));
-  snprintf(path, sizeof path, "%s/transactions.csv", dir);
-  tsr_status st = tsr__copy_file(o->inputs[0], path, err);
+  /* written to a staging folder, then moved to a folder named by the
+   * checksum and the tables' hash (keep_tables.h): keeping the same
+   * transactions with other tables never rewrites an older dataset's copy */
+  char stage[4096], dir[4096], path[4200];
+  tsr_status st =
+      tsr__keep_stage(o->keep_dir, sum, files, TSR__ARRAY_LEN(files), stage, sizeof stage, err);
+  if (st != TSR_OK) return st;
+  snprintf(path, sizeof path, "%s/transactions.csv", stage);
+  st = tsr__copy_file(o->inputs[0], path, err);
   for (size_t k = 0; st == TSR_OK && k < TSR__ARRAY_LEN(tabs); k++) {
     char tp[4200];
-    snprintf(tp, sizeof tp, "%s/%s", dir, tabs[k].name);
+    snprintf(tp, sizeof tp, "%s/%s", stage, tabs[k].name);
     if (tsr_bundle_path(o->bundle, tabs[k].t))
       st = keep_table(o, tabs[k].t, tabs[k].cols, tabs[k].n, tp, err);
-    else
-      remove(tp); /* an earlier copy of the same transactions */
   }
+  if (st != TSR_OK) {
+    tsr__keep_discard(stage, files, TSR__ARRAY_LEN(files));
+    return st;
+  }
+  st = tsr__keep_seal(stage, o->keep_dir, sum, files, TSR__ARRAY_LEN(files), TSR__ARRAY_LEN(tabs),
+                      dir, sizeof dir, err);
+  snprintf(path, sizeof path, "%s/transactions.csv", dir);
   if (st == TSR_OK && !(*out = tsr__strdup(path)))
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   return st;

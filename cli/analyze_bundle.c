@@ -9,11 +9,11 @@
 #include <sys/stat.h>
 
 #include "analyze_bundle.h"
+#include "ingest_opts.h"
 
-#define CMD "analyze"
-
-void cli_bundle_init(cli_bundle *b) {
+void cli_bundle_init(cli_bundle *b, const char *cmd) {
   memset(b, 0, sizeof *b);
+  b->cmd = cmd;
   tsr_bundle_opts_init(&b->bo);
   tsr_segment_opts_init(&b->so);
   tsr_profile_opts_init(&b->po);
@@ -38,14 +38,16 @@ int cli_bundle_option(cli_bundle *b, int opt, const char *arg) {
     char t[32];
     tsr_bundle_table tb;
     if (!eq || (size_t)(eq - arg) >= sizeof t) {
-      cli_usage(CMD, "--table-date-format: expected TABLE=FORMAT, got '%s'", arg);
+      cli_usage(b->cmd, "--table-date-format: expected TABLE=FORMAT, got '%s'", arg);
       return -1;
     }
     memcpy(t, arg, (size_t)(eq - arg));
     t[eq - arg] = '\0';
     if (tsr_bundle_table_parse(t, &tb) != TSR_OK) {
-      cli_usage(CMD, "--table-date-format: unknown table '%s' (expected transactions, customers, "
-                "products, interactions, campaign or offers)", t);
+      cli_usage(b->cmd,
+                "--table-date-format: unknown table '%s' (expected transactions, customers, "
+                "products, interactions, campaign or offers)",
+                t);
       return -1;
     }
     b->bo.date_format[tb] = eq + 1;
@@ -53,7 +55,7 @@ int cli_bundle_option(cli_bundle *b, int opt, const char *arg) {
   }
   case OPT_B_RENAME:
     if (!strchr(arg, '=') || b->nrename >= 64) {
-      cli_usage(CMD, "--rename: expected [TABLE.]COLUMN=HEADER, got '%s'", arg);
+      cli_usage(b->cmd, "--rename: expected [TABLE.]COLUMN=HEADER, got '%s'", arg);
       return -1;
     }
     b->rename[b->nrename++] = arg;
@@ -62,7 +64,7 @@ int cli_bundle_option(cli_bundle *b, int opt, const char *arg) {
     return 1;
   case OPT_B_PII:
     if (strcmp(arg, "drop") && strcmp(arg, "encrypt")) {
-      cli_usage(CMD, "--pii: expected drop or encrypt, got '%s'", arg);
+      cli_usage(b->cmd, "--pii: expected drop or encrypt, got '%s'", arg);
       return -1;
     }
     b->pii = arg;
@@ -70,21 +72,21 @@ int cli_bundle_option(cli_bundle *b, int opt, const char *arg) {
   case OPT_B_PII_KEY: b->key_file = arg; return 1;
   case OPT_B_SHOW_PII: b->bo.show_pii = 1; return 1;
   case OPT_B_BEHAVIOUR_K:
-    if (cli_parse_long(CMD, "--behaviour-k", arg, 2, 20, &v)) return -1;
+    if (cli_parse_long(b->cmd, "--behaviour-k", arg, 2, 20, &v)) return -1;
     b->so.behaviour_k = (size_t)v;
     return 1;
   case OPT_B_AFFINITY_K:
-    if (cli_parse_long(CMD, "--affinity-k", arg, 2, 20, &v)) return -1;
+    if (cli_parse_long(b->cmd, "--affinity-k", arg, 2, 20, &v)) return -1;
     b->so.affinity_k = (size_t)v;
     return 1;
   case OPT_B_MIN_CELL:
-    if (cli_parse_long(CMD, "--min-cell", arg, 1, 1000000000L, &v)) return -1;
+    if (cli_parse_long(b->cmd, "--min-cell", arg, 1, 1000000000L, &v)) return -1;
     b->so.min_cell = (size_t)v;
     return 1;
   case OPT_B_TODAY: {
     int64_t t;
     if (strlen(arg) != 10 || tsr_datetime_parse(arg, 10, NULL, &t) != TSR_OK) {
-      cli_usage(CMD, "--today: expected a date YYYY-MM-DD, got '%s'", arg);
+      cli_usage(b->cmd, "--today: expected a date YYYY-MM-DD, got '%s'", arg);
       return -1;
     }
     b->po.today = t / 86400;
@@ -109,38 +111,46 @@ static int is_dir(const char *p) {
   return stat(p, &sb) == 0 && S_ISDIR(sb.st_mode);
 }
 
-int cli_bundle_setup(cli_bundle *b, cli_ingest *ci, tsr_analyze_opts *o, int quiet) {
-  b->quiet = quiet;
-  int any_file = 0;
-  for (int t = 0; t < TSR_BT_COUNT; t++) any_file |= b->files[t] != NULL;
-  int dir = o->n_inputs == 1 && is_dir(o->inputs[0]);
-  if (!dir && !any_file) return 0;
+int cli_bundle_open(cli_bundle *b, const char *input) {
   tsr_error err;
   tsr_status st;
-  if (dir) {
-    st = tsr_bundle_open_dir(o->inputs[0], &b->bundle, &err);
+  if (is_dir(input)) {
+    st = tsr_bundle_open_dir(input, &b->bundle, &err);
   } else {
-    if (o->n_inputs != 1) {
-      cli_usage(CMD, "a bundle takes one transaction file (got %zu)", o->n_inputs);
-      return -TSR_EXIT_USAGE;
-    }
     st = tsr_bundle_new(&b->bundle, &err);
-    if (st == TSR_OK) st = tsr_bundle_set(b->bundle, TSR_BT_TRANSACTIONS, o->inputs[0], &err);
+    if (st == TSR_OK) st = tsr_bundle_set(b->bundle, TSR_BT_TRANSACTIONS, input, &err);
   }
-  if (st != TSR_OK) return -cli_fail(st, &err);
+  if (st != TSR_OK) return cli_fail(st, &err);
   for (int t = 0; t < TSR_BT_COUNT; t++) {
     if (!b->files[t]) continue;
     if (!is_dir(b->files[t])) {
       FILE *f = fopen(b->files[t], "rb");
       if (!f) {
         cli_msg("%s: cannot read: %s", b->files[t], strerror(errno));
-        return -TSR_EXIT_INPUT;
+        return TSR_EXIT_INPUT;
       }
       fclose(f);
     }
     if (tsr_bundle_set(b->bundle, (tsr_bundle_table)t, b->files[t], &err) != TSR_OK)
-      return -cli_fail(err.code, &err);
+      return cli_fail(err.code, &err);
   }
+  return 0;
+}
+
+int cli_bundle_setup(cli_bundle *b, cli_ingest *ci, tsr_analyze_opts *o, int quiet) {
+  b->quiet = quiet;
+  int any_file = 0;
+  for (int t = 0; t < TSR_BT_COUNT; t++) any_file |= b->files[t] != NULL;
+  int dir = o->n_inputs == 1 && is_dir(o->inputs[0]);
+  if (!dir && !any_file) return 0;
+  if (!dir && o->n_inputs != 1) {
+    cli_usage(b->cmd, "a bundle takes one transaction file (got %zu)", o->n_inputs);
+    return -TSR_EXIT_USAGE;
+  }
+  int rc = cli_bundle_open(b, o->inputs[0]);
+  if (rc) return -rc;
+  tsr_error err;
+  tsr_status st;
   /* the transactions go through the analysis' own reader */
   static const char *tx[1];
   tx[0] = tsr_bundle_path(b->bundle, TSR_BT_TRANSACTIONS);
@@ -191,12 +201,16 @@ void cli_bundle_print(const tsr_analyze_result *r, const char *out_dir) {
   if (r->dq_anomalies_excluded >= 0)
     printf("  anomalies excluded from RFM, BTYD and CLV: %lld transactions\n",
            (long long)r->dq_anomalies_excluded);
-  printf("  %-28s %9s %7s %10s %6s\n", "life stage / value tier", "customers", "share", "revenue", "age");
+  printf("  %-28s %9s %7s %10s %6s   (revenue in %s; mean age in years)\n", "life stage / value tier",
+         "customers", "share", "revenue", "age", r->currency[0] ? r->currency : "amount units");
   for (size_t i = 0; i < tsr_profiles_nsegments(p); i++) {
     const tsr_segment_summary *s = tsr_profiles_segment_get(p, i);
     if (strcmp(s->kind, "life_stage") && strncmp(s->kind, "value_tier", 10)) continue;
-    printf("  %-28s %9zu %6.1f%% %10.0f %6.1f\n", s->name, s->size, n ? 100.0 * (double)s->size / (double)n : 0,
-           s->revenue, isnan(s->age_mean) ? 0 : s->age_mean);
+    char age[16]; /* no known age: n/a, not 0 */
+    if (isnan(s->age_mean)) snprintf(age, sizeof age, "n/a");
+    else snprintf(age, sizeof age, "%.1f", s->age_mean);
+    printf("  %-28s %9zu %6.1f%% %10.0f %6s\n", s->name, s->size,
+           n ? 100.0 * (double)s->size / (double)n : 0, s->revenue, age);
   }
   printf("  profiles: %s/profiles.csv, %s/segment_profiles.csv\n", out_dir, out_dir);
 }

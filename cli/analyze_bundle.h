@@ -9,7 +9,8 @@
 #include <getopt.h>
 
 #include "cli.h"
-#include "ingest_opts.h"
+
+typedef struct cli_ingest cli_ingest; /* ingest_opts.h */
 
 enum {
   OPT_BUNDLE_FIRST = 2000, OPT_B_CUSTOMERS = OPT_BUNDLE_FIRST, OPT_B_PRODUCTS, OPT_B_INTERACTIONS,
@@ -17,14 +18,18 @@ enum {
   OPT_B_SHOW_PII, OPT_B_BEHAVIOUR_K, OPT_B_AFFINITY_K, OPT_B_MIN_CELL, OPT_B_TODAY
 };
 
-#define CLI_BUNDLE_LONGOPTS                                           \
+/* The table options, also of `tessera churn` and `tessera recommend`. */
+#define CLI_BUNDLE_TABLE_LONGOPTS                                     \
   {"customers", required_argument, NULL, OPT_B_CUSTOMERS},            \
   {"products", required_argument, NULL, OPT_B_PRODUCTS},              \
   {"interactions", required_argument, NULL, OPT_B_INTERACTIONS},      \
+  {"table-date-format", required_argument, NULL, OPT_B_TABLE_DATE},   \
+  {"rename", required_argument, NULL, OPT_B_RENAME}
+
+#define CLI_BUNDLE_LONGOPTS                                           \
+  CLI_BUNDLE_TABLE_LONGOPTS,                                          \
   {"campaign", required_argument, NULL, OPT_B_CAMPAIGN},              \
   {"offers", required_argument, NULL, OPT_B_OFFERS},                  \
-  {"table-date-format", required_argument, NULL, OPT_B_TABLE_DATE},   \
-  {"rename", required_argument, NULL, OPT_B_RENAME},                  \
   {"pii", required_argument, NULL, OPT_B_PII},                        \
   {"pii-key-file", required_argument, NULL, OPT_B_PII_KEY},           \
   {"show-pii", no_argument, NULL, OPT_B_SHOW_PII},                    \
@@ -46,15 +51,20 @@ typedef struct cli_bundle {
   tsr_bundle *bundle;
   int quiet;
   cli_ingest *ci;
+  const char *cmd;        /* the command named in usage messages */
 } cli_bundle;
 
-void cli_bundle_init(cli_bundle *b);
+/* cmd: "analyze", "churn" or "recommend". */
+void cli_bundle_init(cli_bundle *b, const char *cmd);
 /* 1 handled, 0 not ours, -1 bad value (usage printed). */
 int cli_bundle_option(cli_bundle *b, int opt, const char *arg);
 /* Sets up o (bundle, options, key) from the inputs: a folder input, or the
  * table files with a transaction file. 0 none (no bundle), 1 bundle, or an
  * exit code < 0 (-code) after printing. */
 int cli_bundle_setup(cli_bundle *b, cli_ingest *ci, tsr_analyze_opts *o, int quiet);
+/* The bundle of input (a folder, or a transaction file) with the table
+ * files given into b->bundle. 0, or an exit code after printing. */
+int cli_bundle_open(cli_bundle *b, const char *input);
 void cli_bundle_release(cli_bundle *b);
 /* Prints the profile lines of the summary. */
 void cli_bundle_print(const tsr_analyze_result *r, const char *out_dir);

@@ -189,7 +189,7 @@ int tsr_cmd_analyze(int argc, char **argv) {
   }
   longopts[nlong] = (struct option){NULL, 0, NULL, 0};
   cli_bundle cb;
-  cli_bundle_init(&cb);
+  cli_bundle_init(&cb, "analyze");
   cli_ingest ci;
   cli_ingest_init(&ci, "analyze");
   int keep_input = 0;

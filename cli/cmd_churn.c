@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze_bundle.h"
 #include "cli.h"
 #include "predict_cli.h"
 #include "tessera/churn.h"
@@ -94,7 +95,10 @@ int tsr_cmd_churn(int argc, char **argv) {
       {"db", required_argument, NULL, OPT_DB},
       {"output", required_argument, NULL, 'o'},
       {"quiet", no_argument, NULL, 'q'},
+      CLI_BUNDLE_TABLE_LONGOPTS,
       {NULL, 0, NULL, 0}};
+  cli_bundle cb; /* the table options of analyze on a bundle */
+  cli_bundle_init(&cb, "churn");
   tsr_churn_opts o;
   tsr_churn_opts_init(&o);
   o.gbm.threads = 0;
@@ -104,6 +108,9 @@ int tsr_cmd_churn(int argc, char **argv) {
   opterr = 0;
   optind = 1;
   while ((c = getopt_long(argc, argv, ":o:q", opts, NULL)) != -1) {
+    int br = cli_bundle_option(&cb, c, optarg);
+    if (br < 0) return TSR_EXIT_USAGE;
+    if (br > 0) continue;
     switch (c) {
     case OPT_CAL_END:
       if (cli_parse_day("churn", "--calibration-end", optarg, &o.cal_end_day)) return TSR_EXIT_USAGE;
@@ -136,9 +143,14 @@ int tsr_cmd_churn(int argc, char **argv) {
   if (optind != argc - 1) return cli_usage("churn", "expected one DIR (a bundle folder or a transaction file)");
   if (!have_cal) return cli_usage("churn", "--calibration-end DATE is required");
   const char *dir = argv[optind];
+  int brc = cli_predict_tables(&cb, dir);
+  if (brc) return brc;
+  o.tables = cb.bundle;
+  o.table_opts = &cb.bo;
   tsr_churn_result *r = NULL;
   tsr_error err;
   tsr_status st = tsr_churn_run(dir, &o, &r, &err);
+  cli_bundle_release(&cb);
   if (st == TSR_EINVAL) { /* the options were checked: the data does not fit them */
     cli_fail(st, &err);
     return TSR_EXIT_INPUT;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze_bundle.h"
 #include "cli.h"
 #include "predict_cli.h"
 #include "tessera/datetime.h"
@@ -47,7 +48,10 @@ int tsr_cmd_recommend(int argc, char **argv) {
       {"goals", required_argument, NULL, OPT_GOALS},
       {"output", required_argument, NULL, 'o'},
       {"quiet", no_argument, NULL, 'q'},
+      CLI_BUNDLE_TABLE_LONGOPTS,
       {NULL, 0, NULL, 0}};
+  cli_bundle cb; /* the table options of analyze on a bundle */
+  cli_bundle_init(&cb, "recommend");
   tsr_nbp_opts o;
   tsr_nbp_opts_init(&o);
   const char *out = NULL, *goals = NULL;
@@ -56,6 +60,9 @@ int tsr_cmd_recommend(int argc, char **argv) {
   opterr = 0;
   optind = 1;
   while ((c = getopt_long(argc, argv, ":o:q", opts, NULL)) != -1) {
+    int br = cli_bundle_option(&cb, c, optarg);
+    if (br < 0) return TSR_EXIT_USAGE;
+    if (br > 0) continue;
     switch (c) {
     case OPT_CAL_END:
       if (cli_parse_day("recommend", "--calibration-end", optarg, &o.cal_end_day)) return TSR_EXIT_USAGE;
@@ -85,9 +92,14 @@ int tsr_cmd_recommend(int argc, char **argv) {
   }
   if (optind != argc - 1) return cli_usage("recommend", "expected one DIR (a bundle folder)");
   if (!have_cal) return cli_usage("recommend", "--calibration-end DATE is required");
+  int brc = cli_predict_tables(&cb, argv[optind]);
+  if (brc) return brc;
+  o.tables = cb.bundle;
+  o.table_opts = &cb.bo;
   tsr_nbp_result *r = NULL;
   tsr_error err;
   tsr_status st = tsr_nbp_run(argv[optind], &o, &r, &err);
+  cli_bundle_release(&cb);
   if (st == TSR_EINVAL) {
     cli_fail(st, &err);
     return TSR_EXIT_INPUT;

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analyze_bundle.h"
 #include "cli.h"
 #include "tessera/datetime.h"
 
@@ -37,6 +38,20 @@ int cli_parse_window(const char *cmd, const char *s, int64_t *days) {
 bad:
   cli_usage(cmd, "--window: expected a length such as 90, 90d, 13w, 3m or 1y (at most 100 years), got '%s'", s);
   return -1;
+}
+
+int cli_predict_tables(cli_bundle *b, const char *input) {
+  const char *df = b->bo.date_format[TSR_BT_TRANSACTIONS];
+  if (df && *df && !strchr(df, '%')) {
+    cli_bundle_release(b);
+    return cli_usage(b->cmd,
+                     "--table-date-format transactions=%s: the transactions take a strptime "
+                     "format such as %%d/%%m/%%Y (ISO 8601 and YYYYMMDD are always read)",
+                     df);
+  }
+  int rc = cli_bundle_open(b, input);
+  if (rc) cli_bundle_release(b);
+  return rc;
 }
 
 int cli_write_text(const char *path, const char *text) {

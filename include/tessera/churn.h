@@ -69,6 +69,10 @@ typedef struct tsr_churn_opts {
                               column renames, date forms, CSV dialect
                               (borrowed; NULL = defaults; its callbacks
                               and max_errors are not used) */
+  const tsr_bundle *tables; /* NULL (default): the optional tables of
+                              folder dir; else this bundle's customer,
+                              product and interaction files (borrowed;
+                              `tessera churn --products FILE` ...) */
 } tsr_churn_opts;
 
 TSR_API void tsr_churn_opts_init(tsr_churn_opts *o);

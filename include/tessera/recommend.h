@@ -60,6 +60,7 @@ typedef struct tsr_nbp_opts {
                             transactions from dir, else these, with the
                             tables of folder dir */
   const tsr_bundle_opts *table_opts; /* as tsr_churn_opts.table_opts */
+  const tsr_bundle *tables;          /* as tsr_churn_opts.tables */
 } tsr_nbp_opts;
 
 TSR_API void tsr_nbp_opts_init(tsr_nbp_opts *o);

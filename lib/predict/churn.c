@@ -516,7 +516,7 @@ tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_
   tsr_status st = check_opts(&o, err);
   if (st != TSR_OK) return st;
   tsr__pdata d;
-  st = tsr__pdata_read(dir, o.ledger, o.table_opts, &d, err);
+  st = tsr__pdata_read_tables(dir, o.ledger, o.table_opts, o.tables, &d, err);
   if (st != TSR_OK) return st;
   tsr_churn_result *r = tsr__calloc(1, sizeof *r);
   if (!r) {

@@ -282,6 +282,12 @@ done:
 
 tsr_status tsr__pdata_read(const char *dir, const tsr_ledger *lg, const tsr_bundle_opts *topts,
                            tsr__pdata *d, tsr_error *err) {
+  return tsr__pdata_read_tables(dir, lg, topts, NULL, d, err);
+}
+
+tsr_status tsr__pdata_read_tables(const char *dir, const tsr_ledger *lg,
+                                  const tsr_bundle_opts *topts, const tsr_bundle *tabs,
+                                  tsr__pdata *d, tsr_error *err) {
   memset(d, 0, sizeof *d);
   char path[4096];
   tsr_status st = TSR_OK;
@@ -303,6 +309,7 @@ tsr_status tsr__pdata_read(const char *dir, const tsr_ledger *lg, const tsr_bund
     if (st != TSR_OK) return st;
     tsr_ingest_opts io;
     tsr_ingest_opts_init(&io);
+    if (topts) io.date_format = topts->date_format[TSR_BT_TRANSACTIONS];
     tsr_ingest_stats stats;
     st = tsr_ingest_file(d->lg, path, &io, &stats, err);
     if (st != TSR_OK) goto fail;
@@ -323,12 +330,19 @@ tsr_status tsr__pdata_read(const char *dir, const tsr_ledger *lg, const tsr_bund
     if (ne && e[0].day < d->first_day) d->first_day = e[0].day;
     if (ne && e[ne - 1].day > d->last_day) d->last_day = e[ne - 1].day;
   }
-  if (is_file) return TSR_OK;
+  if (is_file && !tabs) return TSR_OK;
   static const char *const names[3] = {"customers.csv", "products_events.csv", "interactions.csv"};
+  static const tsr_bundle_table kinds[3] = {TSR_BT_CUSTOMERS, TSR_BT_PRODUCTS, TSR_BT_INTERACTIONS};
   for (int k = 0; k < 3; k++) {
-    snprintf(path, sizeof path, "%s/%s", dir, names[k]);
-    if (k == 1 && !file_exists(path)) snprintf(path, sizeof path, "%s/products.csv", dir);
-    if (!file_exists(path)) continue;
+    if (tabs) { /* the files given (tessera churn --products FILE ...) */
+      const char *tp = tsr_bundle_path(tabs, kinds[k]);
+      if (!tp) continue;
+      snprintf(path, sizeof path, "%s", tp);
+    } else {
+      snprintf(path, sizeof path, "%s/%s", dir, names[k]);
+      if (k == 1 && !file_exists(path)) snprintf(path, sizeof path, "%s/products.csv", dir);
+      if (!file_exists(path)) continue;
+    }
     st = read_table(d, path, k, topts, err);
     if (st != TSR_OK) goto fail;
   }

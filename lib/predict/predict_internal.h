@@ -73,9 +73,16 @@ typedef struct tsr__pdata {
  * (a finished ledger, borrowed: it must outlive d) the transactions are
  * lg's and only the optional tables are read from folder dir (NULL or a
  * file: none). topts: how the optional tables are read (renames, date
- * forms; NULL = defaults; its callbacks and error limit are not used). */
+ * forms; NULL = defaults; its callbacks and error limit are not used;
+ * the transactions' date format is used when the ledger is read here).
+ */
 tsr_status tsr__pdata_read(const char *dir, const tsr_ledger *lg, const tsr_bundle_opts *topts,
                            tsr__pdata *d, tsr_error *err);
+/* The same with the optional tables of bundle tabs (its customer, product
+ * and interaction files) instead of folder dir's; tabs NULL = dir's. */
+tsr_status tsr__pdata_read_tables(const char *dir, const tsr_ledger *lg,
+                                  const tsr_bundle_opts *topts, const tsr_bundle *tabs,
+                                  tsr__pdata *d, tsr_error *err);
 void tsr__pdata_release(tsr__pdata *d);
 /* Product index by name, or -1. */
 int tsr__pdata_product(const tsr__pdata *d, const char *name);

@@ -541,7 +541,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "window", "expected 1..36500 days, got %lld",
                          (long long)o.window_days);
   tsr__pdata d;
-  tsr_status st = tsr__pdata_read(dir, o.ledger, o.table_opts, &d, err);
+  tsr_status st = tsr__pdata_read_tables(dir, o.ledger, o.table_opts, o.tables, &d, err);
   if (st != TSR_OK) return st;
   tsr_nbp_result *r = NULL;
   scored_set val, ev, now;

@@ -10,76 +10,17 @@ numbers equal `tessera analyze` on the same file. Standard library only.
 With TSR_TEST_PG_URL set (ctest api/test_api_pg, inside tests/pg/with_pg.sh)
 the server and the accounts use that PostgreSQL database instead (issue 7)."""
 import csv
-import http.client
 import json
 import math
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
-import time
 
-TSR = os.path.abspath(sys.argv[1])
-FAILS = []
-ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1", TESSERA_NO_PROGRESS="1")
-
-
-def check(cond, what, detail=""):
-    if cond:
-        print("ok   " + what)
-    else:
-        print("FAIL " + what + (": " + str(detail) if detail else ""))
-        FAILS.append(what)
-
-
-def run(*args, stdin=None):
-    p = subprocess.run([TSR, *args], input=stdin, capture_output=True, text=True, env=ENV)
-    if p.returncode != 0:
-        raise SystemExit("tessera %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
-    return p.stdout
-
-
-class Client:
-    def __init__(self, port):
-        self.port = port
-        self.cookie = None
-        self.csrf = None
-        self.token = None
-
-    def req(self, method, path, body=None, headers=None, csrf=True, ctype=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        h = dict(headers or {})
-        if self.cookie:
-            h["Cookie"] = self.cookie
-        if self.token:
-            h["Authorization"] = "Bearer " + self.token
-        if csrf and self.csrf and method != "GET":
-            h["X-CSRF-Token"] = self.csrf
-        if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
-            h.setdefault("Content-Type", "application/json")
-        if ctype:
-            h["Content-Type"] = ctype
-        c.request(method, path, body=body, headers=h)
-        r = c.getresponse()
-        data = r.read()
-        hdrs = {k.lower(): v for k, v in r.getheaders()}
-        c.close()
-        ct = hdrs.get("content-type", "")
-        js = None
-        if ct.startswith("application/json"):
-            js = json.loads(data.decode())
-        return r.status, js, data, hdrs
-
-    def login(self, name, pw):
-        st, js, _, h = self.req("POST", "/api/v1/login", {"name": name, "password": pw})
-        if st == 200:
-            self.cookie = h["set-cookie"].split(";")[0]
-            self.csrf = js["csrf"]
-        return st, js, h
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (PG_URL, Client, Server, add_users, check, finish, run, store, temp_dir,  # noqa: E402
+                     wait_job)
 
 
 def oversize_post(cl, path, body):
@@ -113,16 +54,6 @@ def oversize_post(cl, path, body):
         return 0, None
 
 
-def wait_job(cl, job_id, timeout=120):
-    t0 = time.time()
-    while time.time() - t0 < timeout:
-        st, js, _, _ = cl.req("GET", "/api/v1/jobs/%d" % job_id)
-        if js["job"]["state"] not in ("queued", "running"):
-            return js["job"]
-        time.sleep(0.1)
-    raise SystemExit("job %d did not finish" % job_id)
-
-
 def close(a, b, rel=1e-9):
     if a is None or b is None:
         return a is None and b is None
@@ -130,31 +61,17 @@ def close(a, b, rel=1e-9):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="tsr-api-")
-    pg_url = os.environ.get("TSR_TEST_PG_URL", "")
-    db = pg_url or os.path.join(tmp, "web.db")
+    tmp = temp_dir("api")
+    pg_url = PG_URL
+    db = store(tmp, pg=True)
     pw = "correct-horse-battery"
-    for name, role in (("alice", "admin"), ("ana", "analyst"), ("vic", "viewer"), ("bob", "analyst")):
-        run("user", "add", name, "--role", role, "--db", db, stdin=pw + "\n")
+    add_users(db, (("alice", "admin"), ("ana", "analyst"), ("vic", "viewer"), ("bob", "analyst")), pw)
     tx = os.path.join(tmp, "tx.csv")
     run("simulate", "--customers", "400", "--seed", "11", "-o", tx)
-    srv = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db,
-                            "--max-upload", "2000000"]
-                           + (["--data-dir", os.path.join(tmp, "data")] if pg_url else []), stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=ENV)
-    try:
-        line = srv.stdout.readline()
-        check(line.startswith("tessera: listening on http://127.0.0.1:"), "server prints its address", line)
-        port = int(line.strip().rsplit(":", 1)[1])
-        body(port, tmp, db, tx, pw)
-    finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            rc = srv.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            rc = -1
-        check(rc == 0, "SIGTERM stops the server cleanly (exit 0)", rc)
+    with Server(db, "--max-upload", "2000000", *(["--data-dir", os.path.join(tmp, "data")] if pg_url else [])) as srv:
+        check(srv.line.startswith("tessera: listening on http://127.0.0.1:"), "server prints its address", srv.line)
+        body(srv.port, tmp, db, tx, pw)
+    check(srv.rc == 0, "SIGTERM stops the server cleanly (exit 0)", srv.rc)
     q_n = "SELECT count(*) FROM web_requests"
     q_row = ("SELECT user_name, method, path, status, bytes_in FROM web_requests "
              "WHERE method = 'POST' AND path = '/api/v1/datasets' AND status = 201 LIMIT 1")
@@ -176,10 +93,7 @@ def main():
     if n is not None:
         check(n >= 30, "every request is recorded in web_requests", n)
         check(row is not None and row[0] == "ana" and row[4] > 1000, "request log has user, status, bytes in", row)
-    if FAILS:
-        print("%d failures: %s" % (len(FAILS), ", ".join(FAILS)))
-        sys.exit(1)
-    print("all API checks passed")
+    finish("all API checks passed")
 
 
 def body(port, tmp, db, tx, pw):

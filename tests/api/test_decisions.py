@@ -10,60 +10,27 @@ decisions and rewards stored, and the policy state after a restart (the
 reward counted once), and a new run picked up without a restart.
 Standard library only."""
 import csv
-import http.client
-import json
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 
-TSR = os.path.abspath(sys.argv[1])
-FAILS = []
-ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1", TESSERA_NO_PROGRESS="1")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (ENV, PG_URL, TSR, Server, add_users, check, finish, request, run, store,  # noqa: E402
+                     temp_dir, user_token)
+
 DATA_ARGS = []
 
 
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else ": " + str(detail)))
-    if not cond:
-        FAILS.append(what)
-
-
 def req(port, method, path, token, body=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    h = {"Authorization": "Bearer " + token} if token else {}
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    if body is not None:
-        h["Content-Type"] = "application/json"
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    js = json.loads(data.decode()) if r.getheader("content-type", "").startswith("application/json") else None
-    return r.status, js
+    st, js, _, _ = request(port, method, path, body, token)
+    return st, js
 
 
 def start(db, offers, extra=()):
-    args = ([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db] + DATA_ARGS +
-            (["--offers", offers] if offers else []) + list(extra))
-    srv = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    line = srv.stdout.readline()
-    if "listening" not in line:
-        srv.kill()
-        raise SystemExit("serve did not start: " + line + srv.stderr.read())
-    return srv, int(line.strip().rsplit(":", 1)[1])
-
-
-def stop(srv):
-    srv.send_signal(signal.SIGTERM)
-    try:
-        srv.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        srv.kill()
+    srv = Server(db, *DATA_ARGS, *(["--offers", offers] if offers else []), *extra)
+    return srv, srv.port
 
 
 def bundle_offers(tmp, db, token, known):
@@ -72,8 +39,7 @@ def bundle_offers(tmp, db, token, known):
     The bundle is analysed while serve runs on the previous run (known: one
     of its customers): serve picks the new run up without a restart."""
     bdir = os.path.join(tmp, "bundle")
-    subprocess.run([TSR, "simulate", "--bundle", bdir, "--customers", "300", "--seed", "5"], env=ENV, check=True,
-                   capture_output=True)
+    run("simulate", "--bundle", bdir, "--customers", "300", "--seed", "5")
     srv, port = start(db, os.path.join(bdir, "offers.csv"))
     try:
         st, js = req(port, "POST", "/api/v1/decisions", token, {"customer_id": "C0000001"})
@@ -81,8 +47,7 @@ def bundle_offers(tmp, db, token, known):
               "before the bundle run: its customer is unknown", (st, js))
         st0, js0 = req(port, "GET", "/api/v1/decisions", token)
         out = os.path.join(tmp, "bout")
-        subprocess.run([TSR, "analyze", "--db", db, "-o", out, bdir] + DATA_ARGS, env=ENV, check=True,
-                       capture_output=True)
+        run("analyze", "--db", db, "-o", out, bdir, *DATA_ARGS)
         t0 = time.time()
         while time.time() - t0 < 20:
             st, js = req(port, "POST", "/api/v1/decisions", token, {"customer_id": "C0000001"})
@@ -118,7 +83,7 @@ def bundle_offers(tmp, db, token, known):
         check("OF-CARD-CASHBACK" not in got["card"],
               "a card holder never gets OF-CARD-CASHBACK (not holds credit_card), 200 decisions", got["card"])
     finally:
-        stop(srv)
+        srv.stop()
 
 
 def window_checks(db, offers, token, custs):
@@ -172,7 +137,7 @@ def window_checks(db, offers, token, custs):
         check(st == 200 and js["rewards"] - js0["rewards"] == 4 and js["decisions"] - js0["decisions"] == 220,
               "4 rewards counted, 220 decisions", (js0, js))
     finally:
-        stop(srv)
+        srv.stop()
     srv, port = start(db, offers, ["--decision-window", "64"])
     try:
         req(port, "POST", "/api/v1/decisions", token, {"customer_id": custs[0]})  # loads the state
@@ -186,28 +151,24 @@ def window_checks(db, offers, token, custs):
         st, js = req(port, "GET", "/api/v1/decisions/" + ids[7], token)
         check(st == 200 and js["reward"] == 1.0, "and shown", (st, js))
     finally:
-        stop(srv)
+        srv.stop()
     r = subprocess.run([TSR, "serve", "--db", db, "--offers", offers, "--decision-window", "10"] + DATA_ARGS,
                        text=True, env=ENV, capture_output=True, timeout=30)
     check(r.returncode == 2 and "--decision-window" in r.stderr, "--decision-window 10: usage error", (r.returncode, r.stderr))
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="tsr-decisions-")
-    pg_url = os.environ.get("TSR_TEST_PG_URL", "")  # tests/pg/with_pg.sh (ctest api/test_decisions_pg)
-    db = pg_url or os.path.join(tmp, "web.db")
+    tmp = temp_dir("decisions")
+    pg_url = PG_URL  # tests/pg/with_pg.sh (ctest api/test_decisions_pg)
+    db = store(tmp, pg=True)
     global DATA_ARGS
     DATA_ARGS = ["--data-dir", os.path.join(tmp, "data")] if pg_url else []
-    for name, role in (("ana", "analyst"), ("vic", "viewer")):
-        subprocess.run([TSR, "user", "add", name, "--role", role, "--db", db], input="pw-pw-pw-pw\n",
-                       text=True, env=ENV, check=True, capture_output=True)
-    tok = {n: subprocess.run([TSR, "user", "token", n, "--db", db], text=True, env=ENV, check=True,
-                             capture_output=True).stdout.strip() for n in ("ana", "vic")}
+    add_users(db, (("ana", "analyst"), ("vic", "viewer")), "pw-pw-pw-pw")
+    tok = {n: user_token(db, n) for n in ("ana", "vic")}
     tx = os.path.join(tmp, "tx.csv")
-    subprocess.run([TSR, "simulate", "--customers", "400", "--seed", "9", "-o", tx], env=ENV, check=True,
-                   capture_output=True)
+    run("simulate", "--customers", "400", "--seed", "9", "-o", tx)
     out = os.path.join(tmp, "out")
-    subprocess.run([TSR, "analyze", "--db", db, "-o", out, tx], env=ENV, check=True, capture_output=True)
+    run("analyze", "--db", db, "-o", out, tx)
     custs = list(csv.DictReader(open(os.path.join(out, "customers.csv"))))
     poor = [c["customer_id"] for c in custs if float(c["monetary_value"] or 0) < 20]
     rich = [c["customer_id"] for c in custs if float(c["monetary_value"] or 0) >= 20]
@@ -220,7 +181,7 @@ def main():
         st, js = req(port, "POST", "/api/v1/decisions", tok["ana"], {"customer_id": poor[0]})
         check(st == 503 and js["error"]["code"] == "EUNSUPPORTED", "without --offers: 503", (st, js))
     finally:
-        stop(srv)
+        srv.stop()
 
     bad = os.path.join(tmp, "bad.csv")
     with open(bad, "w") as f:
@@ -284,7 +245,7 @@ def main():
         st, js = req(port, "GET", "/api/v1/decisions", tok["ana"])
         check(st == 200 and js["rewards"] == 2 and js["decisions"] == 101, "2 rewards, 101 decisions", js)
     finally:
-        stop(srv)
+        srv.stop()
     if not pg_url:
         con = sqlite3.connect(db)
         n, nr, s = con.execute("select count(*), count(reward), sum(reward) from act_decisions").fetchone()
@@ -304,13 +265,10 @@ def main():
         st, js = req(port, "POST", "/api/v1/decisions", tok["ana"], {"customer_id": rich[0]})
         check(st == 200 and js["decision_id"] not in ids, "new decision ids after a restart", (st, js))
     finally:
-        stop(srv)
+        srv.stop()
     window_checks(db, offers, tok["ana"], rich)
     bundle_offers(tmp, db, tok["ana"], rich[0])
-    if FAILS:
-        print("%d failures: %s" % (len(FAILS), ", ".join(FAILS)))
-        sys.exit(1)
-    print("all decisions API checks passed")
+    finish("all decisions API checks passed")
 
 
 if __name__ == "__main__":

@@ -13,62 +13,20 @@ Each check failed before the fix:
   - the login lock-out is per user and address (through --proxy-header) and
     survives a restart.
 Standard library only."""
-import http.client
-import json
 import os
-import signal
 import socket
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 
-TSR = os.path.abspath(sys.argv[1])
-FAILS = []
-ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1", TESSERA_NO_PROGRESS="1")
-PW = "correct-horse-battery"
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else ": " + str(detail)))
-    if not cond:
-        FAILS.append(what)
-
-
-def start(db, *extra):
-    p = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db, *extra],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    line = p.stdout.readline()
-    if not line.startswith("tessera: listening on"):
-        p.kill()
-        raise SystemExit("server did not start: %r %s" % (line, p.stderr.read()))
-    return p, int(line.strip().rsplit(":", 1)[1])
-
-
-def stop(p):
-    p.send_signal(signal.SIGTERM)
-    try:
-        return p.communicate(timeout=30)[1]
-    except subprocess.TimeoutExpired:
-        p.kill()
-        return ""
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import PW, Server, add_users, check, finish, request, temp_dir  # noqa: E402
 
 
 def req(port, method, path, body=None, headers=None, timeout=10):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    h = dict(headers or {})
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-        h.setdefault("Content-Type", "application/json")
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    hd = {k.lower(): v for k, v in r.getheaders()}
-    c.close()
-    js = json.loads(data.decode()) if hd.get("content-type", "").startswith("application/json") else None
-    return r.status, js, hd
+    st, js, _, hd = request(port, method, path, body, headers=headers, timeout=timeout)
+    return st, js, hd
 
 
 def api_login(port, name, pw, addr=None):
@@ -88,11 +46,9 @@ def form_login_location(port, nxt):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="tsr-harden-")
+    tmp = temp_dir("harden")
     db = os.path.join(tmp, "web.db")
-    for name, role in (("alice", "admin"), ("ana", "analyst")):
-        subprocess.run([TSR, "user", "add", name, "--role", role, "--db", db], input=PW + "\n",
-                       text=True, check=True, capture_output=True, env=ENV)
+    add_users(db, (("alice", "admin"), ("ana", "analyst")))
     # --- 4. leftovers of a killed server
     data = db + ".data"
     os.makedirs(os.path.join(data, "uploads"), exist_ok=True)
@@ -101,9 +57,10 @@ def main():
         f.write("customer_id,date,amount\nhalf")
     with open(os.path.join(data, "runs", "1700000000000-deadbeef", "customers.csv"), "w") as f:
         f.write("customer_id,freq")
-    srv, port = start(db, "--proxy-header", "X-Forwarded-For", "--max-connections", "64",
-                      "--max-per-address", "8", "--idle-timeout", "30", "--log-max-rows", "1000",
-                      "--max-upload", "100000")
+    srv = Server(db, "--proxy-header", "X-Forwarded-For", "--max-connections", "64",
+                 "--max-per-address", "8", "--idle-timeout", "30", "--log-max-rows", "1000",
+                 "--max-upload", "100000")
+    port = srv.port
     try:
         check(not os.path.exists(os.path.join(data, "uploads", ".upload-AbC123")),
               "a partial upload left by a killed server is removed at start-up")
@@ -111,19 +68,18 @@ def main():
               "a run folder of no finished run is removed at start-up")
         body(port, db)
     finally:
-        err = stop(srv)
+        srv.stop()
     # --- 11. the lock-out survives a restart
-    srv, port = start(db, "--proxy-header", "X-Forwarded-For")
+    srv = Server(db, "--proxy-header", "X-Forwarded-For")
+    port = srv.port
     try:
         st, js, _ = api_login(port, "alice", PW, "203.0.113.7")
         check(st == 429, "the lock-out of (alice, 203.0.113.7) survives a restart", st)
         st, js, _ = api_login(port, "alice", PW, "198.51.100.9")
         check(st == 200, "alice from another address still logs in after the restart", st)
     finally:
-        stop(srv)
-    if FAILS:
-        print("%d check(s) failed: %s" % (len(FAILS), ", ".join(FAILS)))
-        sys.exit(1)
+        srv.stop()
+    finish("all hardening checks passed")
 
 
 def body(port, db):
@@ -186,14 +142,7 @@ def body(port, db):
     check(open_ <= 8, "at most --max-per-address (8) of them were kept open", open_)
 
     st, js, _ = api_login(port, "ana", PW)
-    cookie = None
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    c.request("POST", "/api/v1/login", body=json.dumps({"name": "ana", "password": PW}).encode(),
-              headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    hd = {k.lower(): v for k, v in r.getheaders()}
-    js = json.loads(r.read().decode())
-    c.close()
+    st, js, hd = req(port, "POST", "/api/v1/login", {"name": "ana", "password": PW})
     cookie = hd["set-cookie"].split(";")[0]
     auth = {"Cookie": cookie, "X-CSRF-Token": js["csrf"]}
 

@@ -9,53 +9,33 @@ for an opted-out customer, uses the default for a customer without a name
 and for a run without a bundle, and the name never reaches the server's
 output or the request log. Standard library only."""
 import csv
-import http.client
-import json
 import os
-import signal
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 
-TSR = os.path.abspath(sys.argv[1])
-FAILS = []
-ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1", TESSERA_NO_PROGRESS="1")
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else ": " + str(detail)))
-    if not cond:
-        FAILS.append(what)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, analyst_token, check, finish, request, temp_dir  # noqa: E402
+from harness import run as tessera  # noqa: E402  (run is the run id below)
 
 
 def req(port, path, token, body):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    c.request("POST", path, body=json.dumps(body).encode(),
-              headers={"Authorization": "Bearer " + token, "Content-Type": "application/json"})
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, json.loads(data.decode())
+    st, js, _, _ = request(port, "POST", path, body, token)
+    return st, js
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="tsr-msg-person-")
+    tmp = temp_dir("msg-person")
     db = os.path.join(tmp, "web.db")
-    subprocess.run([TSR, "user", "add", "ana", "--role", "analyst", "--db", db], input="pw-pw-pw-pw\n", text=True,
-                   env=ENV, check=True, capture_output=True)
-    tok = subprocess.run([TSR, "user", "token", "ana", "--db", db], text=True, env=ENV, check=True,
-                         capture_output=True).stdout.strip()
+    tok = analyst_token(db, "pw-pw-pw-pw")
     bdir = os.path.join(tmp, "bundle")
-    subprocess.run([TSR, "simulate", "--bundle", bdir, "--customers", "200", "--seed", "4"], env=ENV, check=True,
-                   capture_output=True)
+    tessera("simulate", "--bundle", bdir, "--customers", "200", "--seed", "4")
     path = os.path.join(bdir, "customers.csv")
     with open(path, newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     fields = list(rows[0].keys()) + ["opt_out"]
     out = os.path.join(tmp, "out")
-    subprocess.run([TSR, "analyze", "--db", db, "-o", out, bdir], env=ENV, check=True, capture_output=True)
+    tessera("analyze", "--db", db, "-o", out, bdir)
     prof = [r["customer_id"] for r in csv.DictReader(open(os.path.join(out, "profiles.csv"), encoding="utf-8"))]
     named = [r for r in rows if r["customer_id"] in prof and r["name"].strip()]
     check(len(named) >= 3, "bundle: customers with a name", len(named))
@@ -72,20 +52,13 @@ def main():
     run = int(sqlite3.connect(db).execute("select max(id) from runs").fetchone()[0])
 
     tx = os.path.join(tmp, "tx.csv")  # a run without a bundle
-    subprocess.run([TSR, "simulate", "--customers", "50", "--seed", "2", "-o", tx], env=ENV, check=True,
-                   capture_output=True)
-    subprocess.run([TSR, "analyze", "--db", db, "-o", os.path.join(tmp, "out2"), tx], env=ENV, check=True,
-                   capture_output=True)
+    tessera("simulate", "--customers", "50", "--seed", "2", "-o", tx)
+    tessera("analyze", "--db", db, "-o", os.path.join(tmp, "out2"), tx)
     run2 = int(sqlite3.connect(db).execute("select max(id) from runs").fetchone()[0])
     plain = next(csv.DictReader(open(os.path.join(tmp, "out2", "customers.csv"))))["customer_id"]
 
-    srv = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=ENV)
-    line = srv.stdout.readline()
-    if "listening" not in line:
-        srv.kill()
-        raise SystemExit("serve did not start: " + line + srv.stderr.read())
-    port = int(line.strip().rsplit(":", 1)[1])
+    srv = Server(db)
+    port = srv.port
     tpl = "[channel=sms]\nHi {first_name|there}, news for you\n[channel=push]\nHi {first_name|there}, news\n" \
           "[channel=email]\nDear {first_name|customer},\nnews\n"
     url = "/api/v1/runs/%d/customers/%s/message"
@@ -120,19 +93,12 @@ def main():
         check(st == 200 and m["variants"][0]["text"] == "Hi there, news for you" and m["opted_out"] is False,
               "a run without a bundle: the default", m)
     finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            _, err = srv.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            _, err = srv.communicate()
+        srv.stop()
+    err = srv.err
     logged = "\n".join(" ".join(str(x) for x in r) for r in sqlite3.connect(db).execute("select * from web_requests"))
     check(first not in err and first not in logged and optout["name"] not in logged,
           "names are in no log (server output, request log)")
-    if FAILS:
-        print("%d failures: %s" % (len(FAILS), ", ".join(FAILS)))
-        sys.exit(1)
-    print("all message person checks passed")
+    finish("all message person checks passed")
 
 
 if __name__ == "__main__":

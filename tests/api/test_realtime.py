@@ -10,59 +10,26 @@ import csv
 import http.client
 import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 
-TSR = os.path.abspath(sys.argv[1])
-FAILS = []
-ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1", TESSERA_NO_PROGRESS="1")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, add_users, finish, login_token, request, run, temp_dir  # noqa: E402
+from harness import check as harness_check  # noqa: E402
 
 
 def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else ": " + str(detail)[:600]))
-    if not cond:
-        FAILS.append(what)
-
-
-def run(*args, stdin=None):
-    p = subprocess.run([TSR, *args], input=stdin, capture_output=True, text=True, env=ENV)
-    if p.returncode != 0:
-        raise SystemExit("tessera %s failed (%d): %s" % (" ".join(args), p.returncode, p.stderr))
-    return p.stdout
+    harness_check(cond, what, detail, limit=600)
 
 
 def req(port, method, path, body=None, token=None, timeout=60):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    h = {}
-    if token:
-        h["Authorization"] = "Bearer " + token
-    if body is not None:
-        h["Content-Type"] = "application/x-ndjson"
-    try:
-        c.request(method, path, body=body, headers=h)
-    except (BrokenPipeError, ConnectionResetError):
-        # the server answered (413) before reading the whole body and closed
-        pass
-    r = c.getresponse()
-    data = r.read()
-    hdrs = {k.lower(): v for k, v in r.getheaders()}
-    c.close()
-    js = json.loads(data) if hdrs.get("content-type", "").startswith("application/json") else None
-    return r.status, js, hdrs
+    ctype = "application/x-ndjson" if body is not None else None
+    st, js, _, hdrs = request(port, method, path, body, token, ctype=ctype, timeout=timeout)
+    return st, js, hdrs
 
 
-def token(port, name, pw):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    c.request("POST", "/api/v1/login", body=json.dumps({"name": name, "password": pw, "token": True}),
-              headers={"Content-Type": "application/json"})
-    r = c.getresponse()
-    js = json.loads(r.read())
-    c.close()
-    return js["token"]
+token = login_token
 
 
 def close(a, b):
@@ -72,11 +39,10 @@ def close(a, b):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="tsr-rt-")
+    tmp = temp_dir("rt")
     db = os.path.join(tmp, "t.db")
     pw = "correct-horse-battery"
-    for name, role in (("ana", "analyst"), ("vic", "viewer")):
-        run("user", "add", name, "--role", role, "--db", db, stdin=pw + "\n")
+    add_users(db, (("ana", "analyst"), ("vic", "viewer")), pw)
     tx = os.path.join(tmp, "tx.csv")
     run("simulate", "--customers", "600", "--seed", "3", "-o", tx)
     run("analyze", tx, "-o", os.path.join(tmp, "res"), "--db", db)
@@ -86,23 +52,10 @@ def main():
     lines = [json.dumps({"type": "transaction", "customer_id": r["customer_id"], "timestamp": r["timestamp"],
                          "amount": r["amount"], "transaction_id": r["transaction_id"],
                          "channel": r["channel"]}) for r in rows]
-    srv = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db, "--threads", "3"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    try:
-        line = srv.stdout.readline()
-        port = int(line.strip().rsplit(":", 1)[1])
-        body(port, tmp, db, lines, batch, end, pw)
-    finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            rc = srv.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-            rc = -1
-        check(rc == 0, "SIGTERM stops the server cleanly (exit 0)", rc)
-    if FAILS:
-        print("%d check(s) failed" % len(FAILS))
-        sys.exit(1)
+    with Server(db, "--threads", "3") as srv:
+        body(srv.port, tmp, db, lines, batch, end, pw)
+    check(srv.rc == 0, "SIGTERM stops the server cleanly (exit 0)", srv.rc)
+    finish("all real-time checks passed")
 
 
 def body(port, tmp, db, lines, batch, end, pw):

@@ -8,65 +8,34 @@ an analyst), 400 for a bad date, the first call promotes (nothing promoted
 before) on both uploads' union, a second call is evaluated against it and
 promoted only by the rule, force promotes, and the Users page shows the
 Retrain button. Standard library only."""
-import http.client
-import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
 
-TSR = os.path.abspath(sys.argv[1])
-FAILS = []
-ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1", TESSERA_NO_PROGRESS="1")
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else ": " + str(detail)))
-    if not cond:
-        FAILS.append(what)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, add_users, check, finish, login_token, request, run, temp_dir  # noqa: E402
 
 
 def req(port, method, path, token, body=None, ctype="application/json"):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-    h = {"Authorization": "Bearer " + token} if token else {}
-    if isinstance(body, dict):
-        body = json.dumps(body).encode()
-    if body is not None:
-        h["Content-Type"] = ctype
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    js = json.loads(data.decode()) if r.getheader("content-type", "").startswith("application/json") else None
-    return r.status, js, data
+    st, js, data, _ = request(port, method, path, body, token, ctype=ctype if body is not None else None,
+                              timeout=120)
+    return st, js, data
 
 
-def token(port, name, pw):
-    st, js, _ = req(port, "POST", "/api/v1/login", None, {"name": name, "password": pw, "token": True})
-    if st != 200:
-        raise SystemExit("login %s: %d %s" % (name, st, js))
-    return js["token"]
+token = login_token
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="tsr-retrain-")
+    tmp = temp_dir("retrain")
     db = os.path.join(tmp, "web.db")
     pw = "correct-horse-battery"
-    for name, role in (("root", "admin"), ("ana", "analyst")):
-        subprocess.run([TSR, "user", "add", name, "--role", role, "--db", db], input=pw + "\n",
-                       text=True, env=ENV, check=True, capture_output=True)
-    sim = subprocess.run([TSR, "simulate", "--customers", "300", "--seed", "5", "--weeks", "52",
-                          "--start", "2024-01-01"], text=True, env=ENV, check=True,
-                         capture_output=True).stdout.splitlines()
+    add_users(db, (("root", "admin"), ("ana", "analyst")), pw)
+    sim = run("simulate", "--customers", "300", "--seed", "5", "--weeks", "52", "--start", "2024-01-01").splitlines()
     head, rows = "tx_id," + sim[0], ["%d,%s" % (i + 1, r) for i, r in enumerate(sim[1:])]
     first = "\n".join([head] + rows[: len(rows) * 2 // 3]) + "\n"
     full = "\n".join([head] + rows) + "\n"
-    srv = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=ENV)
+    srv = Server(db)
+    port = srv.port
     try:
-        line = srv.stdout.readline()
-        port = int(line.strip().rsplit(":", 1)[1])
         admin, analyst = token(port, "root", pw), token(port, "ana", pw)
         for name, text in (("first.csv", first), ("full.csv", full)):
             st, js, _ = req(port, "POST", "/api/v1/datasets?name=" + name, analyst, text.encode(), "text/csv")
@@ -97,15 +66,8 @@ def main():
         promoted = [m for m in js["models"] if m.get("promoted")] if st == 200 else []
         check(len(promoted) == 1, "exactly one promoted bgnbd version", js)
     finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-    if FAILS:
-        print("%d failures: %s" % (len(FAILS), ", ".join(FAILS)))
-        sys.exit(1)
-    print("all retrain API checks passed")
+        srv.stop()
+    finish("all retrain API checks passed")
 
 
 main()

@@ -8,26 +8,17 @@
    in the table, and a live server answers every other route, without a
    login, with 401 (API, /metrics) or a redirect to the login page (pages).
 Standard library only."""
-import http.client
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 
-TSR = os.path.abspath(sys.argv[1])
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, check, finish, request, temp_dir  # noqa: E402
+
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
-FAILS = []
 PUBLIC = {("GET", "/api/v1"), ("POST", "/api/v1/login"), ("GET", "/login"), ("POST", "/login"),
           ("GET", "/healthz"), ("GET", "/favicon.ico"), ("GET", "/static/*")}
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else ": " + str(detail)))
-    if not cond:
-        FAILS.append(what)
 
 
 def routes():
@@ -56,39 +47,22 @@ def main():
     check(public == PUBLIC, "only the expected routes are public", sorted(public ^ PUBLIC))
     check(all(role in ("PUBLIC", "VIEWER", "ANALYST", "ADMIN") for _, _, role in table), "every route has a role")
 
-    tmp = tempfile.mkdtemp(prefix="tsr-routes-")
-    env = dict(os.environ, TESSERA_TEST_FAST_HASH="1")
-    srv = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", os.path.join(tmp, "web.db")],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    try:
-        line = srv.stdout.readline()
-        port = int(line.strip().rsplit(":", 1)[1])
+    tmp = temp_dir("routes")
+    with Server(os.path.join(tmp, "web.db")) as srv:
+        port = srv.port
         for method, pattern, role in table:
             if role == "PUBLIC":
                 continue
             path = re.sub(r"\{id\}", "1", pattern)
             path = re.sub(r"\{[^}]*\}", "x", path)
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            c.request(method, path, body=b"" if method != "GET" else None)
-            r = c.getresponse()
-            r.read()
-            loc = r.getheader("Location") or ""
-            c.close()
+            status, _, _, hdrs = request(port, method, path, b"" if method != "GET" else None, timeout=30)
+            loc = hdrs.get("location", "")
             if path.startswith("/api/") or path == "/metrics":
-                check(r.status == 401, "%s %s without a login: 401" % (method, pattern), r.status)
+                check(status == 401, "%s %s without a login: 401" % (method, pattern), status)
             else:
-                check(r.status == 303 and loc.startswith("/login"), "%s %s without a login: to the login page"
-                      % (method, pattern), (r.status, loc))
-    finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-    if FAILS:
-        print("%d failures: %s" % (len(FAILS), ", ".join(FAILS)))
-        sys.exit(1)
-    print("all route checks passed")
+                check(status == 303 and loc.startswith("/login"), "%s %s without a login: to the login page"
+                      % (method, pattern), (status, loc))
+    finish("all route checks passed")
 
 
 main()

@@ -11,15 +11,11 @@ TSR_TEST_PG_URL set (ctest api/test_sessions_pg, inside tests/pg/with_pg.sh)
 the server and the accounts use that PostgreSQL database. Standard library only."""
 import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_api  # noqa: E402  (Client, check, run, TSR, ENV)
-from test_api import Client, check, run, TSR, ENV  # noqa: E402
+from harness import Client, Server, add_users, check, finish, run, store, temp_dir  # noqa: E402
 
 
 def me(cl):
@@ -77,27 +73,13 @@ def body(port, db, pw):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="tsr-sessions-")
-    pg_url = os.environ.get("TSR_TEST_PG_URL", "")
-    db = pg_url or os.path.join(tmp, "web.db")
+    tmp = temp_dir("sessions")
+    db = store(tmp, pg=True)
     pw = "correct-horse-battery"
-    for name, role in (("ana", "analyst"), ("bob", "viewer")):
-        run("user", "add", name, "--role", role, "--db", db, stdin=pw + "\n")
-    srv = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=ENV)
-    try:
-        port = int(srv.stdout.readline().strip().rsplit(":", 1)[1])
-        body(port, db, pw)
-    finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-    if test_api.FAILS:
-        print("%d failures: %s" % (len(test_api.FAILS), ", ".join(test_api.FAILS)))
-        sys.exit(1)
-    print("all session checks passed")
+    add_users(db, (("ana", "analyst"), ("bob", "viewer")), pw)
+    with Server(db) as srv:
+        body(srv.port, db, pw)
+    finish("all session checks passed")
 
 
 if __name__ == "__main__":

@@ -4,45 +4,29 @@
 A job is running when SIGTERM arrives: the server exits 0, the run is
 marked interrupted with no customer rows written (nothing half-written), and
 the request log is flushed. Standard library only."""
-import http.client
 import json
 import os
-import signal
 import sqlite3
-import subprocess
 import sys
-import tempfile
 import time
 
-TSR = os.path.abspath(sys.argv[1])
-ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1", TESSERA_NO_PROGRESS="1")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, analyst_token, check, finish, request, run, temp_dir  # noqa: E402
 
 
 def req(port, method, path, body=None, token=None, ctype="application/json"):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    h = {"Authorization": "Bearer " + token} if token else {}
-    if body is not None:
-        h["Content-Type"] = ctype
-    c.request(method, path, body=body, headers=h)
-    r = c.getresponse()
-    data = r.read()
-    c.close()
-    return r.status, json.loads(data) if data.startswith(b"{") else data
+    st, js, data, _ = request(port, method, path, body, token, ctype=ctype if body is not None else None)
+    return st, js if js is not None else data
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="tsr-stop-")
+    tmp = temp_dir("stop")
     db = os.path.join(tmp, "w.db")
-    subprocess.run([TSR, "user", "add", "ana", "--role", "analyst", "--db", db], input="long-password\n",
-                   text=True, check=True, env=ENV)
-    token = subprocess.run([TSR, "user", "token", "ana", "--db", db], capture_output=True, text=True,
-                           check=True, env=ENV).stdout.strip()
+    token = analyst_token(db, "long-password")
     tx = os.path.join(tmp, "tx.csv")
-    subprocess.run([TSR, "simulate", "--customers", "60000", "--seed", "2", "-o", tx], check=True, env=ENV,
-                   stdout=subprocess.DEVNULL)
-    srv = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=ENV)
-    port = int(srv.stdout.readline().strip().rsplit(":", 1)[1])
+    run("simulate", "--customers", "60000", "--seed", "2", "-o", tx)
+    srv = Server(db)
+    port = srv.port
     st, ds = req(port, "POST", "/api/v1/datasets?name=tx.csv", open(tx, "rb").read(), token, "text/csv")
     assert st == 201, (st, ds)
     st, js = req(port, "POST", "/api/v1/runs", json.dumps({"dataset_id": ds["id"]}), token)
@@ -57,14 +41,9 @@ def main():
             break
         time.sleep(0.02)
     state = js["job"]["state"]
-    srv.send_signal(signal.SIGTERM)
-    rc = srv.wait(timeout=60)
-    err = srv.stderr.read()
-    fails = []
-    if rc != 0:
-        fails.append("exit code %d: %s" % (rc, err))
-    if "shutting down" not in err:
-        fails.append("no shutdown message: " + err)
+    rc = srv.stop(timeout=60)
+    check(rc == 0, "SIGTERM during a job: exit 0", rc)
+    check("shutting down" in srv.err, "SIGTERM during a job: the shutdown is said", srv.err)
     con = sqlite3.connect(db)
     status, error = con.execute("SELECT status, error FROM runs WHERE id = ?", (run_id,)).fetchone()
     ncust = con.execute("SELECT count(*) FROM customers WHERE run_id = ?", (run_id,)).fetchone()[0]
@@ -73,17 +52,11 @@ def main():
     if state == "done":
         print("note: the job finished before SIGTERM; interruption not exercised")
     else:
-        if status != "interrupted":
-            fails.append("run status %s, expected interrupted (%s)" % (status, error))
-        if ncust != 0:
-            fails.append("%d customer rows of an interrupted run" % ncust)
-    if nreq < 4:
-        fails.append("request log not flushed: %d rows" % nreq)
-    for f in fails:
-        print("FAIL " + f)
-    if fails:
-        sys.exit(1)
-    print("ok   SIGTERM during a job: exit 0, run %d %s, no customer rows, %d requests logged" % (run_id, status, nreq))
+        check(status == "interrupted", "the run is marked interrupted", (status, error))
+        check(ncust == 0, "no customer rows of an interrupted run", ncust)
+    check(nreq >= 4, "the request log is flushed (at least 4 rows)", nreq)
+    finish("ok   SIGTERM during a job: exit 0, run %d %s, no customer rows, %d requests logged"
+           % (run_id, status, nreq))
 
 
 if __name__ == "__main__":

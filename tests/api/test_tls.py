@@ -8,60 +8,40 @@ import http.client
 import json
 import os
 import shutil
-import signal
 import ssl
 import subprocess
 import sys
-import tempfile
 
-TSR = os.path.abspath(sys.argv[1])
-ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Server, add_users, check, finish, temp_dir  # noqa: E402
 
 
 def main():
     if not shutil.which("openssl"):
         print("SKIP: openssl missing")
         sys.exit(77)
-    tmp = tempfile.mkdtemp(prefix="tsr-tls-")
+    tmp = temp_dir("tls")
     cert, key, db = (os.path.join(tmp, n) for n in ("c.pem", "k.pem", "w.db"))
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
                     "-days", "2", "-subj", "/CN=127.0.0.1"], check=True, capture_output=True)
-    subprocess.run([TSR, "user", "add", "ana", "--role", "viewer", "--db", db], input="long-password\n",
-                   text=True, check=True, env=ENV)
-    srv = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db, "--tls-cert", cert,
-                            "--tls-key", key], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    fails = []
-    try:
-        line = srv.stdout.readline()
-        if not line.startswith("tessera: listening on https://"):
-            fails.append("no https address: %r %s" % (line, srv.stderr.read() if srv.poll() is not None else ""))
-            return fails
-        port = int(line.strip().rsplit(":", 1)[1])
+    add_users(db, (("ana", "viewer"),), "long-password")
+    with Server(db, "--tls-cert", cert, "--tls-key", key) as srv:
+        check(srv.line.startswith("tessera: listening on https://"), "the server listens on https", srv.line)
         ctx = ssl.create_default_context(cafile=cert)
         ctx.check_hostname = False
-        c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=30)
+        c = http.client.HTTPSConnection("127.0.0.1", srv.port, context=ctx, timeout=30)
         c.request("POST", "/api/v1/login", body=json.dumps({"name": "ana", "password": "long-password"}),
                   headers={"Content-Type": "application/json"})
         r = c.getresponse()
         r.read()
         cookie = r.getheader("Set-Cookie") or ""
-        if r.status != 200 or "; Secure" not in cookie or "HttpOnly" not in cookie:
-            fails.append("login over TLS: %d %s" % (r.status, cookie))
-        if "max-age" not in (r.getheader("Strict-Transport-Security") or ""):
-            fails.append("no HSTS header")
+        check(r.status == 200 and "; Secure" in cookie and "HttpOnly" in cookie,
+              "login over TLS: a Secure, HttpOnly session cookie", (r.status, cookie))
+        check("max-age" in (r.getheader("Strict-Transport-Security") or ""), "HSTS header")
         c.close()
-    finally:
-        srv.send_signal(signal.SIGTERM)
-        rc = srv.wait(timeout=30)
-        if rc != 0:
-            fails.append("exit code %d" % rc)
-    return fails
+    check(srv.rc == 0, "SIGTERM stops the server cleanly (exit 0)", srv.rc)
+    finish("ok   HTTPS: Secure session cookie, HSTS")
 
 
 if __name__ == "__main__":
-    f = main()
-    for x in f:
-        print("FAIL " + x)
-    if f:
-        sys.exit(1)
-    print("ok   HTTPS: Secure session cookie, HSTS")
+    main()

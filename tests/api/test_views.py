@@ -13,14 +13,10 @@ a login and every POST the CSRF token; output is escaped. Standard library only.
 import csv
 import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_api  # noqa: E402  (Client, check, run, TSR, ENV)
-from test_api import Client as _Client, check, run, TSR, ENV  # noqa: E402
+from harness import Client as _Client, Server, add_users, check, finish, run, temp_dir, wait_job  # noqa: E402
 
 
 class Client(_Client):
@@ -63,27 +59,13 @@ def write_contract_files(out, customers):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="tsr-views-")
+    tmp = temp_dir("views")
     db = os.path.join(tmp, "web.db")
     pw = "correct-horse-battery"
-    for name, role in (("ana", "analyst"), ("vic", "viewer")):
-        run("user", "add", name, "--role", role, "--db", db, stdin=pw + "\n")
-    srv = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db], stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True, env=ENV)
-    try:
-        line = srv.stdout.readline()
-        port = int(line.strip().rsplit(":", 1)[1])
-        body(port, tmp, db, pw)
-    finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-    if test_api.FAILS:
-        print("%d failures: %s" % (len(test_api.FAILS), ", ".join(test_api.FAILS)))
-        sys.exit(1)
-    print("all view checks passed")
+    add_users(db, (("ana", "analyst"), ("vic", "viewer")), pw)
+    with Server(db) as srv:
+        body(srv.port, tmp, db, pw)
+    finish("all view checks passed")
 
 
 def body(port, tmp, db, pw):
@@ -294,7 +276,7 @@ def body(port, tmp, db, pw):
     st, js, _, _ = ana.req("POST", "/api/v1/runs", {"dataset_id": ds, "params": {"customer_col": "customer_id", "date_col": "date",
                                                                                  "amount_col": "amount", "max_errors": 1}})
     if st == 202:
-        job = test_api.wait_job(ana, js["job"]["id"])
+        job = wait_job(ana, js["job"]["id"])
         st, _, raw, _ = ana.req("GET", "/jobs/%d" % job["id"])
         page = raw.decode()
         err = page[page.index('id="job-error"'):page.index('id="job-link"')]

@@ -8,50 +8,13 @@ the failed run's page links to its dataset with the column mapping, whose
 form comes back filled in with the run's inputs. The 413 of an oversized
 upload names the upload limit in words. Standard library only."""
 import html
-import http.client
-import json
 import os
 import re
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 
-TSR = os.path.abspath(sys.argv[1])
-FAILS = []
-ENV = dict(os.environ, TESSERA_TEST_FAST_HASH="1", TESSERA_NO_PROGRESS="1")
-
-
-def check(cond, what, detail=""):
-    print(("ok   " if cond else "FAIL ") + what + ("" if cond or not detail else ": " + str(detail)))
-    if not cond:
-        FAILS.append(what)
-
-
-class Client:
-    def __init__(self, port):
-        self.port, self.cookie, self.csrf = port, None, None
-
-    def req(self, method, path, body=None, ctype=None, headers=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        h = dict(headers or {})
-        if self.cookie:
-            h["Cookie"] = self.cookie
-        if self.csrf and method != "GET":
-            h["X-CSRF-Token"] = self.csrf
-        if isinstance(body, dict):
-            body = json.dumps(body).encode()
-            ctype = "application/json"
-        if ctype:
-            h["Content-Type"] = ctype
-        c.request(method, path, body=body, headers=h)
-        r = c.getresponse()
-        data = r.read()
-        hdrs = {k.lower(): v for k, v in r.getheaders()}
-        c.close()
-        js = json.loads(data.decode()) if hdrs.get("content-type", "").startswith("application/json") else None
-        return r.status, js, data.decode("utf-8", "replace"), hdrs
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Client, Server, add_users, check, finish, temp_dir  # noqa: E402
 
 
 def clean(text, data_dir, what):
@@ -60,27 +23,14 @@ def clean(text, data_dir, what):
 
 
 def main():
-    tmp = tempfile.mkdtemp(prefix="tsr-words-")
+    tmp = temp_dir("words")
     db = os.path.join(tmp, "web.db")
     data_dir = db + ".data"
     pw = "correct-horse-battery"
-    subprocess.run([TSR, "user", "add", "ana", "--role", "analyst", "--db", db], input=pw + "\n", text=True,
-                   env=ENV, check=True, capture_output=True)
-    srv = subprocess.Popen([TSR, "serve", "--listen", "127.0.0.1:0", "--db", db, "--max-upload", "5000"],
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    try:
-        port = int(srv.stdout.readline().strip().rsplit(":", 1)[1])
-        body(Client(port), data_dir, pw)
-    finally:
-        srv.send_signal(signal.SIGTERM)
-        try:
-            srv.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            srv.kill()
-    if FAILS:
-        print("%d failures: %s" % (len(FAILS), ", ".join(FAILS)))
-        sys.exit(1)
-    print("all web wording checks passed")
+    add_users(db, (("ana", "analyst"),), pw)
+    with Server(db, "--max-upload", "5000") as srv:
+        body(Client(srv.port, text=True), data_dir, pw)
+    finish("all web wording checks passed")
 
 
 def body(cl, data_dir, pw):
