@@ -48,10 +48,20 @@ typedef enum tsr_gbm_objective {
 
 typedef enum tsr_gbm_tree_method {
   TSR_GBM_EXACT = 0, /* exact greedy splits (default; thread-count invariant) */
-  TSR_GBM_HIST = 1   /* histogram (256 bins): faster on large data; the
+  TSR_GBM_HIST = 1,  /* histogram (256 bins): faster on large data; the
                         tests check it too, but it is not documented by
                         XGBoost as thread-count invariant */
+  TSR_GBM_HIST_FIXED = 2 /* histogram trees (TSR_GBM_MAX_BIN bins) on
+                        gradients computed here and rounded to a power-of-
+                        two grid fine enough for every sum XGBoost forms in
+                        double to be exact: sums do not depend on their
+                        order, so models are identical for any thread count
+                        (early stopping on a validation loss summed here in
+                        row order). Binary and regression objectives. */
 } tsr_gbm_tree_method;
+
+/* Histogram bins per feature of the hist methods. */
+#define TSR_GBM_MAX_BIN 256
 
 /* Hyper-parameters (documented in docs/predict.md). Every field has a range;
  * tsr_gbm_check_params names the one out of range. */
