@@ -117,6 +117,11 @@ done:
 
 /* The most rows a churn model is fitted on (docs/predict.md). */
 #define TSR__CHURN_MAX_FIT 250000
+/* Above this many fit rows, exact greedy trees give way to histogram trees
+ * (TSR_GBM_HIST_FIXED: 256 bins, thread-count invariant; docs/predict.md):
+ * exact trees cost about 40 % of a 300k-customer bundle analyze. Small data
+ * keeps the exact method and its results. */
+#define TSR__CHURN_HIST_MIN 50000
 
 /* Trains on rows learn[0..nl) of x/y and the history rows h: a seeded
  * 80/20 split of learn into fit and early-stopping/calibration rows; the
@@ -194,7 +199,9 @@ static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const 
     goto done;
   }
   tsr_gbm_data df = {nf, TSR__NFEAT, xf, yf, NULL}, dv = {nv, TSR__NFEAT, xv, yv, NULL};
-  st = tsr_gbm_train(&o->gbm, &df, &dv, &out->gbm, &out->info, err);
+  tsr_gbm_params gp = o->gbm;
+  if (gp.tree_method == TSR_GBM_EXACT && nf > TSR__CHURN_HIST_MIN) gp.tree_method = TSR_GBM_HIST_FIXED;
+  st = tsr_gbm_train(&gp, &df, &dv, &out->gbm, &out->info, err);
   if (st != TSR_OK) goto done;
   st = tsr_gbm_predict(out->gbm, xv, nv, pv, err);
   if (st != TSR_OK) goto done;
@@ -584,17 +591,20 @@ char *tsr_churn_reason(const tsr_churn_result *r, size_t i, int k, char *buf, si
   return tsr__churn_reason(j, r->feature[j], r->reason_value[i][k], buf, cap);
 }
 
+/* {"n":..,"n_churned":..,"auc":..,...}: the metrics by name from a table
+ * (one loop rather than a call pair per field). */
 static void eval_json(tsr__tb *b, const tsr_eval_binary *m) {
-  tsr__tb_printf(b, "{\"n\":%zu,\"n_churned\":%zu,\"auc\":", m->n, m->n_pos);
-  tsr__tb_jnum(b, m->auc);
-  tsr__tb_printf(b, ",\"pr_auc\":");
-  tsr__tb_jnum(b, m->pr_auc);
-  tsr__tb_printf(b, ",\"brier\":");
-  tsr__tb_jnum(b, m->brier);
-  tsr__tb_printf(b, ",\"log_loss\":");
-  tsr__tb_jnum(b, m->log_loss);
-  tsr__tb_printf(b, ",\"lift_top10\":");
-  tsr__tb_jnum(b, m->lift_top10);
+  const struct {
+    const char *key;
+    double v;
+  } f[] = {{"auc", m->auc},           {"pr_auc", m->pr_auc},
+           {"brier", m->brier},       {"log_loss", m->log_loss},
+           {"lift_top10", m->lift_top10}};
+  tsr__tb_printf(b, "{\"n\":%zu,\"n_churned\":%zu", m->n, m->n_pos);
+  for (size_t k = 0; k < sizeof f / sizeof *f; k++) {
+    tsr__tb_printf(b, ",\"%s\":", f[k].key);
+    tsr__tb_jnum(b, f[k].v);
+  }
   tsr__tb_printf(b, "}");
 }
 
