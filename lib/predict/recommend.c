@@ -80,7 +80,24 @@ static rule rule_of(const char *name) {
   return r;
 }
 
+/* The propensity features of the last cutoff scored: the next cutoff
+ * (c + W) trains on them (score_propensity). */
+typedef struct propcache {
+  int32_t day; /* TSR__NODAY: empty */
+  float *x;
+  uint8_t *active, *held;
+} propcache;
+
+static void propcache_release(propcache *pc) {
+  tsr__free(pc->x);
+  tsr__free(pc->active);
+  tsr__free(pc->held);
+  pc->x = NULL;
+  pc->active = pc->held = NULL;
+}
+
 typedef struct nbp {
+  propcache *pc;
   const tsr__pdata *d;
   size_t n, P;
   rule rules[TSR__MAX_PRODUCTS];
@@ -312,6 +329,7 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
                                    float *out, tsr_error *err) {
   size_t n = s->n, P = s->P, nf = TSR__NPROPFEAT + P;
   tsr_status st = TSR_OK;
+  propcache *pc = s->pc;
   float *x0 = tsr__malloc(n * nf * sizeof *x0), *x1 = tsr__malloc(n * nf * sizeof *x1);
   uint8_t *a0 = tsr__malloc(n), *a1 = tsr__malloc(n), *h0 = tsr__malloc(n * P), *h1 = tsr__malloc(n * P);
   uint8_t *cand0 = tsr__malloc(n * P), *rel0 = tsr__malloc(n * P);
@@ -323,7 +341,13 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
-  if ((st = prop_features(s, c - W, W, x0, a0, h0, err)) != TSR_OK) goto done;
+  if (pc->x && pc->day == c - W) { /* the previous cutoff's: no recomputing */
+    float *tx = x0; x0 = pc->x; pc->x = tx;
+    uint8_t *ta = a0; a0 = pc->active; pc->active = ta;
+    uint8_t *th = h0; h0 = pc->held; pc->held = th;
+  } else if ((st = prop_features(s, c - W, W, x0, a0, h0, err)) != TSR_OK) {
+    goto done;
+  }
   if ((st = prop_features(s, c, W, x1, a1, h1, err)) != TSR_OK) goto done;
   candidates(s, c - W, h0, a0, cand0);
   openings(s, c - W, W, h0, rel0);
@@ -385,6 +409,12 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
     }
   }
 done:
+  if (st == TSR_OK) { /* keep c's features for the cutoff c + W */
+    float *tx = pc->x; pc->x = x1; x1 = tx;
+    uint8_t *ta = pc->active; pc->active = a1; a1 = ta;
+    uint8_t *th = pc->held; pc->held = h1; h1 = th;
+    pc->day = c;
+  }
   tsr__free(x0); tsr__free(x1); tsr__free(a0); tsr__free(a1); tsr__free(h0); tsr__free(h1);
   tsr__free(cand0); tsr__free(rel0); tsr__free(xt); tsr__free(yt); tsr__free(wt); tsr__free(pr);
   tsr__free(rows);
@@ -417,10 +447,9 @@ static tsr_status score_all(const nbp *s, int32_t c, int32_t W, scored_set *z, t
   z->held = tsr__malloc(n * P);
   z->active = tsr__malloc(n);
   z->cfbest = tsr__malloc(n * P * sizeof *z->cfbest);
-  float *tmp = tsr__malloc(n * TSR__NFEAT * sizeof *tmp);
   tsr_status st = TSR_OK;
   if (!z->S[0] || !z->S[1] || !z->S[2] || !z->S[3] || !z->cand || !z->held || !z->active ||
-      !z->cfbest || !tmp) {
+      !z->cfbest) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
@@ -452,7 +481,6 @@ static tsr_status score_all(const nbp *s, int32_t c, int32_t W, scored_set *z, t
     z->sd[k] = var > 1e-18 ? sqrt(var) : 1;
   }
 done:
-  tsr__free(tmp);
   if (st != TSR_OK) set_free(z);
   return st;
 }
@@ -550,6 +578,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   memset(&now, 0, sizeof now);
   uint8_t *rel = NULL;
   size_t *us = NULL;
+  propcache pc = {TSR__NODAY, NULL, NULL, NULL};
   char b1[16], b2[16], b3[16];
   if (!d.has_products || d.nprod < 2) {
     st = tsr_error_set(err, TSR_EINVAL, dir, 0, 0, NULL,
@@ -581,6 +610,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   }
   nbp s;
   memset(&s, 0, sizeof s);
+  s.pc = &pc;
   s.d = &d;
   s.n = d.n;
   s.P = d.nprod;
@@ -745,6 +775,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   set_free(&now);
   tsr__free(rel);
   tsr__free(us);
+  propcache_release(&pc);
   tsr__pdata_release(&d);
   *out = r;
   return TSR_OK;
