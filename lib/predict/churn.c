@@ -248,8 +248,25 @@ static tsr_status check_opts(const tsr_churn_opts *o, tsr_error *err) {
   return tsr_gbm_check_params(&o->gbm, err);
 }
 
+/* The features at one cutoff, kept from the evaluation for the scoring
+ * model when both use the same cutoff (analyze: C = E - W). */
+typedef struct cutfeat {
+  int32_t day; /* TSR__NODAY: none */
+  float *x;
+  uint8_t *active;
+} cutfeat;
+
+static void cutfeat_release(cutfeat *k) {
+  tsr__free(k->x);
+  tsr__free(k->active);
+  k->x = NULL;
+  k->active = NULL;
+  k->day = TSR__NODAY;
+}
+
+/* keep: NULL, or where to leave the features at C (day, x, active). */
 static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, int32_t C,
-                                  int32_t W, tsr_churn_result *r, tsr_error *err) {
+                                  int32_t W, tsr_churn_result *r, cutfeat *keep, tsr_error *err) {
   tsr_status st = TSR_OK;
   size_t n = d->n;
   float *x = tsr__malloc(n * TSR__NFEAT * sizeof *x), *y = tsr__malloc(n * sizeof *y);
@@ -268,6 +285,13 @@ static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, 
   int has_btyd = 0;
   st = tsr__churn_features(d, C, W, x, active, &m, &has_btyd, err);
   if (st != TSR_OK) goto done;
+  if (keep) {
+    if (!(keep->active = tsr__malloc(n))) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto done;
+    }
+    memcpy(keep->active, active, n);
+  }
   size_t nl = 0, nt = 0, na = 0, nchurn = 0;
   tsr_rng g;
   tsr_rng_seed(&g, o->gbm.seed, 0x7e57);
@@ -335,6 +359,11 @@ static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, 
     }
   }
 done:
+  if (keep && st == TSR_OK) { /* x is unchanged since the features */
+    keep->x = x;
+    keep->day = C;
+    x = NULL;
+  }
   fitted_release(&f);
   history_release(&hist);
   tsr__free(x);
@@ -370,14 +399,18 @@ static void cal_json(tsr__tb *b, const tsr_calibrator *c) {
   tsr__tb_printf(b, "}");
 }
 
+/* kept: the features of the evaluation's cutoff (taken over when it is C2). */
 static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, int32_t W,
-                                tsr_churn_result *r, tsr_error *err) {
+                                cutfeat *kept, tsr_churn_result *r, tsr_error *err) {
   tsr_status st = TSR_OK;
   size_t n = d->n;
   int32_t E = d->last_day, C2 = E - W;
   r->score_cutoff_day = C2;
-  float *x = tsr__malloc(n * TSR__NFEAT * sizeof *x), *y = tsr__malloc(n * sizeof *y);
-  uint8_t *active = tsr__malloc(n);
+  int reuse = kept->x && kept->day == C2;
+  float *x = reuse ? kept->x : tsr__malloc(n * TSR__NFEAT * sizeof *x);
+  float *y = tsr__malloc(n * sizeof *y);
+  uint8_t *active = reuse ? kept->active : tsr__malloc(n);
+  if (reuse) kept->x = NULL, kept->active = NULL;
   size_t *learn = tsr__malloc(n * sizeof *learn);
   double *contrib = NULL;
   char *booster = NULL;
@@ -389,8 +422,8 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
     goto done;
   }
   int has_btyd;
-  st = tsr__churn_features(d, C2, W, x, active, NULL, &has_btyd, err);
-  if (st != TSR_OK) goto done;
+  if (!reuse && (st = tsr__churn_features(d, C2, W, x, active, NULL, &has_btyd, err)) != TSR_OK)
+    goto done;
   size_t nl = 0;
   for (size_t i = 0; i < n; i++)
     if (active[i]) {
@@ -555,12 +588,11 @@ tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_
   r->has_interactions = d.has_interactions;
   r->rejected_rows = d.rejected;
   r->first_reject = d.first_reject;
-  st = evaluate_cutoff(&d, &o, C, W, r, err);
+  cutfeat kept = {TSR__NODAY, NULL, NULL};
+  st = evaluate_cutoff(&d, &o, C, W, r, o.score && C == E - W ? &kept : NULL, err);
+  if (st == TSR_OK && o.score) st = score_present(&d, &o, W, &kept, r, err);
+  cutfeat_release(&kept);
   if (st != TSR_OK) goto fail;
-  if (o.score) {
-    st = score_present(&d, &o, W, r, err);
-    if (st != TSR_OK) goto fail;
-  }
   tsr__pdata_release(&d);
   *out = r;
   return TSR_OK;
