@@ -340,9 +340,10 @@ static void fixed_gradients(tsr_gbm_objective obj, const float *p, const float *
   frexp((double)(n ? n : 1), &en); /* n < 2^en */
   int S = 24 - e - (en > 29 ? en - 29 : 0);
   if (S > 100) S = 100;
+  const double up = ldexp(1.0, S), down = ldexp(1.0, -S); /* exact scalings */
   for (size_t i = 0; i < n; i++) {
-    g[i] = (float)ldexp(nearbyint(ldexp(g[i], S)), -S);
-    h[i] = (float)ldexp(nearbyint(ldexp(h[i], S)), -S);
+    g[i] = (float)(nearbyint(g[i] * up) * down);
+    h[i] = (float)(nearbyint(h[i] * up) * down);
   }
 }
 
