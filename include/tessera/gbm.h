@@ -16,7 +16,9 @@
  * seeded; XGBoost runs the "exact" greedy tree method by default, whose
  * per-feature sums do not depend on the thread partition; row and column
  * subsampling draw from XGBoost's generator seeded with `seed`). The tests
- * check this (tests/unit/test_gbm.c).
+ * check this (tests/unit/test_gbm.c). TSR_GBM_HIST_FIXED makes histogram
+ * trees invariant too, by construction (exact, order-free sums). Churn
+ * switches to it above 50 000 fit rows (docs/predict.md).
  *
  * OpenMP: XGBoost's threads spin-wait between parallel regions unless the
  * environment has OMP_WAIT_POLICY=PASSIVE *before the process starts*
