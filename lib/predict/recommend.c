@@ -490,17 +490,31 @@ static double zval(const scored_set *z, int k, size_t idx) {
   return isfinite(v) ? (v - z->mean[k]) / z->sd[k] : 0;
 }
 
-/* Top-k candidates of customer i by the blend w (or scorer only >= 0). */
-static void rank_user(const nbp *s, const scored_set *z, size_t i, const double *w, int only,
-                      size_t k, int32_t *outp, double *outs) {
-  for (size_t j = 0; j < k; j++) { outp[j] = -1; outs[j] = -INFINITY; }
+/* z-values of customer i's pairs: zr[p * NS + q]; zr[p * NS] = NaN for a
+ * non-candidate (zval is never NaN). */
+static void z_row(const nbp *s, const scored_set *z, size_t i, double *zr) {
   for (size_t p = 0; p < s->P; p++) {
     size_t idx = i * s->P + p;
-    if (!z->cand[idx]) continue;
+    if (!z->cand[idx]) {
+      zr[p * NS] = NAN;
+      continue;
+    }
+    for (int q = 0; q < NS; q++) zr[p * NS + (size_t)q] = zval(z, q, idx);
+  }
+}
+
+/* Top-k candidates of one customer (z-values zr of z_row) by the blend w
+ * (or scorer only >= 0). */
+static void rank_z(size_t P, const double *zr, const double *w, int only, size_t k,
+                   int32_t *outp, double *outs) {
+  for (size_t j = 0; j < k; j++) { outp[j] = -1; outs[j] = -INFINITY; }
+  for (size_t p = 0; p < P; p++) {
+    const double *zp = zr + p * NS;
+    if (isnan(zp[0])) continue;
     double v = 0;
-    if (only >= 0) v = zval(z, only, idx);
+    if (only >= 0) v = zp[only];
     else
-      for (int q = 0; q < NS; q++) if (w[q] != 0) v += w[q] * zval(z, q, idx);
+      for (int q = 0; q < NS; q++) if (w[q] != 0) v += w[q] * zp[q];
     for (size_t j = 0; j < k; j++)
       if (v > outs[j]) {
         for (size_t t = k - 1; t > j; t--) { outs[t] = outs[t - 1]; outp[t] = outp[t - 1]; }
@@ -511,8 +525,24 @@ static void rank_user(const nbp *s, const scored_set *z, size_t i, const double 
   }
 }
 
+static void rank_user(const nbp *s, const scored_set *z, size_t i, const double *w, int only,
+                      size_t k, int32_t *outp, double *outs) {
+  double zr[TSR__MAX_PRODUCTS * NS];
+  z_row(s, z, i, zr);
+  rank_z(s->P, zr, w, only, k, outp, outs);
+}
+
+/* The z-values of users us (nu * P * NS, z_row each), computed once for
+ * the blend grid's 66 rankings; NULL when out of memory. */
+static double *z_table(const nbp *s, const scored_set *z, const size_t *us, size_t nu) {
+  double *zt = tsr__malloc((nu ? nu : 1) * s->P * NS * sizeof *zt);
+  if (zt)
+    for (size_t u = 0; u < nu; u++) z_row(s, z, us[u], zt + u * s->P * NS);
+  return zt;
+}
+
 /* Ranking metrics @3 of users with openings (users listed in us). */
-static tsr_status eval_users(const nbp *s, const scored_set *z, const uint8_t *rel,
+static tsr_status eval_users(const nbp *s, const double *zt, const uint8_t *rel,
                              const size_t *us, size_t nu, const double *w, int only,
                              tsr_eval_ranking *out, tsr_error *err) {
   int32_t *ranked = tsr__malloc((nu ? nu : 1) * 3 * sizeof *ranked);
@@ -527,7 +557,7 @@ static tsr_status eval_users(const nbp *s, const scored_set *z, const uint8_t *r
   off[0] = 0;
   for (size_t u = 0; u < nu; u++) {
     size_t i = us[u];
-    rank_user(s, z, i, w, only, 3, ranked + u * 3, sc);
+    rank_z(s->P, zt + u * s->P * NS, w, only, 3, ranked + u * 3, sc);
     off[u + 1] = off[u];
     for (size_t p = 0; p < s->P; p++)
       if (rel[i * s->P + p]) rl[off[u + 1]++] = (int32_t)p;
@@ -579,6 +609,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   uint8_t *rel = NULL;
   size_t *us = NULL;
   propcache pc = {TSR__NODAY, NULL, NULL, NULL};
+  double *zt = NULL; /* z-values of the evaluated users */
   char b1[16], b2[16], b3[16];
   if (!d.has_products || d.nprod < 2) {
     st = tsr_error_set(err, TSR_EINVAL, dir, 0, 0, NULL,
@@ -654,12 +685,16 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
     goto fail;
   }
   double best = -1, w[NS];
+  if (!(zt = z_table(&s, &val, us, nu))) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto fail;
+  }
   for (int a = 0; a <= 10; a++)
     for (int b = 0; a + b <= 10; b++)
       for (int c = 0; a + b + c <= 10; c++) {
         double ww[NS] = {a / 10.0, b / 10.0, c / 10.0, (10 - a - b - c) / 10.0};
         tsr_eval_ranking er;
-        if ((st = eval_users(&s, &val, rel, us, nu, ww, -1, &er, err)) != TSR_OK) goto fail;
+        if ((st = eval_users(&s, zt, rel, us, nu, ww, -1, &er, err)) != TSR_OK) goto fail;
         if (er.ndcg > best + 1e-12) {
           best = er.ndcg;
           memcpy(w, ww, sizeof w);
@@ -667,6 +702,8 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
       }
   memcpy(r->weight, w, sizeof w);
   set_free(&val);
+  tsr__free(zt);
+  zt = NULL;
 
   /* 2. evaluation at C */
   if ((st = score_all(&s, C, W, &ev, err)) != TSR_OK) goto fail;
@@ -679,9 +716,15 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
     goto fail;
   }
   r->n_eval_users = nu;
+  if (!(zt = z_table(&s, &ev, us, nu))) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto fail;
+  }
   for (int k = 0; k <= NS; k++)
-    if ((st = eval_users(&s, &ev, rel, us, nu, w, k < NS ? k : -1, &r->eval[k], err)) != TSR_OK)
+    if ((st = eval_users(&s, zt, rel, us, nu, w, k < NS ? k : -1, &r->eval[k], err)) != TSR_OK)
       goto fail;
+  tsr__free(zt);
+  zt = NULL;
   /* per-product propensity AUC on the candidates */
   {
     double *sc = tsr__malloc(s.n * sizeof *sc);
@@ -775,6 +818,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   set_free(&now);
   tsr__free(rel);
   tsr__free(us);
+  tsr__free(zt);
   propcache_release(&pc);
   tsr__pdata_release(&d);
   *out = r;
@@ -785,6 +829,8 @@ fail:
   set_free(&now);
   tsr__free(rel);
   tsr__free(us);
+  tsr__free(zt);
+  propcache_release(&pc);
   tsr_nbp_result_free(r);
   tsr__pdata_release(&d);
   return st;
