@@ -16,7 +16,9 @@
  * seeded; XGBoost runs the "exact" greedy tree method by default, whose
  * per-feature sums do not depend on the thread partition; row and column
  * subsampling draw from XGBoost's generator seeded with `seed`). The tests
- * check this (tests/unit/test_gbm.c).
+ * check this (tests/unit/test_gbm.c). TSR_GBM_HIST_FIXED makes histogram
+ * trees invariant too, by construction (exact, order-free sums). Churn
+ * switches to it above 50 000 fit rows (docs/predict.md).
  *
  * OpenMP: XGBoost's threads spin-wait between parallel regions unless the
  * environment has OMP_WAIT_POLICY=PASSIVE *before the process starts*
@@ -48,10 +50,20 @@ typedef enum tsr_gbm_objective {
 
 typedef enum tsr_gbm_tree_method {
   TSR_GBM_EXACT = 0, /* exact greedy splits (default; thread-count invariant) */
-  TSR_GBM_HIST = 1   /* histogram (256 bins): faster on large data; the
+  TSR_GBM_HIST = 1,  /* histogram (256 bins): faster on large data; the
                         tests check it too, but it is not documented by
                         XGBoost as thread-count invariant */
+  TSR_GBM_HIST_FIXED = 2 /* histogram trees (TSR_GBM_MAX_BIN bins) on
+                        gradients computed here and rounded to a power-of-
+                        two grid fine enough for every sum XGBoost forms in
+                        double to be exact: sums do not depend on their
+                        order, so models are identical for any thread count
+                        (early stopping on a validation loss summed here in
+                        row order). Binary and regression objectives. */
 } tsr_gbm_tree_method;
+
+/* Histogram bins per feature of the hist methods. */
+#define TSR_GBM_MAX_BIN 256
 
 /* Hyper-parameters (documented in docs/predict.md). Every field has a range;
  * tsr_gbm_check_params names the one out of range. */

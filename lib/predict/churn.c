@@ -117,6 +117,11 @@ done:
 
 /* The most rows a churn model is fitted on (docs/predict.md). */
 #define TSR__CHURN_MAX_FIT 250000
+/* Above this many fit rows, exact greedy trees give way to histogram trees
+ * (TSR_GBM_HIST_FIXED: 256 bins, thread-count invariant; docs/predict.md):
+ * exact trees cost about 40 % of a 300k-customer bundle analyze. Small data
+ * keeps the exact method and its results. */
+#define TSR__CHURN_HIST_MIN 50000
 
 /* Trains on rows learn[0..nl) of x/y and the history rows h: a seeded
  * 80/20 split of learn into fit and early-stopping/calibration rows; the
@@ -194,7 +199,9 @@ static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const 
     goto done;
   }
   tsr_gbm_data df = {nf, TSR__NFEAT, xf, yf, NULL}, dv = {nv, TSR__NFEAT, xv, yv, NULL};
-  st = tsr_gbm_train(&o->gbm, &df, &dv, &out->gbm, &out->info, err);
+  tsr_gbm_params gp = o->gbm;
+  if (gp.tree_method == TSR_GBM_EXACT && nf > TSR__CHURN_HIST_MIN) gp.tree_method = TSR_GBM_HIST_FIXED;
+  st = tsr_gbm_train(&gp, &df, &dv, &out->gbm, &out->info, err);
   if (st != TSR_OK) goto done;
   st = tsr_gbm_predict(out->gbm, xv, nv, pv, err);
   if (st != TSR_OK) goto done;
@@ -241,8 +248,25 @@ static tsr_status check_opts(const tsr_churn_opts *o, tsr_error *err) {
   return tsr_gbm_check_params(&o->gbm, err);
 }
 
+/* The features at one cutoff, kept from the evaluation for the scoring
+ * model when both use the same cutoff (analyze: C = E - W). */
+typedef struct cutfeat {
+  int32_t day; /* TSR__NODAY: none */
+  float *x;
+  uint8_t *active;
+} cutfeat;
+
+static void cutfeat_release(cutfeat *k) {
+  tsr__free(k->x);
+  tsr__free(k->active);
+  k->x = NULL;
+  k->active = NULL;
+  k->day = TSR__NODAY;
+}
+
+/* keep: NULL, or where to leave the features at C (day, x, active). */
 static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, int32_t C,
-                                  int32_t W, tsr_churn_result *r, tsr_error *err) {
+                                  int32_t W, tsr_churn_result *r, cutfeat *keep, tsr_error *err) {
   tsr_status st = TSR_OK;
   size_t n = d->n;
   float *x = tsr__malloc(n * TSR__NFEAT * sizeof *x), *y = tsr__malloc(n * sizeof *y);
@@ -261,6 +285,13 @@ static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, 
   int has_btyd = 0;
   st = tsr__churn_features(d, C, W, x, active, &m, &has_btyd, err);
   if (st != TSR_OK) goto done;
+  if (keep) {
+    if (!(keep->active = tsr__malloc(n))) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto done;
+    }
+    memcpy(keep->active, active, n);
+  }
   size_t nl = 0, nt = 0, na = 0, nchurn = 0;
   tsr_rng g;
   tsr_rng_seed(&g, o->gbm.seed, 0x7e57);
@@ -328,6 +359,11 @@ static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, 
     }
   }
 done:
+  if (keep && st == TSR_OK) { /* x is unchanged since the features */
+    keep->x = x;
+    keep->day = C;
+    x = NULL;
+  }
   fitted_release(&f);
   history_release(&hist);
   tsr__free(x);
@@ -363,14 +399,18 @@ static void cal_json(tsr__tb *b, const tsr_calibrator *c) {
   tsr__tb_printf(b, "}");
 }
 
+/* kept: the features of the evaluation's cutoff (taken over when it is C2). */
 static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, int32_t W,
-                                tsr_churn_result *r, tsr_error *err) {
+                                cutfeat *kept, tsr_churn_result *r, tsr_error *err) {
   tsr_status st = TSR_OK;
   size_t n = d->n;
   int32_t E = d->last_day, C2 = E - W;
   r->score_cutoff_day = C2;
-  float *x = tsr__malloc(n * TSR__NFEAT * sizeof *x), *y = tsr__malloc(n * sizeof *y);
-  uint8_t *active = tsr__malloc(n);
+  int reuse = kept->x && kept->day == C2;
+  float *x = reuse ? kept->x : tsr__malloc(n * TSR__NFEAT * sizeof *x);
+  float *y = tsr__malloc(n * sizeof *y);
+  uint8_t *active = reuse ? kept->active : tsr__malloc(n);
+  if (reuse) kept->x = NULL, kept->active = NULL;
   size_t *learn = tsr__malloc(n * sizeof *learn);
   double *contrib = NULL;
   char *booster = NULL;
@@ -382,8 +422,8 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
     goto done;
   }
   int has_btyd;
-  st = tsr__churn_features(d, C2, W, x, active, NULL, &has_btyd, err);
-  if (st != TSR_OK) goto done;
+  if (!reuse && (st = tsr__churn_features(d, C2, W, x, active, NULL, &has_btyd, err)) != TSR_OK)
+    goto done;
   size_t nl = 0;
   for (size_t i = 0; i < n; i++)
     if (active[i]) {
@@ -548,12 +588,11 @@ tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_
   r->has_interactions = d.has_interactions;
   r->rejected_rows = d.rejected;
   r->first_reject = d.first_reject;
-  st = evaluate_cutoff(&d, &o, C, W, r, err);
+  cutfeat kept = {TSR__NODAY, NULL, NULL};
+  st = evaluate_cutoff(&d, &o, C, W, r, o.score && C == E - W ? &kept : NULL, err);
+  if (st == TSR_OK && o.score) st = score_present(&d, &o, W, &kept, r, err);
+  cutfeat_release(&kept);
   if (st != TSR_OK) goto fail;
-  if (o.score) {
-    st = score_present(&d, &o, W, r, err);
-    if (st != TSR_OK) goto fail;
-  }
   tsr__pdata_release(&d);
   *out = r;
   return TSR_OK;
@@ -584,17 +623,20 @@ char *tsr_churn_reason(const tsr_churn_result *r, size_t i, int k, char *buf, si
   return tsr__churn_reason(j, r->feature[j], r->reason_value[i][k], buf, cap);
 }
 
+/* {"n":..,"n_churned":..,"auc":..,...}: the metrics by name from a table
+ * (one loop rather than a call pair per field). */
 static void eval_json(tsr__tb *b, const tsr_eval_binary *m) {
-  tsr__tb_printf(b, "{\"n\":%zu,\"n_churned\":%zu,\"auc\":", m->n, m->n_pos);
-  tsr__tb_jnum(b, m->auc);
-  tsr__tb_printf(b, ",\"pr_auc\":");
-  tsr__tb_jnum(b, m->pr_auc);
-  tsr__tb_printf(b, ",\"brier\":");
-  tsr__tb_jnum(b, m->brier);
-  tsr__tb_printf(b, ",\"log_loss\":");
-  tsr__tb_jnum(b, m->log_loss);
-  tsr__tb_printf(b, ",\"lift_top10\":");
-  tsr__tb_jnum(b, m->lift_top10);
+  const struct {
+    const char *key;
+    double v;
+  } f[] = {{"auc", m->auc},           {"pr_auc", m->pr_auc},
+           {"brier", m->brier},       {"log_loss", m->log_loss},
+           {"lift_top10", m->lift_top10}};
+  tsr__tb_printf(b, "{\"n\":%zu,\"n_churned\":%zu", m->n, m->n_pos);
+  for (size_t k = 0; k < sizeof f / sizeof *f; k++) {
+    tsr__tb_printf(b, ",\"%s\":", f[k].key);
+    tsr__tb_jnum(b, f[k].v);
+  }
   tsr__tb_printf(b, "}");
 }
 

@@ -33,6 +33,7 @@
   X(XGBGetLastError) X(XGDMatrixCreateFromMat) X(XGDMatrixSetFloatInfo)              \
   X(XGDMatrixFree) X(XGBoosterCreate) X(XGBoosterFree) X(XGBoosterSetParam)          \
   X(XGBoosterUpdateOneIter) X(XGBoosterEvalOneIter) X(XGBoosterSlice)                \
+  X(XGBoosterBoostOneIter)                                                           \
   X(XGBoosterSetAttr) X(XGBoosterGetAttr) X(XGBoosterPredictFromDMatrix)             \
   X(XGBoosterSaveModelToBuffer) X(XGBoosterLoadModelFromBuffer) X(XGBoosterGetNumFeature)
 #define XGB_FIELD(f) __typeof__(&f) p_##f;
@@ -89,6 +90,7 @@ static tsr_status xgb_need(tsr_error *err) {
 #define XGBoosterSetParam XGB_CALL(XGBoosterSetParam)
 #define XGBoosterUpdateOneIter XGB_CALL(XGBoosterUpdateOneIter)
 #define XGBoosterEvalOneIter XGB_CALL(XGBoosterEvalOneIter)
+#define XGBoosterBoostOneIter XGB_CALL(XGBoosterBoostOneIter)
 #define XGBoosterSlice XGB_CALL(XGBoosterSlice)
 #define XGBoosterSetAttr XGB_CALL(XGBoosterSetAttr)
 #define XGBoosterGetAttr XGB_CALL(XGBoosterGetAttr)
@@ -135,8 +137,9 @@ tsr_status tsr_gbm_check_params(const tsr_gbm_params *p, tsr_error *err) {
   if (!p) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no parameters");
   if (p->objective != TSR_GBM_BINARY && p->objective != TSR_GBM_REGRESSION)
     return bad_param(err, "objective", "binary (0) or regression (1)", p->objective);
-  if (p->tree_method != TSR_GBM_EXACT && p->tree_method != TSR_GBM_HIST)
-    return bad_param(err, "tree_method", "exact (0) or hist (1)", p->tree_method);
+  if (p->tree_method != TSR_GBM_EXACT && p->tree_method != TSR_GBM_HIST &&
+      p->tree_method != TSR_GBM_HIST_FIXED)
+    return bad_param(err, "tree_method", "exact (0), hist (1) or hist_fixed (2)", p->tree_method);
   if (p->max_depth < 1 || p->max_depth > 16)
     return bad_param(err, "max_depth", "an integer in 1..16", p->max_depth);
   if (!(p->eta > 0 && p->eta <= 1)) return bad_param(err, "eta", "a value in (0, 1]", p->eta);
@@ -272,6 +275,7 @@ static tsr_status set_params(BoosterHandle b, const tsr_gbm_params *p, tsr_error
   SETP("objective", "%s", p->objective == TSR_GBM_BINARY ? "binary:logistic" : "reg:squarederror");
   SETP("eval_metric", "%s", p->objective == TSR_GBM_BINARY ? "logloss" : "rmse");
   SETP("tree_method", "%s", p->tree_method == TSR_GBM_EXACT ? "exact" : "hist");
+  if (p->tree_method == TSR_GBM_HIST_FIXED) SETP("max_bin", "%d", TSR_GBM_MAX_BIN);
   SETP("max_depth", "%d", p->max_depth);
   SETP("eta", "%.17g", p->eta);
   SETP("subsample", "%.17g", p->subsample);
@@ -282,6 +286,82 @@ static tsr_status set_params(BoosterHandle b, const tsr_gbm_params *p, tsr_error
   SETP("nthread", "%d", p->threads);
   SETP("seed", "%d", (int)(p->seed % 2147483647u));
 #undef SETP
+  return TSR_OK;
+}
+
+/* ------------------------------------------------ TSR_GBM_HIST_FIXED */
+
+/* Loss of predictions p (probabilities or means) against y, weights w (NULL
+ * = 1), summed in row order: XGBoost's logloss (p clipped to 1e-16) or
+ * RMSE. */
+static double fixed_loss(tsr_gbm_objective obj, const float *p, const float *y, const float *w,
+                         size_t n) {
+  double s = 0, sw = 0;
+  for (size_t i = 0; i < n; i++) {
+    double wi = w ? w[i] : 1.0, pi = p[i], l;
+    if (obj == TSR_GBM_BINARY) {
+      pi = pi < 1e-16 ? 1e-16 : pi > 1 - 1e-16 ? 1 - 1e-16 : pi;
+      l = y[i] == 1.0f ? -log(pi) : -log(1 - pi);
+    } else {
+      l = (y[i] - pi) * (y[i] - pi);
+    }
+    s += wi * l;
+    sw += wi;
+  }
+  if (!(sw > 0)) return NAN;
+  return obj == TSR_GBM_BINARY ? s / sw : sqrt(s / sw);
+}
+
+/* Gradient and hessian of each row (logistic or squared loss, times the
+ * weight), rounded to the grid 2^-S with S chosen from the largest value
+ * m < 2^e and the row count: every value is k * 2^-S with |k| <= 2^24, exact
+ * in float, and any sum of n of them has |sum k| < 2^53, exact in double
+ * whatever the order of the additions (XGBoost's histograms sum in double
+ * per thread, then across threads). */
+static void fixed_gradients(tsr_gbm_objective obj, const float *p, const float *y, const float *w,
+                            size_t n, float *g, float *h) {
+  double m = 0;
+  for (size_t i = 0; i < n; i++) {
+    double wi = w ? w[i] : 1.0, gi, hi;
+    if (obj == TSR_GBM_BINARY) {
+      gi = wi * ((double)p[i] - y[i]);
+      hi = wi * fmax((double)p[i] * (1.0 - p[i]), 1e-16);
+    } else {
+      gi = wi * ((double)p[i] - y[i]);
+      hi = wi;
+    }
+    if (fabs(gi) > m) m = fabs(gi);
+    if (hi > m) m = hi;
+    g[i] = (float)gi; /* rounded below */
+    h[i] = (float)hi;
+  }
+  int e = 0, en = 0;
+  if (m > 0) frexp(m, &e); /* m < 2^e */
+  frexp((double)(n ? n : 1), &en); /* n < 2^en */
+  int S = 24 - e - (en > 29 ? en - 29 : 0);
+  if (S > 100) S = 100;
+  const double up = ldexp(1.0, S), down = ldexp(1.0, -S); /* exact scalings */
+  for (size_t i = 0; i < n; i++) {
+    g[i] = (float)(nearbyint(g[i] * up) * down);
+    h[i] = (float)(nearbyint(h[i] * up) * down);
+  }
+}
+
+/* Current predictions of a cached matrix (booster-owned until the next
+ * call). */
+static tsr_status fixed_predict(BoosterHandle b, DMatrixHandle d, size_t n, const float **out,
+                                tsr_error *err) {
+  static const char cfg[] = "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+                            "\"iteration_end\": 0, \"strict_shape\": false}";
+  const bst_ulong *shape = NULL;
+  bst_ulong dim = 0, total = 1;
+  if (XGBoosterPredictFromDMatrix(b, d, cfg, &shape, &dim, out) != 0)
+    return xgb_fail(err, TSR_ENUMERIC, "predicting");
+  for (bst_ulong i = 0; i < dim; i++) total *= shape[i];
+  if (total != (bst_ulong)n)
+    return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                         "xgboost: expected %zu predictions, got %llu", n,
+                         (unsigned long long)total);
   return TSR_OK;
 }
 
@@ -320,6 +400,7 @@ tsr_status tsr_gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
   size_t *idx = NULL;
   float *wtrain = NULL, *wvalid = NULL;
   double *vloss = NULL, *tloss = NULL;
+  float *fy = NULL, *fp = NULL, *fg = NULL, *fh = NULL; /* TSR_GBM_HIST_FIXED */
   tsr_gbm *m = NULL;
   size_t n_train = train->n, n_valid = 0;
   const tsr_gbm_data *vd = valid;
@@ -412,19 +493,54 @@ tsr_status tsr_gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
   char vkey[32], tkey[32];
   snprintf(vkey, sizeof vkey, "valid%s", metric);
   snprintf(tkey, sizeof tkey, "train%s", metric);
+  int fixed = p->tree_method == TSR_GBM_HIST_FIXED;
+  if (fixed) {
+    /* labels of the two matrices in their row order, the training
+     * predictions and the rounded gradients */
+    fy = tsr__malloc((n_train + n_valid + 1) * sizeof *fy);
+    fp = tsr__malloc((n_train ? n_train : 1) * sizeof *fp);
+    fg = tsr__malloc((n_train ? n_train : 1) * sizeof *fg);
+    fh = tsr__malloc((n_train ? n_train : 1) * sizeof *fh);
+    if (!fy || !fp || !fg || !fh) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+    for (size_t i = 0; i < n_train; i++) fy[i] = train->y[idx ? idx[i] : i];
+    for (size_t i = 0; i < n_valid; i++) fy[n_train + i] = vd ? vd->y[i] : train->y[idx[n_train + i]];
+    const float *pp;
+    if ((st = fixed_predict(b, dtrain, n_train, &pp, err)) != TSR_OK) goto done;
+    memcpy(fp, pp, n_train * sizeof *fp);
+  }
+  const float *fwv = (vd ? (vd->w || wpos != 1.0) : wvalid != NULL) ? wvalid : NULL;
   int best_it = 0, it;
   for (it = 0; it < p->n_rounds; it++) {
-    XGB_CHECK(XGBoosterUpdateOneIter(b, it, dtrain), "training a round");
-    const char *names[2] = {"train", "valid"};
-    const char *res = NULL;
-    XGB_CHECK(XGBoosterEvalOneIter(b, it, cache, names, dvalid ? 2 : 1, &res),
-              "evaluating a round");
-    tloss[it] = parse_eval(res, tkey);
-    vloss[it] = dvalid ? parse_eval(res, vkey) : NAN;
+    if (fixed) {
+      fixed_gradients(p->objective, fp, fy, wtrain, n_train, fg, fh);
+      XGB_CHECK(XGBoosterBoostOneIter(b, dtrain, fg, fh, (bst_ulong)n_train), "training a round");
+      const float *pp;
+      if ((st = fixed_predict(b, dtrain, n_train, &pp, err)) != TSR_OK) goto done;
+      memcpy(fp, pp, n_train * sizeof *fp);
+      tloss[it] = fixed_loss(p->objective, fp, fy, wtrain, n_train);
+      vloss[it] = NAN;
+      if (dvalid) {
+        if ((st = fixed_predict(b, dvalid, n_valid, &pp, err)) != TSR_OK) goto done;
+        vloss[it] = fixed_loss(p->objective, pp, fy + n_train, fwv, n_valid);
+      }
+    } else {
+      XGB_CHECK(XGBoosterUpdateOneIter(b, it, dtrain), "training a round");
+      const char *names[2] = {"train", "valid"};
+      const char *res = NULL;
+      XGB_CHECK(XGBoosterEvalOneIter(b, it, cache, names, dvalid ? 2 : 1, &res),
+                "evaluating a round");
+      tloss[it] = parse_eval(res, tkey);
+      vloss[it] = dvalid ? parse_eval(res, vkey) : NAN;
+      if (dvalid && !isfinite(vloss[it])) {
+        st = tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                           "xgboost: unreadable evaluation '%.80s'", res ? res : "");
+        goto done;
+      }
+    }
     if (dvalid) {
       if (!isfinite(vloss[it])) {
         st = tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
-                           "xgboost: unreadable evaluation '%.80s'", res ? res : "");
+                           "xgboost: validation loss is not finite at round %d", it + 1);
         goto done;
       }
       if (vloss[it] < vloss[best_it]) best_it = it;
@@ -473,6 +589,10 @@ done:
   tsr__free(wvalid);
   tsr__free(vloss);
   tsr__free(tloss);
+  tsr__free(fy);
+  tsr__free(fp);
+  tsr__free(fg);
+  tsr__free(fh);
   tsr__free(m);
   inf.seconds = now_s() - t0;
   if (info) *info = inf;

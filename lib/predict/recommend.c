@@ -80,7 +80,24 @@ static rule rule_of(const char *name) {
   return r;
 }
 
+/* The propensity features of the last cutoff scored: the next cutoff
+ * (c + W) trains on them (score_propensity). */
+typedef struct propcache {
+  int32_t day; /* TSR__NODAY: empty */
+  float *x;
+  uint8_t *active, *held;
+} propcache;
+
+static void propcache_release(propcache *pc) {
+  tsr__free(pc->x);
+  tsr__free(pc->active);
+  tsr__free(pc->held);
+  pc->x = NULL;
+  pc->active = pc->held = NULL;
+}
+
 typedef struct nbp {
+  propcache *pc;
   const tsr__pdata *d;
   size_t n, P;
   rule rules[TSR__MAX_PRODUCTS];
@@ -312,6 +329,7 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
                                    float *out, tsr_error *err) {
   size_t n = s->n, P = s->P, nf = TSR__NPROPFEAT + P;
   tsr_status st = TSR_OK;
+  propcache *pc = s->pc;
   float *x0 = tsr__malloc(n * nf * sizeof *x0), *x1 = tsr__malloc(n * nf * sizeof *x1);
   uint8_t *a0 = tsr__malloc(n), *a1 = tsr__malloc(n), *h0 = tsr__malloc(n * P), *h1 = tsr__malloc(n * P);
   uint8_t *cand0 = tsr__malloc(n * P), *rel0 = tsr__malloc(n * P);
@@ -323,7 +341,13 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
-  if ((st = prop_features(s, c - W, W, x0, a0, h0, err)) != TSR_OK) goto done;
+  if (pc->x && pc->day == c - W) { /* the previous cutoff's: no recomputing */
+    float *tx = x0; x0 = pc->x; pc->x = tx;
+    uint8_t *ta = a0; a0 = pc->active; pc->active = ta;
+    uint8_t *th = h0; h0 = pc->held; pc->held = th;
+  } else if ((st = prop_features(s, c - W, W, x0, a0, h0, err)) != TSR_OK) {
+    goto done;
+  }
   if ((st = prop_features(s, c, W, x1, a1, h1, err)) != TSR_OK) goto done;
   candidates(s, c - W, h0, a0, cand0);
   openings(s, c - W, W, h0, rel0);
@@ -385,6 +409,12 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
     }
   }
 done:
+  if (st == TSR_OK) { /* keep c's features for the cutoff c + W */
+    float *tx = pc->x; pc->x = x1; x1 = tx;
+    uint8_t *ta = pc->active; pc->active = a1; a1 = ta;
+    uint8_t *th = pc->held; pc->held = h1; h1 = th;
+    pc->day = c;
+  }
   tsr__free(x0); tsr__free(x1); tsr__free(a0); tsr__free(a1); tsr__free(h0); tsr__free(h1);
   tsr__free(cand0); tsr__free(rel0); tsr__free(xt); tsr__free(yt); tsr__free(wt); tsr__free(pr);
   tsr__free(rows);
@@ -417,10 +447,9 @@ static tsr_status score_all(const nbp *s, int32_t c, int32_t W, scored_set *z, t
   z->held = tsr__malloc(n * P);
   z->active = tsr__malloc(n);
   z->cfbest = tsr__malloc(n * P * sizeof *z->cfbest);
-  float *tmp = tsr__malloc(n * TSR__NFEAT * sizeof *tmp);
   tsr_status st = TSR_OK;
   if (!z->S[0] || !z->S[1] || !z->S[2] || !z->S[3] || !z->cand || !z->held || !z->active ||
-      !z->cfbest || !tmp) {
+      !z->cfbest) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
@@ -452,7 +481,6 @@ static tsr_status score_all(const nbp *s, int32_t c, int32_t W, scored_set *z, t
     z->sd[k] = var > 1e-18 ? sqrt(var) : 1;
   }
 done:
-  tsr__free(tmp);
   if (st != TSR_OK) set_free(z);
   return st;
 }
@@ -462,17 +490,31 @@ static double zval(const scored_set *z, int k, size_t idx) {
   return isfinite(v) ? (v - z->mean[k]) / z->sd[k] : 0;
 }
 
-/* Top-k candidates of customer i by the blend w (or scorer only >= 0). */
-static void rank_user(const nbp *s, const scored_set *z, size_t i, const double *w, int only,
-                      size_t k, int32_t *outp, double *outs) {
-  for (size_t j = 0; j < k; j++) { outp[j] = -1; outs[j] = -INFINITY; }
+/* z-values of customer i's pairs: zr[p * NS + q]; zr[p * NS] = NaN for a
+ * non-candidate (zval is never NaN). */
+static void z_row(const nbp *s, const scored_set *z, size_t i, double *zr) {
   for (size_t p = 0; p < s->P; p++) {
     size_t idx = i * s->P + p;
-    if (!z->cand[idx]) continue;
+    if (!z->cand[idx]) {
+      zr[p * NS] = NAN;
+      continue;
+    }
+    for (int q = 0; q < NS; q++) zr[p * NS + (size_t)q] = zval(z, q, idx);
+  }
+}
+
+/* Top-k candidates of one customer (z-values zr of z_row) by the blend w
+ * (or scorer only >= 0). */
+static void rank_z(size_t P, const double *zr, const double *w, int only, size_t k,
+                   int32_t *outp, double *outs) {
+  for (size_t j = 0; j < k; j++) { outp[j] = -1; outs[j] = -INFINITY; }
+  for (size_t p = 0; p < P; p++) {
+    const double *zp = zr + p * NS;
+    if (isnan(zp[0])) continue;
     double v = 0;
-    if (only >= 0) v = zval(z, only, idx);
+    if (only >= 0) v = zp[only];
     else
-      for (int q = 0; q < NS; q++) if (w[q] != 0) v += w[q] * zval(z, q, idx);
+      for (int q = 0; q < NS; q++) if (w[q] != 0) v += w[q] * zp[q];
     for (size_t j = 0; j < k; j++)
       if (v > outs[j]) {
         for (size_t t = k - 1; t > j; t--) { outs[t] = outs[t - 1]; outp[t] = outp[t - 1]; }
@@ -483,8 +525,24 @@ static void rank_user(const nbp *s, const scored_set *z, size_t i, const double 
   }
 }
 
+static void rank_user(const nbp *s, const scored_set *z, size_t i, const double *w, int only,
+                      size_t k, int32_t *outp, double *outs) {
+  double zr[TSR__MAX_PRODUCTS * NS];
+  z_row(s, z, i, zr);
+  rank_z(s->P, zr, w, only, k, outp, outs);
+}
+
+/* The z-values of users us (nu * P * NS, z_row each), computed once for
+ * the blend grid's 66 rankings; NULL when out of memory. */
+static double *z_table(const nbp *s, const scored_set *z, const size_t *us, size_t nu) {
+  double *zt = tsr__malloc((nu ? nu : 1) * s->P * NS * sizeof *zt);
+  if (zt)
+    for (size_t u = 0; u < nu; u++) z_row(s, z, us[u], zt + u * s->P * NS);
+  return zt;
+}
+
 /* Ranking metrics @3 of users with openings (users listed in us). */
-static tsr_status eval_users(const nbp *s, const scored_set *z, const uint8_t *rel,
+static tsr_status eval_users(const nbp *s, const double *zt, const uint8_t *rel,
                              const size_t *us, size_t nu, const double *w, int only,
                              tsr_eval_ranking *out, tsr_error *err) {
   int32_t *ranked = tsr__malloc((nu ? nu : 1) * 3 * sizeof *ranked);
@@ -499,7 +557,7 @@ static tsr_status eval_users(const nbp *s, const scored_set *z, const uint8_t *r
   off[0] = 0;
   for (size_t u = 0; u < nu; u++) {
     size_t i = us[u];
-    rank_user(s, z, i, w, only, 3, ranked + u * 3, sc);
+    rank_z(s->P, zt + u * s->P * NS, w, only, 3, ranked + u * 3, sc);
     off[u + 1] = off[u];
     for (size_t p = 0; p < s->P; p++)
       if (rel[i * s->P + p]) rl[off[u + 1]++] = (int32_t)p;
@@ -550,6 +608,8 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   memset(&now, 0, sizeof now);
   uint8_t *rel = NULL;
   size_t *us = NULL;
+  propcache pc = {TSR__NODAY, NULL, NULL, NULL};
+  double *zt = NULL; /* z-values of the evaluated users */
   char b1[16], b2[16], b3[16];
   if (!d.has_products || d.nprod < 2) {
     st = tsr_error_set(err, TSR_EINVAL, dir, 0, 0, NULL,
@@ -581,6 +641,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   }
   nbp s;
   memset(&s, 0, sizeof s);
+  s.pc = &pc;
   s.d = &d;
   s.n = d.n;
   s.P = d.nprod;
@@ -624,12 +685,16 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
     goto fail;
   }
   double best = -1, w[NS];
+  if (!(zt = z_table(&s, &val, us, nu))) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto fail;
+  }
   for (int a = 0; a <= 10; a++)
     for (int b = 0; a + b <= 10; b++)
       for (int c = 0; a + b + c <= 10; c++) {
         double ww[NS] = {a / 10.0, b / 10.0, c / 10.0, (10 - a - b - c) / 10.0};
         tsr_eval_ranking er;
-        if ((st = eval_users(&s, &val, rel, us, nu, ww, -1, &er, err)) != TSR_OK) goto fail;
+        if ((st = eval_users(&s, zt, rel, us, nu, ww, -1, &er, err)) != TSR_OK) goto fail;
         if (er.ndcg > best + 1e-12) {
           best = er.ndcg;
           memcpy(w, ww, sizeof w);
@@ -637,6 +702,8 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
       }
   memcpy(r->weight, w, sizeof w);
   set_free(&val);
+  tsr__free(zt);
+  zt = NULL;
 
   /* 2. evaluation at C */
   if ((st = score_all(&s, C, W, &ev, err)) != TSR_OK) goto fail;
@@ -649,9 +716,15 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
     goto fail;
   }
   r->n_eval_users = nu;
+  if (!(zt = z_table(&s, &ev, us, nu))) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto fail;
+  }
   for (int k = 0; k <= NS; k++)
-    if ((st = eval_users(&s, &ev, rel, us, nu, w, k < NS ? k : -1, &r->eval[k], err)) != TSR_OK)
+    if ((st = eval_users(&s, zt, rel, us, nu, w, k < NS ? k : -1, &r->eval[k], err)) != TSR_OK)
       goto fail;
+  tsr__free(zt);
+  zt = NULL;
   /* per-product propensity AUC on the candidates */
   {
     double *sc = tsr__malloc(s.n * sizeof *sc);
@@ -745,6 +818,8 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   set_free(&now);
   tsr__free(rel);
   tsr__free(us);
+  tsr__free(zt);
+  propcache_release(&pc);
   tsr__pdata_release(&d);
   *out = r;
   return TSR_OK;
@@ -754,6 +829,8 @@ fail:
   set_free(&now);
   tsr__free(rel);
   tsr__free(us);
+  tsr__free(zt);
+  propcache_release(&pc);
   tsr_nbp_result_free(r);
   tsr__pdata_release(&d);
   return st;

@@ -80,6 +80,71 @@ static void test_binary_learns_and_is_deterministic(void **state) {
   free(x); free(y); free(xt); free(yt);
 }
 
+/* TSR_GBM_HIST_FIXED on data large enough for XGBoost's histogram builder
+ * to split the rows between threads (120 000 rows, blocks of 256 to 2048
+ * rows): binary with balanced class weights and regression give the same
+ * model bytes and predictions for 1 and 2 threads, and the binary model
+ * learns as well as the exact one. */
+static void test_hist_fixed_is_thread_invariant(void **state) {
+  (void)state;
+  size_t n = 120000, nt = 1500;
+  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y), *yr = malloc(n * sizeof *yr);
+  float *xt = malloc(nt * NF * sizeof *xt), *yt = malloc(nt * sizeof *yt);
+  make_binary(n, 21, x, y);
+  make_binary(nt, 22, xt, yt);
+  for (size_t i = 0; i < n; i++) yr[i] = 3 * x[i * NF] - x[i * NF + 1] + y[i];
+  for (int obj = 0; obj < 2; obj++) {
+    tsr_gbm_params p;
+    tsr_gbm_params_init(&p);
+    p.tree_method = TSR_GBM_HIST_FIXED;
+    p.objective = obj ? TSR_GBM_REGRESSION : TSR_GBM_BINARY;
+    p.pos_weight = obj ? 1 : 0; /* balanced: rows carry weights */
+    p.n_rounds = 80;
+    p.early_stopping = 10;
+    tsr_gbm_data d = {n, NF, x, obj ? yr : y, NULL};
+    double *pr[2];
+    char *bytes[2];
+    size_t len[2];
+    tsr_gbm_info info[2];
+    for (int t = 0; t < 2; t++) {
+      p.threads = t ? 2 : 1;
+      tsr_gbm *m = NULL;
+      tsr_error err;
+      if (tsr_gbm_train(&p, &d, NULL, &m, &info[t], &err) != TSR_OK) fail_msg("%s", err.msg);
+      pr[t] = malloc(nt * sizeof(double));
+      assert_int_equal(tsr_gbm_predict(m, xt, nt, pr[t], &err), TSR_OK);
+      assert_int_equal(tsr_gbm_save(m, &bytes[t], &len[t], &err), TSR_OK);
+      tsr_gbm_free(m);
+    }
+    assert_true(info[0].rounds > 10);
+    assert_true(isfinite(info[0].best_valid_loss));
+    assert_int_equal(info[0].rounds, info[1].rounds);
+    assert_true(info[0].best_valid_loss == info[1].best_valid_loss);
+    for (size_t i = 0; i < nt; i++)
+      if (pr[0][i] != pr[1][i])
+        fail_msg("objective %d row %zu: %.9g (1 thread) != %.9g (2 threads)", obj, i, pr[0][i],
+                 pr[1][i]);
+    assert_int_equal(len[0], len[1]);
+    assert_memory_equal(bytes[0], bytes[1], len[0]);
+    if (!obj) {
+      double auc = auc_of(pr[0], yt, nt);
+      if (auc < 0.95) fail_msg("hist_fixed: AUC %.4f < 0.95", auc);
+    } else {
+      double se = 0;
+      for (size_t i = 0; i < nt; i++) {
+        double e = pr[0][i] - (3 * xt[i * NF] - xt[i * NF + 1] + yt[i]);
+        se += e * e;
+      }
+      if (sqrt(se / (double)nt) > 0.3) fail_msg("hist_fixed: RMSE %.4f > 0.3", sqrt(se / (double)nt));
+    }
+    for (int t = 0; t < 2; t++) {
+      free(pr[t]);
+      free(bytes[t]);
+    }
+  }
+  free(x); free(y); free(yr); free(xt); free(yt);
+}
+
 static void test_shap_sums_to_margin_and_ranks_features(void **state) {
   (void)state;
   size_t n = 2000;
@@ -254,6 +319,7 @@ static void test_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_binary_learns_and_is_deterministic),
+      cmocka_unit_test(test_hist_fixed_is_thread_invariant),
       cmocka_unit_test(test_shap_sums_to_margin_and_ranks_features),
       cmocka_unit_test(test_save_load_round_trip),
       cmocka_unit_test(test_regression_and_early_stopping),
