@@ -82,6 +82,7 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
   co.window_days = W;
   co.gbm.seed = o->seed ? o->seed : co.gbm.seed;
   co.table_opts = o->bundle_opts; /* --rename, --table-date-format */
+  co.tables = o->bundle; /* tables named outside the folder (--products FILE) */
   tsr_status st = tsr_churn_run(dir, &co, &p->churn, &e);
   if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (st != TSR_OK) add_note(note, cap, "churn", &e);
@@ -91,6 +92,7 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
   no.window_days = W;
   no.seed = o->seed ? o->seed : no.seed;
   no.table_opts = o->bundle_opts;
+  no.tables = o->bundle;
   if (tsr_bundle_path(o->bundle, TSR_BT_PRODUCTS)) {
     st = tsr_nbp_run(dir, &no, &p->nbp, &e);
     if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
