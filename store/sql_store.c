@@ -524,19 +524,35 @@ static tsr_status customers_dup(const cust_load *l, size_t i, size_t j, const ts
                        CUST_ROW(l, j - 1)->customer_id);
 }
 
+tsr_status tsr__multi_ins_init(tsr__multi_ins *m, const tsr__table *t, int nlead, int nrows,
+                               size_t cap, int max_cols, const char *what, tsr_error *err) {
+  m->ncols = 0;
+  m->one[0] = 0;
+  m->multi = tsr__malloc(cap);
+  m->v = tsr__malloc((size_t)nrows * (size_t)max_cols * sizeof *m->v);
+  if (!m->multi || !m->v)
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
+  if (!tsr__insert_sql(t, nlead, nrows, NULL, m->multi, cap, &m->ncols) ||
+      !tsr__insert_sql(t, nlead, 1, NULL, m->one, sizeof m->one, &m->ncols) || m->ncols > max_cols)
+    return tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: statement too long", what);
+  return TSR_OK;
+}
+
+void tsr__multi_ins_free(tsr__multi_ins *m) {
+  tsr__free(m->multi);
+  tsr__free(m->v);
+  m->multi = NULL;
+  m->v = NULL;
+}
+
 /* Multi-row INSERTs of CUSTOMER_MULTI rows, then the tail one by one. */
 static tsr_status customers_insert(tsr__db *db, const cust_load *l, size_t n, const char *what,
                                    tsr_error *err) {
-  const tsr__table *t = TSR__TABLE(customers);
-  int ncols = 0;
-  size_t cap = 16384;
-  char *multi = tsr__malloc(cap), one[1024];
-  tsr__val *v = tsr__malloc(CUSTOMER_MULTI * 32 * sizeof *v);
-  tsr_status st = TSR_OK;
-  if (!multi || !v) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
-  if (st == TSR_OK && (!tsr__insert_sql(t, 1, CUSTOMER_MULTI, NULL, multi, cap, &ncols) ||
-                       !tsr__insert_sql(t, 1, 1, NULL, one, sizeof one, &ncols) || ncols > 32))
-    st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: statement too long", what);
+  tsr__multi_ins mi;
+  tsr_status st = tsr__multi_ins_init(&mi, TSR__TABLE(customers), 1, CUSTOMER_MULTI, 16384, 32, what, err);
+  const int ncols = mi.ncols;
+  const char *multi = mi.multi, *one = mi.one;
+  tsr__val *v = mi.v;
   for (size_t i = 0; st == TSR_OK && i < n;) {
     size_t k = n - i >= CUSTOMER_MULTI ? CUSTOMER_MULTI : 1;
     for (size_t r = 0; r < k; r++) customer_vals((void *)l, i + r, v + r * (size_t)ncols);
@@ -546,8 +562,7 @@ static tsr_status customers_insert(tsr__db *db, const cust_load *l, size_t n, co
     if (st && o.violation == TSR__VIOL_UNIQUE) st = customers_dup(l, i, i + k, &o, what, err);
     i += k;
   }
-  tsr__free(multi);
-  tsr__free(v);
+  tsr__multi_ins_free(&mi);
   return st;
 }
 

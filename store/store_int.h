@@ -212,6 +212,19 @@ void tsr__row_read(const tsr__table *t, const tsr__cur *c, int first, void *row)
  * OUT: *ncols per row. Returns buf, or NULL when too long. */
 const char *tsr__insert_sql(const tsr__table *t, int nlead, int nrows, const char *tail, char *buf,
                             size_t cap, int *ncols);
+/* The two statements of a bulk load of t (nlead lead values a row):
+ * `multi` inserts nrows rows, `one` a single row (for the tail); `v` holds
+ * the values of nrows rows of at most max_cols columns; ncols = columns a
+ * row. Free with tsr__multi_ins_free (also after a failed init). */
+typedef struct {
+  char *multi;
+  char one[1200];
+  tsr__val *v;
+  int ncols;
+} tsr__multi_ins;
+tsr_status tsr__multi_ins_init(tsr__multi_ins *m, const tsr__table *t, int nlead, int nrows,
+                               size_t cap, int max_cols, const char *what, tsr_error *err);
+void tsr__multi_ins_free(tsr__multi_ins *m);
 /* The values of that INSERT for one row: lead values then the struct's. */
 int tsr__row_vals(const tsr__table *t, const tsr__val *lead, int nlead, const void *row,
                   tsr__val *out);

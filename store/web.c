@@ -441,16 +441,12 @@ static void hist_vals(void *ctx, size_t i, tsr__val *out) {
 #define HIST_MULTI 200 /* rows per multi-row INSERT (5 values each) */
 
 static tsr_status history_insert(tsr__db *db, hist_load *h, const char *what, tsr_error *err) {
-  const tsr__table *t = TSR__TABLE(web_history);
-  int ncols = 0;
-  size_t cap = 8192;
-  char *multi = tsr__malloc(cap), one[512];
-  tsr__val *v = tsr__malloc(HIST_MULTI * 5 * sizeof *v);
-  tsr_status st = TSR_OK;
-  if (!multi || !v) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
-  if (st == TSR_OK && (!tsr__insert_sql(t, 2, HIST_MULTI, NULL, multi, cap, &ncols) ||
-                       !tsr__insert_sql(t, 2, 1, NULL, one, sizeof one, &ncols) || ncols != 5))
-    st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: statement too long", what);
+  tsr__multi_ins mi;
+  tsr_status st = tsr__multi_ins_init(&mi, TSR__TABLE(web_history), 2, HIST_MULTI, 8192, 5, what, err);
+  if (st == TSR_OK && mi.ncols != 5)
+    st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: %d columns, expected 5", what, mi.ncols);
+  const char *multi = mi.multi, *one = mi.one;
+  tsr__val *v = mi.v;
   while (st == TSR_OK) {
     int k = 0;
     while (k < HIST_MULTI && hist_next(h, v + k * 5)) k++;
@@ -461,8 +457,7 @@ static tsr_status history_insert(tsr__db *db, hist_load *h, const char *what, ts
     for (int r = 0; r < k && st == TSR_OK; r++) st = db->m->exec(db, one, v + r * 5, 5, NULL, what, err);
     break;
   }
-  tsr__free(multi);
-  tsr__free(v);
+  tsr__multi_ins_free(&mi);
   return st;
 }
 
