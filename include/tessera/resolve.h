@@ -127,6 +127,7 @@ typedef struct tsr_resolve_stats {
   size_t merged_records;   /* records whose resolved id is another record */
   size_t persons;          /* distinct resolved persons */
   size_t households;       /* households with two or more persons */
+  size_t household_refused; /* household links refused: over 12 persons */
   int em_iterations;       /* EM iterations run */
   int em_converged;        /* 1 when the tolerance was reached */
   double prior_match;      /* EM class weights of the candidate pairs */
