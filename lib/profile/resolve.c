@@ -1105,13 +1105,15 @@ static int same_numbers(const char *a, size_t na, const char *b, size_t nb) {
 }
 
 /* A household-like pair whose link names one dwelling: the address
- * similar with the same numbers, or the postcode and phone the same. A
- * link on similar addresses alone chains a street into one household. */
+ * similar with the same numbers and the postcodes not different, or the
+ * postcode and phone the same. A link on similar addresses alone chains a
+ * street into one household. */
 static int household_link(const tsr_resolver *r, unsigned pat, uint32_t i, uint32_t j) {
   if (!household_like(pat)) return 0;
   if (level(pat, F_POST) == L_AGREE && level(pat, F_PHONE) == L_AGREE) return 1;
   const prec *x = &r->rec[i], *y = &r->rec[j];
-  return level(pat, F_ADDR) >= L_PART && same_numbers(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr);
+  return level(pat, F_ADDR) >= L_PART && level(pat, F_POST) != L_DIS &&
+         same_numbers(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr);
 }
 
 /* ---------------------------------------------------------- clustering */
