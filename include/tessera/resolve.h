@@ -24,7 +24,9 @@
  *   5. merges pairs with P(same person) >= threshold transitively
  *      (union-find); the canonical record of a cluster is the earliest
  *      (join date, then input row). Pairs of distinct persons with
- *      P(same household) >= 0.5 become household relations.
+ *      P(same household) >= 0.5 at one address (same house number and
+ *      postcode, or same postcode and phone) become household relations;
+ *      a household has at most 12 persons.
  * See docs/resolve.md.
  *
  * Personal data never enters an error message: errors name the file, line,
