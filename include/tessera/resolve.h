@@ -24,7 +24,9 @@
  *   5. merges pairs with P(same person) >= threshold transitively
  *      (union-find); the canonical record of a cluster is the earliest
  *      (join date, then input row). Pairs of distinct persons with
- *      P(same household) >= 0.5 become household relations.
+ *      P(same household) >= 0.5 at one address (same house number and
+ *      postcode, or same postcode and phone) become household relations;
+ *      a household has at most 12 persons.
  * See docs/resolve.md.
  *
  * Personal data never enters an error message: errors name the file, line,
@@ -127,6 +129,7 @@ typedef struct tsr_resolve_stats {
   size_t merged_records;   /* records whose resolved id is another record */
   size_t persons;          /* distinct resolved persons */
   size_t households;       /* households with two or more persons */
+  size_t household_refused; /* household links refused: over 12 persons */
   int em_iterations;       /* EM iterations run */
   int em_converged;        /* 1 when the tolerance was reached */
   double prior_match;      /* EM class weights of the candidate pairs */

@@ -20,6 +20,7 @@
 
 enum { F_FIRST, F_LAST, F_DOB, F_GENDER, F_EMAIL, F_PHONE, F_ADDR, F_POST, NFIELDS };
 enum { L_MISSING = 0, L_DIS = 1, L_PART = 2, L_AGREE = 3 };
+enum { HOUSE_MAX = 12 }; /* persons in one household at most */
 enum { C_M = 0, C_H = 1, C_U = 2, NCLASS = 3 };
 #define NPAT (1u << (2 * NFIELDS))
 #define DAY_NONE INT32_MIN
@@ -1085,6 +1086,36 @@ static int household_like(unsigned pat) {
          (level(pat, F_POST) == L_AGREE && level(pat, F_PHONE) == L_AGREE);
 }
 
+/* The digit runs of two normalised addresses, in order, are the same
+ * (house number, flat; "rue du lac 16" and "rue du lac 18" are neighbours,
+ * not one address, however similar the strings). */
+static int same_numbers(const char *a, size_t na, const char *b, size_t nb) {
+  size_t i = 0, j = 0;
+  for (;;) {
+    while (i < na && !isdigit((unsigned char)a[i])) i++;
+    while (j < nb && !isdigit((unsigned char)b[j])) j++;
+    if (i == na || j == nb) return i == na && j == nb;
+    size_t ei = i, ej = j;
+    while (ei < na && isdigit((unsigned char)a[ei])) ei++;
+    while (ej < nb && isdigit((unsigned char)b[ej])) ej++;
+    if (ei - i != ej - j || memcmp(a + i, b + j, ei - i)) return 0;
+    i = ei;
+    j = ej;
+  }
+}
+
+/* A household-like pair whose link names one dwelling: the address
+ * similar with the same numbers and the postcodes not different, or the
+ * postcode and phone the same. A link on similar addresses alone chains a
+ * street into one household. */
+static int household_link(const tsr_resolver *r, unsigned pat, uint32_t i, uint32_t j) {
+  if (!household_like(pat)) return 0;
+  if (level(pat, F_POST) == L_AGREE && level(pat, F_PHONE) == L_AGREE) return 1;
+  const prec *x = &r->rec[i], *y = &r->rec[j];
+  return level(pat, F_ADDR) >= L_PART && level(pat, F_POST) != L_DIS &&
+         same_numbers(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr);
+}
+
 /* ---------------------------------------------------------- clustering */
 
 static uint32_t uf_find(uint32_t *par, uint32_t i) {
@@ -1186,21 +1217,32 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
     }
   }
   for (size_t i = 0; i < n; i++) r->canon[i] = uf_find(par, (uint32_t)i);
-  /* households between distinct persons */
+  /* households between distinct persons, in pair order (record indices);
+   * a link that would make a household of more than HOUSE_MAX persons is
+   * refused */
+  size_t *members = tsr__calloc(n ? n : 1, sizeof *members);
+  if (!members) goto fail;
+  for (size_t i = 0; i < n; i++) members[i] = 1;
   for (size_t k = 0; k < np; k++) {
     uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
     unsigned pat = ppat[k];
     if (r->canon[i] == r->canon[j]) continue;
-    if (!household_like(pat)) continue;
+    if (!household_link(r, pat, i, j)) continue;
     if (ph[pat] < r->p.household_threshold &&
         (pm[pat] < r->p.threshold || namesake(r, &nw, pat, i, j, names)))
       continue;
     r->st.household_pairs++;
-    uf_union(r, hpar, r->canon[i], r->canon[j]);
+    uint32_t a = uf_find(hpar, r->canon[i]), b = uf_find(hpar, r->canon[j]);
+    if (a == b) continue;
+    if (members[a] + members[b] > HOUSE_MAX) {
+      r->st.household_refused++;
+      continue;
+    }
+    uf_union(r, hpar, a, b);
+    members[uf_find(hpar, a)] = members[a] + members[b];
   }
   /* number households (>= 2 persons) in order of their head's index */
-  size_t *members = tsr__calloc(n ? n : 1, sizeof *members);
-  if (!members) goto fail;
+  memset(members, 0, (n ? n : 1) * sizeof *members);
   for (size_t i = 0; i < n; i++)
     if (r->canon[i] == i) members[uf_find(hpar, (uint32_t)i)]++;
   int32_t *hid = (int32_t *)par; /* reuse: root -> household number */

@@ -278,6 +278,67 @@ static void test_big_block(void **state) {
   tsr_resolver_free(r);
 }
 
+/* A street of 50 persons of one surname and postcode at "1 Main Street",
+ * "3 Main Street" ... (similar addresses, other house numbers) is 50
+ * persons, not one household; a 51st person at the first one's address
+ * is that person's household, and 16 persons at one address stop at the
+ * cap of 12. The former rule (union of every pair with a similar address)
+ * chained the street into one household of 51. */
+static void test_street(void **state) {
+  (void)state;
+  tsr_resolver *r = NULL;
+  tsr_error err;
+  assert_int_equal(tsr_resolver_new(NULL, &r, &err), TSR_OK);
+  char id[16], name[64], first[16], sur[16], email[64], phone[32], dob[16], addr[64];
+  for (unsigned i = 0; i < 400; i++) { /* unrelated persons for EM */
+    word(first, "", i);
+    word(sur, "Q", 5000 + i);
+    snprintf(id, sizeof id, "U%03u", i);
+    snprintf(name, sizeof name, "%s %s", first, sur);
+    snprintf(email, sizeof email, "u%u@example.org", i);
+    snprintf(phone, sizeof phone, "07700 8%05u", i);
+    snprintf(dob, sizeof dob, "19%02u-%02u-%02u", 30 + i % 60, 1 + i % 12, 1 + i % 28);
+    snprintf(addr, sizeof addr, "%u %s Road", i % 90 + 1, sur);
+    person p = {id, name, email, phone, dob, addr, "9000", "2015-01-01"};
+    add(r, &p);
+  }
+  for (unsigned i = 0; i <= 50 + 16; i++) {
+    word(first, "", 100 + i);
+    snprintf(id, sizeof id, "K%03u", i);
+    snprintf(name, sizeof name, "%s Keller", first);
+    snprintf(email, sizeof email, "k%u@example.org", i);
+    snprintf(phone, sizeof phone, "07700 9%05u", i);
+    snprintf(dob, sizeof dob, "19%02u-%02u-%02u", 30 + i % 60, 1 + i / 60 % 12, 1 + i % 28);
+    /* K000..K049 along the street, K050 with K000, K051..K066 at No. 200 */
+    snprintf(addr, sizeof addr, "%u Main Street", i < 50 ? 2 * i + 1 : i == 50 ? 1 : 200);
+    person p = {id, name, email, phone, dob, addr, "8001", "2015-01-01"};
+    add(r, &p);
+  }
+  assert_int_equal(tsr_resolver_run(r, &err), TSR_OK);
+  tsr_resolve_stats st;
+  tsr_resolver_stats(r, &st);
+  assert_int_equal(st.merged_records, 0);
+  size_t k0 = find(r, "K000");
+  ptrdiff_t h0 = tsr_resolver_household(r, k0);
+  assert_true(h0 >= 0);
+  assert_int_equal(tsr_resolver_household(r, find(r, "K050")), h0);
+  for (unsigned i = 1; i < 50; i++) {
+    snprintf(id, sizeof id, "K%03u", i);
+    assert_true(tsr_resolver_household(r, find(r, id)) < 0);
+  }
+  /* No. 200: 16 persons, one household of 12 (the cap), 4 refused */
+  ptrdiff_t h200 = tsr_resolver_household(r, find(r, "K051"));
+  assert_true(h200 >= 0 && h200 != h0);
+  unsigned in200 = 0;
+  for (unsigned i = 51; i <= 66; i++) {
+    snprintf(id, sizeof id, "K%03u", i);
+    in200 += tsr_resolver_household(r, find(r, id)) == h200;
+  }
+  assert_int_equal(in200, 12);
+  assert_true(st.household_refused > 0);
+  tsr_resolver_free(r);
+}
+
 static void test_errors(void **state) {
   (void)state;
   tsr_resolve_params p;
@@ -309,7 +370,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold), cmocka_unit_test(test_phone),
                                      cmocka_unit_test(test_similarity),
                                      cmocka_unit_test(test_population), cmocka_unit_test(test_name_frequency),
-                                     cmocka_unit_test(test_big_block),
+                                     cmocka_unit_test(test_big_block), cmocka_unit_test(test_street),
                                      cmocka_unit_test(test_errors)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
