@@ -8,6 +8,7 @@
  * the kept round are ours; the returned booster is sliced to the best round.
  */
 #include "internal.h"
+#include "gbm_internal.h"
 #include "tessera/gbm.h"
 #include "tessera/rng.h"
 
@@ -99,10 +100,28 @@ static tsr_status xgb_need(tsr_error *err) {
 #define XGBoosterLoadModelFromBuffer XGB_CALL(XGBoosterLoadModelFromBuffer)
 #define XGBoosterGetNumFeature XGB_CALL(XGBoosterGetNumFeature)
 
+/* The trees of a model as tsr__gbm_contributions_approx walks them: the
+ * nodes of all trees one after the other (tree t from node off[t]), child
+ * indices within the tree. */
+typedef struct gbm_trees {
+  size_t ntree, nnode;
+  size_t *off;          /* ntree + 1 */
+  int32_t *left;        /* -1 at a leaf; the right child is left + 1 */
+  int32_t *split;       /* feature of the split */
+  uint8_t *dleft;       /* a missing value goes left */
+  float *cond;          /* split threshold (go left when x < cond), or the leaf value */
+  float *mean;          /* node mean: leaf value, or the children's means
+                           weighted by their hessian sums (float, as XGBoost) */
+} gbm_trees;
+
 struct tsr_gbm {
   BoosterHandle b;
   size_t nfeat;
   tsr_gbm_objective objective;
+  int approx;           /* tsr__gbm_contributions_approx: 0 not checked yet,
+                           1 ours equal XGBoost's, -1 XGBoost's */
+  float approx_bias;    /* the bias column (the same for every row) */
+  gbm_trees trees;
 };
 
 /* Rows per DMatrix when predicting (bounds the copy XGBoost makes). */
@@ -371,9 +390,10 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-tsr_status tsr_gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
-                         const tsr_gbm_data *valid, tsr_gbm **out,
-                         tsr_gbm_info *info, tsr_error *err) {
+/* tsr_gbm_train; valid_pred (NULL: not wanted) as tsr__gbm_train_valid. */
+static tsr_status gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
+                            const tsr_gbm_data *valid, tsr_gbm **out, tsr_gbm_info *info,
+                            double *valid_pred, tsr_error *err) {
   tsr_status st;
   tsr_gbm_info inf;
   double t0 = now_s();
@@ -401,6 +421,7 @@ tsr_status tsr_gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
   float *wtrain = NULL, *wvalid = NULL;
   double *vloss = NULL, *tloss = NULL;
   float *fy = NULL, *fp = NULL, *fg = NULL, *fh = NULL; /* TSR_GBM_HIST_FIXED */
+  float *fvbest = NULL; /* its validation predictions at the best round so far */
   tsr_gbm *m = NULL;
   size_t n_train = train->n, n_valid = 0;
   const tsr_gbm_data *vd = valid;
@@ -501,7 +522,8 @@ tsr_status tsr_gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
     fp = tsr__malloc((n_train ? n_train : 1) * sizeof *fp);
     fg = tsr__malloc((n_train ? n_train : 1) * sizeof *fg);
     fh = tsr__malloc((n_train ? n_train : 1) * sizeof *fh);
-    if (!fy || !fp || !fg || !fh) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+    if (valid_pred && n_valid) fvbest = tsr__malloc(n_valid * sizeof *fvbest);
+    if (!fy || !fp || !fg || !fh || (valid_pred && n_valid && !fvbest)) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
     for (size_t i = 0; i < n_train; i++) fy[i] = train->y[idx ? idx[i] : i];
     for (size_t i = 0; i < n_valid; i++) fy[n_train + i] = vd ? vd->y[i] : train->y[idx[n_train + i]];
     const float *pp;
@@ -522,6 +544,10 @@ tsr_status tsr_gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
       if (dvalid) {
         if ((st = fixed_predict(b, dvalid, n_valid, &pp, err)) != TSR_OK) goto done;
         vloss[it] = fixed_loss(p->objective, pp, fy + n_train, fwv, n_valid);
+        /* kept for the caller: the predictions of the model sliced to the
+         * best round (the same float sums, tree by tree) */
+        if (fvbest && (it == 0 || vloss[it] < vloss[best_it]))
+          memcpy(fvbest, pp, n_valid * sizeof *fvbest);
       }
     } else {
       XGB_CHECK(XGBoosterUpdateOneIter(b, it, dtrain), "training a round");
@@ -574,6 +600,12 @@ tsr_status tsr_gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
   b = NULL;
   m->nfeat = train->nfeat;
   m->objective = p->objective;
+  if (valid_pred) {
+    if (fvbest)
+      for (size_t i = 0; i < n_valid; i++) valid_pred[i] = fvbest[i];
+    else if ((st = tsr_gbm_predict(m, valid->x, valid->n, valid_pred, err)) != TSR_OK)
+      goto done;
+  }
   inf.n_train = n_train;
   inf.n_valid = n_valid;
   *out = m;
@@ -593,15 +625,42 @@ done:
   tsr__free(fp);
   tsr__free(fg);
   tsr__free(fh);
-  tsr__free(m);
+  tsr__free(fvbest);
+  tsr_gbm_free(m);
   inf.seconds = now_s() - t0;
   if (info) *info = inf;
   return st;
 }
 
+tsr_status tsr_gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
+                         const tsr_gbm_data *valid, tsr_gbm **out,
+                         tsr_gbm_info *info, tsr_error *err) {
+  return gbm_train(p, train, valid, out, info, NULL, err);
+}
+
+tsr_status tsr__gbm_train_valid(const tsr_gbm_params *p, const tsr_gbm_data *train_set,
+                                const tsr_gbm_data *valid, tsr_gbm **out, tsr_gbm_info *info,
+                                double *valid_pred, tsr_error *err) {
+  if (out) *out = NULL;
+  if (!valid || (!valid_pred && valid->n))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "valid", "no validation set or output");
+  return gbm_train(p, train_set, valid, out, info, valid_pred, err);
+}
+
+static void trees_release(gbm_trees *t) {
+  tsr__free(t->off);
+  tsr__free(t->left);
+  tsr__free(t->split);
+  tsr__free(t->dleft);
+  tsr__free(t->cond);
+  tsr__free(t->mean);
+  memset(t, 0, sizeof *t);
+}
+
 void tsr_gbm_free(tsr_gbm *m) {
   if (!m) return;
   if (m->b) XGBoosterFree(m->b);
+  trees_release(&m->trees);
   tsr__free(m);
 }
 
@@ -710,5 +769,227 @@ tsr_status tsr_gbm_load(const void *buf, size_t len, int threads, tsr_gbm **out,
   *out = m;
 done:
   if (b) XGBoosterFree(b);
+  return st;
+}
+
+/* ------------------------------------------ approximate contributions */
+
+/* The values of the next array "key":[...] at or after *cur (the model
+ * JSON that tsr_gbm_save writes): their count into *count, the values
+ * (when v is not NULL, at most cap of them) as floats; *cur moves past the
+ * array. 0 when there is no such array or a value is unreadable. */
+static int json_array(const char **cur, const char *key, float *v, size_t cap, size_t *count) {
+  char pat[48];
+  snprintf(pat, sizeof pat, "\"%s\":", key);
+  const char *p = strstr(*cur, pat);
+  if (!p) return 0;
+  p += strlen(pat);
+  while (*p == ' ') p++;
+  if (*p++ != '[') return 0;
+  size_t k = 0;
+  for (;;) {
+    while (*p == ' ' || *p == ',') p++;
+    if (*p == ']') break;
+    float f;
+    if (strncmp(p, "true", 4) == 0) f = 1, p += 4;
+    else if (strncmp(p, "false", 5) == 0) f = 0, p += 5;
+    else {
+      char *e;
+      f = strtof(p, &e);
+      if (e == p) return 0;
+      p = e;
+    }
+    if (v) {
+      if (k >= cap) return 0;
+      v[k] = f;
+    }
+    k++;
+  }
+  *count = k;
+  *cur = p + 1;
+  return 1;
+}
+
+/* The trees of m's booster (0 when they are not the numeric trees walked
+ * below: XGBoost is asked instead); TSR_ENOMEM or XGBoost's error. */
+static tsr_status trees_parse(tsr_gbm *m, int *ok, tsr_error *err) {
+  gbm_trees *t = &m->trees;
+  char *js = NULL;
+  size_t len = 0;
+  float *tmp = NULL;
+  *ok = 0;
+  tsr_status st = tsr_gbm_save(m, &js, &len, err);
+  if (st != TSR_OK) return st;
+  const char *start = strstr(js, "\"trees\":");
+  if (!start) goto done;
+  /* pass 1: trees and nodes (each tree has one "left_children") */
+  size_t ntree = 0, nnode = 0, k;
+  for (const char *c = start; json_array(&c, "left_children", NULL, 0, &k);) ntree++, nnode += k;
+  t->off = tsr__malloc((ntree + 1) * sizeof *t->off);
+  t->left = tsr__malloc((nnode ? nnode : 1) * sizeof *t->left);
+  t->split = tsr__malloc((nnode ? nnode : 1) * sizeof *t->split);
+  t->dleft = tsr__malloc(nnode ? nnode : 1);
+  t->cond = tsr__malloc((nnode ? nnode : 1) * sizeof *t->cond);
+  t->mean = tsr__malloc((nnode ? nnode : 1) * sizeof *t->mean);
+  tmp = tsr__malloc((nnode ? nnode : 1) * sizeof *tmp);
+  if (!t->off || !t->left || !t->split || !t->dleft || !t->cond || !t->mean || !tmp) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  t->ntree = ntree;
+  t->nnode = nnode;
+  /* pass 2: each key's arrays in tree order */
+  static const char *const keys[] = {"left_children", "split_indices", "default_left",
+                                     "split_conditions", "sum_hessian", "split_type"};
+  for (size_t q = 0; q < sizeof keys / sizeof *keys; q++) {
+    const char *c = start;
+    size_t at = 0;
+    for (size_t i = 0; i < ntree; i++) {
+      if (!json_array(&c, keys[q], tmp + at, nnode - at, &k)) goto done;
+      if (q == 0) t->off[i] = at;
+      else if (at != t->off[i] || k != t->off[i + 1] - t->off[i]) goto done;
+      for (size_t j = 0; j < k; j++) {
+        float f = tmp[at + j];
+        switch (q) {
+        case 0: t->left[at + j] = (int32_t)f; break;
+        case 1: t->split[at + j] = (int32_t)f; break;
+        case 2: t->dleft[at + j] = f != 0; break;
+        case 3: t->cond[at + j] = f; break;
+        case 4: t->mean[at + j] = f; break; /* the hessian sums for now */
+        default: if (f != 0) goto done;     /* a categorical split */
+        }
+      }
+      at += k;
+    }
+    if (q == 0) t->off[ntree] = at;
+    if (at != nnode) goto done;
+  }
+  /* checks: children after their parent, right = left + 1 inside the tree,
+   * features in range, paths of at most 64 splits */
+  for (size_t i = 0; i < ntree; i++) {
+    size_t o = t->off[i], nn = t->off[i + 1] - o;
+    if (nn == 0) goto done;
+    for (size_t j = 0; j < nn; j++) tmp[o + j] = 0; /* depths */
+    for (size_t j = 0; j < nn; j++) {
+      int32_t l = t->left[o + j];
+      if (l == -1) continue;
+      if (l <= (int32_t)j || (size_t)l + 1 >= nn || t->split[o + j] < 0 ||
+          (size_t)t->split[o + j] >= m->nfeat || tmp[o + j] >= 64)
+        goto done;
+      tmp[o + (size_t)l] = tmp[o + (size_t)l + 1] = tmp[o + j] + 1;
+    }
+    /* node means bottom-up (children have larger ids), in float as
+     * XGBoost's FillNodeMeanValue: (m_l h_l + m_r h_r) / h */
+    float *mean = t->mean + o, *hess = tmp + o;
+    for (size_t j = 0; j < nn; j++) hess[j] = mean[j];
+    for (size_t j = nn; j-- > 0;) {
+      int32_t l = t->left[o + j];
+      if (l == -1) {
+        mean[j] = t->cond[o + j];
+        continue;
+      }
+      float r = mean[l] * hess[l];
+      r += mean[l + 1] * hess[l + 1];
+      r /= hess[j];
+      mean[j] = r;
+    }
+  }
+  *ok = 1;
+done:
+  if (!*ok) trees_release(t);
+  tsr__free(tmp);
+  free(js);
+  return st;
+}
+
+/* Contributions of one row xr to the nfeat feature columns of acc (floats,
+ * zero on entry), tree by tree as XGBoost's CalculateContributionsApprox:
+ * along the path each split adds the change of the node mean to its
+ * feature, and the last split the leaf value minus the leaf's mean (0); a
+ * tree's sums per feature are then added to acc. tc: nfeat floats, zero on
+ * entry and on return. */
+static void approx_row(const gbm_trees *t, const float *xr, float *acc, float *tc) {
+  int32_t path[64];
+  for (size_t i = 0; i < t->ntree; i++) {
+    const size_t o = t->off[i];
+    const int32_t *left = t->left + o, *split = t->split + o;
+    const float *cond = t->cond + o, *mean = t->mean + o;
+    const uint8_t *dleft = t->dleft + o;
+    if (left[0] == -1) continue;
+    int np = 0;
+    int32_t nid = 0, s = 0;
+    float nv = mean[0];
+    while (left[nid] != -1) {
+      s = split[nid];
+      float v = xr[s];
+      if (isnan(v)) nid = dleft[nid] ? left[nid] : left[nid] + 1;
+      else nid = left[nid] + !(v < cond[nid]);
+      float nnv = mean[nid];
+      tc[s] += nnv - nv;
+      nv = nnv;
+      path[np++] = s;
+    }
+    tc[s] += cond[nid] - nv;
+    for (int k = 0; k < np; k++) {
+      int32_t j = path[k];
+      acc[j] += tc[j];
+      tc[j] = 0; /* a feature twice on the path: added once, then 0 */
+    }
+  }
+}
+
+tsr_status tsr__gbm_contributions_approx(tsr_gbm *m, const float *x, size_t n, double *out,
+                                         int *fallback, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  if (fallback) *fallback = 0;
+  if (!m || (!x && n) || (!out && n))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no model or data");
+  if (n == 0) return TSR_OK;
+  const size_t nf = m->nfeat, w = nf + 1;
+  int check = m->approx == 0;
+  if (check) {
+    int ok;
+    if ((st = trees_parse(m, &ok, err)) != TSR_OK) return st;
+    if (!ok) m->approx = -1;
+  }
+  if (m->approx == -1) {
+    if (fallback) *fallback = 1;
+    return predict_type(m, x, n, 3, w, out, err);
+  }
+  float *acc = tsr__malloc(2 * nf * sizeof *acc);
+  double *xg = NULL;
+  if (!acc) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  float *tc = acc + nf;
+  memset(tc, 0, nf * sizeof *tc);
+  for (size_t i = 0; i < n; i++) {
+    memset(acc, 0, nf * sizeof *acc);
+    approx_row(&m->trees, x + i * nf, acc, tc);
+    double *o = out + i * w;
+    for (size_t j = 0; j < nf; j++) o[j] = acc[j];
+  }
+  if (check) {
+    /* XGBoost's values of the first rows: the same floats, and the bias
+     * column (the sum of the root means and the base score, the same for
+     * every row) */
+    size_t k = n < TSR__GBM_APPROX_CHECK ? n : TSR__GBM_APPROX_CHECK;
+    xg = tsr__malloc(k * w * sizeof *xg);
+    if (!xg) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+    if ((st = predict_type(m, x, k, 3, w, xg, err)) != TSR_OK) goto done;
+    int same = 1;
+    for (size_t i = 0; i < k && same; i++)
+      for (size_t j = 0; j <= nf && same; j++)
+        same = j < nf ? xg[i * w + j] == out[i * w + j] : xg[i * w + nf] == xg[nf];
+    m->approx_bias = (float)xg[nf];
+    m->approx = same ? 1 : -1;
+    if (!same) {
+      if (fallback) *fallback = 1;
+      st = predict_type(m, x, n, 3, w, out, err);
+      goto done;
+    }
+  }
+  for (size_t i = 0; i < n; i++) out[i * w + nf] = m->approx_bias;
+done:
+  tsr__free(acc);
+  tsr__free(xg);
   return st;
 }

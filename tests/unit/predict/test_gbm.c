@@ -3,6 +3,7 @@
  * across thread counts, SHAP additivity, save/load, early stopping, errors.
  */
 #include "tsr_test.h"
+#include "predict/gbm_internal.h"
 
 #define NF 4
 
@@ -145,17 +146,25 @@ static void test_hist_fixed_is_thread_invariant(void **state) {
   free(x); free(y); free(yr); free(xt); free(yt);
 }
 
-static void test_shap_sums_to_margin_and_ranks_features(void **state) {
-  (void)state;
-  size_t n = 2000;
-  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y);
-  make_binary(n, 11, x, y);
+/* A default binary model (one thread) on n rows of make_binary(seed);
+ * *x and *y (malloc'd, the caller frees them) hold the rows. */
+static tsr_gbm *train_binary(size_t n, uint64_t seed, float **x, float **y) {
+  *x = malloc(n * NF * sizeof **x);
+  *y = malloc(n * sizeof **y);
+  make_binary(n, seed, *x, *y);
   tsr_gbm_params p;
   tsr_gbm_params_init(&p);
   p.threads = 1;
-  tsr_gbm_data d = {n, NF, x, y, NULL};
+  tsr_gbm_data d = {n, NF, *x, *y, NULL};
   tsr_gbm *m = NULL;
   assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, NULL, NULL), TSR_OK);
+  return m;
+}
+
+static void test_shap_sums_to_margin_and_ranks_features(void **state) {
+  (void)state;
+  float *x, *y;
+  tsr_gbm *m = train_binary(2000, 11, &x, &y);
   size_t k = 200;
   double *pr = malloc(k * sizeof *pr), *c = malloc(k * (NF + 1) * sizeof *c);
   assert_int_equal(tsr_gbm_predict(m, x, k, pr, NULL), TSR_OK);
@@ -181,15 +190,8 @@ static void test_shap_sums_to_margin_and_ranks_features(void **state) {
 
 static void test_save_load_round_trip(void **state) {
   (void)state;
-  size_t n = 1500;
-  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y);
-  make_binary(n, 3, x, y);
-  tsr_gbm_params p;
-  tsr_gbm_params_init(&p);
-  p.threads = 1;
-  tsr_gbm_data d = {n, NF, x, y, NULL};
-  tsr_gbm *m = NULL, *m2 = NULL;
-  assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, NULL, NULL), TSR_OK);
+  float *x, *y;
+  tsr_gbm *m = train_binary(1500, 3, &x, &y), *m2 = NULL;
   char *buf = NULL;
   size_t len = 0;
   assert_int_equal(tsr_gbm_save(m, &buf, &len, NULL), TSR_OK);
@@ -316,6 +318,94 @@ static void test_errors(void **state) {
   tsr_gbm_free(NULL);
 }
 
+/* tsr__gbm_train_valid: the validation predictions handed back equal the
+ * model's own, for the exact method (predicted after training) and for
+ * TSR_GBM_HIST_FIXED (kept from early stopping at the best round: the run
+ * stops early, so a copy of the last round's would differ). */
+static void test_train_gives_validation_predictions(void **state) {
+  (void)state;
+  size_t n = 4000, nv = 1000;
+  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y);
+  float *xv = malloc(nv * NF * sizeof *xv), *yv = malloc(nv * sizeof *yv);
+  make_binary(n, 31, x, y);
+  make_binary(nv, 32, xv, yv);
+  double *pv = malloc(nv * sizeof *pv), *pp = malloc(nv * sizeof *pp);
+  for (int method = 0; method < 2; method++) {
+    tsr_gbm_params p;
+    tsr_gbm_params_init(&p);
+    p.threads = 1;
+    p.eta = 0.3;
+    p.early_stopping = 5;
+    p.tree_method = method ? TSR_GBM_HIST_FIXED : TSR_GBM_EXACT;
+    tsr_gbm_data d = {n, NF, x, y, NULL}, dv = {nv, NF, xv, yv, NULL};
+    tsr_gbm *m = NULL;
+    tsr_gbm_info info;
+    for (size_t i = 0; i < nv; i++) pv[i] = -1;
+    assert_int_equal(tsr__gbm_train_valid(&p, &d, &dv, &m, &info, pv, NULL), TSR_OK);
+    assert_true(info.rounds < info.rounds_run); /* the model was sliced */
+    assert_int_equal(tsr_gbm_predict(m, xv, nv, pp, NULL), TSR_OK);
+    for (size_t i = 0; i < nv; i++)
+      if (pv[i] != pp[i])
+        fail_msg("method %d row %zu: validation prediction %.9g, model %.9g", method, i, pv[i], pp[i]);
+    tsr_gbm_free(m);
+  }
+  tsr_error err;
+  tsr_gbm *m = (tsr_gbm *)1;
+  tsr_gbm_params p;
+  tsr_gbm_params_init(&p);
+  tsr_gbm_data d = {n, NF, x, y, NULL};
+  assert_int_equal(tsr__gbm_train_valid(&p, &d, NULL, &m, NULL, pv, &err), TSR_EINVAL);
+  assert_null(m);
+  free(x); free(y); free(xv); free(yv); free(pv); free(pp);
+}
+
+/* tsr__gbm_contributions_approx (walking the trees here) equals XGBoost's
+ * approximate contributions float for float on every row - missing values,
+ * both tree methods, a regression model - in one call and in two (the
+ * second call past the checked rows), and never falls back. */
+static void test_approx_contributions_equal_xgboost(void **state) {
+  (void)state;
+  size_t n = 3000, k = 1000, w = NF + 1;
+  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y);
+  make_binary(n, 41, x, y);
+  double *a = malloc(k * w * sizeof *a), *b = malloc(k * w * sizeof *b);
+  for (int variant = 0; variant < 3; variant++) {
+    tsr_gbm_params p;
+    tsr_gbm_params_init(&p);
+    p.threads = 1;
+    p.max_depth = 6;
+    p.tree_method = variant == 1 ? TSR_GBM_HIST_FIXED : TSR_GBM_EXACT;
+    float *yy = y, *yr = NULL;
+    if (variant == 2) { /* regression on x0 - x1 */
+      p.objective = TSR_GBM_REGRESSION;
+      yr = malloc(n * sizeof *yr);
+      for (size_t i = 0; i < n; i++) yr[i] = x[i * NF] - x[i * NF + 1] + (i % 7 == 0);
+      yy = yr;
+    }
+    tsr_gbm_data d = {n, NF, x, yy, NULL};
+    tsr_gbm *m = NULL;
+    assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, NULL, NULL), TSR_OK);
+    int fb = -1;
+    assert_int_equal(tsr__gbm_contributions_approx(m, x, 300, a, &fb, NULL), TSR_OK);
+    assert_int_equal(fb, 0);
+    assert_int_equal(tsr__gbm_contributions_approx(m, x + 300 * NF, k - 300, a + 300 * w, &fb, NULL),
+                     TSR_OK);
+    assert_int_equal(fb, 0);
+    assert_int_equal(tsr_gbm_contributions(m, x, k, 1, b, NULL), TSR_OK);
+    size_t nz = 0;
+    for (size_t i = 0; i < k * w; i++) {
+      if (a[i] != b[i])
+        fail_msg("variant %d row %zu column %zu: %.9g here, %.9g by XGBoost", variant, i / w, i % w,
+                 a[i], b[i]);
+      nz += a[i] != 0;
+    }
+    assert_true(nz > k); /* not all zero */
+    tsr_gbm_free(m);
+    free(yr);
+  }
+  free(x); free(y); free(a); free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_binary_learns_and_is_deterministic),
@@ -325,6 +415,8 @@ int main(void) {
       cmocka_unit_test(test_regression_and_early_stopping),
       cmocka_unit_test(test_class_weights),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_train_gives_validation_predictions),
+      cmocka_unit_test(test_approx_contributions_equal_xgboost),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

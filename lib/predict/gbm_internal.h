@@ -1,0 +1,40 @@
+/*
+ * gbm_internal.h - what the churn model needs of the XGBoost wrapper beyond
+ * tessera/gbm.h: training that also hands back the validation predictions,
+ * and approximate (Saabas) contributions computed here from the trees.
+ * Not public API.
+ */
+#ifndef TSR_PREDICT_GBM_INTERNAL_H
+#define TSR_PREDICT_GBM_INTERNAL_H
+
+#include <stddef.h>
+
+#include "tessera/error.h"
+#include "tessera/gbm.h"
+
+/* Rows of the first call of tsr__gbm_contributions_approx compared with
+ * XGBoost's own approximate contributions. */
+#define TSR__GBM_APPROX_CHECK 256
+
+/* tsr_gbm_train with a validation set valid (required), writing also the
+ * returned model's predictions on valid's rows into valid_pred (valid->n
+ * doubles, the caller's): with TSR_GBM_HIST_FIXED those early stopping made
+ * at the kept round (no second prediction), else tsr_gbm_predict's. Either
+ * way they equal tsr_gbm_predict(*out, valid->x, valid->n) value for value
+ * (tests/unit/predict/test_gbm.c). Errors as tsr_gbm_train. */
+tsr_status tsr__gbm_train_valid(const tsr_gbm_params *p, const tsr_gbm_data *train,
+                                const tsr_gbm_data *valid, tsr_gbm **out, tsr_gbm_info *info,
+                                double *valid_pred, tsr_error *err);
+
+/* tsr_gbm_contributions(m, x, n, 1, out, err) - XGBoost's approximate
+ * contributions (Saabas: each split on a row's path gives its feature the
+ * change of the node mean; XGBoost's RegTree::CalculateContributionsApprox)
+ * - computed here from the trees of the model (parsed once, kept in m),
+ * float for float as XGBoost does. The first call compares its first
+ * TSR__GBM_APPROX_CHECK rows with XGBoost's; when any value differs (an
+ * XGBoost that computes otherwise), this and every later call of m use
+ * XGBoost. *fallback (may be NULL) = 1 then, else 0. */
+tsr_status tsr__gbm_contributions_approx(tsr_gbm *m, const float *x, size_t n, double *out,
+                                         int *fallback, tsr_error *err);
+
+#endif
