@@ -4,6 +4,7 @@
  */
 #include "internal.h"
 #include "base/textbuf.h"
+#include "gbm_internal.h"
 #include "predict_internal.h"
 #include "tessera/churn.h"
 #include "tessera/datetime.h"
@@ -122,6 +123,12 @@ done:
  * exact trees cost about 40 % of a 300k-customer bundle analyze. Small data
  * keeps the exact method and its results. */
 #define TSR__CHURN_HIST_MIN 50000
+/* From this many customers on, when the evaluation cutoff is the scoring
+ * cutoff (analyze: C = E - W), the evaluation's model (fitted on the 70 %
+ * learning customers) also scores everyone: one fit instead of two, and the
+ * reported test metrics are those of the model that scored
+ * (docs/predict.md "One fit per cutoff"). Small data keeps two fits. */
+#define TSR__CHURN_ONE_FIT_MIN 100000
 
 /* Trains on rows learn[0..nl) of x/y and the history rows h: a seeded
  * 80/20 split of learn into fit and early-stopping/calibration rows; the
@@ -201,9 +208,8 @@ static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const 
   tsr_gbm_data df = {nf, TSR__NFEAT, xf, yf, NULL}, dv = {nv, TSR__NFEAT, xv, yv, NULL};
   tsr_gbm_params gp = o->gbm;
   if (gp.tree_method == TSR_GBM_EXACT && nf > TSR__CHURN_HIST_MIN) gp.tree_method = TSR_GBM_HIST_FIXED;
-  st = tsr_gbm_train(&gp, &df, &dv, &out->gbm, &out->info, err);
-  if (st != TSR_OK) goto done;
-  st = tsr_gbm_predict(out->gbm, xv, nv, pv, err);
+  /* pv: the early-stopping rows' predictions, from training */
+  st = tsr__gbm_train_valid(&gp, &df, &dv, &out->gbm, &out->info, pv, err);
   if (st != TSR_OK) goto done;
   st = tsr_calibrator_fit(o->calibration, pv, lv, nv, &out->cal, err);
 done:
@@ -264,9 +270,11 @@ static void cutfeat_release(cutfeat *k) {
   k->day = TSR__NODAY;
 }
 
-/* keep: NULL, or where to leave the features at C (day, x, active). */
+/* keep: NULL, or where to leave the features at C (day, x, active);
+ * keep_fit: NULL, or where to leave the fitted model (one fit per cutoff). */
 static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, int32_t C,
-                                  int32_t W, tsr_churn_result *r, cutfeat *keep, tsr_error *err) {
+                                  int32_t W, tsr_churn_result *r, cutfeat *keep, fitted *keep_fit,
+                                  tsr_error *err) {
   tsr_status st = TSR_OK;
   size_t n = d->n;
   float *x = tsr__malloc(n * TSR__NFEAT * sizeof *x), *y = tsr__malloc(n * sizeof *y);
@@ -364,6 +372,10 @@ done:
     keep->day = C;
     x = NULL;
   }
+  if (keep_fit && st == TSR_OK) {
+    *keep_fit = f;
+    memset(&f, 0, sizeof f);
+  }
   fitted_release(&f);
   history_release(&hist);
   tsr__free(x);
@@ -399,9 +411,11 @@ static void cal_json(tsr__tb *b, const tsr_calibrator *c) {
   tsr__tb_printf(b, "}");
 }
 
-/* kept: the features of the evaluation's cutoff (taken over when it is C2). */
+/* kept: the features of the evaluation's cutoff (taken over when it is C2);
+ * pre: NULL, or the evaluation's model at C2, taken over instead of a
+ * second fit (one fit per cutoff). */
 static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, int32_t W,
-                                cutfeat *kept, tsr_churn_result *r, tsr_error *err) {
+                                cutfeat *kept, fitted *pre, tsr_churn_result *r, tsr_error *err) {
   tsr_status st = TSR_OK;
   size_t n = d->n;
   int32_t E = d->last_day, C2 = E - W;
@@ -422,20 +436,25 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
     goto done;
   }
   int has_btyd;
-  if (!reuse && (st = tsr__churn_features(d, C2, W, x, active, NULL, &has_btyd, err)) != TSR_OK)
-    goto done;
-  size_t nl = 0;
-  for (size_t i = 0; i < n; i++)
-    if (active[i]) {
-      y[i] = tsr__churn_label(d, i, C2, W);
-      learn[nl++] = i;
-    }
-  if (nl < o->min_customers) { st = too_few(err, nl, C2, o->min_customers); goto done; }
-  st = history_rows(d, o, C2, W, active, &hist, err);
-  if (st != TSR_OK) goto done;
-  st = fit_calibrated(o, x, y, learn, nl, &hist, C2, W, &f, err);
-  history_release(&hist);
-  if (st != TSR_OK) goto done;
+  if (pre) {
+    f = *pre;
+    memset(pre, 0, sizeof *pre);
+  } else {
+    if (!reuse && (st = tsr__churn_features(d, C2, W, x, active, NULL, &has_btyd, err)) != TSR_OK)
+      goto done;
+    size_t nl = 0;
+    for (size_t i = 0; i < n; i++)
+      if (active[i]) {
+        y[i] = tsr__churn_label(d, i, C2, W);
+        learn[nl++] = i;
+      }
+    if (nl < o->min_customers) { st = too_few(err, nl, C2, o->min_customers); goto done; }
+    st = history_rows(d, o, C2, W, active, &hist, err);
+    if (st != TSR_OK) goto done;
+    st = fit_calibrated(o, x, y, learn, nl, &hist, C2, W, &f, err);
+    history_release(&hist);
+    if (st != TSR_OK) goto done;
+  }
   r->score_info = f.info;
   /* the present: features at E for every customer */
   st = tsr__churn_features(d, E, W, x, active, NULL, &has_btyd, err);
@@ -466,7 +485,9 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
     size_t k = n - off < CH ? n - off : CH;
     /* exact TreeSHAP up to SHAP_EXACT_MAX customers, XGBoost's approximate
      * (Saabas) contributions beyond (about 20x faster; docs/predict.md) */
-    st = tsr_gbm_contributions(f.gbm, x + off * TSR__NFEAT, k, n > SHAP_EXACT_MAX, contrib, err);
+    st = n > SHAP_EXACT_MAX
+             ? tsr__gbm_contributions_approx(f.gbm, x + off * TSR__NFEAT, k, contrib, NULL, err)
+             : tsr_gbm_contributions(f.gbm, x + off * TSR__NFEAT, k, 0, contrib, err);
     if (st != TSR_OK) goto done;
     for (size_t i = 0; i < k; i++) {
       const double *c = contrib + i * (TSR__NFEAT + 1);
@@ -589,8 +610,15 @@ tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_
   r->rejected_rows = d.rejected;
   r->first_reject = d.first_reject;
   cutfeat kept = {TSR__NODAY, NULL, NULL};
-  st = evaluate_cutoff(&d, &o, C, W, r, o.score && C == E - W ? &kept : NULL, err);
-  if (st == TSR_OK && o.score) st = score_present(&d, &o, W, &kept, r, err);
+  /* one fit per cutoff: on large data the evaluation's model, when its
+   * cutoff is the scoring one, also scores (docs/predict.md) */
+  fitted one;
+  memset(&one, 0, sizeof one);
+  int one_fit = o.score && C == E - W && d.n >= TSR__CHURN_ONE_FIT_MIN;
+  st = evaluate_cutoff(&d, &o, C, W, r, o.score && C == E - W ? &kept : NULL,
+                       one_fit ? &one : NULL, err);
+  if (st == TSR_OK && o.score) st = score_present(&d, &o, W, &kept, one_fit ? &one : NULL, r, err);
+  fitted_release(&one);
   cutfeat_release(&kept);
   if (st != TSR_OK) goto fail;
   tsr__pdata_release(&d);
