@@ -11,7 +11,8 @@
  *                 c+1 .. c+W (W = the window);
  *   customers     those with a purchase on or before c.
  *
- * tsr_churn_run does two fits:
+ * tsr_churn_run does two fits (one when C = E - W on large data, see
+ * tsr_churn_opts.one_fit):
  *   1. evaluation: cutoff = the calibration end C, window W (default: the
  *      rest of the data). Customers are split at random (seeded) into 70 %
  *      for learning (80 % fit, 20 % early stopping and calibration) and
@@ -73,6 +74,12 @@ typedef struct tsr_churn_opts {
                               folder dir; else this bundle's customer,
                               product and interaction files (borrowed;
                               `tessera churn --products FILE` ...) */
+  int one_fit;             /* when the calibration end is the scoring cutoff
+                              (C = E - W): 1 the evaluation's model (fitted
+                              on the learning customers) also scores, one
+                              fit instead of two; 0 two fits; -1 (default)
+                              one fit from 100 000 customers on
+                              (docs/predict.md "One fit per cutoff") */
 } tsr_churn_opts;
 
 TSR_API void tsr_churn_opts_init(tsr_churn_opts *o);

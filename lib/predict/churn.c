@@ -29,6 +29,7 @@ void tsr_churn_opts_init(tsr_churn_opts *o) {
   o->min_customers = 50;
   o->history_windows = 0;
   o->score = 1;
+  o->one_fit = -1;
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -248,6 +249,9 @@ static tsr_status check_opts(const tsr_churn_opts *o, tsr_error *err) {
   if (o->history_windows < 0 || o->history_windows > 8)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "history_windows",
                          "expected 0..8 earlier windows, got %d", o->history_windows);
+  if (o->one_fit < -1 || o->one_fit > 1)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "one_fit",
+                         "expected -1 (auto), 0 or 1, got %d", o->one_fit);
   if (o->min_customers < 20)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "min_customers",
                          "expected at least 20, got %zu", o->min_customers);
@@ -614,7 +618,8 @@ tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_
    * cutoff is the scoring one, also scores (docs/predict.md) */
   fitted one;
   memset(&one, 0, sizeof one);
-  int one_fit = o.score && C == E - W && d.n >= TSR__CHURN_ONE_FIT_MIN;
+  int one_fit = o.score && C == E - W &&
+                (o.one_fit == 1 || (o.one_fit == -1 && d.n >= TSR__CHURN_ONE_FIT_MIN));
   st = evaluate_cutoff(&d, &o, C, W, r, o.score && C == E - W ? &kept : NULL,
                        one_fit ? &one : NULL, err);
   if (st == TSR_OK && o.score) st = score_present(&d, &o, W, &kept, one_fit ? &one : NULL, r, err);

@@ -244,6 +244,57 @@ static void test_simulate_bundle(void **state) {
   psim_remove(dir);
 }
 
+/* One fit per cutoff: with C = E - W the evaluation's model scores (the
+ * same fit: rows, rounds, validation loss) when one_fit = 1; two fits with
+ * one_fit = 0, with -1 on data under 100k customers, and whenever C is not
+ * E - W. */
+static void test_one_fit_per_cutoff(void **state) {
+  (void)state;
+  tsr_churn_opts o;
+  tsr_churn_opts_init(&o);
+  assert_int_equal(o.one_fit, -1);
+  o.cal_end_day = day(2025, 9, 30); /* the last day is 2025-12-30: C = E - W */
+  o.gbm.threads = 1;
+  tsr_churn_result *r[3] = {NULL, NULL, NULL};
+  tsr_error err;
+  for (int k = 0; k < 3; k++) {
+    o.one_fit = k - 1;
+    if (tsr_churn_run(g_dir, &o, &r[k], &err) != TSR_OK) fail_msg("one_fit %d: %s", k - 1, err.msg);
+    assert_int_equal(r[k]->score_cutoff_day, r[k]->cal_end_day);
+  }
+  /* one fit: the scoring model is the evaluation's */
+  const tsr_gbm_info *e = &r[2]->eval_info, *s = &r[2]->score_info;
+  assert_int_equal(s->n_train, e->n_train);
+  assert_int_equal(s->n_valid, e->n_valid);
+  assert_int_equal(s->rounds, e->rounds);
+  assert_true(s->best_valid_loss == e->best_valid_loss);
+  /* two fits: the scoring model learns on all customers; auto = two here */
+  for (int k = 0; k < 2; k++) {
+    assert_true(r[k]->score_info.n_train > r[k]->eval_info.n_train);
+    assert_int_equal(r[k]->n, r[2]->n);
+  }
+  size_t diff = 0;
+  for (size_t i = 0; i < r[0]->n; i++) {
+    assert_true(r[0]->probability[i] == r[1]->probability[i]);
+    diff += r[0]->probability[i] != r[2]->probability[i];
+  }
+  if (!(diff > r[0]->n / 10)) fail_msg("%zu of %zu probabilities differ", diff, r[0]->n);
+  assert_true(strcmp(r[0]->model_json, r[2]->model_json) != 0);
+  assert_true(r[2]->eval[0].m.auc == r[0]->eval[0].m.auc); /* the same evaluation */
+  for (int k = 0; k < 3; k++) tsr_churn_result_free(r[k]);
+  /* another cutoff: two fits even with one_fit = 1 */
+  o.one_fit = 1;
+  o.cal_end_day = day(2025, 6, 30);
+  o.window_days = 90;
+  tsr_churn_result *q = NULL;
+  if (tsr_churn_run(g_dir, &o, &q, &err) != TSR_OK) fail_msg("%s", err.msg);
+  assert_true(q->score_info.n_train > q->eval_info.n_train);
+  tsr_churn_result_free(q);
+  o.one_fit = 2;
+  assert_int_equal(tsr_churn_run(g_dir, &o, &q, &err), TSR_EINVAL);
+  assert_string_equal(err.field, "one_fit");
+}
+
 static void test_errors(void **state) {
   (void)state;
   tsr_churn_opts o;
@@ -280,6 +331,7 @@ int main(void) {
       cmocka_unit_test(test_no_leakage),
       cmocka_unit_test(test_transactions_only_cdnow),
       cmocka_unit_test(test_simulate_bundle),
+      cmocka_unit_test(test_one_fit_per_cutoff),
       cmocka_unit_test(test_errors),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
