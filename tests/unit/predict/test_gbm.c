@@ -22,6 +22,13 @@ static void make_binary(size_t n, uint64_t seed, float *x, float *y) {
   }
 }
 
+/* n rows of make_binary(seed) in new arrays *x, *y (the caller frees them). */
+static void new_binary(size_t n, uint64_t seed, float **x, float **y) {
+  *x = malloc(n * NF * sizeof **x);
+  *y = malloc(n * sizeof **y);
+  make_binary(n, seed, *x, *y);
+}
+
 static double auc_of(const double *p, const float *y, size_t n) {
   /* O(n^2) reference: P(score_pos > score_neg) + ties/2 */
   double num = 0, den = 0;
@@ -38,10 +45,9 @@ static double auc_of(const double *p, const float *y, size_t n) {
 static void test_binary_learns_and_is_deterministic(void **state) {
   (void)state;
   size_t n = 3000, nt = 1000;
-  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y);
-  float *xt = malloc(nt * NF * sizeof *xt), *yt = malloc(nt * sizeof *yt);
-  make_binary(n, 7, x, y);
-  make_binary(nt, 8, xt, yt);
+  float *x, *y, *xt, *yt;
+  new_binary(n, 7, &x, &y);
+  new_binary(nt, 8, &xt, &yt);
   for (int method = 0; method < 2; method++) {
     tsr_gbm_params p;
     tsr_gbm_params_init(&p);
@@ -149,9 +155,7 @@ static void test_hist_fixed_is_thread_invariant(void **state) {
 /* A default binary model (one thread) on n rows of make_binary(seed);
  * *x and *y (malloc'd, the caller frees them) hold the rows. */
 static tsr_gbm *train_binary(size_t n, uint64_t seed, float **x, float **y) {
-  *x = malloc(n * NF * sizeof **x);
-  *y = malloc(n * sizeof **y);
-  make_binary(n, seed, *x, *y);
+  new_binary(n, seed, x, y);
   tsr_gbm_params p;
   tsr_gbm_params_init(&p);
   p.threads = 1;
@@ -325,10 +329,9 @@ static void test_errors(void **state) {
 static void test_train_gives_validation_predictions(void **state) {
   (void)state;
   size_t n = 4000, nv = 1000;
-  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y);
-  float *xv = malloc(nv * NF * sizeof *xv), *yv = malloc(nv * sizeof *yv);
-  make_binary(n, 31, x, y);
-  make_binary(nv, 32, xv, yv);
+  float *x, *y, *xv, *yv;
+  new_binary(n, 31, &x, &y);
+  new_binary(nv, 32, &xv, &yv);
   double *pv = malloc(nv * sizeof *pv), *pp = malloc(nv * sizeof *pp);
   for (int method = 0; method < 2; method++) {
     tsr_gbm_params p;
@@ -366,8 +369,8 @@ static void test_train_gives_validation_predictions(void **state) {
 static void test_approx_contributions_equal_xgboost(void **state) {
   (void)state;
   size_t n = 3000, k = 1000, w = NF + 1;
-  float *x = malloc(n * NF * sizeof *x), *y = malloc(n * sizeof *y);
-  make_binary(n, 41, x, y);
+  float *x, *y;
+  new_binary(n, 41, &x, &y);
   double *a = malloc(k * w * sizeof *a), *b = malloc(k * w * sizeof *b);
   for (int variant = 0; variant < 3; variant++) {
     tsr_gbm_params p;
