@@ -487,8 +487,9 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
   double imp[TSR__NFEAT] = {0};
   for (size_t off = 0; off < n; off += CH) {
     size_t k = n - off < CH ? n - off : CH;
-    /* exact TreeSHAP up to SHAP_EXACT_MAX customers, XGBoost's approximate
-     * (Saabas) contributions beyond (about 20x faster; docs/predict.md) */
+    /* exact TreeSHAP up to SHAP_EXACT_MAX customers, approximate (Saabas)
+     * contributions beyond (about 20x faster; XGBoost's, computed here from
+     * the trees; docs/predict.md) */
     st = n > SHAP_EXACT_MAX
              ? tsr__gbm_contributions_approx(f.gbm, x + off * TSR__NFEAT, k, contrib, NULL, err)
              : tsr_gbm_contributions(f.gbm, x + off * TSR__NFEAT, k, 0, contrib, err);
