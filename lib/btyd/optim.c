@@ -329,12 +329,6 @@ tsr_status tsr__minimize(const tsr__objective *o, double grad_tol,
     return TSR_ENOMEM;
   }
   memcpy(x->data, theta, n * sizeof *theta);
-  /* the (finite) start of the search, kept for when it ends on a point
-   * where the objective fails (gsl_fdf's zero gradient there passes the
-   * gradient test) */
-  double ths[2 * TSR_BTYD_MAXP], gs[2 * TSR_BTYD_MAXP], fs = f;
-  memcpy(ths, theta, n * sizeof *ths);
-  memcpy(gs, g, n * sizeof *gs);
   /* first step 0.1 in log-parameter units; line search tolerance 0.1 */
   if (gsl_multimin_fdfminimizer_set(s, &fn, x, 0.1, 0.1) != GSL_SUCCESS) {
     gsl_vector_free(x);
@@ -355,12 +349,9 @@ tsr_status tsr__minimize(const tsr__objective *o, double grad_tol,
   gsl_vector_free(x);
   gsl_multimin_fdfminimizer_free(s);
   if (o->fdf(theta, o->ctx, &f, g) || !isfinite(f)) {
-    memcpy(theta, ths, n * sizeof *theta);
-    res->f = fs;
-    res->gnorm = norm2(gs, n);
-    res->iterations = iter;
-    res->converged = res->gnorm <= grad_tol;
+    res->f = INFINITY;
     res->why = "the log-likelihood became non-finite during the search";
+    res->iterations = iter;
     return TSR_OK;
   }
   /* Newton polish: BFGS often stops (GSL_ENOPROG) at a gradient limited by
