@@ -81,7 +81,7 @@ tsr_status tsr__minimize(const tsr__objective *obj, double grad_tol,
                          tsr__min_result *res);
 
 /* Hessian (n x n, row-major): the objective's analytic one when it has
- * fdh, else by forward differences of the gradient (g0 = gradient at
+ * fdh and fdh succeeds at theta, else by forward differences of the gradient (g0 = gradient at
  * theta, or NULL to compute it), symmetrised. Returns 0
  * or -1. */
 int tsr__hessian(const tsr__objective *obj, const double *theta,

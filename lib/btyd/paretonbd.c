@@ -298,10 +298,14 @@ static int pnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
 /* The same sum on indexed patterns: the log 2F1 terms once per (x, t_x)
  * and (x, T) pair (those some pattern needs: not on the integral path, and
  * t_x < T for the second), the x-only terms once per x, the logs of T once
- * per T; per pattern only the bracket (four exp/log). */
-static int pnbd_hessian_fd(const double *p, const tsr_btyd_data *d,
-                           const tsr__btyd_index *ix, const double *g0, double *H);
-
+ * per T; per pattern only the bracket (four exp/log). With H, also the
+ * Hessian in (r, alpha, s, beta) (g then required): second derivatives of
+ * log 2F1 (tsr__hyp2f1_many2) through the chain rule per pair, and per
+ * pattern the Hessian of the log of a signed sum of exponentials,
+ *   d2 log sum_i c_i e^{v_i} = sum_i w_i (d2 v_i + dv_i dv_i') - dl dl',
+ * w_i = c_i e^{v_i} / sum. Returns -1 with H when some pattern takes the
+ * integral path (z > PNBD_Z_QUAD: no second derivatives there; the
+ * optimiser then backs off, or takes differences of the gradient). */
 static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
                         const tsr__btyd_index *ix, double *ll, double *g, double *H) {
   const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
@@ -315,6 +319,12 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
    * whether it is needed; per T: log(alpha+T), log(beta+T) */
   double gl[4];
   if (H && !g) g = gl;
+  if (H) {
+    /* z is largest at the smallest t_x */
+    double tmin = INFINITY;
+    for (size_t k = 0; k < ix->ntx; k++) tmin = fmin(tmin, ix->utx[k]);
+    if (dab / (m + tmin) > PNBD_Z_QUAD) return -1;
+  }
   double *buf = tsr__calloc(3 * nx + 6 * (n1 + n2) + 2 * nT, sizeof *buf);
   /* with H: per x trigamma(r+x), per pair the term's Hessian */
   double *hb = H ? tsr__malloc((nx + 16 * (n1 + n2) + 1) * sizeof *hb) : NULL;
@@ -324,7 +334,6 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
     return -1;
   }
   double *t1x = hb, *h1 = H ? hb + nx : NULL, *h2 = H ? h1 + 16 * n1 : NULL;
-  int fd = 0; /* some pattern on the integral path: Hessian by differences */
   double *lsx = buf, *lgx = lsx + nx, *psx = lgx + nx, *l1 = psx + nx, *d1 = l1 + n1, *need1 = d1 + 4 * n1,
          *l2 = need1 + n1, *d2 = l2 + n2, *need2 = d2 + 4 * n2, *lat = need2 + n2,
          *lbt = lat + nT;
@@ -407,7 +416,6 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
     double lb, dl[4];
     if (!need1[k1] || dab / (m + tx) > PNBD_Z_QUAD) {
       bad = pnbd_one(p, x, tx, T, &lb, g ? dl : NULL, NULL);
-      fd = 1;
     } else {
       const double dE[4] = {-lat[kT], -(r + x) / (alpha + T), -lbt[kT], -s / (beta + T)};
       const int same = tx == T;
@@ -467,7 +475,6 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
     for (int k = 0; k < 4; k++) g[k] = G[k];
   if (!isfinite(sum)) return -1;
   if (H) {
-    if (fd) return pnbd_hessian_fd(p, d, ix, G, H);
     for (int a = 0; a < 4; a++)
       for (int b = a; b < 4; b++) H[a * 4 + b] = H[b * 4 + a] = HH[a * 4 + b];
     for (int k = 0; k < 16; k++)
@@ -479,25 +486,6 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
 static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
                           const tsr__btyd_index *ix, double *ll, double *g) {
   return pnbd_eval_ix(p, d, ix, ll, g, NULL);
-}
-
-/* The Hessian by forward differences of the indexed gradient (g0 at p;
- * relative steps 1e-6), symmetrised: for points where some pattern takes
- * the integral path. Returns 0 or -1. */
-static int pnbd_hessian_fd(const double *p, const tsr_btyd_data *d,
-                           const tsr__btyd_index *ix, const double *g0, double *H) {
-  for (int j = 0; j < 4; j++) {
-    double q[4] = {p[0], p[1], p[2], p[3]}, gp[4], l;
-    q[j] = p[j] * (1 + 1e-6);
-    const double h = q[j] - p[j];
-    if (pnbd_eval_ix(q, d, ix, &l, gp, NULL)) return -1;
-    for (int i = 0; i < 4; i++) H[i * 4 + j] = (gp[i] - g0[i]) / h;
-  }
-  for (int i = 0; i < 4; i++)
-    for (int j = i + 1; j < 4; j++) H[i * 4 + j] = H[j * 4 + i] = 0.5 * (H[i * 4 + j] + H[j * 4 + i]);
-  for (int k = 0; k < 16; k++)
-    if (!isfinite(H[k])) return -1;
-  return 0;
 }
 
 /* (1 - y^(s-1)) / (s-1) for 0 < y <= 1, continuous at s = 1. */
