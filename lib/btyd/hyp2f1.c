@@ -204,8 +204,7 @@ static int series_pos(double a, double b, double c, double z, tsr__hyp_ws *ws,
  * parameters are t_k times products of the harmonic sums: d2 t/da2 =
  * t (H_a^2 - H2_a), H2_a = sum_{j<=k} 1/(a+j)^2, d2 t/da db = t H_a H_b,
  * d2 t/dc2 = t (H_c^2 + H2_c), d t/dc = -t H_c, d2 t/dz2 = t k (k+1)/z^2;
- * then d2 log F = S_ij / S - (S_i / S)(S_j / S). The tail bound carries the
- * square of the gradient's extra factor. Rows from ws's table as in
+ * then d2 log F = S_ij / S - (S_i / S)(S_j / S). Rows from ws's table as in
  * series_pos (1/(a+k) = H_a(k) - H_a(k-1)), else term by term. */
 static int series_pos2(double a, double b, double c, double z, tsr__hyp_ws *ws,
                        double *lf, double *dl, double *h) {
@@ -254,13 +253,15 @@ static int series_pos2(double a, double b, double c, double z, tsr__hyp_ws *ws,
       Saz *= f, Sbz *= f, Scz *= f, Szz *= f;
       scale += 600 * 0.69314718055994530942;
     }
+    /* series_pos's stopping rule: the same terms, so value and gradient
+     * are bit for bit series_pos's; the second-derivative sums, whose
+     * terms carry one more factor ~ H or k, are then accurate to about
+     * (H + k) eps relative, far below what Newton steps and standard
+     * errors need */
     const double q = rho > z ? rho : z;
     if (q < 1.0 && k > 0) {
-      const double hk = Ha + Hb + Hc + k1 + 2;
-      const double tail = t * q * hk * hk;
-      const double m = S + Sa + Sb + Sc + Sz + Saa + Sbb + Scc + Sab + Sac + Sbc + Saz +
-                       Sbz + Scz + Szz;
-      if (tail <= eps * m * (1.0 - q)) break;
+      const double tail = t * q * (Ha + Hb + Hc + k1 + 2);
+      if (tail <= eps * (S + Sa + Sb + Sc + Sz) * (1.0 - q)) break;
     }
     if (t == 0) break;
   }

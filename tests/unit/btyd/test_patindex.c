@@ -146,7 +146,7 @@ static void pnbd_hessian(void **state) {
                                 {0.5531, 12.5, 0.6062, 3.1},
                                 {0.5531, 11.0, 0.6062, 11.0},
                                 {2.5, 3.0, 0.3, 40.0}};
-  for (size_t k = 0; k < sizeof P / sizeof *P; k++) same_hessian(&tsr__pnbd_spec, &f, P[k], 1e-11);
+  for (size_t k = 0; k < sizeof P / sizeof *P; k++) same_hessian(&tsr__pnbd_spec, &f, P[k], 1e-15);
   const double q[4] = {0.8, 300, 0.4, 0.5};
   double l, g[4], H[16];
   assert_int_equal(tsr__pnbd_spec.eval_ix(q, &f.pat.d, &f.ix, &l, g, H), -1);
