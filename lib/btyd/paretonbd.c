@@ -360,8 +360,8 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
   for (size_t k = 0; k < n2; k++) np += need2[k] != 0;
   size_t *start = tsr__calloc(nx + 1, sizeof *start);
   uint32_t *pid = tsr__malloc((np ? np : 1) * sizeof *pid); /* pair (k, or n1 + k) */
-  double *zv = tsr__malloc((np ? np : 1) * (H ? 22 : 6) * sizeof *zv), *lv = zv + np,
-         *Fv = lv + np, *Hv = Fv + 4 * np;
+  double *zv = tsr__malloc((np ? np : 1) * 6 * sizeof *zv), *lv = zv + np, *Fv = lv + np;
+  double *Hv = NULL; /* with H: the 2F1 Hessians of one x's pairs */
   tsr__hyp_ws ws;
   memset(&ws, 0, sizeof ws);
   if (!start || !pid || !zv) bad = 1;
@@ -376,6 +376,12 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
     if (need2[k]) pid[start[ix->xT_x[k]]++] = (uint32_t)(n1 + k);
   for (size_t k = nx; k > 0 && !bad; k--) start[k] = start[k - 1];
   if (!bad) start[0] = 0;
+  if (H && !bad) {
+    size_t maxg = 1;
+    for (size_t k = 0; k < nx; k++)
+      if (start[k + 1] - start[k] > maxg) maxg = start[k + 1] - start[k];
+    if (!(Hv = tsr__malloc(16 * maxg * sizeof *Hv))) bad = 1;
+  }
   for (size_t kx = 0; kx < nx && !bad; kx++) {
     const size_t lo = start[kx], hi = start[kx + 1];
     const double x = ix->ux[kx];
@@ -387,7 +393,7 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
     }
     if (hi > lo &&
         (H ? tsr__hyp2f1_many2(a2, b2, a2 + 1, zv + lo, hi - lo, lv + lo, Fv + 4 * lo,
-                               Hv + 16 * lo, &ws)
+                               Hv, &ws)
            : tsr__hyp2f1_many(a2, b2, a2 + 1, zv + lo, hi - lo, lv + lo,
                               g ? Fv + 4 * lo : NULL, &ws))) {
       bad = 1;
@@ -401,7 +407,7 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
       a0_finish(r, alpha, s, beta, x, tau, ab, lv[j], Fv + 4 * j, first ? &l1[k] : &l2[k],
                 g ? (first ? &d1[4 * k] : &d2[4 * k]) : NULL);
       if (H)
-        a0_hessian(r, alpha, s, beta, x, tau, ab, Fv + 4 * j, Hv + 16 * j,
+        a0_hessian(r, alpha, s, beta, x, tau, ab, Fv + 4 * j, Hv + 16 * (j - lo),
                    first ? &h1[16 * k] : &h2[16 * k]);
     }
   }
@@ -409,6 +415,7 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
   tsr__free(start);
   tsr__free(pid);
   tsr__free(zv);
+  tsr__free(Hv);
   double sum = 0, G[4] = {0, 0, 0, 0}, HH[16] = {0};
   for (size_t i = 0; i < d->n && !bad; i++) {
     const uint32_t kx = ix->ix[i], kT = ix->iT[i], k1 = ix->ixtx[i], k2 = ix->ixT[i];
