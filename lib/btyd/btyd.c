@@ -449,6 +449,11 @@ typedef struct fit_ctx {
   size_t nblocks;
   double *bll, *bg;
   int *bbad;
+  /* the last analytic evaluation (fit_fdh): the standard errors take the
+   * Hessian at the optimum, where the last Newton step evaluated it */
+  int h_valid;
+  double h_theta[TSR_BTYD_MAXP], h_f, h_g[TSR_BTYD_MAXP];
+  double h_H[TSR_BTYD_MAXP * TSR_BTYD_MAXP];
 } fit_ctx;
 
 /* Patterns per block of the log-likelihood sum: partial sums are reduced
@@ -534,8 +539,15 @@ static int fit_fdf(const double *theta, void *vctx, double *f, double *g) {
  * index): d2f/dtheta_i dtheta_j = -(H_ij p_i p_j + [i = j] g_i p_i) / W
  * + [i = j] 4 pen (s_i p_i)^2. */
 static int fit_fdh(const double *theta, void *vctx, double *f, double *g, double *Hf) {
-  const fit_ctx *c = vctx;
+  fit_ctx *c = vctx;
   size_t np = c->spec->np;
+  if (c->h_valid && memcmp(theta, c->h_theta, np * sizeof *theta) == 0) {
+    *f = c->h_f;
+    memcpy(g, c->h_g, np * sizeof *g);
+    memcpy(Hf, c->h_H, np * np * sizeof *Hf);
+    return 0;
+  }
+  c->h_valid = 0;
   double p[TSR_BTYD_MAXP], gn[TSR_BTYD_MAXP], H[TSR_BTYD_MAXP * TSR_BTYD_MAXP], ll;
   for (size_t i = 0; i < np; i++) {
     if (!(fabs(theta[i]) < 40)) return -1;
@@ -553,6 +565,11 @@ static int fit_fdh(const double *theta, void *vctx, double *f, double *g, double
     Hf[i * np + i] += -gn[i] * p[i] / c->W + 4 * c->pen * q * q;
     if (!isfinite(g[i])) return -1;
   }
+  c->h_valid = 1;
+  memcpy(c->h_theta, theta, np * sizeof *theta);
+  c->h_f = *f;
+  memcpy(c->h_g, g, np * sizeof *g);
+  memcpy(c->h_H, Hf, np * np * sizeof *Hf);
   return 0;
 }
 

@@ -31,6 +31,11 @@ typedef struct tsr__hyp_ws {
 int tsr__hyp2f1_many(double a, double b, double c, const double *z, size_t m,
                      double *lf, double *dlog, tsr__hyp_ws *ws);
 void tsr__hyp_ws_free(tsr__hyp_ws *ws);
+/* tsr__hyp2f1_many with, in d2log[16 i ..], the second derivatives of log
+ * 2F1 in (a, b, c, z) (4 x 4, row-major, symmetric), for 0 <= z[i] < 1;
+ * dlog and d2log are required. Returns 0 or -1. */
+int tsr__hyp2f1_many2(double a, double b, double c, const double *z, size_t m,
+                      double *lf, double *dlog, double *d2log, tsr__hyp_ws *ws);
 
 /* ------------------------------------------------------------ optimiser */
 
@@ -76,7 +81,7 @@ tsr_status tsr__minimize(const tsr__objective *obj, double grad_tol,
                          tsr__min_result *res);
 
 /* Hessian (n x n, row-major): the objective's analytic one when it has
- * fdh, else by forward differences of the gradient (g0 = gradient at
+ * fdh and fdh succeeds at theta, else by forward differences of the gradient (g0 = gradient at
  * theta, or NULL to compute it), symmetrised. Returns 0
  * or -1. */
 int tsr__hessian(const tsr__objective *obj, const double *theta,

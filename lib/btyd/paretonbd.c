@@ -122,6 +122,44 @@ static void a0_finish(double r, double alpha, double s, double beta, double x,
   }
 }
 
+/* The Hessian hl (4 x 4 in (r, alpha, s, beta)) of one A0 term from F and
+ * Hf = the first and second derivatives of log 2F1 in (a, b, c, z): the
+ * chain rule J' Hf J + F_z d2z, J = d(a, b, c, z)/d(r, alpha, s, beta)
+ * (a = c - 1 = r+s+x, b = s+1 or r+x, z = |alpha-beta|/(m+tau)), plus
+ * the Hessian of -a2 log(m + tau). */
+static void a0_hessian(double r, double alpha, double s, double beta, double x,
+                       double tau, int ab, const double *F, const double *Hf, double *hl) {
+  const double a2 = r + s + x;
+  double J[4][4] = {{1, 0, 1, 0}, {0, 0, 0, 0}, {1, 0, 1, 0}, {0, 0, 0, 0}};
+  double hz[16] = {0}, lin[16] = {0};
+  if (ab) {
+    const double u = alpha + tau, v = beta + tau;
+    J[1][2] = 1;
+    J[3][1] = v / (u * u);
+    J[3][3] = -1 / u;
+    hz[1 * 4 + 1] = -2 * v / (u * u * u);
+    hz[1 * 4 + 3] = hz[3 * 4 + 1] = 1 / (u * u);
+    lin[0 * 4 + 1] = lin[1 * 4 + 0] = lin[2 * 4 + 1] = lin[1 * 4 + 2] = -1 / u;
+    lin[1 * 4 + 1] = a2 / (u * u);
+  } else {
+    const double u = beta + tau, v = alpha + tau;
+    J[1][0] = 1;
+    J[3][3] = v / (u * u);
+    J[3][1] = -1 / u;
+    hz[3 * 4 + 3] = -2 * v / (u * u * u);
+    hz[1 * 4 + 3] = hz[3 * 4 + 1] = 1 / (u * u);
+    lin[0 * 4 + 3] = lin[3 * 4 + 0] = lin[2 * 4 + 3] = lin[3 * 4 + 2] = -1 / u;
+    lin[3 * 4 + 3] = a2 / (u * u);
+  }
+  for (int i = 0; i < 4; i++)
+    for (int j = i; j < 4; j++) {
+      double h = F[3] * hz[i * 4 + j] + lin[i * 4 + j];
+      for (int k = 0; k < 4; k++)
+        for (int l = 0; l < 4; l++) h += J[k][i] * Hf[k * 4 + l] * J[l][j];
+      hl[i * 4 + j] = hl[j * 4 + i] = h;
+    }
+}
+
 /* log of one A0 term, 2F1(a2, b2; a2+1; z) / (m + tau)^a2, and its
  * gradient in (r, alpha, s, beta). ab: 1 when alpha >= beta. */
 static int a0_term(double r, double alpha, double s, double beta, double x,
@@ -260,19 +298,42 @@ static int pnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
 /* The same sum on indexed patterns: the log 2F1 terms once per (x, t_x)
  * and (x, T) pair (those some pattern needs: not on the integral path, and
  * t_x < T for the second), the x-only terms once per x, the logs of T once
- * per T; per pattern only the bracket (four exp/log). */
-static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
-                          const tsr__btyd_index *ix, double *ll, double *g) {
+ * per T; per pattern only the bracket (four exp/log). With H, also the
+ * Hessian in (r, alpha, s, beta) (g then required): second derivatives of
+ * log 2F1 (tsr__hyp2f1_many2) through the chain rule per pair, and per
+ * pattern the Hessian of the log of a signed sum of exponentials,
+ *   d2 log sum_i c_i e^{v_i} = sum_i w_i (d2 v_i + dv_i dv_i') - dl dl',
+ * w_i = c_i e^{v_i} / sum. Returns -1 with H when some pattern takes the
+ * integral path (z > PNBD_Z_QUAD: no second derivatives there; the
+ * optimiser then backs off, or takes differences of the gradient). */
+static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
+                        const tsr__btyd_index *ix, double *ll, double *g, double *H) {
   const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
   const int ab = alpha >= beta;
   const double C0 = -tsr__lng(r) + r * log(alpha) + s * log(beta);
   const double psr = tsr__psi(r), la = log(alpha), lbe = log(beta);
+  const double t1r = H ? tsr__psi1(r) : 0;
   const double m = ab ? alpha : beta, dab = fabs(alpha - beta);
   const size_t nx = ix->nx, n1 = ix->nxtx, n2 = ix->nxT, nT = ix->nT;
   /* per x: log(s/(r+s+x)), ln G(r+x), psi(r+x); per pair: log A0 term, its gradient and
    * whether it is needed; per T: log(alpha+T), log(beta+T) */
+  double gl[4];
+  if (H && !g) g = gl;
+  if (H) {
+    /* z is largest at the smallest t_x */
+    double tmin = INFINITY;
+    for (size_t k = 0; k < ix->ntx; k++) tmin = fmin(tmin, ix->utx[k]);
+    if (dab / (m + tmin) > PNBD_Z_QUAD) return -1;
+  }
   double *buf = tsr__calloc(3 * nx + 6 * (n1 + n2) + 2 * nT, sizeof *buf);
-  if (!buf) return -1;
+  /* with H: per x trigamma(r+x), per pair the term's Hessian */
+  double *hb = H ? tsr__malloc((nx + 16 * (n1 + n2) + 1) * sizeof *hb) : NULL;
+  if (!buf || (H && !hb)) {
+    tsr__free(buf);
+    tsr__free(hb);
+    return -1;
+  }
+  double *t1x = hb, *h1 = H ? hb + nx : NULL, *h2 = H ? h1 + 16 * n1 : NULL;
   double *lsx = buf, *lgx = lsx + nx, *psx = lgx + nx, *l1 = psx + nx, *d1 = l1 + n1, *need1 = d1 + 4 * n1,
          *l2 = need1 + n1, *d2 = l2 + n2, *need2 = d2 + 4 * n2, *lat = need2 + n2,
          *lbt = lat + nT;
@@ -281,6 +342,7 @@ static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
     lgx[k] = tsr__lng(r + ix->ux[k]);
     lsx[k] = log(s) - log(r + s + ix->ux[k]);
     if (g) psx[k] = tsr__psi(r + ix->ux[k]);
+    if (H) t1x[k] = tsr__psi1(r + ix->ux[k]);
   }
   for (size_t k = 0; k < nT; k++) {
     lat[k] = log(alpha + ix->uT[k]);
@@ -299,6 +361,7 @@ static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
   size_t *start = tsr__calloc(nx + 1, sizeof *start);
   uint32_t *pid = tsr__malloc((np ? np : 1) * sizeof *pid); /* pair (k, or n1 + k) */
   double *zv = tsr__malloc((np ? np : 1) * 6 * sizeof *zv), *lv = zv + np, *Fv = lv + np;
+  double *Hv = NULL; /* with H: the 2F1 Hessians of one x's pairs */
   tsr__hyp_ws ws;
   memset(&ws, 0, sizeof ws);
   if (!start || !pid || !zv) bad = 1;
@@ -313,6 +376,12 @@ static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
     if (need2[k]) pid[start[ix->xT_x[k]]++] = (uint32_t)(n1 + k);
   for (size_t k = nx; k > 0 && !bad; k--) start[k] = start[k - 1];
   if (!bad) start[0] = 0;
+  if (H && !bad) {
+    size_t maxg = 1;
+    for (size_t k = 0; k < nx; k++)
+      if (start[k + 1] - start[k] > maxg) maxg = start[k + 1] - start[k];
+    if (!(Hv = tsr__malloc(16 * maxg * sizeof *Hv))) bad = 1;
+  }
   for (size_t kx = 0; kx < nx && !bad; kx++) {
     const size_t lo = start[kx], hi = start[kx + 1];
     const double x = ix->ux[kx];
@@ -323,7 +392,10 @@ static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
       a0_args(r, alpha, s, beta, x, tau, ab, &a2, &b2, &zv[j]);
     }
     if (hi > lo &&
-        tsr__hyp2f1_many(a2, b2, a2 + 1, zv + lo, hi - lo, lv + lo, g ? Fv + 4 * lo : NULL, &ws)) {
+        (H ? tsr__hyp2f1_many2(a2, b2, a2 + 1, zv + lo, hi - lo, lv + lo, Fv + 4 * lo,
+                               Hv, &ws)
+           : tsr__hyp2f1_many(a2, b2, a2 + 1, zv + lo, hi - lo, lv + lo,
+                              g ? Fv + 4 * lo : NULL, &ws))) {
       bad = 1;
       break;
     }
@@ -334,13 +406,17 @@ static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
       const double tau = first ? ix->utx[ix->xtx_tx[k]] : ix->uT[ix->xT_T[k]];
       a0_finish(r, alpha, s, beta, x, tau, ab, lv[j], Fv + 4 * j, first ? &l1[k] : &l2[k],
                 g ? (first ? &d1[4 * k] : &d2[4 * k]) : NULL);
+      if (H)
+        a0_hessian(r, alpha, s, beta, x, tau, ab, Fv + 4 * j, Hv + 16 * (j - lo),
+                   first ? &h1[16 * k] : &h2[16 * k]);
     }
   }
   tsr__hyp_ws_free(&ws);
   tsr__free(start);
   tsr__free(pid);
   tsr__free(zv);
-  double sum = 0, G[4] = {0, 0, 0, 0};
+  tsr__free(Hv);
+  double sum = 0, G[4] = {0, 0, 0, 0}, HH[16] = {0};
   for (size_t i = 0; i < d->n && !bad; i++) {
     const uint32_t kx = ix->ix[i], kT = ix->iT[i], k1 = ix->ixtx[i], k2 = ix->ixT[i];
     const double x = ix->ux[kx], tx = ix->utx[ix->itx[i]], T = ix->uT[kT], w = d->weights[i];
@@ -350,9 +426,37 @@ static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
     } else {
       const double dE[4] = {-lat[kT], -(r + x) / (alpha + T), -lbt[kT], -s / (beta + T)};
       const int same = tx == T;
-      bad = pnbd_bracket(r, s, x, lsx[kx], -(r + x) * lat[kT] - s * lbt[kT], dE, l1[k1], &d1[4 * k1],
-                         same ? l1[k1] : l2[k2], same ? &d1[4 * k1] : &d2[4 * k2], &lb,
+      const double lE = -(r + x) * lat[kT] - s * lbt[kT];
+      const double *e1 = &d1[4 * k1], *e2 = same ? &d1[4 * k1] : &d2[4 * k2];
+      const double m2 = same ? l1[k1] : l2[k2];
+      bad = pnbd_bracket(r, s, x, lsx[kx], lE, dE, l1[k1], e1, m2, e2, &lb,
                          g ? dl : NULL, NULL);
+      if (H && !bad) {
+        /* the three terms v0 = lE, v1 = ls + l1, v2 = ls + l2 with weights
+         * u0/S, u1/S, -u2/S (as in pnbd_bracket) */
+        const double a2 = r + s + x, ls = lsx[kx];
+        const double lv0 = lE - lb, lv1 = ls + l1[k1] - lb, lv2 = ls + m2 - lb;
+        const double w0 = exp(lv0), w1 = exp(lv1), w2 = -exp(lv2);
+        const double dS[4] = {-1 / a2, 0, 1 / s - 1 / a2, 0};
+        const double *q1 = &h1[16 * k1], *q2 = same ? &h1[16 * k1] : &h2[16 * k2];
+        double v1[4], v2[4], hE[16] = {0}, hS[16] = {0};
+        for (int k = 0; k < 4; k++) v1[k] = dS[k] + e1[k], v2[k] = dS[k] + e2[k];
+        const double iu = 1 / (alpha + T), iv = 1 / (beta + T);
+        hE[0 * 4 + 1] = hE[1 * 4 + 0] = -iu;
+        hE[1 * 4 + 1] = (r + x) * iu * iu;
+        hE[2 * 4 + 3] = hE[3 * 4 + 2] = -iv;
+        hE[3 * 4 + 3] = s * iv * iv;
+        hS[0] = hS[2] = hS[8] = 1 / (a2 * a2);
+        hS[10] = -1 / (s * s) + 1 / (a2 * a2);
+        for (int a = 0; a < 4; a++)
+          for (int b = a; b < 4; b++) {
+            const int ij = a * 4 + b;
+            const double h = w0 * (hE[ij] + dE[a] * dE[b]) +
+                             w1 * (hS[ij] + q1[ij] + v1[a] * v1[b]) +
+                             w2 * (hS[ij] + q2[ij] + v2[a] * v2[b]) - dl[a] * dl[b];
+            HH[ij] += w * h;
+          }
+      }
     }
     sum += w * (C0 + lgx[kx] + lb);
     if (g) {
@@ -361,13 +465,34 @@ static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
       G[2] += w * (lbe + dl[2]);
       G[3] += w * (s / beta + dl[3]);
     }
+    if (H) {
+      /* C0 + ln G(r+x): trigamma, 1/alpha, -r/alpha^2, 1/beta, -s/beta^2 */
+      HH[0] += w * (t1x[kx] - t1r);
+      HH[1] += w / alpha;
+      HH[5] += -w * r / (alpha * alpha);
+      HH[11] += w / beta;
+      HH[15] += -w * s / (beta * beta);
+    }
   }
   tsr__free(buf);
+  tsr__free(hb);
   if (bad) return -1;
   *ll = sum;
   if (g)
     for (int k = 0; k < 4; k++) g[k] = G[k];
-  return isfinite(sum) ? 0 : -1;
+  if (!isfinite(sum)) return -1;
+  if (H) {
+    for (int a = 0; a < 4; a++)
+      for (int b = a; b < 4; b++) H[a * 4 + b] = H[b * 4 + a] = HH[a * 4 + b];
+    for (int k = 0; k < 16; k++)
+      if (!isfinite(H[k])) return -1;
+  }
+  return 0;
+}
+
+static int pnbd_loglik_ix(const double *p, const tsr_btyd_data *d,
+                          const tsr__btyd_index *ix, double *ll, double *g) {
+  return pnbd_eval_ix(p, d, ix, ll, g, NULL);
 }
 
 /* (1 - y^(s-1)) / (s-1) for 0 < y <= 1, continuous at s = 1. */
@@ -485,4 +610,4 @@ const tsr__btyd_spec tsr__pnbd_spec = {
     pnbd_loglik,       pnbd_conditional, pnbd_expected_new,
     pnbd_pmf_new,      pnbd_p_alive,     pnbd_cond_alive,
     pnbd_pmf_cond,     pnbd_hazard,      pnbd_start,
-    pnbd_loglik_ix, NULL};
+    pnbd_loglik_ix, pnbd_eval_ix};

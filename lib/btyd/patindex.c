@@ -38,9 +38,13 @@ static void interner_free(interner *t) {
   tsr__free(t->slot);
 }
 
+/* Slot of key k: the high bits of a multiplicative hash mixed into the low
+ * ones (a pair key (a << 32 | b) multiplied by an odd constant has low bits
+ * that depend on b alone: every x of one t_x then shared a home slot and
+ * the probes ran along the whole cluster). */
 static size_t home(uint64_t k, size_t mask) {
-  uint64_t h = k * 0x9e3779b97f4a7c15ULL;
-  return (size_t)(h ^ (h >> 29)) & mask;
+  uint64_t h = (k ^ (k >> 32)) * 0x9e3779b97f4a7c15ULL;
+  return (size_t)(h ^ (h >> 32)) & mask;
 }
 
 /* Empties t with 2^bits slots in use (within cap_max), re-entering its n

@@ -4,7 +4,8 @@
  * the indexed BG/NBD and Pareto/NBD log-likelihoods equal the per-pattern
  * ones (value and gradient) on CDNOW, in both Pareto/NBD branches
  * (alpha >= beta and alpha < beta) and on its integral path (z > 0.99);
- * the analytic BG/NBD Hessian equals differences of the gradient.
+ * the analytic BG/NBD and Pareto/NBD Hessians equal differences of the
+ * gradient.
  */
 #include "btyd_testutil.h"
 
@@ -95,14 +96,15 @@ static void pnbd_equal(void **state) {
 /* The analytic Hessian of a model with eval_ix equals central differences
  * of its analytic gradient (relative step 1e-5: truncation ~1e-10, rounding
  * ~1e-11 relative to the gradient's size), and its value and gradient are
- * loglik_ix's. */
-static void same_hessian(const tsr__btyd_spec *s, const fixture *f, const double *p) {
+ * loglik_ix's (to gtol: Pareto/NBD's 2F1 series then run a few terms longer). */
+static void same_hessian(const tsr__btyd_spec *s, const fixture *f, const double *p,
+                         double gtol) {
   double l0, l1, g0[4], g1[4], H[16];
   assert_non_null(s->eval_ix);
   assert_int_equal(s->loglik_ix(p, &f->pat.d, &f->ix, &l0, g0), 0);
   assert_int_equal(s->eval_ix(p, &f->pat.d, &f->ix, &l1, g1, H), 0);
-  assert_close(l1, l0, 1e-15);
-  for (int k = 0; k < 4; k++) assert_close(g1[k], g0[k], 1e-15);
+  assert_close(l1, l0, gtol);
+  for (int k = 0; k < 4; k++) assert_abs(g1[k], g0[k], gtol * (1 + fabs(g0[k])));
   double gs = 0;
   for (int k = 0; k < 4; k++) gs = fmax(gs, fabs(g0[k]) * p[k]);
   for (int j = 0; j < 4; j++) {
@@ -128,8 +130,57 @@ static void bgnbd_hessian(void **state) {
   load(&f);
   static const double P[][4] = {{0.2426, 4.4137, 0.7930, 2.4262}, {1.5, 0.3, 3.0, 0.4},
                                 {0.05, 80, 0.2, 9}};
-  for (size_t k = 0; k < sizeof P / sizeof *P; k++) same_hessian(&tsr__bgnbd_spec, &f, P[k]);
+  for (size_t k = 0; k < sizeof P / sizeof *P; k++) same_hessian(&tsr__bgnbd_spec, &f, P[k], 1e-15);
   unload(&f);
+}
+
+/* The analytic Pareto/NBD Hessian (second derivatives of log 2F1 through
+ * the chain rule): alpha >= beta, alpha < beta, alpha = beta (z = 0: the
+ * series' limit). With alpha >> beta (the integral path for some
+ * patterns) there is none: eval_ix fails with H, not without. */
+static void pnbd_hessian(void **state) {
+  (void)state;
+  fixture f;
+  load(&f);
+  static const double P[][4] = {{0.5531, 10.5763, 0.6062, 11.6715},
+                                {0.5531, 12.5, 0.6062, 3.1},
+                                {0.5531, 11.0, 0.6062, 11.0},
+                                {2.5, 3.0, 0.3, 40.0}};
+  for (size_t k = 0; k < sizeof P / sizeof *P; k++) same_hessian(&tsr__pnbd_spec, &f, P[k], 1e-15);
+  const double q[4] = {0.8, 300, 0.4, 0.5};
+  double l, g[4], H[16];
+  assert_int_equal(tsr__pnbd_spec.eval_ix(q, &f.pat.d, &f.ix, &l, g, H), -1);
+  assert_int_equal(tsr__pnbd_spec.eval_ix(q, &f.pat.d, &f.ix, &l, g, NULL), 0);
+  unload(&f);
+}
+
+/* tsr__hessian takes differences of the gradient where the analytic
+ * Hessian fails: f = x0^2 + x0 x1 + 2 x1^2 (Hessian 2 1; 1 4) with an fdh
+ * that fails right of x0 = 0. */
+static int q_fdf(const double *th, void *ctx, double *f, double *g) {
+  (void)ctx;
+  *f = th[0] * th[0] + th[0] * th[1] + 2 * th[1] * th[1];
+  if (g) g[0] = 2 * th[0] + th[1], g[1] = th[0] + 4 * th[1];
+  return 0;
+}
+static int q_fdh(const double *th, void *ctx, double *f, double *g, double *H) {
+  if (th[0] > 0) return -1;
+  q_fdf(th, ctx, f, g);
+  H[0] = 2, H[1] = H[2] = 1, H[3] = 4;
+  return 0;
+}
+static void hessian_fallback(void **state) {
+  (void)state;
+  tsr__objective o = {2, q_fdf, NULL, q_fdh};
+  double H[4];
+  const double a[2] = {-1, 0.5}, b[2] = {1, 0.5};
+  assert_int_equal(tsr__hessian(&o, a, NULL, H), 0);
+  assert_true(H[0] == 2 && H[1] == 1 && H[3] == 4);
+  assert_int_equal(tsr__hessian(&o, b, NULL, H), 0);
+  assert_abs(H[0], 2, 1e-5);
+  assert_abs(H[1], 1, 1e-5);
+  assert_abs(H[2], 1, 1e-5);
+  assert_abs(H[3], 4, 1e-5);
 }
 
 /* A gradient with a floor above grad_tol (as on hundreds of thousands of
@@ -169,6 +220,8 @@ int main(void) {
       cmocka_unit_test(bgnbd_equal),
       cmocka_unit_test(pnbd_equal),
       cmocka_unit_test(bgnbd_hessian),
+      cmocka_unit_test(pnbd_hessian),
+      cmocka_unit_test(hessian_fallback),
       cmocka_unit_test(newton_floor),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
