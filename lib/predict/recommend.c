@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 #include "predict_internal.h"
+#include "recommend_internal.h"
 #include "tessera/datetime.h"
 #include "tessera/gbm.h"
 #include "tessera/recommend.h"
@@ -221,24 +222,75 @@ static int chol_solve(double *A, double *b, int k) {
   return 0;
 }
 
-/* One ALS half-step: solves the factors F (nf rows) against the fixed G
- * (ng rows), r(f, g) = held. transpose: rows of held are g. */
-static void als_step(const uint8_t *held, size_t n, size_t P, int users, double *F,
-                     const double *G) {
+/* Ownership patterns of the ALS users: customers holding the same products
+ * have the same normal equations in the user half-step (eq. 4 depends on u
+ * only through its row of held), so it is solved once per distinct row and
+ * the solution shared. of[u] = pattern of customer u, rep[j] = the first
+ * customer of pattern j (rep is increasing). */
+typedef struct als_pat {
+  size_t npat;
+  size_t *of, *rep;
+} als_pat;
+
+static void als_pat_release(als_pat *ap) {
+  tsr__free(ap->of);
+  tsr__free(ap->rep);
+  ap->of = ap->rep = NULL;
+  ap->npat = 0;
+}
+
+/* distinct = 0: one pattern per customer (every customer solved; the
+ * reference the memo is tested against). */
+static tsr_status als_patterns(const uint8_t *held, size_t n, size_t P, int distinct, als_pat *ap,
+                               tsr_error *err) {
+  size_t cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  size_t *slot = distinct ? tsr__calloc(cap, sizeof *slot) : NULL;
+  ap->npat = 0;
+  ap->of = tsr__malloc((n ? n : 1) * sizeof *ap->of);
+  ap->rep = tsr__malloc((n ? n : 1) * sizeof *ap->rep);
+  if (!ap->of || !ap->rep || (distinct && !slot)) {
+    tsr__free(slot);
+    als_pat_release(ap);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  for (size_t u = 0; u < n; u++) {
+    const uint8_t *row = held + u * P;
+    size_t j = ap->npat;
+    if (distinct) { /* open addressing; slot = pattern + 1, 0 = empty */
+      size_t h = (size_t)tsr__hash_bytes(row, P, 0) & (cap - 1);
+      while (slot[h] && memcmp(held + ap->rep[slot[h] - 1] * P, row, P)) h = (h + 1) & (cap - 1);
+      if (slot[h]) j = slot[h] - 1;
+      else slot[h] = j + 1;
+    }
+    if (j == ap->npat) ap->rep[ap->npat++] = u;
+    ap->of[u] = j;
+  }
+  tsr__free(slot);
+  return TSR_OK;
+}
+
+/* One ALS half-step (Hu, Koren & Volinsky 2008, eqs. 4-5): solves the
+ * factors F against the fixed G, r(u, i) = held. users: F = the patterns'
+ * user factors (npat rows), G = the item factors (P rows); else F = the
+ * item factors, G = the patterns' user factors, every customer counted (in
+ * customer order, so the sums are those of solving each customer). */
+static tsr_status als_step(const uint8_t *held, size_t n, size_t P, const als_pat *ap, int users,
+                           double *F, const double *G, tsr_error *err) {
   const size_t k = ALS_K;
-  size_t nf = users ? n : P, ng = users ? P : n;
   double GtG[ALS_K * ALS_K] = {0};
-  for (size_t g = 0; g < ng; g++)
-    for (size_t a = 0; a < k; a++)
-      for (size_t b = 0; b < k; b++) GtG[a * k + b] += G[g * k + a] * G[g * k + b];
   if (users) {
-    for (size_t f = 0; f < nf; f++) {
+    for (size_t g = 0; g < P; g++)
+      for (size_t a = 0; a < k; a++)
+        for (size_t b = 0; b < k; b++) GtG[a * k + b] += G[g * k + a] * G[g * k + b];
+    for (size_t j = 0; j < ap->npat; j++) {
+      const uint8_t *h = held + ap->rep[j] * P;
       double A[ALS_K * ALS_K], bb[ALS_K] = {0};
       memcpy(A, GtG, sizeof A);
       for (size_t a = 0; a < k; a++) A[a * k + a] += ALS_LAMBDA;
       int any = 0;
-      for (size_t g = 0; g < ng; g++) {
-        if (!held[f * P + g]) continue;
+      for (size_t g = 0; g < P; g++) {
+        if (!h[g]) continue;
         any = 1;
         const double *y = G + g * k;
         for (size_t a = 0; a < k; a++) {
@@ -247,59 +299,115 @@ static void als_step(const uint8_t *held, size_t n, size_t P, int users, double 
         }
       }
       if (!any || chol_solve(A, bb, ALS_K)) memset(bb, 0, sizeof bb);
-      memcpy(F + f * k, bb, sizeof bb);
+      memcpy(F + j * k, bb, sizeof bb);
     }
-  } else {
-    /* items: accumulate over users per item */
-    double *A = tsr__malloc(P * k * k * sizeof *A), *bb = tsr__calloc(P * k, sizeof *bb);
-    if (!A || !bb) { tsr__free(A); tsr__free(bb); return; }
-    for (size_t p = 0; p < P; p++) {
-      memcpy(A + p * k * k, GtG, sizeof GtG);
-      for (size_t a = 0; a < k; a++) A[p * k * k + a * k + a] += ALS_LAMBDA;
-    }
-    for (size_t u = 0; u < n; u++) {
-      const double *x = G + u * k;
-      for (size_t p = 0; p < P; p++) {
-        if (!held[u * P + p]) continue;
-        for (size_t a = 0; a < k; a++) {
-          bb[p * k + a] += (1 + ALS_ALPHA) * x[a];
-          for (size_t b = 0; b < k; b++) A[p * k * k + a * k + b] += ALS_ALPHA * x[a] * x[b];
+    return TSR_OK;
+  }
+  /* items: accumulate over the customers per item. With few patterns the
+   * terms x_a x_b, alpha x_a x_b and (1 + alpha) x_a of each pattern are
+   * computed once (the same expressions, so the same values) and added per
+   * customer. */
+  enum { XX = 0, AXX = ALS_K * ALS_K, LIN = 2 * ALS_K * ALS_K, TAB = 2 * ALS_K * ALS_K + ALS_K };
+  double *A = tsr__malloc(P * k * k * sizeof *A), *bb = tsr__calloc(P * k, sizeof *bb);
+  double *tab = ap->npat * 4 <= n ? tsr__malloc((ap->npat ? ap->npat : 1) * TAB * sizeof *tab) : NULL;
+  if (!A || !bb || (ap->npat * 4 <= n && !tab)) {
+    tsr__free(A);
+    tsr__free(bb);
+    tsr__free(tab);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  if (tab)
+    for (size_t j = 0; j < ap->npat; j++) {
+      const double *x = G + j * k;
+      double *t = tab + j * TAB;
+      for (size_t a = 0; a < k; a++) {
+        t[LIN + a] = (1 + ALS_ALPHA) * x[a];
+        for (size_t b = 0; b < k; b++) {
+          t[XX + a * k + b] = x[a] * x[b];
+          t[AXX + a * k + b] = ALS_ALPHA * x[a] * x[b];
         }
       }
     }
-    for (size_t p = 0; p < P; p++) {
-      if (chol_solve(A + p * k * k, bb + p * k, ALS_K)) memset(bb + p * k, 0, k * sizeof *bb);
-      memcpy(F + p * k, bb + p * k, k * sizeof *bb);
+  if (tab)
+    for (size_t u = 0; u < n; u++) {
+      const double *t = tab + ap->of[u] * TAB;
+      for (size_t a = 0; a < k * k; a++) GtG[a] += t[XX + a];
     }
-    tsr__free(A);
-    tsr__free(bb);
+  else
+    for (size_t u = 0; u < n; u++) {
+      const double *x = G + ap->of[u] * k;
+      for (size_t a = 0; a < k; a++)
+        for (size_t b = 0; b < k; b++) GtG[a * k + b] += x[a] * x[b];
+    }
+  for (size_t p = 0; p < P; p++) {
+    memcpy(A + p * k * k, GtG, sizeof GtG);
+    for (size_t a = 0; a < k; a++) A[p * k * k + a * k + a] += ALS_LAMBDA;
   }
+  for (size_t u = 0; u < n; u++) {
+    const double *x = G + ap->of[u] * k, *t = tab ? tab + ap->of[u] * TAB : NULL;
+    for (size_t p = 0; p < P; p++) {
+      if (!held[u * P + p]) continue;
+      double *Ap = A + p * k * k, *bp = bb + p * k;
+      if (t) {
+        for (size_t a = 0; a < k; a++) bp[a] += t[LIN + a];
+        for (size_t a = 0; a < k * k; a++) Ap[a] += t[AXX + a];
+      } else {
+        for (size_t a = 0; a < k; a++) {
+          bp[a] += (1 + ALS_ALPHA) * x[a];
+          for (size_t b = 0; b < k; b++) Ap[a * k + b] += ALS_ALPHA * x[a] * x[b];
+        }
+      }
+    }
+  }
+  for (size_t p = 0; p < P; p++) {
+    if (chol_solve(A + p * k * k, bb + p * k, ALS_K)) memset(bb + p * k, 0, k * sizeof *bb);
+    memcpy(F + p * k, bb + p * k, k * sizeof *bb);
+  }
+  tsr__free(A);
+  tsr__free(bb);
+  tsr__free(tab);
+  return TSR_OK;
+}
+
+tsr_status tsr__nbp_als(const uint8_t *held, size_t n, size_t P, uint64_t seed, int memo,
+                        float *out, tsr_error *err) {
+  als_pat ap = {0, NULL, NULL};
+  tsr_status st = als_patterns(held, n, P, memo, &ap, err);
+  if (st != TSR_OK) return st;
+  double *X = tsr__calloc((ap.npat ? ap.npat : 1) * ALS_K, sizeof *X);
+  double *Y = tsr__malloc(P * ALS_K * sizeof *Y);
+  if (!X || !Y) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  tsr_rng g;
+  tsr_rng_seed(&g, seed, 0xa15);
+  for (size_t i = 0; i < P * ALS_K; i++) Y[i] = 0.1 * tsr_rng_normal(&g);
+  for (int it = 0; it < ALS_SWEEPS; it++) {
+    if ((st = als_step(held, n, P, &ap, 1, X, Y, err)) != TSR_OK) goto done;
+    if ((st = als_step(held, n, P, &ap, 0, Y, X, err)) != TSR_OK) goto done;
+  }
+  for (size_t u = 0; u < n; u++) {
+    size_t j = ap.of[u], r = ap.rep[j];
+    if (r < u) { /* a pattern seen before: its scores */
+      memcpy(out + u * P, out + r * P, P * sizeof *out);
+      continue;
+    }
+    for (size_t p = 0; p < P; p++) {
+      double v = 0;
+      for (size_t a = 0; a < ALS_K; a++) v += X[j * ALS_K + a] * Y[p * ALS_K + a];
+      out[u * P + p] = (float)v;
+    }
+  }
+done:
+  tsr__free(X);
+  tsr__free(Y);
+  als_pat_release(&ap);
+  return st;
 }
 
 static tsr_status score_als(const nbp *s, const uint8_t *held, float *out, tsr_error *err) {
-  size_t n = s->n, P = s->P;
-  double *X = tsr__calloc(n * ALS_K, sizeof *X), *Y = tsr__malloc(P * ALS_K * sizeof *Y);
-  if (!X || !Y) {
-    tsr__free(X);
-    tsr__free(Y);
-    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  }
-  tsr_rng g;
-  tsr_rng_seed(&g, s->seed, 0xa15);
-  for (size_t i = 0; i < P * ALS_K; i++) Y[i] = 0.1 * tsr_rng_normal(&g);
-  for (int it = 0; it < ALS_SWEEPS; it++) {
-    als_step(held, n, P, 1, X, Y);
-    als_step(held, n, P, 0, Y, X);
-  }
-  for (size_t u = 0; u < n; u++)
-    for (size_t p = 0; p < P; p++) {
-      double v = 0;
-      for (size_t a = 0; a < ALS_K; a++) v += X[u * ALS_K + a] * Y[p * ALS_K + a];
-      out[u * P + p] = (float)v;
-    }
-  tsr__free(X);
-  tsr__free(Y);
-  return TSR_OK;
+  return tsr__nbp_als(held, s->n, s->P, s->seed, 1, out, err);
 }
 
 /* Features for propensity: the fixed churn features (the per-product

@@ -1,0 +1,20 @@
+/*
+ * recommend_internal.h - next-best-product internals exposed to the unit
+ * tests (lib/predict/recommend.c).
+ */
+#ifndef TSR_RECOMMEND_INTERNAL_H
+#define TSR_RECOMMEND_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tessera/error.h"
+
+/* The ALS scorer: out[u * P + p] = x_u . y_p after the sweeps, for the
+ * n x P ownership matrix held (0/1), seeded. memo: the user half-step is
+ * solved once per distinct ownership row and shared (bit-identical to
+ * memo = 0, which solves every customer). TSR_ENOMEM. */
+tsr_status tsr__nbp_als(const uint8_t *held, size_t n, size_t P, uint64_t seed, int memo,
+                        float *out, tsr_error *err);
+
+#endif
