@@ -24,7 +24,7 @@ static const char *const scorer_names[NS + 1] = {"popularity", "item_cf", "als",
 static const char *const goal_names[TSR_NBP_NGOALS] = {"home", "retirement", "saving", "travel",
                                                        "business_growth"};
 
-#define ALS_K 8
+#define ALS_K TSR__NBP_ALS_K
 #define ALS_ALPHA 20.0
 #define ALS_LAMBDA 0.1
 #define ALS_SWEEPS 10
@@ -370,7 +370,7 @@ static tsr_status als_step(const uint8_t *held, size_t n, size_t P, const als_pa
 }
 
 tsr_status tsr__nbp_als(const uint8_t *held, size_t n, size_t P, uint64_t seed, int memo,
-                        float *out, tsr_error *err) {
+                        float *out, double *xu, double *yi, tsr_error *err) {
   als_pat ap = {0, NULL, NULL};
   tsr_status st = als_patterns(held, n, P, memo, &ap, err);
   if (st != TSR_OK) return st;
@@ -399,6 +399,9 @@ tsr_status tsr__nbp_als(const uint8_t *held, size_t n, size_t P, uint64_t seed, 
       out[u * P + p] = (float)v;
     }
   }
+  if (xu)
+    for (size_t u = 0; u < n; u++) memcpy(xu + u * ALS_K, X + ap.of[u] * ALS_K, ALS_K * sizeof *X);
+  if (yi) memcpy(yi, Y, P * ALS_K * sizeof *Y);
 done:
   tsr__free(X);
   tsr__free(Y);
@@ -407,7 +410,7 @@ done:
 }
 
 static tsr_status score_als(const nbp *s, const uint8_t *held, float *out, tsr_error *err) {
-  return tsr__nbp_als(held, s->n, s->P, s->seed, 1, out, err);
+  return tsr__nbp_als(held, s->n, s->P, s->seed, 1, out, NULL, NULL, err);
 }
 
 /* Features for propensity: the fixed churn features (the per-product

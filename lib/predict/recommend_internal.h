@@ -10,11 +10,14 @@
 
 #include "tessera/error.h"
 
+#define TSR__NBP_ALS_K 8 /* ALS factors */
+
 /* The ALS scorer: out[u * P + p] = x_u . y_p after the sweeps, for the
- * n x P ownership matrix held (0/1), seeded. memo: the user half-step is
- * solved once per distinct ownership row and shared (bit-identical to
- * memo = 0, which solves every customer). TSR_ENOMEM. */
+ * n x P ownership matrix held (0/1), seeded; unless NULL, xu (n x K) and
+ * yi (P x K) get the factors. memo: the user half-step is solved once per
+ * distinct ownership row and shared (bit-identical to memo = 0, which
+ * solves every customer). TSR_ENOMEM. */
 tsr_status tsr__nbp_als(const uint8_t *held, size_t n, size_t P, uint64_t seed, int memo,
-                        float *out, tsr_error *err);
+                        float *out, double *xu, double *yi, tsr_error *err);
 
 #endif
