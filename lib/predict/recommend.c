@@ -550,17 +550,19 @@ static void set_free(scored_set *z) {
   memset(z, 0, sizeof *z);
 }
 
-static tsr_status score_all(const nbp *s, int32_t c, int32_t W, scored_set *z, tsr_error *err) {
+static tsr_status score_all(const nbp *s, int32_t c, int32_t W, const int *need, scored_set *z,
+                            tsr_error *err) {
   size_t n = s->n, P = s->P;
   memset(z, 0, sizeof *z);
-  for (int k = 0; k < NS; k++) z->S[k] = tsr__malloc(n * P * sizeof(float));
+  int nomem = 0;
+  for (int k = 0; k < NS; k++)
+    if (need[k]) nomem |= !(z->S[k] = tsr__malloc(n * P * sizeof(float)));
   z->cand = tsr__malloc(n * P);
   z->held = tsr__malloc(n * P);
   z->active = tsr__malloc(n);
-  z->cfbest = tsr__malloc(n * P * sizeof *z->cfbest);
+  if (need[S_CF]) nomem |= !(z->cfbest = tsr__malloc(n * P * sizeof *z->cfbest));
   tsr_status st = TSR_OK;
-  if (!z->S[0] || !z->S[1] || !z->S[2] || !z->S[3] || !z->cand || !z->held || !z->active ||
-      !z->cfbest) {
+  if (nomem || !z->cand || !z->held || !z->active) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
@@ -574,12 +576,14 @@ static tsr_status score_all(const nbp *s, int32_t c, int32_t W, scored_set *z, t
   }
   ownership(s, c, z->held);
   candidates(s, c, z->held, z->active, z->cand);
-  score_popularity(s, c, z->S[S_POP]);
-  score_cf(s, z->held, z->S[S_CF], z->cfbest);
-  if ((st = score_als(s, z->held, z->S[S_ALS], err)) != TSR_OK) goto done;
-  if ((st = score_propensity(s, c, W, z->cand, z->S[S_PROP], err)) != TSR_OK) goto done;
+  if (need[S_POP]) score_popularity(s, c, z->S[S_POP]);
+  if (need[S_CF]) score_cf(s, z->held, z->S[S_CF], z->cfbest);
+  if (need[S_ALS] && (st = score_als(s, z->held, z->S[S_ALS], err)) != TSR_OK) goto done;
+  if (need[S_PROP] && (st = score_propensity(s, c, W, z->cand, z->S[S_PROP], err)) != TSR_OK)
+    goto done;
   /* standardisation over the candidate pairs */
   for (int k = 0; k < NS; k++) {
+    if (!need[k]) continue;
     double sum = 0, sq = 0, m = 0;
     for (size_t i = 0; i < n * P; i++)
       if (z->cand[i] && isfinite(z->S[k][i])) {
@@ -602,7 +606,7 @@ static double zval(const scored_set *z, int k, size_t idx) {
 }
 
 /* z-values of customer i's pairs: zr[p * NS + q]; zr[p * NS] = NaN for a
- * non-candidate (zval is never NaN). */
+ * non-candidate (zval is never NaN); 0 for a scorer not computed. */
 static void z_row(const nbp *s, const scored_set *z, size_t i, double *zr) {
   for (size_t p = 0; p < s->P; p++) {
     size_t idx = i * s->P + p;
@@ -610,7 +614,7 @@ static void z_row(const nbp *s, const scored_set *z, size_t i, double *zr) {
       zr[p * NS] = NAN;
       continue;
     }
-    for (int q = 0; q < NS; q++) zr[p * NS + (size_t)q] = zval(z, q, idx);
+    for (int q = 0; q < NS; q++) zr[p * NS + (size_t)q] = z->S[q] ? zval(z, q, idx) : 0;
   }
 }
 
@@ -697,6 +701,11 @@ static char *str_day(int64_t d, char *b) { return tsr_day_format(d, b); }
 
 tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result **out,
                        tsr_error *err) {
+  return tsr__nbp_run(dir, opts, 0, out, err);
+}
+
+tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, int all_scorers,
+                        tsr_nbp_result **out, tsr_error *err) {
   tsr_nbp_opts o;
   if (opts) o = *opts;
   else tsr_nbp_opts_init(&o);
@@ -785,7 +794,8 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   for (int k = 0; k <= NS; k++) r->scorer[k] = scorer_names[k];
 
   /* 1. validation at C - W: choose the blend weights */
-  if ((st = score_all(&s, C - W, W, &val, err)) != TSR_OK) goto fail;
+  const int all[NS] = {1, 1, 1, 1};
+  if ((st = score_all(&s, C - W, W, all, &val, err)) != TSR_OK) goto fail;
   openings(&s, C - W, W, val.held, rel);
   size_t nu = eval_user_list(&s, &val, rel, us);
   if (nu < 10) {
@@ -817,7 +827,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   zt = NULL;
 
   /* 2. evaluation at C */
-  if ((st = score_all(&s, C, W, &ev, err)) != TSR_OK) goto fail;
+  if ((st = score_all(&s, C, W, all, &ev, err)) != TSR_OK) goto fail;
   openings(&s, C, W, ev.held, rel);
   nu = eval_user_list(&s, &ev, rel, us);
   if (nu == 0) {
@@ -864,8 +874,12 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   }
   set_free(&ev);
 
-  /* 3. the present: cutoff E, propensities trained on (E-W, E] */
-  if ((st = score_all(&s, E, W, &now, err)) != TSR_OK) goto fail;
+  /* 3. the present: cutoff E, propensities trained on (E-W, E]; a scorer
+   * of weight 0 changes neither the ranking nor the reasons and is not
+   * computed (the propensities are, for the goals) */
+  int need[NS];
+  for (int k = 0; k < NS; k++) need[k] = w[k] > 0 || k == S_PROP || all_scorers;
+  if ((st = score_all(&s, E, W, need, &now, err)) != TSR_OK) goto fail;
   r->n = s.n;
   r->top = (size_t)o.top;
   r->customer_id = tsr__calloc(s.n, sizeof *r->customer_id);

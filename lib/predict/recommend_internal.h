@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "tessera/error.h"
+#include "tessera/recommend.h"
 
 #define TSR__NBP_ALS_K 8 /* ALS factors */
 
@@ -19,5 +20,10 @@
  * solves every customer). TSR_ENOMEM. */
 tsr_status tsr__nbp_als(const uint8_t *held, size_t n, size_t P, uint64_t seed, int memo,
                         float *out, double *xu, double *yi, tsr_error *err);
+
+/* tsr_nbp_run; all_scorers: the present's scorers of weight 0 computed too
+ * (tsr_nbp_run skips them; the result is the same). */
+tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, int all_scorers,
+                        tsr_nbp_result **out, tsr_error *err);
 
 #endif

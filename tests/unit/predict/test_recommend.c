@@ -4,6 +4,7 @@
  */
 #include "tsr_test.h"
 #include "predict_sim.h"
+#include "predict/recommend_internal.h"
 
 static char g_dir[256];
 
@@ -112,10 +113,46 @@ static void test_errors(void **state) {
   assert_null(r);
 }
 
+/* The present's scorers of weight 0 are not computed: the recommendations,
+ * reasons and goals are those of computing every scorer, bit for bit. */
+static void test_skipped_scorers(void **state) {
+  (void)state;
+  tsr_nbp_opts o;
+  tsr_nbp_opts_init(&o);
+  o.cal_end_day = tsr_days_from_civil(2025, 8, 31);
+  o.window_days = 120;
+  o.threads = 1;
+  tsr_nbp_result *a = NULL, *b = NULL;
+  tsr_error err;
+  if (tsr__nbp_run(g_dir, &o, 1, &a, &err) != TSR_OK) fail_msg("%s", err.msg);
+  if (tsr__nbp_run(g_dir, &o, 0, &b, &err) != TSR_OK) fail_msg("%s", err.msg);
+  int zero = 0, some = 0;
+  for (int k = 0; k < TSR_NBP_NSCORERS; k++) {
+    assert_true(a->weight[k] == b->weight[k]);
+    zero += a->weight[k] == 0;
+    some += a->weight[k] > 0 && k != 3;
+  }
+  assert_true(zero > 0); /* something is skipped ... */
+  assert_true(some > 0); /* ... and a scorer besides the propensities kept */
+  assert_int_equal(a->n, b->n);
+  assert_int_equal(a->top, b->top);
+  for (size_t i = 0; i < a->n * a->top; i++) {
+    const tsr_nbp_rec *x = &a->rec[i], *y = &b->rec[i];
+    assert_int_equal(x->product, y->product);
+    if (x->product < 0) continue;
+    assert_memory_equal(&x->score, &y->score, sizeof x->score);
+    assert_string_equal(x->reason, y->reason);
+  }
+  assert_memory_equal(a->goal, b->goal, a->n * sizeof *a->goal);
+  tsr_nbp_result_free(a);
+  tsr_nbp_result_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_beats_popularity),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_skipped_scorers),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
