@@ -32,6 +32,8 @@ static const char *const goal_names[TSR_NBP_NGOALS] = {"home", "retirement", "sa
 /* propensity training rows per product (openers kept, others sampled and
  * weighted by the inverse sampling rate) */
 #define PROP_MAX_ROWS 50000
+/* propensity predictions per call (bounded memory) */
+#define PROP_CHUNK 65536
 
 void tsr_nbp_opts_init(tsr_nbp_opts *o) {
   memset(o, 0, sizeof *o);
@@ -105,6 +107,7 @@ typedef struct nbp {
   int business_prod[TSR__MAX_PRODUCTS];
   int threads;
   uint64_t seed;
+  size_t chunk; /* propensity rows predicted per call */
 } nbp;
 
 /* Ownership at day c (open and not closed by c). */
@@ -444,10 +447,14 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
   float *x0 = tsr__malloc(n * nf * sizeof *x0), *x1 = tsr__malloc(n * nf * sizeof *x1);
   uint8_t *a0 = tsr__malloc(n), *a1 = tsr__malloc(n), *h0 = tsr__malloc(n * P), *h1 = tsr__malloc(n * P);
   uint8_t *cand0 = tsr__malloc(n * P), *rel0 = tsr__malloc(n * P);
-  float *xt = tsr__malloc(n * nf * sizeof *xt), *yt = tsr__malloc(n * sizeof *yt);
+  /* xt: the training rows (grown as needed; about PROP_MAX_ROWS), then a
+   * chunk of the rows predicted */
+  const size_t chunk = s->chunk;
+  size_t xcap = chunk;
+  float *xt = tsr__malloc(xcap * nf * sizeof *xt), *yt = tsr__malloc(n * sizeof *yt);
   float *wt = tsr__malloc(n * sizeof *wt);
-  double *pr = tsr__malloc(n * sizeof *pr);
-  size_t *rows = tsr__malloc(n * sizeof *rows);
+  double *pr = tsr__malloc(chunk * sizeof *pr);
+  size_t *rows = tsr__malloc(chunk * sizeof *rows);
   if (!x0 || !x1 || !a0 || !a1 || !h0 || !h1 || !cand0 || !rel0 || !xt || !yt || !wt || !pr || !rows) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
@@ -480,6 +487,10 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
     for (size_t i = 0; i < n; i++) {
       if (!cand0[i * P + p]) continue;
       if (!rel0[i * P + p] && keep < 1 && tsr_rng_uniform(&rg) >= keep) continue;
+      if (m == xcap && tsr__grow((void **)&xt, &xcap, m + 1, nf * sizeof *xt) != TSR_OK) {
+        st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+        goto done;
+      }
       wt[m] = rel0[i * P + p] ? 1.0f : (float)wneg;
       memcpy(xt + m * nf, x0 + i * nf, nf * sizeof *xt);
       yt[m] = rel0[i * P + p];
@@ -506,18 +517,23 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
       if ((st = tsr_gbm_train(&gp, &gd, NULL, &g, NULL, err)) != TSR_OK) goto done;
       fitted = 1;
     }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-      if (cand_c[i * P + p]) rows[k++] = i;
-    if (fitted) {
+    /* the candidates at c, chunk at a time (a row's prediction does not
+     * depend on the others) */
+    for (size_t i0 = 0; i0 < n;) {
+      size_t k = 0;
+      for (; i0 < n && k < chunk; i0++)
+        if (cand_c[i0 * P + p]) rows[k++] = i0;
+      if (!k) break;
+      if (!fitted) {
+        for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)base;
+        continue;
+      }
       for (size_t j = 0; j < k; j++) memcpy(xt + j * nf, x1 + rows[j] * nf, nf * sizeof *xt);
-      st = tsr_gbm_predict(g, xt, k, pr, err);
-      tsr_gbm_free(g);
-      if (st != TSR_OK) goto done;
+      if ((st = tsr_gbm_predict(g, xt, k, pr, err)) != TSR_OK) break;
       for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)pr[j];
-    } else {
-      for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)base;
     }
+    tsr_gbm_free(g);
+    if (st != TSR_OK) goto done;
   }
 done:
   if (st == TSR_OK) { /* keep c's features for the cutoff c + W */
@@ -701,11 +717,12 @@ static char *str_day(int64_t d, char *b) { return tsr_day_format(d, b); }
 
 tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result **out,
                        tsr_error *err) {
-  return tsr__nbp_run(dir, opts, 0, out, err);
+  return tsr__nbp_run(dir, opts, NULL, out, err);
 }
 
-tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, int all_scorers,
+tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nbp_test *t,
                         tsr_nbp_result **out, tsr_error *err) {
+  const int all_scorers = t && t->all_scorers;
   tsr_nbp_opts o;
   if (opts) o = *opts;
   else tsr_nbp_opts_init(&o);
@@ -767,6 +784,7 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, int all_score
   s.P = d.nprod;
   s.threads = o.threads;
   s.seed = o.seed;
+  s.chunk = t && t->chunk ? t->chunk : PROP_CHUNK;
   for (size_t p = 0; p < s.P; p++) {
     s.rules[p] = rule_of(d.products[p]);
     s.business_prod[p] = s.rules[p].business_only;

@@ -21,9 +21,14 @@
 tsr_status tsr__nbp_als(const uint8_t *held, size_t n, size_t P, uint64_t seed, int memo,
                         float *out, double *xu, double *yi, tsr_error *err);
 
-/* tsr_nbp_run; all_scorers: the present's scorers of weight 0 computed too
- * (tsr_nbp_run skips them; the result is the same). */
-tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, int all_scorers,
+/* Variants of tsr_nbp_run that must give its result bit for bit. */
+typedef struct tsr__nbp_test {
+  int all_scorers; /* the present's scorers of weight 0 computed too */
+  size_t chunk;    /* propensity rows predicted per call; 0 = default */
+} tsr__nbp_test;
+
+/* tsr_nbp_run with t (NULL = as tsr_nbp_run). */
+tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nbp_test *t,
                         tsr_nbp_result **out, tsr_error *err);
 
 #endif
