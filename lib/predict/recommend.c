@@ -663,42 +663,54 @@ static void rank_user(const nbp *s, const scored_set *z, size_t i, const double 
   rank_z(s->P, zr, w, only, k, outp, outs);
 }
 
-/* The z-values of users us (nu * P * NS, z_row each), computed once for
- * the blend grid's 66 rankings; NULL when out of memory. */
-static double *z_table(const nbp *s, const scored_set *z, const size_t *us, size_t nu) {
-  double *zt = tsr__malloc((nu ? nu : 1) * s->P * NS * sizeof *zt);
-  if (zt)
-    for (size_t u = 0; u < nu; u++) z_row(s, z, us[u], zt + u * s->P * NS);
-  return zt;
+/* The evaluated users us: their z-values (nu * P * NS, z_row each) and
+ * opened products (rl[off[u]..off[u+1]]), built once for the blend grid's
+ * 66 rankings; ranked: their top 3. */
+typedef struct evtab {
+  size_t nu;
+  double *z;
+  size_t *off;
+  int32_t *rl, *ranked;
+} evtab;
+
+static void evtab_release(evtab *t) {
+  tsr__free(t->z);
+  tsr__free(t->off);
+  tsr__free(t->rl);
+  tsr__free(t->ranked);
+  memset(t, 0, sizeof *t);
 }
 
-/* Ranking metrics @3 of users with openings (users listed in us). */
-static tsr_status eval_users(const nbp *s, const double *zt, const uint8_t *rel,
-                             const size_t *us, size_t nu, const double *w, int only,
-                             tsr_eval_ranking *out, tsr_error *err) {
-  int32_t *ranked = tsr__malloc((nu ? nu : 1) * 3 * sizeof *ranked);
-  size_t *off = tsr__malloc((nu + 1) * sizeof *off);
-  int32_t *rl = tsr__malloc((nu ? nu : 1) * s->P * sizeof *rl);
-  double sc[3];
-  tsr_status st;
-  if (!ranked || !off || !rl) {
-    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    goto done;
+static tsr_status evtab_build(const nbp *s, const scored_set *z, const uint8_t *rel,
+                              const size_t *us, size_t nu, evtab *t, tsr_error *err) {
+  size_t P = s->P, nn = nu ? nu : 1;
+  t->nu = nu;
+  t->z = tsr__malloc(nn * P * NS * sizeof *t->z);
+  t->off = tsr__malloc((nu + 1) * sizeof *t->off);
+  t->rl = tsr__malloc(nn * P * sizeof *t->rl);
+  t->ranked = tsr__malloc(nn * 3 * sizeof *t->ranked);
+  if (!t->z || !t->off || !t->rl || !t->ranked) {
+    evtab_release(t);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
-  off[0] = 0;
+  t->off[0] = 0;
   for (size_t u = 0; u < nu; u++) {
     size_t i = us[u];
-    rank_z(s->P, zt + u * s->P * NS, w, only, 3, ranked + u * 3, sc);
-    off[u + 1] = off[u];
-    for (size_t p = 0; p < s->P; p++)
-      if (rel[i * s->P + p]) rl[off[u + 1]++] = (int32_t)p;
+    z_row(s, z, i, t->z + u * P * NS);
+    t->off[u + 1] = t->off[u];
+    for (size_t p = 0; p < P; p++)
+      if (rel[i * P + p]) t->rl[t->off[u + 1]++] = (int32_t)p;
   }
-  st = tsr_eval_ranking_compute(ranked, nu, 3, off, rl, out, err);
-done:
-  tsr__free(ranked);
-  tsr__free(off);
-  tsr__free(rl);
-  return st;
+  return TSR_OK;
+}
+
+/* Ranking metrics @3 of the users of t by the blend w (or scorer only). */
+static tsr_status eval_users(const nbp *s, evtab *t, const double *w, int only,
+                             tsr_eval_ranking *out, tsr_error *err) {
+  double sc[3];
+  for (size_t u = 0; u < t->nu; u++)
+    rank_z(s->P, t->z + u * s->P * NS, w, only, 3, t->ranked + u * 3, sc);
+  return tsr_eval_ranking_compute(t->ranked, t->nu, 3, t->off, t->rl, out, err);
 }
 
 /* Users active at c with an opening in (c, c+W]; at most cap (seeded
@@ -746,7 +758,7 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
   uint8_t *rel = NULL;
   size_t *us = NULL;
   propcache pc = {TSR__NODAY, NULL, NULL, NULL};
-  double *zt = NULL; /* z-values of the evaluated users */
+  evtab et = {0, NULL, NULL, NULL, NULL}; /* the evaluated users */
   char b1[16], b2[16], b3[16];
   if (!d.has_products || d.nprod < 2) {
     st = tsr_error_set(err, TSR_EINVAL, dir, 0, 0, NULL,
@@ -824,16 +836,13 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
     goto fail;
   }
   double best = -1, w[NS];
-  if (!(zt = z_table(&s, &val, us, nu))) {
-    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    goto fail;
-  }
+  if ((st = evtab_build(&s, &val, rel, us, nu, &et, err)) != TSR_OK) goto fail;
   for (int a = 0; a <= 10; a++)
     for (int b = 0; a + b <= 10; b++)
       for (int c = 0; a + b + c <= 10; c++) {
         double ww[NS] = {a / 10.0, b / 10.0, c / 10.0, (10 - a - b - c) / 10.0};
         tsr_eval_ranking er;
-        if ((st = eval_users(&s, zt, rel, us, nu, ww, -1, &er, err)) != TSR_OK) goto fail;
+        if ((st = eval_users(&s, &et, ww, -1, &er, err)) != TSR_OK) goto fail;
         if (er.ndcg > best + 1e-12) {
           best = er.ndcg;
           memcpy(w, ww, sizeof w);
@@ -841,8 +850,7 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
       }
   memcpy(r->weight, w, sizeof w);
   set_free(&val);
-  tsr__free(zt);
-  zt = NULL;
+  evtab_release(&et);
 
   /* 2. evaluation at C */
   if ((st = score_all(&s, C, W, all, &ev, err)) != TSR_OK) goto fail;
@@ -855,15 +863,11 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
     goto fail;
   }
   r->n_eval_users = nu;
-  if (!(zt = z_table(&s, &ev, us, nu))) {
-    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    goto fail;
-  }
+  if ((st = evtab_build(&s, &ev, rel, us, nu, &et, err)) != TSR_OK) goto fail;
   for (int k = 0; k <= NS; k++)
-    if ((st = eval_users(&s, zt, rel, us, nu, w, k < NS ? k : -1, &r->eval[k], err)) != TSR_OK)
+    if ((st = eval_users(&s, &et, w, k < NS ? k : -1, &r->eval[k], err)) != TSR_OK)
       goto fail;
-  tsr__free(zt);
-  zt = NULL;
+  evtab_release(&et);
   /* per-product propensity AUC on the candidates */
   {
     double *sc = tsr__malloc(s.n * sizeof *sc);
@@ -961,7 +965,7 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
   set_free(&now);
   tsr__free(rel);
   tsr__free(us);
-  tsr__free(zt);
+  evtab_release(&et);
   propcache_release(&pc);
   tsr__pdata_release(&d);
   *out = r;
@@ -972,7 +976,7 @@ fail:
   set_free(&now);
   tsr__free(rel);
   tsr__free(us);
-  tsr__free(zt);
+  evtab_release(&et);
   propcache_release(&pc);
   tsr_nbp_result_free(r);
   tsr__pdata_release(&d);
