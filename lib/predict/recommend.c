@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 #include "predict_internal.h"
+#include "recommend_internal.h"
 #include "tessera/datetime.h"
 #include "tessera/gbm.h"
 #include "tessera/recommend.h"
@@ -23,7 +24,7 @@ static const char *const scorer_names[NS + 1] = {"popularity", "item_cf", "als",
 static const char *const goal_names[TSR_NBP_NGOALS] = {"home", "retirement", "saving", "travel",
                                                        "business_growth"};
 
-#define ALS_K 8
+#define ALS_K TSR__NBP_ALS_K
 #define ALS_ALPHA 20.0
 #define ALS_LAMBDA 0.1
 #define ALS_SWEEPS 10
@@ -31,6 +32,8 @@ static const char *const goal_names[TSR_NBP_NGOALS] = {"home", "retirement", "sa
 /* propensity training rows per product (openers kept, others sampled and
  * weighted by the inverse sampling rate) */
 #define PROP_MAX_ROWS 50000
+/* propensity predictions per call (bounded memory) */
+#define PROP_CHUNK 65536
 
 void tsr_nbp_opts_init(tsr_nbp_opts *o) {
   memset(o, 0, sizeof *o);
@@ -104,6 +107,7 @@ typedef struct nbp {
   int business_prod[TSR__MAX_PRODUCTS];
   int threads;
   uint64_t seed;
+  size_t chunk; /* propensity rows predicted per call */
 } nbp;
 
 /* Ownership at day c (open and not closed by c). */
@@ -221,24 +225,75 @@ static int chol_solve(double *A, double *b, int k) {
   return 0;
 }
 
-/* One ALS half-step: solves the factors F (nf rows) against the fixed G
- * (ng rows), r(f, g) = held. transpose: rows of held are g. */
-static void als_step(const uint8_t *held, size_t n, size_t P, int users, double *F,
-                     const double *G) {
+/* Ownership patterns of the ALS users: customers holding the same products
+ * have the same normal equations in the user half-step (eq. 4 depends on u
+ * only through its row of held), so it is solved once per distinct row and
+ * the solution shared. of[u] = pattern of customer u, rep[j] = the first
+ * customer of pattern j (rep is increasing). */
+typedef struct als_pat {
+  size_t npat;
+  size_t *of, *rep;
+} als_pat;
+
+static void als_pat_release(als_pat *ap) {
+  tsr__free(ap->of);
+  tsr__free(ap->rep);
+  ap->of = ap->rep = NULL;
+  ap->npat = 0;
+}
+
+/* distinct = 0: one pattern per customer (every customer solved; the
+ * reference the memo is tested against). */
+static tsr_status als_patterns(const uint8_t *held, size_t n, size_t P, int distinct, als_pat *ap,
+                               tsr_error *err) {
+  size_t cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  size_t *slot = distinct ? tsr__calloc(cap, sizeof *slot) : NULL;
+  ap->npat = 0;
+  ap->of = tsr__malloc((n ? n : 1) * sizeof *ap->of);
+  ap->rep = tsr__malloc((n ? n : 1) * sizeof *ap->rep);
+  if (!ap->of || !ap->rep || (distinct && !slot)) {
+    tsr__free(slot);
+    als_pat_release(ap);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  for (size_t u = 0; u < n; u++) {
+    const uint8_t *row = held + u * P;
+    size_t j = ap->npat;
+    if (distinct) { /* open addressing; slot = pattern + 1, 0 = empty */
+      size_t h = (size_t)tsr__hash_bytes(row, P, 0) & (cap - 1);
+      while (slot[h] && memcmp(held + ap->rep[slot[h] - 1] * P, row, P)) h = (h + 1) & (cap - 1);
+      if (slot[h]) j = slot[h] - 1;
+      else slot[h] = j + 1;
+    }
+    if (j == ap->npat) ap->rep[ap->npat++] = u;
+    ap->of[u] = j;
+  }
+  tsr__free(slot);
+  return TSR_OK;
+}
+
+/* One ALS half-step (Hu, Koren & Volinsky 2008, eqs. 4-5): solves the
+ * factors F against the fixed G, r(u, i) = held. users: F = the patterns'
+ * user factors (npat rows), G = the item factors (P rows); else F = the
+ * item factors, G = the patterns' user factors, every customer counted (in
+ * customer order, so the sums are those of solving each customer). */
+static tsr_status als_step(const uint8_t *held, size_t n, size_t P, const als_pat *ap, int users,
+                           double *F, const double *G, tsr_error *err) {
   const size_t k = ALS_K;
-  size_t nf = users ? n : P, ng = users ? P : n;
   double GtG[ALS_K * ALS_K] = {0};
-  for (size_t g = 0; g < ng; g++)
-    for (size_t a = 0; a < k; a++)
-      for (size_t b = 0; b < k; b++) GtG[a * k + b] += G[g * k + a] * G[g * k + b];
   if (users) {
-    for (size_t f = 0; f < nf; f++) {
+    for (size_t g = 0; g < P; g++)
+      for (size_t a = 0; a < k; a++)
+        for (size_t b = 0; b < k; b++) GtG[a * k + b] += G[g * k + a] * G[g * k + b];
+    for (size_t j = 0; j < ap->npat; j++) {
+      const uint8_t *h = held + ap->rep[j] * P;
       double A[ALS_K * ALS_K], bb[ALS_K] = {0};
       memcpy(A, GtG, sizeof A);
       for (size_t a = 0; a < k; a++) A[a * k + a] += ALS_LAMBDA;
       int any = 0;
-      for (size_t g = 0; g < ng; g++) {
-        if (!held[f * P + g]) continue;
+      for (size_t g = 0; g < P; g++) {
+        if (!h[g]) continue;
         any = 1;
         const double *y = G + g * k;
         for (size_t a = 0; a < k; a++) {
@@ -247,59 +302,118 @@ static void als_step(const uint8_t *held, size_t n, size_t P, int users, double 
         }
       }
       if (!any || chol_solve(A, bb, ALS_K)) memset(bb, 0, sizeof bb);
-      memcpy(F + f * k, bb, sizeof bb);
+      memcpy(F + j * k, bb, sizeof bb);
     }
-  } else {
-    /* items: accumulate over users per item */
-    double *A = tsr__malloc(P * k * k * sizeof *A), *bb = tsr__calloc(P * k, sizeof *bb);
-    if (!A || !bb) { tsr__free(A); tsr__free(bb); return; }
-    for (size_t p = 0; p < P; p++) {
-      memcpy(A + p * k * k, GtG, sizeof GtG);
-      for (size_t a = 0; a < k; a++) A[p * k * k + a * k + a] += ALS_LAMBDA;
-    }
-    for (size_t u = 0; u < n; u++) {
-      const double *x = G + u * k;
-      for (size_t p = 0; p < P; p++) {
-        if (!held[u * P + p]) continue;
-        for (size_t a = 0; a < k; a++) {
-          bb[p * k + a] += (1 + ALS_ALPHA) * x[a];
-          for (size_t b = 0; b < k; b++) A[p * k * k + a * k + b] += ALS_ALPHA * x[a] * x[b];
+    return TSR_OK;
+  }
+  /* items: accumulate over the customers per item. With few patterns the
+   * terms x_a x_b, alpha x_a x_b and (1 + alpha) x_a of each pattern are
+   * computed once (the same expressions, so the same values) and added per
+   * customer. */
+  enum { XX = 0, AXX = ALS_K * ALS_K, LIN = 2 * ALS_K * ALS_K, TAB = 2 * ALS_K * ALS_K + ALS_K };
+  double *A = tsr__malloc(P * k * k * sizeof *A), *bb = tsr__calloc(P * k, sizeof *bb);
+  double *tab = ap->npat * 4 <= n ? tsr__malloc((ap->npat ? ap->npat : 1) * TAB * sizeof *tab) : NULL;
+  if (!A || !bb || (ap->npat * 4 <= n && !tab)) {
+    tsr__free(A);
+    tsr__free(bb);
+    tsr__free(tab);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  if (tab)
+    for (size_t j = 0; j < ap->npat; j++) {
+      const double *x = G + j * k;
+      double *t = tab + j * TAB;
+      for (size_t a = 0; a < k; a++) {
+        t[LIN + a] = (1 + ALS_ALPHA) * x[a];
+        for (size_t b = 0; b < k; b++) {
+          t[XX + a * k + b] = x[a] * x[b];
+          t[AXX + a * k + b] = ALS_ALPHA * x[a] * x[b];
         }
       }
     }
-    for (size_t p = 0; p < P; p++) {
-      if (chol_solve(A + p * k * k, bb + p * k, ALS_K)) memset(bb + p * k, 0, k * sizeof *bb);
-      memcpy(F + p * k, bb + p * k, k * sizeof *bb);
+  if (tab)
+    for (size_t u = 0; u < n; u++) {
+      const double *t = tab + ap->of[u] * TAB;
+      for (size_t a = 0; a < k * k; a++) GtG[a] += t[XX + a];
     }
-    tsr__free(A);
-    tsr__free(bb);
+  else
+    for (size_t u = 0; u < n; u++) {
+      const double *x = G + ap->of[u] * k;
+      for (size_t a = 0; a < k; a++)
+        for (size_t b = 0; b < k; b++) GtG[a * k + b] += x[a] * x[b];
+    }
+  for (size_t p = 0; p < P; p++) {
+    memcpy(A + p * k * k, GtG, sizeof GtG);
+    for (size_t a = 0; a < k; a++) A[p * k * k + a * k + a] += ALS_LAMBDA;
   }
+  for (size_t u = 0; u < n; u++) {
+    const double *x = G + ap->of[u] * k, *t = tab ? tab + ap->of[u] * TAB : NULL;
+    for (size_t p = 0; p < P; p++) {
+      if (!held[u * P + p]) continue;
+      double *Ap = A + p * k * k, *bp = bb + p * k;
+      if (t) {
+        for (size_t a = 0; a < k; a++) bp[a] += t[LIN + a];
+        for (size_t a = 0; a < k * k; a++) Ap[a] += t[AXX + a];
+      } else {
+        for (size_t a = 0; a < k; a++) {
+          bp[a] += (1 + ALS_ALPHA) * x[a];
+          for (size_t b = 0; b < k; b++) Ap[a * k + b] += ALS_ALPHA * x[a] * x[b];
+        }
+      }
+    }
+  }
+  for (size_t p = 0; p < P; p++) {
+    if (chol_solve(A + p * k * k, bb + p * k, ALS_K)) memset(bb + p * k, 0, k * sizeof *bb);
+    memcpy(F + p * k, bb + p * k, k * sizeof *bb);
+  }
+  tsr__free(A);
+  tsr__free(bb);
+  tsr__free(tab);
+  return TSR_OK;
+}
+
+tsr_status tsr__nbp_als(const uint8_t *held, size_t n, size_t P, uint64_t seed, int memo,
+                        float *out, double *xu, double *yi, tsr_error *err) {
+  als_pat ap = {0, NULL, NULL};
+  tsr_status st = als_patterns(held, n, P, memo, &ap, err);
+  if (st != TSR_OK) return st;
+  double *X = tsr__calloc((ap.npat ? ap.npat : 1) * ALS_K, sizeof *X);
+  double *Y = tsr__malloc(P * ALS_K * sizeof *Y);
+  if (!X || !Y) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  tsr_rng g;
+  tsr_rng_seed(&g, seed, 0xa15);
+  for (size_t i = 0; i < P * ALS_K; i++) Y[i] = 0.1 * tsr_rng_normal(&g);
+  for (int it = 0; it < ALS_SWEEPS; it++) {
+    if ((st = als_step(held, n, P, &ap, 1, X, Y, err)) != TSR_OK) goto done;
+    if ((st = als_step(held, n, P, &ap, 0, Y, X, err)) != TSR_OK) goto done;
+  }
+  for (size_t u = 0; u < n; u++) {
+    size_t j = ap.of[u], r = ap.rep[j];
+    if (r < u) { /* a pattern seen before: its scores */
+      memcpy(out + u * P, out + r * P, P * sizeof *out);
+      continue;
+    }
+    for (size_t p = 0; p < P; p++) {
+      double v = 0;
+      for (size_t a = 0; a < ALS_K; a++) v += X[j * ALS_K + a] * Y[p * ALS_K + a];
+      out[u * P + p] = (float)v;
+    }
+  }
+  if (xu)
+    for (size_t u = 0; u < n; u++) memcpy(xu + u * ALS_K, X + ap.of[u] * ALS_K, ALS_K * sizeof *X);
+  if (yi) memcpy(yi, Y, P * ALS_K * sizeof *Y);
+done:
+  tsr__free(X);
+  tsr__free(Y);
+  als_pat_release(&ap);
+  return st;
 }
 
 static tsr_status score_als(const nbp *s, const uint8_t *held, float *out, tsr_error *err) {
-  size_t n = s->n, P = s->P;
-  double *X = tsr__calloc(n * ALS_K, sizeof *X), *Y = tsr__malloc(P * ALS_K * sizeof *Y);
-  if (!X || !Y) {
-    tsr__free(X);
-    tsr__free(Y);
-    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  }
-  tsr_rng g;
-  tsr_rng_seed(&g, s->seed, 0xa15);
-  for (size_t i = 0; i < P * ALS_K; i++) Y[i] = 0.1 * tsr_rng_normal(&g);
-  for (int it = 0; it < ALS_SWEEPS; it++) {
-    als_step(held, n, P, 1, X, Y);
-    als_step(held, n, P, 0, Y, X);
-  }
-  for (size_t u = 0; u < n; u++)
-    for (size_t p = 0; p < P; p++) {
-      double v = 0;
-      for (size_t a = 0; a < ALS_K; a++) v += X[u * ALS_K + a] * Y[p * ALS_K + a];
-      out[u * P + p] = (float)v;
-    }
-  tsr__free(X);
-  tsr__free(Y);
-  return TSR_OK;
+  return tsr__nbp_als(held, s->n, s->P, s->seed, 1, out, NULL, NULL, err);
 }
 
 /* Features for propensity: the fixed churn features (the per-product
@@ -333,10 +447,14 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
   float *x0 = tsr__malloc(n * nf * sizeof *x0), *x1 = tsr__malloc(n * nf * sizeof *x1);
   uint8_t *a0 = tsr__malloc(n), *a1 = tsr__malloc(n), *h0 = tsr__malloc(n * P), *h1 = tsr__malloc(n * P);
   uint8_t *cand0 = tsr__malloc(n * P), *rel0 = tsr__malloc(n * P);
-  float *xt = tsr__malloc(n * nf * sizeof *xt), *yt = tsr__malloc(n * sizeof *yt);
+  /* xt: the training rows (grown as needed; about PROP_MAX_ROWS), then a
+   * chunk of the rows predicted */
+  const size_t chunk = s->chunk;
+  size_t xcap = chunk;
+  float *xt = tsr__malloc(xcap * nf * sizeof *xt), *yt = tsr__malloc(n * sizeof *yt);
   float *wt = tsr__malloc(n * sizeof *wt);
-  double *pr = tsr__malloc(n * sizeof *pr);
-  size_t *rows = tsr__malloc(n * sizeof *rows);
+  double *pr = tsr__malloc(chunk * sizeof *pr);
+  size_t *rows = tsr__malloc(chunk * sizeof *rows);
   if (!x0 || !x1 || !a0 || !a1 || !h0 || !h1 || !cand0 || !rel0 || !xt || !yt || !wt || !pr || !rows) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
@@ -369,6 +487,10 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
     for (size_t i = 0; i < n; i++) {
       if (!cand0[i * P + p]) continue;
       if (!rel0[i * P + p] && keep < 1 && tsr_rng_uniform(&rg) >= keep) continue;
+      if (m == xcap && tsr__grow((void **)&xt, &xcap, m + 1, nf * sizeof *xt) != TSR_OK) {
+        st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+        goto done;
+      }
       wt[m] = rel0[i * P + p] ? 1.0f : (float)wneg;
       memcpy(xt + m * nf, x0 + i * nf, nf * sizeof *xt);
       yt[m] = rel0[i * P + p];
@@ -395,18 +517,23 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
       if ((st = tsr_gbm_train(&gp, &gd, NULL, &g, NULL, err)) != TSR_OK) goto done;
       fitted = 1;
     }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-      if (cand_c[i * P + p]) rows[k++] = i;
-    if (fitted) {
+    /* the candidates at c, chunk at a time (a row's prediction does not
+     * depend on the others) */
+    for (size_t i0 = 0; i0 < n;) {
+      size_t k = 0;
+      for (; i0 < n && k < chunk; i0++)
+        if (cand_c[i0 * P + p]) rows[k++] = i0;
+      if (!k) break;
+      if (!fitted) {
+        for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)base;
+        continue;
+      }
       for (size_t j = 0; j < k; j++) memcpy(xt + j * nf, x1 + rows[j] * nf, nf * sizeof *xt);
-      st = tsr_gbm_predict(g, xt, k, pr, err);
-      tsr_gbm_free(g);
-      if (st != TSR_OK) goto done;
+      if ((st = tsr_gbm_predict(g, xt, k, pr, err)) != TSR_OK) break;
       for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)pr[j];
-    } else {
-      for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)base;
     }
+    tsr_gbm_free(g);
+    if (st != TSR_OK) goto done;
   }
 done:
   if (st == TSR_OK) { /* keep c's features for the cutoff c + W */
@@ -439,17 +566,19 @@ static void set_free(scored_set *z) {
   memset(z, 0, sizeof *z);
 }
 
-static tsr_status score_all(const nbp *s, int32_t c, int32_t W, scored_set *z, tsr_error *err) {
+static tsr_status score_all(const nbp *s, int32_t c, int32_t W, const int *need, scored_set *z,
+                            tsr_error *err) {
   size_t n = s->n, P = s->P;
   memset(z, 0, sizeof *z);
-  for (int k = 0; k < NS; k++) z->S[k] = tsr__malloc(n * P * sizeof(float));
+  int nomem = 0;
+  for (int k = 0; k < NS; k++)
+    if (need[k]) nomem |= !(z->S[k] = tsr__malloc(n * P * sizeof(float)));
   z->cand = tsr__malloc(n * P);
   z->held = tsr__malloc(n * P);
   z->active = tsr__malloc(n);
-  z->cfbest = tsr__malloc(n * P * sizeof *z->cfbest);
+  if (need[S_CF]) nomem |= !(z->cfbest = tsr__malloc(n * P * sizeof *z->cfbest));
   tsr_status st = TSR_OK;
-  if (!z->S[0] || !z->S[1] || !z->S[2] || !z->S[3] || !z->cand || !z->held || !z->active ||
-      !z->cfbest) {
+  if (nomem || !z->cand || !z->held || !z->active) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
@@ -463,12 +592,14 @@ static tsr_status score_all(const nbp *s, int32_t c, int32_t W, scored_set *z, t
   }
   ownership(s, c, z->held);
   candidates(s, c, z->held, z->active, z->cand);
-  score_popularity(s, c, z->S[S_POP]);
-  score_cf(s, z->held, z->S[S_CF], z->cfbest);
-  if ((st = score_als(s, z->held, z->S[S_ALS], err)) != TSR_OK) goto done;
-  if ((st = score_propensity(s, c, W, z->cand, z->S[S_PROP], err)) != TSR_OK) goto done;
+  if (need[S_POP]) score_popularity(s, c, z->S[S_POP]);
+  if (need[S_CF]) score_cf(s, z->held, z->S[S_CF], z->cfbest);
+  if (need[S_ALS] && (st = score_als(s, z->held, z->S[S_ALS], err)) != TSR_OK) goto done;
+  if (need[S_PROP] && (st = score_propensity(s, c, W, z->cand, z->S[S_PROP], err)) != TSR_OK)
+    goto done;
   /* standardisation over the candidate pairs */
   for (int k = 0; k < NS; k++) {
+    if (!need[k]) continue;
     double sum = 0, sq = 0, m = 0;
     for (size_t i = 0; i < n * P; i++)
       if (z->cand[i] && isfinite(z->S[k][i])) {
@@ -491,7 +622,7 @@ static double zval(const scored_set *z, int k, size_t idx) {
 }
 
 /* z-values of customer i's pairs: zr[p * NS + q]; zr[p * NS] = NaN for a
- * non-candidate (zval is never NaN). */
+ * non-candidate (zval is never NaN); 0 for a scorer not computed. */
 static void z_row(const nbp *s, const scored_set *z, size_t i, double *zr) {
   for (size_t p = 0; p < s->P; p++) {
     size_t idx = i * s->P + p;
@@ -499,7 +630,7 @@ static void z_row(const nbp *s, const scored_set *z, size_t i, double *zr) {
       zr[p * NS] = NAN;
       continue;
     }
-    for (int q = 0; q < NS; q++) zr[p * NS + (size_t)q] = zval(z, q, idx);
+    for (int q = 0; q < NS; q++) zr[p * NS + (size_t)q] = z->S[q] ? zval(z, q, idx) : 0;
   }
 }
 
@@ -532,42 +663,54 @@ static void rank_user(const nbp *s, const scored_set *z, size_t i, const double 
   rank_z(s->P, zr, w, only, k, outp, outs);
 }
 
-/* The z-values of users us (nu * P * NS, z_row each), computed once for
- * the blend grid's 66 rankings; NULL when out of memory. */
-static double *z_table(const nbp *s, const scored_set *z, const size_t *us, size_t nu) {
-  double *zt = tsr__malloc((nu ? nu : 1) * s->P * NS * sizeof *zt);
-  if (zt)
-    for (size_t u = 0; u < nu; u++) z_row(s, z, us[u], zt + u * s->P * NS);
-  return zt;
+/* The evaluated users us: their z-values (nu * P * NS, z_row each) and
+ * opened products (rl[off[u]..off[u+1]]), built once for the blend grid's
+ * 66 rankings; ranked: their top 3. */
+typedef struct evtab {
+  size_t nu;
+  double *z;
+  size_t *off;
+  int32_t *rl, *ranked;
+} evtab;
+
+static void evtab_release(evtab *t) {
+  tsr__free(t->z);
+  tsr__free(t->off);
+  tsr__free(t->rl);
+  tsr__free(t->ranked);
+  memset(t, 0, sizeof *t);
 }
 
-/* Ranking metrics @3 of users with openings (users listed in us). */
-static tsr_status eval_users(const nbp *s, const double *zt, const uint8_t *rel,
-                             const size_t *us, size_t nu, const double *w, int only,
-                             tsr_eval_ranking *out, tsr_error *err) {
-  int32_t *ranked = tsr__malloc((nu ? nu : 1) * 3 * sizeof *ranked);
-  size_t *off = tsr__malloc((nu + 1) * sizeof *off);
-  int32_t *rl = tsr__malloc((nu ? nu : 1) * s->P * sizeof *rl);
-  double sc[3];
-  tsr_status st;
-  if (!ranked || !off || !rl) {
-    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    goto done;
+static tsr_status evtab_build(const nbp *s, const scored_set *z, const uint8_t *rel,
+                              const size_t *us, size_t nu, evtab *t, tsr_error *err) {
+  size_t P = s->P, nn = nu ? nu : 1;
+  t->nu = nu;
+  t->z = tsr__malloc(nn * P * NS * sizeof *t->z);
+  t->off = tsr__malloc((nu + 1) * sizeof *t->off);
+  t->rl = tsr__malloc(nn * P * sizeof *t->rl);
+  t->ranked = tsr__malloc(nn * 3 * sizeof *t->ranked);
+  if (!t->z || !t->off || !t->rl || !t->ranked) {
+    evtab_release(t);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
-  off[0] = 0;
+  t->off[0] = 0;
   for (size_t u = 0; u < nu; u++) {
     size_t i = us[u];
-    rank_z(s->P, zt + u * s->P * NS, w, only, 3, ranked + u * 3, sc);
-    off[u + 1] = off[u];
-    for (size_t p = 0; p < s->P; p++)
-      if (rel[i * s->P + p]) rl[off[u + 1]++] = (int32_t)p;
+    z_row(s, z, i, t->z + u * P * NS);
+    t->off[u + 1] = t->off[u];
+    for (size_t p = 0; p < P; p++)
+      if (rel[i * P + p]) t->rl[t->off[u + 1]++] = (int32_t)p;
   }
-  st = tsr_eval_ranking_compute(ranked, nu, 3, off, rl, out, err);
-done:
-  tsr__free(ranked);
-  tsr__free(off);
-  tsr__free(rl);
-  return st;
+  return TSR_OK;
+}
+
+/* Ranking metrics @3 of the users of t by the blend w (or scorer only). */
+static tsr_status eval_users(const nbp *s, evtab *t, const double *w, int only,
+                             tsr_eval_ranking *out, tsr_error *err) {
+  double sc[3];
+  for (size_t u = 0; u < t->nu; u++)
+    rank_z(s->P, t->z + u * s->P * NS, w, only, 3, t->ranked + u * 3, sc);
+  return tsr_eval_ranking_compute(t->ranked, t->nu, 3, t->off, t->rl, out, err);
 }
 
 /* Users active at c with an opening in (c, c+W]; at most cap (seeded
@@ -586,6 +729,12 @@ static char *str_day(int64_t d, char *b) { return tsr_day_format(d, b); }
 
 tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result **out,
                        tsr_error *err) {
+  return tsr__nbp_run(dir, opts, NULL, out, err);
+}
+
+tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nbp_test *t,
+                        tsr_nbp_result **out, tsr_error *err) {
+  const int all_scorers = t && t->all_scorers;
   tsr_nbp_opts o;
   if (opts) o = *opts;
   else tsr_nbp_opts_init(&o);
@@ -609,7 +758,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   uint8_t *rel = NULL;
   size_t *us = NULL;
   propcache pc = {TSR__NODAY, NULL, NULL, NULL};
-  double *zt = NULL; /* z-values of the evaluated users */
+  evtab et = {0, NULL, NULL, NULL, NULL}; /* the evaluated users */
   char b1[16], b2[16], b3[16];
   if (!d.has_products || d.nprod < 2) {
     st = tsr_error_set(err, TSR_EINVAL, dir, 0, 0, NULL,
@@ -647,6 +796,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   s.P = d.nprod;
   s.threads = o.threads;
   s.seed = o.seed;
+  s.chunk = t && t->chunk ? t->chunk : PROP_CHUNK;
   for (size_t p = 0; p < s.P; p++) {
     s.rules[p] = rule_of(d.products[p]);
     s.business_prod[p] = s.rules[p].business_only;
@@ -674,7 +824,8 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   for (int k = 0; k <= NS; k++) r->scorer[k] = scorer_names[k];
 
   /* 1. validation at C - W: choose the blend weights */
-  if ((st = score_all(&s, C - W, W, &val, err)) != TSR_OK) goto fail;
+  const int all[NS] = {1, 1, 1, 1};
+  if ((st = score_all(&s, C - W, W, all, &val, err)) != TSR_OK) goto fail;
   openings(&s, C - W, W, val.held, rel);
   size_t nu = eval_user_list(&s, &val, rel, us);
   if (nu < 10) {
@@ -685,16 +836,13 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
     goto fail;
   }
   double best = -1, w[NS];
-  if (!(zt = z_table(&s, &val, us, nu))) {
-    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    goto fail;
-  }
+  if ((st = evtab_build(&s, &val, rel, us, nu, &et, err)) != TSR_OK) goto fail;
   for (int a = 0; a <= 10; a++)
     for (int b = 0; a + b <= 10; b++)
       for (int c = 0; a + b + c <= 10; c++) {
         double ww[NS] = {a / 10.0, b / 10.0, c / 10.0, (10 - a - b - c) / 10.0};
         tsr_eval_ranking er;
-        if ((st = eval_users(&s, zt, rel, us, nu, ww, -1, &er, err)) != TSR_OK) goto fail;
+        if ((st = eval_users(&s, &et, ww, -1, &er, err)) != TSR_OK) goto fail;
         if (er.ndcg > best + 1e-12) {
           best = er.ndcg;
           memcpy(w, ww, sizeof w);
@@ -702,11 +850,10 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
       }
   memcpy(r->weight, w, sizeof w);
   set_free(&val);
-  tsr__free(zt);
-  zt = NULL;
+  evtab_release(&et);
 
   /* 2. evaluation at C */
-  if ((st = score_all(&s, C, W, &ev, err)) != TSR_OK) goto fail;
+  if ((st = score_all(&s, C, W, all, &ev, err)) != TSR_OK) goto fail;
   openings(&s, C, W, ev.held, rel);
   nu = eval_user_list(&s, &ev, rel, us);
   if (nu == 0) {
@@ -716,15 +863,11 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
     goto fail;
   }
   r->n_eval_users = nu;
-  if (!(zt = z_table(&s, &ev, us, nu))) {
-    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    goto fail;
-  }
+  if ((st = evtab_build(&s, &ev, rel, us, nu, &et, err)) != TSR_OK) goto fail;
   for (int k = 0; k <= NS; k++)
-    if ((st = eval_users(&s, zt, rel, us, nu, w, k < NS ? k : -1, &r->eval[k], err)) != TSR_OK)
+    if ((st = eval_users(&s, &et, w, k < NS ? k : -1, &r->eval[k], err)) != TSR_OK)
       goto fail;
-  tsr__free(zt);
-  zt = NULL;
+  evtab_release(&et);
   /* per-product propensity AUC on the candidates */
   {
     double *sc = tsr__malloc(s.n * sizeof *sc);
@@ -753,8 +896,12 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   }
   set_free(&ev);
 
-  /* 3. the present: cutoff E, propensities trained on (E-W, E] */
-  if ((st = score_all(&s, E, W, &now, err)) != TSR_OK) goto fail;
+  /* 3. the present: cutoff E, propensities trained on (E-W, E]; a scorer
+   * of weight 0 changes neither the ranking nor the reasons and is not
+   * computed (the propensities are, for the goals) */
+  int need[NS];
+  for (int k = 0; k < NS; k++) need[k] = w[k] > 0 || k == S_PROP || all_scorers;
+  if ((st = score_all(&s, E, W, need, &now, err)) != TSR_OK) goto fail;
   r->n = s.n;
   r->top = (size_t)o.top;
   r->customer_id = tsr__calloc(s.n, sizeof *r->customer_id);
@@ -818,7 +965,7 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   set_free(&now);
   tsr__free(rel);
   tsr__free(us);
-  tsr__free(zt);
+  evtab_release(&et);
   propcache_release(&pc);
   tsr__pdata_release(&d);
   *out = r;
@@ -829,7 +976,7 @@ fail:
   set_free(&now);
   tsr__free(rel);
   tsr__free(us);
-  tsr__free(zt);
+  evtab_release(&et);
   propcache_release(&pc);
   tsr_nbp_result_free(r);
   tsr__pdata_release(&d);

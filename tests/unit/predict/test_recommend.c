@@ -4,6 +4,7 @@
  */
 #include "tsr_test.h"
 #include "predict_sim.h"
+#include "predict/recommend_internal.h"
 
 static char g_dir[256];
 
@@ -112,10 +113,61 @@ static void test_errors(void **state) {
   assert_null(r);
 }
 
+/* Two results the same bit for bit (recommendations, reasons, goals,
+ * evaluation). */
+static void same_result(const tsr_nbp_result *a, const tsr_nbp_result *b) {
+  for (int k = 0; k < TSR_NBP_NSCORERS; k++) assert_true(a->weight[k] == b->weight[k]);
+  for (int k = 0; k <= TSR_NBP_NSCORERS; k++)
+    assert_memory_equal(&a->eval[k], &b->eval[k], sizeof a->eval[k]);
+  assert_memory_equal(a->product_auc, b->product_auc, a->nprod * sizeof *a->product_auc);
+  assert_int_equal(a->n, b->n);
+  assert_int_equal(a->top, b->top);
+  for (size_t i = 0; i < a->n * a->top; i++) {
+    const tsr_nbp_rec *x = &a->rec[i], *y = &b->rec[i];
+    assert_int_equal(x->product, y->product);
+    if (x->product < 0) continue;
+    assert_memory_equal(&x->score, &y->score, sizeof x->score);
+    assert_string_equal(x->reason, y->reason);
+  }
+  assert_memory_equal(a->goal, b->goal, a->n * sizeof *a->goal);
+}
+
+/* The present's scorers of weight 0 are not computed: the recommendations,
+ * reasons and goals are those of computing every scorer, bit for bit; the
+ * propensities predicted a few rows at a time (chunks, and a training
+ * buffer grown from them) are those predicted at once. */
+static void test_variants_exact(void **state) {
+  (void)state;
+  tsr_nbp_opts o;
+  tsr_nbp_opts_init(&o);
+  o.cal_end_day = tsr_days_from_civil(2025, 8, 31);
+  o.window_days = 120;
+  o.threads = 1;
+  tsr_nbp_result *a = NULL, *b = NULL, *c = NULL;
+  tsr_error err;
+  tsr__nbp_test all = {1, 0}, small = {0, 7};
+  if (tsr__nbp_run(g_dir, &o, &all, &a, &err) != TSR_OK) fail_msg("%s", err.msg);
+  if (tsr__nbp_run(g_dir, &o, NULL, &b, &err) != TSR_OK) fail_msg("%s", err.msg);
+  if (tsr__nbp_run(g_dir, &o, &small, &c, &err) != TSR_OK) fail_msg("%s", err.msg);
+  same_result(a, b);
+  same_result(b, c);
+  int zero = 0, some = 0;
+  for (int k = 0; k < TSR_NBP_NSCORERS; k++) {
+    zero += a->weight[k] == 0;
+    some += a->weight[k] > 0 && k != 3;
+  }
+  assert_true(zero > 0); /* something is skipped ... */
+  assert_true(some > 0); /* ... and a scorer besides the propensities kept */
+  tsr_nbp_result_free(a);
+  tsr_nbp_result_free(b);
+  tsr_nbp_result_free(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_beats_popularity),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_variants_exact),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
