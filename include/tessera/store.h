@@ -344,6 +344,11 @@ typedef struct tsr_customer {
   double clv_lo;
   double clv_hi;
   const char *extra;       /* JSON of further columns, or NULL */
+  const char *history;     /* purchase history, one entry per active day, as
+                              tsr_web_history_format text (store_web.h);
+                              "" = none; NULL = not kept in the row (runs
+                              stored before schema version 4: the
+                              web_history table holds it) */
 } tsr_customer;
 
 /* Sets every field to its NULL value (strings NULL, doubles NaN except the
