@@ -359,8 +359,9 @@ TSR_API void tsr_customer_init(tsr_customer *c);
  * when the caller has one open), in customer_id order (sorted by the store
  * unless already sorted), 32 rows per reused prepared statement: about
  * 0.5M rows per CPU second on SQLite (docs/store.md). The rows are all
- * stored or none. A repeated customer_id is TSR_ESTORE naming it. Pass all of
- * a run's customers in one call rather than many small ones. */
+ * stored or none. A repeated customer_id is TSR_ESTORE naming it. Pass a
+ * run's customers in large batches (analyze: 8,192 rows a call, in key
+ * order) rather than many small ones. */
 TSR_API tsr_status tsr_store_customers_add(tsr_store *s, int64_t run_id,
                                            const tsr_customer *rows, size_t n,
                                            tsr_error *err);
