@@ -7,6 +7,7 @@
 #include "base/textbuf.h"
 #include "tessera/analyze.h"
 #include "analyze_predict.h"
+#include "analyze_history.h"
 #include "tessera/datetime.h"
 #include "tessera/params.h"
 #include "tessera/resolve.h"
@@ -879,91 +880,111 @@ static tsr_status step_profiles(actx *x, tsr_error *err) {
   return TSR_OK;
 }
 
-tsr_status tsr__analyze_store_history(tsr_store *st, int64_t run_id, const tsr_ledger *lg,
-                                      tsr_error *err);
+/* Customers are stored in batches of this many rows (their JSON profiles
+ * and history texts of one batch only in memory). */
+#define STORE_BATCH 8192
 
 static tsr_status store_results(actx *x, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   tsr_store *s = x->store;
   size_t n = res->summary->n;
+  const tsr_ledger *lg = res->ledger;
+  const size_t nl = lg ? tsr_ledger_ncustomers(lg) : 0;
+  const tsr_profiles *pf = res->profiles;
+  const size_t np = pf ? tsr_profiles_count(pf) : 0;
+  const size_t XCAP = 4096;
   tsr_status st = tsr_store_begin(s, err);
   if (st != TSR_OK) return st;
-  tsr_customer *rows = tsr__malloc((n ? n : 1) * sizeof *rows);
-  char (*cells)[4] = tsr__malloc((n ? n : 1) * sizeof *cells);
-  if (!rows || !cells) {
+  tsr_customer *rows = tsr__malloc(STORE_BATCH * sizeof *rows);
+  char (*cells)[4] = tsr__malloc(STORE_BATCH * sizeof *cells);
+  size_t *hoff = tsr__malloc(STORE_BATCH * sizeof *hoff);
+  char *extra = pf ? tsr__malloc(STORE_BATCH * XCAP) : NULL;
+  /* ledger customers whose history goes with their row (schema version 4:
+   * customers.history); the others' go to web_history below */
+  unsigned char *in_row = tsr__calloc(nl ? nl : 1, 1);
+  tsr__hist_text ht = {0};
+  if (!rows || !cells || !hoff || (pf && !extra) || !in_row) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto fail;
   }
-  for (size_t i = 0; i < n; i++) {
-    const tsr_summary_row *r = &res->summary->rows[i];
-    tsr_customer *c = &rows[i];
-    tsr_customer_init(c);
-    c->customer_id = r->customer_id;
-    c->frequency = r->frequency;
-    c->recency = r->recency;
-    c->T = r->T;
-    c->monetary_value = r->monetary_value;
-    c->revenue = r->revenue;
-    c->n_transactions = r->n_transactions;
-    c->first_purchase = r->first_day * 86400000LL;
-    c->last_purchase = r->last_day * 86400000LL;
-    c->r_score = res->r[i];
-    c->f_score = res->f[i];
-    c->m_score = res->m[i];
-    c->rfm_cell = tsr_rfm_cell(res->r[i], res->f[i], res->m[i], cells[i]);
-    c->segment = res->segment[i];
-    c->cluster = res->clusters ? res->clusters->labels[i] : -1;
-    c->expected_purchases = res->expected[i];
-    c->p_alive = res->p_alive[i];
-    c->clv = res->clv[i];
-    c->clv_lo = res->clv_lo[i];
-    c->clv_hi = res->clv_hi[i];
-  }
-  /* profiles (bundle runs): as JSON in extra; customers only in the CRM
-   * or other tables get a row of their own. Stored in batches so that the
-   * JSON texts of one batch only are in memory. */
-  size_t n_all = n;
-  const tsr_profiles *pf = res->profiles;
-  if (pf) {
-    size_t np = tsr_profiles_count(pf);
-    tsr_customer *grown = tsr__realloc(rows, (n + np + 1) * sizeof *rows);
-    if (!grown) {
-      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-      goto fail;
+  /* rows: the n summary customers (their ledger index found by walking the
+   * ledger, whose order the summary keeps), then (bundle runs) the profiles
+   * of customers only in the CRM or other tables, as JSON in extra */
+  size_t next = 0, pj = 0, lj = 0, stored = 0;
+  int walk = 1;
+  for (;;) {
+    size_t nb = 0;
+    ht.len = 0;
+    for (; nb < STORE_BATCH && next < n; nb++, next++) {
+      size_t i = next;
+      const tsr_summary_row *r = &res->summary->rows[i];
+      tsr_customer *c = &rows[nb];
+      tsr_customer_init(c);
+      c->customer_id = r->customer_id;
+      c->frequency = r->frequency;
+      c->recency = r->recency;
+      c->T = r->T;
+      c->monetary_value = r->monetary_value;
+      c->revenue = r->revenue;
+      c->n_transactions = r->n_transactions;
+      c->first_purchase = r->first_day * 86400000LL;
+      c->last_purchase = r->last_day * 86400000LL;
+      c->r_score = res->r[i];
+      c->f_score = res->f[i];
+      c->m_score = res->m[i];
+      c->rfm_cell = tsr_rfm_cell(res->r[i], res->f[i], res->m[i], cells[nb]);
+      c->segment = res->segment[i];
+      c->cluster = res->clusters ? res->clusters->labels[i] : -1;
+      c->expected_purchases = res->expected[i];
+      c->p_alive = res->p_alive[i];
+      c->clv = res->clv[i];
+      c->clv_lo = res->clv_lo[i];
+      c->clv_hi = res->clv_hi[i];
+      ptrdiff_t li = -1;
+      if (walk) {
+        while (lj < nl && tsr_ledger_customer(lg, lj) != r->customer_id) lj++;
+        if (lj < nl) {
+          li = (ptrdiff_t)lj++;
+          tsr__ledger_prefetch(lg, lj + 16, 0);
+          tsr__ledger_prefetch(lg, lj + 8, 1);
+        } else {
+          walk = 0; /* not the summary's ledger order: look ids up */
+        }
+      }
+      if (!walk && lg) li = tsr_ledger_find(lg, r->customer_id);
+      hoff[nb] = SIZE_MAX; /* NULL: not in the ledger */
+      if (li >= 0) {
+        if ((st = tsr__hist_text_add(&ht, lg, (size_t)li, &hoff[nb], err)) != TSR_OK) goto fail;
+        in_row[li] = 1;
+      }
     }
-    rows = grown;
-    for (size_t j = 0; j < np; j++) {
-      const tsr_profile *r = tsr_profiles_get(pf, j);
-      if (tsr_ledger_find(res->ledger, r->id) >= 0) continue;
-      tsr_customer *c = &rows[n_all++];
+    for (; nb < STORE_BATCH && pj < np; pj++) {
+      const tsr_profile *r = tsr_profiles_get(pf, pj);
+      if (tsr_ledger_find(lg, r->id) >= 0) continue;
+      tsr_customer *c = &rows[nb];
       tsr_customer_init(c);
       c->customer_id = r->id;
       c->revenue = r->tx_amount;
+      hoff[nb++] = SIZE_MAX - 1; /* no purchases: "" */
     }
+    for (size_t b = 0; b < nb; b++) {
+      tsr_customer *c = &rows[b];
+      if (hoff[b] == SIZE_MAX - 1) c->history = "";
+      else if (hoff[b] != SIZE_MAX) c->history = ht.buf + hoff[b];
+      if (!pf) continue;
+      ptrdiff_t j = tsr_profiles_find(pf, tsr_profiles_resolve(pf, c->customer_id));
+      if (j >= 0 && tsr__profile_json(pf, tsr_profiles_get(pf, (size_t)j),
+                                      res->pii ? res->pii[j] : NULL, extra + b * XCAP, XCAP))
+        c->extra = extra + b * XCAP;
+    }
+    if (nb == 0 && stored > 0) break;
+    st = tsr_store_customers_add(s, res->run_id, rows, nb, err);
+    if (st != TSR_OK) goto fail;
+    stored += nb;
+    if (nb == 0) break;
   }
-  {
-    const size_t BATCH = pf ? 20000 : (n_all ? n_all : 1);
-    const size_t XCAP = 4096;
-    char *extra = pf ? tsr__malloc(BATCH * XCAP) : NULL;
-    if (pf && !extra) {
-      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-      goto fail;
-    }
-    for (size_t b0 = 0; b0 < n_all || (b0 == 0 && n_all == 0); b0 += BATCH) {
-      size_t nb = n_all - b0 < BATCH ? n_all - b0 : BATCH;
-      for (size_t i = 0; pf && i < nb; i++) {
-        tsr_customer *c = &rows[b0 + i];
-        ptrdiff_t j = tsr_profiles_find(pf, tsr_profiles_resolve(pf, c->customer_id));
-        c->extra = NULL;
-        if (j >= 0 && tsr__profile_json(pf, tsr_profiles_get(pf, (size_t)j),
-                                        res->pii ? res->pii[j] : NULL, extra + i * XCAP, XCAP))
-          c->extra = extra + i * XCAP;
-      }
-      st = tsr_store_customers_add(s, res->run_id, rows + b0, nb, err);
-      if (st != TSR_OK || n_all == 0) break;
-    }
-    tsr__free(extra);
-  }
+  /* purchase histories of ledger customers without a row */
+  st = tsr__analyze_store_history(s, res->run_id, lg, in_row, err);
   if (st != TSR_OK) goto fail;
   tsr_segment_row *segs = tsr__malloc((res->n_segments ? res->n_segments : 1) * sizeof *segs);
   if (!segs) {
@@ -1068,11 +1089,19 @@ static tsr_status store_results(actx *x, tsr_error *err) {
   if (st != TSR_OK) goto fail;
   tsr__free(rows);
   tsr__free(cells);
+  tsr__free(hoff);
+  tsr__free(extra);
+  tsr__free(in_row);
+  tsr__hist_text_free(&ht);
   return TSR_OK;
 fail:
   tsr_store_rollback(s, NULL);
   tsr__free(rows);
   tsr__free(cells);
+  tsr__free(hoff);
+  tsr__free(extra);
+  tsr__free(in_row);
+  tsr__hist_text_free(&ht);
   return st;
 }
 
@@ -1325,8 +1354,6 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if (store) {
     st = store_results(&x, err);
     if (st != TSR_OK) goto fail;
-    /* purchase histories: app/analyze_history.c */
-    if ((st = tsr__analyze_store_history(store, res->run_id, res->ledger, err)) != TSR_OK) goto fail;
     double ms = step_done(&x, "store");
     event(&x, 0, "store", (int64_t)res->summary->n, (int64_t)res->summary->n, ms,
           "stored %zu customers, %zu segments and the models (run %lld)", res->summary->n,

@@ -412,10 +412,12 @@ json_t *srv_view_customer(tsr_store *st, int64_t run_id, const char *cid, tsr_er
     json_t *x = json_loads(c->extra, 0, NULL); /* stored as JSON text; sent as it is */
     if (x) json_object_set_new(o, "profile", x);
   }
-  tsr_store_free(c);
   json_object_set_new(o, "run_id", json_integer(run_id));
   json_t *h = json_array();
-  tsr_web_history_list(st, run_id, cid, hist_cb, h, NULL);
+  /* in the row (schema version 4), else in web_history (runs stored before) */
+  if (c->history) tsr_web_history_parse(c->history, hist_cb, h, NULL);
+  else tsr_web_history_list(st, run_id, cid, hist_cb, h, NULL);
+  tsr_store_free(c);
   json_object_set_new(o, "history", h);
   return o;
 }

@@ -224,7 +224,7 @@ PACK_CB(tsr_run, pack_run, offsetof(tsr_run, command), offsetof(tsr_run, params)
         offsetof(tsr_run, dataset_source))
 PACK_CB(tsr_customer, pack_customer, offsetof(tsr_customer, customer_id),
         offsetof(tsr_customer, rfm_cell), offsetof(tsr_customer, segment),
-        offsetof(tsr_customer, extra))
+        offsetof(tsr_customer, extra), offsetof(tsr_customer, history))
 PACK_CB(tsr_model, pack_model, offsetof(tsr_model, kind),
         offsetof(tsr_model, params), offsetof(tsr_model, fit_stats))
 

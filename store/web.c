@@ -10,6 +10,8 @@
  */
 #include "store_int.h"
 
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -498,10 +500,132 @@ tsr_status tsr_web_history_load(tsr_store *s, int64_t run_id, const char *const 
   return tsr__wr_end(db, outer, st, what, err);
 }
 
+/* ---------------------------------------------------------------- compact text */
+
+/* Writes v in decimal at w; returns the end. */
+static char *put_i64(char *w, int64_t v) {
+  char t[24];
+  int k = 0;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    t[k++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) *w++ = '-';
+  while (k) *w++ = t[--k];
+  return w;
+}
+
+size_t tsr_web_history_format(const tsr_web_history_row *rows, size_t n, char *buf, size_t cap) {
+  if (!buf || cap == 0) return SIZE_MAX;
+  char *w = buf, *end = buf + cap;
+  int64_t prev = 0;
+  for (size_t i = 0; i < n; i++) {
+    if ((size_t)(end - w) < TSR_WEB_HISTORY_ENTRY_MAX + 1) {
+      buf[0] = '\0';
+      return SIZE_MAX;
+    }
+    const tsr_web_history_row *r = &rows[i];
+    if (i) *w++ = ';';
+    w = put_i64(w, r->day - prev);
+    prev = r->day;
+    if (r->ntx != 1) {
+      *w++ = '*';
+      w = put_i64(w, r->ntx);
+    }
+    *w++ = ',';
+    double a = r->amount;
+    /* hundredths when a is exactly their quotient (so parsing gives a back) */
+    int64_t c = isfinite(a) && fabs(a) < 9e13 ? (int64_t)llround(a * 100) : 0;
+    if (isfinite(a) && fabs(a) < 9e13 && (double)c / 100.0 == a && !(c == 0 && signbit(a))) {
+      w = put_i64(w, c);
+    } else {
+      *w++ = '~';
+      w += snprintf(w, 32, "%.17g", a);
+    }
+  }
+  *w = '\0';
+  return (size_t)(w - buf);
+}
+
+/* Reads a decimal integer at *p (optional '-'); 0 when none. */
+static int get_i64(const char **p, int64_t *out) {
+  const char *s = *p;
+  int neg = *s == '-';
+  if (neg) s++;
+  if (*s < '0' || *s > '9') return 0;
+  uint64_t u = 0;
+  int digits = 0;
+  while (*s >= '0' && *s <= '9') {
+    if (++digits > 19) return 0;
+    u = u * 10 + (uint64_t)(*s++ - '0');
+  }
+  *out = neg ? -(int64_t)u : (int64_t)u;
+  *p = s;
+  return 1;
+}
+
+tsr_status tsr_web_history_parse(const char *text, tsr_web_history_cb cb, void *ctx,
+                                 tsr_error *err) {
+  if (!text) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "history: text is NULL");
+  const char *p = text;
+  int64_t day = 0;
+  while (*p) {
+    tsr_web_history_row r;
+    int64_t d;
+    if (p != text && *p++ != ';') goto bad;
+    if (!get_i64(&p, &d)) goto bad;
+    r.day = day += d;
+    r.ntx = 1;
+    if (*p == '*' && (p++, !get_i64(&p, &r.ntx))) goto bad;
+    if (*p++ != ',') goto bad;
+    if (*p == '~') {
+      char *e;
+      r.amount = strtod(++p, &e);
+      if (e == p) goto bad;
+      p = e;
+    } else {
+      int64_t c;
+      if (!get_i64(&p, &c)) goto bad;
+      r.amount = (double)c / 100.0;
+    }
+    if (*p && *p != ';') goto bad;
+    if (cb && cb(ctx, &r)) break;
+  }
+  return TSR_OK;
+bad:
+  return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "history",
+                       "history: malformed text at byte %zu", (size_t)(p - text));
+}
+
+typedef struct hist_text {
+  tsr_web_history_cb cb;
+  void *ctx;
+  int kept;         /* the row has the history (not NULL) */
+  tsr_status st;    /* of the parse */
+  tsr_error *err;
+} hist_text;
+
+static int hist_text_row(void *ctx, const tsr__cur *c) {
+  hist_text *h = ctx;
+  const char *t = tsr__cur_text(c, 0);
+  if (t) {
+    h->kept = 1;
+    h->st = tsr_web_history_parse(t, h->cb, h->ctx, h->err);
+  }
+  return 1;
+}
+
 tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *customer_id,
                                 tsr_web_history_cb cb, void *ctx, tsr_error *err) {
   WEB_DB(s, db);
   tsr__val p[] = {TSR__VI(run_id), TSR__VT(customer_id)};
+  /* schema version 4: in the customer's row; runs stored before, and
+   * customers without a row (refunds only), in web_history */
+  hist_text h = {cb, ctx, 0, TSR_OK, err};
+  tsr_status st = db->m->query(db, "SELECT history FROM customers WHERE run_id = ? AND customer_id = ?",
+                               p, 2, hist_text_row, &h, NULL, "list history", err);
+  if (st != TSR_OK || h.kept) return st != TSR_OK ? st : h.st;
   return tsr__select(db, TSR__TABLE(web_history), "",
                      "FROM web_history WHERE run_id = ? AND customer_id = ? ORDER BY day", p, 2,
                      (void *)cb, ctx, NULL, "list history", err);

@@ -344,6 +344,11 @@ typedef struct tsr_customer {
   double clv_lo;
   double clv_hi;
   const char *extra;       /* JSON of further columns, or NULL */
+  const char *history;     /* purchase history, one entry per active day, as
+                              tsr_web_history_format text (store_web.h);
+                              "" = none; NULL = not kept in the row (runs
+                              stored before schema version 4: the
+                              web_history table holds it) */
 } tsr_customer;
 
 /* Sets every field to its NULL value (strings NULL, doubles NaN except the
@@ -354,8 +359,9 @@ TSR_API void tsr_customer_init(tsr_customer *c);
  * when the caller has one open), in customer_id order (sorted by the store
  * unless already sorted), 32 rows per reused prepared statement: about
  * 0.5M rows per CPU second on SQLite (docs/store.md). The rows are all
- * stored or none. A repeated customer_id is TSR_ESTORE naming it. Pass all of
- * a run's customers in one call rather than many small ones. */
+ * stored or none. A repeated customer_id is TSR_ESTORE naming it. Pass a
+ * run's customers in large batches (analyze: 8,192 rows a call, in key
+ * order) rather than many small ones. */
 TSR_API tsr_status tsr_store_customers_add(tsr_store *s, int64_t run_id,
                                            const tsr_customer *rows, size_t n,
                                            tsr_error *err);

@@ -159,9 +159,33 @@ TSR_API tsr_status tsr_web_history_load(tsr_store *s, int64_t run_id, const char
                                         size_t n, tsr_web_history_src src, void *ctx,
                                         tsr_error *err);
 typedef int (*tsr_web_history_cb)(void *ctx, const tsr_web_history_row *row);
-/* By day. */
+/* By day (a nonzero cb stops). From the customer's row (customers.history,
+ * schema version 4) when it holds the history (not NULL), else from the
+ * web_history table (runs stored before version 4; ledger customers
+ * without a customers row, such as those with refunds only). Rows added
+ * with tsr_web_history_add for a customer whose row holds a history are
+ * not seen. TSR_EINVAL when the row's text is malformed. */
 TSR_API tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *customer_id,
                                         tsr_web_history_cb cb, void *ctx, tsr_error *err);
+
+/* The compact text of a purchase history (tsr_customer.history): the rows
+ * (by day) as entries separated by ';', each "D[*N],A": D the day minus the
+ * previous entry's day (the first entry: the day itself), "*N" the
+ * purchases when not 1, A the amount in hundredths when that is exact
+ * (amount == A / 100.0, -0 excepted), else '~' and the amount at 17
+ * significant digits. No rows: "". Example: "19723*2,1500;14,2000" is
+ * 2024-01-01 two purchases 15.00, 2024-01-15 one purchase 20.00. Parsing
+ * gives every row back exactly (days, counts, amounts bit for bit).
+ * Bytes needed: at most n * TSR_WEB_HISTORY_ENTRY_MAX + 1. */
+#define TSR_WEB_HISTORY_ENTRY_MAX 72
+/* Writes the text of rows[0..n) and its NUL to buf (cap bytes). Returns its
+ * length, or SIZE_MAX (buf "") when cap is below what is needed. */
+TSR_API size_t tsr_web_history_format(const tsr_web_history_row *rows, size_t n, char *buf,
+                                      size_t cap);
+/* Calls cb for each row of text in order (a nonzero return stops).
+ * TSR_EINVAL "history: malformed text at byte N". */
+TSR_API tsr_status tsr_web_history_parse(const char *text, tsr_web_history_cb cb, void *ctx,
+                                         tsr_error *err);
 
 /* on = 1: keeps the frequent statements of this module prepared on s's
  * connection (logins, histories) until called with on = 0, which must happen

@@ -6,13 +6,16 @@
 #include "tessera/analyze.h"
 #include "tessera/store_web.h"
 
+#include <sqlite3.h>
+
 static const char tx[] =
     "customer_id,date,amount\n"
     "a,2024-01-01,10\n"
     "a,2024-01-01,5\n"   /* same day: one row of 2 purchases */
     "a,2024-01-15,20\n"
     "b,2024-01-03,100\n"
-    "c,2024-01-10,1\n";
+    "c,2024-01-10,1\n"
+    "d,2024-01-12,-7\n"; /* refunds only: no customers row */
 
 typedef struct seen {
   int64_t run_id;
@@ -80,6 +83,28 @@ static void test_history_stored(void **state) {
   assert_int_equal(tsr_web_history_list(st, r->run_id, "b", hist_cb, &h, &e), TSR_OK);
   assert_int_equal(h.n, 1);
   assert_near(h.rows[0].amount, 100, 1e-12);
+  /* schema version 4: in the customer's row, none in web_history; the
+   * refunds-only customer has no row and keeps its history there */
+  tsr_customer *c = NULL;
+  assert_int_equal(tsr_store_customer_get(st, r->run_id, "a", &c, &e), TSR_OK);
+  assert_non_null(c->history);
+  assert_string_equal(c->history, "19723*2,1500;14,2000");
+  tsr_store_free(c);
+  h.n = 0;
+  assert_int_equal(tsr_web_history_list(st, r->run_id, "d", hist_cb, &h, &e), TSR_OK);
+  assert_int_equal(h.n, 1);
+  assert_int_equal(h.rows[0].day, 19734);
+  assert_int_equal(h.rows[0].ntx, 0);
+  assert_int_equal(tsr_store_customer_get(st, r->run_id, "d", &c, &e), TSR_ENOTFOUND);
+  sqlite3 *db3 = NULL;
+  sqlite3_stmt *q = NULL;
+  assert_int_equal(sqlite3_open(db, &db3), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db3, "SELECT group_concat(customer_id) FROM web_history", -1, &q, NULL),
+                   SQLITE_OK);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "d");
+  sqlite3_finalize(q);
+  sqlite3_close(db3);
   tsr_analyze_result_free(r);
   tsr_store_close(st);
   char cmd[256];

@@ -1,5 +1,6 @@
 -- The SQLite schema of tessera's store as written by hand up to release
--- b984e54 (store/sqlite.c migrations 1-3 and store/store_web_sql.h), kept
+-- b984e54 (store/sqlite.c migrations 1-3 and store/store_web_sql.h), and
+-- version 4 (customers.history, issue 18), kept
 -- as a fixture: tests/unit/store/test_schema.c checks that the schema
 -- generated from store/schema.def equals it and that a database of
 -- version 1 migrates to it.
@@ -173,3 +174,5 @@ CREATE TABLE web_login_failures (
   last_ts   INTEGER NOT NULL,
   PRIMARY KEY (user_name, address)
 );
+-- @version 4
+ALTER TABLE customers ADD COLUMN history TEXT;

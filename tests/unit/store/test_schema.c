@@ -85,7 +85,7 @@ static void test_fresh_equals_handwritten(void **state) {
   tsr_store *s = NULL;
   assert_int_equal(tsr_store_open(gen, TSR_STORE_CREATE, &s, &err), TSR_OK);
   tsr_store_close(s);
-  char *sql = fixture(1, 3);
+  char *sql = fixture(1, 4);
   exec_file(hand, sql);
   char *a = objects(gen), *b = objects(hand);
   assert_true(strlen(a) > 1000);
@@ -114,7 +114,7 @@ static void test_version1_migrates(void **state) {
   int v = 0;
   assert_int_equal(tsr_store_schema_version(s, &v, &err), TSR_OK);
   assert_int_equal(v, tsr_store_schema_latest());
-  assert_int_equal(v, 3);
+  assert_int_equal(v, 4);
   tsr_customer *c = NULL;
   assert_int_equal(tsr_store_customer_get(s, 7, "C1", &c, &err), TSR_OK);
   assert_float_equal(c->frequency, 2.5, 0);

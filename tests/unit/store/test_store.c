@@ -17,6 +17,7 @@
 
 #include "internal.h"
 #include "tessera/store.h"
+#include "tessera/store_web.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -699,6 +700,7 @@ static void assert_customer_eq(const tsr_customer *a, const tsr_customer *b) {
   assert_dbl_same(a->clv_lo, b->clv_lo);
   assert_dbl_same(a->clv_hi, b->clv_hi);
   assert_str_eq_null(a->extra, b->extra);
+  assert_str_eq_null(a->history, b->history);
 }
 
 typedef struct cust_collect {
@@ -828,6 +830,124 @@ static void test_customers_roundtrip(void **state) {
   assert_int_equal(tsr_store_customers_add(s, rid, dup, 1, &err), TSR_EINVAL);
   assert_string_equal(err.field, "extra");
   OK(tsr_store_customers_add(s, rid, NULL, 0, &err));
+  tsr_store_close(s);
+}
+
+/* ---------------------------------------------------------------- histories */
+
+typedef struct hist_rows {
+  tsr_web_history_row r[16];
+  size_t n;
+} hist_rows;
+
+static int hist_collect(void *ctx, const tsr_web_history_row *h) {
+  hist_rows *x = ctx;
+  if (x->n < 16) x->r[x->n++] = *h;
+  return 0;
+}
+
+static void assert_rows_same(const hist_rows *got, const tsr_web_history_row *want, size_t n) {
+  assert_int_equal(got->n, n);
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(got->r[i].day, want[i].day);
+    assert_int_equal(got->r[i].ntx, want[i].ntx);
+    if (memcmp(&got->r[i].amount, &want[i].amount, sizeof(double)) != 0)
+      fail_msg("row %zu: amount %.17g != %.17g", i, got->r[i].amount, want[i].amount);
+  }
+}
+
+/* The compact history text: its exact form, a bit-exact round trip of
+ * amounts that are not whole hundredths (and -0), and malformed texts. */
+static void test_history_text(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_web_history_row h[] = {{19723, 2, 15},       {19737, 1, 20.5},   {19738, 0, 0},
+                             {19800, 3, 0.1 + 0.2}, {19801, 1, -0.0},  {19702, 1, 1e300},
+                             {-5, 4294967295, 123456789.01}};
+  size_t n = sizeof h / sizeof *h;
+  char buf[1024];
+  size_t len = tsr_web_history_format(h, 2, buf, sizeof buf);
+  assert_string_equal(buf, "19723*2,1500;14,2050");
+  assert_int_equal(len, strlen(buf));
+  len = tsr_web_history_format(h, n, buf, sizeof buf);
+  assert_int_equal(len, strlen(buf));
+  assert_non_null(strstr(buf, ";1*0,0;"));
+  assert_non_null(strstr(buf, "~0.30000000000000004"));
+  hist_rows got = {0};
+  OK(tsr_web_history_parse(buf, hist_collect, &got, &err));
+  assert_rows_same(&got, h, n);
+  assert_true(signbit(got.r[4].amount));
+  /* empty; a buffer too small */
+  assert_int_equal(tsr_web_history_format(h, 0, buf, sizeof buf), 0);
+  assert_string_equal(buf, "");
+  assert_int_equal(tsr_web_history_format(h, 2, buf, 40), SIZE_MAX);
+  got.n = 0;
+  OK(tsr_web_history_parse("", hist_collect, &got, &err));
+  assert_int_equal(got.n, 0);
+  const char *bad[] = {"1", "1,", "x,1", "1,2;", "1,2;;3,4", "1*,2", "1,~", "1,2x", ";1,2"};
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    got.n = 0;
+    assert_int_equal(tsr_web_history_parse(bad[i], hist_collect, &got, &err), TSR_EINVAL);
+    assert_non_null(strstr(err.msg, "history: malformed text at byte"));
+  }
+}
+
+/* schema version 4: a customer's history is kept in its row and read from
+ * there; a row without one (NULL: stored before version 4) falls back to
+ * the web_history table; a customer without a row (refunds only) too. */
+static void test_history_in_customer_row(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("histrow.db");
+  tsr_run r = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  tsr_web_history_row ha[] = {{19723, 2, 15}, {19737, 1, 0.1 + 0.2}};
+  tsr_web_history_row hold[] = {{19000, 1, 5.5}, {19005, 2, 4.5}};
+  tsr_web_history_row hrefund[] = {{19010, 0, 0}};
+  char text[256];
+  tsr_web_history_format(ha, 2, text, sizeof text);
+  tsr_customer c[3];
+  for (int i = 0; i < 3; i++) tsr_customer_init(&c[i]);
+  c[0].customer_id = "A";
+  c[0].history = text;
+  c[1].customer_id = "OLD"; /* history NULL: in web_history */
+  c[2].customer_id = "CRM";
+  c[2].history = "";
+  OK(tsr_store_customers_add(s, rid, c, 3, &err));
+  OK(tsr_web_history_add(s, rid, "OLD", hold, 2, &err));
+  OK(tsr_web_history_add(s, rid, "REFUND", hrefund, 1, &err));
+  for (int i = 0; i < 3; i++) {
+    tsr_customer *g = NULL;
+    OK(tsr_store_customer_get(s, rid, c[i].customer_id, &g, &err));
+    assert_customer_eq(g, &c[i]);
+    tsr_store_free(g);
+  }
+  hist_rows got = {0};
+  OK(tsr_web_history_list(s, rid, "A", hist_collect, &got, &err));
+  assert_rows_same(&got, ha, 2);
+  got.n = 0;
+  OK(tsr_web_history_list(s, rid, "OLD", hist_collect, &got, &err));
+  assert_rows_same(&got, hold, 2);
+  got.n = 0;
+  OK(tsr_web_history_list(s, rid, "REFUND", hist_collect, &got, &err));
+  assert_rows_same(&got, hrefund, 1);
+  got.n = 0;
+  OK(tsr_web_history_list(s, rid, "CRM", hist_collect, &got, &err));
+  assert_int_equal(got.n, 0);
+  /* the bulk load path (COPY on PostgreSQL) carries the text too */
+  tsr_customer many[100];
+  char ids[100][8];
+  for (int i = 0; i < 100; i++) {
+    tsr_customer_init(&many[i]);
+    snprintf(ids[i], sizeof ids[i], "M%03d", 99 - i);
+    many[i].customer_id = ids[i];
+    many[i].history = text;
+  }
+  OK(tsr_store_customers_add(s, rid, many, 100, &err));
+  got.n = 0;
+  OK(tsr_web_history_list(s, rid, "M042", hist_collect, &got, &err));
+  assert_rows_same(&got, ha, 2);
   tsr_store_close(s);
 }
 
@@ -1558,6 +1678,8 @@ int main(void) {
       cmocka_unit_test(test_events),
       cmocka_unit_test(test_customers_roundtrip),
       cmocka_unit_test(test_customers_order_and_overlap),
+      cmocka_unit_test(test_history_text),
+      cmocka_unit_test(test_history_in_customer_row),
       cmocka_unit_test(test_segments_roundtrip),
       cmocka_unit_test(test_models_roundtrip),
       cmocka_unit_test(test_deletes),
