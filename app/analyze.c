@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 #include "base/textbuf.h"
+#include "btyd/btyd_internal.h"
 #include "tessera/analyze.h"
 #include "analyze_predict.h"
 #include "tessera/datetime.h"
@@ -490,6 +491,9 @@ static tsr_status step_models(actx *x, tsr_error *err) {
       return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model", "expected auto, %s or none, got '%s'",
                            tsr_btyd_role_names(TSR_MODEL_PURCHASE), mname);
   }
+  tsr__btyd_pat pat;
+  memset(&pat, 0, sizeof pat);
+  double *pe = NULL; /* the predictions of the patterns */
   double *xs = tsr__malloc(n * sizeof *xs), *tx = tsr__malloc(n * sizeof *tx),
          *T = tsr__malloc(n * sizeof *T), *mx = tsr__malloc(n * sizeof *mx);
   if (!xs || !tx || !T || !mx) {
@@ -504,6 +508,13 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     mx[i] = r->monetary_value;
   }
   tsr_btyd_data d = {n, xs, tx, T, mx, NULL};
+  /* the customers' patterns (x, t_x, T) with their counts, once: the fits,
+   * the predictions and the churn read them (each compressed the 1.8M
+   * rows again); pat.map takes the predictions back to the customers */
+  tsr_btyd_data dn = d;
+  dn.m_x = NULL;
+  if ((st = tsr__btyd_compress(&dn, 1, &pat, err)) != TSR_OK) goto out;
+  const tsr_btyd_data *pd = &pat.d;
   tsr_btyd_fit_opts fo;
   tsr_btyd_fit_opts_init(&fo);
   fo.period_days = res->period_days;
@@ -512,7 +523,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   tsr_error ferr;
   double ms;
   if (!is_auto) {
-    st = fit_with_fallback(x, kind, &d, &fo, &res->model, &ferr);
+    st = fit_with_fallback(x, kind, pd, &fo, &res->model, &ferr);
     ms = step_done(x, "model");
     if (st != TSR_OK) {
       /* the run promised predictions: it fails, saying what to try */
@@ -535,7 +546,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     int ok[2] = {0, 0};
     char why[2][TSR_ERROR_MSG_MAX];
     for (int c = 0; c < 2; c++) {
-      if (fit_with_fallback(x, cand[c], &d, &fo, &fit[c], &ferr) != TSR_OK) {
+      if (fit_with_fallback(x, cand[c], pd, &fo, &fit[c], &ferr) != TSR_OK) {
         snprintf(why[c], sizeof why[c], "%s", ferr.msg);
         event(x, 1, "model", (int64_t)n, 0, -1, "auto: %s skipped: %s",
               tsr_btyd_kind_name(cand[c]), ferr.msg);
@@ -593,10 +604,26 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     tsr__free(pstr);
   }
   res->horizon_periods = x->o->horizon * tsr_unit_days(x->o->unit, res->period_days) / res->period_days;
-  st = tsr_btyd_predict(&res->model, &d, res->horizon_periods, x->o->level, res->expected,
-                        res->expected_lo, res->expected_hi, res->p_alive, err);
-  if (st != TSR_OK) goto out;
-  st = tsr_btyd_churn(&res->model, &d, x->o->churn_threshold, &res->kpis.churn_rate,
+  {
+    size_t u = pd->n;
+    if (!(pe = tsr__malloc(4 * (u ? u : 1) * sizeof *pe))) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto out;
+    }
+    st = tsr_btyd_predict(&res->model, pd, res->horizon_periods, x->o->level, pe, pe + u,
+                          pe + 2 * u, pe + 3 * u, err);
+    if (st != TSR_OK) goto out;
+    for (size_t i = 0; i < n; i++) {
+      size_t k = pat.map[i];
+      res->expected[i] = pe[k];
+      res->expected_lo[i] = pe[u + k];
+      res->expected_hi[i] = pe[2 * u + k];
+      res->p_alive[i] = pe[3 * u + k];
+    }
+    tsr__free(pe);
+    pe = NULL;
+  }
+  st = tsr_btyd_churn(&res->model, pd, x->o->churn_threshold, &res->kpis.churn_rate,
                       &res->kpis.expected_alive, &res->kpis.expected_dropouts, err);
   if (st != TSR_OK) goto out;
   /* holdout check */
@@ -689,6 +716,8 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     step_done(x, "clv");
   }
 out:
+  tsr__free(pe);
+  tsr__btyd_pat_release(&pat);
   tsr__free(xs);
   tsr__free(tx);
   tsr__free(T);
