@@ -142,20 +142,29 @@ tsr_status tsr_clv_compute(const tsr_btyd_model *m, const tsr_btyd_model *gg,
    * consecutive patterns (sorted by x, then T) */
   int split = s->p_alive && s->cond_alive, cvalid = 0;
   double cx = 0, cT = 0, DA[TSR_BTYD_MAXP + 1];
+  /* P(alive) depends on (x, t_x, T), not on the spend: cached over
+   * consecutive patterns (sorted by x, T, t_x, then m_x) */
+  int pvalid = 0;
+  double ptx = 0, PA[TSR_BTYD_MAXP + 1];
   for (size_t k = 0; k < u; k++) {
     double x = pat.d.x[k], tx = pat.d.t_x[k], T = pat.d.T[k], mx = pat.d.m_x[k];
-    double Dj[TSR_BTYD_MAXP + 1], S = spend(gg->params, x, mx), pa;
+    double Dj[TSR_BTYD_MAXP + 1], S = spend(gg->params, x, mx);
     int bad = 0;
     if (split && !(cvalid && x == cx && T == cT)) {
       for (size_t j = 0; j <= J && !bad; j++) bad = det_alive(s, P[j], x, T, o, &DA[j]);
       cvalid = !bad;
+      pvalid = 0;
       cx = x;
       cT = T;
     }
+    if (split && !bad && !(pvalid && tx == ptx)) {
+      for (size_t j = 0; j <= J && !bad; j++) bad = s->p_alive(P[j], x, tx, T, &PA[j]);
+      pvalid = !bad;
+      ptx = tx;
+    }
     for (size_t j = 0; j <= J && !bad; j++) {
       if (split) {
-        bad = s->p_alive(P[j], x, tx, T, &pa);
-        Dj[j] = pa * DA[j];
+        Dj[j] = PA[j] * DA[j];
       } else {
         bad = det(s, P[j], x, tx, T, o, &Dj[j]);
       }
