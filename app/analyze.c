@@ -83,6 +83,7 @@ void tsr_analyze_result_free(tsr_analyze_result *r) {
   tsr__analyze_predict_free(r->predict);
   tsr_ledger_free(r->ledger);
   tsr_summary_free(r->summary);
+  tsr__free(r->ids);
   tsr__free(r->r);
   tsr__free(r->f);
   tsr__free(r->m);
@@ -347,6 +348,28 @@ static tsr_status step_summary(actx *x, tsr_error *err) {
         res->period_days, tsr_day_format(res->summary->end_day, a),
         res->has_holdout ? ", calibration end " : "",
         res->has_holdout ? tsr_day_format(res->summary->cal_end_day, b) : "");
+  return TSR_OK;
+}
+
+/* Frees the ledger (opts->release_ledger) once the summary is computed:
+ * the summary's customer ids, borrowed from it, are copied to res->ids
+ * first. Nothing after the summary reads the ledger without a store or a
+ * bundle (the store's purchase histories and the profiles do). */
+static tsr_status release_ledger(tsr_analyze_result *res, tsr_error *err) {
+  tsr_summary *s = res->summary;
+  size_t len = 0;
+  for (size_t i = 0; i < s->n; i++) len += strlen(s->rows[i].customer_id) + 1;
+  if (!(res->ids = tsr__malloc(len ? len : 1)))
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  char *o = res->ids;
+  for (size_t i = 0; i < s->n; i++) {
+    size_t k = strlen(s->rows[i].customer_id) + 1;
+    memcpy(o, s->rows[i].customer_id, k);
+    s->rows[i].customer_id = o;
+    o += k;
+  }
+  tsr_ledger_free(res->ledger);
+  res->ledger = NULL;
   return TSR_OK;
 }
 
@@ -1322,6 +1345,8 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if (canceled(&x)) goto cancel;
   progress(&x, "summary", 0.5);
   if ((st = step_summary(&x, err)) != TSR_OK) goto fail;
+  if (opts->release_ledger && !store && !opts->bundle && (st = release_ledger(res, err)) != TSR_OK)
+    goto fail;
   progress(&x, "rfm", 0.55);
   if ((st = step_rfm(&x, err)) != TSR_OK) goto fail;
   if (canceled(&x)) goto cancel;
