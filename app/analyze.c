@@ -734,7 +734,8 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     co.step = 30.4375 / res->period_days;
     co.discount = x->o->discount;
     co.level = x->o->level;
-    st = tsr_clv_compute(&res->model, &res->spend, &d, &co, res->clv, res->clv_lo, res->clv_hi, err);
+    st = tsr__clv_compute_pat(&res->model, &res->spend, &pat, n, xs, mx, &co, res->clv,
+                              res->clv_lo, res->clv_hi, err);
     if (st != TSR_OK) goto out;
     step_done(x, "clv");
   }
