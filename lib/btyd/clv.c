@@ -182,20 +182,24 @@ static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
       if (ok) MV[k] = delta_var(m, dl);
     }
   }
+  /* the spend model's parameter sets of the differences, once */
+  double GP[3][TSR_BTYD_MAXP];
+  for (size_t j = 0; j < 3; j++) {
+    memcpy(GP[j], gg->params, sizeof GP[j]);
+    GP[j][j] = gg->params[j] * exp(h);
+  }
   for (size_t i = 0; i < n; i++) {
     size_t k = pat->map[i];
     double x = xr[i], mx = m_x[i];
     double S = spend(gg->params, x, mx), V = S * D0[k], LO = V, HI = V;
     if (want && V > 0) {
-      double var = 0, dl[TSR_BTYD_MAXP];
+      double var = 0, dl[TSR_BTYD_MAXP] = {0};
       if (MV[k] >= 0) var += MV[k];
       if (gg->has_cov) {
+        double lS = log(S);
         for (size_t j = 0; j < 3; j++) {
-          double pp[TSR_BTYD_MAXP];
-          memcpy(pp, gg->params, sizeof pp);
-          pp[j] = gg->params[j] * exp(h);
-          double sp = spend(pp, x, mx);
-          dl[j] = sp > 0 ? (log(sp) - log(S)) / h : 0;
+          double sp = spend(GP[j], x, mx);
+          dl[j] = sp > 0 ? (log(sp) - lS) / h : 0;
         }
         var += delta_var(gg, dl);
       }
