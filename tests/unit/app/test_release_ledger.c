@@ -1,7 +1,9 @@
 /* test_release_ledger.c - tsr_analyze_opts.release_ledger: the ledger is
  * freed after the summary (res->ledger NULL, the ids in res->ids) and every
  * result file is byte for byte the one of a run that keeps it; with a
- * store the option is ignored (the purchase histories read the ledger). */
+ * store the option is ignored (the purchase histories read the ledger).
+ * customers.csv of 20,000 customers (blocks of 8192 lines formatted two at
+ * a time) has every customer once, in order, with whole lines. */
 #include "tsr_test.h"
 #include "tessera/analyze.h"
 #include "tessera/simulate.h"
@@ -81,9 +83,67 @@ static void test_release_ledger(void **state) {
   unlink(in);
 }
 
+static void test_customer_blocks(void **state) {
+  (void)state;
+  char in[] = "/tmp/tsr_cb_XXXXXX";
+  int fd = mkstemp(in);
+  assert_true(fd >= 0);
+  FILE *f = fdopen(fd, "w");
+  tsr_simulate_opts so;
+  tsr_simulate_opts_init(&so);
+  so.customers = 20000;
+  so.seed = 3;
+  so.weeks = 20;
+  assert_int_equal(tsr_simulate_write(f, &so, NULL), TSR_OK);
+  fclose(f);
+  char out[64], path[96];
+  snprintf(out, sizeof out, "%s.out", in);
+  const char *inputs[] = {in};
+  tsr_analyze_opts o;
+  tsr_analyze_opts_init(&o);
+  o.inputs = inputs;
+  o.n_inputs = 1;
+  o.out_dir = out;
+  o.model = "none";
+  o.cluster = "none";
+  o.release_ledger = 1;
+  tsr_analyze_result *r;
+  tsr_error e;
+  assert_int_equal(tsr_analyze_run(&o, NULL, &r, &e), TSR_OK);
+  size_t n = r->summary->n;
+  assert_true(n > 2 * 8192 + 100);
+  snprintf(path, sizeof path, "%s/customers.csv", out);
+  FILE *c = fopen(path, "r");
+  assert_non_null(c);
+  char line[4096];
+  assert_non_null(fgets(line, sizeof line, c)); /* header */
+  size_t i = 0;
+  while (fgets(line, sizeof line, c)) {
+    assert_true(i < n);
+    size_t len = strlen(line);
+    assert_true(len > 0 && line[len - 1] == '\n');
+    size_t k = strlen(r->summary->rows[i].customer_id);
+    assert_memory_equal(line, r->summary->rows[i].customer_id, k);
+    assert_int_equal(line[k], ',');
+    /* 24 fields: 23 commas */
+    size_t commas = 0;
+    for (size_t j = 0; j < len; j++) commas += line[j] == ',';
+    assert_int_equal(commas, 23);
+    i++;
+  }
+  assert_int_equal(i, n);
+  fclose(c);
+  tsr_analyze_result_free(r);
+  char cmd[256];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", out);
+  assert_int_equal(system(cmd), 0);
+  unlink(in);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_release_ledger),
+      cmocka_unit_test(test_customer_blocks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
