@@ -5,6 +5,7 @@
  */
 #include "internal.h"
 #include "base/textbuf.h"
+#include "btyd/btyd_internal.h"
 #include "tessera/analyze.h"
 #include "analyze_predict.h"
 #include "analyze_history.h"
@@ -83,6 +84,7 @@ void tsr_analyze_result_free(tsr_analyze_result *r) {
   tsr__analyze_predict_free(r->predict);
   tsr_ledger_free(r->ledger);
   tsr_summary_free(r->summary);
+  tsr__free(r->ids);
   tsr__free(r->r);
   tsr__free(r->f);
   tsr__free(r->m);
@@ -350,6 +352,28 @@ static tsr_status step_summary(actx *x, tsr_error *err) {
   return TSR_OK;
 }
 
+/* Frees the ledger (opts->release_ledger) once the summary is computed:
+ * the summary's customer ids, borrowed from it, are copied to res->ids
+ * first. Nothing after the summary reads the ledger without a store or a
+ * bundle (the store's purchase histories and the profiles do). */
+static tsr_status release_ledger(tsr_analyze_result *res, tsr_error *err) {
+  tsr_summary *s = res->summary;
+  size_t len = 0;
+  for (size_t i = 0; i < s->n; i++) len += strlen(s->rows[i].customer_id) + 1;
+  if (!(res->ids = tsr__malloc(len ? len : 1)))
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  char *o = res->ids;
+  for (size_t i = 0; i < s->n; i++) {
+    size_t k = strlen(s->rows[i].customer_id) + 1;
+    memcpy(o, s->rows[i].customer_id, k);
+    s->rows[i].customer_id = o;
+    o += k;
+  }
+  tsr_ledger_free(res->ledger);
+  res->ledger = NULL;
+  return TSR_OK;
+}
+
 static tsr_status step_rfm(actx *x, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   size_t n = res->summary->n;
@@ -491,6 +515,9 @@ static tsr_status step_models(actx *x, tsr_error *err) {
       return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model", "expected auto, %s or none, got '%s'",
                            tsr_btyd_role_names(TSR_MODEL_PURCHASE), mname);
   }
+  tsr__btyd_pat pat;
+  memset(&pat, 0, sizeof pat);
+  double *pe = NULL; /* the predictions of the patterns */
   double *xs = tsr__malloc(n * sizeof *xs), *tx = tsr__malloc(n * sizeof *tx),
          *T = tsr__malloc(n * sizeof *T), *mx = tsr__malloc(n * sizeof *mx);
   if (!xs || !tx || !T || !mx) {
@@ -505,6 +532,13 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     mx[i] = r->monetary_value;
   }
   tsr_btyd_data d = {n, xs, tx, T, mx, NULL};
+  /* the customers' patterns (x, t_x, T) with their counts, once: the fits,
+   * the predictions and the churn read them (each compressed the 1.8M
+   * rows again); pat.map takes the predictions back to the customers */
+  tsr_btyd_data dn = d;
+  dn.m_x = NULL;
+  if ((st = tsr__btyd_compress(&dn, 1, &pat, err)) != TSR_OK) goto out;
+  const tsr_btyd_data *pd = &pat.d;
   tsr_btyd_fit_opts fo;
   tsr_btyd_fit_opts_init(&fo);
   fo.period_days = res->period_days;
@@ -513,7 +547,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   tsr_error ferr;
   double ms;
   if (!is_auto) {
-    st = fit_with_fallback(x, kind, &d, &fo, &res->model, &ferr);
+    st = fit_with_fallback(x, kind, pd, &fo, &res->model, &ferr);
     ms = step_done(x, "model");
     if (st != TSR_OK) {
       /* the run promised predictions: it fails, saying what to try */
@@ -536,7 +570,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     int ok[2] = {0, 0};
     char why[2][TSR_ERROR_MSG_MAX];
     for (int c = 0; c < 2; c++) {
-      if (fit_with_fallback(x, cand[c], &d, &fo, &fit[c], &ferr) != TSR_OK) {
+      if (fit_with_fallback(x, cand[c], pd, &fo, &fit[c], &ferr) != TSR_OK) {
         snprintf(why[c], sizeof why[c], "%s", ferr.msg);
         event(x, 1, "model", (int64_t)n, 0, -1, "auto: %s skipped: %s",
               tsr_btyd_kind_name(cand[c]), ferr.msg);
@@ -594,10 +628,26 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     tsr__free(pstr);
   }
   res->horizon_periods = x->o->horizon * tsr_unit_days(x->o->unit, res->period_days) / res->period_days;
-  st = tsr_btyd_predict(&res->model, &d, res->horizon_periods, x->o->level, res->expected,
-                        res->expected_lo, res->expected_hi, res->p_alive, err);
-  if (st != TSR_OK) goto out;
-  st = tsr_btyd_churn(&res->model, &d, x->o->churn_threshold, &res->kpis.churn_rate,
+  {
+    size_t u = pd->n;
+    if (!(pe = tsr__malloc(4 * (u ? u : 1) * sizeof *pe))) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto out;
+    }
+    st = tsr_btyd_predict(&res->model, pd, res->horizon_periods, x->o->level, pe, pe + u,
+                          pe + 2 * u, pe + 3 * u, err);
+    if (st != TSR_OK) goto out;
+    for (size_t i = 0; i < n; i++) {
+      size_t k = pat.map[i];
+      res->expected[i] = pe[k];
+      res->expected_lo[i] = pe[u + k];
+      res->expected_hi[i] = pe[2 * u + k];
+      res->p_alive[i] = pe[3 * u + k];
+    }
+    tsr__free(pe);
+    pe = NULL;
+  }
+  st = tsr_btyd_churn(&res->model, pd, x->o->churn_threshold, &res->kpis.churn_rate,
                       &res->kpis.expected_alive, &res->kpis.expected_dropouts, err);
   if (st != TSR_OK) goto out;
   /* holdout check */
@@ -685,11 +735,14 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     co.step = 30.4375 / res->period_days;
     co.discount = x->o->discount;
     co.level = x->o->level;
-    st = tsr_clv_compute(&res->model, &res->spend, &d, &co, res->clv, res->clv_lo, res->clv_hi, err);
+    st = tsr__clv_compute_pat(&res->model, &res->spend, &pat, n, xs, mx, &co, res->clv,
+                              res->clv_lo, res->clv_hi, err);
     if (st != TSR_OK) goto out;
     step_done(x, "clv");
   }
 out:
+  tsr__free(pe);
+  tsr__btyd_pat_release(&pat);
   tsr__free(xs);
   tsr__free(tx);
   tsr__free(T);
@@ -1322,6 +1375,8 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if (canceled(&x)) goto cancel;
   progress(&x, "summary", 0.5);
   if ((st = step_summary(&x, err)) != TSR_OK) goto fail;
+  if (opts->release_ledger && !store && !opts->bundle && (st = release_ledger(res, err)) != TSR_OK)
+    goto fail;
   progress(&x, "rfm", 0.55);
   if ((st = step_rfm(&x, err)) != TSR_OK) goto fail;
   if (canceled(&x)) goto cancel;

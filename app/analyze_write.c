@@ -18,6 +18,7 @@
 
 #include "analyze_predict.h"
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -294,8 +295,38 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
   return o;
 }
 
-/* customers.csv: one row per customer, every computed column; each line is
- * built in memory and written with one fwrite into a large buffer. */
+/* Lines [lo, hi) of customers.csv formatted into buf (the numbers' text
+ * is most of the writing: two blocks are formatted at once). */
+typedef struct cust_block {
+  const tsr_analyze_result *r;
+  size_t lo, hi;
+  tsr__tb buf;
+  int oom;
+} cust_block;
+
+static void *format_block(void *arg) {
+  cust_block *b = arg;
+  const tsr_summary *s = b->r->summary;
+  b->buf.len = 0;
+  for (size_t i = b->lo; i < b->hi; i++) {
+    size_t need = 2 * strlen(s->rows[i].customer_id) +
+                  2 * strlen(b->r->segment[i] ? b->r->segment[i] : "") + 1024;
+    if (tsr__tb_reserve(&b->buf, need)) {
+      b->oom = 1;
+      return NULL;
+    }
+    char *end = customer_line(b->buf.s + b->buf.len, b->r, i);
+    b->buf.len = (size_t)(end - b->buf.s);
+  }
+  return NULL;
+}
+
+/* Customers per formatted block. */
+#define CUST_BLOCK 8192
+
+/* customers.csv: one row per customer, every computed column; blocks of
+ * lines are built in memory, two at a time (the second on a thread), and
+ * written in order. */
 static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_error *err) {
   const tsr_summary *s = r->summary;
   fputs(s->has_holdout ? "customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,"
@@ -306,19 +337,29 @@ static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_erro
         "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster", f);
   if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
   fputc('\n', f);
-  tsr__tb line = {0};
-  for (size_t i = 0; i < s->n; i++) {
-    size_t need = 2 * strlen(s->rows[i].customer_id) +
-                  2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
-    line.len = 0;
-    if (tsr__tb_reserve(&line, need)) {
-      tsr__tb_free(&line);
-      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    }
-    char *end = customer_line(line.s, r, i);
-    fwrite(line.s, 1, (size_t)(end - line.s), f);
+  cust_block b[2];
+  memset(b, 0, sizeof b);
+  b[0].r = b[1].r = r;
+  int oom = 0;
+  for (size_t lo = 0; lo < s->n && !oom; lo += 2 * CUST_BLOCK) {
+    size_t mid = s->n - lo > CUST_BLOCK ? lo + CUST_BLOCK : s->n;
+    size_t hi = s->n - mid > CUST_BLOCK ? mid + CUST_BLOCK : s->n;
+    b[0].lo = lo, b[0].hi = mid;
+    b[1].lo = mid, b[1].hi = hi;
+    pthread_t th;
+    int threaded = hi > mid && pthread_create(&th, NULL, format_block, &b[1]) == 0;
+    format_block(&b[0]);
+    if (!b[0].oom) fwrite(b[0].buf.s, 1, b[0].buf.len, f);
+    if (threaded)
+      pthread_join(th, NULL);
+    else if (hi > mid)
+      format_block(&b[1]);
+    if (!b[0].oom && !b[1].oom && hi > mid) fwrite(b[1].buf.s, 1, b[1].buf.len, f);
+    oom = b[0].oom || b[1].oom;
   }
-  tsr__tb_free(&line);
+  tsr__tb_free(&b[0].buf);
+  tsr__tb_free(&b[1].buf);
+  if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   return TSR_OK;
 }
 

@@ -107,6 +107,13 @@ typedef struct tsr_analyze_opts {
   /* The stored run's id, once it exists (before its first event). */
   void (*on_run)(void *ud, int64_t run_id);
   void *ud;
+  /* 1: the ledger (every transaction) is freed once the summary is
+   * computed, before the models (its memory was most of the peak of a
+   * large run); res->ledger is then NULL and the summary's customer ids
+   * live in res->ids. Only without a store and a bundle (else ignored):
+   * set it when nothing after the run reads res->ledger (a report does).
+   * Default 0. */
+  int release_ledger;
 } tsr_analyze_opts;
 
 TSR_API void tsr_analyze_opts_init(tsr_analyze_opts *o);
@@ -194,6 +201,9 @@ typedef struct tsr_analyze_result {
   const char *currency_source; /* "option", "column" or NULL (static) */
   struct tsr__predict_out *predict; /* churn and next-best-product of a
                                   bundle run (app/analyze_predict.c), or NULL */
+  char *ids;                   /* owned; with release_ledger the customer ids
+                                  (NUL-terminated, one after the other) the
+                                  summary rows point into, else NULL */
 } tsr_analyze_result;
 
 /* Runs the pipeline. store may be NULL (nothing stored). On success *out is

@@ -242,47 +242,67 @@ static inline int pat_less(const pat_row *a, const pat_row *b) {
  * Hoare partition, the comparison inlined) with insertion sort below 16
  * rows and qsort past a depth of 2 log2 n. glibc's qsort called cmp_pat
  * through a pointer and moved the 40-byte rows with memmove: a quarter of
- * a BG/NBD fit on 100k customers. */
-static void sort_pats(pat_row *v, size_t n, int depth) {
-  pat_row t;
-#define PSWAP(i, j) (t = v[i], v[i] = v[j], v[j] = t)
-  while (n > 16) {
-    if (depth-- <= 0) {
-      qsort(v, n, sizeof *v, cmp_pat);
-      return;
-    }
-    size_t mid = n / 2;
-    if (pat_less(&v[mid], &v[0])) PSWAP(0, mid);
-    if (pat_less(&v[n - 1], &v[mid])) {
-      PSWAP(mid, n - 1);
-      if (pat_less(&v[mid], &v[0])) PSWAP(0, mid);
-    }
-    const pat_row piv = v[mid];
-    size_t i = 0, j = n - 1;
-    for (;;) {
-      while (pat_less(&v[i], &piv)) i++;
-      while (pat_less(&piv, &v[j])) j--;
-      if (i >= j) break;
-      PSWAP(i, j);
-      i++, j--;
-    }
-    /* v[0..j] <= piv <= v[j+1..n) */
-    size_t nl = j + 1, nr = n - nl;
-    if (nl < nr) {
-      sort_pats(v, nl, depth);
-      v += nl, n = nr;
-    } else {
-      sort_pats(v + nl, nr, depth);
-      n = nl;
-    }
+ * a BG/NBD fit on 100k customers. SORT_PATS(name, type, less, cmp) makes
+ * one for rows of type (pat_row, or a pat_row tagged with its index). */
+#define SORT_PATS(name, type, less, cmp)                                 \
+  static void name(type *v, size_t n, int depth) {                      \
+    type t;                                                             \
+    while (n > 16) {                                                    \
+      if (depth-- <= 0) {                                               \
+        qsort(v, n, sizeof *v, cmp);                                    \
+        return;                                                         \
+      }                                                                 \
+      size_t mid = n / 2;                                               \
+      if (less(&v[mid], &v[0])) t = v[0], v[0] = v[mid], v[mid] = t;   \
+      if (less(&v[n - 1], &v[mid])) {                                   \
+        t = v[mid], v[mid] = v[n - 1], v[n - 1] = t;                    \
+        if (less(&v[mid], &v[0])) t = v[0], v[0] = v[mid], v[mid] = t; \
+      }                                                                 \
+      const type piv = v[mid];                                          \
+      size_t i = 0, j = n - 1;                                          \
+      for (;;) {                                                        \
+        while (less(&v[i], &piv)) i++;                                  \
+        while (less(&piv, &v[j])) j--;                                  \
+        if (i >= j) break;                                              \
+        t = v[i], v[i] = v[j], v[j] = t;                                \
+        i++, j--;                                                       \
+      }                                                                 \
+      /* v[0..j] <= piv <= v[j+1..n) */                                 \
+      size_t nl = j + 1, nr = n - nl;                                   \
+      if (nl < nr) {                                                    \
+        name(v, nl, depth);                                             \
+        v += nl, n = nr;                                                \
+      } else {                                                          \
+        name(v + nl, nr, depth);                                        \
+        n = nl;                                                         \
+      }                                                                 \
+    }                                                                   \
+    for (size_t i = 1; i < n; i++) {                                    \
+      size_t j = i;                                                     \
+      t = v[i];                                                         \
+      for (; j > 0 && less(&t, &v[j - 1]); j--) v[j] = v[j - 1];        \
+      v[j] = t;                                                         \
+    }                                                                   \
   }
-  for (size_t i = 1; i < n; i++) {
-    size_t j = i;
-    t = v[i];
-    for (; j > 0 && pat_less(&t, &v[j - 1]); j--) v[j] = v[j - 1];
-    v[j] = t;
-  }
-#undef PSWAP
+
+SORT_PATS(sort_pats, pat_row, pat_less, cmp_pat)
+
+/* A unique row and where it was first seen (the map's sort). */
+typedef struct {
+  pat_row r;
+  size_t i;
+} tagged_row;
+
+static inline int tagged_less(const tagged_row *a, const tagged_row *b) {
+  return pat_less(&a->r, &b->r);
+}
+
+SORT_PATS(sort_tagged, tagged_row, tagged_less, cmp_pat) /* pat_row first */
+
+static int sort_depth(size_t n) {
+  int depth = 2;
+  for (size_t k = n; k > 1; k >>= 1) depth += 2;
+  return depth;
 }
 
 static uint64_t mix64(uint64_t z) {
@@ -298,31 +318,89 @@ static uint64_t dbits(double v) {
   return u;
 }
 
+static inline pat_row pat_of(const tsr_btyd_data *d, size_t i) {
+  pat_row r = {d->x[i], d->T ? d->T[i] : 0, d->t_x ? d->t_x[i] : 0,
+               d->m_x ? d->m_x[i] : 0, d->weights ? d->weights[i] : 1.0};
+  return r;
+}
+
+/* 1 when the rows of d are strictly increasing in cmp_pat's order: unique
+ * and sorted already (compressed patterns given again); -0.0 next to 0.0,
+ * or a NaN, is not strictly increasing */
+static int strictly_sorted(const tsr_btyd_data *d) {
+  if (d->n < 2) return 1;
+  pat_row prev = pat_of(d, 0);
+  for (size_t i = 1; i < d->n; i++) {
+    pat_row r = pat_of(d, i);
+    if (!pat_less(&prev, &r)) return 0;
+    prev = r;
+  }
+  return 1;
+}
+
+/* pat->buf from the sorted unique rows got(k) (k < u); weight-0 patterns
+ * dropped unless want_map */
+#define FILL_PATS(got)                                                    \
+  do {                                                                    \
+    double *x_ = pat->buf, *tx_ = x_ + u, *T_ = tx_ + u, *m_ = T_ + u,    \
+           *w_ = m_ + u;                                                  \
+    size_t p_ = 0;                                                        \
+    for (size_t k = 0; k < u; k++) {                                      \
+      pat_row r_ = got(k);                                                \
+      if (!want_map && !(r_.w > 0)) continue;                             \
+      x_[p_] = r_.x, tx_[p_] = r_.tx, T_[p_] = r_.T, m_[p_] = r_.m;       \
+      w_[p_] = r_.w;                                                      \
+      p_++;                                                               \
+    }                                                                     \
+    pat->d.n = p_;                                                        \
+    pat->d.x = x_;                                                        \
+    pat->d.t_x = tx_;                                                     \
+    pat->d.T = T_;                                                        \
+    pat->d.m_x = d->m_x ? m_ : NULL;                                      \
+    pat->d.weights = w_;                                                  \
+  } while (0)
+
 tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
                               tsr__btyd_pat *pat, tsr_error *err) {
   memset(pat, 0, sizeof *pat);
-  size_t n = d->n, cap = 16;
-  while (cap < 2 * n) cap *= 2;
-  /* open addressing: slot -> 1 + index of the unique row (32 bits: half
-   * the table to clear and fault in) */
+  size_t n = d->n, u;
   if (n > UINT32_MAX / 2)
     return tsr_error_set(err, TSR_ELIMIT, NULL, 0, 0, NULL,
                          "more than %u customers", (unsigned)(UINT32_MAX / 2));
-  /* large: on huge pages (fresh small pages cost more than the hashing) */
+  if (strictly_sorted(d)) {
+    /* patterns already: copied as they are (the model step compresses
+     * its customers once and gives the patterns to every fit and
+     * prediction) */
+    u = n;
+    pat->buf = tsr__malloc_big(5 * (u ? u : 1) * sizeof(double));
+    if (want_map) pat->map = tsr__malloc((n ? n : 1) * sizeof(size_t));
+    if (!pat->buf || (want_map && !pat->map)) {
+      tsr__btyd_pat_release(pat);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
+    for (size_t i = 0; want_map && i < n; i++) pat->map[i] = i;
+#define GOT_INPUT(k) pat_of(d, k)
+    FILL_PATS(GOT_INPUT);
+#undef GOT_INPUT
+    return TSR_OK;
+  }
+  size_t cap = 16;
+  while (cap < 2 * n) cap *= 2;
+  /* open addressing: slot -> 1 + index of the unique row (32 bits: half
+   * the table to clear and fault in); large: on huge pages (fresh small
+   * pages cost more than the hashing) */
   uint32_t *slot = tsr__malloc_big(cap * sizeof *slot);
   if (slot) memset(slot, 0, cap * sizeof *slot);
   pat_row *rows = tsr__malloc_big((n ? n : 1) * sizeof *rows);
-  size_t *rowof = want_map ? tsr__malloc((n ? n : 1) * sizeof *rowof) : NULL; /* map only */
-  if (want_map) pat->map = tsr__malloc((n ? n : 1) * sizeof(size_t));
-  if (!slot || !rows || (want_map && (!rowof || !pat->map))) {
+  /* map only: rowof[i] = unique row of input row i, turned into the map */
+  size_t *rowof = want_map ? tsr__malloc((n ? n : 1) * sizeof *rowof) : NULL;
+  if (!slot || !rows || (want_map && !rowof)) {
     tsr__free(slot), tsr__free(rows), tsr__free(rowof);
-    tsr__btyd_pat_release(pat);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
-  size_t u = 0;
+  u = 0;
   for (size_t i = 0; i < n; i++) {
-    pat_row r = {d->x[i], d->T ? d->T[i] : 0, d->t_x ? d->t_x[i] : 0,
-                 d->m_x ? d->m_x[i] : 0, d->weights ? d->weights[i] : 1.0};
+    pat_row r = pat_of(d, i);
     uint64_t h = mix64(dbits(r.x) ^ mix64(dbits(r.T) ^ mix64(dbits(r.tx) ^ mix64(dbits(r.m)))));
     size_t k = (size_t)h & (cap - 1);
     for (;;) {
@@ -342,65 +420,45 @@ tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
     }
   }
   tsr__free(slot);
-  /* sort the unique rows; with a map, remember where each went */
-  size_t *pos = NULL;
-  if (want_map && !(pos = tsr__malloc((u ? u : 1) * sizeof *pos))) {
-    tsr__free(rows), tsr__free(rowof);
-    tsr__btyd_pat_release(pat);
-    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  }
-  pat_row *sorted = rows;
-  if (want_map) {
-    /* sort indices by row */
-    typedef struct { pat_row r; size_t i; } tagged;
-    tagged *tg = tsr__malloc((u ? u : 1) * sizeof *tg);
-    if (!tg) {
-      tsr__free(rows), tsr__free(rowof), tsr__free(pos);
-      tsr__btyd_pat_release(pat);
+  if (!want_map) {
+    sort_pats(rows, u, sort_depth(u));
+    if (!(pat->buf = tsr__malloc_big(5 * (u ? u : 1) * sizeof(double)))) {
+      tsr__free(rows);
       return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     }
-    for (size_t k = 0; k < u; k++) tg[k].r = rows[k], tg[k].i = k;
-    qsort(tg, u, sizeof *tg, cmp_pat); /* pat_row is the first member */
-    for (size_t k = 0; k < u; k++) {
-      rows[k] = tg[k].r;
-      pos[tg[k].i] = k;
-    }
-    tsr__free(tg);
-    for (size_t i = 0; i < n; i++) pat->map[i] = pos[rowof[i]];
-    tsr__free(pos);
-  } else {
-    int depth = 2;
-    for (size_t k = u; k > 1; k >>= 1) depth += 2;
-    sort_pats(rows, u, depth);
-  }
-  tsr__free(rowof);
-  /* drop weight-0 patterns only when no map is needed */
-  pat->buf = tsr__malloc_big(5 * (u ? u : 1) * sizeof(double));
-  if (!pat->buf) {
+#define GOT_ROW(k) rows[k]
+    FILL_PATS(GOT_ROW);
+#undef GOT_ROW
     tsr__free(rows);
+    return TSR_OK;
+  }
+  /* with a map: sort the unique rows tagged with their index, then
+   * remember where each went */
+  tagged_row *tg = tsr__malloc_big((u ? u : 1) * sizeof *tg);
+  size_t *pos = tsr__malloc((u ? u : 1) * sizeof *pos);
+  if (!tg || !pos) {
+    tsr__free(tg), tsr__free(pos), tsr__free(rows), tsr__free(rowof);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  for (size_t k = 0; k < u; k++) tg[k].r = rows[k], tg[k].i = k;
+  tsr__free(rows);
+  sort_tagged(tg, u, sort_depth(u));
+  for (size_t k = 0; k < u; k++) pos[tg[k].i] = k;
+  for (size_t i = 0; i < n; i++) rowof[i] = pos[rowof[i]];
+  tsr__free(pos);
+  pat->map = rowof;
+  if (!(pat->buf = tsr__malloc_big(5 * (u ? u : 1) * sizeof(double)))) {
+    tsr__free(tg);
     tsr__btyd_pat_release(pat);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
-  double *x = pat->buf, *tx = x + u, *T = tx + u, *m = T + u, *w = m + u;
-  size_t p = 0;
-  for (size_t k = 0; k < u; k++) {
-    if (!want_map && !(sorted[k].w > 0)) continue;
-    x[p] = sorted[k].x;
-    tx[p] = sorted[k].tx;
-    T[p] = sorted[k].T;
-    m[p] = sorted[k].m;
-    w[p] = sorted[k].w;
-    p++;
-  }
-  tsr__free(rows);
-  pat->d.n = p;
-  pat->d.x = x;
-  pat->d.t_x = tx;
-  pat->d.T = T;
-  pat->d.m_x = d->m_x ? m : NULL;
-  pat->d.weights = w;
+#define GOT_TAGGED(k) tg[k].r
+  FILL_PATS(GOT_TAGGED);
+#undef GOT_TAGGED
+  tsr__free(tg);
   return TSR_OK;
 }
+#undef FILL_PATS
 
 void tsr__btyd_pat_release(tsr__btyd_pat *pat) {
   if (!pat) return;

@@ -181,6 +181,14 @@ tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
                               tsr__btyd_pat *pat, tsr_error *err);
 void tsr__btyd_pat_release(tsr__btyd_pat *pat);
 
+/* tsr_clv_compute for n rows given as their (x, t_x, T) patterns pat
+ * (tsr__btyd_compress of the rows without m_x, with the map) and each
+ * row's x and m_x: the rows need not be compressed again. */
+tsr_status tsr__clv_compute_pat(const tsr_btyd_model *m, const tsr_btyd_model *gg,
+                                const tsr__btyd_pat *pat, size_t n, const double *x,
+                                const double *m_x, const tsr_clv_opts *o, double *clv,
+                                double *clv_lo, double *clv_hi, tsr_error *err);
+
 /* log(exp(a) + exp(b)) without overflow. */
 static inline double tsr__logaddexp(double a, double b);
 #include <math.h>

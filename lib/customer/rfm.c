@@ -9,6 +9,7 @@
  * segment of each of the 125 (r, f, m) combinations.
  */
 #include "internal.h"
+#include "base/sort.h"
 #include "tessera/csv.h"
 #include "tessera/rfm.h"
 
@@ -46,6 +47,22 @@ tsr_status tsr_rfm_quintiles(const double *x, size_t n, int reverse, int *out,
     out[0] = 3;
     return TSR_OK;
   }
+  const uint64_t d = (uint64_t)n - 1;
+  /* rank k = pos + 1: ceil(5 (k - 1) / (n - 1)), at least 1 */
+#define RFM_SCORE(pos, s)                            \
+  uint64_t s = (5 * (uint64_t)(pos) + d - 1) / d;    \
+  if (s < 1) s = 1
+  /* the order by (value, index): radix (lib/base/sort.c) */
+  uint32_t *ord = n <= UINT32_MAX ? tsr__malloc(n * sizeof *ord) : NULL;
+  if (ord && tsr__order_f64(x, n, ord) == 0) {
+    for (size_t pos = 0; pos < n; pos++) {
+      RFM_SCORE(pos, s);
+      out[ord[pos]] = reverse ? 6 - (int)s : (int)s;
+    }
+    tsr__free(ord);
+    return TSR_OK;
+  }
+  tsr__free(ord);
   keyed *k = tsr__malloc(n * sizeof *k);
   if (!k) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   for (size_t i = 0; i < n; i++) {
@@ -53,13 +70,11 @@ tsr_status tsr_rfm_quintiles(const double *x, size_t n, int reverse, int *out,
     k[i].i = i;
   }
   qsort(k, n, sizeof *k, keyed_cmp);
-  const uint64_t d = (uint64_t)n - 1;
   for (size_t pos = 0; pos < n; pos++) {
-    /* rank k = pos + 1: ceil(5 (k - 1) / (n - 1)), at least 1 */
-    uint64_t s = (5 * (uint64_t)pos + d - 1) / d;
-    if (s < 1) s = 1;
+    RFM_SCORE(pos, s);
     out[k[pos].i] = reverse ? 6 - (int)s : (int)s;
   }
+#undef RFM_SCORE
   tsr__free(k);
   return TSR_OK;
 }

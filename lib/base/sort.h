@@ -1,0 +1,19 @@
+/*
+ * sort.h - orderings of large numeric arrays (lib/base/sort.c). Not public
+ * API.
+ */
+#ifndef TSR_SORT_H
+#define TSR_SORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The stable ascending order of x[0..n): order[k] = the index of the k-th
+ * smallest value, equal values in index order (-0.0 equals 0.0), as a sort
+ * by (value, index) gives. The values must be finite (not NaN or
+ * infinite). An LSD radix sort on the order-preserving 64-bit keys
+ * (digits equal in every key are skipped). 0, or -1 when out of memory or
+ * n > UINT32_MAX. */
+int tsr__order_f64(const double *x, size_t n, uint32_t *order);
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * test_compress.c - the patterns of the model step (lib/btyd/btyd.c
+ * tsr__btyd_compress, app/analyze.c step_models): patterns given again come
+ * back as they are (the sorted, unique fast path) but sorted input with a
+ * repeat, or -0.0 next to 0.0, is still merged; the map's sort sends every
+ * row to its pattern; fits, predictions and churn on the patterns equal
+ * those on the rows bit for bit; the CLV's P(alive) cache over patterns of
+ * one (x, t_x, T) equals each row computed alone.
+ */
+#include "btyd_testutil.h"
+
+#include "btyd_internal.h"
+
+static void same_pats(const tsr_btyd_data *a, const tsr_btyd_data *b) {
+  assert_int_equal(a->n, b->n);
+  size_t z = a->n * sizeof(double);
+  assert_memory_equal(a->x, b->x, z);
+  assert_memory_equal(a->t_x, b->t_x, z);
+  assert_memory_equal(a->T, b->T, z);
+  assert_memory_equal(a->weights, b->weights, z);
+}
+
+static void test_compress_again(void **state) {
+  (void)state;
+  tu_cdnow c;
+  tu_cdnow_load(&c);
+  tsr_btyd_data d = {c.n, c.x, c.tx, c.T, NULL, NULL};
+  tsr__btyd_pat p1, p2, pm;
+  assert_ok(tsr__btyd_compress(&d, 0, &p1, NULL));
+  assert_true(p1.d.n > 100 && p1.d.n < c.n);
+  /* the patterns again: the same, and the map the identity */
+  assert_ok(tsr__btyd_compress(&p1.d, 0, &p2, NULL));
+  same_pats(&p1.d, &p2.d);
+  tsr__btyd_pat_release(&p2);
+  assert_ok(tsr__btyd_compress(&p1.d, 1, &p2, NULL));
+  same_pats(&p1.d, &p2.d);
+  for (size_t k = 0; k < p2.d.n; k++) assert_int_equal(p2.map[k], k);
+  tsr__btyd_pat_release(&p2);
+  /* the map: each row's pattern holds its values; patterns as without */
+  assert_ok(tsr__btyd_compress(&d, 1, &pm, NULL));
+  same_pats(&p1.d, &pm.d);
+  double *cnt = calloc(pm.d.n, sizeof *cnt);
+  assert_non_null(cnt);
+  for (size_t i = 0; i < c.n; i++) {
+    size_t k = pm.map[i];
+    assert_true(k < pm.d.n);
+    assert_true(pm.d.x[k] == c.x[i] && pm.d.t_x[k] == c.tx[i] && pm.d.T[k] == c.T[i]);
+    cnt[k] += 1;
+  }
+  assert_memory_equal(cnt, pm.d.weights, pm.d.n * sizeof *cnt);
+  free(cnt);
+  tsr__btyd_pat_release(&pm);
+  tsr__btyd_pat_release(&p1);
+  tu_cdnow_free(&c);
+}
+
+/* sorted but not unique: merged as before */
+static void test_compress_sorted_repeats(void **state) {
+  (void)state;
+  double x[4] = {0, 0, 1, 1}, tx[4] = {-0.0, 0.0, 2, 2}, T[4] = {3, 3, 4, 4},
+         w[4] = {1, 2, 3, 4};
+  tsr_btyd_data d = {4, x, tx, T, NULL, w};
+  tsr__btyd_pat p;
+  assert_ok(tsr__btyd_compress(&d, 1, &p, NULL));
+  assert_int_equal(p.d.n, 2);
+  assert_true(p.d.weights[0] == 3 && p.d.weights[1] == 7);
+  assert_int_equal(p.map[0], 0);
+  assert_int_equal(p.map[1], 0);
+  assert_int_equal(p.map[2], 1);
+  assert_int_equal(p.map[3], 1);
+  tsr__btyd_pat_release(&p);
+  /* strictly increasing with a weight 0: dropped without a map */
+  double w0[2] = {1, 0};
+  tsr_btyd_data d2 = {2, x + 1, tx + 1, T + 1, NULL, w0};
+  assert_ok(tsr__btyd_compress(&d2, 0, &p, NULL));
+  assert_int_equal(p.d.n, 1);
+  assert_true(p.d.x[0] == 0 && p.d.weights[0] == 1);
+  tsr__btyd_pat_release(&p);
+}
+
+/* the model step's way (fit, predict, churn on the patterns) equals the
+ * rows' */
+static void test_patterns_equal_rows(void **state) {
+  (void)state;
+  tu_cdnow c;
+  tu_cdnow_load(&c);
+  tsr_btyd_data d = {c.n, c.x, c.tx, c.T, NULL, NULL};
+  tsr__btyd_pat p;
+  assert_ok(tsr__btyd_compress(&d, 1, &p, NULL));
+  static const tsr_btyd_kind kinds[2] = {TSR_BTYD_MBGNBD, TSR_BTYD_PNBD};
+  for (int q = 0; q < 2; q++) {
+    tsr_btyd_fit_opts fo;
+    tsr_btyd_fit_opts_init(&fo);
+    tsr_btyd_model a, b;
+    assert_ok(tsr_btyd_fit(kinds[q], &d, &fo, &a, NULL));
+    assert_ok(tsr_btyd_fit(kinds[q], &p.d, &fo, &b, NULL));
+    assert_memory_equal(a.params, b.params, sizeof a.params);
+    assert_memory_equal(&a.loglik, &b.loglik, sizeof a.loglik);
+    assert_memory_equal(a.cov, b.cov, sizeof a.cov);
+    assert_true(a.n_customers == b.n_customers);
+    size_t n = c.n, u = p.d.n;
+    double *e = malloc(4 * n * sizeof *e), *f = malloc(4 * u * sizeof *f);
+    assert_non_null(e);
+    assert_non_null(f);
+    assert_ok(tsr_btyd_predict(&a, &d, 52, 0.9, e, e + n, e + 2 * n, e + 3 * n, NULL));
+    assert_ok(tsr_btyd_predict(&a, &p.d, 52, 0.9, f, f + u, f + 2 * u, f + 3 * u, NULL));
+    for (size_t i = 0; i < n; i++)
+      for (int j = 0; j < 4; j++)
+        assert_memory_equal(&e[j * n + i], &f[j * u + p.map[i]], sizeof *e);
+    free(e);
+    free(f);
+    double s1, s2, a1, a2, d1, d2;
+    assert_ok(tsr_btyd_churn(&a, &d, 0.5, &s1, &a1, &d1, NULL));
+    assert_ok(tsr_btyd_churn(&a, &p.d, 0.5, &s2, &a2, &d2, NULL));
+    assert_true(s1 == s2 && a1 == a2 && d1 == d2);
+  }
+  tsr__btyd_pat_release(&p);
+  tu_cdnow_free(&c);
+}
+
+/* CLV over rows sharing (x, t_x, T) with other spends, and (x, T) with
+ * other t_x: each equals the row computed alone */
+static void test_clv_p_alive_cache(void **state) {
+  (void)state;
+  tu_cdnow c;
+  tu_cdnow_load(&c);
+  tsr_btyd_data d = {c.n, c.x, c.tx, c.T, NULL, NULL};
+  tsr_btyd_fit_opts fo;
+  tsr_btyd_fit_opts_init(&fo);
+  tsr_btyd_model m, g;
+  assert_ok(tsr_btyd_fit(TSR_BTYD_MBGNBD, &d, &fo, &m, NULL));
+  assert_true(m.has_cov);
+  static const double GG[3] = {6.25, 3.74, 15.44};
+  assert_ok(tsr_btyd_model_init(&g, TSR_BTYD_GG, GG, NULL));
+  enum { N = 9 };
+  double x[N] = {2, 2, 2, 2, 2, 3, 3, 0, 2}, tx[N] = {10, 10, 10, 12, 12, 10, 10, 0, 10},
+         T[N] = {30, 30, 30, 30, 30, 30, 31, 30, 31}, mx[N] = {20, 35, 50, 20, 35, 20, 20, 0, 20};
+  tsr_btyd_data r = {N, x, tx, T, mx, NULL};
+  tsr_clv_opts o = {52.0, 30.4375 / 7, 0.01, 0.9};
+  double v[N], lo[N], hi[N];
+  assert_ok(tsr_clv_compute(&m, &g, &r, &o, v, lo, hi, NULL));
+  for (size_t i = 0; i < N; i++) {
+    tsr_btyd_data one = {1, x + i, tx + i, T + i, mx + i, NULL};
+    double v1, lo1, hi1;
+    assert_ok(tsr_clv_compute(&m, &g, &one, &o, &v1, &lo1, &hi1, NULL));
+    assert_memory_equal(&v[i], &v1, sizeof v1);
+    assert_memory_equal(&lo[i], &lo1, sizeof lo1);
+    assert_memory_equal(&hi[i], &hi1, sizeof hi1);
+  }
+  tu_cdnow_free(&c);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_compress_again),
+      cmocka_unit_test(test_compress_sorted_repeats),
+      cmocka_unit_test(test_patterns_equal_rows),
+      cmocka_unit_test(test_clv_p_alive_cache),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
