@@ -15,7 +15,7 @@
  * the others too); there is no row limit.
  *
  * Bounds: at most FINDEX_FILES files and TESSERA_VIEW_INDEX_MB MiB (default
- * 1024) of index memory in all; the least recently used indexes are evicted
+ * 1024; 0 = no index) of index memory in all; the least recently used indexes are evicted
  * beyond that. A file whose index alone would not fit is not indexed: its
  * readers scan it whole, as before (correct, slow). Thread safe: one mutex
  * for the table, one per index for its build; a built index is read-only.
@@ -72,14 +72,16 @@ static uint64_t fx_clock;
 static atomic_llong m_builds, m_hits, m_scans, m_evictions, m_too_big, m_failed;
 static atomic_llong m_bytes_gauge, m_files_gauge;
 
+/* TESSERA_VIEW_INDEX_MB: 0 = no index (every read scans), 1..1048576 MiB;
+ * 1024 when unset or invalid. Read once. */
 size_t srv_findex_budget(void) {
-  static atomic_size_t budget;
+  static atomic_size_t budget = 1; /* 1 = not read yet */
   size_t b = atomic_load(&budget);
-  if (b) return b;
+  if (b != 1) return b;
   const char *s = getenv("TESSERA_VIEW_INDEX_MB");
-  char *end;
-  unsigned long long mb = s && *s ? strtoull(s, &end, 10) : 0;
-  if (!s || !*s || *end || mb < 1 || mb > (1ull << 30)) mb = 1024;
+  char *end = NULL;
+  unsigned long long mb = s && *s ? strtoull(s, &end, 10) : 1024;
+  if (end && (*end || mb > (1ull << 20))) mb = 1024;
   b = (size_t)mb << 20;
   atomic_store(&budget, b);
   return b;
@@ -310,7 +312,10 @@ static void fx_gauges(void) { /* under fx_mu */
 
 srv_findex *srv_findex_get(const char *path, const char *key, const char *key2, const char *num) {
   struct stat sb;
-  if (!path || stat(path, &sb) != 0 || strlen(path) >= sizeof((srv_findex *)0)->path) return NULL;
+  if (!path || stat(path, &sb) != 0 || strlen(path) >= sizeof((srv_findex *)0)->path || !srv_findex_budget()) {
+    atomic_fetch_add(&m_scans, 1);
+    return NULL;
+  }
   int64_t mt = (int64_t)sb.st_mtim.tv_sec * 1000000000 + sb.st_mtim.tv_nsec;
   key2 = key2 ? key2 : "";
   num = num ? num : "";
