@@ -7,7 +7,8 @@ server reading the files whole (TESSERA_VIEW_INDEX_MB=0) for every customer,
 duplicate and malformed rows, merged records and households; a customer whose
 rows come after row 2,000,000 of nbp.csv gets them (with the index, and when the
 file is over the memory bound and scanned); a changed file is read again;
-concurrent first requests agree; /metrics counts index reads and builds.
+concurrent first requests agree; /metrics counts index reads and builds; the
+churn and next-best-products API read the same index.
 Standard library only."""
 import csv
 import os
@@ -88,6 +89,8 @@ def main():
     asked = c[:40] + c[100:] + ["r1", "nobody"]
     gets = ["/api/v1/runs/1/customers/%s/view" % x for x in asked]
     gets += ["/api/v1/runs/1/at-risk?limit=%d" % n for n in (1, 7, 100)]
+    gets += ["/api/v1/customers/%s/%s" % (x, w) for x in asked[:30] + [late, "r1"]
+             for w in ("churn", "next-best-products")]
     posts = ["/api/v1/runs/1/customers/%s/message" % x for x in c[:12] + [late]]
 
     def answers(port):
@@ -116,6 +119,11 @@ def main():
         st, v, _, _ = request(srv.port, "GET", "/api/v1/runs/1/customers/%s/view" % c[0], token=tok)
         check([p["product"] for p in v["next_best_products"]] == ["card", "savings", "loan"],
               "rows of a customer apart in the file, by rank", v and v["next_best_products"])
+        st, v, _, _ = request(srv.port, "GET", "/api/v1/customers/%s/next-best-products" % c[0], token=tok)
+        check(st == 200 and [p["product"] for p in v["products"]] == ["savings", "card"],
+              "next-best-products API: the first consecutive rows of a customer", v)
+        st, v, _, _ = request(srv.port, "GET", "/api/v1/customers/%s/churn" % c[3], token=tok)
+        check(st == 200 and v["churn_probability"] == 0.11, "churn API: the first row of a customer", v)
         st, v, _, _ = request(srv.port, "GET", "/api/v1/runs/1/customers/%s/view" % c[3], token=tok)
         check(v["churn"]["probability"] == 0.11 and v["churn"]["reasons"] == ["reason 3"],
               "a repeated customer: the view shows the first row", v and v["churn"])
