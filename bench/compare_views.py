@@ -72,6 +72,13 @@ class Server:
                 if attempt:
                     raise
 
+    def peak_kb(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+        return -1
+
     def cpu(self):
         return cpu_seconds(self.proc.pid)
 
@@ -158,6 +165,8 @@ def main():
         total = same_n = 0
         report = []
         for g, reqs in groups.items():
+            if not reqs:
+                continue
             t = {}
             for name, srv in (("old", old), ("new", new)):
                 c0 = srv.cpu()
@@ -183,6 +192,7 @@ def main():
         print("%d requests, %d byte-identical" % (total, same_n))
         if timing:
             print("\n".join(report))
+            print("server peak RSS: old %d kB, new %d kB" % (old.peak_kb(), new.peak_kb()))
             print("".join(l + "\n" for l in m.decode().splitlines() if l.startswith("tessera_view_files")), end="")
         return 0 if total == same_n else 1
     finally:
