@@ -35,12 +35,40 @@ static int run_cb(void *ctx, const tsr_run *run) {
   return c->n >= PRED_RUNS;
 }
 
+typedef struct row_call {
+  void (*row)(void *ctx, const tsr_csv_record *rec);
+  void *ctx;
+} row_call;
+
+static int row_rec(void *ctx, const struct tsr_csv_record *rec) {
+  row_call *r = ctx;
+  r->row(r->ctx, rec);
+  return 0;
+}
+
 /* Calls row(ctx, fields) for every data row of dir/name whose first field
- * is cid; returns the number of such rows, -1 when the file is missing. */
+ * is cid (the first run of consecutive ones); returns the number of such
+ * rows, -1 when the file is missing. Through the index of the views
+ * (findex.c, same key and number columns as api_views.c) when the file's
+ * first column is customer_id, else by a scan. */
 static long scan(const char *dir, const char *name, const char *cid,
                  void (*row)(void *ctx, const tsr_csv_record *rec), void *ctx) {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
+  srv_findex *x = srv_findex_get(path, "customer_id", NULL, !strcmp(name, "churn.csv") ? "churn_probability" : NULL);
+  if (x && srv_findex_key_col(x) == 0) {
+    size_t first, n = srv_findex_find(x, cid, &first);
+    long hits = 0;
+    row_call rc = {row, ctx};
+    for (size_t i = first; i < first + n; i++) {
+      if (i > first && srv_findex_seq(x, i) != srv_findex_seq(x, i - 1) + 1) break; /* not consecutive */
+      if (srv_findex_record(x, i, row_rec, &rc) < 0) break;
+      hits++;
+    }
+    srv_findex_put(x);
+    return hits;
+  }
+  srv_findex_put(x);
   tsr_csv *c = NULL;
   if (tsr_csv_open(path, NULL, &c, NULL) != TSR_OK) return -1;
   tsr_csv_record rec;

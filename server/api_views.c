@@ -27,7 +27,6 @@
 #include "tessera/message.h"
 #include "tessera/retrain.h"
 
-#define VIEW_MAX_ROWS 2000000 /* rows read from one run file */
 #define VIEW_TEMPLATES_MAX 65536
 
 /* ================================================================ helpers */
@@ -95,8 +94,7 @@ static int csv_rows(const char *path, const char *const *want, size_t nwant, int
   for (size_t i = 0; i < nwant; i++)
     if (present) present[i] = idx[i] >= 0;
   tsr_status s;
-  size_t rows = 0;
-  while ((s = tsr_csv_next(c, &rec, &e)) != TSR_ENOTFOUND && rows++ < VIEW_MAX_ROWS) {
+  while ((s = tsr_csv_next(c, &rec, &e)) != TSR_ENOTFOUND) { /* every row: no limit (the index has a memory bound) */
     if (s == TSR_EIO) break;
     if (s != TSR_OK) continue;
     const char *v[16];
@@ -106,6 +104,27 @@ static int csv_rows(const char *path, const char *const *want, size_t nwant, int
   }
   tsr_csv_close(c);
   return 0;
+}
+
+/* The index of each run file (server/findex.c): the key column(s) and the
+ * number column; one spec per file so that every view shares the index. */
+typedef struct file_spec {
+  const char *name, *key, *key2, *num;
+} file_spec;
+static const file_spec F_CHURN = {"churn.csv", "customer_id", NULL, "churn_probability"};
+static const file_spec F_NBP = {"nbp.csv", "customer_id", NULL, NULL};
+static const file_spec F_GOALS = {"goals.csv", "customer_id", NULL, NULL};
+static const file_spec F_GRAPH = {"graph.csv", "source", "target", NULL};
+
+/* csv_rows on the rows of the file at path whose key column(s) hold key
+ * (callers filter on it anyway): through the index, else a scan. */
+static int key_rows(const char *path, const file_spec *fs, const char *key, const char *const *want, size_t nwant,
+                    csv_row_fn fn, void *ctx) {
+  srv_findex *x = srv_findex_get(path, fs->key, fs->key2, fs->num);
+  if (!x) return csv_rows(path, want, nwant, NULL, fn, ctx);
+  int r = srv_findex_rows(x, key, want, nwant, fn, ctx);
+  srv_findex_put(x);
+  return r;
 }
 
 /* Copies s into out (cap bytes) without cutting a UTF-8 sequence in two, so
@@ -229,10 +248,10 @@ static const char *const CHURN_COLS[] = {"customer_id", "churn_probability", "re
 /* The churn.csv row of cid: {"probability","reasons":[..]} or NULL. */
 static json_t *churn_of(const char *dir, const char *cid) {
   char path[1200];
-  if (!run_file(dir, "churn.csv", path, sizeof path)) return NULL;
+  if (!run_file(dir, F_CHURN.name, path, sizeof path)) return NULL;
   churn_row row;
   churn_find c = {cid, &row, 0};
-  if (csv_rows(path, CHURN_COLS, 5, NULL, churn_find_cb, &c) || !c.found) return NULL;
+  if (key_rows(path, &F_CHURN, cid, CHURN_COLS, 5, churn_find_cb, &c) || !c.found) return NULL;
   json_t *rs = json_array();
   for (int i = 0; i < 3; i++)
     if (row.reasons[i][0]) json_array_append_new(rs, json_string(row.reasons[i]));
@@ -263,8 +282,8 @@ static json_t *nbp_of(const char *dir, const char *cid) {
   char path[1200];
   static const char *const cols[] = {"customer_id", "rank", "product", "score", "reason"};
   nbp_ctx c = {cid, json_array()};
-  if (!run_file(dir, "nbp.csv", path, sizeof path)) return c.arr;
-  csv_rows(path, cols, 5, NULL, nbp_cb, &c);
+  if (!run_file(dir, F_NBP.name, path, sizeof path)) return c.arr;
+  key_rows(path, &F_NBP, cid, cols, 5, nbp_cb, &c);
   size_t n = json_array_size(c.arr);
   if (n > 1) {
     json_t *tmp[10];
@@ -298,8 +317,8 @@ static int goals_cb(void *ctx, const char *const *v) {
 static json_t *goals_of(const char *dir, const char *cid) {
   char path[1200];
   goals_ctx g = {cid, NULL};
-  if (!run_file(dir, "goals.csv", path, sizeof path)) return NULL;
-  csv_rows(path, GOAL_COLS, 6, NULL, goals_cb, &g);
+  if (!run_file(dir, F_GOALS.name, path, sizeof path)) return NULL;
+  key_rows(path, &F_GOALS, cid, GOAL_COLS, 6, goals_cb, &g);
   return g.obj;
 }
 
@@ -336,9 +355,11 @@ static int hh_pass2(void *ctx, const char *const *v) {
 static json_t *household_of(const char *dir, const char *cid) {
   char path[1200];
   static const char *const cols[] = {"source", "target", "type"};
-  if (!run_file(dir, "graph.csv", path, sizeof path)) return NULL;
+  if (!run_file(dir, F_GRAPH.name, path, sizeof path)) return NULL;
   hh_ctx h = {cid, "", "", json_array(), json_array()};
-  if (csv_rows(path, cols, 3, NULL, hh_pass1, &h)) {
+  /* every row hh_pass1 (hh_pass2) acts on has h.cid (h.household) as its
+   * source or target: the index's rows of that key */
+  if (key_rows(path, &F_GRAPH, h.cid, cols, 3, hh_pass1, &h)) {
     json_decref(h.records);
     json_decref(h.members);
     return NULL;
@@ -348,9 +369,9 @@ static json_t *household_of(const char *dir, const char *cid) {
     /* a merged record: the household is its profile's */
     snprintf(canon, sizeof canon, "%s", h.canonical);
     h.cid = canon;
-    csv_rows(path, cols, 3, NULL, hh_pass1, &h);
+    key_rows(path, &F_GRAPH, h.cid, cols, 3, hh_pass1, &h);
   }
-  if (h.household[0]) csv_rows(path, cols, 3, NULL, hh_pass2, &h);
+  if (h.household[0]) key_rows(path, &F_GRAPH, h.household, cols, 3, hh_pass2, &h);
   return json_pack("{s:o,s:o,s:o,s:o}", "household", h.household[0] ? json_string(h.household) : json_null(),
                    "members", h.members, "records", h.records, "same_person_as",
                    h.canonical[0] ? json_string(h.canonical) : json_null());
@@ -398,10 +419,12 @@ enum MHD_Result views_customer_api(srv_req *r, tsr_store *st, int64_t run, const
 typedef struct risk_item {
   char cid[260], segment[64], reason[200];
   double p, revenue, clv, value;
+  size_t ent; /* the churn.csv index entry whose reason is read at the end (fx) */
 } risk_item;
 
 typedef struct risk_ctx {
   json_t *churn; /* customer_id -> [p, reason] from churn.csv, or NULL */
+  srv_findex *fx; /* else the index of churn.csv (one of them or neither) */
   double threshold;
   size_t limit, n;
   risk_item top[RISK_TOP_MAX];
@@ -421,7 +444,17 @@ static int risk_cb(void *ctx, const tsr_customer *c) {
   risk_ctx *x = ctx;
   double p = NAN;
   const char *reason = "";
-  if (x->churn) {
+  size_t ent = 0;
+  if (x->fx) {
+    /* as the map of churn_load_cb: the last row of the customer with a
+     * finite probability; a key that is not UTF-8 is never in the map */
+    size_t first, n = c->customer_id[0] ? srv_findex_find(x->fx, c->customer_id, &first) : 0;
+    for (size_t i = first + n; i-- > first && n;)
+      if (isfinite(srv_findex_num(x->fx, i))) {
+        if (srv_utf8_valid(c->customer_id)) p = srv_findex_num(x->fx, i), ent = i;
+        break;
+      }
+  } else if (x->churn) {
     json_t *v = json_object_get(x->churn, c->customer_id);
     if (v) {
       p = json_real_value(json_array_get(v, 0));
@@ -456,7 +489,16 @@ static int risk_cb(void *ctx, const tsr_customer *c) {
   it->revenue = c->revenue;
   it->clv = c->clv;
   it->value = value;
+  it->ent = ent;
   if (x->n < x->limit) x->n++;
+  return 0;
+}
+
+/* The reason of a top item read from its churn.csv row (index): as
+ * churn_load_cb keeps it ("" when not UTF-8). */
+static int risk_reason_cb(void *ctx, const char *const *v) {
+  risk_item *it = ctx;
+  copy_utf8(it->reason, sizeof it->reason, srv_utf8_valid(v[2]) ? v[2] : "");
   return 0;
 }
 
@@ -478,7 +520,11 @@ json_t *view_at_risk(tsr_store *st, int64_t run, size_t limit, tsr_error *e) {
   json_t *th = json_object_get(params, "churn_threshold");
   x->threshold = json_is_number(th) ? json_number_value(th) : 0.5;
   x->limit = limit < 1 ? 1 : limit > RISK_TOP_MAX ? RISK_TOP_MAX : limit;
-  if (run_file(dir, "churn.csv", path, sizeof path)) {
+  if (run_file(dir, F_CHURN.name, path, sizeof path) &&
+      (x->fx = srv_findex_get(path, F_CHURN.key, F_CHURN.key2, F_CHURN.num)) && !srv_findex_nnum(x->fx)) {
+    srv_findex_put(x->fx); /* no probability: 1 - P(alive) */
+    x->fx = NULL;
+  } else if (!x->fx && run_file(dir, F_CHURN.name, path, sizeof path)) {
     x->churn = json_object();
     if (csv_rows(path, CHURN_COLS, 3, NULL, churn_load_cb, x->churn) || !json_object_size(x->churn)) {
       json_decref(x->churn);
@@ -493,6 +539,7 @@ json_t *view_at_risk(tsr_store *st, int64_t run, size_t limit, tsr_error *e) {
     json_t *cs = json_array(), *sg = json_array();
     for (size_t i = 0; i < x->n; i++) {
       risk_item *it = &x->top[i];
+      if (x->fx) srv_findex_values(x->fx, it->ent, CHURN_COLS, 3, risk_reason_cb, it);
       json_array_append_new(cs, json_pack("{s:s,s:s,s:f,s:s,s:o,s:o,s:f}", "customer_id", it->cid, "segment",
                                           it->segment, "churn_probability", it->p, "reason", it->reason, "revenue",
                                           jnum_or_null(it->revenue), "clv", jnum_or_null(it->clv),
@@ -502,10 +549,11 @@ json_t *view_at_risk(tsr_store *st, int64_t run, size_t limit, tsr_error *e) {
       json_array_append_new(sg, json_pack("{s:s,s:I,s:I,s:f}", "segment", x->seg[k].name, "customers",
                                           x->seg[k].customers, "at_risk", x->seg[k].at_risk, "revenue_at_risk",
                                           x->seg[k].revenue_at_risk));
-    o = json_pack("{s:s,s:f,s:o,s:o,s:o}", "source", x->churn ? "churn_model" : "p_alive", "threshold",
+    o = json_pack("{s:s,s:f,s:o,s:o,s:o}", "source", x->churn || x->fx ? "churn_model" : "p_alive", "threshold",
                   x->threshold, "units", view_units(st, run), "customers", cs, "segments", sg);
   }
   json_decref(x->churn);
+  srv_findex_put(x->fx);
   json_decref(params);
   free(x);
   return o;
@@ -566,32 +614,114 @@ static const char DEFAULT_TEMPLATES[] =
 
 const char *views_default_templates(void) { return DEFAULT_TEMPLATES; }
 
-static int clv_pick_cb(void *ctx, const tsr_customer *c) {
-  *(double *)ctx = c->clv;
-  return 1;
-}
+static int clv_cuts(tsr_store *st, int64_t run, double cut[2]);
 
 /* "high" (CLV at or above the 80th percentile of the run by rank), "medium"
  * (at or above the median), "low", or NULL when the customer has no CLV. */
 static const char *clv_tier(tsr_store *st, int64_t run, double clv) {
   if (!isfinite(clv)) return NULL;
-  tsr_customer_query q;
-  tsr_customer_query_init(&q, run);
-  int64_t n = 0;
-  if (tsr_store_customers_count(st, &q, &n, NULL) != TSR_OK || n <= 0) return NULL;
   double cut[2] = {NAN, NAN};
-  int64_t off[2] = {(int64_t)floor(0.2 * (double)n), n / 2};
-  for (int k = 0; k < 2; k++) {
-    tsr_customer_query_init(&q, run);
-    q.sort = TSR_CUSTOMER_SORT_CLV;
-    q.descending = 1;
-    q.limit = 1;
-    q.offset = off[k] < n ? off[k] : n - 1;
-    tsr_store_customers_list(st, &q, clv_pick_cb, &cut[k], NULL);
-  }
+  int has = clv_cuts(st, run, cut);
+  if (has == 0 || has == -2) return NULL;
   if (isfinite(cut[0]) && clv >= cut[0]) return "high";
   if (isfinite(cut[1]) && clv >= cut[1]) return "medium";
   return "low";
+}
+
+/* The cuts of clv_tier (the CLV at ranks 20% and 50% by CLV descending) of
+ * a run: 1, 0 when it has no customers, -2 when they cannot be read. */
+typedef struct clv_all {
+  double *v;
+  size_t n, cap;
+  int oom;
+} clv_all;
+
+static int clv_all_cb(void *ctx, const tsr_customer *c) {
+  clv_all *a = ctx;
+  if (a->n == a->cap) {
+    size_t k = a->cap ? 2 * a->cap : 4096;
+    double *v = realloc(a->v, k * sizeof *v);
+    if (!v) return a->oom = 1;
+    a->v = v;
+    a->cap = k;
+  }
+  a->v[a->n++] = c->clv;
+  return 0;
+}
+
+/* Descending, NULL (NAN) last: the store's ORDER BY clv DESC NULLS LAST. */
+static int clv_desc_cmp(const void *x, const void *y) {
+  double a = *(const double *)x, b = *(const double *)y;
+  if (isnan(a) || isnan(b)) return isnan(a) - isnan(b);
+  return (a < b) - (a > b);
+}
+
+static int clv_cuts_read(tsr_store *st, int64_t run, double cut[2]) {
+  /* one pass in id order and a sort of the values: the same values as
+   * ORDER BY clv DESC NULLS LAST LIMIT 1 OFFSET k, which sorts whole rows
+   * (seconds to a minute on a 300k run) */
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, run);
+  clv_all a = {0};
+  if (tsr_store_customers_list(st, &q, clv_all_cb, &a, NULL) != TSR_OK || a.oom) {
+    free(a.v);
+    return -2;
+  }
+  int64_t n = (int64_t)a.n;
+  if (n <= 0) {
+    free(a.v);
+    return 0;
+  }
+  qsort(a.v, a.n, sizeof *a.v, clv_desc_cmp);
+  int64_t off[2] = {(int64_t)floor(0.2 * (double)n), n / 2};
+  for (int k = 0; k < 2; k++) cut[k] = a.v[off[k] < n ? off[k] : n - 1];
+  free(a.v);
+  return 1;
+}
+
+/* The cuts of the last CLV_CUTS completed runs are kept: the customers of
+ * a completed run do not change (the run is known by its id, creation and
+ * end times, so that a new run reusing an id is another one). */
+#define CLV_CUTS 16
+static struct clv_cut_entry {
+  int64_t run, created, finished;
+  int has;
+  double cut[2];
+} clv_cache[CLV_CUTS];
+static size_t clv_next;
+static pthread_mutex_t clv_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int clv_cuts(tsr_store *st, int64_t run, double cut[2]) {
+  tsr_run *rr = NULL;
+  int64_t created = 0, finished = 0;
+  int done = 0;
+  if (tsr_store_run_get(st, run, &rr, NULL) == TSR_OK) {
+    done = rr->status == TSR_RUN_DONE;
+    created = rr->created_at;
+    finished = rr->finished_at;
+  }
+  tsr_store_free(rr);
+  if (done) {
+    pthread_mutex_lock(&clv_mu);
+    for (size_t i = 0; i < CLV_CUTS; i++) {
+      struct clv_cut_entry *c = &clv_cache[i];
+      if (c->run == run && c->created == created && c->finished == finished && (c->run || c->created)) {
+        int has = c->has;
+        cut[0] = c->cut[0], cut[1] = c->cut[1];
+        pthread_mutex_unlock(&clv_mu);
+        return has;
+      }
+    }
+    pthread_mutex_unlock(&clv_mu);
+  }
+  int has = clv_cuts_read(st, run, cut);
+  if (done && has >= 0) {
+    pthread_mutex_lock(&clv_mu);
+    struct clv_cut_entry *c = &clv_cache[clv_next++ % CLV_CUTS];
+    *c = (struct clv_cut_entry){run, created, finished, has, {cut[0], cut[1]}};
+    pthread_mutex_unlock(&clv_mu);
+  }
+  return has;
 }
 
 /* The customer's record in customers.csv of the run's data bundle (the

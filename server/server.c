@@ -135,6 +135,7 @@ enum MHD_Result srv_serve_metrics(srv_req *r) {
             atomic_load(&S->m_jobs_failed), atomic_load(&S->m_jobs_canceled),
             atomic_load(&S->jobs_running), atomic_load(&S->m_rows), atomic_load(&S->m_login_fail),
             atomic_load(&S->m_log_dropped), (double)(tsr_store_now_ms() - S->started_ms) / 1000);
+  srv_findex_metrics(&b);
   return srv_send_buf(r, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
@@ -818,6 +819,7 @@ int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
 out:
   srv_decisions_stop(S); /* after the HTTP threads: flushes the decisions */
   srv_views_people_clear();
+  srv_findex_clear();
   for (size_t i = 0; i < S->nstores; i++) {
     tsr_web_store_cache(S->stores[i], 0);
     tsr_store_close(S->stores[i]);

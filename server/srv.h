@@ -406,6 +406,38 @@ void srv_views_people_clear(void); /* frees the customers.csv indexes of the mes
 int views_password_change(srv_req *r, tsr_store *st, const char *cur, const char *nw, const char *confirm, char *msg,
                           size_t cap);
 
+/* findex.c: the shared index of a run's files (customer rows by key; docs/web.md) */
+typedef struct srv_findex srv_findex;
+struct tsr_csv_record;
+typedef int (*srv_row_fn)(void *ctx, const char *const *v);
+typedef int (*srv_record_fn)(void *ctx, const struct tsr_csv_record *rec);
+/* The index of path by its column key (and key2, NULL = none), with the
+ * numbers of column num (NULL = none), with one reference
+ * (srv_findex_put); built on first use. NULL when the file is not indexed
+ * (unreadable, no header, over the memory bound): then scan it. */
+srv_findex *srv_findex_get(const char *path, const char *key, const char *key2, const char *num);
+void srv_findex_put(srv_findex *x);
+void srv_findex_clear(void); /* at shutdown */
+size_t srv_findex_budget(void); /* bytes (TESSERA_VIEW_INDEX_MB) */
+/* As a scan calling fn with the values of the columns want (by header
+ * name, "" when missing) of the rows whose key is key, in file order; fn
+ * returns non-zero to stop. 0, -1 when nwant > 16. */
+int srv_findex_rows(const srv_findex *x, const char *key, const char *const *want, size_t nwant, srv_row_fn fn,
+                    void *ctx);
+/* fn with the values of the columns want of entry i's record; its result, -1 on a read error. */
+int srv_findex_values(const srv_findex *x, size_t i, const char *const *want, size_t nwant, srv_row_fn fn,
+                      void *ctx);
+/* Entries of key: their count, *first = the first (in file order after it). */
+size_t srv_findex_find(const srv_findex *x, const char *key, size_t *first);
+double srv_findex_num(const srv_findex *x, size_t i); /* the num column (NAN when none) */
+size_t srv_findex_seq(const srv_findex *x, size_t i); /* 1-based ordinal of the record (header 0) */
+size_t srv_findex_nnum(const srv_findex *x); /* entries with a non-empty UTF-8 key and a finite num */
+int srv_findex_key_col(const srv_findex *x);
+/* Reads entry i's record and returns fn(ctx, rec); -1 on a read error. */
+int srv_findex_record(const srv_findex *x, size_t i, srv_record_fn fn, void *ctx);
+void srv_findex_metrics(srv_buf *b); /* tessera_view_files_* */
+int srv_utf8_valid(const char *s);   /* as jansson checks strings */
+
 /* pages_views.c: the newer pages and page parts (docs/web.md) */
 enum MHD_Result views_home(srv_req *r, tsr_store *st);
 enum MHD_Result views_compare_page(srv_req *r, tsr_store *st, int64_t run);
