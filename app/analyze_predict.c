@@ -2,10 +2,22 @@
  * analyze_predict.c - churn risk and next-best-product in `tessera analyze`
  * on a bundle (analyze_predict.h).
  *
- * Both models read the bundle's folder (transactions.csv and the optional
- * tables by their standard names) and are trained on the latest complete
- * window: cutoff = the last transaction day E - W (W = 90 days), labels on
- * E-W+1 .. E, then every customer is scored with the features at E.
+ * Both models read the bundle's tables and are trained on the latest
+ * complete window: cutoff = the last transaction day E - W (W = 90 days),
+ * labels on E-W+1 .. E, then every customer is scored with the features at
+ * E. The transaction file is read once, into a ledger of the raw customer
+ * ids (not re-keyed, no anomaly left out: the models' own reading) that
+ * both models borrow.
+ *
+ * Pipelining (issue 12): tsr__analyze_predict_start runs the models on a
+ * second thread right after the ingest, while the main thread computes the
+ * summary, RFM, BTYD, clusters and profiles; tsr__analyze_predict joins it
+ * and stores the models. The thread touches only its own ledger, the
+ * run's options and the bundle's files (read-only), never res. XGBoost gets
+ * one thread while the main thread is busy and every core once it waits
+ * (the predictions do not depend on the thread count, tessera/gbm.h).
+ * TESSERA_PREDICT_THREADS=0 runs the models in the main thread at the join
+ * point instead (the sequential order).
  */
 #include "internal.h"
 #include "analyze_predict.h"
@@ -20,6 +32,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,10 +41,41 @@
 struct tsr__predict_out {
   tsr_churn_result *churn;
   tsr_nbp_result *nbp;
+  /* the run: set before the thread starts, read-only after */
+  const tsr_analyze_opts *o;
+  const char *tx;       /* the transaction file (the bundle's) */
+  char dir[4096];       /* its folder */
+  int64_t cal_end;      /* E - W */
+  int pending;          /* 1: the models are still to run, in the main thread */
+  /* the prediction thread */
+  int in_thread;        /* the models run on th (set before it starts) */
+  int threaded;         /* 1: th was started and is not joined yet */
+  pthread_t th;
+  pthread_mutex_t mu;   /* guards main_waits and abandon */
+  int main_waits;       /* the main thread waits for the models */
+  int abandon;          /* the run failed: no further model */
+  /* the outcome (written by the models' thread, read after the join) */
+  tsr_status st;        /* TSR_OK, or TSR_ENOMEM: fails the run */
+  tsr_error err;
+  char note[1024];
 };
+
+/* Waits for the models' thread; abandon: the run has failed, the models
+ * not yet begun are skipped. */
+static void predict_join(struct tsr__predict_out *p, int abandon) {
+  if (!p || !p->threaded) return;
+  pthread_mutex_lock(&p->mu);
+  p->main_waits = 1;
+  p->abandon = abandon;
+  pthread_mutex_unlock(&p->mu);
+  pthread_join(p->th, NULL);
+  pthread_mutex_destroy(&p->mu);
+  p->threaded = 0;
+}
 
 void tsr__analyze_predict_free(struct tsr__predict_out *p) {
   if (!p) return;
+  predict_join(p, 1); /* a failed run: the thread reads the run's options */
   tsr_churn_result_free(p->churn);
   tsr_nbp_result_free(p->nbp);
   tsr__free(p);
@@ -43,18 +87,125 @@ static void add_note(char *note, size_t cap, const char *what, const tsr_error *
   snprintf(note + k, cap - k, "%s%s left out: %s", k ? "; " : "", what, e->msg);
 }
 
-tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
-                                tsr_analyze_result *res, char *note, size_t cap,
-                                tsr_error *err) {
-  if (cap) note[0] = '\0';
+/* XGBoost threads of the next model: one while the main thread works,
+ * 0 (every core) once it waits, or without a thread of our own. */
+static int xgb_threads(struct tsr__predict_out *p) {
+  if (!p->in_thread) return 0;
+  pthread_mutex_lock(&p->mu);
+  int waits = p->main_waits;
+  pthread_mutex_unlock(&p->mu);
+  return waits ? 0 : 1;
+}
+
+/* 1 when the run has failed meanwhile (the thread stops before a model). */
+static int abandoned(struct tsr__predict_out *p) {
+  if (!p->in_thread) return 0;
+  pthread_mutex_lock(&p->mu);
+  int a = p->abandon;
+  pthread_mutex_unlock(&p->mu);
+  return a;
+}
+
+/* The transactions as the models read them alone (tsr__pdata_read: default
+ * ingest options, the transactions' date form of the bundle options). */
+static tsr_status read_ledger(const struct tsr__predict_out *p, tsr_ledger **out, tsr_error *e) {
+  *out = NULL;
+  tsr_ledger *lg = NULL;
+  tsr_status st = tsr_ledger_new(&lg, e);
+  if (st != TSR_OK) return st;
+  tsr_ingest_opts io;
+  tsr_ingest_opts_init(&io);
+  if (p->o->bundle_opts) io.date_format = p->o->bundle_opts->date_format[TSR_BT_TRANSACTIONS];
+  tsr_ingest_stats stats;
+  st = tsr_ingest_file(lg, p->tx, &io, &stats, e);
+  if (st == TSR_OK) st = tsr_ledger_finish(lg, e);
+  if (st != TSR_OK) {
+    tsr_ledger_free(lg);
+    return st;
+  }
+  *out = lg;
+  return TSR_OK;
+}
+
+/* Churn, then next-best-product when the bundle has product events, on
+ * one ledger; the outcome into p (p->st, p->note, the results). */
+static void run_models(struct tsr__predict_out *p) {
+  const tsr_analyze_opts *o = p->o;
+  const size_t cap = sizeof p->note;
+  char *note = p->note;
+  int products = tsr_bundle_path(o->bundle, TSR_BT_PRODUCTS) != NULL;
+  tsr_error e;
+  memset(&e, 0, sizeof e);
+  tsr_ledger *lg = NULL;
+  tsr_status st = read_ledger(p, &lg, &e);
+  if (st == TSR_ENOMEM) goto oom;
+  if (st != TSR_OK) { /* as each model would have said reading the file */
+    add_note(note, cap, "churn", &e);
+    if (products) add_note(note, cap, "next-best-product", &e);
+    p->st = TSR_OK;
+    return;
+  }
+  if (abandoned(p)) goto done;
+  tsr_churn_opts co;
+  tsr_churn_opts_init(&co);
+  co.cal_end_day = p->cal_end;
+  co.window_days = TSR_ANALYZE_CHURN_WINDOW;
+  co.gbm.seed = o->seed ? o->seed : co.gbm.seed;
+  co.gbm.threads = xgb_threads(p);
+  co.ledger = lg;
+  co.table_opts = o->bundle_opts; /* --rename, --table-date-format */
+  co.tables = o->bundle; /* tables named outside the folder (--products FILE) */
+  st = tsr_churn_run(p->dir, &co, &p->churn, &e);
+  if (st == TSR_ENOMEM) goto oom;
+  if (st != TSR_OK) add_note(note, cap, "churn", &e);
+  if (products && !abandoned(p)) {
+    tsr_nbp_opts no;
+    tsr_nbp_opts_init(&no);
+    no.cal_end_day = p->cal_end;
+    no.window_days = TSR_ANALYZE_CHURN_WINDOW;
+    no.seed = o->seed ? o->seed : no.seed;
+    no.threads = xgb_threads(p);
+    no.ledger = lg;
+    no.table_opts = o->bundle_opts;
+    no.tables = o->bundle;
+    st = tsr_nbp_run(p->dir, &no, &p->nbp, &e);
+    if (st == TSR_ENOMEM) goto oom;
+    if (st != TSR_OK) add_note(note, cap, "next-best-product", &e);
+  }
+done:
+  tsr_ledger_free(lg);
+  p->st = TSR_OK;
+  return;
+oom:
+  tsr_ledger_free(lg);
+  p->st = tsr_error_set(&p->err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+}
+
+static void *predict_thread(void *arg) {
+  run_models(arg);
+  return NULL;
+}
+
+/* 0 when TESSERA_PREDICT_THREADS=0 (the models in the main thread). */
+static int use_thread(void) {
+  const char *v = getenv("TESSERA_PREDICT_THREADS");
+  return !(v && !strcmp(v, "0"));
+}
+
+tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                                      tsr_error *err) {
   const char *tx = o->bundle ? tsr_bundle_path(o->bundle, TSR_BT_TRANSACTIONS) : NULL;
-  if (!tx || !res->ledger) return TSR_OK;
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", tx);
-  char *slash = strrchr(dir, '/');
+  if (!tx || !res->ledger || res->predict) return TSR_OK;
+  struct tsr__predict_out *p = tsr__calloc(1, sizeof *p);
+  if (!p) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  res->predict = p;
+  p->o = o;
+  p->tx = tx;
+  snprintf(p->dir, sizeof p->dir, "%s", tx);
+  char *slash = strrchr(p->dir, '/');
   if (slash) *slash = '\0';
-  else snprintf(dir, sizeof dir, ".");
-  /* the last transaction day */
+  else snprintf(p->dir, sizeof p->dir, ".");
+  /* the last transaction day of the run's ledger */
   int64_t first = INT64_MAX, last = INT64_MIN;
   size_t n = tsr_ledger_ncustomers(res->ledger);
   for (size_t i = 0; i < n; i++) {
@@ -65,39 +216,46 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
     if (e[ne - 1].day > last) last = e[ne - 1].day;
   }
   const int W = TSR_ANALYZE_CHURN_WINDOW;
-  tsr_error e;
-  memset(&e, 0, sizeof e);
   if (n == 0 || last - first < 2 * W) {
+    tsr_error e;
+    memset(&e, 0, sizeof e);
     tsr_error_set(&e, TSR_EINVAL, NULL, 0, 0, NULL,
                   "the transactions span less than %d days (two churn windows)", 2 * W);
-    add_note(note, cap, "churn and next-best-product", &e);
+    add_note(p->note, sizeof p->note, "churn and next-best-product", &e);
+    return TSR_OK; /* no model: said at the join */
+  }
+  p->cal_end = last - W;
+  p->pending = 1; /* without a thread: the main thread runs them at the join */
+  if (!use_thread() || pthread_mutex_init(&p->mu, NULL) != 0) return TSR_OK;
+  p->in_thread = 1;
+  if (pthread_create(&p->th, NULL, predict_thread, p) != 0) {
+    p->in_thread = 0;
+    pthread_mutex_destroy(&p->mu);
     return TSR_OK;
   }
-  struct tsr__predict_out *p = tsr__calloc(1, sizeof *p);
-  if (!p) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  res->predict = p;
-  tsr_churn_opts co;
-  tsr_churn_opts_init(&co);
-  co.cal_end_day = last - W;
-  co.window_days = W;
-  co.gbm.seed = o->seed ? o->seed : co.gbm.seed;
-  co.table_opts = o->bundle_opts; /* --rename, --table-date-format */
-  co.tables = o->bundle; /* tables named outside the folder (--products FILE) */
-  tsr_status st = tsr_churn_run(dir, &co, &p->churn, &e);
-  if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  if (st != TSR_OK) add_note(note, cap, "churn", &e);
-  tsr_nbp_opts no;
-  tsr_nbp_opts_init(&no);
-  no.cal_end_day = last - W;
-  no.window_days = W;
-  no.seed = o->seed ? o->seed : no.seed;
-  no.table_opts = o->bundle_opts;
-  no.tables = o->bundle;
-  if (tsr_bundle_path(o->bundle, TSR_BT_PRODUCTS)) {
-    st = tsr_nbp_run(dir, &no, &p->nbp, &e);
-    if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    if (st != TSR_OK) add_note(note, cap, "next-best-product", &e);
+  p->pending = 0;
+  p->threaded = 1;
+  return TSR_OK;
+}
+
+tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
+                                tsr_analyze_result *res, char *note, size_t cap,
+                                tsr_error *err) {
+  if (cap) note[0] = '\0';
+  tsr_status st = tsr__analyze_predict_start(o, res, err); /* not started yet: now */
+  if (st != TSR_OK) return st;
+  struct tsr__predict_out *p = res->predict;
+  if (!p) return TSR_OK;
+  if (p->threaded) predict_join(p, 0);
+  if (p->pending) {
+    p->pending = 0;
+    run_models(p);
   }
+  if (p->st != TSR_OK) {
+    if (err) *err = p->err;
+    return p->st;
+  }
+  if (cap) snprintf(note, cap, "%s", p->note);
   if (store) {
     tsr_model_saved sv;
     if (p->churn && (st = tsr_churn_model_store(store, p->churn, res->run_id, 0, &sv, err)) != TSR_OK)
