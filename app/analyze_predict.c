@@ -13,9 +13,10 @@
  * second thread right after the ingest, while the main thread computes the
  * summary, RFM, BTYD, clusters and profiles; tsr__analyze_predict joins it
  * and stores the models. The thread touches only its own ledger, the
- * run's options and the bundle's files (read-only), never res. XGBoost gets
- * one thread while the main thread is busy and every core once it waits
- * (the predictions do not depend on the thread count, tessera/gbm.h).
+ * run's options and the bundle's files (read-only), never res. XGBoost
+ * keeps every core: its threads sleep at the barriers (OMP_WAIT_POLICY=
+ * PASSIVE, tessera/gbm.h) and the main thread's work fills the gaps, and
+ * the models do not wait for a core once the main thread is done.
  * TESSERA_PREDICT_THREADS=0 runs the models in the main thread at the join
  * point instead (the sequential order).
  */
@@ -51,8 +52,7 @@ struct tsr__predict_out {
   int in_thread;        /* the models run on th (set before it starts) */
   int threaded;         /* 1: th was started and is not joined yet */
   pthread_t th;
-  pthread_mutex_t mu;   /* guards main_waits and abandon */
-  int main_waits;       /* the main thread waits for the models */
+  pthread_mutex_t mu;   /* guards abandon */
   int abandon;          /* the run failed: no further model */
   /* the outcome (written by the models' thread, read after the join) */
   tsr_status st;        /* TSR_OK, or TSR_ENOMEM: fails the run */
@@ -65,7 +65,6 @@ struct tsr__predict_out {
 static void predict_join(struct tsr__predict_out *p, int abandon) {
   if (!p || !p->threaded) return;
   pthread_mutex_lock(&p->mu);
-  p->main_waits = 1;
   p->abandon = abandon;
   pthread_mutex_unlock(&p->mu);
   pthread_join(p->th, NULL);
@@ -85,16 +84,6 @@ static void add_note(char *note, size_t cap, const char *what, const tsr_error *
   size_t k = strlen(note);
   if (k + 1 >= cap) return;
   snprintf(note + k, cap - k, "%s%s left out: %s", k ? "; " : "", what, e->msg);
-}
-
-/* XGBoost threads of the next model: one while the main thread works,
- * 0 (every core) once it waits, or without a thread of our own. */
-static int xgb_threads(struct tsr__predict_out *p) {
-  if (!p->in_thread) return 0;
-  pthread_mutex_lock(&p->mu);
-  int waits = p->main_waits;
-  pthread_mutex_unlock(&p->mu);
-  return waits ? 0 : 1;
 }
 
 /* 1 when the run has failed meanwhile (the thread stops before a model). */
@@ -151,7 +140,6 @@ static void run_models(struct tsr__predict_out *p) {
   co.cal_end_day = p->cal_end;
   co.window_days = TSR_ANALYZE_CHURN_WINDOW;
   co.gbm.seed = o->seed ? o->seed : co.gbm.seed;
-  co.gbm.threads = xgb_threads(p);
   co.ledger = lg;
   co.table_opts = o->bundle_opts; /* --rename, --table-date-format */
   co.tables = o->bundle; /* tables named outside the folder (--products FILE) */
@@ -164,7 +152,6 @@ static void run_models(struct tsr__predict_out *p) {
     no.cal_end_day = p->cal_end;
     no.window_days = TSR_ANALYZE_CHURN_WINDOW;
     no.seed = o->seed ? o->seed : no.seed;
-    no.threads = xgb_threads(p);
     no.ledger = lg;
     no.table_opts = o->bundle_opts;
     no.tables = o->bundle;
