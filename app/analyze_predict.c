@@ -39,6 +39,14 @@
 #include <string.h>
 #include <sys/stat.h>
 
+/* One model's outcome: ran, and its error when it could not be fitted. */
+typedef struct model_out {
+  int ran;
+  tsr_status st;        /* TSR_OK, TSR_ENOMEM (fails the run) or another
+                           error (the model is left out, said in a note) */
+  tsr_error err;
+} model_out;
+
 struct tsr__predict_out {
   tsr_churn_result *churn;
   tsr_nbp_result *nbp;
@@ -47,17 +55,24 @@ struct tsr__predict_out {
   const char *tx;       /* the transaction file (the bundle's) */
   char dir[4096];       /* its folder */
   int64_t cal_end;      /* E - W */
+  int products;         /* the bundle has product events: next-best-product */
+  char short_note[1024]; /* the span is too short: no model (and why) */
   int pending;          /* 1: the models are still to run, in the main thread */
   /* the prediction thread */
   int in_thread;        /* the models run on th (set before it starts) */
   int threaded;         /* 1: th was started and is not joined yet */
   pthread_t th;
-  pthread_mutex_t mu;   /* guards abandon */
+  int nbp_here;         /* next-best-product on the main thread, always
+                           (TESSERA_PREDICT_THREADS=2, for the tests) */
+  pthread_mutex_t mu;   /* guards the three flags below */
+  pthread_cond_t cv;    /* ledger_done was set */
+  int ledger_done;      /* lg (or lg_out) is final */
+  int nbp_claimed;      /* a thread runs (or ran) next-best-product */
   int abandon;          /* the run failed: no further model */
-  /* the outcome (written by the models' thread, read after the join) */
-  tsr_status st;        /* TSR_OK, or TSR_ENOMEM: fails the run */
-  tsr_error err;
-  char note[1024];
+  /* the models' ledger: written before ledger_done, then read-only until
+   * both models are done; freed by the main thread after the join */
+  tsr_ledger *lg;
+  model_out lg_out, churn_out, nbp_out;
 };
 
 /* Waits for the models' thread; abandon: the run has failed, the models
@@ -68,6 +83,7 @@ static void predict_join(struct tsr__predict_out *p, int abandon) {
   p->abandon = abandon;
   pthread_mutex_unlock(&p->mu);
   pthread_join(p->th, NULL);
+  pthread_cond_destroy(&p->cv);
   pthread_mutex_destroy(&p->mu);
   p->threaded = 0;
 }
@@ -75,6 +91,7 @@ static void predict_join(struct tsr__predict_out *p, int abandon) {
 void tsr__analyze_predict_free(struct tsr__predict_out *p) {
   if (!p) return;
   predict_join(p, 1); /* a failed run: the thread reads the run's options */
+  tsr_ledger_free(p->lg);
   tsr_churn_result_free(p->churn);
   tsr_nbp_result_free(p->nbp);
   tsr__free(p);
@@ -97,86 +114,79 @@ static int abandoned(struct tsr__predict_out *p) {
 
 /* The transactions as the models read them alone (tsr__pdata_read: default
  * ingest options, the transactions' date form of the bundle options). */
-static tsr_status read_ledger(const struct tsr__predict_out *p, tsr_ledger **out, tsr_error *e) {
-  *out = NULL;
+static void read_ledger(struct tsr__predict_out *p) {
+  model_out *m = &p->lg_out;
+  m->ran = 1;
   tsr_ledger *lg = NULL;
-  tsr_status st = tsr_ledger_new(&lg, e);
-  if (st != TSR_OK) return st;
+  m->st = tsr_ledger_new(&lg, &m->err);
+  if (m->st != TSR_OK) return;
   tsr_ingest_opts io;
   tsr_ingest_opts_init(&io);
   if (p->o->bundle_opts) io.date_format = p->o->bundle_opts->date_format[TSR_BT_TRANSACTIONS];
   tsr_ingest_stats stats;
-  st = tsr_ingest_file(lg, p->tx, &io, &stats, e);
-  if (st == TSR_OK) st = tsr_ledger_finish(lg, e);
-  if (st != TSR_OK) {
+  m->st = tsr_ingest_file(lg, p->tx, &io, &stats, &m->err);
+  if (m->st == TSR_OK) m->st = tsr_ledger_finish(lg, &m->err);
+  if (m->st != TSR_OK) {
     tsr_ledger_free(lg);
-    return st;
-  }
-  *out = lg;
-  return TSR_OK;
-}
-
-/* Churn, then next-best-product when the bundle has product events, on
- * one ledger; the outcome into p (p->st, p->note, the results). */
-static void run_models(struct tsr__predict_out *p) {
-  const tsr_analyze_opts *o = p->o;
-  const size_t cap = sizeof p->note;
-  char *note = p->note;
-  int products = tsr_bundle_path(o->bundle, TSR_BT_PRODUCTS) != NULL;
-  tsr_error e;
-  memset(&e, 0, sizeof e);
-  tsr_ledger *lg = NULL;
-  tsr_status st = read_ledger(p, &lg, &e);
-  if (st == TSR_ENOMEM) goto oom;
-  if (st != TSR_OK) { /* as each model would have said reading the file */
-    add_note(note, cap, "churn", &e);
-    if (products) add_note(note, cap, "next-best-product", &e);
-    p->st = TSR_OK;
     return;
   }
-  if (abandoned(p)) goto done;
+  p->lg = lg;
+}
+
+static void run_churn(struct tsr__predict_out *p) {
+  const tsr_analyze_opts *o = p->o;
   tsr_churn_opts co;
   tsr_churn_opts_init(&co);
   co.cal_end_day = p->cal_end;
   co.window_days = TSR_ANALYZE_CHURN_WINDOW;
   co.gbm.seed = o->seed ? o->seed : co.gbm.seed;
-  co.ledger = lg;
+  co.ledger = p->lg;
   co.table_opts = o->bundle_opts; /* --rename, --table-date-format */
   co.tables = o->bundle; /* tables named outside the folder (--products FILE) */
-  st = tsr_churn_run(p->dir, &co, &p->churn, &e);
-  if (st == TSR_ENOMEM) goto oom;
-  if (st != TSR_OK) add_note(note, cap, "churn", &e);
-  if (products && !abandoned(p)) {
-    tsr_nbp_opts no;
-    tsr_nbp_opts_init(&no);
-    no.cal_end_day = p->cal_end;
-    no.window_days = TSR_ANALYZE_CHURN_WINDOW;
-    no.seed = o->seed ? o->seed : no.seed;
-    no.ledger = lg;
-    no.table_opts = o->bundle_opts;
-    no.tables = o->bundle;
-    st = tsr_nbp_run(p->dir, &no, &p->nbp, &e);
-    if (st == TSR_ENOMEM) goto oom;
-    if (st != TSR_OK) add_note(note, cap, "next-best-product", &e);
-  }
-done:
-  tsr_ledger_free(lg);
-  p->st = TSR_OK;
-  return;
-oom:
-  tsr_ledger_free(lg);
-  p->st = tsr_error_set(&p->err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  p->churn_out.ran = 1;
+  p->churn_out.st = tsr_churn_run(p->dir, &co, &p->churn, &p->churn_out.err);
 }
 
+static void run_nbp(struct tsr__predict_out *p) {
+  const tsr_analyze_opts *o = p->o;
+  tsr_nbp_opts no;
+  tsr_nbp_opts_init(&no);
+  no.cal_end_day = p->cal_end;
+  no.window_days = TSR_ANALYZE_CHURN_WINDOW;
+  no.seed = o->seed ? o->seed : no.seed;
+  no.ledger = p->lg;
+  no.table_opts = o->bundle_opts;
+  no.tables = o->bundle;
+  p->nbp_out.ran = 1;
+  p->nbp_out.st = tsr_nbp_run(p->dir, &no, &p->nbp, &p->nbp_out.err);
+}
+
+/* The thread: the ledger, churn, then next-best-product unless the main
+ * thread has taken it (tsr__analyze_predict). */
 static void *predict_thread(void *arg) {
-  run_models(arg);
+  struct tsr__predict_out *p = arg;
+  read_ledger(p);
+  pthread_mutex_lock(&p->mu);
+  p->ledger_done = 1;
+  pthread_cond_signal(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  if (!p->lg || abandoned(p)) return NULL;
+  run_churn(p);
+  pthread_mutex_lock(&p->mu);
+  int mine = p->products && !p->nbp_here && !p->nbp_claimed && !p->abandon;
+  if (mine) p->nbp_claimed = 1;
+  pthread_mutex_unlock(&p->mu);
+  if (mine) run_nbp(p);
   return NULL;
 }
 
-/* 0 when TESSERA_PREDICT_THREADS=0 (the models in the main thread). */
-static int use_thread(void) {
+/* TESSERA_PREDICT_THREADS: 0 the models in the main thread, after the
+ * profiles; 2 next-best-product always on the main thread (the tests);
+ * else (unset) the models' thread, next-best-product on whichever thread
+ * comes to it first. */
+static int thread_mode(void) {
   const char *v = getenv("TESSERA_PREDICT_THREADS");
-  return !(v && !strcmp(v, "0"));
+  return !v ? 1 : !strcmp(v, "0") ? 0 : !strcmp(v, "2") ? 2 : 1;
 }
 
 tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_result *res,
@@ -188,6 +198,7 @@ tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_res
   res->predict = p;
   p->o = o;
   p->tx = tx;
+  p->products = tsr_bundle_path(o->bundle, TSR_BT_PRODUCTS) != NULL;
   snprintf(p->dir, sizeof p->dir, "%s", tx);
   char *slash = strrchr(p->dir, '/');
   if (slash) *slash = '\0';
@@ -208,15 +219,22 @@ tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_res
     memset(&e, 0, sizeof e);
     tsr_error_set(&e, TSR_EINVAL, NULL, 0, 0, NULL,
                   "the transactions span less than %d days (two churn windows)", 2 * W);
-    add_note(p->note, sizeof p->note, "churn and next-best-product", &e);
+    add_note(p->short_note, sizeof p->short_note, "churn and next-best-product", &e);
     return TSR_OK; /* no model: said at the join */
   }
   p->cal_end = last - W;
   p->pending = 1; /* without a thread: the main thread runs them at the join */
-  if (!use_thread() || pthread_mutex_init(&p->mu, NULL) != 0) return TSR_OK;
+  int mode = thread_mode();
+  if (mode == 0 || pthread_mutex_init(&p->mu, NULL) != 0) return TSR_OK;
+  if (pthread_cond_init(&p->cv, NULL) != 0) {
+    pthread_mutex_destroy(&p->mu);
+    return TSR_OK;
+  }
+  p->nbp_here = mode == 2;
   p->in_thread = 1;
   if (pthread_create(&p->th, NULL, predict_thread, p) != 0) {
     p->in_thread = 0;
+    pthread_cond_destroy(&p->cv);
     pthread_mutex_destroy(&p->mu);
     return TSR_OK;
   }
@@ -233,16 +251,40 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
   if (st != TSR_OK) return st;
   struct tsr__predict_out *p = res->predict;
   if (!p) return TSR_OK;
-  if (p->threaded) predict_join(p, 0);
-  if (p->pending) {
+  if (p->threaded) {
+    /* next-best-product on this thread meanwhile, if the models' thread
+     * has its ledger and has not begun it */
+    pthread_mutex_lock(&p->mu);
+    while (p->nbp_here && !p->ledger_done) pthread_cond_wait(&p->cv, &p->mu);
+    int take = p->products && p->ledger_done && p->lg && !p->nbp_claimed;
+    if (take) p->nbp_claimed = 1;
+    pthread_mutex_unlock(&p->mu);
+    if (take) run_nbp(p);
+    predict_join(p, 0);
+  }
+  if (p->pending) { /* the sequential order */
     p->pending = 0;
-    run_models(p);
+    read_ledger(p);
+    if (p->lg) run_churn(p);
+    if (p->lg && p->churn_out.st != TSR_ENOMEM && p->products) run_nbp(p);
   }
-  if (p->st != TSR_OK) {
-    if (err) *err = p->err;
-    return p->st;
+  tsr_ledger_free(p->lg); /* both models are done */
+  p->lg = NULL;
+  /* out of memory fails the run; a model that cannot be fitted is said */
+  const model_out *m[3] = {&p->lg_out, &p->churn_out, &p->nbp_out};
+  for (int k = 0; k < 3; k++)
+    if (m[k]->ran && m[k]->st == TSR_ENOMEM)
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (cap) {
+    snprintf(note, cap, "%s", p->short_note);
+    if (p->lg_out.ran && p->lg_out.st != TSR_OK) { /* as each model reading the file */
+      add_note(note, cap, "churn", &p->lg_out.err);
+      if (p->products) add_note(note, cap, "next-best-product", &p->lg_out.err);
+    }
+    if (p->churn_out.ran && p->churn_out.st != TSR_OK) add_note(note, cap, "churn", &p->churn_out.err);
+    if (p->nbp_out.ran && p->nbp_out.st != TSR_OK)
+      add_note(note, cap, "next-best-product", &p->nbp_out.err);
   }
-  if (cap) snprintf(note, cap, "%s", p->note);
   if (store) {
     tsr_model_saved sv;
     if (p->churn && (st = tsr_churn_model_store(store, p->churn, res->run_id, 0, &sv, err)) != TSR_OK)
