@@ -16,9 +16,11 @@
  * run's options and the bundle's files (read-only), never res. XGBoost
  * keeps every core: its threads sleep at the barriers (OMP_WAIT_POLICY=
  * PASSIVE, tessera/gbm.h) and the main thread's work fills the gaps, and
- * the models do not wait for a core once the main thread is done.
- * TESSERA_PREDICT_THREADS=0 runs the models in the main thread at the join
- * point instead (the sequential order).
+ * the models do not wait for a core once the main thread is done. The
+ * main thread, reaching the join before the models' thread has begun
+ * next-best-product, runs it itself beside churn; the ledger is freed after
+ * the join. TESSERA_PREDICT_THREADS=0 runs the models in the main thread at
+ * the join point instead (the sequential order).
  */
 #include "internal.h"
 #include "analyze_predict.h"
