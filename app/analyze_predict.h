@@ -17,7 +17,7 @@
 /* Starts churn and next-best-product of a bundle run on a thread of their
  * own, once res->ledger is final (after the ingest, the exclusion of
  * anomalies and the re-keying): it reads the last transaction day there,
- * then never touches res (nor the store) again. The results go to
+ * then touches only *res->predict (never the store). The results go to
  * res->predict; tsr_analyze_result_free waits for the thread. No thread
  * with TESSERA_PREDICT_THREADS=0 (or when none can be started): the models
  * then run in tsr__analyze_predict. Errors: TSR_ENOMEM. */
