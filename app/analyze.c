@@ -1369,6 +1369,8 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   event(&x, 0, "start", -1, -1, -1, "analyze %s%s", opts->inputs[0], opts->n_inputs > 1 ? " (and more)" : "");
   if (ist == TSR_OK) ingest_events(&x);
   if (st != TSR_OK) goto fail;
+  /* a bundle's churn and next-best-product, on a thread meanwhile (app/analyze_predict.c) */
+  if (opts->bundle && (st = tsr__analyze_predict_start(opts, res, err)) != TSR_OK) goto fail;
   char cwarn[512];
   if ((st = tsr__analyze_currency(opts, res, cwarn, sizeof cwarn, err)) != TSR_OK) goto fail;
   if (cwarn[0]) event(&x, 1, "currency", -1, -1, -1, "%s", cwarn);

@@ -2,10 +2,25 @@
  * analyze_predict.c - churn risk and next-best-product in `tessera analyze`
  * on a bundle (analyze_predict.h).
  *
- * Both models read the bundle's folder (transactions.csv and the optional
- * tables by their standard names) and are trained on the latest complete
- * window: cutoff = the last transaction day E - W (W = 90 days), labels on
- * E-W+1 .. E, then every customer is scored with the features at E.
+ * Both models read the bundle's tables and are trained on the latest
+ * complete window: cutoff = the last transaction day E - W (W = 90 days),
+ * labels on E-W+1 .. E, then every customer is scored with the features at
+ * E. The transaction file is read once, into a ledger of the raw customer
+ * ids (not re-keyed, no anomaly left out: the models' own reading) that
+ * both models borrow.
+ *
+ * Pipelining (issue 12): tsr__analyze_predict_start runs the models on a
+ * second thread right after the ingest, while the main thread computes the
+ * summary, RFM, BTYD, clusters and profiles; tsr__analyze_predict joins it
+ * and stores the models. The thread touches only its own ledger, the
+ * run's options and the bundle's files (read-only), never res. XGBoost
+ * keeps every core: its threads sleep at the barriers (OMP_WAIT_POLICY=
+ * PASSIVE, tessera/gbm.h) and the main thread's work fills the gaps, and
+ * the models do not wait for a core once the main thread is done. The
+ * main thread, reaching the join before the models' thread has begun
+ * next-best-product, runs it itself beside churn; the ledger is freed after
+ * the join. TESSERA_PREDICT_THREADS=0 runs the models in the main thread at
+ * the join point instead (the sequential order).
  */
 #include "internal.h"
 #include "analyze_predict.h"
@@ -20,18 +35,65 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+/* One model's outcome: ran, and its error when it could not be fitted. */
+typedef struct model_out {
+  int ran;
+  tsr_status st;        /* TSR_OK, TSR_ENOMEM (fails the run) or another
+                           error (the model is left out, said in a note) */
+  tsr_error err;
+} model_out;
+
 struct tsr__predict_out {
   tsr_churn_result *churn;
   tsr_nbp_result *nbp;
+  /* the run: set before the thread starts, read-only after */
+  const tsr_analyze_opts *o;
+  const char *tx;       /* the transaction file (the bundle's) */
+  char dir[4096];       /* its folder */
+  int64_t cal_end;      /* E - W */
+  int products;         /* the bundle has product events: next-best-product */
+  char short_note[1024]; /* the span is too short: no model (and why) */
+  int pending;          /* 1: the models are still to run, in the main thread */
+  /* the prediction thread */
+  int in_thread;        /* the models run on th (set before it starts) */
+  int threaded;         /* 1: th was started and is not joined yet */
+  pthread_t th;
+  int nbp_here;         /* next-best-product on the main thread, always
+                           (TESSERA_PREDICT_THREADS=2, for the tests) */
+  pthread_mutex_t mu;   /* guards the three flags below */
+  pthread_cond_t cv;    /* ledger_done was set */
+  int ledger_done;      /* lg (or lg_out) is final */
+  int nbp_claimed;      /* a thread runs (or ran) next-best-product */
+  int abandon;          /* the run failed: no further model */
+  /* the models' ledger: written before ledger_done, then read-only until
+   * both models are done; freed by the main thread after the join */
+  tsr_ledger *lg;
+  model_out lg_out, churn_out, nbp_out;
 };
+
+/* Waits for the models' thread; abandon: the run has failed, the models
+ * not yet begun are skipped. */
+static void predict_join(struct tsr__predict_out *p, int abandon) {
+  if (!p || !p->threaded) return;
+  pthread_mutex_lock(&p->mu);
+  p->abandon = abandon;
+  pthread_mutex_unlock(&p->mu);
+  pthread_join(p->th, NULL);
+  pthread_cond_destroy(&p->cv);
+  pthread_mutex_destroy(&p->mu);
+  p->threaded = 0;
+}
 
 void tsr__analyze_predict_free(struct tsr__predict_out *p) {
   if (!p) return;
+  predict_join(p, 1); /* a failed run: the thread reads the run's options */
+  tsr_ledger_free(p->lg);
   tsr_churn_result_free(p->churn);
   tsr_nbp_result_free(p->nbp);
   tsr__free(p);
@@ -43,18 +105,107 @@ static void add_note(char *note, size_t cap, const char *what, const tsr_error *
   snprintf(note + k, cap - k, "%s%s left out: %s", k ? "; " : "", what, e->msg);
 }
 
-tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
-                                tsr_analyze_result *res, char *note, size_t cap,
-                                tsr_error *err) {
-  if (cap) note[0] = '\0';
+/* 1 when the run has failed meanwhile (the thread stops before a model). */
+static int abandoned(struct tsr__predict_out *p) {
+  if (!p->in_thread) return 0;
+  pthread_mutex_lock(&p->mu);
+  int a = p->abandon;
+  pthread_mutex_unlock(&p->mu);
+  return a;
+}
+
+/* The transactions as the models read them alone (tsr__pdata_read: default
+ * ingest options, the transactions' date form of the bundle options). */
+static void read_ledger(struct tsr__predict_out *p) {
+  model_out *m = &p->lg_out;
+  m->ran = 1;
+  tsr_ledger *lg = NULL;
+  m->st = tsr_ledger_new(&lg, &m->err);
+  if (m->st != TSR_OK) return;
+  tsr_ingest_opts io;
+  tsr_ingest_opts_init(&io);
+  if (p->o->bundle_opts) io.date_format = p->o->bundle_opts->date_format[TSR_BT_TRANSACTIONS];
+  tsr_ingest_stats stats;
+  m->st = tsr_ingest_file(lg, p->tx, &io, &stats, &m->err);
+  if (m->st == TSR_OK) m->st = tsr_ledger_finish(lg, &m->err);
+  if (m->st != TSR_OK) {
+    tsr_ledger_free(lg);
+    return;
+  }
+  p->lg = lg;
+}
+
+static void run_churn(struct tsr__predict_out *p) {
+  const tsr_analyze_opts *o = p->o;
+  tsr_churn_opts co;
+  tsr_churn_opts_init(&co);
+  co.cal_end_day = p->cal_end;
+  co.window_days = TSR_ANALYZE_CHURN_WINDOW;
+  co.gbm.seed = o->seed ? o->seed : co.gbm.seed;
+  co.ledger = p->lg;
+  co.table_opts = o->bundle_opts; /* --rename, --table-date-format */
+  co.tables = o->bundle; /* tables named outside the folder (--products FILE) */
+  p->churn_out.ran = 1;
+  p->churn_out.st = tsr_churn_run(p->dir, &co, &p->churn, &p->churn_out.err);
+}
+
+static void run_nbp(struct tsr__predict_out *p) {
+  const tsr_analyze_opts *o = p->o;
+  tsr_nbp_opts no;
+  tsr_nbp_opts_init(&no);
+  no.cal_end_day = p->cal_end;
+  no.window_days = TSR_ANALYZE_CHURN_WINDOW;
+  no.seed = o->seed ? o->seed : no.seed;
+  no.ledger = p->lg;
+  no.table_opts = o->bundle_opts;
+  no.tables = o->bundle;
+  p->nbp_out.ran = 1;
+  p->nbp_out.st = tsr_nbp_run(p->dir, &no, &p->nbp, &p->nbp_out.err);
+}
+
+/* The thread: the ledger, churn, then next-best-product unless the main
+ * thread has taken it (tsr__analyze_predict). */
+static void *predict_thread(void *arg) {
+  struct tsr__predict_out *p = arg;
+  read_ledger(p);
+  pthread_mutex_lock(&p->mu);
+  p->ledger_done = 1;
+  pthread_cond_signal(&p->cv);
+  pthread_mutex_unlock(&p->mu);
+  if (!p->lg || abandoned(p)) return NULL;
+  run_churn(p);
+  pthread_mutex_lock(&p->mu);
+  int mine = p->products && !p->nbp_here && !p->nbp_claimed && !p->abandon;
+  if (mine) p->nbp_claimed = 1;
+  pthread_mutex_unlock(&p->mu);
+  if (mine) run_nbp(p);
+  return NULL;
+}
+
+/* TESSERA_PREDICT_THREADS: 0 the models in the main thread, after the
+ * profiles; 2 next-best-product always on the main thread (the tests);
+ * else (unset) the models' thread, next-best-product on whichever thread
+ * comes to it first. */
+static int thread_mode(void) {
+  const char *v = getenv("TESSERA_PREDICT_THREADS");
+  return !v ? 1 : !strcmp(v, "0") ? 0 : !strcmp(v, "2") ? 2 : 1;
+}
+
+tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                                      tsr_error *err) {
   const char *tx = o->bundle ? tsr_bundle_path(o->bundle, TSR_BT_TRANSACTIONS) : NULL;
-  if (!tx || !res->ledger) return TSR_OK;
-  char dir[4096];
-  snprintf(dir, sizeof dir, "%s", tx);
-  char *slash = strrchr(dir, '/');
+  if (!tx || !res->ledger || res->predict) return TSR_OK;
+  struct tsr__predict_out *p = tsr__calloc(1, sizeof *p);
+  if (!p) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  res->predict = p;
+  p->o = o;
+  p->tx = tx;
+  p->products = tsr_bundle_path(o->bundle, TSR_BT_PRODUCTS) != NULL;
+  snprintf(p->dir, sizeof p->dir, "%s", tx);
+  char *slash = strrchr(p->dir, '/');
   if (slash) *slash = '\0';
-  else snprintf(dir, sizeof dir, ".");
-  /* the last transaction day */
+  else snprintf(p->dir, sizeof p->dir, ".");
+  /* the last transaction day of the run's ledger */
   int64_t first = INT64_MAX, last = INT64_MIN;
   size_t n = tsr_ledger_ncustomers(res->ledger);
   for (size_t i = 0; i < n; i++) {
@@ -65,38 +216,76 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
     if (e[ne - 1].day > last) last = e[ne - 1].day;
   }
   const int W = TSR_ANALYZE_CHURN_WINDOW;
-  tsr_error e;
-  memset(&e, 0, sizeof e);
   if (n == 0 || last - first < 2 * W) {
+    tsr_error e;
+    memset(&e, 0, sizeof e);
     tsr_error_set(&e, TSR_EINVAL, NULL, 0, 0, NULL,
                   "the transactions span less than %d days (two churn windows)", 2 * W);
-    add_note(note, cap, "churn and next-best-product", &e);
+    add_note(p->short_note, sizeof p->short_note, "churn and next-best-product", &e);
+    return TSR_OK; /* no model: said at the join */
+  }
+  p->cal_end = last - W;
+  p->pending = 1; /* without a thread: the main thread runs them at the join */
+  int mode = thread_mode();
+  if (mode == 0 || pthread_mutex_init(&p->mu, NULL) != 0) return TSR_OK;
+  if (pthread_cond_init(&p->cv, NULL) != 0) {
+    pthread_mutex_destroy(&p->mu);
     return TSR_OK;
   }
-  struct tsr__predict_out *p = tsr__calloc(1, sizeof *p);
-  if (!p) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  res->predict = p;
-  tsr_churn_opts co;
-  tsr_churn_opts_init(&co);
-  co.cal_end_day = last - W;
-  co.window_days = W;
-  co.gbm.seed = o->seed ? o->seed : co.gbm.seed;
-  co.table_opts = o->bundle_opts; /* --rename, --table-date-format */
-  co.tables = o->bundle; /* tables named outside the folder (--products FILE) */
-  tsr_status st = tsr_churn_run(dir, &co, &p->churn, &e);
-  if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  if (st != TSR_OK) add_note(note, cap, "churn", &e);
-  tsr_nbp_opts no;
-  tsr_nbp_opts_init(&no);
-  no.cal_end_day = last - W;
-  no.window_days = W;
-  no.seed = o->seed ? o->seed : no.seed;
-  no.table_opts = o->bundle_opts;
-  no.tables = o->bundle;
-  if (tsr_bundle_path(o->bundle, TSR_BT_PRODUCTS)) {
-    st = tsr_nbp_run(dir, &no, &p->nbp, &e);
-    if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    if (st != TSR_OK) add_note(note, cap, "next-best-product", &e);
+  p->nbp_here = mode == 2;
+  p->in_thread = 1;
+  if (pthread_create(&p->th, NULL, predict_thread, p) != 0) {
+    p->in_thread = 0;
+    pthread_cond_destroy(&p->cv);
+    pthread_mutex_destroy(&p->mu);
+    return TSR_OK;
+  }
+  p->pending = 0;
+  p->threaded = 1;
+  return TSR_OK;
+}
+
+tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
+                                tsr_analyze_result *res, char *note, size_t cap,
+                                tsr_error *err) {
+  if (cap) note[0] = '\0';
+  tsr_status st = tsr__analyze_predict_start(o, res, err); /* not started yet: now */
+  if (st != TSR_OK) return st;
+  struct tsr__predict_out *p = res->predict;
+  if (!p) return TSR_OK;
+  if (p->threaded) {
+    /* next-best-product on this thread meanwhile, if the models' thread
+     * has its ledger and has not begun it */
+    pthread_mutex_lock(&p->mu);
+    while (p->nbp_here && !p->ledger_done) pthread_cond_wait(&p->cv, &p->mu);
+    int take = p->products && p->ledger_done && p->lg && !p->nbp_claimed;
+    if (take) p->nbp_claimed = 1;
+    pthread_mutex_unlock(&p->mu);
+    if (take) run_nbp(p);
+    predict_join(p, 0);
+  }
+  if (p->pending) { /* the sequential order */
+    p->pending = 0;
+    read_ledger(p);
+    if (p->lg) run_churn(p);
+    if (p->lg && p->churn_out.st != TSR_ENOMEM && p->products) run_nbp(p);
+  }
+  tsr_ledger_free(p->lg); /* both models are done */
+  p->lg = NULL;
+  /* out of memory fails the run; a model that cannot be fitted is said */
+  const model_out *m[3] = {&p->lg_out, &p->churn_out, &p->nbp_out};
+  for (int k = 0; k < 3; k++)
+    if (m[k]->ran && m[k]->st == TSR_ENOMEM)
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (cap) {
+    snprintf(note, cap, "%s", p->short_note);
+    if (p->lg_out.ran && p->lg_out.st != TSR_OK) { /* as each model reading the file */
+      add_note(note, cap, "churn", &p->lg_out.err);
+      if (p->products) add_note(note, cap, "next-best-product", &p->lg_out.err);
+    }
+    if (p->churn_out.ran && p->churn_out.st != TSR_OK) add_note(note, cap, "churn", &p->churn_out.err);
+    if (p->nbp_out.ran && p->nbp_out.st != TSR_OK)
+      add_note(note, cap, "next-best-product", &p->nbp_out.err);
   }
   if (store) {
     tsr_model_saved sv;

@@ -14,9 +14,19 @@
 /* The churn window of analyze: days. */
 #define TSR_ANALYZE_CHURN_WINDOW 90
 
-/* Runs churn (and next-best-product when the bundle has product events) on
- * the bundle's folder; the results go to res->predict, the models to the
- * store (when given, with run res->run_id). A model that cannot be fitted
+/* Starts churn and next-best-product of a bundle run on a thread of their
+ * own, once res->ledger is final (after the ingest, the exclusion of
+ * anomalies and the re-keying): it reads the last transaction day there,
+ * then touches only *res->predict (never the store). The results go to
+ * res->predict; tsr_analyze_result_free waits for the thread. No thread
+ * with TESSERA_PREDICT_THREADS=0 (or when none can be started): the models
+ * then run in tsr__analyze_predict. Errors: TSR_ENOMEM. */
+tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                                      tsr_error *err);
+/* Waits for the models started by tsr__analyze_predict_start (or runs
+ * them, when not started: churn, and next-best-product when the bundle has
+ * product events, on the bundle's transactions and tables); the models go
+ * to the store (when given, with run res->run_id). A model that cannot be fitted
  * on these data (too few customers, one class, too short a history, no
  * product events) is left out and said in note[] (a warning for the event
  * log; "" when all went well): the run goes on. Errors: TSR_ENOMEM and
