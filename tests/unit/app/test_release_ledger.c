@@ -33,18 +33,26 @@ static void same_file(const char *a, const char *b, const char *name) {
   if (system(cmd) != 0) fail_msg("%s differs", name);
 }
 
-static void test_release_ledger(void **state) {
-  (void)state;
-  char in[] = "/tmp/tsr_rl_XXXXXX";
+/* a simulated transaction log of n customers in the temporary file in
+ * (a mkstemp template, filled in) */
+static void simulate_to(char *in, uint64_t n, uint64_t seed, int weeks) {
   int fd = mkstemp(in);
   assert_true(fd >= 0);
   FILE *f = fdopen(fd, "w");
+  assert_non_null(f);
   tsr_simulate_opts so;
   tsr_simulate_opts_init(&so);
-  so.customers = 1500;
-  so.seed = 7;
+  so.customers = n;
+  so.seed = seed;
+  if (weeks) so.weeks = weeks;
   assert_int_equal(tsr_simulate_write(f, &so, NULL), TSR_OK);
   fclose(f);
+}
+
+static void test_release_ledger(void **state) {
+  (void)state;
+  char in[] = "/tmp/tsr_rl_XXXXXX";
+  simulate_to(in, 1500, 7, 0);
   char keep[64], rel[64], db[64], withdb[64];
   snprintf(keep, sizeof keep, "%s.keep", in);
   snprintf(rel, sizeof rel, "%s.rel", in);
@@ -86,16 +94,7 @@ static void test_release_ledger(void **state) {
 static void test_customer_blocks(void **state) {
   (void)state;
   char in[] = "/tmp/tsr_cb_XXXXXX";
-  int fd = mkstemp(in);
-  assert_true(fd >= 0);
-  FILE *f = fdopen(fd, "w");
-  tsr_simulate_opts so;
-  tsr_simulate_opts_init(&so);
-  so.customers = 20000;
-  so.seed = 3;
-  so.weeks = 20;
-  assert_int_equal(tsr_simulate_write(f, &so, NULL), TSR_OK);
-  fclose(f);
+  simulate_to(in, 20000, 3, 20);
   char out[64], path[96];
   snprintf(out, sizeof out, "%s.out", in);
   const char *inputs[] = {in};

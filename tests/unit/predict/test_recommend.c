@@ -25,13 +25,19 @@ static int find_product(const tsr_nbp_result *r, const char *name) {
   return -1;
 }
 
+/* the options of the tests that compare runs: cutoff 2025-08-31, a
+ * 120-day window, one thread (bit-for-bit comparisons) */
+static void test_opts(tsr_nbp_opts *o) {
+  tsr_nbp_opts_init(o);
+  o->cal_end_day = tsr_days_from_civil(2025, 8, 31);
+  o->window_days = 120;
+  o->threads = 1;
+}
+
 static void test_beats_popularity(void **state) {
   (void)state;
   tsr_nbp_opts o;
-  tsr_nbp_opts_init(&o);
-  o.cal_end_day = tsr_days_from_civil(2025, 8, 31);
-  o.window_days = 120;
-  o.threads = 1;
+  test_opts(&o);
   tsr_nbp_result *r = NULL;
   tsr_error err;
   tsr_status st = tsr_nbp_run(g_dir, &o, &r, &err);
@@ -139,10 +145,7 @@ static void same_result(const tsr_nbp_result *a, const tsr_nbp_result *b) {
 static void test_variants_exact(void **state) {
   (void)state;
   tsr_nbp_opts o;
-  tsr_nbp_opts_init(&o);
-  o.cal_end_day = tsr_days_from_civil(2025, 8, 31);
-  o.window_days = 120;
-  o.threads = 1;
+  test_opts(&o);
   tsr_nbp_result *a = NULL, *b = NULL, *c = NULL;
   tsr_error err;
   tsr__nbp_test all = {1, 0}, small = {0, 7};
