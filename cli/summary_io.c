@@ -5,21 +5,30 @@
 #include "summary_io.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
 /* malloc on transparent huge pages (fresh 4 KiB pages are slow to fault
- * in: on a VM, 12 MB cost 40 ms) for the 2 MiB-aligned inside. */
+ * in: on a VM, 12 MB cost 40 ms): from 512 KiB on, 2 MiB-aligned whole
+ * 2 MiB pages, all of which can be huge (lib/base/bigmem.c does the same
+ * for the library; advising only the aligned inside of a malloc block left
+ * the 4 MB column block half on 4 KiB pages and the id array wholly).
+ * free() releases it. */
 static void *malloc_huge(size_t n) {
-  void *p = malloc(n);
 #ifdef MADV_HUGEPAGE
-  const uintptr_t H = (uintptr_t)2 << 20;
-  uintptr_t a = ((uintptr_t)p + H - 1) & ~(H - 1), e = ((uintptr_t)p + n) & ~(H - 1);
-  if (p && e > a) (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+  const size_t H = (size_t)2 << 20;
+  if (n >= H / 4 && n <= SIZE_MAX - H) {
+    void *p = NULL;
+    size_t m = (n + H - 1) / H * H;
+    if (posix_memalign(&p, H, m) != 0) return NULL;
+    (void)madvise(p, m, MADV_HUGEPAGE);
+    return p;
+  }
 #endif
-  return p;
+  return malloc(n);
 }
 
 /* First column of t named by one of names, or -1. */

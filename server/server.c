@@ -647,6 +647,11 @@ static long clean_leftovers(srv *S, tsr_store *st) {
 }
 
 int tsr_server_run(const tsr_server_config *cfg, char *errbuf, size_t cap) {
+  char why[400];
+  if (tsr__mhd_open(why, sizeof why) != 0) { /* first: every MHD_* call goes through it */
+    snprintf(errbuf, cap, "serve: %s", why);
+    return 1;
+  }
   if (sodium_init() < 0) {
     snprintf(errbuf, cap, "serve: libsodium failed to initialise");
     return 1;

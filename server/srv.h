@@ -27,7 +27,7 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <microhttpd.h>
+#include "mhd_lazy.h" /* <microhttpd.h>, opened by tessera serve */
 #include <sodium.h>
 
 #include "server.h"
