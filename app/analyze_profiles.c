@@ -265,13 +265,15 @@ static void dq_on_note(void *ud, const tsr_bundle_note *n) {
   if (c->user && c->user->on_note) c->user->on_note(c->user->ud, n);
 }
 
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *rv,
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_resolver **rv,
                                  tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
                                  tsr_error *err);
 
-/* Runs the profile step on the run's resolved customers rv (NULL: none);
- * counts[t] = rows read, accepted, rejected. */
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *rv,
+/* Runs the profile step on the run's resolved customers *rv (NULL: none;
+ * freed here once the ids are mapped, *rv = NULL: the resolver's records
+ * are not kept beside the tables and the anomaly detector); counts[t] =
+ * rows read, accepted, rejected. */
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_resolver **rv,
                                  tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
                                  tsr_error *err) {
   tsr_profiles *p;
@@ -282,7 +284,11 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *
   res->dq_crm_records = res->dq_records_merged = res->dq_households = res->dq_household_links = -1;
   res->dq_transactions_scored = res->dq_anomalies = -1;
   tsr_status st = tsr_profiles_new(&po, &p, err);
-  if (st != TSR_OK) return st;
+  if (st != TSR_OK) {
+    tsr_resolver_free(*rv);
+    *rv = NULL;
+    return st;
+  }
   res->profiles = p;
   pii_ctx pc = {res, NULL, NULL, 0, 0};
   if (o->pii_mode == TSR_PII_ENCRYPT && o->pii_key) tsr_profiles_on_record(p, on_record, &pc);
@@ -293,7 +299,10 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *
   bo.ud = &dq;
   bo.on_note = dq_on_note;
   /* resolved ids first: every table below is keyed by them */
-  if ((st = resolve_customers(o, rv, p, res, err)) != TSR_OK) return st;
+  st = resolve_customers(o, *rv, p, res, err);
+  tsr_resolver_free(*rv); /* its last use */
+  *rv = NULL;
+  if (st != TSR_OK) return st;
   static const tsr_bundle_table order[] = {TSR_BT_CUSTOMERS, TSR_BT_PRODUCTS, TSR_BT_INTERACTIONS,
                                            TSR_BT_TRANSACTIONS, TSR_BT_CAMPAIGN, TSR_BT_OFFERS};
   for (size_t i = 0; i < sizeof order / sizeof order[0] && st == TSR_OK; i++) {
