@@ -872,7 +872,7 @@ static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
 tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, tsr_analyze_result *r, char *warn,
                                  size_t cap, tsr_error *err);
 /* lib/analyze_profiles.c */
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *rv,
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_resolver **rv,
                                  tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
                                  tsr_error *err);
 size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
@@ -884,9 +884,8 @@ void tsr__dq_tally(tsr_analyze_result *res, const char *table, const char *field
 static tsr_status step_profiles(actx *x, tsr_error *err) {
   int64_t counts[TSR_BT_COUNT][3];
   memset(counts, 0, sizeof counts);
-  tsr_status st = tsr__analyze_profiles(x->o, x->resolver, x->res, counts, err);
-  tsr_resolver_free(x->resolver); /* its last use */
-  x->resolver = NULL;
+  /* frees the resolver after its last use (x->resolver = NULL) */
+  tsr_status st = tsr__analyze_profiles(x->o, &x->resolver, x->res, counts, err);
   if (st != TSR_OK) return st;
   for (int t = 0; t < TSR_BT_COUNT; t++)
     x->res->dq_rejected[t] = t == TSR_BT_TRANSACTIONS ? 0 : counts[t][2];

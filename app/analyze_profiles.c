@@ -189,13 +189,83 @@ static tsr_status resolve_customers(const tsr_analyze_opts *o, const tsr_resolve
   return st;
 }
 
-/* Anomalies of the bundle's transactions (tessera/anomaly.h): the number
- * of flagged transactions of each customer (resolved) becomes the profile's
- * anomaly count; every customer with a transaction gets a count (0 when
- * nothing was flagged). Flagged transactions are never dropped. An
- * unreadable file leaves the column empty (counts -1). */
-static tsr_status count_anomalies(const tsr_analyze_opts *o, const tsr_bundle_opts *bo,
-                                  tsr_profiles *p, tsr_analyze_result *res, tsr_error *err) {
+/* The anomaly counts per customer of the bundle's transactions, in the
+ * order of each customer's first transaction: computed before the profile
+ * tables are read, so that the detector (every transaction) and the filled
+ * profile builder are never in memory together, and applied after them in
+ * that order (the rows the counts create come in the same order as the
+ * detector's, and the counts add up as one call per transaction did). */
+typedef struct anom_tally {
+  char *ids;          /* the customers' ids, NUL-terminated one after the other */
+  size_t used, cap;   /* bytes of ids */
+  size_t *off;        /* per customer: offset of its id */
+  int64_t *n;         /* per customer: flagged transactions */
+  size_t k, kcap;     /* customers */
+  uint32_t *slot;     /* while counting: hash of ids, customer + 1 (0 empty) */
+  size_t nslot;
+  int64_t scored, flagged; /* -1: not computed */
+} anom_tally;
+
+static void tally_free(anom_tally *t) {
+  tsr__free(t->ids);
+  tsr__free(t->off);
+  tsr__free(t->n);
+  tsr__free(t->slot);
+  memset(t, 0, sizeof *t);
+}
+
+static int tally_rehash(anom_tally *t, size_t ns) {
+  uint32_t *sl = tsr__calloc(ns, sizeof *sl);
+  if (!sl) return -1;
+  for (size_t c = 0; c < t->k; c++) {
+    const char *id = t->ids + t->off[c];
+    size_t h = (size_t)tsr__hash_bytes(id, strlen(id), 0) & (ns - 1);
+    while (sl[h]) h = (h + 1) & (ns - 1);
+    sl[h] = (uint32_t)c + 1;
+  }
+  tsr__free(t->slot);
+  t->slot = sl;
+  t->nslot = ns;
+  return 0;
+}
+
+/* Adds flagged (0 or 1) to customer id's count (a new customer last). */
+static int tally_add(anom_tally *t, const char *id, int flagged) {
+  if (t->k * 2 >= t->nslot && tally_rehash(t, t->nslot ? t->nslot * 2 : 1024)) return -1;
+  size_t len = strlen(id), h = (size_t)tsr__hash_bytes(id, len, 0) & (t->nslot - 1);
+  while (t->slot[h]) {
+    size_t c = t->slot[h] - 1;
+    if (!strcmp(t->ids + t->off[c], id)) {
+      t->n[c] += flagged;
+      return 0;
+    }
+    h = (h + 1) & (t->nslot - 1);
+  }
+  if (t->k >= UINT32_MAX - 1) return -1;
+  size_t kc = t->kcap;
+  if (tsr__grow((void **)&t->off, &kc, t->k + 1, sizeof *t->off)) return -1;
+  kc = t->kcap;
+  if (tsr__grow((void **)&t->n, &kc, t->k + 1, sizeof *t->n)) return -1;
+  t->kcap = kc;
+  if (tsr__grow((void **)&t->ids, &t->cap, t->used + len + 1, 1)) return -1;
+  memcpy(t->ids + t->used, id, len + 1);
+  t->off[t->k] = t->used;
+  t->n[t->k] = flagged;
+  t->used += len + 1;
+  t->slot[h] = (uint32_t)++t->k;
+  return 0;
+}
+
+/* Anomalies of the bundle's transactions (tessera/anomaly.h) into t: the
+ * number of flagged transactions of each customer (resolved) becomes the
+ * profile's anomaly count (anomalies_apply); every customer with a
+ * transaction gets a count (0 when nothing was flagged). Flagged
+ * transactions are never dropped. An unreadable file leaves the column
+ * empty (counts -1). */
+static tsr_status anomalies_tally(const tsr_analyze_opts *o, const tsr_bundle_opts *bo,
+                                  anom_tally *t, tsr_error *err) {
+  memset(t, 0, sizeof *t);
+  t->scored = t->flagged = -1;
   const char *path = tsr_bundle_path(o->bundle, TSR_BT_TRANSACTIONS);
   if (!path) return TSR_OK;
   tsr_anomaly_detector *d;
@@ -218,13 +288,28 @@ static tsr_status count_anomalies(const tsr_analyze_opts *o, const tsr_bundle_op
     return TSR_OK;
   }
   size_t n = tsr_anomaly_count(d);
-  st = TSR_OK;
   for (size_t i = 0; i < n && st == TSR_OK; i++)
-    st = tsr_profiles_add_anomalies(p, tsr_anomaly_customer(d, i), tsr_anomaly_flagged(d, i) ? 1 : 0,
-                                    err);
-  res->dq_transactions_scored = (int64_t)n;
-  res->dq_anomalies = (int64_t)tsr_anomaly_nflagged(d);
+    if (tally_add(t, tsr_anomaly_customer(d, i), tsr_anomaly_flagged(d, i) ? 1 : 0))
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  tsr__free(t->slot); /* counted */
+  t->slot = NULL;
+  t->nslot = 0;
+  t->scored = (int64_t)n;
+  t->flagged = (int64_t)tsr_anomaly_nflagged(d);
   tsr_anomaly_free(d);
+  if (st != TSR_OK) tally_free(t);
+  return st;
+}
+
+/* The counts of t into the profiles (nothing when t was not computed). */
+static tsr_status anomalies_apply(const anom_tally *t, tsr_profiles *p, tsr_analyze_result *res,
+                                  tsr_error *err) {
+  if (t->scored < 0) return TSR_OK;
+  tsr_status st = TSR_OK;
+  for (size_t c = 0; c < t->k && st == TSR_OK; c++)
+    st = tsr_profiles_add_anomalies(p, t->ids + t->off[c], t->n[c], err);
+  res->dq_transactions_scored = t->scored;
+  res->dq_anomalies = t->flagged;
   return st;
 }
 
@@ -265,13 +350,15 @@ static void dq_on_note(void *ud, const tsr_bundle_note *n) {
   if (c->user && c->user->on_note) c->user->on_note(c->user->ud, n);
 }
 
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *rv,
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_resolver **rv,
                                  tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
                                  tsr_error *err);
 
-/* Runs the profile step on the run's resolved customers rv (NULL: none);
- * counts[t] = rows read, accepted, rejected. */
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *rv,
+/* Runs the profile step on the run's resolved customers *rv (NULL: none;
+ * freed here once the ids are mapped, *rv = NULL: the resolver's records
+ * are not kept beside the tables and the anomaly detector); counts[t] =
+ * rows read, accepted, rejected. */
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_resolver **rv,
                                  tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
                                  tsr_error *err) {
   tsr_profiles *p;
@@ -282,7 +369,11 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *
   res->dq_crm_records = res->dq_records_merged = res->dq_households = res->dq_household_links = -1;
   res->dq_transactions_scored = res->dq_anomalies = -1;
   tsr_status st = tsr_profiles_new(&po, &p, err);
-  if (st != TSR_OK) return st;
+  if (st != TSR_OK) {
+    tsr_resolver_free(*rv);
+    *rv = NULL;
+    return st;
+  }
   res->profiles = p;
   pii_ctx pc = {res, NULL, NULL, 0, 0};
   if (o->pii_mode == TSR_PII_ENCRYPT && o->pii_key) tsr_profiles_on_record(p, on_record, &pc);
@@ -293,7 +384,13 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *
   bo.ud = &dq;
   bo.on_note = dq_on_note;
   /* resolved ids first: every table below is keyed by them */
-  if ((st = resolve_customers(o, rv, p, res, err)) != TSR_OK) return st;
+  st = resolve_customers(o, *rv, p, res, err);
+  tsr_resolver_free(*rv); /* its last use */
+  *rv = NULL;
+  if (st != TSR_OK) return st;
+  /* the anomalies before the tables, into counts only (anom_tally) */
+  anom_tally at;
+  if ((st = anomalies_tally(o, &bo, &at, err)) != TSR_OK) return st;
   static const tsr_bundle_table order[] = {TSR_BT_CUSTOMERS, TSR_BT_PRODUCTS, TSR_BT_INTERACTIONS,
                                            TSR_BT_TRANSACTIONS, TSR_BT_CAMPAIGN, TSR_BT_OFFERS};
   for (size_t i = 0; i < sizeof order / sizeof order[0] && st == TSR_OK; i++) {
@@ -314,7 +411,8 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *
     tsr_bundle_reader_close(r);
   }
   if (st != TSR_OK) goto out;
-  if ((st = count_anomalies(o, &bo, p, res, err)) != TSR_OK) goto out;
+  if ((st = anomalies_apply(&at, p, res, err)) != TSR_OK) goto out;
+  tally_free(&at);
   /* the analysis values */
   const tsr_summary *s = res->summary;
   for (size_t i = 0; s && i < s->n && st == TSR_OK; i++) {
@@ -346,6 +444,7 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, const tsr_resolver *
     }
   }
 out:
+  tally_free(&at);
   for (size_t i = 0; i < pc.cap; i++) {
     if (pc.plain[i]) {
       memset(pc.plain[i], 0, strlen(pc.plain[i]));

@@ -333,21 +333,24 @@ tsr_status tsr_anomaly_run(tsr_anomaly_detector *d, tsr_error *err) {
   if (d->ran) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "the detector already ran");
   d->ran = 1;
   size_t n = d->n, nc = d->cust.n;
+  /* the per-customer order (start, ix) is freed before the ranking is
+   * allocated: the two n-sized arrays are never alive together */
   size_t *start = tsr__calloc(nc + 1, sizeof *start), *ix = tsr__malloc((n ? n : 1) * sizeof *ix);
-  d->rank = tsr__malloc((n ? n : 1) * sizeof *d->rank);
   double *w = NULL, *share = NULL;
   uint32_t *cnt = NULL;
   size_t maxm = 0;
-  if (!start || !ix || !d->rank) goto nomem;
+  if (!start || !ix) goto nomem;
   for (size_t i = 0; i < n; i++) start[d->tx[i].cust + 1]++;
   for (size_t c = 0; c < nc; c++) {
     if (start[c + 1] > maxm) maxm = start[c + 1];
     start[c + 1] += start[c];
   }
   {
-    size_t *pos = d->rank; /* scratch */
+    size_t *pos = tsr__malloc((nc ? nc : 1) * sizeof *pos); /* scratch */
+    if (!pos) goto nomem;
     memcpy(pos, start, nc * sizeof *pos);
     for (size_t i = 0; i < n; i++) ix[pos[d->tx[i].cust]++] = i;
+    tsr__free(pos);
   }
   size_t ns = 1;
   while (ns < 4 * maxm) ns <<= 1;
@@ -365,15 +368,17 @@ tsr_status tsr_anomaly_run(tsr_anomaly_detector *d, tsr_error *err) {
     qsort_r(ix + start[c], m, sizeof *ix, cmp_time, d->tx);
     score_customer(d, ix + start[c], m, w, cnt, share);
   }
-  for (size_t i = 0; i < n; i++) d->rank[i] = i;
-  qsort_r(d->rank, n, sizeof *d->rank, cmp_rank, d->tx);
-  d->nflag = 0;
-  for (size_t i = 0; i < n; i++) d->nflag += d->tx[i].score >= d->p.flag_score;
   tsr__free(start);
   tsr__free(ix);
   tsr__free(w);
   tsr__free(cnt);
   tsr__free(share);
+  if (!(d->rank = tsr__malloc((n ? n : 1) * sizeof *d->rank)))
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  for (size_t i = 0; i < n; i++) d->rank[i] = i;
+  qsort_r(d->rank, n, sizeof *d->rank, cmp_rank, d->tx);
+  d->nflag = 0;
+  for (size_t i = 0; i < n; i++) d->nflag += d->tx[i].score >= d->p.flag_score;
   return TSR_OK;
 nomem:
   tsr__free(start);
