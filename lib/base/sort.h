@@ -8,6 +8,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Sorts k[0..n) ascending by a stable LSD radix sort (8-bit digits; a
+ * digit equal in every key is skipped), moving v[i] (when v is not NULL)
+ * with k[i]. 0, or -1 when out of memory (k and v unchanged). */
+int tsr__radix_sort_u64(uint64_t *k, uint32_t *v, size_t n);
+
 /* The stable ascending order of x[0..n): order[k] = the index of the k-th
  * smallest value, equal values in index order (-0.0 equals 0.0), as a sort
  * by (value, index) gives. The values must be finite (not NaN or

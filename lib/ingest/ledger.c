@@ -22,6 +22,7 @@
  * order.
  */
 #include "ledger_internal.h"
+#include "base/sort.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -456,49 +457,39 @@ static int sort_keys(skey *k, size_t n) {
     if (k[i].digits != 2) all_num = 0;
     if (k[i].digits) none_digit = 0;
   }
-  if (n < 64 || (!all_num && !none_digit)) {
+  if (n < 64 || n > UINT32_MAX || (!all_num && !none_digit)) {
     qsort(k, n, sizeof *k, skey_cmp);
     return 0;
   }
-  typedef struct {
-    uint64_t key;
-    size_t i;
-  } kv;
-  kv *a = tsr__malloc(n * sizeof *a), *b = tsr__malloc(n * sizeof *b);
+  uint64_t *key = tsr__malloc(n * sizeof *key);
+  uint32_t *at = tsr__malloc(n * sizeof *at);
   skey *tmp = tsr__malloc(n * sizeof *tmp);
-  if (!a || !b || !tmp) {
-    tsr__free(a);
-    tsr__free(b);
+  if (!key || !at || !tmp) {
+    tsr__free(key);
+    tsr__free(at);
     tsr__free(tmp);
     return -1;
   }
-  uint64_t and_all = ~(uint64_t)0, or_all = 0;
   for (size_t i = 0; i < n; i++) {
-    a[i].key = all_num ? k[i].num : k[i].pfx;
-    a[i].i = i;
-    and_all &= a[i].key;
-    or_all |= a[i].key;
+    key[i] = all_num ? k[i].num : k[i].pfx;
+    at[i] = (uint32_t)i;
   }
-  for (unsigned sh = 0; sh < 64; sh += 8) {
-    if ((((and_all ^ or_all) >> sh) & 0xFF) == 0) continue; /* one value */
-    size_t cnt[257] = {0};
-    for (size_t i = 0; i < n; i++) cnt[((a[i].key >> sh) & 0xFF) + 1]++;
-    for (int d = 0; d < 256; d++) cnt[d + 1] += cnt[d];
-    for (size_t i = 0; i < n; i++) b[cnt[(a[i].key >> sh) & 0xFF]++] = a[i];
-    kv *t = a;
-    a = b;
-    b = t;
+  if (tsr__radix_sort_u64(key, at, n)) {
+    tsr__free(key);
+    tsr__free(at);
+    tsr__free(tmp);
+    return -1;
   }
-  for (size_t i = 0; i < n; i++) tmp[i] = k[a[i].i];
+  for (size_t i = 0; i < n; i++) tmp[i] = k[at[i]];
   memcpy(k, tmp, n * sizeof *k);
   for (size_t i = 0; i < n;) {
     size_t j = i + 1;
-    while (j < n && a[j].key == a[i].key) j++;
+    while (j < n && key[j] == key[i]) j++;
     if (j - i > 1) qsort(k + i, j - i, sizeof *k, skey_cmp);
     i = j;
   }
-  tsr__free(a);
-  tsr__free(b);
+  tsr__free(key);
+  tsr__free(at);
   tsr__free(tmp);
   return 0;
 }

@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "tessera/datetime.h"
 #include "profile_internal.h"
+#include "base/sort.h"
 
 /* ------------------------------------------------------------ fields */
 
@@ -557,50 +558,6 @@ tsr_status tsr_resolver_read_csv(tsr_resolver *r, const char *path, const tsr_re
 
 /* ----------------------------------------------------------- blocking */
 
-/* LSD radix sort of keys (with an optional payload), skipping constant bytes. */
-static int radix_sort(uint64_t *k, uint32_t *v, size_t n) {
-  if (n < 2) return 0;
-  uint64_t *k2 = tsr__malloc(n * sizeof *k2);
-  uint32_t *v2 = v ? tsr__malloc(n * sizeof *v2) : NULL;
-  if (!k2 || (v && !v2)) {
-    tsr__free(k2);
-    tsr__free(v2);
-    return -1;
-  }
-  uint64_t *src = k, *dst = k2;
-  uint32_t *vs = v, *vd = v2;
-  for (int pass = 0; pass < 8; pass++) {
-    size_t cnt[256] = {0};
-    int sh = pass * 8;
-    for (size_t i = 0; i < n; i++) cnt[(src[i] >> sh) & 255]++;
-    if (cnt[(src[0] >> sh) & 255] == n) continue;
-    size_t sum = 0;
-    for (int b = 0; b < 256; b++) {
-      size_t t = cnt[b];
-      cnt[b] = sum;
-      sum += t;
-    }
-    for (size_t i = 0; i < n; i++) {
-      size_t pos = cnt[(src[i] >> sh) & 255]++;
-      dst[pos] = src[i];
-      if (v) vd[pos] = vs[i];
-    }
-    uint64_t *t = src;
-    src = dst;
-    dst = t;
-    uint32_t *tv = vs;
-    vs = vd;
-    vd = tv;
-  }
-  if (src != k) {
-    memcpy(k, src, n * sizeof *k);
-    if (v) memcpy(v, vs, n * sizeof *v);
-  }
-  tsr__free(src == k ? k2 : src);
-  tsr__free(v ? (vs == v ? v2 : vs) : NULL);
-  return 0;
-}
-
 static uint64_t key_hash(int type, const char *a, size_t na, const char *b, size_t nb) {
   char buf[600];
   size_t n = 0;
@@ -728,7 +685,7 @@ static tsr_status make_pairs(tsr_resolver *r, uint64_t **pairs_out, size_t *np_o
     }
   }
 #undef ADD_KEY
-  if (radix_sort(key, idx, m)) goto fail;
+  if (tsr__radix_sort_u64(key, idx, m)) goto fail;
   for (size_t a = 0; a < m;) {
     size_t b = a + 1;
     while (b < m && key[b] == key[a]) b++;
@@ -747,7 +704,7 @@ static tsr_status make_pairs(tsr_resolver *r, uint64_t **pairs_out, size_t *np_o
   key = NULL;
   idx = NULL;
   sn = NULL;
-  if (radix_sort(pairs, NULL, np)) goto fail;
+  if (tsr__radix_sort_u64(pairs, NULL, np)) goto fail;
   size_t u = 0;
   for (size_t i = 0; i < np; i++)
     if (!u || pairs[i] != pairs[u - 1]) pairs[u++] = pairs[i];
@@ -1062,7 +1019,7 @@ static uint32_t *name_counts(const tsr_resolver *r) {
     k[i] = key_hash(8, S(r, x->first), x->nfirst, S(r, x->last), x->nlast);
     v[i] = (uint32_t)i;
   }
-  if (radix_sort(k, v, n)) goto fail;
+  if (tsr__radix_sort_u64(k, v, n)) goto fail;
   for (size_t a = 0, b; a < n; a = b) {
     for (b = a + 1; b < n && k[b] == k[a]; b++) {
     }

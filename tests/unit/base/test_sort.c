@@ -35,6 +35,34 @@ static void check(const double *x, size_t n) {
   free(k);
 }
 
+/* tsr__radix_sort_u64: keys ascending, payload moved with its key, ties
+ * in input order (stable), top-byte-only and full-width keys, no payload */
+static void test_radix_u64(void **state) {
+  (void)state;
+  enum { N = 5000 };
+  uint64_t *k = malloc(N * sizeof *k), *k0 = malloc(N * sizeof *k0);
+  uint32_t *v = malloc(N * sizeof *v);
+  assert_non_null(k), assert_non_null(k0), assert_non_null(v);
+  uint64_t s = 88172645463325252ULL;
+  for (int shape = 0; shape < 3; shape++) {
+    for (uint32_t i = 0; i < N; i++) {
+      s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+      k[i] = shape == 0 ? s % 97 : shape == 1 ? (s % 7) << 56 : s;
+      k0[i] = k[i];
+      v[i] = i;
+    }
+    assert_int_equal(tsr__radix_sort_u64(k, v, N), 0);
+    for (uint32_t p = 0; p < N; p++) {
+      assert_true(k[p] == k0[v[p]]);
+      if (p) assert_true(k[p - 1] < k[p] || (k[p - 1] == k[p] && v[p - 1] < v[p]));
+    }
+    for (uint32_t i = 0; i < N; i++) k0[i] = k[N - 1 - i];
+    assert_int_equal(tsr__radix_sort_u64(k0, NULL, N), 0);
+    assert_memory_equal(k0, k, N * sizeof *k);
+  }
+  free(k), free(k0), free(v);
+}
+
 static void test_order_radix(void **state) {
   (void)state;
   enum { N = 20000 };
@@ -68,6 +96,7 @@ static void test_order_radix(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_order_radix),
+      cmocka_unit_test(test_radix_u64),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
