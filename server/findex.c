@@ -73,7 +73,7 @@ static atomic_llong m_builds, m_hits, m_scans, m_evictions, m_too_big, m_failed;
 static atomic_llong m_bytes_gauge, m_files_gauge;
 
 /* TESSERA_VIEW_INDEX_MB: 0 = no index (every read scans), 1..1048576 MiB;
- * 1024 when unset or invalid. Read once. */
+ * 1024 when unset, and when invalid (said once on stderr). Read once. */
 size_t srv_findex_budget(void) {
   static atomic_size_t budget = 1; /* 1 = not read yet */
   size_t b = atomic_load(&budget);
@@ -81,7 +81,13 @@ size_t srv_findex_budget(void) {
   const char *s = getenv("TESSERA_VIEW_INDEX_MB");
   char *end = NULL;
   unsigned long long mb = s && *s ? strtoull(s, &end, 10) : 1024;
-  if (end && (*end || mb > (1ull << 20))) mb = 1024;
+  if (end && (*end || mb > (1ull << 20) || *s == '-')) {
+    fprintf(stderr,
+            "serve: TESSERA_VIEW_INDEX_MB=%.40s is not a whole number of MiB in 0..1048576; "
+            "using 1024\n",
+            s);
+    mb = 1024;
+  }
   b = (size_t)mb << 20;
   atomic_store(&budget, b);
   return b;

@@ -171,6 +171,13 @@ def main():
         request(small.port, "GET", "/api/v1/runs/1/customers/%s/view" % c[1], token=tok)
         check(metric(small.port, tok, 'tessera_view_files_builds_total{outcome="too_big"}') == 1,
               "a file over the bound is not indexed again")
+    # an invalid bound is said on stderr and the default used (the view still answers)
+    srv = server(db, "lots")
+    with srv:
+        st, v, _, _ = request(srv.port, "GET", "/api/v1/runs/1/customers/%s/view" % c[0], token=tok)
+        check(st == 200, "view with TESSERA_VIEW_INDEX_MB=lots", st)
+    check("TESSERA_VIEW_INDEX_MB=lots is not a whole number" in srv.err,
+          "an invalid TESSERA_VIEW_INDEX_MB is said", srv.err[-300:])
     finish("all view file checks passed")
 
 
