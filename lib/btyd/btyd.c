@@ -510,7 +510,7 @@ typedef struct fit_ctx {
   /* the last analytic evaluation (fit_fdh): the standard errors take the
    * Hessian at the optimum, where the last Newton step evaluated it */
   int h_valid;
-  double h_theta[TSR_BTYD_MAXP], h_f, h_g[TSR_BTYD_MAXP];
+  double h_theta[TSR_BTYD_MAXP], h_f, h_ll, h_g[TSR_BTYD_MAXP];
   double h_H[TSR_BTYD_MAXP * TSR_BTYD_MAXP];
 } fit_ctx;
 
@@ -626,6 +626,7 @@ static int fit_fdh(const double *theta, void *vctx, double *f, double *g, double
   c->h_valid = 1;
   memcpy(c->h_theta, theta, np * sizeof *theta);
   c->h_f = *f;
+  c->h_ll = ll;
   memcpy(c->h_g, g, np * sizeof *g);
   memcpy(c->h_H, Hf, np * np * sizeof *Hf);
   return 0;
@@ -772,7 +773,11 @@ static void fit_result(const fit_set *all, const double *best,
   const double W = all->ctx.W;
   for (size_t i = 0; i < np; i++) out->params[i] = exp(best[i]);
   double ll; /* without the penalty */
-  if (all->ctx.ix ? spec->loglik_ix(out->params, &all->d, all->ctx.ix, &ll, NULL) == 0
+  /* the last Newton step evaluated the log-likelihood at best (the same
+   * sum as loglik_ix: eval_ix adds the Hessian to it, in the same order) */
+  if (all->ctx.h_valid && memcmp(best, all->ctx.h_theta, np * sizeof *best) == 0)
+    out->loglik = all->ctx.h_ll;
+  else if (all->ctx.ix ? spec->loglik_ix(out->params, &all->d, all->ctx.ix, &ll, NULL) == 0
                   : spec->loglik(out->params, &all->d, &ll, NULL) == 0)
     out->loglik = ll;
   if (!o->compute_se) return;

@@ -150,12 +150,39 @@ static void test_clv_p_alive_cache(void **state) {
   tu_cdnow_free(&c);
 }
 
+/* The fit's log-likelihood (taken from the last Newton step's evaluation
+ * at the optimum) is the unpenalized sum at the fitted parameters, with or
+ * without a penalizer (the penalized objective times W differs by far more
+ * than the 1e-12 allowed here) */
+static void test_fit_loglik_unpenalized(void **state) {
+  (void)state;
+  tu_cdnow c;
+  tu_cdnow_load(&c);
+  tsr_btyd_data d = {c.n, c.x, c.tx, c.T, NULL, NULL};
+  const tsr_btyd_kind kinds[2] = {TSR_BTYD_BGNBD, TSR_BTYD_PNBD};
+  for (int k = 0; k < 2; k++)
+    for (int pen = 0; pen < 2; pen++) {
+      tsr_btyd_fit_opts o;
+      tsr_btyd_fit_opts_init(&o);
+      o.penalizer = pen ? 0.1 : 0;
+      tsr_btyd_model m;
+      tsr_error err;
+      if (tsr_btyd_fit(kinds[k], &d, &o, &m, &err)) fail_msg("fit: %s", err.msg);
+      double ll;
+      assert_ok(tsr_btyd_loglik(&m, &d, &ll, NULL));
+      if (!(fabs(m.loglik - ll) <= 1e-12 * fabs(ll)))
+        fail_msg("kind %d pen %d: fit loglik %.17g, loglik %.17g", k, pen, m.loglik, ll);
+    }
+  tu_cdnow_free(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compress_again),
       cmocka_unit_test(test_compress_sorted_repeats),
       cmocka_unit_test(test_patterns_equal_rows),
       cmocka_unit_test(test_clv_p_alive_cache),
+      cmocka_unit_test(test_fit_loglik_unpenalized),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
