@@ -49,14 +49,52 @@ void cli_summary_free(cli_summary *s) {
   memset(s, 0, sizeof *s);
 }
 
+static const char *const ID[] = {"customer_id", "ID", "id", NULL};
+static const char *const X[] = {"frequency", "frequency_cal", NULL};
+static const char *const R[] = {"recency", "recency_cal", NULL};
+static const char *const TT[] = {"T", "T_cal", "periods", NULL};
+static const char *const M[] = {"monetary_value", "monetary_value_cal", NULL};
+static const char *const W[] = {"weights", "weight", NULL};
+
+/* The fast path of cli_summary_read_values: the columns of a plain file
+ * (tsr_table_read_numeric), in range. Returns 1 when s is filled. */
+static int read_plain(const char *path, int need_m, cli_summary *s) {
+  const char *const *want[5] = {X, R, TT, M, W};
+  double *col[5], *block;
+  size_t n;
+  int plain;
+  if (tsr_table_read_numeric(path, 5, want, col, &n, &block, &plain, NULL) || !plain)
+    return 0;
+  if (!col[0] || !col[1] || !col[2] || (need_m && !col[3])) {
+    free(block);
+    return 0;
+  }
+  for (size_t r = 0; r < n; r++) {
+    const double x = col[0][r], tx = col[1][r], T = col[2][r];
+    if (!(x >= 0 && T >= 0 && tx >= 0 && tx <= T) || (col[3] && !(col[3][r] >= 0)) ||
+        (col[4] && !(col[4][r] >= 0))) {
+      free(block); /* the table path names the cell */
+      return 0;
+    }
+  }
+  memset(s, 0, sizeof *s);
+  s->n = n;
+  s->x = block; /* the first column: the block */
+  s->t_x = col[1];
+  s->T = col[2];
+  s->m = col[3];
+  s->w = col[4];
+  return 1;
+}
+
+tsr_status cli_summary_read_values(const char *path, int need_m, cli_summary *s,
+                                   tsr_error *err) {
+  if (read_plain(path, need_m, s)) return TSR_OK;
+  return cli_summary_read(path, need_m, s, err);
+}
+
 tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
                             tsr_error *err) {
-  static const char *const ID[] = {"customer_id", "ID", "id", NULL};
-  static const char *const X[] = {"frequency", "frequency_cal", NULL};
-  static const char *const R[] = {"recency", "recency_cal", NULL};
-  static const char *const TT[] = {"T", "T_cal", "periods", NULL};
-  static const char *const M[] = {"monetary_value", "monetary_value_cal", NULL};
-  static const char *const W[] = {"weights", "weight", NULL};
   tsr_table *t = NULL;
   tsr_status st;
   memset(s, 0, sizeof *s);

@@ -12,7 +12,8 @@
 
 typedef struct cli_summary {
   size_t n;
-  char **ids;       /* customer ids (row numbers when the file has none) */
+  char **ids;       /* customer ids (row numbers when the file has none;
+                       NULL from cli_summary_read_values' fast path) */
   double *x, *t_x, *T;
   double *m;        /* monetary value, NULL when the file has none */
   double *w;        /* weights, NULL when the file has none */
@@ -31,6 +32,11 @@ typedef struct cli_summary {
  * got '...'" in err. */
 tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
                             tsr_error *err);
+/* cli_summary_read for callers that need no ids (`tessera fit`): ids NULL
+ * when the file is plain CSV (tsr_table_read_numeric reads only the value
+ * columns, in place); otherwise, and for every error, cli_summary_read. */
+tsr_status cli_summary_read_values(const char *path, int need_m, cli_summary *s,
+                                   tsr_error *err);
 void cli_summary_free(cli_summary *s);
 
 #endif

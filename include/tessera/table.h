@@ -54,6 +54,28 @@ TSR_API tsr_status tsr_table_column_double_to(const tsr_table *t, size_t col,
 TSR_API tsr_status tsr_table_get_double(const tsr_table *t, const char *name,
                                         double **out, tsr_error *err);
 
+/* The numeric columns of a plain CSV file read straight into doubles,
+ * without the table (`tessera fit`: only the columns it needs, parsed in
+ * place from the mapped file). Column k is the first header field named
+ * by one of want[k] (NULL-terminated alternatives, the first that the
+ * header has wins, as with tsr_table_find); cols[k] = its nrows values,
+ * or NULL when the header names none of want[k]. The columns lie in one
+ * block, *block (free with free()). Values are bit-identical to those of
+ * tsr_table_read + tsr_table_column_double_to.
+ * *plain = 0 (nothing read, TSR_OK) whenever the file is not plain:
+ * stdin or not a regular file, empty or unreadable, a UTF-8 BOM, no line
+ * end after the last record, a quote, CR or NUL byte, more than 256
+ * header fields, a field over TSR_CSV_DEFAULT_MAX_FIELD bytes, a record
+ * whose field count differs from the header's, no data row, or a cell of
+ * a wanted column that is not a finite number in plain notation (a sign,
+ * digit or point first, no spaces). The caller then reads it with
+ * tsr_table_read, which reports what is wrong with the same messages as
+ * always. */
+TSR_API tsr_status tsr_table_read_numeric(const char *path, size_t ncols,
+                                          const char *const *const *want, double **cols,
+                                          size_t *nrows, double **block, int *plain,
+                                          tsr_error *err);
+
 #ifdef __cplusplus
 }
 #endif

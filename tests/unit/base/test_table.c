@@ -225,9 +225,93 @@ static void test_table_errors(void **state) {
   unlink(path);
 }
 
+/* text written to a temporary file, read by tsr_table_read_numeric with
+ * the columns "b" (or "bb") and "d" (optional): returns plain; cols and n
+ * out, block freed by the caller */
+static int numeric(const char *text, double **cols, size_t *n, double **block) {
+  static const char *const B[] = {"b", "bb", NULL}, *const D[] = {"d", NULL};
+  const char *const *want[2] = {B, D};
+  char path[] = "/tmp/tsr_test_numXXXXXX";
+  int fd = mkstemp(path), plain = -1;
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  assert_int_equal(tsr_table_read_numeric(path, 2, want, cols, n, block, &plain, NULL), TSR_OK);
+  unlink(path);
+  if (!plain) {
+    assert_null(*block);
+    assert_null(cols[0]);
+    assert_null(cols[1]);
+  }
+  return plain;
+}
+
+/* the fast numeric read: the same bits as the table's columns on plain
+ * files; anything else (quotes, CR, BOM, blank lines, spaces, a missing
+ * last line end, a short record, inf) left to the table */
+static void test_table_numeric(void **state) {
+  (void)state;
+  double *c[2], *block;
+  size_t n;
+  const char *plain = "id,bb,c,d\nA,1,x y,26.142857142857142\nB,-0,,1e-5\nC,.5,z,+7\n";
+  assert_true(numeric(plain, c, &n, &block));
+  assert_int_equal(n, 3);
+  assert_ptr_equal(block, c[0]);
+  tsr_error err;
+  tsr_table *t = mem(plain, &err);
+  assert_non_null(t);
+  double v[3];
+  assert_int_equal(tsr_table_column_double_to(t, 1, v, NULL), TSR_OK);
+  assert_memory_equal(v, c[0], sizeof v);
+  assert_int_equal(tsr_table_column_double_to(t, 3, v, NULL), TSR_OK);
+  assert_memory_equal(v, c[1], sizeof v);
+  assert_true(signbit(c[0][1]) && c[1][0] == 26.142857142857142);
+  tsr_table_free(t);
+  free(block);
+  /* the first alternative wins; an absent column is NULL */
+  assert_true(numeric("bb,b\n1,2\n", c, &n, &block));
+  assert_int_equal(n, 1);
+  assert_true(c[0][0] == 2 && c[1] == NULL);
+  free(block);
+  assert_true(numeric("d\n1\n", c, &n, &block));
+  assert_true(c[0] == NULL && c[1] == block && c[1][0] == 1);
+  free(block);
+  static const char *const NOT[] = {
+      "",                       /* empty */
+      "b,d\n",                  /* no row */
+      "b,d\n1,2",               /* no last line end */
+      "b,d\r\n1,2\r\n",         /* CRLF */
+      "\xEF\xBB\xBF" "b,d\n1,2\n", /* BOM */
+      "b,d\n\"1\",2\n",         /* quoted */
+      "id,b\n\"x\",2\n",        /* quoted, in a skipped column */
+      "b,d\n1,2\n\n",           /* blank line */
+      "b,d\n1,2\n3\n",          /* short record */
+      "b,d\n1,2,3\n",           /* long record */
+      "b,d\n 1,2\n",            /* leading space */
+      "b,d\n1 ,2\n",            /* trailing space */
+      "b,d\n1,inf\n",           /* not finite */
+      "b,d\n1,1e999\n",         /* overflow */
+      "b,d\n1,x\n",             /* not a number */
+      "b,d\n1,\n",              /* empty cell */
+  };
+  for (size_t i = 0; i < TSR__ARRAY_LEN(NOT); i++)
+    if (numeric(NOT[i], c, &n, &block)) fail_msg("case %zu read as plain", i);
+  /* not a regular file */
+  static const char *const B[] = {"b", NULL};
+  const char *const *want[1] = {B};
+  int pl = -1;
+  assert_int_equal(tsr_table_read_numeric("-", 1, want, c, &n, &block, &pl, NULL), TSR_OK);
+  assert_int_equal(pl, 0);
+  assert_int_equal(tsr_table_read_numeric("/tmp", 1, want, c, &n, &block, &pl, NULL), TSR_OK);
+  assert_int_equal(pl, 0);
+  assert_int_equal(tsr_table_read_numeric("/nonexistent/x.csv", 1, want, c, &n, &block, &pl, NULL), TSR_OK);
+  assert_int_equal(pl, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_strtod_tricky), cmocka_unit_test(test_strtod_random),
-      cmocka_unit_test(test_table_cells), cmocka_unit_test(test_table_errors)};
+      cmocka_unit_test(test_table_cells), cmocka_unit_test(test_table_errors),
+      cmocka_unit_test(test_table_numeric)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
