@@ -8,6 +8,7 @@
  * lib/btyd/paretonbd.c, lib/btyd/bgbb.c, lib/btyd/gammagamma.c) behind tsr__btyd_spec.
  */
 #include "btyd_internal.h"
+#include "base/sort.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -360,6 +361,149 @@ static int strictly_sorted(const tsr_btyd_data *d) {
     pat->d.weights = w_;                                                  \
   } while (0)
 
+/* Ranks of one column for the radix compression: cls[i] = the class (equal
+ * values, -0.0 = 0.0) of row i, numbered in first-seen order, first[c] =
+ * the first row of class c; returns the number of classes, 0 when a value
+ * is not finite, or (size_t)-1 when out of memory. tab: 2^k slots (u32:
+ * 1 + class) grown as classes come, at most half full. */
+static size_t column_classes(const double *v, size_t n, uint32_t *cls, uint32_t **tab,
+                             size_t *tcap, uint64_t **keys, size_t *kcap) {
+  size_t mask = 255, nc = 0;
+  if (*tcap < mask + 1) {
+    tsr__free(*tab);
+    if (!(*tab = tsr__malloc((mask + 1) * sizeof **tab))) return (size_t)-1;
+    *tcap = mask + 1;
+  }
+  memset(*tab, 0, (mask + 1) * sizeof **tab);
+  for (size_t i = 0; i < n; i++) {
+    if (!isfinite(v[i])) return 0;
+    const uint64_t k = dbits(v[i]);
+    size_t h = (size_t)mix64(k) & mask;
+    for (;;) {
+      const uint32_t s = (*tab)[h];
+      if (!s) break;
+      if ((*keys)[s - 1] == k) break;
+      h = (h + 1) & mask;
+    }
+    if ((*tab)[h]) {
+      cls[i] = (*tab)[h] - 1;
+      continue;
+    }
+    if (nc == *kcap) {
+      void *q = *keys;
+      if (tsr__grow(&q, kcap, nc + 1, sizeof **keys) != TSR_OK) return (size_t)-1;
+      *keys = q;
+    }
+    (*keys)[nc] = k;
+    (*tab)[h] = (uint32_t)(nc + 1);
+    cls[i] = (uint32_t)nc++;
+    if (2 * nc > mask) { /* double the table, re-enter the classes */
+      const size_t cap = 2 * (mask + 1);
+      if (*tcap < cap) {
+        tsr__free(*tab);
+        if (!(*tab = tsr__malloc(cap * sizeof **tab))) return (size_t)-1;
+        *tcap = cap;
+      }
+      mask = cap - 1;
+      memset(*tab, 0, cap * sizeof **tab);
+      for (size_t c = 0; c < nc; c++) {
+        size_t g = (size_t)mix64((*keys)[c]) & mask;
+        while ((*tab)[g]) g = (g + 1) & mask;
+        (*tab)[g] = (uint32_t)(c + 1);
+      }
+    }
+  }
+  return nc;
+}
+
+/* tsr__btyd_compress by ranks: every column's distinct values ranked
+ * (x, T, t_x, m_x), one 64-bit key per row (the ranks side by side, x
+ * highest), a stable radix sort of the keys, and the runs of equal keys
+ * merged: the same patterns in the same order (cmp_pat's) with the same
+ * values (each pattern's first row) and weights (summed in row order) as
+ * the hash and quicksort below, at a fraction of its cost. Returns 0, 1
+ * when it does not apply (a value not finite, or more than 64 bits of
+ * ranks), -1 when out of memory. */
+/* Rows from which tsr__btyd_compress ranks (fewer: the hash and sort) */
+#define COMPRESS_RANKED_MIN 1
+
+static int compress_ranked(const tsr_btyd_data *d, int want_map, tsr__btyd_pat *pat) {
+  const size_t n = d->n;
+  const double *col[4] = {d->x, d->T, d->t_x, d->m_x};
+  uint64_t *key = tsr__malloc_big(n * sizeof *key), *ckeys = NULL;
+  uint32_t *cls = tsr__malloc_big(n * sizeof *cls), *ord = tsr__malloc_big(n * sizeof *ord);
+  uint32_t *tab = NULL, *rank = NULL;
+  size_t tcap = 0, kcap = 0;
+  int rc = -1, bits = 0;
+  if (!key || !cls || !ord) goto done;
+  memset(key, 0, n * sizeof *key);
+  for (int c = 0; c < 4; c++) {
+    if (!col[c]) continue;
+    const size_t nc = column_classes(col[c], n, cls, &tab, &tcap, &ckeys, &kcap);
+    if (nc == (size_t)-1) goto done;
+    if (nc == 0) {
+      rc = 1;
+      goto done;
+    }
+    int b = 0;
+    while (((size_t)1 << b) < nc) b++;
+    if (bits + b > 64) {
+      rc = 1;
+      goto done;
+    }
+    bits += b;
+    /* rank of each class: the order of the class values */
+    double *cv = tsr__malloc(nc * sizeof *cv);
+    uint32_t *co = tsr__malloc(nc * sizeof *co);
+    tsr__free(rank);
+    rank = tsr__malloc(nc * sizeof *rank);
+    if (!cv || !co || !rank) {
+      tsr__free(cv), tsr__free(co);
+      goto done;
+    }
+    for (size_t k = 0; k < nc; k++) memcpy(&cv[k], &ckeys[k], sizeof cv[k]);
+    if (tsr__order_f64(cv, nc, co)) {
+      tsr__free(cv), tsr__free(co);
+      goto done;
+    }
+    for (size_t k = 0; k < nc; k++) rank[co[k]] = (uint32_t)k;
+    tsr__free(cv), tsr__free(co);
+    if (b)
+      for (size_t i = 0; i < n; i++) key[i] = key[i] << b | rank[cls[i]];
+  }
+  for (size_t i = 0; i < n; i++) ord[i] = (uint32_t)i;
+  if (tsr__radix_sort_u64(key, ord, n)) goto done;
+  /* runs of equal keys: the patterns */
+  size_t u = 0;
+  for (size_t i = 0; i < n; i++) u += i == 0 || key[i] != key[i - 1];
+  pat->buf = tsr__malloc_big(5 * u * sizeof(double));
+  if (want_map) pat->map = tsr__malloc(n * sizeof(size_t));
+  if (!pat->buf || (want_map && !pat->map)) goto done;
+  double *x_ = pat->buf, *tx_ = x_ + u, *T_ = tx_ + u, *m_ = T_ + u, *w_ = m_ + u;
+  size_t p = 0;
+  for (size_t i = 0; i < n;) {
+    const size_t r0 = ord[i];
+    double w = d->weights ? d->weights[r0] : 1.0;
+    size_t j = i + 1;
+    for (; j < n && key[j] == key[i]; j++) w += d->weights ? d->weights[ord[j]] : 1.0;
+    if (want_map || w > 0) {
+      x_[p] = d->x[r0], tx_[p] = d->t_x ? d->t_x[r0] : 0, T_[p] = d->T ? d->T[r0] : 0;
+      m_[p] = d->m_x ? d->m_x[r0] : 0, w_[p] = w;
+      if (want_map)
+        for (size_t k = i; k < j; k++) pat->map[ord[k]] = p;
+      p++;
+    }
+    i = j;
+  }
+  pat->d = (tsr_btyd_data){p, x_, tx_, T_, d->m_x ? m_ : NULL, w_};
+  rc = 0;
+done:
+  if (rc) tsr__btyd_pat_release(pat);
+  tsr__free(key), tsr__free(cls), tsr__free(ord), tsr__free(tab), tsr__free(rank);
+  tsr__free(ckeys);
+  return rc;
+}
+
 tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
                               tsr__btyd_pat *pat, tsr_error *err) {
   memset(pat, 0, sizeof *pat);
@@ -383,6 +527,11 @@ tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
     FILL_PATS(GOT_INPUT);
 #undef GOT_INPUT
     return TSR_OK;
+  }
+  if (n >= COMPRESS_RANKED_MIN) {
+    const int rc = compress_ranked(d, want_map, pat);
+    if (rc < 0) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    if (rc == 0) return TSR_OK;
   }
   size_t cap = 16;
   while (cap < 2 * n) cap *= 2;

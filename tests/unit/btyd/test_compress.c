@@ -176,6 +176,59 @@ static void test_fit_loglik_unpenalized(void **state) {
   tu_cdnow_free(&c);
 }
 
+/* The ranked compression (finite values) equals the hash and sort (taken
+ * when some value is not finite: one more row, x above all others and m_x
+ * infinite, which sorts last): the same patterns, values, weights and map,
+ * on rows with repeats, -0.0 and 0.0, weights and m_x */
+static void test_compress_ranked_equals_hash(void **state) {
+  (void)state;
+  const size_t n = 20000;
+  double *v = malloc(5 * (n + 1) * sizeof *v);
+  assert_non_null(v);
+  double *x = v, *tx = x + n + 1, *T = tx + n + 1, *m = T + n + 1, *w = m + n + 1;
+  uint64_t z = 12345;
+  for (size_t i = 0; i < n; i++) {
+    z = z * 6364136223846793005ULL + 1442695040888963407ULL;
+    unsigned r = (unsigned)(z >> 33);
+    x[i] = r % 7;
+    T[i] = 20 + (r >> 3) % 9 + ((r >> 7) % 2) / 7.0;
+    tx[i] = x[i] == 0 ? ((r >> 9) % 2 ? -0.0 : 0.0) : (double)((r >> 11) % 20);
+    m[i] = (r >> 16) % 3 ? (double)((r >> 18) % 5) : -0.0;
+    w[i] = (r >> 21) % 4 == 0 ? 0.0 : 0.5 + (r >> 23) % 3;
+  }
+  x[n] = 100, tx[n] = 1, T[n] = 30, m[n] = INFINITY, w[n] = 1;
+  for (int with_m = 0; with_m < 2; with_m++)
+    for (int want_map = 0; want_map < 2; want_map++) {
+      tsr_btyd_data a = {n, x, tx, T, with_m ? m : NULL, w};
+      tsr_btyd_data b = {n + 1, x, tx, T, m, w};
+      tsr__btyd_pat pa, pb;
+      assert_ok(tsr__btyd_compress(&a, want_map, &pa, NULL));
+      assert_ok(tsr__btyd_compress(&b, want_map, &pb, NULL));
+      if (!with_m) { /* b with m_x: compare on a's patterns without it */
+        tsr__btyd_pat_release(&pb);
+        double *mm = malloc((n + 1) * sizeof *mm);
+        assert_non_null(mm);
+        for (size_t i = 0; i < n; i++) mm[i] = 0;
+        mm[n] = INFINITY;
+        b.m_x = mm;
+        assert_ok(tsr__btyd_compress(&b, want_map, &pb, NULL));
+        free(mm);
+      }
+      assert_int_equal(pb.d.n, pa.d.n + 1);
+      size_t z8 = pa.d.n * sizeof(double);
+      assert_memory_equal(pa.d.x, pb.d.x, z8);
+      assert_memory_equal(pa.d.t_x, pb.d.t_x, z8);
+      assert_memory_equal(pa.d.T, pb.d.T, z8);
+      assert_memory_equal(pa.d.weights, pb.d.weights, z8);
+      if (with_m) assert_memory_equal(pa.d.m_x, pb.d.m_x, z8);
+      if (want_map) assert_memory_equal(pa.map, pb.map, n * sizeof *pa.map);
+      assert_true(pa.d.n > 100);
+      tsr__btyd_pat_release(&pa);
+      tsr__btyd_pat_release(&pb);
+    }
+  free(v);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compress_again),
@@ -183,6 +236,7 @@ int main(void) {
       cmocka_unit_test(test_patterns_equal_rows),
       cmocka_unit_test(test_clv_p_alive_cache),
       cmocka_unit_test(test_fit_loglik_unpenalized),
+      cmocka_unit_test(test_compress_ranked_equals_hash),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
