@@ -186,9 +186,11 @@ typedef struct {
  * (alpha+T)^-(r+x) (beta+T)^-s and its gradient dE, ls = log(s/(r+s+x)),
  * l1 and l2 = the log A0
  * terms at t_x and T and their gradients d1, d2 (d* used only with dl). */
+/* wts (NULL or 3): the weights u0/S, u1/S and -u2/S of the three terms
+ * (the Hessian's). */
 static int pnbd_bracket(double r, double s, double x, double ls, double lE, const double *dE,
                         double l1, const double *d1, double l2, const double *d2,
-                        double *lb, double *dl, double *palive) {
+                        double *lb, double *dl, double *palive, double *wts) {
   const double a2 = r + s + x;
   const double M = fmax(lE, ls + l1);
   const double u0 = exp(lE - M), u1 = exp(ls + l1 - M);
@@ -197,6 +199,7 @@ static int pnbd_bracket(double r, double s, double x, double ls, double lE, cons
   const double S = u0 + u12;
   *lb = M + log(S);
   if (palive) *palive = u0 / S;
+  if (wts) wts[0] = u0 / S, wts[1] = u1 / S, wts[2] = -(u1 - u12) / S;
   if (dl) {
     const double u2 = u1 - u12;
     const double dS[4] = {-1 / a2, 0, 1 / s - 1 / a2, 0};
@@ -260,7 +263,7 @@ static int pnbd_one_c(const double *p, double x, double tx, double T,
   const double lat = log(alpha + T), lbt = log(beta + T);
   const double dE[4] = {-lat, -(r + x) / (alpha + T), -lbt, -s / (beta + T)};
   return pnbd_bracket(r, s, x, log(s) - log(r + s + x), -(r + x) * lat - s * lbt, dE, l1, d1,
-                      l2, d2, lb, dl, palive);
+                      l2, d2, lb, dl, palive, NULL);
 }
 
 /* Weighted LL sum and gradient (FH05 eq. 22). */
@@ -327,13 +330,19 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
   }
   double *buf = tsr__calloc(3 * nx + 6 * (n1 + n2) + 2 * nT, sizeof *buf);
   /* with H: per x trigamma(r+x), per pair the term's Hessian */
-  double *hb = H ? tsr__malloc((nx + 16 * (n1 + n2) + 1) * sizeof *hb) : NULL;
+  double *hb = H ? tsr__malloc((2 * nx + 17 * n1 + 18 * n2 + 1) * sizeof *hb) : NULL;
   if (!buf || (H && !hb)) {
     tsr__free(buf);
     tsr__free(hb);
     return -1;
   }
   double *t1x = hb, *h1 = H ? hb + nx : NULL, *h2 = H ? h1 + 16 * n1 : NULL;
+  /* with H: the summed weights of the Hessian's parts per (x, T) pair (the
+   * alive term, hw0; the A0 term at T, hw2), (x, t_x) pair (the A0 term at
+   * t_x, hw1) and x (log s/(r+s+x), hwS) */
+  double *hw0 = H ? h2 + 16 * n2 : NULL, *hw2 = H ? hw0 + n2 : NULL,
+         *hw1 = H ? hw2 + n2 : NULL, *hwS = H ? hw1 + n1 : NULL;
+  if (H) memset(hw0, 0, (2 * n2 + n1 + nx) * sizeof *hw0);
   double *lsx = buf, *lgx = lsx + nx, *psx = lgx + nx, *l1 = psx + nx, *d1 = l1 + n1, *need1 = d1 + 4 * n1,
          *l2 = need1 + n1, *d2 = l2 + n2, *need2 = d2 + 4 * n2, *lat = need2 + n2,
          *lbt = lat + nT;
@@ -416,7 +425,7 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
   tsr__free(pid);
   tsr__free(zv);
   tsr__free(Hv);
-  double sum = 0, G[4] = {0, 0, 0, 0}, HH[16] = {0};
+  double sum = 0, G[4] = {0, 0, 0, 0}, HH[16] = {0}, DD[10] = {0};
   for (size_t i = 0; i < d->n && !bad; i++) {
     const uint32_t kx = ix->ix[i], kT = ix->iT[i], k1 = ix->ixtx[i], k2 = ix->ixT[i];
     const double x = ix->ux[kx], tx = ix->utx[ix->itx[i]], T = ix->uT[kT], w = d->weights[i];
@@ -429,33 +438,26 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
       const double lE = -(r + x) * lat[kT] - s * lbt[kT];
       const double *e1 = &d1[4 * k1], *e2 = same ? &d1[4 * k1] : &d2[4 * k2];
       const double m2 = same ? l1[k1] : l2[k2];
+      double wt[3];
       bad = pnbd_bracket(r, s, x, lsx[kx], lE, dE, l1[k1], e1, m2, e2, &lb,
-                         g ? dl : NULL, NULL);
+                         g ? dl : NULL, NULL, H ? wt : NULL);
       if (H && !bad) {
         /* the three terms v0 = lE, v1 = ls + l1, v2 = ls + l2 with weights
-         * u0/S, u1/S, -u2/S (as in pnbd_bracket) */
-        const double a2 = r + s + x, ls = lsx[kx];
-        const double lv0 = lE - lb, lv1 = ls + l1[k1] - lb, lv2 = ls + m2 - lb;
-        const double w0 = exp(lv0), w1 = exp(lv1), w2 = -exp(lv2);
-        const double dS[4] = {-1 / a2, 0, 1 / s - 1 / a2, 0};
-        const double *q1 = &h1[16 * k1], *q2 = same ? &h1[16 * k1] : &h2[16 * k2];
-        double v1[4], v2[4], hE[16] = {0}, hS[16] = {0};
-        for (int k = 0; k < 4; k++) v1[k] = dS[k] + e1[k], v2[k] = dS[k] + e2[k];
-        const double iu = 1 / (alpha + T), iv = 1 / (beta + T);
-        hE[0 * 4 + 1] = hE[1 * 4 + 0] = -iu;
-        hE[1 * 4 + 1] = (r + x) * iu * iu;
-        hE[2 * 4 + 3] = hE[3 * 4 + 2] = -iv;
-        hE[3 * 4 + 3] = s * iv * iv;
-        hS[0] = hS[2] = hS[8] = 1 / (a2 * a2);
-        hS[10] = -1 / (s * s) + 1 / (a2 * a2);
-        for (int a = 0; a < 4; a++)
-          for (int b = a; b < 4; b++) {
-            const int ij = a * 4 + b;
-            const double h = w0 * (hE[ij] + dE[a] * dE[b]) +
-                             w1 * (hS[ij] + q1[ij] + v1[a] * v1[b]) +
-                             w2 * (hS[ij] + q2[ij] + v2[a] * v2[b]) - dl[a] * dl[b];
-            HH[ij] += w * h;
-          }
+         * wt (u0/S, u1/S, -u2/S as in pnbd_bracket): their parts of the
+         * Hessian depend on the pattern only through these weights, and are
+         * summed per (x, T) pair, (x, t_x) pair and x after the loop; only
+         * dl dl' is per pattern */
+        const double W0 = w * wt[0], W1 = w * wt[1], W2 = w * wt[2];
+        hw0[k2] += W0;
+        if (same) {
+          hw1[k1] += W1 + W2;
+        } else {
+          hw1[k1] += W1;
+          hw2[k2] += W2;
+        }
+        hwS[kx] += W1 + W2;
+        for (int a = 0, q = 0; a < 4; a++)
+          for (int b = a; b < 4; b++, q++) DD[q] += w * dl[a] * dl[b];
       }
     }
     sum += w * (C0 + lgx[kx] + lb);
@@ -473,6 +475,48 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
       HH[11] += w / beta;
       HH[15] += -w * s / (beta * beta);
     }
+  }
+  if (H && !bad) {
+    /* the parts of the three terms, per pair and per x:
+     * sum_i w_i (d2 v_i + dv_i dv_i'), minus the patterns' dl dl' */
+    for (size_t k = 0; k < n2; k++) {
+      const uint32_t kx = ix->xT_x[k], kT = ix->xT_T[k];
+      const double x = ix->ux[kx], T = ix->uT[kT], a2 = r + s + x;
+      const double dS[4] = {-1 / a2, 0, 1 / s - 1 / a2, 0};
+      if (hw0[k] != 0) {
+        const double iu = 1 / (alpha + T), iv = 1 / (beta + T);
+        const double dE[4] = {-lat[kT], -(r + x) * iu, -lbt[kT], -s * iv};
+        double hE[16] = {0};
+        hE[0 * 4 + 1] = -iu;
+        hE[1 * 4 + 1] = (r + x) * iu * iu;
+        hE[2 * 4 + 3] = -iv;
+        hE[3 * 4 + 3] = s * iv * iv;
+        for (int a = 0; a < 4; a++)
+          for (int b = a; b < 4; b++) HH[a * 4 + b] += hw0[k] * (hE[a * 4 + b] + dE[a] * dE[b]);
+      }
+      if (hw2[k] != 0) {
+        const double *e = &d2[4 * k], *q = &h2[16 * k];
+        for (int a = 0; a < 4; a++)
+          for (int b = a; b < 4; b++)
+            HH[a * 4 + b] += hw2[k] * (q[a * 4 + b] + (dS[a] + e[a]) * (dS[b] + e[b]));
+      }
+    }
+    for (size_t k = 0; k < n1; k++) {
+      if (hw1[k] == 0) continue;
+      const double x = ix->ux[ix->xtx_x[k]], a2 = r + s + x;
+      const double dS[4] = {-1 / a2, 0, 1 / s - 1 / a2, 0};
+      const double *e = &d1[4 * k], *q = &h1[16 * k];
+      for (int a = 0; a < 4; a++)
+        for (int b = a; b < 4; b++)
+          HH[a * 4 + b] += hw1[k] * (q[a * 4 + b] + (dS[a] + e[a]) * (dS[b] + e[b]));
+    }
+    for (size_t k = 0; k < nx; k++) {
+      /* d2 log(s/(r+s+x)): 1/a2^2 in (r, r), (r, s), (s, s) less 1/s^2 */
+      const double a2 = r + s + ix->ux[k], q = hwS[k] / (a2 * a2);
+      HH[0] += q, HH[2] += q, HH[10] += q - hwS[k] / (s * s);
+    }
+    for (int a = 0, q = 0; a < 4; a++)
+      for (int b = a; b < 4; b++, q++) HH[a * 4 + b] -= DD[q];
   }
   tsr__free(buf);
   tsr__free(hb);
