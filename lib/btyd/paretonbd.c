@@ -129,35 +129,39 @@ static void a0_finish(double r, double alpha, double s, double beta, double x,
  * the Hessian of -a2 log(m + tau). */
 static void a0_hessian(double r, double alpha, double s, double beta, double x,
                        double tau, int ab, const double *F, const double *Hf, double *hl) {
+  /* J is sparse: a and c = a + 1 move together (along e: with r and s),
+   * b with s (ab) or r (else), z with alpha and beta only (za, zb); J' Hf J
+   * written out with the second derivatives along e, b and z (Hee, Heb,
+   * ...), plus F_z d2z and the Hessian of -a2 log(m + tau) */
   const double a2 = r + s + x;
-  double J[4][4] = {{1, 0, 1, 0}, {0, 0, 0, 0}, {1, 0, 1, 0}, {0, 0, 0, 0}};
-  double hz[16] = {0}, lin[16] = {0};
+  const double Hee = Hf[0] + 2 * Hf[2] + Hf[10], Heb = Hf[1] + Hf[9], Hez = Hf[3] + Hf[11],
+               Hbb = Hf[5], Hbz = Hf[7], Hzz = Hf[15];
+  double za, zb, h[16];
   if (ab) {
-    const double u = alpha + tau, v = beta + tau;
-    J[1][2] = 1;
-    J[3][1] = v / (u * u);
-    J[3][3] = -1 / u;
-    hz[1 * 4 + 1] = -2 * v / (u * u * u);
-    hz[1 * 4 + 3] = hz[3 * 4 + 1] = 1 / (u * u);
-    lin[0 * 4 + 1] = lin[1 * 4 + 0] = lin[2 * 4 + 1] = lin[1 * 4 + 2] = -1 / u;
-    lin[1 * 4 + 1] = a2 / (u * u);
+    const double u = alpha + tau, v = beta + tau, iu = 1 / u;
+    za = v * iu * iu, zb = -iu;
+    /* r: e; s: e + b */
+    h[0] = Hee, h[2] = Hee + Heb, h[10] = Hee + 2 * Heb + Hbb;
+    h[1] = Hez * za, h[3] = Hez * zb;
+    h[6] = (Hez + Hbz) * za, h[11] = (Hez + Hbz) * zb;
+    h[5] = Hzz * za * za + F[3] * (-2 * v * iu * iu * iu) + a2 * iu * iu;
+    h[7] = Hzz * za * zb + F[3] * (iu * iu);
+    h[15] = Hzz * zb * zb;
+    h[1] += -iu, h[6] += -iu;
   } else {
-    const double u = beta + tau, v = alpha + tau;
-    J[1][0] = 1;
-    J[3][3] = v / (u * u);
-    J[3][1] = -1 / u;
-    hz[3 * 4 + 3] = -2 * v / (u * u * u);
-    hz[1 * 4 + 3] = hz[3 * 4 + 1] = 1 / (u * u);
-    lin[0 * 4 + 3] = lin[3 * 4 + 0] = lin[2 * 4 + 3] = lin[3 * 4 + 2] = -1 / u;
-    lin[3 * 4 + 3] = a2 / (u * u);
+    const double u = beta + tau, v = alpha + tau, iu = 1 / u;
+    za = -iu, zb = v * iu * iu;
+    /* r: e + b; s: e */
+    h[0] = Hee + 2 * Heb + Hbb, h[2] = Hee + Heb, h[10] = Hee;
+    h[1] = (Hez + Hbz) * za, h[3] = (Hez + Hbz) * zb;
+    h[6] = Hez * za, h[11] = Hez * zb;
+    h[5] = Hzz * za * za;
+    h[7] = Hzz * za * zb + F[3] * (iu * iu);
+    h[15] = Hzz * zb * zb + F[3] * (-2 * v * iu * iu * iu) + a2 * iu * iu;
+    h[3] += -iu, h[11] += -iu;
   }
   for (int i = 0; i < 4; i++)
-    for (int j = i; j < 4; j++) {
-      double h = F[3] * hz[i * 4 + j] + lin[i * 4 + j];
-      for (int k = 0; k < 4; k++)
-        for (int l = 0; l < 4; l++) h += J[k][i] * Hf[k * 4 + l] * J[l][j];
-      hl[i * 4 + j] = hl[j * 4 + i] = h;
-    }
+    for (int j = i; j < 4; j++) hl[i * 4 + j] = hl[j * 4 + i] = h[i * 4 + j];
 }
 
 /* log of one A0 term, 2F1(a2, b2; a2+1; z) / (m + tau)^a2, and its
