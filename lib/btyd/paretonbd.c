@@ -196,8 +196,15 @@ static int pnbd_bracket(double r, double s, double x, double ls, double lE, cons
                         double l1, const double *d1, double l2, const double *d2,
                         double *lb, double *dl, double *palive, double *wts) {
   const double a2 = r + s + x;
-  const double M = fmax(lE, ls + l1);
-  const double u0 = exp(lE - M), u1 = exp(ls + l1 - M);
+  /* the larger term is e^0 = 1 exactly: one exp (NaN: fmax's way) */
+  const double v1 = ls + l1;
+  double M, u0, u1;
+  if (lE >= v1)
+    M = lE, u0 = 1, u1 = exp(v1 - lE);
+  else if (v1 > lE)
+    M = v1, u0 = exp(lE - v1), u1 = 1;
+  else
+    M = fmax(lE, v1), u0 = exp(lE - M), u1 = exp(v1 - M);
   /* u1 - u2 = u1 (1 - exp(l2 - l1)) without cancellation */
   const double u12 = l2 < l1 ? u1 * -expm1(l2 - l1) : 0.0;
   const double S = u0 + u12;
@@ -361,12 +368,17 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
     lat[k] = log(alpha + ix->uT[k]);
     lbt[k] = log(beta + ix->uT[k]);
   }
-  for (size_t i = 0; i < d->n; i++) {
-    const double tx = ix->utx[ix->itx[i]];
-    if (dab / (m + tx) > PNBD_Z_QUAD) continue; /* integral form */
+  /* the integral form by t_x (z is largest at the smallest t_x) */
+  unsigned char *quad = tsr__malloc(ix->ntx ? ix->ntx : 1);
+  if (!quad) bad = 1;
+  for (size_t k = 0; k < ix->ntx && !bad; k++) quad[k] = dab / (m + ix->utx[k]) > PNBD_Z_QUAD;
+  for (size_t i = 0; i < d->n && !bad; i++) {
+    const uint32_t ktx = ix->itx[i];
+    if (quad[ktx]) continue; /* integral form */
     need1[ix->ixtx[i]] = 1;
-    if (tx != ix->uT[ix->iT[i]]) need2[ix->ixT[i]] = 1;
+    if (ix->utx[ktx] != ix->uT[ix->iT[i]]) need2[ix->ixT[i]] = 1;
   }
+  tsr__free(quad);
   /* the needed pairs grouped by x (counting sort): one 2F1 table per x */
   size_t np = 0;
   for (size_t k = 0; k < n1; k++) np += need1[k] != 0;
@@ -434,7 +446,8 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
     const uint32_t kx = ix->ix[i], kT = ix->iT[i], k1 = ix->ixtx[i], k2 = ix->ixT[i];
     const double x = ix->ux[kx], tx = ix->utx[ix->itx[i]], T = ix->uT[kT], w = d->weights[i];
     double lb, dl[4];
-    if (!need1[k1] || dab / (m + tx) > PNBD_Z_QUAD) {
+    /* need1: every pattern of the pair is off the integral form */
+    if (!need1[k1]) {
       bad = pnbd_one(p, x, tx, T, &lb, g ? dl : NULL, NULL);
     } else {
       const double dE[4] = {-lat[kT], -(r + x) / (alpha + T), -lbt[kT], -s / (beta + T)};
