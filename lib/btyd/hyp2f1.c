@@ -205,16 +205,66 @@ static int series_pos(double a, double b, double c, double z, tsr__hyp_ws *ws,
  * t (H_a^2 - H2_a), H2_a = sum_{j<=k} 1/(a+j)^2, d2 t/da db = t H_a H_b,
  * d2 t/dc2 = t (H_c^2 + H2_c), d t/dc = -t H_c, d2 t/dz2 = t k (k+1)/z^2;
  * then d2 log F = S_ij / S - (S_i / S)(S_j / S). Rows from ws's table as in
- * series_pos (1/(a+k) = H_a(k) - H_a(k-1)), else term by term. */
-static int series_pos2(double a, double b, double c, double z, tsr__hyp_ws *ws,
-                       double *lf, double *dl, double *h) {
+ * series_pos (1/(a+k) = H_a(k) - H_a(k-1)), else term by term.
+ *
+ * HYP_LANES values of z at once (GCC/Clang vector types: one SIMD
+ * operation per sum for all lanes): the rows (R, the harmonic sums) are
+ * shared, every lane has its terms and sums, in the same operations and
+ * order as one z alone; a lane that meets its stopping rule gets t = 0, so
+ * its sums stay as they were (x + 0 = x) while the others go on. nl <= HYP_LANES
+ * lanes are used. */
+#define HYP_LANES 2
+typedef double hyp_vec __attribute__((vector_size(HYP_LANES * sizeof(double))));
+typedef long long hyp_mask __attribute__((vector_size(HYP_LANES * sizeof(long long))));
+
+/* log F, its gradient and Hessian from the sums of one lane. */
+static int pos2_finish(double z, double S, double scale, const double *Sd, double *lf,
+                       double *dl, double *h) {
+  const double Sa = Sd[0], Sb = Sd[1], Sc = Sd[2], Sz = Sd[3], Saa = Sd[4], Sbb = Sd[5],
+               Scc = Sd[6], Sab = Sd[7], Sac = Sd[8], Sbc = Sd[9], Saz = Sd[10],
+               Sbz = Sd[11], Scz = Sd[12], Szz = Sd[13];
+  if (!(S > 0) || !isfinite(S)) return -1;
+  *lf = log(S) + scale;
+  const double Fa = Sa / S, Fb = Sb / S, Fc = -Sc / S, Fz = Sz / S / z;
+  dl[0] = Fa, dl[1] = Fb, dl[2] = Fc, dl[3] = Fz;
+  /* the second derivatives with reciprocals (two divisions, not fourteen:
+   * they were most of the cost of a short series; a rounding more) */
+  const double iS = 1 / S, izS = iS / z;
+  h[0] = Saa * iS - Fa * Fa;
+  h[1] = h[4] = Sab * iS - Fa * Fb;
+  h[2] = h[8] = -Sac * iS - Fa * Fc;
+  h[3] = h[12] = Saz * izS - Fa * Fz;
+  h[5] = Sbb * iS - Fb * Fb;
+  h[6] = h[9] = -Sbc * iS - Fb * Fc;
+  h[7] = h[13] = Sbz * izS - Fb * Fz;
+  h[10] = Scc * iS - Fc * Fc;
+  h[11] = h[14] = -Scz * izS - Fc * Fz;
+  h[15] = Szz * izS / z - Fz * Fz;
+  for (int i = 0; i < 16; i++)
+    if (!isfinite(h[i])) return -1;
+  return isfinite(*lf) ? 0 : -1;
+}
+
+static int series_pos2(double a, double b, double c, const double *zin, size_t nl,
+                       tsr__hyp_ws *ws, double *lf, double *dl, double *h) {
   const double eps = DBL_EPSILON * 0.25;
-  double t = 1.0, S = 1.0, Sa = 0, Sb = 0, Sc = 0, Sz = 0, scale = 0, Ha = 0, Hb = 0,
-         Hc = 0, R;
-  double Ha2 = 0, Hb2 = 0, Hc2 = 0, Saa = 0, Sbb = 0, Scc = 0, Sab = 0, Sac = 0, Sbc = 0,
-         Saz = 0, Sbz = 0, Scz = 0, Szz = 0;
+  hyp_vec z, t, S, Sa, Sb, Sc, Sz, Saa, Sbb, Scc, Sab, Sac, Sbc, Saz, Sbz, Scz, Szz;
+  double scale[HYP_LANES];
+  hyp_mask live; /* all ones: the lane goes on */
+  int nact = 0;
+  for (size_t l = 0; l < HYP_LANES; l++) {
+    /* an unused lane: z = 1/2, t = 0 from the start */
+    z[l] = l < nl ? zin[l] : 0.5;
+    t[l] = l < nl ? 1.0 : 0.0;
+    live[l] = l < nl ? -1 : 0;
+    nact += l < nl;
+    S[l] = 1.0, scale[l] = 0;
+    Sa[l] = Sb[l] = Sc[l] = Sz[l] = Saa[l] = Sbb[l] = Scc[l] = 0;
+    Sab[l] = Sac[l] = Sbc[l] = Saz[l] = Sbz[l] = Scz[l] = Szz[l] = 0;
+  }
+  double Ha = 0, Hb = 0, Hc = 0, R, Ha2 = 0, Hb2 = 0, Hc2 = 0;
   long k;
-  for (k = 0; k < TSR__HYP_MAXTERMS; k++) {
+  for (k = 0; k < TSR__HYP_MAXTERMS && nact > 0; k++) {
     const size_t ku = (size_t)k;
     double ia, ib, ic;
     if (ws && (ku < ws->n || (ku < (1u << 22) && !hyp_ws_grow(ws, a, b, c, 2 * ku + 64)))) {
@@ -229,7 +279,8 @@ static int series_pos2(double a, double b, double c, double z, tsr__hyp_ws *ws,
       Ha += ia, Hb += ib, Hc += ic;
     }
     Ha2 += ia * ia, Hb2 += ib * ib, Hc2 += ic * ic;
-    const double rho = R * z, k1 = (double)(k + 1);
+    const double k1 = (double)(k + 1);
+    const hyp_vec rho = R * z;
     t *= rho;
     S += t;
     Sa += t * Ha;
@@ -239,60 +290,75 @@ static int series_pos2(double a, double b, double c, double z, tsr__hyp_ws *ws,
     Saa += t * (Ha * Ha - Ha2);
     Sbb += t * (Hb * Hb - Hb2);
     Scc += t * (Hc * Hc + Hc2);
-    Sab += t * Ha * Hb;
-    Sac += t * Ha * Hc;
-    Sbc += t * Hb * Hc;
-    Saz += t * Ha * k1;
-    Sbz += t * Hb * k1;
-    Scz += t * Hc * k1;
-    Szz += t * k1 * (k1 - 1);
-    if (S > 1e280) {
-      const double f = 0x1p-600;
-      S *= f, t *= f, Sa *= f, Sb *= f, Sc *= f, Sz *= f;
-      Saa *= f, Sbb *= f, Scc *= f, Sab *= f, Sac *= f, Sbc *= f;
-      Saz *= f, Sbz *= f, Scz *= f, Szz *= f;
-      scale += 600 * 0.69314718055994530942;
+    /* the second-derivative sums: one product per lane (the row's
+     * factors multiplied once for all lanes) */
+    Sab += t * (Ha * Hb);
+    Sac += t * (Ha * Hc);
+    Sbc += t * (Hb * Hc);
+    Saz += t * (Ha * k1);
+    Sbz += t * (Hb * k1);
+    Scz += t * (Hc * k1);
+    Szz += t * (k1 * (k1 - 1));
+    int big = 0;
+    for (size_t l = 0; l < HYP_LANES; l++) big |= S[l] > 1e280;
+    if (big) { /* rare: lane by lane */
+      for (size_t l = 0; l < HYP_LANES; l++) {
+        if (!(S[l] > 1e280)) continue;
+        const double f = 0x1p-600;
+        S[l] *= f, t[l] *= f, Sa[l] *= f, Sb[l] *= f, Sc[l] *= f, Sz[l] *= f;
+        Saa[l] *= f, Sbb[l] *= f, Scc[l] *= f, Sab[l] *= f, Sac[l] *= f, Sbc[l] *= f;
+        Saz[l] *= f, Sbz[l] *= f, Scz[l] *= f, Szz[l] *= f;
+        scale[l] += 600 * 0.69314718055994530942;
+      }
     }
     /* series_pos's stopping rule: the same terms, so value and gradient
      * are bit for bit series_pos's; the second-derivative sums, whose
      * terms carry one more factor ~ H or k, are then accurate to about
      * (H + k) eps relative, far below what Newton steps and standard
-     * errors need */
-    const double q = rho > z ? rho : z;
-    if (q < 1.0 && k > 0) {
-      const double tail = t * q * (Ha + Hb + Hc + k1 + 2);
-      if (tail <= eps * (S + Sa + Sb + Sc + Sz) * (1.0 - q)) break;
+     * errors need. Lane masks: all ones where true. */
+    const hyp_mask gt = rho > z;
+    const hyp_vec q = (hyp_vec)((gt & (hyp_mask)rho) | (~gt & (hyp_mask)z));
+    hyp_mask stop = t == 0.0;
+    if (k > 0) {
+      const hyp_vec tail = t * q * (Ha + Hb + Hc + k1 + 2);
+      stop |= (q < 1.0) & (tail <= eps * (S + Sa + Sb + Sc + Sz) * (1.0 - q));
     }
-    if (t == 0) break;
+    /* lanes that stop now (the test stays off the chain of t: the
+     * branch is predicted) */
+    stop &= live;
+    long long any = 0;
+    for (size_t l = 0; l < HYP_LANES; l++) any |= stop[l];
+    if (any) {
+      t = (hyp_vec)(~stop & (hyp_mask)t);
+      live &= ~stop;
+      nact = 0;
+      for (size_t l = 0; l < HYP_LANES; l++) nact += live[l] != 0;
+    }
   }
-  if (k >= TSR__HYP_MAXTERMS || !(S > 0) || !isfinite(S)) return -1;
-  *lf = log(S) + scale;
-  const double Fa = Sa / S, Fb = Sb / S, Fc = -Sc / S, Fz = Sz / S / z;
-  dl[0] = Fa, dl[1] = Fb, dl[2] = Fc, dl[3] = Fz;
-  h[0] = Saa / S - Fa * Fa;
-  h[1] = h[4] = Sab / S - Fa * Fb;
-  h[2] = h[8] = -Sac / S - Fa * Fc;
-  h[3] = h[12] = Saz / S / z - Fa * Fz;
-  h[5] = Sbb / S - Fb * Fb;
-  h[6] = h[9] = -Sbc / S - Fb * Fc;
-  h[7] = h[13] = Sbz / S / z - Fb * Fz;
-  h[10] = Scc / S - Fc * Fc;
-  h[11] = h[14] = -Scz / S / z - Fc * Fz;
-  h[15] = Szz / S / (z * z) - Fz * Fz;
-  for (int i = 0; i < 16; i++)
-    if (!isfinite(h[i])) return -1;
-  return isfinite(*lf) ? 0 : -1;
+  if (nact > 0) return -1; /* TSR__HYP_MAXTERMS */
+  for (size_t l = 0; l < nl; l++) {
+    const double Sd[14] = {Sa[l],  Sb[l],  Sc[l],  Sz[l],  Saa[l], Sbb[l], Scc[l],
+                           Sab[l], Sac[l], Sbc[l], Saz[l], Sbz[l], Scz[l], Szz[l]};
+    if (pos2_finish(z[l], S[l], scale[l], Sd, &lf[l], dl + 4 * l, h + 16 * l)) return -1;
+  }
+  return 0;
 }
 
 int tsr__hyp2f1_many2(double a, double b, double c, const double *z, size_t m,
                       double *lf, double *dlog, double *d2log, tsr__hyp_ws *ws) {
   if (!(a > 0 && b > 0 && c > 0)) return -1;
   if (ws->a != a || ws->b != b || ws->c != c) ws->n = 0, ws->a = a, ws->b = b, ws->c = c;
-  for (size_t i = 0; i < m; i++) {
+  for (size_t i = 0; i < m;) {
+    /* a run of up to HYP_LANES values in (0, 1): one vector series */
+    size_t nl = 0;
+    while (nl < HYP_LANES && i + nl < m && z[i + nl] > 0 && z[i + nl] < 1) nl++;
+    if (nl > 0) {
+      if (series_pos2(a, b, c, z + i, nl, ws, lf + i, dlog + 4 * i, d2log + 16 * i)) return -1;
+      i += nl;
+      continue;
+    }
     double *dl = dlog + 4 * i, *h = d2log + 16 * i;
-    if (z[i] > 0 && z[i] < 1) {
-      if (series_pos2(a, b, c, z[i], ws, &lf[i], dl, h)) return -1;
-    } else if (z[i] == 0) {
+    if (z[i] == 0) {
       /* log F = (ab/c) z + (a(a+1)b(b+1)/(2c(c+1)) - (ab/c)^2/2) z^2 + ... */
       const double q = a * b / c;
       lf[i] = 0;
@@ -306,6 +372,7 @@ int tsr__hyp2f1_many2(double a, double b, double c, const double *z, size_t m,
     } else {
       return -1;
     }
+    i++;
   }
   return 0;
 }

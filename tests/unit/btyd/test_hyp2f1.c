@@ -84,6 +84,48 @@ static void refusals(void **state) {
   assert_abs(exp(l) * sg, 1 - 2 * 3 * 0.5 / 4 + 3 * 4 * 0.25 / (4 * 5), 1e-14);
 }
 
+/* tsr__hyp2f1_many2 (lanes of z in one vector series, each stopping on its
+ * own) against tsr__hyp2f1_many (one z at a time): log F and its gradient
+ * bit for bit, for runs of every length (a 0 in between, lanes that stop
+ * after very different numbers of terms); the second derivatives against
+ * central differences of the gradient in z and a */
+static void many2_lanes(void **state) {
+  (void)state;
+  enum { M = 23 };
+  double z[M], l1[M], d1[4 * M], l2[M], d2[4 * M], h[16 * M];
+  for (int i = 0; i < M; i++) z[i] = i == 5 ? 0 : (i % 3 == 0 ? 0.9 / (1 + i) : 0.02 * (i + 1));
+  static const double P[][3] = {{1.3, 1.58, 2.3}, {35.2, 1.1, 36.2}, {0.6, 7.5, 1.6}};
+  for (size_t k = 0; k < sizeof P / sizeof *P; k++) {
+    const double a = P[k][0], b = P[k][1], c = P[k][2];
+    for (int m = 1; m <= M; m++) {
+      tsr__hyp_ws w1, w2;
+      memset(&w1, 0, sizeof w1);
+      memset(&w2, 0, sizeof w2);
+      assert_int_equal(tsr__hyp2f1_many(a, b, c, z, (size_t)m, l1, d1, &w1), 0);
+      assert_int_equal(tsr__hyp2f1_many2(a, b, c, z, (size_t)m, l2, d2, h, &w2), 0);
+      assert_memory_equal(l1, l2, (size_t)m * sizeof *l1);
+      assert_memory_equal(d1, d2, 4 * (size_t)m * sizeof *d1);
+      tsr__hyp_ws_free(&w1);
+      tsr__hyp_ws_free(&w2);
+    }
+    for (int i = 0; i < M; i++) {
+      if (z[i] == 0) continue;
+      double zp = z[i] * (1 + 1e-6), zm = z[i] * (1 - 1e-6), lf, gp[4], gm[4];
+      int sg;
+      assert_int_equal(tsr__hyp2f1(a, b, c, zp, &lf, &sg, gp), 0);
+      assert_int_equal(tsr__hyp2f1(a, b, c, zm, &lf, &sg, gm), 0);
+      for (int j = 0; j < 4; j++)
+        assert_abs(h[16 * i + 3 * 4 + j], (gp[j] - gm[j]) / (zp - zm),
+                   1e-6 * (1 + fabs(h[16 * i + 3 * 4 + j])));
+      const double ha = 1e-6 * a;
+      assert_int_equal(tsr__hyp2f1(a + ha, b, c, z[i], &lf, &sg, gp), 0);
+      assert_int_equal(tsr__hyp2f1(a - ha, b, c, z[i], &lf, &sg, gm), 0);
+      for (int j = 0; j < 4; j++)
+        assert_abs(h[16 * i + j], (gp[j] - gm[j]) / (2 * ha), 1e-6 * (1 + fabs(h[16 * i + j])));
+    }
+  }
+}
+
 int main(void) {
   gsl_set_error_handler_off();
   const struct CMUnitTest tests[] = {
@@ -91,6 +133,7 @@ int main(void) {
       cmocka_unit_test(closed_forms),
       cmocka_unit_test(derivatives),
       cmocka_unit_test(refusals),
+      cmocka_unit_test(many2_lanes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
