@@ -907,6 +907,16 @@ static int fit_starts(const fit_set *sub, const tsr_btyd_data *all,
       fbest = r.f;
       memcpy(best, th, np * sizeof *th);
     }
+    /* spec->one_start, with an analytic Hessian: a first start that
+     * converged to a point where the Hessian is positive definite (a
+     * strict local maximum of the likelihood; the Hessian is the one of
+     * Newton's last step, no new pass) is taken without a second start
+     * to agree with it. Otherwise the starts go on as before. */
+    if (!have && spec->one_start && sub->obj.fdh && r.converged) {
+      double H[TSR_BTYD_MAXP * TSR_BTYD_MAXP], Hi[TSR_BTYD_MAXP * TSR_BTYD_MAXP];
+      if (tsr__hessian(&sub->obj, th, NULL, H) == 0 && tsr__spd_inverse(np, H, Hi) == 0)
+        return 1;
+    }
     have = 1;
     if (agree) break;
   }

@@ -157,6 +157,12 @@ typedef struct tsr__btyd_spec {
    * natural parameters (np x np, row-major; g may be NULL). */
   int (*eval_ix)(const double *p, const tsr_btyd_data *d,
                  const tsr__btyd_index *ix, double *ll, double *g, double *H);
+  /* 1: the fit takes a first start that converged where the Hessian is
+   * positive definite without a second start to agree with it (Pareto/NBD:
+   * that second start was half of a fit's 2F1 work); 0: starts go on until
+   * two agree (BG/NBD: cheap, and the optimum then stays bit for bit
+   * where it was, the start moving it by ~1e-8 within the tolerance) */
+  int one_start;
 } tsr__btyd_spec;
 
 extern const tsr__btyd_spec tsr__bgnbd_spec;

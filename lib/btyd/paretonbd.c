@@ -671,4 +671,4 @@ const tsr__btyd_spec tsr__pnbd_spec = {
     pnbd_loglik,       pnbd_conditional, pnbd_expected_new,
     pnbd_pmf_new,      pnbd_p_alive,     pnbd_cond_alive,
     pnbd_pmf_cond,     pnbd_hazard,      pnbd_start,
-    pnbd_loglik_ix, pnbd_eval_ix};
+    pnbd_loglik_ix, pnbd_eval_ix,      1};

@@ -23,6 +23,16 @@ static void fit_cdnow(void **state) {
   assert_close(m.params[2], 0.6062, 2e-3);
   assert_close(m.params[3], 11.6715, 2e-3);
   assert_abs(m.loglik, -9594.98, 0.01);
+  /* the first start converged where the Hessian is positive definite: it
+   * is taken alone (no second start to agree), so the fit equals the fit
+   * from that start only, bit for bit */
+  tsr_btyd_fit_opts o1;
+  tsr_btyd_fit_opts_init(&o1);
+  o1.n_starts = 1;
+  tsr_btyd_model m1;
+  if (tsr_btyd_fit(TSR_BTYD_PNBD, &d, &o1, &m1, &err)) fail_msg("fit: %s", err.msg);
+  assert_memory_equal(m.params, m1.params, sizeof m.params);
+  assert_int_equal(m.iterations, m1.iterations);
   for (int i = 0; i < 4; i++) assert_true(m.se[i] > 0 && isfinite(m.se[i]));
   tu_cdnow_free(&c);
 }
