@@ -316,6 +316,17 @@ static tsr_status apply_batch(ictx *x, batch *bt) {
       cust *c = cust_probe(lg, id, q->id_len, q->ch, &slot);
       if (!c) c = tsr__cust_insert(lg, slot, id, q->id_len, q->ch);
       q->c = c;
+      if (c && !c->cap) {
+        /* a customer without entries: when its rows come together (a file
+         * sorted by customer) and end in this batch, a block of their
+         * number, filled without copies */
+        size_t j = i + 1;
+        while (j < m && p[j].ch == q->ch && p[j].id_len == q->id_len &&
+               !memcmp(bt->arena + p[j].id_off, id, q->id_len))
+          j++;
+        if (j < m && j - i >= 2 && tsr__cust_presize(lg, c, (uint32_t)(j - i)) != 0)
+          return TSR_ENOMEM;
+      }
       if (c && c->n) {
         __builtin_prefetch(&c->e[c->n - 1]);
         __builtin_prefetch(&cust_rh(c)[c->n - 1]);

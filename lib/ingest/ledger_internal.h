@@ -28,8 +28,10 @@ typedef struct cust {
   } id;
 } cust;
 
-/* Entry blocks of cap = 2^k entries, k < POOL_CLASSES, come from
- * POOL_CHUNK chunks; larger ones from tsr__malloc. */
+/* Entry blocks of fewer than 2^POOL_CLASSES entries come from POOL_CHUNK
+ * chunks (freed ones are recycled by power-of-two class); larger ones from
+ * tsr__malloc. A block's cap is a power of two, or the exact row count of
+ * a customer whose rows come together (tsr__cust_presize). */
 #define POOL_CHUNK ((size_t)8 << 20)
 #define POOL_CLASSES 12
 #define BLK_BYTES(cap) ((size_t)(cap) * (sizeof(tsr_ledger_entry) + sizeof(uint64_t)))
@@ -153,6 +155,9 @@ cust *tsr__cust_insert(tsr_ledger *lg, uint64_t *slot, const char *id, size_t le
  * drop, left out (ROW_DROPPED). */
 int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t rh,
                   int track, int drop, int64_t *identical);
+/* Gives customer c, which has no block yet, a block of k entries (k >= 2;
+ * else nothing): 0, or -1 on ENOMEM. */
+int tsr__cust_presize(tsr_ledger *lg, cust *c, uint32_t k);
 /* Room for one more transaction id (0, or -1 on ENOMEM). */
 int tsr__rows_reserve(tsr_ledger *lg);
 /* Room for `more` transaction ids without a rehash (0, or -1 on ENOMEM). */

@@ -411,6 +411,114 @@ static void test_shuffled_same_ledger(void **state) {
 }
 
 
+/* Rows of n customers, each customer's rows together (a file sorted by
+ * customer): per customer 1 + c % 23 rows over days out of order, some
+ * rows repeated (identical) and some days repeated with other amounts. */
+static char *grouped_log(unsigned n, size_t *len, size_t *nrows) {
+  size_t cap = (size_t)n * 24 * 40 + 100, k = 0;
+  char *b = malloc(cap);
+  size_t o = (size_t)sprintf(b, "customer_id,date,amount\n");
+  for (unsigned c = 0; c < n; c++) {
+    unsigned r = 1 + c % 23;
+    for (unsigned j = 0; j < r; j++) {
+      unsigned d = (j * 7 + c) % 29, amt = (c * 31 + j * 17) % 1000;
+      if (j % 5 == 4) d = (j - 1) * 7 % 29 + 0 * amt; /* a repeated day */
+      if (j % 6 == 5) {
+        /* a row identical to the previous one */
+        unsigned pj = j - 1, pd = ((pj * 7 + c) % 29), pa = (c * 31 + pj * 17) % 1000;
+        if (pj % 5 == 4) pd = (pj - 1) * 7 % 29;
+        d = pd;
+        amt = pa;
+      }
+      o += (size_t)sprintf(b + o, "g%u,2024-03-%02u,%u.%02u\n", c, 1 + (d + c) % 29 % 28, amt / 10, amt % 10);
+      k++;
+    }
+  }
+  *len = o;
+  *nrows = k;
+  return b;
+}
+
+/* A file sorted by customer gives each customer a block of exactly its
+ * rows (counted ahead in the batch) and the same ledger as the same rows
+ * in another order; a second file adding rows to those customers grows
+ * the odd-sized blocks, still the same ledger. */
+static void test_grouped_presized(void **state) {
+  (void)state;
+  size_t la, nrows;
+  char *a = grouped_log(3000, &la, &nrows);
+  /* b: the same rows, one customer's rows spread over the file */
+  char **lines = malloc(nrows * sizeof *lines);
+  size_t nl = 0;
+  char *body = strchr(a, '\n') + 1;
+  for (char *q = body; q < a + la; q = strchr(q, '\n') + 1) lines[nl++] = q;
+  assert_int_equal(nl, nrows);
+  char *b = malloc(la + 1);
+  size_t lb = (size_t)(body - a);
+  memcpy(b, a, lb);
+  for (size_t i = 0; i < nrows; i++) {
+    const char *q = lines[(i * 7919) % nrows];
+    size_t n = (size_t)(strchr(q, '\n') - q) + 1;
+    memcpy(b + lb, q, n);
+    lb += n;
+  }
+  assert_int_equal(lb, la);
+  for (int dedupe = 0; dedupe < 2; dedupe++) {
+    for (int threads = 1; threads <= 2; threads++) {
+      tsr_ingest_opts o;
+      tsr_ingest_opts_init(&o);
+      o.threads = threads;
+      o.dedupe = dedupe ? TSR_DEDUPE_EXACT : TSR_DEDUPE_NONE;
+      tsr_ledger *l1, *l2;
+      tsr_ingest_stats s1, s2;
+      assert_int_equal(tsr_ledger_new(&l1, NULL), TSR_OK);
+      assert_int_equal(tsr_ledger_new(&l2, NULL), TSR_OK);
+      assert_int_equal(tsr_ingest_mem(l1, a, la, "a.csv", &o, &s1, NULL), TSR_OK);
+      assert_int_equal(tsr_ingest_mem(l2, b, lb, "b.csv", &o, &s2, NULL), TSR_OK);
+      assert_int_equal(s1.rows_read, (int64_t)nrows);
+      assert_true(s1.identical_rows > 100);
+      assert_int_equal(s1.identical_rows, s2.identical_rows);
+      assert_int_equal(s1.identical_dropped, s2.identical_dropped);
+      assert_int_equal(s1.rows_accepted, s2.rows_accepted);
+      /* exact blocks: the rows of every customer whose run ends in its
+       * batch (all but a few at batch ends; customers of one row get none
+       * before their first entry, then two) */
+      size_t capa = tsr__ledger_capacity(l1), capb = tsr__ledger_capacity(l2);
+      assert_true(capa < capb);
+      assert_true(capa <= nrows + 3000 / 23 + 200);
+      for (int round = 0; round < 2; round++) {
+        if (round) {
+          /* more rows for the same customers: blocks of odd sizes grow */
+          assert_int_equal(tsr_ingest_mem(l1, b, lb, "b.csv", &o, &s1, NULL), TSR_OK);
+          assert_int_equal(tsr_ingest_mem(l2, a, la, "a.csv", &o, &s2, NULL), TSR_OK);
+          assert_int_equal(s1.identical_rows, s2.identical_rows);
+        }
+        assert_int_equal(tsr_ledger_finish(l1, NULL), TSR_OK);
+        assert_int_equal(tsr_ledger_finish(l2, NULL), TSR_OK);
+        assert_int_equal(tsr_ledger_ncustomers(l1), 3000);
+        assert_int_equal(tsr_ledger_ncustomers(l2), 3000);
+        for (size_t i = 0; i < 3000; i++) {
+          assert_string_equal(tsr_ledger_customer(l1, i), tsr_ledger_customer(l2, i));
+          size_t n1, n2;
+          const tsr_ledger_entry *e1 = tsr_ledger_entries(l1, i, &n1), *e2 = tsr_ledger_entries(l2, i, &n2);
+          assert_int_equal(n1, n2);
+          for (size_t k = 0; k < n1; k++) {
+            assert_int_equal(e1[k].day, e2[k].day);
+            if (k) assert_true(e1[k].day > e1[k - 1].day);
+            assert_int_equal(e1[k].ntx, e2[k].ntx);
+            assert_near(e1[k].amount, e2[k].amount, 1e-9 * fabs(e1[k].amount));
+          }
+        }
+      }
+      tsr_ledger_free(l1);
+      tsr_ledger_free(l2);
+    }
+  }
+  free(lines);
+  free(a);
+  free(b);
+}
+
 /* Every reject, in order (for the thread comparisons). */
 typedef struct {
   char *text;
@@ -864,6 +972,7 @@ int main(void) {
       cmocka_unit_test(test_shuffled_same_ledger), cmocka_unit_test(test_threads_same),
       cmocka_unit_test(test_threads_alloc_failures), cmocka_unit_test(test_ids_ring_exact),
       cmocka_unit_test(test_many_customers), cmocka_unit_test(test_customer_order),
+      cmocka_unit_test(test_grouped_presized),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
