@@ -411,6 +411,50 @@ static void test_shuffled_same_ledger(void **state) {
 }
 
 
+/* tsr__hash_bytes's tail without memcpy gives the values of the plain
+ * algorithm (ids of every length up to 40 bytes, any bytes). */
+static uint64_t ref_hash(const void *p, size_t n, uint64_t seed) {
+  const uint64_t K1 = 0x9E3779B97F4A7C15ULL, K2 = 0xC2B2AE3D27D4EB4FULL;
+  const unsigned char *b = p;
+  uint64_t h = seed ^ ((uint64_t)n * K1);
+#define STEP(h, w) ((((h) ^ ((w) * K2)) << 31 | ((h) ^ ((w) * K2)) >> 33) * K1)
+  while (n >= 8) {
+    uint64_t w = 0;
+    for (int i = 0; i < 8; i++) w |= (uint64_t)b[i] << (8 * i);
+    h = STEP(h, w);
+    b += 8;
+    n -= 8;
+  }
+  if (n) {
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)b[i] << (8 * i);
+    w ^= (uint64_t)n << 56;
+    h = STEP(h, w);
+  }
+#undef STEP
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+static void test_hash_tail(void **state) {
+  (void)state;
+  unsigned char buf[48];
+  unsigned x = 7;
+  for (int round = 0; round < 50; round++) {
+    for (size_t i = 0; i < sizeof buf; i++) {
+      x = x * 1103515245u + 12345u;
+      buf[i] = (unsigned char)(x >> 16);
+    }
+    for (size_t n = 0; n <= 40; n++)
+      for (size_t off = 0; off < 4; off++)
+        assert_true(tsr__hash_bytes(buf + off, n, round) == ref_hash(buf + off, n, (uint64_t)round));
+  }
+}
+
 /* Rows of n customers, each customer's rows together (a file sorted by
  * customer): per customer 1 + c % 23 rows over days out of order, some
  * rows repeated (identical) and some days repeated with other amounts. */
@@ -972,7 +1016,7 @@ int main(void) {
       cmocka_unit_test(test_shuffled_same_ledger), cmocka_unit_test(test_threads_same),
       cmocka_unit_test(test_threads_alloc_failures), cmocka_unit_test(test_ids_ring_exact),
       cmocka_unit_test(test_many_customers), cmocka_unit_test(test_customer_order),
-      cmocka_unit_test(test_grouped_presized),
+      cmocka_unit_test(test_grouped_presized), cmocka_unit_test(test_hash_tail),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
