@@ -357,8 +357,17 @@ static tsr_status apply_batch(ictx *x, batch *bt) {
           return TSR_ENOMEM;
       }
       if (c && c->n) {
-        __builtin_prefetch(&c->e[c->n - 1]);
-        __builtin_prefetch(&cust_rh(c)[c->n - 1]);
+        /* the entry the row will touch: a new one after the last (written;
+         * the usual case of a file in time order), else the last */
+        int64_t t = q->t;
+        int32_t day = (int32_t)(t >= 0 ? t / 86400 : -((-t + 86399) / 86400));
+        if (day > c->last && c->n < c->cap) {
+          __builtin_prefetch(&c->e[c->n], 1);
+          __builtin_prefetch(&cust_rh(c)[c->n], 1);
+        } else if (day <= c->last) {
+          __builtin_prefetch(&c->e[c->n - 1]);
+          if (track) __builtin_prefetch(&cust_rh(c)[c->n - 1]);
+        }
       }
     }
     if (i < BATCH_D2) continue;

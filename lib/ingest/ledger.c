@@ -223,7 +223,8 @@ cust *tsr__cust_insert(tsr_ledger *lg, uint64_t *slot, const char *id, size_t le
     void *p = lg->ids;
     if (tsr__grow(&p, &lg->ids_cap, lg->ids_len + len + 1, 1) != TSR_OK) return NULL;
     lg->ids = p;
-    c->id.off = lg->ids_len;
+    c->id.off[0] = (uint32_t)lg->ids_len;
+    c->id.off[1] = (uint32_t)((uint64_t)lg->ids_len >> 32);
     memcpy(lg->ids + lg->ids_len, id, len);
     lg->ids[lg->ids_len + len] = '\0';
     lg->ids_len += len + 1;
@@ -300,9 +301,9 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
                     int track, int drop, int64_t *identical) {
   uint32_t n = c->n, pos;
   tsr_ledger_entry *e = c->e;
-  if (n == 0 || day > e[n - 1].day) {
+  if (n == 0 || day > c->last) {
     pos = n;
-  } else if (day == e[n - 1].day) {
+  } else if (day == c->last) {
     pos = n - 1;
   } else {
     uint32_t lo = 0, hi = n - 1; /* first entry with e.day >= day */
@@ -348,6 +349,7 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
     e[pos].day = day;
     h[pos] = rh;
     c->n = n + 1;
+    if (pos == n) c->last = day;
     lg->finished = 0;
   }
   if (amount < 0) {

@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#define CUST_INLINE 32
+#define CUST_INLINE 28
 
 /* A customer (64 bytes, one cache line), stored in insertion order in
  * chunks of CUST_CHUNK (never moved once created); the customer table
@@ -22,9 +22,11 @@ typedef struct cust {
   uint32_t n, cap;
   uint32_t id_len;
   uint32_t rank;        /* index in lg->order (after tsr_ledger_finish) */
+  int32_t last;         /* e[n - 1].day when n > 0: a row of a later day is
+                           appended without reading the entries */
   union {
     char in[CUST_INLINE]; /* id_len < CUST_INLINE: the id, NUL-terminated */
-    size_t off;           /* else its offset in lg->ids */
+    uint32_t off[2];      /* else its offset in lg->ids (low, high half) */
   } id;
 } cust;
 
@@ -95,7 +97,8 @@ struct tsr_ledger {
 
 static inline uint64_t *cust_rh(const cust *c) { return (uint64_t *)(void *)(c->e + c->cap); }
 static inline const char *cust_id(const tsr_ledger *lg, const cust *c) {
-  return c->id_len < CUST_INLINE ? c->id.in : lg->ids + c->id.off;
+  return c->id_len < CUST_INLINE ? c->id.in
+                                  : lg->ids + ((size_t)c->id.off[0] | (size_t)c->id.off[1] << 16 << 16);
 }
 
 static inline uint64_t id_hash(const char *id, size_t len) {
