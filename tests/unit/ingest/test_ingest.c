@@ -455,6 +455,39 @@ static void test_hash_tail(void **state) {
   }
 }
 
+/* Customer ids of every length around the inline limit of the customer
+ * record (27 bytes inline, 28 and more in the ledger's id text) come back
+ * whole and are found. */
+static void test_id_lengths(void **state) {
+  (void)state;
+  char csv[8192];
+  size_t o = (size_t)sprintf(csv, "customer_id,date,amount\n");
+  for (int len = 1; len <= 40; len++) {
+    char id[64];
+    for (int k = 0; k < len; k++) id[k] = (char)('a' + (len + k) % 26);
+    id[len] = '\0';
+    o += (size_t)sprintf(csv + o, "%s,2024-01-%02d,%d\n%s,2024-02-01,1\n", id, 1 + len % 28, len, id);
+  }
+  tsr_ledger *lg;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, o, "m.csv", NULL, NULL, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_ncustomers(lg), 40);
+  for (int len = 1; len <= 40; len++) {
+    char id[64];
+    for (int k = 0; k < len; k++) id[k] = (char)('a' + (len + k) % 26);
+    id[len] = '\0';
+    ptrdiff_t i = tsr_ledger_find(lg, id);
+    assert_true(i >= 0);
+    assert_string_equal(tsr_ledger_customer(lg, (size_t)i), id);
+    size_t n;
+    const tsr_ledger_entry *e = tsr_ledger_entries(lg, (size_t)i, &n);
+    assert_int_equal(n, 2);
+    assert_near(e[0].amount, len, 1e-12);
+  }
+  tsr_ledger_free(lg);
+}
+
 /* Rows of n customers, each customer's rows together (a file sorted by
  * customer): per customer 1 + c % 23 rows over days out of order, some
  * rows repeated (identical) and some days repeated with other amounts. */
@@ -1017,6 +1050,7 @@ int main(void) {
       cmocka_unit_test(test_threads_alloc_failures), cmocka_unit_test(test_ids_ring_exact),
       cmocka_unit_test(test_many_customers), cmocka_unit_test(test_customer_order),
       cmocka_unit_test(test_grouped_presized), cmocka_unit_test(test_hash_tail),
+      cmocka_unit_test(test_id_lengths),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
