@@ -363,10 +363,10 @@ static tsr_status apply_batch(ictx *x, batch *bt) {
         int32_t day = (int32_t)(t >= 0 ? t / 86400 : -((-t + 86399) / 86400));
         if (day > c->last && c->n < c->cap) {
           __builtin_prefetch(&c->e[c->n], 1);
-          __builtin_prefetch(&cust_rh(c)[c->n], 1);
+          if (!lg->no_rh) __builtin_prefetch(&cust_rh(c)[c->n], 1);
         } else if (day <= c->last) {
           __builtin_prefetch(&c->e[c->n - 1]);
-          if (track) __builtin_prefetch(&cust_rh(c)[c->n - 1]);
+          if (track && !lg->no_rh) __builtin_prefetch(&cust_rh(c)[c->n - 1]);
         }
       }
     }
@@ -829,6 +829,8 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   if (x.ci == x.di || (x.ai >= 0 && (x.ai == x.ci || x.ai == x.di)))
     return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 1, 0, NULL,
                          "customer, date and amount must be distinct columns");
+  /* one input with transaction ids: no row hashes in the blocks */
+  if (opts->single_input && x.ti >= 0 && lg->n == 0 && lg->nchunks == 0) lg->no_rh = 1;
   x.b = tsr__malloc(sizeof *x.b);
   if (!x.b) return tsr_error_set(err, TSR_ENOMEM, tsr_csv_name(c), 0, 0, NULL, "out of memory");
   x.b->n = x.b->used = 0;

@@ -60,7 +60,7 @@ static unsigned blk_class(uint32_t cap) { return 31u - (unsigned)__builtin_clz(c
  * recycled block of its class; any other size (a customer's exact run,
  * tsr__cust_presize) is carved from the pool. */
 static void *blk_alloc(tsr_ledger *lg, uint32_t cap) {
-  if (cap >= POOL_LARGE) return tsr__malloc(BLK_BYTES(cap));
+  if (cap >= POOL_LARGE) return tsr__malloc(blk_bytes(lg, cap));
   if ((cap & (cap - 1)) == 0) {
     unsigned k = blk_class(cap);
     void *p = lg->pool_free[k];
@@ -69,7 +69,7 @@ static void *blk_alloc(tsr_ledger *lg, uint32_t cap) {
       return p;
     }
   }
-  size_t need = BLK_BYTES(cap);
+  size_t need = blk_bytes(lg, cap);
   if (lg->pool_left < need) {
     if (lg->nchunks == lg->chunks_cap) {
       void *c = lg->chunks;
@@ -316,8 +316,10 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
   }
   if (pos < n && e[pos].day == day) {
     if (track) {
-      uint64_t *h = cust_rh(c);
-      if (h[pos] == rh || (lg->extra_n && extra_has(lg, rh))) {
+      /* without row hashes in the blocks (an input with ids and
+       * single_input, then another input against its word) the day's
+       * first row is in extra */
+      if ((!lg->no_rh && cust_rh(c)[pos] == rh) || (lg->extra_n && extra_has(lg, rh))) {
         (*identical)++;
         if (drop) return ROW_DROPPED;
       } else if (extra_add(lg, rh) != 0) {
@@ -334,20 +336,22 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
       if (!ne) return ROW_ENOMEM;
       if (n) {
         memcpy(ne, e, (size_t)n * sizeof *ne);
-        memcpy(ne + nc, cust_rh(c), (size_t)n * sizeof(uint64_t));
+        if (!lg->no_rh) memcpy(ne + nc, cust_rh(c), (size_t)n * sizeof(uint64_t));
       }
       blk_free(lg, e, c->cap);
       c->e = e = ne;
       c->cap = nc;
     }
-    uint64_t *h = cust_rh(c);
-    if (pos < n) {
-      memmove(e + pos + 1, e + pos, (size_t)(n - pos) * sizeof *e);
-      memmove(h + pos + 1, h + pos, (size_t)(n - pos) * sizeof *h);
+    if (pos < n) memmove(e + pos + 1, e + pos, (size_t)(n - pos) * sizeof *e);
+    if (!lg->no_rh) {
+      uint64_t *h = cust_rh(c);
+      if (pos < n) memmove(h + pos + 1, h + pos, (size_t)(n - pos) * sizeof *h);
+      h[pos] = rh;
+    } else if (track && extra_add(lg, rh) != 0) {
+      return ROW_ENOMEM;
     }
     memset(&e[pos], 0, sizeof e[pos]);
     e[pos].day = day;
-    h[pos] = rh;
     c->n = n + 1;
     if (pos == n) c->last = day;
     lg->finished = 0;

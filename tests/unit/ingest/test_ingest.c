@@ -488,6 +488,77 @@ static void test_id_lengths(void **state) {
   tsr_ledger_free(lg);
 }
 
+/* single_input with a transaction id column: blocks without row hashes
+ * give the same ledger and counts as with them (days out of order,
+ * repeated ids with the same and with other content, growth past the
+ * presized blocks); a second input on such a ledger still counts its own
+ * identical rows. */
+static void test_single_input_no_hashes(void **state) {
+  (void)state;
+  size_t cap = 4u << 20, o = 0;
+  char *csv = malloc(cap);
+  o += (size_t)sprintf(csv + o, "transaction_id,customer_id,date,amount\n");
+  unsigned x = 5;
+  for (unsigned i = 0; i < 40000; i++) {
+    x = x * 1103515245u + 12345u;
+    unsigned c = (i < 20000) ? i / 9 : (x >> 8) % 2500, d = (x >> 16) % 200;
+    unsigned id = i % 997 == 5 ? i - 3 : i; /* some ids again */
+    if (i % 1009 == 7) id = i - 1;
+    size_t at = o;
+    o += (size_t)sprintf(csv + o, "T%07u,c%u,2024-%02u-%02u,%u.%02u\n", id, c, 1 + d % 12, 1 + d % 28,
+                         (x >> 20) % 300, c % 100);
+    if (i % 500 == 3) { /* the same row again: a duplicate id */
+      memmove(csv + o, csv + at, o - at);
+      o += o - at;
+    }
+  }
+  tsr_ledger *l[2];
+  tsr_ingest_stats s[2];
+  for (int k = 0; k < 2; k++) {
+    tsr_ingest_opts op;
+    tsr_ingest_opts_init(&op);
+    op.single_input = k;
+    op.threads = 2;
+    assert_int_equal(tsr_ledger_new(&l[k], NULL), TSR_OK);
+    assert_int_equal(tsr_ingest_mem(l[k], csv, o, "t.csv", &op, &s[k], NULL), TSR_OK);
+    assert_int_equal(tsr_ledger_finish(l[k], NULL), TSR_OK);
+  }
+  assert_true(s[0].duplicate_ids > 0);
+  assert_true(s[0].rows_rejected > 0);
+  assert_int_equal(s[0].duplicate_ids, s[1].duplicate_ids);
+  assert_int_equal(s[0].rows_rejected, s[1].rows_rejected);
+  assert_int_equal(s[0].rows_accepted, s[1].rows_accepted);
+  assert_int_equal(tsr_ledger_ncustomers(l[0]), tsr_ledger_ncustomers(l[1]));
+  for (size_t i = 0; i < tsr_ledger_ncustomers(l[0]); i++) {
+    assert_string_equal(tsr_ledger_customer(l[0], i), tsr_ledger_customer(l[1], i));
+    size_t n0, n1;
+    const tsr_ledger_entry *e0 = tsr_ledger_entries(l[0], i, &n0), *e1 = tsr_ledger_entries(l[1], i, &n1);
+    assert_int_equal(n0, n1);
+    for (size_t j = 0; j < n0; j++) {
+      assert_int_equal(e0[j].day, e1[j].day);
+      if (j) assert_true(e1[j].day > e1[j - 1].day);
+      assert_int_equal(e0[j].ntx, e1[j].ntx);
+      assert_true(e0[j].amount == e1[j].amount);
+    }
+  }
+  /* a second input (no ids) on the ledger without row hashes */
+  static const char more[] = "customer_id,date,amount\nc1,2024-01-01,5\nc1,2024-01-01,5\n"
+                             "zz,2024-01-02,1\nzz,2024-01-02,1\nzz,2024-01-02,1\nzz,2024-01-02,2\n";
+  tsr_ingest_stats s2;
+  assert_int_equal(tsr_ingest_mem(l[1], more, sizeof more - 1, "m.csv", NULL, &s2, NULL), TSR_OK);
+  assert_int_equal(s2.identical_rows, 3);
+  assert_int_equal(tsr_ledger_finish(l[1], NULL), TSR_OK);
+  ptrdiff_t z = tsr_ledger_find(l[1], "zz");
+  assert_true(z >= 0);
+  size_t nz;
+  const tsr_ledger_entry *ez = tsr_ledger_entries(l[1], (size_t)z, &nz);
+  assert_int_equal(nz, 1);
+  assert_int_equal(ez[0].ntx, 4);
+  tsr_ledger_free(l[0]);
+  tsr_ledger_free(l[1]);
+  free(csv);
+}
+
 /* Rows of n customers, each customer's rows together (a file sorted by
  * customer): per customer 1 + c % 23 rows over days out of order, some
  * rows repeated (identical) and some days repeated with other amounts. */
@@ -1050,7 +1121,7 @@ int main(void) {
       cmocka_unit_test(test_threads_alloc_failures), cmocka_unit_test(test_ids_ring_exact),
       cmocka_unit_test(test_many_customers), cmocka_unit_test(test_customer_order),
       cmocka_unit_test(test_grouped_presized), cmocka_unit_test(test_hash_tail),
-      cmocka_unit_test(test_id_lengths),
+      cmocka_unit_test(test_id_lengths), cmocka_unit_test(test_single_input_no_hashes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
