@@ -270,9 +270,10 @@ static uint64_t text_hash(const char *p, size_t n, uint64_t seed) {
  * a line end (or, with the whitespace delimiter, a space or tab) - an
  * injective encoding, which for the common row (no quotes, nothing to trim)
  * is the raw record itself. Never 0; 0 means out of memory. */
-static uint64_t row_hash(ictx *x, const tsr_csv_record *rec) {
+static uint64_t row_hash(ictx *x, const tsr_csv_record *rec, int stable) {
   const int ws = x->o->csv.delim == TSR_CSV_WS;
-  int plain = !ws && !memchr(rec->raw, '"', rec->raw_len);
+  /* a record of the fast reader (stable) holds no quote */
+  int plain = !ws && (stable || !memchr(rec->raw, '"', rec->raw_len));
   for (size_t k = 0; plain && k < rec->nfields; k++) {
     const tsr_csv_field *f = &rec->fields[k];
     if (f->quoted || (f->len && (is_space((unsigned char)f->ptr[0]) ||
@@ -626,7 +627,7 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec, int stable) {
                     lim, fmt_got(got, sizeof got, af->ptr, af->len));
   }
   sr.amount = amount;
-  sr.content = row_hash(x, rec);
+  sr.content = row_hash(x, rec, stable);
   if (!sr.content) return TSR_ENOMEM;
   sr.key = 0;
   if (x->ti >= 0) {
