@@ -259,6 +259,7 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
     if (st != TSR_OK) return st;
     combined = res->ingest.checksum;
   }
+  io.single_input = x->o->n_inputs == 1; /* the ledger's only input */
   for (size_t i = 0; !x->o->indb_table && i < x->o->n_inputs; i++) {
     tsr_ingest_stats s;
     st = tsr_ingest_file(res->ledger, x->o->inputs[i], &io, &s, err);

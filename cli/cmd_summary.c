@@ -47,6 +47,7 @@ int tsr_cmd_summary(int argc, char **argv) {
   memset(&st, 0, sizeof st);
   int rc = TSR_EXIT_OK;
   ci.io.csv.no_checksum = 1; /* the input is neither stored nor compared */
+  ci.io.single_input = 1;    /* and the only input of its ledger */
   if (cli_ingest_begin(&ci)) return TSR_EXIT_FAIL;
   tsr_status ts = tsr_ledger_new(&lg, &err);
   if (ts == TSR_OK) ts = tsr_ingest_file(lg, path, &ci.io, &st, &err);

@@ -85,6 +85,9 @@ void tsr__ledger_prefetch(const struct tsr_ledger *lg, size_t i, int stage);
 /* Day of the last purchase (row with amount >= 0) in the ledger; 0 when
  * there is none. */
 int tsr__ledger_last_purchase(const struct tsr_ledger *lg, int64_t *day);
+/* The entries the customers' blocks hold room for (for tests: a file
+ * sorted by customer fills blocks of exactly its rows). */
+size_t tsr__ledger_capacity(const struct tsr_ledger *lg);
 
 /* Period number of a day for tsr_freq f (lib/summary.c): D the day, W
  * weeks Monday..Sunday, M months since 1970-01. */

@@ -80,6 +80,12 @@ typedef struct tsr_ingest_opts {
                                as thousands separator ("1.234,56"); default 0 */
   double max_amount;        /* amounts with |amount| above it are rejected as
                                implausible; 0 = TSR_INGEST_MAX_AMOUNT */
+  int single_input;         /* 1: this is the ledger's only input (set by the
+                               caller that knows it; default 0). With a
+                               transaction id column the ledger then keeps
+                               no per-day row hashes (a fifth less memory):
+                               rows of a further input would not be compared
+                               with this input's for identical rows */
 } tsr_ingest_opts;
 
 /* Default largest plausible |amount| of one transaction (1e12). */

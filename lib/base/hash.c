@@ -39,7 +39,20 @@ uint64_t tsr__hash_bytes(const void *p, size_t n, uint64_t seed) {
   }
   if (n) {
     uint64_t w = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the same value as memcpy(&w, b, n), without a call to memcpy (ids
+     * of a few bytes are hashed once per ingested row) */
+    if (n >= 4) {
+      uint32_t lo, hi;
+      memcpy(&lo, b, 4);
+      memcpy(&hi, b + n - 4, 4);
+      w = (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+    } else {
+      w = (uint64_t)b[0] | (uint64_t)b[n / 2] << (8 * (n / 2)) | (uint64_t)b[n - 1] << (8 * (n - 1));
+    }
+#else
     memcpy(&w, b, n);
+#endif
     h = step(h, w ^ ((uint64_t)n << 56));
   }
   return mix64(h);

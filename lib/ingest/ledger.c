@@ -49,16 +49,27 @@ tsr_status tsr_ledger_new(tsr_ledger **out, tsr_error *err) {
   return TSR_OK;
 }
 
-/* A block for cap (a power of two) entries and their row hashes. */
+/* Blocks of cap >= POOL_LARGE entries come from tsr__malloc, the others
+ * from the pool. */
+#define POOL_LARGE ((uint32_t)1 << POOL_CLASSES)
+
+/* floor(log2(cap)), cap >= 1 */
+static unsigned blk_class(uint32_t cap) { return 31u - (unsigned)__builtin_clz(cap); }
+
+/* A block for cap entries and their row hashes. A power of two may be a
+ * recycled block of its class; any other size (a customer's exact run,
+ * tsr__cust_presize) is carved from the pool. */
 static void *blk_alloc(tsr_ledger *lg, uint32_t cap) {
-  unsigned k = (unsigned)__builtin_ctz(cap);
-  if (k >= POOL_CLASSES) return tsr__malloc(BLK_BYTES(cap));
-  void *p = lg->pool_free[k];
-  if (p) {
-    memcpy(&lg->pool_free[k], p, sizeof p);
-    return p;
+  if (cap >= POOL_LARGE) return tsr__malloc(blk_bytes(lg, cap));
+  if ((cap & (cap - 1)) == 0) {
+    unsigned k = blk_class(cap);
+    void *p = lg->pool_free[k];
+    if (p) {
+      memcpy(&lg->pool_free[k], p, sizeof p);
+      return p;
+    }
   }
-  size_t need = BLK_BYTES(cap);
+  size_t need = blk_bytes(lg, cap);
   if (lg->pool_left < need) {
     if (lg->nchunks == lg->chunks_cap) {
       void *c = lg->chunks;
@@ -72,19 +83,21 @@ static void *blk_alloc(tsr_ledger *lg, uint32_t cap) {
     lg->pool_cur = chunk;
     lg->pool_left = POOL_CHUNK;
   }
-  p = lg->pool_cur;
+  void *p = lg->pool_cur;
   lg->pool_cur += need;
   lg->pool_left -= need;
   return p;
 }
 
+/* A freed pool block of cap entries serves as a block of the largest
+ * power of two <= cap (its hashes then start at that many entries). */
 static void blk_free(tsr_ledger *lg, void *p, uint32_t cap) {
   if (!p) return;
-  unsigned k = (unsigned)__builtin_ctz(cap);
-  if (k >= POOL_CLASSES) {
+  if (cap >= POOL_LARGE) {
     tsr__free(p);
     return;
   }
+  unsigned k = blk_class(cap);
   memcpy(p, &lg->pool_free[k], sizeof p);
   lg->pool_free[k] = p;
 }
@@ -93,7 +106,7 @@ void tsr_ledger_free(tsr_ledger *lg) {
   if (!lg) return;
   for (size_t i = 0; i < lg->n; i++) {
     const cust *c = cust_at(lg, i);
-    if (c->e && (unsigned)__builtin_ctz(c->cap) >= POOL_CLASSES) tsr__free(c->e);
+    if (c->e && c->cap >= POOL_LARGE) tsr__free(c->e);
   }
   for (size_t i = 0; i < lg->nchunks; i++) tsr__free(lg->chunks[i]);
   tsr__free(lg->chunks);
@@ -131,6 +144,12 @@ void tsr__ledger_prefetch(const tsr_ledger *lg, size_t i, int stage) {
     const char *e = (const char *)c->e, *end = (const char *)(c->e + c->n);
     for (int k = 0; k < 4 && e < end; k++, e += 64) __builtin_prefetch(e);
   }
+}
+
+size_t tsr__ledger_capacity(const tsr_ledger *lg) {
+  size_t k = 0;
+  for (size_t i = 0; i < lg->n; i++) k += cust_at(lg, i)->cap;
+  return k;
 }
 
 int tsr__ledger_last_purchase(const tsr_ledger *lg, int64_t *day) {
@@ -204,7 +223,8 @@ cust *tsr__cust_insert(tsr_ledger *lg, uint64_t *slot, const char *id, size_t le
     void *p = lg->ids;
     if (tsr__grow(&p, &lg->ids_cap, lg->ids_len + len + 1, 1) != TSR_OK) return NULL;
     lg->ids = p;
-    c->id.off = lg->ids_len;
+    c->id.off[0] = (uint32_t)lg->ids_len;
+    c->id.off[1] = (uint32_t)((uint64_t)lg->ids_len >> 32);
     memcpy(lg->ids + lg->ids_len, id, len);
     lg->ids[lg->ids_len + len] = '\0';
     lg->ids_len += len + 1;
@@ -222,6 +242,18 @@ cust *tsr__cust_insert(tsr_ledger *lg, uint64_t *slot, const char *id, size_t le
   lg->n++;
   lg->finished = 0;
   return c;
+}
+
+/* Gives customer c, which has no block yet, one for k entries: its rows
+ * of a file sorted by customer, counted ahead (an exact size instead of
+ * the next power of two, and no copies while it fills). */
+int tsr__cust_presize(tsr_ledger *lg, cust *c, uint32_t k) {
+  if (c->cap || k < 2) return 0;
+  tsr_ledger_entry *e = blk_alloc(lg, k);
+  if (!e) return -1;
+  c->e = e;
+  c->cap = k;
+  return 0;
 }
 
 /* ------------------------------------------------------------ row hashes */
@@ -269,9 +301,9 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
                     int track, int drop, int64_t *identical) {
   uint32_t n = c->n, pos;
   tsr_ledger_entry *e = c->e;
-  if (n == 0 || day > e[n - 1].day) {
+  if (n == 0 || day > c->last) {
     pos = n;
-  } else if (day == e[n - 1].day) {
+  } else if (day == c->last) {
     pos = n - 1;
   } else {
     uint32_t lo = 0, hi = n - 1; /* first entry with e.day >= day */
@@ -284,8 +316,10 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
   }
   if (pos < n && e[pos].day == day) {
     if (track) {
-      uint64_t *h = cust_rh(c);
-      if (h[pos] == rh || (lg->extra_n && extra_has(lg, rh))) {
+      /* without row hashes in the blocks (an input with ids and
+       * single_input, then another input against its word) the day's
+       * first row is in extra */
+      if ((!lg->no_rh && cust_rh(c)[pos] == rh) || (lg->extra_n && extra_has(lg, rh))) {
         (*identical)++;
         if (drop) return ROW_DROPPED;
       } else if (extra_add(lg, rh) != 0) {
@@ -294,27 +328,32 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
     }
   } else {
     if (n == c->cap) {
-      uint32_t nc = c->cap ? c->cap * 2 : 2;
-      if (nc < c->cap) return ROW_ENOMEM;
+      /* the next power of two (a presized block may be any size) */
+      if (c->cap >= (uint32_t)1 << 31) return ROW_ENOMEM;
+      uint32_t nc = 2;
+      while (nc <= c->cap) nc *= 2;
       tsr_ledger_entry *ne = blk_alloc(lg, nc);
       if (!ne) return ROW_ENOMEM;
       if (n) {
         memcpy(ne, e, (size_t)n * sizeof *ne);
-        memcpy(ne + nc, cust_rh(c), (size_t)n * sizeof(uint64_t));
+        if (!lg->no_rh) memcpy(ne + nc, cust_rh(c), (size_t)n * sizeof(uint64_t));
       }
       blk_free(lg, e, c->cap);
       c->e = e = ne;
       c->cap = nc;
     }
-    uint64_t *h = cust_rh(c);
-    if (pos < n) {
-      memmove(e + pos + 1, e + pos, (size_t)(n - pos) * sizeof *e);
-      memmove(h + pos + 1, h + pos, (size_t)(n - pos) * sizeof *h);
+    if (pos < n) memmove(e + pos + 1, e + pos, (size_t)(n - pos) * sizeof *e);
+    if (!lg->no_rh) {
+      uint64_t *h = cust_rh(c);
+      if (pos < n) memmove(h + pos + 1, h + pos, (size_t)(n - pos) * sizeof *h);
+      h[pos] = rh;
+    } else if (track && extra_add(lg, rh) != 0) {
+      return ROW_ENOMEM;
     }
     memset(&e[pos], 0, sizeof e[pos]);
     e[pos].day = day;
-    h[pos] = rh;
     c->n = n + 1;
+    if (pos == n) c->last = day;
     lg->finished = 0;
   }
   if (amount < 0) {

@@ -411,6 +411,262 @@ static void test_shuffled_same_ledger(void **state) {
 }
 
 
+/* tsr__hash_bytes's tail without memcpy gives the values of the plain
+ * algorithm (ids of every length up to 40 bytes, any bytes). */
+static uint64_t ref_hash(const void *p, size_t n, uint64_t seed) {
+  const uint64_t K1 = 0x9E3779B97F4A7C15ULL, K2 = 0xC2B2AE3D27D4EB4FULL;
+  const unsigned char *b = p;
+  uint64_t h = seed ^ ((uint64_t)n * K1);
+#define STEP(h, w) ((((h) ^ ((w) * K2)) << 31 | ((h) ^ ((w) * K2)) >> 33) * K1)
+  while (n >= 8) {
+    uint64_t w = 0;
+    for (int i = 0; i < 8; i++) w |= (uint64_t)b[i] << (8 * i);
+    h = STEP(h, w);
+    b += 8;
+    n -= 8;
+  }
+  if (n) {
+    uint64_t w = 0;
+    for (size_t i = 0; i < n; i++) w |= (uint64_t)b[i] << (8 * i);
+    w ^= (uint64_t)n << 56;
+    h = STEP(h, w);
+  }
+#undef STEP
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdULL;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ULL;
+  h ^= h >> 33;
+  return h;
+}
+
+static void test_hash_tail(void **state) {
+  (void)state;
+  unsigned char buf[48];
+  unsigned x = 7;
+  for (int round = 0; round < 50; round++) {
+    for (size_t i = 0; i < sizeof buf; i++) {
+      x = x * 1103515245u + 12345u;
+      buf[i] = (unsigned char)(x >> 16);
+    }
+    for (size_t n = 0; n <= 40; n++)
+      for (size_t off = 0; off < 4; off++)
+        assert_true(tsr__hash_bytes(buf + off, n, round) == ref_hash(buf + off, n, (uint64_t)round));
+  }
+}
+
+/* Customer ids of every length around the inline limit of the customer
+ * record (27 bytes inline, 28 and more in the ledger's id text) come back
+ * whole and are found. */
+static void test_id_lengths(void **state) {
+  (void)state;
+  char csv[8192];
+  size_t o = (size_t)sprintf(csv, "customer_id,date,amount\n");
+  for (int len = 1; len <= 40; len++) {
+    char id[64];
+    for (int k = 0; k < len; k++) id[k] = (char)('a' + (len + k) % 26);
+    id[len] = '\0';
+    o += (size_t)sprintf(csv + o, "%s,2024-01-%02d,%d\n%s,2024-02-01,1\n", id, 1 + len % 28, len, id);
+  }
+  tsr_ledger *lg;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, o, "m.csv", NULL, NULL, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_ncustomers(lg), 40);
+  for (int len = 1; len <= 40; len++) {
+    char id[64];
+    for (int k = 0; k < len; k++) id[k] = (char)('a' + (len + k) % 26);
+    id[len] = '\0';
+    ptrdiff_t i = tsr_ledger_find(lg, id);
+    assert_true(i >= 0);
+    assert_string_equal(tsr_ledger_customer(lg, (size_t)i), id);
+    size_t n;
+    const tsr_ledger_entry *e = tsr_ledger_entries(lg, (size_t)i, &n);
+    assert_int_equal(n, 2);
+    assert_near(e[0].amount, len, 1e-12);
+  }
+  tsr_ledger_free(lg);
+}
+
+/* single_input with a transaction id column: blocks without row hashes
+ * give the same ledger and counts as with them (days out of order,
+ * repeated ids with the same and with other content, growth past the
+ * presized blocks); a second input on such a ledger still counts its own
+ * identical rows. */
+static void test_single_input_no_hashes(void **state) {
+  (void)state;
+  size_t cap = 4u << 20, o = 0;
+  char *csv = malloc(cap);
+  o += (size_t)sprintf(csv + o, "transaction_id,customer_id,date,amount\n");
+  unsigned x = 5;
+  for (unsigned i = 0; i < 40000; i++) {
+    x = x * 1103515245u + 12345u;
+    unsigned c = (i < 20000) ? i / 9 : (x >> 8) % 2500, d = (x >> 16) % 200;
+    unsigned id = i % 997 == 5 ? i - 3 : i; /* some ids again */
+    if (i % 1009 == 7) id = i - 1;
+    size_t at = o;
+    o += (size_t)sprintf(csv + o, "T%07u,c%u,2024-%02u-%02u,%u.%02u\n", id, c, 1 + d % 12, 1 + d % 28,
+                         (x >> 20) % 300, c % 100);
+    if (i % 500 == 3) { /* the same row again: a duplicate id */
+      memmove(csv + o, csv + at, o - at);
+      o += o - at;
+    }
+  }
+  tsr_ledger *l[2];
+  tsr_ingest_stats s[2];
+  for (int k = 0; k < 2; k++) {
+    tsr_ingest_opts op;
+    tsr_ingest_opts_init(&op);
+    op.single_input = k;
+    op.threads = 2;
+    assert_int_equal(tsr_ledger_new(&l[k], NULL), TSR_OK);
+    assert_int_equal(tsr_ingest_mem(l[k], csv, o, "t.csv", &op, &s[k], NULL), TSR_OK);
+    assert_int_equal(tsr_ledger_finish(l[k], NULL), TSR_OK);
+  }
+  assert_true(s[0].duplicate_ids > 0);
+  assert_true(s[0].rows_rejected > 0);
+  assert_int_equal(s[0].duplicate_ids, s[1].duplicate_ids);
+  assert_int_equal(s[0].rows_rejected, s[1].rows_rejected);
+  assert_int_equal(s[0].rows_accepted, s[1].rows_accepted);
+  assert_int_equal(tsr_ledger_ncustomers(l[0]), tsr_ledger_ncustomers(l[1]));
+  for (size_t i = 0; i < tsr_ledger_ncustomers(l[0]); i++) {
+    assert_string_equal(tsr_ledger_customer(l[0], i), tsr_ledger_customer(l[1], i));
+    size_t n0, n1;
+    const tsr_ledger_entry *e0 = tsr_ledger_entries(l[0], i, &n0), *e1 = tsr_ledger_entries(l[1], i, &n1);
+    assert_int_equal(n0, n1);
+    for (size_t j = 0; j < n0; j++) {
+      assert_int_equal(e0[j].day, e1[j].day);
+      if (j) assert_true(e1[j].day > e1[j - 1].day);
+      assert_int_equal(e0[j].ntx, e1[j].ntx);
+      assert_true(e0[j].amount == e1[j].amount);
+    }
+  }
+  /* a second input (no ids) on the ledger without row hashes */
+  static const char more[] = "customer_id,date,amount\nc1,2024-01-01,5\nc1,2024-01-01,5\n"
+                             "zz,2024-01-02,1\nzz,2024-01-02,1\nzz,2024-01-02,1\nzz,2024-01-02,2\n";
+  tsr_ingest_stats s2;
+  assert_int_equal(tsr_ingest_mem(l[1], more, sizeof more - 1, "m.csv", NULL, &s2, NULL), TSR_OK);
+  assert_int_equal(s2.identical_rows, 3);
+  assert_int_equal(tsr_ledger_finish(l[1], NULL), TSR_OK);
+  ptrdiff_t z = tsr_ledger_find(l[1], "zz");
+  assert_true(z >= 0);
+  size_t nz;
+  const tsr_ledger_entry *ez = tsr_ledger_entries(l[1], (size_t)z, &nz);
+  assert_int_equal(nz, 1);
+  assert_int_equal(ez[0].ntx, 4);
+  tsr_ledger_free(l[0]);
+  tsr_ledger_free(l[1]);
+  free(csv);
+}
+
+/* Rows of n customers, each customer's rows together (a file sorted by
+ * customer): per customer 1 + c % 23 rows over days out of order, some
+ * rows repeated (identical) and some days repeated with other amounts. */
+static char *grouped_log(unsigned n, size_t *len, size_t *nrows) {
+  size_t cap = (size_t)n * 24 * 40 + 100, k = 0;
+  char *b = malloc(cap);
+  size_t o = (size_t)sprintf(b, "customer_id,date,amount\n");
+  for (unsigned c = 0; c < n; c++) {
+    unsigned r = 1 + c % 23;
+    for (unsigned j = 0; j < r; j++) {
+      unsigned d = (j * 7 + c) % 29, amt = (c * 31 + j * 17) % 1000;
+      if (j % 5 == 4) d = (j - 1) * 7 % 29 + 0 * amt; /* a repeated day */
+      if (j % 6 == 5) {
+        /* a row identical to the previous one */
+        unsigned pj = j - 1, pd = ((pj * 7 + c) % 29), pa = (c * 31 + pj * 17) % 1000;
+        if (pj % 5 == 4) pd = (pj - 1) * 7 % 29;
+        d = pd;
+        amt = pa;
+      }
+      o += (size_t)sprintf(b + o, "g%u,2024-03-%02u,%u.%02u\n", c, 1 + (d + c) % 29 % 28, amt / 10, amt % 10);
+      k++;
+    }
+  }
+  *len = o;
+  *nrows = k;
+  return b;
+}
+
+/* A file sorted by customer gives each customer a block of exactly its
+ * rows (counted ahead in the batch) and the same ledger as the same rows
+ * in another order; a second file adding rows to those customers grows
+ * the odd-sized blocks, still the same ledger. */
+static void test_grouped_presized(void **state) {
+  (void)state;
+  size_t la, nrows;
+  char *a = grouped_log(3000, &la, &nrows);
+  /* b: the same rows, one customer's rows spread over the file */
+  char **lines = malloc(nrows * sizeof *lines);
+  size_t nl = 0;
+  char *body = strchr(a, '\n') + 1;
+  for (char *q = body; q < a + la; q = strchr(q, '\n') + 1) lines[nl++] = q;
+  assert_int_equal(nl, nrows);
+  char *b = malloc(la + 1);
+  size_t lb = (size_t)(body - a);
+  memcpy(b, a, lb);
+  for (size_t i = 0; i < nrows; i++) {
+    const char *q = lines[(i * 7919) % nrows];
+    size_t n = (size_t)(strchr(q, '\n') - q) + 1;
+    memcpy(b + lb, q, n);
+    lb += n;
+  }
+  assert_int_equal(lb, la);
+  for (int dedupe = 0; dedupe < 2; dedupe++) {
+    for (int threads = 1; threads <= 2; threads++) {
+      tsr_ingest_opts o;
+      tsr_ingest_opts_init(&o);
+      o.threads = threads;
+      o.dedupe = dedupe ? TSR_DEDUPE_EXACT : TSR_DEDUPE_NONE;
+      tsr_ledger *l1, *l2;
+      tsr_ingest_stats s1, s2;
+      assert_int_equal(tsr_ledger_new(&l1, NULL), TSR_OK);
+      assert_int_equal(tsr_ledger_new(&l2, NULL), TSR_OK);
+      assert_int_equal(tsr_ingest_mem(l1, a, la, "a.csv", &o, &s1, NULL), TSR_OK);
+      assert_int_equal(tsr_ingest_mem(l2, b, lb, "b.csv", &o, &s2, NULL), TSR_OK);
+      assert_int_equal(s1.rows_read, (int64_t)nrows);
+      assert_true(s1.identical_rows > 100);
+      assert_int_equal(s1.identical_rows, s2.identical_rows);
+      assert_int_equal(s1.identical_dropped, s2.identical_dropped);
+      assert_int_equal(s1.rows_accepted, s2.rows_accepted);
+      /* exact blocks: the rows of every customer whose run ends in its
+       * batch (all but a few at batch ends; customers of one row get none
+       * before their first entry, then two) */
+      size_t capa = tsr__ledger_capacity(l1), capb = tsr__ledger_capacity(l2);
+      assert_true(capa < capb);
+      assert_true(capa <= nrows + 3000 / 23 + 200);
+      for (int round = 0; round < 2; round++) {
+        if (round) {
+          /* more rows for the same customers: blocks of odd sizes grow */
+          assert_int_equal(tsr_ingest_mem(l1, b, lb, "b.csv", &o, &s1, NULL), TSR_OK);
+          assert_int_equal(tsr_ingest_mem(l2, a, la, "a.csv", &o, &s2, NULL), TSR_OK);
+          assert_int_equal(s1.identical_rows, s2.identical_rows);
+        }
+        assert_int_equal(tsr_ledger_finish(l1, NULL), TSR_OK);
+        assert_int_equal(tsr_ledger_finish(l2, NULL), TSR_OK);
+        assert_int_equal(tsr_ledger_ncustomers(l1), 3000);
+        assert_int_equal(tsr_ledger_ncustomers(l2), 3000);
+        for (size_t i = 0; i < 3000; i++) {
+          assert_string_equal(tsr_ledger_customer(l1, i), tsr_ledger_customer(l2, i));
+          size_t n1, n2;
+          const tsr_ledger_entry *e1 = tsr_ledger_entries(l1, i, &n1), *e2 = tsr_ledger_entries(l2, i, &n2);
+          assert_int_equal(n1, n2);
+          for (size_t k = 0; k < n1; k++) {
+            assert_int_equal(e1[k].day, e2[k].day);
+            if (k) assert_true(e1[k].day > e1[k - 1].day);
+            assert_int_equal(e1[k].ntx, e2[k].ntx);
+            assert_near(e1[k].amount, e2[k].amount, 1e-9 * fabs(e1[k].amount));
+          }
+        }
+      }
+      tsr_ledger_free(l1);
+      tsr_ledger_free(l2);
+    }
+  }
+  free(lines);
+  free(a);
+  free(b);
+}
+
 /* Every reject, in order (for the thread comparisons). */
 typedef struct {
   char *text;
@@ -864,6 +1120,8 @@ int main(void) {
       cmocka_unit_test(test_shuffled_same_ledger), cmocka_unit_test(test_threads_same),
       cmocka_unit_test(test_threads_alloc_failures), cmocka_unit_test(test_ids_ring_exact),
       cmocka_unit_test(test_many_customers), cmocka_unit_test(test_customer_order),
+      cmocka_unit_test(test_grouped_presized), cmocka_unit_test(test_hash_tail),
+      cmocka_unit_test(test_id_lengths), cmocka_unit_test(test_single_input_no_hashes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
