@@ -130,6 +130,10 @@ done:
  * reported test metrics are those of the model that scored
  * (docs/predict.md "One fit per cutoff"). Small data keeps two fits. */
 #define TSR__CHURN_ONE_FIT_MIN 100000
+/* From this many test customers on, the evaluation's predictions come from
+ * walking the trees here (tsr__gbm_walk: XGBoost's values, checked on the
+ * first rows; no DMatrix copy of the rows). */
+#define TSR__CHURN_WALK_MIN 50000
 
 /* Trains on rows learn[0..nl) of x/y and the history rows h: a seeded
  * 80/20 split of learn into fit and early-stopping/calibration rows; the
@@ -337,7 +341,10 @@ static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, 
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
-  st = tsr_gbm_predict(f.gbm, xt, nt, pt, err);
+  /* large data: the predictions by walking the trees here (equal to
+   * XGBoost's, tsr__gbm_walk) */
+  st = nt > TSR__CHURN_WALK_MIN ? tsr__gbm_walk(f.gbm, xt, nt, pt, NULL, o->gbm.threads, NULL, err)
+                                : tsr_gbm_predict(f.gbm, xt, nt, pt, err);
   if (st != TSR_OK) goto done;
   for (size_t k = 0; k < nt; k++) {
     pt[k] = tsr_calibrator_apply(&f.cal, pt[k]);
@@ -477,9 +484,14 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
       goto done;
     }
-  st = tsr_gbm_predict(f.gbm, x, n, r->probability, err);
-  if (st != TSR_OK) goto done;
-  for (size_t i = 0; i < n; i++) r->probability[i] = tsr_calibrator_apply(&f.cal, r->probability[i]);
+  /* exact TreeSHAP up to SHAP_EXACT_MAX customers, approximate (Saabas)
+   * contributions beyond (about 20x faster; XGBoost's, computed here from
+   * the trees, in the same walk as the predictions; docs/predict.md) */
+  int walk = n > SHAP_EXACT_MAX;
+  if (!walk) {
+    st = tsr_gbm_predict(f.gbm, x, n, r->probability, err);
+    if (st != TSR_OK) goto done;
+  }
   /* SHAP in chunks (n x 24 doubles at once would be large) */
   const size_t CH = 65536;
   contrib = tsr__malloc(CH * (TSR__NFEAT + 1) * sizeof *contrib);
@@ -487,13 +499,12 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
   double imp[TSR__NFEAT] = {0};
   for (size_t off = 0; off < n; off += CH) {
     size_t k = n - off < CH ? n - off : CH;
-    /* exact TreeSHAP up to SHAP_EXACT_MAX customers, approximate (Saabas)
-     * contributions beyond (about 20x faster; XGBoost's, computed here from
-     * the trees; docs/predict.md) */
-    st = n > SHAP_EXACT_MAX
-             ? tsr__gbm_contributions_approx(f.gbm, x + off * TSR__NFEAT, k, contrib, NULL, err)
-             : tsr_gbm_contributions(f.gbm, x + off * TSR__NFEAT, k, 0, contrib, err);
+    st = walk ? tsr__gbm_walk(f.gbm, x + off * TSR__NFEAT, k, r->probability + off, contrib,
+                              o->gbm.threads, NULL, err)
+              : tsr_gbm_contributions(f.gbm, x + off * TSR__NFEAT, k, 0, contrib, err);
     if (st != TSR_OK) goto done;
+    for (size_t i = off; i < off + k; i++)
+      r->probability[i] = tsr_calibrator_apply(&f.cal, r->probability[i]);
     for (size_t i = 0; i < k; i++) {
       const double *c = contrib + i * (TSR__NFEAT + 1);
       int top[3] = {-1, -1, -1};
