@@ -960,55 +960,95 @@ static float gbm_sigmoid(float x) {
   return 1.0f / (expf(e) + 1.0f + 1e-16f);
 }
 
+/* Rows walked together through one tree (independent chains of loads the
+ * processor overlaps). */
+#define GBM_WALK_BLOCK 8
+
 /* Rows [from, to) of x walked once through every tree: the prediction
  * (pred, may be NULL) and the approximate contributions (contrib, may be
  * NULL: the nfeat feature columns; the bias column is set by the caller).
  * Contributions tree by tree as XGBoost's CalculateContributionsApprox:
  * along the path each split adds the change of the node mean to its
  * feature (the last split also the leaf value minus the leaf's mean, which
- * is 0: left out), a tree's sums per feature are then added to the row's.
- * The prediction as XGBoost's predictor: the base margin plus the leaf
- * values in tree order, in float, then the sigmoid for a binary model.
- * acc, tc: nfeat floats each, the caller's. */
+ * is 0: left out), and a tree's sum per feature, in path order, is then
+ * added to the row's (float: 0 + d1 + d2 and d1 + d2 are equal, and a
+ * row's sum never is -0, so +0 and -0 add alike). The prediction as
+ * XGBoost's predictor: the base margin plus the leaf values in tree order,
+ * in float, then the sigmoid for a binary model. Rows go through a tree
+ * GBM_WALK_BLOCK at a time, each row's sums in the same order. acc:
+ * GBM_WALK_BLOCK * nfeat floats, the caller's. */
 static void walk_rows(const tsr_gbm *m, const float *x, size_t from, size_t to, double *pred,
-                      double *contrib, float *acc, float *tc) {
+                      double *contrib, float *acc) {
   const gbm_trees *t = &m->trees;
   const gbm_node *node = t->node;
   const size_t nf = m->nfeat, w = nf + 1, ntree = t->ntree;
   const size_t *root = t->root;
   const int binary = m->objective == TSR_GBM_BINARY;
-  uint32_t ps[64];
-  float pd[64];
-  if (contrib) memset(tc, 0, nf * sizeof *tc);
-  for (size_t i = from; i < to; i++) {
-    const float *xr = x + i * nf;
-    float margin = t->base;
-    if (contrib) memset(acc, 0, nf * sizeof *acc);
+  uint32_t ps[GBM_WALK_BLOCK][64];
+  float pd[GBM_WALK_BLOCK][64];
+  for (size_t i0 = from; i0 < to; i0 += GBM_WALK_BLOCK) {
+    const size_t B = to - i0 < GBM_WALK_BLOCK ? to - i0 : GBM_WALK_BLOCK;
+    const float *xr[GBM_WALK_BLOCK];
+    float margin[GBM_WALK_BLOCK];
+    for (size_t r = 0; r < B; r++) {
+      xr[r] = x + (i0 + r) * nf;
+      margin[r] = t->base;
+    }
+    if (contrib) memset(acc, 0, B * nf * sizeof *acc);
     for (size_t q = 0; q < ntree; q++) {
-      const gbm_node *nd = node + root[q];
-      int np = 0;
-      while (nd->left >= 0) {
-        uint32_t s = nd->split & ~GBM_DLEFT;
-        float v = xr[s];
-        /* right when not v < cond; a missing value by its default */
-        int right = v != v ? !(nd->split & GBM_DLEFT) : !(v < nd->cond);
-        nd = node + nd->left + right;
-        ps[np] = s;
-        pd[np++] = nd->delta;
+      const gbm_node *cur[GBM_WALK_BLOCK];
+      int np[GBM_WALK_BLOCK];
+      uint64_t seen[GBM_WALK_BLOCK], dup[GBM_WALK_BLOCK]; /* features on the path mod 64 */
+      for (size_t r = 0; r < B; r++) cur[r] = node + root[q], np[r] = 0, seen[r] = dup[r] = 0;
+      for (int more = 1; more;) {
+        more = 0;
+        for (size_t r = 0; r < B; r++) {
+          const gbm_node *nd = cur[r];
+          if (nd->left < 0) continue;
+          uint32_t s = nd->split & ~GBM_DLEFT;
+          float v = xr[r][s];
+          /* right when not v < cond (so NaN), except a missing value
+           * whose default is left (no branch on the data) */
+          int right = !(v < nd->cond) & !((v != v) & (int)(nd->split >> 31));
+          nd = node + nd->left + right;
+          cur[r] = nd;
+          uint64_t bit = (uint64_t)1 << (s & 63);
+          dup[r] |= seen[r] & bit;
+          seen[r] |= bit;
+          ps[r][np[r]] = s;
+          pd[r][np[r]++] = nd->delta;
+          more = 1;
+        }
       }
-      margin += nd->cond;
-      if (!contrib || np == 0) continue;
-      for (int k = 0; k < np; k++) tc[ps[k]] += pd[k];
-      for (int k = 0; k < np; k++) {
-        uint32_t j = ps[k];
-        acc[j] += tc[j];
-        tc[j] = 0; /* a feature twice on the path: added once, then 0 */
+      for (size_t r = 0; r < B; r++) margin[r] += cur[r]->cond;
+      if (!contrib) continue;
+      for (size_t r = 0; r < B; r++) {
+        float *a = acc + r * nf;
+        const uint32_t *pr = ps[r];
+        const float *dr = pd[r];
+        if (!dup[r]) { /* no feature twice on the path */
+          for (int k = 0; k < np[r]; k++) a[pr[k]] += dr[k];
+          continue;
+        }
+        for (int k = 0; k < np[r]; k++) {
+          uint32_t j = pr[k];
+          int seen = 0;
+          for (int e = 0; e < k && !seen; e++) seen = pr[e] == j;
+          if (seen) continue; /* a feature twice on the path: summed at its first split */
+          float sum = dr[k];
+          for (int e = k + 1; e < np[r]; e++)
+            if (pr[e] == j) sum += dr[e];
+          a[j] += sum;
+        }
       }
     }
-    if (pred) pred[i] = binary ? gbm_sigmoid(margin) : margin;
-    if (contrib) {
-      double *o = contrib + i * w;
-      for (size_t j = 0; j < nf; j++) o[j] = acc[j];
+    for (size_t r = 0; r < B; r++) {
+      if (pred) pred[i0 + r] = binary ? gbm_sigmoid(margin[r]) : margin[r];
+      if (contrib) {
+        double *o = contrib + (i0 + r) * w;
+        const float *a = acc + r * nf;
+        for (size_t j = 0; j < nf; j++) o[j] = a[j];
+      }
     }
   }
 }
@@ -1018,12 +1058,12 @@ typedef struct walk_job {
   const float *x;
   size_t from, to;
   double *pred, *contrib;
-  float *buf;           /* 2 * nfeat floats */
+  float *buf;           /* GBM_WALK_BLOCK * nfeat floats */
 } walk_job;
 
 static void *walk_run(void *arg) {
   walk_job *j = arg;
-  walk_rows(j->m, j->x, j->from, j->to, j->pred, j->contrib, j->buf, j->buf + j->m->nfeat);
+  walk_rows(j->m, j->x, j->from, j->to, j->pred, j->contrib, j->buf);
   return NULL;
 }
 
@@ -1039,13 +1079,14 @@ static tsr_status walk_par(const tsr_gbm *m, const float *x, size_t n, double *p
   if (nt > GBM_WALK_THREADS_MAX) nt = GBM_WALK_THREADS_MAX;
   if (n < GBM_WALK_PAR_MIN) nt = 1;
   const size_t nf = m->nfeat;
-  float *buf = tsr__malloc(nt * 2 * (nf ? nf : 1) * sizeof *buf);
+  const size_t per = GBM_WALK_BLOCK * (nf ? nf : 1);
+  float *buf = tsr__malloc(nt * per * sizeof *buf);
   if (!buf) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   walk_job jobs[GBM_WALK_THREADS_MAX];
   pthread_t th[GBM_WALK_THREADS_MAX];
   int started[GBM_WALK_THREADS_MAX] = {0};
   for (size_t k = 0; k < nt; k++) {
-    jobs[k] = (walk_job){m, x, n * k / nt, n * (k + 1) / nt, pred, contrib, buf + k * 2 * nf};
+    jobs[k] = (walk_job){m, x, n * k / nt, n * (k + 1) / nt, pred, contrib, buf + k * per};
   }
   for (size_t k = 1; k < nt; k++) started[k] = pthread_create(&th[k], NULL, walk_run, &jobs[k]) == 0;
   walk_run(&jobs[0]);
@@ -1079,12 +1120,12 @@ static tsr_status walk_check(tsr_gbm *m, const float *x, size_t n, tsr_error *er
   size_t k = n < TSR__GBM_APPROX_CHECK ? n : TSR__GBM_APPROX_CHECK;
   double *xg = tsr__malloc(k * w * sizeof *xg), *ours = tsr__malloc(k * w * sizeof *ours);
   double *pg = tsr__malloc(k * sizeof *pg), *po = tsr__malloc(k * sizeof *po);
-  float *buf = tsr__malloc(2 * (nf ? nf : 1) * sizeof *buf);
+  float *buf = tsr__malloc(GBM_WALK_BLOCK * (nf ? nf : 1) * sizeof *buf);
   if (!xg || !ours || !pg || !po || !buf) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
-  walk_rows(m, x, 0, k, po, ours, buf, buf + nf);
+  walk_rows(m, x, 0, k, po, ours, buf);
   /* XGBoost's values of the same rows: the same floats, and the bias
    * column (the sum of the root means and the base score, the same for
    * every row) */
