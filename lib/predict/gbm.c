@@ -434,6 +434,8 @@ static tsr_status gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
   double *vloss = NULL, *tloss = NULL;
   float *fy = NULL, *fp = NULL, *fg = NULL, *fh = NULL; /* TSR_GBM_HIST_FIXED */
   float *fvbest = NULL; /* its validation predictions at the best round so far */
+  float *ftbest = NULL; /* its training predictions at the best round so far
+                           (the training loss is computed once, at the end) */
   tsr_gbm *m = NULL;
   size_t n_train = train->n, n_valid = 0;
   const tsr_gbm_data *vd = valid;
@@ -535,7 +537,8 @@ static tsr_status gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
     fg = tsr__malloc((n_train ? n_train : 1) * sizeof *fg);
     fh = tsr__malloc((n_train ? n_train : 1) * sizeof *fh);
     if (valid_pred && n_valid) fvbest = tsr__malloc(n_valid * sizeof *fvbest);
-    if (!fy || !fp || !fg || !fh || (valid_pred && n_valid && !fvbest)) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+    ftbest = tsr__malloc((n_train ? n_train : 1) * sizeof *ftbest);
+    if (!fy || !fp || !fg || !fh || !ftbest || (valid_pred && n_valid && !fvbest)) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
     for (size_t i = 0; i < n_train; i++) fy[i] = train->y[idx ? idx[i] : i];
     for (size_t i = 0; i < n_valid; i++) fy[n_train + i] = vd ? vd->y[i] : train->y[idx[n_train + i]];
     const float *pp;
@@ -551,15 +554,17 @@ static tsr_status gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
       const float *pp;
       if ((st = fixed_predict(b, dtrain, n_train, &pp, err)) != TSR_OK) goto done;
       memcpy(fp, pp, n_train * sizeof *fp);
-      tloss[it] = fixed_loss(p->objective, fp, fy, wtrain, n_train);
+      tloss[it] = NAN; /* below, of the kept round only */
       vloss[it] = NAN;
       if (dvalid) {
         if ((st = fixed_predict(b, dvalid, n_valid, &pp, err)) != TSR_OK) goto done;
         vloss[it] = fixed_loss(p->objective, pp, fy + n_train, fwv, n_valid);
         /* kept for the caller: the predictions of the model sliced to the
          * best round (the same float sums, tree by tree) */
-        if (fvbest && (it == 0 || vloss[it] < vloss[best_it]))
-          memcpy(fvbest, pp, n_valid * sizeof *fvbest);
+        if (it == 0 || vloss[it] < vloss[best_it]) {
+          if (fvbest) memcpy(fvbest, pp, n_valid * sizeof *fvbest);
+          memcpy(ftbest, fp, n_train * sizeof *ftbest);
+        }
       }
     } else {
       XGB_CHECK(XGBoosterUpdateOneIter(b, it, dtrain), "training a round");
@@ -593,6 +598,9 @@ static tsr_status gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
   inf.rounds_run = it;
   inf.rounds = best_it + 1;
   inf.best_valid_loss = vloss[best_it];
+  /* TSR_GBM_HIST_FIXED: the training loss of the kept round from its
+   * predictions (without a validation set the last round: fp) */
+  if (fixed) tloss[best_it] = fixed_loss(p->objective, dvalid ? ftbest : fp, fy, wtrain, n_train);
   inf.train_loss = tloss[best_it];
   if (best_it + 1 < it) {
     int rc = XGBoosterSlice(b, 0, best_it + 1, 1, &best);
@@ -638,6 +646,7 @@ done:
   tsr__free(fg);
   tsr__free(fh);
   tsr__free(fvbest);
+  tsr__free(ftbest);
   tsr_gbm_free(m);
   inf.seconds = now_s() - t0;
   if (info) *info = inf;

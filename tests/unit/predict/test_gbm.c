@@ -350,6 +350,18 @@ static void test_train_gives_validation_predictions(void **state) {
     for (size_t i = 0; i < nv; i++)
       if (pv[i] != pp[i])
         fail_msg("method %d row %zu: validation prediction %.9g, model %.9g", method, i, pv[i], pp[i]);
+    /* the training loss is that of the kept (sliced) model, not of the
+     * last round run: its logloss on the training rows */
+    double *pt = malloc(n * sizeof *pt), ll = 0;
+    assert_int_equal(tsr_gbm_predict(m, x, n, pt, NULL), TSR_OK);
+    for (size_t i = 0; i < n; i++) {
+      double q = pt[i] < 1e-16 ? 1e-16 : pt[i] > 1 - 1e-16 ? 1 - 1e-16 : pt[i];
+      ll += y[i] == 1.0f ? -log(q) : -log(1 - q);
+    }
+    ll /= (double)n;
+    if (fabs(info.train_loss - ll) > (method ? 1e-9 : 1e-5) * ll)
+      fail_msg("method %d: training loss %.12g, of the kept model %.12g", method, info.train_loss, ll);
+    free(pt);
     tsr_gbm_free(m);
   }
   tsr_error err;
