@@ -16,7 +16,8 @@
 #include "tessera/predict_app.h"
 #include "tessera/store.h"
 
-enum { OPT_CAL_END = 256, OPT_WINDOW, OPT_CALIB, OPT_SEED, OPT_THREADS, OPT_EVAL, OPT_MODEL, OPT_DB };
+enum { OPT_CAL_END = 256, OPT_WINDOW, OPT_CALIB, OPT_SEED, OPT_THREADS, OPT_EVAL, OPT_MODEL, OPT_DB,
+       OPT_MAX_TRAIN };
 
 static void print_eval(FILE *f, const tsr_churn_result *r) {
   char d1[16], d2[16];
@@ -90,6 +91,7 @@ int tsr_cmd_churn(int argc, char **argv) {
       {"calibration", required_argument, NULL, OPT_CALIB},
       {"seed", required_argument, NULL, OPT_SEED},
       {"threads", required_argument, NULL, OPT_THREADS},
+      {"max-train-rows", required_argument, NULL, OPT_MAX_TRAIN},
       {"eval", required_argument, NULL, OPT_EVAL},
       {"model", required_argument, NULL, OPT_MODEL},
       {"db", required_argument, NULL, OPT_DB},
@@ -130,6 +132,11 @@ int tsr_cmd_churn(int argc, char **argv) {
     case OPT_THREADS:
       if (cli_parse_long("churn", "--threads", optarg, 0, 256, &v)) return TSR_EXIT_USAGE;
       o.gbm.threads = (int)v;
+      break;
+    case OPT_MAX_TRAIN:
+      if (cli_parse_long("churn", "--max-train-rows", optarg, 0, 1000000000L, &v)) return TSR_EXIT_USAGE;
+      if (v != 0 && v < 100) return cli_usage("churn", "--max-train-rows: expected 0 (all) or at least 100, got %ld", v);
+      o.max_train_rows = (size_t)v;
       break;
     case OPT_EVAL: eval_out = optarg; break;
     case OPT_MODEL: model_out = optarg; break;

@@ -80,7 +80,16 @@ typedef struct tsr_churn_opts {
                               fit instead of two; 0 two fits; -1 (default)
                               one fit from 100 000 customers on
                               (docs/predict.md "One fit per cutoff") */
+  size_t max_train_rows;   /* learning customers of a fit (fit plus early
+                              stopping and calibration) at most: above, a
+                              seeded sample stratified by label (the others
+                              are still scored; the test customers are
+                              never in it); 0 = all, else >= 100; default
+                              TSR_CHURN_MAX_TRAIN_ROWS (docs/predict.md
+                              "Training rows") */
 } tsr_churn_opts;
+
+#define TSR_CHURN_MAX_TRAIN_ROWS 250000
 
 TSR_API void tsr_churn_opts_init(tsr_churn_opts *o);
 

@@ -30,6 +30,7 @@ void tsr_churn_opts_init(tsr_churn_opts *o) {
   o->history_windows = 0;
   o->score = 1;
   o->one_fit = -1;
+  o->max_train_rows = TSR_CHURN_MAX_TRAIN_ROWS;
 }
 
 /* ------------------------------------------------------------- helpers */
@@ -130,6 +131,53 @@ done:
  * reported test metrics are those of the model that scored
  * (docs/predict.md "One fit per cutoff"). Small data keeps two fits. */
 #define TSR__CHURN_ONE_FIT_MIN 100000
+/* From this many test customers on, the evaluation's predictions come from
+ * walking the trees here (tsr__gbm_walk: XGBoost's values, checked on the
+ * first rows; no DMatrix copy of the rows). */
+#define TSR__CHURN_WALK_MIN 50000
+
+tsr_status tsr__churn_sample_learn(const size_t *learn, size_t nl, const float *y, size_t max,
+                                   uint64_t seed, size_t *out, size_t *nout, tsr_error *err) {
+  if (max == 0 || nl <= max) {
+    if (out != learn) memcpy(out, learn, nl * sizeof *out);
+    *nout = nl;
+    return TSR_OK;
+  }
+  size_t *pos = tsr__malloc(nl * sizeof *pos);
+  uint8_t *keep = tsr__calloc(nl, 1);
+  if (!pos || !keep) {
+    tsr__free(pos);
+    tsr__free(keep);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  size_t n1 = 0;
+  for (size_t k = 0; k < nl; k++) n1 += y[learn[k]] == 1.0f;
+  /* each class its share of max, rounded (k0 <= n0 as max < nl) */
+  size_t k1 = (size_t)floor((double)max * (double)n1 / (double)nl + 0.5);
+  size_t want[2] = {max - k1, k1};
+  tsr_rng g;
+  tsr_rng_seed(&g, seed, 0xc43);
+  for (int c = 0; c < 2; c++) {
+    size_t m = 0;
+    for (size_t k = 0; k < nl; k++)
+      if ((y[learn[k]] == 1.0f) == (c == 1)) pos[m++] = k;
+    /* the first want[c] of a seeded shuffle (partial Fisher-Yates) */
+    for (size_t i = 0; i < want[c] && i < m; i++) {
+      size_t j = i + (size_t)tsr_rng_bounded(&g, m - i);
+      size_t t = pos[i];
+      pos[i] = pos[j];
+      pos[j] = t;
+      keep[pos[i]] = 1;
+    }
+  }
+  size_t o = 0;
+  for (size_t k = 0; k < nl; k++)
+    if (keep[k]) out[o++] = learn[k];
+  *nout = o;
+  tsr__free(pos);
+  tsr__free(keep);
+  return TSR_OK;
+}
 
 /* Trains on rows learn[0..nl) of x/y and the history rows h: a seeded
  * 80/20 split of learn into fit and early-stopping/calibration rows; the
@@ -142,11 +190,23 @@ static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const 
   int hk_own = 0;
   memset(out, 0, sizeof *out);
   size_t *fi = tsr__malloc((nl ? nl : 1) * sizeof *fi), *vi = tsr__malloc((nl ? nl : 1) * sizeof *vi);
+  size_t *ls = NULL; /* the sampled learning customers */
   float *xf = NULL, *xv = NULL, *yf = NULL, *yv = NULL;
   double *pv = NULL;
   uint8_t *lv = NULL;
   size_t nf = 0, nv = 0;
   if (!fi || !vi) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+  /* at most o->max_train_rows learning customers: a seeded sample
+   * stratified by label (docs/predict.md "Training rows") */
+  if (o->max_train_rows && nl > o->max_train_rows) {
+    if (!(ls = tsr__malloc(nl * sizeof *ls))) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto done;
+    }
+    st = tsr__churn_sample_learn(learn, nl, y, o->max_train_rows, o->gbm.seed, ls, &nl, err);
+    if (st != TSR_OK) goto done;
+    learn = ls;
+  }
   tsr_rng g;
   tsr_rng_seed(&g, o->gbm.seed, 0xc41);
   for (size_t k = 0; k < nl; k++) {
@@ -216,6 +276,7 @@ static tsr_status fit_calibrated(const tsr_churn_opts *o, const float *x, const 
 done:
   if (st != TSR_OK) fitted_release(out);
   if (hk_own) history_release(&hk);
+  tsr__free(ls);
   tsr__free(fi);
   tsr__free(vi);
   tsr__free(xf);
@@ -252,6 +313,9 @@ static tsr_status check_opts(const tsr_churn_opts *o, tsr_error *err) {
   if (o->one_fit < -1 || o->one_fit > 1)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "one_fit",
                          "expected -1 (auto), 0 or 1, got %d", o->one_fit);
+  if (o->max_train_rows != 0 && o->max_train_rows < 100)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "max_train_rows",
+                         "expected 0 (all) or at least 100, got %zu", o->max_train_rows);
   if (o->min_customers < 20)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "min_customers",
                          "expected at least 20, got %zu", o->min_customers);
@@ -337,7 +401,10 @@ static tsr_status evaluate_cutoff(const tsr__pdata *d, const tsr_churn_opts *o, 
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
-  st = tsr_gbm_predict(f.gbm, xt, nt, pt, err);
+  /* large data: the predictions by walking the trees here (equal to
+   * XGBoost's, tsr__gbm_walk) */
+  st = nt > TSR__CHURN_WALK_MIN ? tsr__gbm_walk(f.gbm, xt, nt, pt, NULL, o->gbm.threads, NULL, err)
+                                : tsr_gbm_predict(f.gbm, xt, nt, pt, err);
   if (st != TSR_OK) goto done;
   for (size_t k = 0; k < nt; k++) {
     pt[k] = tsr_calibrator_apply(&f.cal, pt[k]);
@@ -477,9 +544,14 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
       goto done;
     }
-  st = tsr_gbm_predict(f.gbm, x, n, r->probability, err);
-  if (st != TSR_OK) goto done;
-  for (size_t i = 0; i < n; i++) r->probability[i] = tsr_calibrator_apply(&f.cal, r->probability[i]);
+  /* exact TreeSHAP up to SHAP_EXACT_MAX customers, approximate (Saabas)
+   * contributions beyond (about 20x faster; XGBoost's, computed here from
+   * the trees, in the same walk as the predictions; docs/predict.md) */
+  int walk = n > SHAP_EXACT_MAX;
+  if (!walk) {
+    st = tsr_gbm_predict(f.gbm, x, n, r->probability, err);
+    if (st != TSR_OK) goto done;
+  }
   /* SHAP in chunks (n x 24 doubles at once would be large) */
   const size_t CH = 65536;
   contrib = tsr__malloc(CH * (TSR__NFEAT + 1) * sizeof *contrib);
@@ -487,13 +559,12 @@ static tsr_status score_present(const tsr__pdata *d, const tsr_churn_opts *o, in
   double imp[TSR__NFEAT] = {0};
   for (size_t off = 0; off < n; off += CH) {
     size_t k = n - off < CH ? n - off : CH;
-    /* exact TreeSHAP up to SHAP_EXACT_MAX customers, approximate (Saabas)
-     * contributions beyond (about 20x faster; XGBoost's, computed here from
-     * the trees; docs/predict.md) */
-    st = n > SHAP_EXACT_MAX
-             ? tsr__gbm_contributions_approx(f.gbm, x + off * TSR__NFEAT, k, contrib, NULL, err)
-             : tsr_gbm_contributions(f.gbm, x + off * TSR__NFEAT, k, 0, contrib, err);
+    st = walk ? tsr__gbm_walk(f.gbm, x + off * TSR__NFEAT, k, r->probability + off, contrib,
+                              o->gbm.threads, NULL, err)
+              : tsr_gbm_contributions(f.gbm, x + off * TSR__NFEAT, k, 0, contrib, err);
     if (st != TSR_OK) goto done;
+    for (size_t i = off; i < off + k; i++)
+      r->probability[i] = tsr_calibrator_apply(&f.cal, r->probability[i]);
     for (size_t i = 0; i < k; i++) {
       const double *c = contrib + i * (TSR__NFEAT + 1);
       int top[3] = {-1, -1, -1};

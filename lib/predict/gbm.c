@@ -20,6 +20,7 @@
 
 #include <dlfcn.h>
 #include <pthread.h>
+#include <unistd.h>
 
 #include <xgboost/c_api.h>
 
@@ -100,26 +101,37 @@ static tsr_status xgb_need(tsr_error *err) {
 #define XGBoosterLoadModelFromBuffer XGB_CALL(XGBoosterLoadModelFromBuffer)
 #define XGBoosterGetNumFeature XGB_CALL(XGBoosterGetNumFeature)
 
-/* The trees of a model as tsr__gbm_contributions_approx walks them: the
- * nodes of all trees one after the other (tree t from node off[t]), child
- * indices within the tree. */
+/* One node of the trees as tsr__gbm_walk walks them (16 bytes, all trees
+ * in one array, each tree's nodes in XGBoost's order). */
+typedef struct gbm_node {
+  int32_t left;         /* index of the left child in the array, -1 at a
+                           leaf; the right child is left + 1 */
+  uint32_t split;       /* feature of the split | GBM_DLEFT when a missing
+                           value goes left */
+  float cond;           /* split threshold (go left when x < cond), or the
+                           leaf value */
+  float delta;          /* mean of this node - mean of its parent (float,
+                           as XGBoost's CalculateContributionsApprox
+                           computes it on the way down); 0 at a root */
+} gbm_node;
+#define GBM_DLEFT 0x80000000u
+
+/* The trees of a model: node root[t] is the root of tree t. */
 typedef struct gbm_trees {
   size_t ntree, nnode;
-  size_t *off;          /* ntree + 1 */
-  int32_t *left;        /* -1 at a leaf; the right child is left + 1 */
-  int32_t *split;       /* feature of the split */
-  uint8_t *dleft;       /* a missing value goes left */
-  float *cond;          /* split threshold (go left when x < cond), or the leaf value */
-  float *mean;          /* node mean: leaf value, or the children's means
-                           weighted by their hessian sums (float, as XGBoost) */
+  size_t *root;         /* ntree + 1 (root[ntree] = nnode) */
+  gbm_node *node;       /* nnode */
+  float base;           /* the margin every prediction starts from (the
+                           base score, as a logit for binary models) */
 } gbm_trees;
 
 struct tsr_gbm {
   BoosterHandle b;
   size_t nfeat;
   tsr_gbm_objective objective;
-  int approx;           /* tsr__gbm_contributions_approx: 0 not checked yet,
-                           1 ours equal XGBoost's, -1 XGBoost's */
+  int approx;           /* tsr__gbm_walk's contributions: 0 not checked
+                           yet, 1 ours equal XGBoost's, -1 XGBoost's */
+  int walk_pred;        /* the same for its predictions */
   float approx_bias;    /* the bias column (the same for every row) */
   gbm_trees trees;
 };
@@ -422,6 +434,8 @@ static tsr_status gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
   double *vloss = NULL, *tloss = NULL;
   float *fy = NULL, *fp = NULL, *fg = NULL, *fh = NULL; /* TSR_GBM_HIST_FIXED */
   float *fvbest = NULL; /* its validation predictions at the best round so far */
+  float *ftbest = NULL; /* its training predictions at the best round so far
+                           (the training loss is computed once, at the end) */
   tsr_gbm *m = NULL;
   size_t n_train = train->n, n_valid = 0;
   const tsr_gbm_data *vd = valid;
@@ -523,7 +537,8 @@ static tsr_status gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
     fg = tsr__malloc((n_train ? n_train : 1) * sizeof *fg);
     fh = tsr__malloc((n_train ? n_train : 1) * sizeof *fh);
     if (valid_pred && n_valid) fvbest = tsr__malloc(n_valid * sizeof *fvbest);
-    if (!fy || !fp || !fg || !fh || (valid_pred && n_valid && !fvbest)) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
+    ftbest = tsr__malloc((n_train ? n_train : 1) * sizeof *ftbest);
+    if (!fy || !fp || !fg || !fh || !ftbest || (valid_pred && n_valid && !fvbest)) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
     for (size_t i = 0; i < n_train; i++) fy[i] = train->y[idx ? idx[i] : i];
     for (size_t i = 0; i < n_valid; i++) fy[n_train + i] = vd ? vd->y[i] : train->y[idx[n_train + i]];
     const float *pp;
@@ -539,15 +554,17 @@ static tsr_status gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
       const float *pp;
       if ((st = fixed_predict(b, dtrain, n_train, &pp, err)) != TSR_OK) goto done;
       memcpy(fp, pp, n_train * sizeof *fp);
-      tloss[it] = fixed_loss(p->objective, fp, fy, wtrain, n_train);
+      tloss[it] = NAN; /* below, of the kept round only */
       vloss[it] = NAN;
       if (dvalid) {
         if ((st = fixed_predict(b, dvalid, n_valid, &pp, err)) != TSR_OK) goto done;
         vloss[it] = fixed_loss(p->objective, pp, fy + n_train, fwv, n_valid);
         /* kept for the caller: the predictions of the model sliced to the
          * best round (the same float sums, tree by tree) */
-        if (fvbest && (it == 0 || vloss[it] < vloss[best_it]))
-          memcpy(fvbest, pp, n_valid * sizeof *fvbest);
+        if (it == 0 || vloss[it] < vloss[best_it]) {
+          if (fvbest) memcpy(fvbest, pp, n_valid * sizeof *fvbest);
+          memcpy(ftbest, fp, n_train * sizeof *ftbest);
+        }
       }
     } else {
       XGB_CHECK(XGBoosterUpdateOneIter(b, it, dtrain), "training a round");
@@ -581,6 +598,9 @@ static tsr_status gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
   inf.rounds_run = it;
   inf.rounds = best_it + 1;
   inf.best_valid_loss = vloss[best_it];
+  /* TSR_GBM_HIST_FIXED: the training loss of the kept round from its
+   * predictions (without a validation set the last round: fp) */
+  if (fixed) tloss[best_it] = fixed_loss(p->objective, dvalid ? ftbest : fp, fy, wtrain, n_train);
   inf.train_loss = tloss[best_it];
   if (best_it + 1 < it) {
     int rc = XGBoosterSlice(b, 0, best_it + 1, 1, &best);
@@ -626,6 +646,7 @@ done:
   tsr__free(fg);
   tsr__free(fh);
   tsr__free(fvbest);
+  tsr__free(ftbest);
   tsr_gbm_free(m);
   inf.seconds = now_s() - t0;
   if (info) *info = inf;
@@ -648,12 +669,8 @@ tsr_status tsr__gbm_train_valid(const tsr_gbm_params *p, const tsr_gbm_data *tra
 }
 
 static void trees_release(gbm_trees *t) {
-  tsr__free(t->off);
-  tsr__free(t->left);
-  tsr__free(t->split);
-  tsr__free(t->dleft);
-  tsr__free(t->cond);
-  tsr__free(t->mean);
+  tsr__free(t->root);
+  tsr__free(t->node);
   memset(t, 0, sizeof *t);
 }
 
@@ -817,22 +834,42 @@ static tsr_status trees_parse(tsr_gbm *m, int *ok, tsr_error *err) {
   char *js = NULL;
   size_t len = 0;
   float *tmp = NULL;
+  int32_t *left = NULL, *split = NULL;
+  uint8_t *dleft = NULL;
+  float *cond = NULL, *mean = NULL, *depth = NULL;
   *ok = 0;
   tsr_status st = tsr_gbm_save(m, &js, &len, err);
   if (st != TSR_OK) return st;
+  /* the base score (a string in XGBoost's JSON: "base_score":"5E-1") */
+  const char *bs = strstr(js, "\"base_score\":");
+  if (!bs) goto done;
+  bs += strlen("\"base_score\":");
+  while (*bs == ' ' || *bs == '"') bs++;
+  char *be;
+  float base = strtof(bs, &be);
+  if (be == bs || !isfinite(base)) goto done;
+  if (m->objective == TSR_GBM_BINARY) {
+    if (!(base > 0.0f && base < 1.0f)) goto done;
+    base = -logf(1.0f / base - 1.0f); /* XGBoost's ProbToMargin */
+  }
+  t->base = base;
   const char *start = strstr(js, "\"trees\":");
   if (!start) goto done;
   /* pass 1: trees and nodes (each tree has one "left_children") */
   size_t ntree = 0, nnode = 0, k;
   for (const char *c = start; json_array(&c, "left_children", NULL, 0, &k);) ntree++, nnode += k;
-  t->off = tsr__malloc((ntree + 1) * sizeof *t->off);
-  t->left = tsr__malloc((nnode ? nnode : 1) * sizeof *t->left);
-  t->split = tsr__malloc((nnode ? nnode : 1) * sizeof *t->split);
-  t->dleft = tsr__malloc(nnode ? nnode : 1);
-  t->cond = tsr__malloc((nnode ? nnode : 1) * sizeof *t->cond);
-  t->mean = tsr__malloc((nnode ? nnode : 1) * sizeof *t->mean);
-  tmp = tsr__malloc((nnode ? nnode : 1) * sizeof *tmp);
-  if (!t->off || !t->left || !t->split || !t->dleft || !t->cond || !t->mean || !tmp) {
+  if (nnode > (size_t)INT32_MAX) goto done;
+  size_t nn1 = nnode ? nnode : 1;
+  t->root = tsr__malloc((ntree + 1) * sizeof *t->root);
+  t->node = tsr__malloc(nn1 * sizeof *t->node);
+  tmp = tsr__malloc(nn1 * sizeof *tmp);
+  left = tsr__malloc(nn1 * sizeof *left);
+  split = tsr__malloc(nn1 * sizeof *split);
+  dleft = tsr__malloc(nn1);
+  cond = tsr__malloc(nn1 * sizeof *cond);
+  mean = tsr__malloc(nn1 * sizeof *mean);
+  depth = tsr__malloc(nn1 * sizeof *depth);
+  if (!t->root || !t->node || !tmp || !left || !split || !dleft || !cond || !mean || !depth) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
@@ -846,150 +883,314 @@ static tsr_status trees_parse(tsr_gbm *m, int *ok, tsr_error *err) {
     size_t at = 0;
     for (size_t i = 0; i < ntree; i++) {
       if (!json_array(&c, keys[q], tmp + at, nnode - at, &k)) goto done;
-      if (q == 0) t->off[i] = at;
-      else if (at != t->off[i] || k != t->off[i + 1] - t->off[i]) goto done;
+      if (q == 0) t->root[i] = at;
+      else if (at != t->root[i] || k != t->root[i + 1] - t->root[i]) goto done;
       for (size_t j = 0; j < k; j++) {
         float f = tmp[at + j];
         switch (q) {
-        case 0: t->left[at + j] = (int32_t)f; break;
-        case 1: t->split[at + j] = (int32_t)f; break;
-        case 2: t->dleft[at + j] = f != 0; break;
-        case 3: t->cond[at + j] = f; break;
-        case 4: t->mean[at + j] = f; break; /* the hessian sums for now */
-        default: if (f != 0) goto done;     /* a categorical split */
+        case 0: left[at + j] = (int32_t)f; break;
+        case 1: split[at + j] = (int32_t)f; break;
+        case 2: dleft[at + j] = f != 0; break;
+        case 3: cond[at + j] = f; break;
+        case 4: mean[at + j] = f; break; /* the hessian sums for now */
+        default: if (f != 0) goto done;  /* a categorical split */
         }
       }
       at += k;
     }
-    if (q == 0) t->off[ntree] = at;
+    if (q == 0) t->root[ntree] = at;
     if (at != nnode) goto done;
   }
   /* checks: children after their parent, right = left + 1 inside the tree,
    * features in range, paths of at most 64 splits */
   for (size_t i = 0; i < ntree; i++) {
-    size_t o = t->off[i], nn = t->off[i + 1] - o;
+    size_t o = t->root[i], nn = t->root[i + 1] - o;
     if (nn == 0) goto done;
-    for (size_t j = 0; j < nn; j++) tmp[o + j] = 0; /* depths */
+    for (size_t j = 0; j < nn; j++) depth[o + j] = 0;
     for (size_t j = 0; j < nn; j++) {
-      int32_t l = t->left[o + j];
+      int32_t l = left[o + j];
       if (l == -1) continue;
-      if (l <= (int32_t)j || (size_t)l + 1 >= nn || t->split[o + j] < 0 ||
-          (size_t)t->split[o + j] >= m->nfeat || tmp[o + j] >= 64)
+      if (l <= (int32_t)j || (size_t)l + 1 >= nn || split[o + j] < 0 ||
+          (size_t)split[o + j] >= m->nfeat || depth[o + j] >= 64)
         goto done;
-      tmp[o + (size_t)l] = tmp[o + (size_t)l + 1] = tmp[o + j] + 1;
+      depth[o + (size_t)l] = depth[o + (size_t)l + 1] = depth[o + j] + 1;
     }
     /* node means bottom-up (children have larger ids), in float as
      * XGBoost's FillNodeMeanValue: (m_l h_l + m_r h_r) / h */
-    float *mean = t->mean + o, *hess = tmp + o;
-    for (size_t j = 0; j < nn; j++) hess[j] = mean[j];
+    float *mn = mean + o, *hess = tmp + o;
+    const int32_t *lf = left + o;
+    for (size_t j = 0; j < nn; j++) hess[j] = mn[j];
     for (size_t j = nn; j-- > 0;) {
-      int32_t l = t->left[o + j];
+      int32_t l = lf[j];
       if (l == -1) {
-        mean[j] = t->cond[o + j];
+        mn[j] = cond[o + j];
         continue;
       }
-      float r = mean[l] * hess[l];
-      r += mean[l + 1] * hess[l + 1];
+      float r = mn[l] * hess[l];
+      r += mn[l + 1] * hess[l + 1];
       r /= hess[j];
-      mean[j] = r;
+      mn[j] = r;
+    }
+    /* the nodes, with the change of the mean from the parent (the value
+     * CalculateContributionsApprox adds on the way down) */
+    for (size_t j = 0; j < nn; j++) {
+      gbm_node *nd = &t->node[o + j];
+      nd->left = lf[j] == -1 ? -1 : (int32_t)o + lf[j];
+      nd->split = lf[j] == -1 ? 0 : (uint32_t)split[o + j] | (dleft[o + j] ? GBM_DLEFT : 0);
+      nd->cond = cond[o + j];
+      nd->delta = 0;
+    }
+    for (size_t j = 0; j < nn; j++) {
+      int32_t l = lf[j];
+      if (l == -1) continue;
+      t->node[o + (size_t)l].delta = mn[l] - mn[j];
+      t->node[o + (size_t)l + 1].delta = mn[l + 1] - mn[j];
     }
   }
   *ok = 1;
 done:
   if (!*ok) trees_release(t);
   tsr__free(tmp);
+  tsr__free(left);
+  tsr__free(split);
+  tsr__free(dleft);
+  tsr__free(cond);
+  tsr__free(mean);
+  tsr__free(depth);
   free(js);
   return st;
 }
 
-/* Contributions of one row xr to the nfeat feature columns of acc (floats,
- * zero on entry), tree by tree as XGBoost's CalculateContributionsApprox:
+/* XGBoost's sigmoid of a margin (1.6, PredTransform of binary:logistic:
+ * 1 / (expf(min(-x, 88.7)) + 1 + 1e-16), all in float, scalar expf). */
+static float gbm_sigmoid(float x) {
+  float e = -x;
+  if (-88.7f > x) e = 88.7f;
+  return 1.0f / (expf(e) + 1.0f + 1e-16f);
+}
+
+/* Rows walked together through one tree (independent chains of loads the
+ * processor overlaps). */
+#define GBM_WALK_BLOCK 8
+
+/* Rows [from, to) of x walked once through every tree: the prediction
+ * (pred, may be NULL) and the approximate contributions (contrib, may be
+ * NULL: the nfeat feature columns; the bias column is set by the caller).
+ * Contributions tree by tree as XGBoost's CalculateContributionsApprox:
  * along the path each split adds the change of the node mean to its
- * feature, and the last split the leaf value minus the leaf's mean (0); a
- * tree's sums per feature are then added to acc. tc: nfeat floats, zero on
- * entry and on return. */
-static void approx_row(const gbm_trees *t, const float *xr, float *acc, float *tc) {
-  int32_t path[64];
-  for (size_t i = 0; i < t->ntree; i++) {
-    const size_t o = t->off[i];
-    const int32_t *left = t->left + o, *split = t->split + o;
-    const float *cond = t->cond + o, *mean = t->mean + o;
-    const uint8_t *dleft = t->dleft + o;
-    if (left[0] == -1) continue;
-    int np = 0;
-    int32_t nid = 0, s = 0;
-    float nv = mean[0];
-    while (left[nid] != -1) {
-      s = split[nid];
-      float v = xr[s];
-      if (isnan(v)) nid = dleft[nid] ? left[nid] : left[nid] + 1;
-      else nid = left[nid] + !(v < cond[nid]);
-      float nnv = mean[nid];
-      tc[s] += nnv - nv;
-      nv = nnv;
-      path[np++] = s;
+ * feature (the last split also the leaf value minus the leaf's mean, which
+ * is 0: left out), and a tree's sum per feature, in path order, is then
+ * added to the row's (float: 0 + d1 + d2 and d1 + d2 are equal, and a
+ * row's sum never is -0, so +0 and -0 add alike). The prediction as
+ * XGBoost's predictor: the base margin plus the leaf values in tree order,
+ * in float, then the sigmoid for a binary model. Rows go through a tree
+ * GBM_WALK_BLOCK at a time, each row's sums in the same order. acc:
+ * GBM_WALK_BLOCK * nfeat floats, the caller's. */
+static void walk_rows(const tsr_gbm *m, const float *x, size_t from, size_t to, double *pred,
+                      double *contrib, float *acc) {
+  const gbm_trees *t = &m->trees;
+  const gbm_node *node = t->node;
+  const size_t nf = m->nfeat, w = nf + 1, ntree = t->ntree;
+  const size_t *root = t->root;
+  const int binary = m->objective == TSR_GBM_BINARY;
+  uint32_t ps[GBM_WALK_BLOCK][64];
+  float pd[GBM_WALK_BLOCK][64];
+  for (size_t i0 = from; i0 < to; i0 += GBM_WALK_BLOCK) {
+    const size_t B = to - i0 < GBM_WALK_BLOCK ? to - i0 : GBM_WALK_BLOCK;
+    const float *xr[GBM_WALK_BLOCK];
+    float margin[GBM_WALK_BLOCK];
+    for (size_t r = 0; r < B; r++) {
+      xr[r] = x + (i0 + r) * nf;
+      margin[r] = t->base;
     }
-    tc[s] += cond[nid] - nv;
-    for (int k = 0; k < np; k++) {
-      int32_t j = path[k];
-      acc[j] += tc[j];
-      tc[j] = 0; /* a feature twice on the path: added once, then 0 */
+    if (contrib) memset(acc, 0, B * nf * sizeof *acc);
+    for (size_t q = 0; q < ntree; q++) {
+      const gbm_node *cur[GBM_WALK_BLOCK];
+      int np[GBM_WALK_BLOCK];
+      uint64_t seen[GBM_WALK_BLOCK], dup[GBM_WALK_BLOCK]; /* features on the path mod 64 */
+      for (size_t r = 0; r < B; r++) cur[r] = node + root[q], np[r] = 0, seen[r] = dup[r] = 0;
+      for (int more = 1; more;) {
+        more = 0;
+        for (size_t r = 0; r < B; r++) {
+          const gbm_node *nd = cur[r];
+          if (nd->left < 0) continue;
+          uint32_t s = nd->split & ~GBM_DLEFT;
+          float v = xr[r][s];
+          /* right when not v < cond (so NaN), except a missing value
+           * whose default is left (no branch on the data) */
+          int right = !(v < nd->cond) & !((v != v) & (int)(nd->split >> 31));
+          nd = node + nd->left + right;
+          cur[r] = nd;
+          uint64_t bit = (uint64_t)1 << (s & 63);
+          dup[r] |= seen[r] & bit;
+          seen[r] |= bit;
+          ps[r][np[r]] = s;
+          pd[r][np[r]++] = nd->delta;
+          more = 1;
+        }
+      }
+      for (size_t r = 0; r < B; r++) margin[r] += cur[r]->cond;
+      if (!contrib) continue;
+      for (size_t r = 0; r < B; r++) {
+        float *a = acc + r * nf;
+        const uint32_t *pr = ps[r];
+        const float *dr = pd[r];
+        if (!dup[r]) { /* no feature twice on the path */
+          for (int k = 0; k < np[r]; k++) a[pr[k]] += dr[k];
+          continue;
+        }
+        for (int k = 0; k < np[r]; k++) {
+          uint32_t j = pr[k];
+          int seen = 0;
+          for (int e = 0; e < k && !seen; e++) seen = pr[e] == j;
+          if (seen) continue; /* a feature twice on the path: summed at its first split */
+          float sum = dr[k];
+          for (int e = k + 1; e < np[r]; e++)
+            if (pr[e] == j) sum += dr[e];
+          a[j] += sum;
+        }
+      }
+    }
+    for (size_t r = 0; r < B; r++) {
+      if (pred) pred[i0 + r] = binary ? gbm_sigmoid(margin[r]) : margin[r];
+      if (contrib) {
+        double *o = contrib + (i0 + r) * w;
+        const float *a = acc + r * nf;
+        for (size_t j = 0; j < nf; j++) o[j] = a[j];
+      }
     }
   }
 }
 
+typedef struct walk_job {
+  const tsr_gbm *m;
+  const float *x;
+  size_t from, to;
+  double *pred, *contrib;
+  float *buf;           /* GBM_WALK_BLOCK * nfeat floats */
+} walk_job;
+
+static void *walk_run(void *arg) {
+  walk_job *j = arg;
+  walk_rows(j->m, j->x, j->from, j->to, j->pred, j->contrib, j->buf);
+  return NULL;
+}
+
+#define GBM_WALK_THREADS_MAX 8
+/* Below this many rows one thread walks. */
+#define GBM_WALK_PAR_MIN 20000
+
+/* walk_rows over [0, n) split into up to `threads` equal row ranges (each
+ * row's values depend on that row only: the same for any split). */
+static tsr_status walk_par(const tsr_gbm *m, const float *x, size_t n, double *pred,
+                           double *contrib, int threads, tsr_error *err) {
+  size_t nt = threads > 0 ? (size_t)threads : 1;
+  if (nt > GBM_WALK_THREADS_MAX) nt = GBM_WALK_THREADS_MAX;
+  if (n < GBM_WALK_PAR_MIN) nt = 1;
+  const size_t nf = m->nfeat;
+  const size_t per = GBM_WALK_BLOCK * (nf ? nf : 1);
+  float *buf = tsr__malloc(nt * per * sizeof *buf);
+  if (!buf) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  walk_job jobs[GBM_WALK_THREADS_MAX];
+  pthread_t th[GBM_WALK_THREADS_MAX];
+  int started[GBM_WALK_THREADS_MAX] = {0};
+  for (size_t k = 0; k < nt; k++) {
+    jobs[k] = (walk_job){m, x, n * k / nt, n * (k + 1) / nt, pred, contrib, buf + k * per};
+  }
+  for (size_t k = 1; k < nt; k++) started[k] = pthread_create(&th[k], NULL, walk_run, &jobs[k]) == 0;
+  walk_run(&jobs[0]);
+  for (size_t k = 1; k < nt; k++) {
+    if (started[k]) pthread_join(th[k], NULL);
+    else walk_run(&jobs[k]);
+  }
+  tsr__free(buf);
+  return TSR_OK;
+}
+
+/* The threads of tsr__gbm_walk for threads = 0: the online cores. */
+static int walk_threads(int threads) {
+  if (threads > 0) return threads;
+  long c = sysconf(_SC_NPROCESSORS_ONLN);
+  return c > 0 ? (int)(c > GBM_WALK_THREADS_MAX ? GBM_WALK_THREADS_MAX : c) : 1;
+}
+
+/* The first call of m: parses the trees and compares the walk's
+ * predictions and contributions on the first TSR__GBM_APPROX_CHECK rows of
+ * x with XGBoost's (m->walk_pred, m->approx = 1 equal, -1 XGBoost's). */
+static tsr_status walk_check(tsr_gbm *m, const float *x, size_t n, tsr_error *err) {
+  int ok;
+  tsr_status st = trees_parse(m, &ok, err);
+  if (st != TSR_OK) return st;
+  if (!ok) {
+    m->approx = m->walk_pred = -1;
+    return TSR_OK;
+  }
+  const size_t nf = m->nfeat, w = nf + 1;
+  size_t k = n < TSR__GBM_APPROX_CHECK ? n : TSR__GBM_APPROX_CHECK;
+  double *xg = tsr__malloc(k * w * sizeof *xg), *ours = tsr__malloc(k * w * sizeof *ours);
+  double *pg = tsr__malloc(k * sizeof *pg), *po = tsr__malloc(k * sizeof *po);
+  float *buf = tsr__malloc(GBM_WALK_BLOCK * (nf ? nf : 1) * sizeof *buf);
+  if (!xg || !ours || !pg || !po || !buf) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
+  walk_rows(m, x, 0, k, po, ours, buf);
+  /* XGBoost's values of the same rows: the same floats, and the bias
+   * column (the sum of the root means and the base score, the same for
+   * every row) */
+  if ((st = predict_type(m, x, k, 3, w, xg, err)) != TSR_OK) goto done;
+  if ((st = predict_type(m, x, k, 0, 1, pg, err)) != TSR_OK) goto done;
+  int same = 1, same_pred = 1;
+  for (size_t i = 0; i < k && same; i++)
+    for (size_t j = 0; j <= nf && same; j++)
+      same = j < nf ? xg[i * w + j] == ours[i * w + j] : xg[i * w + nf] == xg[nf];
+  for (size_t i = 0; i < k && same_pred; i++) same_pred = pg[i] == po[i];
+  m->approx_bias = k ? (float)xg[nf] : 0.0f;
+  m->approx = same ? 1 : -1;
+  m->walk_pred = same_pred ? 1 : -1;
+done:
+  tsr__free(xg);
+  tsr__free(ours);
+  tsr__free(pg);
+  tsr__free(po);
+  tsr__free(buf);
+  return st;
+}
+
+tsr_status tsr__gbm_walk(tsr_gbm *m, const float *x, size_t n, double *pred, double *contrib,
+                         int threads, int *fallback, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  if (fallback) *fallback = 0;
+  if (!m || (!x && n) || (!pred && !contrib))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no model or data");
+  if (threads < 0 || threads > 256) return bad_param(err, "threads", "an integer in 0..256", threads);
+  if (n == 0) return TSR_OK;
+  if (m->approx == 0 && (st = walk_check(m, x, n, err)) != TSR_OK) return st;
+  const size_t nf = m->nfeat, w = nf + 1;
+  int ours_pred = pred && m->walk_pred == 1, ours_contrib = contrib && m->approx == 1;
+  if (ours_pred || ours_contrib)
+    st = walk_par(m, x, n, ours_pred ? pred : NULL, ours_contrib ? contrib : NULL,
+                  walk_threads(threads), err);
+  if (st == TSR_OK && ours_contrib)
+    for (size_t i = 0; i < n; i++) contrib[i * w + nf] = m->approx_bias;
+  if (st == TSR_OK && pred && !ours_pred) {
+    if (fallback) *fallback |= 1;
+    st = predict_type(m, x, n, 0, 1, pred, err);
+  }
+  if (st == TSR_OK && contrib && !ours_contrib) {
+    if (fallback) *fallback |= 2;
+    st = predict_type(m, x, n, 3, w, contrib, err);
+  }
+  return st;
+}
+
 tsr_status tsr__gbm_contributions_approx(tsr_gbm *m, const float *x, size_t n, double *out,
                                          int *fallback, tsr_error *err) {
-  tsr_status st = TSR_OK;
   if (fallback) *fallback = 0;
   if (!m || (!x && n) || (!out && n))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no model or data");
-  if (n == 0) return TSR_OK;
-  const size_t nf = m->nfeat, w = nf + 1;
-  int check = m->approx == 0;
-  if (check) {
-    int ok;
-    if ((st = trees_parse(m, &ok, err)) != TSR_OK) return st;
-    if (!ok) m->approx = -1;
-  }
-  if (m->approx == -1) {
-    if (fallback) *fallback = 1;
-    return predict_type(m, x, n, 3, w, out, err);
-  }
-  float *acc = tsr__malloc(2 * nf * sizeof *acc);
-  double *xg = NULL;
-  if (!acc) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  float *tc = acc + nf;
-  memset(tc, 0, nf * sizeof *tc);
-  for (size_t i = 0; i < n; i++) {
-    memset(acc, 0, nf * sizeof *acc);
-    approx_row(&m->trees, x + i * nf, acc, tc);
-    double *o = out + i * w;
-    for (size_t j = 0; j < nf; j++) o[j] = acc[j];
-  }
-  if (check) {
-    /* XGBoost's values of the first rows: the same floats, and the bias
-     * column (the sum of the root means and the base score, the same for
-     * every row) */
-    size_t k = n < TSR__GBM_APPROX_CHECK ? n : TSR__GBM_APPROX_CHECK;
-    xg = tsr__malloc(k * w * sizeof *xg);
-    if (!xg) { st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory"); goto done; }
-    if ((st = predict_type(m, x, k, 3, w, xg, err)) != TSR_OK) goto done;
-    int same = 1;
-    for (size_t i = 0; i < k && same; i++)
-      for (size_t j = 0; j <= nf && same; j++)
-        same = j < nf ? xg[i * w + j] == out[i * w + j] : xg[i * w + nf] == xg[nf];
-    m->approx_bias = (float)xg[nf];
-    m->approx = same ? 1 : -1;
-    if (!same) {
-      if (fallback) *fallback = 1;
-      st = predict_type(m, x, n, 3, w, out, err);
-      goto done;
-    }
-  }
-  for (size_t i = 0; i < n; i++) out[i * w + nf] = m->approx_bias;
-done:
-  tsr__free(acc);
-  tsr__free(xg);
+  int fb = 0;
+  tsr_status st = tsr__gbm_walk(m, x, n, NULL, out, 1, &fb, err);
+  if (fallback) *fallback = (fb & 2) != 0;
   return st;
 }

@@ -37,4 +37,20 @@ tsr_status tsr__gbm_train_valid(const tsr_gbm_params *p, const tsr_gbm_data *tra
 tsr_status tsr__gbm_contributions_approx(tsr_gbm *m, const float *x, size_t n, double *out,
                                          int *fallback, tsr_error *err);
 
+/* Predictions (pred: n doubles, equal to tsr_gbm_predict's) and/or
+ * approximate contributions (contrib: n x (nfeat + 1) doubles, equal to
+ * tsr_gbm_contributions(m, x, n, 1, ...)'s) of the rows x, each row walked
+ * once through the trees here (parsed once, kept in m; the prediction is
+ * the leaf values summed in float in tree order from the base margin, then
+ * XGBoost's sigmoid). Either output may be NULL, not both. The rows are
+ * split over `threads` threads (0 = the online cores, at most 8; one below
+ * 20 000 rows): the same values for any count. The first call of m
+ * compares both outputs on its first TSR__GBM_APPROX_CHECK rows with
+ * XGBoost's; an output that differs (an XGBoost that computes otherwise)
+ * comes from XGBoost in this and every later call. *fallback (may be NULL)
+ * = 1 when the predictions came from XGBoost, | 2 the contributions, else
+ * 0. tsr__gbm_contributions_approx is this with pred = NULL, one thread. */
+tsr_status tsr__gbm_walk(tsr_gbm *m, const float *x, size_t n, double *pred, double *contrib,
+                         int threads, int *fallback, tsr_error *err);
+
 #endif

@@ -149,6 +149,14 @@ size_t tsr__churn_nfeat(const tsr__pdata *d);
 tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window,
                                float *x, uint8_t *active, tsr_btyd_model *m,
                                int *has_btyd, tsr_error *err);
+/* The learning customers of a churn fit (tsr_churn_opts.max_train_rows):
+ * learn[0..nl) itself when max is 0 or nl <= max, else a sample of max of
+ * them stratified by the label y[learn[k]] (1 or 0): each class keeps its
+ * share of max rounded to the nearest, chosen by a shuffle seeded with
+ * seed; out (nl entries, the caller's; may be learn) gets them in their
+ * order in learn, *nout their count. TSR_ENOMEM. */
+tsr_status tsr__churn_sample_learn(const size_t *learn, size_t nl, const float *y, size_t max,
+                                   uint64_t seed, size_t *out, size_t *nout, tsr_error *err);
 /* Label of customer i: 1 when no purchase (and no product event) on days
  * c+1 .. c+window. */
 uint8_t tsr__churn_label(const tsr__pdata *d, size_t i, int32_t c, int32_t window);

@@ -295,6 +295,79 @@ static void test_one_fit_per_cutoff(void **state) {
   assert_string_equal(err.field, "one_fit");
 }
 
+/* tsr__churn_sample_learn: max of the learning customers, each class its
+ * rounded share, a subset in learn's order, the same for the same seed and
+ * another for another; untouched at or below max and with max = 0. */
+static void test_sample_learn(void **state) {
+  (void)state;
+  size_t nl = 10000, n = 2 * nl, *learn = malloc(nl * sizeof *learn);
+  size_t *a = malloc(nl * sizeof *a), *b = malloc(nl * sizeof *b), na, nb;
+  float *y = malloc(n * sizeof *y);
+  for (size_t i = 0; i < n; i++) y[i] = (i % 10) < 3 ? 1.0f : 0.0f; /* 30 % churned */
+  for (size_t k = 0; k < nl; k++) learn[k] = 2 * k + (k % 3 == 0); /* every other customer */
+  size_t n1 = 0;
+  for (size_t k = 0; k < nl; k++) n1 += y[learn[k]] == 1.0f;
+  assert_int_equal(tsr__churn_sample_learn(learn, nl, y, 2501, 42, a, &na, NULL), TSR_OK);
+  assert_int_equal(na, 2501);
+  size_t a1 = 0, at = 0;
+  for (size_t k = 0; k < na; k++) {
+    a1 += y[a[k]] == 1.0f;
+    if (k) assert_true(a[k] > a[k - 1]); /* learn's order, no repeat */
+    while (at < nl && learn[at] != a[k]) at++;
+    assert_true(at < nl); /* a learning customer */
+  }
+  size_t want1 = (size_t)floor(2501.0 * (double)n1 / (double)nl + 0.5);
+  assert_int_equal(a1, want1);
+  assert_int_equal(tsr__churn_sample_learn(learn, nl, y, 2501, 42, b, &nb, NULL), TSR_OK);
+  assert_int_equal(nb, na);
+  assert_memory_equal(a, b, na * sizeof *a);
+  assert_int_equal(tsr__churn_sample_learn(learn, nl, y, 2501, 43, b, &nb, NULL), TSR_OK);
+  assert_int_equal(nb, na);
+  assert_true(memcmp(a, b, na * sizeof *a) != 0);
+  for (int q = 0; q < 2; q++) {
+    assert_int_equal(tsr__churn_sample_learn(learn, nl, y, q ? nl : 0, 42, b, &nb, NULL), TSR_OK);
+    assert_int_equal(nb, nl);
+    assert_memory_equal(learn, b, nl * sizeof *b);
+  }
+  free(learn); free(a); free(b); free(y);
+}
+
+/* max_train_rows: above it a fit learns from that many customers (fit plus
+ * early-stopping rows), the test set and the scored customers unchanged;
+ * at or above the learning count the result is the uncapped one. */
+static void test_max_train_rows(void **state) {
+  (void)state;
+  tsr_churn_opts o;
+  tsr_churn_opts_init(&o);
+  assert_int_equal(o.max_train_rows, TSR_CHURN_MAX_TRAIN_ROWS);
+  o.cal_end_day = day(2025, 6, 30);
+  o.window_days = 90;
+  o.gbm.threads = 1;
+  tsr_churn_result *r[3] = {NULL, NULL, NULL};
+  tsr_error err;
+  size_t caps[3] = {0, 1000000, 600};
+  for (int k = 0; k < 3; k++) {
+    o.max_train_rows = caps[k];
+    if (tsr_churn_run(g_dir, &o, &r[k], &err) != TSR_OK) fail_msg("cap %zu: %s", caps[k], err.msg);
+  }
+  assert_true(r[0]->n_learn > 600);
+  assert_int_equal(r[2]->eval_info.n_train + r[2]->eval_info.n_valid, 600);
+  assert_int_equal(r[2]->score_info.n_train + r[2]->score_info.n_valid, 600);
+  assert_true(r[0]->eval_info.n_train + r[0]->eval_info.n_valid == r[0]->n_learn);
+  assert_int_equal(r[2]->n_test, r[0]->n_test);
+  assert_int_equal(r[2]->eval[0].m.n, r[0]->eval[0].m.n);
+  assert_int_equal(r[2]->n, r[0]->n);
+  assert_string_equal(r[0]->model_json, r[1]->model_json);
+  assert_true(strcmp(r[0]->model_json, r[2]->model_json) != 0);
+  for (size_t i = 0; i < r[0]->n; i++) assert_true(r[0]->probability[i] == r[1]->probability[i]);
+  assert_true(r[0]->eval[0].m.auc == r[1]->eval[0].m.auc);
+  for (int k = 0; k < 3; k++) tsr_churn_result_free(r[k]);
+  o.max_train_rows = 99;
+  tsr_churn_result *q = NULL;
+  assert_int_equal(tsr_churn_run(g_dir, &o, &q, &err), TSR_EINVAL);
+  assert_string_equal(err.field, "max_train_rows");
+}
+
 static void test_errors(void **state) {
   (void)state;
   tsr_churn_opts o;
@@ -333,6 +406,8 @@ int main(void) {
       cmocka_unit_test(test_simulate_bundle),
       cmocka_unit_test(test_one_fit_per_cutoff),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_sample_learn),
+      cmocka_unit_test(test_max_train_rows),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
