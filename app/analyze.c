@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,17 @@ static double step_done(actx *x, const char *step) {
     x->tlen += (size_t)snprintf(x->res->timings + x->tlen, cap - x->tlen, "%s\"%s\":%.1f",
                                 x->tlen > 1 ? "," : "", step, ms);
   return ms;
+}
+
+/* Adds a step of ms milliseconds measured by the caller (a step that ran
+ * beside another); the next step is timed from now. */
+static void step_put(actx *x, const char *step, double ms) {
+  x->step_t0 = now_s();
+  size_t cap = sizeof x->res->timings;
+  if (x->tlen == 0) x->tlen = (size_t)snprintf(x->res->timings, cap, "{");
+  if (x->tlen < cap)
+    x->tlen += (size_t)snprintf(x->res->timings + x->tlen, cap - x->tlen, "%s\"%s\":%.1f",
+                                x->tlen > 1 ? "," : "", step, ms);
 }
 
 static int canceled(const actx *x) { return x->o->cancel && *x->o->cancel; }
@@ -933,11 +945,57 @@ static tsr_status step_profiles(actx *x, tsr_error *err) {
   return TSR_OK;
 }
 
+/* The result files written on a thread while the store step runs (they
+ * read the same finished results and nothing else; results identical).
+ * The store's transaction commits only once the files are written: a run
+ * whose files fail stores nothing, as when the files came first. */
+typedef struct files_job {
+  const tsr_analyze_result *res;
+  const tsr_analyze_opts *o;
+  pthread_t th;
+  int running;
+  tsr_status st;
+  tsr_error err;
+  double ms;      /* the file step's wall time */
+  double wait_ms; /* the store step's wait for it */
+} files_job;
+
+static void *files_main(void *arg) {
+  files_job *j = arg;
+  double t = now_s();
+  j->st = tsr_analyze_write_files(j->res, j->o, j->o->out_dir, &j->err);
+  j->ms = (now_s() - t) * 1000.0;
+  return NULL;
+}
+
+/* Starts the files of res (on the calling thread when no thread starts). */
+static void files_start(files_job *j, const tsr_analyze_result *res, const tsr_analyze_opts *o) {
+  memset(j, 0, sizeof *j);
+  j->res = res;
+  j->o = o;
+  j->running = pthread_create(&j->th, NULL, files_main, j) == 0;
+  if (!j->running) files_main(j);
+}
+
+/* Waits for the files: TSR_OK or their error (into err). */
+static tsr_status files_wait(files_job *j, tsr_error *err) {
+  if (j->running) {
+    double t = now_s();
+    pthread_join(j->th, NULL);
+    j->running = 0;
+    j->wait_ms += (now_s() - t) * 1000.0;
+  }
+  if (j->st != TSR_OK && err) *err = j->err;
+  return j->st;
+}
+
 /* Customers are stored in batches of this many rows (their JSON profiles
  * and history texts of one batch only in memory). */
 #define STORE_BATCH 8192
 
-static tsr_status store_results(actx *x, tsr_error *err) {
+/* The store step; files (may be NULL): the file step running beside it,
+ * waited for before the commit (its error first, as if it had run first). */
+static tsr_status store_results(actx *x, files_job *files, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   tsr_store *s = x->store;
   size_t n = res->summary->n;
@@ -947,7 +1005,13 @@ static tsr_status store_results(actx *x, tsr_error *err) {
   const size_t np = pf ? tsr_profiles_count(pf) : 0;
   const size_t XCAP = 4096;
   tsr_status st = tsr_store_begin(s, err);
-  if (st != TSR_OK) return st;
+  if (st != TSR_OK) {
+    if (files && files_wait(files, NULL) != TSR_OK) { /* the files' error first */
+      st = files->st;
+      if (err) *err = files->err;
+    }
+    return st;
+  }
   tsr_customer *rows = tsr__malloc(STORE_BATCH * sizeof *rows);
   char (*cells)[4] = tsr__malloc(STORE_BATCH * sizeof *cells);
   size_t *hoff = tsr__malloc(STORE_BATCH * sizeof *hoff);
@@ -1138,6 +1202,7 @@ static tsr_status store_results(actx *x, tsr_error *err) {
     tsr__free(stats);
     if (st != TSR_OK) goto fail;
   }
+  if (files && (st = files_wait(files, err)) != TSR_OK) goto fail;
   st = tsr_store_commit(s, err);
   if (st != TSR_OK) goto fail;
   tsr__free(rows);
@@ -1149,6 +1214,10 @@ static tsr_status store_results(actx *x, tsr_error *err) {
   return TSR_OK;
 fail:
   tsr_store_rollback(s, NULL);
+  if (files && files_wait(files, NULL) != TSR_OK) { /* the files' error first */
+    st = files->st;
+    if (err) *err = files->err;
+  }
   tsr__free(rows);
   tsr__free(cells);
   tsr__free(hoff);
@@ -1400,7 +1469,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   }
   if ((st = compute_kpis(res, err)) != TSR_OK) goto fail;
   progress(&x, "store", 0.9);
-  if (opts->out_dir) {
+  if (opts->out_dir && !store) {
     st = tsr_analyze_write_files(res, opts, opts->out_dir, err);
     if (st != TSR_OK) goto fail;
     double ms = step_done(&x, "files");
@@ -1409,9 +1478,24 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   }
   res->seconds = now_s() - x.t0;
   if (store) {
-    st = store_results(&x, err);
-    if (st != TSR_OK) goto fail;
-    double ms = step_done(&x, "store");
+    double t = now_s(), ms;
+    if (opts->out_dir) {
+      /* the files beside the store step (store_results waits for them
+       * before its commit); logged first, as when they came first */
+      files_job fj;
+      files_start(&fj, res, opts);
+      st = store_results(&x, &fj, err);
+      if (st != TSR_OK) goto fail;
+      ms = (now_s() - t) * 1000.0 - fj.wait_ms;
+      step_put(&x, "files", fj.ms);
+      event(&x, 0, "files", (int64_t)res->summary->n, (int64_t)res->summary->n, fj.ms,
+            "results written to %s", opts->out_dir);
+      step_put(&x, "store", ms);
+    } else {
+      st = store_results(&x, NULL, err);
+      if (st != TSR_OK) goto fail;
+      ms = step_done(&x, "store");
+    }
     event(&x, 0, "store", (int64_t)res->summary->n, (int64_t)res->summary->n, ms,
           "stored %zu customers, %zu segments and the models (run %lld)", res->summary->n,
           res->n_segments, (long long)res->run_id);

@@ -455,12 +455,12 @@ out:
   return st;
 }
 
-/* One profile as a JSON object (the store's customers.extra); buf >= 2 KiB.
- * Returns the length or 0 when it does not fit. */
-size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
-                         size_t cap);
-size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
-                         size_t cap) {
+/* tsr__profile_json with snprintf and its truncation rules (a profile
+ * near or above cap bytes; also the reference of the test). */
+size_t tsr__profile_json_slow(const tsr_profiles *p, const tsr_profile *r, const char *pii,
+                              char *buf, size_t cap);
+size_t tsr__profile_json_slow(const tsr_profiles *p, const tsr_profile *r, const char *pii,
+                              char *buf, size_t cap) {
   size_t k = 0;
 #define NUM(key, v, prec)                                                               \
   do {                                                                                  \
@@ -516,4 +516,150 @@ size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char
   buf[k++] = '}';
   buf[k] = '\0';
   return k;
+}
+
+/* ------------------------------------------------------------ profile JSON */
+
+/* The writer of tsr__profile_json: appends while the text stays PJ_SLACK
+ * bytes short of cap, else marks it over (the slow writer then decides:
+ * with that slack none of its truncation rules can have applied). */
+#define PJ_SLACK 24
+typedef struct pjw {
+  char *b;
+  size_t k, cap;
+  int over;
+} pjw;
+
+static int pj_room(pjw *w, size_t n) {
+  if (w->over || w->k + n + PJ_SLACK >= w->cap) w->over = 1;
+  return !w->over;
+}
+
+static void pj_raw(pjw *w, const char *s, size_t n) {
+  if (!pj_room(w, n)) return;
+  memcpy(w->b + w->k, s, n);
+  w->k += n;
+}
+#define PJ_LIT(w, lit) pj_raw(w, lit, sizeof lit - 1)
+
+/* s as a JSON string, escaped as jput does. */
+static void pj_str(pjw *w, const char *s) {
+  size_t n = strlen(s);
+  if (!pj_room(w, 6 * n + 2)) return;
+  char *o = w->b + w->k;
+  *o++ = '"';
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else if (c < 0x20) {
+      static const char hx[] = "0123456789abcdef";
+      memcpy(o, "\\u00", 4);
+      o[4] = hx[c >> 4];
+      o[5] = hx[c & 15];
+      o += 6;
+    } else {
+      *o++ = (char)c;
+    }
+  }
+  *o++ = '"';
+  w->k = (size_t)(o - w->b);
+}
+
+static void pj_u64(pjw *w, unsigned long long u, int neg) {
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (!pj_room(w, n + 1)) return;
+  if (neg) w->b[w->k++] = '-';
+  while (n) w->b[w->k++] = tmp[--n];
+}
+
+static void pj_i64(pjw *w, long long v) {
+  pj_u64(w, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v, v < 0);
+}
+
+static void pj_fixed(pjw *w, double v, int prec) {
+  char nb[400];
+  size_t n = tsr__fmt_fixed(v, prec, nb, sizeof nb);
+  if (n >= sizeof nb) w->over = 1;
+  else pj_raw(w, nb, n);
+}
+
+/* One profile as a JSON object (the store's customers.extra); buf >= 2 KiB.
+ * Returns the length or 0 when it does not fit. The text of
+ * tsr__profile_json_slow, written without printf. */
+size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
+                         size_t cap);
+size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
+                         size_t cap) {
+  pjw w = {buf, 0, cap, 0};
+#define NUM(key, v, prec)                                                                          \
+  do {                                                                                             \
+    double nv_ = (v);                                                                              \
+    if (!isnan(nv_)) {                                                                             \
+      PJ_LIT(&w, ",\"" key "\":");                                                                 \
+      pj_fixed(&w, nv_, prec);                                                                     \
+    }                                                                                              \
+  } while (0)
+#define STR(key, v)                                                                                \
+  do {                                                                                             \
+    const char *sv_ = (v);                                                                         \
+    if (sv_ && *sv_) {                                                                             \
+      PJ_LIT(&w, ",\"" key "\":");                                                                 \
+      pj_str(&w, sv_);                                                                             \
+    }                                                                                              \
+  } while (0)
+  PJ_LIT(&w, "{\"profile\":1");
+  NUM("age", r->age, 2);
+  STR("gender", r->gender);
+  STR("income_band", r->income_band);
+  STR("city", r->city);
+  NUM("tenure_years", r->tenure_years, 2);
+  STR("life_stage", tsr_life_stage_name(r->life_stage));
+  PJ_LIT(&w, ",\"products\":[");
+  int first = 1;
+  for (size_t j = 0; j < tsr_profiles_nproducts(p); j++) {
+    if (!(r->products >> j & 1)) continue;
+    if (!first) PJ_LIT(&w, ",");
+    pj_str(&w, tsr_profiles_product(p, j));
+    first = 0;
+  }
+  PJ_LIT(&w, "],\"records\":");
+  pj_u64(&w, r->n_records, 0);
+  PJ_LIT(&w, ",\"product_count\":");
+  pj_u64(&w, r->product_count, 0);
+  PJ_LIT(&w, ",\"recent_openings\":");
+  pj_u64(&w, r->recent_openings, 0);
+  PJ_LIT(&w, ",\"transactions\":");
+  pj_i64(&w, (long long)r->tx_count);
+  PJ_LIT(&w, ",\"revenue\":");
+  pj_fixed(&w, r->tx_amount, 2);
+  PJ_LIT(&w, ",\"service_contacts\":");
+  pj_u64(&w, r->service_contacts, 0);
+  NUM("risk_score", r->risk_score, 1);
+  STR("risk_band", r->risk_band);
+  STR("channel_preference", r->channel_preference);
+  NUM("digital_share", r->digital_share, 4);
+  NUM("sentiment_mean", r->sentiment_mean, 4);
+  NUM("sentiment_last", r->sentiment_last, 4);
+  if (r->anomalies >= 0) {
+    PJ_LIT(&w, ",\"anomalies\":");
+    pj_i64(&w, (long long)r->anomalies);
+  }
+  STR("behaviour_segment", tsr_profiles_behaviour_name(p, r->behaviour));
+  STR("value_tier", r->value_tier >= 0 ? tsr_value_tier_name(r->value_tier) : "");
+  STR("product_affinity", tsr_profiles_affinity_name(p, r->affinity));
+  STR("micro_segment", r->micro);
+  STR("pii", pii);
+#undef NUM
+#undef STR
+  PJ_LIT(&w, "}");
+  if (w.over) return tsr__profile_json_slow(p, r, pii, buf, cap);
+  buf[w.k] = '\0';
+  return w.k;
 }

@@ -121,4 +121,11 @@ static inline uint64_t tsr__xoshiro_next(uint64_t s[4]) {
 /* Shortest "%.Ng" (N = 15..17) that round-trips d; buf >= 32 bytes. */
 char *tsr__fmt_double(double d, char *buf);
 
+/* Exactly snprintf(buf, cap, "%.*f", prec, v) (default rounding mode),
+ * without printf for |v| < 1e15, 0 <= prec <= 17 and cap >=
+ * TSR__FIXED_BUF (lib/base/fmtfixed.c). Returns the length written (as
+ * snprintf: the length wanted when cap is too small). */
+#define TSR__FIXED_BUF 40
+size_t tsr__fmt_fixed(double v, int prec, char *buf, size_t cap);
+
 #endif

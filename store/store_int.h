@@ -151,6 +151,11 @@ typedef struct tsr_store_methods {
   .get_dbl = p##_dbl, .get_text = p##_text, .begin = p##_begin, .commit = p##_commit,           \
   .rollback = p##_rollback, .in_transaction = p##_in_transaction
 
+/* 1 when text is JSON that json_loads(JSON_DECODE_ANY | JSON_ALLOW_NUL)
+ * surely accepts, read without allocating; 0 when invalid or unsure (ask
+ * jansson then). store/json_check.c */
+int tsr__json_surely_valid(const char *text);
+
 /* The SQLite back end (store/sqlite.c). */
 extern const tsr_store_methods tsr__store_sqlite_methods;
 /* The PostgreSQL back end (store/postgres.c). */

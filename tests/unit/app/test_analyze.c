@@ -90,10 +90,87 @@ static void test_store_round_trip(void **state) {
   unlink(path);
 }
 
+typedef struct steps {
+  char seq[256];
+} steps;
+
+static int ev_step(void *ctx, const tsr_event *e) {
+  steps *s = ctx;
+  size_t n = strlen(s->seq);
+  snprintf(s->seq + n, sizeof s->seq - n, "%s%s", n ? "," : "", e->step);
+  return 0;
+}
+
+static int run_last(void *ctx, const tsr_run *r) {
+  *(int64_t *)ctx = r->id;
+  return 1;
+}
+
+/* The files are written on a thread beside the store step: both logged
+ * (files first) and timed; when the files fail the run fails with their
+ * error and stores no customer (the store's commit waits for them). */
+static void test_store_files_beside(void **state) {
+  (void)state;
+  char path[64], db[80], out[80];
+  assert_non_null(tsr_test_tmpfile(tx, sizeof tx - 1, path, sizeof path));
+  snprintf(db, sizeof db, "%s.db", path);
+  snprintf(out, sizeof out, "%s.out", path);
+  const char *inputs[] = {path};
+  tsr_analyze_opts o;
+  tsr_analyze_opts_init(&o);
+  o.inputs = inputs;
+  o.n_inputs = 1;
+  o.model = "none";
+  o.cluster = "none";
+  o.out_dir = out;
+  tsr_store *st;
+  tsr_error e;
+  assert_int_equal(tsr_store_open(db, TSR_STORE_CREATE, &st, &e), TSR_OK);
+  tsr_analyze_result *r;
+  assert_int_equal(tsr_analyze_run(&o, st, &r, &e), TSR_OK);
+  steps sq = {""};
+  assert_int_equal(tsr_store_events_list(st, r->run_id, TSR_LOG_INFO, ev_step, &sq, &e), TSR_OK);
+  assert_non_null(strstr(sq.seq, ",files,store,end"));
+  assert_non_null(strstr(r->timings, "\"files\":"));
+  assert_non_null(strstr(r->timings, "\"store\":"));
+  assert_true(strstr(r->timings, "\"files\":") < strstr(r->timings, "\"store\":"));
+  char f[160];
+  snprintf(f, sizeof f, "%s/customers.csv", out);
+  assert_int_equal(access(f, R_OK), 0);
+  snprintf(f, sizeof f, "%s/run.json", out);
+  assert_int_equal(access(f, R_OK), 0);
+  tsr_analyze_result_free(r);
+  /* files that cannot be written: the run fails with their error, stores
+   * no customer */
+  o.out_dir = "/nonexistent/tsr/out";
+  assert_int_equal(tsr_analyze_run(&o, st, &r, &e), TSR_EIO);
+  assert_null(r);
+  assert_non_null(strstr(e.msg, "cannot create directory"));
+  int64_t id = 0;
+  assert_int_equal(tsr_store_runs_list(st, 1, 0, run_last, &id, &e), TSR_OK);
+  tsr_run *run;
+  assert_int_equal(tsr_store_run_get(st, id, &run, &e), TSR_OK);
+  assert_int_equal(run->status, TSR_RUN_FAILED);
+  assert_int_equal(run->n_customers, 0);
+  assert_non_null(strstr(run->error, "cannot create directory"));
+  tsr_store_free(run);
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, id);
+  int64_t n = -1;
+  assert_int_equal(tsr_store_customers_count(st, &q, &n, &e), TSR_OK);
+  assert_int_equal(n, 0);
+  tsr_store_close(st);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf %s %s %s-wal %s-shm", out, db, db, db);
+  assert_int_equal(system(cmd), 0);
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_kpis),
       cmocka_unit_test(test_store_round_trip),
+      cmocka_unit_test(test_store_files_beside),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

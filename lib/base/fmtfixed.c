@@ -1,0 +1,96 @@
+/*
+ * fmtfixed.c - "%.Nf" without printf: the exact decimal value of a double
+ * rounded to N fractional digits, as glibc's printf does it in the default
+ * rounding mode (ties of the exact binary value to even). The CSV and JSON
+ * writers of columns documented with a fixed number of decimals (profiles,
+ * churn probabilities) print millions of these; printf's arbitrary
+ * precision path (__printf_fp) is most of their cost.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const uint64_t p10u[18] = {1ull,
+                                  10ull,
+                                  100ull,
+                                  1000ull,
+                                  10000ull,
+                                  100000ull,
+                                  1000000ull,
+                                  10000000ull,
+                                  100000000ull,
+                                  1000000000ull,
+                                  10000000000ull,
+                                  100000000000ull,
+                                  1000000000000ull,
+                                  10000000000000ull,
+                                  100000000000000ull,
+                                  1000000000000000ull,
+                                  10000000000000000ull,
+                                  100000000000000000ull};
+
+/* The decimal digits of u at o; returns the end. */
+static char *put_u64(char *o, uint64_t u) {
+  char tmp[24];
+  size_t n = 0;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  while (n) *o++ = tmp[--n];
+  return o;
+}
+
+/* v = m 2^e exactly (m < 2^53); |v| < 1e15 and 0 <= prec <= 17, so
+ * m 10^prec < 2^110 and the scaled value fits 128 bits. */
+size_t tsr__fmt_fixed(double v, int prec, char *buf, size_t cap) {
+  if (prec < 0 || prec > 17 || cap < TSR__FIXED_BUF || !(fabs(v) < 1e15)) {
+    int n = snprintf(buf, cap, "%.*f", prec, v);
+    return n < 0 ? 0 : (size_t)n;
+  }
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  int neg = (int)(bits >> 63);
+  int ex = (int)((bits >> 52) & 0x7ff);
+  uint64_t m = bits & ((1ull << 52) - 1);
+  int e;
+  if (ex == 0) {
+    e = -1074; /* subnormal (or zero) */
+  } else {
+    m |= 1ull << 52;
+    e = ex - 1075;
+  }
+  const uint64_t P = p10u[prec];
+  unsigned __int128 q;
+  if (e >= 0) {
+    q = ((unsigned __int128)(m << e)) * P; /* an integer below 1e15: m << e < 2^50 */
+  } else {
+    int k = -e;
+    unsigned __int128 x = (unsigned __int128)m * P; /* < 2^110 */
+    if (k >= 112) {
+      q = 0; /* x < 2^110 < half of 2^k: rounds to zero */
+    } else {
+      q = x >> k;
+      unsigned __int128 rem = x - (q << k), half = (unsigned __int128)1 << (k - 1);
+      if (rem > half || (rem == half && (q & 1))) q++;
+    }
+  }
+  /* q < 1e15 10^prec + 1: integer part and fraction */
+  uint64_t ip = (uint64_t)(q / P), fp = (uint64_t)(q % P);
+  char *o = buf;
+  if (neg) *o++ = '-'; /* printf keeps the sign of -0.0 and of what rounds to zero */
+  o = put_u64(o, ip);
+  if (prec > 0) {
+    *o++ = '.';
+    for (int d = prec - 1; d >= 0; d--) {
+      o[d] = (char)('0' + fp % 10);
+      fp /= 10;
+    }
+    o += prec;
+  }
+  *o = '\0';
+  return (size_t)(o - buf);
+}

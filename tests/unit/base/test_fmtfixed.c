@@ -1,0 +1,108 @@
+/* test_fmtfixed.c - tsr__fmt_fixed (lib/base/fmtfixed.c) prints exactly
+ * what snprintf("%.*f") prints: exact binary ties to even (0.125, 2.5),
+ * values just beside a tie (2.675), -0.0 and negatives that round to zero,
+ * subnormals, integers up to 1e15, every precision 0..17, and the printf
+ * fallback (huge, inf, nan, a short buffer). */
+#include "tsr_test.h"
+#include "internal.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+static void same(double v, int prec) {
+  char want[512], got[512];
+  int n = snprintf(want, sizeof want, "%.*f", prec, v);
+  memset(got, 'x', sizeof got);
+  size_t k = tsr__fmt_fixed(v, prec, got, sizeof got);
+  if (k != (size_t)n || strcmp(got, want) != 0)
+    fail_msg("%%.%df of %.17g (%a): got '%s' (%zu), want '%s' (%d)", prec, v, v, got, k, want, n);
+}
+
+static void test_fixed_edges(void **state) {
+  (void)state;
+  static const double v[] = {0.0,
+                             -0.0,
+                             0.125,
+                             -0.125,
+                             0.375,
+                             2.5,
+                             3.5,
+                             -2.5,
+                             0.5,
+                             1.5,
+                             2.675,
+                             1.005,
+                             0.045,
+                             1e-300,
+                             -1e-300,
+                             4.9e-324,
+                             -4.9e-324,
+                             DBL_MIN,
+                             0.00049999999999999999,
+                             0.0005,
+                             -0.0004,
+                             -0.00005,
+                             123456789.98765,
+                             999999999999999.9,
+                             -999999999999999.9,
+                             999999999999999.0,
+                             1e15 - 0.5,
+                             9007199254740991.0,
+                             1e15,
+                             -1e15,
+                             1e16,
+                             1e300,
+                             -DBL_MAX,
+                             INFINITY,
+                             -INFINITY,
+                             NAN,
+                             4503599627370495.5,
+                             0.1,
+                             0.7,
+                             33.333333333333336,
+                             66.66666666666667};
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++)
+    for (int p = 0; p <= 17; p++) same(v[i], p);
+  /* out-of-range precisions and a buffer too short for the fast path go
+   * to printf (and give its length) */
+  same(2.675, 18);
+  same(2.675, 30);
+  char small[8];
+  assert_int_equal(tsr__fmt_fixed(12345.678, 4, small, sizeof small), 10);
+  assert_string_equal(small, "12345.6");
+}
+
+/* random doubles of every magnitude, and amounts / shares as the writers
+ * have them, against printf */
+static void test_fixed_random(void **state) {
+  (void)state;
+  uint64_t s = 0x9E3779B97F4A7C15ull;
+  for (int i = 0; i < 400000; i++) {
+    uint64_t r = tsr__splitmix64(&s);
+    double v;
+    switch (i % 5) {
+      case 0: memcpy(&v, &r, sizeof v); break; /* any bit pattern */
+      case 1: v = ldexp((double)(r >> 11), (int)(r % 80) - 100); break;
+      case 2: v = (double)(int64_t)(r % 2000000) / 100.0 - 10000; break; /* cents */
+      case 3: v = (double)(r % 10001) / 10000.0; break;                  /* shares */
+      default: v = (double)(r >> 11) / 9007199254740992.0 * pow(10, (double)(r % 16)); break;
+    }
+    if (r & 1) v = -v;
+    same(v, (int)(r >> 5) % 18);
+    same(v, (int)(r >> 9) % 5);
+  }
+  /* ties of the exact binary value: k / 2^j for every precision */
+  for (int j = 1; j <= 20; j++)
+    for (int k = -64; k <= 64; k++)
+      for (int p = 0; p <= 17; p++) same(ldexp(k, -j), p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_fixed_edges),
+      cmocka_unit_test(test_fixed_random),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
