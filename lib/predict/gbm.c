@@ -122,6 +122,10 @@ struct tsr_gbm {
                            1 ours equal XGBoost's, -1 XGBoost's */
   float approx_bias;    /* the bias column (the same for every row) */
   gbm_trees trees;
+  int walk;             /* tsr__gbm_predict_walk: 0 not checked yet, 1 ours
+                           equal XGBoost's, -1 XGBoost's */
+  float walk_base;      /* the base margin */
+  gbm_trees wtrees;     /* its trees (apart from the approximation's) */
 };
 
 /* Rows per DMatrix when predicting (bounds the copy XGBoost makes). */
@@ -661,6 +665,7 @@ void tsr_gbm_free(tsr_gbm *m) {
   if (!m) return;
   if (m->b) XGBoosterFree(m->b);
   trees_release(&m->trees);
+  trees_release(&m->wtrees);
   tsr__free(m);
 }
 
@@ -992,4 +997,121 @@ done:
   tsr__free(acc);
   tsr__free(xg);
   return st;
+}
+
+/* ------------------------------------------------ predictions walked */
+
+/* The base margin of m's model (its "base_score" through the objective's
+ * link, in float as XGBoost's ProbToMargin); 0 when unreadable. */
+static tsr_status walk_base(tsr_gbm *m, int *ok, tsr_error *err) {
+  char *js = NULL;
+  size_t len = 0;
+  *ok = 0;
+  tsr_status st = tsr_gbm_save(m, &js, &len, err);
+  if (st != TSR_OK) return st;
+  const char *p = strstr(js, "\"base_score\":");
+  if (p) {
+    p += strlen("\"base_score\":");
+    while (*p == ' ' || *p == '"') p++;
+    char *e;
+    float bs = strtof(p, &e);
+    if (e != p && isfinite(bs)) {
+      if (m->objective != TSR_GBM_BINARY) m->walk_base = bs, *ok = 1;
+      else if (bs > 0 && bs < 1) m->walk_base = -logf(1.0f / bs - 1.0f), *ok = 1;
+    }
+  }
+  free(js);
+  return TSR_OK;
+}
+
+/* The margins of rows x[0..n) (base + the leaf values tree by tree, in
+ * float as XGBoost's predictor), then the objective's transform (XGBoost's
+ * common::Sigmoid for binary) into out. Rows in blocks, each tree walked
+ * for the whole block. */
+static void walk_rows(const gbm_trees *t, float base, int binary, const float *x, size_t nf,
+                      size_t n, double *out) {
+  enum { BLK = 128 };
+  float mg[BLK];
+  for (size_t r0 = 0; r0 < n; r0 += BLK) {
+    size_t nb = n - r0 < BLK ? n - r0 : BLK;
+    const float *xb = x + r0 * nf;
+    for (size_t i = 0; i < nb; i++) mg[i] = base;
+    for (size_t k = 0; k < t->ntree; k++) {
+      const size_t o = t->off[k];
+      const int32_t *left = t->left + o, *split = t->split + o;
+      const float *cond = t->cond + o;
+      const uint8_t *dleft = t->dleft + o;
+      for (size_t i = 0; i < nb; i++) {
+        const float *xr = xb + i * nf;
+        int32_t nid = 0;
+        while (left[nid] != -1) {
+          float v = xr[split[nid]];
+          if (isnan(v)) nid = dleft[nid] ? left[nid] : left[nid] + 1;
+          else nid = left[nid] + !(v < cond[nid]);
+        }
+        mg[i] += cond[nid];
+      }
+    }
+    for (size_t i = 0; i < nb; i++) {
+      float v = mg[i];
+      if (binary) {
+        float e = -v < 88.7f ? -v : 88.7f;
+        v = 1.0f / (expf(e) + 1.0f + 1e-16f);
+      }
+      out[r0 + i] = v;
+    }
+  }
+}
+
+tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, size_t n, double *out,
+                                 int *fallback, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  if (fallback) *fallback = 0;
+  if (!m || (!x && n) || (!out && n))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no model or data");
+  if (n == 0) return TSR_OK;
+  const size_t nf = m->nfeat;
+  int check = m->walk == 0;
+  if (check) {
+    /* the trees parsed into wtrees (trees_parse fills m->trees, which the
+     * approximation owns) */
+    int ok = 0, okb = 0;
+    gbm_trees keep = m->trees;
+    memset(&m->trees, 0, sizeof m->trees);
+    st = trees_parse(m, &ok, err);
+    m->wtrees = m->trees;
+    m->trees = keep;
+    if (st != TSR_OK) return st;
+    if (ok && (st = walk_base(m, &okb, err)) != TSR_OK) return st;
+    if (!ok || !okb) m->walk = -1;
+  }
+  if (m->walk == -1) {
+    if (fallback) *fallback = 1;
+    return predict_type(m, x, n, 0, 1, out, err);
+  }
+  walk_rows(&m->wtrees, m->walk_base, m->objective == TSR_GBM_BINARY, x, nf, n, out);
+  if (check) {
+    /* XGBoost's predictions of TSR__GBM_WALK_CHECK rows spread over x */
+    size_t k = n < TSR__GBM_WALK_CHECK ? n : TSR__GBM_WALK_CHECK;
+    float *xs = tsr__malloc(k * nf * sizeof *xs);
+    double *xg = tsr__malloc(k * sizeof *xg);
+    if (!xs || !xg) {
+      tsr__free(xs);
+      tsr__free(xg);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
+    for (size_t j = 0; j < k; j++) memcpy(xs + j * nf, x + (j * n / k) * nf, nf * sizeof *xs);
+    st = predict_type(m, xs, k, 0, 1, xg, err);
+    int same = st == TSR_OK;
+    for (size_t j = 0; j < k && same; j++) same = xg[j] == out[j * n / k];
+    tsr__free(xs);
+    tsr__free(xg);
+    if (st != TSR_OK) return st;
+    m->walk = same ? 1 : -1;
+    if (!same) {
+      if (fallback) *fallback = 1;
+      return predict_type(m, x, n, 0, 1, out, err);
+    }
+  }
+  return TSR_OK;
 }

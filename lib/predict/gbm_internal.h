@@ -37,4 +37,19 @@ tsr_status tsr__gbm_train_valid(const tsr_gbm_params *p, const tsr_gbm_data *tra
 tsr_status tsr__gbm_contributions_approx(tsr_gbm *m, const float *x, size_t n, double *out,
                                          int *fallback, tsr_error *err);
 
+/* Rows of the first call of tsr__gbm_predict_walk compared with XGBoost's
+ * own predictions. */
+#define TSR__GBM_WALK_CHECK 512
+
+/* tsr_gbm_predict(m, x, n, out, err) computed here from the trees of the
+ * model (parsed once, kept in m): the base margin plus the leaf values tree
+ * by tree in float, then the objective's transform, as XGBoost's CPU
+ * predictor does, without its data matrix. The first call compares
+ * TSR__GBM_WALK_CHECK of its rows (spread over x) with XGBoost's; when any
+ * value differs (an XGBoost that computes otherwise, a model not read),
+ * this and every later call of m use XGBoost. *fallback (may be NULL) = 1
+ * then, else 0. */
+tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, size_t n, double *out,
+                                 int *fallback, tsr_error *err);
+
 #endif

@@ -5,6 +5,7 @@
  * datasets", eqs. 3-4) and per-product XGBoost propensities, blended with
  * weights chosen on a validation window.
  */
+#include "gbm_internal.h"
 #include "internal.h"
 #include "predict_internal.h"
 #include "recommend_internal.h"
@@ -529,7 +530,7 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
         continue;
       }
       for (size_t j = 0; j < k; j++) memcpy(xt + j * nf, x1 + rows[j] * nf, nf * sizeof *xt);
-      if ((st = tsr_gbm_predict(g, xt, k, pr, err)) != TSR_OK) break;
+      if ((st = tsr__gbm_predict_walk(g, xt, k, pr, NULL, err)) != TSR_OK) break;
       for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)pr[j];
     }
     tsr_gbm_free(g);
