@@ -125,7 +125,7 @@ struct tsr_gbm {
   int walk;             /* tsr__gbm_predict_walk: 0 not checked yet, 1 ours
                            equal XGBoost's, -1 XGBoost's */
   float walk_base;      /* the base margin */
-  gbm_trees wtrees;     /* its trees (apart from the approximation's) */
+  struct gbm_walk *wk;  /* its trees */
 };
 
 /* Rows per DMatrix when predicting (bounds the copy XGBoost makes). */
@@ -661,11 +661,13 @@ static void trees_release(gbm_trees *t) {
   memset(t, 0, sizeof *t);
 }
 
+static void walk_release(struct gbm_walk *w);
+
 void tsr_gbm_free(tsr_gbm *m) {
   if (!m) return;
   if (m->b) XGBoosterFree(m->b);
   trees_release(&m->trees);
-  trees_release(&m->wtrees);
+  walk_release(m->wk);
   tsr__free(m);
 }
 
@@ -1024,32 +1026,107 @@ static tsr_status walk_base(tsr_gbm *m, int *ok, tsr_error *err) {
   return TSR_OK;
 }
 
+/* The trees as walked for predictions: node j of tree k at nodes[off[k] +
+ * j]; a leaf points to itself (left = dflt = its index, cond NaN, so no
+ * comparison moves it), so each row takes exactly depth[k] steps. */
+typedef struct walk_node {
+  int32_t left;  /* left child (right = left + 1), or the node itself */
+  int32_t split; /* feature (0 at a leaf) */
+  float cond;    /* go right when x >= cond (NaN at a leaf) */
+  int32_t dflt;  /* the child of a missing value, or the node itself */
+} walk_node;
+
+struct gbm_walk {
+  size_t ntree;
+  size_t *off;
+  int32_t *depth;
+  walk_node *nodes;
+  float *leaf; /* leaf values (0 at inner nodes) */
+};
+
+static void walk_release(struct gbm_walk *w) {
+  if (!w) return;
+  tsr__free(w->off);
+  tsr__free(w->depth);
+  tsr__free(w->nodes);
+  tsr__free(w->leaf);
+  tsr__free(w);
+}
+
+/* The walk of the parsed trees t (trees_parse's checks hold: children after
+ * their parent, right = left + 1, paths of at most 64 splits). NULL when out
+ * of memory. */
+static struct gbm_walk *walk_pack(const gbm_trees *t) {
+  struct gbm_walk *w = tsr__calloc(1, sizeof *w);
+  size_t nn = t->nnode ? t->nnode : 1;
+  int32_t *dep = tsr__malloc(nn * sizeof *dep);
+  if (w) {
+    w->ntree = t->ntree;
+    w->off = tsr__malloc((t->ntree + 1) * sizeof *w->off);
+    w->depth = tsr__malloc((t->ntree ? t->ntree : 1) * sizeof *w->depth);
+    w->nodes = tsr__malloc(nn * sizeof *w->nodes);
+    w->leaf = tsr__malloc(nn * sizeof *w->leaf);
+  }
+  if (!w || !dep || !w->off || !w->depth || !w->nodes || !w->leaf) {
+    tsr__free(dep);
+    walk_release(w);
+    return NULL;
+  }
+  for (size_t k = 0; k <= t->ntree; k++) w->off[k] = t->off[k];
+  for (size_t k = 0; k < t->ntree; k++) {
+    size_t o = t->off[k], n = t->off[k + 1] - o;
+    int32_t d = 0;
+    dep[o] = 0;
+    for (size_t j = 0; j < n; j++) {
+      walk_node *q = &w->nodes[o + j];
+      int32_t l = t->left[o + j];
+      if (l == -1) {
+        q->left = q->dflt = (int32_t)j;
+        q->split = 0;
+        q->cond = NAN;
+        w->leaf[o + j] = t->cond[o + j];
+        continue;
+      }
+      q->left = l;
+      q->split = t->split[o + j];
+      q->cond = t->cond[o + j];
+      q->dflt = t->dleft[o + j] ? l : l + 1;
+      w->leaf[o + j] = 0;
+      dep[o + (size_t)l] = dep[o + (size_t)l + 1] = dep[o + j] + 1;
+      if (dep[o + j] + 1 > d) d = dep[o + j] + 1;
+    }
+    w->depth[k] = d;
+  }
+  tsr__free(dep);
+  return w;
+}
+
 /* The margins of rows x[0..n) (base + the leaf values tree by tree, in
  * float as XGBoost's predictor), then the objective's transform (XGBoost's
  * common::Sigmoid for binary) into out. Rows in blocks, each tree walked
- * for the whole block. */
-static void walk_rows(const gbm_trees *t, float base, int binary, const float *x, size_t nf,
+ * for the whole block, depth steps a row without branches. */
+static void walk_rows(const struct gbm_walk *w, float base, int binary, const float *x, size_t nf,
                       size_t n, double *out) {
-  enum { BLK = 128 };
+  enum { BLK = 256 };
   float mg[BLK];
   for (size_t r0 = 0; r0 < n; r0 += BLK) {
     size_t nb = n - r0 < BLK ? n - r0 : BLK;
     const float *xb = x + r0 * nf;
     for (size_t i = 0; i < nb; i++) mg[i] = base;
-    for (size_t k = 0; k < t->ntree; k++) {
-      const size_t o = t->off[k];
-      const int32_t *left = t->left + o, *split = t->split + o;
-      const float *cond = t->cond + o;
-      const uint8_t *dleft = t->dleft + o;
+    for (size_t k = 0; k < w->ntree; k++) {
+      const walk_node *nd = w->nodes + w->off[k];
+      const float *leaf = w->leaf + w->off[k];
+      const int32_t dk = w->depth[k];
       for (size_t i = 0; i < nb; i++) {
         const float *xr = xb + i * nf;
         int32_t nid = 0;
-        while (left[nid] != -1) {
-          float v = xr[split[nid]];
-          if (isnan(v)) nid = dleft[nid] ? left[nid] : left[nid] + 1;
-          else nid = left[nid] + !(v < cond[nid]);
+        for (int32_t s = 0; s < dk; s++) {
+          const walk_node *q = nd + nid;
+          float v = xr[q->split];
+          int32_t r = q->left + (v >= q->cond);
+          nid = isnan(v) ? q->dflt : r;
         }
-        mg[i] += cond[nid];
+        mg[i] += leaf[nid];
       }
     }
     for (size_t i = 0; i < nb; i++) {
@@ -1076,11 +1153,14 @@ tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, size_t n, double *o
     /* the trees parsed into wtrees (trees_parse fills m->trees, which the
      * approximation owns) */
     int ok = 0, okb = 0;
-    gbm_trees keep = m->trees;
+    gbm_trees keep = m->trees, mine;
     memset(&m->trees, 0, sizeof m->trees);
     st = trees_parse(m, &ok, err);
-    m->wtrees = m->trees;
+    mine = m->trees;
     m->trees = keep;
+    if (st == TSR_OK && ok && !(m->wk = walk_pack(&mine)))
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    trees_release(&mine);
     if (st != TSR_OK) return st;
     if (ok && (st = walk_base(m, &okb, err)) != TSR_OK) return st;
     if (!ok || !okb) m->walk = -1;
@@ -1089,7 +1169,7 @@ tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, size_t n, double *o
     if (fallback) *fallback = 1;
     return predict_type(m, x, n, 0, 1, out, err);
   }
-  walk_rows(&m->wtrees, m->walk_base, m->objective == TSR_GBM_BINARY, x, nf, n, out);
+  walk_rows(m->wk, m->walk_base, m->objective == TSR_GBM_BINARY, x, nf, n, out);
   if (check) {
     /* XGBoost's predictions of TSR__GBM_WALK_CHECK rows spread over x */
     size_t k = n < TSR__GBM_WALK_CHECK ? n : TSR__GBM_WALK_CHECK;
