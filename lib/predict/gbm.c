@@ -557,9 +557,13 @@ static tsr_status gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
       XGB_CHECK(XGBoosterUpdateOneIter(b, it, dtrain), "training a round");
       const char *names[2] = {"train", "valid"};
       const char *res = NULL;
-      XGB_CHECK(XGBoosterEvalOneIter(b, it, cache, names, dvalid ? 2 : 1, &res),
-                "evaluating a round");
-      tloss[it] = parse_eval(res, tkey);
+      /* the training loss only for the caller's info (evaluating does not
+       * change the model: the metric reads XGBoost's prediction cache) */
+      int ev0 = info ? 0 : 1, nev = (dvalid ? 2 : 1) - ev0;
+      if (nev > 0)
+        XGB_CHECK(XGBoosterEvalOneIter(b, it, cache + ev0, names + ev0, (bst_ulong)nev, &res),
+                  "evaluating a round");
+      tloss[it] = info ? parse_eval(res, tkey) : NAN;
       vloss[it] = dvalid ? parse_eval(res, vkey) : NAN;
       if (dvalid && !isfinite(vloss[it])) {
         st = tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,

@@ -507,6 +507,43 @@ static void test_predict_walk_equals_xgboost(void **state) {
   free(buf); free(nb); free(x); free(y); free(a); free(b);
 }
 
+/* Training without an info (no training loss wanted: the training set is
+ * not evaluated each round) gives the model of training with one, value
+ * for value, with and without early stopping and validation; the info's
+ * training loss is still there when asked. */
+static void test_train_without_info_same_model(void **state) {
+  (void)state;
+  size_t n = 2500, k = 500;
+  float *x, *y;
+  new_binary(n, 47, &x, &y);
+  double *a = malloc(k * sizeof *a), *b = malloc(k * sizeof *b);
+  for (int variant = 0; variant < 3; variant++) {
+    tsr_gbm_params p;
+    tsr_gbm_params_init(&p);
+    p.threads = 1;
+    p.tree_method = variant == 1 ? TSR_GBM_EXACT : TSR_GBM_HIST;
+    p.n_rounds = 80;
+    p.eta = 0.3;
+    p.early_stopping = variant == 2 ? 0 : 5;
+    if (variant == 2) p.valid_fraction = 0;
+    tsr_gbm_data d = {n, NF, x, y, NULL};
+    tsr_gbm *m1 = NULL, *m2 = NULL;
+    tsr_gbm_info info;
+    assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m1, &info, NULL), TSR_OK);
+    assert_true(isfinite(info.train_loss) && info.train_loss > 0);
+    if (variant == 2) assert_int_equal(info.rounds, 80);
+    else assert_true(info.rounds < 80); /* stopped early */
+    assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m2, NULL, NULL), TSR_OK);
+    assert_int_equal(tsr_gbm_predict(m1, x, k, a, NULL), TSR_OK);
+    assert_int_equal(tsr_gbm_predict(m2, x, k, b, NULL), TSR_OK);
+    for (size_t i = 0; i < k; i++)
+      if (a[i] != b[i]) fail_msg("variant %d row %zu: %.9g with info, %.9g without", variant, i, a[i], b[i]);
+    tsr_gbm_free(m1);
+    tsr_gbm_free(m2);
+  }
+  free(x); free(y); free(a); free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_binary_learns_and_is_deterministic),
@@ -519,6 +556,7 @@ int main(void) {
       cmocka_unit_test(test_train_gives_validation_predictions),
       cmocka_unit_test(test_approx_contributions_equal_xgboost),
       cmocka_unit_test(test_predict_walk_equals_xgboost),
+      cmocka_unit_test(test_train_without_info_same_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
