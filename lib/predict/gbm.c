@@ -1110,19 +1110,20 @@ static struct gbm_walk *walk_pack(const gbm_trees *t) {
  * common::Sigmoid for binary) into out. Rows in blocks, each tree walked
  * for the whole block, depth steps a row without branches. */
 static void walk_rows(const struct gbm_walk *w, float base, int binary, const float *x, size_t nf,
-                      size_t n, double *out) {
+                      const size_t *rows, size_t n, double *out) {
   enum { BLK = 256 };
   float mg[BLK];
   for (size_t r0 = 0; r0 < n; r0 += BLK) {
     size_t nb = n - r0 < BLK ? n - r0 : BLK;
-    const float *xb = x + r0 * nf;
+    const float *xp[BLK];
+    for (size_t i = 0; i < nb; i++) xp[i] = x + (rows ? rows[r0 + i] : r0 + i) * nf;
     for (size_t i = 0; i < nb; i++) mg[i] = base;
     for (size_t k = 0; k < w->ntree; k++) {
       const walk_node *nd = w->nodes + w->off[k];
       const float *leaf = w->leaf + w->off[k];
       const int32_t dk = w->depth[k];
       for (size_t i = 0; i < nb; i++) {
-        const float *xr = xb + i * nf;
+        const float *xr = xp[i];
         int32_t nid = 0;
         for (int32_t s = 0; s < dk; s++) {
           const walk_node *q = nd + nid;
@@ -1144,8 +1145,26 @@ static void walk_rows(const struct gbm_walk *w, float base, int binary, const fl
   }
 }
 
-tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, size_t n, double *out,
-                                 int *fallback, tsr_error *err) {
+/* XGBoost's predictions of rows (NULL: x[0..n)), GBM_CHUNK rows gathered
+ * at a time. */
+static tsr_status walk_xgboost(tsr_gbm *m, const float *x, const size_t *rows, size_t n,
+                               double *out, tsr_error *err) {
+  if (!rows) return predict_type(m, x, n, 0, 1, out, err);
+  const size_t nf = m->nfeat, ck = n < GBM_CHUNK ? n : GBM_CHUNK;
+  float *xs = tsr__malloc(ck * nf * sizeof *xs);
+  if (!xs) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  tsr_status st = TSR_OK;
+  for (size_t o = 0; o < n && st == TSR_OK; o += ck) {
+    size_t k = n - o < ck ? n - o : ck;
+    for (size_t j = 0; j < k; j++) memcpy(xs + j * nf, x + rows[o + j] * nf, nf * sizeof *xs);
+    st = predict_type(m, xs, k, 0, 1, out + o, err);
+  }
+  tsr__free(xs);
+  return st;
+}
+
+tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, const size_t *rows, size_t n,
+                                 double *out, int *fallback, tsr_error *err) {
   tsr_status st = TSR_OK;
   if (fallback) *fallback = 0;
   if (!m || (!x && n) || (!out && n))
@@ -1171,9 +1190,9 @@ tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, size_t n, double *o
   }
   if (m->walk == -1) {
     if (fallback) *fallback = 1;
-    return predict_type(m, x, n, 0, 1, out, err);
+    return walk_xgboost(m, x, rows, n, out, err);
   }
-  walk_rows(m->wk, m->walk_base, m->objective == TSR_GBM_BINARY, x, nf, n, out);
+  walk_rows(m->wk, m->walk_base, m->objective == TSR_GBM_BINARY, x, nf, rows, n, out);
   if (check) {
     /* XGBoost's predictions of TSR__GBM_WALK_CHECK rows spread over x */
     size_t k = n < TSR__GBM_WALK_CHECK ? n : TSR__GBM_WALK_CHECK;
@@ -1184,7 +1203,10 @@ tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, size_t n, double *o
       tsr__free(xg);
       return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     }
-    for (size_t j = 0; j < k; j++) memcpy(xs + j * nf, x + (j * n / k) * nf, nf * sizeof *xs);
+    for (size_t j = 0; j < k; j++) {
+      size_t r = j * n / k;
+      memcpy(xs + j * nf, x + (rows ? rows[r] : r) * nf, nf * sizeof *xs);
+    }
     st = predict_type(m, xs, k, 0, 1, xg, err);
     int same = st == TSR_OK;
     for (size_t j = 0; j < k && same; j++) same = xg[j] == out[j * n / k];
@@ -1194,7 +1216,7 @@ tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, size_t n, double *o
     m->walk = same ? 1 : -1;
     if (!same) {
       if (fallback) *fallback = 1;
-      return predict_type(m, x, n, 0, 1, out, err);
+      return walk_xgboost(m, x, rows, n, out, err);
     }
   }
   return TSR_OK;

@@ -529,8 +529,7 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
         for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)base;
         continue;
       }
-      for (size_t j = 0; j < k; j++) memcpy(xt + j * nf, x1 + rows[j] * nf, nf * sizeof *xt);
-      if ((st = tsr__gbm_predict_walk(g, xt, k, pr, NULL, err)) != TSR_OK) break;
+      if ((st = tsr__gbm_predict_walk(g, x1, rows, k, pr, NULL, err)) != TSR_OK) break;
       for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)pr[j];
     }
     tsr_gbm_free(g);

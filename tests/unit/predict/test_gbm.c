@@ -450,10 +450,19 @@ static void test_predict_walk_equals_xgboost(void **state) {
       m = m2;
     }
     int fb = -1;
-    assert_int_equal(tsr__gbm_predict_walk(m, x, 700, a, &fb, NULL), TSR_OK);
+    assert_int_equal(tsr__gbm_predict_walk(m, x, NULL, 700, a, &fb, NULL), TSR_OK);
     assert_int_equal(fb, 0);
-    assert_int_equal(tsr__gbm_predict_walk(m, x + 700 * NF, k - 700, a + 700, &fb, NULL), TSR_OK);
+    assert_int_equal(tsr__gbm_predict_walk(m, x + 700 * NF, NULL, k - 700, a + 700, &fb, NULL), TSR_OK);
     assert_int_equal(fb, 0);
+    /* rows by index, in a fresh order with repeats */
+    size_t *ri = malloc(k * sizeof *ri);
+    double *ai = malloc(k * sizeof *ai);
+    for (size_t i = 0; i < k; i++) ri[i] = (i * 7919 + 13) % k;
+    assert_int_equal(tsr__gbm_predict_walk(m, x, ri, k, ai, &fb, NULL), TSR_OK);
+    assert_int_equal(fb, 0);
+    for (size_t i = 0; i < k; i++) assert_true(ai[i] == a[ri[i]]);
+    free(ri);
+    free(ai);
     /* the approximation's trees beside the walk's */
     double c[NF + 1];
     assert_int_equal(tsr__gbm_contributions_approx(m, x, 1, c, &fb, NULL), TSR_OK);
@@ -489,18 +498,19 @@ static void test_predict_walk_equals_xgboost(void **state) {
   assert_int_equal(tsr_gbm_load(nb, len + 4, 1, &m2, NULL), TSR_OK);
   assert_int_equal(tsr_gbm_objective_of(m2), TSR_GBM_REGRESSION);
   int fb = -1;
-  assert_int_equal(tsr__gbm_predict_walk(m2, x, k, a, &fb, NULL), TSR_OK);
+  size_t rv[10] = {9, 3, 1999, 0, 0, 5, 77, 1500, 2, 1};
+  assert_int_equal(tsr__gbm_predict_walk(m2, x, NULL, k, a, &fb, NULL), TSR_OK);
   assert_int_equal(fb, 1);
   assert_int_equal(tsr_gbm_predict(m, x, k, b, NULL), TSR_OK);
   for (size_t i = 0; i < k; i++)
     if (!(a[i] == b[i] && a[i] > 0 && a[i] < 1)) fail_msg("row %zu: %.9g %.9g", i, a[i], b[i]);
-  assert_int_equal(tsr__gbm_predict_walk(m2, x, 10, a + 10, &fb, NULL), TSR_OK);
+  assert_int_equal(tsr__gbm_predict_walk(m2, x, rv, 10, a + 10, &fb, NULL), TSR_OK);
   assert_int_equal(fb, 1);
-  for (size_t i = 0; i < 10; i++) assert_true(a[10 + i] == b[i]); /* rows 0..9 again */
+  for (size_t i = 0; i < 10; i++) assert_true(a[10 + i] == b[rv[i]]); /* rows by index */
   /* errors */
   tsr_error err;
-  assert_int_equal(tsr__gbm_predict_walk(NULL, x, 1, a, &fb, &err), TSR_EINVAL);
-  assert_int_equal(tsr__gbm_predict_walk(m, x, 0, a, &fb, NULL), TSR_OK);
+  assert_int_equal(tsr__gbm_predict_walk(NULL, x, NULL, 1, a, &fb, &err), TSR_EINVAL);
+  assert_int_equal(tsr__gbm_predict_walk(m, x, NULL, 0, a, &fb, NULL), TSR_OK);
   assert_int_equal(fb, 0);
   tsr_gbm_free(m);
   tsr_gbm_free(m2);
