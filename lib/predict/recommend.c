@@ -5,6 +5,7 @@
  * datasets", eqs. 3-4) and per-product XGBoost propensities, blended with
  * weights chosen on a validation window.
  */
+#include "../cluster/cluster_internal.h" /* tsr__parallel_chunks */
 #include "gbm_internal.h"
 #include "internal.h"
 #include "predict_internal.h"
@@ -15,10 +16,12 @@
 #include "tessera/rng.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { S_POP = 0, S_CF, S_ALS, S_PROP, NS = TSR_NBP_NSCORERS };
 static const char *const scorer_names[NS + 1] = {"popularity", "item_cf", "als", "propensity", "blend"};
@@ -148,7 +151,8 @@ typedef struct nbp {
   size_t n, P;
   rule rules[TSR__MAX_PRODUCTS];
   int business_prod[TSR__MAX_PRODUCTS];
-  int threads;
+  int threads;      /* XGBoost's (0 = all cores) */
+  int walk_threads; /* the propensity walks' (all cores resolved) */
   uint64_t seed;
   size_t chunk; /* propensity rows predicted per call */
 } nbp;
@@ -479,6 +483,22 @@ static tsr_status prop_features(const nbp *s, int32_t c, int32_t W, float *x, ui
   return st;
 }
 
+/* Propensities of rows[lo..hi) of a job on a thread (score_propensity). */
+typedef struct walk_job {
+  tsr_gbm *g;
+  const float *x;
+  const size_t *rows;
+  double *pr;
+  atomic_int failed; /* then the caller predicts again for the error */
+} walk_job;
+
+static void walk_block(void *ctx, size_t b, size_t lo, size_t hi) {
+  walk_job *j = ctx;
+  (void)b;
+  if (tsr__gbm_predict_walk(j->g, j->x, j->rows + lo, hi - lo, j->pr + lo, NULL, NULL) != TSR_OK)
+    atomic_store(&j->failed, 1);
+}
+
 /* Per-product XGBoost: trained on the candidates at c-W with the openings of
  * (c-W, c], applied to the candidates at c. out = probability (NaN for
  * non-candidates). */
@@ -505,8 +525,8 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
   size_t xcap = chunk;
   float *xt = tsr__malloc(xcap * nf * sizeof *xt), *yt = tsr__malloc(n * sizeof *yt);
   float *wt = tsr__malloc(n * sizeof *wt);
-  double *pr = tsr__malloc(chunk * sizeof *pr);
-  size_t *rows = tsr__malloc(chunk * sizeof *rows);
+  double *pr = tsr__malloc((n ? n : 1) * sizeof *pr);
+  size_t *rows = tsr__malloc((n ? n : 1) * sizeof *rows);
   if (!x0 || !x1 || !a0 || !a1 || !h0 || !h1 || !cand0 || !rel0 || !xt || !yt || !wt || !pr || !rows) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
@@ -563,20 +583,25 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
       if ((st = tsr_gbm_train(&gp, &gd, NULL, &g, NULL, err)) != TSR_OK) goto done;
       fitted = 1;
     }
-    /* the candidates at c, chunk at a time (a row's prediction does not
-     * depend on the others) */
-    for (size_t i0 = 0; i0 < n;) {
-      size_t k = 0;
-      for (; i0 < n && k < chunk; i0++)
-        if (cand_c[i0 * P + p]) rows[k++] = i0;
-      if (!k) break;
-      if (!fitted) {
-        for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)base;
-        continue;
+    /* the candidates at c, chunk rows at a time (a row's prediction does
+     * not depend on the others): the first chunk alone (it checks the
+     * walk against XGBoost), the others on the threads unless XGBoost
+     * predicts (its booster is not shared between threads) */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (cand_c[i * P + p]) rows[k++] = i;
+    if (fitted && k) {
+      size_t k0 = k < chunk ? k : chunk;
+      int fb = 0;
+      if ((st = tsr__gbm_predict_walk(g, x1, rows, k0, pr, &fb, err)) == TSR_OK && k > k0) {
+        walk_job job = {g, x1, rows + k0, pr + k0, 0};
+        tsr__parallel_chunks(fb ? 1 : s->walk_threads, k - k0, chunk, walk_block, &job);
+        if (job.failed)
+          st = tsr__gbm_predict_walk(g, x1, rows + k0, k - k0, pr + k0, NULL, err);
       }
-      if ((st = tsr__gbm_predict_walk(g, x1, rows, k, pr, NULL, err)) != TSR_OK) break;
-      for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)pr[j];
     }
+    for (size_t j = 0; j < k && st == TSR_OK; j++)
+      out[rows[j] * P + p] = fitted ? (float)pr[j] : (float)base;
     tsr_gbm_free(g);
     if (st != TSR_OK) goto done;
   }
@@ -857,6 +882,12 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
   s.n = d.n;
   s.P = d.nprod;
   s.threads = o.threads;
+  if (t && t->walk_threads > 0) s.walk_threads = t->walk_threads;
+  else if (o.threads > 0) s.walk_threads = o.threads;
+  else {
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    s.walk_threads = nc < 1 ? 1 : nc > 8 ? 8 : (int)nc;
+  }
   s.seed = o.seed;
   s.chunk = t && t->chunk ? t->chunk : PROP_CHUNK;
   for (size_t p = 0; p < s.P; p++) {

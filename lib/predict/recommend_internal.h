@@ -27,6 +27,7 @@ typedef struct tsr__nbp_test {
   size_t chunk;    /* propensity rows predicted per call; 0 = default */
   int poison;      /* the buffers kept from one cutoff to the next (and new
                       ones) filled with 0xa5 bytes before each use */
+  int walk_threads; /* threads of the propensity walks; 0 = the options' */
 } tsr__nbp_test;
 
 /* tsr_nbp_run with t (NULL = as tsr_nbp_run). */
