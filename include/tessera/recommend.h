@@ -54,7 +54,8 @@ typedef struct tsr_nbp_opts {
   int64_t window_days;   /* W >= 1; 0 = from the calibration end to the last
                             day, at most a third of the data before it */
   int top;               /* recommendations per customer, 1..50; default 3 */
-  int threads;           /* XGBoost threads, 0 = all cores */
+  int threads;           /* XGBoost's and the propensity predictions'
+                            threads, 0 = all cores */
   uint64_t seed;         /* default 42 */
   const tsr_ledger *ledger; /* as tsr_churn_opts.ledger: NULL = read the
                             transactions from dir, else these, with the

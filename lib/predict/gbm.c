@@ -134,6 +134,10 @@ struct tsr_gbm {
   int walk_pred;        /* the same for its predictions */
   float approx_bias;    /* the bias column (the same for every row) */
   gbm_trees trees;
+  int walk;             /* tsr__gbm_predict_walk: 0 not checked yet, 1 ours
+                           equal XGBoost's, -1 XGBoost's */
+  float walk_base;      /* the base margin */
+  struct gbm_walk *wk;  /* its trees */
 };
 
 /* Rows per DMatrix when predicting (bounds the copy XGBoost makes). */
@@ -570,9 +574,13 @@ static tsr_status gbm_train(const tsr_gbm_params *p, const tsr_gbm_data *train,
       XGB_CHECK(XGBoosterUpdateOneIter(b, it, dtrain), "training a round");
       const char *names[2] = {"train", "valid"};
       const char *res = NULL;
-      XGB_CHECK(XGBoosterEvalOneIter(b, it, cache, names, dvalid ? 2 : 1, &res),
-                "evaluating a round");
-      tloss[it] = parse_eval(res, tkey);
+      /* the training loss only for the caller's info (evaluating does not
+       * change the model: the metric reads XGBoost's prediction cache) */
+      int ev0 = info ? 0 : 1, nev = (dvalid ? 2 : 1) - ev0;
+      if (nev > 0)
+        XGB_CHECK(XGBoosterEvalOneIter(b, it, cache + ev0, names + ev0, (bst_ulong)nev, &res),
+                  "evaluating a round");
+      tloss[it] = info ? parse_eval(res, tkey) : NAN;
       vloss[it] = dvalid ? parse_eval(res, vkey) : NAN;
       if (dvalid && !isfinite(vloss[it])) {
         st = tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
@@ -674,10 +682,13 @@ static void trees_release(gbm_trees *t) {
   memset(t, 0, sizeof *t);
 }
 
+static void walk_release(struct gbm_walk *w);
+
 void tsr_gbm_free(tsr_gbm *m) {
   if (!m) return;
   if (m->b) XGBoosterFree(m->b);
   trees_release(&m->trees);
+  walk_release(m->wk);
   tsr__free(m);
 }
 
@@ -1193,4 +1204,221 @@ tsr_status tsr__gbm_contributions_approx(tsr_gbm *m, const float *x, size_t n, d
   tsr_status st = tsr__gbm_walk(m, x, n, NULL, out, 1, &fb, err);
   if (fallback) *fallback = (fb & 2) != 0;
   return st;
+}
+
+/* ------------------------------------------------ predictions walked */
+
+/* The base margin of m's model (its "base_score" through the objective's
+ * link, in float as XGBoost's ProbToMargin); 0 when unreadable. */
+static tsr_status walk_base(tsr_gbm *m, int *ok, tsr_error *err) {
+  char *js = NULL;
+  size_t len = 0;
+  *ok = 0;
+  tsr_status st = tsr_gbm_save(m, &js, &len, err);
+  if (st != TSR_OK) return st;
+  const char *p = strstr(js, "\"base_score\":");
+  if (p) {
+    p += strlen("\"base_score\":");
+    while (*p == ' ' || *p == '"') p++;
+    char *e;
+    float bs = strtof(p, &e);
+    if (e != p && isfinite(bs)) {
+      if (m->objective != TSR_GBM_BINARY) m->walk_base = bs, *ok = 1;
+      else if (bs > 0 && bs < 1) m->walk_base = -logf(1.0f / bs - 1.0f), *ok = 1;
+    }
+  }
+  free(js);
+  return TSR_OK;
+}
+
+/* The trees as walked for predictions: node j of tree k at nodes[off[k] +
+ * j]; a leaf points to itself (left = dflt = its index, cond NaN, so no
+ * comparison moves it), so each row takes exactly depth[k] steps. */
+typedef struct walk_node {
+  int32_t left;  /* left child (right = left + 1), or the node itself */
+  int32_t split; /* feature (0 at a leaf) */
+  float cond;    /* go right when x >= cond (NaN at a leaf) */
+  int32_t dflt;  /* the child of a missing value, or the node itself */
+} walk_node;
+
+struct gbm_walk {
+  size_t ntree;
+  size_t *off;
+  int32_t *depth;
+  walk_node *nodes;
+  float *leaf; /* leaf values (0 at inner nodes) */
+};
+
+static void walk_release(struct gbm_walk *w) {
+  if (!w) return;
+  tsr__free(w->off);
+  tsr__free(w->depth);
+  tsr__free(w->nodes);
+  tsr__free(w->leaf);
+  tsr__free(w);
+}
+
+/* The walk of the parsed trees t (trees_parse's checks hold: children after
+ * their parent, right = left + 1, paths of at most 64 splits). NULL when out
+ * of memory. */
+static struct gbm_walk *walk_pack(const gbm_trees *t) {
+  struct gbm_walk *w = tsr__calloc(1, sizeof *w);
+  size_t nn = t->nnode ? t->nnode : 1;
+  int32_t *dep = tsr__malloc(nn * sizeof *dep);
+  if (w) {
+    w->ntree = t->ntree;
+    w->off = tsr__malloc((t->ntree + 1) * sizeof *w->off);
+    w->depth = tsr__malloc((t->ntree ? t->ntree : 1) * sizeof *w->depth);
+    w->nodes = tsr__malloc(nn * sizeof *w->nodes);
+    w->leaf = tsr__malloc(nn * sizeof *w->leaf);
+  }
+  if (!w || !dep || !w->off || !w->depth || !w->nodes || !w->leaf) {
+    tsr__free(dep);
+    walk_release(w);
+    return NULL;
+  }
+  for (size_t k = 0; k <= t->ntree; k++) w->off[k] = t->off[k];
+  for (size_t k = 0; k < t->ntree; k++) {
+    size_t o = t->off[k], n = t->off[k + 1] - o;
+    int32_t d = 0;
+    dep[o] = 0;
+    for (size_t j = 0; j < n; j++) {
+      walk_node *q = &w->nodes[o + j];
+      int32_t l = t->left[o + j];
+      if (l == -1) {
+        q->left = q->dflt = (int32_t)j;
+        q->split = 0;
+        q->cond = NAN;
+        w->leaf[o + j] = t->cond[o + j];
+        continue;
+      }
+      q->left = l;
+      q->split = t->split[o + j];
+      q->cond = t->cond[o + j];
+      q->dflt = t->dleft[o + j] ? l : l + 1;
+      w->leaf[o + j] = 0;
+      dep[o + (size_t)l] = dep[o + (size_t)l + 1] = dep[o + j] + 1;
+      if (dep[o + j] + 1 > d) d = dep[o + j] + 1;
+    }
+    w->depth[k] = d;
+  }
+  tsr__free(dep);
+  return w;
+}
+
+/* The margins of rows x[0..n) (base + the leaf values tree by tree, in
+ * float as XGBoost's predictor), then the objective's transform (XGBoost's
+ * common::Sigmoid for binary) into out. Rows in blocks, each tree walked
+ * for the whole block, depth steps a row without branches. */
+static void walk_rows(const struct gbm_walk *w, float base, int binary, const float *x, size_t nf,
+                      const size_t *rows, size_t n, double *out) {
+  enum { BLK = 256 };
+  float mg[BLK];
+  for (size_t r0 = 0; r0 < n; r0 += BLK) {
+    size_t nb = n - r0 < BLK ? n - r0 : BLK;
+    const float *xp[BLK];
+    for (size_t i = 0; i < nb; i++) xp[i] = x + (rows ? rows[r0 + i] : r0 + i) * nf;
+    for (size_t i = 0; i < nb; i++) mg[i] = base;
+    for (size_t k = 0; k < w->ntree; k++) {
+      const walk_node *nd = w->nodes + w->off[k];
+      const float *leaf = w->leaf + w->off[k];
+      const int32_t dk = w->depth[k];
+      for (size_t i = 0; i < nb; i++) {
+        const float *xr = xp[i];
+        int32_t nid = 0;
+        for (int32_t s = 0; s < dk; s++) {
+          const walk_node *q = nd + nid;
+          float v = xr[q->split];
+          int32_t r = q->left + (v >= q->cond);
+          nid = isnan(v) ? q->dflt : r;
+        }
+        mg[i] += leaf[nid];
+      }
+    }
+    for (size_t i = 0; i < nb; i++) {
+      float v = mg[i];
+      if (binary) {
+        float e = -v < 88.7f ? -v : 88.7f;
+        v = 1.0f / (expf(e) + 1.0f + 1e-16f);
+      }
+      out[r0 + i] = v;
+    }
+  }
+}
+
+/* XGBoost's predictions of rows (NULL: x[0..n)), GBM_CHUNK rows gathered
+ * at a time. */
+static tsr_status walk_xgboost(tsr_gbm *m, const float *x, const size_t *rows, size_t n,
+                               double *out, tsr_error *err) {
+  if (!rows) return predict_type(m, x, n, 0, 1, out, err);
+  const size_t nf = m->nfeat, ck = n < GBM_CHUNK ? n : GBM_CHUNK;
+  float *xs = tsr__malloc(ck * nf * sizeof *xs);
+  if (!xs) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  tsr_status st = TSR_OK;
+  for (size_t o = 0; o < n && st == TSR_OK; o += ck) {
+    size_t k = n - o < ck ? n - o : ck;
+    for (size_t j = 0; j < k; j++) memcpy(xs + j * nf, x + rows[o + j] * nf, nf * sizeof *xs);
+    st = predict_type(m, xs, k, 0, 1, out + o, err);
+  }
+  tsr__free(xs);
+  return st;
+}
+
+tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, const size_t *rows, size_t n,
+                                 double *out, int *fallback, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  if (fallback) *fallback = 0;
+  if (!m || (!x && n) || (!out && n))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no model or data");
+  if (n == 0) return TSR_OK;
+  const size_t nf = m->nfeat;
+  int check = m->walk == 0;
+  if (check) {
+    /* the trees parsed into wtrees (trees_parse fills m->trees, which the
+     * approximation owns) */
+    int ok = 0, okb = 0;
+    gbm_trees keep = m->trees, mine;
+    memset(&m->trees, 0, sizeof m->trees);
+    st = trees_parse(m, &ok, err);
+    mine = m->trees;
+    m->trees = keep;
+    if (st == TSR_OK && ok && !(m->wk = walk_pack(&mine)))
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    trees_release(&mine);
+    if (st != TSR_OK) return st;
+    if (ok && (st = walk_base(m, &okb, err)) != TSR_OK) return st;
+    if (!ok || !okb) m->walk = -1;
+  }
+  if (m->walk == -1) {
+    if (fallback) *fallback = 1;
+    return walk_xgboost(m, x, rows, n, out, err);
+  }
+  walk_rows(m->wk, m->walk_base, m->objective == TSR_GBM_BINARY, x, nf, rows, n, out);
+  if (check) {
+    /* XGBoost's predictions of TSR__GBM_WALK_CHECK rows spread over x */
+    size_t k = n < TSR__GBM_WALK_CHECK ? n : TSR__GBM_WALK_CHECK;
+    float *xs = tsr__malloc(k * nf * sizeof *xs);
+    double *xg = tsr__malloc(k * sizeof *xg);
+    if (!xs || !xg) {
+      tsr__free(xs);
+      tsr__free(xg);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
+    for (size_t j = 0; j < k; j++) {
+      size_t r = j * n / k;
+      memcpy(xs + j * nf, x + (rows ? rows[r] : r) * nf, nf * sizeof *xs);
+    }
+    st = predict_type(m, xs, k, 0, 1, xg, err);
+    int same = st == TSR_OK;
+    for (size_t j = 0; j < k && same; j++) same = xg[j] == out[j * n / k];
+    tsr__free(xs);
+    tsr__free(xg);
+    if (st != TSR_OK) return st;
+    m->walk = same ? 1 : -1;
+    if (!same) {
+      if (fallback) *fallback = 1;
+      return walk_xgboost(m, x, rows, n, out, err);
+    }
+  }
+  return TSR_OK;
 }

@@ -5,6 +5,8 @@
  * datasets", eqs. 3-4) and per-product XGBoost propensities, blended with
  * weights chosen on a validation window.
  */
+#include "../cluster/cluster_internal.h" /* tsr__parallel_chunks */
+#include "gbm_internal.h"
 #include "internal.h"
 #include "predict_internal.h"
 #include "recommend_internal.h"
@@ -14,10 +16,12 @@
 #include "tessera/rng.h"
 
 #include <ctype.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 enum { S_POP = 0, S_CF, S_ALS, S_PROP, NS = TSR_NBP_NSCORERS };
 static const char *const scorer_names[NS + 1] = {"popularity", "item_cf", "als", "propensity", "blend"};
@@ -84,19 +88,61 @@ static rule rule_of(const char *name) {
 }
 
 /* The propensity features of the last cutoff scored: the next cutoff
- * (c + W) trains on them (score_propensity). */
+ * (c + W) trains on them (score_propensity). With them, buffers kept from
+ * one cutoff to the next (each cutoff fills them whole), so that the big
+ * ones are not given back and faulted in fresh (zeroed pages) three times:
+ * the other cutoff's features, the churn features and the n x P tables of
+ * the scorers (pool, see set_recycle). */
 typedef struct propcache {
   int32_t day; /* TSR__NODAY: empty */
   float *x;
   uint8_t *active, *held;
+  float *xs;                  /* a spare x */
+  uint8_t *as, *hs;           /* a spare active, held */
+  float *fx;                  /* prop_features' churn features */
+  uint8_t *cand0, *rel0;      /* score_propensity's training candidates, openings */
+  float *S[TSR_NBP_NSCORERS]; /* the scorers' n x P scores */
+  uint8_t *cand, *sheld, *sactive;
+  int16_t *cfbest;
+  int poison; /* tsr__nbp_test.poison */
 } propcache;
 
 static void propcache_release(propcache *pc) {
   tsr__free(pc->x);
   tsr__free(pc->active);
   tsr__free(pc->held);
-  pc->x = NULL;
-  pc->active = pc->held = NULL;
+  tsr__free(pc->xs);
+  tsr__free(pc->as);
+  tsr__free(pc->hs);
+  tsr__free(pc->fx);
+  tsr__free(pc->cand0);
+  tsr__free(pc->rel0);
+  for (int k = 0; k < TSR_NBP_NSCORERS; k++) tsr__free(pc->S[k]);
+  tsr__free(pc->cand);
+  tsr__free(pc->sheld);
+  tsr__free(pc->sactive);
+  tsr__free(pc->cfbest);
+  int poison = pc->poison;
+  memset(pc, 0, sizeof *pc);
+  pc->day = TSR__NODAY;
+  pc->poison = poison;
+}
+
+/* The buffer kept in *slot (emptied), else a new one of bytes (filled
+ * with 0xa5 bytes either way when pc->poison: its user must fill it). */
+static void *take(const propcache *pc, void *slot, size_t bytes) {
+  void **sl = slot, *p = *sl;
+  *sl = NULL;
+  if (!p) p = tsr__malloc(bytes ? bytes : 1);
+  if (p && pc->poison) memset(p, 0xa5, bytes);
+  return p;
+}
+
+/* p kept in *slot when it is empty, else freed. */
+static void keep(void *slot, void *p) {
+  void **sl = slot;
+  if (!*sl) *sl = p;
+  else tsr__free(p);
 }
 
 typedef struct nbp {
@@ -105,7 +151,8 @@ typedef struct nbp {
   size_t n, P;
   rule rules[TSR__MAX_PRODUCTS];
   int business_prod[TSR__MAX_PRODUCTS];
-  int threads;
+  int threads;      /* XGBoost's (0 = all cores) */
+  int walk_threads; /* the propensity walks' (all cores resolved) */
   uint64_t seed;
   size_t chunk; /* propensity rows predicted per call */
 } nbp;
@@ -421,7 +468,7 @@ static tsr_status score_als(const nbp *s, const uint8_t *held, float *out, tsr_e
 static tsr_status prop_features(const nbp *s, int32_t c, int32_t W, float *x, uint8_t *active,
                                 uint8_t *held, tsr_error *err) {
   size_t nf = TSR__NPROPFEAT + s->P;
-  float *fx = tsr__malloc(s->n * TSR__NFEAT * sizeof *fx);
+  float *fx = take(s->pc, &s->pc->fx, s->n * TSR__NFEAT * sizeof *fx);
   if (!fx) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   int hb;
   tsr_status st = tsr__churn_features(s->d, c, W, fx, active, NULL, &hb, err);
@@ -432,8 +479,24 @@ static tsr_status prop_features(const nbp *s, int32_t c, int32_t W, float *x, ui
       for (size_t p = 0; p < s->P; p++) x[i * nf + TSR__NPROPFEAT + p] = held[i * s->P + p];
     }
   }
-  tsr__free(fx);
+  keep(&s->pc->fx, fx);
   return st;
+}
+
+/* Propensities of rows[lo..hi) of a job on a thread (score_propensity). */
+typedef struct walk_job {
+  tsr_gbm *g;
+  const float *x;
+  const size_t *rows;
+  double *pr;
+  atomic_int failed; /* then the caller predicts again for the error */
+} walk_job;
+
+static void walk_block(void *ctx, size_t b, size_t lo, size_t hi) {
+  walk_job *j = ctx;
+  (void)b;
+  if (tsr__gbm_predict_walk(j->g, j->x, j->rows + lo, hi - lo, j->pr + lo, NULL, NULL) != TSR_OK)
+    atomic_store(&j->failed, 1);
 }
 
 /* Per-product XGBoost: trained on the candidates at c-W with the openings of
@@ -444,28 +507,31 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
   size_t n = s->n, P = s->P, nf = TSR__NPROPFEAT + P;
   tsr_status st = TSR_OK;
   propcache *pc = s->pc;
-  float *x0 = tsr__malloc(n * nf * sizeof *x0), *x1 = tsr__malloc(n * nf * sizeof *x1);
-  uint8_t *a0 = tsr__malloc(n), *a1 = tsr__malloc(n), *h0 = tsr__malloc(n * P), *h1 = tsr__malloc(n * P);
-  uint8_t *cand0 = tsr__malloc(n * P), *rel0 = tsr__malloc(n * P);
+  /* x0 etc.: the features at c - W (the cache's when it has them, else
+   * computed into its buffers); x1 etc.: those at c, into the spares */
+  int cached = pc->x && pc->day == c - W;
+  pc->day = TSR__NODAY;
+  int poison = pc->poison;
+  pc->poison = poison && !cached; /* the cached features are kept as they are */
+  float *x0 = take(pc, &pc->x, n * nf * sizeof *x0);
+  uint8_t *a0 = take(pc, &pc->active, n), *h0 = take(pc, &pc->held, n * P);
+  pc->poison = poison;
+  float *x1 = take(pc, &pc->xs, n * nf * sizeof *x1);
+  uint8_t *a1 = take(pc, &pc->as, n), *h1 = take(pc, &pc->hs, n * P);
+  uint8_t *cand0 = take(pc, &pc->cand0, n * P), *rel0 = take(pc, &pc->rel0, n * P);
   /* xt: the training rows (grown as needed; about PROP_MAX_ROWS), then a
    * chunk of the rows predicted */
   const size_t chunk = s->chunk;
   size_t xcap = chunk;
   float *xt = tsr__malloc(xcap * nf * sizeof *xt), *yt = tsr__malloc(n * sizeof *yt);
   float *wt = tsr__malloc(n * sizeof *wt);
-  double *pr = tsr__malloc(chunk * sizeof *pr);
-  size_t *rows = tsr__malloc(chunk * sizeof *rows);
+  double *pr = tsr__malloc((n ? n : 1) * sizeof *pr);
+  size_t *rows = tsr__malloc((n ? n : 1) * sizeof *rows);
   if (!x0 || !x1 || !a0 || !a1 || !h0 || !h1 || !cand0 || !rel0 || !xt || !yt || !wt || !pr || !rows) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
-  if (pc->x && pc->day == c - W) { /* the previous cutoff's: no recomputing */
-    float *tx = x0; x0 = pc->x; pc->x = tx;
-    uint8_t *ta = a0; a0 = pc->active; pc->active = ta;
-    uint8_t *th = h0; h0 = pc->held; pc->held = th;
-  } else if ((st = prop_features(s, c - W, W, x0, a0, h0, err)) != TSR_OK) {
-    goto done;
-  }
+  if (!cached && (st = prop_features(s, c - W, W, x0, a0, h0, err)) != TSR_OK) goto done;
   if ((st = prop_features(s, c, W, x1, a1, h1, err)) != TSR_OK) goto done;
   candidates(s, c - W, h0, a0, cand0);
   openings(s, c - W, W, h0, rel0);
@@ -517,33 +583,35 @@ static tsr_status score_propensity(const nbp *s, int32_t c, int32_t W, const uin
       if ((st = tsr_gbm_train(&gp, &gd, NULL, &g, NULL, err)) != TSR_OK) goto done;
       fitted = 1;
     }
-    /* the candidates at c, chunk at a time (a row's prediction does not
-     * depend on the others) */
-    for (size_t i0 = 0; i0 < n;) {
-      size_t k = 0;
-      for (; i0 < n && k < chunk; i0++)
-        if (cand_c[i0 * P + p]) rows[k++] = i0;
-      if (!k) break;
-      if (!fitted) {
-        for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)base;
-        continue;
+    /* the candidates at c, chunk rows at a time (a row's prediction does
+     * not depend on the others): the first chunk alone (it checks the
+     * walk against XGBoost), the others on the threads unless XGBoost
+     * predicts (its booster is not shared between threads) */
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+      if (cand_c[i * P + p]) rows[k++] = i;
+    if (fitted && k) {
+      size_t k0 = k < chunk ? k : chunk;
+      int fb = 0;
+      if ((st = tsr__gbm_predict_walk(g, x1, rows, k0, pr, &fb, err)) == TSR_OK && k > k0) {
+        walk_job job = {g, x1, rows + k0, pr + k0, 0};
+        tsr__parallel_chunks(fb ? 1 : s->walk_threads, k - k0, chunk, walk_block, &job);
+        if (job.failed)
+          st = tsr__gbm_predict_walk(g, x1, rows + k0, k - k0, pr + k0, NULL, err);
       }
-      for (size_t j = 0; j < k; j++) memcpy(xt + j * nf, x1 + rows[j] * nf, nf * sizeof *xt);
-      if ((st = tsr_gbm_predict(g, xt, k, pr, err)) != TSR_OK) break;
-      for (size_t j = 0; j < k; j++) out[rows[j] * P + p] = (float)pr[j];
     }
+    for (size_t j = 0; j < k && st == TSR_OK; j++)
+      out[rows[j] * P + p] = fitted ? (float)pr[j] : (float)base;
     tsr_gbm_free(g);
     if (st != TSR_OK) goto done;
   }
 done:
-  if (st == TSR_OK) { /* keep c's features for the cutoff c + W */
-    float *tx = pc->x; pc->x = x1; x1 = tx;
-    uint8_t *ta = pc->active; pc->active = a1; a1 = ta;
-    uint8_t *th = pc->held; pc->held = h1; h1 = th;
-    pc->day = c;
-  }
-  tsr__free(x0); tsr__free(x1); tsr__free(a0); tsr__free(a1); tsr__free(h0); tsr__free(h1);
-  tsr__free(cand0); tsr__free(rel0); tsr__free(xt); tsr__free(yt); tsr__free(wt); tsr__free(pr);
+  /* c's features kept for the cutoff c + W; c - W's buffers the spares */
+  if (st == TSR_OK) pc->day = c;
+  keep(&pc->x, x1); keep(&pc->active, a1); keep(&pc->held, h1);
+  keep(&pc->xs, x0); keep(&pc->as, a0); keep(&pc->hs, h0);
+  keep(&pc->cand0, cand0); keep(&pc->rel0, rel0);
+  tsr__free(xt); tsr__free(yt); tsr__free(wt); tsr__free(pr);
   tsr__free(rows);
   return st;
 }
@@ -556,6 +624,16 @@ typedef struct scored_set {
   int16_t *cfbest;
   double mean[NS], sd[NS];
 } scored_set;
+
+/* z's buffers kept in pc for the next cutoff (freed when pc has some). */
+static void set_recycle(propcache *pc, scored_set *z) {
+  for (int k = 0; k < NS; k++) keep(&pc->S[k], z->S[k]);
+  keep(&pc->cand, z->cand);
+  keep(&pc->sheld, z->held);
+  keep(&pc->sactive, z->active);
+  keep(&pc->cfbest, z->cfbest);
+  memset(z, 0, sizeof *z);
+}
 
 static void set_free(scored_set *z) {
   for (int k = 0; k < NS; k++) tsr__free(z->S[k]);
@@ -571,12 +649,18 @@ static tsr_status score_all(const nbp *s, int32_t c, int32_t W, const int *need,
   size_t n = s->n, P = s->P;
   memset(z, 0, sizeof *z);
   int nomem = 0;
-  for (int k = 0; k < NS; k++)
-    if (need[k]) nomem |= !(z->S[k] = tsr__malloc(n * P * sizeof(float)));
-  z->cand = tsr__malloc(n * P);
-  z->held = tsr__malloc(n * P);
-  z->active = tsr__malloc(n);
-  if (need[S_CF]) nomem |= !(z->cfbest = tsr__malloc(n * P * sizeof *z->cfbest));
+  propcache *pc = s->pc;
+  /* the previous cutoff's buffers (each is filled whole); those of the
+   * scorers not needed now freed */
+  for (int k = 0; k < NS; k++) {
+    if (need[k]) nomem |= !(z->S[k] = take(pc, &pc->S[k], n * P * sizeof(float)));
+    else { tsr__free(pc->S[k]); pc->S[k] = NULL; }
+  }
+  z->cand = take(pc, &pc->cand, n * P);
+  z->held = take(pc, &pc->sheld, n * P);
+  z->active = take(pc, &pc->sactive, n);
+  if (need[S_CF]) nomem |= !(z->cfbest = take(pc, &pc->cfbest, n * P * sizeof *z->cfbest));
+  else { tsr__free(pc->cfbest); pc->cfbest = NULL; }
   tsr_status st = TSR_OK;
   if (nomem || !z->cand || !z->held || !z->active) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -757,7 +841,10 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
   memset(&now, 0, sizeof now);
   uint8_t *rel = NULL;
   size_t *us = NULL;
-  propcache pc = {TSR__NODAY, NULL, NULL, NULL};
+  propcache pc;
+  memset(&pc, 0, sizeof pc);
+  pc.day = TSR__NODAY;
+  pc.poison = t && t->poison;
   evtab et = {0, NULL, NULL, NULL, NULL}; /* the evaluated users */
   char b1[16], b2[16], b3[16];
   if (!d.has_products || d.nprod < 2) {
@@ -795,6 +882,12 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
   s.n = d.n;
   s.P = d.nprod;
   s.threads = o.threads;
+  if (t && t->walk_threads > 0) s.walk_threads = t->walk_threads;
+  else if (o.threads > 0) s.walk_threads = o.threads;
+  else {
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    s.walk_threads = nc < 1 ? 1 : nc > 8 ? 8 : (int)nc;
+  }
   s.seed = o.seed;
   s.chunk = t && t->chunk ? t->chunk : PROP_CHUNK;
   for (size_t p = 0; p < s.P; p++) {
@@ -849,7 +942,7 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
         }
       }
   memcpy(r->weight, w, sizeof w);
-  set_free(&val);
+  set_recycle(&pc, &val);
   evtab_release(&et);
 
   /* 2. evaluation at C */
@@ -894,7 +987,7 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
     tsr__free(sc);
     tsr__free(lab);
   }
-  set_free(&ev);
+  set_recycle(&pc, &ev);
 
   /* 3. the present: cutoff E, propensities trained on (E-W, E]; a scorer
    * of weight 0 changes neither the ranking nor the reasons and is not
@@ -902,6 +995,7 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
   int need[NS];
   for (int k = 0; k < NS; k++) need[k] = w[k] > 0 || k == S_PROP || all_scorers;
   if ((st = score_all(&s, E, W, need, &now, err)) != TSR_OK) goto fail;
+  propcache_release(&pc); /* no cutoff after E */
   r->n = s.n;
   r->top = (size_t)o.top;
   r->customer_id = tsr__calloc(s.n, sizeof *r->customer_id);

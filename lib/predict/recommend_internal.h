@@ -25,6 +25,9 @@ tsr_status tsr__nbp_als(const uint8_t *held, size_t n, size_t P, uint64_t seed, 
 typedef struct tsr__nbp_test {
   int all_scorers; /* the present's scorers of weight 0 computed too */
   size_t chunk;    /* propensity rows predicted per call; 0 = default */
+  int poison;      /* the buffers kept from one cutoff to the next (and new
+                      ones) filled with 0xa5 bytes before each use */
+  int walk_threads; /* threads of the propensity walks; 0 = the options' */
 } tsr__nbp_test;
 
 /* tsr_nbp_run with t (NULL = as tsr_nbp_run). */

@@ -482,6 +482,151 @@ static void test_walk_equals_xgboost(void **state) {
   free(x); free(y); free(pa); free(pb); free(ca); free(cb);
 }
 
+/* tsr__gbm_predict_walk (walking the trees here) equals tsr_gbm_predict
+ * (XGBoost's predictor) double for double on every row - missing values,
+ * the three tree methods, early stopping (a sliced model), a regression
+ * model, a loaded model - in one call and in later calls, and never falls
+ * back; a model whose objective is not the one its trees were trained for
+ * (a binary model loaded as regression) differs on the checked rows and
+ * falls back to XGBoost for good. */
+static void test_predict_walk_equals_xgboost(void **state) {
+  (void)state;
+  size_t n = 3000, k = 2000;
+  float *x, *y;
+  new_binary(n, 43, &x, &y);
+  double *a = malloc(k * sizeof *a), *b = malloc(k * sizeof *b);
+  for (int variant = 0; variant < 5; variant++) {
+    tsr_gbm_params p;
+    tsr_gbm_params_init(&p);
+    p.threads = 1;
+    p.max_depth = variant == 3 ? 3 : 6;
+    p.tree_method = variant == 1 ? TSR_GBM_HIST_FIXED : variant == 3 ? TSR_GBM_HIST : TSR_GBM_EXACT;
+    if (variant == 3) p.n_rounds = 100, p.eta = 0.2, p.early_stopping = 5;
+    float *yy = y, *yr = NULL;
+    if (variant == 2) { /* regression on x0 - x1 */
+      p.objective = TSR_GBM_REGRESSION;
+      yr = malloc(n * sizeof *yr);
+      for (size_t i = 0; i < n; i++) yr[i] = x[i * NF] - x[i * NF + 1] + (i % 7 == 0);
+      yy = yr;
+    }
+    tsr_gbm_data d = {n, NF, x, yy, NULL};
+    tsr_gbm *m = NULL;
+    assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, NULL, NULL), TSR_OK);
+    if (variant == 4) { /* the model saved and loaded */
+      char *buf = NULL;
+      size_t len = 0;
+      tsr_gbm *m2 = NULL;
+      assert_int_equal(tsr_gbm_save(m, &buf, &len, NULL), TSR_OK);
+      assert_int_equal(tsr_gbm_load(buf, len, 1, &m2, NULL), TSR_OK);
+      free(buf);
+      tsr_gbm_free(m);
+      m = m2;
+    }
+    int fb = -1;
+    assert_int_equal(tsr__gbm_predict_walk(m, x, NULL, 700, a, &fb, NULL), TSR_OK);
+    assert_int_equal(fb, 0);
+    assert_int_equal(tsr__gbm_predict_walk(m, x + 700 * NF, NULL, k - 700, a + 700, &fb, NULL), TSR_OK);
+    assert_int_equal(fb, 0);
+    /* rows by index, in a fresh order with repeats */
+    size_t *ri = malloc(k * sizeof *ri);
+    double *ai = malloc(k * sizeof *ai);
+    for (size_t i = 0; i < k; i++) ri[i] = (i * 7919 + 13) % k;
+    assert_int_equal(tsr__gbm_predict_walk(m, x, ri, k, ai, &fb, NULL), TSR_OK);
+    assert_int_equal(fb, 0);
+    for (size_t i = 0; i < k; i++) assert_true(ai[i] == a[ri[i]]);
+    free(ri);
+    free(ai);
+    /* the approximation's trees beside the walk's */
+    double c[NF + 1];
+    assert_int_equal(tsr__gbm_contributions_approx(m, x, 1, c, &fb, NULL), TSR_OK);
+    assert_int_equal(tsr_gbm_predict(m, x, k, b, NULL), TSR_OK);
+    size_t distinct = 0;
+    for (size_t i = 0; i < k; i++) {
+      if (a[i] != b[i])
+        fail_msg("variant %d row %zu: %.9g here, %.9g by XGBoost", variant, i, a[i], b[i]);
+      distinct += i && a[i] != a[i - 1];
+    }
+    assert_true(distinct > k / 4);
+    tsr_gbm_free(m);
+    free(yr);
+  }
+  /* a binary model loaded as a regression: margins here, probabilities by
+   * XGBoost: the check falls back */
+  tsr_gbm_params p;
+  tsr_gbm_params_init(&p);
+  p.threads = 1;
+  tsr_gbm_data d = {n, NF, x, y, NULL};
+  tsr_gbm *m = NULL, *m2 = NULL;
+  assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, NULL, NULL), TSR_OK);
+  char *buf = NULL;
+  size_t len = 0;
+  assert_int_equal(tsr_gbm_save(m, &buf, &len, NULL), TSR_OK);
+  char *at = strstr(buf, "\"binary\"");
+  assert_non_null(at);
+  char *nb = malloc(len + 16);
+  size_t pre = (size_t)(at - buf);
+  memcpy(nb, buf, pre);
+  memcpy(nb + pre, "\"regression\"", 12);
+  memcpy(nb + pre + 12, at + 8, len - pre - 8);
+  assert_int_equal(tsr_gbm_load(nb, len + 4, 1, &m2, NULL), TSR_OK);
+  assert_int_equal(tsr_gbm_objective_of(m2), TSR_GBM_REGRESSION);
+  int fb = -1;
+  size_t rv[10] = {9, 3, 1999, 0, 0, 5, 77, 1500, 2, 1};
+  assert_int_equal(tsr__gbm_predict_walk(m2, x, NULL, k, a, &fb, NULL), TSR_OK);
+  assert_int_equal(fb, 1);
+  assert_int_equal(tsr_gbm_predict(m, x, k, b, NULL), TSR_OK);
+  for (size_t i = 0; i < k; i++)
+    if (!(a[i] == b[i] && a[i] > 0 && a[i] < 1)) fail_msg("row %zu: %.9g %.9g", i, a[i], b[i]);
+  assert_int_equal(tsr__gbm_predict_walk(m2, x, rv, 10, a + 10, &fb, NULL), TSR_OK);
+  assert_int_equal(fb, 1);
+  for (size_t i = 0; i < 10; i++) assert_true(a[10 + i] == b[rv[i]]); /* rows by index */
+  /* errors */
+  tsr_error err;
+  assert_int_equal(tsr__gbm_predict_walk(NULL, x, NULL, 1, a, &fb, &err), TSR_EINVAL);
+  assert_int_equal(tsr__gbm_predict_walk(m, x, NULL, 0, a, &fb, NULL), TSR_OK);
+  assert_int_equal(fb, 0);
+  tsr_gbm_free(m);
+  tsr_gbm_free(m2);
+  free(buf); free(nb); free(x); free(y); free(a); free(b);
+}
+
+/* Training without an info (no training loss wanted: the training set is
+ * not evaluated each round) gives the model of training with one, value
+ * for value, with and without early stopping and validation; the info's
+ * training loss is still there when asked. */
+static void test_train_without_info_same_model(void **state) {
+  (void)state;
+  size_t n = 2500, k = 500;
+  float *x, *y;
+  new_binary(n, 47, &x, &y);
+  double *a = malloc(k * sizeof *a), *b = malloc(k * sizeof *b);
+  for (int variant = 0; variant < 3; variant++) {
+    tsr_gbm_params p;
+    tsr_gbm_params_init(&p);
+    p.threads = 1;
+    p.tree_method = variant == 1 ? TSR_GBM_EXACT : TSR_GBM_HIST;
+    p.n_rounds = 80;
+    p.eta = 0.3;
+    p.early_stopping = variant == 2 ? 0 : 5;
+    if (variant == 2) p.valid_fraction = 0;
+    tsr_gbm_data d = {n, NF, x, y, NULL};
+    tsr_gbm *m1 = NULL, *m2 = NULL;
+    tsr_gbm_info info;
+    assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m1, &info, NULL), TSR_OK);
+    assert_true(isfinite(info.train_loss) && info.train_loss > 0);
+    if (variant == 2) assert_int_equal(info.rounds, 80);
+    else assert_true(info.rounds < 80); /* stopped early */
+    assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m2, NULL, NULL), TSR_OK);
+    assert_int_equal(tsr_gbm_predict(m1, x, k, a, NULL), TSR_OK);
+    assert_int_equal(tsr_gbm_predict(m2, x, k, b, NULL), TSR_OK);
+    for (size_t i = 0; i < k; i++)
+      if (a[i] != b[i]) fail_msg("variant %d row %zu: %.9g with info, %.9g without", variant, i, a[i], b[i]);
+    tsr_gbm_free(m1);
+    tsr_gbm_free(m2);
+  }
+  free(x); free(y); free(a); free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_binary_learns_and_is_deterministic),
@@ -494,6 +639,8 @@ int main(void) {
       cmocka_unit_test(test_walk_equals_xgboost),
       cmocka_unit_test(test_train_gives_validation_predictions),
       cmocka_unit_test(test_approx_contributions_equal_xgboost),
+      cmocka_unit_test(test_predict_walk_equals_xgboost),
+      cmocka_unit_test(test_train_without_info_same_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -141,19 +141,24 @@ static void same_result(const tsr_nbp_result *a, const tsr_nbp_result *b) {
 /* The present's scorers of weight 0 are not computed: the recommendations,
  * reasons and goals are those of computing every scorer, bit for bit; the
  * propensities predicted a few rows at a time (chunks, and a training
- * buffer grown from them) are those predicted at once. */
+ * buffer grown from them, on 3 threads) are those predicted at once on
+ * one; buffers filled with
+ * garbage before each use (those kept from one cutoff for the next too)
+ * give the same result (each use fills them whole). */
 static void test_variants_exact(void **state) {
   (void)state;
   tsr_nbp_opts o;
   test_opts(&o);
-  tsr_nbp_result *a = NULL, *b = NULL, *c = NULL;
+  tsr_nbp_result *a = NULL, *b = NULL, *c = NULL, *d = NULL;
   tsr_error err;
-  tsr__nbp_test all = {1, 0}, small = {0, 7};
+  tsr__nbp_test all = {1, 0, 0, 0}, small = {0, 7, 0, 3}, poison = {0, 0, 1, 0};
   if (tsr__nbp_run(g_dir, &o, &all, &a, &err) != TSR_OK) fail_msg("%s", err.msg);
   if (tsr__nbp_run(g_dir, &o, NULL, &b, &err) != TSR_OK) fail_msg("%s", err.msg);
   if (tsr__nbp_run(g_dir, &o, &small, &c, &err) != TSR_OK) fail_msg("%s", err.msg);
+  if (tsr__nbp_run(g_dir, &o, &poison, &d, &err) != TSR_OK) fail_msg("%s", err.msg);
   same_result(a, b);
   same_result(b, c);
+  same_result(b, d);
   int zero = 0, some = 0;
   for (int k = 0; k < TSR_NBP_NSCORERS; k++) {
     zero += a->weight[k] == 0;
@@ -164,6 +169,7 @@ static void test_variants_exact(void **state) {
   tsr_nbp_result_free(a);
   tsr_nbp_result_free(b);
   tsr_nbp_result_free(c);
+  tsr_nbp_result_free(d);
 }
 
 int main(void) {
