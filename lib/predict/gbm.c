@@ -134,10 +134,6 @@ struct tsr_gbm {
   int walk_pred;        /* the same for its predictions */
   float approx_bias;    /* the bias column (the same for every row) */
   gbm_trees trees;
-  int walk;             /* tsr__gbm_predict_walk: 0 not checked yet, 1 ours
-                           equal XGBoost's, -1 XGBoost's */
-  float walk_base;      /* the base margin */
-  struct gbm_walk *wk;  /* its trees */
 };
 
 /* Rows per DMatrix when predicting (bounds the copy XGBoost makes). */
@@ -682,13 +678,10 @@ static void trees_release(gbm_trees *t) {
   memset(t, 0, sizeof *t);
 }
 
-static void walk_release(struct gbm_walk *w);
-
 void tsr_gbm_free(tsr_gbm *m) {
   if (!m) return;
   if (m->b) XGBoosterFree(m->b);
   trees_release(&m->trees);
-  walk_release(m->wk);
   tsr__free(m);
 }
 
@@ -997,8 +990,8 @@ static float gbm_sigmoid(float x) {
  * in float, then the sigmoid for a binary model. Rows go through a tree
  * GBM_WALK_BLOCK at a time, each row's sums in the same order. acc:
  * GBM_WALK_BLOCK * nfeat floats, the caller's. */
-static void walk_rows(const tsr_gbm *m, const float *x, size_t from, size_t to, double *pred,
-                      double *contrib, float *acc) {
+static void walk_rows(const tsr_gbm *m, const float *x, const size_t *rows, size_t from,
+                      size_t to, double *pred, double *contrib, float *acc) {
   const gbm_trees *t = &m->trees;
   const gbm_node *node = t->node;
   const size_t nf = m->nfeat, w = nf + 1, ntree = t->ntree;
@@ -1011,7 +1004,7 @@ static void walk_rows(const tsr_gbm *m, const float *x, size_t from, size_t to, 
     const float *xr[GBM_WALK_BLOCK];
     float margin[GBM_WALK_BLOCK];
     for (size_t r = 0; r < B; r++) {
-      xr[r] = x + (i0 + r) * nf;
+      xr[r] = x + (rows ? rows[i0 + r] : i0 + r) * nf;
       margin[r] = t->base;
     }
     if (contrib) memset(acc, 0, B * nf * sizeof *acc);
@@ -1076,6 +1069,7 @@ static void walk_rows(const tsr_gbm *m, const float *x, size_t from, size_t to, 
 typedef struct walk_job {
   const tsr_gbm *m;
   const float *x;
+  const size_t *rows;   /* NULL: x's rows in order */
   size_t from, to;
   double *pred, *contrib;
   float *buf;           /* GBM_WALK_BLOCK * nfeat floats */
@@ -1083,7 +1077,7 @@ typedef struct walk_job {
 
 static void *walk_run(void *arg) {
   walk_job *j = arg;
-  walk_rows(j->m, j->x, j->from, j->to, j->pred, j->contrib, j->buf);
+  walk_rows(j->m, j->x, j->rows, j->from, j->to, j->pred, j->contrib, j->buf);
   return NULL;
 }
 
@@ -1093,8 +1087,8 @@ static void *walk_run(void *arg) {
 
 /* walk_rows over [0, n) split into up to `threads` equal row ranges (each
  * row's values depend on that row only: the same for any split). */
-static tsr_status walk_par(const tsr_gbm *m, const float *x, size_t n, double *pred,
-                           double *contrib, int threads, tsr_error *err) {
+static tsr_status walk_par(const tsr_gbm *m, const float *x, const size_t *rows, size_t n,
+                           double *pred, double *contrib, int threads, tsr_error *err) {
   size_t nt = threads > 0 ? (size_t)threads : 1;
   if (nt > GBM_WALK_THREADS_MAX) nt = GBM_WALK_THREADS_MAX;
   if (n < GBM_WALK_PAR_MIN) nt = 1;
@@ -1106,7 +1100,7 @@ static tsr_status walk_par(const tsr_gbm *m, const float *x, size_t n, double *p
   pthread_t th[GBM_WALK_THREADS_MAX];
   int started[GBM_WALK_THREADS_MAX] = {0};
   for (size_t k = 0; k < nt; k++) {
-    jobs[k] = (walk_job){m, x, n * k / nt, n * (k + 1) / nt, pred, contrib, buf + k * per};
+    jobs[k] = (walk_job){m, x, rows, n * k / nt, n * (k + 1) / nt, pred, contrib, buf + k * per};
   }
   for (size_t k = 1; k < nt; k++) started[k] = pthread_create(&th[k], NULL, walk_run, &jobs[k]) == 0;
   walk_run(&jobs[0]);
@@ -1145,7 +1139,7 @@ static tsr_status walk_check(tsr_gbm *m, const float *x, size_t n, tsr_error *er
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
-  walk_rows(m, x, 0, k, po, ours, buf);
+  walk_rows(m, x, NULL, 0, k, po, ours, buf);
   /* XGBoost's values of the same rows: the same floats, and the bias
    * column (the sum of the root means and the base score, the same for
    * every row) */
@@ -1180,7 +1174,7 @@ tsr_status tsr__gbm_walk(tsr_gbm *m, const float *x, size_t n, double *pred, dou
   const size_t nf = m->nfeat, w = nf + 1;
   int ours_pred = pred && m->walk_pred == 1, ours_contrib = contrib && m->approx == 1;
   if (ours_pred || ours_contrib)
-    st = walk_par(m, x, n, ours_pred ? pred : NULL, ours_contrib ? contrib : NULL,
+    st = walk_par(m, x, NULL, n, ours_pred ? pred : NULL, ours_contrib ? contrib : NULL,
                   walk_threads(threads), err);
   if (st == TSR_OK && ours_contrib)
     for (size_t i = 0; i < n; i++) contrib[i * w + nf] = m->approx_bias;
@@ -1208,144 +1202,6 @@ tsr_status tsr__gbm_contributions_approx(tsr_gbm *m, const float *x, size_t n, d
 
 /* ------------------------------------------------ predictions walked */
 
-/* The base margin of m's model (its "base_score" through the objective's
- * link, in float as XGBoost's ProbToMargin); 0 when unreadable. */
-static tsr_status walk_base(tsr_gbm *m, int *ok, tsr_error *err) {
-  char *js = NULL;
-  size_t len = 0;
-  *ok = 0;
-  tsr_status st = tsr_gbm_save(m, &js, &len, err);
-  if (st != TSR_OK) return st;
-  const char *p = strstr(js, "\"base_score\":");
-  if (p) {
-    p += strlen("\"base_score\":");
-    while (*p == ' ' || *p == '"') p++;
-    char *e;
-    float bs = strtof(p, &e);
-    if (e != p && isfinite(bs)) {
-      if (m->objective != TSR_GBM_BINARY) m->walk_base = bs, *ok = 1;
-      else if (bs > 0 && bs < 1) m->walk_base = -logf(1.0f / bs - 1.0f), *ok = 1;
-    }
-  }
-  free(js);
-  return TSR_OK;
-}
-
-/* The trees as walked for predictions: node j of tree k at nodes[off[k] +
- * j]; a leaf points to itself (left = dflt = its index, cond NaN, so no
- * comparison moves it), so each row takes exactly depth[k] steps. */
-typedef struct walk_node {
-  int32_t left;  /* left child (right = left + 1), or the node itself */
-  int32_t split; /* feature (0 at a leaf) */
-  float cond;    /* go right when x >= cond (NaN at a leaf) */
-  int32_t dflt;  /* the child of a missing value, or the node itself */
-} walk_node;
-
-struct gbm_walk {
-  size_t ntree;
-  size_t *off;
-  int32_t *depth;
-  walk_node *nodes;
-  float *leaf; /* leaf values (0 at inner nodes) */
-};
-
-static void walk_release(struct gbm_walk *w) {
-  if (!w) return;
-  tsr__free(w->off);
-  tsr__free(w->depth);
-  tsr__free(w->nodes);
-  tsr__free(w->leaf);
-  tsr__free(w);
-}
-
-/* The walk of the parsed trees t (trees_parse's checks hold: children after
- * their parent, right = left + 1, paths of at most 64 splits). NULL when out
- * of memory. */
-static struct gbm_walk *walk_pack(const gbm_trees *t) {
-  struct gbm_walk *w = tsr__calloc(1, sizeof *w);
-  size_t nn = t->nnode ? t->nnode : 1;
-  int32_t *dep = tsr__malloc(nn * sizeof *dep);
-  if (w) {
-    w->ntree = t->ntree;
-    w->off = tsr__malloc((t->ntree + 1) * sizeof *w->off);
-    w->depth = tsr__malloc((t->ntree ? t->ntree : 1) * sizeof *w->depth);
-    w->nodes = tsr__malloc(nn * sizeof *w->nodes);
-    w->leaf = tsr__malloc(nn * sizeof *w->leaf);
-  }
-  if (!w || !dep || !w->off || !w->depth || !w->nodes || !w->leaf) {
-    tsr__free(dep);
-    walk_release(w);
-    return NULL;
-  }
-  for (size_t k = 0; k <= t->ntree; k++) w->off[k] = t->off[k];
-  for (size_t k = 0; k < t->ntree; k++) {
-    size_t o = t->off[k], n = t->off[k + 1] - o;
-    int32_t d = 0;
-    dep[o] = 0;
-    for (size_t j = 0; j < n; j++) {
-      walk_node *q = &w->nodes[o + j];
-      int32_t l = t->left[o + j];
-      if (l == -1) {
-        q->left = q->dflt = (int32_t)j;
-        q->split = 0;
-        q->cond = NAN;
-        w->leaf[o + j] = t->cond[o + j];
-        continue;
-      }
-      q->left = l;
-      q->split = t->split[o + j];
-      q->cond = t->cond[o + j];
-      q->dflt = t->dleft[o + j] ? l : l + 1;
-      w->leaf[o + j] = 0;
-      dep[o + (size_t)l] = dep[o + (size_t)l + 1] = dep[o + j] + 1;
-      if (dep[o + j] + 1 > d) d = dep[o + j] + 1;
-    }
-    w->depth[k] = d;
-  }
-  tsr__free(dep);
-  return w;
-}
-
-/* The margins of rows x[0..n) (base + the leaf values tree by tree, in
- * float as XGBoost's predictor), then the objective's transform (XGBoost's
- * common::Sigmoid for binary) into out. Rows in blocks, each tree walked
- * for the whole block, depth steps a row without branches. */
-static void walk_rows(const struct gbm_walk *w, float base, int binary, const float *x, size_t nf,
-                      const size_t *rows, size_t n, double *out) {
-  enum { BLK = 256 };
-  float mg[BLK];
-  for (size_t r0 = 0; r0 < n; r0 += BLK) {
-    size_t nb = n - r0 < BLK ? n - r0 : BLK;
-    const float *xp[BLK];
-    for (size_t i = 0; i < nb; i++) xp[i] = x + (rows ? rows[r0 + i] : r0 + i) * nf;
-    for (size_t i = 0; i < nb; i++) mg[i] = base;
-    for (size_t k = 0; k < w->ntree; k++) {
-      const walk_node *nd = w->nodes + w->off[k];
-      const float *leaf = w->leaf + w->off[k];
-      const int32_t dk = w->depth[k];
-      for (size_t i = 0; i < nb; i++) {
-        const float *xr = xp[i];
-        int32_t nid = 0;
-        for (int32_t s = 0; s < dk; s++) {
-          const walk_node *q = nd + nid;
-          float v = xr[q->split];
-          int32_t r = q->left + (v >= q->cond);
-          nid = isnan(v) ? q->dflt : r;
-        }
-        mg[i] += leaf[nid];
-      }
-    }
-    for (size_t i = 0; i < nb; i++) {
-      float v = mg[i];
-      if (binary) {
-        float e = -v < 88.7f ? -v : 88.7f;
-        v = 1.0f / (expf(e) + 1.0f + 1e-16f);
-      }
-      out[r0 + i] = v;
-    }
-  }
-}
-
 /* XGBoost's predictions of rows (NULL: x[0..n)), GBM_CHUNK rows gathered
  * at a time. */
 static tsr_status walk_xgboost(tsr_gbm *m, const float *x, const size_t *rows, size_t n,
@@ -1371,54 +1227,23 @@ tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, const size_t *rows,
   if (!m || (!x && n) || (!out && n))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no model or data");
   if (n == 0) return TSR_OK;
-  const size_t nf = m->nfeat;
-  int check = m->walk == 0;
-  if (check) {
-    /* the trees parsed into wtrees (trees_parse fills m->trees, which the
-     * approximation owns) */
-    int ok = 0, okb = 0;
-    gbm_trees keep = m->trees, mine;
-    memset(&m->trees, 0, sizeof m->trees);
-    st = trees_parse(m, &ok, err);
-    mine = m->trees;
-    m->trees = keep;
-    if (st == TSR_OK && ok && !(m->wk = walk_pack(&mine)))
-      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    trees_release(&mine);
+  if (m->approx == 0) {
+    /* the first call: tsr__gbm_walk's check on the first rows (gathered) */
+    const size_t nf = m->nfeat;
+    size_t k = n < TSR__GBM_APPROX_CHECK ? n : TSR__GBM_APPROX_CHECK;
+    float *xs = NULL;
+    if (rows) {
+      if (!(xs = tsr__malloc(k * (nf ? nf : 1) * sizeof *xs)))
+        return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      for (size_t j = 0; j < k; j++) memcpy(xs + j * nf, x + rows[j] * nf, nf * sizeof *xs);
+    }
+    st = walk_check(m, xs ? xs : x, k, err);
+    tsr__free(xs);
     if (st != TSR_OK) return st;
-    if (ok && (st = walk_base(m, &okb, err)) != TSR_OK) return st;
-    if (!ok || !okb) m->walk = -1;
   }
-  if (m->walk == -1) {
+  if (m->walk_pred != 1) {
     if (fallback) *fallback = 1;
     return walk_xgboost(m, x, rows, n, out, err);
   }
-  walk_rows(m->wk, m->walk_base, m->objective == TSR_GBM_BINARY, x, nf, rows, n, out);
-  if (check) {
-    /* XGBoost's predictions of TSR__GBM_WALK_CHECK rows spread over x */
-    size_t k = n < TSR__GBM_WALK_CHECK ? n : TSR__GBM_WALK_CHECK;
-    float *xs = tsr__malloc(k * nf * sizeof *xs);
-    double *xg = tsr__malloc(k * sizeof *xg);
-    if (!xs || !xg) {
-      tsr__free(xs);
-      tsr__free(xg);
-      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    }
-    for (size_t j = 0; j < k; j++) {
-      size_t r = j * n / k;
-      memcpy(xs + j * nf, x + (rows ? rows[r] : r) * nf, nf * sizeof *xs);
-    }
-    st = predict_type(m, xs, k, 0, 1, xg, err);
-    int same = st == TSR_OK;
-    for (size_t j = 0; j < k && same; j++) same = xg[j] == out[j * n / k];
-    tsr__free(xs);
-    tsr__free(xg);
-    if (st != TSR_OK) return st;
-    m->walk = same ? 1 : -1;
-    if (!same) {
-      if (fallback) *fallback = 1;
-      return walk_xgboost(m, x, rows, n, out, err);
-    }
-  }
-  return TSR_OK;
+  return walk_par(m, x, rows, n, out, NULL, 1, err);
 }

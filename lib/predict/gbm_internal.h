@@ -53,18 +53,14 @@ tsr_status tsr__gbm_contributions_approx(tsr_gbm *m, const float *x, size_t n, d
 tsr_status tsr__gbm_walk(tsr_gbm *m, const float *x, size_t n, double *pred, double *contrib,
                          int threads, int *fallback, tsr_error *err);
 
-/* Rows of the first call of tsr__gbm_predict_walk compared with XGBoost's
- * own predictions. */
-#define TSR__GBM_WALK_CHECK 512
-
 /* tsr_gbm_predict of the rows rows[0..n) of x (nfeat floats each; rows
- * NULL: x[0..n)) computed here from the trees of the model (parsed once,
- * kept in m): the base margin plus the leaf values tree by tree in float,
- * then the objective's transform, as XGBoost's CPU predictor does, without
- * its data matrix. The first call compares TSR__GBM_WALK_CHECK of its rows
- * (spread over them) with XGBoost's; when any value differs (an XGBoost
- * that computes otherwise, a model not read), this and every later call of
- * m use XGBoost. *fallback (may be NULL) = 1 then, else 0. */
+ * NULL: x[0..n)) by tsr__gbm_walk's walk of the trees (one thread; the
+ * caller splits rows over its threads), without XGBoost's data matrix. The
+ * first call of m makes tsr__gbm_walk's check on its first
+ * TSR__GBM_APPROX_CHECK rows (it mutates m: make it on one thread); when
+ * the walk's predictions differ from XGBoost's (an XGBoost that computes
+ * otherwise, a model not read), this and every later call of m use
+ * XGBoost and *fallback (may be NULL) = 1, else 0. */
 tsr_status tsr__gbm_predict_walk(tsr_gbm *m, const float *x, const size_t *rows, size_t n,
                                  double *out, int *fallback, tsr_error *err);
 
