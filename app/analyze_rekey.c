@@ -17,8 +17,9 @@
 #include <stdio.h>
 #include <string.h>
 
-tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_resolver **rv,
-                              int64_t *moved, tsr_error *err);
+tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                              const tsr_ledger *keep, tsr_resolver **rv, int64_t *moved,
+                              tsr_error *err);
 
 /* Entity resolution of the bundle's customers table, once per run: *out is
  * the resolver after its run, or NULL when the bundle has no customers table
@@ -51,9 +52,12 @@ static tsr_status resolve_bundle(const tsr_analyze_opts *o, tsr_resolver **out, 
 /* Resolves the bundle's customers (*rv: the resolver, owned by the caller,
  * for the profile step; NULL when unresolved) and re-keys res->ledger
  * (finished) to resolved ids; *moved = ledger customers whose entries moved
- * to another id (0: the ledger is left as it is). */
-tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_resolver **rv,
-                              int64_t *moved, tsr_error *err) {
+ * to another id (0: the ledger is left as it is). The ledger replaced is
+ * freed unless it is keep: the models' ledger of the raw ids
+ * (app/analyze_predict.c), which then stays as it was. */
+tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                              const tsr_ledger *keep, tsr_resolver **rv, int64_t *moved,
+                              tsr_error *err) {
   *moved = 0;
   tsr_status st = resolve_bundle(o, rv, err);
   if (st != TSR_OK || !*rv) return st;
@@ -91,7 +95,7 @@ tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res
                           e[j].nrefund, tsr__fmt_double(e[j].refund, b), err);
     }
   }
-  st = tsr__lfeed_replace(&f, nlg, &res->ledger, st, err);
+  st = tsr__lfeed_replace(&f, nlg, &res->ledger, keep, st, err);
   tsr__free(to);
   return st;
 }
