@@ -9,6 +9,7 @@
 #include "tessera/analyze.h"
 #include "analyze_predict.h"
 #include "analyze_history.h"
+#include "analyze_resolved.h"
 #include "tessera/datetime.h"
 #include "tessera/params.h"
 #include "tessera/resolve.h"
@@ -126,7 +127,7 @@ typedef struct actx {
   size_t nreasons;
   char *indb_sql;       /* the in-database query (--in-db), owned */
   int64_t rekeyed;      /* bundle: ledger customers re-keyed to a resolved id */
-  tsr_resolver *resolver; /* bundle: the resolved customers (rekey -> profiles), owned */
+  tsr__resolved *resolver; /* bundle: the resolved customers (rekey -> profiles), owned */
   tsr_ledger *raw;      /* bundle: the ledger as ingested, before the exclusion
                            of anomalies and the re-keying, for the models
                            (app/analyze_predict.c) when the run read the file
@@ -236,7 +237,7 @@ tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledg
                                     const tsr_ingest_opts *io, tsr_ingest_stats *stats,
                                     char **sql_out, tsr_error *err);
 tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res,
-                              const tsr_ledger *keep, tsr_resolver **rv, int64_t *moved,
+                              const tsr_ledger *keep, tsr__resolved **rv, int64_t *moved,
                               tsr_error *err);
 tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *res,
                                 const tsr_ledger *keep, tsr_error *err);
@@ -885,7 +886,7 @@ static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
 tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, tsr_analyze_result *r, char *warn,
                                  size_t cap, tsr_error *err);
 /* lib/analyze_profiles.c */
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_resolver **rv,
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr__resolved **rv,
                                  tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
                                  tsr_error *err);
 size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
@@ -897,7 +898,7 @@ void tsr__dq_tally(tsr_analyze_result *res, const char *table, const char *field
 static tsr_status step_profiles(actx *x, tsr_error *err) {
   int64_t counts[TSR_BT_COUNT][3];
   memset(counts, 0, sizeof counts);
-  /* frees the resolver after its last use (x->resolver = NULL) */
+  /* frees the resolution after its last use (x->resolver = NULL) */
   tsr_status st = tsr__analyze_profiles(x->o, &x->resolver, x->res, counts, err);
   if (st != TSR_OK) return st;
   for (int t = 0; t < TSR_BT_COUNT; t++)
@@ -1458,7 +1459,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   }
   tsr__free(x.rejects);
   tsr__free(x.indb_sql);
-  tsr_resolver_free(x.resolver);
+  tsr__resolved_free(x.resolver);
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   *out = res;
   return TSR_OK;
@@ -1479,7 +1480,7 @@ fail:
   }
   tsr__free(x.rejects);
   tsr__free(x.indb_sql);
-  tsr_resolver_free(x.resolver);
+  tsr__resolved_free(x.resolver);
   if (x.raw != res->ledger) tsr_ledger_free(x.raw); /* not handed to the models */
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   tsr_analyze_result_free(res);
