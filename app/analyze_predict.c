@@ -197,6 +197,7 @@ static void read_ledger(struct tsr__predict_out *p) {
     tsr_ledger_free(lg);
     return;
   }
+  tsr_ledger_seal(lg); /* the models only read it */
   p->lg = p->lg_own = lg;
 }
 

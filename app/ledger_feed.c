@@ -142,6 +142,7 @@ tsr_status tsr__lfeed_replace(tsr__lfeed *f, tsr_ledger *nlg, tsr_ledger **dst,
   }
   if (st == TSR_OK) st = tsr_ledger_finish(nlg, err);
   if (st == TSR_OK) {
+    tsr_ledger_seal(nlg); /* a rebuilt ledger: nothing more is ingested */
     if (*dst != keep) tsr_ledger_free(*dst);
     *dst = nlg;
   } else {
