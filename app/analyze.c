@@ -9,6 +9,7 @@
 #include "tessera/analyze.h"
 #include "analyze_predict.h"
 #include "analyze_history.h"
+#include "analyze_resolved.h"
 #include "tessera/datetime.h"
 #include "tessera/params.h"
 #include "tessera/resolve.h"
@@ -127,7 +128,12 @@ typedef struct actx {
   size_t nreasons;
   char *indb_sql;       /* the in-database query (--in-db), owned */
   int64_t rekeyed;      /* bundle: ledger customers re-keyed to a resolved id */
-  tsr_resolver *resolver; /* bundle: the resolved customers (rekey -> profiles), owned */
+  tsr__resolved *resolver; /* bundle: the resolved customers (rekey -> profiles), owned */
+  tsr_ledger *raw;      /* bundle: the ledger as ingested, before the exclusion
+                           of anomalies and the re-keying, for the models
+                           (app/analyze_predict.c) when the run read the file
+                           as they would; owned unless it is res->ledger,
+                           handed to the models at their start */
   int64_t events_lost; /* events the store did not take */
   char event_err[256];
 } actx;
@@ -242,9 +248,11 @@ static void on_ingest_progress(void *ud, int64_t done, int64_t total, int64_t ro
 tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledger *lg,
                                     const tsr_ingest_opts *io, tsr_ingest_stats *stats,
                                     char **sql_out, tsr_error *err);
-tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_resolver **rv,
-                              int64_t *moved, tsr_error *err);
-tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_error *err);
+tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                              const tsr_ledger *keep, tsr__resolved **rv, int64_t *moved,
+                              tsr_error *err);
+tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                                const tsr_ledger *keep, tsr_error *err);
 
 /* ------------------------------------------------------------ steps */
 
@@ -297,6 +305,7 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
   res->ingest.checksum = combined;
   st = tsr_ledger_finish(res->ledger, err);
   if (st != TSR_OK) return st;
+  tsr_ledger_seal(res->ledger); /* nothing more is ingested into it */
   if (res->ingest.rows_accepted == 0 && res->ingest.rows_rejected > 0 && x->nreasons > 0) {
     size_t top = 0;
     for (size_t i = 1; i < x->nreasons; i++)
@@ -309,11 +318,17 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
                          x->reasons[top].key);
   }
   /* a bundle: flagged transactions out of the ledger (app/analyze_exclude.c),
-   * then RFM and BTYD per resolved customer (app/analyze_rekey.c) */
+   * then RFM and BTYD per resolved customer (app/analyze_rekey.c); the
+   * ledger as ingested stays for the models when it is the one they would
+   * read alone (raw ids, every transaction), else they read the file again */
   res->dq_anomalies_excluded = -1;
-  if (x->o->bundle && x->o->exclude_anomalies && (st = tsr__analyze_exclude(x->o, res, err)) != TSR_OK)
+  if (x->o->bundle && tsr__analyze_predict_shares(x->o, NULL, 0)) x->raw = res->ledger;
+  if (x->o->bundle && x->o->exclude_anomalies &&
+      (st = tsr__analyze_exclude(x->o, res, x->raw, err)) != TSR_OK)
     return st;
-  if (x->o->bundle && (st = tsr__analyze_rekey(x->o, res, &x->resolver, &x->rekeyed, err)) != TSR_OK) return st;
+  if (x->o->bundle &&
+      (st = tsr__analyze_rekey(x->o, res, x->raw, &x->resolver, &x->rekeyed, err)) != TSR_OK)
+    return st;
   x->ingest_ms = step_done(x, "ingest");
   return TSR_OK;
 }
@@ -885,7 +900,7 @@ static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
 tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, tsr_analyze_result *r, char *warn,
                                  size_t cap, tsr_error *err);
 /* lib/analyze_profiles.c */
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_resolver **rv,
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr__resolved **rv,
                                  tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
                                  tsr_error *err);
 size_t tsr__profile_json(const tsr_profiles *p, const tsr_profile *r, const char *pii, char *buf,
@@ -897,7 +912,7 @@ void tsr__dq_tally(tsr_analyze_result *res, const char *table, const char *field
 static tsr_status step_profiles(actx *x, tsr_error *err) {
   int64_t counts[TSR_BT_COUNT][3];
   memset(counts, 0, sizeof counts);
-  /* frees the resolver after its last use (x->resolver = NULL) */
+  /* frees the resolution after its last use (x->resolver = NULL) */
   tsr_status st = tsr__analyze_profiles(x->o, &x->resolver, x->res, counts, err);
   if (st != TSR_OK) return st;
   for (int t = 0; t < TSR_BT_COUNT; t++)
@@ -1439,7 +1454,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if (ist == TSR_OK) ingest_events(&x);
   if (st != TSR_OK) goto fail;
   /* a bundle's churn and next-best-product, on a thread meanwhile (app/analyze_predict.c) */
-  if (opts->bundle && (st = tsr__analyze_predict_start(opts, res, err)) != TSR_OK) goto fail;
+  if (opts->bundle && (st = tsr__analyze_predict_start(opts, res, &x.raw, err)) != TSR_OK) goto fail;
   char cwarn[512];
   if ((st = tsr__analyze_currency(opts, res, cwarn, sizeof cwarn, err)) != TSR_OK) goto fail;
   if (cwarn[0]) event(&x, 1, "currency", -1, -1, -1, "%s", cwarn);
@@ -1464,6 +1479,8 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     progress(&x, "predict", 0.85);
     char pnote[1024];
     if ((st = tsr__analyze_predict(opts, store, res, pnote, sizeof pnote, err)) != TSR_OK) goto fail;
+    const char *psrc = tsr__analyze_predict_source(res->predict);
+    if (psrc[0]) event(&x, 0, "predict", -1, -1, -1, "%s", psrc);
     event(&x, pnote[0] ? 1 : 0, "predict", -1, -1, step_done(&x, "predict"), "%s",
           pnote[0] ? pnote : "churn risk and next best products scored");
   }
@@ -1528,7 +1545,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   }
   tsr__free(x.rejects);
   tsr__free(x.indb_sql);
-  tsr_resolver_free(x.resolver);
+  tsr__resolved_free(x.resolver);
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   *out = res;
   return TSR_OK;
@@ -1549,7 +1566,8 @@ fail:
   }
   tsr__free(x.rejects);
   tsr__free(x.indb_sql);
-  tsr_resolver_free(x.resolver);
+  tsr__resolved_free(x.resolver);
+  if (x.raw != res->ledger) tsr_ledger_free(x.raw); /* not handed to the models */
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   tsr_analyze_result_free(res);
   return st;

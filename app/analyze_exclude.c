@@ -16,7 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_error *err);
+tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                                const tsr_ledger *keep, tsr_error *err);
 
 typedef struct flag_tx {
   size_t k;      /* ledger customer */
@@ -32,8 +33,8 @@ static int cmp_flag(const void *a, const void *b) {
 
 /* Rebuilds res->ledger without the flagged transactions fl[0..nf) (sorted
  * by customer, day); *removed = those that matched a ledger entry. */
-static tsr_status rebuild(tsr_analyze_result *res, const flag_tx *fl, size_t nf, int64_t *removed,
-                          tsr_error *err) {
+static tsr_status rebuild(tsr_analyze_result *res, const tsr_ledger *keep, const flag_tx *fl,
+                          size_t nf, int64_t *removed, tsr_error *err) {
   const tsr_ledger *lg = res->ledger;
   tsr_ledger *nlg = NULL;
   tsr_ingest_stats fs;
@@ -67,15 +68,18 @@ static tsr_status rebuild(tsr_analyze_result *res, const flag_tx *fl, size_t nf,
                           tsr__fmt_double(ref, b), err);
     }
   }
-  st = tsr__lfeed_replace(&f, nlg, &res->ledger, st, err);
+  st = tsr__lfeed_replace(&f, nlg, &res->ledger, keep, st, err);
   return st;
 }
 
 /* Runs the detector on the bundle's transactions and removes the flagged
  * ones from res->ledger (finished, not yet re-keyed); sets
  * res->dq_anomalies_excluded. A file the detector cannot read excludes
- * nothing (0; the profile step reports the anomalies as not computed). */
-tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_error *err) {
+ * nothing (0; the profile step reports the anomalies as not computed).
+ * The ledger replaced is freed unless it is keep (the models' ledger,
+ * app/analyze_predict.c). */
+tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                                const tsr_ledger *keep, tsr_error *err) {
   res->dq_anomalies_excluded = 0;
   const char *path = o->bundle ? tsr_bundle_path(o->bundle, TSR_BT_TRANSACTIONS) : NULL;
   if (!path) return TSR_OK;
@@ -114,7 +118,7 @@ tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *r
   tsr_anomaly_free(d);
   if (nf) {
     qsort(fl, nf, sizeof *fl, cmp_flag);
-    st = rebuild(res, fl, nf, &res->dq_anomalies_excluded, err);
+    st = rebuild(res, keep, fl, nf, &res->dq_anomalies_excluded, err);
   }
   tsr__free(fl);
   return st;

@@ -5,9 +5,17 @@
  * Both models read the bundle's tables and are trained on the latest
  * complete window: cutoff = the last transaction day E - W (W = 90 days),
  * labels on E-W+1 .. E, then every customer is scored with the features at
- * E. The transaction file is read once, into a ledger of the raw customer
- * ids (not re-keyed, no anomaly left out: the models' own reading) that
- * both models borrow.
+ * E. Both models borrow one ledger of the raw customer ids (not re-keyed,
+ * no anomaly left out: the models' own reading, as `tessera churn` reads
+ * the file): the run's own, as ingested, when the run read the bundle's
+ * transaction file with the options the models read it with
+ * (tsr__analyze_predict_shares: app/analyze.c keeps it aside before the
+ * exclusion of anomalies and the re-keying, which build new ledgers; or
+ * it is res->ledger itself when neither changed anything, read by both
+ * threads, written by none); else (the fallback) the models' thread reads
+ * the file again with the default ingest options. Which of the two is said
+ * in the event log ("predict"). The ledger is freed as soon as both models
+ * are done (lg_refs), by the thread that finishes last.
  *
  * Pipelining (issue 12): tsr__analyze_predict_start runs the models on a
  * second thread right after the ingest, while the main thread computes the
@@ -71,9 +79,14 @@ struct tsr__predict_out {
   int ledger_done;      /* lg (or lg_out) is final */
   int nbp_claimed;      /* a thread runs (or ran) next-best-product */
   int abandon;          /* the run failed: no further model */
+  int lg_refs;          /* the models still to read lg; the last one frees it */
   /* the models' ledger: written before ledger_done, then read-only until
-   * both models are done; freed by the main thread after the join */
-  tsr_ledger *lg;
+   * both models are done; then freed (lg_release) and set to NULL */
+  const tsr_ledger *lg;
+  tsr_ledger *lg_own;   /* lg when it is the models' own (else NULL: lg is
+                           res->ledger, the run's, never freed here) */
+  int shared;           /* 1: lg is the run's ingest (no second reading) */
+  char src_note[512];   /* which ledger the models read, for the event log */
   model_out lg_out, churn_out, nbp_out;
 };
 
@@ -90,10 +103,23 @@ static void predict_join(struct tsr__predict_out *p, int abandon) {
   p->threaded = 0;
 }
 
+/* Frees the models' ledger (when theirs) and forgets it. */
+static void lg_drop(struct tsr__predict_out *p) {
+  tsr_ledger_free(p->lg_own);
+  p->lg_own = NULL;
+  p->lg = NULL;
+}
+
+/* One model reader is done with the ledger: the last one frees it (with
+ * p->mu held when the models' thread runs). */
+static void lg_release(struct tsr__predict_out *p) {
+  if (p->lg_refs > 0 && --p->lg_refs == 0) lg_drop(p);
+}
+
 void tsr__analyze_predict_free(struct tsr__predict_out *p) {
   if (!p) return;
   predict_join(p, 1); /* a failed run: the thread reads the run's options */
-  tsr_ledger_free(p->lg);
+  lg_drop(p);
   tsr_churn_result_free(p->churn);
   tsr_nbp_result_free(p->nbp);
   tsr__free(p);
@@ -114,9 +140,48 @@ static int abandoned(struct tsr__predict_out *p) {
   return a;
 }
 
+static int same_str(const char *a, const char *b) { return a == b || (a && b && !strcmp(a, b)); }
+
+int tsr__analyze_predict_shares(const tsr_analyze_opts *o, char *why, size_t cap) {
+  const char *tx = o->bundle ? tsr_bundle_path(o->bundle, TSR_BT_TRANSACTIONS) : NULL;
+  /* read_ledger's options, as tsr__pdata_read's */
+  tsr_ingest_opts d;
+  tsr_ingest_opts_init(&d);
+  if (o->bundle_opts) d.date_format = o->bundle_opts->date_format[TSR_BT_TRANSACTIONS];
+  const tsr_ingest_opts *io = &o->ingest;
+  size_t mf = io->csv.max_field ? io->csv.max_field : TSR_CSV_DEFAULT_MAX_FIELD;
+  size_t mfs = io->csv.max_fields ? io->csv.max_fields : TSR_CSV_DEFAULT_MAX_FIELDS;
+  double ma = io->max_amount > 0 ? io->max_amount : TSR_INGEST_MAX_AMOUNT;
+  const char *diff = NULL;
+  /* what makes a ledger differ; never: threads (the same ledger),
+   * max_errors (a run whose ingest stops there fails before the models;
+   * else every row was read either way), no_checksum, the callbacks, and
+   * the options of the summary (--refunds, --currency, ...), which read
+   * the ledger without changing it */
+  if (!tx) diff = "no transaction file";
+  else if (o->indb_table) diff = "the transactions were read in the database";
+  else if (o->n_inputs != 1 || !o->inputs || !same_str(o->inputs[0], tx))
+    diff = "the run read another transaction file";
+  else if (io->csv.delim != d.csv.delim) diff = "delimiter";
+  else if (mf != d.csv.max_field || mfs != d.csv.max_fields) diff = "field limits";
+  else if (io->header != d.header) diff = "no header";
+  else if (!same_str(io->customer_col, d.customer_col)) diff = "customer column";
+  else if (!same_str(io->date_col, d.date_col)) diff = "date column";
+  else if (!same_str(io->amount_col, d.amount_col)) diff = "amount column";
+  else if (!same_str(io->id_col, d.id_col)) diff = "transaction id column";
+  else if (!same_str(io->date_format, d.date_format)) diff = "date format";
+  else if (io->dedupe != d.dedupe) diff = "dedupe";
+  else if (io->decimal_comma != d.decimal_comma) diff = "decimal comma";
+  else if (ma != TSR_INGEST_MAX_AMOUNT) diff = "max amount";
+  if (why && cap) snprintf(why, cap, "%s", diff ? diff : "");
+  return diff == NULL;
+}
+
 /* The transactions as the models read them alone (tsr__pdata_read: default
- * ingest options, the transactions' date form of the bundle options). */
+ * ingest options, the transactions' date form of the bundle options): the
+ * fallback, when the run's ledger was read otherwise. */
 static void read_ledger(struct tsr__predict_out *p) {
+  if (p->lg) return; /* the run's (shared) */
   model_out *m = &p->lg_out;
   m->ran = 1;
   tsr_ledger *lg = NULL;
@@ -132,7 +197,8 @@ static void read_ledger(struct tsr__predict_out *p) {
     tsr_ledger_free(lg);
     return;
   }
-  p->lg = lg;
+  tsr_ledger_seal(lg); /* the models only read it */
+  p->lg = p->lg_own = lg;
 }
 
 static void run_churn(struct tsr__predict_out *p) {
@@ -172,13 +238,17 @@ static void *predict_thread(void *arg) {
   p->ledger_done = 1;
   pthread_cond_signal(&p->cv);
   pthread_mutex_unlock(&p->mu);
-  if (!p->lg || abandoned(p)) return NULL;
-  run_churn(p);
+  if (p->lg && !abandoned(p)) {
+    run_churn(p);
+    pthread_mutex_lock(&p->mu);
+    int mine = p->products && !p->nbp_here && !p->nbp_claimed && !p->abandon;
+    if (mine) p->nbp_claimed = 1;
+    pthread_mutex_unlock(&p->mu);
+    if (mine) run_nbp(p);
+  }
   pthread_mutex_lock(&p->mu);
-  int mine = p->products && !p->nbp_here && !p->nbp_claimed && !p->abandon;
-  if (mine) p->nbp_claimed = 1;
+  lg_release(p); /* this thread's hold */
   pthread_mutex_unlock(&p->mu);
-  if (mine) run_nbp(p);
   return NULL;
 }
 
@@ -192,12 +262,40 @@ static int thread_mode(void) {
 }
 
 tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_result *res,
-                                      tsr_error *err) {
+                                      tsr_ledger **raw, tsr_error *err) {
+  /* the run's ledger as ingested: the models' own when it is not
+   * res->ledger (a new one replaced it), else borrowed */
+  tsr_ledger *own = NULL;
+  const tsr_ledger *lent = NULL;
+  if (raw && *raw) {
+    if (*raw != res->ledger) own = *raw;
+    else lent = *raw;
+    *raw = NULL;
+  }
   const char *tx = o->bundle ? tsr_bundle_path(o->bundle, TSR_BT_TRANSACTIONS) : NULL;
-  if (!tx || !res->ledger || res->predict) return TSR_OK;
+  if (!tx || !res->ledger || res->predict) {
+    tsr_ledger_free(own);
+    return TSR_OK;
+  }
   struct tsr__predict_out *p = tsr__calloc(1, sizeof *p);
-  if (!p) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (!p) {
+    tsr_ledger_free(own);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
   res->predict = p;
+  p->lg_own = own;
+  p->lg = own ? own : lent;
+  p->shared = p->lg != NULL;
+  if (p->shared) {
+    snprintf(p->src_note, sizeof p->src_note,
+             "the models read the run's transactions as ingested (raw customer ids%s)",
+             own ? ", before the re-keying or the exclusion of anomalies" : "");
+  } else {
+    char why[128];
+    tsr__analyze_predict_shares(o, why, sizeof why);
+    snprintf(p->src_note, sizeof p->src_note,
+             "the models read the transaction file again with the default options (%s)", why);
+  }
   p->o = o;
   p->tx = tx;
   p->products = tsr_bundle_path(o->bundle, TSR_BT_PRODUCTS) != NULL;
@@ -222,11 +320,17 @@ tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_res
     tsr_error_set(&e, TSR_EINVAL, NULL, 0, 0, NULL,
                   "the transactions span less than %d days (two churn windows)", 2 * W);
     add_note(p->short_note, sizeof p->short_note, "churn and next-best-product", &e);
+    lg_drop(p);
+    p->src_note[0] = '\0';
     return TSR_OK; /* no model: said at the join */
   }
   p->cal_end = last - W;
   p->pending = 1; /* without a thread: the main thread runs them at the join */
   int mode = thread_mode();
+  /* the thread's hold on the ledger, and the main thread's when it runs
+   * next-best-product for sure (mode 2; else it takes a hold when it
+   * claims the model) */
+  p->lg_refs = 1 + (mode == 2 && p->products);
   if (mode == 0 || pthread_mutex_init(&p->mu, NULL) != 0) return TSR_OK;
   if (pthread_cond_init(&p->cv, NULL) != 0) {
     pthread_mutex_destroy(&p->mu);
@@ -249,7 +353,7 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
                                 tsr_analyze_result *res, char *note, size_t cap,
                                 tsr_error *err) {
   if (cap) note[0] = '\0';
-  tsr_status st = tsr__analyze_predict_start(o, res, err); /* not started yet: now */
+  tsr_status st = tsr__analyze_predict_start(o, res, NULL, err); /* not started yet: now */
   if (st != TSR_OK) return st;
   struct tsr__predict_out *p = res->predict;
   if (!p) return TSR_OK;
@@ -259,9 +363,17 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
     pthread_mutex_lock(&p->mu);
     while (p->nbp_here && !p->ledger_done) pthread_cond_wait(&p->cv, &p->mu);
     int take = p->products && p->ledger_done && p->lg && !p->nbp_claimed;
-    if (take) p->nbp_claimed = 1;
+    if (take) {
+      p->nbp_claimed = 1;
+      if (!p->nbp_here) p->lg_refs++; /* mode 2: held from the start */
+    }
     pthread_mutex_unlock(&p->mu);
-    if (take) run_nbp(p);
+    if (take) {
+      run_nbp(p);
+      pthread_mutex_lock(&p->mu);
+      lg_release(p);
+      pthread_mutex_unlock(&p->mu);
+    }
     predict_join(p, 0);
   }
   if (p->pending) { /* the sequential order */
@@ -270,8 +382,7 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
     if (p->lg) run_churn(p);
     if (p->lg && p->churn_out.st != TSR_ENOMEM && p->products) run_nbp(p);
   }
-  tsr_ledger_free(p->lg); /* both models are done */
-  p->lg = NULL;
+  lg_drop(p); /* both models are done (the thread may have freed it already) */
   /* out of memory fails the run; a model that cannot be fitted is said */
   const model_out *m[3] = {&p->lg_out, &p->churn_out, &p->nbp_out};
   for (int k = 0; k < 3; k++)
@@ -295,6 +406,10 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
       return st;
   }
   return TSR_OK;
+}
+
+const char *tsr__analyze_predict_source(const struct tsr__predict_out *p) {
+  return p ? p->src_note : "";
 }
 
 /* ------------------------------------------------------------ files */

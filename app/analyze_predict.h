@@ -14,15 +14,26 @@
 /* The churn window of analyze: days. */
 #define TSR_ANALYZE_CHURN_WINDOW 90
 
+/* 1 when the run's ingest (o->inputs, o->ingest) gives the very ledger the
+ * models read alone (the bundle's transaction file with the default ingest
+ * options and the transactions' date form of o->bundle_opts); else 0, and
+ * why[] (may be NULL) names the first difference. */
+int tsr__analyze_predict_shares(const tsr_analyze_opts *o, char *why, size_t cap);
 /* Starts churn and next-best-product of a bundle run on a thread of their
  * own, once res->ledger is final (after the ingest, the exclusion of
  * anomalies and the re-keying): it reads the last transaction day there,
- * then touches only *res->predict (never the store). The results go to
- * res->predict; tsr_analyze_result_free waits for the thread. No thread
- * with TESSERA_PREDICT_THREADS=0 (or when none can be started): the models
- * then run in tsr__analyze_predict. Errors: TSR_ENOMEM. */
+ * then touches only *res->predict (never the store). *raw (raw may be NULL;
+ * *raw NULL: the models read the file again): the run's ledger as ingested,
+ * before the exclusion and the re-keying, when tsr__analyze_predict_shares;
+ * taken over (freed here) unless it is res->ledger, which both threads
+ * then only read; *raw is set to NULL. The results go to res->predict;
+ * tsr_analyze_result_free waits for the thread. No thread with
+ * TESSERA_PREDICT_THREADS=0 (or when none can be started): the models then
+ * run in tsr__analyze_predict. Errors: TSR_ENOMEM. */
 tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_result *res,
-                                      tsr_error *err);
+                                      tsr_ledger **raw, tsr_error *err);
+/* Which ledger the models read (for the event log; "" without models). */
+const char *tsr__analyze_predict_source(const struct tsr__predict_out *p);
 /* Waits for the models started by tsr__analyze_predict_start (or runs
  * them, when not started: churn, and next-best-product when the bundle has
  * product events, on the bundle's transactions and tables); the models go

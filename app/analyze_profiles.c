@@ -6,6 +6,7 @@
  * data. Application layer (moves to app/ with analyze.c).
  */
 #include "internal.h"
+#include "analyze_resolved.h"
 #include "base/textbuf.h"
 #include "tessera/csv.h"
 #include "tessera/analyze.h"
@@ -16,6 +17,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,28 +130,27 @@ static void put_id(FILE *f, const char *prefix, const char *s) {
 /* OUT/graph.csv: the relations found by entity resolution, ids only:
  * source,target,type with record -> canonical id "same_person" and
  * canonical id -> "H:" household head id "member_of" (docs/profiles.md). */
-static tsr_status write_graph(const tsr_resolver *rv, const char *dir, tsr_error *err) {
+static tsr_status write_graph(const tsr__resolved *rv, const char *dir, tsr_error *err) {
   char path[4096];
   snprintf(path, sizeof path, "%s/graph.csv", dir);
   (void)mkdir(dir, 0777); /* as tsr_analyze_write_files; fopen says why not */
   FILE *f = fopen(path, "w");
   if (!f) return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
-  size_t n = tsr_resolver_count(rv);
+  size_t n = rv->n;
   fputs("source,target,type\n", f);
   for (size_t i = 0; i < n; i++) {
-    size_t c = tsr_resolver_canonical(rv, i);
+    size_t c = rv->canon[i];
     if (c == i) continue;
-    put_id(f, "", tsr_resolver_id(rv, i));
+    put_id(f, "", tsr__resolved_id(rv, i));
     fputc(',', f);
-    put_id(f, "", tsr_resolver_id(rv, c));
+    put_id(f, "", tsr__resolved_id(rv, c));
     fputs(",same_person\n", f);
   }
   for (size_t i = 0; i < n; i++) {
-    ptrdiff_t h = tsr_resolver_household(rv, i);
-    if (tsr_resolver_canonical(rv, i) != i || h < 0) continue;
-    put_id(f, "", tsr_resolver_id(rv, i));
+    if (rv->canon[i] != i || rv->head[i] == SIZE_MAX) continue;
+    put_id(f, "", tsr__resolved_id(rv, i));
     fputc(',', f);
-    put_id(f, "H:", tsr_resolver_id(rv, tsr_resolver_household_head(rv, (size_t)h)));
+    put_id(f, "H:", tsr__resolved_id(rv, rv->head[i]));
     fputs(",member_of\n", f);
   }
   if (ferror(f) | fclose(f))
@@ -158,33 +159,30 @@ static tsr_status write_graph(const tsr_resolver *rv, const char *dir, tsr_error
 }
 
 /* The resolved customers (tessera/resolve.h; resolved once per run by
- * app/analyze_rekey.c, NULL when the customers table could not be
+ * app/analyze_rekey.c, analyze_resolved.h; NULL when the customers table could not be
  * resolved: the ids stay as given and the counts -1): every record whose
  * canonical record is another one is mapped to that record's id, so its
  * products, interactions and transactions count for the resolved customer.
  * Households stay distinct persons (counted, not merged). */
-static tsr_status resolve_customers(const tsr_analyze_opts *o, const tsr_resolver *rv,
+static tsr_status resolve_customers(const tsr_analyze_opts *o, const tsr__resolved *rv,
                                     tsr_profiles *p, tsr_analyze_result *res, tsr_error *err) {
   if (!rv) return TSR_OK;
   tsr_status st = TSR_OK;
-  size_t n = tsr_resolver_count(rv);
+  size_t n = rv->n;
   int64_t merged = 0, linked = 0;
   for (size_t i = 0; i < n && st == TSR_OK; i++) {
-    size_t c = tsr_resolver_canonical(rv, i);
+    size_t c = rv->canon[i];
     if (c != i) {
       merged++;
-      st = tsr_profiles_map_id(p, tsr_resolver_id(rv, i), tsr_resolver_id(rv, c), err);
-    } else {
-      ptrdiff_t h = tsr_resolver_household(rv, i);
-      if (h >= 0 && tsr_resolver_household_head(rv, (size_t)h) != i) linked++;
+      st = tsr_profiles_map_id(p, tsr__resolved_id(rv, i), tsr__resolved_id(rv, c), err);
+    } else if (rv->head[i] != SIZE_MAX && rv->head[i] != i) {
+      linked++;
     }
   }
   if (st == TSR_OK && o->out_dir) st = write_graph(rv, o->out_dir, err);
-  tsr_resolve_stats rs;
-  tsr_resolver_stats(rv, &rs);
   res->dq_crm_records = (int64_t)n;
   res->dq_records_merged = merged;
-  res->dq_households = (int64_t)rs.households;
+  res->dq_households = (int64_t)rv->households;
   res->dq_household_links = linked;
   return st;
 }
@@ -350,15 +348,15 @@ static void dq_on_note(void *ud, const tsr_bundle_note *n) {
   if (c->user && c->user->on_note) c->user->on_note(c->user->ud, n);
 }
 
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_resolver **rv,
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr__resolved **rv,
                                  tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
                                  tsr_error *err);
 
 /* Runs the profile step on the run's resolved customers *rv (NULL: none;
- * freed here once the ids are mapped, *rv = NULL: the resolver's records
+ * freed here once the ids are mapped, *rv = NULL: the resolution's ids
  * are not kept beside the tables and the anomaly detector); counts[t] =
  * rows read, accepted, rejected. */
-tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_resolver **rv,
+tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr__resolved **rv,
                                  tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
                                  tsr_error *err) {
   tsr_profiles *p;
@@ -370,7 +368,7 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_resolver **rv,
   res->dq_transactions_scored = res->dq_anomalies = -1;
   tsr_status st = tsr_profiles_new(&po, &p, err);
   if (st != TSR_OK) {
-    tsr_resolver_free(*rv);
+    tsr__resolved_free(*rv);
     *rv = NULL;
     return st;
   }
@@ -385,7 +383,7 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr_resolver **rv,
   bo.on_note = dq_on_note;
   /* resolved ids first: every table below is keyed by them */
   st = resolve_customers(o, *rv, p, res, err);
-  tsr_resolver_free(*rv); /* its last use */
+  tsr__resolved_free(*rv); /* its last use */
   *rv = NULL;
   if (st != TSR_OK) return st;
   /* the anomalies before the tables, into counts only (anom_tally) */

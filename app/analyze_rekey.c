@@ -5,27 +5,74 @@
  * and the ledger's entries of every merged record move to its canonical
  * record's id, so that two records of one person are one customer with the
  * purchases of both (same-day entries merge as in the ingest). The
- * resolution runs once per run: the resolver is handed on to the profile
- * step (app/analyze_profiles.c). Application layer; the ledger is rebuilt
+ * resolution runs once per run: its outcome (analyze_resolved.h; the
+ * resolver itself is freed at once) is handed on to the profile step
+ * (app/analyze_profiles.c). Application layer; the ledger is rebuilt
  * through ledger_feed.h.
  */
 #include "internal.h"
+#include "analyze_resolved.h"
 #include "ledger_feed.h"
 #include "tessera/analyze.h"
 #include "tessera/resolve.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
-tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_resolver **rv,
-                              int64_t *moved, tsr_error *err);
+tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                              const tsr_ledger *keep, tsr__resolved **rv, int64_t *moved,
+                              tsr_error *err);
+
+void tsr__resolved_free(tsr__resolved *r) {
+  if (!r) return;
+  tsr__free(r->ids);
+  tsr__free(r->id_off);
+  tsr__free(r->canon);
+  tsr__free(r->head);
+  tsr__free(r);
+}
+
+tsr_status tsr__resolved_from(const tsr_resolver *rv, tsr__resolved **out, tsr_error *err) {
+  *out = NULL;
+  size_t n = tsr_resolver_count(rv), len = 0;
+  for (size_t i = 0; i < n; i++) len += strlen(tsr_resolver_id(rv, i)) + 1;
+  tsr__resolved *r = tsr__calloc(1, sizeof *r);
+  if (r) {
+    r->n = n;
+    r->ids = tsr__malloc(len ? len : 1);
+    r->id_off = tsr__malloc((n ? n : 1) * sizeof *r->id_off);
+    r->canon = tsr__malloc((n ? n : 1) * sizeof *r->canon);
+    r->head = tsr__malloc((n ? n : 1) * sizeof *r->head);
+  }
+  if (!r || !r->ids || !r->id_off || !r->canon || !r->head) {
+    tsr__resolved_free(r);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  size_t off = 0;
+  for (size_t i = 0; i < n; i++) {
+    const char *id = tsr_resolver_id(rv, i);
+    size_t k = strlen(id) + 1;
+    memcpy(r->ids + off, id, k);
+    r->id_off[i] = off;
+    off += k;
+    r->canon[i] = tsr_resolver_canonical(rv, i);
+    ptrdiff_t h = tsr_resolver_household(rv, i);
+    r->head[i] = h >= 0 ? tsr_resolver_household_head(rv, (size_t)h) : SIZE_MAX;
+  }
+  tsr_resolve_stats rs;
+  tsr_resolver_stats(rv, &rs);
+  r->households = rs.households;
+  *out = r;
+  return TSR_OK;
+}
 
 /* Entity resolution of the bundle's customers table, once per run: *out is
- * the resolver after its run, or NULL when the bundle has no customers table
- * or the resolver cannot read it (no id column, too many bad rows: the ids
- * stay as given, the profile step says so). Out of memory and read errors
- * fail the run. Errors never name personal data. */
-static tsr_status resolve_bundle(const tsr_analyze_opts *o, tsr_resolver **out, tsr_error *err) {
+ * its outcome (the resolver is freed), or NULL when the bundle has no
+ * customers table or the resolver cannot read it (no id column, too many
+ * bad rows: the ids stay as given, the profile step says so). Out of
+ * memory and read errors fail the run. Errors never name personal data. */
+static tsr_status resolve_bundle(const tsr_analyze_opts *o, tsr__resolved **out, tsr_error *err) {
   *out = NULL;
   const char *path = tsr_bundle_path(o->bundle, TSR_BT_CUSTOMERS);
   if (!path) return TSR_OK;
@@ -39,8 +86,9 @@ static tsr_status resolve_bundle(const tsr_analyze_opts *o, tsr_resolver **out, 
   st = tsr_resolver_read_csv(rv, path, &ro, NULL, &rerr);
   if (st == TSR_OK) st = tsr_resolver_run(rv, &rerr);
   if (st == TSR_OK) {
-    *out = rv;
-    return TSR_OK;
+    st = tsr__resolved_from(rv, out, err);
+    tsr_resolver_free(rv);
+    return st;
   }
   tsr_resolver_free(rv);
   if (st != TSR_ENOMEM && st != TSR_EIO) return TSR_OK; /* unresolved ids, not a failed run */
@@ -48,26 +96,29 @@ static tsr_status resolve_bundle(const tsr_analyze_opts *o, tsr_resolver **out, 
   return st;
 }
 
-/* Resolves the bundle's customers (*rv: the resolver, owned by the caller,
+/* Resolves the bundle's customers (*rv: the outcome, owned by the caller,
  * for the profile step; NULL when unresolved) and re-keys res->ledger
  * (finished) to resolved ids; *moved = ledger customers whose entries moved
- * to another id (0: the ledger is left as it is). */
-tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res, tsr_resolver **rv,
-                              int64_t *moved, tsr_error *err) {
+ * to another id (0: the ledger is left as it is). The ledger replaced is
+ * freed unless it is keep: the models' ledger of the raw ids
+ * (app/analyze_predict.c), which then stays as it was. */
+tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res,
+                              const tsr_ledger *keep, tsr__resolved **rv, int64_t *moved,
+                              tsr_error *err) {
   *moved = 0;
   tsr_status st = resolve_bundle(o, rv, err);
   if (st != TSR_OK || !*rv) return st;
-  const tsr_resolver *r = *rv;
+  const tsr__resolved *r = *rv;
   const tsr_ledger *lg = res->ledger;
   size_t nl = tsr_ledger_ncustomers(lg);
   const char **to = NULL; /* per ledger customer: the resolved id, or NULL */
   if (st == TSR_OK && !(to = tsr__calloc(nl ? nl : 1, sizeof *to))) st = TSR_ENOMEM;
-  for (size_t i = 0; st == TSR_OK && i < tsr_resolver_count(r); i++) {
-    size_t c = tsr_resolver_canonical(r, i);
+  for (size_t i = 0; st == TSR_OK && i < r->n; i++) {
+    size_t c = r->canon[i];
     if (c == i) continue;
-    ptrdiff_t k = tsr_ledger_find(lg, tsr_resolver_id(r, i));
+    ptrdiff_t k = tsr_ledger_find(lg, tsr__resolved_id(r, i));
     if (k < 0) continue;
-    to[k] = tsr_resolver_id(r, c);
+    to[k] = tsr__resolved_id(r, c);
     (*moved)++;
   }
   if (st != TSR_OK || *moved == 0) {
@@ -91,7 +142,7 @@ tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res
                           e[j].nrefund, tsr__fmt_double(e[j].refund, b), err);
     }
   }
-  st = tsr__lfeed_replace(&f, nlg, &res->ledger, st, err);
+  st = tsr__lfeed_replace(&f, nlg, &res->ledger, keep, st, err);
   tsr__free(to);
   return st;
 }

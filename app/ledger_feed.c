@@ -134,15 +134,16 @@ tsr_status tsr__lfeed_finish(tsr__lfeed *f, tsr_error *err) {
   return st;
 }
 
-tsr_status tsr__lfeed_replace(tsr__lfeed *f, tsr_ledger *nlg, tsr_ledger **dst, tsr_status st,
-                              tsr_error *err) {
+tsr_status tsr__lfeed_replace(tsr__lfeed *f, tsr_ledger *nlg, tsr_ledger **dst,
+                              const tsr_ledger *keep, tsr_status st, tsr_error *err) {
   if (nlg) {
     tsr_status fst = tsr__lfeed_finish(f, st == TSR_OK ? err : NULL);
     if (st == TSR_OK) st = fst;
   }
   if (st == TSR_OK) st = tsr_ledger_finish(nlg, err);
   if (st == TSR_OK) {
-    tsr_ledger_free(*dst);
+    tsr_ledger_seal(nlg); /* a rebuilt ledger: nothing more is ingested */
+    if (*dst != keep) tsr_ledger_free(*dst);
     *dst = nlg;
   } else {
     tsr_ledger_free(nlg);

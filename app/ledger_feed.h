@@ -40,8 +40,9 @@ tsr_status tsr__lfeed_day(tsr__lfeed *f, const char *id, size_t idlen, int64_t d
 /* Ingests what is left and releases the buffer (also after an error). */
 tsr_status tsr__lfeed_finish(tsr__lfeed *f, tsr_error *err);
 /* Ends a rebuild fed into nlg (st: the status so far): finishes the feed
- * and nlg, then replaces *dst with nlg on success or frees nlg. */
-tsr_status tsr__lfeed_replace(tsr__lfeed *f, tsr_ledger *nlg, tsr_ledger **dst, tsr_status st,
-                              tsr_error *err);
+ * and nlg (sealed), then replaces *dst with nlg on success (freeing the old *dst
+ * unless it is keep: a ledger someone else still owns) or frees nlg. */
+tsr_status tsr__lfeed_replace(tsr__lfeed *f, tsr_ledger *nlg, tsr_ledger **dst,
+                              const tsr_ledger *keep, tsr_status st, tsr_error *err);
 
 #endif

@@ -776,6 +776,9 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   tsr_ingest_stats local;
   if (!stats) stats = &local;
   memset(stats, 0, sizeof *stats);
+  if (lg->sealed)
+    return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 0, 0, NULL,
+                         "the ledger is sealed: no more rows can be ingested into it");
   if (opts->date_format && *opts->date_format) {
     tsr_status fs = tsr_datetime_check_format(opts->date_format, err);
     if (fs != TSR_OK) return fs;

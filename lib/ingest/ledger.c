@@ -121,6 +121,17 @@ void tsr_ledger_free(tsr_ledger *lg) {
   tsr__free(lg);
 }
 
+void tsr_ledger_seal(tsr_ledger *lg) {
+  if (!lg) return;
+  tsr__free(lg->rows);
+  tsr__free(lg->seq);
+  tsr__free(lg->extra);
+  lg->rows = lg->seq = NULL;
+  lg->extra = NULL;
+  lg->rows_n = lg->rows_cap = lg->seq_n = lg->seq_cap = lg->extra_n = lg->extra_cap = 0;
+  lg->sealed = 1;
+}
+
 size_t tsr_ledger_ncustomers(const tsr_ledger *lg) { return lg->n; }
 const char *tsr_ledger_customer(const tsr_ledger *lg, size_t i) {
   return i < lg->n ? cust_id(lg, cust_at(lg, lg->order[i])) : NULL;

@@ -97,6 +97,7 @@ struct tsr_ledger {
   int32_t last_purchase; /* day of the last purchase row (has_purchase) */
   int has_purchase;
   int finished;
+  int sealed;           /* tsr_ledger_seal: rows, seq and extra freed */
 };
 
 static inline uint64_t *cust_rh(const cust *c) { return (uint64_t *)(void *)(c->e + c->cap); }

@@ -1110,8 +1110,48 @@ static void test_alloc_failures(void **state) {
   }
 }
 
+/* tsr_ledger_seal: the entries and lookups stay, the repeated-row tables
+ * go, and no row can be added afterwards. */
+static void test_seal(void **state) {
+  (void)state;
+  static const char csv[] =
+      "tx,customer,date,amount\n"
+      "t1,a,2024-01-01,1\n"
+      "t3,b,2024-01-02,2\n"
+      "t2,a,2024-01-02,-2\n" /* out of order: the hashed id table */
+      "t4,a,2024-01-02,5\n";
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  tsr_ledger *lg;
+  tsr_ingest_stats st;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  tsr_ledger_seal(NULL);
+  assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "s.csv", &o, &st, NULL), TSR_OK);
+  assert_int_equal(st.rows_accepted, 4);
+  assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+  tsr_ledger_seal(lg);
+  tsr_ledger_seal(lg); /* idempotent */
+  assert_int_equal(tsr_ledger_ncustomers(lg), 2);
+  ptrdiff_t a = tsr_ledger_find(lg, "a");
+  assert_true(a >= 0);
+  assert_string_equal(tsr_ledger_customer(lg, (size_t)a), "a");
+  assert_int_equal(tsr_ledger_find(lg, "c"), -1);
+  size_t n;
+  const tsr_ledger_entry *e = tsr_ledger_entries(lg, (size_t)a, &n);
+  assert_int_equal(n, 2);
+  assert_int_equal(e[1].ntx, 1);
+  assert_int_equal(e[1].nrefund, 1);
+  assert_true(e[1].amount == 5.0 && e[1].refund == -2.0);
+  tsr_error err;
+  assert_int_equal(tsr_ingest_mem(lg, csv, sizeof csv - 1, "s.csv", &o, &st, &err), TSR_EINVAL);
+  assert_non_null(strstr(err.msg, "sealed"));
+  assert_int_equal(tsr_ledger_ncustomers(lg), 2);
+  tsr_ledger_free(lg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_seal),
       cmocka_unit_test(test_dates),       cmocka_unit_test(test_amounts),
       cmocka_unit_test(test_messy),       cmocka_unit_test(test_ids_and_dedupe),
       cmocka_unit_test(test_header_errors), cmocka_unit_test(test_huge_field),
