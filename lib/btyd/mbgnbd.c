@@ -110,4 +110,4 @@ const tsr__btyd_spec tsr__mbgnbd_spec = {
     TSR_BTYD_MBGNBD,      "mbgnbd",           4, {"r", "alpha", "a", "b"},
     mbgnbd_loglik,        mbgnbd_conditional, mbgnbd_expected_new,
     NULL,                 mbgnbd_p_alive,     mbgnbd_cond_alive,
-    NULL,                 mbgnbd_hazard,      mbgnbd_start, NULL, NULL};
+    NULL,                 mbgnbd_hazard,      mbgnbd_start, NULL, NULL, NULL};
