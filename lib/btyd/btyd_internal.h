@@ -245,7 +245,7 @@ tsr_status tsr__btyd_predict_pat(const tsr_btyd_model *m, const tsr_btyd_data *p
                                  tsr__btyd_pa *keep, tsr_error *err);
 
 /* tsr_btyd_churn on the patterns pd with their P(alive) under m (pa, from
- * tsr__btyd_predict_pat; NULL: computed). */
+ * tsr__btyd_predict_pat; NULL: computed, as tsr_btyd_churn does). */
 tsr_status tsr__btyd_churn_pat(const tsr_btyd_model *m, const tsr_btyd_data *pd,
                                const double *pa, double threshold, double *share_below,
                                double *expected_alive, double *expected_dropouts,

@@ -12,7 +12,10 @@
  * parameter covariances (independent fits), derivatives by forward
  * differences in the log-parameters. For BG/NBD, MBG/NBD and Pareto/NBD the
  * discounted sum factors into P(alive) times a part that depends on (x, T)
- * only, computed once per (x, T).
+ * only, computed once per (x, T); the P(alive) of every pattern and
+ * parameter set comes from the predictions (lib/btyd/predict.c) when the
+ * caller kept them, and the patterns and rows run in a few threads (each
+ * value computed alone: the same bits in any number of threads).
  */
 #include "btyd_internal.h"
 

@@ -201,7 +201,19 @@ tsr_status tsr__btyd_churn_pat(const tsr_btyd_model *m, const tsr_btyd_data *pd,
                                double *expected_alive, double *expected_dropouts,
                                tsr_error *err) {
   const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
-  int split = pa && s->p_alive && s->cond_alive;
+  int split = s->p_alive && s->cond_alive;
+  double *own = NULL;
+  if (split && !pa) {
+    /* P(alive) of the patterns under the estimates (Pareto/NBD: per pair) */
+    double P[TSR_BTYD_MAXP + 1][TSR_BTYD_MAXP];
+    tsr__btyd_param_sets(m, 0, P);
+    if (!(own = tsr__malloc((pd->n ? pd->n : 1) * sizeof *own)) ||
+        tsr__btyd_p_alive_sets(s, (const double(*)[TSR_BTYD_MAXP])P, 1, pd, 1, own)) {
+      tsr__free(own);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
+    pa = own;
+  }
   double W = 0, below = 0, alive = 0, drop = 0;
   for (size_t k = 0; k < pd->n; k++) {
     double x = pd->x[k], tx = pd->t_x[k], T = pd->T[k], w = pd->weights[k], e, p = NAN;
@@ -213,16 +225,19 @@ tsr_status tsr__btyd_churn_pat(const tsr_btyd_model *m, const tsr_btyd_data *pd,
     } else {
       bad = s->conditional(m->params, x, tx, T, 0, &e, &p);
     }
-    if (bad)
+    if (bad) {
+      tsr__free(own);
       return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
                            "cannot evaluate P(alive) at x = %.17g, t_x = "
                            "%.17g, T = %.17g",
                            x, tx, T);
+    }
     W += w;
     if (p < threshold) below += w;
     alive += w * p;
     drop += w * p * s->hazard(m->params, x, tx, T);
   }
+  tsr__free(own);
   if (share_below) *share_below = W > 0 ? below / W : 0;
   if (expected_alive) *expected_alive = alive;
   if (expected_dropouts) *expected_dropouts = drop;
