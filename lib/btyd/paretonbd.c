@@ -515,6 +515,8 @@ typedef struct {
   const tsr__btyd_index *ix;
   unsigned char *st1, *st2; /* per set and pair: 0 not needed, 1 needed, 2 ok, 3 failed */
   double *L1, *L2;          /* per set and pair: the log A0 term */
+  double *lat, *lbt;        /* per set and T: log(alpha+T), log(beta+T) */
+  double *ls;               /* per set and x: log(s) - log(r+s+x) */
   double *out;
 } pnbd_pas_job;
 
@@ -557,7 +559,7 @@ static void pnbd_pas_pats(void *v, size_t b, size_t lo, size_t hi) {
     const double x = d->x[k], tx = d->t_x[k], T = d->T[k];
     for (size_t q = 0; q < j->nsets; q++) {
       const double *p = j->P[q];
-      const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
+      const double r = p[0], s = p[2];
       double lb, pa, l1, l2;
       double *out = &j->out[q * u + k];
       if (pnbd_quad(p, tx)) {
@@ -571,10 +573,10 @@ static void pnbd_pas_pats(void *v, size_t b, size_t lo, size_t hi) {
       }
       l1 = j->L1[i1];
       l2 = tx == T ? l1 : j->L2[i2];
-      /* as pnbd_one_c */
-      const double lat = log(alpha + T), lbt = log(beta + T);
-      *out = pnbd_bracket(r, s, x, log(s) - log(r + s + x), -(r + x) * lat - s * lbt, NULL, l1,
-                          NULL, l2, NULL, &lb, NULL, &pa)
+      /* as pnbd_one_c (the logs of T and x of the tables: the same values) */
+      const double lat = j->lat[q * ix->nT + ix->iT[k]], lbt = j->lbt[q * ix->nT + ix->iT[k]];
+      *out = pnbd_bracket(r, s, x, j->ls[q * ix->nx + ix->ix[k]], -(r + x) * lat - s * lbt, NULL,
+                          l1, NULL, l2, NULL, &lb, NULL, &pa)
                  ? NAN
                  : pa;
     }
@@ -588,9 +590,10 @@ static int pnbd_p_alive_sets(const double (*P)[TSR_BTYD_MAXP], size_t nsets,
   if (u == 0 || nsets == 0) return 0;
   if (tsr__btyd_index_build(d, &ix)) return -1;
   const size_t n1 = ix.nxtx, n2 = ix.nxT;
-  pnbd_pas_job j = {P, nsets, d, &ix, NULL, NULL, NULL, NULL, out};
+  const size_t nT = ix.nT, nx = ix.nx;
+  pnbd_pas_job j = {P, nsets, d, &ix, NULL, NULL, NULL, NULL, NULL, NULL, NULL, out};
   j.st1 = tsr__calloc(nsets * (n1 + n2), 1);
-  j.L1 = tsr__malloc(nsets * (n1 + n2) * sizeof *j.L1);
+  j.L1 = tsr__malloc(nsets * (n1 + n2 + 2 * nT + nx) * sizeof *j.L1);
   if (!j.st1 || !j.L1) {
     tsr__free(j.st1), tsr__free(j.L1);
     tsr__btyd_index_release(&ix);
@@ -598,6 +601,17 @@ static int pnbd_p_alive_sets(const double (*P)[TSR_BTYD_MAXP], size_t nsets,
   }
   j.st2 = j.st1 + nsets * n1;
   j.L2 = j.L1 + nsets * n1;
+  j.lat = j.L2 + nsets * n2;
+  j.lbt = j.lat + nsets * nT;
+  j.ls = j.lbt + nsets * nT;
+  for (size_t q = 0; q < nsets; q++) {
+    const double r = P[q][0], alpha = P[q][1], s = P[q][2], beta = P[q][3];
+    for (size_t i = 0; i < nT; i++) {
+      j.lat[q * nT + i] = log(alpha + ix.uT[i]);
+      j.lbt[q * nT + i] = log(beta + ix.uT[i]);
+    }
+    for (size_t i = 0; i < nx; i++) j.ls[q * nx + i] = log(s) - log(r + s + ix.ux[i]);
+  }
   /* the pairs the patterns take */
   for (size_t k = 0; k < u; k++) {
     const double tx = d->t_x[k];

@@ -1,8 +1,8 @@
 /*
  * test_predict_pat.c - the predictions on patterns of the model step
  * (lib/btyd/predict.c, the Pareto/NBD P(alive) per (x, t_x) and (x, T)
- * pair in lib/btyd/paretonbd.c, the CLV's shared P(alive) in
- * lib/btyd/clv.c): every value equals the public per-customer functions
+ * pair in lib/btyd/paretonbd.c, MBG/NBD's in lib/btyd/mbgnbd.c, the
+ * CLV's shared P(alive) in lib/btyd/clv.c): every value equals the public per-customer functions
  * (tsr_btyd_conditional on the estimates and on the delta method's
  * parameter sets) bit for bit, in 1 and 2 threads, on patterns spanning
  * several blocks, with the Pareto/NBD's integral form (z > 0.99), t_x = T
@@ -50,7 +50,8 @@ static void same_bits(double a, double b) {
 }
 
 /* Pareto/NBD P(alive) per pair = pnbd_p_alive per pattern, with the
- * integral form, t_x = T and alpha < beta among them */
+ * integral form, t_x = T and alpha < beta among them; MBG/NBD's with its
+ * logs per value = mbgnbd_p_alive */
 static void test_pnbd_p_alive_sets(void **state) {
   (void)state;
   rows r;
@@ -80,6 +81,21 @@ static void test_pnbd_p_alive_sets(void **state) {
       last += q == 0 && tx == T && x > 0;
     }
   assert_true(quad > 100 && last > 100);
+  /* MBG/NBD: the logs per x, T and t_x */
+  s = tsr__btyd_get_spec(TSR_BTYD_MBGNBD);
+  assert_non_null(s->p_alive_sets);
+  double M[3][TSR_BTYD_MAXP] = {{1.1, 5.76, 1.62, 7.92},
+                                {1.1, 5.76, 1.62 * 1.000001, 7.92},
+                                {0.2, 0.5, 0.3, 40}};
+  assert_ok(s->p_alive_sets((const double(*)[TSR_BTYD_MAXP])M, 3, &pat.d, 1, a));
+  assert_ok(s->p_alive_sets((const double(*)[TSR_BTYD_MAXP])M, 3, &pat.d, 2, b));
+  for (size_t q = 0; q < 3; q++)
+    for (size_t k = 0; k < u; k++) {
+      double pa;
+      assert_int_equal(s->p_alive(M[q], pat.d.x[k], pat.d.t_x[k], pat.d.T[k], &pa), 0);
+      same_bits(a[q * u + k], pa);
+      same_bits(b[q * u + k], pa);
+    }
   free(a);
   free(b);
   tsr__btyd_pat_release(&pat);
