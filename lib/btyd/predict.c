@@ -157,10 +157,11 @@ tsr_status tsr__btyd_predict_pat(const tsr_btyd_model *m, const tsr_btyd_data *p
   int split = s->p_alive && s->cond_alive;
   /* scratch: E, LO, HI, PA of the patterns (any output may be NULL), the
    * P(alive) sets, the blocks' first failures */
-  double *buf = tsr__malloc((4 * u + 1) * sizeof *buf);
+  int scratch = !expected || !expected_lo || !expected_hi || !p_alive;
+  double *buf = scratch ? tsr__malloc((4 * u + 1) * sizeof *buf) : NULL;
   double *pas = split ? tsr__malloc(((j.J + 1) * u + 1) * sizeof *pas) : NULL;
   j.bad = tsr__malloc((nb + 1) * sizeof *j.bad);
-  if (!buf || (split && !pas) || !j.bad ||
+  if ((scratch && !buf) || (split && !pas) || !j.bad ||
       (split && tsr__btyd_p_alive_sets(s, (const double(*)[TSR_BTYD_MAXP])P, j.J + 1, pd,
                                        n_threads, pas))) {
     tsr__free(buf), tsr__free(pas), tsr__free(j.bad);
