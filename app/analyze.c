@@ -518,6 +518,14 @@ static void churn_recency_check(actx *x) {
   }
 }
 
+/* Each customer's holdout duration, with room for as many predictions
+ * (NULL: out of memory). */
+static double *holdout_durations(const tsr_summary *sm) {
+  double *t = tsr__malloc(2 * (sm->n ? sm->n : 1) * sizeof *t);
+  for (size_t i = 0; t && i < sm->n; i++) t[i] = sm->rows[i].duration_holdout;
+  return t;
+}
+
 static tsr_status step_models(actx *x, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   size_t n = res->summary->n;
@@ -545,7 +553,9 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   }
   tsr__btyd_pat pat;
   memset(&pat, 0, sizeof pat);
+  tsr__btyd_pa pas = {0, 0, NULL}; /* P(alive) of the patterns for the CLV */
   double *pe = NULL; /* the predictions of the patterns */
+  double *ho = NULL; /* holdout: each row's duration and prediction */
   double *xs = tsr__malloc(n * sizeof *xs), *tx = tsr__malloc(n * sizeof *tx),
          *T = tsr__malloc(n * sizeof *T), *mx = tsr__malloc(n * sizeof *mx);
   if (!xs || !tx || !T || !mx) {
@@ -606,16 +616,16 @@ static tsr_status step_models(actx *x, tsr_error *err) {
       }
       ok[c] = 1;
       if (res->has_holdout) {
-        double mae = 0;
-        for (size_t i = 0; i < n && ok[c]; i++) {
-          const tsr_summary_row *r = &res->summary->rows[i];
-          double pred;
-          if (tsr_btyd_conditional(&fit[c], r->frequency, r->recency, r->T, r->duration_holdout,
-                                   &pred, NULL, NULL) != TSR_OK)
-            ok[c] = 0;
-          else
-            mae += fabs(pred - r->frequency_holdout);
+        /* the predictions once per pattern (tsr_btyd_conditional's values) */
+        if (!ho && !(ho = holdout_durations(res->summary))) {
+          st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+          goto out;
         }
+        double mae = 0;
+        if (tsr__btyd_conditional_rows(&fit[c], &pat, NULL, n, ho, 2, ho + n, &ferr) != TSR_OK)
+          ok[c] = 0;
+        for (size_t i = 0; i < n && ok[c]; i++)
+          mae += fabs(ho[n + i] - res->summary->rows[i].frequency_holdout);
         score[c] = mae / (double)n;
       } else {
         score[c] = -fit[c].loglik;
@@ -662,8 +672,14 @@ static tsr_status step_models(actx *x, tsr_error *err) {
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
       goto out;
     }
-    st = tsr_btyd_predict(&res->model, pd, res->horizon_periods, x->o->level, pe, pe + u,
-                          pe + 2 * u, pe + 3 * u, err);
+    /* on the patterns in 2 threads, the P(alive) of the intervals' parameter
+     * sets kept for the churn, the holdout and the CLV (the values of
+     * tsr_btyd_predict, tsr_btyd_churn, tsr_btyd_conditional) */
+    tsr_btyd_data pdn = *pd;
+    pdn.weights = NULL;
+    if ((st = tsr_btyd_check_data(res->model.kind, &pdn, err)) != TSR_OK) goto out;
+    st = tsr__btyd_predict_pat(&res->model, pd, res->horizon_periods, x->o->level, 2, pe,
+                               pe + u, pe + 2 * u, pe + 3 * u, &pas, err);
     if (st != TSR_OK) goto out;
     for (size_t i = 0; i < n; i++) {
       size_t k = pat.map[i];
@@ -672,22 +688,25 @@ static tsr_status step_models(actx *x, tsr_error *err) {
       res->expected_hi[i] = pe[2 * u + k];
       res->p_alive[i] = pe[3 * u + k];
     }
-    tsr__free(pe);
-    pe = NULL;
   }
-  st = tsr_btyd_churn(&res->model, pd, x->o->churn_threshold, &res->kpis.churn_rate,
-                      &res->kpis.expected_alive, &res->kpis.expected_dropouts, err);
+  if ((st = tsr_btyd_check_data(res->model.kind, pd, err)) != TSR_OK) goto out;
+  st = tsr__btyd_churn_pat(&res->model, pd, pe + 3 * pd->n, x->o->churn_threshold,
+                           &res->kpis.churn_rate, &res->kpis.expected_alive,
+                           &res->kpis.expected_dropouts, err);
   if (st != TSR_OK) goto out;
   /* holdout check */
   if (res->has_holdout) {
     memset(res->holdout, 0, sizeof res->holdout);
+    if (!ho && !(ho = holdout_durations(res->summary))) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      goto out;
+    }
+    st = tsr__btyd_conditional_rows(&res->model, &pat, pe + 3 * pd->n, n, ho, 2, ho + n, err);
+    if (st != TSR_OK) goto out;
     double mae = 0, at = 0, pt = 0;
     for (size_t i = 0; i < n; i++) {
       const tsr_summary_row *r = &res->summary->rows[i];
-      double pred;
-      st = tsr_btyd_conditional(&res->model, r->frequency, r->recency, r->T, r->duration_holdout,
-                                &pred, NULL, err);
-      if (st != TSR_OK) goto out;
+      double pred = ho[n + i];
       int b = r->frequency >= TSR_HOLDOUT_BUCKETS - 1 ? TSR_HOLDOUT_BUCKETS - 1 : (int)r->frequency;
       res->holdout[b].customers++;
       res->holdout[b].actual += r->frequency_holdout;
@@ -710,6 +729,8 @@ static tsr_status step_models(actx *x, tsr_error *err) {
           "holdout purchases: actual %.0f, predicted %.1f; MAE per customer %.4f", at, pt,
           res->holdout_mae);
   }
+  tsr__free(pe);
+  pe = NULL;
   step_done(x, "predict");
   if (x->o->spend) {
     size_t nr = 0;
@@ -763,13 +784,15 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     co.step = 30.4375 / res->period_days;
     co.discount = x->o->discount;
     co.level = x->o->level;
-    st = tsr__clv_compute_pat(&res->model, &res->spend, &pat, n, xs, mx, &co, res->clv,
+    st = tsr__clv_compute_pat(&res->model, &res->spend, &pat, n, xs, mx, &co, &pas, 2, res->clv,
                               res->clv_lo, res->clv_hi, err);
     if (st != TSR_OK) goto out;
     step_done(x, "clv");
   }
 out:
   tsr__free(pe);
+  tsr__free(ho);
+  tsr__btyd_pa_release(&pas);
   tsr__btyd_pat_release(&pat);
   tsr__free(xs);
   tsr__free(tx);

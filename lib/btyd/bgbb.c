@@ -237,4 +237,4 @@ const tsr__btyd_spec tsr__bgbb_spec = {
     TSR_BTYD_BGBB,     "bgbb",           4, {"alpha", "beta", "gamma", "delta"},
     bgbb_loglik,       bgbb_conditional, bgbb_expected_new,
     bgbb_pmf_new,      NULL,             NULL,
-    bgbb_pmf_cond,     bgbb_hazard,      bgbb_start, NULL, NULL, 0};
+    bgbb_pmf_cond,     bgbb_hazard,      bgbb_start, NULL, NULL, 0, NULL};

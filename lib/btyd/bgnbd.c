@@ -397,4 +397,4 @@ const tsr__btyd_spec tsr__bgnbd_spec = {
     bgnbd_loglik,        bgnbd_conditional, bgnbd_expected_new,
     bgnbd_pmf_new,       bgnbd_p_alive,     bgnbd_cond_alive,
     bgnbd_pmf_cond,      bgnbd_hazard,      bgnbd_start,
-    bgnbd_loglik_ix,     bgnbd_eval_ix,       0};
+    bgnbd_loglik_ix,     bgnbd_eval_ix,       0, NULL};

@@ -16,13 +16,6 @@
 
 #include <gsl/gsl_cdf.h>
 
-/* lib/cluster/parallel.c (declared in cluster_internal.h, which cannot be
- * included here: lib/internal.h has declarations outside its include
- * guard) */
-typedef void (*tsr__block_fn)(void *ctx, size_t block, size_t lo, size_t hi);
-void tsr__parallel_chunks(int n_threads, size_t n, size_t chunk,
-                          tsr__block_fn fn, void *ctx);
-
 /* ================================================================ registry */
 
 const tsr__btyd_spec *tsr__btyd_get_spec(tsr_btyd_kind k) {
@@ -1207,13 +1200,6 @@ tsr_status tsr_btyd_pmf_conditional(const tsr_btyd_model *m, double x,
   return TSR_OK;
 }
 
-/* Covariance of the log-parameters from the natural-parameter covariance. */
-static void cov_log(const tsr_btyd_model *m, double C[TSR_BTYD_MAXP][TSR_BTYD_MAXP]) {
-  for (size_t i = 0; i < m->np; i++)
-    for (size_t j = 0; j < m->np; j++)
-      C[i][j] = m->cov[i][j] / (m->params[i] * m->params[j]);
-}
-
 double tsr__btyd_zlevel(double level) {
   if (!(level > 0 && level < 1)) return 0;
   return gsl_cdf_ugaussian_Pinv(0.5 + 0.5 * level);
@@ -1237,77 +1223,16 @@ tsr_status tsr_btyd_predict(const tsr_btyd_model *m, const tsr_btyd_data *d,
   tsr__btyd_pat pat;
   dd.m_x = NULL;
   if ((st = tsr__btyd_compress(&dd, 1, &pat, err))) return st;
-  const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
-  size_t u = pat.d.n, np = m->np;
-  double *E = tsr__malloc(4 * u * sizeof *E);
+  size_t u = pat.d.n;
+  double *E = tsr__malloc(4 * (u ? u : 1) * sizeof *E);
   if (!E) {
     tsr__btyd_pat_release(&pat);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
   double *PA = E + u, *LO = PA + u, *HI = LO + u;
-  double C[TSR_BTYD_MAXP][TSR_BTYD_MAXP];
-  int want_int = (expected_lo || expected_hi) && m->has_cov;
-  double z = tsr__btyd_zlevel(level);
-  if (want_int) cov_log(m, C);
-  /* parameter sets: 0 = estimates, j+1 = p_j * e^h (forward differences
-   * in the log-parameters for the delta method) */
-  const double h = 1e-6;
-  double P[TSR_BTYD_MAXP + 1][TSR_BTYD_MAXP];
-  size_t J = want_int ? np : 0;
-  if (J > TSR_BTYD_MAXP) J = TSR_BTYD_MAXP;
-  for (size_t j = 0; j <= J; j++) {
-    memcpy(P[j], m->params, sizeof P[j]);
-    if (j > 0) P[j][j - 1] = m->params[j - 1] * exp(h);
-  }
-  /* the alive-part of the expectation depends on (x, T) only: cached over
-   * consecutive patterns (sorted by x, then T) */
-  int split = s->p_alive && s->cond_alive, cvalid = 0;
-  double cx = 0, cT = 0, EA[TSR_BTYD_MAXP + 1];
-  for (size_t k = 0; k < u; k++) {
-    double x = pat.d.x[k], tx = pat.d.t_x[k], T = pat.d.T[k];
-    double Ej[TSR_BTYD_MAXP + 1], pa;
-    int bad = 0;
-    if (split && !(cvalid && x == cx && T == cT)) {
-      for (size_t j = 0; j <= J && !bad; j++) bad = s->cond_alive(P[j], x, T, t, &EA[j]);
-      cvalid = !bad;
-      cx = x;
-      cT = T;
-    }
-    for (size_t j = 0; j <= J && !bad; j++) {
-      if (split) {
-        bad = s->p_alive(P[j], x, tx, T, &pa);
-        Ej[j] = pa * EA[j];
-      } else {
-        bad = s->conditional(P[j], x, tx, T, t, &Ej[j], &pa);
-      }
-      if (j == 0) PA[k] = pa;
-    }
-    if (bad || !isfinite(Ej[0])) {
-      tsr__free(E);
-      tsr__btyd_pat_release(&pat);
-      return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
-                           "cannot evaluate the conditional expectation at "
-                           "x = %.17g, t_x = %.17g, T = %.17g",
-                           x, tx, T);
-    }
-    E[k] = LO[k] = HI[k] = Ej[0];
-    if (want_int && E[k] > 0) {
-      double dlog[TSR_BTYD_MAXP], v = 0;
-      int ok = 1;
-      for (size_t j = 0; j < np; j++) {
-        ok = ok && Ej[j + 1] > 0;
-        if (ok) dlog[j] = (log(Ej[j + 1]) - log(Ej[0])) / h;
-      }
-      if (ok) {
-        for (size_t i = 0; i < np; i++)
-          for (size_t j = 0; j < np; j++) v += dlog[i] * dlog[j] * C[i][j];
-        double sd = v > 0 ? sqrt(v) : 0;
-        LO[k] = E[k] * exp(-z * sd);
-        HI[k] = E[k] * exp(z * sd);
-      }
-    }
-  }
-  for (size_t i = 0; i < d->n; i++) {
+  st = tsr__btyd_predict_pat(m, &pat.d, t, level, 1, E, expected_lo || expected_hi ? LO : NULL,
+                             expected_lo || expected_hi ? HI : NULL, PA, NULL, err);
+  for (size_t i = 0; st == TSR_OK && i < d->n; i++) {
     size_t k = pat.map[i];
     if (expected) expected[i] = E[k];
     if (p_alive) p_alive[i] = PA[k];
@@ -1316,7 +1241,7 @@ tsr_status tsr_btyd_predict(const tsr_btyd_model *m, const tsr_btyd_data *d,
   }
   tsr__free(E);
   tsr__btyd_pat_release(&pat);
-  return TSR_OK;
+  return st;
 }
 
 tsr_status tsr_btyd_churn(const tsr_btyd_model *m, const tsr_btyd_data *d,
@@ -1329,30 +1254,12 @@ tsr_status tsr_btyd_churn(const tsr_btyd_model *m, const tsr_btyd_data *d,
   if (!(threshold >= 0 && threshold <= 1))
     return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "threshold",
                          "expected a value in [0, 1], got %.17g", threshold);
-  const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
   tsr__btyd_pat pat;
   tsr_btyd_data dd = *d;
   dd.m_x = NULL;
   if ((st = tsr__btyd_compress(&dd, 0, &pat, err))) return st;
-  double W = 0, below = 0, alive = 0, drop = 0;
-  for (size_t k = 0; k < pat.d.n; k++) {
-    double x = pat.d.x[k], tx = pat.d.t_x[k], T = pat.d.T[k],
-           w = pat.d.weights[k], e, pa;
-    if (s->conditional(m->params, x, tx, T, 0, &e, &pa)) {
-      tsr__btyd_pat_release(&pat);
-      return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
-                           "cannot evaluate P(alive) at x = %.17g, t_x = "
-                           "%.17g, T = %.17g",
-                           x, tx, T);
-    }
-    W += w;
-    if (pa < threshold) below += w;
-    alive += w * pa;
-    drop += w * pa * s->hazard(m->params, x, tx, T);
-  }
+  st = tsr__btyd_churn_pat(m, &pat.d, NULL, threshold, share_below, expected_alive,
+                           expected_dropouts, err);
   tsr__btyd_pat_release(&pat);
-  if (share_below) *share_below = W > 0 ? below / W : 0;
-  if (expected_alive) *expected_alive = alive;
-  if (expected_dropouts) *expected_dropouts = drop;
-  return TSR_OK;
+  return st;
 }

@@ -37,6 +37,13 @@ void tsr__hyp_ws_free(tsr__hyp_ws *ws);
 int tsr__hyp2f1_many2(double a, double b, double c, const double *z, size_t m,
                       double *lf, double *dlog, double *d2log, tsr__hyp_ws *ws);
 
+/* lib/cluster/parallel.c (declared in cluster_internal.h, which cannot be
+ * included here: lib/internal.h has declarations outside its include
+ * guard): fn(ctx, block, lo, hi) on blocks of chunk rows in n_threads. */
+typedef void (*tsr__block_fn)(void *ctx, size_t block, size_t lo, size_t hi);
+void tsr__parallel_chunks(int n_threads, size_t n, size_t chunk,
+                          tsr__block_fn fn, void *ctx);
+
 /* ------------------------------------------------------------ optimiser */
 
 /* Objective: f(theta) and gradient g (g may be NULL). Returns 0, or -1 when
@@ -163,6 +170,12 @@ typedef struct tsr__btyd_spec {
    * two agree (BG/NBD: cheap, and the optimum then stays bit for bit
    * where it was, the start moving it by ~1e-8 within the tolerance) */
   int one_start;
+  /* Optional: p_alive of every pattern of d under nsets parameter sets
+   * P[j], out[j * d->n + k] (NaN where p_alive fails), the same values
+   * with its terms computed once per distinct value or pair, in n_threads
+   * threads. Returns 0, or -1 (out of memory). */
+  int (*p_alive_sets)(const double (*P)[TSR_BTYD_MAXP], size_t nsets,
+                      const tsr_btyd_data *d, int n_threads, double *out);
 } tsr__btyd_spec;
 
 extern const tsr__btyd_spec tsr__bgnbd_spec;
@@ -187,13 +200,70 @@ tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
                               tsr__btyd_pat *pat, tsr_error *err);
 void tsr__btyd_pat_release(tsr__btyd_pat *pat);
 
+/* P(alive) of the patterns under the parameter sets of the intervals,
+ * kept for the CLV (tsr__clv_compute_pat): pa[j * u + k]. */
+typedef struct tsr__btyd_pa {
+  size_t u, nsets;
+  double *pa; /* owned; NULL: none */
+} tsr__btyd_pa;
+
 /* tsr_clv_compute for n rows given as their (x, t_x, T) patterns pat
  * (tsr__btyd_compress of the rows without m_x, with the map) and each
- * row's x and m_x: the rows need not be compressed again. */
+ * row's x and m_x: the rows need not be compressed again. pa (may be
+ * NULL): the P(alive) sets of tsr__btyd_predict_pat on these patterns;
+ * the patterns in n_threads threads. */
 tsr_status tsr__clv_compute_pat(const tsr_btyd_model *m, const tsr_btyd_model *gg,
                                 const tsr__btyd_pat *pat, size_t n, const double *x,
-                                const double *m_x, const tsr_clv_opts *o, double *clv,
-                                double *clv_lo, double *clv_hi, tsr_error *err);
+                                const double *m_x, const tsr_clv_opts *o,
+                                const tsr__btyd_pa *pa, int n_threads, double *clv, double *clv_lo,
+                                double *clv_hi, tsr_error *err);
+
+/* ------------------------------------------------------------ predictions
+ * (lib/btyd/predict.c) on patterns: the model step of 'tessera analyze'
+ * gives its patterns once to the predictions, the churn, the holdout check
+ * and the CLV, which share the P(alive) of every pattern. The values are
+ * those of the public functions (tsr_btyd_predict, tsr_btyd_churn,
+ * tsr_btyd_conditional, tsr_clv_compute) bit for bit, in any number of
+ * threads. */
+
+/* Parameter sets of the delta method: P[0] = the estimates, P[j+1] = the
+ * estimates with p_j times e^h, j < J (forward differences in the
+ * log-parameters). */
+#define TSR__BTYD_DELTA_H 1e-6
+void tsr__btyd_param_sets(const tsr_btyd_model *m, size_t J,
+                          double P[TSR_BTYD_MAXP + 1][TSR_BTYD_MAXP]);
+
+/* The P(alive) of the patterns d under P[0..nsets) into out[j * d->n + k]:
+ * spec->p_alive_sets, or spec->p_alive one by one; NaN where p_alive
+ * fails. Returns 0, or -1 (out of memory). */
+int tsr__btyd_p_alive_sets(const tsr__btyd_spec *s, const double (*P)[TSR_BTYD_MAXP],
+                           size_t nsets, const tsr_btyd_data *d, int n_threads, double *out);
+
+void tsr__btyd_pa_release(tsr__btyd_pa *pa);
+
+/* tsr_btyd_predict on the patterns pd (tsr__btyd_compress's order; no map:
+ * out arrays have pd->n elements) in n_threads threads. keep (may be NULL)
+ * receives the P(alive) of every parameter set of the intervals (models
+ * with the p_alive/cond_alive split; else keep->pa = NULL). */
+tsr_status tsr__btyd_predict_pat(const tsr_btyd_model *m, const tsr_btyd_data *pd, double t,
+                                 double level, int n_threads, double *expected,
+                                 double *expected_lo, double *expected_hi, double *p_alive,
+                                 tsr__btyd_pa *keep, tsr_error *err);
+
+/* tsr_btyd_churn on the patterns pd with their P(alive) under m (pa, from
+ * tsr__btyd_predict_pat; NULL: computed, as tsr_btyd_churn does). */
+tsr_status tsr__btyd_churn_pat(const tsr_btyd_model *m, const tsr_btyd_data *pd,
+                               const double *pa, double threshold, double *share_below,
+                               double *expected_alive, double *expected_dropouts,
+                               tsr_error *err);
+
+/* out[i] = E[X(T, T+t[i]] | x, t_x, T of row i] for n rows given as their
+ * patterns pat (with the map), as tsr_btyd_conditional row by row (its
+ * error at the first row where it fails); pa: the P(alive) of the
+ * patterns under m (NULL: computed); m a checked purchase model. */
+tsr_status tsr__btyd_conditional_rows(const tsr_btyd_model *m, const tsr__btyd_pat *pat,
+                                      const double *pa, size_t n, const double *t,
+                                      int n_threads, double *out, tsr_error *err);
 
 /* log(exp(a) + exp(b)) without overflow. */
 static inline double tsr__logaddexp(double a, double b);

@@ -12,7 +12,10 @@
  * parameter covariances (independent fits), derivatives by forward
  * differences in the log-parameters. For BG/NBD, MBG/NBD and Pareto/NBD the
  * discounted sum factors into P(alive) times a part that depends on (x, T)
- * only, computed once per (x, T).
+ * only, computed once per (x, T); the P(alive) of every pattern and
+ * parameter set comes from the predictions (lib/btyd/predict.c) when the
+ * caller kept them, and the patterns and rows run in a few threads (each
+ * value computed alone: the same bits in any number of threads).
  */
 #include "btyd_internal.h"
 
@@ -116,115 +119,188 @@ static tsr_status check_spend(size_t n, const double *x, const double *m_x, tsr_
   return TSR_OK;
 }
 
-/* The CLV of rows (x[i], m_x[i]) of the patterns pat (pat->map[i]): the
- * purchase part once per (x, t_x, T) pattern, the spend part per row. */
-static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
-                           const tsr__btyd_pat *pat, size_t n, const double *xr,
-                           const double *m_x, const tsr_clv_opts *o, double *clv,
-                           double *clv_lo, double *clv_hi, tsr_error *err) {
-  const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
-  size_t u = pat->d.n;
-  /* per pattern: the discounted purchases D0 and the purchase model's
-   * part of the log-variance MV (-1: none) */
-  double *D0 = tsr__malloc(2 * (u ? u : 1) * sizeof *D0);
-  if (!D0) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  double *MV = D0 + u;
-  double z = tsr__btyd_zlevel(o->level);
-  int want = (clv_lo || clv_hi);
-  /* parameter sets: 0 = estimates, j+1 = p_j e^h (forward differences in
-   * the log-parameters for the delta method) */
-  const double h = 1e-6;
-  size_t J = (want && m->has_cov) ? m->np : 0;
-  if (J > TSR_BTYD_MAXP) J = TSR_BTYD_MAXP;
-  double P[TSR_BTYD_MAXP + 1][TSR_BTYD_MAXP];
-  for (size_t j = 0; j <= J; j++) {
-    memcpy(P[j], m->params, sizeof P[j]);
-    if (j > 0) P[j][j - 1] = m->params[j - 1] * exp(h);
-  }
+/* Patterns or rows per block of the threads. */
+#define CLV_CHUNK 4096
+
+typedef struct {
+  const tsr_btyd_model *m, *gg;
+  const tsr__btyd_spec *s;
+  const tsr__btyd_pat *pat;
+  const double *xr, *m_x;
+  const tsr_clv_opts *o;
+  double (*P)[TSR_BTYD_MAXP];
+  size_t J;
+  int split, want;
+  double z;
+  const double *pas; /* split: P(alive) of the patterns under P[j], (J+1) u */
+  double *D0, *MV;
+  double (*GP)[TSR_BTYD_MAXP];
+  double *clv, *clv_lo, *clv_hi;
+  size_t *bad; /* per block: 1 + the first pattern that fails, or 0 */
+} clv_job;
+
+/* Per pattern: the discounted purchases D0 and the purchase model's part
+ * of the log-variance MV (-1: none). */
+static void clv_pat_block(void *v, size_t b, size_t lo, size_t hi) {
+  const clv_job *c = v;
+  const tsr__btyd_spec *s = c->s;
+  const tsr_btyd_model *m = c->m;
+  const tsr_btyd_data *d = &c->pat->d;
+  size_t u = d->n, J = c->J;
   /* the active-customer part depends on (x, T) only: cached over
    * consecutive patterns (sorted by x, then T) */
-  int split = s->p_alive && s->cond_alive, cvalid = 0;
+  int cvalid = 0;
   double cx = 0, cT = 0, DA[TSR_BTYD_MAXP + 1];
-  for (size_t k = 0; k < u; k++) {
-    double x = pat->d.x[k], tx = pat->d.t_x[k], T = pat->d.T[k];
+  c->bad[b] = 0;
+  for (size_t k = lo; k < hi; k++) {
+    double x = d->x[k], tx = d->t_x[k], T = d->T[k];
     double Dj[TSR_BTYD_MAXP + 1], pa;
     int bad = 0;
-    if (split && !(cvalid && x == cx && T == cT)) {
-      for (size_t j = 0; j <= J && !bad; j++) bad = det_alive(s, P[j], x, T, o, &DA[j]);
+    if (c->split && !(cvalid && x == cx && T == cT)) {
+      for (size_t j = 0; j <= J && !bad; j++) bad = det_alive(s, c->P[j], x, T, c->o, &DA[j]);
       cvalid = !bad;
       cx = x;
       cT = T;
     }
     for (size_t j = 0; j <= J && !bad; j++) {
-      if (split) {
-        bad = s->p_alive(P[j], x, tx, T, &pa);
+      if (c->split) {
+        pa = c->pas[j * u + k];
+        bad = isnan(pa);
         Dj[j] = pa * DA[j];
       } else {
-        bad = det(s, P[j], x, tx, T, o, &Dj[j]);
+        bad = det(s, c->P[j], x, tx, T, c->o, &Dj[j]);
       }
     }
     if (bad) {
-      tsr__free(D0);
-      return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
-                           "cannot evaluate the clv at x = %.17g, t_x = "
-                           "%.17g, T = %.17g",
-                           x, tx, T);
+      c->bad[b] = k + 1;
+      return;
     }
-    D0[k] = Dj[0];
-    MV[k] = -1;
+    c->D0[k] = Dj[0];
+    c->MV[k] = -1;
     if (J > 0) {
       double dl[TSR_BTYD_MAXP];
       int ok = 1;
       for (size_t j = 0; j < m->np && ok; j++) {
         ok = Dj[j + 1] > 0;
-        if (ok) dl[j] = (log(Dj[j + 1]) - log(Dj[0])) / h;
+        if (ok) dl[j] = (log(Dj[j + 1]) - log(Dj[0])) / TSR__BTYD_DELTA_H;
       }
-      if (ok) MV[k] = delta_var(m, dl);
+      if (ok) c->MV[k] = delta_var(m, dl);
     }
   }
+}
+
+/* Per row: the spend part and the CLV. */
+static void clv_row_block(void *v, size_t b, size_t lo, size_t hi) {
+  const clv_job *c = v;
+  const tsr_btyd_model *gg = c->gg;
+  (void)b;
+  for (size_t i = lo; i < hi; i++) {
+    size_t k = c->pat->map[i];
+    double x = c->xr[i], mx = c->m_x[i];
+    double S = spend(gg->params, x, mx), V = S * c->D0[k], LO = V, HI = V;
+    if (c->want && V > 0) {
+      double var = 0, dl[TSR_BTYD_MAXP] = {0};
+      if (c->MV[k] >= 0) var += c->MV[k];
+      if (gg->has_cov) {
+        double lS = log(S);
+        for (size_t j = 0; j < 3; j++) {
+          double sp = spend(c->GP[j], x, mx);
+          dl[j] = sp > 0 ? (log(sp) - lS) / TSR__BTYD_DELTA_H : 0;
+        }
+        var += delta_var(gg, dl);
+      }
+      LO = V * exp(-c->z * sqrt(var));
+      HI = V * exp(c->z * sqrt(var));
+    }
+    if (c->clv) c->clv[i] = V;
+    if (c->clv_lo) c->clv_lo[i] = LO;
+    if (c->clv_hi) c->clv_hi[i] = HI;
+  }
+}
+
+/* The CLV of rows (x[i], m_x[i]) of the patterns pat (pat->map[i]): the
+ * purchase part once per (x, t_x, T) pattern, the spend part per row; pa:
+ * the P(alive) sets of the patterns (NULL or not those of the intervals:
+ * computed). */
+static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
+                           const tsr__btyd_pat *pat, size_t n, const double *xr,
+                           const double *m_x, const tsr_clv_opts *o, const tsr__btyd_pa *pa,
+                           int n_threads, double *clv, double *clv_lo, double *clv_hi,
+                           tsr_error *err) {
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
+  size_t u = pat->d.n;
+  clv_job c;
+  memset(&c, 0, sizeof c);
+  c.m = m, c.gg = gg, c.s = s, c.pat = pat, c.xr = xr, c.m_x = m_x, c.o = o;
+  c.clv = clv, c.clv_lo = clv_lo, c.clv_hi = clv_hi;
+  c.z = tsr__btyd_zlevel(o->level);
+  c.want = (clv_lo || clv_hi);
+  /* parameter sets: 0 = estimates, j+1 = p_j e^h (forward differences in
+   * the log-parameters for the delta method) */
+  c.J = (c.want && m->has_cov) ? m->np : 0;
+  if (c.J > TSR_BTYD_MAXP) c.J = TSR_BTYD_MAXP;
+  double P[TSR_BTYD_MAXP + 1][TSR_BTYD_MAXP];
+  tsr__btyd_param_sets(m, c.J, P);
+  c.P = P;
+  c.split = s->p_alive && s->cond_alive;
+  size_t nb = (u + CLV_CHUNK - 1) / CLV_CHUNK;
+  /* per pattern: D0 and MV */
+  c.D0 = tsr__malloc(2 * (u ? u : 1) * sizeof *c.D0);
+  c.bad = tsr__malloc((nb + 1) * sizeof *c.bad);
+  double *own = NULL;
+  int mem = !c.D0 || !c.bad;
+  if (!mem && c.split) {
+    if (pa && pa->pa && pa->u == u && pa->nsets == c.J + 1) {
+      c.pas = pa->pa;
+    } else {
+      own = tsr__malloc(((c.J + 1) * u + 1) * sizeof *own);
+      mem = !own || tsr__btyd_p_alive_sets(s, (const double(*)[TSR_BTYD_MAXP])P, c.J + 1,
+                                           &pat->d, n_threads, own);
+      c.pas = own;
+    }
+  }
+  if (mem) {
+    tsr__free(c.D0), tsr__free(c.bad), tsr__free(own);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  c.MV = c.D0 + u;
+  tsr__parallel_chunks(n_threads, u, CLV_CHUNK, clv_pat_block, &c);
+  tsr__free(own);
+  for (size_t b = 0; b < nb; b++)
+    if (c.bad[b]) {
+      const tsr_btyd_data *d = &pat->d;
+      size_t k = c.bad[b] - 1;
+      tsr__free(c.D0), tsr__free(c.bad);
+      return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                           "cannot evaluate the clv at x = %.17g, t_x = "
+                           "%.17g, T = %.17g",
+                           d->x[k], d->t_x[k], d->T[k]);
+    }
   /* the spend model's parameter sets of the differences, once */
   double GP[3][TSR_BTYD_MAXP];
   for (size_t j = 0; j < 3; j++) {
     memcpy(GP[j], gg->params, sizeof GP[j]);
-    GP[j][j] = gg->params[j] * exp(h);
+    GP[j][j] = gg->params[j] * exp(TSR__BTYD_DELTA_H);
   }
-  for (size_t i = 0; i < n; i++) {
-    size_t k = pat->map[i];
-    double x = xr[i], mx = m_x[i];
-    double S = spend(gg->params, x, mx), V = S * D0[k], LO = V, HI = V;
-    if (want && V > 0) {
-      double var = 0, dl[TSR_BTYD_MAXP] = {0};
-      if (MV[k] >= 0) var += MV[k];
-      if (gg->has_cov) {
-        double lS = log(S);
-        for (size_t j = 0; j < 3; j++) {
-          double sp = spend(GP[j], x, mx);
-          dl[j] = sp > 0 ? (log(sp) - lS) / h : 0;
-        }
-        var += delta_var(gg, dl);
-      }
-      LO = V * exp(-z * sqrt(var));
-      HI = V * exp(z * sqrt(var));
-    }
-    if (clv) clv[i] = V;
-    if (clv_lo) clv_lo[i] = LO;
-    if (clv_hi) clv_hi[i] = HI;
-  }
-  tsr__free(D0);
+  c.GP = GP;
+  tsr__parallel_chunks(n_threads, n, CLV_CHUNK, clv_row_block, &c);
+  tsr__free(c.D0);
+  tsr__free(c.bad);
   return TSR_OK;
 }
 
 tsr_status tsr__clv_compute_pat(const tsr_btyd_model *m, const tsr_btyd_model *gg,
                                 const tsr__btyd_pat *pat, size_t n, const double *x,
-                                const double *m_x, const tsr_clv_opts *o, double *clv,
-                                double *clv_lo, double *clv_hi, tsr_error *err) {
+                                const double *m_x, const tsr_clv_opts *o,
+                                const tsr__btyd_pa *pa, int n_threads, double *clv, double *clv_lo,
+                                double *clv_hi, tsr_error *err) {
   tsr_status st;
   if (!m || !gg || !pat || !pat->map || !x || !o)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "missing argument");
   if ((st = clv_check(m, gg, o, clv_lo || clv_hi, err)) ||
       (st = check_spend(n, x, m_x, err)))
     return st;
-  return clv_core(m, gg, pat, n, x, m_x, o, clv, clv_lo, clv_hi, err);
+  return clv_core(m, gg, pat, n, x, m_x, o, pa, n_threads, clv, clv_lo, clv_hi, err);
 }
 
 tsr_status tsr_clv_compute(const tsr_btyd_model *m, const tsr_btyd_model *gg,
@@ -246,7 +322,7 @@ tsr_status tsr_clv_compute(const tsr_btyd_model *m, const tsr_btyd_model *gg,
    * 1.59M with the spend, as the patterns were) */
   tsr__btyd_pat pat;
   if ((st = tsr__btyd_compress(&dd, 1, &pat, err))) return st;
-  st = clv_core(m, gg, &pat, d->n, d->x, d->m_x, o, clv, clv_lo, clv_hi, err);
+  st = clv_core(m, gg, &pat, d->n, d->x, d->m_x, o, NULL, 1, clv, clv_lo, clv_hi, err);
   tsr__btyd_pat_release(&pat);
   return st;
 }

@@ -85,7 +85,7 @@ const tsr__btyd_spec tsr__gg_spec = {
     TSR_BTYD_GG,       "gg",           3, {"p", "q", "gamma", NULL},
     gg_loglik,         gg_no_conditional, gg_no_expected,
     NULL,              NULL,           NULL,
-    NULL,              gg_no_hazard,   gg_start, NULL, NULL, 0};
+    NULL,              gg_no_hazard,   gg_start, NULL, NULL, 0, NULL};
 
 tsr_status tsr_gg_expected_spend(const tsr_btyd_model *gg, double x,
                                  double m_x, double *out, tsr_error *err) {

@@ -75,6 +75,62 @@ static int mbgnbd_p_alive(const double *p, double x, double tx, double T,
   return isfinite(*out) ? 0 : -1;
 }
 
+/* P(alive) of every pattern of d under the parameter sets P[0..nsets)
+ * (spec->p_alive_sets): mbgnbd_p_alive's values with log(a) - log(b+x)
+ * once per x and the logs of alpha+T and alpha+t_x once per value (the
+ * index of lib/btyd/patindex.c): per pattern one exp. */
+typedef struct {
+  const double (*P)[TSR_BTYD_MAXP];
+  size_t nsets;
+  const tsr_btyd_data *d;
+  const tsr__btyd_index *ix;
+  const double *A, *LT, *Ltx; /* per set: per x, T, t_x */
+  double *out;
+} mbgnbd_pas_job;
+
+static void mbgnbd_pas_pats(void *v, size_t b, size_t lo, size_t hi) {
+  const mbgnbd_pas_job *j = v;
+  const tsr__btyd_index *ix = j->ix;
+  const size_t u = j->d->n, nx = ix->nx, nT = ix->nT, ntx = ix->ntx;
+  (void)b;
+  for (size_t k = lo; k < hi; k++) {
+    const double x = j->d->x[k];
+    for (size_t q = 0; q < j->nsets; q++) {
+      const double r = j->P[q][0];
+      /* as mbgnbd_p_alive */
+      double l = j->A[q * nx + ix->ix[k]] +
+                 (r + x) * (j->LT[q * nT + ix->iT[k]] - j->Ltx[q * ntx + ix->itx[k]]);
+      double pa = 1.0 / (1.0 + exp(l));
+      j->out[q * u + k] = isfinite(pa) ? pa : NAN;
+    }
+  }
+}
+
+static int mbgnbd_p_alive_sets(const double (*P)[TSR_BTYD_MAXP], size_t nsets,
+                               const tsr_btyd_data *d, int n_threads, double *out) {
+  tsr__btyd_index ix;
+  if (d->n == 0 || nsets == 0) return 0;
+  if (tsr__btyd_index_build(d, &ix)) return -1;
+  const size_t nx = ix.nx, nT = ix.nT, ntx = ix.ntx;
+  double *buf = tsr__malloc(nsets * (nx + nT + ntx) * sizeof *buf);
+  if (!buf) {
+    tsr__btyd_index_release(&ix);
+    return -1;
+  }
+  mbgnbd_pas_job j = {P, nsets, d, &ix, buf, buf + nsets * nx, buf + nsets * (nx + nT), out};
+  for (size_t q = 0; q < nsets; q++) {
+    const double alpha = P[q][1], a = P[q][2], bb = P[q][3];
+    for (size_t i = 0; i < nx; i++) buf[q * nx + i] = log(a) - log(bb + ix.ux[i]);
+    for (size_t i = 0; i < nT; i++) buf[nsets * nx + q * nT + i] = log(alpha + ix.uT[i]);
+    for (size_t i = 0; i < ntx; i++)
+      buf[nsets * (nx + nT) + q * ntx + i] = log(alpha + ix.utx[i]);
+  }
+  tsr__parallel_chunks(n_threads, d->n, 4096, mbgnbd_pas_pats, &j);
+  tsr__free(buf);
+  tsr__btyd_index_release(&ix);
+  return 0;
+}
+
 static int mbgnbd_cond_alive(const double *p, double x, double T, double t,
                              double *out) {
   return tsr__bgnbd_cond_alive(p[2], p[3] + x + 1, p[0] + x, p[1] + T, t, out);
@@ -110,4 +166,4 @@ const tsr__btyd_spec tsr__mbgnbd_spec = {
     TSR_BTYD_MBGNBD,      "mbgnbd",           4, {"r", "alpha", "a", "b"},
     mbgnbd_loglik,        mbgnbd_conditional, mbgnbd_expected_new,
     NULL,                 mbgnbd_p_alive,     mbgnbd_cond_alive,
-    NULL,                 mbgnbd_hazard,      mbgnbd_start, NULL, NULL, 0};
+    NULL,                 mbgnbd_hazard,      mbgnbd_start, NULL, NULL, 0, mbgnbd_p_alive_sets};

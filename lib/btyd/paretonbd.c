@@ -563,6 +563,133 @@ static double pow_ratio(double y, double s) {
   return -expm1((s - 1) * ly) / (s - 1);
 }
 
+/* P(alive) of every pattern of d under the parameter sets P[0..nsets)
+ * (spec->p_alive_sets): pnbd_p_alive's values, with its A0 terms computed
+ * once per (x, t_x) and (x, T) pair (the index of lib/btyd/patindex.c)
+ * instead of twice per pattern, and only for the pairs some pattern takes:
+ * the patterns whose z at t_x exceeds PNBD_Z_QUAD take the integral form
+ * (pnbd_one as it is), those with t_x = T no term at T. */
+typedef struct {
+  const double (*P)[TSR_BTYD_MAXP];
+  size_t nsets;
+  const tsr_btyd_data *d;
+  const tsr__btyd_index *ix;
+  unsigned char *st1, *st2; /* per set and pair: 0 not needed, 1 needed, 2 ok, 3 failed */
+  double *L1, *L2;          /* per set and pair: the log A0 term */
+  double *lat, *lbt;        /* per set and T: log(alpha+T), log(beta+T) */
+  double *ls;               /* per set and x: log(s) - log(r+s+x) */
+  double *out;
+} pnbd_pas_job;
+
+static int pnbd_quad(const double *p, double tx) {
+  const double alpha = p[1], beta = p[3];
+  const int ab = alpha >= beta;
+  return fabs(alpha - beta) / ((ab ? alpha : beta) + tx) > PNBD_Z_QUAD;
+}
+
+/* Pairs [lo, hi) of the (x, t_x) pairs followed by the (x, T) pairs. */
+static void pnbd_pas_pairs(void *v, size_t b, size_t lo, size_t hi) {
+  const pnbd_pas_job *j = v;
+  const tsr__btyd_index *ix = j->ix;
+  const size_t n1 = ix->nxtx, n2 = ix->nxT;
+  (void)b;
+  for (size_t i = lo; i < hi; i++) {
+    const int first = i < n1;
+    const size_t pr = first ? i : i - n1, n = first ? n1 : n2;
+    const double x = ix->ux[first ? ix->xtx_x[pr] : ix->xT_x[pr]];
+    const double tau = first ? ix->utx[ix->xtx_tx[pr]] : ix->uT[ix->xT_T[pr]];
+    unsigned char *st = first ? j->st1 : j->st2;
+    double *L = first ? j->L1 : j->L2;
+    for (size_t q = 0; q < j->nsets; q++) {
+      if (!st[q * n + pr]) continue;
+      const double *p = j->P[q];
+      const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
+      st[q * n + pr] = a0_term(r, alpha, s, beta, x, tau, alpha >= beta, &L[q * n + pr], NULL)
+                           ? 3 : 2;
+    }
+  }
+}
+
+static void pnbd_pas_pats(void *v, size_t b, size_t lo, size_t hi) {
+  const pnbd_pas_job *j = v;
+  const tsr__btyd_index *ix = j->ix;
+  const tsr_btyd_data *d = j->d;
+  const size_t u = d->n, n1 = ix->nxtx, n2 = ix->nxT;
+  (void)b;
+  for (size_t k = lo; k < hi; k++) {
+    const double x = d->x[k], tx = d->t_x[k], T = d->T[k];
+    for (size_t q = 0; q < j->nsets; q++) {
+      const double *p = j->P[q];
+      const double r = p[0], s = p[2];
+      double lb, pa, l1, l2;
+      double *out = &j->out[q * u + k];
+      if (pnbd_quad(p, tx)) {
+        *out = pnbd_one(p, x, tx, T, &lb, NULL, &pa) ? NAN : pa;
+        continue;
+      }
+      const size_t i1 = q * n1 + ix->ixtx[k], i2 = q * n2 + ix->ixT[k];
+      if (j->st1[i1] != 2 || (tx != T && j->st2[i2] != 2)) {
+        *out = NAN;
+        continue;
+      }
+      l1 = j->L1[i1];
+      l2 = tx == T ? l1 : j->L2[i2];
+      /* as pnbd_one_c (the logs of T and x of the tables: the same values) */
+      const double lat = j->lat[q * ix->nT + ix->iT[k]], lbt = j->lbt[q * ix->nT + ix->iT[k]];
+      *out = pnbd_bracket(r, s, x, j->ls[q * ix->nx + ix->ix[k]], -(r + x) * lat - s * lbt, NULL,
+                          l1, NULL, l2, NULL, &lb, NULL, &pa)
+                 ? NAN
+                 : pa;
+    }
+  }
+}
+
+static int pnbd_p_alive_sets(const double (*P)[TSR_BTYD_MAXP], size_t nsets,
+                             const tsr_btyd_data *d, int n_threads, double *out) {
+  const size_t u = d->n;
+  tsr__btyd_index ix;
+  if (u == 0 || nsets == 0) return 0;
+  if (tsr__btyd_index_build(d, &ix)) return -1;
+  const size_t n1 = ix.nxtx, n2 = ix.nxT;
+  const size_t nT = ix.nT, nx = ix.nx;
+  pnbd_pas_job j = {P, nsets, d, &ix, NULL, NULL, NULL, NULL, NULL, NULL, NULL, out};
+  j.st1 = tsr__calloc(nsets * (n1 + n2), 1);
+  j.L1 = tsr__malloc(nsets * (n1 + n2 + 2 * nT + nx) * sizeof *j.L1);
+  if (!j.st1 || !j.L1) {
+    tsr__free(j.st1), tsr__free(j.L1);
+    tsr__btyd_index_release(&ix);
+    return -1;
+  }
+  j.st2 = j.st1 + nsets * n1;
+  j.L2 = j.L1 + nsets * n1;
+  j.lat = j.L2 + nsets * n2;
+  j.lbt = j.lat + nsets * nT;
+  j.ls = j.lbt + nsets * nT;
+  for (size_t q = 0; q < nsets; q++) {
+    const double r = P[q][0], alpha = P[q][1], s = P[q][2], beta = P[q][3];
+    for (size_t i = 0; i < nT; i++) {
+      j.lat[q * nT + i] = log(alpha + ix.uT[i]);
+      j.lbt[q * nT + i] = log(beta + ix.uT[i]);
+    }
+    for (size_t i = 0; i < nx; i++) j.ls[q * nx + i] = log(s) - log(r + s + ix.ux[i]);
+  }
+  /* the pairs the patterns take */
+  for (size_t k = 0; k < u; k++) {
+    const double tx = d->t_x[k];
+    for (size_t q = 0; q < nsets; q++) {
+      if (pnbd_quad(P[q], tx)) continue;
+      j.st1[q * n1 + ix.ixtx[k]] = 1;
+      if (tx != d->T[k]) j.st2[q * n2 + ix.ixT[k]] = 1;
+    }
+  }
+  tsr__parallel_chunks(n_threads, n1 + n2, 1024, pnbd_pas_pairs, &j);
+  tsr__parallel_chunks(n_threads, u, 4096, pnbd_pas_pats, &j);
+  tsr__free(j.st1);
+  tsr__free(j.L1);
+  tsr__btyd_index_release(&ix);
+  return 0;
+}
+
 /* E[Y(t) | x, t_x, T] = (r+x)(beta+T)/(alpha+T) * [1 - ((beta+T)/(beta+T+t))^(s-1)]
  *   / (s-1) * P(alive)   (FH05 section 6, SMC eq. 22). */
 static int pnbd_p_alive(const double *p, double x, double tx, double T,
@@ -671,4 +798,4 @@ const tsr__btyd_spec tsr__pnbd_spec = {
     pnbd_loglik,       pnbd_conditional, pnbd_expected_new,
     pnbd_pmf_new,      pnbd_p_alive,     pnbd_cond_alive,
     pnbd_pmf_cond,     pnbd_hazard,      pnbd_start,
-    pnbd_loglik_ix, pnbd_eval_ix,      1};
+    pnbd_loglik_ix, pnbd_eval_ix,      1, pnbd_p_alive_sets};
