@@ -637,7 +637,7 @@ static void pnbd_pas_pats(void *v, size_t b, size_t lo, size_t hi) {
       /* as pnbd_one_c (the logs of T and x of the tables: the same values) */
       const double lat = j->lat[q * ix->nT + ix->iT[k]], lbt = j->lbt[q * ix->nT + ix->iT[k]];
       *out = pnbd_bracket(r, s, x, j->ls[q * ix->nx + ix->ix[k]], -(r + x) * lat - s * lbt, NULL,
-                          l1, NULL, l2, NULL, &lb, NULL, &pa)
+                          l1, NULL, l2, NULL, &lb, NULL, &pa, NULL)
                  ? NAN
                  : pa;
     }
