@@ -98,6 +98,13 @@ typedef struct tsr__pevent {
   uint8_t open;
 } tsr__pevent;
 
+/* Transactions of one resolved customer staged ahead of the tables
+ * (tsr_profiles_stage_table). */
+typedef struct tsr__txstage {
+  int64_t count, last_time, first_day, n_dig, n_chan;
+  double amount;
+} tsr__txstage;
+
 struct tsr_profiles {
   tsr_profile_opts o;
   tsr_profile *rows;
@@ -117,6 +124,13 @@ struct tsr_profiles {
   tsr__pevent *ev;
   size_t ev_n, ev_cap;
   int64_t max_day, today;
+  /* staged transactions: raw id -> staged customer; resolved id (order of
+   * first transaction) -> totals */
+  tsr__intern st_raw, st_res;
+  uint32_t *st_of_raw;
+  size_t st_of_raw_cap;
+  tsr__txstage *st;
+  size_t st_cap;
   int has_interactions, has_events, has_anomalies, finished;
   void (*on_record)(void *ud, size_t profile, const tsr_bundle_row *row);
   void *on_record_ud;
