@@ -3,6 +3,7 @@
  * on a hand-built history with one anomaly of each kind.
  */
 #include "tsr_test.h"
+#include "internal.h"
 #include "tessera/anomaly.h"
 
 static void add(tsr_anomaly_detector *d, const char *id, const char *cust, int64_t t, double amount,
@@ -86,7 +87,164 @@ static void test_params(void **state) {
   tsr_anomaly_free(NULL);
 }
 
+/* Random histories: scores do not depend on the order of addition (the
+ * per-customer time order, sorted or already in order); the rank is the
+ * (score descending, index) order, by the radix sort and by the fallback
+ * (its key allocation failing); customers in order of first transaction. */
+static tsr_anomaly_detector *random_detector(unsigned seed, int shuffled) {
+  tsr_anomaly_detector *d = NULL;
+  tsr_error err;
+  assert_int_equal(tsr_anomaly_new(NULL, &d, &err), TSR_OK);
+  enum { NT = 3000 };
+  static struct { char id[16], cust[8]; int64_t t; double amt; int chan, cat; } tx[NT];
+  static int ord[NT];
+  srand(seed);
+  for (int i = 0; i < NT; i++) {
+    int c = rand() % 150; /* 20 transactions a customer on average, 2..60 */
+    snprintf(tx[i].id, sizeof tx[i].id, "T%d", i);
+    snprintf(tx[i].cust, sizeof tx[i].cust, "C%d", c);
+    tx[i].t = 1700000000 + (int64_t)(rand() % 200) * 86400 + rand() % 86400;
+    if (rand() % 10 == 0 && i) tx[i].t = tx[i - 1].t + rand() % 900; /* bursts, ties */
+    tx[i].amt = rand() % 7 == 0 ? 0 : 5 + rand() % 90 + (rand() % 50 == 0 ? 2000 : 0);
+    tx[i].chan = rand() % 4;
+    tx[i].cat = rand() % 30;
+    ord[i] = i;
+  }
+  /* by time (customers first seen in time order), or shuffled */
+  for (int i = 1; i < NT; i++)
+    for (int j = i; j > 0 && tx[ord[j - 1]].t > tx[ord[j]].t; j--) {
+      int k = ord[j];
+      ord[j] = ord[j - 1];
+      ord[j - 1] = k;
+    }
+  if (shuffled)
+    for (int i = NT - 1; i > 0; i--) {
+      int j = rand() % (i + 1), k = ord[i];
+      ord[i] = ord[j];
+      ord[j] = k;
+    }
+  static const char *chans[] = {"card_pos", "web", "mobile", "atm"};
+  char cat[16];
+  for (int i = 0; i < NT; i++) {
+    const int k = ord[i];
+    snprintf(cat, sizeof cat, "cat%d", tx[k].cat);
+    add(d, tx[k].id, tx[k].cust, tx[k].t, tx[k].amt, chans[tx[k].chan], cat);
+  }
+  return d;
+}
+
+static void check_rank(const tsr_anomaly_detector *d) {
+  size_t n = tsr_anomaly_count(d);
+  char *seen = calloc(n, 1);
+  for (size_t k = 0; k < n; k++) {
+    size_t i = tsr_anomaly_rank(d, k);
+    assert_true(i < n && !seen[i]);
+    seen[i] = 1;
+    if (k) {
+      size_t j = tsr_anomaly_rank(d, k - 1);
+      double a = tsr_anomaly_score(d, j), b = tsr_anomaly_score(d, i);
+      assert_true(a > b || (a == b && j < i));
+    }
+  }
+  free(seen);
+}
+
+static void test_orders(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_anomaly_detector *a = random_detector(5, 0), *b = random_detector(5, 1);
+  assert_int_equal(tsr_anomaly_run(a, &err), TSR_OK);
+  assert_int_equal(tsr_anomaly_run(b, &err), TSR_OK);
+  size_t n = tsr_anomaly_count(a), pos = 0, zero = 0;
+  assert_true(tsr_anomaly_nflagged(a) > 20);
+  assert_int_equal(tsr_anomaly_nflagged(a), tsr_anomaly_nflagged(b));
+  for (size_t i = 0; i < n; i++) {
+    size_t j = find(b, tsr_anomaly_id(a, i));
+    assert_true(tsr_anomaly_score(a, i) == tsr_anomaly_score(b, j));
+    pos += tsr_anomaly_score(a, i) > 0;
+    zero += tsr_anomaly_score(a, i) == 0;
+  }
+  assert_true(pos > 50 && zero > 50); /* ties in the rank */
+  check_rank(a);
+  check_rank(b);
+  /* customers in order of first transaction */
+  size_t nc = tsr_anomaly_ncustomers(b), next = 0;
+  assert_int_equal(nc, 150);
+  for (size_t i = 0; i < n; i++) {
+    size_t c = tsr_anomaly_customer_of(b, i);
+    assert_true(c <= next);
+    if (c == next) next++;
+    assert_string_equal(tsr_anomaly_customer_id(b, c), tsr_anomaly_customer(b, i));
+  }
+  assert_null(tsr_anomaly_customer_id(b, nc));
+  /* the rank without the radix sort's keys (the run's 8th allocation) */
+  tsr_anomaly_detector *c = random_detector(5, 1);
+  tsr__alloc_fail_after(7);
+  assert_int_equal(tsr_anomaly_run(c, &err), TSR_OK);
+  tsr__alloc_fail_after(-1);
+  for (size_t k = 0; k < n; k++) assert_int_equal(tsr_anomaly_rank(c, k), tsr_anomaly_rank(b, k));
+  tsr_anomaly_free(a);
+  tsr_anomaly_free(b);
+  tsr_anomaly_free(c);
+}
+
+/* tsr_anomaly_csv_header/_row give what tsr_anomaly_read_csv gives. */
+static void test_csv_rows(void **state) {
+  (void)state;
+  const char *csv = "txid,Customer ID,date,amount,channel\n"
+                    "T1,C1,2024-01-01T10:00:00Z,10,web\n"
+                    "T2,C1,2024-01-02T10:00:00Z,x,web\n"
+                    "T3,,2024-01-03T10:00:00Z,12,web\n"
+                    "T4,C2,2024-01-03T10:00:00Z\n"
+                    ",C2,2024-01-04T10:00:00Z,14,atm\n"
+                    "T6,C1,someday,15,web\n";
+  char path[] = "/tmp/tsr_anom_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, csv, strlen(csv)), (ssize_t)strlen(csv));
+  close(fd);
+  tsr_error err;
+  tsr_anomaly_detector *a, *b;
+  assert_int_equal(tsr_anomaly_new(NULL, &a, &err), TSR_OK);
+  assert_int_equal(tsr_anomaly_new(NULL, &b, &err), TSR_OK);
+  int64_t rej = 0;
+  assert_int_equal(tsr_anomaly_read_csv(a, path, NULL, &rej, &err), TSR_OK);
+  assert_int_equal(rej, 4);
+  tsr_csv *c;
+  assert_int_equal(tsr_csv_open(path, NULL, &c, &err), TSR_OK);
+  tsr_csv_record rec;
+  assert_int_equal(tsr_csv_next(c, &rec, &err), TSR_OK);
+  assert_int_equal(tsr_anomaly_csv_row(b, &rec, "t.csv", &err), TSR_EINVAL); /* no header yet */
+  assert_int_equal(tsr_anomaly_csv_header(b, &rec, "t.csv", &err), TSR_OK);
+  tsr_status want[] = {TSR_OK, TSR_EPARSE, TSR_EPARSE, TSR_EPARSE, TSR_OK, TSR_EPARSE};
+  for (size_t k = 0; k < 6; k++) {
+    assert_int_equal(tsr_csv_next(c, &rec, &err), TSR_OK);
+    assert_int_equal(tsr_anomaly_csv_row(b, &rec, "t.csv", &err), want[k]);
+    if (k == 3) assert_string_equal(err.msg, "expected 5 fields as in the header, got 3");
+  }
+  tsr_csv_close(c);
+  unlink(path);
+  assert_int_equal(tsr_anomaly_count(b), tsr_anomaly_count(a));
+  assert_int_equal(tsr_anomaly_count(b), 2);
+  for (size_t i = 0; i < 2; i++) {
+    assert_string_equal(tsr_anomaly_id(a, i), tsr_anomaly_id(b, i));
+    assert_string_equal(tsr_anomaly_customer(a, i), tsr_anomaly_customer(b, i));
+    assert_int_equal(tsr_anomaly_time(a, i), tsr_anomaly_time(b, i));
+  }
+  assert_string_equal(tsr_anomaly_id(b, 1), "L6"); /* no id: the line */
+  /* a header without the amount column */
+  tsr_csv_record h = {0};
+  tsr_csv_field f[2] = {{.ptr = "customer_id", .len = 11}, {.ptr = "date", .len = 4}};
+  h.fields = f;
+  h.nfields = 2;
+  assert_int_equal(tsr_anomaly_csv_header(b, &h, "t.csv", &err), TSR_EPARSE);
+  assert_int_equal(tsr_anomaly_csv_row(b, &rec, "t.csv", &err), TSR_EINVAL);
+  tsr_anomaly_free(a);
+  tsr_anomaly_free(b);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_kinds), cmocka_unit_test(test_params)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_kinds), cmocka_unit_test(test_params),
+                                     cmocka_unit_test(test_orders), cmocka_unit_test(test_csv_rows)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
