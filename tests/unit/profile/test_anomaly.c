@@ -243,8 +243,30 @@ static void test_csv_rows(void **state) {
   tsr_anomaly_free(b);
 }
 
+/* A short history (the insertion sort of the medians): amounts 10..60 and
+ * 1000 added out of order; median 40, so 1000 is 25x. */
+static void test_small_median(void **state) {
+  (void)state;
+  tsr_anomaly_detector *d = NULL;
+  tsr_error err;
+  assert_int_equal(tsr_anomaly_new(NULL, &d, &err), TSR_OK);
+  const double amt[] = {50, 10, 1000, 30, 60, 20, 40};
+  char id[8];
+  for (int k = 0; k < 7; k++) {
+    snprintf(id, sizeof id, "S%d", k);
+    add(d, id, "C1", 1700000000 / 86400 * 86400 + k * 5 * 86400 + 12 * 3600, amt[k], "card_pos", "dining");
+  }
+  assert_int_equal(tsr_anomaly_run(d, &err), TSR_OK);
+  assert_int_equal(tsr_anomaly_nflagged(d), 1);
+  char buf[256];
+  tsr_anomaly_reasons(d, find(d, "S2"), buf, sizeof buf);
+  assert_string_equal(buf, "amount 25.0x the customer's median (robust z 5.4)");
+  tsr_anomaly_free(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_kinds), cmocka_unit_test(test_params),
-                                     cmocka_unit_test(test_orders), cmocka_unit_test(test_csv_rows)};
+                                     cmocka_unit_test(test_orders), cmocka_unit_test(test_csv_rows),
+                                     cmocka_unit_test(test_small_median)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
