@@ -32,6 +32,7 @@ struct tsr_anomaly_detector {
   atx *tx;
   size_t n, cap;
   tsr__intern cust, vals;
+  uint32_t last_cust;       /* tsr__intern_get_last's cache of cust */
   tsr__strpool ids;
   size_t *rank;
   size_t nflag;
@@ -121,7 +122,7 @@ tsr_status tsr_anomaly_add(tsr_anomaly_detector *d, const tsr_anomaly_tx *in, ts
     snprintf(line, sizeof line, "#%zu", d->n + 1);
     id = line;
   }
-  if (tsr__intern_get(&d->cust, in->customer_id, strlen(in->customer_id), &x.cust) ||
+  if (tsr__intern_get_last(&d->cust, in->customer_id, strlen(in->customer_id), &d->last_cust, &x.cust) ||
       tsr__strpool_add(&d->ids, id, strlen(id), &x.id_off) || intern_opt(&d->vals, in->channel, &x.chan) ||
       intern_opt(&d->vals, in->merchant_category, &x.cat))
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");

@@ -483,7 +483,7 @@ static tsr_status stage_transaction(tsr_profiles *p, const tsr_bundle_row *row) 
   size_t n = v[TSR_TX_CUSTOMER_ID].len;
   uint32_t raw, res;
   size_t had = p->st_raw.n;
-  if (tsr__intern_get(&p->st_raw, rec, n, &raw)) return TSR_ENOMEM;
+  if (tsr__intern_get_last(&p->st_raw, rec, n, &p->st_last, &raw)) return TSR_ENOMEM;
   if (p->st_raw.n > had) { /* a new record id: its resolved customer */
     if (tsr__grow((void **)&p->st_of_raw, &p->st_of_raw_cap, p->st_raw.n, sizeof *p->st_of_raw))
       return TSR_ENOMEM;
@@ -551,6 +551,7 @@ tsr_status tsr_profiles_add_staged(tsr_profiles *p, tsr_error *err) {
   p->st_of_raw = NULL;
   p->st = NULL;
   p->st_of_raw_cap = p->st_cap = 0;
+  p->st_last = 0;
   return st;
 }
 

@@ -110,19 +110,26 @@ static const lex_entry boosters[] = {
     {"barely", -0.293}, {"kind of", -0.293}, {"little", -0.293}, {"partly", -0.293},
     {"rather", -0.293}, {"slightly", -0.293}, {"somewhat", -0.293}, {NULL, 0}};
 
-static int cmp_lex(const void *k, const void *e) {
-  const lex_entry *x = k, *y = e;
-  return strcmp(x->w, y->w);
-}
 
 double tsr_sentiment_valence(const char *word, size_t len) {
   char buf[32];
   if (len == 0 || len >= sizeof buf) return 0;
   memcpy(buf, word, len);
   buf[len] = '\0';
-  lex_entry key = {buf, 0};
-  const lex_entry *e = bsearch(&key, lexicon, NLEX, sizeof *lexicon, cmp_lex);
-  return e ? e->v : 0;
+  /* binary search as bsearch with cmp_lex, the first bytes compared
+   * before a call of strcmp */
+  size_t lo = 0, hi = NLEX;
+  const unsigned char c0 = (unsigned char)buf[0];
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const char *w = lexicon[mid].w;
+    int c = (int)c0 - (int)(unsigned char)w[0];
+    if (!c) c = strcmp(buf, w);
+    if (!c) return lexicon[mid].v;
+    if (c < 0) hi = mid;
+    else lo = mid + 1;
+  }
+  return 0;
 }
 
 size_t tsr_sentiment_lexicon_size(void) { return NLEX; }
