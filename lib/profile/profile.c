@@ -243,6 +243,7 @@ static const char *row_key(const void *ud, uint32_t v) {
 }
 
 tsr_status tsr_profiles_map_id(tsr_profiles *p, const char *rec, const char *res, tsr_error *err) {
+  p->last_ok = 0; /* tsr__profiles_row's last record may map otherwise now */
   size_t n = strlen(rec);
   uint64_t h = str_hash(rec, n);
   size_t pos;
@@ -316,9 +317,20 @@ static tsr_profile *row_of_id(tsr_profiles *p, const char *id, size_t n);
 
 /* The profile of a record id (resolved), created when new; NULL on OOM. */
 tsr_profile *tsr__profiles_row(tsr_profiles *p, const char *rec, size_t n) {
+  /* consecutive rows of one customer (product events) */
+  if (p->last_ok && n == p->last_n && !memcmp(p->last_rec, rec, n)) return &p->rows[p->last_row];
   const char *id;
-  resolve_n(p, rec, n, &id, &n);
-  return row_of_id(p, id, n);
+  size_t idn;
+  resolve_n(p, rec, n, &id, &idn);
+  tsr_profile *r = row_of_id(p, id, idn);
+  p->last_ok = 0;
+  if (r && n < sizeof p->last_rec) {
+    memcpy(p->last_rec, rec, n);
+    p->last_n = n;
+    p->last_row = (uint32_t)(r - p->rows);
+    p->last_ok = 1;
+  }
+  return r;
 }
 
 /* The profile of resolved id id[0..n), created when new; NULL on OOM. */

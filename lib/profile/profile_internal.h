@@ -115,6 +115,10 @@ struct tsr_profiles {
   tsr_profile *rows;
   size_t n, cap;
   tsr__smap ids;              /* resolved id -> row */
+  char last_rec[64];          /* tsr__profiles_row's last record id (last_ok) */
+  size_t last_n;
+  uint32_t last_row;
+  int last_ok;
   tsr__smap map;              /* record id -> mapping index */
   const char **map_from, **map_to;
   size_t map_n, map_cap;

@@ -375,11 +375,42 @@ static void test_staged(void **state) {
   tsr_profiles_free(s);
 }
 
+/* The one-row cache of consecutive rows: ids that share a prefix stay
+ * apart; an id mapped after its rows goes to its new profile. */
+static void test_row_cache(void **state) {
+  (void)state;
+  tsr_profile_opts o;
+  tsr_profile_opts_init(&o);
+  o.sentiment = fixed_sentiment;
+  tsr_profiles *p;
+  tsr_error e;
+  assert_int_equal(tsr_profiles_new(&o, &p, &e), TSR_OK);
+  add_mem(p, TSR_BT_TRANSACTIONS,
+          "customer_id,timestamp,amount\nC5,2024-01-01,1\nC5,2024-01-02,2\nC51,2024-01-02,4\n"
+          "C,2024-01-03,16\nC5,2024-01-03,8\n");
+  assert_int_equal(tsr_profiles_map_id(p, "C5", "C1", &e), TSR_OK);
+  add_mem(p, TSR_BT_INTERACTIONS, "customer_id,timestamp,message\nC5,2024-01-05,good\n");
+  assert_int_equal(tsr_profiles_finish(p, &e), TSR_OK);
+  const tsr_profile *c5 = tsr_profiles_get(p, (size_t)tsr_profiles_find(p, "C5"));
+  const tsr_profile *c51 = tsr_profiles_get(p, (size_t)tsr_profiles_find(p, "C51"));
+  const tsr_profile *c = tsr_profiles_get(p, (size_t)tsr_profiles_find(p, "C"));
+  assert_true(tsr_profiles_find(p, "C1") >= 0);
+  const tsr_profile *c1 = tsr_profiles_get(p, (size_t)tsr_profiles_find(p, "C1"));
+  assert_int_equal(c5->tx_count, 3);
+  assert_true(c5->tx_amount == 11);
+  assert_true(c51->tx_amount == 4);
+  assert_true(c->tx_amount == 16);
+  assert_int_equal(c5->service_contacts, 0);
+  assert_int_equal(c1->service_contacts, 1);
+  tsr_profiles_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_life_stage_rule), cmocka_unit_test(test_truth_recovery),
       cmocka_unit_test(test_segments),        cmocka_unit_test(test_pii),
       cmocka_unit_test(test_map_id),          cmocka_unit_test(test_staged),
+      cmocka_unit_test(test_row_cache),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
