@@ -4,6 +4,7 @@
  */
 #include "tsr_test.h"
 #include "internal.h"
+#include <errno.h>
 #include "tessera/anomaly.h"
 
 static void add(tsr_anomaly_detector *d, const char *id, const char *cust, int64_t t, double amount,
@@ -264,9 +265,60 @@ static void test_small_median(void **state) {
   tsr_anomaly_free(d);
 }
 
+/* Amounts as strtod reads them, by the plain-decimal fast path too:
+ * random decimals of 1..17 digits and other forms, to the bit. */
+static void test_amounts(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_anomaly_detector *d;
+  assert_int_equal(tsr_anomaly_new(NULL, &d, &err), TSR_OK);
+  tsr_csv_field hf[3] = {{.ptr = "customer_id", .len = 11}, {.ptr = "timestamp", .len = 9},
+                         {.ptr = "amount", .len = 6}};
+  tsr_csv_record rec = {0};
+  rec.fields = hf;
+  rec.nfields = 3;
+  assert_int_equal(tsr_anomaly_csv_header(d, &rec, "t.csv", &err), TSR_OK);
+  static const char *const odd[] = {"1e3", " 5", "5 ", ".", "-", "+", "1.2.3", "0x10", "inf",
+                                    "nan", "-0", "+.5", "5.", ".5", "00012.3400", "-0.0",
+                                    "9007199254740993", "123456789012345", "1234567890123456",
+                                    "0.1", "0.3", "1e400", "12,50", ""};
+  srand(7);
+  size_t nodd = sizeof odd / sizeof odd[0], ok = 0;
+  for (size_t k = 0; k < 20000 + nodd; k++) {
+    char a[64];
+    if (k < nodd) {
+      snprintf(a, sizeof a, "%s", odd[k]);
+    } else {
+      int nd = 1 + rand() % 17, dot = rand() % (nd + 2), o = 0;
+      if (rand() % 5 == 0) a[o++] = rand() % 2 ? '-' : '+';
+      for (int i = 0; i < nd; i++) {
+        if (i == dot) a[o++] = '.';
+        a[o++] = (char)('0' + rand() % 10);
+      }
+      a[o] = '\0';
+    }
+    char *end;
+    errno = 0;
+    double want = strtod(a, &end);
+    while (*end == ' ') end++;
+    int good = *a && !*end && !errno && isfinite(want);
+    tsr_csv_field f[3] = {{.ptr = "C1", .len = 2}, {.ptr = "2024-01-01", .len = 10},
+                          {.ptr = a, .len = strlen(a)}};
+    rec.fields = f;
+    tsr_status st = tsr_anomaly_csv_row(d, &rec, "t.csv", &err);
+    assert_int_equal(st, good ? TSR_OK : TSR_EPARSE);
+    if (good) {
+      double got = tsr_anomaly_amount(d, ok++);
+      assert_memory_equal(&got, &want, sizeof got);
+    }
+  }
+  assert_true(ok > 20000);
+  tsr_anomaly_free(d);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_kinds), cmocka_unit_test(test_params),
                                      cmocka_unit_test(test_orders), cmocka_unit_test(test_csv_rows),
-                                     cmocka_unit_test(test_small_median)};
+                                     cmocka_unit_test(test_small_median), cmocka_unit_test(test_amounts)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
