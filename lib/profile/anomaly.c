@@ -32,7 +32,7 @@ struct tsr_anomaly_detector {
   atx *tx;
   size_t n, cap;
   tsr__intern cust, vals;
-  uint32_t last_cust;       /* tsr__intern_get_last's cache of cust */
+  uint32_t last_cust, last_chan, last_cat; /* tsr__intern_get_last's caches */
   tsr__strpool ids;
   size_t *rank;
   size_t nflag;
@@ -95,11 +95,11 @@ void tsr_anomaly_free(tsr_anomaly_detector *d) {
   tsr__free(d);
 }
 
-static int intern_opt(tsr__intern *t, const char *s, uint32_t *out) {
+static int intern_opt(tsr__intern *t, const char *s, uint32_t *last, uint32_t *out) {
   *out = 0;
   if (!s || !*s) return 0;
   uint32_t k;
-  if (tsr__intern_get(t, s, strlen(s), &k)) return -1;
+  if (tsr__intern_get_last(t, s, strlen(s), last, &k)) return -1;
   *out = k + 1;
   return 0;
 }
@@ -123,8 +123,8 @@ tsr_status tsr_anomaly_add(tsr_anomaly_detector *d, const tsr_anomaly_tx *in, ts
     id = line;
   }
   if (tsr__intern_get_last(&d->cust, in->customer_id, strlen(in->customer_id), &d->last_cust, &x.cust) ||
-      tsr__strpool_add(&d->ids, id, strlen(id), &x.id_off) || intern_opt(&d->vals, in->channel, &x.chan) ||
-      intern_opt(&d->vals, in->merchant_category, &x.cat))
+      tsr__strpool_add(&d->ids, id, strlen(id), &x.id_off) || intern_opt(&d->vals, in->channel, &d->last_chan, &x.chan) ||
+      intern_opt(&d->vals, in->merchant_category, &d->last_cat, &x.cat))
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   d->tx[d->n++] = x;
   return TSR_OK;
@@ -276,9 +276,50 @@ static void sort_doubles(double *v, size_t n) {
   }
 }
 
+/* The k-th smallest of v[0..n) (finite values), v reordered so that
+ * v[0..k) <= v[k] (quickselect, Hoare's partition around a median of
+ * three; the short ranges by sort_doubles). */
+static double kth_smallest(double *v, size_t n, size_t k) {
+  size_t lo = 0, hi = n - 1;
+#define SWAP_(a, b) do { double t_ = v[a]; v[a] = v[b]; v[b] = t_; } while (0)
+  while (hi - lo > 24) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v[mid] < v[lo]) SWAP_(mid, lo);
+    if (v[hi] < v[lo]) SWAP_(hi, lo);
+    if (v[hi] < v[mid]) SWAP_(hi, mid);
+    double p = v[mid];
+    size_t i = lo, j = hi;
+    /* v[lo] <= p <= v[hi]: the scans stop inside [lo, hi] */
+    for (;;) {
+      while (v[i] < p) i++;
+      while (v[j] > p) j--;
+      if (i >= j) break;
+      SWAP_(i, j);
+      i++;
+      j--;
+    }
+    /* now v[lo..j] <= p <= v[j+1..hi] */
+    if (k <= j) hi = j;
+    else lo = j + 1;
+  }
+#undef SWAP_
+  sort_doubles(v + lo, hi - lo + 1);
+  return v[k];
+}
+
+/* The median as the sorted values give it: the middle value, or the mean
+ * of the two middle ones. */
 static double median(double *v, size_t n) {
-  sort_doubles(v, n);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  if (n <= 24) {
+    sort_doubles(v, n);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  }
+  double b = kth_smallest(v, n, n / 2);
+  if (n % 2) return b;
+  double a = v[0]; /* the largest of v[0..n/2): the (n/2 - 1)-th smallest */
+  for (size_t i = 1; i < n / 2; i++)
+    if (v[i] > a) a = v[i];
+  return 0.5 * (a + b);
 }
 
 /* qsort_r comparators (glibc argument order): ctx is the transaction array. */

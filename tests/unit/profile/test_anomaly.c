@@ -316,9 +316,53 @@ static void test_amounts(void **state) {
   tsr_anomaly_free(d);
 }
 
+/* Long histories (the quickselect of the medians), added shuffled: odd
+ * 41 amounts with median 100, even 42 with median exp((log 100 + log 400)
+ * / 2) = 200; the spikes are 100x and 5000x. */
+static void big_median(int even, const char *want) {
+  tsr_anomaly_detector *d = NULL;
+  tsr_error err;
+  assert_int_equal(tsr_anomaly_new(NULL, &d, &err), TSR_OK);
+  double amt[42];
+  size_t n = 0;
+  for (int k = 0; k < 20; k++) amt[n++] = 50;
+  amt[n++] = 100;
+  if (even) amt[n++] = 400;
+  for (int k = 0; k < 19; k++) amt[n++] = even ? 1000 : 150;
+  amt[n++] = even ? 1e6 : 1e4;
+  srand(3);
+  for (size_t i = n - 1; i > 0; i--) {
+    size_t j = (size_t)rand() % (i + 1);
+    double t = amt[i];
+    amt[i] = amt[j];
+    amt[j] = t;
+  }
+  char id[8];
+  size_t spike = 0;
+  for (size_t k = 0; k < n; k++) {
+    snprintf(id, sizeof id, "B%zu", k);
+    if (amt[k] >= 1e4) spike = k;
+    add(d, id, "C1", 1700000000 / 86400 * 86400 + (int64_t)k * 2 * 86400 + 12 * 3600, amt[k], "card_pos",
+        "dining");
+  }
+  assert_int_equal(tsr_anomaly_run(d, &err), TSR_OK);
+  char buf[256];
+  tsr_anomaly_reasons(d, spike, buf, sizeof buf);
+  assert_true(tsr_anomaly_flagged(d, spike));
+  assert_int_equal(strncmp(buf, want, strlen(want)), 0);
+  tsr_anomaly_free(d);
+}
+
+static void test_big_median(void **state) {
+  (void)state;
+  big_median(0, "amount 100.0x the customer's median");
+  big_median(1, "amount 5000.0x the customer's median");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_kinds), cmocka_unit_test(test_params),
                                      cmocka_unit_test(test_orders), cmocka_unit_test(test_csv_rows),
-                                     cmocka_unit_test(test_small_median), cmocka_unit_test(test_amounts)};
+                                     cmocka_unit_test(test_small_median), cmocka_unit_test(test_amounts),
+                                     cmocka_unit_test(test_big_median)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
