@@ -188,19 +188,19 @@ static tsr_status resolve_customers(const tsr_analyze_opts *o, const tsr__resolv
 }
 
 /* The anomaly counts per customer of the bundle's transactions, in the
- * order of each customer's first transaction: computed before the profile
- * tables are read, so that the detector (every transaction) and the filled
- * profile builder are never in memory together, and applied after them in
- * that order (the rows the counts create come in the same order as the
- * detector's, and the counts add up as one call per transaction did). */
+ * order of each customer's first transaction: computed in the one pass
+ * over transactions.csv that stages the profiles' transaction totals
+ * before the other tables are read (tsr_profiles_stage_table), so that
+ * the detector (every transaction) and the filled profile builder are
+ * never in memory together, and applied after the tables in that order
+ * (the rows the counts create come in the same order as the detector's,
+ * and the counts add up as one call per transaction did). */
 typedef struct anom_tally {
   char *ids;          /* the customers' ids, NUL-terminated one after the other */
-  size_t used, cap;   /* bytes of ids */
+  size_t used;        /* bytes of ids */
   size_t *off;        /* per customer: offset of its id */
   int64_t *n;         /* per customer: flagged transactions */
-  size_t k, kcap;     /* customers */
-  uint32_t *slot;     /* while counting: hash of ids, customer + 1 (0 empty) */
-  size_t nslot;
+  size_t k;           /* customers */
   int64_t scored, flagged; /* -1: not computed */
 } anom_tally;
 
@@ -208,60 +208,114 @@ static void tally_free(anom_tally *t) {
   tsr__free(t->ids);
   tsr__free(t->off);
   tsr__free(t->n);
-  tsr__free(t->slot);
   memset(t, 0, sizeof *t);
 }
 
-static int tally_rehash(anom_tally *t, size_t ns) {
-  uint32_t *sl = tsr__calloc(ns, sizeof *sl);
-  if (!sl) return -1;
-  for (size_t c = 0; c < t->k; c++) {
-    const char *id = t->ids + t->off[c];
-    size_t h = (size_t)tsr__hash_bytes(id, strlen(id), 0) & (ns - 1);
-    while (sl[h]) h = (h + 1) & (ns - 1);
-    sl[h] = (uint32_t)c + 1;
+/* The scored detector d into t: the flagged transactions per customer. */
+static int tally_take(anom_tally *t, const tsr_anomaly_detector *d) {
+  size_t k = tsr_anomaly_ncustomers(d), n = tsr_anomaly_count(d), used = 0;
+  for (size_t c = 0; c < k; c++) used += strlen(tsr_anomaly_customer_id(d, c)) + 1;
+  t->ids = tsr__malloc(used ? used : 1);
+  t->off = tsr__malloc((k ? k : 1) * sizeof *t->off);
+  t->n = tsr__calloc(k ? k : 1, sizeof *t->n);
+  if (!t->ids || !t->off || !t->n) return -1;
+  for (size_t c = 0; c < k; c++) {
+    const char *id = tsr_anomaly_customer_id(d, c);
+    size_t len = strlen(id) + 1;
+    memcpy(t->ids + t->used, id, len);
+    t->off[c] = t->used;
+    t->used += len;
   }
-  tsr__free(t->slot);
-  t->slot = sl;
-  t->nslot = ns;
+  t->k = k;
+  for (size_t i = 0; i < n; i++)
+    if (tsr_anomaly_flagged(d, i)) t->n[tsr_anomaly_customer_of(d, i)]++;
+  t->scored = (int64_t)n;
+  t->flagged = (int64_t)tsr_anomaly_nflagged(d);
   return 0;
 }
 
-/* Adds flagged (0 or 1) to customer id's count (a new customer last). */
-static int tally_add(anom_tally *t, const char *id, int flagged) {
-  if (t->k * 2 >= t->nslot && tally_rehash(t, t->nslot ? t->nslot * 2 : 1024)) return -1;
-  size_t len = strlen(id), h = (size_t)tsr__hash_bytes(id, len, 0) & (t->nslot - 1);
-  while (t->slot[h]) {
-    size_t c = t->slot[h] - 1;
-    if (!strcmp(t->ids + t->off[c], id)) {
-      t->n[c] += flagged;
-      return 0;
-    }
-    h = (h + 1) & (t->nslot - 1);
-  }
-  if (t->k >= UINT32_MAX - 1) return -1;
-  size_t kc = t->kcap;
-  if (tsr__grow((void **)&t->off, &kc, t->k + 1, sizeof *t->off)) return -1;
-  kc = t->kcap;
-  if (tsr__grow((void **)&t->n, &kc, t->k + 1, sizeof *t->n)) return -1;
-  t->kcap = kc;
-  if (tsr__grow((void **)&t->ids, &t->cap, t->used + len + 1, 1)) return -1;
-  memcpy(t->ids + t->used, id, len + 1);
-  t->off[t->k] = t->used;
-  t->n[t->k] = flagged;
-  t->used += len + 1;
-  t->slot[h] = (uint32_t)++t->k;
-  return 0;
+/* The bundle reader's notes of the transactions table, kept to be passed
+ * on in the order of the tables (after those of the interactions). */
+typedef struct note_buf {
+  tsr_bundle_note n[8];
+  char *text[8];
+  size_t k;
+  void (*user)(void *ud, const tsr_bundle_note *n);
+  void *user_ud;
+} note_buf;
+
+static void note_keep(void *ud, const tsr_bundle_note *n) {
+  note_buf *b = ud;
+  if (b->k == sizeof b->n / sizeof b->n[0]) return;
+  tsr__tb tb = {0};
+  size_t ls = strlen(n->source), lc = strlen(n->column);
+  tsr__tb_printf(&tb, "%s%c%s%c%s", n->source, 0, n->column, 0, n->msg);
+  char *t = tsr__tb_take(&tb);
+  if (!t) return; /* out of memory: the note is lost, as is a message then */
+  b->text[b->k] = t;
+  b->n[b->k] = (tsr_bundle_note){n->table, t, t + ls + 1, t + ls + lc + 2};
+  b->k++;
 }
 
-/* Anomalies of the bundle's transactions (tessera/anomaly.h) into t: the
- * number of flagged transactions of each customer (resolved) becomes the
- * profile's anomaly count (anomalies_apply); every customer with a
- * transaction gets a count (0 when nothing was flagged). Flagged
- * transactions are never dropped. An unreadable file leaves the column
- * empty (counts -1). */
-static tsr_status anomalies_tally(const tsr_analyze_opts *o, const tsr_bundle_opts *bo,
-                                  anom_tally *t, tsr_error *err) {
+static void notes_flush(note_buf *b) {
+  for (size_t i = 0; i < b->k; i++) {
+    if (b->user) b->user(b->user_ud, &b->n[i]);
+    tsr__free(b->text[i]);
+  }
+  b->k = 0;
+}
+
+/* The one pass of the transactions: records to the anomaly detector (by
+ * its own rules, tessera/anomaly.h) as the bundle reader reads them. */
+typedef struct tx_pass {
+  tsr_anomaly_detector *d;
+  const char *src;
+  int nomem;
+} tx_pass;
+
+static void tx_on_csv(void *ud, const tsr_csv_record *rec) {
+  tx_pass *x = ud;
+  tsr_error e;
+  if (!x->nomem && tsr_anomaly_csv_row(x->d, rec, x->src, &e) == TSR_ENOMEM) x->nomem = 1;
+}
+
+/* Binds the detector's columns from the header of path; 1 bound, 0 not
+ * (the anomalies are not computed), or a fatal status in *st. */
+static int anomaly_bind(tsr_anomaly_detector *d, const char *path, const tsr_csv_opts *csv,
+                        tsr_status *st, tsr_error *err) {
+  tsr_csv *c;
+  tsr_error e;
+  *st = tsr_csv_open(path, csv, &c, &e);
+  if (*st != TSR_OK) {
+    if (*st != TSR_ENOMEM && *st != TSR_EIO) *st = TSR_OK;
+    else if (err) *err = e;
+    return 0;
+  }
+  tsr_csv_record h;
+  tsr_status hs = tsr_csv_next(c, &h, &e);
+  int bound = 0;
+  if (hs == TSR_OK) {
+    hs = tsr_anomaly_csv_header(d, &h, tsr_csv_name(c), &e);
+    bound = hs == TSR_OK;
+  }
+  if (hs == TSR_ENOMEM || hs == TSR_EIO) {
+    *st = hs;
+    if (err) *err = e;
+  }
+  tsr_csv_close(c);
+  return bound;
+}
+
+/* The transactions table in one pass: the profiles' totals staged in p,
+ * the anomalies (tessera/anomaly.h) into t: the number of flagged
+ * transactions of each customer (resolved) becomes the profile's anomaly
+ * count (anomalies_apply); every customer with a transaction gets a count
+ * (0 when nothing was flagged). Flagged transactions are never dropped. A
+ * file the detector cannot read leaves the column empty (counts -1). The
+ * table's notes go to nb. */
+static tsr_status transactions_pass(const tsr_analyze_opts *o, tsr_bundle_opts bo, note_buf *nb,
+                                    tsr_profiles *p, anom_tally *t,
+                                    int64_t counts[TSR_BT_COUNT][3], tsr_error *err) {
   memset(t, 0, sizeof *t);
   t->scored = t->flagged = -1;
   const char *path = tsr_bundle_path(o->bundle, TSR_BT_TRANSACTIONS);
@@ -269,31 +323,40 @@ static tsr_status anomalies_tally(const tsr_analyze_opts *o, const tsr_bundle_op
   tsr_anomaly_detector *d;
   tsr_status st = tsr_anomaly_new(NULL, &d, err);
   if (st != TSR_OK) return st;
-  tsr_anomaly_read_opts ao;
-  tsr_anomaly_read_opts_init(&ao);
-  ao.csv = bo->csv;
-  int64_t rejected = 0;
-  tsr_error aerr;
-  st = tsr_anomaly_read_csv(d, path, &ao, &rejected, &aerr);
-  if (st == TSR_OK) st = tsr_anomaly_run(d, &aerr);
-  if (st == TSR_ENOMEM || st == TSR_EIO) {
-    if (err) *err = aerr;
+  int bound = anomaly_bind(d, path, &bo.csv, &st, err);
+  if (st != TSR_OK) {
     tsr_anomaly_free(d);
     return st;
   }
+  bo.on_reject = NULL; /* reported by the ingest already */
+  bo.on_note = note_keep;
+  bo.ud = nb;
+  tsr_bundle_reader *r;
+  st = tsr_bundle_open_table(o->bundle, TSR_BT_TRANSACTIONS, &bo, &r, err);
   if (st != TSR_OK) {
     tsr_anomaly_free(d);
-    return TSR_OK;
+    return st;
   }
-  size_t n = tsr_anomaly_count(d);
-  for (size_t i = 0; i < n && st == TSR_OK; i++)
-    if (tally_add(t, tsr_anomaly_customer(d, i), tsr_anomaly_flagged(d, i) ? 1 : 0))
+  tx_pass x = {d, tsr_bundle_reader_source(r), 0};
+  if (bound) tsr_bundle_reader_on_csv(r, tx_on_csv, &x);
+  st = tsr_profiles_stage_table(p, r, err);
+  tsr_bundle_stats bs;
+  tsr_bundle_reader_stats(r, &bs);
+  counts[TSR_BT_TRANSACTIONS][0] = bs.rows_read;
+  counts[TSR_BT_TRANSACTIONS][1] = bs.rows_accepted;
+  counts[TSR_BT_TRANSACTIONS][2] = bs.rows_rejected;
+  tsr_bundle_reader_close(r);
+  if (st == TSR_OK && x.nomem) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (st == TSR_OK && bound) {
+    tsr_error aerr;
+    tsr_status as = tsr_anomaly_run(d, &aerr);
+    if (as == TSR_ENOMEM || as == TSR_EIO) {
+      if (err) *err = aerr;
+      st = as;
+    } else if (as == TSR_OK && tally_take(t, d)) {
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  tsr__free(t->slot); /* counted */
-  t->slot = NULL;
-  t->nslot = 0;
-  t->scored = (int64_t)n;
-  t->flagged = (int64_t)tsr_anomaly_nflagged(d);
+    }
+  }
   tsr_anomaly_free(d);
   if (st != TSR_OK) tally_free(t);
   return st;
@@ -386,17 +449,25 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr__resolved **rv,
   tsr__resolved_free(*rv); /* its last use */
   *rv = NULL;
   if (st != TSR_OK) return st;
-  /* the anomalies before the tables, into counts only (anom_tally) */
+  /* the transactions before the tables: staged totals, anomaly counts */
   anom_tally at;
-  if ((st = anomalies_tally(o, &bo, &at, err)) != TSR_OK) return st;
+  note_buf nb = {.user = dq_on_note, .user_ud = &dq};
+  if ((st = transactions_pass(o, bo, &nb, p, &at, counts, err)) != TSR_OK) {
+    notes_flush(&nb);
+    return st;
+  }
   static const tsr_bundle_table order[] = {TSR_BT_CUSTOMERS, TSR_BT_PRODUCTS, TSR_BT_INTERACTIONS,
                                            TSR_BT_TRANSACTIONS, TSR_BT_CAMPAIGN, TSR_BT_OFFERS};
   for (size_t i = 0; i < sizeof order / sizeof order[0] && st == TSR_OK; i++) {
     tsr_bundle_table t = order[i];
     if (!tsr_bundle_path(o->bundle, t)) continue;
     dq.table = tsr_bundle_table_name(t);
-    if (t == TSR_BT_TRANSACTIONS) bo.on_reject = NULL; /* reported by the ingest already */
-    else bo.on_reject = dq_on_reject;
+    if (t == TSR_BT_TRANSACTIONS) { /* read by transactions_pass */
+      notes_flush(&nb);
+      st = tsr_profiles_add_staged(p, err);
+      continue;
+    }
+    bo.on_reject = dq_on_reject;
     tsr_bundle_reader *r;
     st = tsr_bundle_open_table(o->bundle, t, &bo, &r, err);
     if (st != TSR_OK) break;
@@ -442,6 +513,7 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr__resolved **rv,
     }
   }
 out:
+  notes_flush(&nb);
   tally_free(&at);
   for (size_t i = 0; i < pc.cap; i++) {
     if (pc.plain[i]) {

@@ -86,6 +86,20 @@ TSR_API tsr_status tsr_anomaly_read_csv(tsr_anomaly_detector *d,
                                         const tsr_anomaly_read_opts *o,
                                         int64_t *rejected, tsr_error *err);
 
+/* The same CSV input record by record, for a caller that reads the file
+ * itself (the profile step reads transactions.csv once for the profiles
+ * and the anomalies): tsr_anomaly_csv_header binds the columns from the
+ * header record as tsr_anomaly_read_csv does (TSR_EPARSE when a required
+ * one is missing); tsr_anomaly_csv_row adds one data record by the same
+ * rules (TSR_EPARSE for a bad row, with the reason tsr_anomaly_read_csv
+ * gives; nothing is added then). source names the file in errors. */
+TSR_API tsr_status tsr_anomaly_csv_header(tsr_anomaly_detector *d,
+                                          const tsr_csv_record *hdr,
+                                          const char *source, tsr_error *err);
+TSR_API tsr_status tsr_anomaly_csv_row(tsr_anomaly_detector *d,
+                                       const tsr_csv_record *rec,
+                                       const char *source, tsr_error *err);
+
 /* Scores every transaction. Called once. */
 TSR_API tsr_status tsr_anomaly_run(tsr_anomaly_detector *d, tsr_error *err);
 
@@ -106,6 +120,13 @@ TSR_API double tsr_anomaly_amount(const tsr_anomaly_detector *d, size_t i);
  * burst: 6 transactions within 60 min". Returns buf. */
 TSR_API char *tsr_anomaly_reasons(const tsr_anomaly_detector *d, size_t i,
                                   char *buf, size_t cap);
+/* Customers, numbered 0, 1, ... in the order of their first transaction:
+ * how many, the id of customer c, the customer of transaction i. */
+TSR_API size_t tsr_anomaly_ncustomers(const tsr_anomaly_detector *d);
+TSR_API const char *tsr_anomaly_customer_id(const tsr_anomaly_detector *d,
+                                            size_t c);
+TSR_API size_t tsr_anomaly_customer_of(const tsr_anomaly_detector *d,
+                                       size_t i);
 /* Flagged transactions. */
 TSR_API size_t tsr_anomaly_nflagged(const tsr_anomaly_detector *d);
 

@@ -259,6 +259,15 @@ TSR_API void tsr_bundle_reader_close(tsr_bundle_reader *r);
 TSR_API tsr_status tsr_bundle_next(tsr_bundle_reader *r, tsr_bundle_row *row,
                                   tsr_error *err);
 
+/* fn(ud, rec) sees each data record that the CSV reader reads from now
+ * on, before the checks of tsr_bundle_next (the rows it rejects too; not
+ * a record the CSV reader itself could not read); rec is valid during the
+ * call. Lets another reader with its own rules share the one pass over a
+ * file (the profile step's anomalies). fn NULL: none. */
+TSR_API void tsr_bundle_reader_on_csv(tsr_bundle_reader *r,
+                                      void (*fn)(void *ud, const tsr_csv_record *rec),
+                                      void *ud);
+
 /* 1 when the file has column col (bound in the header). */
 TSR_API int tsr_bundle_has(const tsr_bundle_reader *r, size_t col);
 /* Header name bound to col (borrowed), or NULL. */

@@ -125,6 +125,17 @@ TSR_API const char *tsr_profiles_resolve(const tsr_profiles *p,
  * Returns as tsr_bundle_next (TSR_EMAXERR, TSR_EIO, TSR_ENOMEM) or TSR_OK. */
 TSR_API tsr_status tsr_profiles_add_table(tsr_profiles *p, tsr_bundle_reader *r,
                                           tsr_error *err);
+/* The transactions table read ahead of the other tables, so that its one
+ * pass can feed another reader too (tsr_bundle_reader_on_csv; the profile
+ * step's anomalies): tsr_profiles_stage_table streams r (a transactions
+ * table; TSR_EINVAL for another) into totals per resolved customer (by the
+ * ids mapped so far), creating no profile; tsr_profiles_add_staged adds
+ * them later as tsr_profiles_add_table would have at that point (the
+ * profiles of new customers in the order of their first transaction) and
+ * frees them. Returns as tsr_profiles_add_table. */
+TSR_API tsr_status tsr_profiles_stage_table(tsr_profiles *p, tsr_bundle_reader *r,
+                                            tsr_error *err);
+TSR_API tsr_status tsr_profiles_add_staged(tsr_profiles *p, tsr_error *err);
 /* Anomaly hook: n flagged transactions of record id (resolved). */
 TSR_API tsr_status tsr_profiles_add_anomalies(tsr_profiles *p, const char *id,
                                               int64_t n, tsr_error *err);

@@ -416,7 +416,15 @@ struct tsr_bundle_reader {
   char *arena;
   size_t arena_cap;
   tsr_bundle_stats st;
+  void (*on_csv)(void *ud, const tsr_csv_record *rec); /* tsr_bundle_reader_on_csv */
+  void *on_csv_ud;
 };
+
+void tsr_bundle_reader_on_csv(tsr_bundle_reader *r, void (*fn)(void *ud, const tsr_csv_record *rec),
+                              void *ud) {
+  r->on_csv = fn;
+  r->on_csv_ud = ud;
+}
 
 tsr_bundle_table tsr_bundle_reader_table(const tsr_bundle_reader *r) { return r->t; }
 const char *tsr_bundle_reader_source(const tsr_bundle_reader *r) { return r->name; }
@@ -1003,6 +1011,7 @@ tsr_status tsr_bundle_next(tsr_bundle_reader *r, tsr_bundle_row *row, tsr_error 
       return st;
     }
     r->st.rows_read++;
+    if (st == TSR_OK && r->on_csv) r->on_csv(r->on_csv_ud, &rec);
     if (st != TSR_OK) {
       st = reject(r, &rec, st, rerr.line, rerr.column, "", "%s", rerr.msg);
     } else if (do_record(r, &rec, &st)) {

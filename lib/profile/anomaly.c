@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "base/sort.h"
 #include "profile_internal.h"
 #include "tessera/datetime.h"
 
@@ -31,10 +32,15 @@ struct tsr_anomaly_detector {
   atx *tx;
   size_t n, cap;
   tsr__intern cust, vals;
+  uint32_t last_cust, last_chan, last_cat; /* tsr__intern_get_last's caches */
   tsr__strpool ids;
   size_t *rank;
   size_t nflag;
   int ran;
+  /* CSV input: columns bound from the header (-1 = none) */
+  ptrdiff_t cc, ct, ca, ci, ch, cm;
+  size_t nhdr;
+  int bound;
 };
 
 void tsr_anomaly_params_init(tsr_anomaly_params *p) {
@@ -89,11 +95,11 @@ void tsr_anomaly_free(tsr_anomaly_detector *d) {
   tsr__free(d);
 }
 
-static int intern_opt(tsr__intern *t, const char *s, uint32_t *out) {
+static int intern_opt(tsr__intern *t, const char *s, uint32_t *last, uint32_t *out) {
   *out = 0;
   if (!s || !*s) return 0;
   uint32_t k;
-  if (tsr__intern_get(t, s, strlen(s), &k)) return -1;
+  if (tsr__intern_get_last(t, s, strlen(s), last, &k)) return -1;
   *out = k + 1;
   return 0;
 }
@@ -116,9 +122,9 @@ tsr_status tsr_anomaly_add(tsr_anomaly_detector *d, const tsr_anomaly_tx *in, ts
     snprintf(line, sizeof line, "#%zu", d->n + 1);
     id = line;
   }
-  if (tsr__intern_get(&d->cust, in->customer_id, strlen(in->customer_id), &x.cust) ||
-      tsr__strpool_add(&d->ids, id, strlen(id), &x.id_off) || intern_opt(&d->vals, in->channel, &x.chan) ||
-      intern_opt(&d->vals, in->merchant_category, &x.cat))
+  if (tsr__intern_get_last(&d->cust, in->customer_id, strlen(in->customer_id), &d->last_cust, &x.cust) ||
+      tsr__strpool_add(&d->ids, id, strlen(id), &x.id_off) || intern_opt(&d->vals, in->channel, &d->last_chan, &x.chan) ||
+      intern_opt(&d->vals, in->merchant_category, &d->last_cat, &x.cat))
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   d->tx[d->n++] = x;
   return TSR_OK;
@@ -132,7 +138,39 @@ void tsr_anomaly_read_opts_init(tsr_anomaly_read_opts *o) {
   o->max_errors = -1;
 }
 
+/* The plain decimals of most files ([-+]digits[.digits], at most 15
+ * digits): the integer of the digits over a power of ten <= 1e15, both
+ * exact doubles, so the one division rounds as strtod does (Clinger 1990,
+ * "How to read floating point numbers accurately"). 0, or -1 for any other
+ * form (strtod decides). */
+static int amount_fast(const char *s, size_t n, double *v) {
+  static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
+                               1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+  size_t i = 0;
+  int neg = 0;
+  if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
+  uint64_t m = 0;
+  int digits = 0, frac = -1;
+  for (; i < n; i++) {
+    char c = s[i];
+    if (c >= '0' && c <= '9') {
+      if (++digits > 15) return -1;
+      m = m * 10 + (uint64_t)(c - '0');
+      if (frac >= 0) frac++;
+    } else if (c == '.' && frac < 0) {
+      frac = 0;
+    } else {
+      return -1;
+    }
+  }
+  if (!digits) return -1;
+  double x = (double)m / p10[frac > 0 ? frac : 0];
+  *v = neg ? -x : x;
+  return 0;
+}
+
 static int parse_amount(const char *s, size_t n, double *v) {
+  if (n && n < 64 && amount_fast(s, n, v) == 0) return 0;
   char buf[64];
   if (!n || n >= sizeof buf) return -1;
   memcpy(buf, s, n);
@@ -144,20 +182,15 @@ static int parse_amount(const char *s, size_t n, double *v) {
   return *end || errno || !isfinite(*v) ? -1 : 0;
 }
 
-typedef struct anomaly_cols {
-  tsr_anomaly_detector *d;
-  ptrdiff_t cc, ct, ca, ci, ch, cm;
-} anomaly_cols;
-
-static tsr_status anomaly_header(void *ctx, const tsr_csv_record *rec, const char *src,
-                                 tsr_error *err) {
+tsr_status tsr_anomaly_csv_header(tsr_anomaly_detector *k, const tsr_csv_record *rec,
+                                  const char *src, tsr_error *err) {
   static const char *const n_cust[] = {"customerid", "customer", "custid", "clientid", NULL};
   static const char *const n_time[] = {"timestamp", "date", "datetime", "time", "transactiondate", NULL};
   static const char *const n_amt[] = {"amount", "value", "amt", NULL};
   static const char *const n_id[] = {"transactionid", "txid", "id", NULL};
   static const char *const n_chan[] = {"channel", NULL};
   static const char *const n_cat[] = {"merchantcategory", "category", "mcc", NULL};
-  anomaly_cols *k = ctx;
+  k->bound = 0;
   k->cc = tsr__col_find(rec, n_cust), k->ct = tsr__col_find(rec, n_time);
   k->ca = tsr__col_find(rec, n_amt), k->ci = tsr__col_find(rec, n_id);
   k->ch = tsr__col_find(rec, n_chan), k->cm = tsr__col_find(rec, n_cat);
@@ -165,11 +198,18 @@ static tsr_status anomaly_header(void *ctx, const tsr_csv_record *rec, const cha
     const char *miss = k->cc < 0 ? "customer_id" : k->ct < 0 ? "timestamp" : "amount";
     return tsr_error_set(err, TSR_EPARSE, src, 1, 1, miss, "expected a %s column in the header", miss);
   }
+  k->nhdr = rec->nfields;
+  k->bound = 1;
   return TSR_OK;
 }
 
-static tsr_status anomaly_row(void *ctx, const tsr_csv_record *rec, const char *src, tsr_error *e) {
-  const anomaly_cols *k = ctx;
+tsr_status tsr_anomaly_csv_row(tsr_anomaly_detector *k, const tsr_csv_record *rec, const char *src,
+                               tsr_error *e) {
+  if (!k->bound)
+    return tsr_error_set(e, TSR_EINVAL, src, rec->line, 1, NULL, "no header bound");
+  if (rec->nfields != k->nhdr)
+    return tsr_error_set(e, TSR_EPARSE, src, rec->line, 1, NULL,
+                         "expected %zu fields as in the header, got %zu", k->nhdr, rec->nfields);
   tsr_anomaly_tx tx;
   const tsr_csv_field *ft = &rec->fields[k->ct], *fa = &rec->fields[k->ca], *fc = &rec->fields[k->cc];
   char idbuf[32];
@@ -190,7 +230,16 @@ static tsr_status anomaly_row(void *ctx, const tsr_csv_record *rec, const char *
   if (!fc->len)
     return tsr_error_set(e, TSR_EPARSE, src, fc->line, fc->column, "customer_id",
                          "expected a customer id, got an empty field");
-  return tsr_anomaly_add(k->d, &tx, e);
+  return tsr_anomaly_add(k, &tx, e);
+}
+
+static tsr_status anomaly_header(void *ctx, const tsr_csv_record *rec, const char *src,
+                                 tsr_error *err) {
+  return tsr_anomaly_csv_header(ctx, rec, src, err);
+}
+
+static tsr_status anomaly_row(void *ctx, const tsr_csv_record *rec, const char *src, tsr_error *e) {
+  return tsr_anomaly_csv_row(ctx, rec, src, e);
 }
 
 tsr_status tsr_anomaly_read_csv(tsr_anomaly_detector *d, const char *path,
@@ -200,9 +249,8 @@ tsr_status tsr_anomaly_read_csv(tsr_anomaly_detector *d, const char *path,
     tsr_anomaly_read_opts_init(&defo);
     o = &defo;
   }
-  anomaly_cols k = {d, -1, -1, -1, -1, -1, -1};
   tsr__csv_rows rd = {&o->csv, o->max_errors, o->on_reject, o->ud, 1,
-                      anomaly_header, anomaly_row, &k};
+                      anomaly_header, anomaly_row, d};
   return tsr__csv_read_rows(path, &rd, rejected, err);
 }
 
@@ -213,9 +261,65 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* Sorts v[0..n) ascending (finite values): insertion sort for the short
+ * histories of most customers, qsort above. */
+static void sort_doubles(double *v, size_t n) {
+  if (n > 24) {
+    qsort(v, n, sizeof *v, cmp_double);
+    return;
+  }
+  for (size_t i = 1; i < n; i++) {
+    double x = v[i];
+    size_t j = i;
+    for (; j > 0 && v[j - 1] > x; j--) v[j] = v[j - 1];
+    v[j] = x;
+  }
+}
+
+/* The k-th smallest of v[0..n) (finite values), v reordered so that
+ * v[0..k) <= v[k] (quickselect, Hoare's partition around a median of
+ * three; the short ranges by sort_doubles). */
+static double kth_smallest(double *v, size_t n, size_t k) {
+  size_t lo = 0, hi = n - 1;
+#define SWAP_(a, b) do { double t_ = v[a]; v[a] = v[b]; v[b] = t_; } while (0)
+  while (hi - lo > 24) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (v[mid] < v[lo]) SWAP_(mid, lo);
+    if (v[hi] < v[lo]) SWAP_(hi, lo);
+    if (v[hi] < v[mid]) SWAP_(hi, mid);
+    double p = v[mid];
+    size_t i = lo, j = hi;
+    /* v[lo] <= p <= v[hi]: the scans stop inside [lo, hi] */
+    for (;;) {
+      while (v[i] < p) i++;
+      while (v[j] > p) j--;
+      if (i >= j) break;
+      SWAP_(i, j);
+      i++;
+      j--;
+    }
+    /* now v[lo..j] <= p <= v[j+1..hi] */
+    if (k <= j) hi = j;
+    else lo = j + 1;
+  }
+#undef SWAP_
+  sort_doubles(v + lo, hi - lo + 1);
+  return v[k];
+}
+
+/* The median as the sorted values give it: the middle value, or the mean
+ * of the two middle ones. */
 static double median(double *v, size_t n) {
-  qsort(v, n, sizeof *v, cmp_double);
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  if (n <= 24) {
+    sort_doubles(v, n);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  }
+  double b = kth_smallest(v, n, n / 2);
+  if (n % 2) return b;
+  double a = v[0]; /* the largest of v[0..n/2): the (n/2 - 1)-th smallest */
+  for (size_t i = 1; i < n / 2; i++)
+    if (v[i] > a) a = v[i];
+  return 0.5 * (a + b);
 }
 
 /* qsort_r comparators (glibc argument order): ctx is the transaction array. */
@@ -249,8 +353,9 @@ static void score_customer(tsr_anomaly_detector *d, size_t *ix, size_t m, double
     for (size_t a = 0; a < m; a++) {
       atx *x = &tx[ix[a]];
       if (x->amount <= 0) continue;
-      double z = (log(x->amount) - med) / scale;
-      x->ratio = (float)exp(log(x->amount) - med);
+      double la = log(x->amount);
+      double z = (la - med) / scale;
+      x->ratio = (float)exp(la - med);
       if (z >= p->amount_z) x->zamt = (float)z;
     }
   }
@@ -329,6 +434,29 @@ static int cmp_rank(const void *a, const void *b, void *ctx) {
   return i < j ? -1 : 1;
 }
 
+/* d->rank as cmp_rank orders it (score descending, then index) by one
+ * radix sort of 64-bit keys: the score's order-preserving bits inverted
+ * above the index. 0, or -1 (n > UINT32_MAX or out of memory). */
+static int rank_radix(tsr_anomaly_detector *d) {
+  size_t n = d->n;
+  if (n > UINT32_MAX) return -1;
+  uint64_t *k = tsr__malloc((n ? n : 1) * sizeof *k);
+  if (!k) return -1;
+  for (size_t i = 0; i < n; i++) {
+    float s = d->tx[i].score;
+    if (s == 0) s = 0; /* -0 ties with 0 as in cmp_rank */
+    uint32_t b;
+    memcpy(&b, &s, sizeof b);
+    b = b >> 31 ? ~b : b | 0x80000000u; /* ascending as the floats */
+    k[i] = (uint64_t)(~b) << 32 | (uint64_t)i;
+  }
+  int rc = tsr__radix_sort_u64(k, NULL, n);
+  if (rc == 0)
+    for (size_t i = 0; i < n; i++) d->rank[i] = (size_t)(k[i] & 0xffffffffu);
+  tsr__free(k);
+  return rc;
+}
+
 tsr_status tsr_anomaly_run(tsr_anomaly_detector *d, tsr_error *err) {
   if (d->ran) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "the detector already ran");
   d->ran = 1;
@@ -364,9 +492,12 @@ tsr_status tsr_anomaly_run(tsr_anomaly_detector *d, tsr_error *err) {
   cnt = tsr__malloc(2 * ns * sizeof *cnt);
   if (!w || !cnt) goto nomem;
   for (size_t c = 0; c < nc; c++) {
-    size_t m = start[c + 1] - start[c];
-    qsort_r(ix + start[c], m, sizeof *ix, cmp_time, d->tx);
-    score_customer(d, ix + start[c], m, w, cnt, share);
+    size_t m = start[c + 1] - start[c], *cx = ix + start[c];
+    /* ix is in input order: already sorted when the times do not decrease */
+    size_t a = 1;
+    while (a < m && d->tx[cx[a - 1]].t <= d->tx[cx[a]].t) a++;
+    if (a < m) qsort_r(cx, m, sizeof *ix, cmp_time, d->tx);
+    score_customer(d, cx, m, w, cnt, share);
   }
   tsr__free(start);
   tsr__free(ix);
@@ -375,8 +506,10 @@ tsr_status tsr_anomaly_run(tsr_anomaly_detector *d, tsr_error *err) {
   tsr__free(share);
   if (!(d->rank = tsr__malloc((n ? n : 1) * sizeof *d->rank)))
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  for (size_t i = 0; i < n; i++) d->rank[i] = i;
-  qsort_r(d->rank, n, sizeof *d->rank, cmp_rank, d->tx);
+  if (rank_radix(d) != 0) { /* too many, or no memory for the keys: cmp_rank */
+    for (size_t i = 0; i < n; i++) d->rank[i] = i;
+    qsort_r(d->rank, n, sizeof *d->rank, cmp_rank, d->tx);
+  }
   d->nflag = 0;
   for (size_t i = 0; i < n; i++) d->nflag += d->tx[i].score >= d->p.flag_score;
   return TSR_OK;
@@ -400,6 +533,11 @@ const char *tsr_anomaly_customer(const tsr_anomaly_detector *d, size_t i) {
 int64_t tsr_anomaly_time(const tsr_anomaly_detector *d, size_t i) { return d->tx[i].t; }
 double tsr_anomaly_amount(const tsr_anomaly_detector *d, size_t i) { return d->tx[i].amount; }
 size_t tsr_anomaly_nflagged(const tsr_anomaly_detector *d) { return d->nflag; }
+size_t tsr_anomaly_ncustomers(const tsr_anomaly_detector *d) { return d->cust.n; }
+const char *tsr_anomaly_customer_id(const tsr_anomaly_detector *d, size_t c) {
+  return c < d->cust.n ? tsr__intern_str(&d->cust, (uint32_t)c) : NULL;
+}
+size_t tsr_anomaly_customer_of(const tsr_anomaly_detector *d, size_t i) { return d->tx[i].cust; }
 
 char *tsr_anomaly_reasons(const tsr_anomaly_detector *d, size_t i, char *buf, size_t cap) {
   const atx *x = &d->tx[i];

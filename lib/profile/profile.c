@@ -209,6 +209,10 @@ void tsr_profiles_free(tsr_profiles *p) {
   tsr__free(p->seg);
   tsr__free(p->seg_names);
   tsr__free(p->ev);
+  tsr__intern_release(&p->st_raw);
+  tsr__intern_release(&p->st_res);
+  tsr__free(p->st_of_raw);
+  tsr__free(p->st);
   tsr__free(p);
 }
 
@@ -239,6 +243,7 @@ static const char *row_key(const void *ud, uint32_t v) {
 }
 
 tsr_status tsr_profiles_map_id(tsr_profiles *p, const char *rec, const char *res, tsr_error *err) {
+  p->last_ok = 0; /* tsr__profiles_row's last record may map otherwise now */
   size_t n = strlen(rec);
   uint64_t h = str_hash(rec, n);
   size_t pos;
@@ -294,17 +299,42 @@ static void row_init(tsr_profile *r) {
   r->birth_day = INT64_MIN;
 }
 
-/* The profile of a record id (resolved), created when new; NULL on OOM. */
-tsr_profile *tsr__profiles_row(tsr_profiles *p, const char *rec, size_t n) {
-  const char *id = rec;
+/* The resolved id of record id rec[0..n): *id and *n. */
+static void resolve_n(const tsr_profiles *p, const char *rec, size_t n, const char **id, size_t *idn) {
+  *id = rec;
+  *idn = n;
   if (p->map_n) {
     size_t pos;
     uint32_t v = smap_find(&p->map, rec, n, str_hash(rec, n), map_key, p, &pos);
     if (v != UINT32_MAX) {
-      id = p->map_to[v];
-      n = strlen(id);
+      *id = p->map_to[v];
+      *idn = strlen(*id);
     }
   }
+}
+
+static tsr_profile *row_of_id(tsr_profiles *p, const char *id, size_t n);
+
+/* The profile of a record id (resolved), created when new; NULL on OOM. */
+tsr_profile *tsr__profiles_row(tsr_profiles *p, const char *rec, size_t n) {
+  /* consecutive rows of one customer (product events) */
+  if (p->last_ok && n == p->last_n && !memcmp(p->last_rec, rec, n)) return &p->rows[p->last_row];
+  const char *id;
+  size_t idn;
+  resolve_n(p, rec, n, &id, &idn);
+  tsr_profile *r = row_of_id(p, id, idn);
+  p->last_ok = 0;
+  if (r && n < sizeof p->last_rec) {
+    memcpy(p->last_rec, rec, n);
+    p->last_n = n;
+    p->last_row = (uint32_t)(r - p->rows);
+    p->last_ok = 1;
+  }
+  return r;
+}
+
+/* The profile of resolved id id[0..n), created when new; NULL on OOM. */
+static tsr_profile *row_of_id(tsr_profiles *p, const char *id, size_t n) {
   uint64_t h = str_hash(id, n);
   size_t pos;
   uint32_t v = smap_find(&p->ids, id, n, h, row_key, p, &pos);
@@ -335,6 +365,17 @@ static int lower_has(const char *s, const char *needle) {
   for (size_t i = 0; i < n; i++) b[i] = (char)tolower((unsigned char)s[i]);
   b[n] = '\0';
   return strstr(b, needle) != NULL;
+}
+
+/* 1 when channel c names a digital channel (web, mobile, online, app in
+ * any case, within its first 127 bytes as lower_has reads it). */
+static int digital_channel(const char *c) {
+  char b[128];
+  size_t n = strlen(c);
+  if (n >= sizeof b) n = sizeof b - 1;
+  for (size_t i = 0; i < n; i++) b[i] = (char)tolower((unsigned char)c[i]);
+  b[n] = '\0';
+  return strstr(b, "web") || strstr(b, "mobile") || strstr(b, "online") || strstr(b, "app");
 }
 
 static tsr_status add_customer(tsr_profiles *p, const tsr_bundle_row *row) {
@@ -442,11 +483,88 @@ static tsr_status add_transaction(tsr_profiles *p, const tsr_bundle_row *row) {
   see_day(p, d);
   if (v[TSR_TX_CHANNEL].present) {
     r->n_chan++;
-    const char *c = v[TSR_TX_CHANNEL].s;
-    if (lower_has(c, "web") || lower_has(c, "mobile") || lower_has(c, "online") || lower_has(c, "app"))
-      r->n_dig++;
+    if (digital_channel(v[TSR_TX_CHANNEL].s)) r->n_dig++;
   }
   return TSR_OK;
+}
+
+/* add_transaction into the staged totals of the row's resolved customer. */
+static tsr_status stage_transaction(tsr_profiles *p, const tsr_bundle_row *row) {
+  const tsr_value *v = row->v;
+  const char *rec = v[TSR_TX_CUSTOMER_ID].s;
+  size_t n = v[TSR_TX_CUSTOMER_ID].len;
+  uint32_t raw, res;
+  size_t had = p->st_raw.n;
+  if (tsr__intern_get_last(&p->st_raw, rec, n, &p->st_last, &raw)) return TSR_ENOMEM;
+  if (p->st_raw.n > had) { /* a new record id: its resolved customer */
+    if (tsr__grow((void **)&p->st_of_raw, &p->st_of_raw_cap, p->st_raw.n, sizeof *p->st_of_raw))
+      return TSR_ENOMEM;
+    const char *id;
+    size_t idn;
+    resolve_n(p, rec, n, &id, &idn);
+    had = p->st_res.n;
+    if (tsr__intern_get(&p->st_res, id, idn, &res)) return TSR_ENOMEM;
+    if (p->st_res.n > had) {
+      if (tsr__grow((void **)&p->st, &p->st_cap, p->st_res.n, sizeof *p->st)) return TSR_ENOMEM;
+      tsr__txstage *s = &p->st[res];
+      memset(s, 0, sizeof *s);
+      s->last_time = INT64_MIN;
+      s->first_day = INT64_MAX;
+    }
+    p->st_of_raw[raw] = res;
+  }
+  tsr__txstage *s = &p->st[p->st_of_raw[raw]];
+  s->count++;
+  s->amount += v[TSR_TX_AMOUNT].num;
+  int64_t t = v[TSR_TX_TIMESTAMP].t;
+  if (t > s->last_time) s->last_time = t;
+  int64_t d = day_of(t);
+  if (d < s->first_day) s->first_day = d;
+  see_day(p, d);
+  if (v[TSR_TX_CHANNEL].present) {
+    s->n_chan++;
+    if (digital_channel(v[TSR_TX_CHANNEL].s)) s->n_dig++;
+  }
+  return TSR_OK;
+}
+
+tsr_status tsr_profiles_stage_table(tsr_profiles *p, tsr_bundle_reader *rd, tsr_error *err) {
+  if (tsr_bundle_reader_table(rd) != TSR_BT_TRANSACTIONS)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "only a transactions table is staged");
+  tsr_bundle_row row;
+  tsr_status st;
+  while ((st = tsr_bundle_next(rd, &row, err)) == TSR_OK)
+    if (stage_transaction(p, &row) != TSR_OK)
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  return st == TSR_ENOTFOUND ? TSR_OK : st;
+}
+
+tsr_status tsr_profiles_add_staged(tsr_profiles *p, tsr_error *err) {
+  tsr_status st = TSR_OK;
+  for (uint32_t i = 0; i < p->st_res.n; i++) {
+    const char *id = tsr__intern_str(&p->st_res, i);
+    tsr_profile *r = row_of_id(p, id, strlen(id));
+    if (!r) {
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+      break;
+    }
+    const tsr__txstage *s = &p->st[i];
+    r->tx_count += s->count;
+    r->tx_amount += s->amount;
+    if (s->last_time > r->last_tx_time) r->last_tx_time = s->last_time;
+    if (s->first_day < r->first_day) r->first_day = s->first_day;
+    r->n_chan += s->n_chan;
+    r->n_dig += s->n_dig;
+  }
+  tsr__intern_release(&p->st_raw);
+  tsr__intern_release(&p->st_res);
+  tsr__free(p->st_of_raw);
+  tsr__free(p->st);
+  p->st_of_raw = NULL;
+  p->st = NULL;
+  p->st_of_raw_cap = p->st_cap = 0;
+  p->st_last = 0;
+  return st;
 }
 
 tsr_status tsr_profiles_add_table(tsr_profiles *p, tsr_bundle_reader *rd, tsr_error *err) {

@@ -61,12 +61,17 @@ void tsr__strpool_release(tsr__strpool *p);
 typedef struct tsr__intern {
   tsr__strpool pool;
   uint32_t *off;     /* offset of each index's string */
+  uint32_t *len;     /* its length (up to a NUL byte) */
   size_t n, cap_n;
-  uint32_t *slots;   /* index + 1, 0 = empty */
+  uint64_t *slots;   /* high 32 bits of the hash << 32 | index + 1; 0 = empty */
   size_t nslots;
 } tsr__intern;
 /* Index of s (added when new). *idx receives it. 0 or -1 (ENOMEM). */
 int tsr__intern_get(tsr__intern *t, const char *s, size_t n, uint32_t *idx);
+/* tsr__intern_get with a one-entry cache *last (index + 1, 0 = none): the
+ * same string as the last call's (consecutive rows of one customer) is
+ * not looked up again. */
+int tsr__intern_get_last(tsr__intern *t, const char *s, size_t n, uint32_t *last, uint32_t *idx);
 const char *tsr__intern_str(const tsr__intern *t, uint32_t idx);
 void tsr__intern_release(tsr__intern *t);
 
@@ -98,11 +103,22 @@ typedef struct tsr__pevent {
   uint8_t open;
 } tsr__pevent;
 
+/* Transactions of one resolved customer staged ahead of the tables
+ * (tsr_profiles_stage_table). */
+typedef struct tsr__txstage {
+  int64_t count, last_time, first_day, n_dig, n_chan;
+  double amount;
+} tsr__txstage;
+
 struct tsr_profiles {
   tsr_profile_opts o;
   tsr_profile *rows;
   size_t n, cap;
   tsr__smap ids;              /* resolved id -> row */
+  char last_rec[64];          /* tsr__profiles_row's last record id (last_ok) */
+  size_t last_n;
+  uint32_t last_row;
+  int last_ok;
   tsr__smap map;              /* record id -> mapping index */
   const char **map_from, **map_to;
   size_t map_n, map_cap;
@@ -117,6 +133,13 @@ struct tsr_profiles {
   tsr__pevent *ev;
   size_t ev_n, ev_cap;
   int64_t max_day, today;
+  /* staged transactions: raw id -> staged customer; resolved id (order of
+   * first transaction) -> totals */
+  tsr__intern st_raw, st_res;
+  uint32_t *st_of_raw, st_last;
+  size_t st_of_raw_cap;
+  tsr__txstage *st;
+  size_t st_cap;
   int has_interactions, has_events, has_anomalies, finished;
   void (*on_record)(void *ud, size_t profile, const tsr_bundle_row *row);
   void *on_record_ud;

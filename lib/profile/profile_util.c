@@ -146,13 +146,13 @@ void tsr__strpool_release(tsr__strpool *p) {
 }
 
 static int intern_rehash(tsr__intern *t, size_t nslots) {
-  uint32_t *s = tsr__calloc(nslots, sizeof *s);
+  uint64_t *s = tsr__calloc(nslots, sizeof *s);
   if (!s) return -1;
   for (size_t i = 0; i < t->n; i++) {
-    const char *str = t->pool.buf + t->off[i];
-    size_t h = (size_t)tsr__hash_bytes(str, strlen(str), 0) & (nslots - 1);
+    uint64_t hv = tsr__hash_bytes(t->pool.buf + t->off[i], t->len[i], 0);
+    size_t h = (size_t)hv & (nslots - 1);
     while (s[h]) h = (h + 1) & (nslots - 1);
-    s[h] = (uint32_t)i + 1;
+    s[h] = (hv >> 32 << 32) | ((uint64_t)i + 1);
   }
   tsr__free(t->slots);
   t->slots = s;
@@ -160,27 +160,52 @@ static int intern_rehash(tsr__intern *t, size_t nslots) {
   return 0;
 }
 
+/* The slots hold the hash's high bits beside the index, so a probe reads
+ * a string only when those bits match; the lengths are kept (no strlen).
+ * A string of n bytes with a NUL byte inside is never found (as a stored
+ * string is one up to its NUL), and is added again, as before. */
 int tsr__intern_get(tsr__intern *t, const char *s, size_t n, uint32_t *idx) {
   if (!t->nslots && intern_rehash(t, 1024)) return -1;
   size_t mask = t->nslots - 1;
-  size_t h = (size_t)tsr__hash_bytes(s, n, 0) & mask;
+  uint64_t hv = tsr__hash_bytes(s, n, 0), tag = hv >> 32 << 32;
+  size_t h = (size_t)hv & mask;
   while (t->slots[h]) {
-    uint32_t k = t->slots[h] - 1;
-    const char *str = t->pool.buf + t->off[k];
-    if (strlen(str) == n && !memcmp(str, s, n)) {
-      *idx = k;
-      return 0;
+    uint64_t e = t->slots[h];
+    if ((e >> 32 << 32) == tag) {
+      uint32_t k = (uint32_t)(e & 0xffffffffu) - 1;
+      if (t->len[k] == n && !memcmp(t->pool.buf + t->off[k], s, n)) {
+        *idx = k;
+        return 0;
+      }
     }
     h = (h + 1) & mask;
   }
-  if (t->n >= UINT32_MAX - 1) return -1;
+  if (t->n >= UINT32_MAX - 1 || n > UINT32_MAX) return -1;
   uint32_t off;
-  if (tsr__grow((void **)&t->off, &t->cap_n, t->n + 1, sizeof *t->off)) return -1;
+  size_t cap = t->cap_n;
+  if (tsr__grow((void **)&t->off, &cap, t->n + 1, sizeof *t->off)) return -1;
+  cap = t->cap_n;
+  if (tsr__grow((void **)&t->len, &cap, t->n + 1, sizeof *t->len)) return -1;
+  t->cap_n = cap;
   if (tsr__strpool_add(&t->pool, s, n, &off)) return -1;
   t->off[t->n] = off;
-  t->slots[h] = (uint32_t)t->n + 1;
+  t->len[t->n] = (uint32_t)strnlen(s, n);
+  t->slots[h] = tag | ((uint64_t)t->n + 1);
   *idx = (uint32_t)t->n++;
   if (t->n * 2 > t->nslots && intern_rehash(t, t->nslots * 2)) return -1;
+  return 0;
+}
+
+int tsr__intern_get_last(tsr__intern *t, const char *s, size_t n, uint32_t *last, uint32_t *idx) {
+  if (*last) {
+    uint32_t k = *last - 1;
+    if (t->len[k] == n && !memcmp(t->pool.buf + t->off[k], s, n)) {
+      *idx = k;
+      return 0;
+    }
+  }
+  if (tsr__intern_get(t, s, n, idx)) return -1;
+  *last = *idx + 1;
   return 0;
 }
 
@@ -191,6 +216,7 @@ const char *tsr__intern_str(const tsr__intern *t, uint32_t idx) {
 void tsr__intern_release(tsr__intern *t) {
   tsr__strpool_release(&t->pool);
   tsr__free(t->off);
+  tsr__free(t->len);
   tsr__free(t->slots);
   memset(t, 0, sizeof *t);
 }

@@ -110,32 +110,42 @@ static const lex_entry boosters[] = {
     {"barely", -0.293}, {"kind of", -0.293}, {"little", -0.293}, {"partly", -0.293},
     {"rather", -0.293}, {"slightly", -0.293}, {"somewhat", -0.293}, {NULL, 0}};
 
-static int cmp_lex(const void *k, const void *e) {
-  const lex_entry *x = k, *y = e;
-  return strcmp(x->w, y->w);
-}
 
 double tsr_sentiment_valence(const char *word, size_t len) {
   char buf[32];
   if (len == 0 || len >= sizeof buf) return 0;
   memcpy(buf, word, len);
   buf[len] = '\0';
-  lex_entry key = {buf, 0};
-  const lex_entry *e = bsearch(&key, lexicon, NLEX, sizeof *lexicon, cmp_lex);
-  return e ? e->v : 0;
+  /* binary search as bsearch with cmp_lex, the first bytes compared
+   * before a call of strcmp */
+  size_t lo = 0, hi = NLEX;
+  const unsigned char c0 = (unsigned char)buf[0];
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    const char *w = lexicon[mid].w;
+    int c = (int)c0 - (int)(unsigned char)w[0];
+    if (!c) c = strcmp(buf, w);
+    if (!c) return lexicon[mid].v;
+    if (c < 0) hi = mid;
+    else lo = mid + 1;
+  }
+  return 0;
 }
 
 size_t tsr_sentiment_lexicon_size(void) { return NLEX; }
 
+/* strcmp(a, b) == 0, the first bytes compared before the call */
+static int same(const char *a, const char *b) { return a[0] == b[0] && !strcmp(a, b); }
+
 static int in_list(const char *w, const char *const *list) {
   for (; *list; list++)
-    if (!strcmp(w, *list)) return 1;
+    if (same(w, *list)) return 1;
   return 0;
 }
 
 static double booster(const char *w) {
   for (const lex_entry *b = boosters; b->w; b++)
-    if (!strcmp(w, b->w)) return b->v;
+    if (same(w, b->w)) return b->v;
   return 0;
 }
 
@@ -177,7 +187,7 @@ void tsr_sentiment_score(const char *text, size_t len, tsr_sentiment_result *out
   double sum = 0;
   size_t but_at = SIZE_MAX;
   for (size_t i = 0; i < nt; i++)
-    if (!strcmp(tok[i], "but")) {
+    if (same(tok[i], "but")) {
       but_at = i;
       break;
     }
@@ -186,8 +196,8 @@ void tsr_sentiment_score(const char *text, size_t len, tsr_sentiment_result *out
     double v = tsr_sentiment_valence(tok[i], n);
     if (v == 0) continue;
     /* "would like", "I'd like": wanting, not liking */
-    if (!strcmp(tok[i], "like") && i > 0 &&
-        (!strcmp(tok[i - 1], "would") || !strcmp(tok[i - 1], "id") || !strcmp(tok[i - 1], "wed")))
+    if (same(tok[i], "like") && i > 0 &&
+        (same(tok[i - 1], "would") || same(tok[i - 1], "id") || same(tok[i - 1], "wed")))
       continue;
     out->hits++;
     if (caps[i] && mixed) v += v > 0 ? 0.733 : -0.733;
@@ -202,7 +212,7 @@ void tsr_sentiment_score(const char *text, size_t len, tsr_sentiment_result *out
         v += (v > 0 ? b : -b) * scale;
       }
       size_t pl = strlen(p);
-      if (in_list(p, negations) || (pl > 2 && !strcmp(p + pl - 2, "nt") && in_list(p, negations)))
+      if (in_list(p, negations) || (pl > 2 && same(p + pl - 2, "nt") && in_list(p, negations)))
         neg = 1;
     }
     if (neg) v *= -0.74;

@@ -296,11 +296,121 @@ static void test_map_id(void **state) {
   tsr_profiles_free(p);
 }
 
+/* The transactions staged ahead of the tables (tsr_profiles_stage_table,
+ * tsr_profiles_add_staged) give the profiles of tsr_profiles_add_table in
+ * the table order: same rows in the same order, same totals to the bit;
+ * with ids mapped, one of them (C7) a record id and a resolved id at once
+ * (mapped once, not twice); the reader's on_csv hook sees every record. */
+static void on_rec(void *ud, const tsr_csv_record *rec) {
+  (void)rec;
+  (*(int64_t *)ud)++;
+}
+
+static tsr_profiles *build(int staged, int64_t *seen) {
+  tsr_profile_opts o;
+  tsr_profile_opts_init(&o);
+  o.sentiment = fixed_sentiment;
+  tsr_profiles *p;
+  tsr_error e;
+  assert_int_equal(tsr_profiles_new(&o, &p, &e), TSR_OK);
+  for (size_t i = 0; i < ntruth; i++)
+    if (truth[i].dup[0]) assert_int_equal(tsr_profiles_map_id(p, truth[i].dup, truth[i].id, &e), TSR_OK);
+  assert_int_equal(tsr_profiles_map_id(p, truth[3].id, truth[7].id, &e), TSR_OK);
+  assert_int_equal(tsr_profiles_map_id(p, truth[7].id, truth[9].id, &e), TSR_OK);
+  tsr_bundle *b;
+  assert_int_equal(tsr_bundle_open_dir(dir, &b, &e), TSR_OK);
+  if (staged) {
+    tsr_bundle_reader *r;
+    assert_int_equal(tsr_bundle_open_table(b, TSR_BT_CUSTOMERS, NULL, &r, &e), TSR_OK);
+    assert_int_equal(tsr_profiles_stage_table(p, r, &e), TSR_EINVAL);
+    tsr_bundle_reader_close(r);
+    assert_int_equal(tsr_bundle_open_table(b, TSR_BT_TRANSACTIONS, NULL, &r, &e), TSR_OK);
+    tsr_bundle_reader_on_csv(r, on_rec, seen);
+    assert_int_equal(tsr_profiles_stage_table(p, r, &e), TSR_OK);
+    tsr_bundle_stats bs;
+    tsr_bundle_reader_stats(r, &bs);
+    assert_int_equal(*seen, bs.rows_read);
+    assert_true(*seen > 1000);
+    tsr_bundle_reader_close(r);
+    assert_int_equal(tsr_profiles_count(p), 0); /* nothing created yet */
+  }
+  for (int t = 0; t < TSR_BT_COUNT; t++) {
+    if (staged && t == TSR_BT_TRANSACTIONS) {
+      assert_int_equal(tsr_profiles_add_staged(p, &e), TSR_OK);
+      continue;
+    }
+    tsr_bundle_reader *r;
+    assert_int_equal(tsr_bundle_open_table(b, (tsr_bundle_table)t, NULL, &r, &e), TSR_OK);
+    assert_int_equal(tsr_profiles_add_table(p, r, &e), TSR_OK);
+    tsr_bundle_reader_close(r);
+  }
+  tsr_bundle_free(b);
+  assert_int_equal(tsr_profiles_finish(p, &e), TSR_OK);
+  return p;
+}
+
+static void test_staged(void **state) {
+  (void)state;
+  int64_t seen = 0;
+  tsr_profiles *a = build(0, &seen), *s = build(1, &seen);
+  assert_int_equal(tsr_profiles_count(a), tsr_profiles_count(s));
+  /* truth[3] counts for truth[7] (mapped once), truth[7]'s own records for truth[9] */
+  assert_true(tsr_profiles_find(a, truth[7].id) >= 0);
+  size_t with_tx = 0;
+  for (size_t i = 0; i < tsr_profiles_count(a); i++) {
+    const tsr_profile *x = tsr_profiles_get(a, i), *y = tsr_profiles_get(s, i);
+    assert_string_equal(x->id, y->id);
+    assert_int_equal(x->tx_count, y->tx_count);
+    assert_memory_equal(&x->tx_amount, &y->tx_amount, sizeof x->tx_amount);
+    assert_int_equal(x->last_tx_time, y->last_tx_time);
+    assert_int_equal(x->first_day, y->first_day);
+    assert_int_equal(x->n_chan, y->n_chan);
+    assert_int_equal(x->n_dig, y->n_dig);
+    assert_memory_equal(&x->tenure_years, &y->tenure_years, sizeof x->tenure_years);
+    with_tx += x->tx_count > 0 && x->n_dig > 0;
+  }
+  assert_true(with_tx > 1000);
+  assert_int_equal(tsr_profiles_today(a), tsr_profiles_today(s));
+  tsr_profiles_free(a);
+  tsr_profiles_free(s);
+}
+
+/* The one-row cache of consecutive rows: ids that share a prefix stay
+ * apart; an id mapped after its rows goes to its new profile. */
+static void test_row_cache(void **state) {
+  (void)state;
+  tsr_profile_opts o;
+  tsr_profile_opts_init(&o);
+  o.sentiment = fixed_sentiment;
+  tsr_profiles *p;
+  tsr_error e;
+  assert_int_equal(tsr_profiles_new(&o, &p, &e), TSR_OK);
+  add_mem(p, TSR_BT_TRANSACTIONS,
+          "customer_id,timestamp,amount\nC5,2024-01-01,1\nC5,2024-01-02,2\nC51,2024-01-02,4\n"
+          "C,2024-01-03,16\nC5,2024-01-03,8\n");
+  assert_int_equal(tsr_profiles_map_id(p, "C5", "C1", &e), TSR_OK);
+  add_mem(p, TSR_BT_INTERACTIONS, "customer_id,timestamp,message\nC5,2024-01-05,good\n");
+  assert_int_equal(tsr_profiles_finish(p, &e), TSR_OK);
+  const tsr_profile *c5 = tsr_profiles_get(p, (size_t)tsr_profiles_find(p, "C5"));
+  const tsr_profile *c51 = tsr_profiles_get(p, (size_t)tsr_profiles_find(p, "C51"));
+  const tsr_profile *c = tsr_profiles_get(p, (size_t)tsr_profiles_find(p, "C"));
+  assert_true(tsr_profiles_find(p, "C1") >= 0);
+  const tsr_profile *c1 = tsr_profiles_get(p, (size_t)tsr_profiles_find(p, "C1"));
+  assert_int_equal(c5->tx_count, 3);
+  assert_true(c5->tx_amount == 11);
+  assert_true(c51->tx_amount == 4);
+  assert_true(c->tx_amount == 16);
+  assert_int_equal(c5->service_contacts, 0);
+  assert_int_equal(c1->service_contacts, 1);
+  tsr_profiles_free(p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_life_stage_rule), cmocka_unit_test(test_truth_recovery),
       cmocka_unit_test(test_segments),        cmocka_unit_test(test_pii),
-      cmocka_unit_test(test_map_id),
+      cmocka_unit_test(test_map_id),          cmocka_unit_test(test_staged),
+      cmocka_unit_test(test_row_cache),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -20,6 +20,16 @@ static void test_lexicon(void **state) {
   /* every entry is found by the binary search (the list is sorted) */
   static const char *const some[] = {"abandon", "happy", "wrongly", "unacceptable", "ok"};
   for (size_t i = 0; i < 5; i++) assert_true(tsr_sentiment_valence(some[i], strlen(some[i])) != 0);
+  /* the first and last entries, each first letter, near misses */
+  static const struct { const char *w; double v; } cases[] = {
+      {"abandon", -1.9}, {"yay", 2.4}, {"bad", -2.5}, {"calm", 1.3}, {"damage", -2.0},
+      {"eager", 1.5}, {"fabulous", 3.0}, {"glad", 2.0}, {"idiot", -2.3}, {"joke", -1.0},
+      {"kind", 2.0}, {"late", -1.0}, {"mad", -2.2}, {"nice", 1.8}, {"ok", 0.9}, {"pathetic", -2.6},
+      {"quick", 1.3}, {"recommend", 1.5}, {"sad", -2.1}, {"thank", 1.5}, {"ugly", -2.1},
+      {"valuable", 2.1}, {"warm", 1.2}, {"aaa", 0}, {"zzz", 0}, {"abandons", 0}, {"yaz", 0},
+      {"goo", 0}, {"goods", 0}, {"a", 0}, {"unsafe", -2.0}, {"unsaf", 0}, {"unsafer", 0}};
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    assert_near(tsr_sentiment_valence(cases[i].w, strlen(cases[i].w)), cases[i].v, 1e-12);
 }
 
 static void test_scores(void **state) {
