@@ -337,7 +337,7 @@ static void big_median(int even, const char *want) {
     amt[i] = amt[j];
     amt[j] = t;
   }
-  char id[8];
+  char id[24];
   size_t spike = 0;
   for (size_t k = 0; k < n; k++) {
     snprintf(id, sizeof id, "B%zu", k);
