@@ -639,14 +639,11 @@ static void pj_str(pjw *w, const char *s) {
 
 static void pj_u64(pjw *w, unsigned long long u, int neg) {
   char tmp[24];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
+  size_t n = (size_t)(tsr__put_u64(tmp, u) - tmp);
   if (!pj_room(w, n + 1)) return;
   if (neg) w->b[w->k++] = '-';
-  while (n) w->b[w->k++] = tmp[--n];
+  memcpy(w->b + w->k, tmp, n);
+  w->k += n;
 }
 
 static void pj_i64(pjw *w, long long v) {

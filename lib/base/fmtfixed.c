@@ -13,7 +13,7 @@
 
 #include "internal.h"
 
-static const uint64_t p10u[18] = {1ull,
+const uint64_t tsr__pow10_u64[18] = {1ull,
                                   10ull,
                                   100ull,
                                   1000ull,
@@ -32,8 +32,7 @@ static const uint64_t p10u[18] = {1ull,
                                   10000000000000000ull,
                                   100000000000000000ull};
 
-/* The decimal digits of u at o; returns the end. */
-static char *put_u64(char *o, uint64_t u) {
+char *tsr__put_u64(char *o, uint64_t u) {
   char tmp[24];
   size_t n = 0;
   do {
@@ -63,7 +62,7 @@ size_t tsr__fmt_fixed(double v, int prec, char *buf, size_t cap) {
     m |= 1ull << 52;
     e = ex - 1075;
   }
-  const uint64_t P = p10u[prec];
+  const uint64_t P = tsr__pow10_u64[prec];
   unsigned __int128 q;
   if (e >= 0) {
     q = ((unsigned __int128)(m << e)) * P; /* an integer below 1e15: m << e < 2^50 */
@@ -82,7 +81,7 @@ size_t tsr__fmt_fixed(double v, int prec, char *buf, size_t cap) {
   uint64_t ip = (uint64_t)(q / P), fp = (uint64_t)(q % P);
   char *o = buf;
   if (neg) *o++ = '-'; /* printf keeps the sign of -0.0 and of what rounds to zero */
-  o = put_u64(o, ip);
+  o = tsr__put_u64(o, ip);
   if (prec > 0) {
     *o++ = '.';
     for (int d = prec - 1; d >= 0; d--) {

@@ -145,25 +145,6 @@ static inline void two_prod(double a, double b, double *hi, double *lo) {
   *lo = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
 }
 
-static const uint64_t u10[18] = {1ull,
-                                 10ull,
-                                 100ull,
-                                 1000ull,
-                                 10000ull,
-                                 100000ull,
-                                 1000000ull,
-                                 10000000ull,
-                                 100000000ull,
-                                 1000000000ull,
-                                 10000000000ull,
-                                 100000000000ull,
-                                 1000000000000ull,
-                                 10000000000000ull,
-                                 100000000000000ull,
-                                 1000000000000000ull,
-                                 10000000000000000ull,
-                                 100000000000000000ull};
-
 /* M (exactly P digits, decimal exponent E < -4) as %g writes it in
  * exponent notation: "d.ddde-XX", trailing zeros and a bare '.' dropped. */
 static char *put_exp(char *buf, int neg, uint64_t M, int P, int E) {
@@ -213,18 +194,18 @@ static char *fmt_small(double d, double a, int neg, char *buf) {
     for (int i = 0; i < k; i++) p5 *= 5;
     u128 N = (u128)m * p5;
     uint64_t F = (uint64_t)(N >> s);
-    if (F >= u10[17]) { /* E was one too small */
+    if (F >= tsr__pow10_u64[17]) { /* E was one too small */
       E++;
       continue;
     }
-    if (F < u10[16]) break;
+    if (F < tsr__pow10_u64[16]) break;
     u128 rem = N & (((u128)1 << s) - 1);
     for (int P = 15; P <= 17; P++) {
-      uint64_t sc = u10[17 - P];
+      uint64_t sc = tsr__pow10_u64[17 - P];
       u128 twice = ((((u128)(F % sc)) << s) + rem) << 1, full = (u128)sc << s;
       if (twice == full) return fmt_double_slow(d, buf); /* exact tie */
       uint64_t M = F / sc + (twice > full);
-      if (M >= u10[P]) return fmt_double_slow(d, buf);
+      if (M >= tsr__pow10_u64[P]) return fmt_double_slow(d, buf);
       if (P < 17) {
         u128 Ms = (u128)(M * sc) << s;
         u128 diff = (Ms > N ? Ms - N : N - Ms) << 1;
@@ -286,7 +267,7 @@ char *tsr__fmt_double(double d, char *buf) {
     if (r / p10[j] != a) continue;
     uint64_t M = (uint64_t)r;
     int m = 1;
-    while (m < 16 && M >= u10[m]) m++; /* digits of M */
+    while (m < 16 && M >= tsr__pow10_u64[m]) m++; /* digits of M */
     if (m > 15) break;
     return put_fixed(buf, neg, M, m, m - 1 - j);
   }
@@ -324,11 +305,11 @@ char *tsr__fmt_double(double d, char *buf) {
     fr -= 1;
   }
   for (int P = 15; P <= 17; P++) {
-    uint64_t sc = u10[17 - P]; /* X / sc has P integer digits */
+    uint64_t sc = tsr__pow10_u64[17 - P]; /* X / sc has P integer digits */
     double rest = (double)(fl % sc) + fr, half = 0.5 * (double)sc;
     if (rest > half - 1e-9 && rest < half + 1e-9) return fmt_double_slow(d, buf);
     uint64_t M = fl / sc + (rest > half);
-    if (M >= u10[P] || M < u10[P - 1]) return fmt_double_slow(d, buf);
+    if (M >= tsr__pow10_u64[P] || M < tsr__pow10_u64[P - 1]) return fmt_double_slow(d, buf);
     if (P < 17 && M < ((uint64_t)1 << 53)) {
       if ((double)M / p10[k - 17 + P] != a) continue; /* does not round-trip */
     } else if (P < 17) {
