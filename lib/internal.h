@@ -10,6 +10,7 @@
 #endif
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tessera/error.h"
 
@@ -127,5 +128,9 @@ char *tsr__fmt_double(double d, char *buf);
  * snprintf: the length wanted when cap is too small). */
 #define TSR__FIXED_BUF 40
 size_t tsr__fmt_fixed(double v, int prec, char *buf, size_t cap);
+
+/* Writes exactly what fprintf(f, "%.*f", prec, v) writes, through
+ * tsr__fmt_fixed (printf only for what does not fit its buffer). */
+void tsr__put_fixed(FILE *f, double v, int prec);
 
 #endif
