@@ -501,7 +501,9 @@ static tsr_status extend_profiles(const struct tsr__predict_out *p, const char *
     if (c) {
       ptrdiff_t i = find(ci, c->n, id);
       if (i >= 0) {
-        fprintf(out, ",%.4f,", c->probability[i]);
+        fputc(',', out);
+        tsr__put_fixed(out, c->probability[i], 4);
+        fputc(',', out);
         put_field(out, tsr_churn_reason(c, (size_t)i, 0, buf, sizeof buf));
       } else {
         fputs(",,", out);
@@ -514,8 +516,12 @@ static tsr_status extend_profiles(const struct tsr__predict_out *p, const char *
         put_field(out, r->products[r->rec[(size_t)i * r->top].product]);
       /* the goal propensities: P(opening a product of the family in W days) */
       for (int g = 0; g < TSR_NBP_NGOALS; g++)
-        if (i >= 0) fprintf(out, ",%.4f", (double)r->goal[i][g]);
-        else fputc(',', out);
+        if (i >= 0) {
+          fputc(',', out);
+          tsr__put_fixed(out, (double)r->goal[i][g], 4);
+        } else {
+          fputc(',', out);
+        }
     }
     fputc('\n', out);
   }

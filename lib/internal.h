@@ -10,6 +10,7 @@
 #endif
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "tessera/error.h"
 
@@ -132,5 +133,9 @@ extern const uint64_t tsr__pow10_u64[18];
 /* The decimal digits of u written at o (at most 20, no terminator); returns
  * the end. */
 char *tsr__put_u64(char *o, uint64_t u);
+
+/* Writes exactly what fprintf(f, "%.*f", prec, v) writes, through
+ * tsr__fmt_fixed (printf only for what does not fit its buffer). */
+void tsr__put_fixed(FILE *f, double v, int prec);
 
 #endif

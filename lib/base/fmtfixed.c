@@ -93,3 +93,10 @@ size_t tsr__fmt_fixed(double v, int prec, char *buf, size_t cap) {
   *o = '\0';
   return (size_t)(o - buf);
 }
+
+void tsr__put_fixed(FILE *f, double v, int prec) {
+  char b[64];
+  size_t n = tsr__fmt_fixed(v, prec, b, sizeof b);
+  if (n < sizeof b) fwrite(b, 1, n, f);
+  else fprintf(f, "%.*f", prec, v); /* huge |v|: hundreds of digits */
+}

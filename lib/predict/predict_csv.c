@@ -27,7 +27,8 @@ tsr_status tsr_churn_write_csv(const tsr_churn_result *r, FILE *f, tsr_error *er
   char buf[160];
   for (size_t i = 0; i < r->n; i++) {
     put_field(f, r->customer_id[i]);
-    fprintf(f, ",%.4f", r->probability[i]);
+    fputc(',', f);
+    tsr__put_fixed(f, r->probability[i], 4);
     for (int k = 0; k < 3; k++) {
       fputc(',', f);
       put_field(f, tsr_churn_reason(r, i, k, buf, sizeof buf));
@@ -46,7 +47,9 @@ tsr_status tsr_nbp_write_csv(const tsr_nbp_result *r, FILE *f, tsr_error *err) {
       put_field(f, r->customer_id[i]);
       fprintf(f, ",%zu,", j + 1);
       put_field(f, r->products[rec->product]);
-      fprintf(f, ",%.4f,", (double)rec->score);
+      fputc(',', f);
+      tsr__put_fixed(f, (double)rec->score, 4);
+      fputc(',', f);
       put_field(f, rec->reason);
       fputc('\n', f);
     }
@@ -59,7 +62,10 @@ tsr_status tsr_nbp_write_goals_csv(const tsr_nbp_result *r, FILE *f, tsr_error *
   fputc('\n', f);
   for (size_t i = 0; i < r->n; i++) {
     put_field(f, r->customer_id[i]);
-    for (int k = 0; k < TSR_NBP_NGOALS; k++) fprintf(f, ",%.4f", (double)r->goal[i][k]);
+    for (int k = 0; k < TSR_NBP_NGOALS; k++) {
+      fputc(',', f);
+      tsr__put_fixed(f, (double)r->goal[i][k], 4);
+    }
     fputc('\n', f);
   }
   return done(f, err);

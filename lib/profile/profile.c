@@ -697,8 +697,7 @@ tsr_status tsr_profiles_finish(tsr_profiles *p, tsr_error *err) {
 
 
 static void put_num(FILE *f, double v, int prec) {
-  if (isnan(v)) return;
-  fprintf(f, "%.*f", prec, v);
+  if (!isnan(v)) tsr__put_fixed(f, v, prec);
 }
 
 tsr_status tsr_profiles_write_csv(const tsr_profiles *p, FILE *f, tsr_error *err) {
@@ -732,7 +731,9 @@ tsr_status tsr_profiles_write_csv(const tsr_profiles *p, FILE *f, tsr_error *err
     put_num(f, r->risk_score, 1);
     fprintf(f, ",%s,", r->risk_band);
     tsr_csv_put_field(f, r->channel_preference);
-    fprintf(f, ",%lld,%.2f,", (long long)r->tx_count, r->tx_amount);
+    fprintf(f, ",%lld,", (long long)r->tx_count);
+    tsr__put_fixed(f, r->tx_amount, 2);
+    fputc(',', f);
     put_num(f, r->digital_share, 4);
     fputc(',', f);
     if (p->has_interactions || r->service_contacts) fprintf(f, "%u", r->service_contacts);

@@ -99,10 +99,40 @@ static void test_fixed_random(void **state) {
       for (int p = 0; p <= 17; p++) same(ldexp(k, -j), p);
 }
 
+/* tsr__put_fixed writes what fprintf "%.*f" writes, the huge values of
+ * the printf fallback (longer than its buffer) included */
+static void test_put_fixed(void **state) {
+  (void)state;
+  char *a = NULL, *b = NULL;
+  size_t na = 0, nb = 0;
+  FILE *fa = open_memstream(&a, &na), *fb = open_memstream(&b, &nb);
+  assert_non_null(fa);
+  assert_non_null(fb);
+  static const double v[] = {0.0, -0.0, 2.675, 0.00005, -0.00005, 123456.125, 1e15, 1e300, -DBL_MAX,
+                             INFINITY, NAN, 0.33333333333333331, 4.9e-324};
+  uint64_t s = 7;
+  for (int i = 0; i < 20000; i++) {
+    double x = i < (int)(sizeof v / sizeof v[0]) ? v[i] : (double)(int64_t)(tsr__splitmix64(&s) % 20000001) / 1000.0 - 10000;
+    for (int p = 0; p <= 6; p++) {
+      tsr__put_fixed(fa, x, p);
+      fputc(';', fa);
+      fprintf(fb, "%.*f;", p, x);
+    }
+  }
+  fclose(fa);
+  fclose(fb);
+  assert_int_equal(na, nb);
+  assert_string_equal(a, b);
+  assert_non_null(strstr(a, ";1000000000000000052504760255204420248704"));
+  free(a);
+  free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixed_edges),
       cmocka_unit_test(test_fixed_random),
+      cmocka_unit_test(test_put_fixed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

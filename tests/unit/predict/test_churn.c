@@ -76,6 +76,20 @@ static void test_beats_p_alive(void **state) {
   double maximp = 0;
   for (size_t j = 0; j < r->nfeat; j++) if (r->importance[j] > maximp) maximp = r->importance[j];
   assert_true(r->importance[TSR__F_COMPLAINTS90] + r->importance[TSR__F_SINCE_COMPLAINT] > 0.05 * maximp);
+  /* churn.csv: churn_probability is printf's "%.4f" of every probability */
+  char *csv = NULL;
+  size_t ncsv = 0;
+  FILE *f = open_memstream(&csv, &ncsv);
+  assert_int_equal(tsr_churn_write_csv(r, f, NULL), TSR_OK);
+  fclose(f);
+  const char *line = strchr(csv, '\n') + 1;
+  for (size_t i = 0; i < r->n; i++) {
+    char want[600];
+    int k = snprintf(want, sizeof want, "%s,%.4f,", r->customer_id[i], r->probability[i]);
+    if (strncmp(line, want, (size_t)k) != 0) fail_msg("churn.csv row %zu: %.40s, want %s", i, line, want);
+    line = strchr(line, '\n') + 1;
+  }
+  free(csv);
   char *js = NULL;
   assert_int_equal(tsr_churn_eval_json(r, &js, NULL), TSR_OK);
   assert_non_null(strstr(js, "\"btyd_p_alive\":{"));

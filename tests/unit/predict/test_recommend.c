@@ -96,6 +96,37 @@ static void test_beats_popularity(void **state) {
   }
   fclose(f);
   assert_true(with_rec > r->n);
+  /* nbp.csv and the goals: every score is printf's "%.4f" */
+  char *csv = NULL, want[600];
+  size_t ncsv = 0;
+  f = open_memstream(&csv, &ncsv);
+  assert_int_equal(tsr_nbp_write_csv(r, f, NULL), TSR_OK);
+  fclose(f);
+  const char *ln = strchr(csv, '\n') + 1;
+  for (size_t i = 0; i < r->n; i++)
+    for (size_t j = 0; j < r->top; j++) {
+      const tsr_nbp_rec *rc = &r->rec[i * r->top + j];
+      if (rc->product < 0) break;
+      int k = snprintf(want, sizeof want, "%s,%zu,%s,%.4f,", r->customer_id[i], j + 1,
+                       r->products[rc->product], (double)rc->score);
+      if (strncmp(ln, want, (size_t)k) != 0) fail_msg("nbp.csv: %.60s, want %s", ln, want);
+      ln = strchr(ln, '\n') + 1;
+    }
+  assert_int_equal(*ln, 0);
+  free(csv);
+  f = open_memstream(&csv, &ncsv);
+  assert_int_equal(tsr_nbp_write_goals_csv(r, f, NULL), TSR_OK);
+  fclose(f);
+  ln = strchr(csv, '\n') + 1;
+  for (size_t i = 0; i < r->n; i++) {
+    int k = snprintf(want, sizeof want, "%s", r->customer_id[i]);
+    for (int g = 0; g < TSR_NBP_NGOALS; g++)
+      k += snprintf(want + k, sizeof want - (size_t)k, ",%.4f", (double)r->goal[i][g]);
+    want[k++] = '\n';
+    if (strncmp(ln, want, (size_t)k) != 0) fail_msg("goals row %zu: %.60s, want %.*s", i, ln, k, want);
+    ln += k;
+  }
+  free(csv);
   tsr_nbp_result_free(r);
 }
 

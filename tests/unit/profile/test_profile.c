@@ -4,6 +4,8 @@
 #include "tsr_test.h"
 #include "tessera/profile.h"
 
+#include <math.h>
+#include <stddef.h>
 #include <sys/stat.h>
 
 static char dir[64], lat[80];
@@ -154,6 +156,45 @@ static void test_truth_recovery(void **state) {
   assert_true(dig_err / (double)dig_n < 0.07);
 }
 
+/* Every fixed-decimal column of the profiles.csv at path is exactly what
+ * printf "%.Nf" prints of the profile's value (empty for NaN). */
+static void check_fixed_columns(const char *path) {
+  static const struct {
+    int col, prec;
+    size_t off;
+  } num[] = {{2, 2, offsetof(tsr_profile, age)},          {6, 2, offsetof(tsr_profile, tenure_years)},
+             {11, 1, offsetof(tsr_profile, risk_score)},  {15, 2, offsetof(tsr_profile, tx_amount)},
+             {16, 4, offsetof(tsr_profile, digital_share)}, {18, 4, offsetof(tsr_profile, sentiment_mean)},
+             {19, 4, offsetof(tsr_profile, sentiment_last)}, {21, 0, offsetof(tsr_profile, frequency)},
+             {22, 4, offsetof(tsr_profile, recency)},     {23, 4, offsetof(tsr_profile, T)},
+             {24, 2, offsetof(tsr_profile, monetary)},    {25, 4, offsetof(tsr_profile, p_alive)},
+             {26, 4, offsetof(tsr_profile, expected)},    {27, 2, offsetof(tsr_profile, clv)}};
+  tsr_csv *c;
+  tsr_error e;
+  assert_int_equal(tsr_csv_open(path, NULL, &c, &e), TSR_OK);
+  tsr_csv_record r;
+  size_t row = 0, checked = 0;
+  char want[400];
+  assert_int_equal(tsr_csv_next(c, &r, &e), TSR_OK); /* header */
+  assert_string_equal(r.fields[15].ptr, "revenue");
+  assert_string_equal(r.fields[27].ptr, "clv");
+  while (tsr_csv_next(c, &r, &e) == TSR_OK) {
+    const tsr_profile *p = tsr_profiles_get(P, row++);
+    assert_string_equal(r.fields[0].ptr, p->id);
+    for (size_t k = 0; k < sizeof num / sizeof num[0]; k++) {
+      double v = *(const double *)((const char *)p + num[k].off);
+      if (isnan(v)) want[0] = '\0';
+      else snprintf(want, sizeof want, "%.*f", num[k].prec, v);
+      if (strcmp(r.fields[num[k].col].ptr, want) != 0)
+        fail_msg("row %zu column %d: '%s', printf gives '%s'", row, num[k].col, r.fields[num[k].col].ptr, want);
+      checked += want[0] != 0;
+    }
+  }
+  tsr_csv_close(c);
+  assert_int_equal(row, tsr_profiles_count(P));
+  assert_true(checked > row * 4); /* no BTYD fits here: age, tenure, risk, revenue, shares */
+}
+
 static void test_segments(void **state) {
   (void)state;
   tsr_segment_opts so;
@@ -195,6 +236,9 @@ static void test_segments(void **state) {
   snprintf(path, sizeof path, "%s/profiles_out.csv", dir);
   FILE *f = fopen(path, "w");
   assert_int_equal(tsr_profiles_write_csv(P, f, &e), TSR_OK);
+  fclose(f);
+  check_fixed_columns(path);
+  f = fopen(path, "w");
   assert_int_equal(tsr_profiles_write_segments_csv(P, f, &e), TSR_OK);
   fclose(f);
 }
