@@ -33,6 +33,7 @@
 #include "internal.h"
 #include "analyze_predict.h"
 #include "keep_tables.h"
+#include "predict/predict_internal.h"
 
 #include <jansson.h>
 #include "tessera/bundle.h"
@@ -76,7 +77,7 @@ struct tsr__predict_out {
                            (TESSERA_PREDICT_THREADS=2, for the tests) */
   pthread_mutex_t mu;   /* guards the three flags below */
   pthread_cond_t cv;    /* ledger_done was set */
-  int ledger_done;      /* lg (or lg_out) is final */
+  int ledger_done;      /* lg and pd (or lg_out, pd_out) are final */
   int nbp_claimed;      /* a thread runs (or ran) next-best-product */
   int abandon;          /* the run failed: no further model */
   int lg_refs;          /* the models still to read lg; the last one frees it */
@@ -86,8 +87,12 @@ struct tsr__predict_out {
   tsr_ledger *lg_own;   /* lg when it is the models' own (else NULL: lg is
                            res->ledger, the run's, never freed here) */
   int shared;           /* 1: lg is the run's ingest (no second reading) */
+  /* the tables the models read (lib/predict/pdata.c), read once for both
+   * with lg, by the reader of lg: the same lifetime (lg_drop), read-only */
+  tsr__pdata pd;
+  int has_pd;           /* pd is read (and to be released) */
   char src_note[512];   /* which ledger the models read, for the event log */
-  model_out lg_out, churn_out, nbp_out;
+  model_out lg_out, pd_out, churn_out, nbp_out;
 };
 
 /* Waits for the models' thread; abandon: the run has failed, the models
@@ -105,6 +110,8 @@ static void predict_join(struct tsr__predict_out *p, int abandon) {
 
 /* Frees the models' ledger (when theirs) and forgets it. */
 static void lg_drop(struct tsr__predict_out *p) {
+  if (p->has_pd) tsr__pdata_release(&p->pd); /* it borrows lg */
+  p->has_pd = 0;
   tsr_ledger_free(p->lg_own);
   p->lg_own = NULL;
   p->lg = NULL;
@@ -201,7 +208,18 @@ static void read_ledger(struct tsr__predict_out *p) {
   p->lg = p->lg_own = lg;
 }
 
+/* The models' tables, once for both (as each of tsr_churn_run and
+ * tsr_nbp_run would read them with the options of run_churn/run_nbp). */
+static void read_pdata(struct tsr__predict_out *p) {
+  if (!p->lg || p->has_pd) return;
+  model_out *m = &p->pd_out;
+  m->ran = 1;
+  m->st = tsr__pdata_read_tables(p->dir, p->lg, p->o->bundle_opts, p->o->bundle, &p->pd, &m->err);
+  p->has_pd = m->st == TSR_OK;
+}
+
 static void run_churn(struct tsr__predict_out *p) {
+  if (!p->has_pd) return; /* said as pd_out */
   const tsr_analyze_opts *o = p->o;
   tsr_churn_opts co;
   tsr_churn_opts_init(&co);
@@ -212,10 +230,11 @@ static void run_churn(struct tsr__predict_out *p) {
   co.table_opts = o->bundle_opts; /* --rename, --table-date-format */
   co.tables = o->bundle; /* tables named outside the folder (--products FILE) */
   p->churn_out.ran = 1;
-  p->churn_out.st = tsr_churn_run(p->dir, &co, &p->churn, &p->churn_out.err);
+  p->churn_out.st = tsr__churn_run_pdata(&p->pd, &co, &p->churn, &p->churn_out.err);
 }
 
 static void run_nbp(struct tsr__predict_out *p) {
+  if (!p->has_pd) return; /* said as pd_out */
   const tsr_analyze_opts *o = p->o;
   tsr_nbp_opts no;
   tsr_nbp_opts_init(&no);
@@ -226,7 +245,7 @@ static void run_nbp(struct tsr__predict_out *p) {
   no.table_opts = o->bundle_opts;
   no.tables = o->bundle;
   p->nbp_out.ran = 1;
-  p->nbp_out.st = tsr_nbp_run(p->dir, &no, &p->nbp, &p->nbp_out.err);
+  p->nbp_out.st = tsr__nbp_run_pdata(p->dir, &p->pd, &no, &p->nbp, &p->nbp_out.err);
 }
 
 /* The thread: the ledger, churn, then next-best-product unless the main
@@ -234,6 +253,7 @@ static void run_nbp(struct tsr__predict_out *p) {
 static void *predict_thread(void *arg) {
   struct tsr__predict_out *p = arg;
   read_ledger(p);
+  read_pdata(p);
   pthread_mutex_lock(&p->mu);
   p->ledger_done = 1;
   pthread_cond_signal(&p->cv);
@@ -379,13 +399,14 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
   if (p->pending) { /* the sequential order */
     p->pending = 0;
     read_ledger(p);
+    read_pdata(p);
     if (p->lg) run_churn(p);
     if (p->lg && p->churn_out.st != TSR_ENOMEM && p->products) run_nbp(p);
   }
   lg_drop(p); /* both models are done (the thread may have freed it already) */
   /* out of memory fails the run; a model that cannot be fitted is said */
-  const model_out *m[3] = {&p->lg_out, &p->churn_out, &p->nbp_out};
-  for (int k = 0; k < 3; k++)
+  const model_out *m[4] = {&p->lg_out, &p->pd_out, &p->churn_out, &p->nbp_out};
+  for (int k = 0; k < 4; k++)
     if (m[k]->ran && m[k]->st == TSR_ENOMEM)
       return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (cap) {
@@ -393,6 +414,10 @@ tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
     if (p->lg_out.ran && p->lg_out.st != TSR_OK) { /* as each model reading the file */
       add_note(note, cap, "churn", &p->lg_out.err);
       if (p->products) add_note(note, cap, "next-best-product", &p->lg_out.err);
+    }
+    if (p->pd_out.ran && p->pd_out.st != TSR_OK) { /* the same */
+      add_note(note, cap, "churn", &p->pd_out.err);
+      if (p->products) add_note(note, cap, "next-best-product", &p->pd_out.err);
     }
     if (p->churn_out.ran && p->churn_out.st != TSR_OK) add_note(note, cap, "churn", &p->churn_out.err);
     if (p->nbp_out.ran && p->nbp_out.st != TSR_OK)

@@ -643,23 +643,14 @@ static tsr_status set_feature_names(const tsr__pdata *d, tsr_churn_result *r, ts
   return TSR_OK;
 }
 
-tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_result **out,
-                         tsr_error *err) {
-  tsr_churn_opts o;
-  if (opts) o = *opts;
-  else tsr_churn_opts_init(&o);
-  if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no output");
-  *out = NULL;
-  tsr_status st = check_opts(&o, err);
-  if (st != TSR_OK) return st;
-  tsr__pdata d;
-  st = tsr__pdata_read_tables(dir, o.ledger, o.table_opts, o.tables, &d, err);
-  if (st != TSR_OK) return st;
+/* The model on d (read, read-only here), o checked. */
+static tsr_status churn_on(const tsr__pdata *dp, const tsr_churn_opts *op, tsr_churn_result **out,
+                           tsr_error *err) {
+  const tsr__pdata d = *dp; /* a shallow copy: the arrays are only read */
+  const tsr_churn_opts o = *op;
+  tsr_status st;
   tsr_churn_result *r = tsr__calloc(1, sizeof *r);
-  if (!r) {
-    tsr__pdata_release(&d);
-    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  }
+  if (!r) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   char b1[16], b2[16], b3[16];
   int32_t E = d.last_day, C = (int32_t)o.cal_end_day;
   if (C < d.first_day || C >= E) {
@@ -698,13 +689,41 @@ tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_
   fitted_release(&one);
   cutfeat_release(&kept);
   if (st != TSR_OK) goto fail;
-  tsr__pdata_release(&d);
   *out = r;
   return TSR_OK;
 fail:
-  tsr__pdata_release(&d);
   tsr_churn_result_free(r);
   return st;
+}
+
+tsr_status tsr_churn_run(const char *dir, const tsr_churn_opts *opts, tsr_churn_result **out,
+                         tsr_error *err) {
+  tsr_churn_opts o;
+  if (opts) o = *opts;
+  else tsr_churn_opts_init(&o);
+  if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no output");
+  *out = NULL;
+  tsr_status st = check_opts(&o, err);
+  if (st != TSR_OK) return st;
+  tsr__pdata d;
+  st = tsr__pdata_read_tables(dir, o.ledger, o.table_opts, o.tables, &d, err);
+  if (st != TSR_OK) return st;
+  st = churn_on(&d, &o, out, err);
+  tsr__pdata_release(&d);
+  return st;
+}
+
+tsr_status tsr__churn_run_pdata(const tsr__pdata *d, const tsr_churn_opts *opts,
+                                tsr_churn_result **out, tsr_error *err) {
+  tsr_churn_opts o;
+  if (opts) o = *opts;
+  else tsr_churn_opts_init(&o);
+  if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no output");
+  *out = NULL;
+  if (!d) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no data");
+  tsr_status st = check_opts(&o, err);
+  if (st != TSR_OK) return st;
+  return churn_on(d, &o, out, err);
 }
 
 void tsr_churn_result_free(tsr_churn_result *r) {

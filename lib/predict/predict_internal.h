@@ -87,6 +87,21 @@ void tsr__pdata_release(tsr__pdata *d);
 /* Product index by name, or -1. */
 int tsr__pdata_product(const tsr__pdata *d, const char *name);
 
+/* tsr_churn_run and tsr_nbp_run on d, read before (tsr__pdata_read_tables
+ * with the options' ledger, table_opts and tables; dir: for messages)
+ * instead of reading the tables again: the same results. d is only read
+ * (both may run on it at once, on two threads); the caller releases it
+ * after both. `tessera analyze` reads the tables once for the two. */
+struct tsr_churn_opts;
+struct tsr_churn_result;
+struct tsr_nbp_opts;
+struct tsr_nbp_result;
+tsr_status tsr__churn_run_pdata(const tsr__pdata *d, const struct tsr_churn_opts *opts,
+                                struct tsr_churn_result **out, tsr_error *err);
+tsr_status tsr__nbp_run_pdata(const char *dir, const tsr__pdata *d,
+                              const struct tsr_nbp_opts *opts, struct tsr_nbp_result **out,
+                              tsr_error *err);
+
 /* --------------------------------------------------------- churn features */
 
 enum {

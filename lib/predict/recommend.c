@@ -816,24 +816,30 @@ tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result
   return tsr__nbp_run(dir, opts, NULL, out, err);
 }
 
-tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nbp_test *t,
-                        tsr_nbp_result **out, tsr_error *err) {
-  const int all_scorers = t && t->all_scorers;
-  tsr_nbp_opts o;
-  if (opts) o = *opts;
-  else tsr_nbp_opts_init(&o);
+/* The options (opts NULL = defaults) into *o, checked; *out = NULL. */
+static tsr_status nbp_check(const tsr_nbp_opts *opts, tsr_nbp_opts *o, tsr_nbp_result **out,
+                            tsr_error *err) {
+  if (opts) *o = *opts;
+  else tsr_nbp_opts_init(o);
   if (!out) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no output");
   *out = NULL;
-  if (o.cal_end_day == TSR__NODAY)
+  if (o->cal_end_day == TSR__NODAY)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "calibration_end", "required");
-  if (o.top < 1 || o.top > 50)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "top", "expected 1..50, got %d", o.top);
-  if (o.window_days < 0 || o.window_days > 36500)
+  if (o->top < 1 || o->top > 50)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "top", "expected 1..50, got %d", o->top);
+  if (o->window_days < 0 || o->window_days > 36500)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "window", "expected 1..36500 days, got %lld",
-                         (long long)o.window_days);
-  tsr__pdata d;
-  tsr_status st = tsr__pdata_read_tables(dir, o.ledger, o.table_opts, o.tables, &d, err);
-  if (st != TSR_OK) return st;
+                         (long long)o->window_days);
+  return TSR_OK;
+}
+
+/* The model on d (read, read-only here), o checked. */
+static tsr_status nbp_on(const char *dir, const tsr__pdata *dp, const tsr_nbp_opts *op,
+                         const tsr__nbp_test *t, tsr_nbp_result **out, tsr_error *err) {
+  const int all_scorers = t && t->all_scorers;
+  const tsr__pdata d = *dp; /* a shallow copy: the arrays are only read */
+  const tsr_nbp_opts o = *op;
+  tsr_status st = TSR_OK;
   tsr_nbp_result *r = NULL;
   scored_set val, ev, now;
   memset(&val, 0, sizeof val);
@@ -1061,7 +1067,6 @@ tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nb
   tsr__free(us);
   evtab_release(&et);
   propcache_release(&pc);
-  tsr__pdata_release(&d);
   *out = r;
   return TSR_OK;
 fail:
@@ -1073,8 +1078,29 @@ fail:
   evtab_release(&et);
   propcache_release(&pc);
   tsr_nbp_result_free(r);
+  return st;
+}
+
+tsr_status tsr__nbp_run(const char *dir, const tsr_nbp_opts *opts, const tsr__nbp_test *t,
+                        tsr_nbp_result **out, tsr_error *err) {
+  tsr_nbp_opts o;
+  tsr_status st = nbp_check(opts, &o, out, err);
+  if (st != TSR_OK) return st;
+  tsr__pdata d;
+  st = tsr__pdata_read_tables(dir, o.ledger, o.table_opts, o.tables, &d, err);
+  if (st != TSR_OK) return st;
+  st = nbp_on(dir, &d, &o, t, out, err);
   tsr__pdata_release(&d);
   return st;
+}
+
+tsr_status tsr__nbp_run_pdata(const char *dir, const tsr__pdata *d, const tsr_nbp_opts *opts,
+                              tsr_nbp_result **out, tsr_error *err) {
+  tsr_nbp_opts o;
+  tsr_status st = nbp_check(opts, &o, out, err);
+  if (st != TSR_OK) return st;
+  if (!d) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "no data");
+  return nbp_on(dir, d, &o, NULL, out, err);
 }
 
 void tsr_nbp_result_free(tsr_nbp_result *r) {
