@@ -313,6 +313,17 @@ static int anomaly_bind(tsr_anomaly_detector *d, const char *path, const tsr_csv
  * (0 when nothing was flagged). Flagged transactions are never dropped. A
  * file the detector cannot read leaves the column empty (counts -1). The
  * table's notes go to nb. */
+/* The table's row counts (read, accepted, rejected) into c, and the reader
+ * closed. */
+static void reader_close_counted(tsr_bundle_reader *r, int64_t c[3]) {
+  tsr_bundle_stats bs;
+  tsr_bundle_reader_stats(r, &bs);
+  c[0] = bs.rows_read;
+  c[1] = bs.rows_accepted;
+  c[2] = bs.rows_rejected;
+  tsr_bundle_reader_close(r);
+}
+
 static tsr_status transactions_pass(const tsr_analyze_opts *o, tsr_bundle_opts bo, note_buf *nb,
                                     tsr_profiles *p, anom_tally *t,
                                     int64_t counts[TSR_BT_COUNT][3], tsr_error *err) {
@@ -340,12 +351,7 @@ static tsr_status transactions_pass(const tsr_analyze_opts *o, tsr_bundle_opts b
   tx_pass x = {d, tsr_bundle_reader_source(r), 0};
   if (bound) tsr_bundle_reader_on_csv(r, tx_on_csv, &x);
   st = tsr_profiles_stage_table(p, r, err);
-  tsr_bundle_stats bs;
-  tsr_bundle_reader_stats(r, &bs);
-  counts[TSR_BT_TRANSACTIONS][0] = bs.rows_read;
-  counts[TSR_BT_TRANSACTIONS][1] = bs.rows_accepted;
-  counts[TSR_BT_TRANSACTIONS][2] = bs.rows_rejected;
-  tsr_bundle_reader_close(r);
+  reader_close_counted(r, counts[TSR_BT_TRANSACTIONS]);
   if (st == TSR_OK && x.nomem) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (st == TSR_OK && bound) {
     tsr_error aerr;
@@ -472,12 +478,7 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr__resolved **rv,
     st = tsr_bundle_open_table(o->bundle, t, &bo, &r, err);
     if (st != TSR_OK) break;
     st = tsr_profiles_add_table(p, r, err);
-    tsr_bundle_stats bs;
-    tsr_bundle_reader_stats(r, &bs);
-    counts[t][0] = bs.rows_read;
-    counts[t][1] = bs.rows_accepted;
-    counts[t][2] = bs.rows_rejected;
-    tsr_bundle_reader_close(r);
+    reader_close_counted(r, counts[t]);
   }
   if (st != TSR_OK) goto out;
   if ((st = anomalies_apply(&at, p, res, err)) != TSR_OK) goto out;
