@@ -138,46 +138,14 @@ void tsr_anomaly_read_opts_init(tsr_anomaly_read_opts *o) {
   o->max_errors = -1;
 }
 
-/* The plain decimals of most files ([-+]digits[.digits], at most 15
- * digits): the integer of the digits over a power of ten <= 1e15, both
- * exact doubles, so the one division rounds as strtod does (Clinger 1990,
- * "How to read floating point numbers accurately"). 0, or -1 for any other
- * form (strtod decides). */
-static int amount_fast(const char *s, size_t n, double *v) {
-  static const double p10[] = {1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8,
-                               1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
-  size_t i = 0;
-  int neg = 0;
-  if (i < n && (s[i] == '-' || s[i] == '+')) neg = s[i++] == '-';
-  uint64_t m = 0;
-  int digits = 0, frac = -1;
-  for (; i < n; i++) {
-    char c = s[i];
-    if (c >= '0' && c <= '9') {
-      if (++digits > 15) return -1;
-      m = m * 10 + (uint64_t)(c - '0');
-      if (frac >= 0) frac++;
-    } else if (c == '.' && frac < 0) {
-      frac = 0;
-    } else {
-      return -1;
-    }
-  }
-  if (!digits) return -1;
-  double x = (double)m / p10[frac > 0 ? frac : 0];
-  *v = neg ? -x : x;
-  return 0;
-}
-
 static int parse_amount(const char *s, size_t n, double *v) {
-  if (n && n < 64 && amount_fast(s, n, v) == 0) return 0;
   char buf[64];
   if (!n || n >= sizeof buf) return -1;
   memcpy(buf, s, n);
   buf[n] = '\0';
   char *end;
   errno = 0;
-  *v = strtod(buf, &end);
+  *v = tsr__strtod(buf, &end); /* strtod bit for bit, with its exact fast path */
   while (*end == ' ') end++;
   return *end || errno || !isfinite(*v) ? -1 : 0;
 }
