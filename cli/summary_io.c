@@ -93,6 +93,114 @@ tsr_status cli_summary_read_values(const char *path, int need_m, cli_summary *s,
   return cli_summary_read(path, need_m, s, err);
 }
 
+/* The patterns of cli_summary_read_patterns as the rows come: equal
+ * (x, t_x, T) in one open-addressing table (slots hold 1 + pattern, at
+ * most half full), the columns grown by doubling. */
+typedef struct {
+  size_t n, cap, mask;
+  double *x, *t_x, *T, *w; /* one block of 4 cap */
+  uint32_t *slot;
+  int has_m, has_w, bgbb;
+} pat_acc;
+
+static uint64_t pat_bits(double v) {
+  uint64_t u;
+  v += 0.0; /* -0.0 and 0.0 are one value */
+  memcpy(&u, &v, sizeof u);
+  return u;
+}
+
+static size_t pat_home(double x, double tx, double T, size_t mask) {
+  uint64_t h = pat_bits(x) * 0x9e3779b97f4a7c15ULL;
+  h = (h ^ (h >> 29) ^ pat_bits(tx)) * 0xbf58476d1ce4e5b9ULL;
+  h = (h ^ (h >> 31) ^ pat_bits(T)) * 0x94d049bb133111ebULL;
+  return (size_t)(h ^ (h >> 32)) & mask;
+}
+
+static int pat_grow(pat_acc *a) {
+  const size_t cap = a->cap ? 2 * a->cap : 4096;
+  double *b = malloc(4 * cap * sizeof *b);
+  uint32_t *slot = calloc(2 * cap, sizeof *slot);
+  if (!b || !slot) {
+    free(b), free(slot);
+    return -1;
+  }
+  memcpy(b, a->x, a->n * sizeof *b);
+  memcpy(b + cap, a->t_x, a->n * sizeof *b);
+  memcpy(b + 2 * cap, a->T, a->n * sizeof *b);
+  memcpy(b + 3 * cap, a->w, a->n * sizeof *b);
+  free(a->x), free(a->slot);
+  a->x = b, a->t_x = b + cap, a->T = b + 2 * cap, a->w = b + 3 * cap;
+  a->slot = slot, a->cap = cap, a->mask = 2 * cap - 1;
+  for (size_t p = 0; p < a->n; p++) {
+    size_t i = pat_home(a->x[p], a->t_x[p], a->T[p], a->mask);
+    while (a->slot[i]) i = (i + 1) & a->mask;
+    a->slot[i] = (uint32_t)(p + 1);
+  }
+  return 0;
+}
+
+static int pat_begin(void *v, size_t nrows, const int *present) {
+  pat_acc *a = v;
+  if (!present[0] || !present[1] || !present[2] || nrows >= UINT32_MAX / 2) return -1;
+  a->has_m = present[3], a->has_w = present[4];
+  return pat_grow(a);
+}
+
+static int pat_row(void *v, size_t r, const double *c) {
+  pat_acc *a = v;
+  (void)r;
+  const double x = c[0], tx = c[1], T = c[2], w = a->has_w ? c[4] : 1.0;
+  /* the range checks of read_plain (the table path names the cell) */
+  if (!(x >= 0 && T >= 0 && tx >= 0 && tx <= T) || (a->has_m && !(c[3] >= 0)) ||
+      (a->has_w && !(c[4] >= 0)))
+    return -1;
+  /* and those of tsr_btyd_check_data, whose messages name the row */
+  if (a->bgbb ? !(T > 0) || x != floor(x) || tx != floor(tx) || T != floor(T) || x > tx
+              : x == 0 && tx != 0)
+    return -1;
+  size_t i = pat_home(x, tx, T, a->mask);
+  for (;; i = (i + 1) & a->mask) {
+    const uint32_t s = a->slot[i];
+    if (!s) break;
+    /* == : finite values, -0.0 equal to 0.0 */
+    if (a->x[s - 1] == x && a->t_x[s - 1] == tx && a->T[s - 1] == T) {
+      a->w[s - 1] += w; /* in row order, as tsr__btyd_compress sums */
+      return 0;
+    }
+  }
+  if (a->n == a->cap) {
+    if (pat_grow(a)) return -1;
+    i = pat_home(x, tx, T, a->mask);
+    while (a->slot[i]) i = (i + 1) & a->mask;
+  }
+  a->x[a->n] = x, a->t_x[a->n] = tx, a->T[a->n] = T, a->w[a->n] = w;
+  a->slot[i] = (uint32_t)++a->n;
+  return 0;
+}
+
+tsr_status cli_summary_read_patterns(const char *path, int bgbb, cli_summary *s,
+                                     tsr_error *err) {
+  const char *const *want[5] = {X, R, TT, M, W};
+  pat_acc a;
+  int plain = 0;
+  memset(&a, 0, sizeof a);
+  a.bgbb = bgbb;
+  if (tsr_table_scan_numeric(path, 5, want, pat_begin, pat_row, &a, &plain, NULL) == TSR_OK &&
+      plain) {
+    free(a.slot);
+    memset(s, 0, sizeof *s);
+    s->n = a.n;
+    s->x = a.x; /* the block */
+    s->t_x = a.t_x;
+    s->T = a.T;
+    s->w = a.w;
+    return TSR_OK;
+  }
+  free(a.x), free(a.slot);
+  return cli_summary_read_values(path, 0, s, err);
+}
+
 tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
                             tsr_error *err) {
   tsr_table *t = NULL;

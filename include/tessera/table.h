@@ -76,6 +76,21 @@ TSR_API tsr_status tsr_table_read_numeric(const char *path, size_t ncols,
                                           size_t *nrows, double **block, int *plain,
                                           tsr_error *err);
 
+/* tsr_table_read_numeric without the columns: the same plain files, the
+ * same values, handed to the caller a row at a time (`tessera fit` folds
+ * them into patterns as they come). begin(ctx, nrows, present) is called
+ * once the header is read (present[k]: whether the header names column
+ * k), then row(ctx, r, v) for every row r in order, v[k] the value of
+ * column k (0 when absent). A callback returning nonzero stops the scan
+ * with *plain = 0, as does a file that is not plain (any of the cases of
+ * tsr_table_read_numeric, which may come after some rows were given). */
+typedef int (*tsr_table_begin_fn)(void *ctx, size_t nrows, const int *present);
+typedef int (*tsr_table_row_fn)(void *ctx, size_t row, const double *v);
+TSR_API tsr_status tsr_table_scan_numeric(const char *path, size_t ncols,
+                                          const char *const *const *want,
+                                          tsr_table_begin_fn begin, tsr_table_row_fn row,
+                                          void *ctx, int *plain, tsr_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -314,37 +314,39 @@ static const char *plain_field_end(const char *p, const char *end) {
  * table: the arrays below are on the stack). */
 #define NUM_MAX_FIELDS 256
 
-tsr_status tsr_table_read_numeric(const char *path, size_t ncols,
-                                  const char *const *const *want, double **cols,
-                                  size_t *nrows, double **block_out, int *plain,
-                                  tsr_error *err) {
-  (void)err;
-  *plain = 0;
-  *block_out = NULL;
-  *nrows = 0;
-  for (size_t k = 0; k < ncols; k++) cols[k] = NULL;
-  if (ncols == 0 || strcmp(path, "-") == 0) return TSR_OK;
+/* The rows of a plain mapped file for tsr_table_read_numeric and
+ * tsr_table_scan_numeric: begin(ctx, nrows, present) once the header and
+ * the row count are known (present[k]: whether column k is in the
+ * header), then row(ctx, r, v) for every row r with v[k] the value of
+ * column k (0 when absent). Returns 1 when every row was read, 0 when the
+ * file is not plain or a callback returned nonzero. */
+typedef tsr_table_begin_fn scan_begin_fn;
+typedef tsr_table_row_fn scan_row_fn;
+
+static int scan_plain(const char *path, size_t ncols, const char *const *const *want,
+                      scan_begin_fn begin, scan_row_fn row, void *ctx) {
+  if (ncols == 0 || ncols > 64 || strcmp(path, "-") == 0) return 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return TSR_OK;
+  if (fd < 0) return 0;
   struct stat sb;
   if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || sb.st_size <= 0 ||
       (uint64_t)sb.st_size >= (uint64_t)SIZE_MAX / 2) {
     close(fd);
-    return TSR_OK;
+    return 0;
   }
   const size_t len = (size_t)sb.st_size;
   /* the page cache mapped, not copied (nothing to zero) */
   char *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
   close(fd);
-  if (map == MAP_FAILED) return TSR_OK;
+  if (map == MAP_FAILED) return 0;
   const char *s = map, *end = map + len;
-  double *block = NULL;
+  int ok = 0;
   /* a last line end, so that every field ends inside the map; no BOM */
   if (end[-1] != '\n' || (len >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3))) goto out;
   /* header: the first field of each column of want */
-  size_t nh = 0, src[64];
+  size_t nh = 0;
   ptrdiff_t at[64]; /* column k: header field, or -1 */
-  if (ncols > 64) goto out;
+  int present[64];
   const char *names[NUM_MAX_FIELDS];
   size_t nlen[NUM_MAX_FIELDS];
   for (const char *p = s;;) {
@@ -366,7 +368,8 @@ tsr_status tsr_table_read_numeric(const char *path, size_t ncols,
           at[k] = (ptrdiff_t)j;
           break;
         }
-    if (at[k] >= 0) src[nwant++] = k;
+    present[k] = at[k] >= 0;
+    nwant += (size_t)present[k];
   }
   /* rows: one per line end */
   size_t n = 0;
@@ -376,21 +379,17 @@ tsr_status tsr_table_read_numeric(const char *path, size_t ncols,
     n++;
   }
   if (n == 0 || nwant == 0) goto out;
-  block = tsr__malloc_big(nwant * n * sizeof *block);
-  if (!block) goto out;
-  /* fld[j]: where header field j goes (a column, or -1: skipped) */
+  /* fld[j]: the column header field j goes to (or -1: skipped); two
+   * columns of one field are not plain */
   ptrdiff_t fld[NUM_MAX_FIELDS];
-  double *dst[64];
   for (size_t j = 0; j < nh; j++) fld[j] = -1;
-  for (size_t i = 0; i < nwant; i++) {
-    size_t k = src[i];
-    if (fld[at[k]] < 0) fld[at[k]] = (ptrdiff_t)k;
-    dst[k] = block + i * n;
+  for (size_t k = 0; k < ncols; k++) {
+    if (at[k] < 0) continue;
+    if (fld[at[k]] >= 0) goto out;
+    fld[at[k]] = (ptrdiff_t)k;
   }
-  for (size_t i = 0; i < nwant; i++) {
-    size_t k = src[i];
-    if (fld[at[k]] != (ptrdiff_t)k) goto out; /* two columns of one field */
-  }
+  if (begin(ctx, n, present)) goto out;
+  double v[64] = {0};
   const char *p = s;
   for (size_t r = 0; r < n; r++) {
     for (size_t j = 0; j < nh; j++) {
@@ -406,21 +405,71 @@ tsr_status tsr_table_read_numeric(const char *path, size_t ncols,
       const char c = *p;
       if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.')) goto out;
       char *e = NULL;
-      const double v = tsr__strtod(p, &e);
-      if (!e || e == p || *e != delim || !isfinite(v)) goto out;
-      dst[fld[j]][r] = v;
+      const double x = tsr__strtod(p, &e);
+      if (!e || e == p || *e != delim || !isfinite(x)) goto out;
+      v[fld[j]] = x;
       p = e + 1;
     }
+    if (row(ctx, r, v)) goto out;
   }
-  if (p != end) goto out;
-  for (size_t k = 0; k < ncols; k++) cols[k] = at[k] >= 0 ? dst[k] : NULL;
-  *nrows = n;
-  *block_out = block;
-  *plain = 1;
-  munmap(map, len);
-  return TSR_OK;
+  ok = p == end;
 out:
-  tsr__free(block);
   munmap(map, len);
+  return ok;
+}
+
+tsr_status tsr_table_scan_numeric(const char *path, size_t ncols,
+                                  const char *const *const *want, tsr_table_begin_fn begin,
+                                  tsr_table_row_fn row, void *ctx, int *plain,
+                                  tsr_error *err) {
+  (void)err;
+  *plain = scan_plain(path, ncols, want, begin, row, ctx);
+  return TSR_OK;
+}
+
+typedef struct {
+  size_t ncols, n;
+  double *block, *dst[64];
+} read_numeric_ctx;
+
+static int read_numeric_begin(void *vc, size_t n, const int *present) {
+  read_numeric_ctx *c = vc;
+  size_t nwant = 0;
+  for (size_t k = 0; k < c->ncols; k++) nwant += (size_t)present[k];
+  c->n = n;
+  c->block = tsr__malloc_big(nwant * n * sizeof *c->block);
+  if (!c->block) return -1;
+  for (size_t k = 0, i = 0; k < c->ncols; k++)
+    c->dst[k] = present[k] ? c->block + n * i++ : NULL;
+  return 0;
+}
+
+static int read_numeric_row(void *vc, size_t r, const double *v) {
+  read_numeric_ctx *c = vc;
+  for (size_t k = 0; k < c->ncols; k++)
+    if (c->dst[k]) c->dst[k][r] = v[k];
+  return 0;
+}
+
+tsr_status tsr_table_read_numeric(const char *path, size_t ncols,
+                                  const char *const *const *want, double **cols,
+                                  size_t *nrows, double **block_out, int *plain,
+                                  tsr_error *err) {
+  (void)err;
+  *plain = 0;
+  *block_out = NULL;
+  *nrows = 0;
+  for (size_t k = 0; k < ncols; k++) cols[k] = NULL;
+  read_numeric_ctx c;
+  memset(&c, 0, sizeof c);
+  c.ncols = ncols;
+  if (!scan_plain(path, ncols, want, read_numeric_begin, read_numeric_row, &c)) {
+    tsr__free(c.block);
+    return TSR_OK;
+  }
+  for (size_t k = 0; k < ncols; k++) cols[k] = c.dst[k];
+  *nrows = c.n;
+  *block_out = c.block;
+  *plain = 1;
   return TSR_OK;
 }
