@@ -93,13 +93,32 @@ tsr_status cli_summary_read_values(const char *path, int need_m, cli_summary *s,
   return cli_summary_read(path, need_m, s, err);
 }
 
-/* The patterns of cli_summary_read_patterns as the rows come: equal
- * (x, t_x, T) in one open-addressing table (slots hold 1 + pattern, at
- * most half full), the columns grown by doubling. */
+/* The patterns of cli_summary_read_patterns as the rows come. Each of
+ * x, t_x, T has its distinct values numbered (a small table per column
+ * that stays in cache: a summary has a few hundred distinct values per
+ * column); a pattern is the triple of numbers (21 bits each), found in one
+ * open-addressing table whose slots hold the key and the weight, so a row
+ * costs one access to the large table. */
+#define PAT_CBITS 21
+
 typedef struct {
+  uint64_t *key; /* normalized bits of the distinct values */
+  uint32_t *slot; /* 1 + number, or 0 */
   size_t n, cap, mask;
-  double *x, *t_x, *T, *w; /* one block of 4 cap */
-  uint32_t *slot;
+} pat_col;
+
+typedef struct {
+  uint64_t key; /* 1 << 63 | the three numbers; 0: empty */
+  double w;
+  uint32_t p; /* the pattern */
+} pat_slot;
+
+typedef struct {
+  pat_col col[3];
+  pat_slot *slot;
+  size_t nslot, mask;
+  size_t n, cap;           /* patterns */
+  double *x, *t_x, *T, *w; /* one block of 4 cap (w: at the end) */
   int has_m, has_w, bgbb;
 } pat_acc;
 
@@ -110,32 +129,75 @@ static uint64_t pat_bits(double v) {
   return u;
 }
 
-static size_t pat_home(double x, double tx, double T, size_t mask) {
-  uint64_t h = pat_bits(x) * 0x9e3779b97f4a7c15ULL;
-  h = (h ^ (h >> 29) ^ pat_bits(tx)) * 0xbf58476d1ce4e5b9ULL;
-  h = (h ^ (h >> 31) ^ pat_bits(T)) * 0x94d049bb133111ebULL;
-  return (size_t)(h ^ (h >> 32)) & mask;
+static size_t pat_hash(uint64_t k, size_t mask) {
+  k = (k ^ (k >> 31)) * 0xbf58476d1ce4e5b9ULL;
+  return (size_t)(k ^ (k >> 29)) & mask;
 }
 
-static int pat_grow(pat_acc *a) {
-  const size_t cap = a->cap ? 2 * a->cap : 4096;
-  double *b = malloc(4 * cap * sizeof *b);
-  uint32_t *slot = calloc(2 * cap, sizeof *slot);
-  if (!b || !slot) {
-    free(b), free(slot);
-    return -1;
+static void pat_col_free(pat_col *c) {
+  free(c->key), free(c->slot);
+}
+
+/* Number of value v in column c (new values numbered as they come);
+ * -1 when out of memory or beyond PAT_CBITS bits. */
+static int64_t pat_col_number(pat_col *c, double v) {
+  const uint64_t k = pat_bits(v);
+  size_t i = pat_hash(k, c->mask);
+  for (;; i = (i + 1) & c->mask) {
+    const uint32_t s = c->slot[i];
+    if (!s) break;
+    if (c->key[s - 1] == k) return s - 1;
   }
-  memcpy(b, a->x, a->n * sizeof *b);
-  memcpy(b + cap, a->t_x, a->n * sizeof *b);
-  memcpy(b + 2 * cap, a->T, a->n * sizeof *b);
-  memcpy(b + 3 * cap, a->w, a->n * sizeof *b);
-  free(a->x), free(a->slot);
-  a->x = b, a->t_x = b + cap, a->T = b + 2 * cap, a->w = b + 3 * cap;
-  a->slot = slot, a->cap = cap, a->mask = 2 * cap - 1;
-  for (size_t p = 0; p < a->n; p++) {
-    size_t i = pat_home(a->x[p], a->t_x[p], a->T[p], a->mask);
-    while (a->slot[i]) i = (i + 1) & a->mask;
-    a->slot[i] = (uint32_t)(p + 1);
+  if (c->n + 1 >= (size_t)1 << PAT_CBITS) return -1;
+  if (2 * (c->n + 1) > c->cap) { /* double: keys and the table (2 cap slots) */
+    const size_t cap = 2 * c->cap;
+    uint64_t *key = realloc(c->key, cap * sizeof *key);
+    if (!key) return -1;
+    c->key = key;
+    uint32_t *slot = calloc(2 * cap, sizeof *slot);
+    if (!slot) return -1;
+    free(c->slot);
+    c->slot = slot, c->cap = cap, c->mask = 2 * cap - 1;
+    for (size_t j = 0; j < c->n; j++) {
+      size_t h = pat_hash(c->key[j], c->mask);
+      while (c->slot[h]) h = (h + 1) & c->mask;
+      c->slot[h] = (uint32_t)(j + 1);
+    }
+    i = pat_hash(k, c->mask);
+    while (c->slot[i]) i = (i + 1) & c->mask;
+  }
+  c->key[c->n] = k;
+  c->slot[i] = (uint32_t)++c->n;
+  return (int64_t)(c->n - 1);
+}
+
+/* Room for one more pattern: columns and table doubled as needed (the
+ * table at most 5/8 full). */
+static int pat_room(pat_acc *a) {
+  if (a->n == a->cap) {
+    const size_t cap = a->cap ? 2 * a->cap : 4096;
+    double *b = malloc(4 * cap * sizeof *b);
+    if (!b) return -1;
+    if (a->n) {
+      memcpy(b, a->x, a->n * sizeof *b);
+      memcpy(b + cap, a->t_x, a->n * sizeof *b);
+      memcpy(b + 2 * cap, a->T, a->n * sizeof *b);
+    }
+    free(a->x);
+    a->x = b, a->t_x = b + cap, a->T = b + 2 * cap, a->w = b + 3 * cap, a->cap = cap;
+  }
+  if (8 * (a->n + 1) > 5 * a->nslot) {
+    const size_t ns = a->nslot ? 2 * a->nslot : 8192;
+    pat_slot *t = calloc(ns, sizeof *t);
+    if (!t) return -1;
+    for (size_t j = 0; j < a->nslot; j++) {
+      if (!a->slot[j].key) continue;
+      size_t h = pat_hash(a->slot[j].key, ns - 1);
+      while (t[h].key) h = (h + 1) & (ns - 1);
+      t[h] = a->slot[j];
+    }
+    free(a->slot);
+    a->slot = t, a->nslot = ns, a->mask = ns - 1;
   }
   return 0;
 }
@@ -144,7 +206,14 @@ static int pat_begin(void *v, size_t nrows, const int *present) {
   pat_acc *a = v;
   if (!present[0] || !present[1] || !present[2] || nrows >= UINT32_MAX / 2) return -1;
   a->has_m = present[3], a->has_w = present[4];
-  return pat_grow(a);
+  for (int k = 0; k < 3; k++) {
+    pat_col *c = &a->col[k];
+    c->cap = 256, c->mask = 511;
+    c->key = malloc(c->cap * sizeof *c->key);
+    c->slot = calloc(c->mask + 1, sizeof *c->slot);
+    if (!c->key || !c->slot) return -1;
+  }
+  return pat_room(a);
 }
 
 static int pat_row(void *v, size_t r, const double *c) {
@@ -159,24 +228,36 @@ static int pat_row(void *v, size_t r, const double *c) {
   if (a->bgbb ? !(T > 0) || x != floor(x) || tx != floor(tx) || T != floor(T) || x > tx
               : x == 0 && tx != 0)
     return -1;
-  size_t i = pat_home(x, tx, T, a->mask);
+  const int64_t cx = pat_col_number(&a->col[0], x), ctx = pat_col_number(&a->col[1], tx),
+                cT = pat_col_number(&a->col[2], T);
+  if (cx < 0 || ctx < 0 || cT < 0) return -1;
+  const uint64_t key = (uint64_t)1 << 63 | (uint64_t)cx << (2 * PAT_CBITS) |
+                       (uint64_t)ctx << PAT_CBITS | (uint64_t)cT;
+  size_t i = pat_hash(key, a->mask);
   for (;; i = (i + 1) & a->mask) {
-    const uint32_t s = a->slot[i];
-    if (!s) break;
-    /* == : finite values, -0.0 equal to 0.0 */
-    if (a->x[s - 1] == x && a->t_x[s - 1] == tx && a->T[s - 1] == T) {
-      a->w[s - 1] += w; /* in row order, as tsr__btyd_compress sums */
+    pat_slot *s = &a->slot[i];
+    if (!s->key) break;
+    if (s->key == key) {
+      s->w += w; /* in row order, as tsr__btyd_compress sums */
       return 0;
     }
   }
-  if (a->n == a->cap) {
-    if (pat_grow(a)) return -1;
-    i = pat_home(x, tx, T, a->mask);
-    while (a->slot[i]) i = (i + 1) & a->mask;
+  if (a->n == a->cap || 8 * (a->n + 1) > 5 * a->nslot) {
+    if (pat_room(a)) return -1;
+    i = pat_hash(key, a->mask);
+    while (a->slot[i].key) i = (i + 1) & a->mask;
   }
-  a->x[a->n] = x, a->t_x[a->n] = tx, a->T[a->n] = T, a->w[a->n] = w;
-  a->slot[i] = (uint32_t)++a->n;
+  /* the values of the pattern's first row */
+  a->x[a->n] = x, a->t_x[a->n] = tx, a->T[a->n] = T;
+  a->slot[i] = (pat_slot){key, w, (uint32_t)a->n};
+  a->n++;
   return 0;
+}
+
+static void pat_acc_free(pat_acc *a) {
+  for (int k = 0; k < 3; k++) pat_col_free(&a->col[k]);
+  free(a->slot);
+  free(a->x);
 }
 
 tsr_status cli_summary_read_patterns(const char *path, int bgbb, cli_summary *s,
@@ -188,16 +269,19 @@ tsr_status cli_summary_read_patterns(const char *path, int bgbb, cli_summary *s,
   a.bgbb = bgbb;
   if (tsr_table_scan_numeric(path, 5, want, pat_begin, pat_row, &a, &plain, NULL) == TSR_OK &&
       plain) {
-    free(a.slot);
+    for (size_t j = 0; j < a.nslot; j++)
+      if (a.slot[j].key) a.w[a.slot[j].p] = a.slot[j].w;
     memset(s, 0, sizeof *s);
     s->n = a.n;
     s->x = a.x; /* the block */
     s->t_x = a.t_x;
     s->T = a.T;
     s->w = a.w;
+    a.x = NULL;
+    pat_acc_free(&a);
     return TSR_OK;
   }
-  free(a.x), free(a.slot);
+  pat_acc_free(&a);
   return cli_summary_read_values(path, 0, s, err);
 }
 
