@@ -97,12 +97,14 @@ tsr_status cli_summary_read_values(const char *path, int need_m, cli_summary *s,
  * x, t_x, T has its distinct values numbered (a small table per column
  * that stays in cache: a summary has a few hundred distinct values per
  * column); a pattern is the triple of numbers (21 bits each), found in one
- * open-addressing table whose slots hold the key and the weight, so a row
- * costs one access to the large table. */
+ * open-addressing table of 16-byte slots (key, weight), so a row costs one
+ * access to the large table; the pattern's values are those of its
+ * numbers. A -0.0 sends the file to the row path (tsr__btyd_compress
+ * takes it equal to 0.0, keeping the first row's value). */
 #define PAT_CBITS 21
 
 typedef struct {
-  uint64_t *key; /* normalized bits of the distinct values */
+  uint64_t *key; /* bits of the distinct values */
   uint32_t *slot; /* 1 + number, or 0 */
   size_t n, cap, mask;
 } pat_col;
@@ -110,38 +112,25 @@ typedef struct {
 typedef struct {
   uint64_t key; /* 1 << 63 | the three numbers; 0: empty */
   double w;
-  uint32_t p; /* the pattern */
 } pat_slot;
 
 typedef struct {
   pat_col col[3];
   pat_slot *slot;
-  size_t nslot, mask;
-  size_t n, cap;           /* patterns */
-  double *x, *t_x, *T, *w; /* one block of 4 cap (w: at the end) */
+  size_t nslot, n; /* slots (a power of 2), patterns */
   int has_m, has_w, bgbb;
 } pat_acc;
-
-static uint64_t pat_bits(double v) {
-  uint64_t u;
-  v += 0.0; /* -0.0 and 0.0 are one value */
-  memcpy(&u, &v, sizeof u);
-  return u;
-}
 
 static size_t pat_hash(uint64_t k, size_t mask) {
   k = (k ^ (k >> 31)) * 0xbf58476d1ce4e5b9ULL;
   return (size_t)(k ^ (k >> 29)) & mask;
 }
 
-static void pat_col_free(pat_col *c) {
-  free(c->key), free(c->slot);
-}
-
 /* Number of value v in column c (new values numbered as they come);
  * -1 when out of memory or beyond PAT_CBITS bits. */
 static int64_t pat_col_number(pat_col *c, double v) {
-  const uint64_t k = pat_bits(v);
+  uint64_t k;
+  memcpy(&k, &v, sizeof k);
   size_t i = pat_hash(k, c->mask);
   for (;; i = (i + 1) & c->mask) {
     const uint32_t s = c->slot[i];
@@ -171,34 +160,18 @@ static int64_t pat_col_number(pat_col *c, double v) {
   return (int64_t)(c->n - 1);
 }
 
-/* Room for one more pattern: columns and table doubled as needed (the
- * table at most 5/8 full). */
-static int pat_room(pat_acc *a) {
-  if (a->n == a->cap) {
-    const size_t cap = a->cap ? 2 * a->cap : 4096;
-    double *b = malloc(4 * cap * sizeof *b);
-    if (!b) return -1;
-    if (a->n) {
-      memcpy(b, a->x, a->n * sizeof *b);
-      memcpy(b + cap, a->t_x, a->n * sizeof *b);
-      memcpy(b + 2 * cap, a->T, a->n * sizeof *b);
-    }
-    free(a->x);
-    a->x = b, a->t_x = b + cap, a->T = b + 2 * cap, a->w = b + 3 * cap, a->cap = cap;
+/* The pattern table with ns slots (the patterns re-entered). */
+static int pat_resize(pat_acc *a, size_t ns) {
+  pat_slot *t = calloc(ns, sizeof *t);
+  if (!t) return -1;
+  for (size_t j = 0; j < a->nslot; j++) {
+    if (!a->slot[j].key) continue;
+    size_t h = pat_hash(a->slot[j].key, ns - 1);
+    while (t[h].key) h = (h + 1) & (ns - 1);
+    t[h] = a->slot[j];
   }
-  if (8 * (a->n + 1) > 5 * a->nslot) {
-    const size_t ns = a->nslot ? 2 * a->nslot : 8192;
-    pat_slot *t = calloc(ns, sizeof *t);
-    if (!t) return -1;
-    for (size_t j = 0; j < a->nslot; j++) {
-      if (!a->slot[j].key) continue;
-      size_t h = pat_hash(a->slot[j].key, ns - 1);
-      while (t[h].key) h = (h + 1) & (ns - 1);
-      t[h] = a->slot[j];
-    }
-    free(a->slot);
-    a->slot = t, a->nslot = ns, a->mask = ns - 1;
-  }
+  free(a->slot);
+  a->slot = t, a->nslot = ns;
   return 0;
 }
 
@@ -213,7 +186,11 @@ static int pat_begin(void *v, size_t nrows, const int *present) {
     c->slot = calloc(c->mask + 1, sizeof *c->slot);
     if (!c->key || !c->slot) return -1;
   }
-  return pat_room(a);
+  /* room for nrows / 2 * 3 / 4 patterns before the first doubling (a
+   * summary has fewer patterns than rows) */
+  size_t ns = 4096;
+  while (ns < nrows / 2) ns *= 2;
+  return pat_resize(a, ns);
 }
 
 static int pat_row(void *v, size_t r, const double *c) {
@@ -228,13 +205,15 @@ static int pat_row(void *v, size_t r, const double *c) {
   if (a->bgbb ? !(T > 0) || x != floor(x) || tx != floor(tx) || T != floor(T) || x > tx
               : x == 0 && tx != 0)
     return -1;
+  if ((x == 0 && signbit(x)) || (tx == 0 && signbit(tx)) || (T == 0 && signbit(T))) return -1;
   const int64_t cx = pat_col_number(&a->col[0], x), ctx = pat_col_number(&a->col[1], tx),
                 cT = pat_col_number(&a->col[2], T);
   if (cx < 0 || ctx < 0 || cT < 0) return -1;
   const uint64_t key = (uint64_t)1 << 63 | (uint64_t)cx << (2 * PAT_CBITS) |
                        (uint64_t)ctx << PAT_CBITS | (uint64_t)cT;
-  size_t i = pat_hash(key, a->mask);
-  for (;; i = (i + 1) & a->mask) {
+  const size_t mask = a->nslot - 1;
+  size_t i = pat_hash(key, mask);
+  for (;; i = (i + 1) & mask) {
     pat_slot *s = &a->slot[i];
     if (!s->key) break;
     if (s->key == key) {
@@ -242,22 +221,14 @@ static int pat_row(void *v, size_t r, const double *c) {
       return 0;
     }
   }
-  if (a->n == a->cap || 8 * (a->n + 1) > 5 * a->nslot) {
-    if (pat_room(a)) return -1;
-    i = pat_hash(key, a->mask);
-    while (a->slot[i].key) i = (i + 1) & a->mask;
-  }
-  /* the values of the pattern's first row */
-  a->x[a->n] = x, a->t_x[a->n] = tx, a->T[a->n] = T;
-  a->slot[i] = (pat_slot){key, w, (uint32_t)a->n};
-  a->n++;
+  a->slot[i] = (pat_slot){key, w};
+  if (4 * ++a->n > 3 * a->nslot && pat_resize(a, 2 * a->nslot)) return -1;
   return 0;
 }
 
 static void pat_acc_free(pat_acc *a) {
-  for (int k = 0; k < 3; k++) pat_col_free(&a->col[k]);
+  for (int k = 0; k < 3; k++) free(a->col[k].key), free(a->col[k].slot);
   free(a->slot);
-  free(a->x);
 }
 
 tsr_status cli_summary_read_patterns(const char *path, int bgbb, cli_summary *s,
@@ -267,22 +238,33 @@ tsr_status cli_summary_read_patterns(const char *path, int bgbb, cli_summary *s,
   int plain = 0;
   memset(&a, 0, sizeof a);
   a.bgbb = bgbb;
-  if (tsr_table_scan_numeric(path, 5, want, pat_begin, pat_row, &a, &plain, NULL) == TSR_OK &&
-      plain) {
-    for (size_t j = 0; j < a.nslot; j++)
-      if (a.slot[j].key) a.w[a.slot[j].p] = a.slot[j].w;
-    memset(s, 0, sizeof *s);
-    s->n = a.n;
-    s->x = a.x; /* the block */
-    s->t_x = a.t_x;
-    s->T = a.T;
-    s->w = a.w;
-    a.x = NULL;
+  tsr_status st = tsr_table_scan_numeric(path, 5, want, pat_begin, pat_row, &a, &plain, NULL);
+  double *b = st == TSR_OK && plain ? malloc(4 * (a.n ? a.n : 1) * sizeof *b) : NULL;
+  if (!b) {
     pat_acc_free(&a);
-    return TSR_OK;
+    return cli_summary_read_values(path, 0, s, err);
+  }
+  /* the patterns in table order (the fit sorts them) */
+  const size_t n = a.n;
+  size_t p = 0;
+  for (size_t j = 0; j < a.nslot; j++) {
+    const uint64_t k = a.slot[j].key;
+    if (!k) continue;
+    const uint64_t m = ((uint64_t)1 << PAT_CBITS) - 1;
+    memcpy(&b[p], &a.col[0].key[k >> (2 * PAT_CBITS) & m], sizeof *b);
+    memcpy(&b[n + p], &a.col[1].key[k >> PAT_CBITS & m], sizeof *b);
+    memcpy(&b[2 * n + p], &a.col[2].key[k & m], sizeof *b);
+    b[3 * n + p] = a.slot[j].w;
+    p++;
   }
   pat_acc_free(&a);
-  return cli_summary_read_values(path, 0, s, err);
+  memset(s, 0, sizeof *s);
+  s->n = n;
+  s->x = b; /* the block */
+  s->t_x = b + n;
+  s->T = b + 2 * n;
+  s->w = b + 3 * n;
+  return TSR_OK;
 }
 
 tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,

@@ -469,7 +469,8 @@ static int compress_ranked(const tsr_btyd_data *d, int want_map, tsr__btyd_pat *
   /* runs of equal keys: the patterns */
   size_t u = 0;
   for (size_t i = 0; i < n; i++) u += i == 0 || key[i] != key[i - 1];
-  pat->buf = tsr__malloc_big(5 * u * sizeof(double));
+  pat->buf = 5 * u * sizeof(double) >= ((size_t)8 << 20) ? tsr__malloc_big(5 * u * sizeof(double))
+                                                         : tsr__malloc(5 * u * sizeof(double));
   if (want_map) pat->map = tsr__malloc(n * sizeof(size_t));
   if (!pat->buf || (want_map && !pat->map)) goto done;
   double *x_ = pat->buf, *tx_ = x_ + u, *T_ = tx_ + u, *m_ = T_ + u, *w_ = m_ + u;

@@ -113,8 +113,14 @@ int tsr__btyd_index_build(const tsr_btyd_data *d, tsr__btyd_index *ix) {
   size_t n = d->n;
   memset(ix, 0, sizeof *ix);
   if (n == 0 || n > UINT32_MAX / 2) return -1;
-  ix->dbuf = tsr__malloc_big(3 * n * sizeof(double));
-  ix->ubuf = tsr__malloc_big(9 * n * sizeof(uint32_t));
+  /* plain malloc: the distinct values and pairs take a few pages of
+   * their n rows; the five numbers per pattern are all written, on huge
+   * pages only when large (a 2 MiB page for 1 MiB costs twice the
+   * zeroing) */
+  ix->dbuf = tsr__malloc(3 * n * sizeof(double));
+  ix->ubuf = 5 * n * sizeof(uint32_t) >= ((size_t)8 << 20)
+                 ? tsr__malloc_big(9 * n * sizeof(uint32_t))
+                 : tsr__malloc(9 * n * sizeof(uint32_t));
   interner t;
   if (interner_init(&t, n) || !ix->dbuf || !ix->ubuf) {
     interner_free(&t);
