@@ -5,6 +5,7 @@
  * Help text: docs/cli/fit.md.
  */
 #include <getopt.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,13 @@ int tsr_cmd_fit(int argc, char **argv) {
   if (tsr_btyd_kind_parse(model, &kind, &err))
     return cli_usage("fit", "--model: %s", err.msg);
 
+#ifdef M_MMAP_THRESHOLD
+  /* a fit's arrays (a few MB, allocated and freed step after step) from
+   * the heap, which keeps what is freed for the next step: fresh pages
+   * cost more to fault in than the fit's arithmetic on them */
+  mallopt(M_MMAP_THRESHOLD, 64 << 20);
+  mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
   cli_summary s;
   tsr_status st = kind == TSR_BTYD_GG ? cli_summary_read_values(argv[optind], 1, &s, &err)
                                        : cli_summary_read_patterns(argv[optind], kind == TSR_BTYD_BGBB,

@@ -96,12 +96,16 @@ tsr_status cli_summary_read_values(const char *path, int need_m, cli_summary *s,
 /* The patterns of cli_summary_read_patterns as the rows come. Each of
  * x, t_x, T has its distinct values numbered (a small table per column
  * that stays in cache: a summary has a few hundred distinct values per
- * column); a pattern is the triple of numbers (21 bits each), found in one
- * open-addressing table of 16-byte slots (key, weight), so a row costs one
- * access to the large table; the pattern's values are those of its
- * numbers. A -0.0 sends the file to the row path (tsr__btyd_compress
- * takes it equal to 0.0, keeping the first row's value). */
-#define PAT_CBITS 21
+ * column); a pattern is the triple of numbers (PAT_CBITS bits each), found
+ * in one open-addressing table of 8-byte slots (the key and the pattern's
+ * number: 100,000 customers, 44,000 patterns: 512 KiB, within the L2
+ * cache with the weights), so a row costs one access to the table and one
+ * to its weight; the pattern's values are those of its numbers. A -0.0
+ * sends the file to the row path (tsr__btyd_compress takes it equal to
+ * 0.0, keeping the first row's value), as do more than 2^13 distinct
+ * values in a column or 2^24 patterns. */
+#define PAT_CBITS 13
+#define PAT_PBITS 24
 
 typedef struct {
   uint64_t *key; /* bits of the distinct values */
@@ -110,16 +114,14 @@ typedef struct {
 } pat_col;
 
 typedef struct {
-  uint64_t key; /* 1 << 63 | the three numbers; 0: empty */
-  double w;
-} pat_slot;
-
-typedef struct {
   pat_col col[3];
-  pat_slot *slot;
+  uint64_t *slot; /* 1 << 63 | three numbers << PAT_PBITS | pattern; 0: empty */
+  double *w;      /* weight of each pattern (room for 3/4 of the slots) */
   size_t nslot, n; /* slots (a power of 2), patterns */
   int has_m, has_w, bgbb;
 } pat_acc;
+
+#define PAT_KEY(s) ((s) >> PAT_PBITS)
 
 static size_t pat_hash(uint64_t k, size_t mask) {
   k = (k ^ (k >> 31)) * 0xbf58476d1ce4e5b9ULL;
@@ -162,12 +164,19 @@ static int64_t pat_col_number(pat_col *c, double v) {
 
 /* The pattern table with ns slots (the patterns re-entered). */
 static int pat_resize(pat_acc *a, size_t ns) {
-  pat_slot *t = calloc(ns, sizeof *t);
-  if (!t) return -1;
+  if (ns / 4 * 3 > ((size_t)1 << PAT_PBITS)) return -1;
+  uint64_t *t = calloc(ns, sizeof *t);
+  double *w = realloc(a->w, ns / 4 * 3 * sizeof *w);
+  if (!t || !w) {
+    free(t);
+    if (w) a->w = w;
+    return -1;
+  }
+  a->w = w;
   for (size_t j = 0; j < a->nslot; j++) {
-    if (!a->slot[j].key) continue;
-    size_t h = pat_hash(a->slot[j].key, ns - 1);
-    while (t[h].key) h = (h + 1) & (ns - 1);
+    if (!a->slot[j]) continue;
+    size_t h = pat_hash(PAT_KEY(a->slot[j]), ns - 1);
+    while (t[h]) h = (h + 1) & (ns - 1);
     t[h] = a->slot[j];
   }
   free(a->slot);
@@ -189,7 +198,7 @@ static int pat_begin(void *v, size_t nrows, const int *present) {
   /* room for nrows / 2 * 3 / 4 patterns before the first doubling (a
    * summary has fewer patterns than rows) */
   size_t ns = 4096;
-  while (ns < nrows / 2) ns *= 2;
+  while (ns < nrows / 2 && ns < ((size_t)1 << 22)) ns *= 2;
   return pat_resize(a, ns);
 }
 
@@ -209,26 +218,29 @@ static int pat_row(void *v, size_t r, const double *c) {
   const int64_t cx = pat_col_number(&a->col[0], x), ctx = pat_col_number(&a->col[1], tx),
                 cT = pat_col_number(&a->col[2], T);
   if (cx < 0 || ctx < 0 || cT < 0) return -1;
-  const uint64_t key = (uint64_t)1 << 63 | (uint64_t)cx << (2 * PAT_CBITS) |
+  const uint64_t key = (uint64_t)1 << (3 * PAT_CBITS) | (uint64_t)cx << (2 * PAT_CBITS) |
                        (uint64_t)ctx << PAT_CBITS | (uint64_t)cT;
   const size_t mask = a->nslot - 1;
   size_t i = pat_hash(key, mask);
   for (;; i = (i + 1) & mask) {
-    pat_slot *s = &a->slot[i];
-    if (!s->key) break;
-    if (s->key == key) {
-      s->w += w; /* in row order, as tsr__btyd_compress sums */
+    const uint64_t s = a->slot[i];
+    if (!s) break;
+    if (PAT_KEY(s) == key) {
+      a->w[s & (((uint64_t)1 << PAT_PBITS) - 1)] += w; /* in row order, as
+                                                          tsr__btyd_compress sums */
       return 0;
     }
   }
-  a->slot[i] = (pat_slot){key, w};
-  if (4 * ++a->n > 3 * a->nslot && pat_resize(a, 2 * a->nslot)) return -1;
+  a->slot[i] = key << PAT_PBITS | a->n;
+  a->w[a->n] = w;
+  if (4 * ++a->n >= 3 * a->nslot && pat_resize(a, 2 * a->nslot)) return -1;
   return 0;
 }
 
 static void pat_acc_free(pat_acc *a) {
   for (int k = 0; k < 3; k++) free(a->col[k].key), free(a->col[k].slot);
   free(a->slot);
+  free(a->w);
 }
 
 tsr_status cli_summary_read_patterns(const char *path, int bgbb, cli_summary *s,
@@ -248,13 +260,12 @@ tsr_status cli_summary_read_patterns(const char *path, int bgbb, cli_summary *s,
   const size_t n = a.n;
   size_t p = 0;
   for (size_t j = 0; j < a.nslot; j++) {
-    const uint64_t k = a.slot[j].key;
-    if (!k) continue;
-    const uint64_t m = ((uint64_t)1 << PAT_CBITS) - 1;
+    if (!a.slot[j]) continue;
+    const uint64_t k = PAT_KEY(a.slot[j]), m = ((uint64_t)1 << PAT_CBITS) - 1;
     memcpy(&b[p], &a.col[0].key[k >> (2 * PAT_CBITS) & m], sizeof *b);
     memcpy(&b[n + p], &a.col[1].key[k >> PAT_CBITS & m], sizeof *b);
     memcpy(&b[2 * n + p], &a.col[2].key[k & m], sizeof *b);
-    b[3 * n + p] = a.slot[j].w;
+    b[3 * n + p] = a.w[a.slot[j] & (((uint64_t)1 << PAT_PBITS) - 1)];
     p++;
   }
   pat_acc_free(&a);
