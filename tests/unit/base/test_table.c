@@ -308,10 +308,87 @@ static void test_table_numeric(void **state) {
   assert_int_equal(pl, 0);
 }
 
+
+/* tsr_table_scan_numeric: the rows of tsr_table_read_numeric, one at a
+ * time, the same values; begin gets the row count and the columns
+ * present; a callback's nonzero stops the scan as not plain */
+typedef struct {
+  size_t nrows, rows, stop_at;
+  int present[2], began;
+  double v[8][2];
+} scan_rec;
+
+static int scan_begin(void *v, size_t nrows, const int *present) {
+  scan_rec *r = v;
+  r->began++;
+  r->nrows = nrows;
+  r->present[0] = present[0], r->present[1] = present[1];
+  return r->stop_at == 0 ? -1 : 0;
+}
+
+static int scan_row(void *v, size_t row, const double *x) {
+  scan_rec *r = v;
+  assert_int_equal(row, r->rows);
+  if (r->rows < 8) r->v[r->rows][0] = x[0], r->v[r->rows][1] = x[1];
+  r->rows++;
+  return r->rows == r->stop_at ? -1 : 0;
+}
+
+static int scan(const char *text, scan_rec *r, size_t stop_at) {
+  static const char *const B[] = {"b", "bb", NULL}, *const D[] = {"d", NULL};
+  const char *const *want[2] = {B, D};
+  char path[] = "/tmp/tsr_test_scanXXXXXX";
+  int fd = mkstemp(path), plain = -1;
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  memset(r, 0, sizeof *r);
+  r->stop_at = stop_at;
+  assert_int_equal(
+      tsr_table_scan_numeric(path, 2, want, scan_begin, scan_row, r, &plain, NULL), TSR_OK);
+  unlink(path);
+  return plain;
+}
+
+static void test_table_scan_numeric(void **state) {
+  (void)state;
+  const char *plain = "id,bb,c,d\nA,1,x y,26.142857142857142\nB,-0,,1e-5\nC,.5,z,+7\n";
+  double *c[2], *block;
+  size_t n;
+  assert_true(numeric(plain, c, &n, &block));
+  scan_rec r;
+  assert_true(scan(plain, &r, (size_t)-1));
+  assert_int_equal(r.began, 1);
+  assert_int_equal(r.nrows, 3);
+  assert_int_equal(r.rows, 3);
+  assert_true(r.present[0] && r.present[1]);
+  for (size_t i = 0; i < 3; i++) {
+    assert_memory_equal(&r.v[i][0], &c[0][i], sizeof(double));
+    assert_memory_equal(&r.v[i][1], &c[1][i], sizeof(double));
+  }
+  free(block);
+  /* an absent column: present 0, its values 0 */
+  assert_true(scan("bb,x\n1.5,q\n2,r\n", &r, (size_t)-1));
+  assert_true(r.present[0] && !r.present[1]);
+  assert_int_equal(r.rows, 2);
+  assert_true(r.v[0][0] == 1.5 && r.v[1][0] == 2 && r.v[0][1] == 0);
+  /* stopped by begin, by a row */
+  assert_false(scan(plain, &r, 0));
+  assert_int_equal(r.rows, 0);
+  assert_false(scan(plain, &r, 2));
+  assert_int_equal(r.rows, 2);
+  /* not plain: no begin when the header is wrong, rows up to a bad cell */
+  assert_false(scan("b,d\r\n1,2\r\n", &r, (size_t)-1));
+  assert_int_equal(r.began, 0);
+  assert_false(scan("b,d\n1,2\n3,x\n", &r, (size_t)-1));
+  assert_int_equal(r.rows, 1);
+  assert_false(scan("b,d\n1,2\n3", &r, (size_t)-1));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_strtod_tricky), cmocka_unit_test(test_strtod_random),
       cmocka_unit_test(test_table_cells), cmocka_unit_test(test_table_errors),
-      cmocka_unit_test(test_table_numeric)};
+      cmocka_unit_test(test_table_numeric), cmocka_unit_test(test_table_scan_numeric)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
