@@ -385,9 +385,63 @@ static void test_table_scan_numeric(void **state) {
   assert_false(scan("b,d\n1,2\n3", &r, (size_t)-1));
 }
 
+
+/* the Eisel-Lemire path of tsr__strtod (15 to 19 digits, exponents -40 to
+ * 19) and exact midpoints between neighbouring doubles (ties to even) with
+ * up to 4 decimals, against strtod. The table P5 of numparse.c comes
+ * from: for q < 0: p = 5^-q, z = bits of p, c = 2^(z + 127) // p + 1
+ * (q >= -27) or c = 2^(2 z + 128) // p + 1 halved below 2^128; for q >= 0:
+ * 5^q doubled into [2^127, 2^128) or halved (truncated) into it. */
+static void test_strtod_eisel_lemire(void **state) {
+  (void)state;
+  uint64_t z = 0x2545f4914f6cdd1dULL;
+#define NEXT() (z ^= z << 13, z ^= z >> 7, z ^= z << 17, z)
+  char s[64];
+  for (long it = 0; it < 1000000; it++) {
+    uint64_t r = NEXT();
+    int nd = 15 + (int)(r % 5), k = 0;
+    for (int j = 0; j < nd; j++) s[k++] = (char)('0' + (j == 0 ? 1 + NEXT() % 9 : NEXT() % 10));
+    if ((r >> 6) & 1) {
+      sprintf(s + k, "e%d", (int)((r >> 8) % 60) - 40);
+    } else { /* a decimal point instead: 17-digit recencies and T */
+      int pt = 1 + (int)((r >> 8) % (unsigned)(nd - 1));
+      memmove(s + pt + 1, s + pt, (size_t)(nd - pt));
+      s[pt] = '.';
+      s[nd + 1] = '\0';
+    }
+    same_as_strtod(s);
+  }
+  /* midpoints of 2^b + j ulp and its successor (ulp = 2^(b - 52)), times
+   * 10^4 an integer m: written as m with 4 decimals, m - 1 and m + 1 */
+  for (int b = 49; b < 63; b++)
+    for (uint64_t j = 0; j < 200; j++) {
+      uint64_t jj = j < 100 ? j : NEXT() % ((uint64_t)1 << 52);
+      /* v * 16 = 2^(b+4) + jj 2^(b-48) + 2^(b-49) */
+      unsigned __int128 v16 = ((unsigned __int128)1 << (b + 4)) +
+                              ((unsigned __int128)jj << (b - 48)) +
+                              ((unsigned __int128)1 << (b - 49));
+      unsigned __int128 m = v16 * 625; /* v * 10^4 */
+      for (int d = -1; d <= 1; d++) {
+        unsigned __int128 md = m + (unsigned __int128)(__int128)d;
+        char dig[48];
+        int nd = 0;
+        for (unsigned __int128 t = md; t; t /= 10) dig[nd++] = (char)('0' + (int)(t % 10));
+        if (nd > 19 + 4) continue;
+        int k = 0;
+        for (int i = nd - 1; i >= 4; i--) s[k++] = dig[i];
+        s[k++] = '.';
+        for (int i = 3; i >= 0; i--) s[k++] = dig[i];
+        s[k] = '\0';
+        same_as_strtod(s);
+      }
+    }
+#undef NEXT
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_strtod_tricky), cmocka_unit_test(test_strtod_random),
+      cmocka_unit_test(test_strtod_eisel_lemire),
       cmocka_unit_test(test_table_cells), cmocka_unit_test(test_table_errors),
       cmocka_unit_test(test_table_numeric), cmocka_unit_test(test_table_scan_numeric)};
   return cmocka_run_group_tests(tests, NULL, NULL);
