@@ -93,35 +93,35 @@ tsr_status cli_summary_read_values(const char *path, int need_m, cli_summary *s,
   return cli_summary_read(path, need_m, s, err);
 }
 
-/* The patterns of cli_summary_read_patterns as the rows come. Each of
+/* The patterns of cli_summary_read_patterns. As the rows come, each of
  * x, t_x, T has its distinct values numbered (a small table per column
  * that stays in cache: a summary has a few hundred distinct values per
- * column); a pattern is the triple of numbers (PAT_CBITS bits each), found
- * in one open-addressing table of 8-byte slots (the key and the pattern's
- * number: 100,000 customers, 44,000 patterns: 512 KiB, within the L2
- * cache with the weights), so a row costs one access to the table and one
- * to its weight; the pattern's values are those of its numbers. A -0.0
- * sends the file to the row path (tsr__btyd_compress takes it equal to
- * 0.0, keeping the first row's value), as do more than 2^13 distinct
- * values in a column or 2^24 patterns. */
+ * column) and the row gets one 64-bit key of its three numbers. Then the
+ * numbers become ranks (each column's distinct values sorted), at most 32
+ * bits above the row number, the keys are sorted on their upper bits by a stable radix sort
+ * (rows of a pattern stay in row order), and each run of equal keys is a
+ * pattern: tsr__btyd_compress's patterns, in its order (x, then T, then
+ * t_x), with the weights summed in row order. A -0.0 sends the file to the
+ * row path (tsr__btyd_compress takes it equal to 0.0, keeping the first
+ * row's value), as do more than 2^13 distinct values in a column or more
+ * than 32 bits of numbers. */
 #define PAT_CBITS 13
-#define PAT_PBITS 24
 
 typedef struct {
-  uint64_t *key; /* bits of the distinct values */
+  uint64_t *key;  /* bits of the distinct values */
   uint32_t *slot; /* 1 + number, or 0 */
   size_t n, cap, mask;
+  uint64_t last; /* the last value and its number: runs of equal values */
+  uint32_t last_n;
 } pat_col;
 
 typedef struct {
   pat_col col[3];
-  uint64_t *slot; /* 1 << 63 | three numbers << PAT_PBITS | pattern; 0: empty */
-  double *w;      /* weight of each pattern (room for 3/4 of the slots) */
-  size_t nslot, n; /* slots (a power of 2), patterns */
+  uint64_t *key; /* per row: its numbers; then ranks << 32 | row */
+  double *w;     /* per row weight (a weights column) */
+  size_t nrows;
   int has_m, has_w, bgbb;
 } pat_acc;
-
-#define PAT_KEY(s) ((s) >> PAT_PBITS)
 
 static size_t pat_hash(uint64_t k, size_t mask) {
   k = (k ^ (k >> 31)) * 0xbf58476d1ce4e5b9ULL;
@@ -133,11 +133,15 @@ static size_t pat_hash(uint64_t k, size_t mask) {
 static int64_t pat_col_number(pat_col *c, double v) {
   uint64_t k;
   memcpy(&k, &v, sizeof k);
+  if (k == c->last && c->n) return c->last_n;
   size_t i = pat_hash(k, c->mask);
   for (;; i = (i + 1) & c->mask) {
     const uint32_t s = c->slot[i];
     if (!s) break;
-    if (c->key[s - 1] == k) return s - 1;
+    if (c->key[s - 1] == k) {
+      c->last = k, c->last_n = s - 1;
+      return s - 1;
+    }
   }
   if (c->n + 1 >= (size_t)1 << PAT_CBITS) return -1;
   if (2 * (c->n + 1) > c->cap) { /* double: keys and the table (2 cap slots) */
@@ -159,35 +163,15 @@ static int64_t pat_col_number(pat_col *c, double v) {
   }
   c->key[c->n] = k;
   c->slot[i] = (uint32_t)++c->n;
+  c->last = k, c->last_n = (uint32_t)(c->n - 1);
   return (int64_t)(c->n - 1);
-}
-
-/* The pattern table with ns slots (the patterns re-entered). */
-static int pat_resize(pat_acc *a, size_t ns) {
-  if (ns / 4 * 3 > ((size_t)1 << PAT_PBITS)) return -1;
-  uint64_t *t = calloc(ns, sizeof *t);
-  double *w = realloc(a->w, ns / 4 * 3 * sizeof *w);
-  if (!t || !w) {
-    free(t);
-    if (w) a->w = w;
-    return -1;
-  }
-  a->w = w;
-  for (size_t j = 0; j < a->nslot; j++) {
-    if (!a->slot[j]) continue;
-    size_t h = pat_hash(PAT_KEY(a->slot[j]), ns - 1);
-    while (t[h]) h = (h + 1) & (ns - 1);
-    t[h] = a->slot[j];
-  }
-  free(a->slot);
-  a->slot = t, a->nslot = ns;
-  return 0;
 }
 
 static int pat_begin(void *v, size_t nrows, const int *present) {
   pat_acc *a = v;
-  if (!present[0] || !present[1] || !present[2] || nrows >= UINT32_MAX / 2) return -1;
+  if (!present[0] || !present[1] || !present[2] || nrows > UINT32_MAX / 2) return -1;
   a->has_m = present[3], a->has_w = present[4];
+  a->nrows = nrows;
   for (int k = 0; k < 3; k++) {
     pat_col *c = &a->col[k];
     c->cap = 256, c->mask = 511;
@@ -195,17 +179,14 @@ static int pat_begin(void *v, size_t nrows, const int *present) {
     c->slot = calloc(c->mask + 1, sizeof *c->slot);
     if (!c->key || !c->slot) return -1;
   }
-  /* room for nrows / 2 * 3 / 4 patterns before the first doubling (a
-   * summary has fewer patterns than rows) */
-  size_t ns = 4096;
-  while (ns < nrows / 2 && ns < ((size_t)1 << 22)) ns *= 2;
-  return pat_resize(a, ns);
+  a->key = malloc(nrows * sizeof *a->key);
+  if (a->has_w) a->w = malloc(nrows * sizeof *a->w);
+  return a->key && (!a->has_w || a->w) ? 0 : -1;
 }
 
 static int pat_row(void *v, size_t r, const double *c) {
   pat_acc *a = v;
-  (void)r;
-  const double x = c[0], tx = c[1], T = c[2], w = a->has_w ? c[4] : 1.0;
+  const double x = c[0], tx = c[1], T = c[2];
   /* the range checks of read_plain (the table path names the cell) */
   if (!(x >= 0 && T >= 0 && tx >= 0 && tx <= T) || (a->has_m && !(c[3] >= 0)) ||
       (a->has_w && !(c[4] >= 0)))
@@ -218,29 +199,124 @@ static int pat_row(void *v, size_t r, const double *c) {
   const int64_t cx = pat_col_number(&a->col[0], x), ctx = pat_col_number(&a->col[1], tx),
                 cT = pat_col_number(&a->col[2], T);
   if (cx < 0 || ctx < 0 || cT < 0) return -1;
-  const uint64_t key = (uint64_t)1 << (3 * PAT_CBITS) | (uint64_t)cx << (2 * PAT_CBITS) |
-                       (uint64_t)ctx << PAT_CBITS | (uint64_t)cT;
-  const size_t mask = a->nslot - 1;
-  size_t i = pat_hash(key, mask);
-  for (;; i = (i + 1) & mask) {
-    const uint64_t s = a->slot[i];
-    if (!s) break;
-    if (PAT_KEY(s) == key) {
-      a->w[s & (((uint64_t)1 << PAT_PBITS) - 1)] += w; /* in row order, as
-                                                          tsr__btyd_compress sums */
-      return 0;
-    }
-  }
-  a->slot[i] = key << PAT_PBITS | a->n;
-  a->w[a->n] = w;
-  if (4 * ++a->n >= 3 * a->nslot && pat_resize(a, 2 * a->nslot)) return -1;
+  a->key[r] = (uint64_t)cx << (2 * PAT_CBITS) | (uint64_t)cT << PAT_CBITS | (uint64_t)ctx;
+  if (a->has_w) a->w[r] = c[4];
   return 0;
 }
 
 static void pat_acc_free(pat_acc *a) {
   for (int k = 0; k < 3; k++) free(a->col[k].key), free(a->col[k].slot);
-  free(a->slot);
+  free(a->key);
   free(a->w);
+}
+
+static int cmp_u64_as_f64(const void *pa, const void *pb) {
+  double a, b;
+  memcpy(&a, pa, sizeof a);
+  memcpy(&b, pb, sizeof b);
+  return (a > b) - (a < b);
+}
+
+/* Ranks of column c's values: rank[number], and the values by rank in
+ * val (c->n each); the bits a rank takes. -1 when out of memory. */
+static int pat_ranks(const pat_col *c, uint32_t *rank, uint64_t *val) {
+  memcpy(val, c->key, c->n * sizeof *val);
+  qsort(val, c->n, sizeof *val, cmp_u64_as_f64); /* distinct finite values */
+  int bits = 0;
+  while (((size_t)1 << bits) < c->n) bits++;
+  for (size_t j = 0; j < c->n; j++) {
+    /* the rank of number j: its place in val (binary search) */
+    double v;
+    memcpy(&v, &c->key[j], sizeof v);
+    size_t lo = 0, hi = c->n;
+    while (hi - lo > 1) {
+      size_t mid = (lo + hi) / 2;
+      double m;
+      memcpy(&m, &val[mid], sizeof m);
+      if (m <= v) lo = mid;
+      else hi = mid;
+    }
+    rank[j] = (uint32_t)lo;
+  }
+  return bits;
+}
+
+/* The keys of a (numbers) turned into ranks << 32 | row (x, T, t_x from
+ * the highest bits), sorted by them, folded into the block b of 4 n
+ * patterns (x, t_x, T, w); returns the number of patterns, or (size_t)-1
+ * (out of memory, or more than 32 bits of ranks). */
+static size_t pat_fold(pat_acc *a, double **block) {
+  const size_t n = a->nrows;
+  uint32_t *rank[3];
+  uint64_t *val[3];
+  int bits[3], total = 0;
+  size_t np = (size_t)-1;
+  uint64_t *tmp = NULL;
+  double *b = NULL;
+  for (int k = 0; k < 3; k++) rank[k] = NULL, val[k] = NULL;
+  for (int k = 0; k < 3; k++) {
+    rank[k] = malloc((a->col[k].n + 1) * sizeof *rank[k]);
+    val[k] = malloc((a->col[k].n + 1) * sizeof *val[k]);
+    if (!rank[k] || !val[k]) goto done;
+    bits[k] = pat_ranks(&a->col[k], rank[k], val[k]);
+    total += bits[k];
+  }
+  if (total > 32) goto done;
+  /* ranks in place of numbers: x, then T, then t_x */
+  const uint64_t m = ((uint64_t)1 << PAT_CBITS) - 1;
+  for (size_t r = 0; r < n; r++) {
+    const uint64_t k = a->key[r];
+    const uint64_t rk = ((uint64_t)rank[0][k >> (2 * PAT_CBITS)] << (bits[1] + bits[2]) |
+                         (uint64_t)rank[2][k >> PAT_CBITS & m] << bits[1] |
+                         rank[1][k & m]);
+    a->key[r] = rk << 32 | r;
+  }
+  /* stable LSD radix sort on the rank bits (11 bits a pass; the rows
+   * below are in order already) */
+  tmp = malloc(n * sizeof *tmp);
+  if (!tmp) goto done;
+  for (int sh = 32; sh < 32 + total; sh += 11) {
+    size_t cnt[2048] = {0};
+    for (size_t r = 0; r < n; r++) cnt[a->key[r] >> sh & 2047]++;
+    size_t sum = 0;
+    for (size_t d = 0; d < 2048; d++) {
+      const size_t c = cnt[d];
+      cnt[d] = sum;
+      sum += c;
+    }
+    for (size_t r = 0; r < n; r++) tmp[cnt[a->key[r] >> sh & 2047]++] = a->key[r];
+    uint64_t *t = a->key;
+    a->key = tmp;
+    tmp = t;
+  }
+  /* runs of equal ranks: the patterns */
+  size_t u = 0;
+  for (size_t r = 0; r < n; r++) u += r == 0 || (a->key[r] >> 32) != (a->key[r - 1] >> 32);
+  b = malloc(4 * (u ? u : 1) * sizeof *b);
+  if (!b) goto done;
+  const uint64_t m1 = ((uint64_t)1 << bits[1]) - 1, m2 = ((uint64_t)1 << bits[2]) - 1;
+  size_t p = 0;
+  for (size_t r = 0; r < n;) {
+    const uint64_t k = a->key[r] >> 32;
+    double w = a->has_w ? a->w[a->key[r] & 0xFFFFFFFFu] : 1.0;
+    size_t j = r + 1;
+    for (; j < n && (a->key[j] >> 32) == k; j++)
+      w += a->has_w ? a->w[a->key[j] & 0xFFFFFFFFu] : 1.0;
+    memcpy(&b[p], &val[0][k >> (bits[1] + bits[2])], sizeof *b);
+    memcpy(&b[u + p], &val[1][k & m1], sizeof *b);
+    memcpy(&b[2 * u + p], &val[2][k >> bits[1] & m2], sizeof *b);
+    b[3 * u + p] = w;
+    p++;
+    r = j;
+  }
+  *block = b;
+  b = NULL;
+  np = u;
+done:
+  free(b);
+  free(tmp);
+  for (int k = 0; k < 3; k++) free(rank[k]), free(val[k]);
+  return np;
 }
 
 tsr_status cli_summary_read_patterns(const char *path, int bgbb, cli_summary *s,
@@ -251,24 +327,10 @@ tsr_status cli_summary_read_patterns(const char *path, int bgbb, cli_summary *s,
   memset(&a, 0, sizeof a);
   a.bgbb = bgbb;
   tsr_status st = tsr_table_scan_numeric(path, 5, want, pat_begin, pat_row, &a, &plain, NULL);
-  double *b = st == TSR_OK && plain ? malloc(4 * (a.n ? a.n : 1) * sizeof *b) : NULL;
-  if (!b) {
-    pat_acc_free(&a);
-    return cli_summary_read_values(path, 0, s, err);
-  }
-  /* the patterns in table order (the fit sorts them) */
-  const size_t n = a.n;
-  size_t p = 0;
-  for (size_t j = 0; j < a.nslot; j++) {
-    if (!a.slot[j]) continue;
-    const uint64_t k = PAT_KEY(a.slot[j]), m = ((uint64_t)1 << PAT_CBITS) - 1;
-    memcpy(&b[p], &a.col[0].key[k >> (2 * PAT_CBITS) & m], sizeof *b);
-    memcpy(&b[n + p], &a.col[1].key[k >> PAT_CBITS & m], sizeof *b);
-    memcpy(&b[2 * n + p], &a.col[2].key[k & m], sizeof *b);
-    b[3 * n + p] = a.w[a.slot[j] & (((uint64_t)1 << PAT_PBITS) - 1)];
-    p++;
-  }
+  double *b = NULL;
+  const size_t n = st == TSR_OK && plain ? pat_fold(&a, &b) : (size_t)-1;
   pat_acc_free(&a);
+  if (n == (size_t)-1) return cli_summary_read_values(path, 0, s, err);
   memset(s, 0, sizeof *s);
   s->n = n;
   s->x = b; /* the block */
