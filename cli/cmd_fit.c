@@ -91,7 +91,7 @@ int tsr_cmd_fit(int argc, char **argv) {
   cli_summary s;
   tsr_status st = kind == TSR_BTYD_GG ? cli_summary_read_values(argv[optind], 1, &s, &err)
                                        : cli_summary_read_patterns(argv[optind], kind == TSR_BTYD_BGBB,
-                                                                   &s, &err);
+                                                                   fo.n_threads, &s, &err);
   if (st) return cli_fail(st, &err);
   tsr_btyd_data d = {s.n, s.x, s.t_x, s.T, NULL, s.w};
   double *gx = NULL, *gm = NULL, *gw = NULL;

@@ -116,9 +116,10 @@ typedef struct {
 } pat_col;
 
 typedef struct {
-  pat_col col[3];
-  uint64_t *key; /* per row: its numbers; then ranks << 32 | row */
-  double *w;     /* per row weight (a weights column) */
+  pat_col col[2][3]; /* of each part of the scan */
+  size_t first[2];   /* the first row of each part (nrows: none) */
+  uint64_t *key;     /* per row: its numbers; then ranks << 32 | row */
+  double *w;         /* per row weight (a weights column) */
   size_t nrows;
   int has_m, has_w, bgbb;
 } pat_acc;
@@ -172,20 +173,25 @@ static int pat_begin(void *v, size_t nrows, const int *present) {
   if (!present[0] || !present[1] || !present[2] || nrows > UINT32_MAX / 2) return -1;
   a->has_m = present[3], a->has_w = present[4];
   a->nrows = nrows;
-  for (int k = 0; k < 3; k++) {
-    pat_col *c = &a->col[k];
-    c->cap = 256, c->mask = 511;
-    c->key = malloc(c->cap * sizeof *c->key);
-    c->slot = calloc(c->mask + 1, sizeof *c->slot);
-    if (!c->key || !c->slot) return -1;
+  for (int pt = 0; pt < 2; pt++) {
+    a->first[pt] = nrows;
+    for (int k = 0; k < 3; k++) {
+      pat_col *c = &a->col[pt][k];
+      c->cap = 256, c->mask = 511;
+      c->key = malloc(c->cap * sizeof *c->key);
+      c->slot = calloc(c->mask + 1, sizeof *c->slot);
+      if (!c->key || !c->slot) return -1;
+    }
   }
   a->key = malloc(nrows * sizeof *a->key);
   if (a->has_w) a->w = malloc(nrows * sizeof *a->w);
   return a->key && (!a->has_w || a->w) ? 0 : -1;
 }
 
-static int pat_row(void *v, size_t r, const double *c) {
+static int pat_row(void *v, int part, size_t r, const double *c) {
   pat_acc *a = v;
+  pat_col *col = a->col[part];
+  if (a->first[part] == a->nrows) a->first[part] = r;
   const double x = c[0], tx = c[1], T = c[2];
   /* the range checks of read_plain (the table path names the cell) */
   if (!(x >= 0 && T >= 0 && tx >= 0 && tx <= T) || (a->has_m && !(c[3] >= 0)) ||
@@ -196,8 +202,8 @@ static int pat_row(void *v, size_t r, const double *c) {
               : x == 0 && tx != 0)
     return -1;
   if ((x == 0 && signbit(x)) || (tx == 0 && signbit(tx)) || (T == 0 && signbit(T))) return -1;
-  const int64_t cx = pat_col_number(&a->col[0], x), ctx = pat_col_number(&a->col[1], tx),
-                cT = pat_col_number(&a->col[2], T);
+  const int64_t cx = pat_col_number(&col[0], x), ctx = pat_col_number(&col[1], tx),
+                cT = pat_col_number(&col[2], T);
   if (cx < 0 || ctx < 0 || cT < 0) return -1;
   a->key[r] = (uint64_t)cx << (2 * PAT_CBITS) | (uint64_t)cT << PAT_CBITS | (uint64_t)ctx;
   if (a->has_w) a->w[r] = c[4];
@@ -205,7 +211,8 @@ static int pat_row(void *v, size_t r, const double *c) {
 }
 
 static void pat_acc_free(pat_acc *a) {
-  for (int k = 0; k < 3; k++) free(a->col[k].key), free(a->col[k].slot);
+  for (int pt = 0; pt < 2; pt++)
+    for (int k = 0; k < 3; k++) free(a->col[pt][k].key), free(a->col[pt][k].slot);
   free(a->key);
   free(a->w);
 }
@@ -217,28 +224,34 @@ static int cmp_u64_as_f64(const void *pa, const void *pb) {
   return (a > b) - (a < b);
 }
 
-/* Ranks of column c's values: rank[number], and the values by rank in
- * val (c->n each); the bits a rank takes. -1 when out of memory. */
-static int pat_ranks(const pat_col *c, uint32_t *rank, uint64_t *val) {
-  memcpy(val, c->key, c->n * sizeof *val);
-  qsort(val, c->n, sizeof *val, cmp_u64_as_f64); /* distinct finite values */
-  int bits = 0;
-  while (((size_t)1 << bits) < c->n) bits++;
-  for (size_t j = 0; j < c->n; j++) {
-    /* the rank of number j: its place in val (binary search) */
-    double v;
-    memcpy(&v, &c->key[j], sizeof v);
-    size_t lo = 0, hi = c->n;
-    while (hi - lo > 1) {
-      size_t mid = (lo + hi) / 2;
-      double m;
-      memcpy(&m, &val[mid], sizeof m);
-      if (m <= v) lo = mid;
-      else hi = mid;
+/* The distinct values of column k over both parts, sorted, into val
+ * (returns their count) and the rank of each part's numbers in rank[pt]. */
+static size_t pat_ranks(const pat_acc *a, int k, uint64_t *val, uint32_t **rank) {
+  const pat_col *c0 = &a->col[0][k], *c1 = &a->col[1][k];
+  memcpy(val, c0->key, c0->n * sizeof *val);
+  memcpy(val + c0->n, c1->key, c1->n * sizeof *val);
+  size_t n = c0->n + c1->n, u = 0;
+  qsort(val, n, sizeof *val, cmp_u64_as_f64); /* finite values, no -0.0 */
+  for (size_t j = 0; j < n; j++)
+    if (u == 0 || val[j] != val[u - 1]) val[u++] = val[j];
+  for (int pt = 0; pt < 2; pt++) {
+    const pat_col *c = &a->col[pt][k];
+    for (size_t j = 0; j < c->n; j++) {
+      /* the rank of number j: its place in val (binary search) */
+      double v;
+      memcpy(&v, &c->key[j], sizeof v);
+      size_t lo = 0, hi = u;
+      while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        double m;
+        memcpy(&m, &val[mid], sizeof m);
+        if (m <= v) lo = mid;
+        else hi = mid;
+      }
+      rank[pt][j] = (uint32_t)lo;
     }
-    rank[j] = (uint32_t)lo;
   }
-  return bits;
+  return u;
 }
 
 /* The keys of a (numbers) turned into ranks << 32 | row (x, T, t_x from
@@ -247,18 +260,23 @@ static int pat_ranks(const pat_col *c, uint32_t *rank, uint64_t *val) {
  * (out of memory, or more than 32 bits of ranks). */
 static size_t pat_fold(pat_acc *a, double **block) {
   const size_t n = a->nrows;
-  uint32_t *rank[3];
+  uint32_t *rank[2][3];
   uint64_t *val[3];
   int bits[3], total = 0;
   size_t np = (size_t)-1;
   uint64_t *tmp = NULL;
   double *b = NULL;
-  for (int k = 0; k < 3; k++) rank[k] = NULL, val[k] = NULL;
+  for (int k = 0; k < 3; k++) rank[0][k] = rank[1][k] = NULL, val[k] = NULL;
   for (int k = 0; k < 3; k++) {
-    rank[k] = malloc((a->col[k].n + 1) * sizeof *rank[k]);
-    val[k] = malloc((a->col[k].n + 1) * sizeof *val[k]);
-    if (!rank[k] || !val[k]) goto done;
-    bits[k] = pat_ranks(&a->col[k], rank[k], val[k]);
+    const size_t n0 = a->col[0][k].n, n1 = a->col[1][k].n;
+    rank[0][k] = malloc((n0 + 1) * sizeof **rank);
+    rank[1][k] = malloc((n1 + 1) * sizeof **rank);
+    val[k] = malloc((n0 + n1 + 1) * sizeof *val[k]);
+    if (!rank[0][k] || !rank[1][k] || !val[k]) goto done;
+    uint32_t *rk[2] = {rank[0][k], rank[1][k]};
+    const size_t u = pat_ranks(a, k, val[k], rk);
+    bits[k] = 0;
+    while (((size_t)1 << bits[k]) < u) bits[k]++;
     total += bits[k];
   }
   if (total > 32) goto done;
@@ -266,10 +284,10 @@ static size_t pat_fold(pat_acc *a, double **block) {
   const uint64_t m = ((uint64_t)1 << PAT_CBITS) - 1;
   for (size_t r = 0; r < n; r++) {
     const uint64_t k = a->key[r];
-    const uint64_t rk = ((uint64_t)rank[0][k >> (2 * PAT_CBITS)] << (bits[1] + bits[2]) |
-                         (uint64_t)rank[2][k >> PAT_CBITS & m] << bits[1] |
-                         rank[1][k & m]);
-    a->key[r] = rk << 32 | r;
+    uint32_t *const *rk = rank[r >= a->first[1]]; /* part 1: from its first row */
+    const uint64_t q = ((uint64_t)rk[0][k >> (2 * PAT_CBITS)] << (bits[1] + bits[2]) |
+                        (uint64_t)rk[2][k >> PAT_CBITS & m] << bits[1] | rk[1][k & m]);
+    a->key[r] = q << 32 | r;
   }
   /* stable LSD radix sort on the rank bits (11 bits a pass; the rows
    * below are in order already) */
@@ -315,18 +333,19 @@ static size_t pat_fold(pat_acc *a, double **block) {
 done:
   free(b);
   free(tmp);
-  for (int k = 0; k < 3; k++) free(rank[k]), free(val[k]);
+  for (int k = 0; k < 3; k++) free(rank[0][k]), free(rank[1][k]), free(val[k]);
   return np;
 }
 
-tsr_status cli_summary_read_patterns(const char *path, int bgbb, cli_summary *s,
+tsr_status cli_summary_read_patterns(const char *path, int bgbb, int n_parts, cli_summary *s,
                                      tsr_error *err) {
   const char *const *want[5] = {X, R, TT, M, W};
   pat_acc a;
   int plain = 0;
   memset(&a, 0, sizeof a);
   a.bgbb = bgbb;
-  tsr_status st = tsr_table_scan_numeric(path, 5, want, pat_begin, pat_row, &a, &plain, NULL);
+  tsr_status st =
+      tsr_table_scan_numeric(path, 5, want, pat_begin, pat_row, &a, n_parts, &plain, NULL);
   double *b = NULL;
   const size_t n = st == TSR_OK && plain ? pat_fold(&a, &b) : (size_t)-1;
   pat_acc_free(&a);

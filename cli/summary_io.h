@@ -46,8 +46,9 @@ tsr_status cli_summary_read_values(const char *path, int need_m, cli_summary *s,
  * compression makes of the rows, so the fit is the same. Otherwise, and
  * whenever a row would fail tsr_btyd_check_data (for BG/BB when bgbb),
  * whose messages name the row, cli_summary_read_values (one row per
- * customer). */
-tsr_status cli_summary_read_patterns(const char *path, int bgbb, cli_summary *s,
+ * customer). n_parts 2: a large file read in two parts at once
+ * (tsr_table_scan_numeric), the same patterns. */
+tsr_status cli_summary_read_patterns(const char *path, int bgbb, int n_parts, cli_summary *s,
                                      tsr_error *err);
 void cli_summary_free(cli_summary *s);
 

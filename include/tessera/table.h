@@ -80,16 +80,21 @@ TSR_API tsr_status tsr_table_read_numeric(const char *path, size_t ncols,
  * same values, handed to the caller a row at a time (`tessera fit` folds
  * them into patterns as they come). begin(ctx, nrows, present) is called
  * once the header is read (present[k]: whether the header names column
- * k), then row(ctx, r, v) for every row r in order, v[k] the value of
- * column k (0 when absent). A callback returning nonzero stops the scan
- * with *plain = 0, as does a file that is not plain (any of the cases of
+ * k), then row(ctx, part, r, v) for every row r, v[k] the value of column
+ * k (0 when absent). With n_parts 2 a large file (16,384 rows or more) is
+ * read in two parts at once, part 0 on the calling thread and part 1 on
+ * another: each part's rows come in order (part 0 the first rows, part 1
+ * the rest), the two parts concurrently; otherwise every row comes in
+ * part 0, in order. A callback returning nonzero stops its part with
+ * *plain = 0, as does a file that is not plain (any of the cases of
  * tsr_table_read_numeric, which may come after some rows were given). */
 typedef int (*tsr_table_begin_fn)(void *ctx, size_t nrows, const int *present);
-typedef int (*tsr_table_row_fn)(void *ctx, size_t row, const double *v);
+typedef int (*tsr_table_row_fn)(void *ctx, int part, size_t row, const double *v);
 TSR_API tsr_status tsr_table_scan_numeric(const char *path, size_t ncols,
                                           const char *const *const *want,
                                           tsr_table_begin_fn begin, tsr_table_row_fn row,
-                                          void *ctx, int *plain, tsr_error *err);
+                                          void *ctx, int n_parts, int *plain,
+                                          tsr_error *err);
 
 #ifdef __cplusplus
 }

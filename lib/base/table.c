@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -323,8 +324,52 @@ static const char *plain_field_end(const char *p, const char *end) {
 typedef tsr_table_begin_fn scan_begin_fn;
 typedef tsr_table_row_fn scan_row_fn;
 
+/* Rows from which a scan in parts splits the file in two. */
+#define SCAN_SPLIT_ROWS 16384
+
+/* Rows r0..r1 of a plain file, the text [s, end) (whole lines). */
+typedef struct {
+  const char *s, *end;
+  size_t r0, r1, nh;
+  const ptrdiff_t *fld;
+  scan_row_fn row;
+  void *ctx;
+  int part, ok;
+} scan_part;
+
+static void *scan_part_run(void *arg) {
+  scan_part *sp = arg;
+  double v[64] = {0};
+  const char *p = sp->s, *end = sp->end;
+  const size_t nh = sp->nh;
+  sp->ok = 0;
+  for (size_t r = sp->r0; r < sp->r1; r++) {
+    for (size_t j = 0; j < nh; j++) {
+      const char delim = j + 1 < nh ? ',' : '\n';
+      if (sp->fld[j] < 0) {
+        const char *q = plain_field_end(p, end);
+        if (!q || *q != delim) return NULL;
+        p = q + 1;
+        continue;
+      }
+      /* a number in plain notation: a sign, a digit or a point first (no
+       * spaces, inf or nan), ended by the delimiter */
+      const char c = *p;
+      if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.')) return NULL;
+      char *e = NULL;
+      const double x = tsr__strtod(p, &e);
+      if (!e || e == p || e >= end || *e != delim || !isfinite(x)) return NULL;
+      v[sp->fld[j]] = x;
+      p = e + 1;
+    }
+    if (sp->row(sp->ctx, sp->part, r, v)) return NULL;
+  }
+  sp->ok = p == end;
+  return NULL;
+}
+
 static int scan_plain(const char *path, size_t ncols, const char *const *const *want,
-                      scan_begin_fn begin, scan_row_fn row, void *ctx) {
+                      scan_begin_fn begin, scan_row_fn row, void *ctx, int nparts) {
   if (ncols == 0 || ncols > 64 || strcmp(path, "-") == 0) return 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -389,30 +434,31 @@ static int scan_plain(const char *path, size_t ncols, const char *const *const *
     fld[at[k]] = (ptrdiff_t)k;
   }
   if (begin(ctx, n, present)) goto out;
-  double v[64] = {0};
-  const char *p = s;
-  for (size_t r = 0; r < n; r++) {
-    for (size_t j = 0; j < nh; j++) {
-      const char delim = j + 1 < nh ? ',' : '\n';
-      if (fld[j] < 0) {
-        const char *q = plain_field_end(p, end);
-        if (!q || *q != delim) goto out;
-        p = q + 1;
-        continue;
+  /* two parts split at a line start near the middle when the file is
+   * large enough: the second on its own thread */
+  scan_part part[2];
+  int np = 1;
+  part[0] = (scan_part){s, end, 0, n, nh, fld, row, ctx, 0, 0};
+  if (nparts > 1 && n >= SCAN_SPLIT_ROWS) {
+    const char *mid = memchr(s + (end - s) / 2, '\n', (size_t)(end - (s + (end - s) / 2)));
+    if (mid && mid + 1 < end) {
+      size_t n0 = 0;
+      for (const char *p = s; p <= mid; p++) {
+        p = memchr(p, '\n', (size_t)(mid + 1 - p));
+        if (!p) break;
+        n0++;
       }
-      /* a number in plain notation: a sign, a digit or a point first (no
-       * spaces, inf or nan), ended by the delimiter */
-      const char c = *p;
-      if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.')) goto out;
-      char *e = NULL;
-      const double x = tsr__strtod(p, &e);
-      if (!e || e == p || *e != delim || !isfinite(x)) goto out;
-      v[fld[j]] = x;
-      p = e + 1;
+      part[0].end = mid + 1, part[0].r1 = n0;
+      part[1] = (scan_part){mid + 1, end, n0, n, nh, fld, row, ctx, 1, 0};
+      np = 2;
     }
-    if (row(ctx, r, v)) goto out;
   }
-  ok = p == end;
+  pthread_t th;
+  int threaded = np == 2 && pthread_create(&th, NULL, scan_part_run, &part[1]) == 0;
+  scan_part_run(&part[0]);
+  if (threaded) pthread_join(th, NULL);
+  else if (np == 2) scan_part_run(&part[1]);
+  ok = part[0].ok && (np == 1 || part[1].ok);
 out:
   munmap(map, len);
   return ok;
@@ -420,10 +466,10 @@ out:
 
 tsr_status tsr_table_scan_numeric(const char *path, size_t ncols,
                                   const char *const *const *want, tsr_table_begin_fn begin,
-                                  tsr_table_row_fn row, void *ctx, int *plain,
-                                  tsr_error *err) {
+                                  tsr_table_row_fn row, void *ctx, int n_parts,
+                                  int *plain, tsr_error *err) {
   (void)err;
-  *plain = scan_plain(path, ncols, want, begin, row, ctx);
+  *plain = scan_plain(path, ncols, want, begin, row, ctx, n_parts < 2 ? 1 : 2);
   return TSR_OK;
 }
 
@@ -444,8 +490,9 @@ static int read_numeric_begin(void *vc, size_t n, const int *present) {
   return 0;
 }
 
-static int read_numeric_row(void *vc, size_t r, const double *v) {
+static int read_numeric_row(void *vc, int part, size_t r, const double *v) {
   read_numeric_ctx *c = vc;
+  (void)part;
   for (size_t k = 0; k < c->ncols; k++)
     if (c->dst[k]) c->dst[k][r] = v[k];
   return 0;
@@ -463,7 +510,7 @@ tsr_status tsr_table_read_numeric(const char *path, size_t ncols,
   read_numeric_ctx c;
   memset(&c, 0, sizeof c);
   c.ncols = ncols;
-  if (!scan_plain(path, ncols, want, read_numeric_begin, read_numeric_row, &c)) {
+  if (!scan_plain(path, ncols, want, read_numeric_begin, read_numeric_row, &c, 1)) {
     tsr__free(c.block);
     return TSR_OK;
   }

@@ -326,8 +326,9 @@ static int scan_begin(void *v, size_t nrows, const int *present) {
   return r->stop_at == 0 ? -1 : 0;
 }
 
-static int scan_row(void *v, size_t row, const double *x) {
+static int scan_row(void *v, int part, size_t row, const double *x) {
   scan_rec *r = v;
+  assert_int_equal(part, 0);
   assert_int_equal(row, r->rows);
   if (r->rows < 8) r->v[r->rows][0] = x[0], r->v[r->rows][1] = x[1];
   r->rows++;
@@ -345,7 +346,7 @@ static int scan(const char *text, scan_rec *r, size_t stop_at) {
   memset(r, 0, sizeof *r);
   r->stop_at = stop_at;
   assert_int_equal(
-      tsr_table_scan_numeric(path, 2, want, scan_begin, scan_row, r, &plain, NULL), TSR_OK);
+      tsr_table_scan_numeric(path, 2, want, scan_begin, scan_row, r, 1, &plain, NULL), TSR_OK);
   unlink(path);
   return plain;
 }
@@ -383,6 +384,83 @@ static void test_table_scan_numeric(void **state) {
   assert_false(scan("b,d\n1,2\n3,x\n", &r, (size_t)-1));
   assert_int_equal(r.rows, 1);
   assert_false(scan("b,d\n1,2\n3", &r, (size_t)-1));
+}
+
+/* the scan in two parts: every row once, each part's rows in order, part
+ * 0 the first ones, the values of tsr_table_read_numeric; a bad cell in
+ * either part makes the file not plain */
+typedef struct {
+  size_t n, next[2], first[2];
+  int order_bad[2];
+  double *v0, *v1;
+} scan2_rec;
+
+static int scan2_begin(void *v, size_t nrows, const int *present) {
+  scan2_rec *r = v;
+  (void)present;
+  r->n = nrows;
+  r->v0 = calloc(nrows, sizeof *r->v0);
+  r->v1 = calloc(nrows, sizeof *r->v1);
+  r->first[0] = r->first[1] = nrows;
+  return r->v0 && r->v1 ? 0 : -1;
+}
+
+static int scan2_row(void *v, int part, size_t row, const double *x) {
+  scan2_rec *r = v; /* no cmocka asserts here: part 1 is another thread */
+  if (part < 0 || part > 1) return -1;
+  if (r->first[part] == r->n) r->first[part] = r->next[part] = row;
+  if (row != r->next[part]) r->order_bad[part] = 1;
+  r->next[part] = row + 1;
+  r->v0[row] = x[0], r->v1[row] = x[1];
+  return 0;
+}
+
+static void test_table_scan_parts(void **state) {
+  (void)state;
+  static const char *const B[] = {"b", NULL}, *const D[] = {"d", NULL};
+  const char *const *want[2] = {B, D};
+  const size_t N = 40000;
+  char path[] = "/tmp/tsr_test_scan2XXXXXX";
+  for (int bad = 0; bad < 3; bad++) {
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fprintf(f, "id,b,d\n");
+    for (size_t i = 0; i < N; i++) {
+      if ((bad == 1 && i == 100) || (bad == 2 && i == N - 100))
+        fprintf(f, "%zu,x,1\n", i);
+      else
+        fprintf(f, "%zu,%zu,%.17g\n", i, i % 97, (double)i / 7);
+    }
+    fclose(f);
+    scan2_rec r;
+    memset(&r, 0, sizeof r);
+    int plain = -1;
+    assert_int_equal(
+        tsr_table_scan_numeric(path, 2, want, scan2_begin, scan2_row, &r, 2, &plain, NULL),
+        TSR_OK);
+    if (bad) {
+      assert_int_equal(plain, 0);
+    } else {
+      assert_int_equal(plain, 1);
+      assert_true(!r.order_bad[0] && !r.order_bad[1]);
+      assert_int_equal(r.first[0], 0);
+      assert_true(r.first[1] > 0 && r.first[1] < N); /* two parts */
+      assert_int_equal(r.next[0], r.first[1]);
+      assert_int_equal(r.next[1], N);
+      double *c[2], *block;
+      size_t n;
+      int pl;
+      assert_int_equal(tsr_table_read_numeric(path, 2, want, c, &n, &block, &pl, NULL), TSR_OK);
+      assert_true(pl && n == N);
+      assert_memory_equal(c[0], r.v0, N * sizeof(double));
+      assert_memory_equal(c[1], r.v1, N * sizeof(double));
+      free(block);
+    }
+    free(r.v0), free(r.v1);
+    unlink(path);
+    memcpy(path + strlen(path) - 6, "XXXXXX", 6);
+  }
 }
 
 
@@ -443,6 +521,7 @@ int main(void) {
       cmocka_unit_test(test_strtod_tricky), cmocka_unit_test(test_strtod_random),
       cmocka_unit_test(test_strtod_eisel_lemire),
       cmocka_unit_test(test_table_cells), cmocka_unit_test(test_table_errors),
-      cmocka_unit_test(test_table_numeric), cmocka_unit_test(test_table_scan_numeric)};
+      cmocka_unit_test(test_table_numeric), cmocka_unit_test(test_table_scan_numeric),
+      cmocka_unit_test(test_table_scan_parts)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
