@@ -96,15 +96,16 @@ tsr_status cli_summary_read_values(const char *path, int need_m, cli_summary *s,
 /* The patterns of cli_summary_read_patterns. As the rows come, each of
  * x, t_x, T has its distinct values numbered (a small table per column
  * that stays in cache: a summary has a few hundred distinct values per
- * column) and the row gets one 64-bit key of its three numbers. Then the
- * numbers become ranks (each column's distinct values sorted), at most 32
- * bits above the row number, the keys are sorted on their upper bits by a stable radix sort
- * (rows of a pattern stay in row order), and each run of equal keys is a
- * pattern: tsr__btyd_compress's patterns, in its order (x, then T, then
- * t_x), with the weights summed in row order. A -0.0 sends the file to the
- * row path (tsr__btyd_compress takes it equal to 0.0, keeping the first
- * row's value), as do more than 2^13 distinct values in a column or more
- * than 32 bits of numbers. */
+ * column) and the row gets one 64-bit key of its three numbers (a file
+ * read in two parts numbers each part's values apart). Then the numbers
+ * become ranks (each column's distinct values sorted), at most 32 bits
+ * above the row number, the keys are sorted on their upper bits by a
+ * stable radix sort (rows of a pattern stay in row order), and each run of
+ * equal keys is a pattern: tsr__btyd_compress's patterns, in its order (x,
+ * then T, then t_x), with the weights summed in row order. A -0.0 sends
+ * the file to the row path (tsr__btyd_compress takes it equal to 0.0,
+ * keeping the first row's value), as do more than 2^13 distinct values in
+ * a column of a part or more than 32 bits of ranks. */
 #define PAT_CBITS 13
 
 typedef struct {
