@@ -139,6 +139,8 @@ typedef struct pipeline {
   size_t spare_n;
   batch *all[NBATCH];
   int done;                /* the parser has queued its last batch */
+  int behind;              /* the last submit waited for a free batch: the
+                              worker is the slower thread */
   int failed;              /* the worker ran out of memory */
 } pipeline;
 
@@ -420,10 +422,14 @@ static void *pipe_worker(void *arg) {
 /* Hands the current batch to the worker and takes a free one. */
 static tsr_status pipe_submit(ictx *x) {
   pipeline *pp = x->pp;
+  /* while the worker is the slower thread, the ledger's next fresh
+   * blocks are zeroed here rather than by it (tsr__ready_fill) */
+  if (pp->behind) tsr__ready_fill(x->lg);
   pthread_mutex_lock(&pp->mu);
   pp->full[(pp->full_head + pp->full_n) % (NBATCH + 1)] = x->b;
   pp->full_n++;
   pthread_cond_broadcast(&pp->cv);
+  pp->behind = !pp->spare_n;
   while (!pp->spare_n && !pp->failed) pthread_cond_wait(&pp->cv, &pp->mu);
   int failed = pp->failed;
   x->b = pp->spare_n ? pp->spare[--pp->spare_n] : NULL;
@@ -474,6 +480,7 @@ static tsr_status pipe_finish(ictx *x) {
   pthread_cond_broadcast(&pp->cv);
   pthread_mutex_unlock(&pp->mu);
   pthread_join(pp->th, NULL);
+  tsr__ready_drop(x->lg);
   int failed = pp->failed;
   pthread_cond_destroy(&pp->cv);
   pthread_mutex_destroy(&pp->mu);

@@ -46,7 +46,50 @@ static void hint_huge(void *p, size_t n) {
 tsr_status tsr_ledger_new(tsr_ledger **out, tsr_error *err) {
   *out = tsr__calloc(1, sizeof **out);
   if (!*out) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  atomic_init(&(*out)->ready_pool, READY_NONE);
+  atomic_init(&(*out)->ready_cust, READY_NONE);
   return TSR_OK;
+}
+
+/* ------------------------------------------------------------ memory ahead */
+
+/* A block prepared in slot by tsr__ready_fill, or NULL (then the caller
+ * allocates it and its pages are zeroed as it touches them); either way
+ * the next one is asked for. */
+static void *ready_take(_Atomic uintptr_t *slot) {
+  uintptr_t v = atomic_exchange_explicit(slot, READY_WANTED, memory_order_acquire);
+  return v > READY_WANTED ? (void *)v : NULL;
+}
+
+/* Writes one byte of every 4 KiB page: the kernel allocates and zeroes
+ * them now, in this thread (one fault per 2 MiB in huge pages). */
+static void touch_pages(void *p, size_t n) {
+  volatile char *b = p;
+  for (size_t o = 0; o < n; o += 4096) b[o] = 0;
+}
+
+/* A block of n bytes into slot when one is wanted; only its used bytes
+ * touched: from the first multiple of align, used bytes (a customer
+ * chunk's, as tsr__cust_reserve places them). */
+static void ready_prepare(_Atomic uintptr_t *slot, size_t n, size_t used, uintptr_t align) {
+  if (atomic_load_explicit(slot, memory_order_relaxed) != READY_WANTED) return;
+  void *p = tsr__malloc(n);
+  if (!p) return; /* the filler allocates it itself */
+  hint_huge(p, n);
+  touch_pages((void *)(((uintptr_t)p + align - 1) & ~(align - 1)), used);
+  atomic_store_explicit(slot, (uintptr_t)p, memory_order_release);
+}
+
+void tsr__ready_fill(tsr_ledger *lg) {
+  ready_prepare(&lg->ready_pool, POOL_CHUNK, POOL_CHUNK, 1);
+  ready_prepare(&lg->ready_cust, CUST_BYTES, CUST_CHUNK * sizeof(cust), (uintptr_t)2 << 20);
+}
+
+void tsr__ready_drop(tsr_ledger *lg) {
+  uintptr_t v = atomic_exchange(&lg->ready_pool, READY_NONE);
+  if (v > READY_WANTED) tsr__free((void *)v);
+  v = atomic_exchange(&lg->ready_cust, READY_NONE);
+  if (v > READY_WANTED) tsr__free((void *)v);
 }
 
 /* Blocks of cap >= POOL_LARGE entries come from tsr__malloc, the others
@@ -76,9 +119,12 @@ static void *blk_alloc(tsr_ledger *lg, uint32_t cap) {
       if (tsr__grow(&c, &lg->chunks_cap, lg->nchunks + 1, sizeof(void *)) != TSR_OK) return NULL;
       lg->chunks = c;
     }
-    char *chunk = tsr__malloc(POOL_CHUNK);
-    if (!chunk) return NULL;
-    hint_huge(chunk, POOL_CHUNK);
+    char *chunk = ready_take(&lg->ready_pool);
+    if (!chunk) {
+      chunk = tsr__malloc(POOL_CHUNK);
+      if (!chunk) return NULL;
+      hint_huge(chunk, POOL_CHUNK);
+    }
     lg->chunks[lg->nchunks++] = chunk;
     lg->pool_cur = chunk;
     lg->pool_left = POOL_CHUNK;
@@ -104,6 +150,7 @@ static void blk_free(tsr_ledger *lg, void *p, uint32_t cap) {
 
 void tsr_ledger_free(tsr_ledger *lg) {
   if (!lg) return;
+  tsr__ready_drop(lg);
   for (size_t i = 0; i < lg->n; i++) {
     const cust *c = cust_at(lg, i);
     if (c->e && c->cap >= POOL_LARGE) tsr__free(c->e);
@@ -192,7 +239,8 @@ tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
     const size_t bytes = CUST_CHUNK * sizeof(cust);
     const int huge = lg->nchunks_c > 0;
     const uintptr_t align = huge ? (uintptr_t)2 << 20 : 64;
-    void *mem = tsr__malloc(bytes + align);
+    void *mem = huge ? ready_take(&lg->ready_cust) : NULL; /* of CUST_BYTES */
+    if (!mem) mem = tsr__malloc(bytes + align);
     if (!mem) return TSR_ENOMEM;
     cust_chunk *ch = &lg->chunks_c[lg->nchunks_c++];
     ch->mem = mem;
