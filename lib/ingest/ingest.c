@@ -500,7 +500,8 @@ static tsr_status pipe_finish(ictx *x) {
   pthread_cond_broadcast(&pp->cv);
   pthread_mutex_unlock(&pp->mu);
   pthread_join(pp->th, NULL);
-  tsr__ready_drop(x->lg);
+  /* a block prepared and not taken stays for the ledger's next rows
+   * (tsr_ingest_mem called per 4 MiB chunk: not zeroed again each call) */
   int failed = pp->failed;
   pthread_cond_destroy(&pp->cv);
   pthread_mutex_destroy(&pp->mu);

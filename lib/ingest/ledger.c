@@ -170,6 +170,7 @@ void tsr_ledger_free(tsr_ledger *lg) {
 
 void tsr_ledger_seal(tsr_ledger *lg) {
   if (!lg) return;
+  tsr__ready_drop(lg); /* no more rows: no more blocks */
   tsr__free(lg->rows);
   tsr__free(lg->seq);
   tsr__free(lg->extra);

@@ -119,8 +119,8 @@ struct tsr_ledger {
  * faults in the blocks the filler asked for (a few cheap checks when
  * none is wanted). */
 void tsr__ready_fill(tsr_ledger *lg);
-/* Frees blocks prepared and not taken (after the filling thread stopped),
- * and asks for none until the next tsr__ready_fill user. */
+/* Frees blocks prepared and not taken (no other thread may be using lg:
+ * tsr_ledger_free, tsr_ledger_seal), and asks for none. */
 void tsr__ready_drop(tsr_ledger *lg);
 
 static inline uint64_t *cust_rh(const cust *c) { return (uint64_t *)(void *)(c->e + c->cap); }

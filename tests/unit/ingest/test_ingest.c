@@ -1191,8 +1191,13 @@ static void test_ready_blocks(void **state) {
   for (size_t i = 0; i < l2->nchunks_c; i++) found += (uintptr_t)l2->chunks_c[i].mem == custm;
   assert_int_equal(found, 2);
   assert_true(l2->nchunks >= 3 && l2->nchunks_c == 3);
-  /* prepared and not taken: freed by tsr__ready_drop / tsr_ledger_free */
+  /* prepared and not taken: kept for later rows, freed by
+   * tsr_ledger_seal (and tsr_ledger_free) */
   tsr__ready_fill(l2);
+  assert_true(atomic_load(&l2->ready_pool) > READY_WANTED);
+  tsr_ledger_seal(l2);
+  assert_true(atomic_load(&l2->ready_pool) == READY_NONE);
+  assert_true(atomic_load(&l2->ready_cust) == READY_NONE);
   assert_int_equal(s1.rows_accepted, 3 * (int64_t)nc);
   assert_int_equal(s2.rows_accepted, s1.rows_accepted);
   assert_int_equal(tsr_ledger_finish(l1, NULL), TSR_OK);
