@@ -635,6 +635,9 @@ static int sort_order(tsr_ledger *lg) {
 }
 
 tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err) {
+  /* the rows are in: blocks prepared for more are returned (a later
+   * ingest prepares its own) */
+  tsr__ready_drop(lg);
   if (lg->finished) return TSR_OK;
   /* entries are kept sorted by day and merged while ingesting */
   if (sort_order(lg) != 0) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");

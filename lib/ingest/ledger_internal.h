@@ -120,7 +120,8 @@ struct tsr_ledger {
  * none is wanted). */
 void tsr__ready_fill(tsr_ledger *lg);
 /* Frees blocks prepared and not taken (no other thread may be using lg:
- * tsr_ledger_free, tsr_ledger_seal), and asks for none. */
+ * tsr_ledger_finish, tsr_ledger_seal, tsr_ledger_free), and asks for
+ * none. */
 void tsr__ready_drop(tsr_ledger *lg);
 
 static inline uint64_t *cust_rh(const cust *c) { return (uint64_t *)(void *)(c->e + c->cap); }

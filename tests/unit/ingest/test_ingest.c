@@ -1192,16 +1192,15 @@ static void test_ready_blocks(void **state) {
   assert_int_equal(found, 2);
   assert_true(l2->nchunks >= 3 && l2->nchunks_c == 3);
   /* prepared and not taken: kept for later rows, freed by
-   * tsr_ledger_seal (and tsr_ledger_free) */
+   * tsr_ledger_finish (and tsr_ledger_seal, tsr_ledger_free) */
   tsr__ready_fill(l2);
   assert_true(atomic_load(&l2->ready_pool) > READY_WANTED);
-  tsr_ledger_seal(l2);
-  assert_true(atomic_load(&l2->ready_pool) == READY_NONE);
-  assert_true(atomic_load(&l2->ready_cust) == READY_NONE);
   assert_int_equal(s1.rows_accepted, 3 * (int64_t)nc);
   assert_int_equal(s2.rows_accepted, s1.rows_accepted);
   assert_int_equal(tsr_ledger_finish(l1, NULL), TSR_OK);
   assert_int_equal(tsr_ledger_finish(l2, NULL), TSR_OK);
+  assert_true(atomic_load(&l2->ready_pool) == READY_NONE);
+  assert_true(atomic_load(&l2->ready_cust) == READY_NONE);
   assert_int_equal(tsr_ledger_ncustomers(l2), nc);
   for (size_t i = 0; i < nc; i++) {
     assert_string_equal(tsr_ledger_customer(l1, i), tsr_ledger_customer(l2, i));
