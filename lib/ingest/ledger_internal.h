@@ -8,6 +8,7 @@
 #include "internal.h"
 #include "tessera/ingest.h"
 
+#include <stdatomic.h>
 #include <string.h>
 
 #define CUST_INLINE 28
@@ -98,7 +99,30 @@ struct tsr_ledger {
   int has_purchase;
   int finished;
   int sealed;           /* tsr_ledger_seal: rows, seq and extra freed */
+  /* Fresh memory faulted in ahead by another thread: while ingest.c's
+   * pipeline runs, the applying thread (the slower of the two) takes its
+   * next entry chunk (POOL_CHUNK bytes) and customer chunk (CUST_BYTES)
+   * from here, and the parsing thread zeroes pages (the kernel's page
+   * clearing was a third of the applier's time) instead of it. Each slot:
+   * READY_NONE (nothing asked), READY_WANTED (the applier took or missed
+   * one: the parser prepares the next), or the block. See tsr__ready_*. */
+  _Atomic uintptr_t ready_pool, ready_cust;
 };
+
+#define READY_NONE ((uintptr_t)0)
+#define READY_WANTED ((uintptr_t)1)
+/* Bytes of a customer chunk's allocation (2 MiB extra for the alignment of
+ * the chunks after the first). */
+#define CUST_BYTES (CUST_CHUNK * sizeof(cust) + ((size_t)2 << 20))
+
+/* Called by the thread that does not fill lg, while another fills it:
+ * faults in the blocks the filler asked for (a few cheap checks when
+ * none is wanted). */
+void tsr__ready_fill(tsr_ledger *lg);
+/* Frees blocks prepared and not taken (no other thread may be using lg:
+ * tsr_ledger_finish, tsr_ledger_seal, tsr_ledger_free), and asks for
+ * none. */
+void tsr__ready_drop(tsr_ledger *lg);
 
 static inline uint64_t *cust_rh(const cust *c) { return (uint64_t *)(void *)(c->e + c->cap); }
 /* Bytes of a block of cap entries (and their row hashes unless no_rh). */

@@ -4,6 +4,7 @@
 #include "tessera/datetime.h"
 #include "tessera/ingest.h"
 #include "internal.h"
+#include "ingest/ledger_internal.h"
 
 typedef struct {
   char lines[32][300];
@@ -1149,6 +1150,71 @@ static void test_seal(void **state) {
   tsr_ledger_free(lg);
 }
 
+/* Blocks faulted in ahead by another thread (tsr__ready_fill, which the
+ * pipeline's parser calls while the worker is behind): the ledger takes
+ * them for its next entry chunk and its next customer chunk, and fills
+ * them exactly as blocks of its own. Done here in one thread, so that the
+ * hand-over happens on every run (150000 customers: three customer
+ * chunks; 450000 entries with row hashes: several entry chunks). */
+static void test_ready_blocks(void **state) {
+  (void)state;
+  const unsigned nc = 150000;
+  size_t cap = (size_t)nc * 3 * 32 + 64, len = 0;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  len += (size_t)snprintf(csv, cap, "customer_id,date,amount\n");
+  for (unsigned d = 1; d <= 3; d++)
+    for (unsigned i = 0; i < nc; i++)
+      len += (size_t)snprintf(csv + len, cap - len, "c%06u,2024-01-%02u,%u.25\n", i, d, i % 97 + d);
+  tsr_ledger *l1, *l2;
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  tsr_ingest_stats s1, s2;
+  assert_int_equal(tsr_ledger_new(&l1, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_new(&l2, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(l1, csv, len, "a.csv", &o, &s1, NULL), TSR_OK);
+  /* nothing asked for yet: nothing prepared */
+  tsr__ready_fill(l2);
+  assert_true(atomic_load(&l2->ready_pool) == READY_NONE);
+  atomic_store(&l2->ready_pool, READY_WANTED);
+  atomic_store(&l2->ready_cust, READY_WANTED);
+  tsr__ready_fill(l2);
+  assert_true(atomic_load(&l2->ready_pool) > READY_WANTED);
+  assert_true(atomic_load(&l2->ready_cust) > READY_WANTED);
+  uintptr_t pool = atomic_load(&l2->ready_pool), custm = atomic_load(&l2->ready_cust);
+  assert_int_equal(tsr_ingest_mem(l2, csv, len, "a.csv", &o, &s2, NULL), TSR_OK);
+  /* both taken (and the next ones asked for) */
+  assert_true(atomic_load(&l2->ready_pool) == READY_WANTED);
+  assert_true(atomic_load(&l2->ready_cust) == READY_WANTED);
+  int found = 0;
+  for (size_t i = 0; i < l2->nchunks; i++) found += (uintptr_t)l2->chunks[i] == pool;
+  for (size_t i = 0; i < l2->nchunks_c; i++) found += (uintptr_t)l2->chunks_c[i].mem == custm;
+  assert_int_equal(found, 2);
+  assert_true(l2->nchunks >= 3 && l2->nchunks_c == 3);
+  /* prepared and not taken: kept for later rows, freed by
+   * tsr_ledger_finish (and tsr_ledger_seal, tsr_ledger_free) */
+  tsr__ready_fill(l2);
+  assert_true(atomic_load(&l2->ready_pool) > READY_WANTED);
+  assert_int_equal(s1.rows_accepted, 3 * (int64_t)nc);
+  assert_int_equal(s2.rows_accepted, s1.rows_accepted);
+  assert_int_equal(tsr_ledger_finish(l1, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_finish(l2, NULL), TSR_OK);
+  assert_true(atomic_load(&l2->ready_pool) == READY_NONE);
+  assert_true(atomic_load(&l2->ready_cust) == READY_NONE);
+  assert_int_equal(tsr_ledger_ncustomers(l2), nc);
+  for (size_t i = 0; i < nc; i++) {
+    assert_string_equal(tsr_ledger_customer(l1, i), tsr_ledger_customer(l2, i));
+    size_t n1, n2;
+    const tsr_ledger_entry *e1 = tsr_ledger_entries(l1, i, &n1), *e2 = tsr_ledger_entries(l2, i, &n2);
+    assert_int_equal(n1, 3);
+    assert_int_equal(n2, 3);
+    assert_memory_equal(e1, e2, 3 * sizeof *e1);
+  }
+  tsr_ledger_free(l1);
+  tsr_ledger_free(l2);
+  free(csv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seal),
@@ -1162,6 +1228,7 @@ int main(void) {
       cmocka_unit_test(test_many_customers), cmocka_unit_test(test_customer_order),
       cmocka_unit_test(test_grouped_presized), cmocka_unit_test(test_hash_tail),
       cmocka_unit_test(test_id_lengths), cmocka_unit_test(test_single_input_no_hashes),
+      cmocka_unit_test(test_ready_blocks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
