@@ -89,7 +89,7 @@ typedef struct tsr_churn_opts {
                               "Training rows") */
 } tsr_churn_opts;
 
-#define TSR_CHURN_MAX_TRAIN_ROWS 250000
+#define TSR_CHURN_MAX_TRAIN_ROWS 150000
 
 TSR_API void tsr_churn_opts_init(tsr_churn_opts *o);
 

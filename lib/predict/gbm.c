@@ -116,11 +116,25 @@ typedef struct gbm_node {
 } gbm_node;
 #define GBM_DLEFT 0x80000000u
 
+/* One feature's share of a tree's approximate contributions on the path
+ * to a leaf: the changes of the node mean at its splits on the path,
+ * summed in path order (float). */
+typedef struct gbm_share {
+  uint32_t feat;
+  float sum;
+} gbm_share;
+
 /* The trees of a model: node root[t] is the root of tree t. */
 typedef struct gbm_trees {
   size_t ntree, nnode;
   size_t *root;         /* ntree + 1 (root[ntree] = nnode) */
   gbm_node *node;       /* nnode */
+  uint8_t *depth;       /* ntree: the most splits on a path of the tree */
+  uint32_t *share_at;   /* nnode + 1: the shares of the path to leaf j are
+                           share[share_at[j] .. share_at[j + 1]), in the
+                           order of the features' first splits (none for
+                           a split node) */
+  gbm_share *share;
   float base;           /* the margin every prediction starts from (the
                            base score, as a logit for binary models) */
 } gbm_trees;
@@ -675,6 +689,9 @@ tsr_status tsr__gbm_train_valid(const tsr_gbm_params *p, const tsr_gbm_data *tra
 static void trees_release(gbm_trees *t) {
   tsr__free(t->root);
   tsr__free(t->node);
+  tsr__free(t->depth);
+  tsr__free(t->share_at);
+  tsr__free(t->share);
   memset(t, 0, sizeof *t);
 }
 
@@ -831,6 +848,72 @@ static int json_array(const char **cur, const char *key, float *v, size_t cap, s
   return 1;
 }
 
+/* The path from node j of t down to its leaves: pf/pd hold the np splits
+ * above j (feature, delta of the child taken). At a leaf, its shares: for
+ * each feature on the path, at its first split, the sum of its deltas in
+ * path order (the values walk_rows adds). cnt: the count of each leaf's
+ * shares (pass 1); out: NULL, or where they go, at t->share_at (pass 2).
+ * *maxd: the longest path seen. */
+static void path_shares(const gbm_trees *t, size_t j, uint32_t *pf, float *pd, int np,
+                        int *maxd, uint32_t *cnt, gbm_share *out) {
+  const gbm_node *nd = &t->node[j];
+  if (nd->left < 0) {
+    uint32_t c = 0;
+    if (np > *maxd) *maxd = np;
+    for (int k = 0; k < np; k++) {
+      int again = 0;
+      for (int e = 0; e < k && !again; e++) again = pf[e] == pf[k];
+      if (again) continue; /* summed at its first split */
+      float sum = pd[k];
+      for (int e = k + 1; e < np; e++)
+        if (pf[e] == pf[k]) sum += pd[e];
+      if (out) out[t->share_at[j] + c] = (gbm_share){pf[k], sum};
+      c++;
+    }
+    cnt[j] = c;
+    return;
+  }
+  pf[np] = nd->split & ~GBM_DLEFT;
+  for (size_t side = 0; side < 2; side++) {
+    size_t ch = (size_t)nd->left + side;
+    pd[np] = t->node[ch].delta;
+    path_shares(t, ch, pf, pd, np + 1, maxd, cnt, out);
+  }
+}
+
+/* t->depth, t->share_at and t->share of t's nodes; 0 when out of memory. */
+static int trees_shares(gbm_trees *t) {
+  uint32_t *cnt = tsr__calloc(t->nnode + 1, sizeof *cnt);
+  uint32_t pf[65];
+  float pd[65];
+  t->depth = tsr__malloc(t->ntree ? t->ntree : 1);
+  t->share_at = tsr__malloc((t->nnode + 1) * sizeof *t->share_at);
+  if (!cnt || !t->depth || !t->share_at) {
+    tsr__free(cnt);
+    return 0;
+  }
+  for (int pass = 0; pass < 2; pass++) {
+    for (size_t q = 0; q < t->ntree; q++) {
+      int maxd = 0;
+      path_shares(t, t->root[q], pf, pd, 0, &maxd, cnt, pass ? t->share : NULL);
+      t->depth[q] = (uint8_t)maxd;
+    }
+    if (pass) break;
+    size_t total = 0;
+    for (size_t j = 0; j < t->nnode; j++) {
+      t->share_at[j] = (uint32_t)total;
+      total += cnt[j];
+    }
+    t->share_at[t->nnode] = (uint32_t)total;
+    if (total > UINT32_MAX || !(t->share = tsr__malloc((total ? total : 1) * sizeof *t->share))) {
+      tsr__free(cnt);
+      return 0;
+    }
+  }
+  tsr__free(cnt);
+  return 1;
+}
+
 /* The trees of m's booster (0 when they are not the numeric trees walked
  * below: XGBoost is asked instead); TSR_ENOMEM or XGBoost's error. */
 static tsr_status trees_parse(tsr_gbm *m, int *ok, tsr_error *err) {
@@ -951,6 +1034,10 @@ static tsr_status trees_parse(tsr_gbm *m, int *ok, tsr_error *err) {
       t->node[o + (size_t)l + 1].delta = mn[l + 1] - mn[j];
     }
   }
+  if (!trees_shares(t)) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
+  }
   *ok = 1;
 done:
   if (!*ok) trees_release(t);
@@ -984,75 +1071,54 @@ static float gbm_sigmoid(float x) {
  * along the path each split adds the change of the node mean to its
  * feature (the last split also the leaf value minus the leaf's mean, which
  * is 0: left out), and a tree's sum per feature, in path order, is then
- * added to the row's (float: 0 + d1 + d2 and d1 + d2 are equal, and a
- * row's sum never is -0, so +0 and -0 add alike). The prediction as
- * XGBoost's predictor: the base margin plus the leaf values in tree order,
- * in float, then the sigmoid for a binary model. Rows go through a tree
- * GBM_WALK_BLOCK at a time, each row's sums in the same order. acc:
- * GBM_WALK_BLOCK * nfeat floats, the caller's. */
+ * added to the row's: the leaf's shares (trees_shares; float: 0 + d1 + d2
+ * and d1 + d2 are equal, and a row's sum never is -0, so +0 and -0 add
+ * alike). The prediction as XGBoost's predictor: the base margin plus the
+ * leaf values in tree order, in float, then the sigmoid for a binary
+ * model. Rows go through a tree GBM_WALK_BLOCK at a time, each the tree's
+ * depth steps (a row at a leaf stays there; a short last block walks its
+ * first row again in the empty places), each row's sums in the same
+ * order. acc: GBM_WALK_BLOCK * nfeat floats, the caller's. */
 static void walk_rows(const tsr_gbm *m, const float *x, const size_t *rows, size_t from,
                       size_t to, double *pred, double *contrib, float *acc) {
   const gbm_trees *t = &m->trees;
   const gbm_node *node = t->node;
+  const gbm_share *share = t->share;
+  const uint32_t *share_at = t->share_at;
+  const uint8_t *depth = t->depth;
   const size_t nf = m->nfeat, w = nf + 1, ntree = t->ntree;
   const size_t *root = t->root;
   const int binary = m->objective == TSR_GBM_BINARY;
-  uint32_t ps[GBM_WALK_BLOCK][64];
-  float pd[GBM_WALK_BLOCK][64];
   for (size_t i0 = from; i0 < to; i0 += GBM_WALK_BLOCK) {
     const size_t B = to - i0 < GBM_WALK_BLOCK ? to - i0 : GBM_WALK_BLOCK;
     const float *xr[GBM_WALK_BLOCK];
     float margin[GBM_WALK_BLOCK];
-    for (size_t r = 0; r < B; r++) {
-      xr[r] = x + (rows ? rows[i0 + r] : i0 + r) * nf;
+    for (size_t r = 0; r < GBM_WALK_BLOCK; r++) {
+      xr[r] = x + (rows ? rows[i0 + (r < B ? r : 0)] : i0 + (r < B ? r : 0)) * nf;
       margin[r] = t->base;
     }
-    if (contrib) memset(acc, 0, B * nf * sizeof *acc);
+    if (contrib) memset(acc, 0, GBM_WALK_BLOCK * nf * sizeof *acc);
     for (size_t q = 0; q < ntree; q++) {
-      const gbm_node *cur[GBM_WALK_BLOCK];
-      int np[GBM_WALK_BLOCK];
-      uint64_t seen[GBM_WALK_BLOCK], dup[GBM_WALK_BLOCK]; /* features on the path mod 64 */
-      for (size_t r = 0; r < B; r++) cur[r] = node + root[q], np[r] = 0, seen[r] = dup[r] = 0;
-      for (int more = 1; more;) {
-        more = 0;
-        for (size_t r = 0; r < B; r++) {
-          const gbm_node *nd = cur[r];
-          if (nd->left < 0) continue;
-          uint32_t s = nd->split & ~GBM_DLEFT;
-          float v = xr[r][s];
+      uint32_t cur[GBM_WALK_BLOCK];
+      for (size_t r = 0; r < GBM_WALK_BLOCK; r++) cur[r] = (uint32_t)root[q];
+      for (int dd = depth[q]; dd > 0; dd--) {
+        for (size_t r = 0; r < GBM_WALK_BLOCK; r++) {
+          const gbm_node *nd = node + cur[r];
+          /* a leaf's split is feature 0: read, not used */
+          float v = xr[r][nd->split & ~GBM_DLEFT];
           /* right when not v < cond (so NaN), except a missing value
            * whose default is left (no branch on the data) */
-          int right = !(v < nd->cond) & !((v != v) & (int)(nd->split >> 31));
-          nd = node + nd->left + right;
-          cur[r] = nd;
-          uint64_t bit = (uint64_t)1 << (s & 63);
-          dup[r] |= seen[r] & bit;
-          seen[r] |= bit;
-          ps[r][np[r]] = s;
-          pd[r][np[r]++] = nd->delta;
-          more = 1;
+          uint32_t right = (uint32_t)(!(v < nd->cond) & !((v != v) & (int)(nd->split >> 31)));
+          uint32_t next = (uint32_t)nd->left + right;
+          cur[r] = nd->left < 0 ? cur[r] : next;
         }
       }
-      for (size_t r = 0; r < B; r++) margin[r] += cur[r]->cond;
+      for (size_t r = 0; r < GBM_WALK_BLOCK; r++) margin[r] += node[cur[r]].cond;
       if (!contrib) continue;
-      for (size_t r = 0; r < B; r++) {
+      for (size_t r = 0; r < GBM_WALK_BLOCK; r++) {
         float *a = acc + r * nf;
-        const uint32_t *pr = ps[r];
-        const float *dr = pd[r];
-        if (!dup[r]) { /* no feature twice on the path */
-          for (int k = 0; k < np[r]; k++) a[pr[k]] += dr[k];
-          continue;
-        }
-        for (int k = 0; k < np[r]; k++) {
-          uint32_t j = pr[k];
-          int seen = 0;
-          for (int e = 0; e < k && !seen; e++) seen = pr[e] == j;
-          if (seen) continue; /* a feature twice on the path: summed at its first split */
-          float sum = dr[k];
-          for (int e = k + 1; e < np[r]; e++)
-            if (pr[e] == j) sum += dr[e];
-          a[j] += sum;
-        }
+        for (uint32_t k = share_at[cur[r]], e = share_at[cur[r] + 1]; k < e; k++)
+          a[share[k].feat] += share[k].sum;
       }
     }
     for (size_t r = 0; r < B; r++) {

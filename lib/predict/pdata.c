@@ -88,6 +88,90 @@ static int cmp_ev_i(const void *a, const void *b) {
   return x->e.i.complaint - y->e.i.complaint;
 }
 
+static int is_complaint(const char *b);
+
+/* What an interaction's text gives (a message: its complaint words and its
+ * sentiment; a topic: its complaint words), kept per distinct text: the
+ * messages of a bundle repeat (templates, canned answers), and scoring is
+ * most of reading the table. At most TSR__TEXT_MEMO_MAX distinct texts of
+ * at most 255 bytes are kept; others are scored each time (the same
+ * values). */
+#define TSR__TEXT_MEMO_MAX 16384
+#define TSR__TEXT_MEMO_SLOTS (2 * TSR__TEXT_MEMO_MAX) /* a power of 2 */
+
+typedef struct text_memo {
+  struct text_slot {
+    uint64_t h;
+    uint32_t off;   /* the text in buf */
+    uint8_t len;
+    uint8_t used;
+    uint8_t complaint;
+    float sentiment;
+  } *slot;          /* TSR__TEXT_MEMO_SLOTS, or NULL: no memo */
+  char *buf;        /* TSR__TEXT_MEMO_MAX * 255 bytes at most */
+  size_t n, used;
+} text_memo;
+
+static void memo_init(text_memo *m) {
+  memset(m, 0, sizeof *m);
+  m->slot = tsr__calloc(TSR__TEXT_MEMO_SLOTS, sizeof *m->slot);
+  m->buf = tsr__malloc((size_t)TSR__TEXT_MEMO_MAX * 255);
+  if (!m->slot || !m->buf) { /* no memo: every text scored */
+    tsr__free(m->slot);
+    tsr__free(m->buf);
+    m->slot = NULL;
+    m->buf = NULL;
+  }
+}
+
+static void memo_release(text_memo *m) {
+  tsr__free(m->slot);
+  tsr__free(m->buf);
+  memset(m, 0, sizeof *m);
+}
+
+/* A text's complaint flag and (sentiment != NULL: a message) sentiment,
+ * scored or from the memo. */
+static int text_score(text_memo *m, const char *s, size_t len, float *sentiment) {
+  struct text_slot *sl = NULL;
+  if (m->slot && len > 0 && len < 256) {
+    uint64_t h = tsr__hash_bytes(s, len, 0x7e47);
+    for (size_t i = (size_t)h & (TSR__TEXT_MEMO_SLOTS - 1);; i = (i + 1) & (TSR__TEXT_MEMO_SLOTS - 1)) {
+      struct text_slot *t = &m->slot[i];
+      if (!t->used) {
+        if (m->n < TSR__TEXT_MEMO_MAX) sl = t; /* scored below, then kept */
+        break;
+      }
+      if (t->h == h && t->len == len && !memcmp(m->buf + t->off, s, len)) {
+        if (sentiment) *sentiment = t->sentiment;
+        return t->complaint;
+      }
+    }
+  }
+  char b[256];
+  norm_name(s, len, b, sizeof b);
+  int complaint = is_complaint(b);
+  float sv = NAN;
+  if (sentiment && len) {
+    tsr_sentiment_result sr;
+    tsr_sentiment_score(s, len, &sr);
+    sv = (float)sr.compound;
+  }
+  if (sentiment) *sentiment = sv;
+  if (sl) {
+    sl->h = tsr__hash_bytes(s, len, 0x7e47);
+    sl->off = (uint32_t)m->used;
+    sl->len = (uint8_t)len;
+    sl->used = 1;
+    sl->complaint = (uint8_t)complaint;
+    sl->sentiment = sv;
+    memcpy(m->buf + m->used, s, len);
+    m->used += len;
+    m->n++;
+  }
+  return complaint;
+}
+
 /* Sorts rows by customer and fills the per-customer offsets. */
 static tsr_status index_events(tsr__pdata *d, ev_row *rows, size_t nr, int prod,
                                tsr_error *err) {
@@ -184,6 +268,13 @@ static tsr_status read_table(tsr__pdata *d, const char *path, int kind,
   ev_row *rows = NULL;
   size_t nr = 0, cap = 0;
   uint8_t *seen = NULL;
+  text_memo topics, messages;
+  memset(&topics, 0, sizeof topics);
+  memset(&messages, 0, sizeof messages);
+  if (kind == 2) {
+    memo_init(&topics);
+    memo_init(&messages);
+  }
   if (kind == 0) {
     d->birth = tsr__malloc(d->n * sizeof *d->birth);
     d->join = tsr__malloc(d->n * sizeof *d->join);
@@ -240,21 +331,18 @@ static tsr_status read_table(tsr__pdata *d, const char *path, int kind,
       r.e.p.open = (int8_t)(!v[TSR_PE_EVENT].present || v[TSR_PE_EVENT].num > 0);
     } else {
       r.e.i.day = day_of(v[TSR_IN_TIMESTAMP].t);
+      /* a complaint: the topic's words, else the message's; the message's
+       * sentiment (NaN without one) */
       int complaint = 0;
-      for (int cc = 0; cc < 2 && !complaint; cc++) {
-        const tsr_value *t = &v[cc ? TSR_IN_MESSAGE : TSR_IN_TOPIC];
-        if (!t->present) continue;
-        char b[256];
-        norm_name(t->s, t->len, b, sizeof b);
-        complaint = is_complaint(b);
+      float sent = NAN;
+      if (v[TSR_IN_TOPIC].present)
+        complaint = text_score(&topics, v[TSR_IN_TOPIC].s, v[TSR_IN_TOPIC].len, NULL);
+      if (v[TSR_IN_MESSAGE].present) {
+        int mc = text_score(&messages, v[TSR_IN_MESSAGE].s, v[TSR_IN_MESSAGE].len, &sent);
+        complaint = complaint || mc;
       }
       r.e.i.complaint = (uint8_t)complaint;
-      r.e.i.sentiment = NAN;
-      if (v[TSR_IN_MESSAGE].present && v[TSR_IN_MESSAGE].len) {
-        tsr_sentiment_result sr;
-        tsr_sentiment_score(v[TSR_IN_MESSAGE].s, v[TSR_IN_MESSAGE].len, &sr);
-        r.e.i.sentiment = (float)sr.compound;
-      }
+      r.e.i.sentiment = sent;
     }
     if (tsr__grow((void **)&rows, &cap, nr + 1, sizeof *rows) != TSR_OK) {
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -274,6 +362,8 @@ static tsr_status read_table(tsr__pdata *d, const char *path, int kind,
     }
   }
 done:
+  memo_release(&topics);
+  memo_release(&messages);
   tsr__free(seen);
   tsr__free(rows);
   tsr_bundle_reader_close(rd);

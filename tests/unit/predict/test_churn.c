@@ -354,6 +354,7 @@ static void test_max_train_rows(void **state) {
   tsr_churn_opts o;
   tsr_churn_opts_init(&o);
   assert_int_equal(o.max_train_rows, TSR_CHURN_MAX_TRAIN_ROWS);
+  assert_int_equal(TSR_CHURN_MAX_TRAIN_ROWS, 150000); /* docs/predict.md "Training rows" */
   o.cal_end_day = day(2025, 6, 30);
   o.window_days = 90;
   o.gbm.threads = 1;

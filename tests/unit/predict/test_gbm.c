@@ -428,7 +428,8 @@ static void test_approx_contributions_equal_xgboost(void **state) {
  * several times on a path), both tree methods, a regression model - for 1,
  * 2 and 3 threads (the row ranges split differently; 20 000 rows at least
  * to use them) and a row count that is not a multiple of the block; the
- * prediction alone too; never falls back. */
+ * prediction alone too; never falls back. Variant 3: a gamma so large that
+ * every tree is its root leaf (walked zero steps, no shares). */
 static void test_walk_equals_xgboost(void **state) {
   (void)state;
   size_t n = 24003, w = NF + 1;
@@ -436,13 +437,14 @@ static void test_walk_equals_xgboost(void **state) {
   new_binary(n, 43, &x, &y);
   double *pa = malloc(n * sizeof *pa), *pb = malloc(n * sizeof *pb);
   double *ca = malloc(n * w * sizeof *ca), *cb = malloc(n * w * sizeof *cb);
-  for (int variant = 0; variant < 3; variant++) {
+  for (int variant = 0; variant < 4; variant++) {
     tsr_gbm_params p;
     tsr_gbm_params_init(&p);
     p.threads = 2;
     p.max_depth = 6;
     p.n_rounds = 40;
     p.tree_method = variant == 1 ? TSR_GBM_HIST_FIXED : TSR_GBM_EXACT;
+    if (variant == 3) p.gamma = 1e9, p.n_rounds = 5;
     float *yy = y, *yr = NULL;
     if (variant == 2) {
       p.objective = TSR_GBM_REGRESSION;

@@ -12,6 +12,7 @@
 #include "predict/predict_internal.h"
 #include "tessera/churn.h"
 #include "tessera/recommend.h"
+#include "tessera/sentiment.h"
 
 static char g_dir[256];
 
@@ -187,10 +188,83 @@ static void test_shared_errors(void **state) {
   tsr__pdata_release(&d);
 }
 
+/* The interactions' complaint flags and sentiments (kept per distinct text
+ * while reading, pdata.c text_score) are those of scoring each row: more
+ * distinct messages than the memo keeps, each several times, messages that
+ * are prefixes of others, messages of 256 bytes and more, empty messages
+ * and topics; one interaction per customer. */
+static void test_interaction_texts(void **state) {
+  (void)state;
+  char dir[256], p[512];
+  assert_int_equal(psim_mkdir(dir, sizeof dir, "tsr_itext_"), 0);
+  const size_t n = 40000, distinct = 20000; /* > TSR__TEXT_MEMO_MAX */
+  static const char *const stems[] = {"I am unhappy with the fee", "Thanks great help",
+                                      "Terrible wait on the phone", "Please update my address",
+                                      "Thanks great help!!!", "I am unhappy"};
+  char *msg = malloc(n * 320);
+  snprintf(p, sizeof p, "%s/transactions.csv", dir);
+  FILE *ft = fopen(p, "w");
+  snprintf(p, sizeof p, "%s/interactions.csv", dir);
+  FILE *fi = fopen(p, "w");
+  assert_non_null(ft);
+  assert_non_null(fi);
+  fprintf(ft, "transaction_id,customer_id,timestamp,amount\n");
+  fprintf(fi, "interaction_id,customer_id,timestamp,channel,topic,message\n");
+  for (size_t i = 0; i < n; i++) {
+    size_t k = (i * 7919) % distinct; /* each text twice, scattered */
+    char *m = msg + i * 320;
+    if (k % 97 == 0) m[0] = '\0';
+    else if (k % 89 == 0) {
+      int h = snprintf(m, 320, "awful %zu ", k); /* 300 bytes: never kept */
+      memset(m + h, 'a', 300 - (size_t)h);
+      m[300] = '\0';
+    } else if (k < 600) snprintf(m, 320, "%s", stems[k % 6]); /* few texts, many times */
+    else snprintf(m, 320, "%s %zu", stems[k % 6], k);
+    fprintf(ft, "T%zu,C%zu,2025-01-0%zuT10:00:00Z,10.5\n", i, i, 1 + i % 9);
+    fprintf(fi, "I%zu,C%zu,2025-01-0%zuT11:00:00Z,call,%s,%s\n", i, i, 1 + i % 9,
+            k % 5 == 0 ? "complaint" : k % 5 == 1 ? "" : "fees", m);
+  }
+  fclose(ft);
+  fclose(fi);
+  tsr__pdata d;
+  tsr_error err;
+  if (tsr__pdata_read_tables(dir, NULL, NULL, NULL, &d, &err) != TSR_OK) fail_msg("%s", err.msg);
+  assert_true(d.has_interactions);
+  size_t kept_complaints = 0;
+  for (size_t i = 0; i < n; i++) {
+    char id[32];
+    snprintf(id, sizeof id, "C%zu", i);
+    ptrdiff_t c = tsr_ledger_find(d.lg, id);
+    assert_true(c >= 0);
+    assert_int_equal(d.iev_off[c + 1] - d.iev_off[c], 1);
+    const tsr__ievent *e = &d.iev[d.iev_off[c]];
+    size_t k = (i * 7919) % distinct;
+    const char *m = msg + i * 320;
+    int want_c = k % 5 == 0 || strstr(m, "unhappy") || strstr(m, "Terrible") || strstr(m, "awful");
+    assert_int_equal(e->complaint, want_c);
+    kept_complaints += e->complaint;
+    if (!m[0]) {
+      assert_true(isnan(e->sentiment));
+      continue;
+    }
+    tsr_sentiment_result sr;
+    tsr_sentiment_score(m, strlen(m), &sr);
+    float want = (float)sr.compound;
+    if (memcmp(&want, &e->sentiment, sizeof want))
+      fail_msg("row %zu '%s': sentiment %.9g, scored %.9g", i, m, (double)e->sentiment,
+               (double)want);
+  }
+  assert_true(kept_complaints > n / 4 && kept_complaints < n);
+  tsr__pdata_release(&d);
+  free(msg);
+  psim_remove(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_shared_same),
       cmocka_unit_test(test_shared_errors),
+      cmocka_unit_test(test_interaction_texts),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
