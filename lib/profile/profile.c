@@ -701,11 +701,20 @@ static void put_num(FILE *f, double v, int prec) {
 }
 
 tsr_status tsr_profiles_write_csv(const tsr_profiles *p, FILE *f, tsr_error *err) {
+  return tsr__profiles_write_csv_ext(p, f, NULL, NULL, NULL, err);
+}
+
+tsr_status tsr__profiles_write_csv_ext(const tsr_profiles *p, FILE *f,
+                                       void (*head)(void *ctx, FILE *f),
+                                       void (*row)(void *ctx, size_t i, const char *id, FILE *f),
+                                       void *ctx, tsr_error *err) {
   fputs("customer_id,records,age,gender,income_band,city,tenure_years,life_stage,products,"
         "product_count,recent_openings,risk_score,risk_band,channel_preference,transactions,"
         "revenue,digital_share,service_contacts,sentiment_mean,sentiment_last,anomalies,"
         "frequency,recency,T,monetary_value,p_alive,expected_purchases,clv,rfm_segment,"
-        "behaviour_segment,value_tier,life_stage_segment,product_affinity,micro_segment\n", f);
+        "behaviour_segment,value_tier,life_stage_segment,product_affinity,micro_segment", f);
+  if (head) head(ctx, f);
+  fputc('\n', f);
   for (size_t i = 0; i < p->n; i++) {
     const tsr_profile *r = &p->rows[i];
     tsr_csv_put_field(f, r->id);
@@ -767,6 +776,7 @@ tsr_status tsr_profiles_write_csv(const tsr_profiles *p, FILE *f, tsr_error *err
     if (r->affinity >= 0) tsr_csv_put_field(f, tsr_profiles_affinity_name(p, r->affinity));
     fputc(',', f);
     tsr_csv_put_field(f, r->micro);
+    if (row) row(ctx, i, r->id, f);
     fputc('\n', f);
   }
   if (ferror(f)) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error");
