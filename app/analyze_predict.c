@@ -451,15 +451,13 @@ static int cmp_idx(const void *a, const void *b) {
 static idx *make_index(char **ids, size_t n) {
   idx *v = tsr__malloc((n ? n : 1) * sizeof *v);
   if (!v) return NULL;
-  for (size_t i = 0; i < n; i++) v[i] = (idx){ids[i], i};
-  qsort(v, n, sizeof *v, cmp_idx);
+  int sorted = 1;
+  for (size_t i = 0; i < n; i++) {
+    v[i] = (idx){ids[i], i};
+    if (sorted && i && strcmp(ids[i - 1], ids[i]) >= 0) sorted = 0;
+  }
+  if (!sorted) qsort(v, n, sizeof *v, cmp_idx);
   return v;
-}
-
-static ptrdiff_t find(const idx *v, size_t n, const char *id) {
-  idx key = {id, 0};
-  const idx *h = n ? bsearch(&key, v, n, sizeof *v, cmp_idx) : NULL;
-  return h ? (ptrdiff_t)h->i : -1;
 }
 
 /* One CSV field (the one field writer, tessera/csv.h). */
@@ -471,12 +469,26 @@ static tsr_status io_error(tsr_error *err, const char *path) {
 
 /* The prediction columns of profiles.csv: churn_probability,
  * churn_reason_1 (churn), next_best_product and the goals (next best
- * product), looked up by customer id. */
+ * product), looked up by customer id; hc, hr: the index positions of the
+ * last ids found (profiles in id order find the next id right after). */
 struct tsr__predict_cols {
   const tsr_churn_result *c;
   const tsr_nbp_result *r;
   idx *ci, *ri;
+  size_t hc, hr;
 };
+
+/* The row of id in index v (-1: none), by binary search after trying the
+ * entry after the last one found (*hint; ids are unique, so either way
+ * finds the same). */
+static ptrdiff_t find_next(const idx *v, size_t n, const char *id, size_t *hint) {
+  if (*hint + 1 < n && !strcmp(v[*hint + 1].id, id)) return (ptrdiff_t)v[++*hint].i;
+  idx key = {id, 0};
+  const idx *h = n ? bsearch(&key, v, n, sizeof *v, cmp_idx) : NULL;
+  if (!h) return -1;
+  *hint = (size_t)(h - v);
+  return (ptrdiff_t)h->i;
+}
 
 tsr_status tsr__predict_cols_init(const tsr_analyze_result *res, struct tsr__predict_cols **out,
                                   tsr_error *err) {
@@ -514,12 +526,12 @@ void tsr__predict_cols_head(void *ctx, FILE *out) {
 /* The columns of the customer whose id is id. */
 void tsr__predict_cols_row(void *ctx, size_t i, const char *id, FILE *out) {
   (void)i;
-  const struct tsr__predict_cols *pc = ctx;
+  struct tsr__predict_cols *pc = ctx;
   const tsr_churn_result *c = pc->c;
   const tsr_nbp_result *r = pc->r;
   char buf[160];
   if (c) {
-    ptrdiff_t i = find(pc->ci, c->n, id);
+    ptrdiff_t i = find_next(pc->ci, c->n, id, &pc->hc);
     if (i >= 0) {
       fputc(',', out);
       tsr__put_fixed(out, c->probability[i], 4);
@@ -530,7 +542,7 @@ void tsr__predict_cols_row(void *ctx, size_t i, const char *id, FILE *out) {
     }
   }
   if (r) {
-    ptrdiff_t i = find(pc->ri, r->n, id);
+    ptrdiff_t i = find_next(pc->ri, r->n, id, &pc->hr);
     fputc(',', out);
     if (i >= 0 && r->top && r->rec[(size_t)i * r->top].product >= 0)
       put_field(out, r->products[r->rec[(size_t)i * r->top].product]);
