@@ -451,115 +451,110 @@ static int cmp_idx(const void *a, const void *b) {
 static idx *make_index(char **ids, size_t n) {
   idx *v = tsr__malloc((n ? n : 1) * sizeof *v);
   if (!v) return NULL;
-  for (size_t i = 0; i < n; i++) v[i] = (idx){ids[i], i};
-  qsort(v, n, sizeof *v, cmp_idx);
+  int sorted = 1;
+  for (size_t i = 0; i < n; i++) {
+    v[i] = (idx){ids[i], i};
+    if (sorted && i && strcmp(ids[i - 1], ids[i]) >= 0) sorted = 0;
+  }
+  if (!sorted) qsort(v, n, sizeof *v, cmp_idx);
   return v;
-}
-
-static ptrdiff_t find(const idx *v, size_t n, const char *id) {
-  idx key = {id, 0};
-  const idx *h = n ? bsearch(&key, v, n, sizeof *v, cmp_idx) : NULL;
-  return h ? (ptrdiff_t)h->i : -1;
 }
 
 /* One CSV field (the one field writer, tessera/csv.h). */
 static void put_field(FILE *f, const char *s) { tsr_csv_put_field(f, s); }
 
-/* The first field of a CSV line (unquoted) into buf. */
-static void first_field(const char *line, char *buf, size_t cap) {
-  size_t k = 0;
-  if (*line == '"') {
-    for (const char *s = line + 1; *s && k + 1 < cap; s++) {
-      if (*s == '"') {
-        if (s[1] != '"') break;
-        s++;
-      }
-      buf[k++] = *s;
-    }
-  } else {
-    for (const char *s = line; *s && *s != ',' && *s != '\n' && *s != '\r' && k + 1 < cap; s++)
-      buf[k++] = *s;
-  }
-  buf[k] = '\0';
-}
-
 static tsr_status io_error(tsr_error *err, const char *path) {
   return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "%s", strerror(errno));
 }
 
-/* profiles.csv with the prediction columns appended (through a temporary
- * file renamed into place). */
-static tsr_status extend_profiles(const struct tsr__predict_out *p, const char *dir, tsr_error *err) {
-  char path[4096], tmp[4200];
-  snprintf(path, sizeof path, "%s/profiles.csv", dir);
-  snprintf(tmp, sizeof tmp, "%s/.profiles.csv.predict", dir);
-  FILE *in = fopen(path, "r");
-  if (!in) return errno == ENOENT ? TSR_OK : io_error(err, path);
-  FILE *out = fopen(tmp, "w");
-  if (!out) {
-    fclose(in);
-    return io_error(err, tmp);
+/* The prediction columns of profiles.csv: churn_probability,
+ * churn_reason_1 (churn), next_best_product and the goals (next best
+ * product), looked up by customer id; hc, hr: the index positions of the
+ * last ids found (profiles in id order find the next id right after). */
+struct tsr__predict_cols {
+  const tsr_churn_result *c;
+  const tsr_nbp_result *r;
+  idx *ci, *ri;
+  size_t hc, hr;
+};
+
+/* The row of id in index v (-1: none), by binary search after trying the
+ * entry after the last one found (*hint; ids are unique, so either way
+ * finds the same). */
+static ptrdiff_t find_next(const idx *v, size_t n, const char *id, size_t *hint) {
+  if (*hint + 1 < n && !strcmp(v[*hint + 1].id, id)) return (ptrdiff_t)v[++*hint].i;
+  idx key = {id, 0};
+  const idx *h = n ? bsearch(&key, v, n, sizeof *v, cmp_idx) : NULL;
+  if (!h) return -1;
+  *hint = (size_t)(h - v);
+  return (ptrdiff_t)h->i;
+}
+
+tsr_status tsr__predict_cols_init(const tsr_analyze_result *res, struct tsr__predict_cols **out,
+                                  tsr_error *err) {
+  *out = NULL;
+  const struct tsr__predict_out *p = res->predict;
+  if (!p || (!p->churn && !p->nbp)) return TSR_OK;
+  struct tsr__predict_cols *pc = tsr__calloc(1, sizeof *pc);
+  if (!pc) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  pc->c = p->churn;
+  pc->r = p->nbp;
+  pc->ci = pc->c ? make_index(pc->c->customer_id, pc->c->n) : NULL;
+  pc->ri = pc->r ? make_index(pc->r->customer_id, pc->r->n) : NULL;
+  if ((pc->c && !pc->ci) || (pc->r && !pc->ri)) {
+    tsr__predict_cols_free(pc);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
-  const tsr_churn_result *c = p->churn;
-  const tsr_nbp_result *r = p->nbp;
-  idx *ci = c ? make_index(c->customer_id, c->n) : NULL;
-  idx *ri = r ? make_index(r->customer_id, r->n) : NULL;
-  tsr_status st = TSR_OK;
-  if ((c && !ci) || (r && !ri)) {
-    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    goto done;
-  }
-  char *line = NULL, id[512], buf[160];
-  size_t lcap = 0;
-  ssize_t len;
-  for (long ln = 0; (len = getline(&line, &lcap, in)) > 0; ln++) {
-    while (len && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
-    fputs(line, out);
-    if (ln == 0) {
-      if (c) fputs(",churn_probability,churn_reason_1", out);
-      if (r) fputs(",next_best_product", out);
-      for (int g = 0; r && g < TSR_NBP_NGOALS; g++) fprintf(out, ",goal_%s", tsr_nbp_goal_name(g));
-      fputc('\n', out);
-      continue;
+  *out = pc;
+  return TSR_OK;
+}
+
+void tsr__predict_cols_free(struct tsr__predict_cols *pc) {
+  if (!pc) return;
+  tsr__free(pc->ci);
+  tsr__free(pc->ri);
+  tsr__free(pc);
+}
+
+void tsr__predict_cols_head(void *ctx, FILE *out) {
+  const struct tsr__predict_cols *pc = ctx;
+  if (pc->c) fputs(",churn_probability,churn_reason_1", out);
+  if (pc->r) fputs(",next_best_product", out);
+  for (int g = 0; pc->r && g < TSR_NBP_NGOALS; g++) fprintf(out, ",goal_%s", tsr_nbp_goal_name(g));
+}
+
+/* The columns of the customer whose id is id. */
+void tsr__predict_cols_row(void *ctx, size_t i, const char *id, FILE *out) {
+  (void)i;
+  struct tsr__predict_cols *pc = ctx;
+  const tsr_churn_result *c = pc->c;
+  const tsr_nbp_result *r = pc->r;
+  char buf[160];
+  if (c) {
+    ptrdiff_t i = find_next(pc->ci, c->n, id, &pc->hc);
+    if (i >= 0) {
+      fputc(',', out);
+      tsr__put_fixed(out, c->probability[i], 4);
+      fputc(',', out);
+      put_field(out, tsr_churn_reason(c, (size_t)i, 0, buf, sizeof buf));
+    } else {
+      fputs(",,", out);
     }
-    first_field(line, id, sizeof id);
-    if (c) {
-      ptrdiff_t i = find(ci, c->n, id);
+  }
+  if (r) {
+    ptrdiff_t i = find_next(pc->ri, r->n, id, &pc->hr);
+    fputc(',', out);
+    if (i >= 0 && r->top && r->rec[(size_t)i * r->top].product >= 0)
+      put_field(out, r->products[r->rec[(size_t)i * r->top].product]);
+    /* the goal propensities: P(opening a product of the family in W days) */
+    for (int g = 0; g < TSR_NBP_NGOALS; g++)
       if (i >= 0) {
         fputc(',', out);
-        tsr__put_fixed(out, c->probability[i], 4);
-        fputc(',', out);
-        put_field(out, tsr_churn_reason(c, (size_t)i, 0, buf, sizeof buf));
+        tsr__put_fixed(out, (double)r->goal[i][g], 4);
       } else {
-        fputs(",,", out);
+        fputc(',', out);
       }
-    }
-    if (r) {
-      ptrdiff_t i = find(ri, r->n, id);
-      fputc(',', out);
-      if (i >= 0 && r->top && r->rec[(size_t)i * r->top].product >= 0)
-        put_field(out, r->products[r->rec[(size_t)i * r->top].product]);
-      /* the goal propensities: P(opening a product of the family in W days) */
-      for (int g = 0; g < TSR_NBP_NGOALS; g++)
-        if (i >= 0) {
-          fputc(',', out);
-          tsr__put_fixed(out, (double)r->goal[i][g], 4);
-        } else {
-          fputc(',', out);
-        }
-    }
-    fputc('\n', out);
   }
-  free(line);
-  if (ferror(in)) st = io_error(err, path);
-done:
-  fclose(in);
-  if (fclose(out) != 0 && st == TSR_OK) st = io_error(err, tmp);
-  tsr__free(ci);
-  tsr__free(ri);
-  if (st == TSR_OK && rename(tmp, path) != 0) st = io_error(err, path);
-  if (st != TSR_OK) remove(tmp);
-  return st;
 }
 
 static tsr_status write_one(const char *dir, const char *name, const void *obj, int kind,
@@ -611,7 +606,7 @@ tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *d
         (st = add_file(files, "goals.csv", err)) != TSR_OK)
       return st;
   }
-  return extend_profiles(p, dir, err);
+  return TSR_OK;
 }
 
 /* ------------------------------------------------------------ kept bundle */

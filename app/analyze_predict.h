@@ -7,6 +7,7 @@
 #define TSR_ANALYZE_PREDICT_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "tessera/analyze.h"
 #include "tessera/store.h"
@@ -45,14 +46,22 @@ const char *tsr__analyze_predict_source(const struct tsr__predict_out *p);
 tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
                                 tsr_analyze_result *res, char *note, size_t cap,
                                 tsr_error *err);
-/* Writes churn.csv, churn_eval.json, nbp.csv, goals.csv into dir and adds
- * the columns churn_probability, churn_reason_1, next_best_product,
- * goal_home, goal_retirement, goal_saving, goal_travel,
- * goal_business_growth to dir/profiles.csv;
+/* Writes churn.csv, churn_eval.json, nbp.csv, goals.csv into dir;
  * appends the file names to files (a jansson array). */
 struct json_t;
 tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *dir,
                                       struct json_t *files, tsr_error *err);
+/* The prediction columns of profiles.csv (churn_probability,
+ * churn_reason_1, next_best_product, goal_home, goal_retirement,
+ * goal_saving, goal_travel, goal_business_growth), written with it by
+ * tsr__profiles_write_csv_ext (ctx *out, head and row below): *out NULL
+ * when the run has no predictions. Errors: TSR_ENOMEM. */
+struct tsr__predict_cols;
+tsr_status tsr__predict_cols_init(const tsr_analyze_result *r, struct tsr__predict_cols **out,
+                                  tsr_error *err);
+void tsr__predict_cols_head(void *ctx, FILE *f);
+void tsr__predict_cols_row(void *ctx, size_t i, const char *id, FILE *f);
+void tsr__predict_cols_free(struct tsr__predict_cols *pc);
 void tsr__analyze_predict_free(struct tsr__predict_out *p);
 
 /* `analyze --keep-input` on a bundle: keeps folder keep_dir/<sum>/ with

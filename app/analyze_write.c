@@ -428,8 +428,16 @@ static tsr_status write_holdout(FILE *f, const tsr_analyze_result *r, tsr_error 
   return TSR_OK;
 }
 
+/* profiles.csv, with the prediction columns of a run that has them
+ * (written once: no second pass over the file). */
 static tsr_status write_profiles(FILE *f, const tsr_analyze_result *r, tsr_error *err) {
-  return tsr_profiles_write_csv(r->profiles, f, err);
+  struct tsr__predict_cols *pc = NULL;
+  tsr_status st = tsr__predict_cols_init(r, &pc, err);
+  if (st != TSR_OK) return st;
+  st = tsr__profiles_write_csv_ext(r->profiles, f, pc ? tsr__predict_cols_head : NULL,
+                                   pc ? tsr__predict_cols_row : NULL, pc, err);
+  tsr__predict_cols_free(pc);
+  return st;
 }
 
 static tsr_status write_segment_profiles(FILE *f, const tsr_analyze_result *r, tsr_error *err) {

@@ -134,6 +134,21 @@ extern const uint64_t tsr__pow10_u64[18];
  * the end. */
 char *tsr__put_u64(char *o, uint64_t u);
 
+/* tsr_profiles_write_csv with columns appended (lib/profile/profile.c):
+ * head(ctx, f) writes after the header's last column, row(ctx, i, id, f)
+ * after the last column of row i (id: its customer_id); either may be
+ * NULL. */
+struct tsr_profiles;
+tsr_status tsr__profiles_write_csv_ext(const struct tsr_profiles *p, FILE *f,
+                                       void (*head)(void *ctx, FILE *f),
+                                       void (*row)(void *ctx, size_t i, const char *id, FILE *f),
+                                       void *ctx, tsr_error *err);
+
+/* Exactly snprintf(buf, TSR__G17_BUF, "%.17g", v), without printf for
+ * 1e-3 <= |v| < 1e16 (lib/base/fmtfixed.c). Returns the length. */
+#define TSR__G17_BUF 32
+size_t tsr__fmt_g17(double v, char *buf);
+
 /* Writes exactly what fprintf(f, "%.*f", prec, v) writes, through
  * tsr__fmt_fixed (printf only for what does not fit its buffer). */
 void tsr__put_fixed(FILE *f, double v, int prec);

@@ -541,7 +541,7 @@ size_t tsr_web_history_format(const tsr_web_history_row *rows, size_t n, char *b
       w = put_i64(w, c);
     } else {
       *w++ = '~';
-      w += snprintf(w, 32, "%.17g", a);
+      w += tsr__fmt_g17(a, w);
     }
   }
   *w = '\0';

@@ -78,7 +78,14 @@ size_t tsr__fmt_fixed(double v, int prec, char *buf, size_t cap) {
     }
   }
   /* q < 1e15 10^prec + 1: integer part and fraction */
-  uint64_t ip = (uint64_t)(q / P), fp = (uint64_t)(q % P);
+  uint64_t ip, fp;
+  if (!(uint64_t)(q >> 64)) { /* the usual case: a 64-bit division, not __udivmodti4 */
+    ip = (uint64_t)q / P;
+    fp = (uint64_t)q % P;
+  } else {
+    ip = (uint64_t)(q / P);
+    fp = (uint64_t)(q % P);
+  }
   char *o = buf;
   if (neg) *o++ = '-'; /* printf keeps the sign of -0.0 and of what rounds to zero */
   o = tsr__put_u64(o, ip);
@@ -99,4 +106,92 @@ void tsr__put_fixed(FILE *f, double v, int prec) {
   size_t n = tsr__fmt_fixed(v, prec, b, sizeof b);
   if (n < sizeof b) fwrite(b, 1, n, f);
   else fprintf(f, "%.*f", prec, v); /* huge |v|: hundreds of digits */
+}
+
+/* "%.17g" of v in fixed notation, exactly: for 1e-3 <= |v| < 1e16 the
+ * exponent X of v rounded to 17 digits is in -3..16, so %g writes it as
+ * "%.(16-X)f" with trailing fractional zeros (and a bare '.') dropped.
+ * q = round(|v| 10^(16-X)) is computed exactly as in tsr__fmt_fixed (m 10^p
+ * < 2^117 for p <= 19); X starts from log10 and is right when q has 17
+ * digits. q = 10^16 (|v| at a power of ten, where X could be one less) and
+ * everything else go to printf. */
+size_t tsr__fmt_g17(double v, char *buf) {
+  static const uint64_t p10[20] = {1ull,
+                                   10ull,
+                                   100ull,
+                                   1000ull,
+                                   10000ull,
+                                   100000ull,
+                                   1000000ull,
+                                   10000000ull,
+                                   100000000ull,
+                                   1000000000ull,
+                                   10000000000ull,
+                                   100000000000ull,
+                                   1000000000000ull,
+                                   10000000000000ull,
+                                   100000000000000ull,
+                                   1000000000000000ull,
+                                   10000000000000000ull,
+                                   100000000000000000ull,
+                                   1000000000000000000ull,
+                                   10000000000000000000ull};
+  double a = fabs(v);
+  if (!(a >= 1e-3 && a < 1e16)) goto slow;
+  uint64_t bits;
+  memcpy(&bits, &a, sizeof bits);
+  uint64_t m = (bits & ((1ull << 52) - 1)) | (1ull << 52); /* a is normal here */
+  int e = (int)((bits >> 52) & 0x7ff) - 1075;
+  int X = (int)floor(log10(a));
+  for (int pass = 0; pass < 3; pass++) {
+    int p = 16 - X;
+    if (p < 0 || p > 19) goto slow;
+    unsigned __int128 q;
+    if (e >= 0) {
+      q = (unsigned __int128)(m << e) * p10[p]; /* m << e < 2^54 */
+    } else {
+      int k = -e; /* 1..63 for a >= 1e-3 */
+      unsigned __int128 x = (unsigned __int128)m * p10[p];
+      q = x >> k;
+      unsigned __int128 rem = x - (q << k), half = (unsigned __int128)1 << (k - 1);
+      if (rem > half || (rem == half && (q & 1))) q++;
+    }
+    if (q == p10[16]) goto slow;
+    if (q < p10[16]) {
+      X--;
+      continue;
+    }
+    if (q >= p10[17]) {
+      X++;
+      continue;
+    }
+    /* the 17 digits of q; X + 1 of them before the point */
+    char dg[17];
+    uint64_t u = (uint64_t)q;
+    for (int i = 16; i >= 0; i--) {
+      dg[i] = (char)('0' + u % 10);
+      u /= 10;
+    }
+    int last = 16;
+    while (last > X && last > 0 && dg[last] == '0') last--;
+    char *o = buf;
+    if (signbit(v)) *o++ = '-';
+    if (X < 0) {
+      *o++ = '0';
+      *o++ = '.';
+      for (int i = -1; i > X; i--) *o++ = '0';
+      for (int i = 0; i <= last; i++) *o++ = dg[i];
+    } else {
+      for (int i = 0; i <= X; i++) *o++ = dg[i];
+      if (last > X) {
+        *o++ = '.';
+        for (int i = X + 1; i <= last; i++) *o++ = dg[i];
+      }
+    }
+    *o = '\0';
+    return (size_t)(o - buf);
+  }
+slow:;
+  int n = snprintf(buf, TSR__G17_BUF, "%.17g", v);
+  return n < 0 ? 0 : (size_t)n;
 }

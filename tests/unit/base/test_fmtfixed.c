@@ -128,11 +128,71 @@ static void test_put_fixed(void **state) {
   free(b);
 }
 
+static void same_g17(double v) {
+  char want[64], got[64];
+  int n = snprintf(want, sizeof want, "%.17g", v);
+  memset(got, 'x', sizeof got);
+  size_t k = tsr__fmt_g17(v, got);
+  if (k != (size_t)n || strcmp(got, want) != 0)
+    fail_msg("%%.17g of %a: got '%s' (%zu), want '%s' (%d)", v, got, k, want, n);
+}
+
+/* tsr__fmt_g17 prints what "%.17g" prints: sums of amounts (the purchase
+ * histories' inexact days), random doubles of every magnitude, the
+ * neighbours of every power of ten and of values that round up to one
+ * (9.99999999999999999), ties, and the printf range (tiny, huge, inf, nan,
+ * zeros) */
+static void test_g17(void **state) {
+  (void)state;
+  static const double v[] = {0.0, -0.0, 1e-3, 0.1 + 0.2, 57.900000000000006, 1e16, 9999999999999998.0,
+                             1e15, 0.001, 0.00099999999999999, 1e-300, 4.9e-324, DBL_MAX, -DBL_MAX,
+                             INFINITY, -INFINITY, NAN, 0.5, 2.5, 123456789.125, 0.30000000000000004};
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) same_g17(v[i]);
+  for (int k = -5; k <= 17; k++) {
+    double p = pow(10, k);
+    double lo = p, hi = p;
+    for (int j = 0; j < 40; j++) {
+      same_g17(lo);
+      same_g17(-hi);
+      lo = nextafter(lo, 0);
+      hi = nextafter(hi, INFINITY);
+    }
+    /* values whose 17-digit rounding carries to the next power of ten */
+    double c = p * 0.99999999999999999;
+    for (int j = 0; j < 20; j++) {
+      same_g17(c);
+      c = nextafter(c, 0);
+    }
+  }
+  uint64_t s = 0x243F6A8885A308D3ull;
+  for (int i = 0; i < 400000; i++) {
+    uint64_t r = tsr__splitmix64(&s);
+    double x;
+    switch (i % 4) {
+      case 0: memcpy(&x, &r, sizeof x); break;
+      case 1: x = ldexp((double)(r >> 11), (int)(r % 80) - 100); break;
+      case 2: { /* a day's total: a sum of amounts in cents */
+        x = 0;
+        for (int j = 0; j < 2 + (int)(r % 5); j++)
+          x += (double)(int64_t)(tsr__splitmix64(&s) % 2000000) / 100.0;
+        break;
+      }
+      default: x = (double)(r >> 11) / 9007199254740992.0 * pow(10, (double)(r % 22) - 4); break;
+    }
+    if (r & 1) x = -x;
+    same_g17(x);
+  }
+  /* exact binary ties at the 17th digit: k / 2^j */
+  for (int j = 1; j <= 60; j++)
+    for (int k = 1; k <= 64; k++) same_g17(ldexp(k, -j) + 1e5);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixed_edges),
       cmocka_unit_test(test_fixed_random),
       cmocka_unit_test(test_put_fixed),
+      cmocka_unit_test(test_g17),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

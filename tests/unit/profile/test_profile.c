@@ -305,6 +305,37 @@ static void add_mem(tsr_profiles *p, tsr_bundle_table t, const char *csv) {
   assert_int_equal(tsr_profiles_add_table(p, r, &e), TSR_OK);
   tsr_bundle_reader_close(r);
 }
+/* profiles.csv rows as the writer builds them in memory: quoted fields
+ * (commas, quotes), numbers of the printf fallback (2e16), negatives, the
+ * empty cells of values not known. */
+static void test_write_csv_fields(void **state) {
+  (void)state;
+  tsr_profiles *p;
+  tsr_error e;
+  assert_int_equal(tsr_profiles_new(NULL, &p, &e), TSR_OK);
+  add_mem(p, TSR_BT_CUSTOMERS,
+          "customer_id,gender,city,income_band,join_date\n"
+          "\"C,1\",F,\"Biel, \"\"Bienne\"\"\",a\"b,2020-01-01\n"
+          "C2,,Bern,,\n");
+  add_mem(p, TSR_BT_TRANSACTIONS,
+          "customer_id,timestamp,amount\n\"C,1\",2024-01-01,20000000000000000\n"
+          "C2,2024-01-02,-3.5\n");
+  assert_int_equal(tsr_profiles_finish(p, &e), TSR_OK);
+  char *buf = NULL;
+  size_t n = 0;
+  FILE *f = open_memstream(&buf, &n);
+  assert_int_equal(tsr_profiles_write_csv(p, f, &e), TSR_OK);
+  fclose(f);
+  const char *l1 = strchr(buf, '\n') + 1;
+  static const char want[] =
+      "\"C,1\",1,,F,\"a\"\"b\",\"Biel, \"\"Bienne\"\"\",4.01,unknown,,0,0,,,,1,20000000000000000.00,,,,,,,,,,,,,,,,"
+      "unknown,,\n"
+      "C2,1,,,,Bern,0.00,unknown,,0,0,,,,1,-3.50,,,,,,,,,,,,,,,,unknown,,\n";
+  assert_string_equal(l1, want);
+  free(buf);
+  tsr_profiles_free(p);
+}
+
 static void test_map_id(void **state) {
   (void)state;
   tsr_profile_opts o;
@@ -453,7 +484,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_life_stage_rule), cmocka_unit_test(test_truth_recovery),
       cmocka_unit_test(test_segments),        cmocka_unit_test(test_pii),
-      cmocka_unit_test(test_map_id),          cmocka_unit_test(test_staged),
+      cmocka_unit_test(test_map_id),
+      cmocka_unit_test(test_write_csv_fields),          cmocka_unit_test(test_staged),
       cmocka_unit_test(test_row_cache),
   };
   return cmocka_run_group_tests(tests, setup, teardown);

@@ -116,6 +116,32 @@ static void test_json_random(void **state) {
 }
 
 /* through the store: invalid extra text still refused with jansson's words */
+/* The string scanner reads 8 bytes at a time: a byte it must look at
+ * (control character, '"', '\\', UTF-8 good or bad) at every place of
+ * strings of 0..40 bytes, in objects, against jansson and the verdict
+ * expected. */
+static void test_json_string_words(void **state) {
+  (void)state;
+  static const struct {
+    const char *ins;
+    int ok;
+  } b[] = {{"\x01", 0}, {"\x1f", 0}, {"\t", 0},  {"\n", 0},     {"\\\"", 1},       {"\\\\", 1},
+           {"\\n", 1}, {"\\x", 0}, {"\\", 0}, {"\xc3\xa9", 1}, {"\xe2\x82\xac", 1}, {"\xc3", 0},
+           {"\xff", 0}, {"\xc0\x80", 0}, {"\x80", 0}, {"\"", 0}, {"\x7f", 1}, {" ", 1}};
+  char s[128];
+  for (size_t k = 0; k < sizeof b / sizeof b[0]; k++)
+    for (int len = 0; len <= 40; len++)
+      for (int at = 0; at <= len; at++) {
+        int n = 0;
+        n += snprintf(s + n, sizeof s - (size_t)n, "{\"k\":\"");
+        for (int i = 0; i < at; i++) s[n++] = (char)('a' + i % 26);
+        n += snprintf(s + n, sizeof s - (size_t)n, "%s", b[k].ins);
+        for (int i = at; i < len; i++) s[n++] = (char)('A' + i % 26);
+        snprintf(s + n, sizeof s - (size_t)n, "\",\"n\":%d}", len);
+        check(s, b[k].ok);
+      }
+}
+
 static void test_json_store(void **state) {
   (void)state;
   tsr_store *st = NULL;
@@ -145,6 +171,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_json_cases),
       cmocka_unit_test(test_json_random),
+      cmocka_unit_test(test_json_string_words),
       cmocka_unit_test(test_json_store),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
