@@ -84,6 +84,14 @@ struct tsr_bundle_reader;
  * full (the general path; tests compare it with the fast path). */
 void tsr__bundle_reader_general(struct tsr_bundle_reader *r, int on);
 
+/* ---- anomaly detector (lib/profile/anomaly.c) ---- */
+struct tsr_anomaly_detector;
+/* Before the first transaction: d keeps only what the per-transaction
+ * scores, flags and customers need (tsr_anomaly_flagged, _customer_of,
+ * _nflagged ...: the same values): no transaction ids (tsr_anomaly_id
+ * gives "") and no ranking (tsr_anomaly_rank(d, k) gives k). */
+void tsr__anomaly_tally_only(struct tsr_anomaly_detector *d);
+
 /* ---- ledger (lib/ingest/ledger.c) ---- */
 struct tsr_ledger;
 /* Prefetch hints for customer i (finish order): stage 0 its slot, stage 1
