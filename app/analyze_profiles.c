@@ -334,6 +334,7 @@ static tsr_status transactions_pass(const tsr_analyze_opts *o, tsr_bundle_opts b
   tsr_anomaly_detector *d;
   tsr_status st = tsr_anomaly_new(NULL, &d, err);
   if (st != TSR_OK) return st;
+  tsr__anomaly_tally_only(d); /* counts per customer: no ids, no ranking */
   int bound = anomaly_bind(d, path, &bo.csv, &st, err);
   if (st != TSR_OK) {
     tsr_anomaly_free(d);
@@ -447,6 +448,7 @@ tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr__resolved **rv,
   tsr_bundle_opts bo;
   if (o->bundle_opts) bo = *o->bundle_opts;
   else tsr_bundle_opts_init(&bo);
+  bo.csv.no_checksum = 1; /* the tables' checksums are the ingest's (datasets) */
   dq_ctx dq = {res, o->bundle_opts, ""};
   bo.ud = &dq;
   bo.on_note = dq_on_note;

@@ -78,6 +78,20 @@ void tsr__trim(const char **p, size_t *n);
  * lowercase, at most cap - 1 of them, NUL-terminated. */
 void tsr__norm_name(const char *s, size_t n, char *out, size_t cap);
 
+/* ---- bundle reader (lib/bundle/bundle.c) ---- */
+struct tsr_bundle_reader;
+/* on != 0: r reads every record by tsr_csv_next and checks every value in
+ * full (the general path; tests compare it with the fast path). */
+void tsr__bundle_reader_general(struct tsr_bundle_reader *r, int on);
+
+/* ---- anomaly detector (lib/profile/anomaly.c) ---- */
+struct tsr_anomaly_detector;
+/* Before the first transaction: d keeps only what the per-transaction
+ * scores, flags and customers need (tsr_anomaly_flagged, _customer_of,
+ * _nflagged ...: the same values): no transaction ids (tsr_anomaly_id
+ * gives "") and no ranking (tsr_anomaly_rank(d, k) gives k). */
+void tsr__anomaly_tally_only(struct tsr_anomaly_detector *d);
+
 /* ---- ledger (lib/ingest/ledger.c) ---- */
 struct tsr_ledger;
 /* Prefetch hints for customer i (finish order): stage 0 its slot, stage 1

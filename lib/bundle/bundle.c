@@ -415,6 +415,13 @@ struct tsr_bundle_reader {
   tsr_value v[TSR_BUNDLE_MAX_COLS];
   char *arena;
   size_t arena_cap;
+  /* the fast path (tsr_bundle_next): a simple record's bytes copied with
+   * each field NUL-terminated in place, and its fields pointing there */
+  char *line;
+  size_t line_cap;
+  tsr_csv_field *lf;
+  size_t lf_cap;
+  int general;          /* tsr__bundle_reader_general: the fast path off */
   tsr_bundle_stats st;
   void (*on_csv)(void *ud, const tsr_csv_record *rec); /* tsr_bundle_reader_on_csv */
   void *on_csv_ud;
@@ -448,6 +455,8 @@ void tsr_bundle_reader_close(tsr_bundle_reader *r) {
   tsr_csv_close(r->csv);
   for (size_t k = 0; k < TSR_BUNDLE_MAX_COLS; k++) tsr__free(r->hdr_name[k]);
   tsr__free(r->arena);
+  tsr__free(r->line);
+  tsr__free(r->lf);
   tsr__free(r->name);
   tsr__free(r);
 }
@@ -859,8 +868,26 @@ static int parse_event(const char *s, size_t n, double *out) {
   return -1;
 }
 
-/* Validates a record into r->v; 1 accepted, 0 rejected (*st set). */
-static int do_record(tsr_bundle_reader *r, const tsr_csv_record *rec, tsr_status *st) {
+/* 1 when the field s[0..n) (n > 0) is a value as it stands: ASCII without
+ * NUL bytes (so valid UTF-8), neither end a space or control byte (so
+ * tsr__trim leaves it whole); the checks of do_record's general path
+ * would all pass without a change. */
+static inline int plain_value(const char *s, size_t n) {
+  const unsigned char *u = (const unsigned char *)s;
+  if (u[0] <= 0x20 || u[n - 1] <= 0x20) return 0;
+  unsigned char hi = 0, lo = 0xFF;
+  for (size_t i = 0; i < n; i++) {
+    hi |= u[i];
+    lo = u[i] < lo ? u[i] : lo;
+  }
+  return hi < 0x80 && lo != 0;
+}
+
+/* Validates a record into r->v; 1 accepted, 0 rejected (*st set). own:
+ * the record's fields lie in r->line (tsr_bundle_next's fast path), NUL-
+ * terminated and writable, and the values point there; NULL: the values
+ * are copied into the arena. */
+static int do_record(tsr_bundle_reader *r, const tsr_csv_record *rec, char *own, tsr_status *st) {
   char got[200];
   *st = TSR_OK;
   if (rec->nfields != r->nfields) {
@@ -873,9 +900,9 @@ static int do_record(tsr_bundle_reader *r, const tsr_csv_record *rec, tsr_status
   }
   /* arena: every bound field, NUL-terminated */
   size_t need = 1;
-  for (size_t c = 0; c < r->ncols; c++)
+  for (size_t c = 0; c < r->ncols && !own; c++)
     if (r->bind[c] >= 0) need += rec->fields[r->bind[c]].len + 1;
-  if (need > r->arena_cap) {
+  if (!own && need > r->arena_cap) {
     size_t cap = r->arena_cap ? r->arena_cap : 256;
     while (cap < need) cap *= 2;
     char *a = tsr__realloc(r->arena, cap);
@@ -902,27 +929,30 @@ static int do_record(tsr_bundle_reader *r, const tsr_csv_record *rec, tsr_status
     const tsr_csv_field *f = &rec->fields[r->bind[c]];
     const char *p = f->ptr;
     size_t n = f->len;
-    tsr__trim(&p, &n);
-    if (n == 0) {
-      if (cs->required) {
-        *st = reject(r, rec, TSR_EPARSE, f->line, f->column, cs->name, "expected %s, got ''",
-                     cs->type == TSR_COL_DATE ? "a date" : cs->type == TSR_COL_NUMBER ? "a number"
-                                                                                       : "a value");
+    if (r->general || !n || !plain_value(p, n)) {
+      tsr__trim(&p, &n);
+      if (n == 0) {
+        if (cs->required) {
+          *st = reject(r, rec, TSR_EPARSE, f->line, f->column, cs->name, "expected %s, got ''",
+                       cs->type == TSR_COL_DATE     ? "a date"
+                       : cs->type == TSR_COL_NUMBER ? "a number"
+                                                    : "a value");
+          return 0;
+        }
+        if (r->t == TSR_BT_PRODUCTS && c == TSR_PE_EVENT) v->num = 1;
+        continue;
+      }
+      if (memchr(p, '\0', n)) {
+        *st = reject(r, rec, TSR_EPARSE, f->line, f->column, cs->name,
+                     "expected text without NUL bytes, got '%s'", shown(r, c, got, sizeof got, p, n));
         return 0;
       }
-      if (r->t == TSR_BT_PRODUCTS && c == TSR_PE_EVENT) v->num = 1;
-      continue;
-    }
-    if (memchr(p, '\0', n)) {
-      *st = reject(r, rec, TSR_EPARSE, f->line, f->column, cs->name,
-                   "expected text without NUL bytes, got '%s'", shown(r, c, got, sizeof got, p, n));
-      return 0;
-    }
-    size_t ok = utf8_valid_prefix((const unsigned char *)p, n);
-    if (ok != n) {
-      *st = reject(r, rec, TSR_EPARSE, f->line, f->column + (int64_t)ok + (int64_t)(p - f->ptr),
-                   cs->name, "expected valid UTF-8, got byte \\x%02x", (unsigned char)p[ok]);
-      return 0;
+      size_t ok = utf8_valid_prefix((const unsigned char *)p, n);
+      if (ok != n) {
+        *st = reject(r, rec, TSR_EPARSE, f->line, f->column + (int64_t)ok + (int64_t)(p - f->ptr),
+                     cs->name, "expected valid UTF-8, got byte \\x%02x", (unsigned char)p[ok]);
+        return 0;
+      }
     }
     switch (cs->type) {
     case TSR_COL_ID:
@@ -990,21 +1020,70 @@ static int do_record(tsr_bundle_reader *r, const tsr_csv_record *rec, tsr_status
                    "expected open or close, got '%s'", fmt_got(got, sizeof got, p, n));
       return 0;
     }
-    memcpy(r->arena + used, p, n);
-    r->arena[used + n] = '\0';
-    v->s = r->arena + used;
+    if (own) { /* in place: the value ends at a byte of its field or at its end */
+      char *w = own + (p - own);
+      w[n] = '\0';
+      v->s = w;
+    } else {
+      memcpy(r->arena + used, p, n);
+      r->arena[used + n] = '\0';
+      v->s = r->arena + used;
+      used += n + 1;
+    }
     v->len = n;
     v->present = 1;
-    used += n + 1;
   }
   return 1;
 }
+
+/* A simple record of tsr__csv_next_fast (its fields point into the CSV
+ * reader's buffer, not NUL-terminated) made the record tsr_csv_next gives:
+ * its bytes copied to r->line with every field NUL-terminated there (on
+ * the delimiter after it), rec->fields = r->lf pointing there; rec->raw
+ * stays the input's bytes. 0 or -1 (out of memory). */
+static int own_record(tsr_bundle_reader *r, tsr_csv_record *rec) {
+  if (rec->raw_len + 1 > r->line_cap) {
+    size_t cap = r->line_cap ? r->line_cap : 256;
+    while (cap < rec->raw_len + 1) cap *= 2;
+    char *b = tsr__realloc(r->line, cap);
+    if (!b) return -1;
+    r->line = b;
+    r->line_cap = cap;
+  }
+  if (rec->nfields > r->lf_cap) {
+    void *b = r->lf;
+    if (tsr__grow(&b, &r->lf_cap, rec->nfields, sizeof *r->lf) != TSR_OK) return -1;
+    r->lf = b;
+  }
+  memcpy(r->line, rec->raw, rec->raw_len);
+  r->line[rec->raw_len] = '\0';
+  for (size_t k = 0; k < rec->nfields; k++) {
+    const tsr_csv_field *f = &rec->fields[k];
+    size_t off = (size_t)(f->ptr - rec->raw);
+    r->lf[k] = *f;
+    r->lf[k].ptr = r->line + off;
+    r->line[off + f->len] = '\0';
+  }
+  rec->fields = r->lf;
+  return 0;
+}
+
+void tsr__bundle_reader_general(tsr_bundle_reader *r, int on) { r->general = on != 0; }
 
 tsr_status tsr_bundle_next(tsr_bundle_reader *r, tsr_bundle_row *row, tsr_error *err) {
   for (;;) {
     tsr_csv_record rec;
     tsr_error rerr;
-    tsr_status st = tsr_csv_next(r->csv, &rec, &rerr);
+    tsr_status st;
+    char *own = NULL;
+    if (!r->general && tsr__csv_next_fast(r->csv, &rec)) { /* a simple record */
+      if (own_record(r, &rec))
+        return tsr_error_set(err, TSR_ENOMEM, r->name, 0, 0, NULL, "out of memory");
+      own = r->line;
+      st = TSR_OK;
+    } else {
+      st = tsr_csv_next(r->csv, &rec, &rerr);
+    }
     if (st == TSR_ENOTFOUND) return TSR_ENOTFOUND;
     if (st == TSR_EIO || st == TSR_ENOMEM) {
       if (err) *err = rerr;
@@ -1014,7 +1093,7 @@ tsr_status tsr_bundle_next(tsr_bundle_reader *r, tsr_bundle_row *row, tsr_error 
     if (st == TSR_OK && r->on_csv) r->on_csv(r->on_csv_ud, &rec);
     if (st != TSR_OK) {
       st = reject(r, &rec, st, rerr.line, rerr.column, "", "%s", rerr.msg);
-    } else if (do_record(r, &rec, &st)) {
+    } else if (do_record(r, &rec, own, &st)) {
       r->st.rows_accepted++;
       size_t md = schemas[r->t].main_date;
       if (md != (size_t)-1 && r->v[md].present) {

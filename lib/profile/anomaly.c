@@ -34,9 +34,10 @@ struct tsr_anomaly_detector {
   tsr__intern cust, vals;
   uint32_t last_cust, last_chan, last_cat; /* tsr__intern_get_last's caches */
   tsr__strpool ids;
-  size_t *rank;
+  size_t *rank;          /* NULL with tally_only */
   size_t nflag;
   int ran;
+  int tally_only;         /* tsr__anomaly_tally_only */
   /* CSV input: columns bound from the header (-1 = none) */
   ptrdiff_t cc, ct, ca, ci, ch, cm;
   size_t nhdr;
@@ -118,12 +119,13 @@ tsr_status tsr_anomaly_add(tsr_anomaly_detector *d, const tsr_anomaly_tx *in, ts
   x.amount = in->amount;
   const char *id = in->transaction_id ? in->transaction_id : "";
   char line[32];
-  if (!*id) {
+  if (!*id && !d->tally_only) {
     snprintf(line, sizeof line, "#%zu", d->n + 1);
     id = line;
   }
   if (tsr__intern_get_last(&d->cust, in->customer_id, strlen(in->customer_id), &d->last_cust, &x.cust) ||
-      tsr__strpool_add(&d->ids, id, strlen(id), &x.id_off) || intern_opt(&d->vals, in->channel, &d->last_chan, &x.chan) ||
+      (!d->tally_only && tsr__strpool_add(&d->ids, id, strlen(id), &x.id_off)) ||
+      intern_opt(&d->vals, in->channel, &d->last_chan, &x.chan) ||
       intern_opt(&d->vals, in->merchant_category, &d->last_cat, &x.cat))
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   d->tx[d->n++] = x;
@@ -185,7 +187,7 @@ tsr_status tsr_anomaly_csv_row(tsr_anomaly_detector *k, const tsr_csv_record *re
   tx.channel = k->ch >= 0 ? rec->fields[k->ch].ptr : NULL;
   tx.merchant_category = k->cm >= 0 ? rec->fields[k->cm].ptr : NULL;
   tx.transaction_id = k->ci >= 0 ? rec->fields[k->ci].ptr : NULL;
-  if (!tx.transaction_id || !*tx.transaction_id) {
+  if ((!tx.transaction_id || !*tx.transaction_id) && !k->tally_only) {
     snprintf(idbuf, sizeof idbuf, "L%lld", (long long)rec->line);
     tx.transaction_id = idbuf;
   }
@@ -472,14 +474,15 @@ tsr_status tsr_anomaly_run(tsr_anomaly_detector *d, tsr_error *err) {
   tsr__free(w);
   tsr__free(cnt);
   tsr__free(share);
+  d->nflag = 0;
+  for (size_t i = 0; i < n; i++) d->nflag += d->tx[i].score >= d->p.flag_score;
+  if (d->tally_only) return TSR_OK;
   if (!(d->rank = tsr__malloc((n ? n : 1) * sizeof *d->rank)))
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (rank_radix(d) != 0) { /* too many, or no memory for the keys: cmp_rank */
     for (size_t i = 0; i < n; i++) d->rank[i] = i;
     qsort_r(d->rank, n, sizeof *d->rank, cmp_rank, d->tx);
   }
-  d->nflag = 0;
-  for (size_t i = 0; i < n; i++) d->nflag += d->tx[i].score >= d->p.flag_score;
   return TSR_OK;
 nomem:
   tsr__free(start);
@@ -491,10 +494,16 @@ nomem:
 }
 
 size_t tsr_anomaly_count(const tsr_anomaly_detector *d) { return d->n; }
-size_t tsr_anomaly_rank(const tsr_anomaly_detector *d, size_t k) { return d->ran ? d->rank[k] : k; }
+size_t tsr_anomaly_rank(const tsr_anomaly_detector *d, size_t k) { return d->rank ? d->rank[k] : k; }
 double tsr_anomaly_score(const tsr_anomaly_detector *d, size_t i) { return d->tx[i].score; }
 int tsr_anomaly_flagged(const tsr_anomaly_detector *d, size_t i) { return d->tx[i].score >= d->p.flag_score; }
-const char *tsr_anomaly_id(const tsr_anomaly_detector *d, size_t i) { return d->ids.buf + d->tx[i].id_off; }
+const char *tsr_anomaly_id(const tsr_anomaly_detector *d, size_t i) {
+  return d->tally_only ? "" : d->ids.buf + d->tx[i].id_off;
+}
+
+void tsr__anomaly_tally_only(tsr_anomaly_detector *d) {
+  if (!d->n) d->tally_only = 1;
+}
 const char *tsr_anomaly_customer(const tsr_anomaly_detector *d, size_t i) {
   return tsr__intern_str(&d->cust, d->tx[i].cust);
 }

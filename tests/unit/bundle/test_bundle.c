@@ -226,11 +226,245 @@ static void test_rename(void **state) {
   tsr_bundle_reader_close(r);
 }
 
+
+/* ---- the fast path (simple records, plain values) against the general
+ * path (tsr__bundle_reader_general): two readers of one input in lockstep
+ * give the same rows, values, rejects (FILE:LINE:COLUMN, reason, raw
+ * record), on_csv records and counts. */
+
+void tsr__bundle_reader_general(struct tsr_bundle_reader *r, int on);
+
+typedef struct trace {
+  char *b;
+  size_t n, cap;
+} trace;
+
+static void tput(trace *t, const char *s, size_t n) {
+  if (t->n + n + 1 > t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 4096;
+    while (cap < t->n + n + 1) cap *= 2;
+    t->b = realloc(t->b, cap);
+    assert_non_null(t->b);
+    t->cap = cap;
+  }
+  memcpy(t->b + t->n, s, n);
+  t->n += n;
+  t->b[t->n] = '\0';
+}
+
+static void tprintf(trace *t, const char *fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  int k = vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  tput(t, buf, (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1);
+}
+
+static void trace_rej(void *ud, const tsr_reject *r) {
+  trace *t = ud;
+  tsr_error e;
+  char buf[600];
+  tsr_error_set(&e, r->code, r->source, r->line, r->column, r->field, "%s", r->reason);
+  tprintf(t, "reject %d %s raw=", (int)r->code, tsr_error_format(&e, buf, sizeof buf));
+  tput(t, r->raw, r->raw_len);
+  tput(t, "\n", 1);
+}
+
+static void trace_note(void *ud, const tsr_bundle_note *n) {
+  tprintf(ud, "note %s: %s\n", n->column, n->msg);
+}
+
+/* on_csv: every field as tsr_csv_next gives it (NUL-terminated). */
+static void trace_csv(void *ud, const tsr_csv_record *rec) {
+  trace *t = ud;
+  tprintf(t, "csv %lld-%lld %zu:", (long long)rec->line, (long long)rec->end_line, rec->nfields);
+  for (size_t k = 0; k < rec->nfields; k++) {
+    const tsr_csv_field *f = &rec->fields[k];
+    tprintf(t, " [%lld:%lld q%d len %zu str %zu ", (long long)f->line, (long long)f->column,
+            f->quoted, f->len, strlen(f->ptr));
+    tput(t, f->ptr, f->len);
+    tput(t, "]", 1);
+  }
+  tput(t, " raw=", 5);
+  tput(t, rec->raw, rec->raw_len);
+  tput(t, "\n", 1);
+}
+
+static void trace_row(trace *t, const tsr_bundle_row *row) {
+  tprintf(t, "row %lld:", (long long)row->line);
+  for (size_t c = 0; c < row->n; c++) {
+    const tsr_value *v = &row->v[c];
+    assert_int_equal(v->s[v->len], '\0'); /* NUL-terminated */
+    tprintf(t, " [%d %zu %lld %a ", v->present, v->len, (long long)v->t, v->num);
+    tput(t, v->s, v->len);
+    tput(t, "]", 1);
+  }
+  tput(t, "\n", 1);
+}
+
+/* Reads table t of path (or of mem[0..len) when path is NULL) by the fast
+ * and the general path in lockstep; returns the fast path's transcript
+ * (free its b) for checks of its own. */
+static trace lockstep(tsr_bundle_table t, const char *path, const char *mem, size_t len,
+                      int show_pii) {
+  trace tr[2] = {{0}};
+  tsr_bundle_reader *r[2];
+  tsr_error e[2];
+  tsr_status st[2];
+  for (int k = 0; k < 2; k++) {
+    tsr_bundle_opts o;
+    tsr_bundle_opts_init(&o);
+    o.on_reject = trace_rej;
+    o.on_note = trace_note;
+    o.ud = &tr[k];
+    o.show_pii = show_pii;
+    st[k] = path ? tsr_bundle_reader_open(t, path, &o, &r[k], &e[k])
+                 : tsr_bundle_reader_open_mem(t, mem, len, "t.csv", &o, &r[k], &e[k]);
+    assert_int_equal(st[k], TSR_OK);
+    tsr_bundle_reader_on_csv(r[k], trace_csv, &tr[k]);
+  }
+  tsr__bundle_reader_general(r[1], 1);
+  trace all = {0};
+  for (;;) {
+    tsr_bundle_row row[2];
+    for (int k = 0; k < 2; k++) {
+      st[k] = tsr_bundle_next(r[k], &row[k], &e[k]);
+      if (st[k] == TSR_OK) trace_row(&tr[k], &row[k]);
+      else tprintf(&tr[k], "end %d\n", (int)st[k]);
+    }
+    assert_string_equal(tr[0].b, tr[1].b);
+    tput(&all, tr[0].b, tr[0].n);
+    tr[0].n = tr[1].n = 0;
+    if (st[0] != TSR_OK) break;
+  }
+  tsr_bundle_stats bs[2];
+  for (int k = 0; k < 2; k++) {
+    tsr_bundle_reader_stats(r[k], &bs[k]);
+    tsr_bundle_reader_close(r[k]);
+    free(tr[k].b);
+  }
+  assert_int_equal(bs[0].rows_read, bs[1].rows_read);
+  assert_int_equal(bs[0].rows_accepted, bs[1].rows_accepted);
+  assert_int_equal(bs[0].rows_rejected, bs[1].rows_rejected);
+  assert_int_equal(bs[0].min_time, bs[1].min_time);
+  assert_int_equal(bs[0].max_time, bs[1].max_time);
+  assert_true(bs[0].checksum == bs[1].checksum);
+  return all;
+}
+
+/* 1 when the transcript holds s (it may hold NUL bytes). */
+static int has(const trace *t, const char *s) { return memmem(t->b, t->n, s, strlen(s)) != NULL; }
+
+/* Rows of every kind: plain, padded, quoted, CRLF, multi-line, blank
+ * lines, wrong field counts, empty required values, bad dates, numbers,
+ * UTF-8, NUL and control bytes, over-long ids. */
+static const char tx_rows[] =
+    "transaction_id,customer_id,timestamp,amount,channel\n"
+    "t1,c1,2024-01-02T10:00:00Z,12.5,web\n"
+    "t2, c1 ,2024-01-03, 7 ,mobile \n"
+    "t3,c2,2024-01-04,abc,web\n"
+    "t4,c2,not a date,5,web\n"
+    "t5,,2024-01-04,5,web\n"
+    "t6,c3,2024-01-04,5\n"
+    "t7,c3,2024-01-04,5,web,extra\n"
+    "t8,c\xc3\xa9,2024-01-05,5,caf\xc3\xa9\n"
+    "t9,c4,2024-01-05,5,ab\xff\xfe\n"
+    "t10,c4\0x,2024-01-05,5,web\n"
+    "t11,\"c5\",2024-01-05,\"1,5\",web\n"
+    "\n"
+    "t12,c5,2024-01-06,5,\"multi\nline\"\n"
+    "t13,c6,2024-01-06,5,web\r\n"
+    "t14,c6,2024-01-06,5,\tweb\t\n"
+    "t15,c7,2024-01-07,-3.25,\x01x\x7f\n"
+    "t16,c7,1899-12-31,1,web\n"
+    "t17,c7,2024-02-30,1,web\n"
+    "t18,c7,2024-01-07,1e999,web\n"
+    "t19,c8,2024-01-07,1,\n"
+    ",c8,2024-01-07,1,web\n"
+    "t20,c8 x,2024-01-07 12:00,1,web\n"
+    "t21,c8,2024-01-07,1,we\"b\n"
+    "t22,c9,2024-01-08,2,web";
+
+static const char cu_rows[] =
+    "customer_id,name,email,birth_date,gender,city,join_date,products_held,risk_score\n"
+    "c1,Anna,a@x.org,1961-03-04,F,Bern,2020-01-01,card;loan,12\n"
+    "c2,Bob,b@x.org,31.12.1999,M,Zug,2020-01-01,,101\n"
+    "c3,Carl,c@x.org,not-a-date,M,Chur,2020-01-01,card,5\n"
+    "c4, Dora ,d@x.org,,F, Basel ,2020-01-01, card ; loan ,\n"
+    "c5,\"Eve, Jr\",e@x.org,1980-01-01,F,Bern,2020-01-01,card,5\n"
+    "c6,Fr\xc3\xa4nzi,f@x.org,1980-01-01,F,Z\xfcrich,2020-01-01,card,5\n"
+    "c7,Gus,g@x.org,1980-01-01,M,Bern\n";
+
+static const char pe_rows[] =
+    "customer_id,date,product,event\n"
+    "c1,2024-01-02,card,open\n"
+    "c1,2024-01-03,card,CLOSE\n"
+    "c2,2024-01-03,loan,\n"
+    "c2,2024-01-03,loan,maybe\n"
+    "c3,2024-01-03,,open\n"
+    "c3,2024-01-03,loan, closed \n";
+
+static void test_fast_vs_general(void **state) {
+  (void)state;
+  trace t = lockstep(TSR_BT_TRANSACTIONS, NULL, tx_rows, sizeof tx_rows - 1, 0);
+  if (getenv("TSR_TEST_DUMP")) fwrite(t.b, 1, t.n, stderr);
+  /* the errors of simple records (the fast path) pinned as the general
+   * path gives them */
+  assert_true(has(&t, "t.csv:4:18: error: amount: expected a number, got 'abc' raw=t3,"));
+  assert_true(has(&t, "t.csv:5:7: error: timestamp: expected a date (ISO 8601), got 'not a date'"));
+  assert_true(has(&t, "t.csv:6:4: error: customer_id: expected a value, got ''"));
+  assert_true(has(&t, "t.csv:7:19: error: expected 5 fields, got 4"));
+  assert_true(has(&t, "t.csv:8:24: error: expected 5 fields, got 6"));
+  assert_true(has(&t, "t.csv:10:22: error: channel: expected valid UTF-8, got byte \\xff"));
+  assert_true(has(&t, "t.csv:11:5: error: customer_id: expected text without NUL bytes"));
+  assert_true(has(&t, "row 3: [1 2 0 nan c1]")); /* " c1 ", " 7 ", "mobile " trimmed */
+  assert_true(has(&t, "[1 1 0 0x1.cp+2 7] [1 2 0 nan t2] [0 0 0 nan ] [1 6 0 nan mobile]"));
+  assert_true(has(&t, "[1 3 0 nan \x01x\x7f]")); /* control bytes kept */
+  free(t.b);
+  /* personal data withheld and shown */
+  t = lockstep(TSR_BT_CUSTOMERS, NULL, cu_rows, sizeof cu_rows - 1, 0);
+  assert_true(has(&t, "t.csv:4:17: error: birth_date: expected a date (day-first DD/MM/YYYY HH:MM), "
+                      "got '<redacted>' raw=\n"));
+  assert_true(has(&t, "t.csv:7:34: error: city: expected valid UTF-8, got byte \\xfc raw=\n"));
+  assert_true(has(&t, "[1 11 0 nan card ; loan]"));
+  free(t.b);
+  t = lockstep(TSR_BT_CUSTOMERS, NULL, cu_rows, sizeof cu_rows - 1, 1);
+  assert_true(has(&t, "got 'not-a-date' raw=c3,Carl"));
+  free(t.b);
+  t = lockstep(TSR_BT_PRODUCTS, NULL, pe_rows, sizeof pe_rows - 1, 0);
+  free(t.b);
+  /* a file over several read buffers (1 MiB): records across their ends */
+  char path[] = "/tmp/tsr_bundle_fast_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  FILE *f = fdopen(fd, "w");
+  assert_non_null(f);
+  fputs("transaction_id,customer_id,timestamp,amount,channel\n", f);
+  const char *body = tx_rows + strlen("transaction_id,customer_id,timestamp,amount,channel\n");
+  size_t blen = sizeof tx_rows - 1 - (size_t)(body - tx_rows);
+  for (int i = 0; i < 60000; i++) {
+    fprintf(f, "x%d,c%d,2024-03-%02d,%d.%02d,%s\n", i, i % 977, 1 + i % 28, i % 500, i % 100,
+            i % 3 ? "web" : " branch");
+    if (i % 9000 == 0) {
+      fwrite(body, 1, blen, f);
+      fputc('\n', f);
+    }
+  }
+  fclose(f);
+  t = lockstep(TSR_BT_TRANSACTIONS, path, NULL, 0, 0);
+  assert_true(has(&t, "row 60176: [1 4 0 nan c402] [1 10 1711238400 nan 2024-03-24] "
+                      "[1 6 0 0x1.f3fd70a3d70a4p+8 499.99] [1 6 0 nan x59999]"));
+  free(t.b);
+  unlink(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_customers_binding), cmocka_unit_test(test_missing_required),
       cmocka_unit_test(test_date_detection),    cmocka_unit_test(test_hostile_rows),
       cmocka_unit_test(test_dir),               cmocka_unit_test(test_rename),
+      cmocka_unit_test(test_fast_vs_general),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

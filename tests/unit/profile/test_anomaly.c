@@ -359,10 +359,61 @@ static void test_big_median(void **state) {
   big_median(1, "amount 5000.0x the customer's median");
 }
 
+/* tsr__anomaly_tally_only (the profiles step): the same scores, flags and
+ * customers as a full detector, without ids and ranking. */
+static void test_tally_only(void **state) {
+  (void)state;
+  tsr_anomaly_detector *d[2];
+  tsr_error err;
+  for (int k = 0; k < 2; k++) assert_int_equal(tsr_anomaly_new(NULL, &d[k], &err), TSR_OK);
+  tsr__anomaly_tally_only(d[1]);
+  const int64_t day = 86400, t0 = 1700000000 / day * day;
+  static const char *const chan[] = {"card_pos", "web", "", "atm"};
+  static const char *const cat[] = {"groceries", "dining", "gambling", "", "travel"};
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < 6000; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift64 */
+    char id[16], cust[8];
+    snprintf(id, sizeof id, i % 17 ? "T%d" : "", i);
+    snprintf(cust, sizeof cust, "C%03d", (int)(x % 150));
+    int spike = x % 97 == 0;
+    for (int k = 0; k < 2; k++)
+      add(d[k], id, cust, t0 + (int64_t)(x >> 8 & 0xffff) * 600, spike ? 5000 : 5 + (double)(x >> 30 & 63),
+          chan[x >> 40 & 3], cat[(x >> 44 & 7) % 5]);
+  }
+  for (int k = 0; k < 2; k++) assert_int_equal(tsr_anomaly_run(d[k], &err), TSR_OK);
+  size_t n = tsr_anomaly_count(d[0]);
+  assert_int_equal(tsr_anomaly_count(d[1]), n);
+  assert_true(tsr_anomaly_nflagged(d[0]) > 20);
+  assert_int_equal(tsr_anomaly_nflagged(d[1]), tsr_anomaly_nflagged(d[0]));
+  assert_int_equal(tsr_anomaly_ncustomers(d[1]), tsr_anomaly_ncustomers(d[0]));
+  for (size_t c = 0; c < tsr_anomaly_ncustomers(d[0]); c++)
+    assert_string_equal(tsr_anomaly_customer_id(d[1], c), tsr_anomaly_customer_id(d[0], c));
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(tsr_anomaly_customer_of(d[1], i), tsr_anomaly_customer_of(d[0], i));
+    assert_int_equal(tsr_anomaly_flagged(d[1], i), tsr_anomaly_flagged(d[0], i));
+    assert_true(tsr_anomaly_score(d[1], i) == tsr_anomaly_score(d[0], i));
+    assert_string_equal(tsr_anomaly_id(d[1], i), "");
+    assert_int_equal(tsr_anomaly_rank(d[1], i), i);
+  }
+  assert_string_equal(tsr_anomaly_id(d[0], 0), "#1"); /* the full detector keeps its ids */
+  assert_string_equal(tsr_anomaly_id(d[0], 1), "T1");
+  for (int k = 0; k < 2; k++) tsr_anomaly_free(d[k]);
+  /* too late after the first transaction: a full detector */
+  assert_int_equal(tsr_anomaly_new(NULL, &d[0], &err), TSR_OK);
+  add(d[0], "A", "C1", t0, 5, "web", "dining");
+  tsr__anomaly_tally_only(d[0]);
+  add(d[0], "B", "C1", t0 + 60, 5, "web", "dining");
+  assert_int_equal(tsr_anomaly_run(d[0], &err), TSR_OK);
+  assert_string_equal(tsr_anomaly_id(d[0], 1), "B");
+  tsr_anomaly_free(d[0]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_kinds), cmocka_unit_test(test_params),
                                      cmocka_unit_test(test_orders), cmocka_unit_test(test_csv_rows),
                                      cmocka_unit_test(test_small_median), cmocka_unit_test(test_amounts),
-                                     cmocka_unit_test(test_big_median)};
+                                     cmocka_unit_test(test_big_median),
+                                     cmocka_unit_test(test_tally_only)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
