@@ -248,12 +248,20 @@ char *tsr_resolve_soundex(const char *w, char *buf) {
   return buf;
 }
 
-double tsr_resolve_jaro_winkler(const char *a, size_t na, const char *b, size_t nb) {
-  if (na > 255) na = 255;
-  if (nb > 255) nb = 255;
-  if (!na && !nb) return 1;
-  if (!na || !nb) return 0;
-  if (na == nb && !memcmp(a, b, na)) return 1;
+/* Bit masks of the positions of the bytes of p (at most 64) in pm[byte].
+ * Only the entries of the bytes of p and of t are written (those of t
+ * cleared), and only those are read by the callers. */
+static void peq_build(uint64_t *pm, const unsigned char *p, size_t np, const unsigned char *t,
+                      size_t nt) {
+  for (size_t i = 0; i < nt; i++) pm[t[i]] = 0;
+  for (size_t i = 0; i < np; i++) pm[p[i]] = 0;
+  for (size_t i = 0; i < np; i++) pm[p[i]] |= 1ull << i;
+}
+
+static unsigned ctz64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
+
+/* The classic Jaro-Winkler loop, kept for strings over 64 bytes. */
+static double jw_long(const char *a, size_t na, const char *b, size_t nb) {
   unsigned char ma[256] = {0}, mb[256] = {0};
   size_t win = (na > nb ? na : nb) / 2;
   win = win ? win - 1 : 0;
@@ -282,6 +290,45 @@ double tsr_resolve_jaro_winkler(const char *a, size_t na, const char *b, size_t 
   return jaro + (double)l * 0.1 * (1 - jaro);
 }
 
+/* Jaro-Winkler with bit masks when both strings have at most 64 bytes: each
+ * byte of a takes the first unmatched equal byte of b in its window (the
+ * lowest bit of equal & unmatched & window), as in the classic loop, so the
+ * matches, transpositions and the value are the same. */
+double tsr_resolve_jaro_winkler(const char *a, size_t na, const char *b, size_t nb) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if (!na && !nb) return 1;
+  if (!na || !nb) return 0;
+  if (na == nb && !memcmp(a, b, na)) return 1;
+  if (na > 64 || nb > 64) return jw_long(a, na, b, nb);
+  const unsigned char *ua = (const unsigned char *)a, *ub = (const unsigned char *)b;
+  uint64_t pm[256];
+  peq_build(pm, ub, nb, ua, na);
+  size_t win = (na > nb ? na : nb) / 2;
+  win = win ? win - 1 : 0;
+  uint64_t used = 0, ma = 0;
+  size_t m = 0;
+  for (size_t i = 0; i < na; i++) {
+    size_t lo = i > win ? i - win : 0, hi = i + win + 1 < nb ? i + win + 1 : nb;
+    if (lo >= hi) continue;
+    uint64_t span = hi - lo == 64 ? ~0ull : (1ull << (hi - lo)) - 1;
+    uint64_t c = pm[ua[i]] & ~used & (span << lo);
+    if (c) {
+      used |= c & (~c + 1);
+      ma |= 1ull << i;
+      m++;
+    }
+  }
+  if (!m) return 0;
+  size_t t = 0;
+  for (uint64_t x = ma, y = used; x; x &= x - 1, y &= y - 1) t += ua[ctz64(x)] != ub[ctz64(y)];
+  double md = (double)m;
+  double jaro = (md / (double)na + md / (double)nb + (md - (double)t / 2) / md) / 3;
+  size_t l = 0;
+  while (l < 4 && l < na && l < nb && a[l] == b[l]) l++;
+  return jaro + (double)l * 0.1 * (1 - jaro);
+}
+
 size_t tsr_resolve_levenshtein(const char *a, size_t na, const char *b, size_t nb) {
   if (na > 255) na = 255;
   if (nb > 255) nb = 255;
@@ -302,12 +349,10 @@ size_t tsr_resolve_levenshtein(const char *a, size_t na, const char *b, size_t n
   return row[nb];
 }
 
-/* Levenshtein distance when it is <= k, else k + 1. Only the diagonal band
+/* lev_bounded for strings over 64 bytes: only the diagonal band
  * |i - j| <= k of the table is filled (a cell outside it is > k), and the
  * scan stops as soon as every cell of a row's band exceeds k. */
-static size_t lev_bounded(const char *a, size_t na, const char *b, size_t nb, size_t k) {
-  if (na > 255) na = 255;
-  if (nb > 255) nb = 255;
+static size_t lev_banded(const char *a, size_t na, const char *b, size_t nb, size_t k) {
   if ((na > nb ? na - nb : nb - na) > k) return k + 1;
   size_t row[257];
   const size_t big = k + 1;
@@ -335,6 +380,66 @@ static size_t lev_bounded(const char *a, size_t na, const char *b, size_t nb, si
     if (lo > k) return k + 1;
   }
   return row[nb] <= k ? row[nb] : k + 1;
+}
+
+/* Levenshtein distance of text t and pattern p (1 to 64 bytes), bit-parallel
+ * (Myers 1999, with Hyyro's global-distance boundary): the vertical deltas
+ * of one column of the table are kept in the bit vectors pv (+1) and mv
+ * (-1); score is the last row's cell. */
+static size_t lev_myers(const unsigned char *t, size_t nt, const unsigned char *p, size_t np) {
+  uint64_t pm[256];
+  peq_build(pm, p, np, t, nt);
+  uint64_t pv = ~0ull, mv = 0, top = 1ull << (np - 1);
+  size_t score = np;
+  for (size_t i = 0; i < nt; i++) {
+    uint64_t eq = pm[t[i]];
+    uint64_t xv = eq | mv;
+    uint64_t xh = (((eq & pv) + pv) ^ pv) | eq;
+    uint64_t ph = mv | ~(xh | pv);
+    uint64_t mh = pv & xh;
+    if (ph & top) score++;
+    else if (mh & top) score--;
+    ph = ph << 1 | 1;
+    mh <<= 1;
+    pv = mh | ~(xv | ph);
+    mv = ph & xv;
+  }
+  return score;
+}
+
+/* Levenshtein distance when it is <= k, else k + 1 (strings cut to 255
+ * bytes). */
+size_t tsr__resolve_lev_bounded(const char *a, size_t na, const char *b, size_t nb, size_t k) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if ((na > nb ? na - nb : nb - na) > k) return k + 1;
+  size_t d;
+  if (!na || !nb) d = na + nb;
+  else if (nb <= 64) d = lev_myers((const unsigned char *)a, na, (const unsigned char *)b, nb);
+  else if (na <= 64) d = lev_myers((const unsigned char *)b, nb, (const unsigned char *)a, na);
+  else return lev_banded(a, na, b, nb, k);
+  return d <= k ? d : k + 1;
+}
+
+/* 1 when the Levenshtein distance is at most 1 (strings cut to 255 bytes):
+ * the same length and at most one byte different, or one byte more in the
+ * longer with the rest equal. */
+int tsr__resolve_lev_le1(const char *a, size_t na, const char *b, size_t nb) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if (na < nb) {
+    const char *t = a;
+    size_t nt = na;
+    a = b, na = nb, b = t, nb = nt;
+  }
+  if (na - nb > 1) return 0;
+  size_t i = 0;
+  while (i < nb && a[i] == b[i]) i++;
+  if (i == nb) return 1;
+  if (na == nb) i++; /* one substitution */
+  for (size_t j = i; j < nb; j++)
+    if (a[j + (na - nb)] != b[j]) return 0;
+  return 1;
 }
 
 static int is_title(const char *w, size_t n) {
@@ -581,7 +686,7 @@ static int cmp_dob(int32_t a, int32_t b, uint32_t ya, uint32_t yb);
 static int addr_level(const tsr_resolver *r, const prec *x, const prec *y) {
   if (!x->naddr || !y->naddr) return L_MISSING;
   size_t mx = x->naddr > y->naddr ? x->naddr : y->naddr;
-  size_t d = lev_bounded(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr, (size_t)(0.3 * (double)mx));
+  size_t d = tsr__resolve_lev_bounded(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr, (size_t)(0.3 * (double)mx));
   double sim = 1 - (double)d / (double)mx;
   return sim >= 0.9 ? L_AGREE : sim >= 0.7 ? L_PART : L_DIS;
 }
@@ -727,7 +832,7 @@ static int cmp_name(const char *a, size_t na, const char *b, size_t nb) {
   double jw = tsr_resolve_jaro_winkler(a, na, b, nb);
   if (jw >= 0.94) return L_AGREE;
   if (jw >= 0.85 || ((na == 1 || nb == 1) && a[0] == b[0])) return L_PART;
-  if (na >= 3 && nb >= 3 && lev_bounded(a, na, b, nb, 1) <= 1) return L_PART;
+  if (na >= 3 && nb >= 3 && tsr__resolve_lev_le1(a, na, b, nb)) return L_PART;
   return L_DIS;
 }
 
@@ -771,14 +876,14 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
   if (!x->nemail || !y->nemail) l[F_EMAIL] = L_MISSING;
   else if (x->nemail == y->nemail && !memcmp(S(r, x->email), S(r, y->email), x->nemail))
     l[F_EMAIL] = L_AGREE;
-  else if (lev_bounded(S(r, x->email), x->nemail, S(r, y->email), y->nemail, 1) <= 1)
+  else if (tsr__resolve_lev_le1(S(r, x->email), x->nemail, S(r, y->email), y->nemail))
     l[F_EMAIL] = L_PART; /* a typo (the same local part elsewhere is often a namesake) */
   else
     l[F_EMAIL] = L_DIS;
   if (!x->phone[0] || !y->phone[0]) l[F_PHONE] = L_MISSING;
   else if (!strcmp(x->phone, y->phone)) l[F_PHONE] = L_AGREE;
   else
-    l[F_PHONE] = lev_bounded(x->phone, strlen(x->phone), y->phone, strlen(y->phone), 1) <= 1
+    l[F_PHONE] = tsr__resolve_lev_le1(x->phone, strlen(x->phone), y->phone, strlen(y->phone))
                      ? L_PART : L_DIS;
   l[F_ADDR] = addr_level(r, x, y);
   if (!x->npost || !y->npost) l[F_POST] = L_MISSING;
@@ -790,6 +895,23 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
   unsigned pat = 0;
   for (int f = 0; f < NFIELDS; f++) pat |= (unsigned)l[f] << (2 * f);
   return pat;
+}
+
+/* Prefetch distances (pairs ahead) of a record and of its strings. */
+enum { PF_REC = 16, PF_STR = 8 };
+
+static void prefetch_rec(const tsr_resolver *r, uint32_t j) {
+  const char *p = (const char *)&r->rec[j];
+  __builtin_prefetch(p);
+  __builtin_prefetch(p + sizeof(prec) - 1);
+}
+
+/* The compared strings of a record (first name to postcode, added one
+ * after the other to the pool). */
+static void prefetch_strings(const tsr_resolver *r, uint32_t j) {
+  const prec *y = &r->rec[j];
+  __builtin_prefetch(S(r, y->first));
+  __builtin_prefetch(S(r, y->post));
 }
 
 static int level(unsigned pat, int f) { return (int)((pat >> (2 * f)) & 3u); }
@@ -1134,6 +1256,10 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
   ppat = tsr__malloc((np ? np : 1) * sizeof *ppat);
   if (!ppat) goto fail;
   for (size_t k = 0; k < np; k++) {
+    /* the second records of the pairs are in random order: their record
+     * and then their strings are fetched ahead (comparing waited on memory) */
+    if (k + PF_REC < np) prefetch_rec(r, (uint32_t)pairs[k + PF_REC]);
+    if (k + PF_STR < np) prefetch_strings(r, (uint32_t)pairs[k + PF_STR]);
     unsigned pat = compare(r, (uint32_t)(pairs[k] >> 32), (uint32_t)pairs[k]);
     ppat[k] = (uint16_t)pat;
     cnt[pat] += 1;

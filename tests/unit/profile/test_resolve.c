@@ -5,6 +5,7 @@
  */
 #include "tsr_test.h"
 #include "tessera/resolve.h"
+#include "profile/profile_internal.h"
 
 static void test_fold(void **state) {
   (void)state;
@@ -52,6 +53,163 @@ static void test_similarity(void **state) {
   assert_near(tsr_resolve_jaro_winkler("abc", 3, "xyz", 3), 0, 1e-12);
   assert_int_equal(tsr_resolve_levenshtein("kitten", 6, "sitting", 7), 3);
   assert_int_equal(tsr_resolve_levenshtein("", 0, "abc", 3), 3);
+}
+
+/* The comparison functions as they were before the bit-parallel versions
+ * (session 16), kept verbatim as the reference: the resolver's results
+ * depend on every value. */
+static double old_jaro_winkler(const char *a, size_t na, const char *b, size_t nb) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if (!na && !nb) return 1;
+  if (!na || !nb) return 0;
+  if (na == nb && !memcmp(a, b, na)) return 1;
+  unsigned char ma[256] = {0}, mb[256] = {0};
+  size_t win = (na > nb ? na : nb) / 2;
+  win = win ? win - 1 : 0;
+  size_t m = 0;
+  for (size_t i = 0; i < na; i++) {
+    size_t lo = i > win ? i - win : 0, hi = i + win + 1 < nb ? i + win + 1 : nb;
+    for (size_t j = lo; j < hi; j++)
+      if (!mb[j] && a[i] == b[j]) {
+        ma[i] = mb[j] = 1;
+        m++;
+        break;
+      }
+  }
+  if (!m) return 0;
+  size_t t = 0, k = 0;
+  for (size_t i = 0; i < na; i++) {
+    if (!ma[i]) continue;
+    while (!mb[k]) k++;
+    if (a[i] != b[k]) t++;
+    k++;
+  }
+  double md = (double)m;
+  double jaro = (md / (double)na + md / (double)nb + (md - (double)t / 2) / md) / 3;
+  size_t l = 0;
+  while (l < 4 && l < na && l < nb && a[l] == b[l]) l++;
+  return jaro + (double)l * 0.1 * (1 - jaro);
+}
+
+static size_t old_lev_bounded(const char *a, size_t na, const char *b, size_t nb, size_t k) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if ((na > nb ? na - nb : nb - na) > k) return k + 1;
+  size_t row[257];
+  const size_t big = k + 1;
+  for (size_t j = 0; j <= nb; j++) row[j] = j <= k ? j : big;
+  for (size_t i = 1; i <= na; i++) {
+    size_t lo_j = i > k ? i - k : 1, hi_j = i + k < nb ? i + k : nb;
+    size_t diag = row[lo_j - 1];
+    size_t left = lo_j == 1 ? (i <= k ? i : big) : big;
+    if (lo_j == 1) row[0] = left;
+    size_t lo = left;
+    for (size_t j = lo_j; j <= hi_j; j++) {
+      size_t up = j <= nb && j < i + k ? row[j] : big;
+      size_t v = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < v) v = up + 1;
+      if (left + 1 < v) v = left + 1;
+      if (v > big) v = big;
+      row[j] = v;
+      diag = up;
+      left = v;
+      if (v < lo) lo = v;
+    }
+    if (hi_j < nb) row[hi_j + 1] = big;
+    if (lo > k) return k + 1;
+  }
+  return row[nb] <= k ? row[nb] : k + 1;
+}
+
+static uint64_t rnd_state = 0x243f6a8885a308d3ull;
+static uint32_t rnd(uint32_t n) {
+  rnd_state ^= rnd_state << 13, rnd_state ^= rnd_state >> 7, rnd_state ^= rnd_state << 17;
+  return (uint32_t)((rnd_state >> 11) % n);
+}
+
+/* A random string: a few letters (so that bytes repeat and match), UTF-8
+ * pairs, spaces, digits, high bytes; length 0..max. */
+static size_t rnd_string(char *s, size_t max) {
+  static const char *const alpha[] = {"ab", "abc", "aeiou", "abcdefghijklmnopqrstuvwxyz 0123456789",
+                                      "\xc3\xa4\xc3\xb6u", "\x80\xff\x01a"};
+  const char *al = alpha[rnd(6)];
+  size_t na = strlen(al), n = rnd((uint32_t)max + 1);
+  for (size_t i = 0; i < n; i++) s[i] = al[rnd((uint32_t)na)];
+  s[n] = '\0';
+  return n;
+}
+
+/* b: a copy of a with up to 4 random edits (or a fresh string). */
+static size_t rnd_variant(const char *a, size_t na, char *b, size_t max) {
+  if (rnd(5) == 0) return rnd_string(b, max);
+  memcpy(b, a, na);
+  size_t nb = na;
+  for (uint32_t e = rnd(5); e > 0; e--) {
+    uint32_t op = rnd(4);
+    char c = (char)("abcxyz\xc3\xa4 1"[rnd(10)]);
+    if (op == 0 && nb) b[rnd((uint32_t)nb)] = c; /* substitution */
+    else if (op == 1 && nb + 1 <= max) { /* insertion */
+      size_t at = rnd((uint32_t)nb + 1);
+      memmove(b + at + 1, b + at, nb - at);
+      b[at] = c, nb++;
+    } else if (op == 2 && nb) { /* deletion */
+      size_t at = rnd((uint32_t)nb);
+      memmove(b + at, b + at + 1, nb - at - 1);
+      nb--;
+    } else if (op == 3 && nb >= 2) { /* transposition */
+      size_t at = rnd((uint32_t)nb - 1);
+      char t = b[at];
+      b[at] = b[at + 1], b[at + 1] = t;
+    }
+  }
+  b[nb] = '\0';
+  return nb;
+}
+
+/* The bit-parallel Jaro-Winkler and edit distances equal the reference
+ * formulas exactly on random, edited, empty, UTF-8, 64/65-byte and
+ * over-255-byte strings. */
+static void test_similarity_reference(void **state) {
+  (void)state;
+  static char a[400], b[400];
+  static const size_t maxes[] = {3, 8, 16, 40, 64, 66, 130, 300};
+  for (int it = 0; it < 300000; it++) {
+    size_t max = maxes[rnd(8)];
+    size_t na = rnd_string(a, max), nb = rnd_variant(a, na, b, max);
+    if (rnd(2)) {
+      size_t t = na;
+      char tmp[400];
+      memcpy(tmp, a, na + 1), memcpy(a, b, nb + 1), memcpy(b, tmp, t + 1);
+      na = nb, nb = t;
+    }
+    double jn = tsr_resolve_jaro_winkler(a, na, b, nb), jo = old_jaro_winkler(a, na, b, nb);
+    if (memcmp(&jn, &jo, sizeof jn))
+      fail_msg("jaro-winkler %.17g != %.17g (lengths %zu %zu, it %d)", jn, jo, na, nb, it);
+    size_t k = rnd(8);
+    if (rnd(4) == 0) k = (size_t)(0.3 * (double)(na > nb ? na : nb));
+    size_t dn = tsr__resolve_lev_bounded(a, na, b, nb, k), dold = old_lev_bounded(a, na, b, nb, k);
+    if (dn != dold) fail_msg("lev_bounded %zu != %zu (k %zu, lengths %zu %zu, it %d)", dn, dold, k, na, nb, it);
+    int le_n = tsr__resolve_lev_le1(a, na, b, nb), le_o = old_lev_bounded(a, na, b, nb, 1) <= 1;
+    if (le_n != le_o) fail_msg("lev_le1 %d != %d (lengths %zu %zu, it %d)", le_n, le_o, na, nb, it);
+    /* the reference itself is the exact distance capped at k + 1 */
+    if (na <= 255 && nb <= 255 && it % 16 == 0) {
+      size_t full = tsr_resolve_levenshtein(a, na, b, nb);
+      assert_int_equal(dold, full <= k ? full : k + 1);
+    }
+  }
+  /* edges: empty, one byte, exactly 64 and 65 bytes, a full 64-bit window */
+  memset(a, 'a', 70), memset(b, 'a', 70);
+  for (size_t na = 0; na <= 70; na++)
+    for (size_t nb = 0; nb <= 70; nb += 1) {
+      b[nb ? nb - 1 : 0] = nb % 3 ? 'a' : 'b';
+      double jn = tsr_resolve_jaro_winkler(a, na, b, nb), jo = old_jaro_winkler(a, na, b, nb);
+      assert_true(!memcmp(&jn, &jo, sizeof jn));
+      for (size_t k = 0; k < 5; k++)
+        assert_int_equal(tsr__resolve_lev_bounded(a, na, b, nb, k), old_lev_bounded(a, na, b, nb, k));
+      assert_int_equal(tsr__resolve_lev_le1(a, na, b, nb), old_lev_bounded(a, na, b, nb, 1) <= 1);
+      b[nb ? nb - 1 : 0] = 'a';
+    }
 }
 
 typedef struct person {
@@ -369,6 +527,7 @@ static void test_errors(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold), cmocka_unit_test(test_phone),
                                      cmocka_unit_test(test_similarity),
+                                     cmocka_unit_test(test_similarity_reference),
                                      cmocka_unit_test(test_population), cmocka_unit_test(test_name_frequency),
                                      cmocka_unit_test(test_big_block), cmocka_unit_test(test_street),
                                      cmocka_unit_test(test_errors)};
