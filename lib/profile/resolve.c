@@ -898,7 +898,7 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
 }
 
 /* Prefetch distances (pairs ahead) of a record and of its strings. */
-enum { PF_REC = 16, PF_STR = 8 };
+enum { PF_REC = 32, PF_STR = 16 };
 
 static void prefetch_rec(const tsr_resolver *r, uint32_t j) {
   const char *p = (const char *)&r->rec[j];
@@ -960,16 +960,35 @@ static void class_lik(const tsr_resolver *r, unsigned pat, double *w) {
 /* u-probabilities from random record pairs (almost all of them are pairs
  * of unrelated persons): the share of each level among the pairs where the
  * field is present, with add-one smoothing. Deterministic (fixed seed). */
+/* The next record of a random pair (xorshift64). */
+static uint32_t u_draw(uint64_t *s, size_t n) {
+  *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+  return (uint32_t)((*s >> 11) % n);
+}
+
 static void estimate_u(tsr_resolver *r) {
   double c[NFIELDS][4];
   memset(c, 0, sizeof c);
   size_t n = r->n, draws = n < 2 ? 0 : n * 4 < 400000 ? n * 4 : 400000;
   uint64_t s = 0x9e3779b97f4a7c15ull;
+  /* the draws are made PF_REC ahead of their comparison (kept in a ring)
+   * so that both records and their strings are prefetched */
+  uint32_t ri[PF_REC], rj[PF_REC];
+  for (size_t k = 0; k < draws && k < PF_REC; k++) {
+    ri[k] = u_draw(&s, n), rj[k] = u_draw(&s, n);
+    prefetch_rec(r, ri[k]), prefetch_rec(r, rj[k]);
+  }
   for (size_t k = 0; k < draws; k++) {
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    uint32_t i = (uint32_t)((s >> 11) % n);
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    uint32_t j = (uint32_t)((s >> 11) % n);
+    uint32_t i = ri[k % PF_REC], j = rj[k % PF_REC];
+    if (k + PF_REC < draws) {
+      size_t q = k % PF_REC;
+      ri[q] = u_draw(&s, n), rj[q] = u_draw(&s, n);
+      prefetch_rec(r, ri[q]), prefetch_rec(r, rj[q]);
+    }
+    if (k + PF_STR < draws) {
+      size_t q = (k + PF_STR) % PF_REC;
+      prefetch_strings(r, ri[q]), prefetch_strings(r, rj[q]);
+    }
     if (i == j) continue;
     unsigned pat = compare(r, i, j);
     for (int f = 0; f < NFIELDS; f++) c[f][level(pat, f)] += 1;
