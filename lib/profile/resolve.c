@@ -36,7 +36,7 @@ typedef struct prec {
   uint32_t ymd; /* birth date as YYYYMMDD (compared digit by digit) */
   char phone[20];
   char sx_last[5], sx_first[5];
-  uint8_t gender;
+  uint8_t gender, nphone; /* nphone: strlen(phone) */
 } prec;
 
 struct tsr_resolver {
@@ -570,6 +570,7 @@ tsr_status tsr_resolver_add(tsr_resolver *r, const tsr_person_record *in, tsr_er
   if (tsr_resolve_phone(in->phone, r->p.phone_country, e164, sizeof e164)) {
     size_t ne164 = strlen(e164);
     snprintf(x.phone, sizeof x.phone, "%s", e164 + (ne164 > 10 ? ne164 - 9 : 1));
+    x.nphone = (uint8_t)strlen(x.phone);
   }
   if (in->gender && *in->gender) {
     int g = tolower((unsigned char)*in->gender);
@@ -722,6 +723,19 @@ static uint64_t pair_key(uint32_t i, uint32_t j) {
   return i < j ? (uint64_t)i << 32 | j : (uint64_t)j << 32 | i;
 }
 
+/* v in decimal as "%lld" writes it, into buf (at least 21 bytes, not
+ * NUL-terminated); returns the length. */
+static size_t fmt_i64(int64_t v, char *buf) {
+  char t[24];
+  size_t n = 0, o = 0;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do t[n++] = (char)('0' + u % 10), u /= 10;
+  while (u);
+  if (v < 0) buf[o++] = '-';
+  while (n) buf[o++] = t[--n];
+  return o;
+}
+
 /* Appends the pairs of one block (records idx[0..s)) to *pairs. */
 static int block_pairs(const tsr_resolver *r, int type, const uint32_t *idx, size_t s, sn_item **sn,
                        size_t *sncap, uint64_t **pairs, size_t *np, size_t *pcap) {
@@ -767,26 +781,30 @@ static tsr_status make_pairs(tsr_resolver *r, uint64_t **pairs_out, size_t *np_o
   (key[m] = key_hash(t, a, na, b, nb) >> 3 | (uint64_t)(t) << 61, idx[m++] = (uint32_t)i)
   for (size_t i = 0; i < n; i++) {
     const prec *x = &r->rec[i];
-    char dob[16];
-    snprintf(dob, sizeof dob, "%ld", (long)x->dob);
-    size_t nd = strlen(dob);
+    char dob[24];
+    size_t nd = fmt_i64(x->dob, dob);
     int hd = x->dob != DAY_NONE;
     if (x->sx_last[0] && hd) ADD_KEY(1, x->sx_last, 4, dob, nd);
     if (x->sx_first[0] && hd) ADD_KEY(2, x->sx_first, 4, dob, nd);
     if (x->nemail) ADD_KEY(3, S(r, x->email), x->nemail, "", 0);
-    if (x->phone[0]) ADD_KEY(4, x->phone, strlen(x->phone), "", 0);
+    if (x->phone[0]) ADD_KEY(4, x->phone, x->nphone, "", 0);
     if (x->sx_last[0] && x->npost) ADD_KEY(K_SUR_POST, x->sx_last, 4, S(r, x->post), x->npost);
     if (x->sx_last[0] && x->sx_first[0] && hd) {
       int64_t y;
       unsigned mo, d;
-      char ln[10], ymd[16];
-      tsr_civil_from_days(x->dob, &y, &mo, &d);
+      char ln[10], ymd[24];
+      if (x->ymd) {
+        y = x->ymd / 10000, mo = x->ymd / 100 % 100, d = x->ymd % 100;
+      } else {
+        tsr_civil_from_days(x->dob, &y, &mo, &d);
+      }
       memcpy(ln, x->sx_first, 4);
       memcpy(ln + 4, x->sx_last, 4);
-      snprintf(ymd, sizeof ymd, "%lld", (long long)y);
-      ADD_KEY(K_NAME_YEAR, ln, 8, ymd, strlen(ymd));
-      snprintf(ymd, sizeof ymd, "%02u%02u", mo, d);
-      ADD_KEY(7, ln, 8, ymd, strlen(ymd));
+      ADD_KEY(K_NAME_YEAR, ln, 8, ymd, fmt_i64(y, ymd));
+      /* month and day, two digits each ("%02u%02u") */
+      ymd[0] = (char)('0' + mo / 10), ymd[1] = (char)('0' + mo % 10);
+      ymd[2] = (char)('0' + d / 10), ymd[3] = (char)('0' + d % 10);
+      ADD_KEY(7, ln, 8, ymd, 4);
     }
   }
 #undef ADD_KEY
@@ -881,9 +899,9 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
   else
     l[F_EMAIL] = L_DIS;
   if (!x->phone[0] || !y->phone[0]) l[F_PHONE] = L_MISSING;
-  else if (!strcmp(x->phone, y->phone)) l[F_PHONE] = L_AGREE;
+  else if (x->nphone == y->nphone && !memcmp(x->phone, y->phone, x->nphone)) l[F_PHONE] = L_AGREE;
   else
-    l[F_PHONE] = tsr__resolve_lev_le1(x->phone, strlen(x->phone), y->phone, strlen(y->phone))
+    l[F_PHONE] = tsr__resolve_lev_le1(x->phone, x->nphone, y->phone, y->nphone)
                      ? L_PART : L_DIS;
   l[F_ADDR] = addr_level(r, x, y);
   if (!x->npost || !y->npost) l[F_POST] = L_MISSING;
