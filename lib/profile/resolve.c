@@ -39,6 +39,13 @@ typedef struct prec {
   uint8_t gender, nphone; /* nphone: strlen(phone) */
 } prec;
 
+/* The strongest link of a record (one cache line holds four). */
+typedef struct rlink {
+  double score;  /* its P(same person), 0 when vetoed */
+  uint32_t best; /* the other record, UINT32_MAX none */
+  uint16_t pat;  /* its comparison pattern */
+} rlink;
+
 struct tsr_resolver {
   tsr_resolve_params p;
   tsr__strpool pool;
@@ -47,9 +54,7 @@ struct tsr_resolver {
   int ran;
   /* results */
   uint32_t *canon;
-  double *score;
-  uint32_t *best;     /* other record of the strongest link, UINT32_MAX none */
-  uint16_t *best_pat; /* its comparison pattern */
+  rlink *lk;          /* strongest link of each record */
   int32_t *house;     /* household of the person, -1 none */
   uint32_t *heads;    /* canonical record of each household's head */
   size_t nhouse;
@@ -114,9 +119,7 @@ void tsr_resolver_free(tsr_resolver *r) {
   tsr__strpool_release(&r->pool);
   tsr__free(r->rec);
   tsr__free(r->canon);
-  tsr__free(r->score);
-  tsr__free(r->best);
-  tsr__free(r->best_pat);
+  tsr__free(r->lk);
   tsr__free(r->house);
   tsr__free(r->heads);
   tsr__free(r);
@@ -917,6 +920,7 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
 
 /* Prefetch distances (pairs ahead) of a record and of its strings. */
 enum { PF_REC = 32, PF_STR = 16 };
+enum { PF_NAMES = 1, PF_ADDR = 2 }; /* what a pattern's later tests read */
 
 static void prefetch_rec(const tsr_resolver *r, uint32_t j) {
   const char *p = (const char *)&r->rec[j];
@@ -1267,13 +1271,12 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
   uint16_t *ppat = NULL;
   uint32_t *par = NULL, *hpar = NULL, *pats = NULL, *names = NULL;
   double *cnt = NULL, *pm = NULL, *ph = NULL;
+  uint8_t *pf = NULL;
   size_t np = 0;
   tsr_status st = TSR_ENOMEM;
   double t0 = tsr__now();
   r->canon = tsr__malloc((n ? n : 1) * sizeof *r->canon);
-  r->score = tsr__calloc(n ? n : 1, sizeof *r->score);
-  r->best = tsr__malloc((n ? n : 1) * sizeof *r->best);
-  r->best_pat = tsr__calloc(n ? n : 1, sizeof *r->best_pat);
+  r->lk = tsr__calloc(n ? n : 1, sizeof *r->lk);
   r->house = tsr__malloc((n ? n : 1) * sizeof *r->house);
   par = tsr__malloc((n ? n : 1) * sizeof *par);
   hpar = tsr__malloc((n ? n : 1) * sizeof *hpar);
@@ -1281,8 +1284,9 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
   pats = tsr__malloc(NPAT * sizeof *pats);
   pm = tsr__malloc(NPAT * sizeof *pm);
   ph = tsr__malloc(NPAT * sizeof *ph);
-  if (!r->canon || !r->score || !r->best || !r->best_pat || !r->house || !par || !hpar || !cnt ||
-      !pats || !pm || !ph)
+  pf = tsr__malloc(NPAT * sizeof *pf);
+  if (!r->canon || !r->lk || !r->house || !par || !hpar || !cnt ||
+      !pats || !pm || !ph || !pf)
     goto fail;
   if ((st = make_pairs(r, &pairs, &np))) goto fail;
   st = TSR_ENOMEM;
@@ -1322,15 +1326,28 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
   double t3 = tsr__now();
   r->st.seconds_em = t3 - t2;
   /* links */
-  for (size_t i = 0; i < n; i++) par[i] = hpar[i] = (uint32_t)i, r->best[i] = UINT32_MAX;
+  for (size_t i = 0; i < n; i++) par[i] = hpar[i] = (uint32_t)i, r->lk[i].best = UINT32_MAX;
+  /* per pattern: may reach the namesake test (reads both records' names)
+   * or household_link (their addresses); for prefetching */
+  for (uint32_t p = 0; p < NPAT; p++)
+    pf[p] = (uint8_t)((pm[p] > 0 && !identity_veto(p) && is_conflict(p) ? PF_NAMES : 0) |
+                      (household_like(p) ? PF_ADDR : 0));
   for (size_t k = 0; k < np; k++) {
+    if (k + PF_REC < np) {
+      uint32_t q = (uint32_t)pairs[k + PF_REC];
+      __builtin_prefetch(&r->lk[q]);
+      if (pf[ppat[k + PF_REC]] & PF_NAMES) prefetch_rec(r, q);
+    }
+    if (k + PF_STR < np && (pf[ppat[k + PF_STR]] & PF_NAMES))
+      prefetch_strings(r, (uint32_t)pairs[k + PF_STR]);
     uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
     unsigned pat = ppat[k];
     double s = pm[pat];
     int veto = identity_veto(pat) || (s > 0 && namesake(r, &nw, pat, i, j, names));
     if (veto) s = fmin(s, 0.0);
-    if (r->best[i] == UINT32_MAX || s > r->score[i]) r->score[i] = s, r->best[i] = j, r->best_pat[i] = (uint16_t)pat;
-    if (r->best[j] == UINT32_MAX || s > r->score[j]) r->score[j] = s, r->best[j] = i, r->best_pat[j] = (uint16_t)pat;
+    rlink *li = &r->lk[i], *lj = &r->lk[j];
+    if (li->best == UINT32_MAX || s > li->score) li->score = s, li->best = j, li->pat = (uint16_t)pat;
+    if (lj->best == UINT32_MAX || s > lj->score) lj->score = s, lj->best = i, lj->pat = (uint16_t)pat;
     if (s >= r->p.threshold) {
       r->st.matched_pairs++;
       uf_union(r, par, i, j);
@@ -1344,6 +1361,13 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
   if (!members) goto fail;
   for (size_t i = 0; i < n; i++) members[i] = 1;
   for (size_t k = 0; k < np; k++) {
+    if (k + PF_REC < np) {
+      uint32_t q = (uint32_t)pairs[k + PF_REC];
+      __builtin_prefetch(&r->canon[q]);
+      if (pf[ppat[k + PF_REC]] & PF_ADDR) prefetch_rec(r, q);
+    }
+    if (k + PF_STR < np && (pf[ppat[k + PF_STR]] & PF_ADDR))
+      prefetch_strings(r, (uint32_t)pairs[k + PF_STR]);
     uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
     unsigned pat = ppat[k];
     if (r->canon[i] == r->canon[j]) continue;
@@ -1401,6 +1425,7 @@ fail:
   tsr__free(pats);
   tsr__free(pm);
   tsr__free(ph);
+  tsr__free(pf);
   if (st) return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
   return TSR_OK;
 }
@@ -1414,7 +1439,7 @@ void tsr_resolver_stats(const tsr_resolver *r, tsr_resolve_stats *s) {
 size_t tsr_resolver_count(const tsr_resolver *r) { return r->n; }
 const char *tsr_resolver_id(const tsr_resolver *r, size_t i) { return S(r, r->rec[i].id); }
 size_t tsr_resolver_canonical(const tsr_resolver *r, size_t i) { return r->ran ? r->canon[i] : i; }
-double tsr_resolver_score(const tsr_resolver *r, size_t i) { return r->ran ? r->score[i] : 0; }
+double tsr_resolver_score(const tsr_resolver *r, size_t i) { return r->ran ? r->lk[i].score : 0; }
 ptrdiff_t tsr_resolver_household(const tsr_resolver *r, size_t i) { return r->ran ? r->house[i] : -1; }
 size_t tsr_resolver_household_head(const tsr_resolver *r, size_t h) { return r->heads[h]; }
 const char *tsr_resolver_products(const tsr_resolver *r, size_t i) { return S(r, r->rec[i].products); }
@@ -1439,17 +1464,17 @@ char *tsr_resolver_reasons(const tsr_resolver *r, size_t i, char *buf, size_t ca
     int w_ = snprintf(buf + o, cap - o, __VA_ARGS__);               \
     o = w_ < 0 ? o : (size_t)w_ >= cap - o ? cap - 1 : o + (size_t)w_; \
   } while (0)
-  if (r->best[i] == UINT32_MAX) {
+  if (r->lk[i].best == UINT32_MAX) {
     PUT("distinct: no candidate record");
     return buf;
   }
   size_t c = r->canon[i];
   if (c != i) PUT("merged into the earliest record");
-  else if (r->canon[r->best[i]] == i) PUT("canonical: earliest record of its person");
+  else if (r->canon[r->lk[i].best] == i) PUT("canonical: earliest record of its person");
   else PUT("distinct");
-  PUT(" (strongest link P=%.3f:", r->score[i]);
+  PUT(" (strongest link P=%.3f:", r->lk[i].score);
   for (int f = 0; f < NFIELDS; f++)
-    PUT("%s %s %s", f ? ";" : "", word[level(r->best_pat[i], f)], field_names[f]);
+    PUT("%s %s %s", f ? ";" : "", word[level(r->lk[i].pat, f)], field_names[f]);
   PUT(")");
   if (r->house[i] >= 0) PUT("; household member");
 #undef PUT
