@@ -1453,6 +1453,16 @@ void tsr_resolver_field_probs(const tsr_resolver *r, size_t f, int lv, double *m
   if (u) *u = ok ? r->theta[C_U][f][lv] : 0;
 }
 
+/* Appends s to buf[0..cap) at *o as snprintf(buf + *o, cap - *o, "%s", s)
+ * and the PUT below would (truncated, NUL-terminated, *o at most cap - 1). */
+static void put_str(char *buf, size_t cap, size_t *o, const char *s) {
+  size_t n = strlen(s), room = cap - 1 - *o;
+  if (n > room) n = room;
+  memcpy(buf + *o, s, n);
+  *o += n;
+  buf[*o] = '\0';
+}
+
 char *tsr_resolver_reasons(const tsr_resolver *r, size_t i, char *buf, size_t cap) {
   static const char *const word[4] = {"missing", "different", "similar", "same"};
   size_t o = 0;
@@ -1465,18 +1475,25 @@ char *tsr_resolver_reasons(const tsr_resolver *r, size_t i, char *buf, size_t ca
     o = w_ < 0 ? o : (size_t)w_ >= cap - o ? cap - 1 : o + (size_t)w_; \
   } while (0)
   if (r->lk[i].best == UINT32_MAX) {
-    PUT("distinct: no candidate record");
+    put_str(buf, cap, &o, "distinct: no candidate record");
     return buf;
   }
   size_t c = r->canon[i];
-  if (c != i) PUT("merged into the earliest record");
-  else if (r->canon[r->lk[i].best] == i) PUT("canonical: earliest record of its person");
-  else PUT("distinct");
-  PUT(" (strongest link P=%.3f:", r->lk[i].score);
-  for (int f = 0; f < NFIELDS; f++)
-    PUT("%s %s %s", f ? ";" : "", word[level(r->lk[i].pat, f)], field_names[f]);
-  PUT(")");
-  if (r->house[i] >= 0) PUT("; household member");
+  if (c != i) put_str(buf, cap, &o, "merged into the earliest record");
+  else if (r->canon[r->lk[i].best] == i) put_str(buf, cap, &o, "canonical: earliest record of its person");
+  else put_str(buf, cap, &o, "distinct");
+  double sc = r->lk[i].score;
+  if (sc == 0 && !signbit(sc)) put_str(buf, cap, &o, " (strongest link P=0.000:");
+  else PUT(" (strongest link P=%.3f:", sc);
+  for (int f = 0; f < NFIELDS; f++) {
+    if (f) put_str(buf, cap, &o, ";");
+    put_str(buf, cap, &o, " ");
+    put_str(buf, cap, &o, word[level(r->lk[i].pat, f)]);
+    put_str(buf, cap, &o, " ");
+    put_str(buf, cap, &o, field_names[f]);
+  }
+  put_str(buf, cap, &o, ")");
+  if (r->house[i] >= 0) put_str(buf, cap, &o, "; household member");
 #undef PUT
   return buf;
 }
