@@ -33,7 +33,8 @@ typedef struct prec {
   uint32_t id, first, last, email, addr, post, products;
   uint16_t nfirst, nlast, nemail, naddr, npost, email_at;
   int32_t dob, join;
-  uint32_t ymd; /* birth date as YYYYMMDD (compared digit by digit) */
+  uint32_t ymd;     /* birth date as YYYYMMDD */
+  uint32_t ymd_bcd; /* its 8 digits, 4 bits each (compared digit by digit) */
   char phone[20];
   char sx_last[5], sx_first[5];
   uint8_t gender, nphone; /* nphone: strlen(phone) */
@@ -446,22 +447,32 @@ int tsr__resolve_lev_le1(const char *a, size_t na, const char *b, size_t nb) {
 }
 
 static int is_title(const char *w, size_t n) {
-  static const char *const t[] = {"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "herr", "frau", NULL};
-  for (const char *const *p = t; *p; p++)
-    if (strlen(*p) == n && !memcmp(*p, w, n)) return 1;
+  static const struct {
+    const char *s;
+    size_t n;
+  } t[] = {{"mr", 2}, {"mrs", 3}, {"ms", 2}, {"miss", 4}, {"dr", 2}, {"prof", 4}, {"sir", 3}, {"herr", 4}, {"frau", 4}};
+  if (n < 2 || n > 4) return 0;
+  for (size_t k = 0; k < sizeof t / sizeof *t; k++)
+    if (t[k].n == n && !memcmp(t[k].s, w, n)) return 1;
   return 0;
 }
 
 /* Address words to their usual abbreviation. */
 static const char *addr_abbrev(const char *w, size_t n) {
-  static const char *const map[][2] = {
-      {"street", "st"}, {"strasse", "str"}, {"road", "rd"},   {"avenue", "ave"}, {"av", "ave"},
-      {"lane", "ln"},   {"drive", "dr"},    {"place", "pl"},  {"court", "ct"},   {"square", "sq"},
-      {"crescent", "cres"}, {"terrace", "ter"}, {"close", "cl"}, {"gardens", "gdns"},
-      {"apartment", "apt"}, {"flat", "apt"}, {"north", "n"}, {"south", "s"}, {"east", "e"},
-      {"west", "w"}, {"boulevard", "blvd"}, {"highway", "hwy"}, {NULL, NULL}};
-  for (size_t k = 0; map[k][0]; k++)
-    if (strlen(map[k][0]) == n && !memcmp(map[k][0], w, n)) return map[k][1];
+  static const struct {
+    const char *word, *abbrev;
+    size_t n;
+  } map[] = {{"street", "st", 6},      {"strasse", "str", 7},  {"road", "rd", 4},
+             {"avenue", "ave", 6},     {"av", "ave", 2},       {"lane", "ln", 4},
+             {"drive", "dr", 5},       {"place", "pl", 5},     {"court", "ct", 5},
+             {"square", "sq", 6},      {"crescent", "cres", 8}, {"terrace", "ter", 7},
+             {"close", "cl", 5},       {"gardens", "gdns", 7}, {"apartment", "apt", 9},
+             {"flat", "apt", 4},       {"north", "n", 5},      {"south", "s", 5},
+             {"east", "e", 4},         {"west", "w", 4},       {"boulevard", "blvd", 9},
+             {"highway", "hwy", 7}};
+  if (n < 2 || n > 9) return NULL; /* "av" .. "boulevard" */
+  for (size_t k = 0; k < sizeof map / sizeof *map; k++)
+    if (map[k].n == n && !memcmp(map[k].word, w, n)) return map[k].abbrev;
   return NULL;
 }
 
@@ -478,6 +489,7 @@ static int blank(const char *s) {
 }
 
 static uint32_t civil_ymd(int32_t day);
+static uint32_t bcd8(uint32_t v);
 
 tsr_status tsr_resolver_add(tsr_resolver *r, const tsr_person_record *in, tsr_error *err) {
   if (r->ran)
@@ -580,6 +592,7 @@ tsr_status tsr_resolver_add(tsr_resolver *r, const tsr_person_record *in, tsr_er
     x.gender = (uint8_t)(g == 'f' || g == 'w' ? 'f' : g == 'm' ? 'm' : 0);
   }
   x.ymd = civil_ymd(x.dob);
+  x.ymd_bcd = bcd8(x.ymd);
   r->rec[r->n++] = x;
   return TSR_OK;
 }
@@ -683,12 +696,13 @@ static uint64_t key_hash(int type, const char *a, size_t na, const char *b, size
 
 #define S(r, off) ((r)->pool.buf + (off))
 
-static int cmp_dob(int32_t a, int32_t b, uint32_t ya, uint32_t yb);
+static int cmp_dob(const prec *x, const prec *y);
 
 /* Address level: similarity 1 - Levenshtein / longer length; agree >= 0.9,
  * partial >= 0.7. */
 static int addr_level(const tsr_resolver *r, const prec *x, const prec *y) {
   if (!x->naddr || !y->naddr) return L_MISSING;
+  if (x->naddr == y->naddr && !memcmp(S(r, x->addr), S(r, y->addr), x->naddr)) return L_AGREE;
   size_t mx = x->naddr > y->naddr ? x->naddr : y->naddr;
   size_t d = tsr__resolve_lev_bounded(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr, (size_t)(0.3 * (double)mx));
   double sim = 1 - (double)d / (double)mx;
@@ -764,7 +778,7 @@ static int block_pairs(const tsr_resolver *r, int type, const uint32_t *idx, siz
     for (size_t w = u + 1; w < s; w++) {
       if (idx[u] == idx[w]) continue;
       const prec *x = &r->rec[idx[u]], *y = &r->rec[idx[w]];
-      if (dob_only && cmp_dob(x->dob, y->dob, x->ymd, y->ymd) < L_PART) continue;
+      if (dob_only && cmp_dob(x, y) < L_PART) continue;
       (*pairs)[(*np)++] = pair_key(idx[u], idx[w]);
     }
   return 0;
@@ -857,25 +871,45 @@ static int cmp_name(const char *a, size_t na, const char *b, size_t nb) {
   return L_DIS;
 }
 
-/* Birth dates a, b (days) with their civil forms ya, yb (YYYYMMDD). */
-static int cmp_dob(int32_t a, int32_t b, uint32_t ya, uint32_t yb) {
+/* Birth dates of x and y: days, civil forms (YYYYMMDD) and their 8 digits
+ * one per 4 bits (the last digit lowest). */
+static int cmp_dob(const prec *x, const prec *y) {
+  int32_t a = x->dob, b = y->dob;
+  uint32_t ya = x->ymd, yb = y->ymd;
   if (a == DAY_NONE || b == DAY_NONE) return L_MISSING;
   if (a == b) return L_AGREE;
   unsigned da = ya % 100, db = yb % 100, ma = ya / 100 % 100, mb = yb / 100 % 100;
   int same_year = ya / 10000 == yb / 10000;
   if (same_year && ma == mb && (da > db ? da - db : db - da) <= 3) return L_PART;
   if (same_year && ma == db && da == mb) return L_PART; /* day and month swapped */
-  /* the 8 digits of YYYYMMDD, from the last */
-  size_t diff = 0, k1 = 0, k2 = 0;
-  unsigned ca[8], cb[8];
-  for (size_t k = 0; k < 8; k++, ya /= 10, yb /= 10) {
-    ca[k] = ya % 10;
-    cb[k] = yb % 10;
-    if (ca[k] != cb[k]) diff++, k2 = k1, k1 = k;
-  }
+  /* the digits that differ: one bit per digit (bit 4k for digit k) */
+  uint32_t dx = x->ymd_bcd ^ y->ymd_bcd;
+  uint32_t nz = (dx | dx >> 1 | dx >> 2 | dx >> 3) & 0x11111111u;
+  int diff = __builtin_popcount(nz);
   if (diff == 1) return L_PART; /* one wrong digit */
-  if (diff == 2 && k1 == k2 + 1 && ca[k1] == cb[k2] && ca[k2] == cb[k1]) return L_PART; /* swapped digits */
+  if (diff == 2) { /* two neighbouring digits swapped */
+    unsigned k2 = (unsigned)__builtin_ctz(nz), k1 = 31u - (unsigned)__builtin_clz(nz);
+    uint32_t ca1 = x->ymd_bcd >> k1 & 15, ca2 = x->ymd_bcd >> k2 & 15;
+    uint32_t cb1 = y->ymd_bcd >> k1 & 15, cb2 = y->ymd_bcd >> k2 & 15;
+    if (k1 == k2 + 4 && ca1 == cb2 && ca2 == cb1) return L_PART;
+  }
   return L_DIS;
+}
+
+/* The 8 decimal digits of v (< 10^8) one per 4 bits. */
+static uint32_t bcd8(uint32_t v) {
+  uint32_t b = 0;
+  for (unsigned k = 0; k < 8; k++, v /= 10) b |= (v % 10) << (4 * k);
+  return b;
+}
+
+int tsr__resolve_dob_level(int32_t a, int32_t b) {
+  prec x, y;
+  memset(&x, 0, sizeof x), memset(&y, 0, sizeof y);
+  x.dob = a, y.dob = b;
+  x.ymd = civil_ymd(a), y.ymd = civil_ymd(b);
+  x.ymd_bcd = bcd8(x.ymd), y.ymd_bcd = bcd8(y.ymd);
+  return cmp_dob(&x, &y);
 }
 
 /* YYYYMMDD of a day (0 for none or a year outside 0..9999). */
@@ -892,7 +926,7 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
   int l[NFIELDS];
   l[F_FIRST] = cmp_name(S(r, x->first), x->nfirst, S(r, y->first), y->nfirst);
   l[F_LAST] = cmp_name(S(r, x->last), x->nlast, S(r, y->last), y->nlast);
-  l[F_DOB] = cmp_dob(x->dob, y->dob, x->ymd, y->ymd);
+  l[F_DOB] = cmp_dob(x, y);
   l[F_GENDER] = !x->gender || !y->gender ? L_MISSING : x->gender == y->gender ? L_AGREE : L_DIS;
   if (!x->nemail || !y->nemail) l[F_EMAIL] = L_MISSING;
   else if (x->nemail == y->nemail && !memcmp(S(r, x->email), S(r, y->email), x->nemail))

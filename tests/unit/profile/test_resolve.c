@@ -6,6 +6,7 @@
 #include "tsr_test.h"
 #include "tessera/resolve.h"
 #include "profile/profile_internal.h"
+#include "tessera/datetime.h"
 
 static void test_fold(void **state) {
   (void)state;
@@ -210,6 +211,75 @@ static void test_similarity_reference(void **state) {
       assert_int_equal(tsr__resolve_lev_le1(a, na, b, nb), old_lev_bounded(a, na, b, nb, 1) <= 1);
       b[nb ? nb - 1 : 0] = 'a';
     }
+}
+
+/* The birth-date comparison before the digits were packed (verbatim). */
+static uint32_t old_civil_ymd(int32_t day) {
+  if (day == INT32_MIN) return 0;
+  int64_t y;
+  unsigned m, d;
+  tsr_civil_from_days(day, &y, &m, &d);
+  return y >= 0 && y <= 9999 ? (uint32_t)y * 10000u + m * 100u + d : 0;
+}
+
+static int old_cmp_dob(int32_t a, int32_t b, uint32_t ya, uint32_t yb) {
+  if (a == INT32_MIN || b == INT32_MIN) return 0;
+  if (a == b) return 3;
+  unsigned da = ya % 100, db = yb % 100, ma = ya / 100 % 100, mb = yb / 100 % 100;
+  int same_year = ya / 10000 == yb / 10000;
+  if (same_year && ma == mb && (da > db ? da - db : db - da) <= 3) return 2;
+  if (same_year && ma == db && da == mb) return 2;
+  size_t diff = 0, k1 = 0, k2 = 0;
+  unsigned ca[8], cb[8];
+  for (size_t k = 0; k < 8; k++, ya /= 10, yb /= 10) {
+    ca[k] = ya % 10;
+    cb[k] = yb % 10;
+    if (ca[k] != cb[k]) diff++, k2 = k1, k1 = k;
+  }
+  if (diff == 1) return 2;
+  if (diff == 2 && k1 == k2 + 1 && ca[k1] == cb[k2] && ca[k2] == cb[k1]) return 2;
+  return 1;
+}
+
+/* The packed-digit birth-date level equals the old digit loop on random
+ * days, days one digit, two swapped digits or a swapped day and month away,
+ * missing days and days outside years 0..9999. */
+static void test_dob_reference(void **state) {
+  (void)state;
+  int counts[4] = {0};
+  for (int it = 0; it < 200000; it++) {
+    int32_t a = (int32_t)rnd(200000) - 100000, b;
+    int64_t y;
+    unsigned m, d;
+    tsr_civil_from_days(a, &y, &m, &d);
+    unsigned dig[8];
+    uint32_t v = (uint32_t)y * 10000u + m * 100u + d;
+    for (int k = 0; k < 8; k++, v /= 10) dig[k] = v % 10;
+    switch (rnd(6)) {
+      case 0: b = (int32_t)rnd(200000) - 100000; break;
+      case 1: dig[rnd(8)] = rnd(10); goto build; /* one digit */
+      case 2: { /* neighbouring digits swapped */
+        unsigned k = rnd(7), t = dig[k];
+        dig[k] = dig[k + 1], dig[k + 1] = t;
+        goto build;
+      }
+      case 3: b = a + (int32_t)rnd(9) - 4; break;
+      case 4: b = rnd(3) ? (int32_t)tsr_days_from_civil(y, d <= 12 ? d : m, d <= 12 ? m : d) : INT32_MIN; break;
+      default: b = (int32_t)tsr_days_from_civil(rnd(3) ? y : 10000 + (int64_t)rnd(3), m, d); break;
+      build: {
+        uint32_t w = 0;
+        for (int k = 7; k >= 0; k--) w = w * 10 + dig[k];
+        unsigned mm = w / 100 % 100, dd = w % 100;
+        if (mm < 1 || mm > 12 || dd < 1 || dd > 28) mm = m, dd = d;
+        b = (int32_t)tsr_days_from_civil(w / 10000, mm, dd);
+      }
+    }
+    if (rnd(50) == 0) a = INT32_MIN;
+    int lo = old_cmp_dob(a, b, old_civil_ymd(a), old_civil_ymd(b)), ln = tsr__resolve_dob_level(a, b);
+    if (lo != ln) fail_msg("dob level %d != %d (days %d %d)", ln, lo, (int)a, (int)b);
+    counts[lo]++;
+  }
+  for (int l = 0; l < 4; l++) assert_true(counts[l] > 1000); /* every level was tried */
 }
 
 typedef struct person {
@@ -686,7 +756,7 @@ static void test_golden(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold), cmocka_unit_test(test_phone),
                                      cmocka_unit_test(test_similarity),
-                                     cmocka_unit_test(test_similarity_reference),
+                                     cmocka_unit_test(test_similarity_reference), cmocka_unit_test(test_dob_reference),
                                      cmocka_unit_test(test_population), cmocka_unit_test(test_name_frequency),
                                      cmocka_unit_test(test_big_block), cmocka_unit_test(test_street),
                                      cmocka_unit_test(test_errors), cmocka_unit_test(test_golden)};
