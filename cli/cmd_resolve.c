@@ -223,7 +223,9 @@ int tsr_cmd_resolve(int argc, char **argv) {
     tsr_csv_put_field(f, tsr_resolver_id(r, i));
     fputc(',', f);
     tsr_csv_put_field(f, tsr_resolver_id(r, tsr_resolver_canonical(r, i)));
-    fprintf(f, ",%.4f,", tsr_resolver_score(r, i));
+    double sc = tsr_resolver_score(r, i);
+    if (sc == 0 && !signbit(sc)) fputs(",0.0000,", f); /* most records: no printf */
+    else fprintf(f, ",%.4f,", sc);
     tsr_csv_put_field(f, tsr_resolver_reasons(r, i, reasons, sizeof reasons));
     fputc('\n', f);
   }

@@ -45,6 +45,16 @@ tsr_status tsr__csv_read_rows(const char *path, const tsr__csv_rows *rd, int64_t
  * year from 1800 to 2200). 0 on success, -1 otherwise. */
 int tsr__parse_day(const char *s, size_t n, int32_t *day);
 
+/* Edit distances of the resolver (resolve.c; bytes, strings cut to 255):
+ * the Levenshtein distance when it is <= k, else k + 1; and 1 when it is
+ * at most 1. */
+size_t tsr__resolve_lev_bounded(const char *a, size_t na, const char *b, size_t nb, size_t k);
+int tsr__resolve_lev_le1(const char *a, size_t na, const char *b, size_t nb);
+/* The resolver's birth-date level of two days (INT32_MIN: none): 0 missing,
+ * 1 different, 2 similar (near day, day and month swapped, one wrong digit,
+ * two neighbouring digits swapped), 3 same. */
+int tsr__resolve_dob_level(int32_t a, int32_t b);
+
 /* Monotonic clock in seconds. */
 double tsr__now(void);
 

@@ -33,11 +33,19 @@ typedef struct prec {
   uint32_t id, first, last, email, addr, post, products;
   uint16_t nfirst, nlast, nemail, naddr, npost, email_at;
   int32_t dob, join;
-  uint32_t ymd; /* birth date as YYYYMMDD (compared digit by digit) */
+  uint32_t ymd;     /* birth date as YYYYMMDD */
+  uint32_t ymd_bcd; /* its 8 digits, 4 bits each (compared digit by digit) */
   char phone[20];
   char sx_last[5], sx_first[5];
-  uint8_t gender;
+  uint8_t gender, nphone; /* nphone: strlen(phone) */
 } prec;
+
+/* The strongest link of a record (one cache line holds four). */
+typedef struct rlink {
+  double score;  /* its P(same person), 0 when vetoed */
+  uint32_t best; /* the other record, UINT32_MAX none */
+  uint16_t pat;  /* its comparison pattern */
+} rlink;
 
 struct tsr_resolver {
   tsr_resolve_params p;
@@ -47,9 +55,7 @@ struct tsr_resolver {
   int ran;
   /* results */
   uint32_t *canon;
-  double *score;
-  uint32_t *best;     /* other record of the strongest link, UINT32_MAX none */
-  uint16_t *best_pat; /* its comparison pattern */
+  rlink *lk;          /* strongest link of each record */
   int32_t *house;     /* household of the person, -1 none */
   uint32_t *heads;    /* canonical record of each household's head */
   size_t nhouse;
@@ -114,9 +120,7 @@ void tsr_resolver_free(tsr_resolver *r) {
   tsr__strpool_release(&r->pool);
   tsr__free(r->rec);
   tsr__free(r->canon);
-  tsr__free(r->score);
-  tsr__free(r->best);
-  tsr__free(r->best_pat);
+  tsr__free(r->lk);
   tsr__free(r->house);
   tsr__free(r->heads);
   tsr__free(r);
@@ -248,12 +252,20 @@ char *tsr_resolve_soundex(const char *w, char *buf) {
   return buf;
 }
 
-double tsr_resolve_jaro_winkler(const char *a, size_t na, const char *b, size_t nb) {
-  if (na > 255) na = 255;
-  if (nb > 255) nb = 255;
-  if (!na && !nb) return 1;
-  if (!na || !nb) return 0;
-  if (na == nb && !memcmp(a, b, na)) return 1;
+/* Bit masks of the positions of the bytes of p (at most 64) in pm[byte].
+ * Only the entries of the bytes of p and of t are written (those of t
+ * cleared), and only those are read by the callers. */
+static void peq_build(uint64_t *pm, const unsigned char *p, size_t np, const unsigned char *t,
+                      size_t nt) {
+  for (size_t i = 0; i < nt; i++) pm[t[i]] = 0;
+  for (size_t i = 0; i < np; i++) pm[p[i]] = 0;
+  for (size_t i = 0; i < np; i++) pm[p[i]] |= 1ull << i;
+}
+
+static unsigned ctz64(uint64_t x) { return (unsigned)__builtin_ctzll(x); }
+
+/* The classic Jaro-Winkler loop, kept for strings over 64 bytes. */
+static double jw_long(const char *a, size_t na, const char *b, size_t nb) {
   unsigned char ma[256] = {0}, mb[256] = {0};
   size_t win = (na > nb ? na : nb) / 2;
   win = win ? win - 1 : 0;
@@ -282,6 +294,45 @@ double tsr_resolve_jaro_winkler(const char *a, size_t na, const char *b, size_t 
   return jaro + (double)l * 0.1 * (1 - jaro);
 }
 
+/* Jaro-Winkler with bit masks when both strings have at most 64 bytes: each
+ * byte of a takes the first unmatched equal byte of b in its window (the
+ * lowest bit of equal & unmatched & window), as in the classic loop, so the
+ * matches, transpositions and the value are the same. */
+double tsr_resolve_jaro_winkler(const char *a, size_t na, const char *b, size_t nb) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if (!na && !nb) return 1;
+  if (!na || !nb) return 0;
+  if (na == nb && !memcmp(a, b, na)) return 1;
+  if (na > 64 || nb > 64) return jw_long(a, na, b, nb);
+  const unsigned char *ua = (const unsigned char *)a, *ub = (const unsigned char *)b;
+  uint64_t pm[256];
+  peq_build(pm, ub, nb, ua, na);
+  size_t win = (na > nb ? na : nb) / 2;
+  win = win ? win - 1 : 0;
+  uint64_t used = 0, ma = 0;
+  size_t m = 0;
+  for (size_t i = 0; i < na; i++) {
+    size_t lo = i > win ? i - win : 0, hi = i + win + 1 < nb ? i + win + 1 : nb;
+    if (lo >= hi) continue;
+    uint64_t span = hi - lo == 64 ? ~0ull : (1ull << (hi - lo)) - 1;
+    uint64_t c = pm[ua[i]] & ~used & (span << lo);
+    if (c) {
+      used |= c & (~c + 1);
+      ma |= 1ull << i;
+      m++;
+    }
+  }
+  if (!m) return 0;
+  size_t t = 0;
+  for (uint64_t x = ma, y = used; x; x &= x - 1, y &= y - 1) t += ua[ctz64(x)] != ub[ctz64(y)];
+  double md = (double)m;
+  double jaro = (md / (double)na + md / (double)nb + (md - (double)t / 2) / md) / 3;
+  size_t l = 0;
+  while (l < 4 && l < na && l < nb && a[l] == b[l]) l++;
+  return jaro + (double)l * 0.1 * (1 - jaro);
+}
+
 size_t tsr_resolve_levenshtein(const char *a, size_t na, const char *b, size_t nb) {
   if (na > 255) na = 255;
   if (nb > 255) nb = 255;
@@ -302,12 +353,10 @@ size_t tsr_resolve_levenshtein(const char *a, size_t na, const char *b, size_t n
   return row[nb];
 }
 
-/* Levenshtein distance when it is <= k, else k + 1. Only the diagonal band
+/* lev_bounded for strings over 64 bytes: only the diagonal band
  * |i - j| <= k of the table is filled (a cell outside it is > k), and the
  * scan stops as soon as every cell of a row's band exceeds k. */
-static size_t lev_bounded(const char *a, size_t na, const char *b, size_t nb, size_t k) {
-  if (na > 255) na = 255;
-  if (nb > 255) nb = 255;
+static size_t lev_banded(const char *a, size_t na, const char *b, size_t nb, size_t k) {
   if ((na > nb ? na - nb : nb - na) > k) return k + 1;
   size_t row[257];
   const size_t big = k + 1;
@@ -337,23 +386,93 @@ static size_t lev_bounded(const char *a, size_t na, const char *b, size_t nb, si
   return row[nb] <= k ? row[nb] : k + 1;
 }
 
+/* Levenshtein distance of text t and pattern p (1 to 64 bytes), bit-parallel
+ * (Myers 1999, with Hyyro's global-distance boundary): the vertical deltas
+ * of one column of the table are kept in the bit vectors pv (+1) and mv
+ * (-1); score is the last row's cell. */
+static size_t lev_myers(const unsigned char *t, size_t nt, const unsigned char *p, size_t np) {
+  uint64_t pm[256];
+  peq_build(pm, p, np, t, nt);
+  uint64_t pv = ~0ull, mv = 0, top = 1ull << (np - 1);
+  size_t score = np;
+  for (size_t i = 0; i < nt; i++) {
+    uint64_t eq = pm[t[i]];
+    uint64_t xv = eq | mv;
+    uint64_t xh = (((eq & pv) + pv) ^ pv) | eq;
+    uint64_t ph = mv | ~(xh | pv);
+    uint64_t mh = pv & xh;
+    if (ph & top) score++;
+    else if (mh & top) score--;
+    ph = ph << 1 | 1;
+    mh <<= 1;
+    pv = mh | ~(xv | ph);
+    mv = ph & xv;
+  }
+  return score;
+}
+
+/* Levenshtein distance when it is <= k, else k + 1 (strings cut to 255
+ * bytes). */
+size_t tsr__resolve_lev_bounded(const char *a, size_t na, const char *b, size_t nb, size_t k) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if ((na > nb ? na - nb : nb - na) > k) return k + 1;
+  size_t d;
+  if (!na || !nb) d = na + nb;
+  else if (nb <= 64) d = lev_myers((const unsigned char *)a, na, (const unsigned char *)b, nb);
+  else if (na <= 64) d = lev_myers((const unsigned char *)b, nb, (const unsigned char *)a, na);
+  else return lev_banded(a, na, b, nb, k);
+  return d <= k ? d : k + 1;
+}
+
+/* 1 when the Levenshtein distance is at most 1 (strings cut to 255 bytes):
+ * the same length and at most one byte different, or one byte more in the
+ * longer with the rest equal. */
+int tsr__resolve_lev_le1(const char *a, size_t na, const char *b, size_t nb) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if (na < nb) {
+    const char *t = a;
+    size_t nt = na;
+    a = b, na = nb, b = t, nb = nt;
+  }
+  if (na - nb > 1) return 0;
+  size_t i = 0;
+  while (i < nb && a[i] == b[i]) i++;
+  if (i == nb) return 1;
+  if (na == nb) i++; /* one substitution */
+  for (size_t j = i; j < nb; j++)
+    if (a[j + (na - nb)] != b[j]) return 0;
+  return 1;
+}
+
 static int is_title(const char *w, size_t n) {
-  static const char *const t[] = {"mr", "mrs", "ms", "miss", "dr", "prof", "sir", "herr", "frau", NULL};
-  for (const char *const *p = t; *p; p++)
-    if (strlen(*p) == n && !memcmp(*p, w, n)) return 1;
+  static const struct {
+    const char *s;
+    size_t n;
+  } t[] = {{"mr", 2}, {"mrs", 3}, {"ms", 2}, {"miss", 4}, {"dr", 2}, {"prof", 4}, {"sir", 3}, {"herr", 4}, {"frau", 4}};
+  if (n < 2 || n > 4) return 0;
+  for (size_t k = 0; k < sizeof t / sizeof *t; k++)
+    if (t[k].n == n && !memcmp(t[k].s, w, n)) return 1;
   return 0;
 }
 
 /* Address words to their usual abbreviation. */
 static const char *addr_abbrev(const char *w, size_t n) {
-  static const char *const map[][2] = {
-      {"street", "st"}, {"strasse", "str"}, {"road", "rd"},   {"avenue", "ave"}, {"av", "ave"},
-      {"lane", "ln"},   {"drive", "dr"},    {"place", "pl"},  {"court", "ct"},   {"square", "sq"},
-      {"crescent", "cres"}, {"terrace", "ter"}, {"close", "cl"}, {"gardens", "gdns"},
-      {"apartment", "apt"}, {"flat", "apt"}, {"north", "n"}, {"south", "s"}, {"east", "e"},
-      {"west", "w"}, {"boulevard", "blvd"}, {"highway", "hwy"}, {NULL, NULL}};
-  for (size_t k = 0; map[k][0]; k++)
-    if (strlen(map[k][0]) == n && !memcmp(map[k][0], w, n)) return map[k][1];
+  static const struct {
+    const char *word, *abbrev;
+    size_t n;
+  } map[] = {{"street", "st", 6},      {"strasse", "str", 7},  {"road", "rd", 4},
+             {"avenue", "ave", 6},     {"av", "ave", 2},       {"lane", "ln", 4},
+             {"drive", "dr", 5},       {"place", "pl", 5},     {"court", "ct", 5},
+             {"square", "sq", 6},      {"crescent", "cres", 8}, {"terrace", "ter", 7},
+             {"close", "cl", 5},       {"gardens", "gdns", 7}, {"apartment", "apt", 9},
+             {"flat", "apt", 4},       {"north", "n", 5},      {"south", "s", 5},
+             {"east", "e", 4},         {"west", "w", 4},       {"boulevard", "blvd", 9},
+             {"highway", "hwy", 7}};
+  if (n < 2 || n > 9) return NULL; /* "av" .. "boulevard" */
+  for (size_t k = 0; k < sizeof map / sizeof *map; k++)
+    if (map[k].n == n && !memcmp(map[k].word, w, n)) return map[k].abbrev;
   return NULL;
 }
 
@@ -370,6 +489,7 @@ static int blank(const char *s) {
 }
 
 static uint32_t civil_ymd(int32_t day);
+static uint32_t bcd8(uint32_t v);
 
 tsr_status tsr_resolver_add(tsr_resolver *r, const tsr_person_record *in, tsr_error *err) {
   if (r->ran)
@@ -465,12 +585,14 @@ tsr_status tsr_resolver_add(tsr_resolver *r, const tsr_person_record *in, tsr_er
   if (tsr_resolve_phone(in->phone, r->p.phone_country, e164, sizeof e164)) {
     size_t ne164 = strlen(e164);
     snprintf(x.phone, sizeof x.phone, "%s", e164 + (ne164 > 10 ? ne164 - 9 : 1));
+    x.nphone = (uint8_t)strlen(x.phone);
   }
   if (in->gender && *in->gender) {
     int g = tolower((unsigned char)*in->gender);
     x.gender = (uint8_t)(g == 'f' || g == 'w' ? 'f' : g == 'm' ? 'm' : 0);
   }
   x.ymd = civil_ymd(x.dob);
+  x.ymd_bcd = bcd8(x.ymd);
   r->rec[r->n++] = x;
   return TSR_OK;
 }
@@ -574,14 +696,15 @@ static uint64_t key_hash(int type, const char *a, size_t na, const char *b, size
 
 #define S(r, off) ((r)->pool.buf + (off))
 
-static int cmp_dob(int32_t a, int32_t b, uint32_t ya, uint32_t yb);
+static int cmp_dob(const prec *x, const prec *y);
 
 /* Address level: similarity 1 - Levenshtein / longer length; agree >= 0.9,
  * partial >= 0.7. */
 static int addr_level(const tsr_resolver *r, const prec *x, const prec *y) {
   if (!x->naddr || !y->naddr) return L_MISSING;
+  if (x->naddr == y->naddr && !memcmp(S(r, x->addr), S(r, y->addr), x->naddr)) return L_AGREE;
   size_t mx = x->naddr > y->naddr ? x->naddr : y->naddr;
-  size_t d = lev_bounded(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr, (size_t)(0.3 * (double)mx));
+  size_t d = tsr__resolve_lev_bounded(S(r, x->addr), x->naddr, S(r, y->addr), y->naddr, (size_t)(0.3 * (double)mx));
   double sim = 1 - (double)d / (double)mx;
   return sim >= 0.9 ? L_AGREE : sim >= 0.7 ? L_PART : L_DIS;
 }
@@ -617,6 +740,19 @@ static uint64_t pair_key(uint32_t i, uint32_t j) {
   return i < j ? (uint64_t)i << 32 | j : (uint64_t)j << 32 | i;
 }
 
+/* v in decimal as "%lld" writes it, into buf (at least 21 bytes, not
+ * NUL-terminated); returns the length. */
+static size_t fmt_i64(int64_t v, char *buf) {
+  char t[24];
+  size_t n = 0, o = 0;
+  uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+  do t[n++] = (char)('0' + u % 10), u /= 10;
+  while (u);
+  if (v < 0) buf[o++] = '-';
+  while (n) buf[o++] = t[--n];
+  return o;
+}
+
 /* Appends the pairs of one block (records idx[0..s)) to *pairs. */
 static int block_pairs(const tsr_resolver *r, int type, const uint32_t *idx, size_t s, sn_item **sn,
                        size_t *sncap, uint64_t **pairs, size_t *np, size_t *pcap) {
@@ -642,7 +778,7 @@ static int block_pairs(const tsr_resolver *r, int type, const uint32_t *idx, siz
     for (size_t w = u + 1; w < s; w++) {
       if (idx[u] == idx[w]) continue;
       const prec *x = &r->rec[idx[u]], *y = &r->rec[idx[w]];
-      if (dob_only && cmp_dob(x->dob, y->dob, x->ymd, y->ymd) < L_PART) continue;
+      if (dob_only && cmp_dob(x, y) < L_PART) continue;
       (*pairs)[(*np)++] = pair_key(idx[u], idx[w]);
     }
   return 0;
@@ -662,26 +798,30 @@ static tsr_status make_pairs(tsr_resolver *r, uint64_t **pairs_out, size_t *np_o
   (key[m] = key_hash(t, a, na, b, nb) >> 3 | (uint64_t)(t) << 61, idx[m++] = (uint32_t)i)
   for (size_t i = 0; i < n; i++) {
     const prec *x = &r->rec[i];
-    char dob[16];
-    snprintf(dob, sizeof dob, "%ld", (long)x->dob);
-    size_t nd = strlen(dob);
+    char dob[24];
+    size_t nd = fmt_i64(x->dob, dob);
     int hd = x->dob != DAY_NONE;
     if (x->sx_last[0] && hd) ADD_KEY(1, x->sx_last, 4, dob, nd);
     if (x->sx_first[0] && hd) ADD_KEY(2, x->sx_first, 4, dob, nd);
     if (x->nemail) ADD_KEY(3, S(r, x->email), x->nemail, "", 0);
-    if (x->phone[0]) ADD_KEY(4, x->phone, strlen(x->phone), "", 0);
+    if (x->phone[0]) ADD_KEY(4, x->phone, x->nphone, "", 0);
     if (x->sx_last[0] && x->npost) ADD_KEY(K_SUR_POST, x->sx_last, 4, S(r, x->post), x->npost);
     if (x->sx_last[0] && x->sx_first[0] && hd) {
       int64_t y;
       unsigned mo, d;
-      char ln[10], ymd[16];
-      tsr_civil_from_days(x->dob, &y, &mo, &d);
+      char ln[10], ymd[24];
+      if (x->ymd) {
+        y = x->ymd / 10000, mo = x->ymd / 100 % 100, d = x->ymd % 100;
+      } else {
+        tsr_civil_from_days(x->dob, &y, &mo, &d);
+      }
       memcpy(ln, x->sx_first, 4);
       memcpy(ln + 4, x->sx_last, 4);
-      snprintf(ymd, sizeof ymd, "%lld", (long long)y);
-      ADD_KEY(K_NAME_YEAR, ln, 8, ymd, strlen(ymd));
-      snprintf(ymd, sizeof ymd, "%02u%02u", mo, d);
-      ADD_KEY(7, ln, 8, ymd, strlen(ymd));
+      ADD_KEY(K_NAME_YEAR, ln, 8, ymd, fmt_i64(y, ymd));
+      /* month and day, two digits each ("%02u%02u") */
+      ymd[0] = (char)('0' + mo / 10), ymd[1] = (char)('0' + mo % 10);
+      ymd[2] = (char)('0' + d / 10), ymd[3] = (char)('0' + d % 10);
+      ADD_KEY(7, ln, 8, ymd, 4);
     }
   }
 #undef ADD_KEY
@@ -727,29 +867,49 @@ static int cmp_name(const char *a, size_t na, const char *b, size_t nb) {
   double jw = tsr_resolve_jaro_winkler(a, na, b, nb);
   if (jw >= 0.94) return L_AGREE;
   if (jw >= 0.85 || ((na == 1 || nb == 1) && a[0] == b[0])) return L_PART;
-  if (na >= 3 && nb >= 3 && lev_bounded(a, na, b, nb, 1) <= 1) return L_PART;
+  if (na >= 3 && nb >= 3 && tsr__resolve_lev_le1(a, na, b, nb)) return L_PART;
   return L_DIS;
 }
 
-/* Birth dates a, b (days) with their civil forms ya, yb (YYYYMMDD). */
-static int cmp_dob(int32_t a, int32_t b, uint32_t ya, uint32_t yb) {
+/* Birth dates of x and y: days, civil forms (YYYYMMDD) and their 8 digits
+ * one per 4 bits (the last digit lowest). */
+static int cmp_dob(const prec *x, const prec *y) {
+  int32_t a = x->dob, b = y->dob;
+  uint32_t ya = x->ymd, yb = y->ymd;
   if (a == DAY_NONE || b == DAY_NONE) return L_MISSING;
   if (a == b) return L_AGREE;
   unsigned da = ya % 100, db = yb % 100, ma = ya / 100 % 100, mb = yb / 100 % 100;
   int same_year = ya / 10000 == yb / 10000;
   if (same_year && ma == mb && (da > db ? da - db : db - da) <= 3) return L_PART;
   if (same_year && ma == db && da == mb) return L_PART; /* day and month swapped */
-  /* the 8 digits of YYYYMMDD, from the last */
-  size_t diff = 0, k1 = 0, k2 = 0;
-  unsigned ca[8], cb[8];
-  for (size_t k = 0; k < 8; k++, ya /= 10, yb /= 10) {
-    ca[k] = ya % 10;
-    cb[k] = yb % 10;
-    if (ca[k] != cb[k]) diff++, k2 = k1, k1 = k;
-  }
+  /* the digits that differ: one bit per digit (bit 4k for digit k) */
+  uint32_t dx = x->ymd_bcd ^ y->ymd_bcd;
+  uint32_t nz = (dx | dx >> 1 | dx >> 2 | dx >> 3) & 0x11111111u;
+  int diff = __builtin_popcount(nz);
   if (diff == 1) return L_PART; /* one wrong digit */
-  if (diff == 2 && k1 == k2 + 1 && ca[k1] == cb[k2] && ca[k2] == cb[k1]) return L_PART; /* swapped digits */
+  if (diff == 2) { /* two neighbouring digits swapped */
+    unsigned k2 = (unsigned)__builtin_ctz(nz), k1 = 31u - (unsigned)__builtin_clz(nz);
+    uint32_t ca1 = x->ymd_bcd >> k1 & 15, ca2 = x->ymd_bcd >> k2 & 15;
+    uint32_t cb1 = y->ymd_bcd >> k1 & 15, cb2 = y->ymd_bcd >> k2 & 15;
+    if (k1 == k2 + 4 && ca1 == cb2 && ca2 == cb1) return L_PART;
+  }
   return L_DIS;
+}
+
+/* The 8 decimal digits of v (< 10^8) one per 4 bits. */
+static uint32_t bcd8(uint32_t v) {
+  uint32_t b = 0;
+  for (unsigned k = 0; k < 8; k++, v /= 10) b |= (v % 10) << (4 * k);
+  return b;
+}
+
+int tsr__resolve_dob_level(int32_t a, int32_t b) {
+  prec x, y;
+  memset(&x, 0, sizeof x), memset(&y, 0, sizeof y);
+  x.dob = a, y.dob = b;
+  x.ymd = civil_ymd(a), y.ymd = civil_ymd(b);
+  x.ymd_bcd = bcd8(x.ymd), y.ymd_bcd = bcd8(y.ymd);
+  return cmp_dob(&x, &y);
 }
 
 /* YYYYMMDD of a day (0 for none or a year outside 0..9999). */
@@ -766,19 +926,19 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
   int l[NFIELDS];
   l[F_FIRST] = cmp_name(S(r, x->first), x->nfirst, S(r, y->first), y->nfirst);
   l[F_LAST] = cmp_name(S(r, x->last), x->nlast, S(r, y->last), y->nlast);
-  l[F_DOB] = cmp_dob(x->dob, y->dob, x->ymd, y->ymd);
+  l[F_DOB] = cmp_dob(x, y);
   l[F_GENDER] = !x->gender || !y->gender ? L_MISSING : x->gender == y->gender ? L_AGREE : L_DIS;
   if (!x->nemail || !y->nemail) l[F_EMAIL] = L_MISSING;
   else if (x->nemail == y->nemail && !memcmp(S(r, x->email), S(r, y->email), x->nemail))
     l[F_EMAIL] = L_AGREE;
-  else if (lev_bounded(S(r, x->email), x->nemail, S(r, y->email), y->nemail, 1) <= 1)
+  else if (tsr__resolve_lev_le1(S(r, x->email), x->nemail, S(r, y->email), y->nemail))
     l[F_EMAIL] = L_PART; /* a typo (the same local part elsewhere is often a namesake) */
   else
     l[F_EMAIL] = L_DIS;
   if (!x->phone[0] || !y->phone[0]) l[F_PHONE] = L_MISSING;
-  else if (!strcmp(x->phone, y->phone)) l[F_PHONE] = L_AGREE;
+  else if (x->nphone == y->nphone && !memcmp(x->phone, y->phone, x->nphone)) l[F_PHONE] = L_AGREE;
   else
-    l[F_PHONE] = lev_bounded(x->phone, strlen(x->phone), y->phone, strlen(y->phone), 1) <= 1
+    l[F_PHONE] = tsr__resolve_lev_le1(x->phone, x->nphone, y->phone, y->nphone)
                      ? L_PART : L_DIS;
   l[F_ADDR] = addr_level(r, x, y);
   if (!x->npost || !y->npost) l[F_POST] = L_MISSING;
@@ -790,6 +950,24 @@ static unsigned compare(const tsr_resolver *r, uint32_t i, uint32_t j) {
   unsigned pat = 0;
   for (int f = 0; f < NFIELDS; f++) pat |= (unsigned)l[f] << (2 * f);
   return pat;
+}
+
+/* Prefetch distances (pairs ahead) of a record and of its strings. */
+enum { PF_REC = 32, PF_STR = 16 };
+enum { PF_NAMES = 1, PF_ADDR = 2 }; /* what a pattern's later tests read */
+
+static void prefetch_rec(const tsr_resolver *r, uint32_t j) {
+  const char *p = (const char *)&r->rec[j];
+  __builtin_prefetch(p);
+  __builtin_prefetch(p + sizeof(prec) - 1);
+}
+
+/* The compared strings of a record (first name to postcode, added one
+ * after the other to the pool). */
+static void prefetch_strings(const tsr_resolver *r, uint32_t j) {
+  const prec *y = &r->rec[j];
+  __builtin_prefetch(S(r, y->first));
+  __builtin_prefetch(S(r, y->post));
 }
 
 static int level(unsigned pat, int f) { return (int)((pat >> (2 * f)) & 3u); }
@@ -838,16 +1016,35 @@ static void class_lik(const tsr_resolver *r, unsigned pat, double *w) {
 /* u-probabilities from random record pairs (almost all of them are pairs
  * of unrelated persons): the share of each level among the pairs where the
  * field is present, with add-one smoothing. Deterministic (fixed seed). */
+/* The next record of a random pair (xorshift64). */
+static uint32_t u_draw(uint64_t *s, size_t n) {
+  *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
+  return (uint32_t)((*s >> 11) % n);
+}
+
 static void estimate_u(tsr_resolver *r) {
   double c[NFIELDS][4];
   memset(c, 0, sizeof c);
   size_t n = r->n, draws = n < 2 ? 0 : n * 4 < 400000 ? n * 4 : 400000;
   uint64_t s = 0x9e3779b97f4a7c15ull;
+  /* the draws are made PF_REC ahead of their comparison (kept in a ring)
+   * so that both records and their strings are prefetched */
+  uint32_t ri[PF_REC], rj[PF_REC];
+  for (size_t k = 0; k < draws && k < PF_REC; k++) {
+    ri[k] = u_draw(&s, n), rj[k] = u_draw(&s, n);
+    prefetch_rec(r, ri[k]), prefetch_rec(r, rj[k]);
+  }
   for (size_t k = 0; k < draws; k++) {
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    uint32_t i = (uint32_t)((s >> 11) % n);
-    s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-    uint32_t j = (uint32_t)((s >> 11) % n);
+    uint32_t i = ri[k % PF_REC], j = rj[k % PF_REC];
+    if (k + PF_REC < draws) {
+      size_t q = k % PF_REC;
+      ri[q] = u_draw(&s, n), rj[q] = u_draw(&s, n);
+      prefetch_rec(r, ri[q]), prefetch_rec(r, rj[q]);
+    }
+    if (k + PF_STR < draws) {
+      size_t q = (k + PF_STR) % PF_REC;
+      prefetch_strings(r, ri[q]), prefetch_strings(r, rj[q]);
+    }
     if (i == j) continue;
     unsigned pat = compare(r, i, j);
     for (int f = 0; f < NFIELDS; f++) c[f][level(pat, f)] += 1;
@@ -1108,13 +1305,12 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
   uint16_t *ppat = NULL;
   uint32_t *par = NULL, *hpar = NULL, *pats = NULL, *names = NULL;
   double *cnt = NULL, *pm = NULL, *ph = NULL;
+  uint8_t *pf = NULL;
   size_t np = 0;
   tsr_status st = TSR_ENOMEM;
   double t0 = tsr__now();
   r->canon = tsr__malloc((n ? n : 1) * sizeof *r->canon);
-  r->score = tsr__calloc(n ? n : 1, sizeof *r->score);
-  r->best = tsr__malloc((n ? n : 1) * sizeof *r->best);
-  r->best_pat = tsr__calloc(n ? n : 1, sizeof *r->best_pat);
+  r->lk = tsr__calloc(n ? n : 1, sizeof *r->lk);
   r->house = tsr__malloc((n ? n : 1) * sizeof *r->house);
   par = tsr__malloc((n ? n : 1) * sizeof *par);
   hpar = tsr__malloc((n ? n : 1) * sizeof *hpar);
@@ -1122,8 +1318,9 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
   pats = tsr__malloc(NPAT * sizeof *pats);
   pm = tsr__malloc(NPAT * sizeof *pm);
   ph = tsr__malloc(NPAT * sizeof *ph);
-  if (!r->canon || !r->score || !r->best || !r->best_pat || !r->house || !par || !hpar || !cnt ||
-      !pats || !pm || !ph)
+  pf = tsr__malloc(NPAT * sizeof *pf);
+  if (!r->canon || !r->lk || !r->house || !par || !hpar || !cnt ||
+      !pats || !pm || !ph || !pf)
     goto fail;
   if ((st = make_pairs(r, &pairs, &np))) goto fail;
   st = TSR_ENOMEM;
@@ -1134,6 +1331,10 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
   ppat = tsr__malloc((np ? np : 1) * sizeof *ppat);
   if (!ppat) goto fail;
   for (size_t k = 0; k < np; k++) {
+    /* the second records of the pairs are in random order: their record
+     * and then their strings are fetched ahead (comparing waited on memory) */
+    if (k + PF_REC < np) prefetch_rec(r, (uint32_t)pairs[k + PF_REC]);
+    if (k + PF_STR < np) prefetch_strings(r, (uint32_t)pairs[k + PF_STR]);
     unsigned pat = compare(r, (uint32_t)(pairs[k] >> 32), (uint32_t)pairs[k]);
     ppat[k] = (uint16_t)pat;
     cnt[pat] += 1;
@@ -1159,15 +1360,28 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
   double t3 = tsr__now();
   r->st.seconds_em = t3 - t2;
   /* links */
-  for (size_t i = 0; i < n; i++) par[i] = hpar[i] = (uint32_t)i, r->best[i] = UINT32_MAX;
+  for (size_t i = 0; i < n; i++) par[i] = hpar[i] = (uint32_t)i, r->lk[i].best = UINT32_MAX;
+  /* per pattern: may reach the namesake test (reads both records' names)
+   * or household_link (their addresses); for prefetching */
+  for (uint32_t p = 0; p < NPAT; p++)
+    pf[p] = (uint8_t)((pm[p] > 0 && !identity_veto(p) && is_conflict(p) ? PF_NAMES : 0) |
+                      (household_like(p) ? PF_ADDR : 0));
   for (size_t k = 0; k < np; k++) {
+    if (k + PF_REC < np) {
+      uint32_t q = (uint32_t)pairs[k + PF_REC];
+      __builtin_prefetch(&r->lk[q]);
+      if (pf[ppat[k + PF_REC]] & PF_NAMES) prefetch_rec(r, q);
+    }
+    if (k + PF_STR < np && (pf[ppat[k + PF_STR]] & PF_NAMES))
+      prefetch_strings(r, (uint32_t)pairs[k + PF_STR]);
     uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
     unsigned pat = ppat[k];
     double s = pm[pat];
     int veto = identity_veto(pat) || (s > 0 && namesake(r, &nw, pat, i, j, names));
     if (veto) s = fmin(s, 0.0);
-    if (r->best[i] == UINT32_MAX || s > r->score[i]) r->score[i] = s, r->best[i] = j, r->best_pat[i] = (uint16_t)pat;
-    if (r->best[j] == UINT32_MAX || s > r->score[j]) r->score[j] = s, r->best[j] = i, r->best_pat[j] = (uint16_t)pat;
+    rlink *li = &r->lk[i], *lj = &r->lk[j];
+    if (li->best == UINT32_MAX || s > li->score) li->score = s, li->best = j, li->pat = (uint16_t)pat;
+    if (lj->best == UINT32_MAX || s > lj->score) lj->score = s, lj->best = i, lj->pat = (uint16_t)pat;
     if (s >= r->p.threshold) {
       r->st.matched_pairs++;
       uf_union(r, par, i, j);
@@ -1181,6 +1395,13 @@ tsr_status tsr_resolver_run(tsr_resolver *r, tsr_error *err) {
   if (!members) goto fail;
   for (size_t i = 0; i < n; i++) members[i] = 1;
   for (size_t k = 0; k < np; k++) {
+    if (k + PF_REC < np) {
+      uint32_t q = (uint32_t)pairs[k + PF_REC];
+      __builtin_prefetch(&r->canon[q]);
+      if (pf[ppat[k + PF_REC]] & PF_ADDR) prefetch_rec(r, q);
+    }
+    if (k + PF_STR < np && (pf[ppat[k + PF_STR]] & PF_ADDR))
+      prefetch_strings(r, (uint32_t)pairs[k + PF_STR]);
     uint32_t i = (uint32_t)(pairs[k] >> 32), j = (uint32_t)pairs[k];
     unsigned pat = ppat[k];
     if (r->canon[i] == r->canon[j]) continue;
@@ -1238,6 +1459,7 @@ fail:
   tsr__free(pats);
   tsr__free(pm);
   tsr__free(ph);
+  tsr__free(pf);
   if (st) return tsr_error_set(err, st, NULL, 0, 0, NULL, "%s", tsr_strerror(st));
   return TSR_OK;
 }
@@ -1251,7 +1473,7 @@ void tsr_resolver_stats(const tsr_resolver *r, tsr_resolve_stats *s) {
 size_t tsr_resolver_count(const tsr_resolver *r) { return r->n; }
 const char *tsr_resolver_id(const tsr_resolver *r, size_t i) { return S(r, r->rec[i].id); }
 size_t tsr_resolver_canonical(const tsr_resolver *r, size_t i) { return r->ran ? r->canon[i] : i; }
-double tsr_resolver_score(const tsr_resolver *r, size_t i) { return r->ran ? r->score[i] : 0; }
+double tsr_resolver_score(const tsr_resolver *r, size_t i) { return r->ran ? r->lk[i].score : 0; }
 ptrdiff_t tsr_resolver_household(const tsr_resolver *r, size_t i) { return r->ran ? r->house[i] : -1; }
 size_t tsr_resolver_household_head(const tsr_resolver *r, size_t h) { return r->heads[h]; }
 const char *tsr_resolver_products(const tsr_resolver *r, size_t i) { return S(r, r->rec[i].products); }
@@ -1265,6 +1487,16 @@ void tsr_resolver_field_probs(const tsr_resolver *r, size_t f, int lv, double *m
   if (u) *u = ok ? r->theta[C_U][f][lv] : 0;
 }
 
+/* Appends s to buf[0..cap) at *o as snprintf(buf + *o, cap - *o, "%s", s)
+ * and the PUT below would (truncated, NUL-terminated, *o at most cap - 1). */
+static void put_str(char *buf, size_t cap, size_t *o, const char *s) {
+  size_t n = strlen(s), room = cap - 1 - *o;
+  if (n > room) n = room;
+  memcpy(buf + *o, s, n);
+  *o += n;
+  buf[*o] = '\0';
+}
+
 char *tsr_resolver_reasons(const tsr_resolver *r, size_t i, char *buf, size_t cap) {
   static const char *const word[4] = {"missing", "different", "similar", "same"};
   size_t o = 0;
@@ -1276,19 +1508,26 @@ char *tsr_resolver_reasons(const tsr_resolver *r, size_t i, char *buf, size_t ca
     int w_ = snprintf(buf + o, cap - o, __VA_ARGS__);               \
     o = w_ < 0 ? o : (size_t)w_ >= cap - o ? cap - 1 : o + (size_t)w_; \
   } while (0)
-  if (r->best[i] == UINT32_MAX) {
-    PUT("distinct: no candidate record");
+  if (r->lk[i].best == UINT32_MAX) {
+    put_str(buf, cap, &o, "distinct: no candidate record");
     return buf;
   }
   size_t c = r->canon[i];
-  if (c != i) PUT("merged into the earliest record");
-  else if (r->canon[r->best[i]] == i) PUT("canonical: earliest record of its person");
-  else PUT("distinct");
-  PUT(" (strongest link P=%.3f:", r->score[i]);
-  for (int f = 0; f < NFIELDS; f++)
-    PUT("%s %s %s", f ? ";" : "", word[level(r->best_pat[i], f)], field_names[f]);
-  PUT(")");
-  if (r->house[i] >= 0) PUT("; household member");
+  if (c != i) put_str(buf, cap, &o, "merged into the earliest record");
+  else if (r->canon[r->lk[i].best] == i) put_str(buf, cap, &o, "canonical: earliest record of its person");
+  else put_str(buf, cap, &o, "distinct");
+  double sc = r->lk[i].score;
+  if (sc == 0 && !signbit(sc)) put_str(buf, cap, &o, " (strongest link P=0.000:");
+  else PUT(" (strongest link P=%.3f:", sc);
+  for (int f = 0; f < NFIELDS; f++) {
+    if (f) put_str(buf, cap, &o, ";");
+    put_str(buf, cap, &o, " ");
+    put_str(buf, cap, &o, word[level(r->lk[i].pat, f)]);
+    put_str(buf, cap, &o, " ");
+    put_str(buf, cap, &o, field_names[f]);
+  }
+  put_str(buf, cap, &o, ")");
+  if (r->house[i] >= 0) put_str(buf, cap, &o, "; household member");
 #undef PUT
   return buf;
 }

@@ -5,6 +5,8 @@
  */
 #include "tsr_test.h"
 #include "tessera/resolve.h"
+#include "profile/profile_internal.h"
+#include "tessera/datetime.h"
 
 static void test_fold(void **state) {
   (void)state;
@@ -52,6 +54,232 @@ static void test_similarity(void **state) {
   assert_near(tsr_resolve_jaro_winkler("abc", 3, "xyz", 3), 0, 1e-12);
   assert_int_equal(tsr_resolve_levenshtein("kitten", 6, "sitting", 7), 3);
   assert_int_equal(tsr_resolve_levenshtein("", 0, "abc", 3), 3);
+}
+
+/* The comparison functions as they were before the bit-parallel versions
+ * (session 16), kept verbatim as the reference: the resolver's results
+ * depend on every value. */
+static double old_jaro_winkler(const char *a, size_t na, const char *b, size_t nb) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if (!na && !nb) return 1;
+  if (!na || !nb) return 0;
+  if (na == nb && !memcmp(a, b, na)) return 1;
+  unsigned char ma[256] = {0}, mb[256] = {0};
+  size_t win = (na > nb ? na : nb) / 2;
+  win = win ? win - 1 : 0;
+  size_t m = 0;
+  for (size_t i = 0; i < na; i++) {
+    size_t lo = i > win ? i - win : 0, hi = i + win + 1 < nb ? i + win + 1 : nb;
+    for (size_t j = lo; j < hi; j++)
+      if (!mb[j] && a[i] == b[j]) {
+        ma[i] = mb[j] = 1;
+        m++;
+        break;
+      }
+  }
+  if (!m) return 0;
+  size_t t = 0, k = 0;
+  for (size_t i = 0; i < na; i++) {
+    if (!ma[i]) continue;
+    while (!mb[k]) k++;
+    if (a[i] != b[k]) t++;
+    k++;
+  }
+  double md = (double)m;
+  double jaro = (md / (double)na + md / (double)nb + (md - (double)t / 2) / md) / 3;
+  size_t l = 0;
+  while (l < 4 && l < na && l < nb && a[l] == b[l]) l++;
+  return jaro + (double)l * 0.1 * (1 - jaro);
+}
+
+static size_t old_lev_bounded(const char *a, size_t na, const char *b, size_t nb, size_t k) {
+  if (na > 255) na = 255;
+  if (nb > 255) nb = 255;
+  if ((na > nb ? na - nb : nb - na) > k) return k + 1;
+  size_t row[257];
+  const size_t big = k + 1;
+  for (size_t j = 0; j <= nb; j++) row[j] = j <= k ? j : big;
+  for (size_t i = 1; i <= na; i++) {
+    size_t lo_j = i > k ? i - k : 1, hi_j = i + k < nb ? i + k : nb;
+    size_t diag = row[lo_j - 1];
+    size_t left = lo_j == 1 ? (i <= k ? i : big) : big;
+    if (lo_j == 1) row[0] = left;
+    size_t lo = left;
+    for (size_t j = lo_j; j <= hi_j; j++) {
+      size_t up = j <= nb && j < i + k ? row[j] : big;
+      size_t v = diag + (a[i - 1] != b[j - 1]);
+      if (up + 1 < v) v = up + 1;
+      if (left + 1 < v) v = left + 1;
+      if (v > big) v = big;
+      row[j] = v;
+      diag = up;
+      left = v;
+      if (v < lo) lo = v;
+    }
+    if (hi_j < nb) row[hi_j + 1] = big;
+    if (lo > k) return k + 1;
+  }
+  return row[nb] <= k ? row[nb] : k + 1;
+}
+
+static uint64_t rnd_state = 0x243f6a8885a308d3ull;
+static uint32_t rnd(uint32_t n) {
+  rnd_state ^= rnd_state << 13, rnd_state ^= rnd_state >> 7, rnd_state ^= rnd_state << 17;
+  return (uint32_t)((rnd_state >> 11) % n);
+}
+
+/* A random string: a few letters (so that bytes repeat and match), UTF-8
+ * pairs, spaces, digits, high bytes; length 0..max. */
+static size_t rnd_string(char *s, size_t max) {
+  static const char *const alpha[] = {"ab", "abc", "aeiou", "abcdefghijklmnopqrstuvwxyz 0123456789",
+                                      "\xc3\xa4\xc3\xb6u", "\x80\xff\x01a"};
+  const char *al = alpha[rnd(6)];
+  size_t na = strlen(al), n = rnd((uint32_t)max + 1);
+  for (size_t i = 0; i < n; i++) s[i] = al[rnd((uint32_t)na)];
+  s[n] = '\0';
+  return n;
+}
+
+/* b: a copy of a with up to 4 random edits (or a fresh string). */
+static size_t rnd_variant(const char *a, size_t na, char *b, size_t max) {
+  if (rnd(5) == 0) return rnd_string(b, max);
+  memcpy(b, a, na);
+  size_t nb = na;
+  for (uint32_t e = rnd(5); e > 0; e--) {
+    uint32_t op = rnd(4);
+    char c = (char)("abcxyz\xc3\xa4 1"[rnd(10)]);
+    if (op == 0 && nb) b[rnd((uint32_t)nb)] = c; /* substitution */
+    else if (op == 1 && nb + 1 <= max) { /* insertion */
+      size_t at = rnd((uint32_t)nb + 1);
+      memmove(b + at + 1, b + at, nb - at);
+      b[at] = c, nb++;
+    } else if (op == 2 && nb) { /* deletion */
+      size_t at = rnd((uint32_t)nb);
+      memmove(b + at, b + at + 1, nb - at - 1);
+      nb--;
+    } else if (op == 3 && nb >= 2) { /* transposition */
+      size_t at = rnd((uint32_t)nb - 1);
+      char t = b[at];
+      b[at] = b[at + 1], b[at + 1] = t;
+    }
+  }
+  b[nb] = '\0';
+  return nb;
+}
+
+/* The bit-parallel Jaro-Winkler and edit distances equal the reference
+ * formulas exactly on random, edited, empty, UTF-8, 64/65-byte and
+ * over-255-byte strings. */
+static void test_similarity_reference(void **state) {
+  (void)state;
+  static char a[400], b[400];
+  static const size_t maxes[] = {3, 8, 16, 40, 64, 66, 130, 300};
+  for (int it = 0; it < 300000; it++) {
+    size_t max = maxes[rnd(8)];
+    size_t na = rnd_string(a, max), nb = rnd_variant(a, na, b, max);
+    if (rnd(2)) {
+      size_t t = na;
+      char tmp[400];
+      memcpy(tmp, a, na + 1), memcpy(a, b, nb + 1), memcpy(b, tmp, t + 1);
+      na = nb, nb = t;
+    }
+    double jn = tsr_resolve_jaro_winkler(a, na, b, nb), jo = old_jaro_winkler(a, na, b, nb);
+    if (memcmp(&jn, &jo, sizeof jn))
+      fail_msg("jaro-winkler %.17g != %.17g (lengths %zu %zu, it %d)", jn, jo, na, nb, it);
+    size_t k = rnd(8);
+    if (rnd(4) == 0) k = (size_t)(0.3 * (double)(na > nb ? na : nb));
+    size_t dn = tsr__resolve_lev_bounded(a, na, b, nb, k), dold = old_lev_bounded(a, na, b, nb, k);
+    if (dn != dold) fail_msg("lev_bounded %zu != %zu (k %zu, lengths %zu %zu, it %d)", dn, dold, k, na, nb, it);
+    int le_n = tsr__resolve_lev_le1(a, na, b, nb), le_o = old_lev_bounded(a, na, b, nb, 1) <= 1;
+    if (le_n != le_o) fail_msg("lev_le1 %d != %d (lengths %zu %zu, it %d)", le_n, le_o, na, nb, it);
+    /* the reference itself is the exact distance capped at k + 1 */
+    if (na <= 255 && nb <= 255 && it % 16 == 0) {
+      size_t full = tsr_resolve_levenshtein(a, na, b, nb);
+      assert_int_equal(dold, full <= k ? full : k + 1);
+    }
+  }
+  /* edges: empty, one byte, exactly 64 and 65 bytes, a full 64-bit window */
+  memset(a, 'a', 70), memset(b, 'a', 70);
+  for (size_t na = 0; na <= 70; na++)
+    for (size_t nb = 0; nb <= 70; nb += 1) {
+      b[nb ? nb - 1 : 0] = nb % 3 ? 'a' : 'b';
+      double jn = tsr_resolve_jaro_winkler(a, na, b, nb), jo = old_jaro_winkler(a, na, b, nb);
+      assert_true(!memcmp(&jn, &jo, sizeof jn));
+      for (size_t k = 0; k < 5; k++)
+        assert_int_equal(tsr__resolve_lev_bounded(a, na, b, nb, k), old_lev_bounded(a, na, b, nb, k));
+      assert_int_equal(tsr__resolve_lev_le1(a, na, b, nb), old_lev_bounded(a, na, b, nb, 1) <= 1);
+      b[nb ? nb - 1 : 0] = 'a';
+    }
+}
+
+/* The birth-date comparison before the digits were packed (verbatim). */
+static uint32_t old_civil_ymd(int32_t day) {
+  if (day == INT32_MIN) return 0;
+  int64_t y;
+  unsigned m, d;
+  tsr_civil_from_days(day, &y, &m, &d);
+  return y >= 0 && y <= 9999 ? (uint32_t)y * 10000u + m * 100u + d : 0;
+}
+
+static int old_cmp_dob(int32_t a, int32_t b, uint32_t ya, uint32_t yb) {
+  if (a == INT32_MIN || b == INT32_MIN) return 0;
+  if (a == b) return 3;
+  unsigned da = ya % 100, db = yb % 100, ma = ya / 100 % 100, mb = yb / 100 % 100;
+  int same_year = ya / 10000 == yb / 10000;
+  if (same_year && ma == mb && (da > db ? da - db : db - da) <= 3) return 2;
+  if (same_year && ma == db && da == mb) return 2;
+  size_t diff = 0, k1 = 0, k2 = 0;
+  unsigned ca[8], cb[8];
+  for (size_t k = 0; k < 8; k++, ya /= 10, yb /= 10) {
+    ca[k] = ya % 10;
+    cb[k] = yb % 10;
+    if (ca[k] != cb[k]) diff++, k2 = k1, k1 = k;
+  }
+  if (diff == 1) return 2;
+  if (diff == 2 && k1 == k2 + 1 && ca[k1] == cb[k2] && ca[k2] == cb[k1]) return 2;
+  return 1;
+}
+
+/* The packed-digit birth-date level equals the old digit loop on random
+ * days, days one digit, two swapped digits or a swapped day and month away,
+ * missing days and days outside years 0..9999. */
+static void test_dob_reference(void **state) {
+  (void)state;
+  int counts[4] = {0};
+  for (int it = 0; it < 200000; it++) {
+    int32_t a = (int32_t)rnd(200000) - 100000, b;
+    int64_t y;
+    unsigned m, d;
+    tsr_civil_from_days(a, &y, &m, &d);
+    unsigned dig[8];
+    uint32_t v = (uint32_t)y * 10000u + m * 100u + d;
+    for (int k = 0; k < 8; k++, v /= 10) dig[k] = v % 10;
+    switch (rnd(6)) {
+      case 0: b = (int32_t)rnd(200000) - 100000; break;
+      case 1: dig[rnd(8)] = rnd(10); goto build; /* one digit */
+      case 2: { /* neighbouring digits swapped */
+        unsigned k = rnd(7), t = dig[k];
+        dig[k] = dig[k + 1], dig[k + 1] = t;
+        goto build;
+      }
+      case 3: b = a + (int32_t)rnd(9) - 4; break;
+      case 4: b = rnd(3) ? (int32_t)tsr_days_from_civil(y, d <= 12 ? d : m, d <= 12 ? m : d) : INT32_MIN; break;
+      default: b = (int32_t)tsr_days_from_civil(rnd(3) ? y : 10000 + (int64_t)rnd(3), m, d); break;
+      build: {
+        uint32_t w = 0;
+        for (int k = 7; k >= 0; k--) w = w * 10 + dig[k];
+        unsigned mm = w / 100 % 100, dd = w % 100;
+        if (mm < 1 || mm > 12 || dd < 1 || dd > 28) mm = m, dd = d;
+        b = (int32_t)tsr_days_from_civil(w / 10000, mm, dd);
+      }
+    }
+    if (rnd(50) == 0) a = INT32_MIN;
+    int lo = old_cmp_dob(a, b, old_civil_ymd(a), old_civil_ymd(b)), ln = tsr__resolve_dob_level(a, b);
+    if (lo != ln) fail_msg("dob level %d != %d (days %d %d)", ln, lo, (int)a, (int)b);
+    counts[lo]++;
+  }
+  for (int l = 0; l < 4; l++) assert_true(counts[l] > 1000); /* every level was tried */
 }
 
 typedef struct person {
@@ -366,11 +594,171 @@ static void test_errors(void **state) {
   tsr_resolver_free(NULL);
 }
 
+/* GOLDEN-BEGIN: a noisy population resolved end to end; the digest of every
+ * result was computed with the resolver before the session-16 speed-ups
+ * (blocking keys, bit-parallel comparisons, prefetching, reasons) */
+static uint64_t gold_s = 0x9e3779b97f4a7c15ull;
+static uint32_t gold_rnd(uint32_t n) {
+  gold_s ^= gold_s << 13, gold_s ^= gold_s >> 7, gold_s ^= gold_s << 17;
+  return (uint32_t)((gold_s >> 11) % n);
+}
+
+static uint64_t gold_mix(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 0x100000001b3ull;
+  return h;
+}
+
+/* one byte of s changed, or two neighbours swapped (a typo) */
+static void gold_typo(char *s) {
+  size_t n = strlen(s);
+  if (n < 3) return;
+  size_t k = 1 + gold_rnd((uint32_t)n - 2);
+  if (gold_rnd(2)) {
+    char t = s[k];
+    s[k] = s[k + 1], s[k + 1] = t;
+  } else {
+    s[k] = (char)('a' + gold_rnd(26));
+  }
+}
+
+/* Adds the population to r; returns the records added. */
+static size_t gold_population(tsr_resolver *r) {
+  static const char *const first[] = {"Anna", "Ben", "Clara", "David", "Eva", "Felix", "Zoë", "Jürgen",
+                                      "Łukasz", "Sophie", "Hugo", "Mila", "José", "Ida", "Jean-Luc", ""};
+  static const char *const last[] = {"Müller", "Meier", "Mayer", "Keller", "Kellner", "Schmid",
+                                     "Schmidt", "O'Brien", "García", "Rochat", "Favre", "Wagner",
+                                     "Maximilian-Alexander-Konstantin von Hohenzollern-Sigmaringen-Habsburg"};
+  static const char *const street[] = {"Bahnhofstrasse", "Station Road", "Rue du Lac", "Lindenweg",
+                                       "Birkenweg", "High Street", "Chemin des Vignes"};
+  static const char *const pcs[] = {"8001", "3000", "SW1A 1AA", "SW1A 2BB", "1200", "", "8001"};
+  static const char *const dom[] = {"mail.ch", "gmx.de", "example.org"};
+  tsr_error err;
+  size_t added = 0;
+  char id[24], name[160], email[96], phone[40], dob[24], addr[96], join[24];
+  for (int p = 0; p < 3000; p++) {
+    int fi = (int)gold_rnd(16), la = (int)gold_rnd(13), st = (int)gold_rnd(7), pc = (int)gold_rnd(7);
+    int y = 1890 + (int)gold_rnd(116), mo = 1 + (int)gold_rnd(12), d = 1 + (int)gold_rnd(28);
+    int house = 1 + (int)gold_rnd(40);
+    unsigned ph = gold_rnd(1000000);
+    int copies = gold_rnd(4) == 0 ? 2 + (int)gold_rnd(2) : 1;
+    for (int c = 0; c < copies; c++) {
+      snprintf(id, sizeof id, "P%05d-%d", p, c);
+      snprintf(name, sizeof name, "%s%s %s", gold_rnd(9) == 0 ? "Dr " : "", first[fi], last[la]);
+      if (c && gold_rnd(3) == 0) gold_typo(name);
+      if (gold_rnd(40) == 0) name[0] = '\0';
+      snprintf(email, sizeof email, "%c.%s%d@%s", "abcdefghijklmnop"[fi], last[la][0] ? "x" : "y", p % 500,
+               dom[(p + (c && gold_rnd(3) == 0)) % 3]);
+      if (c && gold_rnd(4) == 0) gold_typo(email);
+      if (gold_rnd(15) == 0) email[0] = '\0';
+      if (gold_rnd(6) == 0) phone[0] = '\0';
+      else if (gold_rnd(2)) snprintf(phone, sizeof phone, "079 %03u %02u %02u", ph / 10000, ph / 100 % 100, ph % 100);
+      else snprintf(phone, sizeof phone, "+41 (0)79 %03u %04u", ph / 10000, ph % 10000);
+      if (c && gold_rnd(5) == 0) phone[5] = phone[5] == '9' ? '8' : '9';
+      int yy = y, mm = mo, dd = d;
+      if (c && gold_rnd(5) == 0) dd = dd <= 12 && mm != dd ? mm : dd % 28 + 1, mm = c ? mo : mm;
+      if (c && gold_rnd(6) == 0) yy += 1;
+      if (gold_rnd(20) == 0) dob[0] = '\0';
+      else if (gold_rnd(2)) snprintf(dob, sizeof dob, "%04d-%02d-%02d", yy, mm, dd);
+      else snprintf(dob, sizeof dob, "%02d.%02d.%04d", dd, mm, yy);
+      int moved = c && gold_rnd(4) == 0;
+      snprintf(addr, sizeof addr, "%s %d", street[(st + moved) % 7], house + (moved ? 3 : 0));
+      if (c && gold_rnd(4) == 0) gold_typo(addr);
+      snprintf(join, sizeof join, "20%02d-%02d-01", (int)gold_rnd(24), 1 + (int)gold_rnd(12));
+      tsr_person_record rec = {.customer_id = id, .name = name, .email = email, .phone = phone,
+                               .birth_date = dob, .gender = gold_rnd(2) ? "F" : "m", .address = addr,
+                               .postcode = pcs[(pc + moved) % 7], .join_date = join};
+      if (tsr_resolver_add(r, &rec, &err) == TSR_OK) added++;
+    }
+    /* a household member now and then: same surname and address */
+    if (gold_rnd(5) == 0) {
+      snprintf(id, sizeof id, "H%05d", p);
+      snprintf(name, sizeof name, "%s %s", first[(fi + 3) % 16], last[la]);
+      snprintf(addr, sizeof addr, "%s %d", street[st], house);
+      snprintf(dob, sizeof dob, "%04d-%02d-%02d", y + 2, mo, d);
+      tsr_person_record rec = {.customer_id = id, .name = name, .phone = phone, .birth_date = dob,
+                               .address = addr, .postcode = pcs[pc], .join_date = "2001-01-01"};
+      if (tsr_resolver_add(r, &rec, &err) == TSR_OK) added++;
+    }
+  }
+  return added;
+}
+
+/* Digest of every result of a resolver that ran. */
+static uint64_t gold_digest(const tsr_resolver *r) {
+  uint64_t h = 0xcbf29ce484222325ull;
+  char buf[512];
+  for (size_t i = 0; i < tsr_resolver_count(r); i++) {
+    uint64_t c = tsr_resolver_canonical(r, i);
+    int64_t hh = tsr_resolver_household(r, i);
+    double s = tsr_resolver_score(r, i);
+    h = gold_mix(h, &c, sizeof c);
+    h = gold_mix(h, &hh, sizeof hh);
+    h = gold_mix(h, &s, sizeof s);
+    tsr_resolver_reasons(r, i, buf, sizeof buf);
+    h = gold_mix(h, buf, strlen(buf) + 1);
+  }
+  tsr_resolve_stats st;
+  tsr_resolver_stats(r, &st);
+  uint64_t v[] = {st.records, st.candidate_pairs, st.blocks_skipped, st.matched_pairs, st.household_pairs,
+                  st.merged_records, st.persons, st.households, st.household_refused,
+                  (uint64_t)st.em_iterations};
+  h = gold_mix(h, v, sizeof v);
+  for (size_t f = 0; f < tsr_resolver_nfields(); f++)
+    for (int l = 1; l <= 3; l++) {
+      double m, hp, u;
+      tsr_resolver_field_probs(r, f, l, &m, &hp, &u);
+      h = gold_mix(h, &m, sizeof m), h = gold_mix(h, &hp, sizeof hp), h = gold_mix(h, &u, sizeof u);
+    }
+  return h;
+}
+/* GOLDEN-END */
+
+static void test_golden(void **state) {
+  (void)state;
+  /* digests of the resolver of main c6e95ed (before the session-16 changes) */
+  static const struct {
+    size_t max_block, pairs, skipped;
+    uint64_t digest;
+  } want[] = {{200, 21191, 0, 0x19bb330a19e7c730ull}, {4, 21140, 7, 0x938c921dd116f547ull}};
+  for (size_t t = 0; t < 2; t++) {
+    tsr_resolve_params p;
+    tsr_resolve_params_init(&p);
+    p.max_block = want[t].max_block;
+    tsr_resolver *r = NULL;
+    tsr_error err;
+    gold_s = 0x9e3779b97f4a7c15ull;
+    assert_int_equal(tsr_resolver_new(&p, &r, &err), TSR_OK);
+    assert_int_equal(gold_population(r), 4768);
+    assert_int_equal(tsr_resolver_run(r, &err), TSR_OK);
+    tsr_resolve_stats st;
+    tsr_resolver_stats(r, &st);
+    assert_int_equal(st.candidate_pairs, want[t].pairs);
+    assert_int_equal(st.blocks_skipped, want[t].skipped);
+    uint64_t d = gold_digest(r);
+    if (d != want[t].digest) fail_msg("digest 0x%016llx, expected 0x%016llx", (unsigned long long)d, (unsigned long long)want[t].digest);
+    /* reasons cut to any buffer size are a prefix of the whole, NUL-terminated */
+    char full[512], cut[512];
+    for (size_t i = 0; i < tsr_resolver_count(r); i += 97) {
+      size_t n = strlen(tsr_resolver_reasons(r, i, full, sizeof full));
+      for (size_t cap = 1; cap <= n + 2; cap++) {
+        memset(cut, 'Z', sizeof cut);
+        tsr_resolver_reasons(r, i, cut, cap);
+        size_t m = n < cap - 1 ? n : cap - 1;
+        assert_int_equal(strlen(cut), m);
+        assert_memory_equal(cut, full, m);
+      }
+    }
+    tsr_resolver_free(r);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_fold), cmocka_unit_test(test_phone),
                                      cmocka_unit_test(test_similarity),
+                                     cmocka_unit_test(test_similarity_reference), cmocka_unit_test(test_dob_reference),
                                      cmocka_unit_test(test_population), cmocka_unit_test(test_name_frequency),
                                      cmocka_unit_test(test_big_block), cmocka_unit_test(test_street),
-                                     cmocka_unit_test(test_errors)};
+                                     cmocka_unit_test(test_errors), cmocka_unit_test(test_golden)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
