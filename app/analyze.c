@@ -326,9 +326,27 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
   if (x->o->bundle && x->o->exclude_anomalies &&
       (st = tsr__analyze_exclude(x->o, res, x->raw, err)) != TSR_OK)
     return st;
-  if (x->o->bundle &&
-      (st = tsr__analyze_rekey(x->o, res, x->raw, &x->resolver, &x->rekeyed, err)) != TSR_OK)
-    return st;
+  /* the models' thread starts here (issue 12), beside the entity
+   * resolution and the re-keying: the days of the ledger are final once
+   * the anomalies are out (the re-keying moves days to another customer id,
+   * never drops or shifts one: the models' cutoff, the last day, is the
+   * same), and the models read only the raw ledger (or their own). It gets
+   * the ingested ledger lent (raw == res->ledger; the re-keying keeps it)
+   * or owned (the exclusion replaced res->ledger); lent, it is handed over
+   * after the re-keying (tsr__analyze_predict_adopt). Without a thread
+   * (TESSERA_PREDICT_THREADS=0) the models start after the dataset is
+   * stored, as they always did: the tests compare the two orders. */
+  tsr_ledger *lent = NULL;
+  if (x->o->bundle && tsr__analyze_predict_early()) {
+    lent = x->raw == res->ledger ? x->raw : NULL;
+    if ((st = tsr__analyze_predict_start(x->o, res, &x->raw, err)) != TSR_OK) return st;
+  }
+  if (x->o->bundle)
+    st = tsr__analyze_rekey(x->o, res, lent ? lent : x->raw, &x->resolver, &x->rekeyed, err);
+  /* lent, and no longer res->ledger: the models' (or freed when they are
+   * done with it already); on failure too */
+  if (lent) tsr__analyze_predict_adopt(res, lent);
+  if (st != TSR_OK) return st;
   x->ingest_ms = step_done(x, "ingest");
   return TSR_OK;
 }

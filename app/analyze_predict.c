@@ -369,6 +369,26 @@ tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_res
   return TSR_OK;
 }
 
+int tsr__analyze_predict_early(void) { return thread_mode() != 0; }
+
+void tsr__analyze_predict_adopt(tsr_analyze_result *res, tsr_ledger *raw) {
+  if (!raw || raw == res->ledger) return; /* still the run's: freed with res */
+  struct tsr__predict_out *p = res->predict;
+  int theirs = 0;
+  if (p) {
+    if (p->threaded) pthread_mutex_lock(&p->mu);
+    /* still read by a model: freed by the last reader (lg_release) */
+    if (p->lg == raw && !p->lg_own) theirs = 1, p->lg_own = raw;
+    if (p->threaded) pthread_mutex_unlock(&p->mu);
+    /* as said when the ledger is handed over after a re-keying */
+    if (p->shared && p->src_note[0])
+      snprintf(p->src_note, sizeof p->src_note, "%s",
+               "the models read the run's transactions as ingested (raw customer ids, before the "
+               "re-keying or the exclusion of anomalies)");
+  }
+  if (!theirs) tsr_ledger_free(raw);
+}
+
 tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
                                 tsr_analyze_result *res, char *note, size_t cap,
                                 tsr_error *err) {

@@ -32,6 +32,16 @@ int tsr__analyze_predict_shares(const tsr_analyze_opts *o, char *why, size_t cap
  * run in tsr__analyze_predict. Errors: TSR_ENOMEM. */
 tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_result *res,
                                       tsr_ledger **raw, tsr_error *err);
+/* 1 when a bundle run starts the models as soon as its ledger's days are
+ * final (before the entity resolution and the re-keying: app/analyze.c
+ * step_ingest); 0 with TESSERA_PREDICT_THREADS=0 (no thread: the models
+ * start after the dataset is stored, the sequential order). */
+int tsr__analyze_predict_early(void);
+/* The ledger raw, lent to the models by tsr__analyze_predict_start while
+ * it was res->ledger, after the re-keying: when it is res->ledger no
+ * longer, it is handed to the models (freed by the last of them to read
+ * it) or freed now (no model reads it any more); else nothing happens. */
+void tsr__analyze_predict_adopt(tsr_analyze_result *res, tsr_ledger *raw);
 /* Which ledger the models read (for the event log; "" without models). */
 const char *tsr__analyze_predict_source(const struct tsr__predict_out *p);
 /* Waits for the models started by tsr__analyze_predict_start (or runs
