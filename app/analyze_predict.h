@@ -64,6 +64,17 @@ struct json_t;
 tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *dir,
                                       struct json_t *files, tsr_error *err);
 void tsr__analyze_predict_free(struct tsr__predict_out *p);
+/* tsr_analyze_write_files in two parts (app/analyze_write.c), so that a
+ * bundle run writes the files that do not depend on churn or
+ * next-best-product while its models end: _begin creates dir, removes
+ * dir/run.json and writes every file but the models' (*files: their names,
+ * for run.json); _end writes the models' files and the columns they add to
+ * profiles.csv (tsr__analyze_predict_write), then run.json, and frees
+ * files. */
+tsr_status tsr__analyze_write_begin(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                   const char *dir, struct json_t **files, tsr_error *err);
+tsr_status tsr__analyze_write_end(const tsr_analyze_result *r, const char *dir,
+                                  struct json_t *files, tsr_error *err);
 
 /* `analyze --keep-input` on a bundle: keeps folder keep_dir/<sum>/ with
  * transactions.csv (a copy of the transaction file) and the tables the

@@ -466,8 +466,7 @@ static tsr_status write_results(const tsr_analyze_result *r, const tsr_analyze_o
         (st = add_file(files, "graph.csv", err)) != TSR_OK)
       return st;
   }
-  /* churn and next-best-product of a bundle run (app/analyze_predict.c) */
-  return tsr__analyze_predict_write(r, dir, files, err);
+  return TSR_OK;
 }
 
 /* run.json: the run id, the files of the run, the KPIs and (bundle runs)
@@ -488,8 +487,9 @@ static char *run_json_text(const tsr_analyze_result *r, json_t *files) {
   return json_text(o, "\n");
 }
 
-tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyze_opts *o,
-                                   const char *dir, tsr_error *err) {
+tsr_status tsr__analyze_write_begin(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                   const char *dir, json_t **files, tsr_error *err) {
+  *files = NULL;
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s", strerror(errno));
   char path[4096];
@@ -497,13 +497,26 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
   snprintf(path, sizeof path, "%s/run.json", dir);
   if (remove(path) != 0 && errno != ENOENT)
     return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot remove: %s", strerror(errno));
-  json_t *files = json_array();
-  if (!files) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  tsr_status st = write_results(r, o, dir, files, err);
+  json_t *fl = json_array();
+  if (!fl) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  tsr_status st = write_results(r, o, dir, fl, err);
+  if (st != TSR_OK) {
+    json_decref(fl);
+    return st;
+  }
+  *files = fl;
+  return TSR_OK;
+}
+
+tsr_status tsr__analyze_write_end(const tsr_analyze_result *r, const char *dir, json_t *files,
+                                  tsr_error *err) {
+  /* churn and next-best-product of a bundle run (app/analyze_predict.c) */
+  tsr_status st = tsr__analyze_predict_write(r, dir, files, err);
   char *text = st == TSR_OK ? run_json_text(r, files) : NULL;
   json_decref(files);
   if (st != TSR_OK) return st;
   if (!text) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  char path[4096];
   FILE *f = open_in(dir, "run.json", path, sizeof path, err);
   if (!f) {
     tsr__free(text);
@@ -512,4 +525,12 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
   fputs(text, f);
   tsr__free(text);
   return close_out(f, dir, "run.json", path, err);
+}
+
+tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                   const char *dir, tsr_error *err) {
+  json_t *files = NULL;
+  tsr_status st = tsr__analyze_write_begin(r, o, dir, &files, err);
+  if (st != TSR_OK) return st;
+  return tsr__analyze_write_end(r, dir, files, err);
 }
