@@ -129,6 +129,8 @@ typedef struct actx {
   char *indb_sql;       /* the in-database query (--in-db), owned */
   int64_t rekeyed;      /* bundle: ledger customers re-keyed to a resolved id */
   tsr__resolved *resolver; /* bundle: the resolved customers (rekey -> profiles), owned */
+  struct tsr__resolve_job *rjob; /* bundle: the resolution running beside the
+                                    ingest until the re-keying, owned */
   tsr_ledger *raw;      /* bundle: the ledger as ingested, before the exclusion
                            of anomalies and the re-keying, for the models
                            (app/analyze_predict.c) when the run read the file
@@ -248,9 +250,14 @@ static void on_ingest_progress(void *ud, int64_t done, int64_t total, int64_t ro
 tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledger *lg,
                                     const tsr_ingest_opts *io, tsr_ingest_stats *stats,
                                     char **sql_out, tsr_error *err);
+/* app/analyze_rekey.c: the entity resolution beside the ingest, then the
+ * re-keying (job NULL: the resolution runs there) */
+typedef struct tsr__resolve_job tsr__resolve_job;
+tsr__resolve_job *tsr__analyze_resolve_start(const tsr_analyze_opts *o);
+void tsr__analyze_resolve_free(tsr__resolve_job *j);
 tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res,
-                              const tsr_ledger *keep, tsr__resolved **rv, int64_t *moved,
-                              tsr_error *err);
+                              const tsr_ledger *keep, tsr__resolve_job *job, tsr__resolved **rv,
+                              int64_t *moved, tsr_error *err);
 tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *res,
                                 const tsr_ledger *keep, tsr_error *err);
 
@@ -263,6 +270,9 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "exclude_anomalies",
                          "excluding anomalies needs a data bundle (a folder holding "
                          "transactions.csv and the other tables); this run reads a single file");
+  /* the entity resolution reads only the customers table: beside the
+   * ingest (issue 12), unless in the sequential order */
+  if (x->o->bundle && tsr__analyze_predict_early()) x->rjob = tsr__analyze_resolve_start(x->o);
   tsr_status st = tsr_ledger_new(&res->ledger, err);
   if (st != TSR_OK) return st;
   tsr_ingest_opts io = x->o->ingest;
@@ -342,7 +352,9 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
     if ((st = tsr__analyze_predict_start(x->o, res, &x->raw, err)) != TSR_OK) return st;
   }
   if (x->o->bundle)
-    st = tsr__analyze_rekey(x->o, res, lent ? lent : x->raw, &x->resolver, &x->rekeyed, err);
+    st = tsr__analyze_rekey(x->o, res, lent ? lent : x->raw, x->rjob, &x->resolver, &x->rekeyed,
+                            err);
+  x->rjob = NULL; /* joined and freed there */
   /* lent, and no longer res->ledger: the models' (or freed when they are
    * done with it already); on failure too */
   if (lent) tsr__analyze_predict_adopt(res, lent);
@@ -1744,6 +1756,7 @@ fail:
   tsr__free(x.indb_sql);
   tsr__resolved_free(x.resolver);
   if (x.raw != res->ledger) tsr_ledger_free(x.raw); /* not handed to the models */
+  tsr__analyze_resolve_free(x.rjob); /* the ingest failed: not re-keyed */
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   tsr_analyze_result_free(res);
   return st;
