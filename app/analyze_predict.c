@@ -612,10 +612,9 @@ static tsr_status add_file(json_t *files, const char *name, tsr_error *err) {
   return TSR_OK;
 }
 
-tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *dir, json_t *files,
-                                      tsr_error *err) {
-  const struct tsr__predict_out *p = r->predict;
-  if (!p || (!p->churn && !p->nbp)) return TSR_OK;
+/* churn.csv, churn_eval.json, nbp.csv, goals.csv (listed in files). */
+static tsr_status write_models(const struct tsr__predict_out *p, const char *dir, json_t *files,
+                               tsr_error *err) {
   tsr_status st;
   if (p->churn) {
     if ((st = write_one(dir, "churn.csv", p->churn, 0, err)) != TSR_OK) return st;
@@ -631,7 +630,42 @@ tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *d
         (st = add_file(files, "goals.csv", err)) != TSR_OK)
       return st;
   }
-  return extend_profiles(p, dir, err);
+  return TSR_OK;
+}
+
+/* profiles.csv's new columns on a thread of their own. */
+typedef struct extend_job {
+  const struct tsr__predict_out *p;
+  const char *dir;
+  tsr_status st;
+  tsr_error err;
+} extend_job;
+
+static void *extend_main(void *arg) {
+  extend_job *j = arg;
+  j->st = extend_profiles(j->p, j->dir, &j->err);
+  return NULL;
+}
+
+tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *dir, json_t *files,
+                                      tsr_error *err) {
+  const struct tsr__predict_out *p = r->predict;
+  if (!p || (!p->churn && !p->nbp)) return TSR_OK;
+  /* the models' files and the columns of profiles.csv at once (issue 12:
+   * the end of a bundle run); the same files, the first error in the
+   * order in which they were written one after the other */
+  extend_job ej;
+  memset(&ej, 0, sizeof ej);
+  ej.p = p;
+  ej.dir = dir;
+  pthread_t th;
+  int threaded = pthread_create(&th, NULL, extend_main, &ej) == 0;
+  tsr_status st = write_models(p, dir, files, err);
+  if (threaded) pthread_join(th, NULL);
+  else if (st == TSR_OK) extend_main(&ej);
+  if (st != TSR_OK) return st;
+  if (ej.st != TSR_OK && err) *err = ej.err;
+  return ej.st;
 }
 
 /* ------------------------------------------------------------ kept bundle */
