@@ -18,9 +18,11 @@
  * are done (lg_refs), by the thread that finishes last.
  *
  * Pipelining (issue 12): tsr__analyze_predict_start runs the models on a
- * second thread right after the ingest, while the main thread computes the
- * summary, RFM, BTYD, clusters and profiles; tsr__analyze_predict joins it
- * and stores the models. The thread touches only its own ledger, the
+ * second thread as soon as the run's ledger has its final days (app/
+ * analyze.c step_ingest: before the re-keying), while the main thread
+ * re-keys and computes the summary, RFM, BTYD, clusters and profiles, then
+ * writes the files and store rows that do not need the models;
+ * tsr__analyze_predict joins it and stores the models. The thread touches only its own ledger, the
  * run's options and the bundle's files (read-only), never res. XGBoost
  * keeps every core: its threads sleep at the barriers (OMP_WAIT_POLICY=
  * PASSIVE, tessera/gbm.h) and the main thread's work fills the gaps, and
