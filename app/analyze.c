@@ -129,6 +129,8 @@ typedef struct actx {
   char *indb_sql;       /* the in-database query (--in-db), owned */
   int64_t rekeyed;      /* bundle: ledger customers re-keyed to a resolved id */
   tsr__resolved *resolver; /* bundle: the resolved customers (rekey -> profiles), owned */
+  struct tsr__resolve_job *rjob; /* bundle: the resolution running beside the
+                                    ingest until the re-keying, owned */
   tsr_ledger *raw;      /* bundle: the ledger as ingested, before the exclusion
                            of anomalies and the re-keying, for the models
                            (app/analyze_predict.c) when the run read the file
@@ -248,9 +250,14 @@ static void on_ingest_progress(void *ud, int64_t done, int64_t total, int64_t ro
 tsr_status tsr__analyze_indb_ingest(const char *url, const char *table, tsr_ledger *lg,
                                     const tsr_ingest_opts *io, tsr_ingest_stats *stats,
                                     char **sql_out, tsr_error *err);
+/* app/analyze_rekey.c: the entity resolution beside the ingest, then the
+ * re-keying (job NULL: the resolution runs there) */
+typedef struct tsr__resolve_job tsr__resolve_job;
+tsr__resolve_job *tsr__analyze_resolve_start(const tsr_analyze_opts *o);
+void tsr__analyze_resolve_free(tsr__resolve_job *j);
 tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res,
-                              const tsr_ledger *keep, tsr__resolved **rv, int64_t *moved,
-                              tsr_error *err);
+                              const tsr_ledger *keep, tsr__resolve_job *job, tsr__resolved **rv,
+                              int64_t *moved, tsr_error *err);
 tsr_status tsr__analyze_exclude(const tsr_analyze_opts *o, tsr_analyze_result *res,
                                 const tsr_ledger *keep, tsr_error *err);
 
@@ -263,6 +270,9 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "exclude_anomalies",
                          "excluding anomalies needs a data bundle (a folder holding "
                          "transactions.csv and the other tables); this run reads a single file");
+  /* the entity resolution reads only the customers table: beside the
+   * ingest (issue 12), unless in the sequential order */
+  if (x->o->bundle && tsr__analyze_predict_early()) x->rjob = tsr__analyze_resolve_start(x->o);
   tsr_status st = tsr_ledger_new(&res->ledger, err);
   if (st != TSR_OK) return st;
   tsr_ingest_opts io = x->o->ingest;
@@ -326,9 +336,29 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
   if (x->o->bundle && x->o->exclude_anomalies &&
       (st = tsr__analyze_exclude(x->o, res, x->raw, err)) != TSR_OK)
     return st;
-  if (x->o->bundle &&
-      (st = tsr__analyze_rekey(x->o, res, x->raw, &x->resolver, &x->rekeyed, err)) != TSR_OK)
-    return st;
+  /* the models' thread starts here (issue 12), beside the entity
+   * resolution and the re-keying: the days of the ledger are final once
+   * the anomalies are out (the re-keying moves days to another customer id,
+   * never drops or shifts one: the models' cutoff, the last day, is the
+   * same), and the models read only the raw ledger (or their own). It gets
+   * the ingested ledger lent (raw == res->ledger; the re-keying keeps it)
+   * or owned (the exclusion replaced res->ledger); lent, it is handed over
+   * after the re-keying (tsr__analyze_predict_adopt). Without a thread
+   * (TESSERA_PREDICT_THREADS=0) the models start after the dataset is
+   * stored, as they always did: the tests compare the two orders. */
+  tsr_ledger *lent = NULL;
+  if (x->o->bundle && tsr__analyze_predict_early()) {
+    lent = x->raw == res->ledger ? x->raw : NULL;
+    if ((st = tsr__analyze_predict_start(x->o, res, &x->raw, err)) != TSR_OK) return st;
+  }
+  if (x->o->bundle)
+    st = tsr__analyze_rekey(x->o, res, lent ? lent : x->raw, x->rjob, &x->resolver, &x->rekeyed,
+                            err);
+  x->rjob = NULL; /* joined and freed there */
+  /* lent, and no longer res->ledger: the models' (or freed when they are
+   * done with it already); on failure too */
+  if (lent) tsr__analyze_predict_adopt(res, lent);
+  if (st != TSR_OK) return st;
   x->ingest_ms = step_done(x, "ingest");
   return TSR_OK;
 }
@@ -986,42 +1016,111 @@ static tsr_status step_profiles(actx *x, tsr_error *err) {
 /* The result files written on a thread while the store step runs (they
  * read the same finished results and nothing else; results identical).
  * The store's transaction commits only once the files are written: a run
- * whose files fail stores nothing, as when the files came first. */
+ * whose files fail stores nothing, as when the files came first. split: a
+ * bundle run starts them before its models are done (issue 12): the files
+ * that do not depend on the models first (tsr__analyze_write_begin), the
+ * rest once files_go says the models are done (tsr__analyze_write_end). */
 typedef struct files_job {
   const tsr_analyze_result *res;
   const tsr_analyze_opts *o;
   pthread_t th;
-  int running;
+  int running;    /* th is to be joined */
+  int in_thread;  /* files_main runs on th (set before it starts) */
+  int split;
+  pthread_mutex_t mu; /* split and in_thread: guards go */
+  pthread_cond_t cv;
+  int go;         /* split: 0 wait, 1 write the rest, -1 stop (the run failed) */
+  int go_given;   /* files_go was called (main thread only) */
+  struct json_t *files; /* split: the files written so far */
   tsr_status st;
   tsr_error err;
   double ms;      /* the file step's wall time */
   double wait_ms; /* the store step's wait for it */
 } files_job;
 
+/* split: the files that depend on the models, and run.json. */
+static void files_rest(files_job *j) {
+  double t = now_s();
+  if (j->st == TSR_OK && j->go > 0) j->st = tsr__analyze_write_end(j->res, j->o->out_dir, j->files, &j->err);
+  else json_decref(j->files);
+  j->files = NULL;
+  j->ms += (now_s() - t) * 1000.0;
+}
+
 static void *files_main(void *arg) {
   files_job *j = arg;
   double t = now_s();
-  j->st = tsr_analyze_write_files(j->res, j->o, j->o->out_dir, &j->err);
+  if (!j->split) {
+    j->st = tsr_analyze_write_files(j->res, j->o, j->o->out_dir, &j->err);
+    j->ms = (now_s() - t) * 1000.0;
+    return NULL;
+  }
+  j->st = tsr__analyze_write_begin(j->res, j->o, j->o->out_dir, &j->files, &j->err);
   j->ms = (now_s() - t) * 1000.0;
+  if (!j->in_thread) return NULL; /* the rest at files_go */
+  pthread_mutex_lock(&j->mu);
+  while (!j->go) pthread_cond_wait(&j->cv, &j->mu);
+  pthread_mutex_unlock(&j->mu);
+  files_rest(j);
   return NULL;
 }
 
-/* Starts the files of res (on the calling thread when no thread starts). */
-static void files_start(files_job *j, const tsr_analyze_result *res, const tsr_analyze_opts *o) {
+/* Starts the files of res (on the calling thread when no thread starts);
+ * split: the rest waits for files_go. */
+static void files_start(files_job *j, const tsr_analyze_result *res, const tsr_analyze_opts *o,
+                        int split) {
   memset(j, 0, sizeof *j);
   j->res = res;
   j->o = o;
-  j->running = pthread_create(&j->th, NULL, files_main, j) == 0;
-  if (!j->running) files_main(j);
+  j->split = split;
+  j->go_given = !split;
+  j->in_thread = 1;
+  if (split && pthread_mutex_init(&j->mu, NULL) != 0) {
+    j->in_thread = 0;
+  } else if (split && pthread_cond_init(&j->cv, NULL) != 0) {
+    pthread_mutex_destroy(&j->mu);
+    j->in_thread = 0;
+  }
+  if (j->in_thread) j->running = pthread_create(&j->th, NULL, files_main, j) == 0;
+  if (!j->running) {
+    if (j->in_thread && split) {
+      pthread_cond_destroy(&j->cv);
+      pthread_mutex_destroy(&j->mu);
+    }
+    j->in_thread = 0;
+    files_main(j);
+  }
 }
 
-/* Waits for the files: TSR_OK or their error (into err). */
+/* split: the models are done (go 1: the rest of the files is written) or
+ * the run has failed (go -1: no more files). */
+static void files_go(files_job *j, int go) {
+  if (j->go_given) return;
+  j->go_given = 1;
+  if (!j->in_thread) {
+    j->go = go;
+    files_rest(j);
+    return;
+  }
+  pthread_mutex_lock(&j->mu);
+  j->go = go;
+  pthread_cond_signal(&j->cv);
+  pthread_mutex_unlock(&j->mu);
+}
+
+/* Waits for the files: TSR_OK or their error (into err). Split and not
+ * told to go on: they stop (a failed run). */
 static tsr_status files_wait(files_job *j, tsr_error *err) {
+  files_go(j, -1);
   if (j->running) {
     double t = now_s();
     pthread_join(j->th, NULL);
     j->running = 0;
     j->wait_ms += (now_s() - t) * 1000.0;
+    if (j->split) {
+      pthread_cond_destroy(&j->cv);
+      pthread_mutex_destroy(&j->mu);
+    }
   }
   if (j->st != TSR_OK && err) *err = j->err;
   return j->st;
@@ -1031,9 +1130,14 @@ static tsr_status files_wait(files_job *j, tsr_error *err) {
  * and history texts of one batch only in memory). */
 #define STORE_BATCH 8192
 
-/* The store step; files (may be NULL): the file step running beside it,
- * waited for before the commit (its error first, as if it had run first). */
-static tsr_status store_results(actx *x, files_job *files, tsr_error *err) {
+/* The store step, first part: opens the run's store transaction and adds
+ * the customers, the purchase histories and the segments (none depends on
+ * churn or next-best-product: a bundle run stores them while its models
+ * end, app/analyze_predict.c); the transaction stays open for
+ * store_models. files (may be NULL): the file step running beside it; on
+ * failure (the transaction rolled back) its error comes first, as if it
+ * had run first. */
+static tsr_status store_rows(actx *x, files_job *files, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   tsr_store *s = x->store;
   size_t n = res->summary->n;
@@ -1186,6 +1290,36 @@ static tsr_status store_results(actx *x, files_job *files, tsr_error *err) {
     tsr__free(ps);
     if (st != TSR_OK) goto fail;
   }
+  tsr__free(rows);
+  tsr__free(cells);
+  tsr__free(hoff);
+  tsr__free(extra);
+  tsr__free(in_row);
+  tsr__hist_text_free(&ht);
+  return TSR_OK;
+fail:
+  tsr_store_rollback(s, NULL);
+  if (files && files_wait(files, NULL) != TSR_OK) { /* the files' error first */
+    st = files->st;
+    if (err) *err = files->err;
+  }
+  tsr__free(rows);
+  tsr__free(cells);
+  tsr__free(hoff);
+  tsr__free(extra);
+  tsr__free(in_row);
+  tsr__hist_text_free(&ht);
+  return st;
+}
+
+/* The store step, second part (after store_rows, and after churn and
+ * next-best-product are stored in the same transaction): the purchase,
+ * spend and cluster models; waits for the files (their error first),
+ * then commits. */
+static tsr_status store_models(actx *x, files_job *files, tsr_error *err) {
+  tsr_analyze_result *res = x->res;
+  tsr_store *s = x->store;
+  tsr_status st = TSR_OK;
   /* models */
   const tsr_btyd_model *ms[2] = {res->has_model ? &res->model : NULL,
                                  res->has_spend ? &res->spend : NULL};
@@ -1243,12 +1377,6 @@ static tsr_status store_results(actx *x, files_job *files, tsr_error *err) {
   if (files && (st = files_wait(files, err)) != TSR_OK) goto fail;
   st = tsr_store_commit(s, err);
   if (st != TSR_OK) goto fail;
-  tsr__free(rows);
-  tsr__free(cells);
-  tsr__free(hoff);
-  tsr__free(extra);
-  tsr__free(in_row);
-  tsr__hist_text_free(&ht);
   return TSR_OK;
 fail:
   tsr_store_rollback(s, NULL);
@@ -1256,13 +1384,13 @@ fail:
     st = files->st;
     if (err) *err = files->err;
   }
-  tsr__free(rows);
-  tsr__free(cells);
-  tsr__free(hoff);
-  tsr__free(extra);
-  tsr__free(in_row);
-  tsr__hist_text_free(&ht);
   return st;
+}
+
+/* The store step: store_rows, then store_models. */
+static tsr_status store_results(actx *x, files_job *files, tsr_error *err) {
+  tsr_status st = store_rows(x, files, err);
+  return st == TSR_OK ? store_models(x, files, err) : st;
 }
 
 /* Parameters of the run as JSON (stored with it): the inputs and every
@@ -1399,6 +1527,10 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   x.rejects = tsr__calloc(MAX_STORED_REJECTS, sizeof *x.rejects);
   char *params = params_json(opts);
   char *src = NULL, *io = NULL, *kept = NULL;
+  files_job fj;      /* the files, when begun beside the models */
+  int fj_on = 0;     /* fj is running (or to be waited for) */
+  int rows_open = 0; /* store_rows has run: its transaction is open */
+  double store_ms = 0;
   progress(&x, "ingest", 0);
   st = step_ingest(&x, err);
   tsr_status ist = st;
@@ -1500,6 +1632,23 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     if ((st = step_profiles(&x, err)) != TSR_OK) goto fail;
     if (canceled(&x)) goto cancel;
     progress(&x, "predict", 0.85);
+    if (tsr__analyze_predict_early() && (opts->out_dir || store)) {
+      /* while the models end (issue 12): the files and the store rows that
+       * do not depend on them; the rest once the models are done (the
+       * files' and the store's contents and order as in the sequential
+       * order, TESSERA_PREDICT_THREADS=0) */
+      double t = now_s();
+      if (opts->out_dir) {
+        files_start(&fj, res, opts, 1);
+        fj_on = 1;
+      }
+      if (store) {
+        rows_open = 1;
+        if ((st = store_rows(&x, fj_on ? &fj : NULL, err)) != TSR_OK) goto fail;
+      }
+      store_ms = (now_s() - t) * 1000.0;
+      x.step_t0 = now_s();
+    }
     char pnote[1024];
     if ((st = tsr__analyze_predict(opts, store, res, pnote, sizeof pnote, err)) != TSR_OK) goto fail;
     const char *psrc = tsr__analyze_predict_source(res->predict);
@@ -1510,9 +1659,19 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if ((st = compute_kpis(res, err)) != TSR_OK) goto fail;
   progress(&x, "store", 0.9);
   if (opts->out_dir && !store) {
-    st = tsr_analyze_write_files(res, opts, opts->out_dir, err);
-    if (st != TSR_OK) goto fail;
-    double ms = step_done(&x, "files");
+    double ms;
+    if (fj_on) { /* begun beside the models */
+      files_go(&fj, 1);
+      st = files_wait(&fj, err);
+      fj_on = 0;
+      if (st != TSR_OK) goto fail;
+      ms = fj.ms;
+      step_put(&x, "files", ms);
+    } else {
+      st = tsr_analyze_write_files(res, opts, opts->out_dir, err);
+      if (st != TSR_OK) goto fail;
+      ms = step_done(&x, "files");
+    }
     event(&x, 0, "files", (int64_t)res->summary->n, (int64_t)res->summary->n, ms,
           "results written to %s", opts->out_dir);
   }
@@ -1522,19 +1681,22 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     if (opts->out_dir) {
       /* the files beside the store step (store_results waits for them
        * before its commit); logged first, as when they came first */
-      files_job fj;
-      files_start(&fj, res, opts);
-      st = store_results(&x, &fj, err);
+      if (fj_on) files_go(&fj, 1);
+      else files_start(&fj, res, opts, 0);
+      fj_on = 1;
+      st = rows_open ? store_models(&x, &fj, err) : store_results(&x, &fj, err);
+      fj_on = 0; /* waited for */
       if (st != TSR_OK) goto fail;
-      ms = (now_s() - t) * 1000.0 - fj.wait_ms;
+      ms = store_ms + (now_s() - t) * 1000.0 - fj.wait_ms;
       step_put(&x, "files", fj.ms);
       event(&x, 0, "files", (int64_t)res->summary->n, (int64_t)res->summary->n, fj.ms,
             "results written to %s", opts->out_dir);
       step_put(&x, "store", ms);
     } else {
-      st = store_results(&x, NULL, err);
+      st = rows_open ? store_models(&x, NULL, err) : store_results(&x, NULL, err);
       if (st != TSR_OK) goto fail;
-      ms = step_done(&x, "store");
+      ms = store_ms + (now_s() - t) * 1000.0;
+      step_put(&x, "store", ms);
     }
     event(&x, 0, "store", (int64_t)res->summary->n, (int64_t)res->summary->n, ms,
           "stored %zu customers, %zu segments and the models (run %lld)", res->summary->n,
@@ -1575,6 +1737,9 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
 cancel:
   st = tsr_error_set(err, TSR_ECANCELED, NULL, 0, 0, NULL, "run canceled");
 fail:
+  /* begun beside the models: the files stop, the rows are rolled back */
+  if (fj_on) files_wait(&fj, NULL);
+  if (rows_open) tsr_store_rollback(store, NULL);
   if (store && res->run_id > 0) {
     char msg[TSR_ERROR_MSG_MAX + 600] = "";
     if (err) tsr_error_format(err, msg, sizeof msg);
@@ -1591,6 +1756,7 @@ fail:
   tsr__free(x.indb_sql);
   tsr__resolved_free(x.resolver);
   if (x.raw != res->ledger) tsr_ledger_free(x.raw); /* not handed to the models */
+  tsr__analyze_resolve_free(x.rjob); /* the ingest failed: not re-keyed */
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   tsr_analyze_result_free(res);
   return st;

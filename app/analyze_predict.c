@@ -18,9 +18,11 @@
  * are done (lg_refs), by the thread that finishes last.
  *
  * Pipelining (issue 12): tsr__analyze_predict_start runs the models on a
- * second thread right after the ingest, while the main thread computes the
- * summary, RFM, BTYD, clusters and profiles; tsr__analyze_predict joins it
- * and stores the models. The thread touches only its own ledger, the
+ * second thread as soon as the run's ledger has its final days (app/
+ * analyze.c step_ingest: before the re-keying), while the main thread
+ * re-keys and computes the summary, RFM, BTYD, clusters and profiles, then
+ * writes the files and store rows that do not need the models;
+ * tsr__analyze_predict joins it and stores the models. The thread touches only its own ledger, the
  * run's options and the bundle's files (read-only), never res. XGBoost
  * keeps every core: its threads sleep at the barriers (OMP_WAIT_POLICY=
  * PASSIVE, tessera/gbm.h) and the main thread's work fills the gaps, and
@@ -369,6 +371,26 @@ tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_res
   return TSR_OK;
 }
 
+int tsr__analyze_predict_early(void) { return thread_mode() != 0; }
+
+void tsr__analyze_predict_adopt(tsr_analyze_result *res, tsr_ledger *raw) {
+  if (!raw || raw == res->ledger) return; /* still the run's: freed with res */
+  struct tsr__predict_out *p = res->predict;
+  int theirs = 0;
+  if (p) {
+    if (p->threaded) pthread_mutex_lock(&p->mu);
+    /* still read by a model: freed by the last reader (lg_release) */
+    if (p->lg == raw && !p->lg_own) theirs = 1, p->lg_own = raw;
+    if (p->threaded) pthread_mutex_unlock(&p->mu);
+    /* as said when the ledger is handed over after a re-keying */
+    if (p->shared && p->src_note[0])
+      snprintf(p->src_note, sizeof p->src_note, "%s",
+               "the models read the run's transactions as ingested (raw customer ids, before the "
+               "re-keying or the exclusion of anomalies)");
+  }
+  if (!theirs) tsr_ledger_free(raw);
+}
+
 tsr_status tsr__analyze_predict(const tsr_analyze_opts *o, tsr_store *store,
                                 tsr_analyze_result *res, char *note, size_t cap,
                                 tsr_error *err) {
@@ -587,10 +609,9 @@ static tsr_status add_file(json_t *files, const char *name, tsr_error *err) {
   return TSR_OK;
 }
 
-tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *dir, json_t *files,
-                                      tsr_error *err) {
-  const struct tsr__predict_out *p = r->predict;
-  if (!p || (!p->churn && !p->nbp)) return TSR_OK;
+/* churn.csv, churn_eval.json, nbp.csv, goals.csv (listed in files). */
+static tsr_status write_models(const struct tsr__predict_out *p, const char *dir, json_t *files,
+                               tsr_error *err) {
   tsr_status st;
   if (p->churn) {
     if ((st = write_one(dir, "churn.csv", p->churn, 0, err)) != TSR_OK) return st;
@@ -607,6 +628,13 @@ tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *d
       return st;
   }
   return TSR_OK;
+}
+
+tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *dir, json_t *files,
+                                      tsr_error *err) {
+  const struct tsr__predict_out *p = r->predict;
+  if (!p || (!p->churn && !p->nbp)) return TSR_OK;
+  return write_models(p, dir, files, err);
 }
 
 /* ------------------------------------------------------------ kept bundle */

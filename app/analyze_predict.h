@@ -33,6 +33,16 @@ int tsr__analyze_predict_shares(const tsr_analyze_opts *o, char *why, size_t cap
  * run in tsr__analyze_predict. Errors: TSR_ENOMEM. */
 tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_result *res,
                                       tsr_ledger **raw, tsr_error *err);
+/* 1 when a bundle run starts the models as soon as its ledger's days are
+ * final (before the entity resolution and the re-keying: app/analyze.c
+ * step_ingest); 0 with TESSERA_PREDICT_THREADS=0 (no thread: the models
+ * start after the dataset is stored, the sequential order). */
+int tsr__analyze_predict_early(void);
+/* The ledger raw, lent to the models by tsr__analyze_predict_start while
+ * it was res->ledger, after the re-keying: when it is res->ledger no
+ * longer, it is handed to the models (freed by the last of them to read
+ * it) or freed now (no model reads it any more); else nothing happens. */
+void tsr__analyze_predict_adopt(tsr_analyze_result *res, tsr_ledger *raw);
 /* Which ledger the models read (for the event log; "" without models). */
 const char *tsr__analyze_predict_source(const struct tsr__predict_out *p);
 /* Waits for the models started by tsr__analyze_predict_start (or runs
@@ -63,6 +73,17 @@ void tsr__predict_cols_head(void *ctx, FILE *f);
 void tsr__predict_cols_row(void *ctx, size_t i, const char *id, FILE *f);
 void tsr__predict_cols_free(struct tsr__predict_cols *pc);
 void tsr__analyze_predict_free(struct tsr__predict_out *p);
+/* tsr_analyze_write_files in two parts (app/analyze_write.c), so that a
+ * bundle run writes the files that do not depend on churn or
+ * next-best-product while its models end: _begin creates dir, removes
+ * dir/run.json and writes every file but the models' and profiles.csv
+ * (*files: their names, for run.json, profiles.csv among them); _end writes
+ * profiles.csv with the models' columns and the models' files
+ * (tsr__analyze_predict_write), then run.json, and frees files. */
+tsr_status tsr__analyze_write_begin(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                   const char *dir, struct json_t **files, tsr_error *err);
+tsr_status tsr__analyze_write_end(const tsr_analyze_result *r, const char *dir,
+                                  struct json_t *files, tsr_error *err);
 
 /* `analyze --keep-input` on a bundle: keeps folder keep_dir/<sum>/ with
  * transactions.csv (a copy of the transaction file) and the tables the

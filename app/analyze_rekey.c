@@ -16,13 +16,17 @@
 #include "tessera/analyze.h"
 #include "tessera/resolve.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
+typedef struct tsr__resolve_job tsr__resolve_job;
+tsr__resolve_job *tsr__analyze_resolve_start(const tsr_analyze_opts *o);
+void tsr__analyze_resolve_free(tsr__resolve_job *j);
 tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res,
-                              const tsr_ledger *keep, tsr__resolved **rv, int64_t *moved,
-                              tsr_error *err);
+                              const tsr_ledger *keep, tsr__resolve_job *job, tsr__resolved **rv,
+                              int64_t *moved, tsr_error *err);
 
 void tsr__resolved_free(tsr__resolved *r) {
   if (!r) return;
@@ -102,11 +106,58 @@ static tsr_status resolve_bundle(const tsr_analyze_opts *o, tsr__resolved **out,
  * to another id (0: the ledger is left as it is). The ledger replaced is
  * freed unless it is keep: the models' ledger of the raw ids
  * (app/analyze_predict.c), which then stays as it was. */
+/* The resolution on a thread of its own, beside the ingest of the
+ * transactions (issue 12): it reads only the customers table. */
+struct tsr__resolve_job {
+  const tsr_analyze_opts *o;
+  pthread_t th;
+  tsr__resolved *rv;
+  tsr_status st;
+  tsr_error err;
+};
+
+static void *resolve_main(void *arg) {
+  tsr__resolve_job *j = arg;
+  j->st = resolve_bundle(j->o, &j->rv, &j->err);
+  return NULL;
+}
+
+/* Starts the resolution of o's customers table on a thread; NULL when
+ * there is none to resolve or no thread starts (tsr__analyze_rekey then
+ * resolves). */
+tsr__resolve_job *tsr__analyze_resolve_start(const tsr_analyze_opts *o) {
+  if (!o->bundle || !tsr_bundle_path(o->bundle, TSR_BT_CUSTOMERS)) return NULL;
+  tsr__resolve_job *j = tsr__calloc(1, sizeof *j);
+  if (!j) return NULL;
+  j->o = o;
+  if (pthread_create(&j->th, NULL, resolve_main, j) != 0) {
+    tsr__free(j);
+    return NULL;
+  }
+  return j;
+}
+
+/* Waits for the job: its outcome into *rv (NULL: freed). */
+static tsr_status resolve_join(tsr__resolve_job *j, tsr__resolved **rv, tsr_error *err) {
+  pthread_join(j->th, NULL);
+  tsr_status st = j->st;
+  if (st != TSR_OK && err) *err = j->err;
+  if (rv) *rv = j->rv;
+  else tsr__resolved_free(j->rv);
+  tsr__free(j);
+  return st;
+}
+
+/* A run that fails before its re-keying: waits for the job and frees it. */
+void tsr__analyze_resolve_free(tsr__resolve_job *j) {
+  if (j) resolve_join(j, NULL, NULL);
+}
+
 tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res,
-                              const tsr_ledger *keep, tsr__resolved **rv, int64_t *moved,
-                              tsr_error *err) {
+                              const tsr_ledger *keep, tsr__resolve_job *job, tsr__resolved **rv,
+                              int64_t *moved, tsr_error *err) {
   *moved = 0;
-  tsr_status st = resolve_bundle(o, rv, err);
+  tsr_status st = job ? resolve_join(job, rv, err) : resolve_bundle(o, rv, err);
   if (st != TSR_OK || !*rv) return st;
   const tsr__resolved *r = *rv;
   const tsr_ledger *lg = res->ledger;

@@ -191,7 +191,7 @@ static tsr_status write_csv(const char *dir, const char *name, csv_fn fn,
     return st;
   }
   if ((st = close_out(f, dir, name, path, err)) != TSR_OK) return st;
-  return add_file(files, name, err);
+  return files ? add_file(files, name, err) : TSR_OK;
 }
 
 /* Saves a purchase / spend model (m) or the cluster model (cm) as DIR/NAME
@@ -466,7 +466,10 @@ static tsr_status write_results(const tsr_analyze_result *r, const tsr_analyze_o
       (st = write_csv(dir, "holdout.csv", write_holdout, r, files, err)) != TSR_OK)
     return st;
   if (r->profiles) {
-    if ((st = write_csv(dir, "profiles.csv", write_profiles, r, files, err)) != TSR_OK ||
+    /* profiles.csv (with the models' columns) is written by
+     * tsr__analyze_write_end, once the models are done; listed here, in its
+     * place among the files */
+    if ((st = add_file(files, "profiles.csv", err)) != TSR_OK ||
         (st = write_csv(dir, "segment_profiles.csv", write_segment_profiles, r, files, err)) != TSR_OK)
       return st;
     /* written by the profile step (entity resolution) into opts->out_dir */
@@ -474,8 +477,7 @@ static tsr_status write_results(const tsr_analyze_result *r, const tsr_analyze_o
         (st = add_file(files, "graph.csv", err)) != TSR_OK)
       return st;
   }
-  /* churn and next-best-product of a bundle run (app/analyze_predict.c) */
-  return tsr__analyze_predict_write(r, dir, files, err);
+  return TSR_OK;
 }
 
 /* run.json: the run id, the files of the run, the KPIs and (bundle runs)
@@ -496,8 +498,9 @@ static char *run_json_text(const tsr_analyze_result *r, json_t *files) {
   return json_text(o, "\n");
 }
 
-tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyze_opts *o,
-                                   const char *dir, tsr_error *err) {
+tsr_status tsr__analyze_write_begin(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                   const char *dir, json_t **files, tsr_error *err) {
+  *files = NULL;
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s", strerror(errno));
   char path[4096];
@@ -505,13 +508,59 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
   snprintf(path, sizeof path, "%s/run.json", dir);
   if (remove(path) != 0 && errno != ENOENT)
     return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot remove: %s", strerror(errno));
-  json_t *files = json_array();
-  if (!files) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  tsr_status st = write_results(r, o, dir, files, err);
+  json_t *fl = json_array();
+  if (!fl) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  tsr_status st = write_results(r, o, dir, fl, err);
+  if (st != TSR_OK) {
+    json_decref(fl);
+    return st;
+  }
+  *files = fl;
+  return TSR_OK;
+}
+
+/* profiles.csv on a thread of its own beside the models' files. */
+typedef struct profiles_job {
+  const tsr_analyze_result *r;
+  const char *dir;
+  tsr_status st;
+  tsr_error err;
+} profiles_job;
+
+static void *profiles_main(void *arg) {
+  profiles_job *j = arg;
+  j->st = write_csv(j->dir, "profiles.csv", write_profiles, j->r, NULL, &j->err);
+  return NULL;
+}
+
+tsr_status tsr__analyze_write_end(const tsr_analyze_result *r, const char *dir, json_t *files,
+                                  tsr_error *err) {
+  /* profiles.csv (listed by write_results) with the prediction columns,
+   * and churn and next-best-product of a bundle run (app/analyze_predict.c)
+   * at once when the run has models (issue 12: the end of a bundle run); the
+   * first error in the order of the files: profiles.csv's, then the
+   * models' */
+  profiles_job pj;
+  memset(&pj, 0, sizeof pj);
+  pj.r = r;
+  pj.dir = dir;
+  pthread_t th;
+  int threaded = 0;
+  if (r->profiles) {
+    threaded = r->predict && pthread_create(&th, NULL, profiles_main, &pj) == 0;
+    if (!threaded) profiles_main(&pj);
+  }
+  tsr_status st = pj.st == TSR_OK ? tsr__analyze_predict_write(r, dir, files, err) : TSR_OK;
+  if (threaded) pthread_join(th, NULL);
+  if (pj.st != TSR_OK) {
+    if (err) *err = pj.err;
+    st = pj.st;
+  }
   char *text = st == TSR_OK ? run_json_text(r, files) : NULL;
   json_decref(files);
   if (st != TSR_OK) return st;
   if (!text) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  char path[4096];
   FILE *f = open_in(dir, "run.json", path, sizeof path, err);
   if (!f) {
     tsr__free(text);
@@ -520,4 +569,12 @@ tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyz
   fputs(text, f);
   tsr__free(text);
   return close_out(f, dir, "run.json", path, err);
+}
+
+tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                   const char *dir, tsr_error *err) {
+  json_t *files = NULL;
+  tsr_status st = tsr__analyze_write_begin(r, o, dir, &files, err);
+  if (st != TSR_OK) return st;
+  return tsr__analyze_write_end(r, dir, files, err);
 }
