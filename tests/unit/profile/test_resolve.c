@@ -635,7 +635,7 @@ static size_t gold_population(tsr_resolver *r) {
   static const char *const dom[] = {"mail.ch", "gmx.de", "example.org"};
   tsr_error err;
   size_t added = 0;
-  char id[24], name[160], email[96], phone[40], dob[24], addr[96], join[24];
+  char id[24], name[160], email[96], phone[40], dob[48], addr[96], join[48];
   for (int p = 0; p < 3000; p++) {
     int fi = (int)gold_rnd(16), la = (int)gold_rnd(13), st = (int)gold_rnd(7), pc = (int)gold_rnd(7);
     int y = 1890 + (int)gold_rnd(116), mo = 1 + (int)gold_rnd(12), d = 1 + (int)gold_rnd(28);
