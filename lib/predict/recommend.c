@@ -156,6 +156,7 @@ typedef struct nbp {
   int walk_threads; /* the propensity walks' (all cores resolved) */
   uint64_t seed;
   size_t chunk; /* propensity rows predicted per call */
+  int ref_rank; /* tsr__nbp_test.ref_rank */
 } nbp;
 
 /* Ownership at day c (open and not closed by c). */
@@ -789,12 +790,43 @@ static tsr_status evtab_build(const nbp *s, const scored_set *z, const uint8_t *
   return TSR_OK;
 }
 
-/* Ranking metrics @3 of the users of t by the blend w (or scorer only). */
+/* Ranking metrics @3 of the users of t by the blend w (or scorer only):
+ * rank_z's top 3 (the same sums, the same ties: an earlier product wins),
+ * the scorers of weight 0 left out of the loop instead of tested per pair. */
 static tsr_status eval_users(const nbp *s, evtab *t, const double *w, int only,
                              tsr_eval_ranking *out, tsr_error *err) {
-  double sc[3];
-  for (size_t u = 0; u < t->nu; u++)
-    rank_z(s->P, t->z + u * s->P * NS, w, only, 3, t->ranked + u * 3, sc);
+  const size_t P = s->P;
+  if (s->ref_rank) { /* tsr__nbp_test.ref_rank: the reference */
+    double sc[3];
+    for (size_t u = 0; u < t->nu; u++)
+      rank_z(P, t->z + u * P * NS, w, only, 3, t->ranked + u * 3, sc);
+    return tsr_eval_ranking_compute(t->ranked, t->nu, 3, t->off, t->rl, out, err);
+  }
+  int qs[NS], nq = 0;
+  for (int q = 0; q < NS; q++)
+    if (only < 0 && w[q] != 0) qs[nq++] = q;
+  for (size_t u = 0; u < t->nu; u++) {
+    const double *zr = t->z + u * P * NS;
+    int32_t p0 = -1, p1 = -1, p2 = -1;
+    double s0 = -INFINITY, s1 = -INFINITY, s2 = -INFINITY;
+    for (size_t p = 0; p < P; p++) {
+      const double *zp = zr + p * NS;
+      if (isnan(zp[0])) continue;
+      double v = 0;
+      if (only >= 0) v = zp[only];
+      else
+        for (int j = 0; j < nq; j++) v += w[qs[j]] * zp[qs[j]];
+      if (v > s0) {
+        s2 = s1, p2 = p1, s1 = s0, p1 = p0, s0 = v, p0 = (int32_t)p;
+      } else if (v > s1) {
+        s2 = s1, p2 = p1, s1 = v, p1 = (int32_t)p;
+      } else if (v > s2) {
+        s2 = v, p2 = (int32_t)p;
+      }
+    }
+    int32_t *rk = t->ranked + u * 3;
+    rk[0] = p0, rk[1] = p1, rk[2] = p2;
+  }
   return tsr_eval_ranking_compute(t->ranked, t->nu, 3, t->off, t->rl, out, err);
 }
 
@@ -950,6 +982,7 @@ static tsr_status nbp_on(const char *dir, const tsr__pdata *dp, const tsr_nbp_op
   }
   s.seed = o.seed;
   s.chunk = t && t->chunk ? t->chunk : PROP_CHUNK;
+  s.ref_rank = t && t->ref_rank;
   for (size_t p = 0; p < s.P; p++) {
     s.rules[p] = rule_of(d.products[p]);
     s.business_prod[p] = s.rules[p].business_only;

@@ -35,6 +35,8 @@ typedef struct tsr__nbp_test {
   int poison;      /* the buffers kept from one cutoff to the next (and new
                       ones) filled with 0xa5 bytes before each use */
   int walk_threads; /* threads of the propensity walks; 0 = the options' */
+  int ref_rank;    /* the blend grid's and the evaluation's top 3 by rank_z
+                      (the general ranking) instead of eval_users' own */
 } tsr__nbp_test;
 
 /* tsr_nbp_run with t (NULL = as tsr_nbp_run). */

@@ -175,14 +175,19 @@ static void same_result(const tsr_nbp_result *a, const tsr_nbp_result *b) {
  * buffer grown from them, on 3 threads) are those predicted at once on
  * one; buffers filled with
  * garbage before each use (those kept from one cutoff for the next too)
- * give the same result (each use fills them whole). */
+ * give the same result (each use fills them whole); the evaluated users
+ * ranked by the general rank_z (ref_rank) give the same weights and
+ * metrics. */
 static void test_variants_exact(void **state) {
   (void)state;
   tsr_nbp_opts o;
   test_opts(&o);
   tsr_nbp_result *a = NULL, *b = NULL, *c = NULL, *d = NULL;
   tsr_error err;
-  tsr__nbp_test all = {1, 0, 0, 0}, small = {0, 7, 0, 3}, poison = {0, 0, 1, 0};
+  tsr__nbp_test all = {1, 0, 0, 0, 0}, small = {0, 7, 0, 3, 0}, poison = {0, 0, 1, 0, 0};
+  tsr__nbp_test ref = {0, 0, 0, 0, 1};
+  tsr_nbp_result *e = NULL;
+  if (tsr__nbp_run(g_dir, &o, &ref, &e, &err) != TSR_OK) fail_msg("%s", err.msg);
   if (tsr__nbp_run(g_dir, &o, &all, &a, &err) != TSR_OK) fail_msg("%s", err.msg);
   if (tsr__nbp_run(g_dir, &o, NULL, &b, &err) != TSR_OK) fail_msg("%s", err.msg);
   if (tsr__nbp_run(g_dir, &o, &small, &c, &err) != TSR_OK) fail_msg("%s", err.msg);
@@ -190,6 +195,8 @@ static void test_variants_exact(void **state) {
   same_result(a, b);
   same_result(b, c);
   same_result(b, d);
+  same_result(b, e);
+  tsr_nbp_result_free(e);
   int zero = 0, some = 0;
   for (int k = 0; k < TSR_NBP_NSCORERS; k++) {
     zero += a->weight[k] == 0;
