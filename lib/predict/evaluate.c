@@ -376,6 +376,11 @@ tsr_status tsr_eval_ranking_compute(const int32_t *ranked, size_t n_users, size_
                                     tsr_eval_ranking *out, tsr_error *err) {
   if (k < 1) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k", "expected k >= 1");
   memset(out, 0, sizeof *out);
+  /* the discounts 1 / log2(i + 2) of the first ranks computed once (the
+   * same expression, so the same values) */
+  enum { NDISC = 64 };
+  double disc[NDISC];
+  for (size_t i = 0; i < NDISC; i++) disc[i] = 1.0 / log2((double)i + 2);
   double hit = 0, ndcg = 0, map = 0, prec = 0;
   size_t users = 0;
   for (size_t u = 0; u < n_users; u++) {
@@ -393,10 +398,10 @@ tsr_status tsr_eval_ranking_compute(const int32_t *ranked, size_t n_users, size_
           if (r[j] == item) { is_rel = 1; break; }
       if (is_rel) {
         hits++;
-        dcg += 1.0 / log2((double)i + 2);
+        dcg += i < NDISC ? disc[i] : 1.0 / log2((double)i + 2);
         ap += (double)hits / (double)(i + 1);
       }
-      if (i < nr) idcg += 1.0 / log2((double)i + 2);
+      if (i < nr) idcg += i < NDISC ? disc[i] : 1.0 / log2((double)i + 2);
     }
     hit += hits > 0;
     ndcg += dcg / idcg;

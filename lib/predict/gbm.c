@@ -123,6 +123,16 @@ typedef struct gbm_share {
   uint32_t feat;
   float sum;
 } gbm_share;
+/* One node of the trees as walk_pred_rows walks them (the predictions
+ * alone): a leaf is its own child (left = itself, inner = 0), so every
+ * row of a tree takes the tree's depth steps without a branch. */
+typedef struct gbm_pnode {
+  int32_t left;         /* the left child (the right one is left + 1); a
+                           leaf: itself */
+  uint32_t split;       /* as gbm_node's; 0 at a leaf */
+  float cond;           /* as gbm_node's (the leaf value at a leaf) */
+  int32_t inner;        /* 1 at a split, 0 at a leaf */
+} gbm_pnode;
 
 /* The trees of a model: node root[t] is the root of tree t. */
 typedef struct gbm_trees {
@@ -135,6 +145,7 @@ typedef struct gbm_trees {
                            order of the features' first splits (none for
                            a split node) */
   gbm_share *share;
+  gbm_pnode *pnode;     /* nnode: the same nodes for walk_pred_rows */
   float base;           /* the margin every prediction starts from (the
                            base score, as a logit for binary models) */
 } gbm_trees;
@@ -692,6 +703,7 @@ static void trees_release(gbm_trees *t) {
   tsr__free(t->depth);
   tsr__free(t->share_at);
   tsr__free(t->share);
+  tsr__free(t->pnode);
   memset(t, 0, sizeof *t);
 }
 
@@ -881,14 +893,14 @@ static void path_shares(const gbm_trees *t, size_t j, uint32_t *pf, float *pd, i
   }
 }
 
-/* t->depth, t->share_at and t->share of t's nodes; 0 when out of memory. */
+/* t->share_at and t->share of t's nodes (t->depth is trees_parse's); 0
+ * when out of memory. */
 static int trees_shares(gbm_trees *t) {
   uint32_t *cnt = tsr__calloc(t->nnode + 1, sizeof *cnt);
   uint32_t pf[65];
   float pd[65];
-  t->depth = tsr__malloc(t->ntree ? t->ntree : 1);
   t->share_at = tsr__malloc((t->nnode + 1) * sizeof *t->share_at);
-  if (!cnt || !t->depth || !t->share_at) {
+  if (!cnt || !t->share_at) {
     tsr__free(cnt);
     return 0;
   }
@@ -896,7 +908,6 @@ static int trees_shares(gbm_trees *t) {
     for (size_t q = 0; q < t->ntree; q++) {
       int maxd = 0;
       path_shares(t, t->root[q], pf, pd, 0, &maxd, cnt, pass ? t->share : NULL);
-      t->depth[q] = (uint8_t)maxd;
     }
     if (pass) break;
     size_t total = 0;
@@ -956,7 +967,9 @@ static tsr_status trees_parse(tsr_gbm *m, int *ok, tsr_error *err) {
   cond = tsr__malloc(nn1 * sizeof *cond);
   mean = tsr__malloc(nn1 * sizeof *mean);
   depth = tsr__malloc(nn1 * sizeof *depth);
-  if (!t->root || !t->node || !tmp || !left || !split || !dleft || !cond || !mean || !depth) {
+  t->pnode = tsr__malloc(nn1 * sizeof *t->pnode);
+  t->depth = tsr__malloc((ntree ? ntree : 1) * sizeof *t->depth);
+  if (!t->root || !t->node || !t->pnode || !t->depth || !tmp || !left || !split || !dleft || !cond || !mean || !depth) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
@@ -1033,6 +1046,18 @@ static tsr_status trees_parse(tsr_gbm *m, int *ok, tsr_error *err) {
       t->node[o + (size_t)l].delta = mn[l] - mn[j];
       t->node[o + (size_t)l + 1].delta = mn[l + 1] - mn[j];
     }
+    /* the prediction walk's nodes and the tree's depth (at most 64) */
+    float dmax = 0;
+    for (size_t j = 0; j < nn; j++) {
+      const gbm_node *nd = &t->node[o + j];
+      gbm_pnode *pn = &t->pnode[o + j];
+      pn->left = nd->left < 0 ? (int32_t)(o + j) : nd->left;
+      pn->split = nd->split;
+      pn->cond = nd->cond;
+      pn->inner = nd->left >= 0;
+      if (depth[o + j] > dmax) dmax = depth[o + j];
+    }
+    t->depth[i] = (uint8_t)dmax;
   }
   if (!trees_shares(t)) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -1132,6 +1157,55 @@ static void walk_rows(const tsr_gbm *m, const float *x, const size_t *rows, size
   }
 }
 
+/* Rows walked together by walk_pred_rows. */
+#define GBM_PWALK_BLOCK 16
+
+/* B rows xr of a block through every tree: XGBoost's predictions as
+ * walk_rows computes them (the base margin plus the leaf values in tree
+ * order, in float; the sigmoid for a binary model), without the
+ * contributions' bookkeeping: each row takes depth[q] steps through tree
+ * q, a leaf stepping to itself, so the steps have no branch. */
+static inline void walk_pred_block(const gbm_trees *t, int binary, const float *const *xr,
+                                   size_t B, double *pred) {
+  const gbm_pnode *pn = t->pnode;
+  float margin[GBM_PWALK_BLOCK];
+  int32_t cur[GBM_PWALK_BLOCK];
+  for (size_t r = 0; r < B; r++) margin[r] = t->base;
+  for (size_t q = 0; q < t->ntree; q++) {
+    const int32_t r0 = (int32_t)t->root[q];
+    for (size_t r = 0; r < B; r++) cur[r] = r0;
+    for (unsigned d = t->depth[q]; d > 0; d--)
+      for (size_t r = 0; r < B; r++) {
+        const gbm_pnode *nd = pn + cur[r];
+        float v = xr[r][nd->split & ~GBM_DLEFT];
+        /* as walk_rows: right when not v < cond (so NaN), except a
+         * missing value whose default is left; never at a leaf */
+        int right = !(v < nd->cond) & !((v != v) & (int)(nd->split >> 31));
+        cur[r] = nd->left + (right & nd->inner);
+      }
+    for (size_t r = 0; r < B; r++) margin[r] += pn[cur[r]].cond;
+  }
+  for (size_t r = 0; r < B; r++) pred[r] = binary ? gbm_sigmoid(margin[r]) : margin[r];
+}
+
+/* The predictions of rows [from, to) of x (rows: their indices, NULL = in
+ * order) into pred[from..to), walk_pred_block's blocks. */
+static void walk_pred_rows(const tsr_gbm *m, const float *x, const size_t *rows, size_t from,
+                           size_t to, double *pred) {
+  const size_t nf = m->nfeat;
+  const int binary = m->objective == TSR_GBM_BINARY;
+  const float *xr[GBM_PWALK_BLOCK];
+  size_t i0 = from;
+  for (; to - i0 >= GBM_PWALK_BLOCK; i0 += GBM_PWALK_BLOCK) {
+    for (size_t r = 0; r < GBM_PWALK_BLOCK; r++) xr[r] = x + (rows ? rows[i0 + r] : i0 + r) * nf;
+    walk_pred_block(&m->trees, binary, xr, GBM_PWALK_BLOCK, pred + i0);
+  }
+  if (i0 < to) {
+    for (size_t r = 0; r < to - i0; r++) xr[r] = x + (rows ? rows[i0 + r] : i0 + r) * nf;
+    walk_pred_block(&m->trees, binary, xr, to - i0, pred + i0);
+  }
+}
+
 typedef struct walk_job {
   const tsr_gbm *m;
   const float *x;
@@ -1143,7 +1217,8 @@ typedef struct walk_job {
 
 static void *walk_run(void *arg) {
   walk_job *j = arg;
-  walk_rows(j->m, j->x, j->rows, j->from, j->to, j->pred, j->contrib, j->buf);
+  if (!j->contrib) walk_pred_rows(j->m, j->x, j->rows, j->from, j->to, j->pred);
+  else walk_rows(j->m, j->x, j->rows, j->from, j->to, j->pred, j->contrib, j->buf);
   return NULL;
 }
 
@@ -1199,13 +1274,16 @@ static tsr_status walk_check(tsr_gbm *m, const float *x, size_t n, tsr_error *er
   const size_t nf = m->nfeat, w = nf + 1;
   size_t k = n < TSR__GBM_APPROX_CHECK ? n : TSR__GBM_APPROX_CHECK;
   double *xg = tsr__malloc(k * w * sizeof *xg), *ours = tsr__malloc(k * w * sizeof *ours);
-  double *pg = tsr__malloc(k * sizeof *pg), *po = tsr__malloc(k * sizeof *po);
+  double *pg = tsr__malloc(k * sizeof *pg), *po = tsr__malloc(2 * k * sizeof *po);
   float *buf = tsr__malloc(GBM_WALK_BLOCK * (nf ? nf : 1) * sizeof *buf);
   if (!xg || !ours || !pg || !po || !buf) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
-  walk_rows(m, x, NULL, 0, k, po, ours, buf);
+  /* the predictions of both walks (walk_rows' when they come with
+   * contributions, else walk_pred_rows') */
+  walk_rows(m, x, NULL, 0, k, po + k, ours, buf);
+  walk_pred_rows(m, x, NULL, 0, k, po);
   /* XGBoost's values of the same rows: the same floats, and the bias
    * column (the sum of the root means and the base score, the same for
    * every row) */
@@ -1215,7 +1293,7 @@ static tsr_status walk_check(tsr_gbm *m, const float *x, size_t n, tsr_error *er
   for (size_t i = 0; i < k && same; i++)
     for (size_t j = 0; j <= nf && same; j++)
       same = j < nf ? xg[i * w + j] == ours[i * w + j] : xg[i * w + nf] == xg[nf];
-  for (size_t i = 0; i < k && same_pred; i++) same_pred = pg[i] == po[i];
+  for (size_t i = 0; i < k && same_pred; i++) same_pred = pg[i] == po[i] && pg[i] == po[k + i];
   m->approx_bias = k ? (float)xg[nf] : 0.0f;
   m->approx = same ? 1 : -1;
   m->walk_pred = same_pred ? 1 : -1;

@@ -5,6 +5,7 @@
  * datasets", eqs. 3-4) and per-product XGBoost propensities, blended with
  * weights chosen on a validation window.
  */
+#include "../base/sort.h"
 #include "../cluster/cluster_internal.h" /* tsr__parallel_chunks */
 #include "gbm_internal.h"
 #include "internal.h"
@@ -155,6 +156,7 @@ typedef struct nbp {
   int walk_threads; /* the propensity walks' (all cores resolved) */
   uint64_t seed;
   size_t chunk; /* propensity rows predicted per call */
+  int ref_rank; /* tsr__nbp_test.ref_rank */
 } nbp;
 
 /* Ownership at day c (open and not closed by c). */
@@ -788,12 +790,43 @@ static tsr_status evtab_build(const nbp *s, const scored_set *z, const uint8_t *
   return TSR_OK;
 }
 
-/* Ranking metrics @3 of the users of t by the blend w (or scorer only). */
+/* Ranking metrics @3 of the users of t by the blend w (or scorer only):
+ * rank_z's top 3 (the same sums, the same ties: an earlier product wins),
+ * the scorers of weight 0 left out of the loop instead of tested per pair. */
 static tsr_status eval_users(const nbp *s, evtab *t, const double *w, int only,
                              tsr_eval_ranking *out, tsr_error *err) {
-  double sc[3];
-  for (size_t u = 0; u < t->nu; u++)
-    rank_z(s->P, t->z + u * s->P * NS, w, only, 3, t->ranked + u * 3, sc);
+  const size_t P = s->P;
+  if (s->ref_rank) { /* tsr__nbp_test.ref_rank: the reference */
+    double sc[3];
+    for (size_t u = 0; u < t->nu; u++)
+      rank_z(P, t->z + u * P * NS, w, only, 3, t->ranked + u * 3, sc);
+    return tsr_eval_ranking_compute(t->ranked, t->nu, 3, t->off, t->rl, out, err);
+  }
+  int qs[NS], nq = 0;
+  for (int q = 0; q < NS; q++)
+    if (only < 0 && w[q] != 0) qs[nq++] = q;
+  for (size_t u = 0; u < t->nu; u++) {
+    const double *zr = t->z + u * P * NS;
+    int32_t p0 = -1, p1 = -1, p2 = -1;
+    double s0 = -INFINITY, s1 = -INFINITY, s2 = -INFINITY;
+    for (size_t p = 0; p < P; p++) {
+      const double *zp = zr + p * NS;
+      if (isnan(zp[0])) continue;
+      double v = 0;
+      if (only >= 0) v = zp[only];
+      else
+        for (int j = 0; j < nq; j++) v += w[qs[j]] * zp[qs[j]];
+      if (v > s0) {
+        s2 = s1, p2 = p1, s1 = s0, p1 = p0, s0 = v, p0 = (int32_t)p;
+      } else if (v > s1) {
+        s2 = s1, p2 = p1, s1 = v, p1 = (int32_t)p;
+      } else if (v > s2) {
+        s2 = v, p2 = (int32_t)p;
+      }
+    }
+    int32_t *rk = t->ranked + u * 3;
+    rk[0] = p0, rk[1] = p1, rk[2] = p2;
+  }
   return tsr_eval_ranking_compute(t->ranked, t->nu, 3, t->off, t->rl, out, err);
 }
 
@@ -807,6 +840,59 @@ static size_t eval_user_list(const nbp *s, const scored_set *z, const uint8_t *r
       if (rel[i * s->P + p]) { us[nu++] = i; break; }
   }
   return nu;
+}
+
+/* The float of a tsr__nbp_auc key. */
+static float key_float(uint64_t key) {
+  uint32_t u = (uint32_t)(key >> 1);
+  u = (u >> 31) ? u & 0x7fffffffu : ~u;
+  float f;
+  memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+tsr_status tsr__nbp_auc(const float *s, const uint8_t *y, size_t n, double *auc, tsr_error *err) {
+  *auc = NAN;
+  size_t pos = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!isfinite(s[i])) return TSR_OK;
+    pos += y[i] != 0;
+  }
+  if (pos == 0 || pos == n) return TSR_OK;
+  /* key: the float's bits made order-preserving (as unsigned), then the
+   * label; ascending, so the walk goes from the end */
+  uint64_t *k = tsr__malloc(n * sizeof *k);
+  if (!k) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  for (size_t i = 0; i < n; i++) {
+    uint32_t u;
+    memcpy(&u, &s[i], sizeof u);
+    u = (u >> 31) ? ~u : u | 0x80000000u;
+    k[i] = (uint64_t)u << 1 | (y[i] != 0);
+  }
+  if (tsr__radix_sort_u64(k, NULL, n) != 0) {
+    tsr__free(k);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  /* tsr_eval_binary_compute's walk: a positive scores above every
+   * negative after its group, half for those inside it */
+  size_t nneg = n - pos, fp = 0;
+  double a = 0;
+  for (size_t g = n; g > 0;) {
+    float vg = key_float(k[g - 1]);
+    size_t h = g, gp = 0, gn = 0;
+    while (h > 0 && key_float(k[h - 1]) == vg) {
+      if (k[h - 1] & 1) gp++;
+      else gn++;
+      h--;
+    }
+    size_t neg_below = nneg - fp - gn;
+    a += (double)gp * ((double)neg_below + 0.5 * (double)gn);
+    fp += gn;
+    g = h;
+  }
+  tsr__free(k);
+  *auc = a / ((double)pos * (double)nneg);
+  return TSR_OK;
 }
 
 static char *str_day(int64_t d, char *b) { return tsr_day_format(d, b); }
@@ -896,6 +982,7 @@ static tsr_status nbp_on(const char *dir, const tsr__pdata *dp, const tsr_nbp_op
   }
   s.seed = o.seed;
   s.chunk = t && t->chunk ? t->chunk : PROP_CHUNK;
+  s.ref_rank = t && t->ref_rank;
   for (size_t p = 0; p < s.P; p++) {
     s.rules[p] = rule_of(d.products[p]);
     s.business_prod[p] = s.rules[p].business_only;
@@ -969,15 +1056,15 @@ static tsr_status nbp_on(const char *dir, const tsr__pdata *dp, const tsr_nbp_op
   evtab_release(&et);
   /* per-product propensity AUC on the candidates */
   {
-    double *sc = tsr__malloc(s.n * sizeof *sc);
-    uint8_t *lab = tsr__malloc(s.n);
+    float *sc = tsr__malloc((s.n ? s.n : 1) * sizeof *sc);
+    uint8_t *lab = tsr__malloc(s.n ? s.n : 1);
     if (!sc || !lab) {
       tsr__free(sc);
       tsr__free(lab);
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
       goto fail;
     }
-    for (size_t p = 0; p < s.P; p++) {
+    for (size_t p = 0; p < s.P && st == TSR_OK; p++) {
       size_t m = 0, pos = 0;
       for (size_t i = 0; i < s.n; i++)
         if (ev.cand[i * s.P + p]) {
@@ -986,12 +1073,11 @@ static tsr_status nbp_on(const char *dir, const tsr__pdata *dp, const tsr_nbp_op
           pos += lab[m++];
         }
       r->product_openings[p] = pos;
-      tsr_eval_binary eb;
-      r->product_auc[p] = (pos && pos < m && tsr_eval_binary_compute(sc, lab, m, &eb, NULL) == TSR_OK)
-                              ? eb.auc : NAN;
+      st = tsr__nbp_auc(sc, lab, m, &r->product_auc[p], err);
     }
     tsr__free(sc);
     tsr__free(lab);
+    if (st != TSR_OK) goto fail;
   }
   set_recycle(&pc, &ev);
 

@@ -128,11 +128,32 @@ static void test_ranking(void **state) {
   assert_int_equal(tsr_eval_ranking_compute(ranked, 1, 3, off0, rel, &r, &err), TSR_EINVAL);
 }
 
+/* NDCG of long rankings (k = 70: ranks past the 64 discounts kept in a
+ * table) equals the sum of 1 / log2(rank + 1) computed here, bit for bit:
+ * one user, relevant items at ranks 1, 3, 64, 65 and 70. */
+static void test_ranking_long(void **state) {
+  (void)state;
+  enum { K = 70 };
+  int32_t ranked[K];
+  for (int i = 0; i < K; i++) ranked[i] = 100 + i;
+  int32_t rel[5] = {100, 102, 163, 164, 169};
+  size_t off[2] = {0, 5};
+  tsr_eval_ranking r;
+  assert_int_equal(tsr_eval_ranking_compute(ranked, 1, K, off, rel, &r, NULL), TSR_OK);
+  double dcg = 0, idcg = 0;
+  for (int i = 0; i < K; i++) {
+    for (int j = 0; j < 5; j++)
+      if (rel[j] == ranked[i]) dcg += 1.0 / log2((double)i + 2);
+    if (i < 5) idcg += 1.0 / log2((double)i + 2);
+  }
+  assert_true(r.ndcg == dcg / idcg);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_binary_metrics), cmocka_unit_test(test_reliability),
       cmocka_unit_test(test_isotonic), cmocka_unit_test(test_platt_recovers),
-      cmocka_unit_test(test_ranking),
+      cmocka_unit_test(test_ranking), cmocka_unit_test(test_ranking_long),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

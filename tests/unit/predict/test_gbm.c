@@ -592,6 +592,51 @@ static void test_predict_walk_equals_xgboost(void **state) {
   free(buf); free(nb); free(x); free(y); free(a); free(b);
 }
 
+/* The prediction walk (a leaf steps to itself until the tree's depth) on
+ * trees of one leaf (no split: min_child_weight above the data's hessian)
+ * and on depth-5 trees with leaves at several depths (gamma prunes some
+ * splits), 16-row blocks and a 13-row tail, rows by index: XGBoost's
+ * predictions on every row, no fallback. */
+static void test_predict_walk_leaf_depths(void **state) {
+  (void)state;
+  size_t n = 1500, k = 1213;
+  float *x, *y;
+  new_binary(n, 7, &x, &y);
+  double *a = malloc(k * sizeof *a), *b = malloc(k * sizeof *b);
+  size_t *ri = malloc(k * sizeof *ri);
+  for (size_t i = 0; i < k; i++) ri[i] = (i * 331 + 5) % n;
+  float *xs = malloc(k * NF * sizeof *xs);
+  for (size_t i = 0; i < k; i++) memcpy(xs + i * NF, x + ri[i] * NF, NF * sizeof *xs);
+  for (int variant = 0; variant < 2; variant++) {
+    tsr_gbm_params p;
+    tsr_gbm_params_init(&p);
+    p.threads = 1;
+    p.n_rounds = 20;
+    p.early_stopping = 0;
+    p.tree_method = TSR_GBM_HIST;
+    p.max_depth = 5;
+    if (variant == 0) p.min_child_weight = 1e9;
+    else p.gamma = 2.0;
+    tsr_gbm_data d = {n, NF, x, y, NULL};
+    tsr_gbm *m = NULL;
+    assert_int_equal(tsr_gbm_train(&p, &d, NULL, &m, NULL, NULL), TSR_OK);
+    int fb = -1;
+    assert_int_equal(tsr__gbm_predict_walk(m, x, ri, k, a, &fb, NULL), TSR_OK);
+    assert_int_equal(fb, 0);
+    assert_int_equal(tsr_gbm_predict(m, xs, k, b, NULL), TSR_OK);
+    size_t distinct = 0;
+    for (size_t i = 0; i < k; i++) {
+      if (a[i] != b[i])
+        fail_msg("variant %d row %zu: %.9g here, %.9g by XGBoost", variant, i, a[i], b[i]);
+      distinct += i && a[i] != a[i - 1];
+    }
+    if (variant == 0) assert_int_equal(distinct, 0);
+    else assert_true(distinct > k / 8);
+    tsr_gbm_free(m);
+  }
+  free(x); free(y); free(a); free(b); free(ri); free(xs);
+}
+
 /* Training without an info (no training loss wanted: the training set is
  * not evaluated each round) gives the model of training with one, value
  * for value, with and without early stopping and validation; the info's
@@ -642,6 +687,7 @@ int main(void) {
       cmocka_unit_test(test_train_gives_validation_predictions),
       cmocka_unit_test(test_approx_contributions_equal_xgboost),
       cmocka_unit_test(test_predict_walk_equals_xgboost),
+      cmocka_unit_test(test_predict_walk_leaf_depths),
       cmocka_unit_test(test_train_without_info_same_model),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
