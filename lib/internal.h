@@ -142,8 +142,8 @@ char *tsr__fmt_double(double d, char *buf);
  * snprintf: the length wanted when cap is too small). */
 #define TSR__FIXED_BUF 40
 size_t tsr__fmt_fixed(double v, int prec, char *buf, size_t cap);
-/* 10^k for k = 0..17 (lib/base/fmtfixed.c; the double printers' scales). */
-extern const uint64_t tsr__pow10_u64[18];
+/* 10^k for k = 0..19 (lib/base/fmtfixed.c; the double printers' scales). */
+extern const uint64_t tsr__pow10_u64[20];
 /* The decimal digits of u written at o (at most 20, no terminator); returns
  * the end. */
 char *tsr__put_u64(char *o, uint64_t u);

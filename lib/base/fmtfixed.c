@@ -13,7 +13,7 @@
 
 #include "internal.h"
 
-const uint64_t tsr__pow10_u64[18] = {1ull,
+const uint64_t tsr__pow10_u64[20] = {1ull,
                                   10ull,
                                   100ull,
                                   1000ull,
@@ -30,7 +30,9 @@ const uint64_t tsr__pow10_u64[18] = {1ull,
                                   100000000000000ull,
                                   1000000000000000ull,
                                   10000000000000000ull,
-                                  100000000000000000ull};
+                                  100000000000000000ull,
+                                  1000000000000000000ull,
+                                  10000000000000000000ull};
 
 char *tsr__put_u64(char *o, uint64_t u) {
   char tmp[24];
@@ -116,26 +118,6 @@ void tsr__put_fixed(FILE *f, double v, int prec) {
  * digits. q = 10^16 (|v| at a power of ten, where X could be one less) and
  * everything else go to printf. */
 size_t tsr__fmt_g17(double v, char *buf) {
-  static const uint64_t p10[20] = {1ull,
-                                   10ull,
-                                   100ull,
-                                   1000ull,
-                                   10000ull,
-                                   100000ull,
-                                   1000000ull,
-                                   10000000ull,
-                                   100000000ull,
-                                   1000000000ull,
-                                   10000000000ull,
-                                   100000000000ull,
-                                   1000000000000ull,
-                                   10000000000000ull,
-                                   100000000000000ull,
-                                   1000000000000000ull,
-                                   10000000000000000ull,
-                                   100000000000000000ull,
-                                   1000000000000000000ull,
-                                   10000000000000000000ull};
   double a = fabs(v);
   if (!(a >= 1e-3 && a < 1e16)) goto slow;
   uint64_t bits;
@@ -148,20 +130,20 @@ size_t tsr__fmt_g17(double v, char *buf) {
     if (p < 0 || p > 19) goto slow;
     unsigned __int128 q;
     if (e >= 0) {
-      q = (unsigned __int128)(m << e) * p10[p]; /* m << e < 2^54 */
+      q = (unsigned __int128)(m << e) * tsr__pow10_u64[p]; /* m << e < 2^54 */
     } else {
       int k = -e; /* 1..63 for a >= 1e-3 */
-      unsigned __int128 x = (unsigned __int128)m * p10[p];
+      unsigned __int128 x = (unsigned __int128)m * tsr__pow10_u64[p];
       q = x >> k;
       unsigned __int128 rem = x - (q << k), half = (unsigned __int128)1 << (k - 1);
       if (rem > half || (rem == half && (q & 1))) q++;
     }
-    if (q == p10[16]) goto slow;
-    if (q < p10[16]) {
+    if (q == tsr__pow10_u64[16]) goto slow;
+    if (q < tsr__pow10_u64[16]) {
       X--;
       continue;
     }
-    if (q >= p10[17]) {
+    if (q >= tsr__pow10_u64[17]) {
       X++;
       continue;
     }
