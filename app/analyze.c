@@ -1290,19 +1290,15 @@ static tsr_status store_rows(actx *x, files_job *files, tsr_error *err) {
     tsr__free(ps);
     if (st != TSR_OK) goto fail;
   }
-  tsr__free(rows);
-  tsr__free(cells);
-  tsr__free(hoff);
-  tsr__free(extra);
-  tsr__free(in_row);
-  tsr__hist_text_free(&ht);
-  return TSR_OK;
+  st = TSR_OK;
+  goto done;
 fail:
   tsr_store_rollback(s, NULL);
   if (files && files_wait(files, NULL) != TSR_OK) { /* the files' error first */
     st = files->st;
     if (err) *err = files->err;
   }
+done:
   tsr__free(rows);
   tsr__free(cells);
   tsr__free(hoff);
