@@ -227,8 +227,7 @@ static char *put_raw(char *o, const char *s) {
 
 static char *put_num(char *o, double v) {
   if (!isfinite(v)) return o; /* empty cell */
-  tsr_format_double(v, o); /* writes a NUL after the digits: room is left */
-  return o + strlen(o);
+  return tsr__fmt_double_end(v, o); /* writes a NUL after the digits: room is left */
 }
 
 static char *put_int(char *o, long long v) {

@@ -135,6 +135,9 @@ static inline uint64_t tsr__xoshiro_next(uint64_t s[4]) {
 
 /* Shortest "%.Ng" (N = 15..17) that round-trips d; buf >= 32 bytes. */
 char *tsr__fmt_double(double d, char *buf);
+/* The same text; returns the end of it (its terminating NUL), so that a
+ * writer appending numbers does not measure each one again. */
+char *tsr__fmt_double_end(double d, char *buf);
 
 /* Exactly snprintf(buf, cap, "%.*f", prec, v) (default rounding mode),
  * without printf for |v| < 1e15, 0 <= prec <= 17 and cap >=

@@ -98,15 +98,17 @@ uint64_t tsr__hash_stream_final(const tsr__hash_stream *s) {
 /* The reference algorithm: the first of "%.15g", "%.16g", "%.17g" that
  * round-trips. */
 static char *fmt_double_slow(double d, char *buf) {
+  int n = 0;
   for (int prec = 15; prec <= 17; prec++) {
-    snprintf(buf, 32, "%.*g", prec, d);
+    n = snprintf(buf, 32, "%.*g", prec, d);
     if (prec == 17 || strtod(buf, NULL) == d) break;
   }
-  return buf;
+  return buf + (n > 0 && n < 32 ? n : (int)strlen(buf));
 }
 
 /* Writes M (exactly P digits, decimal exponent E of the first digit) as %g
- * does in fixed notation: trailing fractional zeros and a bare '.' dropped. */
+ * does in fixed notation: trailing fractional zeros and a bare '.' dropped;
+ * returns the end (the NUL), as every writer below does. */
 static char *put_fixed(char *buf, int neg, uint64_t M, int P, int E) {
   char dg[20];
   for (int i = P - 1; i >= 0; i--) {
@@ -130,7 +132,7 @@ static char *put_fixed(char *buf, int neg, uint64_t M, int P, int E) {
     }
   }
   *o = '\0';
-  return buf;
+  return o;
 }
 
 /* a * b = *hi + *lo exactly (Dekker's product with Veltkamp splitting; no
@@ -169,7 +171,7 @@ static char *put_exp(char *buf, int neg, uint64_t M, int P, int E) {
   *o++ = (char)('0' + x / 10 % 10);
   *o++ = (char)('0' + x % 10);
   *o = '\0';
-  return buf;
+  return o;
 }
 
 /* fmt_double for 1e-12 <= a = |d| < 1e-4 (exponent notation), in exact
@@ -227,13 +229,13 @@ static char *fmt_small(double d, double a, int neg, char *buf) {
  * The round trip of R_15 and R_16 is checked exactly (an integer < 2^53
  * divided by an exact power of ten is correctly rounded), and R_17 always
  * round-trips. %g prints these values in fixed notation. */
-char *tsr__fmt_double(double d, char *buf) {
+char *tsr__fmt_double_end(double d, char *buf) {
   static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                  1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
                                  1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   if (d == 0) {
     strcpy(buf, "0");
-    return buf;
+    return buf + 1;
   }
   if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d) {
     /* an integer: "%.15g" prints exactly its digits */
@@ -248,7 +250,7 @@ char *tsr__fmt_double(double d, char *buf) {
     if (v < 0) buf[o++] = '-';
     while (n) buf[o++] = tmp[--n];
     buf[o] = '\0';
-    return buf;
+    return buf + o;
   }
   int neg = d < 0;
   double a = neg ? -d : d;
@@ -328,4 +330,9 @@ char *tsr__fmt_double(double d, char *buf) {
     return put_fixed(buf, neg, M, P, E);
   }
   return fmt_double_slow(d, buf);
+}
+
+char *tsr__fmt_double(double d, char *buf) {
+  tsr__fmt_double_end(d, buf);
+  return buf;
 }

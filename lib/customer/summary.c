@@ -281,8 +281,7 @@ void tsr_summary_free(tsr_summary *s) {
 
 static size_t put_dbl(char *o, double v) {
   char b[32];
-  tsr__fmt_double(v, b);
-  size_t k = strlen(b);
+  size_t k = (size_t)(tsr__fmt_double_end(v, b) - b);
   memcpy(o, b, k);
   return k;
 }

@@ -2,6 +2,7 @@
  * and the one column resolver (tessera/csv.h). */
 #include "tsr_test.h"
 #include "tessera/csv.h"
+#include "internal.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -91,6 +92,29 @@ static void shortest_double_reference(void **state) {
     if (x & 1) d = -d;
     reference_double(d, r);
     assert_string_equal(tsr_format_double(d, b), r);
+    char *end = tsr__fmt_double_end(d, b);
+    assert_string_equal(b, r);
+    assert_ptr_equal(end, b + strlen(r));
+  }
+}
+
+/* tsr__fmt_double_end: the same text as tsr__fmt_double on every path
+ * (zero, integers, short decimals, 15-17 digits, exponent notation, the
+ * printf path), and a pointer to its terminating NUL. */
+static void shortest_double_end(void **state) {
+  (void)state;
+  const double v[] = {0.0,    -0.0,    7,        -123456789012345.0, 0.1,     -2.5,
+                      97.32,  1.0 / 3, 2.142857142857143, 1.5e-5, -3.8118357802227647e-13,
+                      1e20,   -1e300,  5e-324,   INFINITY,  -INFINITY, NAN,   1e15 - 0.5,
+                      9.3324763439994722, 123456.789};
+  for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+    char b[TSR_DOUBLE_BUF], r[TSR_DOUBLE_BUF];
+    memset(b, 'x', sizeof b);
+    char *end = tsr__fmt_double_end(v[i], b);
+    tsr__fmt_double(v[i], r);
+    assert_string_equal(b, r);
+    assert_ptr_equal(end, b + strlen(r));
+    assert_int_equal(*end, '\0');
   }
 }
 
@@ -127,6 +151,7 @@ int main(void) {
       cmocka_unit_test(csv_field),
       cmocka_unit_test(shortest_double),
       cmocka_unit_test(shortest_double_reference),
+      cmocka_unit_test(shortest_double_end),
       cmocka_unit_test(column_resolver),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
