@@ -864,14 +864,12 @@ static int json_array(const char **cur, const char *key, float *v, size_t cap, s
  * above j (feature, delta of the child taken). At a leaf, its shares: for
  * each feature on the path, at its first split, the sum of its deltas in
  * path order (the values walk_rows adds). cnt: the count of each leaf's
- * shares (pass 1); out: NULL, or where they go, at t->share_at (pass 2).
- * *maxd: the longest path seen. */
+ * shares (pass 1); out: NULL, or where they go, at t->share_at (pass 2). */
 static void path_shares(const gbm_trees *t, size_t j, uint32_t *pf, float *pd, int np,
-                        int *maxd, uint32_t *cnt, gbm_share *out) {
+                        uint32_t *cnt, gbm_share *out) {
   const gbm_node *nd = &t->node[j];
   if (nd->left < 0) {
     uint32_t c = 0;
-    if (np > *maxd) *maxd = np;
     for (int k = 0; k < np; k++) {
       int again = 0;
       for (int e = 0; e < k && !again; e++) again = pf[e] == pf[k];
@@ -889,7 +887,7 @@ static void path_shares(const gbm_trees *t, size_t j, uint32_t *pf, float *pd, i
   for (size_t side = 0; side < 2; side++) {
     size_t ch = (size_t)nd->left + side;
     pd[np] = t->node[ch].delta;
-    path_shares(t, ch, pf, pd, np + 1, maxd, cnt, out);
+    path_shares(t, ch, pf, pd, np + 1, cnt, out);
   }
 }
 
@@ -905,10 +903,8 @@ static int trees_shares(gbm_trees *t) {
     return 0;
   }
   for (int pass = 0; pass < 2; pass++) {
-    for (size_t q = 0; q < t->ntree; q++) {
-      int maxd = 0;
-      path_shares(t, t->root[q], pf, pd, 0, &maxd, cnt, pass ? t->share : NULL);
-    }
+    for (size_t q = 0; q < t->ntree; q++)
+      path_shares(t, t->root[q], pf, pd, 0, cnt, pass ? t->share : NULL);
     if (pass) break;
     size_t total = 0;
     for (size_t j = 0; j < t->nnode; j++) {
