@@ -195,7 +195,9 @@ typedef struct tsr__btyd_pat {
 
 /* Compresses d to unique (x, t_x, T[, m_x]) rows (hashing), sorted by x,
  * then T, then t_x, then m_x, summing weights; patterns of weight 0 are
- * dropped unless want_map (fill pat->map). */
+ * dropped unless want_map (fill pat->map). When d is such patterns already
+ * (strictly increasing in that order, t_x, T and weights set, all weights
+ * > 0), pat->d is d itself (pat->buf NULL): d must outlive pat. */
 tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
                               tsr__btyd_pat *pat, tsr_error *err);
 void tsr__btyd_pat_release(tsr__btyd_pat *pat);
