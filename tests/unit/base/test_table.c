@@ -464,6 +464,65 @@ static void test_table_scan_parts(void **state) {
 }
 
 
+/* the row count of the scan (line ends counted 16 bytes a step, at most
+ * 255 steps a round, the rest byte by byte; with two parts, each part's
+ * apart): every length around those bounds, lines of 1 to 40 bytes, the
+ * begin callback's count equal to the lines, in one part and two */
+static int count_begin(void *v, size_t nrows, const int *present) {
+  (void)present;
+  *(size_t *)v = nrows;
+  return 0;
+}
+
+static int count_row(void *v, int part, size_t row, const double *x) {
+  (void)v, (void)part, (void)row, (void)x;
+  return 0;
+}
+
+static void test_table_scan_row_count(void **state) {
+  (void)state;
+  static const char *const B[] = {"b", NULL};
+  const char *const *want[1] = {B};
+  char path[] = "/tmp/tsr_test_countXXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  char *text = malloc(40000);
+  assert_non_null(text);
+  const size_t sizes[] = {3, 4, 15, 16, 17, 31, 4079, 4080, 4081, 4096, 8160, 8161, 39000};
+  for (size_t si = 0; si < 2 * (sizeof sizes / sizeof *sizes); si++) {
+    /* "b\n" then lines "1\n", "11\n", ... up to about sizes[si] bytes;
+     * the second round all "1\n" (a line end in every other byte: 256
+     * of them in one byte of the 16 in 256 steps) */
+    const size_t size = sizes[si % (sizeof sizes / sizeof *sizes)];
+    const int ones = si >= sizeof sizes / sizeof *sizes;
+    size_t len = 0, lines = 0;
+    memcpy(text, "b\n", 2), len = 2;
+    for (size_t k = 0; len < size; k++) {
+      size_t w = ones ? 1 : 1 + (k * 7) % 39;
+      if (len + w + 1 > size && len > 2) break;
+      memset(text + len, '1', w), len += w;
+      text[len++] = '\n';
+      lines++;
+    }
+    for (int parts = 1; parts <= 2; parts++) {
+      FILE *f = fopen(path, "wb");
+      assert_non_null(f);
+      assert_int_equal(fwrite(text, 1, len, f), len);
+      fclose(f);
+      size_t nrows = 0;
+      int plain = -1;
+      assert_int_equal(tsr_table_scan_numeric(path, 1, want, count_begin, count_row, &nrows,
+                                              parts, &plain, NULL),
+                       TSR_OK);
+      assert_int_equal(plain, 1);
+      assert_int_equal(nrows, lines);
+    }
+  }
+  free(text);
+  unlink(path);
+}
+
 /* the Eisel-Lemire path of tsr__strtod (15 to 19 digits, exponents -40 to
  * 19) and exact midpoints between neighbouring doubles (ties to even) with
  * up to 4 decimals, against strtod. The table P5 of numparse.c comes
@@ -522,6 +581,7 @@ int main(void) {
       cmocka_unit_test(test_strtod_eisel_lemire),
       cmocka_unit_test(test_table_cells), cmocka_unit_test(test_table_errors),
       cmocka_unit_test(test_table_numeric), cmocka_unit_test(test_table_scan_numeric),
+      cmocka_unit_test(test_table_scan_row_count),
       cmocka_unit_test(test_table_scan_parts)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,6 +78,37 @@ static void test_compress_sorted_repeats(void **state) {
   tsr__btyd_pat_release(&p);
 }
 
+/* strictly increasing patterns with t_x, T and positive weights are
+ * borrowed (pat.buf NULL, the caller's columns); without weights, or with a
+ * weight 0, copied */
+static void test_compress_borrows_patterns(void **state) {
+  (void)state;
+  double x[3] = {0, 1, 1}, tx[3] = {0, 2, 3}, T[3] = {3, 4, 4}, w[3] = {2, 1, 5},
+         w0[3] = {2, 0, 5};
+  tsr_btyd_data d = {3, x, tx, T, NULL, w};
+  tsr__btyd_pat p;
+  assert_ok(tsr__btyd_compress(&d, 0, &p, NULL));
+  assert_null(p.buf);
+  assert_null(p.map);
+  assert_true(p.d.n == 3 && p.d.x == x && p.d.t_x == tx && p.d.T == T && p.d.weights == w);
+  assert_null(p.d.m_x);
+  tsr__btyd_pat_release(&p);
+  assert_ok(tsr__btyd_compress(&d, 1, &p, NULL));
+  assert_null(p.buf);
+  assert_true(p.d.x == x && p.map[0] == 0 && p.map[1] == 1 && p.map[2] == 2);
+  tsr__btyd_pat_release(&p);
+  tsr_btyd_data dn = {3, x, tx, T, NULL, NULL};
+  assert_ok(tsr__btyd_compress(&dn, 0, &p, NULL));
+  assert_non_null(p.buf);
+  assert_true(p.d.n == 3 && p.d.x != x && p.d.weights[1] == 1);
+  tsr__btyd_pat_release(&p);
+  tsr_btyd_data dz = {3, x, tx, T, NULL, w0};
+  assert_ok(tsr__btyd_compress(&dz, 0, &p, NULL));
+  assert_non_null(p.buf);
+  assert_true(p.d.n == 2 && p.d.t_x[1] == 3 && p.d.weights[1] == 5);
+  tsr__btyd_pat_release(&p);
+}
+
 /* the model step's way (fit, predict, churn on the patterns) equals the
  * rows' */
 static void test_patterns_equal_rows(void **state) {
@@ -233,6 +264,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_compress_again),
       cmocka_unit_test(test_compress_sorted_repeats),
+      cmocka_unit_test(test_compress_borrows_patterns),
       cmocka_unit_test(test_patterns_equal_rows),
       cmocka_unit_test(test_clv_p_alive_cache),
       cmocka_unit_test(test_fit_loglik_unpenalized),
