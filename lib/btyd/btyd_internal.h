@@ -36,6 +36,12 @@ void tsr__hyp_ws_free(tsr__hyp_ws *ws);
  * dlog and d2log are required. Returns 0 or -1. */
 int tsr__hyp2f1_many2(double a, double b, double c, const double *z, size_t m,
                       double *lf, double *dlog, double *d2log, tsr__hyp_ws *ws);
+/* tsr__hyp2f1_many2 with runs of at most lanes values of z in one vector
+ * series: 4 where the CPU has AVX2 (tsr__hyp2f1_many2's choice), else 2.
+ * The values are the same bit for bit whatever the lanes (the tests). */
+int tsr__hyp2f1_many2_lanes(size_t lanes, double a, double b, double c, const double *z,
+                            size_t m, double *lf, double *dlog, double *d2log,
+                            tsr__hyp_ws *ws);
 
 /* lib/cluster/parallel.c (declared in cluster_internal.h, which cannot be
  * included here: lib/internal.h has declarations outside its include

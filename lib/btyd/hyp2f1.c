@@ -213,9 +213,6 @@ static int series_pos(double a, double b, double c, double z, tsr__hyp_ws *ws,
  * order as one z alone; a lane that meets its stopping rule gets t = 0, so
  * its sums stay as they were (x + 0 = x) while the others go on. nl <= HYP_LANES
  * lanes are used. */
-#define HYP_LANES 2
-typedef double hyp_vec __attribute__((vector_size(HYP_LANES * sizeof(double))));
-typedef long long hyp_mask __attribute__((vector_size(HYP_LANES * sizeof(long long))));
 
 /* log F, its gradient and Hessian from the sums of one lane. */
 static int pos2_finish(double z, double S, double scale, const double *Sd, double *lf,
@@ -245,115 +242,61 @@ static int pos2_finish(double z, double S, double scale, const double *Sd, doubl
   return isfinite(*lf) ? 0 : -1;
 }
 
-static int series_pos2(double a, double b, double c, const double *zin, size_t nl,
-                       tsr__hyp_ws *ws, double *lf, double *dl, double *h) {
-  const double eps = DBL_EPSILON * 0.25;
-  hyp_vec z, t, S, Sa, Sb, Sc, Sz, Saa, Sbb, Scc, Sab, Sac, Sbc, Saz, Sbz, Scz, Szz;
-  double scale[HYP_LANES];
-  hyp_mask live; /* all ones: the lane goes on */
-  int nact = 0;
-  for (size_t l = 0; l < HYP_LANES; l++) {
-    /* an unused lane: z = 1/2, t = 0 from the start */
-    z[l] = l < nl ? zin[l] : 0.5;
-    t[l] = l < nl ? 1.0 : 0.0;
-    live[l] = l < nl ? -1 : 0;
-    nact += l < nl;
-    S[l] = 1.0, scale[l] = 0;
-    Sa[l] = Sb[l] = Sc[l] = Sz[l] = Saa[l] = Sbb[l] = Scc[l] = 0;
-    Sab[l] = Sac[l] = Sbc[l] = Saz[l] = Sbz[l] = Scz[l] = Szz[l] = 0;
-  }
-  double Ha = 0, Hb = 0, Hc = 0, R, Ha2 = 0, Hb2 = 0, Hc2 = 0;
-  long k;
-  for (k = 0; k < TSR__HYP_MAXTERMS && nact > 0; k++) {
-    const size_t ku = (size_t)k;
-    double ia, ib, ic;
-    if (ws && (ku < ws->n || (ku < (1u << 22) && !hyp_ws_grow(ws, a, b, c, 2 * ku + 64)))) {
-      const hyp_row *row = (const hyp_row *)ws->buf + ku;
-      R = row->R;
-      ia = row->Ha - Ha, ib = row->Hb - Hb, ic = row->Hc - Hc;
-      Ha = row->Ha, Hb = row->Hb, Hc = row->Hc;
-    } else {
-      const double ak = a + (double)k, bk = b + (double)k, ck = c + (double)k;
-      R = ak * bk / (ck * (double)(k + 1));
-      ia = 1.0 / ak, ib = 1.0 / bk, ic = 1.0 / ck;
-      Ha += ia, Hb += ib, Hc += ic;
-    }
-    Ha2 += ia * ia, Hb2 += ib * ib, Hc2 += ic * ic;
-    const double k1 = (double)(k + 1);
-    const hyp_vec rho = R * z;
-    t *= rho;
-    S += t;
-    Sa += t * Ha;
-    Sb += t * Hb;
-    Sc += t * Hc;
-    Sz += t * k1;
-    Saa += t * (Ha * Ha - Ha2);
-    Sbb += t * (Hb * Hb - Hb2);
-    Scc += t * (Hc * Hc + Hc2);
-    /* the second-derivative sums: one product per lane (the row's
-     * factors multiplied once for all lanes) */
-    Sab += t * (Ha * Hb);
-    Sac += t * (Ha * Hc);
-    Sbc += t * (Hb * Hc);
-    Saz += t * (Ha * k1);
-    Sbz += t * (Hb * k1);
-    Scz += t * (Hc * k1);
-    Szz += t * (k1 * (k1 - 1));
-    int big = 0;
-    for (size_t l = 0; l < HYP_LANES; l++) big |= S[l] > 1e280;
-    if (big) { /* rare: lane by lane */
-      for (size_t l = 0; l < HYP_LANES; l++) {
-        if (!(S[l] > 1e280)) continue;
-        const double f = 0x1p-600;
-        S[l] *= f, t[l] *= f, Sa[l] *= f, Sb[l] *= f, Sc[l] *= f, Sz[l] *= f;
-        Saa[l] *= f, Sbb[l] *= f, Scc[l] *= f, Sab[l] *= f, Sac[l] *= f, Sbc[l] *= f;
-        Saz[l] *= f, Sbz[l] *= f, Scz[l] *= f, Szz[l] *= f;
-        scale[l] += 600 * 0.69314718055994530942;
-      }
-    }
-    /* series_pos's stopping rule: the same terms, so value and gradient
-     * are bit for bit series_pos's; the second-derivative sums, whose
-     * terms carry one more factor ~ H or k, are then accurate to about
-     * (H + k) eps relative, far below what Newton steps and standard
-     * errors need. Lane masks: all ones where true. */
-    const hyp_mask gt = rho > z;
-    const hyp_vec q = (hyp_vec)((gt & (hyp_mask)rho) | (~gt & (hyp_mask)z));
-    hyp_mask stop = t == 0.0;
-    if (k > 0) {
-      const hyp_vec tail = t * q * (Ha + Hb + Hc + k1 + 2);
-      stop |= (q < 1.0) & (tail <= eps * (S + Sa + Sb + Sc + Sz) * (1.0 - q));
-    }
-    /* lanes that stop now (the test stays off the chain of t: the
-     * branch is predicted) */
-    stop &= live;
-    long long any = 0;
-    for (size_t l = 0; l < HYP_LANES; l++) any |= stop[l];
-    if (any) {
-      t = (hyp_vec)(~stop & (hyp_mask)t);
-      live &= ~stop;
-      nact = 0;
-      for (size_t l = 0; l < HYP_LANES; l++) nact += live[l] != 0;
-    }
-  }
-  if (nact > 0) return -1; /* TSR__HYP_MAXTERMS */
-  for (size_t l = 0; l < nl; l++) {
-    const double Sd[14] = {Sa[l],  Sb[l],  Sc[l],  Sz[l],  Saa[l], Sbb[l], Scc[l],
-                           Sab[l], Sac[l], Sbc[l], Saz[l], Sbz[l], Scz[l], Szz[l]};
-    if (pos2_finish(z[l], S[l], scale[l], Sd, &lf[l], dl + 4 * l, h + 16 * l)) return -1;
-  }
-  return 0;
-}
+/* two lanes (SSE2, the x86-64 baseline), and four where the CPU has AVX2
+ * (no FMA: the same roundings as two lanes) */
+#define HYP_LANES 2
+#define HYP_NAME series_pos2
+#define HYP_ATTR
+#define HYP_VEC hyp_vec
+#define HYP_MASK hyp_mask
+#include "hyp2f1_lanes.h"
+#undef HYP_LANES
+#undef HYP_NAME
+#undef HYP_ATTR
+#undef HYP_VEC
+#undef HYP_MASK
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HYP_LANES4 1
+#define HYP_LANES 4
+#define HYP_NAME series_pos2_avx2
+#define HYP_ATTR __attribute__((target("avx2")))
+#define HYP_VEC hyp_vec4
+#define HYP_MASK hyp_mask4
+#include "hyp2f1_lanes.h"
+#undef HYP_LANES
+#undef HYP_NAME
+#undef HYP_ATTR
+#undef HYP_VEC
+#undef HYP_MASK
+#endif
 
 int tsr__hyp2f1_many2(double a, double b, double c, const double *z, size_t m,
                       double *lf, double *dlog, double *d2log, tsr__hyp_ws *ws) {
+  return tsr__hyp2f1_many2_lanes(4, a, b, c, z, m, lf, dlog, d2log, ws);
+}
+
+int tsr__hyp2f1_many2_lanes(size_t lanes, double a, double b, double c, const double *z,
+                            size_t m, double *lf, double *dlog, double *d2log,
+                            tsr__hyp_ws *ws) {
   if (!(a > 0 && b > 0 && c > 0)) return -1;
   if (ws->a != a || ws->b != b || ws->c != c) ws->n = 0, ws->a = a, ws->b = b, ws->c = c;
+#ifdef HYP_LANES4
+  lanes = lanes >= 4 && __builtin_cpu_supports("avx2") ? 4 : 2;
+#else
+  lanes = 2;
+#endif
   for (size_t i = 0; i < m;) {
-    /* a run of up to HYP_LANES values in (0, 1): one vector series */
+    /* a run of up to lanes values in (0, 1): one vector series */
     size_t nl = 0;
-    while (nl < HYP_LANES && i + nl < m && z[i + nl] > 0 && z[i + nl] < 1) nl++;
+    while (nl < lanes && i + nl < m && z[i + nl] > 0 && z[i + nl] < 1) nl++;
     if (nl > 0) {
+#ifdef HYP_LANES4
+      if (lanes == 4 ? series_pos2_avx2(a, b, c, z + i, nl, ws, lf + i, dlog + 4 * i, d2log + 16 * i)
+                     : series_pos2(a, b, c, z + i, nl, ws, lf + i, dlog + 4 * i, d2log + 16 * i))
+        return -1;
+#else
       if (series_pos2(a, b, c, z + i, nl, ws, lf + i, dlog + 4 * i, d2log + 16 * i)) return -1;
+#endif
       i += nl;
       continue;
     }

@@ -105,6 +105,18 @@ static void many2_lanes(void **state) {
       assert_int_equal(tsr__hyp2f1_many2(a, b, c, z, (size_t)m, l2, d2, h, &w2), 0);
       assert_memory_equal(l1, l2, (size_t)m * sizeof *l1);
       assert_memory_equal(d1, d2, 4 * (size_t)m * sizeof *d1);
+      /* two lanes and four (AVX2, when the CPU has it): the same values,
+       * second derivatives included */
+      for (size_t lanes = 2; lanes <= 4; lanes += 2) {
+        double l4[M], d4[4 * M], h4[16 * M];
+        tsr__hyp_ws w4;
+        memset(&w4, 0, sizeof w4);
+        assert_int_equal(tsr__hyp2f1_many2_lanes(lanes, a, b, c, z, (size_t)m, l4, d4, h4, &w4), 0);
+        assert_memory_equal(l4, l2, (size_t)m * sizeof *l4);
+        assert_memory_equal(d4, d2, 4 * (size_t)m * sizeof *d4);
+        assert_memory_equal(h4, h, 16 * (size_t)m * sizeof *h4);
+        tsr__hyp_ws_free(&w4);
+      }
       tsr__hyp_ws_free(&w1);
       tsr__hyp_ws_free(&w2);
     }
