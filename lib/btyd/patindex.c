@@ -88,10 +88,20 @@ static uint64_t dkey(double v) {
 
 /* Distinct values of v[0..n) into u (first-seen order; returns their
  * count) and the number of every v[i] in idx. */
+/* A key equal to the previous one takes its number without a probe: the
+ * patterns come sorted by x, then T, then t_x, so x, T and (x, T) come in
+ * runs (the same numbers, in the same first-seen order). */
 static size_t distinct(interner *t, const double *v, size_t n, double *u, uint32_t *idx) {
   interner_size(t, t->cap_max < 256 ? t->cap_max : 256, 0);
+  uint64_t last = 0;
   for (size_t i = 0; i < n; i++) {
-    idx[i] = intern(t, dkey(v[i]));
+    const uint64_t k = dkey(v[i]);
+    if (i > 0 && k == last) {
+      idx[i] = idx[i - 1];
+      continue;
+    }
+    last = k;
+    idx[i] = intern(t, k);
     if (idx[i] + 1 == t->n) u[idx[i]] = v[i];
   }
   return t->n;
@@ -102,8 +112,15 @@ static size_t distinct(interner *t, const double *v, size_t n, double *u, uint32
 static size_t pairs(interner *t, const uint32_t *a, const uint32_t *b, size_t n,
                     uint32_t *pi, uint32_t *pa, uint32_t *pb) {
   interner_size(t, t->cap_max < 256 ? t->cap_max : 256, 0);
+  uint64_t last = 0;
   for (size_t i = 0; i < n; i++) {
-    pi[i] = intern(t, (uint64_t)a[i] << 32 | b[i]);
+    const uint64_t k = (uint64_t)a[i] << 32 | b[i];
+    if (i > 0 && k == last) {
+      pi[i] = pi[i - 1];
+      continue;
+    }
+    last = k;
+    pi[i] = intern(t, k);
     if (pi[i] + 1 == t->n) pa[pi[i]] = a[i], pb[pi[i]] = b[i];
   }
   return t->n;
