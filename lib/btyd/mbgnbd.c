@@ -14,6 +14,29 @@
 #include "btyd_internal.h"
 
 #include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/* log(alpha + t_x) of the patterns (t_x does not come in runs: sorted by
+ * x, then T, then t_x): a direct-mapped table of the values seen in this
+ * call, by the bits of t_x; a hit is the log computed before for the same
+ * t_x (one log a distinct t_x and slot instead of one a pattern). */
+#define MBG_LTX_BITS 10
+
+typedef struct {
+  double tx, l; /* l NaN: empty */
+} mbg_ltx;
+
+static double ltx_of(mbg_ltx *tab, double alpha, double tx) {
+  uint64_t u;
+  memcpy(&u, &tx, sizeof u);
+  u *= 0x9e3779b97f4a7c15ULL;
+  mbg_ltx *e = &tab[u >> (64 - MBG_LTX_BITS)];
+  if (e->tx == tx && !isnan(e->l)) return e->l;
+  e->tx = tx;
+  e->l = log(alpha + tx);
+  return e->l;
+}
 
 static int mbgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
                          double *g) {
@@ -24,6 +47,8 @@ static int mbgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
   double sum = 0, G[4] = {0, 0, 0, 0};
   double cx = -1, A12 = 0, dA1r = 0, dA2a = 0, dA2b = 0, lbx = 0;
   double cT = -1, lT = 0, iT = 0; /* log(alpha+T), 1/(alpha+T) of the T run */
+  mbg_ltx tab[1 << MBG_LTX_BITS];
+  for (size_t k = 0; k < (1u << MBG_LTX_BITS); k++) tab[k].tx = 0, tab[k].l = NAN;
   for (size_t i = 0; i < d->n; i++) {
     const double x = d->x[i], tx = d->t_x[i], T = d->T[i], w = d->weights[i];
     if (x != cx) {
@@ -43,11 +68,13 @@ static int mbgnbd_loglik(const double *p, const tsr_btyd_data *d, double *ll,
       lT = log(alpha + T);
       iT = 1 / (alpha + T);
     }
-    const double ltx = log(alpha + tx);
+    const double ltx = ltx_of(tab, alpha, tx);
     const double A3 = -(r + x) * lT;
     const double A4 = lna - lbx - (r + x) * ltx;
     const double M = A3 > A4 ? A3 : A4;
-    const double e3 = exp(A3 - M), e4 = exp(A4 - M);
+    /* the larger term is exp(0) = 1 exactly: one exp */
+    const double d3 = A3 - M, d4 = A4 - M;
+    const double e3 = d3 == 0 ? 1.0 : exp(d3), e4 = d4 == 0 ? 1.0 : exp(d4);
     sum += w * (A12 + M + log(e3 + e4));
     if (g) {
       const double w3 = e3 / (e3 + e4), w4 = 1 - w3;
