@@ -170,6 +170,19 @@ static void blk_free(tsr_ledger *lg, void *p, uint32_t cap) {
   lg->pool_free[k] = p;
 }
 
+/* Frees the ids recorded in order. */
+static void seq_drop(tsr_ledger *lg) {
+  tsr__free(lg->seq);
+  tsr__free(lg->seq_key);
+  tsr__free(lg->runs);
+  tsr__free(lg->run_ids);
+  lg->seq = lg->seq_key = NULL;
+  lg->runs = NULL;
+  lg->run_ids = NULL;
+  lg->seq_n = lg->seq_cap = lg->seq_key_cap = lg->runs_n = lg->runs_cap = 0;
+  lg->run_ids_len = lg->run_ids_cap = 0;
+}
+
 void tsr_ledger_free(tsr_ledger *lg) {
   if (!lg) return;
   tsr__ready_drop(lg);
@@ -185,7 +198,7 @@ void tsr_ledger_free(tsr_ledger *lg) {
   tsr__free(lg->order);
   tsr__free(lg->ids);
   tsr__free(lg->rows);
-  tsr__free(lg->seq);
+  seq_drop(lg);
   tsr__free(lg->extra);
   tsr__free(lg);
 }
@@ -262,11 +275,11 @@ void tsr_ledger_seal(tsr_ledger *lg) {
   if (!lg) return;
   tsr__ready_drop(lg); /* no more rows: no more blocks */
   tsr__free(lg->rows);
-  tsr__free(lg->seq);
+  seq_drop(lg);
   tsr__free(lg->extra);
-  lg->rows = lg->seq = NULL;
+  lg->rows = NULL;
   lg->extra = NULL;
-  lg->rows_n = lg->rows_cap = lg->seq_n = lg->seq_cap = lg->extra_n = lg->extra_cap = 0;
+  lg->rows_n = lg->rows_cap = lg->extra_n = lg->extra_cap = 0;
   if (!lg->sealed) pool_pack(lg);
   lg->sealed = 1;
 }
@@ -545,20 +558,97 @@ int tsr__rows_reserve_n(tsr_ledger *lg, size_t more) {
 
 int tsr__rows_reserve(tsr_ledger *lg) { return tsr__rows_reserve_n(lg, 1); }
 
+/* The id after id[0..len) in a run: its trailing digits one more, the
+ * length unchanged (1 in place), or 0 (no trailing digit, or all nines). */
+static int id_next(char *id, size_t len) {
+  for (size_t i = len; i > 0; i--) {
+    char c = id[i - 1];
+    if (c < '0' || c > '9') return 0;
+    if (c < '9') {
+      id[i - 1] = (char)(c + 1);
+      return 1;
+    }
+    id[i - 1] = '0';
+  }
+  return 0;
+}
+
+/* The id hashes of ids [0, n) recorded in order, into key (of n). */
+static void seq_keys(const tsr_ledger *lg, uint64_t *key, size_t n) {
+  char buf[TSR_INGEST_MAX_ID];
+  for (size_t r = 0; r < lg->runs_n; r++) {
+    const seq_run *q = &lg->runs[r];
+    size_t end = r + 1 < lg->runs_n ? (size_t)lg->runs[r + 1].start : n;
+    memcpy(buf, lg->run_ids + q->off, (size_t)q->len);
+    for (size_t i = (size_t)q->start; i < end; i++) {
+      key[i] = tid_key(buf, (size_t)q->len);
+      if (i + 1 < end) (void)id_next(buf, (size_t)q->len);
+    }
+  }
+}
+
+/* Starts a run at id (the next index); 0, or -1 on ENOMEM. When the runs
+ * average fewer than 8 ids (ids that do not count up), the id hashes are
+ * kept in seq_key instead, from now on. */
+static int seq_run_start(tsr_ledger *lg, const char *id, size_t len) {
+  if (lg->runs_n >= 64 && lg->runs_n * 8 > lg->seq_n) {
+    size_t cap = lg->seq_n + 1 > lg->seq_cap ? lg->seq_n + 1 : lg->seq_cap;
+    uint64_t *k = tsr__malloc(cap * sizeof *k);
+    if (!k) return -1;
+    seq_keys(lg, k, lg->seq_n);
+    lg->seq_key = k;
+    lg->seq_key_cap = cap;
+    tsr__free(lg->runs);
+    tsr__free(lg->run_ids);
+    lg->runs = NULL;
+    lg->run_ids = NULL;
+    lg->runs_n = lg->runs_cap = lg->run_ids_len = lg->run_ids_cap = 0;
+    return 0;
+  }
+  if (lg->runs_n == lg->runs_cap) {
+    void *p = lg->runs;
+    if (tsr__grow(&p, &lg->runs_cap, lg->runs_n + 1, sizeof *lg->runs) != TSR_OK) return -1;
+    lg->runs = p;
+  }
+  void *p = lg->run_ids;
+  if (tsr__grow(&p, &lg->run_ids_cap, lg->run_ids_len + len + 1, 1) != TSR_OK) return -1;
+  lg->run_ids = p;
+  memcpy(lg->run_ids + lg->run_ids_len, id, len);
+  seq_run *q = &lg->runs[lg->runs_n++];
+  q->start = lg->seq_n;
+  q->off = lg->run_ids_len;
+  q->len = len;
+  lg->run_ids_len += len;
+  return 0;
+}
+
 int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, uint64_t content) {
+  int next = 0; /* id follows the last one in its run */
   if (lg->seq_n) {
     /* strictly after the last id: longer, or as long and bytewise after */
     if (len < lg->last_len) return 1;
     if (len == lg->last_len && memcmp(id, lg->last_id, len) <= 0) return 1;
+    if (!lg->seq_key && len == lg->last_len) {
+      char succ[TSR_INGEST_MAX_ID];
+      memcpy(succ, lg->last_id, len);
+      next = id_next(succ, len) && memcmp(succ, id, len) == 0;
+    }
   }
   if (lg->seq_n == lg->seq_cap) {
     void *p = lg->seq;
     if (tsr__grow(&p, &lg->seq_cap, lg->seq_n + 1, sizeof *lg->seq) != TSR_OK) return -1;
     lg->seq = p;
   }
-  lg->seq[lg->seq_n].key = key;
-  lg->seq[lg->seq_n].val = content;
-  lg->seq_n++;
+  if (!next && !lg->seq_key && seq_run_start(lg, id, len) != 0) return -1;
+  if (lg->seq_key) {
+    if (lg->seq_n == lg->seq_key_cap) {
+      void *p = lg->seq_key;
+      if (tsr__grow(&p, &lg->seq_key_cap, lg->seq_n + 1, sizeof *lg->seq_key) != TSR_OK) return -1;
+      lg->seq_key = p;
+    }
+    lg->seq_key[lg->seq_n] = key;
+  }
+  lg->seq[lg->seq_n++] = content;
   memcpy(lg->last_id, id, len);
   lg->last_len = len;
   return 0;
@@ -567,16 +657,23 @@ int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, ui
 int tsr__ids_index(tsr_ledger *lg, size_t more) {
   /* more is an estimate: when that much memory is refused, the table
    * starts at the ids so far and grows as before */
-  if (tsr__rows_reserve_n(lg, lg->seq_n + more) != 0 && tsr__rows_reserve_n(lg, lg->seq_n) != 0)
-    return -1;
-  for (size_t i = 0; i < lg->seq_n; i++) {
-    rowent *r = row_find(lg, lg->seq[i].key);
-    if (!r->key) lg->rows_n++;
-    *r = lg->seq[i]; /* ids in order are distinct up to hash collisions */
+  uint64_t *key = lg->seq_key;
+  if (!key && lg->seq_n) {
+    if (!(key = tsr__malloc(lg->seq_n * sizeof *key))) return -1;
+    seq_keys(lg, key, lg->seq_n);
   }
-  tsr__free(lg->seq);
-  lg->seq = NULL;
-  lg->seq_n = lg->seq_cap = 0;
+  if (tsr__rows_reserve_n(lg, lg->seq_n + more) != 0 && tsr__rows_reserve_n(lg, lg->seq_n) != 0) {
+    if (key != lg->seq_key) tsr__free(key);
+    return -1;
+  }
+  for (size_t i = 0; i < lg->seq_n; i++) {
+    rowent *r = row_find(lg, key[i]);
+    if (!r->key) lg->rows_n++;
+    r->key = key[i]; /* ids in order are distinct up to hash collisions */
+    r->val = lg->seq[i];
+  }
+  if (key != lg->seq_key) tsr__free(key);
+  seq_drop(lg);
   lg->ids_hashed = 1;
   return 0;
 }
