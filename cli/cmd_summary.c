@@ -53,6 +53,7 @@ int tsr_cmd_summary(int argc, char **argv) {
   if (ts == TSR_OK) ts = tsr_ingest_file(lg, path, &ci.io, &st, &err);
   cli_ingest_end(&ci, ts == TSR_OK || ts == TSR_EMAXERR ? &st : NULL);
   if (ts == TSR_OK) ts = tsr_ledger_finish(lg, &err);
+  tsr_ledger_seal(lg); /* nothing more is ingested: the ids seen freed, blocks packed */
   if (ts == TSR_OK) ts = tsr_summary_compute(lg, &ci.so, &s, &err);
   if (ts != TSR_OK) {
     rc = cli_fail(ts, &err);

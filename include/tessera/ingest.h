@@ -145,9 +145,11 @@ TSR_API tsr_status tsr_ingest_mem(tsr_ledger *lg, const char *buf, size_t len,
  * after ingesting and before reading entries; idempotent. */
 TSR_API tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err);
 /* Frees what the ledger keeps only to recognise later rows (the
- * transaction ids seen, the content hashes of identical rows): call it
- * when nothing more will be ingested into lg (finished or not; the entries,
- * ids and tsr_ledger_find are unchanged). A later tsr_ingest_file or
+ * transaction ids seen, the content hashes of identical rows) and trims
+ * each customer's entry storage to its used size: call it when nothing
+ * more will be ingested into lg (finished or not; the entries, ids and
+ * tsr_ledger_find are unchanged; pointers from tsr_ledger_entries taken
+ * before it are not). A later tsr_ingest_file or
  * tsr_ingest_mem into lg fails with TSR_EINVAL. Idempotent. */
 TSR_API void tsr_ledger_seal(tsr_ledger *lg);
 

@@ -43,6 +43,31 @@ static void hint_huge(void *p, size_t n) {
 #endif
 }
 
+/* An entry chunk (POOL_CHUNK bytes, 2 MiB-aligned, in huge pages when the
+ * system allows) mapped by itself, and so returned to the system when
+ * freed: from malloc, once glibc had raised its mmap threshold above
+ * POOL_CHUNK (it does when a large block is freed), chunks came from its
+ * heaps, which keep freed memory (tsr_ledger_seal's packing freed 130 MB
+ * of chunks on tx1800k, and the process kept 40 MB of them). NULL when
+ * out of memory. */
+static void *chunk_alloc(void) {
+  void *probe = tsr__malloc(1); /* the allocation-failure hook of the tests */
+  if (!probe) return NULL;
+  tsr__free(probe);
+  const size_t h = (size_t)2 << 20;
+  char *p = mmap(NULL, POOL_CHUNK + h, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  char *a = (char *)(((uintptr_t)p + h - 1) & ~(uintptr_t)(h - 1));
+  if (a > p) (void)munmap(p, (size_t)(a - p));
+  if (a + POOL_CHUNK < p + POOL_CHUNK + h) (void)munmap(a + POOL_CHUNK, (size_t)(p + POOL_CHUNK + h - (a + POOL_CHUNK)));
+  hint_huge(a, POOL_CHUNK);
+  return a;
+}
+
+static void chunk_free(void *p) {
+  if (p) (void)munmap(p, POOL_CHUNK);
+}
+
 tsr_status tsr_ledger_new(tsr_ledger **out, tsr_error *err) {
   *out = tsr__calloc(1, sizeof **out);
   if (!*out) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -70,10 +95,11 @@ static void touch_pages(void *p, size_t n) {
 
 /* A block of n bytes into slot when one is wanted; only its used bytes
  * touched: from the first multiple of align, used bytes (a customer
- * chunk's, as tsr__cust_reserve places them). */
-static void ready_prepare(_Atomic uintptr_t *slot, size_t n, size_t used, uintptr_t align) {
+ * chunk's, as tsr__cust_reserve places them). pool: an entry chunk
+ * (chunk_alloc). */
+static void ready_prepare(_Atomic uintptr_t *slot, size_t n, size_t used, uintptr_t align, int pool) {
   if (atomic_load_explicit(slot, memory_order_relaxed) != READY_WANTED) return;
-  void *p = tsr__malloc(n);
+  void *p = pool ? chunk_alloc() : tsr__malloc(n);
   if (!p) return; /* the filler allocates it itself */
   hint_huge(p, n);
   touch_pages((void *)(((uintptr_t)p + align - 1) & ~(align - 1)), used);
@@ -81,13 +107,13 @@ static void ready_prepare(_Atomic uintptr_t *slot, size_t n, size_t used, uintpt
 }
 
 void tsr__ready_fill(tsr_ledger *lg) {
-  ready_prepare(&lg->ready_pool, POOL_CHUNK, POOL_CHUNK, 1);
-  ready_prepare(&lg->ready_cust, CUST_BYTES, CUST_CHUNK * sizeof(cust), (uintptr_t)2 << 20);
+  ready_prepare(&lg->ready_pool, POOL_CHUNK, POOL_CHUNK, 1, 1);
+  ready_prepare(&lg->ready_cust, CUST_BYTES, CUST_CHUNK * sizeof(cust), (uintptr_t)2 << 20, 0);
 }
 
 void tsr__ready_drop(tsr_ledger *lg) {
   uintptr_t v = atomic_exchange(&lg->ready_pool, READY_NONE);
-  if (v > READY_WANTED) tsr__free((void *)v);
+  if (v > READY_WANTED) chunk_free((void *)v);
   v = atomic_exchange(&lg->ready_cust, READY_NONE);
   if (v > READY_WANTED) tsr__free((void *)v);
 }
@@ -120,11 +146,7 @@ static void *blk_alloc(tsr_ledger *lg, uint32_t cap) {
       lg->chunks = c;
     }
     char *chunk = ready_take(&lg->ready_pool);
-    if (!chunk) {
-      chunk = tsr__malloc(POOL_CHUNK);
-      if (!chunk) return NULL;
-      hint_huge(chunk, POOL_CHUNK);
-    }
+    if (!chunk && !(chunk = chunk_alloc())) return NULL;
     lg->chunks[lg->nchunks++] = chunk;
     lg->pool_cur = chunk;
     lg->pool_left = POOL_CHUNK;
@@ -148,6 +170,19 @@ static void blk_free(tsr_ledger *lg, void *p, uint32_t cap) {
   lg->pool_free[k] = p;
 }
 
+/* Frees the ids recorded in order. */
+static void seq_drop(tsr_ledger *lg) {
+  tsr__free(lg->seq);
+  tsr__free(lg->seq_key);
+  tsr__free(lg->runs);
+  tsr__free(lg->run_ids);
+  lg->seq = lg->seq_key = NULL;
+  lg->runs = NULL;
+  lg->run_ids = NULL;
+  lg->seq_n = lg->seq_cap = lg->seq_key_cap = lg->runs_n = lg->runs_cap = 0;
+  lg->run_ids_len = lg->run_ids_cap = 0;
+}
+
 void tsr_ledger_free(tsr_ledger *lg) {
   if (!lg) return;
   tsr__ready_drop(lg);
@@ -155,7 +190,7 @@ void tsr_ledger_free(tsr_ledger *lg) {
     const cust *c = cust_at(lg, i);
     if (c->e && c->cap >= POOL_LARGE) tsr__free(c->e);
   }
-  for (size_t i = 0; i < lg->nchunks; i++) tsr__free(lg->chunks[i]);
+  for (size_t i = 0; i < lg->nchunks; i++) chunk_free(lg->chunks[i]);
   tsr__free(lg->chunks);
   for (size_t i = 0; i < lg->nchunks_c; i++) tsr__free(lg->chunks_c[i].mem);
   tsr__free(lg->chunks_c);
@@ -163,20 +198,89 @@ void tsr_ledger_free(tsr_ledger *lg) {
   tsr__free(lg->order);
   tsr__free(lg->ids);
   tsr__free(lg->rows);
-  tsr__free(lg->seq);
+  seq_drop(lg);
   tsr__free(lg->extra);
   tsr__free(lg);
+}
+
+/* Packs the pool blocks to their used size, in place: with no more rows to
+ * come, a block needs n entries, not its power-of-two cap (a third more on
+ * tx1800k: 13.4M entries of capacity for 10.0M days), and the recycled
+ * blocks in pool_free are garbage. The blocks are moved down in address
+ * order (chunks in address order, one after another): a block's new place
+ * never lies after its old one (the blocks before it shrank or stayed, and
+ * it fits wherever it did), so each memmove reads bytes not yet
+ * overwritten; the chunks left empty are freed. Needs 12 bytes a customer
+ * for a moment; when that memory is refused, nothing changes. */
+static void pool_pack(tsr_ledger *lg) {
+  size_t nb = 0;
+  for (size_t i = 0; i < lg->n; i++) {
+    const cust *c = cust_at(lg, i);
+    if (c->e && c->cap < POOL_LARGE) nb++;
+  }
+  if (!lg->nchunks || nb > UINT32_MAX) return;
+  uint64_t *addr = tsr__malloc((nb ? nb : 1) * sizeof *addr);
+  uint32_t *who = tsr__malloc((nb ? nb : 1) * sizeof *who);
+  uint64_t *caddr = tsr__malloc(lg->nchunks * sizeof *caddr);
+  int ok = addr && who && caddr;
+  if (ok) {
+    size_t k = 0;
+    for (size_t i = 0; i < lg->n; i++) {
+      const cust *c = cust_at(lg, i);
+      if (c->e && c->cap < POOL_LARGE) {
+        addr[k] = (uint64_t)(uintptr_t)c->e;
+        who[k++] = (uint32_t)i;
+      }
+    }
+    for (size_t i = 0; i < lg->nchunks; i++) caddr[i] = (uint64_t)(uintptr_t)lg->chunks[i];
+    ok = tsr__radix_sort_u64(addr, who, nb) == 0 && tsr__radix_sort_u64(caddr, NULL, lg->nchunks) == 0;
+  }
+  if (ok) {
+    size_t d = 0; /* the chunk written to (address order) */
+    char *dst = (char *)(uintptr_t)caddr[0];
+    for (size_t k = 0; k < nb; k++) {
+      cust *c = cust_at(lg, who[k]);
+      const size_t bytes = blk_bytes(lg, c->n);
+      /* a block never spans chunks: the next chunk when it does not fit */
+      if ((size_t)((char *)(uintptr_t)caddr[d] + POOL_CHUNK - dst) < bytes)
+        dst = (char *)(uintptr_t)caddr[++d];
+      char *src = (char *)c->e;
+      if (c->n) {
+        if (dst != src) memmove(dst, src, (size_t)c->n * sizeof(tsr_ledger_entry));
+        if (!lg->no_rh)
+          memmove(dst + (size_t)c->n * sizeof(tsr_ledger_entry), src + (size_t)c->cap * sizeof(tsr_ledger_entry),
+                  (size_t)c->n * sizeof(uint64_t));
+        c->e = (tsr_ledger_entry *)(void *)dst;
+        c->cap = c->n;
+        dst += bytes;
+      } else {
+        c->e = NULL;
+        c->cap = 0;
+      }
+    }
+    /* chunks past the last one written to are empty */
+    for (size_t i = d + 1; i < lg->nchunks; i++) chunk_free((void *)(uintptr_t)caddr[i]);
+    for (size_t i = 0; i <= d; i++) lg->chunks[i] = (void *)(uintptr_t)caddr[i];
+    lg->nchunks = d + 1;
+    lg->pool_cur = dst;
+    lg->pool_left = (size_t)((char *)(uintptr_t)caddr[d] + POOL_CHUNK - dst);
+    memset(lg->pool_free, 0, sizeof lg->pool_free);
+  }
+  tsr__free(caddr);
+  tsr__free(who);
+  tsr__free(addr);
 }
 
 void tsr_ledger_seal(tsr_ledger *lg) {
   if (!lg) return;
   tsr__ready_drop(lg); /* no more rows: no more blocks */
   tsr__free(lg->rows);
-  tsr__free(lg->seq);
+  seq_drop(lg);
   tsr__free(lg->extra);
-  lg->rows = lg->seq = NULL;
+  lg->rows = NULL;
   lg->extra = NULL;
-  lg->rows_n = lg->rows_cap = lg->seq_n = lg->seq_cap = lg->extra_n = lg->extra_cap = 0;
+  lg->rows_n = lg->rows_cap = lg->extra_n = lg->extra_cap = 0;
+  if (!lg->sealed) pool_pack(lg);
   lg->sealed = 1;
 }
 
@@ -454,20 +558,97 @@ int tsr__rows_reserve_n(tsr_ledger *lg, size_t more) {
 
 int tsr__rows_reserve(tsr_ledger *lg) { return tsr__rows_reserve_n(lg, 1); }
 
+/* The id after id[0..len) in a run: its trailing digits one more, the
+ * length unchanged (1 in place), or 0 (no trailing digit, or all nines). */
+static int id_next(char *id, size_t len) {
+  for (size_t i = len; i > 0; i--) {
+    char c = id[i - 1];
+    if (c < '0' || c > '9') return 0;
+    if (c < '9') {
+      id[i - 1] = (char)(c + 1);
+      return 1;
+    }
+    id[i - 1] = '0';
+  }
+  return 0;
+}
+
+/* The id hashes of ids [0, n) recorded in order, into key (of n). */
+static void seq_keys(const tsr_ledger *lg, uint64_t *key, size_t n) {
+  char buf[TSR_INGEST_MAX_ID];
+  for (size_t r = 0; r < lg->runs_n; r++) {
+    const seq_run *q = &lg->runs[r];
+    size_t end = r + 1 < lg->runs_n ? (size_t)lg->runs[r + 1].start : n;
+    memcpy(buf, lg->run_ids + q->off, (size_t)q->len);
+    for (size_t i = (size_t)q->start; i < end; i++) {
+      key[i] = tid_key(buf, (size_t)q->len);
+      if (i + 1 < end) (void)id_next(buf, (size_t)q->len);
+    }
+  }
+}
+
+/* Starts a run at id (the next index); 0, or -1 on ENOMEM. When the runs
+ * average fewer than 8 ids (ids that do not count up), the id hashes are
+ * kept in seq_key instead, from now on. */
+static int seq_run_start(tsr_ledger *lg, const char *id, size_t len) {
+  if (lg->runs_n >= 64 && lg->runs_n * 8 > lg->seq_n) {
+    size_t cap = lg->seq_n + 1 > lg->seq_cap ? lg->seq_n + 1 : lg->seq_cap;
+    uint64_t *k = tsr__malloc(cap * sizeof *k);
+    if (!k) return -1;
+    seq_keys(lg, k, lg->seq_n);
+    lg->seq_key = k;
+    lg->seq_key_cap = cap;
+    tsr__free(lg->runs);
+    tsr__free(lg->run_ids);
+    lg->runs = NULL;
+    lg->run_ids = NULL;
+    lg->runs_n = lg->runs_cap = lg->run_ids_len = lg->run_ids_cap = 0;
+    return 0;
+  }
+  if (lg->runs_n == lg->runs_cap) {
+    void *p = lg->runs;
+    if (tsr__grow(&p, &lg->runs_cap, lg->runs_n + 1, sizeof *lg->runs) != TSR_OK) return -1;
+    lg->runs = p;
+  }
+  void *p = lg->run_ids;
+  if (tsr__grow(&p, &lg->run_ids_cap, lg->run_ids_len + len + 1, 1) != TSR_OK) return -1;
+  lg->run_ids = p;
+  memcpy(lg->run_ids + lg->run_ids_len, id, len);
+  seq_run *q = &lg->runs[lg->runs_n++];
+  q->start = lg->seq_n;
+  q->off = lg->run_ids_len;
+  q->len = len;
+  lg->run_ids_len += len;
+  return 0;
+}
+
 int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, uint64_t content) {
+  int next = 0; /* id follows the last one in its run */
   if (lg->seq_n) {
     /* strictly after the last id: longer, or as long and bytewise after */
     if (len < lg->last_len) return 1;
     if (len == lg->last_len && memcmp(id, lg->last_id, len) <= 0) return 1;
+    if (!lg->seq_key && len == lg->last_len) {
+      char succ[TSR_INGEST_MAX_ID];
+      memcpy(succ, lg->last_id, len);
+      next = id_next(succ, len) && memcmp(succ, id, len) == 0;
+    }
   }
   if (lg->seq_n == lg->seq_cap) {
     void *p = lg->seq;
     if (tsr__grow(&p, &lg->seq_cap, lg->seq_n + 1, sizeof *lg->seq) != TSR_OK) return -1;
     lg->seq = p;
   }
-  lg->seq[lg->seq_n].key = key;
-  lg->seq[lg->seq_n].val = content;
-  lg->seq_n++;
+  if (!next && !lg->seq_key && seq_run_start(lg, id, len) != 0) return -1;
+  if (lg->seq_key) {
+    if (lg->seq_n == lg->seq_key_cap) {
+      void *p = lg->seq_key;
+      if (tsr__grow(&p, &lg->seq_key_cap, lg->seq_n + 1, sizeof *lg->seq_key) != TSR_OK) return -1;
+      lg->seq_key = p;
+    }
+    lg->seq_key[lg->seq_n] = key;
+  }
+  lg->seq[lg->seq_n++] = content;
   memcpy(lg->last_id, id, len);
   lg->last_len = len;
   return 0;
@@ -476,16 +657,23 @@ int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, ui
 int tsr__ids_index(tsr_ledger *lg, size_t more) {
   /* more is an estimate: when that much memory is refused, the table
    * starts at the ids so far and grows as before */
-  if (tsr__rows_reserve_n(lg, lg->seq_n + more) != 0 && tsr__rows_reserve_n(lg, lg->seq_n) != 0)
-    return -1;
-  for (size_t i = 0; i < lg->seq_n; i++) {
-    rowent *r = row_find(lg, lg->seq[i].key);
-    if (!r->key) lg->rows_n++;
-    *r = lg->seq[i]; /* ids in order are distinct up to hash collisions */
+  uint64_t *key = lg->seq_key;
+  if (!key && lg->seq_n) {
+    if (!(key = tsr__malloc(lg->seq_n * sizeof *key))) return -1;
+    seq_keys(lg, key, lg->seq_n);
   }
-  tsr__free(lg->seq);
-  lg->seq = NULL;
-  lg->seq_n = lg->seq_cap = 0;
+  if (tsr__rows_reserve_n(lg, lg->seq_n + more) != 0 && tsr__rows_reserve_n(lg, lg->seq_n) != 0) {
+    if (key != lg->seq_key) tsr__free(key);
+    return -1;
+  }
+  for (size_t i = 0; i < lg->seq_n; i++) {
+    rowent *r = row_find(lg, key[i]);
+    if (!r->key) lg->rows_n++;
+    r->key = key[i]; /* ids in order are distinct up to hash collisions */
+    r->val = lg->seq[i];
+  }
+  if (key != lg->seq_key) tsr__free(key);
+  seq_drop(lg);
   lg->ids_hashed = 1;
   return 0;
 }

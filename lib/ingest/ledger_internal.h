@@ -50,6 +50,12 @@ typedef struct cust_chunk {
   void *mem; /* as allocated */
 } cust_chunk;
 
+typedef struct seq_run {
+  uint64_t start;   /* index in lg->seq of the run's first id */
+  uint64_t off;     /* its text: lg->run_ids + off, len bytes */
+  uint64_t len;
+} seq_run;
+
 typedef struct rowent {
   uint64_t key; /* 0 = empty */
   uint64_t val;
@@ -74,11 +80,22 @@ struct tsr_ledger {
   size_t rows_n, rows_cap;
   /* While the transaction ids arrive in increasing order (shorter first,
    * then bytewise: a total order), a new id cannot repeat an earlier one:
-   * they are only appended here (id hash, content hash), in order, without
-   * the table's random access. The first id out of order moves them into
-   * rows (ids_hashed), which serves every later lookup. */
-  rowent *seq;
+   * only their content hashes are appended here, in order, without the
+   * table's random access. Their id hashes, needed only when an id comes
+   * out of order, are kept as runs of ids that count up by one (the same
+   * length, the trailing digits one more: T0000041, T0000042...; the run's
+   * first id is kept and the others are made again) or, once runs are
+   * short on average, in seq_key. The first id out of order moves them
+   * into rows (ids_hashed), which serves every later lookup. On tx1800k
+   * (10.2M ids, one run) 8 bytes an id instead of 16: 82 MB less. */
+  uint64_t *seq;        /* content hashes */
   size_t seq_n, seq_cap;
+  uint64_t *seq_key;    /* id hashes (NULL while runs are kept) */
+  size_t seq_key_cap;
+  struct seq_run *runs; /* the first id of each run, in order */
+  size_t runs_n, runs_cap;
+  char *run_ids;        /* their text */
+  size_t run_ids_len, run_ids_cap;
   char last_id[TSR_INGEST_MAX_ID];
   size_t last_len;
   int ids_hashed;
@@ -132,6 +149,13 @@ static inline size_t blk_bytes(const tsr_ledger *lg, uint32_t cap) {
 static inline const char *cust_id(const tsr_ledger *lg, const cust *c) {
   return c->id_len < CUST_INLINE ? c->id.in
                                   : lg->ids + ((size_t)c->id.off[0] | (size_t)c->id.off[1] << 16 << 16);
+}
+
+/* The key of a transaction id: the one ingest.c computes for the id table
+ * (sr.key; test_id_runs fails when the two differ). */
+static inline uint64_t tid_key(const char *id, size_t len) {
+  uint64_t h = tsr__hash_bytes(id, len, 0x7A5D);
+  return h ? h : 1;
 }
 
 static inline uint64_t id_hash(const char *id, size_t len) {

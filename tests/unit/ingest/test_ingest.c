@@ -1215,6 +1215,145 @@ static void test_ready_blocks(void **state) {
   free(csv);
 }
 
+/* Appends a row "id,customer,date,amount" to csv (of cap). */
+static size_t put_row(char *csv, size_t cap, size_t len, const char *id, unsigned k, double amount) {
+  return len + (size_t)snprintf(csv + len, cap - len, "%s,c%u,2024-%02u-%02u,%g\n", id, k % 7,
+                                1 + k % 12, 1 + k % 28, amount);
+}
+
+/* Transaction ids in increasing order are recorded without their hashes
+ * when they count up by one (runs: T08, T09, T10 carries; T99 -> TA0 and
+ * T999 -> T1000 start new runs, so does an id without trailing digits),
+ * and with them once the runs are short (ids that skip: more than 64
+ * runs). The first id out of order builds the id table from those
+ * records: every earlier id repeated afterwards, with its content, is a
+ * duplicate, with other content a reject; only then new ids enter. */
+static void test_id_runs(void **state) {
+  (void)state;
+  enum { MAXID = 2000 };
+  char (*ids)[16] = malloc(MAXID * sizeof *ids);
+  assert_non_null(ids);
+  size_t nid = 0;
+  for (unsigned i = 8; i < 100; i++) snprintf(ids[nid++], 16, "T%02u", i);
+  snprintf(ids[nid++], 16, "TA0");
+  snprintf(ids[nid++], 16, "TA1");
+  snprintf(ids[nid++], 16, "TAx");
+  for (unsigned i = 0; i < 200; i++) snprintf(ids[nid++], 16, "W%04u", 3 * i); /* skips */
+  for (unsigned i = 0; i < 300; i++) snprintf(ids[nid++], 16, "X%04u", i);     /* dense, after */
+  for (int mode = 0; mode < 2; mode++) {
+    /* mode 0: the runs only (the ids up to TAx); 1: also the fallback */
+    const size_t m = mode ? nid : 95;
+    size_t cap = (m * 3 + 16) * 64, len = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    len += (size_t)snprintf(csv, cap, "tx,customer,date,amount\n");
+    for (size_t i = 0; i < m; i++) len = put_row(csv, cap, len, ids[i], (unsigned)i, (double)i + 0.5);
+    /* out of order: every id again, identical; every third also with
+     * another amount (rejected); then new ids */
+    for (size_t i = m; i-- > 0;) {
+      len = put_row(csv, cap, len, ids[i], (unsigned)i, (double)i + 0.5);
+      if (i % 3 == 0) len = put_row(csv, cap, len, ids[i], (unsigned)i, (double)i + 1.5);
+    }
+    len = put_row(csv, cap, len, "S1", 1, 7);
+    len = put_row(csv, cap, len, "T085", 2, 7);
+    tsr_ingest_opts o;
+    tsr_ingest_opts_init(&o);
+    o.id_col = "tx";
+    o.single_input = 1;
+    tsr_ledger *lg;
+    tsr_ingest_stats st;
+    assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    assert_int_equal(tsr_ingest_mem(lg, csv, len, "r.csv", &o, &st, NULL), TSR_OK);
+    assert_int_equal(st.rows_accepted, (int64_t)m + 2);
+    assert_int_equal(st.duplicate_ids, (int64_t)m);
+    assert_int_equal(st.rows_rejected, (int64_t)((m + 2) / 3));
+    assert_true(lg->ids_hashed);
+    tsr_ledger_free(lg);
+    /* the records themselves: runs while the ids count up, hashes after */
+    assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    for (size_t i = 0; i < m; i++)
+      assert_int_equal(tsr__ids_append(lg, ids[i], strlen(ids[i]), tid_key(ids[i], strlen(ids[i])), i), 0);
+    if (!mode) {
+      assert_int_equal(lg->runs_n, 3); /* T08..T99, TA0..TA1, TAx */
+      assert_null(lg->seq_key);
+    } else {
+      assert_non_null(lg->seq_key);
+      assert_int_equal(lg->runs_n, 0);
+    }
+    assert_int_equal(tsr__ids_append(lg, "T50", 3, tid_key("T50", 3), 0), 1);
+    assert_int_equal(tsr__ids_index(lg, 0), 0);
+    for (size_t i = 0; i < m; i++) {
+      rowent *r = row_find(lg, tid_key(ids[i], strlen(ids[i])));
+      assert_true(r->key && r->val == i);
+    }
+    tsr_ledger_free(lg);
+    free(csv);
+  }
+  free(ids);
+}
+
+/* tsr_ledger_seal packs the entry blocks to their used size: the same
+ * entries as an unsealed ledger of the same inputs (two files; refunds;
+ * identical rows, whose row hashes move with the entries; customers of
+ * 1 to 400 days, and one of 5000, whose block is not from the pool; days
+ * out of order), and no capacity left over. */
+static void test_seal_packs(void **state) {
+  (void)state;
+  const unsigned nc = 300;
+  size_t cap = (size_t)200000 * 40, len[2] = {0, 0};
+  char *csv[2] = {malloc(cap), malloc(cap)};
+  assert_non_null(csv[0]);
+  assert_non_null(csv[1]);
+  for (int f = 0; f < 2; f++) len[f] += (size_t)snprintf(csv[f], cap, "customer_id,date,amount\n");
+  for (unsigned c = 0; c < nc; c++) {
+    unsigned days = c == 7 ? 5000 : 1 + (c * 37) % 400;
+    for (unsigned d = 0; d < days; d++) {
+      unsigned day = (d * 7919u + c) % (days + 3); /* out of order, some twice */
+      int f = (d + c) % 2;
+      double amount = (d % 11 == 0) ? -1.25 : (double)(d % 13) + 0.5;
+      char date[32];
+      tsr_day_format(19000 + (int64_t)day, date);
+      len[f] += (size_t)snprintf(csv[f] + len[f], cap - len[f], "k%u,%s,%g\n", c, date, amount);
+      if (d % 17 == 0)
+        len[f] += (size_t)snprintf(csv[f] + len[f], cap - len[f], "k%u,%s,%g\n", c, date, amount);
+    }
+  }
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  tsr_ledger *l[2];
+  tsr_ingest_stats st;
+  for (int k = 0; k < 2; k++) {
+    assert_int_equal(tsr_ledger_new(&l[k], NULL), TSR_OK);
+    for (int f = 0; f < 2; f++) {
+      assert_int_equal(tsr_ingest_mem(l[k], csv[f], len[f], f ? "b.csv" : "a.csv", &o, &st, NULL), TSR_OK);
+      assert_int_equal(st.rows_rejected, 0);
+      assert_true(st.identical_rows > 0 && st.refunds > 0);
+    }
+    assert_int_equal(tsr_ledger_finish(l[k], NULL), TSR_OK);
+  }
+  const size_t cap0 = tsr__ledger_capacity(l[1]);
+  tsr_ledger_seal(l[1]);
+  assert_true(tsr__ledger_capacity(l[1]) < cap0);
+  for (size_t i = 0; i < nc; i++) {
+    size_t n0, n1;
+    const tsr_ledger_entry *e0 = tsr_ledger_entries(l[0], i, &n0), *e1 = tsr_ledger_entries(l[1], i, &n1);
+    assert_int_equal(n0, n1);
+    assert_true(n0 > 0);
+    assert_memory_equal(e0, e1, n0 * sizeof *e0);
+    const cust *c = cust_at(l[1], l[1]->order[i]);
+    if (c->cap < (1u << POOL_CLASSES)) {
+      assert_int_equal(c->cap, n0); /* packed */
+      const cust *c0 = cust_at(l[0], l[0]->order[i]);
+      assert_memory_equal(cust_rh(c0), cust_rh(c), n0 * sizeof(uint64_t));
+    }
+  }
+  assert_true(tsr_ledger_find(l[1], "k7") >= 0);
+  tsr_ledger_free(l[0]);
+  tsr_ledger_free(l[1]);
+  free(csv[0]);
+  free(csv[1]);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seal),
@@ -1228,7 +1367,8 @@ int main(void) {
       cmocka_unit_test(test_many_customers), cmocka_unit_test(test_customer_order),
       cmocka_unit_test(test_grouped_presized), cmocka_unit_test(test_hash_tail),
       cmocka_unit_test(test_id_lengths), cmocka_unit_test(test_single_input_no_hashes),
-      cmocka_unit_test(test_ready_blocks),
+      cmocka_unit_test(test_ready_blocks), cmocka_unit_test(test_id_runs),
+      cmocka_unit_test(test_seal_packs),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
