@@ -219,12 +219,6 @@ static void csv_num(FILE *f, double v) {
 }
 
 /* Line builders of customers.csv: each writes at o and returns the end. */
-static char *put_raw(char *o, const char *s) {
-  size_t n = strlen(s);
-  memcpy(o, s, n);
-  return o + n;
-}
-
 static char *put_num(char *o, double v) {
   if (!isfinite(v)) return o; /* empty cell */
   return tsr__fmt_double_end(v, o); /* writes a NUL after the digits: room is left */
@@ -263,9 +257,11 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
   *o++ = ',';
   o = put_int(o, (long long)w->active_days);
   *o++ = ',';
-  o = put_raw(o, tsr_day_format(w->first_day, d1));
+  memcpy(o, tsr_day_format(w->first_day, d1), 10); /* YYYY-MM-DD */
+  o += 10;
   *o++ = ',';
-  o = put_raw(o, tsr_day_format(w->last_day, d2));
+  memcpy(o, tsr_day_format(w->last_day, d2), 10);
+  o += 10;
   *o++ = ',';
   o = put_int(o, (long long)w->n_refunds);
   *o++ = ',';
@@ -275,7 +271,8 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
   *o++ = ',';
   o = put_int(o, r->m[i]);
   *o++ = ',';
-  o = put_raw(o, tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
+  memcpy(o, tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell), 3); /* three digits */
+  o += 3;
   *o++ = ',';
   o += tsr_csv_quote(o, r->segment[i], 0);
   double p[7] = {r->expected[i], r->expected_lo[i], r->expected_hi[i], r->p_alive[i],
@@ -294,38 +291,84 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
   return o;
 }
 
-/* Lines [lo, hi) of customers.csv formatted into buf (the numbers' text
- * is most of the writing: two blocks are formatted at once). */
-typedef struct cust_block {
-  const tsr_analyze_result *r;
-  size_t lo, hi;
-  tsr__tb buf;
-  int oom;
-} cust_block;
+/* customers.csv is formatted in blocks of CUST_BLOCK lines by CUST_THREADS
+ * threads into a ring of CUST_RING buffers while the calling thread writes
+ * the finished blocks in order (write(2) of whole blocks): the numbers' text
+ * and the copy into the file overlap, and the file is the one a single
+ * thread would write. */
+#define CUST_BLOCK 8192
+#define CUST_RING 6
+#define CUST_THREADS 2
 
-static void *format_block(void *arg) {
-  cust_block *b = arg;
-  const tsr_summary *s = b->r->summary;
-  b->buf.len = 0;
-  for (size_t i = b->lo; i < b->hi; i++) {
+typedef struct cust_pipe {
+  const tsr_analyze_result *r;
+  size_t nblocks;
+  tsr__tb buf[CUST_RING];
+  size_t ready[CUST_RING]; /* block index + 1 formatted in the slot; 0 none */
+  size_t next;             /* next block to format */
+  size_t written;          /* blocks written */
+  int stop;                /* out of memory or a write error: every thread ends */
+  int oom;
+  pthread_mutex_t mu;
+  pthread_cond_t cv_ready; /* a block was formatted (or stop) */
+  pthread_cond_t cv_free;  /* a block was written (or stop) */
+} cust_pipe;
+
+/* Lines of block blk into buf; 0, or -1 when out of memory. */
+static int format_block(const tsr_analyze_result *r, size_t blk, tsr__tb *buf) {
+  const tsr_summary *s = r->summary;
+  size_t lo = blk * CUST_BLOCK, hi = lo + CUST_BLOCK < s->n ? lo + CUST_BLOCK : s->n;
+  buf->len = 0;
+  for (size_t i = lo; i < hi; i++) {
     size_t need = 2 * strlen(s->rows[i].customer_id) +
-                  2 * strlen(b->r->segment[i] ? b->r->segment[i] : "") + 1024;
-    if (tsr__tb_reserve(&b->buf, need)) {
-      b->oom = 1;
-      return NULL;
-    }
-    char *end = customer_line(b->buf.s + b->buf.len, b->r, i);
-    b->buf.len = (size_t)(end - b->buf.s);
+                  2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
+    if (tsr__tb_reserve(buf, need)) return -1;
+    char *end = customer_line(buf->s + buf->len, r, i);
+    buf->len = (size_t)(end - buf->s);
   }
+  return 0;
+}
+
+static void *cust_formatter(void *arg) {
+  cust_pipe *p = arg;
+  pthread_mutex_lock(&p->mu);
+  for (;;) {
+    size_t blk = p->next;
+    if (p->stop || blk >= p->nblocks) break;
+    p->next++;
+    /* its slot is free once the block CUST_RING before it is written */
+    while (!p->stop && blk >= p->written + CUST_RING) pthread_cond_wait(&p->cv_free, &p->mu);
+    if (p->stop) break;
+    pthread_mutex_unlock(&p->mu);
+    int bad = format_block(p->r, blk, &p->buf[blk % CUST_RING]);
+    pthread_mutex_lock(&p->mu);
+    if (bad) {
+      p->oom = p->stop = 1;
+      pthread_cond_broadcast(&p->cv_free);
+    } else {
+      p->ready[blk % CUST_RING] = blk + 1;
+    }
+    pthread_cond_broadcast(&p->cv_ready);
+  }
+  pthread_mutex_unlock(&p->mu);
   return NULL;
 }
 
-/* Customers per formatted block. */
-#define CUST_BLOCK 8192
+/* Writes n bytes at s to fd; 0, or -1 (errno) on a write error. */
+static int write_all(int fd, const char *s, size_t n) {
+  while (n) {
+    ssize_t k = write(fd, s, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    s += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
 
-/* customers.csv: one row per customer, every computed column; blocks of
- * lines are built in memory, two at a time (the second on a thread), and
- * written in order. */
+/* customers.csv: one row per customer, every computed column. */
 static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_error *err) {
   const tsr_summary *s = r->summary;
   fputs(s->has_holdout ? "customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,"
@@ -336,29 +379,58 @@ static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_erro
         "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster", f);
   if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
   fputc('\n', f);
-  cust_block b[2];
-  memset(b, 0, sizeof b);
-  b[0].r = b[1].r = r;
-  int oom = 0;
-  for (size_t lo = 0; lo < s->n && !oom; lo += 2 * CUST_BLOCK) {
-    size_t mid = s->n - lo > CUST_BLOCK ? lo + CUST_BLOCK : s->n;
-    size_t hi = s->n - mid > CUST_BLOCK ? mid + CUST_BLOCK : s->n;
-    b[0].lo = lo, b[0].hi = mid;
-    b[1].lo = mid, b[1].hi = hi;
-    pthread_t th;
-    int threaded = hi > mid && pthread_create(&th, NULL, format_block, &b[1]) == 0;
-    format_block(&b[0]);
-    if (!b[0].oom) fwrite(b[0].buf.s, 1, b[0].buf.len, f);
-    if (threaded)
-      pthread_join(th, NULL);
-    else if (hi > mid)
-      format_block(&b[1]);
-    if (!b[0].oom && !b[1].oom && hi > mid) fwrite(b[1].buf.s, 1, b[1].buf.len, f);
-    oom = b[0].oom || b[1].oom;
+  /* the blocks go to the descriptor, after the header */
+  if (fflush(f) != 0) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
+  int fd = fileno(f);
+  cust_pipe *p = tsr__calloc(1, sizeof *p);
+  if (!p) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  p->r = r;
+  p->nblocks = (s->n + CUST_BLOCK - 1) / CUST_BLOCK;
+  pthread_mutex_init(&p->mu, NULL);
+  pthread_cond_init(&p->cv_ready, NULL);
+  pthread_cond_init(&p->cv_free, NULL);
+  pthread_t th[CUST_THREADS];
+  int nth = 0;
+  while (nth < CUST_THREADS && p->nblocks > (size_t)nth &&
+         pthread_create(&th[nth], NULL, cust_formatter, p) == 0)
+    nth++;
+  int werr = 0;
+  if (nth == 0) { /* no thread: format and write each block in turn */
+    for (size_t b = 0; b < p->nblocks && !p->oom && !werr; b++) {
+      if (format_block(r, b, &p->buf[0])) p->oom = 1;
+      else if (write_all(fd, p->buf[0].s, p->buf[0].len)) werr = errno;
+    }
+  } else {
+    pthread_mutex_lock(&p->mu);
+    while (p->written < p->nblocks && !p->stop) {
+      size_t slot = p->written % CUST_RING;
+      if (p->ready[slot] != p->written + 1) {
+        pthread_cond_wait(&p->cv_ready, &p->mu);
+        continue;
+      }
+      pthread_mutex_unlock(&p->mu);
+      int bad = write_all(fd, p->buf[slot].s, p->buf[slot].len);
+      int e = errno;
+      pthread_mutex_lock(&p->mu);
+      if (bad) {
+        werr = e;
+        p->stop = 1;
+      }
+      p->ready[slot] = 0;
+      p->written++;
+      pthread_cond_broadcast(&p->cv_free);
+    }
+    pthread_mutex_unlock(&p->mu);
+    for (int t = 0; t < nth; t++) pthread_join(th[t], NULL);
   }
-  tsr__tb_free(&b[0].buf);
-  tsr__tb_free(&b[1].buf);
+  int oom = p->oom;
+  for (int i = 0; i < CUST_RING; i++) tsr__tb_free(&p->buf[i]);
+  pthread_cond_destroy(&p->cv_free);
+  pthread_cond_destroy(&p->cv_ready);
+  pthread_mutex_destroy(&p->mu);
+  tsr__free(p);
   if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (werr) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(werr));
   return TSR_OK;
 }
 
