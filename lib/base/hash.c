@@ -185,37 +185,51 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* The n decimal digits of u (u < 10^n, leading zeros kept) at dg. */
-static inline void put_digits(char *dg, uint64_t u, int n) {
-  while (n >= 2) {
-    memcpy(dg + n - 2, digit_pairs + 2 * (u % 100), 2);
-    u /= 100;
-    n -= 2;
-  }
-  if (n) dg[0] = (char)('0' + u);
+/* The 4 digits of v < 10^4 at o. */
+static inline void put4(char *o, uint32_t v) {
+  memcpy(o, digit_pairs + 2 * (v / 100), 2);
+  memcpy(o + 2, digit_pairs + 2 * (v % 100), 2);
 }
 
-/* M (exactly P digits, decimal exponent E, -4 <= E < P) as %g writes it in
- * fixed notation (put_fixed's text), digits two at a time. */
+/* The 17 digits of u < 10^17 (leading zeros kept) at t, in independent
+ * chunks of four (no chain of divisions by 100). */
+static inline void digits17(char *t, uint64_t u) {
+  uint64_t r = u % 10000000000000000ull; /* 10^16 */
+  t[0] = (char)('0' + u / 10000000000000000ull);
+  uint32_t hi = (uint32_t)(r / 100000000), lo = (uint32_t)(r % 100000000);
+  put4(t + 1, hi / 10000);
+  put4(t + 5, hi % 10000);
+  put4(t + 9, lo / 10000);
+  put4(t + 13, lo % 10000);
+}
+
+/* M (exactly P digits, decimal exponent E, -4 <= E < P <= 17) as %g writes
+ * it in fixed notation: trailing fractional zeros and a bare '.' dropped;
+ * returns the end (the NUL). Copies of fixed size, which may write past
+ * the NUL: buf has room for 32 bytes (tsr__fmt_double's contract). */
 static char *put_fixed_fast(char *buf, int neg, uint64_t M, int P, int E) {
-  char dg[20];
-  put_digits(dg, M, P);
+  char t[48];
+  digits17(t, M);
+  const char *dg = t + 17 - P;
   int last = P - 1; /* last significant digit to keep */
   while (last > E && last > 0 && dg[last] == '0') last--;
   char *o = buf;
   if (neg) *o++ = '-';
   if (E < 0) {
-    memcpy(o, "0.0000", (size_t)(1 - E)); /* "0." and -E - 1 zeros */
+    memcpy(o, "0.0000", 6); /* "0." and -E - 1 zeros */
     o += 1 - E;
-    memcpy(o, dg, (size_t)last + 1);
+    memcpy(o, dg, 17);
     o += last + 1;
   } else {
-    memcpy(o, dg, (size_t)E + 1);
+    memcpy(o, dg, 16); /* E + 1 <= 15 digits */
     o += E + 1;
     if (last > E) {
-      *o++ = '.';
-      memcpy(o, dg + E + 1, (size_t)(last - E));
-      o += last - E;
+      *o = '.';
+      /* the fraction (last - E <= 16 - E digits; the bytes read are in t):
+       * 16 bytes reach buf + 1 + (E + 1) + 1 + 16, within 32 while E <= 12 */
+      if (E <= 12) memcpy(o + 1, dg + E + 1, 16);
+      else memcpy(o + 1, dg + E + 1, 4);
+      o += last - E + 1;
     }
   }
   *o = '\0';
@@ -299,9 +313,10 @@ char *tsr__fmt_double_end(double d, char *buf) {
     uint64_t u = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
     int n = 1;
     while (n < 15 && u >= tsr__pow10_u64[n]) n++;
-    char *o = buf;
+    char *o = buf, t[48];
     if (v < 0) *o++ = '-';
-    put_digits(o, u, n);
+    digits17(t, u);
+    memcpy(o, t + 17 - n, 16); /* n <= 15; buf has room for 32 bytes */
     o[n] = '\0';
     return o + n;
   }
