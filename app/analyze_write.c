@@ -291,34 +291,23 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
   return o;
 }
 
-/* customers.csv is formatted in blocks of CUST_BLOCK lines by CUST_THREADS
- * threads into a ring of CUST_RING buffers while the calling thread writes
- * the finished blocks in order (write(2) of whole blocks): the numbers' text
- * and the copy into the file overlap, and the file is the one a single
- * thread would write. */
+/* customers.csv is formatted in blocks of CUST_BLOCK lines by two threads
+ * while the calling thread writes the finished blocks in order (write(2) of
+ * whole blocks; tsr__blocks_write): the numbers' text and the copy into the
+ * file overlap, and the file is the one a single thread would write. */
 #define CUST_BLOCK 8192
-#define CUST_RING 6
-#define CUST_THREADS 2
 
-typedef struct cust_pipe {
+typedef struct cust_out {
   const tsr_analyze_result *r;
-  size_t nblocks;
-  tsr__tb buf[CUST_RING];
-  size_t ready[CUST_RING]; /* block index + 1 formatted in the slot; 0 none */
-  size_t next;             /* next block to format */
-  size_t written;          /* blocks written */
-  int stop;                /* out of memory or a write error: every thread ends */
-  int oom;
-  pthread_mutex_t mu;
-  pthread_cond_t cv_ready; /* a block was formatted (or stop) */
-  pthread_cond_t cv_free;  /* a block was written (or stop) */
-} cust_pipe;
+  int fd;
+  int werr; /* errno of a failed write */
+} cust_out;
 
 /* Lines of block blk into buf; 0, or -1 when out of memory. */
-static int format_block(const tsr_analyze_result *r, size_t blk, tsr__tb *buf) {
+static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
+  const tsr_analyze_result *r = ((cust_out *)ctx)->r;
   const tsr_summary *s = r->summary;
   size_t lo = blk * CUST_BLOCK, hi = lo + CUST_BLOCK < s->n ? lo + CUST_BLOCK : s->n;
-  buf->len = 0;
   for (size_t i = lo; i < hi; i++) {
     size_t need = 2 * strlen(s->rows[i].customer_id) +
                   2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
@@ -329,37 +318,14 @@ static int format_block(const tsr_analyze_result *r, size_t blk, tsr__tb *buf) {
   return 0;
 }
 
-static void *cust_formatter(void *arg) {
-  cust_pipe *p = arg;
-  pthread_mutex_lock(&p->mu);
-  for (;;) {
-    size_t blk = p->next;
-    if (p->stop || blk >= p->nblocks) break;
-    p->next++;
-    /* its slot is free once the block CUST_RING before it is written */
-    while (!p->stop && blk >= p->written + CUST_RING) pthread_cond_wait(&p->cv_free, &p->mu);
-    if (p->stop) break;
-    pthread_mutex_unlock(&p->mu);
-    int bad = format_block(p->r, blk, &p->buf[blk % CUST_RING]);
-    pthread_mutex_lock(&p->mu);
-    if (bad) {
-      p->oom = p->stop = 1;
-      pthread_cond_broadcast(&p->cv_free);
-    } else {
-      p->ready[blk % CUST_RING] = blk + 1;
-    }
-    pthread_cond_broadcast(&p->cv_ready);
-  }
-  pthread_mutex_unlock(&p->mu);
-  return NULL;
-}
-
-/* Writes n bytes at s to fd; 0, or -1 (errno) on a write error. */
-static int write_all(int fd, const char *s, size_t n) {
+/* Writes the n bytes at s; 0, or -1 (werr set) on a write error. */
+static int cust_write(void *ctx, const char *s, size_t n) {
+  cust_out *c = ctx;
   while (n) {
-    ssize_t k = write(fd, s, n);
+    ssize_t k = write(c->fd, s, n);
     if (k < 0) {
       if (errno == EINTR) continue;
+      c->werr = errno;
       return -1;
     }
     s += k;
@@ -380,57 +346,13 @@ static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_erro
   if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
   fputc('\n', f);
   /* the blocks go to the descriptor, after the header */
-  if (fflush(f) != 0) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
-  int fd = fileno(f);
-  cust_pipe *p = tsr__calloc(1, sizeof *p);
-  if (!p) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  p->r = r;
-  p->nblocks = (s->n + CUST_BLOCK - 1) / CUST_BLOCK;
-  pthread_mutex_init(&p->mu, NULL);
-  pthread_cond_init(&p->cv_ready, NULL);
-  pthread_cond_init(&p->cv_free, NULL);
-  pthread_t th[CUST_THREADS];
-  int nth = 0;
-  while (nth < CUST_THREADS && p->nblocks > (size_t)nth &&
-         pthread_create(&th[nth], NULL, cust_formatter, p) == 0)
-    nth++;
-  int werr = 0;
-  if (nth == 0) { /* no thread: format and write each block in turn */
-    for (size_t b = 0; b < p->nblocks && !p->oom && !werr; b++) {
-      if (format_block(r, b, &p->buf[0])) p->oom = 1;
-      else if (write_all(fd, p->buf[0].s, p->buf[0].len)) werr = errno;
-    }
-  } else {
-    pthread_mutex_lock(&p->mu);
-    while (p->written < p->nblocks && !p->stop) {
-      size_t slot = p->written % CUST_RING;
-      if (p->ready[slot] != p->written + 1) {
-        pthread_cond_wait(&p->cv_ready, &p->mu);
-        continue;
-      }
-      pthread_mutex_unlock(&p->mu);
-      int bad = write_all(fd, p->buf[slot].s, p->buf[slot].len);
-      int e = errno;
-      pthread_mutex_lock(&p->mu);
-      if (bad) {
-        werr = e;
-        p->stop = 1;
-      }
-      p->ready[slot] = 0;
-      p->written++;
-      pthread_cond_broadcast(&p->cv_free);
-    }
-    pthread_mutex_unlock(&p->mu);
-    for (int t = 0; t < nth; t++) pthread_join(th[t], NULL);
-  }
-  int oom = p->oom;
-  for (int i = 0; i < CUST_RING; i++) tsr__tb_free(&p->buf[i]);
-  pthread_cond_destroy(&p->cv_free);
-  pthread_cond_destroy(&p->cv_ready);
-  pthread_mutex_destroy(&p->mu);
-  tsr__free(p);
-  if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  if (werr) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(werr));
+  if (fflush(f) != 0)
+    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
+  cust_out c = {r, fileno(f), 0};
+  int st = tsr__blocks_write((s->n + CUST_BLOCK - 1) / CUST_BLOCK, 2, cust_block, cust_write, &c);
+  if (st == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (st != 0)
+    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.werr));
   return TSR_OK;
 }
 
