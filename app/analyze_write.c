@@ -219,12 +219,6 @@ static void csv_num(FILE *f, double v) {
 }
 
 /* Line builders of customers.csv: each writes at o and returns the end. */
-static char *put_raw(char *o, const char *s) {
-  size_t n = strlen(s);
-  memcpy(o, s, n);
-  return o + n;
-}
-
 static char *put_num(char *o, double v) {
   if (!isfinite(v)) return o; /* empty cell */
   return tsr__fmt_double_end(v, o); /* writes a NUL after the digits: room is left */
@@ -263,9 +257,11 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
   *o++ = ',';
   o = put_int(o, (long long)w->active_days);
   *o++ = ',';
-  o = put_raw(o, tsr_day_format(w->first_day, d1));
+  memcpy(o, tsr_day_format(w->first_day, d1), 10); /* YYYY-MM-DD */
+  o += 10;
   *o++ = ',';
-  o = put_raw(o, tsr_day_format(w->last_day, d2));
+  memcpy(o, tsr_day_format(w->last_day, d2), 10);
+  o += 10;
   *o++ = ',';
   o = put_int(o, (long long)w->n_refunds);
   *o++ = ',';
@@ -275,7 +271,8 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
   *o++ = ',';
   o = put_int(o, r->m[i]);
   *o++ = ',';
-  o = put_raw(o, tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell));
+  memcpy(o, tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell), 3); /* three digits */
+  o += 3;
   *o++ = ',';
   o += tsr_csv_quote(o, r->segment[i], 0);
   double p[7] = {r->expected[i], r->expected_lo[i], r->expected_hi[i], r->p_alive[i],
@@ -294,38 +291,50 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
   return o;
 }
 
-/* Lines [lo, hi) of customers.csv formatted into buf (the numbers' text
- * is most of the writing: two blocks are formatted at once). */
-typedef struct cust_block {
-  const tsr_analyze_result *r;
-  size_t lo, hi;
-  tsr__tb buf;
-  int oom;
-} cust_block;
-
-static void *format_block(void *arg) {
-  cust_block *b = arg;
-  const tsr_summary *s = b->r->summary;
-  b->buf.len = 0;
-  for (size_t i = b->lo; i < b->hi; i++) {
-    size_t need = 2 * strlen(s->rows[i].customer_id) +
-                  2 * strlen(b->r->segment[i] ? b->r->segment[i] : "") + 1024;
-    if (tsr__tb_reserve(&b->buf, need)) {
-      b->oom = 1;
-      return NULL;
-    }
-    char *end = customer_line(b->buf.s + b->buf.len, b->r, i);
-    b->buf.len = (size_t)(end - b->buf.s);
-  }
-  return NULL;
-}
-
-/* Customers per formatted block. */
+/* customers.csv is formatted in blocks of CUST_BLOCK lines by two threads
+ * while the calling thread writes the finished blocks in order (write(2) of
+ * whole blocks; tsr__blocks_write): the numbers' text and the copy into the
+ * file overlap, and the file is the one a single thread would write. */
 #define CUST_BLOCK 8192
 
-/* customers.csv: one row per customer, every computed column; blocks of
- * lines are built in memory, two at a time (the second on a thread), and
- * written in order. */
+typedef struct cust_out {
+  const tsr_analyze_result *r;
+  int fd;
+  int werr; /* errno of a failed write */
+} cust_out;
+
+/* Lines of block blk into buf; 0, or -1 when out of memory. */
+static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
+  const tsr_analyze_result *r = ((cust_out *)ctx)->r;
+  const tsr_summary *s = r->summary;
+  size_t lo = blk * CUST_BLOCK, hi = lo + CUST_BLOCK < s->n ? lo + CUST_BLOCK : s->n;
+  for (size_t i = lo; i < hi; i++) {
+    size_t need = 2 * strlen(s->rows[i].customer_id) +
+                  2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
+    if (tsr__tb_reserve(buf, need)) return -1;
+    char *end = customer_line(buf->s + buf->len, r, i);
+    buf->len = (size_t)(end - buf->s);
+  }
+  return 0;
+}
+
+/* Writes the n bytes at s; 0, or -1 (werr set) on a write error. */
+static int cust_write(void *ctx, const char *s, size_t n) {
+  cust_out *c = ctx;
+  while (n) {
+    ssize_t k = write(c->fd, s, n);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      c->werr = errno;
+      return -1;
+    }
+    s += k;
+    n -= (size_t)k;
+  }
+  return 0;
+}
+
+/* customers.csv: one row per customer, every computed column. */
 static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_error *err) {
   const tsr_summary *s = r->summary;
   fputs(s->has_holdout ? "customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,"
@@ -336,29 +345,14 @@ static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_erro
         "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster", f);
   if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
   fputc('\n', f);
-  cust_block b[2];
-  memset(b, 0, sizeof b);
-  b[0].r = b[1].r = r;
-  int oom = 0;
-  for (size_t lo = 0; lo < s->n && !oom; lo += 2 * CUST_BLOCK) {
-    size_t mid = s->n - lo > CUST_BLOCK ? lo + CUST_BLOCK : s->n;
-    size_t hi = s->n - mid > CUST_BLOCK ? mid + CUST_BLOCK : s->n;
-    b[0].lo = lo, b[0].hi = mid;
-    b[1].lo = mid, b[1].hi = hi;
-    pthread_t th;
-    int threaded = hi > mid && pthread_create(&th, NULL, format_block, &b[1]) == 0;
-    format_block(&b[0]);
-    if (!b[0].oom) fwrite(b[0].buf.s, 1, b[0].buf.len, f);
-    if (threaded)
-      pthread_join(th, NULL);
-    else if (hi > mid)
-      format_block(&b[1]);
-    if (!b[0].oom && !b[1].oom && hi > mid) fwrite(b[1].buf.s, 1, b[1].buf.len, f);
-    oom = b[0].oom || b[1].oom;
-  }
-  tsr__tb_free(&b[0].buf);
-  tsr__tb_free(&b[1].buf);
-  if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  /* the blocks go to the descriptor, after the header */
+  if (fflush(f) != 0)
+    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
+  cust_out c = {r, fileno(f), 0};
+  int st = tsr__blocks_write((s->n + CUST_BLOCK - 1) / CUST_BLOCK, 2, cust_block, cust_write, &c);
+  if (st == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (st != 0)
+    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.werr));
   return TSR_OK;
 }
 

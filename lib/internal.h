@@ -133,7 +133,9 @@ static inline uint64_t tsr__xoshiro_next(uint64_t s[4]) {
   return result;
 }
 
-/* Shortest "%.Ng" (N = 15..17) that round-trips d; buf >= 32 bytes. */
+/* Shortest "%.Ng" (N = 15..17) that round-trips d; buf >= 32 bytes (the
+ * fast paths copy digits in fixed-size pieces: bytes after the NUL, within
+ * the 32, may be overwritten). */
 char *tsr__fmt_double(double d, char *buf);
 /* The same text; returns the end of it (its terminating NUL), so that a
  * writer appending numbers does not measure each one again. */

@@ -106,47 +106,6 @@ static char *fmt_double_slow(double d, char *buf) {
   return buf + (n > 0 && n < 32 ? n : (int)strlen(buf));
 }
 
-/* Writes M (exactly P digits, decimal exponent E of the first digit) as %g
- * does in fixed notation: trailing fractional zeros and a bare '.' dropped;
- * returns the end (the NUL), as every writer below does. */
-static char *put_fixed(char *buf, int neg, uint64_t M, int P, int E) {
-  char dg[20];
-  for (int i = P - 1; i >= 0; i--) {
-    dg[i] = (char)('0' + M % 10);
-    M /= 10;
-  }
-  int last = P - 1; /* last significant digit to keep */
-  while (last > E && last > 0 && dg[last] == '0') last--;
-  char *o = buf;
-  if (neg) *o++ = '-';
-  if (E < 0) {
-    *o++ = '0';
-    *o++ = '.';
-    for (int i = -1; i > E; i--) *o++ = '0';
-    for (int i = 0; i <= last; i++) *o++ = dg[i];
-  } else {
-    for (int i = 0; i <= E; i++) *o++ = dg[i];
-    if (last > E) {
-      *o++ = '.';
-      for (int i = E + 1; i <= last; i++) *o++ = dg[i];
-    }
-  }
-  *o = '\0';
-  return o;
-}
-
-/* a * b = *hi + *lo exactly (Dekker's product with Veltkamp splitting; no
- * overflow or underflow for the magnitudes used here). */
-static inline void two_prod(double a, double b, double *hi, double *lo) {
-  const double sp = 134217729.0; /* 2^27 + 1 */
-  double p = a * b;
-  double t = sp * a, ah = t - (t - a), al = a - ah;
-  t = sp * b;
-  double bh = t - (t - b), bl = b - bh;
-  *hi = p;
-  *lo = ((ah * bh - p) + ah * bl + al * bh) + al * bl;
-}
-
 /* M (exactly P digits, decimal exponent E < -4) as %g writes it in
  * exponent notation: "d.ddde-XX", trailing zeros and a bare '.' dropped. */
 static char *put_exp(char *buf, int neg, uint64_t M, int P, int E) {
@@ -220,19 +179,130 @@ static char *fmt_small(double d, double a, int neg, char *buf) {
   return fmt_double_slow(d, buf);
 }
 
-/* Same output as fmt_double_slow, faster: for 1e-4 <= |d| < 1e15, the
- * P-digit rounding R_P(d) is round(|d| * 10^(k-17+P)) with |d| * 10^k
- * computed exactly once as a sum of two doubles (10^k, k <= 20, is exact),
- * so its integer and fractional parts are exact up to one rounding of the
- * fraction (error below 1e-14 with the integer rest added; values within
- * 1e-9 of a rounding tie go to the slow path); R_16 and R_15 divide its integer part by 10 and 100.
- * The round trip of R_15 and R_16 is checked exactly (an integer < 2^53
- * divided by an exact power of ten is correctly rounded), and R_17 always
- * round-trips. %g prints these values in fixed notation. */
+/* "00".."99": two digits at a time. */
+static const char digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* The 4 digits of v < 10^4 at o. */
+static inline void put4(char *o, uint32_t v) {
+  memcpy(o, digit_pairs + 2 * (v / 100), 2);
+  memcpy(o + 2, digit_pairs + 2 * (v % 100), 2);
+}
+
+/* The 17 digits of u < 10^17 (leading zeros kept) at t, in independent
+ * chunks of four (no chain of divisions by 100). */
+static inline void digits17(char *t, uint64_t u) {
+  uint64_t r = u % 10000000000000000ull; /* 10^16 */
+  t[0] = (char)('0' + u / 10000000000000000ull);
+  uint32_t hi = (uint32_t)(r / 100000000), lo = (uint32_t)(r % 100000000);
+  put4(t + 1, hi / 10000);
+  put4(t + 5, hi % 10000);
+  put4(t + 9, lo / 10000);
+  put4(t + 13, lo % 10000);
+}
+
+/* M (exactly P digits, decimal exponent E, -4 <= E < P <= 17) as %g writes
+ * it in fixed notation: trailing fractional zeros and a bare '.' dropped;
+ * returns the end (the NUL). Copies of fixed size, which may write past
+ * the NUL: buf has room for 32 bytes (tsr__fmt_double's contract). */
+static char *put_fixed_fast(char *buf, int neg, uint64_t M, int P, int E) {
+  char t[48];
+  digits17(t, M);
+  const char *dg = t + 17 - P;
+  int last = P - 1; /* last significant digit to keep */
+  while (last > E && last > 0 && dg[last] == '0') last--;
+  char *o = buf;
+  if (neg) *o++ = '-';
+  if (E < 0) {
+    memcpy(o, "0.0000", 6); /* "0." and -E - 1 zeros */
+    o += 1 - E;
+    memcpy(o, dg, 17);
+    o += last + 1;
+  } else {
+    memcpy(o, dg, 16); /* E + 1 <= 15 digits */
+    o += E + 1;
+    if (last > E) {
+      *o = '.';
+      /* the fraction (last - E <= 16 - E digits; the bytes read are in t):
+       * 16 bytes reach buf + 1 + (E + 1) + 1 + 16, within 32 while E <= 12 */
+      if (E <= 12) memcpy(o + 1, dg + E + 1, 16);
+      else memcpy(o + 1, dg + E + 1, 4);
+      o += last - E + 1;
+    }
+  }
+  *o = '\0';
+  return o;
+}
+
+/* Same output as fmt_double_slow, faster: for 1e-4 <= a = |d| < 1e15, in
+ * exact integers. a = m 2^-s (3 <= s <= 66 here); with k = 16 - E (E the
+ * decimal exponent of a, 2 <= k <= 20; 21 for the first estimate of E,
+ * which may be one too small) N = m 10^k < 2^123 is X 2^s for
+ * X = a 10^k, 10^16 <= X < 10^17: F = floor(X) = N >> s, and the fraction
+ * is rem / 2^s. R_P = round(X / 10^(17-P)) from F's last 17 - P digits
+ * and rem; exact ties go to the slow path (printf breaks them by the exact
+ * value, as here, but they are rare). R_P reads back as a when C = R_P
+ * 10^(17-P) is within half an ulp of X: an ulp of a is 10^k in units of
+ * N, so when 2 |C 2^s - N| < 10^k, or equal with m even (strtod's tie to
+ * even); below a power of two (m = 2^52) the gap to the next double down
+ * is half as wide (4 (N - C 2^s) <= 10^k: a tie goes to a's even m). %g
+ * prints these values in fixed notation (-4 <= E <= 14 < P). */
+static char *fmt_mid(double d, double a, int neg, char *buf) {
+  typedef unsigned __int128 u128;
+  uint64_t bits;
+  memcpy(&bits, &a, sizeof bits);
+  int ex = (int)((bits >> 52) & 0x7ff);
+  uint64_t m = (bits & ((1ull << 52) - 1)) | (1ull << 52);
+  int s = 1075 - ex;
+  /* floor(log10(2^(ex-1023))) (exact for |ex - 1023| < 1650): E is that or
+   * one more */
+  int E = (int)(((int64_t)(ex - 1023) * 78913) >> 18);
+  u128 N = 0;
+  uint64_t F = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    int k = 16 - E;
+    N = (u128)m * tsr__pow10_u64[k > 19 ? 19 : k];
+    if (k > 19) N *= tsr__pow10_u64[k - 19]; /* k <= 21: m 10^21 < 2^123 */
+    F = (uint64_t)(N >> s);
+    if (F < tsr__pow10_u64[17]) break;
+    E++; /* a >= 10^(E+1) */
+  }
+  if (F < tsr__pow10_u64[16] || F >= tsr__pow10_u64[17]) return fmt_double_slow(d, buf);
+  int k = 16 - E;
+  u128 tenk = (u128)tsr__pow10_u64[k > 19 ? 19 : k] * tsr__pow10_u64[k > 19 ? k - 19 : 0];
+  u128 rem = N & (((u128)1 << s) - 1), half = (u128)1 << (s - 1);
+  int pow2 = m == (1ull << 52);
+  for (int P = 15; P <= 17; P++) {
+    uint64_t M;
+    if (P == 17) {
+      if (rem == half) return fmt_double_slow(d, buf); /* exact tie */
+      M = F + (rem > half);
+    } else {
+      uint64_t sc = P == 15 ? 100 : 10, h = sc / 2;
+      uint64_t q = F / sc, r = F % sc;
+      if (r == h && rem == 0) return fmt_double_slow(d, buf); /* exact tie */
+      M = q + (r > h || (r == h && rem != 0));
+      if (M >= tsr__pow10_u64[P]) return fmt_double_slow(d, buf); /* rounds up to 10^P */
+      u128 C = (u128)(M * sc) << s;
+      if (C >= N) {
+        u128 diff2 = (C - N) << 1;
+        if (diff2 > tenk || (diff2 == tenk && (m & 1))) continue; /* no round trip */
+      } else if (pow2) {
+        if (((N - C) << 2) > tenk) continue;
+      } else {
+        u128 diff2 = (N - C) << 1;
+        if (diff2 > tenk || (diff2 == tenk && (m & 1))) continue;
+      }
+    }
+    if (M >= tsr__pow10_u64[P]) return fmt_double_slow(d, buf); /* rounds up to 10^P */
+    return put_fixed_fast(buf, neg, M, P, E);
+  }
+  return fmt_double_slow(d, buf);
+}
+
 char *tsr__fmt_double_end(double d, char *buf) {
-  static const double p10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
-                                 1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-                                 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
   if (d == 0) {
     strcpy(buf, "0");
     return buf + 1;
@@ -240,96 +310,21 @@ char *tsr__fmt_double_end(double d, char *buf) {
   if (d > -1e15 && d < 1e15 && d == (double)(int64_t)d) {
     /* an integer: "%.15g" prints exactly its digits */
     int64_t v = (int64_t)d;
-    char tmp[24];
-    size_t n = 0, o = 0;
     uint64_t u = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
-    do {
-      tmp[n++] = (char)('0' + u % 10);
-      u /= 10;
-    } while (u);
-    if (v < 0) buf[o++] = '-';
-    while (n) buf[o++] = tmp[--n];
-    buf[o] = '\0';
-    return buf + o;
+    int n = 1;
+    while (n < 15 && u >= tsr__pow10_u64[n]) n++;
+    char *o = buf, t[48];
+    if (v < 0) *o++ = '-';
+    digits17(t, u);
+    memcpy(o, t + 17 - n, 16); /* n <= 15; buf has room for 32 bytes */
+    o[n] = '\0';
+    return o + n;
   }
   int neg = d < 0;
   double a = neg ? -d : d;
   if (a >= 1e-12 && a < 1e-4) return fmt_small(d, a, neg, buf);
   if (!(a >= 1e-4 && a < 1e15)) return fmt_double_slow(d, buf);
-  /* a short decimal (amounts, shares): M / 10^j with j <= 4 fractional
-   * digits that reads back as a. Then a decimal of at most 15 digits
-   * round-trips, so "%.15g" prints the nearest 15-digit decimal, and that
-   * is M / 10^j (any other is at least 10x farther than the half ulp
-   * between them). The product is within a few ulps of M when it is one. */
-  for (int j = 1; j <= 4; j++) {
-    double t = a * p10[j];
-    if (t >= 9007199254740992.0) break; /* 2^53 */
-    double r = floor(t + 0.5);
-    if (fabs(t - r) > t * 1e-15) continue;
-    if (r / p10[j] != a) continue;
-    uint64_t M = (uint64_t)r;
-    int m = 1;
-    while (m < 16 && M >= tsr__pow10_u64[m]) m++; /* digits of M */
-    if (m > 15) break;
-    return put_fixed(buf, neg, M, m, m - 1 - j);
-  }
-  /* 10^E <= a < 10^(E+1), from the binary exponent (2^(e2-1) <= a < 2^e2,
-   * so E is floor((e2-1) log10 2) or one more); an error near a power of
-   * ten is caught below */
-  uint64_t bits;
-  memcpy(&bits, &a, sizeof bits);
-  int e2 = (int)((bits >> 52) & 0x7ff) - 1022;
-  int E = (int)floor((double)(e2 - 1) * 0.30102999566398120);
-  if (E < -4) E = -4;
-  if (E < 14 && (E + 1 >= 0 ? a >= p10[E + 1] : a * p10[-(E + 1)] >= 1)) E++;
-  /* X = a 10^k exactly (hi + lo), k = 16 - E fractional digits (0..20):
-   * R_17 = round(X), R_16 = round(X / 10), R_15 = round(X / 100) from its
-   * integer part F and fraction fr */
-  int k = 16 - E;
-  double hi, lo;
-  two_prod(a, p10[k], &hi, &lo);
-  uint64_t fl;
-  double fr;
-  if (hi < 4503599627370496.0) { /* 2^52: hi has a fraction */
-    double f0 = floor(hi);
-    fl = (uint64_t)f0;
-    fr = (hi - f0) + lo;
-  } else { /* hi is an integer (< 2^64 as a < 10^(E+1)) */
-    double fe = floor(lo);
-    fl = (uint64_t)hi + (uint64_t)(int64_t)fe;
-    fr = lo - fe;
-  }
-  if (fr < 0) {
-    fl--;
-    fr += 1;
-  } else if (fr >= 1) {
-    fl++;
-    fr -= 1;
-  }
-  for (int P = 15; P <= 17; P++) {
-    uint64_t sc = tsr__pow10_u64[17 - P]; /* X / sc has P integer digits */
-    double rest = (double)(fl % sc) + fr, half = 0.5 * (double)sc;
-    if (rest > half - 1e-9 && rest < half + 1e-9) return fmt_double_slow(d, buf);
-    uint64_t M = fl / sc + (rest > half);
-    if (M >= tsr__pow10_u64[P] || M < tsr__pow10_u64[P - 1]) return fmt_double_slow(d, buf);
-    if (P < 17 && M < ((uint64_t)1 << 53)) {
-      if ((double)M / p10[k - 17 + P] != a) continue; /* does not round-trip */
-    } else if (P < 17) {
-      /* M too long for an exact division (X >= 2^53, so fl and fr are
-       * exact): round trip when |M sc - X| is below half an ulp of a times
-       * 10^k; near the bound, or at a power of two (a narrower gap below),
-       * the slow path */
-      int e = (int)((bits >> 52) & 0x7ff) - 1075;
-      if ((bits & ((1ull << 52) - 1)) == 0 || hi < 4503599627370496.0)
-        return fmt_double_slow(d, buf);
-      double h = ldexp(p10[k], e - 1);
-      double D = fabs((double)((int64_t)(M * sc) - (int64_t)fl) - fr);
-      if (fabs(D - h) < 1e-9 * h) return fmt_double_slow(d, buf);
-      if (D > h) continue; /* does not round-trip */
-    }
-    return put_fixed(buf, neg, M, P, E);
-  }
-  return fmt_double_slow(d, buf);
+  return fmt_mid(d, a, neg, buf);
 }
 
 char *tsr__fmt_double(double d, char *buf) {

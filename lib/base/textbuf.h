@@ -39,4 +39,17 @@ char *tsr__tb_take(tsr__tb *b);
 /* Releases the buffer. */
 void tsr__tb_free(tsr__tb *b);
 
+
+/* A long text made of nblocks numbered blocks (lib/base/blockout.c):
+ * fmt(ctx, blk, buf) writes block blk into buf (empty on entry; 0, or -1
+ * when out of memory); sink(ctx, s, n) takes the blocks' text in order (0,
+ * or -1 on a write error). With threads >= 2, that many threads format
+ * blocks ahead into a ring of buffers while the caller runs the sink; else
+ * the caller formats and sinks one block after the other. Returns 0, -1
+ * (out of memory) or -2 (the sink failed). */
+typedef int (*tsr__block_fmt)(void *ctx, size_t blk, tsr__tb *buf);
+typedef int (*tsr__block_sink)(void *ctx, const char *s, size_t n);
+int tsr__blocks_write(size_t nblocks, int threads, tsr__block_fmt fmt, tsr__block_sink sink,
+                      void *ctx);
+
 #endif

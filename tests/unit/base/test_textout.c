@@ -118,6 +118,55 @@ static void shortest_double_end(void **state) {
   }
 }
 
+/* The integer path of 1e-4 <= |d| < 1e15 (exact m 10^k >> s): every
+ * power of two and its two neighbours (the narrower gap below a power of
+ * two), the neighbours of every power of ten (the decimal exponent's first
+ * estimate one too small, k = 21 just above 1e-4), values with 15, 16 and
+ * 17 digits at every exponent (the fixed-size copies of the digits, the
+ * 13- and 14-digit integer parts), rounding carries (...9995) and negative
+ * values give the reference's bytes, and the end pointer is its NUL. */
+static void shortest_double_exact_path(void **state) {
+  (void)state;
+  char b[TSR_DOUBLE_BUF], r[32];
+  size_t n = 0;
+  uint64_t x = 0x9E3779B97F4A7C15ull;
+  for (int i = 0; i < 260000; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    double d;
+    switch (i % 5) {
+      case 0: { /* powers of two 2^-14 .. 2^50 and their neighbours */
+        double p2 = ldexp(1.0, (int)(x % 65) - 14);
+        d = (x >> 8) % 3 == 0 ? p2 : nextafter(p2, (x >> 8) % 3 == 1 ? 0 : 1e300);
+        break;
+      }
+      case 1: { /* neighbours of 10^-4 .. 10^15, a few ulps away */
+        d = pow(10, (double)(int)(x % 20) - 4);
+        for (int k = (int)((x >> 10) % 4); k > 0; k--) d = nextafter(d, (x >> 20) & 1 ? 0 : 1e300);
+        break;
+      }
+      case 2: /* 17 significant digits at every exponent */
+        d = (double)(x % 90000000000000000ull + 10000000000000000ull) * pow(10, (double)(int)((x >> 57) % 19) - 20);
+        break;
+      case 3: /* short decimals and rounding carries: k nines then 5 */
+        d = (double)((x % 1000000) * 1000000 + 999995) / pow(10, (double)(int)((x >> 40) % 16));
+        break;
+      default: { /* any mantissa at any exponent in the range */
+        double u = (double)(x >> 11) * 0x1.0p-53;
+        d = pow(10, -4 + 19 * u);
+      }
+    }
+    if (!(d >= 1e-4 && d < 1e15)) continue;
+    if ((x >> 33) & 1) d = -d;
+    reference_double(d, r);
+    memset(b, 'x', sizeof b);
+    char *end = tsr__fmt_double_end(d, b);
+    assert_string_equal(b, r);
+    assert_ptr_equal(end, b + strlen(r));
+    n++;
+  }
+  assert_true(n > 200000);
+}
+
 static void column_resolver(void **state) {
   (void)state;
   const char *names[] = {"Customer ID", "date", "#", "Amount (EUR)", "customer-id"};
@@ -152,6 +201,7 @@ int main(void) {
       cmocka_unit_test(shortest_double),
       cmocka_unit_test(shortest_double_reference),
       cmocka_unit_test(shortest_double_end),
+      cmocka_unit_test(shortest_double_exact_path),
       cmocka_unit_test(column_resolver),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
