@@ -65,7 +65,9 @@ struct tsr_csv_record;
 tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr_error *err);
 /* The fast half of tsr__csv_next_span: 1 with a simple record (its fields
  * and raw bytes stay valid until the next tsr_csv_next, which may move the
- * buffer), 0 when the next record needs tsr_csv_next (nothing consumed). */
+ * buffer), 2 with a simple record of which a field starts or ends with a
+ * space byte (' ', tab, VT, FF), 0 when the next record needs tsr_csv_next
+ * (nothing consumed). */
 int tsr__csv_next_fast(struct tsr_csv *c, struct tsr_csv_record *rec);
 /* 1 when the input cannot be read as CSV at all (UTF-16): stop, do not
  * count rows. */

@@ -281,9 +281,10 @@ static uint64_t text_hash(const char *p, size_t n, uint64_t seed) {
  * is the raw record itself. Never 0; 0 means out of memory. */
 static uint64_t row_hash(ictx *x, const tsr_csv_record *rec, int stable) {
   const int ws = x->o->csv.delim == TSR_CSV_WS;
-  /* a record of the fast reader (stable) holds no quote */
+  /* a record of the fast reader (stable) holds no quote; stable == 1:
+   * no field of it starts or ends with a space (tsr__csv_next_fast) */
   int plain = !ws && (stable || !memchr(rec->raw, '"', rec->raw_len));
-  for (size_t k = 0; plain && k < rec->nfields; k++) {
+  for (size_t k = 0; plain && stable != 1 && k < rec->nfields; k++) {
     const tsr_csv_field *f = &rec->fields[k];
     if (f->quoted || (f->len && (is_space((unsigned char)f->ptr[0]) ||
                                  is_space((unsigned char)f->ptr[f->len - 1]))))
