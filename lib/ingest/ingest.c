@@ -166,6 +166,7 @@ typedef struct ictx {
   struct staged *ring; /* parsed rows waiting for the transaction id check */
   size_t ring_head, ring_n;
   int committing;      /* inside commit(): a reject must not flush the ring */
+  tsr__date_memo dmemo; /* the last row's date and its day */
 } ictx;
 
 void tsr__trim(const char **p, size_t *n) {
@@ -612,7 +613,7 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec, int stable) {
   staged sr;
   if (check_id(x, rec, (size_t)x->ci, x->names[0], &sr.cid, &sr.clen, &st)) return st;
   const tsr_csv_field *df = &rec->fields[x->di];
-  tsr_status ds = tsr_datetime_parse(df->ptr, df->len, x->o->date_format, &sr.t);
+  tsr_status ds = tsr__datetime_parse_memo(df->ptr, df->len, x->o->date_format, &x->dmemo, &sr.t);
   if (ds == TSR_ERANGE)
     return reject(x, rec, TSR_ERANGE, df->line, df->column, x->names[1],
                   "expected a date between 1970-01-01 and 2100-12-31, got '%s'",
@@ -812,7 +813,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
     tsr_status fs = tsr_datetime_check_format(opts->date_format, err);
     if (fs != TSR_OK) return fs;
   }
-  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0, NULL, NULL, 0, 0, 0};
+  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0, NULL, NULL, 0, 0, 0, {{0}, 0, 0}};
   tsr_csv_record rec;
   tsr_status st;
   /* first record: header, or the first data row of a headerless file */
