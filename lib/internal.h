@@ -65,11 +65,24 @@ struct tsr_csv_record;
 tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr_error *err);
 /* The fast half of tsr__csv_next_span: 1 with a simple record (its fields
  * and raw bytes stay valid until the next tsr_csv_next, which may move the
- * buffer), 0 when the next record needs tsr_csv_next (nothing consumed). */
+ * buffer), 2 with a simple record of which a field starts or ends with a
+ * space byte (' ', tab, VT, FF), 0 when the next record needs tsr_csv_next
+ * (nothing consumed). */
 int tsr__csv_next_fast(struct tsr_csv *c, struct tsr_csv_record *rec);
 /* 1 when the input cannot be read as CSV at all (UTF-16): stop, do not
  * count rows. */
 int tsr__csv_fatal(const struct tsr_csv *c);
+/* The day of the last fixed-form date (YYYY-MM-DD...) that
+ * tsr__datetime_parse_memo read; zeroed: none yet. */
+typedef struct tsr__date_memo {
+  char ymd[10];
+  int valid;
+  int64_t day;
+} tsr__date_memo;
+/* tsr_datetime_parse, taking the day from memo when the date's first 10
+ * bytes are the last fixed-form date's (the same results). */
+tsr_status tsr__datetime_parse_memo(const char *s, size_t len, const char *fmt,
+                                    tsr__date_memo *memo, int64_t *epoch_s);
 
 /* ---- header names and fields (lib/ingest/ingest.c; lib/bundle/bundle.c) ---- */
 /* Trims ASCII whitespace from both ends of (*p, *n). */

@@ -56,6 +56,8 @@ struct tsr_csv {
   char *fbuf;
   size_t fbcap;
   unsigned char special[256];
+  unsigned char edge[256]; /* 1: a space byte a field may be trimmed of (' ', tab,
+                              VT, FF), unless it is the delimiter */
 };
 
 void tsr_csv_opts_init(tsr_csv_opts *o) {
@@ -96,6 +98,9 @@ static tsr_status csv_init(tsr_csv *c, const char *name,
   } else {
     c->special[(unsigned char)d] = 1;
   }
+  memset(c->edge, 0, sizeof c->edge);
+  c->edge[' '] = c->edge['\t'] = c->edge['\v'] = c->edge['\f'] = 1;
+  if (d != TSR_CSV_WS) c->edge[(unsigned char)d] = 0;
   return TSR_OK;
 }
 
@@ -629,8 +634,12 @@ tsr_status tsr_csv_next(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {
 
 /* ------------------------------------------------------------ fast path */
 
-/* Records a field [fs, j) of the fast path; 0 or -1 (limit or no memory). */
-static inline int span_field(tsr_csv *c, size_t *nf, size_t fs, size_t j, int64_t colbase) {
+/* Records a field [fs, j) of the fast path; 0 or -1 (limit or no memory).
+ * *trim gets 1 when the field starts or ends with a space byte (an empty
+ * field: b[j] is the delimiter or line end, never one). */
+static inline int span_field(tsr_csv *c, size_t *nf, size_t fs, size_t j, int64_t colbase,
+                             unsigned *trim) {
+  *trim |= c->edge[(unsigned char)c->buf[fs]] | c->edge[(unsigned char)c->buf[j - (j > fs)]];
   if (*nf >= c->opts.max_fields || j - fs > c->opts.max_field) return -1;
   if (*nf >= c->fcap) {
     void *b = c->fields;
@@ -651,7 +660,10 @@ static inline int span_field(tsr_csv *c, size_t *nf, size_t fs, size_t j, int64_
  * (16 bytes at a time) and its fields point into the read buffer; anything
  * else (quotes, lone CR, blank lines, limits, the buffer end, whitespace
  * mode, the first record) goes through tsr_csv_next (tsr__csv_next_fast
- * returns 0 for those and leaves the reader as it was). */
+ * returns 0 for those and leaves the reader as it was). Returns 1, or 2
+ * when a field starts or ends with a space byte (' ', tab, VT, FF): found
+ * here at each field's ends, so that the caller need not look at every
+ * field again for them. */
 int tsr__csv_next_fast(tsr_csv *c, tsr_csv_record *rec) {
   if (!c->started || c->opts.delim == TSR_CSV_WS) return 0;
   const char *b = c->buf;
@@ -660,6 +672,7 @@ int tsr__csv_next_fast(tsr_csv *c, tsr_csv_record *rec) {
   const char dl = (char)c->opts.delim;
   const int64_t colbase = c->base_off - c->line_start + 1;
   size_t nf = 0, fs = pos, i = pos, end, next;
+  unsigned trim = 0; /* a field starts or ends with a space byte */
 #ifdef __SSE2__
   const __m128i vd = _mm_set1_epi8(dl), vn = _mm_set1_epi8('\n'), vq = _mm_set1_epi8('"'),
                 vr = _mm_set1_epi8('\r');
@@ -673,7 +686,7 @@ int tsr__csv_next_fast(tsr_csv *c, tsr_csv_record *rec) {
       m &= m - 1;
       char ch = b[j];
       if (ch == dl) {
-        if (span_field(c, &nf, fs, j, colbase)) return 0;
+        if (span_field(c, &nf, fs, j, colbase, &trim)) return 0;
         fs = j + 1;
         continue;
       }
@@ -694,7 +707,7 @@ int tsr__csv_next_fast(tsr_csv *c, tsr_csv_record *rec) {
   for (; i < len; i++) {
     char ch = b[i];
     if (ch == dl) {
-      if (span_field(c, &nf, fs, i, colbase)) return 0;
+      if (span_field(c, &nf, fs, i, colbase, &trim)) return 0;
       fs = i + 1;
     } else if (ch == '\n') {
       end = i;
@@ -711,7 +724,7 @@ int tsr__csv_next_fast(tsr_csv *c, tsr_csv_record *rec) {
   }
   return 0; /* no line end in the buffer */
 found:
-  if (span_field(c, &nf, fs, end, colbase)) return 0;
+  if (span_field(c, &nf, fs, end, colbase, &trim)) return 0;
   rec->fields = c->fields;
   rec->nfields = nf;
   rec->line = c->line;
@@ -722,7 +735,7 @@ found:
   c->pos = next;
   c->line++;
   c->line_start = c->base_off + (int64_t)next;
-  return 1;
+  return trim ? 2 : 1;
 }
 
 tsr_status tsr__csv_next_span(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {

@@ -316,35 +316,66 @@ static inline int dig2(const char *p) {
   return (a <= 9 && b <= 9) ? (int)(a * 10 + b) : -1;
 }
 
+/* The day of the fixed form YYYY-MM-DD at p (10 bytes), or -1 when it is
+ * not one, not a valid date, or out of range. */
+static int64_t fixed_day(const char *p) {
+  if (p[4] != '-' || p[7] != '-') return -1;
+  int y1 = dig2(p), y2 = dig2(p + 2), mo = dig2(p + 5), d = dig2(p + 8);
+  if ((y1 | y2 | mo | d) < 0) return -1;
+  int64_t y = y1 * 100 + y2;
+  if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (unsigned)mo)) return -1;
+  int64_t day = tsr_days_from_civil(y, (unsigned)mo, (unsigned)d);
+  if (day < TSR_DATE_MIN_DAY || day > TSR_DATE_MAX_DAY) return -1;
+  return day;
+}
+
+/* The seconds of the time of day after a fixed date (len 10: none; 19:
+ * THH:MM:SS; 20: THH:MM:SSZ, T or space), or -1. */
+static int fixed_time(const char *p, size_t len) {
+  if (len == 10) return 0;
+  if ((p[10] != 'T' && p[10] != ' ') || p[13] != ':' || p[16] != ':') return -1;
+  if (len == 20 && p[19] != 'Z') return -1;
+  int h = dig2(p + 11), mi = dig2(p + 14), sec = dig2(p + 17);
+  if ((h | mi | sec) < 0 || h > 23 || mi > 59 || sec > 59) return -1;
+  return h * 3600 + mi * 60 + sec;
+}
+
 /* Fast path for the common exact forms YYYY-MM-DD, YYYY-MM-DDTHH:MM:SS and
  * YYYY-MM-DDTHH:MM:SSZ (T or space): fixed offsets, no scanning. Returns 1
  * with *out set only for a valid in-range value (the general parser gives
- * the same result); 0 sends everything else to the general parser. */
-static int parse_iso_fixed(const char *p, size_t len, int64_t *out) {
+ * the same result); 0 sends everything else to the general parser. With
+ * memo: a date whose 10 bytes are the memo's takes its day (rows in time
+ * order repeat the date of the row before), and a new valid date becomes
+ * the memo. */
+static int parse_iso_fixed(const char *p, size_t len, tsr__date_memo *memo, int64_t *out) {
   if (len != 10 && len != 19 && len != 20) return 0;
-  if (p[4] != '-' || p[7] != '-') return 0;
-  int y1 = dig2(p), y2 = dig2(p + 2), mo = dig2(p + 5), d = dig2(p + 8);
-  if ((y1 | y2 | mo | d) < 0) return 0;
-  int h = 0, mi = 0, sec = 0;
-  if (len > 10) {
-    if ((p[10] != 'T' && p[10] != ' ') || p[13] != ':' || p[16] != ':') return 0;
-    if (len == 20 && p[19] != 'Z') return 0;
-    h = dig2(p + 11);
-    mi = dig2(p + 14);
-    sec = dig2(p + 17);
-    if ((h | mi | sec) < 0 || h > 23 || mi > 59 || sec > 59) return 0;
+  int64_t day;
+  if (memo && memo->valid && !memcmp(p, memo->ymd, 10)) {
+    day = memo->day;
+  } else {
+    day = fixed_day(p);
+    if (day < 0) return 0;
+    if (memo) {
+      memcpy(memo->ymd, p, 10);
+      memo->day = day;
+      memo->valid = 1;
+    }
   }
-  int64_t y = y1 * 100 + y2;
-  if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, (unsigned)mo)) return 0;
-  int64_t day = tsr_days_from_civil(y, (unsigned)mo, (unsigned)d);
-  if (day < TSR_DATE_MIN_DAY || day > TSR_DATE_MAX_DAY) return 0;
-  *out = day * 86400 + h * 3600 + mi * 60 + sec;
+  int sec = fixed_time(p, len);
+  if (sec < 0) return 0;
+  *out = day * 86400 + sec;
   return 1;
+}
+
+tsr_status tsr__datetime_parse_memo(const char *s, size_t len, const char *fmt,
+                                    tsr__date_memo *memo, int64_t *epoch_s) {
+  if (parse_iso_fixed(s, len, memo, epoch_s)) return TSR_OK;
+  return tsr_datetime_parse(s, len, fmt, epoch_s);
 }
 
 tsr_status tsr_datetime_parse(const char *s, size_t len, const char *fmt,
                               int64_t *epoch_s) {
-  if (parse_iso_fixed(s, len, epoch_s)) return TSR_OK;
+  if (parse_iso_fixed(s, len, NULL, epoch_s)) return TSR_OK;
   const char *e = s + len;
   while (s < e && (*s == ' ' || *s == '\t')) s++;
   while (e > s && (e[-1] == ' ' || e[-1] == '\t')) e--;

@@ -166,6 +166,7 @@ typedef struct ictx {
   struct staged *ring; /* parsed rows waiting for the transaction id check */
   size_t ring_head, ring_n;
   int committing;      /* inside commit(): a reject must not flush the ring */
+  tsr__date_memo dmemo; /* the last row's date and its day */
 } ictx;
 
 void tsr__trim(const char **p, size_t *n) {
@@ -281,9 +282,10 @@ static uint64_t text_hash(const char *p, size_t n, uint64_t seed) {
  * is the raw record itself. Never 0; 0 means out of memory. */
 static uint64_t row_hash(ictx *x, const tsr_csv_record *rec, int stable) {
   const int ws = x->o->csv.delim == TSR_CSV_WS;
-  /* a record of the fast reader (stable) holds no quote */
+  /* a record of the fast reader (stable) holds no quote; stable == 1:
+   * no field of it starts or ends with a space (tsr__csv_next_fast) */
   int plain = !ws && (stable || !memchr(rec->raw, '"', rec->raw_len));
-  for (size_t k = 0; plain && k < rec->nfields; k++) {
+  for (size_t k = 0; plain && stable != 1 && k < rec->nfields; k++) {
     const tsr_csv_field *f = &rec->fields[k];
     if (f->quoted || (f->len && (is_space((unsigned char)f->ptr[0]) ||
                                  is_space((unsigned char)f->ptr[f->len - 1]))))
@@ -611,7 +613,7 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec, int stable) {
   staged sr;
   if (check_id(x, rec, (size_t)x->ci, x->names[0], &sr.cid, &sr.clen, &st)) return st;
   const tsr_csv_field *df = &rec->fields[x->di];
-  tsr_status ds = tsr_datetime_parse(df->ptr, df->len, x->o->date_format, &sr.t);
+  tsr_status ds = tsr__datetime_parse_memo(df->ptr, df->len, x->o->date_format, &x->dmemo, &sr.t);
   if (ds == TSR_ERANGE)
     return reject(x, rec, TSR_ERANGE, df->line, df->column, x->names[1],
                   "expected a date between 1970-01-01 and 2100-12-31, got '%s'",
@@ -811,7 +813,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
     tsr_status fs = tsr_datetime_check_format(opts->date_format, err);
     if (fs != TSR_OK) return fs;
   }
-  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0, NULL, NULL, 0, 0, 0};
+  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0, NULL, NULL, 0, 0, 0, {{0}, 0, 0}};
   tsr_csv_record rec;
   tsr_status st;
   /* first record: header, or the first data row of a headerless file */

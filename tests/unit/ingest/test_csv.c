@@ -1,5 +1,6 @@
 /* test_csv.c - the streaming CSV reader: RFC 4180 cases, limits, resync. */
 #include "tsr_test.h"
+#include <ctype.h>
 #include "internal.h"
 
 typedef struct {
@@ -354,6 +355,78 @@ static void test_table(void **state) {
                       "s.csv:2:1: error: expected 2 fields as in the header, got 1");
 }
 
+/* tsr__csv_next_fast's 2 (a field starts or ends with ' ', tab, VT or FF)
+ * against a look at every field: random records of short fields over
+ * every alignment to the 16-byte blocks (edges beside delimiters at block
+ * ends, at the record's first and last byte, CRLF, empty fields, tab as
+ * delimiter), and the same fields as tsr_csv_next. */
+static void test_fast_trim_flag(void **state) {
+  (void)state;
+  static const int delims[] = {',', '\t', ';', ' '};
+  static const char alpha[] = "ab ab\t\v\f.,;";
+  char buf[4096];
+  unsigned x = 12345;
+  size_t n1 = 0, n2 = 0;
+  for (size_t d = 0; d < TSR__ARRAY_LEN(delims); d++) {
+    for (int round = 0; round < 300; round++) {
+      size_t len = (size_t)round % 17; /* shifts the records against the blocks */
+      memset(buf, 'p', len);
+      buf[len++] = '\n';
+      while (len < sizeof buf - 200) {
+        int nf = 1 + (int)((x = x * 1103515245u + 12345u) >> 16) % 6;
+        for (int f = 0; f < nf; f++) {
+          if (f) buf[len++] = (char)delims[d];
+          int fl = (int)((x = x * 1103515245u + 12345u) >> 16) % 21;
+          for (int k = 0; k < fl; k++) {
+            char ch = alpha[((x = x * 1103515245u + 12345u) >> 16) % (sizeof alpha - 1)];
+            buf[len++] = ch;
+          }
+        }
+        if (((x = x * 1103515245u + 12345u) >> 16) % 4 == 0) buf[len++] = '\r';
+        buf[len++] = '\n';
+      }
+      tsr_csv_opts o;
+      tsr_csv_opts_init(&o);
+      o.delim = delims[d];
+      tsr_csv *a, *b;
+      assert_int_equal(tsr_csv_open_mem(buf, len, "t.csv", &o, &a, NULL), TSR_OK);
+      assert_int_equal(tsr_csv_open_mem(buf, len, "t.csv", &o, &b, NULL), TSR_OK);
+      tsr_csv_record ra, rb;
+      assert_int_equal(tsr_csv_next(a, &ra, NULL), TSR_OK); /* the first record */
+      assert_int_equal(tsr_csv_next(b, &rb, NULL), TSR_OK);
+      for (;;) {
+        int r = tsr__csv_next_fast(a, &ra);
+        tsr_status sb = tsr_csv_next(b, &rb, NULL);
+        if (!r) {
+          /* blank lines and lone CRs only: the same record then */
+          tsr_status sa = tsr_csv_next(a, &ra, NULL);
+          assert_int_equal(sa, sb);
+          if (sa == TSR_ENOTFOUND) break;
+          continue;
+        }
+        assert_int_equal(sb, TSR_OK);
+        assert_int_equal(ra.nfields, rb.nfields);
+        assert_int_equal(ra.line, rb.line);
+        int edge = 0;
+        for (size_t k = 0; k < ra.nfields; k++) {
+          const tsr_csv_field *f = &ra.fields[k];
+          assert_int_equal(f->len, rb.fields[k].len);
+          assert_memory_equal(f->ptr, rb.fields[k].ptr, f->len);
+          assert_int_equal(f->column, rb.fields[k].column);
+          if (f->len && (isspace((unsigned char)f->ptr[0]) || isspace((unsigned char)f->ptr[f->len - 1])))
+            edge = 1;
+        }
+        assert_int_equal(r, edge ? 2 : 1);
+        if (edge) n2++;
+        else n1++;
+      }
+      tsr_csv_close(a);
+      tsr_csv_close(b);
+    }
+  }
+  assert_true(n1 > 1000 && n2 > 1000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_basic),
@@ -366,6 +439,7 @@ int main(void) {
       cmocka_unit_test(test_streaming_file),
       cmocka_unit_test(test_span_reader_same),
       cmocka_unit_test(test_span_reader_chunks),
+      cmocka_unit_test(test_fast_trim_flag),
       cmocka_unit_test(test_open_missing),
       cmocka_unit_test(test_table),
   };

@@ -300,6 +300,40 @@ static void test_date_fast_same(void **state) {
   }
 }
 
+/* tsr__datetime_parse_memo against tsr_datetime_parse: runs of one date
+ * (the memo's hits) with valid and broken times, invalid dates repeated
+ * (never a memo), forms of other lengths, a date format. */
+static void test_date_memo_same(void **state) {
+  (void)state;
+  static const char *const days[] = {"2024-01-31", "2024-02-29", "2023-02-29", "2024-13-01",
+                                     "1969-12-31", "1970-01-01", "2100-12-31", "2101-01-01",
+                                     "2024-1-05x", "2024/01/05", "0000-00-00", "2024-04-31"};
+  static const char *const times[] = {"",          "T00:00:00", "T23:59:59Z", " 12:30:00Z",
+                                      "T24:00:00", "T12:60:00", "T12:00:60", "T12:00:00X",
+                                      "T1:00:00",  "T12:00:00+01:00", "x12:00:00", " 23:59:59"};
+  tsr__date_memo memo;
+  memset(&memo, 0, sizeof memo);
+  unsigned x = 4242;
+  size_t hits = 0;
+  const char *fmt = NULL;
+  for (long i = 0; i < 200000; i++) {
+    x = x * 1103515245u + 12345u;
+    if ((x >> 20) % 5 == 0) fmt = (x >> 8) % 2 ? "%Y-%m-%d %H" : NULL;
+    static size_t di = 0;
+    if ((x >> 10) % 4 == 0) di = (x >> 14) % TSR__ARRAY_LEN(days); /* else: the same date */
+    char a[64];
+    snprintf(a, sizeof a, "%s%s", days[di], times[(x >> 24) % TSR__ARRAY_LEN(times)]);
+    int64_t tm = -1, tp = -2;
+    int had = memo.valid && !memcmp(memo.ymd, a, 10);
+    tsr_status sm = tsr__datetime_parse_memo(a, strlen(a), fmt, &memo, &tm);
+    tsr_status sp = tsr_datetime_parse(a, strlen(a), fmt, &tp);
+    if (sm != sp || (sm == TSR_OK && tm != tp))
+      fail_msg("%s: status %d/%d, %lld/%lld", a, sm, sp, (long long)tm, (long long)tp);
+    hits += had && sm == TSR_OK;
+  }
+  assert_true(hits > 10000);
+}
+
 /* Identical rows far apart in unsorted input, several distinct rows on one
  * customer-day, quoting and padding that do not change the content. */
 static void test_dedupe_unsorted(void **state) {
@@ -1362,6 +1396,7 @@ int main(void) {
       cmocka_unit_test(test_header_errors), cmocka_unit_test(test_huge_field),
       cmocka_unit_test(test_alloc_failures), cmocka_unit_test(test_amount_fast_exact),
       cmocka_unit_test(test_date_fast_same),  cmocka_unit_test(test_dedupe_unsorted),
+      cmocka_unit_test(test_date_memo_same),
       cmocka_unit_test(test_shuffled_same_ledger), cmocka_unit_test(test_threads_same),
       cmocka_unit_test(test_threads_alloc_failures), cmocka_unit_test(test_ids_ring_exact),
       cmocka_unit_test(test_many_customers), cmocka_unit_test(test_customer_order),
