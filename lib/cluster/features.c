@@ -120,6 +120,33 @@ static double memo_log1p(log1p_memo *m, double x) {
   return v;
 }
 
+/* tsr__quantile_select's value for q when the order statistics it reads
+ * (floor(q (n-1)) and the next) lie in v[from..to) and every value before
+ * from is <= and every value from to on is >= those of v[from..to): the
+ * selection and the scan for the next stay in the range. */
+static double quantile_range(double *v, size_t n, double q, size_t from, size_t to) {
+  double h = q * (double)(n - 1);
+  size_t lo = (size_t)floor(h);
+  if (lo + 1 >= n || lo < from || lo + 1 >= to) return tsr__quantile_select(v, n, q);
+  select_kth(v + from, to - from, lo - from);
+  double next = v[lo + 1];
+  for (size_t i = lo + 2; i < to; i++)
+    if (v[i] < next) next = v[i];
+  double f = h - (double)lo;
+  return v[lo] + f * (next - v[lo]);
+}
+
+/* Median, upper and lower quartile (tsr__quantile_select's values): the
+ * median's selection splits v, the quartiles are selected in their halves. */
+static void quartiles(double *v, size_t n, double *med, double *q3, double *q1) {
+  *med = tsr__quantile_select(v, n, 0.5);
+  size_t m = n ? (size_t)floor(0.5 * (double)(n - 1)) : 0;
+  /* v[0..m] <= v[m] <= v[m+1..n), as sets */
+  *q3 = quantile_range(v, n, 0.75, m + 1, n);
+  /* the q3 selection permuted v[m+1..n) only */
+  *q1 = quantile_range(v, n, 0.25, 0, m + 1);
+}
+
 /* Transformed value of one raw value (log1p part only); checks the domain. */
 static tsr_status raw_value(const tsr__feature *f, log1p_memo *mm, double x, size_t row,
                             double *out, tsr_error *err) {
@@ -202,9 +229,9 @@ tsr_status tsr__features_fit(tsr__feature *feats, size_t d, unsigned transform,
       double sd = n > 1 ? sqrt(var / (double)(n - 1)) : 0;
       /* order statistics by selection, O(n) (a full sort was 1/3 of the
        * clustering step on a million customers); the same values */
-      double med = tsr__quantile_select(tmp, n, 0.5);
-      double q3 = tsr__quantile_select(tmp, n, 0.75);
-      double iqr = q3 - tsr__quantile_select(tmp, n, 0.25);
+      double med, q3, q1;
+      quartiles(tmp, n, &med, &q3, &q1);
+      double iqr = q3 - q1;
       f->center = med;
       f->scale = iqr > 0 ? iqr : (sd > 0 ? sd : 1);
     }

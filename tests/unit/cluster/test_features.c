@@ -162,6 +162,34 @@ static void memo_same_bits(void **state) {
   free(a), free(b), free(c), free(Z), free(Z2);
 }
 
+/* The fit's median and IQR (the quartiles selected in the median's halves)
+ * are those of the sorted values, for small and larger n, with ties. */
+static void fit_quartiles_sorted(void **state) {
+  (void)state;
+  static const size_t ns[] = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 17, 64, 1001, 4096};
+  uint64_t r = 12345;
+  for (size_t c = 0; c < sizeof ns / sizeof *ns; c++)
+    for (int ties = 0; ties < 2; ties++) {
+      size_t n = ns[c];
+      double *v = malloc(n * sizeof *v), *srt = malloc(n * sizeof *srt), *Z = malloc(n * sizeof *Z);
+      for (size_t i = 0; i < n; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        v[i] = ties ? (double)((r >> 33) % 7) : (double)(r >> 11) * 0x1p-53 * 100 - 50;
+      }
+      memcpy(srt, v, n * sizeof *v);
+      qsort(srt, n, sizeof *srt, cmp_dbl);
+      const double *cols[1] = {v};
+      tsr__feature f[1];
+      memset(f, 0, sizeof f);
+      assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_STANDARDIZE, cols, n, Z, NULL), TSR_OK);
+      double med = tsr__quantile_sorted(srt, n, 0.5);
+      double iqr = tsr__quantile_sorted(srt, n, 0.75) - tsr__quantile_sorted(srt, n, 0.25);
+      assert_memory_equal(&f[0].center, &med, sizeof med);
+      if (iqr > 0) assert_memory_equal(&f[0].scale, &iqr, sizeof iqr);
+      free(v), free(srt), free(Z);
+    }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(quantiles_like_numpy),
@@ -170,6 +198,7 @@ int main(void) {
       cmocka_unit_test(apply_new_rows),
       cmocka_unit_test(domain_errors),
       cmocka_unit_test(memo_same_bits),
+      cmocka_unit_test(fit_quartiles_sorted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
