@@ -315,6 +315,11 @@ int tsr__beta_expect_purch(double a, double b, double A, double k, double t,
  * posterior p ~ Beta(a, B), lambda ~ Gamma(k, A) (lib/btyd/bgnbd.c). */
 int tsr__bgnbd_cond_alive(double a, double B, double k, double A, double t,
                           double *out);
+/* tsr__bgnbd_cond_alive at t[0..m) into out[0..m), the same values
+ * (lib/btyd/condmany.c: the series of the horizons share their terms'
+ * ratios). Returns 0, or -1 when one fails. */
+int tsr__bgnbd_cond_alive_many(double a, double B, double k, double A, const double *t, size_t m,
+                               double *out);
 
 /* Mean of the T column (for data-scaled starting points), >= 1e-3. */
 double tsr__btyd_mean_T(const tsr_btyd_data *d);

@@ -39,6 +39,42 @@ static int det_alive(const tsr__btyd_spec *s, const double *P, double x,
   return isfinite(sum) ? 0 : -1;
 }
 
+/* Most steps det_alive_bg takes (more: det_alive). */
+#define CLV_BG_STEPS 512
+
+/* Horizons of the steps and their discount factors (det_alive's), once. */
+typedef struct clv_steps {
+  size_t K; /* 0: more than CLV_BG_STEPS */
+  double tk[CLV_BG_STEPS], disc[CLV_BG_STEPS];
+} clv_steps;
+
+static void steps_init(const tsr_clv_opts *o, clv_steps *st) {
+  double K = ceil(o->horizon / o->step - 1e-9);
+  if (K < 1) K = 1;
+  st->K = 0;
+  if (K > CLV_BG_STEPS) return;
+  for (double k = 1; k <= K; k++, st->K++) {
+    st->tk[st->K] = fmin(k * o->step, o->horizon);
+    st->disc[st->K] = pow(1 + o->discount, -st->tk[st->K] / o->step);
+  }
+}
+
+/* det_alive for BG/NBD and MBG/NBD: every step's expectation at once
+ * (tsr__bgnbd_cond_alive_many, the same values), summed as det_alive does;
+ * e: K doubles of scratch. */
+static int det_alive_bg(tsr_btyd_kind kind, const double *P, double x, double T,
+                        const clv_steps *st, double *e, double *out) {
+  double B = kind == TSR_BTYD_MBGNBD ? P[3] + x + 1 : P[3] + x;
+  if (tsr__bgnbd_cond_alive_many(P[2], B, P[0] + x, P[1] + T, st->tk, st->K, e)) return -1;
+  double prev = 0, sum = 0;
+  for (size_t i = 0; i < st->K; i++) {
+    sum += (e[i] - prev) * st->disc[i];
+    prev = e[i];
+  }
+  *out = sum;
+  return isfinite(sum) ? 0 : -1;
+}
+
 /* Discounted expected transactions of one pattern under params P. */
 static int det(const tsr__btyd_spec *s, const double *P, double x, double tx,
                double T, const tsr_clv_opts *o, double *out) {
@@ -133,10 +169,13 @@ typedef struct {
   int split, want;
   double z;
   const double *pas; /* split: P(alive) of the patterns under P[j], (J+1) u */
-  double *D0, *MV;
+  double *DM; /* per pattern k: D0 at 2k, MV at 2k + 1 (one cache line for
+                the rows, which visit the patterns in no order) */
   double (*GP)[TSR_BTYD_MAXP];
   double *clv, *clv_lo, *clv_hi;
   size_t *bad; /* per block: 1 + the first pattern that fails, or 0 */
+  int bg;       /* BG/NBD or MBG/NBD: det_alive_bg on the steps */
+  clv_steps st;
 } clv_job;
 
 /* Per pattern: the discounted purchases D0 and the purchase model's part
@@ -151,13 +190,16 @@ static void clv_pat_block(void *v, size_t b, size_t lo, size_t hi) {
    * consecutive patterns (sorted by x, then T) */
   int cvalid = 0;
   double cx = 0, cT = 0, DA[TSR_BTYD_MAXP + 1];
+  double e[CLV_BG_STEPS]; /* det_alive_bg's scratch */
   c->bad[b] = 0;
   for (size_t k = lo; k < hi; k++) {
     double x = d->x[k], tx = d->t_x[k], T = d->T[k];
     double Dj[TSR_BTYD_MAXP + 1], pa;
     int bad = 0;
     if (c->split && !(cvalid && x == cx && T == cT)) {
-      for (size_t j = 0; j <= J && !bad; j++) bad = det_alive(s, c->P[j], x, T, c->o, &DA[j]);
+      for (size_t j = 0; j <= J && !bad; j++)
+        bad = c->bg ? det_alive_bg(m->kind, c->P[j], x, T, &c->st, e, &DA[j])
+                    : det_alive(s, c->P[j], x, T, c->o, &DA[j]);
       cvalid = !bad;
       cx = x;
       cT = T;
@@ -175,8 +217,8 @@ static void clv_pat_block(void *v, size_t b, size_t lo, size_t hi) {
       c->bad[b] = k + 1;
       return;
     }
-    c->D0[k] = Dj[0];
-    c->MV[k] = -1;
+    c->DM[2 * k] = Dj[0];
+    c->DM[2 * k + 1] = -1;
     if (J > 0) {
       double dl[TSR_BTYD_MAXP];
       int ok = 1;
@@ -184,7 +226,7 @@ static void clv_pat_block(void *v, size_t b, size_t lo, size_t hi) {
         ok = Dj[j + 1] > 0;
         if (ok) dl[j] = (log(Dj[j + 1]) - log(Dj[0])) / TSR__BTYD_DELTA_H;
       }
-      if (ok) c->MV[k] = delta_var(m, dl);
+      if (ok) c->DM[2 * k + 1] = delta_var(m, dl);
     }
   }
 }
@@ -194,13 +236,16 @@ static void clv_row_block(void *v, size_t b, size_t lo, size_t hi) {
   const clv_job *c = v;
   const tsr_btyd_model *gg = c->gg;
   (void)b;
+  const size_t *map = c->pat->map;
   for (size_t i = lo; i < hi; i++) {
-    size_t k = c->pat->map[i];
+    if (i + 16 < hi) __builtin_prefetch(c->DM + 2 * map[i + 16]);
+    size_t k = map[i];
     double x = c->xr[i], mx = c->m_x[i];
-    double S = spend(gg->params, x, mx), V = S * c->D0[k], LO = V, HI = V;
+    const double D0 = c->DM[2 * k], MV = c->DM[2 * k + 1];
+    double S = spend(gg->params, x, mx), V = S * D0, LO = V, HI = V;
     if (c->want && V > 0) {
       double var = 0, dl[TSR_BTYD_MAXP] = {0};
-      if (c->MV[k] >= 0) var += c->MV[k];
+      if (MV >= 0) var += MV;
       if (gg->has_cov) {
         double lS = log(S);
         for (size_t j = 0; j < 3; j++) {
@@ -243,12 +288,14 @@ static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
   tsr__btyd_param_sets(m, c.J, P);
   c.P = P;
   c.split = s->p_alive && s->cond_alive;
+  steps_init(o, &c.st);
+  c.bg = c.split && c.st.K > 0 && (m->kind == TSR_BTYD_BGNBD || m->kind == TSR_BTYD_MBGNBD);
   size_t nb = (u + CLV_CHUNK - 1) / CLV_CHUNK;
   /* per pattern: D0 and MV */
-  c.D0 = tsr__malloc(2 * (u ? u : 1) * sizeof *c.D0);
+  c.DM = tsr__malloc(2 * (u ? u : 1) * sizeof *c.DM);
   c.bad = tsr__malloc((nb + 1) * sizeof *c.bad);
   double *own = NULL;
-  int mem = !c.D0 || !c.bad;
+  int mem = !c.DM || !c.bad;
   if (!mem && c.split) {
     if (pa && pa->pa && pa->u == u && pa->nsets == c.J + 1) {
       c.pas = pa->pa;
@@ -260,17 +307,16 @@ static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
     }
   }
   if (mem) {
-    tsr__free(c.D0), tsr__free(c.bad), tsr__free(own);
+    tsr__free(c.DM), tsr__free(c.bad), tsr__free(own);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
-  c.MV = c.D0 + u;
   tsr__parallel_chunks(n_threads, u, CLV_CHUNK, clv_pat_block, &c);
   tsr__free(own);
   for (size_t b = 0; b < nb; b++)
     if (c.bad[b]) {
       const tsr_btyd_data *d = &pat->d;
       size_t k = c.bad[b] - 1;
-      tsr__free(c.D0), tsr__free(c.bad);
+      tsr__free(c.DM), tsr__free(c.bad);
       return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
                            "cannot evaluate the clv at x = %.17g, t_x = "
                            "%.17g, T = %.17g",
@@ -284,7 +330,7 @@ static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
   }
   c.GP = GP;
   tsr__parallel_chunks(n_threads, n, CLV_CHUNK, clv_row_block, &c);
-  tsr__free(c.D0);
+  tsr__free(c.DM);
   tsr__free(c.bad);
   return TSR_OK;
 }

@@ -6,6 +6,7 @@
  * then to 1.
  */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,8 +83,72 @@ double tsr__quantile_select(double *v, size_t n, double q) {
   return v[lo] + f * (next - v[lo]);
 }
 
+/* A direct-mapped memo of log1p by the bits of the argument: customer
+ * columns repeat few values (counts, days / 7), so most rows look their
+ * value up instead of computing it (the same bits either way). Turned off
+ * for a column whose first MEMO_PROBE lookups mostly miss (amounts). */
+#define MEMO_BITS 12
+#define MEMO_PROBE 8192
+
+typedef struct log1p_memo {
+  uint64_t key[1u << MEMO_BITS];
+  double val[1u << MEMO_BITS];
+  size_t lookups, hits;
+  int off;
+} log1p_memo;
+
+static void memo_reset(log1p_memo *m) {
+  /* 0xFFF8... is a NaN pattern log1p is never asked for (finite inputs) */
+  for (size_t i = 0; i < (1u << MEMO_BITS); i++) m->key[i] = 0xFFF8000000000001ull;
+  m->lookups = m->hits = 0;
+  m->off = 0;
+}
+
+static double memo_log1p(log1p_memo *m, double x) {
+  if (m->off) return log1p(x);
+  uint64_t b;
+  memcpy(&b, &x, sizeof b);
+  size_t h = (size_t)((b * 0x9E3779B97F4A7C15ull) >> (64 - MEMO_BITS));
+  if (++m->lookups == MEMO_PROBE && m->hits < MEMO_PROBE / 2) m->off = 1;
+  if (m->key[h] == b) {
+    m->hits++;
+    return m->val[h];
+  }
+  double v = log1p(x);
+  m->key[h] = b;
+  m->val[h] = v;
+  return v;
+}
+
+/* tsr__quantile_select's value for q when the order statistics it reads
+ * (floor(q (n-1)) and the next) lie in v[from..to) and every value before
+ * from is <= and every value from to on is >= those of v[from..to): the
+ * selection and the scan for the next stay in the range. */
+static double quantile_range(double *v, size_t n, double q, size_t from, size_t to) {
+  double h = q * (double)(n - 1);
+  size_t lo = (size_t)floor(h);
+  if (lo + 1 >= n || lo < from || lo + 1 >= to) return tsr__quantile_select(v, n, q);
+  select_kth(v + from, to - from, lo - from);
+  double next = v[lo + 1];
+  for (size_t i = lo + 2; i < to; i++)
+    if (v[i] < next) next = v[i];
+  double f = h - (double)lo;
+  return v[lo] + f * (next - v[lo]);
+}
+
+/* Median, upper and lower quartile (tsr__quantile_select's values): the
+ * median's selection splits v, the quartiles are selected in their halves. */
+static void quartiles(double *v, size_t n, double *med, double *q3, double *q1) {
+  *med = tsr__quantile_select(v, n, 0.5);
+  size_t m = n ? (size_t)floor(0.5 * (double)(n - 1)) : 0;
+  /* v[0..m] <= v[m] <= v[m+1..n), as sets */
+  *q3 = quantile_range(v, n, 0.75, m + 1, n);
+  /* the q3 selection permuted v[m+1..n) only */
+  *q1 = quantile_range(v, n, 0.25, 0, m + 1);
+}
+
 /* Transformed value of one raw value (log1p part only); checks the domain. */
-static tsr_status raw_value(const tsr__feature *f, double x, size_t row,
+static tsr_status raw_value(const tsr__feature *f, log1p_memo *mm, double x, size_t row,
                             double *out, tsr_error *err) {
   if (!isfinite(x))
     return tsr_error_set(err, TSR_ERANGE, NULL, (int64_t)row + 1, 0, f->name,
@@ -94,7 +159,7 @@ static tsr_status raw_value(const tsr__feature *f, double x, size_t row,
           err, TSR_ERANGE, NULL, (int64_t)row + 1, 0, f->name,
           "log1p needs values > -1, got %.17g",
           x);
-    x = log1p(x);
+    x = mm ? memo_log1p(mm, x) : log1p(x);
   }
   *out = x;
   return TSR_OK;
@@ -103,53 +168,76 @@ static tsr_status raw_value(const tsr__feature *f, double x, size_t row,
 tsr_status tsr__features_apply(const tsr__feature *feats, size_t d,
                                const double *const *cols, size_t n, double *Z,
                                tsr_error *err) {
+  log1p_memo *mm = n >= 4 * MEMO_PROBE ? tsr__malloc(sizeof *mm) : NULL;
   for (size_t j = 0; j < d; j++) {
     const tsr__feature *f = &feats[j];
+    if (mm) memo_reset(mm);
     for (size_t i = 0; i < n; i++) {
       double v = 0;
-      tsr_status st = raw_value(f, cols[j][i], i, &v, err);
-      if (st != TSR_OK) return st;
+      tsr_status st = raw_value(f, mm, cols[j][i], i, &v, err);
+      if (st != TSR_OK) {
+        tsr__free(mm);
+        return st;
+      }
       Z[i * d + j] = (v - f->center) / f->scale;
     }
   }
+  tsr__free(mm);
   return TSR_OK;
 }
 
+/* The transformed columns go into Z once (log1p per value, memoised),
+ * the order statistics are selected on a copy, then Z is standardised in
+ * place: the values of tsr__features_apply, bit for bit. */
 tsr_status tsr__features_fit(tsr__feature *feats, size_t d, unsigned transform,
                              const double *const *cols, size_t n, double *Z,
                              tsr_error *err) {
   double *tmp = NULL;
+  log1p_memo *mm = n >= 4 * MEMO_PROBE ? tsr__malloc(sizeof *mm) : NULL;
   if (transform & TSR_XFORM_STANDARDIZE) {
     tmp = tsr__malloc(n * sizeof *tmp);
-    if (!tmp) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    if (!tmp) {
+      tsr__free(mm);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
   }
   for (size_t j = 0; j < d; j++) {
     tsr__feature *f = &feats[j];
     f->log1p = (transform & TSR_XFORM_LOG1P) != 0;
     f->center = 0;
     f->scale = 1;
-    if (!tmp) continue;
+    if (mm) memo_reset(mm);
     double mean = 0;
     for (size_t i = 0; i < n; i++) {
-      tsr_status st = raw_value(f, cols[j][i], i, &tmp[i], err);
+      double v = 0;
+      tsr_status st = raw_value(f, mm, cols[j][i], i, &v, err);
       if (st != TSR_OK) {
         tsr__free(tmp);
+        tsr__free(mm);
         return st;
       }
-      mean += tmp[i];
+      Z[i * d + j] = v;
+      if (tmp) {
+        tmp[i] = v;
+        mean += v;
+      }
     }
-    mean /= (double)n;
-    double var = 0;
-    for (size_t i = 0; i < n; i++) var += (tmp[i] - mean) * (tmp[i] - mean);
-    double sd = n > 1 ? sqrt(var / (double)(n - 1)) : 0;
-    /* order statistics by selection, O(n) (a full sort was 1/3 of the
-     * clustering step on a million customers); the same values */
-    double med = tsr__quantile_select(tmp, n, 0.5);
-    double q3 = tsr__quantile_select(tmp, n, 0.75);
-    double iqr = q3 - tsr__quantile_select(tmp, n, 0.25);
-    f->center = med;
-    f->scale = iqr > 0 ? iqr : (sd > 0 ? sd : 1);
+    if (tmp) {
+      mean /= (double)n;
+      double var = 0;
+      for (size_t i = 0; i < n; i++) var += (tmp[i] - mean) * (tmp[i] - mean);
+      double sd = n > 1 ? sqrt(var / (double)(n - 1)) : 0;
+      /* order statistics by selection, O(n) (a full sort was 1/3 of the
+       * clustering step on a million customers); the same values */
+      double med, q3, q1;
+      quartiles(tmp, n, &med, &q3, &q1);
+      double iqr = q3 - q1;
+      f->center = med;
+      f->scale = iqr > 0 ? iqr : (sd > 0 ? sd : 1);
+    }
+    for (size_t i = 0; i < n; i++) Z[i * d + j] = (Z[i * d + j] - f->center) / f->scale;
   }
   tsr__free(tmp);
-  return tsr__features_apply(feats, d, cols, n, Z, err);
+  tsr__free(mm);
+  return TSR_OK;
 }

@@ -33,6 +33,86 @@ static int keyed_cmp(const void *a, const void *b) {
   return (x->i > y->i) - (x->i < y->i);
 }
 
+/* Unsigned keys in the order of the finite doubles (lib/base/sort.c's):
+ * the sign bit flipped for positives, every bit for negatives; -0.0 as
+ * 0.0. Never 0 for a finite value (the empty slot below). */
+static uint64_t rfm_key(double v) {
+  uint64_t u;
+  if (v == 0) v = 0;
+  memcpy(&u, &v, sizeof u);
+  return (u >> 63) ? ~u : u | ((uint64_t)1 << 63);
+}
+
+/* Distinct values at most (else the radix order) and the hash slots. */
+#define FEW_MAX 32768u
+#define FEW_SLOTS 131072u
+
+typedef struct few_key {
+  uint64_t key;
+  uint32_t slot;
+} few_key;
+
+static int few_key_cmp(const void *a, const void *b) {
+  const few_key *x = a, *y = b;
+  return (x->key > y->key) - (x->key < y->key);
+}
+
+/* The positions in the order by (value, index) of a column of few distinct
+ * values (counts, days) without sorting the rows: each row's slot in a
+ * hash of the distinct values, the distinct values sorted, the first
+ * position of each, then the rows in index order take the next position of
+ * their value (the ties in index order, as the stable radix order has
+ * them). Scores as there. 0 done, 1 too many distinct values, -1 out of
+ * memory. */
+static int quintiles_few(const double *x, size_t n, int reverse, int *out) {
+  uint64_t *key = tsr__calloc(FEW_SLOTS, sizeof *key);
+  uint32_t *cnt = tsr__calloc(FEW_SLOTS, sizeof *cnt);
+  uint32_t *slot = n <= UINT32_MAX ? tsr__malloc(n * sizeof *slot) : NULL;
+  few_key *fk = NULL;
+  int rc = -1;
+  if (!key || !cnt || !slot) goto out;
+  size_t nd = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t k = rfm_key(x[i]);
+    size_t h = (size_t)((k * 0x9E3779B97F4A7C15ull) >> 47); /* 17 bits */
+    while (key[h] && key[h] != k) h = (h + 1) & (FEW_SLOTS - 1);
+    if (!key[h]) {
+      if (++nd > FEW_MAX) {
+        rc = 1;
+        goto out;
+      }
+      key[h] = k;
+    }
+    cnt[h]++;
+    slot[i] = (uint32_t)h;
+  }
+  if (!(fk = tsr__malloc((nd ? nd : 1) * sizeof *fk))) goto out;
+  size_t q = 0;
+  for (size_t h = 0; h < FEW_SLOTS; h++)
+    if (key[h]) fk[q].key = key[h], fk[q++].slot = (uint32_t)h;
+  qsort(fk, nd, sizeof *fk, few_key_cmp);
+  uint32_t start = 0; /* cnt becomes each value's next position */
+  for (size_t j = 0; j < nd; j++) {
+    uint32_t c = cnt[fk[j].slot];
+    cnt[fk[j].slot] = start;
+    start += c;
+  }
+  const uint64_t d = (uint64_t)n - 1;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t pos = cnt[slot[i]]++;
+    uint64_t s = (5 * pos + d - 1) / d;
+    if (s < 1) s = 1;
+    out[i] = reverse ? 6 - (int)s : (int)s;
+  }
+  rc = 0;
+out:
+  tsr__free(key);
+  tsr__free(cnt);
+  tsr__free(slot);
+  tsr__free(fk);
+  return rc;
+}
+
 tsr_status tsr_rfm_quintiles(const double *x, size_t n, int reverse, int *out,
                              tsr_error *err) {
   if (n == 0) return TSR_OK;
@@ -52,7 +132,10 @@ tsr_status tsr_rfm_quintiles(const double *x, size_t n, int reverse, int *out,
 #define RFM_SCORE(pos, s)                            \
   uint64_t s = (5 * (uint64_t)(pos) + d - 1) / d;    \
   if (s < 1) s = 1
-  /* the order by (value, index): radix (lib/base/sort.c) */
+  /* few distinct values: counted (the same scores, a fraction of the
+   * time); else the order by (value, index): radix (lib/base/sort.c) */
+  int few = quintiles_few(x, n, reverse, out);
+  if (few == 0) return TSR_OK;
   uint32_t *ord = n <= UINT32_MAX ? tsr__malloc(n * sizeof *ord) : NULL;
   if (ord && tsr__order_f64(x, n, ord) == 0) {
     for (size_t pos = 0; pos < n; pos++) {

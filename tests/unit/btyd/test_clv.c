@@ -82,6 +82,82 @@ static void intervals(void **state) {
   tu_cdnow_free(&c);
 }
 
+/* tsr__bgnbd_cond_alive_many: tsr__bgnbd_cond_alive's bits at every
+ * horizon: t = 0, the closed form's series (more horizons than one batch),
+ * a ~ 1 and c <= 0 (quadrature), long series (z near 1: hyp2f1's own
+ * route). */
+static void cond_alive_many_same_bits(void **state) {
+  (void)state;
+  static const double as[] = {0.793, 1.00001, 1.5, 3.2, 0.3};
+  static const double Bs[] = {0.5, 2.43, 31};
+  static const double ks[] = {0.243, 5.2, 200};
+  static const double As[] = {4.41, 40, 400};
+  double t[150], got[150], want;
+  for (size_t i = 0; i < 150; i++) t[i] = i == 7 ? 0 : i == 149 ? 1e7 : (double)i * 0.87;
+  size_t checked = 0;
+  for (size_t ia = 0; ia < 5; ia++)
+    for (size_t ib = 0; ib < 3; ib++)
+      for (size_t ik = 0; ik < 3; ik++)
+        for (size_t iA = 0; iA < 3; iA++) {
+          if (ia == 1 && ib + ik + iA > 0) continue; /* quadrature: slow, once */
+          double a = as[ia], B = Bs[ib], k = ks[ik], A = As[iA];
+          /* every horizon once, else 13 and the long series */
+          size_t m = ia == 2 && ib == 1 && ik == 1 && iA == 1 ? 150 : 14;
+          t[13] = m == 14 ? 1e7 : 13 * 0.87;
+          int rc = tsr__bgnbd_cond_alive_many(a, B, k, A, t, m, got);
+          int all = 0;
+          for (size_t i = 0; i < m; i++) {
+            int r1 = tsr__bgnbd_cond_alive(a, B, k, A, t[i], &want);
+            all |= r1;
+            if (!rc && !r1 && memcmp(&want, &got[i], sizeof want))
+              fail_msg("a %g B %g k %g A %g t %g: %.17g, want %.17g", a, B, k, A, t[i], got[i],
+                       want);
+            checked += !rc && !r1;
+          }
+          assert_int_equal(rc, all ? -1 : 0);
+        }
+  assert_true(checked > 1000);
+}
+
+/* The CLV of BG/NBD and MBG/NBD (the steps' expectations at once) against
+ * the discounted sum of the models' P(alive) and cond_alive computed here
+ * as clv.c's generic path does: the same bits, with a few steps and with
+ * more than the batched path takes (the generic one). */
+static void clv_bg_steps(void **state) {
+  (void)state;
+  tsr_btyd_model g;
+  assert_ok(tsr_btyd_model_init(&g, TSR_BTYD_GG, GG, NULL));
+  double x[4] = {26, 0, 2, 2}, tx[4] = {30.857, 0, 30.43, 12}, T[4] = {31, 30, 38.86, 38.86},
+         mx[4] = {20, 0, 35, 17.5};
+  tsr_btyd_data d = {4, x, tx, T, mx, NULL};
+  static const tsr_btyd_kind kinds[2] = {TSR_BTYD_BGNBD, TSR_BTYD_MBGNBD};
+  static const double hz[2] = {52, 600 * 30.4375 / 7};
+  for (int q = 0; q < 2; q++)
+    for (int h = 0; h < 2; h++) {
+      tsr_btyd_model m;
+      assert_ok(tsr_btyd_model_init(&m, kinds[q], BG, NULL));
+      const tsr__btyd_spec *s = tsr__btyd_get_spec(kinds[q]);
+      tsr_clv_opts o = {hz[h], 30.4375 / 7, 0.01, 0.95};
+      double clv[4];
+      assert_ok(tsr_clv_compute(&m, &g, &d, &o, clv, NULL, NULL, NULL));
+      for (int i = 0; i < 4; i++) {
+        double pa, prev = 0, sum = 0, e, sp;
+        assert_int_equal(s->p_alive(BG, x[i], tx[i], T[i], &pa), 0);
+        double K = ceil(o.horizon / o.step - 1e-9);
+        for (double k = 1; k <= K; k++) {
+          double tk = fmin(k * o.step, o.horizon);
+          assert_int_equal(s->cond_alive(BG, x[i], T[i], tk, &e), 0);
+          sum += (e - prev) * pow(1 + o.discount, -tk / o.step);
+          prev = e;
+        }
+        assert_ok(tsr_gg_expected_spend(&g, x[i], mx[i], &sp, NULL));
+        double want = sp * (pa * sum);
+        if (memcmp(&want, &clv[i], sizeof want))
+          fail_msg("kind %d K %g row %d: %.17g, want %.17g", q, K, i, clv[i], want);
+      }
+    }
+}
+
 static void model_files(void **state) {
   (void)state;
   tu_cdnow c;
@@ -170,7 +246,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(clv_formula),    cmocka_unit_test(intervals),
       cmocka_unit_test(model_files),    cmocka_unit_test(no_convergence),
-      cmocka_unit_test(alloc_failures),
+      cmocka_unit_test(alloc_failures), cmocka_unit_test(cond_alive_many_same_bits),
+      cmocka_unit_test(clv_bg_steps),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -126,6 +126,70 @@ static void quantiles_by_selection(void **state) {
   assert_true(isnan(tsr__quantile_select(NULL, 0, 0.5)));
 }
 
+/* Many rows (the log1p memo on): Z is (log1p(x) - center) / scale bit for
+ * bit, for repeated values (memo hits, one colliding pair included) and
+ * continuous ones (the memo turns itself off), and tsr__features_apply
+ * gives the same bits. */
+static void memo_same_bits(void **state) {
+  (void)state;
+  size_t n = 100000, d = 3;
+  double *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b), *c = malloc(n * sizeof *c);
+  double *Z = malloc(n * d * sizeof *Z), *Z2 = malloc(n * d * sizeof *Z2);
+  for (size_t i = 0; i < n; i++) {
+    a[i] = (double)((i * 7919) % 700) / 7; /* days / 7 */
+    b[i] = 1.0 + (double)i * 1e-3 + (double)(i % 13) * 0.37; /* all distinct */
+    c[i] = (i % 5000 < 2500) ? (double)(i % 97) : (double)(i % 4099) * 0.5;
+  }
+  const double *cols[3] = {a, b, c};
+  tsr__feature f[3];
+  memset(f, 0, sizeof f);
+  assert_int_equal(tsr__features_fit(f, d, TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE, cols, n, Z,
+                                     NULL), TSR_OK);
+  for (size_t j = 0; j < d; j++)
+    for (size_t i = 0; i < n; i++) {
+      double want = (log1p(cols[j][i]) - f[j].center) / f[j].scale;
+      if (memcmp(&want, &Z[i * d + j], sizeof want))
+        fail_msg("col %zu row %zu: %.17g, want %.17g", j, i, Z[i * d + j], want);
+    }
+  assert_int_equal(tsr__features_apply(f, d, cols, n, Z2, NULL), TSR_OK);
+  assert_memory_equal(Z, Z2, n * d * sizeof *Z);
+  /* log1p without standardising: the log1p values themselves */
+  assert_int_equal(tsr__features_fit(f, d, TSR_XFORM_LOG1P, cols, n, Z, NULL), TSR_OK);
+  for (size_t i = 0; i < n; i++) {
+    double want = log1p(a[i]);
+    assert_memory_equal(&want, &Z[i * d], sizeof want);
+  }
+  free(a), free(b), free(c), free(Z), free(Z2);
+}
+
+/* The fit's median and IQR (the quartiles selected in the median's halves)
+ * are those of the sorted values, for small and larger n, with ties. */
+static void fit_quartiles_sorted(void **state) {
+  (void)state;
+  static const size_t ns[] = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 17, 64, 1001, 4096};
+  uint64_t r = 12345;
+  for (size_t c = 0; c < sizeof ns / sizeof *ns; c++)
+    for (int ties = 0; ties < 2; ties++) {
+      size_t n = ns[c];
+      double *v = malloc(n * sizeof *v), *srt = malloc(n * sizeof *srt), *Z = malloc(n * sizeof *Z);
+      for (size_t i = 0; i < n; i++) {
+        r = r * 6364136223846793005ull + 1442695040888963407ull;
+        v[i] = ties ? (double)((r >> 33) % 7) : (double)(r >> 11) * 0x1p-53 * 100 - 50;
+      }
+      memcpy(srt, v, n * sizeof *v);
+      qsort(srt, n, sizeof *srt, cmp_dbl);
+      const double *cols[1] = {v};
+      tsr__feature f[1];
+      memset(f, 0, sizeof f);
+      assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_STANDARDIZE, cols, n, Z, NULL), TSR_OK);
+      double med = tsr__quantile_sorted(srt, n, 0.5);
+      double iqr = tsr__quantile_sorted(srt, n, 0.75) - tsr__quantile_sorted(srt, n, 0.25);
+      assert_memory_equal(&f[0].center, &med, sizeof med);
+      if (iqr > 0) assert_memory_equal(&f[0].scale, &iqr, sizeof iqr);
+      free(v), free(srt), free(Z);
+    }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(quantiles_like_numpy),
@@ -133,6 +197,8 @@ int main(void) {
       cmocka_unit_test(robust_standardisation),
       cmocka_unit_test(apply_new_rows),
       cmocka_unit_test(domain_errors),
+      cmocka_unit_test(memo_same_bits),
+      cmocka_unit_test(fit_quartiles_sorted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

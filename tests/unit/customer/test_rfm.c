@@ -62,6 +62,64 @@ static void test_quintiles_large(void **state) {
   free(s);
 }
 
+/* The scores of a stable sort by (value, index), -0.0 equal to 0.0: the
+ * reference for the counted path (few distinct values) and the radix one. */
+typedef struct rk {
+  double v;
+  size_t i;
+} rk;
+
+static int rk_cmp(const void *a, const void *b) {
+  const rk *x = a, *y = b;
+  if (x->v < y->v) return -1;
+  if (x->v > y->v) return 1;
+  return (x->i > y->i) - (x->i < y->i);
+}
+
+static void check_against_sort(const double *x, size_t n) {
+  rk *k = malloc(n * sizeof *k);
+  int *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
+  for (size_t i = 0; i < n; i++) k[i].v = x[i], k[i].i = i;
+  qsort(k, n, sizeof *k, rk_cmp);
+  for (int rev = 0; rev < 2; rev++) {
+    for (size_t p = 0; p < n; p++) {
+      size_t s = (5 * p + (n - 1) - 1) / (n - 1);
+      if (s < 1) s = 1;
+      want[k[p].i] = rev ? 6 - (int)s : (int)s;
+    }
+    assert_int_equal(tsr_rfm_quintiles(x, n, rev, got, NULL), TSR_OK);
+    for (size_t i = 0; i < n; i++)
+      if (got[i] != want[i]) fail_msg("n %zu rev %d [%zu]: got %d, want %d", n, rev, i, got[i], want[i]);
+  }
+  free(k);
+  free(want);
+  free(got);
+}
+
+/* Few distinct values (counted: ties in index order, negatives, -0.0 as
+ * 0.0) and many (more than the count table holds: the radix order). */
+static void test_quintiles_counted(void **state) {
+  (void)state;
+  size_t n = 70001;
+  double *x = malloc(n * sizeof *x);
+  for (size_t i = 0; i < n; i++) {
+    long v = (long)((i * 2654435761u) % 5003) - 2500;
+    x[i] = v == 0 ? ((i & 1) ? -0.0 : 0.0) : (double)v / 7;
+  }
+  check_against_sort(x, n);
+  for (size_t i = 0; i < n; i++) x[i] = (i % 3) ? 0.0 : -0.0; /* one value */
+  check_against_sort(x, n);
+  for (size_t i = 0; i < n; i++) x[i] = (double)((i * 7919) % 3); /* 3 values */
+  check_against_sort(x, n);
+  for (size_t i = 0; i < n; i++) x[i] = (double)((i * 2654435761u) % 60000) * 0.01 - 17;
+  check_against_sort(x, n); /* 60000 distinct: the radix order */
+  for (size_t i = 0; i < n; i++) x[i] = (double)(i % 32768); /* the most counted */
+  check_against_sort(x, n);
+  for (size_t i = 0; i < n; i++) x[i] = (double)(i % 32769); /* one more: radix */
+  check_against_sort(x, n);
+  free(x);
+}
+
 static void test_quintiles_edge(void **state) {
   (void)state;
   int out[3] = {0, 0, 0};
@@ -290,6 +348,7 @@ static void test_alloc_failures(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_quintiles_pandas), cmocka_unit_test(test_quintiles_large),
+      cmocka_unit_test(test_quintiles_counted),
       cmocka_unit_test(test_quintiles_edge),   cmocka_unit_test(test_fm_cell),
       cmocka_unit_test(test_builtin_schemes),  cmocka_unit_test(test_user_scheme),
       cmocka_unit_test(test_scheme_errors),    cmocka_unit_test(test_scheme_read),
