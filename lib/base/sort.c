@@ -1,9 +1,10 @@
 /*
  * sort.c - LSD radix sort of 64-bit keys with a 32-bit payload, and the
  * stable order of an array of doubles on top of it (sort.h); used by RFM,
- * entity resolution and the ledger's id order. RFM ranks 1.8M customers three times: glibc's qsort (a merge
- * sort through a comparison function) took 3 % of a 10M-transaction
- * analyze; 8 counting passes of 8-bit digits (fewer: a digit equal in every
+ * entity resolution, the ledger's id order and the ranking of classifier
+ * scores (lib/predict/evaluate.c). RFM ranks 1.8M customers three times:
+ * glibc's qsort (a merge sort through a comparison function) took 3 % of a
+ * 10M-transaction analyze; 8 counting passes of 8-bit digits (fewer: a digit equal in every
  * key is skipped) take a fraction of it.
  */
 #include "internal.h"
@@ -61,16 +62,26 @@ int tsr__radix_sort_u64(uint64_t *k, uint32_t *v, size_t n) {
   return 0;
 }
 
-int tsr__order_f64(const double *x, size_t n, uint32_t *order) {
+/* order_f64 and order_f64_desc: flip = every key bit inverted (the
+ * descending order; the sort stays stable, so ties keep the index order). */
+static int order_keys(const double *x, size_t n, uint32_t *order, uint64_t flip) {
   if (n > UINT32_MAX) return -1;
   if (n == 0) return 0;
   uint64_t *k = tsr__malloc(n * sizeof *k);
   if (!k) return -1;
   for (size_t i = 0; i < n; i++) {
-    k[i] = key_of(x[i]);
+    k[i] = key_of(x[i]) ^ flip;
     order[i] = (uint32_t)i;
   }
   int rc = tsr__radix_sort_u64(k, order, n);
   tsr__free(k);
   return rc;
+}
+
+int tsr__order_f64(const double *x, size_t n, uint32_t *order) {
+  return order_keys(x, n, order, 0);
+}
+
+int tsr__order_f64_desc(const double *x, size_t n, uint32_t *order) {
+  return order_keys(x, n, order, ~(uint64_t)0);
 }

@@ -21,4 +21,8 @@ int tsr__radix_sort_u64(uint64_t *k, uint32_t *v, size_t n);
  * n > UINT32_MAX. */
 int tsr__order_f64(const double *x, size_t n, uint32_t *order);
 
+/* The same, descending: order[k] = the index of the k-th largest value,
+ * equal values in index order (as a sort by (-value, index) gives). */
+int tsr__order_f64_desc(const double *x, size_t n, uint32_t *order);
+
 #endif
