@@ -12,15 +12,6 @@
 
 #include <string.h>
 
-/* Unsigned keys in the order of the finite doubles: the sign bit flipped
- * for positives, every bit for negatives; -0.0 as 0.0. */
-static uint64_t key_of(double v) {
-  uint64_t u;
-  if (v == 0) v = 0;
-  memcpy(&u, &v, sizeof u);
-  return (u >> 63) ? ~u : u | ((uint64_t)1 << 63);
-}
-
 int tsr__radix_sort_u64(uint64_t *k, uint32_t *v, size_t n) {
   if (n < 2) return 0;
   uint64_t *k2 = tsr__malloc(n * sizeof *k2);
@@ -62,26 +53,16 @@ int tsr__radix_sort_u64(uint64_t *k, uint32_t *v, size_t n) {
   return 0;
 }
 
-/* order_f64 and order_f64_desc: flip = every key bit inverted (the
- * descending order; the sort stays stable, so ties keep the index order). */
-static int order_keys(const double *x, size_t n, uint32_t *order, uint64_t flip) {
+int tsr__order_f64(const double *x, size_t n, uint32_t *order) {
   if (n > UINT32_MAX) return -1;
   if (n == 0) return 0;
   uint64_t *k = tsr__malloc(n * sizeof *k);
   if (!k) return -1;
   for (size_t i = 0; i < n; i++) {
-    k[i] = key_of(x[i]) ^ flip;
+    k[i] = tsr__key_f64(x[i]);
     order[i] = (uint32_t)i;
   }
   int rc = tsr__radix_sort_u64(k, order, n);
   tsr__free(k);
   return rc;
-}
-
-int tsr__order_f64(const double *x, size_t n, uint32_t *order) {
-  return order_keys(x, n, order, 0);
-}
-
-int tsr__order_f64_desc(const double *x, size_t n, uint32_t *order) {
-  return order_keys(x, n, order, ~(uint64_t)0);
 }

@@ -7,6 +7,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* The radix key of the finite double v: unsigned keys ascend as the
+ * values do (the sign bit flipped for positives, every bit for
+ * negatives); -0.0 has 0.0's key, so equal values have equal keys. */
+static inline uint64_t tsr__key_f64(double v) {
+  uint64_t u;
+  if (v == 0) v = 0;
+  memcpy(&u, &v, sizeof u);
+  return (u >> 63) ? ~u : u | ((uint64_t)1 << 63);
+}
 
 /* Sorts k[0..n) ascending by a stable LSD radix sort (8-bit digits; a
  * digit equal in every key is skipped), moving v[i] (when v is not NULL)
@@ -20,9 +31,5 @@ int tsr__radix_sort_u64(uint64_t *k, uint32_t *v, size_t n);
  * (digits equal in every key are skipped). 0, or -1 when out of memory or
  * n > UINT32_MAX. */
 int tsr__order_f64(const double *x, size_t n, uint32_t *order);
-
-/* The same, descending: order[k] = the index of the k-th largest value,
- * equal values in index order (as a sort by (-value, index) gives). */
-int tsr__order_f64_desc(const double *x, size_t n, uint32_t *order);
 
 #endif

@@ -30,11 +30,11 @@ static tsr_status check_xy(const double *s, const uint8_t *y, size_t n, int prob
   return TSR_OK;
 }
 
-/* The tie-group walk down ord (the scores' descending order): returns the
- * AUC, and unless out is NULL puts the average precision and the ROC
- * points into it. npos: positives, 0 < npos < n. */
-static double rank_walk(const double *s, const uint8_t *y, const uint32_t *ord, size_t n,
-                        size_t npos, tsr_eval_binary *out) {
+/* The tie-group walk down the ranking (rank_labels): returns the AUC,
+ * and unless out is NULL puts the average precision and the ROC points
+ * into it. npos: positives, 0 < npos < n. */
+static double rank_walk(const uint64_t *k, const uint32_t *lab, size_t n, size_t npos,
+                        tsr_eval_binary *out) {
   size_t nneg = n - npos;
   /* a positive scores above every negative after its group, half for
    * those inside it */
@@ -46,10 +46,9 @@ static double rank_walk(const double *s, const uint8_t *y, const uint32_t *ord, 
     out->n_roc = 1;
   }
   for (size_t g = 0; g < n;) {
-    double sg = s[ord[g]];
     size_t h = g, gp = 0, gn = 0;
-    while (h < n && s[ord[h]] == sg) {
-      if (y[ord[h]]) gp++; else gn++;
+    while (h < n && k[h] == k[g]) {
+      if (lab[h]) gp++; else gn++;
       h++;
     }
     /* positives of this group beat the negatives below it */
@@ -75,21 +74,26 @@ static double rank_walk(const double *s, const uint8_t *y, const uint32_t *ord, 
   return auc / ((double)npos * (double)nneg);
 }
 
-/* *ord = the descending order of the finite s[0..n) (ties by index), by
- * the radix sort of lib/base/sort.c. TSR_ENOMEM; TSR_EINVAL beyond
- * UINT32_MAX rows. */
-static tsr_status rank_desc(const double *s, size_t n, uint32_t **ord, tsr_error *err) {
-  *ord = NULL;
-  if (n > UINT32_MAX)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
-                         "%zu rows: at most %u can be ranked", n, (unsigned)UINT32_MAX);
-  uint32_t *o = tsr__malloc(n * sizeof *o);
-  if (!o || tsr__order_f64_desc(s, n, o) != 0) {
-    tsr__free(o);
-    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+/* The ranking of the finite scores s[0..n): *k = their radix keys
+ * (lib/base/sort.h) inverted, so ascending keys are descending scores,
+ * equal keys equal scores (-0 as 0); *lab = the labels y (0 or 1) in that
+ * order, ties in row order (the radix sort is stable). TSR_ENOMEM. */
+static tsr_status rank_labels(const double *s, const uint8_t *y, size_t n, uint64_t **k,
+                              uint32_t **lab, tsr_error *err) {
+  *k = tsr__malloc((n ? n : 1) * sizeof **k);
+  *lab = tsr__malloc((n ? n : 1) * sizeof **lab);
+  if (*k && *lab) {
+    for (size_t i = 0; i < n; i++) {
+      (*k)[i] = ~tsr__key_f64(s[i]);
+      (*lab)[i] = y[i] != 0;
+    }
+    if (tsr__radix_sort_u64(*k, *lab, n) == 0) return TSR_OK;
   }
-  *ord = o;
-  return TSR_OK;
+  tsr__free(*k);
+  tsr__free(*lab);
+  *k = NULL;
+  *lab = NULL;
+  return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
 }
 
 tsr_status tsr__eval_auc(const double *s, const uint8_t *y, size_t n, double *auc,
@@ -101,11 +105,13 @@ tsr_status tsr__eval_auc(const double *s, const uint8_t *y, size_t n, double *au
     pos += y[i] != 0;
   }
   if (pos == 0 || pos == n) return TSR_OK;
-  uint32_t *ord;
-  tsr_status st = rank_desc(s, n, &ord, err);
+  uint64_t *k;
+  uint32_t *lab;
+  tsr_status st = rank_labels(s, y, n, &k, &lab, err);
   if (st != TSR_OK) return st;
-  *auc = rank_walk(s, y, ord, n, pos, NULL);
-  tsr__free(ord);
+  *auc = rank_walk(k, lab, n, pos, NULL);
+  tsr__free(k);
+  tsr__free(lab);
   return TSR_OK;
 }
 
@@ -117,8 +123,9 @@ tsr_status tsr_eval_binary_compute(const double *s, const uint8_t *y, size_t n,
   if (npos == 0 || npos == n)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "label",
                          "one class only: every label is %d (%zu rows)", npos ? 1 : 0, n);
-  uint32_t *v;
-  if ((st = rank_desc(s, n, &v, err)) != TSR_OK) return st;
+  uint64_t *k;
+  uint32_t *v; /* the labels from the highest score down */
+  if ((st = rank_labels(s, y, n, &k, &v, err)) != TSR_OK) return st;
   int probs = 1;
   for (size_t i = 0; i < n; i++)
     if (s[i] < 0 || s[i] > 1) probs = 0;
@@ -126,15 +133,16 @@ tsr_status tsr_eval_binary_compute(const double *s, const uint8_t *y, size_t n,
   out->n = n;
   out->n_pos = npos;
   out->base_rate = (double)npos / (double)n;
-  out->auc = rank_walk(s, y, v, n, npos, out);
+  out->auc = rank_walk(k, v, n, npos, out);
+  tsr__free(k);
 
   size_t top = (n + 9) / 10, tpos = 0;
-  for (size_t k = 0; k < top; k++) tpos += y[v[k]];
+  for (size_t r = 0; r < top; r++) tpos += v[r];
   out->lift_top10 = ((double)tpos / (double)top) / out->base_rate;
   for (int d = 0; d < 10; d++) {
-    size_t a = n * (size_t)d / 10, b = n * (size_t)(d + 1) / 10, k = 0;
-    for (size_t r = a; r < b; r++) k += y[v[r]];
-    out->decile_lift[d] = b > a ? ((double)k / (double)(b - a)) / out->base_rate : NAN;
+    size_t a = n * (size_t)d / 10, b = n * (size_t)(d + 1) / 10, c = 0;
+    for (size_t r = a; r < b; r++) c += v[r];
+    out->decile_lift[d] = b > a ? ((double)c / (double)(b - a)) / out->base_rate : NAN;
   }
 
   if (probs) {

@@ -14,7 +14,7 @@
  * ranking and tie-group walk as tsr_eval_binary_compute (its auc bit for
  * bit) without the other metrics; NaN when a score is not finite or y has
  * one class only (or n = 0), where tsr_eval_binary_compute fails.
- * TSR_ENOMEM; TSR_EINVAL beyond UINT32_MAX rows. */
+ * TSR_ENOMEM. */
 tsr_status tsr__eval_auc(const double *s, const uint8_t *y, size_t n, double *auc,
                          tsr_error *err);
 
