@@ -7,6 +7,17 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* The radix key of the finite double v: unsigned keys ascend as the
+ * values do (the sign bit flipped for positives, every bit for
+ * negatives); -0.0 has 0.0's key, so equal values have equal keys. */
+static inline uint64_t tsr__key_f64(double v) {
+  uint64_t u;
+  if (v == 0) v = 0;
+  memcpy(&u, &v, sizeof u);
+  return (u >> 63) ? ~u : u | ((uint64_t)1 << 63);
+}
 
 /* Sorts k[0..n) ascending by a stable LSD radix sort (8-bit digits; a
  * digit equal in every key is skipped), moving v[i] (when v is not NULL)

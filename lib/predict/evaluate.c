@@ -5,23 +5,11 @@
  */
 #include "internal.h"
 #include "tessera/evaluate.h"
+#include "base/sort.h"
+#include "evaluate_internal.h"
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
-
-typedef struct {
-  double s;
-  size_t i;
-} scored;
-
-/* Decreasing score, then increasing row index. */
-static int cmp_desc(const void *a, const void *b) {
-  const scored *x = a, *y = b;
-  if (x->s > y->s) return -1;
-  if (x->s < y->s) return 1;
-  return (x->i > y->i) - (x->i < y->i);
-}
 
 static tsr_status check_xy(const double *s, const uint8_t *y, size_t n, int probs,
                            size_t *npos, tsr_error *err) {
@@ -42,40 +30,25 @@ static tsr_status check_xy(const double *s, const uint8_t *y, size_t n, int prob
   return TSR_OK;
 }
 
-tsr_status tsr_eval_binary_compute(const double *s, const uint8_t *y, size_t n,
-                                   tsr_eval_binary *out, tsr_error *err) {
-  size_t npos = 0;
-  tsr_status st = check_xy(s, y, n, 0, &npos, err);
-  if (st != TSR_OK) return st;
-  if (npos == 0 || npos == n)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "label",
-                         "one class only: every label is %d (%zu rows)", npos ? 1 : 0, n);
-  scored *v = tsr__malloc(n * sizeof *v);
-  if (!v) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  int probs = 1;
-  for (size_t i = 0; i < n; i++) {
-    v[i].s = s[i];
-    v[i].i = i;
-    if (s[i] < 0 || s[i] > 1) probs = 0;
-  }
-  qsort(v, n, sizeof *v, cmp_desc);
-  memset(out, 0, sizeof *out);
-  out->n = n;
-  out->n_pos = npos;
-  out->base_rate = (double)npos / (double)n;
+/* The tie-group walk down the ranking (rank_labels): returns the AUC,
+ * and unless out is NULL puts the average precision and the ROC points
+ * into it. npos: positives, 0 < npos < n. */
+static double rank_walk(const uint64_t *k, const uint32_t *lab, size_t n, size_t npos,
+                        tsr_eval_binary *out) {
   size_t nneg = n - npos;
-
-  /* AUC: walk tie groups from the top; a positive scores above every
-   * negative after its group, half for those inside it. */
+  /* a positive scores above every negative after its group, half for
+   * those inside it */
   double auc = 0, ap = 0;
   size_t tp = 0, fp = 0;
   int last_step = 0;
-  out->roc[0][0] = out->roc[0][1] = 0;
-  out->n_roc = 1;
+  if (out) {
+    out->roc[0][0] = out->roc[0][1] = 0;
+    out->n_roc = 1;
+  }
   for (size_t g = 0; g < n;) {
     size_t h = g, gp = 0, gn = 0;
-    while (h < n && v[h].s == v[g].s) {
-      if (y[v[h].i]) gp++; else gn++;
+    while (h < n && k[h] == k[g]) {
+      if (lab[h]) gp++; else gn++;
       h++;
     }
     /* positives of this group beat the negatives below it */
@@ -84,9 +57,10 @@ tsr_status tsr_eval_binary_compute(const double *s, const uint8_t *y, size_t n,
     double r0 = (double)tp / (double)npos;
     tp += gp;
     fp += gn;
+    g = h;
+    if (!out) continue;
     double prec = (double)tp / (double)(tp + fp);
     ap += ((double)tp / (double)npos - r0) * prec;
-    g = h;
     double fpr = (double)fp / (double)nneg, tpr = (double)tp / (double)npos;
     int step = g == n ? 100 : (int)floor(50 * (fpr + tpr));
     if (step > last_step && out->n_roc < TSR_EVAL_ROC_POINTS) {
@@ -96,16 +70,79 @@ tsr_status tsr_eval_binary_compute(const double *s, const uint8_t *y, size_t n,
       last_step = step;
     }
   }
-  out->auc = auc / ((double)npos * (double)nneg);
-  out->pr_auc = ap;
+  if (out) out->pr_auc = ap;
+  return auc / ((double)npos * (double)nneg);
+}
+
+/* The ranking of the finite scores s[0..n): *k = their radix keys
+ * (lib/base/sort.h) inverted, so ascending keys are descending scores,
+ * equal keys equal scores (-0 as 0); *lab = the labels y (0 or 1) in that
+ * order, ties in row order (the radix sort is stable). TSR_ENOMEM. */
+static tsr_status rank_labels(const double *s, const uint8_t *y, size_t n, uint64_t **k,
+                              uint32_t **lab, tsr_error *err) {
+  *k = tsr__malloc((n ? n : 1) * sizeof **k);
+  *lab = tsr__malloc((n ? n : 1) * sizeof **lab);
+  if (*k && *lab) {
+    for (size_t i = 0; i < n; i++) {
+      (*k)[i] = ~tsr__key_f64(s[i]);
+      (*lab)[i] = y[i] != 0;
+    }
+    if (tsr__radix_sort_u64(*k, *lab, n) == 0) return TSR_OK;
+  }
+  tsr__free(*k);
+  tsr__free(*lab);
+  *k = NULL;
+  *lab = NULL;
+  return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+}
+
+tsr_status tsr__eval_auc(const double *s, const uint8_t *y, size_t n, double *auc,
+                         tsr_error *err) {
+  *auc = NAN;
+  size_t pos = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!isfinite(s[i])) return TSR_OK;
+    pos += y[i] != 0;
+  }
+  if (pos == 0 || pos == n) return TSR_OK;
+  uint64_t *k;
+  uint32_t *lab;
+  tsr_status st = rank_labels(s, y, n, &k, &lab, err);
+  if (st != TSR_OK) return st;
+  *auc = rank_walk(k, lab, n, pos, NULL);
+  tsr__free(k);
+  tsr__free(lab);
+  return TSR_OK;
+}
+
+tsr_status tsr_eval_binary_compute(const double *s, const uint8_t *y, size_t n,
+                                   tsr_eval_binary *out, tsr_error *err) {
+  size_t npos = 0;
+  tsr_status st = check_xy(s, y, n, 0, &npos, err);
+  if (st != TSR_OK) return st;
+  if (npos == 0 || npos == n)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "label",
+                         "one class only: every label is %d (%zu rows)", npos ? 1 : 0, n);
+  uint64_t *k;
+  uint32_t *v; /* the labels from the highest score down */
+  if ((st = rank_labels(s, y, n, &k, &v, err)) != TSR_OK) return st;
+  int probs = 1;
+  for (size_t i = 0; i < n; i++)
+    if (s[i] < 0 || s[i] > 1) probs = 0;
+  memset(out, 0, sizeof *out);
+  out->n = n;
+  out->n_pos = npos;
+  out->base_rate = (double)npos / (double)n;
+  out->auc = rank_walk(k, v, n, npos, out);
+  tsr__free(k);
 
   size_t top = (n + 9) / 10, tpos = 0;
-  for (size_t k = 0; k < top; k++) tpos += y[v[k].i];
+  for (size_t r = 0; r < top; r++) tpos += v[r];
   out->lift_top10 = ((double)tpos / (double)top) / out->base_rate;
   for (int d = 0; d < 10; d++) {
-    size_t a = n * (size_t)d / 10, b = n * (size_t)(d + 1) / 10, k = 0;
-    for (size_t r = a; r < b; r++) k += y[v[r].i];
-    out->decile_lift[d] = b > a ? ((double)k / (double)(b - a)) / out->base_rate : NAN;
+    size_t a = n * (size_t)d / 10, b = n * (size_t)(d + 1) / 10, c = 0;
+    for (size_t r = a; r < b; r++) c += v[r];
+    out->decile_lift[d] = b > a ? ((double)c / (double)(b - a)) / out->base_rate : NAN;
   }
 
   if (probs) {
@@ -245,17 +282,11 @@ static tsr_status fit_platt(const double *p, const uint8_t *y, size_t n, size_t 
   return TSR_OK;
 }
 
-static int cmp_asc(const void *a, const void *b) {
-  const scored *x = a, *y = b;
-  if (x->s < y->s) return -1;
-  if (x->s > y->s) return 1;
-  return (x->i > y->i) - (x->i < y->i);
-}
-
-/* Pool adjacent violators on (p, y) sorted by p; equal p pooled first. */
+/* Pool adjacent violators on (p, y) sorted by (p, row) (lib/base/sort.c);
+ * equal p pooled first. */
 static tsr_status fit_isotonic(const double *p, const uint8_t *y, size_t n,
                                tsr_calibrator *c, tsr_error *err) {
-  scored *v = tsr__malloc(n * sizeof *v);
+  uint32_t *v = n <= UINT32_MAX ? tsr__malloc(n * sizeof *v) : NULL;
   /* blocks: value sum, weight, x range */
   double *sv = tsr__malloc(n * sizeof *sv), *sw = tsr__malloc(n * sizeof *sw);
   double *xl = tsr__malloc(n * sizeof *xl), *xh = tsr__malloc(n * sizeof *xh);
@@ -264,14 +295,13 @@ static tsr_status fit_isotonic(const double *p, const uint8_t *y, size_t n,
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
-  for (size_t i = 0; i < n; i++) {
-    v[i].s = p[i];
-    v[i].i = i;
+  if (tsr__order_f64(p, n, v) != 0) {
+    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    goto done;
   }
-  qsort(v, n, sizeof *v, cmp_asc);
   size_t nb = 0;
   for (size_t i = 0; i < n; i++) {
-    double x = v[i].s, yy = y[v[i].i];
+    double x = p[v[i]], yy = y[v[i]];
     if (nb && xh[nb - 1] == x) {
       sv[nb - 1] += yy;
       sw[nb - 1] += 1;

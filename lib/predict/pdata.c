@@ -6,6 +6,7 @@
  * counted and the first one kept for the caller to report.
  */
 #include "internal.h"
+#include "base/textmemo.h"
 #include "predict_internal.h"
 #include "tessera/bundle.h"
 #include "tessera/csv.h"
@@ -90,63 +91,14 @@ static int cmp_ev_i(const void *a, const void *b) {
 
 static int is_complaint(const char *b);
 
-/* What an interaction's text gives (a message: its complaint words and its
- * sentiment; a topic: its complaint words), kept per distinct text: the
- * messages of a bundle repeat (templates, canned answers), and scoring is
- * most of reading the table. At most TSR__TEXT_MEMO_MAX distinct texts of
- * at most 255 bytes are kept; others are scored each time (the same
- * values). */
-#define TSR__TEXT_MEMO_MAX 16384
-#define TSR__TEXT_MEMO_SLOTS (2 * TSR__TEXT_MEMO_MAX) /* a power of 2 */
-
-typedef struct text_memo {
-  struct text_slot {
-    uint64_t h;
-    uint32_t off;   /* the text in buf */
-    uint8_t len;
-    uint8_t used;
-    uint8_t complaint;
-    float sentiment;
-  } *slot;          /* TSR__TEXT_MEMO_SLOTS, or NULL: no memo */
-  char *buf;        /* TSR__TEXT_MEMO_MAX * 255 bytes at most */
-  size_t n, used;
-} text_memo;
-
-static void memo_init(text_memo *m) {
-  memset(m, 0, sizeof *m);
-  m->slot = tsr__calloc(TSR__TEXT_MEMO_SLOTS, sizeof *m->slot);
-  m->buf = tsr__malloc((size_t)TSR__TEXT_MEMO_MAX * 255);
-  if (!m->slot || !m->buf) { /* no memo: every text scored */
-    tsr__free(m->slot);
-    tsr__free(m->buf);
-    m->slot = NULL;
-    m->buf = NULL;
-  }
-}
-
-static void memo_release(text_memo *m) {
-  tsr__free(m->slot);
-  tsr__free(m->buf);
-  memset(m, 0, sizeof *m);
-}
-
 /* A text's complaint flag and (sentiment != NULL: a message) sentiment,
- * scored or from the memo. */
-static int text_score(text_memo *m, const char *s, size_t len, float *sentiment) {
-  struct text_slot *sl = NULL;
-  if (m->slot && len > 0 && len < 256) {
-    uint64_t h = tsr__hash_bytes(s, len, 0x7e47);
-    for (size_t i = (size_t)h & (TSR__TEXT_MEMO_SLOTS - 1);; i = (i + 1) & (TSR__TEXT_MEMO_SLOTS - 1)) {
-      struct text_slot *t = &m->slot[i];
-      if (!t->used) {
-        if (m->n < TSR__TEXT_MEMO_MAX) sl = t; /* scored below, then kept */
-        break;
-      }
-      if (t->h == h && t->len == len && !memcmp(m->buf + t->off, s, len)) {
-        if (sentiment) *sentiment = t->sentiment;
-        return t->complaint;
-      }
-    }
+ * scored or from the memo (lib/base/textmemo.h: the texts repeat). */
+static int text_score(tsr__text_memo *m, const char *s, size_t len, float *sentiment) {
+  int found;
+  tsr__text_entry *t = tsr__text_memo_get(m, s, len, &found);
+  if (found) {
+    if (sentiment) *sentiment = (float)t->value;
+    return t->flag;
   }
   char b[256];
   norm_name(s, len, b, sizeof b);
@@ -158,16 +110,9 @@ static int text_score(text_memo *m, const char *s, size_t len, float *sentiment)
     sv = (float)sr.compound;
   }
   if (sentiment) *sentiment = sv;
-  if (sl) {
-    sl->h = tsr__hash_bytes(s, len, 0x7e47);
-    sl->off = (uint32_t)m->used;
-    sl->len = (uint8_t)len;
-    sl->used = 1;
-    sl->complaint = (uint8_t)complaint;
-    sl->sentiment = sv;
-    memcpy(m->buf + m->used, s, len);
-    m->used += len;
-    m->n++;
+  if (t) {
+    t->flag = (uint8_t)complaint;
+    t->value = sv;
   }
   return complaint;
 }
@@ -268,12 +213,12 @@ static tsr_status read_table(tsr__pdata *d, const char *path, int kind,
   ev_row *rows = NULL;
   size_t nr = 0, cap = 0;
   uint8_t *seen = NULL;
-  text_memo topics, messages;
+  tsr__text_memo topics, messages;
   memset(&topics, 0, sizeof topics);
   memset(&messages, 0, sizeof messages);
   if (kind == 2) {
-    memo_init(&topics);
-    memo_init(&messages);
+    tsr__text_memo_init(&topics);
+    tsr__text_memo_init(&messages);
   }
   if (kind == 0) {
     d->birth = tsr__malloc(d->n * sizeof *d->birth);
@@ -362,8 +307,8 @@ static tsr_status read_table(tsr__pdata *d, const char *path, int kind,
     }
   }
 done:
-  memo_release(&topics);
-  memo_release(&messages);
+  tsr__text_memo_release(&topics);
+  tsr__text_memo_release(&messages);
   tsr__free(seen);
   tsr__free(rows);
   tsr_bundle_reader_close(rd);

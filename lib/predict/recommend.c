@@ -5,8 +5,8 @@
  * datasets", eqs. 3-4) and per-product XGBoost propensities, blended with
  * weights chosen on a validation window.
  */
-#include "../base/sort.h"
 #include "../cluster/cluster_internal.h" /* tsr__parallel_chunks */
+#include "evaluate_internal.h"
 #include "gbm_internal.h"
 #include "internal.h"
 #include "predict_internal.h"
@@ -842,59 +842,6 @@ static size_t eval_user_list(const nbp *s, const scored_set *z, const uint8_t *r
   return nu;
 }
 
-/* The float of a tsr__nbp_auc key. */
-static float key_float(uint64_t key) {
-  uint32_t u = (uint32_t)(key >> 1);
-  u = (u >> 31) ? u & 0x7fffffffu : ~u;
-  float f;
-  memcpy(&f, &u, sizeof f);
-  return f;
-}
-
-tsr_status tsr__nbp_auc(const float *s, const uint8_t *y, size_t n, double *auc, tsr_error *err) {
-  *auc = NAN;
-  size_t pos = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (!isfinite(s[i])) return TSR_OK;
-    pos += y[i] != 0;
-  }
-  if (pos == 0 || pos == n) return TSR_OK;
-  /* key: the float's bits made order-preserving (as unsigned), then the
-   * label; ascending, so the walk goes from the end */
-  uint64_t *k = tsr__malloc(n * sizeof *k);
-  if (!k) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  for (size_t i = 0; i < n; i++) {
-    uint32_t u;
-    memcpy(&u, &s[i], sizeof u);
-    u = (u >> 31) ? ~u : u | 0x80000000u;
-    k[i] = (uint64_t)u << 1 | (y[i] != 0);
-  }
-  if (tsr__radix_sort_u64(k, NULL, n) != 0) {
-    tsr__free(k);
-    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  }
-  /* tsr_eval_binary_compute's walk: a positive scores above every
-   * negative after its group, half for those inside it */
-  size_t nneg = n - pos, fp = 0;
-  double a = 0;
-  for (size_t g = n; g > 0;) {
-    float vg = key_float(k[g - 1]);
-    size_t h = g, gp = 0, gn = 0;
-    while (h > 0 && key_float(k[h - 1]) == vg) {
-      if (k[h - 1] & 1) gp++;
-      else gn++;
-      h--;
-    }
-    size_t neg_below = nneg - fp - gn;
-    a += (double)gp * ((double)neg_below + 0.5 * (double)gn);
-    fp += gn;
-    g = h;
-  }
-  tsr__free(k);
-  *auc = a / ((double)pos * (double)nneg);
-  return TSR_OK;
-}
-
 static char *str_day(int64_t d, char *b) { return tsr_day_format(d, b); }
 
 tsr_status tsr_nbp_run(const char *dir, const tsr_nbp_opts *opts, tsr_nbp_result **out,
@@ -1056,7 +1003,7 @@ static tsr_status nbp_on(const char *dir, const tsr__pdata *dp, const tsr_nbp_op
   evtab_release(&et);
   /* per-product propensity AUC on the candidates */
   {
-    float *sc = tsr__malloc((s.n ? s.n : 1) * sizeof *sc);
+    double *sc = tsr__malloc((s.n ? s.n : 1) * sizeof *sc);
     uint8_t *lab = tsr__malloc(s.n ? s.n : 1);
     if (!sc || !lab) {
       tsr__free(sc);
@@ -1073,7 +1020,7 @@ static tsr_status nbp_on(const char *dir, const tsr__pdata *dp, const tsr_nbp_op
           pos += lab[m++];
         }
       r->product_openings[p] = pos;
-      st = tsr__nbp_auc(sc, lab, m, &r->product_auc[p], err);
+      st = tsr__eval_auc(sc, lab, m, &r->product_auc[p], err);
     }
     tsr__free(sc);
     tsr__free(lab);

@@ -21,13 +21,6 @@
 tsr_status tsr__nbp_als(const uint8_t *held, size_t n, size_t P, uint64_t seed, int memo,
                         float *out, double *xu, double *yi, tsr_error *err);
 
-/* The AUC of scores s[0..n) against labels y (0/1) as
- * tsr_eval_binary_compute's auc, bit for bit (tie groups of equal scores
- * from the top, -0 equal to 0), by a radix sort of the floats instead of a
- * comparison sort of every metric; NaN when a score is not finite or y has
- * one class only (or n = 0). TSR_ENOMEM. */
-tsr_status tsr__nbp_auc(const float *s, const uint8_t *y, size_t n, double *auc, tsr_error *err);
-
 /* Variants of tsr_nbp_run that must give its result bit for bit. */
 typedef struct tsr__nbp_test {
   int all_scorers; /* the present's scorers of weight 0 computed too */

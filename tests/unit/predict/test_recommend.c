@@ -210,58 +210,11 @@ static void test_variants_exact(void **state) {
   tsr_nbp_result_free(d);
 }
 
-/* tsr__nbp_auc equals tsr_eval_binary_compute's AUC bit for bit: many
- * ties (scores on a coarse grid), -0 beside 0, negative scores, a few
- * distinct values, one row per class; NaN for one class, a non-finite
- * score or no rows. */
-static void test_auc_exact(void **state) {
-  (void)state;
-  size_t n = 5003;
-  float *s = malloc(n * sizeof *s);
-  double *sd = malloc(n * sizeof *sd);
-  uint8_t *y = malloc(n);
-  uint64_t r = 12345;
-  for (int variant = 0; variant < 4; variant++) {
-    size_t m = variant == 3 ? 2 : n;
-    for (size_t i = 0; i < m; i++) {
-      r = r * 6364136223846793005ull + 1442695040888963407ull;
-      uint32_t u = (uint32_t)(r >> 33);
-      switch (variant) {
-      case 0: s[i] = (float)(u % 1000) / 997.0f; break;              /* ties */
-      case 1: s[i] = (float)((int)(u % 7) - 3) * 0.25f; break;       /* few, negative */
-      case 2: s[i] = (u & 1) ? 0.0f : (u & 2) ? -0.0f : (float)(u % 5); break; /* -0, 0 */
-      default: s[i] = (float)i;
-      }
-      y[i] = variant == 3 ? (uint8_t)i : (uint8_t)((u >> 7) % 3 == 0);
-      sd[i] = s[i];
-    }
-    tsr_eval_binary eb;
-    assert_int_equal(tsr_eval_binary_compute(sd, y, m, &eb, NULL), TSR_OK);
-    double a = 0;
-    assert_int_equal(tsr__nbp_auc(s, y, m, &a, NULL), TSR_OK);
-    if (a != eb.auc) fail_msg("variant %d: %.17g, tsr_eval_binary_compute %.17g", variant, a, eb.auc);
-  }
-  double a = 0;
-  memset(y, 0, n);
-  assert_int_equal(tsr__nbp_auc(s, y, n, &a, NULL), TSR_OK);
-  assert_true(isnan(a));
-  y[3] = 1;
-  s[7] = NAN;
-  assert_int_equal(tsr__nbp_auc(s, y, n, &a, NULL), TSR_OK);
-  assert_true(isnan(a));
-  assert_int_equal(tsr__nbp_auc(s, y, 0, &a, NULL), TSR_OK);
-  assert_true(isnan(a));
-  free(s);
-  free(sd);
-  free(y);
-}
-
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_beats_popularity),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_variants_exact),
-      cmocka_unit_test(test_auc_exact),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
