@@ -4,6 +4,7 @@
  * Formulas and KPI definitions: docs/analyze.md.
  */
 #include "internal.h"
+#include "base/sort.h"
 #include "base/textbuf.h"
 #include "btyd/btyd_internal.h"
 #include "tessera/analyze.h"
@@ -1042,13 +1043,45 @@ static void churn_recency_check(actx *x) {
   if (!res->has_model || n == 0) return;
   for (size_t i = 0; i < n; i++) all += res->p_alive[i] < thr;
   all /= (double)n;
-  for (size_t j = 0; j < res->n_segments; j++) {
+  /* the churned customers of each segment in one pass: a customer's
+   * segment is one of a few names (the scheme's), matched once each */
+  size_t ns = res->n_segments, *cnt = ns <= 64 ? tsr__calloc(ns ? ns : 1, sizeof *cnt) : NULL;
+  const char *seen[64];
+  uint64_t match[64];
+  size_t nseen = 0, last = 0;
+  int one_pass = cnt != NULL;
+  for (size_t i = 0; i < n && one_pass; i++) {
+    if (!(res->p_alive[i] < thr)) continue;
+    const char *sg = res->segment[i];
+    size_t q = last;
+    if (q >= nseen || seen[q] != sg) {
+      for (q = 0; q < nseen && seen[q] != sg; q++) {}
+      if (q == nseen) {
+        if (nseen == 64) {
+          one_pass = 0; /* more names than a scheme has: as before */
+          break;
+        }
+        uint64_t m = 0;
+        for (size_t j = 0; j < ns; j++)
+          if (sg == res->segments[j].segment || (sg && !strcmp(sg, res->segments[j].segment)))
+            m |= 1ULL << j;
+        seen[nseen] = sg;
+        match[nseen++] = m;
+      }
+      last = q;
+    }
+    for (uint64_t m = match[q]; m; m &= m - 1) cnt[__builtin_ctzll(m)]++;
+  }
+  for (size_t j = 0; j < ns; j++) {
     const tsr_rfm_segment_stats *g = &res->segments[j];
     if (g->customers < 10) continue;
     double ch = 0;
-    for (size_t i = 0; i < n; i++)
-      if (res->segment[i] == g->segment || (res->segment[i] && !strcmp(res->segment[i], g->segment)))
-        ch += res->p_alive[i] < thr;
+    if (one_pass)
+      ch = (double)cnt[j];
+    else
+      for (size_t i = 0; i < n; i++)
+        if (res->segment[i] == g->segment || (res->segment[i] && !strcmp(res->segment[i], g->segment)))
+          ch += res->p_alive[i] < thr;
     ch /= (double)g->customers;
     if (g->mean_r <= 2 && ch < all)
       event(x, 1, "churn", (int64_t)g->customers, (int64_t)g->customers, -1,
@@ -1061,6 +1094,7 @@ static void churn_recency_check(actx *x) {
             "above the base's %.1f %%: the %s model may not fit these customers",
             g->segment, g->mean_r, 100 * ch, 100 * all, tsr_btyd_kind_name(res->model.kind));
   }
+  tsr__free(cnt);
 }
 
 /* ------------------------------------------------------------ clusters */
@@ -1226,23 +1260,33 @@ out:
 
 /* ------------------------------------------------------------ KPIs */
 
-static int cmp_desc(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x < y) - (x > y);
-}
-
-/* The revenue of the top 20 % customers (ceil): *ok 0 when out of memory. */
+/* The revenue of the top 20 % customers (ceil), added from the largest
+ * down: *ok 0 when out of memory. The revenues (finite: the summary
+ * checks) are ranked by a radix sort of their order-preserving keys; the
+ * sum is that of any sort in descending order (equal values are the same
+ * addend; -0.0 and 0.0 add alike), a qsort's before. */
 static double top20_revenue(const tsr_summary *sm, int *ok) {
-  size_t n = sm->n;
-  double *rev = tsr__malloc((n ? n : 1) * sizeof *rev);
-  *ok = rev != NULL;
-  if (!rev) return 0;
-  for (size_t i = 0; i < n; i++) rev[i] = sm->rows[i].revenue;
-  size_t top = (n + 4) / 5;
-  qsort(rev, n, sizeof *rev, cmp_desc);
+  size_t n = sm->n, top = (n + 4) / 5;
+  uint64_t *key = tsr__malloc((n ? n : 1) * sizeof *key);
+  *ok = key != NULL;
+  if (!key) return 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t b;
+    memcpy(&b, &sm->rows[i].revenue, sizeof b);
+    key[i] = b >> 63 ? ~b : b | (1ULL << 63);
+  }
   double s = 0;
-  for (size_t i = 0; i < top; i++) s += rev[i];
-  tsr__free(rev);
+  if (tsr__radix_sort_u64(key, NULL, n) != 0) {
+    *ok = 0;
+  } else {
+    for (size_t i = 0; i < top; i++) {
+      uint64_t k = key[n - 1 - i], b = k >> 63 ? k & ~(1ULL << 63) : ~k;
+      double v;
+      memcpy(&v, &b, sizeof v);
+      s += v;
+    }
+  }
+  tsr__free(key);
   return s;
 }
 
