@@ -503,9 +503,10 @@ static tsr_status release_ledger(tsr_analyze_result *res, tsr_error *err) {
  * the run only where the sequential order would have run it (its error and
  * events kept until then); a clustering that cannot start early (features
  * beyond the summary's, too few customers, an error) runs in its place as
- * before. TESSERA_PREDICT_THREADS=0 (tsr__analyze_predict_early() == 0): no
- * side thread, every step in the sequential order, the clustering in one
- * piece (the tests compare the two orders). */
+ * before. TESSERA_PREDICT_THREADS=0 (tsr__analyze_predict_early() == 0), and
+ * a bundle's run (the models' thread runs beside it): no side thread, every
+ * step in the sequential order, the clustering in one piece (the tests
+ * compare the two orders). */
 enum { T_RFM, T_PREP, T_FIT0, T_FIT1, T_CLUSTER, T_GG, T_KPI, T_COUNT };
 
 typedef struct plan plan;
@@ -1347,7 +1348,8 @@ static tsr_status compute_kpis(plan *p, tsr_error *err) {
 static void plan_start(plan *p, actx *x) {
   memset(p, 0, sizeof *p);
   p->x = x;
-  p->side = tsr__analyze_predict_early();
+  /* a bundle's run has the models' thread beside it (app/analyze_predict.c) */
+  p->side = tsr__analyze_predict_early() && !x->o->bundle;
   p->models = strcmp(x->o->model ? x->o->model : "auto", "none") != 0;
   tsr_btyd_fit_opts_init(&p->fo);
   p->fo.period_days = x->res->period_days;
