@@ -1167,6 +1167,10 @@ static void cluster_task(void *arg) {
   cluster_fill(sm, p->cl_cols);
   p->cl_st = tsr_cluster_run(&co, (const double *const *)p->cl_cols, cluster_names, n, 5, NULL,
                              &p->cl, NULL);
+  for (size_t c = 0; c < 5; c++) { /* made again for the profiles: less memory meanwhile */
+    tsr__free(p->cl_cols[c]);
+    p->cl_cols[c] = NULL;
+  }
   p->cl_ms = (now_s() - t) * 1000.0;
 }
 
@@ -1220,13 +1224,13 @@ static tsr_status step_cluster(plan *p, tsr_error *err) {
   size_t nc = res->has_spend ? 7 : res->has_model ? 5 : 5;
   for (size_t c = 0; c < 7; c++) cols[c] = NULL;
   for (size_t c = 0; c < 5; c++) {
-    cols[c] = early ? p->cl_cols[c] : tsr__malloc((n ? n : 1) * sizeof(double));
+    cols[c] = tsr__malloc((n ? n : 1) * sizeof(double));
     if (!cols[c]) {
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
       goto out;
     }
   }
-  if (!early) cluster_fill(res->summary, cols);
+  cluster_fill(res->summary, cols);
   if (res->has_spend) {
     cols[5] = res->clv;
     cols[6] = res->p_alive;
@@ -1252,10 +1256,7 @@ static tsr_status step_cluster(plan *p, tsr_error *err) {
         meth, res->clusters->k, co.k == 0 ? " (chosen automatically)" : "",
         res->clusters->silhouette);
 out:
-  for (size_t c = 0; c < 5; c++) {
-    if (early) p->cl_cols[c] = NULL;
-    tsr__free(cols[c]);
-  }
+  for (size_t c = 0; c < 5; c++) tsr__free(cols[c]);
   return st;
 }
 
