@@ -4,11 +4,14 @@
  * Formulas and KPI definitions: docs/analyze.md.
  */
 #include "internal.h"
+#include "base/sort.h"
 #include "base/textbuf.h"
 #include "btyd/btyd_internal.h"
 #include "tessera/analyze.h"
 #include "analyze_predict.h"
 #include "analyze_history.h"
+#include "analyze_lane.h"
+#include "cluster/cluster_internal.h"
 #include "analyze_resolved.h"
 #include "tessera/datetime.h"
 #include "tessera/params.h"
@@ -146,6 +149,56 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Events of a step run on the side thread (app/analyze_lane.h), emitted
+ * by the run's thread where the sequential order emits them (evq_flush). */
+#define EVQ_CAP 4
+typedef struct evq {
+  struct {
+    int level;
+    const char *step; /* a literal */
+    int64_t rows_in, rows_out;
+    double ms;
+    char msg[1024];
+  } v[EVQ_CAP];
+  size_t n;
+} evq;
+
+static void event_msg(actx *x, int level, const char *step, int64_t rows_in, int64_t rows_out,
+                      double ms, const char *msg);
+
+static void qevent(actx *x, evq *q, int level, const char *step, int64_t rows_in,
+                   int64_t rows_out, double ms, const char *fmt, ...)
+    __attribute__((format(printf, 8, 9)));
+
+/* An event now (q NULL) or kept in q for evq_flush. */
+static void qevent(actx *x, evq *q, int level, const char *step, int64_t rows_in,
+                   int64_t rows_out, double ms, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  if (!q) {
+    event_msg(x, level, step, rows_in, rows_out, ms, msg);
+    return;
+  }
+  if (q->n == EVQ_CAP) return; /* a step has fewer */
+  q->v[q->n].level = level;
+  q->v[q->n].step = step;
+  q->v[q->n].rows_in = rows_in;
+  q->v[q->n].rows_out = rows_out;
+  q->v[q->n].ms = ms;
+  memcpy(q->v[q->n].msg, msg, sizeof msg);
+  q->n++;
+}
+
+static void evq_flush(actx *x, evq *q) {
+  for (size_t i = 0; i < q->n; i++)
+    event_msg(x, q->v[i].level, q->v[i].step, q->v[i].rows_in, q->v[i].rows_out, q->v[i].ms,
+              q->v[i].msg);
+  q->n = 0;
+}
+
 static void event(actx *x, int level, const char *step, int64_t rows_in, int64_t rows_out,
                   double ms, const char *fmt, ...) __attribute__((format(printf, 7, 8)));
 
@@ -156,6 +209,11 @@ static void event(actx *x, int level, const char *step, int64_t rows_in, int64_t
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  event_msg(x, level, step, rows_in, rows_out, ms, msg);
+}
+
+static void event_msg(actx *x, int level, const char *step, int64_t rows_in, int64_t rows_out,
+                      double ms, const char *msg) {
   if (x->o->on_event) x->o->on_event(x->o->ud, level, step, msg);
   if (x->store && x->res->run_id > 0) {
     tsr_event e = {0, x->res->run_id, 0, (tsr_log_level)level, step, msg, rows_in, rows_out, ms};
@@ -432,7 +490,86 @@ static tsr_status release_ledger(tsr_analyze_result *res, tsr_error *err) {
   return TSR_OK;
 }
 
-static tsr_status step_rfm(actx *x, tsr_error *err) {
+/* ------------------------------------------------------------ plan */
+
+/* The steps between the summary and the files (issue 18): RFM, the
+ * purchase model's preparation and fits, the spend model, the clustering's
+ * fit and the KPIs' revenue ranking depend only on the summary (and the
+ * fits on the preparation), so a side thread (app/analyze_lane.h) runs them
+ * while the run's thread prepares and fits the first model; the run's thread
+ * then takes each result where the sequential order computes it and emits
+ * its events and timing there, so the events, the files and the store are
+ * those of the sequential order. A step that fails on the side thread fails
+ * the run only where the sequential order would have run it (its error and
+ * events kept until then); a clustering that cannot start early (features
+ * beyond the summary's, too few customers, an error) runs in its place as
+ * before. TESSERA_PREDICT_THREADS=0 (tsr__analyze_predict_early() == 0), and
+ * a bundle's run (the models' thread runs beside it): no side thread, every
+ * step in the sequential order, the clustering in one piece (the tests
+ * compare the two orders). */
+enum { T_RFM, T_PREP, T_FIT0, T_FIT1, T_CLUSTER, T_GG, T_KPI, T_COUNT };
+
+typedef struct plan plan;
+
+typedef struct fit_job {
+  plan *p;
+  int c;              /* candidate: 0 (the model given, or auto's pnbd), 1 (auto's mbgnbd) */
+  tsr_btyd_model m;
+  tsr_status st;      /* the fit's */
+  tsr_error ferr;
+  int ok;             /* auto: fitted (and scored) */
+  double score;       /* auto: holdout MAE, or -loglik */
+  char why[TSR_ERROR_MSG_MAX];
+  tsr_status hst;     /* auto: TSR_ENOMEM when the holdout scoring could not allocate */
+  evq q;
+} fit_job;
+
+struct plan {
+  actx *x;
+  int side;           /* a side thread was asked for */
+  tsr__lane lane;
+  /* RFM */
+  tsr_status rfm_st;
+  tsr_error rfm_err;
+  double rfm_ms;
+  /* the purchase model: preparation (T_PREP) */
+  int models;         /* the model is not none */
+  tsr_status prep_st;
+  tsr_error prep_err;
+  int is_auto;
+  tsr_btyd_kind kind;
+  double *xs, *tx, *T, *mx;
+  double *ho;         /* holdout: each row's duration and the model's prediction */
+  tsr__btyd_pat pat;
+  tsr_btyd_fit_opts fo;
+  fit_job fit[2];
+  /* the spend model (T_GG) */
+  size_t gg_nr;
+  int gg_oom;         /* no room for its data */
+  tsr_status gg_st;
+  tsr_error gg_ferr;
+  tsr_btyd_model gg;
+  double gg_corr, gg_ms;
+  /* the clustering's fit (T_CLUSTER, side thread only) */
+  double *cl_cols[5];
+  tsr_cluster_result *cl;
+  tsr_status cl_st;
+  double cl_ms;
+  /* the KPIs' revenue share of the top 20 % (T_KPI, side thread only) */
+  int top_ok;
+  double top_sum;
+};
+
+static double *alloc_nan(size_t n) {
+  double *p = tsr__malloc((n ? n : 1) * sizeof *p);
+  if (p)
+    for (size_t i = 0; i < n; i++) p[i] = NAN;
+  return p;
+}
+
+/* ------------------------------------------------------------ RFM */
+
+static tsr_status rfm_compute(actx *x, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   size_t n = res->summary->n;
   const char *sch = x->o->scheme ? x->o->scheme : "rf10";
@@ -471,10 +608,6 @@ static tsr_status step_rfm(actx *x, tsr_error *err) {
   for (size_t i = 0; i < n; i++)
     res->segment[i] = tsr_rfm_segment(res->scheme, res->r[i], res->f[i], res->m[i]);
   st = tsr_rfm_segment_summary(res->scheme, res->r, res->f, res->m, rev, n, res->segments, err);
-  if (st != TSR_OK) goto out;
-  double ms = step_done(x, "rfm");
-  event(x, 0, "rfm", (int64_t)n, (int64_t)n, ms, "RFM scores and %zu segments (scheme %s)",
-        res->n_segments, tsr_rfm_scheme_name(res->scheme));
 out:
   tsr__free(gap);
   tsr__free(fr);
@@ -483,20 +616,40 @@ out:
   return st;
 }
 
-static double *alloc_nan(size_t n) {
-  double *p = tsr__malloc((n ? n : 1) * sizeof *p);
-  if (p)
-    for (size_t i = 0; i < n; i++) p[i] = NAN;
-  return p;
+static void rfm_task(void *arg) {
+  plan *p = arg;
+  double t = now_s();
+  tsr_error_clear(&p->rfm_err);
+  p->rfm_st = rfm_compute(p->x, &p->rfm_err);
+  p->rfm_ms = (now_s() - t) * 1000.0;
 }
+
+/* The RFM step where the sequential order has it. */
+static tsr_status step_rfm(plan *p, tsr_error *err) {
+  actx *x = p->x;
+  tsr__lane_run(&p->lane, T_RFM);
+  if (p->rfm_st != TSR_OK) {
+    if (err) *err = p->rfm_err;
+    return p->rfm_st;
+  }
+  double ms = p->side ? p->rfm_ms : step_done(x, "rfm");
+  if (p->side) step_put(x, "rfm", ms);
+  size_t n = x->res->summary->n;
+  event(x, 0, "rfm", (int64_t)n, (int64_t)n, ms, "RFM scores and %zu segments (scheme %s)",
+        x->res->n_segments, tsr_rfm_scheme_name(x->res->scheme));
+  return TSR_OK;
+}
+
+/* ------------------------------------------------------------ models */
 
 /* Penalizer of the fallback fit (lifetimes' usual small value). */
 #define FALLBACK_PENALIZER 0.001
 
 /* Fits kind; when the unpenalized fit does not converge (too little data
  * for the model), fits again with the documented fallback penalizer and
- * says so in a warning event. The error of the last attempt in *ferr. */
-static tsr_status fit_with_fallback(actx *x, tsr_btyd_kind kind, const tsr_btyd_data *d,
+ * says so in a warning event (into q). The error of the last attempt in
+ * *ferr. */
+static tsr_status fit_with_fallback(actx *x, evq *q, tsr_btyd_kind kind, const tsr_btyd_data *d,
                                     const tsr_btyd_fit_opts *fo, tsr_btyd_model *m,
                                     tsr_error *ferr) {
   tsr_error_clear(ferr);
@@ -509,43 +662,10 @@ static tsr_status fit_with_fallback(actx *x, tsr_btyd_kind kind, const tsr_btyd_
   tsr_error_clear(ferr);
   st = tsr_btyd_fit(kind, d, &o2, m, ferr);
   if (st == TSR_OK)
-    event(x, 1, "model", (int64_t)d->n, (int64_t)d->n, -1,
-          "%s: the unpenalized fit did not converge (%s); fitted with penalizer %g instead",
-          tsr_btyd_kind_name(kind), first, FALLBACK_PENALIZER);
+    qevent(x, q, 1, "model", (int64_t)d->n, (int64_t)d->n, -1,
+           "%s: the unpenalized fit did not converge (%s); fitted with penalizer %g instead",
+           tsr_btyd_kind_name(kind), first, FALLBACK_PENALIZER);
   return st;
-}
-
-/* Warns about segments whose churn contradicts their recency: a segment
- * of customers who last bought long ago (mean R score <= 2 of 5) with a
- * churn rate below the base's, or of recent customers (mean R >= 4) with a
- * churn rate above it. Usually the model cannot let one-time buyers churn
- * (BG/NBD) or fits the data badly. */
-static void churn_recency_check(actx *x) {
-  tsr_analyze_result *res = x->res;
-  size_t n = res->summary->n;
-  double thr = x->o->churn_threshold, all = 0;
-  if (!res->has_model || n == 0) return;
-  for (size_t i = 0; i < n; i++) all += res->p_alive[i] < thr;
-  all /= (double)n;
-  for (size_t j = 0; j < res->n_segments; j++) {
-    const tsr_rfm_segment_stats *g = &res->segments[j];
-    if (g->customers < 10) continue;
-    double ch = 0;
-    for (size_t i = 0; i < n; i++)
-      if (res->segment[i] == g->segment || (res->segment[i] && !strcmp(res->segment[i], g->segment)))
-        ch += res->p_alive[i] < thr;
-    ch /= (double)g->customers;
-    if (g->mean_r <= 2 && ch < all)
-      event(x, 1, "churn", (int64_t)g->customers, (int64_t)g->customers, -1,
-            "segment %s: customers who last bought long ago (mean R score %.1f of 5) but a churn "
-            "rate of %.1f %%, below the base's %.1f %%: the %s model may not fit these customers",
-            g->segment, g->mean_r, 100 * ch, 100 * all, tsr_btyd_kind_name(res->model.kind));
-    else if (g->mean_r >= 4 && ch > all)
-      event(x, 1, "churn", (int64_t)g->customers, (int64_t)g->customers, -1,
-            "segment %s: recent customers (mean R score %.1f of 5) but a churn rate of %.1f %%, "
-            "above the base's %.1f %%: the %s model may not fit these customers",
-            g->segment, g->mean_r, 100 * ch, 100 * all, tsr_btyd_kind_name(res->model.kind));
-  }
 }
 
 /* Each customer's holdout duration, with room for as many predictions
@@ -556,9 +676,16 @@ static double *holdout_durations(const tsr_summary *sm) {
   return t;
 }
 
-static tsr_status step_models(actx *x, tsr_error *err) {
+/* T_PREP: the prediction columns (NaN), the model's name, the customers'
+ * patterns. */
+static void prep_task(void *arg) {
+  plan *p = arg;
+  actx *x = p->x;
   tsr_analyze_result *res = x->res;
+  tsr_error *err = &p->prep_err;
   size_t n = res->summary->n;
+  tsr_error_clear(err);
+  p->prep_st = TSR_OK;
   res->expected = alloc_nan(n);
   res->expected_lo = alloc_nan(n);
   res->expected_hi = alloc_nan(n);
@@ -568,64 +695,176 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   res->clv_hi = alloc_nan(n);
   res->gg_correlation = NAN;
   if (!res->expected || !res->expected_lo || !res->expected_hi || !res->p_alive || !res->clv ||
-      !res->clv_lo || !res->clv_hi)
-    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  const char *mname = x->o->model ? x->o->model : "auto";
-  if (!strcmp(mname, "none")) return TSR_OK;
-  int is_auto = !strcmp(mname, "auto");
-  tsr_btyd_kind kind = TSR_BTYD_PNBD;
-  tsr_status st = TSR_OK;
-  if (!is_auto) {
-    if ((st = tsr_btyd_kind_parse(mname, &kind, err)) != TSR_OK) return st;
-    if (tsr_btyd_kind_role(kind) != TSR_MODEL_PURCHASE)
-      return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model", "expected auto, %s or none, got '%s'",
-                           tsr_btyd_role_names(TSR_MODEL_PURCHASE), mname);
+      !res->clv_lo || !res->clv_hi) {
+    p->prep_st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    return;
   }
-  tsr__btyd_pat pat;
-  memset(&pat, 0, sizeof pat);
-  tsr__btyd_pa pas = {0, 0, NULL}; /* P(alive) of the patterns for the CLV */
-  double *pe = NULL; /* the predictions of the patterns */
-  double *ho = NULL; /* holdout: each row's duration and prediction */
-  double *xs = tsr__malloc(n * sizeof *xs), *tx = tsr__malloc(n * sizeof *tx),
-         *T = tsr__malloc(n * sizeof *T), *mx = tsr__malloc(n * sizeof *mx);
-  if (!xs || !tx || !T || !mx) {
-    st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    goto out;
+  if (!p->models) return;
+  const char *mname = x->o->model ? x->o->model : "auto";
+  p->is_auto = !strcmp(mname, "auto");
+  p->kind = TSR_BTYD_PNBD;
+  if (!p->is_auto) {
+    if ((p->prep_st = tsr_btyd_kind_parse(mname, &p->kind, err)) != TSR_OK) return;
+    if (tsr_btyd_kind_role(p->kind) != TSR_MODEL_PURCHASE) {
+      p->prep_st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "model",
+                                 "expected auto, %s or none, got '%s'",
+                                 tsr_btyd_role_names(TSR_MODEL_PURCHASE), mname);
+      return;
+    }
+  }
+  p->xs = tsr__malloc(n * sizeof *p->xs);
+  p->tx = tsr__malloc(n * sizeof *p->tx);
+  p->T = tsr__malloc(n * sizeof *p->T);
+  p->mx = tsr__malloc(n * sizeof *p->mx);
+  if (res->has_holdout) p->ho = holdout_durations(res->summary);
+  if (!p->xs || !p->tx || !p->T || !p->mx || (res->has_holdout && !p->ho)) {
+    p->prep_st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    return;
   }
   for (size_t i = 0; i < n; i++) {
     const tsr_summary_row *r = &res->summary->rows[i];
-    xs[i] = r->frequency;
-    tx[i] = r->recency;
-    T[i] = r->T; /* T = 0 (a first purchase on the last day) is valid for the models */
-    mx[i] = r->monetary_value;
+    p->xs[i] = r->frequency;
+    p->tx[i] = r->recency;
+    p->T[i] = r->T; /* T = 0 (a first purchase on the last day) is valid for the models */
+    p->mx[i] = r->monetary_value;
   }
-  tsr_btyd_data d = {n, xs, tx, T, mx, NULL};
   /* the customers' patterns (x, t_x, T) with their counts, once: the fits,
    * the predictions and the churn read them (each compressed the 1.8M
    * rows again); pat.map takes the predictions back to the customers */
-  tsr_btyd_data dn = d;
-  dn.m_x = NULL;
-  if ((st = tsr__btyd_compress(&dn, 1, &pat, err)) != TSR_OK) goto out;
-  const tsr_btyd_data *pd = &pat.d;
-  tsr_btyd_fit_opts fo;
-  tsr_btyd_fit_opts_init(&fo);
-  fo.period_days = res->period_days;
-  fo.n_threads = 2;
+  tsr_btyd_data dn = {n, p->xs, p->tx, p->T, NULL, NULL};
+  p->prep_st = tsr__btyd_compress(&dn, 1, &p->pat, err);
+}
+
+/* T_FIT0, T_FIT1: one candidate's fit (auto: and its score). */
+static void fit_task(void *arg) {
+  fit_job *j = arg;
+  plan *p = j->p;
+  actx *x = p->x;
+  tsr_analyze_result *res = x->res;
+  static const tsr_btyd_kind cand[2] = {TSR_BTYD_PNBD, TSR_BTYD_MBGNBD};
+  j->ok = 0;
+  j->score = INFINITY;
+  j->why[0] = '\0';
+  j->hst = TSR_OK;
+  j->q.n = 0;
+  if (p->prep_st != TSR_OK) return;
+  const tsr_btyd_data *pd = &p->pat.d;
+  if (!p->is_auto) {
+    j->st = fit_with_fallback(x, &j->q, p->kind, pd, &p->fo, &j->m, &j->ferr);
+    return;
+  }
+  size_t n = res->summary->n;
+  if ((j->st = fit_with_fallback(x, &j->q, cand[j->c], pd, &p->fo, &j->m, &j->ferr)) != TSR_OK) {
+    snprintf(j->why, sizeof j->why, "%s", j->ferr.msg);
+    qevent(x, &j->q, 1, "model", (int64_t)n, 0, -1, "auto: %s skipped: %s",
+           tsr_btyd_kind_name(cand[j->c]), j->ferr.msg);
+    return;
+  }
+  j->ok = 1;
+  if (!res->has_holdout) {
+    j->score = -j->m.loglik;
+    return;
+  }
+  /* the predictions once per pattern (tsr_btyd_conditional's values), in
+   * a buffer of this candidate's (the holdout check's is p->ho + n) */
+  double *pred = tsr__malloc((n ? n : 1) * sizeof *pred);
+  if (!pred) {
+    j->hst = TSR_ENOMEM;
+    return;
+  }
+  double mae = 0;
+  tsr_error herr;
+  if (tsr__btyd_conditional_rows(&j->m, &p->pat, NULL, n, p->ho, 2, pred, &herr) != TSR_OK)
+    j->ok = 0;
+  for (size_t i = 0; i < n && j->ok; i++)
+    mae += fabs(pred[i] - res->summary->rows[i].frequency_holdout);
+  j->score = mae / (double)n;
+  tsr__free(pred);
+}
+
+/* T_GG: the Gamma-Gamma spend model on the repeat customers with positive
+ * spend (gg_nr < 10: none). */
+static void gg_task(void *arg) {
+  plan *p = arg;
+  const tsr_summary *sm = p->x->res->summary;
+  double t = now_s();
+  size_t n = sm->n, nr = 0;
+  p->gg_st = TSR_OK;
+  p->gg_oom = 0;
+  for (size_t i = 0; i < n; i++) nr += sm->rows[i].frequency > 0 && sm->rows[i].monetary_value > 0;
+  p->gg_nr = nr;
+  if (nr < 10) return;
+  double *gx = tsr__malloc(nr * sizeof *gx), *gm = tsr__malloc(nr * sizeof *gm);
+  if (!gx || !gm) {
+    tsr__free(gx);
+    tsr__free(gm);
+    p->gg_oom = 1;
+    return;
+  }
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (sm->rows[i].frequency > 0 && sm->rows[i].monetary_value > 0) {
+      gx[k] = sm->rows[i].frequency;
+      gm[k++] = sm->rows[i].monetary_value;
+    }
+  tsr_btyd_data gd = {nr, gx, NULL, NULL, gm, NULL};
+  tsr_gg_correlation(&gd, &p->gg_corr, NULL);
+  tsr_error_clear(&p->gg_ferr);
+  p->gg_st = tsr_btyd_fit(TSR_BTYD_GG, &gd, &p->fo, &p->gg, &p->gg_ferr);
+  tsr__free(gx);
+  tsr__free(gm);
+  p->gg_ms = (now_s() - t) * 1000.0;
+}
+
+/* The purchase model's columns of the plan, freed once the CLV is done. */
+static void models_release(plan *p) {
+  tsr__btyd_pat_release(&p->pat);
+  tsr__free(p->xs);
+  tsr__free(p->tx);
+  tsr__free(p->T);
+  tsr__free(p->mx);
+  tsr__free(p->ho);
+  p->xs = p->tx = p->T = p->mx = p->ho = NULL;
+}
+
+/* The model, predict, spend and CLV steps where the sequential order has
+ * them. */
+static tsr_status step_models(plan *p, tsr_error *err) {
+  actx *x = p->x;
+  tsr_analyze_result *res = x->res;
+  size_t n = res->summary->n;
+  tsr__lane_run(&p->lane, T_PREP);
+  if (p->prep_st != TSR_OK) {
+    if (err) *err = p->prep_err;
+    return p->prep_st;
+  }
+  if (!p->models) return TSR_OK;
+  tsr_btyd_kind kind = p->kind;
+  const char *mname = x->o->model ? x->o->model : "auto";
+  tsr_status st = TSR_OK;
+  tsr__btyd_pa pas = {0, 0, NULL}; /* P(alive) of the patterns for the CLV */
+  double *pe = NULL; /* the predictions of the patterns */
+  double *xs = p->xs, *mx = p->mx, *ho = p->ho;
+  tsr__btyd_pat *pat = &p->pat;
+  const tsr_btyd_data *pd = &pat->d;
   progress(x, "model", 0.6);
   tsr_error ferr;
   double ms;
-  if (!is_auto) {
-    st = fit_with_fallback(x, kind, pd, &fo, &res->model, &ferr);
+  if (!p->is_auto) {
+    fit_job *j = &p->fit[0];
+    tsr__lane_run(&p->lane, T_FIT0);
+    evq_flush(x, &j->q);
     ms = step_done(x, "model");
-    if (st != TSR_OK) {
+    if (j->st != TSR_OK) {
       /* the run promised predictions: it fails, saying what to try */
-      event(x, 2, "model", (int64_t)n, 0, ms, "%s fit failed: %s", mname, ferr.msg);
-      st = tsr_error_set(err, st == TSR_ECONVERGE ? TSR_ECONVERGE : st, NULL, 0, 0, "model",
+      event(x, 2, "model", (int64_t)n, 0, ms, "%s fit failed: %s", mname, j->ferr.msg);
+      st = tsr_error_set(err, j->st == TSR_ECONVERGE ? TSR_ECONVERGE : j->st, NULL, 0, 0, "model",
                          "%s fit failed: %s; or choose another model (auto, pnbd, "
                          "mbgnbd, bgnbd) or none for no predictions",
-                         mname, ferr.msg);
+                         mname, j->ferr.msg);
       goto out;
     }
+    res->model = j->m;
   } else {
     /* auto: the models in which one-time buyers can churn (Pareto/NBD,
      * MBG/NBD); the better on the holdout (mean absolute error of the
@@ -633,53 +872,34 @@ static tsr_status step_models(actx *x, tsr_error *err) {
      * log-likelihood (both have 4 parameters). A model that fails is
      * skipped with a warning; the run fails only when both do. */
     static const tsr_btyd_kind cand[2] = {TSR_BTYD_PNBD, TSR_BTYD_MBGNBD};
-    tsr_btyd_model fit[2];
-    double score[2] = {INFINITY, INFINITY};
-    int ok[2] = {0, 0};
-    char why[2][TSR_ERROR_MSG_MAX];
     for (int c = 0; c < 2; c++) {
-      if (fit_with_fallback(x, cand[c], pd, &fo, &fit[c], &ferr) != TSR_OK) {
-        snprintf(why[c], sizeof why[c], "%s", ferr.msg);
-        event(x, 1, "model", (int64_t)n, 0, -1, "auto: %s skipped: %s",
-              tsr_btyd_kind_name(cand[c]), ferr.msg);
-        continue;
-      }
-      ok[c] = 1;
-      if (res->has_holdout) {
-        /* the predictions once per pattern (tsr_btyd_conditional's values) */
-        if (!ho && !(ho = holdout_durations(res->summary))) {
-          st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-          goto out;
-        }
-        double mae = 0;
-        if (tsr__btyd_conditional_rows(&fit[c], &pat, NULL, n, ho, 2, ho + n, &ferr) != TSR_OK)
-          ok[c] = 0;
-        for (size_t i = 0; i < n && ok[c]; i++)
-          mae += fabs(ho[n + i] - res->summary->rows[i].frequency_holdout);
-        score[c] = mae / (double)n;
-      } else {
-        score[c] = -fit[c].loglik;
+      tsr__lane_run(&p->lane, c ? T_FIT1 : T_FIT0);
+      evq_flush(x, &p->fit[c].q);
+      if (p->fit[c].hst != TSR_OK) {
+        st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+        goto out;
       }
     }
+    const fit_job *f = p->fit;
     ms = step_done(x, "model");
-    if (!ok[0] && !ok[1]) {
+    if (!f[0].ok && !f[1].ok) {
       event(x, 2, "model", (int64_t)n, 0, ms, "auto: no model could be fitted");
       st = tsr_error_set(err, TSR_ECONVERGE, NULL, 0, 0, "model",
                          "no model could be fitted; the data may have too few repeat "
                          "purchases: choose the model none for segments without "
                          "predictions (pnbd: %s; mbgnbd: %s)",
-                         why[0], why[1]);
+                         f[0].why, f[1].why);
       goto out;
     }
-    int c = !ok[0] ? 1 : !ok[1] ? 0 : (score[1] < score[0] ? 1 : 0);
+    int c = !f[0].ok ? 1 : !f[1].ok ? 0 : (f[1].score < f[0].score ? 1 : 0);
     kind = cand[c];
-    res->model = fit[c];
+    res->model = f[c].m;
     mname = tsr_btyd_kind_name(kind);
-    if (ok[0] && ok[1])
+    if (f[0].ok && f[1].ok)
       event(x, 0, "model", (int64_t)n, (int64_t)n, -1,
             "auto: %s chosen (%s: pnbd %.6g, mbgnbd %.6g)", mname,
             res->has_holdout ? "holdout MAE per customer" : "negative log-likelihood",
-            score[0], score[1]);
+            f[0].score, f[1].score);
     else
       event(x, 1, "model", (int64_t)n, (int64_t)n, -1, "auto: %s chosen (the other failed)",
             mname);
@@ -712,7 +932,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
                                pe + u, pe + 2 * u, pe + 3 * u, &pas, err);
     if (st != TSR_OK) goto out;
     for (size_t i = 0; i < n; i++) {
-      size_t k = pat.map[i];
+      size_t k = pat->map[i];
       res->expected[i] = pe[k];
       res->expected_lo[i] = pe[u + k];
       res->expected_hi[i] = pe[2 * u + k];
@@ -727,11 +947,7 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   /* holdout check */
   if (res->has_holdout) {
     memset(res->holdout, 0, sizeof res->holdout);
-    if (!ho && !(ho = holdout_durations(res->summary))) {
-      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-      goto out;
-    }
-    st = tsr__btyd_conditional_rows(&res->model, &pat, pe + 3 * pd->n, n, ho, 2, ho + n, err);
+    st = tsr__btyd_conditional_rows(&res->model, pat, pe + 3 * pd->n, n, ho, 2, ho + n, err);
     if (st != TSR_OK) goto out;
     double mae = 0, at = 0, pt = 0;
     for (size_t i = 0; i < n; i++) {
@@ -763,8 +979,9 @@ static tsr_status step_models(actx *x, tsr_error *err) {
   pe = NULL;
   step_done(x, "predict");
   if (x->o->spend) {
-    size_t nr = 0;
-    for (size_t i = 0; i < n; i++) nr += xs[i] > 0 && mx[i] > 0;
+    progress(x, "spend", 0.7);
+    tsr__lane_run(&p->lane, T_GG);
+    size_t nr = p->gg_nr;
     if (nr < 10) {
       event(x, 2, "spend", (int64_t)n, 0, -1,
             "only %zu repeat customers with positive spend: no Gamma-Gamma model, no CLV", nr);
@@ -773,27 +990,16 @@ static tsr_status step_models(actx *x, tsr_error *err) {
                          "(CLV) needs at least 10; run without the spend model", nr);
       goto out;
     }
-    double *gx = tsr__malloc(nr * sizeof *gx), *gm = tsr__malloc(nr * sizeof *gm);
-    if (!gx || !gm) {
-      tsr__free(gx);
-      tsr__free(gm);
+    if (p->gg_oom) {
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
       goto out;
     }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++)
-      if (xs[i] > 0 && mx[i] > 0) {
-        gx[k] = xs[i];
-        gm[k++] = mx[i];
-      }
-    tsr_btyd_data gd = {nr, gx, NULL, NULL, gm, NULL};
-    tsr_gg_correlation(&gd, &res->gg_correlation, NULL);
-    tsr_error_clear(&ferr);
-    progress(x, "spend", 0.7);
-    st = tsr_btyd_fit(TSR_BTYD_GG, &gd, &fo, &res->spend, &ferr);
-    tsr__free(gx);
-    tsr__free(gm);
-    ms = step_done(x, "spend");
+    res->gg_correlation = p->gg_corr;
+    res->spend = p->gg;
+    st = p->gg_st;
+    ferr = p->gg_ferr;
+    ms = p->side ? p->gg_ms : step_done(x, "spend");
+    if (p->side) step_put(x, "spend", ms);
     if (st != TSR_OK || !(res->spend.params[1] > 1)) {
       const char *why = st != TSR_OK ? ferr.msg : "q <= 1 (mean spend undefined)";
       event(x, 2, "spend", (int64_t)nr, 0, ms, "Gamma-Gamma fit failed: %s (no CLV)", why);
@@ -814,22 +1020,85 @@ static tsr_status step_models(actx *x, tsr_error *err) {
     co.step = 30.4375 / res->period_days;
     co.discount = x->o->discount;
     co.level = x->o->level;
-    st = tsr__clv_compute_pat(&res->model, &res->spend, &pat, n, xs, mx, &co, &pas, 2, res->clv,
+    st = tsr__clv_compute_pat(&res->model, &res->spend, pat, n, xs, mx, &co, &pas, 2, res->clv,
                               res->clv_lo, res->clv_hi, err);
     if (st != TSR_OK) goto out;
     step_done(x, "clv");
   }
 out:
   tsr__free(pe);
-  tsr__free(ho);
   tsr__btyd_pa_release(&pas);
-  tsr__btyd_pat_release(&pat);
-  tsr__free(xs);
-  tsr__free(tx);
-  tsr__free(T);
-  tsr__free(mx);
+  models_release(p);
   return st;
 }
+
+/* Warns about segments whose churn contradicts their recency: a segment
+ * of customers who last bought long ago (mean R score <= 2 of 5) with a
+ * churn rate below the base's, or of recent customers (mean R >= 4) with a
+ * churn rate above it. Usually the model cannot let one-time buyers churn
+ * (BG/NBD) or fits the data badly. */
+static void churn_recency_check(actx *x) {
+  tsr_analyze_result *res = x->res;
+  size_t n = res->summary->n;
+  double thr = x->o->churn_threshold, all = 0;
+  if (!res->has_model || n == 0) return;
+  for (size_t i = 0; i < n; i++) all += res->p_alive[i] < thr;
+  all /= (double)n;
+  /* the churned customers of each segment in one pass: a customer's
+   * segment is one of a few names (the scheme's), matched once each */
+  size_t ns = res->n_segments, *cnt = ns <= 64 ? tsr__calloc(ns ? ns : 1, sizeof *cnt) : NULL;
+  const char *seen[64];
+  uint64_t match[64];
+  size_t nseen = 0, last = 0;
+  int one_pass = cnt != NULL;
+  for (size_t i = 0; i < n && one_pass; i++) {
+    if (!(res->p_alive[i] < thr)) continue;
+    const char *sg = res->segment[i];
+    size_t q = last;
+    if (q >= nseen || seen[q] != sg) {
+      for (q = 0; q < nseen && seen[q] != sg; q++) {}
+      if (q == nseen) {
+        if (nseen == 64) {
+          one_pass = 0; /* more names than a scheme has: as before */
+          break;
+        }
+        uint64_t m = 0;
+        for (size_t j = 0; j < ns; j++)
+          if (sg == res->segments[j].segment || (sg && !strcmp(sg, res->segments[j].segment)))
+            m |= 1ULL << j;
+        seen[nseen] = sg;
+        match[nseen++] = m;
+      }
+      last = q;
+    }
+    for (uint64_t m = match[q]; m; m &= m - 1) cnt[__builtin_ctzll(m)]++;
+  }
+  for (size_t j = 0; j < ns; j++) {
+    const tsr_rfm_segment_stats *g = &res->segments[j];
+    if (g->customers < 10) continue;
+    double ch = 0;
+    if (one_pass)
+      ch = (double)cnt[j];
+    else
+      for (size_t i = 0; i < n; i++)
+        if (res->segment[i] == g->segment || (res->segment[i] && !strcmp(res->segment[i], g->segment)))
+          ch += res->p_alive[i] < thr;
+    ch /= (double)g->customers;
+    if (g->mean_r <= 2 && ch < all)
+      event(x, 1, "churn", (int64_t)g->customers, (int64_t)g->customers, -1,
+            "segment %s: customers who last bought long ago (mean R score %.1f of 5) but a churn "
+            "rate of %.1f %%, below the base's %.1f %%: the %s model may not fit these customers",
+            g->segment, g->mean_r, 100 * ch, 100 * all, tsr_btyd_kind_name(res->model.kind));
+    else if (g->mean_r >= 4 && ch > all)
+      event(x, 1, "churn", (int64_t)g->customers, (int64_t)g->customers, -1,
+            "segment %s: recent customers (mean R score %.1f of 5) but a churn rate of %.1f %%, "
+            "above the base's %.1f %%: the %s model may not fit these customers",
+            g->segment, g->mean_r, 100 * ch, 100 * all, tsr_btyd_kind_name(res->model.kind));
+  }
+  tsr__free(cnt);
+}
+
+/* ------------------------------------------------------------ clusters */
 
 static void cluster_progress(void *ud, const char *stage, double frac) {
   actx *x = ud;
@@ -837,7 +1106,102 @@ static void cluster_progress(void *ud, const char *stage, double frac) {
   progress(x, "cluster", 0.75 + 0.15 * frac);
 }
 
-static tsr_status step_cluster(actx *x, tsr_error *err) {
+/* The summary's columns the clustering reads, in this order; the CLV and
+ * P(alive) follow them when the run has them. */
+static const char *const cluster_names[5] = {"frequency", "recency", "monetary_value", "T",
+                                             "revenue"};
+
+static void cluster_fill(const tsr_summary *sm, double *const cols[5]) {
+  for (size_t i = 0; i < sm->n; i++) {
+    const tsr_summary_row *r = &sm->rows[i];
+    cols[0][i] = r->frequency;
+    cols[1][i] = r->recency;
+    cols[2][i] = r->monetary_value;
+    cols[3][i] = r->T;
+    cols[4][i] = r->revenue;
+  }
+}
+
+/* The clustering's options of the run: TSR_OK, or its error. */
+static tsr_status cluster_opts_of(actx *x, tsr_cluster_opts *co, tsr_error *err) {
+  const char *meth = x->o->cluster ? x->o->cluster : "kmeans";
+  *co = x->o->cluster_opts;
+  co->seed = x->o->seed;
+  co->progress = NULL;
+  co->progress_ud = NULL;
+  return tsr_cluster_method_parse(meth, &co->method, err);
+}
+
+/* The clustering can be fitted before the models: on, enough customers,
+ * only the summary's columns as features. */
+static int cluster_early(actx *x) {
+  const char *meth = x->o->cluster ? x->o->cluster : "kmeans";
+  const tsr_cluster_opts *co = &x->o->cluster_opts;
+  size_t n = x->res->summary->n;
+  if (!strcmp(meth, "none") || (co->k == 0 && n < 2 * co->k_max + 2)) return 0;
+  for (size_t j = 0; co->features && j < co->nfeatures; j++) {
+    size_t c = 0;
+    while (c < 5 && (!co->features[j] || strcmp(co->features[j], cluster_names[c]))) c++;
+    if (c == 5) return 0;
+  }
+  return 1;
+}
+
+/* T_CLUSTER (side thread): the clustering of the summary's columns; its
+ * profiles are made again with the models' columns and the segments
+ * (step_cluster). Any failure: the step runs whole in its place. */
+static void cluster_task(void *arg) {
+  plan *p = arg;
+  actx *x = p->x;
+  const tsr_summary *sm = x->res->summary;
+  size_t n = sm->n;
+  double t = now_s();
+  tsr_cluster_opts co;
+  p->cl_st = cluster_opts_of(x, &co, NULL);
+  if (p->cl_st != TSR_OK) return;
+  for (size_t c = 0; c < 5; c++)
+    if (!(p->cl_cols[c] = tsr__malloc((n ? n : 1) * sizeof(double)))) {
+      p->cl_st = TSR_ENOMEM;
+      return;
+    }
+  cluster_fill(sm, p->cl_cols);
+  p->cl_st = tsr_cluster_run(&co, (const double *const *)p->cl_cols, cluster_names, n, 5, NULL,
+                             &p->cl, NULL);
+  for (size_t c = 0; c < 5; c++) { /* made again for the profiles: less memory meanwhile */
+    tsr__free(p->cl_cols[c]);
+    p->cl_cols[c] = NULL;
+  }
+  p->cl_ms = (now_s() - t) * 1000.0;
+}
+
+/* The profiles of r made again from the run's columns and segments (as
+ * tsr_cluster_run makes them). */
+static tsr_status cluster_reprofile(tsr_cluster_result *r, const double *const *cols,
+                                    const char *const *names, size_t nc,
+                                    const char *const *segments, tsr_error *err) {
+  if (r->profiles)
+    for (size_t c = 0; c < r->k; c++) {
+      tsr_cluster_profile *q = &r->profiles[c];
+      tsr__free(q->centroid);
+      for (size_t s = 0; s < q->n_segments; s++) tsr__free(q->segments[s]);
+      tsr__free(q->label);
+    }
+  tsr__free(r->profiles);
+  r->profiles = NULL;
+  const double *fcols[64];
+  for (size_t j = 0; j < r->nfeatures && j < 64; j++) {
+    size_t c = 0;
+    while (c < nc && strcmp(names[c], r->features[j])) c++;
+    if (c == nc) /* not one of the summary's: never (cluster_early) */
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, r->features[j], "no column named '%s'",
+                           r->features[j]);
+    fcols[j] = cols[c];
+  }
+  return tsr__cluster_profiles(r, fcols, cols, names, nc, segments, err);
+}
+
+static tsr_status step_cluster(plan *p, tsr_error *err) {
+  actx *x = p->x;
   tsr_analyze_result *res = x->res;
   const char *meth = x->o->cluster ? x->o->cluster : "kmeans";
   if (!strcmp(meth, "none")) return TSR_OK;
@@ -852,6 +1216,9 @@ static tsr_status step_cluster(actx *x, tsr_error *err) {
   co.seed = x->o->seed;
   co.progress = cluster_progress;
   co.progress_ud = x;
+  double t = now_s();
+  tsr__lane_run(&p->lane, T_CLUSTER);
+  int early = p->cl && p->cl_st == TSR_OK;
   double *cols[7];
   const char *names[7] = {"frequency", "recency", "monetary_value", "T", "revenue", "clv", "p_alive"};
   size_t nc = res->has_spend ? 7 : res->has_model ? 5 : 5;
@@ -863,14 +1230,7 @@ static tsr_status step_cluster(actx *x, tsr_error *err) {
       goto out;
     }
   }
-  for (size_t i = 0; i < n; i++) {
-    const tsr_summary_row *r = &res->summary->rows[i];
-    cols[0][i] = r->frequency;
-    cols[1][i] = r->recency;
-    cols[2][i] = r->monetary_value;
-    cols[3][i] = r->T;
-    cols[4][i] = r->revenue;
-  }
+  cluster_fill(res->summary, cols);
   if (res->has_spend) {
     cols[5] = res->clv;
     cols[6] = res->p_alive;
@@ -879,10 +1239,19 @@ static tsr_status step_cluster(actx *x, tsr_error *err) {
     cols[5] = res->p_alive;
     nc = 6;
   }
-  st = tsr_cluster_run(&co, (const double *const *)cols, names, n, nc, res->segment,
-                       &res->clusters, err);
-  if (st != TSR_OK) goto out;
-  double ms = step_done(x, "cluster");
+  if (early) {
+    progress(x, "cluster", 0.9);
+    st = cluster_reprofile(p->cl, (const double *const *)cols, names, nc, res->segment, err);
+    if (st != TSR_OK) goto out;
+    res->clusters = p->cl;
+    p->cl = NULL;
+  } else {
+    st = tsr_cluster_run(&co, (const double *const *)cols, names, n, nc, res->segment,
+                         &res->clusters, err);
+    if (st != TSR_OK) goto out;
+  }
+  double ms = early ? p->cl_ms + (now_s() - t) * 1000.0 : step_done(x, "cluster");
+  if (early) step_put(x, "cluster", ms);
   event(x, 0, "cluster", (int64_t)n, (int64_t)n, ms, "%s: %zu clusters%s; silhouette %.3f",
         meth, res->clusters->k, co.k == 0 ? " (chosen automatically)" : "",
         res->clusters->silhouette);
@@ -891,12 +1260,46 @@ out:
   return st;
 }
 
-static int cmp_desc(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x < y) - (x > y);
+/* ------------------------------------------------------------ KPIs */
+
+/* The revenue of the top 20 % customers (ceil), added from the largest
+ * down: *ok 0 when out of memory. The revenues (finite: the summary
+ * checks) are ranked by a radix sort of their order-preserving keys; the
+ * sum is that of any sort in descending order (equal values are the same
+ * addend; -0.0 and 0.0 add alike), a qsort's before. */
+static double top20_revenue(const tsr_summary *sm, int *ok) {
+  size_t n = sm->n, top = (n + 4) / 5;
+  uint64_t *key = tsr__malloc((n ? n : 1) * sizeof *key);
+  *ok = key != NULL;
+  if (!key) return 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t b;
+    memcpy(&b, &sm->rows[i].revenue, sizeof b);
+    key[i] = b >> 63 ? ~b : b | (1ULL << 63);
+  }
+  double s = 0;
+  if (tsr__radix_sort_u64(key, NULL, n) != 0) {
+    *ok = 0;
+  } else {
+    for (size_t i = 0; i < top; i++) {
+      uint64_t k = key[n - 1 - i], b = k >> 63 ? k & ~(1ULL << 63) : ~k;
+      double v;
+      memcpy(&v, &b, sizeof v);
+      s += v;
+    }
+  }
+  tsr__free(key);
+  return s;
 }
 
-static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
+/* T_KPI (side thread) */
+static void kpi_task(void *arg) {
+  plan *p = arg;
+  p->top_sum = top20_revenue(p->x->res->summary, &p->top_ok);
+}
+
+static tsr_status compute_kpis(plan *p, tsr_error *err) {
+  tsr_analyze_result *res = p->x->res;
   tsr_kpis *k = &res->kpis;
   size_t n = res->summary->n;
   double churn = k->churn_rate, alive = k->expected_alive, drop = k->expected_dropouts;
@@ -907,7 +1310,6 @@ static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
   k->expected_dropouts = res->has_model ? drop : NAN;
   k->first_day = INT64_MAX;
   k->last_day = INT64_MIN;
-  double *rev = tsr__malloc((n ? n : 1) * sizeof *rev);
   size_t repeat = 0;
   double pa = 0, clv = 0;
   for (size_t i = 0; i < n; i++) {
@@ -918,7 +1320,6 @@ static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
     repeat += r->frequency > 0;
     if (r->first_day < k->first_day) k->first_day = r->first_day;
     if (r->last_day > k->last_day) k->last_day = r->last_day;
-    if (rev) rev[i] = r->revenue;
     if (res->has_model) pa += res->p_alive[i];
     if (res->has_spend) clv += res->clv[i];
   }
@@ -927,15 +1328,10 @@ static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
   k->clv_total = res->has_spend ? clv : NAN;
   k->clv_mean = res->has_spend && n ? clv / (double)n : NAN;
   k->top20_revenue_share = NAN;
-  if (rev && n) {
-    /* revenue share of the top 20% customers (ceil) */
-    size_t top = (n + 4) / 5;
-    qsort(rev, n, sizeof *rev, cmp_desc);
-    double s = 0;
-    for (size_t i = 0; i < top; i++) s += rev[i];
-    k->top20_revenue_share = k->revenue > 0 ? s / k->revenue : 0;
-  }
-  tsr__free(rev);
+  tsr__lane_run(&p->lane, T_KPI);
+  int ok = p->top_ok;
+  double s = ok ? p->top_sum : top20_revenue(res->summary, &ok);
+  if (ok && n) k->top20_revenue_share = k->revenue > 0 ? s / k->revenue : 0;
   /* every customer's revenue is finite (the summary checks), their total
    * may still overflow */
   if (!isfinite(k->revenue) || (res->has_spend && !isfinite(k->clv_total)))
@@ -944,6 +1340,51 @@ static tsr_status compute_kpis(tsr_analyze_result *res, tsr_error *err) {
                          "number, %.2g)",
                          isfinite(k->revenue) ? "CLV" : "revenue", DBL_MAX);
   return TSR_OK;
+}
+
+/* ------------------------------------------------------------ plan */
+
+/* Sets up the plan once the summary is done and starts its side thread
+ * (unless in the sequential order). */
+static void plan_start(plan *p, actx *x) {
+  memset(p, 0, sizeof *p);
+  p->x = x;
+  /* a bundle's run has the models' thread beside it (app/analyze_predict.c) */
+  p->side = tsr__analyze_predict_early() && !x->o->bundle;
+  p->models = strcmp(x->o->model ? x->o->model : "auto", "none") != 0;
+  tsr_btyd_fit_opts_init(&p->fo);
+  p->fo.period_days = x->res->period_days;
+  p->fo.n_threads = 2;
+  p->gg_st = TSR_OK;
+  p->cl_st = TSR_EINVAL; /* not fitted early */
+  for (int c = 0; c < 2; c++) {
+    p->fit[c].p = p;
+    p->fit[c].c = c;
+  }
+  tsr__lane *l = &p->lane;
+  l->n = T_COUNT;
+  const char *mname = x->o->model ? x->o->model : "auto";
+  l->t[T_RFM] = (tsr__lane_task){rfm_task, p, -1, 1, 0};
+  l->t[T_PREP] = (tsr__lane_task){prep_task, p, -1, 0, 0};
+  if (p->models) {
+    l->t[T_FIT0] = (tsr__lane_task){fit_task, &p->fit[0], T_PREP, 0, 0};
+    if (!strcmp(mname, "auto")) l->t[T_FIT1] = (tsr__lane_task){fit_task, &p->fit[1], T_PREP, 1, 0};
+    if (x->o->spend) l->t[T_GG] = (tsr__lane_task){gg_task, p, -1, 1, 0};
+  }
+  if (p->side && cluster_early(x)) l->t[T_CLUSTER] = (tsr__lane_task){cluster_task, p, -1, 1, 0};
+  if (p->side) l->t[T_KPI] = (tsr__lane_task){kpi_task, p, -1, 1, 0};
+  tsr__lane_start(l, p->side);
+  if (!l->threaded) p->side = 0; /* every step in its place, timed there */
+}
+
+/* Stops the side thread and frees what the steps left. */
+static void plan_release(plan *p) {
+  if (!p->x) return;
+  tsr__lane_stop(&p->lane);
+  models_release(p);
+  for (size_t c = 0; c < 5; c++) tsr__free(p->cl_cols[c]);
+  tsr_cluster_result_free(p->cl);
+  p->x = NULL;
 }
 
 
@@ -1527,6 +1968,8 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   int fj_on = 0;     /* fj is running (or to be waited for) */
   int rows_open = 0; /* store_rows has run: its transaction is open */
   double store_ms = 0;
+  plan pl;           /* the steps after the summary */
+  memset(&pl, 0, sizeof pl);
   progress(&x, "ingest", 0);
   st = step_ingest(&x, err);
   tsr_status ist = st;
@@ -1614,14 +2057,19 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if ((st = step_summary(&x, err)) != TSR_OK) goto fail;
   if (opts->release_ledger && !store && !opts->bundle && (st = release_ledger(res, err)) != TSR_OK)
     goto fail;
+  plan_start(&pl, &x);
+  if (pl.side) { /* the first model while the side thread starts with RFM */
+    tsr__lane_run(&pl.lane, T_PREP);
+    tsr__lane_run(&pl.lane, T_FIT0);
+  }
   progress(&x, "rfm", 0.55);
-  if ((st = step_rfm(&x, err)) != TSR_OK) goto fail;
+  if ((st = step_rfm(&pl, err)) != TSR_OK) goto fail;
   if (canceled(&x)) goto cancel;
-  if ((st = step_models(&x, err)) != TSR_OK) goto fail;
+  if ((st = step_models(&pl, err)) != TSR_OK) goto fail;
   churn_recency_check(&x);
   if (canceled(&x)) goto cancel;
   progress(&x, "cluster", 0.75);
-  if ((st = step_cluster(&x, err)) != TSR_OK) goto fail;
+  if ((st = step_cluster(&pl, err)) != TSR_OK) goto fail;
   if (canceled(&x)) goto cancel;
   if (opts->bundle) {
     progress(&x, "profiles", 0.8);
@@ -1652,7 +2100,8 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     event(&x, pnote[0] ? 1 : 0, "predict", -1, -1, step_done(&x, "predict"), "%s",
           pnote[0] ? pnote : "churn risk and next best products scored");
   }
-  if ((st = compute_kpis(res, err)) != TSR_OK) goto fail;
+  if ((st = compute_kpis(&pl, err)) != TSR_OK) goto fail;
+  plan_release(&pl);
   progress(&x, "store", 0.9);
   if (opts->out_dir && !store) {
     double ms;
@@ -1733,6 +2182,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
 cancel:
   st = tsr_error_set(err, TSR_ECANCELED, NULL, 0, 0, NULL, "run canceled");
 fail:
+  plan_release(&pl); /* the side thread stopped first */
   /* begun beside the models: the files stop, the rows are rolled back */
   if (fj_on) files_wait(&fj, NULL);
   if (rows_open) tsr_store_rollback(store, NULL);
