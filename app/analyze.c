@@ -1570,6 +1570,133 @@ static tsr_status files_wait(files_job *j, tsr_error *err) {
 /* Customers are stored in batches of this many rows (their JSON profiles
  * and history texts of one batch only in memory). */
 #define STORE_BATCH 8192
+#define STORE_XCAP 4096 /* bytes of a customer's JSON profile */
+
+/* One batch of customer rows and the texts they point into. */
+typedef struct row_batch {
+  tsr_customer *rows;
+  char (*cells)[4];
+  size_t *hoff;
+  char *extra; /* STORE_XCAP bytes a row (bundle runs) */
+  tsr__hist_text ht;
+  size_t nb; /* rows filled */
+  tsr_status st;
+  tsr_error err;
+} row_batch;
+
+/* Where the rows of a run come from: the n summary customers (their
+ * ledger index found by walking the ledger, whose order the summary
+ * keeps), then (bundle runs) the profiles of customers only in the CRM or
+ * other tables, as JSON in extra. */
+typedef struct row_feed {
+  const tsr_analyze_result *res;
+  const tsr_ledger *lg;
+  size_t n, nl, np;
+  const tsr_profiles *pf;
+  size_t next, pj, lj;
+  int walk;
+  unsigned char *in_row; /* ledger customers whose history goes with their row */
+  row_batch *b;          /* the batch fill_batch fills */
+} row_feed;
+
+static tsr_status batch_init(row_batch *b, int with_extra, tsr_error *err) {
+  memset(b, 0, sizeof *b);
+  b->rows = tsr__malloc(STORE_BATCH * sizeof *b->rows);
+  b->cells = tsr__malloc(STORE_BATCH * sizeof *b->cells);
+  b->hoff = tsr__malloc(STORE_BATCH * sizeof *b->hoff);
+  b->extra = with_extra ? tsr__malloc(STORE_BATCH * STORE_XCAP) : NULL;
+  if (!b->rows || !b->cells || !b->hoff || (with_extra && !b->extra))
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  return TSR_OK;
+}
+
+static void batch_release(row_batch *b) {
+  tsr__free(b->rows);
+  tsr__free(b->cells);
+  tsr__free(b->hoff);
+  tsr__free(b->extra);
+  tsr__hist_text_free(&b->ht);
+}
+
+/* Fills f->b with the next rows (nb = 0: none left); b->st says how. */
+static void fill_batch(row_feed *f) {
+  row_batch *b = f->b;
+  const tsr_analyze_result *res = f->res;
+  const tsr_ledger *lg = f->lg;
+  const tsr_profiles *pf = f->pf;
+  size_t nb = 0;
+  b->ht.len = 0;
+  b->st = TSR_OK;
+  for (; nb < STORE_BATCH && f->next < f->n; nb++, f->next++) {
+    size_t i = f->next;
+    const tsr_summary_row *r = &res->summary->rows[i];
+    tsr_customer *c = &b->rows[nb];
+    tsr_customer_init(c);
+    c->customer_id = r->customer_id;
+    c->frequency = r->frequency;
+    c->recency = r->recency;
+    c->T = r->T;
+    c->monetary_value = r->monetary_value;
+    c->revenue = r->revenue;
+    c->n_transactions = r->n_transactions;
+    c->first_purchase = r->first_day * 86400000LL;
+    c->last_purchase = r->last_day * 86400000LL;
+    c->r_score = res->r[i];
+    c->f_score = res->f[i];
+    c->m_score = res->m[i];
+    c->rfm_cell = tsr_rfm_cell(res->r[i], res->f[i], res->m[i], b->cells[nb]);
+    c->segment = res->segment[i];
+    c->cluster = res->clusters ? res->clusters->labels[i] : -1;
+    c->expected_purchases = res->expected[i];
+    c->p_alive = res->p_alive[i];
+    c->clv = res->clv[i];
+    c->clv_lo = res->clv_lo[i];
+    c->clv_hi = res->clv_hi[i];
+    ptrdiff_t li = -1;
+    if (f->walk) {
+      while (f->lj < f->nl && tsr_ledger_customer(lg, f->lj) != r->customer_id) f->lj++;
+      if (f->lj < f->nl) {
+        li = (ptrdiff_t)f->lj++;
+        tsr__ledger_prefetch(lg, f->lj + 16, 0);
+        tsr__ledger_prefetch(lg, f->lj + 8, 1);
+      } else {
+        f->walk = 0; /* not the summary's ledger order: look ids up */
+      }
+    }
+    if (!f->walk && lg) li = tsr_ledger_find(lg, r->customer_id);
+    b->hoff[nb] = SIZE_MAX; /* NULL: not in the ledger */
+    if (li >= 0) {
+      if ((b->st = tsr__hist_text_add(&b->ht, lg, (size_t)li, &b->hoff[nb], &b->err)) != TSR_OK) return;
+      f->in_row[li] = 1;
+    }
+  }
+  for (; nb < STORE_BATCH && f->pj < f->np; f->pj++) {
+    const tsr_profile *r = tsr_profiles_get(pf, f->pj);
+    if (tsr_ledger_find(lg, r->id) >= 0) continue;
+    tsr_customer *c = &b->rows[nb];
+    tsr_customer_init(c);
+    c->customer_id = r->id;
+    c->revenue = r->tx_amount;
+    b->hoff[nb++] = SIZE_MAX - 1; /* no purchases: "" */
+  }
+  for (size_t k = 0; k < nb; k++) {
+    tsr_customer *c = &b->rows[k];
+    if (b->hoff[k] == SIZE_MAX - 1) c->history = "";
+    else if (b->hoff[k] != SIZE_MAX) c->history = b->ht.buf + b->hoff[k];
+    if (!pf) continue;
+    ptrdiff_t j = tsr_profiles_find(pf, tsr_profiles_resolve(pf, c->customer_id));
+    if (j >= 0 && tsr__profile_json(pf, tsr_profiles_get(pf, (size_t)j),
+                                    res->pii ? res->pii[j] : NULL, b->extra + k * STORE_XCAP,
+                                    STORE_XCAP))
+      c->extra = b->extra + k * STORE_XCAP;
+  }
+  b->nb = nb;
+}
+
+static void *fill_main(void *arg) {
+  fill_batch(arg);
+  return NULL;
+}
 
 /* The store step, first part: opens the run's store transaction and adds
  * the customers, the purchase histories and the segments (none depends on
@@ -1577,16 +1704,15 @@ static tsr_status files_wait(files_job *j, tsr_error *err) {
  * end, app/analyze_predict.c); the transaction stays open for
  * store_models. files (may be NULL): the file step running beside it; on
  * failure (the transaction rolled back) its error comes first, as if it
- * had run first. */
+ * had run first. The rows of the next batch are made on a thread while
+ * the store inserts a batch (the same rows in the same order as one by
+ * one: issue 18). */
 static tsr_status store_rows(actx *x, files_job *files, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   tsr_store *s = x->store;
-  size_t n = res->summary->n;
   const tsr_ledger *lg = res->ledger;
   const size_t nl = lg ? tsr_ledger_ncustomers(lg) : 0;
   const tsr_profiles *pf = res->profiles;
-  const size_t np = pf ? tsr_profiles_count(pf) : 0;
-  const size_t XCAP = 4096;
   tsr_status st = tsr_store_begin(s, err);
   if (st != TSR_OK) {
     if (files && files_wait(files, NULL) != TSR_OK) { /* the files' error first */
@@ -1595,96 +1721,44 @@ static tsr_status store_rows(actx *x, files_job *files, tsr_error *err) {
     }
     return st;
   }
-  tsr_customer *rows = tsr__malloc(STORE_BATCH * sizeof *rows);
-  char (*cells)[4] = tsr__malloc(STORE_BATCH * sizeof *cells);
-  size_t *hoff = tsr__malloc(STORE_BATCH * sizeof *hoff);
-  char *extra = pf ? tsr__malloc(STORE_BATCH * XCAP) : NULL;
-  /* ledger customers whose history goes with their row (schema version 4:
-   * customers.history); the others' go to web_history below */
-  unsigned char *in_row = tsr__calloc(nl ? nl : 1, 1);
-  tsr__hist_text ht = {0};
-  if (!rows || !cells || !hoff || (pf && !extra) || !in_row) {
+  row_batch bt[2];
+  row_feed f = {res, lg, res->summary->n, nl, pf ? tsr_profiles_count(pf) : 0, pf, 0, 0, 0, 1,
+                NULL, &bt[0]};
+  tsr_status st0 = batch_init(&bt[0], pf != NULL, err);
+  tsr_status st1 = batch_init(&bt[1], pf != NULL, st0 == TSR_OK ? err : NULL);
+  f.in_row = tsr__calloc(nl ? nl : 1, 1);
+  pthread_t th;
+  int th_on = 0; /* fill_main is filling f.b */
+  if (st0 != TSR_OK || st1 != TSR_OK || !f.in_row) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto fail;
   }
-  /* rows: the n summary customers (their ledger index found by walking the
-   * ledger, whose order the summary keeps), then (bundle runs) the profiles
-   * of customers only in the CRM or other tables, as JSON in extra */
-  size_t next = 0, pj = 0, lj = 0, stored = 0;
-  int walk = 1;
-  for (;;) {
-    size_t nb = 0;
-    ht.len = 0;
-    for (; nb < STORE_BATCH && next < n; nb++, next++) {
-      size_t i = next;
-      const tsr_summary_row *r = &res->summary->rows[i];
-      tsr_customer *c = &rows[nb];
-      tsr_customer_init(c);
-      c->customer_id = r->customer_id;
-      c->frequency = r->frequency;
-      c->recency = r->recency;
-      c->T = r->T;
-      c->monetary_value = r->monetary_value;
-      c->revenue = r->revenue;
-      c->n_transactions = r->n_transactions;
-      c->first_purchase = r->first_day * 86400000LL;
-      c->last_purchase = r->last_day * 86400000LL;
-      c->r_score = res->r[i];
-      c->f_score = res->f[i];
-      c->m_score = res->m[i];
-      c->rfm_cell = tsr_rfm_cell(res->r[i], res->f[i], res->m[i], cells[nb]);
-      c->segment = res->segment[i];
-      c->cluster = res->clusters ? res->clusters->labels[i] : -1;
-      c->expected_purchases = res->expected[i];
-      c->p_alive = res->p_alive[i];
-      c->clv = res->clv[i];
-      c->clv_lo = res->clv_lo[i];
-      c->clv_hi = res->clv_hi[i];
-      ptrdiff_t li = -1;
-      if (walk) {
-        while (lj < nl && tsr_ledger_customer(lg, lj) != r->customer_id) lj++;
-        if (lj < nl) {
-          li = (ptrdiff_t)lj++;
-          tsr__ledger_prefetch(lg, lj + 16, 0);
-          tsr__ledger_prefetch(lg, lj + 8, 1);
-        } else {
-          walk = 0; /* not the summary's ledger order: look ids up */
-        }
-      }
-      if (!walk && lg) li = tsr_ledger_find(lg, r->customer_id);
-      hoff[nb] = SIZE_MAX; /* NULL: not in the ledger */
-      if (li >= 0) {
-        if ((st = tsr__hist_text_add(&ht, lg, (size_t)li, &hoff[nb], err)) != TSR_OK) goto fail;
-        in_row[li] = 1;
-      }
+  fill_batch(&f);
+  for (size_t k = 0, stored = 0;; k++) {
+    row_batch *b = &bt[k & 1];
+    if (b->st != TSR_OK) {
+      st = b->st;
+      if (err) *err = b->err;
+      goto fail;
     }
-    for (; nb < STORE_BATCH && pj < np; pj++) {
-      const tsr_profile *r = tsr_profiles_get(pf, pj);
-      if (tsr_ledger_find(lg, r->id) >= 0) continue;
-      tsr_customer *c = &rows[nb];
-      tsr_customer_init(c);
-      c->customer_id = r->id;
-      c->revenue = r->tx_amount;
-      hoff[nb++] = SIZE_MAX - 1; /* no purchases: "" */
-    }
-    for (size_t b = 0; b < nb; b++) {
-      tsr_customer *c = &rows[b];
-      if (hoff[b] == SIZE_MAX - 1) c->history = "";
-      else if (hoff[b] != SIZE_MAX) c->history = ht.buf + hoff[b];
-      if (!pf) continue;
-      ptrdiff_t j = tsr_profiles_find(pf, tsr_profiles_resolve(pf, c->customer_id));
-      if (j >= 0 && tsr__profile_json(pf, tsr_profiles_get(pf, (size_t)j),
-                                      res->pii ? res->pii[j] : NULL, extra + b * XCAP, XCAP))
-        c->extra = extra + b * XCAP;
-    }
+    size_t nb = b->nb;
     if (nb == 0 && stored > 0) break;
-    st = tsr_store_customers_add(s, res->run_id, rows, nb, err);
+    if (nb > 0) { /* the next batch meanwhile (inline when no thread) */
+      f.b = &bt[(k + 1) & 1];
+      th_on = pthread_create(&th, NULL, fill_main, &f) == 0;
+      if (!th_on) fill_batch(&f);
+    }
+    st = tsr_store_customers_add(s, res->run_id, b->rows, nb, err);
+    if (th_on) {
+      pthread_join(th, NULL);
+      th_on = 0;
+    }
     if (st != TSR_OK) goto fail;
     stored += nb;
     if (nb == 0) break;
   }
   /* purchase histories of ledger customers without a row */
-  st = tsr__analyze_store_history(s, res->run_id, lg, in_row, err);
+  st = tsr__analyze_store_history(s, res->run_id, lg, f.in_row, err);
   if (st != TSR_OK) goto fail;
   tsr_segment_row *segs = tsr__malloc((res->n_segments ? res->n_segments : 1) * sizeof *segs);
   if (!segs) {
@@ -1734,18 +1808,16 @@ static tsr_status store_rows(actx *x, files_job *files, tsr_error *err) {
   st = TSR_OK;
   goto done;
 fail:
+  if (th_on) pthread_join(th, NULL);
   tsr_store_rollback(s, NULL);
   if (files && files_wait(files, NULL) != TSR_OK) { /* the files' error first */
     st = files->st;
     if (err) *err = files->err;
   }
 done:
-  tsr__free(rows);
-  tsr__free(cells);
-  tsr__free(hoff);
-  tsr__free(extra);
-  tsr__free(in_row);
-  tsr__hist_text_free(&ht);
+  batch_release(&bt[0]);
+  batch_release(&bt[1]);
+  tsr__free(f.in_row);
   return st;
 }
 

@@ -485,8 +485,6 @@ size_t *tsr__id_order(const void *ids, size_t stride, size_t n, int *oom) {
   return p;
 }
 
-#define CUSTOMER_MULTI 32 /* rows per multi-row INSERT */
-
 typedef struct cust_load {
   int64_t run_id;
   const tsr_customer *rows;
@@ -510,18 +508,12 @@ static void customer_vals(void *ctx, size_t i, tsr__val *out) {
   tsr__row_vals(TSR__TABLE(customers), &lead, 1, CUST_ROW(l, i), out);
 }
 
-/* Words a unique violation of a batch of rows [i, j). */
-static tsr_status customers_dup(const cust_load *l, size_t i, size_t j, const tsr__exec_out *o,
-                                const char *what, tsr_error *err) {
-  if (o->key[0] || j - i == 1)
-    return tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, "customer_id",
-                         "store: %s: run %lld: customer '%.80s' appears twice", what,
-                         (long long)l->run_id, o->key[0] ? o->key : CUST_ROW(l, i)->customer_id);
+/* Words a unique violation: customer id is stored already. */
+static tsr_status customers_dup(const cust_load *l, const char *id, const char *what,
+                                tsr_error *err) {
   return tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, "customer_id",
-                       "store: %s: run %lld: customers '%.80s'..'%.80s' overlap customers "
-                       "already stored",
-                       what, (long long)l->run_id, CUST_ROW(l, i)->customer_id,
-                       CUST_ROW(l, j - 1)->customer_id);
+                       "store: %s: run %lld: customer '%.80s' appears twice", what,
+                       (long long)l->run_id, id);
 }
 
 tsr_status tsr__multi_ins_init(tsr__multi_ins *m, const tsr__table *t, int nlead, int nrows,
@@ -545,29 +537,8 @@ void tsr__multi_ins_free(tsr__multi_ins *m) {
   m->v = NULL;
 }
 
-/* Multi-row INSERTs of CUSTOMER_MULTI rows, then the tail one by one. */
-static tsr_status customers_insert(tsr__db *db, const cust_load *l, size_t n, const char *what,
-                                   tsr_error *err) {
-  tsr__multi_ins mi;
-  tsr_status st = tsr__multi_ins_init(&mi, TSR__TABLE(customers), 1, CUSTOMER_MULTI, 16384, 32, what, err);
-  const int ncols = mi.ncols;
-  const char *multi = mi.multi, *one = mi.one;
-  tsr__val *v = mi.v;
-  for (size_t i = 0; st == TSR_OK && i < n;) {
-    size_t k = n - i >= CUSTOMER_MULTI ? CUSTOMER_MULTI : 1;
-    for (size_t r = 0; r < k; r++) customer_vals((void *)l, i + r, v + r * (size_t)ncols);
-    tsr__exec_out o;
-    memset(&o, 0, sizeof o);
-    st = db->m->exec(db, k > 1 ? multi : one, v, (int)k * ncols, &o, what, err);
-    if (st && o.violation == TSR__VIOL_UNIQUE) st = customers_dup(l, i, i + k, &o, what, err);
-    i += k;
-  }
-  tsr__multi_ins_free(&mi);
-  return st;
-}
-
-/* Inserts the rows in key order: the back end's bulk load when it has one,
- * else CUSTOMER_MULTI rows per statement. */
+/* Inserts the rows in key order through the back end's bulk load (COPY on
+ * PostgreSQL, one INSERT ... SELECT from the rows on SQLite). */
 tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_customer *rows, size_t n,
                                   tsr_error *err) {
   const char *what = "insert customers";
@@ -578,9 +549,7 @@ tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_custome
   /* in key order a repeated id is a neighbour: name it before the database would */
   for (size_t i = 1; order && i < n; i++) {
     if (!strcmp(CUST_ROW(&l, i - 1)->customer_id, CUST_ROW(&l, i)->customer_id)) {
-      tsr_status st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, "customer_id",
-                                    "store: %s: run %lld: customer '%.80s' appears twice", what,
-                                    (long long)run_id, CUST_ROW(&l, i)->customer_id);
+      tsr_status st = customers_dup(&l, CUST_ROW(&l, i)->customer_id, what, err);
       tsr__free(order);
       return st;
     }
@@ -588,7 +557,7 @@ tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_custome
   int outer;
   tsr_status st = tsr__wr_begin(db, &outer, what, err);
   if (st == TSR_OK) st = need_run(db, run_id, what, err);
-  if (st == TSR_OK && n > 0 && db->m->copy) {
+  if (st == TSR_OK && n > 0) {
     char cols[1024];
     int ncols = 0;
     char ins[1200];
@@ -598,10 +567,18 @@ tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_custome
     snprintf(cols, sizeof cols, "%.*s", (int)(b - a - 1), a + 1);
     tsr__exec_out o;
     memset(&o, 0, sizeof o);
-    st = db->m->copy(db, "customers", cols, ncols, n, customer_vals, &l, &o, what, err);
-    if (st && o.violation == TSR__VIOL_UNIQUE && o.key[0]) st = customers_dup(&l, 0, n, &o, what, err);
-  } else if (st == TSR_OK) {
-    st = customers_insert(db, &l, n, what, err);
+    if (db->m->copy) {
+      st = db->m->copy(db, "customers", cols, ncols, n, customer_vals, &l, &o, what, err);
+    } else if (db->m->version >= 5 && db->m->load) {
+      st = db->m->load(db, "customers", cols, ncols, n, customer_vals, &l, &o, what, err);
+    } else {
+      st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: no bulk load in back end %s",
+                         what, db->m->name);
+    }
+    /* COPY names the key, the load the row */
+    if (st && o.violation == TSR__VIOL_UNIQUE && o.key[0]) st = customers_dup(&l, o.key, what, err);
+    else if (st && o.violation == TSR__VIOL_UNIQUE && o.have_row && o.row < n)
+      st = customers_dup(&l, CUST_ROW(&l, o.row)->customer_id, what, err);
   }
   if (st == TSR_OK) {
     tsr__val p[] = {TSR__VI((int64_t)n), TSR__VI(run_id)};

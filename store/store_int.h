@@ -30,7 +30,7 @@
 #include "internal.h"
 #include "tessera/store.h"
 
-#define TSR_STORE_METHODS_VERSION 4
+#define TSR_STORE_METHODS_VERSION 5
 
 /* ================================================================ values */
 
@@ -59,6 +59,8 @@ typedef struct tsr__exec_out {
   int have_id;     /* a row came back */
   int violation;   /* on failure: TSR__VIOL_* */
   char key[256];   /* on a unique violation, the key value when the driver names it */
+  int have_row;    /* a bulk load (load) failed at row `row` */
+  size_t row;
 } tsr__exec_out;
 
 struct tsr_store_methods;
@@ -141,6 +143,14 @@ typedef struct tsr_store_methods {
   /* SQL making the next commits durable (fsync) and back to the default,
    * or NULL when every commit is durable (PostgreSQL) */
   const char *durable_on, *durable_off;
+
+  /* version 5 */
+  /* Bulk load of n rows like copy, as one statement (may be NULL): no
+   * values bound, no statement per few rows. On failure out->have_row
+   * and out->row say which row the database refused. */
+  tsr_status (*load)(tsr__db *db, const char *table, const char *cols, int ncols, size_t n,
+                     tsr__rowvals_fn vals, void *ctx, tsr__exec_out *out, const char *what,
+                     tsr_error *err);
 } tsr_store_methods;
 
 /* The function fields of a back end whose functions are named

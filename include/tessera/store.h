@@ -357,8 +357,8 @@ TSR_API void tsr_customer_init(tsr_customer *c);
 
 /* Inserts n customer rows of run run_id in one transaction (a savepoint
  * when the caller has one open), in customer_id order (sorted by the store
- * unless already sorted), 32 rows per reused prepared statement: about
- * 0.5M rows per CPU second on SQLite (docs/store.md). The rows are all
+ * unless already sorted), in one bulk load (COPY on PostgreSQL, one
+ * INSERT ... SELECT on SQLite; docs/store.md). The rows are all
  * stored or none. A repeated customer_id is TSR_ESTORE naming it. Pass a
  * run's customers in large batches (analyze: 8,192 rows a call, in key
  * order) rather than many small ones. */
