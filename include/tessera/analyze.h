@@ -154,7 +154,8 @@ typedef struct tsr_holdout_bucket {
 typedef struct tsr_analyze_result {
   int64_t run_id;              /* 0 when no store */
   int64_t dataset_id;
-  tsr_ingest_stats ingest;     /* summed over the inputs */
+  tsr_ingest_stats ingest;     /* summed over the inputs (checksum 0 when the run has
+                                  * no store and no keep_dir: not computed) */
   tsr_ledger *ledger;          /* owned; finished and sealed (tsr_ledger_seal) */
   tsr_summary *summary;        /* owned; rows in customer order */
   int *r, *f, *m;              /* RFM scores (summary->n each) */
