@@ -200,6 +200,10 @@ tsr_status tsr__kmeans_polish(const double *X, size_t n, size_t d, size_t k,
                               int n_threads, size_t max_iter, double *centers,
                               int *labels);
 
+/* Sum over the d features of X (n x d) of their variance (population),
+ * the scale of the k-means tolerance (kmeans.c). */
+double tsr__km_mean_var(const double *X, size_t n, size_t d);
+
 /* GMM internals used by the model file. */
 tsr_gmm *tsr__gmm_new(size_t k, size_t d, tsr_cov_type cov);
 tsr_status tsr__gmm_prepare(tsr_gmm *g, tsr_error *err);

@@ -147,6 +147,86 @@ static void quartiles(double *v, size_t n, double *med, double *q3, double *q1) 
   *q1 = quantile_range(v, n, 0.25, 0, m + 1);
 }
 
+/* Quartiles of a column of few distinct values by counting them: an
+ * open-addressing table of value bits and counts, the distinct values
+ * sorted, the order statistics read off the cumulative counts. The same
+ * values as quartiles() (the quantiles depend only on the order statistics;
+ * distinct bits are distinct values once -0.0 is ruled out). 0: more than
+ * CNT_MAX distinct values, a -0.0, or no memory; the caller selects. */
+#define CNT_BITS 13
+#define CNT_MAX 4096
+#define CNT_EMPTY 0xFFF8000000000001ull /* a NaN: never a finite value */
+
+typedef struct cnt_val {
+  double v;
+  size_t c;
+} cnt_val;
+
+static int cmp_cnt_val(const void *a, const void *b) {
+  return cmp_double(&((const cnt_val *)a)->v, &((const cnt_val *)b)->v);
+}
+
+/* Value of rank r (0-based) of the sorted distinct values u[0..m). */
+static double rank_value(const cnt_val *u, size_t m, size_t r) {
+  size_t cum = 0;
+  for (size_t i = 0; i < m; i++) {
+    cum += u[i].c;
+    if (r < cum) return u[i].v;
+  }
+  return u[m - 1].v;
+}
+
+/* tsr__quantile_select's value for q from the distinct values. */
+static double count_quantile(const cnt_val *u, size_t m, size_t n, double q) {
+  double h = q * (double)(n - 1);
+  size_t lo = (size_t)floor(h);
+  if (lo + 1 >= n) return u[m - 1].v;
+  double a = rank_value(u, m, lo), next = rank_value(u, m, lo + 1);
+  double f = h - (double)lo;
+  return a + f * (next - a);
+}
+
+static int quartiles_count(const double *v, size_t n, double *med, double *q3,
+                           double *q1) {
+  size_t cap = (size_t)1 << CNT_BITS, m = 0;
+  uint64_t *key = tsr__malloc(cap * sizeof *key);
+  size_t *cnt = tsr__calloc(cap, sizeof *cnt);
+  cnt_val *u = NULL;
+  int ok = 0;
+  if (!key || !cnt || n == 0) goto done;
+  for (size_t i = 0; i < cap; i++) key[i] = CNT_EMPTY;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t b;
+    memcpy(&b, &v[i], sizeof b);
+    if (b == 0x8000000000000000ull) goto done; /* -0.0 == 0.0: select */
+    size_t h = (size_t)((b * 0x9E3779B97F4A7C15ull) >> (64 - CNT_BITS));
+    while (key[h] != b && key[h] != CNT_EMPTY) h = (h + 1) & (cap - 1);
+    if (key[h] == CNT_EMPTY) {
+      if (m == CNT_MAX) goto done;
+      key[h] = b;
+      m++;
+    }
+    cnt[h]++;
+  }
+  u = tsr__malloc(m * sizeof *u);
+  if (!u) goto done;
+  for (size_t h = 0, q = 0; h < cap; h++)
+    if (key[h] != CNT_EMPTY) {
+      memcpy(&u[q].v, &key[h], sizeof u[q].v);
+      u[q++].c = cnt[h];
+    }
+  qsort(u, m, sizeof *u, cmp_cnt_val);
+  *med = count_quantile(u, m, n, 0.5);
+  *q3 = count_quantile(u, m, n, 0.75);
+  *q1 = count_quantile(u, m, n, 0.25);
+  ok = 1;
+done:
+  tsr__free(key);
+  tsr__free(cnt);
+  tsr__free(u);
+  return ok;
+}
+
 /* Transformed value of one raw value (log1p part only); checks the domain. */
 static tsr_status raw_value(const tsr__feature *f, log1p_memo *mm, double x, size_t row,
                             double *out, tsr_error *err) {
@@ -230,7 +310,7 @@ tsr_status tsr__features_fit(tsr__feature *feats, size_t d, unsigned transform,
       /* order statistics by selection, O(n) (a full sort was 1/3 of the
        * clustering step on a million customers); the same values */
       double med, q3, q1;
-      quartiles(tmp, n, &med, &q3, &q1);
+      if (!quartiles_count(tmp, n, &med, &q3, &q1)) quartiles(tmp, n, &med, &q3, &q1);
       double iqr = q3 - q1;
       f->center = med;
       f->scale = iqr > 0 ? iqr : (sd > 0 ? sd : 1);

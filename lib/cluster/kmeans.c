@@ -463,6 +463,33 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
   return TSR_OK;
 }
 
+/* Sum over the features of their variance (two passes: mean, then mean
+ * squared deviation; each feature's sums in row order). Up to MV_COLS
+ * features share a pass over the rows instead of one pass each. */
+#define MV_COLS 16
+
+double tsr__km_mean_var(const double *X, size_t n, size_t d) {
+  double mv = 0;
+  for (size_t t0 = 0; t0 < d; t0 += MV_COLS) {
+    size_t w = d - t0 < MV_COLS ? d - t0 : MV_COLS;
+    double m[MV_COLS] = {0}, v[MV_COLS] = {0};
+    for (size_t i = 0; i < n; i++) {
+      const double *x = X + i * d + t0;
+      for (size_t t = 0; t < w; t++) m[t] += x[t];
+    }
+    for (size_t t = 0; t < w; t++) m[t] /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+      const double *x = X + i * d + t0;
+      for (size_t t = 0; t < w; t++) {
+        double z = x[t] - m[t];
+        v[t] += z * z;
+      }
+    }
+    for (size_t t = 0; t < w; t++) mv += v[t] / (double)n;
+  }
+  return mv;
+}
+
 tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
                           const tsr_cluster_opts *opts, double *centers,
                           int *labels, double *inertia, size_t *n_iter,
@@ -484,18 +511,7 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
   double tol = opts->tol >= 0 ? opts->tol : 1e-4;
   int nthr = opts->n_threads > 0 ? opts->n_threads : 2;
   /* tolerance relative to the mean per-feature variance (sklearn) */
-  double mv = 0;
-  for (size_t t = 0; t < d; t++) {
-    double m = 0, v = 0;
-    for (size_t i = 0; i < n; i++) m += X[i * d + t];
-    m /= (double)n;
-    for (size_t i = 0; i < n; i++) {
-      double z = X[i * d + t] - m;
-      v += z * z;
-    }
-    mv += v / (double)n;
-  }
-  double tol_abs = tol * mv / (double)d;
+  double tol_abs = tol * tsr__km_mean_var(X, n, d) / (double)d;
   size_t nb = tsr__nblocks(n);
   km_work w;
   memset(&w, 0, sizeof w);

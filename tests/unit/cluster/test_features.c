@@ -190,6 +190,37 @@ static void fit_quartiles_sorted(void **state) {
     }
 }
 
+/* Columns of few distinct values (the quartiles counted) and of just more
+ * than the counting's 4096 (selected), long columns of ties, one row: the
+ * centre and IQR of the sorted column, bit for bit. */
+static void fit_quartiles_counted(void **state) {
+  (void)state;
+  static const size_t ns[] = {1, 2, 9, 40000, 40001, 9000, 9000, 9000};
+  static const size_t nd[] = {1, 1, 2, 3, 50, 4096, 4097, 6000};
+  uint64_t r = 777;
+  for (size_t c = 0; c < sizeof ns / sizeof *ns; c++) {
+    size_t n = ns[c];
+    double *v = malloc(n * sizeof *v), *srt = malloc(n * sizeof *srt), *Z = malloc(n * sizeof *Z);
+    for (size_t i = 0; i < n; i++) {
+      r = r * 6364136223846793005ull + 1442695040888963407ull;
+      /* distinct values spread unevenly (squares), every one used once */
+      size_t q = i < nd[c] ? i : (size_t)((r >> 33) % nd[c]);
+      v[i] = (double)(q * q) * 0.37 - 11;
+    }
+    memcpy(srt, v, n * sizeof *v);
+    qsort(srt, n, sizeof *srt, cmp_dbl);
+    const double *cols[1] = {v};
+    tsr__feature f[1];
+    memset(f, 0, sizeof f);
+    assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_STANDARDIZE, cols, n, Z, NULL), TSR_OK);
+    double med = tsr__quantile_sorted(srt, n, 0.5);
+    double iqr = tsr__quantile_sorted(srt, n, 0.75) - tsr__quantile_sorted(srt, n, 0.25);
+    assert_memory_equal(&f[0].center, &med, sizeof med);
+    if (iqr > 0) assert_memory_equal(&f[0].scale, &iqr, sizeof iqr);
+    free(v), free(srt), free(Z);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(quantiles_like_numpy),
@@ -199,6 +230,7 @@ int main(void) {
       cmocka_unit_test(domain_errors),
       cmocka_unit_test(memo_same_bits),
       cmocka_unit_test(fit_quartiles_sorted),
+      cmocka_unit_test(fit_quartiles_counted),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

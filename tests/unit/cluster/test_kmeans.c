@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "cluster/cluster_internal.h"
 #include "cluster_test_util.h"
 #include "tessera/cluster.h"
 
@@ -180,6 +181,43 @@ static void bad_params(void **state) {
   assert_int_equal(tsr_kmeans_fit(X, 4, 1, 0, NULL, C, NULL, NULL, NULL, &e), TSR_EINVAL);
 }
 
+/* The plain per-feature form of tsr__km_mean_var (one pass per feature). */
+static double mean_var_plain(const double *X, size_t n, size_t d) {
+  double mv = 0;
+  for (size_t t = 0; t < d; t++) {
+    double m = 0, v = 0;
+    for (size_t i = 0; i < n; i++) m += X[i * d + t];
+    m /= (double)n;
+    for (size_t i = 0; i < n; i++) {
+      double z = X[i * d + t] - m;
+      v += z * z;
+    }
+    mv += v / (double)n;
+  }
+  return mv;
+}
+
+/* The fused passes of the tolerance scale give the plain loop's bits, also
+ * past one group of 16 features; values of mixed magnitudes so that any
+ * other summation order shows. */
+static void mean_var_bits(void **state) {
+  (void)state;
+  size_t n = 1001, dmax = 37;
+  double *X = malloc(n * dmax * sizeof *X);
+  uint64_t s = 12345;
+  for (size_t i = 0; i < n * dmax; i++) {
+    s = s * 6364136223846793005ull + 1442695040888963407ull;
+    double u = (double)(s >> 11) * 0x1.0p-53;
+    X[i] = (i % 7 == 0 ? 1e9 : 1.0) * (u - 0.3) + (double)(i % 5) * 1e-7;
+  }
+  size_t ds[] = {1, 3, 4, 5, 16, 17, 33, 37};
+  for (size_t q = 0; q < sizeof ds / sizeof *ds; q++) {
+    double a = mean_var_plain(X, n, ds[q]), b = tsr__km_mean_var(X, n, ds[q]);
+    assert_memory_equal(&a, &b, sizeof a);
+  }
+  free(X);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(blobs_recovered),
@@ -187,6 +225,7 @@ int main(void) {
       cmocka_unit_test(deterministic_and_threads),
       cmocka_unit_test(duplicates_and_empty),
       cmocka_unit_test(bad_params),
+      cmocka_unit_test(mean_var_bits),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
