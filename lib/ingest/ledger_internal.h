@@ -188,11 +188,28 @@ static inline cust *cust_probe(const tsr_ledger *lg, const char *id, size_t len,
   }
 }
 
-/* Prefetches the customer that the first table entry for hash h names
- * (the usual case at load <= 1/2: the customer itself). */
+/* The customer that the first table entry with hash h's tag (its high 32
+ * bits) names: the customer with hash h unless another id shares the tag
+ * (then maybe another one), NULL when none does (a new id). Reads the
+ * table only: what apply_batch prefetches ahead of a row's lookup. */
+static inline const cust *cust_guess(const tsr_ledger *lg, uint64_t h) {
+  const size_t m = lg->nslots - 1;
+  const uint64_t tag = h >> 32;
+  for (size_t k = (size_t)h & m;; k = (k + 1) & m) {
+    uint64_t v = lg->index[k];
+    if (!v) return NULL;
+    if (v >> 32 == tag) return cust_at(lg, (size_t)(uint32_t)v - 1);
+  }
+}
+
+/* Prefetches cust_guess(lg, h): the entries it reads before the customer's
+ * are in the table's cache line prefetched earlier, as a rule. The first
+ * entry alone (before) named another customer for a fifth of tx1800k's
+ * rows (load 0.43), and their lookups waited for memory: apply_batch's
+ * samples on tx1800k's summary 2,408 -> 1,526 (with the memcmp after it). */
 static inline void cust_prefetch(const tsr_ledger *lg, uint64_t h) {
-  uint64_t v = lg->index[(size_t)h & (lg->nslots - 1)];
-  if (v) __builtin_prefetch(cust_at(lg, (size_t)(uint32_t)v - 1));
+  const cust *c = cust_guess(lg, h);
+  if (c) __builtin_prefetch(c);
 }
 
 /* Finds key; returns the slot (key present or empty slot for it). */

@@ -1388,6 +1388,51 @@ static void test_seal_packs(void **state) {
   free(csv[1]);
 }
 
+/* cust_guess (what apply_batch prefetches): the customer itself for
+ * every id, whatever its table entry's distance from its hash's home
+ * (ids colliding there), NULL for new ids. */
+static void test_cust_guess(void **state) {
+  (void)state;
+  enum { N = 3000 };
+  size_t cap = (size_t)N * 64 + 64, len = 0;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  len += (size_t)snprintf(csv, cap, "customer,date,amount\n");
+  for (unsigned i = 0; i < N; i++)
+    len += (size_t)snprintf(csv + len, cap - len, "c%u,2020-01-%02u,%u.5\n", i * 7, i % 28 + 1, i);
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  tsr_ledger *lg;
+  tsr_ingest_stats st;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, len, "g.csv", &o, &st, NULL), TSR_OK);
+  assert_int_equal(lg->n, N);
+  size_t displaced = 0;
+  const size_t m = lg->nslots - 1;
+  for (size_t k = 0; k <= m; k++) {
+    uint64_t v = lg->index[k];
+    if (!v) continue;
+    const cust *c = cust_at(lg, (size_t)(uint32_t)v - 1);
+    if (((size_t)c->hash & m) != k) displaced++;
+  }
+  for (unsigned i = 0; i < N; i++) {
+    char id[32];
+    int n = snprintf(id, sizeof id, "c%u", i * 7);
+    uint64_t h = id_hash(id, (size_t)n);
+    const cust *c = cust_guess(lg, h);
+    assert_non_null(c);
+    assert_true(c->hash == h);
+    assert_int_equal(c->id_len, n);
+    assert_memory_equal(cust_id(lg, c), id, (size_t)n);
+    n = snprintf(id, sizeof id, "c%u", i * 7 + 1); /* new */
+    assert_null(cust_guess(lg, id_hash(id, (size_t)n)));
+  }
+  /* the lookups above went past their first entry */
+  assert_true(displaced > N / 10);
+  tsr_ledger_free(lg);
+  free(csv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seal),
@@ -1403,7 +1448,7 @@ int main(void) {
       cmocka_unit_test(test_grouped_presized), cmocka_unit_test(test_hash_tail),
       cmocka_unit_test(test_id_lengths), cmocka_unit_test(test_single_input_no_hashes),
       cmocka_unit_test(test_ready_blocks), cmocka_unit_test(test_id_runs),
-      cmocka_unit_test(test_seal_packs),
+      cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_cust_guess),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
