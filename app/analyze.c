@@ -1166,6 +1166,11 @@ static void cluster_task(void *arg) {
   tsr_cluster_opts co;
   p->cl_st = cluster_opts_of(x, &co, NULL);
   if (p->cl_st != TSR_OK) return;
+  /* one thread: the run's thread fits the purchase models on two beside
+   * it, and the k table's many short restarts (a barrier each iteration)
+   * slowed down three-fold on an oversubscribed machine; the results do not
+   * depend on the thread count (docs/cli/cluster.md) */
+  co.n_threads = 1;
   for (size_t c = 0; c < 5; c++)
     if (!(p->cl_cols[c] = tsr__malloc((n ? n : 1) * sizeof(double)))) {
       p->cl_st = TSR_ENOMEM;
