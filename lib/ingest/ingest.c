@@ -663,8 +663,7 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec, int stable) {
   if (x->ti >= 0) {
     if (check_id(x, rec, (size_t)x->ti, x->names[3], &sr.tid, &sr.tlen, &st)) return st;
     const tsr_csv_field *tf = &rec->fields[x->ti];
-    sr.key = tsr__hash_bytes(sr.tid, sr.tlen, 0x7A5D);
-    if (!sr.key) sr.key = 1;
+    sr.key = tid_key(sr.tid, sr.tlen);
     sr.tline = tf->line;
     sr.tcol = tf->column;
     if (x->lg->ids_hashed) __builtin_prefetch(&x->lg->rows[sr.key & (x->lg->rows_cap - 1)]);

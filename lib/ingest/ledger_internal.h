@@ -151,8 +151,8 @@ static inline const char *cust_id(const tsr_ledger *lg, const cust *c) {
                                   : lg->ids + ((size_t)c->id.off[0] | (size_t)c->id.off[1] << 16 << 16);
 }
 
-/* The key of a transaction id: the one ingest.c computes for the id table
- * (sr.key; test_id_runs fails when the two differ). */
+/* The key of a transaction id in the id table (ingest.c's sr.key, and the
+ * ledger's rebuild of the keys of ids kept as runs; never 0). */
 static inline uint64_t tid_key(const char *id, size_t len) {
   uint64_t h = tsr__hash_bytes(id, len, 0x7A5D);
   return h ? h : 1;
