@@ -360,34 +360,137 @@ typedef struct {
   int part, ok;
 } scan_part;
 
+/* A number in plain notation at p (a sign, a digit or a point first: no
+ * spaces, inf or nan) ended by delim, into *x; the text past it, or NULL
+ * when the field is not such a number. */
+static const char *scan_number(const char *p, const char *end, char delim, double *x) {
+  const char c = *p;
+  if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.')) return NULL;
+  char *e = NULL;
+  *x = tsr__strtod(p, &e);
+  if (!e || e == p || e >= end || *e != delim || !isfinite(*x)) return NULL;
+  return e + 1;
+}
+
+#ifdef __SSE2__
+/* The values of the distinct texts of one column (fields of 1 to 31
+ * bytes), so that a text seen before is not parsed again: a summary's
+ * columns hold a few hundred distinct numbers (recency and T of 17
+ * digits, whose parsing was the largest part of reading the file). The
+ * text, zero-padded to 32 bytes, is the key: equal texts have equal
+ * values, bit for bit. Open addressing; at most MEMO_CAP texts, past which
+ * new ones are parsed every time, and a column of mostly distinct texts
+ * (more misses than hits once full) stops looking them up. */
+#define MEMO_CAP 4096
+#define MEMO_SLOTS (2 * MEMO_CAP)
+
+typedef struct {
+  __m128i (*key)[2]; /* MEMO_CAP texts */
+  double *val;
+  uint16_t *slot; /* MEMO_SLOTS: 1 + entry, or 0 */
+  size_t n, hits, misses;
+  int off;
+} num_memo;
+
+/* bytes i < 32 - k of ZMASK + k are 0xFF, the others 0 */
+static const unsigned char ZMASK[64] = {
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255,
+    255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255, 255};
+
+/* The field at p through the memo: its end (the byte after the delimiter),
+ * NULL when not a number ended by delim. */
+static const char *memo_number(num_memo *m, const char *p, const char *end, char delim,
+                               double *x) {
+  if (m->off || end - p < 32) return scan_number(p, end, delim, x);
+  const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p),
+                b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+  const __m128i cm = _mm_set1_epi8(','), nl = _mm_set1_epi8('\n');
+  const unsigned bits =
+      (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(a, cm), _mm_cmpeq_epi8(a, nl))) |
+      (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(b, cm), _mm_cmpeq_epi8(b, nl)))
+          << 16;
+  if (!bits) return scan_number(p, end, delim, x);
+  const unsigned len = (unsigned)__builtin_ctz(bits);
+  if (len == 0 || p[len] != delim) return NULL;
+  const __m128i ka = _mm_and_si128(a, _mm_loadu_si128((const __m128i *)(const void *)(ZMASK + 32 - len))),
+                kb = _mm_and_si128(
+                    b, _mm_loadu_si128((const __m128i *)(const void *)(ZMASK + (len >= 16 ? 48 - len : 32))));
+  uint64_t w[4];
+  memcpy(w, &ka, 16);
+  memcpy(w + 2, &kb, 16);
+  uint64_t h = (w[0] * 0x9e3779b97f4a7c15ULL) ^ (w[1] * 0xbf58476d1ce4e5b9ULL) ^
+               (w[2] * 0x94d049bb133111ebULL) ^ (w[3] * 0xd6e8feb86659fd93ULL);
+  size_t i = (size_t)(h ^ (h >> 29) ^ (h >> 47)) & (MEMO_SLOTS - 1);
+  for (;; i = (i + 1) & (MEMO_SLOTS - 1)) {
+    const unsigned s = m->slot[i];
+    if (!s) break;
+    const __m128i *k = m->key[s - 1];
+    const __m128i eq = _mm_and_si128(_mm_cmpeq_epi8(k[0], ka), _mm_cmpeq_epi8(k[1], kb));
+    if (_mm_movemask_epi8(eq) == 0xFFFF) {
+      m->hits++;
+      *x = m->val[s - 1];
+      return p + len + 1;
+    }
+  }
+  const char *q = scan_number(p, end, delim, x);
+  if (!q) return NULL;
+  m->misses++;
+  if (m->n < MEMO_CAP) {
+    m->key[m->n][0] = ka, m->key[m->n][1] = kb;
+    m->val[m->n] = *x;
+    m->slot[i] = (uint16_t)++m->n;
+  } else if (m->misses > m->hits) {
+    m->off = 1;
+  }
+  return q;
+}
+#endif
+
 static void *scan_part_run(void *arg) {
   scan_part *sp = arg;
   double v[64] = {0};
   const char *p = sp->s, *end = sp->end;
   const size_t nh = sp->nh;
   sp->ok = 0;
+#ifdef __SSE2__
+  /* one memo per number column of the header (none when out of memory) */
+  num_memo *memo = calloc(nh, sizeof *memo);
+  int mok = memo != NULL;
+  for (size_t j = 0; j < nh && mok; j++)
+    if (sp->fld[j] >= 0) {
+      memo[j].key = malloc(MEMO_CAP * sizeof *memo[j].key);
+      memo[j].val = malloc(MEMO_CAP * sizeof *memo[j].val);
+      memo[j].slot = calloc(MEMO_SLOTS, sizeof *memo[j].slot);
+      mok = memo[j].key && memo[j].val && memo[j].slot;
+    }
+  for (size_t j = 0; j < nh && memo; j++) memo[j].off = !mok;
+#endif
   for (size_t r = sp->r0; r < sp->r1; r++) {
     for (size_t j = 0; j < nh; j++) {
       const char delim = j + 1 < nh ? ',' : '\n';
       if (sp->fld[j] < 0) {
         const char *q = plain_field_end(p, end);
-        if (!q || *q != delim) return NULL;
+        if (!q || *q != delim) goto done;
         p = q + 1;
         continue;
       }
-      /* a number in plain notation: a sign, a digit or a point first (no
-       * spaces, inf or nan), ended by the delimiter */
-      const char c = *p;
-      if (!((c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.')) return NULL;
-      char *e = NULL;
-      const double x = tsr__strtod(p, &e);
-      if (!e || e == p || e >= end || *e != delim || !isfinite(x)) return NULL;
+      double x;
+#ifdef __SSE2__
+      p = memo ? memo_number(&memo[j], p, end, delim, &x) : scan_number(p, end, delim, &x);
+#else
+      p = scan_number(p, end, delim, &x);
+#endif
+      if (!p) goto done;
       v[sp->fld[j]] = x;
-      p = e + 1;
     }
-    if (sp->row(sp->ctx, sp->part, r, v)) return NULL;
+    if (sp->row(sp->ctx, sp->part, r, v)) goto done;
   }
   sp->ok = p == end;
+done:
+#ifdef __SSE2__
+  for (size_t j = 0; j < nh && memo; j++) free(memo[j].key), free(memo[j].val), free(memo[j].slot);
+  free(memo);
+#endif
   return NULL;
 }
 

@@ -309,6 +309,66 @@ static void test_table_numeric(void **state) {
 }
 
 
+/* the memo of a column's texts (scan_part_run): every value the bits of
+ * strtod on its own text, whatever came before: texts that share their
+ * first 16 bytes or differ in length only, texts of 1 to 40 bytes, a
+ * column of more distinct texts than the memo holds (MEMO_CAP 4096); a
+ * repeated text with a bad byte after it is still
+ * not plain */
+static void test_table_numeric_memo(void **state) {
+  (void)state;
+  enum { N = 12000 };
+  static const char *const T[] = {"26.142857142857142", "26.142857142857143",
+                                  "26.142857142857142e0", "1234567890123456",
+                                  "1234567890123456.5", "1234567890123456.25", "0",
+                                  "0.0", "-0", "1", "10", "1e3", ".5", "+7",
+                                  "0.12345678901234567890123456789",
+                                  "0.123456789012345678901234567890",
+                                  "0.1234567890123456789012345678901234567",
+                                  "64.285714285714292", "64.28571428571429", "7.2857142857142856"};
+  const size_t nt = TSR__ARRAY_LEN(T);
+  size_t cap = (size_t)N * 64 + 64, len = 0;
+  char *text = malloc(cap);
+  char(*dtext)[32] = malloc(N * sizeof *dtext);
+  assert_non_null(text);
+  assert_non_null(dtext);
+  len += (size_t)snprintf(text + len, cap - len, "id,b,d\n");
+  for (size_t i = 0; i < N; i++) {
+    /* d: 2000 texts that share their first 16 bytes, each three times
+     * (their probes meet in the memo), then distinct texts past the
+     * memo's capacity */
+    if (i < 6000)
+      snprintf(dtext[i], sizeof dtext[i], "1000000000000000.%zu", i % 2000);
+    else
+      snprintf(dtext[i], sizeof dtext[i], "%.17g", 1.0 / (double)(i + 3));
+    len += (size_t)snprintf(text + len, cap - len, "%zu,%s,%s\n", i, T[(i * 7) % nt], dtext[i]);
+  }
+  double *c[2], *block;
+  size_t n;
+  assert_true(numeric(text, c, &n, &block));
+  assert_int_equal(n, N);
+  for (size_t i = 0; i < N; i++) {
+    const double b = strtod(T[(i * 7) % nt], NULL), d = strtod(dtext[i], NULL);
+    if (memcmp(&b, &c[0][i], sizeof b) || memcmp(&d, &c[1][i], sizeof d))
+      fail_msg("row %zu: '%s' '%s' read as %.17g %.17g", i, T[(i * 7) % nt], dtext[i],
+               c[0][i], c[1][i]);
+  }
+  free(block);
+  /* a text the memo holds, then the same text with a bad byte before the
+   * delimiter or after it: not plain */
+  static const char *const BAD[] = {"26.142857142857142x", "26.142857142857142 ",
+                                    "26.142857142857142\r", "26.142857142857142,"};
+  for (size_t k = 0; k < TSR__ARRAY_LEN(BAD); k++) {
+    len = (size_t)snprintf(text, cap, "id,b,d\n");
+    for (size_t i = 0; i < 100; i++)
+      len += (size_t)snprintf(text + len, cap - len, "%zu,26.142857142857142,1\n", i);
+    len += (size_t)snprintf(text + len, cap - len, "x,%s,1\ny,1,1\n", BAD[k]);
+    assert_false(numeric(text, c, &n, &block));
+  }
+  free(dtext);
+  free(text);
+}
+
 /* tsr_table_scan_numeric: the rows of tsr_table_read_numeric, one at a
  * time, the same values; begin gets the row count and the columns
  * present; a callback's nonzero stops the scan as not plain */
@@ -580,7 +640,8 @@ int main(void) {
       cmocka_unit_test(test_strtod_tricky), cmocka_unit_test(test_strtod_random),
       cmocka_unit_test(test_strtod_eisel_lemire),
       cmocka_unit_test(test_table_cells), cmocka_unit_test(test_table_errors),
-      cmocka_unit_test(test_table_numeric), cmocka_unit_test(test_table_scan_numeric),
+      cmocka_unit_test(test_table_numeric), cmocka_unit_test(test_table_numeric_memo),
+      cmocka_unit_test(test_table_scan_numeric),
       cmocka_unit_test(test_table_scan_row_count),
       cmocka_unit_test(test_table_scan_parts)};
   return cmocka_run_group_tests(tests, NULL, NULL);
