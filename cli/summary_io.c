@@ -255,6 +255,64 @@ static size_t pat_ranks(const pat_acc *a, int k, uint64_t *val, uint32_t **rank)
   return u;
 }
 
+/* pat_fold without a weights column: every row weighs 1, so the order
+ * of the rows within a pattern does not matter (its weight, 1 added once
+ * per row, is its exact count): the ranks alone (32 bits) are sorted, in
+ * the first half of a's key buffer with the second half as the radix
+ * sort's other buffer (no fresh pages to fault in). The patterns and
+ * weights of pat_fold, bit for bit. */
+static size_t pat_fold_counts(pat_acc *a, uint32_t *const rank[2][3], uint64_t *const val[3],
+                              const int bits[3], int total, double **block) {
+  const size_t n = a->nrows;
+  const uint64_t m = ((uint64_t)1 << PAT_CBITS) - 1;
+  unsigned char *buf = (unsigned char *)a->key;
+  /* key r (8 bytes at 8 r) read before rank r (4 bytes at 4 r <= 8 r) is
+   * written: the ranks overwrite only keys read already */
+  for (size_t r = 0; r < n; r++) {
+    uint64_t k;
+    memcpy(&k, buf + 8 * r, sizeof k);
+    uint32_t *const *rk = rank[r >= a->first[1]]; /* part 1: from its first row */
+    const uint32_t q = (uint32_t)((uint64_t)rk[0][k >> (2 * PAT_CBITS)] << (bits[1] + bits[2]) |
+                                  (uint64_t)rk[2][k >> PAT_CBITS & m] << bits[1] | rk[1][k & m]);
+    memcpy(buf + 4 * r, &q, sizeof q);
+  }
+  uint32_t *key = (uint32_t *)(void *)buf, *tmp = key + n;
+  for (int sh = 0; sh < total; sh += 11) {
+    size_t cnt[2048] = {0};
+    for (size_t r = 0; r < n; r++) cnt[key[r] >> sh & 2047]++;
+    size_t sum = 0;
+    for (size_t d = 0; d < 2048; d++) {
+      const size_t c = cnt[d];
+      cnt[d] = sum;
+      sum += c;
+    }
+    for (size_t r = 0; r < n; r++) tmp[cnt[key[r] >> sh & 2047]++] = key[r];
+    uint32_t *t = key;
+    key = tmp;
+    tmp = t;
+  }
+  size_t u = 0;
+  for (size_t r = 0; r < n; r++) u += r == 0 || key[r] != key[r - 1];
+  double *b = malloc(4 * (u ? u : 1) * sizeof *b);
+  if (!b) return (size_t)-1;
+  const uint32_t m1 = ((uint32_t)1 << bits[1]) - 1, m2 = ((uint32_t)1 << bits[2]) - 1;
+  size_t p = 0;
+  for (size_t r = 0; r < n;) {
+    const uint32_t k = key[r];
+    double w = 1.0;
+    size_t j = r + 1;
+    for (; j < n && key[j] == k; j++) w += 1.0;
+    memcpy(&b[p], &val[0][k >> (bits[1] + bits[2])], sizeof *b);
+    memcpy(&b[u + p], &val[1][k & m1], sizeof *b);
+    memcpy(&b[2 * u + p], &val[2][k >> bits[1] & m2], sizeof *b);
+    b[3 * u + p] = w;
+    p++;
+    r = j;
+  }
+  *block = b;
+  return u;
+}
+
 /* The keys of a (numbers) turned into ranks << 32 | row (x, T, t_x from
  * the highest bits), sorted by them, folded into the block b of 4 n
  * patterns (x, t_x, T, w); returns the number of patterns, or (size_t)-1
@@ -283,6 +341,10 @@ static size_t pat_fold(pat_acc *a, double **block) {
   if (total > 32) goto done;
   /* ranks in place of numbers: x, then T, then t_x */
   const uint64_t m = ((uint64_t)1 << PAT_CBITS) - 1;
+  if (!a->has_w) {
+    np = pat_fold_counts(a, rank, val, bits, total, block);
+    goto done;
+  }
   for (size_t r = 0; r < n; r++) {
     const uint64_t k = a->key[r];
     uint32_t *const *rk = rank[r >= a->first[1]]; /* part 1: from its first row */
