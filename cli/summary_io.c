@@ -130,21 +130,8 @@ static size_t pat_hash(uint64_t k, size_t mask) {
   return (size_t)(k ^ (k >> 29)) & mask;
 }
 
-/* Number of value v in column c (new values numbered as they come);
- * -1 when out of memory or beyond PAT_CBITS bits. */
-static int64_t pat_col_number(pat_col *c, double v) {
-  uint64_t k;
-  memcpy(&k, &v, sizeof k);
-  if (k == c->last && c->n) return c->last_n;
-  size_t i = pat_hash(k, c->mask);
-  for (;; i = (i + 1) & c->mask) {
-    const uint32_t s = c->slot[i];
-    if (!s) break;
-    if (c->key[s - 1] == k) {
-      c->last = k, c->last_n = s - 1;
-      return s - 1;
-    }
-  }
+/* pat_col_number for a value k not in c, whose free slot is i. */
+static __attribute__((noinline)) int64_t pat_col_add(pat_col *c, uint64_t k, size_t i) {
   if (c->n + 1 >= (size_t)1 << PAT_CBITS) return -1;
   if (2 * (c->n + 1) > c->cap) { /* double: keys and the table (2 cap slots) */
     const size_t cap = 2 * c->cap;
@@ -167,6 +154,25 @@ static int64_t pat_col_number(pat_col *c, double v) {
   c->slot[i] = (uint32_t)++c->n;
   c->last = k, c->last_n = (uint32_t)(c->n - 1);
   return (int64_t)(c->n - 1);
+}
+
+/* Number of value v in column c (new values numbered as they come);
+ * -1 when out of memory or beyond PAT_CBITS bits. Inlined: the value is
+ * nearly always known (a few hundred per column). */
+static inline int64_t pat_col_number(pat_col *c, double v) {
+  uint64_t k;
+  memcpy(&k, &v, sizeof k);
+  if (k == c->last && c->n) return c->last_n;
+  size_t i = pat_hash(k, c->mask);
+  for (;; i = (i + 1) & c->mask) {
+    const uint32_t s = c->slot[i];
+    if (!s) break;
+    if (c->key[s - 1] == k) {
+      c->last = k, c->last_n = s - 1;
+      return s - 1;
+    }
+  }
+  return pat_col_add(c, k, i);
 }
 
 static int pat_begin(void *v, size_t nrows, const int *present) {

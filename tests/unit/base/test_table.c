@@ -365,6 +365,27 @@ static void test_table_numeric_memo(void **state) {
     len += (size_t)snprintf(text + len, cap - len, "x,%s,1\ny,1,1\n", BAD[k]);
     assert_false(numeric(text, c, &n, &block));
   }
+  /* the skipped column (16 bytes a step): ids of 1 to 40 bytes read; a
+   * quote or CR in one, at any place, is not plain */
+  len = (size_t)snprintf(text, cap, "id,b,d\n");
+  for (size_t i = 0; i < 200; i++)
+    len += (size_t)snprintf(text + len, cap - len, "%.*s,%zu,1\n", (int)(1 + i % 40),
+                            "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG", i);
+  assert_true(numeric(text, c, &n, &block));
+  assert_int_equal(n, 200);
+  assert_true(c[0][199] == 199);
+  free(block);
+  for (size_t at = 0; at < 36; at++)
+    for (int bad = 0; bad < 2; bad++) {
+      char id[40];
+      memset(id, 'a', sizeof id);
+      id[36] = 0;
+      id[at] = bad ? '\r' : '"';
+      len = (size_t)snprintf(text, cap, "id,b,d\n");
+      for (size_t i = 0; i < 50; i++)
+        len += (size_t)snprintf(text + len, cap - len, "%s,1,1\n", i == 20 ? id : "abc");
+      assert_false(numeric(text, c, &n, &block));
+    }
   free(dtext);
   free(text);
 }
