@@ -108,9 +108,33 @@ static size_t distinct(interner *t, const double *v, size_t n, double *u, uint32
 }
 
 /* Pairs (a[i], b[i]) of numbers: the pair of every pattern in pi, and for
- * every pair its a and b (pa, pb). Returns the number of pairs. */
-static size_t pairs(interner *t, const uint32_t *a, const uint32_t *b, size_t n,
+ * every pair its a and b (pa, pb); numbered in the order first seen.
+ * Returns the number of pairs. nb: the number of distinct b.
+ * When the a come in runs, each a in one run (patterns sorted by x: a
+ * numbered in first-seen order goes up by 0 or 1 a step), a pair is new
+ * when its b is new in its run: a table of the b seen in the current run
+ * (stamped with the run) replaces the hash of the pairs, same numbers. */
+static size_t pairs(interner *t, const uint32_t *a, const uint32_t *b, size_t n, size_t nb,
                     uint32_t *pi, uint32_t *pa, uint32_t *pb) {
+  int runs = n > 0 && a[0] == 0;
+  for (size_t i = 1; i < n && runs; i++) runs = a[i] - a[i - 1] <= 1;
+  uint32_t *seen = runs ? tsr__calloc(2 * nb, sizeof *seen) : NULL;
+  if (seen) {
+    uint32_t *num = seen + nb, run = 0, np = 0;
+    for (size_t i = 0; i < n; i++) {
+      if (i == 0 || a[i] != a[i - 1]) run++;
+      const uint32_t k = b[i];
+      if (seen[k] != run) {
+        seen[k] = run;
+        num[k] = np;
+        pa[np] = a[i], pb[np] = k;
+        np++;
+      }
+      pi[i] = num[k];
+    }
+    tsr__free(seen);
+    return np;
+  }
   interner_size(t, t->cap_max < 256 ? t->cap_max : 256, 0);
   uint64_t last = 0;
   for (size_t i = 0; i < n; i++) {
@@ -155,8 +179,8 @@ int tsr__btyd_index_build(const tsr_btyd_data *d, tsr__btyd_index *ix) {
   ix->nx = distinct(&t, d->x, n, ix->ux, ix->ix);
   ix->ntx = distinct(&t, d->t_x, n, ix->utx, ix->itx);
   ix->nT = distinct(&t, d->T, n, ix->uT, ix->iT);
-  ix->nxtx = pairs(&t, ix->ix, ix->itx, n, ix->ixtx, ix->xtx_x, ix->xtx_tx);
-  ix->nxT = pairs(&t, ix->ix, ix->iT, n, ix->ixT, ix->xT_x, ix->xT_T);
+  ix->nxtx = pairs(&t, ix->ix, ix->itx, n, ix->ntx, ix->ixtx, ix->xtx_x, ix->xtx_tx);
+  ix->nxT = pairs(&t, ix->ix, ix->iT, n, ix->nT, ix->ixT, ix->xT_x, ix->xT_T);
   interner_free(&t);
   return 0;
 }

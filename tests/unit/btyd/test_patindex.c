@@ -31,14 +31,66 @@ static void unload(fixture *f) {
   tu_cdnow_free(&f->c);
 }
 
+/* The pairs of ix (k: number of pairs, pi: the pair of each pattern, pa,
+ * pb: its numbers) are numbered in the order first seen, each its
+ * patterns' pair. */
+static void pairs_first_seen(const tsr__btyd_index *ix, size_t n, size_t k, const uint32_t *pi,
+                             const uint32_t *pa, const uint32_t *pb, const uint32_t *a,
+                             const uint32_t *b) {
+  uint32_t next = 0;
+  for (size_t i = 0; i < n; i++) {
+    assert_true(pi[i] <= next);
+    if (pi[i] == next) next++;
+    assert_int_equal(pa[pi[i]], a[i]);
+    assert_int_equal(pb[pi[i]], b[i]);
+  }
+  assert_int_equal(next, k);
+  (void)ix;
+}
+
+/* The index of the patterns of d in another order (every pattern once,
+ * x not in runs: the pairs by their hash), the same properties. */
+static void index_shuffled(const tsr_btyd_data *d) {
+  const size_t n = d->n;
+  double *c = malloc(3 * n * sizeof *c), *w = malloc(n * sizeof *w);
+  assert_non_null(c);
+  assert_non_null(w);
+  size_t step = 7919 % n ? 7919 : 7907;
+  for (size_t i = 0; i < n; i++) {
+    const size_t j = i * step % n;
+    c[i] = d->x[j], c[n + i] = d->t_x[j], c[2 * n + i] = d->T[j], w[i] = 1;
+  }
+  tsr_btyd_data s = {n, c, c + n, c + 2 * n, NULL, w};
+  tsr__btyd_index ix;
+  assert_int_equal(tsr__btyd_index_build(&s, &ix), 0);
+  int runs = 1;
+  for (size_t i = 1; i < n; i++) runs &= ix.ix[i] - ix.ix[i - 1] <= 1;
+  assert_false(runs);
+  for (size_t i = 0; i < n; i++) {
+    assert_true(ix.ux[ix.ix[i]] == s.x[i]);
+    assert_true(ix.utx[ix.itx[i]] == s.t_x[i]);
+    assert_true(ix.uT[ix.iT[i]] == s.T[i]);
+  }
+  pairs_first_seen(&ix, n, ix.nxtx, ix.ixtx, ix.xtx_x, ix.xtx_tx, ix.ix, ix.itx);
+  pairs_first_seen(&ix, n, ix.nxT, ix.ixT, ix.xT_x, ix.xT_T, ix.ix, ix.iT);
+  tsr__btyd_index_release(&ix);
+  free(c);
+  free(w);
+}
+
 /* Every pattern's values come back through its indices; pairs are those of
- * their patterns, and distinct. */
+ * their patterns, distinct, and numbered in the order first seen (the
+ * patterns sorted by x: pairs by runs of x), also on the patterns in
+ * another order (pairs by their hash). */
 static void index_exact(void **state) {
   (void)state;
   fixture f;
   load(&f);
   const tsr_btyd_data *d = &f.pat.d;
   const tsr__btyd_index *ix = &f.ix;
+  pairs_first_seen(ix, d->n, ix->nxtx, ix->ixtx, ix->xtx_x, ix->xtx_tx, ix->ix, ix->itx);
+  pairs_first_seen(ix, d->n, ix->nxT, ix->ixT, ix->xT_x, ix->xT_T, ix->ix, ix->iT);
+  index_shuffled(d);
   assert_true(ix->nx > 1 && ix->nx < d->n && ix->nxtx <= d->n && ix->nxT <= d->n);
   for (size_t i = 0; i < d->n; i++) {
     assert_true(ix->ux[ix->ix[i]] == d->x[i]);
