@@ -283,7 +283,7 @@ static inline int is_space(unsigned char c) { return c == ' ' || (c >= '\t' && c
  * tsr__hash_bytes chain (which was 8 % of a summary's CPU time). */
 static uint64_t text_hash(const char *p, size_t n, uint64_t seed) {
   const uint64_t K1 = 0x9E3779B97F4A7C15ULL, K2 = 0xC2B2AE3D27D4EB4FULL;
-  if (n < 32) return tsr__hash_bytes(p, n, seed);
+  if (n < 32) return tsr__hash_bytes_inline(p, n, seed);
   uint64_t a = seed ^ n, b = seed + K1, c = seed ^ K2, d = seed - K1;
   const char *end = p + n;
   while (end - p >= 32) {
@@ -302,7 +302,7 @@ static uint64_t text_hash(const char *p, size_t n, uint64_t seed) {
   b ^= w[1] * K2;
   c ^= w[2] * K1;
   d ^= w[3] * K2;
-  uint64_t h = tsr__hash_bytes(&a, 8, b) ^ tsr__hash_bytes(&c, 8, d ^ K2);
+  uint64_t h = tsr__hash_bytes_inline(&a, 8, b) ^ tsr__hash_bytes_inline(&c, 8, d ^ K2);
   return h;
 }
 

@@ -154,12 +154,12 @@ static inline const char *cust_id(const tsr_ledger *lg, const cust *c) {
 /* The key of a transaction id in the id table (ingest.c's sr.key, and the
  * ledger's rebuild of the keys of ids kept as runs; never 0). */
 static inline uint64_t tid_key(const char *id, size_t len) {
-  uint64_t h = tsr__hash_bytes(id, len, 0x7A5D);
+  uint64_t h = tsr__hash_bytes_inline(id, len, 0x7A5D);
   return h ? h : 1;
 }
 
 static inline uint64_t id_hash(const char *id, size_t len) {
-  uint64_t h = tsr__hash_bytes(id, len, 0);
+  uint64_t h = tsr__hash_bytes_inline(id, len, 0);
   return h ? h : 1;
 }
 

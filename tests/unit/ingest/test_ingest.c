@@ -485,8 +485,10 @@ static void test_hash_tail(void **state) {
       buf[i] = (unsigned char)(x >> 16);
     }
     for (size_t n = 0; n <= 40; n++)
-      for (size_t off = 0; off < 4; off++)
+      for (size_t off = 0; off < 4; off++) {
         assert_true(tsr__hash_bytes(buf + off, n, round) == ref_hash(buf + off, n, (uint64_t)round));
+        assert_true(tsr__hash_bytes_inline(buf + off, n, round) == ref_hash(buf + off, n, (uint64_t)round));
+      }
   }
 }
 
