@@ -1317,6 +1317,11 @@ static void test_id_runs(void **state) {
   char (*ids)[16] = malloc(MAXID * sizeof *ids);
   assert_non_null(ids);
   size_t nid = 0;
+  /* no runs: only the first byte differs; ':' after '9' */
+  snprintf(ids[nid++], 16, "P5");
+  snprintf(ids[nid++], 16, "Q6");
+  snprintf(ids[nid++], 16, "R9");
+  snprintf(ids[nid++], 16, "R:");
   for (unsigned i = 8; i < 100; i++) snprintf(ids[nid++], 16, "T%02u", i);
   snprintf(ids[nid++], 16, "TA0");
   snprintf(ids[nid++], 16, "TA1");
@@ -1325,7 +1330,7 @@ static void test_id_runs(void **state) {
   for (unsigned i = 0; i < 300; i++) snprintf(ids[nid++], 16, "X%04u", i);     /* dense, after */
   for (int mode = 0; mode < 2; mode++) {
     /* mode 0: the runs only (the ids up to TAx); 1: also the fallback */
-    const size_t m = mode ? nid : 95;
+    const size_t m = mode ? nid : 99;
     size_t cap = (m * 3 + 16) * 64, len = 0;
     char *csv = malloc(cap);
     assert_non_null(csv);
@@ -1357,7 +1362,7 @@ static void test_id_runs(void **state) {
     for (size_t i = 0; i < m; i++)
       assert_int_equal(tsr__ids_append(lg, ids[i], strlen(ids[i]), tid_key(ids[i], strlen(ids[i])), i), 0);
     if (!mode) {
-      assert_int_equal(lg->runs_n, 3); /* T08..T99, TA0..TA1, TAx */
+      assert_int_equal(lg->runs_n, 7); /* P5, Q6, R9, R:, T08..T99, TA0..TA1, TAx */
       assert_null(lg->seq_key);
     } else {
       assert_non_null(lg->seq_key);
