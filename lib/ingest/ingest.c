@@ -395,7 +395,7 @@ static tsr_status apply_batch(ictx *x, batch *bt) {
          * number, filled without copies */
         size_t j = i + 1;
         while (j < m && p[j].ch == q->ch && p[j].id_len == q->id_len &&
-               !memcmp(bt->arena + p[j].id_off, id, q->id_len))
+               id_eq(bt->arena + p[j].id_off, id, q->id_len))
           j++;
         if (j < m && j - i >= 2 && tsr__cust_presize(lg, c, (uint32_t)(j - i)) != 0)
           return TSR_ENOMEM;
@@ -605,7 +605,7 @@ static tsr_status commit(ictx *x, const staged *sr) {
   pd->amount = sr->amount;
   pd->id_off = (uint32_t)bt->used;
   pd->id_len = (uint32_t)sr->clen;
-  memcpy(bt->arena + bt->used, sr->cid, sr->clen);
+  id_copy(bt->arena + bt->used, sr->cid, sr->clen);
   bt->used += sr->clen;
   if (bt->n == BATCH) return batch_full(x);
   return TSR_OK;

@@ -661,16 +661,7 @@ int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, ui
     lg->seq_key[lg->seq_n] = key;
   }
   lg->seq[lg->seq_n++] = content;
-  if (len >= 8 && len <= 16) {
-    /* two overlapping words instead of a call (an id a row) */
-    uint64_t a, b;
-    memcpy(&a, id, 8);
-    memcpy(&b, id + len - 8, 8);
-    memcpy(lg->last_id, &a, 8);
-    memcpy(lg->last_id + len - 8, &b, 8);
-  } else {
-    memcpy(lg->last_id, id, len);
-  }
+  id_copy(lg->last_id, id, len);
   lg->last_len = len;
   return 0;
 }
