@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "tessera/error.h"
 
@@ -33,6 +34,54 @@ tsr_status tsr__grow(void **buf, size_t *cap, size_t need, size_t elsize);
 
 /* ---- hashing (lib/base/hash.c): fast non-cryptographic 64-bit hashes ---- */
 uint64_t tsr__hash_bytes(const void *p, size_t n, uint64_t seed);
+
+/* The pieces of tsr__hash_bytes, and its body for the callers that hash a
+ * few bytes per input row (ids, a row's content hash): inlined there, the
+ * call and the loop for a constant or 8-byte length go away. */
+static inline uint64_t tsr__hash_mix64(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+static inline uint64_t tsr__hash_step(uint64_t h, uint64_t w) {
+  uint64_t x = h ^ (w * 0xC2B2AE3D27D4EB4FULL);
+  return ((x << 31) | (x >> 33)) * 0x9E3779B97F4A7C15ULL;
+}
+
+static inline uint64_t tsr__hash_bytes_inline(const void *p, size_t n, uint64_t seed) {
+  const unsigned char *b = p;
+  uint64_t h = seed ^ ((uint64_t)n * 0x9E3779B97F4A7C15ULL);
+  while (n >= 8) {
+    uint64_t w;
+    memcpy(&w, b, 8);
+    h = tsr__hash_step(h, w);
+    b += 8;
+    n -= 8;
+  }
+  if (n) {
+    uint64_t w = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* the same value as memcpy(&w, b, n), without a call to memcpy (ids
+     * of a few bytes are hashed once per ingested row) */
+    if (n >= 4) {
+      uint32_t lo, hi;
+      memcpy(&lo, b, 4);
+      memcpy(&hi, b + n - 4, 4);
+      w = (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
+    } else {
+      w = (uint64_t)b[0] | (uint64_t)b[n / 2] << (8 * (n / 2)) | (uint64_t)b[n - 1] << (8 * (n - 1));
+    }
+#else
+    memcpy(&w, b, n);
+#endif
+    h = tsr__hash_step(h, w ^ ((uint64_t)n << 56));
+  }
+  return tsr__hash_mix64(h);
+}
 typedef struct tsr__hash_stream {
   uint64_t h;
   uint64_t total;

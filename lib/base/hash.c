@@ -12,50 +12,12 @@
 #define K1 0x9E3779B97F4A7C15ULL
 #define K2 0xC2B2AE3D27D4EB4FULL
 
-static inline uint64_t mix64(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
+static inline uint64_t mix64(uint64_t x) { return tsr__hash_mix64(x); }
 
-static inline uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
-
-static inline uint64_t step(uint64_t h, uint64_t w) {
-  return rotl(h ^ (w * K2), 31) * K1;
-}
+static inline uint64_t step(uint64_t h, uint64_t w) { return tsr__hash_step(h, w); }
 
 uint64_t tsr__hash_bytes(const void *p, size_t n, uint64_t seed) {
-  const unsigned char *b = p;
-  uint64_t h = seed ^ ((uint64_t)n * K1);
-  while (n >= 8) {
-    uint64_t w;
-    memcpy(&w, b, 8);
-    h = step(h, w);
-    b += 8;
-    n -= 8;
-  }
-  if (n) {
-    uint64_t w = 0;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    /* the same value as memcpy(&w, b, n), without a call to memcpy (ids
-     * of a few bytes are hashed once per ingested row) */
-    if (n >= 4) {
-      uint32_t lo, hi;
-      memcpy(&lo, b, 4);
-      memcpy(&hi, b + n - 4, 4);
-      w = (uint64_t)lo | (uint64_t)hi << (8 * (n - 4));
-    } else {
-      w = (uint64_t)b[0] | (uint64_t)b[n / 2] << (8 * (n / 2)) | (uint64_t)b[n - 1] << (8 * (n - 1));
-    }
-#else
-    memcpy(&w, b, n);
-#endif
-    h = step(h, w ^ ((uint64_t)n << 56));
-  }
-  return mix64(h);
+  return tsr__hash_bytes_inline(p, n, seed);
 }
 
 void tsr__hash_stream_init(tsr__hash_stream *s) { memset(s, 0, sizeof *s); }

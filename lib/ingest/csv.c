@@ -674,22 +674,33 @@ int tsr__csv_next_fast(tsr_csv *c, tsr_csv_record *rec) {
   size_t nf = 0, fs = pos, i = pos, end, next;
   unsigned trim = 0; /* a field starts or ends with a space byte */
 #ifdef __SSE2__
+  /* 64 bytes a step: a mask of delimiters and one of the bytes that end
+   * or leave the fast path (LF, CR, quote); the delimiters before the
+   * first of those are the row's field ends in this window. One
+   * mispredicted loop exit a window instead of one a 16 bytes (a 100-byte
+   * row: 2 instead of 7), and no byte reloaded to tell a delimiter from a
+   * line end. */
   const __m128i vd = _mm_set1_epi8(dl), vn = _mm_set1_epi8('\n'), vq = _mm_set1_epi8('"'),
                 vr = _mm_set1_epi8('\r');
-  for (; i + 16 <= len; i += 16) {
-    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
-    unsigned m = (unsigned)_mm_movemask_epi8(
-        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, vd), _mm_cmpeq_epi8(v, vn)),
-                     _mm_or_si128(_mm_cmpeq_epi8(v, vq), _mm_cmpeq_epi8(v, vr))));
-    while (m) {
-      size_t j = i + (size_t)__builtin_ctz(m);
-      m &= m - 1;
+  for (; i + 64 <= len; i += 64) {
+    uint64_t md = 0, mx = 0;
+    for (int k = 0; k < 4; k++) {
+      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 16 * k));
+      md |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vd)) << (16 * k);
+      mx |= (uint64_t)(unsigned)_mm_movemask_epi8(
+                _mm_or_si128(_mm_cmpeq_epi8(v, vn), _mm_or_si128(_mm_cmpeq_epi8(v, vq), _mm_cmpeq_epi8(v, vr))))
+            << (16 * k);
+    }
+    if (mx) md &= (mx & (0 - mx)) - 1; /* the delimiters before the stop */
+    while (md) {
+      size_t j = i + (size_t)__builtin_ctzll(md);
+      md &= md - 1;
+      if (span_field(c, &nf, fs, j, colbase, &trim)) return 0;
+      fs = j + 1;
+    }
+    if (mx) {
+      size_t j = i + (size_t)__builtin_ctzll(mx);
       char ch = b[j];
-      if (ch == dl) {
-        if (span_field(c, &nf, fs, j, colbase, &trim)) return 0;
-        fs = j + 1;
-        continue;
-      }
       if (ch == '\n') {
         end = j;
         next = j + 1;

@@ -573,6 +573,19 @@ static int id_next(char *id, size_t len) {
   return 0;
 }
 
+/* 1 when id is the id after last in a run (id_next of last; both of len
+ * bytes): last's trailing nines are zeros in id, the digit before them
+ * (not a nine) one more, the bytes before that the same. Compared in
+ * place, without the copy and the two calls of making the successor. */
+static int id_follows(const char *last, const char *id, size_t len) {
+  size_t i = len;
+  while (i > 0 && last[i - 1] == '9' && id[i - 1] == '0') i--;
+  if (i == 0 || last[i - 1] < '0' || last[i - 1] > '8' || id[i - 1] != last[i - 1] + 1) return 0;
+  for (size_t k = 0; k + 1 < i; k++)
+    if (id[k] != last[k]) return 0;
+  return 1;
+}
+
 /* The id hashes of ids [0, n) recorded in order, into key (of n). */
 static void seq_keys(const tsr_ledger *lg, uint64_t *key, size_t n) {
   char buf[TSR_INGEST_MAX_ID];
@@ -625,13 +638,12 @@ static int seq_run_start(tsr_ledger *lg, const char *id, size_t len) {
 int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, uint64_t content) {
   int next = 0; /* id follows the last one in its run */
   if (lg->seq_n) {
-    /* strictly after the last id: longer, or as long and bytewise after */
+    /* strictly after the last id: longer, or as long and bytewise after
+     * (as the next id of a run is) */
     if (len < lg->last_len) return 1;
-    if (len == lg->last_len && memcmp(id, lg->last_id, len) <= 0) return 1;
-    if (!lg->seq_key && len == lg->last_len) {
-      char succ[TSR_INGEST_MAX_ID];
-      memcpy(succ, lg->last_id, len);
-      next = id_next(succ, len) && memcmp(succ, id, len) == 0;
+    if (len == lg->last_len) {
+      if (!lg->seq_key && id_follows(lg->last_id, id, len)) next = 1;
+      else if (memcmp(id, lg->last_id, len) <= 0) return 1;
     }
   }
   if (lg->seq_n == lg->seq_cap) {
@@ -649,7 +661,7 @@ int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, ui
     lg->seq_key[lg->seq_n] = key;
   }
   lg->seq[lg->seq_n++] = content;
-  memcpy(lg->last_id, id, len);
+  id_copy(lg->last_id, id, len);
   lg->last_len = len;
   return 0;
 }

@@ -154,13 +154,40 @@ static inline const char *cust_id(const tsr_ledger *lg, const cust *c) {
 /* The key of a transaction id in the id table (ingest.c's sr.key, and the
  * ledger's rebuild of the keys of ids kept as runs; never 0). */
 static inline uint64_t tid_key(const char *id, size_t len) {
-  uint64_t h = tsr__hash_bytes(id, len, 0x7A5D);
+  uint64_t h = tsr__hash_bytes_inline(id, len, 0x7A5D);
   return h ? h : 1;
 }
 
 static inline uint64_t id_hash(const char *id, size_t len) {
-  uint64_t h = tsr__hash_bytes(id, len, 0);
+  uint64_t h = tsr__hash_bytes_inline(id, len, 0);
   return h ? h : 1;
+}
+
+/* a[0..n) == b[0..n) for ids: two overlapping words each when 8 <= n <=
+ * 16 (the common id; compared once a row), else memcmp. */
+static inline int id_eq(const char *a, const char *b, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t a0, a1, b0, b1;
+    memcpy(&a0, a, 8);
+    memcpy(&a1, a + n - 8, 8);
+    memcpy(&b0, b, 8);
+    memcpy(&b1, b + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  return memcmp(a, b, n) == 0;
+}
+
+/* memcpy(d, s, n) for ids, as id_eq compares them. */
+static inline void id_copy(char *d, const char *s, size_t n) {
+  if (n >= 8 && n <= 16) {
+    uint64_t w0, w1;
+    memcpy(&w0, s, 8);
+    memcpy(&w1, s + n - 8, 8);
+    memcpy(d, &w0, 8);
+    memcpy(d + n - 8, &w1, 8);
+  } else {
+    memcpy(d, s, n);
+  }
 }
 
 /* Customer number i. */
@@ -182,7 +209,7 @@ static inline cust *cust_probe(const tsr_ledger *lg, const char *id, size_t len,
     }
     if (v >> 32 == tag) {
       cust *c = cust_at(lg, (size_t)(uint32_t)v - 1);
-      if (c->hash == h && c->id_len == len && memcmp(cust_id(lg, c), id, len) == 0) return c;
+      if (c->hash == h && c->id_len == len && id_eq(cust_id(lg, c), id, len)) return c;
     }
     k = (k + 1) & m;
   }

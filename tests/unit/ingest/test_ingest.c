@@ -485,14 +485,63 @@ static void test_hash_tail(void **state) {
       buf[i] = (unsigned char)(x >> 16);
     }
     for (size_t n = 0; n <= 40; n++)
-      for (size_t off = 0; off < 4; off++)
+      for (size_t off = 0; off < 4; off++) {
         assert_true(tsr__hash_bytes(buf + off, n, round) == ref_hash(buf + off, n, (uint64_t)round));
+        assert_true(tsr__hash_bytes_inline(buf + off, n, round) == ref_hash(buf + off, n, (uint64_t)round));
+      }
   }
 }
 
 /* Customer ids of every length around the inline limit of the customer
  * record (27 bytes inline, 28 and more in the ledger's id text) come back
  * whole and are found. */
+/* The word-at-a-time id check (ingest.c id_graphic) against the byte
+ * rules: ids of 1..24 bytes with a space or VT (trimmed at the ends), an
+ * invalid UTF-8 byte or a NUL (rejected) at every position; a byte the
+ * check misses would leave the space in the id or accept the row. */
+static void test_id_graphic(void **state) {
+  (void)state;
+  static const char bad[] = {' ', '\v', (char)0xFF, '\0', (char)0x80};
+  for (size_t len = 1; len <= 24; len++) {
+    for (size_t pos = 0; pos < len; pos++) {
+      for (size_t b = 0; b < sizeof bad; b++) {
+        char csv[128], id[32];
+        for (size_t k = 0; k < len; k++) id[k] = (char)((k + len) % 3 ? 'a' + (int)((k * 7 + len) % 26) : '~' - (int)(k % 4));
+        id[pos] = bad[b];
+        size_t o = (size_t)sprintf(csv, "customer_id,date,amount\n");
+        memcpy(csv + o, id, len);
+        o += len;
+        o += (size_t)sprintf(csv + o, ",2024-01-01,1\n");
+        tsr_ingest_opts opts;
+        tsr_ingest_opts_init(&opts);
+        rejects rj = {.n = 0};
+        opts.on_reject = on_reject;
+        opts.ud = &rj;
+        tsr_ledger *lg;
+        assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+        tsr_ingest_stats st;
+        assert_int_equal(tsr_ingest_mem(lg, csv, o, "g.csv", &opts, &st, NULL), TSR_OK);
+        assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+        const int space = b < 2, edge = pos == 0 || pos == len - 1;
+        if (!space || (edge && len == 1)) {
+          /* rejected: invalid UTF-8, NUL, or nothing left after the trim */
+          assert_int_equal(st.rows_rejected, 1);
+          assert_int_equal(tsr_ledger_ncustomers(lg), 0);
+        } else {
+          assert_int_equal(st.rows_rejected, 0);
+          assert_int_equal(tsr_ledger_ncustomers(lg), 1);
+          char want[32];
+          size_t a = pos == 0 ? 1 : 0, e = pos == len - 1 ? len - 1 : len;
+          memcpy(want, id + a, e - a);
+          want[e - a] = '\0';
+          assert_string_equal(tsr_ledger_customer(lg, 0), want);
+        }
+        tsr_ledger_free(lg);
+      }
+    }
+  }
+}
+
 static void test_id_lengths(void **state) {
   (void)state;
   char csv[8192];
@@ -1268,6 +1317,11 @@ static void test_id_runs(void **state) {
   char (*ids)[16] = malloc(MAXID * sizeof *ids);
   assert_non_null(ids);
   size_t nid = 0;
+  /* no runs: only the first byte differs; ':' after '9' */
+  snprintf(ids[nid++], 16, "P5");
+  snprintf(ids[nid++], 16, "Q6");
+  snprintf(ids[nid++], 16, "R9");
+  snprintf(ids[nid++], 16, "R:");
   for (unsigned i = 8; i < 100; i++) snprintf(ids[nid++], 16, "T%02u", i);
   snprintf(ids[nid++], 16, "TA0");
   snprintf(ids[nid++], 16, "TA1");
@@ -1276,7 +1330,7 @@ static void test_id_runs(void **state) {
   for (unsigned i = 0; i < 300; i++) snprintf(ids[nid++], 16, "X%04u", i);     /* dense, after */
   for (int mode = 0; mode < 2; mode++) {
     /* mode 0: the runs only (the ids up to TAx); 1: also the fallback */
-    const size_t m = mode ? nid : 95;
+    const size_t m = mode ? nid : 99;
     size_t cap = (m * 3 + 16) * 64, len = 0;
     char *csv = malloc(cap);
     assert_non_null(csv);
@@ -1308,7 +1362,7 @@ static void test_id_runs(void **state) {
     for (size_t i = 0; i < m; i++)
       assert_int_equal(tsr__ids_append(lg, ids[i], strlen(ids[i]), tid_key(ids[i], strlen(ids[i])), i), 0);
     if (!mode) {
-      assert_int_equal(lg->runs_n, 3); /* T08..T99, TA0..TA1, TAx */
+      assert_int_equal(lg->runs_n, 7); /* P5, Q6, R9, R:, T08..T99, TA0..TA1, TAx */
       assert_null(lg->seq_key);
     } else {
       assert_non_null(lg->seq_key);
@@ -1446,7 +1500,7 @@ int main(void) {
       cmocka_unit_test(test_threads_alloc_failures), cmocka_unit_test(test_ids_ring_exact),
       cmocka_unit_test(test_many_customers), cmocka_unit_test(test_customer_order),
       cmocka_unit_test(test_grouped_presized), cmocka_unit_test(test_hash_tail),
-      cmocka_unit_test(test_id_lengths), cmocka_unit_test(test_single_input_no_hashes),
+      cmocka_unit_test(test_id_lengths), cmocka_unit_test(test_id_graphic), cmocka_unit_test(test_single_input_no_hashes),
       cmocka_unit_test(test_ready_blocks), cmocka_unit_test(test_id_runs),
       cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_cust_guess),
   };
