@@ -21,6 +21,10 @@
 
 #include "cluster_internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* Rows of the sample the restarts run on when there are at least twice as
  * many (tsr_kmeans_fit). */
 #define KM_SAMPLE 32768
@@ -187,6 +191,8 @@ typedef struct hm_ctx {
   const double *X;
   size_t d, k;
   const double *C;   /* k x d current centres */
+  const double *CT;  /* d x kp: the same by feature (two_nearest) */
+  size_t kp;
   const double *s;   /* k: half distance to the nearest other centre */
   const double *p;   /* k: movement of each centre in the last update */
   size_t r1;         /* centre that moved most; p2 = second largest */
@@ -202,24 +208,62 @@ typedef struct hm_ctx {
   double *binert;    /* nblocks (final pass) */
 } hm_ctx;
 
-/* Nearest and second-nearest centre of x (squared distances). */
-TSR__INLINE void two_nearest(const double *x, const double *C, size_t k, size_t d,
-                        size_t *j1, double *d1, double *d2) {
+/* Nearest and second-nearest centre of x (squared distances) from the
+ * centres by feature, CT (d x kp, kp >= k rounded up to KM_LANES, zeros
+ * past k): each distance is the same sum, in the same order, as
+ * tsr__sqdist's (two centres per SSE2 vector), and the scan keeps its ties
+ * (the earlier centre; d2 may equal d1). */
+#define KM_LANES 4
+#define KM_CHUNK 64 /* centres per scan of the distance buffer */
+
+TSR__INLINE void two_nearest(const double *x, const double *CT, size_t k, size_t kp,
+                             size_t d, size_t *j1, double *d1, double *d2) {
   double b1 = DBL_MAX, b2 = DBL_MAX;
   size_t bj = 0;
-  for (size_t j = 0; j < k; j++) {
-    double dd = tsr__sqdist(x, C + j * d, d);
-    if (dd < b1) {
-      b2 = b1;
-      b1 = dd;
-      bj = j;
-    } else if (dd < b2) {
-      b2 = dd;
+  double buf[KM_CHUNK];
+  for (size_t j0 = 0; j0 < k; j0 += KM_CHUNK) {
+    size_t jn = k - j0 < KM_CHUNK ? k - j0 : KM_CHUNK;
+#ifdef __SSE2__
+    for (size_t j = 0; j < jn; j += 2) {
+      __m128d acc = _mm_setzero_pd();
+      for (size_t t = 0; t < d; t++) {
+        __m128d u = _mm_sub_pd(_mm_set1_pd(x[t]), _mm_loadu_pd(CT + t * kp + j0 + j));
+        acc = _mm_add_pd(acc, _mm_mul_pd(u, u));
+      }
+      _mm_storeu_pd(buf + j, acc);
+    }
+#else
+    for (size_t j = 0; j < jn; j++) {
+      double acc = 0;
+      for (size_t t = 0; t < d; t++) {
+        double u = x[t] - CT[t * kp + j0 + j];
+        acc += u * u;
+      }
+      buf[j] = acc;
+    }
+#endif
+    for (size_t j = 0; j < jn; j++) {
+      double dd = buf[j];
+      if (dd < b1) {
+        b2 = b1;
+        b1 = dd;
+        bj = j0 + j;
+      } else if (dd < b2) {
+        b2 = dd;
+      }
     }
   }
   *j1 = bj;
   *d1 = b1;
   *d2 = b2;
+}
+
+/* The centres C (k x d) by feature into CT (d x kp, zeros past k). */
+static void centres_by_feature(const double *C, size_t k, size_t d, size_t kp, double *CT) {
+  for (size_t t = 0; t < d; t++) {
+    for (size_t j = 0; j < k; j++) CT[t * kp + j] = C[j * d + t];
+    for (size_t j = k; j < kp; j++) CT[t * kp + j] = 0;
+  }
 }
 
 /* One Hamerly assignment pass over a block plus the block's contribution to
@@ -228,56 +272,68 @@ TSR__INLINE void two_nearest(const double *x, const double *C, size_t k, size_t 
 TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi,
                              size_t d) {
   hm_ctx *c = vc;
-  size_t k = c->k, chg = 0;
+  const size_t k = c->k, kp = c->kp;
+  const double *const X = c->X, *const CT = c->CT;
+  int *const a = c->a;
+  double *const u = c->u, *const l = c->l;
+  size_t chg = 0;
   double *sum = c->bsum + b * k * d, *cnt = c->bcnt + b * k;
   memset(sum, 0, k * d * sizeof *sum);
   memset(cnt, 0, k * sizeof *cnt);
-  for (size_t i = lo; i < hi; i++) {
-    const double *x = c->X + i * d;
-    if (c->first == 2) { /* exact nearest centre known from the seeding */
-      c->u[i] = sqrt(c->closest[i]);
-      c->l[i] = 0; /* a valid (loose) lower bound */
-      chg++;
-    } else if (c->first) {
-      size_t j1;
-      double d1, d2;
-      two_nearest(x, c->C, k, d, &j1, &d1, &d2);
-      c->a[i] = (int)j1;
-      c->u[i] = sqrt(d1);
-      c->l[i] = k > 1 ? sqrt(d2) : DBL_MAX;
-      chg++;
-    } else {
-      size_t ai = (size_t)c->a[i];
-      c->u[i] += c->p[ai];
-      c->l[i] -= ai == c->r1 ? c->p2 : c->p1;
-      double m = c->s[ai] > c->l[i] ? c->s[ai] : c->l[i];
-      if (c->u[i] > m) {
-        c->u[i] = sqrt(tsr__sqdist(x, c->C + ai * d, d));
-        if (c->u[i] > m) {
-          size_t j1;
-          double d1, d2;
-          two_nearest(x, c->C, k, d, &j1, &d1, &d2);
-          if (j1 != ai) {
-            c->a[i] = (int)j1;
-            chg++;
-            double *so = sum + ai * d, *sn = sum + j1 * d;
-            for (size_t t = 0; t < d; t++) {
-              so[t] -= x[t];
-              sn[t] += x[t];
-            }
-            cnt[ai] -= 1;
-            cnt[j1] += 1;
-          }
-          c->u[i] = sqrt(d1);
-          c->l[i] = k > 1 ? sqrt(d2) : DBL_MAX;
-        }
+  if (c->first) {
+    for (size_t i = lo; i < hi; i++) {
+      const double *x = X + i * d;
+      if (c->first == 2) { /* exact nearest centre known from the seeding */
+        u[i] = sqrt(c->closest[i]);
+        l[i] = 0; /* a valid (loose) lower bound */
+      } else {
+        size_t j1;
+        double d1, d2;
+        two_nearest(x, CT, k, kp, d, &j1, &d1, &d2);
+        a[i] = (int)j1;
+        u[i] = sqrt(d1);
+        l[i] = k > 1 ? sqrt(d2) : DBL_MAX;
       }
-      continue;
+      size_t ai = (size_t)a[i];
+      double *sj = sum + ai * d;
+      for (size_t t = 0; t < d; t++) sj[t] += x[t];
+      cnt[ai] += 1;
     }
-    size_t ai = (size_t)c->a[i];
-    double *sj = sum + ai * d;
-    for (size_t t = 0; t < d; t++) sj[t] += x[t];
-    cnt[ai] += 1;
+    c->bchg[b] = hi - lo;
+    return;
+  }
+  const double *const p = c->p, *const s = c->s, *const C = c->C;
+  const size_t r1 = c->r1;
+  const double p1 = c->p1, p2 = c->p2;
+  for (size_t i = lo; i < hi; i++) {
+    size_t ai = (size_t)a[i];
+    double ui = u[i] + p[ai];
+    double li = l[i] - (ai == r1 ? p2 : p1);
+    double m = s[ai] > li ? s[ai] : li;
+    if (ui > m) {
+      const double *x = X + i * d;
+      ui = sqrt(tsr__sqdist(x, C + ai * d, d));
+      if (ui > m) {
+        size_t j1;
+        double d1, d2;
+        two_nearest(x, CT, k, kp, d, &j1, &d1, &d2);
+        if (j1 != ai) {
+          a[i] = (int)j1;
+          chg++;
+          double *so = sum + ai * d, *sn = sum + j1 * d;
+          for (size_t t = 0; t < d; t++) {
+            so[t] -= x[t];
+            sn[t] += x[t];
+          }
+          cnt[ai] -= 1;
+          cnt[j1] += 1;
+        }
+        ui = sqrt(d1);
+        li = k > 1 ? sqrt(d2) : DBL_MAX;
+      }
+    }
+    u[i] = ui;
+    l[i] = li;
   }
   c->bchg[b] = chg;
 }
@@ -294,7 +350,7 @@ TSR__INLINE void final_block_d(void *vc, size_t b, size_t lo, size_t hi,
   for (size_t i = lo; i < hi; i++) {
     size_t j1;
     double d1, d2;
-    two_nearest(c->X + i * d, c->C, c->k, d, &j1, &d1, &d2);
+    two_nearest(c->X + i * d, c->CT, c->k, c->kp, d, &j1, &d1, &d2);
     c->a[i] = (int)j1;
     s += d1;
   }
@@ -323,6 +379,8 @@ typedef struct km_work {
   int *a;
   double *u, *l, *closest, *bsum, *bcnt, *binert, *C, *Cnew, *s, *p;
   double *sum, *cnt; /* k x d centre sums and k counts of the run */
+  double *CT;        /* d x kp: C by feature */
+  size_t kp;
   size_t *bchg;
 } km_work;
 
@@ -341,6 +399,35 @@ static void work_free(km_work *w) {
   tsr__free(w->bchg);
   tsr__free(w->sum);
   tsr__free(w->cnt);
+  tsr__free(w->CT);
+}
+
+/* The work arrays of runs on n rows (TSR_ENOMEM: none kept). */
+static tsr_status work_alloc(km_work *w, size_t n, size_t d, size_t k) {
+  size_t nb = tsr__nblocks(n);
+  memset(w, 0, sizeof *w);
+  w->kp = (k + KM_LANES - 1) / KM_LANES * KM_LANES;
+  w->a = tsr__malloc(n * sizeof *w->a);
+  w->u = tsr__malloc(n * sizeof *w->u);
+  w->l = tsr__malloc(n * sizeof *w->l);
+  w->closest = tsr__malloc((n > k ? n : k) * sizeof *w->closest);
+  w->bsum = tsr__malloc(nb * k * d * sizeof *w->bsum);
+  w->bcnt = tsr__malloc(nb * k * sizeof *w->bcnt);
+  w->binert = tsr__malloc(nb * sizeof *w->binert);
+  w->bchg = tsr__malloc(nb * sizeof *w->bchg);
+  w->C = tsr__malloc(k * d * sizeof *w->C);
+  w->Cnew = tsr__malloc(k * d * sizeof *w->Cnew);
+  w->s = tsr__malloc(k * sizeof *w->s);
+  w->p = tsr__malloc(k * sizeof *w->p);
+  w->sum = tsr__malloc(k * d * sizeof *w->sum);
+  w->cnt = tsr__malloc(k * sizeof *w->cnt);
+  w->CT = tsr__malloc(d * w->kp * sizeof *w->CT);
+  if (!w->a || !w->u || !w->l || !w->closest || !w->bsum || !w->bcnt || !w->binert ||
+      !w->bchg || !w->C || !w->Cnew || !w->s || !w->p || !w->sum || !w->cnt || !w->CT) {
+    work_free(w);
+    return TSR_ENOMEM;
+  }
+  return TSR_OK;
 }
 
 /* One k-means run from k-means++ seeding (or from w->C when rng is NULL);
@@ -363,6 +450,8 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
   c.d = d;
   c.k = k;
   c.C = w->C;
+  c.CT = w->CT;
+  c.kp = w->kp;
   c.s = w->s;
   c.p = w->p;
   c.a = w->a;
@@ -387,6 +476,7 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
         }
       w->s[j] = k > 1 ? 0.5 * sqrt(m) : DBL_MAX;
     }
+    centres_by_feature(w->C, k, d, w->kp, w->CT);
     tsr__parallel_blocks(nthr, n, hm_block, &c);
     size_t chg = 0;
     for (size_t b = 0; b < nb; b++) chg += w->bchg[b];
@@ -455,6 +545,7 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
       break;
     }
   }
+  if (!*strict && exact_end) centres_by_feature(w->C, k, d, w->kp, w->CT);
   tsr__parallel_blocks(nthr, n, *strict || !exact_end ? inert_block : final_block, &c);
   double s = 0;
   for (size_t b = 0; b < nb; b++) s += w->binert[b];
@@ -512,28 +603,9 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
   int nthr = opts->n_threads > 0 ? opts->n_threads : 2;
   /* tolerance relative to the mean per-feature variance (sklearn) */
   double tol_abs = tol * tsr__km_mean_var(X, n, d) / (double)d;
-  size_t nb = tsr__nblocks(n);
   km_work w;
-  memset(&w, 0, sizeof w);
-  w.a = tsr__malloc(n * sizeof *w.a);
-  w.u = tsr__malloc(n * sizeof *w.u);
-  w.l = tsr__malloc(n * sizeof *w.l);
-  w.closest = tsr__malloc((n > k ? n : k) * sizeof *w.closest);
-  w.bsum = tsr__malloc(nb * k * d * sizeof *w.bsum);
-  w.bcnt = tsr__malloc(nb * k * sizeof *w.bcnt);
-  w.binert = tsr__malloc(nb * sizeof *w.binert);
-  w.bchg = tsr__malloc(nb * sizeof *w.bchg);
-  w.C = tsr__malloc(k * d * sizeof *w.C);
-  w.Cnew = tsr__malloc(k * d * sizeof *w.Cnew);
-  w.s = tsr__malloc(k * sizeof *w.s);
-  w.p = tsr__malloc(k * sizeof *w.p);
-  w.sum = tsr__malloc(k * d * sizeof *w.sum);
-  w.cnt = tsr__malloc(k * sizeof *w.cnt);
-  if (!w.a || !w.u || !w.l || !w.closest || !w.bsum || !w.bcnt || !w.binert ||
-      !w.bchg || !w.C || !w.Cnew || !w.s || !w.p || !w.sum || !w.cnt) {
-    work_free(&w);
+  if (work_alloc(&w, n, d, k) != TSR_OK)
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  }
   /* many rows: the restarts run on a seeded sample of KM_SAMPLE rows (at
    * least 256 per cluster); only the best one is refined on all rows */
   size_t ns = KM_SAMPLE > 256 * k ? KM_SAMPLE : 256 * k;
@@ -595,28 +667,8 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
 tsr_status tsr__kmeans_polish(const double *X, size_t n, size_t d, size_t k,
                               int n_threads, size_t max_iter, double *centers,
                               int *labels) {
-  size_t nb = tsr__nblocks(n);
   km_work w;
-  memset(&w, 0, sizeof w);
-  w.a = tsr__malloc(n * sizeof *w.a);
-  w.u = tsr__malloc(n * sizeof *w.u);
-  w.l = tsr__malloc(n * sizeof *w.l);
-  w.closest = tsr__malloc((n > k ? n : k) * sizeof *w.closest);
-  w.bsum = tsr__malloc(nb * k * d * sizeof *w.bsum);
-  w.bcnt = tsr__malloc(nb * k * sizeof *w.bcnt);
-  w.binert = tsr__malloc(nb * sizeof *w.binert);
-  w.bchg = tsr__malloc(nb * sizeof *w.bchg);
-  w.C = tsr__malloc(k * d * sizeof *w.C);
-  w.Cnew = tsr__malloc(k * d * sizeof *w.Cnew);
-  w.s = tsr__malloc(k * sizeof *w.s);
-  w.p = tsr__malloc(k * sizeof *w.p);
-  w.sum = tsr__malloc(k * d * sizeof *w.sum);
-  w.cnt = tsr__malloc(k * sizeof *w.cnt);
-  if (!w.a || !w.u || !w.l || !w.closest || !w.bsum || !w.bcnt || !w.binert ||
-      !w.bchg || !w.C || !w.Cnew || !w.s || !w.p || !w.sum || !w.cnt) {
-    work_free(&w);
-    return TSR_ENOMEM;
-  }
+  if (work_alloc(&w, n, d, k) != TSR_OK) return TSR_ENOMEM;
   double in;
   size_t it;
   int strict;
