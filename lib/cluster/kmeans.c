@@ -215,6 +215,7 @@ typedef struct hm_ctx {
  * (the earlier centre; d2 may equal d1). */
 #define KM_LANES 4
 #define KM_CHUNK 64 /* centres per scan of the distance buffer */
+#define HM_BATCH 256 /* rows per batch of bound tests (hm_block) */
 
 TSR__INLINE void two_nearest(const double *x, const double *CT, size_t k, size_t kp,
                              size_t d, size_t *j1, double *d1, double *d2) {
@@ -305,14 +306,30 @@ TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi,
   const double *const p = c->p, *const s = c->s, *const C = c->C;
   const size_t r1 = c->r1;
   const double p1 = c->p1, p2 = c->p2;
-  for (size_t i = lo; i < hi; i++) {
-    size_t ai = (size_t)a[i];
-    double ui = u[i] + p[ai];
-    double li = l[i] - (ai == r1 ? p2 : p1);
-    double m = s[ai] > li ? s[ai] : li;
-    if (ui > m) {
+  /* by batches: the bounds of every row updated without branches, the rows
+   * whose bound test fails listed (with their threshold), then those rows
+   * in row order (the centre sums change in the same order) */
+  size_t q[HM_BATCH];
+  double qm[HM_BATCH];
+  for (size_t i0 = lo; i0 < hi; i0 += HM_BATCH) {
+    size_t i1 = hi - i0 < HM_BATCH ? hi : i0 + HM_BATCH, nq = 0;
+    for (size_t i = i0; i < i1; i++) {
+      size_t ai = (size_t)a[i];
+      double ui = u[i] + p[ai];
+      double li = l[i] - (ai == r1 ? p2 : p1);
+      double m = s[ai] > li ? s[ai] : li;
+      u[i] = ui;
+      l[i] = li;
+      q[nq] = i;
+      qm[nq] = m;
+      nq += ui > m;
+    }
+    for (size_t e = 0; e < nq; e++) {
+      size_t i = q[e], ai = (size_t)a[i];
+      double m = qm[e];
       const double *x = X + i * d;
-      ui = sqrt(tsr__sqdist(x, C + ai * d, d));
+      double ui = sqrt(tsr__sqdist(x, C + ai * d, d));
+      u[i] = ui;
       if (ui > m) {
         size_t j1;
         double d1, d2;
@@ -328,12 +345,10 @@ TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi,
           cnt[ai] -= 1;
           cnt[j1] += 1;
         }
-        ui = sqrt(d1);
-        li = k > 1 ? sqrt(d2) : DBL_MAX;
+        u[i] = sqrt(d1);
+        l[i] = k > 1 ? sqrt(d2) : DBL_MAX;
       }
     }
-    u[i] = ui;
-    l[i] = li;
   }
   c->bchg[b] = chg;
 }
