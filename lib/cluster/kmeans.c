@@ -38,6 +38,9 @@ typedef struct pp_ctx {
   int *near;            /* n: index of that centre (ties: the earlier) */
   const size_t *cand;   /* trial candidate rows */
   size_t ntrial;
+  double *candT;        /* d x ntp: the candidates by feature, zeros past
+                           ntrial (ntp: ntrial rounded up to even) */
+  size_t ntp;
   double *bpot;         /* nblocks x ntrial */
   double *bsum;         /* nblocks: block sums of closest */
   size_t best;          /* first centre (initial pass) */
@@ -67,6 +70,27 @@ TSR__INLINE void pp_trial_block_d(void *vc, size_t b, size_t lo, size_t hi,
   pp_ctx *c = vc;
   double acc[64];
   size_t nt = c->ntrial;
+#ifdef __SSE2__
+  /* two candidates per vector: per lane the same distance sums and the
+   * same running sum of min(dd, cl) in row order */
+  size_t ntp = c->ntp;
+  const double *CT = c->candT;
+  __m128d av[32];
+  for (size_t t = 0; t < ntp; t += 2) av[t / 2] = _mm_setzero_pd();
+  for (size_t i = lo; i < hi; i++) {
+    const double *x = c->X + i * d;
+    __m128d clv = _mm_set1_pd(pp_fold(c, i, x, d));
+    for (size_t t = 0; t < ntp; t += 2) {
+      __m128d dd = _mm_setzero_pd();
+      for (size_t q = 0; q < d; q++) {
+        __m128d u = _mm_sub_pd(_mm_set1_pd(x[q]), _mm_loadu_pd(CT + q * ntp + t));
+        dd = _mm_add_pd(dd, _mm_mul_pd(u, u));
+      }
+      av[t / 2] = _mm_add_pd(av[t / 2], _mm_min_pd(dd, clv));
+    }
+  }
+  for (size_t t = 0; t < ntp; t += 2) _mm_storeu_pd(acc + t, av[t / 2]);
+#else
   for (size_t t = 0; t < nt; t++) acc[t] = 0;
   for (size_t i = lo; i < hi; i++) {
     const double *x = c->X + i * d;
@@ -76,6 +100,7 @@ TSR__INLINE void pp_trial_block_d(void *vc, size_t b, size_t lo, size_t hi,
       acc[t] += dd < cl ? dd : cl;
     }
   }
+#endif
   for (size_t t = 0; t < nt; t++) c->bpot[b * nt + t] = acc[t];
 }
 
@@ -145,14 +170,17 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
   size_t nb = tsr__nblocks(n);
   size_t cand[64];
   if (ntrial > 64) ntrial = 64;
+  size_t ntp = (ntrial + 1) / 2 * 2;
   double *bpot = tsr__malloc(nb * ntrial * sizeof *bpot);
   double *bsum = tsr__malloc(nb * sizeof *bsum);
-  if (!bpot || !bsum) {
+  double *candT = tsr__calloc(d * ntp, sizeof *candT);
+  if (!bpot || !bsum || !candT) {
     tsr__free(bpot);
     tsr__free(bsum);
+    tsr__free(candT);
     return TSR_ENOMEM;
   }
-  pp_ctx c = {X, d, closest, near, cand, ntrial, bpot, bsum, 0, NULL, 0};
+  pp_ctx c = {X, d, closest, near, cand, ntrial, candT, ntp, bpot, bsum, 0, NULL, 0};
   size_t first = tsr__rng_below(rng, n);
   memcpy(centers, X + first * d, d * sizeof *centers);
   c.best = first;
@@ -162,6 +190,8 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
   for (size_t j = 1; j < k; j++) {
     for (size_t t = 0; t < ntrial; t++)
       cand[t] = pp_search(&c, n, tsr__rng_unif(rng) * pot);
+    for (size_t t = 0; t < ntrial; t++)
+      for (size_t q = 0; q < d; q++) candT[q * ntp + t] = X[cand[t] * d + q];
     tsr__parallel_blocks(nthr, n, pp_trial_block, &c);
     size_t best = 0;
     double bestpot = DBL_MAX;
@@ -182,6 +212,7 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
   if (c.P) tsr__parallel_blocks(nthr, n, pp_fold_block, &c); /* the last */
   tsr__free(bpot);
   tsr__free(bsum);
+  tsr__free(candT);
   return TSR_OK;
 }
 
