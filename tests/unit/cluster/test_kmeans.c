@@ -265,6 +265,51 @@ static void polish_steps_plain(void **state) {
   }
 }
 
+/* Fits whose bits were taken from the k-means of session 17 (before the
+ * vector kernels): the seeding's candidate potentials, the bounds and the
+ * centre sums must keep every operation and its order. Inertia and the
+ * centres' sum, printed with %a when they differ. */
+#define GOLD_IN0 0x1.66ea78f820721p+16
+#define GOLD_IN1 0x1.5a9c58781724p+12
+#define GOLD_IN2 0x1.e267eecedc806p+18
+#define GOLD_IN3 0x1.c761893b72ec6p+14
+#define GOLD_CS0 0x1.4d3d2a1c7430ap+11
+#define GOLD_CS1 0x1.d0f7c22258e02p+12
+#define GOLD_CS2 0x1.ed209400db80bp+10
+#define GOLD_CS3 0x1.d6e43cfbef87dp+20
+static void fits_bit_identical(void **state) {
+  (void)state;
+  static const size_t cases[][4] = {{20000, 4, 8, 3}, {5003, 3, 21, 2}, {70000, 5, 5, 4},
+                                    {4000, 9, 70, 1}};
+  static const double want_in[] = {GOLD_IN0, GOLD_IN1, GOLD_IN2, GOLD_IN3};
+  static const double want_cs[] = {GOLD_CS0, GOLD_CS1, GOLD_CS2, GOLD_CS3};
+  int bad = 0;
+  for (size_t q = 0; q < sizeof cases / sizeof *cases; q++) {
+    size_t n = cases[q][0], d = cases[q][1], k = cases[q][2];
+    double *X = malloc(n * d * sizeof *X), *C = malloc(k * d * sizeof *C), in, cs = 0;
+    uint64_t s = 99 + q;
+    for (size_t i = 0; i < n * d; i++) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      double u = (double)(s >> 11) * 0x1.0p-53;
+      X[i] = u * u * 4 + (double)(i / d % 5) * (double)(i % d);
+    }
+    tsr_cluster_opts o;
+    tsr_cluster_opts_init(&o);
+    o.seed = 5 + q;
+    o.n_init = cases[q][3];
+    o.n_threads = (int)(q % 2) + 1;
+    assert_int_equal(tsr_kmeans_fit(X, n, d, k, &o, C, NULL, &in, NULL, NULL), TSR_OK);
+    for (size_t j = 0; j < k * d; j++) cs += C[j] * (double)(j + 1);
+    if (in != want_in[q] || cs != want_cs[q]) {
+      printf("case %zu: %a %a\n", q, in, cs);
+      bad++;
+    }
+    free(X);
+    free(C);
+  }
+  assert_int_equal(bad, 0);
+}
+
 static void duplicates_and_empty(void **state) {
   (void)state;
   /* 10 rows, only 3 distinct: k = 3 must find them exactly; k = 5 must not
@@ -330,6 +375,7 @@ int main(void) {
       cmocka_unit_test(deterministic_and_threads),
       cmocka_unit_test(labels_exact_nearest),
       cmocka_unit_test(polish_steps_plain),
+      cmocka_unit_test(fits_bit_identical),
       cmocka_unit_test(duplicates_and_empty),
       cmocka_unit_test(bad_params),
       cmocka_unit_test(mean_var_bits),
