@@ -164,7 +164,7 @@ static size_t pp_search(const pp_ctx *c, size_t n, double v) {
 /* Greedy k-means++; on return closest/near hold every row's nearest centre
  * (exact, ties to the lower index) for the first Lloyd step. */
 static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
-                           tsr__rng *rng, int nthr, double *centers,
+                           tsr__rng *rng, tsr__pool *pool, double *centers,
                            double *closest, int *near) {
   size_t ntrial = 2 + (size_t)floor(log((double)k));
   size_t nb = tsr__nblocks(n);
@@ -184,7 +184,7 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
   size_t first = tsr__rng_below(rng, n);
   memcpy(centers, X + first * d, d * sizeof *centers);
   c.best = first;
-  tsr__parallel_blocks(nthr, n, pp_first_block, &c);
+  tsr__pool_blocks(pool, n, pp_first_block, &c);
   double pot = 0;
   for (size_t b = 0; b < nb; b++) pot += bsum[b];
   for (size_t j = 1; j < k; j++) {
@@ -192,7 +192,7 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
       cand[t] = pp_search(&c, n, tsr__rng_unif(rng) * pot);
     for (size_t t = 0; t < ntrial; t++)
       for (size_t q = 0; q < d; q++) candT[q * ntp + t] = X[cand[t] * d + q];
-    tsr__parallel_blocks(nthr, n, pp_trial_block, &c);
+    tsr__pool_blocks(pool, n, pp_trial_block, &c);
     size_t best = 0;
     double bestpot = DBL_MAX;
     for (size_t t = 0; t < ntrial; t++) {
@@ -209,7 +209,7 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
     pot = 0;
     for (size_t b = 0; b < nb; b++) pot += bsum[b] = bpot[b * ntrial + best];
   }
-  if (c.P) tsr__parallel_blocks(nthr, n, pp_fold_block, &c); /* the last */
+  if (c.P) tsr__pool_blocks(pool, n, pp_fold_block, &c); /* the last */
   tsr__free(bpot);
   tsr__free(bsum);
   tsr__free(candT);
@@ -427,6 +427,7 @@ typedef struct km_work {
   double *sum, *cnt; /* k x d centre sums and k counts of the run */
   double *CT;        /* d x kp: C by feature */
   size_t kp;
+  tsr__pool *pool;   /* the runs' workers (NULL: one thread) */
   size_t *bchg;
 } km_work;
 
@@ -446,10 +447,12 @@ static void work_free(km_work *w) {
   tsr__free(w->sum);
   tsr__free(w->cnt);
   tsr__free(w->CT);
+  tsr__pool_free(w->pool);
 }
 
-/* The work arrays of runs on n rows (TSR_ENOMEM: none kept). */
-static tsr_status work_alloc(km_work *w, size_t n, size_t d, size_t k) {
+/* The work arrays of runs on n rows and the workers of n_threads (none
+ * when they cannot be had: one thread); TSR_ENOMEM: nothing kept. */
+static tsr_status work_alloc(km_work *w, size_t n, size_t d, size_t k, int n_threads) {
   size_t nb = tsr__nblocks(n);
   memset(w, 0, sizeof *w);
   w->kp = (k + KM_LANES - 1) / KM_LANES * KM_LANES;
@@ -468,6 +471,7 @@ static tsr_status work_alloc(km_work *w, size_t n, size_t d, size_t k) {
   w->sum = tsr__malloc(k * d * sizeof *w->sum);
   w->cnt = tsr__malloc(k * sizeof *w->cnt);
   w->CT = tsr__malloc(d * w->kp * sizeof *w->CT);
+  w->pool = tsr__pool_new(n_threads);
   if (!w->a || !w->u || !w->l || !w->closest || !w->bsum || !w->bcnt || !w->binert ||
       !w->bchg || !w->C || !w->Cnew || !w->s || !w->p || !w->sum || !w->cnt || !w->CT) {
     work_free(w);
@@ -483,10 +487,10 @@ static tsr_status work_alloc(km_work *w, size_t n, size_t d, size_t k) {
  * exact_end is set. */
 static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
                          size_t max_iter, double tol_abs, tsr__rng *rng,
-                         int nthr, km_work *w, int exact_end, double *inertia,
+                         tsr__pool *pool, km_work *w, int exact_end, double *inertia,
                          size_t *n_iter, int *strict) {
   if (rng) { /* else start from the centres already in w->C */
-    tsr_status st = kmeanspp(X, n, d, k, rng, nthr, w->C, w->closest, w->a);
+    tsr_status st = kmeanspp(X, n, d, k, rng, pool, w->C, w->closest, w->a);
     if (st != TSR_OK) return st;
   }
   size_t nb = tsr__nblocks(n);
@@ -523,7 +527,7 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
       w->s[j] = k > 1 ? 0.5 * sqrt(m) : DBL_MAX;
     }
     centres_by_feature(w->C, k, d, w->kp, w->CT);
-    tsr__parallel_blocks(nthr, n, hm_block, &c);
+    tsr__pool_blocks(pool, n, hm_block, &c);
     size_t chg = 0;
     for (size_t b = 0; b < nb; b++) chg += w->bchg[b];
     /* new centres: add the block sums (or moves) in block order */
@@ -592,7 +596,7 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
     }
   }
   if (!*strict && exact_end) centres_by_feature(w->C, k, d, w->kp, w->CT);
-  tsr__parallel_blocks(nthr, n, *strict || !exact_end ? inert_block : final_block, &c);
+  tsr__pool_blocks(pool, n, *strict || !exact_end ? inert_block : final_block, &c);
   double s = 0;
   for (size_t b = 0; b < nb; b++) s += w->binert[b];
   *inertia = s;
@@ -650,7 +654,7 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
   /* tolerance relative to the mean per-feature variance (sklearn) */
   double tol_abs = tol * tsr__km_mean_var(X, n, d) / (double)d;
   km_work w;
-  if (work_alloc(&w, n, d, k) != TSR_OK)
+  if (work_alloc(&w, n, d, k, nthr) != TSR_OK)
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   /* many rows: the restarts run on a seeded sample of KM_SAMPLE rows (at
    * least 256 per cluster); only the best one is refined on all rows */
@@ -674,7 +678,7 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
     double in;
     size_t it;
     int strict;
-    tsr_status st = km_run(Xr, nr, d, k, max_iter, tol_abs, &rng, nthr, &w, 0,
+    tsr_status st = km_run(Xr, nr, d, k, max_iter, tol_abs, &rng, w.pool, &w, 0,
                            &in, &it, &strict);
     if (st != TSR_OK) {
       work_free(&w);
@@ -697,7 +701,7 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
     size_t it;
     int strict;
     memcpy(w.C, centers, k * d * sizeof *centers);
-    km_run(X, n, d, k, max_iter, 0, NULL, nthr, &w, 1, &in, &it, &strict);
+    km_run(X, n, d, k, max_iter, 0, NULL, w.pool, &w, 1, &in, &it, &strict);
     best = in;
     best_it += it;
     memcpy(centers, w.C, k * d * sizeof *centers);
@@ -714,13 +718,12 @@ tsr_status tsr__kmeans_polish(const double *X, size_t n, size_t d, size_t k,
                               int n_threads, size_t max_iter, double *centers,
                               int *labels) {
   km_work w;
-  if (work_alloc(&w, n, d, k) != TSR_OK) return TSR_ENOMEM;
+  if (work_alloc(&w, n, d, k, n_threads > 0 ? n_threads : 2) != TSR_OK) return TSR_ENOMEM;
   double in;
   size_t it;
   int strict;
   memcpy(w.C, centers, k * d * sizeof *centers);
-  km_run(X, n, d, k, max_iter ? max_iter : 300, 0, NULL, n_threads > 0 ? n_threads : 2,
-         &w, 1, &in, &it, &strict);
+  km_run(X, n, d, k, max_iter ? max_iter : 300, 0, NULL, w.pool, &w, 1, &in, &it, &strict);
   memcpy(centers, w.C, k * d * sizeof *centers);
   if (labels) memcpy(labels, w.a, n * sizeof *labels);
   work_free(&w);
