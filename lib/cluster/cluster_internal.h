@@ -79,6 +79,16 @@ void tsr__parallel_blocks(int n_threads, size_t n, tsr__block_fn fn,
 /* Same with blocks of `chunk` rows. */
 void tsr__parallel_chunks(int n_threads, size_t n, size_t chunk,
                           tsr__block_fn fn, void *ctx);
+/* Workers kept for many loops (k-means' iterations): tsr__pool_new(n)
+ * starts n - 1 threads on the first loop of more than one block (NULL, or
+ * no thread started: every loop runs on the caller's thread); a loop wakes
+ * them and waits only for those that took a block. Same results as
+ * tsr__parallel_chunks. */
+typedef struct tsr__pool tsr__pool;
+tsr__pool *tsr__pool_new(int n_threads);
+void tsr__pool_chunks(tsr__pool *p, size_t n, size_t chunk, tsr__block_fn fn, void *ctx);
+void tsr__pool_blocks(tsr__pool *p, size_t n, tsr__block_fn fn, void *ctx);
+void tsr__pool_free(tsr__pool *p);
 static inline size_t tsr__nblocks(size_t n) {
   return (n + TSR__BLOCK - 1) / TSR__BLOCK;
 }

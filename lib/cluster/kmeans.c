@@ -21,6 +21,10 @@
 
 #include "cluster_internal.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* Rows of the sample the restarts run on when there are at least twice as
  * many (tsr_kmeans_fit). */
 #define KM_SAMPLE 32768
@@ -34,6 +38,9 @@ typedef struct pp_ctx {
   int *near;            /* n: index of that centre (ties: the earlier) */
   const size_t *cand;   /* trial candidate rows */
   size_t ntrial;
+  double *candT;        /* d x ntp: the candidates by feature, zeros past
+                           ntrial (ntp: ntrial rounded up to even) */
+  size_t ntp;
   double *bpot;         /* nblocks x ntrial */
   double *bsum;         /* nblocks: block sums of closest */
   size_t best;          /* first centre (initial pass) */
@@ -63,6 +70,27 @@ TSR__INLINE void pp_trial_block_d(void *vc, size_t b, size_t lo, size_t hi,
   pp_ctx *c = vc;
   double acc[64];
   size_t nt = c->ntrial;
+#ifdef __SSE2__
+  /* two candidates per vector: per lane the same distance sums and the
+   * same running sum of min(dd, cl) in row order */
+  size_t ntp = c->ntp;
+  const double *CT = c->candT;
+  __m128d av[32];
+  for (size_t t = 0; t < ntp; t += 2) av[t / 2] = _mm_setzero_pd();
+  for (size_t i = lo; i < hi; i++) {
+    const double *x = c->X + i * d;
+    __m128d clv = _mm_set1_pd(pp_fold(c, i, x, d));
+    for (size_t t = 0; t < ntp; t += 2) {
+      __m128d dd = _mm_setzero_pd();
+      for (size_t q = 0; q < d; q++) {
+        __m128d u = _mm_sub_pd(_mm_set1_pd(x[q]), _mm_loadu_pd(CT + q * ntp + t));
+        dd = _mm_add_pd(dd, _mm_mul_pd(u, u));
+      }
+      av[t / 2] = _mm_add_pd(av[t / 2], _mm_min_pd(dd, clv));
+    }
+  }
+  for (size_t t = 0; t < ntp; t += 2) _mm_storeu_pd(acc + t, av[t / 2]);
+#else
   for (size_t t = 0; t < nt; t++) acc[t] = 0;
   for (size_t i = lo; i < hi; i++) {
     const double *x = c->X + i * d;
@@ -72,6 +100,7 @@ TSR__INLINE void pp_trial_block_d(void *vc, size_t b, size_t lo, size_t hi,
       acc[t] += dd < cl ? dd : cl;
     }
   }
+#endif
   for (size_t t = 0; t < nt; t++) c->bpot[b * nt + t] = acc[t];
 }
 
@@ -135,30 +164,35 @@ static size_t pp_search(const pp_ctx *c, size_t n, double v) {
 /* Greedy k-means++; on return closest/near hold every row's nearest centre
  * (exact, ties to the lower index) for the first Lloyd step. */
 static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
-                           tsr__rng *rng, int nthr, double *centers,
+                           tsr__rng *rng, tsr__pool *pool, double *centers,
                            double *closest, int *near) {
   size_t ntrial = 2 + (size_t)floor(log((double)k));
   size_t nb = tsr__nblocks(n);
   size_t cand[64];
   if (ntrial > 64) ntrial = 64;
+  size_t ntp = (ntrial + 1) / 2 * 2;
   double *bpot = tsr__malloc(nb * ntrial * sizeof *bpot);
   double *bsum = tsr__malloc(nb * sizeof *bsum);
-  if (!bpot || !bsum) {
+  double *candT = tsr__calloc(d * ntp, sizeof *candT);
+  if (!bpot || !bsum || !candT) {
     tsr__free(bpot);
     tsr__free(bsum);
+    tsr__free(candT);
     return TSR_ENOMEM;
   }
-  pp_ctx c = {X, d, closest, near, cand, ntrial, bpot, bsum, 0, NULL, 0};
+  pp_ctx c = {X, d, closest, near, cand, ntrial, candT, ntp, bpot, bsum, 0, NULL, 0};
   size_t first = tsr__rng_below(rng, n);
   memcpy(centers, X + first * d, d * sizeof *centers);
   c.best = first;
-  tsr__parallel_blocks(nthr, n, pp_first_block, &c);
+  tsr__pool_blocks(pool, n, pp_first_block, &c);
   double pot = 0;
   for (size_t b = 0; b < nb; b++) pot += bsum[b];
   for (size_t j = 1; j < k; j++) {
     for (size_t t = 0; t < ntrial; t++)
       cand[t] = pp_search(&c, n, tsr__rng_unif(rng) * pot);
-    tsr__parallel_blocks(nthr, n, pp_trial_block, &c);
+    for (size_t t = 0; t < ntrial; t++)
+      for (size_t q = 0; q < d; q++) candT[q * ntp + t] = X[cand[t] * d + q];
+    tsr__pool_blocks(pool, n, pp_trial_block, &c);
     size_t best = 0;
     double bestpot = DBL_MAX;
     for (size_t t = 0; t < ntrial; t++) {
@@ -175,9 +209,10 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
     pot = 0;
     for (size_t b = 0; b < nb; b++) pot += bsum[b] = bpot[b * ntrial + best];
   }
-  if (c.P) tsr__parallel_blocks(nthr, n, pp_fold_block, &c); /* the last */
+  if (c.P) tsr__pool_blocks(pool, n, pp_fold_block, &c); /* the last */
   tsr__free(bpot);
   tsr__free(bsum);
+  tsr__free(candT);
   return TSR_OK;
 }
 
@@ -187,6 +222,8 @@ typedef struct hm_ctx {
   const double *X;
   size_t d, k;
   const double *C;   /* k x d current centres */
+  const double *CT;  /* d x kp: the same by feature (two_nearest) */
+  size_t kp;
   const double *s;   /* k: half distance to the nearest other centre */
   const double *p;   /* k: movement of each centre in the last update */
   size_t r1;         /* centre that moved most; p2 = second largest */
@@ -202,24 +239,63 @@ typedef struct hm_ctx {
   double *binert;    /* nblocks (final pass) */
 } hm_ctx;
 
-/* Nearest and second-nearest centre of x (squared distances). */
-TSR__INLINE void two_nearest(const double *x, const double *C, size_t k, size_t d,
-                        size_t *j1, double *d1, double *d2) {
+/* Nearest and second-nearest centre of x (squared distances) from the
+ * centres by feature, CT (d x kp, kp >= k rounded up to KM_LANES, zeros
+ * past k): each distance is the same sum, in the same order, as
+ * tsr__sqdist's (two centres per SSE2 vector), and the scan keeps its ties
+ * (the earlier centre; d2 may equal d1). */
+#define KM_LANES 4
+#define KM_CHUNK 64 /* centres per scan of the distance buffer */
+#define HM_BATCH 256 /* rows per batch of bound tests (hm_block) */
+
+TSR__INLINE void two_nearest(const double *x, const double *CT, size_t k, size_t kp,
+                             size_t d, size_t *j1, double *d1, double *d2) {
   double b1 = DBL_MAX, b2 = DBL_MAX;
   size_t bj = 0;
-  for (size_t j = 0; j < k; j++) {
-    double dd = tsr__sqdist(x, C + j * d, d);
-    if (dd < b1) {
-      b2 = b1;
-      b1 = dd;
-      bj = j;
-    } else if (dd < b2) {
-      b2 = dd;
+  double buf[KM_CHUNK];
+  for (size_t j0 = 0; j0 < k; j0 += KM_CHUNK) {
+    size_t jn = k - j0 < KM_CHUNK ? k - j0 : KM_CHUNK;
+#ifdef __SSE2__
+    for (size_t j = 0; j < jn; j += 2) {
+      __m128d acc = _mm_setzero_pd();
+      for (size_t t = 0; t < d; t++) {
+        __m128d u = _mm_sub_pd(_mm_set1_pd(x[t]), _mm_loadu_pd(CT + t * kp + j0 + j));
+        acc = _mm_add_pd(acc, _mm_mul_pd(u, u));
+      }
+      _mm_storeu_pd(buf + j, acc);
+    }
+#else
+    for (size_t j = 0; j < jn; j++) {
+      double acc = 0;
+      for (size_t t = 0; t < d; t++) {
+        double u = x[t] - CT[t * kp + j0 + j];
+        acc += u * u;
+      }
+      buf[j] = acc;
+    }
+#endif
+    for (size_t j = 0; j < jn; j++) {
+      double dd = buf[j];
+      if (dd < b1) {
+        b2 = b1;
+        b1 = dd;
+        bj = j0 + j;
+      } else if (dd < b2) {
+        b2 = dd;
+      }
     }
   }
   *j1 = bj;
   *d1 = b1;
   *d2 = b2;
+}
+
+/* The centres C (k x d) by feature into CT (d x kp, zeros past k). */
+static void centres_by_feature(const double *C, size_t k, size_t d, size_t kp, double *CT) {
+  for (size_t t = 0; t < d; t++) {
+    for (size_t j = 0; j < k; j++) CT[t * kp + j] = C[j * d + t];
+    for (size_t j = k; j < kp; j++) CT[t * kp + j] = 0;
+  }
 }
 
 /* One Hamerly assignment pass over a block plus the block's contribution to
@@ -228,56 +304,82 @@ TSR__INLINE void two_nearest(const double *x, const double *C, size_t k, size_t 
 TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi,
                              size_t d) {
   hm_ctx *c = vc;
-  size_t k = c->k, chg = 0;
+  const size_t k = c->k, kp = c->kp;
+  const double *const X = c->X, *const CT = c->CT;
+  int *const a = c->a;
+  double *const u = c->u, *const l = c->l;
+  size_t chg = 0;
   double *sum = c->bsum + b * k * d, *cnt = c->bcnt + b * k;
   memset(sum, 0, k * d * sizeof *sum);
   memset(cnt, 0, k * sizeof *cnt);
-  for (size_t i = lo; i < hi; i++) {
-    const double *x = c->X + i * d;
-    if (c->first == 2) { /* exact nearest centre known from the seeding */
-      c->u[i] = sqrt(c->closest[i]);
-      c->l[i] = 0; /* a valid (loose) lower bound */
-      chg++;
-    } else if (c->first) {
-      size_t j1;
-      double d1, d2;
-      two_nearest(x, c->C, k, d, &j1, &d1, &d2);
-      c->a[i] = (int)j1;
-      c->u[i] = sqrt(d1);
-      c->l[i] = k > 1 ? sqrt(d2) : DBL_MAX;
-      chg++;
-    } else {
-      size_t ai = (size_t)c->a[i];
-      c->u[i] += c->p[ai];
-      c->l[i] -= ai == c->r1 ? c->p2 : c->p1;
-      double m = c->s[ai] > c->l[i] ? c->s[ai] : c->l[i];
-      if (c->u[i] > m) {
-        c->u[i] = sqrt(tsr__sqdist(x, c->C + ai * d, d));
-        if (c->u[i] > m) {
-          size_t j1;
-          double d1, d2;
-          two_nearest(x, c->C, k, d, &j1, &d1, &d2);
-          if (j1 != ai) {
-            c->a[i] = (int)j1;
-            chg++;
-            double *so = sum + ai * d, *sn = sum + j1 * d;
-            for (size_t t = 0; t < d; t++) {
-              so[t] -= x[t];
-              sn[t] += x[t];
-            }
-            cnt[ai] -= 1;
-            cnt[j1] += 1;
-          }
-          c->u[i] = sqrt(d1);
-          c->l[i] = k > 1 ? sqrt(d2) : DBL_MAX;
-        }
+  if (c->first) {
+    for (size_t i = lo; i < hi; i++) {
+      const double *x = X + i * d;
+      if (c->first == 2) { /* exact nearest centre known from the seeding */
+        u[i] = sqrt(c->closest[i]);
+        l[i] = 0; /* a valid (loose) lower bound */
+      } else {
+        size_t j1;
+        double d1, d2;
+        two_nearest(x, CT, k, kp, d, &j1, &d1, &d2);
+        a[i] = (int)j1;
+        u[i] = sqrt(d1);
+        l[i] = k > 1 ? sqrt(d2) : DBL_MAX;
       }
-      continue;
+      size_t ai = (size_t)a[i];
+      double *sj = sum + ai * d;
+      for (size_t t = 0; t < d; t++) sj[t] += x[t];
+      cnt[ai] += 1;
     }
-    size_t ai = (size_t)c->a[i];
-    double *sj = sum + ai * d;
-    for (size_t t = 0; t < d; t++) sj[t] += x[t];
-    cnt[ai] += 1;
+    c->bchg[b] = hi - lo;
+    return;
+  }
+  const double *const p = c->p, *const s = c->s, *const C = c->C;
+  const size_t r1 = c->r1;
+  const double p1 = c->p1, p2 = c->p2;
+  /* by batches: the bounds of every row updated without branches, the rows
+   * whose bound test fails listed (with their threshold), then those rows
+   * in row order (the centre sums change in the same order) */
+  size_t q[HM_BATCH];
+  double qm[HM_BATCH];
+  for (size_t i0 = lo; i0 < hi; i0 += HM_BATCH) {
+    size_t i1 = hi - i0 < HM_BATCH ? hi : i0 + HM_BATCH, nq = 0;
+    for (size_t i = i0; i < i1; i++) {
+      size_t ai = (size_t)a[i];
+      double ui = u[i] + p[ai];
+      double li = l[i] - (ai == r1 ? p2 : p1);
+      double m = s[ai] > li ? s[ai] : li;
+      u[i] = ui;
+      l[i] = li;
+      q[nq] = i;
+      qm[nq] = m;
+      nq += ui > m;
+    }
+    for (size_t e = 0; e < nq; e++) {
+      size_t i = q[e], ai = (size_t)a[i];
+      double m = qm[e];
+      const double *x = X + i * d;
+      double ui = sqrt(tsr__sqdist(x, C + ai * d, d));
+      u[i] = ui;
+      if (ui > m) {
+        size_t j1;
+        double d1, d2;
+        two_nearest(x, CT, k, kp, d, &j1, &d1, &d2);
+        if (j1 != ai) {
+          a[i] = (int)j1;
+          chg++;
+          double *so = sum + ai * d, *sn = sum + j1 * d;
+          for (size_t t = 0; t < d; t++) {
+            so[t] -= x[t];
+            sn[t] += x[t];
+          }
+          cnt[ai] -= 1;
+          cnt[j1] += 1;
+        }
+        u[i] = sqrt(d1);
+        l[i] = k > 1 ? sqrt(d2) : DBL_MAX;
+      }
+    }
   }
   c->bchg[b] = chg;
 }
@@ -294,7 +396,7 @@ TSR__INLINE void final_block_d(void *vc, size_t b, size_t lo, size_t hi,
   for (size_t i = lo; i < hi; i++) {
     size_t j1;
     double d1, d2;
-    two_nearest(c->X + i * d, c->C, c->k, d, &j1, &d1, &d2);
+    two_nearest(c->X + i * d, c->CT, c->k, c->kp, d, &j1, &d1, &d2);
     c->a[i] = (int)j1;
     s += d1;
   }
@@ -323,6 +425,9 @@ typedef struct km_work {
   int *a;
   double *u, *l, *closest, *bsum, *bcnt, *binert, *C, *Cnew, *s, *p;
   double *sum, *cnt; /* k x d centre sums and k counts of the run */
+  double *CT;        /* d x kp: C by feature */
+  size_t kp;
+  tsr__pool *pool;   /* the runs' workers (NULL: one thread) */
   size_t *bchg;
 } km_work;
 
@@ -341,6 +446,38 @@ static void work_free(km_work *w) {
   tsr__free(w->bchg);
   tsr__free(w->sum);
   tsr__free(w->cnt);
+  tsr__free(w->CT);
+  tsr__pool_free(w->pool);
+}
+
+/* The work arrays of runs on n rows and the workers of n_threads (none
+ * when they cannot be had: one thread); TSR_ENOMEM: nothing kept. */
+static tsr_status work_alloc(km_work *w, size_t n, size_t d, size_t k, int n_threads) {
+  size_t nb = tsr__nblocks(n);
+  memset(w, 0, sizeof *w);
+  w->kp = (k + KM_LANES - 1) / KM_LANES * KM_LANES;
+  w->a = tsr__malloc(n * sizeof *w->a);
+  w->u = tsr__malloc(n * sizeof *w->u);
+  w->l = tsr__malloc(n * sizeof *w->l);
+  w->closest = tsr__malloc((n > k ? n : k) * sizeof *w->closest);
+  w->bsum = tsr__malloc(nb * k * d * sizeof *w->bsum);
+  w->bcnt = tsr__malloc(nb * k * sizeof *w->bcnt);
+  w->binert = tsr__malloc(nb * sizeof *w->binert);
+  w->bchg = tsr__malloc(nb * sizeof *w->bchg);
+  w->C = tsr__malloc(k * d * sizeof *w->C);
+  w->Cnew = tsr__malloc(k * d * sizeof *w->Cnew);
+  w->s = tsr__malloc(k * sizeof *w->s);
+  w->p = tsr__malloc(k * sizeof *w->p);
+  w->sum = tsr__malloc(k * d * sizeof *w->sum);
+  w->cnt = tsr__malloc(k * sizeof *w->cnt);
+  w->CT = tsr__malloc(d * w->kp * sizeof *w->CT);
+  w->pool = tsr__pool_new(n_threads);
+  if (!w->a || !w->u || !w->l || !w->closest || !w->bsum || !w->bcnt || !w->binert ||
+      !w->bchg || !w->C || !w->Cnew || !w->s || !w->p || !w->sum || !w->cnt || !w->CT) {
+    work_free(w);
+    return TSR_ENOMEM;
+  }
+  return TSR_OK;
 }
 
 /* One k-means run from k-means++ seeding (or from w->C when rng is NULL);
@@ -350,10 +487,10 @@ static void work_free(km_work *w) {
  * exact_end is set. */
 static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
                          size_t max_iter, double tol_abs, tsr__rng *rng,
-                         int nthr, km_work *w, int exact_end, double *inertia,
+                         tsr__pool *pool, km_work *w, int exact_end, double *inertia,
                          size_t *n_iter, int *strict) {
   if (rng) { /* else start from the centres already in w->C */
-    tsr_status st = kmeanspp(X, n, d, k, rng, nthr, w->C, w->closest, w->a);
+    tsr_status st = kmeanspp(X, n, d, k, rng, pool, w->C, w->closest, w->a);
     if (st != TSR_OK) return st;
   }
   size_t nb = tsr__nblocks(n);
@@ -363,6 +500,8 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
   c.d = d;
   c.k = k;
   c.C = w->C;
+  c.CT = w->CT;
+  c.kp = w->kp;
   c.s = w->s;
   c.p = w->p;
   c.a = w->a;
@@ -387,7 +526,8 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
         }
       w->s[j] = k > 1 ? 0.5 * sqrt(m) : DBL_MAX;
     }
-    tsr__parallel_blocks(nthr, n, hm_block, &c);
+    centres_by_feature(w->C, k, d, w->kp, w->CT);
+    tsr__pool_blocks(pool, n, hm_block, &c);
     size_t chg = 0;
     for (size_t b = 0; b < nb; b++) chg += w->bchg[b];
     /* new centres: add the block sums (or moves) in block order */
@@ -455,7 +595,8 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
       break;
     }
   }
-  tsr__parallel_blocks(nthr, n, *strict || !exact_end ? inert_block : final_block, &c);
+  if (!*strict && exact_end) centres_by_feature(w->C, k, d, w->kp, w->CT);
+  tsr__pool_blocks(pool, n, *strict || !exact_end ? inert_block : final_block, &c);
   double s = 0;
   for (size_t b = 0; b < nb; b++) s += w->binert[b];
   *inertia = s;
@@ -512,28 +653,9 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
   int nthr = opts->n_threads > 0 ? opts->n_threads : 2;
   /* tolerance relative to the mean per-feature variance (sklearn) */
   double tol_abs = tol * tsr__km_mean_var(X, n, d) / (double)d;
-  size_t nb = tsr__nblocks(n);
   km_work w;
-  memset(&w, 0, sizeof w);
-  w.a = tsr__malloc(n * sizeof *w.a);
-  w.u = tsr__malloc(n * sizeof *w.u);
-  w.l = tsr__malloc(n * sizeof *w.l);
-  w.closest = tsr__malloc((n > k ? n : k) * sizeof *w.closest);
-  w.bsum = tsr__malloc(nb * k * d * sizeof *w.bsum);
-  w.bcnt = tsr__malloc(nb * k * sizeof *w.bcnt);
-  w.binert = tsr__malloc(nb * sizeof *w.binert);
-  w.bchg = tsr__malloc(nb * sizeof *w.bchg);
-  w.C = tsr__malloc(k * d * sizeof *w.C);
-  w.Cnew = tsr__malloc(k * d * sizeof *w.Cnew);
-  w.s = tsr__malloc(k * sizeof *w.s);
-  w.p = tsr__malloc(k * sizeof *w.p);
-  w.sum = tsr__malloc(k * d * sizeof *w.sum);
-  w.cnt = tsr__malloc(k * sizeof *w.cnt);
-  if (!w.a || !w.u || !w.l || !w.closest || !w.bsum || !w.bcnt || !w.binert ||
-      !w.bchg || !w.C || !w.Cnew || !w.s || !w.p || !w.sum || !w.cnt) {
-    work_free(&w);
+  if (work_alloc(&w, n, d, k, nthr) != TSR_OK)
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  }
   /* many rows: the restarts run on a seeded sample of KM_SAMPLE rows (at
    * least 256 per cluster); only the best one is refined on all rows */
   size_t ns = KM_SAMPLE > 256 * k ? KM_SAMPLE : 256 * k;
@@ -556,7 +678,7 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
     double in;
     size_t it;
     int strict;
-    tsr_status st = km_run(Xr, nr, d, k, max_iter, tol_abs, &rng, nthr, &w, 0,
+    tsr_status st = km_run(Xr, nr, d, k, max_iter, tol_abs, &rng, w.pool, &w, 0,
                            &in, &it, &strict);
     if (st != TSR_OK) {
       work_free(&w);
@@ -579,7 +701,7 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
     size_t it;
     int strict;
     memcpy(w.C, centers, k * d * sizeof *centers);
-    km_run(X, n, d, k, max_iter, 0, NULL, nthr, &w, 1, &in, &it, &strict);
+    km_run(X, n, d, k, max_iter, 0, NULL, w.pool, &w, 1, &in, &it, &strict);
     best = in;
     best_it += it;
     memcpy(centers, w.C, k * d * sizeof *centers);
@@ -595,34 +717,13 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
 tsr_status tsr__kmeans_polish(const double *X, size_t n, size_t d, size_t k,
                               int n_threads, size_t max_iter, double *centers,
                               int *labels) {
-  size_t nb = tsr__nblocks(n);
   km_work w;
-  memset(&w, 0, sizeof w);
-  w.a = tsr__malloc(n * sizeof *w.a);
-  w.u = tsr__malloc(n * sizeof *w.u);
-  w.l = tsr__malloc(n * sizeof *w.l);
-  w.closest = tsr__malloc((n > k ? n : k) * sizeof *w.closest);
-  w.bsum = tsr__malloc(nb * k * d * sizeof *w.bsum);
-  w.bcnt = tsr__malloc(nb * k * sizeof *w.bcnt);
-  w.binert = tsr__malloc(nb * sizeof *w.binert);
-  w.bchg = tsr__malloc(nb * sizeof *w.bchg);
-  w.C = tsr__malloc(k * d * sizeof *w.C);
-  w.Cnew = tsr__malloc(k * d * sizeof *w.Cnew);
-  w.s = tsr__malloc(k * sizeof *w.s);
-  w.p = tsr__malloc(k * sizeof *w.p);
-  w.sum = tsr__malloc(k * d * sizeof *w.sum);
-  w.cnt = tsr__malloc(k * sizeof *w.cnt);
-  if (!w.a || !w.u || !w.l || !w.closest || !w.bsum || !w.bcnt || !w.binert ||
-      !w.bchg || !w.C || !w.Cnew || !w.s || !w.p || !w.sum || !w.cnt) {
-    work_free(&w);
-    return TSR_ENOMEM;
-  }
+  if (work_alloc(&w, n, d, k, n_threads > 0 ? n_threads : 2) != TSR_OK) return TSR_ENOMEM;
   double in;
   size_t it;
   int strict;
   memcpy(w.C, centers, k * d * sizeof *centers);
-  km_run(X, n, d, k, max_iter ? max_iter : 300, 0, NULL, n_threads > 0 ? n_threads : 2,
-         &w, 1, &in, &it, &strict);
+  km_run(X, n, d, k, max_iter ? max_iter : 300, 0, NULL, w.pool, &w, 1, &in, &it, &strict);
   memcpy(centers, w.C, k * d * sizeof *centers);
   if (labels) memcpy(labels, w.a, n * sizeof *labels);
   work_free(&w);

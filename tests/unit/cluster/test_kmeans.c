@@ -1,5 +1,7 @@
 /* test_kmeans.c - k-means: recovery of blobs, inertia against many
  * restarts on CDNOW features, determinism, bad parameters. */
+#include <float.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -160,6 +162,154 @@ static void deterministic_and_threads(void **state) {
   free(l2);
 }
 
+/* Every label is the nearest final centre (ties: the lower index) and the
+ * inertia is the block-ordered sum of tsr__sqdist's values, bit for bit:
+ * the distance kernel (centres by feature, two per vector, scanned in
+ * chunks of 64) against the plain one, at d with and without a specialised
+ * loop, k odd, even, above one chunk, over several blocks and batches of
+ * rows; values on a coarse grid so that equal distances occur. */
+static void labels_exact_nearest(void **state) {
+  (void)state;
+  static const size_t cases[][3] = {{9000, 4, 8}, {3001, 7, 70}, {2500, 3, 5},
+                                    {1200, 2, 130}, {17000, 5, 3}, {600, 9, 1}};
+  for (size_t q = 0; q < sizeof cases / sizeof *cases; q++) {
+    size_t n = cases[q][0], d = cases[q][1], k = cases[q][2];
+    double *X = malloc(n * d * sizeof *X), *C = malloc(k * d * sizeof *C), in;
+    int *lab = malloc(n * sizeof *lab);
+    uint64_t s = 777 + q;
+    for (size_t i = 0; i < n * d; i++) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      double u = (double)(s >> 11) * 0x1.0p-53;
+      X[i] = i % 3 ? floor(u * 6) : u * 10 + (double)(i / d % 4) * 5;
+    }
+    tsr_cluster_opts o;
+    tsr_cluster_opts_init(&o);
+    o.seed = 9 + q;
+    o.n_init = 2;
+    o.n_threads = (int)(q % 3) + 1;
+    assert_int_equal(tsr_kmeans_fit(X, n, d, k, &o, C, lab, &in, NULL, NULL), TSR_OK);
+    double tot = 0;
+    for (size_t b0 = 0; b0 < n; b0 += TSR__BLOCK) {
+      double bs = 0;
+      for (size_t i = b0; i < n && i < b0 + TSR__BLOCK; i++) {
+        size_t bj = 0;
+        double bd = DBL_MAX;
+        for (size_t j = 0; j < k; j++) {
+          double dd = tsr__sqdist(X + i * d, C + j * d, d);
+          if (dd < bd) {
+            bd = dd;
+            bj = j;
+          }
+        }
+        assert_int_equal(lab[i], (int)bj);
+        bs += bd;
+      }
+      tot += bs;
+    }
+    assert_memory_equal(&tot, &in, sizeof in);
+    free(X);
+    free(C);
+    free(lab);
+  }
+}
+
+/* A few bounded Lloyd steps (tsr__kmeans_polish, max_iter 4) from the first
+ * k rows against plain Lloyd steps (every distance): the same moves, so the
+ * same centres up to rounding; a row the bounds (tested by batches of rows)
+ * fail to recompute moves a centre by about 1e-3. */
+static void polish_steps_plain(void **state) {
+  (void)state;
+  static const size_t cases[][3] = {{9000, 4, 8}, {3001, 7, 70}, {1200, 2, 130}, {17000, 5, 3}};
+  for (size_t q = 0; q < sizeof cases / sizeof *cases; q++) {
+    size_t n = cases[q][0], d = cases[q][1], k = cases[q][2];
+    double *X = malloc(n * d * sizeof *X), *C = malloc(k * d * sizeof *C);
+    double *R = malloc(k * d * sizeof *R), *S = malloc(k * d * sizeof *S);
+    double *cnt = malloc(k * sizeof *cnt);
+    int *lab = malloc(n * sizeof *lab);
+    uint64_t s = 4242 + q;
+    for (size_t i = 0; i < n * d; i++) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      X[i] = (double)(s >> 11) * 0x1.0p-53 + (double)(i / d % 3);
+    }
+    memcpy(C, X, k * d * sizeof *C);
+    memcpy(R, X, k * d * sizeof *R);
+    assert_int_equal(tsr__kmeans_polish(X, n, d, k, (int)(q % 3) + 1, 4, C, lab), TSR_OK);
+    for (int it = 0; it < 4; it++) {
+      memset(S, 0, k * d * sizeof *S);
+      memset(cnt, 0, k * sizeof *cnt);
+      for (size_t i = 0; i < n; i++) {
+        size_t bj = 0;
+        double bd = DBL_MAX;
+        for (size_t j = 0; j < k; j++) {
+          double dd = tsr__sqdist(X + i * d, R + j * d, d);
+          if (dd < bd) {
+            bd = dd;
+            bj = j;
+          }
+        }
+        for (size_t t = 0; t < d; t++) S[bj * d + t] += X[i * d + t];
+        cnt[bj] += 1;
+      }
+      for (size_t j = 0; j < k; j++) {
+        assert_true(cnt[j] > 0);
+        for (size_t t = 0; t < d; t++) R[j * d + t] = S[j * d + t] / cnt[j];
+      }
+    }
+    for (size_t j = 0; j < k * d; j++) assert_true(fabs(C[j] - R[j]) < 1e-9);
+    free(X);
+    free(C);
+    free(R);
+    free(S);
+    free(cnt);
+    free(lab);
+  }
+}
+
+/* Fits whose bits were taken from the k-means of session 17 (before the
+ * vector kernels): the seeding's candidate potentials, the bounds and the
+ * centre sums must keep every operation and its order. Inertia and the
+ * centres' sum, printed with %a when they differ. */
+#define GOLD_IN0 0x1.66ea78f820721p+16
+#define GOLD_IN1 0x1.5a9c58781724p+12
+#define GOLD_IN2 0x1.e267eecedc806p+18
+#define GOLD_IN3 0x1.c761893b72ec6p+14
+#define GOLD_CS0 0x1.4d3d2a1c7430ap+11
+#define GOLD_CS1 0x1.d0f7c22258e02p+12
+#define GOLD_CS2 0x1.ed209400db80bp+10
+#define GOLD_CS3 0x1.d6e43cfbef87dp+20
+static void fits_bit_identical(void **state) {
+  (void)state;
+  static const size_t cases[][4] = {{20000, 4, 8, 3}, {5003, 3, 21, 2}, {70000, 5, 5, 4},
+                                    {4000, 9, 70, 1}};
+  static const double want_in[] = {GOLD_IN0, GOLD_IN1, GOLD_IN2, GOLD_IN3};
+  static const double want_cs[] = {GOLD_CS0, GOLD_CS1, GOLD_CS2, GOLD_CS3};
+  int bad = 0;
+  for (size_t q = 0; q < sizeof cases / sizeof *cases; q++) {
+    size_t n = cases[q][0], d = cases[q][1], k = cases[q][2];
+    double *X = malloc(n * d * sizeof *X), *C = malloc(k * d * sizeof *C), in, cs = 0;
+    uint64_t s = 99 + q;
+    for (size_t i = 0; i < n * d; i++) {
+      s = s * 6364136223846793005ull + 1442695040888963407ull;
+      double u = (double)(s >> 11) * 0x1.0p-53;
+      X[i] = u * u * 4 + (double)(i / d % 5) * (double)(i % d);
+    }
+    tsr_cluster_opts o;
+    tsr_cluster_opts_init(&o);
+    o.seed = 5 + q;
+    o.n_init = cases[q][3];
+    o.n_threads = (int)(q % 2) + 1;
+    assert_int_equal(tsr_kmeans_fit(X, n, d, k, &o, C, NULL, &in, NULL, NULL), TSR_OK);
+    for (size_t j = 0; j < k * d; j++) cs += C[j] * (double)(j + 1);
+    if (in != want_in[q] || cs != want_cs[q]) {
+      printf("case %zu: %a %a\n", q, in, cs);
+      bad++;
+    }
+    free(X);
+    free(C);
+  }
+  assert_int_equal(bad, 0);
+}
+
 static void duplicates_and_empty(void **state) {
   (void)state;
   /* 10 rows, only 3 distinct: k = 3 must find them exactly; k = 5 must not
@@ -223,6 +373,9 @@ int main(void) {
       cmocka_unit_test(blobs_recovered),
       cmocka_unit_test(cdnow_inertia),
       cmocka_unit_test(deterministic_and_threads),
+      cmocka_unit_test(labels_exact_nearest),
+      cmocka_unit_test(polish_steps_plain),
+      cmocka_unit_test(fits_bit_identical),
       cmocka_unit_test(duplicates_and_empty),
       cmocka_unit_test(bad_params),
       cmocka_unit_test(mean_var_bits),
