@@ -900,6 +900,7 @@ int tsr__ledger_drain(tsr_ledger *lg, tsr__drain_fn fn, void *ud) {
   }
   size_t d = 0; /* the chunk (address order) of the blocks being read */
   for (size_t k = 0; k < nb; k++) {
+    if (k + 8 < nb) __builtin_prefetch(cust_at(lg, who[k + 8])); /* in insertion order: random */
     while (d < lg->nchunks && addr[k] >= caddr[d] + POOL_CHUNK) chunk_free((void *)(uintptr_t)caddr[d++]);
     cust *c = cust_at(lg, who[k]);
     fn(ud, c->rank, cust_id(lg, c), c->e, c->n);
