@@ -165,6 +165,30 @@ int tsr__ledger_last_purchase(const struct tsr_ledger *lg, int64_t *day);
 /* The entries the customers' blocks hold room for (for tests: a file
  * sorted by customer fills blocks of exactly its rows). */
 size_t tsr__ledger_capacity(const struct tsr_ledger *lg);
+/* Drains a finished ledger: calls fn(ud, i, id, e, n) once for each
+ * customer i (tsr_ledger_customer's number and id, tsr_ledger_entries'
+ * entries), in the order of the entries in memory rather than i's, and
+ * frees the entries as it goes (each 8 MB chunk once the walk has passed
+ * it) and the customer table first. Afterwards the ledger keeps its
+ * customers: tsr_ledger_ncustomers and tsr_ledger_customer as before,
+ * tsr_ledger_entries gives none, tsr_ledger_find finds none; nothing may
+ * be ingested into it; tsr_ledger_free frees it. Returns 0, or -1 (the
+ * ledger unchanged) when it is not finished or out of memory (12 bytes a
+ * customer for a moment). */
+struct tsr_ledger_entry;
+typedef void (*tsr__drain_fn)(void *ud, size_t i, const char *id,
+                              const struct tsr_ledger_entry *e, size_t n);
+int tsr__ledger_drain(struct tsr_ledger *lg, tsr__drain_fn fn, void *ud);
+/* tsr_summary_compute (single-threaded: opts->threads is ignored) on a
+ * ledger drained as it goes (tsr__ledger_drain): the same summary, with
+ * the entries' memory freed while the rows fill theirs (the peak is the
+ * larger of the two, not their sum). The rows borrow the ids of lg's
+ * customers, which it keeps. After an error lg may be drained already
+ * (TSR_ERANGE, TSR_ENOTFOUND) or not (TSR_EINVAL, TSR_ENOMEM). */
+struct tsr_summary_opts;
+struct tsr_summary;
+tsr_status tsr__summary_compute_drain(struct tsr_ledger *lg, const struct tsr_summary_opts *opts,
+                                      struct tsr_summary **out, tsr_error *err);
 
 /* Period number of a day for tsr_freq f (lib/summary.c): D the day, W
  * weeks Monday..Sunday, M months since 1970-01. */

@@ -186,8 +186,10 @@ static void *sum_range(void *arg) {
   return NULL;
 }
 
-tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opts,
-                               tsr_summary **out, tsr_error *err) {
+/* The summary of lg without its rows: the options checked, the ends
+ * found (*p_end, *p_cal their periods), s->rows n rows of room. */
+static tsr_status sum_begin(const tsr_ledger *lg, const tsr_summary_opts *opts, tsr_summary **out,
+                            int64_t *p_end_out, int64_t *p_cal_out, tsr_error *err) {
   *out = NULL;
   tsr_summary_opts o;
   if (opts) o = *opts;
@@ -226,6 +228,41 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
   s->end_day = end;
   s->cal_end_day = split ? cal_end : TSR_DAY_NONE;
   s->opts = o;
+  *p_end_out = p_end;
+  *p_cal_out = p_cal;
+  *out = s;
+  return TSR_OK;
+}
+
+/* The end of a summary: the error of an overflow (customer id) or of no
+ * rows (s freed), else s into *out. */
+static tsr_status sum_end(tsr_summary *s, const char *overflow, tsr_summary **out, tsr_error *err) {
+  if (overflow) {
+    tsr_status st = tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "amount",
+                                  "customer '%.200s': the sum of the amounts overflows "
+                                  "(is beyond the largest number, %.2g)",
+                                  overflow, DBL_MAX);
+    tsr_summary_free(s);
+    return st;
+  }
+  if (s->n == 0) {
+    tsr_summary_free(s);
+    return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL,
+                         "no customer has a purchase by the observation end");
+  }
+  *out = s;
+  return TSR_OK;
+}
+
+tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opts,
+                               tsr_summary **out, tsr_error *err) {
+  tsr_summary *s;
+  int64_t p_end, p_cal;
+  tsr_status st0 = sum_begin(lg, opts, &s, &p_end, &p_cal, err);
+  if (st0 != TSR_OK) return st0;
+  const tsr_summary_opts o = s->opts;
+  const int split = s->has_holdout;
+  const size_t n = tsr_ledger_ncustomers(lg);
   /* customers in contiguous shares, one per thread; rows kept in order */
   size_t nt = o.threads >= 2 && n >= 50000 ? (size_t)(o.threads > 8 ? 8 : o.threads) : 1;
   sum_job jobs[8];
@@ -255,22 +292,88 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
     s->n += jobs[t].n;
     s->excluded_refund_only += jobs[t].excluded;
   }
-  for (size_t t = 0; t < nt; t++)
-    if (jobs[t].overflow) {
-      tsr_status st = tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "amount",
-                                    "customer '%.200s': the sum of the amounts overflows "
-                                    "(is beyond the largest number, %.2g)",
-                                    jobs[t].overflow, DBL_MAX);
-      tsr_summary_free(s);
-      return st;
-    }
-  if (s->n == 0) {
-    tsr_summary_free(s);
-    return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL,
-                         "no customer has a purchase by the observation end");
+  const char *overflow = NULL;
+  for (size_t t = 0; t < nt && !overflow; t++) overflow = jobs[t].overflow;
+  return sum_end(s, overflow, out, err);
+}
+
+/* tsr__summary_compute_drain: each customer's row as the ledger's drain
+ * hands it over, appended in that order, with its customer number. */
+typedef struct drain_job {
+  tsr_summary *s;
+  uint32_t *num;     /* [s->n] the rows' customer numbers */
+  int split;
+  int64_t p_end, p_cal;
+  size_t overflow;   /* the first customer (number) whose sums are not finite; SIZE_MAX */
+} drain_job;
+
+static void drain_row(void *ud, size_t i, const char *id, const tsr_ledger_entry *e, size_t k) {
+  drain_job *j = ud;
+  tsr_summary *s = j->s;
+  tsr_summary_row *r = &s->rows[s->n];
+  r->customer_id = id;
+  int refund_only;
+  if (row_from_entries(e, k, &s->opts, j->split, j->p_end, j->p_cal, r, &refund_only)) {
+    if (i < j->overflow &&
+        !(isfinite(r->revenue) && isfinite(r->refund_amount) && isfinite(r->monetary_value) &&
+          isfinite(r->monetary_value_holdout)))
+      j->overflow = i;
+    j->num[s->n++] = (uint32_t)i;
+  } else if (refund_only) {
+    s->excluded_refund_only++;
   }
-  *out = s;
-  return TSR_OK;
+}
+
+tsr_status tsr__summary_compute_drain(tsr_ledger *lg, const tsr_summary_opts *opts,
+                                      tsr_summary **out, tsr_error *err) {
+  drain_job j;
+  tsr_status st = sum_begin(lg, opts, &j.s, &j.p_end, &j.p_cal, err);
+  if (st != TSR_OK) return st;
+  tsr_summary *s = j.s;
+  const size_t n = tsr_ledger_ncustomers(lg);
+  j.split = s->has_holdout;
+  j.overflow = SIZE_MAX;
+  /* the rows' customer numbers, then each number's row (UINT32_MAX: none) */
+  j.num = tsr__malloc((n ? n : 1) * sizeof *j.num);
+  uint32_t *at = tsr__malloc((n ? n : 1) * sizeof *at);
+  if (n > UINT32_MAX - 1 || !j.num || !at || tsr__ledger_drain(lg, drain_row, &j) != 0) {
+    tsr__free(at);
+    tsr__free(j.num);
+    tsr_summary_free(s);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  /* the rows in the customers' order, in place: num[k] becomes row k's
+   * place, and the rows go there cycle by cycle */
+  for (size_t i = 0; i < n; i++) at[i] = UINT32_MAX;
+  for (size_t k = 0; k < s->n; k++) at[j.num[k]] = (uint32_t)k;
+  for (size_t i = 0, m = 0; i < n; i++)
+    if (at[i] != UINT32_MAX) j.num[at[i]] = (uint32_t)m++;
+  tsr__free(at);
+  for (size_t k = 0; k < s->n; k++) {
+    if (j.num[k] == k) continue;
+    /* the cycle through k: each row goes to its place, taking out the
+     * row there; q runs 8 rows ahead on the cycle, its rows prefetched */
+    tsr_summary_row t = s->rows[k];
+    uint32_t d = j.num[k], q = d;
+    for (int a = 0; a < 8 && q != k; a++) q = j.num[q];
+    while (d != k) {
+      if (q != k) {
+        __builtin_prefetch(&s->rows[q], 1);
+        __builtin_prefetch((const char *)&s->rows[q] + 64, 1);
+        q = j.num[q];
+      }
+      tsr_summary_row o = s->rows[d];
+      s->rows[d] = t;
+      t = o;
+      const uint32_t nd = j.num[d];
+      j.num[d] = d;
+      d = nd;
+    }
+    s->rows[k] = t;
+    j.num[k] = (uint32_t)k;
+  }
+  tsr__free(j.num);
+  return sum_end(s, j.overflow != SIZE_MAX ? tsr_ledger_customer(lg, j.overflow) : NULL, out, err);
 }
 
 void tsr_summary_free(tsr_summary *s) {

@@ -32,8 +32,9 @@ typedef struct cust {
 } cust;
 
 /* Entry blocks of fewer than 2^POOL_CLASSES entries come from POOL_CHUNK
- * chunks (freed ones are recycled by power-of-two class); larger ones from
- * tsr__malloc. A block's cap is a power of two, or the exact row count of
+ * chunks (freed ones are recycled by class, two an octave: ledger.c's
+ * blk_class); larger ones from tsr__malloc. A block's cap is a class size
+ * (2, 3, 4, 6, 8, 12...), or the exact row count of
  * a customer whose rows come together (tsr__cust_presize). */
 #define POOL_CHUNK ((size_t)8 << 20)
 #define POOL_CLASSES 12
@@ -102,7 +103,7 @@ struct tsr_ledger {
   uint64_t *extra;      /* set of content hashes of 2nd+ rows of a customer-day */
   size_t extra_n, extra_cap;
   /* entry blocks: carved from chunks, recycled by capacity class */
-  void *pool_free[POOL_CLASSES];
+  void *pool_free[2 * POOL_CLASSES]; /* by blk_class (two an octave) */
   char *pool_cur;
   size_t pool_left;
   void **chunks;

@@ -284,6 +284,106 @@ static void test_summary_threads_same(void **state) {
   free(csv);
 }
 
+/* A ledger of ~70,000 customers (refunds, refund-only customers, one
+ * customer of 4,500 days: a block beyond the pool's), sealed or not. */
+static tsr_ledger *drain_ledger(int seal) {
+  size_t nrows = 200000, cap = nrows * 48 + 4600 * 40 + 256, len = 0;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  unsigned x = 11;
+  len = (size_t)sprintf(csv, "customer_id,date,amount\n");
+  for (size_t i = 0; i < nrows; i++) {
+    x = x * 1103515245u + 12345u;
+    unsigned c = (x >> 8) % 70000, d = (x >> 20) % 600;
+    x = x * 1103515245u + 12345u;
+    char day[11];
+    tsr_day_format(19723 + d, day);
+    /* c % 97 == 5: refunds only; else one row in 13 a refund */
+    const char *sign = c % 97 == 5 || (x >> 4) % 13 == 0 ? "-" : "";
+    len += (size_t)sprintf(csv + len, "%u,%s,%s%u.%02u\n", c, day, sign, (x >> 8) % 300,
+                           (x >> 16) % 100);
+  }
+  for (unsigned d = 0; d < 4500; d++) {
+    char day[11];
+    tsr_day_format(19723 + 600 - 4500 + d, day);
+    len += (size_t)sprintf(csv + len, "big,%s,%u.5\n", day, d % 50);
+  }
+  tsr_ledger *lg;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, len, "d.csv", NULL, NULL, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+  if (seal) tsr_ledger_seal(lg);
+  free(csv);
+  return lg;
+}
+
+/* The summary of a drained ledger (tsr__summary_compute_drain) is
+ * tsr_summary_compute's, row for row; the ledger keeps its customers and
+ * has no entries left; without rows, the same error. */
+static void test_summary_drain_same(void **state) {
+  (void)state;
+  for (int v = 0; v < 4; v++) {
+    const int seal = v & 1, split = v >> 1;
+    tsr_ledger *a = drain_ledger(seal), *b = drain_ledger(seal);
+    size_t n = tsr_ledger_ncustomers(a);
+    assert_true(n > 60000);
+    assert_true(tsr__ledger_capacity(b) > 0);
+    tsr_summary_opts o;
+    tsr_summary_opts_init(&o);
+    if (split) {
+      o.cal_end_day = 19723 + 400;
+      o.multiplier = 7;
+    }
+    tsr_summary *s, *d;
+    assert_int_equal(tsr_summary_compute(a, &o, &s, NULL), TSR_OK);
+    assert_int_equal(tsr__summary_compute_drain(b, &o, &d, NULL), TSR_OK);
+    assert_int_equal(s->n, d->n);
+    assert_true(s->n > 50000 && s->n < n);
+    assert_true(s->excluded_refund_only > 100);
+    assert_int_equal(s->excluded_refund_only, d->excluded_refund_only);
+    assert_int_equal(s->end_day, d->end_day);
+    assert_int_equal(s->has_holdout, d->has_holdout);
+    int big = 0;
+    for (size_t i = 0; i < s->n; i++) {
+      tsr_summary_row r = s->rows[i], q = d->rows[i];
+      assert_string_equal(r.customer_id, q.customer_id);
+      big += !strcmp(r.customer_id, "big") && r.active_days == 4500;
+      r.customer_id = q.customer_id = NULL;
+      assert_memory_equal(&r, &q, sizeof r);
+    }
+    assert_int_equal(big, 1);
+    /* drained: customers kept, no entries, no lookups */
+    assert_int_equal(tsr_ledger_ncustomers(b), n);
+    assert_int_equal(tsr__ledger_capacity(b), 0);
+    for (size_t i = 0; i < n; i += 997) {
+      size_t k = 1;
+      assert_string_equal(tsr_ledger_customer(a, i), tsr_ledger_customer(b, i));
+      assert_null(tsr_ledger_entries(b, i, &k));
+      assert_int_equal(k, 0);
+    }
+    assert_int_equal(tsr_ledger_find(b, "big"), -1);
+    assert_true(tsr_ledger_find(a, "big") >= 0);
+    tsr_summary_free(s);
+    tsr_summary_free(d);
+    tsr_ledger_free(a);
+    tsr_ledger_free(b);
+  }
+  /* no customer by the end: the same error, the drained ledger freed */
+  tsr_ledger *a = drain_ledger(1), *b = drain_ledger(1);
+  tsr_summary_opts o;
+  tsr_summary_opts_init(&o);
+  o.end_day = 15000; /* before every purchase */
+  tsr_summary *s = NULL, *d = NULL;
+  tsr_error ea, eb;
+  assert_int_equal(tsr_summary_compute(a, &o, &s, &ea), TSR_ENOTFOUND);
+  assert_int_equal(tsr__summary_compute_drain(b, &o, &d, &eb), TSR_ENOTFOUND);
+  assert_null(s);
+  assert_null(d);
+  assert_string_equal(ea.msg, eb.msg);
+  tsr_ledger_free(a);
+  tsr_ledger_free(b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_cdnow_calibration),
@@ -291,6 +391,7 @@ int main(void) {
       cmocka_unit_test(test_refunds),
       cmocka_unit_test(test_fmt_double),
       cmocka_unit_test(test_summary_threads_same),
+      cmocka_unit_test(test_summary_drain_same),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
