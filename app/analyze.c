@@ -141,6 +141,7 @@ typedef struct actx {
                            handed to the models at their start */
   int64_t events_lost; /* events the store did not take */
   char event_err[256];
+  tsr_ingest_stats *in_stats; /* each input's ingest (its currency column), owned */
 } actx;
 
 static double now_s(void) {
@@ -351,9 +352,12 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
   /* the input's checksum names the dataset in the store and the kept
    * copies (keep_dir): without either it is not computed */
   if (!x->store && !x->o->keep_dir) io.csv.no_checksum = 1;
+  if (!x->o->indb_table && !(x->in_stats = tsr__calloc(x->o->n_inputs, sizeof *x->in_stats)))
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   for (size_t i = 0; !x->o->indb_table && i < x->o->n_inputs; i++) {
     tsr_ingest_stats s;
     st = tsr_ingest_file(res->ledger, x->o->inputs[i], &io, &s, err);
+    x->in_stats[i] = s; /* the currency column's values (tsr__analyze_currency) */
     tsr_ingest_stats *a = &res->ingest;
     if (i == 0) {
       *a = s;
@@ -1427,8 +1431,8 @@ static void plan_release(plan *p) {
 /* ------------------------------------------------------------ store */
 
 /* app/analyze_currency.c */
-tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, tsr_analyze_result *r, char *warn,
-                                 size_t cap, tsr_error *err);
+tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, const tsr_ingest_stats *in_stats,
+                                 tsr_analyze_result *r, char *warn, size_t cap, tsr_error *err);
 /* lib/analyze_profiles.c */
 tsr_status tsr__analyze_profiles(const tsr_analyze_opts *o, tsr__resolved **rv,
                                  tsr_analyze_result *res, int64_t counts[TSR_BT_COUNT][3],
@@ -2158,7 +2162,8 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   /* a bundle's churn and next-best-product, on a thread meanwhile (app/analyze_predict.c) */
   if (opts->bundle && (st = tsr__analyze_predict_start(opts, res, &x.raw, err)) != TSR_OK) goto fail;
   char cwarn[512];
-  if ((st = tsr__analyze_currency(opts, res, cwarn, sizeof cwarn, err)) != TSR_OK) goto fail;
+  if ((st = tsr__analyze_currency(opts, x.in_stats, res, cwarn, sizeof cwarn, err)) != TSR_OK)
+    goto fail;
   if (cwarn[0]) event(&x, 1, "currency", -1, -1, -1, "%s", cwarn);
   if (canceled(&x)) goto cancel;
   progress(&x, "summary", 0.5);
@@ -2284,6 +2289,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   }
   tsr__free(x.rejects);
   tsr__free(x.indb_sql);
+  tsr__free(x.in_stats);
   tsr__resolved_free(x.resolver);
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   *out = res;
@@ -2309,6 +2315,7 @@ fail:
   }
   tsr__free(x.rejects);
   tsr__free(x.indb_sql);
+  tsr__free(x.in_stats);
   tsr__resolved_free(x.resolver);
   if (x.raw != res->ledger) tsr_ledger_free(x.raw); /* not handed to the models */
   tsr__analyze_resolve_free(x.rjob); /* the ingest failed: not re-keyed */

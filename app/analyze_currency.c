@@ -7,11 +7,10 @@
  */
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 #include "internal.h"
 #include "tessera/analyze.h"
-#include "tessera/csv.h"
+#include "tessera/ingest.h"
 #include "tessera/report.h"
 
 int tsr_currency_code_valid(const char *code) {
@@ -21,76 +20,39 @@ int tsr_currency_code_valid(const char *code) {
   return code[3] == '\0';
 }
 
-/* Column names taken as the currency column (case-insensitive), as the
- * bundle reader's aliases (lib/bundle/bundle.c). */
-static int is_currency_name(const char *s, size_t n) {
-  static const char *const names[] = {"currency", "ccy", "currencycode", "currency_code"};
-  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-    if (strlen(names[i]) == n && !strncasecmp(s, names[i], n)) return 1;
-  return 0;
-}
-
 /* What the currency column of one input holds. */
 typedef enum { CUR_NONE, CUR_ONE, CUR_SEVERAL, CUR_BAD } cur_kind;
 
-/* Reads the currency column of file path whole: CUR_NONE (no column, no
- * value, or unreadable: the ingest reports that), CUR_ONE (code), CUR_SEVERAL
- * (code and other), CUR_BAD (a value that is not a code, on *bad_line). */
-static cur_kind scan_file(const char *path, const tsr_csv_opts *co, char code[4], char other[4],
-                          int64_t *bad_line) {
+/* The currency column of input path as its ingest watched it (s):
+ * CUR_NONE (no column, no value, or standard input), CUR_ONE (code),
+ * CUR_SEVERAL (code and other), CUR_BAD (a value that is not a code, on
+ * *bad_line). */
+static cur_kind input_kind(const char *path, const tsr_ingest_stats *s, char code[4],
+                           char other[4], int64_t *bad_line) {
   code[0] = other[0] = '\0';
-  tsr_csv *c = NULL;
-  if (!strcmp(path, "-") || tsr_csv_open(path, co, &c, NULL) != TSR_OK) return CUR_NONE;
-  tsr_csv_record rec;
-  size_t col = (size_t)-1;
-  if (tsr_csv_next(c, &rec, NULL) == TSR_OK)
-    for (size_t j = 0; j < rec.nfields; j++)
-      if (is_currency_name(rec.fields[j].ptr, rec.fields[j].len)) {
-        col = j;
-        break;
-      }
-  cur_kind k = CUR_NONE;
-  tsr_status st;
-  while (col != (size_t)-1 && k < CUR_SEVERAL && (st = tsr_csv_next(c, &rec, NULL)) != TSR_ENOTFOUND) {
-    if (st != TSR_OK) {
-      if (st == TSR_EIO) break;
-      continue; /* a malformed row is the ingest's to reject */
-    }
-    if (col >= rec.nfields) continue;
-    const char *v = rec.fields[col].ptr;
-    size_t n = rec.fields[col].len;
-    while (n && (*v == ' ' || *v == '\t')) v++, n--;
-    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r')) n--;
-    if (n == 0) continue;
-    char one[4] = "";
-    if (n == 3) {
-      for (int i = 0; i < 3; i++) one[i] = (char)(v[i] >= 'a' && v[i] <= 'z' ? v[i] - 32 : v[i]);
-      one[3] = '\0';
-    }
-    if (!tsr_currency_code_valid(one)) {
-      *bad_line = rec.line;
-      k = CUR_BAD;
-    } else if (!code[0]) {
-      memcpy(code, one, 4);
-      k = CUR_ONE;
-    } else if (strcmp(code, one) != 0) {
-      memcpy(other, one, 4);
-      k = CUR_SEVERAL;
-    }
+  if (!s || !strcmp(path, "-") || !s->currency_col[0]) return CUR_NONE;
+  memcpy(code, s->currency, 4);
+  if (s->currency_bad_line > 0) {
+    *bad_line = s->currency_bad_line;
+    return CUR_BAD;
   }
-  tsr_csv_close(c);
-  return k;
+  if (s->currency_other[0]) {
+    memcpy(other, s->currency_other, 4);
+    return CUR_SEVERAL;
+  }
+  return code[0] ? CUR_ONE : CUR_NONE;
 }
 
 /* Sets r->currency and r->currency_source; *warn gets a warning for the
- * event log ("" when none). TSR_EINVAL for a malformed o->currency. Each
- * input's column is read whole (one code in every non-empty row), and the
- * inputs must agree: a file that mixes currencies, inputs with different
+ * event log ("" when none). TSR_EINVAL for a malformed o->currency.
+ * in[i] is the ingest's report on o->inputs[i] (NULL: none was ingested):
+ * each input's column is watched whole by its ingest (one code in every
+ * non-empty row), and the inputs must agree: a file that mixes currencies, inputs with different
  * codes, or an input without a code beside one with a code are never
  * labelled with one of them (amount units, with a warning naming the
  * files). */
-tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, tsr_analyze_result *r, char *warn,
-                                 size_t cap, tsr_error *err) {
+tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, const tsr_ingest_stats *in_stats,
+                                 tsr_analyze_result *r, char *warn, size_t cap, tsr_error *err) {
   if (cap) warn[0] = '\0';
   r->currency[0] = '\0';
   r->currency_source = NULL;
@@ -110,7 +72,7 @@ tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, tsr_analyze_result *
     const char *in = o->inputs[i];
     char one[4], other[4];
     int64_t line = 0;
-    switch (scan_file(in, &o->ingest.csv, one, other, &line)) {
+    switch (input_kind(in, in_stats ? &in_stats[i] : NULL, one, other, &line)) {
       case CUR_NONE:
         if (!without) without = in;
         continue;

@@ -34,6 +34,7 @@
  */
 #include "internal.h"
 #include "analyze_predict.h"
+#include "base/textbuf.h"
 #include "keep_tables.h"
 #include "predict/predict_internal.h"
 
@@ -491,13 +492,12 @@ static tsr_status io_error(tsr_error *err, const char *path) {
 
 /* The prediction columns of profiles.csv: churn_probability,
  * churn_reason_1 (churn), next_best_product and the goals (next best
- * product), looked up by customer id; hc, hr: the index positions of the
- * last ids found (profiles in id order find the next id right after). */
+ * product), looked up by customer id (read only once made: the blocks of
+ * profiles.csv are formatted on several threads). */
 struct tsr__predict_cols {
   const tsr_churn_result *c;
   const tsr_nbp_result *r;
   idx *ci, *ri;
-  size_t hc, hr;
 };
 
 /* The row of id in index v (-1: none), by binary search after trying the
@@ -545,37 +545,62 @@ void tsr__predict_cols_head(void *ctx, FILE *out) {
   for (int g = 0; pc->r && g < TSR_NBP_NGOALS; g++) fprintf(out, ",goal_%s", tsr_nbp_goal_name(g));
 }
 
-/* The columns of the customer whose id is id. */
-void tsr__predict_cols_row(void *ctx, size_t i, const char *id, FILE *out) {
+/* "%.4f" of v (tsr__put_fixed's text) appended to out. */
+static void tb_fixed4(tsr__tb *out, double v) {
+  char t[64];
+  size_t k = tsr__fmt_fixed(v, 4, t, sizeof t);
+  if (k < sizeof t) {
+    if (tsr__tb_reserve(out, k) == 0) {
+      memcpy(out->s + out->len, t, k);
+      out->len += k;
+    }
+  } else {
+    tsr__tb_printf(out, "%.4f", v); /* huge |v|: hundreds of digits */
+  }
+}
+
+/* s as one CSV field (tsr_csv_put_field's text) appended to out. */
+static void tb_field(tsr__tb *out, const char *s) {
+  if (s && tsr__tb_reserve(out, 2 * strlen(s) + 3) == 0) out->len += tsr_csv_quote(out->s + out->len, s, 0);
+}
+
+static void tb_lit(tsr__tb *out, const char *s) {
+  size_t k = strlen(s);
+  if (tsr__tb_reserve(out, k) == 0) {
+    memcpy(out->s + out->len, s, k);
+    out->len += k;
+  }
+}
+
+/* The columns of the customer whose id is id, appended to out. */
+void tsr__predict_cols_row(void *ctx, size_t i, const char *id, struct tsr__tb_s *out) {
   (void)i;
-  struct tsr__predict_cols *pc = ctx;
+  struct tsr__predict_cursor *cur = ctx;
+  const struct tsr__predict_cols *pc = cur->pc;
   const tsr_churn_result *c = pc->c;
   const tsr_nbp_result *r = pc->r;
   char buf[160];
   if (c) {
-    ptrdiff_t i = find_next(pc->ci, c->n, id, &pc->hc);
+    ptrdiff_t i = find_next(pc->ci, c->n, id, &cur->hc);
     if (i >= 0) {
-      fputc(',', out);
-      tsr__put_fixed(out, c->probability[i], 4);
-      fputc(',', out);
-      put_field(out, tsr_churn_reason(c, (size_t)i, 0, buf, sizeof buf));
+      tb_lit(out, ",");
+      tb_fixed4(out, c->probability[i]);
+      tb_lit(out, ",");
+      tb_field(out, tsr_churn_reason(c, (size_t)i, 0, buf, sizeof buf));
     } else {
-      fputs(",,", out);
+      tb_lit(out, ",,");
     }
   }
   if (r) {
-    ptrdiff_t i = find_next(pc->ri, r->n, id, &pc->hr);
-    fputc(',', out);
+    ptrdiff_t i = find_next(pc->ri, r->n, id, &cur->hr);
+    tb_lit(out, ",");
     if (i >= 0 && r->top && r->rec[(size_t)i * r->top].product >= 0)
-      put_field(out, r->products[r->rec[(size_t)i * r->top].product]);
+      tb_field(out, r->products[r->rec[(size_t)i * r->top].product]);
     /* the goal propensities: P(opening a product of the family in W days) */
-    for (int g = 0; g < TSR_NBP_NGOALS; g++)
-      if (i >= 0) {
-        fputc(',', out);
-        tsr__put_fixed(out, (double)r->goal[i][g], 4);
-      } else {
-        fputc(',', out);
-      }
+    for (int g = 0; g < TSR_NBP_NGOALS; g++) {
+      tb_lit(out, ",");
+      if (i >= 0) tb_fixed4(out, (double)r->goal[i][g]);
+    }
   }
 }
 

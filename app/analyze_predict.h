@@ -63,14 +63,22 @@ tsr_status tsr__analyze_predict_write(const tsr_analyze_result *r, const char *d
                                       struct json_t *files, tsr_error *err);
 /* The prediction columns of profiles.csv (churn_probability,
  * churn_reason_1, next_best_product, goal_home, goal_retirement,
- * goal_saving, goal_travel, goal_business_growth), written with it by
- * tsr__profiles_write_csv_ext (ctx *out, head and row below): *out NULL
- * when the run has no predictions. Errors: TSR_ENOMEM. */
+ * goal_saving, goal_travel, goal_business_growth), written with it
+ * (tsr__profiles_write_head, tsr__profiles_rows_text): *out NULL when the
+ * run has no predictions. Errors: TSR_ENOMEM. tsr__predict_cols_head
+ * writes the header's columns; tsr__predict_cols_row (ctx a cursor, one
+ * per thread, hints zero at first: the positions of the last ids found,
+ * rows in id order find the next id right after) appends a row's. */
 struct tsr__predict_cols;
+struct tsr__tb_s;
+struct tsr__predict_cursor {
+  const struct tsr__predict_cols *pc;
+  size_t hc, hr;
+};
 tsr_status tsr__predict_cols_init(const tsr_analyze_result *r, struct tsr__predict_cols **out,
                                   tsr_error *err);
 void tsr__predict_cols_head(void *ctx, FILE *f);
-void tsr__predict_cols_row(void *ctx, size_t i, const char *id, FILE *f);
+void tsr__predict_cols_row(void *ctx, size_t i, const char *id, struct tsr__tb_s *out);
 void tsr__predict_cols_free(struct tsr__predict_cols *pc);
 void tsr__analyze_predict_free(struct tsr__predict_out *p);
 /* tsr_analyze_write_files in two parts (app/analyze_write.c), so that a

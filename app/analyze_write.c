@@ -421,16 +421,50 @@ static tsr_status write_holdout(FILE *f, const tsr_analyze_result *r, tsr_error 
   return TSR_OK;
 }
 
+/* profiles.csv is formatted in blocks of PROF_BLOCK rows by two threads
+ * while the calling thread writes the finished blocks in order, as
+ * customers.csv (tsr__blocks_write). */
+#define PROF_BLOCK 1024
+
+typedef struct prof_out {
+  cust_out o; /* the descriptor (o.r unused) */
+  const tsr_profiles *p;
+  const struct tsr__predict_cols *pc; /* NULL: no prediction columns */
+} prof_out;
+
+/* Rows of block blk into buf, each with its prediction columns (a cursor
+ * of its own: blocks are formatted on several threads); 0, or -1. */
+static int prof_block(void *ctx, size_t blk, tsr__tb *buf) {
+  const prof_out *c = ctx;
+  struct tsr__predict_cursor cur = {c->pc, 0, 0};
+  return tsr__profiles_rows_text(c->p, blk * PROF_BLOCK, (blk + 1) * PROF_BLOCK,
+                                 c->pc ? tsr__predict_cols_row : NULL, &cur, buf);
+}
+
+static int prof_write(void *ctx, const char *s, size_t n) { return cust_write(&((prof_out *)ctx)->o, s, n); }
+
 /* profiles.csv, with the prediction columns of a run that has them
  * (written once: no second pass over the file). */
 static tsr_status write_profiles(FILE *f, const tsr_analyze_result *r, tsr_error *err) {
   struct tsr__predict_cols *pc = NULL;
   tsr_status st = tsr__predict_cols_init(r, &pc, err);
   if (st != TSR_OK) return st;
-  st = tsr__profiles_write_csv_ext(r->profiles, f, pc ? tsr__predict_cols_head : NULL,
-                                   pc ? tsr__predict_cols_row : NULL, pc, err);
+  tsr__profiles_write_head(f);
+  if (pc) tsr__predict_cols_head(pc, f);
+  fputc('\n', f);
+  /* the blocks go to the descriptor, after the header */
+  if (fflush(f) != 0) {
+    tsr__predict_cols_free(pc);
+    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
+  }
+  prof_out c = {{r, fileno(f), 0}, r->profiles, pc};
+  size_t n = tsr_profiles_count(r->profiles);
+  int bs = tsr__blocks_write((n + PROF_BLOCK - 1) / PROF_BLOCK, 2, prof_block, prof_write, &c);
   tsr__predict_cols_free(pc);
-  return st;
+  if (bs == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (bs != 0)
+    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.o.werr));
+  return TSR_OK;
 }
 
 static tsr_status write_segment_profiles(FILE *f, const tsr_analyze_result *r, tsr_error *err) {

@@ -239,15 +239,20 @@ extern const uint64_t tsr__pow10_u64[20];
  * the end. */
 char *tsr__put_u64(char *o, uint64_t u);
 
-/* tsr_profiles_write_csv with columns appended (lib/profile/profile.c):
- * head(ctx, f) writes after the header's last column, row(ctx, i, id, f)
- * after the last column of row i (id: its customer_id); either may be
- * NULL. */
+/* profiles.csv in parts (lib/profile/profile.c), for writers that add
+ * columns or format blocks of rows on several threads:
+ * tsr__profiles_write_head writes the header's columns (no line end);
+ * tsr__profiles_rows_text appends rows lo..hi-1 (hi capped at the row
+ * count) to out, each line ended by '\n' after row(ctx, i, id, out) has
+ * appended its columns (row may be NULL; id is the customer_id). Reads p
+ * only: threads may format different rows at once. 0, or -1 when out of
+ * memory. tsr_profiles_write_csv is the header, '\n' and every row. */
 struct tsr_profiles;
-tsr_status tsr__profiles_write_csv_ext(const struct tsr_profiles *p, FILE *f,
-                                       void (*head)(void *ctx, FILE *f),
-                                       void (*row)(void *ctx, size_t i, const char *id, FILE *f),
-                                       void *ctx, tsr_error *err);
+struct tsr__tb_s;
+void tsr__profiles_write_head(FILE *f);
+int tsr__profiles_rows_text(const struct tsr_profiles *p, size_t lo, size_t hi,
+                            void (*row)(void *ctx, size_t i, const char *id, struct tsr__tb_s *out),
+                            void *ctx, struct tsr__tb_s *out);
 
 /* Exactly snprintf(buf, TSR__G17_BUF, "%.17g", v), without printf for
  * 1e-3 <= |v| < 1e16 (lib/base/fmtfixed.c). Returns the length. */

@@ -110,6 +110,22 @@ typedef struct tsr_ingest_stats {
   int columns_by_rule;      /* 1: a headerless file's columns were taken by
                                the rule customer 1, date 2, amount 3 (the
                                caller warns) */
+  /* The currency column, watched while the rows are parsed (the caller
+   * decides what a code, several codes or a bad value mean): the first
+   * column of the first record named currency, ccy, currencycode or
+   * currency_code (any case, as it stands); its value in every later
+   * record the CSV reader parsed and that has the column (rows rejected
+   * for other reasons too), blanks and tabs (and a final CR) trimmed,
+   * empty values skipped, letters upper-cased. Watching ends at the first
+   * value that is a second code or not a code: at most one of
+   * currency_other and currency_bad_line is set. The first record is the
+   * header even with header 0 (then it is not watched). */
+  char currency_col[64];    /* its name in the first record; "" = none */
+  char currency[4];         /* the first code (three letters A-Z); "" = none */
+  char currency_other[4];   /* a code other than currency, after it; "" = none */
+  int64_t currency_bad_line;   /* line (and column) of the first value that
+                                  is not a three-letter code; 0 = none */
+  int64_t currency_bad_column;
 } tsr_ingest_stats;
 
 /* One active day of a customer. */

@@ -9,7 +9,7 @@
 
 #include <stddef.h>
 
-typedef struct {
+typedef struct tsr__tb_s {
   char *s;    /* NUL-terminated text (NULL until the first append) */
   size_t len; /* bytes of text */
   size_t cap; /* bytes allocated */

@@ -167,6 +167,7 @@ typedef struct ictx {
   size_t ring_head, ring_n;
   int committing;      /* inside commit(): a reject must not flush the ring */
   tsr__date_memo dmemo; /* the last row's date and its day */
+  ptrdiff_t ki;        /* the currency column while watched (-1 = not) */
 } ictx;
 
 void tsr__trim(const char **p, size_t *n) {
@@ -744,6 +745,59 @@ static void hdr_name(const tsr_csv_record *hdr, size_t k, char *name) {
            hdr->fields[k].ptr);
 }
 
+/* ------------------------------------------------------------ currency */
+
+/* Index of the first field of the first record named as a currency column
+ * (case-insensitive, as it stands), its name into st; -1 when none. */
+static ptrdiff_t currency_col_find(const tsr_csv_record *rec, tsr_ingest_stats *st) {
+  static const char *const names[] = {"currency", "ccy", "currencycode", "currency_code"};
+  for (size_t j = 0; j < rec->nfields; j++) {
+    const tsr_csv_field *f = &rec->fields[j];
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+      size_t n = strlen(names[k]);
+      if (f->len != n) continue;
+      size_t i = 0;
+      while (i < n && tolower((unsigned char)f->ptr[i]) == names[k][i]) i++;
+      if (i == n) {
+        hdr_name(rec, j, st->currency_col);
+        return (ptrdiff_t)j;
+      }
+    }
+  }
+  return -1;
+}
+
+/* The currency column's value in rec (a record the reader parsed): the
+ * first code, then the first value that is another code or not a code,
+ * after which watching ends (tsr_ingest_stats.currency). */
+static void currency_watch(ictx *x, const tsr_csv_record *rec) {
+  if ((size_t)x->ki >= rec->nfields) return;
+  const tsr_csv_field *f = &rec->fields[x->ki];
+  const char *v = f->ptr;
+  size_t n = f->len;
+  while (n && (*v == ' ' || *v == '\t')) v++, n--;
+  while (n && (v[n - 1] == ' ' || v[n - 1] == '\t' || v[n - 1] == '\r')) n--;
+  if (n == 0) return;
+  tsr_ingest_stats *st = x->st;
+  char code[4] = "";
+  int ok = n == 3;
+  for (size_t i = 0; ok && i < 3; i++) {
+    char c = v[i] >= 'a' && v[i] <= 'z' ? (char)(v[i] - 32) : v[i];
+    ok = c >= 'A' && c <= 'Z';
+    code[i] = c;
+  }
+  if (!ok) {
+    st->currency_bad_line = rec->line;
+    st->currency_bad_column = f->column + (int64_t)(v - f->ptr);
+    x->ki = -1;
+  } else if (!st->currency[0]) {
+    memcpy(st->currency, code, 4);
+  } else if (memcmp(st->currency, code, 4) != 0) {
+    memcpy(st->currency_other, code, 4);
+    x->ki = -1;
+  }
+}
+
 /* The column spec names (tsr_csv_column_find) into *out and its header
  * name. Two columns of one normalised name (`amount` and `Amount`) are an
  * error naming both: guessing one would silently read the wrong numbers.
@@ -844,12 +898,14 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
     tsr_status fs = tsr_datetime_check_format(opts->date_format, err);
     if (fs != TSR_OK) return fs;
   }
-  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0, NULL, NULL, 0, 0, 0, {{0}, 0, 0}};
+  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0, NULL, NULL, 0, 0, 0, {{0}, 0, 0}, -1};
   tsr_csv_record rec;
   tsr_status st;
   /* first record: header, or the first data row of a headerless file */
-  for (;;) {
+  for (int first = 1;; first = 0) {
     st = tsr_csv_next(c, &rec, err);
+    /* the currency column: named in the very first record */
+    if (st == TSR_OK && first) x.ki = currency_col_find(&rec, stats);
     if (st == TSR_ENOTFOUND)
       return tsr_error_set(err, TSR_EPARSE, tsr_csv_name(c), 1, 0, NULL,
                            "expected a header line, got an empty file");
@@ -931,6 +987,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
     if (st != TSR_OK) {
       st = reject(&x, &rec, st, rerr.line, rerr.column, "", "%s", rerr.msg);
     } else {
+      if (x.ki >= 0) currency_watch(&x, &rec);
       st = do_record(&x, &rec, stable);
     }
     if (st != TSR_OK) goto done;

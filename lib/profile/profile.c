@@ -5,6 +5,7 @@
  * The rules are written down in docs/profiles.md.
  */
 #include "internal.h"
+#include "base/textbuf.h"
 #include "tessera/csv.h"
 #include "profile_internal.h"
 #include "tessera/datetime.h"
@@ -696,32 +697,16 @@ tsr_status tsr_profiles_finish(tsr_profiles *p, tsr_error *err) {
 /* ------------------------------------------------------------ CSV */
 
 
-/* A line of profiles.csv built in memory (one fwrite a row instead of
- * forty stdio calls); oom when it could not grow. */
-typedef struct lbuf {
-  char *s;
-  size_t n, cap;
-  int oom;
-} lbuf;
+/* Lines of profiles.csv built in memory (a block of rows at a time, not
+ * forty stdio calls a row); oom when it could not grow. */
+typedef tsr__tb lbuf;
 
-static int lb_room(lbuf *b, size_t k) {
-  if (b->oom) return 0;
-  if (b->n + k <= b->cap) return 1;
-  size_t c = 2 * b->cap > b->n + k ? 2 * b->cap : b->n + k + 4096;
-  char *t = tsr__realloc(b->s, c);
-  if (!t) {
-    b->oom = 1;
-    return 0;
-  }
-  b->s = t;
-  b->cap = c;
-  return 1;
-}
+static int lb_room(lbuf *b, size_t k) { return tsr__tb_reserve(b, k) == 0; }
 
 static void lb_raw(lbuf *b, const char *s, size_t k) {
   if (!lb_room(b, k)) return;
-  memcpy(b->s + b->n, s, k);
-  b->n += k;
+  memcpy(b->s + b->len, s, k);
+  b->len += k;
 }
 
 #define LB_LIT(b, lit) lb_raw(b, lit, sizeof lit - 1)
@@ -735,12 +720,12 @@ static void lb_str(lbuf *b, const char *s) {
 /* s as one CSV field (tsr_csv_put_field's rule); NULL = empty */
 static void lb_field(lbuf *b, const char *s) {
   if (!s || !lb_room(b, 2 * strlen(s) + 2)) return;
-  b->n += tsr_csv_quote(b->s + b->n, s, 0);
+  b->len += tsr_csv_quote(b->s + b->len, s, 0);
 }
 
 static void lb_u64(lbuf *b, uint64_t u) {
   if (!lb_room(b, 24)) return;
-  b->n = (size_t)(tsr__put_u64(b->s + b->n, u) - b->s);
+  b->len = (size_t)(tsr__put_u64(b->s + b->len, u) - b->s);
 }
 
 static void lb_i64(lbuf *b, long long v) {
@@ -755,8 +740,8 @@ static void lb_fixed(lbuf *b, double v, int prec) {
   if (k < sizeof t) {
     lb_raw(b, t, k);
   } else if (lb_room(b, k + 1)) {
-    snprintf(b->s + b->n, k + 1, "%.*f", prec, v);
-    b->n += k;
+    snprintf(b->s + b->len, k + 1, "%.*f", prec, v);
+    b->len += k;
   }
 }
 
@@ -764,107 +749,113 @@ static void lb_num(lbuf *b, double v, int prec) {
   if (!isnan(v)) lb_fixed(b, v, prec);
 }
 
-tsr_status tsr_profiles_write_csv(const tsr_profiles *p, FILE *f, tsr_error *err) {
-  return tsr__profiles_write_csv_ext(p, f, NULL, NULL, NULL, err);
-}
-
-tsr_status tsr__profiles_write_csv_ext(const tsr_profiles *p, FILE *f,
-                                       void (*head)(void *ctx, FILE *f),
-                                       void (*row)(void *ctx, size_t i, const char *id, FILE *f),
-                                       void *ctx, tsr_error *err) {
+void tsr__profiles_write_head(FILE *f) {
   fputs("customer_id,records,age,gender,income_band,city,tenure_years,life_stage,products,"
         "product_count,recent_openings,risk_score,risk_band,channel_preference,transactions,"
         "revenue,digital_share,service_contacts,sentiment_mean,sentiment_last,anomalies,"
         "frequency,recency,T,monetary_value,p_alive,expected_purchases,clv,rfm_segment,"
         "behaviour_segment,value_tier,life_stage_segment,product_affinity,micro_segment", f);
-  if (head) head(ctx, f);
+}
+
+/* The columns of row i of profiles.csv, appended to b (no line end). */
+static void profile_line(const tsr_profiles *p, size_t i, lbuf *b) {
+  const tsr_profile *r = &p->rows[i];
+  lb_field(b, r->id);
+  LB_LIT(b, ",");
+  lb_u64(b, r->n_records);
+  LB_LIT(b, ",");
+  lb_num(b, r->age, 2);
+  LB_LIT(b, ",");
+  lb_field(b, r->gender);
+  LB_LIT(b, ",");
+  lb_field(b, r->income_band);
+  LB_LIT(b, ",");
+  lb_field(b, r->city);
+  LB_LIT(b, ",");
+  lb_num(b, r->tenure_years, 2);
+  LB_LIT(b, ",");
+  lb_str(b, tsr_life_stage_name(r->life_stage));
+  LB_LIT(b, ",");
+  int first = 1;
+  for (size_t k = 0; k < p->nprod; k++) {
+    if (!(r->products >> k & 1)) continue;
+    if (!first) LB_LIT(b, ";");
+    lb_field(b, p->prod[k]);
+    first = 0;
+  }
+  LB_LIT(b, ",");
+  lb_u64(b, r->product_count);
+  LB_LIT(b, ",");
+  lb_u64(b, r->recent_openings);
+  LB_LIT(b, ",");
+  lb_num(b, r->risk_score, 1);
+  LB_LIT(b, ",");
+  lb_str(b, r->risk_band);
+  LB_LIT(b, ",");
+  lb_field(b, r->channel_preference);
+  LB_LIT(b, ",");
+  lb_i64(b, (long long)r->tx_count);
+  LB_LIT(b, ",");
+  lb_fixed(b, r->tx_amount, 2);
+  LB_LIT(b, ",");
+  lb_num(b, r->digital_share, 4);
+  LB_LIT(b, ",");
+  if (p->has_interactions || r->service_contacts) lb_u64(b, r->service_contacts);
+  LB_LIT(b, ",");
+  lb_num(b, r->sentiment_mean, 4);
+  LB_LIT(b, ",");
+  lb_num(b, r->sentiment_last, 4);
+  LB_LIT(b, ",");
+  if (p->has_anomalies) lb_i64(b, (long long)(r->anomalies < 0 ? 0 : r->anomalies));
+  LB_LIT(b, ",");
+  lb_num(b, r->frequency, 0);
+  LB_LIT(b, ",");
+  lb_num(b, r->recency, 4);
+  LB_LIT(b, ",");
+  lb_num(b, r->T, 4);
+  LB_LIT(b, ",");
+  lb_num(b, r->monetary, 2);
+  LB_LIT(b, ",");
+  lb_num(b, r->p_alive, 4);
+  LB_LIT(b, ",");
+  lb_num(b, r->expected, 4);
+  LB_LIT(b, ",");
+  lb_num(b, r->clv, 2);
+  LB_LIT(b, ",");
+  lb_field(b, r->rfm_segment);
+  LB_LIT(b, ",");
+  if (r->behaviour >= 0) lb_field(b, tsr_profiles_behaviour_name(p, r->behaviour));
+  LB_LIT(b, ",");
+  if (r->value_tier >= 0) lb_str(b, tsr_value_tier_name(r->value_tier));
+  LB_LIT(b, ",");
+  lb_str(b, tsr_life_stage_name(r->life_stage));
+  LB_LIT(b, ",");
+  if (r->affinity >= 0) lb_field(b, tsr_profiles_affinity_name(p, r->affinity));
+  LB_LIT(b, ",");
+  lb_field(b, r->micro);
+}
+
+int tsr__profiles_rows_text(const tsr_profiles *p, size_t lo, size_t hi,
+                            void (*row)(void *ctx, size_t i, const char *id, struct tsr__tb_s *out),
+                            void *ctx, tsr__tb *out) {
+  for (size_t i = lo; i < hi && i < p->n && !out->oom; i++) {
+    profile_line(p, i, out);
+    if (row) row(ctx, i, p->rows[i].id, out);
+    LB_LIT(out, "\n");
+  }
+  return out->oom ? -1 : 0;
+}
+
+/* Rows a block of tsr_profiles_write_csv formats before its fwrite. */
+#define ROWS_BLOCK 1024
+
+tsr_status tsr_profiles_write_csv(const tsr_profiles *p, FILE *f, tsr_error *err) {
+  tsr__profiles_write_head(f);
   fputc('\n', f);
   lbuf b = {NULL, 0, 0, 0};
-  for (size_t i = 0; i < p->n && !b.oom; i++) {
-    const tsr_profile *r = &p->rows[i];
-    b.n = 0;
-    lb_field(&b, r->id);
-    LB_LIT(&b, ",");
-    lb_u64(&b, r->n_records);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->age, 2);
-    LB_LIT(&b, ",");
-    lb_field(&b, r->gender);
-    LB_LIT(&b, ",");
-    lb_field(&b, r->income_band);
-    LB_LIT(&b, ",");
-    lb_field(&b, r->city);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->tenure_years, 2);
-    LB_LIT(&b, ",");
-    lb_str(&b, tsr_life_stage_name(r->life_stage));
-    LB_LIT(&b, ",");
-    int first = 1;
-    for (size_t k = 0; k < p->nprod; k++) {
-      if (!(r->products >> k & 1)) continue;
-      if (!first) LB_LIT(&b, ";");
-      lb_field(&b, p->prod[k]);
-      first = 0;
-    }
-    LB_LIT(&b, ",");
-    lb_u64(&b, r->product_count);
-    LB_LIT(&b, ",");
-    lb_u64(&b, r->recent_openings);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->risk_score, 1);
-    LB_LIT(&b, ",");
-    lb_str(&b, r->risk_band);
-    LB_LIT(&b, ",");
-    lb_field(&b, r->channel_preference);
-    LB_LIT(&b, ",");
-    lb_i64(&b, (long long)r->tx_count);
-    LB_LIT(&b, ",");
-    lb_fixed(&b, r->tx_amount, 2);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->digital_share, 4);
-    LB_LIT(&b, ",");
-    if (p->has_interactions || r->service_contacts) lb_u64(&b, r->service_contacts);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->sentiment_mean, 4);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->sentiment_last, 4);
-    LB_LIT(&b, ",");
-    if (p->has_anomalies) lb_i64(&b, (long long)(r->anomalies < 0 ? 0 : r->anomalies));
-    LB_LIT(&b, ",");
-    lb_num(&b, r->frequency, 0);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->recency, 4);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->T, 4);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->monetary, 2);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->p_alive, 4);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->expected, 4);
-    LB_LIT(&b, ",");
-    lb_num(&b, r->clv, 2);
-    LB_LIT(&b, ",");
-    lb_field(&b, r->rfm_segment);
-    LB_LIT(&b, ",");
-    if (r->behaviour >= 0) lb_field(&b, tsr_profiles_behaviour_name(p, r->behaviour));
-    LB_LIT(&b, ",");
-    if (r->value_tier >= 0) lb_str(&b, tsr_value_tier_name(r->value_tier));
-    LB_LIT(&b, ",");
-    lb_str(&b, tsr_life_stage_name(r->life_stage));
-    LB_LIT(&b, ",");
-    if (r->affinity >= 0) lb_field(&b, tsr_profiles_affinity_name(p, r->affinity));
-    LB_LIT(&b, ",");
-    lb_field(&b, r->micro);
-    if (b.oom) break;
-    if (row) {
-      fwrite(b.s, 1, b.n, f);
-      row(ctx, i, r->id, f);
-      fputc('\n', f);
-    } else {
-      LB_LIT(&b, "\n");
-      fwrite(b.s, 1, b.n, f);
-    }
+  for (size_t lo = 0; lo < p->n && !b.oom; lo += ROWS_BLOCK) {
+    b.len = 0;
+    if (tsr__profiles_rows_text(p, lo, lo + ROWS_BLOCK, NULL, NULL, &b) == 0) fwrite(b.s, 1, b.len, f);
   }
   tsr__free(b.s);
   if (b.oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");

@@ -18,10 +18,11 @@
 #include "tessera/report.h"
 #include "tessera/store_act.h"
 
-tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, tsr_analyze_result *r, char *warn,
-                                 size_t cap, tsr_error *err);
+tsr_status tsr__analyze_currency(const tsr_analyze_opts *o, const tsr_ingest_stats *in_stats,
+                                 tsr_analyze_result *r, char *warn, size_t cap, tsr_error *err);
 
 static char dir[256];
+static char last_warn[512]; /* the warning of the last currency_of(2) */
 
 static void put_file(const char *name, const char *text) {
   char p[512];
@@ -150,6 +151,17 @@ static void test_named_inputs(void **state) {
   json_decref(root);
 }
 
+/* The ingest's report on the file at path (its currency column). */
+static void ingest_of(const char *path, tsr_ingest_stats *s) {
+  tsr_ingest_opts io;
+  tsr_ingest_opts_init(&io);
+  io.customer_col = "id";
+  tsr_ledger *lg;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_file(lg, path, &io, s, NULL), TSR_OK);
+  tsr_ledger_free(lg);
+}
+
 static void currency_of(const char *csv, const char *opt, const char *want, const char *want_src,
                         const char *warn_part) {
   put_file("tx.csv", csv);
@@ -165,12 +177,15 @@ static void currency_of(const char *csv, const char *opt, const char *want, cons
   memset(&r, 0, sizeof r);
   char warn[512];
   tsr_error err;
-  assert_int_equal(tsr__analyze_currency(&o, &r, warn, sizeof warn, &err), TSR_OK);
+  tsr_ingest_stats s[1];
+  ingest_of(p, &s[0]);
+  assert_int_equal(tsr__analyze_currency(&o, s, &r, warn, sizeof warn, &err), TSR_OK);
   assert_string_equal(r.currency, want);
   if (want_src) assert_string_equal(r.currency_source, want_src);
   else assert_null(r.currency_source);
   if (warn_part) assert_non_null(strstr(warn, warn_part));
   else assert_string_equal(warn, "");
+  memcpy(last_warn, warn, sizeof warn);
 }
 
 /* Two inputs: the currency of the run when both are read. */
@@ -189,12 +204,16 @@ static void currency_of2(const char *csv1, const char *csv2, const char *want, c
   memset(&r, 0, sizeof r);
   char warn[512];
   tsr_error err;
-  assert_int_equal(tsr__analyze_currency(&o, &r, warn, sizeof warn, &err), TSR_OK);
+  tsr_ingest_stats s[2];
+  ingest_of(p1, &s[0]);
+  ingest_of(p2, &s[1]);
+  assert_int_equal(tsr__analyze_currency(&o, s, &r, warn, sizeof warn, &err), TSR_OK);
   assert_string_equal(r.currency, want);
   if (*want) assert_string_equal(r.currency_source, "column");
   else assert_null(r.currency_source);
   if (warn_part) assert_non_null(strstr(warn, warn_part));
   else assert_string_equal(warn, "");
+  memcpy(last_warn, warn, sizeof warn);
 }
 
 static void test_currency(void **state) {
@@ -225,6 +244,71 @@ static void test_currency(void **state) {
   currency_of2("id,date,amount\na,2024-01-01,5\n", "id,date,amount\nb,2024-01-02,6\n", "", NULL);
   currency_of2("id,date,amount,currency\na,2024-01-01,5,EUR\n", "id,date,amount,currency\nb,2024-01-02,6,EUR\nc,2024-01-02,6,JPY\n", "",
                "tx2.csv: the currency column holds several codes (EUR, JPY");
+  /* the messages, whole (as when the column was read again after the
+   * ingest, issue 18) */
+  char want[1024];
+  currency_of("id,date,amount,ccy\na,2024-01-01,5,EUR\nb,2024-01-02,6,USD\n", NULL, "", NULL, "several");
+  snprintf(want, sizeof want, "%s/tx.csv: the currency column holds several codes (EUR, USD, ...): the amounts "
+           "are added as they are and shown in amount units; convert them to one currency", dir);
+  assert_string_equal(last_warn, want);
+  currency_of("id,date,amount,currency\na,2024-01-01,5,EUR\nb,2024-01-02,6,euro\n", NULL, "", NULL, "tx.csv:3:");
+  snprintf(want, sizeof want, "%s/tx.csv:3: the currency column holds a value that is not a three-letter code: "
+           "amounts are shown in amount units (give --currency CODE)", dir);
+  assert_string_equal(last_warn, want);
+  currency_of2("id,date,amount,currency\na,2024-01-01,5,EUR\n", "id,date,amount,currency\nb,2024-01-02,6,USD\n", "",
+               "disagree");
+  snprintf(want, sizeof want, "the inputs disagree on the currency (%s/tx1.csv: EUR, %s/tx2.csv: USD): the "
+           "amounts are added as they are and shown in amount units; convert them to one currency", dir, dir);
+  assert_string_equal(last_warn, want);
+  currency_of2("id,date,amount,currency\na,2024-01-01,5,EUR\n", "id,date,amount\nb,2024-01-02,6\n", "", "while");
+  snprintf(want, sizeof want, "%s/tx2.csv has no currency code while %s/tx1.csv is in EUR: the amounts are shown "
+           "in amount units (give --currency CODE when all inputs share one)", dir, dir);
+  assert_string_equal(last_warn, want);
+  /* an empty currency field is skipped; a column of empty fields is no
+   * code (beside a code: the warning of an input without one) */
+  currency_of("id,date,amount,currency\na,2024-01-01,5,\nb,2024-01-02,6,GBP\nc,2024-01-03,7, \n", NULL, "GBP",
+              "column", NULL);
+  currency_of("id,date,amount,currency\na,2024-01-01,5,\nb,2024-01-02,6,\n", NULL, "", NULL, NULL);
+  currency_of2("id,date,amount,currency\na,2024-01-01,5,\n", "id,date,amount,currency\nb,2024-01-02,6,CAD\n", "",
+               "tx1.csv has no currency code while ");
+  /* a code only after many rows of empty fields; a second code or a bad
+   * value only there (a rejected row's too) */
+  for (int k = 0; k < 3; k++) {
+    size_t cap = 9000 * 24 + 200, len = 0;
+    char *csv = malloc(cap);
+    assert_non_null(csv);
+    len = (size_t)snprintf(csv, cap, "id,date,amount,currency\n");
+    for (int i = 0; i < 9000; i++)
+      len += (size_t)snprintf(csv + len, cap - len, "c%d,2024-01-%02d,%d,%s\n", i % 50, i % 28 + 1, i,
+                              k && i == 0 ? "NOK" : "");
+    snprintf(csv + len, cap - len, "z,2024-02-01,%s,%s\n", k == 2 ? "oops" : "1", k == 0 ? "NOK" : k == 1 ? "SEK" : "kr");
+    currency_of(csv, NULL, k == 0 ? "NOK" : "", k == 0 ? "column" : NULL,
+                k == 0 ? NULL : k == 1 ? "several codes (NOK, SEK" : "tx.csv:9002:");
+    free(csv);
+  }
+  /* standard input and a run without the ingest's reports: no code */
+  {
+    const char *in[] = {"-"};
+    tsr_analyze_opts o;
+    tsr_analyze_opts_init(&o);
+    o.inputs = in;
+    o.n_inputs = 1;
+    tsr_ingest_stats s;
+    memset(&s, 0, sizeof s);
+    snprintf(s.currency_col, sizeof s.currency_col, "currency");
+    memcpy(s.currency, "EUR", 4);
+    tsr_analyze_result r;
+    memset(&r, 0, sizeof r);
+    char warn[512];
+    assert_int_equal(tsr__analyze_currency(&o, &s, &r, warn, sizeof warn, NULL), TSR_OK);
+    assert_string_equal(r.currency, "");
+    assert_string_equal(warn, "");
+    in[0] = "tx.csv";
+    assert_int_equal(tsr__analyze_currency(&o, &s, &r, warn, sizeof warn, NULL), TSR_OK);
+    assert_string_equal(r.currency, "EUR");
+    assert_int_equal(tsr__analyze_currency(&o, NULL, &r, warn, sizeof warn, NULL), TSR_OK);
+    assert_string_equal(r.currency, "");
+  }
   tsr_analyze_opts o;
   tsr_analyze_opts_init(&o);
   o.currency = "pounds";
@@ -232,7 +316,7 @@ static void test_currency(void **state) {
   memset(&r, 0, sizeof r);
   char warn[64];
   tsr_error err;
-  assert_int_equal(tsr__analyze_currency(&o, &r, warn, sizeof warn, &err), TSR_EINVAL);
+  assert_int_equal(tsr__analyze_currency(&o, NULL, &r, warn, sizeof warn, &err), TSR_EINVAL);
   assert_non_null(strstr(err.msg, "ISO 4217"));
 }
 

@@ -1514,6 +1514,113 @@ static void test_cust_guess(void **state) {
   free(csv);
 }
 
+/* The currency column, watched while the rows are parsed (issue 18): the
+ * first code, the first other code or bad value (line and column), in
+ * every record the reader parsed, rejected rows too; empty values skipped;
+ * late values of a long input found by one thread and by two. */
+static void cur_of(const char *csv, int header, int threads, tsr_ingest_stats *st) {
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  o.header = header;
+  o.threads = threads;
+  if (!header) o.amount_col = "3";
+  tsr_ledger *lg;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, strlen(csv), "c.csv", &o, st, NULL), TSR_OK);
+  tsr_ledger_free(lg);
+}
+
+static void test_currency_watch(void **state) {
+  (void)state;
+  tsr_ingest_stats st;
+  cur_of("customer,date,amount,Currency\na,2024-01-01,5,chf\nb,2024-01-02,6, CHF \nc,2024-01-03,7,\n", 1, 0, &st);
+  assert_string_equal(st.currency_col, "Currency");
+  assert_string_equal(st.currency, "CHF");
+  assert_string_equal(st.currency_other, "");
+  assert_int_equal(st.currency_bad_line, 0);
+  /* mixed: the first other code */
+  cur_of("customer,date,amount,ccy\na,2024-01-01,5,EUR\nb,2024-01-02,6,eur\nb,2024-01-03,6,usd\n"
+         "b,2024-01-04,6,GBP\n", 1, 0, &st);
+  assert_string_equal(st.currency_col, "ccy");
+  assert_string_equal(st.currency, "EUR");
+  assert_string_equal(st.currency_other, "USD");
+  assert_int_equal(st.currency_bad_line, 0);
+  /* not a code: its line and column (after the blanks); the first event
+   * ends the watch */
+  cur_of("customer,date,amount,currency_code\na,2024-01-01,5,EUR\nb,2024-01-02,6, euro\nb,2024-01-03,6,USD\n", 1, 0,
+         &st);
+  assert_string_equal(st.currency, "EUR");
+  assert_string_equal(st.currency_other, "");
+  assert_int_equal(st.currency_bad_line, 3);
+  assert_int_equal(st.currency_bad_column, 17);
+  cur_of("customer,date,amount,CurrencyCode\na,2024-01-01,5,EUR\nb,2024-01-02,6,JPY\nb,2024-01-03,6,E1R\n", 1, 0,
+         &st);
+  assert_string_equal(st.currency_other, "JPY");
+  assert_int_equal(st.currency_bad_line, 0);
+  cur_of("customer,date,amount,currency\na,2024-01-01,5,E1R\n", 1, 0, &st);
+  assert_string_equal(st.currency, "");
+  assert_int_equal(st.currency_bad_line, 2);
+  assert_int_equal(st.currency_bad_column, 16);
+  /* only empty values; no column; a column of another name */
+  cur_of("customer,date,amount,currency\na,2024-01-01,5,\nb,2024-01-02,6,  \n", 1, 0, &st);
+  assert_string_equal(st.currency_col, "currency");
+  assert_string_equal(st.currency, "");
+  assert_int_equal(st.currency_bad_line, 0);
+  cur_of("customer,date,amount\na,2024-01-01,5\n", 1, 0, &st);
+  assert_string_equal(st.currency_col, "");
+  assert_string_equal(st.currency, "");
+  cur_of("customer,date,amount,currency name\na,2024-01-01,5,EUR\n", 1, 0, &st);
+  assert_string_equal(st.currency_col, "");
+  assert_string_equal(st.currency, "");
+  /* rows rejected for their amount or their field count are watched; a
+   * row without the column is not */
+  cur_of("customer,date,amount,currency\na,2024-01-01,5,EUR\nb,2024-01-02,x,USD\n", 1, 0, &st);
+  assert_int_equal(st.rows_rejected, 1);
+  assert_string_equal(st.currency_other, "USD");
+  cur_of("customer,date,amount,currency\na,2024-01-01,5,EUR\nb,2024-01-02,6,USD,more\n", 1, 0, &st);
+  assert_int_equal(st.rows_rejected, 1);
+  assert_string_equal(st.currency_other, "USD");
+  cur_of("customer,date,amount,currency,note\na,2024-01-01,5,EUR,x\nb,2024-01-02,6\n", 1, 0, &st);
+  assert_int_equal(st.rows_rejected, 1);
+  assert_string_equal(st.currency_other, "");
+  assert_int_equal(st.currency_bad_line, 0);
+  /* a record the reader cannot parse is not watched */
+  cur_of("customer,date,amount,currency\na,2024-01-01,5,EUR\nb,2024-01-02,6,\"USD\"x\n", 1, 0, &st);
+  assert_int_equal(st.rows_rejected, 1);
+  assert_string_equal(st.currency_other, "");
+  assert_int_equal(st.currency_bad_line, 0);
+  /* a headerless file: its first record names the column (and is not
+   * watched) as a header would */
+  cur_of("a,2024-01-01,5,ccy\nb,2024-01-02,6,EUR\n", 0, 0, &st);
+  assert_string_equal(st.currency_col, "ccy");
+  assert_string_equal(st.currency, "EUR");
+  cur_of("a,2024-01-01,5,EUR\nb,2024-01-02,6,USD\n", 0, 0, &st);
+  assert_string_equal(st.currency_col, "");
+  assert_string_equal(st.currency, "");
+  /* late values of a long input (past the pipeline's threshold, the
+   * reader's buffer and many batches): one thread and two */
+  enum { N = 30000 };
+  size_t cap = (size_t)N * 40 + 200, len = 0;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  for (int late = 0; late < 3; late++) {
+    for (int threads = 1; threads <= 2; threads++) {
+      len = (size_t)snprintf(csv, cap, "customer,date,amount,currency\n");
+      for (unsigned i = 0; i < N; i++)
+        len += (size_t)snprintf(csv + len, cap - len, "c%u,2020-01-%02u,%u.5,%s\n", i % 977, i % 28 + 1, i,
+                                i == 0 && late == 1 ? "EUR" : "");
+      snprintf(csv + len, cap - len, "z,2020-02-01,1,%s\n", late == 0 ? "usd" : late == 1 ? "GBP" : "US");
+      cur_of(csv, 1, threads, &st);
+      assert_int_equal(st.rows_read, N + 1);
+      assert_string_equal(st.currency, late == 0 ? "USD" : late == 1 ? "EUR" : "");
+      assert_string_equal(st.currency_other, late == 1 ? "GBP" : "");
+      assert_int_equal(st.currency_bad_line, late == 2 ? N + 2 : 0);
+      assert_int_equal(st.currency_bad_column, late == 2 ? 16 : 0);
+    }
+  }
+  free(csv);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seal),
@@ -1532,6 +1639,7 @@ int main(void) {
       cmocka_unit_test(test_single_input_no_hashes),
       cmocka_unit_test(test_ready_blocks), cmocka_unit_test(test_id_runs),
       cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_cust_guess),
+      cmocka_unit_test(test_currency_watch),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

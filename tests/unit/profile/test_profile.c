@@ -3,6 +3,8 @@
  * rules, and the sealing of personal data. */
 #include "tsr_test.h"
 #include "tessera/profile.h"
+#include "internal.h"
+#include "base/textbuf.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -156,6 +158,60 @@ static void test_truth_recovery(void **state) {
   assert_true(dig_err / (double)dig_n < 0.07);
 }
 
+
+/* Columns appended to each row by rows_text_same: the row and its id. */
+static void row_cols(void *ctx, size_t i, const char *id, struct tsr__tb_s *out) {
+  ++*(size_t *)ctx;
+  tsr__tb_printf(out, ",%zu:%s", i, id);
+}
+
+/* profiles.csv in parts (tsr__profiles_write_head, tsr__profiles_rows_text
+ * in blocks of any size, as analyze writes it with the prediction columns)
+ * is tsr_profiles_write_csv's text, each row's added columns before its
+ * line end. */
+static void rows_text_same(const tsr_profiles *p) {
+  tsr_error e;
+  char *whole = NULL, *head = NULL;
+  size_t nw = 0, nh = 0, n = tsr_profiles_count(p);
+  assert_true(n > 10);
+  FILE *f = open_memstream(&whole, &nw);
+  assert_int_equal(tsr_profiles_write_csv(p, f, &e), TSR_OK);
+  fclose(f);
+  f = open_memstream(&head, &nh);
+  tsr__profiles_write_head(f);
+  fclose(f);
+  assert_memory_equal(whole, head, nh);
+  assert_int_equal(whole[nh], '\n');
+  const size_t sizes[] = {1, 7, n - 1, n, n + 5};
+  for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+    tsr__tb b = {NULL, 0, 0, 0};
+    size_t calls = 0;
+    for (size_t lo = 0; lo < n; lo += sizes[k])
+      assert_int_equal(tsr__profiles_rows_text(p, lo, lo + sizes[k], row_cols, &calls, &b), 0);
+    assert_int_equal(calls, n);
+    /* without the added columns: the rows of tsr_profiles_write_csv */
+    const char *w = whole + nh + 1, *r = b.s;
+    for (size_t i = 0; i < n; i++) {
+      const char *we = strchr(w, '\n'), *re = strchr(r, '\n');
+      assert_non_null(we);
+      assert_non_null(re);
+      char tail[300];
+      snprintf(tail, sizeof tail, ",%zu:%s", i, tsr_profiles_get(p, i)->id);
+      size_t lw = (size_t)(we - w), lt = strlen(tail);
+      assert_int_equal((size_t)(re - r), lw + lt);
+      assert_memory_equal(r, w, lw);
+      assert_memory_equal(r + lw, tail, lt);
+      w = we + 1;
+      r = re + 1;
+    }
+    assert_int_equal(*w, '\0');
+    assert_int_equal((size_t)(r - b.s), b.len);
+    tsr__tb_free(&b);
+  }
+  free(whole);
+  free(head);
+}
+
 /* Every fixed-decimal column of the profiles.csv at path is exactly what
  * printf "%.Nf" prints of the profile's value (empty for NaN). */
 static void check_fixed_columns(const char *path) {
@@ -241,6 +297,7 @@ static void test_segments(void **state) {
   f = fopen(path, "w");
   assert_int_equal(tsr_profiles_write_segments_csv(P, f, &e), TSR_OK);
   fclose(f);
+  rows_text_same(P);
 }
 
 static void test_pii(void **state) {
