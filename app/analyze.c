@@ -1587,6 +1587,7 @@ static tsr_status files_wait(files_job *j, tsr_error *err) {
 /* One batch of customer rows and the texts they point into. */
 typedef struct row_batch {
   tsr_customer *rows;
+  tsr__customer_lens *lens; /* of the rows' texts (the store measures none) */
   char (*cells)[4];
   size_t *hoff;
   char *extra; /* STORE_XCAP bytes a row (bundle runs) */
@@ -1614,16 +1615,18 @@ typedef struct row_feed {
 static tsr_status batch_init(row_batch *b, int with_extra, tsr_error *err) {
   memset(b, 0, sizeof *b);
   b->rows = tsr__malloc(STORE_BATCH * sizeof *b->rows);
+  b->lens = tsr__malloc(STORE_BATCH * sizeof *b->lens);
   b->cells = tsr__malloc(STORE_BATCH * sizeof *b->cells);
   b->hoff = tsr__malloc(STORE_BATCH * sizeof *b->hoff);
   b->extra = with_extra ? tsr__malloc(STORE_BATCH * STORE_XCAP) : NULL;
-  if (!b->rows || !b->cells || !b->hoff || (with_extra && !b->extra))
+  if (!b->rows || !b->lens || !b->cells || !b->hoff || (with_extra && !b->extra))
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   return TSR_OK;
 }
 
 static void batch_release(row_batch *b) {
   tsr__free(b->rows);
+  tsr__free(b->lens);
   tsr__free(b->cells);
   tsr__free(b->hoff);
   tsr__free(b->extra);
@@ -1645,6 +1648,7 @@ static void fill_batch(row_feed *f) {
     tsr_customer *c = &b->rows[nb];
     tsr_customer_init(c);
     c->customer_id = r->customer_id;
+    b->lens[nb] = (tsr__customer_lens){(uint32_t)strlen(r->customer_id), 0, 0};
     c->frequency = r->frequency;
     c->recency = r->recency;
     c->T = r->T;
@@ -1679,6 +1683,7 @@ static void fill_batch(row_feed *f) {
     b->hoff[nb] = SIZE_MAX; /* NULL: not in the ledger */
     if (li >= 0) {
       if ((b->st = tsr__hist_text_add(&b->ht, lg, (size_t)li, &b->hoff[nb], &b->err)) != TSR_OK) return;
+      b->lens[nb].history = (uint32_t)(b->ht.len - b->hoff[nb] - 1); /* the text, its NUL */
       f->in_row[li] = 1;
     }
   }
@@ -1688,6 +1693,7 @@ static void fill_batch(row_feed *f) {
     tsr_customer *c = &b->rows[nb];
     tsr_customer_init(c);
     c->customer_id = r->id;
+    b->lens[nb] = (tsr__customer_lens){(uint32_t)strlen(r->id), 0, 0};
     c->revenue = r->tx_amount;
     b->hoff[nb++] = SIZE_MAX - 1; /* no purchases: "" */
   }
@@ -1697,10 +1703,14 @@ static void fill_batch(row_feed *f) {
     else if (b->hoff[k] != SIZE_MAX) c->history = b->ht.buf + b->hoff[k];
     if (!pf) continue;
     ptrdiff_t j = tsr_profiles_find(pf, tsr_profiles_resolve(pf, c->customer_id));
-    if (j >= 0 && tsr__profile_json(pf, tsr_profiles_get(pf, (size_t)j),
-                                    res->pii ? res->pii[j] : NULL, b->extra + k * STORE_XCAP,
-                                    STORE_XCAP))
+    size_t xl = j >= 0 ? tsr__profile_json(pf, tsr_profiles_get(pf, (size_t)j),
+                                           res->pii ? res->pii[j] : NULL,
+                                           b->extra + k * STORE_XCAP, STORE_XCAP)
+                       : 0;
+    if (xl) {
       c->extra = b->extra + k * STORE_XCAP;
+      b->lens[k].extra = (uint32_t)xl;
+    }
   }
   b->nb = nb;
 }
@@ -1760,7 +1770,7 @@ static tsr_status store_rows(actx *x, files_job *files, tsr_error *err) {
       th_on = pthread_create(&th, NULL, fill_main, &f) == 0;
       if (!th_on) fill_batch(&f);
     }
-    st = tsr_store_customers_add(s, res->run_id, b->rows, nb, err);
+    st = tsr__store_customers_add_lens(s, res->run_id, b->rows, b->lens, nb, err);
     if (th_on) {
       pthread_join(th, NULL);
       th_on = 0;

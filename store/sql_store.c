@@ -488,8 +488,10 @@ size_t *tsr__id_order(const void *ids, size_t stride, size_t n, int *oom) {
 typedef struct cust_load {
   int64_t run_id;
   const tsr_customer *rows;
+  const tsr__customer_lens *lens; /* may be NULL */
   const size_t *order;
   size_t n;
+  int ncols;
 } cust_load;
 
 #define CUST_ROW(l, i) (&(l)->rows[(l)->order ? (l)->order[i] : (i)])
@@ -505,7 +507,18 @@ static void customer_vals(void *ctx, size_t i, tsr__val *out) {
     }
   }
   tsr__val lead = TSR__VI(l->run_id);
-  tsr__row_vals(TSR__TABLE(customers), &lead, 1, CUST_ROW(l, i), out);
+  size_t k = l->order ? l->order[i] : i;
+  const tsr_customer *c = &l->rows[k];
+  tsr__row_vals(TSR__TABLE(customers), &lead, 1, c, out);
+  if (!l->lens) return;
+  /* the texts whose lengths the caller knows (no strlen in the load) */
+  const tsr__customer_lens *n = &l->lens[k];
+  for (int j = 0; j < l->ncols; j++) {
+    if (out[j].t != TSR__V_TEXT) continue;
+    if (out[j].s == c->customer_id) out[j].n = n->id;
+    else if (out[j].s == c->history) out[j].n = n->history;
+    else if (out[j].s == c->extra) out[j].n = n->extra;
+  }
 }
 
 /* Words a unique violation: customer id is stored already. */
@@ -539,12 +552,12 @@ void tsr__multi_ins_free(tsr__multi_ins *m) {
 
 /* Inserts the rows in key order through the back end's bulk load (COPY on
  * PostgreSQL, one INSERT ... SELECT from the rows on SQLite). */
-tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_customer *rows, size_t n,
-                                  tsr_error *err) {
+tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_customer *rows,
+                                  const tsr__customer_lens *lens, size_t n, tsr_error *err) {
   const char *what = "insert customers";
   int oom;
   size_t *order = tsr__id_order(n ? (const void *)&rows[0].customer_id : NULL, sizeof *rows, n, &oom);
-  cust_load l = {run_id, rows, order, n};
+  cust_load l = {run_id, rows, lens, order, n, 0};
   if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
   /* in key order a repeated id is a neighbour: name it before the database would */
   for (size_t i = 1; order && i < n; i++) {
@@ -565,6 +578,7 @@ tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_custome
     /* "INSERT INTO customers(a, b) VALUES " -> "a, b" */
     const char *a = strchr(ins, '('), *b = strchr(ins, ')');
     snprintf(cols, sizeof cols, "%.*s", (int)(b - a - 1), a + 1);
+    l.ncols = ncols;
     tsr__exec_out o;
     memset(&o, 0, sizeof o);
     if (db->m->copy) {

@@ -95,7 +95,12 @@ static void bind_vals(sqlite3_stmt *s, const tsr__val *p, int np) {
         else
           sqlite3_bind_double(s, i + 1, p[i].d);
         break;
-      case TSR__V_TEXT: sqlite3_bind_text(s, i + 1, p[i].s, -1, SQLITE_STATIC); break;
+      case TSR__V_TEXT:
+        if (p[i].n)
+          sqlite3_bind_text64(s, i + 1, p[i].s, p[i].n, SQLITE_STATIC, SQLITE_UTF8);
+        else
+          sqlite3_bind_text(s, i + 1, p[i].s, -1, SQLITE_STATIC);
+        break;
       default: sqlite3_bind_null(s, i + 1); break;
     }
   }
@@ -292,7 +297,8 @@ static int vt_eof(sqlite3_vtab_cursor *cur) {
   return c->i >= c->src->n;
 }
 
-/* The value as bind_vals binds it (NaN: NULL; text borrowed). */
+/* The value as bind_vals binds it (NaN: NULL; text borrowed, with its
+ * length when the producer knows it). */
 static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
   const load_src *s = ((load_cur *)cur)->src;
   if (col >= s->ncols) {
@@ -308,7 +314,12 @@ static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
       else
         sqlite3_result_double(ctx, p->d);
       break;
-    case TSR__V_TEXT: sqlite3_result_text(ctx, p->s, -1, SQLITE_STATIC); break;
+    case TSR__V_TEXT:
+      if (p->n)
+        sqlite3_result_text64(ctx, p->s, p->n, SQLITE_STATIC, SQLITE_UTF8);
+      else
+        sqlite3_result_text(ctx, p->s, -1, SQLITE_STATIC);
+      break;
     default: sqlite3_result_null(ctx); break;
   }
   return SQLITE_OK;
