@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "tessera/store.h"
 #include "tessera/store_web.h"
+#include "store_int.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -986,6 +987,33 @@ static void test_customers_lens(void **state) {
   tsr_store_close(s);
 }
 
+/* SQLite: a caller's transaction keeps its statement journal in memory
+ * (temp_store MEMORY from BEGIN to COMMIT or ROLLBACK), and the
+ * connection is back to the default after either. */
+static int64_t temp_store_of(tsr_store *s) {
+  int64_t v = -1;
+  tsr_error err;
+  OK(tsr__one_i64(tsr__store_db(s), "PRAGMA temp_store", NULL, 0, &v, "test", &err));
+  return v;
+}
+
+static void test_tx_temp_store(void **state) {
+  (void)state;
+  if (use_pg) return;
+  tsr_error err;
+  tsr_store *s = open_new("tempstore.db");
+  assert_int_equal(temp_store_of(s), 0);
+  OK(tsr_store_begin(s, &err));
+  assert_int_equal(temp_store_of(s), 2);
+  OK(tsr_store_commit(s, &err));
+  assert_int_equal(temp_store_of(s), 0);
+  OK(tsr_store_begin(s, &err));
+  assert_int_equal(temp_store_of(s), 2);
+  OK(tsr_store_rollback(s, &err));
+  assert_int_equal(temp_store_of(s), 0);
+  tsr_store_close(s);
+}
+
 /* Unsorted ids of mixed lengths and shared prefixes come back in strcmp
  * order; a batch overlapping stored rows fails whole, on the multi-row and
  * on the single-row path. */
@@ -1718,6 +1746,7 @@ int main(void) {
       cmocka_unit_test(test_customers_roundtrip),
       cmocka_unit_test(test_customers_order_and_overlap),
       cmocka_unit_test(test_customers_lens),
+      cmocka_unit_test(test_tx_temp_store),
       cmocka_unit_test(test_history_text),
       cmocka_unit_test(test_history_in_customer_row),
       cmocka_unit_test(test_segments_roundtrip),
