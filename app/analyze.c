@@ -1590,6 +1590,7 @@ typedef struct row_batch {
   tsr__customer_lens *lens; /* of the rows' texts (the store measures none) */
   char (*cells)[4];
   size_t *hoff;
+  size_t *idoff; /* the rows' ids, copied into ht.buf */
   char *extra; /* STORE_XCAP bytes a row (bundle runs) */
   tsr__hist_text ht;
   size_t nb; /* rows filled */
@@ -1618,8 +1619,9 @@ static tsr_status batch_init(row_batch *b, int with_extra, tsr_error *err) {
   b->lens = tsr__malloc(STORE_BATCH * sizeof *b->lens);
   b->cells = tsr__malloc(STORE_BATCH * sizeof *b->cells);
   b->hoff = tsr__malloc(STORE_BATCH * sizeof *b->hoff);
+  b->idoff = tsr__malloc(STORE_BATCH * sizeof *b->idoff);
   b->extra = with_extra ? tsr__malloc(STORE_BATCH * STORE_XCAP) : NULL;
-  if (!b->rows || !b->lens || !b->cells || !b->hoff || (with_extra && !b->extra))
+  if (!b->rows || !b->lens || !b->cells || !b->hoff || !b->idoff || (with_extra && !b->extra))
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   return TSR_OK;
 }
@@ -1629,6 +1631,7 @@ static void batch_release(row_batch *b) {
   tsr__free(b->lens);
   tsr__free(b->cells);
   tsr__free(b->hoff);
+  tsr__free(b->idoff);
   tsr__free(b->extra);
   tsr__hist_text_free(&b->ht);
 }
@@ -1647,8 +1650,13 @@ static void fill_batch(row_feed *f) {
     const tsr_summary_row *r = &res->summary->rows[i];
     tsr_customer *c = &b->rows[nb];
     tsr_customer_init(c);
-    c->customer_id = r->customer_id;
-    b->lens[nb] = (tsr__customer_lens){(uint32_t)strlen(r->customer_id), 0, 0};
+    /* the id beside its history in ht.buf: the store thread reads the
+     * batch's texts in order, not the ledger's ids in key order (cache
+     * misses, issue 18) */
+    size_t idl = strlen(r->customer_id);
+    if ((b->st = tsr__hist_text_put(&b->ht, r->customer_id, idl, &b->idoff[nb], &b->err)) != TSR_OK)
+      return;
+    b->lens[nb] = (tsr__customer_lens){(uint32_t)idl, 0, 0};
     c->frequency = r->frequency;
     c->recency = r->recency;
     c->T = r->T;
@@ -1692,13 +1700,15 @@ static void fill_batch(row_feed *f) {
     if (tsr_ledger_find(lg, r->id) >= 0) continue;
     tsr_customer *c = &b->rows[nb];
     tsr_customer_init(c);
-    c->customer_id = r->id;
-    b->lens[nb] = (tsr__customer_lens){(uint32_t)strlen(r->id), 0, 0};
+    size_t idl = strlen(r->id);
+    if ((b->st = tsr__hist_text_put(&b->ht, r->id, idl, &b->idoff[nb], &b->err)) != TSR_OK) return;
+    b->lens[nb] = (tsr__customer_lens){(uint32_t)idl, 0, 0};
     c->revenue = r->tx_amount;
     b->hoff[nb++] = SIZE_MAX - 1; /* no purchases: "" */
   }
   for (size_t k = 0; k < nb; k++) {
     tsr_customer *c = &b->rows[k];
+    c->customer_id = b->ht.buf + b->idoff[k];
     if (b->hoff[k] == SIZE_MAX - 1) c->history = "";
     else if (b->hoff[k] != SIZE_MAX) c->history = b->ht.buf + b->hoff[k];
     if (!pf) continue;

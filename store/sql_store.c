@@ -491,7 +491,7 @@ typedef struct cust_load {
   const tsr__customer_lens *lens; /* may be NULL */
   const size_t *order;
   size_t n;
-  int ncols;
+  int at_id, at_history, at_extra; /* their places among a row's values */
 } cust_load;
 
 #define CUST_ROW(l, i) (&(l)->rows[(l)->order ? (l)->order[i] : (i)])
@@ -513,11 +513,27 @@ static void customer_vals(void *ctx, size_t i, tsr__val *out) {
   if (!l->lens) return;
   /* the texts whose lengths the caller knows (no strlen in the load) */
   const tsr__customer_lens *n = &l->lens[k];
-  for (int j = 0; j < l->ncols; j++) {
-    if (out[j].t != TSR__V_TEXT) continue;
-    if (out[j].s == c->customer_id) out[j].n = n->id;
-    else if (out[j].s == c->history) out[j].n = n->history;
-    else if (out[j].s == c->extra) out[j].n = n->extra;
+  out[l->at_id].n = n->id;
+  out[l->at_history].n = n->history;
+  out[l->at_extra].n = n->extra;
+}
+
+/* Where tsr__row_vals puts a customer's id, history and extra. */
+static void customer_text_places(cust_load *l) {
+  static const char id[] = "i", history[] = "h", extra[] = "x";
+  tsr_customer probe;
+  tsr_customer_init(&probe);
+  probe.customer_id = id;
+  probe.history = history;
+  probe.extra = extra;
+  tsr__val v[64];
+  tsr__val lead = TSR__VI(l->run_id);
+  int n = tsr__row_vals(TSR__TABLE(customers), &lead, 1, &probe, v);
+  for (int j = 0; j < n; j++) {
+    if (v[j].t != TSR__V_TEXT) continue;
+    if (v[j].s == id) l->at_id = j;
+    else if (v[j].s == history) l->at_history = j;
+    else if (v[j].s == extra) l->at_extra = j;
   }
 }
 
@@ -557,7 +573,7 @@ tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_custome
   const char *what = "insert customers";
   int oom;
   size_t *order = tsr__id_order(n ? (const void *)&rows[0].customer_id : NULL, sizeof *rows, n, &oom);
-  cust_load l = {run_id, rows, lens, order, n, 0};
+  cust_load l = {run_id, rows, lens, order, n, 0, 0, 0};
   if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
   /* in key order a repeated id is a neighbour: name it before the database would */
   for (size_t i = 1; order && i < n; i++) {
@@ -578,7 +594,7 @@ tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_custome
     /* "INSERT INTO customers(a, b) VALUES " -> "a, b" */
     const char *a = strchr(ins, '('), *b = strchr(ins, ')');
     snprintf(cols, sizeof cols, "%.*s", (int)(b - a - 1), a + 1);
-    l.ncols = ncols;
+    if (lens) customer_text_places(&l);
     tsr__exec_out o;
     memset(&o, 0, sizeof o);
     if (db->m->copy) {
