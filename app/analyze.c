@@ -1615,8 +1615,10 @@ static tsr_status files_wait(files_job *j, tsr_error *err) {
 /* One batch of customer rows and the texts they point into. */
 typedef struct row_batch {
   tsr_customer *rows;
+  tsr__customer_lens *lens; /* of the rows' texts (the store measures none) */
   char (*cells)[4];
   size_t *hoff;
+  size_t *idoff; /* the rows' ids, copied into ht.buf */
   char *extra; /* STORE_XCAP bytes a row (bundle runs) */
   tsr__hist_text ht;
   size_t nb; /* rows filled */
@@ -1642,18 +1644,22 @@ typedef struct row_feed {
 static tsr_status batch_init(row_batch *b, int with_extra, tsr_error *err) {
   memset(b, 0, sizeof *b);
   b->rows = tsr__malloc(STORE_BATCH * sizeof *b->rows);
+  b->lens = tsr__malloc(STORE_BATCH * sizeof *b->lens);
   b->cells = tsr__malloc(STORE_BATCH * sizeof *b->cells);
   b->hoff = tsr__malloc(STORE_BATCH * sizeof *b->hoff);
+  b->idoff = tsr__malloc(STORE_BATCH * sizeof *b->idoff);
   b->extra = with_extra ? tsr__malloc(STORE_BATCH * STORE_XCAP) : NULL;
-  if (!b->rows || !b->cells || !b->hoff || (with_extra && !b->extra))
+  if (!b->rows || !b->lens || !b->cells || !b->hoff || !b->idoff || (with_extra && !b->extra))
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   return TSR_OK;
 }
 
 static void batch_release(row_batch *b) {
   tsr__free(b->rows);
+  tsr__free(b->lens);
   tsr__free(b->cells);
   tsr__free(b->hoff);
+  tsr__free(b->idoff);
   tsr__free(b->extra);
   tsr__hist_text_free(&b->ht);
 }
@@ -1672,7 +1678,13 @@ static void fill_batch(row_feed *f) {
     const tsr_summary_row *r = &res->summary->rows[i];
     tsr_customer *c = &b->rows[nb];
     tsr_customer_init(c);
-    c->customer_id = r->customer_id;
+    /* the id beside its history in ht.buf: the store thread reads the
+     * batch's texts in order, not the ledger's ids in key order (cache
+     * misses, issue 18) */
+    size_t idl = strlen(r->customer_id);
+    if ((b->st = tsr__hist_text_put(&b->ht, r->customer_id, idl, &b->idoff[nb], &b->err)) != TSR_OK)
+      return;
+    b->lens[nb] = (tsr__customer_lens){(uint32_t)idl, 0, 0};
     c->frequency = r->frequency;
     c->recency = r->recency;
     c->T = r->T;
@@ -1707,6 +1719,7 @@ static void fill_batch(row_feed *f) {
     b->hoff[nb] = SIZE_MAX; /* NULL: not in the ledger */
     if (li >= 0) {
       if ((b->st = tsr__hist_text_add(&b->ht, lg, (size_t)li, &b->hoff[nb], &b->err)) != TSR_OK) return;
+      b->lens[nb].history = (uint32_t)(b->ht.len - b->hoff[nb] - 1); /* the text, its NUL */
       f->in_row[li] = 1;
     }
   }
@@ -1715,20 +1728,27 @@ static void fill_batch(row_feed *f) {
     if (tsr_ledger_find(lg, r->id) >= 0) continue;
     tsr_customer *c = &b->rows[nb];
     tsr_customer_init(c);
-    c->customer_id = r->id;
+    size_t idl = strlen(r->id);
+    if ((b->st = tsr__hist_text_put(&b->ht, r->id, idl, &b->idoff[nb], &b->err)) != TSR_OK) return;
+    b->lens[nb] = (tsr__customer_lens){(uint32_t)idl, 0, 0};
     c->revenue = r->tx_amount;
     b->hoff[nb++] = SIZE_MAX - 1; /* no purchases: "" */
   }
   for (size_t k = 0; k < nb; k++) {
     tsr_customer *c = &b->rows[k];
+    c->customer_id = b->ht.buf + b->idoff[k];
     if (b->hoff[k] == SIZE_MAX - 1) c->history = "";
     else if (b->hoff[k] != SIZE_MAX) c->history = b->ht.buf + b->hoff[k];
     if (!pf) continue;
     ptrdiff_t j = tsr_profiles_find(pf, tsr_profiles_resolve(pf, c->customer_id));
-    if (j >= 0 && tsr__profile_json(pf, tsr_profiles_get(pf, (size_t)j),
-                                    res->pii ? res->pii[j] : NULL, b->extra + k * STORE_XCAP,
-                                    STORE_XCAP))
+    size_t xl = j >= 0 ? tsr__profile_json(pf, tsr_profiles_get(pf, (size_t)j),
+                                           res->pii ? res->pii[j] : NULL,
+                                           b->extra + k * STORE_XCAP, STORE_XCAP)
+                       : 0;
+    if (xl) {
       c->extra = b->extra + k * STORE_XCAP;
+      b->lens[k].extra = (uint32_t)xl;
+    }
   }
   b->nb = nb;
 }
@@ -1788,7 +1808,7 @@ static tsr_status store_rows(actx *x, files_job *files, tsr_error *err) {
       th_on = pthread_create(&th, NULL, fill_main, &f) == 0;
       if (!th_on) fill_batch(&f);
     }
-    st = tsr_store_customers_add(s, res->run_id, b->rows, nb, err);
+    st = tsr__store_customers_add_lens(s, res->run_id, b->rows, b->lens, nb, err);
     if (th_on) {
       pthread_join(th, NULL);
       th_on = 0;

@@ -61,6 +61,22 @@ tsr_status tsr__hist_text_add(tsr__hist_text *h, const tsr_ledger *lg, size_t li
   return TSR_OK;
 }
 
+tsr_status tsr__hist_text_put(tsr__hist_text *h, const char *s, size_t n, size_t *off,
+                              tsr_error *err) {
+  if (h->cap - h->len < n + 1) {
+    size_t c = h->cap * 2 > h->len + n + 1 ? h->cap * 2 : h->len + n + 1 + 65536;
+    char *p = realloc(h->buf, c);
+    if (!p) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    h->buf = p;
+    h->cap = c;
+  }
+  memcpy(h->buf + h->len, s, n);
+  h->buf[h->len + n] = '\0';
+  *off = h->len;
+  h->len += n + 1;
+  return TSR_OK;
+}
+
 void tsr__hist_text_free(tsr__hist_text *h) {
   free(h->buf);
   free(h->rows);

@@ -25,6 +25,11 @@ typedef struct tsr__hist_text {
  * offset in h->buf (which may move on the next call). */
 tsr_status tsr__hist_text_add(tsr__hist_text *h, const tsr_ledger *lg, size_t li, size_t *off,
                               tsr_error *err);
+/* Appends the n bytes at s and a NUL (analyze's batches put each row's id
+ * beside its history: the store reads one batch's texts in order). OUT:
+ * *off as above. */
+tsr_status tsr__hist_text_put(tsr__hist_text *h, const char *s, size_t n, size_t *off,
+                              tsr_error *err);
 void tsr__hist_text_free(tsr__hist_text *h);
 
 /* Stores in the web_history table the histories of the ledger customers

@@ -263,4 +263,18 @@ size_t tsr__fmt_g17(double v, char *buf);
  * tsr__fmt_fixed (printf only for what does not fit its buffer). */
 void tsr__put_fixed(FILE *f, double v, int prec);
 
+/* The lengths of a customer row's texts for a bulk load, when the caller
+ * has them (0: not known, measured by the store). */
+typedef struct tsr__customer_lens {
+  uint32_t id, extra, history;
+} tsr__customer_lens;
+/* tsr_store_customers_add with lens (may be NULL): lens[i] are the lengths
+ * of rows[i]'s texts, each exact or 0 (store/store.c). */
+struct tsr_store;
+struct tsr_customer;
+tsr_status tsr__store_customers_add_lens(struct tsr_store *s, int64_t run_id,
+                                         const struct tsr_customer *rows,
+                                         const tsr__customer_lens *lens, size_t n,
+                                         tsr_error *err);
+
 #endif

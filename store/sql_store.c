@@ -488,8 +488,10 @@ size_t *tsr__id_order(const void *ids, size_t stride, size_t n, int *oom) {
 typedef struct cust_load {
   int64_t run_id;
   const tsr_customer *rows;
+  const tsr__customer_lens *lens; /* may be NULL */
   const size_t *order;
   size_t n;
+  int at_id, at_history, at_extra; /* their places among a row's values */
 } cust_load;
 
 #define CUST_ROW(l, i) (&(l)->rows[(l)->order ? (l)->order[i] : (i)])
@@ -505,7 +507,34 @@ static void customer_vals(void *ctx, size_t i, tsr__val *out) {
     }
   }
   tsr__val lead = TSR__VI(l->run_id);
-  tsr__row_vals(TSR__TABLE(customers), &lead, 1, CUST_ROW(l, i), out);
+  size_t k = l->order ? l->order[i] : i;
+  const tsr_customer *c = &l->rows[k];
+  tsr__row_vals(TSR__TABLE(customers), &lead, 1, c, out);
+  if (!l->lens) return;
+  /* the texts whose lengths the caller knows (no strlen in the load) */
+  const tsr__customer_lens *n = &l->lens[k];
+  out[l->at_id].n = n->id;
+  out[l->at_history].n = n->history;
+  out[l->at_extra].n = n->extra;
+}
+
+/* Where tsr__row_vals puts a customer's id, history and extra. */
+static void customer_text_places(cust_load *l) {
+  static const char id[] = "i", history[] = "h", extra[] = "x";
+  tsr_customer probe;
+  tsr_customer_init(&probe);
+  probe.customer_id = id;
+  probe.history = history;
+  probe.extra = extra;
+  tsr__val v[64];
+  tsr__val lead = TSR__VI(l->run_id);
+  int n = tsr__row_vals(TSR__TABLE(customers), &lead, 1, &probe, v);
+  for (int j = 0; j < n; j++) {
+    if (v[j].t != TSR__V_TEXT) continue;
+    if (v[j].s == id) l->at_id = j;
+    else if (v[j].s == history) l->at_history = j;
+    else if (v[j].s == extra) l->at_extra = j;
+  }
 }
 
 /* Words a unique violation: customer id is stored already. */
@@ -539,12 +568,12 @@ void tsr__multi_ins_free(tsr__multi_ins *m) {
 
 /* Inserts the rows in key order through the back end's bulk load (COPY on
  * PostgreSQL, one INSERT ... SELECT from the rows on SQLite). */
-tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_customer *rows, size_t n,
-                                  tsr_error *err) {
+tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_customer *rows,
+                                  const tsr__customer_lens *lens, size_t n, tsr_error *err) {
   const char *what = "insert customers";
   int oom;
   size_t *order = tsr__id_order(n ? (const void *)&rows[0].customer_id : NULL, sizeof *rows, n, &oom);
-  cust_load l = {run_id, rows, order, n};
+  cust_load l = {run_id, rows, lens, order, n, 0, 0, 0};
   if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
   /* in key order a repeated id is a neighbour: name it before the database would */
   for (size_t i = 1; order && i < n; i++) {
@@ -565,6 +594,7 @@ tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_custome
     /* "INSERT INTO customers(a, b) VALUES " -> "a, b" */
     const char *a = strchr(ins, '('), *b = strchr(ins, ')');
     snprintf(cols, sizeof cols, "%.*s", (int)(b - a - 1), a + 1);
+    if (lens) customer_text_places(&l);
     tsr__exec_out o;
     memset(&o, 0, sizeof o);
     if (db->m->copy) {

@@ -95,7 +95,12 @@ static void bind_vals(sqlite3_stmt *s, const tsr__val *p, int np) {
         else
           sqlite3_bind_double(s, i + 1, p[i].d);
         break;
-      case TSR__V_TEXT: sqlite3_bind_text(s, i + 1, p[i].s, -1, SQLITE_STATIC); break;
+      case TSR__V_TEXT:
+        if (p[i].n)
+          sqlite3_bind_text64(s, i + 1, p[i].s, p[i].n, SQLITE_STATIC, SQLITE_UTF8);
+        else
+          sqlite3_bind_text(s, i + 1, p[i].s, -1, SQLITE_STATIC);
+        break;
       default: sqlite3_bind_null(s, i + 1); break;
     }
   }
@@ -292,7 +297,8 @@ static int vt_eof(sqlite3_vtab_cursor *cur) {
   return c->i >= c->src->n;
 }
 
-/* The value as bind_vals binds it (NaN: NULL; text borrowed). */
+/* The value as bind_vals binds it (NaN: NULL; text borrowed, with its
+ * length when the producer knows it). */
 static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
   const load_src *s = ((load_cur *)cur)->src;
   if (col >= s->ncols) {
@@ -308,7 +314,12 @@ static int vt_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) {
       else
         sqlite3_result_double(ctx, p->d);
       break;
-    case TSR__V_TEXT: sqlite3_result_text(ctx, p->s, -1, SQLITE_STATIC); break;
+    case TSR__V_TEXT:
+      if (p->n)
+        sqlite3_result_text64(ctx, p->s, p->n, SQLITE_STATIC, SQLITE_UTF8);
+      else
+        sqlite3_result_text(ctx, p->s, -1, SQLITE_STATIC);
+      break;
     default: sqlite3_result_null(ctx); break;
   }
   return SQLITE_OK;
@@ -375,14 +386,36 @@ static tsr_status sq_load(tsr__db *db, const char *table, const char *cols, int 
 
 /* ================================================================ transactions */
 
+/* A caller's transaction (tsr_store_begin: analyze's store step) keeps
+ * the journal of its savepoints in memory. A bulk load larger than the
+ * page cache spills pages of its earlier statements to the WAL, and each
+ * spilled page is first copied to the open statement's journal (SQLite
+ * journals any page not yet journaled that existed when the statement
+ * began): on tx1800k that file got as many bytes as the database, 370 MB.
+ * The setting holds from BEGIN (it is read when the write transaction
+ * opens) to the end of the transaction; it is a speed setting only, so a
+ * failure to change it is ignored. */
+static void sq_temp_store(tsr__db *db, const char *sql) {
+  tsr_error scratch;
+  sq_script(db, sql, "temp store", &scratch);
+}
+
 static tsr_status sq_begin(tsr__db *db, tsr_error *err) {
-  return sq_script(db, "BEGIN IMMEDIATE", "begin", err);
+  sq_temp_store(db, "PRAGMA temp_store = MEMORY");
+  tsr_status st = sq_script(db, "BEGIN IMMEDIATE", "begin", err);
+  if (st != TSR_OK) sq_temp_store(db, "PRAGMA temp_store = DEFAULT");
+  return st;
 }
 static tsr_status sq_commit(tsr__db *db, tsr_error *err) {
-  return sq_script(db, "COMMIT", "commit", err);
+  tsr_status st = sq_script(db, "COMMIT", "commit", err);
+  if (st == TSR_OK) sq_temp_store(db, "PRAGMA temp_store = DEFAULT");
+  return st;
 }
 static tsr_status sq_rollback(tsr__db *db, tsr_error *err) {
-  return sq_script(db, "ROLLBACK", "rollback", err);
+  tsr_status st = sq_script(db, "ROLLBACK", "rollback", err);
+  if (!sqlite3_get_autocommit(((sq *)db)->db)) return st;
+  sq_temp_store(db, "PRAGMA temp_store = DEFAULT");
+  return st;
 }
 static int sq_in_transaction(tsr__db *db) { return !sqlite3_get_autocommit(((sq *)db)->db); }
 

@@ -621,6 +621,12 @@ void tsr_customer_query_init(tsr_customer_query *q, int64_t run_id) {
 tsr_status tsr_store_customers_add(tsr_store *s, int64_t run_id,
                                    const tsr_customer *rows, size_t n,
                                    tsr_error *err) {
+  return tsr__store_customers_add_lens(s, run_id, rows, NULL, n, err);
+}
+
+tsr_status tsr__store_customers_add_lens(tsr_store *s, int64_t run_id, const tsr_customer *rows,
+                                         const tsr__customer_lens *lens, size_t n,
+                                         tsr_error *err) {
   CHECK_STORE(s, "insert customers");
   tsr_status st = need_id("insert customers", run_id, err);
   if (st) return st;
@@ -642,7 +648,7 @@ tsr_status tsr_store_customers_add(tsr_store *s, int64_t run_id,
       if (st) return st;
     }
   }
-  return tsr__sql_customers_add(s->db, run_id, rows, n, err);
+  return tsr__sql_customers_add(s->db, run_id, rows, lens, n, err);
 }
 
 static tsr_status check_query(const char *what, const tsr_customer_query *q,

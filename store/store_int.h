@@ -41,6 +41,7 @@ typedef struct tsr__val {
   int64_t i;
   double d;
   const char *s; /* borrowed until the statement ran */
+  size_t n;      /* TEXT: strlen(s) when known, else 0 (measured then) */
 } tsr__val;
 
 #define TSR__VNULL ((tsr__val){.t = TSR__V_NULL})
@@ -329,8 +330,9 @@ tsr_status tsr__sql_runs_list(tsr__db *db, int64_t limit, int64_t offset, tsr_st
 tsr_status tsr__sql_event_add(tsr__db *db, const tsr_event *e, int64_t *id, tsr_error *err);
 tsr_status tsr__sql_events_list(tsr__db *db, int64_t run_id, tsr_log_level min_level,
                                 tsr_store_event_cb cb, void *ctx, tsr_error *err);
-tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_customer *rows, size_t n,
-                                  tsr_error *err);
+/* lens (may be NULL): the rows' text lengths, each exact or 0 */
+tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_customer *rows,
+                                  const tsr__customer_lens *lens, size_t n, tsr_error *err);
 tsr_status tsr__sql_customers_list(tsr__db *db, const tsr_customer_query *q,
                                    tsr_store_customer_cb cb, void *ctx, tsr_error *err);
 tsr_status tsr__sql_customers_count(tsr__db *db, const tsr_customer_query *q, int64_t *n,

@@ -18,6 +18,7 @@
 #include "internal.h"
 #include "tessera/store.h"
 #include "tessera/store_web.h"
+#include "store_int.h"
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -951,6 +952,68 @@ static void test_history_in_customer_row(void **state) {
   tsr_store_close(s);
 }
 
+/* The texts' lengths a caller passes (analyze's batches) go with their
+ * rows, also when the store sorts them; 0 is measured. Stored texts are
+ * whole: a length from the wrong row cuts or overruns them. */
+static void test_customers_lens(void **state) {
+  (void)state;
+  tsr_error err;
+  tsr_store *s = open_new("lens.db");
+  tsr_run r = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  enum { N = 7 };
+  static const char *const ids[N] = {"Z9", "A", "MMMMMMMMMMMM", "B12345", "A0", "Q", "ZZZZZZZZZZZZZZZZZZZZ"};
+  static const char *const hist[N] = {"", "abc", "h2-long-long-long-history", NULL, "x", "0123456789", "hh"};
+  static const char *const extra[N] = {"{\"a\":1}", NULL, "{}", "{\"long\":\"value value\"}", NULL, "[1,2,3]", "{\"z\":true}"};
+  tsr_customer c[N];
+  tsr__customer_lens lens[N];
+  for (int i = 0; i < N; i++) {
+    tsr_customer_init(&c[i]);
+    c[i].customer_id = ids[i];
+    c[i].history = hist[i];
+    c[i].extra = extra[i];
+    lens[i].id = (uint32_t)strlen(ids[i]);
+    lens[i].history = hist[i] ? (uint32_t)strlen(hist[i]) : 0;
+    lens[i].extra = extra[i] && i != 5 ? (uint32_t)strlen(extra[i]) : 0; /* row 5: measured */
+  }
+  OK(tsr__store_customers_add_lens(s, rid, c, lens, N, &err));
+  for (int i = 0; i < N; i++) {
+    tsr_customer *g = NULL;
+    OK(tsr_store_customer_get(s, rid, ids[i], &g, &err));
+    assert_customer_eq(g, &c[i]);
+    tsr_store_free(g);
+  }
+  tsr_store_close(s);
+}
+
+/* SQLite: a caller's transaction keeps its statement journal in memory
+ * (temp_store MEMORY from BEGIN to COMMIT or ROLLBACK), and the
+ * connection is back to the default after either. */
+static int64_t temp_store_of(tsr_store *s) {
+  int64_t v = -1;
+  tsr_error err;
+  OK(tsr__one_i64(tsr__store_db(s), "PRAGMA temp_store", NULL, 0, &v, "test", &err));
+  return v;
+}
+
+static void test_tx_temp_store(void **state) {
+  (void)state;
+  if (use_pg) return;
+  tsr_error err;
+  tsr_store *s = open_new("tempstore.db");
+  assert_int_equal(temp_store_of(s), 0);
+  OK(tsr_store_begin(s, &err));
+  assert_int_equal(temp_store_of(s), 2);
+  OK(tsr_store_commit(s, &err));
+  assert_int_equal(temp_store_of(s), 0);
+  OK(tsr_store_begin(s, &err));
+  assert_int_equal(temp_store_of(s), 2);
+  OK(tsr_store_rollback(s, &err));
+  assert_int_equal(temp_store_of(s), 0);
+  tsr_store_close(s);
+}
+
 /* Unsorted ids of mixed lengths and shared prefixes come back in strcmp
  * order; a batch overlapping stored rows fails whole, on the multi-row and
  * on the single-row path. */
@@ -1682,6 +1745,8 @@ int main(void) {
       cmocka_unit_test(test_events),
       cmocka_unit_test(test_customers_roundtrip),
       cmocka_unit_test(test_customers_order_and_overlap),
+      cmocka_unit_test(test_customers_lens),
+      cmocka_unit_test(test_tx_temp_store),
       cmocka_unit_test(test_history_text),
       cmocka_unit_test(test_history_in_customer_row),
       cmocka_unit_test(test_segments_roundtrip),
