@@ -179,6 +179,8 @@ const struct tsr_ledger_entry *tsr__ledger_decode(const struct tsr_ledger *lg, s
 /* The first and last day of customer i's entries: 1, or 0 when it has
  * none. */
 int tsr__ledger_day_span(const struct tsr_ledger *lg, size_t i, int32_t *first, int32_t *last);
+/* 1 when customer i has a purchase (ntx > 0) on a day in [from, to]. */
+int tsr__ledger_purchase_in(const struct tsr_ledger *lg, size_t i, int32_t from, int32_t to);
 /* Drains a finished ledger: calls fn(ud, i, id, e, n) once for each
  * customer i (tsr_ledger_customer's number and id, tsr_ledger_entries'
  * entries), in the order of the entries in memory rather than i's, and

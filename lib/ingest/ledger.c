@@ -358,6 +358,14 @@ int tsr__ledger_day_span(const tsr_ledger *lg, size_t i, int32_t *first, int32_t
   return 1;
 }
 
+int tsr__ledger_purchase_in(const tsr_ledger *lg, size_t i, int32_t from, int32_t to) {
+  if (i >= lg->n) return 0;
+  const cust *c = cust_at(lg, lg->order[i]);
+  for (uint32_t k = 0; k < c->n && c->e[k].day <= to; k++)
+    if (c->e[k].day >= from && !(c->e[k].cnt & DENT_REFUND)) return 1;
+  return 0;
+}
+
 void tsr__ledger_pub_drop(tsr_ledger *lg) {
   tsr__free(atomic_load(&lg->pub));
   tsr__free(lg->pub_off);
