@@ -174,6 +174,8 @@ size_t tsr__ledger_capacity(const struct tsr_ledger *lg);
  * range). Safe from several threads, each with its buffer. */
 struct tsr_ledger_entry;
 size_t tsr__ledger_max_entries(const struct tsr_ledger *lg);
+/* A buffer size enough for customer i alone (0 when it has no entry). */
+size_t tsr__ledger_nentries(const struct tsr_ledger *lg, size_t i);
 const struct tsr_ledger_entry *tsr__ledger_decode(const struct tsr_ledger *lg, size_t i,
                                                   struct tsr_ledger_entry *buf, size_t *n);
 /* The first and last day of customer i's entries: 1, or 0 when it has

@@ -338,6 +338,10 @@ size_t tsr__ledger_max_entries(const tsr_ledger *lg) {
   return m;
 }
 
+size_t tsr__ledger_nentries(const tsr_ledger *lg, size_t i) {
+  return i < lg->n ? cust_at(lg, lg->order[i])->n : 0;
+}
+
 const tsr_ledger_entry *tsr__ledger_decode(const tsr_ledger *lg, size_t i, tsr_ledger_entry *buf,
                                            size_t *n) {
   if (i >= lg->n) {
