@@ -5,11 +5,13 @@
  * Ledger layout: customers (one cache line each: id hash, short id inline,
  * entries) numbered in insertion order in fixed chunks, an open-addressing
  * table of 8-byte entries (hash tag, customer number) to find them, and
- * per customer one block holding its day entries (sorted by day, one per
+ * per customer one block holding its entries (16 bytes, one per day and
+ * kind - purchases, refunds - sorted by day then kind: ledger_internal.h's
+ * dent; readers get them decoded into the public tsr_ledger_entry, one per
  * day) followed by one 64-bit row-content hash per entry.
  *
- * Duplicates: identical rows necessarily share customer and day, so the
- * hash of the first row of a customer-day is kept with that day's entry;
+ * Duplicates: identical rows necessarily share customer, day and amount
+ * (so kind), so the hash of the first row of each entry is kept with it;
  * later distinct rows of the same customer-day go to a small ledger-wide
  * hash set (lg->extra). Memory thus grows with customer-days (plus rows that
  * repeat a customer-day with other content), not with rows. A row counts as

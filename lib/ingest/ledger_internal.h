@@ -134,7 +134,7 @@ struct tsr_ledger {
   /* no_rh: the ledger's only input (tsr_ingest_opts.single_input) has a
    * transaction id column, so no row ever needs an earlier row's content
    * hash (identical rows are not tracked with ids): the blocks hold
-   * entries only, a fifth less memory and one cache line less per row */
+   * entries only, a third less memory and one cache line less per row */
   int no_rh;
   int32_t last_purchase; /* day of the last purchase row (has_purchase) */
   int has_purchase;
