@@ -41,11 +41,14 @@ static tsr_status rebuild(tsr_analyze_result *res, const tsr_ledger *keep, const
   tsr__lfeed f;
   tsr_status st = tsr_ledger_new(&nlg, err);
   if (st == TSR_OK) st = tsr__lfeed_init(&f, nlg, "transactions", NULL, &fs, err);
+  const size_t mx = tsr__ledger_max_entries(lg);
+  tsr_ledger_entry *eb = tsr__malloc((mx ? mx : 1) * sizeof *eb); /* a customer's entries */
+  if (st == TSR_OK && !eb) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   size_t q = 0;
   for (size_t k = 0; st == TSR_OK && k < tsr_ledger_ncustomers(lg); k++) {
     const char *id = tsr_ledger_customer(lg, k);
     size_t n;
-    const tsr_ledger_entry *e = tsr_ledger_entries(lg, k, &n);
+    const tsr_ledger_entry *e = tsr__ledger_decode(lg, k, eb, &n);
     for (size_t j = 0; st == TSR_OK && j < n; j++) {
       int64_t ntx = e[j].ntx, nref = e[j].nrefund;
       double amt = e[j].amount, ref = e[j].refund;
@@ -68,6 +71,7 @@ static tsr_status rebuild(tsr_analyze_result *res, const tsr_ledger *keep, const
                           tsr__fmt_double(ref, b), err);
     }
   }
+  tsr__free(eb);
   st = tsr__lfeed_replace(&f, nlg, &res->ledger, keep, st, err);
   return st;
 }

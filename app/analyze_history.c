@@ -23,12 +23,17 @@
 /* Customer i's active days as history rows (in a buffer reused). */
 static tsr_status entries_rows(const tsr_ledger *lg, size_t i, tsr_web_history_row **rows,
                                size_t *cap, size_t *n, tsr_error *err) {
-  size_t k = 0;
-  const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &k);
+  size_t k = tsr__ledger_nentries(lg, i); /* at least the entries' count */
+  tsr_ledger_entry *e = malloc((k ? k : 1) * sizeof *e);
+  if (!e) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  (void)tsr__ledger_decode(lg, i, e, &k);
   if (k > *cap) {
     size_t c = k > 2 * *cap ? k : 2 * *cap;
     tsr_web_history_row *p = realloc(*rows, c * sizeof *p);
-    if (!p) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    if (!p) {
+      free(e);
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
     *rows = p;
     *cap = c;
   }
@@ -37,6 +42,7 @@ static tsr_status entries_rows(const tsr_ledger *lg, size_t i, tsr_web_history_r
     (*rows)[j].ntx = e[j].ntx;
     (*rows)[j].amount = e[j].amount;
   }
+  free(e);
   *n = k;
   return TSR_OK;
 }

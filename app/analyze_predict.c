@@ -330,11 +330,10 @@ tsr_status tsr__analyze_predict_start(const tsr_analyze_opts *o, tsr_analyze_res
   int64_t first = INT64_MAX, last = INT64_MIN;
   size_t n = tsr_ledger_ncustomers(res->ledger);
   for (size_t i = 0; i < n; i++) {
-    size_t ne;
-    const tsr_ledger_entry *e = tsr_ledger_entries(res->ledger, i, &ne);
-    if (!ne) continue;
-    if (e[0].day < first) first = e[0].day;
-    if (e[ne - 1].day > last) last = e[ne - 1].day;
+    int32_t f, l; /* without tsr_ledger_entries' copy of every entry */
+    if (!tsr__ledger_day_span(res->ledger, i, &f, &l)) continue;
+    if (f < first) first = f;
+    if (l > last) last = l;
   }
   const int W = TSR_ANALYZE_CHURN_WINDOW;
   if (n == 0 || last - first < 2 * W) {

@@ -182,10 +182,13 @@ tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res
   tsr__lfeed f;
   st = tsr_ledger_new(&nlg, err);
   if (st == TSR_OK) st = tsr__lfeed_init(&f, nlg, "transactions", NULL, &fs, err);
+  const size_t mx = tsr__ledger_max_entries(lg);
+  tsr_ledger_entry *eb = tsr__malloc((mx ? mx : 1) * sizeof *eb); /* a customer's entries */
+  if (st == TSR_OK && !eb) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   for (size_t k = 0; st == TSR_OK && k < nl; k++) {
     const char *id = to[k] ? to[k] : tsr_ledger_customer(lg, k);
     size_t n;
-    const tsr_ledger_entry *e = tsr_ledger_entries(lg, k, &n);
+    const tsr_ledger_entry *e = tsr__ledger_decode(lg, k, eb, &n);
     for (size_t j = 0; st == TSR_OK && j < n; j++) {
       char a[32], b[32];
       /* shortest round-trip text: the same doubles come back */
@@ -193,6 +196,7 @@ tsr_status tsr__analyze_rekey(const tsr_analyze_opts *o, tsr_analyze_result *res
                           e[j].nrefund, tsr__fmt_double(e[j].refund, b), err);
     }
   }
+  tsr__free(eb);
   st = tsr__lfeed_replace(&f, nlg, &res->ledger, keep, st, err);
   tsr__free(to);
   return st;

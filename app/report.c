@@ -241,9 +241,8 @@ static tsr_ledger *reload_ledger(const tsr_run *run, const tsr_dataset *ds, tsr_
     /* the last date in the data, as the summary takes it */
     int64_t mx = INT64_MIN;
     for (size_t c = 0; c < tsr_ledger_ncustomers(lg); c++) {
-      size_t ne = 0;
-      const tsr_ledger_entry *e = tsr_ledger_entries(lg, c, &ne);
-      if (ne && e[ne - 1].day > mx) mx = e[ne - 1].day;
+      int32_t f, l;
+      if (tsr__ledger_day_span(lg, c, &f, &l) && l > mx) mx = l;
     }
     if (mx == INT64_MIN) goto fail;
     s->end_day = mx;

@@ -332,17 +332,22 @@ tsr_status tsr__report_tracking(const tsr_ledger *lg, tsr_freq freq, int64_t cut
   memset(out, 0, sizeof *out);
   size_t nc = tsr_ledger_ncustomers(lg);
   int64_t day0 = INT64_MAX;
+  const size_t mx = tsr__ledger_max_entries(lg);
+  tsr_ledger_entry *eb = tsr__malloc((mx ? mx : 1) * sizeof *eb); /* a customer's entries */
+  if (!eb) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   for (size_t i = 0; i < nc; i++) {
     size_t ne = 0;
-    const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &ne);
+    const tsr_ledger_entry *e = tsr__ledger_decode(lg, i, eb, &ne);
     for (size_t j = 0; j < ne; j++)
       if (e[j].ntx > 0) {
         if (e[j].day <= cutoff_day && e[j].day < day0) day0 = e[j].day;
         break;
       }
   }
-  if (day0 == INT64_MAX || end_day < day0)
+  if (day0 == INT64_MAX || end_day < day0) {
+    tsr__free(eb);
     return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, NULL, "tracking: no customer");
+  }
   size_t nd = (size_t)(end_day - day0 + 1);
   double *births = tsr__calloc(nd, sizeof *births);
   double *ex = tsr__malloc(nd * sizeof *ex);
@@ -357,7 +362,7 @@ tsr_status tsr__report_tracking(const tsr_ledger *lg, tsr_freq freq, int64_t cut
   out->ndays = nd;
   for (size_t i = 0; i < nc; i++) {
     size_t ne = 0;
-    const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &ne);
+    const tsr_ledger_entry *e = tsr__ledger_decode(lg, i, eb, &ne);
     int64_t last_key = 0;
     int born = 0;
     for (size_t j = 0; j < ne; j++) {
@@ -385,6 +390,7 @@ tsr_status tsr__report_tracking(const tsr_ledger *lg, tsr_freq freq, int64_t cut
     out->expected[t] = s;
   }
 done:
+  tsr__free(eb);
   tsr__free(births);
   tsr__free(ex);
   if (st != TSR_OK) tsr__report_tracking_release(out);

@@ -165,6 +165,24 @@ int tsr__ledger_last_purchase(const struct tsr_ledger *lg, int64_t *day);
 /* The entries the customers' blocks hold room for (for tests: a file
  * sorted by customer fills blocks of exactly its rows). */
 size_t tsr__ledger_capacity(const struct tsr_ledger *lg);
+/* The ledger keeps its own 16-byte entries (lib/ingest/ledger_internal.h);
+ * tsr_ledger_entries decodes all of them into a copy at its first call.
+ * Internal readers decode one customer at a time instead:
+ * tsr__ledger_decode writes customer i's entries (tsr_ledger_entries')
+ * into buf, of at least tsr__ledger_max_entries(lg) entries (enough for
+ * any customer), and returns buf with *n set (NULL and 0 when i is out of
+ * range). Safe from several threads, each with its buffer. */
+struct tsr_ledger_entry;
+size_t tsr__ledger_max_entries(const struct tsr_ledger *lg);
+/* A buffer size enough for customer i alone (0 when it has no entry). */
+size_t tsr__ledger_nentries(const struct tsr_ledger *lg, size_t i);
+const struct tsr_ledger_entry *tsr__ledger_decode(const struct tsr_ledger *lg, size_t i,
+                                                  struct tsr_ledger_entry *buf, size_t *n);
+/* The first and last day of customer i's entries: 1, or 0 when it has
+ * none. */
+int tsr__ledger_day_span(const struct tsr_ledger *lg, size_t i, int32_t *first, int32_t *last);
+/* 1 when customer i has a purchase (ntx > 0) on a day in [from, to]. */
+int tsr__ledger_purchase_in(const struct tsr_ledger *lg, size_t i, int32_t from, int32_t to);
 /* Drains a finished ledger: calls fn(ud, i, id, e, n) once for each
  * customer i (tsr_ledger_customer's number and id, tsr_ledger_entries'
  * entries), in the order of the entries in memory rather than i's, and

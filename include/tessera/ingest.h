@@ -172,7 +172,13 @@ TSR_API void tsr_ledger_seal(tsr_ledger *lg);
 TSR_API size_t tsr_ledger_ncustomers(const tsr_ledger *lg);
 /* Customer id (borrowed, NUL-terminated). i in finish order. */
 TSR_API const char *tsr_ledger_customer(const tsr_ledger *lg, size_t i);
-/* Entries of customer i, sorted by day after tsr_ledger_finish (borrowed). */
+/* Entries of customer i, sorted by day after tsr_ledger_finish (borrowed).
+ * The ledger keeps its entries in a smaller form of its own: the first
+ * call decodes all of them into a copy the ledger owns (32 bytes an entry
+ * more; safe when several threads call it at once), which serves every
+ * later call until the ledger changes (an ingest into it, tsr_ledger_free;
+ * pointers taken before are then invalid). NULL with *n = 0 when i is out
+ * of range, the customer has no entry, or the copy cannot be allocated. */
 TSR_API const tsr_ledger_entry *tsr_ledger_entries(const tsr_ledger *lg,
                                                    size_t i, size_t *n);
 /* Index of a customer id, or -1. */

@@ -66,6 +66,7 @@ typedef struct sum_job {
   tsr_summary_row *out; /* kept rows, contiguous */
   size_t n, excluded;
   const char *overflow; /* first customer whose sums are not finite, or NULL */
+  tsr_ledger_entry *buf; /* a customer's entries (tsr__ledger_decode) */
 } sum_job;
 
 /* One customer's row from its entries (see tessera/summary.h). Returns 1
@@ -169,7 +170,7 @@ static void *sum_range(void *arg) {
     tsr__ledger_prefetch(lg, i + 16, 0); /* slots, then entries, ahead */
     tsr__ledger_prefetch(lg, i + 8, 1);
     size_t k;
-    const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &k);
+    const tsr_ledger_entry *e = tsr__ledger_decode(lg, i, j0->buf, &k);
     tsr_summary_row *r = &j0->out[j0->n];
     r->customer_id = tsr_ledger_customer(lg, i);
     int refund_only;
@@ -268,9 +269,14 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
   sum_job jobs[8];
   pthread_t th[8];
   int started[8] = {0};
+  /* each thread decodes its customers' entries into its buffer (not
+   * tsr_ledger_entries' copy of them all) */
+  const size_t mx = tsr__ledger_max_entries(lg);
+  int nomem = 0;
   for (size_t t = 0; t < nt; t++) {
     sum_job *j = &jobs[t];
     memset(j, 0, sizeof *j);
+    if (!(j->buf = tsr__malloc((mx ? mx : 1) * sizeof *j->buf))) nomem = 1;
     j->lg = lg;
     j->o = o;
     j->split = split;
@@ -279,6 +285,11 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
     j->from = n * t / nt;
     j->to = n * (t + 1) / nt;
     j->out = s->rows + j->from;
+  }
+  if (nomem) {
+    for (size_t t = 0; t < nt; t++) tsr__free(jobs[t].buf);
+    tsr_summary_free(s);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
   for (size_t t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, sum_range, &jobs[t]) == 0;
   sum_range(&jobs[0]);
@@ -291,6 +302,7 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
       memmove(s->rows + s->n, jobs[t].out, jobs[t].n * sizeof *s->rows);
     s->n += jobs[t].n;
     s->excluded_refund_only += jobs[t].excluded;
+    tsr__free(jobs[t].buf);
   }
   const char *overflow = NULL;
   for (size_t t = 0; t < nt && !overflow; t++) overflow = jobs[t].overflow;

@@ -894,6 +894,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   if (lg->sealed)
     return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 0, 0, NULL,
                          "the ledger is sealed: no more rows can be ingested into it");
+  tsr__ledger_pub_drop(lg); /* tsr_ledger_entries' copy: the entries change */
   if (opts->date_format && *opts->date_format) {
     tsr_status fs = tsr_datetime_check_format(opts->date_format, err);
     if (fs != TSR_OK) return fs;

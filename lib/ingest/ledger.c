@@ -5,11 +5,13 @@
  * Ledger layout: customers (one cache line each: id hash, short id inline,
  * entries) numbered in insertion order in fixed chunks, an open-addressing
  * table of 8-byte entries (hash tag, customer number) to find them, and
- * per customer one block holding its day entries (sorted by day, one per
+ * per customer one block holding its entries (16 bytes, one per day and
+ * kind - purchases, refunds - sorted by day then kind: ledger_internal.h's
+ * dent; readers get them decoded into the public tsr_ledger_entry, one per
  * day) followed by one 64-bit row-content hash per entry.
  *
- * Duplicates: identical rows necessarily share customer and day, so the
- * hash of the first row of a customer-day is kept with that day's entry;
+ * Duplicates: identical rows necessarily share customer, day and amount
+ * (so kind), so the hash of the first row of each entry is kept with it;
  * later distinct rows of the same customer-day go to a small ledger-wide
  * hash set (lg->extra). Memory thus grows with customer-days (plus rows that
  * repeat a customer-day with other content), not with rows. A row counts as
@@ -73,6 +75,12 @@ tsr_status tsr_ledger_new(tsr_ledger **out, tsr_error *err) {
   if (!*out) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   atomic_init(&(*out)->ready_pool, READY_NONE);
   atomic_init(&(*out)->ready_cust, READY_NONE);
+  atomic_init(&(*out)->pub, NULL);
+  if (pthread_mutex_init(&(*out)->pub_mu, NULL) != 0) {
+    tsr__free(*out);
+    *out = NULL;
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
   return TSR_OK;
 }
 
@@ -199,6 +207,8 @@ static void seq_drop(tsr_ledger *lg) {
 void tsr_ledger_free(tsr_ledger *lg) {
   if (!lg) return;
   tsr__ready_drop(lg);
+  tsr__ledger_pub_drop(lg);
+  pthread_mutex_destroy(&lg->pub_mu);
   for (size_t i = 0; i < lg->n; i++) {
     const cust *c = cust_at(lg, i);
     if (c->e && c->cap >= POOL_LARGE) tsr__free(c->e);
@@ -260,11 +270,11 @@ static void pool_pack(tsr_ledger *lg) {
         dst = (char *)(uintptr_t)caddr[++d];
       char *src = (char *)c->e;
       if (c->n) {
-        if (dst != src) memmove(dst, src, (size_t)c->n * sizeof(tsr_ledger_entry));
+        if (dst != src) memmove(dst, src, (size_t)c->n * sizeof(dent));
         if (!lg->no_rh)
-          memmove(dst + (size_t)c->n * sizeof(tsr_ledger_entry), src + (size_t)c->cap * sizeof(tsr_ledger_entry),
+          memmove(dst + (size_t)c->n * sizeof(dent), src + (size_t)c->cap * sizeof(dent),
                   (size_t)c->n * sizeof(uint64_t));
-        c->e = (tsr_ledger_entry *)(void *)dst;
+        c->e = (dent *)(void *)dst;
         c->cap = c->n;
         dst += bytes;
       } else {
@@ -302,14 +312,115 @@ size_t tsr_ledger_ncustomers(const tsr_ledger *lg) { return lg->n; }
 const char *tsr_ledger_customer(const tsr_ledger *lg, size_t i) {
   return i < lg->n ? cust_id(lg, cust_at(lg, lg->order[i])) : NULL;
 }
-const tsr_ledger_entry *tsr_ledger_entries(const tsr_ledger *lg, size_t i, size_t *n) {
+/* The public entries of the n dense entries e into out (at most n):
+ * their count. A day's purchase entry comes before its refund entry. */
+static size_t decode(const dent *e, size_t n, tsr_ledger_entry *out) {
+  size_t k = 0;
+  for (size_t j = 0; j < n; j++) {
+    if (!k || out[k - 1].day != e[j].day) {
+      memset(&out[k], 0, sizeof out[k]);
+      out[k++].day = e[j].day;
+    }
+    tsr_ledger_entry *o = &out[k - 1];
+    if (e[j].cnt & DENT_REFUND) {
+      o->nrefund = e[j].cnt & ~DENT_REFUND;
+      o->refund = e[j].sum;
+    } else {
+      o->ntx = e[j].cnt;
+      o->amount = e[j].sum;
+    }
+  }
+  return k;
+}
+
+size_t tsr__ledger_max_entries(const tsr_ledger *lg) {
+  size_t m = 0;
+  for (size_t i = 0; i < lg->n; i++)
+    if (cust_at(lg, i)->n > m) m = cust_at(lg, i)->n;
+  return m;
+}
+
+size_t tsr__ledger_nentries(const tsr_ledger *lg, size_t i) {
+  return i < lg->n ? cust_at(lg, lg->order[i])->n : 0;
+}
+
+const tsr_ledger_entry *tsr__ledger_decode(const tsr_ledger *lg, size_t i, tsr_ledger_entry *buf,
+                                           size_t *n) {
   if (i >= lg->n) {
     *n = 0;
     return NULL;
   }
   const cust *c = cust_at(lg, lg->order[i]);
-  *n = c->n;
-  return c->e;
+  *n = decode(c->e, c->n, buf);
+  return buf;
+}
+
+int tsr__ledger_day_span(const tsr_ledger *lg, size_t i, int32_t *first, int32_t *last) {
+  if (i >= lg->n) return 0;
+  const cust *c = cust_at(lg, lg->order[i]);
+  if (!c->n) return 0;
+  *first = c->e[0].day;
+  *last = c->e[c->n - 1].day;
+  return 1;
+}
+
+int tsr__ledger_purchase_in(const tsr_ledger *lg, size_t i, int32_t from, int32_t to) {
+  if (i >= lg->n) return 0;
+  const cust *c = cust_at(lg, lg->order[i]);
+  for (uint32_t k = 0; k < c->n && c->e[k].day <= to; k++)
+    if (c->e[k].day >= from && !(c->e[k].cnt & DENT_REFUND)) return 1;
+  return 0;
+}
+
+void tsr__ledger_pub_drop(tsr_ledger *lg) {
+  tsr__free(atomic_load(&lg->pub));
+  tsr__free(lg->pub_off);
+  atomic_store(&lg->pub, NULL);
+  lg->pub_off = NULL;
+}
+
+/* Makes tsr_ledger_entries' decoded copy (a no-op once made): 0, or -1 on
+ * ENOMEM. */
+static int pub_make(tsr_ledger *lg) {
+  if (atomic_load_explicit(&lg->pub, memory_order_acquire)) return 0;
+  pthread_mutex_lock(&lg->pub_mu);
+  int r = 0;
+  if (!atomic_load_explicit(&lg->pub, memory_order_relaxed)) {
+    size_t tot = 0;
+    for (size_t s = 0; s < lg->n; s++) tot += cust_at(lg, s)->n;
+    size_t *off = tsr__malloc((lg->n + 1) * sizeof *off);
+    tsr_ledger_entry *p = tsr__malloc((tot ? tot : 1) * sizeof *p);
+    if (off && p) {
+      size_t k = 0;
+      for (size_t s = 0; s < lg->n; s++) {
+        const cust *c = cust_at(lg, s);
+        off[s] = k;
+        k += decode(c->e, c->n, p + k);
+      }
+      off[lg->n] = k;
+      lg->pub_off = off;
+      atomic_store_explicit(&lg->pub, p, memory_order_release);
+    } else {
+      tsr__free(off);
+      tsr__free(p);
+      r = -1;
+    }
+  }
+  pthread_mutex_unlock(&lg->pub_mu);
+  return r;
+}
+
+/* Decoded from the blocks into the ledger's copy at the first call (see
+ * tessera/ingest.h): the ledger's own entries are 16 bytes and one per
+ * day and kind. */
+const tsr_ledger_entry *tsr_ledger_entries(const tsr_ledger *lg, size_t i, size_t *n) {
+  *n = 0;
+  if (i >= lg->n || !lg->index) return NULL; /* none, or drained */
+  tsr_ledger *m = (tsr_ledger *)(uintptr_t)lg; /* the copy only */
+  if (pub_make(m) != 0) return NULL;
+  const size_t s = lg->order[i];
+  *n = lg->pub_off[s + 1] - lg->pub_off[s];
+  return *n ? atomic_load_explicit(&lg->pub, memory_order_relaxed) + lg->pub_off[s] : NULL;
 }
 
 void tsr__ledger_prefetch(const tsr_ledger *lg, size_t i, int stage) {
@@ -427,7 +538,7 @@ cust *tsr__cust_insert(tsr_ledger *lg, uint64_t *slot, const char *id, size_t le
  * the next class size, and no copies while it fills). */
 int tsr__cust_presize(tsr_ledger *lg, cust *c, uint32_t k) {
   if (c->cap || k < 2) return 0;
-  tsr_ledger_entry *e = blk_alloc(lg, k);
+  dent *e = blk_alloc(lg, k);
   if (!e) return -1;
   c->e = e;
   c->cap = k;
@@ -478,25 +589,35 @@ static int extra_add(tsr_ledger *lg, uint64_t h) {
 int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t rh,
                     int track, int drop, int64_t *identical) {
   uint32_t n = c->n, pos;
-  tsr_ledger_entry *e = c->e;
+  dent *e = c->e;
+  const uint32_t kind = amount < 0 ? DENT_REFUND : 0;
   if (n == 0 || day > c->last) {
     pos = n;
-  } else if (day == c->last) {
-    pos = n - 1;
   } else {
-    uint32_t lo = 0, hi = n - 1; /* first entry with e.day >= day */
-    while (lo < hi) {
-      uint32_t mid = (lo + hi) / 2;
-      if (e[mid].day < day) lo = mid + 1;
-      else hi = mid;
+    /* the entry of (day, kind), or where it belongs: the last one, as a
+     * rule (rows of a customer come by day) */
+    const uint64_t key = dent_key(day, kind), lk = dent_key(e[n - 1].day, e[n - 1].cnt & DENT_REFUND);
+    if (key > lk) {
+      pos = n;
+    } else if (key == lk) {
+      pos = n - 1;
+    } else {
+      uint32_t lo = 0, hi = n - 1; /* first entry with a key >= key */
+      while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (dent_key(e[mid].day, e[mid].cnt & DENT_REFUND) < key) lo = mid + 1;
+        else hi = mid;
+      }
+      pos = lo;
     }
-    pos = lo;
   }
-  if (pos < n && e[pos].day == day) {
+  if (pos < n && e[pos].day == day && (e[pos].cnt & DENT_REFUND) == kind) {
+    if ((e[pos].cnt & DENT_MAX) == DENT_MAX) return ROW_ENOMEM; /* 2^31 - 1 rows of a kind a day */
     if (track) {
-      /* without row hashes in the blocks (an input with ids and
-       * single_input, then another input against its word) the day's
-       * first row is in extra */
+      /* identical rows have the same day and amount, so the same kind:
+       * the entry's first row's hash, or a later one in extra (without
+       * row hashes in the blocks - an input with ids and single_input,
+       * then another input against its word - the first one's too) */
       if ((!lg->no_rh && cust_rh(c)[pos] == rh) || (lg->extra_n && extra_has(lg, rh))) {
         (*identical)++;
         if (drop) return ROW_DROPPED;
@@ -505,12 +626,22 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
       }
     }
   } else {
+    /* the day's entry of the other kind, when there is one: the hashes of
+     * the day's earlier rows are its first row's and those in extra, as
+     * when a day was one entry (rows identical by content but not by
+     * amount kind: inputs with other columns) */
+    const uint32_t o = kind ? pos - 1 : pos; /* where it would be */
+    if (track && o < n && e[o].day == day &&
+        ((!lg->no_rh && cust_rh(c)[o] == rh) || (lg->extra_n && extra_has(lg, rh)))) {
+      (*identical)++;
+      if (drop) return ROW_DROPPED;
+    }
     if (n == c->cap) {
       /* the next class size (a presized block may be any size) */
       if (c->cap >= (uint32_t)1 << 31) return ROW_ENOMEM;
       uint32_t nc = 2;
       while (nc <= c->cap) nc = class_next(nc);
-      tsr_ledger_entry *ne = blk_alloc(lg, nc);
+      dent *ne = blk_alloc(lg, nc);
       if (!ne) return ROW_ENOMEM;
       if (n) {
         memcpy(ne, e, (size_t)n * sizeof *ne);
@@ -528,18 +659,16 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
     } else if (track && extra_add(lg, rh) != 0) {
       return ROW_ENOMEM;
     }
-    memset(&e[pos], 0, sizeof e[pos]);
     e[pos].day = day;
+    e[pos].cnt = kind;
+    e[pos].sum = 0.0; /* as the public entry's sums start */
     c->n = n + 1;
     if (pos == n) c->last = day;
     lg->finished = 0;
   }
-  if (amount < 0) {
-    e[pos].nrefund++;
-    e[pos].refund += amount;
-  } else {
-    e[pos].ntx++;
-    e[pos].amount += amount;
+  e[pos].cnt++;
+  e[pos].sum += amount;
+  if (!kind) {
     if (!lg->has_purchase || day > lg->last_purchase) lg->last_purchase = day;
     lg->has_purchase = 1;
   }
@@ -878,7 +1007,9 @@ int tsr__ledger_drain(tsr_ledger *lg, tsr__drain_fn fn, void *ud) {
   uint64_t *addr = tsr__malloc((nb ? nb : 1) * sizeof *addr);
   uint32_t *who = tsr__malloc((nb ? nb : 1) * sizeof *who);
   uint64_t *caddr = tsr__malloc((lg->nchunks ? lg->nchunks : 1) * sizeof *caddr);
-  int ok = addr && who && caddr;
+  const size_t mx = tsr__ledger_max_entries(lg);
+  tsr_ledger_entry *buf = tsr__malloc((mx ? mx : 1) * sizeof *buf); /* fn's entries */
+  int ok = addr && who && caddr && buf;
   if (ok) {
     size_t k = 0;
     for (size_t i = 0; i < lg->n; i++) {
@@ -892,11 +1023,13 @@ int tsr__ledger_drain(tsr_ledger *lg, tsr__drain_fn fn, void *ud) {
     ok = tsr__radix_sort_u64(addr, who, nb) == 0 && tsr__radix_sort_u64(caddr, NULL, lg->nchunks) == 0;
   }
   if (!ok) {
+    tsr__free(buf);
     tsr__free(caddr);
     tsr__free(who);
     tsr__free(addr);
     return -1;
   }
+  tsr__ledger_pub_drop(lg);
   /* the customer table is not needed for the walk */
   tsr__free(lg->index);
   lg->index = NULL;
@@ -905,7 +1038,7 @@ int tsr__ledger_drain(tsr_ledger *lg, tsr__drain_fn fn, void *ud) {
   for (size_t i = 0; i < lg->n; i++) {
     cust *c = cust_at(lg, i);
     if (c->e && c->cap < POOL_LARGE) continue;
-    fn(ud, c->rank, cust_id(lg, c), c->e, c->n);
+    fn(ud, c->rank, cust_id(lg, c), buf, decode(c->e, c->n, buf));
     if (c->e) tsr__free(c->e);
     c->e = NULL;
     c->n = c->cap = 0;
@@ -915,7 +1048,7 @@ int tsr__ledger_drain(tsr_ledger *lg, tsr__drain_fn fn, void *ud) {
     if (k + 8 < nb) __builtin_prefetch(cust_at(lg, who[k + 8])); /* in insertion order: random */
     while (d < lg->nchunks && addr[k] >= caddr[d] + POOL_CHUNK) chunk_free((void *)(uintptr_t)caddr[d++]);
     cust *c = cust_at(lg, who[k]);
-    fn(ud, c->rank, cust_id(lg, c), c->e, c->n);
+    fn(ud, c->rank, cust_id(lg, c), buf, decode(c->e, c->n, buf));
     c->e = NULL;
     c->n = c->cap = 0;
   }
@@ -924,6 +1057,7 @@ int tsr__ledger_drain(tsr_ledger *lg, tsr__drain_fn fn, void *ud) {
   lg->pool_cur = NULL;
   lg->pool_left = 0;
   memset(lg->pool_free, 0, sizeof lg->pool_free);
+  tsr__free(buf);
   tsr__free(caddr);
   tsr__free(who);
   tsr__free(addr);

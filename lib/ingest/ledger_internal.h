@@ -8,18 +8,41 @@
 #include "internal.h"
 #include "tessera/ingest.h"
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
 
 #define CUST_INLINE 28
+
+/* The ledger's own entry (16 bytes; the public tsr_ledger_entry is 32):
+ * the rows of one kind (purchases: amount >= 0; refunds: amount < 0) of a
+ * customer-day. cnt: the rows (low 31 bits) | DENT_REFUND for refunds;
+ * sum: their amounts, added in row order from 0.0 exactly as the public
+ * entry's amount or refund is, so the decoded entry (tsr__ledger_decode:
+ * a day's purchase entry, then its refund entry, merged into one) is
+ * bit-identical. A block holds them sorted by (day, kind), purchases
+ * first. Issue 18: on tx1800k the entry blocks at the end of the ingest
+ * were 364 MB of 32-byte entries. */
+typedef struct dent {
+  int32_t day;
+  uint32_t cnt;
+  double sum;
+} dent;
+#define DENT_REFUND 0x80000000u
+#define DENT_MAX 0x7FFFFFFFu /* rows of one kind of a customer-day */
+
+/* The order of entries in a block: day, then kind. */
+static inline uint64_t dent_key(int32_t day, uint32_t refund) {
+  return (uint64_t)((uint32_t)day ^ 0x80000000u) << 1 | (refund ? 1u : 0u);
+}
 
 /* A customer (64 bytes, one cache line), stored in insertion order in
  * chunks of CUST_CHUNK (never moved once created); the customer table
  * (lg->index) maps id hashes to these numbers. */
 typedef struct cust {
   uint64_t hash;        /* of the id (never 0) */
-  tsr_ledger_entry *e;  /* [cap] entries sorted by day, then [cap] uint64_t
-                           content hashes of each day's first row */
+  dent *e;              /* [cap] entries sorted by day and kind, then [cap]
+                           uint64_t content hashes of each one's first row */
   uint32_t n, cap;
   uint32_t id_len;
   uint32_t rank;        /* index in lg->order (after tsr_ledger_finish) */
@@ -111,7 +134,7 @@ struct tsr_ledger {
   /* no_rh: the ledger's only input (tsr_ingest_opts.single_input) has a
    * transaction id column, so no row ever needs an earlier row's content
    * hash (identical rows are not tracked with ids): the blocks hold
-   * entries only, a fifth less memory and one cache line less per row */
+   * entries only, a third less memory and one cache line less per row */
   int no_rh;
   int32_t last_purchase; /* day of the last purchase row (has_purchase) */
   int has_purchase;
@@ -125,6 +148,13 @@ struct tsr_ledger {
    * READY_NONE (nothing asked), READY_WANTED (the applier took or missed
    * one: the parser prepares the next), or the block. See tsr__ready_*. */
   _Atomic uintptr_t ready_pool, ready_cust;
+  /* tsr_ledger_entries' decoded copy of every customer's entries, made at
+   * its first call (under pub_mu: callers may be threads) and dropped when
+   * the entries change (tsr__ledger_pub_drop): pub_off[slot]..[slot + 1]
+   * by customer number. NULL while none is made. */
+  _Atomic(tsr_ledger_entry *) pub;
+  size_t *pub_off;
+  pthread_mutex_t pub_mu;
 };
 
 #define READY_NONE ((uintptr_t)0)
@@ -145,7 +175,7 @@ void tsr__ready_drop(tsr_ledger *lg);
 static inline uint64_t *cust_rh(const cust *c) { return (uint64_t *)(void *)(c->e + c->cap); }
 /* Bytes of a block of cap entries (and their row hashes unless no_rh). */
 static inline size_t blk_bytes(const tsr_ledger *lg, uint32_t cap) {
-  return (size_t)cap * (sizeof(tsr_ledger_entry) + (lg->no_rh ? 0 : sizeof(uint64_t)));
+  return (size_t)cap * (sizeof(dent) + (lg->no_rh ? 0 : sizeof(uint64_t)));
 }
 static inline const char *cust_id(const tsr_ledger *lg, const cust *c) {
   return c->id_len < CUST_INLINE ? c->id.in
@@ -249,6 +279,10 @@ static inline rowent *row_find(tsr_ledger *lg, uint64_t key) {
 }
 
 enum { ROW_ADDED = 0, ROW_DROPPED = 1, ROW_ENOMEM = -1 };
+
+/* Frees tsr_ledger_entries' decoded copy (the entries are about to change;
+ * no other thread may be using lg). */
+void tsr__ledger_pub_drop(tsr_ledger *lg);
 
 /* Makes room for `more` new customers without a rehash or a new chunk. */
 tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more);

@@ -49,8 +49,10 @@ tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window, f
   double *bT = tsr__malloc(n * sizeof *bT), *pa = tsr__malloc(n * sizeof *pa);
   double *ex = tsr__malloc(n * sizeof *ex);
   size_t *map = tsr__malloc(n * sizeof *map);
+  const size_t mx = tsr__ledger_max_entries(d->lg);
+  tsr_ledger_entry *eb = tsr__malloc((mx ? mx : 1) * sizeof *eb); /* a customer's entries */
   tsr_status st = TSR_OK;
-  if (!bx || !btx || !bT || !pa || !ex || !map) {
+  if (!bx || !btx || !bT || !pa || !ex || !map || !eb) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto done;
   }
@@ -58,7 +60,7 @@ tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window, f
     float *f = x + i * TSR__NFEAT;
     for (int j = 0; j < TSR__NFEAT; j++) f[j] = NAN;
     size_t ne;
-    const tsr_ledger_entry *e = tsr_ledger_entries(d->lg, i, &ne);
+    const tsr_ledger_entry *e = tsr__ledger_decode(d->lg, i, eb, &ne);
     int32_t first = TSR__NODAY, last = TSR__NODAY;
     double visits = 0, v90 = 0, v365 = 0, vprev90 = 0, s90 = 0, spend = 0, refunds = 0;
     for (size_t k = 0; k < ne && e[k].day <= c; k++) {
@@ -206,6 +208,7 @@ tsr_status tsr__churn_features(const tsr__pdata *d, int32_t c, int32_t window, f
     }
   }
 done:
+  tsr__free(eb);
   tsr__free(bx);
   tsr__free(btx);
   tsr__free(bT);
@@ -216,10 +219,7 @@ done:
 }
 
 uint8_t tsr__churn_label(const tsr__pdata *d, size_t i, int32_t c, int32_t window) {
-  size_t ne;
-  const tsr_ledger_entry *e = tsr_ledger_entries(d->lg, i, &ne);
-  for (size_t k = 0; k < ne; k++)
-    if (e[k].day > c && e[k].day <= c + window && e[k].ntx > 0) return 0;
+  if (tsr__ledger_purchase_in(d->lg, i, c + 1, c + window)) return 0;
   if (d->has_products)
     for (size_t k = d->pev_off[i]; k < d->pev_off[i + 1]; k++)
       if (d->pev[k].day > c && d->pev[k].day <= c + window) return 0;

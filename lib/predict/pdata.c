@@ -360,10 +360,11 @@ tsr_status tsr__pdata_read_tables(const char *dir, const tsr_ledger *lg,
   d->first_day = INT32_MAX;
   d->last_day = INT32_MIN;
   for (size_t i = 0; i < d->n; i++) {
-    size_t ne;
-    const tsr_ledger_entry *e = tsr_ledger_entries(d->lg, i, &ne);
-    if (ne && e[0].day < d->first_day) d->first_day = e[0].day;
-    if (ne && e[ne - 1].day > d->last_day) d->last_day = e[ne - 1].day;
+    int32_t f, l;
+    if (tsr__ledger_day_span(d->lg, i, &f, &l)) {
+      if (f < d->first_day) d->first_day = f;
+      if (l > d->last_day) d->last_day = l;
+    }
   }
   if (is_file && !tabs) return TSR_OK;
   static const char *const names[3] = {"customers.csv", "products_events.csv", "interactions.csv"};

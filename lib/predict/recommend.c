@@ -670,11 +670,7 @@ static tsr_status score_all(const nbp *s, int32_t c, int32_t W, const int *need,
   }
   /* active = a purchase by c */
   for (size_t i = 0; i < n; i++) {
-    size_t ne;
-    const tsr_ledger_entry *e = tsr_ledger_entries(s->d->lg, i, &ne);
-    z->active[i] = 0;
-    for (size_t k = 0; k < ne && e[k].day <= c; k++)
-      if (e[k].ntx) { z->active[i] = 1; break; }
+    z->active[i] = (uint8_t)tsr__ledger_purchase_in(s->d->lg, i, INT32_MIN, c);
   }
   ownership(s, c, z->held);
   candidates(s, c, z->held, z->active, z->cand);

@@ -1,6 +1,7 @@
 /* test_ingest.c - messy transaction logs: exact reject lines, dates,
  * amounts, duplicates, limits. */
 #include "tsr_test.h"
+#include <pthread.h>
 #include "tessera/datetime.h"
 #include "tessera/ingest.h"
 #include "internal.h"
@@ -1621,6 +1622,141 @@ static void test_currency_watch(void **state) {
   free(csv);
 }
 
+/* The ledger's 16-byte entries (one per customer-day and kind) decode to
+ * the public entries a naive merge gives, bit for bit (the same additions
+ * in the same order), by tsr_ledger_entries' copy, made by several
+ * threads at once, and by tsr__ledger_decode; the copy follows a later
+ * ingest; a row identical by content to one of the day's other kind is
+ * still recognised (inputs whose columns differ). */
+typedef struct ent_ref {
+  int32_t day;
+  uint32_t ntx, nref;
+  double amount, refund;
+} ent_ref;
+
+typedef struct ent_thr {
+  const tsr_ledger *lg;
+  size_t n;
+  int bad;
+} ent_thr;
+
+static void *ent_first_call(void *arg) {
+  ent_thr *t = arg;
+  const size_t mx = tsr__ledger_max_entries(t->lg);
+  tsr_ledger_entry *buf = malloc((mx ? mx : 1) * sizeof *buf);
+  if (!buf) { t->bad = 1; return NULL; }
+  for (size_t i = 0; i < t->n; i++) {
+    size_t a, b;
+    const tsr_ledger_entry *x = tsr_ledger_entries(t->lg, i, &a);
+    const tsr_ledger_entry *y = tsr__ledger_decode(t->lg, i, buf, &b);
+    if (a != b || (a && memcmp(x, y, a * sizeof *x) != 0)) t->bad = 1;
+  }
+  free(buf);
+  return NULL;
+}
+
+static void test_dense_entries(void **state) {
+  (void)state;
+  enum { NC = 40, NR = 6000, ND = 30 };
+  static ent_ref ref[NC][ND];
+  static const double am[] = {0.1, 0.2, 0.3, -0.1, -0.7, 1e11, -1e11, 3.3, 0.0, -2.5};
+  memset(ref, 0, sizeof ref);
+  size_t cap = (size_t)NR * 40 + 64, len = 0;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  len += (size_t)snprintf(csv, cap, "customer,date,amount\n");
+  uint32_t r = 12345;
+  for (int k = 0; k < NR; k++) {
+    r = r * 1103515245u + 12345u;
+    int c = (int)((r >> 8) % NC), d = (int)((r >> 16) % ND);
+    double a = am[(r >> 4) % (sizeof am / sizeof am[0])];
+    char date[32];
+    tsr_day_format(19000 + (int64_t)d, date);
+    len += (size_t)snprintf(csv + len, cap - len, "c%d,%s,%.17g\n", c, date, a);
+    ent_ref *e = &ref[c][d];
+    e->day = 19000 + d;
+    if (a < 0) { e->nref++; e->refund += a; }
+    else { e->ntx++; e->amount += a; }
+  }
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  tsr_ledger *lg;
+  tsr_ingest_stats st;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, len, "d.csv", &o, &st, NULL), TSR_OK);
+  assert_int_equal(st.rows_rejected, 0);
+  assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+  const size_t n = tsr_ledger_ncustomers(lg);
+  assert_int_equal(n, NC);
+  /* the first calls of tsr_ledger_entries from four threads at once */
+  ent_thr t[4];
+  pthread_t th[4];
+  for (int k = 0; k < 4; k++) {
+    t[k] = (ent_thr){lg, n, 0};
+    assert_int_equal(pthread_create(&th[k], NULL, ent_first_call, &t[k]), 0);
+  }
+  for (int k = 0; k < 4; k++) {
+    pthread_join(th[k], NULL);
+    assert_int_equal(t[k].bad, 0);
+  }
+  for (size_t i = 0; i < n; i++) {
+    int c = atoi(tsr_ledger_customer(lg, i) + 1);
+    size_t ne, j = 0;
+    const tsr_ledger_entry *e = tsr_ledger_entries(lg, i, &ne);
+    int32_t f, l;
+    assert_true(tsr__ledger_day_span(lg, i, &f, &l));
+    assert_int_equal(f, e[0].day);
+    assert_int_equal(l, e[ne - 1].day);
+    for (int d = 0; d < ND; d++) {
+      const ent_ref *x = &ref[c][d];
+      if (!x->ntx && !x->nref) continue;
+      assert_true(j < ne);
+      assert_int_equal(e[j].day, x->day);
+      assert_int_equal(e[j].ntx, x->ntx);
+      assert_int_equal(e[j].nrefund, x->nref);
+      assert_memory_equal(&e[j].amount, &x->amount, sizeof x->amount);
+      assert_memory_equal(&e[j].refund, &x->refund, sizeof x->refund);
+      assert_int_equal(tsr__ledger_purchase_in(lg, i, x->day, x->day), x->ntx > 0);
+      j++;
+    }
+    assert_int_equal(j, ne);
+  }
+  /* another ingest: the copy is made again */
+  static const char more[] = "customer,date,amount\nc3,2030-01-01,-4\nc3,2030-01-01,2\n";
+  assert_int_equal(tsr_ingest_mem(lg, more, sizeof more - 1, "m.csv", &o, &st, NULL), TSR_OK);
+  assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+  size_t ne;
+  ptrdiff_t c3 = tsr_ledger_find(lg, "c3");
+  assert_true(c3 >= 0);
+  const tsr_ledger_entry *e = tsr_ledger_entries(lg, (size_t)c3, &ne);
+  assert_true(ne > 0);
+  assert_int_equal(e[ne - 1].day, 21915);
+  assert_true(e[ne - 1].ntx == 1 && e[ne - 1].nrefund == 1 && e[ne - 1].amount == 2.0 &&
+              e[ne - 1].refund == -4.0);
+  tsr_ledger_free(lg);
+  free(csv);
+
+  /* one row text, a purchase in the first input and a refund in the
+   * second (their columns differ): identical by content, as when the
+   * ledger kept one entry a day */
+  static const char a1[] = "customer,date,amount,x\nk,2024-01-01,5,-3\n";
+  static const char a2[] = "customer,date,x,amount\nk,2024-01-01,5,-3\nk,2024-01-02,5,-3\n";
+  for (int drop = 0; drop < 2; drop++) {
+    o.dedupe = drop ? TSR_DEDUPE_EXACT : TSR_DEDUPE_NONE;
+    assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    assert_int_equal(tsr_ingest_mem(lg, a1, sizeof a1 - 1, "a1.csv", &o, &st, NULL), TSR_OK);
+    assert_int_equal(tsr_ingest_mem(lg, a2, sizeof a2 - 1, "a2.csv", &o, &st, NULL), TSR_OK);
+    assert_int_equal(st.identical_rows, 1);
+    assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+    e = tsr_ledger_entries(lg, 0, &ne);
+    assert_int_equal(ne, 2);
+    assert_int_equal(e[0].ntx, 1);
+    assert_int_equal(e[0].nrefund, drop ? 0 : 1);
+    assert_int_equal(e[1].nrefund, 1);
+    tsr_ledger_free(lg);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_seal),
@@ -1639,7 +1775,7 @@ int main(void) {
       cmocka_unit_test(test_single_input_no_hashes),
       cmocka_unit_test(test_ready_blocks), cmocka_unit_test(test_id_runs),
       cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_cust_guess),
-      cmocka_unit_test(test_currency_watch),
+      cmocka_unit_test(test_currency_watch), cmocka_unit_test(test_dense_entries),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
