@@ -226,26 +226,22 @@ void tsr_ledger_free(tsr_ledger *lg) {
   tsr__free(lg);
 }
 
-/* Packs the pool blocks to their used size, in place: with no more rows to
- * come, a block needs n entries, not its class-size cap (a third more on
- * tx1800k: 13.4M entries of capacity for 10.0M days with powers of two,
- * 11.4M with two classes an octave), and the recycled
- * blocks in pool_free are garbage. The blocks are moved down in address
- * order (chunks in address order, one after another): a block's new place
- * never lies after its old one (the blocks before it shrank or stayed, and
- * it fits wherever it did), so each memmove reads bytes not yet
- * overwritten; the chunks left empty are freed. Needs 12 bytes a customer
- * for a moment; when that memory is refused, nothing changes. */
-static void pool_pack(tsr_ledger *lg) {
+/* The customers with a pool block in the blocks' address order (addr:
+ * the blocks' addresses sorted, who: their customers' numbers) and the
+ * chunks' addresses sorted (caddr), for the walks of pool_pack and
+ * tsr__ledger_drain. 0, or -1 with nothing allocated when memory is
+ * refused or there are 2^32 blocks or more. */
+static int addr_order(const tsr_ledger *lg, size_t *nbp, uint64_t **addrp, uint32_t **whop,
+                      uint64_t **caddrp) {
   size_t nb = 0;
   for (size_t i = 0; i < lg->n; i++) {
     const cust *c = cust_at(lg, i);
     if (c->e && c->cap < POOL_LARGE) nb++;
   }
-  if (!lg->nchunks || nb > UINT32_MAX) return;
+  if (nb > UINT32_MAX) return -1;
   uint64_t *addr = tsr__malloc((nb ? nb : 1) * sizeof *addr);
   uint32_t *who = tsr__malloc((nb ? nb : 1) * sizeof *who);
-  uint64_t *caddr = tsr__malloc(lg->nchunks * sizeof *caddr);
+  uint64_t *caddr = tsr__malloc((lg->nchunks ? lg->nchunks : 1) * sizeof *caddr);
   int ok = addr && who && caddr;
   if (ok) {
     size_t k = 0;
@@ -259,7 +255,35 @@ static void pool_pack(tsr_ledger *lg) {
     for (size_t i = 0; i < lg->nchunks; i++) caddr[i] = (uint64_t)(uintptr_t)lg->chunks[i];
     ok = tsr__radix_sort_u64(addr, who, nb) == 0 && tsr__radix_sort_u64(caddr, NULL, lg->nchunks) == 0;
   }
-  if (ok) {
+  if (!ok) {
+    tsr__free(caddr);
+    tsr__free(who);
+    tsr__free(addr);
+    return -1;
+  }
+  *nbp = nb;
+  *addrp = addr;
+  *whop = who;
+  *caddrp = caddr;
+  return 0;
+}
+
+/* Packs the pool blocks to their used size, in place: with no more rows to
+ * come, a block needs n entries, not its class-size cap (a third more on
+ * tx1800k: 13.4M entries of capacity for 10.0M days with powers of two,
+ * 11.4M with two classes an octave), and the recycled
+ * blocks in pool_free are garbage. The blocks are moved down in address
+ * order (chunks in address order, one after another): a block's new place
+ * never lies after its old one (the blocks before it shrank or stayed, and
+ * it fits wherever it did), so each memmove reads bytes not yet
+ * overwritten; the chunks left empty are freed. Needs 12 bytes a customer
+ * for a moment; when that memory is refused, nothing changes. */
+static void pool_pack(tsr_ledger *lg) {
+  size_t nb;
+  uint64_t *addr, *caddr;
+  uint32_t *who;
+  if (!lg->nchunks || addr_order(lg, &nb, &addr, &who, &caddr) != 0) return;
+  {
     size_t d = 0; /* the chunk written to (address order) */
     char *dst = (char *)(uintptr_t)caddr[0];
     for (size_t k = 0; k < nb; k++) {
@@ -998,32 +1022,13 @@ tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err) {
 int tsr__ledger_drain(tsr_ledger *lg, tsr__drain_fn fn, void *ud) {
   if (!lg->finished) return -1;
   tsr__ready_drop(lg);
-  size_t nb = 0;
-  for (size_t i = 0; i < lg->n; i++) {
-    const cust *c = cust_at(lg, i);
-    if (c->e && c->cap < POOL_LARGE) nb++;
-  }
-  if (nb > UINT32_MAX) return -1;
-  uint64_t *addr = tsr__malloc((nb ? nb : 1) * sizeof *addr);
-  uint32_t *who = tsr__malloc((nb ? nb : 1) * sizeof *who);
-  uint64_t *caddr = tsr__malloc((lg->nchunks ? lg->nchunks : 1) * sizeof *caddr);
+  size_t nb;
+  uint64_t *addr, *caddr;
+  uint32_t *who;
+  if (addr_order(lg, &nb, &addr, &who, &caddr) != 0) return -1;
   const size_t mx = tsr__ledger_max_entries(lg);
   tsr_ledger_entry *buf = tsr__malloc((mx ? mx : 1) * sizeof *buf); /* fn's entries */
-  int ok = addr && who && caddr && buf;
-  if (ok) {
-    size_t k = 0;
-    for (size_t i = 0; i < lg->n; i++) {
-      const cust *c = cust_at(lg, i);
-      if (c->e && c->cap < POOL_LARGE) {
-        addr[k] = (uint64_t)(uintptr_t)c->e;
-        who[k++] = (uint32_t)i;
-      }
-    }
-    for (size_t i = 0; i < lg->nchunks; i++) caddr[i] = (uint64_t)(uintptr_t)lg->chunks[i];
-    ok = tsr__radix_sort_u64(addr, who, nb) == 0 && tsr__radix_sort_u64(caddr, NULL, lg->nchunks) == 0;
-  }
-  if (!ok) {
-    tsr__free(buf);
+  if (!buf) {
     tsr__free(caddr);
     tsr__free(who);
     tsr__free(addr);
