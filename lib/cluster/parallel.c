@@ -16,6 +16,16 @@ typedef struct par_job {
   atomic_size_t next;
 } par_job;
 
+/* A loop over n rows in blocks of chunk rows, none taken yet. */
+static void job_init(par_job *job, size_t n, size_t chunk, tsr__block_fn fn, void *ctx) {
+  job->n = n;
+  job->chunk = chunk;
+  job->nblocks = (n + chunk - 1) / chunk;
+  job->fn = fn;
+  job->ctx = ctx;
+  atomic_init(&job->next, 0);
+}
+
 /* Takes blocks from the shared counter until none are left. */
 static void *par_worker(void *arg) {
   par_job *job = arg;
@@ -37,12 +47,7 @@ void tsr__parallel_blocks(int n_threads, size_t n, tsr__block_fn fn,
 void tsr__parallel_chunks(int n_threads, size_t n, size_t chunk,
                           tsr__block_fn fn, void *ctx) {
   par_job job;
-  job.n = n;
-  job.chunk = chunk;
-  job.nblocks = (n + chunk - 1) / chunk;
-  job.fn = fn;
-  job.ctx = ctx;
-  atomic_init(&job.next, 0);
+  job_init(&job, n, chunk, fn, ctx);
   if (n_threads > 64) n_threads = 64;
   if ((size_t)n_threads > job.nblocks) n_threads = (int)job.nblocks;
   pthread_t th[64];
@@ -126,12 +131,7 @@ static void pool_start(tsr__pool *p) {
 
 void tsr__pool_chunks(tsr__pool *p, size_t n, size_t chunk, tsr__block_fn fn, void *ctx) {
   par_job job;
-  job.n = n;
-  job.chunk = chunk;
-  job.nblocks = (n + chunk - 1) / chunk;
-  job.fn = fn;
-  job.ctx = ctx;
-  atomic_init(&job.next, 0);
+  job_init(&job, n, chunk, fn, ctx);
   if (p && job.nblocks > 1 && !p->sync && p->want > 0) pool_start(p);
   if (!p || !p->sync || job.nblocks <= 1 || p->started == 0) {
     par_worker(&job); /* small loops: no thread at all */
