@@ -1022,6 +1022,11 @@ done:
     return tsr_error_set(err, TSR_EMAXERR, tsr_csv_name(c), 0, 0, NULL,
                          "too many rejected rows: more than %lld (the maximum rejected rows)",
                          (long long)opts->max_errors);
+  if (st == TSR_ENOMEM && x.lg->day_full)
+    return tsr_error_set(err, TSR_ELIMIT, tsr_csv_name(c), 0, 0, NULL,
+                         "a customer's day holds more than %u rows of one kind (purchases or "
+                         "refunds): the most one day can count",
+                         (unsigned)DENT_MAX);
   if (st == TSR_ENOMEM) return tsr_error_set(err, TSR_ENOMEM, tsr_csv_name(c), 0, 0, NULL, "out of memory");
   return st;
 }

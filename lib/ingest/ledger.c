@@ -636,7 +636,10 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
     }
   }
   if (pos < n && e[pos].day == day && (e[pos].cnt & DENT_REFUND) == kind) {
-    if ((e[pos].cnt & DENT_MAX) == DENT_MAX) return ROW_ENOMEM; /* 2^31 - 1 rows of a kind a day */
+    if ((e[pos].cnt & DENT_MAX) == DENT_MAX) { /* 2^31 - 1 rows of a kind a day */
+      lg->day_full = 1;
+      return ROW_ENOMEM;
+    }
     if (track) {
       /* identical rows have the same day and amount, so the same kind:
        * the entry's first row's hash, or a later one in extra (without

@@ -139,6 +139,9 @@ struct tsr_ledger {
   int32_t last_purchase; /* day of the last purchase row (has_purchase) */
   int has_purchase;
   int finished;
+  int day_full;         /* a row was refused: its customer-day already held
+                           DENT_MAX rows of its kind (the ingest reports
+                           that limit, not a lack of memory) */
   int sealed;           /* tsr_ledger_seal: rows, seq and extra freed */
   /* Fresh memory faulted in ahead by another thread: while ingest.c's
    * pipeline runs, the applying thread (the slower of the two) takes its

@@ -1655,6 +1655,39 @@ static void *ent_first_call(void *arg) {
   return NULL;
 }
 
+/* A customer-day that already counts DENT_MAX rows of a kind refuses the
+ * next one with that limit named (not "out of memory"); the other kind
+ * and other days still count. */
+static void test_day_count_limit(void **state) {
+  (void)state;
+  static const char a[] = "customer_id,date,amount\nc,2025-01-01,5\nc,2025-01-01,-2\n";
+  static const char b[] = "customer_id,date,amount\nc,2025-01-01,-1\nc,2025-01-02,3\n";
+  static const char d[] = "customer_id,date,amount\nc,2025-01-01,7\n";
+  for (int th = 0; th < 2; th++) {
+    tsr_ingest_opts o;
+    tsr_ingest_opts_init(&o);
+    o.threads = th ? 2 : 1;
+    tsr_ledger *lg;
+    tsr_error e;
+    assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    assert_int_equal(tsr_ingest_mem(lg, a, sizeof a - 1, "a.csv", &o, NULL, &e), TSR_OK);
+    cust *c = cust_at(lg, 0);
+    assert_int_equal(c->n, 2);
+    assert_int_equal(c->e[0].cnt, 1); /* purchases first */
+    c->e[0].cnt = DENT_MAX - 1;
+    assert_int_equal(tsr_ingest_mem(lg, b, sizeof b - 1, "b.csv", &o, NULL, &e), TSR_OK);
+    assert_int_equal(lg->day_full, 0);
+    assert_int_equal(tsr_ingest_mem(lg, d, sizeof d - 1, "d.csv", &o, NULL, &e), TSR_OK);
+    assert_int_equal(c->e[0].cnt, DENT_MAX);
+    assert_int_equal(tsr_ingest_mem(lg, d, sizeof d - 1, "d.csv", &o, NULL, &e), TSR_ELIMIT);
+    assert_string_equal(e.msg, "a customer's day holds more than 2147483647 rows of one kind "
+                               "(purchases or refunds): the most one day can count");
+    assert_int_equal(c->e[0].cnt, DENT_MAX);
+    assert_int_equal(c->e[1].cnt, DENT_REFUND | 2);
+    tsr_ledger_free(lg);
+  }
+}
+
 static void test_dense_entries(void **state) {
   (void)state;
   enum { NC = 40, NR = 6000, ND = 30 };
@@ -1776,6 +1809,7 @@ int main(void) {
       cmocka_unit_test(test_ready_blocks), cmocka_unit_test(test_id_runs),
       cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_cust_guess),
       cmocka_unit_test(test_currency_watch), cmocka_unit_test(test_dense_entries),
+      cmocka_unit_test(test_day_count_limit),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
