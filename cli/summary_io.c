@@ -261,6 +261,18 @@ static size_t pat_ranks(const pat_acc *a, int k, uint64_t *val, uint32_t **rank)
   return u;
 }
 
+/* Pattern p of the u in block b (three value columns, then the weight):
+ * its values from the rank key k (column 0's rank in the top bits, then
+ * column 2's, column 1's in the low bits, as pat_fold builds it). */
+static inline void pat_put(double *b, size_t u, size_t p, uint64_t *const val[3],
+                           const int bits[3], uint64_t k, double w) {
+  const uint64_t m1 = ((uint64_t)1 << bits[1]) - 1, m2 = ((uint64_t)1 << bits[2]) - 1;
+  memcpy(&b[p], &val[0][k >> (bits[1] + bits[2])], sizeof *b);
+  memcpy(&b[u + p], &val[1][k & m1], sizeof *b);
+  memcpy(&b[2 * u + p], &val[2][k >> bits[1] & m2], sizeof *b);
+  b[3 * u + p] = w;
+}
+
 /* pat_fold without a weights column: every row weighs 1, so the order
  * of the rows within a pattern does not matter (its weight, 1 added once
  * per row, is its exact count): the ranks alone (32 bits) are sorted, in
@@ -301,18 +313,13 @@ static size_t pat_fold_counts(pat_acc *a, uint32_t *const rank[2][3], uint64_t *
   for (size_t r = 0; r < n; r++) u += r == 0 || key[r] != key[r - 1];
   double *b = malloc(4 * (u ? u : 1) * sizeof *b);
   if (!b) return (size_t)-1;
-  const uint32_t m1 = ((uint32_t)1 << bits[1]) - 1, m2 = ((uint32_t)1 << bits[2]) - 1;
   size_t p = 0;
   for (size_t r = 0; r < n;) {
     const uint32_t k = key[r];
     double w = 1.0;
     size_t j = r + 1;
     for (; j < n && key[j] == k; j++) w += 1.0;
-    memcpy(&b[p], &val[0][k >> (bits[1] + bits[2])], sizeof *b);
-    memcpy(&b[u + p], &val[1][k & m1], sizeof *b);
-    memcpy(&b[2 * u + p], &val[2][k >> bits[1] & m2], sizeof *b);
-    b[3 * u + p] = w;
-    p++;
+    pat_put(b, u, p++, val, bits, k, w);
     r = j;
   }
   *block = b;
@@ -381,7 +388,6 @@ static size_t pat_fold(pat_acc *a, double **block) {
   for (size_t r = 0; r < n; r++) u += r == 0 || (a->key[r] >> 32) != (a->key[r - 1] >> 32);
   b = malloc(4 * (u ? u : 1) * sizeof *b);
   if (!b) goto done;
-  const uint64_t m1 = ((uint64_t)1 << bits[1]) - 1, m2 = ((uint64_t)1 << bits[2]) - 1;
   size_t p = 0;
   for (size_t r = 0; r < n;) {
     const uint64_t k = a->key[r] >> 32;
@@ -389,11 +395,7 @@ static size_t pat_fold(pat_acc *a, double **block) {
     size_t j = r + 1;
     for (; j < n && (a->key[j] >> 32) == k; j++)
       w += a->has_w ? a->w[a->key[j] & 0xFFFFFFFFu] : 1.0;
-    memcpy(&b[p], &val[0][k >> (bits[1] + bits[2])], sizeof *b);
-    memcpy(&b[u + p], &val[1][k & m1], sizeof *b);
-    memcpy(&b[2 * u + p], &val[2][k >> bits[1] & m2], sizeof *b);
-    b[3 * u + p] = w;
-    p++;
+    pat_put(b, u, p++, val, bits, k, w);
     r = j;
   }
   *block = b;
