@@ -93,333 +93,237 @@ tsr_status cli_summary_read_values(const char *path, int need_m, cli_summary *s,
   return cli_summary_read(path, need_m, s, err);
 }
 
-/* The patterns of cli_summary_read_patterns. As the rows come, each of
- * x, t_x, T has its distinct values numbered (a small table per column
- * that stays in cache: a summary has a few hundred distinct values per
- * column) and the row gets one 64-bit key of its three numbers (a file
- * read in two parts numbers each part's values apart). Then the numbers
- * become ranks (each column's distinct values sorted), at most 32 bits
- * above the row number, the keys are sorted on their upper bits by a
- * stable radix sort (rows of a pattern stay in row order), and each run of
- * equal keys is a pattern: tsr__btyd_compress's patterns, in its order (x,
- * then T, then t_x), with the weights summed in row order. A -0.0 sends
- * the file to the row path (tsr__btyd_compress takes it equal to 0.0,
- * keeping the first row's value), as do more than 2^13 distinct values in
- * a column of a part or more than 32 bits of ranks. */
-#define PAT_CBITS 13
+/* The patterns of cli_summary_read_patterns, from the numbers of the
+ * texts of x, t_x, T (tsr_table_scan_codes: a summary has a few hundred
+ * distinct texts per column, each parsed once). The checks of a row
+ * (those of read_plain and of tsr_btyd_check_data) on each distinct value
+ * (every one is some row's), and those between columns on every row. Each
+ * column's distinct values (over both parts) are sorted and every number
+ * gets the rank of its value (two texts of one value, one rank); a row's
+ * key is its ranks (x, then T, then t_x from the highest bits, at most 32
+ * bits), the keys are sorted by a stable radix sort (rows of a pattern
+ * stay in row order), and each run of equal keys is a pattern:
+ * tsr__btyd_compress's patterns, in its order, with the weights summed in
+ * row order. A -0.0 sends the file to the row path (tsr__btyd_compress
+ * takes it equal to 0.0, keeping the first row's value). */
 
-typedef struct {
-  uint64_t *key;  /* bits of the distinct values */
-  uint32_t *slot; /* 1 + number, or 0 */
-  size_t n, cap, mask;
-  uint64_t last; /* the last value and its number: runs of equal values */
-  uint32_t last_n;
-} pat_col;
-
-typedef struct {
-  pat_col col[2][3]; /* of each part of the scan */
-  size_t first[2];   /* the first row of each part (nrows: none) */
-  uint64_t *key;     /* per row: its numbers; then ranks << 32 | row */
-  double *w;         /* per row weight (a weights column) */
-  size_t nrows;
-  int has_m, has_w, bgbb;
-} pat_acc;
-
-static size_t pat_hash(uint64_t k, size_t mask) {
-  k = (k ^ (k >> 31)) * 0xbf58476d1ce4e5b9ULL;
-  return (size_t)(k ^ (k >> 29)) & mask;
-}
-
-/* pat_col_number for a value k not in c, whose free slot is i. */
-static __attribute__((noinline)) int64_t pat_col_add(pat_col *c, uint64_t k, size_t i) {
-  if (c->n + 1 >= (size_t)1 << PAT_CBITS) return -1;
-  if (2 * (c->n + 1) > c->cap) { /* double: keys and the table (2 cap slots) */
-    const size_t cap = 2 * c->cap;
-    uint64_t *key = realloc(c->key, cap * sizeof *key);
-    if (!key) return -1;
-    c->key = key;
-    uint32_t *slot = calloc(2 * cap, sizeof *slot);
-    if (!slot) return -1;
-    free(c->slot);
-    c->slot = slot, c->cap = cap, c->mask = 2 * cap - 1;
-    for (size_t j = 0; j < c->n; j++) {
-      size_t h = pat_hash(c->key[j], c->mask);
-      while (c->slot[h]) h = (h + 1) & c->mask;
-      c->slot[h] = (uint32_t)(j + 1);
-    }
-    i = pat_hash(k, c->mask);
-    while (c->slot[i]) i = (i + 1) & c->mask;
-  }
-  c->key[c->n] = k;
-  c->slot[i] = (uint32_t)++c->n;
-  c->last = k, c->last_n = (uint32_t)(c->n - 1);
-  return (int64_t)(c->n - 1);
-}
-
-/* Number of value v in column c (new values numbered as they come);
- * -1 when out of memory or beyond PAT_CBITS bits. Inlined: the value is
- * nearly always known (a few hundred per column). */
-static inline int64_t pat_col_number(pat_col *c, double v) {
-  uint64_t k;
-  memcpy(&k, &v, sizeof k);
-  if (k == c->last && c->n) return c->last_n;
-  size_t i = pat_hash(k, c->mask);
-  for (;; i = (i + 1) & c->mask) {
-    const uint32_t s = c->slot[i];
-    if (!s) break;
-    if (c->key[s - 1] == k) {
-      c->last = k, c->last_n = s - 1;
-      return s - 1;
-    }
-  }
-  return pat_col_add(c, k, i);
-}
-
-static int pat_begin(void *v, size_t nrows, const int *present) {
-  pat_acc *a = v;
-  if (!present[0] || !present[1] || !present[2] || nrows > UINT32_MAX / 2) return -1;
-  a->has_m = present[3], a->has_w = present[4];
-  a->nrows = nrows;
-  for (int pt = 0; pt < 2; pt++) {
-    a->first[pt] = nrows;
-    for (int k = 0; k < 3; k++) {
-      pat_col *c = &a->col[pt][k];
-      c->cap = 256, c->mask = 511;
-      c->key = malloc(c->cap * sizeof *c->key);
-      c->slot = calloc(c->mask + 1, sizeof *c->slot);
-      if (!c->key || !c->slot) return -1;
-    }
-  }
-  a->key = malloc(nrows * sizeof *a->key);
-  if (a->has_w) a->w = malloc(nrows * sizeof *a->w);
-  return a->key && (!a->has_w || a->w) ? 0 : -1;
-}
-
-static int pat_row(void *v, int part, size_t r, const double *c) {
-  pat_acc *a = v;
-  pat_col *col = a->col[part];
-  if (a->first[part] == a->nrows) a->first[part] = r;
-  const double x = c[0], tx = c[1], T = c[2];
-  /* the range checks of read_plain (the table path names the cell) */
-  if (!(x >= 0 && T >= 0 && tx >= 0 && tx <= T) || (a->has_m && !(c[3] >= 0)) ||
-      (a->has_w && !(c[4] >= 0)))
-    return -1;
-  /* and those of tsr_btyd_check_data, whose messages name the row */
-  if (a->bgbb ? !(T > 0) || x != floor(x) || tx != floor(tx) || T != floor(T) || x > tx
-              : x == 0 && tx != 0)
-    return -1;
-  if ((x == 0 && signbit(x)) || (tx == 0 && signbit(tx)) || (T == 0 && signbit(T))) return -1;
-  const int64_t cx = pat_col_number(&col[0], x), ctx = pat_col_number(&col[1], tx),
-                cT = pat_col_number(&col[2], T);
-  if (cx < 0 || ctx < 0 || cT < 0) return -1;
-  a->key[r] = (uint64_t)cx << (2 * PAT_CBITS) | (uint64_t)cT << PAT_CBITS | (uint64_t)ctx;
-  if (a->has_w) a->w[r] = c[4];
-  return 0;
-}
-
-static void pat_acc_free(pat_acc *a) {
+/* The values of column k (0 x, 1 t_x, 2 T, 3 m, 4 w) pass the checks of
+ * a row: 1 when they do. */
+static int pat_values_ok(const tsr_table_codes *c, int k, int bgbb) {
   for (int pt = 0; pt < 2; pt++)
-    for (int k = 0; k < 3; k++) free(a->col[pt][k].key), free(a->col[pt][k].slot);
-  free(a->key);
-  free(a->w);
+    for (size_t j = 0; j < c->ndistinct[pt][k]; j++) {
+      const double v = c->value[pt][k][j];
+      if (!(v >= 0)) return 0;
+      if (k > 2) continue;
+      if (v == 0 && signbit(v)) return 0;
+      if (bgbb && (v != floor(v) || (k == 2 && !(v > 0)))) return 0;
+    }
+  return 1;
 }
 
-static int cmp_u64_as_f64(const void *pa, const void *pb) {
-  double a, b;
-  memcpy(&a, pa, sizeof a);
-  memcpy(&b, pb, sizeof b);
+static int cmp_f64(const void *pa, const void *pb) {
+  const double a = *(const double *)pa, b = *(const double *)pb;
   return (a > b) - (a < b);
 }
 
 /* The distinct values of column k over both parts, sorted, into val
  * (returns their count) and the rank of each part's numbers in rank[pt]. */
-static size_t pat_ranks(const pat_acc *a, int k, uint64_t *val, uint32_t **rank) {
-  const pat_col *c0 = &a->col[0][k], *c1 = &a->col[1][k];
-  memcpy(val, c0->key, c0->n * sizeof *val);
-  memcpy(val + c0->n, c1->key, c1->n * sizeof *val);
-  size_t n = c0->n + c1->n, u = 0;
-  qsort(val, n, sizeof *val, cmp_u64_as_f64); /* finite values, no -0.0 */
+static size_t pat_ranks(const tsr_table_codes *c, int k, double *val, uint32_t *rank[2]) {
+  const size_t n0 = c->ndistinct[0][k], n1 = c->ndistinct[1][k];
+  memcpy(val, c->value[0][k], n0 * sizeof *val);
+  memcpy(val + n0, c->value[1][k], n1 * sizeof *val);
+  size_t n = n0 + n1, u = 0;
+  qsort(val, n, sizeof *val, cmp_f64); /* finite values, no -0.0 */
   for (size_t j = 0; j < n; j++)
     if (u == 0 || val[j] != val[u - 1]) val[u++] = val[j];
-  for (int pt = 0; pt < 2; pt++) {
-    const pat_col *c = &a->col[pt][k];
-    for (size_t j = 0; j < c->n; j++) {
+  for (int pt = 0; pt < 2; pt++)
+    for (size_t j = 0; j < c->ndistinct[pt][k]; j++) {
       /* the rank of number j: its place in val (binary search) */
-      double v;
-      memcpy(&v, &c->key[j], sizeof v);
+      const double v = c->value[pt][k][j];
       size_t lo = 0, hi = u;
       while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        double m;
-        memcpy(&m, &val[mid], sizeof m);
-        if (m <= v) lo = mid;
+        const size_t mid = (lo + hi) / 2;
+        if (val[mid] <= v) lo = mid;
         else hi = mid;
       }
       rank[pt][j] = (uint32_t)lo;
     }
-  }
   return u;
 }
 
 /* Pattern p of the u in block b (three value columns, then the weight):
  * its values from the rank key k (column 0's rank in the top bits, then
- * column 2's, column 1's in the low bits, as pat_fold builds it). */
-static inline void pat_put(double *b, size_t u, size_t p, uint64_t *const val[3],
+ * column 2's, column 1's in the low bits, as pat_key builds it). */
+static inline void pat_put(double *b, size_t u, size_t p, double *const val[3],
                            const int bits[3], uint64_t k, double w) {
   const uint64_t m1 = ((uint64_t)1 << bits[1]) - 1, m2 = ((uint64_t)1 << bits[2]) - 1;
-  memcpy(&b[p], &val[0][k >> (bits[1] + bits[2])], sizeof *b);
-  memcpy(&b[u + p], &val[1][k & m1], sizeof *b);
-  memcpy(&b[2 * u + p], &val[2][k >> bits[1] & m2], sizeof *b);
+  b[p] = val[0][k >> (bits[1] + bits[2])];
+  b[u + p] = val[1][k & m1];
+  b[2 * u + p] = val[2][k >> bits[1] & m2];
   b[3 * u + p] = w;
 }
 
-/* pat_fold without a weights column: every row weighs 1, so the order
- * of the rows within a pattern does not matter (its weight, 1 added once
- * per row, is its exact count): the ranks alone (32 bits) are sorted, in
- * the first half of a's key buffer with the second half as the radix
- * sort's other buffer (no fresh pages to fault in). The patterns and
- * weights of pat_fold, bit for bit. */
-static size_t pat_fold_counts(pat_acc *a, uint32_t *const rank[2][3], uint64_t *const val[3],
-                              const int bits[3], int total, double **block) {
-  const size_t n = a->nrows;
-  const uint64_t m = ((uint64_t)1 << PAT_CBITS) - 1;
-  unsigned char *buf = (unsigned char *)a->key;
-  /* key r (8 bytes at 8 r) read before rank r (4 bytes at 4 r <= 8 r) is
-   * written: the ranks overwrite only keys read already */
-  for (size_t r = 0; r < n; r++) {
-    uint64_t k;
-    memcpy(&k, buf + 8 * r, sizeof k);
-    uint32_t *const *rk = rank[r >= a->first[1]]; /* part 1: from its first row */
-    const uint32_t q = (uint32_t)((uint64_t)rk[0][k >> (2 * PAT_CBITS)] << (bits[1] + bits[2]) |
-                                  (uint64_t)rk[2][k >> PAT_CBITS & m] << bits[1] | rk[1][k & m]);
-    memcpy(buf + 4 * r, &q, sizeof q);
-  }
-  uint32_t *key = (uint32_t *)(void *)buf, *tmp = key + n;
-  for (int sh = 0; sh < total; sh += 11) {
-    size_t cnt[2048] = {0};
-    for (size_t r = 0; r < n; r++) cnt[key[r] >> sh & 2047]++;
-    size_t sum = 0;
-    for (size_t d = 0; d < 2048; d++) {
-      const size_t c = cnt[d];
-      cnt[d] = sum;
-      sum += c;
-    }
-    for (size_t r = 0; r < n; r++) tmp[cnt[key[r] >> sh & 2047]++] = key[r];
-    uint32_t *t = key;
-    key = tmp;
-    tmp = t;
-  }
-  size_t u = 0;
-  for (size_t r = 0; r < n; r++) u += r == 0 || key[r] != key[r - 1];
-  double *b = malloc(4 * (u ? u : 1) * sizeof *b);
-  if (!b) return (size_t)-1;
-  size_t p = 0;
-  for (size_t r = 0; r < n;) {
-    const uint32_t k = key[r];
-    double w = 1.0;
-    size_t j = r + 1;
-    for (; j < n && key[j] == k; j++) w += 1.0;
-    pat_put(b, u, p++, val, bits, k, w);
-    r = j;
-  }
-  *block = b;
-  return u;
+/* What the rows need of the codes: each column's place in a row of
+ * numbers, the part 1 row, the ranks and values of each part's numbers. */
+typedef struct {
+  const tsr_table_codes *c;
+  uint32_t *rank[2][3];
+  const double *v[2][3];
+  int at[3], bits[3], bgbb;
+} pat_keys;
+
+/* The rank key of row r (pat_put's layout), or UINT64_MAX when the row
+ * fails a check between its columns (t_x <= T; BG/BB x <= t_x; otherwise
+ * x = 0 only with t_x = 0). */
+static inline uint64_t pat_key(const pat_keys *pk, size_t r) {
+  const uint16_t *row = pk->c->code + r * pk->c->stride;
+  const int pt = r >= pk->c->part1;
+  const uint16_t cx = row[pk->at[0]], ctx = row[pk->at[1]], cT = row[pk->at[2]];
+  const double x = pk->v[pt][0][cx], tx = pk->v[pt][1][ctx], T = pk->v[pt][2][cT];
+  if (!(tx <= T) || (pk->bgbb ? x > tx : x == 0 && tx != 0)) return UINT64_MAX;
+  return (uint64_t)pk->rank[pt][0][cx] << (pk->bits[1] + pk->bits[2]) |
+         (uint64_t)pk->rank[pt][2][cT] << pk->bits[1] | pk->rank[pt][1][ctx];
 }
 
-/* The keys of a (numbers) turned into ranks << 32 | row (x, T, t_x from
- * the highest bits), sorted by them, folded into the block b of 4 n
- * patterns (x, t_x, T, w); returns the number of patterns, or (size_t)-1
- * (out of memory, or more than 32 bits of ranks). */
-static size_t pat_fold(pat_acc *a, double **block) {
-  const size_t n = a->nrows;
-  uint32_t *rank[2][3];
-  uint64_t *val[3];
-  int bits[3], total = 0;
+/* Stable LSD radix sort of key[0..n) (bits total..shift+total of each key
+ * the digits, in passes of at most 13 bits), tmp as the other buffer; the
+ * sorted keys end in *key (key and tmp swapped as needed). */
+#define PAT_RADIX_BITS 13
+#define RADIX_SORT(T, key, tmp, n, shift, total)                                    \
+  do {                                                                              \
+    const int np_ = ((total) + PAT_RADIX_BITS - 1) / PAT_RADIX_BITS;                 \
+    const int wd_ = np_ ? ((total) + np_ - 1) / np_ : 0;                             \
+    uint32_t cnt_[1 << PAT_RADIX_BITS];                                             \
+    for (int ps_ = 0; ps_ < np_; ps_++) {                                           \
+      const int sh_ = (shift) + ps_ * wd_;                                          \
+      const size_t nd_ = (size_t)1 << wd_, dm_ = nd_ - 1;                            \
+      memset(cnt_, 0, nd_ * sizeof *cnt_);                                          \
+      for (size_t r_ = 0; r_ < (n); r_++) cnt_[(key)[r_] >> sh_ & dm_]++;           \
+      uint32_t sum_ = 0;                                                            \
+      for (size_t d_ = 0; d_ < nd_; d_++) {                                         \
+        const uint32_t c_ = cnt_[d_];                                               \
+        cnt_[d_] = sum_;                                                            \
+        sum_ += c_;                                                                 \
+      }                                                                             \
+      for (size_t r_ = 0; r_ < (n); r_++) (tmp)[cnt_[(key)[r_] >> sh_ & dm_]++] = (key)[r_]; \
+      T *t_ = (key);                                                                \
+      (key) = (tmp);                                                                \
+      (tmp) = t_;                                                                   \
+    }                                                                               \
+  } while (0)
+
+/* The rows of c folded into the block *block of 4 u patterns (x, t_x, T,
+ * w); returns u, or (size_t)-1 (a check failed, out of memory, more than
+ * 32 bits of ranks). The code block of c is used as the sort's buffers
+ * when there is no weights column. */
+static size_t pat_fold(tsr_table_codes *c, int bgbb, double **block) {
+  const size_t n = c->nrows;
+  pat_keys pk;
+  memset(&pk, 0, sizeof pk);
+  pk.c = c, pk.bgbb = bgbb;
+  double *val[3] = {NULL, NULL, NULL};
   size_t np = (size_t)-1;
-  uint64_t *tmp = NULL;
+  void *kbuf = NULL, *tbuf = NULL;
   double *b = NULL;
-  for (int k = 0; k < 3; k++) rank[0][k] = rank[1][k] = NULL, val[k] = NULL;
+  int total = 0;
+  const int has_w = c->at[4] >= 0;
+  if (c->at[0] < 0 || c->at[1] < 0 || c->at[2] < 0 || n > UINT32_MAX / 2) return np;
+  for (int k = 0; k < 5; k++)
+    if (c->at[k] >= 0 && !pat_values_ok(c, k, bgbb)) return np;
   for (int k = 0; k < 3; k++) {
-    const size_t n0 = a->col[0][k].n, n1 = a->col[1][k].n;
-    rank[0][k] = malloc((n0 + 1) * sizeof **rank);
-    rank[1][k] = malloc((n1 + 1) * sizeof **rank);
+    const size_t n0 = c->ndistinct[0][k], n1 = c->ndistinct[1][k];
+    pk.at[k] = c->at[k];
+    pk.rank[0][k] = malloc((n0 + 1) * sizeof(uint32_t));
+    pk.rank[1][k] = malloc((n1 + 1) * sizeof(uint32_t));
     val[k] = malloc((n0 + n1 + 1) * sizeof *val[k]);
-    if (!rank[0][k] || !rank[1][k] || !val[k]) goto done;
-    uint32_t *rk[2] = {rank[0][k], rank[1][k]};
-    const size_t u = pat_ranks(a, k, val[k], rk);
-    bits[k] = 0;
-    while (((size_t)1 << bits[k]) < u) bits[k]++;
-    total += bits[k];
+    if (!pk.rank[0][k] || !pk.rank[1][k] || !val[k]) goto done;
+    pk.v[0][k] = c->value[0][k], pk.v[1][k] = c->value[1][k];
+    const size_t u = pat_ranks(c, k, val[k], (uint32_t *[2]){pk.rank[0][k], pk.rank[1][k]});
+    pk.bits[k] = 0;
+    while (((size_t)1 << pk.bits[k]) < u) pk.bits[k]++;
+    total += pk.bits[k];
   }
   if (total > 32) goto done;
-  /* ranks in place of numbers: x, then T, then t_x */
-  const uint64_t m = ((uint64_t)1 << PAT_CBITS) - 1;
-  if (!a->has_w) {
-    np = pat_fold_counts(a, rank, val, bits, total, block);
-    goto done;
-  }
-  for (size_t r = 0; r < n; r++) {
-    const uint64_t k = a->key[r];
-    uint32_t *const *rk = rank[r >= a->first[1]]; /* part 1: from its first row */
-    const uint64_t q = ((uint64_t)rk[0][k >> (2 * PAT_CBITS)] << (bits[1] + bits[2]) |
-                        (uint64_t)rk[2][k >> PAT_CBITS & m] << bits[1] | rk[1][k & m]);
-    a->key[r] = q << 32 | r;
-  }
-  /* stable LSD radix sort on the rank bits (11 bits a pass; the rows
-   * below are in order already) */
-  tmp = malloc(n * sizeof *tmp);
-  if (!tmp) goto done;
-  for (int sh = 32; sh < 32 + total; sh += 11) {
-    size_t cnt[2048] = {0};
-    for (size_t r = 0; r < n; r++) cnt[a->key[r] >> sh & 2047]++;
-    size_t sum = 0;
-    for (size_t d = 0; d < 2048; d++) {
-      const size_t c = cnt[d];
-      cnt[d] = sum;
-      sum += c;
-    }
-    for (size_t r = 0; r < n; r++) tmp[cnt[a->key[r] >> sh & 2047]++] = a->key[r];
-    uint64_t *t = a->key;
-    a->key = tmp;
-    tmp = t;
-  }
-  /* runs of equal ranks: the patterns */
   size_t u = 0;
-  for (size_t r = 0; r < n; r++) u += r == 0 || (a->key[r] >> 32) != (a->key[r - 1] >> 32);
-  b = malloc(4 * (u ? u : 1) * sizeof *b);
-  if (!b) goto done;
-  size_t p = 0;
-  for (size_t r = 0; r < n;) {
-    const uint64_t k = a->key[r] >> 32;
-    double w = a->has_w ? a->w[a->key[r] & 0xFFFFFFFFu] : 1.0;
-    size_t j = r + 1;
-    for (; j < n && (a->key[j] >> 32) == k; j++)
-      w += a->has_w ? a->w[a->key[j] & 0xFFFFFFFFu] : 1.0;
-    pat_put(b, u, p++, val, bits, k, w);
-    r = j;
+  if (!has_w) {
+    /* every row weighs 1, so the order of the rows within a pattern does
+     * not matter (its weight, 1 added once per row, is its exact count):
+     * the ranks alone (32 bits) are sorted, written over the rows'
+     * numbers (key r at 4 r, read from 2 stride r >= 4 r), the other
+     * half of the code block the sort's other buffer when it holds 8
+     * bytes a row */
+    uint32_t *key = (uint32_t *)(void *)c->code, *tmp;
+    for (size_t r = 0; r < n; r++) {
+      const uint64_t q = pat_key(&pk, r);
+      if (q == UINT64_MAX) goto done;
+      key[r] = (uint32_t)q;
+    }
+    if (c->stride >= 4) {
+      tmp = key + n;
+    } else {
+      if (!(tbuf = malloc((n ? n : 1) * sizeof *tmp))) goto done;
+      tmp = tbuf;
+    }
+    RADIX_SORT(uint32_t, key, tmp, n, 0, total);
+    for (size_t r = 0; r < n; r++) u += r == 0 || key[r] != key[r - 1];
+    if (!(b = malloc(4 * (u ? u : 1) * sizeof *b))) goto done;
+    size_t p = 0;
+    for (size_t r = 0; r < n;) {
+      const uint32_t k = key[r];
+      double w = 1.0;
+      size_t j = r + 1;
+      for (; j < n && key[j] == k; j++) w += 1.0;
+      pat_put(b, u, p++, val, pk.bits, k, w);
+      r = j;
+    }
+  } else {
+    /* ranks << 32 | row, sorted on the rank bits (the rows below are in
+     * order already), the weights summed in row order */
+    uint64_t *key = kbuf = malloc((n ? n : 1) * sizeof *key), *tmp = tbuf = malloc((n ? n : 1) * sizeof *tmp);
+    if (!key || !tmp) goto done;
+    for (size_t r = 0; r < n; r++) {
+      const uint64_t q = pat_key(&pk, r);
+      if (q == UINT64_MAX) goto done;
+      key[r] = q << 32 | r;
+    }
+    RADIX_SORT(uint64_t, key, tmp, n, 32, total);
+    for (size_t r = 0; r < n; r++) u += r == 0 || (key[r] >> 32) != (key[r - 1] >> 32);
+    if (!(b = malloc(4 * (u ? u : 1) * sizeof *b))) goto done;
+    const size_t at = (size_t)c->at[4];
+    size_t p = 0;
+    for (size_t r = 0; r < n;) {
+      const uint64_t k = key[r] >> 32;
+      size_t j = r;
+      double w = 0;
+      for (; j < n && (key[j] >> 32) == k; j++) {
+        const size_t row = key[j] & 0xFFFFFFFFu;
+        const double wr = c->value[row >= c->part1][4][c->code[row * c->stride + at]];
+        w = j == r ? wr : w + wr;
+      }
+      pat_put(b, u, p++, val, pk.bits, k, w);
+      r = j;
+    }
   }
   *block = b;
   b = NULL;
   np = u;
 done:
   free(b);
-  free(tmp);
-  for (int k = 0; k < 3; k++) free(rank[0][k]), free(rank[1][k]), free(val[k]);
+  free(kbuf);
+  free(tbuf);
+  for (int k = 0; k < 3; k++) free(pk.rank[0][k]), free(pk.rank[1][k]), free(val[k]);
   return np;
 }
 
 tsr_status cli_summary_read_patterns(const char *path, int bgbb, int n_parts, cli_summary *s,
                                      tsr_error *err) {
   const char *const *want[5] = {X, R, TT, M, W};
-  pat_acc a;
+  tsr_table_codes c;
   int plain = 0;
-  memset(&a, 0, sizeof a);
-  a.bgbb = bgbb;
-  tsr_status st =
-      tsr_table_scan_numeric(path, 5, want, pat_begin, pat_row, &a, n_parts, &plain, NULL);
+  tsr_status st = tsr_table_scan_codes(path, 5, want, n_parts, &c, &plain, NULL);
   double *b = NULL;
-  const size_t n = st == TSR_OK && plain ? pat_fold(&a, &b) : (size_t)-1;
-  pat_acc_free(&a);
+  const size_t n = st == TSR_OK && plain ? pat_fold(&c, bgbb, &b) : (size_t)-1;
+  tsr_table_codes_free(&c);
   if (n == (size_t)-1) return cli_summary_read_values(path, 0, s, err);
   memset(s, 0, sizeof *s);
   s->n = n;

@@ -96,6 +96,36 @@ TSR_API tsr_status tsr_table_scan_numeric(const char *path, size_t ncols,
                                           void *ctx, int n_parts, int *plain,
                                           tsr_error *err);
 
+/* The wanted columns of a plain file (the files of tsr_table_read_numeric)
+ * as numbers of their distinct texts, for callers that group rows by
+ * their values (`tessera fit`: a summary's columns hold a few hundred
+ * distinct texts, each parsed once). Up to TSR_TABLE_CODE_COLS columns
+ * (want as in tsr_table_read_numeric). code[r * stride + at[k]] is the
+ * number of row r's text in column k (at[k] -1: the header names none of
+ * want[k]); the numbers count the distinct texts of each column within
+ * each part, in first-seen order, and value[part][k][number] is the
+ * text's value (that of tsr_table_read_numeric, bit for bit; equal values
+ * may have two texts, as "1" and "1.0"). Rows below part1 are part 0, the
+ * others part 1: with n_parts 2 a file of 16,384 rows or more is read in
+ * two parts at once (part1 = nrows otherwise). *plain = 0 (nothing read,
+ * TSR_OK, c emptied) for every file tsr_table_read_numeric does not read,
+ * and for a cell of a wanted column of 32 bytes or more or a column with
+ * more than TSR_TABLE_CODE_MAX distinct texts in a part. Free with
+ * tsr_table_codes_free. */
+#define TSR_TABLE_CODE_COLS 8
+#define TSR_TABLE_CODE_MAX 8191
+typedef struct tsr_table_codes {
+  size_t nrows, stride, part1;
+  int at[TSR_TABLE_CODE_COLS];
+  uint16_t *code; /* nrows * stride */
+  double *value[2][TSR_TABLE_CODE_COLS];
+  size_t ndistinct[2][TSR_TABLE_CODE_COLS];
+} tsr_table_codes;
+TSR_API tsr_status tsr_table_scan_codes(const char *path, size_t ncols,
+                                        const char *const *const *want, int n_parts,
+                                        tsr_table_codes *c, int *plain, tsr_error *err);
+TSR_API void tsr_table_codes_free(tsr_table_codes *c);
+
 #ifdef __cplusplus
 }
 #endif

@@ -351,6 +351,8 @@ typedef tsr_table_row_fn scan_row_fn;
 #define SCAN_SPLIT_ROWS 16384
 
 /* Rows r0..r1 of a plain file, the text [s, end) (whole lines). */
+struct code_tab;
+
 typedef struct {
   const char *s, *end;
   size_t r0, r1, nh;
@@ -358,6 +360,12 @@ typedef struct {
   scan_row_fn row;
   void *ctx;
   int part, ok;
+  /* tsr_table_scan_codes (code not NULL): each row's numbers at
+   * code + r * stride + at[k], the texts of column k in tab[k] */
+  uint16_t *code;
+  size_t stride;
+  const int *at;
+  struct code_tab *tab;
 } scan_part;
 
 /* A number in plain notation at p (a sign, a digit or a point first: no
@@ -468,8 +476,193 @@ static const char *field_end_fast(const char *p, const char *end) {
   return plain_field_end(p, end);
 }
 
+#ifdef __SSE2__
+/* The distinct texts of one column in one part (tsr_table_scan_codes):
+ * the text zero-padded to 32 bytes is the key, as in num_memo; the table
+ * starts small and doubles (a few hundred texts stay in cache). */
+typedef struct code_tab {
+  __m128i (*key)[2]; /* cap texts */
+  double *val;       /* their values */
+  uint16_t *slot;    /* 2 cap: 1 + number, or 0 */
+  size_t n, cap;
+} code_tab;
+
+/* the home slot of a text: its two halves xor-ed, the two 64-bit words
+ * of that multiplied apart (the high bits mix all of a word) */
+static inline size_t code_home(__m128i ka, __m128i kb, size_t mask) {
+  const __m128i s = _mm_xor_si128(ka, kb);
+  const uint64_t lo = (uint64_t)_mm_cvtsi128_si64(s),
+                 hi = (uint64_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(s, s));
+  const uint64_t h = (lo * 0x9e3779b97f4a7c15ULL) ^ (hi * 0xbf58476d1ce4e5b9ULL);
+  return (size_t)(h >> 40) & mask;
+}
+
+static int code_tab_init(code_tab *t) {
+  t->n = 0, t->cap = 256;
+  t->key = malloc(t->cap * sizeof *t->key);
+  t->val = malloc(t->cap * sizeof *t->val);
+  t->slot = calloc(2 * t->cap, sizeof *t->slot);
+  return t->key && t->val && t->slot ? 0 : -1;
+}
+
+static void code_tab_free(code_tab *t) {
+  free(t->key), free(t->val), free(t->slot);
+  memset(t, 0, sizeof *t);
+}
+
+/* Doubles t (its texts re-entered). */
+static int code_tab_grow(code_tab *t) {
+  const size_t cap = 2 * t->cap, mask = 2 * cap - 1;
+  void *key = realloc(t->key, cap * sizeof *t->key);
+  if (!key) return -1;
+  t->key = key;
+  double *val = realloc(t->val, cap * sizeof *t->val);
+  if (!val) return -1;
+  t->val = val;
+  uint16_t *slot = calloc(2 * cap, sizeof *slot);
+  if (!slot) return -1;
+  free(t->slot);
+  t->slot = slot, t->cap = cap;
+  for (size_t j = 0; j < t->n; j++) {
+    size_t i = code_home(t->key[j][0], t->key[j][1], mask);
+    while (slot[i]) i = (i + 1) & mask;
+    slot[i] = (uint16_t)(j + 1);
+  }
+  return 0;
+}
+
+/* The number of the text [p, p + len) in t (1 <= len <= 31, 32 bytes
+ * readable at p, p[len] the delimiter delim), a new text parsed and
+ * numbered; -1 when it is not a number in plain notation (scan_number),
+ * past TSR_TABLE_CODE_MAX texts or out of memory. */
+static inline int code_of(code_tab *t, const char *p, unsigned len, char delim) {
+  const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p),
+                b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+  const __m128i ka = _mm_and_si128(a, _mm_loadu_si128((const __m128i *)(const void *)(ZMASK + 32 - len))),
+                kb = _mm_and_si128(
+                    b, _mm_loadu_si128((const __m128i *)(const void *)(ZMASK + (len >= 16 ? 48 - len : 32))));
+  size_t mask = 2 * t->cap - 1, i = code_home(ka, kb, mask);
+  for (;; i = (i + 1) & mask) {
+    const unsigned s = t->slot[i];
+    if (!s) break;
+    const __m128i *k = t->key[s - 1];
+    if (_mm_movemask_epi8(_mm_and_si128(_mm_cmpeq_epi8(k[0], ka), _mm_cmpeq_epi8(k[1], kb))) == 0xFFFF)
+      return (int)s - 1;
+  }
+  double x;
+  if (scan_number(p, p + len + 1, delim, &x) != p + len + 1 || t->n == TSR_TABLE_CODE_MAX)
+    return -1;
+  if (t->n == t->cap) {
+    if (code_tab_grow(t)) return -1;
+    mask = 2 * t->cap - 1;
+    for (i = code_home(ka, kb, mask); t->slot[i]; i = (i + 1) & mask) {
+    }
+  }
+  t->key[t->n][0] = ka, t->key[t->n][1] = kb;
+  t->val[t->n] = x;
+  t->slot[i] = (uint16_t)++t->n;
+  return (int)t->n - 1;
+}
+
+/* code_of for a field with fewer than 32 bytes readable at p: a padded
+ * copy (the field and its delimiter) */
+static int code_of_copy(code_tab *t, const char *p, unsigned len, char delim) {
+  char f[64] = {0};
+  memcpy(f, p, len + 1);
+  return code_of(t, f, len, delim);
+}
+
+/* Bytes left from which the last lines are read from a zero-padded copy
+ * (a line's 64 bytes and a field's 32 past its start stay inside). */
+#define CODE_TAIL 128
+
+/* scan_part_run for tsr_table_scan_codes. A line of up to 64 bytes is
+ * split on the masks of its delimiters (',' or '\n') and of the bytes
+ * that make a file not plain (quote, CR, NUL: only skipped fields are
+ * checked, a wanted one must be a number); a longer one field by field
+ * (field_end_fast). */
+static void *code_part_run(scan_part *sp) {
+  const char *p = sp->s, *end = sp->end;
+  char tail[2 * CODE_TAIL];
+  int in_tail = 0;
+  const size_t nh = sp->nh;
+  const __m128i CM = _mm_set1_epi8(','), NL = _mm_set1_epi8('\n'), QT = _mm_set1_epi8('"'),
+                CR = _mm_set1_epi8('\r'), Z = _mm_setzero_si128();
+  sp->ok = 0;
+  for (size_t r = sp->r0; r < sp->r1; r++) {
+    uint16_t *row = sp->code + r * sp->stride;
+    if (!in_tail && end - p < CODE_TAIL) {
+      const size_t k = (size_t)(end - p);
+      memset(tail, 0, sizeof tail);
+      memcpy(tail, p, k);
+      p = tail, end = tail + k, in_tail = 1;
+    }
+    uint64_t D = 0, N = 0, B = 0;
+    for (unsigned o = 0; o < 64; o += 16) {
+      const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + o)),
+                    nl = _mm_cmpeq_epi8(v, NL);
+      D |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, CM), nl)) << o;
+      B |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(
+               _mm_or_si128(_mm_cmpeq_epi8(v, QT), _mm_cmpeq_epi8(v, CR)), _mm_cmpeq_epi8(v, Z)))
+           << o;
+      const unsigned nm = (unsigned)_mm_movemask_epi8(nl);
+      if (nm) {
+        N = (uint64_t)nm << o;
+        break;
+      }
+    }
+    if (N) {
+      const unsigned L = (unsigned)__builtin_ctzll(N);
+      D &= ((uint64_t)2 << L) - 1;
+      unsigned start = 0;
+      /* nh fields, the last ended by the line end: nh bits in D */
+      for (size_t j = 0; j < nh; j++) {
+        if (!D) goto done; /* too few fields */
+        const unsigned e = (unsigned)__builtin_ctzll(D);
+        D &= D - 1;
+        const ptrdiff_t k = sp->fld[j];
+        if (k < 0) {
+          if (B & ((((uint64_t)1 << e) - 1) & ~(((uint64_t)1 << start) - 1))) goto done;
+        } else {
+          const unsigned len = e - start;
+          if (len == 0 || len > 31) goto done;
+          const int c = code_of(&sp->tab[k], p + start, len, p[e]);
+          if (c < 0) goto done;
+          row[sp->at[k]] = (uint16_t)c;
+        }
+        start = e + 1;
+      }
+      if (D) goto done; /* too many fields */
+      p += L + 1;
+      continue;
+    }
+    for (size_t j = 0; j < nh; j++) { /* a line of more than 64 bytes */
+      const char delim = j + 1 < nh ? ',' : '\n';
+      const char *q = field_end_fast(p, end);
+      if (!q || *q != delim) goto done;
+      const ptrdiff_t k = sp->fld[j];
+      if (k >= 0) {
+        const size_t len = (size_t)(q - p);
+        if (len == 0 || len > 31) goto done;
+        const int c = in_tail || end - p >= 32 ? code_of(&sp->tab[k], p, (unsigned)len, delim)
+                                               : code_of_copy(&sp->tab[k], p, (unsigned)len, delim);
+        if (c < 0) goto done;
+        row[sp->at[k]] = (uint16_t)c;
+      }
+      p = q + 1;
+    }
+  }
+  sp->ok = p == end;
+done:
+  return NULL;
+}
+#endif
+
 static void *scan_part_run(void *arg) {
   scan_part *sp = arg;
+#ifdef __SSE2__
+  if (sp->code) return code_part_run(sp);
+#endif
   double v[64] = {0};
   const char *p = sp->s, *end = sp->end;
   const size_t nh = sp->nh;
@@ -516,8 +709,11 @@ done:
   return NULL;
 }
 
+/* tsr_table_scan_codes' part: cd set, its numbers in code_tab tab[part][k]
+ * (begin and row unused) */
 static int scan_plain(const char *path, size_t ncols, const char *const *const *want,
-                      scan_begin_fn begin, scan_row_fn row, void *ctx, int nparts) {
+                      scan_begin_fn begin, scan_row_fn row, void *ctx, int nparts,
+                      tsr_table_codes *cd, struct code_tab *tab) {
   if (ncols == 0 || ncols > 64 || strcmp(path, "-") == 0) return 0;
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) return 0;
@@ -580,17 +776,38 @@ static int scan_plain(const char *path, size_t ncols, const char *const *const *
     if (fld[at[k]] >= 0) goto out;
     fld[at[k]] = (ptrdiff_t)k;
   }
-  if (begin(ctx, n, present)) goto out;
+  int cat[TSR_TABLE_CODE_COLS];
+  if (cd) {
+    /* the place of each present column in a row of numbers */
+    size_t stride = 0;
+    for (size_t k = 0; k < ncols; k++) cat[k] = present[k] ? (int)stride++ : -1;
+    if (!(cd->code = malloc(n * stride * sizeof *cd->code))) goto out;
+    cd->nrows = n, cd->stride = stride, cd->part1 = n;
+    for (size_t k = 0; k < TSR_TABLE_CODE_COLS; k++) cd->at[k] = k < ncols ? cat[k] : -1;
+  } else if (begin(ctx, n, present)) {
+    goto out;
+  }
   /* two parts split at a line start near the middle when the file is
    * large enough: the second on its own thread */
   scan_part part[2];
   int np = 1;
-  part[0] = (scan_part){s, end, 0, n, nh, fld, row, ctx, 0, 0};
+  part[0] = (scan_part){s, end, 0, n, nh, fld, row, ctx, 0, 0, NULL, 0, cat, tab};
   if (nparts > 1 && n >= SCAN_SPLIT_ROWS && mid && mid + 1 < end) {
     part[0].end = mid + 1, part[0].r1 = n0;
-    part[1] = (scan_part){mid + 1, end, n0, n, nh, fld, row, ctx, 1, 0};
+    part[1] = (scan_part){mid + 1, end, n0, n, nh, fld, row, ctx, 1, 0, NULL, 0, cat, tab};
     np = 2;
+    if (cd) cd->part1 = n0;
   }
+#ifdef __SSE2__
+  if (cd) {
+    for (int pt = 0; pt < np; pt++) {
+      part[pt].code = cd->code, part[pt].stride = cd->stride;
+      part[pt].tab = tab + pt * TSR_TABLE_CODE_COLS;
+    }
+  }
+#else
+  (void)tab;
+#endif
   pthread_t th;
   int threaded = np == 2 && pthread_create(&th, NULL, scan_part_run, &part[1]) == 0;
   scan_part_run(&part[0]);
@@ -607,7 +824,7 @@ tsr_status tsr_table_scan_numeric(const char *path, size_t ncols,
                                   tsr_table_row_fn row, void *ctx, int n_parts,
                                   int *plain, tsr_error *err) {
   (void)err;
-  *plain = scan_plain(path, ncols, want, begin, row, ctx, n_parts < 2 ? 1 : 2);
+  *plain = scan_plain(path, ncols, want, begin, row, ctx, n_parts < 2 ? 1 : 2, NULL, NULL);
   return TSR_OK;
 }
 
@@ -648,7 +865,7 @@ tsr_status tsr_table_read_numeric(const char *path, size_t ncols,
   read_numeric_ctx c;
   memset(&c, 0, sizeof c);
   c.ncols = ncols;
-  if (!scan_plain(path, ncols, want, read_numeric_begin, read_numeric_row, &c, 1)) {
+  if (!scan_plain(path, ncols, want, read_numeric_begin, read_numeric_row, &c, 1, NULL, NULL)) {
     tsr__free(c.block);
     return TSR_OK;
   }
@@ -656,5 +873,47 @@ tsr_status tsr_table_read_numeric(const char *path, size_t ncols,
   *nrows = c.n;
   *block_out = c.block;
   *plain = 1;
+  return TSR_OK;
+}
+
+void tsr_table_codes_free(tsr_table_codes *c) {
+  if (!c) return;
+  free(c->code);
+  for (int pt = 0; pt < 2; pt++)
+    for (int k = 0; k < TSR_TABLE_CODE_COLS; k++) free(c->value[pt][k]);
+  memset(c, 0, sizeof *c);
+}
+
+tsr_status tsr_table_scan_codes(const char *path, size_t ncols,
+                                const char *const *const *want, int n_parts,
+                                tsr_table_codes *c, int *plain, tsr_error *err) {
+  (void)err;
+  memset(c, 0, sizeof *c);
+  *plain = 0;
+#ifdef __SSE2__
+  if (ncols == 0 || ncols > TSR_TABLE_CODE_COLS) return TSR_OK;
+  code_tab tab[2 * TSR_TABLE_CODE_COLS];
+  memset(tab, 0, sizeof tab);
+  int ok = 1;
+  for (size_t k = 0; k < 2 * TSR_TABLE_CODE_COLS && ok; k++)
+    ok = k % (size_t)TSR_TABLE_CODE_COLS >= ncols || code_tab_init(&tab[k]) == 0;
+  if (ok) ok = scan_plain(path, ncols, want, NULL, NULL, NULL, n_parts < 2 ? 1 : 2, c, tab);
+  for (size_t pt = 0; pt < 2; pt++)
+    for (size_t k = 0; k < ncols; k++) {
+      code_tab *t = &tab[pt * TSR_TABLE_CODE_COLS + k];
+      if (ok && c->at[k] >= 0) {
+        c->value[pt][k] = t->val, c->ndistinct[pt][k] = t->n;
+        t->val = NULL;
+      }
+      code_tab_free(t);
+    }
+  if (!ok) {
+    tsr_table_codes_free(c);
+    return TSR_OK;
+  }
+  *plain = 1;
+#else
+  (void)path, (void)ncols, (void)want, (void)n_parts;
+#endif
   return TSR_OK;
 }
