@@ -545,6 +545,152 @@ static void test_table_scan_parts(void **state) {
 }
 
 
+/* tsr_table_scan_codes on text (written to a file) against
+ * tsr_table_read_numeric: 1 when both read it and every row's number
+ * gives its value bit for bit (numbers below the distinct counts, equal
+ * texts one number), 0 when the codes scan does not read it (nothing
+ * left behind); *part1 the first row of part 1 */
+static int codes_check(const char *text, size_t len, int parts, size_t *part1) {
+  static const char *const B[] = {"b", "bb", NULL}, *const D[] = {"d", NULL},
+                           *const E[] = {"e", NULL};
+  const char *const *want[3] = {B, D, E};
+  char path[] = "/tmp/tsr_test_codesXXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, len), (ssize_t)len);
+  close(fd);
+  tsr_table_codes c;
+  int plain = -1;
+  assert_int_equal(tsr_table_scan_codes(path, 3, want, parts, &c, &plain, NULL), TSR_OK);
+  if (!plain) {
+    assert_null(c.code);
+    unlink(path);
+    return 0;
+  }
+  double *col[3], *block;
+  size_t n;
+  int pl;
+  assert_int_equal(tsr_table_read_numeric(path, 3, want, col, &n, &block, &pl, NULL), TSR_OK);
+  unlink(path);
+  assert_true(pl);
+  assert_int_equal(c.nrows, n);
+  for (int k = 0; k < 3; k++) {
+    assert_int_equal(c.at[k] >= 0, col[k] != NULL);
+    if (c.at[k] < 0) continue;
+    for (size_t r = 0; r < n; r++) {
+      const int pt = r >= c.part1;
+      const uint16_t q = c.code[r * c.stride + (size_t)c.at[k]];
+      assert_true(q < c.ndistinct[pt][k]);
+      assert_memory_equal(&c.value[pt][k][q], &col[k][r], sizeof(double));
+    }
+  }
+  *part1 = c.part1;
+  free(block);
+  tsr_table_codes_free(&c);
+  return 1;
+}
+
+static int codes_ok(const char *text) {
+  size_t p1;
+  return codes_check(text, strlen(text), 1, &p1);
+}
+
+static void test_table_scan_codes(void **state) {
+  (void)state;
+  /* one number per distinct text: "1" and "1.0" two numbers of one value */
+  const char *t = "id,bb,c,d\nA,1,x y,26.142857142857142\nB,-0,,1e-5\nC,.5,z,+7\n"
+                  "D,1.0,q,26.142857142857142\nE,1,r,1e-5\n";
+  static const char *const B[] = {"b", "bb", NULL}, *const D[] = {"d", NULL};
+  const char *const *want[2] = {B, D};
+  char path[] = "/tmp/tsr_test_codesXXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, t, strlen(t)), (ssize_t)strlen(t));
+  close(fd);
+  tsr_table_codes c;
+  int plain = -1;
+  assert_int_equal(tsr_table_scan_codes(path, 2, want, 2, &c, &plain, NULL), TSR_OK);
+  unlink(path);
+  assert_int_equal(plain, 1);
+  assert_int_equal(c.nrows, 5);
+  assert_int_equal(c.stride, 2);
+  assert_int_equal(c.part1, 5); /* small: one part */
+  assert_int_equal(c.ndistinct[0][0], 4);
+  assert_int_equal(c.ndistinct[0][1], 3);
+  const uint16_t want_b[5] = {0, 1, 2, 3, 0}, want_d[5] = {0, 1, 2, 0, 1};
+  for (size_t r = 0; r < 5; r++) {
+    assert_int_equal(c.code[r * 2 + (size_t)c.at[0]], want_b[r]);
+    assert_int_equal(c.code[r * 2 + (size_t)c.at[1]], want_d[r]);
+  }
+  assert_true(c.value[0][0][3] == 1.0 && c.value[0][1][2] == 7.0);
+  tsr_table_codes_free(&c);
+  assert_true(codes_ok(t));
+  /* lines split on their masks (up to 64 bytes), longer ones field by
+   * field, the last ones from the padded copy: ids of 1 to 99 bytes,
+   * files from a few bytes to a few KB */
+  char *text = malloc(1 << 16);
+  assert_non_null(text);
+  for (size_t idl = 1; idl < 100; idl += 7)
+    for (size_t rows = 1; rows < 80; rows += 13) {
+      size_t len = (size_t)sprintf(text, "id,b,d,e\n");
+      for (size_t r = 0; r < rows; r++) {
+        len += (size_t)sprintf(text + len, "%.*s,%zu,%.17g,%s\n", (int)(idl + r % 5),
+                               "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij"
+                               "abcdefghijabcdefghijabcdefghijabcdefghijabcdefghij",
+                               r % 7, (double)r / 7, r % 2 ? "0.00" : "12.5");
+      }
+      assert_true(codes_ok(text));
+    }
+  /* not plain: a quote, CR or NUL in a skipped field, too few or too many
+   * fields, an empty or non-number cell, no last line end; and, read by
+   * tsr_table_read_numeric but not here, a cell of 32 bytes */
+  assert_false(codes_ok("id,b,d\nA\"x,1,2\n"));
+  assert_false(codes_ok("id,b,d\nA\rx,1,2\n"));
+  assert_false(codes_check("id,b,d\nA\0x,1,2\n", 15, 1, &(size_t){0}));
+  assert_false(codes_ok("id,b,d\nA,1\nB,1,2\n"));
+  assert_false(codes_ok("id,b,d\nA,1,2,3\n"));
+  assert_false(codes_ok("id,b,d\nA,,2\n"));
+  assert_false(codes_ok("id,b,d\nA,1x,2\n"));
+  assert_false(codes_ok("id,b,d\nA,1,2"));
+  assert_false(codes_ok("id,b,d\nA,1,2\r\n"));
+  assert_true(codes_ok("id,b,d\nA,1,2.00000000000000000000000000000\n")); /* 31 bytes */
+  assert_false(codes_ok("id,b,d\nA,1,2.000000000000000000000000000000\n")); /* 32 */
+  assert_true(codes_ok("id,b,d\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,"
+                       "1,2.00000000000000000000000000000\n"));
+  assert_false(codes_ok("id,b,d\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA,"
+                        "1,2.000000000000000000000000000000\n"));
+  /* TSR_TABLE_CODE_MAX distinct texts in a column, then one more (the
+   * table doubled on the way) */
+  for (int extra = 0; extra < 2; extra++) {
+    size_t len = (size_t)sprintf(text, "b,d\n");
+    char *big = malloc(20 * (TSR_TABLE_CODE_MAX + 2) + 16);
+    assert_non_null(big);
+    memcpy(big, text, len);
+    for (size_t r = 0; r < (size_t)TSR_TABLE_CODE_MAX + (size_t)extra; r++)
+      len += (size_t)sprintf(big + len, "%zu,1\n", r);
+    size_t p1;
+    assert_int_equal(codes_check(big, len, 1, &p1), !extra);
+    free(big);
+  }
+  /* two parts: a large file, the numbers of each part apart */
+  {
+    const size_t N = 40000;
+    char *big = malloc(40 * N);
+    assert_non_null(big);
+    size_t len = (size_t)sprintf(big, "id,b,d\n"), p1 = 0;
+    for (size_t i = 0; i < N; i++)
+      len += (size_t)sprintf(big + len, "%zu,%zu,%.17g\n", i, i % 97, (double)(i % 500) / 7);
+    assert_true(codes_check(big, len, 2, &p1));
+    assert_true(p1 > 0 && p1 < N);
+    assert_true(codes_check(big, len, 1, &p1));
+    assert_int_equal(p1, N);
+    memcpy(big + len - 4, "x", 1); /* a bad cell in part 1 */
+    assert_false(codes_check(big, len, 2, &p1));
+    free(big);
+  }
+  free(text);
+}
+
 /* the row count of the scan (line ends counted 16 bytes a step, at most
  * 255 steps a round, the rest byte by byte; with two parts, each part's
  * apart): every length around those bounds, lines of 1 to 40 bytes, the
@@ -664,6 +810,6 @@ int main(void) {
       cmocka_unit_test(test_table_numeric), cmocka_unit_test(test_table_numeric_memo),
       cmocka_unit_test(test_table_scan_numeric),
       cmocka_unit_test(test_table_scan_row_count),
-      cmocka_unit_test(test_table_scan_parts)};
+      cmocka_unit_test(test_table_scan_parts), cmocka_unit_test(test_table_scan_codes)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
