@@ -153,7 +153,7 @@ static size_t pat_ranks(const tsr_table_codes *c, int k, double *val, uint32_t *
 
 /* Pattern p of the u in block b (three value columns, then the weight):
  * its values from the rank key k (column 0's rank in the top bits, then
- * column 2's, column 1's in the low bits, as pat_key builds it). */
+ * column 2's, column 1's in the low bits, as pat_keys_part builds it). */
 static inline void pat_put(double *b, size_t u, size_t p, double *const val[3],
                            const int bits[3], uint64_t k, double w) {
   const uint64_t m1 = ((uint64_t)1 << bits[1]) - 1, m2 = ((uint64_t)1 << bits[2]) - 1;
@@ -172,17 +172,33 @@ typedef struct {
   int at[3], bits[3], bgbb;
 } pat_keys;
 
-/* The rank key of row r (pat_put's layout), or UINT64_MAX when the row
- * fails a check between its columns (t_x <= T; BG/BB x <= t_x; otherwise
- * x = 0 only with t_x = 0). */
-static inline uint64_t pat_key(const pat_keys *pk, size_t r) {
-  const uint16_t *row = pk->c->code + r * pk->c->stride;
-  const int pt = r >= pk->c->part1;
-  const uint16_t cx = row[pk->at[0]], ctx = row[pk->at[1]], cT = row[pk->at[2]];
-  const double x = pk->v[pt][0][cx], tx = pk->v[pt][1][ctx], T = pk->v[pt][2][cT];
-  if (!(tx <= T) || (pk->bgbb ? x > tx : x == 0 && tx != 0)) return UINT64_MAX;
-  return (uint64_t)pk->rank[pt][0][cx] << (pk->bits[1] + pk->bits[2]) |
-         (uint64_t)pk->rank[pt][2][cT] << pk->bits[1] | pk->rank[pt][1][ctx];
+/* The rank keys (pat_put's layout) of the rows [r0, r1) of part pt into
+ * k32 (32 bits) or, when k32 is NULL, into k64 (key << 32 | row); 0, or
+ * -1 when a row fails a check between its columns (t_x <= T; BG/BB x <=
+ * t_x; otherwise x = 0 only with t_x = 0). */
+static int pat_keys_part(const pat_keys *pk, int pt, size_t r0, size_t r1, uint32_t *k32,
+                         uint64_t *k64) {
+  const uint16_t *row = pk->c->code + r0 * pk->c->stride;
+  const size_t stride = pk->c->stride;
+  const int a0 = pk->at[0], a1 = pk->at[1], a2 = pk->at[2], b1 = pk->bits[1],
+            b12 = pk->bits[1] + pk->bits[2], bgbb = pk->bgbb;
+  const double *vx = pk->v[pt][0], *vtx = pk->v[pt][1], *vT = pk->v[pt][2];
+  const uint32_t *rx = pk->rank[pt][0], *rtx = pk->rank[pt][1], *rT = pk->rank[pt][2];
+  for (size_t r = r0; r < r1; r++, row += stride) {
+    const uint16_t cx = row[a0], ctx = row[a1], cT = row[a2];
+    const double x = vx[cx], tx = vtx[ctx], T = vT[cT];
+    if (!(tx <= T) || (bgbb ? x > tx : x == 0 && tx != 0)) return -1;
+    const uint32_t q = rx[cx] << b12 | rT[cT] << b1 | rtx[ctx];
+    if (k32) k32[r] = q;
+    else k64[r] = (uint64_t)q << 32 | r;
+  }
+  return 0;
+}
+
+/* pat_keys_part over both parts */
+static int pat_keys_all(const pat_keys *pk, uint32_t *k32, uint64_t *k64) {
+  const size_t n = pk->c->nrows, p1 = pk->c->part1;
+  return pat_keys_part(pk, 0, 0, p1, k32, k64) || pat_keys_part(pk, 1, p1, n, k32, k64) ? -1 : 0;
 }
 
 /* Stable LSD radix sort of key[0..n) (bits total..shift+total of each key
@@ -253,11 +269,7 @@ static size_t pat_fold(tsr_table_codes *c, int bgbb, double **block) {
      * half of the code block the sort's other buffer when it holds 8
      * bytes a row */
     uint32_t *key = (uint32_t *)(void *)c->code, *tmp;
-    for (size_t r = 0; r < n; r++) {
-      const uint64_t q = pat_key(&pk, r);
-      if (q == UINT64_MAX) goto done;
-      key[r] = (uint32_t)q;
-    }
+    if (pat_keys_all(&pk, key, NULL)) goto done;
     if (c->stride >= 4) {
       tmp = key + n;
     } else {
@@ -281,11 +293,7 @@ static size_t pat_fold(tsr_table_codes *c, int bgbb, double **block) {
      * order already), the weights summed in row order */
     uint64_t *key = kbuf = malloc((n ? n : 1) * sizeof *key), *tmp = tbuf = malloc((n ? n : 1) * sizeof *tmp);
     if (!key || !tmp) goto done;
-    for (size_t r = 0; r < n; r++) {
-      const uint64_t q = pat_key(&pk, r);
-      if (q == UINT64_MAX) goto done;
-      key[r] = q << 32 | r;
-    }
+    if (pat_keys_all(&pk, NULL, key)) goto done;
     RADIX_SORT(uint64_t, key, tmp, n, 32, total);
     for (size_t r = 0; r < n; r++) u += r == 0 || (key[r] >> 32) != (key[r - 1] >> 32);
     if (!(b = malloc(4 * (u ? u : 1) * sizeof *b))) goto done;

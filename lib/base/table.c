@@ -538,9 +538,9 @@ static int code_tab_grow(code_tab *t) {
 static inline int code_of(code_tab *t, const char *p, unsigned len, char delim) {
   const __m128i a = _mm_loadu_si128((const __m128i *)(const void *)p),
                 b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+  /* ZMASK + 48 - len: bytes i < len - 16 set, none when len <= 16 */
   const __m128i ka = _mm_and_si128(a, _mm_loadu_si128((const __m128i *)(const void *)(ZMASK + 32 - len))),
-                kb = _mm_and_si128(
-                    b, _mm_loadu_si128((const __m128i *)(const void *)(ZMASK + (len >= 16 ? 48 - len : 32))));
+                kb = _mm_and_si128(b, _mm_loadu_si128((const __m128i *)(const void *)(ZMASK + 48 - len)));
   size_t mask = 2 * t->cap - 1, i = code_home(ka, kb, mask);
   for (;; i = (i + 1) & mask) {
     const unsigned s = t->slot[i];
@@ -597,14 +597,11 @@ static void *code_part_run(scan_part *sp) {
       memcpy(tail, p, k);
       p = tail, end = tail + k, in_tail = 1;
     }
-    uint64_t D = 0, N = 0, B = 0;
+    uint64_t D = 0, N = 0;
     for (unsigned o = 0; o < 64; o += 16) {
       const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + o)),
                     nl = _mm_cmpeq_epi8(v, NL);
       D |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, CM), nl)) << o;
-      B |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(
-               _mm_or_si128(_mm_cmpeq_epi8(v, QT), _mm_cmpeq_epi8(v, CR)), _mm_cmpeq_epi8(v, Z)))
-           << o;
       const unsigned nm = (unsigned)_mm_movemask_epi8(nl);
       if (nm) {
         N = (uint64_t)nm << o;
@@ -622,7 +619,14 @@ static void *code_part_run(scan_part *sp) {
         D &= D - 1;
         const ptrdiff_t k = sp->fld[j];
         if (k < 0) {
-          if (B & ((((uint64_t)1 << e) - 1) & ~(((uint64_t)1 << start) - 1))) goto done;
+          /* a skipped field: no quote, CR or NUL (16 bytes a step, those
+           * past its end masked off) */
+          for (unsigned o = start; o < e; o += 16) {
+            const __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + o));
+            const unsigned bad = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+                _mm_or_si128(_mm_cmpeq_epi8(v, QT), _mm_cmpeq_epi8(v, CR)), _mm_cmpeq_epi8(v, Z)));
+            if (bad & (e - o >= 16 ? 0xFFFFu : (1u << (e - o)) - 1)) goto done;
+          }
         } else {
           const unsigned len = e - start;
           if (len == 0 || len > 31) goto done;
