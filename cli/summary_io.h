@@ -38,16 +38,19 @@ tsr_status cli_summary_read(const char *path, int need_m, cli_summary *s,
 tsr_status cli_summary_read_values(const char *path, int need_m, cli_summary *s,
                                    tsr_error *err);
 /* For the purchase-model fits (`tessera fit`, no monetary value needed):
- * a plain file (tsr_table_scan_numeric) read straight into its patterns,
+ * a plain file (tsr_table_scan_codes: each column's distinct texts
+ * numbered, each parsed once) read straight into its patterns,
  * the rows with equal frequency, recency and T folded into one (the values
  * of its first row, -0.0 equal to 0.0) weighted by the sum of their
  * weights (1 each without a weights column) in row order, patterns in
  * first-seen order, w always set, ids and m NULL: what tsr_btyd_fit's
  * compression makes of the rows, so the fit is the same. Otherwise, and
  * whenever a row would fail tsr_btyd_check_data (for BG/BB when bgbb),
- * whose messages name the row, cli_summary_read_values (one row per
- * customer). n_parts 2: a large file read in two parts at once
- * (tsr_table_scan_numeric), the same patterns. */
+ * whose messages name the row, and for a file tsr_table_scan_codes does
+ * not read (a cell of 32 bytes or more, more than TSR_TABLE_CODE_MAX
+ * distinct texts in a column), cli_summary_read_values (one row per
+ * customer). n_parts 2: a large file read in two parts at once, the same
+ * patterns. */
 tsr_status cli_summary_read_patterns(const char *path, int bgbb, int n_parts, cli_summary *s,
                                      tsr_error *err);
 void cli_summary_free(cli_summary *s);
