@@ -128,6 +128,9 @@ static void bgnbd_equal(void **state) {
   load(&f);
   static const double P[][4] = {{0.2426, 4.4137, 0.7930, 2.4262}, {1.5, 0.3, 3.0, 0.4},
                                 {0.05, 80, 0.2, 9}};
+  /* more than one of bgnbd_eval_ix's blocks of 512 patterns, the last
+   * one partial */
+  assert_true(f.pat.d.n > 512 && f.pat.d.n % 512 != 0);
   for (size_t k = 0; k < sizeof P / sizeof *P; k++) same_sums(&tsr__bgnbd_spec, &f, P[k]);
   unload(&f);
 }
