@@ -342,7 +342,9 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
     for (size_t k = 0; k < ix->ntx; k++) tmin = fmin(tmin, ix->utx[k]);
     if (dab / (m + tmin) > PNBD_Z_QUAD) return -1;
   }
-  double *buf = tsr__calloc(5 * nx + 6 * (n1 + n2) + 2 * n2 + 3 * nT, sizeof *buf);
+  /* not zeroed but for the pairs' flags: every other entry is written
+   * before it is read (a pair's terms where its flag is set) */
+  double *buf = tsr__malloc((5 * nx + 6 * (n1 + n2) + 2 * n2 + 3 * nT + 1) * sizeof *buf);
   /* with H: per x trigamma(r+x), per pair the term's Hessian */
   double *hb = H ? tsr__malloc((2 * nx + 17 * n1 + 18 * n2 + 1) * sizeof *hb) : NULL;
   if (!buf || (H && !hb)) {
@@ -361,6 +363,8 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
          *l2 = need1 + n1, *d2 = l2 + n2, *need2 = d2 + 4 * n2, *lat = need2 + n2,
          *lbt = lat + nT, *dS0 = lbt + nT, *dS2 = dS0 + nx, *lE2 = dS2 + nx, *dE21 = lE2 + n2,
          *dE3 = dE21 + n2;
+  memset(need1, 0, n1 * sizeof *need1);
+  memset(need2, 0, n2 * sizeof *need2);
   int bad = 0;
   for (size_t k = 0; k < nx; k++) {
     lgx[k] = tsr__lng(r + ix->ux[k]);
