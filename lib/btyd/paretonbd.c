@@ -32,6 +32,9 @@
  * by adaptive Gauss-Kronrod quadrature, scaled by the integrand at t_x. */
 #define PNBD_Z_QUAD 0.99
 
+/* Patterns per block of pnbd_eval_ix's two loops. */
+#define PNBD_BLOCK 256
+
 typedef struct {
   double r, alpha, s, beta, x, tx;
   int which; /* 0: f, 1..4: f times d log f / d param */
@@ -232,7 +235,7 @@ static int pnbd_one_c(const double *p, double x, double tx, double T,
                       double *lb, double *dl, double *palive, pnbd_cache *c) {
   const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
   const int ab = alpha >= beta;
-  double l1, l2, d1[4], d2[4];
+  double l1, l2, d1[4] = {0, 0, 0, 0}, d2[4] = {0, 0, 0, 0};
   const double z1 = fabs(alpha - beta) / ((ab ? alpha : beta) + tx);
   if (z1 > PNBD_Z_QUAD) {
     /* integral form: bracket = e^lE + e^lI */
@@ -339,7 +342,9 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
     for (size_t k = 0; k < ix->ntx; k++) tmin = fmin(tmin, ix->utx[k]);
     if (dab / (m + tmin) > PNBD_Z_QUAD) return -1;
   }
-  double *buf = tsr__calloc(3 * nx + 6 * (n1 + n2) + 2 * nT, sizeof *buf);
+  /* not zeroed but for the pairs' flags: every other entry is written
+   * before it is read (a pair's terms where its flag is set) */
+  double *buf = tsr__malloc((5 * nx + 6 * (n1 + n2) + 2 * n2 + 3 * nT + 1) * sizeof *buf);
   /* with H: per x trigamma(r+x), per pair the term's Hessian */
   double *hb = H ? tsr__malloc((2 * nx + 17 * n1 + 18 * n2 + 1) * sizeof *hb) : NULL;
   if (!buf || (H && !hb)) {
@@ -356,7 +361,10 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
   if (H) memset(hw0, 0, (2 * n2 + n1 + nx) * sizeof *hw0);
   double *lsx = buf, *lgx = lsx + nx, *psx = lgx + nx, *l1 = psx + nx, *d1 = l1 + n1, *need1 = d1 + 4 * n1,
          *l2 = need1 + n1, *d2 = l2 + n2, *need2 = d2 + 4 * n2, *lat = need2 + n2,
-         *lbt = lat + nT;
+         *lbt = lat + nT, *dS0 = lbt + nT, *dS2 = dS0 + nx, *lE2 = dS2 + nx, *dE21 = lE2 + n2,
+         *dE3 = dE21 + n2;
+  memset(need1, 0, n1 * sizeof *need1);
+  memset(need2, 0, n2 * sizeof *need2);
   int bad = 0;
   for (size_t k = 0; k < nx; k++) {
     lgx[k] = tsr__lng(r + ix->ux[k]);
@@ -441,56 +449,111 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
   tsr__free(pid);
   tsr__free(zv);
   tsr__free(Hv);
+  /* per x: dS of pnbd_bracket (the derivatives of log(s/(r+s+x))); per
+   * (x, T) pair: the log of the alive term and its alpha derivative; per
+   * T: its beta derivative (the values pnbd_bracket's callers compute per
+   * pattern) */
+  for (size_t k = 0; k < nx && !bad; k++) {
+    const double a2 = r + s + ix->ux[k];
+    dS0[k] = -1 / a2;
+    dS2[k] = 1 / s - 1 / a2;
+  }
+  for (size_t k = 0; k < n2 && !bad; k++) {
+    const uint32_t kT = ix->xT_T[k];
+    const double x = ix->ux[ix->xT_x[k]], T = ix->uT[kT];
+    lE2[k] = -(r + x) * lat[kT] - s * lbt[kT];
+    dE21[k] = -(r + x) / (alpha + T);
+  }
+  for (size_t k = 0; k < nT && !bad; k++) dE3[k] = -s / (beta + ix->uT[k]);
+  const double ra = r / alpha, sb = s / beta, aa = alpha * alpha, bb = beta * beta;
   double sum = 0, G[4] = {0, 0, 0, 0}, HH[16] = {0}, DD[10] = {0};
-  for (size_t i = 0; i < d->n && !bad; i++) {
-    const uint32_t kx = ix->ix[i], kT = ix->iT[i], k1 = ix->ixtx[i], k2 = ix->ixT[i];
-    const double x = ix->ux[kx], tx = ix->utx[ix->itx[i]], T = ix->uT[kT], w = d->weights[i];
-    double lb, dl[4];
-    /* need1: every pattern of the pair is off the integral form */
-    if (!need1[k1]) {
-      bad = pnbd_one(p, x, tx, T, &lb, g ? dl : NULL, NULL);
-    } else {
-      const double dE[4] = {-lat[kT], -(r + x) / (alpha + T), -lbt[kT], -s / (beta + T)};
-      const int same = tx == T;
-      const double lE = -(r + x) * lat[kT] - s * lbt[kT];
-      const double *e1 = &d1[4 * k1], *e2 = same ? &d1[4 * k1] : &d2[4 * k2];
-      const double m2 = same ? l1[k1] : l2[k2];
-      double wt[3];
-      bad = pnbd_bracket(r, s, x, lsx[kx], lE, dE, l1[k1], e1, m2, e2, &lb,
-                         g ? dl : NULL, NULL, H ? wt : NULL);
-      if (H && !bad) {
-        /* the three terms v0 = lE, v1 = ls + l1, v2 = ls + l2 with weights
-         * wt (u0/S, u1/S, -u2/S as in pnbd_bracket): their parts of the
-         * Hessian depend on the pattern only through these weights, and are
-         * summed per (x, T) pair, (x, t_x) pair and x after the loop; only
-         * dl dl' is per pattern */
-        const double W0 = w * wt[0], W1 = w * wt[1], W2 = w * wt[2];
-        hw0[k2] += W0;
-        if (same) {
-          hw1[k1] += W1 + W2;
-        } else {
-          hw1[k1] += W1;
-          hw2[k2] += W2;
+  /* Blocks of patterns in two loops: the first makes the calls of
+   * pnbd_bracket (exp, expm1, log: its three terms u0, u1, u1 - u2 scaled
+   * by e^-M, their sum S and the log bracket), the second the arithmetic
+   * without a call, so that its running sums are not saved around every
+   * call. The values and the order of the sums are those of one loop over
+   * pnbd_bracket. */
+  double bu0[PNBD_BLOCK], bu1[PNBD_BLOCK], bu12[PNBD_BLOCK], bS[PNBD_BLOCK], blb[PNBD_BLOCK];
+  for (size_t i0 = 0; i0 < d->n && !bad; i0 += PNBD_BLOCK) {
+    const size_t i1 = d->n - i0 < PNBD_BLOCK ? d->n : i0 + PNBD_BLOCK;
+    for (size_t i = i0; i < i1; i++) {
+      const uint32_t k1 = ix->ixtx[i];
+      if (!need1[k1]) continue;
+      const uint32_t k2 = ix->ixT[i];
+      const int same = ix->utx[ix->itx[i]] == ix->uT[ix->iT[i]];
+      const double lE = lE2[k2], L1 = l1[k1], m2 = same ? L1 : l2[k2];
+      /* pnbd_bracket: the larger term is e^0 = 1 exactly, one exp (NaN:
+       * fmax's way); u1 - u2 = u1 (1 - exp(l2 - l1)) without cancellation */
+      const double v1 = lsx[ix->ix[i]] + L1;
+      double M, u0, u1;
+      if (lE >= v1)
+        M = lE, u0 = 1, u1 = exp(v1 - lE);
+      else if (v1 > lE)
+        M = v1, u0 = exp(lE - v1), u1 = 1;
+      else
+        M = fmax(lE, v1), u0 = exp(lE - M), u1 = exp(v1 - M);
+      const double u12 = m2 < L1 ? u1 * -expm1(m2 - L1) : 0.0;
+      const double S = u0 + u12;
+      const size_t j = i - i0;
+      bu0[j] = u0, bu1[j] = u1, bu12[j] = u12, bS[j] = S;
+      blb[j] = M + log(S);
+    }
+    for (size_t i = i0; i < i1 && !bad; i++) {
+      const uint32_t kx = ix->ix[i], kT = ix->iT[i], k1 = ix->ixtx[i], k2 = ix->ixT[i];
+      const double x = ix->ux[kx], tx = ix->utx[ix->itx[i]], T = ix->uT[kT], w = d->weights[i];
+      double lb, dl[4];
+      /* need1: every pattern of the pair is off the integral form */
+      if (!need1[k1]) {
+        bad = pnbd_one(p, x, tx, T, &lb, g ? dl : NULL, NULL);
+      } else {
+        const size_t j = i - i0;
+        const double u0 = bu0[j], u1 = bu1[j], u12 = bu12[j], S = bS[j];
+        lb = blb[j];
+        bad = isfinite(lb) ? 0 : -1;
+        if (g && !bad) {
+          const double dE[4] = {-lat[kT], dE21[k2], -lbt[kT], dE3[kT]};
+          const double dS[4] = {dS0[kx], 0, dS2[kx], 0};
+          const double *e1 = &d1[4 * k1], *e2 = tx == T ? &d1[4 * k1] : &d2[4 * k2];
+          const double u2 = u1 - u12;
+          for (int k = 0; k < 4; k++)
+            dl[k] = (u0 * dE[k] + u12 * dS[k] + u1 * e1[k] - u2 * e2[k]) / S;
         }
-        hwS[kx] += W1 + W2;
-        for (int a = 0, q = 0; a < 4; a++)
-          for (int b = a; b < 4; b++, q++) DD[q] += w * dl[a] * dl[b];
+        if (H && !bad) {
+          /* the three terms v0 = lE, v1 = ls + l1, v2 = ls + l2 with
+           * weights wt = u0/S, u1/S, -u2/S: their parts of the Hessian
+           * depend on the pattern only through these weights, and are
+           * summed per (x, T) pair, (x, t_x) pair and x after the loop;
+           * only dl dl' is per pattern */
+          const double wt[3] = {u0 / S, u1 / S, -(u1 - u12) / S};
+          const double W0 = w * wt[0], W1 = w * wt[1], W2 = w * wt[2];
+          hw0[k2] += W0;
+          if (tx == T) {
+            hw1[k1] += W1 + W2;
+          } else {
+            hw1[k1] += W1;
+            hw2[k2] += W2;
+          }
+          hwS[kx] += W1 + W2;
+          for (int a = 0, q = 0; a < 4; a++)
+            for (int b = a; b < 4; b++, q++) DD[q] += w * dl[a] * dl[b];
+        }
       }
-    }
-    sum += w * (C0 + lgx[kx] + lb);
-    if (g) {
-      G[0] += w * (psx[kx] - psr + la + dl[0]);
-      G[1] += w * (r / alpha + dl[1]);
-      G[2] += w * (lbe + dl[2]);
-      G[3] += w * (s / beta + dl[3]);
-    }
-    if (H) {
-      /* C0 + ln G(r+x): trigamma, 1/alpha, -r/alpha^2, 1/beta, -s/beta^2 */
-      HH[0] += w * (t1x[kx] - t1r);
-      HH[1] += w / alpha;
-      HH[5] += -w * r / (alpha * alpha);
-      HH[11] += w / beta;
-      HH[15] += -w * s / (beta * beta);
+      if (bad) break;
+      sum += w * (C0 + lgx[kx] + lb);
+      if (g) {
+        G[0] += w * (psx[kx] - psr + la + dl[0]);
+        G[1] += w * (ra + dl[1]);
+        G[2] += w * (lbe + dl[2]);
+        G[3] += w * (sb + dl[3]);
+      }
+      if (H) {
+        /* C0 + ln G(r+x): trigamma, 1/alpha, -r/alpha^2, 1/beta, -s/beta^2 */
+        HH[0] += w * (t1x[kx] - t1r);
+        HH[1] += w / alpha;
+        HH[5] += -w * r / aa;
+        HH[11] += w / beta;
+        HH[15] += -w * s / bb;
+      }
     }
   }
   if (H && !bad) {

@@ -49,11 +49,12 @@ static void gradient(void **state) {
   }
 }
 
-/* the log-likelihood sum (log(alpha + t_x) from a table of the values
- * seen, one exp a pattern) equals, bit for bit, the plain formula with
- * every log and exp per pattern: on the CDNOW patterns and on 3,000
- * patterns of 2,900 distinct t_x (slots of the table shared and
- * overwritten), under three parameter sets */
+/* the log-likelihood sum (log(alpha + t_x) and log(alpha + T) from a
+ * table of the values seen, two slots a value; one exp a pattern) equals,
+ * bit for bit, the plain formula with every log and exp per pattern: on
+ * the CDNOW patterns and on 3,000 patterns of 2,900 distinct t_x and 5
+ * distinct T (slots of the table shared and overwritten), under three
+ * parameter sets */
 static double ref_loglik(const double *p, const tsr_btyd_data *d, double *G) {
   const double r = p[0], alpha = p[1], a = p[2], b = p[3];
   const double la = log(alpha), lnr = tsr__lng(r), lab = tsr__lng(a + b), lb = tsr__lng(b),
@@ -93,7 +94,7 @@ static void loglik_bits(void **state) {
   for (size_t i = 0; i < N; i++) {
     v[i] = (double)(i % 7);
     v[N + i] = v[i] == 0 ? 0 : 0.37 * (double)(i % 2900) + 0.01;
-    v[2 * N + i] = 1100.5;
+    v[2 * N + i] = 1100.5 + 0.25 * (double)(i % 5);
     v[3 * N + i] = 1 + (double)(i % 3);
   }
   tsr_btyd_data syn = {N, v, v + N, v + 2 * N, NULL, v + 3 * N};

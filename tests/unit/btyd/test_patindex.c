@@ -128,6 +128,9 @@ static void bgnbd_equal(void **state) {
   load(&f);
   static const double P[][4] = {{0.2426, 4.4137, 0.7930, 2.4262}, {1.5, 0.3, 3.0, 0.4},
                                 {0.05, 80, 0.2, 9}};
+  /* more than one of bgnbd_eval_ix's blocks of 512 patterns, the last
+   * one partial */
+  assert_true(f.pat.d.n > 512 && f.pat.d.n % 512 != 0);
   for (size_t k = 0; k < sizeof P / sizeof *P; k++) same_sums(&tsr__bgnbd_spec, &f, P[k]);
   unload(&f);
 }
@@ -141,6 +144,10 @@ static void pnbd_equal(void **state) {
   static const double P[][4] = {{0.5531, 10.5763, 0.6062, 11.6715},
                                 {0.5531, 12.5, 0.6062, 3.1},
                                 {0.8, 300, 0.4, 0.5}};
+  /* several of pnbd_eval_ix's blocks of 256 patterns, the last one
+   * partial, the third parameter set with patterns of both paths in a
+   * block */
+  assert_true(f.pat.d.n > 2 * 256 && f.pat.d.n % 256 != 0);
   for (size_t k = 0; k < sizeof P / sizeof *P; k++) same_sums(&tsr__pnbd_spec, &f, P[k]);
   unload(&f);
 }
