@@ -198,7 +198,8 @@ static inline uint64_t id_hash(const char *id, size_t len) {
 }
 
 /* a[0..n) == b[0..n) for ids: two overlapping words each when 8 <= n <=
- * 16 (the common id; compared once a row), else memcmp. */
+ * 16 (the common id; compared once a row), two overlapping half words
+ * when 4 <= n < 8, else memcmp. */
 static inline int id_eq(const char *a, const char *b, size_t n) {
   if (n >= 8 && n <= 16) {
     uint64_t a0, a1, b0, b1;
@@ -206,6 +207,16 @@ static inline int id_eq(const char *a, const char *b, size_t n) {
     memcpy(&a1, a + n - 8, 8);
     memcpy(&b0, b, 8);
     memcpy(&b1, b + n - 8, 8);
+    return ((a0 ^ b0) | (a1 ^ b1)) == 0;
+  }
+  if (n >= 4 && n < 8) {
+    /* two overlapping half words (the bank file's 7-byte ids: a call to
+     * memcmp a row, 13 % of its summary's samples) */
+    uint32_t a0, a1, b0, b1;
+    memcpy(&a0, a, 4);
+    memcpy(&a1, a + n - 4, 4);
+    memcpy(&b0, b, 4);
+    memcpy(&b1, b + n - 4, 4);
     return ((a0 ^ b0) | (a1 ^ b1)) == 0;
   }
   return memcmp(a, b, n) == 0;
@@ -219,6 +230,12 @@ static inline void id_copy(char *d, const char *s, size_t n) {
     memcpy(&w1, s + n - 8, 8);
     memcpy(d, &w0, 8);
     memcpy(d + n - 8, &w1, 8);
+  } else if (n >= 4 && n < 8) {
+    uint32_t w0, w1;
+    memcpy(&w0, s, 4);
+    memcpy(&w1, s + n - 4, 4);
+    memcpy(d, &w0, 4);
+    memcpy(d + n - 4, &w1, 4);
   } else {
     memcpy(d, s, n);
   }

@@ -1533,6 +1533,30 @@ static void test_seal_fresh_tail(void **state) {
   tsr_ledger_free(l[1]);
 }
 
+/* id_eq and id_copy (the ledger's id compare and copy, in word, half
+ * word and byte paths): every length to 40, a difference at each byte
+ * found, exactly n bytes copied. */
+static void test_id_eq_copy(void **state) {
+  (void)state;
+  char a[48], b[48], d[48];
+  for (size_t n = 1; n <= 40; n++) {
+    for (size_t i = 0; i < n; i++) a[i] = (char)('A' + (i * 7) % 26);
+    memcpy(b, a, n);
+    b[n] = 'x';
+    a[n] = 'y'; /* bytes past n never matter */
+    assert_true(id_eq(a, b, n));
+    for (size_t i = 0; i < n; i++) {
+      b[i] ^= 0x20;
+      assert_false(id_eq(a, b, n));
+      b[i] ^= 0x20;
+    }
+    memset(d, '#', sizeof d);
+    id_copy(d, a, n);
+    assert_memory_equal(d, a, n);
+    for (size_t i = n; i < sizeof d; i++) assert_int_equal(d[i], '#');
+  }
+}
+
 /* cust_guess (what apply_batch prefetches): the customer itself for
  * every id, whatever its table entry's distance from its hash's home
  * (ids colliding there), NULL for new ids. */
@@ -1870,7 +1894,7 @@ int main(void) {
       cmocka_unit_test(test_id_lengths), cmocka_unit_test(test_id_graphic),
       cmocka_unit_test(test_single_input_no_hashes),
       cmocka_unit_test(test_ready_blocks), cmocka_unit_test(test_id_runs),
-      cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_seal_fresh_tail), cmocka_unit_test(test_cust_guess),
+      cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_seal_fresh_tail), cmocka_unit_test(test_id_eq_copy), cmocka_unit_test(test_cust_guess),
       cmocka_unit_test(test_currency_watch), cmocka_unit_test(test_dense_entries),
       cmocka_unit_test(test_day_count_limit),
   };
