@@ -412,6 +412,11 @@ static tsr_status apply_batch(ictx *x, batch *bt) {
         } else if (day <= c->last) {
           __builtin_prefetch(&c->e[c->n - 1]);
           if (track && !lg->no_rh) __builtin_prefetch(&cust_rh(c)[c->n - 1]);
+        } else {
+          /* a new day and a full block: it grows (copied into the next
+           * class's block), the copy's misses waited for in tsr__cust_add
+           * (its memcpy 10 % of the bank file's summary samples) */
+          tsr__cust_prefetch_grow(lg, c);
         }
       }
     }

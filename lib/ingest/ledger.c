@@ -572,6 +572,22 @@ cust *tsr__cust_insert(tsr_ledger *lg, uint64_t *slot, const char *id, size_t le
 /* Gives customer c, which has no block yet, one for k entries: its rows
  * of a file sorted by customer, counted ahead (an exact size instead of
  * the next class size, and no copies while it fills). */
+const void *tsr__cust_prefetch_grow(const tsr_ledger *lg, const cust *c) {
+  __builtin_prefetch(c->e);
+  __builtin_prefetch(&c->e[c->n - 1]);
+  if (!lg->no_rh) __builtin_prefetch(cust_rh(c));
+  const void *p = NULL;
+  if (c->cap < POOL_LARGE) {
+    /* the block it will take when one of its class is free (tsr__cust_add:
+     * the next class size; blk_alloc: a free block of that class) */
+    uint32_t nc = 2;
+    while (nc <= c->cap) nc = class_next(nc);
+    if (nc < POOL_LARGE && nc == class_size(blk_class(nc))) p = lg->pool_free[blk_class(nc)];
+    if (p) __builtin_prefetch(p, 1);
+  }
+  return p;
+}
+
 int tsr__cust_presize(tsr_ledger *lg, cust *c, uint32_t k) {
   if (c->cap || k < 2) return 0;
   dent *e = blk_alloc(lg, k);

@@ -314,6 +314,10 @@ cust *tsr__cust_insert(tsr_ledger *lg, uint64_t *slot, const char *id, size_t le
  * drop, left out (ROW_DROPPED). */
 int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t rh,
                   int track, int drop, int64_t *identical);
+/* Prefetches what tsr__cust_add reads and writes when customer c's block
+ * (full: n == cap > 0) grows: the block, and the free block of the next
+ * class that it will take when there is one (returned; else NULL). */
+const void *tsr__cust_prefetch_grow(const tsr_ledger *lg, const cust *c);
 /* Gives customer c, which has no block yet, a block of k entries (k >= 2;
  * else nothing): 0, or -1 on ENOMEM. */
 int tsr__cust_presize(tsr_ledger *lg, cust *c, uint32_t k);

@@ -1557,6 +1557,49 @@ static void test_id_eq_copy(void **state) {
   }
 }
 
+/* tsr__cust_prefetch_grow names the free block that a full customer's
+ * next row of a new day moves it into (what apply_batch prefetches): for
+ * every full customer of a ledger whose blocks have grown and been freed
+ * (customers of 1 to 30 days, their days interleaved). */
+static void test_prefetch_grow(void **state) {
+  (void)state;
+  const unsigned nc = 500;
+  size_t cap = (size_t)nc * 30 * 40, len = 0;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  len += (size_t)snprintf(csv, cap, "customer_id,date,amount\n");
+  for (unsigned d = 0; d < 30; d++)
+    for (unsigned c = 0; c < nc; c++) {
+      if (d >= 1 + (c * 13u) % 30) continue;
+      char date[32];
+      tsr_day_format(19000 + (int64_t)d, date);
+      len += (size_t)snprintf(csv + len, cap - len, "k%u,%s,%u.25\n", c, date, c % 7);
+    }
+  tsr_ledger *lg;
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  tsr_ingest_stats st;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, len, "a.csv", &o, &st, NULL), TSR_OK);
+  size_t named = 0, full = 0;
+  int64_t ident = 0;
+  for (size_t i = 0; i < lg->n; i++) {
+    cust *c = cust_at(lg, i);
+    if (!c->n || c->n != c->cap || c->cap >= (1u << POOL_CLASSES)) continue;
+    full++;
+    const void *p = tsr__cust_prefetch_grow(lg, c);
+    assert_int_equal(tsr__cust_add(lg, c, c->last + 1, 1.0, 12345 + i, 0, 0, &ident), ROW_ADDED);
+    if (p) {
+      assert_ptr_equal(c->e, p);
+      named++;
+    }
+  }
+  assert_true(full > 50);
+  assert_true(named > 10);
+  tsr_ledger_free(lg);
+  free(csv);
+}
+
 /* cust_guess (what apply_batch prefetches): the customer itself for
  * every id, whatever its table entry's distance from its hash's home
  * (ids colliding there), NULL for new ids. */
@@ -1894,7 +1937,7 @@ int main(void) {
       cmocka_unit_test(test_id_lengths), cmocka_unit_test(test_id_graphic),
       cmocka_unit_test(test_single_input_no_hashes),
       cmocka_unit_test(test_ready_blocks), cmocka_unit_test(test_id_runs),
-      cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_seal_fresh_tail), cmocka_unit_test(test_id_eq_copy), cmocka_unit_test(test_cust_guess),
+      cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_seal_fresh_tail), cmocka_unit_test(test_id_eq_copy), cmocka_unit_test(test_prefetch_grow), cmocka_unit_test(test_cust_guess),
       cmocka_unit_test(test_currency_watch), cmocka_unit_test(test_dense_entries),
       cmocka_unit_test(test_day_count_limit),
   };
