@@ -298,6 +298,9 @@ static void pool_pack(tsr_ledger *lg) {
     char *dst = (char *)(uintptr_t)caddr[0];
     for (size_t pass = 0, k = 0; pass < 2; pass++, k = 0) for (; k < nb; k++) {
       /* pass 0: the blocks of the other chunks; pass 1: those of cur */
+      /* the customers in their blocks' order are in random order: each a
+       * cache miss (most of the pack's time) unless fetched ahead */
+      if (k + 8 < nb) __builtin_prefetch(cust_at(lg, who[k + 8]), 1);
       if ((addr[k] - cur < POOL_CHUNK) != (pass == 1)) continue;
       cust *c = cust_at(lg, who[k]);
       const size_t bytes = blk_bytes(lg, c->n);
@@ -331,8 +334,8 @@ static void pool_pack(tsr_ledger *lg) {
   tsr__free(addr);
 }
 
-void tsr_ledger_seal(tsr_ledger *lg) {
-  if (!lg) return;
+/* The seal's frees: what is kept only to recognise later rows. */
+static void seal_tables(tsr_ledger *lg) {
   tsr__ready_drop(lg); /* no more rows: no more blocks */
   tsr__free(lg->rows);
   seq_drop(lg);
@@ -340,6 +343,11 @@ void tsr_ledger_seal(tsr_ledger *lg) {
   lg->rows = NULL;
   lg->extra = NULL;
   lg->rows_n = lg->rows_cap = lg->extra_n = lg->extra_cap = 0;
+}
+
+void tsr_ledger_seal(tsr_ledger *lg) {
+  if (!lg) return;
+  seal_tables(lg);
   if (!lg->sealed) pool_pack(lg);
   lg->sealed = 1;
 }
@@ -1040,6 +1048,39 @@ tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err) {
   /* entries are kept sorted by day and merged while ingesting */
   if (sort_order(lg) != 0) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   for (size_t i = 0; i < lg->n; i++) cust_at(lg, lg->order[i])->rank = (uint32_t)i;
+  lg->finished = 1;
+  return TSR_OK;
+}
+
+static void *pack_thread(void *arg) {
+  pool_pack(arg);
+  return NULL;
+}
+
+/* Customers from which tsr_ledger_finish_seal packs in a second thread
+ * (below, the two steps take a few milliseconds together). */
+#define FINISH_SEAL_MIN 16384
+
+tsr_status tsr_ledger_finish_seal(tsr_ledger *lg, int threads, tsr_error *err) {
+  if (lg->finished || lg->sealed || threads < 2 || lg->n < FINISH_SEAL_MIN) {
+    tsr_status st = tsr_ledger_finish(lg, err);
+    tsr_ledger_seal(lg);
+    return st;
+  }
+  /* the seal's frees, then its packing (c->e, c->cap and the blocks) in a
+   * second thread while this one sorts the customers (their ids, then
+   * c->rank): the two touch distinct members of the customers. On the
+   * bank file's summary 27 and 21 ms, one after the other before. */
+  seal_tables(lg);
+  pthread_t th;
+  const int started = pthread_create(&th, NULL, pack_thread, lg) == 0;
+  if (!started) pool_pack(lg);
+  const int sorted = sort_order(lg) == 0;
+  if (sorted)
+    for (size_t i = 0; i < lg->n; i++) cust_at(lg, lg->order[i])->rank = (uint32_t)i;
+  if (started) pthread_join(th, NULL);
+  lg->sealed = 1;
+  if (!sorted) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   lg->finished = 1;
   return TSR_OK;
 }

@@ -1600,6 +1600,65 @@ static void test_prefetch_grow(void **state) {
   free(csv);
 }
 
+/* tsr_ledger_finish_seal: with 2 threads (the packing beside the sort)
+ * and with 1, the same customer order, entries, ranks and packed blocks
+ * as tsr_ledger_finish then tsr_ledger_seal; 20000 customers of 1 to 9
+ * days in no order, ids neither all digits nor none (the sort's general
+ * path) and all digits (its radix path). */
+static void test_finish_seal(void **state) {
+  (void)state;
+  const unsigned nc = 20000;
+  size_t cap = (size_t)nc * 9 * 40;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  for (int digits = 0; digits < 2; digits++) {
+    size_t len = (size_t)snprintf(csv, cap, "customer_id,date,amount\n");
+    for (unsigned d = 0; d < 9; d++)
+      for (unsigned c = 0; c < nc; c++) {
+        unsigned k = (c * 7919u) % nc;
+        if (d >= 1 + k % 9) continue;
+        char date[32];
+        tsr_day_format(19000 + (int64_t)((d * 3 + k) % 40), date);
+        if (digits || k % 3)
+          len += (size_t)snprintf(csv + len, cap - len, "%u,%s,%u.5\n", k * 13, date, d % 5);
+        else
+          len += (size_t)snprintf(csv + len, cap - len, "k%u,%s,%u.5\n", k, date, d % 5);
+      }
+    tsr_ledger *l[3];
+    tsr_ingest_opts o;
+    tsr_ingest_opts_init(&o);
+    tsr_ingest_stats st;
+    for (int k = 0; k < 3; k++) {
+      assert_int_equal(tsr_ledger_new(&l[k], NULL), TSR_OK);
+      assert_int_equal(tsr_ingest_mem(l[k], csv, len, "a.csv", &o, &st, NULL), TSR_OK);
+    }
+    assert_true(l[0]->n >= 16384);
+    assert_int_equal(tsr_ledger_finish(l[0], NULL), TSR_OK);
+    tsr_ledger_seal(l[0]);
+    assert_int_equal(tsr_ledger_finish_seal(l[1], 2, NULL), TSR_OK);
+    assert_int_equal(tsr_ledger_finish_seal(l[2], 1, NULL), TSR_OK);
+    for (int k = 1; k < 3; k++) {
+      assert_true(l[k]->finished && l[k]->sealed);
+      assert_int_equal(l[k]->nchunks, l[0]->nchunks);
+      assert_int_equal(tsr_ledger_ncustomers(l[k]), l[0]->n);
+      for (size_t i = 0; i < l[0]->n; i++) {
+        size_t n0, n1;
+        assert_string_equal(tsr_ledger_customer(l[k], i), tsr_ledger_customer(l[0], i));
+        const tsr_ledger_entry *e0 = tsr_ledger_entries(l[0], i, &n0), *e1 = tsr_ledger_entries(l[k], i, &n1);
+        assert_int_equal(n0, n1);
+        assert_memory_equal(e0, e1, n0 * sizeof *e0);
+        const cust *c0 = cust_at(l[0], l[0]->order[i]), *c1 = cust_at(l[k], l[k]->order[i]);
+        assert_int_equal(c1->rank, i);
+        assert_int_equal(c1->cap, c0->cap);
+      }
+      /* sealed: no more rows */
+      assert_int_equal(tsr_ingest_mem(l[k], csv, len, "a.csv", &o, &st, NULL), TSR_EINVAL);
+    }
+    for (int k = 0; k < 3; k++) tsr_ledger_free(l[k]);
+  }
+  free(csv);
+}
+
 /* cust_guess (what apply_batch prefetches): the customer itself for
  * every id, whatever its table entry's distance from its hash's home
  * (ids colliding there), NULL for new ids. */
@@ -1937,7 +1996,7 @@ int main(void) {
       cmocka_unit_test(test_id_lengths), cmocka_unit_test(test_id_graphic),
       cmocka_unit_test(test_single_input_no_hashes),
       cmocka_unit_test(test_ready_blocks), cmocka_unit_test(test_id_runs),
-      cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_seal_fresh_tail), cmocka_unit_test(test_id_eq_copy), cmocka_unit_test(test_prefetch_grow), cmocka_unit_test(test_cust_guess),
+      cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_seal_fresh_tail), cmocka_unit_test(test_id_eq_copy), cmocka_unit_test(test_prefetch_grow), cmocka_unit_test(test_finish_seal), cmocka_unit_test(test_cust_guess),
       cmocka_unit_test(test_currency_watch), cmocka_unit_test(test_dense_entries),
       cmocka_unit_test(test_day_count_limit),
   };
