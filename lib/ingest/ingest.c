@@ -97,7 +97,7 @@ static const char *fmt_got(char *buf, size_t cap, const char *s, size_t len) {
 
 /* A parsed row waiting in the batch. */
 typedef struct pending {
-  uint64_t ch;     /* customer id hash */
+  uint64_t ch;     /* customer id hash (set in apply_batch) */
   uint64_t rh;     /* row content hash */
   cust *c;         /* resolved in apply_batch */
   int64_t t;       /* epoch seconds */
@@ -375,6 +375,10 @@ static tsr_status apply_batch(ictx *x, batch *bt) {
   const size_t mask = lg->nslots - 1;
   const int track = x->ti < 0, drop = x->o->dedupe == TSR_DEDUPE_EXACT;
   pending *p = bt->p;
+  /* the ids' hashes here, not as the rows are parsed: with two threads
+   * the parser is the busier one (the bank file's summary: 0.34 against
+   * 0.25 CPU s) */
+  for (size_t i = 0; i < m; i++) p[i].ch = id_hash(bt->arena + p[i].id_off, p[i].id_len);
   for (size_t i = 0; i < m && i < BATCH_D1; i++) {
     __builtin_prefetch(&lg->index[p[i].ch & mask]);
     if (i < BATCH_D0) cust_prefetch(lg, p[i].ch);
@@ -605,7 +609,6 @@ static tsr_status commit(ictx *x, const staged *sr) {
   }
   batch *bt = x->b;
   pending *pd = &bt->p[bt->n++];
-  pd->ch = id_hash(sr->cid, sr->clen);
   pd->rh = sr->content;
   pd->t = sr->t;
   pd->amount = sr->amount;
