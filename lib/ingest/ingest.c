@@ -567,8 +567,9 @@ static tsr_status batch_full(ictx *x) {
 /* The transaction id check and the hand-over of a staged row to the
  * batch, in file order. */
 static tsr_status commit(ictx *x, const staged *sr) {
+  uint64_t key = sr->key; /* 0: not made yet (tid_key is never 0) */
   if (x->ti >= 0 && !x->lg->ids_hashed) {
-    int a = tsr__ids_append(x->lg, sr->tid, sr->tlen, sr->key, sr->content);
+    int a = tsr__ids_append(x->lg, sr->tid, sr->tlen, key, sr->content);
     if (a < 0) return TSR_ENOMEM;
     if (a > 0) {
       /* the first id out of order: the table, with room for the rows of
@@ -585,7 +586,8 @@ static tsr_status commit(ictx *x, const staged *sr) {
   if (x->ti >= 0 && x->lg->ids_hashed) {
     if ((x->lg->rows_n + 1) * 2 > x->lg->rows_cap && tsr__rows_reserve(x->lg) != 0)
       return TSR_ENOMEM;
-    rowent *r = row_find(x->lg, sr->key);
+    if (!key) key = tid_key(sr->tid, sr->tlen);
+    rowent *r = row_find(x->lg, key);
     if (r->key) {
       if (r->val == sr->content) {
         x->st->duplicate_ids++;
@@ -603,7 +605,7 @@ static tsr_status commit(ictx *x, const staged *sr) {
       x->committing = 0;
       return st;
     }
-    r->key = sr->key;
+    r->key = key;
     r->val = sr->content;
     x->lg->rows_n++;
   }
@@ -704,7 +706,9 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec, int stable) {
   if (x->ti >= 0) {
     if (check_id(x, rec, (size_t)x->ti, x->names[3], &sr.tid, &sr.tlen, &st)) return st;
     const tsr_csv_field *tf = &rec->fields[x->ti];
-    sr.key = tid_key(sr.tid, sr.tlen);
+    /* the id's hash when the table is in use; while ids come in order
+     * (tsr__ids_append) only if it keeps them (seq_key), made in commit */
+    if (x->lg->ids_hashed) sr.key = tid_key(sr.tid, sr.tlen);
     sr.tline = tf->line;
     sr.tcol = tf->column;
     if (x->lg->ids_hashed) __builtin_prefetch(&x->lg->rows[sr.key & (x->lg->rows_cap - 1)]);

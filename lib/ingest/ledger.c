@@ -864,7 +864,7 @@ int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, ui
       if (tsr__grow(&p, &lg->seq_key_cap, lg->seq_n + 1, sizeof *lg->seq_key) != TSR_OK) return -1;
       lg->seq_key = p;
     }
-    lg->seq_key[lg->seq_n] = key;
+    lg->seq_key[lg->seq_n] = key ? key : tid_key(id, len);
   }
   lg->seq[lg->seq_n++] = content;
   id_copy(lg->last_id, id, len);

@@ -325,8 +325,9 @@ int tsr__cust_presize(tsr_ledger *lg, cust *c, uint32_t k);
 int tsr__rows_reserve(tsr_ledger *lg);
 /* Room for `more` transaction ids without a rehash (0, or -1 on ENOMEM). */
 int tsr__rows_reserve_n(tsr_ledger *lg, size_t more);
-/* Records a transaction id (id[0..len), its hash key, the row's content
- * hash) when it comes after every earlier one: 0; 1 when it does not (the
+/* Records a transaction id (id[0..len), its hash key or 0 to have it made
+ * when it is kept, the row's content hash) when it comes after every
+ * earlier one: 0; 1 when it does not (the
  * caller switches to the table with tsr__ids_index); -1 on ENOMEM. */
 int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, uint64_t content);
 /* Moves the ids recorded in order into the table, with room for `more`
