@@ -52,8 +52,10 @@ int tsr_cmd_summary(int argc, char **argv) {
   tsr_status ts = tsr_ledger_new(&lg, &err);
   if (ts == TSR_OK) ts = tsr_ingest_file(lg, path, &ci.io, &st, &err);
   cli_ingest_end(&ci, ts == TSR_OK || ts == TSR_EMAXERR ? &st : NULL);
-  if (ts == TSR_OK) ts = tsr_ledger_finish(lg, &err);
-  tsr_ledger_seal(lg); /* nothing more is ingested: the ids seen freed, blocks packed */
+  /* nothing more is ingested: the ids seen freed, blocks packed (while
+   * the customers are sorted) */
+  if (ts == TSR_OK) ts = tsr_ledger_finish_seal(lg, ci.io.threads, &err);
+  else tsr_ledger_seal(lg);
   if (ts == TSR_OK) ts = tsr_summary_compute(lg, &ci.so, &s, &err);
   if (ts != TSR_OK) {
     rc = cli_fail(ts, &err);

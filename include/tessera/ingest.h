@@ -168,6 +168,11 @@ TSR_API tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err);
  * before it are not). A later tsr_ingest_file or
  * tsr_ingest_mem into lg fails with TSR_EINVAL. Idempotent. */
 TSR_API void tsr_ledger_seal(tsr_ledger *lg);
+/* tsr_ledger_finish, then tsr_ledger_seal: the same ledger and status as
+ * the two calls; with threads >= 2 (and many customers) the seal's
+ * packing runs in a second thread while the customers are sorted. For a
+ * ledger that is neither finished nor sealed yet (else the two calls). */
+TSR_API tsr_status tsr_ledger_finish_seal(tsr_ledger *lg, int threads, tsr_error *err);
 
 TSR_API size_t tsr_ledger_ncustomers(const tsr_ledger *lg);
 /* Customer id (borrowed, NUL-terminated). i in finish order. */

@@ -284,9 +284,24 @@ static void pool_pack(tsr_ledger *lg) {
   uint32_t *who;
   if (!lg->nchunks || addr_order(lg, &nb, &addr, &who, &caddr) != 0) return;
   {
-    size_t d = 0; /* the chunk written to (address order) */
+    /* the chunk blocks were last carved from (pool_cur) comes last, its
+     * blocks after all others: its bytes after pool_cur were never written
+     * (pages the kernel would allocate and zero now, 2 MiB at a time in
+     * huge pages: 30 ms of the bank file's summary on a loaded machine),
+     * and the blocks before them now fill the other chunks' free ends */
+    const uint64_t cur = (uint64_t)(uintptr_t)lg->chunks[lg->nchunks - 1];
+    size_t ci = 0;
+    while (caddr[ci] != cur) ci++;
+    memmove(caddr + ci, caddr + ci + 1, (lg->nchunks - 1 - ci) * sizeof *caddr);
+    caddr[lg->nchunks - 1] = cur;
+    size_t d = 0; /* the chunk written to (caddr's order) */
     char *dst = (char *)(uintptr_t)caddr[0];
-    for (size_t k = 0; k < nb; k++) {
+    for (size_t pass = 0, k = 0; pass < 2; pass++, k = 0) for (; k < nb; k++) {
+      /* pass 0: the blocks of the other chunks; pass 1: those of cur */
+      /* the customers in their blocks' order are in random order: each a
+       * cache miss (most of the pack's time) unless fetched ahead */
+      if (k + 8 < nb) __builtin_prefetch(cust_at(lg, who[k + 8]), 1);
+      if ((addr[k] - cur < POOL_CHUNK) != (pass == 1)) continue;
       cust *c = cust_at(lg, who[k]);
       const size_t bytes = blk_bytes(lg, c->n);
       /* a block never spans chunks: the next chunk when it does not fit */
@@ -319,8 +334,8 @@ static void pool_pack(tsr_ledger *lg) {
   tsr__free(addr);
 }
 
-void tsr_ledger_seal(tsr_ledger *lg) {
-  if (!lg) return;
+/* The seal's frees: what is kept only to recognise later rows. */
+static void seal_tables(tsr_ledger *lg) {
   tsr__ready_drop(lg); /* no more rows: no more blocks */
   tsr__free(lg->rows);
   seq_drop(lg);
@@ -328,6 +343,11 @@ void tsr_ledger_seal(tsr_ledger *lg) {
   lg->rows = NULL;
   lg->extra = NULL;
   lg->rows_n = lg->rows_cap = lg->extra_n = lg->extra_cap = 0;
+}
+
+void tsr_ledger_seal(tsr_ledger *lg) {
+  if (!lg) return;
+  seal_tables(lg);
   if (!lg->sealed) pool_pack(lg);
   lg->sealed = 1;
 }
@@ -560,6 +580,22 @@ cust *tsr__cust_insert(tsr_ledger *lg, uint64_t *slot, const char *id, size_t le
 /* Gives customer c, which has no block yet, one for k entries: its rows
  * of a file sorted by customer, counted ahead (an exact size instead of
  * the next class size, and no copies while it fills). */
+const void *tsr__cust_prefetch_grow(const tsr_ledger *lg, const cust *c) {
+  __builtin_prefetch(c->e);
+  __builtin_prefetch(&c->e[c->n - 1]);
+  if (!lg->no_rh) __builtin_prefetch(cust_rh(c));
+  const void *p = NULL;
+  if (c->cap < POOL_LARGE) {
+    /* the block it will take when one of its class is free (tsr__cust_add:
+     * the next class size; blk_alloc: a free block of that class) */
+    uint32_t nc = 2;
+    while (nc <= c->cap) nc = class_next(nc);
+    if (nc < POOL_LARGE && nc == class_size(blk_class(nc))) p = lg->pool_free[blk_class(nc)];
+    if (p) __builtin_prefetch(p, 1);
+  }
+  return p;
+}
+
 int tsr__cust_presize(tsr_ledger *lg, cust *c, uint32_t k) {
   if (c->cap || k < 2) return 0;
   dent *e = blk_alloc(lg, k);
@@ -828,7 +864,7 @@ int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, ui
       if (tsr__grow(&p, &lg->seq_key_cap, lg->seq_n + 1, sizeof *lg->seq_key) != TSR_OK) return -1;
       lg->seq_key = p;
     }
-    lg->seq_key[lg->seq_n] = key;
+    lg->seq_key[lg->seq_n] = key ? key : tid_key(id, len);
   }
   lg->seq[lg->seq_n++] = content;
   id_copy(lg->last_id, id, len);
@@ -1012,6 +1048,39 @@ tsr_status tsr_ledger_finish(tsr_ledger *lg, tsr_error *err) {
   /* entries are kept sorted by day and merged while ingesting */
   if (sort_order(lg) != 0) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   for (size_t i = 0; i < lg->n; i++) cust_at(lg, lg->order[i])->rank = (uint32_t)i;
+  lg->finished = 1;
+  return TSR_OK;
+}
+
+static void *pack_thread(void *arg) {
+  pool_pack(arg);
+  return NULL;
+}
+
+/* Customers from which tsr_ledger_finish_seal packs in a second thread
+ * (below, the two steps take a few milliseconds together). */
+#define FINISH_SEAL_MIN 16384
+
+tsr_status tsr_ledger_finish_seal(tsr_ledger *lg, int threads, tsr_error *err) {
+  if (lg->finished || lg->sealed || threads < 2 || lg->n < FINISH_SEAL_MIN) {
+    tsr_status st = tsr_ledger_finish(lg, err);
+    tsr_ledger_seal(lg);
+    return st;
+  }
+  /* the seal's frees, then its packing (c->e, c->cap and the blocks) in a
+   * second thread while this one sorts the customers (their ids, then
+   * c->rank): the two touch distinct members of the customers. On the
+   * bank file's summary 27 and 21 ms, one after the other before. */
+  seal_tables(lg);
+  pthread_t th;
+  const int started = pthread_create(&th, NULL, pack_thread, lg) == 0;
+  if (!started) pool_pack(lg);
+  const int sorted = sort_order(lg) == 0;
+  if (sorted)
+    for (size_t i = 0; i < lg->n; i++) cust_at(lg, lg->order[i])->rank = (uint32_t)i;
+  if (started) pthread_join(th, NULL);
+  lg->sealed = 1;
+  if (!sorted) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   lg->finished = 1;
   return TSR_OK;
 }

@@ -2,6 +2,7 @@
  * amounts, duplicates, limits. */
 #include "tsr_test.h"
 #include <pthread.h>
+#include <sys/mman.h>
 #include "tessera/datetime.h"
 #include "tessera/ingest.h"
 #include "internal.h"
@@ -1387,8 +1388,9 @@ static void test_id_runs(void **state) {
     tsr_ledger_free(lg);
     /* the records themselves: runs while the ids count up, hashes after */
     assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    /* every other key left to be made (0) */
     for (size_t i = 0; i < m; i++)
-      assert_int_equal(tsr__ids_append(lg, ids[i], strlen(ids[i]), tid_key(ids[i], strlen(ids[i])), i), 0);
+      assert_int_equal(tsr__ids_append(lg, ids[i], strlen(ids[i]), i % 2 ? 0 : tid_key(ids[i], strlen(ids[i])), i), 0);
     if (!mode) {
       assert_int_equal(lg->runs_n, 7); /* P5, Q6, R9, R:, T08..T99, TA0..TA1, TAx */
       assert_null(lg->seq_key);
@@ -1468,6 +1470,194 @@ static void test_seal_packs(void **state) {
   tsr_ledger_free(l[1]);
   free(csv[0]);
   free(csv[1]);
+}
+
+/* tsr_ledger_seal's packing writes nothing past the end of what was
+ * carved from the chunk blocks were last taken from (its pages there were
+ * never touched: they stay unallocated) and keeps every entry, across
+ * several chunks: customers of 4 to 40 days (blocks with room to spare)
+ * added by chunks of customers until a third chunk has been started. */
+static void test_seal_fresh_tail(void **state) {
+  (void)state;
+  tsr_ledger *l[2];
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  tsr_ingest_stats st;
+  const size_t cap = (size_t)4 << 20;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  for (int k = 0; k < 2; k++) assert_int_equal(tsr_ledger_new(&l[k], NULL), TSR_OK);
+  unsigned c = 0;
+  while (l[1]->nchunks < 3) {
+    size_t len = (size_t)snprintf(csv, cap, "customer_id,date,amount\n");
+    for (unsigned e = c + 2000; c < e; c++) {
+      unsigned days = 4 + (c * 7u) % 37;
+      for (unsigned d = 0; d < days; d++) {
+        char date[32];
+        tsr_day_format(19000 + (int64_t)((d * 5u + c) % 400), date);
+        len += (size_t)snprintf(csv + len, cap - len, "c%u,%s,%u.5\n", c, date, d % 9);
+      }
+    }
+    for (int k = 0; k < 2; k++) {
+      assert_int_equal(tsr_ingest_mem(l[k], csv, len, "a.csv", &o, &st, NULL), TSR_OK);
+      assert_int_equal(st.rows_rejected, 0);
+    }
+  }
+  for (int k = 0; k < 2; k++) assert_int_equal(tsr_ledger_finish(l[k], NULL), TSR_OK);
+  /* the 2 MiB pages of the last chunk wholly after pool_cur: unallocated */
+  const uintptr_t h = (uintptr_t)2 << 20;
+  char *cur = l[1]->chunks[l[1]->nchunks - 1];
+  char *from = (char *)(((uintptr_t)l[1]->pool_cur + h - 1) & ~(h - 1)), *to = cur + POOL_CHUNK;
+  size_t npg = from < to ? (size_t)(to - from) / 4096 : 0;
+  unsigned char *vec = malloc(npg ? npg : 1);
+  assert_non_null(vec);
+  if (npg) {
+    assert_int_equal(mincore(from, (size_t)(to - from), vec), 0);
+    for (size_t i = 0; i < npg; i++) assert_int_equal(vec[i] & 1, 0);
+  }
+  tsr_ledger_seal(l[1]);
+  /* still mapped (the pack ends in it or before) or freed; never written */
+  if (npg && mincore(from, (size_t)(to - from), vec) == 0)
+    for (size_t i = 0; i < npg; i++) assert_int_equal(vec[i] & 1, 0);
+  for (size_t i = 0; i < c; i++) {
+    size_t n0, n1;
+    const tsr_ledger_entry *e0 = tsr_ledger_entries(l[0], i, &n0), *e1 = tsr_ledger_entries(l[1], i, &n1);
+    assert_int_equal(n0, n1);
+    assert_memory_equal(e0, e1, n0 * sizeof *e0);
+    const cust *c1 = cust_at(l[1], l[1]->order[i]), *c0 = cust_at(l[0], l[0]->order[i]);
+    assert_int_equal(c1->cap, n0); /* packed */
+    assert_memory_equal(cust_rh(c0), cust_rh(c1), n0 * sizeof(uint64_t));
+  }
+  free(vec);
+  free(csv);
+  tsr_ledger_free(l[0]);
+  tsr_ledger_free(l[1]);
+}
+
+/* id_eq and id_copy (the ledger's id compare and copy, in word, half
+ * word and byte paths): every length to 40, a difference at each byte
+ * found, exactly n bytes copied. */
+static void test_id_eq_copy(void **state) {
+  (void)state;
+  char a[48], b[48], d[48];
+  for (size_t n = 1; n <= 40; n++) {
+    for (size_t i = 0; i < n; i++) a[i] = (char)('A' + (i * 7) % 26);
+    memcpy(b, a, n);
+    b[n] = 'x';
+    a[n] = 'y'; /* bytes past n never matter */
+    assert_true(id_eq(a, b, n));
+    for (size_t i = 0; i < n; i++) {
+      b[i] ^= 0x20;
+      assert_false(id_eq(a, b, n));
+      b[i] ^= 0x20;
+    }
+    memset(d, '#', sizeof d);
+    id_copy(d, a, n);
+    assert_memory_equal(d, a, n);
+    for (size_t i = n; i < sizeof d; i++) assert_int_equal(d[i], '#');
+  }
+}
+
+/* tsr__cust_prefetch_grow names the free block that a full customer's
+ * next row of a new day moves it into (what apply_batch prefetches): for
+ * every full customer of a ledger whose blocks have grown and been freed
+ * (customers of 1 to 30 days, their days interleaved). */
+static void test_prefetch_grow(void **state) {
+  (void)state;
+  const unsigned nc = 500;
+  size_t cap = (size_t)nc * 30 * 40, len = 0;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  len += (size_t)snprintf(csv, cap, "customer_id,date,amount\n");
+  for (unsigned d = 0; d < 30; d++)
+    for (unsigned c = 0; c < nc; c++) {
+      if (d >= 1 + (c * 13u) % 30) continue;
+      char date[32];
+      tsr_day_format(19000 + (int64_t)d, date);
+      len += (size_t)snprintf(csv + len, cap - len, "k%u,%s,%u.25\n", c, date, c % 7);
+    }
+  tsr_ledger *lg;
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  tsr_ingest_stats st;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, csv, len, "a.csv", &o, &st, NULL), TSR_OK);
+  size_t named = 0, full = 0;
+  int64_t ident = 0;
+  for (size_t i = 0; i < lg->n; i++) {
+    cust *c = cust_at(lg, i);
+    if (!c->n || c->n != c->cap || c->cap >= (1u << POOL_CLASSES)) continue;
+    full++;
+    const void *p = tsr__cust_prefetch_grow(lg, c);
+    assert_int_equal(tsr__cust_add(lg, c, c->last + 1, 1.0, 12345 + i, 0, 0, &ident), ROW_ADDED);
+    if (p) {
+      assert_ptr_equal(c->e, p);
+      named++;
+    }
+  }
+  assert_true(full > 50);
+  assert_true(named > 10);
+  tsr_ledger_free(lg);
+  free(csv);
+}
+
+/* tsr_ledger_finish_seal: with 2 threads (the packing beside the sort)
+ * and with 1, the same customer order, entries, ranks and packed blocks
+ * as tsr_ledger_finish then tsr_ledger_seal; 20000 customers of 1 to 9
+ * days in no order, ids neither all digits nor none (the sort's general
+ * path) and all digits (its radix path). */
+static void test_finish_seal(void **state) {
+  (void)state;
+  const unsigned nc = 20000;
+  size_t cap = (size_t)nc * 9 * 40;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  for (int digits = 0; digits < 2; digits++) {
+    size_t len = (size_t)snprintf(csv, cap, "customer_id,date,amount\n");
+    for (unsigned d = 0; d < 9; d++)
+      for (unsigned c = 0; c < nc; c++) {
+        unsigned k = (c * 7919u) % nc;
+        if (d >= 1 + k % 9) continue;
+        char date[32];
+        tsr_day_format(19000 + (int64_t)((d * 3 + k) % 40), date);
+        if (digits || k % 3)
+          len += (size_t)snprintf(csv + len, cap - len, "%u,%s,%u.5\n", k * 13, date, d % 5);
+        else
+          len += (size_t)snprintf(csv + len, cap - len, "k%u,%s,%u.5\n", k, date, d % 5);
+      }
+    tsr_ledger *l[3];
+    tsr_ingest_opts o;
+    tsr_ingest_opts_init(&o);
+    tsr_ingest_stats st;
+    for (int k = 0; k < 3; k++) {
+      assert_int_equal(tsr_ledger_new(&l[k], NULL), TSR_OK);
+      assert_int_equal(tsr_ingest_mem(l[k], csv, len, "a.csv", &o, &st, NULL), TSR_OK);
+    }
+    assert_true(l[0]->n >= 16384);
+    assert_int_equal(tsr_ledger_finish(l[0], NULL), TSR_OK);
+    tsr_ledger_seal(l[0]);
+    assert_int_equal(tsr_ledger_finish_seal(l[1], 2, NULL), TSR_OK);
+    assert_int_equal(tsr_ledger_finish_seal(l[2], 1, NULL), TSR_OK);
+    for (int k = 1; k < 3; k++) {
+      assert_true(l[k]->finished && l[k]->sealed);
+      assert_int_equal(l[k]->nchunks, l[0]->nchunks);
+      assert_int_equal(tsr_ledger_ncustomers(l[k]), l[0]->n);
+      for (size_t i = 0; i < l[0]->n; i++) {
+        size_t n0, n1;
+        assert_string_equal(tsr_ledger_customer(l[k], i), tsr_ledger_customer(l[0], i));
+        const tsr_ledger_entry *e0 = tsr_ledger_entries(l[0], i, &n0), *e1 = tsr_ledger_entries(l[k], i, &n1);
+        assert_int_equal(n0, n1);
+        assert_memory_equal(e0, e1, n0 * sizeof *e0);
+        const cust *c0 = cust_at(l[0], l[0]->order[i]), *c1 = cust_at(l[k], l[k]->order[i]);
+        assert_int_equal(c1->rank, i);
+        assert_int_equal(c1->cap, c0->cap);
+      }
+      /* sealed: no more rows */
+      assert_int_equal(tsr_ingest_mem(l[k], csv, len, "a.csv", &o, &st, NULL), TSR_EINVAL);
+    }
+    for (int k = 0; k < 3; k++) tsr_ledger_free(l[k]);
+  }
+  free(csv);
 }
 
 /* cust_guess (what apply_batch prefetches): the customer itself for
@@ -1807,7 +1997,7 @@ int main(void) {
       cmocka_unit_test(test_id_lengths), cmocka_unit_test(test_id_graphic),
       cmocka_unit_test(test_single_input_no_hashes),
       cmocka_unit_test(test_ready_blocks), cmocka_unit_test(test_id_runs),
-      cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_cust_guess),
+      cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_seal_fresh_tail), cmocka_unit_test(test_id_eq_copy), cmocka_unit_test(test_prefetch_grow), cmocka_unit_test(test_finish_seal), cmocka_unit_test(test_cust_guess),
       cmocka_unit_test(test_currency_watch), cmocka_unit_test(test_dense_entries),
       cmocka_unit_test(test_day_count_limit),
   };
