@@ -299,8 +299,7 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
 
 typedef struct cust_out {
   const tsr_analyze_result *r;
-  int fd;
-  int werr; /* errno of a failed write */
+  tsr__fd_sink k; /* the file, written past the page cache (tsr__fd_sink) */
 } cust_out;
 
 /* Lines of block blk into buf; 0, or -1 when out of memory. */
@@ -318,20 +317,18 @@ static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
   return 0;
 }
 
-/* Writes the n bytes at s; 0, or -1 (werr set) on a write error. */
-static int cust_write(void *ctx, const char *s, size_t n) {
-  cust_out *c = ctx;
-  while (n) {
-    ssize_t k = write(c->fd, s, n);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      c->werr = errno;
-      return -1;
-    }
-    s += k;
-    n -= (size_t)k;
-  }
-  return 0;
+/* Writes the n bytes at s; 0, or -1 (k.werr set) on a write error. */
+static int cust_write(void *ctx, const char *s, size_t n) { return tsr__fd_sink_put(&((cust_out *)ctx)->k, s, n); }
+
+/* The blocks of a file through its descriptor f (after its header):
+ * tsr__blocks_write into a tsr__fd_sink; 0, -1 (out of memory) or -2 (a
+ * write error: c->k.werr). */
+static int blocks_to(FILE *f, size_t nblocks, tsr__block_fmt fmt, tsr__block_sink sink, void *ctx,
+                     cust_out *c) {
+  if (tsr__fd_sink_init(&c->k, fileno(f), 0, 1)) return -1;
+  int st = tsr__blocks_write(nblocks, 2, fmt, sink, ctx);
+  if (tsr__fd_sink_finish(&c->k) && st == 0) st = -2;
+  return st;
 }
 
 /* customers.csv: one row per customer, every computed column. */
@@ -348,11 +345,11 @@ static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_erro
   /* the blocks go to the descriptor, after the header */
   if (fflush(f) != 0)
     return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
-  cust_out c = {r, fileno(f), 0};
-  int st = tsr__blocks_write((s->n + CUST_BLOCK - 1) / CUST_BLOCK, 2, cust_block, cust_write, &c);
+  cust_out c = {r, {0}};
+  int st = blocks_to(f, (s->n + CUST_BLOCK - 1) / CUST_BLOCK, cust_block, cust_write, &c, &c);
   if (st == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (st != 0)
-    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.werr));
+    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.k.werr));
   return TSR_OK;
 }
 
@@ -457,13 +454,13 @@ static tsr_status write_profiles(FILE *f, const tsr_analyze_result *r, tsr_error
     tsr__predict_cols_free(pc);
     return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
   }
-  prof_out c = {{r, fileno(f), 0}, r->profiles, pc};
+  prof_out c = {{r, {0}}, r->profiles, pc};
   size_t n = tsr_profiles_count(r->profiles);
-  int bs = tsr__blocks_write((n + PROF_BLOCK - 1) / PROF_BLOCK, 2, prof_block, prof_write, &c);
+  int bs = blocks_to(f, (n + PROF_BLOCK - 1) / PROF_BLOCK, prof_block, prof_write, &c, &c.o);
   tsr__predict_cols_free(pc);
   if (bs == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (bs != 0)
-    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.o.werr));
+    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.o.k.werr));
   return TSR_OK;
 }
 

@@ -5,8 +5,12 @@
  * formatting of later blocks and the copy of earlier ones into the file
  * overlap, and the text is the one a single thread would write.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "base/textbuf.h"
@@ -105,4 +109,107 @@ int tsr__blocks_write(size_t nblocks, int threads, tsr__block_fmt fmt, tsr__bloc
   pthread_mutex_destroy(&p->mu);
   tsr__free(p);
   return st;
+}
+
+/* ------------------------------------------------------- direct file sink */
+
+#define FD_ALIGN ((size_t)4096) /* buffer, offset and length of a direct write */
+
+/* n bytes at s by write(2); 0, or -1 (werr set). */
+static int plain_write(tsr__fd_sink *k, const char *s, size_t n) {
+  while (n) {
+    ssize_t w = write(k->fd, s, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      k->werr = errno;
+      return -1;
+    }
+    s += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* Clears O_DIRECT (if set) and stops trying it. */
+static void direct_off(tsr__fd_sink *k) {
+  if (k->on) (void)fcntl(k->fd, F_SETFL, k->flags);
+  k->on = k->direct = 0;
+}
+
+int tsr__fd_sink_init(tsr__fd_sink *k, int fd, size_t cap, int direct) {
+  memset(k, 0, sizeof *k);
+  k->fd = fd;
+  k->cap = cap ? cap : (size_t)4 << 20;
+  k->flags = fcntl(fd, F_GETFL);
+  off_t off = lseek(fd, 0, SEEK_CUR);
+#ifdef O_DIRECT
+  k->direct = direct && k->flags >= 0 && off >= 0 && k->cap % FD_ALIGN == 0;
+#else
+  (void)direct;
+#endif
+  if (!k->direct) return 0;
+  k->plain = (FD_ALIGN - (size_t)off % FD_ALIGN) % FD_ALIGN;
+  void *probe = tsr__malloc(1); /* the allocation-failure hook of the tests */
+  if (!probe) return -1;
+  tsr__free(probe);
+  if (posix_memalign((void **)&k->buf, FD_ALIGN, k->cap) != 0) return -1;
+  return 0;
+}
+
+/* The full buffer (cap bytes, at an aligned offset) by a direct write, or
+ * plainly where that is refused. */
+static int flush_full(tsr__fd_sink *k) {
+#ifdef O_DIRECT
+  if (k->direct && !k->on) {
+    if (fcntl(k->fd, F_SETFL, k->flags | O_DIRECT) == 0) k->on = 1;
+    else direct_off(k);
+  }
+  size_t done = 0;
+  while (k->on && done < k->len) {
+    ssize_t w = write(k->fd, k->buf + done, k->len - done);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0 || (size_t)w % FD_ALIGN) { /* refused, or a piece not aligned */
+      if (w > 0) done += (size_t)w;
+      direct_off(k);
+      break;
+    }
+    done += (size_t)w;
+  }
+  int st = done < k->len ? plain_write(k, k->buf + done, k->len - done) : 0;
+#else
+  int st = plain_write(k, k->buf, k->len);
+#endif
+  k->len = 0;
+  return st;
+}
+
+int tsr__fd_sink_put(void *ctx, const char *s, size_t n) {
+  tsr__fd_sink *k = ctx;
+  if (!k->direct) return plain_write(k, s, n);
+  if (k->plain) { /* up to the first aligned offset */
+    size_t p = n < k->plain ? n : k->plain;
+    if (plain_write(k, s, p)) return -1;
+    k->plain -= p;
+    s += p;
+    n -= p;
+  }
+  while (n) {
+    size_t c = k->cap - k->len < n ? k->cap - k->len : n;
+    memcpy(k->buf + k->len, s, c);
+    k->len += c;
+    s += c;
+    n -= c;
+    if (k->len == k->cap && flush_full(k)) return -1;
+    if (!k->direct) return plain_write(k, s, n); /* direct refused: the rest plainly */
+  }
+  return 0;
+}
+
+int tsr__fd_sink_finish(tsr__fd_sink *k) {
+  direct_off(k);
+  int st = k->len && !k->werr ? plain_write(k, k->buf, k->len) : 0;
+  free(k->buf);
+  k->buf = NULL;
+  k->len = 0;
+  return st || k->werr ? -1 : 0;
 }

@@ -95,10 +95,11 @@ int tsr__bgnbd_cond_alive_many(double a, double B, double k, double A, const dou
     }
     if (nl == 0) continue;
     cm_series(k, B, c, z, nl, lf, fail);
+    const double logA = log(A); /* the same for every lane */
     for (size_t l = 0; l < nl; l++) {
       size_t i = lane[l];
       if (!fail[l]) {
-        double ll = lf[l] + k * (log(A) - log(A + t[i]));
+        double ll = lf[l] + k * (logA - log(A + t[i]));
         double v = c / (a - 1) * -expm1(ll);
         if (isfinite(v) && v >= 0 && fabs(ll) > 1e-6) {
           out[i] = v;

@@ -5,9 +5,13 @@
 #include "internal.h"
 #include "base/textbuf.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct ctx {
   char *out;
@@ -85,10 +89,108 @@ static void failures(void **state) {
   }
 }
 
+/* The file's bytes after a header of hlen bytes (written plainly) and the
+ * text t[0..n) put in pieces of pseudo-random sizes through a tsr__fd_sink
+ * of cap bytes (direct: 1 tries O_DIRECT). used: whether O_DIRECT was on
+ * before the finish. */
+static char *sink_file(size_t hlen, const char *t, size_t n, size_t cap, int direct, int *used,
+                       size_t *len) {
+  char path[] = "/tmp/tsr_fdsink_XXXXXX";
+  int fd = mkstemp(path); /* in /tmp (the build tree may be elsewhere) */
+  assert_true(fd >= 0);
+  unlink(path);
+  assert_int_equal(write(fd, t, hlen), (ssize_t)hlen);
+  tsr__fd_sink k;
+  assert_int_equal(tsr__fd_sink_init(&k, fd, cap, direct), 0);
+  uint64_t x = 0x2545F4914F6CDD1Dull;
+  for (size_t o = hlen; o < n;) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    size_t p = (size_t)(x % 20000) + 1;
+    if (p > n - o) p = n - o;
+    assert_int_equal(tsr__fd_sink_put(&k, t + o, p), 0);
+    o += p;
+  }
+  *used = k.on;
+  assert_int_equal(tsr__fd_sink_finish(&k), 0);
+  assert_int_equal(fcntl(fd, F_GETFL) & O_DIRECT, 0); /* the flags restored */
+  off_t end = lseek(fd, 0, SEEK_END);
+  char *b = malloc((size_t)end + 1);
+  assert_int_equal(pread(fd, b, (size_t)end, 0), (ssize_t)end);
+  close(fd);
+  *len = (size_t)end;
+  return b;
+}
+
+/* tsr__fd_sink: the same bytes as write(2) for any header length (the
+ * plain bytes up to the first aligned offset), buffer size and piece
+ * sizes; O_DIRECT used where the file system takes it (/tmp here) and
+ * cleared at the end; out of memory and a write error reported. */
+static void fd_sink(void **state) {
+  (void)state;
+  const size_t n = 1500000;
+  char *t = malloc(n);
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < n; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    t[i] = (char)('!' + x % 90);
+  }
+  /* does /tmp take O_DIRECT? */
+  char probe[] = "/tmp/tsr_fdprobe_XXXXXX";
+  int pf = mkstemp(probe);
+  assert_true(pf >= 0);
+  unlink(probe);
+  int can = fcntl(pf, F_SETFL, fcntl(pf, F_GETFL) | O_DIRECT) == 0;
+  close(pf);
+  const size_t hl[] = {0, 1, 37, 4095, 4096, 4097, 70000};
+  const size_t caps[] = {4096, 12288, 0};
+  for (size_t h = 0; h < sizeof hl / sizeof hl[0]; h++)
+    for (size_t c = 0; c < 3; c++)
+      for (int direct = 0; direct <= 1; direct++) {
+        int used;
+        size_t len;
+        char *b = sink_file(hl[h], t, n, caps[c], direct, &used, &len);
+        assert_int_equal(len, n);
+        assert_memory_equal(b, t, n);
+        free(b);
+        if (direct && can && caps[c]) assert_true(used); /* direct writes were made */
+        if (!direct) assert_false(used);
+      }
+  /* short texts: all before the first aligned offset, or in the tail */
+  for (size_t m = 6; m < 9000; m += 1111) {
+    int used;
+    size_t len;
+    char *b = sink_file(5, t, m, 4096, 1, &used, &len);
+    assert_int_equal(len, m);
+    assert_memory_equal(b, t, m);
+    free(b);
+  }
+  /* out of memory */
+  tsr__fd_sink k;
+  char om[] = "/tmp/tsr_fdsink_XXXXXX";
+  int of = mkstemp(om);
+  assert_true(of >= 0);
+  unlink(om);
+  tsr__alloc_fail_after(0);
+  assert_int_equal(tsr__fd_sink_init(&k, of, 0, 1), -1);
+  tsr__alloc_fail_after(-1);
+  tsr__fd_sink_finish(&k);
+  close(of);
+  /* a descriptor open for reading: the error, with its errno */
+  int rd = open("/dev/null", O_RDONLY);
+  assert_true(rd >= 0);
+  assert_int_equal(tsr__fd_sink_init(&k, rd, 4096, 0), 0);
+  assert_int_equal(tsr__fd_sink_put(&k, t, 10), -1);
+  assert_int_equal(k.werr, EBADF);
+  assert_int_equal(tsr__fd_sink_finish(&k), -1);
+  close(rd);
+  free(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(in_order),
       cmocka_unit_test(failures),
+      cmocka_unit_test(fd_sink),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
