@@ -557,7 +557,7 @@ struct plan {
   tsr_error prep_err;
   int is_auto;
   tsr_btyd_kind kind;
-  double *xs, *tx, *T, *mx;
+  double *xs, *tx, *T;
   double *ho;         /* holdout: each row's duration and the model's prediction */
   tsr__btyd_pat pat;
   tsr_btyd_fit_opts fo;
@@ -747,7 +747,7 @@ static void prep_task(void *arg) {
   tsr_btyd_data dn = {n, p->xs, p->tx, p->T, NULL, NULL};
   p->prep_st = tsr__btyd_compress(&dn, 1, &p->pat, err);
   /* the patterns have their own copies (dn has no weights: never
-   * borrowed); the CLV copies x and m_x again at its time (clv_inputs) */
+   * borrowed); the CLV reads x and m_x from the summary's rows */
   tsr__free(p->xs);
   tsr__free(p->tx);
   tsr__free(p->T);
@@ -767,20 +767,6 @@ static tsr_status pred_columns(tsr_analyze_result *res, tsr_error *err) {
   return TSR_OK;
 }
 
-/* Each customer's x and m_x for the CLV, in p->xs and p->mx (freed by
- * models_release): TSR_OK or TSR_ENOMEM. */
-static tsr_status clv_inputs(plan *p, tsr_error *err) {
-  const tsr_summary *sm = p->x->res->summary;
-  size_t n = sm->n;
-  p->xs = tsr__malloc((n ? n : 1) * sizeof *p->xs);
-  p->mx = tsr__malloc((n ? n : 1) * sizeof *p->mx);
-  if (!p->xs || !p->mx) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  for (size_t i = 0; i < n; i++) {
-    p->xs[i] = sm->rows[i].frequency;
-    p->mx[i] = sm->rows[i].monetary_value;
-  }
-  return TSR_OK;
-}
 
 /* The CLV columns (NaN) unless made already: TSR_OK or TSR_ENOMEM. */
 static tsr_status clv_columns(tsr_analyze_result *res, tsr_error *err) {
@@ -881,9 +867,8 @@ static void models_release(plan *p) {
   tsr__free(p->xs);
   tsr__free(p->tx);
   tsr__free(p->T);
-  tsr__free(p->mx);
   tsr__free(p->ho);
-  p->xs = p->tx = p->T = p->mx = p->ho = NULL;
+  p->xs = p->tx = p->T = p->ho = NULL;
 }
 
 /* The model, predict, spend and CLV steps where the sequential order has
@@ -1080,8 +1065,12 @@ static tsr_status step_models(plan *p, tsr_error *err) {
     co.step = 30.4375 / res->period_days;
     co.discount = x->o->discount;
     co.level = x->o->level;
-    if ((st = clv_columns(res, err)) != TSR_OK || (st = clv_inputs(p, err)) != TSR_OK) goto out;
-    st = tsr__clv_compute_pat(&res->model, &res->spend, pat, n, p->xs, p->mx, &co, &pas, 2, res->clv,
+    if ((st = clv_columns(res, err)) != TSR_OK) goto out;
+    /* x and m_x read in place from the summary's rows (issue 18: 29 MB
+     * less at the CLV on tx1800k) */
+    const tsr_summary_row *rw = res->summary->rows;
+    st = tsr__clv_compute_pat(&res->model, &res->spend, pat, n, &rw->frequency, &rw->monetary_value,
+                              sizeof *rw, &co, &pas, 2, res->clv,
                               res->clv_lo, res->clv_hi, err);
     if (st != TSR_OK) goto out;
     step_done(x, "clv");
