@@ -887,7 +887,8 @@ static tsr_status step_models(plan *p, tsr_error *err) {
   const char *mname = x->o->model ? x->o->model : "auto";
   tsr_status st = TSR_OK;
   tsr__btyd_pa pas = {0, 0, NULL}; /* P(alive) of the patterns for the CLV */
-  double *pe = NULL; /* the predictions of the patterns */
+  double *pv[4] = {NULL, NULL, NULL, NULL}; /* the predictions of the patterns */
+  double *pe = NULL;                         /* their P(alive) (pv[3]) */
   double *ho = p->ho;
   tsr__btyd_pat *pat = &p->pat;
   const tsr_btyd_data *pd = &pat->d;
@@ -962,37 +963,48 @@ static tsr_status step_models(plan *p, tsr_error *err) {
   res->horizon_periods = x->o->horizon * tsr_unit_days(x->o->unit, res->period_days) / res->period_days;
   {
     size_t u = pd->n;
-    if ((st = pred_columns(res, err)) != TSR_OK) goto out;
-    if (!(pe = tsr__malloc(4 * (u ? u : 1) * sizeof *pe))) {
-      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-      goto out;
-    }
+    for (int c = 0; c < 4; c++)
+      if (!(pv[c] = tsr__malloc((u ? u : 1) * sizeof *pv[c]))) {
+        st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+        goto out;
+      }
     /* on the patterns in 2 threads, the P(alive) of the intervals' parameter
      * sets kept for the churn, the holdout and the CLV (the values of
      * tsr_btyd_predict, tsr_btyd_churn, tsr_btyd_conditional) */
     tsr_btyd_data pdn = *pd;
     pdn.weights = NULL;
     if ((st = tsr_btyd_check_data(res->model.kind, &pdn, err)) != TSR_OK) goto out;
-    st = tsr__btyd_predict_pat(&res->model, pd, res->horizon_periods, x->o->level, 2, pe,
-                               pe + u, pe + 2 * u, pe + 3 * u, &pas, err);
+    st = tsr__btyd_predict_pat(&res->model, pd, res->horizon_periods, x->o->level, 2, pv[0],
+                               pv[1], pv[2], pv[3], &pas, err);
     if (st != TSR_OK) goto out;
-    for (size_t i = 0; i < n; i++) {
-      size_t k = pat->map[i];
-      res->expected[i] = pe[k];
-      res->expected_lo[i] = pe[u + k];
-      res->expected_hi[i] = pe[2 * u + k];
-      res->p_alive[i] = pe[3 * u + k];
+    /* each customer's column from its patterns' values, which go as it is
+     * made (issue 18: 23 MB less at this step's peak on tx1800k); the
+     * patterns' P(alive) stays for the churn and the holdout check */
+    double **col[4] = {&res->expected, &res->expected_lo, &res->expected_hi, &res->p_alive};
+    for (int c = 0; c < 4; c++) {
+      double *v = tsr__malloc((n ? n : 1) * sizeof *v);
+      if (!v) {
+        st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+        goto out;
+      }
+      for (size_t i = 0; i < n; i++) v[i] = pv[c][pat->map[i]];
+      *col[c] = v;
+      if (c < 3) {
+        tsr__free(pv[c]);
+        pv[c] = NULL;
+      }
     }
+    pe = pv[3];
   }
   if ((st = tsr_btyd_check_data(res->model.kind, pd, err)) != TSR_OK) goto out;
-  st = tsr__btyd_churn_pat(&res->model, pd, pe + 3 * pd->n, x->o->churn_threshold,
+  st = tsr__btyd_churn_pat(&res->model, pd, pe, x->o->churn_threshold,
                            &res->kpis.churn_rate, &res->kpis.expected_alive,
                            &res->kpis.expected_dropouts, err);
   if (st != TSR_OK) goto out;
   /* holdout check */
   if (res->has_holdout) {
     memset(res->holdout, 0, sizeof res->holdout);
-    st = tsr__btyd_conditional_rows(&res->model, pat, pe + 3 * pd->n, n, ho, 2, ho + n, err);
+    st = tsr__btyd_conditional_rows(&res->model, pat, pe, n, ho, 2, ho + n, err);
     if (st != TSR_OK) goto out;
     double mae = 0, at = 0, pt = 0;
     for (size_t i = 0; i < n; i++) {
@@ -1020,7 +1032,10 @@ static tsr_status step_models(plan *p, tsr_error *err) {
           "holdout purchases: actual %.0f, predicted %.1f; MAE per customer %.4f", at, pt,
           res->holdout_mae);
   }
-  tsr__free(pe);
+  for (int c = 0; c < 4; c++) {
+    tsr__free(pv[c]);
+    pv[c] = NULL;
+  }
   pe = NULL;
   step_done(x, "predict");
   if (x->o->spend) {
@@ -1076,7 +1091,7 @@ static tsr_status step_models(plan *p, tsr_error *err) {
     step_done(x, "clv");
   }
 out:
-  tsr__free(pe);
+  for (int c = 0; c < 4; c++) tsr__free(pv[c]); /* pe is pv[3] */
   tsr__btyd_pa_release(&pas);
   models_release(p);
   return st;
@@ -1302,25 +1317,48 @@ static tsr_status step_cluster(plan *p, tsr_error *err) {
 
 /* The revenue of the top 20 % customers (ceil), added from the largest
  * down: *ok 0 when out of memory. The revenues (finite: the summary
- * checks) are ranked by a radix sort of their order-preserving keys; the
- * sum is that of any sort in descending order (equal values are the same
- * addend; -0.0 and 0.0 add alike), a qsort's before. */
+ * checks) are ranked by their order-preserving keys: a histogram of the
+ * keys' top 16 bits finds the bucket of the top-th largest, and only the
+ * keys from that bucket up (about 20 % of them) are radix sorted (issue
+ * 18: 26 MB less than sorting them all, on the side thread beside the
+ * predictions). The sum is that of any sort in descending order (equal
+ * values are the same addend; -0.0 and 0.0 add alike), a qsort's before. */
+static uint64_t revenue_key(const tsr_summary_row *r) {
+  uint64_t b;
+  memcpy(&b, &r->revenue, sizeof b);
+  return b >> 63 ? ~b : b | (1ULL << 63);
+}
+
 static double top20_revenue(const tsr_summary *sm, int *ok) {
   size_t n = sm->n, top = (n + 4) / 5;
-  uint64_t *key = tsr__malloc((n ? n : 1) * sizeof *key);
-  *ok = key != NULL;
-  if (!key) return 0;
+  *ok = 1;
+  if (top == 0) return 0;
+  size_t *hist = tsr__calloc((size_t)1 << 16, sizeof *hist);
+  if (!hist) {
+    *ok = 0;
+    return 0;
+  }
+  for (size_t i = 0; i < n; i++) hist[revenue_key(&sm->rows[i]) >> 48]++;
+  size_t above = 0, cut = ((size_t)1 << 16) - 1; /* keys in buckets above cut */
+  while (above + hist[cut] < top) above += hist[cut--]; /* top <= n: ends */
+  size_t m = above + hist[cut];
+  tsr__free(hist);
+  uint64_t *key = tsr__malloc(m * sizeof *key);
+  if (!key) {
+    *ok = 0;
+    return 0;
+  }
+  size_t j = 0;
   for (size_t i = 0; i < n; i++) {
-    uint64_t b;
-    memcpy(&b, &sm->rows[i].revenue, sizeof b);
-    key[i] = b >> 63 ? ~b : b | (1ULL << 63);
+    uint64_t k = revenue_key(&sm->rows[i]);
+    if (k >> 48 >= cut) key[j++] = k;
   }
   double s = 0;
-  if (tsr__radix_sort_u64(key, NULL, n) != 0) {
+  if (tsr__radix_sort_u64(key, NULL, m) != 0) {
     *ok = 0;
   } else {
     for (size_t i = 0; i < top; i++) {
-      uint64_t k = key[n - 1 - i], b = k >> 63 ? k & ~(1ULL << 63) : ~k;
+      uint64_t k = key[m - 1 - i], b = k >> 63 ? k & ~(1ULL << 63) : ~k;
       double v;
       memcpy(&v, &b, sizeof v);
       s += v;
