@@ -217,12 +217,14 @@ typedef struct tsr__btyd_pa {
 
 /* tsr_clv_compute for n rows given as their (x, t_x, T) patterns pat
  * (tsr__btyd_compress of the rows without m_x, with the map) and each
- * row's x and m_x: the rows need not be compressed again. pa (may be
- * NULL): the P(alive) sets of tsr__btyd_predict_pat on these patterns;
- * the patterns in n_threads threads. */
+ * row's x and m_x: the rows need not be compressed again. Row i's x and
+ * m_x are read at i * stride bytes from x and m_x (sizeof(double): arrays;
+ * analyze reads its summary's rows in place). pa (may be NULL): the
+ * P(alive) sets of tsr__btyd_predict_pat on these patterns; the patterns
+ * in n_threads threads. */
 tsr_status tsr__clv_compute_pat(const tsr_btyd_model *m, const tsr_btyd_model *gg,
                                 const tsr__btyd_pat *pat, size_t n, const double *x,
-                                const double *m_x, const tsr_clv_opts *o,
+                                const double *m_x, size_t stride, const tsr_clv_opts *o,
                                 const tsr__btyd_pa *pa, int n_threads, double *clv, double *clv_lo,
                                 double *clv_hi, tsr_error *err);
 

@@ -143,15 +143,22 @@ static tsr_status clv_check(const tsr_btyd_model *m, const tsr_btyd_model *gg,
 }
 
 /* The mean spend of every repeat customer (x > 0). */
-static tsr_status check_spend(size_t n, const double *x, const double *m_x, tsr_error *err) {
+/* Row i's value of a column of rows stride bytes apart (sizeof(double):
+ * an array). */
+#define ROW_AT(p, i, stride) (*(const double *)((const char *)(p) + (i) * (stride)))
+
+static tsr_status check_spend(size_t n, const double *x, const double *m_x, size_t stride,
+                              tsr_error *err) {
   if (!m_x)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "monetary_value",
                          "the clv needs the mean spend of every customer");
-  for (size_t i = 0; i < n; i++)
-    if (x[i] > 0 && !(m_x[i] >= 0 && isfinite(m_x[i])))
+  for (size_t i = 0; i < n; i++) {
+    double mv = ROW_AT(m_x, i, stride);
+    if (ROW_AT(x, i, stride) > 0 && !(mv >= 0 && isfinite(mv)))
       return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "monetary_value",
                            "row %zu: expected a finite value >= 0, got %.17g",
-                           i + 1, m_x[i]);
+                           i + 1, mv);
+  }
   return TSR_OK;
 }
 
@@ -163,6 +170,7 @@ typedef struct {
   const tsr__btyd_spec *s;
   const tsr__btyd_pat *pat;
   const double *xr, *m_x;
+  size_t stride; /* bytes from one row's xr (m_x) to the next's */
   const tsr_clv_opts *o;
   double (*P)[TSR_BTYD_MAXP];
   size_t J;
@@ -240,7 +248,7 @@ static void clv_row_block(void *v, size_t b, size_t lo, size_t hi) {
   for (size_t i = lo; i < hi; i++) {
     if (i + 16 < hi) __builtin_prefetch(c->DM + 2 * map[i + 16]);
     size_t k = map[i];
-    double x = c->xr[i], mx = c->m_x[i];
+    double x = ROW_AT(c->xr, i, c->stride), mx = ROW_AT(c->m_x, i, c->stride);
     const double D0 = c->DM[2 * k], MV = c->DM[2 * k + 1];
     double S = spend(gg->params, x, mx), V = S * D0, LO = V, HI = V;
     if (c->want && V > 0) {
@@ -269,7 +277,8 @@ static void clv_row_block(void *v, size_t b, size_t lo, size_t hi) {
  * computed). */
 static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
                            const tsr__btyd_pat *pat, size_t n, const double *xr,
-                           const double *m_x, const tsr_clv_opts *o, const tsr__btyd_pa *pa,
+                           const double *m_x, size_t stride, const tsr_clv_opts *o,
+                           const tsr__btyd_pa *pa,
                            int n_threads, double *clv, double *clv_lo, double *clv_hi,
                            tsr_error *err) {
   const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
@@ -277,6 +286,7 @@ static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
   clv_job c;
   memset(&c, 0, sizeof c);
   c.m = m, c.gg = gg, c.s = s, c.pat = pat, c.xr = xr, c.m_x = m_x, c.o = o;
+  c.stride = stride;
   c.clv = clv, c.clv_lo = clv_lo, c.clv_hi = clv_hi;
   c.z = tsr__btyd_zlevel(o->level);
   c.want = (clv_lo || clv_hi);
@@ -337,16 +347,16 @@ static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
 
 tsr_status tsr__clv_compute_pat(const tsr_btyd_model *m, const tsr_btyd_model *gg,
                                 const tsr__btyd_pat *pat, size_t n, const double *x,
-                                const double *m_x, const tsr_clv_opts *o,
+                                const double *m_x, size_t stride, const tsr_clv_opts *o,
                                 const tsr__btyd_pa *pa, int n_threads, double *clv, double *clv_lo,
                                 double *clv_hi, tsr_error *err) {
   tsr_status st;
   if (!m || !gg || !pat || !pat->map || !x || !o)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "missing argument");
   if ((st = clv_check(m, gg, o, clv_lo || clv_hi, err)) ||
-      (st = check_spend(n, x, m_x, err)))
+      (st = check_spend(n, x, m_x, stride, err)))
     return st;
-  return clv_core(m, gg, pat, n, x, m_x, o, pa, n_threads, clv, clv_lo, clv_hi, err);
+  return clv_core(m, gg, pat, n, x, m_x, stride, o, pa, n_threads, clv, clv_lo, clv_hi, err);
 }
 
 tsr_status tsr_clv_compute(const tsr_btyd_model *m, const tsr_btyd_model *gg,
@@ -357,18 +367,19 @@ tsr_status tsr_clv_compute(const tsr_btyd_model *m, const tsr_btyd_model *gg,
   if (!m || !gg || !d || !o)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "missing argument");
   if ((st = clv_check(m, gg, o, clv_lo || clv_hi, err))) return st;
-  if (!d->m_x) return check_spend(d->n, d->x, NULL, err);
+  if (!d->m_x) return check_spend(d->n, d->x, NULL, sizeof(double), err);
   tsr_btyd_data dd = *d;
   dd.weights = NULL;
   dd.m_x = NULL;
   if ((st = tsr_btyd_check_data(m->kind, &dd, err)) ||
-      (st = check_spend(d->n, d->x, d->m_x, err)))
+      (st = check_spend(d->n, d->x, d->m_x, sizeof(double), err)))
     return st;
   /* the purchase part per (x, t_x, T) pattern (0.94M of 1.8M customers;
    * 1.59M with the spend, as the patterns were) */
   tsr__btyd_pat pat;
   if ((st = tsr__btyd_compress(&dd, 1, &pat, err))) return st;
-  st = clv_core(m, gg, &pat, d->n, d->x, d->m_x, o, NULL, 1, clv, clv_lo, clv_hi, err);
+  st = clv_core(m, gg, &pat, d->n, d->x, d->m_x, sizeof(double), o, NULL, 1, clv, clv_lo, clv_hi,
+                err);
   tsr__btyd_pat_release(&pat);
   return st;
 }

@@ -510,6 +510,22 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
                            const char *const *names, size_t n, size_t ncols,
                            const char *const *segments,
                            tsr_cluster_result **out, tsr_error *err) {
+  if (!out || (!columns && ncols) || (!names && ncols))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                         "cluster: columns, names and out must not be NULL");
+  *out = NULL;
+  tsr__col one[8] = {{NULL, 0}}, *cols = ncols <= 8 ? one : tsr__malloc(ncols * sizeof *cols);
+  if (!cols) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  for (size_t c = 0; c < ncols; c++) cols[c] = tsr__col_of(columns[c]);
+  tsr_status st = tsr__cluster_run_cols(opts, cols, names, n, ncols, segments, out, err);
+  if (cols != one) tsr__free(cols);
+  return st;
+}
+
+tsr_status tsr__cluster_run_cols(const tsr_cluster_opts *opts, const tsr__col *columns,
+                                 const char *const *names, size_t n, size_t ncols,
+                                 const char *const *segments, tsr_cluster_result **out,
+                                 tsr_error *err) {
   tsr_cluster_opts o;
   if (opts)
     o = *opts;
@@ -526,7 +542,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
   if (st != TSR_OK) return st;
   const char *const *fnames = o.features ? o.features : default_features;
   size_t d = o.features ? o.nfeatures : 4;
-  const double *fcols[64];
+  tsr__col fcols[64];
   for (size_t j = 0; j < d; j++) {
     ptrdiff_t c = find_col(names, ncols, fnames[j]);
     if (c < 0)
@@ -587,7 +603,7 @@ tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
     size_t *pm = k <= 1024 ? perm : tsr__malloc(k * sizeof *pm);
     if (!pm) goto nomem;
     ptrdiff_t mc = find_col(names, ncols, "monetary_value");
-    tsr__cluster_order(r->labels, n, k, mc >= 0 ? columns[mc] : NULL, pm);
+    tsr__cluster_order(r->labels, n, k, mc >= 0 ? &columns[mc] : NULL, pm);
     for (size_t i = 0; i < n; i++)
       if (r->labels[i] >= 0) r->labels[i] = (int)pm[r->labels[i]];
     for (size_t q = 0; q < m->ncore; q++)

@@ -164,11 +164,36 @@ typedef struct tsr__feature {
   double scale;  /* divided by (1 when not standardising) */
 } tsr__feature;
 
+/* A column of values read in place: value i at base + i * stride bytes
+ * (stride sizeof(double): an array; larger: one field of an array of
+ * structs, e.g. the summary's rows, with no copy; issue 18). */
+typedef struct tsr__col {
+  const char *base;
+  size_t stride;
+} tsr__col;
+
+static inline tsr__col tsr__col_of(const double *a) {
+  tsr__col c = {(const char *)a, sizeof(double)};
+  return c;
+}
+
+static inline double tsr__col_at(tsr__col c, size_t i) {
+  double v;
+  memcpy(&v, c.base + i * c.stride, sizeof v);
+  return v;
+}
+
+/* The clustering of tsr_cluster_run on columns read in place. */
+tsr_status tsr__cluster_run_cols(const tsr_cluster_opts *opts, const tsr__col *columns,
+                                 const char *const *names, size_t n, size_t ncols,
+                                 const char *const *segments, tsr_cluster_result **out,
+                                 tsr_error *err);
+
 /* Fits the transform on columns (n values each) and writes the transformed
  * row-major matrix Z (n x d). feats[j].name must be set by the caller.
  * err->line = 1-based row of a value the transform rejects. */
 tsr_status tsr__features_fit(tsr__feature *feats, size_t d, unsigned transform,
-                             const double *const *cols, size_t n, double *Z,
+                             const tsr__col *cols, size_t n, double *Z,
                              tsr_error *err);
 /* Applies a fitted transform. */
 tsr_status tsr__features_apply(const tsr__feature *feats, size_t d,
@@ -220,13 +245,13 @@ tsr_status tsr__gmm_prepare(tsr_gmm *g, tsr_error *err);
 
 /* Profiles (cluster_profile.c). */
 tsr_status tsr__cluster_profiles(tsr_cluster_result *r,
-                                 const double *const *fcols,
-                                 const double *const *columns,
+                                 const tsr__col *fcols,
+                                 const tsr__col *columns,
                                  const char *const *names, size_t ncols,
                                  const char *const *segments, tsr_error *err);
 /* Order of cluster ids (cluster_profile.c): perm[old] = new. */
 tsr_status tsr__cluster_order(const int *labels, size_t n, size_t k,
-                              const double *monetary, size_t *perm);
+                              const tsr__col *monetary, size_t *perm);
 /* Elbow (cluster_select.c): index of the knee of y over x (max distance to
  * the chord, both axes scaled to [0,1]); n >= 3 else 0. */
 size_t tsr__knee(const double *x, const double *y, size_t n);

@@ -29,7 +29,7 @@ static int cmp_ord(const void *a, const void *b) {
 }
 
 tsr_status tsr__cluster_order(const int *labels, size_t n, size_t k,
-                              const double *monetary, size_t *perm) {
+                              const tsr__col *monetary, size_t *perm) {
   ord *o = tsr__calloc(k ? k : 1, sizeof *o);
   if (!o) return TSR_ENOMEM;
   for (size_t j = 0; j < k; j++) o[j].id = j;
@@ -37,7 +37,8 @@ tsr_status tsr__cluster_order(const int *labels, size_t n, size_t k,
     if (labels[i] < 0) continue;
     ord *c = &o[labels[i]];
     c->size++;
-    if (monetary && isfinite(monetary[i])) c->money += monetary[i];
+    double mv = monetary ? tsr__col_at(*monetary, i) : NAN;
+    if (monetary && isfinite(mv)) c->money += mv;
   }
   for (size_t j = 0; j < k; j++)
     o[j].money = monetary && o[j].size ? o[j].money / (double)o[j].size : 0;
@@ -76,7 +77,7 @@ static double mid_rank(const double *s, size_t n, double v) {
 /* Mean mid-rank percentile of each cluster's members for column col
  * against the column's values (a systematic sample of RANK_REF values when
  * n is larger); out: k values. */
-static tsr_status cluster_ranks(const double *col, const int *lab, size_t n,
+static tsr_status cluster_ranks(tsr__col col, const int *lab, size_t n,
                                 size_t k, double *out) {
   size_t step = (n + RANK_REF - 1) / RANK_REF, m = (n + step - 1) / step;
   double *s = tsr__malloc((m ? m : 1) * sizeof *s);
@@ -86,14 +87,14 @@ static tsr_status cluster_ranks(const double *col, const int *lab, size_t n,
     tsr__free(cnt);
     return TSR_ENOMEM;
   }
-  for (size_t i = 0; i < m; i++) s[i] = col[i * step];
+  for (size_t i = 0; i < m; i++) s[i] = tsr__col_at(col, i * step);
   qsort(s, m, sizeof *s, cmp_double);
   for (size_t j = 0; j < k; j++) out[j] = 0;
   /* members of the sample first; clusters with fewer than 100 of them
    * then use all their members */
   for (size_t i = 0; i < n; i += step) {
     if (lab[i] < 0) continue;
-    out[lab[i]] += mid_rank(s, m, col[i]);
+    out[lab[i]] += mid_rank(s, m, tsr__col_at(col, i));
     cnt[lab[i]]++;
   }
   unsigned char *few = tsr__calloc(k ? k : 1, 1);
@@ -107,7 +108,7 @@ static tsr_status cluster_ranks(const double *col, const int *lab, size_t n,
   if (any && step > 1)
     for (size_t i = 0; i < n; i++) {
       if (lab[i] < 0 || i % step == 0 || !few[lab[i]]) continue;
-      out[lab[i]] += mid_rank(s, m, col[i]);
+      out[lab[i]] += mid_rank(s, m, tsr__col_at(col, i));
       cnt[lab[i]]++;
     }
   tsr__free(few);
@@ -132,8 +133,8 @@ static ptrdiff_t find_col(const char *const *names, size_t ncols,
 #define MAXSEG 256
 
 tsr_status tsr__cluster_profiles(tsr_cluster_result *r,
-                                 const double *const *fcols,
-                                 const double *const *columns,
+                                 const tsr__col *fcols,
+                                 const tsr__col *columns,
                                  const char *const *names, size_t ncols,
                                  const char *const *segments, tsr_error *err) {
   size_t n = r->n, k = r->k, d = r->nfeatures;
@@ -175,25 +176,25 @@ tsr_status tsr__cluster_profiles(tsr_cluster_result *r,
     int l = lab[i];
     double rev = NAN;
     if (crev >= 0)
-      rev = columns[crev][i];
+      rev = tsr__col_at(columns[crev], i);
     else if (cm >= 0 && cf >= 0)
-      rev = columns[cm][i] * columns[cf][i];
+      rev = tsr__col_at(columns[cm], i) * tsr__col_at(columns[cf], i);
     if (isfinite(rev)) revenue_all += rev;
     if (l < 0) continue;
     tsr_cluster_profile *p = &r->profiles[l];
     p->size++;
-    for (size_t j = 0; j < d; j++) p->centroid[j] += fcols[j][i];
+    for (size_t j = 0; j < d; j++) p->centroid[j] += tsr__col_at(fcols[j], i);
     double *t = tot + (size_t)l * 6;
-    if (cm >= 0 && isfinite(columns[cm][i])) {
-      t[0] += columns[cm][i];
+    if (cm >= 0 && isfinite(tsr__col_at(columns[cm], i))) {
+      t[0] += tsr__col_at(columns[cm], i);
       nmv[3 * l]++;
     }
-    if (cclv >= 0 && isfinite(columns[cclv][i])) {
-      t[1] += columns[cclv][i];
+    if (cclv >= 0 && isfinite(tsr__col_at(columns[cclv], i))) {
+      t[1] += tsr__col_at(columns[cclv], i);
       nmv[3 * l + 1]++;
     }
-    if (cpa >= 0 && isfinite(columns[cpa][i])) {
-      t[2] += columns[cpa][i];
+    if (cpa >= 0 && isfinite(tsr__col_at(columns[cpa], i))) {
+      t[2] += tsr__col_at(columns[cpa], i);
       nmv[3 * l + 2]++;
     }
     if (isfinite(rev)) t[3] += rev;
@@ -258,8 +259,9 @@ tsr_status tsr__cluster_profiles(tsr_cluster_result *r,
   if (hm && cluster_ranks(columns[cm], lab, n, k, rm) != TSR_OK) goto nomem;
   if (ht && cluster_ranks(columns[ct], lab, n, k, rt) != TSR_OK) goto nomem;
   if (ha) {
-    for (size_t i = 0; i < n; i++) inact[i] = columns[ct][i] - columns[cr][i];
-    if (cluster_ranks(inact, lab, n, k, ra) != TSR_OK) goto nomem;
+    for (size_t i = 0; i < n; i++)
+      inact[i] = tsr__col_at(columns[ct], i) - tsr__col_at(columns[cr], i);
+    if (cluster_ranks(tsr__col_of(inact), lab, n, k, ra) != TSR_OK) goto nomem;
   }
   for (size_t j = 0; j < k; j++) {
     char buf[256];

@@ -270,7 +270,7 @@ tsr_status tsr__features_apply(const tsr__feature *feats, size_t d,
  * the order statistics are selected on a copy, then Z is standardised in
  * place: the values of tsr__features_apply, bit for bit. */
 tsr_status tsr__features_fit(tsr__feature *feats, size_t d, unsigned transform,
-                             const double *const *cols, size_t n, double *Z,
+                             const tsr__col *cols, size_t n, double *Z,
                              tsr_error *err) {
   double *tmp = NULL;
   log1p_memo *mm = n >= 4 * MEMO_PROBE ? tsr__malloc(sizeof *mm) : NULL;
@@ -290,7 +290,7 @@ tsr_status tsr__features_fit(tsr__feature *feats, size_t d, unsigned transform,
     double mean = 0;
     for (size_t i = 0; i < n; i++) {
       double v = 0;
-      tsr_status st = raw_value(f, mm, cols[j][i], i, &v, err);
+      tsr_status st = raw_value(f, mm, tsr__col_at(cols[j], i), i, &v, err);
       if (st != TSR_OK) {
         tsr__free(tmp);
         tsr__free(mm);

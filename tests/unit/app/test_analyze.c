@@ -42,6 +42,31 @@ static void test_kpis(void **state) {
   size_t s = 0;
   for (size_t j = 0; j < r->n_segments; j++) s += r->segments[j].customers;
   assert_int_equal(s, 5);
+  /* RFM scored one column at a time in one buffer: the scores of
+   * tsr_rfm_score on the summary's columns */
+  size_t n = r->summary->n;
+  double gap[5], fr[5], mon[5];
+  int rs[5], fs[5], ms[5];
+  assert_int_equal(n, 5);
+  for (size_t i = 0; i < n; i++) {
+    const tsr_summary_row *w = &r->summary->rows[i];
+    gap[i] = w->T - w->recency;
+    fr[i] = w->frequency;
+    mon[i] = w->revenue;
+  }
+  assert_int_equal(tsr_rfm_score(gap, fr, mon, n, rs, fs, ms, NULL), TSR_OK);
+  for (size_t i = 0; i < n; i++) {
+    assert_int_equal(r->r[i], rs[i]);
+    assert_int_equal(r->f[i], fs[i]);
+    assert_int_equal(r->m[i], ms[i]);
+  }
+  /* no model: the prediction and CLV columns are there, NaN (made after
+   * the fits since issue 18) */
+  for (size_t i = 0; i < n; i++) {
+    assert_true(isnan(r->expected[i]) && isnan(r->expected_lo[i]) && isnan(r->expected_hi[i]));
+    assert_true(isnan(r->p_alive[i]) && isnan(r->clv[i]) && isnan(r->clv_lo[i]) &&
+                isnan(r->clv_hi[i]));
+  }
   tsr_analyze_result_free(r);
   unlink(path);
 }

@@ -272,9 +272,18 @@ static void test_clv_shared(void **state) {
       assert_ok(tsr__btyd_predict_pat(&m, &pat.d, 26, 0.9, 2, NULL, fits ? b : NULL, NULL, NULL,
                                       &keep, NULL));
       assert_int_equal(keep.nsets, fits ? m.np + 1 : 1);
-      assert_ok(tsr__clv_compute_pat(&m, &g, &pat, n, r.x, r.m, &o, &keep, 2, b, b + n,
-                                     b + 2 * n, NULL));
+      assert_ok(tsr__clv_compute_pat(&m, &g, &pat, n, r.x, r.m, sizeof(double), &o, &keep, 2, b,
+                                     b + n, b + 2 * n, NULL));
       for (size_t i = 0; i < 3 * n; i++) same_bits(b[i], a[i]);
+      /* x and m_x read in place from rows of a struct (as analyze reads
+       * its summary's rows, issue 18): the same bits */
+      struct { double m, pad, x; } *rw = malloc(n * sizeof *rw);
+      for (size_t i = 0; i < n; i++) rw[i].x = r.x[i], rw[i].m = r.m[i], rw[i].pad = -7;
+      memset(b, 0, 3 * n * sizeof *b);
+      assert_ok(tsr__clv_compute_pat(&m, &g, &pat, n, &rw->x, &rw->m, sizeof *rw, &o, &keep, 2, b,
+                                     b + n, b + 2 * n, NULL));
+      for (size_t i = 0; i < 3 * n; i++) same_bits(b[i], a[i]);
+      free(rw);
       tsr__btyd_pa_release(&keep);
     }
     /* the purchase part: the discounted differences of the expectations */

@@ -13,6 +13,91 @@
 #include "cluster_internal.h"
 #include "cluster_test_util.h"
 
+/* tsr__features_fit on arrays */
+static tsr_status fit_arr(tsr__feature *f, size_t d, unsigned t, const double *const *cols,
+                          size_t n, double *Z, tsr_error *e) {
+  tsr__col c[8];
+  for (size_t j = 0; j < d && j < 8; j++) c[j] = tsr__col_of(cols[j]);
+  return tsr__features_fit(f, d, t, c, n, Z, e);
+}
+
+/* The clustering on columns read in place from an array of structs (as
+ * 'tessera analyze' reads the summary's rows, issue 18): the result of
+ * tsr_cluster_run on copies of the columns, bit for bit (features,
+ * cluster ids, profiles and labels). */
+typedef struct in_row {
+  const char *id;
+  double frequency, recency;
+  int64_t pad;
+  double monetary_value, T, revenue;
+} in_row;
+
+static void columns_in_place(void **state) {
+  (void)state;
+  size_t n = 3000;
+  in_row *rw = calloc(n, sizeof *rw);
+  double *cp[5];
+  for (size_t c = 0; c < 5; c++) cp[c] = calloc(n, sizeof(double));
+  assert_non_null(rw);
+  tu_state = 7;
+  for (size_t i = 0; i < n; i++) {
+    double g = (double)(i % 3);
+    rw[i].frequency = floor(g * 4 + 3 * tu_unif());
+    rw[i].T = 20 + 80 * tu_unif();
+    rw[i].recency = rw[i].T * tu_unif() * (g + 1) / 3;
+    rw[i].monetary_value = 10 + 50 * g + 20 * tu_unif() * tu_unif();
+    rw[i].revenue = rw[i].monetary_value * (rw[i].frequency + 1);
+    rw[i].pad = -1;
+    cp[0][i] = rw[i].frequency, cp[1][i] = rw[i].recency, cp[2][i] = rw[i].monetary_value;
+    cp[3][i] = rw[i].T, cp[4][i] = rw[i].revenue;
+  }
+  const char *names[5] = {"frequency", "recency", "monetary_value", "T", "revenue"};
+  size_t off[5] = {offsetof(in_row, frequency), offsetof(in_row, recency),
+                   offsetof(in_row, monetary_value), offsetof(in_row, T),
+                   offsetof(in_row, revenue)};
+  tsr__col cols[5];
+  for (size_t c = 0; c < 5; c++) {
+    cols[c].base = (const char *)rw + off[c];
+    cols[c].stride = sizeof *rw;
+  }
+  for (int auto_k = 0; auto_k < 2; auto_k++) {
+    tsr_cluster_opts o;
+    tsr_cluster_opts_init(&o);
+    o.seed = 3;
+    o.k = auto_k ? 0 : 3;
+    tsr_cluster_result *a = NULL, *b = NULL;
+    assert_int_equal(tsr_cluster_run(&o, (const double *const *)cp, names, n, 5, NULL, &a, NULL),
+                     TSR_OK);
+    assert_int_equal(tsr__cluster_run_cols(&o, cols, names, n, 5, NULL, &b, NULL), TSR_OK);
+    assert_int_equal(a->k, b->k);
+    assert_memory_equal(a->labels, b->labels, n * sizeof *a->labels);
+    assert_memory_equal(&a->inertia, &b->inertia, sizeof a->inertia);
+    assert_memory_equal(&a->silhouette, &b->silhouette, sizeof a->silhouette);
+    for (size_t j = 0; j < a->k; j++) {
+      const tsr_cluster_profile *p = &a->profiles[j], *q = &b->profiles[j];
+      assert_int_equal(p->size, q->size);
+      assert_memory_equal(p->centroid, q->centroid, a->nfeatures * sizeof *p->centroid);
+      assert_memory_equal(&p->mean_monetary, &q->mean_monetary, sizeof p->mean_monetary);
+      assert_memory_equal(&p->revenue_share, &q->revenue_share, sizeof p->revenue_share);
+      assert_string_equal(p->label, q->label);
+    }
+    /* not the copies' values: another column read (recency for T) differs */
+    tsr__col wrong[5] = {cols[0], cols[1], cols[2], cols[1], cols[4]};
+    tsr_cluster_result *w = NULL;
+    assert_int_equal(tsr__cluster_run_cols(&o, wrong, names, n, 5, NULL, &w, NULL), TSR_OK);
+    int same = w->k == a->k && !memcmp(w->labels, a->labels, n * sizeof *a->labels);
+    for (size_t j = 0; same && j < a->k; j++)
+      same = !memcmp(w->profiles[j].centroid, a->profiles[j].centroid,
+                     a->nfeatures * sizeof(double));
+    assert_false(same);
+    tsr_cluster_result_free(w);
+    tsr_cluster_result_free(a);
+    tsr_cluster_result_free(b);
+  }
+  for (size_t c = 0; c < 5; c++) free(cp[c]);
+  free(rw);
+}
+
 static void quantiles_like_numpy(void **state) {
   (void)state;
   double v[] = {1, 2, 3, 4, 10};
@@ -32,20 +117,20 @@ static void robust_standardisation(void **state) {
   const double *cols[] = {a, b, c};
   tsr__feature f[3] = {{"a", 0, 0, 0}, {"b", 0, 0, 0}, {"c", 0, 0, 0}};
   double Z[15];
-  assert_int_equal(tsr__features_fit(f, 3, TSR_XFORM_STANDARDIZE, cols, 5, Z, NULL), TSR_OK);
+  assert_int_equal(fit_arr(f, 3, TSR_XFORM_STANDARDIZE, cols, 5, Z, NULL), TSR_OK);
   assert_true(f[0].center == 3 && f[0].scale == 2); /* median 3, IQR 4-2 */
   assert_true(Z[4 * 3] == 3.5);                      /* (10-3)/2 */
   assert_true(f[1].center == 5 && f[1].scale == 1);  /* constant: scale 1 */
   /* IQR 0: falls back to the sample standard deviation sqrt(12.8) */
   assert_true(f[2].center == 0 && fabs(f[2].scale - sqrt(12.8)) < 1e-12);
   /* log1p then standardise */
-  assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE, cols, 5, Z, NULL), TSR_OK);
+  assert_int_equal(fit_arr(f, 1, TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE, cols, 5, Z, NULL), TSR_OK);
   assert_true(f[0].log1p == 1);
   assert_true(fabs(f[0].center - log1p(3)) < 1e-15);
   assert_true(fabs(f[0].scale - (log1p(4) - log1p(2))) < 1e-15);
   assert_true(fabs(Z[0] - (log1p(1) - log1p(3)) / (log1p(4) - log1p(2))) < 1e-15);
   /* none: identity */
-  assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_NONE, cols, 5, Z, NULL), TSR_OK);
+  assert_int_equal(fit_arr(f, 1, TSR_XFORM_NONE, cols, 5, Z, NULL), TSR_OK);
   assert_true(Z[0] == 1 && Z[4] == 10);
 }
 
@@ -54,7 +139,7 @@ static void apply_new_rows(void **state) {
   double a[] = {1, 2, 3, 4, 10}, z[5];
   const double *cols[] = {a};
   tsr__feature f[1] = {{"a", 0, 0, 0}};
-  tsr__features_fit(f, 1, TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE, cols, 5, z, NULL);
+  fit_arr(f, 1, TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE, cols, 5, z, NULL);
   double nw[] = {3, 100}, out[2];
   const double *nc[] = {nw};
   assert_int_equal(tsr__features_apply(f, 1, nc, 2, out, NULL), TSR_OK);
@@ -69,16 +154,16 @@ static void domain_errors(void **state) {
   tsr__feature f[1] = {{"frequency", 0, 0, 0}};
   double Z[4];
   tsr_error e;
-  assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_LOG1P, cols, 4, Z, &e), TSR_ERANGE);
+  assert_int_equal(fit_arr(f, 1, TSR_XFORM_LOG1P, cols, 4, Z, &e), TSR_ERANGE);
   assert_int_equal(e.line, 3);
   assert_string_equal(e.field, "frequency");
   assert_string_equal(e.msg, "log1p needs values > -1, got -1");
   double b[] = {1, NAN};
   const double *cb[] = {b};
-  assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_STANDARDIZE, cb, 2, Z, &e), TSR_ERANGE);
+  assert_int_equal(fit_arr(f, 1, TSR_XFORM_STANDARDIZE, cb, 2, Z, &e), TSR_ERANGE);
   assert_int_equal(e.line, 2);
   /* negative values are fine without log1p */
-  assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_STANDARDIZE, cols, 4, Z, NULL), TSR_OK);
+  assert_int_equal(fit_arr(f, 1, TSR_XFORM_STANDARDIZE, cols, 4, Z, NULL), TSR_OK);
 }
 
 static int cmp_dbl(const void *a, const void *b) {
@@ -143,7 +228,7 @@ static void memo_same_bits(void **state) {
   const double *cols[3] = {a, b, c};
   tsr__feature f[3];
   memset(f, 0, sizeof f);
-  assert_int_equal(tsr__features_fit(f, d, TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE, cols, n, Z,
+  assert_int_equal(fit_arr(f, d, TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE, cols, n, Z,
                                      NULL), TSR_OK);
   for (size_t j = 0; j < d; j++)
     for (size_t i = 0; i < n; i++) {
@@ -154,7 +239,7 @@ static void memo_same_bits(void **state) {
   assert_int_equal(tsr__features_apply(f, d, cols, n, Z2, NULL), TSR_OK);
   assert_memory_equal(Z, Z2, n * d * sizeof *Z);
   /* log1p without standardising: the log1p values themselves */
-  assert_int_equal(tsr__features_fit(f, d, TSR_XFORM_LOG1P, cols, n, Z, NULL), TSR_OK);
+  assert_int_equal(fit_arr(f, d, TSR_XFORM_LOG1P, cols, n, Z, NULL), TSR_OK);
   for (size_t i = 0; i < n; i++) {
     double want = log1p(a[i]);
     assert_memory_equal(&want, &Z[i * d], sizeof want);
@@ -181,7 +266,7 @@ static void fit_quartiles_sorted(void **state) {
       const double *cols[1] = {v};
       tsr__feature f[1];
       memset(f, 0, sizeof f);
-      assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_STANDARDIZE, cols, n, Z, NULL), TSR_OK);
+      assert_int_equal(fit_arr(f, 1, TSR_XFORM_STANDARDIZE, cols, n, Z, NULL), TSR_OK);
       double med = tsr__quantile_sorted(srt, n, 0.5);
       double iqr = tsr__quantile_sorted(srt, n, 0.75) - tsr__quantile_sorted(srt, n, 0.25);
       assert_memory_equal(&f[0].center, &med, sizeof med);
@@ -212,7 +297,7 @@ static void fit_quartiles_counted(void **state) {
     const double *cols[1] = {v};
     tsr__feature f[1];
     memset(f, 0, sizeof f);
-    assert_int_equal(tsr__features_fit(f, 1, TSR_XFORM_STANDARDIZE, cols, n, Z, NULL), TSR_OK);
+    assert_int_equal(fit_arr(f, 1, TSR_XFORM_STANDARDIZE, cols, n, Z, NULL), TSR_OK);
     double med = tsr__quantile_sorted(srt, n, 0.5);
     double iqr = tsr__quantile_sorted(srt, n, 0.75) - tsr__quantile_sorted(srt, n, 0.25);
     assert_memory_equal(&f[0].center, &med, sizeof med);
@@ -231,6 +316,7 @@ int main(void) {
       cmocka_unit_test(memo_same_bits),
       cmocka_unit_test(fit_quartiles_sorted),
       cmocka_unit_test(fit_quartiles_counted),
+      cmocka_unit_test(columns_in_place),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
