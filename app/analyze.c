@@ -378,9 +378,10 @@ static tsr_status step_ingest(actx *x, tsr_error *err) {
     if (st != TSR_OK) return st;
   }
   res->ingest.checksum = combined;
-  st = tsr_ledger_finish(res->ledger, err);
+  /* nothing more is ingested into it: sorted by id and packed at once
+   * (the packing in a second thread) */
+  st = tsr_ledger_finish_seal(res->ledger, 2, err);
   if (st != TSR_OK) return st;
-  tsr_ledger_seal(res->ledger); /* nothing more is ingested into it */
   if (res->ingest.rows_accepted == 0 && res->ingest.rows_rejected > 0 && x->nreasons > 0) {
     size_t top = 0;
     for (size_t i = 1; i < x->nreasons; i++)
