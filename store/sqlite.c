@@ -7,7 +7,8 @@
  * One sqlite3 connection per handle, opened NOMUTEX (one thread at a time),
  * WAL journal (checked: the pragma must return "wal"), synchronous=NORMAL
  * (commits append to the WAL without fsync; durable at checkpoints and at
- * the end of a run: synchronous=FULL for that commit), busy
+ * the end of a run: synchronous=FULL for that commit; a run's bulk load
+ * in the rollback journal when the database is not open elsewhere), busy
  * timeout 5 s, foreign keys on. Every statement is prepared with bound
  * parameters and kept prepared per handle, by its text. Times are INTEGER
  * ms since the epoch (UTC).
