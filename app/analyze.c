@@ -1809,7 +1809,7 @@ static tsr_status store_rows(actx *x, files_job *files, tsr_error *err) {
   const tsr_ledger *lg = res->ledger;
   const size_t nl = lg ? tsr_ledger_ncustomers(lg) : 0;
   const tsr_profiles *pf = res->profiles;
-  tsr_status st = tsr_store_begin(s, err);
+  tsr_status st = tsr__store_begin_bulk(s, err);
   if (st != TSR_OK) {
     if (files && files_wait(files, NULL) != TSR_OK) { /* the files' error first */
       st = files->st;

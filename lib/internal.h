@@ -294,5 +294,8 @@ tsr_status tsr__store_customers_add_lens(struct tsr_store *s, int64_t run_id,
                                          const struct tsr_customer *rows,
                                          const tsr__customer_lens *lens, size_t n,
                                          tsr_error *err);
+/* tsr_store_begin for a transaction that stores a run's rows in bulk
+ * (store/store.c; docs/store.md). */
+tsr_status tsr__store_begin_bulk(struct tsr_store *s, tsr_error *err);
 
 #endif

@@ -278,6 +278,14 @@ tsr_status tsr_store_begin(tsr_store *s, tsr_error *err) {
   return s->db->m->begin(s->db, err);
 }
 
+tsr_status tsr__store_begin_bulk(tsr_store *s, tsr_error *err) {
+  CHECK_STORE(s, "begin");
+  if (s->db->m->in_transaction(s->db))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "store: begin: a transaction is already open");
+  const tsr_store_methods *m = s->db->m;
+  return m->version >= 6 && m->begin_bulk ? m->begin_bulk(s->db, err) : m->begin(s->db, err);
+}
+
 tsr_status tsr_store_commit(tsr_store *s, tsr_error *err) {
   CHECK_STORE(s, "commit");
   if (!s->db->m->in_transaction(s->db))

@@ -30,7 +30,7 @@
 #include "internal.h"
 #include "tessera/store.h"
 
-#define TSR_STORE_METHODS_VERSION 5
+#define TSR_STORE_METHODS_VERSION 6
 
 /* ================================================================ values */
 
@@ -152,6 +152,11 @@ typedef struct tsr_store_methods {
   tsr_status (*load)(tsr__db *db, const char *table, const char *cols, int ncols, size_t n,
                      tsr__rowvals_fn vals, void *ctx, tsr__exec_out *out, const char *what,
                      tsr_error *err);
+
+  /* version 6 */
+  /* Opens a write transaction like begin for one large load (may be NULL:
+   * begin). commit and rollback end it as any other. */
+  tsr_status (*begin_bulk)(tsr__db *db, tsr_error *err);
 } tsr_store_methods;
 
 /* The function fields of a back end whose functions are named

@@ -11,7 +11,10 @@
 #include "tsr_test.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <sqlite3.h>
 #include <libpq-fe.h>
 
@@ -1014,6 +1017,194 @@ static void test_tx_temp_store(void **state) {
   tsr_store_close(s);
 }
 
+/* ---------------------------------------------------------------- bulk load (SQLite) */
+
+static int text_cb(void *ctx, const tsr__cur *c) {
+  const char *v = c->m->get_text(c, 0);
+  snprintf((char *)ctx, 32, "%s", v ? v : "");
+  return 1;
+}
+
+/* One text value of sql on s's own connection, into buf (32 bytes). */
+static const char *text_of(tsr_store *s, const char *sql, char *buf) {
+  tsr_error err;
+  tsr__db *db = tsr__store_db(s);
+  buf[0] = '\0';
+  OK(db->m->query(db, sql, NULL, 0, text_cb, buf, NULL, "test", &err));
+  return buf;
+}
+
+static int64_t n_customers(tsr_store *s) {
+  int64_t v = -1;
+  tsr_error err;
+  OK(tsr__one_i64(tsr__store_db(s), "SELECT count(*) FROM customers", NULL, 0, &v, "test", &err));
+  return v;
+}
+
+enum { BULK_N = 40000 }; /* rows: about 3 MB, more than the page cache (spills) */
+
+/* Adds BULK_N customers (ids prefix00000..) to run rid. */
+static void bulk_rows(tsr_store *s, int64_t rid, const char *prefix) {
+  tsr_error err;
+  tsr_customer *rows = malloc(BULK_N * sizeof *rows);
+  char(*ids)[24] = malloc((size_t)BULK_N * 24);
+  assert_non_null(rows);
+  assert_non_null(ids);
+  for (int i = 0; i < BULK_N; i++) {
+    snprintf(ids[i], 24, "%s%05d", prefix, i);
+    tsr_customer_init(&rows[i]);
+    rows[i].customer_id = ids[i];
+    rows[i].frequency = i % 13;
+    rows[i].history = "19723*2,1500;14,2000;7,~12.345678901234567";
+  }
+  OK(tsr_store_customers_add(s, rid, rows, BULK_N, &err));
+  free(rows);
+  free(ids);
+}
+
+typedef struct opener_arg {
+  char path[600];
+  int64_t seen; /* customers the opener counted, -1: its open failed */
+  char msg[TSR_ERROR_MSG_MAX];
+} opener_arg;
+
+static void *opener_main(void *p) {
+  opener_arg *a = p;
+  tsr_store *s = NULL;
+  tsr_error err;
+  a->seen = -1;
+  if (tsr_store_open(a->path, 0, &s, &err) != TSR_OK) {
+    tsr_error_format(&err, a->msg, sizeof a->msg);
+    return NULL;
+  }
+  tsr__one_i64(tsr__store_db(s), "SELECT count(*) FROM customers", NULL, 0, &a->seen, "test", &err);
+  tsr_store_close(s);
+  return NULL;
+}
+
+/* A run's bulk load (tsr__store_begin_bulk) runs in the rollback journal
+ * when the connection is alone, and back in WAL after its commit or
+ * rollback; with another connection open it stays in WAL (that reader is
+ * never blocked); a connection opened during the load waits for it. */
+static void test_bulk_journal(void **state) {
+  (void)state;
+  if (use_pg) return;
+  tsr_error err;
+  char buf[32], path[600], jpath[640];
+  tsr_store *s = open_new("bulk.db");
+  db_url("bulk.db", path, sizeof path);
+  snprintf(jpath, sizeof jpath, "%s-journal", path);
+  tsr_run r = {.command = "analyze"};
+  int64_t rid;
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
+
+  /* alone: rollback journal, rolled back whole */
+  OK(tsr__store_begin_bulk(s, &err));
+  assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "delete");
+  assert_string_equal(text_of(s, "PRAGMA synchronous", buf), "3"); /* EXTRA */
+  assert_int_equal(temp_store_of(s), 2);
+  bulk_rows(s, rid, "a");
+  assert_int_equal(access(jpath, F_OK), 0);
+  OK(tsr_store_rollback(s, &err));
+  assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
+  assert_string_equal(text_of(s, "PRAGMA synchronous", buf), "1"); /* NORMAL */
+  assert_int_equal(temp_store_of(s), 0);
+  assert_int_equal(n_customers(s), 0);
+  assert_int_not_equal(access(jpath, F_OK), 0);
+
+  /* alone, committed */
+  OK(tsr__store_begin_bulk(s, &err));
+  bulk_rows(s, rid, "a");
+  OK(tsr_store_commit(s, &err));
+  assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
+  assert_int_equal(n_customers(s), BULK_N);
+  assert_string_equal(text_of(s, "PRAGMA integrity_check", buf), "ok");
+
+  /* another connection open: WAL, and it reads beside the load */
+  tsr_store *o = NULL;
+  OK(tsr_store_open(path, 0, &o, &err));
+  OK(tsr_store_run_begin(s, &r, &rid, &err));
+  OK(tsr__store_begin_bulk(s, &err));
+  assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
+  bulk_rows(s, rid, "b");
+  assert_int_equal(n_customers(o), BULK_N);
+  OK(tsr_store_commit(s, &err));
+  assert_int_equal(n_customers(o), 2 * BULK_N);
+  tsr_store_close(o);
+
+  /* alone again; an opener meanwhile waits for the commit, both when the
+   * load holds the database's write lock only (rows in the page cache: the
+   * opener cannot switch to WAL yet) and when it spilled pages (the
+   * exclusive lock: the opener cannot read yet) */
+  for (int big = 0; big < 2; big++) {
+    OK(tsr_store_run_begin(s, &r, &rid, &err));
+    OK(tsr__store_begin_bulk(s, &err));
+    assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "delete");
+    tsr_customer one;
+    tsr_customer_init(&one);
+    one.customer_id = "solo";
+    if (big) bulk_rows(s, rid, "c");
+    else OK(tsr_store_customers_add(s, rid, &one, 1, &err));
+    opener_arg a;
+    memset(&a, 0, sizeof a);
+    snprintf(a.path, sizeof a.path, "%s", path);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, opener_main, &a), 0);
+    usleep(300 * 1000);
+    OK(tsr_store_commit(s, &err));
+    pthread_join(th, NULL);
+    if (a.seen < 0) fail_msg("opener failed: %s", a.msg);
+    assert_int_equal(a.seen, 2 * BULK_N + 1 + big * BULK_N);
+    assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
+  }
+  tsr_store_close(s);
+}
+
+/* A process killed in the middle of a bulk load leaves a hot journal:
+ * the next opener rolls it back (none of the run's rows, the database
+ * intact, in WAL) and marks the run interrupted. */
+static void test_bulk_crash(void **state) {
+  (void)state;
+  if (use_pg) return;
+  char path[600], jpath[640], buf[32];
+  db_url("bulkcrash.db", path, sizeof path);
+  snprintf(jpath, sizeof jpath, "%s-journal", path);
+  tsr_store_close(open_new("bulkcrash.db"));
+  fflush(NULL);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    tsr_store *s = NULL;
+    tsr_error e;
+    tsr_run r = {.command = "analyze"};
+    int64_t rid;
+    if (tsr_store_open(path, 0, &s, &e) || tsr_store_run_begin(s, &r, &rid, &e) ||
+        tsr__store_begin_bulk(s, &e))
+      _exit(2);
+    bulk_rows(s, rid, "k");
+    kill(getpid(), SIGKILL);
+    _exit(3);
+  }
+  int ws = 0;
+  assert_int_equal(waitpid(pid, &ws, 0), pid);
+  assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
+  struct stat sb;
+  assert_int_equal(stat(jpath, &sb), 0); /* hot */
+  assert_true(sb.st_size > 0);
+  tsr_store *s = NULL;
+  tsr_error err;
+  OK(tsr_store_open(path, 0, &s, &err));
+  assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
+  assert_string_equal(text_of(s, "PRAGMA integrity_check", buf), "ok");
+  assert_int_equal(n_customers(s), 0);
+  int64_t n = -1;
+  OK(tsr__one_i64(tsr__store_db(s), "SELECT count(*) FROM runs WHERE status = 'interrupted'", NULL,
+                  0, &n, "test", &err));
+  assert_int_equal(n, 1);
+  tsr_store_close(s);
+}
+
 /* Unsorted ids of mixed lengths and shared prefixes come back in strcmp
  * order; a batch overlapping stored rows fails whole, on the multi-row and
  * on the single-row path. */
@@ -1756,6 +1947,8 @@ int main(void) {
       cmocka_unit_test(test_transactions),
       cmocka_unit_test(test_concurrent_reader),
       cmocka_unit_test(test_concurrent_writers),
+      cmocka_unit_test(test_bulk_journal),
+      cmocka_unit_test(test_bulk_crash),
       cmocka_unit_test(test_large_batch),
       cmocka_unit_test(test_reentrant_reads),
       cmocka_unit_test(test_time_format),
