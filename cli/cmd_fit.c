@@ -41,8 +41,8 @@ static void *heap_on_huge_pages(const char *path) {
     return NULL;
   }
   (void)madvise((void *)a, e - a, MADV_HUGEPAGE);
-  free(p);
   const size_t head = a - (uintptr_t)p;
+  free(p);
   return head > 64 ? malloc(head - 32) : NULL;
 #else
   (void)path;
