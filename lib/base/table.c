@@ -485,7 +485,18 @@ typedef struct code_tab {
   double *val;       /* their values */
   uint16_t *slot;    /* 2 cap: 1 + number, or 0 */
   size_t n, cap;
+  /* texts of 1 to 8 bytes found again without hashing bytes: the text
+   * as a zero-padded 64-bit word (the first word of its key; never 0
+   * for a number) is itself the key, its number beside it (open
+   * addressing, at most CODE_SMALL_MAX entered, the rest by key) */
+  uint64_t *skey; /* CODE_SMALL_SLOTS: word, or 0 */
+  uint16_t *snum;
+  size_t sn;
 } code_tab;
+
+#define CODE_SMALL_BITS 10
+#define CODE_SMALL_SLOTS ((size_t)1 << CODE_SMALL_BITS)
+#define CODE_SMALL_MAX (CODE_SMALL_SLOTS / 2)
 
 /* the home slot of a text: its two halves xor-ed, the two 64-bit words
  * of that multiplied apart (the high bits mix all of a word) */
@@ -502,11 +513,14 @@ static int code_tab_init(code_tab *t) {
   t->key = malloc(t->cap * sizeof *t->key);
   t->val = malloc(t->cap * sizeof *t->val);
   t->slot = calloc(2 * t->cap, sizeof *t->slot);
-  return t->key && t->val && t->slot ? 0 : -1;
+  t->sn = 0;
+  t->skey = calloc(CODE_SMALL_SLOTS, sizeof *t->skey);
+  t->snum = malloc(CODE_SMALL_SLOTS * sizeof *t->snum);
+  return t->key && t->val && t->slot && t->skey && t->snum ? 0 : -1;
 }
 
 static void code_tab_free(code_tab *t) {
-  free(t->key), free(t->val), free(t->slot);
+  free(t->key), free(t->val), free(t->slot), free(t->skey), free(t->snum);
   memset(t, 0, sizeof *t);
 }
 
@@ -562,6 +576,28 @@ static inline int code_of(code_tab *t, const char *p, unsigned len, char delim) 
   t->val[t->n] = x;
   t->slot[i] = (uint16_t)++t->n;
   return (int)t->n - 1;
+}
+
+/* code_of for a text of 1 to 8 bytes (32 readable at p): the same
+ * number, found by its word in the small table when seen before (the
+ * word equals the first word of its key in t, the others zero: a hit
+ * there is a hit in code_of) */
+static inline int code_of_small(code_tab *t, const char *p, unsigned len, char delim) {
+  uint64_t w;
+  memcpy(&w, p, sizeof w);
+  w &= ~(uint64_t)0 >> (64 - 8 * len);
+  size_t i = (size_t)((w * 0x9e3779b97f4a7c15ULL) >> (64 - CODE_SMALL_BITS));
+  for (;; i = (i + 1) & (CODE_SMALL_SLOTS - 1)) {
+    const uint64_t k = t->skey[i];
+    if (!k) break;
+    if (k == w) return t->snum[i];
+  }
+  const int c = code_of(t, p, len, delim);
+  if (c >= 0 && t->sn < CODE_SMALL_MAX) {
+    t->skey[i] = w, t->snum[i] = (uint16_t)c;
+    t->sn++;
+  }
+  return c;
 }
 
 /* code_of for a field with fewer than 32 bytes readable at p: a padded
@@ -630,7 +666,8 @@ static void *code_part_run(scan_part *sp) {
         } else {
           const unsigned len = e - start;
           if (len == 0 || len > 31) goto done;
-          const int c = code_of(&sp->tab[k], p + start, len, p[e]);
+          const int c = len <= 8 ? code_of_small(&sp->tab[k], p + start, len, p[e])
+                                 : code_of(&sp->tab[k], p + start, len, p[e]);
           if (c < 0) goto done;
           row[sp->at[k]] = (uint16_t)c;
         }
