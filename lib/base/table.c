@@ -621,12 +621,18 @@ static void *code_part_run(scan_part *sp) {
   const char *p = sp->s, *end = sp->end;
   char tail[2 * CODE_TAIL];
   int in_tail = 0;
-  const size_t nh = sp->nh;
+  const size_t nh = sp->nh, stride = sp->stride;
+  /* the part's fields in locals: the tables' stores (64-bit words) could
+   * otherwise alias them and have them reloaded every field */
+  const ptrdiff_t *const fld = sp->fld;
+  const int *const at = sp->at;
+  code_tab *const tab = sp->tab;
+  uint16_t *const code = sp->code;
   const __m128i CM = _mm_set1_epi8(','), NL = _mm_set1_epi8('\n'), QT = _mm_set1_epi8('"'),
                 CR = _mm_set1_epi8('\r'), Z = _mm_setzero_si128();
   sp->ok = 0;
   for (size_t r = sp->r0; r < sp->r1; r++) {
-    uint16_t *row = sp->code + r * sp->stride;
+    uint16_t *row = code + r * stride;
     if (!in_tail && end - p < CODE_TAIL) {
       const size_t k = (size_t)(end - p);
       memset(tail, 0, sizeof tail);
@@ -653,7 +659,7 @@ static void *code_part_run(scan_part *sp) {
         if (!D) goto done; /* too few fields */
         const unsigned e = (unsigned)__builtin_ctzll(D);
         D &= D - 1;
-        const ptrdiff_t k = sp->fld[j];
+        const ptrdiff_t k = fld[j];
         if (k < 0) {
           /* a skipped field: no quote, CR or NUL (16 bytes a step, those
            * past its end masked off) */
@@ -666,10 +672,10 @@ static void *code_part_run(scan_part *sp) {
         } else {
           const unsigned len = e - start;
           if (len == 0 || len > 31) goto done;
-          const int c = len <= 8 ? code_of_small(&sp->tab[k], p + start, len, p[e])
-                                 : code_of(&sp->tab[k], p + start, len, p[e]);
+          const int c = len <= 8 ? code_of_small(&tab[k], p + start, len, p[e])
+                                 : code_of(&tab[k], p + start, len, p[e]);
           if (c < 0) goto done;
-          row[sp->at[k]] = (uint16_t)c;
+          row[at[k]] = (uint16_t)c;
         }
         start = e + 1;
       }
@@ -681,14 +687,14 @@ static void *code_part_run(scan_part *sp) {
       const char delim = j + 1 < nh ? ',' : '\n';
       const char *q = field_end_fast(p, end);
       if (!q || *q != delim) goto done;
-      const ptrdiff_t k = sp->fld[j];
+      const ptrdiff_t k = fld[j];
       if (k >= 0) {
         const size_t len = (size_t)(q - p);
         if (len == 0 || len > 31) goto done;
-        const int c = in_tail || end - p >= 32 ? code_of(&sp->tab[k], p, (unsigned)len, delim)
-                                               : code_of_copy(&sp->tab[k], p, (unsigned)len, delim);
+        const int c = in_tail || end - p >= 32 ? code_of(&tab[k], p, (unsigned)len, delim)
+                                               : code_of_copy(&tab[k], p, (unsigned)len, delim);
         if (c < 0) goto done;
-        row[sp->at[k]] = (uint16_t)c;
+        row[at[k]] = (uint16_t)c;
       }
       p = q + 1;
     }
