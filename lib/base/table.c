@@ -485,7 +485,18 @@ typedef struct code_tab {
   double *val;       /* their values */
   uint16_t *slot;    /* 2 cap: 1 + number, or 0 */
   size_t n, cap;
+  /* texts of 1 to 8 bytes found again without hashing bytes: the text
+   * as a zero-padded 64-bit word (the first word of its key; never 0
+   * for a number) is itself the key, its number beside it (open
+   * addressing, at most CODE_SMALL_MAX entered, the rest by key) */
+  uint64_t *skey; /* CODE_SMALL_SLOTS: word, or 0 */
+  uint16_t *snum;
+  size_t sn;
 } code_tab;
+
+#define CODE_SMALL_BITS 10
+#define CODE_SMALL_SLOTS ((size_t)1 << CODE_SMALL_BITS)
+#define CODE_SMALL_MAX (CODE_SMALL_SLOTS / 2)
 
 /* the home slot of a text: its two halves xor-ed, the two 64-bit words
  * of that multiplied apart (the high bits mix all of a word) */
@@ -502,11 +513,14 @@ static int code_tab_init(code_tab *t) {
   t->key = malloc(t->cap * sizeof *t->key);
   t->val = malloc(t->cap * sizeof *t->val);
   t->slot = calloc(2 * t->cap, sizeof *t->slot);
-  return t->key && t->val && t->slot ? 0 : -1;
+  t->sn = 0;
+  t->skey = calloc(CODE_SMALL_SLOTS, sizeof *t->skey);
+  t->snum = malloc(CODE_SMALL_SLOTS * sizeof *t->snum);
+  return t->key && t->val && t->slot && t->skey && t->snum ? 0 : -1;
 }
 
 static void code_tab_free(code_tab *t) {
-  free(t->key), free(t->val), free(t->slot);
+  free(t->key), free(t->val), free(t->slot), free(t->skey), free(t->snum);
   memset(t, 0, sizeof *t);
 }
 
@@ -564,6 +578,28 @@ static inline int code_of(code_tab *t, const char *p, unsigned len, char delim) 
   return (int)t->n - 1;
 }
 
+/* code_of for a text of 1 to 8 bytes (32 readable at p): the same
+ * number, found by its word in the small table when seen before (the
+ * word equals the first word of its key in t, the others zero: a hit
+ * there is a hit in code_of) */
+static inline int code_of_small(code_tab *t, const char *p, unsigned len, char delim) {
+  uint64_t w;
+  memcpy(&w, p, sizeof w);
+  w &= ~(uint64_t)0 >> (64 - 8 * len);
+  size_t i = (size_t)((w * 0x9e3779b97f4a7c15ULL) >> (64 - CODE_SMALL_BITS));
+  for (;; i = (i + 1) & (CODE_SMALL_SLOTS - 1)) {
+    const uint64_t k = t->skey[i];
+    if (!k) break;
+    if (k == w) return t->snum[i];
+  }
+  const int c = code_of(t, p, len, delim);
+  if (c >= 0 && t->sn < CODE_SMALL_MAX) {
+    t->skey[i] = w, t->snum[i] = (uint16_t)c;
+    t->sn++;
+  }
+  return c;
+}
+
 /* code_of for a field with fewer than 32 bytes readable at p: a padded
  * copy (the field and its delimiter) */
 static int code_of_copy(code_tab *t, const char *p, unsigned len, char delim) {
@@ -585,12 +621,18 @@ static void *code_part_run(scan_part *sp) {
   const char *p = sp->s, *end = sp->end;
   char tail[2 * CODE_TAIL];
   int in_tail = 0;
-  const size_t nh = sp->nh;
+  const size_t nh = sp->nh, stride = sp->stride;
+  /* the part's fields in locals: the tables' stores (64-bit words) could
+   * otherwise alias them and have them reloaded every field */
+  const ptrdiff_t *const fld = sp->fld;
+  const int *const at = sp->at;
+  code_tab *const tab = sp->tab;
+  uint16_t *const code = sp->code;
   const __m128i CM = _mm_set1_epi8(','), NL = _mm_set1_epi8('\n'), QT = _mm_set1_epi8('"'),
                 CR = _mm_set1_epi8('\r'), Z = _mm_setzero_si128();
   sp->ok = 0;
   for (size_t r = sp->r0; r < sp->r1; r++) {
-    uint16_t *row = sp->code + r * sp->stride;
+    uint16_t *row = code + r * stride;
     if (!in_tail && end - p < CODE_TAIL) {
       const size_t k = (size_t)(end - p);
       memset(tail, 0, sizeof tail);
@@ -617,7 +659,7 @@ static void *code_part_run(scan_part *sp) {
         if (!D) goto done; /* too few fields */
         const unsigned e = (unsigned)__builtin_ctzll(D);
         D &= D - 1;
-        const ptrdiff_t k = sp->fld[j];
+        const ptrdiff_t k = fld[j];
         if (k < 0) {
           /* a skipped field: no quote, CR or NUL (16 bytes a step, those
            * past its end masked off) */
@@ -630,9 +672,10 @@ static void *code_part_run(scan_part *sp) {
         } else {
           const unsigned len = e - start;
           if (len == 0 || len > 31) goto done;
-          const int c = code_of(&sp->tab[k], p + start, len, p[e]);
+          const int c = len <= 8 ? code_of_small(&tab[k], p + start, len, p[e])
+                                 : code_of(&tab[k], p + start, len, p[e]);
           if (c < 0) goto done;
-          row[sp->at[k]] = (uint16_t)c;
+          row[at[k]] = (uint16_t)c;
         }
         start = e + 1;
       }
@@ -644,14 +687,14 @@ static void *code_part_run(scan_part *sp) {
       const char delim = j + 1 < nh ? ',' : '\n';
       const char *q = field_end_fast(p, end);
       if (!q || *q != delim) goto done;
-      const ptrdiff_t k = sp->fld[j];
+      const ptrdiff_t k = fld[j];
       if (k >= 0) {
         const size_t len = (size_t)(q - p);
         if (len == 0 || len > 31) goto done;
-        const int c = in_tail || end - p >= 32 ? code_of(&sp->tab[k], p, (unsigned)len, delim)
-                                               : code_of_copy(&sp->tab[k], p, (unsigned)len, delim);
+        const int c = in_tail || end - p >= 32 ? code_of(&tab[k], p, (unsigned)len, delim)
+                                               : code_of_copy(&tab[k], p, (unsigned)len, delim);
         if (c < 0) goto done;
-        row[sp->at[k]] = (uint16_t)c;
+        row[at[k]] = (uint16_t)c;
       }
       p = q + 1;
     }

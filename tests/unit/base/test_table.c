@@ -688,6 +688,50 @@ static void test_table_scan_codes(void **state) {
     assert_false(codes_check(big, len, 2, &p1));
     free(big);
   }
+  /* texts of 1 to 8 bytes (found again by their word) beside longer
+   * ones: prefixes of one another, equal values in other texts, more
+   * distinct short texts than the small table enters (the rest by key),
+   * in a middle column (',' after) and the last ('\n'): one number per
+   * distinct text, each number's value the text's */
+  {
+    static const char *const F[16] = {"1",   "12", "1.",   "1.0",      "1.00",     "12.5",
+                                      "-1",  "-0", "0",    "+1",       ".5",       "12345678",
+                                      "1e5", "0.", "1234567", "123456789"};
+    const size_t N = 3000;
+    char *big = malloc(64 * N);
+    assert_non_null(big);
+    size_t len = (size_t)sprintf(big, "id,b,d,e\n");
+    for (size_t r = 0; r < N; r++) {
+      char b[16];
+      if (r % 2) snprintf(b, sizeof b, "%s", F[(r / 2 * 7) % 16]);
+      else snprintf(b, sizeof b, "%zu", 1000 + (r / 2) % 700);
+      len += (size_t)sprintf(big + len, "c%zu,%s,%.17g,%s\n", r, b, (double)(r % 50) / 7,
+                             F[(r * 5) % 16]);
+    }
+    static const char *const B[] = {"b", NULL}, *const D[] = {"d", NULL}, *const E[] = {"e", NULL};
+    const char *const *want[3] = {B, D, E};
+    char path[] = "/tmp/tsr_test_codesXXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, big, len), (ssize_t)len);
+    close(fd);
+    tsr_table_codes c;
+    int plain = -1;
+    assert_int_equal(tsr_table_scan_codes(path, 3, want, 1, &c, &plain, NULL), TSR_OK);
+    unlink(path);
+    assert_int_equal(plain, 1);
+    assert_int_equal(c.ndistinct[0][0], 16 + 700);
+    assert_int_equal(c.ndistinct[0][1], 50);
+    assert_int_equal(c.ndistinct[0][2], 16);
+    /* rows with one text one number, first seen first numbered */
+    assert_int_equal(c.code[1 * c.stride + (size_t)c.at[0]], 1);
+    assert_int_equal(c.code[3 * c.stride + (size_t)c.at[0]], c.code[35 * c.stride + (size_t)c.at[0]]);
+    assert_int_equal(c.code[0 * c.stride + (size_t)c.at[2]], c.code[16 * c.stride + (size_t)c.at[2]]);
+    tsr_table_codes_free(&c);
+    size_t p1;
+    assert_true(codes_check(big, len, 1, &p1));
+    free(big);
+  }
   free(text);
 }
 
