@@ -477,11 +477,13 @@ static int fmt_sink(void *ctx, const char *t, size_t n) {
   return fwrite(t, 1, n, c->f) == n ? 0 : -1;
 }
 
-/* 1 when f is a regular file's stream: its rows then go to the descriptor
- * through a tsr__fd_sink (as analyze's customers.csv; on 1.8M customers the
- * buffered writes' page-cache copies were most of the kernel's CPU). A pipe,
- * a terminal or a memory stream keeps stdio. */
+/* 1 when f is a regular file's stream other than stdout: its rows then go
+ * to the descriptor through a tsr__fd_sink (as analyze's customers.csv: no
+ * page-cache copy per 4 KiB). stdout (its open file may be shared with other
+ * writers, which O_DIRECT on it would refuse unaligned writes), a pipe, a
+ * terminal or a memory stream keeps stdio. */
 static int is_regular(FILE *f) {
+  if (f == stdout) return 0;
   int fd = fileno(f);
   struct stat st;
   return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
