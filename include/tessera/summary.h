@@ -94,7 +94,9 @@ TSR_API int tsr_summary_row_from_entries(const tsr_ledger_entry *e, size_t k,
 
 /* Writes the summary as CSV (header customer_id,frequency,recency,T,
  * monetary_value or the calibration/holdout layout; with extras != 0 the
- * profile columns follow) or as JSON (an array of objects). */
+ * profile columns follow) or as JSON (an array of objects). The CSV rows
+ * of a regular file other than stdout go to its descriptor (after fflush),
+ * by O_DIRECT where the file system allows it; the bytes are the same. */
 TSR_API tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extras,
                                          tsr_error *err);
 TSR_API tsr_status tsr_summary_write_json(const tsr_summary *s, FILE *f, int extras,

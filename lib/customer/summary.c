@@ -9,11 +9,13 @@
 #include "tessera/datetime.h"
 #include "tessera/summary.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 void tsr_summary_opts_init(tsr_summary_opts *o) {
   memset(o, 0, sizeof *o);
@@ -452,6 +454,8 @@ typedef struct fmt_out {
   const tsr_summary *s;
   int extras;
   FILE *f;
+  tsr__fd_sink k; /* the file's descriptor past the page cache (to_fd) */
+  int to_fd;      /* 1: the blocks go to k, else to f */
 } fmt_out;
 
 /* Lines of block blk into buf; 0, or -1 when out of memory. */
@@ -468,8 +472,21 @@ static int fmt_block(void *ctx, size_t blk, tsr__tb *buf) {
 }
 
 static int fmt_sink(void *ctx, const char *t, size_t n) {
-  FILE *f = ((fmt_out *)ctx)->f;
-  return fwrite(t, 1, n, f) == n ? 0 : -1;
+  fmt_out *c = ctx;
+  if (c->to_fd) return tsr__fd_sink_put(&c->k, t, n);
+  return fwrite(t, 1, n, c->f) == n ? 0 : -1;
+}
+
+/* 1 when f is a regular file's stream other than stdout: its rows then go
+ * to the descriptor through a tsr__fd_sink (as analyze's customers.csv: no
+ * page-cache copy per 4 KiB). stdout (its open file may be shared with other
+ * writers, which O_DIRECT on it would refuse unaligned writes), a pipe, a
+ * terminal or a memory stream keeps stdio. */
+static int is_regular(FILE *f) {
+  if (f == stdout) return 0;
+  int fd = fileno(f);
+  struct stat st;
+  return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
 tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extras, tsr_error *err) {
@@ -481,11 +498,22 @@ tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extras, tsr_
   if (extras) fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds", f);
   fputc('\n', f);
   int nt = s->opts.threads >= 2 && s->n >= 50000 ? (s->opts.threads > 8 ? 8 : s->opts.threads) : 1;
-  if (nt > 1) {
-    /* blocks formatted by nt threads while this one writes them in order */
-    fmt_out c = {s, extras, f};
-    if (tsr__blocks_write((s->n + FMT_BLOCK - 1) / FMT_BLOCK, nt, fmt_block, fmt_sink, &c) == -1)
-      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  int to_fd = s->n > 0 && is_regular(f);
+  if (nt > 1 || to_fd) {
+    /* blocks formatted by nt threads while this one writes them in order
+     * (to the descriptor, after the header, when f is a regular file) */
+    fmt_out c = {s, extras, f, {0}, to_fd};
+    if (to_fd) {
+      if (fflush(f) != 0)
+        return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
+      if (tsr__fd_sink_init(&c.k, fileno(f), 0, 1))
+        return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    }
+    int st = tsr__blocks_write((s->n + FMT_BLOCK - 1) / FMT_BLOCK, nt, fmt_block, fmt_sink, &c);
+    if (to_fd && tsr__fd_sink_finish(&c.k) && st == 0) st = -2;
+    if (st == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    if (st != 0 && to_fd)
+      return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.k.werr));
   } else {
     char line[SUM_LINE_MAX];
     for (size_t i = 0; i < s->n; i++) {
