@@ -189,6 +189,22 @@ typedef struct {
   double x, T, l2, d2[4];
 } pnbd_cache;
 
+/* The bracket's terms e^lE and e^v1 - e^(ls+l2) scaled by e^-M, M the
+ * larger exponent: the larger term is e^0 = 1 exactly, one exp (NaN:
+ * fmax's way); u1 - u2 = u1 (1 - exp(l2 - l1)) without cancellation;
+ * S = u0 + u12. */
+static inline void pnbd_terms(double lE, double v1, double l1, double l2, double *M,
+                              double *u0, double *u1, double *u12, double *S) {
+  if (lE >= v1)
+    *M = lE, *u0 = 1, *u1 = exp(v1 - lE);
+  else if (v1 > lE)
+    *M = v1, *u0 = exp(lE - v1), *u1 = 1;
+  else
+    *M = fmax(lE, v1), *u0 = exp(lE - *M), *u1 = exp(v1 - *M);
+  *u12 = l2 < l1 ? *u1 * -expm1(l2 - l1) : 0.0;
+  *S = *u0 + *u12;
+}
+
 /* The log bracket from its parts: lE = log of the alive term
  * (alpha+T)^-(r+x) (beta+T)^-s and its gradient dE, ls = log(s/(r+s+x)),
  * l1 and l2 = the log A0
@@ -199,18 +215,8 @@ static int pnbd_bracket(double r, double s, double x, double ls, double lE, cons
                         double l1, const double *d1, double l2, const double *d2,
                         double *lb, double *dl, double *palive, double *wts) {
   const double a2 = r + s + x;
-  /* the larger term is e^0 = 1 exactly: one exp (NaN: fmax's way) */
-  const double v1 = ls + l1;
-  double M, u0, u1;
-  if (lE >= v1)
-    M = lE, u0 = 1, u1 = exp(v1 - lE);
-  else if (v1 > lE)
-    M = v1, u0 = exp(lE - v1), u1 = 1;
-  else
-    M = fmax(lE, v1), u0 = exp(lE - M), u1 = exp(v1 - M);
-  /* u1 - u2 = u1 (1 - exp(l2 - l1)) without cancellation */
-  const double u12 = l2 < l1 ? u1 * -expm1(l2 - l1) : 0.0;
-  const double S = u0 + u12;
+  double M, u0, u1, u12, S;
+  pnbd_terms(lE, ls + l1, l1, l2, &M, &u0, &u1, &u12, &S);
   *lb = M + log(S);
   if (palive) *palive = u0 / S;
   if (wts) wts[0] = u0 / S, wts[1] = u1 / S, wts[2] = -(u1 - u12) / S;
@@ -484,16 +490,8 @@ static int pnbd_eval_ix(const double *p, const tsr_btyd_data *d,
       const double lE = lE2[k2], L1 = l1[k1], m2 = same ? L1 : l2[k2];
       /* pnbd_bracket: the larger term is e^0 = 1 exactly, one exp (NaN:
        * fmax's way); u1 - u2 = u1 (1 - exp(l2 - l1)) without cancellation */
-      const double v1 = lsx[ix->ix[i]] + L1;
-      double M, u0, u1;
-      if (lE >= v1)
-        M = lE, u0 = 1, u1 = exp(v1 - lE);
-      else if (v1 > lE)
-        M = v1, u0 = exp(lE - v1), u1 = 1;
-      else
-        M = fmax(lE, v1), u0 = exp(lE - M), u1 = exp(v1 - M);
-      const double u12 = m2 < L1 ? u1 * -expm1(m2 - L1) : 0.0;
-      const double S = u0 + u12;
+      double M, u0, u1, u12, S;
+      pnbd_terms(lE, lsx[ix->ix[i]] + L1, L1, m2, &M, &u0, &u1, &u12, &S);
       const size_t j = i - i0;
       bu0[j] = u0, bu1[j] = u1, bu12[j] = u12, bS[j] = S;
       blb[j] = M + log(S);
