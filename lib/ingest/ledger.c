@@ -38,7 +38,7 @@ static void hint_huge(void *p, size_t n) {
 #ifdef MADV_HUGEPAGE
   const uintptr_t h = (uintptr_t)2 << 20;
   uintptr_t lo = ((uintptr_t)p + h - 1) & ~(h - 1), hi = ((uintptr_t)p + n) & ~(h - 1);
-  if (n >= 2 * h && hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
+  if (hi > lo) (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE);
 #else
   (void)p;
   (void)n;
@@ -68,6 +68,41 @@ static void *chunk_alloc(void) {
 
 static void chunk_free(void *p) {
   if (p) (void)munmap(p, POOL_CHUNK);
+}
+
+/* A zeroed table of n bytes (the customer table, the id and extra
+ * tables): from 1 MiB on 2 MiB-aligned in huge pages (tsr__malloc_big),
+ * so that its fresh pages fault in 2 MiB at a time; calloc's blocks are
+ * not aligned, and below 4 MiB hint_huge found no whole huge page in
+ * them (the bank file's summary: 2,000 faults of the customer table's
+ * growth, each several us on a VM). Freed with tsr__free. */
+static void *zalloc_big(size_t n) {
+  if (n < ((size_t)1 << 20)) return tsr__calloc(1, n);
+  void *p = tsr__malloc_big(n);
+  if (p) memset(p, 0, n);
+  return p;
+}
+
+/* tsr__grow for an array that grows large (the ids in order: 8 bytes a
+ * row): from 1 MiB on each new block is tsr__malloc_big's (2 MiB-aligned,
+ * advised huge before it is touched), the old one copied in, so that it
+ * faults in 2 MiB at a time, not 4 KiB. realloc's blocks (from the heap,
+ * copied) were in 4 KiB pages: 3,700 faults on the bank file. */
+static tsr_status grow_big(void **buf, size_t *cap, size_t need, size_t elsize) {
+  if (need <= *cap) return TSR_OK;
+  size_t nc = *cap ? *cap : 16;
+  while (nc < need) {
+    if (nc > SIZE_MAX / 2 / elsize) return TSR_ENOMEM;
+    nc *= 2;
+  }
+  if (nc * elsize < ((size_t)1 << 20)) return tsr__grow(buf, cap, need, elsize);
+  void *p = tsr__malloc_big(nc * elsize);
+  if (!p) return TSR_ENOMEM;
+  if (*cap) memcpy(p, *buf, *cap * elsize);
+  tsr__free(*buf);
+  *buf = p;
+  *cap = nc;
+  return TSR_OK;
 }
 
 tsr_status tsr_ledger_new(tsr_ledger **out, tsr_error *err) {
@@ -508,26 +543,27 @@ tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
   }
   while (lg->nchunks_c < nch) {
     /* untouched pages of a chunk cost nothing: small ledgers stay small.
-     * Chunks after the first are 2 MiB-aligned, in huge pages when the system
-     * allows: customers are looked up at random, once per row. */
-    const size_t bytes = CUST_CHUNK * sizeof(cust);
-    const int huge = lg->nchunks_c > 0;
-    const uintptr_t align = huge ? (uintptr_t)2 << 20 : 64;
-    void *mem = huge ? ready_take(&lg->ready_cust) : NULL; /* of CUST_BYTES */
-    if (!mem) mem = tsr__malloc(bytes + align);
+     * Chunks are 2 MiB-aligned, in huge pages when the system allows
+     * (customers are looked up at random, once per row, and fault in 2 MiB
+     * at a time), except the first chunk's first 2 MiB: a ledger of up to
+     * 32,768 customers keeps 4 KiB pages (the first chunk in 4 KiB pages
+     * was 1,000 faults of the bank file's summary). */
+    const size_t bytes = CUST_CHUNK * sizeof(cust), h = (size_t)2 << 20;
+    const int first = lg->nchunks_c == 0;
+    void *mem = first ? NULL : ready_take(&lg->ready_cust); /* of CUST_BYTES */
+    if (!mem) mem = tsr__malloc(CUST_BYTES);
     if (!mem) return TSR_ENOMEM;
     cust_chunk *ch = &lg->chunks_c[lg->nchunks_c++];
     ch->mem = mem;
-    ch->c = (cust *)(void *)(((uintptr_t)mem + align - 1) & ~(align - 1));
-    if (huge) hint_huge(ch->c, bytes);
+    ch->c = (cust *)(void *)(((uintptr_t)mem + h - 1) & ~(uintptr_t)(h - 1));
+    hint_huge((char *)ch->c + (first ? h : 0), bytes - (first ? h : 0));
   }
   if (need * 2 <= lg->nslots) return TSR_OK;
   size_t ns = lg->nslots ? lg->nslots : 1024;
   while (need * 2 > ns) ns *= 2;
   if (ns > ((size_t)1 << 33) || ns > SIZE_MAX / sizeof(uint64_t)) return TSR_ENOMEM;
-  uint64_t *idx = tsr__calloc(ns, sizeof *idx);
+  uint64_t *idx = zalloc_big(ns * sizeof *idx);
   if (!idx) return TSR_ENOMEM;
-  hint_huge(idx, ns * sizeof *idx);
   for (size_t i = 0; i < lg->n; i++) {
     const cust *c = cust_at(lg, i);
     size_t k = (size_t)c->hash & (ns - 1);
@@ -620,7 +656,7 @@ static int extra_has(const tsr_ledger *lg, uint64_t h) {
 static int extra_add(tsr_ledger *lg, uint64_t h) {
   if ((lg->extra_n + 1) * 2 > lg->extra_cap) {
     size_t nc = lg->extra_cap ? lg->extra_cap * 2 : 1024;
-    uint64_t *t = tsr__calloc(nc, sizeof *t);
+    uint64_t *t = zalloc_big(nc * sizeof *t);
     if (!t) return -1;
     for (size_t i = 0; i < lg->extra_cap; i++) {
       uint64_t v = lg->extra[i];
@@ -746,15 +782,14 @@ int tsr__rows_reserve_n(tsr_ledger *lg, size_t more) {
   while ((lg->rows_n + more) * 2 > nc) nc *= 2;
   rowent *old = lg->rows;
   size_t oc = lg->rows_cap;
-  lg->rows = tsr__calloc(nc, sizeof *lg->rows);
+  /* looked up at random once per row: on a 1.9M-row file with
+   * transaction ids, the TLB misses of 4 KiB pages were a third of the
+   * summary's CPU time (more under virtualisation): huge pages */
+  lg->rows = zalloc_big(nc * sizeof *lg->rows);
   if (!lg->rows) {
     lg->rows = old;
     return -1;
   }
-  /* looked up at random once per row: on a 1.9M-row file with
-   * transaction ids, the TLB misses of 4 KiB pages were a third of the
-   * summary's CPU time (more under virtualisation) */
-  hint_huge(lg->rows, nc * sizeof *lg->rows);
   lg->rows_cap = nc;
   for (size_t i = 0; i < oc; i++)
     if (old[i].key) *row_find(lg, old[i].key) = old[i];
@@ -854,14 +889,14 @@ int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, ui
   }
   if (lg->seq_n == lg->seq_cap) {
     void *p = lg->seq;
-    if (tsr__grow(&p, &lg->seq_cap, lg->seq_n + 1, sizeof *lg->seq) != TSR_OK) return -1;
+    if (grow_big(&p, &lg->seq_cap, lg->seq_n + 1, sizeof *lg->seq) != TSR_OK) return -1;
     lg->seq = p;
   }
   if (!next && !lg->seq_key && seq_run_start(lg, id, len) != 0) return -1;
   if (lg->seq_key) {
     if (lg->seq_n == lg->seq_key_cap) {
       void *p = lg->seq_key;
-      if (tsr__grow(&p, &lg->seq_key_cap, lg->seq_n + 1, sizeof *lg->seq_key) != TSR_OK) return -1;
+      if (grow_big(&p, &lg->seq_key_cap, lg->seq_n + 1, sizeof *lg->seq_key) != TSR_OK) return -1;
       lg->seq_key = p;
     }
     lg->seq_key[lg->seq_n] = key ? key : tid_key(id, len);
