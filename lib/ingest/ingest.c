@@ -564,24 +564,30 @@ static tsr_status batch_full(ictx *x) {
   return st;
 }
 
+/* The rows after sr in the input, estimated from the bytes per row so
+ * far (at most 2^30; 0 when the size is unknown). */
+static size_t rows_after(const ictx *x, const staged *sr) {
+  int64_t size = tsr_csv_size(x->csv);
+  size_t more = 0;
+  if (size > sr->off && sr->off > 0 && sr->ord > 0)
+    more = (size_t)((double)(size - sr->off) / ((double)sr->off / (double)sr->ord));
+  return more > ((size_t)1 << 30) ? (size_t)1 << 30 : more;
+}
+
 /* The transaction id check and the hand-over of a staged row to the
  * batch, in file order. */
 static tsr_status commit(ictx *x, const staged *sr) {
   uint64_t key = sr->key; /* 0: not made yet (tid_key is never 0) */
   if (x->ti >= 0 && !x->lg->ids_hashed) {
+    /* the ids in order grow (from 1 MiB) to the rows expected in all at
+     * once: not copied again, nor twice the memory faulted in */
+    if (x->lg->seq_n == x->lg->seq_cap && x->lg->seq_n >= ((size_t)1 << 16))
+      x->lg->seq_hint = x->lg->seq_n + rows_after(x, sr) + ((size_t)1 << 16);
     int a = tsr__ids_append(x->lg, sr->tid, sr->tlen, key, sr->content);
     if (a < 0) return TSR_ENOMEM;
-    if (a > 0) {
-      /* the first id out of order: the table, with room for the rows of
-       * the rest of the input (estimated from the bytes per row so far:
-       * filled without a rehash) */
-      int64_t size = tsr_csv_size(x->csv);
-      size_t more = 0;
-      if (size > sr->off && sr->off > 0 && sr->ord > 0)
-        more = (size_t)((double)(size - sr->off) / ((double)sr->off / (double)sr->ord));
-      if (more > ((size_t)1 << 30)) more = (size_t)1 << 30;
-      if (tsr__ids_index(x->lg, more) != 0) return TSR_ENOMEM;
-    }
+    /* the first id out of order: the table, with room for the rows of the
+     * rest of the input (filled without a rehash) */
+    if (a > 0 && tsr__ids_index(x->lg, rows_after(x, sr)) != 0) return TSR_ENOMEM;
   }
   if (x->ti >= 0 && x->lg->ids_hashed) {
     if ((x->lg->rows_n + 1) * 2 > x->lg->rows_cap && tsr__rows_reserve(x->lg) != 0)

@@ -114,6 +114,8 @@ struct tsr_ledger {
    * (10.2M ids, one run) 8 bytes an id instead of 16: 82 MB less. */
   uint64_t *seq;        /* content hashes */
   size_t seq_n, seq_cap;
+  size_t seq_hint;      /* the ids the ingest expects in all (0: unknown):
+                           seq and seq_key grow to it at once */
   uint64_t *seq_key;    /* id hashes (NULL while runs are kept) */
   size_t seq_key_cap;
   struct seq_run *runs; /* the first id of each run, in order */
