@@ -45,51 +45,60 @@ static void hint_huge(void *p, size_t n) {
 #endif
 }
 
-/* An entry chunk (POOL_CHUNK bytes, 2 MiB-aligned, in huge pages when the
- * system allows) mapped by itself, and so returned to the system when
- * freed: from malloc, once glibc had raised its mmap threshold above
- * POOL_CHUNK (it does when a large block is freed), chunks came from its
- * heaps, which keep freed memory (tsr_ledger_seal's packing freed 130 MB
- * of chunks on tx1800k, and the process kept 40 MB of them). NULL when
- * out of memory. */
-static void *chunk_alloc(void) {
+/* Tables and arrays of TBL_MAP bytes or more (entry chunks, the customer
+ * table, the customer numbers, the id and extra tables, the ids in order)
+ * are mapped by themselves, 2 MiB-aligned, a whole number of 2 MiB pages,
+ * advised huge: their fresh pages fault in 2 MiB at a time (calloc's and
+ * realloc's blocks were not aligned, and below 4 MiB held no whole huge
+ * page: on the bank file's summary 5,900 faults of 4 KiB, each several us
+ * on a VM), fresh mappings are zero, and freeing returns them to the
+ * system without moving glibc's mmap threshold: from malloc, once glibc
+ * had raised it (it does when a large block is freed), blocks came from
+ * its heaps, which keep freed memory (tsr_ledger_seal's packing freed
+ * 130 MB of chunks on tx1800k, and the process kept 40 MB of them; the
+ * tables' blocks from tsr__malloc_big raised tx1800k's summary peak by
+ * 37 MB). Smaller ones come from calloc. A block's size tells which. */
+#define TBL_MAP ((size_t)1 << 20)
+
+static size_t tbl_span(size_t n) {
+  const size_t h = (size_t)2 << 20;
+  return (n + h - 1) / h * h;
+}
+
+/* A zeroed block of n bytes (freed with tbl_free(p, n)); NULL when out of
+ * memory. */
+static void *tbl_alloc(size_t n) {
+  if (n < TBL_MAP) return tsr__calloc(1, n);
   void *probe = tsr__malloc(1); /* the allocation-failure hook of the tests */
   if (!probe) return NULL;
   tsr__free(probe);
-  const size_t h = (size_t)2 << 20;
-  char *p = mmap(NULL, POOL_CHUNK + h, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  const size_t h = (size_t)2 << 20, m = tbl_span(n);
+  if (m < n || m > SIZE_MAX - h) return NULL;
+  char *p = mmap(NULL, m + h, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) return NULL;
   char *a = (char *)(((uintptr_t)p + h - 1) & ~(uintptr_t)(h - 1));
   if (a > p) (void)munmap(p, (size_t)(a - p));
-  if (a + POOL_CHUNK < p + POOL_CHUNK + h) (void)munmap(a + POOL_CHUNK, (size_t)(p + POOL_CHUNK + h - (a + POOL_CHUNK)));
-  hint_huge(a, POOL_CHUNK);
+  if (a + m < p + m + h) (void)munmap(a + m, (size_t)(p + m + h - (a + m)));
+  hint_huge(a, m);
   return a;
 }
 
-static void chunk_free(void *p) {
-  if (p) (void)munmap(p, POOL_CHUNK);
+static void tbl_free(void *p, size_t n) {
+  if (!p) return;
+  if (n < TBL_MAP)
+    tsr__free(p);
+  else
+    (void)munmap(p, tbl_span(n));
 }
 
-/* A zeroed table of n bytes (the customer table, the id and extra
- * tables): from 1 MiB on 2 MiB-aligned in huge pages (tsr__malloc_big),
- * so that its fresh pages fault in 2 MiB at a time; calloc's blocks are
- * not aligned, and below 4 MiB hint_huge found no whole huge page in
- * them (the bank file's summary: 2,000 faults of the customer table's
- * growth, each several us on a VM). Freed with tsr__free. */
-static void *zalloc_big(size_t n) {
-  if (n < ((size_t)1 << 20)) return tsr__calloc(1, n);
-  void *p = tsr__malloc_big(n);
-  if (p) memset(p, 0, n);
-  return p;
-}
+/* An entry chunk (POOL_CHUNK bytes). */
+static void *chunk_alloc(void) { return tbl_alloc(POOL_CHUNK); }
+static void chunk_free(void *p) { tbl_free(p, POOL_CHUNK); }
 
 /* tsr__grow for an array that grows large (the ids in order: 8 bytes a
- * row; the customer numbers): from 1 MiB on each new block is
- * tsr__malloc_big's (2 MiB-aligned, advised huge before it is touched),
- * the old one copied in, so that it faults in 2 MiB at a time, not 4 KiB
- * (realloc's blocks, from the heap, copied, were in 4 KiB pages: 3,700
- * faults on the bank file), and then to hint elements at once when that
- * is more (0: none): the doubling's copies and its blocks of half, a
+ * row; the customer numbers): from TBL_MAP bytes on in tbl_alloc's blocks,
+ * the old one copied in, and then to hint elements at once when that is
+ * more (0: none): the doubling's copies and its blocks of half, a
  * quarter... the size, each faulted in and zeroed, are left out. */
 static tsr_status grow_big(void **buf, size_t *cap, size_t need, size_t elsize, size_t hint) {
   if (need <= *cap) return TSR_OK;
@@ -98,12 +107,12 @@ static tsr_status grow_big(void **buf, size_t *cap, size_t need, size_t elsize, 
     if (nc > SIZE_MAX / 2 / elsize) return TSR_ENOMEM;
     nc *= 2;
   }
-  if (nc * elsize < ((size_t)1 << 20)) return tsr__grow(buf, cap, need, elsize);
+  if (nc * elsize < TBL_MAP) return tsr__grow(buf, cap, need, elsize);
   void *p = NULL;
-  if (hint > nc && hint <= SIZE_MAX / 2 / elsize && (p = tsr__malloc_big(hint * elsize))) nc = hint;
-  if (!p && !(p = tsr__malloc_big(nc * elsize))) return TSR_ENOMEM;
+  if (hint > nc && hint <= SIZE_MAX / 2 / elsize && (p = tbl_alloc(hint * elsize))) nc = hint;
+  if (!p && !(p = tbl_alloc(nc * elsize))) return TSR_ENOMEM;
   if (*cap) memcpy(p, *buf, *cap * elsize);
-  tsr__free(*buf);
+  tbl_free(*buf, *cap * elsize);
   *buf = p;
   *cap = nc;
   return TSR_OK;
@@ -232,8 +241,8 @@ static void blk_free(tsr_ledger *lg, void *p, uint32_t cap) {
 
 /* Frees the ids recorded in order. */
 static void seq_drop(tsr_ledger *lg) {
-  tsr__free(lg->seq);
-  tsr__free(lg->seq_key);
+  tbl_free(lg->seq, lg->seq_cap * sizeof *lg->seq);
+  tbl_free(lg->seq_key, lg->seq_key_cap * sizeof *lg->seq_key);
   tsr__free(lg->runs);
   tsr__free(lg->run_ids);
   lg->seq = lg->seq_key = NULL;
@@ -256,12 +265,12 @@ void tsr_ledger_free(tsr_ledger *lg) {
   tsr__free(lg->chunks);
   for (size_t i = 0; i < lg->nchunks_c; i++) tsr__free(lg->chunks_c[i].mem);
   tsr__free(lg->chunks_c);
-  tsr__free(lg->index);
-  tsr__free(lg->order);
+  tbl_free(lg->index, lg->nslots * sizeof *lg->index);
+  tbl_free(lg->order, lg->order_cap * sizeof *lg->order);
   tsr__free(lg->ids);
-  tsr__free(lg->rows);
+  tbl_free(lg->rows, lg->rows_cap * sizeof *lg->rows);
   seq_drop(lg);
-  tsr__free(lg->extra);
+  tbl_free(lg->extra, lg->extra_cap * sizeof *lg->extra);
   tsr__free(lg);
 }
 
@@ -376,9 +385,9 @@ static void pool_pack(tsr_ledger *lg) {
 /* The seal's frees: what is kept only to recognise later rows. */
 static void seal_tables(tsr_ledger *lg) {
   tsr__ready_drop(lg); /* no more rows: no more blocks */
-  tsr__free(lg->rows);
+  tbl_free(lg->rows, lg->rows_cap * sizeof *lg->rows);
   seq_drop(lg);
-  tsr__free(lg->extra);
+  tbl_free(lg->extra, lg->extra_cap * sizeof *lg->extra);
   lg->rows = NULL;
   lg->extra = NULL;
   lg->rows_n = lg->rows_cap = lg->extra_n = lg->extra_cap = 0;
@@ -566,7 +575,7 @@ tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
   size_t ns = lg->nslots ? lg->nslots : 1024;
   while (need * 2 > ns) ns *= 2;
   if (ns > ((size_t)1 << 33) || ns > SIZE_MAX / sizeof(uint64_t)) return TSR_ENOMEM;
-  uint64_t *idx = zalloc_big(ns * sizeof *idx);
+  uint64_t *idx = tbl_alloc(ns * sizeof *idx);
   if (!idx) return TSR_ENOMEM;
   for (size_t i = 0; i < lg->n; i++) {
     const cust *c = cust_at(lg, i);
@@ -574,7 +583,7 @@ tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
     while (idx[k]) k = (k + 1) & (ns - 1);
     idx[k] = (c->hash >> 32) << 32 | (uint64_t)(i + 1);
   }
-  tsr__free(lg->index);
+  tbl_free(lg->index, lg->nslots * sizeof *lg->index);
   lg->index = idx;
   lg->nslots = ns;
   return TSR_OK;
@@ -660,7 +669,7 @@ static int extra_has(const tsr_ledger *lg, uint64_t h) {
 static int extra_add(tsr_ledger *lg, uint64_t h) {
   if ((lg->extra_n + 1) * 2 > lg->extra_cap) {
     size_t nc = lg->extra_cap ? lg->extra_cap * 2 : 1024;
-    uint64_t *t = zalloc_big(nc * sizeof *t);
+    uint64_t *t = tbl_alloc(nc * sizeof *t);
     if (!t) return -1;
     for (size_t i = 0; i < lg->extra_cap; i++) {
       uint64_t v = lg->extra[i];
@@ -669,7 +678,7 @@ static int extra_add(tsr_ledger *lg, uint64_t h) {
       while (t[k]) k = (k + 1) & (nc - 1);
       t[k] = v;
     }
-    tsr__free(lg->extra);
+    tbl_free(lg->extra, lg->extra_cap * sizeof *lg->extra);
     lg->extra = t;
     lg->extra_cap = nc;
   }
@@ -789,7 +798,7 @@ int tsr__rows_reserve_n(tsr_ledger *lg, size_t more) {
   /* looked up at random once per row: on a 1.9M-row file with
    * transaction ids, the TLB misses of 4 KiB pages were a third of the
    * summary's CPU time (more under virtualisation): huge pages */
-  lg->rows = zalloc_big(nc * sizeof *lg->rows);
+  lg->rows = tbl_alloc(nc * sizeof *lg->rows);
   if (!lg->rows) {
     lg->rows = old;
     return -1;
@@ -797,7 +806,7 @@ int tsr__rows_reserve_n(tsr_ledger *lg, size_t more) {
   lg->rows_cap = nc;
   for (size_t i = 0; i < oc; i++)
     if (old[i].key) *row_find(lg, old[i].key) = old[i];
-  tsr__free(old);
+  tbl_free(old, oc * sizeof *old);
   return 0;
 }
 
@@ -851,7 +860,7 @@ static void seq_keys(const tsr_ledger *lg, uint64_t *key, size_t n) {
 static int seq_run_start(tsr_ledger *lg, const char *id, size_t len) {
   if (lg->runs_n >= 64 && lg->runs_n * 8 > lg->seq_n) {
     size_t cap = lg->seq_n + 1 > lg->seq_cap ? lg->seq_n + 1 : lg->seq_cap;
-    uint64_t *k = tsr__malloc(cap * sizeof *k);
+    uint64_t *k = tbl_alloc(cap * sizeof *k);
     if (!k) return -1;
     seq_keys(lg, k, lg->seq_n);
     lg->seq_key = k;
@@ -1150,7 +1159,7 @@ int tsr__ledger_drain(tsr_ledger *lg, tsr__drain_fn fn, void *ud) {
   }
   tsr__ledger_pub_drop(lg);
   /* the customer table is not needed for the walk */
-  tsr__free(lg->index);
+  tbl_free(lg->index, lg->nslots * sizeof *lg->index);
   lg->index = NULL;
   lg->nslots = 0;
   /* customers without a pool block first (no entries, or a large block) */
