@@ -174,6 +174,11 @@ size_t tsr__ledger_capacity(const struct tsr_ledger *lg);
  * range). Safe from several threads, each with its buffer. */
 struct tsr_ledger_entry;
 size_t tsr__ledger_max_entries(const struct tsr_ledger *lg);
+/* The largest sum, over one customer's entries, of the magnitudes of their
+ * amounts (purchases and refunds), over all customers: every sum the
+ * summary adds up for a customer is at most that in magnitude. NaN or
+ * +inf when one is not finite. */
+double tsr__ledger_abs_sums_max(const struct tsr_ledger *lg);
 /* A buffer size enough for customer i alone (0 when it has no entry). */
 size_t tsr__ledger_nentries(const struct tsr_ledger *lg, size_t i);
 const struct tsr_ledger_entry *tsr__ledger_decode(const struct tsr_ledger *lg, size_t i,

@@ -102,6 +102,21 @@ TSR_API tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extr
 TSR_API tsr_status tsr_summary_write_json(const tsr_summary *s, FILE *f, int extras,
                                           tsr_error *err);
 
+/* The CSV of tsr_summary_compute's summary of lg as tsr_summary_write_csv
+ * writes it (the same bytes, for any opts->threads), without keeping the
+ * rows: blocks of customers are summarised and formatted by opts->threads
+ * threads and written in order. Only for a summary that cannot fail:
+ * tsr_summary_can_stream(lg, opts) is 1 when no option or amount could
+ * make tsr_summary_compute fail (no calibration split, the observation end
+ * at or after the last purchase, no sums near overflow); it reads every
+ * entry. tsr_summary_stream_csv gives TSR_EINVAL, writing nothing, for
+ * options that could fail, and TSR_ERANGE (part of the rows written) when
+ * a customer's sums overflow, which tsr_summary_can_stream rules out; as
+ * well TSR_ENOMEM or TSR_EIO. lg must be finished. */
+TSR_API int tsr_summary_can_stream(const tsr_ledger *lg, const tsr_summary_opts *opts);
+TSR_API tsr_status tsr_summary_stream_csv(const tsr_ledger *lg, const tsr_summary_opts *opts,
+                                          FILE *f, int extras, tsr_error *err);
+
 /* Parses "D", "W" or "M". */
 TSR_API tsr_status tsr_freq_parse(const char *s, tsr_freq *out);
 

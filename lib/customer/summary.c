@@ -222,7 +222,10 @@ static tsr_status sum_begin(const tsr_ledger *lg, const tsr_summary_opts *opts, 
 
   tsr_summary *s = tsr__calloc(1, sizeof *s);
   if (!s) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  s->rows = tsr__calloc(n ? n : 1, sizeof *s->rows);
+  /* every kept row is written whole (row_from_entries): no zeroing; on
+   * huge pages, as 4 KiB pages the rows' faults were 5 % of the bank
+   * file's summary (136 bytes a customer: 46 MB there, 245 MB on tx1800k) */
+  s->rows = n <= SIZE_MAX / sizeof *s->rows ? tsr__malloc_big((n ? n : 1) * sizeof *s->rows) : NULL;
   if (!s->rows) {
     tsr__free(s);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -416,11 +419,11 @@ static void put_num(FILE *f, double v) {
 
 /* One CSV line of r into line (at least SUM_LINE_MAX bytes); its length. */
 #define SUM_LINE_MAX (2 * TSR_INGEST_MAX_ID + 512)
-static size_t fmt_line(const tsr_summary *s, const tsr_summary_row *r, int extras, char *line) {
+static size_t fmt_line(int has_holdout, const tsr_summary_row *r, int extras, char *line) {
   size_t o = tsr_csv_quote(line, r->customer_id, 0);
   double v[7] = {r->frequency, r->recency, r->T, r->monetary_value, r->frequency_holdout,
                  r->monetary_value_holdout, r->duration_holdout};
-  int nv = s->has_holdout ? 7 : 4;
+  int nv = has_holdout ? 7 : 4;
   for (int k = 0; k < nv; k++) {
     line[o++] = ',';
     o += put_dbl(line + o, v[k]);
@@ -466,7 +469,7 @@ static int fmt_block(void *ctx, size_t blk, tsr__tb *buf) {
   for (size_t i = from; i < to; i++) {
     if (tsr__tb_reserve(buf, SUM_LINE_MAX)) return -1;
     if (i + FMT_AHEAD < to) __builtin_prefetch(s->rows[i + FMT_AHEAD].customer_id);
-    buf->len += fmt_line(s, &s->rows[i], c->extras, buf->s + buf->len);
+    buf->len += fmt_line(s->has_holdout, &s->rows[i], c->extras, buf->s + buf->len);
   }
   return 0;
 }
@@ -518,9 +521,164 @@ tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extras, tsr_
     char line[SUM_LINE_MAX];
     for (size_t i = 0; i < s->n; i++) {
       if (i + FMT_AHEAD < s->n) __builtin_prefetch(s->rows[i + FMT_AHEAD].customer_id);
-      fwrite(line, 1, fmt_line(s, &s->rows[i], extras, line), f);
+      fwrite(line, 1, fmt_line(s->has_holdout, &s->rows[i], extras, line), f);
     }
   }
+  if (ferror(f)) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error");
+  return TSR_OK;
+}
+
+/* ------------------------------------------------ the CSV without rows */
+
+/* tsr_summary_stream_csv: each block of FMT_BLOCK customers (the finish
+ * order) summarised and formatted at once by the formatting threads of
+ * tsr__blocks_write, then written in order: the 136-byte rows of the
+ * computed summary are never stored (46 MB of fresh pages on the bank
+ * file, 245 MB on tx1800k, zeroed by the kernel at about 1 ms a MB on this
+ * kind of VM). The lines are fmt_line's of the rows row_from_entries
+ * makes, the same bytes as tsr_summary_write_csv's whatever the threads
+ * and their timing. tsr_summary_can_stream rules out beforehand every
+ * error tsr_summary_compute could give, so nothing is written when it
+ * would fail. */
+typedef struct stream_out {
+  const tsr_ledger *lg;
+  tsr_summary_opts o;
+  int64_t p_end, p_cal;
+  size_t n, mx; /* customers; entries of the largest */
+  int extras;
+  int overflow; /* a row's sums were not finite (can_stream not heeded) */
+  FILE *f;
+  tsr__fd_sink k;
+  int to_fd;
+  /* decode buffers of mx entries not in use by a formatter */
+  pthread_mutex_t mu;
+  tsr_ledger_entry *spare[9];
+  int nspare;
+} stream_out;
+
+static tsr_ledger_entry *stream_buf_take(stream_out *c) {
+  tsr_ledger_entry *b = NULL;
+  pthread_mutex_lock(&c->mu);
+  if (c->nspare) b = c->spare[--c->nspare];
+  pthread_mutex_unlock(&c->mu);
+  return b ? b : tsr__malloc((c->mx ? c->mx : 1) * sizeof *b);
+}
+
+static void stream_buf_give(stream_out *c, tsr_ledger_entry *b) {
+  pthread_mutex_lock(&c->mu);
+  if (c->nspare < 9) c->spare[c->nspare++] = b, b = NULL;
+  pthread_mutex_unlock(&c->mu);
+  tsr__free(b); /* more than a formatter each: not kept */
+}
+
+static int stream_block(void *ctx, size_t blk, tsr__tb *buf) {
+  stream_out *c = ctx;
+  const tsr_ledger *lg = c->lg;
+  const size_t from = blk * FMT_BLOCK, to = from + FMT_BLOCK < c->n ? from + FMT_BLOCK : c->n;
+  tsr_ledger_entry *eb = stream_buf_take(c);
+  if (!eb) return -1;
+  int bad = 0;
+  /* as sum_range: slots, then entries, fetched ahead */
+  for (size_t i = from; i < to && i < from + 16; i++) tsr__ledger_prefetch(lg, i, 0);
+  for (size_t i = from; i < to && i < from + 8; i++) tsr__ledger_prefetch(lg, i, 1);
+  for (size_t i = from; i < to; i++) {
+    if (i + 16 < to) tsr__ledger_prefetch(lg, i + 16, 0);
+    if (i + 8 < to) tsr__ledger_prefetch(lg, i + 8, 1);
+    size_t k;
+    const tsr_ledger_entry *e = tsr__ledger_decode(lg, i, eb, &k);
+    tsr_summary_row r;
+    r.customer_id = NULL;
+    int refund_only;
+    if (!row_from_entries(e, k, &c->o, 0, c->p_end, c->p_cal, &r, &refund_only)) continue;
+    if (!(isfinite(r.revenue) && isfinite(r.refund_amount) && isfinite(r.monetary_value))) {
+      pthread_mutex_lock(&c->mu);
+      c->overflow = 1; /* the run fails (tsr__blocks_write stops) */
+      pthread_mutex_unlock(&c->mu);
+      bad = 1;
+      break;
+    }
+    r.customer_id = tsr_ledger_customer(lg, i);
+    if (tsr__tb_reserve(buf, SUM_LINE_MAX)) {
+      bad = 1;
+      break;
+    }
+    buf->len += fmt_line(0, &r, c->extras, buf->s + buf->len);
+  }
+  stream_buf_give(c, eb);
+  return bad ? -1 : 0;
+}
+
+static int stream_sink(void *ctx, const char *t, size_t n) {
+  stream_out *c = ctx;
+  if (c->to_fd) return tsr__fd_sink_put(&c->k, t, n);
+  return fwrite(t, 1, n, c->f) == n ? 0 : -1;
+}
+
+/* 1 when o cannot make tsr_summary_compute fail on lg: no calibration
+ * split, a multiplier > 0, the observation end at or after the last
+ * purchase (whose customer then has a row: no "no customer" error). */
+static int stream_opts_ok(const tsr_ledger *lg, const tsr_summary_opts *o) {
+  int64_t last;
+  return o->multiplier > 0 && o->cal_end_day == TSR_DAY_NONE &&
+         tsr__ledger_last_purchase(lg, &last) && (o->end_day == TSR_DAY_NONE || o->end_day >= last);
+}
+
+int tsr_summary_can_stream(const tsr_ledger *lg, const tsr_summary_opts *opts) {
+  tsr_summary_opts o;
+  if (opts) o = *opts;
+  else tsr_summary_opts_init(&o);
+  /* and no overflow: a row's sums (revenue, the refunds, the total spend
+   * less the first period's over the periods) are at most twice the
+   * customer's sum of magnitudes (with rounding, well below DBL_MAX) */
+  return stream_opts_ok(lg, &o) && tsr__ledger_abs_sums_max(lg) <= DBL_MAX / 8;
+}
+
+tsr_status tsr_summary_stream_csv(const tsr_ledger *lg, const tsr_summary_opts *opts, FILE *f,
+                                  int extras, tsr_error *err) {
+  stream_out c;
+  memset(&c, 0, sizeof c);
+  if (opts) c.o = *opts;
+  else tsr_summary_opts_init(&c.o);
+  int64_t end = c.o.end_day;
+  if (!stream_opts_ok(lg, &c.o) || (end == TSR_DAY_NONE && !tsr__ledger_last_purchase(lg, &end)))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                         "the summary cannot be streamed (tsr_summary_can_stream)");
+  c.lg = lg;
+  c.p_end = c.p_cal = tsr__period_of(c.o.freq, end);
+  c.n = tsr_ledger_ncustomers(lg);
+  c.mx = tsr__ledger_max_entries(lg);
+  c.extras = extras;
+  c.f = f;
+  fputs("customer_id,frequency,recency,T,monetary_value", f);
+  if (extras) fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds", f);
+  fputc('\n', f);
+  /* threads from two blocks on (the rows' threads of tsr_summary_compute
+   * came from 50000 customers) */
+  const size_t nb = (c.n + FMT_BLOCK - 1) / FMT_BLOCK;
+  const int nt = c.o.threads >= 2 && nb >= 2 ? (c.o.threads > 8 ? 8 : c.o.threads) : 1;
+  c.to_fd = is_regular(f);
+  if (c.to_fd) {
+    if (fflush(f) != 0)
+      return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
+    if (tsr__fd_sink_init(&c.k, fileno(f), 0, 1))
+      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  if (pthread_mutex_init(&c.mu, NULL) != 0) {
+    if (c.to_fd) (void)tsr__fd_sink_finish(&c.k);
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
+  int st = tsr__blocks_write(nb, nt, stream_block, stream_sink, &c);
+  if (c.to_fd && tsr__fd_sink_finish(&c.k) && st == 0) st = -2;
+  for (int i = 0; i < c.nspare; i++) tsr__free(c.spare[i]);
+  pthread_mutex_destroy(&c.mu);
+  if (c.overflow)
+    return tsr_error_set(err, TSR_ERANGE, NULL, 0, 0, "amount",
+                         "the sum of a customer's amounts overflows (is beyond the largest "
+                         "number, %.2g)",
+                         DBL_MAX);
+  if (st == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (st != 0 && c.to_fd)
+    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.k.werr));
   if (ferror(f)) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error");
   return TSR_OK;
 }

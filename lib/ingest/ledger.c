@@ -26,6 +26,8 @@
 #include "ledger_internal.h"
 #include "base/sort.h"
 
+#include <float.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -429,6 +431,18 @@ size_t tsr__ledger_max_entries(const tsr_ledger *lg) {
   size_t m = 0;
   for (size_t i = 0; i < lg->n; i++)
     if (cust_at(lg, i)->n > m) m = cust_at(lg, i)->n;
+  return m;
+}
+
+double tsr__ledger_abs_sums_max(const tsr_ledger *lg) {
+  double m = 0;
+  for (size_t i = 0; i < lg->n; i++) {
+    const cust *c = cust_at(lg, i);
+    double t = 0;
+    for (uint32_t k = 0; k < c->n; k++) t += fabs(c->e[k].sum);
+    if (!(t <= m)) m = t; /* NaN or +inf: kept (no finite t is above it) */
+    if (!(m <= DBL_MAX)) return m;
+  }
   return m;
 }
 
