@@ -322,6 +322,11 @@ int tsr__bgnbd_cond_alive(double a, double B, double k, double A, double t,
  * ratios). Returns 0, or -1 when one fails. */
 int tsr__bgnbd_cond_alive_many(double a, double B, double k, double A, const double *t, size_t m,
                                double *out);
+/* The same with the series in SIMD groups of at most lanes horizons (1:
+ * one by one; 2: SSE2; 4: AVX2 where the CPU has it, else 2): the same
+ * values whatever the lanes (the tests compare them). */
+int tsr__bgnbd_cond_alive_many_lanes(size_t lanes, double a, double B, double k, double A,
+                                     const double *t, size_t m, double *out);
 
 /* Mean of the T column (for data-scaled starting points), >= 1e-3. */
 double tsr__btyd_mean_T(const tsr_btyd_data *d);

@@ -180,6 +180,7 @@ typedef struct {
   double *DM; /* per pattern k: D0 at 2k, MV at 2k + 1 (one cache line for
                 the rows, which visit the patterns in no order) */
   double (*GP)[TSR_BTYD_MAXP];
+  double gv0; /* the spend model's log-variance at x = 0 (spend() ignores m there) */
   double *clv, *clv_lo, *clv_hi;
   size_t *bad; /* per block: 1 + the first pattern that fails, or 0 */
   int bg;       /* BG/NBD or MBG/NBD: det_alive_bg on the steps */
@@ -229,10 +230,11 @@ static void clv_pat_block(void *v, size_t b, size_t lo, size_t hi) {
     c->DM[2 * k + 1] = -1;
     if (J > 0) {
       double dl[TSR_BTYD_MAXP];
+      const double l0 = log(Dj[0]); /* once, not once per parameter: the same value */
       int ok = 1;
       for (size_t j = 0; j < m->np && ok; j++) {
         ok = Dj[j + 1] > 0;
-        if (ok) dl[j] = (log(Dj[j + 1]) - log(Dj[0])) / TSR__BTYD_DELTA_H;
+        if (ok) dl[j] = (log(Dj[j + 1]) - l0) / TSR__BTYD_DELTA_H;
       }
       if (ok) c->DM[2 * k + 1] = delta_var(m, dl);
     }
@@ -254,7 +256,9 @@ static void clv_row_block(void *v, size_t b, size_t lo, size_t hi) {
     if (c->want && V > 0) {
       double var = 0, dl[TSR_BTYD_MAXP] = {0};
       if (MV >= 0) var += MV;
-      if (gg->has_cov) {
+      if (gg->has_cov && x <= 0) {
+        var += c->gv0; /* the spend part of every one-time buyer: once */
+      } else if (gg->has_cov) {
         double lS = log(S);
         for (size_t j = 0; j < 3; j++) {
           double sp = spend(c->GP[j], x, mx);
@@ -339,6 +343,15 @@ static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
     GP[j][j] = gg->params[j] * exp(TSR__BTYD_DELTA_H);
   }
   c.GP = GP;
+  if (gg->has_cov) {
+    /* clv_row_block's spend part for x = 0, the same operations */
+    double S0 = spend(gg->params, 0, 0), lS = log(S0), dl[TSR_BTYD_MAXP] = {0};
+    for (size_t j = 0; j < 3; j++) {
+      double sp = spend(GP[j], 0, 0);
+      dl[j] = sp > 0 ? (log(sp) - lS) / TSR__BTYD_DELTA_H : 0;
+    }
+    c.gv0 = delta_var(gg, dl);
+  }
   tsr__parallel_chunks(n_threads, n, CLV_CHUNK, clv_row_block, &c);
   tsr__free(c.DM);
   tsr__free(c.bad);

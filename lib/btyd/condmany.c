@@ -8,6 +8,13 @@
  * (series_pos without derivatives), so the values are tsr__bgnbd_cond_alive's
  * bit for bit. A horizon tsr__hyp2f1 would not sum this way (a long series:
  * its transforms) and every fallback go through tsr__bgnbd_cond_alive.
+ *
+ * The horizons go in SIMD groups (GCC/Clang vector types: 4 lanes where the
+ * CPU has AVX2, without FMA, else the 2 of SSE2; cm_series_lanes): each
+ * lane takes the same operations in the same order as one horizon alone,
+ * a lane that has stopped keeps its sums (blended, never updated), so the
+ * values do not depend on the lanes (issue 18: this series was most of the
+ * CLV's per-pattern cost).
  */
 #include "btyd_internal.h"
 
@@ -70,11 +77,60 @@ static void cm_series(double a, double b, double c, const double *z, size_t nl, 
   }
 }
 
+/* cm_series in vectors of 2 (SSE2, the x86-64 baseline) and 4 lanes
+ * (AVX2, no FMA: the same roundings) */
+#define CM_W 2
+#define CM_NAME cm_series2
+#define CM_ATTR
+#define CM_VEC cm_vec2
+#define CM_MASK cm_mask2
+#include "condmany_lanes.h"
+#undef CM_W
+#undef CM_NAME
+#undef CM_ATTR
+#undef CM_VEC
+#undef CM_MASK
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CM_HAVE4 1
+#define CM_W 4
+#define CM_NAME cm_series4
+#define CM_ATTR __attribute__((target("avx2")))
+#define CM_VEC cm_vec4
+#define CM_MASK cm_mask4
+#include "condmany_lanes.h"
+#undef CM_W
+#undef CM_NAME
+#undef CM_ATTR
+#undef CM_VEC
+#undef CM_MASK
+#endif
+
+/* cm_series in lanes of 1 (cm_series itself), 2 or 4 (AVX2 when the CPU
+ * has it, else 2): the same values. */
+static void cm_series_lanes(size_t lanes, double a, double b, double c, const double *z, size_t nl,
+                            double *lf, int *fail) {
+#ifdef CM_HAVE4
+  if (lanes >= 4 && __builtin_cpu_supports("avx2")) {
+    cm_series4(a, b, c, z, nl, lf, fail);
+    return;
+  }
+#endif
+  if (lanes >= 2)
+    cm_series2(a, b, c, z, nl, lf, fail);
+  else
+    cm_series(a, b, c, z, nl, lf, fail);
+}
+
 int tsr__bgnbd_cond_alive_many(double a, double B, double k, double A, const double *t, size_t m,
                                double *out) {
+  return tsr__bgnbd_cond_alive_many_lanes(4, a, B, k, A, t, m, out);
+}
+
+int tsr__bgnbd_cond_alive_many_lanes(size_t lanes, double a, double B, double k, double A,
+                                     const double *t, size_t m, double *out) {
   double c = a + B - 1;
-  int series = fabs(a - 1) > 1e-4 && c > 0 && k > 0 && B > 0 && isfinite(k) && isfinite(B) &&
-               isfinite(c);
+  int series =
+      fabs(a - 1) > 1e-4 && c > 0 && k > 0 && B > 0 && isfinite(k) && isfinite(B) && isfinite(c);
   for (size_t i0 = 0; i0 < m; i0 += CM_LANES) {
     size_t i1 = m - i0 < CM_LANES ? m : i0 + CM_LANES, nl = 0;
     size_t lane[CM_LANES];
@@ -94,7 +150,7 @@ int tsr__bgnbd_cond_alive_many(double a, double B, double k, double A, const dou
       }
     }
     if (nl == 0) continue;
-    cm_series(k, B, c, z, nl, lf, fail);
+    cm_series_lanes(lanes, k, B, c, z, nl, lf, fail);
     const double logA = log(A); /* the same for every lane */
     for (size_t l = 0; l < nl; l++) {
       size_t i = lane[l];

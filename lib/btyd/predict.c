@@ -115,10 +115,11 @@ static void pred_block(void *v, size_t b, size_t lo, size_t hi) {
     E[k] = LO[k] = HI[k] = Ej[0];
     if (j->want_int && E[k] > 0) {
       double dlog[TSR_BTYD_MAXP], var = 0;
+      const double l0 = log(Ej[0]); /* once, not once per parameter: the same value */
       int ok = 1;
       for (size_t q = 0; q < np; q++) {
         ok = ok && Ej[q + 1] > 0;
-        if (ok) dlog[q] = (log(Ej[q + 1]) - log(Ej[0])) / TSR__BTYD_DELTA_H;
+        if (ok) dlog[q] = (log(Ej[q + 1]) - l0) / TSR__BTYD_DELTA_H;
       }
       if (ok) {
         for (size_t a = 0; a < np; a++)
