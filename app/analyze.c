@@ -1273,7 +1273,8 @@ static void cluster_task(void *arg) {
   co.n_threads = 1;
   tsr__col cols[5];
   cluster_cols(sm, cols);
-  p->cl_st = tsr__cluster_run_cols(&co, cols, cluster_names, n, 5, NULL, &p->cl, NULL);
+  /* no profiles: step_cluster makes them with the models' columns */
+  p->cl_st = tsr__cluster_fit_cols(&co, cols, cluster_names, n, 5, &p->cl, NULL);
   p->cl_ms = (now_s() - t) * 1000.0;
 }
 

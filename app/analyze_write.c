@@ -8,6 +8,7 @@
  * docs/analyze.md.
  */
 #include "internal.h"
+#include "base/fmtmemo.h"
 #include "base/textbuf.h"
 #include "tessera/analyze.h"
 #include "tessera/csv.h"
@@ -219,9 +220,21 @@ static void csv_num(FILE *f, double v) {
 }
 
 /* Line builders of customers.csv: each writes at o and returns the end. */
-static char *put_num(char *o, double v) {
-  if (!isfinite(v)) return o; /* empty cell */
-  return tsr__fmt_double_end(v, o); /* writes a NUL after the digits: room is left */
+
+/* The number columns of customers.csv and the memo of their texts (NULL:
+ * none); one per block (blocks are formatted on several threads). */
+enum { CUST_NUM_COLS = 16 };
+typedef struct cust_memo {
+  tsr__num_memo *m;
+  tsr__num_col col[CUST_NUM_COLS];
+} cust_memo;
+
+/* v in column c: an empty cell for a value not computed (NAN), else the
+ * shortest form (tsr__fmt_double_end's bytes, through the memo; it writes
+ * a NUL after the digits: room is left). */
+static char *put_num(char *o, double v, cust_memo *cm, int c) {
+  if (!isfinite(v)) return o;
+  return tsr__fmt_double_memo(cm->m, &cm->col[c], v, o);
 }
 
 static char *put_int(char *o, long long v) {
@@ -239,7 +252,7 @@ static char *put_int(char *o, long long v) {
 
 /* One line of customers.csv for customer i at line (room for 2 * the id
  * and segment lengths + 1024 bytes); returns its end. */
-static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
+static char *customer_line(char *line, const tsr_analyze_result *r, size_t i, cust_memo *cm) {
   const tsr_summary *s = r->summary;
   const tsr_summary_row *w = &s->rows[i];
   char *o = line + tsr_csv_quote(line, w->customer_id, 0);
@@ -247,11 +260,11 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
                  w->monetary_value_holdout, w->duration_holdout};
   for (int k = 0; k < (s->has_holdout ? 7 : 4); k++) {
     *o++ = ',';
-    o = put_num(o, v[k]);
+    o = put_num(o, v[k], cm, k);
   }
   char d1[11], d2[11], cell[4];
   *o++ = ',';
-  o = put_num(o, w->revenue);
+  o = put_num(o, w->revenue, cm, 7);
   *o++ = ',';
   o = put_int(o, (long long)w->n_transactions);
   *o++ = ',';
@@ -279,13 +292,13 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i) {
                  r->clv[i],      r->clv_lo[i],      r->clv_hi[i]};
   for (int k = 0; k < 7; k++) {
     *o++ = ',';
-    o = put_num(o, p[k]);
+    o = put_num(o, p[k], cm, 8 + k);
   }
   *o++ = ',';
   if (r->clusters) o = put_int(o, r->clusters->labels[i]);
   if (r->clusters && r->clusters->probability) {
     *o++ = ',';
-    o = put_num(o, r->clusters->probability[i]);
+    o = put_num(o, r->clusters->probability[i], cm, 15);
   }
   *o++ = '\n';
   return o;
@@ -307,14 +320,24 @@ static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
   const tsr_analyze_result *r = ((cust_out *)ctx)->r;
   const tsr_summary *s = r->summary;
   size_t lo = blk * CUST_BLOCK, hi = lo + CUST_BLOCK < s->n ? lo + CUST_BLOCK : s->n;
+  /* repeated values' texts looked up (out of memory: each formatted) */
+  cust_memo cm;
+  memset(&cm, 0, sizeof cm);
+  cm.m = tsr__malloc(sizeof *cm.m);
+  if (cm.m) tsr__num_memo_reset(cm.m);
+  int st = 0;
   for (size_t i = lo; i < hi; i++) {
     size_t need = 2 * strlen(s->rows[i].customer_id) +
                   2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
-    if (tsr__tb_reserve(buf, need)) return -1;
-    char *end = customer_line(buf->s + buf->len, r, i);
+    if (tsr__tb_reserve(buf, need)) {
+      st = -1;
+      break;
+    }
+    char *end = customer_line(buf->s + buf->len, r, i, &cm);
     buf->len = (size_t)(end - buf->s);
   }
-  return 0;
+  tsr__free(cm.m);
+  return st;
 }
 
 /* Writes the n bytes at s; 0, or -1 (k.werr set) on a write error. */

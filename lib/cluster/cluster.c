@@ -505,6 +505,11 @@ fail:
   return st;
 }
 
+static tsr_status cluster_run(const tsr_cluster_opts *opts, const tsr__col *columns,
+                              const char *const *names, size_t n, size_t ncols,
+                              const char *const *segments, int profiles, tsr_cluster_result **out,
+                              tsr_error *err);
+
 tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
                            const double *const *columns,
                            const char *const *names, size_t n, size_t ncols,
@@ -526,6 +531,20 @@ tsr_status tsr__cluster_run_cols(const tsr_cluster_opts *opts, const tsr__col *c
                                  const char *const *names, size_t n, size_t ncols,
                                  const char *const *segments, tsr_cluster_result **out,
                                  tsr_error *err) {
+  return cluster_run(opts, columns, names, n, ncols, segments, 1, out, err);
+}
+
+tsr_status tsr__cluster_fit_cols(const tsr_cluster_opts *opts, const tsr__col *columns,
+                                 const char *const *names, size_t n, size_t ncols,
+                                 tsr_cluster_result **out, tsr_error *err) {
+  return cluster_run(opts, columns, names, n, ncols, NULL, 0, out, err);
+}
+
+/* tsr__cluster_run_cols; the profiles left out (NULL) when profiles is 0. */
+static tsr_status cluster_run(const tsr_cluster_opts *opts, const tsr__col *columns,
+                              const char *const *names, size_t n, size_t ncols,
+                              const char *const *segments, int profiles, tsr_cluster_result **out,
+                              tsr_error *err) {
   tsr_cluster_opts o;
   if (opts)
     o = *opts;
@@ -644,10 +663,12 @@ tsr_status tsr__cluster_run_cols(const tsr_cluster_opts *opts, const tsr__col *c
   m->gmm = gbest;
   gbest = NULL;
 
-  progress(&o, "profiles", 0);
-  st = tsr__cluster_profiles(r, fcols, columns, names, ncols, segments, err);
-  if (st != TSR_OK) goto fail;
-  r->seconds_profiles = now_s() - t0;
+  if (profiles) {
+    progress(&o, "profiles", 0);
+    st = tsr__cluster_profiles(r, fcols, columns, names, ncols, segments, err);
+    if (st != TSR_OK) goto fail;
+    r->seconds_profiles = now_s() - t0;
+  }
   progress(&o, "done", 1);
   tsr__free(Z);
   tsr__free(C);

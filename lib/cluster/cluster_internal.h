@@ -188,6 +188,11 @@ tsr_status tsr__cluster_run_cols(const tsr_cluster_opts *opts, const tsr__col *c
                                  const char *const *names, size_t n, size_t ncols,
                                  const char *const *segments, tsr_cluster_result **out,
                                  tsr_error *err);
+/* The same without the profiles (r->profiles NULL; tsr__cluster_profiles
+ * makes them): analyze fits early and profiles with the models' columns. */
+tsr_status tsr__cluster_fit_cols(const tsr_cluster_opts *opts, const tsr__col *columns,
+                                 const char *const *names, size_t n, size_t ncols,
+                                 tsr_cluster_result **out, tsr_error *err);
 
 /* Fits the transform on columns (n values each) and writes the transformed
  * row-major matrix Z (n x d). feats[j].name must be set by the caller.

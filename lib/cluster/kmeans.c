@@ -13,7 +13,10 @@
  * 512 per cluster) the restarts run on a seeded sample of 32768 rows (256
  * per cluster when more) and the best run's centres are refined on all rows
  * by the polish: n_init restarts cost about one pass over a sample instead
- * of n_init runs over all rows.
+ * of n_init runs over all rows. The distances to the centres are computed
+ * four centres per vector; the Lloyd steps have a build for CPUs with AVX
+ * (one operation per four centres instead of two), chosen at run time,
+ * with the same operations in each lane: the same bits on every CPU.
  */
 #include <float.h>
 #include <math.h>
@@ -242,11 +245,16 @@ typedef struct hm_ctx {
 /* Nearest and second-nearest centre of x (squared distances) from the
  * centres by feature, CT (d x kp, kp >= k rounded up to KM_LANES, zeros
  * past k): each distance is the same sum, in the same order, as
- * tsr__sqdist's (two centres per SSE2 vector), and the scan keeps its ties
+ * tsr__sqdist's (four centres per generic vector: two SSE2 operations, or
+ * one AVX operation where the caller is compiled for AVX, hm_block_avx;
+ * the same value in each lane either way), and the scan keeps its ties
  * (the earlier centre; d2 may equal d1). */
 #define KM_LANES 4
 #define KM_CHUNK 64 /* centres per scan of the distance buffer */
 #define HM_BATCH 256 /* rows per batch of bound tests (hm_block) */
+#if defined(__GNUC__)
+typedef double km_v4d __attribute__((vector_size(4 * sizeof(double))));
+#endif
 
 TSR__INLINE void two_nearest(const double *x, const double *CT, size_t k, size_t kp,
                              size_t d, size_t *j1, double *d1, double *d2) {
@@ -255,14 +263,17 @@ TSR__INLINE void two_nearest(const double *x, const double *CT, size_t k, size_t
   double buf[KM_CHUNK];
   for (size_t j0 = 0; j0 < k; j0 += KM_CHUNK) {
     size_t jn = k - j0 < KM_CHUNK ? k - j0 : KM_CHUNK;
-#ifdef __SSE2__
-    for (size_t j = 0; j < jn; j += 2) {
-      __m128d acc = _mm_setzero_pd();
+#if defined(__GNUC__)
+    /* jn rounded up to 4 stays within kp (zeros past k) and KM_CHUNK */
+    for (size_t j = 0; j < jn; j += 4) {
+      km_v4d acc = {0, 0, 0, 0};
       for (size_t t = 0; t < d; t++) {
-        __m128d u = _mm_sub_pd(_mm_set1_pd(x[t]), _mm_loadu_pd(CT + t * kp + j0 + j));
-        acc = _mm_add_pd(acc, _mm_mul_pd(u, u));
+        km_v4d c;
+        memcpy(&c, CT + t * kp + j0 + j, sizeof c);
+        km_v4d u = x[t] - c;
+        acc = acc + u * u;
       }
-      _mm_storeu_pd(buf + j, acc);
+      memcpy(buf + j, &acc, sizeof acc);
     }
 #else
     for (size_t j = 0; j < jn; j++) {
@@ -387,6 +398,21 @@ TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi,
 static void hm_block(void *vc, size_t b, size_t lo, size_t hi) {
   TSR__SPECIALIZE_D(hm_block_d, ((hm_ctx *)vc)->d, vc, b, lo, hi)
 }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* hm_block compiled for AVX (checked at run time, km_block_fn): the
+ * distances of two_nearest four centres per operation; every operation is
+ * the one of hm_block (no fused multiply-add), so the results are too. */
+__attribute__((target("avx"))) static void hm_block_avx(void *vc, size_t b, size_t lo, size_t hi) {
+  TSR__SPECIALIZE_D(hm_block_d, ((hm_ctx *)vc)->d, vc, b, lo, hi)
+}
+
+static tsr__block_fn km_block_fn(void) {
+  return __builtin_cpu_supports("avx") ? hm_block_avx : hm_block;
+}
+#else
+static tsr__block_fn km_block_fn(void) { return hm_block; }
+#endif
 
 /* Exact labels and inertia with the final centres. */
 TSR__INLINE void final_block_d(void *vc, size_t b, size_t lo, size_t hi,
@@ -514,6 +540,7 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
   c.first = rng ? 2 : 1;
   c.closest = w->closest;
   size_t it = 0;
+  tsr__block_fn step = km_block_fn();
   *strict = 0;
   for (; it < max_iter; it++) {
     /* s[j] = half the distance from centre j to its nearest other centre */
@@ -527,7 +554,7 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
       w->s[j] = k > 1 ? 0.5 * sqrt(m) : DBL_MAX;
     }
     centres_by_feature(w->C, k, d, w->kp, w->CT);
-    tsr__pool_blocks(pool, n, hm_block, &c);
+    tsr__pool_blocks(pool, n, step, &c);
     size_t chg = 0;
     for (size_t b = 0; b < nb; b++) chg += w->bchg[b];
     /* new centres: add the block sums (or moves) in block order */

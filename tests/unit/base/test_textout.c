@@ -3,6 +3,7 @@
 #include "tsr_test.h"
 #include "tessera/csv.h"
 #include "internal.h"
+#include "base/fmtmemo.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -118,6 +119,40 @@ static void shortest_double_end(void **state) {
   }
 }
 
+/* tsr__fmt_double_memo: the bytes and end of tsr__fmt_double_end for every
+ * value, found in the memo or not: a column of days / 7 (mostly found),
+ * one of distinct values (turned off after the probe), collisions of the
+ * direct-mapped table, long texts (not kept), -0.0 and 0.0, and no memo. */
+static void shortest_double_memo(void **state) {
+  (void)state;
+  tsr__num_memo *m = malloc(sizeof *m);
+  assert_non_null(m);
+  tsr__num_memo_reset(m);
+  tsr__num_col rep = {0}, dist = {0}, mixed = {0}, none = {0};
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i < 200000; i++) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    double v[4] = {(double)(x % 730) / 7, (double)(x >> 11) * 0x1.0p-40,
+                   i % 3 ? -(double)(x % 5000) / 100 : (i % 2 ? 0.0 : -0.0),
+                   (double)(x % 1000) * 1e-7 - 3e-5};
+    tsr__num_col *col[4] = {&rep, &dist, &mixed, &mixed};
+    for (int c = 0; c < 4; c++) {
+      char b[TSR_DOUBLE_BUF], r[TSR_DOUBLE_BUF];
+      memset(b, 'x', sizeof b);
+      char *end = tsr__fmt_double_memo(c == 3 && i % 2 ? NULL : m, col[c], v[c], b);
+      char *rend = tsr__fmt_double_end(v[c], r);
+      assert_string_equal(b, r);
+      assert_int_equal(end - b, rend - r);
+      assert_int_equal(*end, '\0');
+    }
+  }
+  assert_false(rep.off); /* 730 values: found */
+  assert_true(rep.hits > 100000);
+  assert_true(dist.off); /* distinct: the memo left */
+  assert_int_equal(none.lookups, 0);
+  free(m);
+}
+
 /* The integer path of 1e-4 <= |d| < 1e15 (exact m 10^k >> s): every
  * power of two and its two neighbours (the narrower gap below a power of
  * two), the neighbours of every power of ten (the decimal exponent's first
@@ -202,6 +237,7 @@ int main(void) {
       cmocka_unit_test(shortest_double_reference),
       cmocka_unit_test(shortest_double_end),
       cmocka_unit_test(shortest_double_exact_path),
+      cmocka_unit_test(shortest_double_memo),
       cmocka_unit_test(column_resolver),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

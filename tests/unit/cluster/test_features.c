@@ -306,6 +306,46 @@ static void fit_quartiles_counted(void **state) {
   }
 }
 
+/* The one pass over the rows of the fit (up to 8 features) against the
+ * column-by-column path (9 features; the same columns again): the same
+ * centres, scales and Z bit for bit, on rows of a struct; a rejected value
+ * is reported for the first column that has one (not the first row). */
+static void fit_one_pass(void **state) {
+  (void)state;
+  size_t n = 40000; /* the log1p memo on */
+  double *v = malloc(n * 9 * sizeof *v), *Z = malloc(n * 9 * sizeof *Z),
+         *Z9 = malloc(n * 9 * sizeof *Z9);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = 0; j < 9; j++)
+      v[i * 9 + j] = j % 2 ? (double)((i * 7919 + j) % 700) / 7
+                           : 0.5 + (double)(i % 977) * 0.01 * (double)(j + 1);
+  tsr__col c[9];
+  for (size_t j = 0; j < 9; j++) c[j] = (tsr__col){(const char *)(v + j), 9 * sizeof(double)};
+  unsigned t = TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE;
+  tsr__feature f4[4], f9[9];
+  memset(f4, 0, sizeof f4);
+  memset(f9, 0, sizeof f9);
+  assert_int_equal(tsr__features_fit(f4, 4, t, c, n, Z, NULL), TSR_OK);
+  assert_int_equal(tsr__features_fit(f9, 9, t, c, n, Z9, NULL), TSR_OK);
+  for (size_t j = 0; j < 4; j++) {
+    assert_memory_equal(&f4[j].center, &f9[j].center, sizeof(double));
+    assert_memory_equal(&f4[j].scale, &f9[j].scale, sizeof(double));
+    for (size_t i = 0; i < n; i++)
+      assert_memory_equal(&Z[i * 4 + j], &Z9[i * 9 + j], sizeof(double));
+  }
+  /* bad values: column 2 at row 11, column 1 at row 301 */
+  v[10 * 9 + 2] = -2;
+  v[300 * 9 + 1] = NAN;
+  tsr_error e;
+  assert_int_equal(tsr__features_fit(f4, 4, t, c, n, Z, &e), TSR_ERANGE);
+  assert_int_equal(e.line, 301);
+  v[300 * 9 + 1] = 1;
+  assert_int_equal(tsr__features_fit(f4, 4, t, c, n, Z, &e), TSR_ERANGE);
+  assert_int_equal(e.line, 11);
+  assert_string_equal(e.msg, "log1p needs values > -1, got -2");
+  free(v), free(Z), free(Z9);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(quantiles_like_numpy),
@@ -317,6 +357,7 @@ int main(void) {
       cmocka_unit_test(fit_quartiles_sorted),
       cmocka_unit_test(fit_quartiles_counted),
       cmocka_unit_test(columns_in_place),
+      cmocka_unit_test(fit_one_pass),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

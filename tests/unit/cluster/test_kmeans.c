@@ -164,8 +164,9 @@ static void deterministic_and_threads(void **state) {
 
 /* Every label is the nearest final centre (ties: the lower index) and the
  * inertia is the block-ordered sum of tsr__sqdist's values, bit for bit:
- * the distance kernel (centres by feature, two per vector, scanned in
- * chunks of 64) against the plain one, at d with and without a specialised
+ * the distance kernel (centres by feature, four per vector, scanned in
+ * chunks of 64; the Lloyd steps' AVX build where the CPU has AVX) against
+ * the plain one, at d with and without a specialised
  * loop, k odd, even, above one chunk, over several blocks and batches of
  * rows; values on a coarse grid so that equal distances occur. */
 static void labels_exact_nearest(void **state) {
@@ -268,7 +269,8 @@ static void polish_steps_plain(void **state) {
 /* Fits whose bits were taken from the k-means of session 17 (before the
  * vector kernels): the seeding's candidate potentials, the bounds and the
  * centre sums must keep every operation and its order. Inertia and the
- * centres' sum, printed with %a when they differ. */
+ * centres' sum, printed with %a when they differ. On a CPU with AVX the
+ * Lloyd steps run hm_block_avx: these bits are its check. */
 #define GOLD_IN0 0x1.66ea78f820721p+16
 #define GOLD_IN1 0x1.5a9c58781724p+12
 #define GOLD_IN2 0x1.e267eecedc806p+18
