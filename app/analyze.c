@@ -580,7 +580,9 @@ static tsr_status release_ledger(tsr_analyze_result *res, tsr_error *err) {
  * before. TESSERA_PREDICT_THREADS=0 (tsr__analyze_predict_early() == 0), and
  * a bundle's run (the models' thread runs beside it): no side thread, every
  * step in the sequential order, the clustering in one piece (the tests
- * compare the two orders). */
+ * compare the two orders). With the side thread, the store's rows begin on
+ * their own thread once the clustering's early labels are known (rows_job,
+ * beside the clusters' profiles, the KPIs and the files). */
 /* The side thread takes its tasks in this order: the clustering's fit
  * (the longest, ~1 CPU s on 1.8M customers) first, so the run's thread, which
  * runs RFM, the fits, the predictions and the spend model itself when the
@@ -2499,15 +2501,15 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
 cancel:
   st = tsr_error_set(err, TSR_ECANCELED, NULL, 0, 0, NULL, "run canceled");
 fail:
-  plan_release(&pl); /* the side thread stopped first */
-  /* begun beside the models: the files stop, the rows are rolled back */
-  if (fj_on) files_wait(&fj, NULL);
-  if (rj.running) { /* the rows stop with the run */
+  if (rj.running) { /* the rows stop with the run (before the plan: they read its labels) */
     pthread_join(rj.th, NULL);
     rj.running = 0;
     x.hold = 0;
     if (rj.st == TSR_OK) tsr_store_rollback(store, NULL);
   }
+  plan_release(&pl); /* the side thread stopped first */
+  /* begun beside the models: the files stop, the rows are rolled back */
+  if (fj_on) files_wait(&fj, NULL);
   if (rows_open) tsr_store_rollback(store, NULL);
   if (x.held_state != 2) held_write(&x, 0); /* rolled back with the rows, or never written */
   held_free(&x);
