@@ -141,6 +141,14 @@ typedef struct actx {
                            handed to the models at their start */
   int64_t events_lost; /* events the store did not take */
   char event_err[256];
+  /* Events of the run's thread while the store's rows are added on their
+   * own thread (rows_job), which has the store's connection meanwhile:
+   * kept with their times and written where the sequential order writes
+   * them, before the store's rows (held_write). */
+  int hold; /* the rows' thread has the store: keep events */
+  struct held_event *held;
+  size_t nheld, held_cap;
+  int held_state;             /* 0 not written, 1 in the store's open transaction, 2 committed */
   tsr_ingest_stats *in_stats; /* each input's ingest (its currency column), owned */
 } actx;
 
@@ -213,16 +221,66 @@ static void event(actx *x, int level, const char *step, int64_t rows_in, int64_t
   event_msg(x, level, step, rows_in, rows_out, ms, msg);
 }
 
+typedef struct held_event {
+  int level;
+  const char *step; /* a literal */
+  int64_t rows_in, rows_out, ts;
+  double ms;
+  char *msg; /* owned */
+} held_event;
+
+static void event_store(actx *x, int level, const char *step, int64_t rows_in, int64_t rows_out,
+                        double ms, int64_t ts, const char *msg) {
+  tsr_event e = {0, x->res->run_id, ts, (tsr_log_level)level, step, msg, rows_in, rows_out, ms};
+  tsr_error eerr;
+  /* logging never fails a run, but a lost event is counted and reported */
+  if (tsr_store_event_add(x->store, &e, NULL, &eerr) != TSR_OK && x->events_lost++ == 0)
+    tsr_error_format(&eerr, x->event_err, sizeof x->event_err);
+}
+
 static void event_msg(actx *x, int level, const char *step, int64_t rows_in, int64_t rows_out,
                       double ms, const char *msg) {
   if (x->o->on_event) x->o->on_event(x->o->ud, level, step, msg);
-  if (x->store && x->res->run_id > 0) {
-    tsr_event e = {0, x->res->run_id, 0, (tsr_log_level)level, step, msg, rows_in, rows_out, ms};
-    tsr_error eerr;
-    /* logging never fails a run, but a lost event is counted and reported */
-    if (tsr_store_event_add(x->store, &e, NULL, &eerr) != TSR_OK && x->events_lost++ == 0)
-      tsr_error_format(&eerr, x->event_err, sizeof x->event_err);
+  if (!x->store || x->res->run_id <= 0) return;
+  if (!x->hold) {
+    event_store(x, level, step, rows_in, rows_out, ms, 0, msg);
+    return;
   }
+  if (x->nheld == x->held_cap) {
+    size_t cap = x->held_cap ? 2 * x->held_cap : 8;
+    held_event *h = tsr__realloc(x->held, cap * sizeof *h);
+    if (!h) {
+      if (x->events_lost++ == 0) snprintf(x->event_err, sizeof x->event_err, "out of memory");
+      return;
+    }
+    x->held = h;
+    x->held_cap = cap;
+  }
+  char *copy = tsr__strdup(msg);
+  if (!copy) {
+    if (x->events_lost++ == 0) snprintf(x->event_err, sizeof x->event_err, "out of memory");
+    return;
+  }
+  x->held[x->nheld++] = (held_event){level, step, rows_in, rows_out, tsr_store_now_ms(), ms, copy};
+}
+
+/* Writes the held events (their times kept) and keeps them: in the
+ * store's open transaction (in_tx: written again should it roll back), or
+ * outside it. */
+static void held_write(actx *x, int in_tx) {
+  for (size_t i = 0; i < x->nheld; i++) {
+    const held_event *h = &x->held[i];
+    event_store(x, h->level, h->step, h->rows_in, h->rows_out, h->ms, h->ts, h->msg);
+  }
+  x->held_state = in_tx ? 1 : 2;
+}
+
+static void held_free(actx *x) {
+  for (size_t i = 0; i < x->nheld; i++) tsr__free(x->held[i].msg);
+  tsr__free(x->held);
+  x->held = NULL;
+  x->nheld = x->held_cap = 0;
+  x->held_state = 0;
 }
 
 static void progress(actx *x, const char *step, double frac) {
@@ -522,7 +580,9 @@ static tsr_status release_ledger(tsr_analyze_result *res, tsr_error *err) {
  * before. TESSERA_PREDICT_THREADS=0 (tsr__analyze_predict_early() == 0), and
  * a bundle's run (the models' thread runs beside it): no side thread, every
  * step in the sequential order, the clustering in one piece (the tests
- * compare the two orders). */
+ * compare the two orders). With the side thread, the store's rows begin on
+ * their own thread once the clustering's early labels are known (rows_job,
+ * beside the clusters' profiles, the KPIs and the files). */
 /* The side thread takes its tasks in this order: the clustering's fit
  * (the longest, ~1 CPU s on 1.8M customers) first, so the run's thread, which
  * runs RFM, the fits, the predictions and the spend model itself when the
@@ -1714,6 +1774,7 @@ typedef struct row_feed {
   int walk;
   unsigned char *in_row; /* ledger customers whose history goes with their row */
   row_batch *b;          /* the batch fill_batch fills */
+  const int *labels;     /* the customers' clusters, or NULL (none) */
 } row_feed;
 
 static tsr_status batch_init(row_batch *b, int with_extra, tsr_error *err) {
@@ -1773,7 +1834,7 @@ static void fill_batch(row_feed *f) {
     c->m_score = res->m[i];
     c->rfm_cell = tsr_rfm_cell(res->r[i], res->f[i], res->m[i], b->cells[nb]);
     c->segment = res->segment[i];
-    c->cluster = res->clusters ? res->clusters->labels[i] : -1;
+    c->cluster = f->labels ? f->labels[i] : -1;
     c->expected_purchases = res->expected[i];
     c->p_alive = res->p_alive[i];
     c->clv = res->clv[i];
@@ -1841,8 +1902,9 @@ static void *fill_main(void *arg) {
  * failure (the transaction rolled back) its error comes first, as if it
  * had run first. The rows of the next batch are made on a thread while
  * the store inserts a batch (the same rows in the same order as one by
- * one: issue 18). */
-static tsr_status store_rows(actx *x, files_job *files, tsr_error *err) {
+ * one: issue 18). labels: the customers' clusters (NULL: none), final
+ * before res->clusters is set when the rows start early (rows_start). */
+static tsr_status store_rows(actx *x, const int *labels, files_job *files, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   tsr_store *s = x->store;
   const tsr_ledger *lg = res->ledger;
@@ -1858,7 +1920,7 @@ static tsr_status store_rows(actx *x, files_job *files, tsr_error *err) {
   }
   row_batch bt[2];
   row_feed f = {res, lg, res->summary->n, nl, pf ? tsr_profiles_count(pf) : 0, pf, 0, 0, 0, 1,
-                NULL, &bt[0]};
+                NULL, &bt[0], labels};
   tsr_status st0 = batch_init(&bt[0], pf != NULL, err);
   tsr_status st1 = batch_init(&bt[1], pf != NULL, st0 == TSR_OK ? err : NULL);
   f.in_row = tsr__calloc(nl ? nl : 1, 1);
@@ -2031,10 +2093,71 @@ fail:
   return st;
 }
 
+static const int *run_labels(const tsr_analyze_result *res) {
+  return res->clusters ? res->clusters->labels : NULL;
+}
+
 /* The store step: store_rows, then store_models. */
 static tsr_status store_results(actx *x, files_job *files, tsr_error *err) {
-  tsr_status st = store_rows(x, files, err);
+  tsr_status st = store_rows(x, run_labels(x->res), files, err);
   return st == TSR_OK ? store_models(x, files, err) : st;
+}
+
+/* The store's rows begun on a thread as soon as every column of them is
+ * final (issue 18): after the predictions and the CLV, once the
+ * clustering's labels are (fitted early on the side thread, or no
+ * clustering), while the run's thread makes the clusters' profiles and the
+ * KPIs, then the files beside it. The thread has the store's connection
+ * until rows_join; the run's events meanwhile are held (actx.hold) and
+ * written before the store's rows, in its transaction, as the sequential
+ * order writes them before it (again after a rollback). The rows, their
+ * order and the transaction are store_rows' as at the end of the run. */
+typedef struct rows_job {
+  actx *x;
+  const int *labels;
+  pthread_t th;
+  int running; /* th is to be joined */
+  tsr_status st;
+  tsr_error err;
+  double t0, t1; /* its start and end (now_s) */
+} rows_job;
+
+static void *rows_main(void *arg) {
+  rows_job *j = arg;
+  j->st = store_rows(j->x, j->labels, NULL, &j->err);
+  j->t1 = now_s();
+  return NULL;
+}
+
+/* Starts the rows when they can start early (labels known): 1 if running. */
+static int rows_start(rows_job *j, plan *p) {
+  actx *x = p->x;
+  memset(j, 0, sizeof *j);
+  if (!x->store || x->o->bundle || !p->side) return 0;
+  const char *meth = x->o->cluster ? x->o->cluster : "kmeans";
+  tsr__lane_run(&p->lane, T_CLUSTER); /* where step_cluster asks for it */
+  if (p->cl && p->cl_st == TSR_OK)
+    j->labels = p->cl->labels; /* step_cluster's (early) */
+  else if (strcmp(meth, "none") != 0)
+    return 0; /* fitted in step_cluster */
+  j->x = x;
+  j->t0 = now_s();
+  x->hold = 1;
+  j->running = pthread_create(&j->th, NULL, rows_main, j) == 0;
+  if (!j->running) x->hold = 0;
+  return j->running;
+}
+
+/* Waits for the rows: TSR_OK (the store's transaction open) or their
+ * error (rolled back). The held events are written either way. */
+static tsr_status rows_join(rows_job *j, tsr_error *err) {
+  if (!j->running) return TSR_OK;
+  pthread_join(j->th, NULL);
+  j->running = 0;
+  j->x->hold = 0;
+  held_write(j->x, j->st == TSR_OK);
+  if (j->st != TSR_OK && err) *err = j->err;
+  return j->st;
 }
 
 /* Parameters of the run as JSON (stored with it): the inputs and every
@@ -2174,6 +2297,8 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   files_job fj;      /* the files, when begun beside the models */
   int fj_on = 0;     /* fj is running (or to be waited for) */
   int rows_open = 0; /* store_rows has run: its transaction is open */
+  rows_job rj;       /* the store's rows begun before the clusters' profiles */
+  memset(&rj, 0, sizeof rj);
   double store_ms = 0;
   plan pl;           /* the steps after the summary */
   memset(&pl, 0, sizeof pl);
@@ -2278,6 +2403,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   if ((st = pred_columns(res, err)) != TSR_OK || (st = clv_columns(res, err)) != TSR_OK) goto fail;
   churn_recency_check(&x);
   if (canceled(&x)) goto cancel;
+  rows_start(&rj, &pl);
   progress(&x, "cluster", 0.75);
   if ((st = step_cluster(&pl, err)) != TSR_OK) goto fail;
   if (canceled(&x)) goto cancel;
@@ -2298,7 +2424,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
       }
       if (store) {
         rows_open = 1;
-        if ((st = store_rows(&x, fj_on ? &fj : NULL, err)) != TSR_OK) goto fail;
+        if ((st = store_rows(&x, run_labels(res), fj_on ? &fj : NULL, err)) != TSR_OK) goto fail;
       }
       store_ms = (now_s() - t) * 1000.0;
       x.step_t0 = now_s();
@@ -2339,6 +2465,19 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
       if (fj_on) files_go(&fj, 1);
       else files_start(&fj, res, opts, 0);
       fj_on = 1;
+      if (rj.running) {
+        if ((st = rows_join(&rj, err)) != TSR_OK) { /* rolled back; the files' error first */
+          fj_on = 0;
+          if (files_wait(&fj, NULL) != TSR_OK) {
+            st = fj.st;
+            if (err) *err = fj.err;
+          }
+          goto fail;
+        }
+        rows_open = 1;
+        store_ms = (rj.t1 - rj.t0) * 1000.0;
+        t = rj.t1 > t ? rj.t1 : t;
+      }
       st = rows_open ? store_models(&x, &fj, err) : store_results(&x, &fj, err);
       fj_on = 0; /* waited for */
       if (st != TSR_OK) goto fail;
@@ -2348,11 +2487,18 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
             "results written to %s", opts->out_dir);
       step_put(&x, "store", ms);
     } else {
+      if (rj.running) {
+        if ((st = rows_join(&rj, err)) != TSR_OK) goto fail;
+        rows_open = 1;
+        store_ms = (rj.t1 - rj.t0) * 1000.0;
+        t = rj.t1 > t ? rj.t1 : t;
+      }
       st = rows_open ? store_models(&x, NULL, err) : store_results(&x, NULL, err);
       if (st != TSR_OK) goto fail;
       ms = store_ms + (now_s() - t) * 1000.0;
       step_put(&x, "store", ms);
     }
+    if (x.held_state == 1) x.held_state = 2; /* committed with the rows */
     event(&x, 0, "store", (int64_t)res->summary->n, (int64_t)res->summary->n, ms,
           "stored %zu customers, %zu segments and the models (run %lld)", res->summary->n,
           res->n_segments, (long long)res->run_id);
@@ -2378,6 +2524,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     res->timings[x.tlen + 1] = '\0';
   }
   progress(&x, "done", 1.0);
+  held_free(&x);
   for (size_t i = 0; i < x.nrejects; i++) {
     tsr__free(x.rejects[i].field);
     tsr__free(x.rejects[i].reason);
@@ -2393,10 +2540,18 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
 cancel:
   st = tsr_error_set(err, TSR_ECANCELED, NULL, 0, 0, NULL, "run canceled");
 fail:
+  if (rj.running) { /* the rows stop with the run (before the plan: they read its labels) */
+    pthread_join(rj.th, NULL);
+    rj.running = 0;
+    x.hold = 0;
+    if (rj.st == TSR_OK) tsr_store_rollback(store, NULL);
+  }
   plan_release(&pl); /* the side thread stopped first */
   /* begun beside the models: the files stop, the rows are rolled back */
   if (fj_on) files_wait(&fj, NULL);
   if (rows_open) tsr_store_rollback(store, NULL);
+  if (x.held_state != 2) held_write(&x, 0); /* rolled back with the rows, or never written */
+  held_free(&x);
   if (store && res->run_id > 0) {
     char msg[TSR_ERROR_MSG_MAX + 600] = "";
     if (err) tsr_error_format(err, msg, sizeof msg);

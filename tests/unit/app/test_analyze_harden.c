@@ -163,11 +163,111 @@ static void test_output_folder_atomic(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* The store's rows begin on a thread once their columns are final
+ * (app/analyze.c rows_job), beside the clusters' profiles, the KPIs and
+ * the files, with the run's events held meanwhile. A run stopped there
+ * (canceled at the clusters' event) or whose rows fail (a trigger) leaves
+ * the store as the sequential order does (TESSERA_PREDICT_THREADS=0): no
+ * customer, the same events in the same order, the run's status. */
+typedef struct stop_ctx {
+  volatile int cancel;
+  const char *at; /* the step whose event cancels, or NULL */
+} stop_ctx;
+
+static void stop_on_event(void *ud, int level, const char *step, const char *msg) {
+  stop_ctx *c = ud;
+  (void)level, (void)msg;
+  if (c->at && !strcmp(step, c->at)) c->cancel = 1;
+}
+
+static int events_cb(void *ctx, const tsr_event *e) {
+  char *buf = ctx;
+  size_t n = strlen(buf);
+  snprintf(buf + n, 8192 - n, "%lld %d %s %s\n", (long long)e->id, (int)e->level, e->step,
+           strncmp(e->message, "done in", 7) ? e->message : "done");
+  return 0;
+}
+
+/* One run in the given order; its events (and status) into out[8192]. */
+static tsr_status early_rows_run(const char *path, int sequential, const char *cancel_at,
+                                 const char *trigger, char *out, int64_t *customers) {
+  char db[96];
+  snprintf(db, sizeof db, "%s.db", path);
+  remove(db);
+  tsr_store *s = NULL;
+  tsr_error e;
+  assert_int_equal(tsr_store_open(db, TSR_STORE_CREATE, &s, &e), TSR_OK);
+  if (trigger) sql(db, trigger);
+  if (sequential) setenv("TESSERA_PREDICT_THREADS", "0", 1);
+  const char *inputs[] = {path};
+  tsr_analyze_opts o;
+  tsr_analyze_opts_init(&o);
+  o.inputs = inputs;
+  o.n_inputs = 1;
+  o.model = "none"; /* the fits are not what is tested */
+  stop_ctx c = {0, cancel_at};
+  o.cancel = &c.cancel;
+  o.on_event = stop_on_event;
+  o.ud = &c;
+  tsr_analyze_result *r = NULL;
+  tsr_status st = tsr_analyze_run(&o, s, &r, &e);
+  unsetenv("TESSERA_PREDICT_THREADS");
+  tsr_analyze_result_free(r);
+  out[0] = '\0';
+  assert_int_equal(tsr_store_events_list(s, 0, TSR_LOG_INFO, events_cb, out, &e), TSR_OK);
+  tsr_customer_query q;
+  tsr_customer_query_init(&q, 1);
+  assert_int_equal(tsr_store_customers_count(s, &q, customers, &e), TSR_OK);
+  tsr_store_close(s);
+  remove(db);
+  return st;
+}
+
+static void test_early_rows_stop(void **state) {
+  (void)state;
+  /* 60 customers: enough for the clustering to be fitted early */
+  static char tx2[8192];
+  size_t n = (size_t)snprintf(tx2, sizeof tx2, "customer_id,date,amount\n");
+  for (int c = 0; c < 60; c++)
+    for (int k = 0; k <= c % 4; k++)
+      n += (size_t)snprintf(tx2 + n, sizeof tx2 - n, "c%02d,2024-%02d-%02d,%d.%02d\n", c,
+                            1 + (c + 3 * k) % 12, 1 + (c * 7 + k) % 28, 5 + c % 17, (c * k) % 100);
+  char path[64];
+  assert_non_null(tsr_test_tmpfile(tx2, n, path, sizeof path));
+  static char seq[8192], thr[8192];
+  int64_t nseq = -1, nthr = -1;
+  /* done: the same events */
+  assert_int_equal(early_rows_run(path, 1, NULL, NULL, seq, &nseq), TSR_OK);
+  assert_int_equal(early_rows_run(path, 0, NULL, NULL, thr, &nthr), TSR_OK);
+  assert_string_equal(seq, thr);
+  assert_int_equal(nseq, 60);
+  assert_int_equal(nthr, 60);
+  assert_non_null(strstr(thr, " cluster "));
+  /* canceled at the clusters' event: the rows (begun) rolled back */
+  assert_int_equal(early_rows_run(path, 1, "cluster", NULL, seq, &nseq), TSR_ECANCELED);
+  assert_int_equal(early_rows_run(path, 0, "cluster", NULL, thr, &nthr), TSR_ECANCELED);
+  assert_string_equal(seq, thr);
+  assert_int_equal(nseq, 0);
+  assert_int_equal(nthr, 0);
+  assert_non_null(strstr(thr, " cluster "));
+  /* the rows fail: the held events are still written, before the error */
+  const char *trig =
+      "CREATE TRIGGER no_rows BEFORE INSERT ON customers BEGIN SELECT RAISE(ABORT, 'injected'); END";
+  assert_int_equal(early_rows_run(path, 1, NULL, trig, seq, &nseq), TSR_ESTORE);
+  assert_int_equal(early_rows_run(path, 0, NULL, trig, thr, &nthr), TSR_ESTORE);
+  assert_string_equal(seq, thr);
+  assert_int_equal(nthr, 0);
+  assert_non_null(strstr(thr, " cluster "));
+  assert_non_null(strstr(thr, "injected"));
+  remove(path);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_dataset_insert_fails),
       cmocka_unit_test(test_rejects_insert_fails),
       cmocka_unit_test(test_output_folder_atomic),
+      cmocka_unit_test(test_early_rows_stop),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
