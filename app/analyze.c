@@ -150,6 +150,8 @@ typedef struct actx {
   size_t nheld, held_cap;
   int held_state;             /* 0 not written, 1 in the store's open transaction, 2 committed */
   tsr_ingest_stats *in_stats; /* each input's ingest (its currency column), owned */
+  tsr__hist_pack hist; /* a store's purchase histories when the summary drains
+                          the ledger (drains), owned */
 } actx;
 
 static double now_s(void) {
@@ -518,16 +520,28 @@ static void ingest_events(actx *x) {
 }
 
 /* The ledger is freed after the summary (release_ledger): nothing after
- * the summary reads it without a store or a bundle. */
-static int drains(const actx *x) { return x->o->release_ledger && !x->store && !x->o->bundle; }
+ * the summary reads it without a bundle; a store's purchase histories are
+ * taken from it while the summary drains it (x->hist). */
+static int drains(const actx *x) { return x->o->release_ledger && !x->o->bundle; }
 
 static tsr_status step_summary(actx *x, tsr_error *err) {
   tsr_analyze_result *res = x->res;
   /* a ledger freed after the summary (release_ledger) is drained by it:
    * its entries go while the rows come (issue 18: on tx1800k 321 MB of
    * entries and 230 MB of rows were at the peak together) */
-  tsr_status st = drains(x) ? tsr__summary_compute_drain(res->ledger, &x->o->summary, &res->summary, err)
-                            : tsr_summary_compute(res->ledger, &x->o->summary, &res->summary, err);
+  tsr_status st;
+  if (!drains(x)) {
+    st = tsr_summary_compute(res->ledger, &x->o->summary, &res->summary, err);
+  } else if (!x->store) {
+    st = tsr__summary_compute_drain(res->ledger, &x->o->summary, &res->summary, err);
+  } else {
+    st = tsr__hist_pack_init(&x->hist, tsr_ledger_ncustomers(res->ledger), err);
+    if (st == TSR_OK)
+      st = tsr__summary_compute_drain_also(res->ledger, &x->o->summary, tsr__hist_pack_take,
+                                           &x->hist, &res->summary, err);
+    if (st == TSR_OK && x->hist.oom)
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  }
   if (st != TSR_OK) return st;
   const tsr_summary_opts *so = &x->o->summary;
   res->period_days = so->multiplier * (so->freq == TSR_FREQ_D ? 1 : so->freq == TSR_FREQ_W ? 7 : 30.4375);
@@ -1768,6 +1782,7 @@ typedef struct row_batch {
 typedef struct row_feed {
   const tsr_analyze_result *res;
   const tsr_ledger *lg;
+  const tsr__hist_pack *hp; /* the histories when the ledger is gone (lg NULL) */
   size_t n, nl, np;
   const tsr_profiles *pf;
   size_t next, pj, lj;
@@ -1841,7 +1856,10 @@ static void fill_batch(row_feed *f) {
     c->clv_lo = res->clv_lo[i];
     c->clv_hi = res->clv_hi[i];
     ptrdiff_t li = -1;
-    if (f->walk) {
+    if (f->hp) { /* the pack's customers with a row, in the rows' order */
+      while (f->lj < f->nl && !f->hp->row[f->lj]) f->lj++;
+      if (f->lj < f->nl) li = (ptrdiff_t)f->lj++;
+    } else if (f->walk) {
       while (f->lj < f->nl && tsr_ledger_customer(lg, f->lj) != r->customer_id) f->lj++;
       if (f->lj < f->nl) {
         li = (ptrdiff_t)f->lj++;
@@ -1854,7 +1872,9 @@ static void fill_batch(row_feed *f) {
     if (!f->walk && lg) li = tsr_ledger_find(lg, r->customer_id);
     b->hoff[nb] = SIZE_MAX; /* NULL: not in the ledger */
     if (li >= 0) {
-      if ((b->st = tsr__hist_text_add(&b->ht, lg, (size_t)li, &b->hoff[nb], &b->err)) != TSR_OK) return;
+      if ((b->st = f->hp ? tsr__hist_text_add_pack(&b->ht, f->hp, (size_t)li, &b->hoff[nb], &b->err)
+                         : tsr__hist_text_add(&b->ht, lg, (size_t)li, &b->hoff[nb], &b->err)) != TSR_OK)
+        return;
       b->lens[nb].history = (uint32_t)(b->ht.len - b->hoff[nb] - 1); /* the text, its NUL */
       f->in_row[li] = 1;
     }
@@ -1908,7 +1928,8 @@ static tsr_status store_rows(actx *x, const int *labels, files_job *files, tsr_e
   tsr_analyze_result *res = x->res;
   tsr_store *s = x->store;
   const tsr_ledger *lg = res->ledger;
-  const size_t nl = lg ? tsr_ledger_ncustomers(lg) : 0;
+  const tsr__hist_pack *hp = lg || !x->hist.off ? NULL : &x->hist; /* the ledger drained */
+  const size_t nl = lg ? tsr_ledger_ncustomers(lg) : hp ? hp->n : 0;
   const tsr_profiles *pf = res->profiles;
   tsr_status st = tsr__store_begin_bulk(s, err);
   if (st != TSR_OK) {
@@ -1919,7 +1940,7 @@ static tsr_status store_rows(actx *x, const int *labels, files_job *files, tsr_e
     return st;
   }
   row_batch bt[2];
-  row_feed f = {res, lg, res->summary->n, nl, pf ? tsr_profiles_count(pf) : 0, pf, 0, 0, 0, 1,
+  row_feed f = {res, lg, hp, res->summary->n, nl, pf ? tsr_profiles_count(pf) : 0, pf, 0, 0, 0, 1,
                 NULL, &bt[0], labels};
   tsr_status st0 = batch_init(&bt[0], pf != NULL, err);
   tsr_status st1 = batch_init(&bt[1], pf != NULL, st0 == TSR_OK ? err : NULL);
@@ -1955,7 +1976,7 @@ static tsr_status store_rows(actx *x, const int *labels, files_job *files, tsr_e
     if (nb == 0) break;
   }
   /* purchase histories of ledger customers without a row */
-  st = tsr__analyze_store_history(s, res->run_id, lg, f.in_row, err);
+  st = tsr__analyze_store_history(s, res->run_id, lg, hp, f.in_row, err);
   if (st != TSR_OK) goto fail;
   tsr_segment_row *segs = tsr__malloc((res->n_segments ? res->n_segments : 1) * sizeof *segs);
   if (!segs) {
@@ -2534,6 +2555,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   tsr__free(x.indb_sql);
   tsr__free(x.in_stats);
   tsr__resolved_free(x.resolver);
+  tsr__hist_pack_free(&x.hist);
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);
   *out = res;
   return TSR_OK;
@@ -2568,6 +2590,7 @@ fail:
   tsr__free(x.indb_sql);
   tsr__free(x.in_stats);
   tsr__resolved_free(x.resolver);
+  tsr__hist_pack_free(&x.hist);
   if (x.raw != res->ledger) tsr_ledger_free(x.raw); /* not handed to the models */
   tsr__analyze_resolve_free(x.rjob); /* the ingest failed: not re-keyed */
   tsr__free(params), tsr__free(src), tsr__free(io), tsr__free(kept);

@@ -310,9 +310,10 @@ int tsr_cmd_analyze(int argc, char **argv) {
     }
   }
   tsr_analyze_result *res = NULL;
-  /* nothing reads the ledger after the run without a store or a report:
-   * freed before the models (the peak memory of a large run) */
-  o.release_ledger = !store && !o.report_path;
+  /* nothing reads the ledger after the run without a report: freed before
+   * the models (the peak memory of a large run; a store's purchase
+   * histories are kept compactly from it) */
+  o.release_ledger = !o.report_path;
   tsr_status st = tsr_analyze_run(&o, store, &res, &err);
   cli_progress_done(&a.p);
   cli_ingest_end(&ci, res ? &res->ingest : NULL);

@@ -212,6 +212,16 @@ struct tsr_summary_opts;
 struct tsr_summary;
 tsr_status tsr__summary_compute_drain(struct tsr_ledger *lg, const struct tsr_summary_opts *opts,
                                       struct tsr_summary **out, tsr_error *err);
+/* The same, calling also(ud, i, id, e, n, has_row) for each customer as
+ * the drain hands it over (has_row: it has a summary row), before its
+ * entries go: what else reads the entries (the store's purchase
+ * histories, app/analyze_history.c) takes them then. */
+typedef void (*tsr__drain_also_fn)(void *ud, size_t i, const char *id,
+                                   const struct tsr_ledger_entry *e, size_t n, int has_row);
+tsr_status tsr__summary_compute_drain_also(struct tsr_ledger *lg,
+                                           const struct tsr_summary_opts *opts,
+                                           tsr__drain_also_fn also, void *also_ud,
+                                           struct tsr_summary **out, tsr_error *err);
 
 /* Period number of a day for tsr_freq f (lib/summary.c): D the day, W
  * weeks Monday..Sunday, M months since 1970-01. */

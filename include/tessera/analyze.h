@@ -110,8 +110,9 @@ typedef struct tsr_analyze_opts {
   /* 1: the ledger (every transaction) is freed once the summary is
    * computed, before the models (its memory was most of the peak of a
    * large run); res->ledger is then NULL and the summary's customer ids
-   * live in res->ids. Only without a store and a bundle (else ignored):
-   * set it when nothing after the run reads res->ledger (a report does).
+   * live in res->ids. With a store, the purchase histories it stores are
+   * kept compactly from the ledger first. Not with a bundle (ignored): set
+   * it when nothing after the run reads res->ledger (a report does).
    * Default 0. */
   int release_ledger;
 } tsr_analyze_opts;

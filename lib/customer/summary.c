@@ -322,6 +322,8 @@ typedef struct drain_job {
   int split;
   int64_t p_end, p_cal;
   size_t overflow;   /* the first customer (number) whose sums are not finite; SIZE_MAX */
+  tsr__drain_also_fn also;
+  void *also_ud;
 } drain_job;
 
 static void drain_row(void *ud, size_t i, const char *id, const tsr_ledger_entry *e, size_t k) {
@@ -329,20 +331,28 @@ static void drain_row(void *ud, size_t i, const char *id, const tsr_ledger_entry
   tsr_summary *s = j->s;
   tsr_summary_row *r = &s->rows[s->n];
   r->customer_id = id;
-  int refund_only;
+  int refund_only, has_row = 0;
   if (row_from_entries(e, k, &s->opts, j->split, j->p_end, j->p_cal, r, &refund_only)) {
     if (i < j->overflow &&
         !(isfinite(r->revenue) && isfinite(r->refund_amount) && isfinite(r->monetary_value) &&
           isfinite(r->monetary_value_holdout)))
       j->overflow = i;
     j->num[s->n++] = (uint32_t)i;
+    has_row = 1;
   } else if (refund_only) {
     s->excluded_refund_only++;
   }
+  if (j->also) j->also(j->also_ud, i, id, e, k, has_row);
 }
 
 tsr_status tsr__summary_compute_drain(tsr_ledger *lg, const tsr_summary_opts *opts,
                                       tsr_summary **out, tsr_error *err) {
+  return tsr__summary_compute_drain_also(lg, opts, NULL, NULL, out, err);
+}
+
+tsr_status tsr__summary_compute_drain_also(tsr_ledger *lg, const tsr_summary_opts *opts,
+                                           tsr__drain_also_fn also, void *also_ud,
+                                           tsr_summary **out, tsr_error *err) {
   drain_job j;
   tsr_status st = sum_begin(lg, opts, &j.s, &j.p_end, &j.p_cal, err);
   if (st != TSR_OK) return st;
@@ -350,6 +360,8 @@ tsr_status tsr__summary_compute_drain(tsr_ledger *lg, const tsr_summary_opts *op
   const size_t n = tsr_ledger_ncustomers(lg);
   j.split = s->has_holdout;
   j.overflow = SIZE_MAX;
+  j.also = also;
+  j.also_ud = also_ud;
   /* the rows' customer numbers, then each number's row (UINT32_MAX: none) */
   j.num = tsr__malloc((n ? n : 1) * sizeof *j.num);
   uint32_t *at = tsr__malloc((n ? n : 1) * sizeof *at);

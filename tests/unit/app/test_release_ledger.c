@@ -1,13 +1,15 @@
 /* test_release_ledger.c - tsr_analyze_opts.release_ledger: the ledger is
  * freed after the summary (res->ledger NULL, the ids in res->ids) and every
  * result file is byte for byte the one of a run that keeps it; with a
- * store the option is ignored (the purchase histories read the ledger).
+ * store as well (the stored purchase histories come from a compact copy
+ * made while the summary drains the ledger: the same rows).
  * customers.csv of 20,000 customers (blocks of 8192 lines formatted two at
  * a time) has every customer once, in order, with whole lines. */
 #include "tsr_test.h"
 #include "tessera/analyze.h"
 #include "tessera/simulate.h"
 #include "tessera/store.h"
+#include "tessera/store_web.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +33,93 @@ static void same_file(const char *a, const char *b, const char *name) {
   char cmd[512];
   snprintf(cmd, sizeof cmd, "cmp -s %s/%s %s/%s", a, name, b, name);
   if (system(cmd) != 0) fail_msg("%s differs", name);
+}
+
+typedef struct hist_rows {
+  tsr_web_history_row r[64];
+  size_t n;
+} hist_rows;
+
+static int hist_cb(void *ctx, const tsr_web_history_row *row) {
+  hist_rows *h = ctx;
+  if (h->n < 64) h->r[h->n] = *row;
+  h->n++;
+  return 0;
+}
+
+/* Every ledger customer's stored history is the same in runs a and b. */
+static void same_histories(tsr_store *st, int64_t a, int64_t b, const tsr_ledger *lg) {
+  size_t rows = 0;
+  for (size_t i = 0; i < tsr_ledger_ncustomers(lg); i++) {
+    const char *id = tsr_ledger_customer(lg, i);
+    hist_rows ha = {.n = 0}, hb = {.n = 0};
+    tsr_error e;
+    assert_int_equal(tsr_web_history_list(st, a, id, hist_cb, &ha, &e), TSR_OK);
+    assert_int_equal(tsr_web_history_list(st, b, id, hist_cb, &hb, &e), TSR_OK);
+    assert_int_equal(ha.n, hb.n);
+    assert_true(ha.n > 0);
+    rows += ha.n;
+    for (size_t j = 0; j < ha.n && j < 64; j++) {
+      assert_true(ha.r[j].day == hb.r[j].day && ha.r[j].ntx == hb.r[j].ntx);
+      assert_memory_equal(&ha.r[j].amount, &hb.r[j].amount, sizeof(double));
+    }
+  }
+  assert_true(rows >= tsr_ledger_ncustomers(lg));
+}
+
+/* Customers without a summary row (refunds only; purchases only after the
+ * observation end), amounts not whole hundredths, several rows a day: the
+ * histories from the pack are those from the ledger. */
+static void test_release_ledger_store_edges(void **state) {
+  (void)state;
+  char in[] = "/tmp/tsr_rle_XXXXXX";
+  int fd = mkstemp(in);
+  assert_true(fd >= 0);
+  FILE *f = fdopen(fd, "w");
+  assert_non_null(f);
+  fputs("customer_id,date,amount\n", f);
+  for (int c = 0; c < 40; c++)
+    for (int k = 0; k < 6; k++)
+      fprintf(f, "c%02d,2024-%02d-%02d,%s\n", c, 1 + k * 2, 1 + (c + k) % 27,
+              k == 1   ? "0.1"
+              : k == 2 ? "12345.678901"
+              : k == 3 ? "-3.5"
+                       : "19.99");
+  /* two rows on one day (0.1 + 0.2 is not 0.3), a refund-only customer,
+   * one who buys only after the observation end */
+  fputs("c00,2024-01-01,0.2\nr1,2024-03-03,-5.25\nlate,2024-12-30,7.5\n", f);
+  fclose(f);
+  char out[64], db[64];
+  snprintf(out, sizeof out, "%s.out", in);
+  snprintf(db, sizeof db, "%s.db", in);
+  tsr_store *st;
+  tsr_error e;
+  assert_int_equal(tsr_store_open(db, TSR_STORE_CREATE, &st, &e), TSR_OK);
+  tsr_analyze_result *r[2];
+  for (int rel = 0; rel < 2; rel++) {
+    const char *inputs[] = {in};
+    tsr_analyze_opts o;
+    tsr_analyze_opts_init(&o);
+    o.inputs = inputs;
+    o.n_inputs = 1;
+    o.out_dir = out;
+    o.model = "none";
+    o.cluster = "none";
+    o.summary.end_day = 20086; /* 2024-12-29: "late" buys after it */
+    o.release_ledger = rel;
+    if (tsr_analyze_run(&o, st, &r[rel], &e) != TSR_OK) fail_msg("analyze: %s", e.msg);
+  }
+  assert_non_null(r[0]->ledger);
+  assert_null(r[1]->ledger);
+  assert_int_equal(r[0]->summary->n, 40);
+  same_histories(st, r[1]->run_id, r[0]->run_id, r[0]->ledger);
+  tsr_analyze_result_free(r[0]);
+  tsr_analyze_result_free(r[1]);
+  tsr_store_close(st);
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf %s %s %s-wal %s-shm", out, db, db, db);
+  assert_int_equal(system(cmd), 0);
+  unlink(in);
 }
 
 /* a simulated transaction log of n customers in the temporary file in
@@ -71,16 +160,24 @@ static void test_release_ledger(void **state) {
     assert_true(b->summary->rows[i].customer_id >= b->ids);
   }
   assert_true(b->has_model && b->has_spend);
-  static const char *files[] = {"customers.csv", "segments.csv", "clusters.csv", "run.json",
-                                "gg.json", "cluster_model.json"};
+  static const char *files[] = {"customers.csv", "segments.csv", "clusters.csv",
+                                "run.json",      "gg.json",      "cluster_model.json"};
   for (size_t k = 0; k < sizeof files / sizeof *files; k++) same_file(keep, rel, files[k]);
-  /* with a store: kept */
+  /* with a store: freed as well, the stored purchase histories taken
+   * from the pack made while the summary drained it (the same rows as a
+   * run that keeps the ledger: every customer's, by day, amounts bit for
+   * bit) */
   tsr_store *st;
   tsr_error e;
   assert_int_equal(tsr_store_open(db, TSR_STORE_CREATE, &st, &e), TSR_OK);
   run(in, withdb, 1, st, &c);
-  assert_non_null(c->ledger);
-  assert_null(c->ids);
+  assert_null(c->ledger);
+  assert_non_null(c->ids);
+  tsr_analyze_result *d;
+  run(in, withdb, 0, st, &d);
+  assert_non_null(d->ledger);
+  same_histories(st, c->run_id, d->run_id, d->ledger);
+  tsr_analyze_result_free(d);
   tsr_analyze_result_free(c);
   tsr_store_close(st);
   tsr_analyze_result_free(a);
@@ -142,6 +239,7 @@ static void test_customer_blocks(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_release_ledger),
+      cmocka_unit_test(test_release_ledger_store_edges),
       cmocka_unit_test(test_customer_blocks),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
