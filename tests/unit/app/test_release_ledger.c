@@ -15,18 +15,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void run(const char *in, const char *out, int release, tsr_store *st,
-                tsr_analyze_result **r) {
+/* One run of in into out: quick (no model, no clusters), end_day (or
+ * TSR_DAY_NONE), release_ledger = release, with the store st (or NULL). */
+static void run_with(const char *in, const char *out, int release, int quick, int64_t end_day,
+                     tsr_store *st, tsr_analyze_result **r) {
   const char *inputs[] = {in};
   tsr_analyze_opts o;
   tsr_analyze_opts_init(&o);
   o.inputs = inputs;
   o.n_inputs = 1;
   o.out_dir = out;
+  if (quick) o.model = "none", o.cluster = "none";
+  if (end_day != TSR_DAY_NONE) o.summary.end_day = end_day;
   o.release_ledger = release;
   tsr_error e;
   tsr_status s = tsr_analyze_run(&o, st, r, &e);
   if (s != TSR_OK) fail_msg("analyze: %s", e.msg);
+}
+
+static void run(const char *in, const char *out, int release, tsr_store *st,
+                tsr_analyze_result **r) {
+  run_with(in, out, release, 0, TSR_DAY_NONE, st, r);
 }
 
 static void same_file(const char *a, const char *b, const char *name) {
@@ -96,19 +105,8 @@ static void test_release_ledger_store_edges(void **state) {
   tsr_error e;
   assert_int_equal(tsr_store_open(db, TSR_STORE_CREATE, &st, &e), TSR_OK);
   tsr_analyze_result *r[2];
-  for (int rel = 0; rel < 2; rel++) {
-    const char *inputs[] = {in};
-    tsr_analyze_opts o;
-    tsr_analyze_opts_init(&o);
-    o.inputs = inputs;
-    o.n_inputs = 1;
-    o.out_dir = out;
-    o.model = "none";
-    o.cluster = "none";
-    o.summary.end_day = 20086; /* 2024-12-29: "late" buys after it */
-    o.release_ledger = rel;
-    if (tsr_analyze_run(&o, st, &r[rel], &e) != TSR_OK) fail_msg("analyze: %s", e.msg);
-  }
+  for (int rel = 0; rel < 2; rel++) /* 2024-12-29: "late" buys after it */
+    run_with(in, out, rel, 1, 20086, st, &r[rel]);
   assert_non_null(r[0]->ledger);
   assert_null(r[1]->ledger);
   assert_int_equal(r[0]->summary->n, 40);
@@ -194,18 +192,8 @@ static void test_customer_blocks(void **state) {
   simulate_to(in, 20000, 3, 20);
   char out[64], path[96];
   snprintf(out, sizeof out, "%s.out", in);
-  const char *inputs[] = {in};
-  tsr_analyze_opts o;
-  tsr_analyze_opts_init(&o);
-  o.inputs = inputs;
-  o.n_inputs = 1;
-  o.out_dir = out;
-  o.model = "none";
-  o.cluster = "none";
-  o.release_ledger = 1;
   tsr_analyze_result *r;
-  tsr_error e;
-  assert_int_equal(tsr_analyze_run(&o, NULL, &r, &e), TSR_OK);
+  run_with(in, out, 1, 1, TSR_DAY_NONE, NULL, &r);
   size_t n = r->summary->n;
   assert_true(n > 2 * 8192 + 100);
   snprintf(path, sizeof path, "%s/customers.csv", out);
