@@ -971,7 +971,6 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
                          "customer, date and amount must be distinct columns");
   /* one input with transaction ids: no row hashes in the blocks */
   if (opts->single_input && x.ti >= 0 && lg->n == 0 && lg->nchunks == 0) lg->no_rh = 1;
-  lg->big_input = tsr_csv_size(c) >= BIG_INPUT;
   x.b = tsr__malloc(sizeof *x.b);
   if (!x.b) return tsr_error_set(err, TSR_ENOMEM, tsr_csv_name(c), 0, 0, NULL, "out of memory");
   x.b->n = x.b->used = 0;

@@ -576,8 +576,8 @@ tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
      * 32,768 customers keeps 4 KiB pages (the first chunk in 4 KiB pages
      * was 1,000 faults of the bank file's summary). */
     const size_t bytes = CUST_CHUNK * sizeof(cust), h = (size_t)2 << 20;
-    const int first = lg->nchunks_c == 0 && !lg->big_input;
-    void *mem = lg->nchunks_c ? ready_take(&lg->ready_cust) : NULL; /* of CUST_BYTES */
+    const int first = lg->nchunks_c == 0;
+    void *mem = first ? NULL : ready_take(&lg->ready_cust); /* of CUST_BYTES */
     if (!mem) mem = tsr__malloc(CUST_BYTES);
     if (!mem) return TSR_ENOMEM;
     cust_chunk *ch = &lg->chunks_c[lg->nchunks_c++];
@@ -586,7 +586,7 @@ tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
     hint_huge((char *)ch->c + (first ? h : 0), bytes - (first ? h : 0));
   }
   if (need * 2 <= lg->nslots) return TSR_OK;
-  size_t ns = lg->nslots ? lg->nslots : lg->big_input ? TBL_MAP / sizeof(uint64_t) : 1024;
+  size_t ns = lg->nslots ? lg->nslots : 1024;
   while (need * 2 > ns) ns *= 2;
   if (ns > ((size_t)1 << 33) || ns > SIZE_MAX / sizeof(uint64_t)) return TSR_ENOMEM;
   uint64_t *idx = tbl_alloc(ns * sizeof *idx);
@@ -916,10 +916,8 @@ int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, ui
   }
   if (lg->seq_n == lg->seq_cap) {
     void *p = lg->seq;
-    /* a large input: from TBL_MAP bytes on at once */
-    const size_t m = TBL_MAP / sizeof *lg->seq,
-                 need = lg->big_input && lg->seq_n < m ? m : lg->seq_n + 1;
-    if (grow_big(&p, &lg->seq_cap, need, sizeof *lg->seq, lg->seq_hint) != TSR_OK) return -1;
+    if (grow_big(&p, &lg->seq_cap, lg->seq_n + 1, sizeof *lg->seq, lg->seq_hint) != TSR_OK)
+      return -1;
     lg->seq = p;
   }
   if (!next && !lg->seq_key && seq_run_start(lg, id, len) != 0) return -1;

@@ -116,11 +116,6 @@ struct tsr_ledger {
   size_t seq_n, seq_cap;
   size_t seq_hint;      /* the ids the ingest expects in all (0: unknown):
                            seq and seq_key grow to it at once */
-  int big_input;        /* an input of BIG_INPUT bytes or more is being
-                           ingested: the customer table, the ids in order
-                           and the first customer chunk start in huge
-                           pages (the 4 KiB pages of their small beginnings
-                           were 1,000 faults of the bank file's ingest) */
   uint64_t *seq_key;    /* id hashes (NULL while runs are kept) */
   size_t seq_key_cap;
   struct seq_run *runs; /* the first id of each run, in order */
@@ -166,10 +161,6 @@ struct tsr_ledger {
   size_t *pub_off;
   pthread_mutex_t pub_mu;
 };
-
-/* Input bytes from which lg->big_input is set (such a file has some
- * 300,000 rows or more). */
-#define BIG_INPUT ((int64_t)32 << 20)
 
 #define READY_NONE ((uintptr_t)0)
 #define READY_WANTED ((uintptr_t)1)
