@@ -228,6 +228,36 @@ tsr_status tsr__clv_compute_pat(const tsr_btyd_model *m, const tsr_btyd_model *g
                                 const tsr__btyd_pa *pa, int n_threads, double *clv, double *clv_lo,
                                 double *clv_hi, tsr_error *err);
 
+/* The purchase model's part of the CLV of every pattern (per pattern its
+ * discounted purchases and their log-variance), which depends neither on
+ * the spend model nor on the rows: 'tessera analyze' makes it right after
+ * the predictions, and frees the patterns' columns (not their map) and
+ * the P(alive) sets before the spend model and the rows (issue 18). */
+typedef struct tsr__clv_dm {
+  size_t u;      /* patterns */
+  int want;      /* with the intervals' part */
+  double *DM;    /* owned: per pattern k, D0 at 2k and MV at 2k + 1 */
+  tsr_status st; /* TSR_OK, or the error the CLV gives for these patterns (err) */
+  tsr_error err;
+} tsr__clv_dm;
+
+/* tsr__clv_compute_pat's part of the patterns pat under m and o (pa as
+ * there; want: with intervals). Returns 0 when not made (m or o fail the
+ * CLV's checks, which it then reports: the CLV needs the patterns), else 1
+ * with dm->st TSR_OK or the error (a pattern that fails, out of memory)
+ * that tsr__clv_compute_dm gives after its checks. */
+int tsr__clv_dm_make(const tsr_btyd_model *m, const tsr__btyd_pat *pat, const tsr_clv_opts *o,
+                     const tsr__btyd_pa *pa, int want, int n_threads, tsr__clv_dm *dm);
+void tsr__clv_dm_release(tsr__clv_dm *dm);
+/* tsr__clv_compute_pat with the patterns' part dm (made with want =
+ * clv_lo || clv_hi): of pat only pat->map and pat->d.n are read. The same
+ * checks first, the same values and errors. */
+tsr_status tsr__clv_compute_dm(const tsr_btyd_model *m, const tsr_btyd_model *gg,
+                               const tsr__btyd_pat *pat, size_t n, const double *x,
+                               const double *m_x, size_t stride, const tsr_clv_opts *o,
+                               const tsr__clv_dm *dm, int n_threads, double *clv, double *clv_lo,
+                               double *clv_hi, tsr_error *err);
+
 /* ------------------------------------------------------------ predictions
  * (lib/btyd/predict.c) on patterns: the model step of 'tessera analyze'
  * gives its patterns once to the predictions, the churn, the holdout check

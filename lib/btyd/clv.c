@@ -275,74 +275,91 @@ static void clv_row_block(void *v, size_t b, size_t lo, size_t hi) {
   }
 }
 
-/* The CLV of rows (x[i], m_x[i]) of the patterns pat (pat->map[i]): the
- * purchase part once per (x, t_x, T) pattern, the spend part per row; pa:
+/* The purchase part of every pattern of pat (c->DM, 2u doubles, owned
+ * by the caller on TSR_OK): c's model, options and intervals set here; pa:
  * the P(alive) sets of the patterns (NULL or not those of the intervals:
- * computed). */
-static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
-                           const tsr__btyd_pat *pat, size_t n, const double *xr,
-                           const double *m_x, size_t stride, const tsr_clv_opts *o,
-                           const tsr__btyd_pa *pa,
-                           int n_threads, double *clv, double *clv_lo, double *clv_hi,
-                           tsr_error *err) {
+ * computed). The error of the first pattern that fails as the CLV gives
+ * it. */
+static tsr_status clv_pat_part(clv_job *c, const tsr_btyd_model *m, const tsr__btyd_pat *pat,
+                               const tsr_clv_opts *o, const tsr__btyd_pa *pa, int want,
+                               int n_threads, tsr_error *err) {
   const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
   size_t u = pat->d.n;
-  clv_job c;
-  memset(&c, 0, sizeof c);
-  c.m = m, c.gg = gg, c.s = s, c.pat = pat, c.xr = xr, c.m_x = m_x, c.o = o;
-  c.stride = stride;
-  c.clv = clv, c.clv_lo = clv_lo, c.clv_hi = clv_hi;
-  c.z = tsr__btyd_zlevel(o->level);
-  c.want = (clv_lo || clv_hi);
+  memset(c, 0, sizeof *c);
+  c->m = m, c->s = s, c->pat = pat, c->o = o;
+  c->z = tsr__btyd_zlevel(o->level);
+  c->want = want;
   /* parameter sets: 0 = estimates, j+1 = p_j e^h (forward differences in
    * the log-parameters for the delta method) */
-  c.J = (c.want && m->has_cov) ? m->np : 0;
-  if (c.J > TSR_BTYD_MAXP) c.J = TSR_BTYD_MAXP;
+  c->J = (c->want && m->has_cov) ? m->np : 0;
+  if (c->J > TSR_BTYD_MAXP) c->J = TSR_BTYD_MAXP;
   double P[TSR_BTYD_MAXP + 1][TSR_BTYD_MAXP];
-  tsr__btyd_param_sets(m, c.J, P);
-  c.P = P;
-  c.split = s->p_alive && s->cond_alive;
-  steps_init(o, &c.st);
-  c.bg = c.split && c.st.K > 0 && (m->kind == TSR_BTYD_BGNBD || m->kind == TSR_BTYD_MBGNBD);
+  tsr__btyd_param_sets(m, c->J, P);
+  c->P = P;
+  c->split = s->p_alive && s->cond_alive;
+  steps_init(o, &c->st);
+  c->bg = c->split && c->st.K > 0 && (m->kind == TSR_BTYD_BGNBD || m->kind == TSR_BTYD_MBGNBD);
   size_t nb = (u + CLV_CHUNK - 1) / CLV_CHUNK;
   /* per pattern: D0 and MV */
-  c.DM = tsr__malloc(2 * (u ? u : 1) * sizeof *c.DM);
-  c.bad = tsr__malloc((nb + 1) * sizeof *c.bad);
+  c->DM = tsr__malloc(2 * (u ? u : 1) * sizeof *c->DM);
+  c->bad = tsr__malloc((nb + 1) * sizeof *c->bad);
   double *own = NULL;
-  int mem = !c.DM || !c.bad;
-  if (!mem && c.split) {
-    if (pa && pa->pa && pa->u == u && pa->nsets == c.J + 1) {
-      c.pas = pa->pa;
+  int mem = !c->DM || !c->bad;
+  if (!mem && c->split) {
+    if (pa && pa->pa && pa->u == u && pa->nsets == c->J + 1) {
+      c->pas = pa->pa;
     } else {
-      own = tsr__malloc(((c.J + 1) * u + 1) * sizeof *own);
-      mem = !own || tsr__btyd_p_alive_sets(s, (const double(*)[TSR_BTYD_MAXP])P, c.J + 1,
-                                           &pat->d, n_threads, own);
-      c.pas = own;
+      own = tsr__malloc(((c->J + 1) * u + 1) * sizeof *own);
+      mem = !own || tsr__btyd_p_alive_sets(s, (const double(*)[TSR_BTYD_MAXP])P, c->J + 1, &pat->d,
+                                           n_threads, own);
+      c->pas = own;
     }
   }
   if (mem) {
-    tsr__free(c.DM), tsr__free(c.bad), tsr__free(own);
+    tsr__free(c->DM), tsr__free(c->bad), tsr__free(own);
+    c->DM = NULL;
+    c->bad = NULL;
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
-  tsr__parallel_chunks(n_threads, u, CLV_CHUNK, clv_pat_block, &c);
+  tsr__parallel_chunks(n_threads, u, CLV_CHUNK, clv_pat_block, c);
   tsr__free(own);
+  c->pas = NULL;
+  c->P = NULL;
+  tsr_status st = TSR_OK;
   for (size_t b = 0; b < nb; b++)
-    if (c.bad[b]) {
+    if (c->bad[b]) {
       const tsr_btyd_data *d = &pat->d;
-      size_t k = c.bad[b] - 1;
-      tsr__free(c.DM), tsr__free(c.bad);
-      return tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
-                           "cannot evaluate the clv at x = %.17g, t_x = "
-                           "%.17g, T = %.17g",
-                           d->x[k], d->t_x[k], d->T[k]);
+      size_t k = c->bad[b] - 1;
+      st = tsr_error_set(err, TSR_ENUMERIC, NULL, 0, 0, NULL,
+                         "cannot evaluate the clv at x = %.17g, t_x = "
+                         "%.17g, T = %.17g",
+                         d->x[k], d->t_x[k], d->T[k]);
+      break;
     }
+  tsr__free(c->bad);
+  c->bad = NULL;
+  if (st != TSR_OK) {
+    tsr__free(c->DM);
+    c->DM = NULL;
+  }
+  return st;
+}
+
+/* The CLV of rows (x[i], m_x[i]) of the patterns pat->map[i] from the
+ * patterns' part c->DM (clv_pat_part's): the spend part per row. */
+static void clv_rows(clv_job *c, const tsr_btyd_model *gg, const tsr__btyd_pat *pat, size_t n,
+                     const double *xr, const double *m_x, size_t stride, int n_threads, double *clv,
+                     double *clv_lo, double *clv_hi) {
+  c->gg = gg, c->pat = pat, c->xr = xr, c->m_x = m_x;
+  c->stride = stride;
+  c->clv = clv, c->clv_lo = clv_lo, c->clv_hi = clv_hi;
   /* the spend model's parameter sets of the differences, once */
   double GP[3][TSR_BTYD_MAXP];
   for (size_t j = 0; j < 3; j++) {
     memcpy(GP[j], gg->params, sizeof GP[j]);
     GP[j][j] = gg->params[j] * exp(TSR__BTYD_DELTA_H);
   }
-  c.GP = GP;
+  c->GP = GP;
   if (gg->has_cov) {
     /* clv_row_block's spend part for x = 0, the same operations */
     double S0 = spend(gg->params, 0, 0), lS = log(S0), dl[TSR_BTYD_MAXP] = {0};
@@ -350,11 +367,79 @@ static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
       double sp = spend(GP[j], 0, 0);
       dl[j] = sp > 0 ? (log(sp) - lS) / TSR__BTYD_DELTA_H : 0;
     }
-    c.gv0 = delta_var(gg, dl);
+    c->gv0 = delta_var(gg, dl);
   }
-  tsr__parallel_chunks(n_threads, n, CLV_CHUNK, clv_row_block, &c);
+  tsr__parallel_chunks(n_threads, n, CLV_CHUNK, clv_row_block, c);
+  c->GP = NULL;
+}
+
+/* The CLV of rows (x[i], m_x[i]) of the patterns pat (pat->map[i]): the
+ * purchase part once per (x, t_x, T) pattern, the spend part per row; pa:
+ * the P(alive) sets of the patterns (NULL or not those of the intervals:
+ * computed). */
+static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
+                           const tsr__btyd_pat *pat, size_t n, const double *xr, const double *m_x,
+                           size_t stride, const tsr_clv_opts *o, const tsr__btyd_pa *pa,
+                           int n_threads, double *clv, double *clv_lo, double *clv_hi,
+                           tsr_error *err) {
+  clv_job c;
+  tsr_status st = clv_pat_part(&c, m, pat, o, pa, clv_lo || clv_hi, n_threads, err);
+  if (st != TSR_OK) return st;
+  clv_rows(&c, gg, pat, n, xr, m_x, stride, n_threads, clv, clv_lo, clv_hi);
   tsr__free(c.DM);
-  tsr__free(c.bad);
+  return TSR_OK;
+}
+
+int tsr__clv_dm_make(const tsr_btyd_model *m, const tsr__btyd_pat *pat, const tsr_clv_opts *o,
+                     const tsr__btyd_pa *pa, int want, int n_threads, tsr__clv_dm *dm) {
+  memset(dm, 0, sizeof *dm);
+  /* the options and the purchase model as clv_check takes them: else the
+   * CLV fails on them before its patterns (and its steps may be many) */
+  if (!m || !pat || !o || m->kind == TSR_BTYD_GG ||
+      tsr_btyd_check_params(m->kind, m->params, NULL) != TSR_OK || !(o->horizon > 0) ||
+      !isfinite(o->horizon) || !(o->step > 0) || !isfinite(o->step) ||
+      o->horizon / o->step > 10000 || !(o->discount >= 0) || !isfinite(o->discount) ||
+      (want && !(o->level > 0 && o->level < 1)))
+    return 0;
+  clv_job c;
+  dm->u = pat->d.n;
+  dm->want = want;
+  dm->st = clv_pat_part(&c, m, pat, o, pa, want, n_threads, &dm->err);
+  dm->DM = c.DM;
+  return 1;
+}
+
+void tsr__clv_dm_release(tsr__clv_dm *dm) {
+  if (!dm) return;
+  tsr__free(dm->DM);
+  memset(dm, 0, sizeof *dm);
+}
+
+tsr_status tsr__clv_compute_dm(const tsr_btyd_model *m, const tsr_btyd_model *gg,
+                               const tsr__btyd_pat *pat, size_t n, const double *x,
+                               const double *m_x, size_t stride, const tsr_clv_opts *o,
+                               const tsr__clv_dm *dm, int n_threads, double *clv, double *clv_lo,
+                               double *clv_hi, tsr_error *err) {
+  tsr_status st;
+  if (!m || !gg || !pat || !pat->map || !x || !o || !dm)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "missing argument");
+  if ((st = clv_check(m, gg, o, clv_lo || clv_hi, err)) ||
+      (st = check_spend(n, x, m_x, stride, err)))
+    return st;
+  if (dm->st != TSR_OK) {
+    if (err) *err = dm->err;
+    return dm->st;
+  }
+  if (!dm->DM || dm->u != pat->d.n || dm->want != (clv_lo || clv_hi))
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
+                         "the patterns' part of the clv is not of these patterns");
+  clv_job c;
+  memset(&c, 0, sizeof c);
+  c.m = m;
+  c.z = tsr__btyd_zlevel(o->level);
+  c.want = dm->want;
+  c.DM = dm->DM;
+  clv_rows(&c, gg, pat, n, x, m_x, stride, n_threads, clv, clv_lo, clv_hi);
   return TSR_OK;
 }
 

@@ -7,7 +7,8 @@
  * parameter sets) bit for bit, in 1 and 2 threads, on patterns spanning
  * several blocks, with the Pareto/NBD's integral form (z > 0.99), t_x = T
  * and alpha < beta; the holdout rows with one t or several; the first
- * failing row's error.
+ * failing row's error; the CLV from its patterns' part made first and
+ * Gamma-Gamma fitted on its patterns made first (analyze's order).
  */
 #include "btyd_testutil.h"
 
@@ -307,12 +308,123 @@ static void test_clv_shared(void **state) {
   rows_free(&r);
 }
 
+/* the CLV from its patterns' part made first (tsr__clv_dm_make, analyze's
+ * order: issue 18) in 1 and 2 threads, the patterns' columns and P(alive)
+ * sets freed before the rows, = the public CLV bit for bit; the checks of
+ * the models and options first as tsr__clv_compute_pat has them; options
+ * the CLV rejects: not made */
+static void test_clv_dm(void **state) {
+  (void)state;
+  static const tsr_btyd_kind kinds[3] = {TSR_BTYD_PNBD, TSR_BTYD_MBGNBD, TSR_BTYD_BGNBD};
+  rows r;
+  rows_make(&r);
+  size_t n = r.n;
+  tsr_btyd_data d = {n, r.x, r.tx, r.T, NULL, NULL}, dx = {n, r.x, r.tx, r.T, r.m, NULL};
+  tsr_btyd_model g;
+  static const double GG[3] = {6.25, 3.74, 15.44};
+  assert_ok(tsr_btyd_model_init(&g, TSR_BTYD_GG, GG, NULL));
+  g.has_cov = 1;
+  for (int i = 0; i < 3; i++) g.cov[i][i] = 0.01 * GG[i] * GG[i];
+  tsr_clv_opts o = {26.0, 30.4375 / 7, 0.01, 0.9};
+  double *a = malloc(3 * n * sizeof *a), *b = malloc(3 * n * sizeof *b);
+  for (int q = 0; q < 3; q++) {
+    tsr_btyd_model m;
+    fit_cdnow(kinds[q], &m);
+    assert_ok(tsr_clv_compute(&m, &g, &dx, &o, a, a + n, a + 2 * n, NULL));
+    for (int th = 1; th <= 2; th++) {
+      tsr__btyd_pat pat;
+      assert_ok(tsr__btyd_compress(&d, 1, &pat, NULL));
+      tsr__btyd_pa keep;
+      assert_ok(tsr__btyd_predict_pat(&m, &pat.d, 26, 0.9, th, NULL, b, NULL, NULL, &keep, NULL));
+      tsr__clv_dm dm;
+      assert_int_equal(tsr__clv_dm_make(&m, &pat, &o, &keep, 1, th, &dm), 1);
+      assert_int_equal(dm.st, TSR_OK);
+      tsr__btyd_pa_release(&keep);
+      free(pat.buf); /* the map only from here */
+      pat.buf = NULL;
+      pat.d = (tsr_btyd_data){pat.d.n, NULL, NULL, NULL, NULL, NULL};
+      memset(b, 0, 3 * n * sizeof *b);
+      assert_ok(tsr__clv_compute_dm(&m, &g, &pat, n, r.x, r.m, sizeof(double), &o, &dm, th, b,
+                                    b + n, b + 2 * n, NULL));
+      for (size_t i = 0; i < 3 * n; i++) same_bits(b[i], a[i]);
+      /* the spend model's check first, as the CLV on the patterns */
+      tsr_btyd_model bad = g;
+      bad.params[1] = 0.5;
+      tsr_error e;
+      assert_int_equal(tsr__clv_compute_dm(&m, &bad, &pat, n, r.x, r.m, sizeof(double), &o, &dm, th,
+                                           b, b + n, b + 2 * n, &e),
+                       TSR_ERANGE);
+      assert_string_equal(e.field, "q");
+      tsr__clv_dm_release(&dm);
+      assert_null(dm.DM);
+      tsr__btyd_pat_release(&pat);
+    }
+    /* options the CLV rejects: not made (the CLV says why) */
+    tsr__btyd_pat pat;
+    assert_ok(tsr__btyd_compress(&d, 1, &pat, NULL));
+    tsr_clv_opts ob = o;
+    ob.horizon = 0;
+    tsr__clv_dm dm;
+    assert_int_equal(tsr__clv_dm_make(&m, &pat, &ob, NULL, 1, 1, &dm), 0);
+    assert_null(dm.DM);
+    ob = o;
+    ob.step = 1e-9;
+    assert_int_equal(tsr__clv_dm_make(&m, &pat, &ob, NULL, 1, 1, &dm), 0);
+    tsr__btyd_pat_release(&pat);
+  }
+  free(a);
+  free(b);
+  rows_free(&r);
+}
+
+/* Gamma-Gamma fitted on its (x, m_x) patterns made first (analyze's
+ * spend step: issue 18) = fitted on the customers, bit for bit; the
+ * patterns' t_x and T columns, which the data has not, are zeros */
+static void test_gg_patterns(void **state) {
+  (void)state;
+  rows r;
+  rows_make(&r);
+  size_t nr = 0;
+  double *gx = malloc(r.n * sizeof *gx), *gm = malloc(r.n * sizeof *gm);
+  for (size_t i = 0; i < r.n; i++)
+    if (r.x[i] > 0 && r.m[i] > 0)
+      gx[nr] = r.x[i], gm[nr] = r.m[i] + 0.01 * (double)(i % 1000), nr++;
+  tsr_btyd_data gd = {nr, gx, NULL, NULL, gm, NULL};
+  tsr_btyd_fit_opts fo;
+  tsr_btyd_fit_opts_init(&fo);
+  tsr_btyd_model a, b;
+  assert_ok(tsr_btyd_fit(TSR_BTYD_GG, &gd, &fo, &a, NULL));
+  tsr__btyd_pat gp;
+  assert_ok(tsr__btyd_compress(&gd, 0, &gp, NULL));
+  assert_true(gp.d.n < nr);
+  for (size_t k = 0; k < gp.d.n; k++) {
+    same_bits(gp.d.t_x[k], 0.0);
+    same_bits(gp.d.T[k], 0.0);
+  }
+  free(gx), free(gm);
+  assert_ok(tsr_btyd_fit(TSR_BTYD_GG, &gp.d, &fo, &b, NULL));
+  for (size_t j = 0; j < a.np; j++) same_bits(b.params[j], a.params[j]);
+  for (size_t i = 0; i < a.np; i++)
+    for (size_t j = 0; j < a.np; j++) same_bits(b.cov[i][j], a.cov[i][j]);
+  same_bits(b.loglik, a.loglik);
+  assert_int_equal(b.iterations, a.iterations);
+  tsr__btyd_pat_release(&gp);
+  /* the purchase models' patterns: m_x zeros */
+  tsr_btyd_data d = {r.n, r.x, r.tx, r.T, NULL, NULL};
+  assert_ok(tsr__btyd_compress(&d, 1, &gp, NULL));
+  for (size_t k = 0; k < gp.d.n; k++) same_bits(gp.buf[3 * gp.d.n + k], 0.0);
+  tsr__btyd_pat_release(&gp);
+  rows_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pnbd_p_alive_sets),
       cmocka_unit_test(test_predict_pat),
       cmocka_unit_test(test_conditional_rows),
       cmocka_unit_test(test_clv_shared),
+      cmocka_unit_test(test_clv_dm),
+      cmocka_unit_test(test_gg_patterns),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
