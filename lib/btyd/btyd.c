@@ -359,8 +359,11 @@ static int strictly_sorted(const tsr_btyd_data *d) {
  * the first row of class c; returns the number of classes, 0 when a value
  * is not finite, or (size_t)-1 when out of memory. tab: 2^k slots (u32:
  * 1 + class) grown as classes come, at most half full. */
-static size_t column_classes(const double *v, size_t n, uint32_t *cls, uint32_t **tab,
-                             size_t *tcap, uint64_t **keys, size_t *kcap) {
+/* Row i's value of a column whose rows are stride bytes apart. */
+#define COL_AT(v, i, stride) (*(const double *)((const char *)(v) + (i) * (stride)))
+
+static size_t column_classes(const double *v, size_t stride, size_t n, uint32_t *cls,
+                             uint32_t **tab, size_t *tcap, uint64_t **keys, size_t *kcap) {
   size_t mask = 255, nc = 0;
   if (*tcap < mask + 1) {
     tsr__free(*tab);
@@ -369,8 +372,9 @@ static size_t column_classes(const double *v, size_t n, uint32_t *cls, uint32_t 
   }
   memset(*tab, 0, (mask + 1) * sizeof **tab);
   for (size_t i = 0; i < n; i++) {
-    if (!isfinite(v[i])) return 0;
-    const uint64_t k = dbits(v[i]);
+    const double vi = COL_AT(v, i, stride);
+    if (!isfinite(vi)) return 0;
+    const uint64_t k = dbits(vi);
     size_t h = (size_t)mix64(k) & mask;
     for (;;) {
       const uint32_t s = (*tab)[h];
@@ -420,7 +424,8 @@ static size_t column_classes(const double *v, size_t n, uint32_t *cls, uint32_t 
 /* Rows from which tsr__btyd_compress ranks (fewer: the hash and sort) */
 #define COMPRESS_RANKED_MIN 1
 
-static int compress_ranked(const tsr_btyd_data *d, int want_map, tsr__btyd_pat *pat) {
+static int compress_ranked(const tsr_btyd_data *d, size_t stride, int want_map,
+                           tsr__btyd_pat *pat) {
   const size_t n = d->n;
   const double *col[4] = {d->x, d->T, d->t_x, d->m_x};
   uint64_t *key = tsr__malloc_big(n * sizeof *key), *ckeys = NULL;
@@ -432,7 +437,7 @@ static int compress_ranked(const tsr_btyd_data *d, int want_map, tsr__btyd_pat *
   memset(key, 0, n * sizeof *key);
   for (int c = 0; c < 4; c++) {
     if (!col[c]) continue;
-    const size_t nc = column_classes(col[c], n, cls, &tab, &tcap, &ckeys, &kcap);
+    const size_t nc = column_classes(col[c], stride, n, cls, &tab, &tcap, &ckeys, &kcap);
     if (nc == (size_t)-1) goto done;
     if (nc == 0) {
       rc = 1;
@@ -493,14 +498,15 @@ static int compress_ranked(const tsr_btyd_data *d, int want_map, tsr__btyd_pat *
   size_t p = 0;
   for (size_t i = 0; i < n;) {
     const size_t r0 = ord[i];
-    double w = d->weights ? d->weights[r0] : 1.0;
+    double w = d->weights ? COL_AT(d->weights, r0, stride) : 1.0;
     size_t j = i + 1;
-    for (; j < n && key[j] == key[i]; j++) w += d->weights ? d->weights[ord[j]] : 1.0;
+    for (; j < n && key[j] == key[i]; j++)
+      w += d->weights ? COL_AT(d->weights, ord[j], stride) : 1.0;
     if (want_map || w > 0) {
-      x_[p] = d->x[r0], w_[p] = w;
-      if (d->t_x) tx_[p] = d->t_x[r0];
-      if (d->T) T_[p] = d->T[r0];
-      if (d->m_x) m_[p] = d->m_x[r0];
+      x_[p] = COL_AT(d->x, r0, stride), w_[p] = w;
+      if (d->t_x) tx_[p] = COL_AT(d->t_x, r0, stride);
+      if (d->T) T_[p] = COL_AT(d->T, r0, stride);
+      if (d->m_x) m_[p] = COL_AT(d->m_x, r0, stride);
       if (want_map)
         for (size_t k = i; k < j; k++) pat->map[ord[k]] = p;
       p++;
@@ -555,7 +561,7 @@ tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
     return TSR_OK;
   }
   if (n >= COMPRESS_RANKED_MIN) {
-    const int rc = compress_ranked(d, want_map, pat);
+    const int rc = compress_ranked(d, sizeof(double), want_map, pat);
     if (rc < 0) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     if (rc == 0) return TSR_OK;
   }
@@ -634,6 +640,41 @@ tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
   return TSR_OK;
 }
 #undef FILL_PATS
+
+tsr_status tsr__btyd_compress_rows(const tsr_btyd_data *d, size_t stride, int want_map,
+                                   tsr__btyd_pat *pat, tsr_error *err) {
+  memset(pat, 0, sizeof *pat);
+  size_t n = d->n;
+  if (n > UINT32_MAX / 2)
+    return tsr_error_set(err, TSR_ELIMIT, NULL, 0, 0, NULL, "more than %u customers",
+                         (unsigned)(UINT32_MAX / 2));
+  if (n > 0) {
+    const int rc = compress_ranked(d, stride, want_map, pat);
+    if (rc < 0) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    if (rc == 0) return TSR_OK;
+  }
+  /* none or a value not finite: the columns copied, tsr__btyd_compress */
+  double *c[5] = {NULL, NULL, NULL, NULL, NULL};
+  const double *src[5] = {d->x, d->t_x, d->T, d->m_x, d->weights};
+  tsr_status st = TSR_OK;
+  for (int k = 0; k < 5 && st == TSR_OK; k++) {
+    if (!src[k]) continue;
+    if (!(c[k] = tsr__malloc((n ? n : 1) * sizeof *c[k])))
+      st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+    for (size_t i = 0; c[k] && i < n; i++) c[k][i] = COL_AT(src[k], i, stride);
+  }
+  if (st == TSR_OK) {
+    tsr_btyd_data a = {n, c[0], c[1], c[2], c[3], c[4]};
+    st = tsr__btyd_compress(&a, want_map, pat, err);
+    /* the patterns are copies unless borrowed from a */
+    if (st == TSR_OK && !pat->buf && n > 0) {
+      tsr__btyd_pat_release(pat);
+      st = tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "rows given as patterns");
+    }
+  }
+  for (int k = 0; k < 5; k++) tsr__free(c[k]);
+  return st;
+}
 
 void tsr__btyd_pat_release(tsr__btyd_pat *pat) {
   if (!pat) return;

@@ -206,6 +206,13 @@ typedef struct tsr__btyd_pat {
  * > 0), pat->d is d itself (pat->buf NULL): d must outlive pat. */
 tsr_status tsr__btyd_compress(const tsr_btyd_data *d, int want_map,
                               tsr__btyd_pat *pat, tsr_error *err);
+/* tsr__btyd_compress of columns whose rows are stride bytes apart (d's
+ * columns point at the first row's values: analyze compresses its
+ * summary's rows in place, issue 18); the same patterns. Rows that are
+ * sorted patterns already with weights (borrowed by tsr__btyd_compress):
+ * TSR_EINVAL. */
+tsr_status tsr__btyd_compress_rows(const tsr_btyd_data *d, size_t stride, int want_map,
+                                   tsr__btyd_pat *pat, tsr_error *err);
 void tsr__btyd_pat_release(tsr__btyd_pat *pat);
 
 /* P(alive) of the patterns under the parameter sets of the intervals,

@@ -417,6 +417,40 @@ static void test_gg_patterns(void **state) {
   rows_free(&r);
 }
 
+/* the patterns of rows read in place (analyze's summary rows: issue 18) =
+ * those of the columns, map included; with a value not finite (the
+ * hashing's fallback) too */
+static void test_compress_rows(void **state) {
+  (void)state;
+  rows r;
+  rows_make(&r);
+  size_t n = r.n;
+  struct row {
+    double x, pad, tx, T;
+  } *rw = malloc(n * sizeof *rw);
+  for (int bad = 0; bad < 2; bad++) {
+    if (bad) r.tx[n / 3] = INFINITY;
+    for (size_t i = 0; i < n; i++) rw[i] = (struct row){r.x[i], -1, r.tx[i], r.T[i]};
+    tsr_btyd_data d = {n, r.x, r.tx, r.T, NULL, NULL};
+    tsr_btyd_data dr = {n, &rw->x, &rw->tx, &rw->T, NULL, NULL};
+    tsr__btyd_pat a, b;
+    assert_ok(tsr__btyd_compress(&d, 1, &a, NULL));
+    assert_ok(tsr__btyd_compress_rows(&dr, sizeof *rw, 1, &b, NULL));
+    assert_int_equal(a.d.n, b.d.n);
+    for (size_t k = 0; k < a.d.n; k++) {
+      same_bits(a.d.x[k], b.d.x[k]);
+      same_bits(a.d.t_x[k], b.d.t_x[k]);
+      same_bits(a.d.T[k], b.d.T[k]);
+      same_bits(a.d.weights[k], b.d.weights[k]);
+    }
+    assert_memory_equal(a.map, b.map, n * sizeof *a.map);
+    tsr__btyd_pat_release(&a);
+    tsr__btyd_pat_release(&b);
+  }
+  free(rw);
+  rows_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_pnbd_p_alive_sets),
@@ -425,6 +459,7 @@ int main(void) {
       cmocka_unit_test(test_clv_shared),
       cmocka_unit_test(test_clv_dm),
       cmocka_unit_test(test_gg_patterns),
+      cmocka_unit_test(test_compress_rows),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
