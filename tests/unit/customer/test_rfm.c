@@ -97,7 +97,8 @@ static void check_against_sort(const double *x, size_t n) {
 }
 
 /* Few distinct values (counted: ties in index order, negatives, -0.0 as
- * 0.0) and many (more than the count table holds: the radix order). */
+ * 0.0) and many (more than the count table holds: the rows at the score
+ * boundaries selected digit by digit). */
 static void test_quintiles_counted(void **state) {
   (void)state;
   size_t n = 70001;
@@ -116,6 +117,18 @@ static void test_quintiles_counted(void **state) {
   for (size_t i = 0; i < n; i++) x[i] = (double)(i % 32768); /* the most counted */
   check_against_sort(x, n);
   for (size_t i = 0; i < n; i++) x[i] = (double)(i % 32769); /* one more: radix */
+  check_against_sort(x, n);
+  /* the rows at the score boundaries found digit by digit: values sharing
+   * their top 16, 32 and 48 bits, ties across the boundaries, -0.0 */
+  for (size_t i = 0; i < n; i++) x[i] = 1 + (double)((i * 7919) % 40000) * 0x1p-50;
+  check_against_sort(x, n);
+  for (size_t i = 0; i < n; i++) x[i] = 1 + (double)((i * 7919) % 40000) * 0x1p-30;
+  check_against_sort(x, n);
+  for (size_t i = 0; i < n; i++)
+    x[i] = (i % 5) ? (double)(i % 2) : (double)((i * 2654435761u) % 50000) - 25000;
+  check_against_sort(x, n);
+  for (size_t i = 0; i < n; i++)
+    x[i] = i % 4 ? ((i & 8) ? -0.0 : 0.0) : -(double)((i * 2654435761u) % 45000) * 1e-300;
   check_against_sort(x, n);
   free(x);
 }
