@@ -15,7 +15,10 @@
  * only, computed once per (x, T); the P(alive) of every pattern and
  * parameter set comes from the predictions (lib/btyd/predict.c) when the
  * caller kept them, and the patterns and rows run in a few threads (each
- * value computed alone: the same bits in any number of threads).
+ * value computed alone: the same bits in any number of threads). The
+ * patterns' part can be made first (tsr__clv_dm_make: 'tessera analyze'
+ * makes it right after the predictions and frees the patterns' columns and
+ * P(alive) sets before the rows' part, tsr__clv_compute_dm).
  */
 #include "btyd_internal.h"
 

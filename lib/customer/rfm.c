@@ -5,8 +5,10 @@
  * Scores follow pandas qcut(x.rank(method='first'), 5): the bin edges of the
  * ranks 1..n are 1 + (n-1) j/5, bins are right-closed and the first includes
  * its left edge, so rank k gets max(1, ceil(5 (k-1) / (n-1))), computed here
- * in exact integer arithmetic. A scheme is compiled into a table of the
- * segment of each of the 125 (r, f, m) combinations.
+ * in exact integer arithmetic (ties in index order), without sorting the
+ * rows: counted for few distinct values, else from the four rows at the
+ * bins' edges. A scheme is compiled into a table of the segment of each of
+ * the 125 (r, f, m) combinations.
  */
 #include "internal.h"
 #include "base/sort.h"
@@ -43,7 +45,7 @@ static uint64_t rfm_key(double v) {
   return (u >> 63) ? ~u : u | ((uint64_t)1 << 63);
 }
 
-/* Distinct values at most (else the radix order) and the hash slots. */
+/* Distinct values at most (else quintiles_select) and the hash slots. */
 #define FEW_MAX 32768u
 #define FEW_SLOTS 131072u
 
@@ -61,7 +63,7 @@ static int few_key_cmp(const void *a, const void *b) {
  * values (counts, days) without sorting the rows: each row's slot in a
  * hash of the distinct values, the distinct values sorted, the first
  * position of each, then the rows in index order take the next position of
- * their value (the ties in index order, as the stable radix order has
+ * their value (the ties in index order, as the order by (value, index) has
  * them). Scores as there. 0 done, 1 too many distinct values, -1 out of
  * memory. */
 static int quintiles_few(const double *x, size_t n, int reverse, int *out) {
@@ -184,7 +186,8 @@ tsr_status tsr_rfm_quintiles(const double *x, size_t n, int reverse, int *out,
   uint64_t s = (5 * (uint64_t)(pos) + d - 1) / d;    \
   if (s < 1) s = 1
   /* few distinct values: counted (the same scores, a fraction of the
-   * time); else the order by (value, index): radix (lib/base/sort.c) */
+   * time); else the rows at the score boundaries (quintiles_select); the
+   * order by (value, index) when that has no memory */
   int few = quintiles_few(x, n, reverse, out);
   if (few == 0) return TSR_OK;
   if (quintiles_select(x, n, reverse, out) == 0) return TSR_OK;
