@@ -418,17 +418,27 @@ void tsr__clv_dm_release(tsr__clv_dm *dm) {
   memset(dm, 0, sizeof *dm);
 }
 
+/* The arguments' and models' checks of the CLV of rows of patterns (both
+ * entry points, in this order). */
+static tsr_status pat_checks(const tsr_btyd_model *m, const tsr_btyd_model *gg,
+                             const tsr__btyd_pat *pat, size_t n, const double *x, const double *m_x,
+                             size_t stride, const tsr_clv_opts *o, int want, tsr_error *err) {
+  tsr_status st;
+  if (!m || !gg || !pat || !pat->map || !x || !o)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "missing argument");
+  if ((st = clv_check(m, gg, o, want, err)) || (st = check_spend(n, x, m_x, stride, err)))
+    return st;
+  return TSR_OK;
+}
+
 tsr_status tsr__clv_compute_dm(const tsr_btyd_model *m, const tsr_btyd_model *gg,
                                const tsr__btyd_pat *pat, size_t n, const double *x,
                                const double *m_x, size_t stride, const tsr_clv_opts *o,
                                const tsr__clv_dm *dm, int n_threads, double *clv, double *clv_lo,
                                double *clv_hi, tsr_error *err) {
   tsr_status st;
-  if (!m || !gg || !pat || !pat->map || !x || !o || !dm)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "missing argument");
-  if ((st = clv_check(m, gg, o, clv_lo || clv_hi, err)) ||
-      (st = check_spend(n, x, m_x, stride, err)))
-    return st;
+  if (!dm) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "missing argument");
+  if ((st = pat_checks(m, gg, pat, n, x, m_x, stride, o, clv_lo || clv_hi, err))) return st;
   if (dm->st != TSR_OK) {
     if (err) *err = dm->err;
     return dm->st;
@@ -452,11 +462,7 @@ tsr_status tsr__clv_compute_pat(const tsr_btyd_model *m, const tsr_btyd_model *g
                                 const tsr__btyd_pa *pa, int n_threads, double *clv, double *clv_lo,
                                 double *clv_hi, tsr_error *err) {
   tsr_status st;
-  if (!m || !gg || !pat || !pat->map || !x || !o)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "missing argument");
-  if ((st = clv_check(m, gg, o, clv_lo || clv_hi, err)) ||
-      (st = check_spend(n, x, m_x, stride, err)))
-    return st;
+  if ((st = pat_checks(m, gg, pat, n, x, m_x, stride, o, clv_lo || clv_hi, err))) return st;
   return clv_core(m, gg, pat, n, x, m_x, stride, o, pa, n_threads, clv, clv_lo, clv_hi, err);
 }
 

@@ -243,6 +243,14 @@ static void test_conditional_rows(void **state) {
   rows_free(&r);
 }
 
+/* A Gamma-Gamma model with a covariance. */
+static void spend_model(tsr_btyd_model *g) {
+  static const double GG[3] = {6.25, 3.74, 15.44};
+  assert_ok(tsr_btyd_model_init(g, TSR_BTYD_GG, GG, NULL));
+  g->has_cov = 1;
+  for (int i = 0; i < 3; i++) g->cov[i][i] = 0.01 * GG[i] * GG[i];
+}
+
 /* the CLV on the kept P(alive) in 2 threads = the public one (which
  * computes its own), also when the kept sets do not fit the intervals;
  * values as the discounted differences of tsr_btyd_conditional */
@@ -257,10 +265,7 @@ static void test_clv_shared(void **state) {
   assert_ok(tsr__btyd_compress(&d, 1, &pat, NULL));
   size_t u = pat.d.n;
   tsr_btyd_model g;
-  static const double GG[3] = {6.25, 3.74, 15.44};
-  assert_ok(tsr_btyd_model_init(&g, TSR_BTYD_GG, GG, NULL));
-  g.has_cov = 1;
-  for (int i = 0; i < 3; i++) g.cov[i][i] = 0.01 * GG[i] * GG[i];
+  spend_model(&g);
   tsr_clv_opts o = {26.0, 30.4375 / 7, 0.01, 0.9};
   double *a = malloc(3 * n * sizeof *a), *b = malloc(3 * n * sizeof *b);
   for (int q = 0; q < 2; q++) {
@@ -321,10 +326,7 @@ static void test_clv_dm(void **state) {
   size_t n = r.n;
   tsr_btyd_data d = {n, r.x, r.tx, r.T, NULL, NULL}, dx = {n, r.x, r.tx, r.T, r.m, NULL};
   tsr_btyd_model g;
-  static const double GG[3] = {6.25, 3.74, 15.44};
-  assert_ok(tsr_btyd_model_init(&g, TSR_BTYD_GG, GG, NULL));
-  g.has_cov = 1;
-  for (int i = 0; i < 3; i++) g.cov[i][i] = 0.01 * GG[i] * GG[i];
+  spend_model(&g);
   tsr_clv_opts o = {26.0, 30.4375 / 7, 0.01, 0.9};
   double *a = malloc(3 * n * sizeof *a), *b = malloc(3 * n * sizeof *b);
   for (int q = 0; q < 3; q++) {
