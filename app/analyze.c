@@ -1859,6 +1859,9 @@ static void fill_batch(row_feed *f) {
     if (f->hp) { /* the pack's customers with a row, in the rows' order */
       while (f->lj < f->nl && !f->hp->row[f->lj]) f->lj++;
       if (f->lj < f->nl) li = (ptrdiff_t)f->lj++;
+      /* the pack is in the drain's order: each record a cache miss, so
+       * the next ones are fetched meanwhile (issue 18) */
+      tsr__hist_pack_prefetch(f->hp, f->lj + 12);
     } else if (f->walk) {
       while (f->lj < f->nl && tsr_ledger_customer(lg, f->lj) != r->customer_id) f->lj++;
       if (f->lj < f->nl) {

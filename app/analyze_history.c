@@ -162,6 +162,13 @@ void tsr__hist_pack_free(tsr__hist_pack *p) {
   memset(p, 0, sizeof *p);
 }
 
+void tsr__hist_pack_prefetch(const tsr__hist_pack *p, size_t i) {
+  if (i >= p->n) return;
+  const unsigned char *r = p->buf + p->off[i];
+  __builtin_prefetch(r);
+  __builtin_prefetch(r + 63); /* a record of a few dozen bytes may cross a line */
+}
+
 /* Customer i's id, when it has no summary row. */
 static const char *pack_id(const tsr__hist_pack *p, size_t i) {
   return (const char *)p->buf + p->off[i];

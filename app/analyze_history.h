@@ -60,6 +60,11 @@ void tsr__hist_pack_take(void *ud, size_t i, const char *id, const tsr_ledger_en
                          int has_row);
 void tsr__hist_pack_free(tsr__hist_pack *p);
 
+/* Starts loading customer i's record (i < p->n; else nothing): the
+ * records are in the drain's order, read in the customers' order (a
+ * cache miss each, issue 18). */
+void tsr__hist_pack_prefetch(const tsr__hist_pack *p, size_t i);
+
 /* Appends the text of customer i's history from a pack; as
  * tsr__hist_text_add. */
 tsr_status tsr__hist_text_add_pack(tsr__hist_text *h, const tsr__hist_pack *p, size_t i,
