@@ -16,7 +16,11 @@
  * A run that frees its ledger after the summary (release_ledger) takes the
  * histories from a pack made while the summary drains the ledger
  * (tsr__hist_pack, analyze_history.h): 5 bytes an active day instead of
- * the ledger's 16 and its 64 bytes a customer, and the same rows.
+ * the ledger's 16 and its 64 bytes a customer, and the same rows. The
+ * pack is encoded on its own thread while the drain runs (the drain only
+ * copies each customer's days into chunks for it), and the row-fill
+ * thread prefetches its records ahead: they are in the drain's order,
+ * read in the customers' order.
  */
 #include <math.h>
 #include <pthread.h>

@@ -445,9 +445,11 @@ static void sq_bulk_end(sq *q) {
  * run is then "interrupted" with none of its rows). The commit or
  * rollback switches back to WAL; an opener meanwhile waits (sq_open).
  * secure_delete (on in Debian's SQLite) is off for the transaction and
- * back on after it: the load only adds rows, so what it would zero is
- * space freed by its own page splits (copies of rows it keeps), not
- * deleted data; that zeroing was 4.4 % of the load's instructions. */
+ * back on after it: the transaction adds rows and updates its own run's
+ * row and model flags, deletes nothing, so what it would zero is space
+ * freed by its own page splits (copies of rows it keeps) and earlier
+ * versions of those rows; that zeroing was 4.4 % of the load's
+ * instructions (docs/store.md). */
 static tsr_status sq_begin_bulk(tsr__db *db, tsr_error *err) {
   sq *q = (sq *)db;
   char mode[32];
