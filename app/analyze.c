@@ -536,9 +536,12 @@ static tsr_status step_summary(actx *x, tsr_error *err) {
     st = tsr__summary_compute_drain(res->ledger, &x->o->summary, &res->summary, err);
   } else {
     st = tsr__hist_pack_init(&x->hist, tsr_ledger_ncustomers(res->ledger), err);
-    if (st == TSR_OK)
+    if (st == TSR_OK) {
+      tsr__hist_pack_start(&x->hist); /* packed on the idle core */
       st = tsr__summary_compute_drain_also(res->ledger, &x->o->summary, tsr__hist_pack_take,
                                            &x->hist, &res->summary, err);
+      tsr__hist_pack_end(&x->hist);
+    }
     if (st == TSR_OK && x->hist.oom)
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
@@ -1878,6 +1881,9 @@ static void fill_batch(row_feed *f) {
     if (f->hp) { /* the pack's customers with a row, in the rows' order */
       while (f->lj < f->nl && !f->hp->row[f->lj]) f->lj++;
       if (f->lj < f->nl) li = (ptrdiff_t)f->lj++;
+      /* the pack is in the drain's order: each record a cache miss, so
+       * the next ones are fetched meanwhile (issue 18) */
+      tsr__hist_pack_prefetch(f->hp, f->lj + 12);
     } else if (f->walk) {
       while (f->lj < f->nl && tsr_ledger_customer(lg, f->lj) != r->customer_id) f->lj++;
       if (f->lj < f->nl) {

@@ -16,9 +16,14 @@
  * A run that frees its ledger after the summary (release_ledger) takes the
  * histories from a pack made while the summary drains the ledger
  * (tsr__hist_pack, analyze_history.h): 5 bytes an active day instead of
- * the ledger's 16 and its 64 bytes a customer, and the same rows.
+ * the ledger's 16 and its 64 bytes a customer, and the same rows. The
+ * pack is encoded on its own thread while the drain runs (the drain only
+ * copies each customer's days into chunks for it), and the row-fill
+ * thread prefetches its records ahead: they are in the drain's order,
+ * read in the customers' order.
  */
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,9 +115,16 @@ tsr_status tsr__hist_pack_init(tsr__hist_pack *p, size_t n, tsr_error *err) {
   return TSR_OK;
 }
 
-void tsr__hist_pack_take(void *ud, size_t i, const char *id, const tsr_ledger_entry *e, size_t k,
-                         int has_row) {
-  tsr__hist_pack *p = ud;
+/* One day of a customer as the pack needs it (the thread's input). */
+typedef struct pack_day {
+  int32_t day;
+  uint32_t ntx;
+  double amount;
+} pack_day;
+
+/* Customer i's record from k days; as tsr__hist_pack_take. */
+static void pack_put(tsr__hist_pack *p, size_t i, const char *id, const pack_day *e, size_t k,
+                     int has_row) {
   if (p->oom || i >= p->n) return;
   size_t idl = has_row ? 0 : strlen(id) + 1;
   if (k > (SIZE_MAX - 64 - idl) / PACK_ENTRY_MAX) {
@@ -155,11 +167,165 @@ void tsr__hist_pack_take(void *ud, size_t i, const char *id, const tsr_ledger_en
   p->len = (size_t)(w - p->buf);
 }
 
+/* ------------------------------------------------------------ the packing thread */
+
+/* The drain copies each customer's days into a chunk: a header (its
+ * number, days, summary row, id length), its id when it has no row
+ * (padded to 8 bytes), then its days; full chunks go to the thread in
+ * order through a ring of FEED_CHUNKS, which the drain waits on when all
+ * are full. A customer larger than a chunk is packed by the drain itself
+ * once the thread has caught up (the records' places are their own: off). */
+#define FEED_CHUNKS 4
+#define FEED_BYTES (1u << 20)
+
+typedef struct feed_head {
+  size_t i, k, idl; /* idl: the id's bytes with its NUL, 0 with a row */
+  int has_row;
+} feed_head;
+
+typedef struct tsr__hist_feed {
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* a chunk filled, a chunk freed, the end */
+  unsigned char *chunk[FEED_CHUNKS];
+  size_t used[FEED_CHUNKS];
+  size_t head, tail; /* chunks handed over (head) and packed (tail), counting */
+  int done;          /* the drain has ended */
+  size_t fill;       /* the drain's chunk: head % FEED_CHUNKS; fill bytes in it */
+} tsr__hist_feed;
+
+static size_t pad8(size_t n) { return (n + 7) & ~(size_t)7; }
+
+static void feed_chunk(tsr__hist_pack *p, const unsigned char *c, size_t n) {
+  for (size_t at = 0; at < n;) {
+    feed_head h;
+    memcpy(&h, c + at, sizeof h);
+    at += sizeof h;
+    const char *id = (const char *)c + at;
+    at += pad8(h.idl);
+    pack_put(p, h.i, h.idl ? id : "", (const pack_day *)(const void *)(c + at), h.k, h.has_row);
+    at += h.k * sizeof(pack_day);
+  }
+}
+
+static void *feed_main(void *arg) {
+  tsr__hist_pack *p = arg;
+  tsr__hist_feed *f = p->feed;
+  pthread_mutex_lock(&f->mu);
+  for (;;) {
+    while (f->tail == f->head && !f->done) pthread_cond_wait(&f->cv, &f->mu);
+    if (f->tail == f->head) break;
+    size_t c = f->tail % FEED_CHUNKS;
+    pthread_mutex_unlock(&f->mu);
+    feed_chunk(p, f->chunk[c], f->used[c]);
+    pthread_mutex_lock(&f->mu);
+    f->tail++;
+    pthread_cond_broadcast(&f->cv);
+  }
+  pthread_mutex_unlock(&f->mu);
+  return NULL;
+}
+
+void tsr__hist_pack_start(tsr__hist_pack *p) {
+  tsr__hist_feed *f = tsr__calloc(1, sizeof *f);
+  if (!f) return;
+  int ok = 1;
+  for (int c = 0; c < FEED_CHUNKS && ok; c++) ok = (f->chunk[c] = tsr__malloc(FEED_BYTES)) != NULL;
+  int mu = ok && pthread_mutex_init(&f->mu, NULL) == 0;
+  int cv = mu && pthread_cond_init(&f->cv, NULL) == 0;
+  p->feed = f;
+  if (!cv || pthread_create(&f->th, NULL, feed_main, p) != 0) {
+    if (cv) pthread_cond_destroy(&f->cv);
+    if (mu) pthread_mutex_destroy(&f->mu);
+    for (int c = 0; c < FEED_CHUNKS; c++) tsr__free(f->chunk[c]);
+    tsr__free(f);
+    p->feed = NULL; /* packed by the drain itself */
+  }
+}
+
+/* Hands the drain's chunk to the thread (if it holds anything) and waits
+ * for a free one; all: waits until the thread has packed every chunk. */
+static void feed_flush(tsr__hist_feed *f, int all) {
+  pthread_mutex_lock(&f->mu);
+  if (f->fill) {
+    f->used[f->head % FEED_CHUNKS] = f->fill;
+    f->head++;
+    f->fill = 0;
+    pthread_cond_broadcast(&f->cv);
+  }
+  while (all ? f->tail != f->head : f->head - f->tail == FEED_CHUNKS)
+    pthread_cond_wait(&f->cv, &f->mu);
+  pthread_mutex_unlock(&f->mu);
+}
+
+void tsr__hist_pack_take(void *ud, size_t i, const char *id, const tsr_ledger_entry *e, size_t k,
+                         int has_row) {
+  tsr__hist_pack *p = ud;
+  tsr__hist_feed *f = p->feed;
+  size_t idl = has_row ? 0 : strlen(id) + 1;
+  if (f && k <= (FEED_BYTES - sizeof(feed_head) - pad8(idl)) / sizeof(pack_day)) {
+    size_t need = sizeof(feed_head) + pad8(idl) + k * sizeof(pack_day);
+    if (FEED_BYTES - f->fill < need) feed_flush(f, 0);
+    unsigned char *w = f->chunk[f->head % FEED_CHUNKS] + f->fill;
+    feed_head h = {i, k, idl, has_row};
+    memcpy(w, &h, sizeof h);
+    w += sizeof h;
+    memcpy(w, id, idl);
+    w += pad8(idl);
+    pack_day *d = (pack_day *)(void *)w;
+    for (size_t j = 0; j < k; j++) {
+      d[j].day = e[j].day;
+      d[j].ntx = e[j].ntx;
+      d[j].amount = e[j].amount;
+    }
+    f->fill += need;
+    return;
+  }
+  if (f) feed_flush(f, 1); /* a very large customer: here, the thread idle */
+  pack_day buf[64];
+  pack_day *d = k <= 64 ? buf : tsr__malloc(k * sizeof *d);
+  if (!d) {
+    p->oom = 1;
+    return;
+  }
+  for (size_t j = 0; j < k; j++) {
+    d[j].day = e[j].day;
+    d[j].ntx = e[j].ntx;
+    d[j].amount = e[j].amount;
+  }
+  pack_put(p, i, id, d, k, has_row);
+  if (d != buf) tsr__free(d);
+}
+
+void tsr__hist_pack_end(tsr__hist_pack *p) {
+  tsr__hist_feed *f = p->feed;
+  if (!f) return;
+  feed_flush(f, 1);
+  pthread_mutex_lock(&f->mu);
+  f->done = 1;
+  pthread_cond_broadcast(&f->cv);
+  pthread_mutex_unlock(&f->mu);
+  pthread_join(f->th, NULL);
+  pthread_cond_destroy(&f->cv);
+  pthread_mutex_destroy(&f->mu);
+  for (int c = 0; c < FEED_CHUNKS; c++) tsr__free(f->chunk[c]);
+  tsr__free(f);
+  p->feed = NULL;
+}
+
 void tsr__hist_pack_free(tsr__hist_pack *p) {
+  tsr__hist_pack_end(p);
   tsr__free(p->buf);
   tsr__free(p->off);
   tsr__free(p->row);
   memset(p, 0, sizeof *p);
+}
+
+void tsr__hist_pack_prefetch(const tsr__hist_pack *p, size_t i) {
+  if (i >= p->n) return;
+  const unsigned char *r = p->buf + p->off[i];
+  __builtin_prefetch(r);
+  __builtin_prefetch(r + 63); /* a record of a few dozen bytes may cross a line */
 }
 
 /* Customer i's id, when it has no summary row. */

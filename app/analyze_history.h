@@ -50,15 +50,31 @@ typedef struct tsr__hist_pack {
   unsigned char *row; /* [n] 1: the customer has a summary row */
   size_t n;
   int oom; /* a record could not be kept */
+  struct tsr__hist_feed *feed; /* the packing thread (tsr__hist_pack_start), or NULL */
 } tsr__hist_pack;
 
 /* A pack for the n customers of a ledger: TSR_OK or TSR_ENOMEM. */
 tsr_status tsr__hist_pack_init(tsr__hist_pack *p, size_t n, tsr_error *err);
+/* Packs on a thread from here to tsr__hist_pack_end (issue 18: the drain
+ * runs on one core, the other is idle meanwhile): tsr__hist_pack_take
+ * only copies each customer's days (day, purchases, amount) into chunks
+ * that the thread encodes. Without a thread (none could start) the pack
+ * is made by tsr__hist_pack_take itself. The pack is the same either way. */
+void tsr__hist_pack_start(tsr__hist_pack *p);
 /* The drain's hook (tsr__drain_also_fn; ud the pack): keeps customer i's
  * record (p->oom on failure). */
 void tsr__hist_pack_take(void *ud, size_t i, const char *id, const tsr_ledger_entry *e, size_t k,
                          int has_row);
+/* Waits for the packing thread (if any): the pack is complete (or
+ * p->oom). Safe to call again. */
+void tsr__hist_pack_end(tsr__hist_pack *p);
+/* Ends the thread (tsr__hist_pack_end) and frees the pack. */
 void tsr__hist_pack_free(tsr__hist_pack *p);
+
+/* Starts loading customer i's record (i < p->n; else nothing): the
+ * records are in the drain's order, read in the customers' order (a
+ * cache miss each, issue 18). */
+void tsr__hist_pack_prefetch(const tsr__hist_pack *p, size_t i);
 
 /* Appends the text of customer i's history from a pack; as
  * tsr__hist_text_add. */

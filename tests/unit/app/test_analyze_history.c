@@ -3,6 +3,7 @@
  * as well as the server's jobs; and it reports the run's id once the run
  * exists (on_run), before its first event. */
 #include "tsr_test.h"
+#include "analyze_history.h"
 #include "tessera/analyze.h"
 #include "tessera/store_web.h"
 
@@ -113,9 +114,62 @@ static void test_history_stored(void **state) {
   unlink(path);
 }
 
+/* The pack made on its thread (tsr__hist_pack_start) is the one made by
+ * the drain's hook alone: many chunks (the ring full, the drain waiting),
+ * customers without a row (their ids), a customer larger than a chunk
+ * (packed by the drain once the thread has caught up), amounts not in
+ * whole hundredths, customers in another order than their numbers. */
+static void test_pack_thread(void **state) {
+  (void)state;
+  enum { N = 40000, BIG = 70000 };
+  tsr_ledger_entry *e = calloc(BIG, sizeof *e);
+  assert_non_null(e);
+  tsr__hist_pack p[2];
+  tsr_error err;
+  for (int t = 0; t < 2; t++) {
+    assert_int_equal(tsr__hist_pack_init(&p[t], N, &err), TSR_OK);
+    if (t) tsr__hist_pack_start(&p[t]);
+    for (size_t m = 0; m < N; m++) {
+      size_t i = (m * 7919) % N; /* the drain's order is not the numbers' */
+      size_t k = i == 777 ? BIG : 1 + (i * 13) % 40;
+      for (size_t j = 0; j < k; j++) {
+        e[j].day = (int32_t)(19000 + j * 3 + i % 5);
+        e[j].ntx = (uint32_t)((i + j) % 4);
+        e[j].amount = (i + j) % 9 == 0 ? 0.1 * (double)(i + j) + 1e-9
+                                       : (double)((i * 31 + j) % 100000) / 100.0;
+      }
+      char id[32];
+      snprintf(id, sizeof id, "cust-%zu", i);
+      tsr__hist_pack_take(&p[t], i, id, e, k, i % 11 != 0);
+    }
+    tsr__hist_pack_end(&p[t]);
+    tsr__hist_pack_end(&p[t]); /* again: nothing */
+    assert_false(p[t].oom);
+  }
+  assert_int_equal(p[0].len, p[1].len);
+  assert_memory_equal(p[0].buf, p[1].buf, p[0].len);
+  assert_memory_equal(p[0].off, p[1].off, N * sizeof *p[0].off);
+  assert_memory_equal(p[0].row, p[1].row, N);
+  /* and the texts come out of it as the drain gave the days */
+  tsr__hist_text h = {0};
+  size_t off;
+  assert_int_equal(tsr__hist_text_add_pack(&h, &p[1], 777, &off, &err), TSR_OK);
+  assert_int_equal(strncmp(h.buf + off, "19002,", 6), 0);
+  tsr__hist_text_free(&h);
+  tsr__hist_pack_free(&p[0]);
+  tsr__hist_pack_free(&p[1]);
+  /* a pack freed with its thread running (a failed drain) */
+  assert_int_equal(tsr__hist_pack_init(&p[0], 4, &err), TSR_OK);
+  tsr__hist_pack_start(&p[0]);
+  tsr__hist_pack_take(&p[0], 2, "x", e, 3, 1);
+  tsr__hist_pack_free(&p[0]);
+  free(e);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_history_stored),
+      cmocka_unit_test(test_pack_thread),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1098,17 +1098,23 @@ static void test_bulk_journal(void **state) {
   int64_t rid;
   OK(tsr_store_run_begin(s, &r, &rid, &err));
   assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
+  /* the connection's secure_delete (on in Debian's build, maybe off in
+   * others): off during a load, as it was after */
+  char sd0[32];
+  text_of(s, "PRAGMA secure_delete", sd0);
 
   /* alone: rollback journal, rolled back whole */
   OK(tsr__store_begin_bulk(s, &err));
   assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "delete");
   assert_string_equal(text_of(s, "PRAGMA synchronous", buf), "3"); /* EXTRA */
+  assert_string_equal(text_of(s, "PRAGMA secure_delete", buf), "0");
   assert_int_equal(temp_store_of(s), 2);
   bulk_rows(s, rid, "a");
   assert_int_equal(access(jpath, F_OK), 0);
   OK(tsr_store_rollback(s, &err));
   assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
   assert_string_equal(text_of(s, "PRAGMA synchronous", buf), "1"); /* NORMAL */
+  assert_string_equal(text_of(s, "PRAGMA secure_delete", buf), sd0);
   assert_int_equal(temp_store_of(s), 0);
   assert_int_equal(n_customers(s), 0);
   assert_int_not_equal(access(jpath, F_OK), 0);
@@ -1118,6 +1124,7 @@ static void test_bulk_journal(void **state) {
   bulk_rows(s, rid, "a");
   OK(tsr_store_commit(s, &err));
   assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
+  assert_string_equal(text_of(s, "PRAGMA secure_delete", buf), sd0);
   assert_int_equal(n_customers(s), BULK_N);
   assert_string_equal(text_of(s, "PRAGMA integrity_check", buf), "ok");
 
@@ -1127,9 +1134,11 @@ static void test_bulk_journal(void **state) {
   OK(tsr_store_run_begin(s, &r, &rid, &err));
   OK(tsr__store_begin_bulk(s, &err));
   assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
+  assert_string_equal(text_of(s, "PRAGMA secure_delete", buf), "0");
   bulk_rows(s, rid, "b");
   assert_int_equal(n_customers(o), BULK_N);
   OK(tsr_store_commit(s, &err));
+  assert_string_equal(text_of(s, "PRAGMA secure_delete", buf), sd0);
   assert_int_equal(n_customers(o), 2 * BULK_N);
   tsr_store_close(o);
 
