@@ -103,6 +103,7 @@ LEAN_ATTR static int LEAN_NAME(tsr_csv *c, tsr_csv_record *rec, uint64_t want, s
   }
   return 0; /* no line end in the buffer */
 found:
+  if (end - pos > (size_t)UINT32_MAX - 64) return 0; /* the ends are 32-bit */
   if (nf >= ecap && !(ends = ends_grow(c, nf + 1))) return 0;
   ends[nf++] = (uint32_t)(end - pos);
   if (nf > c->opts.max_fields) return 0;
