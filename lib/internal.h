@@ -118,6 +118,14 @@ tsr_status tsr__csv_next_span(struct tsr_csv *c, struct tsr_csv_record *rec, tsr
  * space byte (' ', tab, VT, FF), 0 when the next record needs tsr_csv_next
  * (nothing consumed). */
 int tsr__csv_next_fast(struct tsr_csv *c, struct tsr_csv_record *rec);
+/* tsr__csv_next_fast making only the fields in want (bit k: field k) of a
+ * record of expect fields and no space at a field's end (return 1); every
+ * field otherwise. The other fields of a record it returns 1 for hold
+ * nothing to read. */
+int tsr__csv_next_lean(struct tsr_csv *c, struct tsr_csv_record *rec, uint64_t want, size_t expect);
+/* The fast reader's AVX2 build off (0) or, where the CPU has it, on (the
+ * default): for the tests of both builds. */
+void tsr__csv_set_avx2(struct tsr_csv *c, int on);
 /* 1 when the input cannot be read as CSV at all (UTF-16): stop, do not
  * count rows. */
 int tsr__csv_fatal(const struct tsr_csv *c);
@@ -179,6 +187,10 @@ size_t tsr__ledger_max_entries(const struct tsr_ledger *lg);
  * summary adds up for a customer is at most that in magnitude. NaN or
  * +inf when one is not finite. */
 double tsr__ledger_abs_sums_max(const struct tsr_ledger *lg);
+/* The sum of the magnitudes of every row added to lg (in the order added):
+ * at least any customer's sum of |entry sums| but for rounding (a relative
+ * error of at most rows * 2^-53). */
+double tsr__ledger_abs_total(const struct tsr_ledger *lg);
 /* A buffer size enough for customer i alone (0 when it has no entry). */
 size_t tsr__ledger_nentries(const struct tsr_ledger *lg, size_t i);
 const struct tsr_ledger_entry *tsr__ledger_decode(const struct tsr_ledger *lg, size_t i,

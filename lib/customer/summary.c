@@ -641,8 +641,13 @@ int tsr_summary_can_stream(const tsr_ledger *lg, const tsr_summary_opts *opts) {
   else tsr_summary_opts_init(&o);
   /* and no overflow: a row's sums (revenue, the refunds, the total spend
    * less the first period's over the periods) are at most twice the
-   * customer's sum of magnitudes (with rounding, well below DBL_MAX) */
-  return stream_opts_ok(lg, &o) && tsr__ledger_abs_sums_max(lg) <= DBL_MAX / 8;
+   * customer's sum of magnitudes (with rounding, well below DBL_MAX).
+   * The sum of all rows' magnitudes bounds every customer's (its rounding
+   * is far below the factor 2 spared): when it is within DBL_MAX / 16, no
+   * walk over every customer's entries (serial, after the ingest; 10 ms on
+   * the bank file) is needed for the same answer */
+  if (!stream_opts_ok(lg, &o)) return 0;
+  return tsr__ledger_abs_total(lg) <= DBL_MAX / 16 || tsr__ledger_abs_sums_max(lg) <= DBL_MAX / 8;
 }
 
 tsr_status tsr_summary_stream_csv(const tsr_ledger *lg, const tsr_summary_opts *opts, FILE *f,

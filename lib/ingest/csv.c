@@ -22,11 +22,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
 #endif
 
 #define CSV_CHUNK ((size_t)1 << 20)
@@ -53,6 +57,9 @@ struct tsr_csv {
 
   tsr_csv_field *fields;
   size_t fcap;
+  uint32_t *ends; /* the fast path's field ends (offsets in the record) */
+  size_t ecap;
+  int avx2; /* the CPU has AVX2 (the fast path's build) */
   char *fbuf;
   size_t fbcap;
   unsigned char special[256];
@@ -100,6 +107,9 @@ static tsr_status csv_init(tsr_csv *c, const char *name,
   }
   memset(c->edge, 0, sizeof c->edge);
   c->edge[' '] = c->edge['\t'] = c->edge['\v'] = c->edge['\f'] = 1;
+#if defined(__x86_64__) && defined(__GNUC__)
+  c->avx2 = __builtin_cpu_supports("avx2");
+#endif
   if (d != TSR_CSV_WS) c->edge[(unsigned char)d] = 0;
   return TSR_OK;
 }
@@ -181,6 +191,7 @@ void tsr_csv_close(tsr_csv *c) {
   if (c->fd != -1 || c->own_fd) tsr__free(c->buf);
   tsr__free(c->name);
   tsr__free(c->fields);
+  tsr__free(c->ends);
   tsr__free(c->fbuf);
   tsr__free(c);
 }
@@ -636,119 +647,109 @@ tsr_status tsr_csv_next(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {
 
 /* ------------------------------------------------------------ fast path */
 
-/* Records a field [fs, j) of the fast path; 0 or -1 (limit or no memory).
- * *trim gets 1 when the field starts or ends with a space byte (an empty
- * field: b[j] is the delimiter or line end, never one). */
-static inline int span_field(tsr_csv *c, size_t *nf, size_t fs, size_t j, int64_t colbase,
-                             unsigned *trim) {
-  *trim |= c->edge[(unsigned char)c->buf[fs]] | c->edge[(unsigned char)c->buf[j - (j > fs)]];
-  if (*nf >= c->opts.max_fields || j - fs > c->opts.max_field) return -1;
-  if (*nf >= c->fcap) {
-    void *b = c->fields;
-    if (tsr__grow(&b, &c->fcap, *nf + 1, sizeof(tsr_csv_field)) != TSR_OK) return -1;
-    c->fields = b;
-  }
-  tsr_csv_field *f = &c->fields[(*nf)++];
-  f->ptr = c->buf + fs;
-  f->len = j - fs;
-  f->line = c->line;
-  f->column = colbase + (int64_t)fs;
-  f->quoted = 0;
-  return 0;
+/* The field array grown to hold n fields (the fast path's rare case);
+ * NULL when out of memory. */
+static __attribute__((noinline)) tsr_csv_field *fields_grow(tsr_csv *c, size_t n) {
+  void *b = c->fields;
+  if (tsr__grow(&b, &c->fcap, n, sizeof(tsr_csv_field)) != TSR_OK) return NULL;
+  c->fields = b;
+  return c->fields;
 }
 
-/* Internal fast reader (lib/internal.h): a record that lies wholly in the
- * buffer, holds no quote and ends with LF or CRLF is split in one pass
- * (16 bytes at a time) and its fields point into the read buffer; anything
- * else (quotes, lone CR, blank lines, limits, the buffer end, whitespace
- * mode, the first record) goes through tsr_csv_next (tsr__csv_next_fast
- * returns 0 for those and leaves the reader as it was). Returns 1, or 2
- * when a field starts or ends with a space byte (' ', tab, VT, FF): found
- * here at each field's ends, so that the caller need not look at every
- * field again for them. */
-int tsr__csv_next_fast(tsr_csv *c, tsr_csv_record *rec) {
-  if (!c->started || c->opts.delim == TSR_CSV_WS) return 0;
-  const char *b = c->buf;
-  const size_t len = c->len, pos = c->pos;
-  if (pos >= len || b[pos] == '\n' || b[pos] == '\r') return 0;
-  const char dl = (char)c->opts.delim;
-  const int64_t colbase = c->base_off - c->line_start + 1;
-  size_t nf = 0, fs = pos, i = pos, end, next;
-  unsigned trim = 0; /* a field starts or ends with a space byte */
+/* The field ends grown to hold n; NULL when out of memory. */
+static __attribute__((noinline)) uint32_t *ends_grow(tsr_csv *c, size_t n) {
+  void *b = c->ends;
+  if (tsr__grow(&b, &c->ecap, n, sizeof(uint32_t)) != TSR_OK) return NULL;
+  c->ends = b;
+  return c->ends;
+}
+
 #ifdef __SSE2__
-  /* 64 bytes a step: a mask of delimiters and one of the bytes that end
-   * or leave the fast path (LF, CR, quote); the delimiters before the
-   * first of those are the row's field ends in this window. One
-   * mispredicted loop exit a window instead of one a 16 bytes (a 100-byte
-   * row: 2 instead of 7), and no byte reloaded to tell a delimiter from a
-   * line end. */
+/* The masks of tsr__csv_next_lean's window of 64 bytes at p (bit k: byte
+ * k): *md the delimiters, *mx LF, CR and quotes, *ms bytes <= 0x20. */
+static inline __attribute__((always_inline)) void window_sse2(const char *p, char dl, uint64_t *md,
+                                                              uint64_t *mx, uint64_t *ms) {
   const __m128i vd = _mm_set1_epi8(dl), vn = _mm_set1_epi8('\n'), vq = _mm_set1_epi8('"'),
-                vr = _mm_set1_epi8('\r');
-  for (; i + 64 <= len; i += 64) {
-    uint64_t md = 0, mx = 0;
-    for (int k = 0; k < 4; k++) {
-      __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i + 16 * k));
-      md |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vd)) << (16 * k);
-      mx |= (uint64_t)(unsigned)_mm_movemask_epi8(
-                _mm_or_si128(_mm_cmpeq_epi8(v, vn), _mm_or_si128(_mm_cmpeq_epi8(v, vq), _mm_cmpeq_epi8(v, vr))))
-            << (16 * k);
-    }
-    if (mx) md &= (mx & (0 - mx)) - 1; /* the delimiters before the stop */
-    while (md) {
-      size_t j = i + (size_t)__builtin_ctzll(md);
-      md &= md - 1;
-      if (span_field(c, &nf, fs, j, colbase, &trim)) return 0;
-      fs = j + 1;
-    }
-    if (mx) {
-      size_t j = i + (size_t)__builtin_ctzll(mx);
-      char ch = b[j];
-      if (ch == '\n') {
-        end = j;
-        next = j + 1;
-        goto found;
-      }
-      if (ch == '\r' && j + 1 < len && b[j + 1] == '\n') {
-        end = j;
-        next = j + 2;
-        goto found;
-      }
-      return 0; /* quote or lone CR */
-    }
+                vr = _mm_set1_epi8('\r'), vs = _mm_set1_epi8(0x20);
+  uint64_t d = 0, x = 0, s = 0;
+  for (int k = 0; k < 4; k++) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(p + 16 * k));
+    d |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, vd)) << (16 * k);
+    x |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_or_si128(
+             _mm_cmpeq_epi8(v, vn), _mm_or_si128(_mm_cmpeq_epi8(v, vq), _mm_cmpeq_epi8(v, vr))))
+         << (16 * k);
+    s |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(v, vs), v)) << (16 * k);
   }
+  *md = d;
+  *mx = x;
+  *ms = s;
+}
 #endif
-  for (; i < len; i++) {
-    char ch = b[i];
-    if (ch == dl) {
-      if (span_field(c, &nf, fs, i, colbase, &trim)) return 0;
-      fs = i + 1;
-    } else if (ch == '\n') {
-      end = i;
-      next = i + 1;
-      goto found;
-    } else if (ch == '\r' || ch == '"') {
-      if (ch == '\r' && i + 1 < len && b[i + 1] == '\n') {
-        end = i;
-        next = i + 2;
-        goto found;
-      }
-      return 0;
-    }
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CSV_HAVE_AVX2 1
+/* window_sse2 in two 32-byte halves (AVX2): the same masks. */
+__attribute__((target("avx2"))) static inline void window_avx2(const char *p, char dl, uint64_t *md,
+                                                               uint64_t *mx, uint64_t *ms) {
+  const __m256i vd = _mm256_set1_epi8(dl), vn = _mm256_set1_epi8('\n'), vq = _mm256_set1_epi8('"'),
+                vr = _mm256_set1_epi8('\r'), vs = _mm256_set1_epi8(0x20);
+  uint64_t d = 0, x = 0, s = 0;
+  for (int k = 0; k < 2; k++) {
+    __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32 * k));
+    d |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, vd)) << (32 * k);
+    x |= (uint64_t)(uint32_t)_mm256_movemask_epi8(
+             _mm256_or_si256(_mm256_cmpeq_epi8(v, vn),
+                             _mm256_or_si256(_mm256_cmpeq_epi8(v, vq), _mm256_cmpeq_epi8(v, vr))))
+         << (32 * k);
+    s |= (uint64_t)(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(v, vs), v))
+         << (32 * k);
   }
-  return 0; /* no line end in the buffer */
-found:
-  if (span_field(c, &nf, fs, end, colbase, &trim)) return 0;
-  rec->fields = c->fields;
-  rec->nfields = nf;
-  rec->line = c->line;
-  rec->end_line = c->line;
-  rec->raw = b + pos;
-  rec->raw_len = end - pos;
-  rec->offset = c->base_off + (int64_t)pos;
-  c->pos = next;
-  c->line++;
-  c->line_start = c->base_off + (int64_t)next;
-  return trim ? 2 : 1;
+  *md = d;
+  *mx = x;
+  *ms = s;
+}
+#endif
+
+/* Builds of the fast reader (csv_lean.h): SSE2 (or a byte at a time), and
+ * AVX2 where the compiler can make it (chosen at run time: the window's
+ * masks in a quarter of the instructions; the same records). */
+#define LEAN_NAME lean_base
+#define LEAN_ATTR
+#ifdef __SSE2__
+#define LEAN_WINDOW window_sse2
+#endif
+#include "csv_lean.h"
+#undef LEAN_NAME
+#undef LEAN_ATTR
+#undef LEAN_WINDOW
+#ifdef CSV_HAVE_AVX2
+#define LEAN_NAME lean_avx2
+#define LEAN_ATTR __attribute__((target("avx2")))
+#define LEAN_WINDOW window_avx2
+#include "csv_lean.h"
+#undef LEAN_NAME
+#undef LEAN_ATTR
+#undef LEAN_WINDOW
+#endif
+
+void tsr__csv_set_avx2(tsr_csv *c, int on) {
+#ifdef CSV_HAVE_AVX2
+  c->avx2 = on && __builtin_cpu_supports("avx2");
+#else
+  (void)c;
+  (void)on;
+#endif
+}
+
+int tsr__csv_next_lean(tsr_csv *c, tsr_csv_record *rec, uint64_t want, size_t expect) {
+#ifdef CSV_HAVE_AVX2
+  if (c->avx2) return lean_avx2(c, rec, want, expect);
+#endif
+  return lean_base(c, rec, want, expect);
+}
+
+int tsr__csv_next_fast(tsr_csv *c, tsr_csv_record *rec) {
+  return tsr__csv_next_lean(c, rec, ~(uint64_t)0, 0);
 }
 
 tsr_status tsr__csv_next_span(tsr_csv *c, tsr_csv_record *rec, tsr_error *err) {

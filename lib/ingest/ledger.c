@@ -434,6 +434,8 @@ size_t tsr__ledger_max_entries(const tsr_ledger *lg) {
   return m;
 }
 
+double tsr__ledger_abs_total(const tsr_ledger *lg) { return lg->abs_total; }
+
 double tsr__ledger_abs_sums_max(const tsr_ledger *lg) {
   double m = 0;
   for (size_t i = 0; i < lg->n; i++) {
@@ -794,6 +796,7 @@ int tsr__cust_add(tsr_ledger *lg, cust *c, int32_t day, double amount, uint64_t 
   }
   e[pos].cnt++;
   e[pos].sum += amount;
+  lg->abs_total += fabs(amount);
   if (!kind) {
     if (!lg->has_purchase || day > lg->last_purchase) lg->last_purchase = day;
     lg->has_purchase = 1;

@@ -139,6 +139,8 @@ struct tsr_ledger {
    * entries only, a third less memory and one cache line less per row */
   int no_rh;
   int32_t last_purchase; /* day of the last purchase row (has_purchase) */
+  double abs_total;      /* the sum of every added row's |amount|: a bound of
+                            tsr__ledger_abs_sums_max without its walk */
   int has_purchase;
   int finished;
   int day_full;         /* a row was refused: its customer-day already held

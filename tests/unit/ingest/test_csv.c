@@ -427,6 +427,113 @@ static void test_fast_trim_flag(void **state) {
   assert_true(n1 > 1000 && n2 > 1000);
 }
 
+
+/* tsr__csv_next_lean in both builds (AVX2 where the CPU has it, and SSE2)
+ * against tsr_csv_next: the fields asked for (and every field of a record
+ * of another field count or with a space at a field's end), the return
+ * (2: a field starts or ends with a space byte), positions; over random
+ * text (quotes, CR, NULs, limits) and long records of short fields that
+ * cross the 64-byte windows at every alignment. */
+static void lean_same(const char *buf, size_t len, const tsr_csv_opts *o, int avx2, uint64_t want,
+                      size_t expect, size_t *counts) {
+  tsr_csv *a, *b;
+  assert_int_equal(tsr_csv_open_mem(buf, len, "l.csv", o, &a, NULL), TSR_OK);
+  assert_int_equal(tsr_csv_open_mem(buf, len, "l.csv", o, &b, NULL), TSR_OK);
+  tsr__csv_set_avx2(a, avx2);
+  for (;;) {
+    tsr_csv_record ra, rb;
+    tsr_error ea, eb;
+    int r = tsr__csv_next_lean(a, &ra, want, expect);
+    tsr_status sa = r ? TSR_OK : tsr_csv_next(a, &ra, &ea);
+    tsr_status sb = tsr_csv_next(b, &rb, &eb);
+    assert_int_equal(sa, sb);
+    if (sa == TSR_ENOTFOUND) break;
+    assert_int_equal(ra.line, rb.line);
+    assert_int_equal(ra.offset, rb.offset);
+    assert_int_equal(ra.raw_len, rb.raw_len);
+    assert_memory_equal(ra.raw, rb.raw, ra.raw_len);
+    if (sa != TSR_OK) continue;
+    assert_int_equal(ra.nfields, rb.nfields);
+    if (!r) continue;
+    int edge = 0;
+    for (size_t k = 0; k < rb.nfields; k++) {
+      const tsr_csv_field *f = &rb.fields[k];
+      if (f->len && (f->ptr[0] == ' ' || f->ptr[0] == '\t' || f->ptr[0] == '\v' ||
+                     f->ptr[0] == '\f' || f->ptr[f->len - 1] == ' ' ||
+                     f->ptr[f->len - 1] == '\t' || f->ptr[f->len - 1] == '\v' ||
+                     f->ptr[f->len - 1] == '\f') &&
+          !(o->delim == ' ' || o->delim == '\t'))
+        edge = 1;
+    }
+    if (o->delim != ' ' && o->delim != '\t') assert_int_equal(r, edge ? 2 : 1);
+    const int all = r == 2 || ra.nfields != expect || ra.nfields > 64 || want == ~(uint64_t)0;
+    for (size_t k = 0; k < rb.nfields; k++) {
+      if (!all && (k >= 64 || !((want >> k) & 1))) continue;
+      const tsr_csv_field *fa = &ra.fields[k], *fb = &rb.fields[k];
+      assert_int_equal(fa->len, fb->len);
+      assert_memory_equal(fa->ptr, fb->ptr, fa->len);
+      assert_int_equal(fa->line, fb->line);
+      assert_int_equal(fa->column, fb->column);
+      assert_int_equal(fa->quoted, 0);
+    }
+    counts[r - 1]++;
+  }
+  tsr_csv_close(a);
+  tsr_csv_close(b);
+}
+
+static void test_lean_reader(void **state) {
+  (void)state;
+  static const int delims[] = {',', ';', '\t', ' '};
+  static const uint64_t wants[] = {~(uint64_t)0, 0x1, 0xA, 0x13, (uint64_t)1 << 63 | 0x4};
+  static const char alpha[] = "abcdefgh ab\t\v\f\x01.,;";
+  size_t len = 30000, counts[2] = {0, 0};
+  char *buf = malloc(len);
+  unsigned x = 777;
+  for (int avx2 = 0; avx2 <= 1; avx2++) {
+    for (unsigned seed = 1; seed <= 12; seed++) {
+      random_csv(buf, len, seed);
+      for (size_t d = 0; d < TSR__ARRAY_LEN(delims); d++) {
+        tsr_csv_opts o;
+        tsr_csv_opts_init(&o);
+        o.delim = delims[d];
+        o.max_field = 40 + seed;
+        o.max_fields = 4 + seed % 8;
+        for (size_t w = 0; w < TSR__ARRAY_LEN(wants); w++)
+          lean_same(buf, len, &o, avx2, wants[w], seed % 5, counts);
+      }
+    }
+    for (size_t d = 0; d < TSR__ARRAY_LEN(delims); d++) {
+      for (int round = 0; round < 24; round++) {
+        /* records of 1-70 short fields, shifted against the windows */
+        size_t n = (size_t)round % 67;
+        memset(buf, 'p', n);
+        buf[n++] = '\n';
+        while (n < len - 2000) {
+          int nf = 1 + (int)((x = x * 1103515245u + 12345u) >> 16) % 70;
+          for (int f = 0; f < nf; f++) {
+            if (f) buf[n++] = (char)delims[d];
+            int fl = (int)((x = x * 1103515245u + 12345u) >> 16) % 9;
+            for (int k = 0; k < fl; k++) {
+              unsigned q = (x = x * 1103515245u + 12345u) >> 16;
+              buf[n++] = q % 8 ? (char)('a' + q % 7) : alpha[q % (sizeof alpha - 1)];
+            }
+          }
+          if (((x = x * 1103515245u + 12345u) >> 16) % 4 == 0) buf[n++] = '\r';
+          buf[n++] = '\n';
+        }
+        tsr_csv_opts o;
+        tsr_csv_opts_init(&o);
+        o.delim = delims[d];
+        for (size_t w = 0; w < TSR__ARRAY_LEN(wants); w++)
+          lean_same(buf, n, &o, avx2, wants[w], (size_t)round % 9 * 8, counts);
+      }
+    }
+  }
+  free(buf);
+  assert_true(counts[0] > 1000 && counts[1] > 1000);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_basic),
@@ -440,6 +547,7 @@ int main(void) {
       cmocka_unit_test(test_span_reader_same),
       cmocka_unit_test(test_span_reader_chunks),
       cmocka_unit_test(test_fast_trim_flag),
+      cmocka_unit_test(test_lean_reader),
       cmocka_unit_test(test_open_missing),
       cmocka_unit_test(test_table),
   };
