@@ -113,6 +113,73 @@ out:
   return rc;
 }
 
+/* The scores of a column of many distinct values without ordering all its
+ * rows (issue 18): a score changes at 4 positions only. The rows are
+ * counted by the top 16 bits of their keys (the order of the values, as
+ * tsr__order_f64 keys them); a bucket whose positions all have one score
+ * gives it to its rows at once, and only the rows of the (at most 4)
+ * buckets where the score changes are radix sorted by (key, index), the
+ * index order of a stable sort of the rows gathered in index order: each
+ * row's position, and score, is the one of the order of all rows. 0 done,
+ * -1 out of memory (out partly written). */
+#define SEL_BITS 16
+static int quintiles_select(const double *x, size_t n, int reverse, int *out) {
+  const uint64_t d = (uint64_t)n - 1;
+  uint32_t *pos = tsr__calloc((size_t)1 << SEL_BITS, sizeof *pos);
+  unsigned char *bscore = tsr__malloc((size_t)1 << SEL_BITS);
+  uint64_t *key = NULL;
+  uint32_t *idx = NULL;
+  int rc = -1;
+  if (!pos || !bscore) goto out;
+  for (size_t i = 0; i < n; i++) pos[tsr__key_f64(x[i]) >> (64 - SEL_BITS)]++;
+  size_t start = 0, m = 0; /* m: the rows of the buckets where the score changes */
+  for (size_t b = 0; b < ((size_t)1 << SEL_BITS); b++) {
+    size_t c = pos[b];
+    bscore[b] = 0;
+    if (c) {
+      uint64_t s0 = (5 * (uint64_t)start + d - 1) / d,
+               s1 = (5 * (uint64_t)(start + c - 1) + d - 1) / d;
+      if (s0 < 1) s0 = 1;
+      if (s1 < 1) s1 = 1;
+      if (s0 == s1)
+        bscore[b] = (unsigned char)(reverse ? 6 - (int)s0 : (int)s0);
+      else
+        m += c;
+    }
+    pos[b] = (uint32_t)start; /* the bucket's next position */
+    start += c;
+  }
+  key = tsr__malloc((m ? m : 1) * sizeof *key);
+  idx = tsr__malloc((m ? m : 1) * sizeof *idx);
+  if (!key || !idx) goto out;
+  size_t j = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t k = tsr__key_f64(x[i]);
+    unsigned char s = bscore[k >> (64 - SEL_BITS)];
+    if (s) {
+      out[i] = s;
+    } else {
+      key[j] = k;
+      idx[j++] = (uint32_t)i;
+    }
+  }
+  if (tsr__radix_sort_u64(key, idx, m) != 0) goto out;
+  for (j = 0; j < m; j++) { /* a bucket's rows are together, in order */
+    uint64_t p = pos[key[j] >> (64 - SEL_BITS)]++;
+    uint64_t s = (5 * p + d - 1) / d;
+    if (s < 1) s = 1;
+    out[idx[j]] = reverse ? 6 - (int)s : (int)s;
+  }
+  rc = 0;
+out:
+  tsr__free(pos);
+  tsr__free(bscore);
+  tsr__free(key);
+  tsr__free(idx);
+  return rc;
+}
+#undef SEL_BITS
+
 tsr_status tsr_rfm_quintiles(const double *x, size_t n, int reverse, int *out,
                              tsr_error *err) {
   if (n == 0) return TSR_OK;
@@ -133,9 +200,12 @@ tsr_status tsr_rfm_quintiles(const double *x, size_t n, int reverse, int *out,
   uint64_t s = (5 * (uint64_t)(pos) + d - 1) / d;    \
   if (s < 1) s = 1
   /* few distinct values: counted (the same scores, a fraction of the
-   * time); else the order by (value, index): radix (lib/base/sort.c) */
+   * time); else only the rows where the score changes ordered
+   * (quintiles_select); else (out of memory there) the order by (value,
+   * index) of all rows: radix (lib/base/sort.c) */
   int few = quintiles_few(x, n, reverse, out);
   if (few == 0) return TSR_OK;
+  if (n <= UINT32_MAX && quintiles_select(x, n, reverse, out) == 0) return TSR_OK;
   uint32_t *ord = n <= UINT32_MAX ? tsr__malloc(n * sizeof *ord) : NULL;
   if (ord && tsr__order_f64(x, n, ord) == 0) {
     for (size_t pos = 0; pos < n; pos++) {
