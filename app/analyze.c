@@ -2187,13 +2187,15 @@ typedef struct cust_job {
   tsr_status st;
   tsr_error err;
   char tmp[4096]; /* the file's temporary path ("" none) */
+  int made_dir;   /* it created the folder */
   double ms;
 } cust_job;
 
 static void *cust_main(void *arg) {
   cust_job *j = arg;
   double t = now_s();
-  j->st = tsr__analyze_customers_early(&j->view, j->dir, j->tmp, sizeof j->tmp, &j->err);
+  j->st = tsr__analyze_customers_early(&j->view, j->dir, j->tmp, sizeof j->tmp, &j->made_dir,
+                                       &j->err);
   j->ms = (now_s() - t) * 1000.0;
   return NULL;
 }
@@ -2636,6 +2638,7 @@ fail:
   if (cj) { /* customers.csv stops with the run, not put in place */
     if (cj_on) cust_join(cj, NULL);
     if (cj_on && cj->tmp[0]) remove(cj->tmp);
+    if (cj_on && cj->made_dir) rmdir(opts->out_dir); /* as it was (when still empty) */
     tsr__free(cj);
   }
   if (rj.running) { /* the rows stop with the run (before the plan: they read its labels) */

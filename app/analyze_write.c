@@ -492,9 +492,10 @@ static tsr_status write_segment_profiles(FILE *f, const tsr_analyze_result *r, t
 }
 
 tsr_status tsr__analyze_customers_early(const tsr_analyze_result *r, const char *dir, char *tmp,
-                                        size_t cap, tsr_error *err) {
+                                        size_t cap, int *made_dir, tsr_error *err) {
   tmp[0] = '\0';
-  if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+  *made_dir = mkdir(dir, 0777) == 0;
+  if (!*made_dir && errno != EEXIST)
     return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s",
                          strerror(errno));
   FILE *f = open_in(dir, "customers.csv", tmp, cap, err);
