@@ -2194,8 +2194,8 @@ typedef struct cust_job {
 static void *cust_main(void *arg) {
   cust_job *j = arg;
   double t = now_s();
-  j->st = tsr__analyze_customers_early(&j->view, j->dir, j->tmp, sizeof j->tmp, &j->made_dir,
-                                       &j->err);
+  j->st =
+      tsr__analyze_customers_early(&j->view, j->dir, j->tmp, sizeof j->tmp, &j->made_dir, &j->err);
   j->ms = (now_s() - t) * 1000.0;
   return NULL;
 }
