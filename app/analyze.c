@@ -2194,6 +2194,67 @@ static int rows_start(rows_job *j, plan *p) {
   return j->running;
 }
 
+/* customers.csv of a run without a store begun on a thread as soon as
+ * its columns are final (issue 18), as the store's rows are (rows_job):
+ * after the predictions and the CLV, once the clustering's labels are
+ * known, beside the clusters' profiles and the KPIs, which it does not
+ * read. It formats the file into its temporary name
+ * (tsr__analyze_customers_early); the files step puts it in place in its
+ * turn (tsr__analyze_write_files_with), so the folder and the events are
+ * those of the sequential order, a failed run included. The thread reads a
+ * copy of the result whose clusters are the early fit's (step_cluster
+ * hands that same fit to the result, changing only its profiles). */
+typedef struct cust_job {
+  tsr_analyze_result view; /* the result's columns; clusters: the early fit */
+  const char *dir;
+  pthread_t th;
+  int running; /* th is to be joined */
+  tsr_status st;
+  tsr_error err;
+  char tmp[4096]; /* the file's temporary path ("" none) */
+  int made_dir;   /* it created the folder */
+  double ms;
+} cust_job;
+
+static void *cust_main(void *arg) {
+  cust_job *j = arg;
+  double t = now_s();
+  j->st =
+      tsr__analyze_customers_early(&j->view, j->dir, j->tmp, sizeof j->tmp, &j->made_dir, &j->err);
+  j->ms = (now_s() - t) * 1000.0;
+  return NULL;
+}
+
+/* Starts customers.csv when it can start early (a run without a store,
+ * with a side thread, labels known): 1 if running. */
+static int cust_start(cust_job *j, plan *p) {
+  actx *x = p->x;
+  memset(j, 0, sizeof *j);
+  if (x->store || !x->o->out_dir || x->o->bundle || !p->side) return 0;
+  const char *meth = x->o->cluster ? x->o->cluster : "kmeans";
+  tsr__lane_run(&p->lane, T_CLUSTER); /* where step_cluster asks for it */
+  const tsr_cluster_result *cl = NULL;
+  if (p->cl && p->cl_st == TSR_OK)
+    cl = p->cl; /* step_cluster's (early) */
+  else if (strcmp(meth, "none") != 0)
+    return 0; /* fitted in step_cluster */
+  j->view = *x->res;
+  j->view.clusters = (tsr_cluster_result *)cl;
+  j->dir = x->o->out_dir;
+  j->running = pthread_create(&j->th, NULL, cust_main, j) == 0;
+  return j->running;
+}
+
+/* Waits for customers.csv: TSR_OK (its temporary file complete) or its
+ * error. */
+static tsr_status cust_join(cust_job *j, tsr_error *err) {
+  if (!j->running) return TSR_OK;
+  pthread_join(j->th, NULL);
+  j->running = 0;
+  if (j->st != TSR_OK && err) *err = j->err;
+  return j->st;
+}
+
 /* Waits for the rows: TSR_OK (the store's transaction open) or their
  * error (rolled back). The held events are written either way. */
 static tsr_status rows_join(rows_job *j, tsr_error *err) {
@@ -2345,6 +2406,8 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   int rows_open = 0; /* store_rows has run: its transaction is open */
   rows_job rj;       /* the store's rows begun before the clusters' profiles */
   memset(&rj, 0, sizeof rj);
+  cust_job *cj = tsr__calloc(1, sizeof *cj); /* customers.csv begun there (no store) */
+  int cj_on = 0; /* cj is running, or its temporary file is to be put in place */
   double store_ms = 0;
   plan pl;           /* the steps after the summary */
   memset(&pl, 0, sizeof pl);
@@ -2450,6 +2513,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
   churn_recency_check(&x);
   if (canceled(&x)) goto cancel;
   rows_start(&rj, &pl);
+  if (cj) cj_on = cust_start(cj, &pl);
   progress(&x, "cluster", 0.75);
   if ((st = step_cluster(&pl, err)) != TSR_OK) goto fail;
   if (canceled(&x)) goto cancel;
@@ -2493,6 +2557,14 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
       fj_on = 0;
       if (st != TSR_OK) goto fail;
       ms = fj.ms;
+      step_put(&x, "files", ms);
+    } else if (cj_on) { /* customers.csv begun beside the clusters' profiles */
+      double t = now_s();
+      st = cust_join(cj, err);
+      if (st == TSR_OK) st = tsr__analyze_write_files_with(res, opts, opts->out_dir, cj->tmp, err);
+      cj_on = 0; /* put in place, or removed */
+      if (st != TSR_OK) goto fail;
+      ms = cj->ms + (now_s() - t) * 1000.0;
       step_put(&x, "files", ms);
     } else {
       st = tsr_analyze_write_files(res, opts, opts->out_dir, err);
@@ -2570,6 +2642,7 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     res->timings[x.tlen + 1] = '\0';
   }
   progress(&x, "done", 1.0);
+  tsr__free(cj);
   held_free(&x);
   for (size_t i = 0; i < x.nrejects; i++) {
     tsr__free(x.rejects[i].field);
@@ -2587,6 +2660,12 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
 cancel:
   st = tsr_error_set(err, TSR_ECANCELED, NULL, 0, 0, NULL, "run canceled");
 fail:
+  if (cj) { /* customers.csv stops with the run, not put in place */
+    if (cj_on) cust_join(cj, NULL);
+    if (cj_on && cj->tmp[0]) remove(cj->tmp);
+    if (cj_on && cj->made_dir) rmdir(opts->out_dir); /* as it was (when still empty) */
+    tsr__free(cj);
+  }
   if (rj.running) { /* the rows stop with the run (before the plan: they read its labels) */
     pthread_join(rj.th, NULL);
     rj.running = 0;

@@ -92,6 +92,20 @@ tsr_status tsr__analyze_write_begin(const tsr_analyze_result *r, const tsr_analy
                                    const char *dir, struct json_t **files, tsr_error *err);
 tsr_status tsr__analyze_write_end(const tsr_analyze_result *r, const char *dir,
                                   struct json_t *files, tsr_error *err);
+/* customers.csv of r written early (issue 18: beside the clusters'
+ * profiles and the KPIs, which it does not read) into DIR's temporary file
+ * of that name, complete and synced but not in place: tmp (cap bytes) its
+ * path, "" when none is left (an error, the file removed). DIR is created
+ * when missing (*made_dir 1: a failed run removes it again).
+ * tsr__analyze_write_files_with puts it in place, in its turn among the
+ * files (or removes it when a file before it fails): the folder as
+ * tsr_analyze_write_files leaves it. */
+tsr_status tsr__analyze_customers_early(const tsr_analyze_result *r, const char *dir, char *tmp,
+                                        size_t cap, int *made_dir, tsr_error *err);
+/* tsr_analyze_write_files with customers.csv from cust_tmp (NULL: made
+ * here). */
+tsr_status tsr__analyze_write_files_with(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                         const char *dir, const char *cust_tmp, tsr_error *err);
 
 /* `analyze --keep-input` on a bundle: keeps folder keep_dir/<sum>/ with
  * transactions.csv (a copy of the transaction file) and the tables the

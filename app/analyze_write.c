@@ -491,13 +491,45 @@ static tsr_status write_segment_profiles(FILE *f, const tsr_analyze_result *r, t
   return tsr_profiles_write_segments_csv(r->profiles, f, err);
 }
 
-/* Every result file of r except run.json, each listed in files. */
+tsr_status tsr__analyze_customers_early(const tsr_analyze_result *r, const char *dir, char *tmp,
+                                        size_t cap, int *made_dir, tsr_error *err) {
+  tmp[0] = '\0';
+  *made_dir = mkdir(dir, 0777) == 0;
+  if (!*made_dir && errno != EEXIST)
+    return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s",
+                         strerror(errno));
+  FILE *f = open_in(dir, "customers.csv", tmp, cap, err);
+  if (!f) {
+    tmp[0] = '\0';
+    return TSR_EIO;
+  }
+  tsr_status st = write_customers(f, r, err);
+  int bad = st != TSR_OK || ferror(f);
+  if (!bad && (fflush(f) != 0 || fsync(fileno(f)) != 0)) bad = 1;
+  if (fclose(f) != 0) bad = 1;
+  if (bad) {
+    remove(tmp);
+    tmp[0] = '\0';
+    return st != TSR_OK ? st : tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error");
+  }
+  return TSR_OK;
+}
+
+/* Every result file of r except run.json, each listed in files;
+ * customers.csv from cust_tmp (tsr__analyze_customers_early) when not
+ * NULL. */
 static tsr_status write_results(const tsr_analyze_result *r, const tsr_analyze_opts *o,
-                                const char *dir, json_t *files, tsr_error *err) {
+                                const char *dir, const char *cust_tmp, json_t *files,
+                                tsr_error *err) {
   tsr_status st;
-  if ((st = write_csv(dir, "customers.csv", write_customers, r, files, err)) != TSR_OK ||
-      (st = write_csv(dir, "segments.csv", write_segments, r, files, err)) != TSR_OK)
+  if (cust_tmp) {
+    if ((st = put_in_place(dir, "customers.csv", cust_tmp, err)) != TSR_OK ||
+        (st = add_file(files, "customers.csv", err)) != TSR_OK)
+      return st;
+  } else if ((st = write_csv(dir, "customers.csv", write_customers, r, files, err)) != TSR_OK) {
     return st;
+  }
+  if ((st = write_csv(dir, "segments.csv", write_segments, r, files, err)) != TSR_OK) return st;
   if (r->clusters &&
       ((st = write_csv(dir, "clusters.csv", write_clusters, r, files, err)) != TSR_OK ||
        (st = write_model(dir, "cluster_model.json", NULL, r->clusters->model, files, err)) != TSR_OK))
@@ -545,8 +577,9 @@ static char *run_json_text(const tsr_analyze_result *r, json_t *files) {
   return json_text(o, "\n");
 }
 
-tsr_status tsr__analyze_write_begin(const tsr_analyze_result *r, const tsr_analyze_opts *o,
-                                   const char *dir, json_t **files, tsr_error *err) {
+static tsr_status write_begin(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                              const char *dir, const char *cust_tmp, json_t **files,
+                              tsr_error *err) {
   *files = NULL;
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
     return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s", strerror(errno));
@@ -557,13 +590,18 @@ tsr_status tsr__analyze_write_begin(const tsr_analyze_result *r, const tsr_analy
     return tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot remove: %s", strerror(errno));
   json_t *fl = json_array();
   if (!fl) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  tsr_status st = write_results(r, o, dir, fl, err);
+  tsr_status st = write_results(r, o, dir, cust_tmp, fl, err);
   if (st != TSR_OK) {
     json_decref(fl);
     return st;
   }
   *files = fl;
   return TSR_OK;
+}
+
+tsr_status tsr__analyze_write_begin(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                    const char *dir, json_t **files, tsr_error *err) {
+  return write_begin(r, o, dir, NULL, files, err);
 }
 
 /* profiles.csv on a thread of its own beside the models' files. */
@@ -618,10 +656,18 @@ tsr_status tsr__analyze_write_end(const tsr_analyze_result *r, const char *dir, 
   return close_out(f, dir, "run.json", path, err);
 }
 
+tsr_status tsr__analyze_write_files_with(const tsr_analyze_result *r, const tsr_analyze_opts *o,
+                                         const char *dir, const char *cust_tmp, tsr_error *err) {
+  json_t *files = NULL;
+  tsr_status st = write_begin(r, o, dir, cust_tmp, &files, err);
+  if (st != TSR_OK) {
+    if (cust_tmp) remove(cust_tmp); /* not put in place: the run fails */
+    return st;
+  }
+  return tsr__analyze_write_end(r, dir, files, err);
+}
+
 tsr_status tsr_analyze_write_files(const tsr_analyze_result *r, const tsr_analyze_opts *o,
                                    const char *dir, tsr_error *err) {
-  json_t *files = NULL;
-  tsr_status st = tsr__analyze_write_begin(r, o, dir, &files, err);
-  if (st != TSR_OK) return st;
-  return tsr__analyze_write_end(r, dir, files, err);
+  return tsr__analyze_write_files_with(r, o, dir, NULL, err);
 }

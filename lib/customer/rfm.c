@@ -5,10 +5,11 @@
  * Scores follow pandas qcut(x.rank(method='first'), 5): the bin edges of the
  * ranks 1..n are 1 + (n-1) j/5, bins are right-closed and the first includes
  * its left edge, so rank k gets max(1, ceil(5 (k-1) / (n-1))), computed here
- * in exact integer arithmetic (ties in index order), without sorting the
- * rows: counted for few distinct values, else from the four rows at the
- * bins' edges. A scheme is compiled into a table of the segment of each of
- * the 125 (r, f, m) combinations.
+ * in exact integer arithmetic (ties in index order), without ordering all
+ * the rows: counted for few distinct values, else only the rows of the (at
+ * most 4) buckets of their keys' top 16 bits where the score changes
+ * ordered. A scheme is compiled into a table of the segment of each of the
+ * 125 (r, f, m) combinations.
  */
 #include "internal.h"
 #include "base/sort.h"
@@ -63,7 +64,7 @@ static int few_key_cmp(const void *a, const void *b) {
  * values (counts, days) without sorting the rows: each row's slot in a
  * hash of the distinct values, the distinct values sorted, the first
  * position of each, then the rows in index order take the next position of
- * their value (the ties in index order, as the order by (value, index) has
+ * their value (the ties in index order, as the stable radix order has
  * them). Scores as there. 0 done, 1 too many distinct values, -1 out of
  * memory. */
 static int quintiles_few(const double *x, size_t n, int reverse, int *out) {
@@ -115,56 +116,72 @@ out:
   return rc;
 }
 
-/* The scores of the order by (value, index) without the order: the score
- * of position pos, max(1, ceil(5 pos / (n - 1))), reaches j + 1 at
- * position t_j = floor(j (n - 1) / 5) + 1 (j = 1..4), so a row's score is
- * 1 + the number of the four rows at those positions it does not precede.
- * Those rows are found by their keys' 16-bit digits from the top (a
- * histogram of the rows under each one's prefix, four passes), then the
- * index among the equal keys (issue 18: no order, keys and radix buffers,
- * 41 MB on 1.8M customers beside analyze's clustering). n >= 2; 0 done,
- * -1 out of memory. */
+/* The scores of a column of many distinct values without ordering all its
+ * rows (issue 18): a score changes at 4 positions only. The rows are
+ * counted by the top 16 bits of their keys (the order of the values, as
+ * tsr__order_f64 keys them); a bucket whose positions all have one score
+ * gives it to its rows at once, and only the rows of the (at most 4)
+ * buckets where the score changes are radix sorted by (key, index), the
+ * index order of a stable sort of the rows gathered in index order: each
+ * row's position, and score, is the one of the order of all rows. 0 done,
+ * -1 out of memory (out partly written). */
+#define SEL_BITS 16
 static int quintiles_select(const double *x, size_t n, int reverse, int *out) {
-  enum { DIG = 16, NB = 1 << DIG };
-  size_t *h = tsr__malloc(4 * (size_t)NB * sizeof *h);
-  if (!h) return -1;
   const uint64_t d = (uint64_t)n - 1;
-  uint64_t t[4], pre[4] = {0, 0, 0, 0}, below[4] = {0, 0, 0, 0}, idx[4];
-  for (int j = 0; j < 4; j++) t[j] = (uint64_t)(j + 1) * d / 5 + 1;
-  for (int lv = 0; lv < 64 / DIG; lv++) {
-    const int shift = 64 - DIG * (lv + 1);
-    memset(h, 0, 4 * (size_t)NB * sizeof *h);
-    for (size_t i = 0; i < n; i++) {
-      const uint64_t k = tsr__key_f64(x[i]);
-      const size_t dg = (size_t)(k >> shift) & (NB - 1);
-      for (int j = 0; j < 4; j++)
-        if (lv == 0 || (k >> (shift + DIG)) == pre[j]) h[(size_t)j * NB + dg]++;
+  uint32_t *pos = tsr__calloc((size_t)1 << SEL_BITS, sizeof *pos);
+  unsigned char *bscore = tsr__malloc((size_t)1 << SEL_BITS);
+  uint64_t *key = NULL;
+  uint32_t *idx = NULL;
+  int rc = -1;
+  if (!pos || !bscore) goto out;
+  for (size_t i = 0; i < n; i++) pos[tsr__key_f64(x[i]) >> (64 - SEL_BITS)]++;
+  size_t start = 0, m = 0; /* m: the rows of the buckets where the score changes */
+  for (size_t b = 0; b < ((size_t)1 << SEL_BITS); b++) {
+    size_t c = pos[b];
+    bscore[b] = 0;
+    if (c) {
+      uint64_t s0 = (5 * (uint64_t)start + d - 1) / d,
+               s1 = (5 * (uint64_t)(start + c - 1) + d - 1) / d;
+      if (s0 < 1) s0 = 1;
+      if (s1 < 1) s1 = 1;
+      if (s0 == s1)
+        bscore[b] = (unsigned char)(reverse ? 6 - (int)s0 : (int)s0);
+      else
+        m += c;
     }
-    for (int j = 0; j < 4; j++) { /* the digit holding position t_j */
-      const size_t *hj = h + (size_t)j * NB;
-      size_t b = 0;
-      while (below[j] + hj[b] <= t[j]) below[j] += hj[b++];
-      pre[j] = pre[j] << DIG | b;
+    pos[b] = (uint32_t)start; /* the bucket's next position */
+    start += c;
+  }
+  key = tsr__malloc((m ? m : 1) * sizeof *key);
+  idx = tsr__malloc((m ? m : 1) * sizeof *idx);
+  if (!key || !idx) goto out;
+  size_t j = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint64_t k = tsr__key_f64(x[i]);
+    unsigned char s = bscore[k >> (64 - SEL_BITS)];
+    if (s) {
+      out[i] = s;
+    } else {
+      key[j] = k;
+      idx[j++] = (uint32_t)i;
     }
   }
-  tsr__free(h);
-  /* pre[j]: the key at t_j; below[j]: the keys below it; its row is the
-   * (t_j - below[j])-th of that key in index order */
-  uint64_t seen[4] = {0, 0, 0, 0};
-  for (int j = 0; j < 4; j++) idx[j] = n;
-  for (size_t i = 0; i < n; i++) {
-    const uint64_t k = tsr__key_f64(x[i]);
-    for (int j = 0; j < 4; j++)
-      if (k == pre[j] && seen[j]++ == t[j] - below[j]) idx[j] = i;
+  if (tsr__radix_sort_u64(key, idx, m) != 0) goto out;
+  for (j = 0; j < m; j++) { /* a bucket's rows are together, in order */
+    uint64_t p = pos[key[j] >> (64 - SEL_BITS)]++;
+    uint64_t s = (5 * p + d - 1) / d;
+    if (s < 1) s = 1;
+    out[idx[j]] = reverse ? 6 - (int)s : (int)s;
   }
-  for (size_t i = 0; i < n; i++) {
-    const uint64_t k = tsr__key_f64(x[i]);
-    int sc = 1;
-    for (int j = 0; j < 4; j++) sc += k > pre[j] || (k == pre[j] && i >= idx[j]);
-    out[i] = reverse ? 6 - sc : sc;
-  }
-  return 0;
+  rc = 0;
+out:
+  tsr__free(pos);
+  tsr__free(bscore);
+  tsr__free(key);
+  tsr__free(idx);
+  return rc;
 }
+#undef SEL_BITS
 
 tsr_status tsr_rfm_quintiles(const double *x, size_t n, int reverse, int *out,
                              tsr_error *err) {
@@ -186,11 +203,12 @@ tsr_status tsr_rfm_quintiles(const double *x, size_t n, int reverse, int *out,
   uint64_t s = (5 * (uint64_t)(pos) + d - 1) / d;    \
   if (s < 1) s = 1
   /* few distinct values: counted (the same scores, a fraction of the
-   * time); else the rows at the score boundaries (quintiles_select); the
-   * order by (value, index) when that has no memory */
+   * time); else only the rows where the score changes ordered
+   * (quintiles_select); else (out of memory there) the order by (value,
+   * index) of all rows: radix (lib/base/sort.c) */
   int few = quintiles_few(x, n, reverse, out);
   if (few == 0) return TSR_OK;
-  if (quintiles_select(x, n, reverse, out) == 0) return TSR_OK;
+  if (n <= UINT32_MAX && quintiles_select(x, n, reverse, out) == 0) return TSR_OK;
   uint32_t *ord = n <= UINT32_MAX ? tsr__malloc(n * sizeof *ord) : NULL;
   if (ord && tsr__order_f64(x, n, ord) == 0) {
     for (size_t pos = 0; pos < n; pos++) {

@@ -133,6 +133,39 @@ static void test_quintiles_counted(void **state) {
   free(x);
 }
 
+/* Many distinct values (the rows of the buckets where a score changes
+ * ordered, quintiles_select): ties at a quintile edge, values spread over
+ * few buckets and over many, negatives and -0.0 as 0.0; with allocation
+ * failures at each step the scores are those of the sort or TSR_ENOMEM. */
+static void test_quintiles_select(void **state) {
+  (void)state;
+  size_t n = 90001;
+  double *x = malloc(n * sizeof *x);
+  for (size_t i = 0; i < n; i++) /* 40 % one value across the edge of 1 and 2 */
+    x[i] = (i % 5 < 2) ? 3.5 : (double)((i * 2654435761u) % 80000) * 0.001;
+  check_against_sort(x, n);
+  for (size_t i = 0; i < n; i++) /* one bucket: [64, 68) */
+    x[i] = 64 + (double)((i * 2654435761u) % 70000) * 0.00005;
+  check_against_sort(x, n);
+  for (size_t i = 0; i < n; i++) { /* over many buckets, signs, zeros */
+    long v = (long)((i * 2654435761u) % 200003) - 100000;
+    x[i] = v == 0 ? ((i & 1) ? -0.0 : 0.0) : (double)v * (double)v * (double)v * 1e-9;
+  }
+  check_against_sort(x, n);
+  int *want = malloc(n * sizeof *want), *got = malloc(n * sizeof *got);
+  assert_int_equal(tsr_rfm_quintiles(x, n, 1, want, NULL), TSR_OK);
+  for (long k = 0; k < 16; k++) {
+    tsr__alloc_fail_after(k);
+    tsr_status st = tsr_rfm_quintiles(x, n, 1, got, NULL);
+    tsr__alloc_fail_after(-1);
+    assert_true(st == TSR_OK || st == TSR_ENOMEM);
+    if (st == TSR_OK) assert_memory_equal(got, want, n * sizeof *got);
+  }
+  free(want);
+  free(got);
+  free(x);
+}
+
 static void test_quintiles_edge(void **state) {
   (void)state;
   int out[3] = {0, 0, 0};
@@ -360,12 +393,12 @@ static void test_alloc_failures(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_quintiles_pandas), cmocka_unit_test(test_quintiles_large),
-      cmocka_unit_test(test_quintiles_counted),
-      cmocka_unit_test(test_quintiles_edge),   cmocka_unit_test(test_fm_cell),
-      cmocka_unit_test(test_builtin_schemes),  cmocka_unit_test(test_user_scheme),
-      cmocka_unit_test(test_scheme_errors),    cmocka_unit_test(test_scheme_read),
-      cmocka_unit_test(test_summary),          cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_quintiles_pandas),  cmocka_unit_test(test_quintiles_large),
+      cmocka_unit_test(test_quintiles_counted), cmocka_unit_test(test_quintiles_select),
+      cmocka_unit_test(test_quintiles_edge),    cmocka_unit_test(test_fm_cell),
+      cmocka_unit_test(test_builtin_schemes),   cmocka_unit_test(test_user_scheme),
+      cmocka_unit_test(test_scheme_errors),     cmocka_unit_test(test_scheme_read),
+      cmocka_unit_test(test_summary),           cmocka_unit_test(test_alloc_failures),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
