@@ -638,7 +638,6 @@ struct plan {
   tsr_error prep_err;
   int is_auto;
   tsr_btyd_kind kind;
-  double *xs, *tx, *T;
   double *ho;         /* holdout: each row's duration and the model's prediction */
   tsr__btyd_pat pat;
   tsr_btyd_fit_opts fo;
@@ -962,11 +961,8 @@ static void gg_task(void *arg) {
 /* The purchase model's columns of the plan, freed once the CLV is done. */
 static void models_release(plan *p) {
   tsr__btyd_pat_release(&p->pat);
-  tsr__free(p->xs);
-  tsr__free(p->tx);
-  tsr__free(p->T);
   tsr__free(p->ho);
-  p->xs = p->tx = p->T = p->ho = NULL;
+  p->ho = NULL;
 }
 
 /* The model, predict, spend and CLV steps where the sequential order has
