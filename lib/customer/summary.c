@@ -465,12 +465,18 @@ static size_t fmt_line(int has_holdout, const tsr_summary_row *r, int extras, ch
 
 #define FMT_BLOCK 16384 /* rows per block */
 
-typedef struct fmt_out {
-  const tsr_summary *s;
-  int extras;
+/* Where the blocks of tsr__blocks_write go: the first member of the
+ * contexts of fmt_block and stream_block (blk_sink reads it). */
+typedef struct blk_out {
   FILE *f;
   tsr__fd_sink k; /* the file's descriptor past the page cache (to_fd) */
   int to_fd;      /* 1: the blocks go to k, else to f */
+} blk_out;
+
+typedef struct fmt_out {
+  blk_out out; /* first */
+  const tsr_summary *s;
+  int extras;
 } fmt_out;
 
 /* Lines of block blk into buf; 0, or -1 when out of memory. */
@@ -486,8 +492,8 @@ static int fmt_block(void *ctx, size_t blk, tsr__tb *buf) {
   return 0;
 }
 
-static int fmt_sink(void *ctx, const char *t, size_t n) {
-  fmt_out *c = ctx;
+static int blk_sink(void *ctx, const char *t, size_t n) {
+  blk_out *c = ctx; /* the context's first member */
   if (c->to_fd) return tsr__fd_sink_put(&c->k, t, n);
   return fwrite(t, 1, n, c->f) == n ? 0 : -1;
 }
@@ -504,31 +510,55 @@ static int is_regular(FILE *f) {
   return fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extras, tsr_error *err) {
-  if (s->has_holdout)
+static void put_header(FILE *f, int holdout, int extras) {
+  if (holdout)
     fputs("customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,frequency_holdout,"
           "monetary_value_holdout,duration_holdout", f);
   else
     fputs("customer_id,frequency,recency,T,monetary_value", f);
   if (extras) fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds", f);
   fputc('\n', f);
+}
+
+/* o set for f (after its header): to the descriptor when to_fd. */
+static tsr_status blk_begin(blk_out *o, FILE *f, int to_fd, tsr_error *err) {
+  o->f = f;
+  o->to_fd = to_fd;
+  if (!to_fd) return TSR_OK;
+  if (fflush(f) != 0)
+    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
+  if (tsr__fd_sink_init(&o->k, fileno(f), 0, 1))
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  return TSR_OK;
+}
+
+/* tsr__blocks_write's result st once o is finished: -2 when the
+ * descriptor's last write failed. */
+static int blk_finish(blk_out *o, int st) {
+  if (o->to_fd && tsr__fd_sink_finish(&o->k) && st == 0) st = -2;
+  return st;
+}
+
+/* The status of blocks written with result st (blk_finish's). */
+static tsr_status blk_status(const blk_out *o, int st, tsr_error *err) {
+  if (st == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  if (st != 0 && o->to_fd)
+    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(o->k.werr));
+  return TSR_OK;
+}
+
+tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extras, tsr_error *err) {
+  put_header(f, s->has_holdout, extras);
   int nt = s->opts.threads >= 2 && s->n >= 50000 ? (s->opts.threads > 8 ? 8 : s->opts.threads) : 1;
   int to_fd = s->n > 0 && is_regular(f);
   if (nt > 1 || to_fd) {
     /* blocks formatted by nt threads while this one writes them in order
      * (to the descriptor, after the header, when f is a regular file) */
-    fmt_out c = {s, extras, f, {0}, to_fd};
-    if (to_fd) {
-      if (fflush(f) != 0)
-        return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
-      if (tsr__fd_sink_init(&c.k, fileno(f), 0, 1))
-        return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    }
-    int st = tsr__blocks_write((s->n + FMT_BLOCK - 1) / FMT_BLOCK, nt, fmt_block, fmt_sink, &c);
-    if (to_fd && tsr__fd_sink_finish(&c.k) && st == 0) st = -2;
-    if (st == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-    if (st != 0 && to_fd)
-      return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.k.werr));
+    fmt_out c = {{0}, s, extras};
+    tsr_status ts = blk_begin(&c.out, f, to_fd, err);
+    if (ts != TSR_OK) return ts;
+    int st = tsr__blocks_write((s->n + FMT_BLOCK - 1) / FMT_BLOCK, nt, fmt_block, blk_sink, &c);
+    if ((ts = blk_status(&c.out, blk_finish(&c.out, st), err)) != TSR_OK) return ts;
   } else {
     char line[SUM_LINE_MAX];
     for (size_t i = 0; i < s->n; i++) {
@@ -553,15 +583,13 @@ tsr_status tsr_summary_write_csv(const tsr_summary *s, FILE *f, int extras, tsr_
  * error tsr_summary_compute could give, so nothing is written when it
  * would fail. */
 typedef struct stream_out {
+  blk_out out; /* first */
   const tsr_ledger *lg;
   tsr_summary_opts o;
   int64_t p_end, p_cal;
   size_t n, mx; /* customers; entries of the largest */
   int extras;
   int overflow; /* a row's sums were not finite (can_stream not heeded) */
-  FILE *f;
-  tsr__fd_sink k;
-  int to_fd;
   /* decode buffers of mx entries not in use by a formatter */
   pthread_mutex_t mu;
   tsr_ledger_entry *spare[9];
@@ -620,12 +648,6 @@ static int stream_block(void *ctx, size_t blk, tsr__tb *buf) {
   return bad ? -1 : 0;
 }
 
-static int stream_sink(void *ctx, const char *t, size_t n) {
-  stream_out *c = ctx;
-  if (c->to_fd) return tsr__fd_sink_put(&c->k, t, n);
-  return fwrite(t, 1, n, c->f) == n ? 0 : -1;
-}
-
 /* 1 when o cannot make tsr_summary_compute fail on lg: no calibration
  * split, a multiplier > 0, the observation end at or after the last
  * purchase (whose customer then has a row: no "no customer" error). */
@@ -665,27 +687,18 @@ tsr_status tsr_summary_stream_csv(const tsr_ledger *lg, const tsr_summary_opts *
   c.n = tsr_ledger_ncustomers(lg);
   c.mx = tsr__ledger_max_entries(lg);
   c.extras = extras;
-  c.f = f;
-  fputs("customer_id,frequency,recency,T,monetary_value", f);
-  if (extras) fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds", f);
-  fputc('\n', f);
+  put_header(f, 0, extras);
   /* threads from two blocks on (the rows' threads of tsr_summary_compute
    * came from 50000 customers) */
   const size_t nb = (c.n + FMT_BLOCK - 1) / FMT_BLOCK;
   const int nt = c.o.threads >= 2 && nb >= 2 ? (c.o.threads > 8 ? 8 : c.o.threads) : 1;
-  c.to_fd = is_regular(f);
-  if (c.to_fd) {
-    if (fflush(f) != 0)
-      return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
-    if (tsr__fd_sink_init(&c.k, fileno(f), 0, 1))
-      return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  }
+  tsr_status ts = blk_begin(&c.out, f, is_regular(f), err);
+  if (ts != TSR_OK) return ts;
   if (pthread_mutex_init(&c.mu, NULL) != 0) {
-    if (c.to_fd) (void)tsr__fd_sink_finish(&c.k);
+    (void)blk_finish(&c.out, 0);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
-  int st = tsr__blocks_write(nb, nt, stream_block, stream_sink, &c);
-  if (c.to_fd && tsr__fd_sink_finish(&c.k) && st == 0) st = -2;
+  int st = blk_finish(&c.out, tsr__blocks_write(nb, nt, stream_block, blk_sink, &c));
   for (int i = 0; i < c.nspare; i++) tsr__free(c.spare[i]);
   pthread_mutex_destroy(&c.mu);
   if (c.overflow)
@@ -693,9 +706,7 @@ tsr_status tsr_summary_stream_csv(const tsr_ledger *lg, const tsr_summary_opts *
                          "the sum of a customer's amounts overflows (is beyond the largest "
                          "number, %.2g)",
                          DBL_MAX);
-  if (st == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
-  if (st != 0 && c.to_fd)
-    return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.k.werr));
+  if ((ts = blk_status(&c.out, st, err)) != TSR_OK) return ts;
   if (ferror(f)) return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error");
   return TSR_OK;
 }
