@@ -10,6 +10,7 @@
  * errors) branch on use_pg. */
 #include "tsr_test.h"
 
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -1082,10 +1083,22 @@ static void *opener_main(void *p) {
   return NULL;
 }
 
+/* The process's threads (/proc/self/task), -1 when unknown. */
+static int n_threads(void) {
+  DIR *d = opendir("/proc/self/task");
+  if (!d) return -1;
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d)) != NULL;) n += e->d_name[0] != '.';
+  closedir(d);
+  return n;
+}
+
 /* A run's bulk load (tsr__store_begin_bulk) runs in the rollback journal
  * when the connection is alone, and back in WAL after its commit or
  * rollback; with another connection open it stays in WAL (that reader is
- * never blocked); a connection opened during the load waits for it. */
+ * never blocked); a connection opened during the load waits for it.
+ * Foreign keys are off during a load and on again after it; a load in
+ * the rollback journal has its writeback thread (joined at its end). */
 static void test_bulk_journal(void **state) {
   (void)state;
   if (use_pg) return;
@@ -1103,11 +1116,16 @@ static void test_bulk_journal(void **state) {
   char sd0[32];
   text_of(s, "PRAGMA secure_delete", sd0);
 
+  int th0 = n_threads();
+  assert_string_equal(text_of(s, "PRAGMA foreign_keys", buf), "1");
+
   /* alone: rollback journal, rolled back whole */
   OK(tsr__store_begin_bulk(s, &err));
   assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "delete");
   assert_string_equal(text_of(s, "PRAGMA synchronous", buf), "3"); /* EXTRA */
   assert_string_equal(text_of(s, "PRAGMA secure_delete", buf), "0");
+  assert_string_equal(text_of(s, "PRAGMA foreign_keys", buf), "0");
+  if (th0 > 0) assert_int_equal(n_threads(), th0 + 1); /* the writeback thread */
   assert_int_equal(temp_store_of(s), 2);
   bulk_rows(s, rid, "a");
   assert_int_equal(access(jpath, F_OK), 0);
@@ -1115,6 +1133,8 @@ static void test_bulk_journal(void **state) {
   assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
   assert_string_equal(text_of(s, "PRAGMA synchronous", buf), "1"); /* NORMAL */
   assert_string_equal(text_of(s, "PRAGMA secure_delete", buf), sd0);
+  assert_string_equal(text_of(s, "PRAGMA foreign_keys", buf), "1");
+  if (th0 > 0) assert_int_equal(n_threads(), th0);
   assert_int_equal(temp_store_of(s), 0);
   assert_int_equal(n_customers(s), 0);
   assert_int_not_equal(access(jpath, F_OK), 0);
@@ -1125,8 +1145,11 @@ static void test_bulk_journal(void **state) {
   OK(tsr_store_commit(s, &err));
   assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
   assert_string_equal(text_of(s, "PRAGMA secure_delete", buf), sd0);
+  assert_string_equal(text_of(s, "PRAGMA foreign_keys", buf), "1");
+  if (th0 > 0) assert_int_equal(n_threads(), th0);
   assert_int_equal(n_customers(s), BULK_N);
   assert_string_equal(text_of(s, "PRAGMA integrity_check", buf), "ok");
+  assert_string_equal(text_of(s, "PRAGMA foreign_key_check", buf), "");
 
   /* another connection open: WAL, and it reads beside the load */
   tsr_store *o = NULL;
@@ -1135,10 +1158,13 @@ static void test_bulk_journal(void **state) {
   OK(tsr__store_begin_bulk(s, &err));
   assert_string_equal(text_of(s, "PRAGMA journal_mode", buf), "wal");
   assert_string_equal(text_of(s, "PRAGMA secure_delete", buf), "0");
+  assert_string_equal(text_of(s, "PRAGMA foreign_keys", buf), "0");
+  if (th0 > 0) assert_int_equal(n_threads(), th0); /* no writeback in WAL */
   bulk_rows(s, rid, "b");
   assert_int_equal(n_customers(o), BULK_N);
   OK(tsr_store_commit(s, &err));
   assert_string_equal(text_of(s, "PRAGMA secure_delete", buf), sd0);
+  assert_string_equal(text_of(s, "PRAGMA foreign_keys", buf), "1");
   assert_int_equal(n_customers(o), 2 * BULK_N);
   tsr_store_close(o);
 
