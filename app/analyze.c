@@ -1788,6 +1788,7 @@ typedef struct row_batch {
   size_t *idoff; /* the rows' ids, copied into ht.buf */
   char *extra; /* STORE_XCAP bytes a row (bundle runs) */
   tsr__hist_text ht;
+  tsr__cust_ready rd; /* the rows made ready for the store (their values) */
   size_t nb; /* rows filled */
   tsr_status st;
   tsr_error err;
@@ -1831,6 +1832,7 @@ static void batch_release(row_batch *b) {
   tsr__free(b->idoff);
   tsr__free(b->extra);
   tsr__hist_text_free(&b->ht);
+  tsr__cust_ready_free(&b->rd);
 }
 
 /* Fills f->b with the next rows (nb = 0: none left); b->st says how. */
@@ -1927,6 +1929,8 @@ static void fill_batch(row_feed *f) {
       b->lens[k].extra = (uint32_t)xl;
     }
   }
+  /* checked and their values made here, not on the store's thread */
+  b->st = tsr__store_customers_prep(&b->rd, res->run_id, b->rows, b->lens, nb, &b->err);
   b->nb = nb;
 }
 
@@ -1943,7 +1947,9 @@ static void *fill_main(void *arg) {
  * failure (the transaction rolled back) its error comes first, as if it
  * had run first. The rows of the next batch are made on a thread while
  * the store inserts a batch (the same rows in the same order as one by
- * one: issue 18). labels: the customers' clusters (NULL: none), final
+ * one: issue 18), checked, ordered and their values made there too
+ * (tsr__store_customers_prep: the store's thread, the run's last, only
+ * inserts). labels: the customers' clusters (NULL: none), final
  * before res->clusters is set when the rows start early (rows_start). */
 static tsr_status store_rows(actx *x, const int *labels, files_job *files, tsr_error *err) {
   tsr_analyze_result *res = x->res;
@@ -1987,7 +1993,7 @@ static tsr_status store_rows(actx *x, const int *labels, files_job *files, tsr_e
       th_on = pthread_create(&th, NULL, fill_main, &f) == 0;
       if (!th_on) fill_batch(&f);
     }
-    st = tsr__store_customers_add_lens(s, res->run_id, b->rows, b->lens, nb, err);
+    st = tsr__store_customers_add_ready(s, &b->rd, err);
     if (th_on) {
       pthread_join(th, NULL);
       th_on = 0;

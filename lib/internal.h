@@ -321,6 +321,29 @@ tsr_status tsr__store_customers_add_lens(struct tsr_store *s, int64_t run_id,
                                          const struct tsr_customer *rows,
                                          const tsr__customer_lens *lens, size_t n,
                                          tsr_error *err);
+/* A batch of customer rows made ready for the store on any thread (issue
+ * 18: the store's thread then only inserts): checked as
+ * tsr_store_customers_add checks them, in key order, a repeated id named,
+ * their values made. It borrows the rows' texts until inserted. Zeroed
+ * before first use, reused from batch to batch, freed by
+ * tsr__cust_ready_free (store/sql_store.c). */
+typedef struct tsr__cust_ready {
+  int64_t run_id;
+  size_t n, cap;    /* rows made ready, room */
+  int ncols;        /* values a row */
+  void *vals;       /* n * ncols values (tsr__val, store/store_int.h) */
+  const char **ids; /* the rows' ids in key order */
+} tsr__cust_ready;
+/* Makes rows[0..n) ready (no store needed); the same errors as
+ * tsr_store_customers_add's checks, in the same order. */
+tsr_status tsr__store_customers_prep(tsr__cust_ready *r, int64_t run_id,
+                                     const struct tsr_customer *rows,
+                                     const tsr__customer_lens *lens, size_t n, tsr_error *err);
+/* Inserts a ready batch: what tsr__store_customers_add_lens does after
+ * its checks (the same rows, order and errors). */
+tsr_status tsr__store_customers_add_ready(struct tsr_store *s, const tsr__cust_ready *r,
+                                          tsr_error *err);
+void tsr__cust_ready_free(tsr__cust_ready *r);
 /* tsr_store_begin for a transaction that stores a run's rows in bulk
  * (store/store.c; docs/store.md). */
 tsr_status tsr__store_begin_bulk(struct tsr_store *s, tsr_error *err);

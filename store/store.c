@@ -632,10 +632,9 @@ tsr_status tsr_store_customers_add(tsr_store *s, int64_t run_id,
   return tsr__store_customers_add_lens(s, run_id, rows, NULL, n, err);
 }
 
-tsr_status tsr__store_customers_add_lens(tsr_store *s, int64_t run_id, const tsr_customer *rows,
-                                         const tsr__customer_lens *lens, size_t n,
-                                         tsr_error *err) {
-  CHECK_STORE(s, "insert customers");
+/* The checks of tsr_store_customers_add after the handle's. */
+static tsr_status customers_check(int64_t run_id, const tsr_customer *rows, size_t n,
+                                  tsr_error *err) {
   tsr_status st = need_id("insert customers", run_id, err);
   if (st) return st;
   if (n == 0) return TSR_OK;
@@ -656,7 +655,30 @@ tsr_status tsr__store_customers_add_lens(tsr_store *s, int64_t run_id, const tsr
       if (st) return st;
     }
   }
+  return TSR_OK;
+}
+
+tsr_status tsr__store_customers_add_lens(tsr_store *s, int64_t run_id, const tsr_customer *rows,
+                                         const tsr__customer_lens *lens, size_t n, tsr_error *err) {
+  CHECK_STORE(s, "insert customers");
+  tsr_status st = customers_check(run_id, rows, n, err);
+  if (st || n == 0) return st;
   return tsr__sql_customers_add(s->db, run_id, rows, lens, n, err);
+}
+
+tsr_status tsr__store_customers_prep(tsr__cust_ready *r, int64_t run_id, const tsr_customer *rows,
+                                     const tsr__customer_lens *lens, size_t n, tsr_error *err) {
+  r->run_id = run_id;
+  r->n = 0;
+  tsr_status st = customers_check(run_id, rows, n, err);
+  if (st || n == 0) return st;
+  return tsr__sql_customers_prep(r, run_id, rows, lens, n, err);
+}
+
+tsr_status tsr__store_customers_add_ready(tsr_store *s, const tsr__cust_ready *r, tsr_error *err) {
+  CHECK_STORE(s, "insert customers");
+  if (r->n == 0) return TSR_OK;
+  return tsr__sql_customers_add_ready(s->db, r, err);
 }
 
 static tsr_status check_query(const char *what, const tsr_customer_query *q,

@@ -338,6 +338,11 @@ tsr_status tsr__sql_events_list(tsr__db *db, int64_t run_id, tsr_log_level min_l
 /* lens (may be NULL): the rows' text lengths, each exact or 0 */
 tsr_status tsr__sql_customers_add(tsr__db *db, int64_t run_id, const tsr_customer *rows,
                                   const tsr__customer_lens *lens, size_t n, tsr_error *err);
+/* tsr__store_customers_prep's and tsr__store_customers_add_ready's part
+ * (lib/internal.h) */
+tsr_status tsr__sql_customers_prep(tsr__cust_ready *r, int64_t run_id, const tsr_customer *rows,
+                                   const tsr__customer_lens *lens, size_t n, tsr_error *err);
+tsr_status tsr__sql_customers_add_ready(tsr__db *db, const tsr__cust_ready *r, tsr_error *err);
 tsr_status tsr__sql_customers_list(tsr__db *db, const tsr_customer_query *q,
                                    tsr_store_customer_cb cb, void *ctx, tsr_error *err);
 tsr_status tsr__sql_customers_count(tsr__db *db, const tsr_customer_query *q, int64_t *n,

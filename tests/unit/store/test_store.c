@@ -991,6 +991,90 @@ static void test_customers_lens(void **state) {
   tsr_store_close(s);
 }
 
+/* Rows made ready off the store (tsr__store_customers_prep, as analyze's
+ * fill thread does) and inserted by tsr__store_customers_add_ready store
+ * what tsr__store_customers_add_lens stores, with its errors: one ready
+ * batch reused for batches of growing and shrinking sizes, texts with and
+ * without their lengths, ids out of order. */
+static void test_customers_ready(void **state) {
+  (void)state;
+  tsr_error err, err2;
+  tsr_store *s = open_new("ready.db");
+  tsr_run r = {.command = "analyze"};
+  int64_t ra, rb;
+  OK(tsr_store_run_begin(s, &r, &ra, &err));
+  OK(tsr_store_run_begin(s, &r, &rb, &err));
+  enum { N = 300 };
+  static char ids[N][24], hist[N][24];
+  tsr_customer c[N];
+  tsr__customer_lens lens[N];
+  for (int i = 0; i < N; i++) {
+    snprintf(ids[i], sizeof ids[i], "c%d", (i * 7919) % 1000); /* out of order, distinct */
+    snprintf(hist[i], sizeof hist[i], "%d,%d", 19000 + i, i * 3);
+    tsr_customer_init(&c[i]);
+    c[i].customer_id = ids[i];
+    c[i].history = i % 5 ? hist[i] : NULL;
+    c[i].frequency = i % 3 ? (double)i / 7.0 : NAN;
+    c[i].r_score = i % 6;
+    c[i].segment = i % 2 ? "loyal" : NULL;
+    c[i].cluster = i % 4 - 1;
+    lens[i] = (tsr__customer_lens){(uint32_t)strlen(ids[i]),
+                                   i % 5 && i % 2 ? (uint32_t)strlen(hist[i]) : 0, 0};
+  }
+  static const size_t cut[] = {0, 10, 200, 201, 300}; /* batches of 10, 190, 1, 99 */
+  tsr__cust_ready rd;
+  memset(&rd, 0, sizeof rd);
+  for (size_t k = 0; k + 1 < sizeof cut / sizeof cut[0]; k++) {
+    size_t a = cut[k], n = cut[k + 1] - a;
+    OK(tsr__store_customers_add_lens(s, ra, c + a, lens + a, n, &err));
+    OK(tsr__store_customers_prep(&rd, rb, c + a, k % 2 ? NULL : lens + a, n, &err));
+    OK(tsr__store_customers_add_ready(s, &rd, &err));
+  }
+  const char *cols = "customer_id, frequency, recency, T, monetary_value, revenue, "
+                     "n_transactions, first_purchase, last_purchase, r_score, f_score, m_score, "
+                     "rfm_cell, segment, cluster, expected_purchases, p_alive, clv, clv_lo, "
+                     "clv_hi, extra, history";
+  char sql[1200];
+  for (int dir = 0; dir < 2; dir++) {
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM (SELECT %s FROM customers WHERE run_id = ? EXCEPT "
+             "SELECT %s FROM customers WHERE run_id = ?) x",
+             cols, cols);
+    tsr__val p[] = {TSR__VI(dir ? rb : ra), TSR__VI(dir ? ra : rb)};
+    int64_t v = -1;
+    OK(tsr__one_i64(tsr__store_db(s), sql, p, 2, &v, "test", &err));
+    assert_int_equal(v, 0);
+  }
+  tsr_run *g;
+  OK(tsr_store_run_get(s, rb, &g, &err));
+  assert_int_equal(g->n_customers, N);
+  tsr_store_free(g);
+
+  /* the errors of add_lens: a repeated id in the batch, an id stored
+   * already (named from the row the database refused), a bad score */
+  c[3].customer_id = ids[4];
+  assert_int_equal(tsr__store_customers_add_lens(s, ra, c, NULL, 10, &err), TSR_ESTORE);
+  assert_int_equal(tsr__store_customers_prep(&rd, ra, c, NULL, 10, &err2), TSR_ESTORE);
+  assert_int_equal(rd.n, 0);
+  assert_string_equal(err.msg, err2.msg);
+  c[3].customer_id = ids[3];
+  tsr_customer one;
+  tsr_customer_init(&one);
+  one.customer_id = ids[42];
+  OK(tsr__store_customers_prep(&rd, rb, &one, NULL, 1, &err));
+  assert_int_equal(tsr__store_customers_add_ready(s, &rd, &err), TSR_ESTORE);
+  char expect[200];
+  snprintf(expect, sizeof expect, "store: insert customers: run %lld: customer '%s' appears twice",
+           (long long)rb, ids[42]);
+  assert_string_equal(err.msg, expect);
+  one.r_score = 9;
+  assert_int_equal(tsr__store_customers_add_lens(s, ra, &one, NULL, 1, &err), TSR_EINVAL);
+  assert_int_equal(tsr__store_customers_prep(&rd, rb, &one, NULL, 1, &err2), TSR_EINVAL);
+  assert_string_equal(err.msg, err2.msg);
+  tsr__cust_ready_free(&rd);
+  tsr_store_close(s);
+}
+
 /* SQLite: a caller's transaction keeps its statement journal in memory
  * (temp_store MEMORY from BEGIN to COMMIT or ROLLBACK), and the
  * connection is back to the default after either. */
@@ -1972,6 +2056,7 @@ int main(void) {
       cmocka_unit_test(test_customers_roundtrip),
       cmocka_unit_test(test_customers_order_and_overlap),
       cmocka_unit_test(test_customers_lens),
+      cmocka_unit_test(test_customers_ready),
       cmocka_unit_test(test_tx_temp_store),
       cmocka_unit_test(test_history_text),
       cmocka_unit_test(test_history_in_customer_row),
