@@ -537,7 +537,7 @@ static tsr_status step_summary(actx *x, tsr_error *err) {
   if (!rv) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   /* drained: the rows made compact as they come (app/analyze_rows.h) */
   const tsr_summary_opts *sop = &x->o->summary;
-  if (drains(x)) tsr__arows_begin(rv, sop->cal_end_day != TSR_DAY_NONE);
+  if (drains(x)) tsr__arows_begin(rv, sop->cal_end_day != TSR_DAY_NONE, !x->o->release_rows);
   if (!drains(x)) {
     st = tsr_summary_compute(res->ledger, sop, &res->summary, err);
   } else if (!x->store) {
@@ -1080,6 +1080,11 @@ static tsr_status step_models(plan *p, tsr_error *err) {
     tsr__free(pstr);
   }
   res->horizon_periods = x->o->horizon * tsr_unit_days(x->o->unit, res->period_days) / res->period_days;
+  /* the spend model done before the predictions (here when the side
+   * thread has not taken it): its patterns and fit (~60 MB on tx1800k) are
+   * not beside the predictions' columns and P(alive) sets (issue 18); its
+   * events and timing stay where the sequential order has them */
+  if (p->side && x->o->spend) tsr__lane_run(&p->lane, T_GG);
   {
     size_t u = pd->n;
     for (int c = 0; c < 4; c++)

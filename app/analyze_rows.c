@@ -7,11 +7,10 @@
 #include <stddef.h>
 #include <stdlib.h>
 
-/* The holdout's columns of a compact row with a split, after it. */
-typedef struct crow_ho {
-  tsr__crow c;
-  double frequency_holdout, monetary_value_holdout, duration_holdout, revenue_cal;
-} crow_ho;
+/* After a compact row: with a split, its frequency_holdout,
+ * monetary_value_holdout, duration_holdout and revenue_cal; then, when
+ * kept, its refund_amount (doubles). */
+#define CROW_HO 4
 
 static const double zero = 0.0;
 
@@ -24,7 +23,8 @@ void tsr__arows_full(tsr__arows *a, const tsr_summary *s) {
                                            offsetof(tsr_summary_row, frequency_holdout),
                                            offsetof(tsr_summary_row, monetary_value_holdout),
                                            offsetof(tsr_summary_row, duration_holdout),
-                                           offsetof(tsr_summary_row, revenue_cal)};
+                                           offsetof(tsr_summary_row, revenue_cal),
+                                           offsetof(tsr_summary_row, refund_amount)};
   memset(a, 0, sizeof *a);
   a->n = s->n;
   a->base = (char *)s->rows;
@@ -35,11 +35,13 @@ void tsr__arows_full(tsr__arows *a, const tsr_summary *s) {
   }
 }
 
-void tsr__arows_begin(tsr__arows *a, int holdout) {
+void tsr__arows_begin(tsr__arows *a, int holdout, int refunds) {
   memset(a, 0, sizeof *a);
   a->compact = 1;
   a->holdout = holdout;
-  a->stride = holdout ? sizeof(crow_ho) : sizeof(tsr__crow);
+  a->refunds = refunds;
+  a->stride =
+      sizeof(tsr__crow) + (size_t)((holdout ? CROW_HO : 0) + (refunds ? 1 : 0)) * sizeof(double);
 }
 
 size_t tsr__arows_elem(const tsr__arows *a) { return a->stride; }
@@ -61,7 +63,6 @@ void tsr__arows_put(void *ud, void *slot, const tsr_summary_row *r) {
   c.T = r->T;
   c.monetary_value = r->monetary_value;
   c.revenue = r->revenue;
-  c.refund_amount = r->refund_amount;
   c.first_day = (int32_t)r->first_day; /* the ledger's days are 32-bit */
   c.last_day = (int32_t)r->last_day;
   c.n_transactions = count32(r->n_transactions, &wide);
@@ -82,17 +83,12 @@ void tsr__arows_put(void *ud, void *slot, const tsr_summary_row *r) {
     a->wide[a->nwide++] =
         (tsr__crow_wide){0, r->customer_id, r->n_transactions, r->active_days, r->n_refunds};
   }
-  if (!a->holdout) {
-    memcpy(slot, &c, sizeof c);
-    return;
-  }
-  crow_ho h;
-  h.c = c;
-  h.frequency_holdout = r->frequency_holdout;
-  h.monetary_value_holdout = r->monetary_value_holdout;
-  h.duration_holdout = r->duration_holdout;
-  h.revenue_cal = r->revenue_cal;
-  memcpy(slot, &h, sizeof h);
+  memcpy(slot, &c, sizeof c);
+  double v[CROW_HO + 1] = {r->frequency_holdout, r->monetary_value_holdout, r->duration_holdout,
+                           r->revenue_cal, r->refund_amount};
+  char *o = (char *)slot + sizeof c;
+  if (a->holdout) memcpy(o, v, CROW_HO * sizeof *v), o += CROW_HO * sizeof *v;
+  if (a->refunds) memcpy(o, &v[CROW_HO], sizeof *v);
 }
 
 static int wide_cmp(const void *x, const void *y) {
@@ -105,26 +101,25 @@ tsr_status tsr__arows_adopt(tsr__arows *a, tsr_summary *s, tsr_error *err) {
   a->n = s->n;
   a->base = (char *)s->rows;
   s->rows = NULL;
-  static const size_t off[TSR__AR_NCOL] = {offsetof(tsr__crow, frequency),
-                                           offsetof(tsr__crow, recency),
-                                           offsetof(tsr__crow, T),
-                                           offsetof(tsr__crow, monetary_value),
-                                           offsetof(tsr__crow, revenue),
-                                           offsetof(crow_ho, frequency_holdout),
-                                           offsetof(crow_ho, monetary_value_holdout),
-                                           offsetof(crow_ho, duration_holdout),
-                                           offsetof(crow_ho, revenue_cal)};
+  static const size_t off[TSR__AR_FH] = {
+      offsetof(tsr__crow, frequency), offsetof(tsr__crow, recency), offsetof(tsr__crow, T),
+      offsetof(tsr__crow, monetary_value), offsetof(tsr__crow, revenue)};
+  size_t o = sizeof(tsr__crow); /* the optional columns' offset */
   for (int c = 0; c < TSR__AR_NCOL; c++) {
-    a->cb[c] = a->base + off[c];
-    a->cs[c] = a->stride;
-  }
-  if (!a->holdout) { /* no split: the holdout's columns 0, revenue_cal the revenue */
-    for (int c = TSR__AR_FH; c <= TSR__AR_DH; c++) {
+    if (c < TSR__AR_FH) {
+      a->cb[c] = a->base + off[c];
+    } else if (c < TSR__AR_REFUND ? a->holdout : a->refunds) {
+      a->cb[c] = a->base + o;
+      o += sizeof(double);
+    } else { /* not kept: 0 (no split, no refunds' sum) */
       a->cb[c] = (const char *)&zero;
       a->cs[c] = 0;
+      continue;
     }
-    a->cb[TSR__AR_REVCAL] = a->cb[TSR__AR_REV];
+    a->cs[c] = a->stride;
   }
+  /* no split: revenue_cal is the revenue */
+  if (!a->holdout) a->cb[TSR__AR_REVCAL] = a->cb[TSR__AR_REV], a->cs[TSR__AR_REVCAL] = a->stride;
   /* the side list's rows, by their ids (each customer's own pointer) */
   for (size_t i = 0, k = 0; a->nwide && i < a->n; i++) {
     const tsr__crow *c = tsr__ar_c(a, i);
@@ -172,7 +167,7 @@ tsr_status tsr__arows_expand(tsr__arows *a, tsr_summary *s, tsr_error *err) {
     r->first_day = tsr__ar_first(a, i);
     r->last_day = tsr__ar_last(a, i);
     r->n_refunds = tsr__ar_nref(a, i);
-    r->refund_amount = tsr__ar_c(a, i)->refund_amount;
+    r->refund_amount = tsr__ar(a, TSR__AR_REFUND, i);
     r->revenue_cal = tsr__ar(a, TSR__AR_REVCAL, i);
   }
   tsr__arows_release(a);

@@ -7,12 +7,13 @@
  * doubles as they are (the models, the CLV and the clustering read them in
  * place, the files print them: the same bits) and the counts and days as
  * 32-bit integers (exact: a count beyond 32 bits is kept in a side list),
- * 80 bytes a customer instead of the 128 of tsr_summary_row (112 with a
- * calibration/holdout split: its four columns follow). On tx1800k (1.8M
- * customers) 86 MB less through the whole run. Other runs read
- * res->summary's rows in place through the same view. At the run's end the
- * compact rows are made whole again into res->summary->rows unless the
- * caller said nothing reads them (tsr_analyze_opts.release_rows).
+ * 72 bytes a customer instead of the 128 of tsr_summary_row; with a
+ * calibration/holdout split its four columns follow, and the refunds' sum
+ * (read by no step) when the rows are to be made whole again at the run's
+ * end into res->summary->rows (unless the caller said nothing reads them:
+ * tsr_analyze_opts.release_rows). On tx1800k (1.8M customers) 101 MB less
+ * through the whole run. Other runs read res->summary's rows in place
+ * through the same view.
  */
 #ifndef TSR_APP_ANALYZE_ROWS_H
 #define TSR_APP_ANALYZE_ROWS_H
@@ -35,15 +36,15 @@ enum {
   TSR__AR_MVH,    /* monetary_value_holdout */
   TSR__AR_DH,     /* duration_holdout */
   TSR__AR_REVCAL, /* revenue_cal */
+  TSR__AR_REFUND, /* refund_amount (only for tsr__arows_expand) */
   TSR__AR_NCOL
 };
 
-/* A compact row (80 bytes). UINT32_MAX in a count: its value is in the
- * side list (wide). The id first, as in tsr_summary_row. */
+/* A compact row (72 bytes; the optional columns after it). UINT32_MAX in a count: its value is in
+ * the side list (wide). The id first, as in tsr_summary_row. */
 typedef struct tsr__crow {
   const char *customer_id;
   double frequency, recency, T, monetary_value, revenue;
-  double refund_amount; /* read by no step: for the rows made whole (tsr__arows_expand) */
   int32_t first_day, last_day;
   uint32_t n_transactions, active_days, n_refunds;
 } tsr__crow;
@@ -63,6 +64,7 @@ typedef struct tsr__arows {
   const char *cb[TSR__AR_NCOL]; /* each double column: its value of row 0 */
   size_t cs[TSR__AR_NCOL];      /* and its stride (0: the same value for every row) */
   int holdout;                  /* compact: the holdout's columns follow each tsr__crow */
+  int refunds;                  /* compact: then the refunds' sum */
   tsr__crow_wide *wide;
   size_t nwide, wide_cap;
   int oom; /* the side list could not grow */
@@ -72,10 +74,11 @@ typedef struct tsr__arows {
 void tsr__arows_full(tsr__arows *a, const tsr_summary *s);
 
 /* Compact rows made by the summary's drain: tsr__arows_begin(a,
- * holdout), then tsr__summary_drain_packed(..., tsr__arows_elem(a),
+ * holdout (the summary has a split), refunds (kept for
+ * tsr__arows_expand)), then tsr__summary_drain_packed(..., tsr__arows_elem(a),
  * tsr__arows_put, a, &s, ...), then tsr__arows_adopt(a, s), which takes
  * s's rows (s->rows NULL afterwards): TSR_OK or TSR_ENOMEM. */
-void tsr__arows_begin(tsr__arows *a, int holdout);
+void tsr__arows_begin(tsr__arows *a, int holdout, int refunds);
 size_t tsr__arows_elem(const tsr__arows *a);
 void tsr__arows_put(void *ud, void *slot, const tsr_summary_row *r);
 tsr_status tsr__arows_adopt(tsr__arows *a, tsr_summary *s, tsr_error *err);
