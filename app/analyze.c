@@ -10,6 +10,7 @@
 #include "tessera/analyze.h"
 #include "analyze_predict.h"
 #include "analyze_history.h"
+#include "analyze_rows.h"
 #include "analyze_lane.h"
 #include "cluster/cluster_internal.h"
 #include "analyze_resolved.h"
@@ -90,6 +91,8 @@ void tsr_analyze_result_free(tsr_analyze_result *r) {
   tsr_ledger_free(r->ledger);
   tsr_summary_free(r->summary);
   tsr__free(r->ids);
+  if (r->arows) tsr__arows_release(r->arows);
+  tsr__free(r->arows);
   tsr__free(r->r);
   tsr__free(r->f);
   tsr__free(r->m);
@@ -530,21 +533,31 @@ static tsr_status step_summary(actx *x, tsr_error *err) {
    * its entries go while the rows come (issue 18: on tx1800k 321 MB of
    * entries and 230 MB of rows were at the peak together) */
   tsr_status st;
+  tsr__arows *rv = res->arows = tsr__calloc(1, sizeof *res->arows);
+  if (!rv) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+  /* drained: the rows made compact as they come (app/analyze_rows.h) */
+  const tsr_summary_opts *sop = &x->o->summary;
+  if (drains(x)) tsr__arows_begin(rv, sop->cal_end_day != TSR_DAY_NONE, !x->o->release_rows);
   if (!drains(x)) {
-    st = tsr_summary_compute(res->ledger, &x->o->summary, &res->summary, err);
+    st = tsr_summary_compute(res->ledger, sop, &res->summary, err);
   } else if (!x->store) {
-    st = tsr__summary_compute_drain(res->ledger, &x->o->summary, &res->summary, err);
+    st = tsr__summary_drain_packed(res->ledger, sop, NULL, NULL, tsr__arows_elem(rv),
+                                   tsr__arows_put, rv, &res->summary, err);
   } else {
     st = tsr__hist_pack_init(&x->hist, tsr_ledger_ncustomers(res->ledger), err);
     if (st == TSR_OK) {
       tsr__hist_pack_start(&x->hist); /* packed on the idle core */
-      st = tsr__summary_compute_drain_also(res->ledger, &x->o->summary, tsr__hist_pack_take,
-                                           &x->hist, &res->summary, err);
+      st = tsr__summary_drain_packed(res->ledger, sop, tsr__hist_pack_take, &x->hist,
+                                     tsr__arows_elem(rv), tsr__arows_put, rv, &res->summary, err);
       tsr__hist_pack_end(&x->hist);
     }
     if (st == TSR_OK && x->hist.oom)
       st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
+  if (st == TSR_OK && drains(x))
+    st = tsr__arows_adopt(rv, res->summary, err);
+  else if (st == TSR_OK)
+    tsr__arows_full(rv, res->summary);
   if (st != TSR_OK) return st;
   const tsr_summary_opts *so = &x->o->summary;
   res->period_days = so->multiplier * (so->freq == TSR_FREQ_D ? 1 : so->freq == TSR_FREQ_W ? 7 : 30.4375);
@@ -564,16 +577,17 @@ static tsr_status step_summary(actx *x, tsr_error *err) {
  * first. Nothing after the summary reads the ledger without a store or a
  * bundle (the store's purchase histories and the profiles do). */
 static tsr_status release_ledger(tsr_analyze_result *res, tsr_error *err) {
-  tsr_summary *s = res->summary;
+  tsr__arows *a = res->arows;
   size_t len = 0;
-  for (size_t i = 0; i < s->n; i++) len += strlen(s->rows[i].customer_id) + 1;
+  for (size_t i = 0; i < a->n; i++) len += strlen(tsr__ar_id(a, i)) + 1;
   if (!(res->ids = tsr__malloc(len ? len : 1)))
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   char *o = res->ids;
-  for (size_t i = 0; i < s->n; i++) {
-    size_t k = strlen(s->rows[i].customer_id) + 1;
-    memcpy(o, s->rows[i].customer_id, k);
-    s->rows[i].customer_id = o;
+  for (size_t i = 0; i < a->n; i++) {
+    const char *id = tsr__ar_id(a, i);
+    size_t k = strlen(id) + 1;
+    memcpy(o, id, k);
+    tsr__ar_set_id(a, i, o);
     o += k;
   }
   tsr_ledger_free(res->ledger);
@@ -681,7 +695,7 @@ static tsr_status rfm_compute(actx *x, tsr_error *err) {
    * scores the three columns one after the other): 43 MB less on tx1800k
    * beside the fits (issue 18) */
   double *col = tsr__malloc((n ? n : 1) * sizeof *col);
-  const tsr_summary_row *rows = res->summary->rows;
+  const tsr__arows *rows = res->arows;
   res->r = tsr__malloc(n * sizeof *res->r);
   res->f = tsr__malloc(n * sizeof *res->f);
   res->m = tsr__malloc(n * sizeof *res->m);
@@ -692,12 +706,12 @@ static tsr_status rfm_compute(actx *x, tsr_error *err) {
     st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     goto out;
   }
-  for (size_t i = 0; i < n; i++) col[i] = rows[i].T - rows[i].recency;
+  for (size_t i = 0; i < n; i++) col[i] = tsr__ar(rows, TSR__AR_T, i) - tsr__ar(rows, TSR__AR_R, i);
   if ((st = tsr_rfm_quintiles(col, n, 1, res->r, err)) != TSR_OK) {
     if (err) snprintf(err->field, sizeof err->field, "recency_gap");
     goto out;
   }
-  for (size_t i = 0; i < n; i++) col[i] = rows[i].frequency;
+  for (size_t i = 0; i < n; i++) col[i] = tsr__ar(rows, TSR__AR_F, i);
   if ((st = tsr_rfm_quintiles(col, n, 0, res->f, err)) != TSR_OK) {
     if (err) snprintf(err->field, sizeof err->field, "frequency");
     goto out;
@@ -706,14 +720,15 @@ static tsr_status rfm_compute(actx *x, tsr_error *err) {
    * scored on calibration spend only (no holdout leak); the segments'
    * revenue column stays the revenue of the whole window, as the report's
    * segment table shows it */
-  for (size_t i = 0; i < n; i++) col[i] = res->has_holdout ? rows[i].revenue_cal : rows[i].revenue;
+  for (size_t i = 0; i < n; i++)
+    col[i] = tsr__ar(rows, res->has_holdout ? TSR__AR_REVCAL : TSR__AR_REV, i);
   if ((st = tsr_rfm_quintiles(col, n, 0, res->m, err)) != TSR_OK) {
     if (err) snprintf(err->field, sizeof err->field, "monetary");
     goto out;
   }
   for (size_t i = 0; i < n; i++)
     res->segment[i] = tsr_rfm_segment(res->scheme, res->r[i], res->f[i], res->m[i]);
-  for (size_t i = 0; i < n; i++) col[i] = rows[i].revenue;
+  for (size_t i = 0; i < n; i++) col[i] = tsr__ar(rows, TSR__AR_REV, i);
   st = tsr_rfm_segment_summary(res->scheme, res->r, res->f, res->m, col, n, res->segments, err);
 out:
   tsr__free(col);
@@ -772,11 +787,17 @@ static tsr_status fit_with_fallback(actx *x, evq *q, tsr_btyd_kind kind, const t
   return st;
 }
 
+/* Column c of the rows as the doubles a strided reader takes (the rows'
+ * stride; c one of the row's own columns, never a shared 0). */
+static const double *ar_dbl(const tsr__arows *a, int c) {
+  return (const double *)(const void *)a->cb[c];
+}
+
 /* Each customer's holdout duration, with room for as many predictions
  * (NULL: out of memory). */
-static double *holdout_durations(const tsr_summary *sm) {
+static double *holdout_durations(const tsr__arows *sm) {
   double *t = tsr__malloc(2 * (sm->n ? sm->n : 1) * sizeof *t);
-  for (size_t i = 0; t && i < sm->n; i++) t[i] = sm->rows[i].duration_holdout;
+  for (size_t i = 0; t && i < sm->n; i++) t[i] = tsr__ar(sm, TSR__AR_DH, i);
   return t;
 }
 
@@ -807,7 +828,7 @@ static void prep_task(void *arg) {
       return;
     }
   }
-  if (res->has_holdout && !(p->ho = holdout_durations(res->summary))) {
+  if (res->has_holdout && !(p->ho = holdout_durations(res->arows))) {
     p->prep_st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
     return;
   }
@@ -818,9 +839,10 @@ static void prep_task(void *arg) {
    * beside the clustering's fit on tx1800k); T = 0 (a first purchase on
    * the last day) is valid for the models. The patterns are copies (no
    * weights: never borrowed); the CLV reads x and m_x from the rows. */
-  const tsr_summary_row *rw = res->summary->rows;
-  tsr_btyd_data dn = {n, &rw->frequency, &rw->recency, &rw->T, NULL, NULL};
-  p->prep_st = tsr__btyd_compress_rows(&dn, sizeof *rw, 1, &p->pat, err);
+  const tsr__arows *rw = res->arows;
+  tsr_btyd_data dn = {
+      n, ar_dbl(rw, TSR__AR_F), ar_dbl(rw, TSR__AR_R), ar_dbl(rw, TSR__AR_T), NULL, NULL};
+  p->prep_st = tsr__btyd_compress_rows(&dn, rw->stride, 1, &p->pat, err);
 }
 
 /* The prediction columns (NaN) unless made already: TSR_OK or TSR_ENOMEM. */
@@ -908,8 +930,7 @@ static void fit_task(void *arg) {
   tsr_error herr;
   if (tsr__btyd_conditional_rows(&j->m, &p->pat, NULL, n, p->ho, 2, pred, &herr) != TSR_OK)
     j->ok = 0;
-  for (size_t i = 0; i < n && j->ok; i++)
-    mae += fabs(pred[i] - res->summary->rows[i].frequency_holdout);
+  for (size_t i = 0; i < n && j->ok; i++) mae += fabs(pred[i] - tsr__ar(res->arows, TSR__AR_FH, i));
   j->score = mae / (double)n;
   tsr__free(pred);
 }
@@ -918,7 +939,7 @@ static void fit_task(void *arg) {
  * spend (gg_nr < 10: none). */
 static void gg_task(void *arg) {
   plan *p = arg;
-  const tsr_summary *sm = p->x->res->summary;
+  const tsr__arows *sm = p->x->res->arows;
   double t = now_s();
   size_t n = sm->n, nr = 0;
   p->gg_st = TSR_OK;
@@ -927,9 +948,9 @@ static void gg_task(void *arg) {
    * of the room for all that stay unused are never touched) */
   double *gx = tsr__malloc((n ? n : 1) * sizeof *gx), *gm = tsr__malloc((n ? n : 1) * sizeof *gm);
   for (size_t i = 0; i < n; i++) {
-    const tsr_summary_row *r = &sm->rows[i];
-    if (r->frequency > 0 && r->monetary_value > 0) {
-      if (gx && gm) gx[nr] = r->frequency, gm[nr] = r->monetary_value;
+    double f = tsr__ar(sm, TSR__AR_F, i), mv = tsr__ar(sm, TSR__AR_MV, i);
+    if (f > 0 && mv > 0) {
+      if (gx && gm) gx[nr] = f, gm[nr] = mv;
       nr++;
     }
   }
@@ -1059,6 +1080,11 @@ static tsr_status step_models(plan *p, tsr_error *err) {
     tsr__free(pstr);
   }
   res->horizon_periods = x->o->horizon * tsr_unit_days(x->o->unit, res->period_days) / res->period_days;
+  /* the spend model done before the predictions (here when the side
+   * thread has not taken it): its patterns and fit (~60 MB on tx1800k) are
+   * not beside the predictions' columns and P(alive) sets (issue 18); its
+   * events and timing stay where the sequential order has them */
+  if (p->side && x->o->spend) tsr__lane_run(&p->lane, T_GG);
   {
     size_t u = pd->n;
     for (int c = 0; c < 4; c++)
@@ -1119,14 +1145,14 @@ static tsr_status step_models(plan *p, tsr_error *err) {
     if (st != TSR_OK) goto out;
     double mae = 0, at = 0, pt = 0;
     for (size_t i = 0; i < n; i++) {
-      const tsr_summary_row *r = &res->summary->rows[i];
+      double f = tsr__ar(res->arows, TSR__AR_F, i), fh = tsr__ar(res->arows, TSR__AR_FH, i);
       double pred = ho[n + i];
-      int b = r->frequency >= TSR_HOLDOUT_BUCKETS - 1 ? TSR_HOLDOUT_BUCKETS - 1 : (int)r->frequency;
+      int b = f >= TSR_HOLDOUT_BUCKETS - 1 ? TSR_HOLDOUT_BUCKETS - 1 : (int)f;
       res->holdout[b].customers++;
-      res->holdout[b].actual += r->frequency_holdout;
+      res->holdout[b].actual += fh;
       res->holdout[b].predicted += pred;
-      mae += fabs(pred - r->frequency_holdout);
-      at += r->frequency_holdout;
+      mae += fabs(pred - fh);
+      at += fh;
       pt += pred;
     }
     for (int b = 0; b < TSR_HOLDOUT_BUCKETS; b++) {
@@ -1207,13 +1233,12 @@ static tsr_status step_models(plan *p, tsr_error *err) {
     }
     /* x and m_x read in place from the summary's rows (issue 18: 29 MB
      * less at the CLV on tx1800k) */
-    const tsr_summary_row *rw = res->summary->rows;
-    st = dm_made ? tsr__clv_compute_dm(&res->model, &res->spend, pat, n, &rw->frequency,
-                                       &rw->monetary_value, sizeof *rw, &co, &dm, 2, res->clv,
-                                       res->clv_lo, res->clv_hi, err)
-                 : tsr__clv_compute_pat(&res->model, &res->spend, pat, n, &rw->frequency,
-                                        &rw->monetary_value, sizeof *rw, &co, &pas, 2, res->clv,
-                                        res->clv_lo, res->clv_hi, err);
+    const tsr__arows *rw = res->arows;
+    const double *fx = ar_dbl(rw, TSR__AR_F), *mx = ar_dbl(rw, TSR__AR_MV);
+    st = dm_made ? tsr__clv_compute_dm(&res->model, &res->spend, pat, n, fx, mx, rw->stride, &co,
+                                       &dm, 2, res->clv, res->clv_lo, res->clv_hi, err)
+                 : tsr__clv_compute_pat(&res->model, &res->spend, pat, n, fx, mx, rw->stride, &co,
+                                        &pas, 2, res->clv, res->clv_lo, res->clv_hi, err);
     if (st != TSR_OK) {
       for (size_t i = 0; i < n; i++) res->clv[i] = res->clv_lo[i] = res->clv_hi[i] = NAN;
       goto out;
@@ -1310,15 +1335,9 @@ static const char *const cluster_names[5] = {"frequency", "recency", "monetary_v
 /* The clustering reads the summary's columns in place from its rows, no
  * copies (issue 18: 72 MB less on tx1800k beside the fits, as much again
  * at the profiles). */
-static void cluster_cols(const tsr_summary *sm, tsr__col cols[5]) {
-  static const size_t off[5] = {offsetof(tsr_summary_row, frequency),
-                                offsetof(tsr_summary_row, recency),
-                                offsetof(tsr_summary_row, monetary_value),
-                                offsetof(tsr_summary_row, T), offsetof(tsr_summary_row, revenue)};
-  for (size_t c = 0; c < 5; c++) {
-    tsr__col v = {sm->rows ? (const char *)sm->rows + off[c] : NULL, sizeof(tsr_summary_row)};
-    cols[c] = v;
-  }
+static void cluster_cols(const tsr__arows *sm, tsr__col cols[5]) {
+  static const int col[5] = {TSR__AR_F, TSR__AR_R, TSR__AR_MV, TSR__AR_T, TSR__AR_REV};
+  for (size_t c = 0; c < 5; c++) cols[c] = tsr__ar_col(sm, col[c]);
 }
 
 /* The clustering's options of the run: TSR_OK, or its error. */
@@ -1364,7 +1383,7 @@ static void cluster_task(void *arg) {
    * depend on the thread count (docs/cli/cluster.md) */
   co.n_threads = 1;
   tsr__col cols[5];
-  cluster_cols(sm, cols);
+  cluster_cols(x->res->arows, cols);
   /* no profiles: step_cluster makes them with the models' columns */
   p->cl_st = tsr__cluster_fit_cols(&co, cols, cluster_names, n, 5, &p->cl, NULL);
   p->cl_ms = (now_s() - t) * 1000.0;
@@ -1418,7 +1437,7 @@ static tsr_status step_cluster(plan *p, tsr_error *err) {
   tsr__col cols[7];
   const char *names[7] = {"frequency", "recency", "monetary_value", "T", "revenue", "clv", "p_alive"};
   size_t nc = res->has_spend ? 7 : res->has_model ? 5 : 5;
-  cluster_cols(res->summary, cols);
+  cluster_cols(res->arows, cols);
   if (res->has_spend) {
     cols[5] = tsr__col_of(res->clv);
     cols[6] = tsr__col_of(res->p_alive);
@@ -1455,13 +1474,14 @@ static tsr_status step_cluster(plan *p, tsr_error *err) {
  * 18: 26 MB less than sorting them all, on the side thread beside the
  * predictions). The sum is that of any sort in descending order (equal
  * values are the same addend; -0.0 and 0.0 add alike), a qsort's before. */
-static uint64_t revenue_key(const tsr_summary_row *r) {
+static uint64_t revenue_key(const tsr__arows *a, size_t i) {
   uint64_t b;
-  memcpy(&b, &r->revenue, sizeof b);
+  double v = tsr__ar(a, TSR__AR_REV, i);
+  memcpy(&b, &v, sizeof b);
   return b >> 63 ? ~b : b | (1ULL << 63);
 }
 
-static double top20_revenue(const tsr_summary *sm, int *ok) {
+static double top20_revenue(const tsr__arows *sm, int *ok) {
   size_t n = sm->n, top = (n + 4) / 5;
   *ok = 1;
   if (top == 0) return 0;
@@ -1470,7 +1490,7 @@ static double top20_revenue(const tsr_summary *sm, int *ok) {
     *ok = 0;
     return 0;
   }
-  for (size_t i = 0; i < n; i++) hist[revenue_key(&sm->rows[i]) >> 48]++;
+  for (size_t i = 0; i < n; i++) hist[revenue_key(sm, i) >> 48]++;
   size_t above = 0, cut = ((size_t)1 << 16) - 1; /* keys in buckets above cut */
   while (above + hist[cut] < top) above += hist[cut--]; /* top <= n: ends */
   size_t m = above + hist[cut];
@@ -1482,7 +1502,7 @@ static double top20_revenue(const tsr_summary *sm, int *ok) {
   }
   size_t j = 0;
   for (size_t i = 0; i < n; i++) {
-    uint64_t k = revenue_key(&sm->rows[i]);
+    uint64_t k = revenue_key(sm, i);
     if (k >> 48 >= cut) key[j++] = k;
   }
   double s = 0;
@@ -1503,7 +1523,7 @@ static double top20_revenue(const tsr_summary *sm, int *ok) {
 /* T_KPI (side thread) */
 static void kpi_task(void *arg) {
   plan *p = arg;
-  p->top_sum = top20_revenue(p->x->res->summary, &p->top_ok);
+  p->top_sum = top20_revenue(p->x->res->arows, &p->top_ok);
 }
 
 static tsr_status compute_kpis(plan *p, tsr_error *err) {
@@ -1521,13 +1541,14 @@ static tsr_status compute_kpis(plan *p, tsr_error *err) {
   size_t repeat = 0;
   double pa = 0, clv = 0;
   for (size_t i = 0; i < n; i++) {
-    const tsr_summary_row *r = &res->summary->rows[i];
-    k->transactions += r->n_transactions;
-    k->visits += r->active_days;
-    k->revenue += r->revenue;
-    repeat += r->frequency > 0;
-    if (r->first_day < k->first_day) k->first_day = r->first_day;
-    if (r->last_day > k->last_day) k->last_day = r->last_day;
+    const tsr__arows *a = res->arows;
+    k->transactions += tsr__ar_ntx(a, i);
+    k->visits += tsr__ar_active(a, i);
+    k->revenue += tsr__ar(a, TSR__AR_REV, i);
+    repeat += tsr__ar(a, TSR__AR_F, i) > 0;
+    int64_t d0 = tsr__ar_first(a, i), d1 = tsr__ar_last(a, i);
+    if (d0 < k->first_day) k->first_day = d0;
+    if (d1 > k->last_day) k->last_day = d1;
     if (res->has_model) pa += res->p_alive[i];
     if (res->has_spend) clv += res->clv[i];
   }
@@ -1538,7 +1559,7 @@ static tsr_status compute_kpis(plan *p, tsr_error *err) {
   k->top20_revenue_share = NAN;
   tsr__lane_run(&p->lane, T_KPI);
   int ok = p->top_ok;
-  double s = ok ? p->top_sum : top20_revenue(res->summary, &ok);
+  double s = ok ? p->top_sum : top20_revenue(res->arows, &ok);
   if (ok && n) k->top20_revenue_share = k->revenue > 0 ? s / k->revenue : 0;
   /* every customer's revenue is finite (the summary checks), their total
    * may still overflow */
@@ -1846,24 +1867,24 @@ static void fill_batch(row_feed *f) {
   b->st = TSR_OK;
   for (; nb < STORE_BATCH && f->next < f->n; nb++, f->next++) {
     size_t i = f->next;
-    const tsr_summary_row *r = &res->summary->rows[i];
+    const tsr__arows *a = res->arows;
+    const char *id = tsr__ar_id(a, i);
     tsr_customer *c = &b->rows[nb];
     tsr_customer_init(c);
     /* the id beside its history in ht.buf: the store thread reads the
      * batch's texts in order, not the ledger's ids in key order (cache
      * misses, issue 18) */
-    size_t idl = strlen(r->customer_id);
-    if ((b->st = tsr__hist_text_put(&b->ht, r->customer_id, idl, &b->idoff[nb], &b->err)) != TSR_OK)
-      return;
+    size_t idl = strlen(id);
+    if ((b->st = tsr__hist_text_put(&b->ht, id, idl, &b->idoff[nb], &b->err)) != TSR_OK) return;
     b->lens[nb] = (tsr__customer_lens){(uint32_t)idl, 0, 0};
-    c->frequency = r->frequency;
-    c->recency = r->recency;
-    c->T = r->T;
-    c->monetary_value = r->monetary_value;
-    c->revenue = r->revenue;
-    c->n_transactions = r->n_transactions;
-    c->first_purchase = r->first_day * 86400000LL;
-    c->last_purchase = r->last_day * 86400000LL;
+    c->frequency = tsr__ar(a, TSR__AR_F, i);
+    c->recency = tsr__ar(a, TSR__AR_R, i);
+    c->T = tsr__ar(a, TSR__AR_T, i);
+    c->monetary_value = tsr__ar(a, TSR__AR_MV, i);
+    c->revenue = tsr__ar(a, TSR__AR_REV, i);
+    c->n_transactions = tsr__ar_ntx(a, i);
+    c->first_purchase = tsr__ar_first(a, i) * 86400000LL;
+    c->last_purchase = tsr__ar_last(a, i) * 86400000LL;
     c->r_score = res->r[i];
     c->f_score = res->f[i];
     c->m_score = res->m[i];
@@ -1883,7 +1904,7 @@ static void fill_batch(row_feed *f) {
        * the next ones are fetched meanwhile (issue 18) */
       tsr__hist_pack_prefetch(f->hp, f->lj + 12);
     } else if (f->walk) {
-      while (f->lj < f->nl && tsr_ledger_customer(lg, f->lj) != r->customer_id) f->lj++;
+      while (f->lj < f->nl && tsr_ledger_customer(lg, f->lj) != id) f->lj++;
       if (f->lj < f->nl) {
         li = (ptrdiff_t)f->lj++;
         tsr__ledger_prefetch(lg, f->lj + 16, 0);
@@ -1892,7 +1913,7 @@ static void fill_batch(row_feed *f) {
         f->walk = 0; /* not the summary's ledger order: look ids up */
       }
     }
-    if (!f->walk && lg) li = tsr_ledger_find(lg, r->customer_id);
+    if (!f->walk && lg) li = tsr_ledger_find(lg, id);
     b->hoff[nb] = SIZE_MAX; /* NULL: not in the ledger */
     if (li >= 0) {
       if ((b->st = f->hp ? tsr__hist_text_add_pack(&b->ht, f->hp, (size_t)li, &b->hoff[nb], &b->err)
@@ -2643,6 +2664,11 @@ tsr_status tsr_analyze_run(const tsr_analyze_opts *opts, tsr_store *store,
     res->timings[x.tlen] = '}';
     res->timings[x.tlen + 1] = '\0';
   }
+  /* the rows made whole for the caller, unless nothing reads them
+   * (release_rows; app/analyze_rows.h), the histories gone first */
+  tsr__hist_pack_free(&x.hist);
+  if (!opts->release_rows && (st = tsr__arows_expand(res->arows, res->summary, err)) != TSR_OK)
+    goto fail;
   progress(&x, "done", 1.0);
   tsr__free(cj);
   held_free(&x);

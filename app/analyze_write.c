@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "analyze_predict.h"
+#include "analyze_rows.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -252,31 +253,31 @@ static char *put_int(char *o, long long v) {
 
 /* One line of customers.csv for customer i at line (room for 2 * the id
  * and segment lengths + 1024 bytes); returns its end. */
-static char *customer_line(char *line, const tsr_analyze_result *r, size_t i, cust_memo *cm) {
+static char *customer_line(char *line, const tsr_analyze_result *r, const tsr__arows *w, size_t i,
+                           cust_memo *cm) {
   const tsr_summary *s = r->summary;
-  const tsr_summary_row *w = &s->rows[i];
-  char *o = line + tsr_csv_quote(line, w->customer_id, 0);
-  double v[7] = {w->frequency, w->recency, w->T, w->monetary_value, w->frequency_holdout,
-                 w->monetary_value_holdout, w->duration_holdout};
+  char *o = line + tsr_csv_quote(line, tsr__ar_id(w, i), 0);
+  static const int vc[7] = {TSR__AR_F,  TSR__AR_R,   TSR__AR_T, TSR__AR_MV,
+                            TSR__AR_FH, TSR__AR_MVH, TSR__AR_DH};
   for (int k = 0; k < (s->has_holdout ? 7 : 4); k++) {
     *o++ = ',';
-    o = put_num(o, v[k], cm, k);
+    o = put_num(o, tsr__ar(w, vc[k], i), cm, k);
   }
   char d1[11], d2[11], cell[4];
   *o++ = ',';
-  o = put_num(o, w->revenue, cm, 7);
+  o = put_num(o, tsr__ar(w, TSR__AR_REV, i), cm, 7);
   *o++ = ',';
-  o = put_int(o, (long long)w->n_transactions);
+  o = put_int(o, (long long)tsr__ar_ntx(w, i));
   *o++ = ',';
-  o = put_int(o, (long long)w->active_days);
+  o = put_int(o, (long long)tsr__ar_active(w, i));
   *o++ = ',';
-  memcpy(o, tsr_day_format(w->first_day, d1), 10); /* YYYY-MM-DD */
+  memcpy(o, tsr_day_format(tsr__ar_first(w, i), d1), 10); /* YYYY-MM-DD */
   o += 10;
   *o++ = ',';
-  memcpy(o, tsr_day_format(w->last_day, d2), 10);
+  memcpy(o, tsr_day_format(tsr__ar_last(w, i), d2), 10);
   o += 10;
   *o++ = ',';
-  o = put_int(o, (long long)w->n_refunds);
+  o = put_int(o, (long long)tsr__ar_nref(w, i));
   *o++ = ',';
   o = put_int(o, r->r[i]);
   *o++ = ',';
@@ -312,12 +313,14 @@ static char *customer_line(char *line, const tsr_analyze_result *r, size_t i, cu
 
 typedef struct cust_out {
   const tsr_analyze_result *r;
+  const tsr__arows *w; /* r's rows: the run's view (r->arows), or of r->summary's */
   tsr__fd_sink k; /* the file, written past the page cache (tsr__fd_sink) */
 } cust_out;
 
 /* Lines of block blk into buf; 0, or -1 when out of memory. */
 static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
   const tsr_analyze_result *r = ((cust_out *)ctx)->r;
+  const tsr__arows *w = ((cust_out *)ctx)->w;
   const tsr_summary *s = r->summary;
   size_t lo = blk * CUST_BLOCK, hi = lo + CUST_BLOCK < s->n ? lo + CUST_BLOCK : s->n;
   /* repeated values' texts looked up (out of memory: each formatted) */
@@ -327,13 +330,13 @@ static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
   if (cm.m) tsr__num_memo_reset(cm.m);
   int st = 0;
   for (size_t i = lo; i < hi; i++) {
-    size_t need = 2 * strlen(s->rows[i].customer_id) +
-                  2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
+    size_t need =
+        2 * strlen(tsr__ar_id(w, i)) + 2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
     if (tsr__tb_reserve(buf, need)) {
       st = -1;
       break;
     }
-    char *end = customer_line(buf->s + buf->len, r, i, &cm);
+    char *end = customer_line(buf->s + buf->len, r, w, i, &cm);
     buf->len = (size_t)(end - buf->s);
   }
   tsr__free(cm.m);
@@ -368,7 +371,9 @@ static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_erro
   /* the blocks go to the descriptor, after the header */
   if (fflush(f) != 0)
     return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
-  cust_out c = {r, {0}};
+  tsr__arows full;
+  if (!r->arows) tsr__arows_full(&full, s); /* a result the run did not make */
+  cust_out c = {r, r->arows ? r->arows : &full, {0}};
   int st = blocks_to(f, (s->n + CUST_BLOCK - 1) / CUST_BLOCK, cust_block, cust_write, &c, &c);
   if (st == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (st != 0)
@@ -477,7 +482,7 @@ static tsr_status write_profiles(FILE *f, const tsr_analyze_result *r, tsr_error
     tsr__predict_cols_free(pc);
     return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
   }
-  prof_out c = {{r, {0}}, r->profiles, pc};
+  prof_out c = {{r, NULL, {0}}, r->profiles, pc};
   size_t n = tsr_profiles_count(r->profiles);
   int bs = blocks_to(f, (n + PROF_BLOCK - 1) / PROF_BLOCK, prof_block, prof_write, &c, &c.o);
   tsr__predict_cols_free(pc);

@@ -314,6 +314,7 @@ int tsr_cmd_analyze(int argc, char **argv) {
    * the models (the peak memory of a large run; a store's purchase
    * histories are kept compactly from it) */
   o.release_ledger = !o.report_path;
+  o.release_rows = o.release_ledger; /* nor the summary's rows (kept compactly) */
   tsr_status st = tsr_analyze_run(&o, store, &res, &err);
   cli_progress_done(&a.p);
   cli_ingest_end(&ci, res ? &res->ingest : NULL);

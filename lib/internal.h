@@ -234,6 +234,19 @@ tsr_status tsr__summary_compute_drain_also(struct tsr_ledger *lg,
                                            const struct tsr_summary_opts *opts,
                                            tsr__drain_also_fn also, void *also_ud,
                                            struct tsr_summary **out, tsr_error *err);
+/* The same with the rows in the caller's form (issue 18: a compact row of
+ * the columns it reads): put(put_ud, slot, row) stores each row (whole,
+ * its sums checked) into its slot of elem bytes (<= sizeof(tsr_summary_row))
+ * as the drain hands it over; (*out)->rows then holds (*out)->n such slots
+ * in the customers' order (tsr_summary_row's type in name only: read as
+ * the caller's rows; freed with the summary). put NULL: tsr_summary_row
+ * rows, as tsr__summary_compute_drain_also. */
+struct tsr_summary_row;
+typedef void (*tsr__summary_put_fn)(void *ud, void *slot, const struct tsr_summary_row *r);
+tsr_status tsr__summary_drain_packed(struct tsr_ledger *lg, const struct tsr_summary_opts *opts,
+                                     tsr__drain_also_fn also, void *also_ud, size_t elem,
+                                     tsr__summary_put_fn put, void *put_ud,
+                                     struct tsr_summary **out, tsr_error *err);
 
 /* Period number of a day for tsr_freq f (lib/summary.c): D the day, W
  * weeks Monday..Sunday, M months since 1970-01. */

@@ -191,8 +191,9 @@ static void *sum_range(void *arg) {
 
 /* The summary of lg without its rows: the options checked, the ends
  * found (*p_end, *p_cal their periods), s->rows n rows of room. */
-static tsr_status sum_begin(const tsr_ledger *lg, const tsr_summary_opts *opts, tsr_summary **out,
-                            int64_t *p_end_out, int64_t *p_cal_out, tsr_error *err) {
+static tsr_status sum_begin(const tsr_ledger *lg, const tsr_summary_opts *opts, size_t elem,
+                            tsr_summary **out, int64_t *p_end_out, int64_t *p_cal_out,
+                            tsr_error *err) {
   *out = NULL;
   tsr_summary_opts o;
   if (opts) o = *opts;
@@ -224,8 +225,9 @@ static tsr_status sum_begin(const tsr_ledger *lg, const tsr_summary_opts *opts, 
   if (!s) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   /* every kept row is written whole (row_from_entries): no zeroing; on
    * huge pages, as 4 KiB pages the rows' faults were 5 % of the bank
-   * file's summary (136 bytes a customer: 46 MB there, 245 MB on tx1800k) */
-  s->rows = n <= SIZE_MAX / sizeof *s->rows ? tsr__malloc_big((n ? n : 1) * sizeof *s->rows) : NULL;
+   * file's summary (136 bytes a customer: 46 MB there, 245 MB on tx1800k);
+   * elem bytes a row (the caller's own form of them, tsr__summary_drain_packed) */
+  s->rows = n <= SIZE_MAX / elem ? tsr__malloc_big((n ? n : 1) * elem) : NULL;
   if (!s->rows) {
     tsr__free(s);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
@@ -264,7 +266,7 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
                                tsr_summary **out, tsr_error *err) {
   tsr_summary *s;
   int64_t p_end, p_cal;
-  tsr_status st0 = sum_begin(lg, opts, &s, &p_end, &p_cal, err);
+  tsr_status st0 = sum_begin(lg, opts, sizeof *s->rows, &s, &p_end, &p_cal, err);
   if (st0 != TSR_OK) return st0;
   const tsr_summary_opts o = s->opts;
   const int split = s->has_holdout;
@@ -315,9 +317,14 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
 }
 
 /* tsr__summary_compute_drain: each customer's row as the ledger's drain
- * hands it over, appended in that order, with its customer number. */
+ * hands it over, appended in that order, with its customer number; in the
+ * caller's form (put, elem bytes) or as a tsr_summary_row (put NULL). */
 typedef struct drain_job {
   tsr_summary *s;
+  char *rows; /* s->rows' bytes, elem a row */
+  size_t elem;
+  tsr__summary_put_fn put;
+  void *put_ud;
   uint32_t *num;     /* [s->n] the rows' customer numbers */
   int split;
   int64_t p_end, p_cal;
@@ -329,7 +336,7 @@ typedef struct drain_job {
 static void drain_row(void *ud, size_t i, const char *id, const tsr_ledger_entry *e, size_t k) {
   drain_job *j = ud;
   tsr_summary *s = j->s;
-  tsr_summary_row *r = &s->rows[s->n];
+  tsr_summary_row one, *r = j->put ? &one : (tsr_summary_row *)(void *)(j->rows + s->n * j->elem);
   r->customer_id = id;
   int refund_only, has_row = 0;
   if (row_from_entries(e, k, &s->opts, j->split, j->p_end, j->p_cal, r, &refund_only)) {
@@ -337,6 +344,7 @@ static void drain_row(void *ud, size_t i, const char *id, const tsr_ledger_entry
         !(isfinite(r->revenue) && isfinite(r->refund_amount) && isfinite(r->monetary_value) &&
           isfinite(r->monetary_value_holdout)))
       j->overflow = i;
+    if (j->put) j->put(j->put_ud, j->rows + s->n * j->elem, r);
     j->num[s->n++] = (uint32_t)i;
     has_row = 1;
   } else if (refund_only) {
@@ -353,11 +361,24 @@ tsr_status tsr__summary_compute_drain(tsr_ledger *lg, const tsr_summary_opts *op
 tsr_status tsr__summary_compute_drain_also(tsr_ledger *lg, const tsr_summary_opts *opts,
                                            tsr__drain_also_fn also, void *also_ud,
                                            tsr_summary **out, tsr_error *err) {
+  return tsr__summary_drain_packed(lg, opts, also, also_ud, 0, NULL, NULL, out, err);
+}
+
+tsr_status tsr__summary_drain_packed(tsr_ledger *lg, const tsr_summary_opts *opts,
+                                     tsr__drain_also_fn also, void *also_ud, size_t elem,
+                                     tsr__summary_put_fn put, void *put_ud, tsr_summary **out,
+                                     tsr_error *err) {
   drain_job j;
-  tsr_status st = sum_begin(lg, opts, &j.s, &j.p_end, &j.p_cal, err);
+  if (!put || elem == 0 || elem > sizeof(tsr_summary_row))
+    elem = sizeof(tsr_summary_row), put = NULL;
+  tsr_status st = sum_begin(lg, opts, elem, &j.s, &j.p_end, &j.p_cal, err);
   if (st != TSR_OK) return st;
   tsr_summary *s = j.s;
   const size_t n = tsr_ledger_ncustomers(lg);
+  j.rows = (char *)s->rows;
+  j.elem = elem;
+  j.put = put;
+  j.put_ud = put_ud;
   j.split = s->has_holdout;
   j.overflow = SIZE_MAX;
   j.also = also;
@@ -378,27 +399,29 @@ tsr_status tsr__summary_compute_drain_also(tsr_ledger *lg, const tsr_summary_opt
   for (size_t i = 0, m = 0; i < n; i++)
     if (at[i] != UINT32_MAX) j.num[at[i]] = (uint32_t)m++;
   tsr__free(at);
+  char *rw = j.rows;
   for (size_t k = 0; k < s->n; k++) {
     if (j.num[k] == k) continue;
     /* the cycle through k: each row goes to its place, taking out the
      * row there; q runs 8 rows ahead on the cycle, its rows prefetched */
-    tsr_summary_row t = s->rows[k];
+    tsr_summary_row t, o;
+    memcpy(&t, rw + k * elem, elem);
     uint32_t d = j.num[k], q = d;
     for (int a = 0; a < 8 && q != k; a++) q = j.num[q];
     while (d != k) {
       if (q != k) {
-        __builtin_prefetch(&s->rows[q], 1);
-        __builtin_prefetch((const char *)&s->rows[q] + 64, 1);
+        __builtin_prefetch(rw + (size_t)q * elem, 1);
+        __builtin_prefetch(rw + (size_t)q * elem + 64, 1);
         q = j.num[q];
       }
-      tsr_summary_row o = s->rows[d];
-      s->rows[d] = t;
+      memcpy(&o, rw + (size_t)d * elem, elem);
+      memcpy(rw + (size_t)d * elem, &t, elem);
       t = o;
       const uint32_t nd = j.num[d];
       j.num[d] = d;
       d = nd;
     }
-    s->rows[k] = t;
+    memcpy(rw + k * elem, &t, elem);
     j.num[k] = (uint32_t)k;
   }
   tsr__free(j.num);
