@@ -223,10 +223,25 @@ static void csv_num(FILE *f, double v) {
 /* Line builders of customers.csv: each writes at o and returns the end. */
 
 /* The number columns of customers.csv and the memo of their texts (NULL:
- * none); one per block (blocks are formatted on several threads). */
-enum { CUST_NUM_COLS = 16 };
+ * none); one per block (blocks are formatted on several threads). The
+ * texts of the first and last purchase days and of the segments (a few
+ * hundred days and a dozen names over millions of rows) are kept too:
+ * days by their number, segments by their address (the scheme's names),
+ * each slot holding the text its key makes, so a found text is the one
+ * made on the spot (tsr_day_format, tsr_csv_quote). */
+enum { CUST_NUM_COLS = 16, CUST_DAY_BITS = 10, CUST_SEG_SLOTS = 32, CUST_SEG_TEXT = 48 };
+typedef struct cust_texts {
+  tsr__num_memo num;
+  int64_t day[1u << CUST_DAY_BITS]; /* INT64_MIN: empty */
+  char day_text[1u << CUST_DAY_BITS][10];
+  const char *seg[CUST_SEG_SLOTS]; /* NULL: empty */
+  uint8_t seg_len[CUST_SEG_SLOTS];
+  char seg_text[CUST_SEG_SLOTS][CUST_SEG_TEXT];
+} cust_texts;
+
 typedef struct cust_memo {
   tsr__num_memo *m;
+  cust_texts *t; /* NULL: days and segments made on the spot */
   tsr__num_col col[CUST_NUM_COLS];
 } cust_memo;
 
@@ -236,6 +251,41 @@ typedef struct cust_memo {
 static char *put_num(char *o, double v, cust_memo *cm, int c) {
   if (!isfinite(v)) return o;
   return tsr__fmt_double_memo(cm->m, &cm->col[c], v, o);
+}
+
+/* The YYYY-MM-DD of day at o (10 bytes). */
+static char *put_day(char *o, int64_t day, cust_memo *cm) {
+  if (!cm->t) {
+    char d[11];
+    memcpy(o, tsr_day_format(day, d), 10);
+    return o + 10;
+  }
+  size_t h = (size_t)day & ((1u << CUST_DAY_BITS) - 1);
+  if (cm->t->day[h] != day) {
+    char d[11];
+    memcpy(cm->t->day_text[h], tsr_day_format(day, d), 10);
+    cm->t->day[h] = day;
+  }
+  memcpy(o, cm->t->day_text[h], 10);
+  return o + 10;
+}
+
+/* The CSV field of segment name g at o (room for twice its length + 2). */
+static char *put_segment(char *o, const char *g, cust_memo *cm) {
+  if (!cm->t || !g) return o + tsr_csv_quote(o, g, 0);
+  size_t h = (size_t)(((uint64_t)(uintptr_t)g * 0x9E3779B97F4A7C15ull) >> 59); /* < 32 */
+  cust_texts *t = cm->t;
+  if (t->seg[h] != g) {
+    size_t n = tsr_csv_quote(o, g, 0);
+    if (n < CUST_SEG_TEXT) {
+      memcpy(t->seg_text[h], o, n);
+      t->seg_len[h] = (uint8_t)n;
+      t->seg[h] = g;
+    }
+    return o + n;
+  }
+  memcpy(o, t->seg_text[h], t->seg_len[h]);
+  return o + t->seg_len[h];
 }
 
 static char *put_int(char *o, long long v) {
@@ -263,7 +313,7 @@ static char *customer_line(char *line, const tsr_analyze_result *r, const tsr__a
     *o++ = ',';
     o = put_num(o, tsr__ar(w, vc[k], i), cm, k);
   }
-  char d1[11], d2[11], cell[4];
+  char cell[4];
   *o++ = ',';
   o = put_num(o, tsr__ar(w, TSR__AR_REV, i), cm, 7);
   *o++ = ',';
@@ -271,11 +321,9 @@ static char *customer_line(char *line, const tsr_analyze_result *r, const tsr__a
   *o++ = ',';
   o = put_int(o, (long long)tsr__ar_active(w, i));
   *o++ = ',';
-  memcpy(o, tsr_day_format(tsr__ar_first(w, i), d1), 10); /* YYYY-MM-DD */
-  o += 10;
+  o = put_day(o, tsr__ar_first(w, i), cm);
   *o++ = ',';
-  memcpy(o, tsr_day_format(tsr__ar_last(w, i), d2), 10);
-  o += 10;
+  o = put_day(o, tsr__ar_last(w, i), cm);
   *o++ = ',';
   o = put_int(o, (long long)tsr__ar_nref(w, i));
   *o++ = ',';
@@ -288,7 +336,7 @@ static char *customer_line(char *line, const tsr_analyze_result *r, const tsr__a
   memcpy(o, tsr_rfm_cell(r->r[i], r->f[i], r->m[i], cell), 3); /* three digits */
   o += 3;
   *o++ = ',';
-  o += tsr_csv_quote(o, r->segment[i], 0);
+  o = put_segment(o, r->segment[i], cm);
   double p[7] = {r->expected[i], r->expected_lo[i], r->expected_hi[i], r->p_alive[i],
                  r->clv[i],      r->clv_lo[i],      r->clv_hi[i]};
   for (int k = 0; k < 7; k++) {
@@ -326,8 +374,13 @@ static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
   /* repeated values' texts looked up (out of memory: each formatted) */
   cust_memo cm;
   memset(&cm, 0, sizeof cm);
-  cm.m = tsr__malloc(sizeof *cm.m);
-  if (cm.m) tsr__num_memo_reset(cm.m);
+  cm.t = tsr__malloc(sizeof *cm.t);
+  if (cm.t) {
+    cm.m = &cm.t->num;
+    tsr__num_memo_reset(cm.m);
+    for (size_t h = 0; h < (1u << CUST_DAY_BITS); h++) cm.t->day[h] = INT64_MIN;
+    memset(cm.t->seg, 0, sizeof cm.t->seg);
+  }
   int st = 0;
   for (size_t i = lo; i < hi; i++) {
     size_t need =
@@ -339,7 +392,7 @@ static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
     char *end = customer_line(buf->s + buf->len, r, w, i, &cm);
     buf->len = (size_t)(end - buf->s);
   }
-  tsr__free(cm.m);
+  tsr__free(cm.t);
   return st;
 }
 

@@ -572,7 +572,9 @@ static tsr_status cluster_run(const tsr_cluster_opts *opts, const tsr__col *colu
 
   tsr_cluster_result *r = tsr__calloc(1, sizeof *r);
   tsr_cluster_model *m = tsr__cluster_model_new();
-  double *Z = tsr__malloc(n * d * sizeof *Z);
+  /* on huge pages: 58 MB for 1.8M customers, faulted in 2 MiB at a time
+   * (tsr__malloc_big) instead of 4 KiB (perf: 0.1 s of the transform) */
+  double *Z = tsr__malloc_big(n * d * sizeof *Z);
   int *lab = tsr__malloc(n * sizeof *lab);
   double *C = NULL, *cnt = NULL;
   tsr_gmm *gbest = NULL;
