@@ -4,6 +4,10 @@
  * few Newton steps on the Hessian obtained by central differences of the
  * analytic gradient (which also gives the standard errors).
  *
+ * BFGS gives up once its iterates have stayed beyond TSR__BTYD_LOG_BOUND
+ * for TSR__MIN_EDGE_ITERS iterations (a fit running to the edge of the
+ * parameter space, which fails the identification check anyway).
+ *
  * Role: the objective -> optimiser seam of lib/btyd/btyd.c (cjlin1/liblinear
  * newton.h habit). Parameters are unconstrained (log of the model's
  * positive parameters).
