@@ -1157,6 +1157,10 @@ tsr_status tsr_btyd_fit(tsr_btyd_kind kind, const tsr_btyd_data *d,
   fit_set_release(&all);
   tsr__btyd_pat_release(&pat);
   if (out->converged) return fit_identified(spec, best, o.compute_se, out, err);
+  /* stopped at the edge (tsr__minimize gives up there): say which
+   * parameter, as for a vanishing gradient at the edge */
+  for (size_t i = 0; i < spec->np; i++)
+    if (fabs(best[i]) > TSR__BTYD_LOG_BOUND) return fit_identified(spec, best, 0, out, err);
   return tsr_error_set(
       err, TSR_ECONVERGE, NULL, 0, 0, NULL,
       "%s fit did not converge: %s (gradient norm %.3g after %d "

@@ -187,6 +187,9 @@ typedef struct tsr__btyd_spec {
 extern const tsr__btyd_spec tsr__bgnbd_spec;
 extern const tsr__btyd_spec tsr__mbgnbd_spec;
 extern const tsr__btyd_spec tsr__pnbd_spec;
+/* log of the Pareto/NBD A0 integral's term (the integral form, for z >
+ * 0.99) and its gradient (dl may be NULL): for the tests. */
+int tsr__pnbd_a0_quad(const double *p, double x, double tx, double T, double *l, double *dl);
 extern const tsr__btyd_spec tsr__bgbb_spec;
 extern const tsr__btyd_spec tsr__gg_spec;
 

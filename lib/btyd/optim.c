@@ -4,6 +4,10 @@
  * few Newton steps on the Hessian obtained by central differences of the
  * analytic gradient (which also gives the standard errors).
  *
+ * BFGS gives up once its iterates have stayed beyond TSR__BTYD_LOG_BOUND
+ * for TSR__MIN_EDGE_ITERS iterations (a fit running to the edge of the
+ * parameter space, which fails the identification check anyway).
+ *
  * Role: the objective -> optimiser seam of lib/btyd/btyd.c (cjlin1/liblinear
  * newton.h habit). Parameters are unconstrained (log of the model's
  * positive parameters).
@@ -41,6 +45,16 @@ static void gsl_fdf(const gsl_vector *v, void *params, double *f,
     *f = 1e300;
     for (size_t i = 0; i < o->n; i++) gsl_vector_set(g, i, 0.0);
   }
+}
+
+/* Consecutive BFGS iterations with a parameter beyond the bound after
+ * which tsr__minimize gives up. */
+#define TSR__MIN_EDGE_ITERS 10
+
+static int beyond_bound(const double *theta, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (fabs(theta[i]) > TSR__BTYD_LOG_BOUND) return 1;
+  return 0;
 }
 
 static double norm2(const double *g, size_t n) {
@@ -339,13 +353,22 @@ tsr_status tsr__minimize(const tsr__objective *o, double grad_tol,
     res->why = "the optimiser could not start";
     return TSR_OK;
   }
-  int iter = 0, status = GSL_CONTINUE;
+  int iter = 0, status = GSL_CONTINUE, out = 0, edge = 0;
   while (iter < max_iter) {
     iter++;
     status = gsl_multimin_fdfminimizer_iterate(s);
     if (status != GSL_SUCCESS) break; /* GSL_ENOPROG: no further progress */
     status = gsl_multimin_test_gradient(s->gradient, grad_tol);
     if (status == GSL_SUCCESS) break;
+    /* a fit whose iterates stay beyond TSR__BTYD_LOG_BOUND is running to
+     * the edge of the parameter space (no maximum there: the fit fails
+     * the identification check anyway): stop instead of pressing on
+     * against the objective's wall at |theta| = 40 */
+    out = beyond_bound(s->x->data, n) ? out + 1 : 0;
+    if (out >= TSR__MIN_EDGE_ITERS) {
+      edge = 1;
+      break;
+    }
   }
   memcpy(theta, s->x->data, n * sizeof *theta);
   gsl_vector_free(x);
@@ -358,14 +381,16 @@ tsr_status tsr__minimize(const tsr__objective *o, double grad_tol,
   }
   /* Newton polish: BFGS often stops (GSL_ENOPROG) at a gradient limited by
    * the line search; Newton on the numerical Hessian finishes the job. */
-  if (polish) newton_polish(o, theta, &f, g, 8, grad_tol);
+  if (polish && !edge) newton_polish(o, theta, &f, g, 8, grad_tol);
   res->f = f;
   res->gnorm = norm2(g, n);
   res->iterations = iter;
   /* converged: gradient small (GSL_ENOPROG at a tiny gradient counts) */
   res->converged = res->gnorm <= grad_tol;
   if (!res->converged) {
-    if (iter >= max_iter)
+    if (edge)
+      res->why = "a parameter ran to the boundary";
+    else if (iter >= max_iter)
       res->why = "the iteration limit was reached";
     else if (status == GSL_ENOPROG)
       res->why = "the line search made no progress";

@@ -21,10 +21,9 @@
  */
 #include "btyd_internal.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
-
-#include <gsl/gsl_integration.h>
 
 /* Above this z the 2F1 series needs thousands of terms: A0 is then taken
  * from its integral form (FH05 eq. 21 before integration),
@@ -35,55 +34,159 @@
 /* Patterns per block of pnbd_eval_ix's two loops. */
 #define PNBD_BLOCK 256
 
+/* The integral form's quadrature. z > PNBD_Z_QUAD means the smaller of
+ * alpha and beta (m) plus t_x is under 1% of the larger plus t_x: the
+ * factor (m+tau)^-e falls by orders of magnitude just after t_x (the more
+ * so as m -> 0, where the fits that go there wander), so the integral is
+ * taken in u = log((m+tau)/(m+t_x)), dtau = (m+tau) du, where the
+ * integrand is smooth over [0, log((m+T)/(m+t_x))]. The value and its four
+ * derivative integrals (f times d log f / d param) share one adaptive
+ * Gauss-Kronrod 21-point rule (GSL's qk21 nodes, weights and error
+ * estimate): every node computes the logs and f once, and the interval
+ * with the largest error relative to its component's tolerance is halved
+ * until every component meets relative 1e-11 (at most PNBD_QLIMIT
+ * intervals; 1e-8 accepted then, as before). Each integrand keeps one sign
+ * (la, lb >= 0, tau >= t_x), so the relative tolerance is well posed. */
+#define PNBD_QLIMIT 200
+#define PNBD_QTOL 1e-11
+
+static const double pq_xgk[11] = {
+    0.995657163025808080735527280689003, 0.973906528517171720077964012084452,
+    0.930157491355708226001207180059508, 0.865063366688984510732096688423493,
+    0.780817726586416897063717578345042, 0.679409568299024406234327365114874,
+    0.562757134668604683339000099272694, 0.433395394129247190799265943165784,
+    0.294392862701460198131126603103866, 0.148874338981631210884826001129720,
+    0.000000000000000000000000000000000};
+static const double pq_wg[5] = {
+    0.066671344308688137593568809893332, 0.149451349150580593145776339657697,
+    0.219086362515982043995534934228163, 0.269266719309996355091226921569469,
+    0.295524224714752870173892994651338};
+static const double pq_wgk[11] = {
+    0.011694638867371874278064396062192, 0.032558162307964727478818972459390,
+    0.054755896574351996031381300244580, 0.075039674810919952767043140916190,
+    0.093125454583697605535065465083366, 0.109387158802297641899210590325805,
+    0.123491976262065851077600105167567, 0.134709217311473325928054001771707,
+    0.142775938577060080797094273138717, 0.147739104901338491374841515972068,
+    0.149445554002916905664936468389821};
+
 typedef struct {
   double r, alpha, s, beta, x, tx;
-  int which; /* 0: f, 1..4: f times d log f / d param */
+  double m0; /* m + t_x, m = min(alpha, beta) */
+  double o0; /* the other of alpha, beta plus t_x */
+  int am;    /* 1: m = alpha */
+  int nk;    /* components: 1 (value) or 5 (and the derivatives) */
 } pq_ctx;
 
-static double pq_f(double tau, void *v) {
-  const pq_ctx *c = v;
-  const double la = log((c->alpha + tau) / (c->alpha + c->tx)),
-               lb = log((c->beta + tau) / (c->beta + c->tx));
-  const double f = exp(-(c->r + c->x) * la - (c->s + 1) * lb);
-  switch (c->which) {
-    case 1:
-      return -f * la;
-    case 2:
-      return -f * (c->r + c->x) * (1 / (c->alpha + tau) - 1 / (c->alpha + c->tx));
-    case 3:
-      return -f * lb;
-    case 4:
-      return -f * (c->s + 1) * (1 / (c->beta + tau) - 1 / (c->beta + c->tx));
-    default:
-      return f;
+/* The nk integrands at u (the Jacobian m+tau included, over m+t_x). */
+static void pq_node(const pq_ctx *c, double u, double *v) {
+  const double d = c->m0 * expm1(u); /* tau - t_x */
+  const double lm = u, lo = log1p(d / c->o0);
+  const double la = c->am ? lm : lo, lb = c->am ? lo : lm;
+  const double f = exp(u - (c->r + c->x) * la - (c->s + 1) * lb);
+  v[0] = f;
+  if (c->nk == 1) return;
+  const double a0 = c->alpha + c->tx, b0 = c->beta + c->tx;
+  v[1] = -f * la;
+  v[2] = f * (c->r + c->x) * d / ((a0 + d) * a0);
+  v[3] = -f * lb;
+  v[4] = f * (c->s + 1) * d / ((b0 + d) * b0);
+}
+
+typedef struct {
+  double a, b, res[5], err[5];
+} pq_iv;
+
+/* GK21 on [a, b] for the nk components (gsl_integration_qk21's rule and
+ * error estimate). */
+static void pq_qk21(const pq_ctx *c, pq_iv *iv) {
+  const int nk = c->nk;
+  const double ctr = 0.5 * (iv->a + iv->b), hl = 0.5 * (iv->b - iv->a), ahl = fabs(hl);
+  double fc[5], f1[10][5], f2[10][5], rg[5], rk[5], ra[5], rasc[5];
+  pq_node(c, ctr, fc);
+  for (int k = 0; k < nk; k++) rg[k] = 0, rk[k] = fc[k] * pq_wgk[10], ra[k] = fabs(rk[k]);
+  for (int j = 0; j < 10; j++) {
+    const double dx = hl * pq_xgk[j];
+    pq_node(c, ctr - dx, f1[j]);
+    pq_node(c, ctr + dx, f2[j]);
+    for (int k = 0; k < nk; k++) {
+      const double s2 = f1[j][k] + f2[j][k];
+      if (j & 1) rg[k] += pq_wg[j / 2] * s2;
+      rk[k] += pq_wgk[j] * s2;
+      ra[k] += pq_wgk[j] * (fabs(f1[j][k]) + fabs(f2[j][k]));
+    }
+  }
+  for (int k = 0; k < nk; k++) {
+    const double mean = rk[k] * 0.5;
+    rasc[k] = pq_wgk[10] * fabs(fc[k] - mean);
+    for (int j = 0; j < 10; j++)
+      rasc[k] += pq_wgk[j] * (fabs(f1[j][k] - mean) + fabs(f2[j][k] - mean));
+    double e = fabs((rk[k] - rg[k]) * hl);
+    const double resasc = rasc[k] * ahl, resabs = ra[k] * ahl;
+    if (resasc != 0 && e != 0) e = resasc * fmin(1, pow(200 * e / resasc, 1.5));
+    if (resabs > DBL_MIN / (50 * DBL_EPSILON)) e = fmax(50 * DBL_EPSILON * resabs, e);
+    iv->res[k] = rk[k] * hl;
+    iv->err[k] = e;
+  }
+}
+
+/* The nk integrals over [0, ub] into J; tol: the relative tolerance met
+ * (PNBD_QTOL, or 1e-8 at the interval limit). Returns 0 or -1. */
+static int pq_adapt(const pq_ctx *c, double ub, double *J) {
+  const int nk = c->nk;
+  pq_iv iv[PNBD_QLIMIT];
+  size_t n = 1;
+  iv[0].a = 0, iv[0].b = ub;
+  pq_qk21(c, &iv[0]);
+  for (;;) {
+    double S[5] = {0}, E[5] = {0};
+    for (size_t i = 0; i < n; i++)
+      for (int k = 0; k < nk; k++) S[k] += iv[i].res[k], E[k] += iv[i].err[k];
+    int ok = 1, ok8 = 1;
+    for (int k = 0; k < nk; k++) {
+      ok &= E[k] <= PNBD_QTOL * fabs(S[k]);
+      ok8 &= E[k] <= 1e-8 * fabs(S[k]);
+    }
+    if (ok || n == PNBD_QLIMIT) {
+      for (int k = 0; k < nk; k++) J[k] = S[k];
+      return ok || ok8 ? 0 : -1;
+    }
+    /* halve the interval whose error is largest relative to the tolerance
+     * of its worst component */
+    size_t w = 0;
+    double wr = -1;
+    for (size_t i = 0; i < n; i++)
+      for (int k = 0; k < nk; k++) {
+        const double q = iv[i].err[k] / (fabs(S[k]) + DBL_MIN);
+        if (q > wr) wr = q, w = i;
+      }
+    const double mid = 0.5 * (iv[w].a + iv[w].b);
+    if (!(mid > iv[w].a && mid < iv[w].b)) { /* no room to halve: roundoff */
+      for (int k = 0; k < nk; k++) J[k] = S[k];
+      return ok8 ? 0 : -1;
+    }
+    iv[n].a = mid, iv[n].b = iv[w].b;
+    iv[w].b = mid;
+    pq_qk21(c, &iv[w]);
+    pq_qk21(c, &iv[n]);
+    n++;
   }
 }
 
 /* log of s * int_{t_x}^{T} ... and its gradient (dl may be NULL); -inf when
  * t_x = T. Returns 0 or -1. */
-static int a0_quad(const double *p, double x, double tx, double T, double *l,
-                   double *dl) {
+static int a0_quad(const double *p, double x, double tx, double T, double *l, double *dl) {
   const double r = p[0], alpha = p[1], s = p[2], beta = p[3];
   if (tx >= T) {
     *l = -INFINITY;
     if (dl) dl[0] = dl[1] = dl[2] = dl[3] = 0;
     return 0;
   }
-  gsl_integration_workspace *w = gsl_integration_workspace_alloc(200);
-  if (!w) return -1;
-  pq_ctx c = {r, alpha, s, beta, x, tx, 0};
-  gsl_function F = {pq_f, &c};
-  double J[5], err;
-  int bad = 0;
-  for (int k = 0; k <= (dl ? 4 : 0) && !bad; k++) {
-    c.which = k;
-    int st = gsl_integration_qag(&F, tx, T, 0, 1e-11, 200, GSL_INTEG_GAUSS21, w,
-                                 &J[k], &err);
-    if (st != GSL_SUCCESS && !(err <= 1e-8 * fabs(J[k]))) bad = 1;
-  }
-  gsl_integration_workspace_free(w);
-  if (bad || !(J[0] > 0)) return -1;
-  *l = log(s) - (r + x) * log(alpha + tx) - (s + 1) * log(beta + tx) + log(J[0]);
+  const int am = alpha < beta;
+  const double m = am ? alpha : beta, o = am ? beta : alpha;
+  pq_ctx c = {r, alpha, s, beta, x, tx, m + tx, o + tx, am, dl ? 5 : 1};
+  double J[5];
+  if (pq_adapt(&c, log((m + T) / (m + tx)), J) || !(J[0] > 0)) return -1;
+  *l = log(s) - (r + x) * log(alpha + tx) - (s + 1) * log(beta + tx) + log(m + tx) + log(J[0]);
   if (dl) {
     dl[0] = -log(alpha + tx) + J[1] / J[0];
     dl[1] = -(r + x) / (alpha + tx) + J[2] / J[0];
@@ -91,6 +194,10 @@ static int a0_quad(const double *p, double x, double tx, double T, double *l,
     dl[3] = -(s + 1) / (beta + tx) + J[4] / J[0];
   }
   return isfinite(*l) ? 0 : -1;
+}
+
+int tsr__pnbd_a0_quad(const double *p, double x, double tx, double T, double *l, double *dl) {
+  return a0_quad(p, x, tx, T, l, dl);
 }
 
 /* The 2F1 parameters of an A0 term: a2 = r+s+x, b2, c = a2+1 and z at
