@@ -946,7 +946,8 @@ static void gg_task(void *arg) {
   p->gg_oom = 0;
   /* the repeat customers taken in one pass over the 1.8M rows (the pages
    * of the room for all that stay unused are never touched) */
-  double *gx = tsr__malloc((n ? n : 1) * sizeof *gx), *gm = tsr__malloc((n ? n : 1) * sizeof *gm);
+  double *gx = tsr__malloc_big((n ? n : 1) * sizeof *gx),
+         *gm = tsr__malloc_big((n ? n : 1) * sizeof *gm);
   for (size_t i = 0; i < n; i++) {
     double f = tsr__ar(sm, TSR__AR_F, i), mv = tsr__ar(sm, TSR__AR_MV, i);
     if (f > 0 && mv > 0) {
@@ -1088,7 +1089,7 @@ static tsr_status step_models(plan *p, tsr_error *err) {
   {
     size_t u = pd->n;
     for (int c = 0; c < 4; c++)
-      if (!(pv[c] = tsr__malloc((u ? u : 1) * sizeof *pv[c]))) {
+      if (!(pv[c] = tsr__malloc_big((u ? u : 1) * sizeof *pv[c]))) {
         st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
         goto out;
       }
@@ -1116,7 +1117,7 @@ static tsr_status step_models(plan *p, tsr_error *err) {
      * patterns' P(alive) stays for the churn and the holdout check */
     double **col[4] = {&res->expected, &res->expected_lo, &res->expected_hi, &res->p_alive};
     for (int c = 0; c < 4; c++) {
-      double *v = tsr__malloc((n ? n : 1) * sizeof *v);
+      double *v = tsr__malloc_big((n ? n : 1) * sizeof *v);
       if (!v) {
         st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
         goto out;
@@ -1221,9 +1222,9 @@ static tsr_status step_models(plan *p, tsr_error *err) {
      * over 43 MB less on tx1800k, the fresh pages taken by the CLV's
      * threads); NaN where it fails, as clv_columns makes them */
     if (!res->clv) {
-      res->clv = tsr__malloc((n ? n : 1) * sizeof *res->clv);
-      res->clv_lo = tsr__malloc((n ? n : 1) * sizeof *res->clv_lo);
-      res->clv_hi = tsr__malloc((n ? n : 1) * sizeof *res->clv_hi);
+      res->clv = tsr__malloc_big((n ? n : 1) * sizeof *res->clv);
+      res->clv_lo = tsr__malloc_big((n ? n : 1) * sizeof *res->clv_lo);
+      res->clv_hi = tsr__malloc_big((n ? n : 1) * sizeof *res->clv_hi);
       if (!res->clv || !res->clv_lo || !res->clv_hi) {
         tsr__free(res->clv), tsr__free(res->clv_lo), tsr__free(res->clv_hi);
         res->clv = res->clv_lo = res->clv_hi = NULL;

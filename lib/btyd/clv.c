@@ -304,7 +304,7 @@ static tsr_status clv_pat_part(clv_job *c, const tsr_btyd_model *m, const tsr__b
   c->bg = c->split && c->st.K > 0 && (m->kind == TSR_BTYD_BGNBD || m->kind == TSR_BTYD_MBGNBD);
   size_t nb = (u + CLV_CHUNK - 1) / CLV_CHUNK;
   /* per pattern: D0 and MV */
-  c->DM = tsr__malloc(2 * (u ? u : 1) * sizeof *c->DM);
+  c->DM = tsr__malloc_big(2 * (u ? u : 1) * sizeof *c->DM); /* every element written */
   c->bad = tsr__malloc((nb + 1) * sizeof *c->bad);
   double *own = NULL;
   int mem = !c->DM || !c->bad;
@@ -312,7 +312,7 @@ static tsr_status clv_pat_part(clv_job *c, const tsr_btyd_model *m, const tsr__b
     if (pa && pa->pa && pa->u == u && pa->nsets == c->J + 1) {
       c->pas = pa->pa;
     } else {
-      own = tsr__malloc(((c->J + 1) * u + 1) * sizeof *own);
+      own = tsr__malloc_big(((c->J + 1) * u + 1) * sizeof *own);
       mem = !own || tsr__btyd_p_alive_sets(s, (const double(*)[TSR_BTYD_MAXP])P, c->J + 1, &pat->d,
                                            n_threads, own);
       c->pas = own;

@@ -162,8 +162,9 @@ int tsr__btyd_index_build(const tsr_btyd_data *d, tsr__btyd_index *ix) {
   ix->ubuf = 5 * n * sizeof(uint32_t) >= ((size_t)8 << 20)
                  ? tsr__malloc_big(9 * n * sizeof(uint32_t))
                  : tsr__malloc(9 * n * sizeof(uint32_t));
+  ix->scratch = tsr__calloc(1, sizeof *ix->scratch);
   interner t;
-  if (interner_init(&t, n) || !ix->dbuf || !ix->ubuf) {
+  if (interner_init(&t, n) || !ix->dbuf || !ix->ubuf || !ix->scratch) {
     interner_free(&t);
     tsr__btyd_index_release(ix);
     return -1;
@@ -189,5 +190,17 @@ void tsr__btyd_index_release(tsr__btyd_index *ix) {
   if (!ix) return;
   tsr__free(ix->dbuf);
   tsr__free(ix->ubuf);
+  if (ix->scratch) tsr__free(ix->scratch->p);
+  tsr__free(ix->scratch);
   memset(ix, 0, sizeof *ix);
+}
+
+void *tsr__btyd_scratch_get(tsr__btyd_scratch *s, size_t bytes) {
+  if (!bytes) bytes = 1;
+  if (s->p && s->cap >= bytes) return s->p;
+  tsr__free(s->p);
+  s->cap = 0;
+  s->p = bytes >= ((size_t)1 << 20) ? tsr__malloc_big(bytes) : tsr__malloc(bytes);
+  if (s->p) s->cap = bytes;
+  return s->p;
 }
