@@ -398,7 +398,7 @@ static size_t column_classes(const double *v, size_t stride, size_t n, uint32_t 
       const size_t cap = 2 * (mask + 1);
       if (*tcap < cap) {
         tsr__free(*tab);
-        if (!(*tab = tsr__malloc(cap * sizeof **tab))) return (size_t)-1;
+        if (!(*tab = tsr__malloc_big(cap * sizeof **tab))) return (size_t)-1;
         *tcap = cap;
       }
       mask = cap - 1;
@@ -451,10 +451,10 @@ static int compress_ranked(const tsr_btyd_data *d, size_t stride, int want_map,
     }
     bits += b;
     /* rank of each class: the order of the class values */
-    double *cv = tsr__malloc(nc * sizeof *cv);
-    uint32_t *co = tsr__malloc(nc * sizeof *co);
+    double *cv = tsr__malloc_big(nc * sizeof *cv);
+    uint32_t *co = tsr__malloc_big(nc * sizeof *co);
     tsr__free(rank);
-    rank = tsr__malloc(nc * sizeof *rank);
+    rank = tsr__malloc_big(nc * sizeof *rank);
     if (!cv || !co || !rank) {
       tsr__free(cv), tsr__free(co);
       goto done;
@@ -492,7 +492,7 @@ static int compress_ranked(const tsr_btyd_data *d, size_t stride, int want_map,
   } else {
     pat->buf = bytes >= ((size_t)8 << 20) ? tsr__malloc_big(bytes) : tsr__malloc(bytes);
   }
-  if (want_map) pat->map = tsr__malloc(n * sizeof(size_t));
+  if (want_map) pat->map = tsr__malloc_big(n * sizeof(size_t)); /* every row written */
   if (!pat->buf || (want_map && !pat->map)) goto done;
   double *x_ = pat->buf, *tx_ = x_ + u, *T_ = tx_ + u, *m_ = T_ + u, *w_ = m_ + u;
   size_t p = 0;
