@@ -5,7 +5,8 @@
  * ones (value and gradient) on CDNOW, in both Pareto/NBD branches
  * (alpha >= beta and alpha < beta) and on its integral path (z > 0.99);
  * the analytic BG/NBD and Pareto/NBD Hessians equal differences of the
- * gradient.
+ * gradient; the Pareto/NBD evaluations' workspace kept in the index changes
+ * no bit.
  */
 #include "btyd_testutil.h"
 
@@ -273,15 +274,43 @@ static void newton_floor(void **state) {
   assert_true(floor_evals < 40);
 }
 
+/* pnbd_eval_ix keeps its buffers in the index's workspace across
+ * evaluations: with and without the Hessian, in both branches, the
+ * workspace grown or not and filled with NaN (nothing stale is read), the
+ * values are bit for bit those of a fresh index. */
+static void pnbd_workspace(void **state) {
+  (void)state;
+  fixture f;
+  load(&f);
+  static const double P[][4] = {{0.5531, 12.5, 0.6062, 3.1},
+                                {0.5531, 10.5763, 0.6062, 11.6715},
+                                {0.8, 300, 0.4, 0.5},
+                                {2.5, 3.0, 0.3, 40.0}};
+  static const int withH[] = {0, 1, 0, 1};
+  for (int pass = 0; pass < 2; pass++)
+    for (size_t k = 0; k < sizeof P / sizeof *P; k++) {
+      if (pass) memset(f.ix.scratch->p, 0xff, f.ix.scratch->cap);
+      tsr__btyd_index fresh;
+      assert_int_equal(tsr__btyd_index_build(&f.pat.d, &fresh), 0);
+      double l0, l1, g0[4], g1[4], H0[16], H1[16];
+      int r0 = tsr__pnbd_spec.eval_ix(P[k], &f.pat.d, &fresh, &l0, g0, withH[k] ? H0 : NULL);
+      int r1 = tsr__pnbd_spec.eval_ix(P[k], &f.pat.d, &f.ix, &l1, g1, withH[k] ? H1 : NULL);
+      assert_int_equal(r0, 0);
+      assert_int_equal(r1, 0);
+      assert_memory_equal(&l0, &l1, sizeof l0);
+      assert_memory_equal(g0, g1, sizeof g0);
+      if (withH[k]) assert_memory_equal(H0, H1, sizeof H0);
+      tsr__btyd_index_release(&fresh);
+    }
+  unload(&f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(index_exact),
-      cmocka_unit_test(bgnbd_equal),
-      cmocka_unit_test(pnbd_equal),
-      cmocka_unit_test(bgnbd_hessian),
-      cmocka_unit_test(pnbd_hessian),
-      cmocka_unit_test(hessian_fallback),
-      cmocka_unit_test(newton_floor),
+      cmocka_unit_test(index_exact),      cmocka_unit_test(bgnbd_equal),
+      cmocka_unit_test(pnbd_equal),       cmocka_unit_test(bgnbd_hessian),
+      cmocka_unit_test(pnbd_hessian),     cmocka_unit_test(pnbd_workspace),
+      cmocka_unit_test(hessian_fallback), cmocka_unit_test(newton_floor),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
