@@ -51,24 +51,6 @@ static const char digit_pairs[201] =
     "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
     "8081828384858687888990919293949596979899";
 
-/* The 4 digits of v < 10^4 at o. */
-static inline void put4(char *o, uint32_t v) {
-  memcpy(o, digit_pairs + 2 * (v / 100), 2);
-  memcpy(o + 2, digit_pairs + 2 * (v % 100), 2);
-}
-
-/* The 17 digits of u < 10^17 (leading zeros kept) at t, in independent
- * chunks of four (no chain of divisions by 100). */
-static inline void digits17(char *t, uint64_t u) {
-  uint64_t r = u % 10000000000000000ull; /* 10^16 */
-  t[0] = (char)('0' + u / 10000000000000000ull);
-  uint32_t hi = (uint32_t)(r / 100000000), lo = (uint32_t)(r % 100000000);
-  put4(t + 1, hi / 10000);
-  put4(t + 5, hi % 10000);
-  put4(t + 9, lo / 10000);
-  put4(t + 13, lo % 10000);
-}
-
 /* The 8 digits of v < 10^8 as bytes 0..9, the first digit in the lowest
  * byte (memory order on a little-endian machine), without division: both
  * 4-digit halves at once in 32-bit lanes, then their 2-digit halves in
@@ -80,6 +62,19 @@ static inline uint64_t swar8(uint32_t v) {
   uint64_t hundreds = ((merged - 100 * top) << 16) + top;
   uint64_t tens = ((hundreds * 103) >> 10) & 0x000F000F000F000Full;
   return tens + ((hundreds - 10 * tens) << 8);
+}
+
+/* The 17 digits of u < 10^17 (leading zeros kept) at t; *w0 and *w1 the
+ * values 0..9 of t[1..8] and t[9..16] (as swar8). */
+static inline void digits17(char *t, uint64_t u, uint64_t *w0, uint64_t *w1) {
+  uint64_t r = u % 10000000000000000ull; /* 10^16 */
+  const uint64_t zeros = 0x3030303030303030ull;
+  *w0 = swar8((uint32_t)(r / 100000000));
+  *w1 = swar8((uint32_t)(r % 100000000));
+  uint64_t a0 = *w0 + zeros, a1 = *w1 + zeros;
+  t[0] = (char)('0' + u / 10000000000000000ull);
+  memcpy(t + 1, &a0, 8);
+  memcpy(t + 9, &a1, 8);
 }
 
 typedef unsigned __int128 u128;
@@ -203,14 +198,9 @@ static char *fmt_schubfach(double d, int neg, uint64_t c, int q, char *buf) {
     f *= 10;
     e10--;
   }
-  char t[32];                            /* put_g may copy bytes past the 17 digits (not printed) */
-  uint64_t r = f % 10000000000000000ull; /* 10^16 */
-  uint64_t w0 = swar8((uint32_t)(r / 100000000)), w1 = swar8((uint32_t)(r % 100000000));
-  const uint64_t zeros = 0x3030303030303030ull;
-  t[0] = (char)('0' + f / 10000000000000000ull);
-  uint64_t a0 = w0 + zeros, a1 = w1 + zeros;
-  memcpy(t + 1, &a0, 8);
-  memcpy(t + 9, &a1, 8);
+  char t[32]; /* put_g may copy bytes past the 17 digits (not printed) */
+  uint64_t w0, w1;
+  digits17(t, f, &w0, &w1);
   /* n: one past the last digit that is not 0 (t[0] is not), by the highest
    * non-zero byte of w0 (t[1..8]) and w1 (t[9..16]) */
   int n = w1 ? 9 + 8 - __builtin_clzll(w1) / 8 : w0 ? 1 + 8 - __builtin_clzll(w0) / 8 : 1;
@@ -230,9 +220,10 @@ char *tsr__fmt_double_end(double d, char *buf) {
     uint64_t u = v < 0 ? (uint64_t)(-v) : (uint64_t)v;
     int n = 1;
     while (n < 15 && u >= tsr__pow10_u64[n]) n++;
-    char *o = buf, t[48];
+    char *o = buf, t[32];
+    uint64_t w0, w1;
     if (v < 0) *o++ = '-';
-    digits17(t, u);
+    digits17(t, u, &w0, &w1);
     memcpy(o, t + 17 - n, 16); /* n <= 15; buf has room for 32 bytes */
     o[n] = '\0';
     return o + n;
