@@ -22,10 +22,10 @@
 
 /* ================================================================ helpers */
 
-#define WEB_DB(s, db)                                                                         \
-  tsr__db *db = tsr__store_db(s);                                                             \
-  if (!db)                                                                                    \
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "store: web: store handle is NULL")
+#define WEB_DB(s, db)                                                                              \
+  tsr__db *db = tsr__store_db(s);                                                                  \
+  if (!db)                                                                                         \
+  return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "store: web: store handle is NULL")
 
 tsr_status tsr_web_store_cache(tsr_store *s, int on) {
   (void)on; /* every connection keeps its statements prepared */
@@ -96,8 +96,10 @@ static tsr_status one_user(tsr__db *db, const char *extra, const char *rest, con
   tsr_status st = db->m->query(db, sql, p, np, user_row, &u, &n, what, err);
   if (st == TSR_OK && u.oom) st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (st == TSR_OK && n == 0) st = TSR_ENOTFOUND;
-  if (st == TSR_OK) *out = u.user;
-  else tsr__free(u.user);
+  if (st == TSR_OK)
+    *out = u.user;
+  else
+    tsr__free(u.user);
   return st;
 }
 
@@ -107,14 +109,15 @@ static int role_ok(const char *r) {
   return r && (!strcmp(r, "admin") || !strcmp(r, "analyst") || !strcmp(r, "viewer"));
 }
 
-tsr_status tsr_web_user_add(tsr_store *s, const char *name, const char *role,
-                            const char *pwhash, int64_t *id, tsr_error *err) {
+tsr_status tsr_web_user_add(tsr_store *s, const char *name, const char *role, const char *pwhash,
+                            int64_t *id, tsr_error *err) {
   if (!name || !*name || strlen(name) > 64)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "name", "user name: expected 1 to 64 bytes");
   if (!role_ok(role))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "role",
                          "role: expected admin, analyst or viewer, got '%s'", role ? role : "");
-  if (!pwhash || !*pwhash) return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "user: no password hash");
+  if (!pwhash || !*pwhash)
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "user: no password hash");
   WEB_DB(s, db);
   tsr_web_user u = {0, name, role, pwhash, tsr_store_now_ms()};
   tsr__exec_out o;
@@ -125,8 +128,8 @@ tsr_status tsr_web_user_add(tsr_store *s, const char *name, const char *role,
   return st;
 }
 
-tsr_status tsr_web_user_update(tsr_store *s, const char *name, const char *role,
-                               const char *pwhash, tsr_error *err) {
+tsr_status tsr_web_user_update(tsr_store *s, const char *name, const char *role, const char *pwhash,
+                               tsr_error *err) {
   if (role && !role_ok(role))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "role",
                          "role: expected admin, analyst or viewer, got '%s'", role);
@@ -144,7 +147,8 @@ tsr_status tsr_web_user_del(tsr_store *s, const char *name, tsr_error *err) {
   WEB_DB(s, db);
   tsr__val p = TSR__VT(name);
   int64_t n = 0;
-  tsr_status st = web_write(db, "DELETE FROM web_users WHERE name = ?", &p, 1, &n, "delete user", err);
+  tsr_status st =
+      web_write(db, "DELETE FROM web_users WHERE name = ?", &p, 1, &n, "delete user", err);
   return not_found(st == TSR_OK && n == 0 ? TSR_ENOTFOUND : st, err, "user '%s'", name);
 }
 
@@ -153,8 +157,9 @@ tsr_status tsr_web_user_get(tsr_store *s, int64_t id, const char *name, tsr_web_
   *out = NULL;
   WEB_DB(s, db);
   tsr__val p = id ? TSR__VI(id) : TSR__VT(nz(name));
-  tsr_status st = one_user(db, "", id ? "FROM web_users u WHERE u.id = ?" : "FROM web_users u WHERE u.name = ?",
-                           &p, 1, out, NULL, 0, "get user", err);
+  tsr_status st =
+      one_user(db, "", id ? "FROM web_users u WHERE u.id = ?" : "FROM web_users u WHERE u.name = ?",
+               &p, 1, out, NULL, 0, "get user", err);
   if (id) return not_found(st, err, "user %lld", (long long)id);
   return not_found(st, err, "user '%s'", nz(name));
 }
@@ -208,8 +213,9 @@ tsr_status tsr_web_sessions_del(tsr_store *s, int64_t user_id, const char *keep_
   int64_t n = 0;
   /* no session hash is empty, so coalesce(NULL, '') keeps none */
   tsr__val p[] = {TSR__VI(user_id), TSR__VT(keep_hash)};
-  tsr_status st = web_write(db, "DELETE FROM web_sessions WHERE user_id = ? AND token_hash <> coalesce(?, '')",
-                            p, 2, &n, "end sessions", err);
+  tsr_status st =
+      web_write(db, "DELETE FROM web_sessions WHERE user_id = ? AND token_hash <> coalesce(?, '')",
+                p, 2, &n, "end sessions", err);
   if (st == TSR_OK && ended) *ended = n;
   return st;
 }
@@ -277,8 +283,9 @@ tsr_status tsr_web_upload_add(tsr_store *s, int64_t dataset_id, int64_t owner, c
 tsr_status tsr_web_upload_owner(tsr_store *s, int64_t dataset_id, int64_t *owner, tsr_error *err) {
   WEB_DB(s, db);
   tsr__val p = TSR__VI(dataset_id);
-  tsr_status st = tsr__one_i64(db, "SELECT coalesce(owner, 0) FROM web_uploads WHERE dataset_id = ?",
-                               &p, 1, owner, "get upload", err);
+  tsr_status st =
+      tsr__one_i64(db, "SELECT coalesce(owner, 0) FROM web_uploads WHERE dataset_id = ?", &p, 1,
+                   owner, "get upload", err);
   return not_found(st, err, "dataset %lld", (long long)dataset_id);
 }
 
@@ -289,7 +296,8 @@ static tsr_status delete_id(tsr_store *s, const char *sql, const char *kind, int
   tsr__val p = TSR__VI(id);
   int64_t n = 0;
   tsr_status st = web_write(db, sql, &p, 1, &n, what, err);
-  return not_found(st == TSR_OK && n == 0 ? TSR_ENOTFOUND : st, err, "%s %lld", kind, (long long)id);
+  return not_found(st == TSR_OK && n == 0 ? TSR_ENOTFOUND : st, err, "%s %lld", kind,
+                   (long long)id);
 }
 
 tsr_status tsr_web_dataset_delete(tsr_store *s, int64_t id, tsr_error *err) {
@@ -339,8 +347,9 @@ tsr_status tsr_web_run_get(tsr_store *s, int64_t run_id, int64_t *upload_id, int
 tsr_status tsr_web_run_by_output(tsr_store *s, const char *dir, int64_t *run_id, tsr_error *err) {
   WEB_DB(s, db);
   tsr__val p = TSR__VT(dir);
-  tsr_status st = tsr__one_i64(db, "SELECT id FROM runs WHERE output_dir = ? ORDER BY id DESC LIMIT 1",
-                               &p, 1, run_id, "find run", err);
+  tsr_status st =
+      tsr__one_i64(db, "SELECT id FROM runs WHERE output_dir = ? ORDER BY id DESC LIMIT 1", &p, 1,
+                   run_id, "find run", err);
   return not_found(st, err, "run of %s", dir);
 }
 
@@ -348,11 +357,12 @@ tsr_status tsr_web_runs_interrupt(tsr_store *s, int64_t *n, tsr_error *err) {
   WEB_DB(s, db);
   tsr__val p = TSR__VI(tsr_store_now_ms());
   int64_t k = 0;
-  tsr_status st = web_write(db,
-                            "UPDATE runs SET status = 'interrupted', finished_at = ?, error ="
-                            " coalesce(error, 'interrupted: the server stopped before the run ended')"
-                            " WHERE status = 'running' AND id IN (SELECT run_id FROM web_runs)",
-                            &p, 1, &k, "interrupt web runs", err);
+  tsr_status st =
+      web_write(db,
+                "UPDATE runs SET status = 'interrupted', finished_at = ?, error ="
+                " coalesce(error, 'interrupted: the server stopped before the run ended')"
+                " WHERE status = 'running' AND id IN (SELECT run_id FROM web_runs)",
+                &p, 1, &k, "interrupt web runs", err);
   if (st == TSR_OK && n) *n = k;
   return st;
 }
@@ -393,12 +403,12 @@ typedef struct hist_load {
   size_t n;            /* customers */
   tsr_web_history_src src;
   void *ctx;
-  size_t c;            /* customers visited */
-  const char *id;      /* the current one, its rows, the next row */
+  size_t c;       /* customers visited */
+  const char *id; /* the current one, its rows, the next row */
   const tsr_web_history_row *rows;
   size_t nr, k;
-  size_t done;         /* rows given */
-  tsr_status st;       /* of src */
+  size_t done;   /* rows given */
+  tsr_status st; /* of src */
   tsr_error *err;
 } hist_load;
 
@@ -444,9 +454,11 @@ static void hist_vals(void *ctx, size_t i, tsr__val *out) {
 
 static tsr_status history_insert(tsr__db *db, hist_load *h, const char *what, tsr_error *err) {
   tsr__multi_ins mi;
-  tsr_status st = tsr__multi_ins_init(&mi, TSR__TABLE(web_history), 2, HIST_MULTI, 8192, 5, what, err);
+  tsr_status st =
+      tsr__multi_ins_init(&mi, TSR__TABLE(web_history), 2, HIST_MULTI, 8192, 5, what, err);
   if (st == TSR_OK && mi.ncols != 5)
-    st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: %d columns, expected 5", what, mi.ncols);
+    st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: %d columns, expected 5", what,
+                       mi.ncols);
   const char *multi = mi.multi, *one = mi.one;
   tsr__val *v = mi.v;
   while (st == TSR_OK) {
@@ -456,7 +468,8 @@ static tsr_status history_insert(tsr__db *db, hist_load *h, const char *what, ts
       st = db->m->exec(db, multi, v, k * 5, NULL, what, err);
       continue;
     }
-    for (int r = 0; r < k && st == TSR_OK; r++) st = db->m->exec(db, one, v + r * 5, 5, NULL, what, err);
+    for (int r = 0; r < k && st == TSR_OK; r++)
+      st = db->m->exec(db, one, v + r * 5, 5, NULL, what, err);
     break;
   }
   tsr__multi_ins_free(&mi);
@@ -471,7 +484,8 @@ tsr_status tsr_web_history_load(tsr_store *s, int64_t run_id, const char *const 
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "store: %s: no ids or rows", what);
   int oom;
   size_t *order = tsr__id_order(ids, sizeof *ids, n, &oom);
-  if (oom) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
+  if (oom)
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "store: %s: out of memory", what);
   hist_load h = {run_id, ids, order, n, src, ctx, 0, NULL, NULL, 0, 0, 0, TSR_OK, err};
   int outer;
   tsr_status st = tsr__wr_begin(db, &outer, what, err);
@@ -491,7 +505,8 @@ tsr_status tsr_web_history_load(tsr_store *s, int64_t run_id, const char *const 
     if (st == TSR_OK && total)
       st = db->m->copy(db, "web_history", cols, ncols, total, hist_vals, &h, NULL, what, err);
     if (st == TSR_OK && h.st == TSR_OK && h.done != total)
-      st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL, "store: %s: the rows changed while loading", what);
+      st = tsr_error_set(err, TSR_ESTORE, NULL, 0, 0, NULL,
+                         "store: %s: the rows changed while loading", what);
   } else if (st == TSR_OK) {
     st = history_insert(db, &h, what, err);
   }
@@ -502,18 +517,28 @@ tsr_status tsr_web_history_load(tsr_store *s, int64_t run_id, const char *const 
 
 /* ---------------------------------------------------------------- compact text */
 
-/* Writes v in decimal at w; returns the end. */
+/* Writes v in decimal at w; returns the end. Forward, two digits at a
+ * time once the length is known (day gaps and cents have 1-7 digits). */
 static char *put_i64(char *w, int64_t v) {
-  char t[24];
-  int k = 0;
+  static const char pairs[201] =
+      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+      "8081828384858687888990919293949596979899";
   uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-  do {
-    t[k++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
   if (v < 0) *w++ = '-';
-  while (k) *w++ = t[--k];
-  return w;
+  int n = 1;
+  for (uint64_t p = 10; n < 20 && u >= p; p *= 10) n++;
+  char *e = w + n;
+  while (u >= 100) {
+    e -= 2;
+    memcpy(e, pairs + 2 * (u % 100), 2);
+    u /= 100;
+  }
+  if (u >= 10)
+    memcpy(e - 2, pairs + 2 * u, 2);
+  else
+    e[-1] = (char)('0' + u);
+  return w + n;
 }
 
 size_t tsr_web_history_format(const tsr_web_history_row *rows, size_t n, char *buf, size_t cap) {
@@ -535,9 +560,14 @@ size_t tsr_web_history_format(const tsr_web_history_row *rows, size_t n, char *b
     }
     *w++ = ',';
     double a = r->amount;
-    /* hundredths when a is exactly their quotient (so parsing gives a back) */
-    int64_t c = isfinite(a) && fabs(a) < 9e13 ? (int64_t)llround(a * 100) : 0;
-    if (isfinite(a) && fabs(a) < 9e13 && (double)c / 100.0 == a && !(c == 0 && signbit(a))) {
+    /* hundredths when a is exactly their quotient (so parsing gives a back).
+     * Below 1e13 (|a 100| < 2^50) y + 0.5 and the cast round as llround
+     * except within an ulp of a half, where no c / 100 is a */
+    double y = a * 100;
+    int64_t c = fabs(a) < 1e13                  ? (int64_t)(y + (y < 0 ? -0.5 : 0.5))
+                : isfinite(a) && fabs(a) < 9e13 ? (int64_t)llround(y)
+                                                : 0;
+    if (fabs(a) < 9e13 && (double)c / 100.0 == a && !(c == 0 && signbit(a))) {
       w = put_i64(w, c);
     } else {
       *w++ = '~';
@@ -601,8 +631,8 @@ bad:
 typedef struct hist_text {
   tsr_web_history_cb cb;
   void *ctx;
-  int kept;         /* the row has the history (not NULL) */
-  tsr_status st;    /* of the parse */
+  int kept;      /* the row has the history (not NULL) */
+  tsr_status st; /* of the parse */
   tsr_error *err;
 } hist_text;
 
@@ -623,8 +653,9 @@ tsr_status tsr_web_history_list(tsr_store *s, int64_t run_id, const char *custom
   /* schema version 4: in the customer's row; runs stored before, and
    * customers without a row (refunds only), in web_history */
   hist_text h = {cb, ctx, 0, TSR_OK, err};
-  tsr_status st = db->m->query(db, "SELECT history FROM customers WHERE run_id = ? AND customer_id = ?",
-                               p, 2, hist_text_row, &h, NULL, "list history", err);
+  tsr_status st =
+      db->m->query(db, "SELECT history FROM customers WHERE run_id = ? AND customer_id = ?", p, 2,
+                   hist_text_row, &h, NULL, "list history", err);
   if (st != TSR_OK || h.kept) return st != TSR_OK ? st : h.st;
   return tsr__select(db, TSR__TABLE(web_history), "",
                      "FROM web_history WHERE run_id = ? AND customer_id = ? ORDER BY day", p, 2,
@@ -652,44 +683,44 @@ static int agg_row(void *ctx, const tsr__cur *c) {
   json_t *o;
   int64_t b;
   switch (a->q) {
-    case 0:
-      o = json_object();
-      json_object_set_new(o, "cluster", json_integer(tsr__cur_i64(c, 0, 0)));
-      json_object_set_new(o, "customers", json_integer(tsr__cur_i64(c, 1, 0)));
-      json_object_set_new(o, "revenue", json_real(c->m->isnull(c, 2) ? 0.0 : tsr__cur_dbl(c, 2)));
-      json_object_set_new(o, "mean_frequency", col_json(c, 3));
-      json_object_set_new(o, "mean_recency", col_json(c, 4));
-      json_object_set_new(o, "mean_T", col_json(c, 5));
-      json_object_set_new(o, "mean_monetary", col_json(c, 6));
-      json_object_set_new(o, "mean_clv", col_json(c, 7));
-      json_object_set_new(o, "mean_p_alive", col_json(c, 8));
-      json_array_append_new(a->clusters, o);
-      break;
-    case 1:
-      o = json_object();
-      json_object_set_new(o, "r", json_integer(tsr__cur_i64(c, 0, 0)));
-      json_object_set_new(o, "f", json_integer(tsr__cur_i64(c, 1, 0)));
-      json_object_set_new(o, "customers", json_integer(tsr__cur_i64(c, 2, 0)));
-      json_object_set_new(o, "mean_monetary", col_json(c, 3));
-      json_array_append_new(a->grid, o);
-      break;
-    case 2:
-    case 5:
-      b = tsr__cur_i64(c, 0, 0);
-      if (b >= 0 && b < 10) (a->q == 2 ? a->pa : a->cnt)[b] += tsr__cur_i64(c, 1, 0);
-      break;
-    case 3:
-      o = json_object();
-      json_object_set_new(o, "frequency", json_integer(tsr__cur_i64(c, 0, 0)));
-      json_object_set_new(o, "customers", json_integer(tsr__cur_i64(c, 1, 0)));
-      json_array_append_new(a->fh, o);
-      break;
-    default:
-      if (!c->m->isnull(c, 0)) {
-        a->clv_lo = tsr__cur_dbl(c, 0);
-        a->clv_hi = tsr__cur_dbl(c, 1);
-        a->have_clv = 1;
-      }
+  case 0:
+    o = json_object();
+    json_object_set_new(o, "cluster", json_integer(tsr__cur_i64(c, 0, 0)));
+    json_object_set_new(o, "customers", json_integer(tsr__cur_i64(c, 1, 0)));
+    json_object_set_new(o, "revenue", json_real(c->m->isnull(c, 2) ? 0.0 : tsr__cur_dbl(c, 2)));
+    json_object_set_new(o, "mean_frequency", col_json(c, 3));
+    json_object_set_new(o, "mean_recency", col_json(c, 4));
+    json_object_set_new(o, "mean_T", col_json(c, 5));
+    json_object_set_new(o, "mean_monetary", col_json(c, 6));
+    json_object_set_new(o, "mean_clv", col_json(c, 7));
+    json_object_set_new(o, "mean_p_alive", col_json(c, 8));
+    json_array_append_new(a->clusters, o);
+    break;
+  case 1:
+    o = json_object();
+    json_object_set_new(o, "r", json_integer(tsr__cur_i64(c, 0, 0)));
+    json_object_set_new(o, "f", json_integer(tsr__cur_i64(c, 1, 0)));
+    json_object_set_new(o, "customers", json_integer(tsr__cur_i64(c, 2, 0)));
+    json_object_set_new(o, "mean_monetary", col_json(c, 3));
+    json_array_append_new(a->grid, o);
+    break;
+  case 2:
+  case 5:
+    b = tsr__cur_i64(c, 0, 0);
+    if (b >= 0 && b < 10) (a->q == 2 ? a->pa : a->cnt)[b] += tsr__cur_i64(c, 1, 0);
+    break;
+  case 3:
+    o = json_object();
+    json_object_set_new(o, "frequency", json_integer(tsr__cur_i64(c, 0, 0)));
+    json_object_set_new(o, "customers", json_integer(tsr__cur_i64(c, 1, 0)));
+    json_array_append_new(a->fh, o);
+    break;
+  default:
+    if (!c->m->isnull(c, 0)) {
+      a->clv_lo = tsr__cur_dbl(c, 0);
+      a->clv_hi = tsr__cur_dbl(c, 1);
+      a->have_clv = 1;
+    }
   }
   return 0;
 }
