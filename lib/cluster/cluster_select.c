@@ -46,33 +46,36 @@ void tsr_cluster_opts_init(tsr_cluster_opts *o) {
 
 const char *tsr_cluster_method_name(tsr_cluster_method m) {
   switch (m) {
-    case TSR_CLUSTER_KMEANS:
-      return "kmeans";
-    case TSR_CLUSTER_GMM:
-      return "gmm";
-    case TSR_CLUSTER_DBSCAN:
-      return "dbscan";
+  case TSR_CLUSTER_KMEANS:
+    return "kmeans";
+  case TSR_CLUSTER_GMM:
+    return "gmm";
+  case TSR_CLUSTER_DBSCAN:
+    return "dbscan";
   }
   return "unknown";
 }
 
-tsr_status tsr_cluster_method_parse(const char *s, tsr_cluster_method *out,
-                                    tsr_error *err) {
-  if (s && !strcmp(s, "kmeans")) *out = TSR_CLUSTER_KMEANS;
-  else if (s && !strcmp(s, "gmm")) *out = TSR_CLUSTER_GMM;
-  else if (s && !strcmp(s, "dbscan")) *out = TSR_CLUSTER_DBSCAN;
+tsr_status tsr_cluster_method_parse(const char *s, tsr_cluster_method *out, tsr_error *err) {
+  if (s && !strcmp(s, "kmeans"))
+    *out = TSR_CLUSTER_KMEANS;
+  else if (s && !strcmp(s, "gmm"))
+    *out = TSR_CLUSTER_GMM;
+  else if (s && !strcmp(s, "dbscan"))
+    *out = TSR_CLUSTER_DBSCAN;
   else
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "method",
-                         "expected kmeans, gmm or dbscan, got '%s'",
-                         s ? s : "");
+                         "expected kmeans, gmm or dbscan, got '%s'", s ? s : "");
   return TSR_OK;
 }
 
-tsr_status tsr_cluster_transform_parse(const char *s, unsigned *out,
-                                       tsr_error *err) {
-  if (s && !strcmp(s, "none")) *out = TSR_XFORM_NONE;
-  else if (s && !strcmp(s, "log1p")) *out = TSR_XFORM_LOG1P;
-  else if (s && !strcmp(s, "standardize")) *out = TSR_XFORM_STANDARDIZE;
+tsr_status tsr_cluster_transform_parse(const char *s, unsigned *out, tsr_error *err) {
+  if (s && !strcmp(s, "none"))
+    *out = TSR_XFORM_NONE;
+  else if (s && !strcmp(s, "log1p"))
+    *out = TSR_XFORM_LOG1P;
+  else if (s && !strcmp(s, "standardize"))
+    *out = TSR_XFORM_STANDARDIZE;
   else if (s && !strcmp(s, "log1p,standardize"))
     *out = TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE;
   else
@@ -86,8 +89,8 @@ tsr_status tsr_cluster_transform_parse(const char *s, unsigned *out,
 /* ============================================================== sampling */
 
 /* Floyd's sampler (declared in cluster_internal.h). */
-tsr_status tsr__sample_rows(const double *X, size_t n, size_t d, size_t m,
-                            uint64_t seed, uint64_t stream, double **out) {
+tsr_status tsr__sample_rows(const double *X, size_t n, size_t d, size_t m, uint64_t seed,
+                            uint64_t stream, double **out) {
   *out = NULL;
   unsigned char *pick = tsr__calloc(n, 1);
   double *S = tsr__malloc(m * d * sizeof *S);
@@ -114,12 +117,10 @@ tsr_status tsr__sample_rows(const double *X, size_t n, size_t d, size_t m,
 
 /* ============================================================== inertia */
 
-double tsr__inertia(const double *X, size_t n, size_t d, const int *labels,
-                    const double *centers) {
+double tsr__inertia(const double *X, size_t n, size_t d, const int *labels, const double *centers) {
   double s = 0;
   for (size_t i = 0; i < n; i++)
-    if (labels[i] >= 0)
-      s += tsr__sqdist(X + i * d, centers + (size_t)labels[i] * d, d);
+    if (labels[i] >= 0) s += tsr__sqdist(X + i * d, centers + (size_t)labels[i] * d, d);
   return s;
 }
 
@@ -162,8 +163,8 @@ typedef struct sil_ctx {
 } sil_ctx;
 
 /* Sum of the distances from x to the points lo..hi-1 of Xs (d x s). */
-TSR__INLINE double sil_sum(const double *x, const double *Xs, size_t s,
-                           size_t lo, size_t hi, size_t d) {
+TSR__INLINE double sil_sum(const double *x, const double *Xs, size_t s, size_t lo, size_t hi,
+                           size_t d) {
   size_t j = lo;
   double tot = 0;
 #ifdef __SSE2__
@@ -199,8 +200,7 @@ TSR__INLINE double sil_sum(const double *x, const double *Xs, size_t s,
 #define SIL_AVX 1
 /* sil_sum with 256-bit vectors, for CPUs with AVX (checked at run time). */
 __attribute__((target("avx"))) static double sil_sum_avx(const double *x, const double *Xs,
-                                                         size_t s, size_t lo, size_t hi,
-                                                         size_t d) {
+                                                         size_t s, size_t lo, size_t hi, size_t d) {
   size_t j = lo;
   __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
   for (; j + 8 <= hi; j += 8) {
@@ -232,8 +232,7 @@ __attribute__((target("avx"))) static double sil_sum_avx(const double *x, const 
 #define SIL_AVX 0
 #endif
 
-TSR__INLINE void sil_block_d(void *vc, size_t b, size_t lo, size_t hi,
-                        size_t d) {
+TSR__INLINE void sil_block_d(void *vc, size_t b, size_t lo, size_t hi, size_t d) {
   sil_ctx *c = vc;
   double *sum = c->scratch + b * c->nlab;
   for (size_t i = lo; i < hi; i++) {
@@ -271,9 +270,48 @@ static int cmp_int(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d,
-                                  const int *labels, size_t sample_size,
-                                  uint64_t seed, int n_threads, double *out,
+/* The first s places of the partial Fisher-Yates shuffle of 0..n-1 that
+ * tsr_cluster_silhouette draws (stream 0x5111, the same draws and swaps)
+ * into out, without the n-place array: the places at or past s that a swap
+ * wrote are kept in a small open-addressing table (at most s of them).
+ * TSR_ENOMEM, or TSR_OK. */
+static tsr_status sample_rows(size_t n, size_t s, uint64_t seed, size_t *out) {
+  for (size_t i = 0; i < s; i++) out[i] = i;
+  if (s >= n) return TSR_OK;
+  size_t cap = 16;
+  while (cap < 2 * s) cap <<= 1;
+  size_t *key = tsr__malloc(cap * sizeof *key), *val = tsr__malloc(cap * sizeof *val);
+  if (!key || !val) {
+    tsr__free(key);
+    tsr__free(val);
+    return TSR_ENOMEM;
+  }
+  for (size_t h = 0; h < cap; h++) key[h] = SIZE_MAX; /* no place is SIZE_MAX */
+  tsr__rng rng;
+  tsr__rng_seed(&rng, seed, 0x5111ull);
+  for (size_t i = 0; i < s; i++) {
+    size_t j = i + tsr__rng_below(&rng, n - i), t = out[i];
+    if (j < s) {
+      out[i] = out[j];
+      out[j] = t;
+      continue;
+    }
+    size_t h = (size_t)(((uint64_t)j * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+    while (key[h] != SIZE_MAX && key[h] != j) h = (h + 1) & (cap - 1);
+    if (key[h] == SIZE_MAX) { /* never swapped yet: it holds j */
+      key[h] = j;
+      val[h] = j;
+    }
+    out[i] = val[h];
+    val[h] = t;
+  }
+  tsr__free(key);
+  tsr__free(val);
+  return TSR_OK;
+}
+
+tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d, const int *labels,
+                                  size_t sample_size, uint64_t seed, int n_threads, double *out,
                                   tsr_error *err) {
   if (!X || !labels || !out)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
@@ -283,7 +321,9 @@ tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d,
   for (size_t i = 0; i < n; i++) m += labels[i] >= 0;
   if (sample_size < 2) sample_size = 2;
   size_t s = m < sample_size ? m : sample_size;
-  size_t *pool = tsr__malloc((m ? m : 1) * sizeof *pool);
+  /* every row labelled (k-means, GMM): the pool is 0..n-1 and only its
+   * first s places are kept, no n-row pool (sample_rows) */
+  size_t *pool = tsr__malloc(((m == n ? s : m) ? (m == n ? s : m) : 1) * sizeof *pool);
   int *lab = tsr__malloc((s ? s : 1) * sizeof *lab);
   int *sorted = tsr__malloc((s ? s : 1) * sizeof *sorted);
   double *val = tsr__malloc((s ? s : 1) * sizeof *val);
@@ -291,18 +331,22 @@ tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d,
   double *scratch = NULL, *Xs = NULL;
   tsr_status st = TSR_OK;
   if (!pool || !lab || !sorted || !val) goto nomem;
-  m = 0;
-  for (size_t i = 0; i < n; i++)
-    if (labels[i] >= 0) pool[m++] = i;
-  tsr__rng rng;
-  tsr__rng_seed(&rng, seed, 0x5111ull);
-  if (s < m)
-    for (size_t i = 0; i < s; i++) {
-      size_t j = i + tsr__rng_below(&rng, m - i);
-      size_t t = pool[i];
-      pool[i] = pool[j];
-      pool[j] = t;
-    }
+  if (m == n) {
+    if (sample_rows(n, s, seed, pool) != TSR_OK) goto nomem;
+  } else {
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+      if (labels[i] >= 0) pool[m++] = i;
+    tsr__rng rng;
+    tsr__rng_seed(&rng, seed, 0x5111ull);
+    if (s < m)
+      for (size_t i = 0; i < s; i++) {
+        size_t j = i + tsr__rng_below(&rng, m - i);
+        size_t t = pool[i];
+        pool[i] = pool[j];
+        pool[j] = t;
+      }
+  }
   /* compact labels of the sample */
   for (size_t i = 0; i < s; i++) sorted[i] = labels[pool[i]];
   qsort(sorted, s, sizeof *sorted, cmp_int);
@@ -315,7 +359,10 @@ tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d,
     size_t lo = 0, hi = nlab;
     while (hi - lo > 1) {
       size_t mid = (lo + hi) / 2;
-      if (sorted[mid] <= v) lo = mid; else hi = mid;
+      if (sorted[mid] <= v)
+        lo = mid;
+      else
+        hi = mid;
     }
     lab[i] = (int)lo;
   }
@@ -373,25 +420,21 @@ static double pair_sum(uint64_t *keys, size_t n) {
   size_t run = 0;
   for (size_t i = 0; i < n; i++) {
     run = (i > 0 && keys[i] == keys[i - 1]) ? run + 1 : 1;
-    if (i + 1 == n || keys[i + 1] != keys[i])
-      s += (double)run * (double)(run - 1) / 2;
+    if (i + 1 == n || keys[i + 1] != keys[i]) s += (double)run * (double)(run - 1) / 2;
   }
   return s;
 }
 
-tsr_status tsr_cluster_ari(const int *a, const int *b, size_t n, double *out,
-                           tsr_error *err) {
+tsr_status tsr_cluster_ari(const int *a, const int *b, size_t n, double *out, tsr_error *err) {
   if ((!a || !b) && n)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
-                         "ari: labels must not be NULL");
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "ari: labels must not be NULL");
   uint64_t *k = tsr__malloc((n ? n : 1) * sizeof *k);
   if (!k) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   for (size_t i = 0; i < n; i++) k[i] = (uint32_t)a[i];
   double sa = pair_sum(k, n);
   for (size_t i = 0; i < n; i++) k[i] = (uint32_t)b[i];
   double sb = pair_sum(k, n);
-  for (size_t i = 0; i < n; i++)
-    k[i] = ((uint64_t)(uint32_t)a[i] << 32) | (uint32_t)b[i];
+  for (size_t i = 0; i < n; i++) k[i] = ((uint64_t)(uint32_t)a[i] << 32) | (uint32_t)b[i];
   double sab = pair_sum(k, n);
   tsr__free(k);
   double tot = (double)n * (double)(n - (n > 0)) / 2;
