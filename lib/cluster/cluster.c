@@ -271,11 +271,13 @@ static tsr_status fit_k(kfit *f, const double *X, size_t n, size_t k, int *L, do
 /* The row of the k table for k: silhouette (on a sample of the nr rows) and
  * smallest cluster share into f, the scores into r->kscores. */
 static tsr_status score_k(kfit *f, tsr_cluster_result *r, size_t k, double inert, const tsr_gmm *g,
-                          double *sil, tsr_error *err) {
+                          const double *known, double *sil, tsr_error *err) {
   const tsr_cluster_opts *o = f->o;
   size_t nr = f->nr;
   *sil = NAN;
-  if (k >= 2) {
+  if (known) /* computed with the other k's (score_k_table) */
+    *sil = *known;
+  else if (k >= 2) {
     double ts = now_s(), cs = cpu_s();
     tsr_status st = tsr_cluster_silhouette(f->Zk, nr, f->d, f->L, o->sample_size, o->seed,
                                            o->n_threads, sil, err);
@@ -304,11 +306,95 @@ static tsr_status score_k(kfit *f, tsr_cluster_result *r, size_t k, double inert
   return TSR_OK;
 }
 
+/* The fit of k (labels in f->L, centres in f->C, its GMM g taken) kept as
+ * the best one so far when its score is higher (always when k is fixed). */
+static void keep_best(kfit *f, tsr_cluster_result *r, size_t k, double inert, double sil, size_t it,
+                      tsr_gmm **g) {
+  double score = f->o->method == TSR_CLUSTER_GMM ? -(*g)->bic : sil;
+  if (!f->autok || f->best_k == 0 || score > f->best_score) {
+    f->best_score = score;
+    f->best_k = k;
+    r->inertia = inert;
+    r->silhouette = sil;
+    r->n_iter = it;
+    memcpy(f->Cbest, f->C, k * f->d * sizeof *f->C);
+    if (f->autok && !f->Zs) {
+      memcpy(r->labels, f->L, f->n * sizeof *f->L);
+      if (f->prob) memcpy(r->probability, f->prob, f->n * sizeof *f->prob);
+    }
+    if (*g) {
+      tsr_gmm_free(f->gbest);
+      f->gbest = *g;
+      *g = NULL;
+    }
+  }
+}
+
+/* Labels kept at most for the k table's shared silhouettes (k x rows). */
+#define SHARED_SIL_MAX ((size_t)1 << 22)
+
+/* Automatic k-means' table with the silhouettes of all k in one pass
+ * (tsr__cluster_silhouette_multi: the sample's distances computed once, not
+ * once per k; the same values): every k fitted first, its labels, centres,
+ * inertia and iterations kept, then scored and compared in k order as
+ * score_k_table does. *ran 0 (and nothing done) when its arrays cannot be
+ * had: the caller goes on without them. */
+static tsr_status score_k_table_shared(kfit *f, tsr_cluster_result *r, int *ran, tsr_error *err) {
+  const tsr_cluster_opts *o = f->o;
+  size_t nk = f->nk, nr = f->nr, kd = f->kmax * f->d;
+  int *Lall = tsr__malloc(nk * nr * sizeof *Lall), *L0 = f->L;
+  double *Call = tsr__malloc(nk * kd * sizeof *Call), *C0 = f->C;
+  double *in = tsr__malloc(nk * sizeof *in), *sil = tsr__malloc(nk * sizeof *sil);
+  size_t *its = tsr__malloc(nk * sizeof *its);
+  tsr_status st = TSR_OK;
+  *ran = Lall && Call && in && sil && its;
+  if (!*ran) goto done;
+  for (size_t q = 0; q < nk && st == TSR_OK; q++) {
+    size_t k = f->kmin + q;
+    tsr_gmm *g = NULL;
+    progress(o, "kmeans", (double)q / (double)nk);
+    f->C = Call + q * kd;
+    st = fit_k(f, f->Zk, nr, k, Lall + q * nr, NULL, &g, &in[q], &its[q], err);
+    tsr_gmm_free(g); /* none: k-means */
+  }
+  f->C = C0;
+  if (st != TSR_OK) goto done;
+  {
+    double ts = now_s(), cs = cpu_s();
+    st = tsr__cluster_silhouette_multi(f->Zk, nr, f->d, Lall, nk, o->sample_size, o->seed,
+                                       o->n_threads, sil, err);
+    r->seconds_silhouette += now_s() - ts;
+    f->csil += cpu_s() - cs;
+  }
+  for (size_t q = 0; q < nk && st == TSR_OK; q++) {
+    size_t k = f->kmin + q;
+    double sq;
+    tsr_gmm *g = NULL;
+    f->L = Lall + q * nr;
+    memcpy(f->C, Call + q * kd, k * f->d * sizeof *f->C);
+    st = score_k(f, r, k, in[q], NULL, &sil[q], &sq, err);
+    if (st == TSR_OK) keep_best(f, r, k, in[q], sq, its[q], &g);
+  }
+  f->L = L0;
+done:
+  tsr__free(Lall);
+  tsr__free(Call);
+  tsr__free(in);
+  tsr__free(sil);
+  tsr__free(its);
+  return st;
+}
+
 /* Step 1: every k of the range fitted on the nr rows (the only k when k is
  * fixed, then on all rows), scored when k is automatic; the best one kept
  * (k-means: highest silhouette, GMM: lowest BIC; ties keep the smaller k). */
 static tsr_status score_k_table(kfit *f, tsr_cluster_result *r, tsr_error *err) {
   const tsr_cluster_opts *o = f->o;
+  if (f->autok && o->method == TSR_CLUSTER_KMEANS && f->nk * f->nr <= SHARED_SIL_MAX) {
+    int ran;
+    tsr_status st = score_k_table_shared(f, r, &ran, err);
+    if (ran) return st;
+  }
   for (size_t k = f->kmin; k <= f->kmax; k++) {
     int *L = f->autok ? f->L : r->labels;
     double inert, sil = NAN;
@@ -318,29 +404,12 @@ static tsr_status score_k_table(kfit *f, tsr_cluster_result *r, tsr_error *err) 
              (double)(k - f->kmin) / (double)f->nk);
     tsr_status st =
         fit_k(f, f->Zk, f->nr, k, L, f->autok ? f->prob : r->probability, &g, &inert, &it, err);
-    if (st == TSR_OK && f->autok) st = score_k(f, r, k, inert, g, &sil, err);
+    if (st == TSR_OK && f->autok) st = score_k(f, r, k, inert, g, NULL, &sil, err);
     if (st != TSR_OK) {
       tsr_gmm_free(g);
       return st;
     }
-    double score = o->method == TSR_CLUSTER_GMM ? -g->bic : sil;
-    if (!f->autok || f->best_k == 0 || score > f->best_score) {
-      f->best_score = score;
-      f->best_k = k;
-      r->inertia = inert;
-      r->silhouette = sil;
-      r->n_iter = it;
-      memcpy(f->Cbest, f->C, k * f->d * sizeof *f->C);
-      if (f->autok && !f->Zs) {
-        memcpy(r->labels, f->L, f->n * sizeof *f->L);
-        if (f->prob) memcpy(r->probability, f->prob, f->n * sizeof *f->prob);
-      }
-      if (g) {
-        tsr_gmm_free(f->gbest);
-        f->gbest = g;
-        g = NULL;
-      }
-    }
+    keep_best(f, r, k, inert, sil, it, &g);
     tsr_gmm_free(g);
   }
   return TSR_OK;

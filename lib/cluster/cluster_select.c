@@ -406,6 +406,250 @@ done:
   return st;
 }
 
+/* ------------------------------------------- silhouettes of K labellings */
+
+/* tsr_cluster_silhouette's values for K labellings of the same rows, every
+ * row labelled in each (k-means' k table): the sample is the same rows for
+ * all of them (the same draws), so the distances from each sampled row to
+ * the sample are computed once and each labelling only adds them up, in
+ * the order and with the lanes of sil_sum / sil_sum_avx (a sum per lane of
+ * the places of a group, the lanes added as there): the same bits. A pair's
+ * distance is the same operations there and here (subtract, square, add in
+ * feature order, square root; no contraction: no FMA in this build). */
+typedef struct silm_ctx {
+  const double *X;
+  size_t d, s, K, ls;   /* ls: stride of the per-labelling label arrays */
+  const size_t *rows;   /* s sampled rows */
+  const double *Xs;     /* d x s: the sample by feature, in sample order */
+  const int *lab;       /* K x s compact labels */
+  const size_t *nlab;   /* K */
+  const size_t *cnt;    /* K x ls */
+  const size_t *start;  /* K x (ls + 1) */
+  const size_t *perm;   /* K x s: place in the grouped order -> sample place */
+  double *val;          /* K x s */
+  unsigned char *bfail; /* per block: out of memory */
+  int lanes;            /* 8: sil_sum_avx, 4: sil_sum (SSE2), 1: scalar */
+} silm_ctx;
+
+/* The distances from x to the s sampled rows (Xs by feature) into D. */
+TSR__INLINE void silm_dist_d(const double *x, const double *Xs, size_t s, double *D, size_t d) {
+  for (size_t j = 0; j < s; j++) {
+    double q = 0;
+    for (size_t t = 0; t < d; t++) {
+      double u = x[t] - Xs[t * s + j];
+      q += u * u;
+    }
+    D[j] = sqrt(q);
+  }
+}
+
+static void silm_dist(const double *x, const double *Xs, size_t s, double *D, size_t d) {
+  TSR__SPECIALIZE_D(silm_dist_d, d, x, Xs, s, D)
+}
+
+#if SIL_AVX
+/* silm_dist four distances per 256-bit vector (the same operations in each
+ * lane), for CPUs with AVX. */
+__attribute__((target("avx"))) static void silm_dist_avx(const double *x, const double *Xs,
+                                                         size_t s, double *D, size_t d) {
+  size_t j = 0;
+  for (; j + 4 <= s; j += 4) {
+    __m256d q = _mm256_setzero_pd();
+    for (size_t t = 0; t < d; t++) {
+      __m256d u = _mm256_sub_pd(_mm256_set1_pd(x[t]), _mm256_loadu_pd(Xs + t * s + j));
+      q = _mm256_add_pd(q, _mm256_mul_pd(u, u));
+    }
+    _mm256_storeu_pd(D + j, _mm256_sqrt_pd(q));
+  }
+  for (; j < s; j++) {
+    double q = 0;
+    for (size_t t = 0; t < d; t++) {
+      double u = x[t] - Xs[t * s + j];
+      q += u * u;
+    }
+    D[j] = sqrt(q);
+  }
+}
+#endif
+
+/* sil_sum's (or sil_sum_avx's) sum of D over the places lo..hi-1 of the
+ * grouped order perm. */
+static double silm_sum(const double *D, const size_t *perm, size_t lo, size_t hi, int lanes) {
+  size_t j = lo;
+  double tot = 0;
+  if (lanes == 8) {
+    double a0[4] = {0, 0, 0, 0}, a1[4] = {0, 0, 0, 0};
+    for (; j + 8 <= hi; j += 8)
+      for (size_t l = 0; l < 4; l++) {
+        a0[l] += D[perm[j + l]];
+        a1[l] += D[perm[j + 4 + l]];
+      }
+    double b[4];
+    for (size_t l = 0; l < 4; l++) b[l] = a0[l] + a1[l];
+    tot = (b[0] + b[1]) + (b[2] + b[3]);
+  } else if (lanes == 4) {
+    double a0[2] = {0, 0}, a1[2] = {0, 0};
+    for (; j + 4 <= hi; j += 4)
+      for (size_t l = 0; l < 2; l++) {
+        a0[l] += D[perm[j + l]];
+        a1[l] += D[perm[j + 2 + l]];
+      }
+    tot = (a0[0] + a1[0]) + (a0[1] + a1[1]);
+  }
+  for (; j < hi; j++) tot += D[perm[j]];
+  return tot;
+}
+
+static void silm_block(void *vc, size_t b, size_t lo, size_t hi) {
+  silm_ctx *c = vc;
+  size_t s = c->s;
+  double *D = tsr__malloc(s * sizeof *D), *sum = tsr__malloc(c->ls * sizeof *sum);
+  if (!D || !sum) {
+    c->bfail[b] = 1;
+    tsr__free(D);
+    tsr__free(sum);
+    return;
+  }
+  for (size_t i = lo; i < hi; i++) {
+#if SIL_AVX
+    if (c->lanes == 8)
+      silm_dist_avx(c->X + c->rows[i] * c->d, c->Xs, s, D, c->d);
+    else
+#endif
+      silm_dist(c->X + c->rows[i] * c->d, c->Xs, s, D, c->d);
+    for (size_t q = 0; q < c->K; q++) {
+      size_t nlab = c->nlab[q];
+      if (nlab < 2) continue;
+      const size_t *cnt = c->cnt + q * c->ls, *start = c->start + q * (c->ls + 1);
+      const size_t *perm = c->perm + q * s;
+      for (size_t l = 0; l < nlab; l++)
+        sum[l] = silm_sum(D, perm, start[l], start[l + 1], c->lanes);
+      /* sil_block_d's value */
+      size_t li = (size_t)c->lab[q * s + i];
+      if (cnt[li] <= 1) {
+        c->val[q * s + i] = 0;
+        continue;
+      }
+      double a = sum[li] / (double)(cnt[li] - 1), bmin = DBL_MAX;
+      for (size_t l = 0; l < nlab; l++)
+        if (l != li && cnt[l] > 0) {
+          double m = sum[l] / (double)cnt[l];
+          if (m < bmin) bmin = m;
+        }
+      double mx = a > bmin ? a : bmin;
+      c->val[q * s + i] = mx > 0 ? (bmin - a) / mx : 0;
+    }
+  }
+  tsr__free(D);
+  tsr__free(sum);
+}
+
+tsr_status tsr__cluster_silhouette_multi(const double *X, size_t n, size_t d, const int *labels,
+                                         size_t K, size_t sample_size, uint64_t seed, int n_threads,
+                                         double *out, tsr_error *err) {
+  for (size_t q = 0; q < K; q++) out[q] = NAN;
+  int all = n > 0;
+  for (size_t i = 0; i < K * n && all; i++) all = labels[i] >= 0;
+  if (!all) { /* unlabelled rows: each labelling's own pool */
+    for (size_t q = 0; q < K; q++) {
+      tsr_status st = tsr_cluster_silhouette(X, n, d, labels + q * n, sample_size, seed, n_threads,
+                                             &out[q], err);
+      if (st != TSR_OK) return st;
+    }
+    return TSR_OK;
+  }
+  if (sample_size < 2) sample_size = 2;
+  size_t s = n < sample_size ? n : sample_size, ls = s, nb = (s + 63) / 64;
+  silm_ctx c;
+  memset(&c, 0, sizeof c);
+  size_t *rows = tsr__malloc(s * sizeof *rows), *nlab = tsr__calloc(K, sizeof *nlab);
+  size_t *cnt = tsr__calloc(K * ls, sizeof *cnt), *start = tsr__calloc(K * (ls + 1), sizeof *start);
+  size_t *perm = tsr__malloc(K * s * sizeof *perm), *fill = tsr__malloc(ls * sizeof *fill);
+  int *lab = tsr__malloc(K * s * sizeof *lab), *sorted = tsr__malloc(s * sizeof *sorted);
+  double *Xs = tsr__malloc(s * d * sizeof *Xs), *val = tsr__malloc(K * s * sizeof *val);
+  unsigned char *bfail = tsr__calloc(nb, 1);
+  tsr_status st = TSR_OK;
+  if (!rows || !nlab || !cnt || !start || !perm || !fill || !lab || !sorted || !Xs || !val ||
+      !bfail || sample_rows(n, s, seed, rows) != TSR_OK)
+    goto nomem;
+  for (size_t i = 0; i < s; i++)
+    for (size_t t = 0; t < d; t++) Xs[t * s + i] = X[rows[i] * d + t];
+  for (size_t q = 0; q < K; q++) { /* tsr_cluster_silhouette's grouping */
+    const int *L = labels + q * n;
+    int *lq = lab + q * s;
+    for (size_t i = 0; i < s; i++) sorted[i] = L[rows[i]];
+    qsort(sorted, s, sizeof *sorted, cmp_int);
+    size_t nl = 0;
+    for (size_t i = 0; i < s; i++)
+      if (i == 0 || sorted[i] != sorted[i - 1]) sorted[nl++] = sorted[i];
+    nlab[q] = nl;
+    if (nl < 2) continue;
+    for (size_t i = 0; i < s; i++) {
+      int v = L[rows[i]];
+      size_t lo = 0, hi = nl;
+      while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (sorted[mid] <= v)
+          lo = mid;
+        else
+          hi = mid;
+      }
+      lq[i] = (int)lo;
+    }
+    size_t *cq = cnt + q * ls, *sq = start + q * (ls + 1), *pq = perm + q * s;
+    for (size_t i = 0; i < s; i++) cq[lq[i]]++;
+    for (size_t l = 0; l < nl; l++) sq[l + 1] = sq[l] + cq[l];
+    memcpy(fill, sq, nl * sizeof *fill);
+    for (size_t i = 0; i < s; i++) pq[fill[lq[i]]++] = i;
+  }
+  c.X = X;
+  c.d = d;
+  c.s = s;
+  c.K = K;
+  c.ls = ls;
+  c.rows = rows;
+  c.Xs = Xs;
+  c.lab = lab;
+  c.nlab = nlab;
+  c.cnt = cnt;
+  c.start = start;
+  c.perm = perm;
+  c.val = val;
+  c.bfail = bfail;
+#if SIL_AVX
+  c.lanes = __builtin_cpu_supports("avx") ? 8 : 4;
+#elif defined(__SSE2__)
+  c.lanes = 4;
+#else
+  c.lanes = 1;
+#endif
+  tsr__parallel_chunks(n_threads > 0 ? n_threads : 2, s, 64, silm_block, &c);
+  for (size_t b = 0; b < nb; b++)
+    if (bfail[b]) goto nomem;
+  for (size_t q = 0; q < K; q++) {
+    if (nlab[q] < 2) continue;
+    double tot = 0;
+    for (size_t i = 0; i < s; i++) tot += val[q * s + i];
+    out[q] = tot / (double)s;
+  }
+  goto done;
+nomem:
+  st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+done:
+  tsr__free(rows);
+  tsr__free(nlab);
+  tsr__free(cnt);
+  tsr__free(start);
+  tsr__free(perm);
+  tsr__free(fill);
+  tsr__free(lab);
+  tsr__free(sorted);
+  tsr__free(Xs);
+  tsr__free(val);
+  tsr__free(bfail);
+  return st;
+}
+
 /* ================================================================== ARI */
 
 static int cmp_u64(const void *a, const void *b) {
