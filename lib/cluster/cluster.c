@@ -25,29 +25,24 @@ static double cpu_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static const char *const default_features[] = {"frequency", "recency",
-                                               "monetary_value", "T"};
+static const char *const default_features[] = {"frequency", "recency", "monetary_value", "T"};
 
-static ptrdiff_t find_col(const char *const *names, size_t ncols,
-                          const char *name) {
+static ptrdiff_t find_col(const char *const *names, size_t ncols, const char *name) {
   for (size_t c = 0; c < ncols; c++)
     if (names[c] && !strcmp(names[c], name)) return (ptrdiff_t)c;
   return -1;
 }
 
 /* Checks the options before any work (naming parameter, range, value). */
-static tsr_status check_opts(const tsr_cluster_opts *o, size_t n,
-                             tsr_error *err) {
+static tsr_status check_opts(const tsr_cluster_opts *o, size_t n, tsr_error *err) {
   if (o->method != TSR_CLUSTER_KMEANS && o->method != TSR_CLUSTER_GMM &&
       o->method != TSR_CLUSTER_DBSCAN)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "method",
-                         "expected kmeans, gmm or dbscan, got %d",
-                         (int)o->method);
+                         "expected kmeans, gmm or dbscan, got %d", (int)o->method);
   if (o->method != TSR_CLUSTER_DBSCAN) {
     if (o->k > 0 && o->k > n)
       return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k",
-                           "expected a value in [1, %zu] (rows), got %zu", n,
-                           o->k);
+                           "expected a value in [1, %zu] (rows), got %zu", n, o->k);
     if (o->k == 0 && (o->k_min < 2 || o->k_min > o->k_max || o->k_max > 100))
       return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
                            "k range: expected 2 <= k_min <= k_max <= 100, got "
@@ -61,49 +56,40 @@ static tsr_status check_opts(const tsr_cluster_opts *o, size_t n,
                            "expected a value in [0, 1), got %g", o->sil_tolerance);
     if (o->k == 0 && o->k_min > n)
       return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k_min",
-                           "expected at most %zu (rows), got %zu", n,
-                           o->k_min);
+                           "expected at most %zu (rows), got %zu", n, o->k_min);
   }
   if (o->n_init > 1000)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "n_init",
-                         "expected a value in [1, 1000], got %zu",
-                         o->n_init);
+                         "expected a value in [1, 1000], got %zu", o->n_init);
   if (o->max_iter > 100000)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "max_iter",
-                         "expected a value in [1, 100000], got %zu",
-                         o->max_iter);
+                         "expected a value in [1, 100000], got %zu", o->max_iter);
   if (!isfinite(o->tol))
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "tol",
-                         "expected a finite value, got %g", o->tol);
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "tol", "expected a finite value, got %g",
+                         o->tol);
   if (!(o->reg_covar >= 0) || !isfinite(o->reg_covar))
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "reg_covar",
-                         "expected a value >= 0, got %g",
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "reg_covar", "expected a value >= 0, got %g",
                          o->reg_covar);
   if (o->cov != TSR_COV_FULL && o->cov != TSR_COV_DIAG)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "covariance",
-                         "expected full or diag, got %d",
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "covariance", "expected full or diag, got %d",
                          (int)o->cov);
   if (!isfinite(o->eps))
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "eps",
-                         "expected a finite value, got %g", o->eps);
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "eps", "expected a finite value, got %g",
+                         o->eps);
   if (o->min_samples < 1 || o->min_samples > 10000)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "min_samples",
-                         "expected a value in [1, 10000], got %zu",
-                         o->min_samples);
+                         "expected a value in [1, 10000], got %zu", o->min_samples);
   if (o->sample_size < 100)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "sample_size",
-                         "expected a value >= 100, got %zu",
-                         o->sample_size);
+                         "expected a value >= 100, got %zu", o->sample_size);
   if (o->n_threads < 1 || o->n_threads > 64)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "n_threads",
-                         "expected a value in [1, 64], got %d",
-                         o->n_threads);
+                         "expected a value in [1, 64], got %d", o->n_threads);
   if (o->transform > (TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE))
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "transform",
-                         "unknown bits 0x%x", o->transform);
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "transform", "unknown bits 0x%x",
+                         o->transform);
   if (o->features && (o->nfeatures < 1 || o->nfeatures > 64))
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "features",
-                         "expected 1 to 64 names, got %zu",
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "features", "expected 1 to 64 names, got %zu",
                          o->nfeatures);
   return TSR_OK;
 }
@@ -141,8 +127,8 @@ static void progress(const tsr_cluster_opts *o, const char *stage, double f) {
 }
 
 /* Means of the members of each cluster in Z (labels < 0 left out). */
-static void cluster_means(const double *Z, size_t n, size_t d, const int *lab,
-                          size_t k, double *C, double *cnt) {
+static void cluster_means(const double *Z, size_t n, size_t d, const int *lab, size_t k, double *C,
+                          double *cnt) {
   memset(C, 0, k * d * sizeof *C);
   memset(cnt, 0, k * sizeof *cnt);
   for (size_t i = 0; i < n; i++) {
@@ -191,8 +177,7 @@ static tsr_status fit_dbscan(const tsr_cluster_opts *o, const double *Z, size_t 
   double eps = o->eps;
   if (eps <= 0) {
     progress(o, "eps", 0);
-    st = tsr_dbscan_eps_auto(Z, n, d, o->min_samples, sample, o->seed, &eps,
-                             err);
+    st = tsr_dbscan_eps_auto(Z, n, d, o->min_samples, sample, o->seed, &eps, err);
     if (st != TSR_OK) return st;
   }
   r->eps = eps;
@@ -200,8 +185,7 @@ static tsr_status fit_dbscan(const tsr_cluster_opts *o, const double *Z, size_t 
   if (!core) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   size_t nc = 0;
   progress(o, "dbscan", 0);
-  st = tsr_dbscan_fit(Z, n, d, eps, o->min_samples, o->n_threads, r->labels,
-                      core, &nc, err);
+  st = tsr_dbscan_fit(Z, n, d, eps, o->min_samples, o->n_threads, r->labels, core, &nc, err);
   if (st != TSR_OK) {
     tsr__free(core);
     return st;
@@ -239,17 +223,17 @@ typedef struct kfit {
   size_t n, d;
   const double *Zk; /* nr x d: the rows k is chosen on (Z or the sample Zs) */
   size_t nr;
-  double *Zs;   /* the sample (NULL: k chosen on all rows) */
+  double *Zs; /* the sample (NULL: k chosen on all rows) */
   size_t kmin, kmax, nk;
   int autok;
-  int *L;       /* nr labels of the k being scored (auto k) */
-  double *prob; /* nr probabilities of the k being scored (GMM, auto k) */
+  int *L;            /* nr labels of the k being scored (auto k) */
+  double *prob;      /* nr probabilities of the k being scored (GMM, auto k) */
   double *C, *Cbest; /* kmax x d: centres of the k being scored, of the best */
   tsr_gmm *gbest;
   size_t best_k;
   double best_score;
   double ksil[101], kmin_share[101]; /* silhouette, smallest cluster share */
-  double csil; /* CPU seconds of the silhouettes */
+  double csil;                       /* CPU seconds of the silhouettes */
 } kfit;
 
 static void kfit_free(kfit *f) {
@@ -267,9 +251,8 @@ static tsr_status kfit_nomem(tsr_error *err) {
 
 /* Fits k clusters on the n rows X: centres into f->C, labels into L, the
  * GMM (NULL for k-means) into *g, its inertia and iterations. */
-static tsr_status fit_k(kfit *f, const double *X, size_t n, size_t k, int *L,
-                        double *prob, tsr_gmm **g, double *inert, size_t *it,
-                        tsr_error *err) {
+static tsr_status fit_k(kfit *f, const double *X, size_t n, size_t k, int *L, double *prob,
+                        tsr_gmm **g, double *inert, size_t *it, tsr_error *err) {
   tsr_cluster_opts fo = *f->o;
   fo.progress = NULL;
   *g = NULL;
@@ -287,16 +270,17 @@ static tsr_status fit_k(kfit *f, const double *X, size_t n, size_t k, int *L,
 
 /* The row of the k table for k: silhouette (on a sample of the nr rows) and
  * smallest cluster share into f, the scores into r->kscores. */
-static tsr_status score_k(kfit *f, tsr_cluster_result *r, size_t k,
-                          double inert, const tsr_gmm *g, double *sil,
-                          tsr_error *err) {
+static tsr_status score_k(kfit *f, tsr_cluster_result *r, size_t k, double inert, const tsr_gmm *g,
+                          const double *known, double *sil, tsr_error *err) {
   const tsr_cluster_opts *o = f->o;
   size_t nr = f->nr;
   *sil = NAN;
-  if (k >= 2) {
+  if (known) /* computed with the other k's (score_k_table) */
+    *sil = *known;
+  else if (k >= 2) {
     double ts = now_s(), cs = cpu_s();
-    tsr_status st = tsr_cluster_silhouette(f->Zk, nr, f->d, f->L, o->sample_size,
-                                           o->seed, o->n_threads, sil, err);
+    tsr_status st = tsr_cluster_silhouette(f->Zk, nr, f->d, f->L, o->sample_size, o->seed,
+                                           o->n_threads, sil, err);
     r->seconds_silhouette += now_s() - ts;
     f->csil += cpu_s() - cs;
     if (st != TSR_OK) return st;
@@ -322,11 +306,95 @@ static tsr_status score_k(kfit *f, tsr_cluster_result *r, size_t k,
   return TSR_OK;
 }
 
+/* The fit of k (labels in f->L, centres in f->C, its GMM g taken) kept as
+ * the best one so far when its score is higher (always when k is fixed). */
+static void keep_best(kfit *f, tsr_cluster_result *r, size_t k, double inert, double sil, size_t it,
+                      tsr_gmm **g) {
+  double score = f->o->method == TSR_CLUSTER_GMM ? -(*g)->bic : sil;
+  if (!f->autok || f->best_k == 0 || score > f->best_score) {
+    f->best_score = score;
+    f->best_k = k;
+    r->inertia = inert;
+    r->silhouette = sil;
+    r->n_iter = it;
+    memcpy(f->Cbest, f->C, k * f->d * sizeof *f->C);
+    if (f->autok && !f->Zs) {
+      memcpy(r->labels, f->L, f->n * sizeof *f->L);
+      if (f->prob) memcpy(r->probability, f->prob, f->n * sizeof *f->prob);
+    }
+    if (*g) {
+      tsr_gmm_free(f->gbest);
+      f->gbest = *g;
+      *g = NULL;
+    }
+  }
+}
+
+/* Labels kept at most for the k table's shared silhouettes (k x rows). */
+#define SHARED_SIL_MAX ((size_t)1 << 22)
+
+/* Automatic k-means' table with the silhouettes of all k in one pass
+ * (tsr__cluster_silhouette_multi: the sample's distances computed once, not
+ * once per k; the same values): every k fitted first, its labels, centres,
+ * inertia and iterations kept, then scored and compared in k order as
+ * score_k_table does. *ran 0 (and nothing done) when its arrays cannot be
+ * had: the caller goes on without them. */
+static tsr_status score_k_table_shared(kfit *f, tsr_cluster_result *r, int *ran, tsr_error *err) {
+  const tsr_cluster_opts *o = f->o;
+  size_t nk = f->nk, nr = f->nr, kd = f->kmax * f->d;
+  int *Lall = tsr__malloc(nk * nr * sizeof *Lall), *L0 = f->L;
+  double *Call = tsr__malloc(nk * kd * sizeof *Call), *C0 = f->C;
+  double *in = tsr__malloc(nk * sizeof *in), *sil = tsr__malloc(nk * sizeof *sil);
+  size_t *its = tsr__malloc(nk * sizeof *its);
+  tsr_status st = TSR_OK;
+  *ran = Lall && Call && in && sil && its;
+  if (!*ran) goto done;
+  for (size_t q = 0; q < nk && st == TSR_OK; q++) {
+    size_t k = f->kmin + q;
+    tsr_gmm *g = NULL;
+    progress(o, "kmeans", (double)q / (double)nk);
+    f->C = Call + q * kd;
+    st = fit_k(f, f->Zk, nr, k, Lall + q * nr, NULL, &g, &in[q], &its[q], err);
+    tsr_gmm_free(g); /* none: k-means */
+  }
+  f->C = C0;
+  if (st != TSR_OK) goto done;
+  {
+    double ts = now_s(), cs = cpu_s();
+    st = tsr__cluster_silhouette_multi(f->Zk, nr, f->d, Lall, nk, o->sample_size, o->seed,
+                                       o->n_threads, sil, err);
+    r->seconds_silhouette += now_s() - ts;
+    f->csil += cpu_s() - cs;
+  }
+  for (size_t q = 0; q < nk && st == TSR_OK; q++) {
+    size_t k = f->kmin + q;
+    double sq;
+    tsr_gmm *g = NULL;
+    f->L = Lall + q * nr;
+    memcpy(f->C, Call + q * kd, k * f->d * sizeof *f->C);
+    st = score_k(f, r, k, in[q], NULL, &sil[q], &sq, err);
+    if (st == TSR_OK) keep_best(f, r, k, in[q], sq, its[q], &g);
+  }
+  f->L = L0;
+done:
+  tsr__free(Lall);
+  tsr__free(Call);
+  tsr__free(in);
+  tsr__free(sil);
+  tsr__free(its);
+  return st;
+}
+
 /* Step 1: every k of the range fitted on the nr rows (the only k when k is
  * fixed, then on all rows), scored when k is automatic; the best one kept
  * (k-means: highest silhouette, GMM: lowest BIC; ties keep the smaller k). */
 static tsr_status score_k_table(kfit *f, tsr_cluster_result *r, tsr_error *err) {
   const tsr_cluster_opts *o = f->o;
+  if (f->autok && o->method == TSR_CLUSTER_KMEANS && f->nk * f->nr <= SHARED_SIL_MAX) {
+    int ran;
+    tsr_status st = score_k_table_shared(f, r, &ran, err);
+    if (ran) return st;
+  }
   for (size_t k = f->kmin; k <= f->kmax; k++) {
     int *L = f->autok ? f->L : r->labels;
     double inert, sil = NAN;
@@ -334,31 +402,14 @@ static tsr_status score_k_table(kfit *f, tsr_cluster_result *r, tsr_error *err) 
     tsr_gmm *g = NULL;
     progress(o, o->method == TSR_CLUSTER_GMM ? "gmm" : "kmeans",
              (double)(k - f->kmin) / (double)f->nk);
-    tsr_status st = fit_k(f, f->Zk, f->nr, k, L, f->autok ? f->prob : r->probability,
-                          &g, &inert, &it, err);
-    if (st == TSR_OK && f->autok) st = score_k(f, r, k, inert, g, &sil, err);
+    tsr_status st =
+        fit_k(f, f->Zk, f->nr, k, L, f->autok ? f->prob : r->probability, &g, &inert, &it, err);
+    if (st == TSR_OK && f->autok) st = score_k(f, r, k, inert, g, NULL, &sil, err);
     if (st != TSR_OK) {
       tsr_gmm_free(g);
       return st;
     }
-    double score = o->method == TSR_CLUSTER_GMM ? -g->bic : sil;
-    if (!f->autok || f->best_k == 0 || score > f->best_score) {
-      f->best_score = score;
-      f->best_k = k;
-      r->inertia = inert;
-      r->silhouette = sil;
-      r->n_iter = it;
-      memcpy(f->Cbest, f->C, k * f->d * sizeof *f->C);
-      if (f->autok && !f->Zs) {
-        memcpy(r->labels, f->L, f->n * sizeof *f->L);
-        if (f->prob) memcpy(r->probability, f->prob, f->n * sizeof *f->prob);
-      }
-      if (g) {
-        tsr_gmm_free(f->gbest);
-        f->gbest = g;
-        g = NULL;
-      }
-    }
+    keep_best(f, r, k, inert, sil, it, &g);
     tsr_gmm_free(g);
   }
   return TSR_OK;
@@ -380,13 +431,11 @@ static size_t pick_k(const kfit *f, const tsr_cluster_result *r) {
   size_t pick = 0;
   if (isfinite(top))
     for (size_t q = 0; q < nk; q++)
-      if (f->kmin_share[q] >= o->min_share &&
-          f->ksil[q] >= (1 - o->sil_tolerance) * top)
+      if (f->kmin_share[q] >= o->min_share && f->ksil[q] >= (1 - o->sil_tolerance) * top)
         pick = kmin + q;
   if (pick && nk >= 3) {
     double xs[101], ys[101];
-    for (size_t q = 0; q < nk; q++)
-      xs[q] = (double)(kmin + q), ys[q] = r->kscores[q].inertia;
+    for (size_t q = 0; q < nk; q++) xs[q] = (double)(kmin + q), ys[q] = r->kscores[q].inertia;
     size_t e = tsr__knee(xs, ys, nk);
     if (kmin + e > pick && f->kmin_share[e] >= o->min_share &&
         f->ksil[e] >= (1 - 4 * o->sil_tolerance) * top)
@@ -399,15 +448,13 @@ static size_t pick_k(const kfit *f, const tsr_cluster_result *r) {
  * the k table was computed on a sample or the picked k is not the best
  * fitted one. Its silhouette: the table's on all rows, computed later (NAN)
  * on a sample. */
-static tsr_status refit_all(kfit *f, tsr_cluster_result *r, size_t k,
-                            tsr_error *err) {
+static tsr_status refit_all(kfit *f, tsr_cluster_result *r, size_t k, tsr_error *err) {
   const tsr_cluster_opts *o = f->o;
   double inert;
   size_t it;
   tsr_gmm *g = NULL;
   if (f->Zs) progress(o, o->method == TSR_CLUSTER_GMM ? "gmm" : "kmeans", 1);
-  tsr_status st = fit_k(f, f->Z, f->n, k, r->labels, r->probability, &g, &inert,
-                        &it, err);
+  tsr_status st = fit_k(f, f->Z, f->n, k, r->labels, r->probability, &g, &inert, &it, err);
   if (st != TSR_OK) return st;
   memcpy(f->Cbest, f->C, k * f->d * sizeof *f->C);
   if (g) {
@@ -425,9 +472,8 @@ static tsr_status refit_all(kfit *f, tsr_cluster_result *r, size_t k,
  * (r->kscores, on a seeded sample of o->k_sample rows when there are more),
  * the chosen k fitted on all rows; labels, probabilities and scores into r,
  * the k x d centres into *C and the GMM into *gmm (owned by the caller). */
-static tsr_status fit_centres(const tsr_cluster_opts *o, const double *Z,
-                              size_t n, size_t d, tsr_cluster_result *r,
-                              double **C, tsr_gmm **gmm, double *csil,
+static tsr_status fit_centres(const tsr_cluster_opts *o, const double *Z, size_t n, size_t d,
+                              tsr_cluster_result *r, double **C, tsr_gmm **gmm, double *csil,
                               tsr_error *err) {
   kfit f;
   memset(&f, 0, sizeof f);
@@ -510,11 +556,9 @@ static tsr_status cluster_run(const tsr_cluster_opts *opts, const tsr__col *colu
                               const char *const *segments, int profiles, tsr_cluster_result **out,
                               tsr_error *err);
 
-tsr_status tsr_cluster_run(const tsr_cluster_opts *opts,
-                           const double *const *columns,
+tsr_status tsr_cluster_run(const tsr_cluster_opts *opts, const double *const *columns,
                            const char *const *names, size_t n, size_t ncols,
-                           const char *const *segments,
-                           tsr_cluster_result **out, tsr_error *err) {
+                           const char *const *segments, tsr_cluster_result **out, tsr_error *err) {
   if (!out || (!columns && ncols) || (!names && ncols))
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
                          "cluster: columns, names and out must not be NULL");
@@ -555,8 +599,7 @@ static tsr_status cluster_run(const tsr_cluster_opts *opts, const tsr__col *colu
                          "cluster: columns, names and out must not be NULL");
   *out = NULL;
   if (n == 0)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
-                         "cluster: no rows to cluster");
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "cluster: no rows to cluster");
   tsr_status st = check_opts(&o, n, err);
   if (st != TSR_OK) return st;
   const char *const *fnames = o.features ? o.features : default_features;
@@ -565,8 +608,8 @@ static tsr_status cluster_run(const tsr_cluster_opts *opts, const tsr__col *colu
   for (size_t j = 0; j < d; j++) {
     ptrdiff_t c = find_col(names, ncols, fnames[j]);
     if (c < 0)
-      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, fnames[j],
-                           "no column named '%s'", fnames[j]);
+      return tsr_error_set(err, TSR_ENOTFOUND, NULL, 0, 0, fnames[j], "no column named '%s'",
+                           fnames[j]);
     fcols[j] = columns[c];
   }
 
@@ -575,7 +618,7 @@ static tsr_status cluster_run(const tsr_cluster_opts *opts, const tsr__col *colu
   /* on huge pages: 58 MB for 1.8M customers, faulted in 2 MiB at a time
    * (tsr__malloc_big) instead of 4 KiB (perf: 0.1 s of the transform) */
   double *Z = tsr__malloc_big(n * d * sizeof *Z);
-  int *lab = tsr__malloc(n * sizeof *lab);
+  int *lab = tsr__malloc_big(n * sizeof *lab); /* 7 MB: k-means works in it */
   double *C = NULL, *cnt = NULL;
   tsr_gmm *gbest = NULL;
   if (!r || !m || !Z || !lab) goto nomem;
@@ -652,8 +695,8 @@ static tsr_status cluster_run(const tsr_cluster_opts *opts, const tsr__col *colu
   if (o.method == TSR_CLUSTER_DBSCAN) r->inertia = tsr__inertia(Z, n, d, r->labels, C);
   if (k >= 2 && isnan(r->silhouette)) {
     double ts = now_s();
-    st = tsr_cluster_silhouette(Z, n, d, r->labels, sample, o.seed,
-                                o.n_threads, &r->silhouette, err);
+    st = tsr_cluster_silhouette(Z, n, d, r->labels, sample, o.seed, o.n_threads, &r->silhouette,
+                                err);
     if (st != TSR_OK) goto fail;
     t1 = now_s();
     r->seconds_silhouette += t1 - ts;

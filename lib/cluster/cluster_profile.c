@@ -28,8 +28,8 @@ static int cmp_ord(const void *a, const void *b) {
   return (x->id > y->id) - (x->id < y->id);
 }
 
-tsr_status tsr__cluster_order(const int *labels, size_t n, size_t k,
-                              const tsr__col *monetary, size_t *perm) {
+tsr_status tsr__cluster_order(const int *labels, size_t n, size_t k, const tsr__col *monetary,
+                              size_t *perm) {
   ord *o = tsr__calloc(k ? k : 1, sizeof *o);
   if (!o) return TSR_ENOMEM;
   for (size_t j = 0; j < k; j++) o[j].id = j;
@@ -60,13 +60,19 @@ static double mid_rank(const double *s, size_t n, double v) {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t m = (lo + hi) / 2;
-    if (s[m] < v) lo = m + 1; else hi = m;
+    if (s[m] < v)
+      lo = m + 1;
+    else
+      hi = m;
   }
   size_t less = lo;
   hi = n;
   while (lo < hi) {
     size_t m = (lo + hi) / 2;
-    if (s[m] <= v) lo = m + 1; else hi = m;
+    if (s[m] <= v)
+      lo = m + 1;
+    else
+      hi = m;
   }
   return ((double)less + 0.5 * (double)(lo - less)) / (double)n;
 }
@@ -77,8 +83,7 @@ static double mid_rank(const double *s, size_t n, double v) {
 /* Mean mid-rank percentile of each cluster's members for column col
  * against the column's values (a systematic sample of RANK_REF values when
  * n is larger); out: k values. */
-static tsr_status cluster_ranks(tsr__col col, const int *lab, size_t n,
-                                size_t k, double *out) {
+static tsr_status cluster_ranks(tsr__col col, const int *lab, size_t n, size_t k, double *out) {
   size_t step = (n + RANK_REF - 1) / RANK_REF, m = (n + step - 1) / step;
   double *s = tsr__malloc((m ? m : 1) * sizeof *s);
   size_t *cnt = tsr__calloc(k ? k : 1, sizeof *cnt);
@@ -121,8 +126,7 @@ static tsr_status cluster_ranks(tsr__col col, const int *lab, size_t n,
 /* -1 low (<= 0.4), 0 middle, +1 high (>= 0.6). */
 static int level(double r) { return r >= 0.6 ? 1 : (r <= 0.4 ? -1 : 0); }
 
-static ptrdiff_t find_col(const char *const *names, size_t ncols,
-                          const char *name) {
+static ptrdiff_t find_col(const char *const *names, size_t ncols, const char *name) {
   for (size_t c = 0; c < ncols; c++)
     if (names[c] && !strcmp(names[c], name)) return (ptrdiff_t)c;
   return -1;
@@ -132,10 +136,8 @@ static ptrdiff_t find_col(const char *const *names, size_t ncols,
 
 #define MAXSEG 256
 
-tsr_status tsr__cluster_profiles(tsr_cluster_result *r,
-                                 const tsr__col *fcols,
-                                 const tsr__col *columns,
-                                 const char *const *names, size_t ncols,
+tsr_status tsr__cluster_profiles(tsr_cluster_result *r, const tsr__col *fcols,
+                                 const tsr__col *columns, const char *const *names, size_t ncols,
                                  const char *const *segments, tsr_error *err) {
   size_t n = r->n, k = r->k, d = r->nfeatures;
   const int *lab = r->labels;
@@ -146,12 +148,9 @@ tsr_status tsr__cluster_profiles(tsr_cluster_result *r,
   size_t nseg = 0;
   r->profiles = tsr__calloc(k ? k : 1, sizeof *r->profiles);
   if (!r->profiles) goto nomem;
-  ptrdiff_t cm = find_col(names, ncols, "monetary_value"),
-            cf = find_col(names, ncols, "frequency"),
-            cr = find_col(names, ncols, "recency"),
-            ct = find_col(names, ncols, "T"),
-            crev = find_col(names, ncols, "revenue"),
-            cclv = find_col(names, ncols, "clv"),
+  ptrdiff_t cm = find_col(names, ncols, "monetary_value"), cf = find_col(names, ncols, "frequency"),
+            cr = find_col(names, ncols, "recency"), ct = find_col(names, ncols, "T"),
+            crev = find_col(names, ncols, "revenue"), cclv = find_col(names, ncols, "clv"),
             cpa = find_col(names, ncols, "p_alive");
   double *tot = tsr__calloc(k ? k : 1, 6 * sizeof(double));
   if (!tot) goto nomem;
@@ -208,9 +207,8 @@ tsr_status tsr__cluster_profiles(tsr_cluster_result *r,
     p->mean_monetary = nmv[3 * j] ? t[0] / (double)nmv[3 * j] : NAN;
     p->mean_clv = nmv[3 * j + 1] ? t[1] / (double)nmv[3 * j + 1] : NAN;
     p->mean_p_alive = nmv[3 * j + 2] ? t[2] / (double)nmv[3 * j + 2] : NAN;
-    p->revenue_share = (crev >= 0 || (cm >= 0 && cf >= 0)) && revenue_all > 0
-                           ? t[3] / revenue_all
-                           : NAN;
+    p->revenue_share =
+        (crev >= 0 || (cm >= 0 && cf >= 0)) && revenue_all > 0 ? t[3] / revenue_all : NAN;
   }
   if (nmv != nm) tsr__free(nmv);
   tsr__free(tot);
@@ -221,8 +219,14 @@ tsr_status tsr__cluster_profiles(tsr_cluster_result *r,
     if (!segcnt) goto nomem;
     for (size_t i = 0; i < n; i++) {
       if (lab[i] < 0 || !segments[i] || !segments[i][0]) continue;
+      /* the names are distinct texts: the same pointer first (analyze's
+       * segments point at one text per name), the texts when none is */
       size_t s = 0;
-      while (s < nseg && strcmp(segname[s], segments[i])) s++;
+      while (s < nseg && segname[s] != segments[i]) s++;
+      if (s == nseg) {
+        s = 0;
+        while (s < nseg && strcmp(segname[s], segments[i])) s++;
+      }
       if (s == nseg) {
         if (nseg == MAXSEG) continue; /* too many distinct names */
         segname[nseg++] = segments[i];
@@ -273,11 +277,11 @@ tsr_status tsr__cluster_profiles(tsr_cluster_result *r,
       const char *aw[] = {"recently active", "cooling", "lapsed"};
       if (hf) len += (size_t)snprintf(buf + len, sizeof buf - len, "%s", fw[level(rf[j]) + 1]);
       if (hm)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s",
-                                len ? " " : "", mw[level(rm[j]) + 1]);
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? " " : "",
+                                mw[level(rm[j]) + 1]);
       if (ha)
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s",
-                                len ? ", " : "", aw[level(ra[j]) + 1]);
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s", len ? ", " : "",
+                                aw[level(ra[j]) + 1]);
       if (ht && level(rt[j]) < 0 && len < sizeof buf)
         len += (size_t)snprintf(buf + len, sizeof buf - len, ", new");
     } else {
@@ -286,8 +290,7 @@ tsr_status tsr__cluster_profiles(tsr_cluster_result *r,
         fr = tsr__malloc((k ? k : 1) * d * sizeof *fr);
         if (!fr) goto nomem;
         for (size_t q = 0; q < d; q++)
-          if (cluster_ranks(fcols[q], lab, n, k, fr + q * k) != TSR_OK)
-            goto nomem;
+          if (cluster_ranks(fcols[q], lab, n, k, fr + q * k) != TSR_OK) goto nomem;
       }
       size_t used = SIZE_MAX;
       for (size_t t = 0; t < 2 && t < d; t++) {
@@ -304,9 +307,8 @@ tsr_status tsr__cluster_profiles(tsr_cluster_result *r,
         }
         if (bq == SIZE_MAX) break;
         used = bq;
-        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s %s",
-                                len ? ", " : "", brank > 0.5 ? "high" : "low",
-                                r->features[bq]);
+        len += (size_t)snprintf(buf + len, sizeof buf - len, "%s%s %s", len ? ", " : "",
+                                brank > 0.5 ? "high" : "low", r->features[bq]);
         if (len >= sizeof buf) len = sizeof buf - 1;
       }
       if (!len) snprintf(buf, sizeof buf, "typical");
@@ -331,15 +333,19 @@ static json_t *num(double v) { return isfinite(v) ? json_real(v) : json_null(); 
 
 static const char *transform_name(unsigned t) {
   switch (t) {
-    case TSR_XFORM_NONE: return "none";
-    case TSR_XFORM_LOG1P: return "log1p";
-    case TSR_XFORM_STANDARDIZE: return "standardize";
-    default: return "log1p,standardize";
+  case TSR_XFORM_NONE:
+    return "none";
+  case TSR_XFORM_LOG1P:
+    return "log1p";
+  case TSR_XFORM_STANDARDIZE:
+    return "standardize";
+  default:
+    return "log1p,standardize";
   }
 }
 
-tsr_status tsr_cluster_result_summary_json(const tsr_cluster_result *r,
-                                           char **json, tsr_error *err) {
+tsr_status tsr_cluster_result_summary_json(const tsr_cluster_result *r, char **json,
+                                           tsr_error *err) {
   if (!r || !json)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
                          "summary: result and json must not be NULL");
@@ -350,7 +356,8 @@ tsr_status tsr_cluster_result_summary_json(const tsr_cluster_result *r,
   json_t *fa = json_array();
   for (size_t j = 0; j < r->nfeatures; j++) json_array_append_new(fa, json_string(r->features[j]));
   json_object_set_new(o, "features", fa);
-  if (r->model) json_object_set_new(o, "transform", json_string(transform_name(r->model->transform)));
+  if (r->model)
+    json_object_set_new(o, "transform", json_string(transform_name(r->model->transform)));
   json_object_set_new(o, "inertia", num(r->inertia));
   json_object_set_new(o, "silhouette", num(r->silhouette));
   if (r->method == TSR_CLUSTER_GMM) {
@@ -405,7 +412,8 @@ tsr_status tsr_cluster_result_summary_json(const tsr_cluster_result *r,
     json_object_set_new(e, "size", json_integer((json_int_t)p->size));
     json_object_set_new(e, "share", num(p->share));
     json_t *c = json_object();
-    for (size_t q = 0; q < r->nfeatures; q++) json_object_set_new(c, r->features[q], num(p->centroid[q]));
+    for (size_t q = 0; q < r->nfeatures; q++)
+      json_object_set_new(c, r->features[q], num(p->centroid[q]));
     json_object_set_new(e, "centroid", c);
     json_object_set_new(e, "mean_monetary", num(p->mean_monetary));
     json_object_set_new(e, "mean_clv", num(p->mean_clv));

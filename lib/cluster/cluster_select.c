@@ -46,33 +46,36 @@ void tsr_cluster_opts_init(tsr_cluster_opts *o) {
 
 const char *tsr_cluster_method_name(tsr_cluster_method m) {
   switch (m) {
-    case TSR_CLUSTER_KMEANS:
-      return "kmeans";
-    case TSR_CLUSTER_GMM:
-      return "gmm";
-    case TSR_CLUSTER_DBSCAN:
-      return "dbscan";
+  case TSR_CLUSTER_KMEANS:
+    return "kmeans";
+  case TSR_CLUSTER_GMM:
+    return "gmm";
+  case TSR_CLUSTER_DBSCAN:
+    return "dbscan";
   }
   return "unknown";
 }
 
-tsr_status tsr_cluster_method_parse(const char *s, tsr_cluster_method *out,
-                                    tsr_error *err) {
-  if (s && !strcmp(s, "kmeans")) *out = TSR_CLUSTER_KMEANS;
-  else if (s && !strcmp(s, "gmm")) *out = TSR_CLUSTER_GMM;
-  else if (s && !strcmp(s, "dbscan")) *out = TSR_CLUSTER_DBSCAN;
+tsr_status tsr_cluster_method_parse(const char *s, tsr_cluster_method *out, tsr_error *err) {
+  if (s && !strcmp(s, "kmeans"))
+    *out = TSR_CLUSTER_KMEANS;
+  else if (s && !strcmp(s, "gmm"))
+    *out = TSR_CLUSTER_GMM;
+  else if (s && !strcmp(s, "dbscan"))
+    *out = TSR_CLUSTER_DBSCAN;
   else
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "method",
-                         "expected kmeans, gmm or dbscan, got '%s'",
-                         s ? s : "");
+                         "expected kmeans, gmm or dbscan, got '%s'", s ? s : "");
   return TSR_OK;
 }
 
-tsr_status tsr_cluster_transform_parse(const char *s, unsigned *out,
-                                       tsr_error *err) {
-  if (s && !strcmp(s, "none")) *out = TSR_XFORM_NONE;
-  else if (s && !strcmp(s, "log1p")) *out = TSR_XFORM_LOG1P;
-  else if (s && !strcmp(s, "standardize")) *out = TSR_XFORM_STANDARDIZE;
+tsr_status tsr_cluster_transform_parse(const char *s, unsigned *out, tsr_error *err) {
+  if (s && !strcmp(s, "none"))
+    *out = TSR_XFORM_NONE;
+  else if (s && !strcmp(s, "log1p"))
+    *out = TSR_XFORM_LOG1P;
+  else if (s && !strcmp(s, "standardize"))
+    *out = TSR_XFORM_STANDARDIZE;
   else if (s && !strcmp(s, "log1p,standardize"))
     *out = TSR_XFORM_LOG1P | TSR_XFORM_STANDARDIZE;
   else
@@ -86,8 +89,8 @@ tsr_status tsr_cluster_transform_parse(const char *s, unsigned *out,
 /* ============================================================== sampling */
 
 /* Floyd's sampler (declared in cluster_internal.h). */
-tsr_status tsr__sample_rows(const double *X, size_t n, size_t d, size_t m,
-                            uint64_t seed, uint64_t stream, double **out) {
+tsr_status tsr__sample_rows(const double *X, size_t n, size_t d, size_t m, uint64_t seed,
+                            uint64_t stream, double **out) {
   *out = NULL;
   unsigned char *pick = tsr__calloc(n, 1);
   double *S = tsr__malloc(m * d * sizeof *S);
@@ -114,12 +117,10 @@ tsr_status tsr__sample_rows(const double *X, size_t n, size_t d, size_t m,
 
 /* ============================================================== inertia */
 
-double tsr__inertia(const double *X, size_t n, size_t d, const int *labels,
-                    const double *centers) {
+double tsr__inertia(const double *X, size_t n, size_t d, const int *labels, const double *centers) {
   double s = 0;
   for (size_t i = 0; i < n; i++)
-    if (labels[i] >= 0)
-      s += tsr__sqdist(X + i * d, centers + (size_t)labels[i] * d, d);
+    if (labels[i] >= 0) s += tsr__sqdist(X + i * d, centers + (size_t)labels[i] * d, d);
   return s;
 }
 
@@ -162,8 +163,8 @@ typedef struct sil_ctx {
 } sil_ctx;
 
 /* Sum of the distances from x to the points lo..hi-1 of Xs (d x s). */
-TSR__INLINE double sil_sum(const double *x, const double *Xs, size_t s,
-                           size_t lo, size_t hi, size_t d) {
+TSR__INLINE double sil_sum(const double *x, const double *Xs, size_t s, size_t lo, size_t hi,
+                           size_t d) {
   size_t j = lo;
   double tot = 0;
 #ifdef __SSE2__
@@ -199,8 +200,7 @@ TSR__INLINE double sil_sum(const double *x, const double *Xs, size_t s,
 #define SIL_AVX 1
 /* sil_sum with 256-bit vectors, for CPUs with AVX (checked at run time). */
 __attribute__((target("avx"))) static double sil_sum_avx(const double *x, const double *Xs,
-                                                         size_t s, size_t lo, size_t hi,
-                                                         size_t d) {
+                                                         size_t s, size_t lo, size_t hi, size_t d) {
   size_t j = lo;
   __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
   for (; j + 8 <= hi; j += 8) {
@@ -232,8 +232,7 @@ __attribute__((target("avx"))) static double sil_sum_avx(const double *x, const 
 #define SIL_AVX 0
 #endif
 
-TSR__INLINE void sil_block_d(void *vc, size_t b, size_t lo, size_t hi,
-                        size_t d) {
+TSR__INLINE void sil_block_d(void *vc, size_t b, size_t lo, size_t hi, size_t d) {
   sil_ctx *c = vc;
   double *sum = c->scratch + b * c->nlab;
   for (size_t i = lo; i < hi; i++) {
@@ -271,9 +270,48 @@ static int cmp_int(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d,
-                                  const int *labels, size_t sample_size,
-                                  uint64_t seed, int n_threads, double *out,
+/* The first s places of the partial Fisher-Yates shuffle of 0..n-1 that
+ * tsr_cluster_silhouette draws (stream 0x5111, the same draws and swaps)
+ * into out, without the n-place array: the places at or past s that a swap
+ * wrote are kept in a small open-addressing table (at most s of them).
+ * TSR_ENOMEM, or TSR_OK. */
+static tsr_status sample_rows(size_t n, size_t s, uint64_t seed, size_t *out) {
+  for (size_t i = 0; i < s; i++) out[i] = i;
+  if (s >= n) return TSR_OK;
+  size_t cap = 16;
+  while (cap < 2 * s) cap <<= 1;
+  size_t *key = tsr__malloc(cap * sizeof *key), *val = tsr__malloc(cap * sizeof *val);
+  if (!key || !val) {
+    tsr__free(key);
+    tsr__free(val);
+    return TSR_ENOMEM;
+  }
+  for (size_t h = 0; h < cap; h++) key[h] = SIZE_MAX; /* no place is SIZE_MAX */
+  tsr__rng rng;
+  tsr__rng_seed(&rng, seed, 0x5111ull);
+  for (size_t i = 0; i < s; i++) {
+    size_t j = i + tsr__rng_below(&rng, n - i), t = out[i];
+    if (j < s) {
+      out[i] = out[j];
+      out[j] = t;
+      continue;
+    }
+    size_t h = (size_t)(((uint64_t)j * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+    while (key[h] != SIZE_MAX && key[h] != j) h = (h + 1) & (cap - 1);
+    if (key[h] == SIZE_MAX) { /* never swapped yet: it holds j */
+      key[h] = j;
+      val[h] = j;
+    }
+    out[i] = val[h];
+    val[h] = t;
+  }
+  tsr__free(key);
+  tsr__free(val);
+  return TSR_OK;
+}
+
+tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d, const int *labels,
+                                  size_t sample_size, uint64_t seed, int n_threads, double *out,
                                   tsr_error *err) {
   if (!X || !labels || !out)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
@@ -283,7 +321,9 @@ tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d,
   for (size_t i = 0; i < n; i++) m += labels[i] >= 0;
   if (sample_size < 2) sample_size = 2;
   size_t s = m < sample_size ? m : sample_size;
-  size_t *pool = tsr__malloc((m ? m : 1) * sizeof *pool);
+  /* every row labelled (k-means, GMM): the pool is 0..n-1 and only its
+   * first s places are kept, no n-row pool (sample_rows) */
+  size_t *pool = tsr__malloc(((m == n ? s : m) ? (m == n ? s : m) : 1) * sizeof *pool);
   int *lab = tsr__malloc((s ? s : 1) * sizeof *lab);
   int *sorted = tsr__malloc((s ? s : 1) * sizeof *sorted);
   double *val = tsr__malloc((s ? s : 1) * sizeof *val);
@@ -291,18 +331,22 @@ tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d,
   double *scratch = NULL, *Xs = NULL;
   tsr_status st = TSR_OK;
   if (!pool || !lab || !sorted || !val) goto nomem;
-  m = 0;
-  for (size_t i = 0; i < n; i++)
-    if (labels[i] >= 0) pool[m++] = i;
-  tsr__rng rng;
-  tsr__rng_seed(&rng, seed, 0x5111ull);
-  if (s < m)
-    for (size_t i = 0; i < s; i++) {
-      size_t j = i + tsr__rng_below(&rng, m - i);
-      size_t t = pool[i];
-      pool[i] = pool[j];
-      pool[j] = t;
-    }
+  if (m == n) {
+    if (sample_rows(n, s, seed, pool) != TSR_OK) goto nomem;
+  } else {
+    m = 0;
+    for (size_t i = 0; i < n; i++)
+      if (labels[i] >= 0) pool[m++] = i;
+    tsr__rng rng;
+    tsr__rng_seed(&rng, seed, 0x5111ull);
+    if (s < m)
+      for (size_t i = 0; i < s; i++) {
+        size_t j = i + tsr__rng_below(&rng, m - i);
+        size_t t = pool[i];
+        pool[i] = pool[j];
+        pool[j] = t;
+      }
+  }
   /* compact labels of the sample */
   for (size_t i = 0; i < s; i++) sorted[i] = labels[pool[i]];
   qsort(sorted, s, sizeof *sorted, cmp_int);
@@ -315,7 +359,10 @@ tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d,
     size_t lo = 0, hi = nlab;
     while (hi - lo > 1) {
       size_t mid = (lo + hi) / 2;
-      if (sorted[mid] <= v) lo = mid; else hi = mid;
+      if (sorted[mid] <= v)
+        lo = mid;
+      else
+        hi = mid;
     }
     lab[i] = (int)lo;
   }
@@ -359,6 +406,250 @@ done:
   return st;
 }
 
+/* ------------------------------------------- silhouettes of K labellings */
+
+/* tsr_cluster_silhouette's values for K labellings of the same rows, every
+ * row labelled in each (k-means' k table): the sample is the same rows for
+ * all of them (the same draws), so the distances from each sampled row to
+ * the sample are computed once and each labelling only adds them up, in
+ * the order and with the lanes of sil_sum / sil_sum_avx (a sum per lane of
+ * the places of a group, the lanes added as there): the same bits. A pair's
+ * distance is the same operations there and here (subtract, square, add in
+ * feature order, square root; no contraction: no FMA in this build). */
+typedef struct silm_ctx {
+  const double *X;
+  size_t d, s, K, ls;   /* ls: stride of the per-labelling label arrays */
+  const size_t *rows;   /* s sampled rows */
+  const double *Xs;     /* d x s: the sample by feature, in sample order */
+  const int *lab;       /* K x s compact labels */
+  const size_t *nlab;   /* K */
+  const size_t *cnt;    /* K x ls */
+  const size_t *start;  /* K x (ls + 1) */
+  const size_t *perm;   /* K x s: place in the grouped order -> sample place */
+  double *val;          /* K x s */
+  unsigned char *bfail; /* per block: out of memory */
+  int lanes;            /* 8: sil_sum_avx, 4: sil_sum (SSE2), 1: scalar */
+} silm_ctx;
+
+/* The distances from x to the s sampled rows (Xs by feature) into D. */
+TSR__INLINE void silm_dist_d(const double *x, const double *Xs, size_t s, double *D, size_t d) {
+  for (size_t j = 0; j < s; j++) {
+    double q = 0;
+    for (size_t t = 0; t < d; t++) {
+      double u = x[t] - Xs[t * s + j];
+      q += u * u;
+    }
+    D[j] = sqrt(q);
+  }
+}
+
+static void silm_dist(const double *x, const double *Xs, size_t s, double *D, size_t d) {
+  TSR__SPECIALIZE_D(silm_dist_d, d, x, Xs, s, D)
+}
+
+#if SIL_AVX
+/* silm_dist four distances per 256-bit vector (the same operations in each
+ * lane), for CPUs with AVX. */
+__attribute__((target("avx"))) static void silm_dist_avx(const double *x, const double *Xs,
+                                                         size_t s, double *D, size_t d) {
+  size_t j = 0;
+  for (; j + 4 <= s; j += 4) {
+    __m256d q = _mm256_setzero_pd();
+    for (size_t t = 0; t < d; t++) {
+      __m256d u = _mm256_sub_pd(_mm256_set1_pd(x[t]), _mm256_loadu_pd(Xs + t * s + j));
+      q = _mm256_add_pd(q, _mm256_mul_pd(u, u));
+    }
+    _mm256_storeu_pd(D + j, _mm256_sqrt_pd(q));
+  }
+  for (; j < s; j++) {
+    double q = 0;
+    for (size_t t = 0; t < d; t++) {
+      double u = x[t] - Xs[t * s + j];
+      q += u * u;
+    }
+    D[j] = sqrt(q);
+  }
+}
+#endif
+
+/* sil_sum's (or sil_sum_avx's) sum of D over the places lo..hi-1 of the
+ * grouped order perm. */
+static double silm_sum(const double *D, const size_t *perm, size_t lo, size_t hi, int lanes) {
+  size_t j = lo;
+  double tot = 0;
+  if (lanes == 8) {
+    double a0[4] = {0, 0, 0, 0}, a1[4] = {0, 0, 0, 0};
+    for (; j + 8 <= hi; j += 8)
+      for (size_t l = 0; l < 4; l++) {
+        a0[l] += D[perm[j + l]];
+        a1[l] += D[perm[j + 4 + l]];
+      }
+    double b[4];
+    for (size_t l = 0; l < 4; l++) b[l] = a0[l] + a1[l];
+    tot = (b[0] + b[1]) + (b[2] + b[3]);
+  } else if (lanes == 4) {
+    double a0[2] = {0, 0}, a1[2] = {0, 0};
+    for (; j + 4 <= hi; j += 4)
+      for (size_t l = 0; l < 2; l++) {
+        a0[l] += D[perm[j + l]];
+        a1[l] += D[perm[j + 2 + l]];
+      }
+    tot = (a0[0] + a1[0]) + (a0[1] + a1[1]);
+  }
+  for (; j < hi; j++) tot += D[perm[j]];
+  return tot;
+}
+
+static void silm_block(void *vc, size_t b, size_t lo, size_t hi) {
+  silm_ctx *c = vc;
+  size_t s = c->s;
+  double *D = tsr__malloc(s * sizeof *D), *sum = tsr__malloc(c->ls * sizeof *sum);
+  if (!D || !sum) {
+    c->bfail[b] = 1;
+    tsr__free(D);
+    tsr__free(sum);
+    return;
+  }
+  for (size_t i = lo; i < hi; i++) {
+#if SIL_AVX
+    if (c->lanes == 8)
+      silm_dist_avx(c->X + c->rows[i] * c->d, c->Xs, s, D, c->d);
+    else
+#endif
+      silm_dist(c->X + c->rows[i] * c->d, c->Xs, s, D, c->d);
+    for (size_t q = 0; q < c->K; q++) {
+      size_t nlab = c->nlab[q];
+      if (nlab < 2) continue;
+      const size_t *cnt = c->cnt + q * c->ls, *start = c->start + q * (c->ls + 1);
+      const size_t *perm = c->perm + q * s;
+      for (size_t l = 0; l < nlab; l++)
+        sum[l] = silm_sum(D, perm, start[l], start[l + 1], c->lanes);
+      /* sil_block_d's value */
+      size_t li = (size_t)c->lab[q * s + i];
+      if (cnt[li] <= 1) {
+        c->val[q * s + i] = 0;
+        continue;
+      }
+      double a = sum[li] / (double)(cnt[li] - 1), bmin = DBL_MAX;
+      for (size_t l = 0; l < nlab; l++)
+        if (l != li && cnt[l] > 0) {
+          double m = sum[l] / (double)cnt[l];
+          if (m < bmin) bmin = m;
+        }
+      double mx = a > bmin ? a : bmin;
+      c->val[q * s + i] = mx > 0 ? (bmin - a) / mx : 0;
+    }
+  }
+  tsr__free(D);
+  tsr__free(sum);
+}
+
+tsr_status tsr__cluster_silhouette_multi(const double *X, size_t n, size_t d, const int *labels,
+                                         size_t K, size_t sample_size, uint64_t seed, int n_threads,
+                                         double *out, tsr_error *err) {
+  for (size_t q = 0; q < K; q++) out[q] = NAN;
+  int all = n > 0;
+  for (size_t i = 0; i < K * n && all; i++) all = labels[i] >= 0;
+  if (!all) { /* unlabelled rows: each labelling's own pool */
+    for (size_t q = 0; q < K; q++) {
+      tsr_status st = tsr_cluster_silhouette(X, n, d, labels + q * n, sample_size, seed, n_threads,
+                                             &out[q], err);
+      if (st != TSR_OK) return st;
+    }
+    return TSR_OK;
+  }
+  if (sample_size < 2) sample_size = 2;
+  size_t s = n < sample_size ? n : sample_size, ls = s, nb = (s + 63) / 64;
+  silm_ctx c;
+  memset(&c, 0, sizeof c);
+  size_t *rows = tsr__malloc(s * sizeof *rows), *nlab = tsr__calloc(K, sizeof *nlab);
+  size_t *cnt = tsr__calloc(K * ls, sizeof *cnt), *start = tsr__calloc(K * (ls + 1), sizeof *start);
+  size_t *perm = tsr__malloc(K * s * sizeof *perm), *fill = tsr__malloc(ls * sizeof *fill);
+  int *lab = tsr__malloc(K * s * sizeof *lab), *sorted = tsr__malloc(s * sizeof *sorted);
+  double *Xs = tsr__malloc(s * d * sizeof *Xs), *val = tsr__malloc(K * s * sizeof *val);
+  unsigned char *bfail = tsr__calloc(nb, 1);
+  tsr_status st = TSR_OK;
+  if (!rows || !nlab || !cnt || !start || !perm || !fill || !lab || !sorted || !Xs || !val ||
+      !bfail || sample_rows(n, s, seed, rows) != TSR_OK)
+    goto nomem;
+  for (size_t i = 0; i < s; i++)
+    for (size_t t = 0; t < d; t++) Xs[t * s + i] = X[rows[i] * d + t];
+  for (size_t q = 0; q < K; q++) { /* tsr_cluster_silhouette's grouping */
+    const int *L = labels + q * n;
+    int *lq = lab + q * s;
+    for (size_t i = 0; i < s; i++) sorted[i] = L[rows[i]];
+    qsort(sorted, s, sizeof *sorted, cmp_int);
+    size_t nl = 0;
+    for (size_t i = 0; i < s; i++)
+      if (i == 0 || sorted[i] != sorted[i - 1]) sorted[nl++] = sorted[i];
+    nlab[q] = nl;
+    if (nl < 2) continue;
+    for (size_t i = 0; i < s; i++) {
+      int v = L[rows[i]];
+      size_t lo = 0, hi = nl;
+      while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (sorted[mid] <= v)
+          lo = mid;
+        else
+          hi = mid;
+      }
+      lq[i] = (int)lo;
+    }
+    size_t *cq = cnt + q * ls, *sq = start + q * (ls + 1), *pq = perm + q * s;
+    for (size_t i = 0; i < s; i++) cq[lq[i]]++;
+    for (size_t l = 0; l < nl; l++) sq[l + 1] = sq[l] + cq[l];
+    memcpy(fill, sq, nl * sizeof *fill);
+    for (size_t i = 0; i < s; i++) pq[fill[lq[i]]++] = i;
+  }
+  c.X = X;
+  c.d = d;
+  c.s = s;
+  c.K = K;
+  c.ls = ls;
+  c.rows = rows;
+  c.Xs = Xs;
+  c.lab = lab;
+  c.nlab = nlab;
+  c.cnt = cnt;
+  c.start = start;
+  c.perm = perm;
+  c.val = val;
+  c.bfail = bfail;
+#if SIL_AVX
+  c.lanes = __builtin_cpu_supports("avx") ? 8 : 4;
+#elif defined(__SSE2__)
+  c.lanes = 4;
+#else
+  c.lanes = 1;
+#endif
+  tsr__parallel_chunks(n_threads > 0 ? n_threads : 2, s, 64, silm_block, &c);
+  for (size_t b = 0; b < nb; b++)
+    if (bfail[b]) goto nomem;
+  for (size_t q = 0; q < K; q++) {
+    if (nlab[q] < 2) continue;
+    double tot = 0;
+    for (size_t i = 0; i < s; i++) tot += val[q * s + i];
+    out[q] = tot / (double)s;
+  }
+  goto done;
+nomem:
+  st = tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
+done:
+  tsr__free(rows);
+  tsr__free(nlab);
+  tsr__free(cnt);
+  tsr__free(start);
+  tsr__free(perm);
+  tsr__free(fill);
+  tsr__free(lab);
+  tsr__free(sorted);
+  tsr__free(Xs);
+  tsr__free(val);
+  tsr__free(bfail);
+  return st;
+}
+
 /* ================================================================== ARI */
 
 static int cmp_u64(const void *a, const void *b) {
@@ -373,25 +664,21 @@ static double pair_sum(uint64_t *keys, size_t n) {
   size_t run = 0;
   for (size_t i = 0; i < n; i++) {
     run = (i > 0 && keys[i] == keys[i - 1]) ? run + 1 : 1;
-    if (i + 1 == n || keys[i + 1] != keys[i])
-      s += (double)run * (double)(run - 1) / 2;
+    if (i + 1 == n || keys[i + 1] != keys[i]) s += (double)run * (double)(run - 1) / 2;
   }
   return s;
 }
 
-tsr_status tsr_cluster_ari(const int *a, const int *b, size_t n, double *out,
-                           tsr_error *err) {
+tsr_status tsr_cluster_ari(const int *a, const int *b, size_t n, double *out, tsr_error *err) {
   if ((!a || !b) && n)
-    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL,
-                         "ari: labels must not be NULL");
+    return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, NULL, "ari: labels must not be NULL");
   uint64_t *k = tsr__malloc((n ? n : 1) * sizeof *k);
   if (!k) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   for (size_t i = 0; i < n; i++) k[i] = (uint32_t)a[i];
   double sa = pair_sum(k, n);
   for (size_t i = 0; i < n; i++) k[i] = (uint32_t)b[i];
   double sb = pair_sum(k, n);
-  for (size_t i = 0; i < n; i++)
-    k[i] = ((uint64_t)(uint32_t)a[i] << 32) | (uint32_t)b[i];
+  for (size_t i = 0; i < n; i++) k[i] = ((uint64_t)(uint32_t)a[i] << 32) | (uint32_t)b[i];
   double sab = pair_sum(k, n);
   tsr__free(k);
   double tot = (double)n * (double)(n - (n > 0)) / 2;

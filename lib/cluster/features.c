@@ -186,8 +186,7 @@ static double count_quantile(const cnt_val *u, size_t m, size_t n, double q) {
   return a + f * (next - a);
 }
 
-static int quartiles_count(const double *v, size_t n, double *med, double *q3,
-                           double *q1) {
+static int quartiles_count(const double *v, size_t n, double *med, double *q3, double *q1) {
   size_t cap = (size_t)1 << CNT_BITS, m = 0;
   uint64_t *key = tsr__malloc(cap * sizeof *key);
   size_t *cnt = tsr__calloc(cap, sizeof *cnt);
@@ -235,19 +234,16 @@ static tsr_status raw_value(const tsr__feature *f, log1p_memo *mm, double x, siz
                          "expected a finite number, got %g", x);
   if (f->log1p) {
     if (x <= -1)
-      return tsr_error_set(
-          err, TSR_ERANGE, NULL, (int64_t)row + 1, 0, f->name,
-          "log1p needs values > -1, got %.17g",
-          x);
+      return tsr_error_set(err, TSR_ERANGE, NULL, (int64_t)row + 1, 0, f->name,
+                           "log1p needs values > -1, got %.17g", x);
     x = mm ? memo_log1p(mm, x) : log1p(x);
   }
   *out = x;
   return TSR_OK;
 }
 
-tsr_status tsr__features_apply(const tsr__feature *feats, size_t d,
-                               const double *const *cols, size_t n, double *Z,
-                               tsr_error *err) {
+tsr_status tsr__features_apply(const tsr__feature *feats, size_t d, const double *const *cols,
+                               size_t n, double *Z, tsr_error *err) {
   log1p_memo *mm = n >= 4 * MEMO_PROBE ? tsr__malloc(sizeof *mm) : NULL;
   for (size_t j = 0; j < d; j++) {
     const tsr__feature *f = &feats[j];
@@ -331,7 +327,7 @@ tsr_status tsr__features_fit(tsr__feature *feats, size_t d, unsigned transform,
   int memo = n >= 4 * MEMO_PROBE, rows = d <= FIT_ROW_COLS;
   if (memo) mm = tsr__malloc((rows ? d : 1) * sizeof *mm);
   if (transform & TSR_XFORM_STANDARDIZE) {
-    tmp = tsr__malloc(n * sizeof *tmp);
+    tmp = tsr__malloc_big(n * sizeof *tmp); /* 14 MB on 1.8M rows: 2 MiB pages */
     if (!tmp) {
       tsr__free(mm);
       return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");

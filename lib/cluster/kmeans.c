@@ -37,19 +37,19 @@
 typedef struct pp_ctx {
   const double *X;
   size_t d;
-  double *closest;      /* n: squared distance to the nearest chosen centre */
-  int *near;            /* n: index of that centre (ties: the earlier) */
-  const size_t *cand;   /* trial candidate rows */
+  double *closest;    /* n: squared distance to the nearest chosen centre */
+  int *near;          /* n: index of that centre (ties: the earlier) */
+  const size_t *cand; /* trial candidate rows */
   size_t ntrial;
-  double *candT;        /* d x ntp: the candidates by feature, zeros past
-                           ntrial (ntp: ntrial rounded up to even) */
+  double *candT; /* d x ntp: the candidates by feature, zeros past
+                    ntrial (ntp: ntrial rounded up to even) */
   size_t ntp;
-  double *bpot;         /* nblocks x ntrial */
-  double *bsum;         /* nblocks: block sums of closest */
-  size_t best;          /* first centre (initial pass) */
-  const double *P;      /* centre chosen but not yet folded into closest
-                           (NULL: none) */
-  int pj;               /* its index */
+  double *bpot;    /* nblocks x ntrial */
+  double *bsum;    /* nblocks: block sums of closest */
+  size_t best;     /* first centre (initial pass) */
+  const double *P; /* centre chosen but not yet folded into closest
+                      (NULL: none) */
+  int pj;          /* its index */
 } pp_ctx;
 
 /* Folds P into closest/near for row i. */
@@ -68,8 +68,7 @@ TSR__INLINE double pp_fold(pp_ctx *c, size_t i, const double *x, size_t d) {
 /* Folds the pending centre into closest, then the potential of each trial
  * candidate over one block (sums over i in row order, as separate passes
  * would). */
-TSR__INLINE void pp_trial_block_d(void *vc, size_t b, size_t lo, size_t hi,
-                                  size_t d) {
+TSR__INLINE void pp_trial_block_d(void *vc, size_t b, size_t lo, size_t hi, size_t d) {
   pp_ctx *c = vc;
   double acc[64];
   size_t nt = c->ntrial;
@@ -107,8 +106,7 @@ TSR__INLINE void pp_trial_block_d(void *vc, size_t b, size_t lo, size_t hi,
   for (size_t t = 0; t < nt; t++) c->bpot[b * nt + t] = acc[t];
 }
 
-TSR__INLINE void pp_fold_block_d(void *vc, size_t b, size_t lo, size_t hi,
-                                 size_t d) {
+TSR__INLINE void pp_fold_block_d(void *vc, size_t b, size_t lo, size_t hi, size_t d) {
   pp_ctx *c = vc;
   (void)b;
   for (size_t i = lo; i < hi; i++) pp_fold(c, i, c->X + i * d, d);
@@ -118,13 +116,11 @@ static void pp_trial_block(void *vc, size_t b, size_t lo, size_t hi) {
   TSR__SPECIALIZE_D(pp_trial_block_d, ((pp_ctx *)vc)->d, vc, b, lo, hi)
 }
 
-static void pp_fold_block(void *vc, size_t b, size_t lo, size_t hi) {
-  TSR__SPECIALIZE_D(pp_fold_block_d, ((pp_ctx *)vc)->d, vc, b, lo, hi)
-}
+static void pp_fold_block(void *vc, size_t b, size_t lo, size_t hi){
+    TSR__SPECIALIZE_D(pp_fold_block_d, ((pp_ctx *)vc)->d, vc, b, lo, hi)}
 
 /* The first centre: closest = its distance, block sums. */
-TSR__INLINE void pp_first_block_d(void *vc, size_t b, size_t lo, size_t hi,
-                                  size_t d) {
+TSR__INLINE void pp_first_block_d(void *vc, size_t b, size_t lo, size_t hi, size_t d) {
   pp_ctx *c = vc;
   const double *q = c->X + c->best * d;
   double s = 0;
@@ -166,9 +162,8 @@ static size_t pp_search(const pp_ctx *c, size_t n, double v) {
 
 /* Greedy k-means++; on return closest/near hold every row's nearest centre
  * (exact, ties to the lower index) for the first Lloyd step. */
-static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
-                           tsr__rng *rng, tsr__pool *pool, double *centers,
-                           double *closest, int *near) {
+static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k, tsr__rng *rng,
+                           tsr__pool *pool, double *centers, double *closest, int *near) {
   size_t ntrial = 2 + (size_t)floor(log((double)k));
   size_t nb = tsr__nblocks(n);
   size_t cand[64];
@@ -191,8 +186,7 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
   double pot = 0;
   for (size_t b = 0; b < nb; b++) pot += bsum[b];
   for (size_t j = 1; j < k; j++) {
-    for (size_t t = 0; t < ntrial; t++)
-      cand[t] = pp_search(&c, n, tsr__rng_unif(rng) * pot);
+    for (size_t t = 0; t < ntrial; t++) cand[t] = pp_search(&c, n, tsr__rng_unif(rng) * pot);
     for (size_t t = 0; t < ntrial; t++)
       for (size_t q = 0; q < d; q++) candT[q * ntp + t] = X[cand[t] * d + q];
     tsr__pool_blocks(pool, n, pp_trial_block, &c);
@@ -224,22 +218,22 @@ static tsr_status kmeanspp(const double *X, size_t n, size_t d, size_t k,
 typedef struct hm_ctx {
   const double *X;
   size_t d, k;
-  const double *C;   /* k x d current centres */
-  const double *CT;  /* d x kp: the same by feature (two_nearest) */
+  const double *C;  /* k x d current centres */
+  const double *CT; /* d x kp: the same by feature (two_nearest) */
   size_t kp;
-  const double *s;   /* k: half distance to the nearest other centre */
-  const double *p;   /* k: movement of each centre in the last update */
-  size_t r1;         /* centre that moved most; p2 = second largest */
+  const double *s; /* k: half distance to the nearest other centre */
+  const double *p; /* k: movement of each centre in the last update */
+  size_t r1;       /* centre that moved most; p2 = second largest */
   double p1, p2;
-  int first;         /* 1: initialise bounds with a full scan; 2: labels
-                        and upper bounds from the seeding (closest) */
+  int first; /* 1: initialise bounds with a full scan; 2: labels
+                and upper bounds from the seeding (closest) */
   const double *closest;
-  int *a;            /* n labels */
-  double *u, *l;     /* n upper / lower bounds (Euclidean, not squared) */
-  double *bsum;      /* nblocks x k x d */
-  double *bcnt;      /* nblocks x k */
-  size_t *bchg;      /* nblocks: labels changed */
-  double *binert;    /* nblocks (final pass) */
+  int *a;         /* n labels */
+  double *u, *l;  /* n upper / lower bounds (Euclidean, not squared) */
+  double *bsum;   /* nblocks x k x d */
+  double *bcnt;   /* nblocks x k */
+  size_t *bchg;   /* nblocks: labels changed */
+  double *binert; /* nblocks (final pass) */
 } hm_ctx;
 
 /* Nearest and second-nearest centre of x (squared distances) from the
@@ -250,14 +244,14 @@ typedef struct hm_ctx {
  * the same value in each lane either way), and the scan keeps its ties
  * (the earlier centre; d2 may equal d1). */
 #define KM_LANES 4
-#define KM_CHUNK 64 /* centres per scan of the distance buffer */
+#define KM_CHUNK 64  /* centres per scan of the distance buffer */
 #define HM_BATCH 256 /* rows per batch of bound tests (hm_block) */
 #if defined(__GNUC__)
 typedef double km_v4d __attribute__((vector_size(4 * sizeof(double))));
 #endif
 
-TSR__INLINE void two_nearest(const double *x, const double *CT, size_t k, size_t kp,
-                             size_t d, size_t *j1, double *d1, double *d2) {
+TSR__INLINE void two_nearest(const double *x, const double *CT, size_t k, size_t kp, size_t d,
+                             size_t *j1, double *d1, double *d2) {
   double b1 = DBL_MAX, b2 = DBL_MAX;
   size_t bj = 0;
   double buf[KM_CHUNK];
@@ -312,8 +306,7 @@ static void centres_by_feature(const double *C, size_t k, size_t d, size_t kp, d
 /* One Hamerly assignment pass over a block plus the block's contribution to
  * the centre sums: all its points on the first pass, afterwards only the
  * moves (minus from the old cluster, plus to the new). */
-TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi,
-                             size_t d) {
+TSR__INLINE void hm_block_d(void *vc, size_t b, size_t lo, size_t hi, size_t d) {
   hm_ctx *c = vc;
   const size_t k = c->k, kp = c->kp;
   const double *const X = c->X, *const CT = c->CT;
@@ -415,8 +408,7 @@ static tsr__block_fn km_block_fn(void) { return hm_block; }
 #endif
 
 /* Exact labels and inertia with the final centres. */
-TSR__INLINE void final_block_d(void *vc, size_t b, size_t lo, size_t hi,
-                             size_t d) {
+TSR__INLINE void final_block_d(void *vc, size_t b, size_t lo, size_t hi, size_t d) {
   hm_ctx *c = vc;
   double s = 0;
   for (size_t i = lo; i < hi; i++) {
@@ -429,17 +421,14 @@ TSR__INLINE void final_block_d(void *vc, size_t b, size_t lo, size_t hi,
   c->binert[b] = s;
 }
 
-static void final_block(void *vc, size_t b, size_t lo, size_t hi) {
-  TSR__SPECIALIZE_D(final_block_d, ((hm_ctx *)vc)->d, vc, b, lo, hi)
-}
+static void final_block(void *vc, size_t b, size_t lo, size_t hi){
+    TSR__SPECIALIZE_D(final_block_d, ((hm_ctx *)vc)->d, vc, b, lo, hi)}
 
 /* Inertia with the current labels (exact when the labels are). */
-TSR__INLINE void inert_block_d(void *vc, size_t b, size_t lo, size_t hi,
-                               size_t d) {
+TSR__INLINE void inert_block_d(void *vc, size_t b, size_t lo, size_t hi, size_t d) {
   hm_ctx *c = vc;
   double s = 0;
-  for (size_t i = lo; i < hi; i++)
-    s += tsr__sqdist(c->X + i * d, c->C + (size_t)c->a[i] * d, d);
+  for (size_t i = lo; i < hi; i++) s += tsr__sqdist(c->X + i * d, c->C + (size_t)c->a[i] * d, d);
   c->binert[b] = s;
 }
 
@@ -453,12 +442,13 @@ typedef struct km_work {
   double *sum, *cnt; /* k x d centre sums and k counts of the run */
   double *CT;        /* d x kp: C by feature */
   size_t kp;
-  tsr__pool *pool;   /* the runs' workers (NULL: one thread) */
+  tsr__pool *pool; /* the runs' workers (NULL: one thread) */
   size_t *bchg;
+  int own_a; /* a is ours (else the caller's labels) */
 } km_work;
 
 static void work_free(km_work *w) {
-  tsr__free(w->a);
+  if (w->own_a) tsr__free(w->a);
   tsr__free(w->u);
   tsr__free(w->l);
   tsr__free(w->closest);
@@ -477,14 +467,17 @@ static void work_free(km_work *w) {
 }
 
 /* The work arrays of runs on n rows and the workers of n_threads (none
- * when they cannot be had: one thread); TSR_ENOMEM: nothing kept. */
-static tsr_status work_alloc(km_work *w, size_t n, size_t d, size_t k, int n_threads) {
+ * when they cannot be had: one thread); the labels are worked on in place
+ * in labels (n) when not NULL (no fresh array and no copy: 7 MB of new
+ * pages on 1.8M rows); TSR_ENOMEM: nothing kept. */
+static tsr_status work_alloc(km_work *w, size_t n, size_t d, size_t k, int n_threads, int *labels) {
   size_t nb = tsr__nblocks(n);
   memset(w, 0, sizeof *w);
   w->kp = (k + KM_LANES - 1) / KM_LANES * KM_LANES;
   /* the rows' arrays on huge pages when large (the polish on all rows:
    * 50 MB for 1.8M rows, faulted in 2 MiB at a time; tsr__malloc_big) */
-  w->a = tsr__malloc_big(n * sizeof *w->a);
+  w->own_a = labels == NULL;
+  w->a = labels ? labels : tsr__malloc_big(n * sizeof *w->a);
   w->u = tsr__malloc_big(n * sizeof *w->u);
   w->l = tsr__malloc_big(n * sizeof *w->l);
   w->closest = tsr__malloc_big((n > k ? n : k) * sizeof *w->closest);
@@ -500,8 +493,8 @@ static tsr_status work_alloc(km_work *w, size_t n, size_t d, size_t k, int n_thr
   w->cnt = tsr__malloc(k * sizeof *w->cnt);
   w->CT = tsr__malloc(d * w->kp * sizeof *w->CT);
   w->pool = tsr__pool_new(n_threads);
-  if (!w->a || !w->u || !w->l || !w->closest || !w->bsum || !w->bcnt || !w->binert ||
-      !w->bchg || !w->C || !w->Cnew || !w->s || !w->p || !w->sum || !w->cnt || !w->CT) {
+  if (!w->a || !w->u || !w->l || !w->closest || !w->bsum || !w->bcnt || !w->binert || !w->bchg ||
+      !w->C || !w->Cnew || !w->s || !w->p || !w->sum || !w->cnt || !w->CT) {
     work_free(w);
     return TSR_ENOMEM;
   }
@@ -513,10 +506,9 @@ static tsr_status work_alloc(km_work *w, size_t n, size_t d, size_t k, int n_thr
  * then labels and inertia are exact for C. Otherwise the inertia is that of
  * the last labels (an upper bound), or exact after a full pass when
  * exact_end is set. */
-static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
-                         size_t max_iter, double tol_abs, tsr__rng *rng,
-                         tsr__pool *pool, km_work *w, int exact_end, double *inertia,
-                         size_t *n_iter, int *strict) {
+static tsr_status km_run(const double *X, size_t n, size_t d, size_t k, size_t max_iter,
+                         double tol_abs, tsr__rng *rng, tsr__pool *pool, km_work *w, int exact_end,
+                         double *inertia, size_t *n_iter, int *strict) {
   if (rng) { /* else start from the centres already in w->C */
     tsr_status st = kmeanspp(X, n, d, k, rng, pool, w->C, w->closest, w->a);
     if (st != TSR_OK) return st;
@@ -583,9 +575,7 @@ static tsr_status km_run(const double *X, size_t n, size_t d, size_t k,
         double dd = tsr__sqdist(X + i * d, w->C + (size_t)w->a[i] * d, d);
         int taken = 0;
         for (size_t q = 0; q < j; q++)
-          if (cnt[q] < 0.5 && !memcmp(w->Cnew + q * d, X + i * d,
-                                     d * sizeof(double)))
-            taken = 1;
+          if (cnt[q] < 0.5 && !memcmp(w->Cnew + q * d, X + i * d, d * sizeof(double))) taken = 1;
         if (dd > far && !taken) {
           far = dd;
           fi = i;
@@ -661,9 +651,8 @@ double tsr__km_mean_var(const double *X, size_t n, size_t d) {
 }
 
 tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
-                          const tsr_cluster_opts *opts, double *centers,
-                          int *labels, double *inertia, size_t *n_iter,
-                          tsr_error *err) {
+                          const tsr_cluster_opts *opts, double *centers, int *labels,
+                          double *inertia, size_t *n_iter, tsr_error *err) {
   tsr_cluster_opts def;
   if (!opts) {
     tsr_cluster_opts_init(&def);
@@ -674,8 +663,7 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
                          "kmeans: X and centers must not be NULL, d >= 1");
   if (k < 1 || k > n)
     return tsr_error_set(err, TSR_EINVAL, NULL, 0, 0, "k",
-                         "expected a value in [1, %zu] (rows), got %zu", n,
-                         k);
+                         "expected a value in [1, %zu] (rows), got %zu", n, k);
   size_t n_init = opts->n_init ? opts->n_init : 10;
   size_t max_iter = opts->max_iter ? opts->max_iter : 300;
   double tol = opts->tol >= 0 ? opts->tol : 1e-4;
@@ -683,7 +671,7 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
   /* tolerance relative to the mean per-feature variance (sklearn) */
   double tol_abs = tol * tsr__km_mean_var(X, n, d) / (double)d;
   km_work w;
-  if (work_alloc(&w, n, d, k, nthr) != TSR_OK)
+  if (work_alloc(&w, n, d, k, nthr, labels) != TSR_OK)
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   /* many rows: the restarts run on a seeded sample of KM_SAMPLE rows (at
    * least 256 per cluster); only the best one is refined on all rows */
@@ -707,15 +695,14 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
     double in;
     size_t it;
     int strict;
-    tsr_status st = km_run(Xr, nr, d, k, max_iter, tol_abs, &rng, w.pool, &w, 0,
-                           &in, &it, &strict);
+    tsr_status st = km_run(Xr, nr, d, k, max_iter, tol_abs, &rng, w.pool, &w, 0, &in, &it, &strict);
     if (st != TSR_OK) {
       work_free(&w);
       tsr__free(Xs);
       return tsr_error_set(err, st, NULL, 0, 0, NULL, "out of memory");
     }
-    if (opts->progress) opts->progress(opts->progress_ud, "kmeans",
-                                       (double)(r + 1) / (double)n_init);
+    if (opts->progress)
+      opts->progress(opts->progress_ud, "kmeans", (double)(r + 1) / (double)n_init);
     if (in < best) { /* in: inertia of the run's last labels */
       best = in;
       best_it = it;
@@ -734,7 +721,6 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
     best = in;
     best_it += it;
     memcpy(centers, w.C, k * d * sizeof *centers);
-    if (labels) memcpy(labels, w.a, n * sizeof *labels);
   }
   work_free(&w);
   tsr__free(Xs);
@@ -743,18 +729,16 @@ tsr_status tsr_kmeans_fit(const double *X, size_t n, size_t d, size_t k,
   return TSR_OK;
 }
 
-tsr_status tsr__kmeans_polish(const double *X, size_t n, size_t d, size_t k,
-                              int n_threads, size_t max_iter, double *centers,
-                              int *labels) {
+tsr_status tsr__kmeans_polish(const double *X, size_t n, size_t d, size_t k, int n_threads,
+                              size_t max_iter, double *centers, int *labels) {
   km_work w;
-  if (work_alloc(&w, n, d, k, n_threads > 0 ? n_threads : 2) != TSR_OK) return TSR_ENOMEM;
+  if (work_alloc(&w, n, d, k, n_threads > 0 ? n_threads : 2, labels) != TSR_OK) return TSR_ENOMEM;
   double in;
   size_t it;
   int strict;
   memcpy(w.C, centers, k * d * sizeof *centers);
   km_run(X, n, d, k, max_iter ? max_iter : 300, 0, NULL, w.pool, &w, 1, &in, &it, &strict);
   memcpy(centers, w.C, k * d * sizeof *centers);
-  if (labels) memcpy(labels, w.a, n * sizeof *labels);
   work_free(&w);
   return TSR_OK;
 }
