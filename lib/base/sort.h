@@ -19,8 +19,9 @@ static inline uint64_t tsr__key_f64(double v) {
   return (u >> 63) ? ~u : u | ((uint64_t)1 << 63);
 }
 
-/* Sorts k[0..n) ascending by a stable LSD radix sort (8-bit digits; a
- * digit equal in every key is skipped), moving v[i] (when v is not NULL)
+/* Sorts k[0..n) ascending by a stable LSD radix sort (digits of up to 11
+ * bits over the bits where the keys differ; a digit equal in every key is
+ * skipped), moving v[i] (when v is not NULL)
  * with k[i]. 0, or -1 when out of memory (k and v unchanged). */
 int tsr__radix_sort_u64(uint64_t *k, uint32_t *v, size_t n);
 

@@ -317,18 +317,25 @@ tsr_status tsr_summary_compute(const tsr_ledger *lg, const tsr_summary_opts *opt
 }
 
 /* tsr__summary_compute_drain: each customer's row as the ledger's drain
- * hands it over, appended in that order, with its customer number; in the
- * caller's form (put, elem bytes) or as a tsr_summary_row (put NULL). */
+ * hands it over, written at its customer number's place (the drain gives
+ * the customers in their blocks' address order, i.e. at random), with a
+ * bit for each customer that has a row; then the rows are moved down over
+ * the places of customers without one, in order: one sequential pass. (The
+ * rows were appended in the drain's order and then permuted to the
+ * customers' order cycle by cycle: a random read and write of each row
+ * after the sequential write, and 8 bytes a customer of indexes, fresh
+ * pages; issue 18.) In the caller's form (put, elem bytes) or as a
+ * tsr_summary_row (put NULL). */
 typedef struct drain_job {
   tsr_summary *s;
-  char *rows; /* s->rows' bytes, elem a row */
+  char *rows; /* s->rows' bytes, elem a row; customer i's at i */
   size_t elem;
   tsr__summary_put_fn put;
   void *put_ud;
-  uint32_t *num;     /* [s->n] the rows' customer numbers */
+  uint64_t *has; /* bit i: customer i has a row */
   int split;
   int64_t p_end, p_cal;
-  size_t overflow;   /* the first customer (number) whose sums are not finite; SIZE_MAX */
+  size_t overflow; /* the first customer (number) whose sums are not finite; SIZE_MAX */
   tsr__drain_also_fn also;
   void *also_ud;
 } drain_job;
@@ -336,16 +343,17 @@ typedef struct drain_job {
 static void drain_row(void *ud, size_t i, const char *id, const tsr_ledger_entry *e, size_t k) {
   drain_job *j = ud;
   tsr_summary *s = j->s;
-  tsr_summary_row one, *r = j->put ? &one : (tsr_summary_row *)(void *)(j->rows + s->n * j->elem);
+  char *slot = j->rows + i * j->elem;
+  tsr_summary_row one, *r = j->put ? &one : (tsr_summary_row *)(void *)slot;
   r->customer_id = id;
   int refund_only, has_row = 0;
   if (row_from_entries(e, k, &s->opts, j->split, j->p_end, j->p_cal, r, &refund_only)) {
-    if (i < j->overflow &&
-        !(isfinite(r->revenue) && isfinite(r->refund_amount) && isfinite(r->monetary_value) &&
-          isfinite(r->monetary_value_holdout)))
+    if (i < j->overflow && !(isfinite(r->revenue) && isfinite(r->refund_amount) &&
+                             isfinite(r->monetary_value) && isfinite(r->monetary_value_holdout)))
       j->overflow = i;
-    if (j->put) j->put(j->put_ud, j->rows + s->n * j->elem, r);
-    j->num[s->n++] = (uint32_t)i;
+    if (j->put) j->put(j->put_ud, slot, r);
+    j->has[i >> 6] |= (uint64_t)1 << (i & 63);
+    s->n++;
     has_row = 1;
   } else if (refund_only) {
     s->excluded_refund_only++;
@@ -374,7 +382,7 @@ tsr_status tsr__summary_drain_packed(tsr_ledger *lg, const tsr_summary_opts *opt
   tsr_status st = sum_begin(lg, opts, elem, &j.s, &j.p_end, &j.p_cal, err);
   if (st != TSR_OK) return st;
   tsr_summary *s = j.s;
-  const size_t n = tsr_ledger_ncustomers(lg);
+  const size_t n = tsr_ledger_ncustomers(lg), nw = n / 64 + 1;
   j.rows = (char *)s->rows;
   j.elem = elem;
   j.put = put;
@@ -383,48 +391,29 @@ tsr_status tsr__summary_drain_packed(tsr_ledger *lg, const tsr_summary_opts *opt
   j.overflow = SIZE_MAX;
   j.also = also;
   j.also_ud = also_ud;
-  /* the rows' customer numbers, then each number's row (UINT32_MAX: none) */
-  j.num = tsr__malloc((n ? n : 1) * sizeof *j.num);
-  uint32_t *at = tsr__malloc((n ? n : 1) * sizeof *at);
-  if (n > UINT32_MAX - 1 || !j.num || !at || tsr__ledger_drain(lg, drain_row, &j) != 0) {
-    tsr__free(at);
-    tsr__free(j.num);
+  j.has = tsr__calloc(nw, sizeof *j.has);
+  if (!j.has || tsr__ledger_drain(lg, drain_row, &j) != 0) {
+    tsr__free(j.has);
     tsr_summary_free(s);
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
-  /* the rows in the customers' order, in place: num[k] becomes row k's
-   * place, and the rows go there cycle by cycle */
-  for (size_t i = 0; i < n; i++) at[i] = UINT32_MAX;
-  for (size_t k = 0; k < s->n; k++) at[j.num[k]] = (uint32_t)k;
-  for (size_t i = 0, m = 0; i < n; i++)
-    if (at[i] != UINT32_MAX) j.num[at[i]] = (uint32_t)m++;
-  tsr__free(at);
+  /* the rows down over the empty places, in order (m < i: the two rows do
+   * not overlap); up to the first empty place nothing moves */
   char *rw = j.rows;
-  for (size_t k = 0; k < s->n; k++) {
-    if (j.num[k] == k) continue;
-    /* the cycle through k: each row goes to its place, taking out the
-     * row there; q runs 8 rows ahead on the cycle, its rows prefetched */
-    tsr_summary_row t, o;
-    memcpy(&t, rw + k * elem, elem);
-    uint32_t d = j.num[k], q = d;
-    for (int a = 0; a < 8 && q != k; a++) q = j.num[q];
-    while (d != k) {
-      if (q != k) {
-        __builtin_prefetch(rw + (size_t)q * elem, 1);
-        __builtin_prefetch(rw + (size_t)q * elem + 64, 1);
-        q = j.num[q];
-      }
-      memcpy(&o, rw + (size_t)d * elem, elem);
-      memcpy(rw + (size_t)d * elem, &t, elem);
-      t = o;
-      const uint32_t nd = j.num[d];
-      j.num[d] = d;
-      d = nd;
+  size_t m = 0;
+  for (size_t w = 0; w < nw; w++) {
+    uint64_t b = j.has[w];
+    if (b == ~(uint64_t)0 && m == w * 64) {
+      m += 64;
+      continue;
     }
-    memcpy(rw + k * elem, &t, elem);
-    j.num[k] = (uint32_t)k;
+    for (; b; b &= b - 1) {
+      const size_t i = w * 64 + (size_t)__builtin_ctzll(b);
+      if (m != i) memcpy(rw + m * elem, rw + i * elem, elem);
+      m++;
+    }
   }
-  tsr__free(j.num);
+  tsr__free(j.has);
   return sum_end(s, j.overflow != SIZE_MAX ? tsr_ledger_customer(lg, j.overflow) : NULL, out, err);
 }
 

@@ -265,6 +265,7 @@ void tsr_ledger_free(tsr_ledger *lg) {
   }
   for (size_t i = 0; i < lg->nchunks; i++) chunk_free(lg->chunks[i]);
   tsr__free(lg->chunks);
+  tsr__free(lg->packed);
   for (size_t i = 0; i < lg->nchunks_c; i++) tsr__free(lg->chunks_c[i].mem);
   tsr__free(lg->chunks_c);
   tbl_free(lg->index, lg->nslots * sizeof *lg->index);
@@ -316,6 +317,14 @@ static int addr_order(const tsr_ledger *lg, size_t *nbp, uint64_t **addrp, uint3
   *whop = who;
   *caddrp = caddr;
   return 0;
+}
+
+static void rev_u32(uint32_t *x, size_t n) {
+  for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
+    uint32_t t = x[i];
+    x[i] = x[j - 1];
+    x[j - 1] = t;
+  }
 }
 
 /* Packs the pool blocks to their used size, in place: with no more rows to
@@ -378,6 +387,22 @@ static void pool_pack(tsr_ledger *lg) {
     lg->pool_cur = dst;
     lg->pool_left = (size_t)((char *)(uintptr_t)caddr[d] + POOL_CHUNK - dst);
     memset(lg->pool_free, 0, sizeof lg->pool_free);
+    /* who in the blocks' new order, for the drain (no second address
+     * sort there): cur's blocks, one run [a, b) of the address order,
+     * went last: who[a..nb) rotated left by b - a (three reversals) */
+    size_t a = 0, b;
+    while (a < nb && addr[a] < cur) a++;
+    for (b = a; b < nb && addr[b] - cur < POOL_CHUNK; b++) {
+    }
+    if (b > a && b < nb) {
+      rev_u32(who + a, b - a);
+      rev_u32(who + b, nb - b);
+      rev_u32(who + a, nb - a);
+    }
+    tsr__free(lg->packed);
+    lg->packed = who;
+    lg->npacked = nb;
+    who = NULL;
   }
   tsr__free(caddr);
   tsr__free(who);
@@ -1155,20 +1180,35 @@ tsr_status tsr_ledger_finish_seal(tsr_ledger *lg, int threads, tsr_error *err) {
 
 /* ------------------------------------------------------------ draining */
 
-/* See lib/internal.h. The pool blocks are visited in address order (the
- * chunks in address order, each from its start), so the chunks behind
- * are freed while the walk goes on: on tx1800k the 321 MB of entries go
- * while the summary's 230 MB of rows come, instead of both at once. */
+/* See lib/internal.h. The pool blocks are visited in their order in
+ * memory, a chunk after another, so the chunks behind are freed while the
+ * walk goes on: on tx1800k the 321 MB of entries go while the summary's
+ * 230 MB of rows come, instead of both at once. A sealed ledger has that
+ * order from its packing (lg->packed: the chunks in lg->chunks' order);
+ * else the blocks' and chunks' addresses are sorted (addr_order). */
 int tsr__ledger_drain(tsr_ledger *lg, tsr__drain_fn fn, void *ud) {
   if (!lg->finished) return -1;
   tsr__ready_drop(lg);
   size_t nb;
-  uint64_t *addr, *caddr;
-  uint32_t *who;
-  if (addr_order(lg, &nb, &addr, &who, &caddr) != 0) return -1;
+  uint64_t *addr = NULL, *caddr = NULL;
+  uint32_t *who = NULL;
+  const int packed = lg->packed != NULL;
+  if (packed) {
+    nb = lg->npacked;
+    who = lg->packed;
+    lg->packed = NULL;
+    lg->npacked = 0;
+  } else if (addr_order(lg, &nb, &addr, &who, &caddr) != 0) {
+    return -1;
+  }
   const size_t mx = tsr__ledger_max_entries(lg);
   tsr_ledger_entry *buf = tsr__malloc((mx ? mx : 1) * sizeof *buf); /* fn's entries */
   if (!buf) {
+    if (packed) { /* kept for a later call */
+      lg->packed = who;
+      lg->npacked = nb;
+      who = NULL;
+    }
     tsr__free(caddr);
     tsr__free(who);
     tsr__free(addr);
@@ -1188,16 +1228,24 @@ int tsr__ledger_drain(tsr_ledger *lg, tsr__drain_fn fn, void *ud) {
     c->e = NULL;
     c->n = c->cap = 0;
   }
-  size_t d = 0; /* the chunk (address order) of the blocks being read */
+  /* the chunks in the blocks' order: lg->chunks' (packed) or caddr's */
+  void *const *ch = packed ? (void *const *)lg->chunks : NULL;
+  size_t d = 0; /* the chunk of the blocks being read */
+#define DRAIN_CHUNK(d) (packed ? (uint64_t)(uintptr_t)ch[d] : caddr[d])
   for (size_t k = 0; k < nb; k++) {
     if (k + 8 < nb) __builtin_prefetch(cust_at(lg, who[k + 8])); /* in insertion order: random */
-    while (d < lg->nchunks && addr[k] >= caddr[d] + POOL_CHUNK) chunk_free((void *)(uintptr_t)caddr[d++]);
     cust *c = cust_at(lg, who[k]);
+    if (!c->e) continue; /* emptied by the packing: drained above */
+    const uint64_t at = (uint64_t)(uintptr_t)c->e;
+    while (d < lg->nchunks &&
+           (packed ? at - DRAIN_CHUNK(d) >= POOL_CHUNK : at >= DRAIN_CHUNK(d) + POOL_CHUNK))
+      chunk_free((void *)(uintptr_t)DRAIN_CHUNK(d++));
     fn(ud, c->rank, cust_id(lg, c), buf, decode(c->e, c->n, buf));
     c->e = NULL;
     c->n = c->cap = 0;
   }
-  for (; d < lg->nchunks; d++) chunk_free((void *)(uintptr_t)caddr[d]);
+  for (; d < lg->nchunks; d++) chunk_free((void *)(uintptr_t)DRAIN_CHUNK(d));
+#undef DRAIN_CHUNK
   lg->nchunks = 0;
   lg->pool_cur = NULL;
   lg->pool_left = 0;

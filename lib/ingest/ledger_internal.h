@@ -133,6 +133,12 @@ struct tsr_ledger {
   size_t pool_left;
   void **chunks;
   size_t nchunks, chunks_cap;
+  /* pool_pack's order of the blocks it packed (customer numbers; those it
+   * emptied have c->e NULL): the blocks' order in memory, chunk by chunk in
+   * chunks' order, kept for tsr__ledger_drain (nothing moves a block
+   * after the seal); NULL when not packed or once drained */
+  uint32_t *packed;
+  size_t npacked;
   /* no_rh: the ledger's only input (tsr_ingest_opts.single_input) has a
    * transaction id column, so no row ever needs an earlier row's content
    * hash (identical rows are not tracked with ids): the blocks hold

@@ -36,7 +36,9 @@ static void check(const double *x, size_t n) {
 }
 
 /* tsr__radix_sort_u64: keys ascending, payload moved with its key, ties
- * in input order (stable), top-byte-only and full-width keys, no payload */
+ * in input order (stable), top-byte-only and full-width keys, no payload;
+ * keys varying in a middle range of bits (addresses: 25 bits above 4 zero
+ * bits, 3 passes, an odd number; 21 bits: 2 passes), all keys equal */
 static void test_radix_u64(void **state) {
   (void)state;
   enum { N = 5000 };
@@ -44,10 +46,15 @@ static void test_radix_u64(void **state) {
   uint32_t *v = malloc(N * sizeof *v);
   assert_non_null(k), assert_non_null(k0), assert_non_null(v);
   uint64_t s = 88172645463325252ULL;
-  for (int shape = 0; shape < 3; shape++) {
+  for (int shape = 0; shape < 6; shape++) {
     for (uint32_t i = 0; i < N; i++) {
       s ^= s << 13, s ^= s >> 7, s ^= s << 17;
-      k[i] = shape == 0 ? s % 97 : shape == 1 ? (s % 7) << 56 : s;
+      k[i] = shape == 0   ? s % 97
+             : shape == 1 ? (s % 7) << 56
+             : shape == 2 ? s
+             : shape == 3 ? 0x7f3a00000000ULL + ((s % ((uint64_t)1 << 25)) << 4)
+             : shape == 4 ? s % 1800000
+                          : 12345;
       k0[i] = k[i];
       v[i] = i;
     }
