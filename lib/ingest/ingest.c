@@ -583,9 +583,9 @@ static size_t rows_after(const ictx *x, const staged *sr) {
 static tsr_status commit(ictx *x, const staged *sr) {
   uint64_t key = sr->key; /* 0: not made yet (tid_key is never 0) */
   if (x->ti >= 0 && !x->lg->ids_hashed) {
-    /* the ids in order grow (from 1 MiB) to the rows expected in all at
+    /* the ids in order grow (from 64 KiB) to the rows expected in all at
      * once: not copied again, nor twice the memory faulted in */
-    if (x->lg->seq_n == x->lg->seq_cap && x->lg->seq_n >= ((size_t)1 << 16))
+    if (x->lg->seq_n == x->lg->seq_cap && x->lg->seq_n >= ((size_t)1 << 13))
       x->lg->seq_hint = x->lg->seq_n + rows_after(x, sr) + ((size_t)1 << 16);
     int a = tsr__ids_append(x->lg, sr->tid, sr->tlen, key, sr->content);
     if (a < 0) return TSR_ENOMEM;
@@ -987,6 +987,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
                          "customer, date and amount must be distinct columns");
   /* one input with transaction ids: no row hashes in the blocks */
   if (opts->single_input && x.ti >= 0 && lg->n == 0 && lg->nchunks == 0) lg->no_rh = 1;
+  if (tsr_csv_size(c) >= BIG_INPUT) lg->big_input = 1;
   x.b = tsr__malloc(sizeof *x.b);
   if (!x.b) return tsr_error_set(err, TSR_ENOMEM, tsr_csv_name(c), 0, 0, NULL, "out of memory");
   x.b->n = x.b->used = 0;
