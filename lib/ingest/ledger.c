@@ -109,9 +109,14 @@ static tsr_status grow_big(void **buf, size_t *cap, size_t need, size_t elsize, 
     if (nc > SIZE_MAX / 2 / elsize) return TSR_ENOMEM;
     nc *= 2;
   }
-  if (nc * elsize < TBL_MAP) return tsr__grow(buf, cap, need, elsize);
+  /* a hint of TBL_MAP bytes or more is taken at once, even from a small
+   * array (the doubling's blocks below TBL_MAP came from malloc: each of
+   * their 4 KiB pages a fault) */
+  const int big_hint = hint > nc && hint <= SIZE_MAX / 2 / elsize && hint * elsize >= TBL_MAP;
+  if (nc * elsize < TBL_MAP && !big_hint) return tsr__grow(buf, cap, need, elsize);
   void *p = NULL;
-  if (hint > nc && hint <= SIZE_MAX / 2 / elsize && (p = tbl_alloc(hint * elsize))) nc = hint;
+  if (big_hint && (p = tbl_alloc(hint * elsize))) nc = hint;
+  if (!p && nc * elsize < TBL_MAP) return tsr__grow(buf, cap, need, elsize);
   if (!p && !(p = tbl_alloc(nc * elsize))) return TSR_ENOMEM;
   if (*cap) memcpy(p, *buf, *cap * elsize);
   tbl_free(*buf, *cap * elsize);
@@ -580,13 +585,39 @@ int tsr__ledger_last_purchase(const tsr_ledger *lg, int64_t *day) {
 
 /* ------------------------------------------------------------ customers */
 
+/* Moves the pages of the customer table, when it is one of tbl_alloc's
+ * blocks, to the front of idx (a larger fresh block of tbl_alloc) and
+ * clears them there; lg->index is then idx (the rebuild's table, all
+ * zero). The table doubles as customers come (1 -> 2 -> 4... MiB): only
+ * the added half is fresh memory, not the whole new table (the kernel's
+ * zeroing of fresh pages on the VM: 0.6-1.6 ms a MiB; a memset of pages
+ * already there a tenth of that). On failure nothing changes: the new
+ * table is filled from fresh zero pages and the old one freed, as
+ * before. */
+static void index_reuse(tsr_ledger *lg, uint64_t *idx) {
+#ifdef MREMAP_FIXED
+  const size_t ob = lg->nslots * sizeof *lg->index;
+  if (ob < TBL_MAP) return;
+  void *p = mremap(lg->index, tbl_span(ob), tbl_span(ob), MREMAP_MAYMOVE | MREMAP_FIXED, idx);
+  if (p == MAP_FAILED) return;
+  /* the old span's pages past its slots were never written: zero */
+  memset(idx, 0, ob);
+  lg->index = idx;
+#else
+  (void)lg;
+  (void)idx;
+#endif
+}
+
 /* Makes room for `more` new customers without a rehash or a new chunk. */
 tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
   size_t need = lg->n + more;
   if (need > UINT32_MAX - 1) return TSR_ENOMEM;
   if (need > lg->order_cap) {
     void *p = lg->order;
-    if (grow_big(&p, &lg->order_cap, need, sizeof *lg->order, 0) != TSR_OK) return TSR_ENOMEM;
+    /* a large input: at once the customers of a TBL_MAP block */
+    const size_t hint = lg->big_input ? TBL_MAP / sizeof *lg->order : 0;
+    if (grow_big(&p, &lg->order_cap, need, sizeof *lg->order, hint) != TSR_OK) return TSR_ENOMEM;
     lg->order = p;
   }
   size_t nch = (need + CUST_CHUNK - 1) >> CUST_CHUNK_BITS;
@@ -603,7 +634,7 @@ tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
      * 32,768 customers keeps 4 KiB pages (the first chunk in 4 KiB pages
      * was 1,000 faults of the bank file's summary). */
     const size_t bytes = CUST_CHUNK * sizeof(cust), h = (size_t)2 << 20;
-    const int first = lg->nchunks_c == 0;
+    const int first = lg->nchunks_c == 0 && !lg->big_input;
     void *mem = first ? NULL : ready_take(&lg->ready_cust); /* of CUST_BYTES */
     if (!mem) mem = tsr__malloc(CUST_BYTES);
     if (!mem) return TSR_ENOMEM;
@@ -613,18 +644,21 @@ tsr_status tsr__cust_reserve(tsr_ledger *lg, size_t more) {
     hint_huge((char *)ch->c + (first ? h : 0), bytes - (first ? h : 0));
   }
   if (need * 2 <= lg->nslots) return TSR_OK;
-  size_t ns = lg->nslots ? lg->nslots : 1024;
+  /* a large input starts with a table of TBL_MAP bytes (one huge page;
+   * the smaller ones before it were 256 faults of 4 KiB pages) */
+  size_t ns = lg->nslots ? lg->nslots : lg->big_input ? TBL_MAP / sizeof *lg->index : 1024;
   while (need * 2 > ns) ns *= 2;
   if (ns > ((size_t)1 << 33) || ns > SIZE_MAX / sizeof(uint64_t)) return TSR_ENOMEM;
   uint64_t *idx = tbl_alloc(ns * sizeof *idx);
   if (!idx) return TSR_ENOMEM;
+  index_reuse(lg, idx);
   for (size_t i = 0; i < lg->n; i++) {
     const cust *c = cust_at(lg, i);
     size_t k = (size_t)c->hash & (ns - 1);
     while (idx[k]) k = (k + 1) & (ns - 1);
     idx[k] = (c->hash >> 32) << 32 | (uint64_t)(i + 1);
   }
-  tbl_free(lg->index, lg->nslots * sizeof *lg->index);
+  if (lg->index != idx) tbl_free(lg->index, lg->nslots * sizeof *lg->index);
   lg->index = idx;
   lg->nslots = ns;
   return TSR_OK;
@@ -874,6 +908,10 @@ static int id_next(char *id, size_t len) {
  * (not a nine) one more, the bytes before that the same. Compared in
  * place, without the copy and the two calls of making the successor. */
 static int id_follows(const char *last, const char *id, size_t len) {
+  /* the common case, no trailing nine (9 ids in 10): the last byte one
+   * more, the others equal (compared a word at a time by id_eq) */
+  if (len && last[len - 1] >= '0' && last[len - 1] <= '8')
+    return id[len - 1] == last[len - 1] + 1 && id_eq(last, id, len - 1);
   size_t i = len;
   while (i > 0 && last[i - 1] == '9' && id[i - 1] == '0') i--;
   if (i == 0 || last[i - 1] < '0' || last[i - 1] > '8' || id[i - 1] != last[i - 1] + 1) return 0;

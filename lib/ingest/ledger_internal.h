@@ -144,6 +144,12 @@ struct tsr_ledger {
    * hash (identical rows are not tracked with ids): the blocks hold
    * entries only, a third less memory and one cache line less per row */
   int no_rh;
+  /* big_input: the ingest reads an input of BIG_INPUT bytes or more, so
+   * the ledger will hold many customers: the first customer chunk is
+   * advised huge from its start too (else its first 2 MiB, 32,768
+   * customers, fault in 4 KiB at a time: 512 faults of several us each
+   * on a VM, the bank file's summary) */
+  int big_input;
   int32_t last_purchase; /* day of the last purchase row (has_purchase) */
   double abs_total;      /* the sum of every added row's |amount|: a bound of
                             tsr__ledger_abs_sums_max without its walk */
@@ -170,6 +176,8 @@ struct tsr_ledger {
   pthread_mutex_t pub_mu;
 };
 
+/* An input of this many bytes sets big_input. */
+#define BIG_INPUT ((int64_t)32 << 20)
 #define READY_NONE ((uintptr_t)0)
 #define READY_WANTED ((uintptr_t)1)
 /* Bytes of a customer chunk's allocation (2 MiB extra for the alignment of

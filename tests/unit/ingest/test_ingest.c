@@ -1076,13 +1076,18 @@ static void test_many_customers(void **state) {
   char *a = many_log(0, 100000, 1, &la), *b = many_log(50000, 150000, 2, &lb);
   char path[64];
   assert_non_null(tsr_test_tmpfile(b, lb, path, sizeof path));
-  for (int t = 1; t <= 2; t++) {
+  for (int v = 0; v < 4; v++) {
+    /* v >= 2: as for an input of BIG_INPUT bytes (the first customer
+     * chunk advised huge, the table and the customer numbers started at
+     * TBL_MAP bytes) */
+    const int t = 1 + (v & 1);
     tsr_ledger *lg;
     tsr_ingest_opts o;
     tsr_ingest_opts_init(&o);
     o.threads = t;
     tsr_ingest_stats st;
     assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    lg->big_input = v >= 2;
     assert_int_equal(tsr_ingest_mem(lg, a, la, "a.csv", &o, &st, NULL), TSR_OK);
     assert_int_equal(st.rows_accepted, 100000);
     assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
@@ -1124,6 +1129,67 @@ static void test_many_customers(void **state) {
   unlink(path);
   free(a);
   free(b);
+}
+
+/* 100,000 transaction ids in order (their content hashes grow at 8,192
+ * to the rows expected, in one block of tbl_alloc: grow_big's hint), then
+ * two out of order: one identical to its first row (a duplicate), one
+ * with another amount (rejected); one and two threads. */
+static void test_ids_in_order_hint(void **state) {
+  (void)state;
+  const unsigned n = 100000;
+  size_t cap = (size_t)n * 48 + 256, len = 0;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  len += (size_t)snprintf(csv, cap, "transaction_id,customer_id,date,amount\n");
+  for (unsigned i = 0; i < n; i++)
+    len += (size_t)snprintf(csv + len, cap - len, "T%07u,C%u,2024-01-%02u,%u.25\n", i, i % 3000,
+                            1 + i % 28, i % 97);
+  len += (size_t)snprintf(csv + len, cap - len, "T%07u,C%u,2024-01-%02u,%u.25\n", 5u, 5u, 6u, 5u);
+  len += (size_t)snprintf(csv + len, cap - len, "T%07u,C%u,2024-01-%02u,%u.26\n", 50000u,
+                          50000u % 3000, 1 + 50000 % 28, 50000u % 97);
+  for (int t = 1; t <= 2; t++) {
+    tsr_ledger *lg;
+    tsr_ingest_opts o;
+    tsr_ingest_opts_init(&o);
+    o.threads = t;
+    o.single_input = 1;
+    tsr_ingest_stats st;
+    assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    /* the ids in order alone first: the hint taken at once */
+    assert_int_equal(tsr_ingest_mem(lg, csv, len - 60, "h.csv", &o, &st, NULL), TSR_OK);
+    assert_int_equal(st.rows_accepted, n);
+    assert_false(lg->ids_hashed);
+    assert_true(lg->seq_cap >= n && lg->seq_cap * sizeof *lg->seq >= ((size_t)1 << 20));
+    tsr_ledger_free(lg);
+    assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+    assert_int_equal(tsr_ingest_mem(lg, csv, len, "h.csv", &o, &st, NULL), TSR_OK);
+    assert_int_equal(st.rows_accepted, n);
+    assert_int_equal(st.duplicate_ids, 1);
+    assert_int_equal(st.rows_rejected, 1);
+    assert_true(lg->ids_hashed);
+    assert_int_equal(tsr_ledger_ncustomers(lg), 3000);
+    tsr_ledger_free(lg);
+  }
+  free(csv);
+}
+
+/* grow_big with a hint of TBL_MAP bytes or more from a small array: one
+ * block of the hint at once, the old elements copied. */
+static void test_seq_hint_block(void **state) {
+  (void)state;
+  tsr_ledger *lg;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  char id[16];
+  for (unsigned i = 0; i < 20000; i++) {
+    if (lg->seq_n == lg->seq_cap && lg->seq_n >= 8192) lg->seq_hint = 300000;
+    snprintf(id, sizeof id, "X%07u", i);
+    assert_int_equal(tsr__ids_append(lg, id, 8, 0, 1000 + i), 0);
+  }
+  assert_int_equal(lg->seq_cap, 300000);
+  for (unsigned i = 0; i < 20000; i++) assert_true(lg->seq[i] == 1000 + i);
+  assert_int_equal(tsr__ids_append(lg, "X0000007", 8, 0, 5), 1); /* out of order */
+  tsr_ledger_free(lg);
 }
 
 /* Customer order after tsr_ledger_finish (radix sort on numbers or 8-byte
@@ -1999,7 +2065,8 @@ int main(void) {
       cmocka_unit_test(test_ready_blocks), cmocka_unit_test(test_id_runs),
       cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_seal_fresh_tail), cmocka_unit_test(test_id_eq_copy), cmocka_unit_test(test_prefetch_grow), cmocka_unit_test(test_finish_seal), cmocka_unit_test(test_cust_guess),
       cmocka_unit_test(test_currency_watch), cmocka_unit_test(test_dense_entries),
-      cmocka_unit_test(test_day_count_limit),
+      cmocka_unit_test(test_day_count_limit), cmocka_unit_test(test_ids_in_order_hint),
+      cmocka_unit_test(test_seq_hint_block),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
