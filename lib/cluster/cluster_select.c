@@ -270,6 +270,32 @@ static int cmp_int(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* The sample's labels (labels[rows[i]], i < s) as 0..nlab-1 in label
+ * order: sorted gets the distinct labels, lab (written only when there are
+ * two or more) each row's place among them. Returns nlab. */
+static size_t compact_labels(const int *labels, const size_t *rows, size_t s, int *sorted,
+                             int *lab) {
+  for (size_t i = 0; i < s; i++) sorted[i] = labels[rows[i]];
+  qsort(sorted, s, sizeof *sorted, cmp_int);
+  size_t nlab = 0;
+  for (size_t i = 0; i < s; i++)
+    if (i == 0 || sorted[i] != sorted[i - 1]) sorted[nlab++] = sorted[i];
+  if (nlab < 2) return nlab;
+  for (size_t i = 0; i < s; i++) {
+    int v = labels[rows[i]];
+    size_t lo = 0, hi = nlab;
+    while (hi - lo > 1) {
+      size_t mid = (lo + hi) / 2;
+      if (sorted[mid] <= v)
+        lo = mid;
+      else
+        hi = mid;
+    }
+    lab[i] = (int)lo;
+  }
+  return nlab;
+}
+
 /* The first s places of the partial Fisher-Yates shuffle of 0..n-1 that
  * tsr_cluster_silhouette draws (stream 0x5111, the same draws and swaps)
  * into out, without the n-place array: the places at or past s that a swap
@@ -347,25 +373,8 @@ tsr_status tsr_cluster_silhouette(const double *X, size_t n, size_t d, const int
         pool[j] = t;
       }
   }
-  /* compact labels of the sample */
-  for (size_t i = 0; i < s; i++) sorted[i] = labels[pool[i]];
-  qsort(sorted, s, sizeof *sorted, cmp_int);
-  size_t nlab = 0;
-  for (size_t i = 0; i < s; i++)
-    if (i == 0 || sorted[i] != sorted[i - 1]) sorted[nlab++] = sorted[i];
+  size_t nlab = compact_labels(labels, pool, s, sorted, lab);
   if (nlab < 2) goto done;
-  for (size_t i = 0; i < s; i++) {
-    int v = labels[pool[i]];
-    size_t lo = 0, hi = nlab;
-    while (hi - lo > 1) {
-      size_t mid = (lo + hi) / 2;
-      if (sorted[mid] <= v)
-        lo = mid;
-      else
-        hi = mid;
-    }
-    lab[i] = (int)lo;
-  }
   cnt = tsr__calloc(nlab, sizeof *cnt);
   start = tsr__calloc(nlab + 1, sizeof *start);
   fill = tsr__malloc(nlab * sizeof *fill);
@@ -577,25 +586,9 @@ tsr_status tsr__cluster_silhouette_multi(const double *X, size_t n, size_t d, co
   for (size_t q = 0; q < K; q++) { /* tsr_cluster_silhouette's grouping */
     const int *L = labels + q * n;
     int *lq = lab + q * s;
-    for (size_t i = 0; i < s; i++) sorted[i] = L[rows[i]];
-    qsort(sorted, s, sizeof *sorted, cmp_int);
-    size_t nl = 0;
-    for (size_t i = 0; i < s; i++)
-      if (i == 0 || sorted[i] != sorted[i - 1]) sorted[nl++] = sorted[i];
+    size_t nl = compact_labels(L, rows, s, sorted, lq);
     nlab[q] = nl;
     if (nl < 2) continue;
-    for (size_t i = 0; i < s; i++) {
-      int v = L[rows[i]];
-      size_t lo = 0, hi = nl;
-      while (hi - lo > 1) {
-        size_t mid = (lo + hi) / 2;
-        if (sorted[mid] <= v)
-          lo = mid;
-        else
-          hi = mid;
-      }
-      lq[i] = (int)lo;
-    }
     size_t *cq = cnt + q * ls, *sq = start + q * (ls + 1), *pq = perm + q * s;
     for (size_t i = 0; i < s; i++) cq[lq[i]]++;
     for (size_t l = 0; l < nl; l++) sq[l + 1] = sq[l] + cq[l];
