@@ -1117,11 +1117,14 @@ static int sort_order(tsr_ledger *lg) {
   if (!key) return -1;
   int all_num = 1, none_digit = 1;
   skey q;
+  /* one pass: a digit-only id's key is its number, any other's its
+   * prefix; only when all are numbers or none is digit-only are the keys
+   * used (then of one kind) */
   for (size_t i = 0; i < n; i++) {
     skey_of(lg, lg->order[i], &q);
     if (q.digits != 2) all_num = 0;
     if (q.digits) none_digit = 0;
-    key[i] = q.pfx;
+    key[i] = q.digits == 2 ? q.num : q.pfx;
   }
   if (n < 64 || n > UINT32_MAX || (!all_num && !none_digit)) {
     tsr__free(key);
@@ -1132,12 +1135,6 @@ static int sort_order(tsr_ledger *lg) {
     for (size_t i = 0; i < n; i++) lg->order[i] = k[i].slot;
     tsr__free(k);
     return 0;
-  }
-  if (all_num) {
-    for (size_t i = 0; i < n; i++) {
-      skey_of(lg, lg->order[i], &q);
-      key[i] = q.num;
-    }
   }
   /* lg->order is sorted in place (stable: ties keep insertion order, as
    * before, although skey_cmp decides every tie of distinct ids) */
