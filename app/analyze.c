@@ -544,7 +544,9 @@ static tsr_status step_summary(actx *x, tsr_error *err) {
     st = tsr__summary_drain_packed(res->ledger, sop, NULL, NULL, tsr__arows_elem(rv),
                                    tsr__arows_put, rv, &res->summary, err);
   } else {
-    st = tsr__hist_pack_init(&x->hist, tsr_ledger_ncustomers(res->ledger), err);
+    /* the ledger's entries (its customer-days) are at most its rows */
+    size_t days = res->ingest.rows_accepted > 0 ? (size_t)res->ingest.rows_accepted : 0;
+    st = tsr__hist_pack_init(&x->hist, tsr_ledger_ncustomers(res->ledger), days, err);
     if (st == TSR_OK) {
       tsr__hist_pack_start(&x->hist); /* packed on the idle core */
       st = tsr__summary_drain_packed(res->ledger, sop, tsr__hist_pack_take, &x->hist,
@@ -1006,8 +1008,10 @@ static tsr_status step_models(plan *p, tsr_error *err) {
   tsr_status st = TSR_OK;
   tsr__btyd_pa pas = {0, 0, NULL}; /* P(alive) of the patterns for the CLV */
   tsr__clv_dm dm;                  /* the CLV's part of the patterns */
+  tsr__btyd_xt xt;                 /* its part per (x, T), shared with the predictions */
   int dm_made = 0;
   memset(&dm, 0, sizeof dm);
+  memset(&xt, 0, sizeof xt);
   tsr_clv_opts co;
   double *pv[4] = {NULL, NULL, NULL, NULL}; /* the predictions of the patterns */
   double *pe = NULL;                         /* their P(alive) (pv[3]) */
@@ -1101,19 +1105,25 @@ static tsr_status step_models(plan *p, tsr_error *err) {
     tsr_btyd_data pdn = *pd;
     pdn.weights = NULL;
     if ((st = tsr_btyd_check_data(res->model.kind, &pdn, err)) != TSR_OK) goto out;
-    st = tsr__btyd_predict_pat(&res->model, pd, res->horizon_periods, x->o->level, 2, pv[0],
-                               pv[1], pv[2], pv[3], &pas, err);
-    if (st != TSR_OK) goto out;
     co.horizon = res->horizon_periods;
     co.step = 30.4375 / res->period_days;
     co.discount = x->o->discount;
     co.level = x->o->level;
+    /* the CLV's part per (x, T) first: its last step is the predictions'
+     * horizon, whose expectation the predictions take from it (issue 18;
+     * not made: each computes its own, the same values) */
+    if (x->o->spend)
+      tsr__btyd_xt_make(&res->model, pd, &co, res->horizon_periods, 1, 2, &xt);
+    st = tsr__btyd_predict_pat(&res->model, pd, res->horizon_periods, x->o->level, 2, pv[0],
+                               pv[1], pv[2], pv[3], &pas, &xt, err);
+    if (st != TSR_OK) goto out;
     /* the CLV's part of the patterns now, from the P(alive) sets, which go
      * (and the patterns' columns after the holdout check): issue 18, 65 MB
      * less at the CLV and 36 MB at the columns' gathering on tx1800k; its
      * error, if any, where the CLV has it */
-    if (x->o->spend && (dm_made = tsr__clv_dm_make(&res->model, pat, &co, &pas, 1, 2, &dm)))
+    if (x->o->spend && (dm_made = tsr__clv_dm_make(&res->model, pat, &co, &pas, &xt, 1, 2, &dm)))
       tsr__btyd_pa_release(&pas);
+    tsr__btyd_xt_release(&xt);
     /* each customer's column from its patterns' values, which go as it is
      * made (issue 18: 23 MB less at this step's peak on tx1800k); the
      * patterns' P(alive) stays for the churn and the holdout check */
@@ -1251,6 +1261,7 @@ static tsr_status step_models(plan *p, tsr_error *err) {
 out:
   for (int c = 0; c < 4; c++) tsr__free(pv[c]); /* pe is pv[3] */
   tsr__btyd_pa_release(&pas);
+  tsr__btyd_xt_release(&xt);
   tsr__clv_dm_release(&dm);
   models_release(p);
   return st;

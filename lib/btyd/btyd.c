@@ -1309,7 +1309,7 @@ tsr_status tsr_btyd_predict(const tsr_btyd_model *m, const tsr_btyd_data *d,
   }
   double *PA = E + u, *LO = PA + u, *HI = LO + u;
   st = tsr__btyd_predict_pat(m, &pat.d, t, level, 1, E, expected_lo || expected_hi ? LO : NULL,
-                             expected_lo || expected_hi ? HI : NULL, PA, NULL, err);
+                             expected_lo || expected_hi ? HI : NULL, PA, NULL, NULL, err);
   for (size_t i = 0; st == TSR_OK && i < d->n; i++) {
     size_t k = pat.map[i];
     if (expected) expected[i] = E[k];

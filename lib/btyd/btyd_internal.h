@@ -239,6 +239,45 @@ typedef struct tsr__btyd_pa {
   double *pa; /* owned; NULL: none */
 } tsr__btyd_pa;
 
+/* The part of the predictions and of the CLV that depends on (x, T) only,
+ * once per run of one (x, T) of the patterns (sorted by x, then T, then
+ * t_x: each (x, T) is one run; 24.7k runs among 0.94M patterns on
+ * tx1800k), for every parameter set of the intervals (the CLV's: sets
+ * 0..J, J = np with intervals and a covariance, else 0): the discounted
+ * purchases of an active customer (the CLV's, NaN where they fail) and,
+ * as the CLV's last step is the horizon t of the predictions, the expected
+ * purchases of an active customer in t (cond_alive at t: the same
+ * function on the same arguments, so the same bits), which the
+ * predictions then take instead of computing them again (issue 18). Models
+ * with the p_alive/cond_alive split only. */
+typedef struct tsr__btyd_xt {
+  size_t u;          /* patterns */
+  size_t nr;         /* runs */
+  size_t nsets;      /* parameter sets: J + 1 */
+  tsr_btyd_kind kind;
+  double params[TSR_BTYD_MAXP]; /* the model's (the sets are made from them) */
+  tsr_clv_opts o;    /* the CLV's options of DA */
+  double t;          /* the horizon of EA */
+  int has_ea;        /* the CLV's last step is t: EA is kept */
+  size_t *start;     /* [nr + 1]: the first pattern of each run, then u */
+  double *DA;        /* [r * nsets + j]: discounted purchases; NaN: fail */
+  double *EA;        /* [r * nsets + j]: cond_alive at t, where ea_ok[r] */
+  unsigned char *ea_ok; /* [r]: cond_alive at t returned 0 for every set */
+} tsr__btyd_xt;
+
+/* The runs of the patterns d and their parts under m, the CLV options o
+ * (checked as tsr__clv_dm_make does) and the predictions' horizon t (want:
+ * with the intervals' sets), in n_threads threads. Returns 1 when made,
+ * else 0 (a model without the split, options the CLV rejects, no patterns,
+ * out of memory: the callers compute the values themselves). */
+int tsr__btyd_xt_make(const tsr_btyd_model *m, const tsr_btyd_data *d, const tsr_clv_opts *o,
+                      double t, int want, int n_threads, tsr__btyd_xt *xt);
+void tsr__btyd_xt_release(tsr__btyd_xt *xt);
+/* 1 when xt was made for the model m, u patterns and at least nsets sets. */
+int tsr__btyd_xt_fits(const tsr__btyd_xt *xt, const tsr_btyd_model *m, size_t u, size_t nsets);
+/* The run of pattern k < xt->u. */
+size_t tsr__btyd_xt_run(const tsr__btyd_xt *xt, size_t k);
+
 /* tsr_clv_compute for n rows given as their (x, t_x, T) patterns pat
  * (tsr__btyd_compress of the rows without m_x, with the map) and each
  * row's x and m_x: the rows need not be compressed again. Row i's x and
@@ -270,8 +309,11 @@ typedef struct tsr__clv_dm {
  * CLV's checks, which it then reports: the CLV needs the patterns), else 1
  * with dm->st TSR_OK or the error (a pattern that fails, out of memory)
  * that tsr__clv_compute_dm gives after its checks. */
+/* xt (may be NULL): the discounted purchases per (x, T) (tsr__btyd_xt_make
+ * with these options), taken when made for these patterns and sets. */
 int tsr__clv_dm_make(const tsr_btyd_model *m, const tsr__btyd_pat *pat, const tsr_clv_opts *o,
-                     const tsr__btyd_pa *pa, int want, int n_threads, tsr__clv_dm *dm);
+                     const tsr__btyd_pa *pa, const tsr__btyd_xt *xt, int want, int n_threads,
+                     tsr__clv_dm *dm);
 void tsr__clv_dm_release(tsr__clv_dm *dm);
 /* tsr__clv_compute_pat with the patterns' part dm (made with want =
  * clv_lo || clv_hi): of pat only pat->map and pat->d.n are read. The same
@@ -309,10 +351,12 @@ void tsr__btyd_pa_release(tsr__btyd_pa *pa);
  * out arrays have pd->n elements) in n_threads threads. keep (may be NULL)
  * receives the P(alive) of every parameter set of the intervals (models
  * with the p_alive/cond_alive split; else keep->pa = NULL). */
+/* xt (may be NULL): the patterns' parts per (x, T) (tsr__btyd_xt_make with
+ * this t), whose cond_alive at t is taken where kept. */
 tsr_status tsr__btyd_predict_pat(const tsr_btyd_model *m, const tsr_btyd_data *pd, double t,
                                  double level, int n_threads, double *expected,
                                  double *expected_lo, double *expected_hi, double *p_alive,
-                                 tsr__btyd_pa *keep, tsr_error *err);
+                                 tsr__btyd_pa *keep, const tsr__btyd_xt *xt, tsr_error *err);
 
 /* tsr_btyd_churn on the patterns pd with their P(alive) under m (pa, from
  * tsr__btyd_predict_pat; NULL: computed, as tsr_btyd_churn does). */

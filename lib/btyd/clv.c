@@ -26,9 +26,11 @@
 #include <string.h>
 
 /* Discounted expected transactions of an active customer with (x, T) under
- * params P (models with the p_alive/cond_alive split): independent of t_x. */
+ * params P (models with the p_alive/cond_alive split): independent of t_x.
+ * Returns 0, -1 when a step fails, 1 when the sum is not finite; *last
+ * (unless -1): the expectation at the last step. */
 static int det_alive(const tsr__btyd_spec *s, const double *P, double x,
-                     double T, const tsr_clv_opts *o, double *out) {
+                     double T, const tsr_clv_opts *o, double *out, double *last) {
   double prev = 0, sum = 0;
   double K = ceil(o->horizon / o->step - 1e-9);
   if (K < 1) K = 1;
@@ -39,7 +41,15 @@ static int det_alive(const tsr__btyd_spec *s, const double *P, double x,
     prev = e;
   }
   *out = sum;
-  return isfinite(sum) ? 0 : -1;
+  *last = prev;
+  return isfinite(sum) ? 0 : 1;
+}
+
+/* The last step's horizon (det_alive's). */
+static double last_step(const tsr_clv_opts *o) {
+  double K = ceil(o->horizon / o->step - 1e-9);
+  if (K < 1) K = 1;
+  return fmin(K * o->step, o->horizon);
 }
 
 /* Most steps det_alive_bg takes (more: det_alive). */
@@ -64,9 +74,9 @@ static void steps_init(const tsr_clv_opts *o, clv_steps *st) {
 
 /* det_alive for BG/NBD and MBG/NBD: every step's expectation at once
  * (tsr__bgnbd_cond_alive_many, the same values), summed as det_alive does;
- * e: K doubles of scratch. */
+ * e: K doubles of scratch. Returns and *last as det_alive. */
 static int det_alive_bg(tsr_btyd_kind kind, const double *P, double x, double T,
-                        const clv_steps *st, double *e, double *out) {
+                        const clv_steps *st, double *e, double *out, double *last) {
   double B = kind == TSR_BTYD_MBGNBD ? P[3] + x + 1 : P[3] + x;
   if (tsr__bgnbd_cond_alive_many(P[2], B, P[0] + x, P[1] + T, st->tk, st->K, e)) return -1;
   double prev = 0, sum = 0;
@@ -75,7 +85,8 @@ static int det_alive_bg(tsr_btyd_kind kind, const double *P, double x, double T,
     prev = e[i];
   }
   *out = sum;
-  return isfinite(sum) ? 0 : -1;
+  *last = prev;
+  return isfinite(sum) ? 0 : 1;
 }
 
 /* Discounted expected transactions of one pattern under params P. */
@@ -188,6 +199,7 @@ typedef struct {
   size_t *bad; /* per block: 1 + the first pattern that fails, or 0 */
   int bg;       /* BG/NBD or MBG/NBD: det_alive_bg on the steps */
   clv_steps st;
+  const tsr__btyd_xt *xt; /* split: the discounted purchases per (x, T), or NULL */
 } clv_job;
 
 /* Per pattern: the discounted purchases D0 and the purchase model's part
@@ -203,15 +215,22 @@ static void clv_pat_block(void *v, size_t b, size_t lo, size_t hi) {
   int cvalid = 0;
   double cx = 0, cT = 0, DA[TSR_BTYD_MAXP + 1];
   double e[CLV_BG_STEPS]; /* det_alive_bg's scratch */
+  const tsr__btyd_xt *xt = c->xt;
+  size_t r = xt ? tsr__btyd_xt_run(xt, lo) : 0; /* the run of pattern k */
   c->bad[b] = 0;
   for (size_t k = lo; k < hi; k++) {
     double x = d->x[k], tx = d->t_x[k], T = d->T[k];
-    double Dj[TSR_BTYD_MAXP + 1], pa;
+    double Dj[TSR_BTYD_MAXP + 1], pa, last;
     int bad = 0;
+    if (xt)
+      while (k >= xt->start[r + 1]) r++;
     if (c->split && !(cvalid && x == cx && T == cT)) {
-      for (size_t j = 0; j <= J && !bad; j++)
-        bad = c->bg ? det_alive_bg(m->kind, c->P[j], x, T, &c->st, e, &DA[j])
-                    : det_alive(s, c->P[j], x, T, c->o, &DA[j]);
+      if (xt) /* made by det_alive(_bg) on the same arguments: NaN where it failed */
+        for (size_t j = 0; j <= J && !bad; j++) bad = isnan(DA[j] = xt->DA[r * xt->nsets + j]);
+      else
+        for (size_t j = 0; j <= J && !bad; j++)
+          bad = c->bg ? det_alive_bg(m->kind, c->P[j], x, T, &c->st, e, &DA[j], &last)
+                      : det_alive(s, c->P[j], x, T, c->o, &DA[j], &last);
       cvalid = !bad;
       cx = x;
       cT = T;
@@ -284,8 +303,8 @@ static void clv_row_block(void *v, size_t b, size_t lo, size_t hi) {
  * computed). The error of the first pattern that fails as the CLV gives
  * it. */
 static tsr_status clv_pat_part(clv_job *c, const tsr_btyd_model *m, const tsr__btyd_pat *pat,
-                               const tsr_clv_opts *o, const tsr__btyd_pa *pa, int want,
-                               int n_threads, tsr_error *err) {
+                               const tsr_clv_opts *o, const tsr__btyd_pa *pa,
+                               const tsr__btyd_xt *xt, int want, int n_threads, tsr_error *err) {
   const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
   size_t u = pat->d.n;
   memset(c, 0, sizeof *c);
@@ -302,6 +321,9 @@ static tsr_status clv_pat_part(clv_job *c, const tsr_btyd_model *m, const tsr__b
   c->split = s->p_alive && s->cond_alive;
   steps_init(o, &c->st);
   c->bg = c->split && c->st.K > 0 && (m->kind == TSR_BTYD_BGNBD || m->kind == TSR_BTYD_MBGNBD);
+  if (c->split && tsr__btyd_xt_fits(xt, m, u, c->J + 1) && xt->o.horizon == o->horizon &&
+      xt->o.step == o->step && xt->o.discount == o->discount)
+    c->xt = xt;
   size_t nb = (u + CLV_CHUNK - 1) / CLV_CHUNK;
   /* per pattern: D0 and MV */
   c->DM = tsr__malloc_big(2 * (u ? u : 1) * sizeof *c->DM); /* every element written */
@@ -386,30 +408,141 @@ static tsr_status clv_core(const tsr_btyd_model *m, const tsr_btyd_model *gg,
                            int n_threads, double *clv, double *clv_lo, double *clv_hi,
                            tsr_error *err) {
   clv_job c;
-  tsr_status st = clv_pat_part(&c, m, pat, o, pa, clv_lo || clv_hi, n_threads, err);
+  tsr_status st = clv_pat_part(&c, m, pat, o, pa, NULL, clv_lo || clv_hi, n_threads, err);
   if (st != TSR_OK) return st;
   clv_rows(&c, gg, pat, n, xr, m_x, stride, n_threads, clv, clv_lo, clv_hi);
   tsr__free(c.DM);
   return TSR_OK;
 }
 
+/* The options and the purchase model as clv_check takes them (else the
+ * CLV fails on them before its patterns, and its steps may be many). */
+static int dm_opts_ok(const tsr_btyd_model *m, const tsr_clv_opts *o, int want) {
+  return m && o && m->kind != TSR_BTYD_GG &&
+         tsr_btyd_check_params(m->kind, m->params, NULL) == TSR_OK && o->horizon > 0 &&
+         isfinite(o->horizon) && o->step > 0 && isfinite(o->step) &&
+         o->horizon / o->step <= 10000 && o->discount >= 0 && isfinite(o->discount) &&
+         (!want || (o->level > 0 && o->level < 1));
+}
+
 int tsr__clv_dm_make(const tsr_btyd_model *m, const tsr__btyd_pat *pat, const tsr_clv_opts *o,
-                     const tsr__btyd_pa *pa, int want, int n_threads, tsr__clv_dm *dm) {
+                     const tsr__btyd_pa *pa, const tsr__btyd_xt *xt, int want, int n_threads,
+                     tsr__clv_dm *dm) {
   memset(dm, 0, sizeof *dm);
-  /* the options and the purchase model as clv_check takes them: else the
-   * CLV fails on them before its patterns (and its steps may be many) */
-  if (!m || !pat || !o || m->kind == TSR_BTYD_GG ||
-      tsr_btyd_check_params(m->kind, m->params, NULL) != TSR_OK || !(o->horizon > 0) ||
-      !isfinite(o->horizon) || !(o->step > 0) || !isfinite(o->step) ||
-      o->horizon / o->step > 10000 || !(o->discount >= 0) || !isfinite(o->discount) ||
-      (want && !(o->level > 0 && o->level < 1)))
-    return 0;
+  if (!pat || !dm_opts_ok(m, o, want)) return 0;
   clv_job c;
   dm->u = pat->d.n;
   dm->want = want;
-  dm->st = clv_pat_part(&c, m, pat, o, pa, want, n_threads, &dm->err);
+  dm->st = clv_pat_part(&c, m, pat, o, pa, xt, want, n_threads, &dm->err);
   dm->DM = c.DM;
   return 1;
+}
+
+/* ------------------------------------------------------------ per (x, T) */
+
+typedef struct xt_job {
+  const tsr__btyd_spec *s;
+  tsr_btyd_kind kind;
+  const tsr_btyd_data *d;
+  const tsr_clv_opts *o;
+  const double (*P)[TSR_BTYD_MAXP];
+  int bg;
+  clv_steps st;
+  tsr__btyd_xt *xt;
+} xt_job;
+
+/* Runs per block of the threads (a run is 5 x 12 series on tx1800k). */
+#define XT_CHUNK 32
+
+/* The runs lo..hi: every set's det_alive (clv_pat_block's call) and its
+ * last step. */
+static void xt_block(void *v, size_t b, size_t lo, size_t hi) {
+  const xt_job *j = v;
+  tsr__btyd_xt *xt = j->xt;
+  const size_t ns = xt->nsets;
+  double e[CLV_BG_STEPS]; /* det_alive_bg's scratch */
+  (void)b;
+  for (size_t r = lo; r < hi; r++) {
+    const size_t k = xt->start[r];
+    const double x = j->d->x[k], T = j->d->T[k];
+    int ok = xt->has_ea;
+    for (size_t q = 0; q < ns; q++) {
+      double da = NAN, last = NAN;
+      int rc = j->bg ? det_alive_bg(j->kind, j->P[q], x, T, &j->st, e, &da, &last)
+                     : det_alive(j->s, j->P[q], x, T, j->o, &da, &last);
+      xt->DA[r * ns + q] = rc == 0 ? da : NAN;
+      xt->EA[r * ns + q] = last;
+      ok = ok && rc != -1;
+    }
+    xt->ea_ok[r] = (unsigned char)ok;
+  }
+}
+
+int tsr__btyd_xt_make(const tsr_btyd_model *m, const tsr_btyd_data *d, const tsr_clv_opts *o,
+                      double t, int want, int n_threads, tsr__btyd_xt *xt) {
+  memset(xt, 0, sizeof *xt);
+  if (!d || !dm_opts_ok(m, o, want) || d->n == 0 || !d->x || !d->T) return 0;
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
+  if (!s || !s->p_alive || !s->cond_alive) return 0;
+  const size_t u = d->n;
+  size_t nr = 1;
+  for (size_t k = 1; k < u; k++) nr += !(d->x[k] == d->x[k - 1] && d->T[k] == d->T[k - 1]);
+  /* the CLV's parameter sets (clv_pat_part) */
+  size_t J = (want && m->has_cov) ? m->np : 0;
+  if (J > TSR_BTYD_MAXP) J = TSR_BTYD_MAXP;
+  xt->u = u, xt->nr = nr, xt->nsets = J + 1;
+  xt->kind = m->kind;
+  memcpy(xt->params, m->params, sizeof xt->params);
+  xt->o = *o;
+  xt->t = t;
+  xt->has_ea = last_step(o) == t;
+  xt->start = tsr__malloc((nr + 1) * sizeof *xt->start);
+  xt->DA = tsr__malloc(2 * nr * xt->nsets * sizeof *xt->DA);
+  xt->ea_ok = tsr__malloc(nr);
+  if (!xt->start || !xt->DA || !xt->ea_ok) {
+    tsr__btyd_xt_release(xt);
+    return 0;
+  }
+  xt->EA = xt->DA + nr * xt->nsets;
+  nr = 0;
+  xt->start[nr++] = 0;
+  for (size_t k = 1; k < u; k++)
+    if (!(d->x[k] == d->x[k - 1] && d->T[k] == d->T[k - 1])) xt->start[nr++] = k;
+  xt->start[nr] = u;
+  double P[TSR_BTYD_MAXP + 1][TSR_BTYD_MAXP];
+  tsr__btyd_param_sets(m, J, P);
+  xt_job j;
+  memset(&j, 0, sizeof j);
+  j.s = s, j.kind = m->kind, j.d = d, j.o = o;
+  j.P = (const double(*)[TSR_BTYD_MAXP])P;
+  steps_init(o, &j.st);
+  j.bg = j.st.K > 0 && (m->kind == TSR_BTYD_BGNBD || m->kind == TSR_BTYD_MBGNBD);
+  j.xt = xt;
+  tsr__parallel_chunks(n_threads, nr, XT_CHUNK, xt_block, &j);
+  return 1;
+}
+
+void tsr__btyd_xt_release(tsr__btyd_xt *xt) {
+  if (!xt) return;
+  tsr__free(xt->start);
+  tsr__free(xt->DA); /* EA is its second half */
+  tsr__free(xt->ea_ok);
+  memset(xt, 0, sizeof *xt);
+}
+
+int tsr__btyd_xt_fits(const tsr__btyd_xt *xt, const tsr_btyd_model *m, size_t u, size_t nsets) {
+  return xt && xt->start && xt->u == u && xt->nsets >= nsets && xt->kind == m->kind &&
+         !memcmp(xt->params, m->params, sizeof xt->params);
+}
+
+size_t tsr__btyd_xt_run(const tsr__btyd_xt *xt, size_t k) {
+  size_t lo = 0, hi = xt->nr; /* the last run whose start <= k */
+  while (hi - lo > 1) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (xt->start[mid] <= k) lo = mid;
+    else hi = mid;
+  }
+  return lo;
 }
 
 void tsr__clv_dm_release(tsr__clv_dm *dm) {

@@ -72,6 +72,7 @@ typedef struct {
   int want_int;
   double C[TSR_BTYD_MAXP][TSR_BTYD_MAXP];
   const double *pas; /* (J+1) * u P(alive), split models */
+  const tsr__btyd_xt *xt; /* split: cond_alive at t per (x, T) where kept, or NULL */
   double *E, *LO, *HI, *PA;
   size_t *bad; /* per block: 1 + the first pattern that fails, or 0 */
 } pred_job;
@@ -86,13 +87,20 @@ static void pred_block(void *v, size_t b, size_t lo, size_t hi) {
    * consecutive patterns (sorted by x, then T) */
   int split = j->pas != NULL, cvalid = 0;
   double cx = 0, cT = 0, EA[TSR_BTYD_MAXP + 1];
+  const tsr__btyd_xt *xt = j->xt;
+  size_t r = xt ? tsr__btyd_xt_run(xt, lo) : 0; /* the run of pattern k */
   j->bad[b] = 0;
   for (size_t k = lo; k < hi; k++) {
     double x = d->x[k], tx = d->t_x[k], T = d->T[k];
     double Ej[TSR_BTYD_MAXP + 1], pa = NAN;
     int bad = 0;
+    if (xt)
+      while (k >= xt->start[r + 1]) r++;
     if (split && !(cvalid && x == cx && T == cT)) {
-      for (size_t q = 0; q <= J && !bad; q++) bad = s->cond_alive(j->P[q], x, T, t, &EA[q]);
+      if (xt && xt->ea_ok[r]) /* the CLV's last step: cond_alive on the same arguments */
+        memcpy(EA, xt->EA + r * xt->nsets, (J + 1) * sizeof *EA);
+      else
+        for (size_t q = 0; q <= J && !bad; q++) bad = s->cond_alive(j->P[q], x, T, t, &EA[q]);
       cvalid = !bad;
       cx = x;
       cT = T;
@@ -135,7 +143,7 @@ static void pred_block(void *v, size_t b, size_t lo, size_t hi) {
 tsr_status tsr__btyd_predict_pat(const tsr_btyd_model *m, const tsr_btyd_data *pd, double t,
                                  double level, int n_threads, double *expected,
                                  double *expected_lo, double *expected_hi, double *p_alive,
-                                 tsr__btyd_pa *keep, tsr_error *err) {
+                                 tsr__btyd_pa *keep, const tsr__btyd_xt *xt, tsr_error *err) {
   const tsr__btyd_spec *s = tsr__btyd_get_spec(m->kind);
   size_t u = pd->n, np = m->np;
   if (keep) memset(keep, 0, sizeof *keep);
@@ -172,6 +180,7 @@ tsr_status tsr__btyd_predict_pat(const tsr_btyd_model *m, const tsr_btyd_data *p
     return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   }
   j.pas = pas;
+  if (split && tsr__btyd_xt_fits(xt, m, u, j.J + 1) && xt->t == t && xt->has_ea) j.xt = xt;
   j.E = expected ? expected : buf;
   j.LO = expected_lo ? expected_lo : buf + u;
   j.HI = expected_hi ? expected_hi : buf + 2 * u;

@@ -8,7 +8,8 @@
  * several blocks, with the Pareto/NBD's integral form (z > 0.99), t_x = T
  * and alpha < beta; the holdout rows with one t or several; the first
  * failing row's error; the CLV from its patterns' part made first and
- * Gamma-Gamma fitted on its patterns made first (analyze's order).
+ * Gamma-Gamma fitted on its patterns made first (analyze's order); the
+ * part per (x, T) shared by the predictions and the CLV.
  */
 #include "btyd_testutil.h"
 
@@ -145,7 +146,7 @@ static void test_predict_pat(void **state) {
       double *o = malloc(4 * u * sizeof *o);
       tsr__btyd_pa keep;
       assert_ok(tsr__btyd_predict_pat(&m, &pat.d, t, level, nt, o, o + u, o + 2 * u, o + 3 * u,
-                                      &keep, NULL));
+                                      &keep, NULL, NULL));
       assert_non_null(keep.pa);
       assert_int_equal(keep.nsets, np + 1);
       assert_int_equal(keep.u, u);
@@ -213,7 +214,7 @@ static void test_conditional_rows(void **state) {
   for (int q = 0; q < 2; q++) {
     tsr_btyd_model m;
     fit_cdnow(kinds[q], &m);
-    assert_ok(tsr__btyd_predict_pat(&m, &pat.d, 1, 0.9, 1, NULL, NULL, NULL, pa, NULL, NULL));
+    assert_ok(tsr__btyd_predict_pat(&m, &pat.d, 1, 0.9, 1, NULL, NULL, NULL, pa, NULL, NULL, NULL));
     for (int var = 0; var < 2; var++) {
       for (size_t i = 0; i < n; i++) t[i] = var ? (double)(i % 5) * 7.5 : 39;
       for (int nt = 1; nt <= 2; nt++)
@@ -276,7 +277,7 @@ static void test_clv_shared(void **state) {
       tsr__btyd_pa keep;
       /* level given: the sets of the intervals; else only the estimates */
       assert_ok(tsr__btyd_predict_pat(&m, &pat.d, 26, 0.9, 2, NULL, fits ? b : NULL, NULL, NULL,
-                                      &keep, NULL));
+                                      &keep, NULL, NULL));
       assert_int_equal(keep.nsets, fits ? m.np + 1 : 1);
       assert_ok(tsr__clv_compute_pat(&m, &g, &pat, n, r.x, r.m, sizeof(double), &o, &keep, 2, b,
                                      b + n, b + 2 * n, NULL));
@@ -337,9 +338,9 @@ static void test_clv_dm(void **state) {
       tsr__btyd_pat pat;
       assert_ok(tsr__btyd_compress(&d, 1, &pat, NULL));
       tsr__btyd_pa keep;
-      assert_ok(tsr__btyd_predict_pat(&m, &pat.d, 26, 0.9, th, NULL, b, NULL, NULL, &keep, NULL));
+      assert_ok(tsr__btyd_predict_pat(&m, &pat.d, 26, 0.9, th, NULL, b, NULL, NULL, &keep, NULL, NULL));
       tsr__clv_dm dm;
-      assert_int_equal(tsr__clv_dm_make(&m, &pat, &o, &keep, 1, th, &dm), 1);
+      assert_int_equal(tsr__clv_dm_make(&m, &pat, &o, &keep, NULL, 1, th, &dm), 1);
       assert_int_equal(dm.st, TSR_OK);
       tsr__btyd_pa_release(&keep);
       free(pat.buf); /* the map only from here */
@@ -367,15 +368,118 @@ static void test_clv_dm(void **state) {
     tsr_clv_opts ob = o;
     ob.horizon = 0;
     tsr__clv_dm dm;
-    assert_int_equal(tsr__clv_dm_make(&m, &pat, &ob, NULL, 1, 1, &dm), 0);
+    assert_int_equal(tsr__clv_dm_make(&m, &pat, &ob, NULL, NULL, 1, 1, &dm), 0);
     assert_null(dm.DM);
     ob = o;
     ob.step = 1e-9;
-    assert_int_equal(tsr__clv_dm_make(&m, &pat, &ob, NULL, 1, 1, &dm), 0);
+    assert_int_equal(tsr__clv_dm_make(&m, &pat, &ob, NULL, NULL, 1, 1, &dm), 0);
     tsr__btyd_pat_release(&pat);
   }
   free(a);
   free(b);
+  rows_free(&r);
+}
+
+/* the part per (x, T) made once (tsr__btyd_xt_make, analyze's order: issue
+ * 18) on patterns with many t_x per (x, T) (CDNOW's copies): its runs are
+ * those of (x, T); its expectation at the horizon is cond_alive's for every
+ * set bit for bit; the predictions and the CLV's patterns' part that take
+ * it equal those that compute their own, in 1 and 2 threads; a horizon
+ * that is not the CLV's last step, or another model: not taken, the same */
+static void test_xt_shared(void **state) {
+  (void)state;
+  static const tsr_btyd_kind kinds[3] = {TSR_BTYD_PNBD, TSR_BTYD_MBGNBD, TSR_BTYD_BGNBD};
+  rows r;
+  rows_make(&r);
+  size_t n = r.n;
+  tsr_btyd_data d = {n, r.x, r.tx, r.T, NULL, NULL};
+  tsr_clv_opts o = {26.0, 30.4375 / 7, 0.01, 0.9};
+  tsr__btyd_pat pat;
+  assert_ok(tsr__btyd_compress(&d, 1, &pat, NULL));
+  const size_t u = pat.d.n;
+  double *a = malloc(4 * u * sizeof *a), *b = malloc(4 * u * sizeof *b);
+  for (int q = 0; q < 3; q++) {
+    tsr_btyd_model m;
+    fit_cdnow(kinds[q], &m);
+    const tsr__btyd_spec *s = tsr__btyd_get_spec(m.kind);
+    for (int th = 1; th <= 2; th++) {
+      tsr__btyd_xt xt;
+      assert_int_equal(tsr__btyd_xt_make(&m, &pat.d, &o, o.horizon, 1, th, &xt), 1);
+      assert_true(xt.has_ea);
+      assert_int_equal(xt.nsets, m.np + 1);
+      /* the runs: one (x, T) each, a new (x, T) at each start, repeated t_x */
+      assert_true(xt.nr > 100 && 2 * xt.nr < u);
+      assert_int_equal(xt.start[0], 0);
+      assert_int_equal(xt.start[xt.nr], u);
+      double P[TSR_BTYD_MAXP + 1][TSR_BTYD_MAXP];
+      tsr__btyd_param_sets(&m, m.np, P);
+      size_t ok = 0;
+      for (size_t rr = 0; rr < xt.nr; rr++) {
+        for (size_t k = xt.start[rr]; k < xt.start[rr + 1]; k++) {
+          assert_true(pat.d.x[k] == pat.d.x[xt.start[rr]] && pat.d.T[k] == pat.d.T[xt.start[rr]]);
+          assert_int_equal(tsr__btyd_xt_run(&xt, k), rr);
+        }
+        if (rr > 0)
+          assert_false(pat.d.x[xt.start[rr]] == pat.d.x[xt.start[rr] - 1] &&
+                       pat.d.T[xt.start[rr]] == pat.d.T[xt.start[rr] - 1]);
+        if (!xt.ea_ok[rr]) continue;
+        ok++;
+        for (size_t j = 0; j < xt.nsets; j++) {
+          double e;
+          assert_int_equal(
+              s->cond_alive(P[j], pat.d.x[xt.start[rr]], pat.d.T[xt.start[rr]], o.horizon, &e), 0);
+          same_bits(xt.EA[rr * xt.nsets + j], e);
+        }
+      }
+      assert_int_equal(ok, xt.nr);
+      /* the predictions with and without it (and with a model it was not
+       * made for, a horizon it has not: not taken) */
+      tsr_btyd_model m2 = m;
+      m2.params[0] *= 1.5;
+      const struct {
+        const tsr_btyd_model *m;
+        double t;
+      } cases[3] = {{&m, o.horizon}, {&m, 39}, {&m2, o.horizon}};
+      for (int c = 0; c < 3; c++) {
+        tsr__btyd_pa ka, kb;
+        assert_ok(tsr__btyd_predict_pat(cases[c].m, &pat.d, cases[c].t, 0.9, th, a, a + u, a + 2 * u,
+                                        a + 3 * u, &ka, NULL, NULL));
+        assert_ok(tsr__btyd_predict_pat(cases[c].m, &pat.d, cases[c].t, 0.9, th, b, b + u, b + 2 * u,
+                                        b + 3 * u, &kb, &xt, NULL));
+        for (size_t i = 0; i < 4 * u; i++) same_bits(b[i], a[i]);
+        /* the CLV's part of the patterns with and without it */
+        if (c != 1) {
+          tsr__clv_dm da, db;
+          assert_int_equal(tsr__clv_dm_make(cases[c].m, &pat, &o, &ka, NULL, 1, th, &da), 1);
+          assert_int_equal(tsr__clv_dm_make(cases[c].m, &pat, &o, &kb, &xt, 1, th, &db), 1);
+          assert_int_equal(da.st, TSR_OK);
+          assert_int_equal(db.st, TSR_OK);
+          for (size_t i = 0; i < 2 * u; i++) same_bits(db.DM[i], da.DM[i]);
+          tsr__clv_dm_release(&da);
+          tsr__clv_dm_release(&db);
+        }
+        tsr__btyd_pa_release(&ka);
+        tsr__btyd_pa_release(&kb);
+      }
+      tsr__btyd_xt_release(&xt);
+      assert_null(xt.start);
+      /* a horizon that is not the last step: no expectation kept */
+      tsr_clv_opts o2 = o;
+      o2.step = 7;
+      assert_int_equal(tsr__btyd_xt_make(&m, &pat.d, &o2, o2.horizon + 1, 1, th, &xt), 1);
+      assert_false(xt.has_ea);
+      for (size_t rr = 0; rr < xt.nr; rr++) assert_false(xt.ea_ok[rr]);
+      tsr__btyd_xt_release(&xt);
+      /* options the CLV rejects: not made */
+      o2 = o;
+      o2.horizon = 0;
+      assert_int_equal(tsr__btyd_xt_make(&m, &pat.d, &o2, 26, 1, th, &xt), 0);
+      assert_null(xt.start);
+    }
+  }
+  free(a);
+  free(b);
+  tsr__btyd_pat_release(&pat);
   rows_free(&r);
 }
 
@@ -460,6 +564,7 @@ int main(void) {
       cmocka_unit_test(test_conditional_rows),
       cmocka_unit_test(test_clv_shared),
       cmocka_unit_test(test_clv_dm),
+      cmocka_unit_test(test_xt_shared),
       cmocka_unit_test(test_gg_patterns),
       cmocka_unit_test(test_compress_rows),
   };
