@@ -84,12 +84,18 @@ static void cm_series(double a, double b, double c, const double *z, size_t nl, 
 #define CM_ATTR
 #define CM_VEC cm_vec2
 #define CM_MASK cm_mask2
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CM_BITS(m) ((unsigned)__builtin_ia32_movmskpd((CM_VEC)(m)))
+#else
+#define CM_BITS(m) ((unsigned)(((m)[0] != 0) | ((m)[1] != 0) << 1))
+#endif
 #include "condmany_lanes.h"
 #undef CM_W
 #undef CM_NAME
 #undef CM_ATTR
 #undef CM_VEC
 #undef CM_MASK
+#undef CM_BITS
 #if defined(__x86_64__) && defined(__GNUC__)
 #define CM_HAVE4 1
 #define CM_W 4
@@ -97,12 +103,14 @@ static void cm_series(double a, double b, double c, const double *z, size_t nl, 
 #define CM_ATTR __attribute__((target("avx2")))
 #define CM_VEC cm_vec4
 #define CM_MASK cm_mask4
+#define CM_BITS(m) ((unsigned)__builtin_ia32_movmskpd256((CM_VEC)(m)))
 #include "condmany_lanes.h"
 #undef CM_W
 #undef CM_NAME
 #undef CM_ATTR
 #undef CM_VEC
 #undef CM_MASK
+#undef CM_BITS
 #endif
 
 /* cm_series in lanes of 1 (cm_series itself), 2 or 4 (AVX2 when the CPU

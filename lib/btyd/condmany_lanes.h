@@ -2,11 +2,14 @@
  * condmany_lanes.h - cm_series of condmany.c (see there) for CM_W horizons
  * a vector, included once per lane count: CM_NAME (the function), CM_ATTR
  * (its target attribute, or nothing), CM_VEC and CM_MASK (the vector types
- * of CM_W doubles and long longs). The groups of CM_W horizons go side by
+ * of CM_W doubles and long longs), CM_BITS (see below). The groups of CM_W horizons go side by
  * side, each term's ratio R computed once for all as in cm_series; every
  * lane takes cm_series' operations in its order, a lane that has stopped
  * keeps its sums (blended, never updated), so the values are bit for bit
- * those of one horizon alone. Not a header of its own: only condmany.c
+ * those of one horizon alone. CM_BITS(mask): a bit per lane of a mask
+ * whose lanes are all ones or zeros (the sign bits: movmskpd on x86-64),
+ * for the tests of the live, rescaled and stopping lanes (an OR over the
+ * lanes' extracted words was a third of the loop's instructions). Not a header of its own: only condmany.c
  * includes it.
  */
 typedef double CM_VEC __attribute__((vector_size(CM_W * sizeof(double))));
@@ -33,17 +36,13 @@ CM_ATTR static void CM_NAME(double a, double b, double c, const double *zin, siz
     const double R = ak * bk / (ck * (double)(k + 1));
     for (size_t g = 0; g < ng; g++) {
       const CM_MASK L = live[g];
-      long long anyl = 0;
-      for (size_t l = 0; l < CM_W; l++) anyl |= L[l];
-      if (!anyl) continue;
+      if (!CM_BITS(L)) continue;
       const CM_VEC rho = R * z[g];
       const CM_VEC tn = t[g] * rho, Sn = S[g] + tn;
       CM_VEC tt = (CM_VEC)((L & (CM_MASK)tn) | (~L & (CM_MASK)t[g]));
       CM_VEC SS = (CM_VEC)((L & (CM_MASK)Sn) | (~L & (CM_MASK)S[g]));
       const CM_MASK big = L & (SS > 1e280);
-      long long anyb = 0;
-      for (size_t l = 0; l < CM_W; l++) anyb |= big[l];
-      if (anyb) /* rare: lane by lane */
+      if (CM_BITS(big)) /* rare: lane by lane */
         for (size_t l = 0; l < CM_W; l++) {
           if (!big[l]) continue;
           const double f = 0x1p-600;
@@ -56,11 +55,10 @@ CM_ATTR static void CM_NAME(double a, double b, double c, const double *zin, siz
       if (k > 0) stop |= (q < 1.0) & (tt * q <= eps * SS * (1.0 - q));
       stop &= L;
       t[g] = tt, S[g] = SS;
-      long long anys = 0;
-      for (size_t l = 0; l < CM_W; l++) anys |= stop[l];
-      if (anys) {
+      const unsigned sb = CM_BITS(stop);
+      if (sb) {
         live[g] = L & ~stop;
-        for (size_t l = 0; l < CM_W; l++) act -= stop[l] != 0;
+        act -= (size_t)__builtin_popcount(sb);
       }
     }
   }

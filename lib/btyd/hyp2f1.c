@@ -249,12 +249,18 @@ static int pos2_finish(double z, double S, double scale, const double *Sd, doubl
 #define HYP_ATTR
 #define HYP_VEC hyp_vec
 #define HYP_MASK hyp_mask
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HYP_BITS(m) ((unsigned)__builtin_ia32_movmskpd((HYP_VEC)(m)))
+#else
+#define HYP_BITS(m) ((unsigned)(((m)[0] != 0) | ((m)[1] != 0) << 1))
+#endif
 #include "hyp2f1_lanes.h"
 #undef HYP_LANES
 #undef HYP_NAME
 #undef HYP_ATTR
 #undef HYP_VEC
 #undef HYP_MASK
+#undef HYP_BITS
 #if defined(__x86_64__) && defined(__GNUC__)
 #define HYP_LANES4 1
 #define HYP_LANES 4
@@ -262,12 +268,14 @@ static int pos2_finish(double z, double S, double scale, const double *Sd, doubl
 #define HYP_ATTR __attribute__((target("avx2")))
 #define HYP_VEC hyp_vec4
 #define HYP_MASK hyp_mask4
+#define HYP_BITS(m) ((unsigned)__builtin_ia32_movmskpd256((HYP_VEC)(m)))
 #include "hyp2f1_lanes.h"
 #undef HYP_LANES
 #undef HYP_NAME
 #undef HYP_ATTR
 #undef HYP_VEC
 #undef HYP_MASK
+#undef HYP_BITS
 #endif
 
 int tsr__hyp2f1_many2(double a, double b, double c, const double *z, size_t m,

@@ -2,7 +2,9 @@
  * hyp2f1_lanes.h - series_pos2 of hyp2f1.c (see there) for HYP_LANES values
  * of z at once, included once per lane count: HYP_NAME (the function),
  * HYP_ATTR (its target attribute, or nothing), HYP_VEC and HYP_MASK (the
- * vector types of HYP_LANES doubles and long longs). Every lane takes the
+ * vector types of HYP_LANES doubles and long longs), HYP_BITS(mask) (a bit
+ * per lane of a mask whose lanes are all ones or zeros: movmskpd on
+ * x86-64, for the tests of the lanes). Every lane takes the
  * same operations in the same order whatever the lane count, so the values
  * are bit for bit those of one z alone. Not a header of its own: only
  * hyp2f1.c includes it.
@@ -64,9 +66,7 @@ HYP_ATTR static int HYP_NAME(double a, double b, double c, const double *zin, si
     Sbz += t * (Hb * k1);
     Scz += t * (Hc * k1);
     Szz += t * (k1 * (k1 - 1));
-    int big = 0;
-    for (size_t l = 0; l < HYP_LANES; l++) big |= S[l] > 1e280;
-    if (big) { /* rare: lane by lane */
+    if (HYP_BITS(S > 1e280)) { /* rare: lane by lane */
       for (size_t l = 0; l < HYP_LANES; l++) {
         if (!(S[l] > 1e280)) continue;
         const double f = 0x1p-600;
@@ -91,13 +91,10 @@ HYP_ATTR static int HYP_NAME(double a, double b, double c, const double *zin, si
     /* lanes that stop now (the test stays off the chain of t: the
      * branch is predicted) */
     stop &= live;
-    long long any = 0;
-    for (size_t l = 0; l < HYP_LANES; l++) any |= stop[l];
-    if (any) {
+    if (HYP_BITS(stop)) {
       t = (HYP_VEC)(~stop & (HYP_MASK)t);
       live &= ~stop;
-      nact = 0;
-      for (size_t l = 0; l < HYP_LANES; l++) nact += live[l] != 0;
+      nact = __builtin_popcount(HYP_BITS(live));
     }
   }
   if (nact > 0) return -1; /* TSR__HYP_MAXTERMS */
