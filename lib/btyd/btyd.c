@@ -723,6 +723,9 @@ typedef struct fit_ctx {
   size_t nblocks;
   double *bll, *bg;
   int *bbad;
+  /* Gamma-Gamma: log(m_x) of every pattern, once for the fit's
+   * evaluations (tsr__gg_loglik_lm), or NULL */
+  double *lm;
   /* the last analytic evaluation (fit_fdh): the standard errors take the
    * Hessian at the optimum, where the last Newton step evaluated it */
   int h_valid;
@@ -748,8 +751,9 @@ static void fit_block(void *v, size_t b, size_t lo, size_t hi) {
   const tsr_btyd_data *d = j->c->d;
   tsr_btyd_data s = {hi - lo, d->x + lo, d->t_x + lo, d->T + lo,
                      d->m_x ? d->m_x + lo : NULL, d->weights + lo};
-  j->c->bbad[b] = j->c->spec->loglik(j->p, &s, &j->c->bll[b],
-                                     j->want_g ? &j->c->bg[b * TSR_BTYD_MAXP] : NULL);
+  double *g = j->want_g ? &j->c->bg[b * TSR_BTYD_MAXP] : NULL;
+  j->c->bbad[b] = j->c->lm ? tsr__gg_loglik_lm(j->p, &s, j->c->lm + lo, &j->c->bll[b], g)
+                           : j->c->spec->loglik(j->p, &s, &j->c->bll[b], g);
 }
 
 /* Scale of each parameter in the penalty (lifetimes' convention, its
@@ -785,7 +789,10 @@ static int fit_fdf(const double *theta, void *vctx, double *f, double *g) {
   if (c->ix) {
     if (c->spec->loglik_ix(p, c->d, c->ix, &ll, g ? gn : NULL) || !isfinite(ll)) return -1;
   } else if (c->nblocks <= 1) {
-    if (c->spec->loglik(p, c->d, &ll, g ? gn : NULL) || !isfinite(ll)) return -1;
+    if ((c->lm ? tsr__gg_loglik_lm(p, c->d, c->lm, &ll, g ? gn : NULL)
+               : c->spec->loglik(p, c->d, &ll, g ? gn : NULL)) ||
+        !isfinite(ll))
+      return -1;
   } else {
     blk_job job = {c, p, g != NULL};
     tsr__parallel_chunks(c->n_threads, c->d->n, FIT_BLOCK, fit_block, &job);
@@ -863,6 +870,7 @@ static void fit_set_release(fit_set *fs) {
   tsr__btyd_index_release(&fs->ix);
   tsr__free(fs->ctx.bll);
   tsr__free(fs->ctx.bbad);
+  tsr__free(fs->ctx.lm);
   memset(fs, 0, sizeof *fs);
 }
 
@@ -884,6 +892,10 @@ static tsr_status fit_set_init(fit_set *fs, const tsr__btyd_spec *spec,
     c->ix = &fs->ix;
     if (spec->eval_ix) fs->obj.fdh = fit_fdh;
     return TSR_OK;
+  }
+  if (spec->kind == TSR_BTYD_GG && fs->d.m_x) {
+    if (!(c->lm = tsr__malloc((fs->d.n ? fs->d.n : 1) * sizeof *c->lm))) return TSR_ENOMEM;
+    for (size_t i = 0; i < fs->d.n; i++) c->lm[i] = log(fs->d.m_x[i]);
   }
   c->nblocks = (fs->d.n + FIT_BLOCK - 1) / FIT_BLOCK;
   if (c->nblocks > 1) {

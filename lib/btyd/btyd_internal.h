@@ -206,6 +206,10 @@ extern const tsr__btyd_spec tsr__pnbd_spec;
 int tsr__pnbd_a0_quad(const double *p, double x, double tx, double T, double *l, double *dl);
 extern const tsr__btyd_spec tsr__bgbb_spec;
 extern const tsr__btyd_spec tsr__gg_spec;
+/* tsr__gg_spec's loglik with lm[i] = log(m_x[i]) given (a fit evaluates it
+ * many times; log(m_x) does not depend on the parameters): the same bits. */
+int tsr__gg_loglik_lm(const double *P, const tsr_btyd_data *d, const double *lm, double *ll,
+                      double *g);
 
 const tsr__btyd_spec *tsr__btyd_get_spec(tsr_btyd_kind k);
 

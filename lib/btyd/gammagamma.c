@@ -15,9 +15,10 @@
 
 #include <math.h>
 
-/* Weighted LL sum and gradient in (p, q, gamma) (log of FH13 eq. 3). */
-static int gg_loglik(const double *P, const tsr_btyd_data *d, double *ll,
-                     double *g) {
+/* Weighted LL sum and gradient in (p, q, gamma) (log of FH13 eq. 3); lm:
+ * log(m_x) of every pattern, or NULL (computed here). */
+static inline __attribute__((always_inline)) int gg_loglik_lm(const double *P, const tsr_btyd_data *d, const double *lm_x,
+                             double *ll, double *g) {
   const double p = P[0], q = P[1], gam = P[2];
   const double lq = tsr__lng(q), lgam = log(gam), psq = tsr__psi(q);
   double sum = 0, G[3] = {0, 0, 0};
@@ -36,7 +37,7 @@ static int gg_loglik(const double *P, const tsr_btyd_data *d, double *ll,
         dqx = ps - psq + lgam;
       }
     }
-    const double lm = log(m), lgm = log(gam + x * m);
+    const double lm = lm_x ? lm_x[i] : log(m), lgm = log(gam + x * m);
     sum += w * (Lx + (px - 1) * lm - (px + q) * lgm);
     if (g) {
       G[0] += w * (dpx + x * (lm - lgm));
@@ -48,6 +49,15 @@ static int gg_loglik(const double *P, const tsr_btyd_data *d, double *ll,
   if (g)
     for (int k = 0; k < 3; k++) g[k] = G[k];
   return isfinite(sum) ? 0 : -1;
+}
+
+static int gg_loglik(const double *P, const tsr_btyd_data *d, double *ll, double *g) {
+  return gg_loglik_lm(P, d, NULL, ll, g);
+}
+
+int tsr__gg_loglik_lm(const double *P, const tsr_btyd_data *d, const double *lm, double *ll,
+                      double *g) {
+  return gg_loglik_lm(P, d, lm, ll, g);
 }
 
 static int gg_no_conditional(const double *p, double x, double tx, double T,

@@ -5,6 +5,8 @@
  */
 #include "btyd_testutil.h"
 
+#include "btyd_internal.h"
+
 /* Repeat customers of the CDNOW sample's 39-week calibration: x = number
  * of repeat purchase days, m = mean of their (same-day summed) amounts. */
 static size_t cdnow_spend(double **x_out, double **m_out) {
@@ -97,12 +99,42 @@ static void bad_data(void **state) {
   assert_string_equal(err.field, "frequency");
 }
 
+/* The fit's log-likelihood with log(m_x) computed once per pattern
+ * (tsr__gg_loglik_lm, lib/btyd/btyd.c's fit) = the model's own, value and
+ * gradient bit for bit, at several parameters. */
+static void loglik_lm(void **state) {
+  (void)state;
+  size_t n = 20000;
+  double truth[3] = {6.0, 4.0, 15.0};
+  tsr_btyd_model g;
+  assert_ok(tsr_btyd_model_init(&g, TSR_BTYD_GG, truth, NULL));
+  double *x = malloc(n * sizeof *x), *m = malloc(n * sizeof *m), *w = malloc(n * sizeof *w),
+         *lm = malloc(n * sizeof *lm);
+  for (size_t i = 0; i < n; i++) x[i] = 1 + (double)(i % 7), w[i] = 1 + (double)(i % 3);
+  assert_ok(tsr_gg_simulate(&g, n, x, 1, m, NULL));
+  for (size_t i = 0; i < n; i++) lm[i] = log(m[i]);
+  tsr_btyd_data d = {n, x, NULL, NULL, m, w};
+  const tsr__btyd_spec *s = tsr__btyd_get_spec(TSR_BTYD_GG);
+  static const double P[3][3] = {{6, 4, 15}, {0.5, 1.5, 3}, {20, 9.25, 150}};
+  for (int q = 0; q < 3; q++) {
+    double a, b, ga[3], gb[3];
+    assert_int_equal(s->loglik(P[q], &d, &a, ga), 0);
+    assert_int_equal(tsr__gg_loglik_lm(P[q], &d, lm, &b, gb), 0);
+    assert_memory_equal(&a, &b, sizeof a);
+    assert_memory_equal(ga, gb, sizeof ga);
+    assert_int_equal(tsr__gg_loglik_lm(P[q], &d, lm, &b, NULL), 0);
+    assert_memory_equal(&a, &b, sizeof a);
+  }
+  free(x), free(m), free(w), free(lm);
+}
+
 int main(void) {
   gsl_set_error_handler_off();
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(fit_cdnow),
       cmocka_unit_test(recovery),
       cmocka_unit_test(bad_data),
+      cmocka_unit_test(loglik_lm),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
