@@ -544,9 +544,7 @@ static tsr_status step_summary(actx *x, tsr_error *err) {
     st = tsr__summary_drain_packed(res->ledger, sop, NULL, NULL, tsr__arows_elem(rv),
                                    tsr__arows_put, rv, &res->summary, err);
   } else {
-    /* the ledger's entries (its customer-days) are at most its rows */
-    size_t days = res->ingest.rows_accepted > 0 ? (size_t)res->ingest.rows_accepted : 0;
-    st = tsr__hist_pack_init(&x->hist, tsr_ledger_ncustomers(res->ledger), days, err);
+    st = tsr__hist_pack_init(&x->hist, tsr_ledger_ncustomers(res->ledger), err);
     if (st == TSR_OK) {
       tsr__hist_pack_start(&x->hist); /* packed on the idle core */
       st = tsr__summary_drain_packed(res->ledger, sop, tsr__hist_pack_take, &x->hist,

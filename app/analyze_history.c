@@ -103,19 +103,9 @@ static int cents_of(double a, int64_t *c) {
 /* The most bytes of an entry: two varints of 64 bits, 8 raw bytes. */
 #define PACK_ENTRY_MAX 28
 
-tsr_status tsr__hist_pack_init(tsr__hist_pack *p, size_t n, size_t days, tsr_error *err) {
+tsr_status tsr__hist_pack_init(tsr__hist_pack *p, size_t n, tsr_error *err) {
   memset(p, 0, sizeof *p);
   p->n = n;
-  /* room for the largest records of every customer and day at once, on
-   * 2 MiB pages from the start: only the pages written are faulted in,
-   * and the pack is never grown (growing moved its huge pages to an
-   * address where they were split into 4 KiB ones; the row-fill thread,
-   * reading the records at random, then missed the TLB on nearly every
-   * one: issue 18) */
-  if (days > 0 && days <= (SIZE_MAX / 2 - (size_t)16 * n) / PACK_ENTRY_MAX) {
-    size_t c = (size_t)10 * n + days * PACK_ENTRY_MAX;
-    if ((p->buf = tsr__malloc_big(c ? c : 1)) != NULL) p->cap = c ? c : 1;
-  }
   /* written at random (the customers come in the drain's order): on 2 MiB
    * pages, as the pack itself (pack_put) */
   p->off = tsr__malloc_big((n ? n : 1) * sizeof *p->off);

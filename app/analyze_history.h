@@ -53,9 +53,8 @@ typedef struct tsr__hist_pack {
   struct tsr__hist_feed *feed; /* the packing thread (tsr__hist_pack_start), or NULL */
 } tsr__hist_pack;
 
-/* A pack for the n customers of a ledger of at most days entries (0:
- * unknown; more: the pack grows): TSR_OK or TSR_ENOMEM. */
-tsr_status tsr__hist_pack_init(tsr__hist_pack *p, size_t n, size_t days, tsr_error *err);
+/* A pack for the n customers of a ledger: TSR_OK or TSR_ENOMEM. */
+tsr_status tsr__hist_pack_init(tsr__hist_pack *p, size_t n, tsr_error *err);
 /* Packs on a thread from here to tsr__hist_pack_end (issue 18: the drain
  * runs on one core, the other is idle meanwhile): tsr__hist_pack_take
  * only copies each customer's days (day, purchases, amount) into chunks
