@@ -18,7 +18,11 @@
  * value computed alone: the same bits in any number of threads). The
  * patterns' part can be made first (tsr__clv_dm_make: 'tessera analyze'
  * makes it right after the predictions and frees the patterns' columns and
- * P(alive) sets before the rows' part, tsr__clv_compute_dm).
+ * P(alive) sets before the rows' part, tsr__clv_compute_dm). Its part per
+ * (x, T) can be made before the predictions (tsr__btyd_xt_make, once per
+ * run of one (x, T) of the sorted patterns): its last step's expectation
+ * is the predictions' at their horizon when the two horizons are one, and
+ * the predictions take it from there (analyze: issue 18).
  */
 #include "btyd_internal.h"
 

@@ -3,7 +3,8 @@
  * (btyd_internal.h): P(alive) under the parameter sets of the intervals
  * once per pattern, shared by the expected purchases and their intervals,
  * the churn, the holdout check and the CLV (lib/btyd/clv.c), in a few
- * threads. Every value is the one of the public functions (lib/btyd/btyd.c)
+ * threads; the expectation of an active customer at the horizon taken from
+ * the CLV's part per (x, T) when the caller made it (tsr__btyd_xt_make). Every value is the one of the public functions (lib/btyd/btyd.c)
  * for that pattern: the same functions on the same arguments, each pattern
  * on its own, so neither the threads nor the sharing change a bit.
  */
