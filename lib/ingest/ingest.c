@@ -697,7 +697,9 @@ static tsr_status commit(ictx *x, const staged *sr) {
     size_t cap = x->lg->seq_lazy ? x->lg->seq_key_cap : x->lg->seq_cap;
     if (x->lg->seq_n == cap && x->lg->seq_n >= ((size_t)1 << 13))
       x->lg->seq_hint = x->lg->seq_n + rows_after(x, sr) + ((size_t)1 << 16);
-    int a = tsr__ids_append(x->lg, sr->tid, sr->tlen, key, content);
+    int a = ids_append_next(x->lg, sr->tid, sr->tlen, content)
+                ? 0
+                : tsr__ids_append(x->lg, sr->tid, sr->tlen, key, content);
     if (a < 0) return TSR_ENOMEM;
     /* the first id out of order: the hashes of the rows before it (made
      * now when not kept), then the table, with room for the rows of the

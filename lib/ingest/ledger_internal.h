@@ -355,6 +355,22 @@ int tsr__rows_reserve_n(tsr_ledger *lg, size_t more);
  * earlier one: 0; 1 when it does not (the
  * caller switches to the table with tsr__ids_index); -1 on ENOMEM. */
 int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, uint64_t content);
+/* tsr__ids_append's common case, inline: while the ids are kept as runs,
+ * an id that follows the last one with its last byte one more (not past
+ * '9'; T0000041 after T0000040) is counted, and that byte is all of it
+ * that changes in last_id: 1 (content kept unless seq_lazy). 0: call
+ * tsr__ids_append. ~20 instructions instead of ~80 a row and a call. */
+static inline int ids_append_next(tsr_ledger *lg, const char *id, size_t len, uint64_t content) {
+  if (!lg->seq_n || lg->seq_key || len != lg->last_len || len < 2 ||
+      (!lg->seq_lazy && lg->seq_n == lg->seq_cap))
+    return 0;
+  const char l = lg->last_id[len - 1];
+  if (l < '0' || l > '8' || id[len - 1] != l + 1 || !id_eq(lg->last_id, id, len - 1)) return 0;
+  if (!lg->seq_lazy) lg->seq[lg->seq_n] = content;
+  lg->seq_n++;
+  lg->last_id[len - 1] = (char)(l + 1);
+  return 1;
+}
 /* Moves the ids recorded in order into the table, with room for `more`
  * (0, or -1 on ENOMEM). With seq_lazy, tsr__ids_rebuild_begin first and
  * its content hashes filled. */
