@@ -636,6 +636,7 @@ static tsr_status lazy_rebuild(ictx *x, int64_t upto) {
                       ? tsr_csv_open(x->src_path, &co, &c, &e)
                       : tsr_csv_open_mem(x->src_buf, x->src_len, tsr_csv_name(x->csv), &co, &c, &e);
   if (st != TSR_OK) {
+    lg->seq_lazy = 1;
     x->lazy_err = e;
     return st;
   }
@@ -674,16 +675,17 @@ static tsr_status lazy_rebuild(ictx *x, int64_t upto) {
     if (!(lg->seq[i++] = row_hash(x, &rec, stable))) st = TSR_ENOMEM;
   }
   tsr_csv_close(c);
+  if (st == TSR_OK && i == lg->seq_n) return TSR_OK;
+  /* the hashes are incomplete: a further input with ids stays refused */
+  lg->seq_lazy = 1;
   if (st == TSR_ENOMEM) return st;
   if (st == TSR_EIO) {
     x->lazy_err = e;
     return st;
   }
-  if (st != TSR_OK || i != lg->seq_n)
-    return tsr_error_set(&x->lazy_err, TSR_EIO, tsr_csv_name(x->csv), 0, 0, NULL,
-                         "the input changed while it was read (its transaction ids "
-                         "read again differ)");
-  return TSR_OK;
+  return tsr_error_set(&x->lazy_err, TSR_EIO, tsr_csv_name(x->csv), 0, 0, NULL,
+                       "the input changed while it was read (its transaction ids "
+                       "read again differ)");
 }
 
 /* The transaction id check and the hand-over of a staged row to the

@@ -1357,6 +1357,8 @@ static void test_ids_lazy_changed(void **state) {
   assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
   assert_int_equal(tsr_ingest_file(lg, path, &o, &st, &e), TSR_EIO);
   assert_non_null(strstr(e.msg, "changed while it was read"));
+  assert_true(lg->seq_lazy); /* its hashes incomplete: no further ids */
+  assert_int_equal(tsr_ingest_mem(lg, body, sizeof body - 1, "m.csv", &o, &st, &e), TSR_EINVAL);
   tsr_ledger_free(lg);
   /* unchanged: the duplicate found */
   o.on_reject = NULL;
