@@ -85,7 +85,13 @@ typedef struct tsr_ingest_opts {
                                transaction id column the ledger then keeps
                                no per-day row hashes (a fifth less memory):
                                rows of a further input would not be compared
-                               with this input's for identical rows */
+                               with this input's for identical rows. While
+                               the ids come in order nothing of a row is
+                               kept for them (an id out of order has a file
+                               or buffer read again up to it), so a further
+                               input with transaction ids is refused
+                               (TSR_EINVAL) when every id of this one came
+                               in order */
 } tsr_ingest_opts;
 
 /* Default largest plausible |amount| of one transaction (1e12). */

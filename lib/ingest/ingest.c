@@ -5,7 +5,10 @@
  * Each record: field count checked against the header, customer id (trimmed,
  * non-empty, valid UTF-8, no NUL, at most TSR_INGEST_MAX_ID bytes), date
  * (tessera/datetime.h), amount (tsr_amount_parse, lib/ingest/amount.c),
- * optional transaction id. Parsed rows are queued in a batch of compact
+ * optional transaction id (while the ids come in order, with a single
+ * input that can be read again, no row is hashed for them: the first id
+ * out of order reads the input again up to it, lazy_rebuild). Parsed rows
+ * are queued in a batch of compact
  * tuples; a full batch is applied to the ledger (lib/ingest/ledger.c) with
  * software prefetching (customer table entry BATCH_D1 rows ahead, the
  * customer BATCH_D0 rows ahead, the customer's last entry BATCH_D2 rows
@@ -125,9 +128,12 @@ typedef struct batch {
 typedef struct staged {
   const char *cid, *tid, *raw;
   size_t clen, tlen, raw_len;
-  uint64_t key, content;
+  uint64_t key, content; /* content 0: not made (the ledger's seq_lazy) */
   int64_t t, tline, tcol, ord, off;
   double amount;
+  const tsr_csv_record *rec; /* the record, while commit runs from do_record
+                                (NULL in the ring), and its stable */
+  int stable;
 } staged;
 
 /* Two-thread pipeline: the calling thread parses rows into batches, a
@@ -168,6 +174,17 @@ typedef struct ictx {
   int committing;      /* inside commit(): a reject must not flush the ring */
   tsr__date_memo dmemo; /* the last row's date and its day */
   ptrdiff_t ki;        /* the currency column while watched (-1 = not) */
+  /* The input again, for the content hashes of the ledger's seq_lazy
+   * (ledger_internal.h): a regular file's path, or a buffer (src_path
+   * NULL); neither: the hashes are kept as the rows come. */
+  const char *src_path;
+  const char *src_buf;
+  size_t src_len;
+  /* while seq_lazy: the records (rows_read numbers, ascending) that did
+   * not reach tsr__ids_append (rejects), the rows the rebuild skips */
+  int64_t *gaps;
+  size_t ngaps, gaps_cap;
+  tsr_error lazy_err; /* the rebuild's error (code TSR_OK: none) */
 } ictx;
 
 void tsr__trim(const char **p, size_t *n) {
@@ -586,20 +603,118 @@ static size_t rows_after(const ictx *x, const staged *sr) {
   return more > ((size_t)1 << 30) ? (size_t)1 << 30 : more;
 }
 
+/* While the ledger's seq_lazy: record rows_read of the ingest (its last
+ * record) as a gap when that record did not reach tsr__ids_append (0, or
+ * -1 on ENOMEM). */
+static int lazy_note(ictx *x) {
+  const tsr_ledger *lg = x->lg;
+  if (!lg->seq_lazy || (int64_t)(lg->seq_n + x->ngaps) >= x->st->rows_read) return 0;
+  if (x->ngaps == x->gaps_cap) {
+    void *p = x->gaps;
+    if (tsr__grow(&p, &x->gaps_cap, x->ngaps + 1, sizeof *x->gaps) != TSR_OK) return -1;
+    x->gaps = p;
+  }
+  x->gaps[x->ngaps++] = x->st->rows_read;
+  return 0;
+}
+
+/* Ends the ledger's seq_lazy at the first transaction id out of order
+ * (record upto): the content hashes of the rows recorded in order, made
+ * by reading the input again from its start up to that record, the
+ * records in x->gaps (rejected) skipped. The reader splits the same
+ * records, and row_hash gives a row the same hash on either of the
+ * reader's paths. Each row's transaction id is checked against the one
+ * recorded: an input changed in between is an error, not other results. */
+static tsr_status lazy_rebuild(ictx *x, int64_t upto) {
+  tsr_ledger *lg = x->lg;
+  if (tsr__ids_rebuild_begin(lg) != 0) return TSR_ENOMEM;
+  tsr_csv_opts co = x->o->csv;
+  co.no_checksum = 1;
+  tsr_csv *c = NULL;
+  tsr_error e;
+  tsr_status st = x->src_path
+                      ? tsr_csv_open(x->src_path, &co, &c, &e)
+                      : tsr_csv_open_mem(x->src_buf, x->src_len, tsr_csv_name(x->csv), &co, &c, &e);
+  if (st != TSR_OK) {
+    lg->seq_lazy = 1;
+    x->lazy_err = e;
+    return st;
+  }
+  tsr_csv_record rec;
+  /* the first record: the header, or the first data row (records that
+   * are none before it skipped, as ingest does) */
+  do {
+    st = tsr_csv_next(c, &rec, &e);
+  } while (st != TSR_OK && st != TSR_ENOTFOUND && st != TSR_EIO && st != TSR_ENOMEM &&
+           !tsr__csv_fatal(c));
+  size_t gi = 0, i = 0;
+  int stable = 0, have = !x->o->header; /* rec: data record 1 */
+  for (int64_t ord = 1; st == TSR_OK && ord < upto; ord++) {
+    if (!have) {
+      stable = tsr__csv_next_lean(c, &rec, ~(uint64_t)0, x->nfields);
+      st = stable ? TSR_OK : tsr_csv_next(c, &rec, &e);
+      if (st == TSR_ENOTFOUND || st == TSR_EIO || st == TSR_ENOMEM) break;
+    }
+    have = 0;
+    if (gi < x->ngaps && x->gaps[gi] == ord) {
+      gi++;
+      st = TSR_OK;
+      continue;
+    }
+    if (st != TSR_OK || i >= lg->seq_n || rec.nfields != x->nfields) {
+      st = TSR_EPARSE;
+      break;
+    }
+    const char *p = rec.fields[x->ti].ptr;
+    size_t n = rec.fields[x->ti].len;
+    tsr__trim(&p, &n);
+    if (tid_key(p, n) != lg->seq_key[i]) {
+      st = TSR_EPARSE;
+      break;
+    }
+    if (!(lg->seq[i++] = row_hash(x, &rec, stable))) st = TSR_ENOMEM;
+  }
+  tsr_csv_close(c);
+  if (st == TSR_OK && i == lg->seq_n) return TSR_OK;
+  /* the hashes are incomplete: a further input with ids stays refused */
+  lg->seq_lazy = 1;
+  if (st == TSR_ENOMEM) return st;
+  if (st == TSR_EIO) {
+    x->lazy_err = e;
+    return st;
+  }
+  return tsr_error_set(&x->lazy_err, TSR_EIO, tsr_csv_name(x->csv), 0, 0, NULL,
+                       "the input changed while it was read (its transaction ids "
+                       "read again differ)");
+}
+
 /* The transaction id check and the hand-over of a staged row to the
  * batch, in file order. */
 static tsr_status commit(ictx *x, const staged *sr) {
   uint64_t key = sr->key; /* 0: not made yet (tid_key is never 0) */
+  uint64_t content = sr->content;
   if (x->ti >= 0 && !x->lg->ids_hashed) {
     /* the ids in order grow (from 64 KiB) to the rows expected in all at
      * once: not copied again, nor twice the memory faulted in */
-    if (x->lg->seq_n == x->lg->seq_cap && x->lg->seq_n >= ((size_t)1 << 13))
+    size_t cap = x->lg->seq_lazy ? x->lg->seq_key_cap : x->lg->seq_cap;
+    if (x->lg->seq_n == cap && x->lg->seq_n >= ((size_t)1 << 13))
       x->lg->seq_hint = x->lg->seq_n + rows_after(x, sr) + ((size_t)1 << 16);
-    int a = tsr__ids_append(x->lg, sr->tid, sr->tlen, key, sr->content);
+    int a = ids_append_next(x->lg, sr->tid, sr->tlen, content)
+                ? 0
+                : tsr__ids_append(x->lg, sr->tid, sr->tlen, key, content);
     if (a < 0) return TSR_ENOMEM;
-    /* the first id out of order: the table, with room for the rows of the
+    /* the first id out of order: the hashes of the rows before it (made
+     * now when not kept), then the table, with room for the rows of the
      * rest of the input (filled without a rehash) */
+    if (a > 0 && x->lg->seq_lazy) {
+      tsr_status rs = lazy_rebuild(x, sr->ord);
+      if (rs != TSR_OK) return rs;
+    }
     if (a > 0 && tsr__ids_index(x->lg, rows_after(x, sr)) != 0) return TSR_ENOMEM;
+  }
+  if (!content && x->ti >= 0 && x->lg->ids_hashed) {
+    /* a row of seq_lazy (do_record's record): its hash, now needed */
+    if (!(content = row_hash(x, sr->rec, sr->stable))) return TSR_ENOMEM;
   }
   if (x->ti >= 0 && x->lg->ids_hashed) {
     if ((x->lg->rows_n + 1) * 2 > x->lg->rows_cap && tsr__rows_reserve(x->lg) != 0)
@@ -607,7 +722,7 @@ static tsr_status commit(ictx *x, const staged *sr) {
     if (!key) key = tid_key(sr->tid, sr->tlen);
     rowent *r = row_find(x->lg, key);
     if (r->key) {
-      if (r->val == sr->content) {
+      if (r->val == content) {
         x->st->duplicate_ids++;
         return TSR_OK;
       }
@@ -624,12 +739,12 @@ static tsr_status commit(ictx *x, const staged *sr) {
       return st;
     }
     r->key = key;
-    r->val = sr->content;
+    r->val = content;
     x->lg->rows_n++;
   }
   batch *bt = x->b;
   pending *pd = &bt->p[bt->n++];
-  pd->rh = sr->content;
+  pd->rh = content; /* 0 for a row of seq_lazy: no_rh, never read */
   pd->t = sr->t;
   pd->amount = sr->amount;
   pd->id_off = (uint32_t)bt->used;
@@ -718,8 +833,12 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec, int stable) {
                     lim, fmt_got(got, sizeof got, af->ptr, af->len));
   }
   sr.amount = amount;
-  sr.content = row_hash(x, rec, stable);
-  if (!sr.content) return TSR_ENOMEM;
+  /* with the ledger's seq_lazy no row's hash is made unless an id comes
+   * out of order (commit) */
+  sr.content = 0;
+  if (!x->lg->seq_lazy && !(sr.content = row_hash(x, rec, stable))) return TSR_ENOMEM;
+  sr.rec = rec;
+  sr.stable = stable;
   sr.key = 0;
   if (x->ti >= 0) {
     if (check_id(x, rec, (size_t)x->ti, x->names[3], &sr.tid, &sr.tlen, &st)) return st;
@@ -749,6 +868,7 @@ static tsr_status do_record(ictx *x, const tsr_csv_record *rec, int stable) {
       return st;
     }
   }
+  sr.rec = NULL; /* not kept past this call */
   x->ring[(x->ring_head + x->ring_n) % RING] = sr;
   x->ring_n++;
   return TSR_OK;
@@ -926,8 +1046,11 @@ static uint64_t want_fields(const ictx *x) {
   return w;
 }
 
+/* src_path (a regular file) or src_buf[0..src_len): where c reads, to be
+ * read again (lazy_rebuild); both NULL when it cannot be. */
 static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts,
-                         tsr_ingest_stats *stats, tsr_error *err) {
+                         tsr_ingest_stats *stats, tsr_error *err, const char *src_path,
+                         const char *src_buf, size_t src_len) {
   tsr_ingest_opts defo;
   if (!opts) {
     tsr_ingest_opts_init(&defo);
@@ -944,7 +1067,16 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
     tsr_status fs = tsr_datetime_check_format(opts->date_format, err);
     if (fs != TSR_OK) return fs;
   }
-  ictx x = {lg, opts, stats, c, 0, -1, -1, -1, -1, {"customer_id", "date", "amount", "transaction_id"}, NULL, NULL, 0, NULL, NULL, 0, 0, 0, {{0}, 0, 0}, -1};
+  ictx x = {.lg = lg,
+            .o = opts,
+            .st = stats,
+            .csv = c,
+            .ci = -1,
+            .di = -1,
+            .ai = -1,
+            .ti = -1,
+            .names = {"customer_id", "date", "amount", "transaction_id"},
+            .ki = -1};
   tsr_csv_record rec;
   tsr_status st;
   /* first record: header, or the first data row of a headerless file */
@@ -996,8 +1128,19 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   if (x.ci == x.di || (x.ai >= 0 && (x.ai == x.ci || x.ai == x.di)))
     return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 1, 0, NULL,
                          "customer, date and amount must be distinct columns");
+  if (x.ti >= 0 && lg->seq_lazy && lg->seq_n)
+    return tsr_error_set(err, TSR_EINVAL, tsr_csv_name(c), 0, 0, NULL,
+                         "the ledger's single input had transaction ids: no further input "
+                         "with them can be checked against its ids");
   /* one input with transaction ids: no row hashes in the blocks */
   if (opts->single_input && x.ti >= 0 && lg->n == 0 && lg->nchunks == 0) lg->no_rh = 1;
+  /* and no content hashes of its ids while they come in order, when the
+   * input can be read again (seq_lazy, ledger_internal.h) */
+  x.src_path = src_path;
+  x.src_buf = src_buf;
+  x.src_len = src_len;
+  if (lg->no_rh && x.ti >= 0 && !lg->seq_n && !lg->ids_hashed && (src_path || src_buf))
+    lg->seq_lazy = 1;
   if (tsr_csv_size(c) >= BIG_INPUT) lg->big_input = 1;
   x.b = tsr__malloc(sizeof *x.b);
   if (!x.b) return tsr_error_set(err, TSR_ENOMEM, tsr_csv_name(c), 0, 0, NULL, "out of memory");
@@ -1008,6 +1151,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
   if (!hdr) {
     stats->rows_read++;
     st = do_record(&x, &rec, 0);
+    if (st == TSR_OK && lazy_note(&x) != 0) st = TSR_ENOMEM;
     if (st != TSR_OK) goto done;
   }
   staged ring[RING];
@@ -1044,6 +1188,7 @@ static tsr_status ingest(tsr_ledger *lg, tsr_csv *c, const tsr_ingest_opts *opts
       if (x.ki >= 0) currency_watch(&x, &rec);
       st = do_record(&x, &rec, stable);
     }
+    if (st == TSR_OK && lazy_note(&x) != 0) st = TSR_ENOMEM;
     if (st != TSR_OK) goto done;
     if (opts->on_progress && (stats->rows_read & 0xFFFF) == 0)
       opts->on_progress(opts->ud, tsr_csv_bytes_read(c), tsr_csv_size(c), stats->rows_read);
@@ -1067,10 +1212,15 @@ done:
   if (x.b != own) tsr__free(x.b);
   tsr__free(own);
   tsr__free(x.scratch);
+  tsr__free(x.gaps);
   stats->bytes = tsr_csv_bytes_read(c);
   stats->checksum = tsr_csv_checksum(c);
   if (opts->on_progress)
     opts->on_progress(opts->ud, tsr_csv_bytes_read(c), tsr_csv_size(c), stats->rows_read);
+  if (x.lazy_err.code != TSR_OK && st == x.lazy_err.code) {
+    if (err) *err = x.lazy_err;
+    return st;
+  }
   if (st == TSR_EMAXERR)
     return tsr_error_set(err, TSR_EMAXERR, tsr_csv_name(c), 0, 0, NULL,
                          "too many rejected rows: more than %lld (the maximum rejected rows)",
@@ -1089,7 +1239,9 @@ tsr_status tsr_ingest_file(tsr_ledger *lg, const char *path, const tsr_ingest_op
   tsr_csv *c;
   tsr_status st = tsr_csv_open(path, opts ? &opts->csv : NULL, &c, err);
   if (st != TSR_OK) return st;
-  st = ingest(lg, c, opts, stats, err);
+  /* a regular file can be read again (not stdin, a pipe) */
+  const int again = strcmp(path, "-") != 0 && tsr_csv_size(c) >= 0;
+  st = ingest(lg, c, opts, stats, err, again ? path : NULL, NULL, 0);
   tsr_csv_close(c);
   return st;
 }
@@ -1100,7 +1252,7 @@ tsr_status tsr_ingest_mem(tsr_ledger *lg, const char *buf, size_t len, const cha
   tsr_csv *c;
   tsr_status st = tsr_csv_open_mem(buf, len, name, opts ? &opts->csv : NULL, &c, err);
   if (st != TSR_OK) return st;
-  st = ingest(lg, c, opts, stats, err);
+  st = ingest(lg, c, opts, stats, err, NULL, buf ? buf : "", len);
   tsr_csv_close(c);
   return st;
 }

@@ -980,7 +980,7 @@ int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, ui
       else if (memcmp(id, lg->last_id, len) <= 0) return 1;
     }
   }
-  if (lg->seq_n == lg->seq_cap) {
+  if (!lg->seq_lazy && lg->seq_n == lg->seq_cap) {
     void *p = lg->seq;
     if (grow_big(&p, &lg->seq_cap, lg->seq_n + 1, sizeof *lg->seq, lg->seq_hint) != TSR_OK)
       return -1;
@@ -997,9 +997,31 @@ int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, ui
     }
     lg->seq_key[lg->seq_n] = key ? key : tid_key(id, len);
   }
-  lg->seq[lg->seq_n++] = content;
+  if (!lg->seq_lazy) lg->seq[lg->seq_n] = content;
+  lg->seq_n++;
   id_copy(lg->last_id, id, len);
   lg->last_len = len;
+  return 0;
+}
+
+int tsr__ids_rebuild_begin(tsr_ledger *lg) {
+  const size_t n = lg->seq_n ? lg->seq_n : 1;
+  uint64_t *h = tbl_alloc(n * sizeof *h);
+  if (!h) return -1;
+  if (!lg->seq_key) {
+    uint64_t *k = tbl_alloc(n * sizeof *k);
+    if (!k) {
+      tbl_free(h, n * sizeof *h);
+      return -1;
+    }
+    seq_keys(lg, k, lg->seq_n);
+    lg->seq_key = k;
+    lg->seq_key_cap = n;
+  }
+  tbl_free(lg->seq, lg->seq_cap * sizeof *lg->seq);
+  lg->seq = h;
+  lg->seq_cap = n;
+  lg->seq_lazy = 0;
   return 0;
 }
 

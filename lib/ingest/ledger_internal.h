@@ -111,8 +111,14 @@ struct tsr_ledger {
    * first id is kept and the others are made again) or, once runs are
    * short on average, in seq_key. The first id out of order moves them
    * into rows (ids_hashed), which serves every later lookup. On tx1800k
-   * (10.2M ids, one run) 8 bytes an id instead of 16: 82 MB less. */
-  uint64_t *seq;        /* content hashes */
+   * (10.2M ids, one run) 8 bytes an id instead of 16: 82 MB less.
+   * With seq_lazy (the ledger's single input, which the ingest can read
+   * again: ingest.c) the content hashes are not kept either (seq NULL,
+   * nothing hashed a row): the first id out of order has the ingest read
+   * its input again up to that row and hash the rows then
+   * (tsr__ids_rebuild_begin). On tx1800k another 82 MB, and a hash a
+   * row, less. */
+  uint64_t *seq;        /* content hashes (NULL while seq_lazy) */
   size_t seq_n, seq_cap;
   size_t seq_hint;      /* the ids the ingest expects in all (0: unknown):
                            seq and seq_key grow to it at once */
@@ -125,6 +131,7 @@ struct tsr_ledger {
   char last_id[TSR_INGEST_MAX_ID];
   size_t last_len;
   int ids_hashed;
+  int seq_lazy;         /* seq's content hashes are not kept (above) */
   uint64_t *extra;      /* set of content hashes of 2nd+ rows of a customer-day */
   size_t extra_n, extra_cap;
   /* entry blocks: carved from chunks, recycled by capacity class */
@@ -348,8 +355,30 @@ int tsr__rows_reserve_n(tsr_ledger *lg, size_t more);
  * earlier one: 0; 1 when it does not (the
  * caller switches to the table with tsr__ids_index); -1 on ENOMEM. */
 int tsr__ids_append(tsr_ledger *lg, const char *id, size_t len, uint64_t key, uint64_t content);
+/* tsr__ids_append's common case, inline: while the ids are kept as runs,
+ * an id that follows the last one with its last byte one more (not past
+ * '9'; T0000041 after T0000040) is counted, and that byte is all of it
+ * that changes in last_id: 1 (content kept unless seq_lazy). 0: call
+ * tsr__ids_append. ~20 instructions instead of ~80 a row and a call. */
+static inline int ids_append_next(tsr_ledger *lg, const char *id, size_t len, uint64_t content) {
+  if (!lg->seq_n || lg->seq_key || len != lg->last_len || len < 2 ||
+      (!lg->seq_lazy && lg->seq_n == lg->seq_cap))
+    return 0;
+  const char l = lg->last_id[len - 1];
+  if (l < '0' || l > '8' || id[len - 1] != l + 1 || !id_eq(lg->last_id, id, len - 1)) return 0;
+  if (!lg->seq_lazy) lg->seq[lg->seq_n] = content;
+  lg->seq_n++;
+  lg->last_id[len - 1] = (char)(l + 1);
+  return 1;
+}
 /* Moves the ids recorded in order into the table, with room for `more`
- * (0, or -1 on ENOMEM). */
+ * (0, or -1 on ENOMEM). With seq_lazy, tsr__ids_rebuild_begin first and
+ * its content hashes filled. */
 int tsr__ids_index(tsr_ledger *lg, size_t more);
+/* Ends seq_lazy: lg->seq gets room for the seq_n content hashes (the
+ * caller fills them, from its input) and lg->seq_key the ids' hashes (to
+ * check the rows read again against). 0, or -1 on ENOMEM (then still
+ * lazy). */
+int tsr__ids_rebuild_begin(tsr_ledger *lg);
 
 #endif

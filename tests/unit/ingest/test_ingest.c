@@ -1132,9 +1132,10 @@ static void test_many_customers(void **state) {
 }
 
 /* 100,000 transaction ids in order (their content hashes grow at 8,192
- * to the rows expected, in one block of tbl_alloc: grow_big's hint), then
- * two out of order: one identical to its first row (a duplicate), one
- * with another amount (rejected); one and two threads. */
+ * to the rows expected, in one block of tbl_alloc: grow_big's hint; with
+ * single_input none kept: seq_lazy), then two out of order: one identical
+ * to its first row (a duplicate), one with another amount (rejected); one
+ * and two threads. */
 static void test_ids_in_order_hint(void **state) {
   (void)state;
   const unsigned n = 100000;
@@ -1148,19 +1149,26 @@ static void test_ids_in_order_hint(void **state) {
   len += (size_t)snprintf(csv + len, cap - len, "T%07u,C%u,2024-01-%02u,%u.25\n", 5u, 5u, 6u, 5u);
   len += (size_t)snprintf(csv + len, cap - len, "T%07u,C%u,2024-01-%02u,%u.26\n", 50000u,
                           50000u % 3000, 1 + 50000 % 28, 50000u % 97);
-  for (int t = 1; t <= 2; t++) {
+  for (int t = 1; t <= 4; t++) {
     tsr_ledger *lg;
     tsr_ingest_opts o;
     tsr_ingest_opts_init(&o);
-    o.threads = t;
-    o.single_input = 1;
+    o.threads = 1 + (t - 1) % 2;
+    o.single_input = t <= 2;
     tsr_ingest_stats st;
     assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
     /* the ids in order alone first: the hint taken at once */
     assert_int_equal(tsr_ingest_mem(lg, csv, len - 60, "h.csv", &o, &st, NULL), TSR_OK);
     assert_int_equal(st.rows_accepted, n);
     assert_false(lg->ids_hashed);
-    assert_true(lg->seq_cap >= n && lg->seq_cap * sizeof *lg->seq >= ((size_t)1 << 20));
+    assert_int_equal(lg->seq_n, n);
+    if (o.single_input) {
+      assert_true(lg->seq_lazy);
+      assert_null(lg->seq);
+    } else {
+      assert_false(lg->seq_lazy);
+      assert_true(lg->seq_cap >= n && lg->seq_cap * sizeof *lg->seq >= ((size_t)1 << 20));
+    }
     tsr_ledger_free(lg);
     assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
     assert_int_equal(tsr_ingest_mem(lg, csv, len, "h.csv", &o, &st, NULL), TSR_OK);
@@ -1172,6 +1180,202 @@ static void test_ids_in_order_hint(void **state) {
     tsr_ledger_free(lg);
   }
   free(csv);
+}
+
+/* The rejects of an ingest as a count and a hash of their lines. */
+typedef struct {
+  int64_t n;
+  uint64_t h;
+  char first[300];
+} reject_sum;
+
+static void on_reject_sum(void *ud, const tsr_reject *r) {
+  reject_sum *rs = ud;
+  char line[700];
+  int k = snprintf(line, sizeof line, "%s:%lld:%lld:%s:%s:%.*s", r->source, (long long)r->line,
+                   (long long)r->column, r->field, r->reason, (int)r->raw_len, r->raw);
+  for (int i = 0; i < k && i < (int)sizeof line; i++)
+    rs->h = (rs->h ^ (unsigned char)line[i]) * 0x100000001B3ULL;
+  if (!rs->n) snprintf(rs->first, sizeof rs->first, "%.290s", line);
+  rs->n++;
+}
+
+/* The seq_lazy path (no content hashes while the transaction ids come in
+ * order; the input read again at the first id out of order) gives the
+ * rows, rejects and ledger of the path that keeps the hashes: 30,000 ids
+ * in order with rejected rows among them (a bad date, a bad amount, a
+ * missing id; some with the id of the next row), quoted and padded ids,
+ * quoted fields with delimiters, CRLF lines; then ids again, identical
+ * (duplicates), with other content (rejected) and a rejected row's id
+ * (new). From memory and from a file, with and without a header, one and
+ * two threads. */
+static void test_ids_lazy_rebuild(void **state) {
+  (void)state;
+  const unsigned n = 30000;
+  size_t cap = (size_t)n * 80 + 4096, len = 0;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  const size_t hlen = (size_t)snprintf(csv, cap, "tx,customer,date,amount,note\n");
+  len = hlen;
+#define ROW(...) (len += (size_t)snprintf(csv + len, cap - len, __VA_ARGS__))
+  for (unsigned i = 0; i < n; i++) {
+    unsigned c = (i * 7919u) % 2000, d = 1 + i % 28;
+    if (i % 101 == 3) ROW("A%06u,c%u,2024-02-31,1.00,bad date\n", i + 1, c); /* next row's id */
+    if (i % 211 == 5) ROW("A%06u,c%u,2024-01-%02u,abc,bad amount\n", i, c, d);
+    if (i % 307 == 9) ROW(",c%u,2024-01-%02u,3.00,no id\n", c, d);
+    if (i % 13 == 1)
+      ROW("\" A%06u \",c%u,2024-01-%02u,%u.50,\"q,%u\"\r\n", i, c, d, i % 50, i);
+    else if (i % 17 == 2)
+      ROW("A%06u,c%u,2024-01-%02u,%u.25, sp\r\n", i, c, d, i % 50);
+    else
+      ROW("A%06u,c%u,2024-01-%02u,%u.25,n%u\n", i, c, d, i % 50, i % 3);
+  }
+  /* out of order: the same rows again (duplicates), others with another
+   * amount (rejected), and new ids */
+  for (unsigned i = 7; i < n; i += 1000) {
+    unsigned c = (i * 7919u) % 2000, d = 1 + i % 28;
+    ROW("A%06u,c%u,2024-01-%02u,%u.25,n%u\n", i, c, d, i % 50, i % 3);
+    ROW("A%06u,c%u,2024-01-%02u,%u.75,n%u\n", i + 1, c, d, i % 50, i % 3);
+    ROW("A%06u,c%u,2024-01-%02u,1.00,new\n", n + i, c, d);
+  }
+  ROW("\" A%06u \",c%u,2024-01-%02u,%u.50,\"q,%u\"\r\n", 14u, (14u * 7919u) % 2000, 15u, 14u, 14u);
+#undef ROW
+  char path[64];
+  assert_non_null(tsr_test_tmpfile(csv, len, path, sizeof path));
+  char hpath[64]; /* the same without its header */
+  assert_non_null(tsr_test_tmpfile(csv + hlen, len - hlen, hpath, sizeof hpath));
+  for (int hdr = 0; hdr < 2; hdr++) {
+    tsr_ingest_stats ref;
+    reject_sum rref;
+    tsr_ledger *lref = NULL;
+    for (int v = 0; v < 6; v++) {
+      /* v 0: the reference (hashes kept); 1-2 memory, 3-4 file (one and
+       * two threads); 5: a file, its ids from the start out of order */
+      const char *pth = hdr ? path : hpath;
+      const char *buf = hdr ? csv : csv + hlen;
+      size_t blen = hdr ? len : len - hlen;
+      tsr_ingest_opts o;
+      tsr_ingest_opts_init(&o);
+      o.single_input = v != 0;
+      o.threads = 1 + (v % 2);
+      reject_sum rs = {0, 14695981039346656037ULL, ""};
+      o.on_reject = on_reject_sum;
+      o.ud = &rs;
+      if (!hdr) {
+        o.header = 0;
+        o.customer_col = "2";
+        o.date_col = "3";
+        o.amount_col = "4";
+        o.id_col = "1";
+      } else {
+        o.id_col = "tx";
+      }
+      tsr_ledger *lg;
+      tsr_ingest_stats st;
+      assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+      tsr_status r = v >= 3 ? tsr_ingest_file(lg, pth, &o, &st, NULL)
+                            : tsr_ingest_mem(lg, buf, blen, pth, &o, &st, NULL);
+      assert_int_equal(r, TSR_OK);
+      assert_true(lg->ids_hashed);
+      assert_false(lg->seq_lazy);
+      assert_int_equal(tsr_ledger_finish(lg, NULL), TSR_OK);
+      if (v == 0) {
+        ref = st;
+        rref = rs;
+        lref = lg;
+        assert_true(st.duplicate_ids >= 20);
+        assert_true(st.rows_rejected > 29 + 300 + 140 + 90);
+        continue;
+      }
+      assert_int_equal(st.rows_read, ref.rows_read);
+      assert_int_equal(st.rows_accepted, ref.rows_accepted);
+      assert_int_equal(st.duplicate_ids, ref.duplicate_ids);
+      assert_int_equal(st.rows_rejected, ref.rows_rejected);
+      assert_int_equal(rs.n, rref.n);
+      assert_string_equal(rs.first, rref.first);
+      assert_true(rs.h == rref.h);
+      assert_int_equal(tsr_ledger_ncustomers(lg), tsr_ledger_ncustomers(lref));
+      for (size_t i = 0; i < tsr_ledger_ncustomers(lg); i++) {
+        size_t n0, n1;
+        const tsr_ledger_entry *e0 = tsr_ledger_entries(lref, i, &n0),
+                               *e1 = tsr_ledger_entries(lg, i, &n1);
+        assert_int_equal(n0, n1);
+        for (size_t j = 0; j < n0; j++) {
+          assert_int_equal(e0[j].day, e1[j].day);
+          assert_int_equal(e0[j].ntx, e1[j].ntx);
+          assert_true(e0[j].amount == e1[j].amount && e0[j].refund == e1[j].refund);
+        }
+      }
+      tsr_ledger_free(lg);
+    }
+    tsr_ledger_free(lref);
+  }
+  remove(path);
+  remove(hpath);
+  free(csv);
+}
+
+/* On a lazy file input changed before the first id out of order (by the
+ * reject callback), the rows read again differ: an error, not other
+ * results. A further input with ids on a ledger whose single input kept
+ * its ids lazily is refused. */
+typedef struct {
+  const char *path;
+  int done;
+} change_ctx;
+
+static void on_reject_change(void *ud, const tsr_reject *r) {
+  (void)r;
+  change_ctx *cc = ud;
+  if (cc->done++) return;
+  FILE *f = fopen(cc->path, "r+");
+  assert_non_null(f);
+  assert_int_equal(fseek(f, 24, SEEK_SET), 0);
+  assert_true(fputs("B0", f) >= 0); /* the first id, B1, now B0 */
+  fclose(f);
+}
+
+static void test_ids_lazy_changed(void **state) {
+  (void)state;
+  const char text[] = "id,customer,date,amount\n"
+                      "B1,c1,2024-01-01,1\nB2,c2,2024-01-02,2\nB3,c1,2024-13-01,3\n"
+                      "B4,c3,2024-01-03,4\nB2,c2,2024-01-02,2\n";
+  char body[sizeof text];
+  memcpy(body, text, sizeof text);
+  char path[64];
+  assert_non_null(tsr_test_tmpfile(body, sizeof body - 1, path, sizeof path));
+  change_ctx cc = {path, 0};
+  tsr_ingest_opts o;
+  tsr_ingest_opts_init(&o);
+  o.single_input = 1;
+  o.id_col = "id";
+  o.on_reject = on_reject_change;
+  o.ud = &cc;
+  tsr_ledger *lg;
+  tsr_ingest_stats st;
+  tsr_error e;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_file(lg, path, &o, &st, &e), TSR_EIO);
+  assert_non_null(strstr(e.msg, "changed while it was read"));
+  assert_true(lg->seq_lazy); /* its hashes incomplete: no further ids */
+  assert_int_equal(tsr_ingest_mem(lg, body, sizeof body - 1, "m.csv", &o, &st, &e), TSR_EINVAL);
+  tsr_ledger_free(lg);
+  /* unchanged: the duplicate found */
+  o.on_reject = NULL;
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, body, sizeof body - 1, "m.csv", &o, &st, &e), TSR_OK);
+  assert_int_equal(st.duplicate_ids, 1);
+  assert_int_equal(st.rows_rejected, 1);
+  tsr_ledger_free(lg);
+  /* in order to the end: still lazy; no further input with ids */
+  assert_int_equal(tsr_ledger_new(&lg, NULL), TSR_OK);
+  assert_int_equal(tsr_ingest_mem(lg, body, sizeof body - 1 - 19, "m.csv", &o, &st, &e), TSR_OK);
+  assert_true(lg->seq_lazy && lg->seq_n == 3);
+  assert_int_equal(tsr_ingest_mem(lg, body, sizeof body - 1, "m.csv", &o, &st, &e), TSR_EINVAL);
+  o.id_col = "none"; /* without ids it is taken */
+  assert_int_equal(tsr_ingest_mem(lg, body, sizeof body - 1, "m.csv", &o, &st, &e), TSR_OK);
+  tsr_ledger_free(lg);
+  remove(path);
 }
 
 /* grow_big with a hint of TBL_MAP bytes or more from a small array: one
@@ -2066,7 +2270,8 @@ int main(void) {
       cmocka_unit_test(test_seal_packs), cmocka_unit_test(test_seal_fresh_tail), cmocka_unit_test(test_id_eq_copy), cmocka_unit_test(test_prefetch_grow), cmocka_unit_test(test_finish_seal), cmocka_unit_test(test_cust_guess),
       cmocka_unit_test(test_currency_watch), cmocka_unit_test(test_dense_entries),
       cmocka_unit_test(test_day_count_limit), cmocka_unit_test(test_ids_in_order_hint),
-      cmocka_unit_test(test_seq_hint_block),
+      cmocka_unit_test(test_seq_hint_block), cmocka_unit_test(test_ids_lazy_rebuild),
+      cmocka_unit_test(test_ids_lazy_changed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
