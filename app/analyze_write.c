@@ -59,7 +59,8 @@ static json_t *kpis_value(const tsr_analyze_result *r) {
   put(&bad, o, "clv_total", tsr__json_num(p->clv_total));
   put(&bad, o, "clv_mean", tsr__json_num(p->clv_mean));
   put(&bad, o, "currency", r->currency[0] ? json_string(r->currency) : json_null());
-  put(&bad, o, "currency_source", r->currency_source ? json_string(r->currency_source) : json_null());
+  put(&bad, o, "currency_source",
+      r->currency_source ? json_string(r->currency_source) : json_null());
   put(&bad, o, "period_days", tsr__json_num(r->period_days));
   put(&bad, o, "horizon_periods", tsr__json_num(r->horizon_periods));
   put(&bad, o, "rows_read", jint(r->ingest.rows_read));
@@ -142,8 +143,10 @@ static void tmp_name(const char *dir, const char *name, char *tmp, size_t cap) {
 static FILE *open_in(const char *dir, const char *name, char *path, size_t cap, tsr_error *err) {
   tmp_name(dir, name, path, cap);
   FILE *f = fopen(path, "w");
-  if (!f) tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
-  else setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
+  if (!f)
+    tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
+  else
+    setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
   return f;
 }
 
@@ -152,7 +155,8 @@ static tsr_status put_in_place(const char *dir, const char *name, const char *tm
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   if (rename(tmp, path) != 0) {
-    tsr_status st = tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    tsr_status st =
+        tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
     remove(tmp);
     return st;
   }
@@ -246,10 +250,12 @@ typedef struct cust_memo {
 } cust_memo;
 
 /* v in column c: an empty cell for a value not computed (NAN), else the
- * shortest form (tsr__fmt_double_end's bytes, through the memo; it writes
- * a NUL after the digits: room is left). */
+ * shortest form (tsr__fmt_double_end's bytes, through the memo unless the
+ * column has turned it off; it writes a NUL after the digits: room is
+ * left). */
 static char *put_num(char *o, double v, cust_memo *cm, int c) {
   if (!isfinite(v)) return o;
+  if (cm->col[c].off) return tsr__fmt_double_end(v, o);
   return tsr__fmt_double_memo(cm->m, &cm->col[c], v, o);
 }
 
@@ -270,10 +276,15 @@ static char *put_day(char *o, int64_t day, cust_memo *cm) {
   return o + 10;
 }
 
+/* The slot of segment name g in cust_texts (< CUST_SEG_SLOTS). */
+static size_t seg_slot(const char *g) {
+  return (size_t)(((uint64_t)(uintptr_t)g * 0x9E3779B97F4A7C15ull) >> 59);
+}
+
 /* The CSV field of segment name g at o (room for twice its length + 2). */
 static char *put_segment(char *o, const char *g, cust_memo *cm) {
   if (!cm->t || !g) return o + tsr_csv_quote(o, g, 0);
-  size_t h = (size_t)(((uint64_t)(uintptr_t)g * 0x9E3779B97F4A7C15ull) >> 59); /* < 32 */
+  size_t h = seg_slot(g);
   cust_texts *t = cm->t;
   if (t->seg[h] != g) {
     size_t n = tsr_csv_quote(o, g, 0);
@@ -289,24 +300,34 @@ static char *put_segment(char *o, const char *g, cust_memo *cm) {
 }
 
 static char *put_int(char *o, long long v) {
-  char tmp[24];
-  size_t n = 0;
-  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-  do {
-    tmp[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
   if (v < 0) *o++ = '-';
-  while (n) *o++ = tmp[--n];
-  return o;
+  return tsr__put_u64(o, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v);
 }
 
-/* One line of customers.csv for customer i at line (room for 2 * the id
- * and segment lengths + 1024 bytes); returns its end. */
+/* The CSV field of id s (of n bytes up to its first comma, quote, CR, LF
+ * or end; s[n] = 0 for a plain id) at o, as tsr_csv_quote writes it. */
+static char *put_id(char *o, const char *s, size_t n) {
+  if (!s[n]) {
+    memcpy(o, s, n);
+    return o + n;
+  }
+  return o + tsr_csv_quote(o, s, 0);
+}
+
+/* The bytes of id s up to its first comma, quote, CR, LF or end. */
+static size_t id_span(const char *s) {
+  size_t n = 0;
+  while (s[n] && s[n] != ',' && s[n] != '"' && s[n] != '\r' && s[n] != '\n') n++;
+  return n;
+}
+
+/* One line of customers.csv for customer i, whose id is id (id_span
+ * idn), at line (room for 2 * the id and segment lengths + 1024 bytes);
+ * returns its end. */
 static char *customer_line(char *line, const tsr_analyze_result *r, const tsr__arows *w, size_t i,
-                           cust_memo *cm) {
+                           const char *id, size_t idn, cust_memo *cm) {
   const tsr_summary *s = r->summary;
-  char *o = line + tsr_csv_quote(line, tsr__ar_id(w, i), 0);
+  char *o = put_id(line, id, idn);
   static const int vc[7] = {TSR__AR_F,  TSR__AR_R,   TSR__AR_T, TSR__AR_MV,
                             TSR__AR_FH, TSR__AR_MVH, TSR__AR_DH};
   for (int k = 0; k < (s->has_holdout ? 7 : 4); k++) {
@@ -362,7 +383,7 @@ static char *customer_line(char *line, const tsr_analyze_result *r, const tsr__a
 typedef struct cust_out {
   const tsr_analyze_result *r;
   const tsr__arows *w; /* r's rows: the run's view (r->arows), or of r->summary's */
-  tsr__fd_sink k; /* the file, written past the page cache (tsr__fd_sink) */
+  tsr__fd_sink k;      /* the file, written past the page cache (tsr__fd_sink) */
 } cust_out;
 
 /* Lines of block blk into buf; 0, or -1 when out of memory. */
@@ -383,13 +404,19 @@ static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
   }
   int st = 0;
   for (size_t i = lo; i < hi; i++) {
-    size_t need =
-        2 * strlen(tsr__ar_id(w, i)) + 2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
-    if (tsr__tb_reserve(buf, need)) {
+    const char *id = tsr__ar_id(w, i), *g = r->segment[i];
+    size_t idn = id_span(id);
+    /* the segment's room: its kept text's length, else twice its length
+     * (the quotes within the 1024) */
+    size_t gn = !g                                    ? 0
+                : cm.t && cm.t->seg[seg_slot(g)] == g ? cm.t->seg_len[seg_slot(g)]
+                                                      : 2 * strlen(g);
+    size_t need = 2 * (id[idn] ? strlen(id) : idn) + gn + 1024;
+    if (buf->len + need + 1 > buf->cap && tsr__tb_reserve(buf, need)) {
       st = -1;
       break;
     }
-    char *end = customer_line(buf->s + buf->len, r, w, i, &cm);
+    char *end = customer_line(buf->s + buf->len, r, w, i, id, idn, &cm);
     buf->len = (size_t)(end - buf->s);
   }
   tsr__free(cm.t);
@@ -397,7 +424,9 @@ static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
 }
 
 /* Writes the n bytes at s; 0, or -1 (k.werr set) on a write error. */
-static int cust_write(void *ctx, const char *s, size_t n) { return tsr__fd_sink_put(&((cust_out *)ctx)->k, s, n); }
+static int cust_write(void *ctx, const char *s, size_t n) {
+  return tsr__fd_sink_put(&((cust_out *)ctx)->k, s, n);
+}
 
 /* The blocks of a file through its descriptor f (after its header):
  * tsr__blocks_write into a tsr__fd_sink; 0, -1 (out of memory) or -2 (a
@@ -415,10 +444,12 @@ static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_erro
   const tsr_summary *s = r->summary;
   fputs(s->has_holdout ? "customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,"
                          "frequency_holdout,monetary_value_holdout,duration_holdout"
-                       : "customer_id,frequency,recency,T,monetary_value", f);
+                       : "customer_id,frequency,recency,T,monetary_value",
+        f);
   fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds,"
         "r_score,f_score,m_score,rfm_cell,segment,expected_purchases,expected_purchases_lo,"
-        "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster", f);
+        "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster",
+        f);
   if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
   fputc('\n', f);
   /* the blocks go to the descriptor, after the header */
@@ -519,7 +550,9 @@ static int prof_block(void *ctx, size_t blk, tsr__tb *buf) {
                                  c->pc ? tsr__predict_cols_row : NULL, &cur, buf);
 }
 
-static int prof_write(void *ctx, const char *s, size_t n) { return cust_write(&((prof_out *)ctx)->o, s, n); }
+static int prof_write(void *ctx, const char *s, size_t n) {
+  return cust_write(&((prof_out *)ctx)->o, s, n);
+}
 
 /* profiles.csv, with the prediction columns of a run that has them
  * (written once: no second pass over the file). */
@@ -590,7 +623,8 @@ static tsr_status write_results(const tsr_analyze_result *r, const tsr_analyze_o
   if ((st = write_csv(dir, "segments.csv", write_segments, r, files, err)) != TSR_OK) return st;
   if (r->clusters &&
       ((st = write_csv(dir, "clusters.csv", write_clusters, r, files, err)) != TSR_OK ||
-       (st = write_model(dir, "cluster_model.json", NULL, r->clusters->model, files, err)) != TSR_OK))
+       (st = write_model(dir, "cluster_model.json", NULL, r->clusters->model, files, err)) !=
+           TSR_OK))
     return st;
   if (r->has_model) {
     char name[64];
@@ -607,7 +641,8 @@ static tsr_status write_results(const tsr_analyze_result *r, const tsr_analyze_o
      * tsr__analyze_write_end, once the models are done; listed here, in its
      * place among the files */
     if ((st = add_file(files, "profiles.csv", err)) != TSR_OK ||
-        (st = write_csv(dir, "segment_profiles.csv", write_segment_profiles, r, files, err)) != TSR_OK)
+        (st = write_csv(dir, "segment_profiles.csv", write_segment_profiles, r, files, err)) !=
+            TSR_OK)
       return st;
     /* written by the profile step (entity resolution) into opts->out_dir */
     if (r->dq_records_merged >= 0 && o && o->out_dir && !strcmp(o->out_dir, dir) &&
@@ -640,7 +675,8 @@ static tsr_status write_begin(const tsr_analyze_result *r, const tsr_analyze_opt
                               tsr_error *err) {
   *files = NULL;
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-    return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s", strerror(errno));
+    return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s",
+                         strerror(errno));
   char path[4096];
   /* no run.json until every file of this run is in place */
   snprintf(path, sizeof path, "%s/run.json", dir);
