@@ -241,6 +241,7 @@ typedef struct cust_texts {
   const char *seg[CUST_SEG_SLOTS]; /* NULL: empty */
   uint8_t seg_len[CUST_SEG_SLOTS];
   char seg_text[CUST_SEG_SLOTS][CUST_SEG_TEXT];
+  tsr__num_col col[CUST_NUM_COLS]; /* the columns' use of num, between blocks */
 } cust_texts;
 
 typedef struct cust_memo {
@@ -377,15 +378,47 @@ static char *customer_line(char *line, const tsr_analyze_result *r, const tsr__a
 /* customers.csv is formatted in blocks of CUST_BLOCK lines by two threads
  * while the calling thread writes the finished blocks in order (write(2) of
  * whole blocks; tsr__blocks_write): the numbers' text and the copy into the
- * file overlap, and the file is the one a single thread would write. */
-#define CUST_BLOCK 8192
-#define CUST_AHEAD 8 /* rows whose id is prefetched ahead */
+ * file overlap, and the file is the one a single thread would write. The
+ * blocks are small (about 0.5 MB of text; the ring of tsr__blocks_write
+ * then stays in cache: with 2 MB blocks a formatter's stores missed it)
+ * and the memos (cust_texts) outlive them: a block takes one from a few
+ * spares and gives it back, so the memo keeps its texts and a column its
+ * verdict (a found text is the one made on the spot: the bytes do not
+ * depend on which memo a block had). */
+#define CUST_BLOCK 2048
+#define CUST_AHEAD 8  /* rows whose id is prefetched ahead */
+#define CUST_SPARES 4 /* memos kept between blocks (one a formatter) */
 
 typedef struct cust_out {
   const tsr_analyze_result *r;
   const tsr__arows *w; /* r's rows: the run's view (r->arows), or of r->summary's */
   tsr__fd_sink k;      /* the file, written past the page cache (tsr__fd_sink) */
+  pthread_mutex_t mu;  /* guards spare (customers.csv only) */
+  cust_texts *spare[CUST_SPARES];
+  int nspare;
 } cust_out;
+
+/* A memo for a block: a spare one, else a new one (NULL when out of
+ * memory). */
+static cust_texts *texts_take(cust_out *c) {
+  cust_texts *t = NULL;
+  pthread_mutex_lock(&c->mu);
+  if (c->nspare) t = c->spare[--c->nspare];
+  pthread_mutex_unlock(&c->mu);
+  if (t || !(t = tsr__malloc(sizeof *t))) return t;
+  tsr__num_memo_reset(&t->num);
+  for (size_t h = 0; h < (1u << CUST_DAY_BITS); h++) t->day[h] = INT64_MIN;
+  memset(t->seg, 0, sizeof t->seg);
+  memset(t->col, 0, sizeof t->col);
+  return t;
+}
+
+static void texts_give(cust_out *c, cust_texts *t) {
+  pthread_mutex_lock(&c->mu);
+  if (c->nspare < CUST_SPARES) c->spare[c->nspare++] = t, t = NULL;
+  pthread_mutex_unlock(&c->mu);
+  tsr__free(t);
+}
 
 /* Lines of block blk into buf; 0, or -1 when out of memory. */
 static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
@@ -396,12 +429,9 @@ static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
   /* repeated values' texts looked up (out of memory: each formatted) */
   cust_memo cm;
   memset(&cm, 0, sizeof cm);
-  cm.t = tsr__malloc(sizeof *cm.t);
-  if (cm.t) {
+  if ((cm.t = texts_take((cust_out *)ctx))) {
     cm.m = &cm.t->num;
-    tsr__num_memo_reset(cm.m);
-    for (size_t h = 0; h < (1u << CUST_DAY_BITS); h++) cm.t->day[h] = INT64_MIN;
-    memset(cm.t->seg, 0, sizeof cm.t->seg);
+    memcpy(cm.col, cm.t->col, sizeof cm.col);
   }
   int st = 0;
   for (size_t i = lo; i < hi; i++) {
@@ -424,7 +454,10 @@ static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
     char *end = customer_line(buf->s + buf->len, r, w, i, id, idn, &cm);
     buf->len = (size_t)(end - buf->s);
   }
-  tsr__free(cm.t);
+  if (cm.t) {
+    memcpy(cm.t->col, cm.col, sizeof cm.col);
+    texts_give((cust_out *)ctx, cm.t);
+  }
   return st;
 }
 
@@ -462,8 +495,15 @@ static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_erro
     return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
   tsr__arows full;
   if (!r->arows) tsr__arows_full(&full, s); /* a result the run did not make */
-  cust_out c = {r, r->arows ? r->arows : &full, {0}};
+  cust_out c;
+  memset(&c, 0, sizeof c);
+  c.r = r;
+  c.w = r->arows ? r->arows : &full;
+  if (pthread_mutex_init(&c.mu, NULL) != 0)
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   int st = blocks_to(f, (s->n + CUST_BLOCK - 1) / CUST_BLOCK, cust_block, cust_write, &c, &c);
+  for (int i = 0; i < c.nspare; i++) tsr__free(c.spare[i]);
+  pthread_mutex_destroy(&c.mu);
   if (st == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (st != 0)
     return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.k.werr));
@@ -573,7 +613,7 @@ static tsr_status write_profiles(FILE *f, const tsr_analyze_result *r, tsr_error
     tsr__predict_cols_free(pc);
     return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
   }
-  prof_out c = {{r, NULL, {0}}, r->profiles, pc};
+  prof_out c = {{.r = r}, r->profiles, pc};
   size_t n = tsr_profiles_count(r->profiles);
   int bs = blocks_to(f, (n + PROF_BLOCK - 1) / PROF_BLOCK, prof_block, prof_write, &c, &c.o);
   tsr__predict_cols_free(pc);
