@@ -59,7 +59,8 @@ static json_t *kpis_value(const tsr_analyze_result *r) {
   put(&bad, o, "clv_total", tsr__json_num(p->clv_total));
   put(&bad, o, "clv_mean", tsr__json_num(p->clv_mean));
   put(&bad, o, "currency", r->currency[0] ? json_string(r->currency) : json_null());
-  put(&bad, o, "currency_source", r->currency_source ? json_string(r->currency_source) : json_null());
+  put(&bad, o, "currency_source",
+      r->currency_source ? json_string(r->currency_source) : json_null());
   put(&bad, o, "period_days", tsr__json_num(r->period_days));
   put(&bad, o, "horizon_periods", tsr__json_num(r->horizon_periods));
   put(&bad, o, "rows_read", jint(r->ingest.rows_read));
@@ -142,8 +143,10 @@ static void tmp_name(const char *dir, const char *name, char *tmp, size_t cap) {
 static FILE *open_in(const char *dir, const char *name, char *path, size_t cap, tsr_error *err) {
   tmp_name(dir, name, path, cap);
   FILE *f = fopen(path, "w");
-  if (!f) tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
-  else setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
+  if (!f)
+    tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot open for writing: %s", strerror(errno));
+  else
+    setvbuf(f, NULL, _IOFBF, (size_t)1 << 20);
   return f;
 }
 
@@ -152,7 +155,8 @@ static tsr_status put_in_place(const char *dir, const char *name, const char *tm
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, name);
   if (rename(tmp, path) != 0) {
-    tsr_status st = tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
+    tsr_status st =
+        tsr_error_set(err, TSR_EIO, path, 0, 0, NULL, "cannot write: %s", strerror(errno));
     remove(tmp);
     return st;
   }
@@ -237,6 +241,7 @@ typedef struct cust_texts {
   const char *seg[CUST_SEG_SLOTS]; /* NULL: empty */
   uint8_t seg_len[CUST_SEG_SLOTS];
   char seg_text[CUST_SEG_SLOTS][CUST_SEG_TEXT];
+  tsr__num_col col[CUST_NUM_COLS]; /* the columns' use of num, between blocks */
 } cust_texts;
 
 typedef struct cust_memo {
@@ -246,10 +251,12 @@ typedef struct cust_memo {
 } cust_memo;
 
 /* v in column c: an empty cell for a value not computed (NAN), else the
- * shortest form (tsr__fmt_double_end's bytes, through the memo; it writes
- * a NUL after the digits: room is left). */
+ * shortest form (tsr__fmt_double_end's bytes, through the memo unless the
+ * column has turned it off; it writes a NUL after the digits: room is
+ * left). */
 static char *put_num(char *o, double v, cust_memo *cm, int c) {
   if (!isfinite(v)) return o;
+  if (cm->col[c].off) return tsr__fmt_double_end(v, o);
   return tsr__fmt_double_memo(cm->m, &cm->col[c], v, o);
 }
 
@@ -270,10 +277,15 @@ static char *put_day(char *o, int64_t day, cust_memo *cm) {
   return o + 10;
 }
 
+/* The slot of segment name g in cust_texts (< CUST_SEG_SLOTS). */
+static size_t seg_slot(const char *g) {
+  return (size_t)(((uint64_t)(uintptr_t)g * 0x9E3779B97F4A7C15ull) >> 59);
+}
+
 /* The CSV field of segment name g at o (room for twice its length + 2). */
 static char *put_segment(char *o, const char *g, cust_memo *cm) {
   if (!cm->t || !g) return o + tsr_csv_quote(o, g, 0);
-  size_t h = (size_t)(((uint64_t)(uintptr_t)g * 0x9E3779B97F4A7C15ull) >> 59); /* < 32 */
+  size_t h = seg_slot(g);
   cust_texts *t = cm->t;
   if (t->seg[h] != g) {
     size_t n = tsr_csv_quote(o, g, 0);
@@ -289,24 +301,34 @@ static char *put_segment(char *o, const char *g, cust_memo *cm) {
 }
 
 static char *put_int(char *o, long long v) {
-  char tmp[24];
-  size_t n = 0;
-  unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
-  do {
-    tmp[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
   if (v < 0) *o++ = '-';
-  while (n) *o++ = tmp[--n];
-  return o;
+  return tsr__put_u64(o, v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v);
 }
 
-/* One line of customers.csv for customer i at line (room for 2 * the id
- * and segment lengths + 1024 bytes); returns its end. */
+/* The CSV field of id s (of n bytes up to its first comma, quote, CR, LF
+ * or end; s[n] = 0 for a plain id) at o, as tsr_csv_quote writes it. */
+static char *put_id(char *o, const char *s, size_t n) {
+  if (!s[n]) {
+    memcpy(o, s, n);
+    return o + n;
+  }
+  return o + tsr_csv_quote(o, s, 0);
+}
+
+/* The bytes of id s up to its first comma, quote, CR, LF or end. */
+static size_t id_span(const char *s) {
+  size_t n = 0;
+  while (s[n] && s[n] != ',' && s[n] != '"' && s[n] != '\r' && s[n] != '\n') n++;
+  return n;
+}
+
+/* One line of customers.csv for customer i, whose id is id (id_span
+ * idn), at line (room for 2 * the id and segment lengths + 1024 bytes);
+ * returns its end. */
 static char *customer_line(char *line, const tsr_analyze_result *r, const tsr__arows *w, size_t i,
-                           cust_memo *cm) {
+                           const char *id, size_t idn, cust_memo *cm) {
   const tsr_summary *s = r->summary;
-  char *o = line + tsr_csv_quote(line, tsr__ar_id(w, i), 0);
+  char *o = put_id(line, id, idn);
   static const int vc[7] = {TSR__AR_F,  TSR__AR_R,   TSR__AR_T, TSR__AR_MV,
                             TSR__AR_FH, TSR__AR_MVH, TSR__AR_DH};
   for (int k = 0; k < (s->has_holdout ? 7 : 4); k++) {
@@ -356,14 +378,47 @@ static char *customer_line(char *line, const tsr_analyze_result *r, const tsr__a
 /* customers.csv is formatted in blocks of CUST_BLOCK lines by two threads
  * while the calling thread writes the finished blocks in order (write(2) of
  * whole blocks; tsr__blocks_write): the numbers' text and the copy into the
- * file overlap, and the file is the one a single thread would write. */
-#define CUST_BLOCK 8192
+ * file overlap, and the file is the one a single thread would write. The
+ * blocks are small (about 0.5 MB of text; the ring of tsr__blocks_write
+ * then stays in cache: with 2 MB blocks a formatter's stores missed it)
+ * and the memos (cust_texts) outlive them: a block takes one from a few
+ * spares and gives it back, so the memo keeps its texts and a column its
+ * verdict (a found text is the one made on the spot: the bytes do not
+ * depend on which memo a block had). */
+#define CUST_BLOCK 2048
+#define CUST_AHEAD 8  /* rows whose id is prefetched ahead */
+#define CUST_SPARES 4 /* memos kept between blocks (one a formatter) */
 
 typedef struct cust_out {
   const tsr_analyze_result *r;
   const tsr__arows *w; /* r's rows: the run's view (r->arows), or of r->summary's */
-  tsr__fd_sink k; /* the file, written past the page cache (tsr__fd_sink) */
+  tsr__fd_sink k;      /* the file, written past the page cache (tsr__fd_sink) */
+  pthread_mutex_t mu;  /* guards spare (customers.csv only) */
+  cust_texts *spare[CUST_SPARES];
+  int nspare;
 } cust_out;
+
+/* A memo for a block: a spare one, else a new one (NULL when out of
+ * memory). */
+static cust_texts *texts_take(cust_out *c) {
+  cust_texts *t = NULL;
+  pthread_mutex_lock(&c->mu);
+  if (c->nspare) t = c->spare[--c->nspare];
+  pthread_mutex_unlock(&c->mu);
+  if (t || !(t = tsr__malloc(sizeof *t))) return t;
+  tsr__num_memo_reset(&t->num);
+  for (size_t h = 0; h < (1u << CUST_DAY_BITS); h++) t->day[h] = INT64_MIN;
+  memset(t->seg, 0, sizeof t->seg);
+  memset(t->col, 0, sizeof t->col);
+  return t;
+}
+
+static void texts_give(cust_out *c, cust_texts *t) {
+  pthread_mutex_lock(&c->mu);
+  if (c->nspare < CUST_SPARES) c->spare[c->nspare++] = t, t = NULL;
+  pthread_mutex_unlock(&c->mu);
+  tsr__free(t);
+}
 
 /* Lines of block blk into buf; 0, or -1 when out of memory. */
 static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
@@ -374,30 +429,42 @@ static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
   /* repeated values' texts looked up (out of memory: each formatted) */
   cust_memo cm;
   memset(&cm, 0, sizeof cm);
-  cm.t = tsr__malloc(sizeof *cm.t);
-  if (cm.t) {
+  if ((cm.t = texts_take((cust_out *)ctx))) {
     cm.m = &cm.t->num;
-    tsr__num_memo_reset(cm.m);
-    for (size_t h = 0; h < (1u << CUST_DAY_BITS); h++) cm.t->day[h] = INT64_MIN;
-    memset(cm.t->seg, 0, sizeof cm.t->seg);
+    memcpy(cm.col, cm.t->col, sizeof cm.col);
   }
   int st = 0;
   for (size_t i = lo; i < hi; i++) {
-    size_t need =
-        2 * strlen(tsr__ar_id(w, i)) + 2 * strlen(r->segment[i] ? r->segment[i] : "") + 1024;
-    if (tsr__tb_reserve(buf, need)) {
+    /* the ids live in the ledger's customers, in insertion order: read at
+     * random in the rows' order, so fetched a few rows ahead (as the
+     * summary's lines do) */
+    if (i + CUST_AHEAD < hi) __builtin_prefetch(tsr__ar_id(w, i + CUST_AHEAD));
+    const char *id = tsr__ar_id(w, i), *g = r->segment[i];
+    size_t idn = id_span(id);
+    /* the segment's room: its kept text's length, else twice its length
+     * (the quotes within the 1024) */
+    size_t gn = !g                                    ? 0
+                : cm.t && cm.t->seg[seg_slot(g)] == g ? cm.t->seg_len[seg_slot(g)]
+                                                      : 2 * strlen(g);
+    size_t need = 2 * (id[idn] ? strlen(id) : idn) + gn + 1024;
+    if (buf->len + need + 1 > buf->cap && tsr__tb_reserve(buf, need)) {
       st = -1;
       break;
     }
-    char *end = customer_line(buf->s + buf->len, r, w, i, &cm);
+    char *end = customer_line(buf->s + buf->len, r, w, i, id, idn, &cm);
     buf->len = (size_t)(end - buf->s);
   }
-  tsr__free(cm.t);
+  if (cm.t) {
+    memcpy(cm.t->col, cm.col, sizeof cm.col);
+    texts_give((cust_out *)ctx, cm.t);
+  }
   return st;
 }
 
 /* Writes the n bytes at s; 0, or -1 (k.werr set) on a write error. */
-static int cust_write(void *ctx, const char *s, size_t n) { return tsr__fd_sink_put(&((cust_out *)ctx)->k, s, n); }
+static int cust_write(void *ctx, const char *s, size_t n) {
+  return tsr__fd_sink_put(&((cust_out *)ctx)->k, s, n);
+}
 
 /* The blocks of a file through its descriptor f (after its header):
  * tsr__blocks_write into a tsr__fd_sink; 0, -1 (out of memory) or -2 (a
@@ -415,10 +482,12 @@ static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_erro
   const tsr_summary *s = r->summary;
   fputs(s->has_holdout ? "customer_id,frequency_cal,recency_cal,T_cal,monetary_value_cal,"
                          "frequency_holdout,monetary_value_holdout,duration_holdout"
-                       : "customer_id,frequency,recency,T,monetary_value", f);
+                       : "customer_id,frequency,recency,T,monetary_value",
+        f);
   fputs(",revenue,n_transactions,active_days,first_purchase,last_purchase,refunds,"
         "r_score,f_score,m_score,rfm_cell,segment,expected_purchases,expected_purchases_lo,"
-        "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster", f);
+        "expected_purchases_hi,p_alive,clv,clv_lo,clv_hi,cluster",
+        f);
   if (r->clusters && r->clusters->probability) fputs(",cluster_probability", f);
   fputc('\n', f);
   /* the blocks go to the descriptor, after the header */
@@ -426,8 +495,15 @@ static tsr_status write_customers(FILE *f, const tsr_analyze_result *r, tsr_erro
     return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
   tsr__arows full;
   if (!r->arows) tsr__arows_full(&full, s); /* a result the run did not make */
-  cust_out c = {r, r->arows ? r->arows : &full, {0}};
+  cust_out c;
+  memset(&c, 0, sizeof c);
+  c.r = r;
+  c.w = r->arows ? r->arows : &full;
+  if (pthread_mutex_init(&c.mu, NULL) != 0)
+    return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   int st = blocks_to(f, (s->n + CUST_BLOCK - 1) / CUST_BLOCK, cust_block, cust_write, &c, &c);
+  for (int i = 0; i < c.nspare; i++) tsr__free(c.spare[i]);
+  pthread_mutex_destroy(&c.mu);
   if (st == -1) return tsr_error_set(err, TSR_ENOMEM, NULL, 0, 0, NULL, "out of memory");
   if (st != 0)
     return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(c.k.werr));
@@ -519,7 +595,9 @@ static int prof_block(void *ctx, size_t blk, tsr__tb *buf) {
                                  c->pc ? tsr__predict_cols_row : NULL, &cur, buf);
 }
 
-static int prof_write(void *ctx, const char *s, size_t n) { return cust_write(&((prof_out *)ctx)->o, s, n); }
+static int prof_write(void *ctx, const char *s, size_t n) {
+  return cust_write(&((prof_out *)ctx)->o, s, n);
+}
 
 /* profiles.csv, with the prediction columns of a run that has them
  * (written once: no second pass over the file). */
@@ -535,7 +613,7 @@ static tsr_status write_profiles(FILE *f, const tsr_analyze_result *r, tsr_error
     tsr__predict_cols_free(pc);
     return tsr_error_set(err, TSR_EIO, NULL, 0, 0, NULL, "write error: %s", strerror(errno));
   }
-  prof_out c = {{r, NULL, {0}}, r->profiles, pc};
+  prof_out c = {{.r = r}, r->profiles, pc};
   size_t n = tsr_profiles_count(r->profiles);
   int bs = blocks_to(f, (n + PROF_BLOCK - 1) / PROF_BLOCK, prof_block, prof_write, &c, &c.o);
   tsr__predict_cols_free(pc);
@@ -590,7 +668,8 @@ static tsr_status write_results(const tsr_analyze_result *r, const tsr_analyze_o
   if ((st = write_csv(dir, "segments.csv", write_segments, r, files, err)) != TSR_OK) return st;
   if (r->clusters &&
       ((st = write_csv(dir, "clusters.csv", write_clusters, r, files, err)) != TSR_OK ||
-       (st = write_model(dir, "cluster_model.json", NULL, r->clusters->model, files, err)) != TSR_OK))
+       (st = write_model(dir, "cluster_model.json", NULL, r->clusters->model, files, err)) !=
+           TSR_OK))
     return st;
   if (r->has_model) {
     char name[64];
@@ -607,7 +686,8 @@ static tsr_status write_results(const tsr_analyze_result *r, const tsr_analyze_o
      * tsr__analyze_write_end, once the models are done; listed here, in its
      * place among the files */
     if ((st = add_file(files, "profiles.csv", err)) != TSR_OK ||
-        (st = write_csv(dir, "segment_profiles.csv", write_segment_profiles, r, files, err)) != TSR_OK)
+        (st = write_csv(dir, "segment_profiles.csv", write_segment_profiles, r, files, err)) !=
+            TSR_OK)
       return st;
     /* written by the profile step (entity resolution) into opts->out_dir */
     if (r->dq_records_merged >= 0 && o && o->out_dir && !strcmp(o->out_dir, dir) &&
@@ -640,7 +720,8 @@ static tsr_status write_begin(const tsr_analyze_result *r, const tsr_analyze_opt
                               tsr_error *err) {
   *files = NULL;
   if (mkdir(dir, 0777) != 0 && errno != EEXIST)
-    return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s", strerror(errno));
+    return tsr_error_set(err, TSR_EIO, dir, 0, 0, NULL, "cannot create directory: %s",
+                         strerror(errno));
   char path[4096];
   /* no run.json until every file of this run is in place */
   snprintf(path, sizeof path, "%s/run.json", dir);

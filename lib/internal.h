@@ -293,6 +293,8 @@ char *tsr__fmt_double_end(double d, char *buf);
 size_t tsr__fmt_fixed(double v, int prec, char *buf, size_t cap);
 /* 10^k for k = 0..19 (lib/base/fmtfixed.c; the double printers' scales). */
 extern const uint64_t tsr__pow10_u64[20];
+/* "00".."99": two digits at a time (lib/base/fmtfixed.c). */
+extern const char tsr__digit_pairs[201];
 /* The decimal digits of u written at o (at most 20, no terminator); returns
  * the end. */
 char *tsr__put_u64(char *o, uint64_t u);

@@ -517,28 +517,12 @@ tsr_status tsr_web_history_load(tsr_store *s, int64_t run_id, const char *const 
 
 /* ---------------------------------------------------------------- compact text */
 
-/* Writes v in decimal at w; returns the end. Forward, two digits at a
- * time once the length is known (day gaps and cents have 1-7 digits). */
+/* Writes v in decimal at w; returns the end (tsr__put_u64: forward, two
+ * digits at a time once the length is known; day gaps and cents have 1-7
+ * digits). */
 static char *put_i64(char *w, int64_t v) {
-  static const char pairs[201] =
-      "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-      "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-      "8081828384858687888990919293949596979899";
-  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
   if (v < 0) *w++ = '-';
-  int n = 1;
-  for (uint64_t p = 10; n < 20 && u >= p; p *= 10) n++;
-  char *e = w + n;
-  while (u >= 100) {
-    e -= 2;
-    memcpy(e, pairs + 2 * (u % 100), 2);
-    u /= 100;
-  }
-  if (u >= 10)
-    memcpy(e - 2, pairs + 2 * u, 2);
-  else
-    e[-1] = (char)('0' + u);
-  return w + n;
+  return tsr__put_u64(w, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 }
 
 size_t tsr_web_history_format(const tsr_web_history_row *rows, size_t n, char *buf, size_t cap) {

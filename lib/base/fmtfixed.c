@@ -14,35 +14,51 @@
 #include "internal.h"
 
 const uint64_t tsr__pow10_u64[20] = {1ull,
-                                  10ull,
-                                  100ull,
-                                  1000ull,
-                                  10000ull,
-                                  100000ull,
-                                  1000000ull,
-                                  10000000ull,
-                                  100000000ull,
-                                  1000000000ull,
-                                  10000000000ull,
-                                  100000000000ull,
-                                  1000000000000ull,
-                                  10000000000000ull,
-                                  100000000000000ull,
-                                  1000000000000000ull,
-                                  10000000000000000ull,
-                                  100000000000000000ull,
-                                  1000000000000000000ull,
-                                  10000000000000000000ull};
+                                     10ull,
+                                     100ull,
+                                     1000ull,
+                                     10000ull,
+                                     100000ull,
+                                     1000000ull,
+                                     10000000ull,
+                                     100000000ull,
+                                     1000000000ull,
+                                     10000000000ull,
+                                     100000000000ull,
+                                     1000000000000ull,
+                                     10000000000000ull,
+                                     100000000000000ull,
+                                     1000000000000000ull,
+                                     10000000000000000ull,
+                                     100000000000000000ull,
+                                     1000000000000000000ull,
+                                     10000000000000000000ull};
 
+const char tsr__digit_pairs[201] =
+    "00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    "40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    "8081828384858687888990919293949596979899";
+
+/* Forward: the length first (the counts of the outputs are mostly one or
+ * two digits), then two digits at a time from the end. */
 char *tsr__put_u64(char *o, uint64_t u) {
-  char tmp[24];
-  size_t n = 0;
-  do {
-    tmp[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u);
-  while (n) *o++ = tmp[--n];
-  return o;
+  if (u < 10) {
+    *o = (char)('0' + u);
+    return o + 1;
+  }
+  int n = 2;
+  while (n < 20 && u >= tsr__pow10_u64[n]) n++;
+  char *e = o + n, *q = e;
+  while (u >= 100) {
+    q -= 2;
+    memcpy(q, tsr__digit_pairs + 2 * (u % 100), 2);
+    u /= 100;
+  }
+  if (u >= 10)
+    memcpy(q - 2, tsr__digit_pairs + 2 * u, 2);
+  else
+    q[-1] = (char)('0' + u);
+  return e;
 }
 
 /* v = m 2^e exactly (m < 2^53); |v| < 1e15 and 0 <= prec <= 17, so
@@ -106,8 +122,10 @@ size_t tsr__fmt_fixed(double v, int prec, char *buf, size_t cap) {
 void tsr__put_fixed(FILE *f, double v, int prec) {
   char b[64];
   size_t n = tsr__fmt_fixed(v, prec, b, sizeof b);
-  if (n < sizeof b) fwrite(b, 1, n, f);
-  else fprintf(f, "%.*f", prec, v); /* huge |v|: hundreds of digits */
+  if (n < sizeof b)
+    fwrite(b, 1, n, f);
+  else
+    fprintf(f, "%.*f", prec, v); /* huge |v|: hundreds of digits */
 }
 
 /* "%.17g" of v in fixed notation, exactly: for 1e-3 <= |v| < 1e16 the

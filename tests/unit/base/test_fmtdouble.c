@@ -375,6 +375,56 @@ static void integers(void **state) {
   check(18446744073709551616.0, 1);
 }
 
+/* The digits of every integer below 10^8 (the integer path: its last 8
+ * digits by the 8-digit routine the shortest path also uses, so every input
+ * of that routine), against digits made one at a time; and tsr__put_u64's
+ * digits (forward, two at a time) for the same values and the ends. */
+static void naive_u64(char *o, uint64_t u) {
+  char t[24];
+  int n = 0;
+  do t[n++] = (char)('0' + u % 10);
+  while (u /= 10);
+  while (n) *o++ = t[--n];
+  *o = '\0';
+}
+
+static void every_8_digit_integer(void **state) {
+  (void)state;
+  char b[32], r[32], p[32];
+  for (uint32_t v = 0; v < 100000000u; v++) {
+    char *end = tsr__fmt_double_end((double)v, b);
+    naive_u64(r, v);
+    char *pe = tsr__put_u64(p, v);
+    *pe = '\0';
+    if (strcmp(b, r) != 0 || (size_t)(end - b) != strlen(r) || strcmp(p, r) != 0) {
+      print_error("%u: fmt \"%s\" put_u64 \"%s\" want \"%s\"\n", v, b, p, r);
+      fail();
+    }
+  }
+  uint64_t ends[] = {9,
+                     10,
+                     99,
+                     100,
+                     999,
+                     1000,
+                     9999999999999999999ull,
+                     10000000000000000000ull,
+                     UINT64_MAX,
+                     12345678901234567890ull};
+  for (size_t i = 0; i < sizeof ends / sizeof ends[0]; i++) {
+    naive_u64(r, ends[i]);
+    *tsr__put_u64(p, ends[i]) = '\0';
+    assert_string_equal(p, r);
+  }
+  for (int i = 0; i < 1000000; i++) {
+    uint64_t x = rnd();
+    x >>= x % 64;
+    naive_u64(r, x);
+    *tsr__put_u64(p, x) = '\0';
+    assert_string_equal(p, r);
+  }
+}
+
 /* Powers of ten and two, their neighbours, the ends of the range. */
 static void powers_and_limits(void **state) {
   (void)state;
@@ -451,9 +501,13 @@ static void near_ties(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(random_bits),       cmocka_unit_test(random_bits_common),
-      cmocka_unit_test(short_decimals),    cmocka_unit_test(integers),
-      cmocka_unit_test(powers_and_limits), cmocka_unit_test(near_ties),
+      cmocka_unit_test(random_bits),
+      cmocka_unit_test(random_bits_common),
+      cmocka_unit_test(short_decimals),
+      cmocka_unit_test(integers),
+      cmocka_unit_test(every_8_digit_integer),
+      cmocka_unit_test(powers_and_limits),
+      cmocka_unit_test(near_ties),
   };
   int rc = cmocka_run_group_tests(tests, NULL, NULL);
   printf("checked %zu values (%zu 17-digit forms where 16 would do)\n", checked,
