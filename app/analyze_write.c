@@ -315,14 +315,8 @@ static char *put_id(char *o, const char *s, size_t n) {
   return o + tsr_csv_quote(o, s, 0);
 }
 
-/* The bytes of id s up to its first comma, quote, CR, LF or end. */
-static size_t id_span(const char *s) {
-  size_t n = 0;
-  while (s[n] && s[n] != ',' && s[n] != '"' && s[n] != '\r' && s[n] != '\n') n++;
-  return n;
-}
 
-/* One line of customers.csv for customer i, whose id is id (id_span
+/* One line of customers.csv for customer i, whose id is id (tsr__csv_plain_span
  * idn), at line (room for 2 * the id and segment lengths + 1024 bytes);
  * returns its end. */
 static char *customer_line(char *line, const tsr_analyze_result *r, const tsr__arows *w, size_t i,
@@ -440,7 +434,7 @@ static int cust_block(void *ctx, size_t blk, tsr__tb *buf) {
      * summary's lines do) */
     if (i + CUST_AHEAD < hi) __builtin_prefetch(tsr__ar_id(w, i + CUST_AHEAD));
     const char *id = tsr__ar_id(w, i), *g = r->segment[i];
-    size_t idn = id_span(id);
+    size_t idn = tsr__csv_plain_span(id);
     /* the segment's room: its kept text's length, else twice its length
      * (the quotes within the 1024) */
     size_t gn = !g                                    ? 0

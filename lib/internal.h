@@ -105,6 +105,17 @@ void *tsr__malloc_big(size_t n);
  * decimals of up to 19 significant digits and small exponents. */
 double tsr__strtod(const char *s, char **end);
 
+/* ---- CSV fields written (lib/base/textout.c) ---- */
+/* The bytes of s before its first comma, quote, CR, LF or end: s is
+ * written as is (tsr_csv_quote without a formula guard) when s[n] == 0,
+ * else quoted. The one rule of the field writer, shared with writers that
+ * copy a plain field themselves. */
+static inline size_t tsr__csv_plain_span(const char *s) {
+  size_t n = 0;
+  while (s[n] && s[n] != ',' && s[n] != '"' && s[n] != '\r' && s[n] != '\n') n++;
+  return n;
+}
+
 /* ---- CSV (lib/ingest/csv.c) ---- */
 struct tsr_csv;
 struct tsr_csv_record;

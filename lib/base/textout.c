@@ -16,8 +16,7 @@ static void csv_field(const char *s, unsigned flags, void (*put)(void *, const c
                       void *ctx) {
   if (!s) return;
   int formula = (flags & TSR_CSV_FORMULA_GUARD) && s[0] && strchr("=+-@\t\r", s[0]);
-  size_t n = 0; /* strcspn(s, ",\"\r\n"), without its set-up for a short id */
-  while (s[n] && s[n] != ',' && s[n] != '"' && s[n] != '\r' && s[n] != '\n') n++;
+  size_t n = tsr__csv_plain_span(s); /* strcspn without its set-up for a short id */
   if (!s[n] && !formula) {
     put(ctx, s, n);
     return;
